@@ -1,0 +1,22 @@
+/**
+ * Shared jest settings for every package. Tests run from TypeScript sources through ts-jest;
+ * ESM-only dependencies (jose 6) are transpiled to CommonJS for jest's module system, while at
+ * run time Node >= 20.19 loads them with require(esm).
+ */
+const path = require('node:path');
+
+module.exports = (dir) => ({
+  rootDir: dir,
+  displayName: path.basename(dir),
+  testEnvironment: 'node',
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  transform: {
+    '^.+\\.tsx?$': ['ts-jest', { tsconfig: path.join(dir, 'tsconfig.json') }],
+    '^.+\\.m?js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs' } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
+  moduleNameMapper: {
+    '^@bulwark/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
+  },
+  testTimeout: 30000,
+});
