@@ -14,9 +14,10 @@ module.exports = (dir) => ({
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: path.join(dir, 'tsconfig.json') }],
     '^.+\\.m?js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(jose|inversify|@inversifyjs)/)'],
   moduleNameMapper: {
     '^@bulwark/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
   },
+  globalSetup: path.join(__dirname, 'test/support/global-setup.js'),
   testTimeout: 30000,
 });

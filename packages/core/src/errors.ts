@@ -56,6 +56,10 @@ export const ErrorCodes = {
   CRYPTO_KEY_PROVIDER: 'ERR_CRYPTO_KEY_PROVIDER', // master key missing / unreadable / wrong size
   CRYPTO_KEY_STORE: 'ERR_CRYPTO_KEY_STORE', // key store unreadable / corrupt
   CRYPTO_INVALID_ARGUMENT: 'ERR_CRYPTO_INVALID_ARGUMENT',
+  CRYPTO_KEY_EXISTS: 'ERR_CRYPTO_KEY_EXISTS', // createKey on an existing key id
+  CRYPTO_SUBJECT_KEY_NOT_LOADED: 'ERR_CRYPTO_SUBJECT_KEY_NOT_LOADED', // sync decrypt of a subject envelope whose key is not cached: use decryptAsync
+  CRYPTO_REWRAP_WRITE_FAILED: 'ERR_CRYPTO_REWRAP_WRITE_FAILED', // rewrap: the caller's write() threw
+  CRYPTO_CLOSED: 'ERR_CRYPTO_CLOSED', // the key ring / provider was closed
   // passwords
   PASSWORD_INVALID_HASH: 'ERR_PASSWORD_INVALID_HASH',
   // tokens
@@ -77,6 +81,11 @@ export const ErrorCodes = {
   AUDIT_STORE: 'ERR_AUDIT_STORE',
   AUDIT_LEGAL_HOLD: 'ERR_AUDIT_LEGAL_HOLD',
   AUDIT_CLOSED: 'ERR_AUDIT_CLOSED',
+  AUDIT_INVALID_QUERY: 'ERR_AUDIT_INVALID_QUERY', // bad filter / cursor / limit
+  AUDIT_STORE_LOCKED: 'ERR_AUDIT_STORE_LOCKED', // another process holds the file store's lock
+  AUDIT_TORN_TAIL: 'ERR_AUDIT_TORN_TAIL', // file store ends with a partial line (crash mid-write); repair() first
+  AUDIT_INVALID_ARGUMENT: 'ERR_AUDIT_INVALID_ARGUMENT', // bad argument to an audit API: index/size out of range, hash not 32 bytes
+  AUDIT_SINK: 'ERR_AUDIT_SINK', // a sink could not deliver durable entries (e.g. message bus publish failed after retries); the store still holds them
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

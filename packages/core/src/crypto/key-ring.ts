@@ -1,0 +1,1081 @@
+import { createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import { BulwarkCryptoError, BulwarkError, ErrorCodes } from '../errors';
+import {
+  AEAD_ALGORITHMS,
+  IV_LENGTH,
+  KEY_LENGTH,
+  isAeadAlgorithm,
+  open,
+  seal,
+  type AeadAlgorithm,
+} from './aead';
+import { computeBlindIndex, type BlindIndexOptions } from './blind-index';
+import {
+  decodePayload,
+  isValidKeyId,
+  keyHeader,
+  MAX_KEY_VERSION,
+  parseEnvelope,
+  SUBJECT_REF_BYTES,
+  subjectHeader,
+  type ParsedEnvelope,
+} from './envelope';
+import { IvPool } from './iv-pool';
+import type { KeyProvider, KeyWrapContext } from './key-provider';
+import type { KeyStore, StoredKey, StoredKeyVersion, StoredSubjectKey } from './key-store';
+
+export type { AeadAlgorithm } from './aead';
+export type { KeyProvider, KeyWrapContext } from './key-provider';
+export type { KeyStore, StoredKey, StoredKeyVersion, StoredRingSecret, StoredSubjectKey } from './key-store';
+export { EnvKeyProvider } from './env-key-provider';
+export { FileKeyProvider } from './file-key-provider';
+export { MemoryKeyStore } from './memory-key-store';
+export { FileKeyStore } from './file-key-store';
+export { generateMasterKey } from './master-key';
+export { normalisers, type Normaliser, type NormaliserName, type BlindIndexOptions } from './blind-index';
+
+export interface KeyVersionInfo {
+  version: number;
+  algorithm: AeadAlgorithm;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+  /** primary: encrypts and decrypts; active: decrypts only; retired: rejected. */
+  state: 'primary' | 'active' | 'retired';
+}
+
+export interface KeyInfo {
+  keyId: string;
+  primaryVersion: number;
+  minDecryptVersion: number;
+  createdAt: string;
+  rotatedAt: string;
+  versions: KeyVersionInfo[];
+}
+
+export interface EncryptOptions {
+  /**
+   * Associated data: authenticated, not encrypted, not stored. Bind the value to where it lives
+   * (e.g. `users.email` plus the row id when stable) so a ciphertext copied elsewhere fails to
+   * decrypt. The same bytes must be given to decrypt. `''` and omitted are the same.
+   */
+  aad?: string | Uint8Array;
+  /**
+   * Opt-in deterministic encryption (synthetic IV): the IV is HMAC-SHA256 over (aad, plaintext)
+   * under a key derived from the data key, so equal plaintext + aad + key version give an equal
+   * envelope. Reveals equality of values; use only for columns that need equality lookups and
+   * prefer a blind index where possible.
+   */
+  deterministic?: boolean;
+}
+
+export interface DecryptOptions {
+  aad?: string | Uint8Array;
+}
+
+export interface KeyRingOptions {
+  provider: KeyProvider;
+  store: KeyStore;
+  /** Algorithm of new keys and subject keys (default aes-256-gcm). */
+  defaultAlgorithm?: AeadAlgorithm;
+  /** Time source for createdAt / rotatedAt (tests). */
+  clock?: () => Date;
+  /** Subject keys kept unwrapped in memory (least recently loaded evicted first; default 10 000). */
+  subjectCacheSize?: number;
+}
+
+/** Key material for one key version or one subject, ready for the hot path. */
+interface CipherEntry {
+  readonly algorithm: AeadAlgorithm;
+  /** Unwrapped data key; kept only so close() can zero it. */
+  readonly raw: Buffer;
+  readonly key: KeyObject;
+  /** HKDF-derived key for synthetic IVs (deterministic mode). */
+  readonly detRaw: Buffer;
+  readonly detKey: KeyObject;
+  readonly headerText: string;
+  readonly header: Buffer;
+  readonly detHeaderText: string;
+  readonly detHeader: Buffer;
+}
+
+interface LoadedKey {
+  record: StoredKey;
+  versions: Map<number, CipherEntry>;
+  primary: CipherEntry;
+  indexRaw: Buffer;
+  indexKey: KeyObject;
+}
+
+// HKDF-SHA256 (RFC 5869) "info" labels: one per purpose, so no two derived keys coincide.
+const INFO_DETERMINISTIC = 'bulwark/v1/deterministic-iv';
+const INFO_BLIND_INDEX = 'bulwark/v1/blind-index/';
+const INFO_SUBJECT_REF = 'bulwark/v1/subject-ref';
+const RING_SECRET_CONTEXT: KeyWrapContext = Object.freeze({ keyId: '$ring', version: 1 });
+const EMPTY = Buffer.alloc(0);
+
+function derive(raw: Buffer, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', raw, EMPTY, info, 32));
+}
+
+function cryptoError(code: string, message: string, details?: Record<string, unknown>): BulwarkCryptoError {
+  return new BulwarkCryptoError(code, message, details);
+}
+
+/** Anything that escapes the ring is a BulwarkCryptoError (fail closed, typed). */
+function asCryptoError(error: unknown, code: string, message: string): BulwarkError {
+  if (error instanceof BulwarkError) return error;
+  return new BulwarkCryptoError(code, message, undefined, { cause: error });
+}
+
+function toBytes(value: string | Uint8Array | undefined, what: string): Uint8Array {
+  if (value === undefined) return EMPTY;
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (value instanceof Uint8Array) return value;
+  throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, `${what} must be a string or Uint8Array`);
+}
+
+function checkPlaintext(plaintext: unknown): asserts plaintext is string | Uint8Array {
+  if (typeof plaintext !== 'string' && !(plaintext instanceof Uint8Array)) {
+    throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'plaintext must be a string or Uint8Array');
+  }
+}
+
+function checkOptions(options: unknown): void {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'options must be an object');
+  }
+}
+
+function versionState(record: StoredKey, version: number): KeyVersionInfo['state'] {
+  if (version === record.primaryVersion) return 'primary';
+  return version < record.minDecryptVersion ? 'retired' : 'active';
+}
+
+function toInfo(record: StoredKey): KeyInfo {
+  return {
+    keyId: record.keyId,
+    primaryVersion: record.primaryVersion,
+    minDecryptVersion: record.minDecryptVersion,
+    createdAt: record.createdAt,
+    rotatedAt: record.rotatedAt,
+    versions: [...record.versions]
+      .sort((a, b) => a.version - b.version)
+      .map((v) => ({
+        version: v.version,
+        algorithm: v.algorithm,
+        createdAt: v.createdAt,
+        state: versionState(record, v.version),
+      })),
+  };
+}
+
+/**
+ * Named encryption keys with numbered versions, wrapped by a master key from a KeyProvider and
+ * persisted in a KeyStore. Encryption and decryption are synchronous and never touch the provider
+ * or the store; key administration (create, rotate, retire, subject keys) is async.
+ *
+ * Envelopes (see envelope.ts for the grammar):
+ *   `bw1.<keyId>.<version>.<iv>.<ciphertext+tag>`   random IV
+ *   `bw1d.<keyId>.<version>.<iv>.<ciphertext+tag>`  deterministic (synthetic IV)
+ *   `bw1s.<subjectRef>.<iv>.<ciphertext+tag>`       data-subject key (crypto-shredding)
+ *   `bw1sd.<subjectRef>.<iv>.<ciphertext+tag>`      data-subject key, deterministic
+ * The header up to the IV is authenticated as associated data together with the caller's aad.
+ */
+export class KeyRing {
+  private readonly provider: KeyProvider;
+  private readonly store: KeyStore;
+  private readonly defaultAlgorithm: AeadAlgorithm;
+  private readonly clock: () => Date;
+  private readonly subjectCacheSize: number;
+  private readonly keys = new Map<string, LoadedKey>();
+  private readonly ivPool = new IvPool();
+  private readonly subjects = new Map<string, CipherEntry>();
+  private readonly shredded = new Set<string>();
+  private readonly subjectLoads = new Map<string, Promise<CipherEntry>>();
+  private subjectRefRaw: Buffer = EMPTY;
+  private subjectRefKey: KeyObject | undefined;
+  private lock: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(options: KeyRingOptions) {
+    this.provider = options.provider;
+    this.store = options.store;
+    this.defaultAlgorithm = options.defaultAlgorithm ?? 'aes-256-gcm';
+    this.clock = options.clock ?? (() => new Date());
+    this.subjectCacheSize = options.subjectCacheSize ?? 10_000;
+  }
+
+  /**
+   * Opens a ring: loads and unwraps every non-retired key version (plus each key's first version,
+   * which the blind-index key is derived from) and the ring secret (created on first open).
+   * Fails with ERR_CRYPTO_KEY_UNWRAP_FAILED on a wrong master key, ERR_CRYPTO_KEY_STORE on a
+   * corrupt store, ERR_CRYPTO_KEY_PROVIDER when the master key is unavailable.
+   */
+  static async open(options: KeyRingOptions): Promise<KeyRing> {
+    if (options === null || typeof options !== 'object') {
+      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'KeyRing.open needs { provider, store }');
+    }
+    const { provider, store } = options;
+    if (
+      provider === null ||
+      typeof provider !== 'object' ||
+      typeof provider.wrapKey !== 'function' ||
+      typeof provider.unwrapKey !== 'function'
+    ) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+        'KeyRing.open: provider must implement KeyProvider',
+      );
+    }
+    const storeMethods = [
+      'loadKeys',
+      'saveKey',
+      'getRingSecret',
+      'saveRingSecret',
+      'getSubject',
+      'saveSubject',
+    ];
+    if (
+      store === null ||
+      typeof store !== 'object' ||
+      storeMethods.some((m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function')
+    ) {
+      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'KeyRing.open: store must implement KeyStore');
+    }
+    if (options.defaultAlgorithm !== undefined && !isAeadAlgorithm(options.defaultAlgorithm)) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_UNSUPPORTED_ALGORITHM,
+        `KeyRing.open: defaultAlgorithm must be one of ${AEAD_ALGORITHMS.join(', ')}`,
+      );
+    }
+    if (options.clock !== undefined && typeof options.clock !== 'function') {
+      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'KeyRing.open: clock must be a function');
+    }
+    const size = options.subjectCacheSize;
+    if (size !== undefined && (!Number.isSafeInteger(size) || size < 1)) {
+      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'KeyRing.open: subjectCacheSize must be >= 1');
+    }
+    const ring = new KeyRing(options);
+    try {
+      await ring.loadRingSecret();
+      for (const record of await ring.storeCall(() => store.loadKeys())) {
+        ring.keys.set(record.keyId, await ring.loadKey(record));
+      }
+    } catch (error) {
+      ring.wipe();
+      throw error;
+    }
+    return ring;
+  }
+
+  // ---------------------------------------------------------------- administration (async)
+
+  /** Creates `keyId` with version 1 as primary. Throws ERR_CRYPTO_KEY_EXISTS if it exists. */
+  createKey(keyId: string, options: { algorithm?: AeadAlgorithm } = {}): Promise<KeyInfo> {
+    return this.exclusive(async () => {
+      this.checkKeyId(keyId);
+      if (this.keys.has(keyId)) {
+        throw cryptoError(ErrorCodes.CRYPTO_KEY_EXISTS, `Key ${keyId} already exists`, { keyId });
+      }
+      return this.create(keyId, options);
+    });
+  }
+
+  /** Returns the key's info, creating it first if it does not exist. */
+  ensureKey(keyId: string, options: { algorithm?: AeadAlgorithm } = {}): Promise<KeyInfo> {
+    return this.exclusive(async () => {
+      this.checkKeyId(keyId);
+      const existing = this.keys.get(keyId);
+      return existing !== undefined ? toInfo(existing.record) : this.create(keyId, options);
+    });
+  }
+
+  /**
+   * Adds a new version and makes it primary. Older versions keep decrypting (until retired), so
+   * values are readable at every moment of a rotation; move them with `rewrap` and then `retire`.
+   * `algorithm` defaults to the current primary's.
+   */
+  rotate(keyId: string, options: { algorithm?: AeadAlgorithm } = {}): Promise<KeyInfo> {
+    return this.exclusive(async () => {
+      const loaded = this.loaded(keyId);
+      const algorithm = this.checkAlgorithm(options?.algorithm ?? loaded.primary.algorithm);
+      const version = Math.max(...loaded.record.versions.map((v) => v.version)) + 1;
+      if (version > MAX_KEY_VERSION) {
+        throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, `Key ${keyId} has no versions left`, { keyId });
+      }
+      const now = this.now();
+      const { stored, entry } = await this.newVersion(keyId, version, algorithm, now);
+      const record: StoredKey = {
+        ...loaded.record,
+        primaryVersion: version,
+        rotatedAt: now,
+        versions: [...loaded.record.versions, stored],
+      };
+      try {
+        await this.storeCall(() => this.store.saveKey(record));
+      } catch (error) {
+        wipeEntry(entry);
+        throw error;
+      }
+      loaded.record = record;
+      loaded.versions.set(version, entry);
+      loaded.primary = entry;
+      return toInfo(record);
+    });
+  }
+
+  /**
+   * Sets the minimum decryption version: older versions are rejected with ERR_CRYPTO_KEY_RETIRED
+   * and their unwrapped keys dropped from memory. Monotonic (cannot be lowered) and cannot retire
+   * the primary. Retiring is a policy gate, not destruction: wrapped keys stay in the store
+   * (the first version still derives the blind-index key). Run `rewrap` first.
+   */
+  retire(keyId: string, minDecryptVersion: number): Promise<KeyInfo> {
+    return this.exclusive(async () => {
+      const loaded = this.loaded(keyId);
+      const { record } = loaded;
+      if (!Number.isSafeInteger(minDecryptVersion) || minDecryptVersion < 1) {
+        throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'minDecryptVersion must be a positive integer');
+      }
+      if (minDecryptVersion > record.primaryVersion) {
+        throw cryptoError(
+          ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+          `Cannot retire the primary version of ${keyId} (v${record.primaryVersion}); rotate first`,
+          { keyId },
+        );
+      }
+      if (minDecryptVersion < record.minDecryptVersion) {
+        throw cryptoError(
+          ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+          `Key ${keyId} already retires versions below ${record.minDecryptVersion}; retirement cannot be undone`,
+          { keyId },
+        );
+      }
+      if (minDecryptVersion === record.minDecryptVersion) return toInfo(record);
+      const next: StoredKey = { ...record, minDecryptVersion };
+      await this.storeCall(() => this.store.saveKey(next));
+      loaded.record = next;
+      for (const [version, entry] of loaded.versions) {
+        if (version < minDecryptVersion) {
+          loaded.versions.delete(version);
+          wipeEntry(entry);
+        }
+      }
+      return toInfo(next);
+    });
+  }
+
+  /**
+   * Re-reads named keys from the store, e.g. after `bulwark keys rotate` ran in another process.
+   * `decryptAsync` calls it once by itself when it meets an unknown key or version.
+   */
+  refresh(): Promise<void> {
+    return this.exclusive(async () => {
+      const records = await this.storeCall(() => this.store.loadKeys());
+      for (const record of records) {
+        const current = this.keys.get(record.keyId);
+        const reuse = current?.versions;
+        const loaded = await this.loadKey(record, reuse, current);
+        if (current !== undefined) {
+          for (const [version, entry] of current.versions) {
+            if (loaded.versions.get(version) !== entry) wipeEntry(entry);
+          }
+          if (loaded.indexRaw !== current.indexRaw) current.indexRaw.fill(0);
+        }
+        this.keys.set(record.keyId, loaded);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  has(keyId: string): boolean {
+    this.checkOpen();
+    return this.keys.has(keyId);
+  }
+
+  info(keyId: string): KeyInfo {
+    this.checkOpen();
+    return toInfo(this.loaded(keyId).record);
+  }
+
+  list(): KeyInfo[] {
+    this.checkOpen();
+    return [...this.keys.values()]
+      .map((k) => toInfo(k.record))
+      .sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
+  }
+
+  // ---------------------------------------------------------------- encryption (sync)
+
+  /** Encrypts with the key's primary version. */
+  encrypt(keyId: string, plaintext: string | Uint8Array, options?: EncryptOptions): string {
+    this.checkOpen();
+    const loaded = this.keys.get(keyId);
+    if (loaded === undefined) throw this.unknownKey(keyId);
+    return this.sealWith(loaded.primary, plaintext, options);
+  }
+
+  /**
+   * Verifies and decrypts any Bulwark envelope. Subject envelopes decrypt here when the subject's
+   * key is in memory (after encryptForSubject / decryptAsync / loadSubject); otherwise this throws
+   * ERR_CRYPTO_SUBJECT_KEY_NOT_LOADED and `decryptAsync` is the call to use.
+   * Every failure is a BulwarkCryptoError: ERR_CRYPTO_MALFORMED, ERR_CRYPTO_UNSUPPORTED_VERSION,
+   * ERR_CRYPTO_UNKNOWN_KEY, ERR_CRYPTO_KEY_RETIRED, ERR_CRYPTO_DECRYPTION_FAILED, SUBJECT_SHREDDED.
+   */
+  decrypt(envelope: string, options?: DecryptOptions): Buffer {
+    this.checkOpen();
+    try {
+      checkOptions(options);
+      const parsed = parseEnvelope(envelope);
+      const entry =
+        parsed.kind === 'key' ? this.keyEntry(parsed) : this.cachedSubjectEntry(parsed.subjectRef);
+      return this.openWith(entry, parsed, toBytes(options?.aad, 'aad'));
+    } catch (error) {
+      throw asCryptoError(error, ErrorCodes.CRYPTO_MALFORMED, 'Not a valid Bulwark envelope');
+    }
+  }
+
+  /** decrypt() for text; ERR_CRYPTO_MALFORMED if the plaintext is not UTF-8. */
+  decryptString(envelope: string, options?: DecryptOptions): string {
+    return utf8(this.decrypt(envelope, options));
+  }
+
+  /** decrypt() that can load subject keys from the store and pick up keys rotated elsewhere. */
+  async decryptAsync(envelope: string, options?: DecryptOptions): Promise<Buffer> {
+    this.checkOpen();
+    let parsed: ParsedEnvelope;
+    try {
+      checkOptions(options);
+      parsed = parseEnvelope(envelope);
+    } catch (error) {
+      throw asCryptoError(error, ErrorCodes.CRYPTO_MALFORMED, 'Not a valid Bulwark envelope');
+    }
+    if (parsed.kind === 'subject') {
+      const entry = await this.subjectEntry(parsed.subjectRef, false);
+      try {
+        return this.openWith(entry, parsed, toBytes(options?.aad, 'aad'));
+      } catch (error) {
+        throw asCryptoError(error, ErrorCodes.CRYPTO_MALFORMED, 'Not a valid Bulwark envelope');
+      }
+    }
+    const loaded = this.keys.get(parsed.keyId);
+    const { version } = parsed;
+    if (loaded === undefined || !loaded.record.versions.some((v) => v.version === version)) {
+      // Possibly rotated or created by another process (e.g. the CLI): re-read once, then decide.
+      await this.refresh();
+    }
+    return this.decrypt(envelope, options);
+  }
+
+  async decryptStringAsync(envelope: string, options?: DecryptOptions): Promise<string> {
+    return utf8(await this.decryptAsync(envelope, options));
+  }
+
+  /**
+   * True if the envelope is under a non-primary version of its key (rewrap would move it).
+   * Subject envelopes never need rewrapping (their key is the subject's, destroyed by shred).
+   * Throws on malformed envelopes and unknown keys; does not decrypt.
+   */
+  needsRewrap(envelope: string): boolean {
+    this.checkOpen();
+    try {
+      const parsed = parseEnvelope(envelope);
+      if (parsed.kind === 'subject') return false;
+      const loaded = this.keys.get(parsed.keyId);
+      if (loaded === undefined) throw this.unknownKey(parsed.keyId);
+      if (!loaded.record.versions.some((v) => v.version === parsed.version)) {
+        throw this.unknownKey(parsed.keyId, parsed.version);
+      }
+      return parsed.version !== loaded.record.primaryVersion;
+    } catch (error) {
+      throw asCryptoError(error, ErrorCodes.CRYPTO_MALFORMED, 'Not a valid Bulwark envelope');
+    }
+  }
+
+  /**
+   * Decrypts and re-encrypts under the key's primary version with the same aad, keeping
+   * deterministic envelopes deterministic. Envelopes already at primary (and subject envelopes)
+   * are verified and returned unchanged.
+   */
+  reencrypt(envelope: string, options?: DecryptOptions): string {
+    const plaintext = this.decrypt(envelope, options);
+    try {
+      const parsed = parseEnvelope(envelope);
+      if (parsed.kind === 'subject') return envelope;
+      const loaded = this.loaded(parsed.keyId);
+      if (parsed.version === loaded.record.primaryVersion) return envelope;
+      return this.sealWith(loaded.primary, plaintext, {
+        aad: options?.aad,
+        deterministic: parsed.deterministic,
+      });
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  /**
+   * Blind index of `value` for equality lookups (WHERE email_idx = ?). The index key is derived
+   * (HKDF-SHA256, info `bulwark/v1/blind-index/<keyId>`) from the key's FIRST version, so indexes
+   * stay valid across rotations and never need recomputing; retiring old versions keeps that
+   * wrapped key in the store for this reason. Truncated to `bits` (default 32): expect false
+   * positives and confirm matches by decrypting.
+   */
+  blindIndex(keyId: string, value: string, options?: BlindIndexOptions): string {
+    this.checkOpen();
+    const loaded = this.keys.get(keyId);
+    if (loaded === undefined) throw this.unknownKey(keyId);
+    checkOptions(options);
+    return computeBlindIndex(loaded.indexKey, value, options);
+  }
+
+  // ---------------------------------------------------------------- crypto-shredding
+
+  /**
+   * Reference under which a subject's key is stored and which subject envelopes carry:
+   * HMAC-SHA256(HKDF(ring secret, "bulwark/v1/subject-ref"), subject id) truncated to 128 bits,
+   * base64url. Stable for a ring; reveals nothing about the id without the master key.
+   */
+  subjectRef(subjectId: string): string {
+    this.checkOpen();
+    if (typeof subjectId !== 'string' || subjectId === '') {
+      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'subjectId must be a non-empty string');
+    }
+    return createHmac('sha256', this.subjectRefKey as KeyObject)
+      .update(subjectId, 'utf8')
+      .digest()
+      .subarray(0, SUBJECT_REF_BYTES)
+      .toString('base64url');
+  }
+
+  /**
+   * Encrypts under the data subject's own key (created, wrapped and stored on first use), giving a
+   * `bw1s.` envelope. After `shred(subjectId)` this throws SUBJECT_SHREDDED.
+   */
+  async encryptForSubject(
+    subjectId: string,
+    plaintext: string | Uint8Array,
+    options?: EncryptOptions,
+  ): Promise<string> {
+    this.checkOpen();
+    checkPlaintext(plaintext);
+    checkOptions(options);
+    const ref = this.subjectRef(subjectId);
+    const entry = await this.subjectEntry(ref, true);
+    if (this.shredded.has(ref)) throw this.shreddedError();
+    return this.sealWith(entry, plaintext, options);
+  }
+
+  /** Loads (unwraps) the subject's key so sync decrypt() can read its envelopes. */
+  async loadSubject(subjectId: string): Promise<void> {
+    this.checkOpen();
+    await this.subjectEntry(this.subjectRef(subjectId), false);
+  }
+
+  /**
+   * Crypto-shreds a data subject: the wrapped key is replaced by a tombstone in the store and the
+   * in-memory copy zeroed, so every `bw1s.` envelope of that subject (backups included) becomes
+   * permanently unreadable (SUBJECT_SHREDDED), and encryptForSubject refuses the subject from now
+   * on. Idempotent; shredding a subject never seen still records the tombstone.
+   * Other processes holding the subject's key in memory keep it until they restart or evict it.
+   */
+  async shred(subjectId: string): Promise<void> {
+    this.checkOpen();
+    const ref = this.subjectRef(subjectId);
+    // Mark first: a concurrent load that finishes after this line discards the key.
+    this.shredded.add(ref);
+    this.evictSubject(ref);
+    await this.subjectLoads.get(ref)?.catch(() => undefined);
+    this.evictSubject(ref);
+    const existing = await this.storeCall(() => this.store.getSubject(ref));
+    if (existing?.shreddedAt) return;
+    const now = this.now();
+    const tombstone: StoredSubjectKey = {
+      subjectRef: ref,
+      algorithm: existing?.algorithm ?? this.defaultAlgorithm,
+      wrappedKey: null,
+      createdAt: existing?.createdAt ?? now,
+      shreddedAt: now,
+    };
+    await this.storeCall(() => this.store.saveSubject(tombstone));
+  }
+
+  /** True once the subject has been shredded (by this or any process sharing the store). */
+  async isShredded(subjectId: string): Promise<boolean> {
+    this.checkOpen();
+    const ref = this.subjectRef(subjectId);
+    if (this.shredded.has(ref)) return true;
+    const record = await this.storeCall(() => this.store.getSubject(ref));
+    if (record?.shreddedAt) {
+      this.shredded.add(ref);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Zero-fills every cached key (data keys, derived keys, subject keys), closes the provider and
+   * the store, and makes further calls throw ERR_CRYPTO_CLOSED. KeyObject copies inside OpenSSL
+   * are released to the garbage collector (Node offers no way to wipe them).
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.lock.catch(() => undefined);
+    await Promise.allSettled([...this.subjectLoads.values()]);
+    this.wipe();
+    await Promise.allSettled([this.provider.close?.(), this.store.close?.()]);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private wipe(): void {
+    for (const loaded of this.keys.values()) {
+      for (const entry of loaded.versions.values()) wipeEntry(entry);
+      loaded.indexRaw.fill(0);
+    }
+    this.keys.clear();
+    for (const entry of this.subjects.values()) wipeEntry(entry);
+    this.subjects.clear();
+    this.shredded.clear();
+    this.subjectRefRaw.fill(0);
+    this.subjectRefKey = undefined;
+    this.ivPool.wipe();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw cryptoError(ErrorCodes.CRYPTO_CLOSED, 'The key ring is closed');
+  }
+
+  private now(): string {
+    const date = this.clock();
+    if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
+      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'KeyRing clock returned an invalid Date');
+    }
+    return date.toISOString();
+  }
+
+  /** Serialises administration within the process so concurrent rotations cannot lose a version. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(() => {
+      this.checkOpen();
+      return fn();
+    });
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private checkKeyId(keyId: unknown): asserts keyId is string {
+    if (!isValidKeyId(keyId)) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+        'Key ids are 1-64 characters from A-Z a-z 0-9 _ - (they appear in envelopes)',
+      );
+    }
+  }
+
+  private checkAlgorithm(algorithm: unknown): AeadAlgorithm {
+    if (!isAeadAlgorithm(algorithm)) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_UNSUPPORTED_ALGORITHM,
+        `Unsupported algorithm; use one of ${AEAD_ALGORITHMS.join(', ')}`,
+      );
+    }
+    return algorithm;
+  }
+
+  private unknownKey(keyId: string, version?: number): BulwarkCryptoError {
+    return cryptoError(
+      ErrorCodes.CRYPTO_UNKNOWN_KEY,
+      version === undefined
+        ? `Unknown key ${JSON.stringify(keyId)}; create it first`
+        : `Key ${keyId} has no version ${version}`,
+      version === undefined ? { keyId } : { keyId, version },
+    );
+  }
+
+  private shreddedError(): BulwarkCryptoError {
+    return cryptoError(
+      ErrorCodes.CRYPTO_SUBJECT_SHREDDED,
+      "The data subject's key was destroyed (crypto-shredded); this value can no longer be decrypted or written",
+    );
+  }
+
+  private loaded(keyId: string): LoadedKey {
+    const loaded = typeof keyId === 'string' ? this.keys.get(keyId) : undefined;
+    if (loaded === undefined) throw this.unknownKey(String(keyId));
+    return loaded;
+  }
+
+  private async storeCall<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw asCryptoError(error, ErrorCodes.CRYPTO_KEY_STORE, `Key store ${this.store.name} failed`);
+    }
+  }
+
+  private async wrap(dataKey: Buffer, context: KeyWrapContext): Promise<string> {
+    let wrapped: unknown;
+    try {
+      wrapped = await this.provider.wrapKey(dataKey, context);
+    } catch (error) {
+      throw asCryptoError(error, ErrorCodes.CRYPTO_KEY_PROVIDER, `Key provider ${this.provider.name} failed`);
+    }
+    if (typeof wrapped !== 'string' || wrapped === '') {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_KEY_PROVIDER,
+        `Key provider ${this.provider.name} returned no wrapped key`,
+      );
+    }
+    return wrapped;
+  }
+
+  private async unwrap(wrapped: string, context: KeyWrapContext): Promise<Buffer> {
+    let key: unknown;
+    try {
+      key = await this.provider.unwrapKey(wrapped, context);
+    } catch (error) {
+      throw asCryptoError(error, ErrorCodes.CRYPTO_KEY_PROVIDER, `Key provider ${this.provider.name} failed`);
+    }
+    if (!(key instanceof Uint8Array) || key.length !== KEY_LENGTH) {
+      if (key instanceof Uint8Array) key.fill(0);
+      throw cryptoError(ErrorCodes.CRYPTO_KEY_UNWRAP_FAILED, 'Unwrapped data key has the wrong size', {
+        keyId: context.keyId,
+        version: context.version,
+      });
+    }
+    // Own copy outside Node's shared pool so zero-filling it cannot touch unrelated data.
+    const raw = Buffer.allocUnsafeSlow(KEY_LENGTH);
+    raw.set(key);
+    key.fill(0);
+    return raw;
+  }
+
+  private async loadRingSecret(): Promise<void> {
+    let stored = await this.storeCall(() => this.store.getRingSecret());
+    let raw: Buffer;
+    if (stored === undefined) {
+      raw = randomBytes(KEY_LENGTH);
+      stored = { wrappedKey: await this.wrap(raw, RING_SECRET_CONTEXT), createdAt: this.now() };
+      const secret = stored;
+      await this.storeCall(() => this.store.saveRingSecret(secret));
+    } else {
+      raw = await this.unwrap(stored.wrappedKey, RING_SECRET_CONTEXT);
+    }
+    this.subjectRefRaw = derive(raw, INFO_SUBJECT_REF);
+    raw.fill(0);
+    this.subjectRefKey = createSecretKey(this.subjectRefRaw);
+  }
+
+  private async loadKey(
+    record: StoredKey,
+    reuse?: Map<number, CipherEntry>,
+    current?: LoadedKey,
+  ): Promise<LoadedKey> {
+    const versions = new Map<number, CipherEntry>();
+    const first = record.versions.reduce((a, b) => (b.version < a.version ? b : a));
+    let indexRaw: Buffer | undefined;
+    let indexKey: KeyObject | undefined;
+    if (current !== undefined && current.record.versions.some((v) => v.version === first.version)) {
+      indexRaw = current.indexRaw;
+      indexKey = current.indexKey;
+    }
+    try {
+      for (const stored of record.versions) {
+        const needed = stored.version >= record.minDecryptVersion;
+        if (!needed && (indexRaw !== undefined || stored.version !== first.version)) continue;
+        const existing = reuse?.get(stored.version);
+        if (existing !== undefined && needed) {
+          versions.set(stored.version, existing);
+          continue;
+        }
+        const raw = await this.unwrap(stored.wrappedKey, { keyId: record.keyId, version: stored.version });
+        if (stored.version === first.version && indexRaw === undefined) {
+          indexRaw = derive(raw, INFO_BLIND_INDEX + record.keyId);
+          indexKey = createSecretKey(indexRaw);
+        }
+        if (needed)
+          versions.set(stored.version, makeEntry(stored.algorithm, raw, record.keyId, stored.version));
+        else raw.fill(0);
+      }
+    } catch (error) {
+      for (const [version, entry] of versions) if (reuse?.get(version) !== entry) wipeEntry(entry);
+      if (indexRaw !== current?.indexRaw) indexRaw?.fill(0);
+      throw error;
+    }
+    const primary = versions.get(record.primaryVersion);
+    if (primary === undefined || indexRaw === undefined || indexKey === undefined) {
+      throw cryptoError(ErrorCodes.CRYPTO_KEY_STORE, `Key store record for ${record.keyId} is inconsistent`, {
+        keyId: record.keyId,
+      });
+    }
+    return { record, versions, primary, indexRaw, indexKey };
+  }
+
+  private async newVersion(
+    keyId: string,
+    version: number,
+    algorithm: AeadAlgorithm,
+    now: string,
+  ): Promise<{ stored: StoredKeyVersion; entry: CipherEntry }> {
+    const raw = Buffer.allocUnsafeSlow(KEY_LENGTH);
+    randomBytes(KEY_LENGTH).copy(raw);
+    let wrappedKey: string;
+    try {
+      wrappedKey = await this.wrap(raw, { keyId, version });
+    } catch (error) {
+      raw.fill(0);
+      throw error;
+    }
+    return {
+      stored: { version, algorithm, wrappedKey, createdAt: now },
+      entry: makeEntry(algorithm, raw, keyId, version),
+    };
+  }
+
+  private async create(keyId: string, options: { algorithm?: AeadAlgorithm }): Promise<KeyInfo> {
+    checkOptions(options);
+    const algorithm = this.checkAlgorithm(options?.algorithm ?? this.defaultAlgorithm);
+    const now = this.now();
+    const { stored, entry } = await this.newVersion(keyId, 1, algorithm, now);
+    const record: StoredKey = {
+      keyId,
+      primaryVersion: 1,
+      minDecryptVersion: 1,
+      createdAt: now,
+      rotatedAt: now,
+      versions: [stored],
+    };
+    try {
+      await this.storeCall(() => this.store.saveKey(record));
+    } catch (error) {
+      wipeEntry(entry);
+      throw error;
+    }
+    const indexRaw = derive(entry.raw, INFO_BLIND_INDEX + keyId);
+    this.keys.set(keyId, {
+      record,
+      versions: new Map([[1, entry]]),
+      primary: entry,
+      indexRaw,
+      indexKey: createSecretKey(indexRaw),
+    });
+    return toInfo(record);
+  }
+
+  private keyEntry(parsed: { keyId: string; version: number }): CipherEntry {
+    const loaded = this.keys.get(parsed.keyId);
+    if (loaded === undefined) throw this.unknownKey(parsed.keyId);
+    if (parsed.version < loaded.record.minDecryptVersion) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_KEY_RETIRED,
+        `Version ${parsed.version} of key ${parsed.keyId} is retired (minimum ${loaded.record.minDecryptVersion})`,
+        { keyId: parsed.keyId, version: parsed.version },
+      );
+    }
+    const entry = loaded.versions.get(parsed.version);
+    if (entry === undefined) throw this.unknownKey(parsed.keyId, parsed.version);
+    return entry;
+  }
+
+  private cachedSubjectEntry(ref: string): CipherEntry {
+    if (this.shredded.has(ref)) throw this.shreddedError();
+    const entry = this.subjects.get(ref);
+    if (entry === undefined) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_SUBJECT_KEY_NOT_LOADED,
+        "The data subject's key is not loaded; use decryptAsync() (or loadSubject) for subject envelopes",
+      );
+    }
+    return entry;
+  }
+
+  /** Loads (or, with `create`, creates) a subject key; one in-flight load per subject. */
+  private subjectEntry(ref: string, create: boolean): Promise<CipherEntry> {
+    if (this.shredded.has(ref)) return Promise.reject(this.shreddedError());
+    const cached = this.subjects.get(ref);
+    if (cached !== undefined) return Promise.resolve(cached);
+    const pending = this.subjectLoads.get(ref);
+    if (pending !== undefined && create) {
+      // A decrypt-only load may fail with UNKNOWN_KEY; retry with creation after it settles.
+      return pending.catch(() => this.subjectEntry(ref, true));
+    }
+    if (pending !== undefined) return pending;
+    const load = (async () => {
+      const record = await this.storeCall(() => this.store.getSubject(ref));
+      let entry: CipherEntry;
+      if (record?.shreddedAt) {
+        this.shredded.add(ref);
+        throw this.shreddedError();
+      } else if (record?.wrappedKey) {
+        const raw = await this.unwrap(record.wrappedKey, subjectContext(ref));
+        entry = makeSubjectEntry(this.checkAlgorithm(record.algorithm), raw, ref);
+      } else if (create) {
+        const raw = Buffer.allocUnsafeSlow(KEY_LENGTH);
+        randomBytes(KEY_LENGTH).copy(raw);
+        const stored: StoredSubjectKey = {
+          subjectRef: ref,
+          algorithm: this.defaultAlgorithm,
+          wrappedKey: await this.wrap(raw, subjectContext(ref)).catch((error: unknown) => {
+            raw.fill(0);
+            throw error;
+          }),
+          createdAt: this.now(),
+          shreddedAt: null,
+        };
+        entry = makeSubjectEntry(this.defaultAlgorithm, raw, ref);
+        if (!this.shredded.has(ref)) {
+          await this.storeCall(() => this.store.saveSubject(stored)).catch((error: unknown) => {
+            wipeEntry(entry);
+            throw error;
+          });
+        }
+      } else {
+        throw cryptoError(ErrorCodes.CRYPTO_UNKNOWN_KEY, 'No key exists for this data subject');
+      }
+      if (this.shredded.has(ref) || this.closed) {
+        wipeEntry(entry);
+        throw this.closed
+          ? cryptoError(ErrorCodes.CRYPTO_CLOSED, 'The key ring is closed')
+          : this.shreddedError();
+      }
+      this.cacheSubject(ref, entry);
+      return entry;
+    })();
+    this.subjectLoads.set(ref, load);
+    const cleanup = () => {
+      if (this.subjectLoads.get(ref) === load) this.subjectLoads.delete(ref);
+    };
+    load.then(cleanup, cleanup);
+    return load;
+  }
+
+  private cacheSubject(ref: string, entry: CipherEntry): void {
+    this.subjects.set(ref, entry);
+    while (this.subjects.size > this.subjectCacheSize) {
+      const oldest = this.subjects.keys().next().value as string;
+      this.evictSubject(oldest);
+    }
+  }
+
+  private evictSubject(ref: string): void {
+    const entry = this.subjects.get(ref);
+    if (entry !== undefined) {
+      this.subjects.delete(ref);
+      wipeEntry(entry);
+    }
+  }
+
+  private sealWith(
+    entry: CipherEntry,
+    plaintext: string | Uint8Array,
+    options: EncryptOptions | undefined,
+  ): string {
+    checkPlaintext(plaintext);
+    checkOptions(options);
+    const aad = toBytes(options?.aad, 'aad');
+    const deterministic = options?.deterministic ?? false;
+    if (typeof deterministic !== 'boolean') {
+      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'deterministic must be a boolean');
+    }
+    try {
+      let iv: Buffer;
+      if (deterministic) {
+        // Synthetic IV (SIV-style): HMAC-SHA256(detKey, u64be(len(aad)) || aad || plaintext)[0..12].
+        // The length prefix makes (aad, plaintext) -> input injective.
+        const length = Buffer.alloc(8);
+        length.writeBigUInt64BE(BigInt(aad.length));
+        const mac = createHmac('sha256', entry.detKey).update(length).update(aad);
+        if (typeof plaintext === 'string') mac.update(plaintext, 'utf8');
+        else mac.update(plaintext);
+        iv = mac.digest().subarray(0, IV_LENGTH);
+      } else {
+        iv = this.ivPool.next();
+      }
+      const sealed = seal(
+        entry.algorithm,
+        entry.key,
+        iv,
+        plaintext,
+        deterministic ? entry.detHeader : entry.header,
+        aad,
+      );
+      return (
+        (deterministic ? entry.detHeaderText : entry.headerText) +
+        iv.toString('base64url') +
+        '.' +
+        sealed.toString('base64url')
+      );
+    } catch (error) {
+      throw asCryptoError(error, ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'Encryption failed');
+    }
+  }
+
+  private openWith(entry: CipherEntry, parsed: ParsedEnvelope, aad: Uint8Array): Buffer {
+    const { ciphertext, tag } = decodePayload(parsed.payload);
+    // The entry's cached header is byte-for-byte the envelope's header: the parser accepts only
+    // canonical key ids, versions and subject references, exactly what the header was built from.
+    return open(
+      entry.algorithm,
+      entry.key,
+      parsed.iv,
+      ciphertext,
+      tag,
+      parsed.deterministic ? entry.detHeader : entry.header,
+      aad,
+    );
+  }
+}
+
+function subjectContext(ref: string): KeyWrapContext {
+  return { keyId: `$subject:${ref}`, version: 1 };
+}
+
+function makeEntry(algorithm: AeadAlgorithm, raw: Buffer, keyId: string, version: number): CipherEntry {
+  return buildEntry(algorithm, raw, keyHeader(keyId, version, false), keyHeader(keyId, version, true));
+}
+
+function makeSubjectEntry(algorithm: AeadAlgorithm, raw: Buffer, ref: string): CipherEntry {
+  return buildEntry(algorithm, raw, subjectHeader(ref, false), subjectHeader(ref, true));
+}
+
+function buildEntry(
+  algorithm: AeadAlgorithm,
+  raw: Buffer,
+  headerText: string,
+  detHeaderText: string,
+): CipherEntry {
+  const detRaw = derive(raw, INFO_DETERMINISTIC);
+  return {
+    algorithm,
+    raw,
+    key: createSecretKey(raw),
+    detRaw,
+    detKey: createSecretKey(detRaw),
+    headerText,
+    header: Buffer.from(headerText, 'latin1'),
+    detHeaderText,
+    detHeader: Buffer.from(detHeaderText, 'latin1'),
+  };
+}
+
+function wipeEntry(entry: CipherEntry): void {
+  entry.raw.fill(0);
+  entry.detRaw.fill(0);
+}
+
+function utf8(buffer: Buffer): string {
+  try {
+    if (!isUtf8(buffer)) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_MALFORMED,
+        'The decrypted value is not UTF-8 text; use decrypt() for binary values',
+      );
+    }
+    return buffer.toString('utf8');
+  } finally {
+    buffer.fill(0);
+  }
+}

@@ -1,0 +1,120 @@
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { runCli } from '../../src/cli/main';
+import { EnvKeyProvider, FileKeyStore, KeyRing, generateMasterKey } from '../../src/crypto/key-ring';
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+describe('bulwark keys', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  const cli = async (...argv: string[]): Promise<Run> => {
+    let out = '';
+    let err = '';
+    const code = await runCli(argv, {
+      stdout: (t) => (out += t),
+      stderr: (t) => (err += t),
+      env,
+      cwd: dir,
+    });
+    return { code, out, err };
+  };
+
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulwark-cli-'));
+    env = { BULWARK_MASTER_KEY: generateMasterKey() };
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('generates, rotates, lists and retires keys in a file store', async () => {
+    expect((await cli('keys', 'generate', 'pii')).code).toBe(0);
+    const rotated = await cli('keys', 'rotate', 'pii');
+    expect(rotated).toMatchObject({ code: 0 });
+    expect(rotated.out).toContain('version 2 is now primary');
+
+    const listed = await cli('keys', 'list', '--json');
+    expect(listed.code).toBe(0);
+    const keys = JSON.parse(listed.out);
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatchObject({ keyId: 'pii', primaryVersion: 2 });
+    expect(keys[0].versions.map((v: { state: string }) => v.state)).toEqual(['active', 'primary']);
+
+    expect((await cli('keys', 'retire', 'pii', '--min-version', '2')).code).toBe(0);
+    const table = await cli('keys', 'list');
+    expect(table.out).toMatch(/pii\s+1\s+retired/);
+    expect(table.out).toMatch(/pii\s+2\s+primary/);
+
+    // the store on disk is what a KeyRing opened by an app sees: v1 retired, v2 encrypts
+    const ring = await KeyRing.open({
+      provider: new EnvKeyProvider({ env }),
+      store: new FileKeyStore({ path: path.join(dir, '.bulwark', 'keys.json') }),
+    });
+    try {
+      expect(ring.info('pii')).toMatchObject({ primaryVersion: 2, minDecryptVersion: 2 });
+      const envelope = ring.encrypt('pii', 'hello');
+      expect(ring.decryptString(envelope)).toBe('hello');
+    } finally {
+      await ring.close();
+    }
+    const raw = await fs.readFile(path.join(dir, '.bulwark', 'keys.json'), 'utf8');
+    expect(raw).not.toContain(env.BULWARK_MASTER_KEY!);
+  });
+
+  it('reads the master key from --master-key-file and writes one with keys master --out', async () => {
+    const made = await cli('keys', 'master', '--out', 'master.key');
+    expect(made.code).toBe(0);
+    expect((await fs.stat(path.join(dir, 'master.key'))).mode & 0o777).toBe(0o600);
+    env = {};
+    expect((await cli('keys', 'generate', 'billing', '--master-key-file', 'master.key')).code).toBe(0);
+    expect((await cli('keys', 'check', '--master-key-file', 'master.key')).code).toBe(0);
+  });
+
+  it('exits 1 when the master key does not unwrap the store (check failed)', async () => {
+    await cli('keys', 'generate', 'pii');
+    env = { BULWARK_MASTER_KEY: generateMasterKey() };
+    const res = await cli('keys', 'check');
+    expect(res.code).toBe(1);
+    expect(res.err).toContain('ERR_CRYPTO_KEY_UNWRAP_FAILED');
+    expect(res.err).not.toContain(env.BULWARK_MASTER_KEY!);
+  });
+
+  it('exits 2 on usage and configuration errors', async () => {
+    expect((await cli()).code).toBe(2);
+    expect((await cli('nope')).code).toBe(2);
+    expect((await cli('keys', 'frobnicate')).code).toBe(2);
+    expect((await cli('keys', 'rotate')).code).toBe(2);
+    expect((await cli('keys', 'list', '--bogus')).code).toBe(2);
+    expect((await cli('keys', 'generate', 'x', '--algorithm', 'des')).code).toBe(2);
+    expect((await cli('keys', 'retire', 'x', '--min-version', 'zero')).code).toBe(2);
+    env = {};
+    const noKey = await cli('keys', 'list');
+    expect(noKey.code).toBe(2);
+    expect(noKey.err).toContain('BULWARK_MASTER_KEY');
+  });
+
+  it('prints help with exit 0', async () => {
+    const res = await cli('keys', '--help');
+    expect(res.code).toBe(0);
+    expect(res.out).toContain('Usage: bulwark keys');
+  });
+
+  it('runs as the built bin with real exit codes', async () => {
+    const bin = path.resolve(__dirname, '../../dist/cli/bin.js');
+    await expect(fs.access(bin)).resolves.toBeUndefined(); // `npm test` builds before testing
+    const run = promisify(execFile);
+    const opts = { cwd: dir, env: { ...process.env, ...env } };
+    const ok = await run(process.execPath, [bin, 'keys', 'generate', 'pii'], opts);
+    expect(ok.stdout).toContain('created key "pii" version 1');
+    await expect(run(process.execPath, [bin, 'keys', 'rotate'], opts)).rejects.toMatchObject({ code: 2 });
+  });
+});

@@ -1,0 +1,31 @@
+/** Probes the integration services once per jest run; see services.ts. */
+const net = require('node:net');
+
+const urls = {
+  postgres: process.env.POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test',
+  redis: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+  nats: process.env.NATS_URL || 'nats://127.0.0.1:4222',
+};
+const defaultPorts = { postgres: 5432, redis: 6379, nats: 4222 };
+
+function probe(name) {
+  const url = new URL(urls[name]);
+  const port = Number(url.port || defaultPorts[name]);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: url.hostname || '127.0.0.1', port });
+    const done = (up) => {
+      socket.destroy();
+      resolve(up);
+    };
+    socket.setTimeout(1500, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+module.exports = async () => {
+  for (const name of Object.keys(urls)) {
+    const key = `BULWARK_TEST_${name.toUpperCase()}`;
+    if (process.env[key] === undefined) process.env[key] = (await probe(name)) ? 'up' : 'down';
+  }
+};
