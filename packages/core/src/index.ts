@@ -66,6 +66,90 @@ export { generateSigningKey, type GeneratedSigningKey } from './tokens/generate-
 export { JWS_ALGORITHMS, type JwsAlgorithm } from './tokens/jws-algorithms';
 export type { TokenKeyInput } from './tokens/token-key';
 
+// audit: tamper-evident log (RFC 8785 canonical JSON, RFC 6962 Merkle tree, signed checkpoints)
+export {
+  GENESIS_HASH,
+  AUDIT_LIMITS,
+  type AuditEvent,
+  type AuditEntry,
+  type AuditActor,
+  type AuditActorType,
+  type AuditOutcome,
+  type AuditResource,
+  type AuditRedaction,
+  type AuditDetails,
+  type AuditJsonValue,
+  type AuditHead,
+} from './audit/audit-event';
+export {
+  normalizeAuditQuery,
+  matchesAuditQuery,
+  encodeAuditCursor,
+  redactedEntry,
+  checkAppendContinuity,
+  EMPTY_HEAD,
+  MAX_QUERY_LIMIT,
+  type AuditStore,
+  type AuditPrepare,
+  type AuditQuery,
+  type NormalizedAuditQuery,
+  type AuditPage,
+  type TornTail,
+} from './audit/audit-store';
+export { MemoryAuditStore } from './audit/memory-audit-store';
+export { FileAuditStore, type FileAuditStoreOptions, type FsyncPolicy } from './audit/file-audit-store';
+export { Redactor, type RedactorOptions, type DataClassification } from './audit/redactor';
+export {
+  verifyCheckpoint,
+  exportCheckpoint,
+  importCheckpoint,
+  decodeCheckpoint,
+  CHECKPOINT_JWS_TYPE,
+  type Checkpoint,
+  type TreeHead,
+  type CheckpointPublicKey,
+} from './audit/checkpoint';
+export { CheckpointSigner } from './audit/checkpoint-signer';
+export { checkCheckpointOrder, type CheckpointStore } from './audit/checkpoint-store';
+export { MemoryCheckpointStore } from './audit/memory-checkpoint-store';
+export { FileCheckpointStore } from './audit/file-checkpoint-store';
+export {
+  verifyAuditLog,
+  type AuditVerificationReport,
+  type AuditFault,
+  type AuditFaultReason,
+  type VerifyAuditLogOptions,
+} from './audit/verify-audit-log';
+export type { AuditSink } from './audit/audit-sink';
+export { JsonLinesSink, type JsonLinesSinkOptions } from './audit/json-lines-sink';
+export {
+  NatsAuditSink,
+  type NatsAuditSinkOptions,
+  type NatsAuditSinkStats,
+  type NatsJetStreamPublisher,
+  type NatsPublishOptions,
+  type NatsPubAck,
+  type NatsHeaders,
+} from './audit/nats-audit-sink';
+export { RetentionPolicy, type RetentionPolicyOptions, type LegalHold } from './audit/retention-policy';
+export {
+  AuditLog,
+  type AuditLogOptions,
+  type InclusionProof,
+  type ConsistencyProof,
+  type RemovalReport,
+} from './audit/audit-log';
+export { canonicalize, canonicalBytes } from './audit/canonical-json';
+export {
+  MerkleTree,
+  hashLeaf,
+  hashChildren,
+  EMPTY_ROOT,
+  rootFromInclusionProof,
+  verifyInclusion,
+  verifyConsistency,
+} from './audit/merkle-tree';
+
 // composition
 export {
   createBulwark,

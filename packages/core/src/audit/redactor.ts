@@ -1,0 +1,238 @@
+import { createHmac } from 'node:crypto';
+import { BulwarkConfigError, ErrorCodes } from '../errors';
+import type { AuditDetails, AuditJsonValue } from './audit-event';
+import { canonicalize } from './canonical-json';
+
+/** Data classes (DESIGN: personal / sensitive / PHI / cardholder) plus `secret` for credentials. */
+export type DataClassification = 'personal' | 'sensitive' | 'phi' | 'cardholder' | 'secret';
+
+export interface RedactorOptions {
+  /**
+   * Field classification. A key without a dot is a field name matched at any depth
+   * (case-, `_`- and `-`-insensitive: `dateOfBirth` also matches `date_of_birth`); a dotted key
+   * is a path from the details root (`patient.address`, `items.*.pan`; array indices are not
+   * path segments, `*` matches any one segment). The whole value under a match is replaced.
+   */
+  classification?: Readonly<Record<string, DataClassification>>;
+  /** Extra field names treated as `secret`, on top of the built-in list. */
+  secretNames?: readonly string[];
+  /**
+   * Replace values with a keyed hash instead of a fixed marker, so equal values can still be
+   * correlated (`[REDACTED:phi:h:…]`). HMAC-SHA256 truncated to 128 bits; without the key the
+   * marker reveals nothing about low-entropy values. `secret` fields are never pseudonymised.
+   */
+  pseudonymize?: { key: Uint8Array; classes?: readonly Exclude<DataClassification, 'secret'>[] };
+  /** Redact any string holding a Luhn-valid 13-19 digit number (PCI DSS 3.4: no PAN in logs). Default true. */
+  detectCardNumbers?: boolean;
+}
+
+/** Credential-like names (normalised: lower case, letters and digits only). */
+const BUILTIN_SECRET_NAMES = [
+  'password',
+  'passwd',
+  'pwd',
+  'passphrase',
+  'secret',
+  'clientsecret',
+  'token',
+  'accesstoken',
+  'refreshtoken',
+  'idtoken',
+  'sessiontoken',
+  'csrftoken',
+  'xcsrftoken',
+  'xsrftoken',
+  'authorization',
+  'proxyauthorization',
+  'cookie',
+  'setcookie',
+  'apikey',
+  'xapikey',
+  'privatekey',
+  'otp',
+  'totp',
+  'mfacode',
+  'pin',
+  'sessionid',
+  'sid',
+  'jwt',
+  'bearer',
+  'credentials',
+  'signature',
+  'hmackey',
+  'masterkey',
+  'dek',
+  'kek',
+];
+/** Names ending like this are secrets too (`newPassword`, `githubToken`, `stripeApiKey`). */
+const SECRET_SUFFIXES = ['password', 'passwd', 'secret', 'token', 'apikey', 'privatekey'];
+/** PCI DSS cardholder data and sensitive authentication data names. */
+const BUILTIN_CARDHOLDER_NAMES = [
+  'cardnumber',
+  'pan',
+  'creditcard',
+  'creditcardnumber',
+  'ccnumber',
+  'ccnum',
+  'cvv',
+  'cvv2',
+  'cvc',
+  'cvc2',
+  'cid',
+  'cardverificationcode',
+  'track1',
+  'track2',
+  'trackdata',
+  'expirydate',
+  'cardexpiry',
+];
+
+/** Most restrictive wins when several rules match one field. */
+const RANK: Readonly<Record<DataClassification, number>> = {
+  personal: 1,
+  sensitive: 2,
+  phi: 3,
+  cardholder: 4,
+  secret: 5,
+};
+const CLASSES = new Set(Object.keys(RANK));
+
+const normalizeName = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+function luhnValid(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+/** 13-19 digits, optionally grouped by single spaces or dashes (how PANs are typed). */
+const PAN_CANDIDATE = /(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])/g;
+
+function containsCardNumber(value: string): boolean {
+  if (value.length < 13) return false;
+  for (const match of value.matchAll(PAN_CANDIDATE)) {
+    if (luhnValid(match[0].replace(/[ -]/g, ''))) return true;
+  }
+  return false;
+}
+
+/**
+ * Removes classified and credential-like values from event details before they are hashed or
+ * stored: once hashed into the chain a value cannot be removed without a visible redaction, so
+ * personal data must never get that far (GDPR Art. 5(1)(c) data minimisation, PCI DSS 3.3/3.4,
+ * HIPAA minimum necessary).
+ */
+export class Redactor {
+  private readonly byName = new Map<string, DataClassification>();
+  private readonly byPath: { segments: string[]; cls: DataClassification }[] = [];
+  private readonly suffixes: readonly string[];
+  private readonly pseudoKey?: Buffer;
+  private readonly pseudoClasses: ReadonlySet<DataClassification>;
+  private readonly detectCards: boolean;
+
+  constructor(options: RedactorOptions = {}) {
+    for (const name of BUILTIN_CARDHOLDER_NAMES) this.byName.set(name, 'cardholder');
+    for (const name of BUILTIN_SECRET_NAMES) this.byName.set(name, 'secret');
+    for (const name of options.secretNames ?? []) {
+      if (typeof name !== 'string' || normalizeName(name) === '')
+        throw config('secretNames', 'must be non-empty strings');
+      this.byName.set(normalizeName(name), 'secret');
+    }
+    for (const [key, cls] of Object.entries(options.classification ?? {})) {
+      if (!CLASSES.has(cls))
+        throw config(`classification.${key}`, `must be one of ${[...CLASSES].join(', ')}`);
+      if (key.includes('.')) {
+        const segments = key.split('.').map((s) => (s === '*' ? s : normalizeName(s)));
+        if (segments.some((s) => s === ''))
+          throw config(`classification.${key}`, 'has an empty path segment');
+        this.byPath.push({ segments, cls });
+      } else {
+        const name = normalizeName(key);
+        if (name === '') throw config(`classification.${key}`, 'is not a usable field name');
+        const prev = this.byName.get(name);
+        if (prev === undefined || RANK[cls] > RANK[prev]) this.byName.set(name, cls);
+      }
+    }
+    this.suffixes = SECRET_SUFFIXES;
+    if (options.pseudonymize !== undefined) {
+      const key = options.pseudonymize.key;
+      if (!(key instanceof Uint8Array) || key.length < 32) {
+        throw config('pseudonymize.key', 'must be a Uint8Array of at least 32 bytes');
+      }
+      this.pseudoKey = Buffer.from(key);
+      const classes = options.pseudonymize.classes ?? ['personal', 'sensitive', 'phi', 'cardholder'];
+      for (const c of classes) {
+        if (!CLASSES.has(c) || c === ('secret' as DataClassification)) {
+          throw config('pseudonymize.classes', 'may list personal, sensitive, phi, cardholder');
+        }
+      }
+      this.pseudoClasses = new Set(classes);
+    } else {
+      this.pseudoClasses = new Set();
+    }
+    this.detectCards = options.detectCardNumbers ?? true;
+  }
+
+  /** Classification of the field at `path` (field names from the details root), if any rule matches. */
+  classify(path: readonly string[]): DataClassification | undefined {
+    if (path.length === 0) return undefined;
+    const last = normalizeName(path[path.length - 1]!);
+    let best = this.byName.get(last);
+    if (best !== 'secret' && this.suffixes.some((s) => last.endsWith(s))) best = 'secret';
+    for (const rule of this.byPath) {
+      if (rule.segments.length !== path.length) continue;
+      let ok = true;
+      for (let i = 0; i < path.length && ok; i++) {
+        ok = rule.segments[i] === '*' || rule.segments[i] === normalizeName(path[i]!);
+      }
+      if (ok && (best === undefined || RANK[rule.cls] > RANK[best])) best = rule.cls;
+    }
+    return best;
+  }
+
+  /** A redacted copy of `details` (the input is not modified). */
+  redact(details: AuditDetails): AuditDetails {
+    return this.walk(details, []) as AuditDetails;
+  }
+
+  private walk(value: AuditJsonValue, path: string[]): AuditJsonValue {
+    if (typeof value === 'string') {
+      return this.detectCards && containsCardNumber(value) ? this.marker('cardholder', value) : value;
+    }
+    if (typeof value === 'number') {
+      // A PAN sent as a JSON number is still a PAN.
+      return this.detectCards && Number.isInteger(value) && value >= 1e12 && luhnValid(String(value))
+        ? this.marker('cardholder', value)
+        : value;
+    }
+    if (value === null || typeof value !== 'object') return value;
+    if (Array.isArray(value)) return value.map((v) => this.walk(v, path));
+    const out: { [key: string]: AuditJsonValue } = {};
+    for (const [key, v] of Object.entries(value)) {
+      path.push(key);
+      const cls = this.classify(path);
+      out[key] = cls === undefined ? this.walk(v, path) : this.marker(cls, v);
+      path.pop();
+    }
+    return out;
+  }
+
+  private marker(cls: DataClassification, value: AuditJsonValue): string {
+    if (this.pseudoKey === undefined || !this.pseudoClasses.has(cls)) return `[REDACTED:${cls}]`;
+    const mac = createHmac('sha256', this.pseudoKey).update(canonicalize(value)).digest();
+    return `[REDACTED:${cls}:h:${mac.subarray(0, 16).toString('base64url')}]`;
+  }
+}
+
+function config(path: string, message: string): BulwarkConfigError {
+  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `redactor.${path} ${message}`, {
+    path: `redactor.${path}`,
+  });
+}

@@ -1,0 +1,109 @@
+import { BulwarkConfigError, ErrorCodes } from '../errors';
+import type { AuditEntry } from './audit-event';
+
+/**
+ * A legal hold: entries it matches are never purged or redacted while it exists (litigation hold;
+ * GDPR Art. 17(3)(e) exempts data needed for legal claims). Every given criterion must match;
+ * at least one is required.
+ */
+export interface LegalHold {
+  id: string;
+  reason: string;
+  category?: string;
+  /** Entries by this actor. */
+  actorId?: string;
+  /** Entries about this subject / resource id. */
+  resourceId?: string;
+  /** Inclusive seq range. */
+  fromSeq?: number;
+  toSeq?: number;
+}
+
+export interface RetentionPolicyOptions {
+  /**
+   * Retention in days per category (`default` is the category of events without one). A category
+   * not listed is kept forever: deleting audit data nobody decided to delete is the unsafe default.
+   * PCI DSS 10.5.1 asks for at least 12 months; HIPAA documentation rules for 6 years.
+   */
+  periods?: Readonly<Record<string, number>>;
+  holds?: readonly LegalHold[];
+}
+
+const DAY_MS = 86_400_000;
+
+function config(path: string, message: string): BulwarkConfigError {
+  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `audit.retention.${path} ${message}`, {
+    path: `audit.retention.${path}`,
+  });
+}
+
+/** Per-category retention periods and legal holds. */
+export class RetentionPolicy {
+  private readonly periods = new Map<string, number>();
+  private readonly holdMap = new Map<string, LegalHold>();
+
+  constructor(options: RetentionPolicyOptions = {}) {
+    for (const [category, days] of Object.entries(options.periods ?? {})) {
+      if (!(days === Infinity || (Number.isInteger(days) && days > 0))) {
+        throw config(
+          `periods.${category}`,
+          `must be a positive integer number of days (or Infinity), got ${String(days)}`,
+        );
+      }
+      this.periods.set(category, days);
+    }
+    for (const hold of options.holds ?? []) this.addHold(hold);
+  }
+
+  addHold(hold: LegalHold): void {
+    if (hold === null || typeof hold !== 'object') throw config('holds', 'must be objects');
+    if (typeof hold.id !== 'string' || hold.id === '') throw config('holds.id', 'must be a non-empty string');
+    if (typeof hold.reason !== 'string' || hold.reason === '')
+      throw config(`holds.${hold.id}.reason`, 'must be a non-empty string');
+    const has = ['category', 'actorId', 'resourceId', 'fromSeq', 'toSeq'].some(
+      (k) => hold[k as keyof LegalHold] !== undefined,
+    );
+    if (!has)
+      throw config(`holds.${hold.id}`, 'needs at least one of category, actorId, resourceId, fromSeq, toSeq');
+    for (const k of ['fromSeq', 'toSeq'] as const) {
+      const v = hold[k];
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 1))
+        throw config(`holds.${hold.id}.${k}`, 'must be a positive integer');
+    }
+    this.holdMap.set(hold.id, { ...hold });
+  }
+
+  removeHold(id: string): boolean {
+    return this.holdMap.delete(id);
+  }
+
+  get holds(): LegalHold[] {
+    return [...this.holdMap.values()].map((h) => ({ ...h }));
+  }
+
+  /** Retention period in days for a category, or undefined (keep forever). */
+  periodDays(category: string): number | undefined {
+    const days = this.periods.get(category);
+    return days === undefined || days === Infinity ? undefined : days;
+  }
+
+  /** Epoch ms after which the entry may be purged, or undefined if kept forever. */
+  expiresAt(entry: AuditEntry): number | undefined {
+    const days = this.periodDays(entry.category);
+    return days === undefined ? undefined : Date.parse(entry.time) + days * DAY_MS;
+  }
+
+  /** Holds covering an entry. */
+  holdsFor(entry: AuditEntry): LegalHold[] {
+    const out: LegalHold[] = [];
+    for (const h of this.holdMap.values()) {
+      if (h.category !== undefined && entry.category !== h.category) continue;
+      if (h.actorId !== undefined && entry.actor?.id !== h.actorId) continue;
+      if (h.resourceId !== undefined && entry.resource?.id !== h.resourceId) continue;
+      if (h.fromSeq !== undefined && entry.seq < h.fromSeq) continue;
+      if (h.toSeq !== undefined && entry.seq > h.toSeq) continue;
+      out.push(h);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,341 @@
+import { BulwarkConfigError, BulwarkError, ErrorCodes } from '../errors';
+import { GENESIS_HASH, type AuditEntry } from './audit-event';
+import type { AuditStore, TornTail } from './audit-store';
+import { decodeCheckpoint, verifyCheckpoint, type Checkpoint, type CheckpointPublicKey } from './checkpoint';
+import { EntryHasher } from './entry-hasher';
+import { MerkleTree } from './merkle-tree';
+
+export type AuditFaultReason =
+  | 'hash-mismatch'
+  | 'broken-link'
+  | 'gap'
+  | 'reordered'
+  | 'duplicate'
+  | 'checkpoint-mismatch'
+  | 'bad-signature'
+  | 'truncated'
+  | 'torn-tail'
+  | 'unrecorded-redaction';
+
+export interface AuditFault {
+  /** The sequence number at which the log first stops being what it should be. */
+  seq: number;
+  reason: AuditFaultReason;
+  message: string;
+}
+
+export interface AuditVerificationReport {
+  ok: boolean;
+  /** Entries whose content hash and link were checked (incremental mode skips the trusted prefix). */
+  checkedEntries: number;
+  /** Leaves read into the rebuilt Merkle tree (stops at the first fault). */
+  treeSize: number;
+  /** Hex Merkle root of those leaves. */
+  root: string;
+  /** Checkpoints whose signature verified and whose root was compared. */
+  checkpointsVerified: number;
+  firstBad?: AuditFault;
+  tornTail?: TornTail;
+}
+
+export interface VerifyAuditLogOptions {
+  /** Required when the log was written with one; a wrong key fails at seq 1. */
+  hmacKey?: Uint8Array;
+  /** Checkpoints to hold the log to (signature verified, then root compared at each tree size). */
+  checkpoints?: readonly (Checkpoint | string)[];
+  /**
+   * Incremental mode: a checkpoint that a previous full verification accepted. Entries up to its
+   * tree size are only re-hashed into the Merkle tree (their root must equal its root, i.e. the log
+   * only grew since); content and links are checked from the next entry on. Run a full
+   * verification periodically too: incremental mode cannot see content edits inside the trusted
+   * prefix that keep the stored leaf hashes.
+   */
+  from?: Checkpoint | string;
+  /** Ed25519 public key the checkpoints must verify with. Required when checkpoints / from are given. */
+  publicKey?: CheckpointPublicKey;
+  /** If set, checkpoints must carry this logId. */
+  logId?: string;
+  /**
+   * Tree heads the caller already trusts without a signature (e.g. the root an open `AuditLog`
+   * holds in memory): compared like checkpoints.
+   */
+  trustedHeads?: readonly { treeSize: number; rootHash: string }[];
+  /** Page size when reading from a store. Default 1000. */
+  pageSize?: number;
+}
+
+/** Actions the log writes itself to record removals; stub entries must be covered by one. */
+export const REDACTION_RECORD_ACTIONS: ReadonlySet<string> = new Set(['audit.redacted', 'audit.purged']);
+const STUB_KEYS: ReadonlySet<string> = new Set([
+  'seq',
+  'time',
+  'category',
+  'prevHash',
+  'leafHash',
+  'redacted',
+]);
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function isStore(source: unknown): source is AuditStore {
+  return (
+    typeof (source as AuditStore)?.read === 'function' && typeof (source as AuditStore)?.head === 'function'
+  );
+}
+
+async function* readStore(store: AuditStore, pageSize: number): AsyncGenerator<AuditEntry> {
+  let pos = 1;
+  while (true) {
+    const page = await store.read(pos, pageSize);
+    yield* page;
+    if (page.length < pageSize) return;
+    pos += page.length;
+  }
+}
+
+async function* iterate(
+  source: Iterable<AuditEntry> | AsyncIterable<AuditEntry>,
+): AsyncGenerator<AuditEntry> {
+  yield* source;
+}
+
+/** Seq ranges `[from, to]` listed in a redaction record's details. */
+function recordRanges(entry: AuditEntry): [number, number][] {
+  const ranges = (entry.details as { ranges?: unknown } | undefined)?.ranges;
+  if (!Array.isArray(ranges)) return [];
+  return ranges.filter(
+    (r): r is [number, number] =>
+      Array.isArray(r) &&
+      r.length === 2 &&
+      Number.isSafeInteger(r[0]) &&
+      Number.isSafeInteger(r[1]) &&
+      r[0] <= r[1],
+  );
+}
+
+/**
+ * Verifies an audit log: every entry's seq (1-based, gap-free, in order), its link to the previous
+ * leaf hash, its leaf hash recomputed from content (HMAC when keyed), the Merkle root against every
+ * checkpoint at its tree size (after verifying the checkpoint's Ed25519 signature), and that the
+ * log is not shorter than any checkpoint. Stops at the first fault and reports it by seq.
+ *
+ * Redacted entries (content removed by redact/purge) cannot have their content hash recomputed:
+ * they are checked for carrying no content, for their link and Merkle leaf, and for being listed
+ * by a later `audit.redacted` / `audit.purged` record, so an unauthorised erasure still shows.
+ */
+export async function verifyAuditLog(
+  source: AuditStore | Iterable<AuditEntry> | AsyncIterable<AuditEntry>,
+  options: VerifyAuditLogOptions = {},
+): Promise<AuditVerificationReport> {
+  const hasher = new EntryHasher(options.hmacKey);
+  const pageSize = options.pageSize ?? 1000;
+  if (!Number.isInteger(pageSize) || pageSize < 1) {
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'verify.pageSize must be a positive integer', {
+      path: 'verify.pageSize',
+    });
+  }
+  const given = [...(options.checkpoints ?? []), ...(options.from === undefined ? [] : [options.from])];
+  if (given.length > 0 && options.publicKey === undefined) {
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      'verify.publicKey is required to use checkpoints (an unverified checkpoint proves nothing)',
+      { path: 'verify.publicKey' },
+    );
+  }
+  const tree = new MerkleTree();
+  let checkedEntries = 0;
+  let checkpointsVerified = 0;
+  const report = (firstBad?: AuditFault, tornTail?: TornTail): AuditVerificationReport => ({
+    ok: firstBad === undefined,
+    checkedEntries,
+    treeSize: tree.size,
+    root: tree.root().toString('hex'),
+    checkpointsVerified,
+    ...(firstBad === undefined ? {} : { firstBad }),
+    ...(tornTail === undefined ? {} : { tornTail }),
+  });
+
+  // 1. Checkpoint signatures. Fields are taken from the verified payload only.
+  const verified: Checkpoint[] = [];
+  for (const cp of given) {
+    try {
+      verified.push(await verifyCheckpoint(cp, options.publicKey!, { logId: options.logId }));
+    } catch (err) {
+      if (!(err instanceof BulwarkError)) throw err;
+      let seq = 0;
+      try {
+        seq = decodeCheckpoint(typeof cp === 'string' ? cp : cp.jws).treeSize;
+      } catch {
+        // unreadable: report at 0
+      }
+      return report({ seq, reason: 'bad-signature', message: `checkpoint rejected: ${err.message}` });
+    }
+  }
+  let from: Checkpoint | undefined;
+  if (options.from !== undefined) from = verified[verified.length - 1];
+  const heads = [...verified, ...(options.trustedHeads ?? [])];
+  const pending = heads.sort((a, b) => a.treeSize - b.treeSize);
+  // Two signed heads of one size with different roots: the log was forked.
+  for (let i = 1; i < pending.length; i++) {
+    if (
+      pending[i]!.treeSize === pending[i - 1]!.treeSize &&
+      pending[i]!.rootHash !== pending[i - 1]!.rootHash
+    ) {
+      return report({
+        seq: pending[i]!.treeSize,
+        reason: 'checkpoint-mismatch',
+        message: `two checkpoints of tree size ${pending[i]!.treeSize} disagree on the root (a forked log)`,
+      });
+    }
+  }
+  let next = 0;
+  const checkRoots = (): AuditFault | undefined => {
+    while (next < pending.length && pending[next]!.treeSize <= tree.size) {
+      const cp = pending[next]!;
+      if (cp.treeSize === tree.size) {
+        if (tree.root().toString('hex') !== cp.rootHash) {
+          return {
+            seq: cp.treeSize,
+            reason: 'checkpoint-mismatch',
+            message: `Merkle root of the first ${cp.treeSize} entries differs from the checkpoint (history rewritten or replaced)`,
+          };
+        }
+        checkpointsVerified++;
+      }
+      next++;
+    }
+    return undefined;
+  };
+
+  // 2. Entries, in the store's order.
+  const trustedUpTo = from?.treeSize ?? 0;
+  const it = isStore(source) ? readStore(source, pageSize) : iterate(source);
+  let expected = 1;
+  let prevLeaf = GENESIS_HASH;
+  const redactedSeqs: number[] = [];
+  const authorized: [number, number][] = [];
+  let fault = checkRoots();
+  if (fault !== undefined) return report(fault);
+
+  for (let step = await it.next(); !step.done; step = await it.next()) {
+    const entry = step.value;
+    const seq = entry !== null && typeof entry === 'object' ? entry.seq : undefined;
+    if (!Number.isSafeInteger(seq)) {
+      return report({
+        seq: expected,
+        reason: 'hash-mismatch',
+        message: `entry at position ${expected} is malformed (no valid seq)`,
+      });
+    }
+    if (seq !== expected) {
+      if (seq! < expected) {
+        return report({
+          seq: expected,
+          reason: 'duplicate',
+          message: `position ${expected} holds seq ${seq}, which already appeared`,
+        });
+      }
+      // Jumped forward: if the missing seq shows up later the entries were moved, else removed.
+      let later = false;
+      for (let s = await it.next(); !s.done; s = await it.next()) {
+        if (s.value?.seq === expected) {
+          later = true;
+          break;
+        }
+      }
+      return later
+        ? report({
+            seq: expected,
+            reason: 'reordered',
+            message: `seq ${expected} is stored after seq ${seq}`,
+          })
+        : report({
+            seq: expected,
+            reason: 'gap',
+            message: `seq ${expected} is missing (next stored is ${seq})`,
+          });
+    }
+    if (typeof entry.leafHash !== 'string' || !HEX64.test(entry.leafHash)) {
+      return report({
+        seq: expected,
+        reason: 'hash-mismatch',
+        message: `entry ${expected} has no valid leafHash`,
+      });
+    }
+    if (entry.redacted !== undefined) redactedSeqs.push(expected);
+    if (entry.redacted === undefined && REDACTION_RECORD_ACTIONS.has(entry.action!))
+      authorized.push(...recordRanges(entry));
+    if (expected > trustedUpTo) {
+      if (entry.prevHash !== prevLeaf) {
+        return report({
+          seq: expected,
+          reason: 'broken-link',
+          message: `entry ${expected} does not link to the leaf hash of entry ${expected - 1}`,
+        });
+      }
+      if (entry.redacted !== undefined) {
+        const r = entry.redacted as unknown as Record<string, unknown>;
+        const extra = Object.keys(entry).find((k) => !STUB_KEYS.has(k));
+        if (
+          extra !== undefined ||
+          r === null ||
+          typeof r !== 'object' ||
+          typeof r.at !== 'string' ||
+          typeof r.reason !== 'string'
+        ) {
+          return report({
+            seq: expected,
+            reason: 'hash-mismatch',
+            message: `entry ${expected} is marked redacted but is not a redaction stub (content fields cannot skip the hash check)`,
+          });
+        }
+      } else if (!hasher.matches(entry)) {
+        return report({
+          seq: expected,
+          reason: 'hash-mismatch',
+          message: `content of entry ${expected} does not match its leaf hash`,
+        });
+      }
+      checkedEntries++;
+    }
+    tree.append(Buffer.from(entry.leafHash, 'hex'));
+    prevLeaf = entry.leafHash;
+    expected++;
+    fault = checkRoots();
+    if (fault !== undefined) return report(fault);
+  }
+
+  // 3. Shorter than a signed head: entries were cut off the end.
+  if (next < pending.length) {
+    const cp = pending[pending.length - 1]!;
+    return report({
+      seq: tree.size + 1,
+      reason: 'truncated',
+      message: `the log has ${tree.size} entries but a checkpoint covers ${cp.treeSize}`,
+    });
+  }
+
+  // 4. Every stub must be covered by a redaction record.
+  for (const seq of redactedSeqs) {
+    if (!authorized.some(([a, b]) => seq >= a && seq <= b)) {
+      return report({
+        seq,
+        reason: 'unrecorded-redaction',
+        message: `entry ${seq} was redacted but no audit.redacted / audit.purged record lists it`,
+      });
+    }
+  }
+
+  // 5. A torn final line (file store): the entries before it verified.
+  const torn = isStore(source) ? source.tornTail : undefined;
+  if (torn !== undefined) {
+    return report(
+      {
+        seq: tree.size + 1,
+        reason: 'torn-tail',
+        message: `the store ends with a partial record of ${torn.length} bytes (interrupted write); run repair()`,
+      },
+      torn,
+    );
+  }
+  return report();
+}

@@ -1,0 +1,277 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import fc from 'fast-check';
+import { BulwarkAuditError, ErrorCodes } from '../../src/errors';
+import { canonicalBytes, canonicalize } from '../../src/audit/canonical-json';
+
+// cyberphone/json-canonicalization testdata (RFC 8785). A missing folder fails the suite.
+const JCS = path.resolve(__dirname, '../../../../../shared/vectors/jcs');
+const jcsCases = fs
+  .readdirSync(path.join(JCS, 'input'))
+  .filter((name) => name.endsWith('.json'))
+  .sort();
+
+function expectInvalid(value: unknown): BulwarkAuditError {
+  let caught: unknown;
+  try {
+    canonicalize(value);
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(BulwarkAuditError);
+  expect((caught as BulwarkAuditError).code).toBe(ErrorCodes.AUDIT_INVALID_EVENT);
+  return caught as BulwarkAuditError;
+}
+
+describe('canonicalize: RFC 8785 vectors', () => {
+  it('found the six cyberphone cases', () => {
+    expect(jcsCases).toEqual([
+      'arrays.json',
+      'french.json',
+      'structures.json',
+      'unicode.json',
+      'values.json',
+      'weird.json',
+    ]);
+  });
+
+  it.each(jcsCases)('%s canonicalises to exactly the expected bytes', (name) => {
+    const input: unknown = JSON.parse(fs.readFileSync(path.join(JCS, 'input', name), 'utf8'));
+    const expected = fs.readFileSync(path.join(JCS, 'output', name));
+    expect(canonicalBytes(input).equals(expected)).toBe(true);
+    expect(canonicalize(input)).toBe(expected.toString('utf8'));
+  });
+});
+
+describe('canonicalize: numbers (RFC 8785 §3.2.2.3, ECMAScript Number.prototype.toString)', () => {
+  it.each([
+    [0, '0'],
+    [-0, '0'],
+    [1, '1'],
+    [-1, '-1'],
+    [1e21, '1e+21'],
+    [1e20, '100000000000000000000'],
+    [1e-7, '1e-7'],
+    [1e-6, '0.000001'],
+    [0.1 + 0.2, '0.30000000000000004'],
+    [2 ** 53, '9007199254740992'],
+    [2 ** 53 + 2, '9007199254740994'],
+    [Number.MAX_SAFE_INTEGER, '9007199254740991'],
+    [Number.MAX_VALUE, '1.7976931348623157e+308'],
+    [Number.MIN_VALUE, '5e-324'],
+    [-1.5e-9, '-1.5e-9'],
+    [Number('333333333.33333329'), '333333333.3333333'],
+    [4.5, '4.5'],
+    [123456789012345680000, '123456789012345680000'],
+  ])('%p -> %s', (value, text) => {
+    expect(canonicalize(value)).toBe(text);
+    expect(canonicalize([value])).toBe(`[${text}]`);
+  });
+
+  // RFC 8785 Appendix B (selection): IEEE-754 bit patterns and their canonical text.
+  it.each([
+    ['0000000000000000', '0'],
+    ['8000000000000000', '0'],
+    ['0000000000000001', '5e-324'],
+    ['8000000000000001', '-5e-324'],
+    ['7fefffffffffffff', '1.7976931348623157e+308'],
+    ['ffefffffffffffff', '-1.7976931348623157e+308'],
+    ['4340000000000000', '9007199254740992'],
+    ['c340000000000000', '-9007199254740992'],
+    ['4430000000000000', '295147905179352830000'],
+    ['44b52d02c7e14af5', '9.999999999999997e+22'],
+    ['44b52d02c7e14af6', '1e+23'],
+    ['44b52d02c7e14af7', '1.0000000000000001e+23'],
+    ['444b1ae4d6e2ef4e', '999999999999999700000'],
+    ['444b1ae4d6e2ef4f', '999999999999999900000'],
+    ['444b1ae4d6e2ef50', '1e+21'],
+    ['3eb0c6f7a0b5ed8c', '9.999999999999997e-7'],
+    ['3eb0c6f7a0b5ed8d', '0.000001'],
+    ['41b3de4355555553', '333333333.3333332'],
+    ['41b3de4355555554', '333333333.33333325'],
+    ['41b3de4355555555', '333333333.3333333'],
+    ['41b3de4355555556', '333333333.3333334'],
+    ['41b3de4355555557', '333333333.33333343'],
+    ['becbf647612f3696', '-0.0000033333333333333333'],
+    ['43143ff3c1cb0959', '1424953923781206.2'],
+  ])('IEEE-754 %s -> %s', (bits, text) => {
+    expect(canonicalize(Buffer.from(bits, 'hex').readDoubleBE(0))).toBe(text);
+  });
+
+  it('rejects NaN and ±Infinity anywhere with ERR_AUDIT_INVALID_EVENT', () => {
+    for (const bad of [Number.NaN, Infinity, -Infinity]) {
+      expectInvalid(bad);
+      expectInvalid({ a: bad });
+      expectInvalid([1, bad]);
+      expectInvalid(new Number(bad));
+    }
+  });
+
+  it('rejects bigint instead of losing precision', () => {
+    expectInvalid(10n);
+    expect(expectInvalid({ amount: { cents: 10n } }).details).toEqual({ path: '$.amount.cents' });
+  });
+});
+
+describe('canonicalize: strings (RFC 8785 §3.2.2.2)', () => {
+  it('escapes only ", \\ and control characters, with short forms where JSON has them', () => {
+    expect(canonicalize('"\\\b\f\n\r\t')).toBe('"\\"\\\\\\b\\f\\n\\r\\t"');
+    expect(canonicalize('\u0000\u0001\u000b\u001f')).toBe('"\\u0000\\u0001\\u000b\\u001f"');
+    expect(canonicalize('\u007f\u0080/</script>€😂\u2028')).toBe('"\u007f\u0080/</script>€😂\u2028"');
+  });
+
+  it('does not normalise Unicode (NFC and NFD stay different)', () => {
+    expect(canonicalize('\u00c5')).not.toBe(canonicalize('A\u030a'));
+  });
+
+  it('writes lone surrogates as \\u escapes so the UTF-8 bytes stay unambiguous', () => {
+    expect(canonicalize('\ud800')).toBe('"\\ud800"');
+    expect(canonicalize('a\udc00b')).toBe('"a\\udc00b"');
+    // Raw lone surrogates would both become U+FFFD in UTF-8: the hashes must differ.
+    expect(canonicalBytes('\ud800').equals(canonicalBytes('\ud801'))).toBe(false);
+    expect(canonicalBytes('\ud800').equals(canonicalBytes('\ufffd'))).toBe(false);
+    expect(canonicalBytes('\ud83d\ude02').toString('hex')).toBe('22f09f988222');
+  });
+});
+
+describe('canonicalize: objects and arrays', () => {
+  it('sorts member names by UTF-16 code units, not code points or locale', () => {
+    const value = {
+      '\u20ac': 1,
+      '\r': 2,
+      '1': 3,
+      a: 4,
+      '\ud83d\ude02': 5,
+      '\ufb33': 6,
+      A: 7,
+      '': 8,
+      '10': 9,
+    };
+    // U+1F602 is the surrogate pair D83D DE02, so it sorts before U+FB33 (code point order
+    // would put it last).
+    expect(canonicalize(value)).toBe(
+      '{"":8,"\\r":2,"1":3,"10":9,"A":7,"a":4,"\u20ac":1,"\ud83d\ude02":5,"\ufb33":6}',
+    );
+  });
+
+  it('gives the same text whatever order members were inserted in', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue()), (dict) => {
+        const reversed = Object.fromEntries(Object.entries(dict).reverse());
+        expect(canonicalize(reversed)).toBe(canonicalize(dict));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('round-trips: JSON.parse of the canonical text canonicalises to the same text', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const text = canonicalize(value);
+        expect(canonicalize(JSON.parse(text))).toBe(text);
+        // Same data model as JSON.stringify (-0 aside, which JSON.parse cannot tell apart anyway).
+        expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(value)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('omits undefined members like JSON.stringify', () => {
+    expect(canonicalize({ b: undefined, a: 1 })).toBe('{"a":1}');
+    expect(canonicalize({ a: undefined })).toBe('{}');
+  });
+
+  it('keeps array order and handles nesting and empty containers', () => {
+    expect(canonicalize([3, 1, [2, {}], [], { z: [], y: {} }])).toBe('[3,1,[2,{}],[],{"y":{},"z":[]}]');
+    expect(canonicalize(null)).toBe('null');
+    expect(canonicalize(true)).toBe('true');
+    expect(canonicalize({ a: false })).toBe('{"a":false}');
+  });
+
+  it('honours toJSON (Dates become ISO strings) and unwraps boxed primitives', () => {
+    const at = new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6));
+    expect(canonicalize({ at })).toBe('{"at":"2024-01-02T03:04:05.006Z"}');
+    expect(canonicalize(at)).toBe('"2024-01-02T03:04:05.006Z"');
+    const keyed = { toJSON: (key: string) => `key=${key}` };
+    expect(canonicalize({ x: keyed, list: [keyed] })).toBe('{"list":["key=0"],"x":"key=x"}');
+    expect(canonicalize([new String('s'), new Number(2), new Boolean(false)])).toBe('["s",2,false]');
+    expect(canonicalize(Buffer.from([1, 2]))).toBe('{"data":[1,2],"type":"Buffer"}');
+  });
+
+  it('accepts null-prototype objects and shared (non-cyclic) references', () => {
+    const bare = Object.create(null) as Record<string, unknown>;
+    bare.b = 2;
+    bare.a = 1;
+    expect(canonicalize(bare)).toBe('{"a":1,"b":2}');
+    const shared = { k: 1 };
+    expect(canonicalize({ x: shared, y: [shared] })).toBe('{"x":{"k":1},"y":[{"k":1}]}');
+  });
+});
+
+describe('canonicalize: non-JSON values are rejected with ERR_AUDIT_INVALID_EVENT', () => {
+  it('rejects undefined at the top level and in arrays (JSON.stringify would write null)', () => {
+    expectInvalid(undefined);
+    expect(expectInvalid([1, undefined]).details).toEqual({ path: '$[1]' });
+    // eslint-disable-next-line no-sparse-arrays
+    expectInvalid([1, , 3]);
+  });
+
+  it('rejects functions and symbols, even as object members', () => {
+    expectInvalid(() => 1);
+    expectInvalid(Symbol('s'));
+    expectInvalid({ f: () => 1 });
+    expectInvalid({ s: Symbol('s') });
+    expectInvalid([Symbol('s')]);
+  });
+
+  it('rejects cycles with a typed error instead of a stack overflow', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    expect(expectInvalid(cyclic).details).toEqual({ path: '$.self' });
+    const list: unknown[] = [];
+    list.push({ inner: list });
+    expectInvalid(list);
+  });
+
+  it('rejects pathological nesting with a typed error', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 5000; i++) deep = [deep];
+    expectInvalid(deep);
+  });
+
+  it('rejects objects JSON.stringify would silently empty (Map, Set, RegExp, class instances)', () => {
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+    }
+    for (const bad of [
+      new Map([['a', 1]]),
+      new Set([1]),
+      /re/,
+      new Point(1, 2),
+      new Error('x'),
+      new Uint8Array(2),
+    ]) {
+      expectInvalid(bad);
+      expectInvalid({ nested: bad });
+    }
+  });
+
+  it('rejects invalid Dates and wraps a throwing toJSON in the typed error', () => {
+    expectInvalid(new Date(Number.NaN));
+    const err = expectInvalid({
+      toJSON() {
+        throw new Error('boom');
+      },
+    });
+    expect((err as Error & { cause?: unknown }).cause).toBeInstanceOf(Error);
+  });
+
+  it('does not put the rejected value in the message', () => {
+    const err = expectInvalid({ secret: 'hunter2', amount: 1n });
+    expect(err.message).not.toContain('hunter2');
+    expect(err.message).not.toContain('1n');
+  });
+});
