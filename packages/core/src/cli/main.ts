@@ -1,11 +1,13 @@
 import { BulwarkConfigError, BulwarkError } from '../errors';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
+import { auditCommand } from './audit-command';
 import { keysCommand } from './keys-command';
 
 export const MAIN_HELP = `Usage: bulwark <command> [options]
 
 Commands:
   keys      Manage data keys: master, generate, rotate, retire, list, check
+  audit     Tamper-evident audit log: append, verify, prove, checkpoint, tail, export, keygen
 
 Run "bulwark <command> --help" for a command's options.
 Exit codes: 0 ok, 1 check failed, 2 usage or configuration error.`;
@@ -14,6 +16,7 @@ type Command = (argv: string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   keys: keysCommand,
+  audit: auditCommand,
 };
 
 /** Runs the CLI in-process and returns the exit code; never throws. */
@@ -56,6 +59,8 @@ function isConfigLike(code: string): boolean {
   return (
     code === 'ERR_CRYPTO_KEY_PROVIDER' ||
     code === 'ERR_CRYPTO_INVALID_ARGUMENT' ||
-    code === 'ERR_CONFIG_INVALID'
+    code === 'ERR_CONFIG_INVALID' ||
+    code === 'ERR_AUDIT_INVALID_QUERY' ||
+    code === 'ERR_AUDIT_INVALID_ARGUMENT'
   );
 }

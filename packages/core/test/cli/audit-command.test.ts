@@ -1,0 +1,224 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { runCli } from '../../src/cli/main';
+import { AuditLog } from '../../src/audit/audit-log';
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+const event = (i: number, extra: Record<string, unknown> = {}) => ({
+  actor: { id: `user-${i % 3}`, type: 'user', ip: '203.0.113.7' },
+  action: i % 2 ? 'patient.read' : 'patient.update',
+  resource: { type: 'patient', id: `p-${i}` },
+  outcome: i % 5 === 0 ? 'denied' : 'success',
+  time: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+  ...extra,
+});
+
+describe('bulwark audit (file log)', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  const cli = async (argv: string[], stdin?: string): Promise<Run> => {
+    let out = '';
+    let err = '';
+    const code = await runCli(argv, {
+      stdout: (t) => (out += t),
+      stderr: (t) => (err += t),
+      stdin: stdin === undefined ? undefined : Readable.from([stdin]),
+      env,
+      cwd: dir,
+    });
+    return { code, out, err };
+  };
+  const logFile = () => path.join(dir, 'audit.jsonl');
+  const lines = async () => (await fs.readFile(logFile(), 'utf8')).trimEnd().split('\n');
+  const appendEvents = async (n: number, extra: string[] = []) => {
+    const stdin = Array.from({ length: n }, (_, i) => JSON.stringify(event(i + 1))).join('\n') + '\n';
+    const res = await cli(['audit', 'append', '--file', 'audit.jsonl', ...extra], stdin);
+    expect(res).toMatchObject({ code: 0, err: '' });
+    return res;
+  };
+
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulwark-audit-cli-'));
+    env = {};
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('appends JSON-lines events from stdin and verifies an intact log', async () => {
+    const res = await appendEvents(20);
+    expect(res.out.trim().split('\n')).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)));
+    const verified = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(verified.code).toBe(0);
+    expect(verified.out).toMatch(/^ok: 20 entries/);
+  });
+
+  it.each([
+    [
+      'an edited field',
+      (l: string[]) => l.map((x, i) => (i === 6 ? x.replace('patient.', 'patient.x') : x)),
+      7,
+    ],
+    ['a deleted line', (l: string[]) => l.filter((_, i) => i !== 9), 10],
+    ['two swapped lines', (l: string[]) => [...l.slice(0, 4), l[5]!, l[4]!, ...l.slice(6)], 5],
+    ['an inserted copy', (l: string[]) => [...l.slice(0, 12), l[3]!, ...l.slice(12)], 13],
+  ])('exits 1 naming the first bad seq after %s', async (_name, mutate, badSeq) => {
+    await appendEvents(20);
+    await fs.writeFile(logFile(), mutate(await lines()).join('\n') + '\n');
+    const res = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(res.code).toBe(1);
+    expect(res.out).toContain(`first bad entry at seq ${badSeq}`);
+  });
+
+  it('catches truncation and whole-log replacement against signed checkpoints', async () => {
+    const keygen = await cli(['audit', 'keygen', '--out', 'checkpoint.key']);
+    expect(keygen.code).toBe(0);
+    await fs.writeFile(path.join(dir, 'checkpoint.pub'), keygen.out);
+    expect(JSON.parse(keygen.out)).not.toHaveProperty('d'); // the private part stays in the file
+    expect((await fs.stat(path.join(dir, 'checkpoint.key'))).mode & 0o777).toBe(0o600);
+
+    await appendEvents(12);
+    const cp = await cli([
+      'audit',
+      'checkpoint',
+      '--file',
+      'audit.jsonl',
+      '--signing-key',
+      'checkpoint.key',
+      '--export',
+      'cp.json',
+    ]);
+    expect(cp.code).toBe(0);
+    expect(JSON.parse(await fs.readFile(path.join(dir, 'cp.json'), 'utf8'))).toMatchObject({ treeSize: 12 });
+    const verifyArgs = ['audit', 'verify', '--file', 'audit.jsonl', '--public-key', 'checkpoint.pub'];
+    expect((await cli(verifyArgs)).out).toMatch(/1 checkpoint\(s\) verified/);
+
+    // verify refuses to run blind when checkpoints exist but no key is given
+    expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).code).toBe(2);
+
+    const original = await lines();
+    await fs.writeFile(logFile(), original.slice(0, 8).join('\n') + '\n');
+    const truncated = await cli(verifyArgs);
+    expect(truncated.code).toBe(1);
+    expect(truncated.out).toMatch(/truncated/);
+
+    // an attacker rebuilds a complete, internally consistent log with other content
+    await fs.rm(logFile());
+    const forged = Array.from({ length: 12 }, (_, i) => JSON.stringify(event(i + 100))).join('\n') + '\n';
+    expect((await cli(['audit', 'append', '--file', 'audit.jsonl'], forged)).code).toBe(0);
+    const replaced = await cli(verifyArgs);
+    expect(replaced.code).toBe(1);
+    expect(replaced.out).toMatch(/checkpoint-mismatch/);
+
+    // a forged checkpoint signature (another key) is rejected
+    await fs.writeFile(logFile(), original.join('\n') + '\n');
+    await cli(['audit', 'keygen', '--out', 'other.key']);
+    const wrongKey = await cli(['audit', 'verify', '--file', 'audit.jsonl', '--signing-key', 'other.key']);
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.out).toMatch(/bad-signature/);
+  });
+
+  it('prints inclusion and consistency proofs that verify', async () => {
+    await appendEvents(9);
+    const res = await cli(['audit', 'prove', '5', '--file', 'audit.jsonl']);
+    expect(res.code).toBe(0);
+    const proof = JSON.parse(res.out);
+    expect(proof).toMatchObject({ seq: 5, treeSize: 9 });
+    expect(AuditLog.verifyInclusion(proof)).toBe(true);
+    expect(AuditLog.verifyInclusion({ ...proof, seq: 6 })).toBe(false);
+
+    const past = JSON.parse((await cli(['audit', 'prove', '5', '--size', '6', '--file', 'audit.jsonl'])).out);
+    expect(past.treeSize).toBe(6);
+    const cons = await cli(['audit', 'prove', '--consistency', '4', '9', '--file', 'audit.jsonl']);
+    expect(cons.code).toBe(0);
+    expect(AuditLog.verifyConsistency(JSON.parse(cons.out))).toBe(true);
+
+    expect((await cli(['audit', 'prove', '10', '--file', 'audit.jsonl'])).code).toBe(2);
+    expect((await cli(['audit', 'prove', 'x', '--file', 'audit.jsonl'])).code).toBe(2);
+  });
+
+  it('tails and exports with filters', async () => {
+    await appendEvents(10);
+    const tail = await cli(['audit', 'tail', '-n', '3', '--file', 'audit.jsonl']);
+    expect(
+      tail.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).seq),
+    ).toEqual([8, 9, 10]);
+
+    const reads = await cli(['audit', 'export', '--action', 'patient.read', '--file', 'audit.jsonl']);
+    const seqs = reads.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).seq);
+    expect(seqs).toEqual([1, 3, 5, 7, 9]);
+    const denied = await cli([
+      'audit',
+      'export',
+      '--outcome',
+      'denied',
+      '--format',
+      'json',
+      '--file',
+      'audit.jsonl',
+    ]);
+    expect(JSON.parse(denied.out).map((e: { seq: number }) => e.seq)).toEqual([5, 10]);
+    const byActor = await cli([
+      'audit',
+      'export',
+      '--actor',
+      'user-1',
+      '--action',
+      'patient.*',
+      '--file',
+      'audit.jsonl',
+    ]);
+    expect(byActor.out.trim().split('\n')).toHaveLength(4);
+    expect((await cli(['audit', 'export', '--outcome', 'maybe', '--file', 'audit.jsonl'])).code).toBe(2);
+    expect((await cli(['audit', 'export', '--from', 'yesterday', '--file', 'audit.jsonl'])).code).toBe(2);
+  });
+
+  it('uses the HMAC key: verification without the right key fails', async () => {
+    env = { BULWARK_AUDIT_HMAC_KEY: 'a'.repeat(64) };
+    await appendEvents(5);
+    expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).code).toBe(0);
+    env = { BULWARK_AUDIT_HMAC_KEY: 'b'.repeat(64) };
+    const wrong = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.out).toContain('seq 1');
+    env = { BULWARK_AUDIT_HMAC_KEY: 'short' };
+    expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).code).toBe(2);
+  });
+
+  it('rejects bad input with exit 2 and appends nothing from a malformed batch', async () => {
+    const res = await cli(
+      ['audit', 'append', '--file', 'audit.jsonl'],
+      `${JSON.stringify(event(1))}\n{not json\n`,
+    );
+    expect(res.code).toBe(2);
+    expect(res.err).toContain('line 2');
+    expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).out).toMatch(/^ok: 0 entries/);
+
+    const invalid = await cli(
+      ['audit', 'append', '--file', 'audit.jsonl'],
+      JSON.stringify({ action: 'x' }) + '\n',
+    );
+    expect(invalid.code).toBe(2);
+    expect(invalid.err).toContain('ERR_AUDIT_INVALID_EVENT');
+
+    expect((await cli(['audit', 'frobnicate'])).code).toBe(2);
+    expect((await cli(['audit', 'verify', '--file', 'a', '--db', 'b'])).code).toBe(2);
+    expect((await cli(['audit', 'checkpoint', '--file', 'audit.jsonl'])).code).toBe(2);
+    expect((await cli(['audit', 'keygen'])).code).toBe(2);
+    expect((await cli(['audit', '--help'])).code).toBe(0);
+  });
+});
