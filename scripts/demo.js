@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const dataDir = path.join(root, 'demo-data');
+const dataDir = path.resolve(process.env.BULWARK_DEMO_DIR || path.join(root, 'demo-data'));
 const bin = path.join(root, 'packages/core/dist/cli/bin.js');
 if (!fs.existsSync(bin)) {
   console.error('packages/core is not built: run `npm run build` (npm start does it for you)');
@@ -158,6 +158,53 @@ async function main() {
   const [h, p, s] = token.split('.');
   const forged = `${h}.${b64({ ...JSON.parse(Buffer.from(p, 'base64url')), role: 'admin' })}.${s}`;
   await expectRejectedAsync('the payload edited to role "admin"', () => tokens.verify(forged));
+
+  section('A tamper-evident audit trail');
+  cli(['audit', 'keygen', '--out', 'checkpoint.key']);
+  const auditFile = path.join(dataDir, 'audit.jsonl');
+  const log = await bulwark.AuditLog.open({ store: await bulwark.FileAuditStore.open({ path: auditFile }) });
+  const actor = { id: 'user-7', type: 'user', ip: '203.0.113.7' };
+  await log.append({ actor, action: 'auth.login', outcome: 'success', details: { password: 'hunter2' } });
+  await log.append({
+    actor,
+    action: 'patient.read',
+    resource: { type: 'patient', id: '42' },
+    outcome: 'success',
+  });
+  await log.append({
+    actor,
+    action: 'patient.delete',
+    resource: { type: 'patient', id: '42' },
+    outcome: 'denied',
+  });
+  await log.append({
+    actor,
+    action: 'patient.export',
+    resource: { type: 'patient', id: '42' },
+    outcome: 'success',
+  });
+  const first = await log.get(1);
+  say(`4 events appended; a password in the details is stored as ${JSON.stringify(first.details)}`);
+  const proof = log.proveInclusion(3);
+  say(
+    `inclusion proof of entry 3 in a tree of ${proof.treeSize}: ${proof.proof.length} hashes, valid: ${bulwark.AuditLog.verifyInclusion(proof)}`,
+  );
+  await log.close();
+  const auditArgs = ['--file', 'audit.jsonl'];
+  cli(['audit', 'checkpoint', ...auditArgs, '--signing-key', 'checkpoint.key']);
+  cli(['audit', 'verify', ...auditArgs, '--signing-key', 'checkpoint.key']);
+  const original = fs.readFileSync(auditFile, 'utf8');
+  say('an insider edits entry 3 to hide the denied delete ("denied" -> "success")...');
+  const lines = original.trimEnd().split('\n');
+  lines[2] = lines[2].replace('"denied"', '"success"');
+  fs.writeFileSync(auditFile, lines.join('\n') + '\n');
+  cli(['audit', 'verify', ...auditArgs, '--signing-key', 'checkpoint.key'], 1);
+  say('...and then deletes the last entry instead:');
+  fs.writeFileSync(auditFile, original.trimEnd().split('\n').slice(0, 3).join('\n') + '\n');
+  cli(['audit', 'verify', ...auditArgs, '--signing-key', 'checkpoint.key'], 1);
+  fs.writeFileSync(auditFile, original);
+  say('restored: the original file verifies again');
+  cli(['audit', 'verify', ...auditArgs, '--signing-key', 'checkpoint.key']);
 
   console.log(`\n${bold('Done.')} Everything the demo wrote is in ${dataDir}`);
 }
