@@ -1,0 +1,591 @@
+import {
+  BulwarkAuditError,
+  BulwarkConfigError,
+  BulwarkError,
+  checkAppendContinuity,
+  encodeAuditCursor,
+  ErrorCodes,
+  type AuditEntry,
+  type AuditHead,
+  type AuditPage,
+  type AuditPrepare,
+  type AuditRedaction,
+  type AuditStore,
+  type NormalizedAuditQuery,
+} from '@bulwark/core';
+import type { DataSource, QueryRunner } from 'typeorm';
+import { CONTENT_COLUMNS, ENTRY_COLUMNS, entryToRow, rowToEntry, type EntryRow } from './audit-row';
+import { dialectOf, quoteIdentifier, type SqlDialect } from './sql-dialect';
+import { encodeSqlText } from './sql-text-codec';
+
+export interface TypeOrmAuditStoreOptions {
+  /**
+   * SQLite only: on first use set `journal_mode = WAL` (readers never block the writer) and
+   * `synchronous = FULL` (each commit is fsynced, so an acknowledged append survives power loss).
+   * Default true. Set false only if you configure the connection yourself.
+   */
+  configureSqlite?: boolean;
+  /** How long an append or redaction waits for the write lock. Default 30000 ms. */
+  lockTimeoutMs?: number;
+  /** Rows per INSERT statement (1..1000). Default 500. */
+  insertChunkSize?: number;
+  /** `close()` also destroys the DataSource (for one created by `createAuditDataSource`). Default false. */
+  destroyDataSourceOnClose?: boolean;
+}
+
+/** The better-sqlite3 surface the store uses (kept narrow; TypeORM types it as `any`). */
+interface SqliteDatabase {
+  readonly inTransaction: boolean;
+  readonly memory: boolean;
+  exec(sql: string): unknown;
+  pragma(sql: string): unknown;
+  prepare(sql: string): SqliteStatement;
+}
+interface SqliteStatement {
+  run(...params: unknown[]): { changes: number };
+  all(...params: unknown[]): unknown[];
+  get(...params: unknown[]): unknown;
+}
+
+/** Appends of one DataSource share a mutex: on SQLite they share its single connection. */
+const mutexes = new WeakMap<DataSource, Mutex>();
+
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+const SELECT_COLUMNS = ENTRY_COLUMNS.map(quoteIdentifier).join(', ');
+const MAX_READ = 10_000;
+const isThenable = <T>(v: T | Promise<T>): v is Promise<T> =>
+  typeof (v as { then?: unknown } | null)?.then === 'function';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function storeError(message: string, cause?: unknown, details?: Record<string, unknown>): BulwarkAuditError {
+  return new BulwarkAuditError(
+    ErrorCodes.AUDIT_STORE,
+    message,
+    details,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function wrap(err: unknown, what: string): BulwarkError {
+  return err instanceof BulwarkError ? err : storeError(`the SQL audit store failed to ${what}`, err);
+}
+
+function sqliteBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+function lockTimeout(ms: number, hint = ''): BulwarkAuditError {
+  return new BulwarkAuditError(
+    ErrorCodes.AUDIT_STORE_LOCKED,
+    `timed out after ${ms} ms waiting for the audit write lock${hint}`,
+    { timeoutMs: ms },
+  );
+}
+
+/**
+ * `AuditStore` on SQLite (better-sqlite3) or PostgreSQL through TypeORM, for logs written by many
+ * processes at once.
+ *
+ * Every append is ONE transaction that first takes a lock every writer of the database must take:
+ * PostgreSQL `SELECT ... FROM bulwark_audit_head WHERE id = 1 FOR UPDATE`, SQLite `BEGIN IMMEDIATE`
+ * (the database's single write lock). Holding it, the store reads the head row, calls
+ * `prepare(head)`, checks the entries continue the head, inserts them with multi-row INSERTs,
+ * moves the head row and commits. Two writers can therefore never build on the same head (no
+ * fork), a batch is all-or-nothing (no gap), and a batch is acknowledged only after COMMIT returned
+ * (PostgreSQL `synchronous_commit = on` for the transaction; SQLite WAL with `synchronous = FULL`).
+ *
+ * Give the store its own DataSource on SQLite (`createAuditDataSource`): TypeORM runs all of a
+ * SQLite DataSource's queries on one connection, so an application transaction open on it would
+ * hold the audit lock, or an append would wait for it.
+ */
+export class TypeOrmAuditStore implements AuditStore {
+  private readonly dialect: SqlDialect;
+  private readonly entryTable: string;
+  private readonly headTable: string;
+  private readonly mutex: Mutex;
+  private readonly lockTimeoutMs: number;
+  private readonly chunk: number;
+  private readonly configureSqlite: boolean;
+  private readonly destroyOnClose: boolean;
+  private readonly statements = new Map<string, SqliteStatement>();
+  private ready?: Promise<void>;
+  private closed = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    options: TypeOrmAuditStoreOptions = {},
+  ) {
+    if (dataSource === null || typeof dataSource !== 'object' || dataSource.options === undefined) {
+      throw new BulwarkConfigError(
+        ErrorCodes.CONFIG_INVALID,
+        'audit.dataSource must be a TypeORM DataSource',
+        {
+          path: 'audit.dataSource',
+        },
+      );
+    }
+    this.dialect = dialectOf(dataSource);
+    const o = options ?? {};
+    const timeout = o.lockTimeoutMs ?? 30_000;
+    if (!Number.isInteger(timeout) || timeout < 1) {
+      throw new BulwarkConfigError(
+        ErrorCodes.CONFIG_INVALID,
+        'audit.lockTimeoutMs must be a positive integer',
+        {
+          path: 'audit.lockTimeoutMs',
+        },
+      );
+    }
+    const chunk = o.insertChunkSize ?? 500;
+    if (!Number.isInteger(chunk) || chunk < 1 || chunk > 1000) {
+      throw new BulwarkConfigError(
+        ErrorCodes.CONFIG_INVALID,
+        'audit.insertChunkSize must be an integer from 1 to 1000',
+        { path: 'audit.insertChunkSize' },
+      );
+    }
+    this.lockTimeoutMs = timeout;
+    this.chunk = chunk;
+    this.configureSqlite = o.configureSqlite ?? true;
+    this.destroyOnClose = o.destroyDataSourceOnClose ?? false;
+    this.entryTable = this.dialect.table('bulwark_audit_entry');
+    this.headTable = this.dialect.table('bulwark_audit_head');
+    let mutex = mutexes.get(dataSource);
+    if (mutex === undefined) mutexes.set(dataSource, (mutex = new Mutex()));
+    this.mutex = mutex;
+  }
+
+  /** Creates a store and checks the tables are there (ERR_AUDIT_STORE naming the migration if not). */
+  static async open(dataSource: DataSource, options?: TypeOrmAuditStoreOptions): Promise<TypeOrmAuditStore> {
+    const store = new TypeOrmAuditStore(dataSource, options);
+    await store.init();
+    return store;
+  }
+
+  private init(): Promise<void> {
+    this.ready ??= (async () => {
+      if (!this.dataSource.isInitialized) {
+        throw new BulwarkConfigError(
+          ErrorCodes.CONFIG_INVALID,
+          'audit.dataSource must be initialised (await dataSource.initialize()) before use',
+          { path: 'audit.dataSource' },
+        );
+      }
+      if (this.dialect.kind === 'sqlite' && this.configureSqlite) {
+        const db = this.sqlite();
+        if (!db.memory) db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+      }
+      try {
+        await this.head();
+      } catch (err) {
+        throw storeError(
+          'the audit tables are missing or incomplete: add bulwarkEntities and run bulwarkMigrations',
+          err,
+        );
+      }
+    })();
+    this.ready.catch(() => (this.ready = undefined));
+    return this.ready;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new BulwarkAuditError(ErrorCodes.AUDIT_CLOSED, 'audit store is closed');
+  }
+
+  private sqlite(): SqliteDatabase {
+    return (this.dataSource.driver as unknown as { databaseConnection: SqliteDatabase }).databaseConnection;
+  }
+
+  private stmt(sql: string): SqliteStatement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.sqlite().prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Runs a read: better-sqlite3 synchronously, PostgreSQL on any pooled connection. */
+  private async select(sql: string, params: unknown[]): Promise<EntryRow[]> {
+    if (this.dialect.kind === 'sqlite') return this.stmt(sql).all(...params) as EntryRow[];
+    return (await this.dataSource.query(sql, params)) as EntryRow[];
+  }
+
+  private p(i: number): string {
+    return this.dialect.kind === 'postgres' ? `$${i}` : '?';
+  }
+
+  async head(): Promise<AuditHead> {
+    this.checkOpen();
+    const rows = await this.select(`SELECT "seq", "leaf_hash" FROM ${this.headTable} WHERE "id" = 1`, []);
+    return this.toHead(rows[0]);
+  }
+
+  private toHead(row: Record<string, unknown> | undefined): AuditHead {
+    if (row === undefined) {
+      throw storeError('bulwark_audit_head has no row 1 (the append lock); run bulwarkMigrations');
+    }
+    const seq = Number(row.seq);
+    if (!Number.isSafeInteger(seq) || seq < 0 || typeof row.leaf_hash !== 'string') {
+      throw storeError('bulwark_audit_head holds an invalid head; verify the log');
+    }
+    return { seq, leafHash: row.leaf_hash };
+  }
+
+  private headSql(forUpdate: boolean): string {
+    return `SELECT "seq", "leaf_hash" FROM ${this.headTable} WHERE "id" = 1${forUpdate ? ' FOR UPDATE' : ''}`;
+  }
+
+  private tailSql(): string {
+    return `SELECT "seq", "leaf_hash" FROM ${this.entryTable} WHERE "seq" >= ${this.p(1)} ORDER BY "seq" LIMIT 2`;
+  }
+
+  /**
+   * The head read under the lock must match the last stored entry: if someone deleted or added
+   * rows at the end outside the store, appending would bury that, so refuse (fail closed).
+   */
+  private checkHead(head: AuditHead, tail: EntryRow[]): AuditHead {
+    const ok =
+      head.seq === 0
+        ? tail.length === 0
+        : tail.length === 1 && Number(tail[0]!.seq) === head.seq && tail[0]!.leaf_hash === head.leafHash;
+    if (!ok) {
+      throw new BulwarkAuditError(
+        ErrorCodes.AUDIT_CHAIN_BROKEN,
+        `the audit head row (seq ${head.seq}) does not match the last stored entry: the table was changed outside the store; run verify, appends are refused`,
+        { headSeq: head.seq },
+      );
+    }
+    return head;
+  }
+
+  private sqliteLockedHead(): AuditHead {
+    const head = this.toHead(this.stmt(this.headSql(false)).get() as EntryRow | undefined);
+    return this.checkHead(head, this.stmt(this.tailSql()).all(head.seq) as EntryRow[]);
+  }
+
+  private async pgLockedHead(qr: QueryRunner): Promise<AuditHead> {
+    const head = this.toHead(((await qr.query(this.headSql(true))) as EntryRow[])[0]);
+    // A separate statement on purpose: in READ COMMITTED it takes a fresh snapshot after the lock
+    // wait, so it sees the rows the previous lock holder committed.
+    return this.checkHead(head, (await qr.query(this.tailSql(), [head.seq])) as EntryRow[]);
+  }
+
+  append(prepare: AuditPrepare): Promise<AuditEntry[]> {
+    return this.mutex.run(async () => {
+      this.checkOpen();
+      await this.init();
+      try {
+        return this.dialect.kind === 'sqlite'
+          ? await this.sqliteWrite(() => this.sqliteAppend(prepare))
+          : await this.pgWrite(true, (qr) => this.pgAppend(qr, prepare));
+      } catch (err) {
+        throw wrap(err, 'append');
+      }
+    });
+  }
+
+  private insertSql(rows: number, start = 1): string {
+    const n = ENTRY_COLUMNS.length;
+    const tuples: string[] = [];
+    for (let r = 0; r < rows; r++) {
+      tuples.push(`(${ENTRY_COLUMNS.map((_, c) => this.p(start + r * n + c)).join(', ')})`);
+    }
+    return `INSERT INTO ${this.entryTable} (${SELECT_COLUMNS}) VALUES ${tuples.join(', ')}`;
+  }
+
+  /** Chunk sizes for `count` rows: full chunks, then powers of two (few distinct statements to cache). */
+  private chunks(count: number): number[] {
+    const out: number[] = [];
+    let left = count;
+    while (left >= this.chunk) {
+      out.push(this.chunk);
+      left -= this.chunk;
+    }
+    for (let size = 1 << 10; size >= 1; size >>= 1) {
+      if (left >= size) {
+        out.push(size);
+        left -= size;
+      }
+    }
+    return out;
+  }
+
+  /** Continuity check and row encoding: both before anything is written. */
+  private rowsOf(head: AuditHead, entries: AuditEntry[]): unknown[][] {
+    if (!Array.isArray(entries)) throw storeError('append rejected: prepare did not return an array');
+    checkAppendContinuity(head, entries);
+    return entries.map(entryToRow);
+  }
+
+  /**
+   * Synchronous unless `prepare` returns a promise (AuditLog's never does): nothing else in this
+   * process can then run between BEGIN IMMEDIATE and COMMIT on the shared connection.
+   */
+  private sqliteAppend(prepare: AuditPrepare): AuditEntry[] | Promise<AuditEntry[]> {
+    const head = this.sqliteLockedHead();
+    const prepared = prepare(head);
+    return isThenable(prepared)
+      ? prepared.then((entries) => this.sqliteInsert(head, entries))
+      : this.sqliteInsert(head, prepared);
+  }
+
+  private sqliteInsert(head: AuditHead, entries: AuditEntry[]): AuditEntry[] {
+    const rows = this.rowsOf(head, entries);
+    if (entries.length === 0) return entries;
+    let i = 0;
+    for (const size of this.chunks(rows.length)) {
+      this.stmt(this.insertSql(size)).run(...rows.slice(i, i + size).flat());
+      i += size;
+    }
+    const last = entries[entries.length - 1]!;
+    this.stmt(`UPDATE ${this.headTable} SET "seq" = ?, "leaf_hash" = ? WHERE "id" = 1`).run(
+      last.seq,
+      last.leafHash,
+    );
+    return entries;
+  }
+
+  private async pgAppend(qr: QueryRunner, prepare: AuditPrepare): Promise<AuditEntry[]> {
+    const head = await this.pgLockedHead(qr);
+    const entries = await prepare(head);
+    const rows = this.rowsOf(head, entries);
+    if (entries.length === 0) return entries;
+    for (let i = 0; i < rows.length; i += this.chunk) {
+      const part = rows.slice(i, i + this.chunk);
+      await qr.query(this.insertSql(part.length), part.flat());
+    }
+    const last = entries[entries.length - 1]!;
+    await qr.query(`UPDATE ${this.headTable} SET "seq" = $1, "leaf_hash" = $2 WHERE "id" = 1`, [
+      last.seq,
+      last.leafHash,
+    ]);
+    return entries;
+  }
+
+  /**
+   * One SQLite write transaction. `BEGIN IMMEDIATE` takes the database's write lock up front (a
+   * deferred BEGIN would take it at the first INSERT, after two writers had read the same head).
+   * The connection's busy timeout waits synchronously; beyond it we back off asynchronously, so a
+   * long wait does not freeze the event loop for the whole `lockTimeoutMs`.
+   */
+  private async sqliteWrite<T>(body: () => T | Promise<T>): Promise<T> {
+    const db = this.sqlite();
+    const deadline = Date.now() + this.lockTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      let hint = '';
+      if (db.inTransaction) {
+        hint =
+          ': another transaction is open on this SQLite connection; give the audit store its own DataSource';
+      } else {
+        try {
+          db.exec('BEGIN IMMEDIATE');
+          break;
+        } catch (err) {
+          if (!sqliteBusy(err)) throw err;
+        }
+      }
+      if (Date.now() >= deadline) throw lockTimeout(this.lockTimeoutMs, hint);
+      await sleep(Math.min(2 ** attempt, 50) * (0.5 + Math.random()));
+    }
+    try {
+      const pending = body();
+      const result = isThenable(pending) ? await pending : pending;
+      db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (db.inTransaction) {
+        try {
+          db.exec('ROLLBACK');
+        } catch {
+          // the original error matters more; SQLite rolls back on its own when the handle closes
+        }
+      }
+      throw err;
+    }
+  }
+
+  /** One PostgreSQL transaction on a dedicated pooled connection. */
+  private async pgWrite<T>(durable: boolean, body: (qr: QueryRunner) => Promise<T>): Promise<T> {
+    const qr = this.dataSource.createQueryRunner('master');
+    await qr.connect();
+    try {
+      await qr.startTransaction('READ COMMITTED');
+      // Transaction-local, whatever the server or role default: COMMIT returns only once the WAL
+      // record is flushed, and a stuck lock holder cannot make appends wait forever.
+      await qr.query(
+        `SELECT set_config('synchronous_commit', $1, true), set_config('lock_timeout', $2, true)`,
+        [durable ? 'on' : 'local', String(this.lockTimeoutMs)],
+      );
+      const result = await body(qr);
+      await qr.commitTransaction();
+      return result;
+    } catch (err) {
+      if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
+      if ((err as { driverError?: { code?: string }; code?: string })?.driverError?.code === '55P03') {
+        throw lockTimeout(this.lockTimeoutMs);
+      }
+      throw err;
+    } finally {
+      await qr.release();
+    }
+  }
+
+  async read(fromSeq: number, limit: number): Promise<AuditEntry[]> {
+    this.checkOpen();
+    if (!Number.isSafeInteger(fromSeq) || !Number.isInteger(limit) || limit < 0) {
+      throw new BulwarkAuditError(
+        ErrorCodes.AUDIT_INVALID_ARGUMENT,
+        'read needs an integer fromSeq and limit',
+        {
+          fromSeq,
+          limit,
+        },
+      );
+    }
+    if (limit === 0) return [];
+    await this.init();
+    // Position p is seq p in a gap-free table (seq is the primary key and CHECKed >= 1). The first
+    // page has no lower bound, so a row slipped in below seq 1 (constraint dropped) still shows up
+    // first and fails verification instead of being skipped.
+    const from = fromSeq <= 1 ? '' : `WHERE "seq" >= ${this.p(1)} `;
+    const params: unknown[] = fromSeq <= 1 ? [] : [fromSeq];
+    params.push(Math.min(limit, MAX_READ));
+    try {
+      const rows = await this.select(
+        `SELECT ${SELECT_COLUMNS} FROM ${this.entryTable} ${from}ORDER BY "seq" LIMIT ${this.p(params.length)}`,
+        params,
+      );
+      return rows.map(rowToEntry);
+    } catch (err) {
+      throw wrap(err, 'read');
+    }
+  }
+
+  async query(q: NormalizedAuditQuery): Promise<AuditPage> {
+    this.checkOpen();
+    await this.init();
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const bind = (value: unknown) => {
+      params.push(value);
+      return this.p(params.length);
+    };
+    const eq = (column: string, value: string | undefined) => {
+      if (value !== undefined) where.push(`"${column}" = ${bind(encodeSqlText(value))}`);
+    };
+    if (q.after !== undefined) where.push(`"seq" ${q.order === 'desc' ? '<' : '>'} ${bind(q.after)}`);
+    if (q.includeRedacted === false) where.push('"redacted_at" IS NULL AND "redacted_reason" IS NULL');
+    if (q.from !== undefined) where.push(`"time" >= ${bind(encodeSqlText(q.from))}`);
+    if (q.to !== undefined) where.push(`"time" < ${bind(encodeSqlText(q.to))}`);
+    eq('category', q.category);
+    eq('actor_id', q.actorId);
+    eq('actor_type', q.actorType);
+    eq('outcome', q.outcome);
+    eq('resource_type', q.resourceType);
+    eq('resource_id', q.resourceId);
+    eq('request_id', q.requestId);
+    if (q.action !== undefined) {
+      if (q.action.endsWith('*')) {
+        const prefix = encodeSqlText(q.action.slice(0, -1));
+        if (this.dialect.kind === 'postgres') {
+          // LIKE is case-sensitive on PostgreSQL; escape its wildcards so `a_b.*` is a literal prefix.
+          where.push(`"action" LIKE ${bind(prefix.replace(/[\\%_]/g, '\\$&') + '%')} ESCAPE '\\'`);
+        } else {
+          // SQLite's LIKE ignores ASCII case; GLOB is case-sensitive and also uses the index for a prefix.
+          where.push(`"action" GLOB ${bind(prefix.replace(/[*?[]/g, '[$&]') + '*')}`);
+        }
+      } else eq('action', q.action);
+    }
+    const sql =
+      `SELECT ${SELECT_COLUMNS} FROM ${this.entryTable}` +
+      (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY "seq" ${q.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ${bind(q.limit + 1)}`;
+    let rows: EntryRow[];
+    try {
+      rows = await this.select(sql, params);
+    } catch (err) {
+      throw wrap(err, 'query');
+    }
+    // One row beyond the page tells whether a next page exists (same semantics as the memory store).
+    const entries = rows.slice(0, q.limit).map(rowToEntry);
+    return rows.length > q.limit
+      ? { entries, nextCursor: encodeAuditCursor(entries[entries.length - 1]!.seq) }
+      : { entries };
+  }
+
+  redact(seqs: readonly number[], redaction: AuditRedaction): Promise<number> {
+    if (
+      !Array.isArray(seqs) ||
+      !seqs.every((s) => Number.isSafeInteger(s) && s >= 1) ||
+      typeof redaction?.at !== 'string' ||
+      typeof redaction?.reason !== 'string'
+    ) {
+      return Promise.reject(
+        new BulwarkAuditError(
+          ErrorCodes.AUDIT_INVALID_ARGUMENT,
+          'redact needs positive integer seqs and a redaction { at, reason }',
+        ),
+      );
+    }
+    const unique = [...new Set(seqs)];
+    return this.mutex.run(async () => {
+      this.checkOpen();
+      await this.init();
+      if (unique.length === 0) return 0;
+      // Content columns to NULL, the marker set: exactly `redactedEntry(entry, redaction)`, and the
+      // old values are gone from the row (dead tuples / free pages are the operator's VACUUM policy).
+      const set = (first: number) =>
+        `${CONTENT_COLUMNS.map((c) => `"${c}" = NULL`).join(', ')}, "redacted_at" = ${this.p(first)}, ` +
+        `"redacted_reason" = ${this.p(first + 1)}`;
+      const at = encodeSqlText(redaction.at);
+      const reason = encodeSqlText(redaction.reason);
+      const untouched = '"redacted_at" IS NULL AND "redacted_reason" IS NULL';
+      try {
+        if (this.dialect.kind === 'sqlite') {
+          return await this.sqliteWrite(() => {
+            let changed = 0;
+            for (let i = 0; i < unique.length; i += 500) {
+              const part = unique.slice(i, i + 500);
+              changed += this.stmt(
+                `UPDATE ${this.entryTable} SET ${set(1)} WHERE ${untouched} AND "seq" IN (${part.map(() => '?').join(', ')})`,
+              ).run(at, reason, ...part).changes;
+            }
+            return changed;
+          });
+        }
+        return await this.pgWrite(true, async (qr) => {
+          const result = (await qr.query(
+            `UPDATE ${this.entryTable} SET ${set(1)} WHERE ${untouched} AND "seq" = ANY(${this.p(3)}::bigint[])`,
+            [at, reason, unique],
+            true,
+          )) as { affected?: number };
+          return result.affected ?? 0;
+        });
+      } catch (err) {
+        throw wrap(err, 'redact');
+      }
+    });
+  }
+
+  /** Waits for in-flight writes, then refuses further calls. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.mutex.run(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      this.statements.clear();
+      if (this.destroyOnClose && this.dataSource.isInitialized) await this.dataSource.destroy();
+    });
+  }
+}
