@@ -40,6 +40,12 @@ export class BulwarkConsentError extends BulwarkError {}
 /** Token failures: malformed, expired, wrong issuer/audience, disallowed algorithm, bad signature. */
 export class BulwarkTokenError extends BulwarkError {}
 
+/** Multi-factor authentication failures: wrong or replayed code, not enrolled, used recovery code. */
+export class BulwarkMfaError extends BulwarkError {}
+
+/** Threat engine failures: the rate-limit store is unreachable, bad input to a guard or detector. */
+export class BulwarkThreatError extends BulwarkError {}
+
 /**
  * Stable error codes. Adding a code is fine; renaming one is a breaking change.
  */
@@ -86,6 +92,31 @@ export const ErrorCodes = {
   AUDIT_TORN_TAIL: 'ERR_AUDIT_TORN_TAIL', // file store ends with a partial line (crash mid-write); repair() first
   AUDIT_INVALID_ARGUMENT: 'ERR_AUDIT_INVALID_ARGUMENT', // bad argument to an audit API: index/size out of range, hash not 32 bytes
   AUDIT_SINK: 'ERR_AUDIT_SINK', // a sink could not deliver durable entries (e.g. message bus publish failed after retries); the store still holds them
+  // authz (access-control policy engine)
+  POLICY_INVALID: 'ERR_POLICY_INVALID', // policy document failed validation; details.path names the field
+  POLICY_DENIED: 'ERR_POLICY_DENIED', // PolicyEngine.enforce(): the decision was deny; details.reasonId is safe to show
+  POLICY_BREAK_GLASS_INVALID: 'ERR_POLICY_BREAK_GLASS_INVALID', // bad break-glass request: reason, actor, scope or expiry
+  POLICY_BREAK_GLASS_NOT_FOUND: 'ERR_POLICY_BREAK_GLASS_NOT_FOUND', // revoke of an unknown grant id
+  POLICY_AUDIT_FAILED: 'ERR_POLICY_AUDIT_FAILED', // the audit hook failed, so the audited operation was not performed
+  // mfa
+  MFA_INVALID_CODE: 'ERR_MFA_INVALID_CODE', // wrong, malformed or expired TOTP / recovery code
+  MFA_REPLAY: 'ERR_MFA_REPLAY', // RFC 6238 §5.2: a TOTP time step already accepted for this user
+  MFA_NOT_ENROLLED: 'ERR_MFA_NOT_ENROLLED', // no confirmed TOTP enrolment / no recovery codes
+  MFA_ALREADY_ENROLLED: 'ERR_MFA_ALREADY_ENROLLED', // enrol over a confirmed factor without replace: true
+  MFA_RECOVERY_CODE_USED: 'ERR_MFA_RECOVERY_CODE_USED', // recovery codes are single-use
+  MFA_LOCKED: 'ERR_MFA_LOCKED', // too many failed codes; details.retryAfterSec
+  MFA_STORE: 'ERR_MFA_STORE', // the MFA store failed or holds a corrupt / unreadable record
+  MFA_INVALID_ARGUMENT: 'ERR_MFA_INVALID_ARGUMENT', // bad user id / label / code type
+  // threat (brute force, rate limits, detection)
+  THREAT_STORE: 'ERR_THREAT_STORE', // the rate-limit store (Redis) failed; guards fail closed
+  THREAT_INVALID_ARGUMENT: 'ERR_THREAT_INVALID_ARGUMENT', // bad ip / account / audit entry handed to a guard or detector
+  // typeorm adapter (@bulwark/typeorm)
+  TYPEORM_UNSUPPORTED_QUERY: 'ERR_TYPEORM_UNSUPPORTED_QUERY', // operator / ordering an encrypted column cannot answer (use a blind index or deterministic mode)
+  TYPEORM_PLAINTEXT_IN_ENCRYPTED_COLUMN: 'ERR_TYPEORM_PLAINTEXT_IN_ENCRYPTED_COLUMN', // a non-envelope value read from an encrypted column (written around the ORM)
+  TYPEORM_WRITE_CONTEXT_REQUIRED: 'ERR_TYPEORM_WRITE_CONTEXT_REQUIRED', // a row-bound / subject-keyed field written on a path with no row id or subject (or with listeners off)
+  TYPEORM_NOT_DECRYPTED: 'ERR_TYPEORM_NOT_DECRYPTED', // a row-bound / subject value loaded with listeners off was used before afterLoad decrypted it
+  TYPEORM_NOT_CONFIGURED: 'ERR_TYPEORM_NOT_CONFIGURED', // an encrypted entity used before registerBulwarkEncryption(dataSource, ...)
+  TYPEORM_INVALID_VALUE: 'ERR_TYPEORM_INVALID_VALUE', // a value whose JS type does not match the field's declared type
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

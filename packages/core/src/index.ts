@@ -150,6 +150,42 @@ export {
   verifyConsistency,
 } from './audit/merkle-tree';
 
+// access control: RBAC + ABAC policy engine, deny-overrides, explain(), break-glass
+export {
+  PolicyEngine,
+  DEFAULT_DENY,
+  INVALID_REQUEST,
+  type PolicyEngineOptions,
+  type Explanation,
+  type RuleTrace,
+} from './authz/policy-engine';
+export type { Authorizer, AuthzSubject, AuthzResource, AuthzContext, Decision } from './authz/authorizer';
+export {
+  definePolicy,
+  type PolicyDocument,
+  type PolicyDefinition,
+  type RuleDefinition,
+  type RoleDefinition,
+  type ConditionDefinition,
+  type AttributeCondition,
+  type AttributeRef,
+  type ComparisonOperator,
+  type TimeWindowDefinition,
+  type Weekday,
+  type ConditionOperand,
+  type ConditionLiteral,
+} from './authz/policy-document';
+export { validatePolicyDocument, POLICY_LIMITS } from './authz/validate-policy-document';
+export { parsePolicyText, type ParsePolicyTextOptions } from './authz/parse-policy-text';
+export {
+  BREAK_GLASS_DEFAULTS,
+  type BreakGlassRequest,
+  type BreakGlassGrant,
+  type BreakGlassActor,
+  type BreakGlassOptions,
+} from './authz/break-glass-registry';
+export type { ConditionTrace } from './authz/compile-condition';
+
 // composition
 export {
   createBulwark,

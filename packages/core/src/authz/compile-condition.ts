@@ -1,0 +1,372 @@
+import type { AuthzContext, AuthzResource, AuthzSubject } from './authorizer';
+import { compileIpRange } from './ip-range';
+import type {
+  AttributeCondition,
+  ComparisonOperator,
+  ConditionDefinition,
+  ConditionLiteral,
+  ConditionOperand,
+} from './policy-document';
+import { compileTimeWindow } from './time-window';
+
+/**
+ * Compiles a validated condition into a closure tree once, at load, so a check only calls
+ * functions (no parsing, no interpretation of the definition, no allocation). Each node also
+ * has an `explain` twin that evaluates the same logic and records why.
+ *
+ * Fail-closed semantics: a missing attribute (undefined / null) or a value of the wrong type
+ * makes every comparison false, including `ne` and `notIn`. Two missing attributes are never
+ * "equal", so `resource.ownerId eq subject.id` cannot match a resource without an owner.
+ * (`not` inverts that: write deny rules positively, e.g. `exists: false` for "no owner".)
+ */
+
+/** Milliseconds since the epoch, from the engine's (injectable) clock. */
+export type NowMs = () => number;
+
+export type ConditionTest = (s: AuthzSubject, r: AuthzResource, c: AuthzContext, now: NowMs) => boolean;
+
+/** One node of an explained condition. */
+export interface ConditionTrace {
+  /** Where the node is in the policy, e.g. `policies[0].rules[2].when.all[1]`. */
+  readonly path: string;
+  readonly kind: 'attr' | 'all' | 'any' | 'not' | 'ip' | 'timeWindow' | 'mfaVerified';
+  readonly result: boolean;
+  /** Human-readable form, e.g. `resource.ownerId eq subject.id`. */
+  readonly summary: string;
+  /** The value found at the attribute (or context.ip / local time); may be personal data: never send to clients. */
+  readonly actual?: unknown;
+  /** The value compared against (literal or resolved reference). */
+  readonly expected?: unknown;
+  readonly children?: readonly ConditionTrace[];
+  /** Path of the leaf condition that determined this node's result. */
+  readonly decidedBy: string;
+}
+
+export interface CompiledCondition {
+  readonly test: ConditionTest;
+  explain(s: AuthzSubject, r: AuthzResource, c: AuthzContext, now: NowMs): ConditionTrace;
+}
+
+type Getter = (s: AuthzSubject, r: AuthzResource, c: AuthzContext) => unknown;
+
+/** A getter for `subject.a.b`; never throws, whatever shape the caller's objects have. */
+function compileGetter(path: string): Getter {
+  const [root, ...keys] = path.split('.');
+  const pick: Getter = root === 'subject' ? (s) => s : root === 'resource' ? (_s, r) => r : (_s, _r, c) => c;
+  if (keys.length === 1) {
+    const k = keys[0];
+    return (s, r, c) => {
+      const o = pick(s, r, c) as Record<string, unknown> | undefined;
+      return o == null ? undefined : o[k];
+    };
+  }
+  return (s, r, c) => {
+    let v = pick(s, r, c);
+    for (const k of keys) {
+      if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return undefined;
+      v = (v as Record<string, unknown>)[k];
+    }
+    return v;
+  };
+}
+
+function isPrimitive(v: unknown): v is string | number | boolean {
+  const t = typeof v;
+  return t === 'string' || t === 'boolean' || (t === 'number' && !Number.isNaN(v));
+}
+
+const ISO_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** A Date or an ISO-8601 string with an offset -> epoch ms; anything else -> NaN. */
+function toInstant(v: unknown): number {
+  if (v instanceof Date) return v.getTime();
+  if (typeof v === 'string' && v.length <= 40 && ISO_TIME_RE.test(v)) return Date.parse(v);
+  return NaN;
+}
+
+type Order = (a: number, b: number) => boolean;
+const ORDERS: Readonly<Record<'lt' | 'lte' | 'gt' | 'gte', Order>> = {
+  lt: (a, b) => a < b,
+  lte: (a, b) => a <= b,
+  gt: (a, b) => a > b,
+  gte: (a, b) => a >= b,
+};
+
+/** Ordered comparison of two numbers, or two instants; any other pairing is false. */
+function compareOrdered(a: unknown, b: unknown, order: Order): boolean {
+  if (typeof a === 'number' && typeof b === 'number')
+    return Number.isFinite(a) && Number.isFinite(b) && order(a, b);
+  const x = toInstant(a);
+  const y = toInstant(b);
+  return !Number.isNaN(x) && !Number.isNaN(y) && order(x, y);
+}
+
+function isRef(operand: ConditionOperand | undefined): operand is { ref: string } {
+  return typeof operand === 'object' && operand !== null && !Array.isArray(operand);
+}
+
+function describeOperand(operand: ConditionOperand): string {
+  return isRef(operand) ? operand.ref : JSON.stringify(operand);
+}
+
+/** Builds `(actual, expected) => boolean` for one operator, specialised for literal operands. */
+function compileAttribute(def: AttributeCondition): {
+  test: ConditionTest;
+  getter: Getter;
+  expected: Getter;
+  summary: string;
+} {
+  const op = (Object.keys(def) as (keyof AttributeCondition)[]).find(
+    (k) => k !== 'attr',
+  ) as ComparisonOperator;
+  const getter = compileGetter(def.attr);
+  if (op === 'exists') {
+    const want = def.exists === true;
+    return {
+      getter,
+      expected: () => want,
+      summary: `${def.attr} exists ${want}`,
+      test: (s, r, c) => {
+        const v = getter(s, r, c);
+        return (v !== undefined && v !== null) === want;
+      },
+    };
+  }
+  const operand = def[op] as ConditionOperand;
+  const summary = `${def.attr} ${op} ${describeOperand(operand)}`;
+  if (isRef(operand)) {
+    const other = compileGetter(operand.ref);
+    let test: ConditionTest;
+    switch (op) {
+      case 'eq':
+        test = (s, r, c) => {
+          const a = getter(s, r, c);
+          return isPrimitive(a) && a === other(s, r, c);
+        };
+        break;
+      case 'ne':
+        test = (s, r, c) => {
+          const a = getter(s, r, c);
+          const b = other(s, r, c);
+          return isPrimitive(a) && isPrimitive(b) && a !== b;
+        };
+        break;
+      case 'in':
+      case 'notIn': {
+        const negate = op === 'notIn';
+        test = (s, r, c) => {
+          const a = getter(s, r, c);
+          const list = other(s, r, c);
+          return isPrimitive(a) && Array.isArray(list) && list.includes(a) !== negate;
+        };
+        break;
+      }
+      case 'contains':
+        test = (s, r, c) => {
+          const list = getter(s, r, c);
+          const b = other(s, r, c);
+          return Array.isArray(list) && isPrimitive(b) && list.includes(b);
+        };
+        break;
+      default: {
+        const order = ORDERS[op];
+        test = (s, r, c) => compareOrdered(getter(s, r, c), other(s, r, c), order);
+      }
+    }
+    return { getter, expected: other, summary, test };
+  }
+
+  const expected: Getter = () => operand;
+  let test: ConditionTest;
+  switch (op) {
+    case 'eq': {
+      const b = operand as ConditionLiteral;
+      test = (s, r, c) => getter(s, r, c) === b;
+      break;
+    }
+    case 'ne': {
+      const b = operand as ConditionLiteral;
+      test = (s, r, c) => {
+        const a = getter(s, r, c);
+        return isPrimitive(a) && a !== b;
+      };
+      break;
+    }
+    case 'in':
+    case 'notIn': {
+      const negate = op === 'notIn';
+      const list = operand as readonly ConditionLiteral[];
+      // A Set pays off beyond a handful of items; below that a linear scan is faster.
+      const set = list.length > 8 ? new Set<unknown>(list) : undefined;
+      test = set
+        ? (s, r, c) => {
+            const a = getter(s, r, c);
+            return isPrimitive(a) && set.has(a) !== negate;
+          }
+        : (s, r, c) => {
+            const a = getter(s, r, c);
+            return isPrimitive(a) && list.includes(a) !== negate;
+          };
+      break;
+    }
+    case 'contains': {
+      const b = operand as ConditionLiteral;
+      test = (s, r, c) => {
+        const list = getter(s, r, c);
+        return Array.isArray(list) && list.includes(b);
+      };
+      break;
+    }
+    default: {
+      const order = ORDERS[op];
+      if (typeof operand === 'number') {
+        test = (s, r, c) => {
+          const a = getter(s, r, c);
+          return typeof a === 'number' && Number.isFinite(a) && order(a, operand);
+        };
+      } else {
+        const instant = Date.parse(operand as string);
+        test = (s, r, c) => {
+          const a = toInstant(getter(s, r, c));
+          return !Number.isNaN(a) && order(a, instant);
+        };
+      }
+    }
+  }
+  return { getter, expected, summary, test };
+}
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+
+/** Compiles a validated condition; `path` locates it in the policy for explain(). */
+export function compileCondition(def: ConditionDefinition, path: string): CompiledCondition {
+  if ('attr' in def) {
+    const { test, getter, expected, summary } = compileAttribute(def);
+    return {
+      test,
+      explain(s, r, c, now) {
+        const result = test(s, r, c, now);
+        return {
+          path,
+          kind: 'attr',
+          result,
+          summary,
+          actual: getter(s, r, c),
+          expected: expected(s, r, c),
+          decidedBy: path,
+        };
+      },
+    };
+  }
+  if ('all' in def || 'any' in def) {
+    const isAll = 'all' in def;
+    const kind = isAll ? 'all' : 'any';
+    const children = (isAll ? def.all : def.any).map((child, i) =>
+      compileCondition(child, `${path}.${kind}[${i}]`),
+    );
+    const tests = children.map((ch) => ch.test);
+    const n = tests.length;
+    const test: ConditionTest = isAll
+      ? (s, r, c, now) => {
+          for (let i = 0; i < n; i++) if (!tests[i](s, r, c, now)) return false;
+          return true;
+        }
+      : (s, r, c, now) => {
+          for (let i = 0; i < n; i++) if (tests[i](s, r, c, now)) return true;
+          return false;
+        };
+    return {
+      test,
+      explain(s, r, c, now) {
+        const traces = children.map((ch) => ch.explain(s, r, c, now));
+        const result = isAll ? traces.every((t) => t.result) : traces.some((t) => t.result);
+        // all: decided by the first false child (or the last child when all are true);
+        // any: by the first true child (or the last one when none is).
+        const decider = traces.find((t) => t.result !== isAll) ?? traces[traces.length - 1];
+        return {
+          path,
+          kind,
+          result,
+          summary: `${kind} of ${traces.length}`,
+          children: traces,
+          decidedBy: decider.decidedBy,
+        };
+      },
+    };
+  }
+  if ('not' in def) {
+    const inner = compileCondition(def.not, `${path}.not`);
+    const innerTest = inner.test;
+    return {
+      test: (s, r, c, now) => !innerTest(s, r, c, now),
+      explain(s, r, c, now) {
+        const t = inner.explain(s, r, c, now);
+        return {
+          path,
+          kind: 'not',
+          result: !t.result,
+          summary: 'not',
+          children: [t],
+          decidedBy: t.decidedBy,
+        };
+      },
+    };
+  }
+  if ('ip' in def) {
+    const cidrs = typeof def.ip === 'string' ? [def.ip] : def.ip;
+    const range = compileIpRange(cidrs);
+    const test: ConditionTest = (_s, _r, c) => c !== undefined && range.test(c.ip);
+    return {
+      test,
+      explain(s, r, c, now) {
+        return {
+          path,
+          kind: 'ip',
+          result: test(s, r, c, now),
+          summary: `context.ip in ${cidrs.join(', ')}`,
+          actual: c?.ip,
+          expected: cidrs,
+          decidedBy: path,
+        };
+      },
+    };
+  }
+  if ('timeWindow' in def) {
+    const w = def.timeWindow;
+    const window = compileTimeWindow(w);
+    const test: ConditionTest = (_s, _r, _c, now) => window.test(now());
+    return {
+      test,
+      explain(_s, _r, _c, now) {
+        const ms = now();
+        const local = window.local(ms);
+        return {
+          path,
+          kind: 'timeWindow',
+          result: window.test(ms),
+          summary: `${(w.days ?? DAY_NAMES).join(',')} ${w.start}-${w.end} ${w.timeZone}`,
+          actual: `${DAY_NAMES[local.day]} ${pad(Math.floor(local.minute / 60))}:${pad(local.minute % 60)} ${w.timeZone}`,
+          expected: w,
+          decidedBy: path,
+        };
+      },
+    };
+  }
+  const want = def.mfaVerified;
+  const test: ConditionTest = (_s, _r, c) => (c !== undefined && c.mfaVerified === true) === want;
+  return {
+    test,
+    explain(s, r, c, now) {
+      return {
+        path,
+        kind: 'mfaVerified',
+        result: test(s, r, c, now),
+        summary: `context.mfaVerified is ${want}`,
+        actual: c?.mfaVerified,
+        expected: want,
+        decidedBy: path,
+      };
+    },
+  };
+}

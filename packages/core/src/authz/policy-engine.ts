@@ -1,0 +1,568 @@
+import type { AuditEvent } from '../audit/audit-event';
+import { BulwarkConfigError, BulwarkPolicyError, ErrorCodes } from '../errors';
+import { type ActionPattern, matchesActionPattern, parseActionPattern } from './action-pattern';
+import type { Authorizer, AuthzContext, AuthzResource, AuthzSubject, Decision } from './authorizer';
+import {
+  type AuditEmitter,
+  type BreakGlassActor,
+  type BreakGlassGrant,
+  type BreakGlassOptions,
+  BreakGlassRegistry,
+  type BreakGlassRequest,
+} from './break-glass-registry';
+import {
+  type CompiledCondition,
+  compileCondition,
+  type ConditionTrace,
+  type NowMs,
+} from './compile-condition';
+import type { ConditionDefinition, PolicyDocument } from './policy-document';
+import { parsePolicyText, type ParsePolicyTextOptions } from './parse-policy-text';
+import { matchesResourcePattern, parseResourcePattern, type ResourcePattern } from './resource-pattern';
+import { RoleGraph } from './role-graph';
+import { validatePolicyDocument } from './validate-policy-document';
+
+/**
+ * Bulwark's access-control policy engine: RBAC with role inheritance plus ABAC conditions,
+ * deny overrides allow, default deny, explain() for every decision, and audited break-glass.
+ *
+ * Precedence, in order:
+ * 1. a matching deny rule of a `breakGlassProof` policy (a hard deny): deny, always;
+ * 2. a matching deny rule: deny, unless the subject holds an active break-glass grant covering
+ *    the request, which overrides it (that is what break-glass is for);
+ * 3. a matching allow rule: allow;
+ * 4. an active break-glass grant covering the request: allow (audited as a use);
+ * 5. otherwise: deny (`default_deny`).
+ * Bad input (no subject, roles not an array, empty action, no resource type) is a deny
+ * (`invalid_request`), never an exception and never an allow.
+ *
+ * Performance: policies are compiled at load into closures; rules are indexed lazily per
+ * (resource type, action) into buckets already split into hard-deny / deny / allow lists; role
+ * inheritance is a precomputed mask per role (LRU for multi-role sets). Decisions are frozen
+ * objects built at load, so check() allocates nothing on the common path.
+ */
+
+export interface PolicyEngineOptions {
+  /** A policy document (typed object), or its JSON / YAML text. */
+  policy: PolicyDocument | string;
+  /** Format of `policy` when it is text (default: auto). */
+  format?: ParsePolicyTextOptions['format'];
+  /** Clock for time windows and break-glass expiry (tests inject one). */
+  clock?: () => Date;
+  /** Audit hook: receives break-glass events. May return a promise (awaited for grants). */
+  onAudit?: (event: AuditEvent) => void | Promise<unknown>;
+  /** An `AuditLog` (or anything with `append(event)`), used like `onAudit`. */
+  auditLog?: { append(event: AuditEvent): unknown };
+  /** Called when a background audit write (break-glass use / expiry) fails; default: process warning. */
+  onAuditError?: (err: unknown, event: AuditEvent) => void;
+  breakGlass?: BreakGlassOptions;
+  /** Capacity of the multi-role closure LRU (default 1024). */
+  roleCacheSize?: number;
+  /** Capacity of the (resource type, action) rule index (default 4096 pairs); beyond it buckets are computed per check. */
+  indexSize?: number;
+}
+
+/** Why one rule did or did not apply, as reported by explain(). */
+export interface RuleTrace {
+  readonly policyId: string;
+  readonly ruleId: string;
+  readonly effect: 'allow' | 'deny';
+  /** Location in the document, e.g. `policies[1].rules[3]`. */
+  readonly path: string;
+  readonly hardDeny: boolean;
+  readonly matched: boolean;
+  /** The first thing that did not match: `action`, `resource`, `role` or `condition`. */
+  readonly failed?: 'action' | 'resource' | 'role' | 'condition';
+  readonly condition?: ConditionTrace;
+}
+
+/**
+ * The full trace of a decision. It contains policy internals and attribute values (possibly
+ * personal data): log it or show it to administrators, never to the end user.
+ */
+export interface Explanation {
+  readonly decision: Decision;
+  readonly subject: {
+    readonly id: unknown;
+    readonly roles: readonly string[];
+    readonly effectiveRoles: readonly string[];
+  };
+  readonly action: string;
+  readonly resource: { readonly type: unknown; readonly id?: unknown };
+  readonly rules: readonly RuleTrace[];
+  /** The deciding rule and, when a condition made the difference, the deciding condition's path. */
+  readonly decidedBy?: {
+    readonly policyId: string;
+    readonly ruleId: string;
+    readonly path: string;
+    readonly condition?: string;
+  };
+  /** The break-glass grant that decided (explain() does not record a use: enforce with check()). */
+  readonly breakGlass?: BreakGlassGrant;
+  /** One line for humans. */
+  readonly summary: string;
+}
+
+interface CompiledRule {
+  readonly policyId: string;
+  readonly ruleId: string;
+  readonly path: string;
+  readonly effect: 'allow' | 'deny';
+  readonly hard: boolean;
+  readonly anyRole: boolean;
+  readonly roleIdx: readonly number[];
+  readonly actions: readonly ActionPattern[];
+  readonly resources: readonly ResourcePattern[];
+  readonly condition?: CompiledCondition;
+  readonly decision: Decision;
+}
+
+/** id check of a rule for one resource type: 0 none, 1 any non-empty id, 2 one of `ids`. */
+interface BucketEntry {
+  readonly rule: CompiledRule;
+  readonly idMode: 0 | 1 | 2;
+  readonly ids?: ReadonlySet<string>;
+}
+
+interface Bucket {
+  readonly hard: readonly BucketEntry[];
+  readonly soft: readonly BucketEntry[];
+  readonly allow: readonly BucketEntry[];
+}
+
+interface CompiledPolicy {
+  readonly document: PolicyDocument;
+  readonly roles: RoleGraph;
+  readonly rules: readonly CompiledRule[];
+  readonly index: Map<string, Map<string, Bucket>>;
+  indexed: number;
+}
+
+export const DEFAULT_DENY: Decision = Object.freeze({
+  allowed: false,
+  effect: 'deny',
+  reasonId: 'default_deny',
+});
+export const INVALID_REQUEST: Decision = Object.freeze({
+  allowed: false,
+  effect: 'deny',
+  reasonId: 'invalid_request',
+});
+const EMPTY_CONTEXT: AuthzContext = Object.freeze({});
+const MAX_ACTION_LENGTH = 256;
+
+function compile(document: PolicyDocument, roleCacheSize: number): CompiledPolicy {
+  const roles = new RoleGraph(document.roles ?? {}, roleCacheSize);
+  const rules: CompiledRule[] = [];
+  document.policies.forEach((policy, p) => {
+    policy.rules.forEach((rule, r) => {
+      const path = `policies[${p}].rules[${r}]`;
+      const hard = rule.effect === 'deny' && policy.breakGlassProof === true;
+      const decision: Decision = Object.freeze({
+        allowed: rule.effect === 'allow',
+        effect: rule.effect,
+        reasonId: rule.reasonId ?? (rule.effect === 'allow' ? 'rule_allow' : 'rule_deny'),
+        policyId: policy.id,
+        ruleId: rule.id,
+      });
+      const actions = typeof rule.actions === 'string' ? [rule.actions] : rule.actions;
+      const resources = typeof rule.resources === 'string' ? [rule.resources] : rule.resources;
+      const when: ConditionDefinition | undefined =
+        rule.when === undefined
+          ? undefined
+          : Array.isArray(rule.when)
+            ? { all: rule.when as readonly ConditionDefinition[] }
+            : (rule.when as ConditionDefinition);
+      rules.push({
+        policyId: policy.id,
+        ruleId: rule.id,
+        path,
+        effect: rule.effect,
+        hard,
+        anyRole: rule.roles.includes('*'),
+        roleIdx: rule.roles.filter((n) => n !== '*').map((n) => roles.index.get(n)!),
+        actions: actions.map((a) => parseActionPattern(a)!),
+        resources: resources.map((s) => parseResourcePattern(s)!),
+        condition: when === undefined ? undefined : compileCondition(when, `${path}.when`),
+        decision,
+      });
+    });
+  });
+  return { document, roles, rules, index: new Map(), indexed: 0 };
+}
+
+/** The rules that can apply to (type, action), in document order, split by precedence. */
+function buildBucket(rules: readonly CompiledRule[], type: string, action: string): Bucket {
+  const hard: BucketEntry[] = [];
+  const soft: BucketEntry[] = [];
+  const allow: BucketEntry[] = [];
+  for (const rule of rules) {
+    if (!rule.actions.some((p) => matchesActionPattern(p, action))) continue;
+    let idMode: 0 | 1 | 2 | undefined;
+    let ids: Set<string> | undefined;
+    for (const p of rule.resources) {
+      if (p.kind === 'any' || (p.kind === 'type' && p.type === type)) idMode = 0;
+      else if (p.kind === 'anyId' && p.type === type) idMode = idMode === 0 ? 0 : 1;
+      else if (p.kind === 'id' && p.type === type) {
+        if (idMode === undefined) idMode = 2;
+        (ids ??= new Set()).add(p.id);
+      }
+    }
+    if (idMode === undefined) continue;
+    const entry: BucketEntry = idMode === 2 ? { rule, idMode, ids } : { rule, idMode };
+    (rule.effect === 'allow' ? allow : rule.hard ? hard : soft).push(entry);
+  }
+  return { hard, soft, allow };
+}
+
+function applies(
+  entry: BucketEntry,
+  mask: Uint8Array,
+  subject: AuthzSubject,
+  resource: AuthzResource,
+  context: AuthzContext,
+  now: NowMs,
+): boolean {
+  if (entry.idMode !== 0) {
+    const id = resource.id;
+    if (typeof id !== 'string' || id.length === 0) return false;
+    if (entry.idMode === 2 && !entry.ids!.has(id)) return false;
+  }
+  const rule = entry.rule;
+  if (!rule.anyRole) {
+    const idx = rule.roleIdx;
+    let hit = false;
+    for (let i = 0; i < idx.length; i++) {
+      if (mask[idx[i]] === 1) {
+        hit = true;
+        break;
+      }
+    }
+    if (!hit) return false;
+  }
+  return rule.condition === undefined || rule.condition.test(subject, resource, context, now);
+}
+
+function isValidRequest(subject: AuthzSubject, action: string, resource: AuthzResource): boolean {
+  return (
+    subject !== null &&
+    typeof subject === 'object' &&
+    typeof subject.id === 'string' &&
+    Array.isArray(subject.roles) &&
+    typeof action === 'string' &&
+    action.length !== 0 &&
+    action.length <= MAX_ACTION_LENGTH &&
+    resource !== null &&
+    typeof resource === 'object' &&
+    typeof resource.type === 'string' &&
+    resource.type.length !== 0
+  );
+}
+
+export class PolicyEngine implements Authorizer {
+  private compiled: CompiledPolicy;
+  private readonly nowMs: NowMs;
+  private readonly breakGlass: BreakGlassRegistry;
+  private readonly roleCacheSize: number;
+  private readonly indexSize: number;
+
+  constructor(options: PolicyEngineOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'PolicyEngine options must be an object', {
+        path: 'options',
+      });
+    }
+    const clock = options.clock;
+    if (clock !== undefined && typeof clock !== 'function') {
+      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'clock must be a function returning a Date', {
+        path: 'clock',
+      });
+    }
+    this.nowMs = clock === undefined ? Date.now : () => clock().getTime();
+    this.roleCacheSize = positiveInt(options.roleCacheSize, 1024, 'roleCacheSize');
+    this.indexSize = positiveInt(options.indexSize, 4096, 'indexSize');
+
+    const sinks: AuditEmitter[] = [];
+    if (options.onAudit !== undefined) {
+      if (typeof options.onAudit !== 'function') {
+        throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'onAudit must be a function', {
+          path: 'onAudit',
+        });
+      }
+      sinks.push(options.onAudit);
+    }
+    if (options.auditLog !== undefined) {
+      const log = options.auditLog;
+      if (log === null || typeof log.append !== 'function') {
+        throw new BulwarkConfigError(
+          ErrorCodes.CONFIG_INVALID,
+          'auditLog must have an append(event) method',
+          {
+            path: 'auditLog',
+          },
+        );
+      }
+      sinks.push((event) => log.append(event) as void | Promise<unknown>);
+    }
+    const emit: AuditEmitter | undefined =
+      sinks.length === 0
+        ? undefined
+        : sinks.length === 1
+          ? sinks[0]
+          : (event) => {
+              const results = sinks.map((sink) => sink(event));
+              return results.some((r) => r && typeof (r as Promise<unknown>).then === 'function')
+                ? Promise.all(results)
+                : undefined;
+            };
+    const onAuditError =
+      options.onAuditError ??
+      ((err: unknown, event: AuditEvent) => {
+        process.emitWarning(
+          `Bulwark: audit event ${event.action} could not be written: ${(err as Error)?.message ?? String(err)}`,
+          { code: 'BULWARK_AUDIT_FAILED' },
+        );
+      });
+    this.breakGlass = new BreakGlassRegistry(options.breakGlass ?? {}, this.nowMs, emit, onAuditError);
+    this.compiled = compile(PolicyEngine.validate(options.policy, options.format), this.roleCacheSize);
+  }
+
+  /** Builds an engine from JSON or YAML text. */
+  static fromText(text: string, options: Omit<PolicyEngineOptions, 'policy'> = {}): PolicyEngine {
+    return new PolicyEngine({ ...options, policy: text });
+  }
+
+  private static validate(
+    policy: PolicyDocument | string,
+    format: ParsePolicyTextOptions['format'],
+  ): PolicyDocument {
+    return typeof policy === 'string' ? parsePolicyText(policy, { format }) : validatePolicyDocument(policy);
+  }
+
+  /** Replaces the policy atomically (validated first: a bad document leaves the current one in place). Break-glass grants survive. */
+  load(policy: PolicyDocument | string, options: ParsePolicyTextOptions = {}): void {
+    this.compiled = compile(PolicyEngine.validate(policy, options.format), this.roleCacheSize);
+  }
+
+  /** The loaded (validated, normalised, frozen) document. */
+  get policy(): PolicyDocument {
+    return this.compiled.document;
+  }
+
+  private bucket(c: CompiledPolicy, type: string, action: string): Bucket {
+    let byAction = c.index.get(type);
+    let bucket = byAction?.get(action);
+    if (bucket !== undefined) return bucket;
+    bucket = buildBucket(c.rules, type, action);
+    // Bounded: action and type strings come from application code, but a route that passes a
+    // request parameter through must not grow the index without limit.
+    if (c.indexed < this.indexSize) {
+      if (byAction === undefined) c.index.set(type, (byAction = new Map()));
+      byAction.set(action, bucket);
+      c.indexed++;
+    }
+    return bucket;
+  }
+
+  /** Decides one request. Synchronous; never throws for bad input (denies `invalid_request`). */
+  check(subject: AuthzSubject, action: string, resource: AuthzResource, context?: AuthzContext): Decision {
+    if (!isValidRequest(subject, action, resource)) return INVALID_REQUEST;
+    const c = this.compiled;
+    const ctx = context ?? EMPTY_CONTEXT;
+    const now = this.nowMs;
+    const mask = c.roles.maskOf(subject.roles);
+    const bucket = this.bucket(c, resource.type, action);
+
+    const hard = bucket.hard;
+    for (let i = 0; i < hard.length; i++) {
+      if (applies(hard[i], mask, subject, resource, ctx, now)) return hard[i].rule.decision;
+    }
+    const soft = bucket.soft;
+    for (let i = 0; i < soft.length; i++) {
+      if (applies(soft[i], mask, subject, resource, ctx, now)) {
+        const denied = soft[i].rule.decision;
+        if (!this.breakGlass.hasActive) return denied;
+        return this.breakGlass.use(subject.id, action, resource, context, denied) ?? denied;
+      }
+    }
+    const allow = bucket.allow;
+    for (let i = 0; i < allow.length; i++) {
+      if (applies(allow[i], mask, subject, resource, ctx, now)) return allow[i].rule.decision;
+    }
+    if (!this.breakGlass.hasActive) return DEFAULT_DENY;
+    return this.breakGlass.use(subject.id, action, resource, context, undefined) ?? DEFAULT_DENY;
+  }
+
+  /** Like check(), but throws `BulwarkPolicyError` `ERR_POLICY_DENIED` (details.reasonId) on deny. */
+  enforce(subject: AuthzSubject, action: string, resource: AuthzResource, context?: AuthzContext): Decision {
+    const decision = this.check(subject, action, resource, context);
+    if (!decision.allowed) {
+      throw new BulwarkPolicyError(ErrorCodes.POLICY_DENIED, `access denied (${decision.reasonId})`, {
+        reasonId: decision.reasonId,
+      });
+    }
+    return decision;
+  }
+
+  /**
+   * The full trace of what check() would decide: every rule, whether it matched, what failed
+   * first, and the condition tree with values. Slower than check() and allocates; meant for
+   * debugging, admin tools and denied-request logs. Does not record break-glass uses.
+   */
+  explain(
+    subject: AuthzSubject,
+    action: string,
+    resource: AuthzResource,
+    context?: AuthzContext,
+  ): Explanation {
+    const s = subject as unknown as Record<string, unknown> | null;
+    const res = resource as unknown as Record<string, unknown> | null;
+    const subjectView = {
+      id: s?.id,
+      roles: Array.isArray(s?.roles) ? [...(s.roles as string[])] : [],
+      effectiveRoles: [] as string[],
+    };
+    const resourceView = { type: res?.type, id: res?.id };
+    if (!isValidRequest(subject, action, resource)) {
+      return {
+        decision: INVALID_REQUEST,
+        subject: subjectView,
+        action: String(action),
+        resource: resourceView,
+        rules: [],
+        summary:
+          'deny (invalid_request): subject needs id and roles[], action a non-empty string, resource a type',
+      };
+    }
+    const c = this.compiled;
+    const ctx = context ?? EMPTY_CONTEXT;
+    const mask = c.roles.maskOf(subject.roles);
+    subjectView.effectiveRoles = c.roles.effectiveRoles(subject.roles);
+
+    const traces: RuleTrace[] = [];
+    let hard: RuleTrace | undefined;
+    let soft: RuleTrace | undefined;
+    let allow: RuleTrace | undefined;
+    for (const rule of c.rules) {
+      const base = {
+        policyId: rule.policyId,
+        ruleId: rule.ruleId,
+        effect: rule.effect,
+        path: rule.path,
+        hardDeny: rule.hard,
+      };
+      let trace: RuleTrace;
+      // The same matching as the index + applies(), evaluated rule by rule so every miss is named.
+      if (!rule.actions.some((p) => matchesActionPattern(p, action)))
+        trace = { ...base, matched: false, failed: 'action' };
+      else if (!rule.resources.some((p) => matchesResourcePattern(p, resource.type, resource.id))) {
+        trace = { ...base, matched: false, failed: 'resource' };
+      } else if (!rule.anyRole && !rule.roleIdx.some((i) => mask[i] === 1))
+        trace = { ...base, matched: false, failed: 'role' };
+      else if (rule.condition !== undefined) {
+        const condition = rule.condition.explain(subject, resource, ctx, this.nowMs);
+        trace = condition.result
+          ? { ...base, matched: true, condition }
+          : { ...base, matched: false, failed: 'condition', condition };
+      } else trace = { ...base, matched: true };
+      traces.push(trace);
+      if (trace.matched) {
+        if (rule.effect === 'allow') allow ??= trace;
+        else if (rule.hard) hard ??= trace;
+        else soft ??= trace;
+      }
+    }
+
+    const byTrace = (t: RuleTrace) => c.rules.find((r) => r.path === t.path)!.decision;
+    const decidedBy = (t: RuleTrace) => ({
+      policyId: t.policyId,
+      ruleId: t.ruleId,
+      path: t.path,
+      ...(t.condition ? { condition: t.condition.decidedBy } : {}),
+    });
+    const base = { subject: subjectView, action, resource: resourceView, rules: traces };
+    if (hard) {
+      return {
+        ...base,
+        decision: byTrace(hard),
+        decidedBy: decidedBy(hard),
+        summary: `deny by hard deny ${hard.policyId}/${hard.ruleId} (break-glass cannot override)`,
+      };
+    }
+    const grant = soft || !allow ? this.breakGlass.peek(subject.id, action, resource) : undefined;
+    if (soft && !grant) {
+      return {
+        ...base,
+        decision: byTrace(soft),
+        decidedBy: decidedBy(soft),
+        summary: `deny by ${soft.policyId}/${soft.ruleId}`,
+      };
+    }
+    if (grant) {
+      const decision: Decision = Object.freeze({
+        allowed: true,
+        effect: 'allow',
+        reasonId: 'break_glass',
+        breakGlassId: grant.id,
+      });
+      return {
+        ...base,
+        decision,
+        breakGlass: grant,
+        summary: soft
+          ? `allow by break-glass ${grant.id}, overriding deny ${soft.policyId}/${soft.ruleId}`
+          : `allow by break-glass ${grant.id}`,
+      };
+    }
+    if (allow) {
+      return {
+        ...base,
+        decision: byTrace(allow),
+        decidedBy: decidedBy(allow),
+        summary: `allow by ${allow.policyId}/${allow.ruleId}`,
+      };
+    }
+    return { ...base, decision: DEFAULT_DENY, summary: 'deny by default: no allow rule matched' };
+  }
+
+  /**
+   * Grants emergency access (see BreakGlassRegistry): requires a reason, an actor, a scope and
+   * an expiry within `breakGlass.maxDurationMs` (default 4 h), and an audit hook. Resolves once
+   * the `authz.break_glass.granted` event is written; if it cannot be, the grant is refused
+   * (`ERR_POLICY_AUDIT_FAILED`). A grant overrides ordinary deny rules and default deny, but not
+   * deny rules of `breakGlassProof` policies.
+   */
+  grantBreakGlass(request: BreakGlassRequest): Promise<BreakGlassGrant> {
+    return this.breakGlass.grant(request);
+  }
+
+  /** Ends a grant early (audited as `authz.break_glass.revoked`). */
+  revokeBreakGlass(
+    grantId: string,
+    by: { actor: BreakGlassActor; reason: string },
+  ): Promise<BreakGlassGrant> {
+    return this.breakGlass.revoke(grantId, by);
+  }
+
+  /** Grants for review (all, or only active / inactive ones). Expired grants are audited as expired here at the latest. */
+  listBreakGlass(filter: { active?: boolean } = {}): BreakGlassGrant[] {
+    return this.breakGlass.list(filter);
+  }
+
+  /** Retires expired grants now, emitting their `authz.break_glass.expired` events; call it on a timer for timely expiry events. */
+  sweepBreakGlass(): number {
+    return this.breakGlass.sweep();
+  }
+}
+
+function positiveInt(value: number | undefined, fallback: number, path: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      `${path} must be a positive integer, got ${value}`,
+      { path },
+    );
+  }
+  return value;
+}
