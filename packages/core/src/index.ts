@@ -186,6 +186,55 @@ export {
 } from './authz/break-glass-registry';
 export type { ConditionTrace } from './authz/compile-condition';
 
+// multi-factor authentication
+export type { MfaStore, StoredTotp, StoredRecoveryCode, TotpAlgorithm, TotpDigits } from './mfa/mfa-store';
+export { MemoryMfaStore } from './mfa/memory-mfa-store';
+export {
+  TotpFactor,
+  type TotpFactorOptions,
+  type TotpEnrollment,
+  type TotpFactorDescription,
+} from './mfa/totp-factor';
+export { RecoveryCodes, type RecoveryCodesOptions, type RecoveryCodesDescription } from './mfa/recovery-codes';
+export { mfaContext, type MfaContext, type MfaVerification, type MfaMethod } from './mfa/mfa-context';
+export {
+  MfaPolicy,
+  type MfaPolicyOptions,
+  type MfaPolicyDecision,
+  type MfaPolicyDescription,
+} from './mfa/mfa-policy';
+export type { MfaAttemptGuard, MfaAttempt } from './mfa/mfa-attempt-guard';
+
+// threat: brute-force defence and detection rules over the audit stream
+export {
+  BruteForceGuard,
+  type BruteForceGuardOptions,
+  type BruteForceLimit,
+  type BruteForceAttempt,
+  type BruteForceDecision,
+  type BruteForceScope,
+  type BruteForceRedisClient,
+  type BruteForceGuardDescription,
+} from './threat/brute-force-guard';
+export {
+  ThreatDetector,
+  SECURITY_VIOLATION_ACTION,
+  PRIVILEGE_ACTIONS,
+  type SecurityViolation,
+  type ViolationSeverity,
+  type DetectionRule,
+  type RuleHit,
+  type RuleState,
+  type ThreatDetectorOptions,
+  type FailedLoginRuleOptions,
+  type DeniedAccessRuleOptions,
+  type PrivilegeChangeRuleOptions,
+  type MassExportRuleOptions,
+  type BreakGlassRuleOptions,
+  type OffHoursRuleOptions,
+  type BurstOptions,
+} from './threat/threat-detector';
+
 // composition
 export {
   createBulwark,

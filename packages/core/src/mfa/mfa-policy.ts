@@ -1,0 +1,111 @@
+import { BulwarkConfigError, ErrorCodes } from '../errors';
+import type { MfaMethod } from './mfa-context';
+
+export interface MfaPolicyOptions {
+  /** Roles that must present a second factor; `'*'` means every subject. */
+  requiredFor: readonly string[];
+  /**
+   * How long a verification counts (seconds since `mfaAt`) before step-up is needed again.
+   * Default 43 200 (12 h, the NIST SP 800-63B AAL2 reauthentication bound).
+   */
+  maxAgeSec?: number;
+  /** Methods that satisfy the policy. Default both `totp` and `recovery`. */
+  methods?: readonly MfaMethod[];
+  clock?: () => Date;
+  /** Config path used in error messages. Default `mfa.policy`. */
+  configPath?: string;
+}
+
+/** Why a subject does or does not satisfy the policy. */
+export interface MfaPolicyDecision {
+  readonly satisfied: boolean;
+  readonly required: boolean;
+  readonly reason:
+    'not-required' | 'verified' | 'missing' | 'expired' | 'method-not-allowed' | 'invalid-time';
+}
+
+/** The enforced policy as plain data: compliance evidence (SOC 2 CC6.1, PCI DSS 8.4, ISO 27001 A.8.5). */
+export interface MfaPolicyDescription {
+  readonly kind: 'mfa-policy';
+  readonly requiredFor: readonly string[];
+  readonly allSubjects: boolean;
+  readonly maxAgeSec: number;
+  readonly methods: readonly MfaMethod[];
+}
+
+const METHODS: ReadonlySet<string> = new Set(['totp', 'recovery']);
+
+function configError(path: string, message: string): BulwarkConfigError {
+  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} ${message}`, { path });
+}
+
+/**
+ * Who must have passed a second factor, and how recently. Reads the attributes `mfaContext()`
+ * produces (`mfaVerified`, `mfaMethod`, `mfaAt`) from an authorization context. Fails closed:
+ * anything other than a well-formed, recent, allowed verification does not satisfy it.
+ */
+export class MfaPolicy {
+  readonly #roles: ReadonlySet<string>;
+  readonly #all: boolean;
+  readonly #maxAgeSec: number;
+  readonly #methods: readonly MfaMethod[];
+  readonly #clock: () => Date;
+
+  constructor(options: MfaPolicyOptions) {
+    const path = options?.configPath ?? 'mfa.policy';
+    if (options === null || typeof options !== 'object') throw configError(path, 'must be an options object');
+    const roles = options.requiredFor;
+    if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string' || r === '')) {
+      throw configError(`${path}.requiredFor`, "must be an array of role names (or ['*'])");
+    }
+    const maxAgeSec = options.maxAgeSec ?? 43_200;
+    if (!Number.isInteger(maxAgeSec) || maxAgeSec < 1) {
+      throw configError(`${path}.maxAgeSec`, `must be a positive integer, got ${String(maxAgeSec)}`);
+    }
+    const methods = options.methods ?? ['totp', 'recovery'];
+    if (!Array.isArray(methods) || methods.length === 0 || methods.some((m) => !METHODS.has(m))) {
+      throw configError(`${path}.methods`, "must be a non-empty array of 'totp' / 'recovery'");
+    }
+    this.#roles = new Set(roles);
+    this.#all = this.#roles.has('*');
+    this.#maxAgeSec = maxAgeSec;
+    this.#methods = Object.freeze([...new Set(methods)]);
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /** True when no second factor is required of these roles, or the context shows a valid one. */
+  isSatisfied(subjectRoles: readonly string[], context: object | null | undefined): boolean {
+    return this.evaluate(subjectRoles, context).satisfied;
+  }
+
+  /** `isSatisfied` with the reason (for explain() output and logs). */
+  evaluate(subjectRoles: readonly string[], context: object | null | undefined): MfaPolicyDecision {
+    const roles = Array.isArray(subjectRoles) ? subjectRoles : [];
+    const required = this.#all || roles.some((r) => this.#roles.has(r));
+    if (!required) return { satisfied: true, required, reason: 'not-required' };
+    const ctx = (context ?? {}) as Readonly<Record<string, unknown>>;
+    if (ctx.mfaVerified !== true) return { satisfied: false, required, reason: 'missing' };
+    const method = ctx.mfaMethod;
+    if (typeof method !== 'string' || !(this.#methods as readonly string[]).includes(method)) {
+      return { satisfied: false, required, reason: 'method-not-allowed' };
+    }
+    const at = ctx.mfaAt;
+    const atMs = typeof at === 'string' ? Date.parse(at) : at instanceof Date ? at.getTime() : Number.NaN;
+    if (!Number.isFinite(atMs)) return { satisfied: false, required, reason: 'invalid-time' };
+    const ageMs = this.#clock().getTime() - atMs;
+    // A verification from the future (clock skew or forgery) is not trusted either.
+    if (ageMs < -60_000) return { satisfied: false, required, reason: 'invalid-time' };
+    if (ageMs > this.#maxAgeSec * 1000) return { satisfied: false, required, reason: 'expired' };
+    return { satisfied: true, required, reason: 'verified' };
+  }
+
+  describe(): MfaPolicyDescription {
+    return Object.freeze({
+      kind: 'mfa-policy',
+      requiredFor: Object.freeze([...this.#roles].sort()),
+      allSubjects: this.#all,
+      maxAgeSec: this.#maxAgeSec,
+      methods: this.#methods,
+    });
+  }
+}
