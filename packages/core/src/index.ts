@@ -195,7 +195,11 @@ export {
   type TotpEnrollment,
   type TotpFactorDescription,
 } from './mfa/totp-factor';
-export { RecoveryCodes, type RecoveryCodesOptions, type RecoveryCodesDescription } from './mfa/recovery-codes';
+export {
+  RecoveryCodes,
+  type RecoveryCodesOptions,
+  type RecoveryCodesDescription,
+} from './mfa/recovery-codes';
 export { mfaContext, type MfaContext, type MfaVerification, type MfaMethod } from './mfa/mfa-context';
 export {
   MfaPolicy,
