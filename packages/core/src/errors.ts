@@ -46,6 +46,9 @@ export class BulwarkMfaError extends BulwarkError {}
 /** Threat engine failures: the rate-limit store is unreachable, bad input to a guard or detector. */
 export class BulwarkThreatError extends BulwarkError {}
 
+/** Privacy engine failures: data-subject requests, retention, processors, breach register, RoPA. */
+export class BulwarkPrivacyError extends BulwarkError {}
+
 /**
  * Stable error codes. Adding a code is fine; renaming one is a breaking change.
  */
@@ -117,6 +120,25 @@ export const ErrorCodes = {
   TYPEORM_NOT_DECRYPTED: 'ERR_TYPEORM_NOT_DECRYPTED', // a row-bound / subject value loaded with listeners off was used before afterLoad decrypted it
   TYPEORM_NOT_CONFIGURED: 'ERR_TYPEORM_NOT_CONFIGURED', // an encrypted entity used before registerBulwarkEncryption(dataSource, ...)
   TYPEORM_INVALID_VALUE: 'ERR_TYPEORM_INVALID_VALUE', // a value whose JS type does not match the field's declared type
+  // consent (privacy engine)
+  CONSENT_UNKNOWN_PURPOSE: 'ERR_CONSENT_UNKNOWN_PURPOSE', // purpose id not registered with the ConsentManager
+  CONSENT_REQUIRED: 'ERR_CONSENT_REQUIRED', // requireConsent(): no valid consent (never given, withdrawn, or to an outdated text)
+  CONSENT_UNKNOWN_VERSION: 'ERR_CONSENT_UNKNOWN_VERSION', // grant/withdraw of a text version the purpose does not have
+  CONSENT_VERSION_CONFLICT: 'ERR_CONSENT_VERSION_CONFLICT', // a purpose version re-registered with a different text
+  CONSENT_INVALID_ARGUMENT: 'ERR_CONSENT_INVALID_ARGUMENT', // bad subject id / purpose definition / proof fields
+  CONSENT_STORE: 'ERR_CONSENT_STORE', // the consent store failed or returned a malformed record
+  // privacy engine: data-subject requests, retention, processors, breaches, RoPA
+  PRIVACY_INVALID_ARGUMENT: 'ERR_PRIVACY_INVALID_ARGUMENT', // bad input to a privacy service; details.path names the field
+  PRIVACY_DUPLICATE_ID: 'ERR_PRIVACY_DUPLICATE_ID', // registering an id that already exists
+  PRIVACY_NOT_FOUND: 'ERR_PRIVACY_NOT_FOUND', // unknown request / source / processor / incident / activity / hold id
+  DSR_INVALID_TRANSITION: 'ERR_DSR_INVALID_TRANSITION', // lifecycle step not allowed from the request's current status
+  DSR_IDENTITY_NOT_VERIFIED: 'ERR_DSR_IDENTITY_NOT_VERIFIED', // the request's identity check has not passed (or failed)
+  DSR_EXTENSION_INVALID: 'ERR_DSR_EXTENSION_INVALID', // deadline extension without a reason, beyond the limit, or repeated
+  DSR_SOURCE_FAILED: 'ERR_DSR_SOURCE_FAILED', // a registered data source's export/erase/rectify threw
+  DSR_UNSUPPORTED: 'ERR_DSR_UNSUPPORTED', // no registered source supports the operation (e.g. rectify)
+  DSR_RECEIPT_INVALID: 'ERR_DSR_RECEIPT_INVALID', // erasure receipt malformed, signature invalid, or wrong key
+  RETENTION_LEGAL_HOLD: 'ERR_RETENTION_LEGAL_HOLD', // a legal hold blocks the purge of this source / category
+  RETENTION_PURGE_FAILED: 'ERR_RETENTION_PURGE_FAILED', // a source's purge() threw or returned a bad count
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -239,6 +239,16 @@ export {
   type BurstOptions,
 } from './threat/threat-detector';
 
+// privacy: classification registry (fed by @bulwark/typeorm decorators or plain registration)
+export {
+  ClassificationRegistry,
+  defaultClassificationRegistry,
+  CLASSIFICATION_CATEGORIES,
+  type ClassificationCategory,
+  type ClassifiedField,
+  type ClassificationInput,
+} from './privacy/classification-registry';
+
 // composition
 export {
   createBulwark,

@@ -11,3 +11,50 @@ export {
 export { bulwarkMigrations } from './migrations/bulwark-migrations';
 export { BulwarkAuditTables1735689600000 } from './migrations/bulwark-audit-tables-1735689600000';
 export { STORAGE_FAULT_FIELD } from './audit-row';
+
+// Field-level encryption, blind indexes, classification, entity audit, key store (issue "TypeORM adapter").
+export {
+  registerBulwarkEncryption,
+  type BulwarkEncryption,
+  type BulwarkEncryptionOptions,
+} from './register-bulwark-encryption';
+export { EncryptedField, type EncryptedFieldOptions } from './encrypted-field';
+export { EncryptedColumnTransformer } from './encrypted-column-transformer';
+export type { EncryptedValueType, ClassificationCategory } from './field-registry';
+export { BlindIndex, blindIndex, findByBlindIndex, type BlindIndexColumnOptions } from './blind-index-column';
+export { encryptedValue } from './encrypted-value';
+export {
+  Classified,
+  PersonalData,
+  Sensitive,
+  PHI,
+  CardholderData,
+  registerClassifications,
+  type ClassificationSink,
+} from './classification';
+export { BulwarkEncryptionSubscriber } from './encryption-subscriber';
+export { Audited, type AuditedOptions } from './audited';
+export {
+  BulwarkAuditSubscriber,
+  registerBulwarkAudit,
+  ENCRYPTED_MARKER,
+  BLIND_INDEX_MARKER,
+  type BulwarkAuditOptions,
+  type AuditAppender,
+} from './audit-subscriber';
+export {
+  rewrapEntities,
+  type RewrapEntitiesOptions,
+  type RewrapEntitiesProgress,
+  type RewrapEntitiesReport,
+} from './rewrap-entities';
+export { TypeOrmKeyStore } from './typeorm-key-store';
+export {
+  KeyRecordSchema,
+  KeyVersionSchema,
+  RingSecretSchema,
+  SubjectKeySchema,
+  bulwarkKeyEntities,
+} from './key-store-entities';
+export { BulwarkKeyTables1735689700000 } from './migrations/bulwark-key-tables-1735689700000';
+export { BulwarkTypeOrmError } from './bulwark-typeorm-error';

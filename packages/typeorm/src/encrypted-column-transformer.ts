@@ -1,0 +1,67 @@
+import { ErrorCodes } from '@bulwark/core';
+import type { ValueTransformer } from 'typeorm';
+import { BulwarkTypeOrmError } from './bulwark-typeorm-error';
+import { activeContext } from './encryption-context';
+import { looksLikeEnvelope, openSync, sealSync } from './field-cipher';
+import type { EncryptedFieldSpec } from './field-registry';
+import { PendingDecryption, SealedValue } from './sealed-value';
+
+/**
+ * The column transformer of an @EncryptedField. TypeORM runs transformers on every path that
+ * writes or reads the column through its metadata (save, insert, update, QueryBuilder values and
+ * set(), find-operator values, hydration), so this is the one hook that cannot be bypassed by an
+ * ORM call. It is synchronous and sees only the value:
+ *
+ * to():   SealedValue (prepared by the subscriber) -> its envelope;
+ *         plaintext of a field that needs no row id / subject -> encrypted here (so QueryBuilder
+ *         writes with listeners off, and equality values of deterministic fields, still encrypt);
+ *         plaintext of a row-bound / subject-keyed field -> a SQL-expression function that throws
+ *         ERR_TYPEORM_WRITE_CONTEXT_REQUIRED if TypeORM ever tries to write it (never plaintext).
+ * from(): envelope -> plaintext (row-bound / subject envelopes -> PendingDecryption, finished by
+ *         the subscriber's afterLoad); anything that is not an envelope -> typed error, never the
+ *         raw value (plaintext written around the ORM must not pass for decrypted data).
+ */
+export class EncryptedColumnTransformer implements ValueTransformer {
+  constructor(readonly spec: EncryptedFieldSpec) {}
+
+  get deterministic(): boolean {
+    return this.spec.deterministic;
+  }
+
+  to(value: unknown): unknown {
+    if (value === null || value === undefined || typeof value === 'function') return value;
+    if (value instanceof SealedValue) return value.envelope;
+    const where = { entity: this.spec.target.name, column: this.spec.property };
+    const ctx = activeContext(where);
+    const field = ctx.field(this.spec);
+    if (this.spec.bindToRow || this.spec.subject !== undefined) {
+      // Reached for comparisons (TypeORM's change detection) and for writes the subscriber did
+      // not see. A function is TypeORM's "raw SQL expression": compared, it never equals anything;
+      // written, it is called, and throws.
+      return () => {
+        throw new BulwarkTypeOrmError(
+          ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED,
+          `${field.where.entity}.${field.where.column} is ${this.spec.bindToRow ? 'bound to its row' : 'encrypted per data subject'}, so it can only be written with entity listeners on (save, insert, update with the subject, QueryBuilder without callListeners(false))`,
+          { ...field.where },
+        );
+      };
+    }
+    return sealSync(ctx, field, value);
+  }
+
+  from(value: unknown): unknown {
+    if (value === null || value === undefined) return value;
+    const where = { entity: this.spec.target.name, column: this.spec.property };
+    const ctx = activeContext(where);
+    const field = ctx.field(this.spec);
+    if (typeof value !== 'string' || !looksLikeEnvelope(value)) {
+      throw new BulwarkTypeOrmError(
+        ErrorCodes.TYPEORM_PLAINTEXT_IN_ENCRYPTED_COLUMN,
+        `${field.where.entity}.${field.where.column} holds a value that is not a Bulwark envelope (written around the ORM, e.g. raw SQL?); it is not returned. Re-save it through the repository to encrypt it`,
+        { ...field.where },
+      );
+    }
+    if (this.spec.bindToRow || value.startsWith('bw1s')) return new PendingDecryption(value, field.where);
+    return openSync(ctx, field, value);
+  }
+}

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  EntityMetadata,
+  EntitySubscriberInterface,
+  InsertEvent,
+  LoadEvent,
+  ObjectLiteral,
+  QueryRunner,
+  TransactionCommitEvent,
+  TransactionRollbackEvent,
+  UpdateEvent,
+} from 'typeorm';
+import { computeIndex } from './blind-index-column';
+import type { EncryptionContext, ResolvedBlindIndex, ResolvedField } from './encryption-context';
+import { open, rowKey, seal } from './field-cipher';
+import { sameValue } from './field-codec';
+import { fieldRegistry } from './field-registry';
+import { PendingDecryption, SealedValue, UNCHANGED } from './sealed-value';
+
+interface EntityPlan {
+  fields: ResolvedField[];
+  indexes: ResolvedBlindIndex[];
+}
+
+const EMPTY: EntityPlan = { fields: [], indexes: [] };
+
+function isRecord(value: unknown): value is ObjectLiteral {
+  return value !== null && typeof value === 'object';
+}
+
+/** The plaintext behind a value the subscriber may have replaced. */
+export function plainOf(value: unknown): unknown {
+  return value instanceof SealedValue ? value.plain : value;
+}
+
+/** Row values for associated data: the stored row overlaid with what this write sets. */
+function merged(databaseEntity: ObjectLiteral | undefined, entity: ObjectLiteral): ObjectLiteral {
+  const out: ObjectLiteral = {};
+  for (const source of [databaseEntity ?? {}, entity]) {
+    for (const [k, v] of Object.entries(source)) if (v !== undefined) out[k] = plainOf(v);
+  }
+  return out;
+}
+
+/**
+ * Encrypts on write and decrypts on load the fields the column transformer cannot handle alone:
+ * row-bound (associated data includes the primary key) and subject-keyed (async key load) fields,
+ * and fills @BlindIndex columns from their source. Every write is sealed here when listeners run,
+ * so the transformer only writes the prepared envelopes.
+ *
+ * Write paths and the event that carries them (TypeORM 1.x):
+ *   save() insert / cascade insert      beforeInsert(entity)            full row: binding + subject
+ *   save() update / cascade update      beforeUpdate(entity, databaseEntity)   full row
+ *   insert() / qb.insert().values()     beforeInsert(value set)         the values given
+ *   update() / qb.update().set()        beforeUpdate(value set, no row) no row id: bindToRow refused
+ * The caller's object gets its plaintext back in after* (or on rollback).
+ */
+export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<ObjectLiteral> {
+  private readonly plans = new Map<unknown, EntityPlan>();
+  private readonly sealed = new WeakMap<QueryRunner, Set<ObjectLiteral>>();
+
+  constructor(private readonly ctx: EncryptionContext) {}
+
+  plan(metadata: EntityMetadata): EntityPlan {
+    let plan = this.plans.get(metadata.target);
+    if (plan === undefined) {
+      const fields = fieldRegistry.encrypted(metadata.target).map((s) => this.ctx.field(s));
+      const indexes = fieldRegistry.blindIndexes(metadata.target).map((s) => this.ctx.blindIndex(s));
+      plan = fields.length === 0 && indexes.length === 0 ? EMPTY : { fields, indexes };
+      this.plans.set(metadata.target, plan);
+    }
+    return plan;
+  }
+
+  async beforeInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
+    const row = event.entity;
+    if (!isRecord(row)) return;
+    const plan = this.plan(event.metadata);
+    if (plan === EMPTY) return;
+    this.fillIndexes(plan, row);
+    if (plan.fields.some((f) => f.spec.bindToRow)) this.ensureKey(event.metadata, plan, row);
+    const context = merged(undefined, row);
+    let touched = false;
+    for (const field of plan.fields) {
+      const value: unknown = row[field.spec.property];
+      if (!needsSealing(value)) continue;
+      row[field.spec.property] = new SealedValue(await seal(this.ctx, field, value, context), value);
+      touched = true;
+    }
+    if (touched) this.track(event.queryRunner, row);
+  }
+
+  async afterInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
+    this.restore(event.queryRunner, event.entity);
+  }
+
+  async beforeUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
+    const row = event.entity;
+    if (!isRecord(row)) return;
+    const plan = this.plan(event.metadata);
+    if (plan === EMPTY) return;
+    this.fillIndexes(plan, row);
+    const db = event.databaseEntity;
+    if (!isRecord(db)) {
+      // repository.update(criteria, partial) / qb.update().set(): only the values being set.
+      const context = merged(undefined, row);
+      for (const field of plan.fields) {
+        const value: unknown = row[field.spec.property];
+        if (!needsSealing(value)) continue;
+        row[field.spec.property] = new SealedValue(await seal(this.ctx, field, value, context), value);
+      }
+      this.track(event.queryRunner, row);
+      return;
+    }
+    // save() of a loaded / identified entity. TypeORM decides what to UPDATE by comparing each
+    // column's transformed value with the stored one; random IVs make every envelope differ, so
+    // unchanged fields get one shared UNCHANGED marker on both sides (left out of the UPDATE),
+    // changed ones a fresh envelope.
+    const context = merged(db, row);
+    const dbContext = merged(undefined, db);
+    const encrypted = new Set(plan.fields.map((f) => f.spec.property));
+    let realChange =
+      (event.updatedColumns ?? []).some((c) => !encrypted.has(c.propertyName)) ||
+      (event.updatedRelations ?? []).length > 0;
+    const decisions: Array<{ field: ResolvedField; value: unknown; before: unknown; changed: boolean }> = [];
+    for (const field of plan.fields) {
+      const value: unknown = row[field.spec.property];
+      if (!needsSealing(value)) continue;
+      const before = await this.plainFrom(field, db[field.spec.property], dbContext);
+      let changed = !sameValue(value, before, field.spec.type, field.where);
+      const subject = field.spec.subject;
+      if (subject !== undefined && String(context[subject]) !== String(dbContext[subject])) changed = true;
+      if (
+        field.spec.bindToRow &&
+        JSON.stringify(rowKey(field, context)) !== JSON.stringify(rowKey(field, dbContext))
+      ) {
+        changed = true;
+      }
+      if (changed) realChange = true;
+      decisions.push({ field, value, before, changed });
+    }
+    for (const { field, value, before, changed } of decisions) {
+      const p = field.spec.property;
+      if (changed || !realChange) {
+        // Nothing else changes: rewriting a fresh envelope keeps the after* event (which restores
+        // the caller's plaintext) firing; TypeORM would otherwise skip the update entirely.
+        row[p] = new SealedValue(await seal(this.ctx, field, value, context), value);
+      } else {
+        row[p] = new SealedValue(UNCHANGED, value);
+        db[p] = new SealedValue(UNCHANGED, before);
+      }
+    }
+    this.track(event.queryRunner, row);
+    this.track(event.queryRunner, db);
+  }
+
+  async afterUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
+    this.restore(event.queryRunner, event.entity);
+    this.restore(event.queryRunner, event.databaseEntity);
+  }
+
+  async afterLoad(entity: ObjectLiteral, event?: LoadEvent<ObjectLiteral>): Promise<void> {
+    if (!isRecord(entity)) return;
+    const metadata = event?.metadata;
+    const plan = metadata !== undefined ? this.plan(metadata) : this.planFor(entity);
+    if (plan === EMPTY) return;
+    for (const field of plan.fields) {
+      const value: unknown = entity[field.spec.property];
+      if (value instanceof PendingDecryption) {
+        entity[field.spec.property] = await open(this.ctx, field, value.envelope, entity);
+      }
+    }
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    const set = this.sealed.get(event.queryRunner);
+    if (set === undefined) return;
+    for (const obj of [...set]) this.restore(event.queryRunner, obj);
+  }
+
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    // Objects whose write was skipped by TypeORM after sealing (no after* event) get their
+    // plaintext back here at the latest.
+    this.afterTransactionRollback(event as unknown as TransactionRollbackEvent);
+  }
+
+  private planFor(entity: ObjectLiteral): EntityPlan {
+    const ds = this.ctx.dataSource;
+    return ds.hasMetadata(entity.constructor) ? this.plan(ds.getMetadata(entity.constructor)) : EMPTY;
+  }
+
+  private async plainFrom(field: ResolvedField, stored: unknown, row: ObjectLiteral): Promise<unknown> {
+    if (stored instanceof PendingDecryption) return open(this.ctx, field, stored.envelope, row);
+    return plainOf(stored);
+  }
+
+  private fillIndexes(plan: EntityPlan, row: ObjectLiteral): void {
+    for (const index of plan.indexes) {
+      const source: unknown = row[index.spec.source];
+      if (source === undefined) continue;
+      row[index.spec.property] = computeIndex(this.ctx, index, plainOf(source));
+    }
+  }
+
+  /** A uuid primary key TypeORM (or PostgreSQL) would generate at insert is generated now, so it can be bound. */
+  private ensureKey(metadata: EntityMetadata, plan: EntityPlan, row: ObjectLiteral): void {
+    const bound = plan.fields.find((f) => f.spec.bindToRow && needsSealing(row[f.spec.property]));
+    if (bound === undefined || rowKey(bound, row) !== undefined) return;
+    const [pk, ...more] = metadata.primaryColumns;
+    if (
+      more.length === 0 &&
+      pk?.isGenerated &&
+      pk.generationStrategy === 'uuid' &&
+      pk.getEntityValue(row) == null
+    ) {
+      pk.setEntityValue(row, randomUUID());
+    }
+  }
+
+  private track(runner: QueryRunner | undefined, obj: ObjectLiteral): void {
+    if (runner === undefined) return;
+    let set = this.sealed.get(runner);
+    if (set === undefined) this.sealed.set(runner, (set = new Set()));
+    set.add(obj);
+  }
+
+  private restore(runner: QueryRunner | undefined, obj: unknown): void {
+    if (!isRecord(obj)) return;
+    for (const [k, v] of Object.entries(obj)) if (v instanceof SealedValue) obj[k] = v.plain;
+    if (runner !== undefined) this.sealed.get(runner)?.delete(obj);
+  }
+}
+
+function needsSealing(value: unknown): boolean {
+  return (
+    value !== undefined && value !== null && typeof value !== 'function' && !(value instanceof SealedValue)
+  );
+}
