@@ -139,6 +139,18 @@ export const ErrorCodes = {
   DSR_RECEIPT_INVALID: 'ERR_DSR_RECEIPT_INVALID', // erasure receipt malformed, signature invalid, or wrong key
   RETENTION_LEGAL_HOLD: 'ERR_RETENTION_LEGAL_HOLD', // a legal hold blocks the purge of this source / category
   RETENTION_PURGE_FAILED: 'ERR_RETENTION_PURGE_FAILED', // a source's purge() threw or returned a bad count
+  // http adapters (@bulwark/express, @bulwark/koa; shared logic in core/src/http)
+  CSRF_INVALID: 'EBADCSRFTOKEN', // missing / forged / mismatched CSRF token; csurf's code, kept so csurf error handlers keep working
+  HTTP_AUTH_REQUIRED: 'ERR_HTTP_AUTH_REQUIRED', // no bearer token on a route that needs a principal
+  HTTP_BODY_TOO_LARGE: 'ERR_HTTP_BODY_TOO_LARGE', // request body over the input guard's limit (413)
+  HTTP_MALFORMED_BODY: 'ERR_HTTP_MALFORMED_BODY', // body is not valid JSON / form data / UTF-8 (400)
+  HTTP_UNSUPPORTED_MEDIA_TYPE: 'ERR_HTTP_UNSUPPORTED_MEDIA_TYPE', // body content type the guard does not accept (415)
+  HTTP_INPUT_TOO_DEEP: 'ERR_HTTP_INPUT_TOO_DEEP', // JSON / query nesting over the limit (422)
+  HTTP_INPUT_FORBIDDEN_KEY: 'ERR_HTTP_INPUT_FORBIDDEN_KEY', // __proto__ / constructor / prototype key (prototype pollution) (400)
+  HTTP_INPUT_NUL_BYTE: 'ERR_HTTP_INPUT_NUL_BYTE', // NUL byte in path, query or body (400)
+  HTTP_PATH_TRAVERSAL: 'ERR_HTTP_PATH_TRAVERSAL', // '..', encoded dots/slashes or backslashes in a path segment / resource id (400)
+  HTTP_TOO_MANY_REQUESTS: 'ERR_HTTP_TOO_MANY_REQUESTS', // brute-force lockout; details.retryAfterSec (429)
+  HTTP_NOT_FOUND: 'ERR_HTTP_NOT_FOUND', // no route / unknown privacy resource (404)
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

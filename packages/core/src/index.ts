@@ -249,6 +249,101 @@ export {
   type ClassificationInput,
 } from './privacy/classification-registry';
 
+export {
+  ConsentManager,
+  type ConsentManagerOptions,
+  type ConsentPurposeInput,
+  type ConsentPurpose,
+  type ConsentTextVersion,
+  type ConsentChangeOptions,
+  type ConsentStatus,
+  type PrivacyAuditSink,
+} from './privacy/consent-manager';
+export type { ConsentStore, ConsentRecord, ConsentAction } from './privacy/consent-store';
+export { MemoryConsentStore } from './privacy/memory-consent-store';
+export {
+  DataSubjectRequests,
+  type DataSubjectRequestsOptions,
+  type IdentityVerifier,
+  type ReceiveRequestInput,
+  type ErasureResult,
+} from './privacy/data-subject-requests';
+export type {
+  DsrStore,
+  DataSubjectRequest,
+  DsrType,
+  DsrStatus,
+  DsrFilter,
+  DsrHistoryEntry,
+} from './privacy/dsr-store';
+export { MemoryDsrStore } from './privacy/memory-dsr-store';
+export type {
+  SubjectDataSource,
+  SubjectRecord,
+  SubjectDataValue,
+  SubjectDataLabel,
+} from './privacy/subject-data-source';
+export {
+  formatSubjectExport,
+  SUBJECT_EXPORT_FORMAT,
+  SUBJECT_EXPORT_CSV_HEADER,
+  type SubjectExport,
+  type SubjectExportSource,
+  type SubjectExportRecord,
+  type SubjectExportField,
+  type SubjectExportFormat,
+  type FormattedSubjectExport,
+} from './privacy/format-subject-export';
+export {
+  ErasureReceiptSigner,
+  verifyErasureReceipt,
+  erasureSubjectRef,
+  ERASURE_RECEIPT_FORMAT,
+  ERASURE_RECEIPT_JWS_TYPE,
+  type ErasureReceipt,
+} from './privacy/erasure-receipt';
+export {
+  ProcessorRegister,
+  type Processor,
+  type ProcessorInput,
+  type RecipientRole,
+  type AgreementType,
+  type TransferMechanism,
+  type Agreement,
+  type AgreementGap,
+} from './privacy/processor-register';
+export {
+  ProcessingRegister,
+  ROPA_FORMAT,
+  type ProcessingActivity,
+  type ProcessingActivityInput,
+  type ProcessingTransfer,
+  type ResolvedProcessingActivity,
+  type RecordOfProcessing,
+  type ProcessingRegisterOptions,
+} from './privacy/processing-register';
+export {
+  DataRetention,
+  type DataRetentionOptions,
+  type RetentionRule,
+  type RetentionSource,
+  type RetentionHold,
+  type PurgeContext,
+  type PurgePlanItem,
+  type PurgeReport,
+} from './privacy/data-retention';
+export {
+  BreachRegister,
+  DEFAULT_BREACH_DEADLINES,
+  type BreachIncident,
+  type BreachInput,
+  type BreachNotification,
+  type BreachSeverity,
+  type BreachAudience,
+  type BreachDeadlineRules,
+  type OverdueNotification,
+} from './privacy/breach-register';
+
 // composition
 export {
   createBulwark,

@@ -58,3 +58,8 @@ export {
 } from './key-store-entities';
 export { BulwarkKeyTables1735689700000 } from './migrations/bulwark-key-tables-1735689700000';
 export { BulwarkTypeOrmError } from './bulwark-typeorm-error';
+
+// Consent store (issue "Privacy and compliance engines").
+export { TypeOrmConsentStore, type ConsentRecordShape } from './typeorm-consent-store';
+export { ConsentRecordSchema, bulwarkConsentEntities, type ConsentRecordRow } from './consent-entities';
+export { BulwarkConsentTables1735689800000 } from './migrations/consent-tables-1735689800000';

@@ -100,6 +100,74 @@ export class ClassificationRegistry {
     return out;
   }
 
+  /**
+   * `{ field: category }` over several entities (default all), for a Redactor that sees events of
+   * many entity types. A field name classified differently in two entities gets the stricter
+   * class (cardholder > phi > sensitive > personal), so merging never weakens redaction.
+   */
+  redactorClassification(entities?: readonly string[]): Record<string, ClassificationCategory> {
+    const out: Record<string, ClassificationCategory> = {};
+    for (const f of this.list()) {
+      if (entities !== undefined && !entities.includes(f.entity)) continue;
+      const prev = out[f.field];
+      if (prev === undefined || STRICTNESS[f.category] > STRICTNESS[prev]) out[f.field] = f.category;
+    }
+    return out;
+  }
+
+  /**
+   * Classified fields stored in clear vs encrypted, per category (evidence for the "encryption on
+   * classified fields" control and PCI DSS 3.5 / HIPAA 164.312(a)(2)(iv)).
+   */
+  encryptionStatus(): {
+    total: number;
+    encrypted: number;
+    unencrypted: ClassifiedField[];
+    byCategory: Record<ClassificationCategory, { total: number; encrypted: number }>;
+  } {
+    const byCategory = Object.fromEntries(
+      CLASSIFICATION_CATEGORIES.map((c) => [c, { total: 0, encrypted: 0 }]),
+    ) as Record<ClassificationCategory, { total: number; encrypted: number }>;
+    const all = this.list();
+    for (const f of all) {
+      byCategory[f.category].total++;
+      if (f.encrypted) byCategory[f.category].encrypted++;
+    }
+    return {
+      total: all.length,
+      encrypted: all.filter((f) => f.encrypted).length,
+      unencrypted: all.filter((f) => !f.encrypted),
+      byCategory,
+    };
+  }
+
+  /**
+   * Data categories with the fields behind them, limited to fields of the given entities and/or
+   * purposes (a field matches when its entity is listed or its purpose is). With no filter, all.
+   * Feeds the "categories of personal data" of the record of processing activities.
+   */
+  dataCategories(filter: { entities?: readonly string[]; purposes?: readonly string[] } = {}): {
+    category: ClassificationCategory;
+    fields: string[];
+  }[] {
+    const unfiltered = filter.entities === undefined && filter.purposes === undefined;
+    const groups = new Map<ClassificationCategory, string[]>();
+    for (const f of this.list()) {
+      const match =
+        unfiltered ||
+        (filter.entities?.includes(f.entity) ?? false) ||
+        (f.purpose !== undefined && (filter.purposes?.includes(f.purpose) ?? false));
+      if (!match) continue;
+      const list = groups.get(f.category) ?? [];
+      list.push(`${f.entity}.${f.field}`);
+      groups.set(f.category, list);
+    }
+    return CLASSIFICATION_CATEGORIES.filter((c) => groups.has(c)).map((category) => ({
+      category,
+      fields: groups.get(category)!,
+    }));
+  }
+
   unregister(entity: string, field: string): boolean {
     return this.fields.delete(key(entity, field));
   }
@@ -108,6 +176,13 @@ export class ClassificationRegistry {
     this.fields.clear();
   }
 }
+
+const STRICTNESS: Record<ClassificationCategory, number> = {
+  personal: 1,
+  sensitive: 2,
+  phi: 3,
+  cardholder: 4,
+};
 
 function key(entity: string, field: string): string {
   return `${entity}\u0000${field}`;

@@ -1,0 +1,428 @@
+import type { AuditActor } from '../audit/audit-event';
+import { BulwarkError, BulwarkPrivacyError, ErrorCodes } from '../errors';
+import type { PrivacyAuditSink } from './consent-manager';
+import {
+  checkDate,
+  checkId,
+  checkObject,
+  checkPositiveInt,
+  checkSubjectId,
+  checkText,
+  compareText,
+  DAY_MS,
+  frozenCopy,
+  privacyError,
+  subjectHash,
+} from './privacy-input';
+
+/** How long data of one source or category is kept (GDPR Art. 5(1)(e) storage limitation). */
+export interface RetentionRule {
+  id: string;
+  /** Applies to this source; wins over a category rule. */
+  sourceId?: string;
+  /** Applies to every source of this data category. */
+  category?: string;
+  days: number;
+  /** Why this period (law, contract, business need): shown in the record of processing. */
+  basis: string;
+}
+
+export interface PurgeContext {
+  /** Subject ids under legal hold: the source must not delete their records. */
+  excludeSubjects: readonly string[];
+  dryRun: false;
+}
+
+/** Something holding data that ages out (a table, a bucket prefix, a log index). */
+export interface RetentionSource {
+  id: string;
+  category: string;
+  /**
+   * Deletes up to `limit` records created before `olderThan`, skipping `excludeSubjects`;
+   * returns how many it deleted. Called repeatedly until it returns less than `limit`.
+   */
+  purge(olderThan: Date, limit: number, context: PurgeContext): Promise<number> | number;
+  /** How many records a purge would delete (for dry runs). Optional. */
+  countPurgeable?(olderThan: Date, context: { excludeSubjects: readonly string[] }): Promise<number> | number;
+  /**
+   * The source can skip held subjects. Without it, any subject hold blocks the whole source
+   * (fail closed: a hold must never be defeated by a source that ignores it).
+   */
+  supportsSubjectExclusion?: boolean;
+}
+
+export interface RetentionHold {
+  id: string;
+  reason: string;
+  subjectId?: string;
+  category?: string;
+  sourceId?: string;
+  /** End of the hold (ISO-8601); absent = until removed. */
+  until?: string;
+  placedAt: string;
+}
+
+export interface PurgePlanItem {
+  sourceId: string;
+  category: string;
+  ruleId: string;
+  days: number;
+  olderThan: string;
+  /** Holds blocking the whole source (nothing is purged). */
+  blockedBy: string[];
+  /** Subject holds honoured by exclusion. */
+  excludedHolds: string[];
+  /** From countPurgeable(), when the source has it. */
+  count?: number;
+}
+
+export interface PurgeReport {
+  dryRun: boolean;
+  at: string;
+  sources: (PurgePlanItem & { purged: number; batches: number })[];
+  /** Sources with no rule (their data is kept; a compliance check should flag them). */
+  unmanaged: string[];
+  total: number;
+}
+
+export interface DataRetentionOptions {
+  auditLog?: PrivacyAuditSink;
+  actor?: AuditActor;
+  clock?: () => Date;
+  /** Safety bound on purge() batches per source per run. Default 10 000. */
+  maxBatches?: number;
+}
+
+function held(message: string, details: Record<string, unknown>): BulwarkPrivacyError {
+  return new BulwarkPrivacyError(ErrorCodes.RETENTION_LEGAL_HOLD, message, details);
+}
+
+/**
+ * Retention rules per source / data category, a purge job over registered sources, and legal
+ * holds (by subject, category or source) that block it. Every real purge, and every purge a
+ * hold blocked, is an audit event (`retention.purged` / `retention.purge-blocked`).
+ */
+export class DataRetention {
+  private readonly rules = new Map<string, RetentionRule>();
+  private readonly sourceMap = new Map<string, RetentionSource>();
+  private readonly holdMap = new Map<string, RetentionHold>();
+  private readonly lastRuns = new Map<string, { at: string; purged: number }>();
+  private readonly auditLog?: PrivacyAuditSink;
+  private readonly actor: AuditActor;
+  private readonly clock: () => Date;
+  private readonly maxBatches: number;
+
+  constructor(options: DataRetentionOptions = {}) {
+    checkObject(options, 'retention.options');
+    this.auditLog = options.auditLog;
+    this.actor = options.actor ?? { id: 'bulwark-retention', type: 'system' };
+    this.clock = options.clock ?? (() => new Date());
+    this.maxBatches =
+      options.maxBatches === undefined
+        ? 10_000
+        : checkPositiveInt(options.maxBatches, 'retention.options.maxBatches');
+  }
+
+  addPolicy(rule: Omit<RetentionRule, 'id'> & { id?: string }): RetentionRule {
+    const r = checkObject(rule, 'retention.policy');
+    const sourceId = r.sourceId === undefined ? undefined : checkId(r.sourceId, 'retention.policy.sourceId');
+    const category = r.category === undefined ? undefined : checkId(r.category, 'retention.policy.category');
+    if ((sourceId === undefined) === (category === undefined)) {
+      throw privacyError('retention.policy', 'must target exactly one of sourceId or category');
+    }
+    const id = checkId(
+      r.id ?? (sourceId !== undefined ? `source:${sourceId}` : `category:${category}`),
+      'retention.policy.id',
+    );
+    if (this.rules.has(id))
+      throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `retention policy ${id} exists`, { id });
+    const clash = [...this.rules.values()].find(
+      (x) =>
+        (sourceId !== undefined && x.sourceId === sourceId) ||
+        (category !== undefined && x.category === category),
+    );
+    if (clash) throw privacyError(`retention.policy ${id}`, `targets what policy ${clash.id} already covers`);
+    const entry: RetentionRule = frozenCopy({
+      id,
+      ...(sourceId === undefined ? {} : { sourceId }),
+      ...(category === undefined ? {} : { category }),
+      days: checkPositiveInt(r.days, `retention.policy ${id}.days`),
+      basis: checkText(r.basis, `retention.policy ${id}.basis`, 1024),
+    });
+    this.rules.set(id, entry);
+    return entry;
+  }
+
+  /** Retention rules, sorted by id (evidence: retention settings exist and their periods). */
+  policies(): RetentionRule[] {
+    return [...this.rules.values()].sort((a, b) => compareText(a.id, b.id));
+  }
+
+  registerSource(source: RetentionSource): void {
+    const s = checkObject(source, 'retention.source');
+    const id = checkId(s.id, 'retention.source.id');
+    checkId(s.category, `retention.source ${id}.category`);
+    if (typeof s.purge !== 'function')
+      throw privacyError(`retention.source ${id}.purge`, 'must be a function');
+    if (s.countPurgeable !== undefined && typeof s.countPurgeable !== 'function') {
+      throw privacyError(`retention.source ${id}.countPurgeable`, 'must be a function when given');
+    }
+    if (this.sourceMap.has(id))
+      throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `retention source ${id} exists`, { id });
+    this.sourceMap.set(id, source);
+  }
+
+  /** Sources with their effective rule and last purge (evidence: every source is managed and the job runs). */
+  sources(): {
+    id: string;
+    category: string;
+    ruleId?: string;
+    days?: number;
+    lastPurge?: { at: string; purged: number };
+  }[] {
+    return [...this.sourceMap.values()]
+      .sort((a, b) => compareText(a.id, b.id))
+      .map((s) => {
+        const rule = this.ruleFor(s);
+        const last = this.lastRuns.get(s.id);
+        return {
+          id: s.id,
+          category: s.category,
+          ...(rule === undefined ? {} : { ruleId: rule.id, days: rule.days }),
+          ...(last === undefined ? {} : { lastPurge: { ...last } }),
+        };
+      });
+  }
+
+  /** Places a legal hold (audited); it blocks purges it matches until removed or `until` passes. */
+  async addHold(input: {
+    id: string;
+    reason: string;
+    subjectId?: string;
+    category?: string;
+    sourceId?: string;
+    until?: Date | string;
+  }): Promise<RetentionHold> {
+    const h = checkObject(input, 'retention.hold');
+    const id = checkId(h.id, 'retention.hold.id');
+    if (this.holdMap.has(id))
+      throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `legal hold ${id} exists`, { id });
+    const subjectId =
+      h.subjectId === undefined ? undefined : checkSubjectId(h.subjectId, `retention.hold ${id}.subjectId`);
+    const category =
+      h.category === undefined ? undefined : checkId(h.category, `retention.hold ${id}.category`);
+    const sourceId =
+      h.sourceId === undefined ? undefined : checkId(h.sourceId, `retention.hold ${id}.sourceId`);
+    if (subjectId === undefined && category === undefined && sourceId === undefined) {
+      throw privacyError(`retention.hold ${id}`, 'must name a subjectId, category or sourceId');
+    }
+    const until =
+      h.until === undefined ? undefined : checkDate(h.until, `retention.hold ${id}.until`).toISOString();
+    const hold: RetentionHold = frozenCopy({
+      id,
+      reason: checkText(h.reason, `retention.hold ${id}.reason`, 1024),
+      ...(subjectId === undefined ? {} : { subjectId }),
+      ...(category === undefined ? {} : { category }),
+      ...(sourceId === undefined ? {} : { sourceId }),
+      ...(until === undefined ? {} : { until }),
+      placedAt: this.clock().toISOString(),
+    });
+    // Audit first: a hold that cannot be recorded is not placed.
+    await this.auditLog?.append({
+      actor: this.actor,
+      action: 'retention.hold-placed',
+      resource: { type: 'legal-hold', id },
+      outcome: 'success',
+      category: 'privacy',
+      details: {
+        ...(subjectId === undefined ? {} : { subjectRef: subjectHash(subjectId) }),
+        ...(category === undefined ? {} : { category }),
+        ...(sourceId === undefined ? {} : { sourceId }),
+      },
+    });
+    this.holdMap.set(id, hold);
+    return hold;
+  }
+
+  removeHold(id: string): boolean {
+    return this.holdMap.delete(id);
+  }
+
+  /** Holds in force at `now` (subject ids replaced by their hash: safe to show as evidence). */
+  holds(now: Date = this.clock()): (Omit<RetentionHold, 'subjectId'> & { subjectRef?: string })[] {
+    return this.activeHolds(now).map(({ subjectId, ...rest }) => ({
+      ...rest,
+      ...(subjectId === undefined ? {} : { subjectRef: subjectHash(subjectId) }),
+    }));
+  }
+
+  /** What a purge at `now` would do, per source (no source is called except countPurgeable). */
+  async purgeable(now: Date = this.clock()): Promise<PurgePlanItem[]> {
+    const { items } = await this.plan(checkDate(now, 'retention.purgeable.now'), true);
+    return items;
+  }
+
+  /**
+   * Runs the purge: for each managed, unblocked source, calls `purge(olderThan, batchSize)` until a
+   * batch comes back short. `dryRun` only plans (and counts where the source can).
+   */
+  async purge(options: { now?: Date; dryRun?: boolean; batchSize?: number } = {}): Promise<PurgeReport> {
+    const o = checkObject(options, 'retention.purge.options');
+    const now = o.now === undefined ? this.clock() : checkDate(o.now, 'retention.purge.now');
+    const batchSize =
+      o.batchSize === undefined ? 1000 : checkPositiveInt(o.batchSize, 'retention.purge.batchSize');
+    const dryRun = o.dryRun === true;
+    const { items, unmanaged } = await this.plan(now, dryRun);
+    const sources: PurgeReport['sources'] = [];
+    let total = 0;
+    for (const item of items) {
+      if (dryRun || item.blockedBy.length > 0) {
+        if (!dryRun) await this.audit('retention.purge-blocked', item, 'denied', { holds: item.blockedBy });
+        sources.push({ ...item, purged: 0, batches: 0 });
+        continue;
+      }
+      const source = this.sourceMap.get(item.sourceId)!;
+      const excludeSubjects = this.subjectHolds(now, source).map((h) => h.subjectId as string);
+      let purged = 0;
+      let batches = 0;
+      for (;;) {
+        if (batches >= this.maxBatches) break;
+        let n: number;
+        try {
+          n = await source.purge(new Date(item.olderThan), batchSize, { excludeSubjects, dryRun: false });
+        } catch (error) {
+          await this.audit('retention.purged', item, 'failure', { purged, batches });
+          if (error instanceof BulwarkError) throw error;
+          throw new BulwarkPrivacyError(
+            ErrorCodes.RETENTION_PURGE_FAILED,
+            `retention source ${source.id} failed to purge after ${purged} records`,
+            { sourceId: source.id, purged },
+            { cause: error },
+          );
+        }
+        if (!Number.isSafeInteger(n) || n < 0 || n > batchSize) {
+          await this.audit('retention.purged', item, 'failure', { purged, batches });
+          throw new BulwarkPrivacyError(
+            ErrorCodes.RETENTION_PURGE_FAILED,
+            `retention source ${source.id} purge() must return a count between 0 and the batch size`,
+            { sourceId: source.id },
+          );
+        }
+        batches++;
+        purged += n;
+        if (n < batchSize) break;
+      }
+      total += purged;
+      this.lastRuns.set(source.id, { at: now.toISOString(), purged });
+      await this.audit('retention.purged', item, 'success', { purged, batches });
+      sources.push({ ...item, purged, batches });
+    }
+    return { dryRun, at: now.toISOString(), sources, unmanaged, total };
+  }
+
+  /** Throws ERR_RETENTION_LEGAL_HOLD if a hold covers the subject (call before deleting a subject's data by hand). */
+  assertNotHeld(
+    target: { subjectId?: string; category?: string; sourceId?: string },
+    now: Date = this.clock(),
+  ): void {
+    const t = checkObject(target, 'retention.assertNotHeld');
+    const hits = this.activeHolds(now).filter(
+      (h) =>
+        (h.subjectId !== undefined && h.subjectId === t.subjectId) ||
+        (h.category !== undefined && h.category === t.category) ||
+        (h.sourceId !== undefined && h.sourceId === t.sourceId),
+    );
+    if (hits.length > 0) {
+      throw held('a legal hold prevents deleting this data', { holdIds: hits.map((h) => h.id) });
+    }
+  }
+
+  private ruleFor(source: RetentionSource): RetentionRule | undefined {
+    const rules = [...this.rules.values()];
+    return rules.find((r) => r.sourceId === source.id) ?? rules.find((r) => r.category === source.category);
+  }
+
+  private activeHolds(now: Date): RetentionHold[] {
+    const t = now.getTime();
+    return [...this.holdMap.values()]
+      .filter((h) => h.until === undefined || Date.parse(h.until) > t)
+      .sort((a, b) => compareText(a.id, b.id));
+  }
+
+  private subjectHolds(now: Date, source: RetentionSource): RetentionHold[] {
+    return this.activeHolds(now).filter(
+      (h) =>
+        h.subjectId !== undefined &&
+        (h.sourceId === undefined || h.sourceId === source.id) &&
+        (h.category === undefined || h.category === source.category),
+    );
+  }
+
+  private async plan(now: Date, count: boolean): Promise<{ items: PurgePlanItem[]; unmanaged: string[] }> {
+    const items: PurgePlanItem[] = [];
+    const unmanaged: string[] = [];
+    const active = this.activeHolds(now);
+    for (const source of [...this.sourceMap.values()].sort((a, b) => compareText(a.id, b.id))) {
+      const rule = this.ruleFor(source);
+      if (rule === undefined) {
+        unmanaged.push(source.id);
+        continue;
+      }
+      const olderThan = new Date(now.getTime() - rule.days * DAY_MS);
+      // Source / category holds (with no subject) block the source; subject holds block it
+      // unless the source can exclude subjects.
+      const blockedBy = active
+        .filter((h) => {
+          const scoped =
+            (h.sourceId === undefined || h.sourceId === source.id) &&
+            (h.category === undefined || h.category === source.category);
+          if (!scoped) return false;
+          return h.subjectId === undefined || source.supportsSubjectExclusion !== true;
+        })
+        .map((h) => h.id);
+      const subjectHolds = blockedBy.length > 0 ? [] : this.subjectHolds(now, source);
+      const item: PurgePlanItem = {
+        sourceId: source.id,
+        category: source.category,
+        ruleId: rule.id,
+        days: rule.days,
+        olderThan: olderThan.toISOString(),
+        blockedBy,
+        excludedHolds: subjectHolds.map((h) => h.id),
+      };
+      if (count && blockedBy.length === 0 && source.countPurgeable !== undefined) {
+        try {
+          const n = await source.countPurgeable(olderThan, {
+            excludeSubjects: subjectHolds.map((h) => h.subjectId as string),
+          });
+          if (Number.isSafeInteger(n) && n >= 0) item.count = n;
+        } catch (error) {
+          throw new BulwarkPrivacyError(
+            ErrorCodes.RETENTION_PURGE_FAILED,
+            `retention source ${source.id} failed to count purgeable records`,
+            { sourceId: source.id },
+            { cause: error },
+          );
+        }
+      }
+      items.push(item);
+    }
+    return { items, unmanaged };
+  }
+
+  private async audit(
+    action: string,
+    item: PurgePlanItem,
+    outcome: 'success' | 'failure' | 'denied',
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    await this.auditLog?.append({
+      actor: this.actor,
+      action,
+      resource: { type: 'retention-source', id: item.sourceId },
+      outcome,
+      category: 'privacy',
+      details: { ruleId: item.ruleId, days: item.days, olderThan: item.olderThan, ...details },
+    });
+  }
+}

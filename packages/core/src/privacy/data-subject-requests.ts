@@ -1,0 +1,694 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditActor, AuditEvent } from '../audit/audit-event';
+import type { AuditLog } from '../audit/audit-log';
+import type { KeyRing } from '../crypto/key-ring';
+import { BulwarkError, BulwarkPrivacyError, ErrorCodes } from '../errors';
+import type { ClassificationRegistry } from './classification-registry';
+import type { DataSubjectRequest, DsrFilter, DsrStatus, DsrStore, DsrType } from './dsr-store';
+import {
+  ERASURE_RECEIPT_FORMAT,
+  erasureSubjectRef,
+  type ErasureReceipt,
+  type ErasureReceiptSigner,
+} from './erasure-receipt';
+import {
+  formatSubjectExport,
+  SUBJECT_EXPORT_FORMAT,
+  type FormattedSubjectExport,
+  type SubjectExport,
+  type SubjectExportField,
+  type SubjectExportFormat,
+  type SubjectExportSource,
+} from './format-subject-export';
+import { MemoryDsrStore } from './memory-dsr-store';
+import {
+  checkDate,
+  checkId,
+  checkObject,
+  checkOptionalText,
+  checkPositiveInt,
+  checkSubjectId,
+  checkText,
+  compareText,
+  DAY_MS,
+  privacyError,
+  subjectHash,
+} from './privacy-input';
+import type { SubjectDataLabel, SubjectDataSource, SubjectDataValue } from './subject-data-source';
+
+/** The app's identity check: was the requester proven to be the data subject (GDPR Art. 12(6))? */
+export type IdentityVerifier = (input: {
+  requestId: string;
+  type: DsrType;
+  subjectId: string;
+  evidence: unknown;
+}) =>
+  | boolean
+  | { verified: boolean; method?: string }
+  | Promise<boolean | { verified: boolean; method?: string }>;
+
+export interface DataSubjectRequestsOptions {
+  /** Required: requests cannot proceed until this passes (fail closed). */
+  verifyIdentity: IdentityVerifier;
+  store?: DsrStore;
+  /** Crypto-shredding on erasure (`keyRing.shred(subjectId)`). */
+  keyRing?: Pick<KeyRing, 'shred'>;
+  /** Lifecycle events, and redaction of the subject's entries on erasure. */
+  auditLog?: Pick<AuditLog, 'append' | 'redact'>;
+  /** Signs erasure receipts; without one, erasures complete without a receipt. */
+  receiptSigner?: ErasureReceiptSigner;
+  /** Labels export fields a source left unlabelled. */
+  classification?: ClassificationRegistry;
+  /** Days to respond from receipt. Default 30 (GDPR Art. 12(3): one month). */
+  responseDays?: number;
+  /** Most extension days in total. Default 60 (Art. 12(3): "by two further months"). */
+  maxExtensionDays?: number;
+  /** Actor of lifecycle audit events. Default `{ id: 'bulwark-privacy', type: 'system' }`. */
+  actor?: AuditActor;
+  clock?: () => Date;
+}
+
+export interface ReceiveRequestInput {
+  type: DsrType;
+  subjectId: string;
+  /** Rectification: `field -> corrected value`. */
+  changes?: Record<string, SubjectDataValue>;
+  channel?: string;
+  /** Default: now. */
+  receivedAt?: Date | string;
+}
+
+export interface ErasureResult {
+  request: DataSubjectRequest;
+  summary: ErasureReceipt;
+  /** Compact JWS (present when a receiptSigner is configured). */
+  receipt?: string;
+  /** Audit entries kept because of a legal hold. */
+  auditHeld: number;
+}
+
+const TYPES: readonly DsrType[] = ['access', 'portability', 'erasure', 'rectification'];
+const OPEN: readonly DsrStatus[] = ['received', 'identity-verified', 'in-progress'];
+const ERASURE_REASON = 'GDPR Art. 17 erasure';
+
+function notFound(what: string, id: string): BulwarkPrivacyError {
+  return new BulwarkPrivacyError(ErrorCodes.PRIVACY_NOT_FOUND, `${what} not found`, { id: id.slice(0, 128) });
+}
+
+/**
+ * Data-subject rights (GDPR Art. 15-17, 20) over registered data sources: access / portability
+ * exports (JSON, CSV, XML), erasure (source deletion + crypto-shredding + audit redaction + a signed
+ * receipt), rectification, and the request lifecycle with the Art. 12(3) deadline.
+ *
+ * Subject ids are personal data: they are kept in the request only while needed (cleared once an
+ * erasure completes), never put in audit events or error messages (a hashed `subjectRef` is).
+ */
+export class DataSubjectRequests {
+  private readonly store: DsrStore;
+  private readonly verifier: IdentityVerifier;
+  private readonly keyRing?: Pick<KeyRing, 'shred'>;
+  private readonly auditLog?: Pick<AuditLog, 'append' | 'redact'>;
+  private readonly signer?: ErasureReceiptSigner;
+  private readonly classification?: ClassificationRegistry;
+  private readonly responseDays: number;
+  private readonly maxExtensionDays: number;
+  private readonly actor: AuditActor;
+  private readonly clock: () => Date;
+  private readonly sourceMap = new Map<string, SubjectDataSource>();
+
+  constructor(options: DataSubjectRequestsOptions) {
+    const o = checkObject(options, 'dsr.options');
+    if (typeof o.verifyIdentity !== 'function') {
+      throw privacyError(
+        'dsr.options.verifyIdentity',
+        'must be a function (requests cannot proceed unverified)',
+      );
+    }
+    if (o.keyRing !== undefined && typeof (o.keyRing as KeyRing).shred !== 'function') {
+      throw privacyError('dsr.options.keyRing', 'must have shred(subjectId)');
+    }
+    if (
+      o.auditLog !== undefined &&
+      (typeof (o.auditLog as AuditLog).append !== 'function' ||
+        typeof (o.auditLog as AuditLog).redact !== 'function')
+    ) {
+      throw privacyError('dsr.options.auditLog', 'must have append() and redact()');
+    }
+    this.verifier = options.verifyIdentity;
+    this.store = options.store ?? new MemoryDsrStore();
+    this.keyRing = options.keyRing;
+    this.auditLog = options.auditLog;
+    this.signer = options.receiptSigner;
+    this.classification = options.classification;
+    this.responseDays =
+      options.responseDays === undefined
+        ? 30
+        : checkPositiveInt(options.responseDays, 'dsr.options.responseDays');
+    this.maxExtensionDays =
+      options.maxExtensionDays === undefined
+        ? 60
+        : checkPositiveInt(options.maxExtensionDays, 'dsr.options.maxExtensionDays');
+    this.actor = options.actor ?? { id: 'bulwark-privacy', type: 'system' };
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  // ------------------------------------------------------------------ sources
+
+  registerSource(source: SubjectDataSource): void {
+    const s = checkObject(source, 'dsr.source');
+    const id = checkId(s.id, 'dsr.source.id');
+    checkText(s.describe, `dsr.source ${id}.describe`, 1024);
+    if (typeof s.export !== 'function') throw privacyError(`dsr.source ${id}.export`, 'must be a function');
+    for (const m of ['erase', 'rectify'] as const) {
+      if (s[m] !== undefined && typeof s[m] !== 'function') {
+        throw privacyError(`dsr.source ${id}.${m}`, 'must be a function when given');
+      }
+    }
+    if (this.sourceMap.has(id)) {
+      throw new BulwarkPrivacyError(
+        ErrorCodes.PRIVACY_DUPLICATE_ID,
+        `data source ${id} is already registered`,
+        { id },
+      );
+    }
+    this.sourceMap.set(id, source);
+  }
+
+  /** Registered sources and what they support (evidence: erasure reaches every source). */
+  sources(): { id: string; describe: string; erase: boolean; rectify: boolean }[] {
+    return [...this.sourceMap.values()]
+      .map((s) => ({
+        id: s.id,
+        describe: s.describe,
+        erase: s.erase !== undefined,
+        rectify: s.rectify !== undefined,
+      }))
+      .sort((a, b) => compareText(a.id, b.id));
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /** Logs a new request (status `received`) with its deadline. */
+  async receive(input: ReceiveRequestInput): Promise<DataSubjectRequest> {
+    const i = checkObject(input, 'dsr.request');
+    if (!TYPES.includes(i.type as DsrType))
+      throw privacyError('dsr.request.type', `must be one of ${TYPES.join(', ')}`);
+    const type = i.type as DsrType;
+    const subjectId = checkSubjectId(i.subjectId, 'dsr.request.subjectId');
+    const channel = i.channel === undefined ? undefined : checkId(i.channel, 'dsr.request.channel');
+    let changes: Record<string, SubjectDataValue> | undefined;
+    if (type === 'rectification') {
+      const c = checkObject(i.changes, 'dsr.request.changes');
+      if (Object.keys(c).length === 0)
+        throw privacyError('dsr.request.changes', 'must name at least one field');
+      changes = {};
+      for (const [k, v] of Object.entries(c))
+        changes[checkText(k, 'dsr.request.changes key', 128)] = jsonValue(v, 'changes');
+    } else if (i.changes !== undefined) {
+      throw privacyError('dsr.request.changes', 'is only allowed on rectification requests');
+    }
+    const receivedAt =
+      i.receivedAt === undefined ? this.clock() : checkDate(i.receivedAt, 'dsr.request.receivedAt');
+    const due = new Date(receivedAt.getTime() + this.responseDays * DAY_MS).toISOString();
+    const request: DataSubjectRequest = {
+      id: randomUUID(),
+      type,
+      subjectId,
+      subjectRef: subjectHash(subjectId),
+      status: 'received',
+      receivedAt: receivedAt.toISOString(),
+      dueAt: due,
+      effectiveDueAt: due,
+      extensions: [],
+      identity: { verified: false, failures: 0 },
+      ...(changes === undefined ? {} : { changes }),
+      ...(channel === undefined ? {} : { channel }),
+      history: [{ status: 'received', at: receivedAt.toISOString() }],
+    };
+    await this.store.save(request);
+    await this.audit('dsr.received', request);
+    return request;
+  }
+
+  /**
+   * Runs the app's identity check. Passing moves the request to `identity-verified`; failing
+   * leaves it `received`, counts the failure and audits it (outcome `failure`).
+   */
+  async verifyIdentity(requestId: string, evidence?: unknown): Promise<DataSubjectRequest> {
+    const request = await this.load(requestId);
+    this.expect(request, ['received'], 'verify identity');
+    let verdict: boolean | { verified: boolean; method?: string };
+    try {
+      verdict = await this.verifier({
+        requestId: request.id,
+        type: request.type,
+        subjectId: request.subjectId as string,
+        evidence,
+      });
+    } catch (error) {
+      // A verifier that throws has not verified anyone (fail closed).
+      verdict = false;
+      void error;
+    }
+    const verified =
+      verdict === true || (typeof verdict === 'object' && verdict !== null && verdict.verified === true);
+    const method =
+      typeof verdict === 'object' && verdict !== null && typeof verdict.method === 'string'
+        ? verdict.method.slice(0, 64)
+        : undefined;
+    const now = this.now();
+    if (!verified) {
+      request.identity = { ...request.identity, failures: request.identity.failures + 1 };
+      await this.store.save(request);
+      await this.audit('dsr.identity-failed', request, 'failure');
+      return request;
+    }
+    request.identity = {
+      verified: true,
+      at: now,
+      ...(method === undefined ? {} : { method }),
+      failures: request.identity.failures,
+    };
+    return this.transition(request, 'identity-verified', 'dsr.identity-verified');
+  }
+
+  /** identity-verified -> in-progress. */
+  async start(requestId: string): Promise<DataSubjectRequest> {
+    const request = await this.load(requestId);
+    this.requireVerified(request);
+    this.expect(request, ['identity-verified'], 'start');
+    return this.transition(request, 'in-progress', 'dsr.started');
+  }
+
+  /** Marks a request handled outside the built-in operations as completed. */
+  async complete(requestId: string, note?: string): Promise<DataSubjectRequest> {
+    const request = await this.load(requestId);
+    this.requireVerified(request);
+    this.expect(request, ['in-progress'], 'complete');
+    return this.transition(
+      request,
+      'completed',
+      'dsr.completed',
+      checkOptionalText(note, 'dsr.complete.note', 1024),
+    );
+  }
+
+  /** Refuses a request (GDPR Art. 12(4): the subject must be told why). Allowed from any open status. */
+  async reject(requestId: string, reason: string): Promise<DataSubjectRequest> {
+    const r = checkText(reason, 'dsr.reject.reason', 1024);
+    const request = await this.load(requestId);
+    this.expect(request, OPEN, 'reject');
+    request.rejectedReason = r;
+    return this.transition(request, 'rejected', 'dsr.rejected', r);
+  }
+
+  /**
+   * Extends the deadline (GDPR Art. 12(3): by up to two further months where necessary, with the
+   * reasons given to the subject). Extensions add up to at most `maxExtensionDays`.
+   */
+  async extend(requestId: string, input: { days: number; reason: string }): Promise<DataSubjectRequest> {
+    const i = checkObject(input, 'dsr.extend');
+    const request = await this.load(requestId);
+    this.expect(request, OPEN, 'extend');
+    if (typeof i.reason !== 'string' || i.reason.trim() === '' || i.reason.length > 1024) {
+      throw new BulwarkPrivacyError(ErrorCodes.DSR_EXTENSION_INVALID, 'a deadline extension needs a reason', {
+        path: 'dsr.extend.reason',
+      });
+    }
+    if (!Number.isSafeInteger(i.days) || (i.days as number) < 1) {
+      throw new BulwarkPrivacyError(
+        ErrorCodes.DSR_EXTENSION_INVALID,
+        'extension days must be a positive integer',
+        {
+          path: 'dsr.extend.days',
+        },
+      );
+    }
+    const used = request.extensions.reduce((n, e) => n + e.days, 0);
+    const days = i.days as number;
+    if (used + days > this.maxExtensionDays) {
+      throw new BulwarkPrivacyError(
+        ErrorCodes.DSR_EXTENSION_INVALID,
+        `extensions may add at most ${this.maxExtensionDays} days in total (${used} already used)`,
+        { path: 'dsr.extend.days', used, max: this.maxExtensionDays },
+      );
+    }
+    const at = this.now();
+    request.extensions = [...request.extensions, { days, reason: i.reason as string, at }];
+    request.effectiveDueAt = new Date(Date.parse(request.dueAt) + (used + days) * DAY_MS).toISOString();
+    await this.store.save(request);
+    await this.audit('dsr.extended', request, 'success', { days, effectiveDueAt: request.effectiveDueAt });
+    return request;
+  }
+
+  async get(requestId: string): Promise<DataSubjectRequest | undefined> {
+    if (typeof requestId !== 'string' || requestId === '') return undefined;
+    return this.store.get(requestId);
+  }
+
+  /** Requests by status / type (evidence: open and completed requests with their deadlines). */
+  async list(filter: DsrFilter = {}): Promise<DataSubjectRequest[]> {
+    checkObject(filter, 'dsr.list.filter');
+    return this.store.list(filter);
+  }
+
+  /** Open requests whose (extended) deadline is before `now`. */
+  async overdue(now: Date = this.clock()): Promise<DataSubjectRequest[]> {
+    const t = checkDate(now, 'dsr.overdue.now').getTime();
+    return (await this.store.list({ status: [...OPEN] })).filter((r) => Date.parse(r.effectiveDueAt) < t);
+  }
+
+  // ------------------------------------------------------------------ operations
+
+  /**
+   * Access / portability: collects every source's records and returns the export in each of
+   * `formats` (default JSON), then completes the request. The app delivers the files securely.
+   */
+  async export(
+    requestId: string,
+    options: { formats?: SubjectExportFormat[] } = {},
+  ): Promise<{ request: DataSubjectRequest; document: SubjectExport; files: FormattedSubjectExport[] }> {
+    const formats = options.formats ?? ['json'];
+    if (
+      !Array.isArray(formats) ||
+      formats.length === 0 ||
+      !formats.every((f) => ['json', 'csv', 'xml'].includes(f))
+    ) {
+      throw privacyError('dsr.export.formats', 'must list one or more of json, csv, xml');
+    }
+    let request = await this.load(requestId);
+    if (request.type !== 'access' && request.type !== 'portability') {
+      throw new BulwarkPrivacyError(
+        ErrorCodes.DSR_INVALID_TRANSITION,
+        `a ${request.type} request cannot be exported`,
+        {
+          requestId: request.id,
+        },
+      );
+    }
+    request = await this.begin(request);
+    const document = await this.collect(request.id, request.subjectId as string);
+    const files = [...new Set(formats)].map((f) => formatSubjectExport(document, f));
+    request = await this.transition(request, 'completed', 'dsr.exported', undefined, {
+      formats: files.map((f) => f.format),
+      sources: document.sources.length,
+    });
+    return { request, document, files };
+  }
+
+  /** The export document for a subject, outside any request (e.g. an authenticated self-service download). */
+  async collect(requestId: string, subjectId: string): Promise<SubjectExport> {
+    checkSubjectId(subjectId);
+    const sources: SubjectExportSource[] = [];
+    for (const source of this.sortedSources()) {
+      const records = await this.callSource(source, 'export', () => source.export(subjectId));
+      if (!Array.isArray(records)) throw sourceFailed(source.id, 'export', 'did not return an array');
+      sources.push({
+        id: source.id,
+        description: source.describe,
+        records: records.map((rec, n) => this.exportRecord(source.id, rec, n)),
+      });
+    }
+    return {
+      format: SUBJECT_EXPORT_FORMAT,
+      requestId,
+      subjectId,
+      generatedAt: this.now(),
+      sources,
+    };
+  }
+
+  /**
+   * Erasure (GDPR Art. 17): every source's erase(), then `keyRing.shred(subjectId)` (ciphertext
+   * the deletion cannot reach, backups included, becomes unreadable), then redaction of the
+   * subject's audit entries (as actor and as resource; the chain still verifies), then a signed
+   * receipt. A failing source stops the run with ERR_DSR_SOURCE_FAILED and leaves the request
+   * in progress: erasers are idempotent, so call erase() again.
+   */
+  async erase(requestId: string): Promise<ErasureResult> {
+    let request = await this.load(requestId);
+    if (request.type !== 'erasure') {
+      throw new BulwarkPrivacyError(
+        ErrorCodes.DSR_INVALID_TRANSITION,
+        `a ${request.type} request cannot erase`,
+        {
+          requestId: request.id,
+        },
+      );
+    }
+    request = await this.begin(request);
+    const subjectId = request.subjectId as string;
+    const recordsErased: Record<string, number> = {};
+    const sourcesErased: string[] = [];
+    for (const source of this.sortedSources()) {
+      if (source.erase === undefined) continue;
+      const n = await this.callSource(source, 'erase', () => source.erase!(subjectId));
+      if (n !== undefined) {
+        if (!Number.isSafeInteger(n) || (n as number) < 0) {
+          throw sourceFailed(source.id, 'erase', 'returned a count that is not a non-negative integer');
+        }
+        recordsErased[source.id] = n as number;
+      }
+      sourcesErased.push(source.id);
+    }
+    let shredded = false;
+    if (this.keyRing !== undefined) {
+      await this.keyRing.shred(subjectId);
+      shredded = true;
+    }
+    let auditRedacted = 0;
+    let auditHeld = 0;
+    if (this.auditLog !== undefined) {
+      for (const filter of [{ actorId: subjectId }, { resourceId: subjectId }]) {
+        const report = await this.auditLog.redact(filter, ERASURE_REASON);
+        auditRedacted += report.removed;
+        auditHeld += report.held.count;
+      }
+    }
+    const completedAt = this.now();
+    const summary: ErasureReceipt = {
+      format: ERASURE_RECEIPT_FORMAT,
+      requestId: request.id,
+      subjectRef: erasureSubjectRef(request.id, subjectId),
+      sourcesErased,
+      recordsErased,
+      shredded,
+      auditRedacted,
+      completedAt,
+    };
+    const receipt = this.signer === undefined ? undefined : await this.signer.sign(summary);
+    // Storage limitation: once erased, the request no longer needs the identifier itself.
+    delete request.subjectId;
+    if (receipt !== undefined) request.receipt = receipt;
+    request = await this.transition(request, 'completed', 'dsr.erased', undefined, {
+      sourcesErased,
+      shredded,
+      auditRedacted,
+      auditHeld,
+    });
+    return { request, summary, ...(receipt === undefined ? {} : { receipt }), auditHeld };
+  }
+
+  /** Rectification (GDPR Art. 16): hands the request's changes to every source with rectify(). */
+  async rectify(
+    requestId: string,
+  ): Promise<{ request: DataSubjectRequest; updated: Record<string, number | null> }> {
+    let request = await this.load(requestId);
+    if (request.type !== 'rectification') {
+      throw new BulwarkPrivacyError(
+        ErrorCodes.DSR_INVALID_TRANSITION,
+        `a ${request.type} request cannot rectify`,
+        {
+          requestId: request.id,
+        },
+      );
+    }
+    const targets = this.sortedSources().filter((s) => s.rectify !== undefined);
+    if (targets.length === 0) {
+      throw new BulwarkPrivacyError(
+        ErrorCodes.DSR_UNSUPPORTED,
+        'no registered data source supports rectification',
+      );
+    }
+    request = await this.begin(request);
+    const updated: Record<string, number | null> = {};
+    for (const source of targets) {
+      const n = await this.callSource(source, 'rectify', () =>
+        source.rectify!(request.subjectId as string, structuredClone(request.changes ?? {})),
+      );
+      updated[source.id] = Number.isSafeInteger(n) ? (n as number) : null;
+    }
+    request = await this.transition(request, 'completed', 'dsr.rectified', undefined, {
+      fields: Object.keys(request.changes ?? {}).sort(),
+    });
+    return { request, updated };
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private sortedSources(): SubjectDataSource[] {
+    return [...this.sourceMap.values()].sort((a, b) => compareText(a.id, b.id));
+  }
+
+  private exportRecord(sourceId: string, rec: unknown, n: number): SubjectExportSource['records'][number] {
+    if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) {
+      throw sourceFailed(sourceId, 'export', `record ${n} is not an object`);
+    }
+    const r = rec as Record<string, unknown>;
+    if (typeof r.type !== 'string' || r.type === '')
+      throw sourceFailed(sourceId, 'export', `record ${n} has no type`);
+    if (r.id !== undefined && typeof r.id !== 'string')
+      throw sourceFailed(sourceId, 'export', `record ${n} id is not a string`);
+    if (r.fields === null || typeof r.fields !== 'object' || Array.isArray(r.fields)) {
+      throw sourceFailed(sourceId, 'export', `record ${n} has no fields object`);
+    }
+    const labels = (r.classification ?? {}) as Record<string, unknown>;
+    const fields: SubjectExportField[] = Object.entries(r.fields as Record<string, unknown>).map(
+      ([name, value]) => {
+        const given = labels[name];
+        const label: SubjectDataLabel =
+          given === 'personal' ||
+          given === 'sensitive' ||
+          given === 'phi' ||
+          given === 'cardholder' ||
+          given === 'none'
+            ? given
+            : (this.classification?.get(r.type as string, name)?.category ?? 'none');
+        let v: SubjectDataValue;
+        try {
+          v = jsonValue(value, name);
+        } catch {
+          throw sourceFailed(
+            sourceId,
+            'export',
+            `record ${n} field ${name.slice(0, 64)} is not a JSON value`,
+          );
+        }
+        return { name, classification: label, value: v };
+      },
+    );
+    return { type: r.type, ...(r.id === undefined ? {} : { id: r.id as string }), fields };
+  }
+
+  private async callSource<T>(source: SubjectDataSource, op: string, fn: () => T | Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (error instanceof BulwarkError && error.code === ErrorCodes.DSR_SOURCE_FAILED) throw error;
+      // The cause is attached for operators; its message is not copied (it may hold personal data).
+      throw new BulwarkPrivacyError(
+        ErrorCodes.DSR_SOURCE_FAILED,
+        `data source ${source.id} failed to ${op}; the request stays in progress, retry it`,
+        { sourceId: source.id, operation: op },
+        { cause: error },
+      );
+    }
+  }
+
+  private async load(requestId: string): Promise<DataSubjectRequest> {
+    if (typeof requestId !== 'string' || requestId === '')
+      throw privacyError('requestId', 'must be a non-empty string');
+    const request = await this.store.get(requestId);
+    if (request === undefined) throw notFound('data-subject request', requestId);
+    return request;
+  }
+
+  private requireVerified(request: DataSubjectRequest): void {
+    if (!request.identity.verified) {
+      throw new BulwarkPrivacyError(
+        ErrorCodes.DSR_IDENTITY_NOT_VERIFIED,
+        'the requester has not been verified as the data subject; call verifyIdentity() first',
+        { requestId: request.id, subject: request.subjectRef },
+      );
+    }
+  }
+
+  private expect(request: DataSubjectRequest, allowed: readonly DsrStatus[], what: string): void {
+    if (!allowed.includes(request.status)) {
+      throw new BulwarkPrivacyError(
+        ErrorCodes.DSR_INVALID_TRANSITION,
+        `cannot ${what} a request that is ${request.status}`,
+        { requestId: request.id, status: request.status },
+      );
+    }
+  }
+
+  /** Verified requests move to in-progress before an operation runs. */
+  private async begin(request: DataSubjectRequest): Promise<DataSubjectRequest> {
+    this.requireVerified(request);
+    this.expect(request, ['identity-verified', 'in-progress'], 'process');
+    return request.status === 'in-progress'
+      ? request
+      : this.transition(request, 'in-progress', 'dsr.started');
+  }
+
+  private async transition(
+    request: DataSubjectRequest,
+    status: DsrStatus,
+    action: string,
+    note?: string,
+    details: Record<string, unknown> = {},
+  ): Promise<DataSubjectRequest> {
+    const at = this.now();
+    request.status = status;
+    request.history = [...request.history, { status, at, ...(note === undefined ? {} : { note }) }];
+    if (status === 'completed') request.completedAt = at;
+    await this.store.save(request);
+    await this.audit(action, request, 'success', details);
+    return request;
+  }
+
+  private async audit(
+    action: string,
+    request: DataSubjectRequest,
+    outcome: AuditEvent['outcome'] = 'success',
+    details: Record<string, unknown> = {},
+  ): Promise<void> {
+    if (this.auditLog === undefined) return;
+    // Never the subject id: these entries are the proof the request was handled and must survive erasure.
+    await this.auditLog.append({
+      actor: this.actor,
+      action,
+      resource: { type: 'data-subject-request', id: request.id },
+      outcome,
+      category: 'privacy',
+      details: { type: request.type, status: request.status, subjectRef: request.subjectRef, ...details },
+    });
+  }
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+}
+
+function sourceFailed(sourceId: string, op: string, why: string): BulwarkPrivacyError {
+  return new BulwarkPrivacyError(ErrorCodes.DSR_SOURCE_FAILED, `data source ${sourceId} ${op}: ${why}`, {
+    sourceId,
+    operation: op,
+  });
+}
+
+/** A JSON value from source output: Dates become ISO strings, undefined becomes null; anything else non-JSON throws. */
+function jsonValue(value: unknown, path: string, depth = 0): SubjectDataValue {
+  if (depth > 32) throw privacyError(path, 'is nested too deeply');
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw privacyError(path, 'must be a finite number');
+    return value;
+  }
+  if (value instanceof Date) {
+    if (!Number.isFinite(value.getTime())) throw privacyError(path, 'is an invalid Date');
+    return value.toISOString();
+  }
+  if (Array.isArray(value)) return value.map((v, i) => jsonValue(v, `${path}[${i}]`, depth + 1));
+  if (
+    typeof value === 'object' &&
+    (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null)
+  ) {
+    const out: { [key: string]: SubjectDataValue } = {};
+    for (const [k, v] of Object.entries(value)) out[k] = jsonValue(v, `${path}.${k}`, depth + 1);
+    return out;
+  }
+  throw privacyError(path, 'is not a JSON value');
+}

@@ -1,0 +1,56 @@
+import type { SubjectDataValue } from './subject-data-source';
+
+/** GDPR Chapter III rights handled as requests (Art. 15, 16, 17, 20). */
+export type DsrType = 'access' | 'portability' | 'erasure' | 'rectification';
+
+/**
+ * received -> identity-verified -> in-progress -> completed; `rejected` from any open status.
+ * Nothing past `received` happens before the identity check passed.
+ */
+export type DsrStatus = 'received' | 'identity-verified' | 'in-progress' | 'completed' | 'rejected';
+
+export interface DsrHistoryEntry {
+  status: DsrStatus;
+  at: string;
+  note?: string;
+}
+
+export interface DataSubjectRequest {
+  id: string;
+  type: DsrType;
+  /** Removed once an erasure completes (the request then keeps `subjectRef` only). */
+  subjectId?: string;
+  /** SHA-256 prefix of the subject id: a handle for operators and error details. */
+  subjectRef: string;
+  status: DsrStatus;
+  receivedAt: string;
+  /** Receipt + responseDays (GDPR Art. 12(3)). */
+  dueAt: string;
+  /** dueAt plus granted extensions. */
+  effectiveDueAt: string;
+  extensions: { days: number; reason: string; at: string }[];
+  identity: { verified: boolean; at?: string; method?: string; failures: number };
+  /** Rectification: the corrections asked for. */
+  changes?: Record<string, SubjectDataValue>;
+  /** How the request arrived (`web-form`, `email`, `post`). */
+  channel?: string;
+  history: DsrHistoryEntry[];
+  completedAt?: string;
+  rejectedReason?: string;
+  /** Erasure: the signed receipt (compact JWS). */
+  receipt?: string;
+}
+
+export interface DsrFilter {
+  status?: DsrStatus | DsrStatus[];
+  type?: DsrType;
+}
+
+/** Where DataSubjectRequests keeps requests. `save` replaces the request with the same id. */
+export interface DsrStore {
+  save(request: DataSubjectRequest): Promise<void>;
+  get(id: string): Promise<DataSubjectRequest | undefined>;
+  /** Requests matching the filter, by receivedAt then id. */
+  list(filter?: DsrFilter): Promise<DataSubjectRequest[]>;
+  close?(): Promise<void>;
+}

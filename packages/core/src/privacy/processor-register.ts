@@ -1,0 +1,278 @@
+import { BulwarkPrivacyError, ErrorCodes } from '../errors';
+import {
+  checkDate,
+  checkId,
+  checkObject,
+  checkOptionalText,
+  checkText,
+  checkTextList,
+  compareText,
+  frozenCopy,
+  privacyError,
+} from './privacy-input';
+
+/**
+ * Recipients of personal data. `processor` / `sub-processor`: GDPR Art. 28 (needs a data
+ * processing agreement, DPA; a sub-processor also needs the controller's authorisation, Art. 28(2)).
+ * `business-associate`: HIPAA 45 CFR 164.502(e), 164.308(b) (needs a business associate
+ * agreement, BAA). `controller` / `joint-controller`: independent recipients (Art. 26 arrangement
+ * for joint controllers).
+ */
+export type RecipientRole =
+  'processor' | 'sub-processor' | 'business-associate' | 'controller' | 'joint-controller';
+export type AgreementType = 'DPA' | 'BAA' | 'SCC' | 'joint-controller-arrangement' | 'other';
+/** Chapter V transfer tool for recipients outside the EEA. */
+export type TransferMechanism = 'none' | 'adequacy' | 'SCC' | 'BCR' | 'derogation' | 'other';
+
+export interface Agreement {
+  type: AgreementType;
+  /** When it was signed (ISO-8601); absent = not signed yet. */
+  signedAt?: string;
+  /** When it ends (ISO-8601); absent = open-ended. */
+  expiresAt?: string;
+  /** Document reference (contract number, URL of the signed copy). */
+  reference?: string;
+}
+
+export interface ProcessorInput {
+  id: string;
+  name: string;
+  role: RecipientRole;
+  /** For sub-processors: the processor that engaged them. */
+  parentId?: string;
+  agreements?: {
+    type: AgreementType;
+    signedAt?: Date | string;
+    expiresAt?: Date | string;
+    reference?: string;
+  }[];
+  scope: { dataCategories: string[]; purposes: string[] };
+  /** Country (ISO 3166-1 alpha-2) where data is processed. */
+  country?: string;
+  transferMechanism?: TransferMechanism;
+  contact?: string;
+  /** Services / what they do for you. */
+  description?: string;
+}
+
+export interface Processor {
+  id: string;
+  name: string;
+  role: RecipientRole;
+  parentId?: string;
+  agreements: Agreement[];
+  scope: { dataCategories: string[]; purposes: string[] };
+  country?: string;
+  transferMechanism: TransferMechanism;
+  contact?: string;
+  description?: string;
+}
+
+export interface AgreementGap {
+  processorId: string;
+  required: AgreementType;
+  reason: 'missing' | 'not-signed' | 'expired';
+  /** The standard that asks for it. */
+  basis: string;
+}
+
+const ROLES: readonly RecipientRole[] = [
+  'processor',
+  'sub-processor',
+  'business-associate',
+  'controller',
+  'joint-controller',
+];
+const AGREEMENTS: readonly AgreementType[] = ['DPA', 'BAA', 'SCC', 'joint-controller-arrangement', 'other'];
+const MECHANISMS: readonly TransferMechanism[] = ['none', 'adequacy', 'SCC', 'BCR', 'derogation', 'other'];
+/** Data categories that make a recipient a HIPAA business associate's concern. */
+const PHI_CATEGORIES = new Set(['phi', 'PHI', 'health']);
+
+/** Which agreements a recipient needs, and under which rule. */
+function requiredAgreements(p: Processor): { type: AgreementType; basis: string }[] {
+  const out: { type: AgreementType; basis: string }[] = [];
+  if (p.role === 'processor' || p.role === 'sub-processor')
+    out.push({ type: 'DPA', basis: 'GDPR Art. 28(3)' });
+  if (p.role === 'joint-controller')
+    out.push({ type: 'joint-controller-arrangement', basis: 'GDPR Art. 26(1)' });
+  if (
+    p.role === 'business-associate' ||
+    (p.role !== 'controller' && p.scope.dataCategories.some((c) => PHI_CATEGORIES.has(c)))
+  ) {
+    out.push({ type: 'BAA', basis: 'HIPAA 45 CFR 164.502(e), 164.308(b)' });
+  }
+  if (p.transferMechanism === 'SCC') out.push({ type: 'SCC', basis: 'GDPR Art. 46(2)(c)' });
+  return out;
+}
+
+/**
+ * Register of processors, sub-processors, business associates and other recipients with their
+ * agreements. Feeds the record of processing activities (recipients) and the GDPR Art. 28 /
+ * HIPAA 164.308(b) controls (`missingAgreements`, `expired`).
+ */
+export class ProcessorRegister {
+  private readonly map = new Map<string, Processor>();
+
+  register(input: ProcessorInput): Processor {
+    const i = checkObject(input, 'processor');
+    const id = checkId(i.id, 'processor.id');
+    const at = `processor ${id}`;
+    if (this.map.has(id)) {
+      throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `${at} is already registered`, { id });
+    }
+    const name = checkText(i.name, `${at}.name`, 256);
+    if (!ROLES.includes(i.role as RecipientRole))
+      throw privacyError(`${at}.role`, `must be one of ${ROLES.join(', ')}`);
+    const role = i.role as RecipientRole;
+    let parentId: string | undefined;
+    if (role === 'sub-processor') {
+      parentId = checkId(i.parentId, `${at}.parentId`);
+      if (!this.map.has(parentId)) throw privacyError(`${at}.parentId`, 'must name a registered processor');
+    } else if (i.parentId !== undefined) {
+      throw privacyError(`${at}.parentId`, 'is only allowed for sub-processors');
+    }
+    const agreementsIn = i.agreements ?? [];
+    if (!Array.isArray(agreementsIn)) throw privacyError(`${at}.agreements`, 'must be an array');
+    const agreements = agreementsIn.map((a, n): Agreement => {
+      const path = `${at}.agreements[${n}]`;
+      const o = checkObject(a, path);
+      if (!AGREEMENTS.includes(o.type as AgreementType)) {
+        throw privacyError(`${path}.type`, `must be one of ${AGREEMENTS.join(', ')}`);
+      }
+      const signedAt = o.signedAt === undefined ? undefined : checkDate(o.signedAt, `${path}.signedAt`);
+      const expiresAt = o.expiresAt === undefined ? undefined : checkDate(o.expiresAt, `${path}.expiresAt`);
+      if (signedAt && expiresAt && expiresAt.getTime() <= signedAt.getTime()) {
+        throw privacyError(`${path}.expiresAt`, 'must be after signedAt');
+      }
+      const reference = checkOptionalText(o.reference, `${path}.reference`, 512);
+      return {
+        type: o.type as AgreementType,
+        ...(signedAt === undefined ? {} : { signedAt: signedAt.toISOString() }),
+        ...(expiresAt === undefined ? {} : { expiresAt: expiresAt.toISOString() }),
+        ...(reference === undefined ? {} : { reference }),
+      };
+    });
+    const scope = checkObject(i.scope, `${at}.scope`);
+    const country = i.country === undefined ? undefined : String(i.country);
+    if (country !== undefined && !/^[A-Z]{2}$/.test(country)) {
+      throw privacyError(`${at}.country`, 'must be an ISO 3166-1 alpha-2 code such as DE or US');
+    }
+    const mechanism = (i.transferMechanism ?? 'none') as TransferMechanism;
+    if (!MECHANISMS.includes(mechanism)) {
+      throw privacyError(`${at}.transferMechanism`, `must be one of ${MECHANISMS.join(', ')}`);
+    }
+    const contact = checkOptionalText(i.contact, `${at}.contact`, 256);
+    const description = checkOptionalText(i.description, `${at}.description`, 2048);
+    const processor: Processor = frozenCopy({
+      id,
+      name,
+      role,
+      ...(parentId === undefined ? {} : { parentId }),
+      agreements,
+      scope: {
+        dataCategories: checkTextList(scope.dataCategories, `${at}.scope.dataCategories`, {
+          min: 1,
+          max: 128,
+        }).sort(compareText),
+        purposes: checkTextList(scope.purposes, `${at}.scope.purposes`, { min: 1, max: 128 }).sort(
+          compareText,
+        ),
+      },
+      ...(country === undefined ? {} : { country }),
+      transferMechanism: mechanism,
+      ...(contact === undefined ? {} : { contact }),
+      ...(description === undefined ? {} : { description }),
+    });
+    this.map.set(id, processor);
+    return processor;
+  }
+
+  /** Removes a recipient (and fails if sub-processors still point at it). */
+  remove(id: string): void {
+    if (!this.map.has(id))
+      throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_NOT_FOUND, 'processor not found', {
+        id: String(id).slice(0, 128),
+      });
+    if ([...this.map.values()].some((p) => p.parentId === id)) {
+      throw privacyError(`processor ${id}`, 'still has sub-processors; remove them first');
+    }
+    this.map.delete(id);
+  }
+
+  get(id: string): Processor | undefined {
+    return this.map.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.map.has(id);
+  }
+
+  /** Every recipient, sorted by id (evidence). */
+  list(filter: { role?: RecipientRole } = {}): Processor[] {
+    return [...this.map.values()]
+      .filter((p) => filter.role === undefined || p.role === filter.role)
+      .sort((a, b) => compareText(a.id, b.id));
+  }
+
+  /** Agreements that have ended by `now` (one row per expired agreement). */
+  expired(now: Date = new Date()): { processorId: string; agreement: Agreement }[] {
+    const t = checkDate(now, 'processors.expired.now').getTime();
+    const out: { processorId: string; agreement: Agreement }[] = [];
+    for (const p of this.list()) {
+      for (const a of p.agreements) {
+        if (a.expiresAt !== undefined && Date.parse(a.expiresAt) <= t)
+          out.push({ processorId: p.id, agreement: a });
+      }
+    }
+    return out;
+  }
+
+  /** Agreements ending within `days` after `now` (renewal planning). */
+  expiringWithin(days: number, now: Date = new Date()): { processorId: string; agreement: Agreement }[] {
+    const t = checkDate(now, 'processors.expiringWithin.now').getTime();
+    if (!Number.isFinite(days) || days < 0)
+      throw privacyError('processors.expiringWithin.days', 'must be >= 0');
+    const end = t + days * 86_400_000;
+    const out: { processorId: string; agreement: Agreement }[] = [];
+    for (const p of this.list()) {
+      for (const a of p.agreements) {
+        const e = a.expiresAt === undefined ? undefined : Date.parse(a.expiresAt);
+        if (e !== undefined && e > t && e <= end) out.push({ processorId: p.id, agreement: a });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Recipients lacking an agreement their role requires: a processor or sub-processor without a
+   * signed, unexpired DPA (GDPR Art. 28(3)); anyone handling PHI (or a business associate) without
+   * a BAA (HIPAA 164.502(e)); SCC transfers without signed SCCs; joint controllers without an
+   * Art. 26 arrangement.
+   */
+  missingAgreements(now: Date = new Date()): AgreementGap[] {
+    const t = checkDate(now, 'processors.missingAgreements.now').getTime();
+    const gaps: AgreementGap[] = [];
+    for (const p of this.list()) {
+      for (const need of requiredAgreements(p)) {
+        const candidates = p.agreements.filter((a) => a.type === need.type);
+        let reason: AgreementGap['reason'] | undefined;
+        if (candidates.length === 0) reason = 'missing';
+        else if (!candidates.some((a) => a.signedAt !== undefined && Date.parse(a.signedAt) <= t))
+          reason = 'not-signed';
+        else if (
+          !candidates.some(
+            (a) =>
+              a.signedAt !== undefined &&
+              Date.parse(a.signedAt) <= t &&
+              (a.expiresAt === undefined || Date.parse(a.expiresAt) > t),
+          )
+        ) {
+          reason = 'expired';
+        }
+        if (reason !== undefined)
+          gaps.push({ processorId: p.id, required: need.type, reason, basis: need.basis });
+      }
+    }
+    return gaps;
+  }
+}
