@@ -344,6 +344,78 @@ export {
   type OverdueNotification,
 } from './privacy/breach-register';
 
+// compliance: control catalogue as data, evidence-based checks, JSON / Markdown / HTML / OSCAL reports
+export {
+  ComplianceKit,
+  type ComplianceKitOptions,
+  type ComplianceServices,
+  type HttpAppRegistration,
+  type ClassificationSource,
+  type KeyRingSource,
+  type PasswordHasherSource,
+  type AuditLogSource,
+  type MfaPolicySource,
+  type PolicyEngineSource,
+  type BruteForceGuardSource,
+  type ThreatDetectorSource,
+} from './compliance/compliance-kit';
+export {
+  ComplianceReport,
+  evaluateControls,
+  hasFailures,
+  builtInCatalogue,
+  isFramework,
+  type ComplianceReportResult,
+  type ControlResult,
+  type ControlStatus,
+  type FrameworkSummary,
+  type ComplianceReportOptions,
+} from './compliance/compliance-report';
+export { ControlCatalogue, BUILT_IN_CONTROLS } from './compliance/control-catalogue';
+export {
+  FRAMEWORKS,
+  FRAMEWORK_NAMES,
+  type Framework,
+  type CheckId,
+  type ControlDefinition,
+} from './compliance/control';
+export {
+  AUTOMATED_CHECKS,
+  runCheck,
+  type AutomatedCheck,
+  type CheckOutcome,
+  type CheckStatus,
+  type CheckParams,
+} from './compliance/automated-checks';
+export type {
+  Evidence,
+  EvidenceBundle,
+  EvidenceSourceName,
+  HttpAppEvidence,
+  HttpEvidence,
+  ClassificationEvidence,
+  KeyRingEvidence,
+  PasswordEvidence,
+  AuditVerificationEvidence,
+  AuditEvidence,
+  MfaEvidence,
+  AuthzEvidence,
+  BruteForceEvidence,
+  ThreatDetectionEvidence,
+  ConsentPurposeEvidence,
+  ConsentEvidence,
+  DsrEvidence,
+  ProcessorEvidence,
+  BreachEvidence,
+  ProcessingEvidence,
+  DataRetentionEvidence,
+} from './compliance/evidence';
+export type { PrivacySource } from './compliance/privacy-evidence';
+export { renderJson } from './compliance/render-json';
+export { renderMarkdown } from './compliance/render-markdown';
+export { renderHtml } from './compliance/render-html';
+export { renderOscal, OSCAL_VERSION } from './compliance/render-oscal';
+
 // composition
 export {
   createBulwark,

@@ -2,12 +2,14 @@ import { BulwarkConfigError, BulwarkError } from '../errors';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { auditCommand } from './audit-command';
 import { keysCommand } from './keys-command';
+import { reportCommand } from './report-command';
 
 export const MAIN_HELP = `Usage: bulwark <command> [options]
 
 Commands:
   keys      Manage data keys: master, generate, rotate, retire, list, check
   audit     Tamper-evident audit log: append, verify, prove, checkpoint, tail, export, keygen
+  report    Compliance report from live evidence (--framework, --format json|md|html|oscal)
 
 Run "bulwark <command> --help" for a command's options.
 Exit codes: 0 ok, 1 check failed, 2 usage or configuration error.`;
@@ -17,6 +19,7 @@ type Command = (argv: string[], io: CliIo) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   keys: keysCommand,
   audit: auditCommand,
+  report: reportCommand,
 };
 
 /** Runs the CLI in-process and returns the exit code; never throws. */
