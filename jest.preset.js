@@ -14,7 +14,7 @@ module.exports = (dir) => ({
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: path.join(dir, 'tsconfig.json') }],
     '^.+\\.m?js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(jose|inversify|@inversifyjs)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(jose|inversify|@inversifyjs|@nestjs)/)'],
   moduleNameMapper: {
     '^@bulwark/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
   },

@@ -39,6 +39,8 @@ function toRows(caseName, results, suite) {
     // opsPerSec keeps full precision so ratios and targets agree with the table; the JSON file
     // rounds it (see writeResults).
     const row = { case: caseName, impl: r.impl, opsPerSec: r.opsPerSec };
+    // Suites with their own measurement (http: autocannon) also report tail latency.
+    if (r.p99Ms !== undefined) row.p99Ms = r.p99Ms;
     row.nsPerOp = Math.round(1e9 / r.opsPerSec);
     if (baselineOps !== undefined) row.costVsBaseline = Number((baselineOps / r.opsPerSec).toFixed(3));
     if (subjectOps !== undefined)
@@ -65,12 +67,15 @@ async function runSuite(entry, options) {
 
   const loadAtStart = os.loadavg()[0];
   const started = Date.now();
-  const { cases, close } = await suite.setup({ quick: options.quick, log });
+  // A suite may bring its own measureCase (same contract as lib/measure-case.js), e.g. for load
+  // generated over HTTP where the runner's per-call timing loop does not apply.
+  const { cases, close, measureCase: suiteMeasure } = await suite.setup({ quick: options.quick, log });
+  const measure = suiteMeasure ?? measureCase;
   const rows = [];
   try {
     for (const caseDef of cases) {
       log(`  ${suite.name} > ${caseDef.name}: ${caseDef.impls.map((i) => i.impl).join(', ')}`);
-      const results = await measureCase(suite.name, caseDef, settings);
+      const results = await measure(suite.name, caseDef, settings);
       if (options.debug) {
         for (const r of results) {
           log(`    ${r.impl} batch ${r.batch}: ${r.rounds.map((ops) => Math.round(ops)).join(' ')}`);

@@ -1,0 +1,69 @@
+import { BulwarkConfigError, ErrorCodes } from '../errors';
+import { checkCookieOptions, type CookieOptions } from './cookies';
+import { CSRF_SAFE_METHODS, CsrfTokens, type CsrfCookieOptions, type CsrfRequest } from './csrf-tokens';
+
+export interface CsrfOptions {
+  /** HMAC key, >= 32 bytes. */
+  secret: string | Uint8Array;
+  /** Earlier secrets still accepted (rotation). */
+  previousSecrets?: readonly (string | Uint8Array)[];
+  /** Cookie settings. Default name `__Host-bulwark.csrf` (or `bulwark.csrf` with `secure: false`). */
+  cookie?: CookieOptions & { name?: string };
+  /** Methods that are never checked. Default GET, HEAD, OPTIONS (csurf's `ignoreMethods`). */
+  ignoreMethods?: readonly string[];
+}
+
+/**
+ * Validated CSRF configuration shared by both adapters: the token signer, the cookie and the
+ * exempt methods. The adapter supplies the binding (session id or principal id).
+ */
+export class CsrfProtection {
+  readonly tokens: CsrfTokens;
+  readonly cookie: CsrfCookieOptions;
+  readonly ignoreMethods: readonly string[];
+
+  constructor(options: CsrfOptions, path = 'csrf') {
+    if (typeof options !== 'object' || options === null) {
+      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} must be an object with a secret`, {
+        path,
+      });
+    }
+    this.tokens = new CsrfTokens({
+      secret: options.secret,
+      ...(options.previousSecrets !== undefined ? { previousSecrets: options.previousSecrets } : {}),
+      configPath: path,
+    });
+    const cookie = options.cookie ?? {};
+    const name = cookie.name ?? (cookie.secure === false ? 'bulwark.csrf' : '__Host-bulwark.csrf');
+    checkCookieOptions(name, cookie, `${path}.cookie`);
+    this.cookie = { ...cookie, name };
+    const ignore = options.ignoreMethods ?? CSRF_SAFE_METHODS;
+    if (!Array.isArray(ignore) || !ignore.every((m) => typeof m === 'string')) {
+      throw new BulwarkConfigError(
+        ErrorCodes.CONFIG_INVALID,
+        `${path}.ignoreMethods must be an array of methods`,
+        {
+          path: `${path}.ignoreMethods`,
+        },
+      );
+    }
+    this.ignoreMethods = ignore.map((m) => m.toUpperCase());
+  }
+
+  /** Throws EBADCSRFTOKEN (403) unless the request is exempt or carries a valid token. */
+  check(req: CsrfRequest): void {
+    this.tokens.check(req, this.cookie.name, this.ignoreMethods);
+  }
+
+  /** The token for `csrfToken()` and, when a new one was minted, the Set-Cookie value. */
+  tokenFor(
+    cookieHeader: string | string[] | undefined,
+    binding: string,
+  ): { token: string; setCookie?: string } {
+    return this.tokens.tokenFor(
+      Array.isArray(cookieHeader) ? cookieHeader[0] : cookieHeader,
+      binding,
+      this.cookie,
+    );
+  }
+}

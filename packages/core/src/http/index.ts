@@ -1,0 +1,62 @@
+// Framework-free HTTP logic shared by @bulwark/express and @bulwark/koa: adapters pass plain
+// request data in and map the plain results (or BulwarkHttpError) to their framework.
+export { BulwarkHttpError } from './bulwark-http-error';
+export {
+  problemFor,
+  problemType,
+  problemSlug,
+  PROBLEM_CONTENT_TYPE,
+  PROBLEM_TYPE_BASE,
+  type ProblemDetails,
+  type ProblemResponse,
+  type ProblemContext,
+} from './problem-details';
+export { requestIdFrom, REQUEST_ID_HEADER } from './request-id';
+export { readCookie, serializeCookie, checkCookieOptions, type CookieOptions } from './cookies';
+export {
+  CsrfTokens,
+  readCsrfToken,
+  csrfError,
+  CSRF_SAFE_METHODS,
+  type CsrfTokensOptions,
+  type CsrfRequest,
+  type CsrfCookieOptions,
+} from './csrf-tokens';
+export { CsrfProtection, type CsrfOptions } from './csrf-protection';
+export {
+  InputGuard,
+  checkResourceId,
+  type InputGuardOptions,
+  type GuardedRequestHead,
+  type InputGuardDescription,
+} from './input-guard';
+export type { HttpPrincipal } from './http-principal';
+export {
+  BearerAuthenticator,
+  type BearerAuthenticatorOptions,
+  type BearerTokenVerifier,
+} from './bearer-authenticator';
+export { authorizeRequest } from './authorize-request';
+export { requestAuditEvent, outcomeFromStatus, type RequestAuditFacts } from './request-audit';
+export { RequestAuditor, type RequestAuditorOptions, type RequestAuditLog } from './request-auditor';
+export {
+  SECURITY_HEADER_DEFAULTS,
+  securityHeaderOptions,
+  captureHeaders,
+  type SecurityHeaderOptions,
+} from './security-header-options';
+export { checkConsentPurpose, requireConsentFor, type ConsentChecker } from './require-consent-check';
+export {
+  BruteForceGate,
+  lockedOut,
+  type BruteForceGateOptions,
+  type BruteForceLimiter,
+} from './brute-force-gate';
+export { httpAppEvidence } from './http-app-evidence';
+export type { BulwarkHttpKit } from './http-kit';
+export {
+  PrivacyApi,
+  type PrivacyApiOptions,
+  type PrivacyApiRequest,
+  type PrivacyApiResponse,
+} from './privacy-api';

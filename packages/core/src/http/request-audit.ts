@@ -1,0 +1,74 @@
+import { isIP } from 'node:net';
+import { AUDIT_LIMITS, type AuditEvent, type AuditOutcome } from '../audit/audit-event';
+import type { HttpPrincipal } from './http-principal';
+
+/** The facts of one finished request, as adapters collect them. */
+export interface RequestAuditFacts {
+  method: string;
+  /** The matched route pattern (`/patients/:id`) when known, else the path without its query. */
+  route: string;
+  status: number;
+  latencyMs: number;
+  requestId?: string;
+  principal?: Pick<HttpPrincipal, 'id' | 'type'>;
+  ip?: string;
+  userAgent?: string;
+  resource?: { type: string; id?: string };
+  /** Action name; default `http.<method>` (e.g. `http.get`). */
+  action?: string;
+  /** Stable error code of a refused request (`EBADCSRFTOKEN`, `ERR_TOKEN_EXPIRED`...). */
+  errorCode?: string;
+  /** Authorization decision reason id, when a decision was made. */
+  reasonId?: string;
+  category?: string;
+}
+
+/** 2xx / 3xx succeeded; 401 and 403 were refused (denied); anything else failed. */
+export function outcomeFromStatus(status: number): AuditOutcome {
+  if (status >= 200 && status < 400) return 'success';
+  if (status === 401 || status === 403) return 'denied';
+  return 'failure';
+}
+
+function clip(value: string | undefined, max: number): string | undefined {
+  return value === undefined || value.length <= max ? value : value.slice(0, max);
+}
+
+// A request's method or route can hold anything a client sent; audit actions and fields have fixed
+// grammars and limits, so values are clipped and charset-restricted rather than rejected (a hostile
+// request must not be able to suppress its own audit event).
+const ACTION_CHARS = /[^A-Za-z0-9_.:/-]/g;
+
+/** One audit event per request (PCI DSS 10.2.2 fields: who, what, on what, outcome, when, where from). */
+export function requestAuditEvent(facts: RequestAuditFacts): AuditEvent {
+  const method = facts.method.toLowerCase().replace(ACTION_CHARS, '').slice(0, 16) || 'unknown';
+  const action = clip((facts.action ?? `http.${method}`).replace(ACTION_CHARS, '_'), AUDIT_LIMITS.action)!;
+  const ip = facts.ip?.startsWith('::ffff:') ? facts.ip.slice(7) : facts.ip;
+  const event: AuditEvent = {
+    actor: {
+      id: clip(facts.principal?.id ?? 'anonymous', AUDIT_LIMITS.actorId)!,
+      type: facts.principal?.type ?? 'anonymous',
+      ...(ip !== undefined && isIP(ip) !== 0 ? { ip } : {}),
+      ...(facts.userAgent !== undefined ? { userAgent: clip(facts.userAgent, AUDIT_LIMITS.userAgent) } : {}),
+    },
+    action: /^[A-Za-z0-9]/.test(action) ? action : `http.${action}`,
+    outcome: outcomeFromStatus(facts.status),
+    details: {
+      method: facts.method.slice(0, 16),
+      route: clip(facts.route, 512)!,
+      status: facts.status,
+      latencyMs: Math.round(facts.latencyMs * 1000) / 1000,
+      ...(facts.errorCode !== undefined ? { errorCode: facts.errorCode.slice(0, 64) } : {}),
+      ...(facts.reasonId !== undefined ? { reasonId: facts.reasonId.slice(0, 128) } : {}),
+    },
+  };
+  if (facts.resource !== undefined) {
+    event.resource = {
+      type: clip(facts.resource.type, AUDIT_LIMITS.resourceType)!,
+      ...(facts.resource.id !== undefined ? { id: clip(facts.resource.id, AUDIT_LIMITS.resourceId) } : {}),
+    };
+  }
+  if (facts.requestId !== undefined) event.requestId = clip(facts.requestId, AUDIT_LIMITS.requestId);
+  if (facts.category !== undefined) event.category = facts.category;
+  return event;
+}

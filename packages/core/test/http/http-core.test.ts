@@ -1,0 +1,170 @@
+import fc from 'fast-check';
+import { BulwarkConfigError, BulwarkError, BulwarkTokenError, ErrorCodes } from '../../src/errors';
+import { BearerAuthenticator } from '../../src/http/bearer-authenticator';
+import { readCookie, serializeCookie } from '../../src/http/cookies';
+import { CsrfTokens } from '../../src/http/csrf-tokens';
+import { InputGuard, checkResourceId } from '../../src/http/input-guard';
+import { problemFor } from '../../src/http/problem-details';
+import { outcomeFromStatus, requestAuditEvent } from '../../src/http/request-audit';
+import { requestIdFrom } from '../../src/http/request-id';
+
+const SECRET = 'x'.repeat(32);
+
+describe('CsrfTokens', () => {
+  const tokens = new CsrfTokens({ secret: SECRET });
+
+  it('verifies its own tokens only for the same binding, and no tampered token (property)', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.nat(66), (binding, other, pos) => {
+        const token = tokens.issue(binding);
+        expect(tokens.verify(token, binding)).toBe(true);
+        if (other !== binding) expect(tokens.verify(token, other)).toBe(false);
+        const flipped = token.slice(0, pos) + (token[pos] === 'A' ? 'B' : 'A') + token.slice(pos + 1);
+        if (flipped !== token) expect(tokens.verify(flipped, binding)).toBe(false);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('accepts tokens of a previous secret after rotation, and refuses a foreign secret', () => {
+    const old = tokens.issue('s1');
+    expect(new CsrfTokens({ secret: 'y'.repeat(32), previousSecrets: [SECRET] }).verify(old, 's1')).toBe(
+      true,
+    );
+    expect(new CsrfTokens({ secret: 'y'.repeat(32) }).verify(old, 's1')).toBe(false);
+    expect(() => new CsrfTokens({ secret: 'short' })).toThrow(BulwarkConfigError);
+  });
+});
+
+describe('problemFor', () => {
+  it.each([
+    [new BulwarkTokenError(ErrorCodes.TOKEN_EXPIRED, 'x'), 401, 'https://bulwark.dev/problems/token-expired'],
+    [
+      new BulwarkError(ErrorCodes.CONSENT_REQUIRED, 'x', { purposeId: 'p' }),
+      403,
+      'https://bulwark.dev/problems/consent-required',
+    ],
+    [new BulwarkError(ErrorCodes.CSRF_INVALID, 'x'), 403, 'https://bulwark.dev/problems/bad-csrf-token'],
+    [
+      new BulwarkError(ErrorCodes.HTTP_TOO_MANY_REQUESTS, 'x', { retryAfterSec: 12.2 }),
+      429,
+      'https://bulwark.dev/problems/http-too-many-requests',
+    ],
+    [
+      new BulwarkError(ErrorCodes.CRYPTO_UNKNOWN_KEY, 'key pii v3 missing'),
+      500,
+      'https://bulwark.dev/problems/internal',
+    ],
+    [
+      Object.assign(new Error('Unexpected token in {"ssn":"123"}'), {
+        status: 400,
+        type: 'entity.parse.failed',
+        expose: true,
+      }),
+      400,
+      'about:blank',
+    ],
+    [new Error('boom'), 500, 'https://bulwark.dev/problems/internal'],
+    ['a string', 500, 'https://bulwark.dev/problems/internal'],
+  ])('maps %p to %i', (error, status, type) => {
+    const p = problemFor(error, { requestId: 'r' });
+    expect(p.status).toBe(status);
+    expect(p.body.type).toBe(type);
+    expect(p.body.requestId).toBe('r');
+    expect(JSON.stringify(p.body)).not.toMatch(/pii v3|ssn|boom/);
+  });
+
+  it('sets WWW-Authenticate on 401 and Retry-After on 429', () => {
+    expect(
+      problemFor(new BulwarkTokenError(ErrorCodes.TOKEN_MALFORMED, 'x')).headers['www-authenticate'],
+    ).toBe('Bearer realm="bulwark", error="invalid_token"');
+    expect(
+      problemFor(new BulwarkError(ErrorCodes.HTTP_TOO_MANY_REQUESTS, 'x', { retryAfterSec: 12.2 })).headers[
+        'retry-after'
+      ],
+    ).toBe('13');
+  });
+});
+
+describe('InputGuard and checkResourceId', () => {
+  it('refuses any id that decodes to a traversal, and keeps plain ids (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[A-Za-z0-9_-]{1,20}$/),
+        fc.constantFrom('..', '%2e%2e', '%252e%252e', '..%2f', 'a/b', 'a\\b', '%5c'),
+        (id, evil) => {
+          expect(checkResourceId(id)).toBe(id);
+          expect(() => checkResourceId(`${id}${evil}`)).toThrow(BulwarkError);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('checks depth and forbidden keys without recursion on hostile nesting', () => {
+    const guard = new InputGuard({ maxDepth: 1000 });
+    let deep: unknown = {};
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(() => guard.checkValue(deep, 'body')).toThrow(
+      expect.objectContaining({ code: ErrorCodes.HTTP_INPUT_TOO_DEEP }),
+    );
+    expect(() => guard.checkValue(JSON.parse('{"a":[{"__proto__":1}]}'), 'body')).toThrow(
+      expect.objectContaining({ code: ErrorCodes.HTTP_INPUT_FORBIDDEN_KEY }),
+    );
+  });
+});
+
+describe('request audit, ids, cookies, bearer parsing', () => {
+  it('derives the outcome from the final status', () => {
+    expect([200, 302, 401, 403, 404, 500].map(outcomeFromStatus)).toEqual([
+      'success',
+      'success',
+      'denied',
+      'denied',
+      'failure',
+      'failure',
+    ]);
+  });
+
+  it('clips hostile request data instead of losing the event', () => {
+    const event = requestAuditEvent({
+      method: 'GE T\n',
+      route: '/x'.repeat(1000),
+      status: 200,
+      latencyMs: 1,
+      ip: 'not-an-ip',
+      userAgent: 'u'.repeat(5000),
+    });
+    expect(event.action).toBe('http.get');
+    expect(event.actor.ip).toBeUndefined();
+    expect(event.actor.userAgent).toHaveLength(512);
+  });
+
+  it('reuses only safe request ids, reads cookies and refuses non-bearer credentials', () => {
+    expect(requestIdFrom('abc-123')).toBe('abc-123');
+    expect(requestIdFrom('evil\nlog line')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(readCookie(`a=1; ${serializeCookie('b', 'tok').split(';')[0]}; c=3`, 'b')).toBe('tok');
+    expect(BearerAuthenticator.credential(undefined)).toBeUndefined();
+    expect(() => BearerAuthenticator.credential('Basic abc')).toThrow(BulwarkTokenError);
+  });
+
+  it('caches a verified token only until its expiry', async () => {
+    let now = 1_000_000;
+    let calls = 0;
+    const auth = new BearerAuthenticator({
+      tokens: {
+        verify: async () => (
+          calls++,
+          { payload: { sub: 'a', exp: now / 1000 + 10 }, protectedHeader: { alg: 'HS256' } }
+        ),
+      },
+      now: () => now,
+    });
+    await auth.authenticate('Bearer t');
+    await auth.authenticate('Bearer t');
+    expect(calls).toBe(1);
+    now += 11_000; // past exp
+    await auth.authenticate('Bearer t');
+    expect(calls).toBe(2);
+  });
+});

@@ -1,0 +1,54 @@
+import { CsrfProtection, type CsrfOptions } from '@bulwark/core';
+import type { Request, RequestHandler } from 'express';
+
+export interface ExpressCsrfOptions extends CsrfOptions {
+  /**
+   * What the token is bound to. Default: the principal id, else express-session's `req.sessionID`,
+   * else '' (anonymous: still a signed double-submit, but not tied to a session).
+   */
+  binding?: (req: Request) => string | undefined;
+}
+
+export type CsrfMiddleware = RequestHandler & { readonly protection: CsrfProtection };
+
+function defaultBinding(req: Request): string {
+  return req.principal?.id ?? (req as { sessionID?: string }).sessionID ?? '';
+}
+
+/**
+ * csurf-compatible CSRF protection (signed double-submit cookie): `req.csrfToken()` returns the
+ * token (setting the cookie when a new one is minted); unsafe methods must echo it in a
+ * `csrf-token` / `xsrf-token` / `x-csrf-token` / `x-xsrf-token` header, a `_csrf` body field or a
+ * `_csrf` query parameter, or fail with `err.code === 'EBADCSRFTOKEN'` (403).
+ */
+export function csrf(options: ExpressCsrfOptions): CsrfMiddleware {
+  const protection = new CsrfProtection(options);
+  const bindingOf = options.binding ?? defaultBinding;
+  if (typeof bindingOf !== 'function') throw new TypeError('csrf: binding must be a function');
+  const middleware: RequestHandler = (req, res, next) => {
+    const binding = bindingOf(req) ?? '';
+    let token: string | undefined;
+    req.csrfToken = () => {
+      if (token !== undefined) return token;
+      const issued = protection.tokenFor(req.headers.cookie, binding);
+      if (issued.setCookie !== undefined) res.append('Set-Cookie', issued.setCookie);
+      return (token = issued.token);
+    };
+    try {
+      protection.check({
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+        // Express 5 parses req.query on every access: only unsafe requests read it.
+        get query() {
+          return req.query;
+        },
+        binding,
+      });
+    } catch (err) {
+      return next(err);
+    }
+    next();
+  };
+  return Object.assign(middleware, { protection });
+}

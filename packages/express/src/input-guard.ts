@@ -1,0 +1,29 @@
+import { InputGuard, type InputGuardOptions } from '@bulwark/core';
+import type { RequestHandler } from 'express';
+
+export type InputGuardMiddleware = RequestHandler & { readonly guard: InputGuard };
+
+/**
+ * Refuses oversized bodies (413), deep or key-heavy JSON (422), prototype-pollution keys, NUL bytes
+ * and path traversal (400). Parses JSON and urlencoded bodies itself (bounded) when no parser ran
+ * before it; a later `express.json()` sees the body as read and skips.
+ */
+export function inputGuard(options: InputGuardOptions = {}): InputGuardMiddleware {
+  const guard = new InputGuard(options);
+  const middleware: RequestHandler = (req, _res, next) => {
+    try {
+      guard.checkHead({ method: req.method, url: req.originalUrl, headers: req.headers });
+      if (req.body !== undefined || !guard.parseBody) {
+        guard.checkValue(req.body, 'body');
+        return next();
+      }
+    } catch (err) {
+      return next(err);
+    }
+    guard.readBody(req, req.headers).then((body) => {
+      if (body !== undefined) req.body = body;
+      next();
+    }, next);
+  };
+  return Object.assign(middleware, { guard });
+}

@@ -1,0 +1,48 @@
+import { PROBLEM_CONTENT_TYPE, problemFor, type ProblemResponse } from '@bulwark/core';
+import type { ErrorRequestHandler, Request, Response } from 'express';
+import { requestState } from './request-state';
+
+export interface ProblemDetailsOptions {
+  /** Receives every 5xx error (the body says nothing of it). Default: console.error. */
+  log?: (error: unknown, req: Request) => void;
+  /** Realm of the WWW-Authenticate challenge. Default `bulwark`. */
+  realm?: string;
+}
+
+const defaultLog = (error: unknown): void => console.error(error);
+
+/** Writes `error` as RFC 9457 problem+json; records its code for the audit event. */
+export function sendProblem(
+  req: Request,
+  res: Response,
+  error: unknown,
+  options: ProblemDetailsOptions = {},
+): void {
+  const problem: ProblemResponse = problemFor(error, {
+    ...(req.requestId !== undefined ? { requestId: req.requestId } : {}),
+    ...(options.realm !== undefined ? { realm: options.realm } : {}),
+  });
+  if (typeof problem.body.code === 'string') requestState(req).errorCode = problem.body.code;
+  if (problem.status >= 500) (options.log ?? defaultLog)(error, req);
+  if (res.headersSent) {
+    // Too late for a status: end the response so the client sees a truncated reply, not a hang.
+    res.destroy();
+    return;
+  }
+  res.statusCode = problem.status;
+  for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
+  res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE);
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(req.method === 'HEAD' ? undefined : JSON.stringify(problem.body));
+}
+
+/**
+ * Express error handler (register after the routes): every error becomes application/problem+json,
+ * Bulwark errors with their 4xx status, anything unknown a 500 that leaks no message or stack.
+ */
+export function problemDetails(options: ProblemDetailsOptions = {}): ErrorRequestHandler {
+  if (options.log !== undefined && typeof options.log !== 'function') {
+    throw new TypeError('problemDetails: log must be a function');
+  }
+  return (err, req, res, _next) => sendProblem(req, res, err, options);
+}

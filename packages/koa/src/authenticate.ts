@@ -1,0 +1,22 @@
+import { BearerAuthenticator, type BearerAuthenticatorOptions } from '@bulwark/core';
+import type { Middleware } from 'koa';
+import { bulwarkState } from './request-state';
+
+export interface AuthenticateOptions extends BearerAuthenticatorOptions {
+  /** Let requests without any Authorization header through without a principal. Default false. */
+  optional?: boolean;
+}
+
+/**
+ * Bearer JWT authentication through the core TokenService. Sets `ctx.state.principal`; failures
+ * become 401 with `WWW-Authenticate: Bearer error="invalid_token"` (no credential: a plain challenge).
+ */
+export function authenticate(options: AuthenticateOptions): Middleware {
+  const authenticator = new BearerAuthenticator(options);
+  const optional = options.optional === true;
+  return async (ctx, next) => {
+    const principal = await authenticator.authenticate(ctx.req.headers.authorization, optional);
+    if (principal !== undefined) bulwarkState(ctx).principal = principal;
+    await next();
+  };
+}

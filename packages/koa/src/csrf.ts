@@ -1,0 +1,51 @@
+import { CsrfProtection, type CsrfOptions } from '@bulwark/core';
+import type { Context, Middleware } from 'koa';
+import { bulwarkState } from './request-state';
+
+export interface KoaCsrfOptions extends CsrfOptions {
+  /**
+   * What the token is bound to. Default: the principal id, else koa-session's `ctx.session.id`
+   * (when set), else '' (anonymous: still a signed double-submit, but not tied to a session).
+   */
+  binding?: (ctx: Context) => string | undefined;
+}
+
+export type CsrfMiddleware = Middleware & { readonly protection: CsrfProtection };
+
+function defaultBinding(ctx: Context): string {
+  const sessionId = (ctx as Context & { session?: { id?: unknown } }).session?.id;
+  return bulwarkState(ctx).principal?.id ?? (typeof sessionId === 'string' ? sessionId : '');
+}
+
+/**
+ * csurf-compatible CSRF protection (signed double-submit cookie): `ctx.state.csrfToken()` returns
+ * the token (setting the cookie when a new one is minted); unsafe methods must echo it in a
+ * `csrf-token` / `xsrf-token` / `x-csrf-token` / `x-xsrf-token` header, a `_csrf` body field or a
+ * `_csrf` query parameter, or fail with `err.code === 'EBADCSRFTOKEN'` (403).
+ */
+export function csrf(options: KoaCsrfOptions): CsrfMiddleware {
+  const protection = new CsrfProtection(options);
+  const bindingOf = options.binding ?? defaultBinding;
+  if (typeof bindingOf !== 'function') throw new TypeError('csrf: binding must be a function');
+  const middleware: Middleware = (ctx, next) => {
+    const binding = bindingOf(ctx) ?? '';
+    let token: string | undefined;
+    bulwarkState(ctx).csrfToken = () => {
+      if (token !== undefined) return token;
+      const issued = protection.tokenFor(ctx.req.headers.cookie, binding);
+      if (issued.setCookie !== undefined) ctx.append('Set-Cookie', issued.setCookie);
+      return (token = issued.token);
+    };
+    protection.check({
+      method: ctx.method,
+      headers: ctx.req.headers,
+      body: (ctx.request as { body?: unknown }).body,
+      get query() {
+        return ctx.query;
+      },
+      binding,
+    });
+    return next();
+  };
+  return Object.assign(middleware, { protection });
+}

@@ -1,0 +1,15 @@
+// @bulwark/koa: Bulwark's core engines as Koa 3 middleware. Each middleware is glue over a
+// framework-free core function (see @bulwark/core http), shared with @bulwark/express.
+export { bulwark, type BulwarkOptions, type BulwarkMiddleware } from './bulwark';
+export { requestId } from './request-id';
+export { problemDetails, sendProblem, type ProblemDetailsOptions } from './problem-details';
+export { securityHeaders, type SecurityHeadersMiddleware } from './security-headers';
+export { inputGuard, type InputGuardMiddleware } from './input-guard';
+export { audit, type AuditMiddleware } from './audit';
+export { authenticate, type AuthenticateOptions } from './authenticate';
+export { authorize, type AuthorizeOptions, type ResourceSpec } from './authorize';
+export { csrf, type KoaCsrfOptions, type CsrfMiddleware } from './csrf';
+export { requireConsent } from './require-consent';
+export { bruteForce } from './brute-force';
+export type { BulwarkRequestState, BulwarkState } from './request-state';
+export { privacyRouter } from './privacy-router';

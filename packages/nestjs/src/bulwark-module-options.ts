@@ -1,0 +1,146 @@
+import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency } from '@nestjs/common';
+import {
+  BulwarkConfigError,
+  ErrorCodes,
+  type Authorizer,
+  type AuthzContext,
+  type KeyRing,
+  type TokenClaims,
+} from '@bulwark/core';
+import type { BulwarkRequestContext } from './bulwark-request-context';
+import type { BearerTokenVerifier, ConsentChecker, HttpPrincipal, RequestAuditLog } from './core-http';
+
+export interface BulwarkAuthenticationOptions {
+  /** Claim holding the roles (array of strings or a space-separated string). Default `roles`. */
+  rolesClaim?: string;
+  /** Builds the principal from verified claims. Default `{ id: sub, roles, type: 'user', claims }`. */
+  principal?: (claims: TokenClaims) => HttpPrincipal;
+  /** Seconds a verified token is remembered (never past its `exp`); 0 disables. Default 30. */
+  cacheTtlSec?: number;
+  /** Most remembered tokens. Default 10 000. */
+  cacheMaxEntries?: number;
+  /** Realm of the `WWW-Authenticate: Bearer` challenge on 401. Default `bulwark`. */
+  realm?: string;
+}
+
+export interface BulwarkAuditOptions {
+  /** Retention category of request events (an `@Audited` category overrides it). Default `http`. */
+  category?: string;
+  /** Called when an event could not be stored. Default: a process warning. Never reaches the request. */
+  onError?: (error: unknown) => void;
+  /**
+   * Audit every HTTP request, not only `@Audited` routes (action `http.<method>`). Default false.
+   * This also covers requests refused before Bulwark's guard ran (e.g. by another global guard).
+   */
+  allRequests?: boolean;
+}
+
+/** Field encryption through @bulwark/typeorm on a @nestjs/typeorm DataSource. */
+export interface BulwarkTypeOrmOptions {
+  /** The key ring the encryption subscriber encrypts with. */
+  keyRing: KeyRing;
+  /** Name of the @nestjs/typeorm DataSource (`TypeOrmModule.forRoot({ name })`); default the unnamed one. */
+  dataSourceName?: string;
+  /** Key of fields without their own `keyId`. Default `default`. */
+  defaultKeyId?: string;
+  /** Create keys named by entities when missing (default true); false: a missing key fails the boot. */
+  createKeys?: boolean;
+}
+
+export interface BulwarkModuleOptions {
+  /** Verifies bearer JWTs (a `TokenService`: algorithm allow-list, signature, exp/nbf/iss/aud). Required. */
+  tokens: BearerTokenVerifier;
+  authentication?: BulwarkAuthenticationOptions;
+  /** Decides `@Authorize` routes: a `PolicyEngine`, or CASL / casbin behind the `Authorizer` interface. */
+  authorizer?: Authorizer;
+  /** Server-side facts for ABAC conditions (`context.*`); `ip` is always the request's own. */
+  authzContext?: (request: BulwarkRequestContext) => AuthzContext;
+  /** Where `@Audited` routes write (an `AuditLog`). */
+  auditLog?: RequestAuditLog;
+  audit?: BulwarkAuditOptions;
+  /** Answers `@RequireConsent` (a `ConsentManager`). */
+  consent?: ConsentChecker;
+  /** Registers the @bulwark/typeorm encryption subscriber on the @nestjs/typeorm DataSource. */
+  typeorm?: BulwarkTypeOrmOptions;
+}
+
+/** How the module is registered (known before any provider is built, so not part of async options). */
+export interface BulwarkModuleRegistration {
+  /** Make the providers injectable in every module (default true); false: only in importing modules. */
+  global?: boolean;
+  /**
+   * Register BulwarkGuard, BulwarkAuditInterceptor and BulwarkExceptionFilter as global enhancers
+   * (APP_GUARD / APP_INTERCEPTOR / APP_FILTER). Default true. With false, apply them yourself with
+   * `@UseGuards` / `@UseInterceptors` / `@UseFilters` on the controllers that need them.
+   */
+  globalEnhancers?: boolean;
+}
+
+export type BulwarkModuleRootOptions = BulwarkModuleOptions & BulwarkModuleRegistration;
+
+export interface BulwarkModuleAsyncOptions
+  extends BulwarkModuleRegistration, Pick<ModuleMetadata, 'imports'> {
+  // Nest's own factory signature: the injected values arrive positionally, in `inject` order.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  useFactory: (...args: any[]) => BulwarkModuleOptions | Promise<BulwarkModuleOptions>;
+  inject?: (InjectionToken | OptionalFactoryDependency)[];
+  /**
+   * Register the TypeORM encryption subscriber: `true` (the unnamed DataSource) or the DataSource
+   * name. The factory must then return `typeorm: { keyRing }`. Needed here because the DataSource
+   * to inject must be known before the factory runs.
+   */
+  typeorm?: boolean | { dataSourceName?: string };
+}
+
+function invalid(path: string, message: string): BulwarkConfigError {
+  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `BulwarkModule: ${path} ${message}`, { path });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/** Checks the options once, at start-up; messages name the offending field. */
+export function validateBulwarkOptions(options: unknown): BulwarkModuleOptions {
+  if (!isObject(options)) throw invalid('options', 'must be an object');
+  const o = options as Partial<BulwarkModuleOptions>;
+  if (typeof o.tokens?.verify !== 'function')
+    throw invalid('tokens', 'must be a TokenService (with verify())');
+  if (o.authentication !== undefined && !isObject(o.authentication))
+    throw invalid('authentication', 'must be an object');
+  const realm: unknown = o.authentication?.realm;
+  if (
+    realm !== undefined &&
+    (typeof realm !== 'string' || !/^[\x21\x23-\x5b\x5d-\x7e ]{1,64}$/.test(realm))
+  ) {
+    // The realm is written into a quoted-string of the WWW-Authenticate header (RFC 9110 §11.6.1).
+    throw invalid('authentication.realm', 'must be 1-64 printable characters without quotes or backslashes');
+  }
+  if (o.authorizer !== undefined && typeof o.authorizer?.check !== 'function') {
+    throw invalid('authorizer', 'must implement check() (a PolicyEngine or an Authorizer)');
+  }
+  if (o.authzContext !== undefined && typeof o.authzContext !== 'function') {
+    throw invalid('authzContext', 'must be a function of the request');
+  }
+  if (o.auditLog !== undefined && typeof o.auditLog?.append !== 'function') {
+    throw invalid('auditLog', 'must be an AuditLog (with append())');
+  }
+  if (o.audit !== undefined && !isObject(o.audit)) throw invalid('audit', 'must be an object');
+  if (o.audit?.allRequests !== undefined && typeof o.audit.allRequests !== 'boolean') {
+    throw invalid('audit.allRequests', 'must be a boolean');
+  }
+  if (
+    o.consent !== undefined &&
+    (typeof o.consent?.check !== 'function' || typeof o.consent?.purpose !== 'function')
+  ) {
+    throw invalid('consent', 'must be a ConsentManager (with check() and purpose())');
+  }
+  if (o.typeorm !== undefined) {
+    if (!isObject(o.typeorm) || !isObject(o.typeorm.keyRing))
+      throw invalid('typeorm.keyRing', 'must be a KeyRing');
+    if (o.typeorm.dataSourceName !== undefined && typeof o.typeorm.dataSourceName !== 'string') {
+      throw invalid('typeorm.dataSourceName', 'must be a string');
+    }
+  }
+  return o as BulwarkModuleOptions;
+}

@@ -1,0 +1,196 @@
+import {
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+  type Provider,
+} from '@nestjs/common';
+import {
+  APP_FILTER,
+  APP_GUARD,
+  APP_INTERCEPTOR,
+  DiscoveryModule,
+  DiscoveryService,
+  ModuleRef,
+  Reflector,
+} from '@nestjs/core';
+import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
+import { BULWARK_AUDITED } from './audited';
+import { BULWARK_AUTHORIZE } from './authorize';
+import { BulwarkAuditInterceptor } from './bulwark-audit-interceptor';
+import { BulwarkExceptionFilter } from './bulwark-exception-filter';
+import { BulwarkGuard } from './bulwark-guard';
+import {
+  type BulwarkModuleAsyncOptions,
+  type BulwarkModuleOptions,
+  type BulwarkModuleRegistration,
+  type BulwarkModuleRootOptions,
+} from './bulwark-module-options';
+import { BulwarkRuntime } from './bulwark-runtime';
+import {
+  BULWARK_AUDIT_LOG,
+  BULWARK_AUTHORIZER,
+  BULWARK_CONSENT_MANAGER,
+  BULWARK_OPTIONS,
+  BULWARK_TOKEN_SERVICE,
+  BULWARK_TYPEORM_ENCRYPTION,
+} from './bulwark-tokens';
+import { checkConsentPurpose } from './core-http';
+import { BULWARK_REQUIRE_CONSENT } from './require-consent';
+import { typeOrmEncryptionProvider, type BulwarkTypeOrmEncryption } from './typeorm-encryption-provider';
+
+const SERVICE_TOKENS = [
+  BULWARK_TOKEN_SERVICE,
+  BULWARK_AUTHORIZER,
+  BULWARK_AUDIT_LOG,
+  BULWARK_CONSENT_MANAGER,
+];
+
+/**
+ * Bulwark for NestJS. `forRoot(options)` / `forRootAsync({ imports, inject, useFactory })` provide
+ * the core services under the tokens of bulwark-tokens.ts and, by default, register BulwarkGuard,
+ * BulwarkAuditInterceptor and BulwarkExceptionFilter globally. At application bootstrap every
+ * controller is checked: a decorator whose service is missing, or a `@RequireConsent` purpose the
+ * ConsentManager does not know, fails the boot instead of every request.
+ */
+@Module({})
+export class BulwarkModule implements OnApplicationBootstrap, OnModuleDestroy {
+  constructor(
+    private readonly runtime: BulwarkRuntime,
+    private readonly discovery: DiscoveryService,
+    private readonly reflector: Reflector,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  static forRoot(options: BulwarkModuleRootOptions): DynamicModule {
+    const optionsProvider: Provider = { provide: BULWARK_OPTIONS, useValue: options };
+    return BulwarkModule.assemble(
+      optionsProvider,
+      options,
+      options?.typeorm !== undefined ? { dataSourceName: options.typeorm.dataSourceName } : undefined,
+      [],
+    );
+  }
+
+  static forRootAsync(options: BulwarkModuleAsyncOptions): DynamicModule {
+    if (typeof options?.useFactory !== 'function') {
+      throw new BulwarkConfigError(
+        ErrorCodes.CONFIG_INVALID,
+        'BulwarkModule.forRootAsync: useFactory must be a function',
+        {
+          path: 'useFactory',
+        },
+      );
+    }
+    const optionsProvider: Provider = {
+      provide: BULWARK_OPTIONS,
+      useFactory: options.useFactory,
+      inject: options.inject ?? [],
+    };
+    const typeorm =
+      options.typeorm === true ? {} : typeof options.typeorm === 'object' ? options.typeorm : undefined;
+    return BulwarkModule.assemble(optionsProvider, options, typeorm, options.imports ?? []);
+  }
+
+  private static assemble(
+    optionsProvider: Provider,
+    registration: BulwarkModuleRegistration,
+    typeorm: { dataSourceName?: string } | undefined,
+    imports: NonNullable<DynamicModule['imports']>,
+  ): DynamicModule {
+    const service = (pick: (o: BulwarkModuleOptions) => unknown) => (runtime: BulwarkRuntime) =>
+      pick(runtime.options) ?? null;
+    const providers: Provider[] = [
+      optionsProvider,
+      // Validation happens here, once, when the application is created.
+      {
+        provide: BulwarkRuntime,
+        useFactory: (o: BulwarkModuleOptions) => new BulwarkRuntime(o),
+        inject: [BULWARK_OPTIONS],
+      },
+      { provide: BULWARK_TOKEN_SERVICE, useFactory: service((o) => o.tokens), inject: [BulwarkRuntime] },
+      { provide: BULWARK_AUTHORIZER, useFactory: service((o) => o.authorizer), inject: [BulwarkRuntime] },
+      { provide: BULWARK_AUDIT_LOG, useFactory: service((o) => o.auditLog), inject: [BulwarkRuntime] },
+      { provide: BULWARK_CONSENT_MANAGER, useFactory: service((o) => o.consent), inject: [BulwarkRuntime] },
+      BulwarkGuard,
+      BulwarkAuditInterceptor,
+      BulwarkExceptionFilter,
+    ];
+    const exports: NonNullable<DynamicModule['exports']> = [
+      BULWARK_OPTIONS,
+      BulwarkRuntime,
+      ...SERVICE_TOKENS,
+      BulwarkGuard,
+      BulwarkAuditInterceptor,
+      BulwarkExceptionFilter,
+    ];
+    if (registration?.globalEnhancers !== false) {
+      providers.push(
+        { provide: APP_GUARD, useExisting: BulwarkGuard },
+        { provide: APP_INTERCEPTOR, useExisting: BulwarkAuditInterceptor },
+        { provide: APP_FILTER, useExisting: BulwarkExceptionFilter },
+      );
+    }
+    if (typeorm !== undefined) {
+      providers.push(typeOrmEncryptionProvider(typeorm.dataSourceName));
+      exports.push(BULWARK_TYPEORM_ENCRYPTION);
+    }
+    return {
+      module: BulwarkModule,
+      global: registration?.global !== false,
+      imports: [DiscoveryModule, ...imports],
+      providers,
+      exports,
+    };
+  }
+
+  /** Start-up checks of every controller's Bulwark decorators against the configured services. */
+  onApplicationBootstrap(): void {
+    const { authorizer, auditLog, consent } = this.runtime.options;
+    for (const wrapper of this.discovery.getControllers()) {
+      const controller = wrapper.metatype as (new (...args: never[]) => unknown) | null;
+      if (typeof controller !== 'function') continue;
+      const proto = controller.prototype as Record<string, unknown>;
+      for (const name of Object.getOwnPropertyNames(proto)) {
+        const handler = proto[name];
+        if (name === 'constructor' || typeof handler !== 'function') continue;
+        const where = `${controller.name}.${name}`;
+        const targets = [handler, controller];
+        if (
+          authorizer === undefined &&
+          this.reflector.getAllAndOverride(BULWARK_AUTHORIZE, targets) !== undefined
+        ) {
+          throw missing(`@Authorize on ${where} needs BulwarkModule options.authorizer`, 'authorizer');
+        }
+        if (
+          auditLog === undefined &&
+          this.reflector.getAllAndOverride(BULWARK_AUDITED, targets) !== undefined
+        ) {
+          throw missing(`@Audited on ${where} needs BulwarkModule options.auditLog`, 'auditLog');
+        }
+        const purposes = this.reflector.getAllAndOverride<readonly string[] | undefined>(
+          BULWARK_REQUIRE_CONSENT,
+          targets,
+        );
+        for (const purpose of purposes ?? [])
+          checkConsentPurpose(consent, purpose, `RequireConsent(${where})`);
+      }
+    }
+  }
+
+  /** Drains queued audit events and detaches the TypeORM subscriber (the app closes its own AuditLog). */
+  async onModuleDestroy(): Promise<void> {
+    await this.runtime.close();
+    let encryption: BulwarkTypeOrmEncryption | undefined;
+    try {
+      encryption = this.moduleRef.get<BulwarkTypeOrmEncryption>(BULWARK_TYPEORM_ENCRYPTION, { strict: true });
+    } catch {
+      encryption = undefined; // not configured
+    }
+    encryption?.unregister();
+  }
+}
+
+function missing(message: string, path: string): BulwarkConfigError {
+  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, message, { path });
+}

@@ -1,0 +1,24 @@
+/**
+ * The framework-free HTTP helpers of @bulwark/core (problem details, bearer authentication,
+ * authorization, consent checks, request audit) that this adapter maps to NestJS.
+ */
+export {
+  BearerAuthenticator,
+  BulwarkHttpError,
+  PROBLEM_CONTENT_TYPE,
+  REQUEST_ID_HEADER,
+  RequestAuditor,
+  authorizeRequest,
+  checkConsentPurpose,
+  checkResourceId,
+  problemFor,
+  requestIdFrom,
+  requireConsentFor,
+  type BearerAuthenticatorOptions,
+  type BearerTokenVerifier,
+  type ConsentChecker,
+  type HttpPrincipal,
+  type ProblemResponse,
+  type RequestAuditFacts,
+  type RequestAuditLog,
+} from '@bulwark/core';

@@ -1,0 +1,156 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { BulwarkError } from '@bulwark/core';
+import type { AuditedMetadata } from './audited';
+import type { BulwarkRequestContext } from './bulwark-request-context';
+import type { BulwarkRuntime } from './bulwark-runtime';
+import { REQUEST_ID_HEADER, requestIdFrom, type HttpPrincipal } from './core-http';
+import { resolveResource } from './resource-spec';
+
+/**
+ * The request as Bulwark reads it. Express requests have these members; Fastify requests too,
+ * except the route pattern (`routeOptions.url` instead of `route.path`).
+ */
+export interface PlatformRequest {
+  method: string;
+  url?: string;
+  headers: IncomingHttpHeaders;
+  ip?: string;
+  params?: Record<string, string>;
+  query?: Record<string, unknown>;
+  body?: unknown;
+  route?: { path?: unknown };
+  routeOptions?: { url?: string };
+  principal?: HttpPrincipal;
+  user?: unknown;
+  requestId?: string;
+}
+
+/** Express's response is a ServerResponse; Fastify's reply wraps one in `raw`. */
+export type PlatformResponse = ServerResponse | { raw: ServerResponse };
+
+/** What Bulwark learns while handling one request; read when the response ends. */
+export interface BulwarkRequestState {
+  requestId: string;
+  startedAt: number;
+  auditing: boolean;
+  resource?: { type: string; id?: string };
+  reasonId?: string;
+  errorCode?: string;
+}
+
+const STATE = Symbol.for('bulwark.nestjs.request-state');
+type Tracked = PlatformRequest & { [STATE]?: BulwarkRequestState };
+
+export function rawResponse(res: PlatformResponse): ServerResponse {
+  return 'raw' in res ? res.raw : res;
+}
+
+function routeOf(req: PlatformRequest): string {
+  const pattern = req.route?.path ?? req.routeOptions?.url;
+  if (typeof pattern === 'string') return pattern;
+  // No matched route (404, or refused before routing): the path without its query string.
+  return (req.url ?? '/').split('?')[0];
+}
+
+/** The view resource resolvers and `authzContext` get. */
+export function requestContext(req: PlatformRequest, execution: ExecutionContext): BulwarkRequestContext {
+  return {
+    params: req.params ?? {},
+    query: req.query ?? {},
+    body: req.body,
+    headers: req.headers,
+    principal: req.principal,
+    user: req.principal,
+    execution,
+  };
+}
+
+/** Keeps the stable code (and a deny's reason id) of an error for the request's audit event. */
+export function noteError(state: BulwarkRequestState, error: unknown): void {
+  if (state.errorCode !== undefined) return;
+  if (error instanceof BulwarkError) {
+    state.errorCode = error.code;
+    const reasonId = error.details?.reasonId;
+    if (typeof reasonId === 'string') state.reasonId = reasonId;
+  } else if (error instanceof Error) {
+    // Only the class name (e.g. NotFoundException): messages of app errors can hold anything.
+    state.errorCode = error.name.slice(0, 64);
+  }
+}
+
+/**
+ * Starts (once per request, whichever of guard, interceptor or filter runs first) Bulwark's
+ * handling: the request id, echoed as X-Request-Id; and, when the route is audited, one audit event
+ * queued when the response closes, with the outcome taken from the final status. Audit happens on
+ * 'close' rather than in the interceptor's stream because guards run before interceptors and
+ * exception filters after them: only the finished response knows the status the client got.
+ */
+export function trackRequest(
+  runtime: BulwarkRuntime,
+  req: PlatformRequest,
+  res: PlatformResponse,
+  audited?: AuditedMetadata,
+  execution?: ExecutionContext,
+): BulwarkRequestState {
+  const tracked = req as Tracked;
+  let state = tracked[STATE];
+  const raw = rawResponse(res);
+  if (state === undefined) {
+    const requestId = req.requestId ?? requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+    state = { requestId, startedAt: performance.now(), auditing: false };
+    tracked[STATE] = state;
+    req.requestId = requestId;
+    if (!raw.headersSent) raw.setHeader('X-Request-Id', requestId);
+  }
+  const auditor = runtime.auditor;
+  if (!state.auditing && auditor !== undefined && (audited !== undefined || runtime.auditAll)) {
+    state.auditing = true;
+    const current = state;
+    raw.once('close', () => {
+      // A response the client abandoned before it finished: 499 (nginx's "client closed request").
+      const status = raw.writableFinished ? raw.statusCode : 499;
+      const latencyMs = performance.now() - current.startedAt;
+      runtime.defer(
+        auditedResource(audited, req, execution, current).then((resource) =>
+          auditor.record({
+            method: req.method,
+            route: routeOf(req),
+            status,
+            latencyMs,
+            requestId: current.requestId,
+            ...(req.principal !== undefined ? { principal: req.principal } : {}),
+            ...(req.ip !== undefined ? { ip: req.ip } : {}),
+            ...(typeof req.headers['user-agent'] === 'string'
+              ? { userAgent: req.headers['user-agent'] }
+              : {}),
+            ...(resource !== undefined ? { resource } : {}),
+            ...(current.errorCode !== undefined ? { errorCode: current.errorCode } : {}),
+            ...(current.reasonId !== undefined ? { reasonId: current.reasonId } : {}),
+            ...(audited !== undefined ? { action: audited.action } : {}),
+            ...(audited?.category !== undefined ? { category: audited.category } : {}),
+          }),
+        ),
+      );
+    });
+  }
+  return state;
+}
+
+/** The `@Audited` resource, else the one `@Authorize` checked. Never throws: the event is written regardless. */
+async function auditedResource(
+  audited: AuditedMetadata | undefined,
+  req: PlatformRequest,
+  execution: ExecutionContext | undefined,
+  state: BulwarkRequestState,
+): Promise<{ type: string; id?: string } | undefined> {
+  if (audited?.resource !== undefined && execution !== undefined) {
+    try {
+      const r = await resolveResource(audited.resource, requestContext(req, execution));
+      return r.id !== undefined ? { type: r.type, id: r.id } : { type: r.type };
+    } catch {
+      // A resolver that fails (e.g. on a refused request's incomplete body) must not suppress the event.
+    }
+  }
+  return state.resource;
+}
