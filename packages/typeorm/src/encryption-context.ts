@@ -11,6 +11,11 @@ export interface ResolvedField {
   readonly keyId: string;
   /** Column associated data: `<table>.<column>` unless the decorator set `aad`. */
   readonly aad: string;
+  /**
+   * `aad` as UTF-8 bytes, made once: every value of the column is sealed and opened with it, and
+   * a string would be converted again on each call. Never mutated (read by setAAD only).
+   */
+  readonly aadBytes: Uint8Array;
   readonly where: FieldLocation;
   readonly metadata: EntityMetadata;
   readonly column: ColumnMetadata;
@@ -45,10 +50,12 @@ export class EncryptionContext {
       const metadata = this.metadataOf(spec.target, spec.property);
       const column = metadata.findColumnWithPropertyPath(spec.property);
       if (column === undefined) throw notAColumn(metadata.name, spec.property);
+      const aad = spec.aad ?? `${metadata.tableName}.${column.databaseName}`;
       resolved = {
         spec,
         keyId: spec.keyId ?? this.defaultKeyId,
-        aad: spec.aad ?? `${metadata.tableName}.${column.databaseName}`,
+        aad,
+        aadBytes: Buffer.from(aad, 'utf8'),
         where: { entity: metadata.name, column: spec.property },
         metadata,
         column,

@@ -12,7 +12,7 @@ import type {
 } from 'typeorm';
 import { computeIndex } from './blind-index-column';
 import type { EncryptionContext, ResolvedBlindIndex, ResolvedField } from './encryption-context';
-import { open, rowKey, seal } from './field-cipher';
+import { fieldAad, open, rowKey, seal, sealSync } from './field-cipher';
 import { sameValue } from './field-codec';
 import { fieldRegistry } from './field-registry';
 import { PendingDecryption, SealedValue, UNCHANGED } from './sealed-value';
@@ -20,9 +20,13 @@ import { PendingDecryption, SealedValue, UNCHANGED } from './sealed-value';
 interface EntityPlan {
   fields: ResolvedField[];
   indexes: ResolvedBlindIndex[];
+  /** Some field needs the row (bindToRow: primary key in the aad; subject: the subject id). */
+  needsRow: boolean;
+  /** Some field is encrypted under a subject key, which may have to be loaded (async). */
+  hasSubject: boolean;
 }
 
-const EMPTY: EntityPlan = { fields: [], indexes: [] };
+const EMPTY: EntityPlan = { fields: [], indexes: [], needsRow: false, hasSubject: false };
 
 function isRecord(value: unknown): value is ObjectLiteral {
   return value !== null && typeof value === 'object';
@@ -66,17 +70,49 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
     if (plan === undefined) {
       const fields = fieldRegistry.encrypted(metadata.target).map((s) => this.ctx.field(s));
       const indexes = fieldRegistry.blindIndexes(metadata.target).map((s) => this.ctx.blindIndex(s));
-      plan = fields.length === 0 && indexes.length === 0 ? EMPTY : { fields, indexes };
+      const hasSubject = fields.some((f) => f.spec.subject !== undefined);
+      const needsRow = hasSubject || fields.some((f) => f.spec.bindToRow);
+      plan = fields.length === 0 && indexes.length === 0 ? EMPTY : { fields, indexes, needsRow, hasSubject };
       this.plans.set(metadata.target, plan);
     }
     return plan;
   }
 
-  async beforeInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
+  // Hot path (a save() of N rows calls this N times): without subject-keyed fields every envelope
+  // is sealed synchronously and no promise is created; TypeORM accepts void or a promise. Errors
+  // are still reported as a rejected promise, as from an async listener.
+  beforeInsert(event: InsertEvent<ObjectLiteral>): Promise<void> | void {
     const row = event.entity;
     if (!isRecord(row)) return;
     const plan = this.plan(event.metadata);
     if (plan === EMPTY) return;
+    if (plan.hasSubject) return this.beforeInsertAsync(event, plan, row);
+    try {
+      this.fillIndexes(plan, row);
+      if (plan.needsRow) this.ensureKey(event.metadata, plan, row);
+      // The merged row is only read for row binding (primary key in the aad).
+      const context = plan.needsRow ? merged(undefined, row) : undefined;
+      let touched = false;
+      for (const field of plan.fields) {
+        const value: unknown = row[field.spec.property];
+        if (!needsSealing(value)) continue;
+        row[field.spec.property] = new SealedValue(
+          sealSync(this.ctx, field, value, fieldAad(field, context)),
+          value,
+        );
+        touched = true;
+      }
+      if (touched) this.track(event.queryRunner, row);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private async beforeInsertAsync(
+    event: InsertEvent<ObjectLiteral>,
+    plan: EntityPlan,
+    row: ObjectLiteral,
+  ): Promise<void> {
     this.fillIndexes(plan, row);
     if (plan.fields.some((f) => f.spec.bindToRow)) this.ensureKey(event.metadata, plan, row);
     const context = merged(undefined, row);
@@ -90,7 +126,7 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
     if (touched) this.track(event.queryRunner, row);
   }
 
-  async afterInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
+  afterInsert(event: InsertEvent<ObjectLiteral>): void {
     this.restore(event.queryRunner, event.entity);
   }
 
@@ -154,16 +190,25 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
     this.track(event.queryRunner, db);
   }
 
-  async afterUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
+  afterUpdate(event: UpdateEvent<ObjectLiteral>): void {
     this.restore(event.queryRunner, event.entity);
     this.restore(event.queryRunner, event.databaseEntity);
   }
 
-  async afterLoad(entity: ObjectLiteral, event?: LoadEvent<ObjectLiteral>): Promise<void> {
+  // Called once per loaded entity. The column transformer has already decrypted every field that
+  // needs neither the row id nor a subject key, so usually nothing is left: return without
+  // creating a promise (TypeORM would otherwise collect and await one per entity).
+  afterLoad(entity: ObjectLiteral, event?: LoadEvent<ObjectLiteral>): Promise<void> | void {
     if (!isRecord(entity)) return;
     const metadata = event?.metadata;
     const plan = metadata !== undefined ? this.plan(metadata) : this.planFor(entity);
     if (plan === EMPTY) return;
+    for (const field of plan.fields) {
+      if (entity[field.spec.property] instanceof PendingDecryption) return this.finishLoad(entity, plan);
+    }
+  }
+
+  private async finishLoad(entity: ObjectLiteral, plan: EntityPlan): Promise<void> {
     for (const field of plan.fields) {
       const value: unknown = entity[field.spec.property];
       if (value instanceof PendingDecryption) {
