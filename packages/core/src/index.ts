@@ -416,6 +416,9 @@ export { renderMarkdown } from './compliance/render-markdown';
 export { renderHtml } from './compliance/render-html';
 export { renderOscal, OSCAL_VERSION } from './compliance/render-oscal';
 
+// http: framework-free request logic shared by the Express, Koa and NestJS adapters
+export * from './http';
+
 // composition
 export {
   createBulwark,
