@@ -1,8 +1,5 @@
 import { ContainerModule } from 'inversify';
 import type { Bulwark } from './bulwark';
-import type { KeyRing } from './crypto/key-ring';
-import type { PasswordHasher } from './crypto/password-hasher';
-import type { TokenService } from './tokens/token-service';
 
 /**
  * Service identifiers under which `bulwarkContainerModule` binds the services. Symbols from the
@@ -13,12 +10,52 @@ export const BULWARK_TYPES = {
   KeyRing: Symbol.for('bulwark.KeyRing'),
   PasswordHasher: Symbol.for('bulwark.PasswordHasher'),
   TokenService: Symbol.for('bulwark.TokenService'),
+  AuditLog: Symbol.for('bulwark.AuditLog'),
+  PolicyEngine: Symbol.for('bulwark.PolicyEngine'),
+  /** The PolicyEngine again, for code that depends on the `Authorizer` interface only. */
+  Authorizer: Symbol.for('bulwark.Authorizer'),
+  MfaPolicy: Symbol.for('bulwark.MfaPolicy'),
+  TotpFactor: Symbol.for('bulwark.TotpFactor'),
+  RecoveryCodes: Symbol.for('bulwark.RecoveryCodes'),
+  BruteForceGuard: Symbol.for('bulwark.BruteForceGuard'),
+  ThreatDetector: Symbol.for('bulwark.ThreatDetector'),
+  ClassificationRegistry: Symbol.for('bulwark.ClassificationRegistry'),
+  ConsentManager: Symbol.for('bulwark.ConsentManager'),
+  DataSubjectRequests: Symbol.for('bulwark.DataSubjectRequests'),
+  ProcessorRegister: Symbol.for('bulwark.ProcessorRegister'),
+  ProcessingRegister: Symbol.for('bulwark.ProcessingRegister'),
+  DataRetention: Symbol.for('bulwark.DataRetention'),
+  BreachRegister: Symbol.for('bulwark.BreachRegister'),
+  ComplianceKit: Symbol.for('bulwark.ComplianceKit'),
 } as const;
+
+/** Which Bulwark member each optional token binds (Bulwark and PasswordHasher are always bound). */
+const OPTIONAL: readonly (readonly [keyof typeof BULWARK_TYPES, keyof Bulwark])[] = [
+  ['KeyRing', 'keyRing'],
+  ['TokenService', 'tokens'],
+  ['AuditLog', 'auditLog'],
+  ['PolicyEngine', 'policyEngine'],
+  ['Authorizer', 'policyEngine'],
+  ['MfaPolicy', 'mfaPolicy'],
+  ['TotpFactor', 'totp'],
+  ['RecoveryCodes', 'recoveryCodes'],
+  ['BruteForceGuard', 'bruteForce'],
+  ['ThreatDetector', 'threatDetector'],
+  ['ClassificationRegistry', 'classification'],
+  ['ConsentManager', 'consent'],
+  ['DataSubjectRequests', 'dsr'],
+  ['ProcessorRegister', 'processors'],
+  ['ProcessingRegister', 'processing'],
+  ['DataRetention', 'dataRetention'],
+  ['BreachRegister', 'breaches'],
+  ['ComplianceKit', 'compliance'],
+];
 
 /**
  * An inversify ContainerModule binding an already created Bulwark (see `createBulwark`) and each
  * of its services as constant values. Services that are not configured are not bound, so
  * `@inject(BULWARK_TYPES.TokenService)` fails at resolution time instead of yielding undefined.
+ * The container does not own the services: call `bulwark.close()` on shutdown.
  *
  * ```ts
  * const bulwark = await createBulwark(config);
@@ -29,8 +66,10 @@ export const BULWARK_TYPES = {
 export function bulwarkContainerModule(bulwark: Bulwark): ContainerModule {
   return new ContainerModule(({ bind }) => {
     bind<Bulwark>(BULWARK_TYPES.Bulwark).toConstantValue(bulwark);
-    bind<PasswordHasher>(BULWARK_TYPES.PasswordHasher).toConstantValue(bulwark.passwords);
-    if (bulwark.keyRing) bind<KeyRing>(BULWARK_TYPES.KeyRing).toConstantValue(bulwark.keyRing);
-    if (bulwark.tokens) bind<TokenService>(BULWARK_TYPES.TokenService).toConstantValue(bulwark.tokens);
+    bind(BULWARK_TYPES.PasswordHasher).toConstantValue(bulwark.passwords);
+    for (const [token, member] of OPTIONAL) {
+      const service = bulwark[member];
+      if (service !== undefined) bind(BULWARK_TYPES[token]).toConstantValue(service);
+    }
   });
 }

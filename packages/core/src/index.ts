@@ -358,6 +358,7 @@ export {
   type PolicyEngineSource,
   type BruteForceGuardSource,
   type ThreatDetectorSource,
+  type AuditLogDescription,
 } from './compliance/compliance-kit';
 export {
   ComplianceReport,
@@ -426,6 +427,16 @@ export {
   type BulwarkConfig,
   type MasterKeyConfig,
   type KeyStoreConfig,
+  type AuditConfig,
+  type AuthzConfig,
+  type MfaConfig,
+  type ThreatConfig,
+  type PrivacyConfig,
+  type ComplianceConfig,
+  type AuditStoreConfig,
+  type CheckpointStoreConfig,
+  type SecretBytesConfig,
+  type JwkConfig,
 } from './bulwark';
 export { bulwarkContainerModule, BULWARK_TYPES } from './container-module';
 

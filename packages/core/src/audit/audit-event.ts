@@ -136,8 +136,37 @@ function str(value: unknown, field: string, max: number, required: boolean): str
   return value;
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The number written by the `length` ASCII digits of `s` at `at` (already matched as digits). */
+function digitsAt(s: string, at: number, length: number): number {
+  let n = 0;
+  for (let i = at; i < at + length; i++) n = n * 10 + s.charCodeAt(i) - 48;
+  return n;
+}
+
+/**
+ * True when `s` is exactly what `toISOString()` returns for the instant it names: the
+ * `YYYY-MM-DDTHH:mm:ss.sssZ` shape with every field in range (month 1-12, a day that exists in
+ * that month of the proleptic Gregorian calendar Date uses, hour 0-23, minute and second 0-59).
+ * Anything else, e.g. 2025-02-30 (which Date rolls over to March 2) or 24:00, is left to Date.
+ */
+function isNormalUtcTime(s: string): boolean {
+  if (s.length !== 24 || !ISO_UTC_MS_RE.test(s)) return false;
+  const year = digitsAt(s, 0, 4);
+  const month = digitsAt(s, 5, 2);
+  const day = digitsAt(s, 8, 2);
+  if (month < 1 || month > 12 || day < 1) return false;
+  if (digitsAt(s, 11, 2) > 23 || digitsAt(s, 14, 2) > 59 || digitsAt(s, 17, 2) > 59) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!);
+}
+
 /** Normalises an event time to `YYYY-MM-DDTHH:mm:ss.sssZ`; rejects anything that is not a real instant. */
 export function normalizeAuditTime(value: unknown, field = 'time'): string {
+  // Fast path: a time already in normal form is its own normalisation (parsing a Date string
+  // costs more than the rest of an event's validation).
+  if (typeof value === 'string' && isNormalUtcTime(value)) return value;
   let date: Date;
   if (value instanceof Date) date = value;
   else if (typeof value === 'string' && value.length <= 64) date = new Date(value);

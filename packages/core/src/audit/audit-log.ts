@@ -91,6 +91,17 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * Freezes a normalised event: its actor and resource are flat objects of strings that
+ * normalizeAuditEvent built, so only `details` needs the recursive walk.
+ */
+function freezeEvent(event: NormalizedAuditEvent): NormalizedAuditEvent {
+  Object.freeze(event.actor);
+  if (event.resource !== undefined) Object.freeze(event.resource);
+  if (event.details !== undefined) deepFreeze(event.details);
+  return Object.freeze(event);
+}
+
 function toRanges(seqs: number[]): [number, number][] {
   const sorted = [...new Set(seqs)].sort((a, b) => a - b);
   const out: [number, number][] = [];
@@ -221,7 +232,7 @@ export class AuditLog {
             { seq: this.tree.size + 1 },
           );
         }
-        this.tree.append(Buffer.from(e.leafHash, 'hex'));
+        this.tree.appendHex(e.leafHash);
       }
       if (page.length < 1000) break;
     }
@@ -284,7 +295,7 @@ export class AuditLog {
       normalized.details = this.redactor.redact(normalized.details);
       checkAuditDetailsSize(Buffer.byteLength(JSON.stringify(normalized.details)));
     }
-    return deepFreeze(normalized);
+    return freezeEvent(normalized);
   }
 
   private enqueue(event: NormalizedAuditEvent): Promise<AuditEntry> {
@@ -311,7 +322,6 @@ export class AuditLog {
 
   private async write(batch: Pending[]): Promise<void> {
     let entries: AuditEntry[];
-    let leaves: Buffer[] = [];
     let prepared: AuditEntry[] = [];
     try {
       entries = await this.store.append((head) => {
@@ -325,15 +335,13 @@ export class AuditLog {
         }
         let seq = head.seq;
         let prevHash = head.leafHash;
-        leaves = [];
-        prepared = batch.map((p) => {
-          const entry = { seq: ++seq, ...p.event, prevHash } as AuditEntry;
-          const leaf = this.hasher.hash(entry);
-          leaves.push(leaf);
-          entry.leafHash = leaf.toString('hex');
-          prevHash = entry.leafHash;
-          return Object.freeze(entry);
-        });
+        // A plain loop over the batch: no per-entry closure, one hash call per entry.
+        prepared = new Array<AuditEntry>(batch.length);
+        for (let i = 0; i < batch.length; i++) {
+          const entry = { seq: ++seq, ...batch[i]!.event, prevHash } as AuditEntry;
+          prevHash = entry.leafHash = this.hasher.hashHex(entry);
+          prepared[i] = Object.freeze(entry);
+        }
         return prepared;
       });
       if (entries.length !== batch.length) {
@@ -350,15 +358,9 @@ export class AuditLog {
             'the store returned entries that do not follow this log',
           );
         }
-        // The store contract returns the prepared entries; reuse their hashes rather than re-parse hex.
-        for (let i = 0; i < entries.length; i++) {
-          const leaf = leaves[i];
-          this.tree.append(
-            leaf !== undefined && entries[i] === prepared[i]
-              ? leaf
-              : Buffer.from(entries[i]!.leafHash, 'hex'),
-          );
-        }
+        // The store contract returns the prepared entries (whose hashes this log computed); a
+        // store that returns other objects gets their hex validated by appendHex.
+        for (let i = 0; i < entries.length; i++) this.tree.appendHex(entries[i]!.leafHash);
       }
     } catch (err) {
       const error =
@@ -724,5 +726,25 @@ export class AuditLog {
 
   removeLegalHold(id: string): boolean {
     return this.retention.removeHold(id);
+  }
+
+  /**
+   * What protects this log, as non-secret facts (compliance evidence: ComplianceKit reads it
+   * instead of inferring keying from a stored hash). Says whether an HMAC key is set, never the key.
+   */
+  describe(): {
+    readonly hmac: boolean;
+    readonly signer: boolean;
+    readonly checkpointStore: boolean;
+    readonly logId?: string;
+    readonly sinks: number;
+  } {
+    return Object.freeze({
+      hmac: this.hmacKey !== undefined,
+      signer: this.signer !== undefined,
+      checkpointStore: this.checkpointStore !== undefined,
+      ...(this.#logId === undefined ? {} : { logId: this.#logId }),
+      sinks: this.sinks.length,
+    });
   }
 }

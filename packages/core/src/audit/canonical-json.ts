@@ -29,6 +29,16 @@ const MAX_DEPTH = 1000;
 
 /** Canonical JSON text (RFC 8785) of `value`. Throws `ERR_AUDIT_INVALID_EVENT` on non-JSON data. */
 export function canonicalize(value: unknown): string {
+  return canonicalizeFast(value, NO_OMISSIONS) ?? canonicalizeReference(value);
+}
+
+/**
+ * The full serialiser: every check above, with the JSON path of the first offending value in the
+ * error. Reached when the fast path below meets anything other than plain JSON data; exported
+ * for the tests that hold the fast path equal to it.
+ * @internal
+ */
+export function canonicalizeReference(value: unknown): string {
   let out: string | undefined;
   try {
     out = serialize(value, '', '$', new Set<object>(), 0);
@@ -44,6 +54,309 @@ export function canonicalize(value: unknown): string {
   }
   if (out === undefined) fail('the value is undefined; only JSON data can be canonicalised', '$');
   return out;
+}
+
+/**
+ * Fast path for what audit entries are made of: plain objects (Object.prototype or null
+ * prototype, no `toJSON`), arrays without holes or `undefined`, strings, finite numbers, booleans
+ * and null. For such data it returns exactly what the reference serialiser returns (the same
+ * `JSON.stringify` for strings and member names, the same `String()` for numbers, the same
+ * code-unit order of names); a property test holds the two equal on random JSON values. It keeps
+ * no path strings and no ancestor set, which is most of the reference serialiser's cost.
+ *
+ * Anything else (a Date, a toJSON, a boxed primitive, a class instance, bigint, a function,
+ * NaN, an array hole, a getter that throws, nesting of MAX_DEPTH or more, so also any cycle)
+ * makes it return `undefined`, and the caller falls back to the reference serialiser, which
+ * produces the output or the typed error with its path. So the fast path can only ever agree
+ * with the reference or defer to it.
+ *
+ * `omit`: member names skipped at the top level only (the entry hasher leaves out `leafHash`
+ * and `redacted` without copying the entry).
+ *
+ * @internal
+ */
+export function canonicalizeFast(value: unknown, omit: ReadonlySet<string>): string | undefined {
+  try {
+    return fastValue(value, 0, omit);
+  } catch {
+    // A getter, toJSON lookup or Proxy trap threw: the reference serialiser reports it as typed.
+    return undefined;
+  }
+}
+
+const NO_OMISSIONS: ReadonlySet<string> = new Set();
+
+function fastValue(value: unknown, depth: number, omit?: ReadonlySet<string>): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return quote(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : undefined;
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      if (value === null) return 'null';
+      if (depth >= MAX_DEPTH) return undefined;
+      return Array.isArray(value)
+        ? fastArray(value, depth + 1)
+        : fastObject(value as Record<string, unknown>, depth + 1, omit);
+    default:
+      return undefined;
+  }
+}
+
+function fastArray(arr: readonly unknown[], depth: number): string | undefined {
+  if (typeof (arr as { toJSON?: unknown }).toJSON === 'function') return undefined;
+  const n = arr.length;
+  if (n === 0) return '[]';
+  let out = '[';
+  for (let i = 0; i < n; i++) {
+    const item = fastValue(arr[i], depth);
+    if (item === undefined) return undefined; // includes holes and undefined elements
+    out += i === 0 ? item : `,${item}`;
+  }
+  return `${out}]`;
+}
+
+function fastObject(
+  obj: Record<string, unknown>,
+  depth: number,
+  omit: ReadonlySet<string> | undefined,
+): string | undefined {
+  const proto: unknown = Object.getPrototypeOf(obj);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  if (typeof obj.toJSON === 'function') return undefined;
+  const keys = sortedKeys(Object.keys(obj));
+  let out = '{';
+  let first = true;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (omit !== undefined && omit.size > 0 && omit.has(key)) continue;
+    const v = obj[key];
+    if (v === undefined) continue; // omitted, as JSON.stringify and the reference do
+    const member = fastValue(v, depth);
+    if (member === undefined) return undefined;
+    out += first ? `${quoteName(key)}:${member}` : `,${quoteName(key)}:${member}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+/**
+ * `JSON.stringify(s)` for a string (RFC 8785 §3.2.2.2), without the cost of a JSON.stringify
+ * call when nothing needs escaping: a string with no control character, `"`, `\\` or surrogate
+ * code unit is written verbatim between quotes, which is exactly what JSON.stringify writes for
+ * it. Anything else (surrogate pairs included) goes to JSON.stringify itself.
+ */
+function quote(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+
+/**
+ * Member names repeat from entry to entry (`actor`, `seq`, `details.*`), so their quoted form is
+ * remembered. Bounded: names are caller data, and a hostile stream of distinct names must not
+ * grow memory; past the bound names are simply quoted each time.
+ */
+const quotedNames = new Map<string, string>();
+const QUOTED_NAMES_MAX = 4096;
+
+function quoteName(name: string): string {
+  let quoted = quotedNames.get(name);
+  if (quoted === undefined) {
+    quoted = quote(name);
+    if (quotedNames.size < QUOTED_NAMES_MAX && name.length <= 64) quotedNames.set(name, quoted);
+  }
+  return quoted;
+}
+
+/**
+ * Objects of one shape (every audit entry, every actor) list the same names in the same order,
+ * so the sorted order of the last list seen per first name is remembered and reused when the
+ * next list is element-for-element identical: comparing interned property names is cheaper
+ * than sorting them again. Bounded like `quotedNames`.
+ */
+const lastOrders = new Map<string, { names: string[]; sorted: string[] }>();
+const LAST_ORDERS_MAX = 256;
+
+function sortedKeys(keys: string[]): string[] {
+  const n = keys.length;
+  if (n < 2) return keys;
+  if (n < 4) {
+    sortCodeUnits(keys);
+    return keys;
+  }
+  const seen = lastOrders.get(keys[0]!);
+  if (seen !== undefined && seen.names.length === n) {
+    let same = true;
+    for (let i = 1; i < n && same; i++) same = seen.names[i] === keys[i];
+    if (same) return seen.sorted;
+  }
+  const sorted = keys.slice();
+  sortCodeUnits(sorted);
+  if (seen !== undefined || lastOrders.size < LAST_ORDERS_MAX)
+    lastOrders.set(keys[0]!, { names: keys, sorted });
+  return sorted;
+}
+
+/**
+ * RFC 8785 §3.2.3 order (UTF-16 code units, as the relational operators compare strings), in
+ * place. Insertion sort for the small objects audit events are made of (no comparator calls
+ * through Array#sort); names are unique, so there are no ties.
+ */
+function sortCodeUnits(keys: string[]): void {
+  const n = keys.length;
+  if (n > 16) {
+    keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return;
+  }
+  for (let i = 1; i < n; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+}
+
+/**
+ * Byte-level fast path for hashing: writes `prefix` followed by the canonical JSON of `value`
+ * straight into a reused scratch buffer and returns a view of it, for values whose canonical text
+ * is pure ASCII with nothing to escape (the usual audit entry). Building the text as a JS string
+ * and then hashing it costs about twice as much: the hash has to flatten and UTF-8-encode a
+ * string made of a hundred concatenated pieces.
+ *
+ * Same rules as `canonicalizeFast` (it returns `undefined` wherever that does), and also
+ * `undefined` for any string or member name with a character that is not printable ASCII or
+ * that JSON escapes (`"`, `\\`, controls, anything >= 0x7f); the caller then takes the string
+ * path. For ASCII text the UTF-8 bytes are the characters, so the result is byte for byte
+ * `[prefix, ...canonicalBytes(value)]` (a property test holds them equal).
+ *
+ * The view is only valid until the next call: hash it immediately.
+ * @internal
+ */
+export function canonicalAsciiBytes(
+  value: unknown,
+  omit: ReadonlySet<string>,
+  prefix: number,
+): Buffer | undefined {
+  bytesPos = 0;
+  try {
+    scratch[bytesPos++] = prefix;
+    if (!bytesValue(value, 0, omit)) return undefined;
+  } catch {
+    return undefined;
+  }
+  return scratch.subarray(0, bytesPos);
+}
+
+/** Grows on demand up to SCRATCH_MAX; larger values take the string path. */
+let scratch = Buffer.allocUnsafe(4096);
+let bytesPos = 0;
+const SCRATCH_MAX = 1 << 20;
+
+function ensure(extra: number): boolean {
+  const need = bytesPos + extra;
+  if (need <= scratch.length) return true;
+  if (need > SCRATCH_MAX) return false;
+  let size = scratch.length * 2;
+  while (size < need) size *= 2;
+  const grown = Buffer.allocUnsafe(Math.min(size, SCRATCH_MAX));
+  scratch.copy(grown, 0, 0, bytesPos);
+  scratch = grown;
+  return true;
+}
+
+/** Writes `"s"` if every character is printable ASCII other than `"` and `\\`. */
+function writeAsciiString(s: string): boolean {
+  const n = s.length;
+  if (!ensure(n + 2)) return false;
+  const buf = scratch;
+  let pos = bytesPos;
+  buf[pos++] = 0x22;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+    buf[pos++] = c;
+  }
+  buf[pos++] = 0x22;
+  bytesPos = pos;
+  return true;
+}
+
+/** Writes ASCII text known to need no quoting (numbers, literals, punctuation). */
+function writeRaw(s: string): boolean {
+  const n = s.length;
+  if (!ensure(n)) return false;
+  const buf = scratch;
+  let pos = bytesPos;
+  for (let i = 0; i < n; i++) buf[pos++] = s.charCodeAt(i);
+  bytesPos = pos;
+  return true;
+}
+
+function writeByte(b: number): boolean {
+  if (!ensure(1)) return false;
+  scratch[bytesPos++] = b;
+  return true;
+}
+
+function bytesValue(value: unknown, depth: number, omit?: ReadonlySet<string>): boolean {
+  switch (typeof value) {
+    case 'string':
+      return writeAsciiString(value);
+    case 'number':
+      // Number#toString output is always ASCII (digits, '.', '-', '+', 'e').
+      return Number.isFinite(value) && writeRaw(String(value));
+    case 'boolean':
+      return writeRaw(value ? 'true' : 'false');
+    case 'object':
+      if (value === null) return writeRaw('null');
+      if (depth >= MAX_DEPTH) return false;
+      return Array.isArray(value)
+        ? bytesArray(value, depth + 1)
+        : bytesObject(value as Record<string, unknown>, depth + 1, omit);
+    default:
+      return false;
+  }
+}
+
+function bytesArray(arr: readonly unknown[], depth: number): boolean {
+  if (typeof (arr as { toJSON?: unknown }).toJSON === 'function') return false;
+  if (!writeByte(0x5b)) return false;
+  for (let i = 0; i < arr.length; i++) {
+    if (i > 0 && !writeByte(0x2c)) return false;
+    if (!bytesValue(arr[i], depth)) return false; // also holes and undefined elements
+  }
+  return writeByte(0x5d);
+}
+
+function bytesObject(
+  obj: Record<string, unknown>,
+  depth: number,
+  omit: ReadonlySet<string> | undefined,
+): boolean {
+  const proto: unknown = Object.getPrototypeOf(obj);
+  if (proto !== Object.prototype && proto !== null) return false;
+  if (typeof obj.toJSON === 'function') return false;
+  const keys = sortedKeys(Object.keys(obj));
+  if (!writeByte(0x7b)) return false;
+  let first = true;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (omit !== undefined && omit.size > 0 && omit.has(key)) continue;
+    const v = obj[key];
+    if (v === undefined) continue;
+    if (!first && !writeByte(0x2c)) return false;
+    first = false;
+    if (!writeAsciiString(key) || !writeByte(0x3a) || !bytesValue(v, depth)) return false;
+  }
+  return writeByte(0x7d);
 }
 
 /** UTF-8 bytes of `canonicalize(value)`: the exact input to the audit leaf hash. */

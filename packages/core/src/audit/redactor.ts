@@ -97,6 +97,10 @@ const RANK: Readonly<Record<DataClassification, number>> = {
 };
 const CLASSES = new Set(Object.keys(RANK));
 
+/** `classifyName`'s remembered "no rule matches". */
+const NO_CLASS = 'none';
+const NAME_VERDICTS_MAX = 4096;
+
 const normalizeName = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 function luhnValid(digits: string): boolean {
@@ -131,6 +135,7 @@ function containsCardNumber(value: string): boolean {
  */
 export class Redactor {
   private readonly byName = new Map<string, DataClassification>();
+  private readonly nameVerdicts = new Map<string, DataClassification | typeof NO_CLASS>();
   private readonly byPath: { segments: string[]; cls: DataClassification }[] = [];
   private readonly suffixes: readonly string[];
   private readonly pseudoKey?: Buffer;
@@ -183,9 +188,7 @@ export class Redactor {
   /** Classification of the field at `path` (field names from the details root), if any rule matches. */
   classify(path: readonly string[]): DataClassification | undefined {
     if (path.length === 0) return undefined;
-    const last = normalizeName(path[path.length - 1]!);
-    let best = this.byName.get(last);
-    if (best !== 'secret' && this.suffixes.some((s) => last.endsWith(s))) best = 'secret';
+    let best = this.classifyName(path[path.length - 1]!);
     for (const rule of this.byPath) {
       if (rule.segments.length !== path.length) continue;
       let ok = true;
@@ -194,6 +197,22 @@ export class Redactor {
       }
       if (ok && (best === undefined || RANK[rule.cls] > RANK[best])) best = rule.cls;
     }
+    return best;
+  }
+
+  /**
+   * The name rules' verdict on a field name (built-in and configured names, secret suffixes).
+   * Remembered per raw name, since the same few field names recur in every event; the rules are
+   * fixed at construction, so a remembered verdict never goes stale. Bounded: names are caller
+   * data.
+   */
+  private classifyName(name: string): DataClassification | undefined {
+    const known = this.nameVerdicts.get(name);
+    if (known !== undefined) return known === NO_CLASS ? undefined : known;
+    const last = normalizeName(name);
+    let best = this.byName.get(last);
+    if (best !== 'secret' && this.suffixes.some((s) => last.endsWith(s))) best = 'secret';
+    if (this.nameVerdicts.size < NAME_VERDICTS_MAX) this.nameVerdicts.set(name, best ?? NO_CLASS);
     return best;
   }
 
@@ -215,7 +234,8 @@ export class Redactor {
     if (value === null || typeof value !== 'object') return value;
     if (Array.isArray(value)) return value.map((v) => this.walk(v, path));
     const out: { [key: string]: AuditJsonValue } = {};
-    for (const [key, v] of Object.entries(value)) {
+    for (const key of Object.keys(value)) {
+      const v = value[key]!;
       path.push(key);
       const cls = this.classify(path);
       out[key] = cls === undefined ? this.walk(v, path) : this.marker(cls, v);

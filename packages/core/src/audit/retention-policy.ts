@@ -39,7 +39,7 @@ function config(path: string, message: string): BulwarkConfigError {
 
 /** Per-category retention periods and legal holds. */
 export class RetentionPolicy {
-  private readonly periods = new Map<string, number>();
+  private readonly periodMap = new Map<string, number>();
   private readonly holdMap = new Map<string, LegalHold>();
 
   constructor(options: RetentionPolicyOptions = {}) {
@@ -50,7 +50,7 @@ export class RetentionPolicy {
           `must be a positive integer number of days (or Infinity), got ${String(days)}`,
         );
       }
-      this.periods.set(category, days);
+      this.periodMap.set(category, days);
     }
     for (const hold of options.holds ?? []) this.addHold(hold);
   }
@@ -83,8 +83,26 @@ export class RetentionPolicy {
 
   /** Retention period in days for a category, or undefined (keep forever). */
   periodDays(category: string): number | undefined {
-    const days = this.periods.get(category);
+    const days = this.periodMap.get(category);
     return days === undefined || days === Infinity ? undefined : days;
+  }
+
+  /**
+   * The configured periods by category: days, or null for a category explicitly kept forever
+   * (Infinity). Categories not listed are kept forever too.
+   */
+  periods(): Readonly<Record<string, number | null>> {
+    // fromEntries defines own properties, so a category named `__proto__` stays a plain key.
+    return Object.freeze(
+      Object.fromEntries(
+        [...this.periodMap].map(([category, days]) => [category, days === Infinity ? null : days]),
+      ),
+    );
+  }
+
+  /** The policy as non-secret facts (compliance evidence): periods and how many legal holds are in force. */
+  describe(): { readonly periods: Readonly<Record<string, number | null>>; readonly legalHolds: number } {
+    return Object.freeze({ periods: this.periods(), legalHolds: this.holdMap.size });
   }
 
   /** Epoch ms after which the entry may be purged, or undefined if kept forever. */

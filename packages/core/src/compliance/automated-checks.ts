@@ -292,7 +292,17 @@ const auditTamperEvidence: AutomatedCheck = (bundle) => {
     );
     fixes.push('investigate the failed verification');
   } else if (v.signedCheckpointsVerified === 0) {
-    problems.push('no signed checkpoint was verified');
+    // The log's own description says why, when it has one: no signer, or no store to keep them.
+    const cfg = ev.data.configuration;
+    const why =
+      cfg === undefined
+        ? ''
+        : !cfg.signer
+          ? ' (the audit log has no checkpoint signer)'
+          : !cfg.checkpointStore
+            ? ' (the audit log has no checkpoint store, so verification sees no checkpoints)'
+            : ' (no checkpoint has been created yet)';
+    problems.push(`no signed checkpoint was verified${why}`);
     fixes.push(
       'configure a CheckpointSigner and checkpoint store and create checkpoints on a schedule (`bulwark audit checkpoint`)',
     );

@@ -11,6 +11,12 @@ import type { MfaPolicyDecision, MfaPolicyDescription } from '../mfa/mfa-policy'
 import type { ClassifiedField } from '../privacy/classification-registry';
 import type { BruteForceGuardDescription } from '../threat/brute-force-guard';
 import {
+  ComplianceReport,
+  type ComplianceReportOptions,
+  type ComplianceReportResult,
+} from './compliance-report';
+import type { Framework } from './control';
+import {
   verificationEvidence,
   type AuditEvidence,
   type AuditVerificationEvidence,
@@ -41,11 +47,25 @@ export interface KeyRingSource {
 export interface PasswordHasherSource {
   readonly params: PasswordHashParams;
 }
+/** What an audit log says about its own protection (`AuditLog.describe()`); never key material. */
+export interface AuditLogDescription {
+  readonly hmac: boolean;
+  readonly signer: boolean;
+  readonly checkpointStore: boolean;
+  readonly logId?: string;
+  readonly sinks: number;
+}
 export interface AuditLogSource {
   readonly size: number;
   verify(): Promise<AuditVerificationReport>;
   query(filter?: AuditQuery): Promise<AuditPage>;
-  readonly retention: { periodDays(category: string): number | undefined };
+  readonly retention: {
+    periodDays(category: string): number | undefined;
+    /** Every configured category's period (null: kept forever), when the policy can list them. */
+    periods?(): Readonly<Record<string, number | null>>;
+  };
+  /** Self-description; preferred over probing a stored leaf hash for the HMAC question. */
+  describe?(): AuditLogDescription;
 }
 export interface MfaPolicySource {
   describe(): MfaPolicyDescription;
@@ -230,6 +250,17 @@ export class ComplianceKit {
     return report;
   }
 
+  /**
+   * Collects evidence now and evaluates the control catalogue for one framework (or all): a
+   * shortcut for `new ComplianceReport(kit, options).run(framework)`.
+   */
+  async report(
+    framework: Framework | 'all' = 'all',
+    options: ComplianceReportOptions = {},
+  ): Promise<ComplianceReportResult> {
+    return new ComplianceReport(this, options).run(framework);
+  }
+
   /** Reads every registered service. Never throws for a failing source: its error is recorded. */
   async collectEvidence(): Promise<EvidenceBundle> {
     const now = this.clock();
@@ -357,18 +388,45 @@ export class ComplianceKit {
   }
 
   private async readAudit(log: AuditLogSource): Promise<AuditEvidence> {
-    const page = await log.query({ includeRedacted: false, limit: 1, order: 'desc' });
-    const entry: AuditEntry | undefined = page.entries[0];
+    const described = typeof log.describe === 'function' ? log.describe() : undefined;
     let hmac: AuditEvidence['hmac'] = 'unknown';
-    if (entry !== undefined && entry.redacted === undefined) {
-      // A leaf hash an unkeyed hasher reproduces proves there is no HMAC key; one it cannot
-      // reproduce means a key (verification, which uses the log's key, tells tamper apart).
-      hmac = new EntryHasher().matches(entry) ? 'unkeyed' : 'keyed';
+    let hmacSource: AuditEvidence['hmacSource'];
+    if (described !== undefined && typeof described.hmac === 'boolean') {
+      // The log knows whether it holds a key; that beats inferring it from one stored entry
+      // (which needs an unredacted entry to exist at all).
+      hmac = described.hmac ? 'keyed' : 'unkeyed';
+      hmacSource = 'configuration';
+    } else {
+      const page = await log.query({ includeRedacted: false, limit: 1, order: 'desc' });
+      const entry: AuditEntry | undefined = page.entries[0];
+      if (entry !== undefined && entry.redacted === undefined) {
+        // A leaf hash an unkeyed hasher reproduces proves there is no HMAC key; one it cannot
+        // reproduce means a key (verification, which uses the log's key, tells tamper apart).
+        hmac = new EntryHasher().matches(entry) ? 'unkeyed' : 'keyed';
+        hmacSource = 'probe';
+      }
     }
+    // The categories checked: the configured ones (e.g. `default`, `audit`, `security`) plus every
+    // category the retention policy sets a period for, so a short period set anywhere is seen.
+    const configured =
+      typeof log.retention.periods === 'function' ? Object.keys(log.retention.periods()).sort() : [];
+    const categories = [...new Set([...this.auditCategories, ...configured])];
     return {
       size: log.size,
       hmac,
-      retention: this.auditCategories.map((category) => ({
+      ...(hmacSource === undefined ? {} : { hmacSource }),
+      ...(described === undefined
+        ? {}
+        : {
+            configuration: {
+              hmac: described.hmac === true,
+              signer: described.signer === true,
+              checkpointStore: described.checkpointStore === true,
+              sinks: typeof described.sinks === 'number' ? described.sinks : 0,
+              ...(typeof described.logId === 'string' ? { logId: described.logId } : {}),
+            },
+          }),
+      retention: categories.map((category) => ({
         category,
         days: log.retention.periodDays(category) ?? null,
       })),

@@ -67,6 +67,19 @@ export interface AuditEvidence {
    * when no unredacted entry exists (or the log says nothing and cannot be probed).
    */
   hmac: 'keyed' | 'unkeyed' | 'unknown';
+  /** `configuration`: the log's own `describe()`; `probe`: inferred from a stored leaf hash. */
+  hmacSource?: 'configuration' | 'probe';
+  /** What the log reports about its protection (when it can describe itself). */
+  configuration?: {
+    hmac: boolean;
+    /** A checkpoint signer is configured. */
+    signer: boolean;
+    /** Checkpoints are saved apart from the log (and verify() checks against them). */
+    checkpointStore: boolean;
+    /** Sinks the entries are delivered to (structured log, message bus, threat detector). */
+    sinks: number;
+    logId?: string;
+  };
   /** Retention days per audit category (`null`: kept forever). */
   retention: { category: string; days: number | null }[];
   lastVerification?: AuditVerificationEvidence;

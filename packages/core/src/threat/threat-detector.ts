@@ -434,6 +434,17 @@ export class ThreatDetector extends EventEmitter implements AuditSink {
     return this;
   }
 
+  /**
+   * The detector as non-secret facts (compliance evidence, SOC 2 CC7.2): the rules it runs, in
+   * evaluation order, and whether violations are written back to an audit log.
+   */
+  describe(): { readonly rules: readonly string[]; readonly auditLogAttached: boolean } {
+    return Object.freeze({
+      rules: Object.freeze(this.#rules.map((r) => r.rule.name)),
+      auditLogAttached: this.#auditLog !== undefined && !this.#closed,
+    });
+  }
+
   /** AuditSink: evaluates a durable batch and resolves once its violations are in the log. */
   async write(entries: readonly AuditEntry[]): Promise<void> {
     for (const entry of entries) this.observe(entry);

@@ -51,6 +51,9 @@ describe('AuditLog', () => {
     [{ resource: { id: 'p' } }, 'resource.type'],
     [{ time: 'last tuesday' }, 'time'],
     [{ time: '2025-01-01T00:00:00' }, 'time'],
+    // Already in toISOString form (the fast path), but beyond the four-digit years audit times allow.
+    [{ time: '+010000-01-01T00:00:00.000Z' }, 'time'],
+    [{ time: '-000001-01-01T00:00:00.000Z' }, 'time'],
     [{ category: '../etc' }, 'category'],
     [{ reason: 'r'.repeat(1025) }, 'reason'],
     [{ details: [1, 2] }, 'details'],

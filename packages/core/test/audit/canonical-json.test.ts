@@ -2,7 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { BulwarkAuditError, ErrorCodes } from '../../src/errors';
-import { canonicalBytes, canonicalize } from '../../src/audit/canonical-json';
+import {
+  canonicalAsciiBytes,
+  canonicalBytes,
+  canonicalize,
+  canonicalizeFast,
+  canonicalizeReference,
+} from '../../src/audit/canonical-json';
 
 // cyberphone/json-canonicalization testdata (RFC 8785). A missing folder fails the suite.
 const JCS = path.resolve(__dirname, '../../../../../shared/vectors/jcs');
@@ -273,5 +279,174 @@ describe('canonicalize: non-JSON values are rejected with ERR_AUDIT_INVALID_EVEN
     const err = expectInvalid({ secret: 'hunter2', amount: 1n });
     expect(err.message).not.toContain('hunter2');
     expect(err.message).not.toContain('1n');
+  });
+});
+
+describe('canonicalize: the fast path is the reference serialiser, only faster', () => {
+  // Any UTF-16 code unit, lone surrogates, controls, quotes and backslashes included.
+  const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
+  const anyString = fc.oneof(
+    fc.string({ unit: codeUnit, maxLength: 12 }),
+    fc.string({ maxLength: 12 }),
+    fc.constantFrom('', 'a', 'b', 'aa', 'é', '\u20ac', '\ud83d\ude00', '\ud800', '"', '\\', '\n'),
+  );
+  const number = fc.oneof(
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.integer(),
+    fc.constantFrom(0, -0, 1e21, 1e-7, Number.MAX_VALUE, Number.MIN_VALUE),
+  );
+  // JSON data plus the things the fast path must hand over: undefined, Dates, boxed values,
+  // NaN, bigint, functions, class instances, toJSON, null prototypes.
+  class Point {
+    constructor(readonly x: number) {}
+  }
+  const odd = fc.constantFrom<unknown>(
+    undefined,
+    Number.NaN,
+    Infinity,
+    new Date(0),
+    new Date(Number.NaN),
+    Object(1),
+    Object('s'),
+    1n,
+    () => 1,
+    Symbol('s'),
+    new Point(1),
+    new Map(),
+    { toJSON: () => 'custom' },
+    Object.assign(Object.create(null), { b: 1, a: 2 }),
+  );
+  const { tree } = fc.letrec<{ tree: unknown; json: unknown }>((tie) => ({
+    json: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      anyString,
+      number,
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(tie('json'), { maxLength: 5 }),
+      fc.dictionary(anyString, tie('json'), { maxKeys: 6 }),
+    ),
+    tree: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      tie('json'),
+      odd,
+      fc.array(tie('tree'), { maxLength: 4 }),
+      fc.dictionary(anyString, tie('tree'), { maxKeys: 5 }),
+    ),
+  }));
+  const jsonOnly = fc.letrec<{ json: unknown }>((tie) => ({
+    json: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      anyString,
+      number,
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(tie('json'), { maxLength: 5 }),
+      fc.dictionary(anyString, tie('json'), { maxKeys: 6 }),
+    ),
+  })).json;
+
+  const outcome = (fn: () => string): { text?: string; code?: string } => {
+    try {
+      return { text: fn() };
+    } catch (err) {
+      return { code: (err as BulwarkAuditError).code ?? 'untyped' };
+    }
+  };
+
+  it('handles every JSON value itself and writes exactly the reference text', () => {
+    fc.assert(
+      fc.property(jsonOnly, (value) => {
+        const fast = canonicalizeFast(value, new Set());
+        expect(fast).toBeDefined();
+        expect(fast).toBe(canonicalizeReference(value));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives the same text or the same typed error as the reference on any value', () => {
+    fc.assert(
+      fc.property(tree, (value) => {
+        const fast = canonicalizeFast(value, new Set());
+        const reference = outcome(() => canonicalizeReference(value));
+        // The fast path either agrees or defers; it never produces text the reference would not.
+        if (fast !== undefined) expect(fast).toBe(reference.text);
+        expect(outcome(() => canonicalize(value))).toEqual(reference);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('omits top-level members exactly like serialising a copy without them', () => {
+    const omit = new Set(['leafHash', 'redacted']);
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.constantFrom('leafHash', 'redacted', 'seq', 'actor', 'a'), jsonOnly),
+        (value) => {
+          const { leafHash: _l, redacted: _r, ...rest } = value;
+          expect(canonicalizeFast(value, omit)).toBe(canonicalizeReference(rest));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('writes exactly 0x00 || canonicalBytes for ASCII data, and defers on anything else', () => {
+    const asciiString = fc.string({ unit: 'binary-ascii', maxLength: 12 });
+    const ascii = fc.letrec<{ json: unknown }>((tie) => ({
+      json: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        asciiString,
+        number,
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('json'), { maxLength: 5 }),
+        fc.dictionary(asciiString, tie('json'), { maxKeys: 6 }),
+      ),
+    })).json;
+    const expectSame = (value: unknown, mustHandle: boolean) => {
+      const bytes = canonicalAsciiBytes(value, new Set(), 0x00);
+      const reference = outcome(() => canonicalizeReference(value));
+      if (bytes === undefined) {
+        // Only text with a non-printable-ASCII character, a quote or a backslash is deferred.
+        if (mustHandle)
+          expect(reference.text === undefined || /[^\x20-\x7e]|["\\]/.test(reference.text)).toBe(true);
+        return;
+      }
+      expect(reference.text).toBeDefined();
+      expect(
+        Buffer.from(bytes).equals(Buffer.concat([Buffer.from([0]), Buffer.from(reference.text!, 'utf8')])),
+      ).toBe(true);
+    };
+    fc.assert(
+      fc.property(ascii, (value) => expectSame(value, true)),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(tree, (value) => expectSame(value, false)),
+      { numRuns: 300 },
+    );
+    // A value beyond the scratch limit takes the string path instead of failing.
+    expect(canonicalAsciiBytes({ big: 'x'.repeat(2 << 20) }, new Set(), 0)).toBeUndefined();
+    expect(canonicalAsciiBytes({ a: 'x'.repeat(100_000) }, new Set(), 0)?.length).toBe(100_009);
+  });
+
+  it('sorts correctly when objects share a first member name but differ in the others', () => {
+    // The remembered sort order is keyed by the first name: a differing list must not reuse it.
+    const names = fc.uniqueArray(fc.constantFrom('b', 'a', 'c', 'Z', 'é', '\ud83d\ude00', 'aa', '10', '9'), {
+      minLength: 3,
+      maxLength: 9,
+    });
+    fc.assert(
+      fc.property(fc.array(names, { minLength: 2, maxLength: 6 }), (lists) => {
+        for (const list of lists) {
+          const obj: Record<string, number> = { first: 0 };
+          list.forEach((name, i) => (obj[name] = i));
+          expect(canonicalize(obj)).toBe(canonicalizeReference(obj));
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });

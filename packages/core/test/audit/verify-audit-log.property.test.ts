@@ -222,3 +222,53 @@ describe('verifyAuditLog detects every single tampering (property)', () => {
     );
   });
 });
+
+describe('verifyAuditLog: malformed leaf hashes', () => {
+  async function entriesOf(hmacKey?: Uint8Array): Promise<AuditEntry[]> {
+    const store = new MemoryAuditStore();
+    const log = await AuditLog.open({ store, hmacKey, clock: steppingClock() });
+    for (let i = 0; i < 5; i++) {
+      await log.append({ actor: { id: `u${i}`, type: 'user' }, action: 'patient.read', outcome: 'success' });
+    }
+    return copyEntries(store.rawEntries);
+  }
+
+  const malformed: [string, unknown][] = [
+    ['upper-case hex', null], // filled in per entry below
+    ['63 digits', 'a'.repeat(63)],
+    ['non-hex', 'g'.repeat(64)],
+    ['a number', 42],
+    ['missing', undefined],
+  ];
+
+  it.each([
+    ['unkeyed', undefined],
+    ['HMAC-keyed', HMAC_KEY],
+  ])('%s: reported as "no valid leafHash", before a broken link or a content mismatch', async (_, key) => {
+    for (const [what, value] of malformed) {
+      const entries = await entriesOf(key);
+      const bad = value === null ? entries[2]!.leafHash.toUpperCase() : value;
+      (entries[2] as unknown as Record<string, unknown>).leafHash = bad;
+      let report = await verifyAuditLog(entries, { hmacKey: key });
+      expect([what, report.firstBad]).toEqual([
+        what,
+        { seq: 3, reason: 'hash-mismatch', message: 'entry 3 has no valid leafHash' },
+      ]);
+      expect(report.treeSize).toBe(2);
+      // Also when the entry's link is broken too: the leaf hash is reported first, as always.
+      entries[2]!.prevHash = 'f'.repeat(64);
+      report = await verifyAuditLog(entries, { hmacKey: key });
+      expect([what, report.firstBad?.message]).toEqual([what, 'entry 3 has no valid leafHash']);
+    }
+  });
+
+  it('a well-formed but wrong leaf hash is a content mismatch', async () => {
+    const entries = await entriesOf();
+    entries[2]!.leafHash = 'f'.repeat(64);
+    expect((await verifyAuditLog(entries)).firstBad).toEqual({
+      seq: 3,
+      reason: 'hash-mismatch',
+      message: 'content of entry 3 does not match its leaf hash',
+    });
+  });
+});

@@ -1,0 +1,69 @@
+import fc from 'fast-check';
+import { normalizeAuditTime } from '../../src/audit/audit-event';
+import { BulwarkAuditError, ErrorCodes } from '../../src/errors';
+
+/** normalizeAuditTime as it was before its fast path for already-normal strings: Date decides. */
+function viaDate(value: string): string {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new Error('invalid');
+  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(value)) throw new Error('invalid');
+  const iso = date.toISOString();
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(iso)) throw new Error('invalid');
+  return iso;
+}
+
+function outcome(fn: () => string): string {
+  try {
+    return fn();
+  } catch (err) {
+    return err instanceof BulwarkAuditError ? `error ${err.code}` : 'error';
+  }
+}
+
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+
+describe('normalizeAuditTime', () => {
+  it('gives what Date gives for every string of the normal shape, in range or not', () => {
+    const field = (max: number, width: number) => fc.integer({ min: 0, max }).map((n) => pad(n, width));
+    fc.assert(
+      fc.property(
+        fc.oneof(field(9999, 4), fc.constantFrom('0000', '1900', '2000', '2024', '2100', '2025', '9999')),
+        // Biased towards the edges where a hand-written check could differ from Date.
+        fc.oneof(field(14, 2), fc.constantFrom('02', '04', '12')),
+        fc.oneof(field(32, 2), fc.constantFrom('28', '29', '30', '31')),
+        field(25, 2),
+        field(61, 2),
+        field(61, 2),
+        field(999, 3),
+        (y, mo, d, h, mi, s, ms) => {
+          const time = `${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`;
+          const expected = outcome(() => viaDate(time));
+          const got = outcome(() => normalizeAuditTime(time));
+          expect(got).toBe(expected === 'error' ? `error ${ErrorCodes.AUDIT_INVALID_EVENT}` : expected);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it.each([
+    ['2024-02-29T23:59:59.999Z', '2024-02-29T23:59:59.999Z'],
+    ['0000-02-29T00:00:00.000Z', '0000-02-29T00:00:00.000Z'],
+    // Not in normal form: Date decides (roll-over, offsets, 24:00).
+    ['2025-02-30T00:00:00.000Z', '2025-03-02T00:00:00.000Z'],
+    ['1900-02-29T00:00:00.000Z', '1900-03-01T00:00:00.000Z'],
+    ['2025-01-01T24:00:00.000Z', '2025-01-02T00:00:00.000Z'],
+    ['2025-03-04T07:00:00+02:00', '2025-03-04T05:00:00.000Z'],
+  ])('%s -> %s', (input, expected) => {
+    expect(normalizeAuditTime(input)).toBe(expected);
+  });
+
+  it.each([
+    '2025-13-01T00:00:00.000Z',
+    '2025-01-01T23:60:00.000Z',
+    '+010000-01-01T00:00:00.000Z',
+    '2025-01-01T00:00:00',
+  ])('rejects %s', (input) => {
+    expect(outcome(() => normalizeAuditTime(input))).toBe(`error ${ErrorCodes.AUDIT_INVALID_EVENT}`);
+  });
+});

@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { createBulwark, type BulwarkConfig } from '../../src/bulwark';
+import { BulwarkConfigError } from '../../src/errors';
+import { memoryProvider, POLICY_YAML, tempDir, weakPasswords } from './composition-helpers';
+
+async function configError(config: unknown): Promise<BulwarkConfigError> {
+  let bulwark;
+  try {
+    bulwark = await createBulwark(config as BulwarkConfig);
+  } catch (err) {
+    expect(err).toBeInstanceOf(BulwarkConfigError);
+    expect((err as BulwarkConfigError).code).toBe('ERR_CONFIG_INVALID');
+    return err as BulwarkConfigError;
+  }
+  await bulwark.close();
+  throw new Error('expected createBulwark to reject');
+}
+
+const base = { passwords: weakPasswords };
+const audit = { store: 'memory' as const };
+const keys = { masterKey: memoryProvider(), store: 'memory' as const };
+const purpose = { id: 'news', name: 'News', version: 1, text: 'Send me news.' };
+
+/** [bad config (merged over `base`), the path the error must name]. */
+const CASES: [string, Record<string, unknown>, string][] = [
+  ['unknown top-level section', { audti: {} }, 'audti'],
+  ['clock that is not a function', { clock: 'now' }, 'clock'],
+  // audit
+  ['audit without a store', { audit: {} }, 'audit.store'],
+  ['audit store of an unknown kind', { audit: { store: 'disk' } }, 'audit.store'],
+  ['unknown audit option', { audit: { ...audit, hmac: true } }, 'audit.hmac'],
+  [
+    'unknown audit file store option',
+    { audit: { store: { file: 'a.jsonl', sync: true } } },
+    'audit.store.sync',
+  ],
+  ['bad fsync policy', { audit: { store: { file: 'a.jsonl', fsync: 'sometimes' } } }, 'audit.store.fsync'],
+  ['short HMAC key', { audit: { ...audit, hmacKey: randomBytes(16) } }, 'audit.hmacKey'],
+  [
+    'HMAC key env var that is not set',
+    { audit: { ...audit, hmacKey: { env: 'BULWARK_TEST_UNSET_VAR' } } },
+    'audit.hmacKey.env',
+  ],
+  [
+    'checkpoint without a store',
+    { audit: { ...audit, checkpoint: { signingKey: { file: 'k.json' } } } },
+    'audit.checkpoint.store',
+  ],
+  [
+    'checkpoint without a key',
+    { audit: { ...audit, checkpoint: { store: 'memory' } } },
+    'audit.checkpoint.signingKey',
+  ],
+  [
+    'checkpoint key that is not Ed25519',
+    { audit: { ...audit, checkpoint: { signingKey: { kty: 'RSA', n: 'x', e: 'AQAB' }, store: 'memory' } } },
+    'audit.checkpoint.signingKey',
+  ],
+  ['empty log id', { audit: { ...audit, logId: '' } }, 'audit.logId'],
+  [
+    'retention period of -1 days',
+    { audit: { ...audit, retention: { periods: { default: -1 } } } },
+    'audit.retention.periods.default',
+  ],
+  ['unknown retention option', { audit: { ...audit, retention: { days: 5 } } }, 'audit.retention.days'],
+  ['sink without write()', { audit: { ...audit, sinks: [{}] } }, 'audit.sinks[0]'],
+  ['zero batch size', { audit: { ...audit, maxBatchSize: 0 } }, 'audit.maxBatchSize'],
+  // authz
+  ['authz without a policy', { authz: {} }, 'authz.policy'],
+  ['policy of the wrong type', { authz: { policy: 42 } }, 'authz.policy'],
+  ['policy file path given as text', { authz: { policy: './policy.yaml' } }, 'authz.policy'],
+  [
+    'inline policy with a bad rule',
+    { authz: { policy: POLICY_YAML.replace('effect: allow', 'effect: maybe') } },
+    'authz.policy.policies[0].rules[0].effect',
+  ],
+  [
+    'policy file with an unknown option',
+    { authz: { policy: { file: 'p.yaml', fmt: 'yaml' } } },
+    'authz.policy.fmt',
+  ],
+  ['policy file format', { authz: { policy: { file: 'p.txt', format: 'toml' } } }, 'authz.policy.format'],
+  [
+    'break-glass without an audit log',
+    { authz: { policy: POLICY_YAML, breakGlass: {} } },
+    'authz.breakGlass',
+  ],
+  [
+    'break-glass longer than a day',
+    { audit, authz: { policy: POLICY_YAML, breakGlass: { maxDurationMs: 2 * 86_400_000 } } },
+    'authz.breakGlass.maxDurationMs',
+  ],
+  // mfa
+  ['mfa without a policy', { mfa: {} }, 'mfa.policy'],
+  ['mfa policy roles not an array', { mfa: { policy: { requiredFor: 'admin' } } }, 'mfa.policy.requiredFor'],
+  [
+    'unknown mfa policy option',
+    { mfa: { policy: { requiredFor: ['admin'], clock: () => new Date() } } },
+    'mfa.policy.clock',
+  ],
+  [
+    'totp without a store',
+    { keys, mfa: { policy: { requiredFor: ['admin'] }, totp: { issuer: 'X' } } },
+    'mfa.store',
+  ],
+  [
+    'totp without a key ring',
+    { mfa: { policy: { requiredFor: ['admin'] }, store: 'memory', totp: { issuer: 'X' } } },
+    'mfa.totp',
+  ],
+  [
+    'totp issuer with a colon',
+    { keys, mfa: { policy: { requiredFor: ['admin'] }, store: 'memory', totp: { issuer: 'a:b' } } },
+    'mfa.totp.issuer',
+  ],
+  [
+    'too many recovery codes',
+    { mfa: { policy: { requiredFor: ['admin'] }, store: 'memory', recoveryCodes: { count: 500 } } },
+    'mfa.recoveryCodes.count',
+  ],
+  // threat
+  ['unknown threat section', { threat: { detectors: {} } }, 'threat.detectors'],
+  [
+    'lockout without failures',
+    { threat: { bruteForce: { account: { maxFailures: 0 } } } },
+    'threat.bruteForce.account.maxFailures',
+  ],
+  [
+    'redis without an account key',
+    { threat: { bruteForce: { redis: { multi: () => undefined } } } },
+    'threat.bruteForce.accountKey',
+  ],
+  [
+    'redis that is not a client',
+    { threat: { bruteForce: { redis: {}, accountKey: randomBytes(32) } } },
+    'threat.bruteForce.redis',
+  ],
+  ['detector without an audit log', { threat: { detector: {} } }, 'threat.detector'],
+  [
+    'detector threshold of -1',
+    { audit, threat: { detector: { failedLogins: { perAccount: { threshold: -1 } } } } },
+    'threat.detector.failedLogins.perAccount.threshold',
+  ],
+  // privacy
+  ['consent without a store', { privacy: { consent: {} } }, 'privacy.consent.store'],
+  [
+    'consent purpose without a text',
+    { privacy: { consent: { store: 'memory', purposes: [{ ...purpose, text: '' }] } } },
+    'privacy.consent.purposes[0]',
+  ],
+  [
+    'consent purposes not an array',
+    { privacy: { consent: { store: 'memory', purposes: purpose } } },
+    'privacy.consent.purposes',
+  ],
+  ['dsr without a store', { privacy: { dsr: {} } }, 'privacy.dsr.store'],
+  [
+    'dsr deadline of 0 days',
+    { privacy: { dsr: { store: 'memory', responseDays: 0 } } },
+    'privacy.dsr.responseDays',
+  ],
+  [
+    'dsr verifier that is not a function',
+    { privacy: { dsr: { store: 'memory', verifyIdentity: true } } },
+    'privacy.dsr.verifyIdentity',
+  ],
+  [
+    'processor with an unknown role',
+    {
+      privacy: {
+        processors: [{ id: 'p', name: 'P', role: 'friend', scope: { dataCategories: [], purposes: [] } }],
+      },
+    },
+    'privacy.processors[0]',
+  ],
+  ['processing without a controller', { privacy: { processing: {} } }, 'privacy.processing.controller'],
+  [
+    'retention rule without a basis',
+    { privacy: { retention: { rules: [{ category: 'personal', days: 30 }] } } },
+    'privacy.retention.rules[0]',
+  ],
+  ['classification that is not a registry', { privacy: { classification: {} } }, 'privacy.classification'],
+  ['unknown breach option', { privacy: { breaches: { deadline: {} } } }, 'privacy.breaches.deadline'],
+  // compliance
+  [
+    'privileged roles not an array',
+    { compliance: { privilegedRoles: 'admin' } },
+    'compliance.privilegedRoles',
+  ],
+  ['unknown compliance option', { compliance: { frameworks: ['gdpr'] } }, 'compliance.frameworks'],
+];
+
+describe('createBulwark config errors', () => {
+  it.each(CASES.map(([name, bad, where]) => [name, where, bad] as const))(
+    '%s: %s',
+    async (_name, expectedPath, bad) => {
+      const err = await configError({ ...base, ...bad });
+      expect(err.details?.path).toBe(expectedPath);
+      expect(err.message.startsWith(expectedPath)).toBe(true);
+    },
+  );
+
+  it('never echoes a secret from an env var, a key file or a JWK file', async () => {
+    const { dir, remove } = await tempDir();
+    const env = `BULWARK_TEST_SECRET_${randomBytes(4).toString('hex')}`;
+    const secret = 'zz-not-a-key-but-very-secret-zz';
+    process.env[env] = secret;
+    try {
+      const keyFile = path.join(dir, 'hmac.key');
+      await fs.writeFile(keyFile, secret);
+      const jwkFile = path.join(dir, 'checkpoint.json');
+      await fs.writeFile(jwkFile, `{"kty":"OKP","crv":"Ed25519","d":"${secret}"`); // truncated JSON
+      const fromEnv = await configError({ ...base, audit: { ...audit, hmacKey: { env } } });
+      expect(fromEnv.details?.path).toBe('audit.hmacKey.env');
+      const fromFile = await configError({ ...base, audit: { ...audit, hmacKey: { file: keyFile } } });
+      expect(fromFile.details?.path).toBe('audit.hmacKey.file');
+      const fromJwk = await configError({
+        ...base,
+        audit: { ...audit, checkpoint: { signingKey: { file: jwkFile }, store: 'memory' } },
+      });
+      expect(fromJwk.details?.path).toBe('audit.checkpoint.signingKey.file');
+      const inline = await configError({
+        ...base,
+        audit: {
+          ...audit,
+          checkpoint: { signingKey: { kty: 'OKP', crv: 'Ed25519', d: secret }, store: 'memory' },
+        },
+      });
+      const short = await configError({
+        ...base,
+        threat: { bruteForce: { accountKey: Buffer.from(secret.slice(0, 8)) } },
+      });
+      expect(short.details?.path).toBe('threat.bruteForce.accountKey');
+      for (const err of [fromEnv, fromFile, fromJwk, inline, short]) {
+        expect(err.message).not.toContain(secret);
+        expect(JSON.stringify(err.details)).not.toContain(secret);
+        expect(String((err.cause as Error | undefined)?.message ?? '')).not.toContain(secret);
+      }
+    } finally {
+      delete process.env[env];
+      await remove();
+    }
+  });
+
+  it('reads an HMAC key from BULWARK_AUDIT_HMAC_KEY by default, as `bulwark audit verify` does', async () => {
+    const saved = process.env.BULWARK_AUDIT_HMAC_KEY;
+    process.env.BULWARK_AUDIT_HMAC_KEY = randomBytes(32).toString('base64url');
+    try {
+      const bulwark = await createBulwark({ ...base, audit });
+      expect(bulwark.auditLog!.describe().hmac).toBe(true);
+      await bulwark.close();
+      process.env.BULWARK_AUDIT_HMAC_KEY = 'abcd';
+      expect((await configError({ ...base, audit })).details?.path).toBe('audit.hmacKey.env');
+    } finally {
+      if (saved === undefined) delete process.env.BULWARK_AUDIT_HMAC_KEY;
+      else process.env.BULWARK_AUDIT_HMAC_KEY = saved;
+    }
+  });
+
+  it('takes an HMAC key as hex or base64url text from a file', async () => {
+    const { dir, remove } = await tempDir();
+    try {
+      for (const text of [randomBytes(32).toString('hex'), `${randomBytes(48).toString('base64url')}\n`]) {
+        const file = path.join(dir, 'hmac.key');
+        await fs.writeFile(file, text);
+        const bulwark = await createBulwark({ ...base, audit: { ...audit, hmacKey: { file } } });
+        expect(bulwark.auditLog!.describe().hmac).toBe(true);
+        await bulwark.close();
+      }
+    } finally {
+      await remove();
+    }
+  });
+
+  it('creates only the configured sections', async () => {
+    const bulwark = await createBulwark({ ...base, privacy: {} });
+    try {
+      expect(bulwark.auditLog).toBeUndefined();
+      expect(bulwark.policyEngine).toBeUndefined();
+      expect(bulwark.consent).toBeUndefined();
+      expect(bulwark.dsr).toBeUndefined();
+      expect(bulwark.processing).toBeUndefined();
+      // In-memory registers without persistence come with the section.
+      expect(bulwark.processors).toBeDefined();
+      expect(bulwark.dataRetention).toBeDefined();
+      expect(bulwark.breaches).toBeDefined();
+      expect(() => bulwark.setIdentityVerifier(() => true)).toThrow(BulwarkConfigError);
+    } finally {
+      await bulwark.close();
+    }
+  });
+});
