@@ -20,6 +20,12 @@ export const TAG_LENGTH = 16;
 /** Key length of every ring algorithm. */
 export const KEY_LENGTH = 32;
 
+/**
+ * Pins the tag length for createCipheriv / createDecipheriv: without it a GCM decipher would
+ * accept any tag length setAuthTag allows (4..16 bytes). One frozen object, not one per call.
+ */
+const TAG_OPTIONS = Object.freeze({ authTagLength: TAG_LENGTH });
+
 const KEY_LENGTHS: Readonly<Record<LowLevelAeadAlgorithm, number>> = Object.freeze({
   'aes-128-gcm': 16,
   'aes-192-gcm': 24,
@@ -70,7 +76,7 @@ export function seal(
   aad1?: Uint8Array,
   aad2?: Uint8Array,
 ): Buffer {
-  const cipher = createCipheriv(algorithm as CipherGCMTypes, key, iv, { authTagLength: TAG_LENGTH });
+  const cipher = createCipheriv(algorithm as CipherGCMTypes, key, iv, TAG_OPTIONS);
   if (aad1 !== undefined && aad1.length > 0) cipher.setAAD(aad1);
   if (aad2 !== undefined && aad2.length > 0) cipher.setAAD(aad2);
   const body = typeof plaintext === 'string' ? cipher.update(plaintext, 'utf8') : cipher.update(plaintext);
@@ -100,7 +106,7 @@ export function open(
 ): Buffer {
   let body: Buffer | undefined;
   try {
-    const decipher = createDecipheriv(algorithm as CipherGCMTypes, key, iv, { authTagLength: TAG_LENGTH });
+    const decipher = createDecipheriv(algorithm as CipherGCMTypes, key, iv, TAG_OPTIONS);
     decipher.setAuthTag(tag);
     if (aad1 !== undefined && aad1.length > 0) decipher.setAAD(aad1);
     if (aad2 !== undefined && aad2.length > 0) decipher.setAAD(aad2);

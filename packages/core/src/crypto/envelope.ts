@@ -1,6 +1,6 @@
 import { BulwarkCryptoError, ErrorCodes } from '../errors';
 import { IV_LENGTH, TAG_LENGTH } from './aead';
-import { decodeBase64url } from './base64url';
+import { decodeBase64url, decodeBase64urlInto } from './base64url';
 
 /**
  * Envelope grammar (ABNF, RFC 5234). Every part is ASCII; binary parts are unpadded base64url.
@@ -29,8 +29,15 @@ export const MAX_KEY_VERSION = 0xffffffff;
 export const SUBJECT_REF_BYTES = 16;
 const SUBJECT_REF_LENGTH = 22;
 const IV_TEXT_LENGTH = 16;
-const KEY_ENVELOPE =
-  /^(bw1d?)\.([A-Za-z0-9_-]{1,64})\.([1-9][0-9]{0,9})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{22,})$/;
+/**
+ * Header + IV of a well-formed key envelope. Deliberately NOT anchored at the end: the regex reads
+ * only the ~40 header characters, never the payload (a character-class scan over a 10 KiB payload
+ * cost ~20 µs, more than the AES-GCM work). The payload is validated once, when it is decoded
+ * (decodeBody: strict canonical base64url), and must hold no further ".".
+ */
+const KEY_HEADER = /^(bw1d?)\.([A-Za-z0-9_-]{1,64})\.([1-9][0-9]{0,9})\.([A-Za-z0-9_-]{16})\./;
+/** Shortest payload: a 16-byte tag is 22 base64url characters. */
+const MIN_PAYLOAD_LENGTH = 22;
 
 /** @internal */
 export interface KeyEnvelope {
@@ -38,7 +45,8 @@ export interface KeyEnvelope {
   readonly deterministic: boolean;
   readonly keyId: string;
   readonly version: number;
-  readonly iv: Buffer;
+  /** The IV as text (16 canonical base64url characters, checked by the parser). */
+  readonly ivText: string;
   readonly payload: string;
 }
 
@@ -47,7 +55,8 @@ export interface SubjectEnvelope {
   readonly kind: 'subject';
   readonly deterministic: boolean;
   readonly subjectRef: string;
-  readonly iv: Buffer;
+  /** The IV as text (16 canonical base64url characters, checked by the parser). */
+  readonly ivText: string;
   readonly payload: string;
 }
 
@@ -74,26 +83,32 @@ export function isValidKeyId(keyId: unknown): keyId is string {
 }
 
 /**
- * Parses the textual structure of an envelope: format, header fields and IV. The payload stays
- * text (decoded later by `decodePayload`) so that callers that only need the header
- * (needsRewrap) do not pay for it. Throws ERR_CRYPTO_MALFORMED / ERR_CRYPTO_UNSUPPORTED_VERSION.
+ * Parses the textual structure of an envelope: format, header fields and IV. IV and payload stay
+ * text (decoded later by `decodeBody`) so that callers that only need the header (needsRewrap)
+ * do not pay for it. Throws ERR_CRYPTO_MALFORMED / ERR_CRYPTO_UNSUPPORTED_VERSION.
  * @internal
  */
 export function parseEnvelope(envelope: unknown): ParsedEnvelope {
   if (typeof envelope !== 'string') throw malformed('expected a string');
-  // Fast path for the common, well-formed key envelope: one regex pass over the whole string.
+  // Fast path for the common, well-formed key envelope: one regex over the header only.
   // A 16-character IV has no unused bits, so any match of the IV group is canonical.
-  const m = KEY_ENVELOPE.exec(envelope);
+  const m = KEY_HEADER.exec(envelope);
   if (m !== null) {
+    const start = m[0].length;
     const version = Number(m[3]);
-    if (version <= MAX_KEY_VERSION) {
+    // indexOf is a native scan; a "." in the payload is an extra part (the slow path says so).
+    if (
+      version <= MAX_KEY_VERSION &&
+      envelope.length - start >= MIN_PAYLOAD_LENGTH &&
+      envelope.indexOf('.', start) === -1
+    ) {
       return {
         kind: 'key',
         deterministic: m[1] === 'bw1d',
         keyId: m[2],
         version,
-        iv: Buffer.from(m[4], 'base64url'),
-        payload: m[5],
+        ivText: m[4],
+        payload: envelope.slice(start),
       };
     }
   }
@@ -137,16 +152,14 @@ function parseSlow(envelope: string): ParsedEnvelope {
   const ivText = parts[expectedParts - 2];
   const payload = parts[expectedParts - 1];
   if (ivText.length !== IV_TEXT_LENGTH) throw malformed('bad IV');
-  const iv = decodeBase64url(ivText);
-  if (iv === undefined || iv.length !== IV_LENGTH) throw malformed('bad IV');
-  // 16-byte tag => at least 22 characters of payload.
-  if (payload.length < 22) throw malformed('truncated payload');
+  if (decodeBase64url(ivText)?.length !== IV_LENGTH) throw malformed('bad IV');
+  if (payload.length < MIN_PAYLOAD_LENGTH) throw malformed('truncated payload');
   if (subject) {
     const subjectRef = parts[1];
     if (subjectRef.length !== SUBJECT_REF_LENGTH || decodeBase64url(subjectRef) === undefined) {
       throw malformed('bad subject reference');
     }
-    return { kind: 'subject', deterministic, subjectRef, iv, payload };
+    return { kind: 'subject', deterministic, subjectRef, ivText, payload };
   }
   const keyId = parts[1];
   if (!KEY_ID_PATTERN.test(keyId)) throw malformed('bad key id');
@@ -154,13 +167,49 @@ function parseSlow(envelope: string): ParsedEnvelope {
   if (!VERSION_PATTERN.test(versionText)) throw malformed('bad key version');
   const version = Number(versionText);
   if (version > MAX_KEY_VERSION) throw malformed('bad key version');
-  return { kind: 'key', deterministic, keyId, version, iv, payload };
+  return { kind: 'key', deterministic, keyId, version, ivText, payload };
 }
 
-/** Decodes the payload into ciphertext and tag views. @internal */
-export function decodePayload(payload: string): { ciphertext: Buffer; tag: Buffer } {
-  const bytes = decodeBase64url(payload);
-  if (bytes === undefined || bytes.length < TAG_LENGTH) throw malformed('bad payload');
-  const split = bytes.length - TAG_LENGTH;
-  return { ciphertext: bytes.subarray(0, split), tag: bytes.subarray(split) };
+/** Decoded bodies up to this size reuse one scratch buffer; larger ones get their own. */
+const SCRATCH_LIMIT = 64 * 1024;
+let scratch: Buffer = Buffer.allocUnsafeSlow(1024);
+
+/** IV, ciphertext and tag of an envelope, as views. @internal */
+export interface EnvelopeBody {
+  readonly iv: Buffer;
+  readonly ciphertext: Buffer;
+  readonly tag: Buffer;
+}
+
+/**
+ * Decodes IV and payload (strict canonical base64url) into views of ONE buffer: a scratch buffer
+ * shared by every call, so a decryption allocates no ArrayBuffer for its input (~2 µs saved at
+ * 10 KiB). The views are valid only until the next call: consume them synchronously (the AEAD
+ * copies its inputs) and run no caller code in between. They hold IV, ciphertext and tag, which
+ * are public, so reusing the buffer leaks nothing.
+ * @internal
+ */
+export function decodeBody(parsed: ParsedEnvelope): EnvelopeBody {
+  const { ivText, payload } = parsed;
+  // Upper bound; decodeBase64urlInto rejects anything whose exact size differs.
+  const size = IV_LENGTH + ((payload.length >>> 2) + 1) * 3;
+  let target = scratch;
+  if (size > target.length) {
+    target = Buffer.allocUnsafeSlow(size);
+    if (size <= SCRATCH_LIMIT) scratch = target;
+  }
+  // The parser only lets through 16-character IVs of alphabet characters (regex) or canonical
+  // ones (slow path), and 16 characters carry exactly 96 bits: no unused bits, one spelling. So
+  // the IV needs no round-trip check; the length check still guards the invariant.
+  if (ivText.length !== IV_TEXT_LENGTH || target.write(ivText, 0, IV_LENGTH, 'base64url') !== IV_LENGTH) {
+    throw malformed('bad IV');
+  }
+  const length = decodeBase64urlInto(payload, target, IV_LENGTH);
+  if (length < TAG_LENGTH) throw malformed('bad payload');
+  const split = IV_LENGTH + length - TAG_LENGTH;
+  return {
+    iv: target.subarray(0, IV_LENGTH),
+    ciphertext: target.subarray(IV_LENGTH, split),
+    tag: target.subarray(split, split + TAG_LENGTH),
+  };
 }
