@@ -50,7 +50,7 @@ function start(cfg: WorkerConfig): {
   child: ChildProcess;
   exited: Promise<{ code: number | null; stderr: string }>;
 } {
-  const child = spawn(process.execPath, [WORKER, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [WORKER, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<{ code: number | null; stderr: string }>((resolve) =>
@@ -71,6 +71,21 @@ function processBehaviour(backend: Backend): void {
     const workers = [0, 1, 2, 3].map((worker) =>
       start({ url: db.url, schema: db.schema, worker, count: 2000, burst: 40, mode: 'count' }),
     );
+    // Release all workers together once each has opened its log (see the worker's start barrier).
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            let out = '';
+            w.child.stdout!.on('data', (d) => {
+              out += d;
+              if (out.includes('ready\n')) resolve();
+            });
+            w.child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
+          }),
+      ),
+    );
+    for (const w of workers) w.child.stdin!.end('go\n');
     const results = await Promise.all(workers.map((w) => w.exited));
     for (const r of results) expect(r).toEqual({ code: 0, stderr: '' });
 

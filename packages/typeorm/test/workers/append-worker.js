@@ -36,6 +36,11 @@ async function main() {
       );
     }
   }
+  // Start barrier: report ready, then wait for "go" on stdin so every worker appends at the same
+  // time (process start-up on a loaded machine would otherwise serialise them).
+  process.stdout.write('ready\n');
+  await new Promise((resolve) => process.stdin.once('data', resolve));
+  process.stdin.pause();
   // Bursts of 1..burst concurrent appends: AuditLog group-commits each burst into one transaction,
   // and bursts of different sizes make the workers' transactions interleave irregularly.
   for (let i = 0; i < cfg.count;) {
