@@ -95,6 +95,7 @@ export const ErrorCodes = {
   AUDIT_TORN_TAIL: 'ERR_AUDIT_TORN_TAIL', // file store ends with a partial line (crash mid-write); repair() first
   AUDIT_INVALID_ARGUMENT: 'ERR_AUDIT_INVALID_ARGUMENT', // bad argument to an audit API: index/size out of range, hash not 32 bytes
   AUDIT_SINK: 'ERR_AUDIT_SINK', // a sink could not deliver durable entries (e.g. message bus publish failed after retries); the store still holds them
+  AUDIT_READ_ONLY: 'ERR_AUDIT_READ_ONLY', // append / redact / repair on a store opened read-only (FileAuditStore readOnly)
   // authz (access-control policy engine)
   POLICY_INVALID: 'ERR_POLICY_INVALID', // policy document failed validation; details.path names the field
   POLICY_DENIED: 'ERR_POLICY_DENIED', // PolicyEngine.enforce(): the decision was deny; details.reasonId is safe to show

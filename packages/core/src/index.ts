@@ -97,7 +97,12 @@ export {
   type TornTail,
 } from './audit/audit-store';
 export { MemoryAuditStore } from './audit/memory-audit-store';
-export { FileAuditStore, type FileAuditStoreOptions, type FsyncPolicy } from './audit/file-audit-store';
+export {
+  FileAuditStore,
+  type FileAuditStoreOptions,
+  type FsyncPolicy,
+  type InProgressTail,
+} from './audit/file-audit-store';
 export { Redactor, type RedactorOptions, type DataClassification } from './audit/redactor';
 export {
   verifyCheckpoint,

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { BulwarkAuditError, BulwarkConfigError, ErrorCodes } from '../errors';
+import { BulwarkAuditError, BulwarkConfigError, BulwarkError, ErrorCodes } from '../errors';
 import type { AuditEntry, AuditHead, AuditRedaction } from './audit-event';
 import {
   AsyncMutex,
@@ -30,6 +30,20 @@ export interface FileAuditStoreOptions {
   /** The JSON-lines log file (created if missing). `<path>.lock` is the writer lock. */
   path: string;
   fsync?: FsyncPolicy;
+  /**
+   * Open for reading only (verify, prove, tail, export next to a running writer): no lock file,
+   * no write handle, the file must already exist. `append`, `redact` and `repair` throw
+   * ERR_AUDIT_READ_ONLY. A final line without newline while a live writer holds the lock is a
+   * write in progress (`inProgressTail`), not a torn tail; with no live writer it is a torn tail
+   * as usual. `refresh()` picks up what the writer appended since.
+   */
+  readOnly?: boolean;
+}
+
+/** A partial final line seen by a read-only store while a live writer holds the lock. */
+export interface InProgressTail extends TornTail {
+  /** The pid in the lock file (the writer still writing that line). */
+  writerPid?: number;
 }
 
 // The callback API is used through the module object (not destructured) so tests can spy on fsync.
@@ -45,6 +59,14 @@ async function writeAll(fd: number, data: Buffer): Promise<void> {
   while (off < data.length) {
     off += await fsCall<number>((cb) => fs.write(fd, data, off, data.length - off, null, cb));
   }
+}
+
+function readOnlyError(operation: string): BulwarkAuditError {
+  return new BulwarkAuditError(
+    ErrorCodes.AUDIT_READ_ONLY,
+    `audit store is open read-only; ${operation} needs the writer (open it without readOnly)`,
+    { operation },
+  );
 }
 
 function storeError(message: string, cause?: unknown, details?: Record<string, unknown>): BulwarkAuditError {
@@ -69,6 +91,11 @@ function storeError(message: string, cause?: unknown, details?: Record<string, u
  * `<path>.torn-<time>` and truncates them. Such a line was never acknowledged, so no accepted
  * event is lost, and every earlier entry still verifies.
  *
+ * Readers: `open({ path, readOnly: true })` takes no lock and never writes, so any number of
+ * readers may verify or export the file while the one writer appends. The writer only appends
+ * whole lines and replaces the file by rename when redacting, so a reader sees every complete line
+ * as written; the only thing it can catch half-done is the last line, see `inProgressTail`.
+ *
  * All entries are also held in memory (for reads and queries), so this store suits logs of up to
  * a few million entries; beyond that use a SQL store.
  */
@@ -76,9 +103,16 @@ export class FileAuditStore implements AuditStore {
   readonly path: string;
   private readonly lockPath: string;
   private readonly policy: FsyncPolicy;
+  /** Opened with `readOnly: true`: no lock held, no write handle. */
+  readonly readOnly: boolean;
   private entries: AuditEntry[] = [];
   private fd = -1;
   private torn?: TornTail;
+  private inProgress?: InProgressTail;
+  /** Read-only: bytes of complete lines loaded so far, and the file's identity (a rename replaces it). */
+  private loadedBytes = 0;
+  private fileId = '';
+  private lines = 0;
   private damagedLine?: number;
   private failed?: unknown;
   private dirty = false;
@@ -90,9 +124,13 @@ export class FileAuditStore implements AuditStore {
     this.path = path.resolve(options.path);
     this.lockPath = `${this.path}.lock`;
     this.policy = options.fsync ?? 'every-append';
+    this.readOnly = options.readOnly === true;
   }
 
-  /** Opens (or creates) the log, takes the writer lock and loads existing entries. */
+  /**
+   * Opens (or creates) the log, takes the writer lock and loads existing entries; with
+   * `readOnly: true` only loads an existing log (no lock, nothing created).
+   */
   static async open(options: FileAuditStoreOptions): Promise<FileAuditStore> {
     if (
       options === null ||
@@ -116,7 +154,29 @@ export class FileAuditStore implements AuditStore {
         { path: 'audit.file.fsync' },
       );
     }
+    if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean') {
+      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'audit.file.readOnly must be a boolean', {
+        path: 'audit.file.readOnly',
+      });
+    }
     const store = new FileAuditStore(options);
+    if (store.readOnly) {
+      try {
+        await store.load();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          // A reader must not create the log: verifying a mistyped path must not pass as "0 entries".
+          throw new BulwarkConfigError(
+            ErrorCodes.CONFIG_INVALID,
+            `audit.file.path: no audit log at ${store.path}`,
+            { path: 'audit.file.path' },
+            { cause: err },
+          );
+        }
+        throw err instanceof BulwarkError ? err : storeError('cannot read the audit log file', err);
+      }
+      return store;
+    }
     await fs.promises.mkdir(path.dirname(store.path), { recursive: true });
     await store.lock();
     try {
@@ -141,6 +201,33 @@ export class FileAuditStore implements AuditStore {
     return this.torn;
   }
 
+  /**
+   * Read-only stores: a partial final line that a live writer is still writing, left out of the
+   * entries (it is not yet an acknowledged event). Undefined when the file ends cleanly.
+   */
+  get inProgressTail(): InProgressTail | undefined {
+    return this.inProgress;
+  }
+
+  /** The pid in `<path>.lock` and whether that process is alive (EPERM: alive, not ours to signal). */
+  private async lockHolder(): Promise<{ pid?: number; alive: boolean } | undefined> {
+    let text: string;
+    try {
+      text = await fs.promises.readFile(this.lockPath, 'utf8');
+    } catch {
+      return undefined;
+    }
+    const pid = Number(text.trim());
+    if (!Number.isInteger(pid) || pid <= 0) return { alive: true }; // being written right now
+    if (pid === process.pid) return { pid, alive: true };
+    try {
+      process.kill(pid, 0);
+      return { pid, alive: true };
+    } catch (err) {
+      return { pid, alive: (err as NodeJS.ErrnoException).code === 'EPERM' };
+    }
+  }
+
   private async lock(): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
@@ -152,20 +239,12 @@ export class FileAuditStore implements AuditStore {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
           throw storeError('cannot create the audit lock file', err);
       }
-      const pid = Number((await fs.promises.readFile(this.lockPath, 'utf8').catch(() => '')).trim());
-      let alive = true;
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-        try {
-          process.kill(pid, 0);
-        } catch (err) {
-          alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      }
-      if (alive || attempt > 0) {
+      const holder = (await this.lockHolder()) ?? { alive: true };
+      if (holder.alive || attempt > 0) {
         throw new BulwarkAuditError(
           ErrorCodes.AUDIT_STORE_LOCKED,
           `audit log is locked by another writer (${path.basename(this.lockPath)}); one process may append to a file store`,
-          { pid: Number.isInteger(pid) ? pid : undefined },
+          { pid: holder.pid },
         );
       }
       await fs.promises.rm(this.lockPath, { force: true }); // stale: its process is gone
@@ -174,22 +253,50 @@ export class FileAuditStore implements AuditStore {
 
   private async load(): Promise<void> {
     let data: Buffer;
-    try {
-      data = await fs.promises.readFile(this.path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
+    let id = '';
+    if (this.readOnly) {
+      // One handle for stat and read, so the identity and the bytes are of the same file.
+      const handle = await fs.promises.open(this.path, 'r');
+      try {
+        const st = await handle.stat();
+        id = `${st.dev}:${st.ino}`;
+        data = await handle.readFile();
+      } finally {
+        await handle.close();
+      }
+    } else {
+      try {
+        data = await fs.promises.readFile(this.path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
     }
-    const entries: AuditEntry[] = [];
+    this.entries = [];
+    this.lines = 0;
+    this.damagedLine = undefined;
+    this.fileId = id;
+    await this.parse(data, 0);
+  }
+
+  /** Parses complete lines of `data` (the file from byte `base` on) into entries. */
+  private async parse(data: Buffer, base: number): Promise<void> {
     let start = 0;
-    let line = 0;
+    this.torn = undefined;
+    this.inProgress = undefined;
     while (start < data.length) {
       const nl = data.indexOf(0x0a, start);
       if (nl === -1) {
-        this.torn = { offset: start, length: data.length - start };
+        const tail = { offset: base + start, length: data.length - start };
+        const holder = this.readOnly ? await this.lockHolder() : undefined;
+        // A reader next to a live writer may catch a batch half-written: that line is not yet an
+        // acknowledged event, so leave it out instead of calling it damage. Without a live
+        // writer nobody will finish it: it is a torn tail, reported as on a writer's open.
+        if (holder?.alive === true) this.inProgress = { ...tail, writerPid: holder.pid };
+        else this.torn = tail;
         break;
       }
-      line++;
+      this.lines++;
       let entry: AuditEntry;
       try {
         entry = JSON.parse(data.toString('utf8', start, nl)) as AuditEntry;
@@ -197,13 +304,52 @@ export class FileAuditStore implements AuditStore {
       } catch {
         // A complete but unparsable line is damage, not a crash artefact. Keep a placeholder so
         // verification reports it at its position; appends are refused.
-        this.damagedLine ??= line;
+        this.damagedLine ??= this.lines;
         entry = {} as AuditEntry;
       }
-      entries.push(entry);
+      this.entries.push(entry);
       start = nl + 1;
     }
-    this.entries = entries;
+    this.loadedBytes = base + start;
+  }
+
+  /**
+   * Read-only stores: loads what the writer appended since the last load (or the whole file again
+   * when the writer replaced it, e.g. after a redaction). Resolves with the number of entries.
+   * On a writer store this is a no-op: it already holds everything it wrote.
+   */
+  refresh(): Promise<number> {
+    return this.mutex.run(async () => {
+      this.checkOpen();
+      if (this.readOnly) {
+        try {
+          if (!(await this.readAppended())) await this.load();
+        } catch (err) {
+          throw err instanceof BulwarkError ? err : storeError('cannot read the audit log file', err);
+        }
+      }
+      return this.entries.length;
+    });
+  }
+
+  /** Parses the bytes after `loadedBytes`; false when the file was replaced or shrank (reload). */
+  private async readAppended(): Promise<boolean> {
+    const handle = await fs.promises.open(this.path, 'r');
+    try {
+      const st = await handle.stat();
+      if (`${st.dev}:${st.ino}` !== this.fileId || st.size < this.loadedBytes) return false;
+      const data = Buffer.alloc(st.size - this.loadedBytes);
+      let got = 0;
+      while (got < data.length) {
+        const { bytesRead } = await handle.read(data, got, data.length - got, this.loadedBytes + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      await this.parse(data.subarray(0, got), this.loadedBytes);
+      return true;
+    } finally {
+      await handle.close();
+    }
   }
 
   async head(): Promise<AuditHead> {
@@ -310,6 +456,7 @@ export class FileAuditStore implements AuditStore {
   repair(): Promise<{ bytes: number; movedTo?: string }> {
     return this.mutex.run(async () => {
       this.checkOpen();
+      if (this.readOnly) throw readOnlyError('repair');
       const torn = this.torn;
       if (torn === undefined) return { bytes: 0 };
       const movedTo = `${this.path}.torn-${Date.now()}`;
@@ -345,7 +492,8 @@ export class FileAuditStore implements AuditStore {
       } finally {
         if (this.fd !== -1) await closeFd(this.fd).catch(() => undefined);
         this.fd = -1;
-        await fs.promises.rm(this.lockPath, { force: true });
+        // A reader never took the lock: the file there belongs to the writer.
+        if (!this.readOnly) await fs.promises.rm(this.lockPath, { force: true });
       }
     });
   }
@@ -356,6 +504,7 @@ export class FileAuditStore implements AuditStore {
 
   private checkWritable(): void {
     this.checkOpen();
+    if (this.readOnly) throw readOnlyError('appending or redacting');
     if (this.failed !== undefined) {
       throw storeError(
         'an earlier write failed; reopen the store (it will detect a torn tail) before appending',

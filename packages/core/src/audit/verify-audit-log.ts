@@ -32,7 +32,10 @@ export interface AuditVerificationReport {
   treeSize: number;
   /** Hex Merkle root of those leaves. */
   root: string;
-  /** Checkpoints whose signature verified and whose root was compared. */
+  /**
+   * Checkpoints whose signature verified and whose root was compared, each counted once (the
+   * `from` checkpoint is usually also in `checkpoints`), plus any `trustedHeads` compared.
+   */
   checkpointsVerified: number;
   firstBad?: AuditFault;
   tornTail?: TornTail;
@@ -133,8 +136,13 @@ function invalidLeafHash(seq: number): AuditFault {
   return { seq, reason: 'hash-mismatch', message: `entry ${seq} has no valid leafHash` };
 }
 
-/** Seq ranges `[from, to]` listed in a redaction record's details. */
-function recordRanges(entry: AuditEntry): [number, number][] {
+/**
+ * Seq ranges `[from, to]` listed in a redaction record's details. Only ranges wholly BEFORE the
+ * record count: `AuditLog` appends the record after the entries it erases already exist (it
+ * records first, then rewrites them), so a genuine record never lists its own or a later seq. A
+ * record that does was not written by `AuditLog`, and authorises nothing it lists ahead of itself.
+ */
+function recordRanges(entry: AuditEntry, seq: number): [number, number][] {
   const ranges = (entry.details as { ranges?: unknown } | undefined)?.ranges;
   if (!Array.isArray(ranges)) return [];
   return ranges.filter(
@@ -143,7 +151,9 @@ function recordRanges(entry: AuditEntry): [number, number][] {
       r.length === 2 &&
       Number.isSafeInteger(r[0]) &&
       Number.isSafeInteger(r[1]) &&
-      r[0] <= r[1],
+      r[0] >= 1 &&
+      r[0] <= r[1] &&
+      r[1] < seq,
   );
 }
 
@@ -156,6 +166,17 @@ function recordRanges(entry: AuditEntry): [number, number][] {
  * Redacted entries (content removed by redact/purge) cannot have their content hash recomputed:
  * they are checked for carrying no content, for their link and Merkle leaf, and for being listed
  * by a later `audit.redacted` / `audit.purged` record, so an unauthorised erasure still shows.
+ *
+ * Limits. Without an HMAC key the leaf hashes are plain SHA-256 of public content, so anyone who
+ * can write to the store can compute them: they can strip an entry's content (leaving a stub with
+ * the old leaf hash, so links and Merkle roots still match every checkpoint) and append a forged
+ * `audit.redacted` record listing it at the end of the log, and this function accepts the result.
+ * What such a writer cannot do is change content silently or remove entries. To close the gap:
+ * - run the log with an HMAC key (`hmacKey`) kept away from the store: a forged record then fails
+ *   its hash check, because only the key holder can make a valid leaf hash;
+ * - take a signed checkpoint before and right after every erasure (redact / purge) and keep the
+ *   checkpoints outside the store: each genuine redaction record is then covered by a signed
+ *   head, and a redaction record beyond the last checkpoint is one to question.
  */
 export async function verifyAuditLog(
   source: AuditStore | Iterable<AuditEntry> | AsyncIterable<AuditEntry>,
@@ -168,7 +189,21 @@ export async function verifyAuditLog(
       path: 'verify.pageSize',
     });
   }
-  const given = [...(options.checkpoints ?? []), ...(options.from === undefined ? [] : [options.from])];
+  // The same checkpoint given twice (typically `from` is also the newest of `checkpoints`) is one
+  // checkpoint: verify and count it once.
+  const indexOf = new Map<string, number>();
+  const given: (Checkpoint | string)[] = [];
+  let fromIndex = -1;
+  const all = [...(options.checkpoints ?? []), ...(options.from === undefined ? [] : [options.from])];
+  all.forEach((cp, i) => {
+    const jws = typeof cp === 'string' ? cp : (cp as Partial<Checkpoint> | null)?.jws;
+    let at = typeof jws === 'string' ? indexOf.get(jws) : undefined;
+    if (at === undefined) {
+      at = given.push(cp) - 1;
+      if (typeof jws === 'string') indexOf.set(jws, at);
+    }
+    if (options.from !== undefined && i === all.length - 1) fromIndex = at;
+  });
   if (given.length > 0 && options.publicKey === undefined) {
     throw new BulwarkConfigError(
       ErrorCodes.CONFIG_INVALID,
@@ -205,8 +240,7 @@ export async function verifyAuditLog(
       return report({ seq, reason: 'bad-signature', message: `checkpoint rejected: ${err.message}` });
     }
   }
-  let from: Checkpoint | undefined;
-  if (options.from !== undefined) from = verified[verified.length - 1];
+  const from: Checkpoint | undefined = fromIndex === -1 ? undefined : verified[fromIndex];
   const heads = [...verified, ...(options.trustedHeads ?? [])];
   const pending = heads.sort((a, b) => a.treeSize - b.treeSize);
   // Two signed heads of one size with different roots: the log was forked.
@@ -303,7 +337,7 @@ export async function verifyAuditLog(
       }
       if (entry.redacted !== undefined) redactedSeqs.push(expected);
       if (entry.redacted === undefined && REDACTION_RECORD_ACTIONS.has(entry.action!))
-        authorized.push(...recordRanges(entry));
+        authorized.push(...recordRanges(entry, expected));
       if (expected > trustedUpTo) {
         if (entry.prevHash !== prevLeaf) {
           return report({

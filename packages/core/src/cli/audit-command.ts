@@ -50,7 +50,11 @@ Options:
   --json                 verify / checkpoint: machine-readable output
   -h, --help             Show this help
 
-Exit codes: 0 ok, 1 check failed (tampering found), 2 usage or configuration error.`;
+verify, prove, tail and export open a --file log read-only, so they run next to the
+application that writes it; append and checkpoint need the writer lock.
+
+Exit codes: 0 ok, 1 check failed (tampering found), 2 usage or configuration error
+(including a --file log locked by a running writer, for append / checkpoint).`;
 
 const OPTIONS = {
   file: { type: 'string' },
@@ -93,6 +97,8 @@ interface TypeOrmAuditModule {
 
 interface OpenedStore {
   store: AuditStore;
+  /** The file store, when --file: read-only for verify/prove/tail/export. */
+  file?: FileAuditStore;
   checkpointsPath: string;
   close(): Promise<void>;
 }
@@ -114,23 +120,26 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
     case 'keygen':
       noExtra(rest, 0);
       return keygen(values, io);
+    // append and checkpoint write (an entry / a checkpoint of the head), so they take the file
+    // store's writer lock; the others only read and open it read-only, so they work next to a
+    // running application that holds the lock.
     case 'append':
       noExtra(rest, 0);
-      return withStore(values, io, (opened, hmacKey) => append(opened, hmacKey, io));
+      return withStore(values, io, 'write', (opened, hmacKey) => append(opened, hmacKey, io));
     case 'verify':
       noExtra(rest, 0);
-      return withStore(values, io, (opened, hmacKey) => verify(opened, hmacKey, values, io));
+      return withStore(values, io, 'read', (opened, hmacKey) => verify(opened, hmacKey, values, io));
     case 'prove':
-      return withStore(values, io, (opened, hmacKey) => prove(opened, hmacKey, rest, values, io));
+      return withStore(values, io, 'read', (opened, hmacKey) => prove(opened, hmacKey, rest, values, io));
     case 'checkpoint':
       noExtra(rest, 0);
-      return withStore(values, io, (opened, hmacKey) => checkpoint(opened, hmacKey, values, io));
+      return withStore(values, io, 'write', (opened, hmacKey) => checkpoint(opened, hmacKey, values, io));
     case 'tail':
       noExtra(rest, 0);
-      return withStore(values, io, (opened) => tail(opened, values, io));
+      return withStore(values, io, 'read', (opened) => tail(opened, values, io));
     case 'export':
       noExtra(rest, 0);
-      return withStore(values, io, (opened) => exportEntries(opened, values, io));
+      return withStore(values, io, 'read', (opened) => exportEntries(opened, values, io));
     default:
       throw new UsageError(`unknown audit command "${sub}"`, AUDIT_HELP);
   }
@@ -152,13 +161,29 @@ function positiveInt(raw: string | undefined, name: string): number | undefined 
 async function withStore(
   values: Values,
   io: CliIo,
+  mode: 'read' | 'write',
   run: (opened: OpenedStore, hmacKey: Uint8Array | undefined) => Promise<number>,
 ): Promise<number> {
   if (values.file !== undefined && values.db !== undefined) {
     throw new UsageError('give either --file or --db, not both');
   }
   const hmacKey = await readHmacKey(values, io);
-  const opened = await openStore(values, io);
+  let opened: OpenedStore;
+  try {
+    opened = await openStore(values, io, mode);
+  } catch (err) {
+    // Another process (usually the running application) is the log's writer. Nothing was
+    // checked, so this is not "check failed" (1): it is a configuration problem (2).
+    if (err instanceof BulwarkAuditError && err.code === ErrorCodes.AUDIT_STORE_LOCKED) {
+      const pid = typeof err.details?.pid === 'number' ? ` (pid ${err.details.pid})` : '';
+      io.stderr(
+        `bulwark audit: the log is locked by a writer${pid}; stop it or append through it ` +
+          `(verify, prove, tail and export read without the lock) [${err.code}]\n`,
+      );
+      return ExitCode.USAGE;
+    }
+    throw err;
+  }
   try {
     return await run(opened, hmacKey);
   } finally {
@@ -166,7 +191,7 @@ async function withStore(
   }
 }
 
-async function openStore(values: Values, io: CliIo): Promise<OpenedStore> {
+async function openStore(values: Values, io: CliIo, mode: 'read' | 'write'): Promise<OpenedStore> {
   const db = values.db ?? (values.file === undefined ? io.env.BULWARK_AUDIT_DB : undefined);
   if (db !== undefined && db !== '') {
     let mod: TypeOrmAuditModule;
@@ -199,9 +224,12 @@ async function openStore(values: Values, io: CliIo): Promise<OpenedStore> {
     io.cwd,
     values.file ?? io.env.BULWARK_AUDIT_FILE ?? path.join('.bulwark', 'audit.jsonl'),
   );
-  const store = await FileAuditStore.open({ path: file, fsync: 'every-append' });
+  const store = await FileAuditStore.open(
+    mode === 'read' ? { path: file, readOnly: true } : { path: file, fsync: 'every-append' },
+  );
   return {
     store,
+    file: store,
     checkpointsPath: path.resolve(io.cwd, values.checkpoints ?? `${file}.checkpoints`),
     close: () => store.close(),
   };
@@ -340,6 +368,7 @@ async function verify(
     ...(publicKey ? { publicKey } : {}),
     ...(from ? { from } : {}),
   });
+  noteInProgressTail(opened, io);
   if (values.json) {
     io.stdout(JSON.stringify(report, null, 2) + '\n');
   } else if (report.ok) {
@@ -352,6 +381,17 @@ async function verify(
     io.stdout(`TAMPERED: first bad entry at seq ${bad.seq}: ${bad.reason}: ${bad.message}\n`);
   }
   return report.ok ? ExitCode.OK : ExitCode.CHECK_FAILED;
+}
+
+/** stderr (so --json output stays parseable): a partial last line the writer was still writing. */
+function noteInProgressTail(opened: OpenedStore, io: CliIo): void {
+  const tail = opened.file?.inProgressTail;
+  if (tail === undefined) return;
+  const pid = tail.writerPid === undefined ? '' : ` (pid ${tail.writerPid})`;
+  io.stderr(
+    `note: left out a partial last line of ${tail.length} bytes that the running writer${pid} ` +
+      `is still writing; it is not an acknowledged entry yet\n`,
+  );
 }
 
 async function prove(
@@ -459,6 +499,8 @@ async function tail(opened: OpenedStore, values: Values, io: CliIo): Promise<num
   try {
     while (!stop) {
       await new Promise((r) => setTimeout(r, 1000));
+      // A read-only file store holds a snapshot: load what the writer appended since.
+      await opened.file?.refresh();
       await print();
     }
   } finally {

@@ -24,7 +24,7 @@ export function parseMasterKey(text: string | undefined, source: string): Buffer
   if (text === undefined || text.trim() === '') {
     throw new BulwarkCryptoError(
       ErrorCodes.CRYPTO_KEY_PROVIDER,
-      `No master key in ${source}; generate one with \`bulwark keys generate\` (32 random bytes, base64url)`,
+      `No master key in ${source}; generate one with \`bulwark keys master\` (32 random bytes, base64url)`,
       { source },
     );
   }
@@ -43,7 +43,7 @@ export function parseMasterKey(text: string | undefined, source: string): Buffer
     throw new BulwarkCryptoError(
       ErrorCodes.CRYPTO_KEY_PROVIDER,
       `The master key in ${source} must be exactly 32 bytes encoded as base64, base64url or hex ` +
-        `(got ${value.length} characters); generate one with \`bulwark keys generate\``,
+        `(got ${value.length} characters); generate one with \`bulwark keys master\``,
       { source, length: value.length },
     );
   }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { runCli } from '../../src/cli/main';
 import { AuditLog } from '../../src/audit/audit-log';
+import { FileAuditStore } from '../../src/audit/file-audit-store';
 
 interface Run {
   code: number;
@@ -220,5 +221,105 @@ describe('bulwark audit (file log)', () => {
     expect((await cli(['audit', 'checkpoint', '--file', 'audit.jsonl'])).code).toBe(2);
     expect((await cli(['audit', 'keygen'])).code).toBe(2);
     expect((await cli(['audit', '--help'])).code).toBe(0);
+  });
+  it('verify, prove, tail and export read a log that a running writer holds locked', async () => {
+    await appendEvents(3);
+    // The application: an AuditLog holding the file store's writer lock for its lifetime.
+    const app = await AuditLog.open({ store: await FileAuditStore.open({ path: logFile() }) });
+    try {
+      await app.append(event(4) as never);
+      const verified = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+      expect(verified).toMatchObject({ code: 0, err: '' });
+      expect(verified.out).toMatch(/^ok: 4 entries, 4 checked/);
+      const proof = await cli(['audit', 'prove', '4', '--file', 'audit.jsonl']);
+      expect(proof.code).toBe(0);
+      expect(AuditLog.verifyInclusion(JSON.parse(proof.out))).toBe(true);
+      const tail = await cli(['audit', 'tail', '-n', '1', '--file', 'audit.jsonl']);
+      expect(tail.code).toBe(0);
+      expect(JSON.parse(tail.out).seq).toBe(4);
+      const exported = await cli(['audit', 'export', '--format', 'json', '--file', 'audit.jsonl']);
+      expect(exported.code).toBe(0);
+      expect(JSON.parse(exported.out)).toHaveLength(4);
+      // The readers left the writer's lock in place and the app keeps appending.
+      expect(await fs.readFile(`${logFile()}.lock`, 'utf8')).toBe(String(process.pid));
+      expect((await app.append(event(5) as never)).seq).toBe(5);
+      expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).out).toMatch(/^ok: 5 entries/);
+
+      // A batch the app is half-way through writing is left out with a note, not called tampering.
+      const before = await fs.readFile(logFile());
+      await fs.appendFile(logFile(), '{"seq":6,"time":"2026-01-');
+      const midWrite = await cli(['audit', 'verify', '--file', 'audit.jsonl', '--json']);
+      expect(midWrite.code).toBe(0);
+      expect(JSON.parse(midWrite.out)).toMatchObject({ ok: true, treeSize: 5 });
+      expect(midWrite.err).toMatch(/partial last line of 25 bytes that the running writer \(pid \d+\)/);
+      await fs.writeFile(logFile(), before);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('append and checkpoint on a locked log exit 2 with a clear message, writing nothing', async () => {
+    await appendEvents(2);
+    await cli(['audit', 'keygen', '--out', 'checkpoint.key']);
+    const app = await AuditLog.open({ store: await FileAuditStore.open({ path: logFile() }) });
+    try {
+      const before = await fs.readFile(logFile(), 'utf8');
+      const res = await cli(['audit', 'append', '--file', 'audit.jsonl'], JSON.stringify(event(9)) + '\n');
+      expect(res.code).toBe(2);
+      expect(res.out).toBe('');
+      expect(res.err).toContain(`the log is locked by a writer (pid ${process.pid})`);
+      expect(res.err).toContain('ERR_AUDIT_STORE_LOCKED');
+      const cp = await cli([
+        'audit',
+        'checkpoint',
+        '--file',
+        'audit.jsonl',
+        '--signing-key',
+        'checkpoint.key',
+      ]);
+      expect(cp.code).toBe(2);
+      expect(cp.err).toContain('locked by a writer');
+      expect(await fs.readFile(logFile(), 'utf8')).toBe(before);
+      await expect(fs.stat(`${logFile()}.checkpoints`)).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await app.close();
+    }
+    // Once the app has stopped, the CLI is the writer again.
+    expect(
+      (await cli(['audit', 'append', '--file', 'audit.jsonl'], JSON.stringify(event(9)) + '\n')).out,
+    ).toBe('3\n');
+  });
+
+  it('verify of a missing log file exits 2 and creates nothing', async () => {
+    const res = await cli(['audit', 'verify', '--file', 'nope.jsonl']);
+    expect(res.code).toBe(2);
+    expect(res.err).toContain('no audit log at');
+    await expect(fs.stat(path.join(dir, 'nope.jsonl'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('--from-checkpoint verifies incrementally and counts the from checkpoint once', async () => {
+    const keygen = await cli(['audit', 'keygen', '--out', 'checkpoint.key']);
+    await fs.writeFile(path.join(dir, 'checkpoint.pub'), keygen.out);
+    const checkpoint = ['audit', 'checkpoint', '--file', 'audit.jsonl', '--signing-key', 'checkpoint.key'];
+    const verify = ['audit', 'verify', '--file', 'audit.jsonl', '--public-key', 'checkpoint.pub'];
+    await appendEvents(6);
+    expect((await cli(checkpoint)).code).toBe(0);
+    await appendEvents(3);
+    const one = await cli([...verify, '--from-checkpoint']);
+    expect(one.code).toBe(0);
+    expect(one.out).toMatch(
+      /^ok: 9 entries, 3 checked \(incremental from tree size 6\), 1 checkpoint\(s\) verified/,
+    );
+    expect(JSON.parse((await cli([...verify, '--from-checkpoint', '--json'])).out)).toMatchObject({
+      checkpointsVerified: 1,
+      checkedEntries: 3,
+    });
+    expect((await cli(checkpoint)).code).toBe(0);
+    await appendEvents(1);
+    const two = await cli([...verify, '--from-checkpoint']);
+    expect(two.out).toMatch(
+      /^ok: 10 entries, 1 checked \(incremental from tree size 9\), 2 checkpoint\(s\) verified/,
+    );
+    expect((await cli(verify)).out).toMatch(/^ok: 10 entries, 10 checked, 2 checkpoint\(s\) verified/);
   });
 });

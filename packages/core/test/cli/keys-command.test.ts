@@ -100,6 +100,7 @@ describe('bulwark keys', () => {
     const noKey = await cli('keys', 'list');
     expect(noKey.code).toBe(2);
     expect(noKey.err).toContain('BULWARK_MASTER_KEY');
+    expect(noKey.err).toContain('`bulwark keys master`'); // generate makes data keys, not this one
   });
 
   it('prints help with exit 0', async () => {
