@@ -334,7 +334,9 @@ function isKeyProvider(value: unknown): value is KeyProvider {
 }
 
 function isKeyStore(value: unknown): value is KeyStore {
-  return isObject(value) && typeof value.loadKeys === 'function' && typeof value.saveKey === 'function';
+  return (
+    isObject(value) && typeof value.loadKeys === 'function' && typeof value.insertKeyVersion === 'function'
+  );
 }
 
 const hasMethods = (value: unknown, ...methods: string[]): boolean =>

@@ -23,7 +23,13 @@ import {
 import { IvPool } from './iv-pool';
 import { decodeUtf8 } from './utf8';
 import type { KeyProvider, KeyWrapContext } from './key-provider';
-import type { KeyStore, StoredKey, StoredKeyVersion, StoredSubjectKey } from './key-store';
+import {
+  KEY_STORE_METHODS,
+  type KeyStore,
+  type StoredKey,
+  type StoredKeyVersion,
+  type StoredSubjectKey,
+} from './key-store';
 
 export type { AeadAlgorithm } from './aead';
 export type { KeyProvider, KeyWrapContext } from './key-provider';
@@ -82,6 +88,33 @@ export interface KeyRingOptions {
   clock?: () => Date;
   /** Subject keys kept unwrapped in memory (least recently loaded evicted first; default 10 000). */
   subjectCacheSize?: number;
+  /**
+   * How long a cached subject key is trusted before it is checked against the store again
+   * (default 60 000 ms; 0 checks on every async use; Infinity never). This bounds how long a
+   * shred done by ANOTHER process (sharing the store) can go unnoticed here: after the TTL,
+   * encryptForSubject / decryptAsync / loadSubject re-read the subject's record and refuse a
+   * shredded subject (SUBJECT_SHREDDED); a sync decrypt() past the TTL starts the same check in
+   * the background. A shred in THIS ring takes effect at once. Checking on every call would add
+   * a store round trip per encryption, hence the window.
+   */
+  subjectCacheTtlMs?: number;
+  /**
+   * Re-reads named keys from the store every this many ms in the background (an unref'd timer,
+   * stopped by close()), so versions rotated or keys created by another process become usable
+   * by sync decrypt() without a restart. Default 60 000; 0 turns it off. Independently, a sync
+   * decrypt() that meets an unknown key or version throws ERR_CRYPTO_UNKNOWN_KEY and schedules a
+   * refresh (at most one a second), so a retry soon succeeds. Background failures (store down)
+   * are ignored: the ring keeps the keys it has.
+   */
+  refreshIntervalMs?: number;
+}
+
+/** A subject key in the ring's cache, with what it was checked against in the store and when. */
+interface CachedSubject {
+  readonly entry: CipherEntry;
+  readonly wrappedKey: string;
+  /** clock() milliseconds of the last check against the store. */
+  checkedAt: number;
 }
 
 /** Key material for one key version or one subject, ready for the hot path. */
@@ -112,6 +145,10 @@ const INFO_DETERMINISTIC = 'bulwark/v1/deterministic-iv';
 const INFO_BLIND_INDEX = 'bulwark/v1/blind-index/';
 const INFO_SUBJECT_REF = 'bulwark/v1/subject-ref';
 const RING_SECRET_CONTEXT: KeyWrapContext = Object.freeze({ keyId: '$ring', version: 1 });
+const DEFAULT_SUBJECT_CACHE_TTL_MS = 60_000;
+const DEFAULT_REFRESH_INTERVAL_MS = 60_000;
+/** Unknown envelopes (possibly attacker-made) may schedule at most one store refresh per this. */
+const MIN_SCHEDULED_REFRESH_GAP_MS = 1_000;
 const EMPTY = Buffer.alloc(0);
 
 function derive(raw: Buffer, info: string): Buffer {
@@ -172,8 +209,14 @@ function toInfo(record: StoredKey): KeyInfo {
 
 /**
  * Named encryption keys with numbered versions, wrapped by a master key from a KeyProvider and
- * persisted in a KeyStore. Encryption and decryption are synchronous and never touch the provider
+ * persisted in a KeyStore. Encryption and decryption are synchronous and never wait for the provider
  * or the store; key administration (create, rotate, retire, subject keys) is async.
+ *
+ * Several processes may share one store (see KeyStore's insert-if-absent contract): racing
+ * creates, rotations and first subject keys converge on the stored key, which every ring adopts.
+ * Other processes' changes reach this ring by refresh(), the background `refreshIntervalMs`
+ * timer, a refresh scheduled when decrypt() meets an unknown key version, and, for shredding,
+ * the `subjectCacheTtlMs` re-check.
  *
  * Envelopes (see envelope.ts for the grammar):
  *   `bw1.<keyId>.<version>.<iv>.<ciphertext+tag>`   random IV
@@ -190,7 +233,11 @@ export class KeyRing {
   private readonly subjectCacheSize: number;
   private readonly keys = new Map<string, LoadedKey>();
   private readonly ivPool = new IvPool();
-  private readonly subjects = new Map<string, CipherEntry>();
+  private readonly subjects = new Map<string, CachedSubject>();
+  private readonly subjectCacheTtlMs: number;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private pendingRefresh: Promise<void> | undefined;
+  private lastScheduledRefresh = -Infinity;
   private readonly shredded = new Set<string>();
   private readonly subjectLoads = new Map<string, Promise<CipherEntry>>();
   private subjectRefRaw: Buffer = EMPTY;
@@ -208,6 +255,7 @@ export class KeyRing {
     this.defaultAlgorithm = options.defaultAlgorithm ?? 'aes-256-gcm';
     this.clock = options.clock ?? (() => new Date());
     this.subjectCacheSize = options.subjectCacheSize ?? 10_000;
+    this.subjectCacheTtlMs = options.subjectCacheTtlMs ?? DEFAULT_SUBJECT_CACHE_TTL_MS;
   }
 
   /**
@@ -232,18 +280,10 @@ export class KeyRing {
         'KeyRing.open: provider must implement KeyProvider',
       );
     }
-    const storeMethods = [
-      'loadKeys',
-      'saveKey',
-      'getRingSecret',
-      'saveRingSecret',
-      'getSubject',
-      'saveSubject',
-    ];
     if (
       store === null ||
       typeof store !== 'object' ||
-      storeMethods.some((m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function')
+      KEY_STORE_METHODS.some((m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function')
     ) {
       throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'KeyRing.open: store must implement KeyStore');
     }
@@ -260,6 +300,19 @@ export class KeyRing {
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 1)) {
       throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'KeyRing.open: subjectCacheSize must be >= 1');
     }
+    for (const name of ['subjectCacheTtlMs', 'refreshIntervalMs'] as const) {
+      const ms = options[name];
+      if (ms !== undefined && (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0)) {
+        throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, `KeyRing.open: ${name} must be a number >= 0`);
+      }
+    }
+    const interval = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+    if (interval !== 0 && !(interval >= 1 && interval <= 2 ** 31 - 1)) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+        'KeyRing.open: refreshIntervalMs must be 0 (off) or 1 to 2147483647',
+      );
+    }
     const ring = new KeyRing(options);
     try {
       await ring.loadRingSecret();
@@ -270,28 +323,42 @@ export class KeyRing {
       ring.wipe();
       throw error;
     }
+    if (interval > 0) {
+      ring.refreshTimer = setInterval(() => ring.backgroundRefresh(), interval);
+      ring.refreshTimer.unref();
+    }
     return ring;
   }
 
   // ---------------------------------------------------------------- administration (async)
 
-  /** Creates `keyId` with version 1 as primary. Throws ERR_CRYPTO_KEY_EXISTS if it exists. */
+  /**
+   * Creates `keyId` with version 1 as primary. Throws ERR_CRYPTO_KEY_EXISTS if it exists, in this
+   * ring or in the store (e.g. another process created it first: this ring then loads that key).
+   */
   createKey(keyId: string, options: { algorithm?: AeadAlgorithm } = {}): Promise<KeyInfo> {
     return this.exclusive(async () => {
       this.checkKeyId(keyId);
       if (this.keys.has(keyId)) {
         throw cryptoError(ErrorCodes.CRYPTO_KEY_EXISTS, `Key ${keyId} already exists`, { keyId });
       }
-      return this.create(keyId, options);
+      const { info, created } = await this.create(keyId, options);
+      if (!created) {
+        throw cryptoError(ErrorCodes.CRYPTO_KEY_EXISTS, `Key ${keyId} already exists`, { keyId });
+      }
+      return info;
     });
   }
 
-  /** Returns the key's info, creating it first if it does not exist. */
+  /**
+   * Returns the key's info, creating it first if it does not exist. Safe when several processes
+   * ensure the same key at once: one creates it and the others adopt the stored key.
+   */
   ensureKey(keyId: string, options: { algorithm?: AeadAlgorithm } = {}): Promise<KeyInfo> {
     return this.exclusive(async () => {
       this.checkKeyId(keyId);
       const existing = this.keys.get(keyId);
-      return existing !== undefined ? toInfo(existing.record) : this.create(keyId, options);
+      return existing !== undefined ? toInfo(existing.record) : (await this.create(keyId, options)).info;
     });
   }
 
@@ -299,33 +366,35 @@ export class KeyRing {
    * Adds a new version and makes it primary. Older versions keep decrypting (until retired), so
    * values are readable at every moment of a rotation; move them with `rewrap` and then `retire`.
    * `algorithm` defaults to the current primary's.
+   *
+   * Starts from the store's latest state. If another process creates the same version number
+   * at the same moment, the store keeps the first one and this ring adopts it (its own new key
+   * never encrypted anything and is dropped), so both end with the same primary.
    */
   rotate(keyId: string, options: { algorithm?: AeadAlgorithm } = {}): Promise<KeyInfo> {
     return this.exclusive(async () => {
+      this.loaded(keyId);
+      await this.reloadKeys();
       const loaded = this.loaded(keyId);
       const algorithm = this.checkAlgorithm(options?.algorithm ?? loaded.primary.algorithm);
       const version = Math.max(...loaded.record.versions.map((v) => v.version)) + 1;
       if (version > MAX_KEY_VERSION) {
         throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, `Key ${keyId} has no versions left`, { keyId });
       }
-      const now = this.now();
-      const { stored, entry } = await this.newVersion(keyId, version, algorithm, now);
-      const record: StoredKey = {
-        ...loaded.record,
-        primaryVersion: version,
-        rotatedAt: now,
-        versions: [...loaded.record.versions, stored],
-      };
+      const { stored, entry } = await this.newVersion(keyId, version, algorithm, this.now());
+      let inserted: boolean;
       try {
-        await this.storeCall(() => this.store.saveKey(record));
+        inserted = await this.storeCall(() => this.store.insertKeyVersion(keyId, stored));
       } catch (error) {
         wipeEntry(entry);
         throw error;
       }
-      loaded.record = record;
-      loaded.versions.set(version, entry);
-      loaded.primary = entry;
-      return toInfo(record);
+      // Inserted: offer the entry to the reload below (it reuses it instead of unwrapping again).
+      // Lost the race: the stored version N is another process's key; ours is discarded.
+      if (inserted) loaded.versions.set(version, entry);
+      else wipeEntry(entry);
+      await this.reloadKeys();
+      return toInfo(this.loaded(keyId).record);
     });
   }
 
@@ -337,8 +406,9 @@ export class KeyRing {
    */
   retire(keyId: string, minDecryptVersion: number): Promise<KeyInfo> {
     return this.exclusive(async () => {
-      const loaded = this.loaded(keyId);
-      const { record } = loaded;
+      this.loaded(keyId);
+      await this.reloadKeys();
+      const { record } = this.loaded(keyId);
       if (!Number.isSafeInteger(minDecryptVersion) || minDecryptVersion < 1) {
         throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'minDecryptVersion must be a positive integer');
       }
@@ -357,16 +427,10 @@ export class KeyRing {
         );
       }
       if (minDecryptVersion === record.minDecryptVersion) return toInfo(record);
-      const next: StoredKey = { ...record, minDecryptVersion };
-      await this.storeCall(() => this.store.saveKey(next));
-      loaded.record = next;
-      for (const [version, entry] of loaded.versions) {
-        if (version < minDecryptVersion) {
-          loaded.versions.delete(version);
-          wipeEntry(entry);
-        }
-      }
-      return toInfo(next);
+      // Monotonic in the store too: a concurrent retire to a higher version is never undone.
+      await this.storeCall(() => this.store.raiseMinDecryptVersion(keyId, minDecryptVersion));
+      await this.reloadKeys(); // drops (and zeroes) the versions now retired
+      return toInfo(this.loaded(keyId).record);
     });
   }
 
@@ -375,21 +439,7 @@ export class KeyRing {
    * `decryptAsync` calls it once by itself when it meets an unknown key or version.
    */
   refresh(): Promise<void> {
-    return this.exclusive(async () => {
-      const records = await this.storeCall(() => this.store.loadKeys());
-      for (const record of records) {
-        const current = this.keys.get(record.keyId);
-        const reuse = current?.versions;
-        const loaded = await this.loadKey(record, reuse, current);
-        if (current !== undefined) {
-          for (const [version, entry] of current.versions) {
-            if (loaded.versions.get(version) !== entry) wipeEntry(entry);
-          }
-          if (loaded.indexRaw !== current.indexRaw) current.indexRaw.fill(0);
-        }
-        this.keys.set(record.keyId, loaded);
-      }
-    });
+    return this.exclusive(() => this.reloadKeys());
   }
 
   // ---------------------------------------------------------------- queries
@@ -582,7 +632,8 @@ export class KeyRing {
    * in-memory copy zeroed, so every `bw1s.` envelope of that subject (backups included) becomes
    * permanently unreadable (SUBJECT_SHREDDED), and encryptForSubject refuses the subject from now
    * on. Idempotent; shredding a subject never seen still records the tombstone.
-   * Other processes holding the subject's key in memory keep it until they restart or evict it.
+   * Other rings sharing the store notice within their `subjectCacheTtlMs` (default 60 s): until
+   * then one that has the subject's key cached may still use it.
    */
   async shred(subjectId: string): Promise<void> {
     this.checkOpen();
@@ -592,17 +643,15 @@ export class KeyRing {
     this.evictSubject(ref);
     await this.subjectLoads.get(ref)?.catch(() => undefined);
     this.evictSubject(ref);
-    const existing = await this.storeCall(() => this.store.getSubject(ref));
-    if (existing?.shreddedAt) return;
     const now = this.now();
     const tombstone: StoredSubjectKey = {
       subjectRef: ref,
-      algorithm: existing?.algorithm ?? this.defaultAlgorithm,
+      algorithm: this.defaultAlgorithm,
       wrappedKey: null,
-      createdAt: existing?.createdAt ?? now,
+      createdAt: now,
       shreddedAt: now,
     };
-    await this.storeCall(() => this.store.saveSubject(tombstone));
+    await this.storeCall(() => this.store.shredSubject(tombstone));
   }
 
   /** True once the subject has been shredded (by this or any process sharing the store). */
@@ -626,6 +675,8 @@ export class KeyRing {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
     await this.lock.catch(() => undefined);
     await Promise.allSettled([...this.subjectLoads.values()]);
     this.wipe();
@@ -640,7 +691,7 @@ export class KeyRing {
       loaded.indexRaw.fill(0);
     }
     this.keys.clear();
-    for (const entry of this.subjects.values()) wipeEntry(entry);
+    for (const cached of this.subjects.values()) wipeEntry(cached.entry);
     this.subjects.clear();
     this.shredded.clear();
     this.subjectRefRaw.fill(0);
@@ -692,13 +743,16 @@ export class KeyRing {
     return algorithm;
   }
 
-  private unknownKey(keyId: string, version?: number): BulwarkCryptoError {
+  private unknownKey(keyId: string, version?: number, refreshScheduled = false): BulwarkCryptoError {
+    const hint = refreshScheduled
+      ? ' (if another process created or rotated it, a refresh from the store has been scheduled: retry shortly, or use decryptAsync() / refresh())'
+      : '';
     return cryptoError(
       ErrorCodes.CRYPTO_UNKNOWN_KEY,
       version === undefined
-        ? `Unknown key ${JSON.stringify(keyId)}; create it first`
-        : `Key ${keyId} has no version ${version}`,
-      version === undefined ? { keyId } : { keyId, version },
+        ? `Unknown key ${JSON.stringify(keyId)}; create it first${hint}`
+        : `Key ${keyId} has no version ${version}${hint}`,
+      version === undefined ? { keyId, refreshScheduled } : { keyId, version, refreshScheduled },
     );
   }
 
@@ -761,13 +815,21 @@ export class KeyRing {
   }
 
   private async loadRingSecret(): Promise<void> {
-    let stored = await this.storeCall(() => this.store.getRingSecret());
+    const stored = await this.storeCall(() => this.store.getRingSecret());
     let raw: Buffer;
     if (stored === undefined) {
       raw = randomBytes(KEY_LENGTH);
-      stored = { wrappedKey: await this.wrap(raw, RING_SECRET_CONTEXT), createdAt: this.now() };
-      const secret = stored;
-      await this.storeCall(() => this.store.saveRingSecret(secret));
+      const mine = { wrappedKey: await this.wrap(raw, RING_SECRET_CONTEXT), createdAt: this.now() };
+      const winner = await this.storeCall(() => this.store.insertRingSecret(mine)).catch((error: unknown) => {
+        raw.fill(0);
+        throw error;
+      });
+      if (winner.wrappedKey !== mine.wrappedKey) {
+        // Another ring opened the empty store at the same moment and stored its secret first:
+        // subject references must be the same in every ring, so use the stored one.
+        raw.fill(0);
+        raw = await this.unwrap(winner.wrappedKey, RING_SECRET_CONTEXT);
+      }
     } else {
       raw = await this.unwrap(stored.wrappedKey, RING_SECRET_CONTEXT);
     }
@@ -842,11 +904,30 @@ export class KeyRing {
     };
   }
 
-  private async create(keyId: string, options: { algorithm?: AeadAlgorithm }): Promise<KeyInfo> {
+  /**
+   * Inserts version 1 of a new key. If the store already has it (another process created the key
+   * since this ring loaded), nothing is written and the stored key is loaded instead.
+   */
+  private async create(
+    keyId: string,
+    options: { algorithm?: AeadAlgorithm },
+  ): Promise<{ info: KeyInfo; created: boolean }> {
     checkOptions(options);
     const algorithm = this.checkAlgorithm(options?.algorithm ?? this.defaultAlgorithm);
     const now = this.now();
     const { stored, entry } = await this.newVersion(keyId, 1, algorithm, now);
+    let inserted: boolean;
+    try {
+      inserted = await this.storeCall(() => this.store.insertKeyVersion(keyId, stored));
+    } catch (error) {
+      wipeEntry(entry);
+      throw error;
+    }
+    if (!inserted) {
+      wipeEntry(entry);
+      await this.reloadKeys();
+      return { info: toInfo(this.loaded(keyId).record), created: false };
+    }
     const record: StoredKey = {
       keyId,
       primaryVersion: 1,
@@ -855,12 +936,6 @@ export class KeyRing {
       rotatedAt: now,
       versions: [stored],
     };
-    try {
-      await this.storeCall(() => this.store.saveKey(record));
-    } catch (error) {
-      wipeEntry(entry);
-      throw error;
-    }
     const indexRaw = derive(entry.raw, INFO_BLIND_INDEX + keyId);
     this.keys.set(keyId, {
       record,
@@ -869,12 +944,52 @@ export class KeyRing {
       indexRaw,
       indexKey: createSecretKey(indexRaw),
     });
-    return toInfo(record);
+    return { info: toInfo(record), created: true };
+  }
+
+  /** Re-reads every named key from the store, reusing unwrapped versions (caller holds the lock). */
+  private async reloadKeys(): Promise<void> {
+    const records = await this.storeCall(() => this.store.loadKeys());
+    for (const record of records) {
+      const current = this.keys.get(record.keyId);
+      const reuse = current?.versions;
+      const loaded = await this.loadKey(record, reuse, current);
+      if (current !== undefined) {
+        for (const [version, entry] of current.versions) {
+          if (loaded.versions.get(version) !== entry) wipeEntry(entry);
+        }
+        if (loaded.indexRaw !== current.indexRaw) current.indexRaw.fill(0);
+      }
+      this.keys.set(record.keyId, loaded);
+    }
+  }
+
+  /** refresh() in the background: one at a time, failures ignored (the ring keeps its keys). */
+  private backgroundRefresh(): void {
+    if (this.closed || this.pendingRefresh !== undefined) return;
+    const run = this.refresh()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.pendingRefresh === run) this.pendingRefresh = undefined;
+      });
+    this.pendingRefresh = run;
+  }
+
+  /** Called when sync decrypt meets an unknown key or version: refresh soon, at most once a second. */
+  private scheduleRefresh(): void {
+    const now = Date.now();
+    if (this.closed || this.pendingRefresh !== undefined) return;
+    if (now - this.lastScheduledRefresh < MIN_SCHEDULED_REFRESH_GAP_MS) return;
+    this.lastScheduledRefresh = now;
+    this.backgroundRefresh();
   }
 
   private keyEntry(parsed: { keyId: string; version: number }): CipherEntry {
     const loaded = this.keys.get(parsed.keyId);
-    if (loaded === undefined) throw this.unknownKey(parsed.keyId);
+    if (loaded === undefined) {
+      this.scheduleRefresh();
+      throw this.unknownKey(parsed.keyId, undefined, true);
+    }
     if (parsed.version < loaded.record.minDecryptVersion) {
       throw cryptoError(
         ErrorCodes.CRYPTO_KEY_RETIRED,
@@ -883,74 +998,51 @@ export class KeyRing {
       );
     }
     const entry = loaded.versions.get(parsed.version);
-    if (entry === undefined) throw this.unknownKey(parsed.keyId, parsed.version);
+    if (entry === undefined) {
+      this.scheduleRefresh();
+      throw this.unknownKey(parsed.keyId, parsed.version, true);
+    }
     return entry;
   }
 
   private cachedSubjectEntry(ref: string): CipherEntry {
     if (this.shredded.has(ref)) throw this.shreddedError();
-    const entry = this.subjects.get(ref);
-    if (entry === undefined) {
+    const cached = this.subjects.get(ref);
+    if (cached === undefined) {
       throw cryptoError(
         ErrorCodes.CRYPTO_SUBJECT_KEY_NOT_LOADED,
         "The data subject's key is not loaded; use decryptAsync() (or loadSubject) for subject envelopes",
       );
     }
-    return entry;
+    // Sync callers cannot wait for the store: serve this call, check in the background.
+    if (this.subjectExpired(cached) && !this.subjectLoads.has(ref)) {
+      this.subjectEntry(ref, false).catch(() => undefined);
+    }
+    return cached.entry;
   }
 
-  /** Loads (or, with `create`, creates) a subject key; one in-flight load per subject. */
+  private subjectExpired(cached: CachedSubject): boolean {
+    return (
+      this.subjectCacheTtlMs !== Infinity &&
+      this.clock().getTime() - cached.checkedAt >= this.subjectCacheTtlMs
+    );
+  }
+
+  /**
+   * The subject's key: from the cache while fresh (see subjectCacheTtlMs), else checked against or
+   * loaded from the store (and, with `create`, created there). One in-flight load per subject.
+   */
   private subjectEntry(ref: string, create: boolean): Promise<CipherEntry> {
     if (this.shredded.has(ref)) return Promise.reject(this.shreddedError());
     const cached = this.subjects.get(ref);
-    if (cached !== undefined) return Promise.resolve(cached);
+    if (cached !== undefined && !this.subjectExpired(cached)) return Promise.resolve(cached.entry);
     const pending = this.subjectLoads.get(ref);
     if (pending !== undefined && create) {
       // A decrypt-only load may fail with UNKNOWN_KEY; retry with creation after it settles.
       return pending.catch(() => this.subjectEntry(ref, true));
     }
     if (pending !== undefined) return pending;
-    const load = (async () => {
-      const record = await this.storeCall(() => this.store.getSubject(ref));
-      let entry: CipherEntry;
-      if (record?.shreddedAt) {
-        this.shredded.add(ref);
-        throw this.shreddedError();
-      } else if (record?.wrappedKey) {
-        const raw = await this.unwrap(record.wrappedKey, subjectContext(ref));
-        entry = makeSubjectEntry(this.checkAlgorithm(record.algorithm), raw, ref);
-      } else if (create) {
-        const raw = Buffer.allocUnsafeSlow(KEY_LENGTH);
-        randomBytes(KEY_LENGTH).copy(raw);
-        const stored: StoredSubjectKey = {
-          subjectRef: ref,
-          algorithm: this.defaultAlgorithm,
-          wrappedKey: await this.wrap(raw, subjectContext(ref)).catch((error: unknown) => {
-            raw.fill(0);
-            throw error;
-          }),
-          createdAt: this.now(),
-          shreddedAt: null,
-        };
-        entry = makeSubjectEntry(this.defaultAlgorithm, raw, ref);
-        if (!this.shredded.has(ref)) {
-          await this.storeCall(() => this.store.saveSubject(stored)).catch((error: unknown) => {
-            wipeEntry(entry);
-            throw error;
-          });
-        }
-      } else {
-        throw cryptoError(ErrorCodes.CRYPTO_UNKNOWN_KEY, 'No key exists for this data subject');
-      }
-      if (this.shredded.has(ref) || this.closed) {
-        wipeEntry(entry);
-        throw this.closed
-          ? cryptoError(ErrorCodes.CRYPTO_CLOSED, 'The key ring is closed')
-          : this.shreddedError();
-      }
-      this.cacheSubject(ref, entry);
-      return entry;
-    })();
+    const load = this.loadSubjectEntry(ref, create);
     this.subjectLoads.set(ref, load);
     const cleanup = () => {
       if (this.subjectLoads.get(ref) === load) this.subjectLoads.delete(ref);
@@ -959,8 +1051,80 @@ export class KeyRing {
     return load;
   }
 
-  private cacheSubject(ref: string, entry: CipherEntry): void {
-    this.subjects.set(ref, entry);
+  private async loadSubjectEntry(ref: string, create: boolean): Promise<CipherEntry> {
+    const record = await this.storeCall(() => this.store.getSubject(ref));
+    const checkedAt = this.clock().getTime();
+    if (record?.shreddedAt) {
+      this.shredded.add(ref);
+      this.evictSubject(ref);
+      throw this.shreddedError();
+    }
+    const cached = this.subjects.get(ref);
+    if (cached !== undefined) {
+      if (record?.wrappedKey === cached.wrappedKey) {
+        cached.checkedAt = checkedAt;
+        return cached.entry;
+      }
+      // The store no longer holds the key we cached: never go on encrypting under it.
+      this.evictSubject(ref);
+    }
+    let entry: CipherEntry;
+    let wrappedKey: string;
+    if (record?.wrappedKey) {
+      wrappedKey = record.wrappedKey;
+      const raw = await this.unwrap(wrappedKey, subjectContext(ref));
+      entry = makeSubjectEntry(this.checkAlgorithm(record.algorithm), raw, ref);
+    } else if (create) {
+      const raw = Buffer.allocUnsafeSlow(KEY_LENGTH);
+      randomBytes(KEY_LENGTH).copy(raw);
+      const mine: StoredSubjectKey = {
+        subjectRef: ref,
+        algorithm: this.defaultAlgorithm,
+        wrappedKey: await this.wrap(raw, subjectContext(ref)).catch((error: unknown) => {
+          raw.fill(0);
+          throw error;
+        }),
+        createdAt: this.now(),
+        shreddedAt: null,
+      };
+      if (this.shredded.has(ref)) {
+        raw.fill(0);
+        throw this.shreddedError();
+      }
+      const winner = await this.storeCall(() => this.store.insertSubject(mine)).catch((error: unknown) => {
+        raw.fill(0);
+        throw error;
+      });
+      if (winner.wrappedKey === mine.wrappedKey) {
+        wrappedKey = mine.wrappedKey as string;
+        entry = makeSubjectEntry(this.defaultAlgorithm, raw, ref);
+      } else {
+        // Another ring stored a key (or a tombstone) for this subject first: adopt it, so every
+        // value of the subject is under the one stored key.
+        raw.fill(0);
+        if (winner.shreddedAt || !winner.wrappedKey) {
+          this.shredded.add(ref);
+          throw this.shreddedError();
+        }
+        wrappedKey = winner.wrappedKey;
+        const adopted = await this.unwrap(wrappedKey, subjectContext(ref));
+        entry = makeSubjectEntry(this.checkAlgorithm(winner.algorithm), adopted, ref);
+      }
+    } else {
+      throw cryptoError(ErrorCodes.CRYPTO_UNKNOWN_KEY, 'No key exists for this data subject');
+    }
+    if (this.shredded.has(ref) || this.closed) {
+      wipeEntry(entry);
+      throw this.closed
+        ? cryptoError(ErrorCodes.CRYPTO_CLOSED, 'The key ring is closed')
+        : this.shreddedError();
+    }
+    this.cacheSubject(ref, { entry, wrappedKey, checkedAt });
+    return entry;
+  }
+
+  private cacheSubject(ref: string, cached: CachedSubject): void {
+    this.subjects.set(ref, cached);
     while (this.subjects.size > this.subjectCacheSize) {
       const oldest = this.subjects.keys().next().value as string;
       this.evictSubject(oldest);
@@ -968,10 +1132,10 @@ export class KeyRing {
   }
 
   private evictSubject(ref: string): void {
-    const entry = this.subjects.get(ref);
-    if (entry !== undefined) {
+    const cached = this.subjects.get(ref);
+    if (cached !== undefined) {
       this.subjects.delete(ref);
-      wipeEntry(entry);
+      wipeEntry(cached.entry);
     }
   }
 

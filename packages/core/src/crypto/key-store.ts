@@ -44,20 +44,66 @@ export interface StoredRingSecret {
  *
  * Named keys are few and loaded once at open; subject keys may number millions, so they are read
  * one at a time. A database-backed store (e.g. @bulwark/typeorm) maps this to three tables.
- * Implementations must make each save durable before resolving, must overwrite (not keep history
- * of) a subject's wrapped key on a tombstone save, and should throw BulwarkCryptoError
- * ERR_CRYPTO_KEY_STORE when the backing data is unreadable or corrupt.
+ *
+ * Contract: several processes may share one store, so every write is INSERT-IF-ABSENT or
+ * MONOTONIC, never last-writer-wins. A data key that has encrypted anything must never be
+ * replaced, or everything sealed under it becomes unreadable; so:
+ * - a key version (keyId, version) is written once and never overwritten;
+ * - `primaryVersion` only moves forward and `minDecryptVersion` only up (never above primary);
+ * - the ring secret and a subject key are written once; the loser of a race ADOPTS the stored one;
+ * - a subject tombstone is never replaced by a key; shredding overwrites only to a tombstone.
+ * Each write must be atomic and durable before it resolves. Failures of the backing storage (and
+ * unreadable or corrupt data) should throw BulwarkCryptoError ERR_CRYPTO_KEY_STORE.
  */
 export interface KeyStore {
   /** Short, non-secret description (e.g. `file:/var/lib/app/keys.json`). */
   readonly name: string;
+  /** Every named key with all its versions, fresh from the backing storage (not a cache). */
   loadKeys(): Promise<StoredKey[]>;
-  /** Insert or replace the record for `key.keyId`. */
-  saveKey(key: StoredKey): Promise<void>;
+  /**
+   * Inserts version `version.version` of `keyId` only if that (keyId, version) is absent, creating
+   * the key's record (primary = minDecrypt = this version) if the key is new. When inserted, the
+   * key's `primaryVersion` becomes `version.version` if that is higher (never lower) and
+   * `rotatedAt` becomes `version.createdAt`. Atomic: the primary never names a missing version.
+   * @returns true if inserted; false if that version already existed (nothing was written).
+   */
+  insertKeyVersion(keyId: string, version: StoredKeyVersion): Promise<boolean>;
+  /**
+   * Raises `keyId`'s minDecryptVersion to `minDecryptVersion` if that is higher than the stored one
+   * and not above the stored primary; otherwise writes nothing. Resolves either way (the caller
+   * re-reads the key to see the outcome).
+   */
+  raiseMinDecryptVersion(keyId: string, minDecryptVersion: number): Promise<void>;
   getRingSecret(): Promise<StoredRingSecret | undefined>;
-  saveRingSecret(secret: StoredRingSecret): Promise<void>;
+  /**
+   * Stores `secret` only if the store has no ring secret yet.
+   * @returns the ring secret now stored: `secret` itself if inserted, else the existing one.
+   */
+  insertRingSecret(secret: StoredRingSecret): Promise<StoredRingSecret>;
+  /** The record for `subjectRef` (key or tombstone), fresh from the backing storage. */
   getSubject(subjectRef: string): Promise<StoredSubjectKey | undefined>;
-  /** Insert or replace the record for `subject.subjectRef` (including tombstones). */
-  saveSubject(subject: StoredSubjectKey): Promise<void>;
+  /**
+   * Stores `subject` (a live key, `wrappedKey` set) only if no record exists for its subjectRef.
+   * @returns the record now stored: `subject` if inserted, else the existing key or tombstone.
+   */
+  insertSubject(subject: StoredSubjectKey): Promise<StoredSubjectKey>;
+  /**
+   * Makes the record for `tombstone.subjectRef` a tombstone: inserts `tombstone` if absent, or
+   * overwrites an existing key in place (no copy of the wrapped key kept; the existing createdAt
+   * and algorithm may stay). An existing tombstone is left as it is (idempotent).
+   */
+  shredSubject(tombstone: StoredSubjectKey): Promise<void>;
   close?(): Promise<void>;
 }
+
+/** Method names a KeyStore must have (checked when a ring opens). */
+export const KEY_STORE_METHODS = [
+  'loadKeys',
+  'insertKeyVersion',
+  'raiseMinDecryptVersion',
+  'getRingSecret',
+  'insertRingSecret',
+  'getSubject',
+  'insertSubject',
+  'shredSubject',
+] as const;

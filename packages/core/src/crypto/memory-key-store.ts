@@ -1,4 +1,4 @@
-import type { KeyStore, StoredKey, StoredRingSecret, StoredSubjectKey } from './key-store';
+import type { KeyStore, StoredKey, StoredKeyVersion, StoredRingSecret, StoredSubjectKey } from './key-store';
 
 function clone<T>(value: T): T {
   return structuredClone(value);
@@ -7,6 +7,8 @@ function clone<T>(value: T): T {
 /**
  * In-process key store for tests and ephemeral setups. Everything is lost with the process, which
  * makes every ciphertext unreadable afterwards: use FileKeyStore or a database store for real data.
+ * Each method checks and writes without an await in between, so rings sharing one instance get
+ * the insert-if-absent contract of KeyStore exactly.
  */
 export class MemoryKeyStore implements KeyStore {
   readonly name = 'memory';
@@ -18,16 +20,45 @@ export class MemoryKeyStore implements KeyStore {
     return [...this.keys.values()].map(clone);
   }
 
-  async saveKey(key: StoredKey): Promise<void> {
-    this.keys.set(key.keyId, clone(key));
+  async insertKeyVersion(keyId: string, version: StoredKeyVersion): Promise<boolean> {
+    const key = this.keys.get(keyId);
+    const stored = clone(version);
+    if (key === undefined) {
+      this.keys.set(keyId, {
+        keyId,
+        primaryVersion: stored.version,
+        minDecryptVersion: stored.version,
+        createdAt: stored.createdAt,
+        rotatedAt: stored.createdAt,
+        versions: [stored],
+      });
+      return true;
+    }
+    if (key.versions.some((v) => v.version === stored.version)) return false;
+    const higher = stored.version > key.primaryVersion;
+    this.keys.set(keyId, {
+      ...key,
+      primaryVersion: higher ? stored.version : key.primaryVersion,
+      rotatedAt: higher ? stored.createdAt : key.rotatedAt,
+      versions: [...key.versions, stored],
+    });
+    return true;
+  }
+
+  async raiseMinDecryptVersion(keyId: string, minDecryptVersion: number): Promise<void> {
+    const key = this.keys.get(keyId);
+    if (key === undefined || minDecryptVersion <= key.minDecryptVersion) return;
+    if (minDecryptVersion > key.primaryVersion) return;
+    this.keys.set(keyId, { ...key, minDecryptVersion });
   }
 
   async getRingSecret(): Promise<StoredRingSecret | undefined> {
     return this.ringSecret === undefined ? undefined : clone(this.ringSecret);
   }
 
-  async saveRingSecret(secret: StoredRingSecret): Promise<void> {
-    this.ringSecret = clone(secret);
+  async insertRingSecret(secret: StoredRingSecret): Promise<StoredRingSecret> {
+    this.ringSecret ??= clone(secret);
+    return clone(this.ringSecret);
   }
 
   async getSubject(subjectRef: string): Promise<StoredSubjectKey | undefined> {
@@ -35,7 +66,22 @@ export class MemoryKeyStore implements KeyStore {
     return record === undefined ? undefined : clone(record);
   }
 
-  async saveSubject(subject: StoredSubjectKey): Promise<void> {
+  async insertSubject(subject: StoredSubjectKey): Promise<StoredSubjectKey> {
+    const existing = this.subjects.get(subject.subjectRef);
+    if (existing !== undefined) return clone(existing);
     this.subjects.set(subject.subjectRef, clone(subject));
+    return clone(subject);
+  }
+
+  async shredSubject(tombstone: StoredSubjectKey): Promise<void> {
+    const existing = this.subjects.get(tombstone.subjectRef);
+    if (existing?.shreddedAt) return;
+    this.subjects.set(tombstone.subjectRef, {
+      subjectRef: tombstone.subjectRef,
+      algorithm: existing?.algorithm ?? tombstone.algorithm,
+      wrappedKey: null,
+      createdAt: existing?.createdAt ?? tombstone.createdAt,
+      shreddedAt: tombstone.shreddedAt ?? new Date().toISOString(),
+    });
   }
 }

@@ -78,10 +78,18 @@ describe('FileKeyStore', () => {
     await ring.createKey('a');
     await ring.createKey('b');
     await ring.close();
-    const [a, b] = (await store.loadKeys()).sort((x, y) => x.keyId.localeCompare(y.keyId));
-    await store.saveKey({ ...b, versions: [{ ...b.versions[0], wrappedKey: a.versions[0].wrappedKey }] });
+    const [a] = (await store.loadKeys()).sort((x, y) => x.keyId.localeCompare(y.keyId));
+    // A tampered store: key b's version 1 carries key a's wrapped key.
+    const tampered = Object.assign(Object.create(store) as MemoryKeyStore, {
+      loadKeys: async () =>
+        (await store.loadKeys()).map((k) =>
+          k.keyId === 'b'
+            ? { ...k, versions: [{ ...k.versions[0], wrappedKey: a.versions[0].wrappedKey }] }
+            : k,
+        ),
+    });
     // ring.close() closed its provider (the ring owns it), so open with a fresh one holding the same key.
-    expect(await asyncCodeOf(() => KeyRing.open({ provider: providerFor(masterKey), store }))).toBe(
+    expect(await asyncCodeOf(() => KeyRing.open({ provider: providerFor(masterKey), store: tampered }))).toBe(
       ErrorCodes.CRYPTO_KEY_UNWRAP_FAILED,
     );
   });

@@ -87,8 +87,8 @@ describe('crypto-shredding', () => {
   it('zeroes the subject key in memory when shredding', async () => {
     const ring = await memoryRing();
     await ring.encryptForSubject('frank', 'x');
-    const internals = ring as unknown as { subjects: Map<string, { raw: Buffer }> };
-    const raw = internals.subjects.get(ring.subjectRef('frank'))!.raw;
+    const internals = ring as unknown as { subjects: Map<string, { entry: { raw: Buffer } }> };
+    const raw = internals.subjects.get(ring.subjectRef('frank'))!.entry.raw;
     expect(raw.some((b) => b !== 0)).toBe(true);
     await ring.shred('frank');
     expect(raw.every((b) => b === 0)).toBe(true);
