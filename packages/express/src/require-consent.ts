@@ -1,7 +1,6 @@
 import {
-  BulwarkConfigError,
-  ErrorCodes,
-  checkConsentPurpose,
+  checkRequireConsent,
+  consentCheckerFor,
   requireConsentFor,
   type ConsentChecker,
 } from '@bulwark/core';
@@ -14,20 +13,13 @@ import { requestState } from './request-state';
  * ConsentManager is used.
  */
 export function requireConsent(purpose: string, options: { consent?: ConsentChecker } = {}): RequestHandler {
-  if (options.consent !== undefined) checkConsentPurpose(options.consent, purpose);
-  else if (typeof purpose !== 'string' || purpose.length === 0) {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'requireConsent.purpose must be a purpose id', {
-      path: 'requireConsent.purpose',
-    });
-  }
+  checkRequireConsent(purpose, options.consent);
   return (req, _res, next) => {
-    const consent = options.consent ?? requestState(req).kit?.consent;
-    if (consent === undefined) {
-      return next(
-        new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'requireConsent needs a ConsentManager', {
-          path: 'requireConsent.consent',
-        }),
-      );
+    let consent: ConsentChecker;
+    try {
+      consent = consentCheckerFor(options.consent ?? requestState(req).kit?.consent);
+    } catch (err) {
+      return next(err);
     }
     requireConsentFor(consent, req.principal, purpose).then(() => next(), next);
   };

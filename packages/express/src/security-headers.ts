@@ -1,10 +1,4 @@
-import {
-  BulwarkConfigError,
-  ErrorCodes,
-  captureHeaders,
-  securityHeaderOptions,
-  type SecurityHeaderOptions,
-} from '@bulwark/core';
+import { buildSecurityHeaders, type SecurityHeaderOptions } from '@bulwark/core';
 import type { RequestHandler } from 'express';
 import helmet, { type HelmetOptions } from 'helmet';
 
@@ -15,17 +9,6 @@ export type SecurityHeadersMiddleware = RequestHandler & {
 
 /** helmet with Bulwark's strict defaults (see SECURITY_HEADER_DEFAULTS); options override per header. */
 export function securityHeaders(options: SecurityHeaderOptions = {}): SecurityHeadersMiddleware {
-  let middleware: ReturnType<typeof helmet>;
-  try {
-    middleware = helmet(securityHeaderOptions(options) as HelmetOptions);
-  } catch (err) {
-    if (err instanceof BulwarkConfigError) throw err;
-    // helmet validates eagerly too; its message names the bad directive or value.
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `securityHeaders: ${(err as Error).message}`, {
-      path: 'securityHeaders',
-    });
-  }
-  return Object.assign(middleware as unknown as RequestHandler, {
-    headers: captureHeaders(middleware as never),
-  });
+  const { middleware, headers } = buildSecurityHeaders(options, (o) => helmet(o as HelmetOptions));
+  return Object.assign(middleware as unknown as RequestHandler, { headers });
 }

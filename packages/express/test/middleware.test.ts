@@ -14,7 +14,7 @@ import {
   requireConsent,
   securityHeaders,
 } from '../src';
-import { testKit, type TestKit } from './support/test-kit';
+import { testKit, type TestKit } from '../../../test/support/http-test-kit';
 
 const quiet = { log: () => undefined };
 const SECRET = 'a-csrf-secret-of-at-least-32-bytes!!';

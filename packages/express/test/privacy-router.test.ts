@@ -2,7 +2,7 @@ import { DataSubjectRequests } from '@bulwark/core';
 import express from 'express';
 import request from 'supertest';
 import { bulwark, privacyRouter } from '../src';
-import { testKit, type TestKit } from './support/test-kit';
+import { testKit, type TestKit } from '../../../test/support/http-test-kit';
 
 let t: TestKit;
 let dsr: DataSubjectRequests;

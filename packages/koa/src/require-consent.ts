@@ -1,7 +1,6 @@
 import {
-  BulwarkConfigError,
-  ErrorCodes,
-  checkConsentPurpose,
+  checkRequireConsent,
+  consentCheckerFor,
   requireConsentFor,
   type ConsentChecker,
 } from '@bulwark/core';
@@ -14,19 +13,9 @@ import { bulwarkState, requestState } from './request-state';
  * ConsentManager is used.
  */
 export function requireConsent(purpose: string, options: { consent?: ConsentChecker } = {}): Middleware {
-  if (options.consent !== undefined) checkConsentPurpose(options.consent, purpose);
-  else if (typeof purpose !== 'string' || purpose.length === 0) {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'requireConsent.purpose must be a purpose id', {
-      path: 'requireConsent.purpose',
-    });
-  }
+  checkRequireConsent(purpose, options.consent);
   return async (ctx, next) => {
-    const consent = options.consent ?? requestState(ctx).kit?.consent;
-    if (consent === undefined) {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'requireConsent needs a ConsentManager', {
-        path: 'requireConsent.consent',
-      });
-    }
+    const consent = consentCheckerFor(options.consent ?? requestState(ctx).kit?.consent);
     await requireConsentFor(consent, bulwarkState(ctx).principal, purpose);
     await next();
   };

@@ -1,10 +1,4 @@
-import {
-  BulwarkConfigError,
-  ErrorCodes,
-  captureHeaders,
-  securityHeaderOptions,
-  type SecurityHeaderOptions,
-} from '@bulwark/core';
+import { buildSecurityHeaders, type SecurityHeaderOptions } from '@bulwark/core';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { Middleware } from 'koa';
 
@@ -18,21 +12,13 @@ export type SecurityHeadersMiddleware = Middleware & {
  * adapters send the same headers from the same code.
  */
 export function securityHeaders(options: SecurityHeaderOptions = {}): SecurityHeadersMiddleware {
-  let helmetMw: ReturnType<typeof helmet>;
-  try {
-    helmetMw = helmet(securityHeaderOptions(options) as HelmetOptions);
-  } catch (err) {
-    if (err instanceof BulwarkConfigError) throw err;
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `securityHeaders: ${(err as Error).message}`, {
-      path: 'securityHeaders',
-    });
-  }
+  const built = buildSecurityHeaders(options, (o) => helmet(o as HelmetOptions));
   // helmet's middleware is synchronous and calls next() before returning.
   const middleware: Middleware = (ctx, next) => {
-    helmetMw(ctx.req, ctx.res, noop);
+    built.middleware(ctx.req, ctx.res, noop);
     return next();
   };
-  return Object.assign(middleware, { headers: captureHeaders(helmetMw as never) });
+  return Object.assign(middleware, { headers: built.headers });
 }
 
 function noop(): void {}

@@ -4,7 +4,7 @@ import Koa from 'koa';
 import fc from 'fast-check';
 import request from 'supertest';
 import { bulwark, type BulwarkState } from '../src';
-import { testKit, type TestKit } from './support/test-kit';
+import { testKit, type TestKit } from '../../../test/support/http-test-kit';
 
 const SECRET = 'a-csrf-secret-of-at-least-32-bytes!!';
 let t: TestKit;

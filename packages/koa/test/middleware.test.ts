@@ -17,7 +17,7 @@ import {
   securityHeaders,
   type BulwarkState,
 } from '../src';
-import { testKit, type TestKit } from './support/test-kit';
+import { testKit, type TestKit } from '../../../test/support/http-test-kit';
 
 const quiet = { log: () => undefined };
 const SECRET = 'a-csrf-secret-of-at-least-32-bytes!!';

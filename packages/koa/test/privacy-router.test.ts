@@ -2,7 +2,7 @@ import { DataSubjectRequests } from '@bulwark/core';
 import Koa from 'koa';
 import request from 'supertest';
 import { bulwark, privacyRouter, type BulwarkState } from '../src';
-import { testKit, type TestKit } from './support/test-kit';
+import { testKit, type TestKit } from '../../../test/support/http-test-kit';
 
 let t: TestKit;
 let dsr: DataSubjectRequests;

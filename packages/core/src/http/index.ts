@@ -37,15 +37,29 @@ export {
   type BearerTokenVerifier,
 } from './bearer-authenticator';
 export { authorizeRequest } from './authorize-request';
+export {
+  checkAuthorizeArgs,
+  resolveAuthorization,
+  type HttpAuthorizeOptions,
+  type HttpResourceSpec,
+  type ResolvedAuthorization,
+} from './http-resource-spec';
 export { requestAuditEvent, outcomeFromStatus, type RequestAuditFacts } from './request-audit';
 export { RequestAuditor, type RequestAuditorOptions, type RequestAuditLog } from './request-auditor';
 export {
   SECURITY_HEADER_DEFAULTS,
   securityHeaderOptions,
   captureHeaders,
+  buildSecurityHeaders,
   type SecurityHeaderOptions,
 } from './security-header-options';
-export { checkConsentPurpose, requireConsentFor, type ConsentChecker } from './require-consent-check';
+export {
+  checkConsentPurpose,
+  checkRequireConsent,
+  consentCheckerFor,
+  requireConsentFor,
+  type ConsentChecker,
+} from './require-consent-check';
 export {
   BruteForceGate,
   lockedOut,
@@ -60,3 +74,18 @@ export {
   type PrivacyApiRequest,
   type PrivacyApiResponse,
 } from './privacy-api';
+export {
+  PrivacyEndpoint,
+  type PrivacyEndpointRequest,
+  type PrivacyEndpointResponder,
+} from './privacy-endpoint';
+export {
+  planBulwarkBundle,
+  kitService,
+  isPublicPath,
+  type BulwarkBundleApi,
+  type BulwarkBundleOptions,
+  type BulwarkBundlePlan,
+  type BulwarkBundleStep,
+} from './plan-bulwark-bundle';
+export { assembleBundleSteps, type BundleStepFactories, type BundleSteps } from './assemble-bundle-steps';

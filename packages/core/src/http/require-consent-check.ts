@@ -67,3 +67,26 @@ export async function requireConsentFor(
     );
   }
 }
+
+/**
+ * Start-up checks of `requireConsent(purpose, { consent })`: with a ConsentManager the purpose
+ * must be registered; without one (the bundle's is used per request) it must at least be an id.
+ */
+export function checkRequireConsent(purposeId: unknown, consent: ConsentChecker | undefined): void {
+  if (consent !== undefined) checkConsentPurpose(consent, purposeId);
+  else if (typeof purposeId !== 'string' || purposeId.length === 0) {
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'requireConsent.purpose must be a purpose id', {
+      path: 'requireConsent.purpose',
+    });
+  }
+}
+
+/** The route's ConsentManager, else the bundle's; neither is a configuration error. */
+export function consentCheckerFor(consent: ConsentChecker | undefined): ConsentChecker {
+  if (consent === undefined) {
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'requireConsent needs a ConsentManager', {
+      path: 'requireConsent.consent',
+    });
+  }
+  return consent;
+}

@@ -100,3 +100,24 @@ export function captureHeaders(middleware: NodeStyleMiddleware): Record<string, 
   middleware({ method: 'GET', url: '/', headers: {} }, res, () => undefined);
   return headers;
 }
+
+/**
+ * Builds the header middleware (helmet, passed in: core does not import it) from Bulwark's
+ * defaults plus `options`, and captures the headers it sets. helmet validates eagerly; its
+ * message, which names the bad directive or value, becomes a BulwarkConfigError.
+ */
+export function buildSecurityHeaders<M>(
+  options: SecurityHeaderOptions,
+  factory: (options: SecurityHeaderOptions) => M,
+): { middleware: M; headers: Record<string, string> } {
+  let middleware: M;
+  try {
+    middleware = factory(securityHeaderOptions(options));
+  } catch (err) {
+    if (err instanceof BulwarkConfigError) throw err;
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `securityHeaders: ${(err as Error).message}`, {
+      path: 'securityHeaders',
+    });
+  }
+  return { middleware, headers: captureHeaders(middleware as unknown as NodeStyleMiddleware) };
+}

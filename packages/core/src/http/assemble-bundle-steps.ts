@@ -1,0 +1,61 @@
+import type { BearerTokenVerifier } from './bearer-authenticator';
+import type { InputGuardOptions } from './input-guard';
+import { isPublicPath, type BulwarkBundlePlan } from './plan-bulwark-bundle';
+import type { RequestAuditorOptions } from './request-auditor';
+import type { SecurityHeaderOptions } from './security-header-options';
+
+/**
+ * How an adapter makes each step of the bundle in its framework's middleware type `H`.
+ * `unless` wraps a middleware so requests whose path matches are passed on without it.
+ */
+export interface BundleStepFactories<H, Auth extends object, Csrf extends object> {
+  requestId(): H;
+  securityHeaders(options: SecurityHeaderOptions): H & { readonly headers: Readonly<Record<string, string>> };
+  audit(options: RequestAuditorOptions): H & { close(): Promise<void> };
+  inputGuard(options: InputGuardOptions): H;
+  authenticate(options: Omit<Auth, 'publicPaths'> & { tokens: BearerTokenVerifier }): H;
+  csrf(options: Csrf): H;
+  unless(middleware: H, skip: (path: string) => boolean): H;
+}
+
+/** The bundle's middlewares in run order, with what the bundle reports about them. */
+export interface BundleSteps<H> {
+  /** Every step after problemDetails (which the bundle itself is), in order. */
+  readonly steps: readonly H[];
+  /** The headers the securityHeaders step sets ({} when off), for compliance evidence. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Flushes the audit step's pending events (a no-op when audit is off). */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the steps of a plan in `plan.order` with the adapter's factories, so both adapters run
+ * the same steps in the same order and only say how one step is made in their framework.
+ */
+export function assembleBundleSteps<H, Auth extends object, Csrf extends object>(
+  plan: BulwarkBundlePlan<Auth, Csrf>,
+  make: BundleStepFactories<H, Auth, Csrf>,
+): BundleSteps<H> {
+  const steps: H[] = [];
+  let headers: Readonly<Record<string, string>> = {};
+  let close = async (): Promise<void> => {};
+  for (const step of plan.order) {
+    if (step === 'requestId') steps.push(make.requestId());
+    else if (step === 'securityHeaders' && plan.securityHeaders !== undefined) {
+      const mw = make.securityHeaders(plan.securityHeaders);
+      headers = mw.headers;
+      steps.push(mw);
+    } else if (step === 'audit' && plan.audit !== undefined) {
+      const mw = make.audit(plan.audit);
+      close = () => mw.close();
+      steps.push(mw);
+    } else if (step === 'inputGuard' && plan.inputGuard !== undefined) {
+      steps.push(make.inputGuard(plan.inputGuard));
+    } else if (step === 'authenticate' && plan.authenticate !== undefined) {
+      const { options, publicPaths } = plan.authenticate;
+      const mw = make.authenticate(options);
+      steps.push(publicPaths.length === 0 ? mw : make.unless(mw, (p) => isPublicPath(p, publicPaths)));
+    } else if (step === 'csrf' && plan.csrf !== undefined) steps.push(make.csrf(plan.csrf));
+  }
+  return { steps, headers, close };
+}

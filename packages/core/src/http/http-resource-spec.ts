@@ -1,0 +1,69 @@
+import type { Authorizer, AuthzContext, AuthzResource } from '../authz/authorizer';
+import { BulwarkConfigError, ErrorCodes } from '../errors';
+import { checkResourceId } from './input-guard';
+
+/** A resource type, a full resource, or a function of the framework's request (e.g. its URL id). */
+export type HttpResourceSpec<Req> = string | AuthzResource | ((req: Req) => AuthzResource | string);
+
+/** Options of an adapter's `authorize(action, resource, options)`; `Req` is the framework's request. */
+export interface HttpAuthorizeOptions<Req> {
+  /** Default: the authorizer of the `bulwark()` bundle in front of this route. */
+  authorizer?: Authorizer;
+  /** Extra server-side context facts; `ip` is always the request's. */
+  context?: (req: Req) => AuthzContext;
+}
+
+/** Start-up checks of `authorize(action, resource, { authorizer })`, so a typo fails the boot. */
+export function checkAuthorizeArgs(action: unknown, resource: unknown, authorizer: unknown): void {
+  if (typeof action !== 'string' || action.length === 0) {
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'authorize: action must be a non-empty string', {
+      path: 'authorize.action',
+    });
+  }
+  if (!['string', 'function', 'object'].includes(typeof resource) || resource === null) {
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      'authorize: resource must be a type, a resource or a function',
+      {
+        path: 'authorize.resource',
+      },
+    );
+  }
+  if (authorizer !== undefined && typeof (authorizer as Partial<Authorizer>)?.check !== 'function') {
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'authorize: authorizer must implement check()', {
+      path: 'authorize.authorizer',
+    });
+  }
+}
+
+/** What one request is authorized against, and the resource its audit event names. */
+export interface ResolvedAuthorization {
+  authorizer: Authorizer;
+  resource: AuthzResource;
+  audited: { type: string; id?: string };
+}
+
+/**
+ * The authorizer (the route's own, else the bundle's) and the resource for one request. The
+ * spec is resolved only once an authorizer is known; an id straight from the URL must not walk out
+ * of its collection (`../../admin`), so it is checked like any other resource id.
+ */
+export function resolveAuthorization<Req>(
+  authorizer: Authorizer | undefined,
+  spec: HttpResourceSpec<Req>,
+  req: Req,
+): ResolvedAuthorization {
+  if (authorizer === undefined) {
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      'authorize: no authorizer (pass { authorizer } or mount bulwark(kit) with kit.authorizer first)',
+      { path: 'authorize.authorizer' },
+    );
+  }
+  const value = typeof spec === 'function' ? spec(req) : spec;
+  const resource = typeof value === 'string' ? { type: value } : value;
+  if (resource.id !== undefined) checkResourceId(String(resource.id));
+  const audited =
+    resource.id !== undefined ? { type: resource.type, id: String(resource.id) } : { type: resource.type };
+  return { authorizer, resource, audited };
+}
