@@ -1,36 +1,54 @@
 #!/usr/bin/env node
 /**
- * `npm start`: a scripted walkthrough of Bulwark on a local key store and audit log in
- * ./demo-data (recreated each run). Uses the built packages, exactly as an app would.
+ * `npm start`: boots examples/express-clinic (Express 5 + TypeORM on SQLite) in ./demo-data (or
+ * $BULWARK_DEMO_DIR, recreated each run), drives a scripted walkthrough over real HTTP, verifies the
+ * audit chain (in-app and with the `bulwark` CLI, then catches a tampered copy), writes the HTML
+ * compliance report, prints where everything is, and keeps serving. `--once` exits after the
+ * walkthrough (tests and CI).
+ *
+ * Everything runs on the built packages and the built example, exactly as an app would.
  */
+/* global fetch */ // Node >= 18
 'use strict';
 
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+const once = process.argv.includes('--once');
 const dataDir = path.resolve(process.env.BULWARK_DEMO_DIR || path.join(root, 'demo-data'));
+const exampleDist = path.join(root, 'examples/express-clinic/dist/app.js');
 const bin = path.join(root, 'packages/core/dist/cli/bin.js');
-if (!fs.existsSync(bin)) {
-  console.error('packages/core is not built: run `npm run build` (npm start does it for you)');
-  process.exit(2);
+for (const file of [exampleDist, bin]) {
+  if (!fs.existsSync(file)) {
+    console.error(
+      `${path.relative(root, file)} is missing: run \`npm run build\` (npm start does it for you)`,
+    );
+    process.exit(2);
+  }
 }
-const bulwark = require('@bulwark/core');
 
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 let step = 0;
 const section = (title) => console.log(`\n${bold(`${++step}. ${title}`)}`);
 const say = (text) => console.log(`   ${text}`);
 const short = (s, n = 72) => (s.length > n ? `${s.slice(0, n)}…` : s);
+const rel = (p) => path.relative(process.cwd(), p) || '.';
+
+function check(condition, what) {
+  if (!condition) throw new Error(`walkthrough check failed: ${what}`);
+}
 
 /** Runs the real CLI, shows the command and its output, returns stdout. */
-function cli(args, expectCode = 0) {
+function cli(args, expectCode = 0, env = {}) {
   say(`$ bulwark ${args.join(' ')}`);
   const res = spawnSync(process.execPath, [bin, ...args], {
     cwd: dataDir,
     encoding: 'utf8',
-    env: process.env,
+    env: { ...process.env, ...env },
   });
   const out = `${res.stdout}${res.stderr}`.trimEnd();
   if (out) console.log(out.replace(/^/gm, '     '));
@@ -40,173 +58,289 @@ function cli(args, expectCode = 0) {
   return res.stdout;
 }
 
-/** Runs fn, which must throw a Bulwark error; prints its code. */
-function expectRejected(label, fn) {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof bulwark.BulwarkError)) throw err;
-    say(`${label}: rejected with ${err.code}`);
-    return err;
-  }
-  throw new Error(`${label}: expected a typed rejection`);
+/** A tiny HTTP client over fetch that prints each exchange as a one-line summary. */
+function client(baseUrl) {
+  return async function call(method, url, { token, body, quiet } = {}) {
+    const res = await fetch(baseUrl + url, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (!quiet) {
+      const why = json && json.code ? ` ${json.code}${json.reasonId ? ` (${json.reasonId})` : ''}` : '';
+      say(
+        `${method.padEnd(6)} ${url.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, (id) => `${id.slice(0, 8)}…`)} -> ${res.status}${why}`,
+      );
+    }
+    return { status: res.status, headers: res.headers, text, json };
+  };
 }
 
-async function expectRejectedAsync(label, fn) {
-  try {
-    await fn();
-  } catch (err) {
-    if (!(err instanceof bulwark.BulwarkError)) throw err;
-    say(`${label}: rejected with ${err.code}`);
-    return err;
+function prepareDir() {
+  // The demo owns this folder and recreates it; refuse anything that is obviously not a demo folder.
+  const forbidden = new Set([path.parse(dataDir).root, os.homedir(), root, process.cwd()]);
+  if (forbidden.has(dataDir)) {
+    console.error(`refusing to recreate ${dataDir}: point BULWARK_DEMO_DIR at a folder of its own`);
+    process.exit(2);
   }
-  throw new Error(`${label}: expected a typed rejection`);
+  fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
 async function main() {
-  fs.rmSync(dataDir, { recursive: true, force: true });
-  fs.mkdirSync(dataDir, { recursive: true });
-  console.log(bold('Bulwark demo') + ` — working in ${path.relative(process.cwd(), dataDir) || '.'}/`);
+  prepareDir();
+  const { createClinicApp, DEMO_USERS } = require(exampleDist);
+  const password = (username) => DEMO_USERS.find((u) => u.username === username).password;
+  console.log(`${bold('Bulwark demo')}: the express-clinic example, driven over HTTP`);
 
-  section('A master key and a data key, with the CLI');
-  cli(['keys', 'master', '--out', 'master.key']);
-  const storeArgs = ['--store', 'keys.json', '--master-key-file', 'master.key'];
-  cli(['keys', 'generate', 'pii', ...storeArgs]);
-  say('keys.json holds only wrapped keys: the master key never touches it.');
+  section('Boot the clinic (Express 5 + TypeORM + SQLite) on a fresh data folder');
+  const clinic = await startClinic(createClinicApp);
+  const http = client(clinic.url);
+  say(`listening on ${clinic.url}, data in ${rel(dataDir)}/`);
+  say(`generated DEMO-ONLY secrets there: ${clinic.generatedSecrets.join(', ')}`);
+  say(`seeded ${DEMO_USERS.length} users (doctor, nurse, auditor, researcher, privacy officer, 2 patients)`);
 
-  const ring = await bulwark.KeyRing.open({
-    provider: new bulwark.FileKeyProvider({ path: path.join(dataDir, 'master.key') }),
-    store: new bulwark.FileKeyStore({ path: path.join(dataDir, 'keys.json') }),
+  try {
+    await walkthrough(clinic, http, password);
+  } catch (err) {
+    await clinic.close().catch(() => undefined);
+    throw err;
+  }
+
+  if (once) {
+    await clinic.close();
+    console.log(`\n${bold('Done.')} Everything the demo wrote is in ${dataDir}`);
+    return;
+  }
+  console.log(`\n${bold('Done.')} The clinic keeps serving at ${clinic.url}  (Ctrl-C to stop)`);
+  say(`try: curl -s ${clinic.url}/  (endpoint list; logins are in examples/express-clinic/README.md)`);
+  const stop = () => {
+    clinic.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+/** Whether a TCP port is free on 127.0.0.1 (checked before booting, so the boot happens once). */
+function portFree(port) {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
+}
 
-  section('Field encryption bound to its column and row');
-  const email = 'ada.lovelace@example.com';
-  const stored = ring.encrypt('pii', email, { aad: 'patients.email#42' });
-  say(`patients.email for row 42 is stored as ${short(stored)}`);
-  say(`decrypts to ${ring.decryptString(stored, { aad: 'patients.email#42' })}`);
-  expectRejected('the same ciphertext copied to row 43', () =>
-    ring.decryptString(stored, { aad: 'patients.email#43' }),
-  );
-  const parts = stored.split('.');
-  parts[2] = String(Number(parts[2]) + 1);
-  expectRejected('the header edited to claim another key version', () =>
-    ring.decryptString(parts.join('.'), { aad: 'patients.email#42' }),
-  );
-  expectRejected('garbage instead of an envelope', () => ring.decryptString('not-an-envelope'));
+/** PORT (default 3000) when serving; any free port with --once or when that one is taken. */
+async function startClinic(createClinicApp) {
+  let port = once ? 0 : Number(process.env.PORT || 3000);
+  if (port !== 0 && !(await portFree(port))) {
+    say(`port ${port} is taken: using a free one`);
+    port = 0;
+  }
+  // always SQLite in the demo folder, whatever DATABASE_URL says
+  return createClinicApp({ dataDir, databaseUrl: '', port });
+}
 
-  section('Equality lookups without plaintext: a blind index');
-  const opts = { normalise: ['trim', 'lowercase'], bits: 32 };
-  const indexed = ring.blindIndex('pii', email, opts);
-  const typed = ring.blindIndex('pii', '  Ada.Lovelace@Example.com ', opts);
-  say(`blind index of the stored email: ${indexed}`);
-  say(`blind index of what a user typed: ${typed} -> ${indexed === typed ? 'match' : 'NO MATCH'}`);
-  if (indexed !== typed) throw new Error('blind index mismatch');
+async function walkthrough(clinic, http, password) {
+  const login = async (username, pw = password(username), opts = {}) =>
+    http('POST', '/auth/login', { body: { username, password: pw }, ...opts });
 
-  section('Key rotation: old values keep decrypting, rewrap moves them, retire closes the door');
-  cli(['keys', 'rotate', 'pii', ...storeArgs]);
-  await ring.refresh();
-  say(`old envelope (v1) still decrypts: ${ring.decryptString(stored, { aad: 'patients.email#42' })}`);
-  const rows = new Map([['42', stored]]);
-  const report = await bulwark.rewrap(
-    ring,
-    [...rows].map(([id, value]) => ({ id, value, aad: `patients.email#${id}` })),
-    { write: (id, value) => rows.set(id, value) },
-  );
+  section('Login: argon2id passwords, short-lived EdDSA JWTs, brute-force lockout');
+  const wrong = await login('nurse.joy', 'not-the-password');
+  check(wrong.status === 401, 'wrong password refused');
+  const doctor = (await login('dr.grey')).json.token;
+  const nurse = (await login('nurse.joy')).json.token;
+  const auditor = (await login('auditor.ames')).json.token;
+  const researcher = (await login('dr.curie')).json.token;
+  const dpo = (await login('dpo.dana')).json.token;
+  const alice = (await login('alice')).json.token;
+  const bob = (await login('bob')).json.token;
+  const claims = JSON.parse(Buffer.from(doctor.split('.')[1], 'base64url'));
   say(
-    `rewrap: ${report.rewrapped} re-encrypted, ${report.skipped} already current, ${report.failed.length} failed`,
+    `dr.grey's token: alg EdDSA, roles ${JSON.stringify(claims.roles)}, expires in ${claims.exp - claims.iat} s`,
   );
-  say(`row 42 is now ${short(rows.get('42'))}`);
-  cli(['keys', 'retire', 'pii', '--min-version', '2', ...storeArgs]);
-  await ring.refresh();
-  expectRejected('a leftover v1 copy (e.g. in an old backup)', () =>
-    ring.decryptString(stored, { aad: 'patients.email#42' }),
-  );
-  cli(['keys', 'list', ...storeArgs]);
-
-  section('Right to erasure that reaches backups: crypto-shredding');
-  const note = await ring.encryptForSubject('patient-42', 'diagnosis: hypertension', { aad: 'notes.body' });
-  say(`a note encrypted under patient-42's own key: ${short(note)}`);
-  say(`decrypts to: ${await ring.decryptStringAsync(note, { aad: 'notes.body' })}`);
-  await ring.shred('patient-42');
-  await expectRejectedAsync('after shred(patient-42), every copy of that note', () =>
-    ring.decryptStringAsync(note, { aad: 'notes.body' }),
-  );
-  await ring.close();
-
-  section('Passwords: argon2id with OWASP parameters');
-  const passwords = new bulwark.PasswordHasher();
-  const hash = await passwords.hash('correct horse battery staple');
-  say(`hash: ${short(hash, 60)}`);
-  say(`parameters: ${JSON.stringify(passwords.params)}`);
-  say(`verify(right password) = ${await passwords.verify(hash, 'correct horse battery staple')}`);
-  say(`verify(wrong password) = ${await passwords.verify(hash, 'Tr0ub4dor&3')}`);
-
-  section('Tokens: JWTs behind an algorithm allow-list');
-  const key = await bulwark.generateSigningKey('EdDSA');
-  const tokens = new bulwark.TokenService({
-    algorithms: ['EdDSA'],
-    signingKey: { key: key.privateKey },
-    issuer: 'https://clinic.example',
-    audience: 'clinic-api',
-  });
-  const token = await tokens.sign({ role: 'doctor' }, { subject: 'user-7' });
-  const verified = await tokens.verify(token);
-  say(`signed and verified a token for ${verified.payload.sub} (role ${verified.payload.role})`);
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const unsigned = `${b64({ alg: 'none', typ: 'JWT' })}.${token.split('.')[1]}.`;
-  await expectRejectedAsync('the same claims with alg "none"', () => tokens.verify(unsigned));
-  const [h, p, s] = token.split('.');
-  const forged = `${h}.${b64({ ...JSON.parse(Buffer.from(p, 'base64url')), role: 'admin' })}.${s}`;
-  await expectRejectedAsync('the payload edited to role "admin"', () => tokens.verify(forged));
-
-  section('A tamper-evident audit trail');
-  cli(['audit', 'keygen', '--out', 'checkpoint.key']);
-  const auditFile = path.join(dataDir, 'audit.jsonl');
-  const log = await bulwark.AuditLog.open({ store: await bulwark.FileAuditStore.open({ path: auditFile }) });
-  const actor = { id: 'user-7', type: 'user', ip: '203.0.113.7' };
-  await log.append({ actor, action: 'auth.login', outcome: 'success', details: { password: 'hunter2' } });
-  await log.append({
-    actor,
-    action: 'patient.read',
-    resource: { type: 'patient', id: '42' },
-    outcome: 'success',
-  });
-  await log.append({
-    actor,
-    action: 'patient.delete',
-    resource: { type: 'patient', id: '42' },
-    outcome: 'denied',
-  });
-  await log.append({
-    actor,
-    action: 'patient.export',
-    resource: { type: 'patient', id: '42' },
-    outcome: 'success',
-  });
-  const first = await log.get(1);
-  say(`4 events appended; a password in the details is stored as ${JSON.stringify(first.details)}`);
-  const proof = log.proveInclusion(3);
+  const unsigned = `${b64({ alg: 'none', typ: 'JWT' })}.${doctor.split('.')[1]}.`;
+  const forged = await http('GET', '/me', { token: unsigned, quiet: true });
+  check(forged.status === 401, 'alg none refused');
+  say(`the same claims with alg "none": ${forged.status} ${forged.json.code}`);
+  let locked;
+  for (let i = 1; i <= 8 && !locked; i++) {
+    const res = await login('dr.curie', `guess-${i}`, { quiet: true });
+    if (res.status === 429) locked = { res, after: i - 1 };
+    await new Promise((r) => setImmediate(r));
+  }
+  check(locked, 'lockout after repeated failures');
   say(
-    `inclusion proof of entry 3 in a tree of ${proof.treeSize}: ${proof.proof.length} hashes, valid: ${bulwark.AuditLog.verifyInclusion(proof)}`,
+    `guessing dr.curie's password: locked out after ${locked.after} failures -> 429, Retry-After ${locked.res.headers.get('retry-after')} s`,
   );
-  await log.close();
-  const auditArgs = ['--file', 'audit.jsonl'];
-  cli(['audit', 'checkpoint', ...auditArgs, '--signing-key', 'checkpoint.key']);
-  cli(['audit', 'verify', ...auditArgs, '--signing-key', 'checkpoint.key']);
-  const original = fs.readFileSync(auditFile, 'utf8');
-  say('an insider edits entry 3 to hide the denied delete ("denied" -> "success")...');
-  const lines = original.trimEnd().split('\n');
-  lines[2] = lines[2].replace('"denied"', '"success"');
-  fs.writeFileSync(auditFile, lines.join('\n') + '\n');
-  cli(['audit', 'verify', ...auditArgs, '--signing-key', 'checkpoint.key'], 1);
-  say('...and then deletes the last entry instead:');
-  fs.writeFileSync(auditFile, original.trimEnd().split('\n').slice(0, 3).join('\n') + '\n');
-  cli(['audit', 'verify', ...auditArgs, '--signing-key', 'checkpoint.key'], 1);
-  fs.writeFileSync(auditFile, original);
-  say('restored: the original file verifies again');
-  cli(['audit', 'verify', ...auditArgs, '--signing-key', 'checkpoint.key']);
 
-  console.log(`\n${bold('Done.')} Everything the demo wrote is in ${dataDir}`);
+  section('Read a record: PHI decrypted for the doctor, ciphertext in the database');
+  const list = (await http('GET', '/patients', { token: doctor })).json;
+  const aliceId = list.find((p) => p.fullName === 'Alice Martin').id;
+  const bobId = list.find((p) => p.fullName === 'Bob Okafor').id;
+  const record = (await http('GET', `/patients/${aliceId}`, { token: doctor })).json;
+  say(
+    `API: ${record.fullName}, born ${record.dateOfBirth}, diagnosis "${record.diagnosis}", SSN ***-**-${record.ssnLast4}`,
+  );
+  const [raw] = await clinic.dataSource.query(
+    'SELECT "full_name", "diagnosis", "ssn_index" FROM "patient" WHERE "id" = ?',
+    [aliceId],
+  );
+  check(raw.diagnosis.startsWith('bw1'), 'diagnosis stored encrypted');
+  say(`database: diagnosis = ${short(raw.diagnosis, 60)}`);
+  say(`          (encrypted under Alice's own key, bound to column and row; ssn_index = ${raw.ssn_index})`);
+  const found = (await http('GET', '/patients/search?email=%20ALICE.Martin%40example.com', { token: nurse }))
+    .json;
+  check(found.length === 1 && found[0].id === aliceId, 'blind index lookup');
+  say(
+    `"ALICE.Martin@example.com" found ${found[0].fullName} through the blind index: no plaintext in any WHERE`,
+  );
+
+  section('Denied access: RBAC + patient-owns-record, every refusal audited');
+  const nurseNotes = await http('GET', `/patients/${aliceId}/notes`, { token: nurse });
+  const aliceOwn = await http('GET', `/patients/${aliceId}`, { token: alice });
+  const aliceBob = await http('GET', `/patients/${bobId}`, { token: alice });
+  const auditorPhi = await http('GET', `/patients/${aliceId}`, { token: auditor });
+  check(nurseNotes.status === 403 && aliceOwn.status === 200 && aliceBob.status === 403, 'RBAC');
+  check(auditorPhi.json.reasonId === 'separation_of_duties', 'explicit deny for auditors');
+  say(
+    'nurse -> clinical notes: denied; Alice -> her record: allowed; Alice -> Bob: denied; auditor -> PHI: denied',
+  );
+
+  section('Consent for research: required, honoured at once, withdrawn as easily');
+  const refused = await http('POST', '/research/questionnaire', {
+    token: alice,
+    body: { answers: { sleep: 7 } },
+  });
+  check(refused.status === 403 && refused.json.code === 'ERR_CONSENT_REQUIRED', 'consent required');
+  await http('POST', '/privacy/consents/research', { token: alice, body: {} });
+  const accepted = await http('POST', '/research/questionnaire', {
+    token: alice,
+    body: { answers: { sleep: 7 } },
+  });
+  check(accepted.status === 202, 'consented questionnaire accepted');
+  const cohort = (await http('GET', '/research/cohort', { token: researcher })).json;
+  check(cohort.size === 1, 'cohort has the consenting patient');
+  say(
+    `researcher's cohort: ${cohort.size} patient, pseudonym ${cohort.cohort[0].pseudonym}, no name, no SSN`,
+  );
+  await http('DELETE', '/privacy/consents/research', { token: alice });
+  const after = (await http('GET', '/research/cohort', { token: researcher, quiet: true })).json;
+  check(after.size === 0, 'withdrawal removes the patient from research');
+  say(`after withdrawal the cohort has ${after.size} patients`);
+
+  section('Data-subject access: Alice exports her data');
+  const exported = await http('POST', '/privacy/requests/export', { token: alice, body: { format: 'json' } });
+  check(exported.status === 200, 'export');
+  const exportFile = path.join(dataDir, 'export-alice.json');
+  fs.writeFileSync(exportFile, exported.text);
+  const doc = JSON.parse(exported.text);
+  const records = (doc.sources || []).reduce((n, s) => n + (s.records ? s.records.length : 0), 0);
+  say(
+    `${rel(exportFile)}: ${records} records from ${(doc.sources || []).length} sources, every field labelled (phi, personal...)`,
+  );
+
+  section('Erasure: Bob asks, the privacy officer runs it, crypto-shredding reaches the copies');
+  const [backup] = await clinic.dataSource.query('SELECT "diagnosis" FROM "patient" WHERE "id" = ?', [bobId]);
+  say('(a "backup" of Bob\'s encrypted row is kept aside first)');
+  const filed = await http('POST', '/privacy/requests/erasure', { token: bob, body: {} });
+  const erased = await http('POST', `/dsr/requests/${filed.json.id}/erase`, { token: dpo });
+  check(erased.status === 200 && erased.json.summary.shredded === true, 'erasure');
+  const s = erased.json.summary;
+  say(
+    `receipt: sources ${s.sourcesErased.join(', ')}, key shredded: ${s.shredded}, ${s.auditRedacted} audit entries redacted`,
+  );
+  say(`signed receipt (JWS): ${short(erased.json.receipt, 60)}`);
+  const gone = await http('GET', `/patients/${bobId}`, { token: doctor });
+  check(gone.status === 404, 'record gone');
+  const stale = await http('GET', '/me', { token: bob });
+  check(stale.status === 401, 'stale token refused');
+  try {
+    await clinic.bulwark.keyRing.decryptStringAsync(backup.diagnosis, {
+      aad: `patient.diagnosis#${JSON.stringify([bobId])}`,
+    });
+    throw new Error('walkthrough check failed: the backup still decrypts');
+  } catch (err) {
+    if (!err || err.code !== 'SUBJECT_SHREDDED') throw err;
+    say(`the backup copy of Bob's diagnosis: rejected with ${err.code}`);
+  }
+
+  section('Audit: one event per request, a signed checkpoint, the chain verified');
+  const denied = (
+    await http('GET', '/audit/events?outcome=denied&limit=200', { token: auditor, quiet: true })
+  ).json;
+  const all = (await http('GET', '/audit/events?limit=200', { token: auditor, quiet: true })).json;
+  say(
+    `${all.entries.length} events so far, ${denied.entries.length} of them denials (latest: ${denied.entries[0].details.route})`,
+  );
+  const cp = await http('POST', '/audit/checkpoint', { token: auditor });
+  say(`signed tree head: size ${cp.json.treeSize}, root ${short(cp.json.rootHash, 16)}`);
+  const verified = await http('GET', '/audit/verify', { token: auditor });
+  check(verified.json.ok === true, 'audit chain verifies');
+  say(
+    `verify: ok=${verified.json.ok}, ${verified.json.checkedEntries} entries, ${verified.json.checkpointsVerified} checkpoint(s), redacted entries included`,
+  );
+  // The CLI checks the same SQLite log independently of the app (as an auditor's machine would).
+  await clinic.bulwark.auditLog.flush();
+  const auditArgs = [
+    '--hmac-key-file',
+    'audit-hmac.key',
+    '--checkpoints',
+    'audit-checkpoints.jws',
+    '--public-key',
+    'audit-checkpoint-public.json',
+  ];
+  cli(['audit', 'verify', '--db', 'audit.sqlite', ...auditArgs]);
+  const copy = path.join(dataDir, 'audit-tampered-copy.sqlite');
+  const Database = require('better-sqlite3');
+  const db = new Database(path.join(dataDir, 'audit.sqlite'), { readonly: true, timeout: 5000 });
+  db.exec(`VACUUM INTO '${copy.replace(/'/g, "''")}'`);
+  db.close();
+  const tampered = new Database(copy);
+  const seq = denied.entries[denied.entries.length - 1].seq;
+  tampered.prepare(`UPDATE "bulwark_audit_entry" SET "outcome" = 'success' WHERE "seq" = ?`).run(seq);
+  tampered.close();
+  say(`an insider edits a copy of the log to turn denial #${seq} into a success...`);
+  cli(['audit', 'verify', '--db', path.basename(copy), ...auditArgs], 1);
+
+  section('Compliance report over live evidence');
+  const reportFile = await clinic.writeHtmlReport(path.join(dataDir, 'compliance-report.html'));
+  const report = await clinic.complianceReport('all');
+  for (const f of report.frameworks) {
+    say(`${f.name.padEnd(36)} ${String(f.passed).padStart(2)} pass, ${f.failed} fail, ${f.manual} manual`);
+  }
+  const failing = [...new Set(report.controls.filter((c) => c.status === 'fail').map((c) => c.check))];
+  if (failing.length > 0) {
+    say(`failing: ${failing.join(', ')} (the example has no MFA and no cookie sessions: see its README)`);
+  }
+  say(`HTML report: ${rel(reportFile)}`);
+
+  section('Where everything is');
+  const files = clinic.files;
+  say(`API            ${clinic.url}  (GET / lists the endpoints)`);
+  say(`data folder    ${dataDir}`);
+  say(`clinic DB      ${rel(files.clinicDb)}   (sqlite3 it: PHI columns are bw1 envelopes)`);
+  say(`audit log      ${rel(files.auditDb)}    checkpoints: ${rel(files.checkpoints)}`);
+  say(`keys           ${rel(files.keyStore)} (wrapped)   master key: ${rel(files.masterKey)} (DEMO ONLY)`);
+  say(`report         ${rel(reportFile)}`);
+  say(`export         ${rel(exportFile)}`);
+  say('logins         dr.grey / grey-demo-password, nurse.joy, auditor.ames, dr.curie, dpo.dana, alice');
+  say(
+    '               (password: the part after the dot + "-demo-password"; see examples/express-clinic/README.md)',
+  );
 }
 
 main().catch((err) => {

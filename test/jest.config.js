@@ -9,5 +9,10 @@ module.exports = {
   testMatch: ['<rootDir>/**/*.test.ts'],
   transform: {
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.json') }],
+    // The NestJS example loads ESM-only NestJS 12: the same transform as @bulwark/nestjs's tests.
+    '^.+\\.m?js$': [
+      path.join(__dirname, '../packages/nestjs/jest.esm-transform.js'),
+      { tsconfig: { allowJs: true, module: 'commonjs' } },
+    ],
   },
 };

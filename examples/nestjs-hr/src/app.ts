@@ -1,0 +1,137 @@
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { createBulwark, type Bulwark } from '@bulwark/core';
+import { securityHeaders } from '@bulwark/express';
+import {
+  registerBulwarkAudit,
+  TypeOrmAuditStore,
+  TypeOrmConsentStore,
+  TypeOrmKeyStore,
+} from '@bulwark/typeorm';
+import type { INestApplication, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DataSource } from 'typeorm';
+import { openDatabases, type HrDatabases } from './databases';
+import { loadDemoSecrets } from './demo-secrets';
+import { EmployeeDirectory } from './employee-directory';
+import { Employee } from './entities/employee';
+import { SurveyResponse } from './entities/survey-response';
+import { hrPolicy, wellbeingPurpose } from './hr-policy';
+import { HrModule } from './hr.module';
+
+export interface HrAppOptions {
+  /** Where SQLite files and the demo secrets live. Default `examples/nestjs-hr/data`. */
+  dataDir?: string;
+  /** `postgres://...` to run on PostgreSQL (the demo secrets still live in `dataDir`). */
+  databaseUrl?: string;
+  /** Default 0 (any free port); `src/main.ts` passes PORT or 3001. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Nest log levels; default errors and warnings. `false` for none. */
+  logger?: LogLevel[] | false;
+}
+
+export interface HrApp {
+  readonly url: string;
+  readonly app: INestApplication;
+  readonly server: Server;
+  readonly bulwark: Bulwark;
+  readonly databases: HrDatabases;
+  /** The app's own DataSource (from @nestjs/typeorm). */
+  readonly dataSource: DataSource;
+  close(): Promise<void>;
+}
+
+export const ISSUER = 'bulwark-nestjs-hr';
+
+/**
+ * Starts the HR app: Bulwark services first (keys, audit, policy, consent on their own
+ * DataSources), then Nest with BulwarkModule, then the demo data on first run, then `listen`.
+ */
+export async function createHrApp(options: HrAppOptions = {}): Promise<HrApp> {
+  const dataDir = path.resolve(options.dataDir ?? path.join(__dirname, '..', 'data'));
+  const secrets = await loadDemoSecrets(dataDir);
+  const databases = await openDatabases({
+    dataDir,
+    ...(options.databaseUrl !== undefined ? { databaseUrl: options.databaseUrl } : {}),
+    entities: [Employee, SurveyResponse],
+  });
+
+  let kit: Bulwark | undefined;
+  let app: NestExpressApplication | undefined;
+  try {
+    kit = await createBulwark({
+      keys: { masterKey: secrets.masterKey, store: new TypeOrmKeyStore(databases.keys), ensure: ['hr'] },
+      tokens: {
+        algorithms: ['HS256'],
+        signingKey: { key: secrets.jwtSecret },
+        issuer: ISSUER,
+        audience: ISSUER,
+      },
+      audit: {
+        store: await TypeOrmAuditStore.open(databases.audit, { destroyDataSourceOnClose: true }),
+        hmacKey: secrets.auditHmacKey,
+      },
+      authz: { policy: hrPolicy },
+      privacy: {
+        consent: { store: new TypeOrmConsentStore(databases.keys), purposes: [wellbeingPurpose] },
+      },
+      threat: { bruteForce: {} },
+    });
+    app = await NestFactory.create<NestExpressApplication>(HrModule.register(kit, databases.app), {
+      logger: options.logger ?? ['error', 'warn'],
+    });
+    app.disable('x-powered-by');
+    // Nest runs on Express here, so @bulwark/express's strict helmet headers apply as they are.
+    app.use(securityHeaders());
+    await app.init();
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await kit?.close().catch(() => undefined);
+    if (kit === undefined) await databases.audit.destroy().catch(() => undefined);
+    await databases.keys.destroy().catch(() => undefined);
+    throw err;
+  }
+  const bw = kit;
+  const nest = app;
+
+  const dataSource = nest.get(DataSource);
+  // Entity changes (salary raised, employee created) as audit events, after BulwarkModule's
+  // encryption subscriber: encrypted fields are recorded as `[ENCRYPTED]` with `changed`.
+  const entityAudit = registerBulwarkAudit(dataSource, { auditLog: bw.auditLog! });
+  try {
+    await nest.get(EmployeeDirectory).seed();
+    await nest.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+  } catch (err) {
+    await nest.close().catch(() => undefined);
+    await bw.close().catch(() => undefined);
+    await databases.keys.destroy().catch(() => undefined);
+    throw err;
+  }
+  const server = nest.getHttpServer() as Server;
+  const address = server.address() as AddressInfo;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
+    app: nest,
+    server,
+    bulwark: bw,
+    databases,
+    dataSource,
+    close() {
+      closing ??= (async () => {
+        server.closeAllConnections();
+        await nest.close(); // stops the server, unregisters encryption, destroys the app DataSource
+        entityAudit.unregister();
+        await bw.close(); // flushes and closes the audit log (and its DataSource), the key ring, the stores
+        if (databases.keys.isInitialized) await databases.keys.destroy();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { BulwarkHttpError, ErrorCodes } from '@bulwark/core';
+import { Public } from '@bulwark/nestjs';
+import { Body, Controller, HttpCode, Inject, Post, Req, UnauthorizedException } from '@nestjs/common';
+import { EmployeeDirectory } from './employee-directory';
+import { HR_KIT, type HrKit } from './hr-kit';
+import type { HrRequest } from './hr-request';
+
+export const TOKEN_TTL_SEC = 3600;
+
+/** Login: argon2id password check, brute-force lockout per IP and account, a short-lived JWT. */
+@Controller('auth')
+@Public()
+export class AuthController {
+  constructor(
+    @Inject(EmployeeDirectory) private readonly directory: EmployeeDirectory,
+    @Inject(HR_KIT) private readonly kit: HrKit,
+  ) {}
+
+  @Post('login')
+  @HttpCode(200)
+  async login(@Body() body: { email?: unknown; password?: unknown }, @Req() req: HrRequest) {
+    const guard = this.kit.bruteForce!;
+    const attempt = {
+      ...(req.ip ? { ip: req.ip } : {}),
+      ...(typeof body?.email === 'string' ? { account: body.email.slice(0, 254) } : {}),
+    };
+    const gate = await guard.check(attempt);
+    if (!gate.allowed) {
+      throw new BulwarkHttpError(
+        ErrorCodes.HTTP_TOO_MANY_REQUESTS,
+        429,
+        'Too many failed attempts; retry later.',
+        {
+          retryAfterSec: gate.retryAfterSec,
+        },
+      );
+    }
+    const employee = await this.directory.authenticate(body?.email, body?.password);
+    await this.kit.auditLog!.append({
+      actor: { id: employee?.id ?? 'anonymous', type: 'user', ...(req.ip ? { ip: req.ip } : {}) },
+      action: 'auth.login',
+      outcome: employee ? 'success' : 'failure',
+      category: 'security',
+    });
+    if (employee === undefined) {
+      await guard.recordFailure(attempt);
+      throw new UnauthorizedException('Wrong e-mail or password.');
+    }
+    await guard.recordSuccess(attempt);
+    const token = await this.kit.tokens!.sign(
+      { roles: [employee.role] },
+      { subject: employee.id, ttlSec: TOKEN_TTL_SEC },
+    );
+    return {
+      token,
+      tokenType: 'Bearer',
+      expiresIn: TOKEN_TTL_SEC,
+      employeeId: employee.id,
+      role: employee.role,
+    };
+  }
+}

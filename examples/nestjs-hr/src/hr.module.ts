@@ -1,0 +1,60 @@
+import { BulwarkModule } from '@bulwark/nestjs';
+import { Inject, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
+import { AuditController } from './audit.controller';
+import { AuthController } from './auth.controller';
+import { ConsentsController } from './consents.controller';
+import { EmployeeDirectory } from './employee-directory';
+import { EmployeesController } from './employees.controller';
+import { Employee } from './entities/employee';
+import { SurveyResponse } from './entities/survey-response';
+import { HealthController } from './health.controller';
+import { HR_KIT, type HrKit } from './hr-kit';
+import type { HrRequest } from './hr-request';
+import { SurveysController } from './surveys.controller';
+
+/**
+ * The HR application module. BulwarkModule installs the global guard (bearer JWT + @Authorize +
+ * @RequireConsent), the audit interceptor (@Audited) and the problem+json exception filter, and
+ * registers the field-encryption subscriber on the @nestjs/typeorm DataSource.
+ */
+@Module({})
+export class HrModule implements NestModule {
+  static register(kit: HrKit, database: TypeOrmModuleOptions): DynamicModule {
+    return {
+      module: HrModule,
+      imports: [
+        TypeOrmModule.forRoot(database),
+        TypeOrmModule.forFeature([Employee, SurveyResponse]),
+        BulwarkModule.forRoot({
+          tokens: kit.tokens!,
+          authorizer: kit.authorizer!,
+          auditLog: kit.auditLog!,
+          consent: kit.consent!,
+          typeorm: { keyRing: kit.keyRing!, defaultKeyId: 'hr' },
+        }),
+      ],
+      controllers: [
+        HealthController,
+        AuthController,
+        EmployeesController,
+        ConsentsController,
+        SurveysController,
+        AuditController,
+      ],
+      providers: [{ provide: HR_KIT, useValue: kit }, EmployeeDirectory],
+    };
+  }
+
+  constructor(@Inject(EmployeeDirectory) private readonly directory: EmployeeDirectory) {}
+
+  /** `@Authorize` resolvers of employee routes look up the manager through the directory. */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer
+      .apply((req: HrRequest, _res: unknown, next: () => void) => {
+        req.hrDirectory = this.directory;
+        next();
+      })
+      .forRoutes(EmployeesController);
+  }
+}

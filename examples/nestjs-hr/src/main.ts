@@ -1,0 +1,43 @@
+import { createHrApp } from './app';
+import { DEMO_EMPLOYEES } from './employee-directory';
+
+/**
+ * `npm start`: the HR app on SQLite in ./data (created on first run, demo employees seeded), or
+ * on PostgreSQL when DATABASE_URL is set.
+ */
+async function main(): Promise<void> {
+  const hr = await createHrApp({
+    port: Number(process.env.PORT ?? 3001),
+    host: process.env.HOST ?? '127.0.0.1',
+    ...(process.env.DATA_DIR ? { dataDir: process.env.DATA_DIR } : {}),
+    ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
+  });
+  const db = hr.databases.kind === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : 'SQLite';
+  console.log(`nestjs-hr listening on ${hr.url} (${db})`);
+  console.log('demo accounts (DEMO ONLY):');
+  for (const e of DEMO_EMPLOYEES) console.log(`  ${e.id} ${e.role.padEnd(9)} ${e.email} / ${e.password}`);
+  console.log(
+    'the demo master key and secrets are in the data folder: demo only, never do this in production',
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: closing (flushing the audit log)`);
+    hr.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
