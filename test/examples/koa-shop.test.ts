@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { generateMasterKey } from '@bulwark/core';
 import { createShopApp, type ShopApp } from '../../examples/koa-shop/src/app';
 import { describeWithService, SERVICE_URLS } from '../support/services';
 
@@ -419,7 +420,6 @@ describe('koa-shop example (SQLite)', () => {
   });
 
   it('refuses to start with another master key (fails closed, nothing served)', async () => {
-    const { generateMasterKey } = await import('@bulwark/core');
     const previous = process.env.BULWARK_MASTER_KEY;
     process.env.BULWARK_MASTER_KEY = generateMasterKey(); // wins over the demo file when set
     try {
