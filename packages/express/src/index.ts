@@ -2,7 +2,7 @@
 // a framework-free core function (see @bulwark/core http), shared with @bulwark/koa.
 export { bulwark, type BulwarkOptions, type BulwarkMiddleware } from './bulwark';
 export { requestId } from './request-id';
-export { problemDetails, sendProblem, type ProblemDetailsOptions } from './problem-details';
+export { notFound, problemDetails, sendProblem, type ProblemDetailsOptions } from './problem-details';
 export { securityHeaders, type SecurityHeadersMiddleware } from './security-headers';
 export { inputGuard, type InputGuardMiddleware } from './input-guard';
 export { audit, type AuditMiddleware } from './audit';

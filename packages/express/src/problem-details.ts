@@ -1,5 +1,11 @@
-import { PROBLEM_CONTENT_TYPE, problemFor, type ProblemResponse } from '@bulwark/core';
-import type { ErrorRequestHandler, Request, Response } from 'express';
+import {
+  BulwarkHttpError,
+  ErrorCodes,
+  PROBLEM_CONTENT_TYPE,
+  problemFor,
+  type ProblemResponse,
+} from '@bulwark/core';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { requestState } from './request-state';
 
 export interface ProblemDetailsOptions {
@@ -45,4 +51,19 @@ export function problemDetails(options: ProblemDetailsOptions = {}): ErrorReques
     throw new TypeError('problemDetails: log must be a function');
   }
   return (err, req, res, _next) => sendProblem(req, res, err, options);
+}
+
+/**
+ * Catch-all for unmatched routes (register after the routes, before `problemDetails()`): a 404
+ * application/problem+json instead of Express's HTML page, so every error the app returns has one
+ * shape (Koa's bundle does this itself).
+ */
+export function notFound(options: ProblemDetailsOptions = {}): RequestHandler {
+  return (req, res) =>
+    sendProblem(
+      req,
+      res,
+      new BulwarkHttpError(ErrorCodes.HTTP_NOT_FOUND, 404, 'No resource at this URL.'),
+      options,
+    );
 }

@@ -9,6 +9,7 @@ import {
   bruteForce,
   csrf,
   inputGuard,
+  notFound,
   problemDetails,
   requestId,
   requireConsent,
@@ -31,6 +32,24 @@ function withErrors(app: Express): Express {
   app.use(problemDetails(quiet));
   return app;
 }
+
+describe('notFound', () => {
+  it('answers unmatched URLs with a 404 problem+json carrying the request id, not an HTML page', async () => {
+    const app = express();
+    app.use(requestId());
+    app.get('/known', (_req, res) => {
+      res.json({ ok: true });
+    });
+    app.use(notFound(quiet));
+    withErrors(app);
+    expect((await request(app).get('/known')).status).toBe(200);
+    const res = await request(app).get('/nope/../etc').set('X-Request-Id', 'req-404');
+    expect(res.status).toBe(404);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 404, requestId: 'req-404' });
+    expect(res.text).not.toMatch(/<html|Cannot GET/i);
+  });
+});
 
 describe('problemDetails', () => {
   it('answers Bulwark errors with their 4xx status and unknown errors with a 500 that leaks nothing', async () => {
