@@ -152,6 +152,8 @@ export const ErrorCodes = {
   HTTP_PATH_TRAVERSAL: 'ERR_HTTP_PATH_TRAVERSAL', // '..', encoded dots/slashes or backslashes in a path segment / resource id (400)
   HTTP_TOO_MANY_REQUESTS: 'ERR_HTTP_TOO_MANY_REQUESTS', // brute-force lockout; details.retryAfterSec (429)
   HTTP_NOT_FOUND: 'ERR_HTTP_NOT_FOUND', // no route / unknown privacy resource (404)
+  HTTP_HEADERS_TOO_LARGE: 'ERR_HTTP_HEADERS_TOO_LARGE', // request headers over Node's limit, refused before any middleware (431)
+  HTTP_BAD_REQUEST: 'ERR_HTTP_BAD_REQUEST', // request Node's HTTP parser rejected (400)
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -12,6 +12,7 @@ export {
   type ProblemContext,
 } from './problem-details';
 export { requestIdFrom, REQUEST_ID_HEADER } from './request-id';
+export { handleClientErrors } from './handle-client-errors';
 export { readCookie, serializeCookie, checkCookieOptions, type CookieOptions } from './cookies';
 export {
   CsrfTokens,

@@ -125,6 +125,8 @@ const BY_CODE: Readonly<Record<string, Mapping>> = {
     detail: 'Too many failed attempts; retry later.',
   },
   [ErrorCodes.HTTP_BODY_TOO_LARGE]: { status: 413, title: 'Content Too Large' },
+  [ErrorCodes.HTTP_HEADERS_TOO_LARGE]: { status: 431, title: 'Request Header Fields Too Large' },
+  [ErrorCodes.HTTP_BAD_REQUEST]: { status: 400, title: 'Bad Request' },
   [ErrorCodes.HTTP_MALFORMED_BODY]: { status: 400, title: 'Malformed body' },
   [ErrorCodes.HTTP_UNSUPPORTED_MEDIA_TYPE]: { status: 415, title: 'Unsupported Media Type' },
   [ErrorCodes.HTTP_INPUT_TOO_DEEP]: { status: 422, title: 'Input nested too deeply' },
