@@ -1,7 +1,12 @@
 import { ErrorCodes } from '@bulwark/core';
 import type { ValueTransformer } from 'typeorm';
 import { BulwarkTypeOrmError } from './bulwark-typeorm-error';
-import { activeContext } from './encryption-context';
+import {
+  activeContext,
+  peekActiveContext,
+  type EncryptionContext,
+  type ResolvedField,
+} from './encryption-context';
 import { looksLikeEnvelope, openSync, sealSync } from './field-cipher';
 import type { EncryptedFieldSpec } from './field-registry';
 import { PendingDecryption, SealedValue } from './sealed-value';
@@ -22,7 +27,30 @@ import { PendingDecryption, SealedValue } from './sealed-value';
  *         raw value (plaintext written around the ORM must not pass for decrypted data).
  */
 export class EncryptedColumnTransformer implements ValueTransformer {
+  /** The last context this transformer resolved its field in, and that field (see resolve). */
+  private lastContext: EncryptionContext | undefined;
+  private lastField: ResolvedField | undefined;
+
   constructor(readonly spec: EncryptedFieldSpec) {}
+
+  /**
+   * The active context. Called for every value loaded, so the location object for the
+   * NOT_CONFIGURED error is only built when there is no context.
+   */
+  private context(): EncryptionContext {
+    return (
+      peekActiveContext() ?? activeContext({ entity: this.spec.target.name, column: this.spec.property })
+    );
+  }
+
+  /** This column's field in `ctx`; the last one is kept, so the common case skips the context's map. */
+  private fieldIn(ctx: EncryptionContext): ResolvedField {
+    if (ctx !== this.lastContext || this.lastField === undefined) {
+      this.lastField = ctx.field(this.spec);
+      this.lastContext = ctx;
+    }
+    return this.lastField;
+  }
 
   get deterministic(): boolean {
     return this.spec.deterministic;
@@ -31,9 +59,8 @@ export class EncryptedColumnTransformer implements ValueTransformer {
   to(value: unknown): unknown {
     if (value === null || value === undefined || typeof value === 'function') return value;
     if (value instanceof SealedValue) return value.envelope;
-    const where = { entity: this.spec.target.name, column: this.spec.property };
-    const ctx = activeContext(where);
-    const field = ctx.field(this.spec);
+    const ctx = this.context();
+    const field = this.fieldIn(ctx);
     if (this.spec.bindToRow || this.spec.subject !== undefined) {
       // Reached for comparisons (TypeORM's change detection) and for writes the subscriber did
       // not see. A function is TypeORM's "raw SQL expression": compared, it never equals anything;
@@ -51,9 +78,8 @@ export class EncryptedColumnTransformer implements ValueTransformer {
 
   from(value: unknown): unknown {
     if (value === null || value === undefined) return value;
-    const where = { entity: this.spec.target.name, column: this.spec.property };
-    const ctx = activeContext(where);
-    const field = ctx.field(this.spec);
+    const ctx = this.context();
+    const field = this.fieldIn(ctx);
     if (typeof value !== 'string' || !looksLikeEnvelope(value)) {
       throw new BulwarkTypeOrmError(
         ErrorCodes.TYPEORM_PLAINTEXT_IN_ENCRYPTED_COLUMN,

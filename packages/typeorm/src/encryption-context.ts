@@ -9,13 +9,12 @@ type ColumnMetadata = EntityMetadata['columns'][number];
 export interface ResolvedField {
   readonly spec: EncryptedFieldSpec;
   readonly keyId: string;
-  /** Column associated data: `<table>.<column>` unless the decorator set `aad`. */
-  readonly aad: string;
   /**
-   * `aad` as UTF-8 bytes, made once: every value of the column is sealed and opened with it, and
-   * a string would be converted again on each call. Never mutated (read by setAAD only).
+   * Column associated data: `<table>.<column>` unless the decorator set `aad`. Given to the key
+   * ring as this string (not bytes): the ring caches `header || aad` per string, so each value
+   * costs one setAAD call and no conversion.
    */
-  readonly aadBytes: Uint8Array;
+  readonly aad: string;
   readonly where: FieldLocation;
   readonly metadata: EntityMetadata;
   readonly column: ColumnMetadata;
@@ -55,7 +54,6 @@ export class EncryptionContext {
         spec,
         keyId: spec.keyId ?? this.defaultKeyId,
         aad,
-        aadBytes: Buffer.from(aad, 'utf8'),
         where: { entity: metadata.name, column: spec.property },
         metadata,
         column,

@@ -24,11 +24,6 @@ export function rowKey(field: ResolvedField, row: ObjectLiteral): string[] | und
   return values;
 }
 
-/** The column's associated data as the key ring takes it: its cached bytes, or a row-bound string. */
-function aadArg(field: ResolvedField, aad: string): string | Uint8Array {
-  return aad === field.aad ? field.aadBytes : aad;
-}
-
 export function fieldAad(field: ResolvedField, row: ObjectLiteral | undefined): string {
   if (!field.spec.bindToRow) return field.aad;
   const key = row === undefined ? undefined : rowKey(field, row);
@@ -65,7 +60,7 @@ export function sealSync(
   const plaintext = encodeValue(value, field.spec.type, field.where);
   try {
     return ctx.keyRing.encrypt(field.keyId, plaintext, {
-      aad: aadArg(field, aad),
+      aad,
       deterministic: field.spec.deterministic,
     });
   } catch (error) {
@@ -85,7 +80,7 @@ export async function seal(
   const subjectId = subjectOf(field, row);
   const plaintext = encodeValue(value, field.spec.type, field.where);
   try {
-    return await ctx.keyRing.encryptForSubject(subjectId, plaintext, { aad: aadArg(field, aad) });
+    return await ctx.keyRing.encryptForSubject(subjectId, plaintext, { aad });
   } catch (error) {
     throw withLocation(error, field.where);
   }
@@ -99,7 +94,7 @@ export function openSync(
 ): unknown {
   let bytes: Buffer;
   try {
-    bytes = ctx.keyRing.decrypt(envelope, { aad: aadArg(field, aad) });
+    bytes = ctx.keyRing.decrypt(envelope, { aad });
   } catch (error) {
     throw withLocation(error, field.where);
   }
@@ -119,7 +114,7 @@ export async function open(
   const aad = fieldAad(field, row);
   let bytes: Buffer;
   try {
-    bytes = await ctx.keyRing.decryptAsync(envelope, { aad: aadArg(field, aad) });
+    bytes = await ctx.keyRing.decryptAsync(envelope, { aad });
   } catch (error) {
     throw withLocation(error, field.where);
   }

@@ -173,6 +173,8 @@ function parseSlow(envelope: string): ParsedEnvelope {
 /** Decoded bodies up to this size reuse one scratch buffer; larger ones get their own. */
 const SCRATCH_LIMIT = 64 * 1024;
 let scratch: Buffer = Buffer.allocUnsafeSlow(1024);
+/** scratch's IV view, made once per scratch buffer instead of once per decryption. */
+let scratchIv: Buffer = scratch.subarray(0, IV_LENGTH);
 
 /** IV, ciphertext and tag of an envelope, as views. @internal */
 export interface EnvelopeBody {
@@ -196,19 +198,21 @@ export function decodeBody(parsed: ParsedEnvelope): EnvelopeBody {
   let target = scratch;
   if (size > target.length) {
     target = Buffer.allocUnsafeSlow(size);
-    if (size <= SCRATCH_LIMIT) scratch = target;
+    if (size <= SCRATCH_LIMIT) {
+      scratch = target;
+      scratchIv = target.subarray(0, IV_LENGTH);
+    }
   }
-  // The parser only lets through 16-character IVs of alphabet characters (regex) or canonical
-  // ones (slow path), and 16 characters carry exactly 96 bits: no unused bits, one spelling. So
-  // the IV needs no round-trip check; the length check still guards the invariant.
-  if (ivText.length !== IV_TEXT_LENGTH || target.write(ivText, 0, IV_LENGTH, 'base64url') !== IV_LENGTH) {
+  // 16 characters carry exactly 96 bits (no unused bits, one spelling); the strict decoder
+  // checks every character again anyway, at about a third of a native write's cost.
+  if (ivText.length !== IV_TEXT_LENGTH || decodeBase64urlInto(ivText, target, 0) !== IV_LENGTH) {
     throw malformed('bad IV');
   }
   const length = decodeBase64urlInto(payload, target, IV_LENGTH);
   if (length < TAG_LENGTH) throw malformed('bad payload');
   const split = IV_LENGTH + length - TAG_LENGTH;
   return {
-    iv: target.subarray(0, IV_LENGTH),
+    iv: target === scratch ? scratchIv : target.subarray(0, IV_LENGTH),
     ciphertext: target.subarray(IV_LENGTH, split),
     tag: target.subarray(split, split + TAG_LENGTH),
   };

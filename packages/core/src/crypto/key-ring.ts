@@ -166,6 +166,9 @@ function asCryptoError(error: unknown, code: string, message: string): BulwarkEr
 }
 
 /** The caller's associated data: `''` when omitted, else a string or bytes. */
+/** Most distinct aads KeyRing.joinedAad keeps per key header (a column uses one). */
+const AAD_CACHE_LIMIT = 64;
+
 function checkAad(value: unknown): string | Uint8Array {
   if (value === undefined) return '';
   if (typeof value === 'string' || value instanceof Uint8Array) return value;
@@ -243,10 +246,8 @@ export class KeyRing {
   private subjectRefRaw: Buffer = EMPTY;
   private subjectRefKey: KeyObject | undefined;
   private lock: Promise<unknown> = Promise.resolve();
-  /** One-entry cache of `header || aad` (see joinedAad). */
-  private aadHeader: Buffer = EMPTY;
-  private aadText = '';
-  private aadBytes: Buffer = EMPTY;
+  /** Cache of `header || aad` per header buffer, then per aad string (see joinedAad). */
+  private aadCache = new WeakMap<Buffer, Map<string, Buffer>>();
   private closed = false;
 
   private constructor(options: KeyRingOptions) {
@@ -697,9 +698,7 @@ export class KeyRing {
     this.subjectRefRaw.fill(0);
     this.subjectRefKey = undefined;
     this.ivPool.wipe();
-    this.aadHeader = EMPTY;
-    this.aadText = '';
-    this.aadBytes = EMPTY;
+    this.aadCache = new WeakMap();
   }
 
   private checkOpen(): void {
@@ -1195,24 +1194,28 @@ export class KeyRing {
 
   /**
    * `header || aad` as ONE buffer for a string aad, so the AEAD gets one setAAD call and no
-   * per-call conversion. Field encryption repeats the same aad (a column name) call after call,
-   * so the last one is kept, keyed by the header buffer (one per key version and mode; a dropped
-   * version's header is never reused, so a stale entry can never match). Strings are immutable,
-   * so the cached bytes cannot go stale; a Uint8Array aad can change between calls and never
-   * comes here. AEADs authenticate the concatenation of all setAAD calls, so one call with
-   * `header || aad` is the same associated data as two calls.
+   * per-call conversion. Field encryption repeats a few aads (one per column) call after call, in
+   * turn: a row of two encrypted columns alternates between two, so a one-entry cache missed on
+   * every call. Entries are keyed by the header buffer (one per key version and mode; weakly, so a
+   * dropped version's header and its entries go away, and a stale entry can never match) and then
+   * by the aad text. Strings are immutable, so the cached bytes cannot go stale; a Uint8Array aad
+   * can change between calls and never comes here. AEADs authenticate the concatenation of all
+   * setAAD calls, so one call with `header || aad` is the same associated data as two calls.
    */
   private joinedAad(header: Buffer, aad: string): Buffer {
     if (aad === '') return header;
-    if (header === this.aadHeader && aad === this.aadText) return this.aadBytes;
+    let perHeader = this.aadCache.get(header);
+    const cached = perHeader?.get(aad);
+    if (cached !== undefined) return cached;
     const bytes = Buffer.allocUnsafeSlow(header.length + Buffer.byteLength(aad, 'utf8'));
     header.copy(bytes, 0);
     bytes.write(aad, header.length, 'utf8');
-    // Only short aads are kept: one huge aad must not stay pinned in memory.
+    // Only short aads are kept, and at most AAD_CACHE_LIMIT per header (row-bound aads are one
+    // per row: they must not pile up); when full, the header's entries start over.
     if (aad.length <= 256) {
-      this.aadHeader = header;
-      this.aadText = aad;
-      this.aadBytes = bytes;
+      if (perHeader === undefined) this.aadCache.set(header, (perHeader = new Map()));
+      else if (perHeader.size >= AAD_CACHE_LIMIT) perHeader.clear();
+      perHeader.set(aad, bytes);
     }
     return bytes;
   }

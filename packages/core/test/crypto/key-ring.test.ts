@@ -66,6 +66,27 @@ describe('KeyRing encryption', () => {
         ErrorCodes.CRYPTO_DECRYPTION_FAILED,
       );
     });
+
+    // The ring caches `header || aad` per aad string (several at once, bounded): interleaved
+    // columns, more aads than the cache holds, and both modes must each bind their own aad.
+    it('binds each aad across interleaved, many and deterministic uses (aad cache)', () => {
+      const aads = Array.from({ length: 150 }, (_, i) => `t.c${i % 3 === 0 ? 0 : i}`);
+      const sealed = aads.map((aad, i) => ({
+        aad,
+        random: ring.encrypt('pii', `v${i}`, { aad }),
+        det: ring.encrypt('pii', `v${i}`, { aad, deterministic: true }),
+      }));
+      sealed.forEach(({ aad, random, det }, i) => {
+        expect(ring.decryptString(random, { aad })).toBe(`v${i}`);
+        expect(ring.decryptString(det, { aad })).toBe(`v${i}`);
+        // The same aad as bytes is the same associated data.
+        expect(ring.decryptString(random, { aad: Buffer.from(aad) })).toBe(`v${i}`);
+        const other =
+          sealed[(i + 1) % sealed.length].aad === aad ? 't.other' : sealed[(i + 1) % sealed.length].aad;
+        expect(codeOf(() => ring.decrypt(random, { aad: other }))).toBe(ErrorCodes.CRYPTO_DECRYPTION_FAILED);
+        expect(codeOf(() => ring.decrypt(det, { aad: other }))).toBe(ErrorCodes.CRYPTO_DECRYPTION_FAILED);
+      });
+    });
   });
 
   it('authenticates the header: an envelope re-labelled with another key id or version does not decrypt', async () => {
