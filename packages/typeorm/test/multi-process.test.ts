@@ -98,9 +98,12 @@ function processBehaviour(backend: Backend): void {
       const ids = all.filter((e) => e.actor?.id === `worker-${w}`).map((e) => Number(e.resource!.id));
       expect(ids.sort((a, b) => a - b)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
     }
-    // The workers really interleaved (otherwise this proves nothing about the lock).
+    // The workers really interleaved (otherwise this proves nothing about the lock): four writers
+    // running one after the other give exactly 3 switches between actors; more means at least one
+    // writer appended between another's batches. (SQLite's busy back-off lets the lock holder keep
+    // it for several batches, so the count varies a lot with machine load.)
     const switches = all.filter((e, i) => i > 0 && e.actor!.id !== all[i - 1]!.actor!.id).length;
-    expect(switches).toBeGreaterThan(10);
+    expect(switches).toBeGreaterThan(3);
     const report = await verifyAuditLog(store);
     expect(report).toMatchObject({ ok: true, checkedEntries: 8000, treeSize: 8000 });
     expect(await store.head()).toEqual({ seq: 8000, leafHash: all[7999]!.leafHash });
