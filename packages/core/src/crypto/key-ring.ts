@@ -35,7 +35,7 @@ export type { AeadAlgorithm } from './aead';
 export type { KeyProvider, KeyWrapContext } from './key-provider';
 export type { KeyStore, StoredKey, StoredKeyVersion, StoredRingSecret, StoredSubjectKey } from './key-store';
 export { EnvKeyProvider } from './env-key-provider';
-export { FileKeyProvider } from './file-key-provider';
+export { FileKeyProvider, type FileKeyProviderOptions } from './file-key-provider';
 export { MemoryKeyStore } from './memory-key-store';
 export { FileKeyStore } from './file-key-store';
 export { generateMasterKey } from './master-key';
