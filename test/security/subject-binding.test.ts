@@ -16,6 +16,7 @@ jest.setTimeout(120_000);
 
 const PASSWORDS: Record<string, string> = {
   'dr.grey': 'grey-demo-password',
+  'dpo.dana': 'dana-demo-password',
   alice: 'alice-demo-password',
   bob: 'bob-demo-password',
 };
@@ -147,6 +148,23 @@ function attack(database: 'sqlite' | 'postgres'): void {
     // Alice's other data is untouched.
     const alice = await call(app, 'GET', `/patients/${ids.alice}`, doctor);
     expect(alice.status).toBe(200);
+  });
+
+  it("the other patient's erasure neither erases nor shreds the moved note: it stops, and the note is recoverable", async () => {
+    const filed = await call(app, 'POST', '/privacy/requests/erasure', bobToken, {});
+    expect(filed.status).toBe(202);
+    const dpo = await login(app, 'dpo.dana');
+    const run = await call(app, 'POST', `/dsr/requests/${filed.json().id as string}/erase`, dpo);
+    expect(run.text).not.toContain(secret);
+    expect(run.status).toBeGreaterThanOrEqual(500);
+    expect(run.type).toContain('application/problem+json');
+    // The erasure stopped before deleting or shredding anything: put the row back, and it is
+    // Alice's note again, intact.
+    await moveNote(app, noteId, ids.alice);
+    const aliceNotes = await call(app, 'GET', `/patients/${ids.alice}/notes`, doctor);
+    expect(aliceNotes.status).toBe(200);
+    expect(aliceNotes.text).toContain(secret);
+    expect((await call(app, 'GET', `/patients/${ids.bob}/notes`, bobToken)).status).toBe(200);
   });
 }
 
