@@ -17,6 +17,7 @@ jest.setTimeout(120_000);
 const PASSWORDS: Record<string, string> = {
   'dr.grey': 'grey-demo-password',
   'dpo.dana': 'dana-demo-password',
+  'auditor.ames': 'ames-demo-password',
   alice: 'alice-demo-password',
   bob: 'bob-demo-password',
 };
@@ -144,6 +145,18 @@ function attack(database: 'sqlite' | 'postgres'): void {
   it('the failure is logged as an integrity failure, and the process keeps serving', async () => {
     expect(app.output()).toContain('ERR_CRYPTO_SUBJECT_MISMATCH');
     expect(app.output()).not.toContain(secret);
+    // ...and in the tamper-evident audit trail, as a failed read of the other patient's notes.
+    const auditor = await login(app, 'auditor.ames');
+    const trail = await call(
+      app,
+      'GET',
+      `/audit/events?resourceType=patients&resourceId=${ids.bob}&outcome=failure`,
+      auditor,
+    );
+    expect(trail.status).toBe(200);
+    const entries = trail.json().entries as Array<{ details?: { errorCode?: string } }>;
+    expect(entries.some((e) => e.details?.errorCode === 'ERR_CRYPTO_SUBJECT_MISMATCH')).toBe(true);
+    expect(trail.text).not.toContain(secret);
     expect(await stillServing(app, '/health')).toBe(200);
     // Alice's other data is untouched.
     const alice = await call(app, 'GET', `/patients/${ids.alice}`, doctor);
