@@ -168,7 +168,7 @@ describe('examples/express-clinic on SQLite', () => {
       });
     });
 
-    it('refuses a ciphertext copied into another patient row (row binding)', async () => {
+    it('refuses a ciphertext copied into another patient row (subject and row binding)', async () => {
       const [a] = await clinic.dataSource.query('SELECT "diagnosis" FROM "patient" WHERE "id" = ?', [
         ids.alice,
       ]);
@@ -181,10 +181,14 @@ describe('examples/express-clinic on SQLite', () => {
       ]);
       try {
         const res = await request(clinic.app).get(`/patients/${ids.bob}`).set(auth(tokens['dr.grey']!));
+        // The envelope names Alice's key, the row says Bob: refused before any decryption.
         expect(res.status).toBe(500);
         expect(JSON.stringify(res.body)).not.toContain('diabetes');
-        expect(res.body.detail).toBe('The server could not complete the request.');
-        expect(serverErrors.pop()).toMatchObject({ code: 'ERR_CRYPTO_DECRYPTION_FAILED' });
+        expect(res.body).toMatchObject({
+          code: 'ERR_CRYPTO_SUBJECT_MISMATCH',
+          detail: 'A stored value failed its integrity check and was not returned.',
+        });
+        expect(serverErrors.pop()).toMatchObject({ code: 'ERR_CRYPTO_SUBJECT_MISMATCH' });
       } finally {
         await clinic.dataSource.query('UPDATE "patient" SET "diagnosis" = ? WHERE "id" = ?', [
           b.diagnosis,

@@ -42,6 +42,7 @@ import {
   KeyRing,
   MemoryKeyStore,
   type AeadAlgorithm,
+  type FileKeyProviderOptions,
   type KeyProvider,
   type KeyStore,
 } from './crypto/key-ring';
@@ -75,7 +76,12 @@ import { TokenService, type TokenServiceOptions } from './tokens/token-service';
 export type { SecretBytesConfig, JwkConfig } from './composition/config-input';
 
 /** Where the master key (KEK) that wraps every data key comes from. */
-export type MasterKeyConfig = KeyProvider | { env: string } | { file: string };
+/**
+ * `{ file }` takes FileKeyProvider's options: a key file its group or others can read is refused
+ * unless `insecureFilePermissions: 'warn'` (which weakens security).
+ */
+export type MasterKeyConfig =
+  KeyProvider | { env: string } | ({ file: string } & Omit<FileKeyProviderOptions, 'path'>);
 
 /** Where wrapped data keys persist. `'memory'` loses them on restart: tests and demos only. */
 export type KeyStoreConfig = KeyStore | { file: string } | 'memory';
@@ -353,7 +359,20 @@ function resolveMasterKey(value: unknown): KeyProvider {
     }
     if ('file' in value) {
       if (!nonEmptyString(value.file)) throw invalid(`${path}.file`, 'a file path', value.file);
-      return new FileKeyProvider({ path: value.file });
+      const { insecureFilePermissions: perms, onWarning } = value;
+      if (perms !== undefined && perms !== 'refuse' && perms !== 'warn') {
+        throw invalid(`${path}.insecureFilePermissions`, "'refuse' or 'warn'", perms);
+      }
+      if (onWarning !== undefined && typeof onWarning !== 'function') {
+        throw invalid(`${path}.onWarning`, 'a function', onWarning);
+      }
+      return new FileKeyProvider({
+        path: value.file,
+        ...(value.insecureFilePermissions !== undefined
+          ? { insecureFilePermissions: value.insecureFilePermissions as 'refuse' | 'warn' }
+          : {}),
+        ...(value.onWarning !== undefined ? { onWarning: value.onWarning as (message: string) => void } : {}),
+      });
     }
   }
   throw invalid(path, 'a KeyProvider, { env: "VAR" } or { file: "path" }', value);

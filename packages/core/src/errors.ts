@@ -69,6 +69,8 @@ export const ErrorCodes = {
   CRYPTO_SUBJECT_KEY_NOT_LOADED: 'ERR_CRYPTO_SUBJECT_KEY_NOT_LOADED', // sync decrypt of a subject envelope whose key is not cached: use decryptAsync
   CRYPTO_REWRAP_WRITE_FAILED: 'ERR_CRYPTO_REWRAP_WRITE_FAILED', // rewrap: the caller's write() threw
   CRYPTO_CLOSED: 'ERR_CRYPTO_CLOSED', // the key ring / provider was closed
+  CRYPTO_SUBJECT_MISMATCH: 'ERR_CRYPTO_SUBJECT_MISMATCH', // the envelope is not under the expected data subject's key (a value moved to another subject)
+  CRYPTO_KEY_FILE_INSECURE: 'ERR_CRYPTO_KEY_FILE_INSECURE', // the master key file is readable or writable by group / others (chmod 600 it)
   // passwords
   PASSWORD_INVALID_HASH: 'ERR_PASSWORD_INVALID_HASH',
   // tokens

@@ -8,6 +8,7 @@ export {
   KeyRing,
   EnvKeyProvider,
   FileKeyProvider,
+  type FileKeyProviderOptions,
   MemoryKeyStore,
   FileKeyStore,
   generateMasterKey,

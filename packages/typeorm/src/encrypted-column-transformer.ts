@@ -22,8 +22,9 @@ import { PendingDecryption, SealedValue } from './sealed-value';
  *         writes with listeners off, and equality values of deterministic fields, still encrypt);
  *         plaintext of a row-bound / subject-keyed field -> a SQL-expression function that throws
  *         ERR_TYPEORM_WRITE_CONTEXT_REQUIRED if TypeORM ever tries to write it (never plaintext).
- * from(): envelope -> plaintext (row-bound / subject envelopes -> PendingDecryption, finished by
- *         the subscriber's afterLoad); anything that is not an envelope -> typed error, never the
+ * from(): envelope -> plaintext (row-bound / subject-keyed fields and subject envelopes ->
+ *         PendingDecryption, finished by the subscriber's afterLoad, which checks the envelope's
+ *         subject against the row's subject column); anything that is not an envelope -> typed error, never the
  *         raw value (plaintext written around the ORM must not pass for decrypted data).
  */
 export class EncryptedColumnTransformer implements ValueTransformer {
@@ -87,7 +88,11 @@ export class EncryptedColumnTransformer implements ValueTransformer {
         { ...field.where },
       );
     }
-    if (this.spec.bindToRow || value.startsWith('bw1s')) return new PendingDecryption(value, field.where);
+    // Subject-keyed fields always wait for afterLoad, whatever the envelope: only the row says
+    // whose value it must be (a named-key envelope there is refused, not served unchecked).
+    if (this.spec.bindToRow || this.spec.subject !== undefined || value.startsWith('bw1s')) {
+      return new PendingDecryption(value, field.where);
+    }
     return openSync(ctx, field, value);
   }
 }

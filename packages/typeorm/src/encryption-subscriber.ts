@@ -10,7 +10,9 @@ import type {
   TransactionRollbackEvent,
   UpdateEvent,
 } from 'typeorm';
+import { ErrorCodes } from '@bulwark/core';
 import { computeIndex } from './blind-index-column';
+import { BulwarkTypeOrmError } from './bulwark-typeorm-error';
 import type { EncryptionContext, ResolvedBlindIndex, ResolvedField } from './encryption-context';
 import { fieldAad, open, rowKey, seal, sealSync } from './field-cipher';
 import { sameValue } from './field-codec';
@@ -140,6 +142,7 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
     if (!isRecord(db)) {
       // repository.update(criteria, partial) / qb.update().set(): only the values being set.
       const context = merged(undefined, row);
+      for (const field of plan.fields) refuseSubjectMove(field, row);
       for (const field of plan.fields) {
         const value: unknown = row[field.spec.property];
         if (!needsSealing(value)) continue;
@@ -160,12 +163,18 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
       (event.updatedRelations ?? []).length > 0;
     const decisions: Array<{ field: ResolvedField; value: unknown; before: unknown; changed: boolean }> = [];
     for (const field of plan.fields) {
-      const value: unknown = row[field.spec.property];
+      const subject = field.spec.subject;
+      const subjectChanged = subject !== undefined && String(context[subject]) !== String(dbContext[subject]);
+      let value: unknown = row[field.spec.property];
+      if (value === undefined && subjectChanged) {
+        // The row moves to another subject without this field: re-encrypt the stored value under
+        // the new subject's key, or it would stay under the old one (and be refused on load).
+        value = await this.plainFrom(field, db[field.spec.property], dbContext);
+      }
       if (!needsSealing(value)) continue;
       const before = await this.plainFrom(field, db[field.spec.property], dbContext);
       let changed = !sameValue(value, before, field.spec.type, field.where);
-      const subject = field.spec.subject;
-      if (subject !== undefined && String(context[subject]) !== String(dbContext[subject])) changed = true;
+      if (subjectChanged) changed = true;
       if (
         field.spec.bindToRow &&
         JSON.stringify(rowKey(field, context)) !== JSON.stringify(rowKey(field, dbContext))
@@ -274,6 +283,22 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
     for (const [k, v] of Object.entries(obj)) if (v instanceof SealedValue) obj[k] = v.plain;
     if (runner !== undefined) this.sealed.get(runner)?.delete(obj);
   }
+}
+
+/**
+ * An update() / qb.update().set() that sets a subject column but not the subject-keyed field would
+ * leave the stored envelope under the previous subject's key, in a row now naming another subject:
+ * exactly what a tampered row looks like, and refused on every later load. Refuse the write.
+ */
+function refuseSubjectMove(field: ResolvedField, set: ObjectLiteral): void {
+  const subject = field.spec.subject;
+  if (subject === undefined || set[subject] === undefined || set[field.spec.property] !== undefined) return;
+  const { entity, column } = field.where;
+  throw new BulwarkTypeOrmError(
+    ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED,
+    `${entity}.${subject} is the data subject of the encrypted ${entity}.${column}; an update that sets ${subject} without ${column} would leave ${column} under the previous subject's key. Load the entity, change ${subject} and save() it (the value is re-encrypted), or set ${column} in the same update`,
+    { entity, column, subject },
+  );
 }
 
 function needsSealing(value: unknown): boolean {

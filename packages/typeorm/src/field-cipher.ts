@@ -1,4 +1,4 @@
-import { ErrorCodes } from '@bulwark/core';
+import { BulwarkCryptoError, ErrorCodes } from '@bulwark/core';
 import type { ObjectLiteral } from 'typeorm';
 import { BulwarkTypeOrmError, withLocation } from './bulwark-typeorm-error';
 import type { EncryptionContext, ResolvedField } from './encryption-context';
@@ -44,6 +44,34 @@ export function subjectOf(field: ResolvedField, row: ObjectLiteral | undefined):
     throw new BulwarkTypeOrmError(
       ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED,
       `${field.where.entity}.${field.where.column} is encrypted under the data subject named by ${name}, which is not set on this write; include ${name} (save the entity, or add it to the update)`,
+      { ...field.where, subject: name },
+    );
+  }
+  return String(value);
+}
+
+/**
+ * The data subject a LOADED row says its subject-keyed values belong to. A value is served only if
+ * its envelope is under this subject's key (KeyRing DecryptOptions.subject): the envelope names its
+ * own key, so without this check a value moved into another subject's row (an UPDATE of the
+ * subject column, around the ORM) would decrypt and be read, exported and erased as that
+ * subject's. The subject column must therefore be loaded with the field.
+ */
+export function loadedSubjectOf(field: ResolvedField, row: ObjectLiteral | undefined): string {
+  const name = field.spec.subject as string;
+  const value: unknown = row?.[name];
+  if (value === undefined) {
+    throw new BulwarkTypeOrmError(
+      ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED,
+      `${field.where.entity}.${field.where.column} is encrypted under the data subject named by ${name}, which was not loaded; select ${name} too when reading ${field.where.column} (the value is only returned once it is proven to be that subject's)`,
+      { ...field.where, subject: name },
+    );
+  }
+  if (value === null || value === '' || typeof value === 'object') {
+    // The row names no subject, yet holds a subject's value: it is not this row's to return.
+    throw new BulwarkCryptoError(
+      ErrorCodes.CRYPTO_SUBJECT_MISMATCH,
+      `${field.where.entity}.${field.where.column}: the row has no data subject in ${name}, so its subject-keyed value is not returned`,
       { ...field.where, subject: name },
     );
   }
@@ -112,9 +140,10 @@ export async function open(
   row: ObjectLiteral | undefined,
 ): Promise<unknown> {
   const aad = fieldAad(field, row);
+  const subject = field.spec.subject === undefined ? undefined : loadedSubjectOf(field, row);
   let bytes: Buffer;
   try {
-    bytes = await ctx.keyRing.decryptAsync(envelope, { aad });
+    bytes = await ctx.keyRing.decryptAsync(envelope, subject === undefined ? { aad } : { aad, subject });
   } catch (error) {
     throw withLocation(error, field.where);
   }

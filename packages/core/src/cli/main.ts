@@ -61,6 +61,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 function isConfigLike(code: string): boolean {
   return (
     code === 'ERR_CRYPTO_KEY_PROVIDER' ||
+    code === 'ERR_CRYPTO_KEY_FILE_INSECURE' ||
     code === 'ERR_CRYPTO_INVALID_ARGUMENT' ||
     code === 'ERR_CONFIG_INVALID' ||
     code === 'ERR_AUDIT_INVALID_QUERY' ||

@@ -35,7 +35,7 @@ export type { AeadAlgorithm } from './aead';
 export type { KeyProvider, KeyWrapContext } from './key-provider';
 export type { KeyStore, StoredKey, StoredKeyVersion, StoredRingSecret, StoredSubjectKey } from './key-store';
 export { EnvKeyProvider } from './env-key-provider';
-export { FileKeyProvider } from './file-key-provider';
+export { FileKeyProvider, type FileKeyProviderOptions } from './file-key-provider';
 export { MemoryKeyStore } from './memory-key-store';
 export { FileKeyStore } from './file-key-store';
 export { generateMasterKey } from './master-key';
@@ -77,6 +77,20 @@ export interface EncryptOptions {
 
 export interface DecryptOptions {
   aad?: string | Uint8Array;
+  /**
+   * The data subject the value must belong to (the id given to encryptForSubject). The envelope
+   * must then be a subject envelope (`bw1s` / `bw1sd`) carrying this subject's reference, else
+   * ERR_CRYPTO_SUBJECT_MISMATCH, checked before any key is loaded. Give it whenever the caller
+   * knows whose value it reads (e.g. the row's subject column): without it, decryption picks the
+   * key named by the envelope itself, so a value moved into another subject's record (an UPDATE
+   * of the subject column) would decrypt and be served as that subject's data.
+   *
+   * No separate associated data is needed for this: the subject reference is part of the envelope
+   * header, which is authenticated, and it selects the key; so an envelope whose reference is this
+   * subject's was sealed under this subject's key. Values written before this option existed are
+   * checked the same way.
+   */
+  subject?: string;
 }
 
 export interface KeyRingOptions {
@@ -245,6 +259,8 @@ export class KeyRing {
   private readonly subjectLoads = new Map<string, Promise<CipherEntry>>();
   private subjectRefRaw: Buffer = EMPTY;
   private subjectRefKey: KeyObject | undefined;
+  /** The last subject id given to subjectRef() and its reference (loads repeat one subject). */
+  private lastSubject: { id: string; ref: string } | undefined;
   private lock: Promise<unknown> = Promise.resolve();
   /** Cache of `header || aad` per header buffer, then per aad string (see joinedAad). */
   private aadCache = new WeakMap<Buffer, Map<string, Buffer>>();
@@ -477,13 +493,15 @@ export class KeyRing {
    * key is in memory (after encryptForSubject / decryptAsync / loadSubject); otherwise this throws
    * ERR_CRYPTO_SUBJECT_KEY_NOT_LOADED and `decryptAsync` is the call to use.
    * Every failure is a BulwarkCryptoError: ERR_CRYPTO_MALFORMED, ERR_CRYPTO_UNSUPPORTED_VERSION,
-   * ERR_CRYPTO_UNKNOWN_KEY, ERR_CRYPTO_KEY_RETIRED, ERR_CRYPTO_DECRYPTION_FAILED, SUBJECT_SHREDDED.
+   * ERR_CRYPTO_UNKNOWN_KEY, ERR_CRYPTO_KEY_RETIRED, ERR_CRYPTO_DECRYPTION_FAILED, SUBJECT_SHREDDED,
+   * ERR_CRYPTO_SUBJECT_MISMATCH (with `subject`: the value is not that subject's).
    */
   decrypt(envelope: string, options?: DecryptOptions): Buffer {
     this.checkOpen();
     try {
       checkOptions(options);
       const parsed = parseEnvelope(envelope);
+      this.expectSubject(parsed, options?.subject);
       const entry =
         parsed.kind === 'key' ? this.keyEntry(parsed) : this.cachedSubjectEntry(parsed.subjectRef);
       return this.openWith(entry, parsed, checkAad(options?.aad));
@@ -504,6 +522,7 @@ export class KeyRing {
     try {
       checkOptions(options);
       parsed = parseEnvelope(envelope);
+      this.expectSubject(parsed, options?.subject);
     } catch (error) {
       throw asCryptoError(error, ErrorCodes.CRYPTO_MALFORMED, 'Not a valid Bulwark envelope');
     }
@@ -597,11 +616,15 @@ export class KeyRing {
     if (typeof subjectId !== 'string' || subjectId === '') {
       throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'subjectId must be a non-empty string');
     }
-    return createHmac('sha256', this.subjectRefKey as KeyObject)
+    const last = this.lastSubject;
+    if (last !== undefined && last.id === subjectId) return last.ref;
+    const ref = createHmac('sha256', this.subjectRefKey as KeyObject)
       .update(subjectId, 'utf8')
       .digest()
       .subarray(0, SUBJECT_REF_BYTES)
       .toString('base64url');
+    this.lastSubject = { id: subjectId, ref };
+    return ref;
   }
 
   /**
@@ -620,6 +643,30 @@ export class KeyRing {
     const entry = await this.subjectEntry(ref, true);
     if (this.shredded.has(ref)) throw this.shreddedError();
     return this.sealWith(entry, plaintext, options);
+  }
+
+  /**
+   * Decrypts a value that must belong to `subjectId`: the counterpart of encryptForSubject.
+   * Refuses, with ERR_CRYPTO_SUBJECT_MISMATCH and before loading any key, an envelope that is not
+   * under this subject's key (another subject's value, or a named-key envelope); see
+   * DecryptOptions.subject. Loads the subject's key from the store when needed.
+   */
+  decryptForSubject(
+    subjectId: string,
+    envelope: string,
+    options?: Omit<DecryptOptions, 'subject'>,
+  ): Promise<Buffer> {
+    checkOptions(options);
+    return this.decryptAsync(envelope, { ...options, subject: subjectId });
+  }
+
+  /** decryptForSubject() for text; ERR_CRYPTO_MALFORMED if the plaintext is not UTF-8. */
+  async decryptStringForSubject(
+    subjectId: string,
+    envelope: string,
+    options?: Omit<DecryptOptions, 'subject'>,
+  ): Promise<string> {
+    return utf8(await this.decryptForSubject(subjectId, envelope, options));
   }
 
   /** Loads (unwraps) the subject's key so sync decrypt() can read its envelopes. */
@@ -697,8 +744,28 @@ export class KeyRing {
     this.shredded.clear();
     this.subjectRefRaw.fill(0);
     this.subjectRefKey = undefined;
+    this.lastSubject = undefined;
     this.ivPool.wipe();
     this.aadCache = new WeakMap();
+  }
+
+  /** DecryptOptions.subject: the envelope must carry `subject`'s reference (see there). */
+  private expectSubject(parsed: ParsedEnvelope, subject: unknown): void {
+    if (subject === undefined) return;
+    if (typeof subject !== 'string' || subject === '') {
+      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'subject must be a non-empty string');
+    }
+    // References are not secret (every envelope of the subject carries its own), so a plain
+    // comparison leaks nothing worth a constant-time one.
+    if (parsed.kind !== 'subject' || parsed.subjectRef !== this.subjectRef(subject)) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_SUBJECT_MISMATCH,
+        parsed.kind === 'subject'
+          ? "The value is encrypted under another data subject's key (moved from another subject's record?); it is not returned"
+          : "The value is not encrypted under the data subject's key (a named-key envelope where a subject envelope belongs); it is not returned",
+        { envelope: parsed.kind === 'subject' ? 'other-subject' : 'named-key' },
+      );
+    }
   }
 
   private checkOpen(): void {

@@ -134,6 +134,16 @@ const BY_CODE: Readonly<Record<string, Mapping>> = {
   [ErrorCodes.HTTP_INPUT_NUL_BYTE]: { status: 400, title: 'NUL byte in input' },
   [ErrorCodes.HTTP_PATH_TRAVERSAL]: { status: 400, title: 'Path traversal' },
   [ErrorCodes.HTTP_NOT_FOUND]: { status: 404, title: 'Not Found', detail: 'No resource at this URL.' },
+  // Stored data that fails its integrity check (a subject-keyed value moved into another subject's
+  // record): the request was fine, the data is not, hence 5xx. The code is kept, so the audit
+  // event and the client can tell an integrity failure from a crash; nothing of the value, or of
+  // whose it is, is told.
+  [ErrorCodes.CRYPTO_SUBJECT_MISMATCH]: {
+    status: 500,
+    title: 'Stored data failed an integrity check',
+    detail: 'A stored value failed its integrity check and was not returned.',
+  },
+  [ErrorCodes.CRYPTO_KEY_FILE_INSECURE]: INTERNAL,
 };
 
 /** Error details safe to echo as extension members (ids and numbers, never values or secrets). */

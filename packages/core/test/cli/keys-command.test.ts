@@ -79,6 +79,25 @@ describe('bulwark keys', () => {
     expect((await cli('keys', 'check', '--master-key-file', 'master.key')).code).toBe(0);
   });
 
+  it('keys master --out writes 0600 even under a permissive umask, and a group-readable key file is refused (exit 2)', async () => {
+    const previous = process.umask(0o000);
+    try {
+      expect((await cli('keys', 'master', '--out', 'master.key')).code).toBe(0);
+    } finally {
+      process.umask(previous);
+    }
+    const file = path.join(dir, 'master.key');
+    expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
+    env = {};
+    await fs.chmod(file, 0o640);
+    const refused = await cli('keys', 'list', '--master-key-file', 'master.key');
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain('ERR_CRYPTO_KEY_FILE_INSECURE');
+    expect(refused.err).toContain(`chmod 600 ${file}`);
+    await fs.chmod(file, 0o600);
+    expect((await cli('keys', 'list', '--master-key-file', 'master.key')).code).toBe(0);
+  });
+
   it('exits 1 when the master key does not unwrap the store (check failed)', async () => {
     await cli('keys', 'generate', 'pii');
     env = { BULWARK_MASTER_KEY: generateMasterKey() };

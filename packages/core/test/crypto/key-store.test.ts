@@ -246,7 +246,7 @@ describe('EnvKeyProvider and FileKeyProvider', () => {
     expect(await asyncCodeOf(() => missing.wrapKey(Buffer.alloc(32), context))).toBe(
       ErrorCodes.CRYPTO_KEY_PROVIDER,
     );
-    writeFileSync(path.join(dir, 'bad.key'), 'short');
+    writeFileSync(path.join(dir, 'bad.key'), 'short', { mode: 0o600 });
     const bad = new FileKeyProvider({ path: path.join(dir, 'bad.key') });
     expect(await asyncCodeOf(() => bad.wrapKey(Buffer.alloc(32), context))).toBe(
       ErrorCodes.CRYPTO_KEY_PROVIDER,

@@ -125,4 +125,17 @@ export class Ledger {
   note!: string | null;
 }
 
-export const allEntities = [User, Card, Note, Patient, Clinic, Ledger];
+/** Subject-keyed but not row-bound: only the subject check stops a value copied between subjects. */
+@Entity('enc_memo')
+export class Memo {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  ownerId!: string | null;
+
+  @EncryptedField({ subject: 'ownerId' })
+  text!: string;
+}
+
+export const allEntities = [User, Card, Note, Patient, Clinic, Ledger, Memo];
