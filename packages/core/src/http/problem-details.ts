@@ -146,7 +146,7 @@ const BY_CODE = {
   [ErrorCodes.AUDIT_STORE_LOCKED]: UNAVAILABLE,
   [ErrorCodes.AUDIT_TORN_TAIL]: INTERNAL,
   // e.g. a proof for an index or tree size the log does not have
-  [ErrorCodes.AUDIT_INVALID_ARGUMENT]: BAD_REQUEST,
+  [ErrorCodes.AUDIT_INVALID_ARGUMENT]: { ...BAD_REQUEST, detail: 'The audit request is not valid.' },
   [ErrorCodes.AUDIT_SINK]: INTERNAL,
   [ErrorCodes.AUDIT_READ_ONLY]: INTERNAL,
   // authz
