@@ -4,16 +4,17 @@
  * ERR_AUDIT_INVALID_QUERY, which had no HTTP mapping, so the client got a 500 (and the operator
  * an alarm) for its own typo. Now every code maps deliberately and this one is a 400.
  */
+import { describeWithService } from '../support/services';
 import { startExample, stillServing, type ExampleProcess } from './support/example-process';
 
 jest.setTimeout(120_000);
 
-describe('express-clinic: audit query mistakes', () => {
+function auditQueryMistakes(database: 'sqlite' | 'postgres'): void {
   let app: ExampleProcess;
   let auditor: string;
 
   beforeAll(async () => {
-    app = await startExample('express-clinic');
+    app = await startExample('express-clinic', { database });
     const res = await fetch(`${app.url}/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -64,4 +65,9 @@ describe('express-clinic: audit query mistakes', () => {
     expect(JSON.stringify(body)).not.toContain('DROP TABLE');
     expect(await stillServing(app, '/health')).toBe(200);
   });
-});
+}
+
+describe('express-clinic on SQLite: audit query mistakes', () => auditQueryMistakes('sqlite'));
+describeWithService('postgres', 'express-clinic on PostgreSQL: audit query mistakes', () =>
+  auditQueryMistakes('postgres'),
+);

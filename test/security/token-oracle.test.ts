@@ -19,6 +19,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { SignJWT } from 'jose';
 import { auditEntriesOf } from './support/audit-trail';
+import { describeWithService } from '../support/services';
 import { startExample, type ExampleName, type ExampleProcess } from './support/example-process';
 
 jest.setTimeout(120_000);
@@ -194,12 +195,12 @@ function comparable(answer: Answer): Omit<Answer, 'body'> & { body: Record<strin
   return { ...answer, body };
 }
 
-describe.each(['express-clinic', 'koa-shop', 'nestjs-hr'] as const)('%s: token refusals', (name) => {
+function tokenRefusals(name: ExampleName, database: 'sqlite' | 'postgres'): void {
   let app: ExampleProcess;
   const setup = SETUPS[name];
 
   beforeAll(async () => {
-    app = await startExample(name);
+    app = await startExample(name, { database });
   });
   afterAll(async () => {
     await app?.stop();
@@ -267,4 +268,13 @@ describe.each(['express-clinic', 'koa-shop', 'nestjs-hr'] as const)('%s: token r
     expect(staleEntry?.details).toMatchObject({ errorCode: 'ERR_TOKEN_EXPIRED' });
     expect(app.alive()).toBe(true);
   });
-});
+}
+
+describe.each(['express-clinic', 'koa-shop', 'nestjs-hr'] as const)('%s on SQLite: token refusals', (name) =>
+  tokenRefusals(name, 'sqlite'),
+);
+
+// The refusal does not touch the app's database; this run checks the audit trail on PostgreSQL too.
+describeWithService('postgres', 'express-clinic on PostgreSQL: token refusals', () =>
+  tokenRefusals('express-clinic', 'postgres'),
+);

@@ -265,6 +265,15 @@ describe('token refusals over HTTP', () => {
     expect(refusalReason(forged.issuer)).toBe('iss.check_failed');
     expect(problemFor(forged.audience).errorReason).toBe('aud.check_failed');
 
+    // "Expired" is told only for a genuine token: a forged one that is also stale is just invalid.
+    const forgedAndStale = await refusal(
+      jwt()
+        .setIssuedAt(now - 7200)
+        .setExpirationTime(now - 3600)
+        .sign(new TextEncoder().encode('o'.repeat(32))),
+    );
+    expect(problemFor(forgedAndStale).body.code).toBe(ErrorCodes.TOKEN_INVALID);
+
     const exp = problemFor(expired, { requestId: 'r' });
     expect(exp.status).toBe(401);
     expect(exp.body).toMatchObject({
