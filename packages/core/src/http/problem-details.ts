@@ -87,7 +87,13 @@ const LEGAL_HOLD: Mapping = {
   title: 'Conflict',
   detail: 'A legal hold prevents this operation.',
 };
-const INVALID_CODE: Mapping = { status: 401, title: 'Invalid code', detail: 'The code is not valid.' };
+/** Wrong, replayed and used-up codes answer the same: "already used" would confirm a guess. */
+const INVALID_CODE: Mapping = {
+  status: 401,
+  title: 'Invalid code',
+  detail: 'The code is not valid.',
+  publicCode: ErrorCodes.MFA_INVALID_CODE,
+};
 
 /**
  * Error code -> HTTP answer, one entry per code: `satisfies Record<ErrorCode, Mapping>` makes a

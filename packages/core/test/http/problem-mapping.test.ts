@@ -137,6 +137,16 @@ describe('error code -> HTTP mapping', () => {
     }
   });
 
+  it('answers a replayed or used-up MFA code like a wrong one (either would confirm a guess)', () => {
+    const bodies = [
+      ErrorCodes.MFA_INVALID_CODE,
+      ErrorCodes.MFA_REPLAY,
+      ErrorCodes.MFA_RECOVERY_CODE_USED,
+    ].map((code) => problemFor(new BulwarkError(code, code)).body);
+    for (const body of bodies) expect(body).toEqual({ ...bodies[0], code: ErrorCodes.MFA_INVALID_CODE });
+    expect(bodies[0]!.type).toBe('https://bulwark.dev/problems/mfa-invalid-code');
+  });
+
   it('keeps the own 4xx status of application codes, and answers an unknown Bulwark code 500', () => {
     expect(
       problemFor(new BulwarkHttpError('ERR_CLINIC_NOT_FOUND', 404, 'Patient not found.')).body,
