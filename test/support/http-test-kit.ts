@@ -51,6 +51,11 @@ export async function testKit() {
     issuer: 'bulwark-test',
     clock: () => new Date(Date.now() - 3_600_000),
   });
+  const otherIssuerTokens = new TokenService({
+    algorithms: ['HS256'],
+    signingKey: { key: secret },
+    issuer: 'https://evil.test',
+  });
   const otherTokens = new TokenService({
     algorithms: ['HS256'],
     signingKey: { key: randomBytes(32) },
@@ -78,6 +83,8 @@ export async function testKit() {
     algNone: `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'mallory', roles: ['editor'], iat: now, exp: now + 600, iss: 'bulwark-test' })}.`,
     expired: await pastTokens.sign({ roles: ['reader'] }, { subject: 'alice', ttlSec: 1800 }),
     forged: await otherTokens.sign({ roles: ['editor'] }, { subject: 'mallory' }),
+    /** Signed with the right key by a service of another issuer: only the "iss" check fails. */
+    otherIssuer: await otherIssuerTokens.sign({ roles: ['editor'] }, { subject: 'mallory' }),
   };
   async function entries(): Promise<AuditEntry[]> {
     await auditLog.flush();

@@ -82,6 +82,7 @@ export const ErrorCodes = {
   TOKEN_CLAIM_INVALID: 'ERR_TOKEN_CLAIM_INVALID', // iss / aud / sub / required claim
   TOKEN_KEY_NOT_FOUND: 'ERR_TOKEN_KEY_NOT_FOUND', // no JWKS key matches kid/alg
   TOKEN_JWKS_UNAVAILABLE: 'ERR_TOKEN_JWKS_UNAVAILABLE',
+  TOKEN_INVALID: 'ERR_TOKEN_INVALID', // HTTP answer for every refused token but an expired one (which check failed is not told); never thrown: library callers get the precise codes above
   // config
   CONFIG_INVALID: 'ERR_CONFIG_INVALID',
   // audit

@@ -35,6 +35,7 @@ export function audit(options: RequestAuditorOptions): AuditMiddleware {
         ...(req.headers['user-agent'] !== undefined ? { userAgent: req.headers['user-agent'] } : {}),
         ...(state.resource !== undefined ? { resource: state.resource } : {}),
         ...(state.errorCode !== undefined ? { errorCode: state.errorCode } : {}),
+        ...(state.errorReason !== undefined ? { errorReason: state.errorReason } : {}),
         ...(state.reasonId !== undefined ? { reasonId: state.reasonId } : {}),
       });
     });

@@ -28,7 +28,10 @@ export function sendProblem(
     ...(req.requestId !== undefined ? { requestId: req.requestId } : {}),
     ...(options.realm !== undefined ? { realm: options.realm } : {}),
   });
-  if (typeof problem.body.code === 'string') requestState(req).errorCode = problem.body.code;
+  // The audit event gets the precise code and reason (the body may carry a collapsed one).
+  const state = requestState(req);
+  if (problem.errorCode !== undefined) state.errorCode = problem.errorCode;
+  if (problem.errorReason !== undefined) state.errorReason = problem.errorReason;
   if (problem.status >= 500) (options.log ?? defaultLog)(error, req);
   if (res.headersSent) {
     // Too late for a status: end the response so the client sees a truncated reply, not a hang.

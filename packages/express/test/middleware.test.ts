@@ -274,6 +274,27 @@ describe('authenticate', () => {
     expect(expired.body.code).toBe(ErrorCodes.TOKEN_EXPIRED);
   });
 
+  it('answers every invalid token but an expired one with the same problem, whichever check failed', async () => {
+    const bodies = [];
+    for (const header of [
+      `Bearer ${t.attacks.algNone}`,
+      `Bearer ${t.attacks.forged}`,
+      `Bearer ${t.attacks.otherIssuer}`,
+      'Bearer not.a.jwt',
+      'Basic YWxpY2U6c2VjcmV0',
+    ]) {
+      bodies.push((await request(app()).get('/me').set('Authorization', header).expect(401)).body);
+    }
+    expect(bodies[0]).toEqual({
+      type: 'https://bulwark.dev/problems/token-invalid',
+      title: 'Invalid token',
+      status: 401,
+      detail: 'The access token is invalid.',
+      code: ErrorCodes.TOKEN_INVALID,
+    });
+    for (const body of bodies) expect(body).toEqual(bodies[0]);
+  });
+
   it('lets anonymous requests through on optional routes but still refuses bad tokens', async () => {
     expect((await request(app(true)).get('/me')).body).toEqual({ id: null, roles: [] });
     await request(app(true)).get('/me').set('Authorization', `Bearer ${t.attacks.algNone}`).expect(401);
@@ -349,9 +370,19 @@ describe('audit', () => {
       .expect(200);
     await request(a).get('/docs/7').expect(401);
     await request(a).get('/fail').expect(500);
+    const wrongIssuer = await request(a)
+      .get('/docs/7')
+      .set('Authorization', `Bearer ${t.attacks.otherIssuer}`)
+      .expect(401);
+    expect(wrongIssuer.body.code).toBe(ErrorCodes.TOKEN_INVALID);
     await mw.close();
     const entries = await t.entries();
-    expect(entries).toHaveLength(3);
+    expect(entries).toHaveLength(4);
+    // The response says only "invalid token"; the audit trail keeps which check failed.
+    expect(entries[3]).toMatchObject({
+      outcome: 'denied',
+      details: { status: 401, errorCode: ErrorCodes.TOKEN_CLAIM_INVALID, errorReason: 'iss.check_failed' },
+    });
     expect(entries[0]).toMatchObject({
       actor: { id: 'alice', type: 'user' },
       action: 'http.get',

@@ -40,6 +40,7 @@ export function audit(options: RequestAuditorOptions): AuditMiddleware {
         ...(userAgent !== undefined ? { userAgent } : {}),
         ...(state.resource !== undefined ? { resource: state.resource } : {}),
         ...(state.errorCode !== undefined ? { errorCode: state.errorCode } : {}),
+        ...(state.errorReason !== undefined ? { errorReason: state.errorReason } : {}),
         ...(state.reasonId !== undefined ? { reasonId: state.reasonId } : {}),
       });
     });

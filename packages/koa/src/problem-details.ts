@@ -20,7 +20,10 @@ export function sendProblem(ctx: Context, error: unknown, options: ProblemDetail
     ...(requestId !== undefined ? { requestId } : {}),
     ...(options.realm !== undefined ? { realm: options.realm } : {}),
   });
-  if (typeof problem.body.code === 'string') requestState(ctx).errorCode = problem.body.code;
+  // The audit event gets the precise code and reason (the body may carry a collapsed one).
+  const state = requestState(ctx);
+  if (problem.errorCode !== undefined) state.errorCode = problem.errorCode;
+  if (problem.errorReason !== undefined) state.errorReason = problem.errorReason;
   if (problem.status >= 500) (options.log ?? defaultLog)(error, ctx);
   if (ctx.headerSent) {
     ctx.res.destroy();

@@ -6,6 +6,7 @@ export interface BulwarkRequestState {
   resource?: { type: string; id?: string };
   reasonId?: string;
   errorCode?: string;
+  errorReason?: string;
   /** Services of the `bulwark()` bundle, for `authorize` / `requireConsent` used without explicit ones. */
   kit?: BulwarkHttpKit;
 }

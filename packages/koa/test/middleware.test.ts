@@ -229,11 +229,27 @@ describe('authenticate and authorize', () => {
     const none = await request(server(app())).get('/me');
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Bearer realm="bulwark"');
-    for (const token of [t.attacks.algNone, t.attacks.expired, t.attacks.forged, 'a.b.c']) {
+    const bodies: unknown[] = [];
+    for (const token of [
+      t.attacks.algNone,
+      t.attacks.forged,
+      t.attacks.otherIssuer,
+      'a.b.c',
+      t.attacks.expired,
+    ]) {
       const res = await request(server(app())).get('/me').set('Authorization', `Bearer ${token}`);
       expect(res.status).toBe(401);
       expect(res.headers['www-authenticate']).toBe('Bearer realm="bulwark", error="invalid_token"');
+      bodies.push(res.body);
     }
+    // Which check failed is not told; only an expired token has its own code (clients refresh).
+    const expired = bodies.pop() as { code: string };
+    expect(expired.code).toBe(ErrorCodes.TOKEN_EXPIRED);
+    expect(bodies[0]).toMatchObject({
+      code: ErrorCodes.TOKEN_INVALID,
+      type: 'https://bulwark.dev/problems/token-invalid',
+    });
+    for (const body of bodies) expect(body).toEqual(bodies[0]);
     expect((await request(server(app(true))).get('/me')).body).toEqual({ id: null });
   });
 
@@ -275,9 +291,15 @@ describe('audit', () => {
       .set('X-Request-Id', 'r-1')
       .expect(200);
     await request(server(a)).get('/docs/7').expect(401);
+    await request(server(a)).get('/docs/7').set('Authorization', `Bearer ${t.attacks.forged}`).expect(401);
     await mw.close();
     const entries = await t.entries();
-    expect(entries).toHaveLength(2);
+    expect(entries).toHaveLength(3);
+    // The response says only "invalid token"; the audit trail keeps which check failed.
+    expect(entries[2]).toMatchObject({
+      outcome: 'denied',
+      details: { status: 401, errorCode: ErrorCodes.TOKEN_SIGNATURE_INVALID },
+    });
     expect(entries[0]).toMatchObject({
       actor: { id: 'alice', type: 'user' },
       resource: { type: 'docs', id: '7' },

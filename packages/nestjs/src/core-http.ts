@@ -12,6 +12,7 @@ export {
   checkConsentPurpose,
   checkResourceId,
   problemFor,
+  refusalReason,
   requestIdFrom,
   requireConsentFor,
   type BearerAuthenticatorOptions,

@@ -4,7 +4,7 @@ import { BulwarkError } from '@bulwark/core';
 import type { AuditedMetadata } from './audited';
 import type { BulwarkRequestContext } from './bulwark-request-context';
 import type { BulwarkRuntime } from './bulwark-runtime';
-import { REQUEST_ID_HEADER, requestIdFrom, type HttpPrincipal } from './core-http';
+import { REQUEST_ID_HEADER, refusalReason, requestIdFrom, type HttpPrincipal } from './core-http';
 import { resolveResource } from './resource-spec';
 
 /**
@@ -37,6 +37,8 @@ export interface BulwarkRequestState {
   resource?: { type: string; id?: string };
   reasonId?: string;
   errorCode?: string;
+  /** What exactly failed (`aud.check_failed`): audited, never answered. */
+  errorReason?: string;
 }
 
 const STATE = Symbol.for('bulwark.nestjs.request-state');
@@ -71,6 +73,8 @@ export function noteError(state: BulwarkRequestState, error: unknown): void {
   if (state.errorCode !== undefined) return;
   if (error instanceof BulwarkError) {
     state.errorCode = error.code;
+    const errorReason = refusalReason(error);
+    if (errorReason !== undefined) state.errorReason = errorReason;
     const reasonId = error.details?.reasonId;
     if (typeof reasonId === 'string') state.reasonId = reasonId;
   } else if (error instanceof Error) {
@@ -126,6 +130,7 @@ export function trackRequest(
               : {}),
             ...(resource !== undefined ? { resource } : {}),
             ...(current.errorCode !== undefined ? { errorCode: current.errorCode } : {}),
+            ...(current.errorReason !== undefined ? { errorReason: current.errorReason } : {}),
             ...(current.reasonId !== undefined ? { reasonId: current.reasonId } : {}),
             ...(audited !== undefined ? { action: audited.action } : {}),
             ...(audited?.category !== undefined ? { category: audited.category } : {}),

@@ -3,6 +3,8 @@
 export { BulwarkHttpError } from './bulwark-http-error';
 export {
   problemFor,
+  problemStatus,
+  refusalReason,
   problemType,
   problemSlug,
   PROBLEM_CONTENT_TYPE,

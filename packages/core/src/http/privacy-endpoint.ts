@@ -34,7 +34,7 @@ export interface PrivacyEndpointResponder {
   /** Writes a refusal as problem+json. */
   fail(error: unknown): void;
   /** The resource and error code the request's state holds once answered, for the audit event. */
-  auditFacts(): { resource?: { type: string; id?: string }; errorCode?: string };
+  auditFacts(): { resource?: { type: string; id?: string }; errorCode?: string; errorReason?: string };
 }
 
 /**
@@ -94,7 +94,7 @@ export class PrivacyEndpoint {
       status = problemFor(err).status;
       io.fail(err);
     }
-    const { resource, errorCode } = io.auditFacts();
+    const { resource, errorCode, errorReason } = io.auditFacts();
     this.#auditor.record({
       method: req.method,
       route: req.route,
@@ -106,6 +106,7 @@ export class PrivacyEndpoint {
       ...(req.ip !== undefined ? { ip: req.ip } : {}),
       ...(resource !== undefined ? { resource } : {}),
       ...(errorCode !== undefined ? { errorCode } : {}),
+      ...(errorReason !== undefined ? { errorReason } : {}),
     });
   }
 }

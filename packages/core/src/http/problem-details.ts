@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { BulwarkError, ErrorCodes } from '../errors';
+import { BulwarkError, ErrorCodes, type ErrorCode } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
 
 /** RFC 9457 §3: the media type of a problem details body. */
@@ -25,6 +25,14 @@ export interface ProblemResponse {
   status: number;
   headers: Record<string, string>;
   body: ProblemDetails;
+  /**
+   * For the audit event and logs only, never the response: the error's own code, which can be
+   * more precise than `body.code` (`ERR_TOKEN_SIGNATURE_INVALID` behind `ERR_TOKEN_INVALID`) or
+   * absent from the body (a 500 tells the client nothing).
+   */
+  errorCode?: string;
+  /** For the audit event and logs only: what exactly failed, when the code does not say (`aud.check_failed`). */
+  errorReason?: string;
 }
 
 export interface ProblemContext {
@@ -40,100 +48,206 @@ interface Mapping {
   title: string;
   /** Fixed, safe detail; when absent the error's own message is used (Bulwark messages never hold secrets). */
   detail?: string;
+  /**
+   * The code clients see (in `type` and `code`) when it is not the error's own: one code for a
+   * family whose members must not be told apart (invalid tokens), or `null` for a server-side
+   * failure, which is not described at all. The error's own code still reaches the audit event.
+   */
+  publicCode?: ErrorCode | null;
 }
 
-const TOKEN: Mapping = { status: 401, title: 'Invalid token', detail: 'The access token is invalid.' };
+/**
+ * Every invalid token answers the same: which check failed (signature, algorithm, issuer,
+ * audience, not-yet-valid, malformed, unknown key) would tell a forger how far the forgery got.
+ * Expired tokens are the exception, because clients must know to refresh.
+ */
+const TOKEN: Mapping = {
+  status: 401,
+  title: 'Invalid token',
+  detail: 'The access token is invalid.',
+  publicCode: ErrorCodes.TOKEN_INVALID,
+};
 const INTERNAL: Mapping = {
   status: 500,
   title: 'Internal Server Error',
   detail: 'The server could not complete the request.',
+  publicCode: null,
+};
+/** A dependency is down, locked or shutting down: clients may retry; what is down is not told. */
+const UNAVAILABLE: Mapping = {
+  status: 503,
+  title: 'Service Unavailable',
+  detail: 'The service is unavailable right now; retry later.',
+  publicCode: null,
+};
+const BAD_REQUEST: Mapping = { status: 400, title: 'Bad Request' };
+const CONFLICT: Mapping = { status: 409, title: 'Conflict' };
+const LEGAL_HOLD: Mapping = {
+  status: 409,
+  title: 'Conflict',
+  detail: 'A legal hold prevents this operation.',
+};
+/** Wrong, replayed and used-up codes answer the same: "already used" would confirm a guess. */
+const INVALID_CODE: Mapping = {
+  status: 401,
+  title: 'Invalid code',
+  detail: 'The code is not valid.',
+  publicCode: ErrorCodes.MFA_INVALID_CODE,
 };
 
 /**
- * Error code -> HTTP status. Token failures all answer the same detail (which check failed is
- * logged, not told to a caller probing tokens); configuration, crypto and audit failures are 500
- * without their message (those messages name internals: key ids, store paths, field paths).
+ * Error code -> HTTP answer, one entry per code: `satisfies Record<ErrorCode, Mapping>` makes a
+ * new code without a deliberate mapping a build error. Codes a client can cause (bad input, bad
+ * credentials, refused access, conflicts with the current state) are 4xx; failures of the server
+ * or its configuration are INTERNAL (500) or UNAVAILABLE (503) with a generic body, because their
+ * messages name internals (key ids, store paths, field paths).
  */
-const BY_CODE: Readonly<Record<string, Mapping>> = {
+const BY_CODE = {
+  // crypto: envelopes, keys and key stores are server-side state
+  [ErrorCodes.CRYPTO_MALFORMED]: INTERNAL,
+  [ErrorCodes.CRYPTO_UNSUPPORTED_VERSION]: INTERNAL,
+  [ErrorCodes.CRYPTO_UNSUPPORTED_ALGORITHM]: INTERNAL,
+  [ErrorCodes.CRYPTO_DECRYPTION_FAILED]: INTERNAL,
+  [ErrorCodes.CRYPTO_UNKNOWN_KEY]: INTERNAL,
+  [ErrorCodes.CRYPTO_KEY_RETIRED]: INTERNAL,
+  [ErrorCodes.CRYPTO_SUBJECT_SHREDDED]: INTERNAL,
+  [ErrorCodes.CRYPTO_KEY_UNWRAP_FAILED]: INTERNAL,
+  [ErrorCodes.CRYPTO_KEY_PROVIDER]: INTERNAL,
+  [ErrorCodes.CRYPTO_KEY_STORE]: INTERNAL,
+  [ErrorCodes.CRYPTO_INVALID_ARGUMENT]: INTERNAL,
+  [ErrorCodes.CRYPTO_KEY_EXISTS]: INTERNAL,
+  [ErrorCodes.CRYPTO_SUBJECT_KEY_NOT_LOADED]: INTERNAL,
+  [ErrorCodes.CRYPTO_REWRAP_WRITE_FAILED]: INTERNAL,
+  [ErrorCodes.CRYPTO_CLOSED]: UNAVAILABLE,
+  [ErrorCodes.PASSWORD_INVALID_HASH]: INTERNAL,
+  // tokens
   [ErrorCodes.TOKEN_MALFORMED]: TOKEN,
-  [ErrorCodes.TOKEN_EXPIRED]: { ...TOKEN, detail: 'The access token has expired.' },
+  [ErrorCodes.TOKEN_EXPIRED]: {
+    status: 401,
+    title: 'Invalid token',
+    detail: 'The access token has expired.',
+  },
   [ErrorCodes.TOKEN_NOT_YET_VALID]: TOKEN,
   [ErrorCodes.TOKEN_ALGORITHM_NOT_ALLOWED]: TOKEN,
   [ErrorCodes.TOKEN_SIGNATURE_INVALID]: TOKEN,
   [ErrorCodes.TOKEN_CLAIM_INVALID]: TOKEN,
   [ErrorCodes.TOKEN_KEY_NOT_FOUND]: TOKEN,
+  [ErrorCodes.TOKEN_INVALID]: TOKEN,
   [ErrorCodes.TOKEN_JWKS_UNAVAILABLE]: {
     status: 503,
     title: 'Service Unavailable',
     detail: 'The token keys cannot be fetched right now; retry later.',
   },
-  [ErrorCodes.HTTP_AUTH_REQUIRED]: {
-    status: 401,
-    title: 'Authentication required',
-    detail: 'This resource needs a bearer token.',
-  },
-  [ErrorCodes.MFA_INVALID_CODE]: { status: 401, title: 'Invalid code', detail: 'The code is not valid.' },
-  [ErrorCodes.MFA_REPLAY]: { status: 401, title: 'Invalid code', detail: 'The code is not valid.' },
-  [ErrorCodes.MFA_RECOVERY_CODE_USED]: {
-    status: 401,
-    title: 'Invalid code',
-    detail: 'The code is not valid.',
-  },
-  [ErrorCodes.MFA_NOT_ENROLLED]: { status: 403, title: 'MFA not enrolled' },
-  [ErrorCodes.MFA_LOCKED]: { status: 429, title: 'Too Many Requests', detail: 'Too many failed codes.' },
+  [ErrorCodes.CONFIG_INVALID]: INTERNAL,
+  // audit
+  [ErrorCodes.AUDIT_INVALID_EVENT]: INTERNAL,
+  [ErrorCodes.AUDIT_CHAIN_BROKEN]: INTERNAL,
+  [ErrorCodes.AUDIT_PROOF_INVALID]: INTERNAL,
+  [ErrorCodes.AUDIT_CHECKPOINT_INVALID]: INTERNAL,
+  [ErrorCodes.AUDIT_STORE]: INTERNAL,
+  [ErrorCodes.AUDIT_LEGAL_HOLD]: LEGAL_HOLD,
+  [ErrorCodes.AUDIT_CLOSED]: UNAVAILABLE,
+  // Messages name the field and the rule, never the value: "audit query cursor is not a cursor from a previous page".
+  [ErrorCodes.AUDIT_INVALID_QUERY]: { status: 400, title: 'Invalid audit query' },
+  [ErrorCodes.AUDIT_STORE_LOCKED]: UNAVAILABLE,
+  [ErrorCodes.AUDIT_TORN_TAIL]: INTERNAL,
+  // e.g. a proof for an index or tree size the log does not have
+  [ErrorCodes.AUDIT_INVALID_ARGUMENT]: { ...BAD_REQUEST, detail: 'The audit request is not valid.' },
+  [ErrorCodes.AUDIT_SINK]: INTERNAL,
+  [ErrorCodes.AUDIT_READ_ONLY]: INTERNAL,
+  // authz
+  [ErrorCodes.POLICY_INVALID]: INTERNAL,
   [ErrorCodes.POLICY_DENIED]: {
     status: 403,
     title: 'Forbidden',
     detail: 'You are not allowed to perform this action.',
   },
-  [ErrorCodes.CSRF_INVALID]: {
-    status: 403,
-    title: 'Invalid CSRF token',
-    detail: 'The CSRF token is missing or invalid; reload the page and retry.',
+  [ErrorCodes.POLICY_BREAK_GLASS_INVALID]: BAD_REQUEST,
+  [ErrorCodes.POLICY_BREAK_GLASS_NOT_FOUND]: {
+    status: 404,
+    title: 'Not Found',
+    detail: 'No such break-glass grant.',
+  },
+  [ErrorCodes.POLICY_AUDIT_FAILED]: UNAVAILABLE,
+  // mfa: every wrong code answers the same
+  [ErrorCodes.MFA_INVALID_CODE]: INVALID_CODE,
+  [ErrorCodes.MFA_REPLAY]: INVALID_CODE,
+  [ErrorCodes.MFA_RECOVERY_CODE_USED]: INVALID_CODE,
+  [ErrorCodes.MFA_NOT_ENROLLED]: { status: 403, title: 'MFA not enrolled' },
+  [ErrorCodes.MFA_ALREADY_ENROLLED]: { ...CONFLICT, detail: 'A second factor is already enrolled.' },
+  [ErrorCodes.MFA_LOCKED]: { status: 429, title: 'Too Many Requests', detail: 'Too many failed codes.' },
+  [ErrorCodes.MFA_STORE]: UNAVAILABLE,
+  [ErrorCodes.MFA_INVALID_ARGUMENT]: { ...BAD_REQUEST, detail: 'The request is invalid.' },
+  // threat
+  [ErrorCodes.THREAT_INVALID_ARGUMENT]: { ...BAD_REQUEST, detail: 'The request is invalid.' },
+  [ErrorCodes.THREAT_STORE]: {
+    status: 503,
+    title: 'Service Unavailable',
+    detail: 'The login service is unavailable; retry later.',
+  },
+  // typeorm adapter: the application validates input before it reaches an entity; these are its bugs
+  [ErrorCodes.TYPEORM_UNSUPPORTED_QUERY]: INTERNAL,
+  [ErrorCodes.TYPEORM_PLAINTEXT_IN_ENCRYPTED_COLUMN]: INTERNAL,
+  [ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED]: INTERNAL,
+  [ErrorCodes.TYPEORM_NOT_DECRYPTED]: INTERNAL,
+  [ErrorCodes.TYPEORM_NOT_CONFIGURED]: INTERNAL,
+  [ErrorCodes.TYPEORM_INVALID_VALUE]: INTERNAL,
+  // consent
+  [ErrorCodes.CONSENT_UNKNOWN_PURPOSE]: {
+    status: 404,
+    title: 'Unknown consent purpose',
+    detail: 'No consent purpose has this id.',
   },
   [ErrorCodes.CONSENT_REQUIRED]: {
     status: 403,
     title: 'Consent required',
     detail: 'This action needs the consent of the data subject to the current text of the purpose.',
   },
-  [ErrorCodes.CONSENT_UNKNOWN_PURPOSE]: {
-    status: 404,
-    title: 'Unknown consent purpose',
-    detail: 'No consent purpose has this id.',
-  },
   [ErrorCodes.CONSENT_UNKNOWN_VERSION]: { status: 422, title: 'Unknown consent text version' },
-  [ErrorCodes.CONSENT_INVALID_ARGUMENT]: { status: 400, title: 'Bad Request' },
-  [ErrorCodes.PRIVACY_INVALID_ARGUMENT]: { status: 400, title: 'Bad Request' },
+  [ErrorCodes.CONSENT_VERSION_CONFLICT]: INTERNAL,
+  [ErrorCodes.CONSENT_INVALID_ARGUMENT]: BAD_REQUEST,
+  [ErrorCodes.CONSENT_STORE]: UNAVAILABLE,
+  // privacy
+  [ErrorCodes.PRIVACY_INVALID_ARGUMENT]: BAD_REQUEST,
+  [ErrorCodes.PRIVACY_DUPLICATE_ID]: CONFLICT,
   [ErrorCodes.PRIVACY_NOT_FOUND]: { status: 404, title: 'Not Found', detail: 'No such request.' },
-  [ErrorCodes.PRIVACY_DUPLICATE_ID]: { status: 409, title: 'Conflict' },
-  [ErrorCodes.DSR_INVALID_TRANSITION]: { status: 409, title: 'Conflict' },
+  [ErrorCodes.DSR_INVALID_TRANSITION]: CONFLICT,
   [ErrorCodes.DSR_IDENTITY_NOT_VERIFIED]: { status: 403, title: 'Identity not verified' },
+  [ErrorCodes.DSR_EXTENSION_INVALID]: { status: 422, title: 'Invalid deadline extension' },
+  [ErrorCodes.DSR_SOURCE_FAILED]: INTERNAL,
   [ErrorCodes.DSR_UNSUPPORTED]: { status: 422, title: 'Unsupported request' },
-  [ErrorCodes.THREAT_INVALID_ARGUMENT]: {
-    status: 400,
-    title: 'Bad Request',
-    detail: 'The request is invalid.',
+  [ErrorCodes.DSR_RECEIPT_INVALID]: {
+    ...BAD_REQUEST,
+    detail: 'The erasure receipt is not valid.',
   },
-  [ErrorCodes.THREAT_STORE]: {
-    status: 503,
-    title: 'Service Unavailable',
-    detail: 'The login service is unavailable; retry later.',
+  [ErrorCodes.RETENTION_LEGAL_HOLD]: LEGAL_HOLD,
+  [ErrorCodes.RETENTION_PURGE_FAILED]: INTERNAL,
+  // http adapters
+  [ErrorCodes.CSRF_INVALID]: {
+    status: 403,
+    title: 'Invalid CSRF token',
+    detail: 'The CSRF token is missing or invalid; reload the page and retry.',
   },
-  [ErrorCodes.HTTP_TOO_MANY_REQUESTS]: {
-    status: 429,
-    title: 'Too Many Requests',
-    detail: 'Too many failed attempts; retry later.',
+  [ErrorCodes.HTTP_AUTH_REQUIRED]: {
+    status: 401,
+    title: 'Authentication required',
+    detail: 'This resource needs a bearer token.',
   },
   [ErrorCodes.HTTP_BODY_TOO_LARGE]: { status: 413, title: 'Content Too Large' },
-  [ErrorCodes.HTTP_HEADERS_TOO_LARGE]: { status: 431, title: 'Request Header Fields Too Large' },
-  [ErrorCodes.HTTP_BAD_REQUEST]: { status: 400, title: 'Bad Request' },
   [ErrorCodes.HTTP_MALFORMED_BODY]: { status: 400, title: 'Malformed body' },
   [ErrorCodes.HTTP_UNSUPPORTED_MEDIA_TYPE]: { status: 415, title: 'Unsupported Media Type' },
   [ErrorCodes.HTTP_INPUT_TOO_DEEP]: { status: 422, title: 'Input nested too deeply' },
   [ErrorCodes.HTTP_INPUT_FORBIDDEN_KEY]: { status: 400, title: 'Forbidden input key' },
   [ErrorCodes.HTTP_INPUT_NUL_BYTE]: { status: 400, title: 'NUL byte in input' },
   [ErrorCodes.HTTP_PATH_TRAVERSAL]: { status: 400, title: 'Path traversal' },
+  [ErrorCodes.HTTP_TOO_MANY_REQUESTS]: {
+    status: 429,
+    title: 'Too Many Requests',
+    detail: 'Too many failed attempts; retry later.',
+  },
   [ErrorCodes.HTTP_NOT_FOUND]: { status: 404, title: 'Not Found', detail: 'No resource at this URL.' },
+  [ErrorCodes.HTTP_HEADERS_TOO_LARGE]: { status: 431, title: 'Request Header Fields Too Large' },
+  [ErrorCodes.HTTP_BAD_REQUEST]: { status: 400, title: 'Bad Request' },
   // Stored data that fails its integrity check (a subject-keyed value moved into another subject's
   // record): the request was fine, the data is not, hence 5xx. The code is kept, so the audit
   // event and the client can tell an integrity failure from a crash; nothing of the value, or of
@@ -144,7 +258,18 @@ const BY_CODE: Readonly<Record<string, Mapping>> = {
     detail: 'A stored value failed its integrity check and was not returned.',
   },
   [ErrorCodes.CRYPTO_KEY_FILE_INSECURE]: INTERNAL,
-};
+} satisfies Record<ErrorCode, Mapping>;
+
+/** Lookup by any string: codes of applications and other libraries are not in the table. */
+const MAPPINGS: Readonly<Partial<Record<string, Mapping>>> = BY_CODE;
+
+/**
+ * The HTTP status Bulwark answers for an error code, or undefined for a code that is not
+ * Bulwark's (an application's `BulwarkHttpError` then keeps its own 4xx status; anything else is 500).
+ */
+export function problemStatus(code: string): number | undefined {
+  return Object.hasOwn(MAPPINGS, code) ? MAPPINGS[code]!.status : undefined;
+}
 
 /** Error details safe to echo as extension members (ids and numbers, never values or secrets). */
 const SAFE_DETAILS = ['reasonId', 'purposeId', 'state', 'needsRenewal', 'retryAfterSec', 'location', 'limit'];
@@ -195,6 +320,19 @@ function challenge(realm: string, error?: string): string {
 }
 
 /**
+ * What exactly failed when the code does not say, for the audit event and logs (never the
+ * response): the claim of a token error (`aud.check_failed`, `iss.missing`), from jose's fixed
+ * claim and reason names as mapJoseError keeps them.
+ */
+export function refusalReason(error: unknown): string | undefined {
+  if (!(error instanceof BulwarkError)) return undefined;
+  const claim = error.details?.claim;
+  const reason = error.details?.reason;
+  if (typeof claim !== 'string') return undefined;
+  return typeof reason === 'string' ? `${claim}.${reason}` : claim;
+}
+
+/**
  * Maps any thrown value to an RFC 9457 response. Bulwark errors get their status per code; http-errors
  * style 4xx errors (body-parser, koa's ctx.throw) keep their status with a safe detail; everything
  * else is a 500 whose body says nothing about the cause (no message, no stack).
@@ -205,19 +343,26 @@ export function problemFor(error: unknown, context: ProblemContext = {}): Proble
   let mapping: Mapping;
   let detail: string;
   let details: Readonly<Record<string, unknown>> | undefined;
+  let errorCode: string | undefined;
+  let errorReason: string | undefined;
 
   if (error instanceof BulwarkError) {
-    code = error.code;
+    code = errorCode = error.code;
+    errorReason = refusalReason(error);
     details = error.details;
-    const known = BY_CODE[error.code];
+    const known = Object.hasOwn(MAPPINGS, error.code) ? MAPPINGS[error.code] : undefined;
     if (known !== undefined) mapping = known;
     else if (error instanceof BulwarkHttpError && error.status < 500)
       mapping = { status: error.status, title: statusTitle(error.status) };
     else mapping = INTERNAL;
+    if (mapping.publicCode !== undefined) {
+      // A collapsed family answers byte for byte the same: no member's details go out either.
+      code = mapping.publicCode ?? undefined;
+      details = undefined;
+    }
     if (mapping.status >= 500) {
       detail = mapping.detail ?? INTERNAL.detail!;
       details = undefined;
-      if (mapping === INTERNAL) code = undefined;
     } else detail = mapping.detail ?? error.message;
   } else {
     const status = httpErrorStatus(error);
@@ -241,7 +386,7 @@ export function problemFor(error: unknown, context: ProblemContext = {}): Proble
       code !== undefined
         ? problemType(code)
         : mapping.status >= 500
-          ? problemType('internal')
+          ? problemType(mapping.status === 503 ? 'unavailable' : 'internal')
           : 'about:blank',
     title: mapping.title,
     status: mapping.status,
@@ -270,5 +415,11 @@ export function problemFor(error: unknown, context: ProblemContext = {}): Proble
       headers['retry-after'] = String(Math.ceil(retry));
     }
   }
-  return { status: mapping.status, headers, body };
+  return {
+    status: mapping.status,
+    headers,
+    body,
+    ...(errorCode !== undefined ? { errorCode } : {}),
+    ...(errorReason !== undefined ? { errorReason } : {}),
+  };
 }

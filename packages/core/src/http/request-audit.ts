@@ -18,6 +18,12 @@ export interface RequestAuditFacts {
   action?: string;
   /** Stable error code of a refused request (`EBADCSRFTOKEN`, `ERR_TOKEN_EXPIRED`...). */
   errorCode?: string;
+  /**
+   * What exactly failed when the code does not say (`aud.check_failed` for a token of another
+   * audience). Kept in the audit trail, never in the response: clients see one code for every
+   * invalid token.
+   */
+  errorReason?: string;
   /** Authorization decision reason id, when a decision was made. */
   reasonId?: string;
   category?: string;
@@ -59,6 +65,7 @@ export function requestAuditEvent(facts: RequestAuditFacts): AuditEvent {
       status: facts.status,
       latencyMs: Math.round(facts.latencyMs * 1000) / 1000,
       ...(facts.errorCode !== undefined ? { errorCode: facts.errorCode.slice(0, 64) } : {}),
+      ...(facts.errorReason !== undefined ? { errorReason: facts.errorReason.slice(0, 64) } : {}),
       ...(facts.reasonId !== undefined ? { reasonId: facts.reasonId.slice(0, 128) } : {}),
     },
   };
