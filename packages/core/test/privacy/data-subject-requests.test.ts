@@ -120,11 +120,11 @@ describe('DataSubjectRequests: access and portability exports', () => {
     expect(byField.get('active')!.slice(5)).toEqual(['boolean', 'true']);
   });
 
-  it('guards every CSV cell, including tab and CR starts', () => {
-    expect(csvCell('=1+1')).toBe("'=1+1");
-    expect(csvCell('\t=1')).toBe("'\t=1");
-    expect(csvCell('\r=1')).toBe('"\'\r=1"');
-    expect(csvCell('plain')).toBe('plain');
+  it('guards every CSV cell, including tab and CR starts, and quotes it', () => {
+    expect(csvCell('=1+1')).toBe('"\'=1+1"');
+    expect(csvCell('\t=1')).toBe('"\'\t\'=1"');
+    expect(csvCell('\r=1')).toBe('"\'\r\'=1"');
+    expect(csvCell('plain')).toBe('"plain"');
     expect(csvCell('a"b')).toBe('"a""b"');
   });
 
