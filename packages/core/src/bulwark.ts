@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto';
 import { AuditLog } from './audit/audit-log';
 import type { AuditActor } from './audit/audit-event';
 import type { AuditSink } from './audit/audit-sink';
@@ -58,6 +59,7 @@ import { ConsentManager, type ConsentPurposeInput } from './privacy/consent-mana
 import type { ConsentStore } from './privacy/consent-store';
 import { DataRetention, type RetentionRule } from './privacy/data-retention';
 import { DataSubjectRequests, type IdentityVerifier } from './privacy/data-subject-requests';
+import type { ErasureEvidenceOptions } from './privacy/erasure-evidence';
 import type { DsrStore } from './privacy/dsr-store';
 import { ErasureReceiptSigner } from './privacy/erasure-receipt';
 import { MemoryConsentStore } from './privacy/memory-consent-store';
@@ -155,6 +157,13 @@ export interface PrivacyConfig {
     responseDays?: number;
     maxExtensionDays?: number;
     actor?: AuditActor;
+    /**
+     * What erasure keeps of the subject's audit entries, pseudonymised (GDPR Art. 17(3)(b), (e)).
+     * `pseudonymKey` (>= 32 bytes): bytes, `{ env }` or `{ file }`; default: derived from
+     * `audit.hmacKey` (HKDF-SHA256, its own label). Without either, an audit log with DSRs is
+     * refused unless `discardSecurityEvidence` (which weakens security) is set.
+     */
+    evidence?: Omit<ErasureEvidenceOptions, 'pseudonymKey'> & { pseudonymKey?: SecretBytesConfig };
   };
   /** Processors and other recipients, registered on start-up. */
   processors?: readonly ProcessorInput[];
@@ -319,7 +328,17 @@ const KNOWN_PRIVACY = [
   'breaches',
 ];
 const KNOWN_CONSENT = ['store', 'purposes', 'auditCategory'];
-const KNOWN_DSR = ['store', 'verifyIdentity', 'receiptSigner', 'responseDays', 'maxExtensionDays', 'actor'];
+const KNOWN_DSR = [
+  'store',
+  'verifyIdentity',
+  'receiptSigner',
+  'responseDays',
+  'maxExtensionDays',
+  'actor',
+  'evidence',
+];
+/** HKDF info of the erasure pseudonym key derived from the audit HMAC key. */
+const DSR_PSEUDONYM_KEY_INFO = 'bulwark/dsr-erasure-pseudonym/v1';
 const KNOWN_PROCESSING = ['controller', 'activities'];
 const KNOWN_RETENTION = ['rules', 'maxBatches'];
 const KNOWN_BREACHES = ['deadlines'];
@@ -690,6 +709,15 @@ function planPrivacy(value: unknown): PrivacyConfig | undefined {
     if (dsr.receiptSigner !== undefined && !(dsr.receiptSigner instanceof ErasureReceiptSigner)) {
       checkJwk(dsr.receiptSigner, 'privacy.dsr.receiptSigner');
     }
+    const evidence = dsr.evidence as Record<string, unknown> | undefined;
+    if (evidence !== undefined) {
+      if (evidence === null || typeof evidence !== 'object' || Array.isArray(evidence)) {
+        throw invalid('privacy.dsr.evidence', 'an object', evidence);
+      }
+      if (evidence.pseudonymKey !== undefined) {
+        checkSecretBytes(evidence.pseudonymKey, 'privacy.dsr.evidence.pseudonymKey', HMAC_MIN_BYTES);
+      }
+    }
     for (const name of ['responseDays', 'maxExtensionDays'] as const) {
       const v = dsr[name];
       if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 1)) {
@@ -843,7 +871,9 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
   }
 
   let auditLog: AuditLog | undefined;
-  if (p.audit) auditLog = await openAudit(p.audit, p.detector, clock, opened);
+  let auditHmacKey: Uint8Array | undefined;
+  if (p.audit)
+    ({ log: auditLog, hmacKey: auditHmacKey } = await openAudit(p.audit, p.detector, clock, opened));
 
   let policyEngine: PolicyEngine | undefined;
   if (p.authz) {
@@ -913,7 +943,9 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     }
   }
 
-  const privacy = p.privacy ? await openPrivacy(p.privacy, { keyRing, auditLog, clock }, opened) : undefined;
+  const privacy = p.privacy
+    ? await openPrivacy(p.privacy, { keyRing, auditLog, auditHmacKey, clock }, opened)
+    : undefined;
 
   let compliance: ComplianceKit | undefined;
   if (p.compliance) {
@@ -976,7 +1008,7 @@ async function openAudit(
   detector: ThreatDetector | undefined,
   clock: (() => Date) | undefined,
   opened: Opened[],
-): Promise<AuditLog> {
+): Promise<{ log: AuditLog; hmacKey?: Uint8Array }> {
   let hmacKey: Uint8Array | undefined;
   if (audit.hmacKey !== undefined) {
     hmacKey = await readSecretBytes(audit.hmacKey, 'audit.hmacKey', HMAC_MIN_BYTES);
@@ -1045,7 +1077,7 @@ async function openAudit(
       await log.close();
     },
   });
-  return log;
+  return { log, ...(hmacKey ? { hmacKey } : {}) };
 }
 
 interface OpenedPrivacy {
@@ -1066,6 +1098,8 @@ interface PrivacyWiring {
   consentStore?: ConsentStore;
   dsrStore?: DsrStore;
   receiptSigner?: ErasureReceiptSigner;
+  /** The erasure pseudonym key, read or derived by `openPrivacy`. */
+  pseudonymKey?: Uint8Array;
 }
 
 /**
@@ -1143,6 +1177,7 @@ function assemblePrivacy(privacy: PrivacyConfig, wired: PrivacyWiring): OpenedPr
           ...(d.responseDays !== undefined ? { responseDays: d.responseDays } : {}),
           ...(d.maxExtensionDays !== undefined ? { maxExtensionDays: d.maxExtensionDays } : {}),
           ...(d.actor !== undefined ? { actor: d.actor } : {}),
+          ...dsrEvidence(d.evidence, wired.pseudonymKey),
           ...withClock(clock),
         }),
     );
@@ -1168,13 +1203,36 @@ function assemblePrivacy(privacy: PrivacyConfig, wired: PrivacyWiring): OpenedPr
   return out;
 }
 
+/** The DSR evidence options: the configured rules with the key read (or derived) at open. */
+function dsrEvidence(
+  evidence: NonNullable<PrivacyConfig['dsr']>['evidence'],
+  pseudonymKey: Uint8Array | undefined,
+): { evidence?: ErasureEvidenceOptions } {
+  if (evidence === undefined && pseudonymKey === undefined) return {};
+  const { pseudonymKey: _configured, ...rules } = evidence ?? {};
+  return { evidence: { ...rules, ...(pseudonymKey ? { pseudonymKey } : {}) } };
+}
+
 /** Reads the receipt key, takes the stores (closed by close()), then assembles the services. */
 async function openPrivacy(
   privacy: PrivacyConfig,
-  wired: { keyRing?: KeyRing; auditLog?: AuditLog; clock?: () => Date },
+  wired: { keyRing?: KeyRing; auditLog?: AuditLog; auditHmacKey?: Uint8Array; clock?: () => Date },
   opened: Opened[],
 ): Promise<OpenedPrivacy> {
   const d = privacy.dsr;
+  let pseudonymKey: Uint8Array | undefined;
+  if (d?.evidence?.pseudonymKey !== undefined) {
+    pseudonymKey = await readSecretBytes(
+      d.evidence.pseudonymKey,
+      'privacy.dsr.evidence.pseudonymKey',
+      HMAC_MIN_BYTES,
+    );
+  } else if (d !== undefined && wired.auditHmacKey !== undefined) {
+    // RFC 5869: a key of its own, derived under a label, so a pseudonym never equals a leaf MAC.
+    pseudonymKey = new Uint8Array(
+      hkdfSync('sha256', wired.auditHmacKey, new Uint8Array(0), DSR_PSEUDONYM_KEY_INFO, 32),
+    );
+  }
   const receiptSigner =
     d?.receiptSigner === undefined || d.receiptSigner instanceof ErasureReceiptSigner
       ? d?.receiptSigner
@@ -1196,5 +1254,12 @@ async function openPrivacy(
     dsrStore = store;
     opened.push({ name: 'privacy.dsr.store', close: () => store.close?.() });
   }
-  return assemblePrivacy(privacy, { ...wired, consentStore, dsrStore, receiptSigner });
+  const { auditHmacKey: _unused, ...rest } = wired;
+  return assemblePrivacy(privacy, {
+    ...rest,
+    consentStore,
+    dsrStore,
+    receiptSigner,
+    ...(pseudonymKey ? { pseudonymKey } : {}),
+  });
 }

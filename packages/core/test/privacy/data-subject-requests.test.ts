@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { CompactSign, generateKeyPair } from 'jose';
 import { AuditLog } from '../../src/audit/audit-log';
 import { CheckpointSigner } from '../../src/audit/checkpoint-signer';
@@ -204,6 +205,7 @@ describe('DataSubjectRequests: erasure end to end', () => {
       keyRing: ring,
       auditLog: log,
       receiptSigner: signer,
+      evidence: { pseudonymKey: randomBytes(32) },
     });
     dsr.registerSource({
       id: 'users',
