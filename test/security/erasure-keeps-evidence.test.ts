@@ -28,13 +28,23 @@ interface AuditEntryView {
   redacted?: { at: string; reason: string };
 }
 
-async function call(
+interface RequestView {
+  id: string;
+  securityEvents: {
+    count: number;
+    byAction: { action: string; outcome: string; count: number }[];
+    recent: { outcome: string }[];
+  };
+}
+
+/** A JSON call; `json` is the parsed body (typed by the caller), or the raw text if not JSON. */
+async function call<T = Record<string, unknown>>(
   app: ExampleProcess,
   method: string,
   path: string,
   token?: string,
   body?: unknown,
-): Promise<{ status: number; json: any }> {
+): Promise<{ status: number; json: T }> {
   const res = await fetch(`${app.url}${path}`, {
     method,
     headers: {
@@ -45,17 +55,17 @@ async function call(
     signal: AbortSignal.timeout(30_000),
   });
   const text = await res.text();
-  let json: any;
+  let json: T;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text) as T;
   } catch {
-    json = text;
+    json = text as T;
   }
   return { status: res.status, json };
 }
 
 async function login(app: ExampleProcess, username: string): Promise<{ token: string; id: string }> {
-  const r = await call(app, 'POST', '/auth/login', undefined, {
+  const r = await call<{ token: string; user: { id: string } }>(app, 'POST', '/auth/login', undefined, {
     username,
     password: `${username.split('.').pop()}-demo-password`,
   });
@@ -69,7 +79,12 @@ async function allEntries(app: ExampleProcess, token: string, query = ''): Promi
   let cursor: string | undefined;
   do {
     const q = `limit=200${query ? `&${query}` : ''}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const r = await call(app, 'GET', `/audit/events?${q}`, token);
+    const r = await call<{ entries: AuditEntryView[]; nextCursor?: string }>(
+      app,
+      'GET',
+      `/audit/events?${q}`,
+      token,
+    );
     expect(r.status).toBe(200);
     out.push(...r.json.entries);
     cursor = r.json.nextCursor;
@@ -97,16 +112,16 @@ function erasureKeepsEvidence(database: 'sqlite' | 'postgres'): void {
     for (let i = 0; i < 3; i++) {
       expect((await call(app, 'GET', `/patients/${bob.id}/notes`, alice.token)).status).toBe(403);
     }
-    const filed = await call(app, 'POST', '/privacy/requests/erasure', alice.token, {});
+    const filed = await call<{ id: string }>(app, 'POST', '/privacy/requests/erasure', alice.token, {});
     expect(filed.status).toBe(202);
     const requestId: string = filed.json.id;
 
     // The officer's view of the request shows the requester's recent security events.
-    const list = await call(app, 'GET', '/dsr/requests', dpo.token);
+    const list = await call<RequestView[]>(app, 'GET', '/dsr/requests', dpo.token);
     expect(list.status).toBe(200);
-    const listed = list.json.find((r: { id: string }) => r.id === requestId);
+    const listed = list.json.find((r) => r.id === requestId)!;
     expect(listed.securityEvents.count).toBeGreaterThanOrEqual(3);
-    const one = await call(app, 'GET', `/dsr/requests/${requestId}`, dpo.token);
+    const one = await call<RequestView>(app, 'GET', `/dsr/requests/${requestId}`, dpo.token);
     expect(one.status).toBe(200);
     expect(one.json.securityEvents.count).toBeGreaterThanOrEqual(3);
     expect(one.json.securityEvents.byAction).toEqual(
@@ -126,7 +141,11 @@ function erasureKeepsEvidence(database: 'sqlite' | 'postgres'): void {
     expect(deniedBefore).toHaveLength(3);
 
     // The officer runs the erasure.
-    const erased = await call(app, 'POST', `/dsr/requests/${requestId}/erase`, dpo.token);
+    const erased = await call<{
+      status: string;
+      auditPreserved: number;
+      evidencePseudonym: string;
+    }>(app, 'POST', `/dsr/requests/${requestId}/erase`, dpo.token);
     expect(erased.status).toBe(200);
     expect(erased.json.status).toBe('completed');
     expect(erased.json.auditPreserved).toBeGreaterThanOrEqual(3);
@@ -160,7 +179,7 @@ function erasureKeepsEvidence(database: 'sqlite' | 'postgres'): void {
     expect(keptOrdinary.filter((e) => e.category !== 'auth')).toEqual([]);
 
     // And the chain still verifies.
-    const verified = await call(app, 'GET', '/audit/verify', auditor.token);
+    const verified = await call<{ ok: boolean }>(app, 'GET', '/audit/verify', auditor.token);
     expect(verified.status).toBe(200);
     expect(verified.json.ok).toBe(true);
     expect(app.alive()).toBe(true);
