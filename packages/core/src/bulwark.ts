@@ -47,7 +47,7 @@ import {
   type KeyStore,
 } from './crypto/key-ring';
 import { PasswordHasher, type PasswordHasherOptions } from './crypto/password-hasher';
-import { BulwarkConfigError, ErrorCodes } from './errors';
+import { BulwarkConfigError, BulwarkError, ErrorCodes } from './errors';
 import { MemoryMfaStore } from './mfa/memory-mfa-store';
 import type { MfaStore } from './mfa/mfa-store';
 import { MfaPolicy, type MfaPolicyOptions } from './mfa/mfa-policy';
@@ -59,7 +59,7 @@ import { ConsentManager, type ConsentPurposeInput } from './privacy/consent-mana
 import type { ConsentStore } from './privacy/consent-store';
 import { DataRetention, type RetentionRule } from './privacy/data-retention';
 import { DataSubjectRequests, type IdentityVerifier } from './privacy/data-subject-requests';
-import type { ErasureEvidenceOptions } from './privacy/erasure-evidence';
+import { ErasureEvidence, type ErasureEvidenceOptions } from './privacy/erasure-evidence';
 import type { DsrStore } from './privacy/dsr-store';
 import { ErasureReceiptSigner } from './privacy/erasure-receipt';
 import { MemoryConsentStore } from './privacy/memory-consent-store';
@@ -717,6 +717,15 @@ function planPrivacy(value: unknown): PrivacyConfig | undefined {
       if (evidence.pseudonymKey !== undefined) {
         checkSecretBytes(evidence.pseudonymKey, 'privacy.dsr.evidence.pseudonymKey', HMAC_MIN_BYTES);
       }
+      // The rules are checked here, so the error names the config path (the key is read at open).
+      const { pseudonymKey: _key, ...rules } = evidence;
+      try {
+        new ErasureEvidence(rules as ErasureEvidenceOptions, 'privacy.dsr.evidence', false);
+      } catch (err) {
+        const at = (err as BulwarkError).details?.path;
+        if (!(err instanceof BulwarkError) || typeof at !== 'string') throw err;
+        throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, err.message, { path: at });
+      }
     }
     for (const name of ['responseDays', 'maxExtensionDays'] as const) {
       const v = dsr[name];
@@ -1231,6 +1240,17 @@ async function openPrivacy(
     // RFC 5869: a key of its own, derived under a label, so a pseudonym never equals a leaf MAC.
     pseudonymKey = new Uint8Array(
       hkdfSync('sha256', wired.auditHmacKey, new Uint8Array(0), DSR_PSEUDONYM_KEY_INFO, 32),
+    );
+  } else if (
+    d !== undefined &&
+    wired.auditLog !== undefined &&
+    d.evidence?.discardSecurityEvidence !== true
+  ) {
+    throw configError(
+      'privacy.dsr.evidence.pseudonymKey',
+      "is required with an audit log: erasure keeps the subject's security-relevant entries under a keyed " +
+        'pseudonym. Set audit.hmacKey (the key is derived from it) or this key, or discardSecurityEvidence: ' +
+        'true (which erases that evidence)',
     );
   }
   const receiptSigner =

@@ -105,6 +105,8 @@ export interface ErasureResult {
 const TYPES: readonly DsrType[] = ['access', 'portability', 'erasure', 'rectification'];
 const OPEN: readonly DsrStatus[] = ['received', 'identity-verified', 'in-progress'];
 const ERASURE_REASON = 'GDPR Art. 17 erasure';
+/** What the officer's view counts, whatever erasure is configured to keep. */
+const SECURITY_EVENT_OUTCOMES: ReadonlySet<AuditOutcome> = new Set(['denied', 'failure']);
 
 function notFound(what: string, id: string): BulwarkPrivacyError {
   return new BulwarkPrivacyError(ErrorCodes.PRIVACY_NOT_FOUND, `${what} not found`, { id: id.slice(0, 128) });
@@ -381,8 +383,8 @@ export class DataSubjectRequests {
 
   /**
    * The requester's recent security events, for the privacy officer to see before running a
-   * request (an erasure request may follow an attack): the subject's audit entries with a kept
-   * outcome (denied / failure by default) in the last `days` (default 90), counted per action, the
+   * request (an erasure request may follow an attack): the subject's denied and failed audit
+   * entries in the last `days` (default 90), counted per action, the
    * newest `limit` (default 10) listed without resource ids. Scans at most 10,000 entries.
    */
   async securityEvents(
@@ -415,7 +417,7 @@ export class DataSubjectRequests {
         ...(cursor === undefined ? {} : { cursor }),
       });
       for (const e of page.entries) {
-        if (e.outcome === undefined || e.action === undefined || !this.evidence.outcomes.has(e.outcome))
+        if (e.outcome === undefined || e.action === undefined || !SECURITY_EVENT_OUTCOMES.has(e.outcome))
           continue;
         out.count++;
         const key = `${e.action}\u0000${e.outcome}`;

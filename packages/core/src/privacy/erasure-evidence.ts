@@ -48,7 +48,7 @@ export const DEFAULT_ERASURE_EVIDENCE = Object.freeze({
 
 /** What the privacy officer sees of a requester's recent security events before running a request. */
 export interface SubjectSecurityEvents {
-  /** Entries by the subject with a kept outcome (denied / failure by default) since `since`. */
+  /** Entries by the subject with outcome denied or failure since `since`. */
   count: number;
   since: string;
   byAction: { action: string; outcome: AuditOutcome; count: number }[];
