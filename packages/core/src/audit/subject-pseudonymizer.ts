@@ -12,6 +12,8 @@ export const PRESERVED_FROM_KEY = 'erasurePreservedFrom';
 
 /** Identifiers at least this long are replaced wherever they occur; shorter ones only as whole tokens. */
 const SUBSTRING_MIN = 8;
+/** Extra identifiers shorter than this are not replaced (they would match too much). */
+const MIN_EXTRA_IDENTIFIER = 3;
 const DOMAIN = 'bulwark/subject-pseudonym/v1\u0000';
 const SESSION_DOMAIN = 'bulwark/session-pseudonym/v1\u0000';
 
@@ -52,10 +54,16 @@ export class SubjectPseudonymizer {
   /**
    * A copy of `entry`'s content with the subject pseudonymised, as an event to append: every
    * identifier (the subject id first, then e-mail, name...) replaced by `pseudonym(identifiers[0])`
-   * in the actor, resource, action, reason and details (keys and values); a session id replaced by
-   * its own keyed pseudonym (a session id is a bearer secret, yet still correlates the entries).
-   * Time, outcome, category, request id and the actor's IP address are kept: they are the
-   * evidence. `details[PRESERVED_FROM_KEY]` names the original seq and leaf hash.
+   * in the actor id and user agent, the resource id, the reason and the details (keys and values);
+   * a session id replaced by its own keyed pseudonym (a session id is a bearer secret, yet still
+   * correlates the entries). Time, action, outcome, category, resource type, request id and the
+   * actor's IP address are kept as they are: they are the evidence, and structural fields are
+   * never rewritten, so a subject who named themselves `http` cannot garble the actions.
+   * `details[PRESERVED_FROM_KEY]` names the original seq and leaf hash.
+   *
+   * Identifiers other than the subject id that are shorter than 3 characters are ignored. The
+   * caller vouches for the identifiers: one a subject chose freely (a display name equal to another
+   * user's id) would replace that text too.
    */
   preserve(entry: AuditEntry, identifiers: readonly string[]): AuditEvent {
     if (identifiers.length === 0 || identifiers.some((i) => typeof i !== 'string' || i === '')) {
@@ -69,7 +77,10 @@ export class SubjectPseudonymizer {
         seq: entry.seq,
       });
     }
-    const replace = this.replacer(identifiers);
+    const replace = this.replacer([
+      identifiers[0]!,
+      ...identifiers.slice(1).filter((i) => i.length >= MIN_EXTRA_IDENTIFIER),
+    ]);
     const actor: AuditActor = { id: replace(entry.actor.id), type: entry.actor.type };
     if (entry.actor.ip !== undefined) actor.ip = entry.actor.ip;
     if (entry.actor.userAgent !== undefined) actor.userAgent = replace(entry.actor.userAgent);
@@ -81,12 +92,12 @@ export class SubjectPseudonymizer {
     details[PRESERVED_FROM_KEY] = { seq: entry.seq, leafHash: entry.leafHash };
     return {
       actor,
-      action: replace(entry.action),
+      action: entry.action,
       ...(entry.resource === undefined
         ? {}
         : {
             resource: {
-              type: replace(entry.resource.type),
+              type: entry.resource.type,
               ...(entry.resource.id === undefined ? {} : { id: replace(entry.resource.id) }),
             },
           }),

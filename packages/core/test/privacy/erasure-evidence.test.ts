@@ -169,6 +169,33 @@ describe('erasure keeps the evidence of security events, pseudonymised', () => {
     expect(event.details).toMatchObject({ route: `/patients/${ps}/notes`, other: '/patients/17/notes' });
   });
 
+  it('never rewrites structural fields, whatever the subject called themselves', () => {
+    const p = new SubjectPseudonymizer({ key: Buffer.alloc(32, 1) });
+    const event = p.preserve(
+      {
+        seq: 9,
+        time: '2025-01-01T00:00:00.000Z',
+        actor: { id: ALICE, type: 'user' },
+        action: 'http.get',
+        resource: { type: 'patients', id: BOB },
+        outcome: 'denied',
+        category: 'http',
+        details: { route: '/patients/x/notes' },
+        prevHash: '0'.repeat(64),
+        leafHash: '1'.repeat(64),
+      },
+      [ALICE, 'http', 'patients', 'x'],
+    );
+    expect(event).toMatchObject({
+      actor: { id: p.pseudonym(ALICE) },
+      action: 'http.get',
+      resource: { type: 'patients', id: BOB },
+      category: 'http',
+    });
+    // 'patients' is replaced in free text; 'x' (shorter than 3 characters) is not.
+    expect(event.details).toMatchObject({ route: `/${p.pseudonym(ALICE)}/x/notes` });
+  });
+
   it('is configurable: only the outcomes and categories named are kept', async () => {
     const { log, dsr } = await clinic({ outcomes: ['failure'], categories: [], resourceSubject: undefined });
     const req = await dsr.receive({ type: 'erasure', subjectId: ALICE });
