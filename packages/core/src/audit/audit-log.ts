@@ -17,6 +17,7 @@ import type { CheckpointStore } from './checkpoint-store';
 import { EntryHasher } from './entry-hasher';
 import { MerkleTree, verifyConsistency, verifyInclusion } from './merkle-tree';
 import { Redactor } from './redactor';
+import { PRESERVED_FROM_KEY } from './subject-pseudonymizer';
 import { RetentionPolicy, type LegalHold, type RetentionPolicyOptions } from './retention-policy';
 import { REDACTION_RECORD_ACTIONS, verifyAuditLog, type AuditVerificationReport } from './verify-audit-log';
 
@@ -697,7 +698,20 @@ export class AuditLog {
         if (REDACTION_RECORD_ACTIONS.has(event.action)) {
           throw argError(`a preserved copy cannot use the reserved action '${event.action}'`);
         }
-        copies.push(this.normalize(event));
+        let copy: NormalizedAuditEvent;
+        try {
+          copy = this.normalize(event);
+        } catch (err) {
+          // Pseudonyms are longer than most ids: details near the size limit can outgrow it. The
+          // copy then keeps its other fields and the reference to the original, not the details.
+          if (!(err instanceof BulwarkAuditError) || err.code !== ErrorCodes.AUDIT_INVALID_EVENT) throw err;
+          const from = (event.details as Record<string, unknown> | undefined)?.[PRESERVED_FROM_KEY];
+          copy = this.normalize({
+            ...event,
+            details: { ...(from === undefined ? {} : { [PRESERVED_FROM_KEY]: from }), detailsOmitted: true },
+          });
+        }
+        copies.push(copy);
       }
       // Copies become durable before any original loses its content.
       await Promise.all(copies.map((c) => this.enqueue(c)));

@@ -1,4 +1,5 @@
 import { AuditLog } from '../../src/audit/audit-log';
+import { MemoryAuditStore } from '../../src/audit/memory-audit-store';
 import { CheckpointSigner } from '../../src/audit/checkpoint-signer';
 import { PRESERVED_FROM_KEY, SubjectPseudonymizer } from '../../src/audit/subject-pseudonymizer';
 import { verifyAuditLog } from '../../src/audit/verify-audit-log';
@@ -64,4 +65,30 @@ describe.each(storeFactories)('AuditLog.redact with preserve (%s)', (_name, make
 
 function p(e: Parameters<SubjectPseudonymizer['preserve']>[0]) {
   return new SubjectPseudonymizer({ key: KEY }).preserve(e, ['alice']);
+}
+
+describe('AuditLog.redact with preserve: details that outgrow the size limit', () => {
+  it('keeps the copy without its details rather than failing the erasure', async () => {
+    const log = await AuditLog.open({ store: storeFactoriesMemory() });
+    // About 32 KiB of details, full of a short id that the (longer) pseudonym replaces.
+    const big = Array.from({ length: 40 }, () => 'u1 '.repeat(266));
+    await log.append(event({ actor: { id: 'u1', type: 'user' }, outcome: 'denied', details: { seen: big } }));
+    const ps = new SubjectPseudonymizer({ key: KEY });
+    const report = await log.redact({ actorId: 'u1' }, 'erasure', {
+      preserve: (e) => ps.preserve(e, ['u1']),
+    });
+    expect(report.preserved).toBe(1);
+    const [copy] = (await log.query({ outcome: 'denied' })).entries;
+    expect(copy!.actor!.id).toBe(ps.pseudonym('u1'));
+    expect(copy!.details).toEqual({
+      [PRESERVED_FROM_KEY]: { seq: 1, leafHash: expect.any(String) },
+      detailsOmitted: true,
+    });
+    expect((await log.verify()).ok).toBe(true);
+    await log.close();
+  });
+});
+
+function storeFactoriesMemory() {
+  return new MemoryAuditStore();
 }
