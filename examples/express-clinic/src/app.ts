@@ -16,6 +16,7 @@ import {
   type Bulwark,
   type BulwarkHttpKit,
   type ComplianceReportResult,
+  type DataSubjectRequest,
   type Framework,
   type HttpPrincipal,
   type KeyStore,
@@ -261,6 +262,19 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
             (evidence as { authenticatedPrincipal?: string } | undefined)?.authenticatedPrincipal ===
             subjectId,
           receiptSigner: { file: files.receiptKey },
+          // Erasure keeps the patient's denied / failed and sign-in entries, and any access to
+          // another patient's record, with their id, name and e-mail replaced by a keyed pseudonym
+          // (GDPR Art. 17(3)(b), (e); the key is derived from the audit HMAC key).
+          evidence: {
+            resourceSubject: (r) => (r.type === 'patients' ? r.id : undefined),
+            subjectIdentifiers: async (subjectId) => {
+              const user = await dataSource.getRepository(ClinicUser).findOneBy({ id: subjectId });
+              const patient = await dataSource.getRepository(Patient).findOneBy({ id: subjectId });
+              return [user?.username, user?.displayName, patient?.fullName, patient?.email].filter(
+                (v): v is string => typeof v === 'string' && v !== '',
+              );
+            },
+          },
         },
         processing: {
           controller: { name: 'Bulwark Demo Clinic' },
@@ -405,7 +419,8 @@ const ENDPOINTS = [
   'GET    /privacy/consents                your consents;  POST / DELETE /privacy/consents/research',
   'POST   /privacy/requests/export         your data (json, csv, xml)',
   'POST   /privacy/requests/erasure        ask for erasure (a privacy officer runs it)',
-  'GET    /dsr/requests                    privacy officer',
+  "GET    /dsr/requests                    privacy officer (with the requester's recent security events)",
+  'GET    /dsr/requests/:id                privacy officer',
   'POST   /dsr/requests/:id/erase          privacy officer',
   'GET    /audit/events                    auditor',
   'GET    /audit/verify                    auditor: verify the hash chain and checkpoints',
@@ -596,26 +611,48 @@ function buildRoutes({ kit, http, dataSource, actors }: RouteDeps): Express {
     res.status(202).json({ accepted: true, purpose: 'research' });
   });
 
-  // Data-subject requests the patients filed through /privacy, run by the privacy officer.
-  app.get('/dsr/requests', http.authorize('dsr:list', 'dsr'), async (_req, res) => {
-    const open = await dsr.list({ status: ['received', 'identity-verified', 'in-progress'] });
-    res.json(
-      open.map((r) => ({
-        id: r.id,
-        type: r.type,
-        status: r.status,
-        subjectRef: r.subjectRef,
-        dueAt: r.effectiveDueAt,
-      })),
-    );
+  // Data-subject requests the patients filed through /privacy, run by the privacy officer, who
+  // sees the requester's recent denied / failed events first (an erasure may follow an attack).
+  const requestView = async (r: DataSubjectRequest) => ({
+    id: r.id,
+    type: r.type,
+    status: r.status,
+    subjectRef: r.subjectRef,
+    dueAt: r.effectiveDueAt,
+    securityEvents: await dsr.securityEvents(r.id),
   });
+  app.get('/dsr/requests', http.authorize('dsr:list', 'dsr'), async (_req, res) => {
+    await auditLog.flush();
+    const open = await dsr.list({ status: ['received', 'identity-verified', 'in-progress'] });
+    const views = [];
+    for (const r of open) views.push(await requestView(r));
+    res.json(views);
+  });
+
+  app.get(
+    '/dsr/requests/:id',
+    http.authorize('dsr:read', (req) => ({ type: 'dsr', id: String(req.params.id) })),
+    async (req, res) => {
+      await auditLog.flush();
+      const r = await dsr.get(String(req.params.id));
+      if (r === undefined) throw notFound('Request');
+      res.json(await requestView(r));
+    },
+  );
 
   app.post(
     '/dsr/requests/:id/erase',
     http.authorize('dsr:erase', (req) => ({ type: 'dsr', id: String(req.params.id) })),
     async (req, res) => {
       const result = await dsr.erase(String(req.params.id));
-      res.json({ status: result.request.status, summary: result.summary, receipt: result.receipt ?? null });
+      res.json({
+        status: result.request.status,
+        summary: result.summary,
+        receipt: result.receipt ?? null,
+        // Kept as evidence, under this pseudonym (auditors: /audit/events?actorId=...).
+        auditPreserved: result.auditPreserved,
+        evidencePseudonym: result.evidencePseudonym ?? null,
+      });
     },
   );
 

@@ -57,7 +57,7 @@ export const CLINIC_POLICY = definePolicy({
           id: 'officer-dsr',
           effect: 'allow',
           roles: ['privacy-officer'],
-          actions: ['dsr:list', 'dsr:erase'],
+          actions: ['dsr:list', 'dsr:read', 'dsr:erase'],
           resources: ['dsr', 'dsr/*'],
         },
         {

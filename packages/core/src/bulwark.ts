@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto';
 import { AuditLog } from './audit/audit-log';
 import type { AuditActor } from './audit/audit-event';
 import type { AuditSink } from './audit/audit-sink';
@@ -47,7 +48,7 @@ import {
   type KeyStore,
 } from './crypto/key-ring';
 import { PasswordHasher, type PasswordHasherOptions } from './crypto/password-hasher';
-import { BulwarkConfigError, ErrorCodes } from './errors';
+import { BulwarkConfigError, BulwarkError, ErrorCodes } from './errors';
 import { MemoryMfaStore } from './mfa/memory-mfa-store';
 import type { MfaStore } from './mfa/mfa-store';
 import { MfaPolicy, type MfaPolicyOptions } from './mfa/mfa-policy';
@@ -59,6 +60,7 @@ import { ConsentManager, type ConsentPurposeInput } from './privacy/consent-mana
 import type { ConsentStore } from './privacy/consent-store';
 import { DataRetention, type RetentionRule } from './privacy/data-retention';
 import { DataSubjectRequests, type IdentityVerifier } from './privacy/data-subject-requests';
+import { ErasureEvidence, type ErasureEvidenceOptions } from './privacy/erasure-evidence';
 import type { DsrStore } from './privacy/dsr-store';
 import { ErasureReceiptSigner } from './privacy/erasure-receipt';
 import { MemoryConsentStore } from './privacy/memory-consent-store';
@@ -161,6 +163,13 @@ export interface PrivacyConfig {
     responseDays?: number;
     maxExtensionDays?: number;
     actor?: AuditActor;
+    /**
+     * What erasure keeps of the subject's audit entries, pseudonymised (GDPR Art. 17(3)(b), (e)).
+     * `pseudonymKey` (>= 32 bytes): bytes, `{ env }` or `{ file }`; default: derived from
+     * `audit.hmacKey` (HKDF-SHA256, its own label). Without either, an audit log with DSRs is
+     * refused unless `discardSecurityEvidence` (which weakens security) is set.
+     */
+    evidence?: Omit<ErasureEvidenceOptions, 'pseudonymKey'> & { pseudonymKey?: SecretBytesConfig };
   };
   /** Processors and other recipients, registered on start-up. */
   processors?: readonly ProcessorInput[];
@@ -325,7 +334,17 @@ const KNOWN_PRIVACY = [
   'breaches',
 ];
 const KNOWN_CONSENT = ['store', 'purposes', 'auditCategory'];
-const KNOWN_DSR = ['store', 'verifyIdentity', 'receiptSigner', 'responseDays', 'maxExtensionDays', 'actor'];
+const KNOWN_DSR = [
+  'store',
+  'verifyIdentity',
+  'receiptSigner',
+  'responseDays',
+  'maxExtensionDays',
+  'actor',
+  'evidence',
+];
+/** HKDF info of the erasure pseudonym key derived from the audit HMAC key. */
+const DSR_PSEUDONYM_KEY_INFO = 'bulwark/dsr-erasure-pseudonym/v1';
 const KNOWN_PROCESSING = ['controller', 'activities'];
 const KNOWN_RETENTION = ['rules', 'maxBatches'];
 const KNOWN_BREACHES = ['deadlines'];
@@ -709,6 +728,24 @@ function planPrivacy(value: unknown): PrivacyConfig | undefined {
     if (dsr.receiptSigner !== undefined && !(dsr.receiptSigner instanceof ErasureReceiptSigner)) {
       checkJwk(dsr.receiptSigner, 'privacy.dsr.receiptSigner');
     }
+    const evidence = dsr.evidence as Record<string, unknown> | undefined;
+    if (evidence !== undefined) {
+      if (evidence === null || typeof evidence !== 'object' || Array.isArray(evidence)) {
+        throw invalid('privacy.dsr.evidence', 'an object', evidence);
+      }
+      if (evidence.pseudonymKey !== undefined) {
+        checkSecretBytes(evidence.pseudonymKey, 'privacy.dsr.evidence.pseudonymKey', HMAC_MIN_BYTES);
+      }
+      // The rules are checked here, so the error names the config path (the key is read at open).
+      const { pseudonymKey: _key, ...rules } = evidence;
+      try {
+        new ErasureEvidence(rules as ErasureEvidenceOptions, 'privacy.dsr.evidence', false);
+      } catch (err) {
+        const at = (err as BulwarkError).details?.path;
+        if (!(err instanceof BulwarkError) || typeof at !== 'string') throw err;
+        throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, err.message, { path: at });
+      }
+    }
     for (const name of ['responseDays', 'maxExtensionDays'] as const) {
       const v = dsr[name];
       if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 1)) {
@@ -862,7 +899,9 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
   }
 
   let auditLog: AuditLog | undefined;
-  if (p.audit) auditLog = await openAudit(p.audit, p.detector, clock, opened);
+  let auditHmacKey: Uint8Array | undefined;
+  if (p.audit)
+    ({ log: auditLog, hmacKey: auditHmacKey } = await openAudit(p.audit, p.detector, clock, opened));
 
   let policyEngine: PolicyEngine | undefined;
   if (p.authz) {
@@ -932,7 +971,9 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     }
   }
 
-  const privacy = p.privacy ? await openPrivacy(p.privacy, { keyRing, auditLog, clock }, opened) : undefined;
+  const privacy = p.privacy
+    ? await openPrivacy(p.privacy, { keyRing, auditLog, auditHmacKey, clock }, opened)
+    : undefined;
 
   let compliance: ComplianceKit | undefined;
   if (p.compliance) {
@@ -995,7 +1036,7 @@ async function openAudit(
   detector: ThreatDetector | undefined,
   clock: (() => Date) | undefined,
   opened: Opened[],
-): Promise<AuditLog> {
+): Promise<{ log: AuditLog; hmacKey?: Uint8Array }> {
   let hmacKey: Uint8Array | undefined;
   if (audit.hmacKey !== undefined) {
     hmacKey = await readSecretBytes(audit.hmacKey, 'audit.hmacKey', HMAC_MIN_BYTES);
@@ -1064,7 +1105,7 @@ async function openAudit(
       await log.close();
     },
   });
-  return log;
+  return { log, ...(hmacKey ? { hmacKey } : {}) };
 }
 
 interface OpenedPrivacy {
@@ -1085,6 +1126,8 @@ interface PrivacyWiring {
   consentStore?: ConsentStore;
   dsrStore?: DsrStore;
   receiptSigner?: ErasureReceiptSigner;
+  /** The erasure pseudonym key, read or derived by `openPrivacy`. */
+  pseudonymKey?: Uint8Array;
 }
 
 /**
@@ -1162,6 +1205,7 @@ function assemblePrivacy(privacy: PrivacyConfig, wired: PrivacyWiring): OpenedPr
           ...(d.responseDays !== undefined ? { responseDays: d.responseDays } : {}),
           ...(d.maxExtensionDays !== undefined ? { maxExtensionDays: d.maxExtensionDays } : {}),
           ...(d.actor !== undefined ? { actor: d.actor } : {}),
+          ...dsrEvidence(d.evidence, wired.pseudonymKey),
           ...withClock(clock),
         }),
     );
@@ -1187,13 +1231,47 @@ function assemblePrivacy(privacy: PrivacyConfig, wired: PrivacyWiring): OpenedPr
   return out;
 }
 
+/** The DSR evidence options: the configured rules with the key read (or derived) at open. */
+function dsrEvidence(
+  evidence: NonNullable<PrivacyConfig['dsr']>['evidence'],
+  pseudonymKey: Uint8Array | undefined,
+): { evidence?: ErasureEvidenceOptions } {
+  if (evidence === undefined && pseudonymKey === undefined) return {};
+  const { pseudonymKey: _configured, ...rules } = evidence ?? {};
+  return { evidence: { ...rules, ...(pseudonymKey ? { pseudonymKey } : {}) } };
+}
+
 /** Reads the receipt key, takes the stores (closed by close()), then assembles the services. */
 async function openPrivacy(
   privacy: PrivacyConfig,
-  wired: { keyRing?: KeyRing; auditLog?: AuditLog; clock?: () => Date },
+  wired: { keyRing?: KeyRing; auditLog?: AuditLog; auditHmacKey?: Uint8Array; clock?: () => Date },
   opened: Opened[],
 ): Promise<OpenedPrivacy> {
   const d = privacy.dsr;
+  let pseudonymKey: Uint8Array | undefined;
+  if (d?.evidence?.pseudonymKey !== undefined) {
+    pseudonymKey = await readSecretBytes(
+      d.evidence.pseudonymKey,
+      'privacy.dsr.evidence.pseudonymKey',
+      HMAC_MIN_BYTES,
+    );
+  } else if (d !== undefined && wired.auditHmacKey !== undefined) {
+    // RFC 5869: a key of its own, derived under a label, so a pseudonym never equals a leaf MAC.
+    pseudonymKey = new Uint8Array(
+      hkdfSync('sha256', wired.auditHmacKey, new Uint8Array(0), DSR_PSEUDONYM_KEY_INFO, 32),
+    );
+  } else if (
+    d !== undefined &&
+    wired.auditLog !== undefined &&
+    d.evidence?.discardSecurityEvidence !== true
+  ) {
+    throw configError(
+      'privacy.dsr.evidence.pseudonymKey',
+      "is required with an audit log: erasure keeps the subject's security-relevant entries under a keyed " +
+        'pseudonym. Set audit.hmacKey (the key is derived from it) or this key, or discardSecurityEvidence: ' +
+        'true (which erases that evidence)',
+    );
+  }
   const receiptSigner =
     d?.receiptSigner === undefined || d.receiptSigner instanceof ErasureReceiptSigner
       ? d?.receiptSigner
@@ -1215,5 +1293,12 @@ async function openPrivacy(
     dsrStore = store;
     opened.push({ name: 'privacy.dsr.store', close: () => store.close?.() });
   }
-  return assemblePrivacy(privacy, { ...wired, consentStore, dsrStore, receiptSigner });
+  const { auditHmacKey: _unused, ...rest } = wired;
+  return assemblePrivacy(privacy, {
+    ...rest,
+    consentStore,
+    dsrStore,
+    receiptSigner,
+    ...(pseudonymKey ? { pseudonymKey } : {}),
+  });
 }

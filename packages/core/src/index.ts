@@ -144,7 +144,13 @@ export {
   type InclusionProof,
   type ConsistencyProof,
   type RemovalReport,
+  type RedactOptions,
 } from './audit/audit-log';
+export {
+  SubjectPseudonymizer,
+  PRESERVED_FROM_KEY,
+  type SubjectPseudonymizerOptions,
+} from './audit/subject-pseudonymizer';
 export { canonicalize, canonicalBytes } from './audit/canonical-json';
 export {
   MerkleTree,
@@ -274,6 +280,11 @@ export {
   type ReceiveRequestInput,
   type ErasureResult,
 } from './privacy/data-subject-requests';
+export {
+  DEFAULT_ERASURE_EVIDENCE,
+  type ErasureEvidenceOptions,
+  type SubjectSecurityEvents,
+} from './privacy/erasure-evidence';
 export type {
   DsrStore,
   DataSubjectRequest,

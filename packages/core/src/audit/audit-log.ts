@@ -17,6 +17,7 @@ import type { CheckpointStore } from './checkpoint-store';
 import { EntryHasher } from './entry-hasher';
 import { MerkleTree, verifyConsistency, verifyInclusion } from './merkle-tree';
 import { Redactor } from './redactor';
+import { PRESERVED_FROM_KEY } from './subject-pseudonymizer';
 import { RetentionPolicy, type LegalHold, type RetentionPolicyOptions } from './retention-policy';
 import { REDACTION_RECORD_ACTIONS, verifyAuditLog, type AuditVerificationReport } from './verify-audit-log';
 
@@ -71,6 +72,18 @@ export interface RemovalReport {
   /** Matching entries kept because of legal holds. */
   held: { count: number; holdIds: string[] };
   dryRun: boolean;
+  /** Entries whose content was kept as a pseudonymised copy (`redact` with `preserve`). */
+  preserved?: number;
+}
+
+export interface RedactOptions {
+  /**
+   * Evidence to keep (GDPR Art. 17(3)(b), (e)): called for every entry about to be redacted; an
+   * event returned is appended as the entry's replacement (normally the entry with the subject
+   * pseudonymised, see `SubjectPseudonymizer.preserve`) before the original is reduced to a stub.
+   * Return undefined to redact the entry without a copy.
+   */
+  preserve?: (entry: AuditEntry) => AuditEvent | undefined | Promise<AuditEvent | undefined>;
 }
 
 interface Pending {
@@ -629,8 +642,16 @@ export class AuditLog {
    * an `audit.redacted` record listing the seqs (an erasure is itself audited) and verification
    * demands that every stub is covered by such a record. Entries under a legal hold are kept and
    * reported.
+   *
+   * With `options.preserve`, entries that must outlive the erasure (a subject's own attacks) are
+   * first appended again as the replacement events it returns, then stubbed like the rest: the
+   * originals, which name the subject, are gone, and the copies are ordinary hashed entries of the
+   * chain (time, action, outcome, category kept, so queries still find them), each naming the
+   * original's seq and leaf hash in `details.erasurePreservedFrom`. Order: copies, record, stubs,
+   * so a crash never loses the evidence (a retry after a crash between copies and stubs copies
+   * those entries again).
    */
-  async redact(filter: AuditQuery, reason: string): Promise<RemovalReport> {
+  async redact(filter: AuditQuery, reason: string, options: RedactOptions = {}): Promise<RemovalReport> {
     this.checkOpen();
     if (typeof reason !== 'string' || reason.trim() === '' || reason.length > AUDIT_LIMITS.reason) {
       throw argError(
@@ -666,13 +687,64 @@ export class AuditLog {
       if (page.nextCursor === undefined || page.entries.length === 0) break;
     }
     const ranges = toRanges(seqs);
+    let preserved = 0;
+    if (options.preserve !== undefined && seqs.length > 0) {
+      const wanted = new Set(seqs);
+      const copies: NormalizedAuditEvent[] = [];
+      for (const e of await this.entriesAt(seqs)) {
+        if (!wanted.has(e.seq) || e.redacted !== undefined) continue;
+        const event = await options.preserve(e);
+        if (event === undefined) continue;
+        if (REDACTION_RECORD_ACTIONS.has(event.action)) {
+          throw argError(`a preserved copy cannot use the reserved action '${event.action}'`);
+        }
+        let copy: NormalizedAuditEvent;
+        try {
+          copy = this.normalize(event);
+        } catch (err) {
+          // Pseudonyms are longer than most ids: details near the size limit can outgrow it. The
+          // copy then keeps its other fields and the reference to the original, not the details.
+          if (!(err instanceof BulwarkAuditError) || err.code !== ErrorCodes.AUDIT_INVALID_EVENT) throw err;
+          const from = (event.details as Record<string, unknown> | undefined)?.[PRESERVED_FROM_KEY];
+          copy = this.normalize({
+            ...event,
+            details: { ...(from === undefined ? {} : { [PRESERVED_FROM_KEY]: from }), detailsOmitted: true },
+          });
+        }
+        copies.push(copy);
+      }
+      // Copies become durable before any original loses its content.
+      await Promise.all(copies.map((c) => this.enqueue(c)));
+      await this.flush();
+      preserved = copies.length;
+    }
     if (seqs.length > 0) {
       // Record first: a crash between the two steps leaves a record without stubs (harmless),
       // never stubs without a record.
       await this.record('audit.redacted', ranges, reason, seqs.length);
       await this.store.redact(seqs, { at: normalizeAuditTime(this.clock()), reason });
     }
-    return { removed: seqs.length, ranges, held: this.holdSummary(held, heldCount), dryRun: false };
+    return {
+      removed: seqs.length,
+      ranges,
+      held: this.holdSummary(held, heldCount),
+      dryRun: false,
+      ...(options.preserve === undefined ? {} : { preserved }),
+    };
+  }
+
+  /** The stored entries with these seqs (read in runs of consecutive seqs). */
+  private async entriesAt(seqs: readonly number[]): Promise<AuditEntry[]> {
+    const out: AuditEntry[] = [];
+    for (const [from, to] of toRanges([...seqs])) {
+      for (let pos = from; pos <= to;) {
+        const page = await this.store.read(pos, Math.min(1000, to - pos + 1));
+        if (page.length === 0) break;
+        out.push(...page.filter((e) => e.seq >= from && e.seq <= to));
+        pos += page.length;
+      }
+    }
+    return out;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { AuditActor, AuditEvent } from '../audit/audit-event';
+import type { AuditActor, AuditEntry, AuditEvent, AuditOutcome } from '../audit/audit-event';
 import type { AuditLog } from '../audit/audit-log';
+import { SubjectPseudonymizer } from '../audit/subject-pseudonymizer';
 import type { KeyRing } from '../crypto/key-ring';
 import { BulwarkError, BulwarkPrivacyError, ErrorCodes } from '../errors';
 import type { ClassificationRegistry } from './classification-registry';
@@ -20,6 +21,7 @@ import {
   type SubjectExportFormat,
   type SubjectExportSource,
 } from './format-subject-export';
+import { ErasureEvidence, type ErasureEvidenceOptions, type SubjectSecurityEvents } from './erasure-evidence';
 import { MemoryDsrStore } from './memory-dsr-store';
 import {
   checkDate,
@@ -53,8 +55,17 @@ export interface DataSubjectRequestsOptions {
   store?: DsrStore;
   /** Crypto-shredding on erasure (`keyRing.shred(subjectId)`). */
   keyRing?: Pick<KeyRing, 'shred'>;
-  /** Lifecycle events, and redaction of the subject's entries on erasure. */
-  auditLog?: Pick<AuditLog, 'append' | 'redact'>;
+  /**
+   * Lifecycle events, and redaction of the subject's entries on erasure. With `query`, the
+   * officer's `securityEvents()` view reads the requester's recent denied / failed entries.
+   */
+  auditLog?: Pick<AuditLog, 'append' | 'redact'> & Partial<Pick<AuditLog, 'query'>>;
+  /**
+   * What erasure keeps of the subject's audit entries, pseudonymised (default: denied and failed
+   * outcomes, `security` / `auth` / `authentication` categories). `pseudonymKey` is required
+   * with an `auditLog` unless `discardSecurityEvidence` (which weakens security) is set.
+   */
+  evidence?: ErasureEvidenceOptions;
   /** Signs erasure receipts; without one, erasures complete without a receipt. */
   receiptSigner?: ErasureReceiptSigner;
   /** Labels export fields a source left unlabelled. */
@@ -85,11 +96,17 @@ export interface ErasureResult {
   receipt?: string;
   /** Audit entries kept because of a legal hold. */
   auditHeld: number;
+  /** Audit entries kept as evidence, as pseudonymised copies (see `evidence`). */
+  auditPreserved: number;
+  /** The subject's pseudonym in those copies (query the audit log by this actor id). */
+  evidencePseudonym?: string;
 }
 
 const TYPES: readonly DsrType[] = ['access', 'portability', 'erasure', 'rectification'];
 const OPEN: readonly DsrStatus[] = ['received', 'identity-verified', 'in-progress'];
 const ERASURE_REASON = 'GDPR Art. 17 erasure';
+/** What the officer's view counts, whatever erasure is configured to keep. */
+const SECURITY_EVENT_OUTCOMES: ReadonlySet<AuditOutcome> = new Set(['denied', 'failure']);
 
 function notFound(what: string, id: string): BulwarkPrivacyError {
   return new BulwarkPrivacyError(ErrorCodes.PRIVACY_NOT_FOUND, `${what} not found`, { id: id.slice(0, 128) });
@@ -107,7 +124,9 @@ export class DataSubjectRequests {
   private readonly store: DsrStore;
   private readonly verifier: IdentityVerifier;
   private readonly keyRing?: Pick<KeyRing, 'shred'>;
-  private readonly auditLog?: Pick<AuditLog, 'append' | 'redact'>;
+  private readonly auditLog?: Pick<AuditLog, 'append' | 'redact'> & Partial<Pick<AuditLog, 'query'>>;
+  private readonly evidence: ErasureEvidence;
+  private readonly pseudonymizer?: SubjectPseudonymizer;
   private readonly signer?: ErasureReceiptSigner;
   private readonly classification?: ClassificationRegistry;
   private readonly responseDays: number;
@@ -138,6 +157,10 @@ export class DataSubjectRequests {
     this.store = options.store ?? new MemoryDsrStore();
     this.keyRing = options.keyRing;
     this.auditLog = options.auditLog;
+    this.evidence = new ErasureEvidence(options.evidence, 'dsr.options.evidence', o.auditLog !== undefined);
+    if (this.evidence.pseudonymKey !== undefined) {
+      this.pseudonymizer = new SubjectPseudonymizer({ key: this.evidence.pseudonymKey });
+    }
     this.signer = options.receiptSigner;
     this.classification = options.classification;
     this.responseDays =
@@ -358,6 +381,70 @@ export class DataSubjectRequests {
     return (await this.store.list({ status: [...OPEN] })).filter((r) => Date.parse(r.effectiveDueAt) < t);
   }
 
+  /**
+   * The requester's recent security events, for the privacy officer to see before running a
+   * request (an erasure request may follow an attack): the subject's denied and failed audit
+   * entries in the last `days` (default 90), counted per action, the
+   * newest `limit` (default 10) listed without resource ids. Scans at most 10,000 entries.
+   */
+  async securityEvents(
+    requestId: string,
+    options: { days?: number; limit?: number } = {},
+  ): Promise<SubjectSecurityEvents> {
+    const o = checkObject(options, 'dsr.securityEvents.options');
+    const days = o.days === undefined ? 90 : checkPositiveInt(o.days, 'dsr.securityEvents.days');
+    const limit = o.limit === undefined ? 10 : checkPositiveInt(o.limit, 'dsr.securityEvents.limit');
+    const request = await this.load(requestId);
+    const since = new Date(this.clock().getTime() - Math.min(days, 3660) * DAY_MS).toISOString();
+    const out: SubjectSecurityEvents = { count: 0, since, byAction: [], recent: [], truncated: false };
+    if (request.subjectId === undefined) return out; // erased: the identifier is gone
+    if (this.auditLog?.query === undefined) {
+      throw new BulwarkPrivacyError(
+        ErrorCodes.DSR_UNSUPPORTED,
+        'security events need an audit log with query() (dsr.options.auditLog)',
+      );
+    }
+    const counts = new Map<string, { action: string; outcome: AuditOutcome; count: number }>();
+    let scanned = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.auditLog.query({
+        actorId: request.subjectId,
+        from: since,
+        order: 'desc',
+        limit: 1000,
+        includeRedacted: false,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      for (const e of page.entries) {
+        if (e.outcome === undefined || e.action === undefined || !SECURITY_EVENT_OUTCOMES.has(e.outcome))
+          continue;
+        out.count++;
+        const key = `${e.action}\u0000${e.outcome}`;
+        const c = counts.get(key) ?? { action: e.action, outcome: e.outcome, count: 0 };
+        c.count++;
+        counts.set(key, c);
+        if (out.recent.length < limit) {
+          out.recent.push({
+            seq: e.seq,
+            time: e.time,
+            action: e.action,
+            outcome: e.outcome,
+            category: e.category,
+            ...(e.resource === undefined ? {} : { resourceType: e.resource.type }),
+          });
+        }
+      }
+      scanned += page.entries.length;
+      cursor = page.nextCursor;
+    } while (cursor !== undefined && scanned < 10_000);
+    out.truncated = cursor !== undefined;
+    out.byAction = [...counts.values()].sort(
+      (a, b) => b.count - a.count || compareText(a.action, b.action) || compareText(a.outcome, b.outcome),
+    );
+    return out;
+  }
+
   // ------------------------------------------------------------------ operations
 
   /**
@@ -422,7 +509,10 @@ export class DataSubjectRequests {
    * Erasure (GDPR Art. 17): every source's erase(), then `keyRing.shred(subjectId)` (ciphertext
    * the deletion cannot reach, backups included, becomes unreadable), then redaction of the
    * subject's audit entries (as actor and as resource; the chain still verifies), then a signed
-   * receipt. A failing source stops the run with ERR_DSR_SOURCE_FAILED and leaves the request
+   * receipt. Security-relevant entries (see `evidence`: denied / failed outcomes, security and
+   * authentication categories, the subject acting on another subject's resource) are not lost:
+   * each is appended again with the subject's identifiers replaced by a keyed pseudonym before
+   * its original is redacted (Art. 17(3)(b) legal obligation, (e) legal claims). A failing source stops the run with ERR_DSR_SOURCE_FAILED and leaves the request
    * in progress: erasers are idempotent, so call erase() again.
    */
   async erase(requestId: string): Promise<ErasureResult> {
@@ -438,6 +528,8 @@ export class DataSubjectRequests {
     }
     request = await this.begin(request);
     const subjectId = request.subjectId as string;
+    // Read before the sources erase them: the app's record of the subject's e-mail, name...
+    const identifiers = await this.evidence.identifiers(subjectId);
     const recordsErased: Record<string, number> = {};
     const sourcesErased: string[] = [];
     for (const source of this.sortedSources()) {
@@ -458,12 +550,25 @@ export class DataSubjectRequests {
     }
     let auditRedacted = 0;
     let auditHeld = 0;
+    let auditPreserved = 0;
+    let evidencePseudonym: string | undefined;
     if (this.auditLog !== undefined) {
+      const pseudonymizer = this.evidence.enabled ? this.pseudonymizer : undefined;
+      // GDPR Art. 17(3)(b), (e): the subject's attacks stay on record, under a keyed pseudonym.
+      const options =
+        pseudonymizer === undefined
+          ? {}
+          : {
+              preserve: (e: AuditEntry) =>
+                this.evidence.keeps(e, identifiers) ? pseudonymizer.preserve(e, identifiers) : undefined,
+            };
       for (const filter of [{ actorId: subjectId }, { resourceId: subjectId }]) {
-        const report = await this.auditLog.redact(filter, ERASURE_REASON);
+        const report = await this.auditLog.redact(filter, ERASURE_REASON, options);
         auditRedacted += report.removed;
         auditHeld += report.held.count;
+        auditPreserved += report.preserved ?? 0;
       }
+      if (auditPreserved > 0) evidencePseudonym = pseudonymizer!.pseudonym(subjectId);
     }
     const completedAt = this.now();
     const summary: ErasureReceipt = {
@@ -485,8 +590,17 @@ export class DataSubjectRequests {
       shredded,
       auditRedacted,
       auditHeld,
+      auditPreserved,
+      ...(evidencePseudonym === undefined ? {} : { evidencePseudonym }),
     });
-    return { request, summary, ...(receipt === undefined ? {} : { receipt }), auditHeld };
+    return {
+      request,
+      summary,
+      ...(receipt === undefined ? {} : { receipt }),
+      auditHeld,
+      auditPreserved,
+      ...(evidencePseudonym === undefined ? {} : { evidencePseudonym }),
+    };
   }
 
   /** Rectification (GDPR Art. 16): hands the request's changes to every source with rectify(). */

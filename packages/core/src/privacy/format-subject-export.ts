@@ -11,9 +11,11 @@ import type { SubjectDataLabel, SubjectDataValue } from './subject-data-source';
  * CSV (RFC 4180, CRLF line ends, UTF-8): header
  *   `source,record_type,record_id,field,classification,value_type,value`
  * then one row per field. `value_type` is string | number | boolean | null | json; a json value is
- * its JSON text. Cells are quoted when they hold `,` `"` CR or LF. Formula-injection guard (OWASP
- * "CSV injection"): a cell starting with `=` `+` `-` `@` TAB or CR is prefixed with `'`, so
- * spreadsheet software shows it as text; this also applies to negative numbers (`'-5`).
+ * its JSON text. Every cell is quoted. Formula-injection guard (OWASP "CSV Injection"): a cell, or
+ * any piece of it after a `,` `;` TAB `|` CR or LF (a spreadsheet may split on any of them), that
+ * starts (after spaces and quotes) with `=` `+` `-` `@` TAB, CR or a full-width `＝＋－＠` gets a
+ * `'` in front, so spreadsheet software shows it as text: `Asthma;=1+1` is written
+ * `"Asthma;'=1+1"`. This also applies to negative numbers (`'-5`).
  *
  * XML 1.0 (UTF-8):
  *   <subjectExport format requestId subjectId generatedAt>
@@ -125,16 +127,64 @@ function valueText(value: SubjectDataValue): string {
   return JSON.stringify(value);
 }
 
-const FORMULA_START = /^[=+\-@\t\r]/;
+/**
+ * Characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection"): `=` `+` `-`
+ * `@`, TAB and CR, and their full-width forms (U+FF1D U+FF0B U+FF0D U+FF20), which spreadsheets in
+ * East Asian locales accept as formula starts too.
+ */
+const FORMULA_CHARS: ReadonlySet<string> = new Set([
+  '=',
+  '+',
+  '-',
+  '@',
+  '\t',
+  '\r',
+  '\uFF1D',
+  '\uFF0B',
+  '\uFF0D',
+  '\uFF20',
+]);
+/**
+ * Where a spreadsheet may start a new cell inside our text: the separators an import dialog offers
+ * (`,` `;` TAB `|`, whatever the file says) and line breaks. Quoting does not protect a cell whose
+ * reader splits on another separator than the writer used, so every piece is guarded.
+ */
+const CELL_BREAKS: ReadonlySet<string> = new Set([',', ';', '\t', '|', '\r', '\n']);
+/** Skipped when looking for a formula start: spreadsheets trim spaces and strip field quotes. */
+const CELL_PADDING: ReadonlySet<string> = new Set([' ', '"', '\u00A0', '\u3000']);
 
-/** One CSV cell: formula guard first, then RFC 4180 quoting. */
+/**
+ * Puts `'` (spreadsheets show the rest as text) before every piece of `text` that would start a
+ * formula: at the start, and after every separator or line break, ignoring padding spaces and quotes.
+ */
+function neutralizeFormulas(text: string): string {
+  let out = '';
+  let pieceStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (pieceStart) {
+      let j = i;
+      while (j < text.length && CELL_PADDING.has(text[j]!)) j++;
+      if (j < text.length && FORMULA_CHARS.has(text[j]!)) out += "'";
+      pieceStart = false;
+    }
+    out += c;
+    if (CELL_BREAKS.has(c)) pieceStart = true;
+  }
+  // A trailing separator starts an empty piece: nothing to guard.
+  return out;
+}
+
+/**
+ * One CSV cell: the formula guard (at the start and after any separator a spreadsheet may split
+ * on), then RFC 4180 quoting of every cell, so no reader has to guess where a cell ends.
+ */
 export function csvCell(text: string): string {
-  const guarded = FORMULA_START.test(text) ? `'${text}` : text;
-  return /[",\r\n]/.test(guarded) ? `"${guarded.replace(/"/g, '""')}"` : guarded;
+  return `"${neutralizeFormulas(text).replace(/"/g, '""')}"`;
 }
 
 function toCsv(doc: SubjectExport): string {
-  const rows: string[] = [SUBJECT_EXPORT_CSV_HEADER.join(',')];
+  const rows: string[] = [SUBJECT_EXPORT_CSV_HEADER.map(csvCell).join(',')];
   for (const source of doc.sources) {
     for (const record of source.records) {
       for (const field of record.fields) {

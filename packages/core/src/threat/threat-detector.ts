@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { AuditActor, AuditEntry } from '../audit/audit-event';
 import type { AuditLog } from '../audit/audit-log';
 import type { AuditSink } from '../audit/audit-sink';
+import { PRESERVED_FROM_KEY } from '../audit/subject-pseudonymizer';
 import { BulwarkConfigError, BulwarkThreatError, ErrorCodes } from '../errors';
 
 export type ViolationSeverity = 'low' | 'medium' | 'high' | 'critical';
@@ -464,6 +465,8 @@ export class ThreatDetector extends EventEmitter implements AuditSink {
     }
     // Redacted entries have no content; our own violations must never trigger rules (feedback loop).
     if (typeof entry.action !== 'string' || entry.action === SECURITY_VIOLATION_ACTION) return [];
+    // A copy that erasure kept as evidence replays an event the rules already saw.
+    if (entry.details !== undefined && Object.hasOwn(entry.details, PRESERVED_FROM_KEY)) return [];
     const t = Date.parse(entry.time);
     if (!Number.isFinite(t)) return [];
     const out: SecurityViolation[] = [];

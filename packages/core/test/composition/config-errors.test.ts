@@ -167,6 +167,26 @@ const CASES: [string, Record<string, unknown>, string][] = [
     'privacy.dsr.verifyIdentity',
   ],
   [
+    'dsr evidence key shorter than 32 bytes',
+    { privacy: { dsr: { store: 'memory', evidence: { pseudonymKey: randomBytes(16) } } } },
+    'privacy.dsr.evidence.pseudonymKey',
+  ],
+  [
+    'dsr evidence keeping an unknown outcome',
+    { privacy: { dsr: { store: 'memory', evidence: { outcomes: ['maybe'] } } } },
+    'privacy.dsr.evidence.outcomes',
+  ],
+  [
+    'dsr evidence with an unknown option',
+    { privacy: { dsr: { store: 'memory', evidence: { keepEverything: true } } } },
+    'privacy.dsr.evidence.keepEverything',
+  ],
+  [
+    'dsr with an audit log but neither audit.hmacKey nor a pseudonym key',
+    { audit, privacy: { dsr: { store: 'memory' } } },
+    'privacy.dsr.evidence.pseudonymKey',
+  ],
+  [
     'processor with an unknown role',
     {
       privacy: {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { CompactSign, generateKeyPair } from 'jose';
 import { AuditLog } from '../../src/audit/audit-log';
 import { CheckpointSigner } from '../../src/audit/checkpoint-signer';
@@ -120,11 +121,11 @@ describe('DataSubjectRequests: access and portability exports', () => {
     expect(byField.get('active')!.slice(5)).toEqual(['boolean', 'true']);
   });
 
-  it('guards every CSV cell, including tab and CR starts', () => {
-    expect(csvCell('=1+1')).toBe("'=1+1");
-    expect(csvCell('\t=1')).toBe("'\t=1");
-    expect(csvCell('\r=1')).toBe('"\'\r=1"');
-    expect(csvCell('plain')).toBe('plain');
+  it('guards every CSV cell, including tab and CR starts, and quotes it', () => {
+    expect(csvCell('=1+1')).toBe('"\'=1+1"');
+    expect(csvCell('\t=1')).toBe('"\'\t\'=1"');
+    expect(csvCell('\r=1')).toBe('"\'\r\'=1"');
+    expect(csvCell('plain')).toBe('"plain"');
     expect(csvCell('a"b')).toBe('"a""b"');
   });
 
@@ -204,6 +205,7 @@ describe('DataSubjectRequests: erasure end to end', () => {
       keyRing: ring,
       auditLog: log,
       receiptSigner: signer,
+      evidence: { pseudonymKey: randomBytes(32) },
     });
     dsr.registerSource({
       id: 'users',

@@ -1,6 +1,7 @@
 import type { AuditEntry, AuditEvent } from '../../src/audit/audit-event';
 import { AuditLog } from '../../src/audit/audit-log';
 import { MemoryAuditStore } from '../../src/audit/memory-audit-store';
+import { PRESERVED_FROM_KEY } from '../../src/audit/subject-pseudonymizer';
 import { verifyAuditLog } from '../../src/audit/verify-audit-log';
 import { BulwarkConfigError } from '../../src/errors';
 import {
@@ -96,6 +97,19 @@ describe('ThreatDetector rules', () => {
       severity: 'high',
       subject: { ip: '198.51.100.1' },
     });
+  });
+
+  it('ignores the copies erasure keeps as evidence (the rules saw the originals)', () => {
+    const d = detector({ deniedAccess: { threshold: 3, windowSec: 60 } });
+    const copy = (t: number) =>
+      entry({
+        offsetSec: t,
+        outcome: 'denied',
+        actor: { id: 'pseudonym:abc', type: 'user' },
+        action: 'invoice.read',
+        details: { [PRESERVED_FROM_KEY]: { seq: t + 1, leafHash: '0'.repeat(64) } },
+      });
+    expect(feed(d, [copy(0), copy(1), copy(2), copy(3)])).toEqual([]);
   });
 
   it('denied-access burst per actor', () => {
