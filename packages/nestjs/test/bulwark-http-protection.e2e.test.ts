@@ -16,8 +16,8 @@ import {
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { BulwarkConfigError, readCookie, type AuditLog } from '@bulwark/core';
-import { BulwarkModule, BulwarkRuntime, Public, type BulwarkModuleOptions } from '../src';
-import type { MiddlewareRequest } from '../src/platform-middleware';
+import { BulwarkModule, BulwarkRuntime, CsrfToken, Public, type BulwarkModuleOptions } from '../src';
+import type { MiddlewareRequest } from '../src';
 import { memoryAuditLog, tokenService } from './support/fixtures';
 
 const PROBLEM = /^application\/problem\+json/;
@@ -57,8 +57,8 @@ class SessionController {
   }
 
   @Get('csrf')
-  token(@Req() req: MiddlewareRequest): { csrfToken: string } {
-    return { csrfToken: req.csrfToken!() };
+  token(@CsrfToken() csrfToken: string): { csrfToken: string } {
+    return { csrfToken };
   }
 
   @Post('transfer')
