@@ -78,11 +78,18 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
    * the parser's error) and the not-found exception of Nest's catch-all handler, recognised by its
    * exact message.
    */
-  private clientInputError(exception: unknown, req: PlatformRequest): BulwarkError | undefined {
+  private clientInputError(exception: unknown, req: PlatformRequest): BulwarkHttpError | undefined {
     const cause = exception instanceof HttpException ? exception.cause : exception;
-    // Nest's Express adapter wraps every http-errors-shaped error passed to next(), Bulwark's own
-    // refusals from the middleware included, in an HttpException: the original is its cause.
-    if (cause instanceof BulwarkError) return cause;
+    // Nest's Express adapter wraps every http-errors-shaped 4xx error passed to next(), Bulwark's
+    // own refusals from the middleware included, in an HttpException of the same status: the
+    // original is its cause.
+    if (
+      cause instanceof BulwarkHttpError &&
+      exception instanceof HttpException &&
+      exception.getStatus() === cause.status
+    ) {
+      return cause;
+    }
     const parserError = bodyParserError(cause);
     if (parserError !== undefined) return parserError;
     if (this.runtime.notFound && exception instanceof NotFoundException) {
