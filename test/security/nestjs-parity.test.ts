@@ -6,6 +6,7 @@
  * refuse it with RFC 9457 problem+json and keep serving.
  */
 import { connect } from 'node:net';
+import fc from 'fast-check';
 import { startExample, stillServing, type ExampleProcess } from './support/example-process';
 
 const PROBLEM = /^application\/problem\+json/;
@@ -191,6 +192,45 @@ describe('nestjs-hr over HTTP: the protections Express and Koa have (issue 12, d
       });
       expectProblem(res, 401, 'ERR_HTTP_AUTH_REQUIRED');
     });
+  });
+
+  describe('bounded fuzz: client input never gets a 5xx', () => {
+    const answered = (res: Answer): void => {
+      expect(res.status).toBeGreaterThanOrEqual(200);
+      expect(res.status).toBeLessThan(500);
+      if (res.status >= 400) expect(res.headers.get('content-type')).toMatch(PROBLEM);
+    };
+
+    it('JSON-ish bodies on a public and an authenticated route', async () => {
+      const body = fc.oneof(
+        fc.json({ depthSize: 'medium' }),
+        fc.string({ unit: 'binary', maxLength: 200 }),
+        fc
+          .jsonValue()
+          .map((v) => `{"__proto__":${JSON.stringify(v)},"email":${JSON.stringify(v)},"password":"x"}`),
+      );
+      await fc.assert(
+        fc.asyncProperty(body, fc.boolean(), async (text, authenticated) => {
+          const res = authenticated
+            ? await send('POST', '/surveys/wellbeing', text, { authorization: eve })
+            : await send('POST', '/auth/login', text);
+          answered(res);
+        }),
+        { numRuns: 40 },
+      );
+    }, 120_000);
+
+    it('paths and query strings', async () => {
+      const segment = fc.string({ unit: 'binary', minLength: 1, maxLength: 30 });
+      await fc.assert(
+        fc.asyncProperty(segment, segment, fc.boolean(), async (a, q, authenticated) => {
+          const path = `/employees/${encodeURIComponent(a)}?nationalId=${encodeURIComponent(q)}`;
+          answered(await send('GET', path, undefined, authenticated ? { authorization: eve } : {}));
+          answered(await send('GET', `/${encodeURIComponent(a)}/${encodeURIComponent(q)}`));
+        }),
+        { numRuns: 60 },
+      );
+    }, 120_000);
   });
 
   describe('survives body attacks and keeps answering', () => {

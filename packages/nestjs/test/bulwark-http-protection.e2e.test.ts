@@ -377,6 +377,12 @@ describe('BulwarkModule HTTP protections: options', () => {
       expect(evidence.name).toBe('nestjs');
       expect(evidence.securityHeaders['content-security-policy']).toContain("default-src 'self'");
       expect(evidence.csrf).toEqual({ enabled: true, method: 'signed-double-submit-cookie' });
+      expect(app.get(BulwarkRuntime).http.order).toEqual([
+        'requestId',
+        'securityHeaders',
+        'inputGuard',
+        'csrf',
+      ]);
     } finally {
       await app.close();
     }
