@@ -3,7 +3,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { createBulwark, type Bulwark } from '@bulwark/core';
-import { securityHeaders } from '@bulwark/express';
 import {
   registerBulwarkAudit,
   TypeOrmAuditStore,
@@ -82,12 +81,14 @@ export async function createHrApp(options: HrAppOptions = {}): Promise<HrApp> {
       },
       threat: { bruteForce: {} },
     });
+    // BulwarkModule's middleware sends the security headers and runs the input guard on every
+    // request. Nest's own body parser is off so that the guard reads JSON bodies itself, under its
+    // limits (inputGuard.maxBodyBytes), and stops reading an oversize body at once.
     app = await NestFactory.create<NestExpressApplication>(HrModule.register(kit, databases.app), {
       logger: options.logger ?? ['error', 'warn'],
+      bodyParser: false,
     });
     app.disable('x-powered-by');
-    // Nest runs on Express here, so @bulwark/express's strict helmet headers apply as they are.
-    app.use(securityHeaders());
     await app.init();
   } catch (err) {
     await app?.close().catch(() => undefined);

@@ -14,9 +14,11 @@ import type { HrRequest } from './hr-request';
 import { SurveysController } from './surveys.controller';
 
 /**
- * The HR application module. BulwarkModule installs the global guard (bearer JWT + @Authorize +
- * @RequireConsent), the audit interceptor (@Audited) and the problem+json exception filter, and
- * registers the field-encryption subscriber on the @nestjs/typeorm DataSource.
+ * The HR application module. BulwarkModule installs, on every request, the security headers and
+ * the input guard (size, depth, prototype-pollution keys, NUL bytes, path traversal); the global
+ * guard (bearer JWT + @Authorize + @RequireConsent), the audit interceptor (@Audited) and the
+ * problem+json exception filter (unmatched routes included); and registers the field-encryption
+ * subscriber on the @nestjs/typeorm DataSource. No CSRF: the API takes bearer tokens, not cookies.
  */
 @Module({})
 export class HrModule implements NestModule {

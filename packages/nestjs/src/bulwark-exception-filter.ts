@@ -4,15 +4,18 @@ import {
   HttpException,
   Injectable,
   Logger,
+  NotFoundException,
   type ArgumentsHost,
   type ExceptionFilter,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { BulwarkError } from '@bulwark/core';
+import { BulwarkError, BulwarkHttpError, ErrorCodes, bodyParserError } from '@bulwark/core';
 import { BulwarkRuntime } from './bulwark-runtime';
 import { PROBLEM_CONTENT_TYPE, problemFor, type ProblemResponse } from './core-http';
+import type { MiddlewareRequest } from './platform-middleware';
 import {
   noteError,
+  rawResponse,
   trackRequest,
   type BulwarkRequestState,
   type PlatformRequest,
@@ -24,11 +27,14 @@ const MAX_ERROR_LENGTH = 200;
 
 /**
  * Answers every exception of an HTTP request as RFC 9457 `application/problem+json`, with the
- * request id. Bulwark errors are mapped by code (core's problemFor: token failures 401 with a
- * `WWW-Authenticate: Bearer` challenge, denials 403 with only `reasonId`, missing consent 403
- * with `purposeId`); Nest HttpExceptions keep their status and, below 500, their message
- * (validation messages become an `errors` list). Anything else is a 500 whose body says nothing
- * about the cause; the error itself is logged server-side.
+ * request id and the security headers. Bulwark errors are mapped by code (core's problemFor: token
+ * failures 401 with a `WWW-Authenticate: Bearer` challenge, denials 403 with only `reasonId`,
+ * missing consent 403 with `purposeId`); Nest HttpExceptions keep their status and, below 500,
+ * their message (validation messages become an `errors` list), except two that Nest writes from
+ * client input: a body parser's error (its message quotes the body) becomes the input guard's
+ * refusal with a fixed detail, and Nest's `Cannot GET /path` for an unmatched route (it echoes the
+ * URL) becomes a fixed 404. Anything else is a 500 whose body says nothing about the cause; the
+ * error itself is logged server-side.
  */
 @Catch()
 @Injectable()
@@ -47,9 +53,10 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
     const req = http.getRequest<PlatformRequest>();
     const res = http.getResponse<PlatformResponse>();
     const state = trackRequest(this.runtime, req, res);
-    noteError(state, exception);
+    const refusal = this.clientInputError(exception, req);
+    noteError(state, refusal ?? exception);
 
-    const problem = this.problem(exception, state);
+    const problem = this.problem(refusal ?? exception, state);
     if (problem.status >= 500) this.log(exception, state);
     const adapter = this.adapterHost.httpAdapter;
     if (adapter.isHeadersSent(res)) {
@@ -57,9 +64,42 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
       adapter.end(res);
       return;
     }
+    // An error raised before Bulwark's middleware (Nest's body parser runs first) has no headers yet.
+    this.runtime.http.secure(req as unknown as MiddlewareRequest, rawResponse(res));
     for (const [name, value] of Object.entries(problem.headers)) adapter.setHeader(res, name, value);
     adapter.setHeader(res, 'Content-Type', PROBLEM_CONTENT_TYPE);
+    adapter.setHeader(res, 'Cache-Control', 'no-store');
     adapter.reply(res, problem.body, problem.status);
+  }
+
+  /**
+   * The Bulwark error behind an exception, or the refusal for one Nest made from client input, or
+   * undefined: body-parser errors (Nest's adapter wraps them in an HttpException whose `cause` is
+   * the parser's error) and the not-found exception of Nest's catch-all handler, recognised by its
+   * exact message.
+   */
+  private clientInputError(exception: unknown, req: PlatformRequest): BulwarkHttpError | undefined {
+    const cause = exception instanceof HttpException ? exception.cause : exception;
+    // Nest's Express adapter wraps every http-errors-shaped 4xx error passed to next(), Bulwark's
+    // own refusals from the middleware included, in an HttpException of the same status: the
+    // original is its cause.
+    if (
+      cause instanceof BulwarkHttpError &&
+      exception instanceof HttpException &&
+      exception.getStatus() === cause.status
+    ) {
+      return cause;
+    }
+    const parserError = bodyParserError(cause);
+    if (parserError !== undefined) return parserError;
+    if (this.runtime.notFound && exception instanceof NotFoundException) {
+      const adapter = this.adapterHost.httpAdapter;
+      const routeMiss = `Cannot ${adapter.getRequestMethod?.(req) ?? req.method} ${adapter.getRequestUrl?.(req) ?? req.url}`;
+      if (exception.message === routeMiss) {
+        return new BulwarkHttpError(ErrorCodes.HTTP_NOT_FOUND, 404, 'No resource at this URL.');
+      }
+    }
+    return undefined;
   }
 
   private problem(exception: unknown, state: BulwarkRequestState): ProblemResponse {

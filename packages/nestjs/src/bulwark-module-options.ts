@@ -4,10 +4,13 @@ import {
   ErrorCodes,
   type Authorizer,
   type AuthzContext,
+  type InputGuardOptions,
   type KeyRing,
+  type SecurityHeaderOptions,
   type TokenClaims,
 } from '@bulwark/core';
 import type { BulwarkRequestContext } from './bulwark-request-context';
+import type { BulwarkCsrfOptions } from './csrf';
 import type { BearerTokenVerifier, ConsentChecker, HttpPrincipal, RequestAuditLog } from './core-http';
 
 export interface BulwarkAuthenticationOptions {
@@ -62,6 +65,24 @@ export interface BulwarkModuleOptions {
   consent?: ConsentChecker;
   /** Registers the @bulwark/typeorm encryption subscriber on the @nestjs/typeorm DataSource. */
   typeorm?: BulwarkTypeOrmOptions;
+  /**
+   * helmet with Bulwark's strict defaults (the headers @bulwark/express and @bulwark/koa send), on
+   * every response, error answers included. Options override per header. On by default; `false`
+   * turns it off.
+   */
+  securityHeaders?: SecurityHeaderOptions | false;
+  /**
+   * Core's InputGuard on every request: body size (413), depth and key count (422), prototype-
+   * pollution keys, NUL bytes, path traversal (400). On by default; `false` turns it off.
+   */
+  inputGuard?: InputGuardOptions | false;
+  /** CSRF protection for cookie-authenticated apps (signed double-submit, csurf's API). Off unless given. */
+  csrf?: BulwarkCsrfOptions | false;
+  /**
+   * Answer requests no route matches as a 404 problem+json with a fixed detail, instead of Nest's
+   * `Cannot GET /path` (which echoes the URL). Default true.
+   */
+  notFound?: boolean;
 }
 
 /** How the module is registered (known before any provider is built, so not part of async options). */
@@ -134,6 +155,15 @@ export function validateBulwarkOptions(options: unknown): BulwarkModuleOptions {
     (typeof o.consent?.check !== 'function' || typeof o.consent?.purpose !== 'function')
   ) {
     throw invalid('consent', 'must be a ConsentManager (with check() and purpose())');
+  }
+  for (const key of ['securityHeaders', 'inputGuard', 'csrf'] as const) {
+    const value: unknown = o[key];
+    if (value !== undefined && value !== false && (!isObject(value) || Array.isArray(value))) {
+      throw invalid(key, 'must be an options object or false');
+    }
+  }
+  if (o.notFound !== undefined && typeof o.notFound !== 'boolean') {
+    throw invalid('notFound', 'must be a boolean');
   }
   if (o.typeorm !== undefined) {
     if (!isObject(o.typeorm) || !isObject(o.typeorm.keyRing))

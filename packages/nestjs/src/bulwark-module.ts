@@ -1,6 +1,9 @@
 import {
   Module,
+  RequestMethod,
   type DynamicModule,
+  type MiddlewareConsumer,
+  type NestModule,
   type OnApplicationBootstrap,
   type OnModuleDestroy,
   type Provider,
@@ -20,6 +23,7 @@ import { BULWARK_AUTHORIZE } from './authorize';
 import { BulwarkAuditInterceptor } from './bulwark-audit-interceptor';
 import { BulwarkExceptionFilter } from './bulwark-exception-filter';
 import { BulwarkGuard } from './bulwark-guard';
+import { BulwarkHttpMiddleware } from './bulwark-http-middleware';
 import {
   type BulwarkModuleAsyncOptions,
   type BulwarkModuleOptions,
@@ -48,13 +52,14 @@ const SERVICE_TOKENS = [
 
 /**
  * Bulwark for NestJS. `forRoot(options)` / `forRootAsync({ imports, inject, useFactory })` provide
- * the core services under the tokens of bulwark-tokens.ts and, by default, register BulwarkGuard,
- * BulwarkAuditInterceptor and BulwarkExceptionFilter globally. At application bootstrap every
- * controller is checked: a decorator whose service is missing, or a `@RequireConsent` purpose the
- * ConsentManager does not know, fails the boot instead of every request.
+ * the core services under the tokens of bulwark-tokens.ts, apply BulwarkHttpMiddleware (request id,
+ * security headers, input guard, CSRF when configured) to every route, and, by default, register
+ * BulwarkGuard, BulwarkAuditInterceptor and BulwarkExceptionFilter globally. At application
+ * bootstrap every controller is checked: a decorator whose service is missing, or a
+ * `@RequireConsent` purpose the ConsentManager does not know, fails the boot instead of every request.
  */
 @Module({})
-export class BulwarkModule implements OnApplicationBootstrap, OnModuleDestroy {
+export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly runtime: BulwarkRuntime,
     private readonly discovery: DiscoveryService,
@@ -115,6 +120,7 @@ export class BulwarkModule implements OnApplicationBootstrap, OnModuleDestroy {
       BulwarkGuard,
       BulwarkAuditInterceptor,
       BulwarkExceptionFilter,
+      BulwarkHttpMiddleware,
     ];
     const exports: NonNullable<DynamicModule['exports']> = [
       BULWARK_OPTIONS,
@@ -142,6 +148,16 @@ export class BulwarkModule implements OnApplicationBootstrap, OnModuleDestroy {
       providers,
       exports,
     };
+  }
+
+  /**
+   * Every request, matched or not, passes the protections before any guard or handler. A global
+   * module's middleware is mounted before the application's own (Nest orders global modules first).
+   * Nest's built-in body parser, when on, still runs before all module middleware: the input guard
+   * then checks the parsed body, and BulwarkExceptionFilter answers the parser's errors.
+   */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(BulwarkHttpMiddleware).forRoutes({ path: '*', method: RequestMethod.ALL });
   }
 
   /** Start-up checks of every controller's Bulwark decorators against the configured services. */

@@ -1,16 +1,21 @@
 import { validateBulwarkOptions, type BulwarkModuleOptions } from './bulwark-module-options';
+import { bulwarkHttpSteps, type BulwarkHttpSteps } from './bulwark-http-steps';
 import { BearerAuthenticator, RequestAuditor } from './core-http';
+import { trackRequest, type PlatformRequest } from './request-tracking';
 
 /**
- * The per-application objects built once from the module options and shared by the guard, the
- * interceptor and the filter: the bearer authenticator (with its verification cache) and the
- * request auditor (which queues events without ever delaying a response).
+ * The per-application objects built once from the module options and shared by the middleware,
+ * the guard, the interceptor and the filter: the request-level protections (security headers,
+ * input guard, CSRF), the bearer authenticator (with its verification cache) and the request
+ * auditor (which queues events without ever delaying a response).
  */
 export class BulwarkRuntime {
   readonly options: BulwarkModuleOptions;
   readonly authenticator: BearerAuthenticator;
   readonly auditor: RequestAuditor | undefined;
   readonly realm: string;
+  /** Security headers, input guard and CSRF, run by BulwarkHttpMiddleware on every request. */
+  readonly http: BulwarkHttpSteps;
 
   constructor(options: BulwarkModuleOptions) {
     this.options = validateBulwarkOptions(options);
@@ -29,6 +34,17 @@ export class BulwarkRuntime {
             ...(options.audit?.category !== undefined ? { category: options.audit.category } : {}),
             ...(options.audit?.onError !== undefined ? { onError: options.audit.onError } : {}),
           });
+    // The request id is given (and an `audit.allRequests` event started) before any other step,
+    // so a refusal by the input guard or CSRF carries the id and is audited too.
+    this.http = bulwarkHttpSteps(options, (req, res, next) => {
+      trackRequest(this, req as unknown as PlatformRequest, res);
+      next();
+    });
+  }
+
+  /** Answer unmatched routes as a fixed 404 problem (default true). */
+  get notFound(): boolean {
+    return this.options.notFound !== false;
   }
 
   readonly #pending = new Set<Promise<unknown>>();

@@ -1,4 +1,4 @@
-// @bulwark/nestjs public API: module, decorators, guard, interceptor, exception filter, tokens.
+// @bulwark/nestjs public API: module, decorators, middleware, guard, interceptor, exception filter, tokens.
 export { BulwarkModule } from './bulwark-module';
 export {
   validateBulwarkOptions,
@@ -23,11 +23,16 @@ export { Authorize, BULWARK_AUTHORIZE, type AuthorizeMetadata } from './authoriz
 export { Audited, BULWARK_AUDITED, type AuditedOptions, type AuditedMetadata } from './audited';
 export { RequireConsent, BULWARK_REQUIRE_CONSENT } from './require-consent';
 export { Principal } from './principal';
+export { CsrfToken } from './csrf-token';
+export type { BulwarkCsrfOptions } from './csrf';
+export type { MiddlewareRequest } from './platform-middleware';
 export type { ResourceSpec } from './resource-spec';
 export type { BulwarkRequestContext } from './bulwark-request-context';
 export { BulwarkGuard } from './bulwark-guard';
 export { BulwarkAuditInterceptor } from './bulwark-audit-interceptor';
 export { BulwarkExceptionFilter } from './bulwark-exception-filter';
+export { BulwarkHttpMiddleware } from './bulwark-http-middleware';
+export type { BulwarkHttpSteps } from './bulwark-http-steps';
 export { BulwarkRuntime } from './bulwark-runtime';
 export type { BulwarkTypeOrmEncryption } from './typeorm-encryption-provider';
 export type { HttpPrincipal } from './core-http';

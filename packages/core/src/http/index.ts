@@ -33,6 +33,7 @@ export {
   type GuardedRequestHead,
   type InputGuardDescription,
 } from './input-guard';
+export { bodyParserError } from './body-parser-error';
 export type { HttpPrincipal } from './http-principal';
 export {
   BearerAuthenticator,

@@ -1,0 +1,91 @@
+import {
+  BulwarkConfigError,
+  ErrorCodes,
+  assembleBundleSteps,
+  httpAppEvidence,
+  planBulwarkBundle,
+  type HttpAppEvidence,
+} from '@bulwark/core';
+import type { ServerResponse } from 'node:http';
+import type { BulwarkModuleOptions } from './bulwark-module-options';
+import { csrf, type BulwarkCsrfOptions } from './csrf';
+import { inputGuard } from './input-guard';
+import type { MiddlewareRequest, PlatformMiddleware } from './platform-middleware';
+import { securityHeaders } from './security-headers';
+
+/** The request-level protections of the module, built once from its options. */
+export interface BulwarkHttpSteps {
+  /** In run order (request id first). */
+  readonly steps: readonly PlatformMiddleware[];
+  /** The steps by name, in run order: `['requestId', 'securityHeaders', 'inputGuard', 'csrf']`. */
+  readonly order: readonly string[];
+  /**
+   * Sets the security headers on a response that never passed the header step (an error raised
+   * before Bulwark's middleware, e.g. by Nest's body parser). A no-op when headers are off or set.
+   */
+  secure(req: MiddlewareRequest, res: ServerResponse): void;
+  /** The protections enabled, as compliance evidence (`HttpAppEvidence`). */
+  evidence(name?: string): HttpAppEvidence;
+}
+
+function unreachable(step: string): never {
+  // The plan is made with `audit: false` and `authenticate: false`: Nest audits in its interceptor
+  // and authenticates in its guard, which run after middleware and know the route's decorators.
+  throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `BulwarkModule: ${step} is not a middleware step`, {
+    path: step,
+  });
+}
+
+/**
+ * Plans the steps with core's `planBulwarkBundle` (the plan @bulwark/express and @bulwark/koa use)
+ * and builds them with core's `assembleBundleSteps`: security headers and the input guard are on
+ * unless set to `false`, CSRF is on when `csrf` is given (it needs a secret). Bad options throw a
+ * BulwarkConfigError naming the path, when the application is created.
+ */
+export function bulwarkHttpSteps(
+  options: BulwarkModuleOptions,
+  requestId: PlatformMiddleware,
+): BulwarkHttpSteps {
+  const plan = planBulwarkBundle<object, BulwarkCsrfOptions>(
+    {},
+    {
+      ...(options.securityHeaders !== undefined ? { securityHeaders: options.securityHeaders } : {}),
+      ...(options.inputGuard !== undefined ? { inputGuard: options.inputGuard } : {}),
+      ...(options.csrf !== undefined ? { csrf: options.csrf } : {}),
+      audit: false,
+      authenticate: false,
+    },
+  );
+  const secured = new WeakSet<object>();
+  let headerStep: PlatformMiddleware | undefined;
+  const built = assembleBundleSteps<PlatformMiddleware, object, BulwarkCsrfOptions>(plan, {
+    requestId: () => requestId,
+    securityHeaders: (o) => {
+      const mw = securityHeaders(o);
+      headerStep = mw;
+      return Object.assign<PlatformMiddleware, { headers: Readonly<Record<string, string>> }>(
+        (req, res, next) => {
+          secured.add(req);
+          mw(req, res, next);
+        },
+        { headers: mw.headers },
+      );
+    },
+    inputGuard,
+    csrf,
+    audit: () => unreachable('audit'),
+    authenticate: () => unreachable('authenticate'),
+    unless: (mw, skip) => (req, res, next) =>
+      skip((req.originalUrl ?? req.url ?? '/').split('?')[0]!) ? next() : mw(req, res, next),
+  });
+  return {
+    steps: built.steps,
+    order: plan.order.filter((s) => s !== 'problemDetails'),
+    secure(req, res) {
+      if (headerStep === undefined || secured.has(req) || res.headersSent) return;
+      secured.add(req);
+      headerStep(req, res, () => undefined);
+    },
+    evidence: (name = 'nestjs') => httpAppEvidence(name, built.headers, plan.csrfEvidence),
+  };
+}

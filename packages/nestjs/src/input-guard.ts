@@ -1,0 +1,65 @@
+import {
+  BulwarkError,
+  BulwarkHttpError,
+  ErrorCodes,
+  InputGuard,
+  type InputGuardOptions,
+} from '@bulwark/core';
+import type { PlatformMiddleware } from './platform-middleware';
+
+export type InputGuardMiddleware = PlatformMiddleware & { readonly guard: InputGuard };
+
+/**
+ * Refuses oversized bodies (413), deep or key-heavy JSON (422), prototype-pollution keys, NUL bytes
+ * and path traversal (400). A body already parsed (by Nest's built-in parser, which runs before any
+ * module middleware) is checked as parsed; otherwise JSON and urlencoded bodies are read here,
+ * bounded by `maxBodyBytes`, as @bulwark/express does. Refusals go to `next(error)`, where Nest's
+ * exception layer hands them to BulwarkExceptionFilter.
+ */
+export function inputGuard(options: InputGuardOptions = {}): InputGuardMiddleware {
+  const guard = new InputGuard({ configPath: 'BulwarkModule.inputGuard', ...options });
+  const middleware: PlatformMiddleware = (req, res, next) => {
+    try {
+      guard.checkHead({
+        method: req.method ?? 'GET',
+        url: req.originalUrl ?? req.url ?? '/',
+        headers: req.headers,
+      });
+      if (req.body !== undefined || !guard.parseBody) {
+        guard.checkValue(req.body, 'body');
+        return next();
+      }
+    } catch (error) {
+      return next(error);
+    }
+    // Read without destroying the request when reading stops early (an oversize body) or ends:
+    // a destroyed request loses its socket before the refusal is written, and everything that
+    // reads the request afterwards (the address for the audit event) finds none.
+    guard.readBody(req.iterator({ destroyOnReturn: false }), req.headers).then(
+      (body) => {
+        if (body !== undefined) req.body = body;
+        next();
+      },
+      (error: unknown) => {
+        // The rest of a refused body is not read: the connection closes once the answer is out.
+        if (!res.headersSent) res.setHeader('Connection', 'close');
+        next(error instanceof BulwarkError ? error : incomplete(error));
+      },
+    );
+  };
+  return Object.assign(middleware, { guard });
+}
+
+/**
+ * A body that stopped arriving (the client hung up, or sent less than its Content-Length and
+ * closed): the client's doing, so a 400 like body-parser's `request.aborted`, never a 500.
+ */
+function incomplete(cause: unknown): BulwarkHttpError {
+  return new BulwarkHttpError(
+    ErrorCodes.HTTP_BAD_REQUEST,
+    400,
+    'The request body was not received completely.',
+    { location: 'body' },
+    { cause },
+  );
+}
