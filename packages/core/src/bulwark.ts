@@ -286,6 +286,8 @@ const KNOWN_BRUTE_FORCE = [
   'ip',
   'account',
   'ipAccount',
+  'lockout',
+  'knownClientTtlSec',
   'backoffFactor',
   'strikeWindowSec',
   'redis',
