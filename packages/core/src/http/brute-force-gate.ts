@@ -9,7 +9,10 @@ import { BulwarkHttpError } from './bulwark-http-error';
 
 /** What the gate needs: `BruteForceGuard` fits. */
 export interface BruteForceLimiter {
-  reserve(attempt: BruteForceAttempt, options?: BruteForceReserveOptions): Promise<BruteForceReservationResult>;
+  reserve(
+    attempt: BruteForceAttempt,
+    options?: BruteForceReserveOptions,
+  ): Promise<BruteForceReservationResult>;
 }
 
 /** What a challenge hook sees of the login request. */
@@ -134,7 +137,8 @@ export class BruteForceGate {
     if (attempt.ip === undefined && attempt.account === undefined) return NOTHING_RESERVED;
     let result = await this.#guard.reserve(attempt);
     if (!result.allowed && result.challengeable === true && this.#onChallenge !== undefined) {
-      if (await this.#challengePassed(request)) result = await this.#guard.reserve(attempt, { challengePassed: true });
+      if (await this.#challengePassed(request))
+        result = await this.#guard.reserve(attempt, { challengePassed: true });
     }
     if (!result.allowed) throw lockedOut(result);
     return { reservation: result.reservation };

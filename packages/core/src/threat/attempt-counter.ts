@@ -30,13 +30,24 @@ interface RedisLike {
 export class AttemptCounter {
   readonly #limiter: RateLimiterAbstract;
 
-  constructor(options: { redis: RedisLike | undefined; keyPrefix: string; points: number; duration: number }) {
+  constructor(options: {
+    redis: RedisLike | undefined;
+    keyPrefix: string;
+    points: number;
+    duration: number;
+  }) {
     const { redis, keyPrefix, points, duration } = options;
     this.#limiter =
       redis === undefined
         ? new RateLimiterMemory({ keyPrefix, points, duration })
         : // rejectIfRedisNotReady: fail fast (and closed) instead of queueing behind a dead connection.
-          new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration, rejectIfRedisNotReady: true });
+          new RateLimiterRedis({
+            storeClient: redis,
+            keyPrefix,
+            points,
+            duration,
+            rejectIfRedisNotReady: true,
+          });
   }
 
   /**
@@ -49,7 +60,8 @@ export class AttemptCounter {
       const res = await this.#limiter.consume(key);
       return { count: res.consumedPoints, msBeforeNext: res.msBeforeNext };
     } catch (error) {
-      if (error instanceof RateLimiterRes) return { count: error.consumedPoints, msBeforeNext: error.msBeforeNext };
+      if (error instanceof RateLimiterRes)
+        return { count: error.consumedPoints, msBeforeNext: error.msBeforeNext };
       throw error;
     }
   }

@@ -372,7 +372,10 @@ export class BruteForceGuard {
    * Whether a reservation would be allowed now (read only: for a login page's hint, not as the
    * gate in front of a credential check, which is `reserve()`'s job).
    */
-  async check(attempt: BruteForceAttempt, options: BruteForceReserveOptions = {}): Promise<BruteForceDecision> {
+  async check(
+    attempt: BruteForceAttempt,
+    options: BruteForceReserveOptions = {},
+  ): Promise<BruteForceDecision> {
     const keys = this.#keys(attempt);
     const states = await Promise.all(
       keys.counters.map(async ([scope, key]) => ({

@@ -50,7 +50,9 @@ describe('BruteForceGate', () => {
 
   it('asks onChallenge when only the account lockout refuses, and lets a passed challenge through', async () => {
     const guard = new BruteForceGuard({ ip: false, account: { maxFailures: 2 } });
-    const passed = jest.fn(async (r: { headers: Record<string, unknown> }) => r.headers['x-captcha'] === 'ok');
+    const passed = jest.fn(
+      async (r: { headers: Record<string, unknown> }) => r.headers['x-captcha'] === 'ok',
+    );
     const gate = new BruteForceGate({ guard, onChallenge: passed });
     for (const ip of ['203.0.113.1', '203.0.113.2']) {
       gate.after(await gate.before(gate.attempt(ip, body)), 401);

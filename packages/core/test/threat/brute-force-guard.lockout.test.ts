@@ -32,7 +32,8 @@ const victim = { ip: '198.51.100.20', account: 'dr.house' };
 /** Wrong passwords for the victim's account from `n` attacker addresses, `each` per address. */
 async function attack(guard: BruteForceGuard, n: number, each: number) {
   for (let i = 0; i < n; i++)
-    for (let k = 0; k < each; k++) await login(guard, { ip: `203.0.113.${i + 1}`, account: 'dr.house' }, false);
+    for (let k = 0; k < each; k++)
+      await login(guard, { ip: `203.0.113.${i + 1}`, account: 'dr.house' }, false);
 }
 
 describe("BruteForceGuard lockout: 'progressive' (default)", () => {
@@ -51,7 +52,9 @@ describe("BruteForceGuard lockout: 'progressive' (default)", () => {
     // ...and again after more attack rounds that doubled the lockout.
     jest.advanceTimersByTime(1_800_001);
     await attack(guard, 6, 2);
-    expect(await guard.check({ ip: '203.0.113.99', account: 'dr.house' })).toMatchObject({ retryAfterSec: 3600 });
+    expect(await guard.check({ ip: '203.0.113.99', account: 'dr.house' })).toMatchObject({
+      retryAfterSec: 3600,
+    });
     expect(await login(guard, victim, true)).toEqual({ allowed: true });
   });
 
@@ -61,7 +64,11 @@ describe("BruteForceGuard lockout: 'progressive' (default)", () => {
     await attack(guard, 6, 2);
     // Someone at the victim's own address guessing: 5 failures, then 60 s, then 120 s...
     for (let i = 0; i < 4; i++) expect(await login(guard, victim, false)).toEqual({ allowed: true });
-    expect(await login(guard, victim, false)).toEqual({ allowed: false, retryAfterSec: 60, reason: 'ip+account' });
+    expect(await login(guard, victim, false)).toEqual({
+      allowed: false,
+      retryAfterSec: 60,
+      reason: 'ip+account',
+    });
     expect(await login(guard, victim, true)).toMatchObject({ allowed: false, reason: 'ip+account' });
     jest.advanceTimersByTime(60_001);
     await login(guard, victim, false);
@@ -131,7 +138,11 @@ describe("BruteForceGuard lockout: 'hard'", () => {
     const guard = new BruteForceGuard({ ...CLINIC, lockout: 'hard' });
     expect(await login(guard, victim, true)).toEqual({ allowed: true });
     await attack(guard, 6, 2);
-    expect(await login(guard, victim, true)).toEqual({ allowed: false, retryAfterSec: 1800, reason: 'account' });
+    expect(await login(guard, victim, true)).toEqual({
+      allowed: false,
+      retryAfterSec: 1800,
+      reason: 'account',
+    });
     expect(await login(guard, victim, true, { challengePassed: true })).toMatchObject({
       allowed: false,
       reason: 'account',

@@ -33,7 +33,10 @@ describe('BruteForceGuard reservations (memory store)', () => {
       account: { maxFailures: 10, lockoutSec: 1800 },
       lockout: 'hard',
     });
-    const { checks, refused } = await race(guard, 100, (i) => ({ ip: `198.51.100.${i + 1}`, account: 'alice' }));
+    const { checks, refused } = await race(guard, 100, (i) => ({
+      ip: `198.51.100.${i + 1}`,
+      account: 'alice',
+    }));
     expect(checks).toBe(10);
     expect(refused).toBe(90);
     expect(await guard.check({ account: 'alice' })).toEqual({
@@ -47,7 +50,11 @@ describe('BruteForceGuard reservations (memory store)', () => {
     const guard = new BruteForceGuard(); // defaults: ip 100, account 20, ip+account 5
     const { checks } = await race(guard, 100, () => attempt);
     expect(checks).toBe(5);
-    expect(await guard.check(attempt)).toMatchObject({ allowed: false, reason: 'ip+account', retryAfterSec: 60 });
+    expect(await guard.check(attempt)).toMatchObject({
+      allowed: false,
+      reason: 'ip+account',
+      retryAfterSec: 60,
+    });
   });
 
   it('answers a full counter whose attempts are still in flight with Retry-After 1, not a lockout', async () => {
@@ -76,7 +83,11 @@ describe('BruteForceGuard reservations (memory store)', () => {
   });
 
   it('refuses atomically across counters: a refused attempt holds no unit on the others', async () => {
-    const guard = new BruteForceGuard({ ip: { maxFailures: 50 }, account: false, ipAccount: { maxFailures: 1 } });
+    const guard = new BruteForceGuard({
+      ip: { maxFailures: 50 },
+      account: false,
+      ipAccount: { maxFailures: 1 },
+    });
     const held = await guard.reserve(attempt);
     for (let i = 0; i < 30; i++) expect((await guard.reserve(attempt)).allowed).toBe(false);
     if (!held.allowed) throw new Error('expected a reservation');
@@ -101,14 +112,20 @@ describe('BruteForceGuard reservations (memory store)', () => {
   it('never turns a refund into credit once the window has ended', async () => {
     jest.useFakeTimers({ now: Date.parse('2025-06-02T10:00:00.000Z') });
     try {
-      const guard = new BruteForceGuard({ ip: { maxFailures: 3, windowSec: 60 }, account: false, ipAccount: false });
+      const guard = new BruteForceGuard({
+        ip: { maxFailures: 3, windowSec: 60 },
+        account: false,
+        ipAccount: false,
+      });
       const slow = await guard.reserve({ ip: '192.0.2.5' });
       jest.advanceTimersByTime(61_000); // the window ends while the check is still running
       if (!slow.allowed) throw new Error('expected a reservation');
       await slow.reservation.succeed();
       // A new window: exactly 3 failures lock it, not 4.
       for (let i = 0; i < 2; i++) await (await reserveOrThrow(guard, { ip: '192.0.2.5' })).fail();
-      expect(await (await reserveOrThrow(guard, { ip: '192.0.2.5' })).fail()).toMatchObject({ allowed: false });
+      expect(await (await reserveOrThrow(guard, { ip: '192.0.2.5' })).fail()).toMatchObject({
+        allowed: false,
+      });
     } finally {
       jest.useRealTimers();
     }
