@@ -333,7 +333,7 @@ export class BruteForceGuard {
     const units = taken.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
     const failed = taken.find((t): t is PromiseRejectedResult => t.status === 'rejected');
     if (failed !== undefined) {
-      await this.#refundAll(units);
+      await this.#refundAll(units).catch(() => undefined); // best effort: the store is failing
       throw this.#storeError(failed.reason);
     }
     let refusals: Refusal[] = [];
@@ -343,7 +343,14 @@ export class BruteForceGuard {
     }
     let challengeable = false;
     if (refusals.some((r) => r.scope === 'account') && this.#spares(keys)) {
-      if (await this.#exempt(keys, options)) {
+      let exempt: boolean;
+      try {
+        exempt = await this.#exempt(keys, options);
+      } catch (error) {
+        await this.#refundAll(units).catch(() => undefined);
+        throw error;
+      }
+      if (exempt) {
         // Spared from the account lockout: nothing of that counter is held.
         const account = units.find((u) => u.scope === 'account')!;
         units.splice(units.indexOf(account), 1);
