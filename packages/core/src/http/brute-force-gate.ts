@@ -28,6 +28,12 @@ export interface BruteForceGateOptions {
   /** Response statuses that count as a failed login. Default 401 and 403. */
   failureStatuses?: readonly number[];
   /**
+   * Response statuses that mean a successful login (refund, clear the pair's counter, remember
+   * the client). Default every 2xx. A form login answering `303 See Other` on success lists 303;
+   * never list a redirect the route also sends on failure.
+   */
+  successStatuses?: readonly number[];
+  /**
    * Called when only the account lockout refuses a login (with the guard's `lockout:
    * 'progressive'`, for a client the account never signed in from): resolve `true` when the
    * request carries a passed human challenge (a verified CAPTCHA token...), and the login goes on,
@@ -77,6 +83,7 @@ export class BruteForceGate {
   readonly #guard: BruteForceLimiter;
   readonly #accountField: string | false;
   readonly #failures: readonly number[];
+  readonly #successes: readonly number[] | undefined;
   readonly #onChallenge: BruteForceGateOptions['onChallenge'];
   readonly #onError: (error: unknown) => void;
   readonly #settled = new WeakSet<BruteForceTicket>();
@@ -107,6 +114,18 @@ export class BruteForceGate {
         },
       );
     }
+    const successes = options.successStatuses;
+    if (
+      successes !== undefined &&
+      (!Array.isArray(successes) ||
+        !successes.every((s) => Number.isInteger(s) && s >= 200 && s < 400 && !failures.includes(s)))
+    ) {
+      throw new BulwarkConfigError(
+        ErrorCodes.CONFIG_INVALID,
+        `${path}.successStatuses must be 2xx/3xx statuses, none of them a failure status`,
+        { path: `${path}.successStatuses` },
+      );
+    }
     if (options.onChallenge !== undefined && typeof options.onChallenge !== 'function') {
       throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.onChallenge must be a function`, {
         path: `${path}.onChallenge`,
@@ -115,6 +134,7 @@ export class BruteForceGate {
     this.#guard = options.guard;
     this.#accountField = field;
     this.#failures = failures;
+    this.#successes = successes;
     this.#onChallenge = options.onChallenge;
     this.#onError =
       options.onError ??
@@ -155,7 +175,7 @@ export class BruteForceGate {
     let pending: Promise<unknown>;
     try {
       if (status === undefined || this.#failures.includes(status)) pending = r.fail();
-      else if (status >= 200 && status < 300) pending = r.succeed();
+      else if (this.#successes?.includes(status) ?? (status >= 200 && status < 300)) pending = r.succeed();
       else pending = r.release();
     } catch (error) {
       pending = Promise.reject(error);

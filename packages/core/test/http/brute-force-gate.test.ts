@@ -84,9 +84,27 @@ describe('BruteForceGate', () => {
     expect(onError).toHaveBeenCalledTimes(1);
   });
 
-  it('validates onChallenge eagerly', () => {
+  it('validates onChallenge and successStatuses eagerly', () => {
     expect(() => new BruteForceGate({ guard: new BruteForceGuard(), onChallenge: 'yes' as never })).toThrow(
       'bruteForce.onChallenge must be a function',
     );
+    for (const bad of [[401], [500], 'all'])
+      expect(
+        () => new BruteForceGate({ guard: new BruteForceGuard(), successStatuses: bad as never }),
+      ).toThrow('bruteForce.successStatuses must be 2xx/3xx statuses');
+  });
+
+  it('treats the listed successStatuses as successes (a form login answering 303)', async () => {
+    const guard = new BruteForceGuard({ ip: false, account: { maxFailures: 2 } });
+    const gate = new BruteForceGate({ guard, successStatuses: [303] });
+    const home = gate.attempt('192.0.2.60', body);
+    gate.after(await gate.before(home), 303); // signs in: the address becomes a known client
+    await settled();
+    for (const ip of ['203.0.113.1', '203.0.113.2']) {
+      gate.after(await gate.before(gate.attempt(ip, body)), 401);
+      await settled();
+    }
+    await refusal(gate.before(gate.attempt('192.0.2.61', body)));
+    expect((await gate.before(home)).reservation).toBeDefined();
   });
 });
