@@ -245,7 +245,9 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
       authz: { policy: CLINIC_POLICY },
       threat: {
         // OWASP account lockout: 5 consecutive failures for one account from one IP lock it.
-        // PCI DSS 8.3.4: at most 10 failures per account, then at least 30 minutes locked.
+        // 10 failures per account lock it for 30 minutes, for addresses the user has not signed in
+        // from (lockout 'progressive', the default): strangers cannot lock staff out. A strict
+        // reading of PCI DSS 8.3.4 (lock the user ID whatever the source) needs lockout: 'hard'.
         bruteForce: {
           ipAccount: { maxFailures: 5, windowSec: 900, lockoutSec: 60, maxLockoutSec: 3600 },
           account: { maxFailures: 10, windowSec: 3600, lockoutSec: 1800, maxLockoutSec: 86_400 },

@@ -273,7 +273,10 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
     }
     ctx.body = { token, tokenType: 'Bearer', expiresIn: SESSION_TTL_SEC };
   };
-  router.post('/login', mw.bruteForce({ accountField: 'email' }), (ctx) => login(ctx, true));
+  // The form answers 303 on success (401 on failure): that is what makes the address a known client.
+  router.post('/login', mw.bruteForce({ accountField: 'email', successStatuses: [303] }), (ctx) =>
+    login(ctx, true),
+  );
   router.post('/api/login', mw.bruteForce({ accountField: 'email' }), (ctx) => login(ctx, false));
 
   router.post('/logout', (ctx) => {

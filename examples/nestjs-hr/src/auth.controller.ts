@@ -1,4 +1,4 @@
-import { BulwarkHttpError, ErrorCodes } from '@bulwark/core';
+import { lockedOut } from '@bulwark/core';
 import { Public } from '@bulwark/nestjs';
 import { Body, Controller, HttpCode, Inject, Post, Req, UnauthorizedException } from '@nestjs/common';
 import { EmployeeDirectory } from './employee-directory';
@@ -24,29 +24,31 @@ export class AuthController {
       ...(req.ip ? { ip: req.ip } : {}),
       ...(typeof body?.email === 'string' ? { account: body.email.slice(0, 254) } : {}),
     };
-    const gate = await guard.check(attempt);
+    // Reserved before the password check, so concurrent guesses cannot outrun the limits.
+    const gate = await guard.reserve(attempt);
     if (!gate.allowed) {
-      throw new BulwarkHttpError(
-        ErrorCodes.HTTP_TOO_MANY_REQUESTS,
-        429,
-        'Too many failed attempts; retry later.',
-        {
-          retryAfterSec: gate.retryAfterSec,
-        },
-      );
+      throw lockedOut(gate);
     }
-    const employee = await this.directory.authenticate(body?.email, body?.password);
-    await this.kit.auditLog!.append({
-      actor: { id: employee?.id ?? 'anonymous', type: 'user', ...(req.ip ? { ip: req.ip } : {}) },
-      action: 'auth.login',
-      outcome: employee ? 'success' : 'failure',
-      category: 'security',
-    });
+    const { reservation } = gate;
+    let employee: Awaited<ReturnType<EmployeeDirectory['authenticate']>>;
+    try {
+      employee = await this.directory.authenticate(body?.email, body?.password);
+      await this.kit.auditLog!.append({
+        actor: { id: employee?.id ?? 'anonymous', type: 'user', ...(req.ip ? { ip: req.ip } : {}) },
+        action: 'auth.login',
+        outcome: employee ? 'success' : 'failure',
+        category: 'security',
+      });
+    } catch (error) {
+      // The password may have been checked: the attempt stays counted.
+      await reservation.fail();
+      throw error;
+    }
     if (employee === undefined) {
-      await guard.recordFailure(attempt);
+      await reservation.fail();
       throw new UnauthorizedException('Wrong e-mail or password.');
     }
-    await guard.recordSuccess(attempt);
+    await reservation.succeed();
     const token = await this.kit.tokens!.sign(
       { roles: [employee.role] },
       { subject: employee.id, ttlSec: TOKEN_TTL_SEC },

@@ -301,6 +301,8 @@ const KNOWN_BRUTE_FORCE = [
   'ip',
   'account',
   'ipAccount',
+  'lockout',
+  'knownClientTtlSec',
   'backoffFactor',
   'strikeWindowSec',
   'redis',

@@ -231,6 +231,10 @@ export {
   type BruteForceScope,
   type BruteForceRedisClient,
   type BruteForceGuardDescription,
+  type BruteForceLockout,
+  type BruteForceReservation,
+  type BruteForceReservationResult,
+  type BruteForceReserveOptions,
 } from './threat/brute-force-guard';
 export {
   ThreatDetector,

@@ -2,15 +2,18 @@ import { BruteForceGate, type BruteForceGateOptions } from '@bulwark/core';
 import type { RequestHandler } from 'express';
 
 /**
- * For login routes (after the body is parsed): 429 + Retry-After while the IP, account or pair is
- * locked out; afterwards a 401/403 answer counts as a failure and a 2xx clears the pair's counter.
+ * For login routes (after the body is parsed): reserves the attempt before the handler checks the
+ * credentials (429 + Retry-After when the IP, account or pair is full or locked), then settles it
+ * from the final status: 401/403 stays counted, 2xx refunds it and clears the pair's counter.
  */
 export function bruteForce(options: BruteForceGateOptions): RequestHandler {
   const gate = new BruteForceGate(options);
   return (req, res, next) => {
     const attempt = gate.attempt(req.ip, req.body);
-    gate.before(attempt).then(() => {
-      res.once('finish', () => gate.after(attempt, res.statusCode));
+    gate.before(attempt, { headers: req.headers, body: req.body }).then((ticket) => {
+      res.once('finish', () => gate.after(ticket, res.statusCode));
+      // 'close' without 'finish': the client went away, maybe after the check ran.
+      res.once('close', () => gate.after(ticket, res.writableFinished ? res.statusCode : undefined));
       next();
     }, next);
   };

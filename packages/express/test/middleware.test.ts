@@ -1,4 +1,7 @@
 import { BulwarkConfigError, BulwarkError, ErrorCodes } from '@bulwark/core';
+import { once } from 'node:events';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import request from 'supertest';
@@ -495,6 +498,47 @@ describe('bruteForce', () => {
     expect(locked.status).toBe(429);
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
     expect(locked.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
+});
+
+describe('bruteForce with clients that hang up', () => {
+  it('counts a login whose client went away before the answer (the password may have been checked)', async () => {
+    let entered: () => void = () => undefined;
+    const a = express();
+    a.use(express.json());
+    a.post('/login', bruteForce({ guard: t.kit.bruteForce }), async (_req, res) => {
+      entered();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      res.status(200).json({});
+    });
+    withErrors(a);
+    const srv = a.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    const { port } = srv.address() as AddressInfo;
+    try {
+      // ipAccount allows 3 (test kit): three logins abandoned mid-check use them up.
+      for (let i = 0; i < 3; i++) {
+        const inHandler = new Promise<void>((resolve) => (entered = resolve));
+        const req = http.request({
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/login',
+          headers: { 'content-type': 'application/json' },
+        });
+        req.on('error', () => undefined);
+        req.end(JSON.stringify({ username: 'eve', password: 'right' }));
+        await inHandler;
+        req.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const res = await request(srv).post('/login').send({ username: 'eve', password: 'right' });
+      expect(res.status).toBe(429);
+      // Counted as failures (the third one started the 30 s lockout), not left holding the counter.
+      expect(res.headers['retry-after']).toBe('30');
+    } finally {
+      srv.close();
+    }
   });
 });
 

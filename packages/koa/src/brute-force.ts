@@ -2,15 +2,19 @@ import { BruteForceGate, type BruteForceGateOptions } from '@bulwark/core';
 import type { Middleware } from 'koa';
 
 /**
- * For login routes (after the body is parsed): 429 + Retry-After while the IP, account or pair is
- * locked out; afterwards a 401/403 answer counts as a failure and a 2xx clears the pair's counter.
+ * For login routes (after the body is parsed): reserves the attempt before the handler checks the
+ * credentials (429 + Retry-After when the IP, account or pair is full or locked), then settles it
+ * from the final status: 401/403 stays counted, 2xx refunds it and clears the pair's counter.
  */
 export function bruteForce(options: BruteForceGateOptions): Middleware {
   const gate = new BruteForceGate(options);
   return async (ctx, next) => {
-    const attempt = gate.attempt(ctx.ip, (ctx.request as { body?: unknown }).body);
-    await gate.before(attempt);
-    ctx.res.once('finish', () => gate.after(attempt, ctx.res.statusCode));
+    const body = (ctx.request as { body?: unknown }).body;
+    const ticket = await gate.before(gate.attempt(ctx.ip, body), { headers: ctx.headers, body });
+    const res = ctx.res;
+    res.once('finish', () => gate.after(ticket, res.statusCode));
+    // 'close' without 'finish': the client went away, maybe after the check ran.
+    res.once('close', () => gate.after(ticket, res.writableFinished ? res.statusCode : undefined));
     await next();
   };
 }

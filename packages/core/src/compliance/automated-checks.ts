@@ -405,6 +405,15 @@ const bruteForce: AutomatedCheck = (bundle, params) => {
       `Configure BruteForceGuard limits.${scopes[0]} accordingly.`,
     );
   }
+  // A requirement to lock the user ID whatever the source (PCI DSS 8.3.4) is not met by a lockout
+  // that spares the account's known clients.
+  if (params.lockout === 'hard' && (ev.data.lockout ?? 'hard') !== 'hard') {
+    return fail(
+      `The account lockout spares clients the account signed in from (lockout '${ev.data.lockout}'); this control locks the user ID whatever the source.`,
+      [ev],
+      "Set BruteForceGuard lockout: 'hard' (anyone can then lock an account out; see docs/brute-force.md).",
+    );
+  }
   return pass(`The brute-force guard enforces an ${want} (${ok.join(', ')}).`, [ev]);
 };
 

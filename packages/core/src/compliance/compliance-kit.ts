@@ -345,6 +345,7 @@ export class ComplianceKit {
       return {
         store: d.store,
         limits: { ...d.limits },
+        lockout: d.lockout,
         backoffFactor: d.backoffFactor,
         strikeWindowSec: d.strikeWindowSec,
       };

@@ -114,6 +114,8 @@ export interface BruteForceEvidence {
     string,
     { maxFailures: number; windowSec: number; lockoutSec: number; maxLockoutSec: number } | false
   >;
+  /** Who the account counter locks out (absent in snapshots from before the option: 'hard'). */
+  lockout?: 'progressive' | 'hard';
   backoffFactor: number;
   strikeWindowSec: number;
 }

@@ -1,12 +1,24 @@
 import { BulwarkConfigError, ErrorCodes } from '../errors';
-import type { BruteForceAttempt, BruteForceDecision } from '../threat/brute-force-guard';
+import type {
+  BruteForceAttempt,
+  BruteForceReservation,
+  BruteForceReservationResult,
+  BruteForceReserveOptions,
+} from '../threat/brute-force-guard';
 import { BulwarkHttpError } from './bulwark-http-error';
 
 /** What the gate needs: `BruteForceGuard` fits. */
 export interface BruteForceLimiter {
-  check(attempt: BruteForceAttempt): Promise<BruteForceDecision>;
-  recordFailure(attempt: BruteForceAttempt): Promise<BruteForceDecision>;
-  recordSuccess(attempt: BruteForceAttempt): Promise<void>;
+  reserve(
+    attempt: BruteForceAttempt,
+    options?: BruteForceReserveOptions,
+  ): Promise<BruteForceReservationResult>;
+}
+
+/** What a challenge hook sees of the login request. */
+export interface BruteForceChallengeRequest {
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: unknown;
 }
 
 export interface BruteForceGateOptions {
@@ -15,12 +27,30 @@ export interface BruteForceGateOptions {
   accountField?: string | false;
   /** Response statuses that count as a failed login. Default 401 and 403. */
   failureStatuses?: readonly number[];
+  /**
+   * Response statuses that mean a successful login (refund, clear the pair's counter, remember
+   * the client). Default every 2xx. A form login answering `303 See Other` on success lists 303;
+   * never list a redirect the route also sends on failure.
+   */
+  successStatuses?: readonly number[];
+  /**
+   * Called when only the account lockout refuses a login (with the guard's `lockout:
+   * 'progressive'`, for a client the account never signed in from): resolve `true` when the
+   * request carries a passed human challenge (a verified CAPTCHA token...), and the login goes on,
+   * still limited per IP and per IP+account. Without it, or when it resolves `false`, the answer
+   * is 429 with `challenge: true` in the problem details so the client can show one.
+   */
+  onChallenge?: (request: BruteForceChallengeRequest) => boolean | Promise<boolean>;
   /** Called when recording an outcome fails (the response is already sent). Default: process warning. */
   onError?: (error: unknown) => void;
 }
 
 /** The 429 a locked-out attempt answers with (Retry-After from `retryAfterSec`). */
-export function lockedOut(decision: { retryAfterSec: number; reason: string }): BulwarkHttpError {
+export function lockedOut(decision: {
+  retryAfterSec: number;
+  reason: string;
+  challengeable?: boolean;
+}): BulwarkHttpError {
   return new BulwarkHttpError(
     ErrorCodes.HTTP_TOO_MANY_REQUESTS,
     429,
@@ -28,23 +58,38 @@ export function lockedOut(decision: { retryAfterSec: number; reason: string }): 
     {
       retryAfterSec: decision.retryAfterSec,
       location: decision.reason,
+      ...(decision.challengeable === true ? { challenge: true } : {}),
     },
   );
 }
 
+/** A login request that passed the gate; hand it back to `after()` once the answer is known. */
+export interface BruteForceTicket {
+  readonly reservation?: BruteForceReservation;
+}
+
+const NOTHING_RESERVED: BruteForceTicket = Object.freeze({});
+
 /**
- * Brute-force defence around a login route: refuse while the IP / account / pair is locked out
- * (429 + Retry-After), and after the route answered, count a failure (401/403) or clear the
- * pair's counter (2xx) from the final status, so the login handler itself needs no changes.
+ * Brute-force defence around a login route. `before()` reserves the attempt on the IP, account
+ * and pair counters atomically and refuses (429 + Retry-After) when any is full or locked, so no
+ * more credential checks run than the limits allow, however many requests race in however many
+ * processes. `after()` settles the reservation from the final status: a failure status keeps it
+ * counted, a 2xx refunds it (and clears the pair's counter), anything else refunds it; an answer
+ * that never completed (the client went away) counts as a failure, since the check may have run.
+ * The login handler itself needs no changes.
  */
 export class BruteForceGate {
   readonly #guard: BruteForceLimiter;
   readonly #accountField: string | false;
   readonly #failures: readonly number[];
+  readonly #successes: readonly number[] | undefined;
+  readonly #onChallenge: BruteForceGateOptions['onChallenge'];
   readonly #onError: (error: unknown) => void;
+  readonly #settled = new WeakSet<BruteForceTicket>();
 
   constructor(options: BruteForceGateOptions, path = 'bruteForce') {
-    if (typeof options?.guard?.check !== 'function') {
+    if (typeof options?.guard?.reserve !== 'function') {
       throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.guard must be a BruteForceGuard`, {
         path: `${path}.guard`,
       });
@@ -69,9 +114,28 @@ export class BruteForceGate {
         },
       );
     }
+    const successes = options.successStatuses;
+    if (
+      successes !== undefined &&
+      (!Array.isArray(successes) ||
+        !successes.every((s) => Number.isInteger(s) && s >= 200 && s < 400 && !failures.includes(s)))
+    ) {
+      throw new BulwarkConfigError(
+        ErrorCodes.CONFIG_INVALID,
+        `${path}.successStatuses must be 2xx/3xx statuses, none of them a failure status`,
+        { path: `${path}.successStatuses` },
+      );
+    }
+    if (options.onChallenge !== undefined && typeof options.onChallenge !== 'function') {
+      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.onChallenge must be a function`, {
+        path: `${path}.onChallenge`,
+      });
+    }
     this.#guard = options.guard;
     this.#accountField = field;
     this.#failures = failures;
+    this.#successes = successes;
+    this.#onChallenge = options.onChallenge;
     this.#onError =
       options.onError ??
       ((e) => process.emitWarning(`bulwark: brute-force outcome not recorded: ${(e as Error)?.message}`));
@@ -88,25 +152,52 @@ export class BruteForceGate {
     return out;
   }
 
-  /** Throws 429 while locked out. */
-  async before(attempt: BruteForceAttempt): Promise<void> {
-    if (attempt.ip === undefined && attempt.account === undefined) return;
-    const decision = await this.#guard.check(attempt);
-    if (!decision.allowed) throw lockedOut(decision);
+  /** Reserves the attempt; throws 429 while a counter is full or locked. */
+  async before(attempt: BruteForceAttempt, request?: BruteForceChallengeRequest): Promise<BruteForceTicket> {
+    if (attempt.ip === undefined && attempt.account === undefined) return NOTHING_RESERVED;
+    let result = await this.#guard.reserve(attempt);
+    if (!result.allowed && result.challengeable === true && this.#onChallenge !== undefined) {
+      if (await this.#challengePassed(request))
+        result = await this.#guard.reserve(attempt, { challengePassed: true });
+    }
+    if (!result.allowed) throw lockedOut(result);
+    return { reservation: result.reservation };
   }
 
-  /** Records the outcome from the final status; never throws. */
-  after(attempt: BruteForceAttempt, status: number): void {
-    if (attempt.ip === undefined && attempt.account === undefined) return;
-    let pending: Promise<unknown> | undefined;
-    if (this.#failures.includes(status)) pending = this.#guard.recordFailure(attempt);
-    else if (status >= 200 && status < 300) pending = this.#guard.recordSuccess(attempt);
-    pending?.catch((error: unknown) => {
-      try {
-        this.#onError(error);
-      } catch {
-        // never reaches the request path
-      }
-    });
+  /**
+   * Settles the reservation from the final status (`undefined`: the answer never completed).
+   * Idempotent per ticket; never throws.
+   */
+  after(ticket: BruteForceTicket, status: number | undefined): void {
+    const r = ticket.reservation;
+    if (r === undefined || this.#settled.has(ticket)) return;
+    this.#settled.add(ticket);
+    let pending: Promise<unknown>;
+    try {
+      if (status === undefined || this.#failures.includes(status)) pending = r.fail();
+      else if (this.#successes?.includes(status) ?? (status >= 200 && status < 300)) pending = r.succeed();
+      else pending = r.release();
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.catch((error: unknown) => this.#report(error));
+  }
+
+  async #challengePassed(request: BruteForceChallengeRequest | undefined): Promise<boolean> {
+    try {
+      return (await this.#onChallenge!(request ?? { headers: {}, body: undefined })) === true;
+    } catch (error) {
+      // A broken hook is a failed challenge (fail closed).
+      this.#report(error);
+      return false;
+    }
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.#onError(error);
+    } catch {
+      // never reaches the request path
+    }
   }
 }

@@ -67,8 +67,10 @@ export {
 export {
   BruteForceGate,
   lockedOut,
+  type BruteForceChallengeRequest,
   type BruteForceGateOptions,
   type BruteForceLimiter,
+  type BruteForceTicket,
 } from './brute-force-gate';
 export { httpAppEvidence } from './http-app-evidence';
 export type { BulwarkHttpKit } from './http-kit';

@@ -272,7 +272,16 @@ export function problemStatus(code: string): number | undefined {
 }
 
 /** Error details safe to echo as extension members (ids and numbers, never values or secrets). */
-const SAFE_DETAILS = ['reasonId', 'purposeId', 'state', 'needsRenewal', 'retryAfterSec', 'location', 'limit'];
+const SAFE_DETAILS = [
+  'reasonId',
+  'purposeId',
+  'state',
+  'needsRenewal',
+  'retryAfterSec',
+  'location',
+  'limit',
+  'challenge',
+];
 
 /** Fixed details for the body-parser / co-body error types (their messages can quote the body). */
 const PARSER_TYPES: Readonly<Record<string, string>> = {

@@ -9,15 +9,17 @@ export interface MfaAttempt {
  * What a second-factor check needs from a brute-force guard. `BruteForceGuard` (threat/)
  * satisfies it; the account it is given is `mfa:<userId>`, so TOTP and recovery-code failures
  * count together. RFC 4226 §7.3 / RFC 6238 §5.2: a verifier must throttle guessing, since a
- * 6-digit code with a ±1-step window falls to ~333 000 guesses on average.
+ * 6-digit code with a ±1-step window falls to ~333 000 guesses on average. The attempt is
+ * reserved before the code is checked, so concurrent guesses cannot outrun the limit.
  */
 export interface MfaAttemptGuard {
-  check(attempt: {
-    ip?: string;
-    account?: string;
-  }): Promise<{ allowed: true } | { allowed: false; retryAfterSec: number; reason: string }>;
-  recordFailure(attempt: { ip?: string; account?: string }): Promise<unknown>;
-  recordSuccess(attempt: { ip?: string; account?: string }): Promise<unknown>;
+  reserve(attempt: { ip?: string; account?: string }): Promise<
+    | {
+        allowed: true;
+        reservation: { fail(): Promise<unknown>; succeed(): Promise<unknown>; release(): Promise<unknown> };
+      }
+    | { allowed: false; retryAfterSec: number; reason: string }
+  >;
 }
 
 const USER_ID_MAX = 256;
@@ -32,7 +34,7 @@ export function checkUserId(userId: unknown): asserts userId is string {
   }
 }
 
-/** Runs `fn` between the guard's check and its failure / success bookkeeping. */
+/** Runs `fn` holding a reservation of the guard, settled from its outcome (a wrong code stays counted). */
 export async function guarded<T>(
   guard: MfaAttemptGuard | undefined,
   userId: string,
@@ -41,7 +43,7 @@ export async function guarded<T>(
 ): Promise<T> {
   if (guard === undefined) return fn();
   const key = { account: `mfa:${userId}`, ...(attempt?.ip !== undefined ? { ip: attempt.ip } : {}) };
-  const decision = await guard.check(key);
+  const decision = await guard.reserve(key);
   if (!decision.allowed) {
     throw new BulwarkMfaError(
       ErrorCodes.MFA_LOCKED,
@@ -49,6 +51,7 @@ export async function guarded<T>(
       { retryAfterSec: decision.retryAfterSec, reason: decision.reason },
     );
   }
+  const { reservation } = decision;
   let result: T;
   try {
     result = await fn();
@@ -60,11 +63,13 @@ export async function guarded<T>(
         error.code === ErrorCodes.MFA_REPLAY ||
         error.code === ErrorCodes.MFA_RECOVERY_CODE_USED)
     ) {
-      await guard.recordFailure(key);
+      await reservation.fail();
+    } else {
+      await reservation.release();
     }
     throw error;
   }
-  await guard.recordSuccess(key);
+  await reservation.succeed();
   return result;
 }
 

@@ -72,8 +72,8 @@ export class RecoveryCodes {
     if (!Number.isInteger(length) || length < 8 || length > 32) {
       throw configError(`${path}.length`, 'must be an integer from 8 to 32 characters');
     }
-    if (options.guard !== undefined && typeof options.guard?.check !== 'function') {
-      throw configError(`${path}.guard`, 'must be a BruteForceGuard (check / recordFailure / recordSuccess)');
+    if (options.guard !== undefined && typeof options.guard?.reserve !== 'function') {
+      throw configError(`${path}.guard`, 'must be a BruteForceGuard (reserve)');
     }
     this.#store = options.store;
     this.#hasher = options.hasher ?? new PasswordHasher();

@@ -132,8 +132,8 @@ export class TotpFactor {
     if (!Number.isInteger(secretBytes) || secretBytes < 20 || secretBytes > 64) {
       throw configError(`${path}.secretBytes`, 'must be an integer from 20 (160 bits, RFC 4226 §4) to 64');
     }
-    if (options.guard !== undefined && typeof options.guard?.check !== 'function') {
-      throw configError(`${path}.guard`, 'must be a BruteForceGuard (check / recordFailure / recordSuccess)');
+    if (options.guard !== undefined && typeof options.guard?.reserve !== 'function') {
+      throw configError(`${path}.guard`, 'must be a BruteForceGuard (reserve)');
     }
     this.#store = options.store;
     this.#issuer = options.issuer;

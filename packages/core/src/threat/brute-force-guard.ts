@@ -1,22 +1,29 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { isIP } from 'node:net';
 import { types as utilTypes } from 'node:util';
-import {
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
 import { BulwarkConfigError, BulwarkThreatError, ErrorCodes } from '../errors';
+import { AttemptCounter, type CounterState } from './attempt-counter';
+import { clientAddressKey } from './client-address';
 
 /** The counter a lockout came from. */
 export type BruteForceScope = 'ip' | 'account' | 'ip+account';
 
+/**
+ * What the account counter does once an account has seen `maxFailures` failures:
+ * - `'progressive'` (default): it locks out clients the account has never signed in from; a known
+ *   client (an address this account signed in from successfully within `knownClientTtlSec`) is
+ *   not locked by it and stays limited by its own ip+account counter, whose lockouts double (a
+ *   progressive delay); an unknown client that passed a challenge (`challengePassed`) likewise.
+ *   Strangers cannot lock the owner out (OWASP Authentication Cheat Sheet, "Account Lockout").
+ * - `'hard'`: it locks out every client, the owner included: anyone who knows an account name
+ *   can keep it locked (a denial of service), in exchange for a strict per-account ceiling.
+ */
+export type BruteForceLockout = 'progressive' | 'hard';
+
 /** One counter: `maxFailures` failures within `windowSec` lock the key for `lockoutSec`, doubling. */
 export interface BruteForceLimit {
-  /** Failures within the window that trigger a lockout. */
+  /** Failures within the window that trigger a lockout; also the most credential checks at once. */
   maxFailures: number;
-  /** Sliding period (seconds) the failures are counted over; the count restarts after it. */
+  /** Period (seconds) the failures are counted over; the count restarts after it. */
   windowSec: number;
   /** First lockout, seconds. */
   lockoutSec: number;
@@ -40,15 +47,22 @@ export interface BruteForceGuardOptions {
   ip?: Partial<BruteForceLimit> | false;
   /**
    * Failures on one account from any IP (distributed guessing). Default 20 per hour, lock 5 min
-   * doubling up to 1 h. Note that anyone can trip it for any account name (a lockout DoS): keep
-   * its threshold well above `ipAccount`'s, or pair it with a CAPTCHA instead of a hard block.
+   * doubling up to 1 h. Who it locks out depends on `lockout`.
    */
   account?: Partial<BruteForceLimit> | false;
   /**
    * Consecutive failures on one account from one IP (OWASP "account lockout"). Default 5 per
-   * 15 min, lock 1 min doubling up to 1 h; `recordSuccess` clears it.
+   * 15 min, lock 1 min doubling up to 1 h; a success clears it.
    */
   ipAccount?: Partial<BruteForceLimit> | false;
+  /**
+   * Who the account counter locks out: `'progressive'` (default: clients the account never signed
+   * in from) or `'hard'` (everyone, the owner included). See BruteForceLockout. Known clients are
+   * only spared while the `ipAccount` counter is on, since it is then their per-account limit.
+   */
+  lockout?: BruteForceLockout;
+  /** How long a successful sign-in makes its address a known client of the account (seconds). Default 14 days. */
+  knownClientTtlSec?: number;
   /** Multiplier between successive lockouts of one key. Default 2. */
   backoffFactor?: number;
   /** How long past lockouts count toward the back-off (seconds). Default 86 400. */
@@ -58,8 +72,9 @@ export interface BruteForceGuardOptions {
   /** Prefix of every store key. Default `bulwark:bf`. */
   keyPrefix?: string;
   /**
-   * HMAC key (>= 32 bytes) for account names in store keys, so Redis never holds user names.
-   * Required with `redis` (every instance must derive the same keys); random per process otherwise.
+   * HMAC key (>= 32 bytes) for account names and known clients in store keys, so the store never
+   * holds user names. Required with `redis` (every instance must derive the same keys); random per
+   * process otherwise.
    */
   accountKey?: Uint8Array;
   /** IPv6 addresses are counted per prefix of this many bits (one host usually owns a /64). Default 64. */
@@ -79,14 +94,48 @@ export interface BruteForceAttempt {
   account?: string;
 }
 
+export interface BruteForceReserveOptions {
+  /**
+   * The app verified a human challenge (CAPTCHA, e-mailed link...) for this attempt. With
+   * `lockout: 'progressive'` it lifts the account lockout for the attempt (the ip and ip+account
+   * counters still apply); with `'hard'` it changes nothing.
+   */
+  challengePassed?: boolean;
+}
+
 export type BruteForceDecision =
   | { readonly allowed: true }
-  | { readonly allowed: false; readonly retryAfterSec: number; readonly reason: BruteForceScope };
+  | {
+      readonly allowed: false;
+      readonly retryAfterSec: number;
+      readonly reason: BruteForceScope;
+      /** Only the account lockout refused it, and a passed challenge would lift it (`'progressive'`). */
+      readonly challengeable?: true;
+    };
+
+/**
+ * An attempt allowed to reach the credential check, holding one unit on each of its counters.
+ * Settle it exactly once when the check is done (later calls do nothing):
+ */
+export interface BruteForceReservation {
+  /** Wrong credentials: the unit stays counted; may start lockouts. Resolves to the decision for the next attempt. */
+  fail(): Promise<BruteForceDecision>;
+  /** Right credentials: the units are refunded, the ip+account counter cleared, the address remembered as a known client. */
+  succeed(): Promise<void>;
+  /** The credentials were never checked (a malformed request, a failure before the check): the units are refunded. */
+  release(): Promise<void>;
+}
+
+export type BruteForceReservationResult =
+  | { readonly allowed: true; readonly reservation: BruteForceReservation }
+  | Extract<BruteForceDecision, { allowed: false }>;
 
 /** The effective configuration (no key material), as compliance evidence. */
 export interface BruteForceGuardDescription {
   readonly store: 'memory' | 'redis';
   readonly limits: Readonly<Record<BruteForceScope, BruteForceLimit | false>>;
+  readonly lockout: BruteForceLockout;
+  readonly knownClientTtlSec: number;
   readonly backoffFactor: number;
   readonly strikeWindowSec: number;
 }
@@ -104,6 +153,9 @@ const SCOPE_OPTION: Record<BruteForceScope, 'ip' | 'account' | 'ipAccount'> = {
 };
 const ACCOUNT_MAX = 1024;
 const KEY_PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
+// The memory store expires keys with setTimeout, whose delay cannot exceed 2^31 - 1 ms (24.8 days).
+const KNOWN_TTL_MAX_MEMORY = 24 * 86_400;
+const KNOWN_TTL_MAX = 400 * 86_400;
 
 function configError(path: string, message: string): BulwarkConfigError {
   return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} ${message}`, { path });
@@ -117,38 +169,46 @@ function defaultNormalize(account: string): string {
   return account.normalize('NFKC').trim().toLowerCase();
 }
 
-/** Expands an IPv6 address (no zone id) into eight 16-bit groups. Input already passed isIP. */
-function ipv6Groups(ip: string): number[] {
-  let text = ip;
-  // An embedded IPv4 tail (::ffff:1.2.3.4, ::1.2.3.4) becomes two hex groups.
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (dotted !== null) {
-    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const parse = (part: string): number[] =>
-    part === '' ? [] : part.split(':').map((g) => Number.parseInt(g, 16));
-  const [head, rest] = text.split('::') as [string, string | undefined];
-  const left = parse(head);
-  if (rest === undefined) return left;
-  const right = parse(rest);
-  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+type Refusal = { scope: BruteForceScope; retryAfterSec: number };
+
+/** A counter unit held by a reservation. */
+interface Held {
+  scope: BruteForceScope;
+  key: string;
+  /** The count the unit brought the counter to: its place among the window's attempts. */
+  count: number;
+  /** When the window it was counted in ends (a refund after that would credit the next window). */
+  expiresAt: number;
+}
+
+/** The store keys of one attempt. */
+interface AttemptKeys {
+  ip?: string;
+  account?: string;
+  counters: [BruteForceScope, string][];
 }
 
 /**
  * Brute-force defence for authentication endpoints (OWASP Authentication Cheat Sheet, NIST SP
- * 800-63B §5.2.2 "rate limiting"), on rate-limiter-flexible. Three counters, each locking its key
- * when `maxFailures` failures land within `windowSec`; each further lockout of the same key within
- * `strikeWindowSec` lasts `backoffFactor` times longer, up to `maxLockoutSec`.
+ * 800-63B §5.2.2 "rate limiting", ASVS 5.0 V6.3.1), on rate-limiter-flexible. Three counters (IP,
+ * account, IP+account), each locking its key when `maxFailures` failures land within `windowSec`;
+ * each further lockout of the same key within `strikeWindowSec` lasts `backoffFactor` times
+ * longer, up to `maxLockoutSec`.
  *
- * Call `check()` before verifying credentials and refuse (HTTP 429 + Retry-After) when it is not
- * allowed; then `recordFailure()` or `recordSuccess()`. Store keys hold a keyed hash of the
- * account name, never the name. A store failure throws ERR_THREAT_STORE: the guard fails closed.
+ * `reserve()` before verifying credentials: it takes one unit on every counter atomically (one
+ * Redis round trip each), so however many requests race, in however many processes, at most
+ * `maxFailures` attempts per key are past it at once or failed within the window; refuse
+ * (HTTP 429 + Retry-After) when it is not allowed, otherwise settle the reservation with `fail()`,
+ * `succeed()` or `release()`. Store keys hold keyed hashes of account names and known clients,
+ * never the names. A store failure throws ERR_THREAT_STORE: the guard fails closed.
  */
 export class BruteForceGuard {
   readonly #limits: Record<BruteForceScope, BruteForceLimit | false>;
-  readonly #failures = new Map<BruteForceScope, RateLimiterAbstract>();
-  readonly #strikes = new Map<BruteForceScope, RateLimiterAbstract>();
+  readonly #failures = new Map<BruteForceScope, AttemptCounter>();
+  readonly #strikes = new Map<BruteForceScope, AttemptCounter>();
+  readonly #known: AttemptCounter;
+  readonly #lockout: BruteForceLockout;
+  readonly #knownTtlSec: number;
   readonly #factor: number;
   readonly #strikeWindowSec: number;
   readonly #accountKey: Buffer;
@@ -166,6 +226,10 @@ export class BruteForceGuard {
     }
     if (SCOPES.every((s) => limits[s] === false)) throw configError(path, 'must enable at least one counter');
     this.#limits = limits;
+    this.#lockout = options.lockout ?? 'progressive';
+    if (this.#lockout !== 'progressive' && this.#lockout !== 'hard') {
+      throw configError(`${path}.lockout`, `must be 'progressive' or 'hard', got ${String(this.#lockout)}`);
+    }
     this.#factor = options.backoffFactor ?? 2;
     if (typeof this.#factor !== 'number' || !(this.#factor >= 1 && this.#factor <= 10)) {
       throw configError(
@@ -187,6 +251,14 @@ export class BruteForceGuard {
       (redis === null || typeof redis !== 'object' || typeof redis.multi !== 'function')
     ) {
       throw configError(`${path}.redis`, 'must be an ioredis / node-redis client');
+    }
+    this.#knownTtlSec = options.knownClientTtlSec ?? 14 * 86_400;
+    const knownMax = redis === undefined ? KNOWN_TTL_MAX_MEMORY : KNOWN_TTL_MAX;
+    if (!Number.isInteger(this.#knownTtlSec) || this.#knownTtlSec < 60 || this.#knownTtlSec > knownMax) {
+      throw configError(
+        `${path}.knownClientTtlSec`,
+        `must be an integer from 60 to ${knownMax}${redis === undefined ? ' with the memory store' : ''}, got ${String(this.#knownTtlSec)}`,
+      );
     }
     if (options.accountKey !== undefined) {
       if (!utilTypes.isUint8Array(options.accountKey) || options.accountKey.byteLength < 32) {
@@ -215,82 +287,120 @@ export class BruteForceGuard {
       const limit = limits[scope];
       if (limit === false) continue;
       const tag = scope === 'ip+account' ? 'ipacct' : scope;
-      const make = (keyPrefix: string, points: number, duration: number): RateLimiterAbstract =>
-        redis === undefined
-          ? new RateLimiterMemory({ keyPrefix, points, duration })
-          : // rejectIfRedisNotReady: fail fast (and closed) instead of queueing behind a dead connection.
-            new RateLimiterRedis({
-              storeClient: redis,
-              keyPrefix,
-              points,
-              duration,
-              rejectIfRedisNotReady: true,
-            });
-      this.#failures.set(scope, make(`${prefix}:fail:${tag}`, limit.maxFailures, limit.windowSec));
+      this.#failures.set(
+        scope,
+        new AttemptCounter({
+          redis,
+          keyPrefix: `${prefix}:fail:${tag}`,
+          points: limit.maxFailures,
+          duration: limit.windowSec,
+        }),
+      );
       // Strike counters only count lockouts; the point budget is never meant to run out.
       this.#strikes.set(
         scope,
-        make(`${prefix}:strike:${tag}`, Number.MAX_SAFE_INTEGER, this.#strikeWindowSec),
+        new AttemptCounter({
+          redis,
+          keyPrefix: `${prefix}:strike:${tag}`,
+          points: Number.MAX_SAFE_INTEGER,
+          duration: this.#strikeWindowSec,
+        }),
       );
     }
-  }
-
-  /** Whether an attempt may proceed now; when not, the longest applicable lockout. */
-  async check(attempt: BruteForceAttempt): Promise<BruteForceDecision> {
-    const keys = this.#keys(attempt);
-    const results = await Promise.all(
-      keys.map(async ([scope, key]) => {
-        const res = await this.#call(() => this.#failures.get(scope)!.get(key));
-        const limit = this.#limits[scope] as BruteForceLimit;
-        return res !== null && res.consumedPoints > limit.maxFailures
-          ? { scope, retryAfterSec: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) }
-          : undefined;
-      }),
-    );
-    return this.#worst(results);
+    this.#known = new AttemptCounter({
+      redis,
+      keyPrefix: `${prefix}:known`,
+      points: 1,
+      duration: this.#knownTtlSec,
+    });
   }
 
   /**
-   * Counts a failed attempt on every applicable counter and starts lockouts that reach their
-   * threshold. Returns the decision for the next attempt. Failures while already locked do not
-   * extend or escalate the lockout (so an attacker cannot stretch a victim's lock indefinitely).
+   * Reserves an attempt before its credentials are checked: allowed only while every counter of
+   * the attempt has a free unit, taken atomically. Refused attempts take nothing.
    */
-  async recordFailure(attempt: BruteForceAttempt): Promise<BruteForceDecision> {
+  async reserve(
+    attempt: BruteForceAttempt,
+    options: BruteForceReserveOptions = {},
+  ): Promise<BruteForceReservationResult> {
     const keys = this.#keys(attempt);
-    const results = await Promise.all(
-      keys.map(async ([scope, key]) => {
-        const limit = this.#limits[scope] as BruteForceLimit;
-        const failures = this.#failures.get(scope)!;
-        let res: RateLimiterRes;
-        try {
-          res = await failures.consume(key);
-        } catch (error) {
-          if (!(error instanceof RateLimiterRes)) throw this.#storeError(error);
-          // Over the budget: the key is locked already.
-          return { scope, retryAfterSec: Math.max(1, Math.ceil(error.msBeforeNext / 1000)) };
-        }
-        // Atomic increment: exactly one caller (in any process) sees the threshold-reaching count.
-        if (res.consumedPoints !== limit.maxFailures) return undefined;
-        const strike = await this.#call(() => this.#strikes.get(scope)!.consume(key));
-        const lockSec = Math.min(
-          limit.maxLockoutSec,
-          Math.round(limit.lockoutSec * this.#factor ** Math.max(0, strike.consumedPoints - 1)),
-        );
-        // block() sets the counter past the budget with the lockout as its TTL; when it expires the
-        // key is gone, so counting restarts from zero while the strike count remembers the lockout.
-        await this.#call(() => failures.block(key, lockSec));
-        return { scope, retryAfterSec: lockSec };
+    const taken = await Promise.allSettled(
+      keys.counters.map(async ([scope, key]) => {
+        const state = await this.#failures.get(scope)!.take(key);
+        return { scope, key, count: state.count, expiresAt: Date.now() + state.msBeforeNext, state };
       }),
     );
-    return this.#worst(results);
+    const units = taken.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+    const failed = taken.find((t): t is PromiseRejectedResult => t.status === 'rejected');
+    if (failed !== undefined) {
+      await this.#refundAll(units).catch(() => undefined); // best effort: the store is failing
+      throw this.#storeError(failed.reason);
+    }
+    let refusals: Refusal[] = [];
+    for (const unit of units) {
+      const refusal = this.#refusal(unit.scope, unit.state, 'taken');
+      if (refusal !== undefined) refusals.push(refusal);
+    }
+    let challengeable = false;
+    if (refusals.some((r) => r.scope === 'account') && this.#spares(keys)) {
+      let exempt: boolean;
+      try {
+        exempt = await this.#exempt(keys, options);
+      } catch (error) {
+        await this.#refundAll(units).catch(() => undefined);
+        throw error;
+      }
+      if (exempt) {
+        // Spared from the account lockout: nothing of that counter is held.
+        const account = units.find((u) => u.scope === 'account')!;
+        units.splice(units.indexOf(account), 1);
+        await this.#refundAll([account]);
+        refusals = refusals.filter((r) => r.scope !== 'account');
+      } else {
+        challengeable = refusals.length === 1;
+      }
+    }
+    if (refusals.length > 0) {
+      await this.#refundAll(units);
+      const worst = this.#worst(refusals) as Extract<BruteForceDecision, { allowed: false }>;
+      return challengeable ? { ...worst, challengeable: true } : worst;
+    }
+    return {
+      allowed: true,
+      reservation: this.#reservation(
+        attempt,
+        keys,
+        units.map(({ scope, key, count, expiresAt }) => ({ scope, key, count, expiresAt })),
+      ),
+    };
   }
 
-  /** A successful login: clears the ip+account counter and its back-off history. */
-  async recordSuccess(attempt: BruteForceAttempt): Promise<void> {
-    const key = this.#keys(attempt).find(([scope]) => scope === 'ip+account');
-    if (key === undefined) return;
-    await this.#call(() => this.#failures.get('ip+account')!.delete(key[1]));
-    await this.#call(() => this.#strikes.get('ip+account')!.delete(key[1]));
+  /**
+   * Whether a reservation would be allowed now (read only: for a login page's hint, not as the
+   * gate in front of a credential check, which is `reserve()`'s job).
+   */
+  async check(
+    attempt: BruteForceAttempt,
+    options: BruteForceReserveOptions = {},
+  ): Promise<BruteForceDecision> {
+    const keys = this.#keys(attempt);
+    const states = await Promise.all(
+      keys.counters.map(async ([scope, key]) => ({
+        scope,
+        state: await this.#call(() => this.#failures.get(scope)!.peek(key)),
+      })),
+    );
+    let refusals = states.flatMap(({ scope, state }) => {
+      const r = this.#refusal(scope, state, 'peeked');
+      return r === undefined ? [] : [r];
+    });
+    let challengeable = false;
+    if (refusals.some((r) => r.scope === 'account') && this.#spares(keys)) {
+      if (await this.#exempt(keys, options)) refusals = refusals.filter((r) => r.scope !== 'account');
+      else challengeable = refusals.length === 1;
+    }
+    const decision = this.#worst(refusals);
+    return challengeable && !decision.allowed ? { ...decision, challengeable: true } : decision;
   }
 
   /**
@@ -299,9 +409,9 @@ export class BruteForceGuard {
    * counters of other IPs cannot be enumerated; they expire with their window.)
    */
   async reset(attempt: BruteForceAttempt): Promise<void> {
-    for (const [scope, key] of this.#keys(attempt)) {
-      await this.#call(() => this.#failures.get(scope)!.delete(key));
-      await this.#call(() => this.#strikes.get(scope)!.delete(key));
+    for (const [scope, key] of this.#keys(attempt).counters) {
+      await this.#call(() => this.#failures.get(scope)!.clear(key));
+      await this.#call(() => this.#strikes.get(scope)!.clear(key));
     }
   }
 
@@ -309,9 +419,110 @@ export class BruteForceGuard {
     return Object.freeze({
       store: this.#store,
       limits: Object.freeze({ ...this.#limits }),
+      lockout: this.#lockout,
+      knownClientTtlSec: this.#knownTtlSec,
       backoffFactor: this.#factor,
       strikeWindowSec: this.#strikeWindowSec,
     });
+  }
+
+  #reservation(attempt: BruteForceAttempt, keys: AttemptKeys, held: Held[]): BruteForceReservation {
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      return true;
+    };
+    return Object.freeze({
+      fail: async (): Promise<BruteForceDecision> => {
+        if (!settle()) return { allowed: true };
+        await Promise.all(held.map((h) => this.#lockIfLast(h)));
+        return this.check(attempt);
+      },
+      succeed: async (): Promise<void> => {
+        if (!settle()) return;
+        const pair = keys.counters.find(([scope]) => scope === 'ip+account');
+        // OWASP: the ip+account counter counts consecutive failures, so a success clears it and
+        // its back-off; the ip and account counters only get this attempt's unit back.
+        await this.#refundAll(held.filter((h) => h.scope !== 'ip+account'));
+        if (pair !== undefined) {
+          await this.#call(() => this.#failures.get('ip+account')!.clear(pair[1]));
+          await this.#call(() => this.#strikes.get('ip+account')!.clear(pair[1]));
+        }
+        if (this.#lockout === 'progressive' && keys.ip !== undefined && keys.account !== undefined) {
+          await this.#call(() => this.#known.mark(this.#knownKey(keys), this.#knownTtlSec));
+        }
+      },
+      release: async (): Promise<void> => {
+        if (settle()) await this.#refundAll(held);
+      },
+    });
+  }
+
+  /**
+   * A failure on the unit that filled a counter (count == maxFailures) starts the lockout: exactly
+   * one holder in any process sees that count. (After a refund it can be taken again; a lockout
+   * already in place is then left alone rather than escalated twice.)
+   */
+  async #lockIfLast(h: Held): Promise<void> {
+    const limit = this.#limits[h.scope] as BruteForceLimit;
+    if (h.count !== limit.maxFailures) return;
+    const failures = this.#failures.get(h.scope)!;
+    if (AttemptCounter.isLocked(await this.#call(() => failures.peek(h.key)))) return;
+    const strike = await this.#call(() => this.#strikes.get(h.scope)!.take(h.key));
+    const lockSec = Math.min(
+      limit.maxLockoutSec,
+      Math.round(limit.lockoutSec * this.#factor ** Math.max(0, strike.count - 1)),
+    );
+    // When the lockout expires the key is gone, so counting restarts from zero while the strike
+    // count remembers the lockout.
+    await this.#call(() => failures.lock(h.key, lockSec));
+  }
+
+  /** Refunds units, skipping those whose window has ended (their key no longer holds them). */
+  async #refundAll(units: readonly Held[]): Promise<void> {
+    const now = Date.now();
+    const live = units.filter((u) => u.expiresAt > now);
+    const results = await Promise.allSettled(live.map((u) => this.#failures.get(u.scope)!.refund(u.key)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw this.#storeError(failed.reason);
+  }
+
+  /**
+   * Why a counter refuses. A unit just taken is refused above the budget; a peek refuses at it
+   * (the next unit would be). A locked key answers its lockout's remaining time; a full but
+   * unlocked one is full of attempts still in flight, which settle within a request's time.
+   */
+  #refusal(scope: BruteForceScope, state: CounterState | null, how: 'taken' | 'peeked'): Refusal | undefined {
+    if (state === null) return undefined;
+    const max = (this.#limits[scope] as BruteForceLimit).maxFailures;
+    if (how === 'taken' ? state.count <= max : state.count < max) return undefined;
+    return {
+      scope,
+      retryAfterSec: AttemptCounter.isLocked(state) ? Math.max(1, Math.ceil(state.msBeforeNext / 1000)) : 1,
+    };
+  }
+
+  /** Whether the account lockout may spare this attempt at all ('progressive', with its pair counter on). */
+  #spares(keys: AttemptKeys): boolean {
+    return this.#lockout === 'progressive' && keys.counters.some(([scope]) => scope === 'ip+account');
+  }
+
+  async #exempt(keys: AttemptKeys, options: BruteForceReserveOptions): Promise<boolean> {
+    if (options?.challengePassed === true) return true;
+    const mark = await this.#call(() => this.#known.peek(this.#knownKey(keys)));
+    return mark !== null && mark.count > 0;
+  }
+
+  /** Keyed hash of (account, client address): the store learns neither from it. */
+  #knownKey(keys: AttemptKeys): string {
+    return createHmac('sha256', this.#accountKey)
+      .update('bulwark/bf/known\0')
+      .update(keys.account!)
+      .update('\0')
+      .update(keys.ip!)
+      .digest('base64url')
+      .slice(0, 22);
   }
 
   #limit(value: unknown, defaults: BruteForceLimit, path: string): BruteForceLimit | false {
@@ -333,36 +544,22 @@ export class BruteForceGuard {
   }
 
   /** Store keys for the counters this attempt touches. */
-  #keys(attempt: BruteForceAttempt): [BruteForceScope, string][] {
+  #keys(attempt: BruteForceAttempt): AttemptKeys {
     if (attempt === null || typeof attempt !== 'object') throw argError('attempt must be { ip?, account? }');
-    const ip = attempt.ip === undefined ? undefined : this.#ipKey(attempt.ip);
+    let ip: string | undefined;
+    if (attempt.ip !== undefined) {
+      ip = clientAddressKey(attempt.ip, this.#v6Bits);
+      if (ip === undefined) throw argError('ip must be an IPv4 or IPv6 address');
+    }
     const account = attempt.account === undefined ? undefined : this.#accountHash(attempt.account);
     if (ip === undefined && account === undefined) throw argError('attempt needs an ip, an account or both');
-    const out: [BruteForceScope, string][] = [];
-    if (ip !== undefined && this.#limits.ip !== false) out.push(['ip', ip]);
-    if (account !== undefined && this.#limits.account !== false) out.push(['account', account]);
+    const counters: [BruteForceScope, string][] = [];
+    if (ip !== undefined && this.#limits.ip !== false) counters.push(['ip', ip]);
+    if (account !== undefined && this.#limits.account !== false) counters.push(['account', account]);
     if (ip !== undefined && account !== undefined && this.#limits['ip+account'] !== false) {
-      out.push(['ip+account', `${ip}|${account}`]);
+      counters.push(['ip+account', `${ip}|${account}`]);
     }
-    return out;
-  }
-
-  #ipKey(ip: unknown): string {
-    if (typeof ip !== 'string' || ip.length > 64) throw argError('ip must be an IPv4 or IPv6 address');
-    const address = ip.replace(/%[A-Za-z0-9_.-]+$/, ''); // drop an IPv6 zone id
-    const family = isIP(address);
-    if (family === 4) return address;
-    if (family !== 6) throw argError('ip must be an IPv4 or IPv6 address');
-    const groups = ipv6Groups(address.toLowerCase());
-    // IPv4-mapped (::ffff:a.b.c.d): the same client as the IPv4 address.
-    if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-      return [groups[6]! >> 8, groups[6]! & 255, groups[7]! >> 8, groups[7]! & 255].join('.');
-    }
-    const masked = groups.map((g, i) => {
-      const bits = Math.min(16, Math.max(0, this.#v6Bits - i * 16));
-      return bits === 0 ? 0 : g & ((0xffff << (16 - bits)) & 0xffff);
-    });
-    return `${masked.map((g) => g.toString(16)).join(':')}/${this.#v6Bits}`;
+    return { ...(ip !== undefined ? { ip } : {}), ...(account !== undefined ? { account } : {}), counters };
   }
 
   #accountHash(account: unknown): string {
@@ -381,10 +578,9 @@ export class BruteForceGuard {
       .slice(0, 22);
   }
 
-  #worst(results: ({ scope: BruteForceScope; retryAfterSec: number } | undefined)[]): BruteForceDecision {
-    let worst: { scope: BruteForceScope; retryAfterSec: number } | undefined;
-    for (const r of results)
-      if (r !== undefined && (worst === undefined || r.retryAfterSec > worst.retryAfterSec)) worst = r;
+  #worst(results: readonly Refusal[]): BruteForceDecision {
+    let worst: Refusal | undefined;
+    for (const r of results) if (worst === undefined || r.retryAfterSec > worst.retryAfterSec) worst = r;
     return worst === undefined
       ? { allowed: true }
       : { allowed: false, retryAfterSec: worst.retryAfterSec, reason: worst.scope };

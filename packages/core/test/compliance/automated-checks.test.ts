@@ -44,7 +44,11 @@ describe('every automated check', () => {
     ['audit.retention', 'audit', { minDays: 2192 }],
     ['authz.default-deny', 'authz'],
     ['authz.break-glass-audited', 'authz'],
-    ['threat.brute-force', 'bruteForce', { scope: 'account', maxFailures: 10, minLockoutSec: 1800 }],
+    [
+      'threat.brute-force',
+      'bruteForce',
+      { scope: 'account', maxFailures: 10, minLockoutSec: 1800, lockout: 'hard' },
+    ],
     ['threat.detection', 'threatDetection'],
     ['http.security-headers', 'http'],
     ['http.csrf', 'http'],
@@ -318,6 +322,17 @@ describe('threat', () => {
     expect((await check('threat.brute-force')).status).toBe('pass');
     f.kit.register({ bruteForceGuard: new BruteForceGuard({ account: false, ipAccount: false }) });
     expect((await check('threat.brute-force')).status).toBe('fail');
+  });
+
+  it("threat.brute-force: PCI's user-ID lockout needs lockout 'hard', not one that spares known clients", async () => {
+    const pci = { scope: 'account', maxFailures: 10, minLockoutSec: 1800, lockout: 'hard' };
+    const account = { maxFailures: 10, lockoutSec: 1800, maxLockoutSec: 86_400 };
+    f.kit.register({ bruteForceGuard: new BruteForceGuard({ account }) });
+    const spared = await check('threat.brute-force', pci);
+    expect(spared.status).toBe('fail');
+    expect(spared.summary).toMatch(/spares clients the account signed in from/);
+    f.kit.register({ bruteForceGuard: new BruteForceGuard({ account, lockout: 'hard' }) });
+    expect((await check('threat.brute-force', pci)).status).toBe('pass');
   });
 
   it('threat.detection fails for a detector with no rules or no outlet', async () => {

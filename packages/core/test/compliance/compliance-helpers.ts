@@ -164,6 +164,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
       policyEngine,
       bruteForceGuard: new BruteForceGuard({
         account: { maxFailures: 10, lockoutSec: 1800, maxLockoutSec: 86_400 },
+        lockout: 'hard',
       }),
       threatDetector,
       consent,

@@ -96,7 +96,7 @@ export async function fullConfig(
       recoveryCodes: { count: 8 },
     },
     threat: {
-      bruteForce: { account: { maxFailures: 10, lockoutSec: 1800, maxLockoutSec: 86_400 } },
+      bruteForce: { account: { maxFailures: 10, lockoutSec: 1800, maxLockoutSec: 86_400 }, lockout: 'hard' },
       detector: { failedLogins: { perAccount: { threshold: 3, windowSec: 300 } } },
     },
     privacy: {

@@ -235,6 +235,19 @@ describe('TotpFactor', () => {
     expect(totp.describe().throttled).toBe(true);
   });
 
+  it('lets at most the limit of racing wrong codes reach the code check (reserved before it)', async () => {
+    const guard = new BruteForceGuard({ ip: false, account: false, ipAccount: { maxFailures: 3 } });
+    const { totp, secret } = await enrolled({ guard });
+    now += 30_000;
+    const good = await codeAt(secret, now);
+    const wrong = good === '000000' ? '111111' : '000000';
+    const codes = await Promise.all(
+      Array.from({ length: 30 }, () => mfaCode(totp.verify('u1', wrong, { ip: '198.51.100.9' }))),
+    );
+    expect(codes.filter((c) => c === ErrorCodes.MFA_INVALID_CODE)).toHaveLength(3);
+    expect(codes.filter((c) => c === ErrorCodes.MFA_LOCKED)).toHaveLength(27);
+  });
+
   it.each([
     [{ keyRing: undefined, allowPlaintextSecrets: undefined }, 'mfa.totp.keyRing'],
     [{ issuer: '' }, 'mfa.totp.issuer'],

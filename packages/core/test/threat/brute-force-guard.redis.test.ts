@@ -138,6 +138,72 @@ describeWithService('redis', 'BruteForceGuard on Redis across processes', () => 
     expect(strikes.map(Number).sort()).toEqual([1, 1]); // alice's and carol's: one lockout each
   });
 
+  it('two processes racing 100 wrong guesses each never run more credential checks than the limit', async () => {
+    const [a, b] = workers as [Worker, Worker];
+    // The shape of the reported attack: 2 processes x 100 concurrent wrong guesses, one account,
+    // each check taking a while (a password hash); limit 6.
+    const attempt = { ip: '192.0.2.30', account: 'dave@example.com' };
+    const [ra, rb] = (await Promise.all([
+      a.send({ cmd: 'guess', n: 100, attempt, holdMs: 30 }),
+      b.send({ cmd: 'guess', n: 100, attempt, holdMs: 30 }),
+    ])) as { checks: number; refused: number }[];
+    expect(ra!.checks + ra!.refused).toBe(100);
+    expect(rb!.checks + rb!.refused).toBe(100);
+    expect(ra!.checks + rb!.checks).toBeGreaterThan(0);
+    expect(ra!.checks + rb!.checks).toBeLessThanOrEqual(6);
+    const local = new BruteForceGuard({ redis, keyPrefix, accountKey, ...limits } as never);
+    expect(await local.check(attempt)).toMatchObject({ allowed: false, reason: 'account' });
+  });
+
+  it('successes refund their units across processes: 2 x 50 concurrent right logins all get through', async () => {
+    const [a, b] = workers as [Worker, Worker];
+    const attempt = { ip: '192.0.2.31', account: 'erin@example.com' };
+    const results = (await Promise.all(
+      [a, b].map((w) => w.send({ cmd: 'guess', n: 50, attempt, holdMs: 0, succeed: true })),
+    )) as { checks: number; refused: number }[];
+    // At most 6 at a time are in flight, so some wait (429); none is lost: the counter is empty after.
+    const local = new BruteForceGuard({ redis, keyPrefix, accountKey, ...limits } as never);
+    expect(results.reduce((n, r) => n + r.checks, 0)).toBeGreaterThanOrEqual(6);
+    expect(await local.check(attempt)).toEqual({ allowed: true });
+    const held = [];
+    for (let i = 0; i < 6; i++) held.push(await local.reserve(attempt));
+    expect(held.every((r) => r.allowed)).toBe(true);
+    expect(await local.reserve(attempt)).toMatchObject({ allowed: false, retryAfterSec: 1 });
+    for (const r of held) if (r.allowed) await r.reservation.release();
+  });
+
+  it("lockout 'progressive' on Redis: the owner's known address is shared by instances, stored as a keyed hash", async () => {
+    const options = {
+      redis,
+      keyPrefix: `${keyPrefix}:p`,
+      accountKey,
+      account: { maxFailures: 4, lockoutSec: 600 },
+      ipAccount: { maxFailures: 3 },
+    };
+    const one = new BruteForceGuard(options);
+    const two = new BruteForceGuard(options);
+    const owner = { ip: '198.51.100.44', account: 'frank@example.com' };
+    const signIn = await one.reserve(owner);
+    if (!signIn.allowed) throw new Error('expected a reservation');
+    await signIn.reservation.succeed();
+    for (let i = 0; i < 4; i++) {
+      const r = await two.reserve({ ip: `203.0.113.${i + 1}`, account: 'frank@example.com' });
+      if (r.allowed) await r.reservation.fail();
+    }
+    expect(await one.check({ ip: '203.0.113.200', account: 'frank@example.com' })).toMatchObject({
+      allowed: false,
+      reason: 'account',
+      challengeable: true,
+    });
+    expect(await two.check(owner)).toEqual({ allowed: true });
+    const hard = new BruteForceGuard({ ...options, lockout: 'hard' });
+    expect(await hard.check(owner)).toMatchObject({ allowed: false, reason: 'account' });
+    const known = await redis.keys(`${keyPrefix}:p:known:*`);
+    expect(known).toHaveLength(1);
+    expect(known[0]).not.toContain('198.51.100');
+    expect(known[0]!.toLowerCase()).not.toContain('frank');
+  });
+
   it('keeps account names out of Redis (keyed hashes only)', async () => {
     const keys = await redis.keys(`${keyPrefix}*`);
     expect(keys.length).toBeGreaterThan(0);

@@ -1,5 +1,10 @@
 import { BulwarkConfigError, BulwarkThreatError, ErrorCodes } from '../../src/errors';
-import { BruteForceGuard, type BruteForceGuardOptions } from '../../src/threat/brute-force-guard';
+import {
+  BruteForceGuard,
+  type BruteForceAttempt,
+  type BruteForceDecision,
+  type BruteForceGuardOptions,
+} from '../../src/threat/brute-force-guard';
 
 // rate-limiter-flexible's memory store reads Date.now() and expires keys with setTimeout, so
 // jest's modern fake timers drive lockouts and back-off without real sleeps.
@@ -9,9 +14,23 @@ afterEach(() => jest.useRealTimers());
 const only = (over: Partial<BruteForceGuardOptions>): BruteForceGuard =>
   new BruteForceGuard({ ip: false, account: false, ipAccount: false, ...over });
 
-async function fail(guard: BruteForceGuard, n: number, attempt: { ip?: string; account?: string }) {
+/** One login with a wrong password: reserved, checked, failed. A refusal is returned as is. */
+async function failOnce(guard: BruteForceGuard, attempt: BruteForceAttempt): Promise<BruteForceDecision> {
+  const r = await guard.reserve(attempt);
+  return r.allowed ? r.reservation.fail() : r;
+}
+
+/** One login with the right password: the refusal when refused, else allowed. */
+async function succeedOnce(guard: BruteForceGuard, attempt: BruteForceAttempt): Promise<BruteForceDecision> {
+  const r = await guard.reserve(attempt);
+  if (!r.allowed) return r;
+  await r.reservation.succeed();
+  return { allowed: true };
+}
+
+async function fail(guard: BruteForceGuard, n: number, attempt: BruteForceAttempt) {
   let last;
-  for (let i = 0; i < n; i++) last = await guard.recordFailure(attempt);
+  for (let i = 0; i < n; i++) last = await failOnce(guard, attempt);
   return last;
 }
 
@@ -22,7 +41,7 @@ describe('BruteForceGuard', () => {
     const guard = new BruteForceGuard();
     expect(await fail(guard, 4, attempt)).toEqual({ allowed: true });
     expect(await guard.check(attempt)).toEqual({ allowed: true });
-    expect(await guard.recordFailure(attempt)).toEqual({
+    expect(await failOnce(guard, attempt)).toEqual({
       allowed: false,
       retryAfterSec: 60,
       reason: 'ip+account',
@@ -31,7 +50,7 @@ describe('BruteForceGuard', () => {
     jest.advanceTimersByTime(20_000);
     expect(await guard.check(attempt)).toEqual({ allowed: false, retryAfterSec: 40, reason: 'ip+account' });
     // Failures during the lockout neither extend nor escalate it.
-    expect(await guard.recordFailure(attempt)).toEqual({
+    expect(await failOnce(guard, attempt)).toEqual({
       allowed: false,
       retryAfterSec: 40,
       reason: 'ip+account',
@@ -66,18 +85,18 @@ describe('BruteForceGuard', () => {
   it('resets the ip+account counter and its back-off on success', async () => {
     const guard = only({ ipAccount: { maxFailures: 5, lockoutSec: 60 } });
     await fail(guard, 4, attempt);
-    await guard.recordSuccess(attempt);
+    await succeedOnce(guard, attempt);
     expect(await fail(guard, 4, attempt)).toEqual({ allowed: true });
-    expect(await guard.recordFailure(attempt)).toMatchObject({ allowed: false, retryAfterSec: 60 });
+    expect(await failOnce(guard, attempt)).toMatchObject({ allowed: false, retryAfterSec: 60 });
     jest.advanceTimersByTime(60_001);
-    await guard.recordSuccess(attempt);
+    await succeedOnce(guard, attempt);
     // Back-off history cleared too: the next lockout is the base one again.
     expect(await fail(guard, 5, attempt)).toMatchObject({ retryAfterSec: 60 });
   });
 
   it('limits one IP across many accounts (credential stuffing)', async () => {
     const guard = new BruteForceGuard({ ip: { maxFailures: 10, lockoutSec: 900 } });
-    for (let i = 0; i < 10; i++) await guard.recordFailure({ ip: '198.51.100.1', account: `user${i}` });
+    for (let i = 0; i < 10; i++) await failOnce(guard, { ip: '198.51.100.1', account: `user${i}` });
     expect(await guard.check({ ip: '198.51.100.1', account: 'fresh-victim' })).toEqual({
       allowed: false,
       retryAfterSec: 900,
@@ -90,12 +109,13 @@ describe('BruteForceGuard', () => {
   it('limits one account across many IPs (distributed guessing)', async () => {
     const guard = new BruteForceGuard({ account: { maxFailures: 8, lockoutSec: 300 } });
     for (let i = 0; i < 8; i++)
-      await guard.recordFailure({ ip: `192.0.2.${i + 1}`, account: 'Alice@Example.com' });
+      await failOnce(guard, { ip: `192.0.2.${i + 1}`, account: 'Alice@Example.com' });
     // Case and surrounding space do not open a new counter.
     expect(await guard.check({ ip: '192.0.2.200', account: ' alice@example.COM' })).toEqual({
       allowed: false,
       retryAfterSec: 300,
       reason: 'account',
+      challengeable: true, // lockout 'progressive': a passed challenge would lift it
     });
     expect(await guard.check({ ip: '192.0.2.200', account: 'bob' })).toEqual({ allowed: true });
   });
@@ -118,7 +138,7 @@ describe('BruteForceGuard', () => {
       retryAfterSec: 30,
       reason: 'ip+account',
     });
-    await guard.recordFailure({ ip: '203.0.113.50', account: attempt.account });
+    await failOnce(guard, { ip: '203.0.113.50', account: attempt.account });
     expect(await guard.check(attempt)).toEqual({ allowed: false, retryAfterSec: 600, reason: 'account' });
   });
 
@@ -132,9 +152,9 @@ describe('BruteForceGuard', () => {
 
   it('counts an IPv6 /64 as one client and IPv4-mapped addresses as IPv4', async () => {
     const guard = only({ ip: { maxFailures: 3 } });
-    await guard.recordFailure({ ip: '2001:db8:1:2::1' });
-    await guard.recordFailure({ ip: '2001:db8:1:2:ffff:ffff:ffff:fffe' });
-    await guard.recordFailure({ ip: '2001:0db8:0001:0002:0:0:0:9' });
+    await failOnce(guard, { ip: '2001:db8:1:2::1' });
+    await failOnce(guard, { ip: '2001:db8:1:2:ffff:ffff:ffff:fffe' });
+    await failOnce(guard, { ip: '2001:0db8:0001:0002:0:0:0:9' });
     expect(await guard.check({ ip: '2001:db8:1:2::abcd' })).toMatchObject({ allowed: false, reason: 'ip' });
     expect(await guard.check({ ip: '2001:db8:1:3::1' })).toEqual({ allowed: true });
 
@@ -160,7 +180,7 @@ describe('BruteForceGuard', () => {
   it('fails closed with ERR_THREAT_STORE when Redis is not ready', async () => {
     const deadRedis = { status: 'end', multi() {}, defineCommand() {} };
     const guard = new BruteForceGuard({ redis: deadRedis, accountKey: Buffer.alloc(32, 1) });
-    for (const call of [guard.check(attempt), guard.recordFailure(attempt)]) {
+    for (const call of [guard.check(attempt), guard.reserve(attempt)]) {
       const error = await call.catch((e: unknown) => e);
       expect(error).toBeInstanceOf(BulwarkThreatError);
       expect((error as BulwarkThreatError).code).toBe(ErrorCodes.THREAT_STORE);
@@ -197,6 +217,8 @@ describe('BruteForceGuard', () => {
         account: { maxFailures: 20, windowSec: 3600, lockoutSec: 300, maxLockoutSec: 3600 },
         'ip+account': { maxFailures: 5, windowSec: 900, lockoutSec: 60, maxLockoutSec: 3600 },
       },
+      lockout: 'progressive',
+      knownClientTtlSec: 14 * 86_400,
       backoffFactor: 2,
       strikeWindowSec: 86_400,
     });

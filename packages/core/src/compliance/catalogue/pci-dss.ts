@@ -107,7 +107,7 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     requirement:
       'A user ID is locked out after no more than ten invalid attempts, for at least 30 minutes or until identity is confirmed.',
     check: 'threat.brute-force',
-    params: { scope: 'account', maxFailures: 10, minLockoutSec: 1800 },
+    params: { scope: 'account', maxFailures: 10, minLockoutSec: 1800, lockout: 'hard' },
   },
   {
     id: 'pci-8.3.6',
