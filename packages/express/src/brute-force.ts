@@ -1,5 +1,6 @@
 import { BruteForceGate, type BruteForceGateOptions } from '@bulwark/core';
 import type { RequestHandler } from 'express';
+import { clientIp } from './request-state';
 
 /**
  * For login routes (after the body is parsed): 429 + Retry-After while the IP, account or pair is
@@ -8,7 +9,7 @@ import type { RequestHandler } from 'express';
 export function bruteForce(options: BruteForceGateOptions): RequestHandler {
   const gate = new BruteForceGate(options);
   return (req, res, next) => {
-    const attempt = gate.attempt(req.ip, req.body);
+    const attempt = gate.attempt(clientIp(req), req.body);
     gate.before(attempt).then(() => {
       res.once('finish', () => gate.after(attempt, res.statusCode));
       next();

@@ -1,5 +1,6 @@
 import { BruteForceGate, type BruteForceGateOptions } from '@bulwark/core';
 import type { Middleware } from 'koa';
+import { clientIp } from './request-state';
 
 /**
  * For login routes (after the body is parsed): 429 + Retry-After while the IP, account or pair is
@@ -8,7 +9,7 @@ import type { Middleware } from 'koa';
 export function bruteForce(options: BruteForceGateOptions): Middleware {
   const gate = new BruteForceGate(options);
   return async (ctx, next) => {
-    const attempt = gate.attempt(ctx.ip, (ctx.request as { body?: unknown }).body);
+    const attempt = gate.attempt(clientIp(ctx), (ctx.request as { body?: unknown }).body);
     await gate.before(attempt);
     ctx.res.once('finish', () => gate.after(attempt, ctx.res.statusCode));
     await next();

@@ -8,7 +8,14 @@ import {
   type TokenClaims,
 } from '@bulwark/core';
 import type { BulwarkRequestContext } from './bulwark-request-context';
-import type { BearerTokenVerifier, ConsentChecker, HttpPrincipal, RequestAuditLog } from './core-http';
+import {
+  TrustedProxies,
+  type BearerTokenVerifier,
+  type ConsentChecker,
+  type HttpPrincipal,
+  type RequestAuditLog,
+  type TrustProxyOption,
+} from './core-http';
 
 export interface BulwarkAuthenticationOptions {
   /** Claim holding the roles (array of strings or a space-separated string). Default `roles`. */
@@ -62,6 +69,14 @@ export interface BulwarkModuleOptions {
   consent?: ConsentChecker;
   /** Registers the @bulwark/typeorm encryption subscriber on the @nestjs/typeorm DataSource. */
   typeorm?: BulwarkTypeOrmOptions;
+  /**
+   * Reverse proxies trusted to report the client address in X-Forwarded-For (audit events,
+   * `context.ip` conditions, `clientIp(req)` for brute-force counters): false (default, the header
+   * is ignored), a hop count, or proxy addresses / CIDR ranges. Decided by @bulwark/core's
+   * TrustedProxies, the same as @bulwark/express and @bulwark/koa; Express's `trust proxy`
+   * setting (and so `req.ip`) is not consulted.
+   */
+  trustProxy?: TrustProxyOption;
 }
 
 /** How the module is registered (known before any provider is built, so not part of async options). */
@@ -135,6 +150,8 @@ export function validateBulwarkOptions(options: unknown): BulwarkModuleOptions {
   ) {
     throw invalid('consent', 'must be a ConsentManager (with check() and purpose())');
   }
+  // Throws a BulwarkConfigError naming BulwarkModule.trustProxy for anything but false, 1..32 or addresses.
+  new TrustedProxies(o.trustProxy ?? false, 'BulwarkModule.trustProxy');
   if (o.typeorm !== undefined) {
     if (!isObject(o.typeorm) || !isObject(o.typeorm.keyRing))
       throw invalid('typeorm.keyRing', 'must be a KeyRing');

@@ -1,5 +1,5 @@
 import { validateBulwarkOptions, type BulwarkModuleOptions } from './bulwark-module-options';
-import { BearerAuthenticator, RequestAuditor } from './core-http';
+import { BearerAuthenticator, RequestAuditor, TrustedProxies } from './core-http';
 
 /**
  * The per-application objects built once from the module options and shared by the guard, the
@@ -11,11 +11,14 @@ export class BulwarkRuntime {
   readonly authenticator: BearerAuthenticator;
   readonly auditor: RequestAuditor | undefined;
   readonly realm: string;
+  /** The compiled `trustProxy` setting: how the client address is taken. */
+  readonly proxies: TrustedProxies;
 
   constructor(options: BulwarkModuleOptions) {
     this.options = validateBulwarkOptions(options);
     const { realm, ...authentication } = options.authentication ?? {};
     this.realm = realm ?? 'bulwark';
+    this.proxies = new TrustedProxies(options.trustProxy ?? false, 'BulwarkModule.trustProxy');
     this.authenticator = new BearerAuthenticator({
       ...authentication,
       tokens: options.tokens,

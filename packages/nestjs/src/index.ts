@@ -30,4 +30,5 @@ export { BulwarkAuditInterceptor } from './bulwark-audit-interceptor';
 export { BulwarkExceptionFilter } from './bulwark-exception-filter';
 export { BulwarkRuntime } from './bulwark-runtime';
 export type { BulwarkTypeOrmEncryption } from './typeorm-encryption-provider';
-export type { HttpPrincipal } from './core-http';
+export type { HttpPrincipal, TrustProxyOption } from './core-http';
+export { clientIp, type PlatformRequest } from './request-tracking';

@@ -95,18 +95,23 @@ export class BruteForceGate {
     if (!decision.allowed) throw lockedOut(decision);
   }
 
-  /** Records the outcome from the final status; never throws. */
+  /** Records the outcome from the final status; never throws (it runs in a response listener). */
   after(attempt: BruteForceAttempt, status: number): void {
     if (attempt.ip === undefined && attempt.account === undefined) return;
-    let pending: Promise<unknown> | undefined;
-    if (this.#failures.includes(status)) pending = this.#guard.recordFailure(attempt);
-    else if (status >= 200 && status < 300) pending = this.#guard.recordSuccess(attempt);
-    pending?.catch((error: unknown) => {
+    const report = (error: unknown): void => {
       try {
         this.#onError(error);
       } catch {
         // never reaches the request path
       }
-    });
+    };
+    try {
+      let pending: Promise<unknown> | undefined;
+      if (this.#failures.includes(status)) pending = this.#guard.recordFailure(attempt);
+      else if (status >= 200 && status < 300) pending = this.#guard.recordSuccess(attempt);
+      pending?.catch(report);
+    } catch (error) {
+      report(error);
+    }
   }
 }

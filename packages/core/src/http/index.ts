@@ -11,7 +11,21 @@ export {
   type ProblemResponse,
   type ProblemContext,
 } from './problem-details';
-export { requestIdFrom, REQUEST_ID_HEADER } from './request-id';
+export { newRequestId, clientRequestIdFrom, REQUEST_ID_HEADER } from './request-id';
+export { TrustedProxies, type TrustProxyOption } from './trusted-proxies';
+export {
+  captureRequestArrival,
+  type ArrivingRequest,
+  type RequestArrival,
+  type RequestIdOptions,
+} from './request-arrival';
+export {
+  readBoundedBody,
+  lingerOnUnreadBody,
+  UNREAD_BODY_LINGER_MS,
+  type BodyStream,
+  type UnreadBodyExchange,
+} from './read-bounded-body';
 export { handleClientErrors } from './handle-client-errors';
 export { readCookie, serializeCookie, checkCookieOptions, type CookieOptions } from './cookies';
 export {
