@@ -183,8 +183,9 @@ const NO_PROXIES = new TrustedProxies(false);
  * `trust proxy` setting) is not consulted. On a request Bulwark has not tracked (no global
  * guard), the socket's peer address.
  */
-export function clientIp(req: PlatformRequest): string | undefined {
+export function clientIp(req: object): string | undefined {
   const state = (req as Tracked)[STATE];
   if (state !== undefined) return state.arrival.ip;
-  return NO_PROXIES.clientAddress(req.socket?.remoteAddress, undefined);
+  const socket = (req as { socket?: { remoteAddress?: string } | null }).socket;
+  return NO_PROXIES.clientAddress(socket?.remoteAddress, undefined);
 }

@@ -12,7 +12,7 @@ export {
   type ProblemContext,
 } from './problem-details';
 export { newRequestId, clientRequestIdFrom, REQUEST_ID_HEADER } from './request-id';
-export { TrustedProxies, type TrustProxyOption } from './trusted-proxies';
+export { TrustedProxies, trustProxyFromEnv, type TrustProxyOption } from './trusted-proxies';
 export {
   captureRequestArrival,
   type ArrivingRequest,

@@ -117,3 +117,15 @@ export class TrustedProxies {
     }
   }
 }
+
+/**
+ * Reads a `trustProxy` setting from an environment variable such as TRUST_PROXY: unset, empty or
+ * `false` is false; digits are a hop count; anything else a comma-separated list of addresses /
+ * CIDR ranges (checked when the setting is used: `new TrustedProxies(...)`).
+ */
+export function trustProxyFromEnv(value: string | undefined): TrustProxyOption {
+  const v = value?.trim() ?? '';
+  if (v === '' || v === 'false') return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v.split(',').map((s) => s.trim());
+}
