@@ -20,6 +20,7 @@ import { EmployeeDirectory } from './employee-directory';
 import { Employee } from './entities/employee';
 import { SurveyResponse } from './entities/survey-response';
 import { hrPolicy, wellbeingPurpose } from './hr-policy';
+import type { TrustProxyOption } from '@bulwark/nestjs';
 import { HrModule } from './hr.module';
 
 export interface HrAppOptions {
@@ -33,6 +34,8 @@ export interface HrAppOptions {
   host?: string;
   /** Nest log levels; default errors and warnings. `false` for none. */
   logger?: LogLevel[] | false;
+  /** Reverse proxies trusted for X-Forwarded-For (docs/reverse-proxy.md); env TRUST_PROXY in `npm start`. */
+  trustProxy?: TrustProxyOption;
 }
 
 export interface HrApp {
@@ -82,9 +85,12 @@ export async function createHrApp(options: HrAppOptions = {}): Promise<HrApp> {
       },
       threat: { bruteForce: {} },
     });
-    app = await NestFactory.create<NestExpressApplication>(HrModule.register(kit, databases.app), {
-      logger: options.logger ?? ['error', 'warn'],
-    });
+    app = await NestFactory.create<NestExpressApplication>(
+      HrModule.register(kit, databases.app, options.trustProxy),
+      {
+        logger: options.logger ?? ['error', 'warn'],
+      },
+    );
     app.disable('x-powered-by');
     // Nest runs on Express here, so @bulwark/express's strict helmet headers apply as they are.
     app.use(securityHeaders());
