@@ -71,7 +71,7 @@ export function clientAddressScenarios(
       expect(res.status).toBe(200);
       expect(((await res.json()) as { ip: string }).ip).toBe(expected);
       const entry = (await app.entries()).find((e) => e.details?.route === '/whoami');
-      expect(entry?.actor.ip).toBe(expected);
+      expect(entry?.actor?.ip).toBe(expected);
     });
 
     it('evaluates ip policy conditions on that address', async () => {

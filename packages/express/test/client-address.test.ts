@@ -63,7 +63,7 @@ describe('@bulwark/express oversize bodies (issue 12, defect 1)', () => {
         outcome: 'failure',
         details: { status: 413, errorCode: 'ERR_HTTP_BODY_TOO_LARGE' },
       });
-      expect(entry?.actor.ip).toBe('127.0.0.1');
+      expect(entry?.actor?.ip).toBe('127.0.0.1');
       // Still serving.
       expect((await fetch(`${app.url}/whoami`)).status).toBe(200);
     } finally {

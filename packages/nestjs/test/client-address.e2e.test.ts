@@ -68,7 +68,7 @@ describe.each<[string, TrustProxyOption | undefined, string]>([
     expect(res.body.ip).toBe(expected);
     const entries = await auditEntries(log, before + 1);
     const entry = entries[before]!;
-    expect(entry.actor.ip).toBe(expected);
+    expect(entry.actor?.ip).toBe(expected);
     expect(entry.requestId).toBe(res.headers['x-request-id']);
     expect(entry.requestId).not.toBe('attacker-chosen');
     expect(entry.details).toMatchObject({ clientRequestId: 'attacker-chosen' });
