@@ -4,6 +4,7 @@
  * for audit events, brute-force counters and `ip` policy conditions follows `trustProxy` only.
  */
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { PolicyEngine, type AuditEntry, type TrustProxyOption } from '@bulwark/core';
 
 /** `reader` may read `office` only from 203.0.113.0/24 (an `ip` condition on context.ip). */
@@ -129,4 +130,25 @@ export function postChunked(url: string, path: string, bytes: number): Promise<n
     };
     pump();
   });
+}
+
+/**
+ * A JSON POST that announces 2000 bytes (under the limit), sends 100, then hangs up with a TCP reset: the response
+ * can never be written, and the audit 'close' listener runs on a request whose socket is gone.
+ */
+export async function hangUpMidBody(url: string, path: string): Promise<void> {
+  const u = new URL(url);
+  const socket = connect(Number(u.port), u.hostname);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.on('error', () => undefined);
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nContent-Length: 2000\r\n` +
+      `X-Forwarded-For: 203.0.113.7\r\nUser-Agent: hang-up-test\r\n\r\n{"username":"${'x'.repeat(80)}`,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  socket.resetAndDestroy();
+  await new Promise((resolve) => setTimeout(resolve, 100));
 }

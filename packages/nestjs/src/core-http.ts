@@ -6,6 +6,7 @@ export {
   BearerAuthenticator,
   BulwarkHttpError,
   PROBLEM_CONTENT_TYPE,
+  REQUEST_ID_HEADER,
   RequestAuditor,
   authorizeRequest,
   checkConsentPurpose,
@@ -14,6 +15,8 @@ export {
   TrustedProxies,
   captureRequestArrival,
   requireConsentFor,
+  // Deprecated (it no longer adopts the header); kept so code importing it still builds.
+  requestIdFrom,
   type BearerAuthenticatorOptions,
   type BearerTokenVerifier,
   type ConsentChecker,

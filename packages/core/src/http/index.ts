@@ -11,7 +11,7 @@ export {
   type ProblemResponse,
   type ProblemContext,
 } from './problem-details';
-export { newRequestId, clientRequestIdFrom, REQUEST_ID_HEADER } from './request-id';
+export { newRequestId, clientRequestIdFrom, requestIdFrom, REQUEST_ID_HEADER } from './request-id';
 export { TrustedProxies, trustProxyFromEnv, type TrustProxyOption } from './trusted-proxies';
 export {
   captureRequestArrival,

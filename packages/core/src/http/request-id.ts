@@ -31,3 +31,12 @@ export function clientRequestIdFrom(header: string | readonly string[] | undefin
     .replace(/[^A-Za-z0-9._:-]/g, '_');
   return clipped.length > 0 ? clipped : undefined;
 }
+
+/**
+ * @deprecated Since issue 12 a client's X-Request-Id is never adopted: this ignores `header` and
+ * returns `newRequestId()`. Use `newRequestId()`, and `clientRequestIdFrom(header)` to keep the
+ * client's id for correlation.
+ */
+export function requestIdFrom(_header?: string | readonly string[]): string {
+  return newRequestId();
+}
