@@ -19,13 +19,8 @@ export {
   type RequestArrival,
   type RequestIdOptions,
 } from './request-arrival';
-export {
-  readBoundedBody,
-  lingerOnUnreadBody,
-  UNREAD_BODY_LINGER_MS,
-  type BodyStream,
-  type UnreadBodyExchange,
-} from './read-bounded-body';
+export { readBoundedBody, type BodyStream } from './read-bounded-body';
+export { lingerOnUnreadBody, UNREAD_BODY_LINGER_MS, type UnreadBodyExchange } from './linger-on-unread-body';
 export { handleClientErrors } from './handle-client-errors';
 export { readCookie, serializeCookie, checkCookieOptions, type CookieOptions } from './cookies';
 export {
