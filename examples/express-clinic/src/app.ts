@@ -20,8 +20,9 @@ import {
   type Framework,
   type HttpPrincipal,
   type KeyStore,
+  type TrustProxyOption,
 } from '@bulwark/core';
-import { bulwark, privacyRouter, type BulwarkMiddleware } from '@bulwark/express';
+import { bulwark, clientIp, privacyRouter, type BulwarkMiddleware } from '@bulwark/express';
 import {
   BulwarkConsentTables1735689800000,
   BulwarkKeyTables1735689700000,
@@ -66,6 +67,11 @@ export interface ClinicAppOptions {
   seed?: boolean;
   /** Receives every 5xx error (clients only see a generic problem body). Default console.error. */
   logError?: (error: unknown) => void;
+  /**
+   * Reverse proxies trusted for X-Forwarded-For (see docs/reverse-proxy.md): false (default),
+   * a hop count, or proxy addresses / CIDR ranges. Env `TRUST_PROXY` in `npm start`.
+   */
+  trustProxy?: TrustProxyOption;
 }
 
 export interface ClinicApp {
@@ -330,6 +336,7 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
 
     const http = bulwark(kit as BulwarkHttpKit, {
       name: 'express-clinic',
+      ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
       authenticate: { publicPaths: ['/', '/health', '/auth/login'] },
       ...(options.logError ? { problemDetails: { log: (error: unknown) => options.logError!(error) } } : {}),
     });
@@ -451,7 +458,7 @@ function buildRoutes({ kit, http, dataSource, actors }: RouteDeps): Express {
     if (p === undefined) return next();
     // Access tokens live 15 minutes; an account erased or removed in that time is refused at once.
     if (!(await users.existsBy({ id: p.id }))) throw accountClosed();
-    const ip = req.ip?.startsWith('::ffff:') ? req.ip.slice(7) : req.ip;
+    const ip = clientIp(req);
     actors.run({ id: p.id, type: 'user', ...(ip !== undefined ? { ip } : {}) }, next);
   });
 
@@ -473,7 +480,7 @@ function buildRoutes({ kit, http, dataSource, actors }: RouteDeps): Express {
     const valid = user
       ? await passwords.verify(user.passwordHash, password)
       : (await passwords.verify(await dummyHash, password), false);
-    const ip = req.ip?.startsWith('::ffff:') ? req.ip.slice(7) : req.ip;
+    const ip = clientIp(req);
     // An application-level event (the request event is anonymous): the threat detector counts
     // failed logins per account from these.
     void auditLog

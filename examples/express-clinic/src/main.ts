@@ -1,3 +1,4 @@
+import { trustProxyFromEnv } from '@bulwark/core';
 import { createClinicApp, DEMO_USERS } from './app';
 
 /**
@@ -10,6 +11,7 @@ async function main(): Promise<void> {
     dataDir: process.env.CLINIC_DATA_DIR ?? 'clinic-data',
     port: Number.isInteger(port) && port >= 0 ? port : 3000,
     host: process.env.HOST ?? '127.0.0.1',
+    trustProxy: trustProxyFromEnv(process.env.TRUST_PROXY),
   });
   const out = (line = ''): void => void process.stdout.write(`${line}\n`);
   out(`Bulwark express-clinic listening on ${clinic.url}`);

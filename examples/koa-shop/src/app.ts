@@ -9,8 +9,9 @@ import {
   type AuditActor,
   type Bulwark,
   type HttpPrincipal,
+  type TrustProxyOption,
 } from '@bulwark/core';
-import { bulwark, privacyRouter, type BulwarkState } from '@bulwark/koa';
+import { bulwark, clientIp, privacyRouter, type BulwarkState } from '@bulwark/koa';
 import {
   registerBulwarkAudit,
   registerBulwarkEncryption,
@@ -31,6 +32,8 @@ import { catalogue, marketingPurpose, shopPolicy } from './shop-policy';
 import { ShopInputError, ShopService } from './shop-service';
 
 export interface ShopAppOptions {
+  /** Reverse proxies trusted for X-Forwarded-For (docs/reverse-proxy.md); env TRUST_PROXY in `npm start`. */
+  trustProxy?: TrustProxyOption;
   /** Where SQLite files and the demo secrets live. Default `examples/koa-shop/data`. */
   dataDir?: string;
   /** `postgres://...` to run on PostgreSQL (the demo secrets still live in `dataDir`). */
@@ -85,7 +88,7 @@ function actorOf(ctx: Context): AuditActor {
   return {
     id: principal(ctx).id,
     type: 'user',
-    ...(ctx.ip ? { ip: ctx.ip } : {}),
+    ...(clientIp(ctx) ? { ip: clientIp(ctx) } : {}),
     ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent').slice(0, 256) } : {}),
   };
 }
@@ -169,6 +172,7 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
   const sessionCookieAttributes = `Path=/; HttpOnly; SameSite=Strict${secureCookies ? '; Secure' : ''}`;
 
   const mw = bulwark(bw, {
+    ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
     csrf: { secret: secrets.csrfSecret, cookie: { secure: secureCookies } },
     ...(secureCookies
       ? {}
@@ -242,7 +246,7 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
       actor: {
         id: customer?.id ?? 'anonymous',
         type: 'user',
-        ...(ctx.ip ? { ip: ctx.ip } : {}),
+        ...(clientIp(ctx) ? { ip: clientIp(ctx) } : {}),
       },
       action: 'auth.login',
       outcome: customer ? 'success' : 'failure',
@@ -331,7 +335,11 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
   // The form route of the privacy API: same ConsentManager, so the grant is audited with its proof.
   router.post('/account/marketing', authorize('profile:read', 'profile'), async (ctx) => {
     const me = principal(ctx);
-    const change = { ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 256), source: 'account-page' };
+    const change = {
+      ip: clientIp(ctx),
+      userAgent: ctx.get('user-agent').slice(0, 256),
+      source: 'account-page',
+    };
     if (body(ctx).choice === 'grant') await bw.consent!.grant(me.id, marketingPurpose.id, change);
     else await bw.consent!.withdraw(me.id, marketingPurpose.id, change);
     ctx.status = 303;

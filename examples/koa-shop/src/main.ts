@@ -1,3 +1,4 @@
+import { trustProxyFromEnv } from '@bulwark/core';
 import { createShopApp } from './app';
 import { DEMO_USERS } from './shop-service';
 
@@ -11,6 +12,7 @@ async function main(): Promise<void> {
   const shop = await createShopApp({
     port,
     host: process.env.HOST ?? '127.0.0.1',
+    trustProxy: trustProxyFromEnv(process.env.TRUST_PROXY),
     ...(process.env.DATA_DIR ? { dataDir: process.env.DATA_DIR } : {}),
     ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
     allowInsecureHttp: process.env.ALLOW_INSECURE_HTTP !== 'false',

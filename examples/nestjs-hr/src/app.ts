@@ -19,6 +19,7 @@ import { EmployeeDirectory } from './employee-directory';
 import { Employee } from './entities/employee';
 import { SurveyResponse } from './entities/survey-response';
 import { hrPolicy, wellbeingPurpose } from './hr-policy';
+import type { TrustProxyOption } from '@bulwark/nestjs';
 import { HrModule } from './hr.module';
 
 export interface HrAppOptions {
@@ -32,6 +33,8 @@ export interface HrAppOptions {
   host?: string;
   /** Nest log levels; default errors and warnings. `false` for none. */
   logger?: LogLevel[] | false;
+  /** Reverse proxies trusted for X-Forwarded-For (docs/reverse-proxy.md); env TRUST_PROXY in `npm start`. */
+  trustProxy?: TrustProxyOption;
 }
 
 export interface HrApp {
@@ -84,10 +87,13 @@ export async function createHrApp(options: HrAppOptions = {}): Promise<HrApp> {
     // BulwarkModule's middleware sends the security headers and runs the input guard on every
     // request. Nest's own body parser is off so that the guard reads JSON bodies itself, under its
     // limits (inputGuard.maxBodyBytes), and stops reading an oversize body at once.
-    app = await NestFactory.create<NestExpressApplication>(HrModule.register(kit, databases.app), {
-      logger: options.logger ?? ['error', 'warn'],
-      bodyParser: false,
-    });
+    app = await NestFactory.create<NestExpressApplication>(
+      HrModule.register(kit, databases.app, options.trustProxy),
+      {
+        logger: options.logger ?? ['error', 'warn'],
+        bodyParser: false,
+      },
+    );
     app.disable('x-powered-by');
     await app.init();
   } catch (err) {

@@ -1,5 +1,5 @@
 import { lockedOut } from '@bulwark/core';
-import { Public } from '@bulwark/nestjs';
+import { clientIp, Public } from '@bulwark/nestjs';
 import { Body, Controller, HttpCode, Inject, Post, Req, UnauthorizedException } from '@nestjs/common';
 import { EmployeeDirectory } from './employee-directory';
 import { HR_KIT, type HrKit } from './hr-kit';
@@ -21,7 +21,7 @@ export class AuthController {
   async login(@Body() body: { email?: unknown; password?: unknown }, @Req() req: HrRequest) {
     const guard = this.kit.bruteForce!;
     const attempt = {
-      ...(req.ip ? { ip: req.ip } : {}),
+      ...(clientIp(req) ? { ip: clientIp(req) } : {}),
       ...(typeof body?.email === 'string' ? { account: body.email.slice(0, 254) } : {}),
     };
     // Reserved before the password check, so concurrent guesses cannot outrun the limits.
@@ -34,7 +34,11 @@ export class AuthController {
     try {
       employee = await this.directory.authenticate(body?.email, body?.password);
       await this.kit.auditLog!.append({
-        actor: { id: employee?.id ?? 'anonymous', type: 'user', ...(req.ip ? { ip: req.ip } : {}) },
+        actor: {
+          id: employee?.id ?? 'anonymous',
+          type: 'user',
+          ...(clientIp(req) ? { ip: clientIp(req) } : {}),
+        },
         action: 'auth.login',
         outcome: employee ? 'success' : 'failure',
         category: 'security',

@@ -1,5 +1,5 @@
 import type { ConsentManager } from '@bulwark/core';
-import { BULWARK_CONSENT_MANAGER, Principal, type HttpPrincipal } from '@bulwark/nestjs';
+import { BULWARK_CONSENT_MANAGER, clientIp, Principal, type HttpPrincipal } from '@bulwark/nestjs';
 import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
 import type { HrRequest } from './hr-request';
 
@@ -36,7 +36,7 @@ export class ConsentsController {
   private proof(req: HrRequest) {
     const ua = req.headers['user-agent'];
     return {
-      ...(req.ip ? { ip: req.ip } : {}),
+      ...(clientIp(req) ? { ip: clientIp(req) } : {}),
       ...(typeof ua === 'string' ? { userAgent: ua.slice(0, 256) } : {}),
       source: 'api',
     };

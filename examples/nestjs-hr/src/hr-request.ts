@@ -1,5 +1,5 @@
 import type { AuditActor } from '@bulwark/core';
-import type { BulwarkRequestContext, HttpPrincipal } from '@bulwark/nestjs';
+import { clientIp, type BulwarkRequestContext, type HttpPrincipal } from '@bulwark/nestjs';
 import type { EmployeeDirectory } from './employee-directory';
 
 /** The Express request as the HR app sees it: HrModule's middleware attaches the directory. */
@@ -29,7 +29,7 @@ export function actorOf(principal: HttpPrincipal, request: HrRequest): AuditActo
   return {
     id: principal.id,
     type: 'user',
-    ...(request.ip ? { ip: request.ip } : {}),
+    ...(clientIp(request) ? { ip: clientIp(request) } : {}),
     ...(typeof ua === 'string' ? { userAgent: ua.slice(0, 256) } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import { BulwarkModule } from '@bulwark/nestjs';
+import { BulwarkModule, type TrustProxyOption } from '@bulwark/nestjs';
 import { Inject, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { AuditController } from './audit.controller';
@@ -22,7 +22,11 @@ import { SurveysController } from './surveys.controller';
  */
 @Module({})
 export class HrModule implements NestModule {
-  static register(kit: HrKit, database: TypeOrmModuleOptions): DynamicModule {
+  static register(
+    kit: HrKit,
+    database: TypeOrmModuleOptions,
+    trustProxy: TrustProxyOption = false,
+  ): DynamicModule {
     return {
       module: HrModule,
       imports: [
@@ -34,6 +38,7 @@ export class HrModule implements NestModule {
           auditLog: kit.auditLog!,
           consent: kit.consent!,
           typeorm: { keyRing: kit.keyRing!, defaultKeyId: 'hr' },
+          trustProxy,
         }),
       ],
       controllers: [

@@ -1,3 +1,4 @@
+import { trustProxyFromEnv } from '@bulwark/core';
 import { createHrApp } from './app';
 import { DEMO_EMPLOYEES } from './employee-directory';
 
@@ -9,6 +10,7 @@ async function main(): Promise<void> {
   const hr = await createHrApp({
     port: Number(process.env.PORT ?? 3001),
     host: process.env.HOST ?? '127.0.0.1',
+    trustProxy: trustProxyFromEnv(process.env.TRUST_PROXY),
     ...(process.env.DATA_DIR ? { dataDir: process.env.DATA_DIR } : {}),
     ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
   });

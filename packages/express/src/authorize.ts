@@ -7,7 +7,7 @@ import {
   type ResolvedAuthorization,
 } from '@bulwark/core';
 import type { Request, RequestHandler } from 'express';
-import { requestState } from './request-state';
+import { clientIp, requestState } from './request-state';
 
 /** A resource type, a full resource, or a function of the request (e.g. from `req.params.id`). */
 export type ResourceSpec = HttpResourceSpec<Request>;
@@ -34,7 +34,8 @@ export function authorize(
       return next(err);
     }
     state.resource = resolved.audited;
-    const context = { ...options.context?.(req), ip: req.ip };
+    const ip = clientIp(req);
+    const context = { ...options.context?.(req), ...(ip !== undefined ? { ip } : {}) };
     authorizeRequest(resolved.authorizer, req.principal, action, resolved.resource, context).then(
       (decision) => {
         state.reasonId = decision.reasonId;

@@ -1,5 +1,6 @@
 import { BruteForceGate, type BruteForceGateOptions } from '@bulwark/core';
 import type { RequestHandler } from 'express';
+import { clientIp } from './request-state';
 
 /**
  * For login routes (after the body is parsed): reserves the attempt before the handler checks the
@@ -9,7 +10,7 @@ import type { RequestHandler } from 'express';
 export function bruteForce(options: BruteForceGateOptions): RequestHandler {
   const gate = new BruteForceGate(options);
   return (req, res, next) => {
-    const attempt = gate.attempt(req.ip, req.body);
+    const attempt = gate.attempt(clientIp(req), req.body);
     gate.before(attempt, { headers: req.headers, body: req.body }).then((ticket) => {
       res.once('finish', () => gate.after(ticket, res.statusCode));
       // 'close' without 'finish': the client went away, maybe after the check ran.

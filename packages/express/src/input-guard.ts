@@ -1,4 +1,4 @@
-import { InputGuard, type InputGuardOptions } from '@bulwark/core';
+import { InputGuard, lingerOnUnreadBody, type InputGuardOptions } from '@bulwark/core';
 import type { RequestHandler } from 'express';
 
 export type InputGuardMiddleware = RequestHandler & { readonly guard: InputGuard };
@@ -10,7 +10,12 @@ export type InputGuardMiddleware = RequestHandler & { readonly guard: InputGuard
  */
 export function inputGuard(options: InputGuardOptions = {}): InputGuardMiddleware {
   const guard = new InputGuard(options);
-  const middleware: RequestHandler = (req, _res, next) => {
+  const middleware: RequestHandler = (req, res, next) => {
+    const refuse = (err: unknown): void => {
+      // The body was not read to its end: drop the rest, close the socket if it never ends.
+      lingerOnUnreadBody({ request: req, response: res });
+      next(err);
+    };
     try {
       guard.checkHead({ method: req.method, url: req.originalUrl, headers: req.headers });
       if (req.body !== undefined || !guard.parseBody) {
@@ -18,12 +23,12 @@ export function inputGuard(options: InputGuardOptions = {}): InputGuardMiddlewar
         return next();
       }
     } catch (err) {
-      return next(err);
+      return refuse(err);
     }
     guard.readBody(req, req.headers).then((body) => {
       if (body !== undefined) req.body = body;
       next();
-    }, next);
+    }, refuse);
   };
   return Object.assign(middleware, { guard });
 }

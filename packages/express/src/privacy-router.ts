@@ -1,7 +1,7 @@
 import { PrivacyEndpoint, type BulwarkHttpKit } from '@bulwark/core';
 import { Router } from 'express';
 import { sendProblem } from './problem-details';
-import { requestState } from './request-state';
+import { requestArrival, requestState } from './request-state';
 
 /**
  * Consent and data-subject-request endpoints for the authenticated subject (see PrivacyApi in
@@ -13,6 +13,7 @@ export function privacyRouter(kit: BulwarkHttpKit): Router {
   const endpoint = new PrivacyEndpoint(kit);
   const router = Router();
   router.use(async (req, res, _next) => {
+    const arrival = requestArrival(req);
     await endpoint.serve(
       {
         method: req.method,
@@ -22,8 +23,9 @@ export function privacyRouter(kit: BulwarkHttpKit): Router {
         stream: req,
         body: req.body,
         ...(req.principal !== undefined ? { principal: req.principal } : {}),
-        ...(req.ip !== undefined ? { ip: req.ip } : {}),
-        ...(req.requestId !== undefined ? { requestId: req.requestId } : {}),
+        ...(arrival.ip !== undefined ? { ip: arrival.ip } : {}),
+        requestId: req.requestId ?? arrival.requestId,
+        ...(arrival.clientRequestId !== undefined ? { clientRequestId: arrival.clientRequestId } : {}),
       },
       {
         setPrincipal: (principal) => {

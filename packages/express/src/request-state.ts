@@ -1,4 +1,10 @@
-import type { BulwarkHttpKit, HttpPrincipal } from '@bulwark/core';
+import {
+  captureRequestArrival,
+  TrustedProxies,
+  type BulwarkHttpKit,
+  type HttpPrincipal,
+  type RequestArrival,
+} from '@bulwark/core';
 import type { Request } from 'express';
 
 /** What Bulwark's middlewares learn about a request, read by `audit` when the response ends. */
@@ -7,6 +13,8 @@ export interface BulwarkRequestState {
   reasonId?: string;
   errorCode?: string;
   errorReason?: string;
+  /** What the request was when it arrived (request id, client address, user agent). */
+  arrival?: RequestArrival;
   /** Services of the `bulwark()` bundle, for `authorize` / `requireConsent` used without explicit ones. */
   kit?: BulwarkHttpKit;
 }
@@ -27,4 +35,28 @@ declare module 'express-serve-static-core' {
 /** The request's Bulwark state, created on first use. */
 export function requestState(req: Request): BulwarkRequestState {
   return (req.bulwark ??= {});
+}
+
+const NO_PROXIES = new TrustedProxies(false);
+
+/**
+ * The request's arrival facts, taken by `requestId` (the bundle's first step) with its
+ * `trustProxy` setting, or here on first use without trusted proxies. Never throws, also once the
+ * socket is gone.
+ */
+export function requestArrival(req: Request, proxies: TrustedProxies = NO_PROXIES): RequestArrival {
+  const state = requestState(req);
+  return (state.arrival ??= captureRequestArrival(
+    { headers: req.headers, remoteAddress: req.socket?.remoteAddress },
+    proxies,
+  ));
+}
+
+/**
+ * The client address Bulwark uses (audit, brute-force counters, `context.ip`), decided by core's
+ * `TrustedProxies` from the socket and X-Forwarded-For with the bundle's `trustProxy` setting.
+ * Express's own `req.ip` (its `trust proxy` setting) is not consulted: use this instead.
+ */
+export function clientIp(req: Request): string | undefined {
+  return requestArrival(req).ip;
 }

@@ -49,7 +49,9 @@ describe('notFound', () => {
     const res = await request(app).get('/nope/../etc').set('X-Request-Id', 'req-404');
     expect(res.status).toBe(404);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(res.body).toMatchObject({ status: 404, requestId: 'req-404' });
+    // The client's X-Request-Id is never adopted: the answer carries the server's own id.
+    expect(res.body).toMatchObject({ status: 404, requestId: res.headers['x-request-id'] });
+    expect(res.body.requestId).not.toBe('req-404');
     expect(res.text).not.toMatch(/<html|Cannot GET/i);
   });
 });
@@ -79,7 +81,7 @@ describe('problemDetails', () => {
       type: 'https://bulwark.dev/problems/policy-denied',
       status: 403,
       reasonId: 'outside_hours',
-      requestId: 'req-123',
+      requestId: denied.headers['x-request-id'],
     });
     expect(JSON.stringify(denied.body)).not.toContain('secret-rule-7');
 
@@ -391,9 +393,9 @@ describe('audit', () => {
       action: 'http.get',
       resource: { type: 'docs', id: '7' },
       outcome: 'success',
-      requestId: 'r-1',
+      requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
       category: 'http',
-      details: { route: '/docs/:id', status: 200, reasonId: 'rule_allow' },
+      details: { route: '/docs/:id', status: 200, reasonId: 'rule_allow', clientRequestId: 'r-1' },
     });
     expect(typeof entries[0]!.details!.latencyMs).toBe('number');
     expect(entries[1]).toMatchObject({

@@ -1,6 +1,6 @@
 import { RequestAuditor, type RequestAuditorOptions } from '@bulwark/core';
 import type { Context, Middleware } from 'koa';
-import { bulwarkState, requestState } from './request-state';
+import { bulwarkState, requestArrival, requestState } from './request-state';
 
 export type AuditMiddleware = Middleware & {
   readonly auditor: RequestAuditor;
@@ -18,32 +18,39 @@ function route(ctx: Context): string {
  * One audit event per request, recorded when the response is done (outcome from the final status:
  * 2xx/3xx success, 401/403 denied, else failure). The event is handed to the AuditLog without
  * waiting: the log group-commits it with the other requests of the same tick, off the response path.
+ * Who and where from are taken when the request arrives: by 'close' the socket may be destroyed
+ * (a client that hung up) and `ctx.ip` would throw. The listener never throws (what it would
+ * throw goes to `onError`).
  */
 export function audit(options: RequestAuditorOptions): AuditMiddleware {
   const auditor = new RequestAuditor(options);
   const middleware: Middleware = (ctx, next) => {
     const start = performance.now();
     const res = ctx.res;
-    res.once('close', () => {
-      const state = requestState(ctx);
-      const { principal, requestId } = bulwarkState(ctx);
-      const userAgent = ctx.req.headers['user-agent'];
-      auditor.record({
-        method: ctx.method,
-        route: route(ctx),
-        // A response the client abandoned before it finished: 499 (nginx's "client closed request").
-        status: res.writableFinished ? res.statusCode : 499,
-        latencyMs: performance.now() - start,
-        ...(requestId !== undefined ? { requestId } : {}),
-        ...(principal !== undefined ? { principal } : {}),
-        ...(ctx.ip ? { ip: ctx.ip } : {}),
-        ...(userAgent !== undefined ? { userAgent } : {}),
-        ...(state.resource !== undefined ? { resource: state.resource } : {}),
-        ...(state.errorCode !== undefined ? { errorCode: state.errorCode } : {}),
-        ...(state.errorReason !== undefined ? { errorReason: state.errorReason } : {}),
-        ...(state.reasonId !== undefined ? { reasonId: state.reasonId } : {}),
-      });
-    });
+    const arrival = requestArrival(ctx);
+    res.once(
+      'close',
+      auditor.listener(() => {
+        const state = requestState(ctx);
+        const { principal, requestId } = bulwarkState(ctx);
+        auditor.record({
+          method: ctx.method,
+          route: route(ctx),
+          // A response the client abandoned before it finished: 499 (nginx's "client closed request").
+          status: res.writableFinished ? res.statusCode : 499,
+          latencyMs: performance.now() - start,
+          requestId: requestId ?? arrival.requestId,
+          ...(arrival.clientRequestId !== undefined ? { clientRequestId: arrival.clientRequestId } : {}),
+          ...(principal !== undefined ? { principal } : {}),
+          ...(arrival.ip !== undefined ? { ip: arrival.ip } : {}),
+          ...(arrival.userAgent !== undefined ? { userAgent: arrival.userAgent } : {}),
+          ...(state.resource !== undefined ? { resource: state.resource } : {}),
+          ...(state.errorCode !== undefined ? { errorCode: state.errorCode } : {}),
+          ...(state.errorReason !== undefined ? { errorReason: state.errorReason } : {}),
+          ...(state.reasonId !== undefined ? { reasonId: state.reasonId } : {}),
+        });
+      }),
+    );
     return next();
   };
   return Object.assign(middleware, { auditor, close: () => auditor.close() });

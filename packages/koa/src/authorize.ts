@@ -6,7 +6,7 @@ import {
   type HttpResourceSpec,
 } from '@bulwark/core';
 import type { Context, Middleware } from 'koa';
-import { bulwarkState, requestState } from './request-state';
+import { bulwarkState, clientIp, requestState } from './request-state';
 
 /** A resource type, a full resource, or a function of the context (e.g. from `ctx.params.id`). */
 export type ResourceSpec = HttpResourceSpec<Context>;
@@ -27,7 +27,8 @@ export function authorize(
     const state = requestState(ctx);
     const resolved = resolveAuthorization(options.authorizer ?? state.kit?.authorizer, resource, ctx);
     state.resource = resolved.audited;
-    const context = { ...options.context?.(ctx), ip: ctx.ip };
+    const ip = clientIp(ctx);
+    const context = { ...options.context?.(ctx), ...(ip !== undefined ? { ip } : {}) };
     const principal = bulwarkState(ctx).principal;
     const decision = await authorizeRequest(
       resolved.authorizer,

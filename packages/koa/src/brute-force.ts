@@ -1,5 +1,6 @@
 import { BruteForceGate, type BruteForceGateOptions } from '@bulwark/core';
 import type { Middleware } from 'koa';
+import { clientIp } from './request-state';
 
 /**
  * For login routes (after the body is parsed): reserves the attempt before the handler checks the
@@ -10,7 +11,7 @@ export function bruteForce(options: BruteForceGateOptions): Middleware {
   const gate = new BruteForceGate(options);
   return async (ctx, next) => {
     const body = (ctx.request as { body?: unknown }).body;
-    const ticket = await gate.before(gate.attempt(ctx.ip, body), { headers: ctx.headers, body });
+    const ticket = await gate.before(gate.attempt(clientIp(ctx), body), { headers: ctx.headers, body });
     const res = ctx.res;
     res.once('finish', () => gate.after(ticket, res.statusCode));
     // 'close' without 'finish': the client went away, maybe after the check ran.

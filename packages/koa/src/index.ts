@@ -11,5 +11,5 @@ export { authorize, type AuthorizeOptions, type ResourceSpec } from './authorize
 export { csrf, type KoaCsrfOptions, type CsrfMiddleware } from './csrf';
 export { requireConsent } from './require-consent';
 export { bruteForce } from './brute-force';
-export type { BulwarkRequestState, BulwarkState } from './request-state';
+export { clientIp, type BulwarkRequestState, type BulwarkState } from './request-state';
 export { privacyRouter } from './privacy-router';

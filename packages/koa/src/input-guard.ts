@@ -1,4 +1,4 @@
-import { InputGuard, type InputGuardOptions } from '@bulwark/core';
+import { InputGuard, lingerOnUnreadBody, type InputGuardOptions } from '@bulwark/core';
 import type { Middleware } from 'koa';
 
 export type InputGuardMiddleware = Middleware & { readonly guard: InputGuard };
@@ -13,12 +13,18 @@ type WithBody = { body?: unknown };
 export function inputGuard(options: InputGuardOptions = {}): InputGuardMiddleware {
   const guard = new InputGuard(options);
   const middleware: Middleware = async (ctx, next) => {
-    guard.checkHead({ method: ctx.method, url: ctx.originalUrl, headers: ctx.req.headers });
-    const request = ctx.request as typeof ctx.request & WithBody;
-    if (request.body !== undefined || !guard.parseBody) guard.checkValue(request.body, 'body');
-    else {
-      const body = await guard.readBody(ctx.req, ctx.req.headers);
-      if (body !== undefined) request.body = body;
+    try {
+      guard.checkHead({ method: ctx.method, url: ctx.originalUrl, headers: ctx.req.headers });
+      const request = ctx.request as typeof ctx.request & WithBody;
+      if (request.body !== undefined || !guard.parseBody) guard.checkValue(request.body, 'body');
+      else {
+        const body = await guard.readBody(ctx.req, ctx.req.headers);
+        if (body !== undefined) request.body = body;
+      }
+    } catch (err) {
+      // The body was not read to its end: drop the rest, close the socket if it never ends.
+      lingerOnUnreadBody({ request: ctx.req, response: ctx.res });
+      throw err;
     }
     await next();
   };

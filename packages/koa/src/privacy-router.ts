@@ -1,7 +1,7 @@
 import { BulwarkConfigError, ErrorCodes, PrivacyEndpoint, type BulwarkHttpKit } from '@bulwark/core';
 import type { Middleware } from 'koa';
 import { sendProblem } from './problem-details';
-import { bulwarkState, requestState } from './request-state';
+import { bulwarkState, requestArrival, requestState } from './request-state';
 
 /**
  * Consent and data-subject-request endpoints for the authenticated subject (see PrivacyApi in
@@ -24,6 +24,7 @@ export function privacyRouter(kit: BulwarkHttpKit, options: { prefix?: string } 
   return async (ctx, next) => {
     if (ctx.path !== prefix && !ctx.path.startsWith(`${prefix}/`)) return next();
     const shared = bulwarkState(ctx);
+    const arrival = requestArrival(ctx);
     await endpoint.serve(
       {
         method: ctx.method,
@@ -33,8 +34,9 @@ export function privacyRouter(kit: BulwarkHttpKit, options: { prefix?: string } 
         stream: ctx.req,
         body: (ctx.request as { body?: unknown }).body,
         ...(shared.principal !== undefined ? { principal: shared.principal } : {}),
-        ...(ctx.ip ? { ip: ctx.ip } : {}),
-        ...(shared.requestId !== undefined ? { requestId: shared.requestId } : {}),
+        ...(arrival.ip !== undefined ? { ip: arrival.ip } : {}),
+        requestId: shared.requestId ?? arrival.requestId,
+        ...(arrival.clientRequestId !== undefined ? { clientRequestId: arrival.clientRequestId } : {}),
       },
       {
         setPrincipal: (principal) => {

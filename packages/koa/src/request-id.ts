@@ -1,11 +1,18 @@
-import { REQUEST_ID_HEADER, requestIdFrom } from '@bulwark/core';
+import { TrustedProxies, type RequestIdOptions } from '@bulwark/core';
 import type { Middleware } from 'koa';
-import { bulwarkState } from './request-state';
+import { bulwarkState, requestArrival, requestState } from './request-state';
 
-/** Reuses a safe incoming X-Request-Id or mints a UUID; sets `ctx.state.requestId` and echoes the header. */
-export function requestId(): Middleware {
+/**
+ * Takes the request's arrival facts: a server-generated request id (set as `ctx.state.requestId`
+ * and echoed in X-Request-Id; a client's own X-Request-Id is kept apart, as `clientRequestId` in
+ * the audit event), the client address under `trustProxy`, the user agent. First in the bundle.
+ */
+export function requestId(options: RequestIdOptions = {}): Middleware {
+  const proxies = TrustedProxies.from(options.trustProxy, 'requestId.trustProxy');
   return (ctx, next) => {
-    const id = requestIdFrom(ctx.req.headers[REQUEST_ID_HEADER]);
+    // A fresh capture: an arrival taken earlier without this step's proxies is replaced.
+    delete requestState(ctx).arrival;
+    const { requestId: id } = requestArrival(ctx, proxies);
     bulwarkState(ctx).requestId = id;
     ctx.res.setHeader('X-Request-Id', id);
     return next();

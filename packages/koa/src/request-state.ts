@@ -1,4 +1,10 @@
-import type { BulwarkHttpKit, HttpPrincipal } from '@bulwark/core';
+import {
+  captureRequestArrival,
+  TrustedProxies,
+  type BulwarkHttpKit,
+  type HttpPrincipal,
+  type RequestArrival,
+} from '@bulwark/core';
 import type { Context } from 'koa';
 
 /** What Bulwark's middlewares learn about a request, read by `audit` when the response ends. */
@@ -7,6 +13,8 @@ export interface BulwarkRequestState {
   reasonId?: string;
   errorCode?: string;
   errorReason?: string;
+  /** What the request was when it arrived (request id, client address, user agent). */
+  arrival?: RequestArrival;
   /** Services of the `bulwark()` bundle, for `authorize` / `requireConsent` used without explicit ones. */
   kit?: BulwarkHttpKit;
 }
@@ -29,4 +37,28 @@ export function bulwarkState(ctx: Context): BulwarkState {
 /** The request's Bulwark state, created on first use. */
 export function requestState(ctx: Context): BulwarkRequestState {
   return ((ctx.state as BulwarkState).bulwark ??= {});
+}
+
+const NO_PROXIES = new TrustedProxies(false);
+
+/**
+ * The request's arrival facts, taken by `requestId` (the bundle's first step) with its
+ * `trustProxy` setting, or here on first use without trusted proxies. Never throws, also once the
+ * socket is gone.
+ */
+export function requestArrival(ctx: Context, proxies: TrustedProxies = NO_PROXIES): RequestArrival {
+  const state = requestState(ctx);
+  return (state.arrival ??= captureRequestArrival(
+    { headers: ctx.req.headers, remoteAddress: ctx.req.socket?.remoteAddress },
+    proxies,
+  ));
+}
+
+/**
+ * The client address Bulwark uses (audit, brute-force counters, `context.ip`), decided by core's
+ * `TrustedProxies` from the socket and X-Forwarded-For with the bundle's `trustProxy` setting.
+ * Koa's own `ctx.ip` (`app.proxy`) is not consulted: use this instead.
+ */
+export function clientIp(ctx: Context): string | undefined {
+  return requestArrival(ctx).ip;
 }

@@ -92,7 +92,8 @@ describe('bulwark() bundle', () => {
     expect(unauth.headers['content-type']).toMatch(/^application\/problem\+json/);
     // securityHeaders runs before authenticate: even a 401 carries them
     expect(unauth.headers['strict-transport-security']).toBeDefined();
-    expect(unauth.body.requestId).toBe('abc-1');
+    expect(unauth.body.requestId).toBe(unauth.headers['x-request-id']);
+    expect(unauth.body.requestId).not.toBe('abc-1');
     const bad = await request(a)
       .post('/docs')
       .set('Content-Type', 'application/json')

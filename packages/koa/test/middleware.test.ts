@@ -63,7 +63,7 @@ describe('problemDetails', () => {
     expect(denied.body).toMatchObject({
       type: 'https://bulwark.dev/problems/policy-denied',
       reasonId: 'outside_hours',
-      requestId: 'req-123',
+      requestId: denied.headers['x-request-id'],
     });
     expect(JSON.stringify(denied.body)).not.toContain('secret-rule-7');
     const boom = await request(server(app)).get('/boom');
@@ -307,8 +307,8 @@ describe('audit', () => {
       actor: { id: 'alice', type: 'user' },
       resource: { type: 'docs', id: '7' },
       outcome: 'success',
-      requestId: 'r-1',
-      details: { route: '/docs/:id', status: 200 },
+      requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      details: { route: '/docs/:id', status: 200, clientRequestId: 'r-1' },
     });
     expect(entries[1]).toMatchObject({
       outcome: 'denied',

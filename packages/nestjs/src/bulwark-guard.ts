@@ -9,6 +9,7 @@ import { BULWARK_PUBLIC } from './public';
 import { BULWARK_REQUIRE_CONSENT } from './require-consent';
 import { resolveResource } from './resource-spec';
 import {
+  clientIp,
   noteError,
   requestContext,
   trackRequest,
@@ -69,9 +70,10 @@ export class BulwarkGuard implements CanActivate {
         state.resource =
           resource.id !== undefined ? { type: resource.type, id: resource.id } : { type: resource.type };
         // `ip` last: a context function must not be able to replace the server-observed address.
+        const ip = clientIp(req);
         const context = {
           ...this.runtime.options.authzContext?.(view),
-          ...(req.ip !== undefined ? { ip: req.ip } : {}),
+          ...(ip !== undefined ? { ip } : {}),
         };
         const decision = await authorizeRequest(authorizer, principal, authorize.action, resource, context);
         state.reasonId = decision.reasonId;

@@ -11,7 +11,14 @@ import {
 } from '@bulwark/core';
 import type { BulwarkRequestContext } from './bulwark-request-context';
 import type { BulwarkCsrfOptions } from './csrf';
-import type { BearerTokenVerifier, ConsentChecker, HttpPrincipal, RequestAuditLog } from './core-http';
+import {
+  TrustedProxies,
+  type BearerTokenVerifier,
+  type ConsentChecker,
+  type HttpPrincipal,
+  type RequestAuditLog,
+  type TrustProxyOption,
+} from './core-http';
 
 export interface BulwarkAuthenticationOptions {
   /** Claim holding the roles (array of strings or a space-separated string). Default `roles`. */
@@ -83,6 +90,14 @@ export interface BulwarkModuleOptions {
    * `Cannot GET /path` (which echoes the URL). Default true.
    */
   notFound?: boolean;
+  /**
+   * Reverse proxies trusted to report the client address in X-Forwarded-For (audit events,
+   * `context.ip` conditions, `clientIp(req)` for brute-force counters): false (default, the header
+   * is ignored), a hop count, or proxy addresses / CIDR ranges. Decided by @bulwark/core's
+   * TrustedProxies, the same as @bulwark/express and @bulwark/koa; Express's `trust proxy`
+   * setting (and so `req.ip`) is not consulted.
+   */
+  trustProxy?: TrustProxyOption;
 }
 
 /** How the module is registered (known before any provider is built, so not part of async options). */
@@ -165,6 +180,8 @@ export function validateBulwarkOptions(options: unknown): BulwarkModuleOptions {
   if (o.notFound !== undefined && typeof o.notFound !== 'boolean') {
     throw invalid('notFound', 'must be a boolean');
   }
+  // Throws a BulwarkConfigError naming BulwarkModule.trustProxy for anything but false, 1..32 or addresses.
+  new TrustedProxies(o.trustProxy ?? false, 'BulwarkModule.trustProxy');
   if (o.typeorm !== undefined) {
     if (!isObject(o.typeorm) || !isObject(o.typeorm.keyRing))
       throw invalid('typeorm.keyRing', 'must be a KeyRing');

@@ -1,6 +1,6 @@
 import { validateBulwarkOptions, type BulwarkModuleOptions } from './bulwark-module-options';
 import { bulwarkHttpSteps, type BulwarkHttpSteps } from './bulwark-http-steps';
-import { BearerAuthenticator, RequestAuditor } from './core-http';
+import { BearerAuthenticator, RequestAuditor, TrustedProxies } from './core-http';
 import { trackRequest, type PlatformRequest } from './request-tracking';
 
 /**
@@ -16,11 +16,14 @@ export class BulwarkRuntime {
   readonly realm: string;
   /** Security headers, input guard and CSRF, run by BulwarkHttpMiddleware on every request. */
   readonly http: BulwarkHttpSteps;
+  /** The compiled `trustProxy` setting: how the client address is taken. */
+  readonly proxies: TrustedProxies;
 
   constructor(options: BulwarkModuleOptions) {
     this.options = validateBulwarkOptions(options);
     const { realm, ...authentication } = options.authentication ?? {};
     this.realm = realm ?? 'bulwark';
+    this.proxies = new TrustedProxies(options.trustProxy ?? false, 'BulwarkModule.trustProxy');
     this.authenticator = new BearerAuthenticator({
       ...authentication,
       tokens: options.tokens,

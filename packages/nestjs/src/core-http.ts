@@ -13,8 +13,11 @@ export {
   checkResourceId,
   problemFor,
   refusalReason,
-  requestIdFrom,
+  TrustedProxies,
+  captureRequestArrival,
   requireConsentFor,
+  // Deprecated (it no longer adopts the header); kept so code importing it still builds.
+  requestIdFrom,
   type BearerAuthenticatorOptions,
   type BearerTokenVerifier,
   type ConsentChecker,
@@ -22,4 +25,6 @@ export {
   type ProblemResponse,
   type RequestAuditFacts,
   type RequestAuditLog,
+  type RequestArrival,
+  type TrustProxyOption,
 } from '@bulwark/core';

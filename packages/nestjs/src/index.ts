@@ -35,4 +35,5 @@ export { BulwarkHttpMiddleware } from './bulwark-http-middleware';
 export type { BulwarkHttpSteps } from './bulwark-http-steps';
 export { BulwarkRuntime } from './bulwark-runtime';
 export type { BulwarkTypeOrmEncryption } from './typeorm-encryption-provider';
-export type { HttpPrincipal } from './core-http';
+export type { HttpPrincipal, TrustProxyOption } from './core-http';
+export { clientIp, type PlatformRequest } from './request-tracking';

@@ -4,7 +4,13 @@ import { BulwarkError } from '@bulwark/core';
 import type { AuditedMetadata } from './audited';
 import type { BulwarkRequestContext } from './bulwark-request-context';
 import type { BulwarkRuntime } from './bulwark-runtime';
-import { REQUEST_ID_HEADER, refusalReason, requestIdFrom, type HttpPrincipal } from './core-http';
+import {
+  TrustedProxies,
+  captureRequestArrival,
+  refusalReason,
+  type HttpPrincipal,
+  type RequestArrival,
+} from './core-http';
 import { resolveResource } from './resource-spec';
 
 /**
@@ -16,6 +22,7 @@ export interface PlatformRequest {
   url?: string;
   headers: IncomingHttpHeaders;
   ip?: string;
+  socket?: { remoteAddress?: string } | null;
   params?: Record<string, string>;
   query?: Record<string, unknown>;
   body?: unknown;
@@ -32,6 +39,8 @@ export type PlatformResponse = ServerResponse | { raw: ServerResponse };
 /** What Bulwark learns while handling one request; read when the response ends. */
 export interface BulwarkRequestState {
   requestId: string;
+  /** Request id, client address (under `trustProxy`) and user agent, taken when Bulwark first saw the request. */
+  arrival: RequestArrival;
   startedAt: number;
   auditing: boolean;
   resource?: { type: string; id?: string };
@@ -101,8 +110,14 @@ export function trackRequest(
   let state = tracked[STATE];
   const raw = rawResponse(res);
   if (state === undefined) {
-    const requestId = req.requestId ?? requestIdFrom(req.headers[REQUEST_ID_HEADER]);
-    state = { requestId, startedAt: performance.now(), auditing: false };
+    const arrival = captureRequestArrival(
+      { headers: req.headers, remoteAddress: req.socket?.remoteAddress },
+      runtime.proxies,
+    );
+    // `req.requestId` can only have been set by server code (an earlier Bulwark middleware);
+    // a client's X-Request-Id is never adopted (it is kept as arrival.clientRequestId).
+    const requestId = req.requestId ?? arrival.requestId;
+    state = { requestId, arrival, startedAt: performance.now(), auditing: false };
     tracked[STATE] = state;
     req.requestId = requestId;
     if (!raw.headersSent) raw.setHeader('X-Request-Id', requestId);
@@ -111,33 +126,43 @@ export function trackRequest(
   if (!state.auditing && auditor !== undefined && (audited !== undefined || runtime.auditAll)) {
     state.auditing = true;
     const current = state;
-    raw.once('close', () => {
-      // A response the client abandoned before it finished: 499 (nginx's "client closed request").
-      const status = raw.writableFinished ? raw.statusCode : 499;
-      const latencyMs = performance.now() - current.startedAt;
-      runtime.defer(
-        auditedResource(audited, req, execution, current).then((resource) =>
-          auditor.record({
-            method: req.method,
-            route: routeOf(req),
-            status,
-            latencyMs,
-            requestId: current.requestId,
-            ...(req.principal !== undefined ? { principal: req.principal } : {}),
-            ...(req.ip !== undefined ? { ip: req.ip } : {}),
-            ...(typeof req.headers['user-agent'] === 'string'
-              ? { userAgent: req.headers['user-agent'] }
-              : {}),
-            ...(resource !== undefined ? { resource } : {}),
-            ...(current.errorCode !== undefined ? { errorCode: current.errorCode } : {}),
-            ...(current.errorReason !== undefined ? { errorReason: current.errorReason } : {}),
-            ...(current.reasonId !== undefined ? { reasonId: current.reasonId } : {}),
-            ...(audited !== undefined ? { action: audited.action } : {}),
-            ...(audited?.category !== undefined ? { category: audited.category } : {}),
-          }),
-        ),
-      );
-    });
+    const { arrival } = current;
+    // Both the listener and the deferred write are wrapped: nothing they throw may reach the
+    // emitter (an uncaught exception) or the promise chain (an unhandled rejection).
+    const write = auditor.listener(
+      (status: number, latencyMs: number, resource?: { type: string; id?: string }) =>
+        auditor.record({
+          method: req.method,
+          route: routeOf(req),
+          status,
+          latencyMs,
+          requestId: current.requestId,
+          ...(arrival.clientRequestId !== undefined ? { clientRequestId: arrival.clientRequestId } : {}),
+          ...(req.principal !== undefined ? { principal: req.principal } : {}),
+          ...(arrival.ip !== undefined ? { ip: arrival.ip } : {}),
+          ...(arrival.userAgent !== undefined ? { userAgent: arrival.userAgent } : {}),
+          ...(resource !== undefined ? { resource } : {}),
+          ...(current.errorCode !== undefined ? { errorCode: current.errorCode } : {}),
+          ...(current.errorReason !== undefined ? { errorReason: current.errorReason } : {}),
+          ...(current.reasonId !== undefined ? { reasonId: current.reasonId } : {}),
+          ...(audited !== undefined ? { action: audited.action } : {}),
+          ...(audited?.category !== undefined ? { category: audited.category } : {}),
+        }),
+    );
+    raw.once(
+      'close',
+      auditor.listener(() => {
+        // A response the client abandoned before it finished: 499 (nginx's "client closed request").
+        const status = raw.writableFinished ? raw.statusCode : 499;
+        const latencyMs = performance.now() - current.startedAt;
+        runtime.defer(
+          auditedResource(audited, req, execution, current).then(
+            (resource) => write(status, latencyMs, resource),
+            () => write(status, latencyMs, current.resource),
+          ),
+        );
+      }),
+    );
   }
   return state;
 }
@@ -158,4 +183,20 @@ async function auditedResource(
     }
   }
   return state.resource;
+}
+
+const NO_PROXIES = new TrustedProxies(false);
+
+/**
+ * The client address Bulwark uses (audit events, `context.ip` conditions), decided by
+ * @bulwark/core's TrustedProxies from the socket and X-Forwarded-For with the module's
+ * `trustProxy` setting; use it for brute-force counters too. Express's `req.ip` (its own
+ * `trust proxy` setting) is not consulted. On a request Bulwark has not tracked (no global
+ * guard), the socket's peer address.
+ */
+export function clientIp(req: object): string | undefined {
+  const state = (req as Tracked)[STATE];
+  if (state !== undefined) return state.arrival.ip;
+  const socket = (req as { socket?: { remoteAddress?: string } | null }).socket;
+  return NO_PROXIES.clientAddress(socket?.remoteAddress, undefined);
 }

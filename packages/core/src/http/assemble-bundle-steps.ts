@@ -1,6 +1,7 @@
 import type { BearerTokenVerifier } from './bearer-authenticator';
 import type { InputGuardOptions } from './input-guard';
 import { isPublicPath, type BulwarkBundlePlan } from './plan-bulwark-bundle';
+import type { RequestIdOptions } from './request-arrival';
 import type { RequestAuditorOptions } from './request-auditor';
 import type { SecurityHeaderOptions } from './security-header-options';
 
@@ -9,7 +10,7 @@ import type { SecurityHeaderOptions } from './security-header-options';
  * `unless` wraps a middleware so requests whose path matches are passed on without it.
  */
 export interface BundleStepFactories<H, Auth extends object, Csrf extends object> {
-  requestId(): H;
+  requestId(options: RequestIdOptions): H;
   securityHeaders(options: SecurityHeaderOptions): H & { readonly headers: Readonly<Record<string, string>> };
   audit(options: RequestAuditorOptions): H & { close(): Promise<void> };
   inputGuard(options: InputGuardOptions): H;
@@ -40,7 +41,7 @@ export function assembleBundleSteps<H, Auth extends object, Csrf extends object>
   let headers: Readonly<Record<string, string>> = {};
   let close = async (): Promise<void> => {};
   for (const step of plan.order) {
-    if (step === 'requestId') steps.push(make.requestId());
+    if (step === 'requestId') steps.push(make.requestId({ trustProxy: plan.trustProxy }));
     else if (step === 'securityHeaders' && plan.securityHeaders !== undefined) {
       const mw = make.securityHeaders(plan.securityHeaders);
       headers = mw.headers;

@@ -13,7 +13,16 @@ export {
   type ProblemResponse,
   type ProblemContext,
 } from './problem-details';
-export { requestIdFrom, REQUEST_ID_HEADER } from './request-id';
+export { newRequestId, clientRequestIdFrom, requestIdFrom, REQUEST_ID_HEADER } from './request-id';
+export { TrustedProxies, trustProxyFromEnv, type TrustProxyOption } from './trusted-proxies';
+export {
+  captureRequestArrival,
+  type ArrivingRequest,
+  type RequestArrival,
+  type RequestIdOptions,
+} from './request-arrival';
+export { readBoundedBody, type BodyStream } from './read-bounded-body';
+export { lingerOnUnreadBody, UNREAD_BODY_LINGER_MS, type UnreadBodyExchange } from './linger-on-unread-body';
 export { handleClientErrors } from './handle-client-errors';
 export { readCookie, serializeCookie, checkCookieOptions, type CookieOptions } from './cookies';
 export {

@@ -1,5 +1,6 @@
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
+import { readBoundedBody, type BodyStream } from './read-bounded-body';
 
 export interface InputGuardOptions {
   /** Largest accepted request body in bytes (declared or streamed). Default 102 400 (100 KiB, body-parser's default). */
@@ -299,10 +300,11 @@ export class InputGuard {
   /**
    * Reads and parses a JSON or urlencoded body under the size limit, then checks it. Returns
    * `undefined` for requests without a body and for other media types (multipart, binary), which
-   * stay unread for the application's own parser.
+   * stay unread for the application's own parser. An oversize body is not read to its end and the
+   * stream is not destroyed (see `readBoundedBody`); adapters call `lingerOnUnreadBody` when answering.
    */
   async readBody(
-    stream: AsyncIterable<Buffer | string>,
+    stream: BodyStream | AsyncIterable<Buffer | string>,
     headers: Readonly<Record<string, string | string[] | undefined>>,
   ): Promise<unknown> {
     const type = (headerValue(headers['content-type']) ?? '').split(';')[0]!.trim().toLowerCase();
@@ -312,23 +314,10 @@ export class InputGuard {
     const json = type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
     const form = type === 'application/x-www-form-urlencoded';
     if (!json && !form) return undefined;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of stream) {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      size += buf.length;
-      if (size > this.maxBodyBytes) {
-        throw fail(
-          ErrorCodes.HTTP_BODY_TOO_LARGE,
-          `The request body is larger than ${this.maxBodyBytes} bytes.`,
-          'body',
-        );
-      }
-      chunks.push(buf);
-    }
+    const raw = await readBoundedBody(stream, this.maxBodyBytes);
     let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size));
+      text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
     } catch {
       throw fail(ErrorCodes.HTTP_MALFORMED_BODY, 'The request body is not valid UTF-8.', 'body');
     }

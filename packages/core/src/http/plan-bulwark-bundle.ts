@@ -6,6 +6,7 @@ import type { BulwarkHttpKit } from './http-kit';
 import type { InputGuardOptions } from './input-guard';
 import type { RequestAuditorOptions } from './request-auditor';
 import type { SecurityHeaderOptions } from './security-header-options';
+import { TrustedProxies, type TrustProxyOption } from './trusted-proxies';
 
 /** The bundle options both adapters' `bulwark(kit, options)` accept (csrf / authenticate differ in detail). */
 export interface BulwarkBundleOptions<Auth extends object = object, Csrf extends object = object> {
@@ -17,6 +18,12 @@ export interface BulwarkBundleOptions<Auth extends object = object, Csrf extends
   authenticate?: (Auth & { publicPaths?: readonly string[] }) | false;
   /** Off unless given (it needs a secret). */
   csrf?: Csrf | false;
+  /**
+   * Reverse proxies trusted to report the client address in X-Forwarded-For (audit, brute-force
+   * counters, `context.ip` conditions): false (default, the header is ignored), a hop count, or
+   * proxy addresses / CIDR ranges. The framework's own trust-proxy setting is not consulted.
+   */
+  trustProxy?: TrustProxyOption;
 }
 
 /** The route-level helpers of an adapter's bundle, bound to the kit; `Handler` is the framework's. */
@@ -41,6 +48,8 @@ export type BulwarkBundleStep =
  */
 export interface BulwarkBundlePlan<Auth extends object = object, Csrf extends object = object> {
   readonly order: readonly BulwarkBundleStep[];
+  /** The compiled `trustProxy` setting, for the requestId step (which takes the client address). */
+  readonly trustProxy: TrustedProxies;
   readonly securityHeaders?: SecurityHeaderOptions;
   readonly audit?: RequestAuditorOptions;
   readonly inputGuard?: InputGuardOptions;
@@ -124,7 +133,11 @@ export function planBulwarkBundle<Auth extends object, Csrf extends object>(
   const order: BulwarkBundleStep[] = ['requestId', 'problemDetails'];
   const plan: {
     -readonly [K in keyof BulwarkBundlePlan<Auth, Csrf>]: BulwarkBundlePlan<Auth, Csrf>[K];
-  } = { order, csrfEvidence: { enabled: false } };
+  } = {
+    order,
+    trustProxy: new TrustedProxies(options.trustProxy ?? false),
+    csrfEvidence: { enabled: false },
+  };
   if (options.securityHeaders !== false) {
     plan.securityHeaders = options.securityHeaders ?? {};
     order.push('securityHeaders');

@@ -23,6 +23,8 @@ export interface PrivacyEndpointRequest {
   principal?: HttpPrincipal;
   ip?: string;
   requestId?: string;
+  /** The client's own X-Request-Id (sanitised), audited apart from `requestId`. */
+  clientRequestId?: string;
 }
 
 /** How the adapter answers: the endpoint decides, the adapter writes the framework response. */
@@ -102,6 +104,7 @@ export class PrivacyEndpoint {
       status,
       latencyMs: performance.now() - start,
       ...(req.requestId !== undefined ? { requestId: req.requestId } : {}),
+      ...(req.clientRequestId !== undefined ? { clientRequestId: req.clientRequestId } : {}),
       ...(principal !== undefined ? { principal } : {}),
       ...(req.ip !== undefined ? { ip: req.ip } : {}),
       ...(resource !== undefined ? { resource } : {}),

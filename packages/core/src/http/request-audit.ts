@@ -9,7 +9,10 @@ export interface RequestAuditFacts {
   route: string;
   status: number;
   latencyMs: number;
+  /** Server-generated request id. */
   requestId?: string;
+  /** The client's own X-Request-Id (sanitised), kept apart from `requestId`: `details.clientRequestId`. */
+  clientRequestId?: string;
   principal?: Pick<HttpPrincipal, 'id' | 'type'>;
   ip?: string;
   userAgent?: string;
@@ -67,6 +70,9 @@ export function requestAuditEvent(facts: RequestAuditFacts): AuditEvent {
       ...(facts.errorCode !== undefined ? { errorCode: facts.errorCode.slice(0, 64) } : {}),
       ...(facts.errorReason !== undefined ? { errorReason: facts.errorReason.slice(0, 64) } : {}),
       ...(facts.reasonId !== undefined ? { reasonId: facts.reasonId.slice(0, 128) } : {}),
+      ...(facts.clientRequestId !== undefined
+        ? { clientRequestId: facts.clientRequestId.slice(0, AUDIT_LIMITS.requestId) }
+        : {}),
     },
   };
   if (facts.resource !== undefined) {

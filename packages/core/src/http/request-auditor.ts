@@ -67,9 +67,9 @@ export class RequestAuditor {
 
   /** Queues the request's event; never throws, never awaits the store. */
   record(facts: RequestAuditFacts): void {
-    if (this.#skip?.(facts.method, facts.route) === true) return;
     let pending: Promise<unknown>;
     try {
+      if (this.#skip?.(facts.method, facts.route) === true) return;
       pending = this.#log.append(requestAuditEvent({ category: this.#category, ...facts }));
     } catch (error) {
       this.#fail(error);
@@ -83,6 +83,21 @@ export class RequestAuditor {
         this.#fail(error);
       },
     );
+  }
+
+  /**
+   * Wraps a listener an adapter registers (a response's 'close'): whatever it throws is counted as a
+   * lost event and reported to `onError`, never thrown into the emitter, where it would be an
+   * uncaught exception that ends the process.
+   */
+  listener<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return (...args: A) => {
+      try {
+        fn(...args);
+      } catch (error) {
+        this.#fail(error);
+      }
+    };
   }
 
   #fail(error: unknown): void {

@@ -6,7 +6,7 @@ import { CsrfTokens } from '../../src/http/csrf-tokens';
 import { InputGuard, checkResourceId } from '../../src/http/input-guard';
 import { problemFor } from '../../src/http/problem-details';
 import { outcomeFromStatus, requestAuditEvent } from '../../src/http/request-audit';
-import { requestIdFrom } from '../../src/http/request-id';
+import { clientRequestIdFrom, newRequestId } from '../../src/http/request-id';
 
 const SECRET = 'x'.repeat(32);
 
@@ -140,9 +140,12 @@ describe('request audit, ids, cookies, bearer parsing', () => {
     expect(event.actor.userAgent).toHaveLength(512);
   });
 
-  it('reuses only safe request ids, reads cookies and refuses non-bearer credentials', () => {
-    expect(requestIdFrom('abc-123')).toBe('abc-123');
-    expect(requestIdFrom('evil\nlog line')).toMatch(/^[0-9a-f-]{36}$/);
+  it('mints request ids, keeps a client-supplied id sanitised, reads cookies and refuses non-bearer credentials', () => {
+    expect(newRequestId()).toMatch(/^[0-9a-f-]{36}$/);
+    expect(clientRequestIdFrom('abc-123')).toBe('abc-123');
+    expect(clientRequestIdFrom('evil\nlog line')).toBe('evil_log_line');
+    expect(clientRequestIdFrom(['x'.repeat(500), 'y'])).toBe('x'.repeat(128));
+    expect(clientRequestIdFrom('   ')).toBeUndefined();
     expect(readCookie(`a=1; ${serializeCookie('b', 'tok').split(';')[0]}; c=3`, 'b')).toBe('tok');
     expect(BearerAuthenticator.credential(undefined)).toBeUndefined();
     expect(() => BearerAuthenticator.credential('Basic abc')).toThrow(BulwarkTokenError);
