@@ -10,12 +10,11 @@ import { startExample, stillServing, type ExampleName, type ExampleProcess } fro
 jest.setTimeout(120_000);
 
 // `refusesDeclaredLength`: answers 413 on a Content-Length over the limit before any body byte is
-// read. nestjs-hr parses with Nest's body-parser, which answers only once the declared body has
-// arrived (the NestJS input guard of issue 12, defect 10, brings it in line).
+// read (all three now: nestjs-hr turns Nest's body parser off and lets BulwarkModule's input guard read).
 const EXAMPLES: ReadonlyArray<{ name: ExampleName; login: string; refusesDeclaredLength: boolean }> = [
   { name: 'express-clinic', login: '/auth/login', refusesDeclaredLength: true },
   { name: 'koa-shop', login: '/api/login', refusesDeclaredLength: true },
-  { name: 'nestjs-hr', login: '/auth/login', refusesDeclaredLength: false },
+  { name: 'nestjs-hr', login: '/auth/login', refusesDeclaredLength: true },
 ];
 
 const MiB = 1024 * 1024;

@@ -3,6 +3,7 @@ import {
   BulwarkHttpError,
   ErrorCodes,
   InputGuard,
+  lingerOnUnreadBody,
   type InputGuardOptions,
 } from '@bulwark/core';
 import type { PlatformMiddleware } from './platform-middleware';
@@ -19,6 +20,12 @@ export type InputGuardMiddleware = PlatformMiddleware & { readonly guard: InputG
 export function inputGuard(options: InputGuardOptions = {}): InputGuardMiddleware {
   const guard = new InputGuard({ configPath: 'BulwarkModule.inputGuard', ...options });
   const middleware: PlatformMiddleware = (req, res, next) => {
+    const refuse = (error: unknown): void => {
+      // The body was not read to its end: the rest is read and dropped, and the socket closed if
+      // it never ends (closing at once could reset the connection before the client reads the 413).
+      lingerOnUnreadBody({ request: req, response: res });
+      next(error instanceof BulwarkError ? error : incomplete(error));
+    };
     try {
       guard.checkHead({
         method: req.method ?? 'GET',
@@ -30,22 +37,14 @@ export function inputGuard(options: InputGuardOptions = {}): InputGuardMiddlewar
         return next();
       }
     } catch (error) {
-      return next(error);
+      return refuse(error);
     }
-    // Read without destroying the request when reading stops early (an oversize body) or ends:
-    // a destroyed request loses its socket before the refusal is written, and everything that
-    // reads the request afterwards (the address for the audit event) finds none.
-    guard.readBody(req.iterator({ destroyOnReturn: false }), req.headers).then(
-      (body) => {
-        if (body !== undefined) req.body = body;
-        next();
-      },
-      (error: unknown) => {
-        // The rest of a refused body is not read: the connection closes once the answer is out.
-        if (!res.headersSent) res.setHeader('Connection', 'close');
-        next(error instanceof BulwarkError ? error : incomplete(error));
-      },
-    );
+    // Core's bounded reader never destroys the request when it stops early (an oversize body): a
+    // destroyed request loses its socket before the refusal is written.
+    guard.readBody(req, req.headers).then((body) => {
+      if (body !== undefined) req.body = body;
+      next();
+    }, refuse);
   };
   return Object.assign(middleware, { guard });
 }
