@@ -99,6 +99,47 @@ export function clientAddressScenarios(
   });
 }
 
+/**
+ * Issue 12, defect 1, against each adapter's bundle (the same `start` as above, `trustProxy: 1`):
+ * a chunked body over the limit is refused and audited with the address taken on arrival, and a
+ * client that hangs up mid-body is audited as 499; the app keeps serving after both.
+ */
+export function bodyAbuseScenarios(
+  start: (trustProxy: TrustProxyOption | undefined) => Promise<ClientAddressApp>,
+): void {
+  it('answers a chunked body over the limit with 413 and audits it with the address taken on arrival', async () => {
+    const app = await start(1);
+    try {
+      expect(await postChunked(app.url, '/login', 512 * 1024)).toBe(413);
+      const entry = (await app.entries()).find((e) => e.details?.route === '/login');
+      expect(entry).toMatchObject({
+        outcome: 'failure',
+        details: { status: 413, errorCode: 'ERR_HTTP_BODY_TOO_LARGE' },
+      });
+      expect(entry?.actor?.ip).toBe('127.0.0.1');
+      // Still serving.
+      expect((await fetch(`${app.url}/whoami`)).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('audits a client that hangs up mid-body as 499, with the address and user agent taken on arrival', async () => {
+    const app = await start(1);
+    try {
+      await hangUpMidBody(app.url, '/login');
+      const entry = (await app.entries()).find((e) => e.details?.route === '/login');
+      expect(entry).toMatchObject({
+        actor: { ip: '203.0.113.7', userAgent: 'hang-up-test' },
+        details: { status: 499 },
+      });
+      expect((await fetch(`${app.url}/whoami`)).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+}
+
 /** A chunked body of `bytes` to `path`; resolves with the status (the server may close after it). */
 export function postChunked(url: string, path: string, bytes: number): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -5,10 +5,9 @@ import Koa from 'koa';
 import { bulwark, clientIp, type BulwarkState } from '../src';
 import { testKit } from '../../../test/support/http-test-kit';
 import {
+  bodyAbuseScenarios,
   clientAddressScenarios,
   officePolicy,
-  hangUpMidBody,
-  postChunked,
   type ClientAddressApp,
 } from '../../../test/support/client-address-scenarios';
 
@@ -63,36 +62,7 @@ describe('@bulwark/koa client address (issue 12, defect 9)', () => {
 });
 
 describe('@bulwark/koa bodies and hang-ups (issue 12, defect 1)', () => {
-  it('answers a chunked body over the limit with 413 and audits it with the address taken on arrival', async () => {
-    const app = await start(1);
-    try {
-      expect(await postChunked(app.url, '/login', 512 * 1024)).toBe(413);
-      const entry = (await app.entries()).find((e) => e.details?.route === '/login');
-      expect(entry).toMatchObject({
-        outcome: 'failure',
-        details: { status: 413, errorCode: 'ERR_HTTP_BODY_TOO_LARGE' },
-      });
-      expect(entry?.actor?.ip).toBe('127.0.0.1');
-      expect((await fetch(`${app.url}/whoami`)).status).toBe(200);
-    } finally {
-      await app.close();
-    }
-  });
-
-  it('audits a client that hangs up mid-body as 499, with the address and user agent taken on arrival', async () => {
-    const app = await start(1);
-    try {
-      await hangUpMidBody(app.url, '/login');
-      const entry = (await app.entries()).find((e) => e.details?.route === '/login');
-      expect(entry).toMatchObject({
-        actor: { ip: '203.0.113.7', userAgent: 'hang-up-test' },
-        details: { status: 499 },
-      });
-      expect((await fetch(`${app.url}/whoami`)).status).toBe(200);
-    } finally {
-      await app.close();
-    }
-  });
+  bodyAbuseScenarios(start);
 
   it("never reads Koa's ctx.ip from its response listeners (it throws once the socket is gone)", async () => {
     const t = await testKit();
