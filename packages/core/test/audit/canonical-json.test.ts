@@ -11,7 +11,7 @@ import {
 } from '../../src/audit/canonical-json';
 
 // cyberphone/json-canonicalization testdata (RFC 8785). A missing folder fails the suite.
-const JCS = path.resolve(__dirname, '../../../../../shared/vectors/jcs');
+const JCS = path.resolve(__dirname, '../vectors/jcs');
 const jcsCases = fs
   .readdirSync(path.join(JCS, 'input'))
   .filter((name) => name.endsWith('.json'))

@@ -15,7 +15,7 @@ import {
 
 // Shared public vectors (transparency-dev/merkle testdata + RFC 6962 reference tree). A missing
 // folder must fail the suite, never skip it: readFileSync / readdirSync throw.
-const VECTORS = path.resolve(__dirname, '../../../../../shared/vectors/merkle');
+const VECTORS = path.resolve(__dirname, '../vectors/merkle');
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const b64 = (s: string | null | undefined): Buffer => Buffer.from(s ?? '', 'base64');

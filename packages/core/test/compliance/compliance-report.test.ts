@@ -19,7 +19,7 @@ import { renderMarkdown } from '../../src/compliance/render-markdown';
 import { renderOscal } from '../../src/compliance/render-oscal';
 import { fullKit, type FullKit } from './compliance-helpers';
 
-const VECTORS = path.resolve(__dirname, '../../../../../shared/vectors');
+const VECTORS = path.resolve(__dirname, '../vectors');
 const HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>|**bold**';
 
 let f: FullKit;

@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { aeadDecrypt, aeadEncrypt, type LowLevelAeadAlgorithm } from '../../src/crypto/aead';
 import { BulwarkCryptoError, ErrorCodes } from '../../src/errors';
 
-// /work/main/packages/core/test/crypto -> /work/shared/vectors. A missing folder fails the suite.
-const VECTORS = path.resolve(__dirname, '../../../../../shared/vectors');
+// Project Wycheproof vectors copied into ../vectors (origin and licence in its README). A missing file fails the suite.
+const VECTORS = path.resolve(__dirname, '../vectors');
 
 interface AeadTest {
   tcId: number;
