@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
@@ -185,6 +186,82 @@ describe('readBoundedBody', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(seen).toEqual([400]);
     } finally {
+      server.close();
+    }
+  });
+
+  it('delivers the 413 to a Connection: close client that sent its whole oversize body at once (lingering half-close)', async () => {
+    const { server, port } = await bodyServer((req) => readBoundedBody(req, 1024));
+    try {
+      // Node closes a non-keep-alive connection right after the answer; with body bytes still
+      // unread that close is a reset, which can discard the 413 before the client reads it.
+      const answers = await Promise.all(
+        Array.from(
+          { length: 20 },
+          () =>
+            new Promise<string>((resolve) => {
+              const socket = connect(port, '127.0.0.1');
+              let data = '';
+              socket.setEncoding('utf8');
+              socket.on('data', (chunk: string) => (data += chunk));
+              socket.on('error', () => resolve(data));
+              socket.on('close', () => resolve(data));
+              socket.on('connect', () => {
+                socket.write(
+                  'POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n',
+                );
+                for (let i = 0; i < 16; i++) socket.write(`4000\r\n${'x'.repeat(0x4000)}\r\n`);
+                socket.write('0\r\n\r\n');
+              });
+            }),
+        ),
+      );
+      for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('half-closes a Connection: close exchange after the 413 and reads the rest of the body before closing', async () => {
+    const { server, port } = await bodyServer((req) => readBoundedBody(req, 1024));
+    try {
+      const outcome = await new Promise<{ answer: string; chunksBeforeClose: number; error?: string }>(
+        (resolve) => {
+          // allowHalfOpen: the client reads the FIN after the answer and still finishes its upload.
+          const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+          let data = '';
+          let sent = 0;
+          socket.setEncoding('utf8');
+          socket.on('data', (chunk: string) => (data += chunk));
+          socket.on('error', (err: NodeJS.ErrnoException) =>
+            resolve({ answer: data, chunksBeforeClose: sent, error: err.code ?? err.message }),
+          );
+          socket.on('close', () => resolve({ answer: data, chunksBeforeClose: sent }));
+          socket.on('connect', () => {
+            socket.write(
+              'POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n',
+            );
+            socket.write(`800\r\n${'x'.repeat(0x800)}\r\n`);
+            // The client goes on sending after the 413 (it has not looked yet), then ends the body.
+            const timer = setInterval(() => {
+              if (socket.destroyed || !socket.writable) return clearInterval(timer);
+              if (++sent > 10) {
+                clearInterval(timer);
+                socket.end('0\r\n\r\n');
+                return;
+              }
+              socket.write(`400\r\n${'y'.repeat(0x400)}\r\n`);
+            }, 20);
+          });
+        },
+      );
+      expect(outcome.answer).toMatch(/^HTTP\/1\.1 413 /);
+      expect(outcome.error).toBeUndefined();
+      // Closed once the body ended, not while the client was still sending it.
+      expect(outcome.chunksBeforeClose).toBe(11);
+    } finally {
+      server.closeAllConnections();
       server.close();
     }
   });
