@@ -2,9 +2,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { runCli } from '../../src/cli/main';
-import { AuditLog } from '../../src/audit/audit-log';
-import { FileAuditStore } from '../../src/audit/file-audit-store';
+import { AuditLog, FileAuditStore } from '@bulwark/core';
+import { runCli } from '../src/run-cli';
 
 interface Run {
   code: number;

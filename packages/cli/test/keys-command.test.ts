@@ -3,8 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { runCli } from '../../src/cli/main';
-import { EnvKeyProvider, FileKeyStore, KeyRing, generateMasterKey } from '../../src/crypto/key-ring';
+import { EnvKeyProvider, FileKeyStore, KeyRing, generateMasterKey } from '@bulwark/core';
+import { runCli } from '../src/run-cli';
 
 interface Run {
   code: number;
@@ -89,6 +89,7 @@ describe('bulwark keys', () => {
     const file = path.join(dir, 'master.key');
     expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
     env = {};
+    expect((await cli('keys', 'generate', 'pii', '--master-key-file', 'master.key')).code).toBe(0);
     await fs.chmod(file, 0o640);
     const refused = await cli('keys', 'list', '--master-key-file', 'master.key');
     expect(refused.code).toBe(2);
@@ -116,7 +117,7 @@ describe('bulwark keys', () => {
     expect((await cli('keys', 'generate', 'x', '--algorithm', 'des')).code).toBe(2);
     expect((await cli('keys', 'retire', 'x', '--min-version', 'zero')).code).toBe(2);
     env = {};
-    const noKey = await cli('keys', 'list');
+    const noKey = await cli('keys', 'generate', 'pii');
     expect(noKey.code).toBe(2);
     expect(noKey.err).toContain('BULWARK_MASTER_KEY');
     expect(noKey.err).toContain('`bulwark keys master`'); // generate makes data keys, not this one
@@ -129,8 +130,8 @@ describe('bulwark keys', () => {
   });
 
   it('runs as the built bin with real exit codes', async () => {
-    const bin = path.resolve(__dirname, '../../dist/cli/bin.js');
-    await expect(fs.access(bin)).resolves.toBeUndefined(); // `npm test` builds before testing
+    const bin = path.resolve(__dirname, '../bin/bulwark.js');
+    await expect(fs.access(path.resolve(__dirname, '../dist/bin.js'))).resolves.toBeUndefined(); // `npm test` builds first
     const run = promisify(execFile);
     const opts = { cwd: dir, env: { ...process.env, ...env } };
     const ok = await run(process.execPath, [bin, 'keys', 'generate', 'pii'], opts);
