@@ -30,12 +30,14 @@ const OPTIONS = {
   db: {
     type: 'string',
     arg: 'URL|PATH',
-    help: 'SQL log instead: a postgres:// URL or a SQLite file (default: $BULWARK_AUDIT_DB when set;\nneeds @bulwark/typeorm, typeorm and the driver, pg or better-sqlite3)',
+    help:
+      'SQL log instead: a postgres:// URL or a SQLite file (default: $BULWARK_AUDIT_DB when\n' +
+      'set; needs @bulwark/typeorm, typeorm and the driver, pg or better-sqlite3)',
   },
   checkpoints: {
     type: 'string',
     arg: 'FILE',
-    help: 'Checkpoint file (default: <log file>.checkpoints, or .bulwark/audit-checkpoints.jsonl with --db)',
+    help: 'Checkpoint file (default: <log file>.checkpoints, or\n.bulwark/audit-checkpoints.jsonl with --db)',
   },
   'signing-key': { type: 'string', arg: 'FILE', help: 'Private Ed25519 JWK (from `bulwark audit keygen`)' },
   'public-key': { type: 'string', arg: 'FILE', help: 'Public Ed25519 JWK the checkpoints must verify with' },
@@ -641,7 +643,7 @@ async function exportEntries(opened: OpenedStore, values: Values, io: CliIo): Pr
   });
   const out: AuditEntry[] = [];
   // Progress in seq order: the last seq reached of the log's size (the filter may match few).
-  const progress = startProgress(io, 'export: scanned', 'entries', io.stdoutIsTTY === true);
+  const progress = startProgress(io, 'export: up to seq', 'entries', io.stdoutIsTTY === true);
   try {
     let cursor: string | undefined;
     do {

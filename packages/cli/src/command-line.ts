@@ -200,7 +200,8 @@ export function parseCommandLine<O extends OptionTable>(
 /** The help of a command, or of one of its subcommands. */
 export function renderHelp<O extends OptionTable>(command: CommandSpec<O>, sub?: SubcommandSpec<O>): string {
   if (sub !== undefined) {
-    const blocks = [`Usage: ${command.name} ${sub.name}${sub.args ? ` ${sub.args}` : ''}`, sub.summary];
+    const usage = `${command.name} ${sub.name}${sub.args ? ` ${sub.args}` : ''}`;
+    const blocks = [`Usage: ${usage}${sub.options.length > 0 ? ' [options]' : ''}`, sub.summary];
     if (sub.details) blocks.push(sub.details);
     if (sub.options.length > 0) blocks.push(`Options:\n${renderOptions(command.options, sub.options)}`);
     blocks.push(EXIT_CODES_HELP);
@@ -227,7 +228,9 @@ function renderOptions(options: OptionTable, names: readonly string[]): string {
   const rows = [
     ...names.map((name) => {
       const spec = options[name]!;
-      const flag = `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.arg ? ` ${spec.arg}` : ''}`;
+      // A one-letter option is shown by its short form only (`-n N`, not `-n, --n N`).
+      const names = name.length === 1 ? `-${name}` : `${spec.short ? `-${spec.short}, ` : ''}--${name}`;
+      const flag = `${names}${spec.arg ? ` ${spec.arg}` : ''}`;
       return [flag, spec.help] as const;
     }),
     ['-h, --help', 'Show this help'] as const,

@@ -106,6 +106,10 @@ describe('bulwark keys', () => {
     expect(res.code).toBe(1);
     expect(res.err).toContain('ERR_CRYPTO_KEY_UNWRAP_FAILED');
     expect(res.err).not.toContain(env.BULWARK_MASTER_KEY!);
+    // the ring's internal secret is what fails first; its reserved id is no name for a user
+    expect(res.err).not.toContain('$ring');
+    expect(res.err).toContain("the key ring's internal secret");
+    expect(res.err).toContain('wrong master key');
   });
 
   it('exits 2 on usage and configuration errors', async () => {
@@ -121,6 +125,28 @@ describe('bulwark keys', () => {
     expect(noKey.code).toBe(2);
     expect(noKey.err).toContain('BULWARK_MASTER_KEY');
     expect(noKey.err).toContain('`bulwark keys master`'); // generate makes data keys, not this one
+  });
+
+  it('keys list and keys check never create a missing key store', async () => {
+    const list = await cli('keys', 'list');
+    expect(list).toMatchObject({ code: 0, err: '' });
+    expect(list.out).toContain('no key store at .bulwark/keys.json yet');
+    expect((await cli('keys', 'list', '--json')).out).toBe('[]\n');
+    const check = await cli('keys', 'check', '--store', 'typo.json');
+    expect(check.code).toBe(2);
+    expect(check.err).toContain('no key store at typo.json');
+    expect(await fs.readdir(dir)).toEqual([]); // no .bulwark/, no keys.json, no lock file
+  });
+
+  it('keys list of an existing store leaves it byte for byte as it was', async () => {
+    expect((await cli('keys', 'generate', 'pii')).code).toBe(0);
+    const file = path.join(dir, '.bulwark', 'keys.json');
+    const before = await fs.readFile(file, 'utf8');
+    const entries = await fs.readdir(path.dirname(file));
+    expect((await cli('keys', 'list')).code).toBe(0);
+    expect((await cli('keys', 'check')).code).toBe(0);
+    expect(await fs.readFile(file, 'utf8')).toBe(before);
+    expect(await fs.readdir(path.dirname(file))).toEqual(entries);
   });
 
   it('prints help with exit 0', async () => {
