@@ -79,7 +79,6 @@ function scenario(dbArg: () => string, sql: () => DataSource, cwd: () => string)
     expect(deleted.code).toBe(1);
     expect(deleted.out).toContain('seq 9');
   }, 60_000);
-
 }
 
 describe('bulwark audit --db (SQLite file)', () => {

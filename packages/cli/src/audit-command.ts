@@ -26,7 +26,11 @@ import { writeFileAtomic } from './write-file-atomic';
 type Jwk = Parameters<typeof CheckpointSigner.fromJWK>[0];
 
 const OPTIONS = {
-  file: { type: 'string', arg: 'FILE', help: 'JSON-lines log (default: $BULWARK_AUDIT_FILE or .bulwark/audit.jsonl)' },
+  file: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'JSON-lines log (default: $BULWARK_AUDIT_FILE or .bulwark/audit.jsonl)',
+  },
   db: {
     type: 'string',
     arg: 'URL|PATH',
@@ -46,9 +50,19 @@ const OPTIONS = {
     arg: 'FILE',
     help: "HMAC key of the log's leaf hashes (default: $BULWARK_AUDIT_HMAC_KEY)",
   },
-  'from-checkpoint': { type: 'boolean', help: 'Incremental: check only what was appended since the latest checkpoint' },
-  export: { type: 'string', arg: 'FILE', help: 'Also write a portable copy of the checkpoint (with the public key)' },
-  consistency: { type: 'boolean', help: 'Consistency proof between tree sizes <from> and <to> (default: now)' },
+  'from-checkpoint': {
+    type: 'boolean',
+    help: 'Incremental: check only what was appended since the latest checkpoint',
+  },
+  export: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'Also write a portable copy of the checkpoint (with the public key)',
+  },
+  consistency: {
+    type: 'boolean',
+    help: 'Consistency proof between tree sizes <from> and <to> (default: now)',
+  },
   size: { type: 'string', arg: 'N', help: 'Prove against the past tree size N (default: the current size)' },
   n: { type: 'string', short: 'n', arg: 'N', help: 'Number of entries (default 10)' },
   follow: { type: 'boolean', help: 'Keep printing new entries (Ctrl-C to stop)' },
@@ -89,9 +103,17 @@ export const AUDIT_COMMAND: CommandSpec<typeof OPTIONS> = {
       details:
         'Exit 1 naming the first bad sequence number. Checkpoints found next to the log must be\n' +
         'verified: pass --public-key (or --signing-key). --json prints the report: treeSize is the\n' +
-        "number of entries the log holds, verifiedTreeSize (and root) cover the entries before the\n" +
+        'number of entries the log holds, verifiedTreeSize (and root) cover the entries before the\n' +
         'first fault.',
-      options: [...LOG, 'checkpoints', 'public-key', 'signing-key', 'hmac-key-file', 'from-checkpoint', 'json'],
+      options: [
+        ...LOG,
+        'checkpoints',
+        'public-key',
+        'signing-key',
+        'hmac-key-file',
+        'from-checkpoint',
+        'json',
+      ],
     },
     {
       name: 'prove',
@@ -117,7 +139,8 @@ export const AUDIT_COMMAND: CommandSpec<typeof OPTIONS> = {
     {
       name: 'export',
       summary: 'Print matching entries (JSON lines, or --format json)',
-      details: 'Filters combine (AND). A log that does not open cleanly is refused: run `bulwark audit verify`.',
+      details:
+        'Filters combine (AND). A log that does not open cleanly is refused: run `bulwark audit verify`.',
       options: [
         ...LOG,
         'actor',
@@ -544,7 +567,9 @@ async function checkpoint(
   // Opening reads the log once (the Merkle tree), verifying reads it again: progress counts both.
   const total = await storedSize(opened.store);
   const progress = startProgress(io, 'checkpoint: reading and verifying', 'entries', values.json === true);
-  const store = reportingReads(opened.store, (n) => progress.update(n, total === undefined ? undefined : 2 * total));
+  const store = reportingReads(opened.store, (n) =>
+    progress.update(n, total === undefined ? undefined : 2 * total),
+  );
   let log: AuditLog;
   try {
     log = await AuditLog.open({ store, hmacKey, signer, checkpointStore, closeStore: false });

@@ -213,7 +213,9 @@ export function renderHelp<O extends OptionTable>(command: CommandSpec<O>, sub?:
     const width = Math.min(Math.max(...names.map((n) => n.length)), 24) + 2;
     // A long usage gets its summary on the next line, aligned with the others.
     const row = (name: string, summary: string): string =>
-      name.length + 2 > width ? `  ${name}\n  ${' '.repeat(width)}${summary}` : `  ${name.padEnd(width)}${summary}`;
+      name.length + 2 > width
+        ? `  ${name}\n  ${' '.repeat(width)}${summary}`
+        : `  ${name.padEnd(width)}${summary}`;
     blocks.push('Commands:\n' + command.subcommands.map((s, i) => row(names[i]!, s.summary)).join('\n'));
     blocks.push(`Run "${command.name} <command> --help" for a command's options.`);
   } else {

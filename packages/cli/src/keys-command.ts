@@ -17,7 +17,11 @@ import { writeFileAtomic } from './write-file-atomic';
 const ALGORITHMS: readonly AeadAlgorithm[] = ['aes-256-gcm', 'chacha20-poly1305'];
 
 const OPTIONS = {
-  store: { type: 'string', arg: 'FILE', help: 'Key store file (default: $BULWARK_KEY_STORE or .bulwark/keys.json)' },
+  store: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'Key store file (default: $BULWARK_KEY_STORE or .bulwark/keys.json)',
+  },
   'master-key-file': {
     type: 'string',
     arg: 'FILE',
@@ -112,7 +116,10 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
   }
 
   if (values.algorithm !== undefined && !ALGORITHMS.includes(values.algorithm as AeadAlgorithm)) {
-    throw new UsageError(`--algorithm must be one of ${ALGORITHMS.join(', ')}, got "${values.algorithm}"`, hint);
+    throw new UsageError(
+      `--algorithm must be one of ${ALGORITHMS.join(', ')}, got "${values.algorithm}"`,
+      hint,
+    );
   }
   let minVersion: number | undefined;
   if (sub.name === 'retire') {

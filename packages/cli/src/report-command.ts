@@ -86,10 +86,7 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<number> 
   }
   const format = (values.format ?? 'json') as Format;
   if (!FORMATS.includes(format)) {
-    throw new UsageError(
-      `--format must be one of ${FORMATS.join(', ')}; got "${String(format)}"`,
-      hint,
-    );
+    throw new UsageError(`--format must be one of ${FORMATS.join(', ')}; got "${String(format)}"`, hint);
   }
   if (values.config === undefined) {
     throw new UsageError('--config is required: a module that returns your ComplianceKit', hint);
@@ -102,10 +99,7 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<number> 
     result = await report.run(framework as Framework | 'all');
   } else {
     if (values['verify-audit']) {
-      throw new UsageError(
-        '--verify-audit needs a live ComplianceKit, not an evidence snapshot',
-        hint,
-      );
+      throw new UsageError('--verify-audit needs a live ComplianceKit, not an evidence snapshot', hint);
     }
     result = evaluateControls(loaded.snapshot, framework as Framework | 'all');
   }

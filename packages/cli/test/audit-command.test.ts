@@ -318,7 +318,15 @@ describe('bulwark audit (file log)', () => {
     const other = await cli(['audit', 'keygen', '--out', 'other.key']);
     await fs.writeFile(path.join(dir, 'other.pub'), other.out);
     await cli(['audit', 'checkpoint', '--file', 'audit.jsonl', '--signing-key', 'checkpoint.key']);
-    const res = await cli(['audit', 'verify', '--file', 'audit.jsonl', '--public-key', 'other.pub', '--json']);
+    const res = await cli([
+      'audit',
+      'verify',
+      '--file',
+      'audit.jsonl',
+      '--public-key',
+      'other.pub',
+      '--json',
+    ]);
     expect(res.code).toBe(1);
     expect(JSON.parse(res.out)).toMatchObject({
       ok: false,
@@ -354,7 +362,11 @@ describe('bulwark audit (file log)', () => {
       ]) {
         const res = await run(argv, tty);
         expect(res.code).toBe(0);
-        expect(res.err).toMatch(/\r\x1b\[K(verify|prove: reading the log|export: up to seq): [\d,]+ of 2,500 entries \(\d+%\)/);
+        // ESC [ K: erase the line, then redraw it
+        expect(res.err.startsWith('\r\x1b[K')).toBe(true);
+        expect(res.err).toMatch(
+          /(verify|prove: reading the log|export: up to seq): [\d,]+ of 2,500 entries \(\d+%\)/,
+        );
         expect(res.err.endsWith('\r\x1b[K')).toBe(true); // erased before the result
         expect(res.out).not.toContain('\x1b'); // stdout stays the result
       }

@@ -11,7 +11,10 @@ describe('bulwark mistakes: a short message with a suggestion, no help dump', ()
     [['keys', 'rotaet', 'pii'], 'bulwark keys: unknown command "rotaet"; did you mean "rotate"?'],
     [['audit', 'verify', '--jsno'], 'bulwark audit: unknown option --jsno; did you mean --json?'],
     [['audit', 'verify', '--publickey', 'k'], 'unknown option --publickey; did you mean --public-key?'],
-    [['report', '--framwork', 'gdpr'], 'bulwark report: unknown option --framwork; did you mean --framework?'],
+    [
+      ['report', '--framwork', 'gdpr'],
+      'bulwark report: unknown option --framwork; did you mean --framework?',
+    ],
     [['keys', 'list', '--sotre', 'x'], 'unknown option --sotre; did you mean --store?'],
   ])('%j', async (argv, message) => {
     const res = await bulwark(cwd, argv);

@@ -17,9 +17,17 @@ describe('bulwark help', () => {
   });
 
   it.each([
-    [['audit', 'prove', '-h'], 'Usage: bulwark audit prove <seq> | --consistency <from> [<to>] [options]', '--size N'],
+    [
+      ['audit', 'prove', '-h'],
+      'Usage: bulwark audit prove <seq> | --consistency <from> [<to>] [options]',
+      '--size N',
+    ],
     [['audit', 'help', 'export'], 'Usage: bulwark audit export [options]', '--resource-type TYPE'],
-    [['keys', 'retire', '--help'], 'Usage: bulwark keys retire <keyId> --min-version N [options]', '--min-version N'],
+    [
+      ['keys', 'retire', '--help'],
+      'Usage: bulwark keys retire <keyId> --min-version N [options]',
+      '--min-version N',
+    ],
     [['keys', 'list', '--help'], 'Usage: bulwark keys list [options]', '--store FILE'],
     [['report', '--help'], 'Usage: bulwark report --config FILE [options]', '--verify-audit'],
   ])('%j shows that command', async (argv, usage, option) => {
@@ -35,7 +43,7 @@ describe('bulwark help', () => {
     expect(res.out).toMatch(/^Usage: bulwark audit verify/);
   });
 
-  it('lists a group\'s subcommands with one line each', async () => {
+  it("lists a group's subcommands with one line each", async () => {
     const res = await bulwark(cwd, ['audit', '--help']);
     expect(res.code).toBe(0);
     for (const sub of ['append', 'verify', 'prove', 'checkpoint', 'tail', 'export', 'keygen']) {
