@@ -87,7 +87,7 @@ export function wrapWithMasterKey(masterKey: Buffer, dataKey: Buffer, context: K
  */
 function describeWrappedKey(context: KeyWrapContext | undefined): string {
   const id = context?.keyId;
-  if (id === '$ring') return "the key ring's internal secret (the first key unwrapped on open)";
+  if (id === '$ring') return "the key ring's internal secret";
   if (typeof id === 'string' && id.startsWith('$subject:')) return "a data subject's key";
   return `the data key ${JSON.stringify(id)} v${context?.version}`;
 }
