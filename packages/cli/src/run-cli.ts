@@ -41,6 +41,8 @@ const CONFIG_LIKE: ReadonlySet<string> = new Set<string>([
 /** Runs the CLI in-process and returns the exit code (see ExitCode); never throws. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
+  // `bulwark help audit verify` is `bulwark audit verify --help`
+  if (command === 'help' && rest.length > 0) return runCli([...rest, '--help'], io);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     io.stdout(MAIN_HELP);
     return command === undefined ? ExitCode.USAGE : ExitCode.OK;

@@ -23,6 +23,7 @@ describe('bulwark help', () => {
       '--size N',
     ],
     [['audit', 'help', 'export'], 'Usage: bulwark audit export [options]', '--resource-type TYPE'],
+    [['help', 'audit', 'tail'], 'Usage: bulwark audit tail [options]', '--follow'],
     [
       ['keys', 'retire', '--help'],
       'Usage: bulwark keys retire <keyId> --min-version N [options]',
