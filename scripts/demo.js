@@ -18,11 +18,13 @@ const os = require('node:os');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+const DEFAULT_PORT = 3000;
 const once = process.argv.includes('--once');
 const dataDir = path.resolve(process.env.BULWARK_DEMO_DIR || path.join(root, 'demo-data'));
 const exampleDist = path.join(root, 'examples/express-clinic/dist/app.js');
-const bin = path.join(root, 'packages/core/dist/cli/bin.js');
-for (const file of [exampleDist, bin]) {
+// The `bulwark` command as `npx bulwark` runs it: the committed shim, which loads the built CLI.
+const bin = path.join(root, 'packages/cli/bin/bulwark.js');
+for (const file of [exampleDist, path.join(root, 'packages/cli/dist/bin.js')]) {
   if (!fs.existsSync(file)) {
     console.error(
       `${path.relative(root, file)} is missing: run \`npm run build\` (npm start does it for you)`,
@@ -105,7 +107,7 @@ async function main() {
   section('Boot the clinic (Express 5 + TypeORM + SQLite) on a fresh data folder');
   const clinic = await startClinic(createClinicApp);
   const http = client(clinic.url);
-  say(`listening on ${clinic.url}, data in ${rel(dataDir)}/`);
+  say(`listening on ${clinic.url} (port ${new URL(clinic.url).port}), data in ${rel(dataDir)}/`);
   say(`generated DEMO-ONLY secrets there: ${clinic.generatedSecrets.join(', ')}`);
   say(`seeded ${DEMO_USERS.length} users (doctor, nurse, auditor, researcher, privacy officer, 2 patients)`);
 
@@ -142,15 +144,47 @@ function portFree(port) {
   });
 }
 
-/** PORT (default 3000) when serving; any free port with --once or when that one is taken. */
-async function startClinic(createClinicApp) {
-  let port = once ? 0 : Number(process.env.PORT || 3000);
-  if (port !== 0 && !(await portFree(port))) {
-    say(`port ${port} is taken: using a free one`);
-    port = 0;
+/**
+ * The port to serve on: any free one with --once; else $PORT, and when $PORT is set but taken the
+ * demo stops with a clear message (you asked for that port); else 3000, or a free port (said out
+ * loud) when 3000 is taken.
+ */
+async function choosePort() {
+  if (once) return 0;
+  const fromEnv = process.env.PORT;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    const port = Number(fromEnv);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      fail(`PORT must be a port number (1-65535), got "${fromEnv}"`);
+    }
+    if (!(await portFree(port))) {
+      fail(
+        `port ${port} (from $PORT) is already in use on 127.0.0.1: stop what is listening there, ` +
+          `or pick another port (PORT=${port + 1} npm start), or unset PORT to let the demo choose`,
+      );
+    }
+    return port;
   }
+  if (await portFree(DEFAULT_PORT)) return DEFAULT_PORT;
+  say(`port ${DEFAULT_PORT} is already in use: serving on a free port instead (set PORT to choose one)`);
+  return 0;
+}
+
+function fail(message) {
+  console.error(`\ndemo: ${message}`);
+  process.exit(2);
+}
+
+async function startClinic(createClinicApp) {
+  const port = await choosePort();
   // always SQLite in the demo folder, whatever DATABASE_URL says
-  return createClinicApp({ dataDir, databaseUrl: '', port });
+  try {
+    return await createClinicApp({ dataDir, databaseUrl: '', port });
+  } catch (err) {
+    // Taken between the check and the listen (another process was quicker).
+    if (err && err.code === 'EADDRINUSE') fail(`port ${port} was taken while the demo started: run it again`);
+    throw err;
+  }
 }
 
 async function walkthrough(clinic, http, password) {

@@ -1,6 +1,6 @@
 /**
- * `bulwark audit ... --db` end to end: the built CLI of @bulwark/core drives a SQL log through
- * @bulwark/typeorm; tampering with a row through plain SQL is caught by `verify` (exit 1).
+ * `bulwark audit ... --db` end to end: the built CLI (@bulwark/cli, through its bin) drives a SQL
+ * log through @bulwark/typeorm; tampering with a row through plain SQL is caught by `verify` (exit 1).
  */
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { describeWithService, SERVICE_URLS } from './support/services';
 
-const bin = path.resolve(__dirname, '../packages/core/dist/cli/bin.js');
+const bin = path.resolve(__dirname, '../packages/cli/bin/bulwark.js');
+const built = path.resolve(__dirname, '../packages/cli/dist/bin.js');
 
 interface Run {
   code: number;
@@ -61,6 +62,18 @@ function scenario(dbArg: () => string, sql: () => DataSource, cwd: () => string)
 
     await sql().query(`UPDATE bulwark_audit_entry SET action = 'record.read' WHERE seq = 17`);
     expect((await cli(['audit', 'verify', '--db', dbArg()], cwd())).code).toBe(0);
+
+    // Rows cut off the end: the head row still counts them, and --json reports the real size.
+    await sql().query(`DELETE FROM bulwark_audit_entry WHERE seq >= 24`);
+    const cut = await cli(['audit', 'verify', '--db', dbArg(), '--json'], cwd());
+    expect(cut.code).toBe(1);
+    expect(JSON.parse(cut.out)).toMatchObject({
+      ok: false,
+      treeSize: 25,
+      verifiedTreeSize: 23,
+      firstBad: { seq: 24, reason: 'truncated' },
+    });
+
     await sql().query(`DELETE FROM bulwark_audit_entry WHERE seq = 9`);
     const deleted = await cli(['audit', 'verify', '--db', dbArg()], cwd());
     expect(deleted.code).toBe(1);
@@ -72,7 +85,7 @@ describe('bulwark audit --db (SQLite file)', () => {
   let dir: string;
   let ds: DataSource;
   beforeAll(async () => {
-    await expect(fs.access(bin)).resolves.toBeUndefined(); // `npm test` builds before testing
+    await expect(fs.access(built)).resolves.toBeUndefined(); // `npm test` builds before testing
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulwark-cli-db-'));
     // create the schema through the CLI itself, then open a plain SQL connection for tampering
     expect((await cli(['audit', 'verify', '--db', 'audit.db'], dir)).code).toBe(0);

@@ -3,6 +3,7 @@
  * folder, drives the walkthrough over HTTP, and must show each protection working.
  */
 import { execFile } from 'node:child_process';
+import * as net from 'node:net';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -59,4 +60,25 @@ describe('npm start demo', () => {
       await fs.rm(dir, { recursive: true, force: true });
     }
   }, 90_000);
+
+  it('stops with a clear message when $PORT is taken, instead of serving elsewhere', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulwark-demo-port-'));
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const failed = await promisify(execFile)(process.execPath, [path.join(root, 'scripts/demo.js')], {
+        env: { ...process.env, BULWARK_DEMO_DIR: dir, PORT: String(port) },
+        timeout: 30_000,
+      }).catch((err: { code: number; stdout: string; stderr: string }) => err);
+      expect(failed).toMatchObject({ code: 2 });
+      expect((failed as { stderr: string }).stderr).toContain(
+        `port ${port} (from $PORT) is already in use on 127.0.0.1`,
+      );
+      expect((failed as { stdout: string }).stdout).not.toContain('listening on');
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 });

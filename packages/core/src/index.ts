@@ -460,7 +460,3 @@ export {
   type JwkConfig,
 } from './bulwark';
 export { bulwarkContainerModule, BULWARK_TYPES } from './container-module';
-
-// CLI (programmatic entry, e.g. for embedding in another tool)
-export { runCli } from './cli/main';
-export { ExitCode, type CliIo } from './cli/cli-io';

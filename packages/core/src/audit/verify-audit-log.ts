@@ -275,7 +275,15 @@ export async function verifyAuditLog(
     return undefined;
   };
 
-  // 2. Entries, in the store's order.
+  // 2. Entries, in the store's order. A store's head is read first: entries appended while this
+  // runs only add to what is read, so a head beyond the entries read means entries were removed
+  // from the end (a SQL store keeps its head in a row of its own, which a DELETE leaves behind).
+  const storedHead = isStore(source)
+    ? await source.head().then(
+        (h) => h.seq,
+        () => undefined,
+      )
+    : undefined;
   const trustedUpTo = from?.treeSize ?? 0;
   const unkeyed = !hasher.keyed;
   const nextPage = isStore(source) ? storePages(source, pageSize) : iterablePages(source, pageSize);
@@ -391,6 +399,14 @@ export async function verifyAuditLog(
       seq: tree.size + 1,
       reason: 'truncated',
       message: `the log has ${tree.size} entries but a checkpoint covers ${cp.treeSize}`,
+    });
+  }
+
+  if (storedHead !== undefined && storedHead > tree.size) {
+    return report({
+      seq: tree.size + 1,
+      reason: 'truncated',
+      message: `the store's head records ${storedHead} entries but only ${tree.size} are stored`,
     });
   }
 

@@ -80,13 +80,24 @@ export function wrapWithMasterKey(masterKey: Buffer, dataKey: Buffer, context: K
   return `${WRAP_PREFIX}.${iv.toString('base64url')}.${sealed.toString('base64url')}`;
 }
 
+/**
+ * The wrapped key as a user knows it. The reserved ids (`$ring`, `$subject:<ref>`, see
+ * KeyWrapContext) are internals: a message naming `"$ring"` tells an operator nothing, and a
+ * subject reference does not belong in an error message.
+ */
+function describeWrappedKey(context: KeyWrapContext | undefined): string {
+  const id = context?.keyId;
+  if (id === '$ring') return "the key ring's internal secret";
+  if (typeof id === 'string' && id.startsWith('$subject:')) return "a data subject's key";
+  return `the data key ${JSON.stringify(id)} v${context?.version}`;
+}
+
 /** Inverse of wrapWithMasterKey; ERR_CRYPTO_KEY_UNWRAP_FAILED on any mismatch. @internal */
 export function unwrapWithMasterKey(masterKey: Buffer, wrapped: string, context: KeyWrapContext): Buffer {
   const fail = (cause?: unknown) =>
     new BulwarkCryptoError(
       ErrorCodes.CRYPTO_KEY_UNWRAP_FAILED,
-      `Cannot unwrap the data key for ${JSON.stringify(context?.keyId)} v${context?.version}: ` +
-        'wrong master key, or the key store was modified',
+      `Cannot unwrap ${describeWrappedKey(context)}: wrong master key, or the key store was modified`,
       { keyId: context?.keyId, version: context?.version },
       cause === undefined ? undefined : { cause },
     );

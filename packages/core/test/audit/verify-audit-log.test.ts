@@ -155,3 +155,41 @@ describe('verifyAuditLog: redaction records', () => {
     expect(await verifyAuditLog(store)).toMatchObject({ ok: true, treeSize: 6 });
   });
 });
+
+describe('verifyAuditLog: entries cut off the end of a store', () => {
+  it("fails as truncated when the store's head records more entries than it holds", async () => {
+    const store = new MemoryAuditStore();
+    const log = await AuditLog.open({ store, clock: steppingClock() });
+    for (let i = 0; i < 6; i++) await log.append(event({ requestId: `r-${i}` }));
+    // What a DELETE of the last two rows leaves in a SQL store: the head row still says 6.
+    const cut: typeof store = Object.assign(Object.create(store) as typeof store, {
+      read: async (fromSeq: number, limit: number) =>
+        (await store.read(fromSeq, limit)).filter((e) => e.seq <= 4),
+    });
+    expect(await verifyAuditLog(store)).toMatchObject({ ok: true, treeSize: 6 });
+    expect(await verifyAuditLog(cut)).toMatchObject({
+      ok: false,
+      treeSize: 4,
+      firstBad: { seq: 5, reason: 'truncated' },
+    });
+    await log.close();
+  });
+
+  it('accepts entries appended while it runs (the head is read first)', async () => {
+    const store = new MemoryAuditStore();
+    const log = await AuditLog.open({ store, clock: steppingClock() });
+    for (let i = 0; i < 3; i++) await log.append(event());
+    let appended = false;
+    const growing: typeof store = Object.assign(Object.create(store) as typeof store, {
+      read: async (fromSeq: number, limit: number) => {
+        if (!appended) {
+          appended = true;
+          await log.append(event());
+        }
+        return store.read(fromSeq, limit);
+      },
+    });
+    expect(await verifyAuditLog(growing)).toMatchObject({ ok: true, treeSize: 4 });
+    await log.close();
+  });
+});

@@ -2,9 +2,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { runCli } from '../../src/cli/main';
-import { AuditLog } from '../../src/audit/audit-log';
-import { FileAuditStore } from '../../src/audit/file-audit-store';
+import { AuditLog, FileAuditStore } from '@bulwark/core';
+import { runCli } from '../src/run-cli';
 
 interface Run {
   code: number;
@@ -295,6 +294,93 @@ describe('bulwark audit (file log)', () => {
     expect(res.code).toBe(2);
     expect(res.err).toContain('no audit log at');
     await expect(fs.stat(path.join(dir, 'nope.jsonl'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('verify --json on a tampered log reports the size of the log, and the verified prefix apart', async () => {
+    await appendEvents(20);
+    await fs.writeFile(
+      logFile(),
+      (await lines()).map((x, i) => (i === 6 ? x.replace('patient.', 'patient.x') : x)).join('\n') + '\n',
+    );
+    const res = await cli(['audit', 'verify', '--file', 'audit.jsonl', '--json']);
+    expect(res.code).toBe(1);
+    const report = JSON.parse(res.out);
+    expect(report).toMatchObject({ ok: false, treeSize: 20, verifiedTreeSize: 6, firstBad: { seq: 7 } });
+    expect(res.out).not.toContain('"treeSize": 0');
+    const text = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(text.out).toContain('first bad entry at seq 7');
+    expect(text.out).toContain('(the log holds 20 entries)');
+  });
+
+  it('verify --json with a forged checkpoint signature still reports the real tree size (not 0)', async () => {
+    await appendEvents(12);
+    await cli(['audit', 'keygen', '--out', 'checkpoint.key']);
+    const other = await cli(['audit', 'keygen', '--out', 'other.key']);
+    await fs.writeFile(path.join(dir, 'other.pub'), other.out);
+    await cli(['audit', 'checkpoint', '--file', 'audit.jsonl', '--signing-key', 'checkpoint.key']);
+    const res = await cli([
+      'audit',
+      'verify',
+      '--file',
+      'audit.jsonl',
+      '--public-key',
+      'other.pub',
+      '--json',
+    ]);
+    expect(res.code).toBe(1);
+    expect(JSON.parse(res.out)).toMatchObject({
+      ok: false,
+      treeSize: 12,
+      verifiedTreeSize: 0,
+      firstBad: { reason: 'bad-signature' },
+    });
+  });
+
+  describe('progress', () => {
+    const tty = { stderrIsTTY: true, progressDelayMs: 0 };
+    const run = async (argv: string[], io: Record<string, unknown>) => {
+      let out = '';
+      let err = '';
+      const code = await runCli(argv, {
+        stdout: (t) => (out += t),
+        stderr: (t) => (err += t),
+        env,
+        cwd: dir,
+        ...io,
+      });
+      return { code, out, err };
+    };
+    beforeEach(async () => {
+      await appendEvents(2500);
+    });
+
+    it('draws a progress line on a TTY stderr for verify, prove and export, and erases it', async () => {
+      for (const argv of [
+        ['audit', 'verify', '--file', 'audit.jsonl'],
+        ['audit', 'prove', '3', '--file', 'audit.jsonl'],
+        ['audit', 'export', '--file', 'audit.jsonl', '--action', 'patient.*'],
+      ]) {
+        const res = await run(argv, tty);
+        expect(res.code).toBe(0);
+        // ESC [ K: erase the line, then redraw it
+        expect(res.err.startsWith('\r\x1b[K')).toBe(true);
+        expect(res.err).toMatch(
+          /(verify|prove: reading the log|export: up to seq): [\d,]+ of 2,500 entries \(\d+%\)/,
+        );
+        expect(res.err.endsWith('\r\x1b[K')).toBe(true); // erased before the result
+        expect(res.out).not.toContain('\x1b'); // stdout stays the result
+      }
+    });
+
+    it('draws nothing with --json, on a non-TTY stderr, or before the delay', async () => {
+      const verify = ['audit', 'verify', '--file', 'audit.jsonl'];
+      expect((await run([...verify, '--json'], tty)).err).toBe('');
+      expect((await run(verify, { progressDelayMs: 0 })).err).toBe('');
+      expect((await run(verify, { stderrIsTTY: true, progressDelayMs: 60_000 })).err).toBe('');
+      // export printing to a terminal: the output is the progress
+      const exported = ['audit', 'export', '--file', 'audit.jsonl', '--action', 'patient.*'];
+      expect((await run(exported, { ...tty, stdoutIsTTY: true })).err).toBe('');
+    });
   });
 
   it('--from-checkpoint verifies incrementally and counts the from checkpoint once', async () => {

@@ -1,48 +1,63 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { ComplianceKit } from '../compliance/compliance-kit';
 import {
+  ComplianceKit,
   ComplianceReport,
+  FRAMEWORKS,
   evaluateControls,
   hasFailures,
   isFramework,
+  renderHtml,
+  renderJson,
+  renderMarkdown,
+  renderOscal,
   type ComplianceReportResult,
-} from '../compliance/compliance-report';
-import { FRAMEWORKS, type Framework } from '../compliance/control';
-import type { EvidenceBundle } from '../compliance/evidence';
-import { renderHtml } from '../compliance/render-html';
-import { renderJson } from '../compliance/render-json';
-import { renderMarkdown } from '../compliance/render-markdown';
-import { renderOscal } from '../compliance/render-oscal';
-import { writeFileAtomic } from '../util/write-file-atomic';
+  type EvidenceBundle,
+  type Framework,
+} from '@bulwark/core';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
+import { parseCommandLine, renderHelp, type CommandSpec } from './command-line';
+import { writeFileAtomic } from './write-file-atomic';
 
-export const REPORT_HELP = `Usage: bulwark report --config FILE [options]
+const OPTIONS = {
+  config: {
+    type: 'string',
+    arg: 'FILE',
+    help:
+      'JS module (CommonJS) exporting a function (default export, or named createComplianceKit)\n' +
+      'that returns, or resolves to, a ComplianceKit with your live services registered; it is\n' +
+      'called with { env, cwd }. A .json file is read as a collected evidence snapshot\n' +
+      '(ComplianceKit.collectEvidence() output).',
+  },
+  framework: { type: 'string', arg: 'NAME', help: `${FRAMEWORKS.join(' | ')} | all (default all)` },
+  format: { type: 'string', arg: 'FORMAT', help: 'json | md | html | oscal (default json)' },
+  out: { type: 'string', arg: 'FILE', help: 'Write the report to FILE (default: standard output)' },
+  'verify-audit': {
+    type: 'boolean',
+    help: 'Verify the audit chain now, so the verification control reflects this run',
+  },
+} as const;
 
-Runs the compliance controls against evidence read from your running services and writes a report.
-Automated controls pass only on evidence; manual controls are listed, never scored.
-
-Options:
-  --config FILE        JS module (CommonJS) exporting a function (default export, or named
-                       createComplianceKit) that returns, or resolves to, a ComplianceKit with your
-                       live services registered. It is called with { env, cwd }. A .json file is
-                       read as a collected evidence snapshot (ComplianceKit.collectEvidence() output).
-  --framework NAME     ${FRAMEWORKS.join(' | ')} | all (default all)
-  --format FORMAT      json | md | html | oscal (default json)
-  --out FILE           Write the report to FILE (default: standard output)
-  --verify-audit       Verify the audit chain now, so the verification control reflects this run
-  -h, --help           Show this help
-
-Example bulwark.compliance.js:
+export const REPORT_COMMAND: CommandSpec<typeof OPTIONS> = {
+  name: 'bulwark report',
+  args: '--config FILE [options]',
+  description:
+    'Runs the compliance controls against evidence read from your running services and writes a\n' +
+    'report. Automated controls pass only on evidence; manual controls are listed, never scored.\n' +
+    'Exit 1 when an automated control fails.',
+  options: OPTIONS,
+  notes: `Example bulwark.compliance.js:
   const { ComplianceKit } = require('@bulwark/core');
   module.exports = async ({ env }) => {
     const services = await openMyServices(env);          // your KeyRing, AuditLog, ...
     return new ComplianceKit({ privilegedRoles: ['admin'] }).register(services);
-  };
+  };`,
+};
 
-Exit codes: 0 every automated control passed or is not applicable, 1 an automated control
-failed, 2 usage or configuration error.`;
+const HINT = 'bulwark report --help';
+
+/** `bulwark report --help` */
+export const REPORT_HELP = renderHelp(REPORT_COMMAND);
 
 const FORMATS = ['json', 'md', 'html', 'oscal'] as const;
 type Format = (typeof FORMATS)[number];
@@ -55,45 +70,26 @@ const RENDERERS: Record<Format, (r: ComplianceReportResult) => string> = {
 };
 
 export async function reportCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        config: { type: 'string' },
-        framework: { type: 'string', default: 'all' },
-        format: { type: 'string', default: 'json' },
-        out: { type: 'string' },
-        'verify-audit': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message, REPORT_HELP);
-  }
-  const { values } = parsed;
-  if (values.help) {
-    io.stdout(REPORT_HELP + '\n');
+  const { values, positionals, help } = parseCommandLine(argv, REPORT_COMMAND);
+  if (help) {
+    io.stdout(REPORT_HELP);
     return ExitCode.OK;
   }
-  const framework = values.framework as string;
+  const hint = HINT;
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, hint);
+  const framework = values.framework ?? 'all';
   if (framework !== 'all' && !isFramework(framework)) {
     throw new UsageError(
       `--framework must be one of ${FRAMEWORKS.join(', ')}, all; got "${framework}"`,
-      REPORT_HELP,
+      hint,
     );
   }
-  const format = values.format as Format;
+  const format = (values.format ?? 'json') as Format;
   if (!FORMATS.includes(format)) {
-    throw new UsageError(
-      `--format must be one of ${FORMATS.join(', ')}; got "${String(format)}"`,
-      REPORT_HELP,
-    );
+    throw new UsageError(`--format must be one of ${FORMATS.join(', ')}; got "${String(format)}"`, hint);
   }
   if (values.config === undefined) {
-    throw new UsageError('--config is required: a module that returns your ComplianceKit', REPORT_HELP);
+    throw new UsageError('--config is required: a module that returns your ComplianceKit', hint);
   }
 
   const loaded = await loadConfig(path.resolve(io.cwd, values.config), io);
@@ -103,10 +99,7 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<number> 
     result = await report.run(framework as Framework | 'all');
   } else {
     if (values['verify-audit']) {
-      throw new UsageError(
-        '--verify-audit needs a live ComplianceKit, not an evidence snapshot',
-        REPORT_HELP,
-      );
+      throw new UsageError('--verify-audit needs a live ComplianceKit, not an evidence snapshot', hint);
     }
     result = evaluateControls(loaded.snapshot, framework as Framework | 'all');
   }
@@ -134,7 +127,7 @@ async function loadConfig(file: string, io: CliIo): Promise<Loaded> {
   try {
     await fs.access(file);
   } catch {
-    throw new UsageError(`--config ${file} does not exist`, REPORT_HELP);
+    throw new UsageError(`--config ${file} does not exist`, HINT);
   }
   if (file.endsWith('.json')) {
     let data: unknown;
@@ -191,7 +184,7 @@ function asSnapshot(data: unknown, file: string): EvidenceBundle {
   ) {
     throw new UsageError(
       `--config ${file} must export a function returning a ComplianceKit (or an evidence snapshot with collectedAt, settings and errors)`,
-      REPORT_HELP,
+      HINT,
     );
   }
   return d as EvidenceBundle;

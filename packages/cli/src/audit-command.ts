@@ -1,99 +1,170 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { generateKeyPair, exportJWK, type JWK } from 'jose';
-import { BulwarkAuditError, BulwarkConfigError, ErrorCodes } from '../errors';
-import { AuditLog } from '../audit/audit-log';
-import type { AuditEntry } from '../audit/audit-event';
-import type { AuditQuery, AuditStore } from '../audit/audit-store';
-import { exportCheckpoint, type Checkpoint } from '../audit/checkpoint';
-import { CheckpointSigner } from '../audit/checkpoint-signer';
-import { FileAuditStore } from '../audit/file-audit-store';
-import { FileCheckpointStore } from '../audit/file-checkpoint-store';
-import { verifyAuditLog } from '../audit/verify-audit-log';
-import { writeFileAtomic } from '../util/write-file-atomic';
+import {
+  AuditLog,
+  BulwarkAuditError,
+  BulwarkConfigError,
+  CheckpointSigner,
+  ErrorCodes,
+  FileAuditStore,
+  FileCheckpointStore,
+  exportCheckpoint,
+  verifyAuditLog,
+  type AuditEntry,
+  type AuditQuery,
+  type AuditStore,
+  type AuditVerificationReport,
+  type Checkpoint,
+} from '@bulwark/core';
+// Types only: @bulwark/typeorm is an optional peer, loaded at run time only for --db (see openStore).
+import type * as BulwarkTypeOrm from '@bulwark/typeorm';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
+import { parseCommandLine, renderHelp, type CommandSpec, type OptionValues } from './command-line';
+import { reportingReads, startProgress } from './progress';
+import { writeFileAtomic } from './write-file-atomic';
 
-export const AUDIT_HELP = `Usage: bulwark audit <command> [options]
-
-Work with a tamper-evident audit log: a JSON-lines file (--file) or a SQL database
-(--db, needs @bulwark/typeorm installed: a postgres:// URL or a SQLite file path).
-
-Commands:
-  append                 Append events read as JSON lines on stdin; prints one seq per event
-  verify                 Recompute every hash, link and the Merkle root, check checkpoints;
-                         exit 1 naming the first bad sequence number
-  prove <seq>            Inclusion proof of entry <seq> (JSON); --size N for a past tree size
-  prove --consistency <from> [<to>]
-                         Consistency proof between two tree sizes (JSON)
-  checkpoint             Sign the current tree head (Ed25519 JWS) and save it
-  tail                   Print the last -n entries as JSON lines (--follow to keep printing)
-  export                 Print matching entries (JSON lines, or --format json)
-  keygen --out FILE      New Ed25519 checkpoint key: private JWK to FILE (0600), public JWK printed
-
-Options:
-  --file FILE            JSON-lines log (default: $BULWARK_AUDIT_FILE or .bulwark/audit.jsonl)
-  --db URL|PATH          SQL log instead (default: $BULWARK_AUDIT_DB when set)
-  --checkpoints FILE     Checkpoint file (default: <log file>.checkpoints, or
-                         .bulwark/audit-checkpoints.jsonl with --db)
-  --signing-key FILE     Private Ed25519 JWK (checkpoint)
-  --public-key FILE      Public Ed25519 JWK that checkpoints must verify with (verify)
-  --hmac-key-file FILE   HMAC key of the log's leaf hashes (or $BULWARK_AUDIT_HMAC_KEY)
-  --from-checkpoint      verify: incremental, from the latest checkpoint
-  --export FILE          checkpoint: also write a portable copy (with the public key) to FILE
-  -n N                   tail: number of entries (default 10)
-  --follow               tail: keep printing new entries (Ctrl-C to stop)
-  --actor ID --action A --resource-type T --resource-id ID --outcome O
-  --category C --from TIME --to TIME
-                         export: filters (action may end in * for a prefix)
-  --format jsonl|json    export: output format (default jsonl)
-  --json                 verify / checkpoint: machine-readable output
-  -h, --help             Show this help
-
-verify, prove, tail and export open a --file log read-only, so they run next to the
-application that writes it; append and checkpoint need the writer lock.
-
-Exit codes: 0 ok, 1 check failed (tampering found), 2 usage or configuration error
-(including a --file log locked by a running writer, for append / checkpoint).`;
+type Jwk = Parameters<typeof CheckpointSigner.fromJWK>[0];
 
 const OPTIONS = {
-  file: { type: 'string' },
-  db: { type: 'string' },
-  checkpoints: { type: 'string' },
-  'signing-key': { type: 'string' },
-  'public-key': { type: 'string' },
-  'hmac-key-file': { type: 'string' },
-  'from-checkpoint': { type: 'boolean', default: false },
-  export: { type: 'string' },
-  consistency: { type: 'boolean', default: false },
-  size: { type: 'string' },
-  n: { type: 'string', short: 'n' },
-  follow: { type: 'boolean', default: false },
-  actor: { type: 'string' },
-  action: { type: 'string' },
-  'resource-type': { type: 'string' },
-  'resource-id': { type: 'string' },
-  outcome: { type: 'string' },
-  category: { type: 'string' },
-  from: { type: 'string' },
-  to: { type: 'string' },
-  format: { type: 'string' },
-  out: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
+  file: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'JSON-lines log (default: $BULWARK_AUDIT_FILE or .bulwark/audit.jsonl)',
+  },
+  db: {
+    type: 'string',
+    arg: 'URL|PATH',
+    help:
+      'SQL log instead: a postgres:// URL or a SQLite file (default: $BULWARK_AUDIT_DB when\n' +
+      'set; needs @bulwark/typeorm, typeorm and the driver, pg or better-sqlite3)',
+  },
+  checkpoints: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'Checkpoint file (default: <log file>.checkpoints, or\n.bulwark/audit-checkpoints.jsonl with --db)',
+  },
+  'signing-key': { type: 'string', arg: 'FILE', help: 'Private Ed25519 JWK (from `bulwark audit keygen`)' },
+  'public-key': { type: 'string', arg: 'FILE', help: 'Public Ed25519 JWK the checkpoints must verify with' },
+  'hmac-key-file': {
+    type: 'string',
+    arg: 'FILE',
+    help: "HMAC key of the log's leaf hashes (default: $BULWARK_AUDIT_HMAC_KEY)",
+  },
+  'from-checkpoint': {
+    type: 'boolean',
+    help: 'Incremental: check only what was appended since the latest checkpoint',
+  },
+  export: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'Also write a portable copy of the checkpoint (with the public key)',
+  },
+  consistency: {
+    type: 'boolean',
+    help: 'Consistency proof between tree sizes <from> and <to> (default: now)',
+  },
+  size: { type: 'string', arg: 'N', help: 'Prove against the past tree size N (default: the current size)' },
+  n: { type: 'string', short: 'n', arg: 'N', help: 'Number of entries (default 10)' },
+  follow: { type: 'boolean', help: 'Keep printing new entries (Ctrl-C to stop)' },
+  actor: { type: 'string', arg: 'ID', help: 'Filter: actor id' },
+  action: { type: 'string', arg: 'ACTION', help: 'Filter: action, or a prefix ending in * (patient.*)' },
+  'resource-type': { type: 'string', arg: 'TYPE', help: 'Filter: resource type' },
+  'resource-id': { type: 'string', arg: 'ID', help: 'Filter: resource id' },
+  outcome: { type: 'string', arg: 'OUTCOME', help: 'Filter: success, failure or denied' },
+  category: { type: 'string', arg: 'CATEGORY', help: 'Filter: category' },
+  from: { type: 'string', arg: 'TIME', help: 'Filter: at or after TIME (ISO 8601)' },
+  to: { type: 'string', arg: 'TIME', help: 'Filter: before TIME (ISO 8601)' },
+  format: { type: 'string', arg: 'jsonl|json', help: 'Output format (default jsonl)' },
+  out: { type: 'string', arg: 'FILE', help: 'Where to write the private key (mode 0600)' },
+  json: { type: 'boolean', help: 'Machine-readable output (no progress line)' },
 } as const;
 
-type Values = ReturnType<typeof parse>['values'];
+type Values = OptionValues<typeof OPTIONS>;
 
-function parse(argv: string[]) {
-  return parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
-}
+const LOG = ['file', 'db'] as const;
 
-/** The subset of @bulwark/typeorm the CLI uses; loaded only when --db is given. */
-interface TypeOrmAuditModule {
-  createAuditDataSource(options: { url: string }): Promise<{ destroy(): Promise<void> }>;
-  TypeOrmAuditStore: new (dataSource: unknown) => AuditStore;
-}
+export const AUDIT_COMMAND: CommandSpec<typeof OPTIONS> = {
+  name: 'bulwark audit',
+  description:
+    'Work with a tamper-evident audit log: a JSON-lines file (--file) or a SQL database (--db).\n' +
+    'verify, prove, tail and export open a --file log read-only, so they run next to the\n' +
+    'application that writes it; append and checkpoint need the writer lock.',
+  options: OPTIONS,
+  subcommands: [
+    {
+      name: 'append',
+      summary: 'Append events read as JSON lines on stdin; prints one seq per event',
+      details: 'A malformed line appends nothing. Exit 2 if an event is refused.',
+      options: [...LOG, 'hmac-key-file'],
+    },
+    {
+      name: 'verify',
+      summary: 'Recompute every hash, link and the Merkle root, check checkpoints',
+      details:
+        'Exit 1 naming the first bad sequence number. Checkpoints found next to the log must be\n' +
+        'verified: pass --public-key (or --signing-key). --json prints the report: treeSize is the\n' +
+        'number of entries the log holds, verifiedTreeSize (and root) cover the entries before the\n' +
+        'first fault.',
+      options: [
+        ...LOG,
+        'checkpoints',
+        'public-key',
+        'signing-key',
+        'hmac-key-file',
+        'from-checkpoint',
+        'json',
+      ],
+    },
+    {
+      name: 'prove',
+      args: '<seq> | --consistency <from> [<to>]',
+      summary: 'Inclusion or consistency proof (JSON)',
+      details:
+        'prove <seq> [--size N]: that entry <seq> is in the tree of size N (default: now).\n' +
+        'prove --consistency <from> [<to>]: that the tree of size <to> extends the one of size <from>.\n' +
+        'Check proofs with AuditLog.verifyInclusion / AuditLog.verifyConsistency.',
+      options: [...LOG, 'hmac-key-file', 'size', 'consistency'],
+    },
+    {
+      name: 'checkpoint',
+      summary: 'Verify, then sign the current tree head (Ed25519 JWS) and save it',
+      details: 'Refuses to sign a log that does not verify (exit 1).',
+      options: [...LOG, 'checkpoints', 'signing-key', 'hmac-key-file', 'export', 'json'],
+    },
+    {
+      name: 'tail',
+      summary: 'Print the last -n entries as JSON lines',
+      options: [...LOG, 'n', 'follow'],
+    },
+    {
+      name: 'export',
+      summary: 'Print matching entries (JSON lines, or --format json)',
+      details:
+        'Filters combine (AND). A log that does not open cleanly is refused: run `bulwark audit verify`.',
+      options: [
+        ...LOG,
+        'actor',
+        'action',
+        'resource-type',
+        'resource-id',
+        'outcome',
+        'category',
+        'from',
+        'to',
+        'format',
+      ],
+    },
+    {
+      name: 'keygen',
+      args: '--out FILE',
+      summary: 'New Ed25519 checkpoint key: private JWK to FILE (0600), public JWK printed',
+      options: ['out'],
+    },
+  ],
+};
+
+/** `bulwark audit --help` */
+export const AUDIT_HELP = renderHelp(AUDIT_COMMAND);
 
 interface OpenedStore {
   store: AuditStore;
@@ -104,49 +175,45 @@ interface OpenedStore {
 }
 
 export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parse(argv);
-  } catch (err) {
-    throw new UsageError((err as Error).message, AUDIT_HELP);
+  const { sub, values, positionals: rest, help } = parseCommandLine(argv, AUDIT_COMMAND);
+  if (sub === undefined) {
+    io.stdout(AUDIT_HELP);
+    return help ? ExitCode.OK : ExitCode.USAGE;
   }
-  const { values, positionals } = parsed;
-  const [sub, ...rest] = positionals;
-  if (values.help || sub === undefined || sub === 'help') {
-    io.stdout(AUDIT_HELP + '\n');
-    return sub === undefined && !values.help ? ExitCode.USAGE : ExitCode.OK;
+  if (help) {
+    io.stdout(renderHelp(AUDIT_COMMAND, sub));
+    return ExitCode.OK;
   }
-  switch (sub) {
+  const hint = `bulwark audit ${sub.name} --help`;
+  const noExtra = (allowed: number): void => {
+    if (rest.length > allowed) throw new UsageError(`unexpected argument "${rest[allowed]}"`, hint);
+  };
+  switch (sub.name) {
     case 'keygen':
-      noExtra(rest, 0);
+      noExtra(0);
       return keygen(values, io);
     // append and checkpoint write (an entry / a checkpoint of the head), so they take the file
     // store's writer lock; the others only read and open it read-only, so they work next to a
     // running application that holds the lock.
     case 'append':
-      noExtra(rest, 0);
+      noExtra(0);
       return withStore(values, io, 'write', (opened, hmacKey) => append(opened, hmacKey, io));
     case 'verify':
-      noExtra(rest, 0);
+      noExtra(0);
       return withStore(values, io, 'read', (opened, hmacKey) => verify(opened, hmacKey, values, io));
     case 'prove':
+      noExtra(values.consistency ? 2 : 1);
       return withStore(values, io, 'read', (opened, hmacKey) => prove(opened, hmacKey, rest, values, io));
     case 'checkpoint':
-      noExtra(rest, 0);
+      noExtra(0);
       return withStore(values, io, 'write', (opened, hmacKey) => checkpoint(opened, hmacKey, values, io));
     case 'tail':
-      noExtra(rest, 0);
+      noExtra(0);
       return withStore(values, io, 'read', (opened) => tail(opened, values, io));
-    case 'export':
-      noExtra(rest, 0);
-      return withStore(values, io, 'read', (opened) => exportEntries(opened, values, io));
     default:
-      throw new UsageError(`unknown audit command "${sub}"`, AUDIT_HELP);
+      noExtra(0);
+      return withStore(values, io, 'read', (opened) => exportEntries(opened, values, io));
   }
-}
-
-function noExtra(rest: string[], allowed: number): void {
-  if (rest.length > allowed) throw new UsageError(`unexpected argument "${rest[allowed]}"`, AUDIT_HELP);
 }
 
 function positiveInt(raw: string | undefined, name: string): number | undefined {
@@ -194,9 +261,10 @@ async function withStore(
 async function openStore(values: Values, io: CliIo, mode: 'read' | 'write'): Promise<OpenedStore> {
   const db = values.db ?? (values.file === undefined ? io.env.BULWARK_AUDIT_DB : undefined);
   if (db !== undefined && db !== '') {
-    let mod: TypeOrmAuditModule;
+    let mod: typeof BulwarkTypeOrm;
     try {
-      mod = require('@bulwark/typeorm') as TypeOrmAuditModule;
+      // An optional peer: required here, at run time, so every other command works without it.
+      mod = require('@bulwark/typeorm') as typeof BulwarkTypeOrm;
     } catch (err) {
       throw new BulwarkConfigError(
         ErrorCodes.CONFIG_INVALID,
@@ -268,9 +336,9 @@ async function readHmacKey(values: Values, io: CliIo): Promise<Uint8Array | unde
   return key;
 }
 
-async function readJwk(file: string, io: CliIo, option: string): Promise<JWK> {
+async function readJwk(file: string, io: CliIo, option: string): Promise<Jwk> {
   try {
-    return JSON.parse(await fs.readFile(path.resolve(io.cwd, file), 'utf8')) as JWK;
+    return JSON.parse(await fs.readFile(path.resolve(io.cwd, file), 'utf8')) as Jwk;
   } catch (err) {
     throw new BulwarkConfigError(
       ErrorCodes.CONFIG_INVALID,
@@ -281,7 +349,7 @@ async function readJwk(file: string, io: CliIo, option: string): Promise<JWK> {
   }
 }
 
-async function publicKeyFor(values: Values, io: CliIo): Promise<JWK | undefined> {
+async function publicKeyFor(values: Values, io: CliIo): Promise<Jwk | undefined> {
   if (values['public-key'] !== undefined) return readJwk(values['public-key'], io, 'public-key');
   if (values['signing-key'] !== undefined) {
     const signer = await CheckpointSigner.fromJWK(await readJwk(values['signing-key'], io, 'signing-key'));
@@ -291,11 +359,12 @@ async function publicKeyFor(values: Values, io: CliIo): Promise<JWK | undefined>
 }
 
 async function keygen(values: Values, io: CliIo): Promise<number> {
-  if (values.out === undefined)
-    throw new UsageError('keygen needs --out FILE for the private key', AUDIT_HELP);
-  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-  const priv = await exportJWK(privateKey);
-  const pub = await exportJWK(publicKey);
+  if (values.out === undefined) {
+    throw new UsageError('keygen needs --out FILE for the private key', 'bulwark audit keygen --help');
+  }
+  const signer = await CheckpointSigner.generate();
+  const priv = await signer.exportPrivateJwk();
+  const pub = await signer.exportPublicJwk();
   await writeFileAtomic(path.resolve(io.cwd, values.out), JSON.stringify(priv) + '\n', 0o600);
   io.stdout(JSON.stringify({ kty: pub.kty, crv: pub.crv, x: pub.x }) + '\n');
   return ExitCode.OK;
@@ -362,15 +431,26 @@ async function verify(
     from = checkpoints[checkpoints.length - 1];
     if (from === undefined) throw new UsageError('--from-checkpoint: there is no checkpoint yet');
   }
-  const report = await verifyAuditLog(opened.store, {
-    hmacKey,
-    checkpoints,
-    ...(publicKey ? { publicKey } : {}),
-    ...(from ? { from } : {}),
-  });
+  const json = values.json === true;
+  const logSize = await storedSize(opened.store);
+  const progress = startProgress(io, 'verify', 'entries', json);
+  let report: AuditVerificationReport;
+  try {
+    // verifyAuditLog also holds the entries to the store's head: rows cut off the end fail as truncated.
+    report = await verifyAuditLog(
+      reportingReads(opened.store, (n) => progress.update(n, logSize)),
+      { hmacKey, checkpoints, ...(publicKey ? { publicKey } : {}), ...(from ? { from } : {}) },
+    );
+  } finally {
+    progress.end();
+  }
+  // treeSize: what the log holds (not 0 when the fault is found before any entry is read, as with
+  // a bad checkpoint signature); verifiedTreeSize and root: the entries before the first fault.
+  const treeSize = Math.max(logSize ?? 0, report.treeSize);
   noteInProgressTail(opened, io);
-  if (values.json) {
-    io.stdout(JSON.stringify(report, null, 2) + '\n');
+  if (json) {
+    const { treeSize: verifiedTreeSize, ...rest } = report;
+    io.stdout(JSON.stringify({ ...rest, treeSize, verifiedTreeSize }, null, 2) + '\n');
   } else if (report.ok) {
     io.stdout(
       `ok: ${report.treeSize} entries, ${report.checkedEntries} checked${from ? ` (incremental from tree size ${from.treeSize})` : ''}, ` +
@@ -378,9 +458,20 @@ async function verify(
     );
   } else {
     const bad = report.firstBad!;
-    io.stdout(`TAMPERED: first bad entry at seq ${bad.seq}: ${bad.reason}: ${bad.message}\n`);
+    io.stdout(
+      `TAMPERED: first bad entry at seq ${bad.seq}: ${bad.reason}: ${bad.message} (the log holds ${treeSize} entries)\n`,
+    );
   }
   return report.ok ? ExitCode.OK : ExitCode.CHECK_FAILED;
+}
+
+/** The size the store records (its head's seq), or undefined when it cannot say. */
+async function storedSize(store: AuditStore): Promise<number | undefined> {
+  try {
+    return (await store.head()).seq;
+  } catch {
+    return undefined; // verification itself reports what is wrong with the store
+  }
 }
 
 /** stderr (so --json output stays parseable): a partial last line the writer was still writing. */
@@ -401,23 +492,42 @@ async function prove(
   values: Values,
   io: CliIo,
 ): Promise<number> {
-  const log = await AuditLog.open({ store: opened.store, hmacKey, closeStore: false });
+  const hint = 'bulwark audit prove --help';
+  // Parse the arguments before reading the log: a typo should not wait for a 200k-entry load.
+  const fromSize = values.consistency ? positiveInt(rest[0], '<from>') : undefined;
+  const toSizeArg = values.consistency ? positiveInt(rest[1], '<to>') : undefined;
+  const seq = values.consistency ? undefined : positiveInt(rest[0], '<seq>');
+  const sizeArg = positiveInt(values.size, '--size');
+  if (values.consistency && fromSize === undefined) {
+    throw new UsageError('prove --consistency needs <from> [<to>]', hint);
+  }
+  if (!values.consistency && seq === undefined) throw new UsageError('prove needs <seq>', hint);
+  if (values.consistency && sizeArg !== undefined) {
+    throw new UsageError('--size is for an inclusion proof; with --consistency give <from> [<to>]', hint);
+  }
+  // Proofs need the whole Merkle tree: AuditLog.open reads every entry, which is what takes time.
+  const total = await storedSize(opened.store);
+  const progress = startProgress(io, 'prove: reading the log', 'entries', false);
+  let log: AuditLog;
   try {
-    if (values.consistency) {
-      noExtra(rest, 2);
-      const fromSize = positiveInt(rest[0], '<from>');
-      if (fromSize === undefined) throw new UsageError('prove --consistency needs <from> [<to>]', AUDIT_HELP);
-      const toSize = positiveInt(rest[1], '<to>') ?? log.size;
+    log = await AuditLog.open({
+      store: reportingReads(opened.store, (n) => progress.update(n, total)),
+      hmacKey,
+      closeStore: false,
+    });
+  } finally {
+    progress.end();
+  }
+  try {
+    if (fromSize !== undefined) {
+      const toSize = toSizeArg ?? log.size;
       checkSize(toSize, log.size);
       io.stdout(JSON.stringify(log.proveConsistency(fromSize, toSize), null, 2) + '\n');
     } else {
-      noExtra(rest, 1);
-      const seq = positiveInt(rest[0], '<seq>');
-      if (seq === undefined) throw new UsageError('prove needs <seq>', AUDIT_HELP);
-      const size = positiveInt(values.size, '--size') ?? log.size;
+      const size = sizeArg ?? log.size;
       checkSize(size, log.size);
-      if (seq > size) throw new UsageError(`seq ${seq} is beyond tree size ${size}`);
-      io.stdout(JSON.stringify(log.proveInclusion(seq, size), null, 2) + '\n');
+      if (seq! > size) throw new UsageError(`seq ${seq} is beyond tree size ${size}`);
+      io.stdout(JSON.stringify(log.proveInclusion(seq!, size), null, 2) + '\n');
     }
     return ExitCode.OK;
   } finally {
@@ -442,16 +552,22 @@ async function checkpoint(
   }
   const signer = await CheckpointSigner.fromJWK(await readJwk(values['signing-key'], io, 'signing-key'));
   const checkpointStore = new FileCheckpointStore({ path: opened.checkpointsPath });
-  const log = await AuditLog.open({
-    store: opened.store,
-    hmacKey,
-    signer,
-    checkpointStore,
-    closeStore: false,
-  });
+  // Opening reads the log once (the Merkle tree), verifying reads it again: progress counts both.
+  const total = await storedSize(opened.store);
+  const progress = startProgress(io, 'checkpoint: reading and verifying', 'entries', values.json === true);
+  const store = reportingReads(opened.store, (n) =>
+    progress.update(n, total === undefined ? undefined : 2 * total),
+  );
+  let log: AuditLog;
+  try {
+    log = await AuditLog.open({ store, hmacKey, signer, checkpointStore, closeStore: false });
+  } catch (err) {
+    progress.end();
+    throw err;
+  }
   try {
     // Never sign a head that does not verify: a checkpoint vouches for everything before it.
-    const report = await log.verify();
+    const report = await log.verify().finally(() => progress.end());
     if (!report.ok) {
       const bad = report.firstBad!;
       io.stdout(`refusing to sign: first bad entry at seq ${bad.seq}: ${bad.reason}: ${bad.message}\n`);
@@ -466,7 +582,7 @@ async function checkpoint(
       );
     }
     io.stdout(
-      values.json
+      values.json === true
         ? JSON.stringify(cp, null, 2) + '\n'
         : `checkpoint: tree size ${cp.treeSize}, root ${cp.rootHash}, saved to ${opened.checkpointsPath}\n`,
     );
@@ -539,6 +655,8 @@ async function exportEntries(opened: OpenedStore, values: Values, io: CliIo): Pr
     throw err;
   });
   const out: AuditEntry[] = [];
+  // Progress in seq order: the last seq reached of the log's size (the filter may match few).
+  const progress = startProgress(io, 'export: up to seq', 'entries', io.stdoutIsTTY === true);
   try {
     let cursor: string | undefined;
     do {
@@ -547,9 +665,12 @@ async function exportEntries(opened: OpenedStore, values: Values, io: CliIo): Pr
         if (format === 'jsonl') io.stdout(JSON.stringify(entry) + '\n');
         else out.push(entry);
       }
+      const last = page.entries[page.entries.length - 1];
+      if (last !== undefined) progress.update(last.seq, log.size);
       cursor = page.nextCursor;
     } while (cursor !== undefined);
   } finally {
+    progress.end();
     await log.close();
   }
   if (format === 'json') io.stdout(JSON.stringify(out, null, 2) + '\n');

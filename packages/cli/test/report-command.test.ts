@@ -1,9 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runCli } from '../../src/cli/main';
-import { reportCommand } from '../../src/cli/report-command';
-import { UsageError, type CliIo } from '../../src/cli/cli-io';
+import type { CliIo } from '../src/cli-io';
+import { runCli } from '../src/run-cli';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 
@@ -22,28 +21,11 @@ describe('bulwark report', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  // Goes through main's error handling when `report` is wired there; directly otherwise.
   const cli = async (...argv: string[]): Promise<Run> => {
     let out = '';
     let err = '';
     const io: CliIo = { stdout: (t) => (out += t), stderr: (t) => (err += t), env: {}, cwd: dir };
-    let code: number;
-    const probe = await runCli(['report', '--help'], {
-      ...io,
-      stdout: () => undefined,
-      stderr: () => undefined,
-    });
-    if (probe === 0) {
-      code = await runCli(['report', ...argv], io);
-    } else {
-      try {
-        code = await reportCommand(argv, io);
-      } catch (e) {
-        if (!(e instanceof UsageError)) throw e;
-        err += e.message;
-        code = 2;
-      }
-    }
+    const code = await runCli(['report', ...argv], io);
     return { code, out, err };
   };
 

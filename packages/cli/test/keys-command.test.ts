@@ -3,8 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { runCli } from '../../src/cli/main';
-import { EnvKeyProvider, FileKeyStore, KeyRing, generateMasterKey } from '../../src/crypto/key-ring';
+import { EnvKeyProvider, FileKeyStore, KeyRing, generateMasterKey } from '@bulwark/core';
+import { runCli } from '../src/run-cli';
 
 interface Run {
   code: number;
@@ -89,6 +89,7 @@ describe('bulwark keys', () => {
     const file = path.join(dir, 'master.key');
     expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
     env = {};
+    expect((await cli('keys', 'generate', 'pii', '--master-key-file', 'master.key')).code).toBe(0);
     await fs.chmod(file, 0o640);
     const refused = await cli('keys', 'list', '--master-key-file', 'master.key');
     expect(refused.code).toBe(2);
@@ -105,6 +106,10 @@ describe('bulwark keys', () => {
     expect(res.code).toBe(1);
     expect(res.err).toContain('ERR_CRYPTO_KEY_UNWRAP_FAILED');
     expect(res.err).not.toContain(env.BULWARK_MASTER_KEY!);
+    // the ring's internal secret is what fails first; its reserved id is no name for a user
+    expect(res.err).not.toContain('$ring');
+    expect(res.err).toContain("the key ring's internal secret");
+    expect(res.err).toContain('wrong master key');
   });
 
   it('exits 2 on usage and configuration errors', async () => {
@@ -116,10 +121,32 @@ describe('bulwark keys', () => {
     expect((await cli('keys', 'generate', 'x', '--algorithm', 'des')).code).toBe(2);
     expect((await cli('keys', 'retire', 'x', '--min-version', 'zero')).code).toBe(2);
     env = {};
-    const noKey = await cli('keys', 'list');
+    const noKey = await cli('keys', 'generate', 'pii');
     expect(noKey.code).toBe(2);
     expect(noKey.err).toContain('BULWARK_MASTER_KEY');
     expect(noKey.err).toContain('`bulwark keys master`'); // generate makes data keys, not this one
+  });
+
+  it('keys list and keys check never create a missing key store', async () => {
+    const list = await cli('keys', 'list');
+    expect(list).toMatchObject({ code: 0, err: '' });
+    expect(list.out).toContain('no key store at .bulwark/keys.json yet');
+    expect((await cli('keys', 'list', '--json')).out).toBe('[]\n');
+    const check = await cli('keys', 'check', '--store', 'typo.json');
+    expect(check.code).toBe(2);
+    expect(check.err).toContain('no key store at typo.json');
+    expect(await fs.readdir(dir)).toEqual([]); // no .bulwark/, no keys.json, no lock file
+  });
+
+  it('keys list of an existing store leaves it byte for byte as it was', async () => {
+    expect((await cli('keys', 'generate', 'pii')).code).toBe(0);
+    const file = path.join(dir, '.bulwark', 'keys.json');
+    const before = await fs.readFile(file, 'utf8');
+    const entries = await fs.readdir(path.dirname(file));
+    expect((await cli('keys', 'list')).code).toBe(0);
+    expect((await cli('keys', 'check')).code).toBe(0);
+    expect(await fs.readFile(file, 'utf8')).toBe(before);
+    expect(await fs.readdir(path.dirname(file))).toEqual(entries);
   });
 
   it('prints help with exit 0', async () => {
@@ -129,8 +156,8 @@ describe('bulwark keys', () => {
   });
 
   it('runs as the built bin with real exit codes', async () => {
-    const bin = path.resolve(__dirname, '../../dist/cli/bin.js');
-    await expect(fs.access(bin)).resolves.toBeUndefined(); // `npm test` builds before testing
+    const bin = path.resolve(__dirname, '../bin/bulwark.js');
+    await expect(fs.access(path.resolve(__dirname, '../dist/bin.js'))).resolves.toBeUndefined(); // `npm test` builds first
     const run = promisify(execFile);
     const opts = { cwd: dir, env: { ...process.env, ...env } };
     const ok = await run(process.execPath, [bin, 'keys', 'generate', 'pii'], opts);

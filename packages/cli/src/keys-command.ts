@@ -1,0 +1,229 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import {
+  EnvKeyProvider,
+  FileKeyProvider,
+  FileKeyStore,
+  KeyRing,
+  generateMasterKey,
+  type AeadAlgorithm,
+  type KeyInfo,
+  type KeyProvider,
+} from '@bulwark/core';
+import { ExitCode, UsageError, type CliIo } from './cli-io';
+import { parseCommandLine, renderHelp, type CommandSpec } from './command-line';
+import { writeFileAtomic } from './write-file-atomic';
+
+const ALGORITHMS: readonly AeadAlgorithm[] = ['aes-256-gcm', 'chacha20-poly1305'];
+
+const OPTIONS = {
+  store: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'Key store file (default: $BULWARK_KEY_STORE or .bulwark/keys.json)',
+  },
+  'master-key-file': {
+    type: 'string',
+    arg: 'FILE',
+    help: 'Read the master key from FILE (mode 0600) instead of $BULWARK_MASTER_KEY',
+  },
+  algorithm: { type: 'string', arg: 'ALG', help: 'aes-256-gcm (default) or chacha20-poly1305' },
+  'min-version': { type: 'string', arg: 'N', help: 'Lowest version that may still decrypt' },
+  out: { type: 'string', arg: 'FILE', help: 'Write the key to FILE (mode 0600) instead of printing it' },
+  json: { type: 'boolean', help: 'Machine-readable output' },
+} as const;
+
+const STORE = ['store', 'master-key-file'] as const;
+
+export const KEYS_COMMAND: CommandSpec<typeof OPTIONS> = {
+  name: 'bulwark keys',
+  description:
+    'Manage the data keys of a file key store. Data keys are wrapped by a master key (KEK) that\n' +
+    'comes from --master-key-file or the BULWARK_MASTER_KEY environment variable (32 bytes,\n' +
+    'base64url, base64 or hex); the store never holds a key in clear.',
+  options: OPTIONS,
+  subcommands: [
+    {
+      name: 'master',
+      summary: 'Print (or write, mode 0600) a new random master key',
+      details: 'Keep it out of version control and apart from the key store.',
+      options: ['out'],
+    },
+    {
+      name: 'generate',
+      args: '<keyId>',
+      summary: 'Create a data key (version 1, primary)',
+      options: [...STORE, 'algorithm', 'json'],
+    },
+    {
+      name: 'rotate',
+      args: '<keyId>',
+      summary: 'Add a new primary version; older versions keep decrypting',
+      details: 'Rewrap stored values in code (KeyRing.reencrypt / rewrap), then retire the old versions.',
+      options: [...STORE, 'json'],
+    },
+    {
+      name: 'retire',
+      args: '<keyId> --min-version N',
+      summary: 'Stop decrypting versions below N (rewrap first!)',
+      options: [...STORE, 'min-version', 'json'],
+    },
+    {
+      name: 'list',
+      summary: 'Show keys, versions, states and ages',
+      details: 'Reads only: a missing key store is reported, never created.',
+      options: [...STORE, 'json'],
+    },
+    {
+      name: 'check',
+      summary: 'Unwrap every key version; exit 1 if any fails',
+      details: 'Reads only: a missing key store is a usage error (exit 2), never created.',
+      options: STORE,
+    },
+  ],
+};
+
+/** `bulwark keys --help` */
+export const KEYS_HELP = renderHelp(KEYS_COMMAND);
+
+export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
+  const { sub, values, positionals: rest, help } = parseCommandLine(argv, KEYS_COMMAND);
+  if (sub === undefined) {
+    io.stdout(KEYS_HELP);
+    return help ? ExitCode.OK : ExitCode.USAGE;
+  }
+  if (help) {
+    io.stdout(renderHelp(KEYS_COMMAND, sub));
+    return ExitCode.OK;
+  }
+  const hint = `bulwark keys ${sub.name} --help`;
+  const needsKeyId = sub.name === 'generate' || sub.name === 'rotate' || sub.name === 'retire';
+  const keyId = rest[0];
+  if (needsKeyId && !keyId) throw new UsageError(`keys ${sub.name} needs a <keyId>`, hint);
+  if (rest.length > (needsKeyId ? 1 : 0)) {
+    throw new UsageError(`unexpected argument "${rest[rest.length - 1]}"`, hint);
+  }
+
+  if (sub.name === 'master') {
+    const key = generateMasterKey();
+    if (values.out) {
+      await writeFileAtomic(path.resolve(io.cwd, values.out), key + '\n', 0o600);
+      io.stdout(`wrote a new master key to ${values.out} (mode 0600); keep it out of version control\n`);
+    } else {
+      io.stdout(key + '\n');
+    }
+    return ExitCode.OK;
+  }
+
+  if (values.algorithm !== undefined && !ALGORITHMS.includes(values.algorithm as AeadAlgorithm)) {
+    throw new UsageError(
+      `--algorithm must be one of ${ALGORITHMS.join(', ')}, got "${values.algorithm}"`,
+      hint,
+    );
+  }
+  let minVersion: number | undefined;
+  if (sub.name === 'retire') {
+    const raw = values['min-version'];
+    minVersion = raw !== undefined && /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(minVersion) || minVersion < 1) {
+      throw new UsageError(`keys retire needs --min-version <positive integer>, got "${raw ?? ''}"`, hint);
+    }
+  }
+
+  const storePath = path.resolve(
+    io.cwd,
+    values.store ?? io.env.BULWARK_KEY_STORE ?? path.join('.bulwark', 'keys.json'),
+  );
+  // list and check only read. Opening a ring on a missing store would create it (with the ring's
+  // secret), so a mistyped --store or a first `keys list` would leave a new file behind.
+  if ((sub.name === 'list' || sub.name === 'check') && !(await exists(storePath))) {
+    const shown = path.relative(io.cwd, storePath) || storePath;
+    if (sub.name === 'check') {
+      throw new UsageError(`no key store at ${shown}: nothing to check (--store FILE names another)`, hint);
+    }
+    if (values.json) io.stdout('[]\n');
+    else io.stdout(`no key store at ${shown} yet: create a key with \`bulwark keys generate <keyId>\`\n`);
+    return ExitCode.OK;
+  }
+  const provider: KeyProvider = values['master-key-file']
+    ? new FileKeyProvider({ path: path.resolve(io.cwd, values['master-key-file']) })
+    : new EnvKeyProvider({ env: io.env });
+  const ring = await KeyRing.open({ provider, store: new FileKeyStore({ path: storePath }) });
+  try {
+    switch (sub.name) {
+      case 'generate': {
+        const info = await ring.createKey(keyId!, {
+          algorithm: values.algorithm as AeadAlgorithm | undefined,
+        });
+        report(io, values.json, info, `created key "${info.keyId}" version ${info.primaryVersion}`);
+        return ExitCode.OK;
+      }
+      case 'rotate': {
+        const info = await ring.rotate(keyId!);
+        report(
+          io,
+          values.json,
+          info,
+          `rotated "${info.keyId}": version ${info.primaryVersion} is now primary`,
+        );
+        return ExitCode.OK;
+      }
+      case 'retire': {
+        const info = await ring.retire(keyId!, minVersion!);
+        report(io, values.json, info, `"${info.keyId}": versions below ${minVersion} can no longer decrypt`);
+        return ExitCode.OK;
+      }
+      case 'list': {
+        const keys = ring.list();
+        if (values.json) io.stdout(JSON.stringify(keys, null, 2) + '\n');
+        else io.stdout(formatKeyTable(keys, new Date()));
+        return ExitCode.OK;
+      }
+      default: {
+        // check: opening the ring already unwrapped every version; an unwrap failure throws above
+        const keys = ring.list();
+        const versions = keys.reduce((n, k) => n + k.versions.length, 0);
+        io.stdout(`ok: ${keys.length} key(s), ${versions} version(s) unwrap with this master key\n`);
+        return ExitCode.OK;
+      }
+    }
+  } finally {
+    await ring.close();
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function report(io: CliIo, json: boolean | undefined, info: KeyInfo, text: string): void {
+  io.stdout(json ? JSON.stringify(info, null, 2) + '\n' : text + '\n');
+}
+
+/** A fixed-width table: key, version, state, algorithm, age in days. */
+export function formatKeyTable(keys: KeyInfo[], now: Date): string {
+  if (keys.length === 0) return 'no keys yet: create one with `bulwark keys generate <keyId>`\n';
+  const rows = [['KEY', 'VERSION', 'STATE', 'ALGORITHM', 'CREATED', 'AGE (days)']];
+  for (const key of keys) {
+    for (const v of key.versions) {
+      const ageDays = Math.floor((now.getTime() - Date.parse(v.createdAt)) / 86_400_000);
+      rows.push([key.keyId, String(v.version), v.state, v.algorithm, v.createdAt, String(ageDays)]);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}

@@ -1,0 +1,82 @@
+import { BulwarkConfigError, BulwarkError, ErrorCodes } from '@bulwark/core';
+import { auditCommand } from './audit-command';
+import { ExitCode, UsageError, type CliIo } from './cli-io';
+import { closestMatch } from './closest-match';
+import { EXIT_CODES_HELP } from './command-line';
+import { keysCommand } from './keys-command';
+import { reportCommand } from './report-command';
+
+export const MAIN_HELP = `Usage: bulwark <command> [options]
+
+Commands:
+  keys      Manage data keys: master, generate, rotate, retire, list, check
+  audit     Tamper-evident audit log: append, verify, prove, checkpoint, tail, export, keygen
+  report    Compliance report from live evidence (--framework, --format json|md|html|oscal)
+
+Run "bulwark <command> --help" for a command's subcommands, and
+"bulwark <command> <subcommand> --help" for its options (bulwark audit verify --help).
+  -v, --version   Print the version
+
+${EXIT_CODES_HELP}
+`;
+
+type Command = (argv: string[], io: CliIo) => Promise<number>;
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  keys: keysCommand,
+  audit: auditCommand,
+  report: reportCommand,
+};
+
+/** Codes that mean "fix your configuration or arguments" rather than "a check failed". */
+const CONFIG_LIKE: ReadonlySet<string> = new Set<string>([
+  ErrorCodes.CRYPTO_KEY_PROVIDER,
+  ErrorCodes.CRYPTO_KEY_FILE_INSECURE,
+  ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+  ErrorCodes.CONFIG_INVALID,
+  ErrorCodes.AUDIT_INVALID_QUERY,
+  ErrorCodes.AUDIT_INVALID_ARGUMENT,
+]);
+
+/** Runs the CLI in-process and returns the exit code (see ExitCode); never throws. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  // `bulwark help audit verify` is `bulwark audit verify --help`
+  if (command === 'help' && rest.length > 0) return runCli([...rest, '--help'], io);
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.stdout(MAIN_HELP);
+    return command === undefined ? ExitCode.USAGE : ExitCode.OK;
+  }
+  if (command === '--version' || command === '-v') {
+    io.stdout(`${(require('../package.json') as { version: string }).version}\n`);
+    return ExitCode.OK;
+  }
+  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (run === undefined) {
+    const guess = closestMatch(command.replace(/^-+/, ''), Object.keys(COMMANDS));
+    const what = command.startsWith('-') ? 'option' : 'command';
+    io.stderr(
+      `bulwark: unknown ${what} "${command}"${guess ? `; did you mean "${guess}"?` : ''}\n` +
+        `Run "bulwark --help" for the list of commands.\n`,
+    );
+    return ExitCode.USAGE;
+  }
+  try {
+    return await run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`bulwark ${command}: ${err.message}\n${err.hint ? `Run "${err.hint}" for usage.\n` : ''}`);
+      return ExitCode.USAGE;
+    }
+    if (err instanceof BulwarkError) {
+      // Bulwark messages never carry key material or personal data, so they are safe to print.
+      io.stderr(`bulwark ${command}: ${err.message} [${err.code}]\n`);
+      return err instanceof BulwarkConfigError || CONFIG_LIKE.has(err.code)
+        ? ExitCode.USAGE
+        : ExitCode.CHECK_FAILED;
+    }
+    // Not a verdict: nothing was checked (a database that does not answer, an I/O error, a bug).
+    io.stderr(`bulwark ${command}: could not run: ${(err as Error)?.message ?? String(err)}\n`);
+    return ExitCode.ERROR;
+  }
+}
