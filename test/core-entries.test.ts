@@ -16,7 +16,7 @@ import {
 const root = path.resolve(__dirname, '..');
 
 /** Runs `code` in a new Node process at the repository root and returns what it printed as JSON. */
-async function run(code: string, esm = false): Promise<any> {
+async function run(code: string, esm = false): Promise<Record<string, unknown>> {
   const args = esm ? ['--input-type=module', '-e', code] : ['-e', code];
   const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: root, timeout: 30_000 });
   return JSON.parse(stdout);

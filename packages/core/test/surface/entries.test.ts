@@ -25,7 +25,6 @@ const sorted = (names: Iterable<string>): string[] => [...names].sort();
 describe('public surface of @bulwark/core', () => {
   it.each(Object.entries(ENTRIES))('%s exports exactly its listed values at run time', (spec, entry) => {
     // Through the same specifier an application uses (jest maps it to the source entry).
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(spec) as Record<string, unknown>;
     expect(sorted(Object.keys(mod))).toEqual(sorted(entry.values));
     for (const name of entry.values) expect(mod[name]).toBeDefined();
