@@ -24,13 +24,13 @@ async function run(code: string, esm = false): Promise<Record<string, unknown>> 
 
 /** What a process has loaded of the heavy dependencies, by package name. */
 const LOADED = `
-  const heavy = (k) => (k.match(/node_modules[\\\\/](argon2|reflect-metadata|inversify|@inversifyjs)[\\\\/]/) || [])[1];
+  const heavy = (k) => (k.match(/node_modules[\\\\/](argon2|reflect-metadata|inversify|@inversifyjs|yaml|rate-limiter-flexible)[\\\\/]/) || [])[1];
   const loaded = () => [...new Set(Object.keys(require.cache).map(heavy).filter(Boolean))].sort();
   const reflect = () => typeof Reflect.getMetadata === 'function';
 `;
 
 describe('@bulwark/core entries, built, in a fresh process', () => {
-  it('loads neither argon2 (native) nor reflect-metadata nor inversify on require of the main entry', async () => {
+  it('loads neither argon2 (native) nor reflect-metadata, inversify, yaml or rate-limiter-flexible on require of the main entry', async () => {
     const out = await run(`${LOADED}
       const core = require('@bulwark/core');
       const before = { loaded: loaded(), reflect: reflect() };
@@ -38,7 +38,11 @@ describe('@bulwark/core entries, built, in a fresh process', () => {
       const stillLazy = loaded();
       hasher.hash('correct horse battery staple').then(async (hash) => {
         const ok = await hasher.verify(hash, 'correct horse battery staple');
-        console.log(JSON.stringify({ before, stillLazy, after: loaded(), ok, reflect: reflect() }));
+        const afterHash = loaded();
+        new core.BruteForceGuard({});
+        const policy = core.parsePolicyText('version: 1\\npolicies: []');
+        console.log(JSON.stringify({ before, stillLazy, after: afterHash, ok, reflect: reflect(),
+          onUse: loaded(), policies: policy.policies.length }));
       });`);
     expect(out.before).toEqual({ loaded: [], reflect: false });
     // Constructing the hasher (what createBulwark always does) does not load it either ...
@@ -47,6 +51,9 @@ describe('@bulwark/core entries, built, in a fresh process', () => {
     expect(out.after).toEqual(['argon2']);
     expect(out.ok).toBe(true);
     expect(out.reflect).toBe(false);
+    // Likewise the brute-force counters and the YAML parser, with the engine that needs them.
+    expect(out.onUse).toEqual(['argon2', 'rate-limiter-flexible', 'yaml']);
+    expect(out.policies).toBe(0);
   });
 
   it('serves each subpath from CommonJS with exactly its listed values, and the same classes', async () => {
