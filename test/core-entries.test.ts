@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import * as ts from 'typescript';
 import {
   HTTP_VALUES,
   INVERSIFY_VALUES,
@@ -101,4 +102,35 @@ describe('@bulwark/core entries, built, in a fresh process', () => {
     expect(out.types).toEqual(['function', 'function', 'function', 'function']);
     expect(out.deep).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
   });
+
+  it.each([
+    ['node10', ts.ModuleResolutionKind.Node10, ts.ModuleKind.CommonJS],
+    ['node16', ts.ModuleResolutionKind.Node16, ts.ModuleKind.Node16],
+    ['nodenext', ts.ModuleResolutionKind.NodeNext, ts.ModuleKind.NodeNext],
+    ['bundler', ts.ModuleResolutionKind.Bundler, ts.ModuleKind.ESNext],
+  ])(
+    'gives TypeScript the types of every entry under moduleResolution %s',
+    (_name, moduleResolution, module) => {
+      // node10 does not read "exports": the package's typesVersions serves the subpaths there.
+      const from = path.join(root, 'test', 'consumer.ts');
+      const resolved = Object.fromEntries(
+        ['', '/http', '/store', '/inversify'].map((sub) => {
+          const result = ts.resolveModuleName(
+            `@bulwark/core${sub}`,
+            from,
+            { moduleResolution, module },
+            ts.sys,
+          );
+          const file = result.resolvedModule?.resolvedFileName;
+          return [sub || '.', file === undefined ? undefined : path.relative(root, file)];
+        }),
+      );
+      expect(resolved).toEqual({
+        '.': 'packages/core/dist/index.d.ts',
+        '/http': 'packages/core/dist/http/index.d.ts',
+        '/store': 'packages/core/dist/store.d.ts',
+        '/inversify': 'packages/core/dist/inversify.d.ts',
+      });
+    },
+  );
 });
