@@ -1,6 +1,5 @@
-import { TypeOrmErrorCodes } from '../../src';
 import { randomUUID } from 'node:crypto';
-import { BulwarkError, ErrorCodes, type KeyRing } from '@bulwark/core';
+import { BulwarkError, ClassificationRegistry, ErrorCodes, type KeyRing } from '@bulwark/core';
 import { Equal, ILike, In, IsNull, LessThan, Like, MoreThan, Not, Raw, type DataSource } from 'typeorm';
 import { describeWithService } from '../../../../test/support/services';
 import {
@@ -8,9 +7,9 @@ import {
   encryptedValue,
   findByBlindIndex,
   registerBulwarkEncryption,
+  TypeOrmErrorCodes,
   type BulwarkEncryption,
 } from '../../src';
-import { ClassificationRegistry } from '../../../core/src/privacy/classification-registry';
 import { allEntities, Card, Clinic, Ledger, Note, Patient, User } from './entities';
 import { caught, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
 

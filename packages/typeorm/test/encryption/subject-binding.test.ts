@@ -1,9 +1,8 @@
-import { TypeOrmErrorCodes } from '../../src';
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, type KeyRing } from '@bulwark/core';
 import type { DataSource } from 'typeorm';
 import { describeWithService } from '../../../../test/support/services';
-import { registerBulwarkEncryption, type BulwarkEncryption } from '../../src';
+import { registerBulwarkEncryption, TypeOrmErrorCodes, type BulwarkEncryption } from '../../src';
 import { allEntities, Memo, Patient } from './entities';
 import { caught, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
 
