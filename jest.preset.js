@@ -17,6 +17,9 @@ module.exports = (dir) => ({
   transformIgnorePatterns: ['/node_modules/(?!(jose|inversify|@inversifyjs|@nestjs)/)'],
   moduleNameMapper: {
     '^@bulwark/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
+    // subpath entries (package.json "exports"): '@bulwark/core/http' -> src/http/index.ts,
+    // '@bulwark/core/store' -> src/store.ts
+    '^@bulwark/([a-z-]+)/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/$2'),
   },
   globalSetup: path.join(__dirname, 'test/support/global-setup.js'),
   testTimeout: 30000,

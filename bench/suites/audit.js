@@ -59,7 +59,9 @@ const QUEUED = Object.freeze({ queued: true });
 function loadCore() {
   let core;
   try {
-    core = require('@bulwark/core');
+    // The head-only store below is a store implementation: it takes checkAppendContinuity from
+    // the store implementer's entry, as any third-party AuditStore would.
+    core = { ...require('@bulwark/core'), ...require('@bulwark/core/store') };
   } catch (err) {
     throw new Error(`cannot load @bulwark/core (run \`npm run build\` first): ${err.message}`, {
       cause: err,

@@ -209,17 +209,10 @@ function loadPolicyEngine() {
       cause: err,
     });
   }
-  if (typeof core.PolicyEngine === 'function') return core.PolicyEngine;
-  // Until the public entry re-exports the authz engine, use the built module directly.
-  try {
-    return require('@bulwark/core/dist/authz/policy-engine').PolicyEngine;
-  } catch {
-    try {
-      return require('../../packages/core/dist/authz/policy-engine').PolicyEngine;
-    } catch (err) {
-      throw new Error('@bulwark/core has no PolicyEngine (stale build? run `npm run build`)', { cause: err });
-    }
+  if (typeof core.PolicyEngine !== 'function') {
+    throw new Error('@bulwark/core has no PolicyEngine (stale build? run `npm run build`)');
   }
+  return core.PolicyEngine;
 }
 
 function bulwarkCondition(cond) {

@@ -14,7 +14,6 @@ import {
   type AuditActor,
   type AuditQuery,
   type Bulwark,
-  type BulwarkHttpKit,
   type ComplianceReportResult,
   type DataSubjectRequest,
   type Framework,
@@ -22,6 +21,7 @@ import {
   type KeyStore,
   type TrustProxyOption,
 } from '@bulwark/core';
+import { type BulwarkHttpKit } from '@bulwark/core/http';
 import { bulwark, clientIp, privacyRouter, type BulwarkMiddleware } from '@bulwark/express';
 import {
   BulwarkConsentTables1735689800000,

@@ -1,4 +1,4 @@
-import { lockedOut } from '@bulwark/core';
+import { lockedOut } from '@bulwark/core/http';
 import { clientIp, Public } from '@bulwark/nestjs';
 import { Body, Controller, HttpCode, Inject, Post, Req, UnauthorizedException } from '@nestjs/common';
 import { EmployeeDirectory } from './employee-directory';

@@ -117,13 +117,7 @@ export const ErrorCodes = {
   // threat (brute force, rate limits, detection)
   THREAT_STORE: 'ERR_THREAT_STORE', // the rate-limit store (Redis) failed; guards fail closed
   THREAT_INVALID_ARGUMENT: 'ERR_THREAT_INVALID_ARGUMENT', // bad ip / account / audit entry handed to a guard or detector
-  // typeorm adapter (@bulwark/typeorm)
-  TYPEORM_UNSUPPORTED_QUERY: 'ERR_TYPEORM_UNSUPPORTED_QUERY', // operator / ordering an encrypted column cannot answer (use a blind index or deterministic mode)
-  TYPEORM_PLAINTEXT_IN_ENCRYPTED_COLUMN: 'ERR_TYPEORM_PLAINTEXT_IN_ENCRYPTED_COLUMN', // a non-envelope value read from an encrypted column (written around the ORM)
-  TYPEORM_WRITE_CONTEXT_REQUIRED: 'ERR_TYPEORM_WRITE_CONTEXT_REQUIRED', // a row-bound / subject-keyed field written on a path with no row id or subject (or with listeners off)
-  TYPEORM_NOT_DECRYPTED: 'ERR_TYPEORM_NOT_DECRYPTED', // a row-bound / subject value loaded with listeners off was used before afterLoad decrypted it
-  TYPEORM_NOT_CONFIGURED: 'ERR_TYPEORM_NOT_CONFIGURED', // an encrypted entity used before registerBulwarkEncryption(dataSource, ...)
-  TYPEORM_INVALID_VALUE: 'ERR_TYPEORM_INVALID_VALUE', // a value whose JS type does not match the field's declared type
+  // adapter packages declare their own codes (e.g. @bulwark/typeorm's TypeOrmErrorCodes)
   // consent (privacy engine)
   CONSENT_UNKNOWN_PURPOSE: 'ERR_CONSENT_UNKNOWN_PURPOSE', // purpose id not registered with the ConsentManager
   CONSENT_REQUIRED: 'ERR_CONSENT_REQUIRED', // requireConsent(): no valid consent (never given, withdrawn, or to an outdated text)

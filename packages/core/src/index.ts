@@ -1,26 +1,33 @@
-import 'reflect-metadata';
+// @bulwark/core: the user API. The engines, their stores, createBulwark and the errors, each
+// name a decision pinned by test/surface/ (runtime list + type-level). What adapter authors need
+// lives in '@bulwark/core/http', what store implementers need in '@bulwark/core/store', the
+// inversify module in '@bulwark/core/inversify'. Importing this entry loads no native module:
+// argon2 loads on the first password hash / verify; reflect-metadata never.
 
 // errors
 export * from './errors';
+export { BulwarkHttpError } from './http/bulwark-http-error';
 
 // crypto: envelopes, key ring, providers, stores, rotation, blind indexes, crypto-shredding
 export {
   KeyRing,
   EnvKeyProvider,
   FileKeyProvider,
-  type FileKeyProviderOptions,
   MemoryKeyStore,
   FileKeyStore,
   generateMasterKey,
   normalisers,
+  envelopeKind,
+  rewrap,
+  aeadEncrypt,
+  aeadDecrypt,
+  PasswordHasher,
+  OWASP_ARGON2ID_DEFAULTS,
+  type FileKeyProviderOptions,
   type AeadAlgorithm,
   type KeyProvider,
   type KeyWrapContext,
   type KeyStore,
-  type StoredKey,
-  type StoredKeyVersion,
-  type StoredRingSecret,
-  type StoredSubjectKey,
   type Normaliser,
   type NormaliserName,
   type BlindIndexOptions,
@@ -29,29 +36,23 @@ export {
   type EncryptOptions,
   type DecryptOptions,
   type KeyRingOptions,
-} from './crypto/key-ring';
-export {
-  rewrap,
+  type EnvelopeKind,
   type RewrapItem,
   type RewrapProgress,
   type RewrapReport,
   type RewrapOptions,
-} from './crypto/rewrap';
-export { aeadEncrypt, aeadDecrypt, type LowLevelAeadAlgorithm } from './crypto/aead';
-
-// passwords
-export {
-  PasswordHasher,
-  OWASP_ARGON2ID_DEFAULTS,
+  type LowLevelAeadAlgorithm,
   type PasswordHasherOptions,
   type PasswordHashParams,
   type PasswordVerification,
   type UnicodeNormalization,
-} from './crypto/password-hasher';
+} from './crypto';
 
 // tokens
 export {
   TokenService,
+  generateSigningKey,
+  JWS_ALGORITHMS,
   type TokenServiceOptions,
   type TokenSigningKey,
   type TokenVerification,
@@ -62,15 +63,36 @@ export {
   type TokenClaims,
   type TokenHeader,
   type VerifiedToken,
-} from './tokens/token-service';
-export { generateSigningKey, type GeneratedSigningKey } from './tokens/generate-signing-key';
-export { JWS_ALGORITHMS, type JwsAlgorithm } from './tokens/jws-algorithms';
-export type { TokenKeyInput } from './tokens/token-key';
+  type GeneratedSigningKey,
+  type JwsAlgorithm,
+  type TokenKeyInput,
+} from './tokens';
 
 // audit: tamper-evident log (RFC 8785 canonical JSON, RFC 6962 Merkle tree, signed checkpoints)
 export {
-  GENESIS_HASH,
+  AuditLog,
   AUDIT_LIMITS,
+  MemoryAuditStore,
+  FileAuditStore,
+  Redactor,
+  CheckpointSigner,
+  verifyCheckpoint,
+  exportCheckpoint,
+  importCheckpoint,
+  MemoryCheckpointStore,
+  FileCheckpointStore,
+  verifyAuditLog,
+  verifyInclusion,
+  verifyConsistency,
+  JsonLinesSink,
+  NatsAuditSink,
+  RetentionPolicy,
+  SubjectPseudonymizer,
+  type AuditLogOptions,
+  type InclusionProof,
+  type ConsistencyProof,
+  type RemovalReport,
+  type RedactOptions,
   type AuditEvent,
   type AuditEntry,
   type AuditActor,
@@ -81,99 +103,53 @@ export {
   type AuditDetails,
   type AuditJsonValue,
   type AuditHead,
-} from './audit/audit-event';
-export {
-  normalizeAuditQuery,
-  matchesAuditQuery,
-  encodeAuditCursor,
-  redactedEntry,
-  checkAppendContinuity,
-  EMPTY_HEAD,
-  MAX_QUERY_LIMIT,
   type AuditStore,
-  type AuditPrepare,
   type AuditQuery,
-  type NormalizedAuditQuery,
   type AuditPage,
-  type TornTail,
-} from './audit/audit-store';
-export { MemoryAuditStore } from './audit/memory-audit-store';
-export {
-  FileAuditStore,
   type FileAuditStoreOptions,
   type FsyncPolicy,
-  type InProgressTail,
-} from './audit/file-audit-store';
-export { Redactor, type RedactorOptions, type DataClassification } from './audit/redactor';
-export {
-  verifyCheckpoint,
-  exportCheckpoint,
-  importCheckpoint,
-  decodeCheckpoint,
-  CHECKPOINT_JWS_TYPE,
+  type RedactorOptions,
+  type DataClassification,
   type Checkpoint,
   type TreeHead,
   type CheckpointPublicKey,
-} from './audit/checkpoint';
-export { CheckpointSigner } from './audit/checkpoint-signer';
-export { checkCheckpointOrder, type CheckpointStore } from './audit/checkpoint-store';
-export { MemoryCheckpointStore } from './audit/memory-checkpoint-store';
-export { FileCheckpointStore } from './audit/file-checkpoint-store';
-export {
-  verifyAuditLog,
+  type CheckpointStore,
   type AuditVerificationReport,
   type AuditFault,
   type AuditFaultReason,
   type VerifyAuditLogOptions,
-} from './audit/verify-audit-log';
-export type { AuditSink } from './audit/audit-sink';
-export { JsonLinesSink, type JsonLinesSinkOptions } from './audit/json-lines-sink';
-export {
-  NatsAuditSink,
+  type AuditSink,
+  type JsonLinesSinkOptions,
   type NatsAuditSinkOptions,
   type NatsAuditSinkStats,
   type NatsJetStreamPublisher,
   type NatsPublishOptions,
   type NatsPubAck,
   type NatsHeaders,
-} from './audit/nats-audit-sink';
-export { RetentionPolicy, type RetentionPolicyOptions, type LegalHold } from './audit/retention-policy';
-export {
-  AuditLog,
-  type AuditLogOptions,
-  type InclusionProof,
-  type ConsistencyProof,
-  type RemovalReport,
-  type RedactOptions,
-} from './audit/audit-log';
-export {
-  SubjectPseudonymizer,
-  PRESERVED_FROM_KEY,
+  type RetentionPolicyOptions,
+  type LegalHold,
   type SubjectPseudonymizerOptions,
-} from './audit/subject-pseudonymizer';
-export { canonicalize, canonicalBytes } from './audit/canonical-json';
-export {
-  MerkleTree,
-  hashLeaf,
-  hashChildren,
-  EMPTY_ROOT,
-  rootFromInclusionProof,
-  verifyInclusion,
-  verifyConsistency,
-} from './audit/merkle-tree';
+} from './audit';
 
 // access control: RBAC + ABAC policy engine, deny-overrides, explain(), break-glass
 export {
   PolicyEngine,
   DEFAULT_DENY,
   INVALID_REQUEST,
+  definePolicy,
+  validatePolicyDocument,
+  parsePolicyText,
+  POLICY_LIMITS,
+  BREAK_GLASS_DEFAULTS,
   type PolicyEngineOptions,
   type Explanation,
   type RuleTrace,
-} from './authz/policy-engine';
-export type { Authorizer, AuthzSubject, AuthzResource, AuthzContext, Decision } from './authz/authorizer';
-export {
-  definePolicy,
+  type ConditionTrace,
+  type Authorizer,
+  type AuthzSubject,
+  type AuthzResource,
+  type AuthzContext,
+  type Decision,
   type PolicyDocument,
   type PolicyDefinition,
   type RuleDefinition,
@@ -186,44 +162,44 @@ export {
   type Weekday,
   type ConditionOperand,
   type ConditionLiteral,
-} from './authz/policy-document';
-export { validatePolicyDocument, POLICY_LIMITS } from './authz/validate-policy-document';
-export { parsePolicyText, type ParsePolicyTextOptions } from './authz/parse-policy-text';
-export {
-  BREAK_GLASS_DEFAULTS,
+  type ParsePolicyTextOptions,
   type BreakGlassRequest,
   type BreakGlassGrant,
   type BreakGlassActor,
   type BreakGlassOptions,
-} from './authz/break-glass-registry';
-export type { ConditionTrace } from './authz/compile-condition';
+} from './authz';
 
 // multi-factor authentication
-export type { MfaStore, StoredTotp, StoredRecoveryCode, TotpAlgorithm, TotpDigits } from './mfa/mfa-store';
-export { MemoryMfaStore } from './mfa/memory-mfa-store';
 export {
   TotpFactor,
+  RecoveryCodes,
+  MfaPolicy,
+  MemoryMfaStore,
+  mfaContext,
+  type MfaStore,
+  type TotpAlgorithm,
+  type TotpDigits,
   type TotpFactorOptions,
   type TotpEnrollment,
   type TotpFactorDescription,
-} from './mfa/totp-factor';
-export {
-  RecoveryCodes,
   type RecoveryCodesOptions,
   type RecoveryCodesDescription,
-} from './mfa/recovery-codes';
-export { mfaContext, type MfaContext, type MfaVerification, type MfaMethod } from './mfa/mfa-context';
-export {
-  MfaPolicy,
+  type MfaContext,
+  type MfaVerification,
+  type MfaMethod,
   type MfaPolicyOptions,
   type MfaPolicyDecision,
   type MfaPolicyDescription,
-} from './mfa/mfa-policy';
-export type { MfaAttemptGuard, MfaAttempt } from './mfa/mfa-attempt-guard';
+  type MfaAttemptGuard,
+  type MfaAttempt,
+} from './mfa';
 
 // threat: brute-force defence and detection rules over the audit stream
 export {
   BruteForceGuard,
+  ThreatDetector,
+  SECURITY_VIOLATION_ACTION,
+  PRIVILEGE_ACTIONS,
   type BruteForceGuardOptions,
   type BruteForceLimit,
   type BruteForceAttempt,
@@ -235,11 +211,6 @@ export {
   type BruteForceReservation,
   type BruteForceReservationResult,
   type BruteForceReserveOptions,
-} from './threat/brute-force-guard';
-export {
-  ThreatDetector,
-  SECURITY_VIOLATION_ACTION,
-  PRIVILEGE_ACTIONS,
   type SecurityViolation,
   type ViolationSeverity,
   type DetectionRule,
@@ -253,20 +224,30 @@ export {
   type BreakGlassRuleOptions,
   type OffHoursRuleOptions,
   type BurstOptions,
-} from './threat/threat-detector';
+} from './threat';
 
-// privacy: classification registry (fed by @bulwark/typeorm decorators or plain registration)
+// privacy: classification, consent, data-subject requests, registers, retention, breaches
 export {
   ClassificationRegistry,
   defaultClassificationRegistry,
   CLASSIFICATION_CATEGORIES,
+  ConsentManager,
+  MemoryConsentStore,
+  DataSubjectRequests,
+  DEFAULT_ERASURE_EVIDENCE,
+  MemoryDsrStore,
+  formatSubjectExport,
+  ErasureReceiptSigner,
+  verifyErasureReceipt,
+  erasureSubjectRef,
+  ProcessorRegister,
+  ProcessingRegister,
+  DataRetention,
+  BreachRegister,
+  DEFAULT_BREACH_DEADLINES,
   type ClassificationCategory,
   type ClassifiedField,
   type ClassificationInput,
-} from './privacy/classification-registry';
-
-export {
-  ConsentManager,
   type ConsentManagerOptions,
   type ConsentPurposeInput,
   type ConsentPurpose,
@@ -274,57 +255,28 @@ export {
   type ConsentChangeOptions,
   type ConsentStatus,
   type PrivacyAuditSink,
-} from './privacy/consent-manager';
-export type { ConsentStore, ConsentRecord, ConsentAction } from './privacy/consent-store';
-export { MemoryConsentStore } from './privacy/memory-consent-store';
-export {
-  DataSubjectRequests,
+  type ConsentStore,
+  type ConsentRecord,
   type DataSubjectRequestsOptions,
   type IdentityVerifier,
   type ReceiveRequestInput,
   type ErasureResult,
-} from './privacy/data-subject-requests';
-export {
-  DEFAULT_ERASURE_EVIDENCE,
   type ErasureEvidenceOptions,
   type SubjectSecurityEvents,
-} from './privacy/erasure-evidence';
-export type {
-  DsrStore,
-  DataSubjectRequest,
-  DsrType,
-  DsrStatus,
-  DsrFilter,
-  DsrHistoryEntry,
-} from './privacy/dsr-store';
-export { MemoryDsrStore } from './privacy/memory-dsr-store';
-export type {
-  SubjectDataSource,
-  SubjectRecord,
-  SubjectDataValue,
-  SubjectDataLabel,
-} from './privacy/subject-data-source';
-export {
-  formatSubjectExport,
-  SUBJECT_EXPORT_FORMAT,
-  SUBJECT_EXPORT_CSV_HEADER,
+  type DsrStore,
+  type DataSubjectRequest,
+  type DsrType,
+  type DsrStatus,
+  type DsrFilter,
+  type DsrHistoryEntry,
+  type SubjectDataSource,
+  type SubjectRecord,
+  type SubjectDataValue,
+  type SubjectDataLabel,
   type SubjectExport,
-  type SubjectExportSource,
-  type SubjectExportRecord,
-  type SubjectExportField,
   type SubjectExportFormat,
   type FormattedSubjectExport,
-} from './privacy/format-subject-export';
-export {
-  ErasureReceiptSigner,
-  verifyErasureReceipt,
-  erasureSubjectRef,
-  ERASURE_RECEIPT_FORMAT,
-  ERASURE_RECEIPT_JWS_TYPE,
   type ErasureReceipt,
-} from './privacy/erasure-receipt';
-export {
-  ProcessorRegister,
   type Processor,
   type ProcessorInput,
   type RecipientRole,
@@ -332,19 +284,12 @@ export {
   type TransferMechanism,
   type Agreement,
   type AgreementGap,
-} from './privacy/processor-register';
-export {
-  ProcessingRegister,
-  ROPA_FORMAT,
   type ProcessingActivity,
   type ProcessingActivityInput,
   type ProcessingTransfer,
   type ResolvedProcessingActivity,
   type RecordOfProcessing,
   type ProcessingRegisterOptions,
-} from './privacy/processing-register';
-export {
-  DataRetention,
   type DataRetentionOptions,
   type RetentionRule,
   type RetentionSource,
@@ -352,10 +297,6 @@ export {
   type PurgeContext,
   type PurgePlanItem,
   type PurgeReport,
-} from './privacy/data-retention';
-export {
-  BreachRegister,
-  DEFAULT_BREACH_DEADLINES,
   type BreachIncident,
   type BreachInput,
   type BreachNotification,
@@ -363,83 +304,41 @@ export {
   type BreachAudience,
   type BreachDeadlineRules,
   type OverdueNotification,
-} from './privacy/breach-register';
+} from './privacy';
 
 // compliance: control catalogue as data, evidence-based checks, JSON / Markdown / HTML / OSCAL reports
 export {
   ComplianceKit,
+  ComplianceReport,
+  ControlCatalogue,
+  builtInCatalogue,
+  evaluateControls,
+  hasFailures,
+  isFramework,
+  FRAMEWORKS,
+  renderJson,
+  renderMarkdown,
+  renderHtml,
+  renderOscal,
   type ComplianceKitOptions,
   type ComplianceServices,
   type HttpAppRegistration,
-  type ClassificationSource,
-  type KeyRingSource,
-  type PasswordHasherSource,
-  type AuditLogSource,
-  type MfaPolicySource,
-  type PolicyEngineSource,
-  type BruteForceGuardSource,
-  type ThreatDetectorSource,
-  type AuditLogDescription,
-} from './compliance/compliance-kit';
-export {
-  ComplianceReport,
-  evaluateControls,
-  hasFailures,
-  builtInCatalogue,
-  isFramework,
   type ComplianceReportResult,
+  type ComplianceReportOptions,
   type ControlResult,
   type ControlStatus,
   type FrameworkSummary,
-  type ComplianceReportOptions,
-} from './compliance/compliance-report';
-export { ControlCatalogue, BUILT_IN_CONTROLS } from './compliance/control-catalogue';
-export {
-  FRAMEWORKS,
-  FRAMEWORK_NAMES,
   type Framework,
   type CheckId,
   type ControlDefinition,
-} from './compliance/control';
-export {
-  AUTOMATED_CHECKS,
-  runCheck,
-  type AutomatedCheck,
-  type CheckOutcome,
   type CheckStatus,
-  type CheckParams,
-} from './compliance/automated-checks';
-export type {
-  Evidence,
-  EvidenceBundle,
-  EvidenceSourceName,
-  HttpAppEvidence,
-  HttpEvidence,
-  ClassificationEvidence,
-  KeyRingEvidence,
-  PasswordEvidence,
-  AuditVerificationEvidence,
-  AuditEvidence,
-  MfaEvidence,
-  AuthzEvidence,
-  BruteForceEvidence,
-  ThreatDetectionEvidence,
-  ConsentPurposeEvidence,
-  ConsentEvidence,
-  DsrEvidence,
-  ProcessorEvidence,
-  BreachEvidence,
-  ProcessingEvidence,
-  DataRetentionEvidence,
-} from './compliance/evidence';
-export type { PrivacySource } from './compliance/privacy-evidence';
-export { renderJson } from './compliance/render-json';
-export { renderMarkdown } from './compliance/render-markdown';
-export { renderHtml } from './compliance/render-html';
-export { renderOscal, OSCAL_VERSION } from './compliance/render-oscal';
+  type Evidence,
+  type EvidenceBundle,
+} from './compliance';
 
-// http: framework-free request logic shared by the Express, Koa and NestJS adapters
-export * from './http';
+// http: what an app (not an adapter) configures; the adapter kernel is '@bulwark/core/http'
+export { trustProxyFromEnv, type TrustProxyOption } from './http/trusted-proxies';
+export type { HttpPrincipal } from './http/http-principal';
 
 // composition
 export {
@@ -459,4 +358,3 @@ export {
   type SecretBytesConfig,
   type JwkConfig,
 } from './bulwark';
-export { bulwarkContainerModule, BULWARK_TYPES } from './container-module';

@@ -1,4 +1,4 @@
-import { RequestAuditor, type RequestAuditorOptions } from '@bulwark/core';
+import { RequestAuditor, type RequestAuditorOptions } from '@bulwark/core/http';
 import type { Request, RequestHandler, Response } from 'express';
 import { requestArrival, requestState } from './request-state';
 

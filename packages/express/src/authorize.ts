@@ -5,7 +5,7 @@ import {
   type HttpAuthorizeOptions,
   type HttpResourceSpec,
   type ResolvedAuthorization,
-} from '@bulwark/core';
+} from '@bulwark/core/http';
 import type { Request, RequestHandler } from 'express';
 import { clientIp, requestState } from './request-state';
 

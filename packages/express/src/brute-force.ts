@@ -1,4 +1,4 @@
-import { BruteForceGate, type BruteForceGateOptions } from '@bulwark/core';
+import { BruteForceGate, type BruteForceGateOptions } from '@bulwark/core/http';
 import type { RequestHandler } from 'express';
 import { clientIp } from './request-state';
 

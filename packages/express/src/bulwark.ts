@@ -7,7 +7,7 @@ import {
   type BulwarkBundleApi,
   type BulwarkBundleOptions,
   type BulwarkHttpKit,
-} from '@bulwark/core';
+} from '@bulwark/core/http';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { audit } from './audit';
 import { authenticate, type AuthenticateOptions } from './authenticate';

@@ -1,4 +1,4 @@
-import { CsrfProtection, type CsrfOptions } from '@bulwark/core';
+import { CsrfProtection, type CsrfOptions } from '@bulwark/core/http';
 import type { Request, RequestHandler } from 'express';
 
 export interface ExpressCsrfOptions extends CsrfOptions {

@@ -1,4 +1,4 @@
-import { InputGuard, lingerOnUnreadBody, type InputGuardOptions } from '@bulwark/core';
+import { InputGuard, lingerOnUnreadBody, type InputGuardOptions } from '@bulwark/core/http';
 import type { RequestHandler } from 'express';
 
 export type InputGuardMiddleware = RequestHandler & { readonly guard: InputGuard };

@@ -1,4 +1,4 @@
-import { PrivacyEndpoint, type BulwarkHttpKit } from '@bulwark/core';
+import { PrivacyEndpoint, type BulwarkHttpKit } from '@bulwark/core/http';
 import { Router } from 'express';
 import { sendProblem } from './problem-details';
 import { requestArrival, requestState } from './request-state';

@@ -1,10 +1,5 @@
-import {
-  BulwarkHttpError,
-  ErrorCodes,
-  PROBLEM_CONTENT_TYPE,
-  problemFor,
-  type ProblemResponse,
-} from '@bulwark/core';
+import { BulwarkHttpError, ErrorCodes } from '@bulwark/core';
+import { PROBLEM_CONTENT_TYPE, problemFor, type ProblemResponse } from '@bulwark/core/http';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { requestState } from './request-state';
 

@@ -3,7 +3,7 @@ import {
   consentCheckerFor,
   requireConsentFor,
   type ConsentChecker,
-} from '@bulwark/core';
+} from '@bulwark/core/http';
 import type { RequestHandler } from 'express';
 import { requestState } from './request-state';
 

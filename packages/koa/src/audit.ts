@@ -1,4 +1,4 @@
-import { RequestAuditor, type RequestAuditorOptions } from '@bulwark/core';
+import { RequestAuditor, type RequestAuditorOptions } from '@bulwark/core/http';
 import type { Context, Middleware } from 'koa';
 import { bulwarkState, requestArrival, requestState } from './request-state';
 

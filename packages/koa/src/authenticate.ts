@@ -1,4 +1,4 @@
-import { BearerAuthenticator, type BearerAuthenticatorOptions } from '@bulwark/core';
+import { BearerAuthenticator, type BearerAuthenticatorOptions } from '@bulwark/core/http';
 import type { Middleware } from 'koa';
 import { bulwarkState } from './request-state';
 

@@ -4,7 +4,7 @@ import {
   resolveAuthorization,
   type HttpAuthorizeOptions,
   type HttpResourceSpec,
-} from '@bulwark/core';
+} from '@bulwark/core/http';
 import type { Context, Middleware } from 'koa';
 import { bulwarkState, clientIp, requestState } from './request-state';
 

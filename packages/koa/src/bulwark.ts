@@ -1,6 +1,5 @@
+import { BulwarkHttpError, ErrorCodes } from '@bulwark/core';
 import {
-  BulwarkHttpError,
-  ErrorCodes,
   httpAppEvidence,
   assembleBundleSteps,
   kitService,
@@ -9,7 +8,7 @@ import {
   type BulwarkBundleApi,
   type BulwarkBundleOptions,
   type BulwarkHttpKit,
-} from '@bulwark/core';
+} from '@bulwark/core/http';
 import type { Context, Middleware, Next } from 'koa';
 import { audit } from './audit';
 import { authenticate, type AuthenticateOptions } from './authenticate';

@@ -1,4 +1,4 @@
-import { CsrfProtection, type CsrfOptions } from '@bulwark/core';
+import { CsrfProtection, type CsrfOptions } from '@bulwark/core/http';
 import type { Context, Middleware } from 'koa';
 import { bulwarkState } from './request-state';
 

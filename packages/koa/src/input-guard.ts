@@ -1,4 +1,4 @@
-import { InputGuard, lingerOnUnreadBody, type InputGuardOptions } from '@bulwark/core';
+import { InputGuard, lingerOnUnreadBody, type InputGuardOptions } from '@bulwark/core/http';
 import type { Middleware } from 'koa';
 
 export type InputGuardMiddleware = Middleware & { readonly guard: InputGuard };

@@ -1,4 +1,5 @@
-import { BulwarkConfigError, ErrorCodes, PrivacyEndpoint, type BulwarkHttpKit } from '@bulwark/core';
+import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
+import { PrivacyEndpoint, type BulwarkHttpKit } from '@bulwark/core/http';
 import type { Middleware } from 'koa';
 import { sendProblem } from './problem-details';
 import { bulwarkState, requestArrival, requestState } from './request-state';

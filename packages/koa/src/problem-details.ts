@@ -1,4 +1,5 @@
-import { BulwarkHttpError, ErrorCodes, PROBLEM_CONTENT_TYPE, problemFor } from '@bulwark/core';
+import { BulwarkHttpError, ErrorCodes } from '@bulwark/core';
+import { PROBLEM_CONTENT_TYPE, problemFor } from '@bulwark/core/http';
 import type { Context, Middleware } from 'koa';
 import { bulwarkState, requestState } from './request-state';
 

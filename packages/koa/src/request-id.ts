@@ -1,4 +1,4 @@
-import { TrustedProxies, type RequestIdOptions } from '@bulwark/core';
+import { TrustedProxies, type RequestIdOptions } from '@bulwark/core/http';
 import type { Middleware } from 'koa';
 import { bulwarkState, requestArrival, requestState } from './request-state';
 

@@ -2,9 +2,9 @@ import {
   captureRequestArrival,
   TrustedProxies,
   type BulwarkHttpKit,
-  type HttpPrincipal,
   type RequestArrival,
-} from '@bulwark/core';
+} from '@bulwark/core/http';
+import { type HttpPrincipal } from '@bulwark/core';
 import type { Context } from 'koa';
 
 /** What Bulwark's middlewares learn about a request, read by `audit` when the response ends. */

@@ -9,7 +9,8 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { BulwarkError, BulwarkHttpError, ErrorCodes, bodyParserError } from '@bulwark/core';
+import { BulwarkError, BulwarkHttpError, ErrorCodes } from '@bulwark/core';
+import { bodyParserError } from '@bulwark/core/http';
 import { BulwarkRuntime } from './bulwark-runtime';
 import { PROBLEM_CONTENT_TYPE, problemFor, type ProblemResponse } from './core-http';
 import type { MiddlewareRequest } from './platform-middleware';

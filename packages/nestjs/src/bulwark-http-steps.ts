@@ -1,11 +1,10 @@
+import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
 import {
-  BulwarkConfigError,
-  ErrorCodes,
   assembleBundleSteps,
   httpAppEvidence,
   planBulwarkBundle,
   type HttpAppEvidence,
-} from '@bulwark/core';
+} from '@bulwark/core/http';
 import type { ServerResponse } from 'node:http';
 import type { BulwarkModuleOptions } from './bulwark-module-options';
 import { csrf, type BulwarkCsrfOptions } from './csrf';

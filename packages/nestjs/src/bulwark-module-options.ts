@@ -4,11 +4,10 @@ import {
   ErrorCodes,
   type Authorizer,
   type AuthzContext,
-  type InputGuardOptions,
   type KeyRing,
-  type SecurityHeaderOptions,
   type TokenClaims,
 } from '@bulwark/core';
+import { type InputGuardOptions, type SecurityHeaderOptions } from '@bulwark/core/http';
 import type { BulwarkRequestContext } from './bulwark-request-context';
 import type { BulwarkCsrfOptions } from './csrf';
 import {

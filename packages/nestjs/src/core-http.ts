@@ -4,7 +4,6 @@
  */
 export {
   BearerAuthenticator,
-  BulwarkHttpError,
   PROBLEM_CONTENT_TYPE,
   REQUEST_ID_HEADER,
   RequestAuditor,
@@ -16,15 +15,13 @@ export {
   TrustedProxies,
   captureRequestArrival,
   requireConsentFor,
-  // Deprecated (it no longer adopts the header); kept so code importing it still builds.
   requestIdFrom,
   type BearerAuthenticatorOptions,
   type BearerTokenVerifier,
   type ConsentChecker,
-  type HttpPrincipal,
   type ProblemResponse,
   type RequestAuditFacts,
   type RequestAuditLog,
   type RequestArrival,
-  type TrustProxyOption,
-} from '@bulwark/core';
+} from '@bulwark/core/http';
+export { BulwarkHttpError, type HttpPrincipal, type TrustProxyOption } from '@bulwark/core';

@@ -1,4 +1,5 @@
-import { BulwarkConfigError, CsrfProtection, ErrorCodes, type CsrfOptions } from '@bulwark/core';
+import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
+import { CsrfProtection, type CsrfOptions } from '@bulwark/core/http';
 import type { MiddlewareRequest, PlatformMiddleware } from './platform-middleware';
 
 export interface BulwarkCsrfOptions extends CsrfOptions {

@@ -1,11 +1,5 @@
-import {
-  BulwarkError,
-  BulwarkHttpError,
-  ErrorCodes,
-  InputGuard,
-  lingerOnUnreadBody,
-  type InputGuardOptions,
-} from '@bulwark/core';
+import { BulwarkError, BulwarkHttpError, ErrorCodes } from '@bulwark/core';
+import { InputGuard, lingerOnUnreadBody, type InputGuardOptions } from '@bulwark/core/http';
 import type { PlatformMiddleware } from './platform-middleware';
 
 export type InputGuardMiddleware = PlatformMiddleware & { readonly guard: InputGuard };

@@ -1,4 +1,4 @@
-import { buildSecurityHeaders, type SecurityHeaderOptions } from '@bulwark/core';
+import { buildSecurityHeaders, type SecurityHeaderOptions } from '@bulwark/core/http';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { PlatformMiddleware } from './platform-middleware';
 

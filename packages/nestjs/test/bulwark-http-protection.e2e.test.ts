@@ -15,7 +15,8 @@ import {
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { BulwarkConfigError, readCookie, type AuditLog } from '@bulwark/core';
+import { BulwarkConfigError, type AuditLog } from '@bulwark/core';
+import { readCookie } from '@bulwark/core/http';
 import { BulwarkModule, BulwarkRuntime, CsrfToken, Public, type BulwarkModuleOptions } from '../src';
 import type { MiddlewareRequest } from '../src';
 import { memoryAuditLog, tokenService } from './support/fixtures';

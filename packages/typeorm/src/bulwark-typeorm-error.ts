@@ -1,11 +1,40 @@
 import { BulwarkCryptoError, BulwarkError, ErrorCodes } from '@bulwark/core';
 
 /**
+ * The adapter's own error codes, declared here rather than in core (core knows no adapter). Adding
+ * a code is fine; renaming one is a breaking change. Over HTTP none of them is in core's mapping
+ * table, so every one answers core's generic 500 that names nothing: each is a bug of the
+ * application or its schema (it validates input before it reaches an entity), never the client's,
+ * and the precise code still reaches the audit event (`ProblemResponse.errorCode`).
+ */
+export const TypeOrmErrorCodes = {
+  UNSUPPORTED_QUERY: 'ERR_TYPEORM_UNSUPPORTED_QUERY', // operator / ordering an encrypted column cannot answer (use a blind index or deterministic mode)
+  PLAINTEXT_IN_ENCRYPTED_COLUMN: 'ERR_TYPEORM_PLAINTEXT_IN_ENCRYPTED_COLUMN', // a non-envelope value read from an encrypted column (written around the ORM)
+  WRITE_CONTEXT_REQUIRED: 'ERR_TYPEORM_WRITE_CONTEXT_REQUIRED', // a row-bound / subject-keyed field written on a path with no row id or subject (or with listeners off)
+  NOT_DECRYPTED: 'ERR_TYPEORM_NOT_DECRYPTED', // a row-bound / subject value loaded with listeners off was used before afterLoad decrypted it
+  NOT_CONFIGURED: 'ERR_TYPEORM_NOT_CONFIGURED', // an encrypted entity used before registerBulwarkEncryption(dataSource, ...)
+  INVALID_VALUE: 'ERR_TYPEORM_INVALID_VALUE', // a value whose JS type does not match the field's declared type
+} as const;
+
+export type TypeOrmErrorCode = (typeof TypeOrmErrorCodes)[keyof typeof TypeOrmErrorCodes];
+
+/**
  * Failures of the TypeORM adapter itself: a query an encrypted column cannot answer, a value
  * written around the ORM, an entity used before `registerBulwarkEncryption`. `details` names the
  * entity and column (never the value).
  */
-export class BulwarkTypeOrmError extends BulwarkError {}
+export class BulwarkTypeOrmError extends BulwarkError {
+  declare readonly code: TypeOrmErrorCode;
+
+  constructor(
+    code: TypeOrmErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, details, options);
+  }
+}
 
 /** Where a value lives: what every adapter error names. */
 export interface FieldLocation {

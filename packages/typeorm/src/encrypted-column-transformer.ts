@@ -1,13 +1,13 @@
-import { ErrorCodes } from '@bulwark/core';
+import { envelopeKind } from '@bulwark/core';
 import type { ValueTransformer } from 'typeorm';
-import { BulwarkTypeOrmError } from './bulwark-typeorm-error';
+import { BulwarkTypeOrmError, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import {
   activeContext,
   peekActiveContext,
   type EncryptionContext,
   type ResolvedField,
 } from './encryption-context';
-import { looksLikeEnvelope, openSync, sealSync } from './field-cipher';
+import { openSync, sealSync } from './field-cipher';
 import type { EncryptedFieldSpec } from './field-registry';
 import { PendingDecryption, SealedValue } from './sealed-value';
 
@@ -68,7 +68,7 @@ export class EncryptedColumnTransformer implements ValueTransformer {
       // written, it is called, and throws.
       return () => {
         throw new BulwarkTypeOrmError(
-          ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED,
+          TypeOrmErrorCodes.WRITE_CONTEXT_REQUIRED,
           `${field.where.entity}.${field.where.column} is ${this.spec.bindToRow ? 'bound to its row' : 'encrypted per data subject'}, so it can only be written with entity listeners on (save, insert, update with the subject, QueryBuilder without callListeners(false))`,
           { ...field.where },
         );
@@ -81,16 +81,17 @@ export class EncryptedColumnTransformer implements ValueTransformer {
     if (value === null || value === undefined) return value;
     const ctx = this.context();
     const field = this.fieldIn(ctx);
-    if (typeof value !== 'string' || !looksLikeEnvelope(value)) {
+    const kind = envelopeKind(value);
+    if (typeof value !== 'string' || kind === undefined) {
       throw new BulwarkTypeOrmError(
-        ErrorCodes.TYPEORM_PLAINTEXT_IN_ENCRYPTED_COLUMN,
+        TypeOrmErrorCodes.PLAINTEXT_IN_ENCRYPTED_COLUMN,
         `${field.where.entity}.${field.where.column} holds a value that is not a Bulwark envelope (written around the ORM, e.g. raw SQL?); it is not returned. Re-save it through the repository to encrypt it`,
         { ...field.where },
       );
     }
     // Subject-keyed fields always wait for afterLoad, whatever the envelope: only the row says
     // whose value it must be (a named-key envelope there is refused, not served unchecked).
-    if (this.spec.bindToRow || this.spec.subject !== undefined || value.startsWith('bw1s')) {
+    if (this.spec.bindToRow || this.spec.subject !== undefined || kind.subject) {
       return new PendingDecryption(value, field.where);
     }
     return openSync(ctx, field, value);

@@ -1,5 +1,5 @@
 import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
-import { BulwarkTypeOrmError } from './bulwark-typeorm-error';
+import { BulwarkTypeOrmError, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import { activeContext } from './encryption-context';
 import { sealSync } from './field-cipher';
 import { fieldRegistry, type EntityClass } from './field-registry';
@@ -23,7 +23,7 @@ export function encryptedValue(entity: EntityClass, property: string, value: unk
   }
   if (!spec.deterministic) {
     throw new BulwarkTypeOrmError(
-      ErrorCodes.TYPEORM_UNSUPPORTED_QUERY,
+      TypeOrmErrorCodes.UNSUPPORTED_QUERY,
       `${entity.name}.${property} is encrypted with random IVs, so no value can be compared with it; use a @BlindIndex or deterministic: true`,
       { entity: entity.name, column: property },
     );

@@ -1,6 +1,6 @@
 import { BulwarkConfigError, ErrorCodes, type KeyRing } from '@bulwark/core';
 import type { DataSource, EntityMetadata } from 'typeorm';
-import { BulwarkTypeOrmError, type FieldLocation } from './bulwark-typeorm-error';
+import { BulwarkTypeOrmError, type FieldLocation, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import type { BlindIndexSpec, EncryptedFieldSpec, EntityClass } from './field-registry';
 
 /** An encrypted field resolved against a DataSource's metadata. @internal */
@@ -112,7 +112,7 @@ export function peekActiveContext(): EncryptionContext | undefined {
 export function activeContext(where: FieldLocation): EncryptionContext {
   if (active === undefined) {
     throw new BulwarkTypeOrmError(
-      ErrorCodes.TYPEORM_NOT_CONFIGURED,
+      TypeOrmErrorCodes.NOT_CONFIGURED,
       `${where.entity}.${where.column} is encrypted but no key ring is registered; call registerBulwarkEncryption(dataSource, { keyRing }) after dataSource.initialize()`,
       { entity: where.entity, column: where.column },
     );

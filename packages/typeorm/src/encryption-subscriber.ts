@@ -10,9 +10,9 @@ import type {
   TransactionRollbackEvent,
   UpdateEvent,
 } from 'typeorm';
-import { ErrorCodes } from '@bulwark/core';
+
 import { computeIndex } from './blind-index-column';
-import { BulwarkTypeOrmError } from './bulwark-typeorm-error';
+import { BulwarkTypeOrmError, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import type { EncryptionContext, ResolvedBlindIndex, ResolvedField } from './encryption-context';
 import { fieldAad, open, rowKey, seal, sealSync } from './field-cipher';
 import { sameValue } from './field-codec';
@@ -295,7 +295,7 @@ function refuseSubjectMove(field: ResolvedField, set: ObjectLiteral): void {
   if (subject === undefined || set[subject] === undefined || set[field.spec.property] !== undefined) return;
   const { entity, column } = field.where;
   throw new BulwarkTypeOrmError(
-    ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED,
+    TypeOrmErrorCodes.WRITE_CONTEXT_REQUIRED,
     `${entity}.${subject} is the data subject of the encrypted ${entity}.${column}; an update that sets ${subject} without ${column} would leave ${column} under the previous subject's key. Load the entity, change ${subject} and save() it (the value is re-encrypted), or set ${column} in the same update`,
     { entity, column, subject },
   );

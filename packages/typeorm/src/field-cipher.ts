@@ -1,6 +1,6 @@
 import { BulwarkCryptoError, ErrorCodes } from '@bulwark/core';
 import type { ObjectLiteral } from 'typeorm';
-import { BulwarkTypeOrmError, withLocation } from './bulwark-typeorm-error';
+import { BulwarkTypeOrmError, withLocation, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import type { EncryptionContext, ResolvedField } from './encryption-context';
 import { decodeValue, encodeValue } from './field-codec';
 
@@ -29,7 +29,7 @@ export function fieldAad(field: ResolvedField, row: ObjectLiteral | undefined): 
   const key = row === undefined ? undefined : rowKey(field, row);
   if (key === undefined) {
     throw new BulwarkTypeOrmError(
-      ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED,
+      TypeOrmErrorCodes.WRITE_CONTEXT_REQUIRED,
       `${field.where.entity}.${field.where.column} is bound to its row (bindToRow) but the row's primary key is not known here; set the key before saving (e.g. a uuid) and write through save() / insert() with the entity, and select the primary key when reading`,
       { ...field.where },
     );
@@ -42,7 +42,7 @@ export function subjectOf(field: ResolvedField, row: ObjectLiteral | undefined):
   const value: unknown = row?.[name];
   if (value === undefined || value === null || value === '' || typeof value === 'object') {
     throw new BulwarkTypeOrmError(
-      ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED,
+      TypeOrmErrorCodes.WRITE_CONTEXT_REQUIRED,
       `${field.where.entity}.${field.where.column} is encrypted under the data subject named by ${name}, which is not set on this write; include ${name} (save the entity, or add it to the update)`,
       { ...field.where, subject: name },
     );
@@ -62,7 +62,7 @@ export function loadedSubjectOf(field: ResolvedField, row: ObjectLiteral | undef
   const value: unknown = row?.[name];
   if (value === undefined) {
     throw new BulwarkTypeOrmError(
-      ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED,
+      TypeOrmErrorCodes.WRITE_CONTEXT_REQUIRED,
       `${field.where.entity}.${field.where.column} is encrypted under the data subject named by ${name}, which was not loaded; select ${name} too when reading ${field.where.column} (the value is only returned once it is proven to be that subject's)`,
       { ...field.where, subject: name },
     );
@@ -152,9 +152,4 @@ export async function open(
   } finally {
     if (field.spec.type !== 'buffer') bytes.fill(0);
   }
-}
-
-/** True for strings shaped like a Bulwark envelope (any of bw1 / bw1d / bw1s / bw1sd). */
-export function looksLikeEnvelope(value: string): boolean {
-  return /^bw1(?:d|s|sd)?\./.test(value);
 }

@@ -1,10 +1,9 @@
-import { ErrorCodes } from '@bulwark/core';
-import { BulwarkTypeOrmError, type FieldLocation } from './bulwark-typeorm-error';
+import { BulwarkTypeOrmError, type FieldLocation, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import type { EncryptedValueType } from './field-registry';
 
 function invalid(where: FieldLocation, type: EncryptedValueType, got: string): BulwarkTypeOrmError {
   return new BulwarkTypeOrmError(
-    ErrorCodes.TYPEORM_INVALID_VALUE,
+    TypeOrmErrorCodes.INVALID_VALUE,
     `${where.entity}.${where.column} is declared as ${type} but was given ${got}; set @EncryptedField({ type }) to match`,
     { entity: where.entity, column: where.column, type },
   );
@@ -83,7 +82,7 @@ export function decodeValue(bytes: Buffer, type: EncryptedValueType, where: Fiel
 
 function corrupt(where: FieldLocation, type: EncryptedValueType): BulwarkTypeOrmError {
   return new BulwarkTypeOrmError(
-    ErrorCodes.TYPEORM_INVALID_VALUE,
+    TypeOrmErrorCodes.INVALID_VALUE,
     `${where.entity}.${where.column} decrypted to something that is not a ${type}; was the field's type changed?`,
     { entity: where.entity, column: where.column, type },
   );

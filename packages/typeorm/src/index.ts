@@ -57,7 +57,7 @@ export {
   bulwarkKeyEntities,
 } from './key-store-entities';
 export { BulwarkKeyTables1735689700000 } from './migrations/bulwark-key-tables-1735689700000';
-export { BulwarkTypeOrmError } from './bulwark-typeorm-error';
+export { BulwarkTypeOrmError, TypeOrmErrorCodes, type TypeOrmErrorCode } from './bulwark-typeorm-error';
 
 // Consent store (issue "Privacy and compliance engines").
 export { TypeOrmConsentStore, type ConsentRecordShape } from './typeorm-consent-store';

@@ -1,4 +1,3 @@
-import { ErrorCodes } from '@bulwark/core';
 import {
   InstanceChecker,
   QueryBuilder,
@@ -6,7 +5,7 @@ import {
   type EntityMetadata,
   type FindOperator,
 } from 'typeorm';
-import { BulwarkTypeOrmError } from './bulwark-typeorm-error';
+import { BulwarkTypeOrmError, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import { EncryptedColumnTransformer } from './encrypted-column-transformer';
 import { fieldRegistry } from './field-registry';
 
@@ -46,7 +45,7 @@ function refuse(
   remedy: string,
 ): BulwarkTypeOrmError {
   return new BulwarkTypeOrmError(
-    ErrorCodes.TYPEORM_UNSUPPORTED_QUERY,
+    TypeOrmErrorCodes.UNSUPPORTED_QUERY,
     `${metadata.name}.${property} ${what}; ${remedy}`,
     { entity: metadata.name, column: property, operation: what },
   );

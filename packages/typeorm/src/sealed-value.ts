@@ -1,5 +1,4 @@
-import { ErrorCodes } from '@bulwark/core';
-import { BulwarkTypeOrmError, type FieldLocation } from './bulwark-typeorm-error';
+import { BulwarkTypeOrmError, type FieldLocation, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 
 /**
  * An envelope the encryption subscriber prepared for a write, standing in the entity (or value
@@ -39,7 +38,7 @@ export class PendingDecryption {
 
   private error(): BulwarkTypeOrmError {
     return new BulwarkTypeOrmError(
-      ErrorCodes.TYPEORM_NOT_DECRYPTED,
+      TypeOrmErrorCodes.NOT_DECRYPTED,
       `${this.where.entity}.${this.where.column} was loaded without entity listeners, so it was not decrypted (it is row-bound or subject-keyed); load it with listeners on (find*, getMany)`,
       { entity: this.where.entity, column: this.where.column },
     );

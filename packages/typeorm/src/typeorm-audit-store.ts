@@ -2,17 +2,19 @@ import {
   BulwarkAuditError,
   BulwarkConfigError,
   BulwarkError,
-  checkAppendContinuity,
-  encodeAuditCursor,
   ErrorCodes,
   type AuditEntry,
   type AuditHead,
   type AuditPage,
-  type AuditPrepare,
   type AuditRedaction,
   type AuditStore,
-  type NormalizedAuditQuery,
 } from '@bulwark/core';
+import {
+  checkAppendContinuity,
+  encodeAuditCursor,
+  type AuditPrepare,
+  type NormalizedAuditQuery,
+} from '@bulwark/core/store';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { CONTENT_COLUMNS, ENTRY_COLUMNS, entryToRow, rowToEntry, type EntryRow } from './audit-row';
 import { dialectOf, quoteIdentifier, type SqlDialect } from './sql-dialect';

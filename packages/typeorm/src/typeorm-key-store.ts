@@ -1,12 +1,10 @@
+import { BulwarkCryptoError, ErrorCodes, type KeyStore } from '@bulwark/core';
 import {
-  BulwarkCryptoError,
-  ErrorCodes,
-  type KeyStore,
   type StoredKey,
   type StoredKeyVersion,
   type StoredRingSecret,
   type StoredSubjectKey,
-} from '@bulwark/core';
+} from '@bulwark/core/store';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
 import { dialectOf, type SqlDialect } from './sql-dialect';

@@ -1,14 +1,6 @@
 import fc from 'fast-check';
-import {
-  AuditLog,
-  ErrorCodes,
-  GENESIS_HASH,
-  normalizeAuditQuery,
-  redactedEntry,
-  verifyAuditLog,
-  type AuditEntry,
-  type AuditEvent,
-} from '@bulwark/core';
+import { AuditLog, ErrorCodes, verifyAuditLog, type AuditEntry, type AuditEvent } from '@bulwark/core';
+import { GENESIS_HASH, normalizeAuditQuery, redactedEntry } from '@bulwark/core/store';
 import { describeWithService } from '../../../test/support/services';
 import { STORAGE_FAULT_FIELD, TypeOrmAuditStore } from '../src';
 import { postgresBackend, sqliteBackend, type Backend, type TestDatabase } from './support/backends';

@@ -1,7 +1,13 @@
-import { parseDocument } from 'yaml';
 import { BulwarkPolicyError, ErrorCodes } from '../errors';
 import type { PolicyDocument } from './policy-document';
 import { validatePolicyDocument } from './validate-policy-document';
+
+type YamlModule = typeof import('yaml');
+let yamlModule: YamlModule | undefined;
+/** Loaded by the first policy parsed from text, not by `import '@bulwark/core'`. */
+function yaml(): YamlModule {
+  return (yamlModule ??= require('yaml') as YamlModule);
+}
 
 /** A policy file larger than this is refused before parsing (1 MiB is thousands of rules). */
 export const MAX_POLICY_TEXT_LENGTH = 1024 * 1024;
@@ -35,7 +41,7 @@ export function parsePolicyText(text: string, options: ParsePolicyTextOptions = 
       throw invalid('policy', `not valid JSON (${(err as Error).message})`, err);
     }
   } else {
-    const doc = parseDocument(text, { schema: 'core', uniqueKeys: true, prettyErrors: false });
+    const doc = yaml().parseDocument(text, { schema: 'core', uniqueKeys: true, prettyErrors: false });
     // Warnings are errors here: an unknown tag (`!!js/function`) is otherwise read as a plain
     // string, and a policy must mean exactly what it says.
     const problems = [...doc.errors, ...doc.warnings];

@@ -170,6 +170,35 @@ function parseSlow(envelope: string): ParsedEnvelope {
   return { kind: 'key', deterministic, keyId, version, ivText, payload };
 }
 
+/** What an envelope's format prefix says: whose key opens it, and whether it is deterministic. */
+export interface EnvelopeKind {
+  /** `bw1s` / `bw1sd`: under a data subject's own key (crypto-shredding); else a named ring key. */
+  readonly subject: boolean;
+  /** `bw1d` / `bw1sd`: synthetic IV, equal inputs give equal envelopes. */
+  readonly deterministic: boolean;
+}
+
+const KINDS: Readonly<Record<string, EnvelopeKind>> = Object.freeze({
+  bw1: Object.freeze({ subject: false, deterministic: false }),
+  bw1d: Object.freeze({ subject: false, deterministic: true }),
+  bw1s: Object.freeze({ subject: true, deterministic: false }),
+  bw1sd: Object.freeze({ subject: true, deterministic: true }),
+});
+
+/**
+ * The kind of a value shaped like a Bulwark envelope (its format prefix), or `undefined` for
+ * anything else: how an ORM adapter tells a stored envelope from plaintext written around it, and
+ * a subject envelope from a named-key one, without its own copy of the grammar. Reads only the
+ * prefix and validates nothing else: decrypting is what checks the rest (ERR_CRYPTO_MALFORMED).
+ */
+export function envelopeKind(value: unknown): EnvelopeKind | undefined {
+  if (typeof value !== 'string') return undefined;
+  const dot = value.indexOf('.');
+  if (dot < 3 || dot > 5) return undefined;
+  const format = value.slice(0, dot);
+  return Object.hasOwn(KINDS, format) ? KINDS[format] : undefined;
+}
+
 /** Decoded bodies up to this size reuse one scratch buffer; larger ones get their own. */
 const SCRATCH_LIMIT = 64 * 1024;
 let scratch: Buffer = Buffer.allocUnsafeSlow(1024);

@@ -1,4 +1,3 @@
-import * as argon2 from 'argon2';
 import { types as utilTypes } from 'node:util';
 import { BulwarkConfigError, BulwarkCryptoError, ErrorCodes } from '../errors';
 
@@ -25,6 +24,17 @@ export const OWASP_ARGON2ID_DEFAULTS = Object.freeze({
   parallelism: 1,
   hashLength: 32,
 });
+
+type Argon2 = typeof import('argon2');
+let argon2Module: Argon2 | undefined;
+/**
+ * The native argon2 binding, loaded on the first hash or verify rather than at import: an app that
+ * imports `@bulwark/core` for its key ring or audit log never loads (or needs to build) it. After
+ * the first call this is one variable read.
+ */
+function argon2(): Argon2 {
+  return (argon2Module ??= require('argon2') as Argon2);
+}
 
 /** Argon2 version 0x13 (1.3, decimal 19): the current RFC 9106 version. */
 const ARGON2_VERSION = 0x13;
@@ -293,8 +303,9 @@ export class PasswordHasher {
   /** Hashes a password into a self-describing PHC string (`$argon2id$v=19$m=...`). */
   async hash(password: string): Promise<string> {
     const input = this.#preparePassword(password);
-    return argon2.hash(input, {
-      type: argon2.argon2id,
+    const native = argon2();
+    return native.hash(input, {
+      type: native.argon2id,
       version: ARGON2_VERSION,
       memoryCost: this.#memoryCost,
       timeCost: this.#timeCost,
@@ -327,7 +338,7 @@ export class PasswordHasher {
       let ok: boolean;
       try {
         // argon2.verify recomputes and compares with crypto.timingSafeEqual.
-        ok = await argon2.verify(hash, input, pepper !== undefined ? { secret: pepper } : {});
+        ok = await argon2().verify(hash, input, pepper !== undefined ? { secret: pepper } : {});
       } catch (cause) {
         throw new BulwarkCryptoError(
           ErrorCodes.PASSWORD_INVALID_HASH,

@@ -82,6 +82,7 @@ export {
   type BruteForceTicket,
 } from './brute-force-gate';
 export { httpAppEvidence } from './http-app-evidence';
+export type { HttpAppEvidence } from '../compliance/evidence';
 export type { BulwarkHttpKit } from './http-kit';
 export {
   PrivacyApi,

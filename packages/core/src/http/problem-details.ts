@@ -185,13 +185,6 @@ const BY_CODE = {
     title: 'Service Unavailable',
     detail: 'The login service is unavailable; retry later.',
   },
-  // typeorm adapter: the application validates input before it reaches an entity; these are its bugs
-  [ErrorCodes.TYPEORM_UNSUPPORTED_QUERY]: INTERNAL,
-  [ErrorCodes.TYPEORM_PLAINTEXT_IN_ENCRYPTED_COLUMN]: INTERNAL,
-  [ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED]: INTERNAL,
-  [ErrorCodes.TYPEORM_NOT_DECRYPTED]: INTERNAL,
-  [ErrorCodes.TYPEORM_NOT_CONFIGURED]: INTERNAL,
-  [ErrorCodes.TYPEORM_INVALID_VALUE]: INTERNAL,
   // consent
   [ErrorCodes.CONSENT_UNKNOWN_PURPOSE]: {
     status: 404,
@@ -260,7 +253,10 @@ const BY_CODE = {
   [ErrorCodes.CRYPTO_KEY_FILE_INSECURE]: INTERNAL,
 } satisfies Record<ErrorCode, Mapping>;
 
-/** Lookup by any string: codes of applications and other libraries are not in the table. */
+/**
+ * Lookup by any string: codes of applications, other libraries and Bulwark's adapter packages (which
+ * declare their own, e.g. ERR_TYPEORM_*) are not in the table, and answer as problemFor says.
+ */
 const MAPPINGS: Readonly<Partial<Record<string, Mapping>>> = BY_CODE;
 
 /**

@@ -1,9 +1,11 @@
-import {
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+
+type RateLimiterModule = typeof import('rate-limiter-flexible');
+let rateLimiterModule: RateLimiterModule | undefined;
+/** Loaded with the first counter (a BruteForceGuard), not by `import '@bulwark/core'`. */
+function rateLimiter(): RateLimiterModule {
+  return (rateLimiterModule ??= require('rate-limiter-flexible') as RateLimiterModule);
+}
 
 /**
  * The value a lockout writes. Far above any budget, so that refunds of attempts still in flight
@@ -37,6 +39,7 @@ export class AttemptCounter {
     duration: number;
   }) {
     const { redis, keyPrefix, points, duration } = options;
+    const { RateLimiterMemory, RateLimiterRedis } = rateLimiter();
     this.#limiter =
       redis === undefined
         ? new RateLimiterMemory({ keyPrefix, points, duration })
@@ -60,7 +63,7 @@ export class AttemptCounter {
       const res = await this.#limiter.consume(key);
       return { count: res.consumedPoints, msBeforeNext: res.msBeforeNext };
     } catch (error) {
-      if (error instanceof RateLimiterRes)
+      if (error instanceof rateLimiter().RateLimiterRes)
         return { count: error.consumedPoints, msBeforeNext: error.msBeforeNext };
       throw error;
     }

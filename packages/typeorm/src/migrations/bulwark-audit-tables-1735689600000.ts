@@ -1,4 +1,4 @@
-import { GENESIS_HASH } from '@bulwark/core';
+import { GENESIS_HASH } from '@bulwark/core/store';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { dialectOf } from '../sql-dialect';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BulwarkError, ErrorCodes, type KeyRing } from '@bulwark/core';
+import { BulwarkError, ClassificationRegistry, ErrorCodes, type KeyRing } from '@bulwark/core';
 import { Equal, ILike, In, IsNull, LessThan, Like, MoreThan, Not, Raw, type DataSource } from 'typeorm';
 import { describeWithService } from '../../../../test/support/services';
 import {
@@ -7,9 +7,9 @@ import {
   encryptedValue,
   findByBlindIndex,
   registerBulwarkEncryption,
+  TypeOrmErrorCodes,
   type BulwarkEncryption,
 } from '../../src';
-import { ClassificationRegistry } from '../../../core/src/privacy/classification-registry';
 import { allEntities, Card, Clinic, Ledger, Note, Patient, User } from './entities';
 import { caught, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
 
@@ -243,7 +243,7 @@ function suite(backend: Backend) {
         user.id,
       ]);
       const error = await caught(() => ds.getRepository(User).findOneBy({ id: user.id }));
-      expect(error.code).toBe(ErrorCodes.TYPEORM_PLAINTEXT_IN_ENCRYPTED_COLUMN);
+      expect(error.code).toBe(TypeOrmErrorCodes.PLAINTEXT_IN_ENCRYPTED_COLUMN);
       expect(error.details).toMatchObject({ entity: 'User', column: 'email' });
       expect(error.message).not.toContain('plain@example.com');
       await ds.getRepository(User).delete({ id: user.id });
@@ -382,7 +382,7 @@ function suite(backend: Backend) {
     ])('refuses %s with ERR_TYPEORM_UNSUPPORTED_QUERY naming entity and column', async (_name, where) => {
       const error = await caught(() => ds.getRepository(User).find({ where: where() as never }));
       expect(error).toBeInstanceOf(BulwarkError);
-      expect(error.code).toBe(ErrorCodes.TYPEORM_UNSUPPORTED_QUERY);
+      expect(error.code).toBe(TypeOrmErrorCodes.UNSUPPORTED_QUERY);
       expect(error.details?.entity).toBe('User');
       expect(['email', 'age', 'nationalId', 'emailIndex']).toContain(error.details?.column);
       expect(error.message).toMatch(/blind index|blindIndex|deterministic|equality/i);
@@ -402,11 +402,11 @@ function suite(backend: Backend) {
         () => repo.createQueryBuilder('u').where({ email: 'one@q.test' }).getMany(),
       ]) {
         const error = await caught(run);
-        expect(error.code).toBe(ErrorCodes.TYPEORM_UNSUPPORTED_QUERY);
+        expect(error.code).toBe(TypeOrmErrorCodes.UNSUPPORTED_QUERY);
         expect(error.details?.entity).toBe('User');
       }
       expect(() => encryptedValue(User, 'email', 'x')).toThrow(
-        expect.objectContaining({ code: ErrorCodes.TYPEORM_UNSUPPORTED_QUERY }),
+        expect.objectContaining({ code: TypeOrmErrorCodes.UNSUPPORTED_QUERY }),
       );
       // ordering by plaintext columns still works
       expect(
@@ -479,7 +479,7 @@ function suite(backend: Backend) {
       let error = await caught(() =>
         ds.getRepository(Patient).update({ id: patient.id }, { diagnosis: 'y' }),
       );
-      expect(error.code).toBe(ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED);
+      expect(error.code).toBe(TypeOrmErrorCodes.WRITE_CONTEXT_REQUIRED);
       expect(error.details).toMatchObject({ entity: 'Patient', column: 'diagnosis' });
       error = await caught(() =>
         ds
@@ -490,7 +490,7 @@ function suite(backend: Backend) {
           .callListeners(false)
           .execute(),
       );
-      expect(error.code).toBe(ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED);
+      expect(error.code).toBe(TypeOrmErrorCodes.WRITE_CONTEXT_REQUIRED);
       const stored = (
         await db.raw(`SELECT "diagnosis" FROM ${db.t('enc_patient')} WHERE "id" = $1`, [patient.id])
       )[0];
@@ -511,7 +511,7 @@ function suite(backend: Backend) {
       const error = await caught(() =>
         ds.getRepository(User).save(newUser({ age: 'forty' as unknown as number })),
       );
-      expect(error.code).toBe(ErrorCodes.TYPEORM_INVALID_VALUE);
+      expect(error.code).toBe(TypeOrmErrorCodes.INVALID_VALUE);
       expect(error.details).toMatchObject({ entity: 'User', column: 'age' });
     });
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCodes, type KeyRing } from '@bulwark/core';
 import type { DataSource } from 'typeorm';
 import { describeWithService } from '../../../../test/support/services';
-import { registerBulwarkEncryption, type BulwarkEncryption } from '../../src';
+import { registerBulwarkEncryption, TypeOrmErrorCodes, type BulwarkEncryption } from '../../src';
 import { allEntities, Memo, Patient } from './entities';
 import { caught, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
 
@@ -92,7 +92,7 @@ function suite(backend: Backend) {
     const error = await caught(() =>
       patients().find({ select: { id: true, diagnosis: true }, where: { id: p.id } }),
     );
-    expect(error.code).toBe(ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED);
+    expect(error.code).toBe(TypeOrmErrorCodes.WRITE_CONTEXT_REQUIRED);
     expect(error.details).toMatchObject({ entity: 'Patient', column: 'diagnosis', subject: 'patientId' });
     const [withSubject] = await patients().find({
       select: { id: true, patientId: true, diagnosis: true },
@@ -119,7 +119,7 @@ function suite(backend: Backend) {
     const p = await newPatient('subj-upd', 'kept');
     const before = await storedDiagnosis(p.id);
     const error = await caught(() => patients().update({ id: p.id }, { patientId: 'subj-other' }));
-    expect(error.code).toBe(ErrorCodes.TYPEORM_WRITE_CONTEXT_REQUIRED);
+    expect(error.code).toBe(TypeOrmErrorCodes.WRITE_CONTEXT_REQUIRED);
     expect(error.details).toMatchObject({ entity: 'Patient', column: 'diagnosis', subject: 'patientId' });
     expect(await storedDiagnosis(p.id)).toBe(before);
     expect((await patients().findOneByOrFail({ id: p.id })).patientId).toBe('subj-upd');

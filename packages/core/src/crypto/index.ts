@@ -1,0 +1,46 @@
+// Field encryption: AEAD envelopes, the key ring, master-key providers, key stores, rotation,
+// blind indexes, crypto-shredding; argon2id passwords. Every public name of the engine; the
+// package entries (`@bulwark/core`, `@bulwark/core/store`) pick from here.
+export {
+  KeyRing,
+  EnvKeyProvider,
+  FileKeyProvider,
+  type FileKeyProviderOptions,
+  MemoryKeyStore,
+  FileKeyStore,
+  generateMasterKey,
+  normalisers,
+  type AeadAlgorithm,
+  type KeyProvider,
+  type KeyWrapContext,
+  type KeyStore,
+  type StoredKey,
+  type StoredKeyVersion,
+  type StoredRingSecret,
+  type StoredSubjectKey,
+  type Normaliser,
+  type NormaliserName,
+  type BlindIndexOptions,
+  type KeyInfo,
+  type KeyVersionInfo,
+  type EncryptOptions,
+  type DecryptOptions,
+  type KeyRingOptions,
+} from './key-ring';
+export {
+  rewrap,
+  type RewrapItem,
+  type RewrapProgress,
+  type RewrapReport,
+  type RewrapOptions,
+} from './rewrap';
+export { aeadEncrypt, aeadDecrypt, type LowLevelAeadAlgorithm } from './aead';
+export {
+  PasswordHasher,
+  OWASP_ARGON2ID_DEFAULTS,
+  type PasswordHasherOptions,
+  type PasswordHashParams,
+  type PasswordVerification,
+  type UnicodeNormalization,
+} from './password-hasher';
+export { envelopeKind, type EnvelopeKind } from './envelope';

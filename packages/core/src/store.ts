@@ -1,0 +1,38 @@
+// @bulwark/core/store: for writing an AuditStore, KeyStore, CheckpointStore, ConsentStore,
+// DsrStore or MfaStore of your own (as @bulwark/typeorm does): the interfaces, the records they
+// persist, and the helpers that keep every implementation's semantics identical (query
+// normalization and cursors, append continuity, redaction, checkpoint order). An app that only
+// uses the stores Bulwark ships needs none of this.
+
+// key store: wrapped data keys, ring secrets and subject keys
+export type { KeyStore, StoredKey, StoredKeyVersion, StoredRingSecret, StoredSubjectKey } from './crypto';
+
+// audit store: the chain's records and the shared query / append semantics
+export {
+  GENESIS_HASH,
+  EMPTY_HEAD,
+  MAX_QUERY_LIMIT,
+  normalizeAuditQuery,
+  matchesAuditQuery,
+  encodeAuditCursor,
+  redactedEntry,
+  checkAppendContinuity,
+  checkCheckpointOrder,
+  type AuditStore,
+  type AuditPrepare,
+  type AuditQuery,
+  type NormalizedAuditQuery,
+  type AuditPage,
+  type TornTail,
+  type AuditEntry,
+  type AuditEvent,
+  type AuditHead,
+  type AuditRedaction,
+  type CheckpointStore,
+  type Checkpoint,
+} from './audit';
+
+// consent, data-subject request and MFA stores
+export type { ConsentStore, ConsentRecord, ConsentAction } from './privacy';
+export type { DsrStore, DataSubjectRequest, DsrType, DsrStatus, DsrFilter, DsrHistoryEntry } from './privacy';
+export type { MfaStore, StoredTotp, StoredRecoveryCode } from './mfa';

@@ -1,0 +1,33 @@
+// Threat: brute-force defence and detection rules over the audit stream.
+export {
+  BruteForceGuard,
+  type BruteForceGuardOptions,
+  type BruteForceLimit,
+  type BruteForceAttempt,
+  type BruteForceDecision,
+  type BruteForceScope,
+  type BruteForceRedisClient,
+  type BruteForceGuardDescription,
+  type BruteForceLockout,
+  type BruteForceReservation,
+  type BruteForceReservationResult,
+  type BruteForceReserveOptions,
+} from './brute-force-guard';
+export {
+  ThreatDetector,
+  SECURITY_VIOLATION_ACTION,
+  PRIVILEGE_ACTIONS,
+  type SecurityViolation,
+  type ViolationSeverity,
+  type DetectionRule,
+  type RuleHit,
+  type RuleState,
+  type ThreatDetectorOptions,
+  type FailedLoginRuleOptions,
+  type DeniedAccessRuleOptions,
+  type PrivilegeChangeRuleOptions,
+  type MassExportRuleOptions,
+  type BreakGlassRuleOptions,
+  type OffHoursRuleOptions,
+  type BurstOptions,
+} from './threat-detector';

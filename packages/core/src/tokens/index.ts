@@ -1,0 +1,17 @@
+// Tokens: JWT signing and verification with an algorithm allow-list.
+export {
+  TokenService,
+  type TokenServiceOptions,
+  type TokenSigningKey,
+  type TokenVerification,
+  type SingleKeyVerification,
+  type LocalJwksVerification,
+  type RemoteJwksVerification,
+  type SignOptions,
+  type TokenClaims,
+  type TokenHeader,
+  type VerifiedToken,
+} from './token-service';
+export { generateSigningKey, type GeneratedSigningKey } from './generate-signing-key';
+export { JWS_ALGORITHMS, type JwsAlgorithm } from './jws-algorithms';
+export type { TokenKeyInput } from './token-key';

@@ -1,0 +1,69 @@
+import fc from 'fast-check';
+import { envelopeKind } from '../../src/crypto/envelope';
+import { memoryRing } from './helpers';
+
+describe('envelopeKind', () => {
+  it('tells the four formats the ring writes apart, from real envelopes', async () => {
+    const ring = await memoryRing();
+    try {
+      await ring.createKey('pii');
+      expect(envelopeKind(ring.encrypt('pii', 'ada'))).toEqual({ subject: false, deterministic: false });
+      expect(envelopeKind(ring.encrypt('pii', 'ada', { deterministic: true }))).toEqual({
+        subject: false,
+        deterministic: true,
+      });
+      expect(envelopeKind(await ring.encryptForSubject('patient-42', 'ada'))).toEqual({
+        subject: true,
+        deterministic: false,
+      });
+      expect(
+        envelopeKind(await ring.encryptForSubject('patient-42', 'ada', { deterministic: true })),
+      ).toEqual({
+        subject: true,
+        deterministic: true,
+      });
+    } finally {
+      await ring.close();
+    }
+  });
+
+  it('answers undefined for plaintext, look-alike prefixes and non-strings', () => {
+    for (const value of [
+      'ada@example.com',
+      '',
+      'bw1',
+      'bw1x.a.1.b.c',
+      'bw2.a.1.b.c',
+      'BW1.a',
+      '.bw1.',
+      'bw1sdd.a.b.c',
+    ]) {
+      expect(envelopeKind(value)).toBeUndefined();
+    }
+    for (const value of [undefined, null, 42, Buffer.from('bw1.a'), { toString: () => 'bw1.a' }]) {
+      expect(envelopeKind(value)).toBeUndefined();
+    }
+  });
+
+  it('reads only the prefix: a well-prefixed malformed value is an envelope for the decryptor to refuse', () => {
+    expect(envelopeKind('bw1.not-an-envelope')).toEqual({ subject: false, deterministic: false });
+    expect(envelopeKind('bw1s.')).toEqual({ subject: true, deterministic: false });
+  });
+
+  it('agrees with the format grammar on any string (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc
+            .tuple(fc.constantFrom('bw1', 'bw1d', 'bw1s', 'bw1sd', 'bw1x', 'bw', 'bw1sdd'), fc.string())
+            .map(([prefix, rest]) => prefix + rest),
+        ),
+        (value) => {
+          const expected = /^bw1(?:d|s|sd)?\./.test(value);
+          expect(envelopeKind(value) !== undefined).toBe(expected);
+        },
+      ),
+    );
+  });
+});

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as ts from 'typescript';
+import {
+  HTTP_TYPES,
+  HTTP_VALUES,
+  INVERSIFY_TYPES,
+  INVERSIFY_VALUES,
+  MAIN_TYPES,
+  MAIN_VALUES,
+  STORE_TYPES,
+  STORE_VALUES,
+} from './public-surface';
+
+const SRC = path.resolve(__dirname, '..', '..', 'src');
+const ENTRIES = {
+  '@bulwark/core': { file: 'index.ts', values: MAIN_VALUES, types: MAIN_TYPES },
+  '@bulwark/core/http': { file: 'http/index.ts', values: HTTP_VALUES, types: HTTP_TYPES },
+  '@bulwark/core/store': { file: 'store.ts', values: STORE_VALUES, types: STORE_TYPES },
+  '@bulwark/core/inversify': { file: 'inversify.ts', values: INVERSIFY_VALUES, types: INVERSIFY_TYPES },
+} as const;
+
+const sorted = (names: Iterable<string>): string[] => [...names].sort();
+
+describe('public surface of @bulwark/core', () => {
+  it.each(Object.entries(ENTRIES))('%s exports exactly its listed values at run time', (spec, entry) => {
+    // Through the same specifier an application uses (jest maps it to the source entry).
+    const mod = require(spec) as Record<string, unknown>;
+    expect(sorted(Object.keys(mod))).toEqual(sorted(entry.values));
+    for (const name of entry.values) expect(mod[name]).toBeDefined();
+  });
+
+  it('exports exactly the listed names, types included, as the compiler sees each entry', () => {
+    const options: ts.CompilerOptions = {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2022,
+      experimentalDecorators: true,
+      skipLibCheck: true,
+      noEmit: true,
+      types: ['node'],
+    };
+    const files = Object.values(ENTRIES).map((e) => path.join(SRC, e.file));
+    const program = ts.createProgram(files, options);
+    const checker = program.getTypeChecker();
+    for (const [spec, entry] of Object.entries(ENTRIES)) {
+      const source = program.getSourceFile(path.join(SRC, entry.file))!;
+      const values: string[] = [];
+      const types: string[] = [];
+      for (const symbol of checker.getExportsOfModule(checker.getSymbolAtLocation(source)!)) {
+        const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+        (target.flags & ts.SymbolFlags.Value ? values : types).push(symbol.name);
+      }
+      expect({ spec, values: sorted(values), types: sorted(types) }).toEqual({
+        spec,
+        values: sorted(entry.values),
+        types: sorted(entry.types),
+      });
+    }
+  }, 60_000);
+
+  it('keeps the adapter kernel and the store helpers out of the main entry', () => {
+    const main = new Set<string>([...MAIN_VALUES, ...MAIN_TYPES]);
+    // What only an adapter or a store implementation needs is not the user's API. The few names
+    // in both are what an application itself writes: the HTTP error it throws, the principal
+    // type its handlers read, the trust-proxy setting, and the store interfaces a config accepts.
+    const shared = sorted(
+      [...HTTP_VALUES, ...HTTP_TYPES, ...STORE_VALUES, ...STORE_TYPES].filter((n) => main.has(n)),
+    );
+    expect(shared).toEqual(
+      sorted([
+        'AuditEntry',
+        'AuditEvent',
+        'AuditHead',
+        'AuditPage',
+        'AuditQuery',
+        'AuditRedaction',
+        'AuditStore',
+        'BulwarkHttpError',
+        'Checkpoint',
+        'CheckpointStore',
+        'ConsentRecord',
+        'ConsentStore',
+        'DataSubjectRequest',
+        'DsrFilter',
+        'DsrHistoryEntry',
+        'DsrStatus',
+        'DsrStore',
+        'DsrType',
+        'HttpPrincipal',
+        'KeyStore',
+        'MfaStore',
+        'TrustProxyOption',
+        'trustProxyFromEnv',
+      ]),
+    );
+    for (const name of [
+      'planBulwarkBundle',
+      'kitService',
+      'problemFor',
+      'InputGuard',
+      'normalizeAuditQuery',
+    ]) {
+      expect(main.has(name)).toBe(false);
+    }
+    for (const name of ['bulwarkContainerModule', 'BULWARK_TYPES']) expect(main.has(name)).toBe(false);
+  });
+
+  it('documents every value of the main entry in the README', () => {
+    const readme = readFileSync(path.resolve(__dirname, '..', '..', 'README.md'), 'utf8');
+    const undocumented = MAIN_VALUES.filter((name) => !new RegExp('`' + name + '[`(<]').test(readme));
+    expect(undocumented).toEqual([]);
+  });
+});
