@@ -305,6 +305,65 @@ if (!registry.ok && process.env.CI !== 'true') {
       for (const name of packed.keys()) expect(result.loaded[name]).toBeGreaterThan(0);
     });
 
+    it('an Express 4 app installs @bulwark/express without peer conflicts and serves through the bundle', () => {
+      const legacy = path.join(work, 'app-express4');
+      fs.mkdirSync(legacy);
+      const local: Record<string, string> = {};
+      for (const [name, { tarball }] of packed) {
+        if (name === '@bulwark/core' || name === '@bulwark/express')
+          local[name] = `file:${path.relative(legacy, tarball)}`;
+      }
+      fs.writeFileSync(
+        path.join(legacy, 'package.json'),
+        JSON.stringify({
+          name: 'bulwark-express4-app',
+          private: true,
+          dependencies: { express: '~4.21.2', ...local },
+          overrides: local,
+        }),
+      );
+      // No --legacy-peer-deps: an ERESOLVE on the express peer range fails here.
+      run(NPM, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], {
+        cwd: legacy,
+      });
+      fs.writeFileSync(
+        path.join(legacy, 'server.cjs'),
+        [
+          "const express = require('express');",
+          "const { PolicyEngine, TokenService } = require('@bulwark/core');",
+          "const { bulwark, notFound } = require('@bulwark/express');",
+          "const tokens = new TokenService({ algorithms: ['HS256'], signingKey: { key: Buffer.alloc(32, 7) } });",
+          'const authorizer = new PolicyEngine({ policy: { version: 1, roles: {}, policies: [] } });',
+          "const bw = bulwark({ tokens, authorizer }, { authenticate: { publicPaths: ['/health'] } });",
+          'const app = express().use(bw);',
+          "app.get('/health', (req, res) => res.json({ ok: true, express: require('express/package.json').version }));",
+          'app.use(notFound()).use(bw.problemDetails());',
+          "const server = app.listen(0, '127.0.0.1', async () => {",
+          '  const base = `http://127.0.0.1:${server.address().port}`;',
+          "  const ok = await fetch(base + '/health');",
+          "  const denied = await fetch(base + '/secret');",
+          '  console.log(JSON.stringify({ status: ok.status, body: await ok.json(), csp: ok.headers.get("content-security-policy"),',
+          '    denied: denied.status, deniedType: denied.headers.get("content-type") }));',
+          '  server.close(); await bw.close();',
+          '});',
+        ].join('\n'),
+      );
+      const result = JSON.parse(
+        run(process.execPath, ['server.cjs'], { cwd: legacy, env: consumerEnv() }).trim(),
+      ) as {
+        status: number;
+        body: { ok: boolean; express: string };
+        csp: string;
+        denied: number;
+        deniedType: string;
+      };
+      expect(result.body.express).toMatch(/^4\./);
+      expect(result.status).toBe(200);
+      expect(result.csp).toContain("frame-ancestors 'none'");
+      expect(result.denied).toBe(401);
+      expect(result.deniedType).toMatch(/^application\/problem\+json/);
+    });
+
     it('npx bulwark --help runs the installed CLI (@bulwark/cli)', () => {
       if (!packed.has('@bulwark/cli')) {
         console.warn('skipped `npx bulwark --help`: there is no public packages/cli yet');
