@@ -6,17 +6,25 @@
  * The client-address and body-abuse scenarios (client-address-scenarios.ts) are the same idea for
  * the `trustProxy` decision and also run against NestJS.
  */
+import * as http from 'node:http';
 import fc from 'fast-check';
 import request from 'supertest';
-import { BulwarkConfigError, DataSubjectRequests } from '@bulwark/core';
+import { BulwarkConfigError, DataSubjectRequests, ErrorCodes } from '@bulwark/core';
 import { testKit, type TestKit } from './http-test-kit';
 
 /** What a route handler sees, whatever the framework. */
 export interface ContractRequest {
   params: Record<string, string>;
   body: unknown;
+  /** The authenticated principal, if any. */
+  principal?: { id: string; roles?: readonly string[] };
   /** The bundle's CSRF token for this request (csrf enabled). */
   csrfToken(): string;
+}
+
+export interface ContractAnswer {
+  status?: number;
+  body: unknown;
 }
 
 export interface ContractRoute {
@@ -29,15 +37,15 @@ export interface ContractRoute {
   };
   consent?: string;
   bruteForce?: boolean;
-  /** Returns the JSON answer (status default 200) or throws (an app error). */
-  handle(req: ContractRequest): { status?: number; body: unknown };
+  /** Returns (or resolves to) the JSON answer (status default 200), or throws (an app error). */
+  handle(req: ContractRequest): ContractAnswer | Promise<ContractAnswer>;
 }
 
 /** The bundle options the contract uses; each adapter's own options extend these. */
 export interface ContractOptions {
   csrf?: { secret: string };
   authenticate?: false | { publicPaths?: string[]; optional?: boolean };
-  inputGuard?: { maxBodyBytes?: number };
+  inputGuard?: { maxBodyBytes?: number; maxDepth?: number };
   problemDetails?: { log?: (...args: unknown[]) => void };
   audit?: object;
 }
@@ -434,6 +442,284 @@ export function adapterContract(driver: AdapterDriver): void {
         .set('Authorization', `Bearer ${await t.sign('alice')}`)
         .send({ format: 'pdf' });
       expect(bad.status).toBe(400);
+    });
+  });
+
+  describe(`${driver.name}: the bundle's steps (adapter contract)`, () => {
+    let t: TestKit;
+    beforeEach(async () => {
+      t = await testKit();
+    });
+    afterEach(async () => {
+      await t.close();
+    });
+    const start = serve(driver);
+    const quiet = { log: () => undefined };
+    const whoami: ContractRoute = {
+      method: 'get',
+      path: '/me',
+      handle: (req) => ({ body: { id: req.principal?.id ?? null, roles: req.principal?.roles ?? [] } }),
+    };
+
+    describe('authenticate', () => {
+      const app = async (optional = false) =>
+        (await start(t.kit, { authenticate: { optional }, problemDetails: quiet }, [whoami])).http;
+
+      it('sets the principal from a valid bearer token', async () => {
+        const res = await (
+          await app()
+        )
+          .get('/me')
+          .set('Authorization', `Bearer ${await t.sign('alice', ['editor'])}`);
+        expect(res.body).toEqual({ id: 'alice', roles: ['editor'] });
+      });
+
+      it('answers 401 with a Bearer challenge: no credential, alg none, expired, forged, other issuer, malformed', async () => {
+        const http = await app();
+        const none = await http.get('/me');
+        expect(none.status).toBe(401);
+        expect(none.headers['www-authenticate']).toBe('Bearer realm="bulwark"');
+        for (const header of [
+          `Bearer ${t.attacks.algNone}`,
+          `Bearer ${t.attacks.expired}`,
+          `Bearer ${t.attacks.forged}`,
+          `Bearer ${t.attacks.otherIssuer}`,
+          'Bearer not.a.jwt',
+          'Bearer a.b.c',
+          'Basic YWxpY2U6c2VjcmV0',
+        ]) {
+          const res = await http.get('/me').set('Authorization', header);
+          expect(res.status).toBe(401);
+          expect(res.headers['www-authenticate']).toBe('Bearer realm="bulwark", error="invalid_token"');
+          expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+        }
+        const expired = await http.get('/me').set('Authorization', `Bearer ${t.attacks.expired}`);
+        expect(expired.body.code).toBe(ErrorCodes.TOKEN_EXPIRED);
+      });
+
+      it('answers every invalid token but an expired one with the same problem, whichever check failed', async () => {
+        const http = await app();
+        const bodies = [];
+        for (const header of [
+          `Bearer ${t.attacks.algNone}`,
+          `Bearer ${t.attacks.forged}`,
+          `Bearer ${t.attacks.otherIssuer}`,
+          'Bearer not.a.jwt',
+          'Bearer a.b.c',
+          'Basic YWxpY2U6c2VjcmV0',
+        ]) {
+          const { requestId: _id, ...body } = (await http.get('/me').set('Authorization', header).expect(401))
+            .body;
+          bodies.push(body);
+        }
+        expect(bodies[0]).toEqual({
+          type: 'https://bulwark.dev/problems/token-invalid',
+          title: 'Invalid token',
+          status: 401,
+          detail: 'The access token is invalid.',
+          code: ErrorCodes.TOKEN_INVALID,
+        });
+        for (const body of bodies) expect(body).toEqual(bodies[0]);
+      });
+
+      it('lets anonymous requests through on optional routes but still refuses bad tokens', async () => {
+        const http = await app(true);
+        expect((await http.get('/me')).body).toEqual({ id: null, roles: [] });
+        await http.get('/me').set('Authorization', `Bearer ${t.attacks.algNone}`).expect(401);
+      });
+    });
+
+    describe('requireConsent', () => {
+      const app = async () =>
+        (
+          await start(t.kit, { problemDetails: quiet }, [
+            {
+              method: 'post',
+              path: '/newsletter',
+              consent: 'marketing',
+              handle: () => ({ body: { sent: true } }),
+            },
+          ])
+        ).http;
+
+      it('refuses with 403 and the purpose id until the subject consents, and again after withdrawal', async () => {
+        const http = await app();
+        const auth = `Bearer ${await t.sign('carol')}`;
+        const res = await http.post('/newsletter').set('Authorization', auth);
+        expect(res.status).toBe(403);
+        expect(res.body).toMatchObject({
+          code: 'ERR_CONSENT_REQUIRED',
+          purposeId: 'marketing',
+          state: 'none',
+        });
+        await t.consent.grant('carol', 'marketing');
+        await http.post('/newsletter').set('Authorization', auth).expect(200);
+        await t.consent.withdraw('carol', 'marketing');
+        await http.post('/newsletter').set('Authorization', auth).expect(403);
+      });
+
+      it('refuses consent to an outdated text version once the purpose requires renewal', async () => {
+        await t.consent.grant('dave', 'marketing');
+        t.consent.registerPurpose({
+          id: 'marketing',
+          name: 'Marketing e-mails',
+          version: 2,
+          text: 'New text.',
+          minVersion: 2,
+        });
+        const res = await (
+          await app()
+        )
+          .post('/newsletter')
+          .set('Authorization', `Bearer ${await t.sign('dave')}`);
+        expect(res.status).toBe(403);
+        expect(res.body.state).toBe('outdated');
+      });
+    });
+
+    describe('bruteForce', () => {
+      it('locks the account out after repeated 401s (429 + Retry-After) and a success clears the counter', async () => {
+        const { http } = await start(t.kit, { authenticate: false, problemDetails: quiet }, [
+          {
+            method: 'post',
+            path: '/login',
+            bruteForce: true,
+            handle: (req) => ({
+              status: (req.body as { password?: string }).password === 'right' ? 200 : 401,
+              body: {},
+            }),
+          },
+        ]);
+        const login = (password: string) => http.post('/login').send({ username: 'eve', password });
+        await login('wrong').expect(401);
+        await login('wrong').expect(401);
+        await login('right').expect(200); // success resets the ip+account counter
+        for (let i = 0; i < 3; i++) await login('wrong').expect(401);
+        const locked = await login('right');
+        expect(locked.status).toBe(429);
+        expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+        expect(locked.headers['content-type']).toMatch(/^application\/problem\+json/);
+      });
+
+      it('counts a login whose client went away before the answer (the password may have been checked)', async () => {
+        let entered: () => void = () => undefined;
+        const { url, http: client } = await start(t.kit, { authenticate: false, problemDetails: quiet }, [
+          {
+            method: 'post',
+            path: '/login',
+            bruteForce: true,
+            handle: async () => {
+              entered();
+              await new Promise((resolve) => setTimeout(resolve, 50));
+              return { body: {} };
+            },
+          },
+        ]);
+        const { port } = new URL(url);
+        // ipAccount allows 3 (test kit): three logins abandoned mid-check use them up.
+        for (let i = 0; i < 3; i++) {
+          const inHandler = new Promise<void>((resolve) => (entered = resolve));
+          const req = http.request({
+            host: '127.0.0.1',
+            port: Number(port),
+            method: 'POST',
+            path: '/login',
+            headers: { 'content-type': 'application/json' },
+          });
+          req.on('error', () => undefined);
+          req.end(JSON.stringify({ username: 'eve', password: 'right' }));
+          await inHandler;
+          req.destroy();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        const res = await client.post('/login').send({ username: 'eve', password: 'right' });
+        expect(res.status).toBe(429);
+        // Counted as failures (the third one started the 30 s lockout), not left holding the counter.
+        expect(res.headers['retry-after']).toBe('30');
+      });
+    });
+
+    describe('inputGuard', () => {
+      const echo = (method: 'get' | 'post', path: string): ContractRoute => ({
+        method,
+        path,
+        handle: (req) => ({ body: { body: req.body ?? null } }),
+      });
+      const app = async () =>
+        (
+          await start(
+            t.kit,
+            { authenticate: false, inputGuard: { maxBodyBytes: 1024, maxDepth: 5 }, problemDetails: quiet },
+            [echo('post', '/x'), echo('get', '/x'), echo('get', '/files/:name')],
+          )
+        ).http;
+
+      it('parses JSON bodies within the limits', async () => {
+        expect((await (await app()).post('/x').send({ a: { b: 1 } })).body).toEqual({
+          body: { a: { b: 1 } },
+        });
+      });
+
+      it.each([
+        [
+          'an oversized body',
+          (r: request.Test) => r.send({ big: 'x'.repeat(2000) }),
+          413,
+          'ERR_HTTP_BODY_TOO_LARGE',
+        ],
+        [
+          'deep JSON',
+          (r: request.Test) => r.send(JSON.parse('['.repeat(10) + ']'.repeat(10))),
+          422,
+          'ERR_HTTP_INPUT_TOO_DEEP',
+        ],
+        [
+          'a top-level __proto__ key',
+          (r: request.Test) => r.set('Content-Type', 'application/json').send('{"__proto__":{"admin":true}}'),
+          400,
+          'ERR_HTTP_INPUT_FORBIDDEN_KEY',
+        ],
+        [
+          'a nested __proto__ key',
+          (r: request.Test) =>
+            r.set('Content-Type', 'application/json').send('{"a":{"__proto__":{"admin":true}}}'),
+          400,
+          'ERR_HTTP_INPUT_FORBIDDEN_KEY',
+        ],
+        [
+          'a constructor key',
+          (r: request.Test) => r.send({ constructor: { prototype: { admin: true } } }),
+          400,
+          'ERR_HTTP_INPUT_FORBIDDEN_KEY',
+        ],
+        ['a NUL byte', (r: request.Test) => r.send({ name: 'a\u0000b' }), 400, 'ERR_HTTP_INPUT_NUL_BYTE'],
+        [
+          'malformed JSON',
+          (r: request.Test) => r.set('Content-Type', 'application/json').send('{"a":'),
+          400,
+          'ERR_HTTP_MALFORMED_BODY',
+        ],
+      ])('refuses %s', async (_name, send, status, code) => {
+        const res = await send((await app()).post('/x'));
+        expect(res.status).toBe(status);
+        expect(res.body.code).toBe(code);
+        expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      });
+
+      it.each([
+        ['/files/..%2f..%2fetc%2fpasswd', 'ERR_HTTP_PATH_TRAVERSAL'],
+        ['/files/%252e%252e/secret', 'ERR_HTTP_PATH_TRAVERSAL'],
+        ['/files/%252e%252e/x', 'ERR_HTTP_PATH_TRAVERSAL'],
+        ['/files/a%5cb', 'ERR_HTTP_PATH_TRAVERSAL'],
+        ['/files/x%00.txt', 'ERR_HTTP_INPUT_NUL_BYTE'],
+        ['/x?a[__proto__][admin]=1', 'ERR_HTTP_INPUT_FORBIDDEN_KEY'],
+        ['/x?constructor.prototype.admin=1', 'ERR_HTTP_INPUT_FORBIDDEN_KEY'],
+        ['/x?q=%00', 'ERR_HTTP_INPUT_NUL_BYTE'],
+      ])('refuses the URL %s', async (url, code) => {
+        const res = await (await app()).get(url);
+        expect(res.status).toBe(400);
+        expect(res.body.code).toBe(code);
+      });
     });
   });
 }

@@ -29,13 +29,18 @@ const driver: AdapterDriver = {
       }
       if (route.consent !== undefined) steps.push(bw.requireConsent(route.consent));
       if (route.bruteForce === true) steps.push(bw.bruteForce());
-      app[route.method](route.path, ...steps, (req, res) => {
-        const out = route.handle({
-          params: req.params as Record<string, string>,
-          body: req.body,
-          csrfToken: () => req.csrfToken!(),
-        });
-        res.status(out.status ?? 200).json(out.body);
+      app[route.method](route.path, ...steps, (req, res, next) => {
+        // Express 4 does not catch a rejected handler: pass failures on explicitly.
+        Promise.resolve()
+          .then(() =>
+            route.handle({
+              params: req.params as Record<string, string>,
+              body: req.body,
+              principal: req.principal,
+              csrfToken: () => req.csrfToken!(),
+            }),
+          )
+          .then((out) => res.status(out.status ?? 200).json(out.body), next);
       });
     }
     if (kit.dsr !== undefined) app.use('/privacy', privacyRouter(kit));

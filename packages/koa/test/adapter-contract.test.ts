@@ -32,10 +32,11 @@ const driver: AdapterDriver = {
       }
       if (route.consent !== undefined) steps.push(bw.requireConsent(route.consent));
       if (route.bruteForce === true) steps.push(bw.bruteForce());
-      router[route.method](route.path, ...steps, (ctx) => {
-        const out = route.handle({
+      router[route.method](route.path, ...steps, async (ctx) => {
+        const out = await route.handle({
           params: ctx.params as Record<string, string>,
           body: (ctx.request as { body?: unknown }).body,
+          principal: ctx.state.principal,
           csrfToken: () => ctx.state.csrfToken!(),
         });
         ctx.status = out.status ?? 200;
