@@ -2,7 +2,8 @@
  * The HTTP adapter contract: what every Bulwark HTTP adapter does, written once and run against
  * each framework through a small driver (build an app from bundle options and a route table, start
  * it on a real port). `@bulwark/express` (on Express 4 and 5) and `@bulwark/koa` call
- * `adapterContract(driver)` from their own test file and keep only framework-specific tests there.
+ * `adapterContract(driver)` from their own test file and keep only framework-specific tests there;
+ * `@bulwark/nestjs` runs the sections that apply to it (no bundle, privacy router or brute-force step).
  * The client-address and body-abuse scenarios (client-address-scenarios.ts) are the same idea for
  * the `trustProxy` decision and also run against NestJS.
  */
@@ -62,14 +63,24 @@ export interface ContractBundle {
 export interface RunningApp {
   /** `http://127.0.0.1:<port>` */
   url: string;
-  bundle: ContractBundle;
+  /** The running bundle (absent for adapters without one: NestJS). */
+  bundle?: ContractBundle;
   close(): Promise<void>;
 }
+
+/** The parts of the contract; an adapter without a `bulwark()` bundle (NestJS) runs the ones that apply. */
+export type ContractSection =
+  'bundle' | 'privacyRouter' | 'authenticate' | 'requireConsent' | 'bruteForce' | 'inputGuard';
 
 export interface AdapterDriver {
   /** The adapter's name in compliance evidence (`express`, `koa`). */
   name: string;
-  bulwark(kit: TestKit['kit'] | Record<string, never>, options?: ContractOptions): ContractBundle;
+  /** Default: every section. */
+  sections?: readonly ContractSection[];
+  /** False when the adapter has no optional authentication (NestJS: routes are @Public or not). */
+  optionalAuthentication?: boolean;
+  /** Required by the `bundle` section. */
+  bulwark?(kit: TestKit['kit'] | Record<string, never>, options?: ContractOptions): ContractBundle;
   /**
    * Starts an app on 127.0.0.1:0: the bundle, then `routes` (each with its route-level steps in the
    * order authorize, requireConsent, bruteForce), then the privacy router at /privacy when `kit.dsr`
@@ -96,9 +107,26 @@ function serve(driver: AdapterDriver) {
 }
 
 const SECRET = 'a-csrf-secret-of-at-least-32-bytes!!';
+const ALL_SECTIONS: readonly ContractSection[] = [
+  'bundle',
+  'privacyRouter',
+  'authenticate',
+  'requireConsent',
+  'bruteForce',
+  'inputGuard',
+];
 
 export function adapterContract(driver: AdapterDriver): void {
-  describe(`${driver.name}: bulwark() bundle (adapter contract)`, () => {
+  const runs = (section: ContractSection) => (driver.sections ?? ALL_SECTIONS).includes(section);
+  const bulwark = (...args: Parameters<NonNullable<AdapterDriver['bulwark']>>): ContractBundle => {
+    if (driver.bulwark === undefined)
+      throw new Error(`${driver.name}: the bundle section needs driver.bulwark`);
+    return driver.bulwark(...args);
+  };
+  const section = (name: ContractSection, title: string, body: () => void) =>
+    runs(name) ? describe(title, body) : undefined;
+
+  section('bundle', `${driver.name}: bulwark() bundle (adapter contract)`, () => {
     let t: TestKit;
     beforeEach(async () => {
       t = await testKit();
@@ -146,10 +174,15 @@ export function adapterContract(driver: AdapterDriver): void {
         },
       },
     ];
-    const app = () => start(t.kit, options, routes);
+    const app = async () => {
+      const running = await start(t.kit, options, routes);
+      const { bundle } = running;
+      if (bundle === undefined) throw new Error(`${driver.name}: the bundle section needs RunningApp.bundle`);
+      return { ...running, bundle };
+    };
 
     it('runs its steps in the documented order', () => {
-      expect(driver.bulwark(t.kit, options).order).toEqual([
+      expect(bulwark(t.kit, options).order).toEqual([
         'requestId',
         'problemDetails',
         'securityHeaders',
@@ -242,7 +275,7 @@ export function adapterContract(driver: AdapterDriver): void {
     });
 
     it('describes its protections as HttpAppEvidence', () => {
-      const evidence = driver.bulwark(t.kit, options).evidence();
+      const evidence = bulwark(t.kit, options).evidence();
       expect(evidence.name).toBe(driver.name);
       expect(evidence.csrf).toEqual({ enabled: true, method: 'signed-double-submit-cookie' });
       expect(evidence.securityHeaders['strict-transport-security']).toBe(
@@ -251,10 +284,10 @@ export function adapterContract(driver: AdapterDriver): void {
     });
 
     it('validates its options at start-up', () => {
-      expect(() => driver.bulwark(t.kit, { csrf: { secret: 'short' } })).toThrow(BulwarkConfigError);
-      expect(() => driver.bulwark({}, { audit: {} })).toThrow(BulwarkConfigError);
-      expect(() => driver.bulwark({}).authorize('read', 'docs')).toThrow(BulwarkConfigError);
-      expect(() => driver.bulwark(t.kit).requireConsent('unknown-purpose')).toThrow(BulwarkConfigError);
+      expect(() => bulwark(t.kit, { csrf: { secret: 'short' } })).toThrow(BulwarkConfigError);
+      expect(() => bulwark({}, { audit: {} })).toThrow(BulwarkConfigError);
+      expect(() => bulwark({}).authorize('read', 'docs')).toThrow(BulwarkConfigError);
+      expect(() => bulwark(t.kit).requireConsent('unknown-purpose')).toThrow(BulwarkConfigError);
     });
 
     it('survives huge headers and bodies without a 5xx or a crash', async () => {
@@ -341,7 +374,7 @@ export function adapterContract(driver: AdapterDriver): void {
     });
   });
 
-  describe(`${driver.name}: privacyRouter (adapter contract)`, () => {
+  section('privacyRouter', `${driver.name}: privacyRouter (adapter contract)`, () => {
     let t: TestKit;
     let dsr: DataSubjectRequests;
     beforeEach(async () => {
@@ -461,7 +494,7 @@ export function adapterContract(driver: AdapterDriver): void {
       handle: (req) => ({ body: { id: req.principal?.id ?? null, roles: req.principal?.roles ?? [] } }),
     };
 
-    describe('authenticate', () => {
+    section('authenticate', 'authenticate', () => {
       const app = async (optional = false) =>
         (await start(t.kit, { authenticate: { optional }, problemDetails: quiet }, [whoami])).http;
 
@@ -522,14 +555,17 @@ export function adapterContract(driver: AdapterDriver): void {
         for (const body of bodies) expect(body).toEqual(bodies[0]);
       });
 
-      it('lets anonymous requests through on optional routes but still refuses bad tokens', async () => {
-        const http = await app(true);
-        expect((await http.get('/me')).body).toEqual({ id: null, roles: [] });
-        await http.get('/me').set('Authorization', `Bearer ${t.attacks.algNone}`).expect(401);
-      });
+      (driver.optionalAuthentication === false ? it.skip : it)(
+        'lets anonymous requests through on optional routes but still refuses bad tokens',
+        async () => {
+          const http = await app(true);
+          expect((await http.get('/me')).body).toEqual({ id: null, roles: [] });
+          await http.get('/me').set('Authorization', `Bearer ${t.attacks.algNone}`).expect(401);
+        },
+      );
     });
 
-    describe('requireConsent', () => {
+    section('requireConsent', 'requireConsent', () => {
       const app = async () =>
         (
           await start(t.kit, { problemDetails: quiet }, [
@@ -577,7 +613,7 @@ export function adapterContract(driver: AdapterDriver): void {
       });
     });
 
-    describe('bruteForce', () => {
+    section('bruteForce', 'bruteForce', () => {
       it('locks the account out after repeated 401s (429 + Retry-After) and a success clears the counter', async () => {
         const { http } = await start(t.kit, { authenticate: false, problemDetails: quiet }, [
           {
@@ -639,7 +675,7 @@ export function adapterContract(driver: AdapterDriver): void {
       });
     });
 
-    describe('inputGuard', () => {
+    section('inputGuard', 'inputGuard', () => {
       const echo = (method: 'get' | 'post', path: string): ContractRoute => ({
         method,
         path,
