@@ -5,7 +5,7 @@
  * `adapterContract(driver)` from their own test file and keep only framework-specific tests there;
  * `@bulwark/nestjs` runs the sections that apply to it (no bundle, privacy router or brute-force step).
  * The client-address and body-abuse scenarios (client-address-scenarios.ts) are the same idea for
- * the `trustProxy` decision and also run against NestJS.
+ * the `trustProxy` decision (NestJS holds to the same cases in its own client-address suite).
  */
 import * as http from 'node:http';
 import fc from 'fast-check';
