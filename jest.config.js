@@ -6,6 +6,13 @@ const projects = fs
   .readdirSync(path.join(__dirname, 'packages'))
   .filter((name) => fs.existsSync(path.join(__dirname, 'packages', name, 'jest.config.js')))
   .map((name) => `<rootDir>/packages/${name}`);
+// Extra runs of a package's suites under another config (e.g. @bulwark/express against Express 4).
+for (const project of [...projects]) {
+  const dir = project.replace('<rootDir>', __dirname);
+  for (const file of fs.readdirSync(dir).filter((f) => /^jest\..+\.config\.js$/.test(f))) {
+    projects.push(`${project}/${file}`);
+  }
+}
 if (fs.existsSync(path.join(__dirname, 'test', 'jest.config.js'))) projects.push('<rootDir>/test');
 
 module.exports = { projects };

@@ -27,6 +27,9 @@ export function inputGuard(options: InputGuardOptions = {}): InputGuardMiddlewar
     }
     guard.readBody(req, req.headers).then((body) => {
       if (body !== undefined) req.body = body;
+      // The stream is consumed. body-parser 2 (Express 5) sees that itself; body-parser 1
+      // (Express 4's express.json()) skips only a request flagged `_body`, else it re-reads and fails.
+      (req as { _body?: boolean })._body = true;
       next();
     }, refuse);
   };

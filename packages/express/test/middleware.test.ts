@@ -1,7 +1,4 @@
 import { BulwarkConfigError, BulwarkError, ErrorCodes } from '@bulwark/core';
-import { once } from 'node:events';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import request from 'supertest';
@@ -9,7 +6,6 @@ import {
   audit,
   authenticate,
   authorize,
-  bruteForce,
   csrf,
   inputGuard,
   notFound,
@@ -243,69 +239,6 @@ describe('csrf (csurf-compatible signed double submit)', () => {
   });
 });
 
-describe('authenticate', () => {
-  function app(optional = false) {
-    const a = express();
-    a.get('/me', authenticate({ tokens: t.tokens, optional }), (req, res) =>
-      res.json({ id: req.principal?.id ?? null, roles: req.principal?.roles ?? [] }),
-    );
-    return withErrors(a);
-  }
-
-  it('sets req.principal from a valid bearer token', async () => {
-    const res = await request(app())
-      .get('/me')
-      .set('Authorization', `Bearer ${await t.sign('alice', ['editor'])}`);
-    expect(res.body).toEqual({ id: 'alice', roles: ['editor'] });
-  });
-
-  it('answers 401 with a Bearer challenge: no credential, alg none, expired, forged, malformed', async () => {
-    const none = await request(app()).get('/me');
-    expect(none.status).toBe(401);
-    expect(none.headers['www-authenticate']).toBe('Bearer realm="bulwark"');
-    for (const header of [
-      `Bearer ${t.attacks.algNone}`,
-      `Bearer ${t.attacks.expired}`,
-      `Bearer ${t.attacks.forged}`,
-      'Bearer not.a.jwt',
-      'Basic YWxpY2U6c2VjcmV0',
-    ]) {
-      const res = await request(app()).get('/me').set('Authorization', header);
-      expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe('Bearer realm="bulwark", error="invalid_token"');
-      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    }
-    const expired = await request(app()).get('/me').set('Authorization', `Bearer ${t.attacks.expired}`);
-    expect(expired.body.code).toBe(ErrorCodes.TOKEN_EXPIRED);
-  });
-
-  it('answers every invalid token but an expired one with the same problem, whichever check failed', async () => {
-    const bodies = [];
-    for (const header of [
-      `Bearer ${t.attacks.algNone}`,
-      `Bearer ${t.attacks.forged}`,
-      `Bearer ${t.attacks.otherIssuer}`,
-      'Bearer not.a.jwt',
-      'Basic YWxpY2U6c2VjcmV0',
-    ]) {
-      bodies.push((await request(app()).get('/me').set('Authorization', header).expect(401)).body);
-    }
-    expect(bodies[0]).toEqual({
-      type: 'https://bulwark.dev/problems/token-invalid',
-      title: 'Invalid token',
-      status: 401,
-      detail: 'The access token is invalid.',
-      code: ErrorCodes.TOKEN_INVALID,
-    });
-    for (const body of bodies) expect(body).toEqual(bodies[0]);
-  });
-
-  it('lets anonymous requests through on optional routes but still refuses bad tokens', async () => {
-    expect((await request(app(true)).get('/me')).body).toEqual({ id: null, roles: [] });
-    await request(app(true)).get('/me').set('Authorization', `Bearer ${t.attacks.algNone}`).expect(401);
-  });
-});
-
 describe('authorize', () => {
   function app() {
     const a = express();
@@ -442,105 +375,8 @@ describe('audit', () => {
 });
 
 describe('requireConsent', () => {
-  function app() {
-    const a = express();
-    a.use(authenticate({ tokens: t.tokens }));
-    a.post('/newsletter', requireConsent('marketing', { consent: t.consent }), (_req, res) =>
-      res.json({ sent: true }),
-    );
-    return withErrors(a);
-  }
-
-  it('refuses with 403 and the purpose id until the subject consents, and again after withdrawal', async () => {
-    const auth = `Bearer ${await t.sign('carol')}`;
-    const res = await request(app()).post('/newsletter').set('Authorization', auth);
-    expect(res.status).toBe(403);
-    expect(res.body).toMatchObject({ code: 'ERR_CONSENT_REQUIRED', purposeId: 'marketing', state: 'none' });
-    await t.consent.grant('carol', 'marketing');
-    await request(app()).post('/newsletter').set('Authorization', auth).expect(200);
-    await t.consent.withdraw('carol', 'marketing');
-    await request(app()).post('/newsletter').set('Authorization', auth).expect(403);
-  });
-
-  it('refuses consent to an outdated text version once the purpose requires renewal', async () => {
-    await t.consent.grant('dave', 'marketing');
-    t.consent.registerPurpose({
-      id: 'marketing',
-      name: 'Marketing e-mails',
-      version: 2,
-      text: 'New text.',
-      minVersion: 2,
-    });
-    const res = await request(app())
-      .post('/newsletter')
-      .set('Authorization', `Bearer ${await t.sign('dave')}`);
-    expect(res.status).toBe(403);
-    expect(res.body.state).toBe('outdated');
-  });
-
   it('rejects an unknown purpose at start-up', () => {
     expect(() => requireConsent('no-such-purpose', { consent: t.consent })).toThrow(BulwarkConfigError);
-  });
-});
-
-describe('bruteForce', () => {
-  it('locks the account out after repeated 401s (429 + Retry-After) and a success clears the counter', async () => {
-    const a = express();
-    a.use(express.json());
-    a.post('/login', bruteForce({ guard: t.kit.bruteForce }), (req, res) => {
-      res.status(req.body.password === 'right' ? 200 : 401).json({});
-    });
-    withErrors(a);
-    const login = (password: string) => request(a).post('/login').send({ username: 'eve', password });
-    await login('wrong').expect(401);
-    await login('wrong').expect(401);
-    await login('right').expect(200); // success resets the ip+account counter
-    for (let i = 0; i < 3; i++) await login('wrong').expect(401);
-    const locked = await login('right');
-    expect(locked.status).toBe(429);
-    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
-    expect(locked.headers['content-type']).toMatch(/^application\/problem\+json/);
-  });
-});
-
-describe('bruteForce with clients that hang up', () => {
-  it('counts a login whose client went away before the answer (the password may have been checked)', async () => {
-    let entered: () => void = () => undefined;
-    const a = express();
-    a.use(express.json());
-    a.post('/login', bruteForce({ guard: t.kit.bruteForce }), async (_req, res) => {
-      entered();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      res.status(200).json({});
-    });
-    withErrors(a);
-    const srv = a.listen(0, '127.0.0.1');
-    await once(srv, 'listening');
-    const { port } = srv.address() as AddressInfo;
-    try {
-      // ipAccount allows 3 (test kit): three logins abandoned mid-check use them up.
-      for (let i = 0; i < 3; i++) {
-        const inHandler = new Promise<void>((resolve) => (entered = resolve));
-        const req = http.request({
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/login',
-          headers: { 'content-type': 'application/json' },
-        });
-        req.on('error', () => undefined);
-        req.end(JSON.stringify({ username: 'eve', password: 'right' }));
-        await inHandler;
-        req.destroy();
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const res = await request(srv).post('/login').send({ username: 'eve', password: 'right' });
-      expect(res.status).toBe(429);
-      // Counted as failures (the third one started the 30 s lockout), not left holding the counter.
-      expect(res.headers['retry-after']).toBe('30');
-    } finally {
-      srv.close();
-    }
   });
 });
 
@@ -549,7 +385,7 @@ describe('inputGuard', () => {
     const a = express();
     a.use(inputGuard({ maxBodyBytes: 1024, maxDepth: 5, ...options }));
     a.use(express.json()); // sees the body as already read
-    a.all('/{*rest}', (req, res) => res.json({ body: req.body ?? null }));
+    a.use((req, res) => res.json({ body: req.body ?? null }));
     return withErrors(a);
   }
 
@@ -564,60 +400,6 @@ describe('inputGuard', () => {
     expect((await request(app()).post('/x').type('form').send('a=1&a=2&b=x')).body).toEqual({
       body: { a: ['1', '2'], b: 'x' },
     });
-  });
-
-  it.each([
-    [
-      'an oversized body',
-      (r: request.Test) => r.send({ big: 'x'.repeat(2000) }),
-      413,
-      'ERR_HTTP_BODY_TOO_LARGE',
-    ],
-    [
-      'deep JSON',
-      (r: request.Test) => r.send(JSON.parse('['.repeat(10) + ']'.repeat(10))),
-      422,
-      'ERR_HTTP_INPUT_TOO_DEEP',
-    ],
-    [
-      'a __proto__ key',
-      (r: request.Test) =>
-        r.set('Content-Type', 'application/json').send('{"a":{"__proto__":{"admin":true}}}'),
-      400,
-      'ERR_HTTP_INPUT_FORBIDDEN_KEY',
-    ],
-    [
-      'a constructor key',
-      (r: request.Test) => r.send({ constructor: { prototype: { admin: true } } }),
-      400,
-      'ERR_HTTP_INPUT_FORBIDDEN_KEY',
-    ],
-    ['a NUL byte', (r: request.Test) => r.send({ name: 'a\u0000b' }), 400, 'ERR_HTTP_INPUT_NUL_BYTE'],
-    [
-      'malformed JSON',
-      (r: request.Test) => r.set('Content-Type', 'application/json').send('{"a":'),
-      400,
-      'ERR_HTTP_MALFORMED_BODY',
-    ],
-  ])('refuses %s', async (_name, send, status, code) => {
-    const res = await send(request(app()).post('/x'));
-    expect(res.status).toBe(status);
-    expect(res.body.code).toBe(code);
-    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  });
-
-  it.each([
-    ['/files/..%2f..%2fetc%2fpasswd', 'ERR_HTTP_PATH_TRAVERSAL'],
-    ['/files/%252e%252e/secret', 'ERR_HTTP_PATH_TRAVERSAL'],
-    ['/files/a%5cb', 'ERR_HTTP_PATH_TRAVERSAL'],
-    ['/files/x%00.txt', 'ERR_HTTP_INPUT_NUL_BYTE'],
-    ['/x?a[__proto__][admin]=1', 'ERR_HTTP_INPUT_FORBIDDEN_KEY'],
-    ['/x?constructor.prototype.admin=1', 'ERR_HTTP_INPUT_FORBIDDEN_KEY'],
-    ['/x?q=%00', 'ERR_HTTP_INPUT_NUL_BYTE'],
-  ])('refuses the URL %s', async (url, code) => {
-    const res = await request(app()).get(url);
-    expect(res.status).toBe(400);
-    expect(res.body.code).toBe(code);
   });
 
   it('validates options at start-up', () => {

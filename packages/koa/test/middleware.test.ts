@@ -1,7 +1,4 @@
 import { BulwarkConfigError, BulwarkError, ErrorCodes } from '@bulwark/core';
-import { once } from 'node:events';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import helmet from 'helmet';
@@ -11,7 +8,6 @@ import {
   audit,
   authenticate,
   authorize,
-  bruteForce,
   csrf,
   inputGuard,
   problemDetails,
@@ -221,41 +217,6 @@ describe('authenticate and authorize', () => {
     return a;
   }
 
-  it('sets ctx.state.principal and answers 401 with a Bearer challenge for missing and bad tokens', async () => {
-    expect(
-      (
-        await request(server(app()))
-          .get('/me')
-          .set('Authorization', `Bearer ${await t.sign('alice')}`)
-      ).body,
-    ).toEqual({ id: 'alice' });
-    const none = await request(server(app())).get('/me');
-    expect(none.status).toBe(401);
-    expect(none.headers['www-authenticate']).toBe('Bearer realm="bulwark"');
-    const bodies: unknown[] = [];
-    for (const token of [
-      t.attacks.algNone,
-      t.attacks.forged,
-      t.attacks.otherIssuer,
-      'a.b.c',
-      t.attacks.expired,
-    ]) {
-      const res = await request(server(app())).get('/me').set('Authorization', `Bearer ${token}`);
-      expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe('Bearer realm="bulwark", error="invalid_token"');
-      bodies.push(res.body);
-    }
-    // Which check failed is not told; only an expired token has its own code (clients refresh).
-    const expired = bodies.pop() as { code: string };
-    expect(expired.code).toBe(ErrorCodes.TOKEN_EXPIRED);
-    expect(bodies[0]).toMatchObject({
-      code: ErrorCodes.TOKEN_INVALID,
-      type: 'https://bulwark.dev/problems/token-invalid',
-    });
-    for (const body of bodies) expect(body).toEqual(bodies[0]);
-    expect((await request(server(app(true))).get('/me')).body).toEqual({ id: null });
-  });
-
   it('answers 403 with only the reason id, and 400 for path tricks in the resource id', async () => {
     const reader = `Bearer ${await t.sign('alice', ['reader'])}`;
     await request(server(app())).get('/docs/42').set('Authorization', reader).expect(200);
@@ -334,77 +295,9 @@ describe('audit', () => {
   });
 });
 
-describe('requireConsent and bruteForce', () => {
-  it('refuses with 403 and the purpose id until the subject consents', async () => {
-    const a = newApp();
-    a.use(authenticate({ tokens: t.tokens }));
-    a.use(requireConsent('marketing', { consent: t.consent }));
-    a.use((ctx) => {
-      ctx.body = { sent: true };
-    });
-    const auth = `Bearer ${await t.sign('carol')}`;
-    const res = await request(server(a)).post('/newsletter').set('Authorization', auth);
-    expect(res.status).toBe(403);
-    expect(res.body).toMatchObject({ code: 'ERR_CONSENT_REQUIRED', purposeId: 'marketing' });
-    await t.consent.grant('carol', 'marketing');
-    await request(server(a)).post('/newsletter').set('Authorization', auth).expect(200);
+describe('requireConsent', () => {
+  it('rejects an unknown purpose at start-up', () => {
     expect(() => requireConsent('no-such-purpose', { consent: t.consent })).toThrow(BulwarkConfigError);
-  });
-
-  it('locks out after repeated 401s with 429 + Retry-After', async () => {
-    const a = newApp();
-    a.use(bodyParser());
-    a.use(bruteForce({ guard: t.kit.bruteForce }));
-    a.use((ctx) => {
-      ctx.status = (ctx.request as { body?: { password?: string } }).body?.password === 'right' ? 200 : 401;
-      ctx.body = {};
-    });
-    const login = (password: string) => request(server(a)).post('/login').send({ username: 'eve', password });
-    for (let i = 0; i < 3; i++) await login('wrong').expect(401);
-    const locked = await login('right');
-    expect(locked.status).toBe(429);
-    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
-  });
-});
-
-describe('bruteForce with clients that hang up', () => {
-  it('counts a login whose client went away before the answer (the password may have been checked)', async () => {
-    let entered: () => void = () => undefined;
-    const a = newApp();
-    a.use(bodyParser());
-    a.use(bruteForce({ guard: t.kit.bruteForce }));
-    a.use(async (ctx) => {
-      entered();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      ctx.body = {};
-    });
-    const srv = http.createServer(server(a)).listen(0, '127.0.0.1');
-    await once(srv, 'listening');
-    const { port } = srv.address() as AddressInfo;
-    try {
-      // ipAccount allows 3 (test kit): three logins abandoned mid-check use them up.
-      for (let i = 0; i < 3; i++) {
-        const inHandler = new Promise<void>((resolve) => (entered = resolve));
-        const req = http.request({
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/login',
-          headers: { 'content-type': 'application/json' },
-        });
-        req.on('error', () => undefined);
-        req.end(JSON.stringify({ username: 'eve', password: 'right' }));
-        await inHandler;
-        req.destroy();
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const res = await request(srv).post('/login').send({ username: 'eve', password: 'right' });
-      expect(res.status).toBe(429);
-      // Counted as failures (the third one started the 30 s lockout), not left holding the counter.
-      expect(res.headers['retry-after']).toBe('30');
-    } finally {
-      srv.close();
-    }
   });
 });
 
@@ -428,27 +321,4 @@ describe('inputGuard', () => {
       ).body,
     ).toEqual({ body: { a: { b: 1 } } });
   });
-
-  it.each([
-    ['an oversized body', (r: request.Test) => r.send({ big: 'x'.repeat(2000) }), 413],
-    ['deep JSON', (r: request.Test) => r.send(JSON.parse('['.repeat(10) + ']'.repeat(10))), 422],
-    [
-      'a __proto__ key',
-      (r: request.Test) => r.set('Content-Type', 'application/json').send('{"__proto__":{"admin":true}}'),
-      400,
-    ],
-    ['a NUL byte', (r: request.Test) => r.send({ name: 'a\u0000b' }), 400],
-    ['malformed JSON', (r: request.Test) => r.set('Content-Type', 'application/json').send('{"a":'), 400],
-  ])('refuses %s', async (_name, send, status) => {
-    const res = await send(request(server(app())).post('/x'));
-    expect(res.status).toBe(status);
-    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  });
-
-  it.each(['/files/..%2f..%2fetc%2fpasswd', '/files/%252e%252e/x', '/x?a[__proto__][admin]=1', '/x?q=%00'])(
-    'refuses the URL %s',
-    async (url) => {
-      expect((await request(server(app())).get(url)).status).toBe(400);
-    },
-  );
 });

@@ -1,16 +1,8 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import {
-  CompactSign,
-  compactVerify,
-  decodeProtectedHeader,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type CryptoKey,
-  type JWK,
-} from 'jose';
+import { compactVerify, decodeProtectedHeader, importJWK, type CryptoKey, type JWK } from 'jose';
 import { canonicalBytes } from '../audit/canonical-json';
-import { BulwarkConfigError, BulwarkPrivacyError, ErrorCodes } from '../errors';
+import { BulwarkPrivacyError, ErrorCodes } from '../errors';
+import { Ed25519JwsSigner } from '../lib/ed25519-jws-signer';
 
 /**
  * Signed proof that an erasure request (GDPR Art. 17) was carried out: a compact JWS (Ed25519,
@@ -55,68 +47,42 @@ function invalid(message: string, cause?: unknown): BulwarkPrivacyError {
   );
 }
 
-/** Signs erasure receipts with an Ed25519 key (the CheckpointSigner pattern). Keep the private key secret. */
+/** Signs erasure receipts with an Ed25519 key (JWS typ ERASURE_RECEIPT_JWS_TYPE). Keep the private key secret. */
 export class ErasureReceiptSigner {
-  private constructor(
-    private readonly privateKey: CryptoKey,
-    readonly publicKey: CryptoKey,
-    readonly kid?: string,
-  ) {}
+  private constructor(private readonly key: Ed25519JwsSigner) {}
 
   static async generate(options: { kid?: string } = {}): Promise<ErasureReceiptSigner> {
-    const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-    return new ErasureReceiptSigner(privateKey, publicKey, options.kid);
+    return new ErasureReceiptSigner(await Ed25519JwsSigner.generate(ERASURE_RECEIPT_JWS_TYPE, options.kid));
   }
 
   /** From a private Ed25519 JWK (`{ kty: 'OKP', crv: 'Ed25519', x, d }`). */
   static async fromJWK(jwk: JWK): Promise<ErasureReceiptSigner> {
-    const path = 'privacy.erasureReceipts.key';
-    if (
-      jwk === null ||
-      typeof jwk !== 'object' ||
-      jwk.kty !== 'OKP' ||
-      jwk.crv !== 'Ed25519' ||
-      typeof jwk.d !== 'string' ||
-      typeof jwk.x !== 'string'
-    ) {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} must be a private Ed25519 JWK`, {
-        path,
-      });
-    }
-    try {
-      const base = { kty: 'OKP', crv: 'Ed25519', x: jwk.x };
-      const privateKey = (await importJWK({ ...base, d: jwk.d }, 'EdDSA', {
-        extractable: true,
-      })) as CryptoKey;
-      const publicKey = (await importJWK(base, 'EdDSA', { extractable: true })) as CryptoKey;
-      return new ErasureReceiptSigner(privateKey, publicKey, jwk.kid);
-    } catch (err) {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        `${path} is not a usable Ed25519 key`,
-        { path },
-        {
-          cause: err,
-        },
-      );
-    }
+    return new ErasureReceiptSigner(
+      await Ed25519JwsSigner.fromJWK(jwk, ERASURE_RECEIPT_JWS_TYPE, 'privacy.erasureReceipts.key'),
+    );
   }
 
-  async exportPublicJwk(): Promise<JWK> {
-    const jwk = await exportJWK(this.publicKey);
-    return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, ...(this.kid === undefined ? {} : { kid: this.kid }) };
+  get publicKey(): CryptoKey {
+    return this.key.publicKey;
+  }
+
+  get kid(): string | undefined {
+    return this.key.kid;
+  }
+
+  /** The public JWK to give to whoever verifies receipts. */
+  exportPublicJwk(): Promise<JWK> {
+    return this.key.exportPublicJwk();
+  }
+
+  /** The private JWK, for persisting the key (handle as a secret). */
+  exportPrivateJwk(): Promise<JWK> {
+    return this.key.exportPrivateJwk();
   }
 
   /** Compact JWS over the canonical receipt. */
   async sign(receipt: ErasureReceipt): Promise<string> {
-    const valid = parseErasureReceipt(receipt);
-    return new CompactSign(canonicalBytes(valid))
-      .setProtectedHeader({
-        alg: 'EdDSA',
-        typ: ERASURE_RECEIPT_JWS_TYPE,
-        ...(this.kid === undefined ? {} : { kid: this.kid }),
-      })
-      .sign(this.privateKey);
+    return this.key.sign(canonicalBytes(parseErasureReceipt(receipt)));
   }
 }
 
