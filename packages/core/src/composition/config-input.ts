@@ -71,6 +71,29 @@ export function section(
   return value;
 }
 
+/** An object with these methods (a store or sink the app implements). */
+export const hasMethods = (value: unknown, ...methods: string[]): boolean =>
+  isObject(value) && methods.every((m) => typeof value[m] === 'function');
+
+/** `'memory'` only when said explicitly: a silent in-memory default would lose records on restart. */
+export function requireStore(value: unknown, path: string, methods: readonly string[], what: string): void {
+  if (value === 'memory' || hasMethods(value, ...methods)) return;
+  if (value === undefined) {
+    throw configError(path, `is required: a ${what}, or "memory" (tests only: records are lost on restart)`);
+  }
+  throw invalid(path, `a ${what} or "memory"`, value);
+}
+
+export function optionalFunction(value: unknown, path: string): void {
+  if (value !== undefined && typeof value !== 'function') throw invalid(path, 'a function', value);
+}
+
+export function optionalArray(value: unknown, path: string): readonly unknown[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw invalid(path, 'an array', value);
+  return value;
+}
+
 /** `{ file: "path" }` (only that key, plus `extra`), or undefined when `value` is not one. */
 export function fileRef(
   value: unknown,
