@@ -13,19 +13,21 @@ import type { AuditConfig } from './bulwark-config';
 import {
   checkJwk,
   checkSecretBytes,
-  configError,
   fileRef,
-  hasMethods,
-  invalid,
-  isPlainObject,
-  nonEmptyString,
-  optionalArray,
   readJwk,
   readSecretBytes,
-  section,
   underPath,
   underPathAsync,
 } from './config-input';
+import {
+  configError,
+  hasMethods,
+  invalid,
+  isNonEmptyString,
+  isPlainObject,
+  optionalArray,
+  section,
+} from '../util/options';
 import { withClock, type Opened } from './opened';
 
 // The `audit` section: the store, HMAC key, checkpoint signer and the tamper-evident log.
@@ -95,7 +97,7 @@ export function planAudit(value: unknown): AuditConfig | undefined {
       throw invalid('audit.checkpoint.store', 'a CheckpointStore, { file: "path" } or "memory"', cps);
     }
   }
-  if (audit.logId !== undefined && (!nonEmptyString(audit.logId) || (audit.logId as string).length > 256)) {
+  if (audit.logId !== undefined && (!isNonEmptyString(audit.logId) || (audit.logId as string).length > 256)) {
     throw invalid('audit.logId', 'a non-empty string of at most 256 characters', audit.logId);
   }
   if (

@@ -4,15 +4,8 @@ import { parsePolicyText } from '../authz/parse-policy-text';
 import type { PolicyDocument } from '../authz/policy-document';
 import { PolicyEngine } from '../authz/policy-engine';
 import { validatePolicyDocument } from '../authz/validate-policy-document';
-import {
-  configError,
-  fileRef,
-  invalid,
-  isPlainObject,
-  readTextFile,
-  section,
-  underPath,
-} from './config-input';
+import { fileRef, readTextFile, underPath } from './config-input';
+import { configError, invalid, isPlainObject, section } from '../util/options';
 import { withClock } from './opened';
 
 // The `authz` section: the policy (inline, as text or from a file) and break-glass limits.

@@ -16,7 +16,7 @@ import {
   optionalFunction,
   rejectUnknown,
   section,
-} from './config-input';
+} from '../util/options';
 import { openKeys, planKeys, type KeysPlan } from './keys';
 import { openMfa, planMfa, type MfaPlan } from './mfa';
 import { closeAll, withClock, type Opened } from './opened';

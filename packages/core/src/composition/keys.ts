@@ -9,7 +9,7 @@ import {
   type KeyStore,
 } from '../crypto/key-ring';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
-import { invalid, isObject, isPlainObject, nonEmptyString, rejectUnknown } from './config-input';
+import { invalid, isNonEmptyString, isObject, isPlainObject, rejectUnknown } from '../util/options';
 import type { Opened } from './opened';
 
 // The `keys` section: the master key provider, the key store and the key ring opened over them.
@@ -41,11 +41,12 @@ function resolveMasterKey(value: unknown): KeyProvider {
   if (isKeyProvider(value)) return value;
   if (isPlainObject(value)) {
     if ('env' in value) {
-      if (!nonEmptyString(value.env)) throw invalid(`${path}.env`, 'an environment variable name', value.env);
+      if (!isNonEmptyString(value.env))
+        throw invalid(`${path}.env`, 'an environment variable name', value.env);
       return new EnvKeyProvider({ variable: value.env });
     }
     if ('file' in value) {
-      if (!nonEmptyString(value.file)) throw invalid(`${path}.file`, 'a file path', value.file);
+      if (!isNonEmptyString(value.file)) throw invalid(`${path}.file`, 'a file path', value.file);
       const { insecureFilePermissions: perms, onWarning } = value;
       if (perms !== undefined && perms !== 'refuse' && perms !== 'warn') {
         throw invalid(`${path}.insecureFilePermissions`, "'refuse' or 'warn'", perms);
@@ -70,7 +71,7 @@ function resolveKeyStore(value: unknown): KeyStore {
   if (value === 'memory') return new MemoryKeyStore();
   if (isKeyStore(value)) return value;
   if (isPlainObject(value) && 'file' in value) {
-    if (!nonEmptyString(value.file)) throw invalid(`${path}.file`, 'a file path', value.file);
+    if (!isNonEmptyString(value.file)) throw invalid(`${path}.file`, 'a file path', value.file);
     return new FileKeyStore({ path: value.file });
   }
   throw invalid(path, 'a KeyStore, { file: "path" } or "memory"', value);
@@ -93,7 +94,7 @@ export function planKeys(value: unknown): KeysPlan | undefined {
   const ensure = value.ensure ?? [];
   if (!Array.isArray(ensure)) throw invalid('keys.ensure', 'an array of key ids', ensure);
   ensure.forEach((id, i) => {
-    if (!nonEmptyString(id)) throw invalid(`keys.ensure[${i}]`, 'a key id', id);
+    if (!isNonEmptyString(id)) throw invalid(`keys.ensure[${i}]`, 'a key id', id);
   });
   return {
     provider: resolveMasterKey(value.masterKey),

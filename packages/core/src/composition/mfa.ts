@@ -7,7 +7,8 @@ import { RecoveryCodes, type RecoveryCodesOptions } from '../mfa/recovery-codes'
 import { TotpFactor, type TotpFactorOptions } from '../mfa/totp-factor';
 import type { BruteForceGuard } from '../threat/brute-force-guard';
 import type { MfaConfig } from './bulwark-config';
-import { configError, requireStore, section } from './config-input';
+import { requireStore } from './config-input';
+import { configError, section } from '../util/options';
 import { withClock, type Opened } from './opened';
 
 // The `mfa` section: who needs a second factor, and the TOTP and recovery-code factors.

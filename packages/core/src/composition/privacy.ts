@@ -20,20 +20,22 @@ import type { PrivacyConfig } from './bulwark-config';
 import {
   checkJwk,
   checkSecretBytes,
-  configError,
-  invalid,
-  isPlainObject,
-  nonEmptyString,
-  optionalArray,
-  optionalFunction,
   readJwk,
   readSecretBytes,
   requireStore,
-  section,
   underPath,
   underPathAsync,
   type JwkConfig,
 } from './config-input';
+import {
+  configError,
+  invalid,
+  isNonEmptyString,
+  isPlainObject,
+  optionalArray,
+  optionalFunction,
+  section,
+} from '../util/options';
 import { withClock, type Opened } from './opened';
 
 // The `privacy` section: consent, data-subject requests, processors, the processing record,
@@ -74,7 +76,7 @@ export function planPrivacy(value: unknown): PrivacyConfig | undefined {
   if (consent !== undefined) {
     requireStore(consent.store, 'privacy.consent.store', ['append', 'latest', 'history'], 'ConsentStore');
     optionalArray(consent.purposes, 'privacy.consent.purposes');
-    if (consent.auditCategory !== undefined && !nonEmptyString(consent.auditCategory)) {
+    if (consent.auditCategory !== undefined && !isNonEmptyString(consent.auditCategory)) {
       throw invalid('privacy.consent.auditCategory', 'a non-empty string', consent.auditCategory);
     }
   }

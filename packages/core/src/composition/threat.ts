@@ -1,7 +1,8 @@
 import { BruteForceGuard, type BruteForceGuardOptions } from '../threat/brute-force-guard';
 import { ThreatDetector, type ThreatDetectorOptions } from '../threat/threat-detector';
 import type { ThreatConfig } from './bulwark-config';
-import { checkSecretBytes, configError, hasMethods, invalid, readSecretBytes, section } from './config-input';
+import { checkSecretBytes, readSecretBytes } from './config-input';
+import { configError, hasMethods, invalid, section } from '../util/options';
 
 // The `threat` section: the brute-force guard and the detector over the audit stream.
 

@@ -1,7 +1,7 @@
 import type { AuditActor, AuditEntry } from '../audit/audit-event';
-import { BulwarkConfigError, ErrorCodes } from '../errors';
 import { SEVERITIES, type DetectionRule, type RuleHit, type ViolationSeverity } from './detection-rule';
 import type { ThreatDetectorOptions } from './threat-detector';
+import { configError, positiveInt } from '../util/options';
 
 // The built-in detection rules (failed logins, denied access, privilege changes, mass export,
 // break-glass, off-hours) and the reading of their options.
@@ -105,10 +105,6 @@ export const BUILTIN_NAMES: ReadonlySet<string> = new Set([
 ]);
 const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
 
-export function configError(path: string, message: string): BulwarkConfigError {
-  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} ${message}`, { path });
-}
-
 /** Compiles action patterns (`*` = any run of characters) into one matcher. */
 function matcher(patterns: unknown, path: string): (action: string) => boolean {
   if (
@@ -133,14 +129,6 @@ export function severity(value: unknown, fallback: ViolationSeverity, path: stri
   return value as ViolationSeverity;
 }
 
-export function positiveInt(value: unknown, fallback: number, path: string): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || (v as number) < 1) {
-    throw configError(path, `must be a positive integer, got ${String(v)}`);
-  }
-  return v as number;
-}
-
 function burst(value: unknown, fallback: BurstOptions, path: string): BurstOptions | false {
   if (value === false) return false;
   if (value !== undefined && (value === null || typeof value !== 'object')) {
@@ -148,8 +136,8 @@ function burst(value: unknown, fallback: BurstOptions, path: string): BurstOptio
   }
   const v = (value ?? {}) as Partial<BurstOptions>;
   return {
-    threshold: positiveInt(v.threshold, fallback.threshold, `${path}.threshold`),
-    windowSec: positiveInt(v.windowSec, fallback.windowSec, `${path}.windowSec`),
+    threshold: positiveInt(v.threshold, `${path}.threshold`, fallback.threshold),
+    windowSec: positiveInt(v.windowSec, `${path}.windowSec`, fallback.windowSec),
   };
 }
 
@@ -294,7 +282,7 @@ export function builtinRules(options: ThreatDetectorOptions, path: string): Dete
     if (!Array.isArray(fields) || fields.some((f) => typeof f !== 'string')) {
       throw configError(`${p}.countFields`, 'must be an array of details field names');
     }
-    const large = positiveInt(o.largeCount, 1000, `${p}.largeCount`);
+    const large = positiveInt(o.largeCount, `${p}.largeCount`, 1000);
     const b = burst(
       { threshold: o.threshold, windowSec: o.windowSec },
       { threshold: 10, windowSec: 3600 },
@@ -379,7 +367,7 @@ function offHoursRule(o: OffHoursRuleOptions, p: string): DetectionRule {
   const workdays = new Set(days);
   const matches = matcher(o.actions ?? ['*'], `${p}.actions`);
   const actorTypes = new Set<string>(o.actorTypes ?? ['user']);
-  const cooldownSec = positiveInt(o.cooldownSec, 3600, `${p}.cooldownSec`);
+  const cooldownSec = positiveInt(o.cooldownSec, `${p}.cooldownSec`, 3600);
   const timeZone = o.timeZone;
   return {
     name: 'off-hours-access',

@@ -4,7 +4,8 @@ import type { AuditLog } from '../audit/audit-log';
 import type { AuditSink } from '../audit/audit-sink';
 import { PRESERVED_FROM_KEY } from '../audit/subject-pseudonymizer';
 import { BulwarkConfigError, BulwarkThreatError, ErrorCodes } from '../errors';
-import { builtinRules, BUILTIN_NAMES, configError, positiveInt, severity } from './builtin-rules';
+import { configError, positiveInt } from '../util/options';
+import { builtinRules, BUILTIN_NAMES, severity } from './builtin-rules';
 import type {
   BreakGlassRuleOptions,
   DeniedAccessRuleOptions,
@@ -121,8 +122,8 @@ export class ThreatDetector extends EventEmitter implements AuditSink {
     this.#actor = options.actor ?? { id: 'bulwark-threat-detector', type: 'system' };
     this.#category = options.category ?? 'security';
     this.#clock = options.clock ?? (() => new Date());
-    const maxKeys = positiveInt(options.maxKeysPerRule, 10_000, `${path}.maxKeysPerRule`);
-    const maxEntries = positiveInt(options.maxEntriesPerKey, 1000, `${path}.maxEntriesPerKey`);
+    const maxKeys = positiveInt(options.maxKeysPerRule, `${path}.maxKeysPerRule`, 10_000);
+    const maxEntries = positiveInt(options.maxEntriesPerKey, `${path}.maxEntriesPerKey`, 1000);
 
     const add = (rule: DetectionRule, fallback: ViolationSeverity): void => {
       this.#rules.push({
