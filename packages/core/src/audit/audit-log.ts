@@ -28,6 +28,7 @@ import { MerkleTree } from './merkle-tree';
 import { Redactor } from './redactor';
 import { RetentionPolicy, type LegalHold, type RetentionPolicyOptions } from './retention-policy';
 import { REDACTION_RECORD_ACTIONS, verifyAuditLog, type AuditVerificationReport } from './verify-audit-log';
+import { invalid, nonEmptyString, positiveInt } from '../util/options';
 
 export type { ConsistencyProof, InclusionProof } from './audit-proofs';
 export type { RedactOptions, RemovalReport } from './log-removal';
@@ -57,6 +58,20 @@ export interface AuditLogOptions {
   systemActor?: AuditActor;
   /** `close()` also closes the store (default true). */
   closeStore?: boolean;
+  /** Config path used in error messages. Default `audit`. */
+  configPath?: string;
+}
+
+/**
+ * Checks the options AuditLog.open reads besides the store, synchronously: open() runs it, and
+ * createBulwark runs it before anything is opened.
+ */
+export function checkAuditLogOptions(
+  options: Pick<AuditLogOptions, 'maxBatchSize' | 'logId' | 'configPath'>,
+): void {
+  const path = options.configPath ?? 'audit';
+  if (options.maxBatchSize !== undefined) positiveInt(options.maxBatchSize, `${path}.maxBatchSize`);
+  if (options.logId !== undefined) nonEmptyString(options.logId, `${path}.logId`, 256);
 }
 
 interface Pending {
@@ -161,30 +176,11 @@ export class AuditLog {
       options.store === null ||
       typeof options.store?.append !== 'function'
     ) {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'audit.store must be an AuditStore', {
-        path: 'audit.store',
-      });
+      const path =
+        typeof options === 'object' && options !== null ? (options.configPath ?? 'audit') : 'audit';
+      throw invalid(`${path}.store`, 'an AuditStore', options?.store);
     }
-    if (
-      options.maxBatchSize !== undefined &&
-      (!Number.isInteger(options.maxBatchSize) || options.maxBatchSize < 1)
-    ) {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        'audit.maxBatchSize must be a positive integer',
-        {
-          path: 'audit.maxBatchSize',
-        },
-      );
-    }
-    if (
-      options.logId !== undefined &&
-      (typeof options.logId !== 'string' || options.logId === '' || options.logId.length > 256)
-    ) {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'audit.logId must be a non-empty string', {
-        path: 'audit.logId',
-      });
-    }
+    checkAuditLogOptions(options);
     const log = new AuditLog(options);
     await log.catchUp(Infinity);
     return log;

@@ -1,4 +1,4 @@
-import { AuditLog } from '../audit/audit-log';
+import { AuditLog, checkAuditLogOptions, type AuditLogOptions } from '../audit/audit-log';
 import type { AuditStore } from '../audit/audit-store';
 import { CheckpointSigner } from '../audit/checkpoint-signer';
 import type { CheckpointStore } from '../audit/checkpoint-store';
@@ -19,15 +19,7 @@ import {
   underPath,
   underPathAsync,
 } from './config-input';
-import {
-  configError,
-  hasMethods,
-  invalid,
-  isNonEmptyString,
-  isPlainObject,
-  optionalArray,
-  section,
-} from '../util/options';
+import { configError, hasMethods, invalid, isPlainObject, optionalArray, section } from '../util/options';
 import { withClock, type Opened } from './opened';
 
 // The `audit` section: the store, HMAC key, checkpoint signer and the tamper-evident log.
@@ -97,15 +89,8 @@ export function planAudit(value: unknown): AuditConfig | undefined {
       throw invalid('audit.checkpoint.store', 'a CheckpointStore, { file: "path" } or "memory"', cps);
     }
   }
-  if (audit.logId !== undefined && (!isNonEmptyString(audit.logId) || (audit.logId as string).length > 256)) {
-    throw invalid('audit.logId', 'a non-empty string of at most 256 characters', audit.logId);
-  }
-  if (
-    audit.maxBatchSize !== undefined &&
-    (!Number.isInteger(audit.maxBatchSize) || (audit.maxBatchSize as number) < 1)
-  ) {
-    throw invalid('audit.maxBatchSize', 'a positive integer', audit.maxBatchSize);
-  }
+  // AuditLog.open's own checks, run now so nothing is opened with a bad value.
+  checkAuditLogOptions(audit as Pick<AuditLogOptions, 'logId' | 'maxBatchSize'>);
   const retention = section(audit.retention, 'audit.retention', ['periods', 'holds']);
   // RetentionPolicy names its own paths (audit.retention.periods.<category>).
   if (retention !== undefined) new RetentionPolicy(retention as RetentionPolicyOptions);

@@ -1,5 +1,5 @@
 import type { AuditLog } from '../audit/audit-log';
-import { BREAK_GLASS_DEFAULTS, type BreakGlassOptions } from '../authz/break-glass-registry';
+import { checkBreakGlassLimits, type BreakGlassOptions } from '../authz/break-glass-registry';
 import { parsePolicyText } from '../authz/parse-policy-text';
 import type { PolicyDocument } from '../authz/policy-document';
 import { PolicyEngine } from '../authz/policy-engine';
@@ -33,25 +33,7 @@ export function planAuthz(value: unknown, hasAudit: boolean): AuthzPlan | undefi
         'requires the audit section: break-glass access is always audited (HIPAA 164.312(a)(2)(ii))',
       );
     }
-    // The engine checks these too, but names them relative to itself.
-    const { maxDurationMs, maxReasonLength, minReasonLength } = { ...BREAK_GLASS_DEFAULTS, ...breakGlass };
-    if (!Number.isInteger(maxDurationMs) || maxDurationMs < 1000 || maxDurationMs > 86_400_000) {
-      throw invalid(
-        'authz.breakGlass.maxDurationMs',
-        'an integer from 1000 to 86400000 (24 h)',
-        maxDurationMs,
-      );
-    }
-    if (!Number.isInteger(maxReasonLength) || maxReasonLength < 1 || maxReasonLength > 1024) {
-      throw invalid('authz.breakGlass.maxReasonLength', 'an integer from 1 to 1024', maxReasonLength);
-    }
-    if (!Number.isInteger(minReasonLength) || minReasonLength < 1 || minReasonLength > maxReasonLength) {
-      throw invalid(
-        'authz.breakGlass.minReasonLength',
-        'an integer from 1 to maxReasonLength',
-        minReasonLength,
-      );
-    }
+    checkBreakGlassLimits(breakGlass, 'authz.breakGlass');
   }
   const policy = authz.policy;
   if (policy === undefined) {

@@ -105,12 +105,6 @@ export function planPrivacy(value: unknown): PrivacyConfig | undefined {
         throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, err.message, { path: at });
       }
     }
-    for (const name of ['responseDays', 'maxExtensionDays'] as const) {
-      const v = dsr[name];
-      if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 1)) {
-        throw invalid(`privacy.dsr.${name}`, 'a positive integer', v);
-      }
-    }
   }
   optionalArray(privacy.processors, 'privacy.processors');
   const processing = section(privacy.processing, 'privacy.processing', KNOWN_PROCESSING);
@@ -266,6 +260,7 @@ function assemblePrivacy(privacy: PrivacyConfig, wired: PrivacyWiring): OpenedPr
           classification,
           ...(d.responseDays !== undefined ? { responseDays: d.responseDays } : {}),
           ...(d.maxExtensionDays !== undefined ? { maxExtensionDays: d.maxExtensionDays } : {}),
+          configPath: 'privacy.dsr',
           ...(d.actor !== undefined ? { actor: d.actor } : {}),
           ...dsrEvidence(d.evidence, wired.pseudonymKey),
           ...withClock(clock),

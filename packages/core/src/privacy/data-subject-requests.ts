@@ -30,6 +30,7 @@ import type { SubjectDataSource, SubjectDataValue } from './subject-data-source'
 import { jsonValue, SubjectDataSources } from './subject-data-sources';
 import { SubjectErasure } from './subject-erasure';
 import { readSecurityEvents } from './subject-security-events';
+import { positiveInt } from '../util/options';
 
 /** The app's identity check: was the requester proven to be the data subject (GDPR Art. 12(6))? */
 export type IdentityVerifier = (input: {
@@ -70,6 +71,8 @@ export interface DataSubjectRequestsOptions {
   /** Actor of lifecycle audit events. Default `{ id: 'bulwark-privacy', type: 'system' }`. */
   actor?: AuditActor;
   clock?: () => Date;
+  /** Config path of the numeric limits in error messages. Default `dsr.options`. */
+  configPath?: string;
 }
 
 export interface ReceiveRequestInput {
@@ -152,14 +155,11 @@ export class DataSubjectRequests {
       ...(options.receiptSigner === undefined ? {} : { signer: options.receiptSigner }),
       now: () => this.now(),
     });
-    this.responseDays =
-      options.responseDays === undefined
-        ? 30
-        : checkPositiveInt(options.responseDays, 'dsr.options.responseDays');
-    this.maxExtensionDays =
-      options.maxExtensionDays === undefined
-        ? 60
-        : checkPositiveInt(options.maxExtensionDays, 'dsr.options.maxExtensionDays');
+    // Numeric limits are configuration: ERR_CONFIG_INVALID naming `configPath` (createBulwark's
+    // `privacy.dsr`), from the option kit createBulwark shares.
+    const path = typeof o.configPath === 'string' ? o.configPath : 'dsr.options';
+    this.responseDays = positiveInt(options.responseDays, `${path}.responseDays`, 30);
+    this.maxExtensionDays = positiveInt(options.maxExtensionDays, `${path}.maxExtensionDays`, 60);
     this.actor = options.actor ?? { id: 'bulwark-privacy', type: 'system' };
     this.clock = options.clock ?? (() => new Date());
   }
