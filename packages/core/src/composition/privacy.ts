@@ -30,7 +30,6 @@ import {
 import {
   configError,
   invalid,
-  isNonEmptyString,
   isPlainObject,
   optionalArray,
   optionalFunction,
@@ -76,9 +75,6 @@ export function planPrivacy(value: unknown): PrivacyConfig | undefined {
   if (consent !== undefined) {
     requireStore(consent.store, 'privacy.consent.store', ['append', 'latest', 'history'], 'ConsentStore');
     optionalArray(consent.purposes, 'privacy.consent.purposes');
-    if (consent.auditCategory !== undefined && !isNonEmptyString(consent.auditCategory)) {
-      throw invalid('privacy.consent.auditCategory', 'a non-empty string', consent.auditCategory);
-    }
   }
   const dsr = section(privacy.dsr, 'privacy.dsr', KNOWN_DSR);
   if (dsr !== undefined) {
@@ -121,12 +117,6 @@ export function planPrivacy(value: unknown): PrivacyConfig | undefined {
   const retention = section(privacy.retention, 'privacy.retention', KNOWN_RETENTION);
   if (retention !== undefined) {
     optionalArray(retention.rules, 'privacy.retention.rules');
-    if (
-      retention.maxBatches !== undefined &&
-      (!Number.isSafeInteger(retention.maxBatches) || (retention.maxBatches as number) < 1)
-    ) {
-      throw invalid('privacy.retention.maxBatches', 'a positive integer', retention.maxBatches);
-    }
   }
   section(privacy.breaches, 'privacy.breaches', KNOWN_BREACHES);
   // Registrations (purposes, processors, activities, rules) are checked now, on throwaway services.
@@ -205,6 +195,7 @@ function assemblePrivacy(privacy: PrivacyConfig, wired: PrivacyWiring): OpenedPr
           ...(privacy.retention?.maxBatches !== undefined
             ? { maxBatches: privacy.retention.maxBatches }
             : {}),
+          configPath: 'privacy.retention',
           ...withClock(clock),
         }),
     ),
@@ -234,6 +225,7 @@ function assemblePrivacy(privacy: PrivacyConfig, wired: PrivacyWiring): OpenedPr
           store: wired.consentStore ?? new MemoryConsentStore(),
           ...audit,
           ...(c.auditCategory !== undefined ? { auditCategory: c.auditCategory } : {}),
+          configPath: 'privacy.consent',
           ...withClock(clock),
         }),
     );

@@ -121,4 +121,17 @@ describe('createBulwark and the engines word the same mistake the same way', () 
     expect(composed.message).toBe('privacy.dsr.responseDays must be a positive integer, got -1');
     expect(composed.details?.path).toBe('privacy.dsr.responseDays');
   });
+
+  it.each([
+    ['privacy.retention.maxBatches', { retention: { maxBatches: 0 } }, 'must be a positive integer, got 0'],
+    [
+      'privacy.consent.auditCategory',
+      { consent: { store: 'memory', auditCategory: '' } },
+      'must be a non-empty string of at most 64 characters, got an empty string',
+    ],
+  ])('%s: checked by the engine under the config path', async (where, privacy, wording) => {
+    const composed = await rejected(createBulwark({ ...base, privacy } as BulwarkConfig));
+    expect(composed.message).toBe(`${where} ${wording}`);
+    expect(composed.details?.path).toBe(where);
+  });
 });
