@@ -19,21 +19,29 @@ import {
   underPath,
   underPathAsync,
 } from './config-input';
-import { configError, hasMethods, invalid, isPlainObject, optionalArray, section } from '../util/options';
+import {
+  configError,
+  hasMethods,
+  invalid,
+  isPlainObject,
+  optionalArray,
+  section,
+  optionKeys,
+} from '../util/options';
 import { withClock, type Opened } from './opened';
 
 // The `audit` section: the store, HMAC key, checkpoint signer and the tamper-evident log.
 
-const KNOWN_AUDIT = [
-  'store',
-  'hmacKey',
-  'checkpoint',
-  'logId',
-  'retention',
-  'redactor',
-  'sinks',
-  'maxBatchSize',
-];
+const KNOWN_AUDIT = optionKeys<AuditConfig>({
+  store: true,
+  hmacKey: true,
+  checkpoint: true,
+  logId: true,
+  retention: true,
+  redactor: true,
+  sinks: true,
+  maxBatchSize: true,
+});
 /** The variable `bulwark audit` reads, so the CLI verifies what the app writes. */
 const AUDIT_HMAC_ENV = 'BULWARK_AUDIT_HMAC_KEY';
 /** Minimum length of the audit HMAC key and of the keys derived from or standing in for it. */

@@ -1,3 +1,4 @@
+import type { AuthzConfig } from './bulwark-config';
 import type { AuditLog } from '../audit/audit-log';
 import { checkBreakGlassLimits, type BreakGlassOptions } from '../authz/break-glass-registry';
 import { parsePolicyText } from '../authz/parse-policy-text';
@@ -5,13 +6,17 @@ import type { PolicyDocument } from '../authz/policy-document';
 import { PolicyEngine } from '../authz/policy-engine';
 import { validatePolicyDocument } from '../authz/validate-policy-document';
 import { fileRef, readTextFile, underPath } from './config-input';
-import { configError, invalid, isPlainObject, section } from '../util/options';
+import { configError, invalid, isPlainObject, section, optionKeys } from '../util/options';
 import { withClock } from './opened';
 
 // The `authz` section: the policy (inline, as text or from a file) and break-glass limits.
 
-const KNOWN_AUTHZ = ['policy', 'breakGlass'];
-const KNOWN_BREAK_GLASS = ['maxDurationMs', 'maxReasonLength', 'minReasonLength'];
+const KNOWN_AUTHZ = optionKeys<AuthzConfig>({ policy: true, breakGlass: true });
+const KNOWN_BREAK_GLASS = optionKeys<BreakGlassOptions>({
+  maxDurationMs: true,
+  maxReasonLength: true,
+  minReasonLength: true,
+});
 
 /** A policy given inline, already validated; a file is read when opening. */
 export interface AuthzPlan {

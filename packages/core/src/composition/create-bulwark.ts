@@ -16,6 +16,7 @@ import {
   optionalFunction,
   rejectUnknown,
   section,
+  optionKeys,
 } from '../util/options';
 import { openKeys, planKeys, type KeysPlan } from './keys';
 import { openMfa, planMfa, type MfaPlan } from './mfa';
@@ -26,19 +27,23 @@ import { openBruteForce, planThreat, type ThreatPlan } from './threat';
 // createBulwark: checks every section (each engine's constructor validates its own options under
 // the section's path), then opens and wires them. Each section lives in its own file here.
 
-const KNOWN_TOP_LEVEL = [
-  'keys',
-  'passwords',
-  'tokens',
-  'audit',
-  'authz',
-  'mfa',
-  'threat',
-  'privacy',
-  'compliance',
-  'clock',
-];
-const KNOWN_COMPLIANCE = ['privilegedRoles', 'httpSurface', 'auditCategories'];
+const KNOWN_TOP_LEVEL = optionKeys<BulwarkConfig>({
+  keys: true,
+  passwords: true,
+  tokens: true,
+  audit: true,
+  authz: true,
+  mfa: true,
+  threat: true,
+  privacy: true,
+  compliance: true,
+  clock: true,
+});
+const KNOWN_COMPLIANCE = optionKeys<ComplianceConfig>({
+  privilegedRoles: true,
+  httpSurface: true,
+  auditCategories: true,
+});
 
 /** What a section needs opened: checked synchronously before anything is opened. */
 interface Plan extends ThreatPlan {

@@ -1,3 +1,5 @@
+import type { BulwarkConfig } from './bulwark-config';
+import { AEAD_ALGORITHMS } from '../crypto/aead';
 import {
   EnvKeyProvider,
   FileKeyProvider,
@@ -9,13 +11,25 @@ import {
   type KeyStore,
 } from '../crypto/key-ring';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
-import { invalid, isNonEmptyString, isObject, isPlainObject, rejectUnknown } from '../util/options';
+import {
+  invalid,
+  isNonEmptyString,
+  isObject,
+  isPlainObject,
+  rejectUnknown,
+  oneOf,
+  optionKeys,
+} from '../util/options';
 import type { Opened } from './opened';
 
 // The `keys` section: the master key provider, the key store and the key ring opened over them.
 
-const KNOWN_KEYS = ['masterKey', 'store', 'defaultAlgorithm', 'ensure'];
-const ALGORITHMS: readonly AeadAlgorithm[] = ['aes-256-gcm', 'chacha20-poly1305'];
+const KNOWN_KEYS = optionKeys<NonNullable<BulwarkConfig['keys']>>({
+  masterKey: true,
+  store: true,
+  defaultAlgorithm: true,
+  ensure: true,
+});
 
 /** What opening the key ring needs, checked before anything is opened. */
 export interface KeysPlan {
@@ -88,9 +102,9 @@ export function planKeys(value: unknown): KeysPlan | undefined {
       { path: 'keys.store' },
     );
   }
-  if (value.defaultAlgorithm !== undefined && !ALGORITHMS.includes(value.defaultAlgorithm as AeadAlgorithm)) {
-    throw invalid('keys.defaultAlgorithm', `one of ${ALGORITHMS.join(', ')}`, value.defaultAlgorithm);
-  }
+  // The ring's own list (KeyRing.open checks it too, but as a crypto error without the path).
+  if (value.defaultAlgorithm !== undefined)
+    oneOf(value.defaultAlgorithm, 'keys.defaultAlgorithm', AEAD_ALGORITHMS);
   const ensure = value.ensure ?? [];
   if (!Array.isArray(ensure)) throw invalid('keys.ensure', 'an array of key ids', ensure);
   ensure.forEach((id, i) => {

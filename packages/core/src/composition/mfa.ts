@@ -8,24 +8,28 @@ import { TotpFactor, type TotpFactorOptions } from '../mfa/totp-factor';
 import type { BruteForceGuard } from '../threat/brute-force-guard';
 import type { MfaConfig } from './bulwark-config';
 import { requireStore } from './config-input';
-import { configError, section } from '../util/options';
+import { configError, section, optionKeys } from '../util/options';
 import { withClock, type Opened } from './opened';
 
 // The `mfa` section: who needs a second factor, and the TOTP and recovery-code factors.
 
-const KNOWN_MFA = ['policy', 'store', 'totp', 'recoveryCodes'];
-const KNOWN_MFA_POLICY = ['requiredFor', 'maxAgeSec', 'methods'];
-const KNOWN_TOTP = [
-  'issuer',
-  'keyId',
-  'allowPlaintextSecrets',
-  'algorithm',
-  'digits',
-  'period',
-  'window',
-  'secretBytes',
-];
-const KNOWN_RECOVERY = ['count', 'length'];
+const KNOWN_MFA = optionKeys<MfaConfig>({ policy: true, store: true, totp: true, recoveryCodes: true });
+const KNOWN_MFA_POLICY = optionKeys<MfaConfig['policy']>({
+  requiredFor: true,
+  maxAgeSec: true,
+  methods: true,
+});
+const KNOWN_TOTP = optionKeys<NonNullable<MfaConfig['totp']>>({
+  issuer: true,
+  keyId: true,
+  allowPlaintextSecrets: true,
+  algorithm: true,
+  digits: true,
+  period: true,
+  window: true,
+  secretBytes: true,
+});
+const KNOWN_RECOVERY = optionKeys<NonNullable<MfaConfig['recoveryCodes']>>({ count: true, length: true });
 
 export interface MfaPlan {
   policy: MfaPolicy;

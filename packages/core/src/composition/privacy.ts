@@ -34,36 +34,47 @@ import {
   optionalArray,
   optionalFunction,
   section,
+  optionKeys,
 } from '../util/options';
 import { withClock, type Opened } from './opened';
 
 // The `privacy` section: consent, data-subject requests, processors, the processing record,
 // retention of personal data and the breach register.
 
-const KNOWN_PRIVACY = [
-  'classification',
-  'consent',
-  'dsr',
-  'processors',
-  'processing',
-  'retention',
-  'breaches',
-];
-const KNOWN_CONSENT = ['store', 'purposes', 'auditCategory'];
-const KNOWN_DSR = [
-  'store',
-  'verifyIdentity',
-  'receiptSigner',
-  'responseDays',
-  'maxExtensionDays',
-  'actor',
-  'evidence',
-];
+const KNOWN_PRIVACY = optionKeys<PrivacyConfig>({
+  classification: true,
+  consent: true,
+  dsr: true,
+  processors: true,
+  processing: true,
+  retention: true,
+  breaches: true,
+});
+const KNOWN_CONSENT = optionKeys<NonNullable<PrivacyConfig['consent']>>({
+  store: true,
+  purposes: true,
+  auditCategory: true,
+});
+const KNOWN_DSR = optionKeys<NonNullable<PrivacyConfig['dsr']>>({
+  store: true,
+  verifyIdentity: true,
+  receiptSigner: true,
+  responseDays: true,
+  maxExtensionDays: true,
+  actor: true,
+  evidence: true,
+});
 /** HKDF info of the erasure pseudonym key derived from the audit HMAC key. */
 const DSR_PSEUDONYM_KEY_INFO = 'bulwark/dsr-erasure-pseudonym/v1';
-const KNOWN_PROCESSING = ['controller', 'activities'];
-const KNOWN_RETENTION = ['rules', 'maxBatches'];
-const KNOWN_BREACHES = ['deadlines'];
+const KNOWN_PROCESSING = optionKeys<NonNullable<PrivacyConfig['processing']>>({
+  controller: true,
+  activities: true,
+});
+const KNOWN_RETENTION = optionKeys<NonNullable<PrivacyConfig['retention']>>({
+  rules: true,
+  maxBatches: true,
+});
+const KNOWN_BREACHES = optionKeys<NonNullable<PrivacyConfig['breaches']>>({ deadlines: true });
 
 export function planPrivacy(value: unknown): PrivacyConfig | undefined {
   const privacy = section(value, 'privacy', KNOWN_PRIVACY);

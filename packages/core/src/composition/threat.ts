@@ -2,40 +2,40 @@ import { BruteForceGuard, type BruteForceGuardOptions } from '../threat/brute-fo
 import { ThreatDetector, type ThreatDetectorOptions } from '../threat/threat-detector';
 import type { ThreatConfig } from './bulwark-config';
 import { checkSecretBytes, readSecretBytes } from './config-input';
-import { configError, hasMethods, invalid, section } from '../util/options';
+import { configError, hasMethods, invalid, section, optionKeys } from '../util/options';
 
 // The `threat` section: the brute-force guard and the detector over the audit stream.
 
-const KNOWN_THREAT = ['bruteForce', 'detector'];
-const KNOWN_BRUTE_FORCE = [
-  'ip',
-  'account',
-  'ipAccount',
-  'lockout',
-  'knownClientTtlSec',
-  'backoffFactor',
-  'strikeWindowSec',
-  'redis',
-  'keyPrefix',
-  'accountKey',
-  'ipv6PrefixBits',
-  'normalizeAccount',
-];
-const KNOWN_DETECTOR = [
-  'onViolation',
-  'onError',
-  'failedLogins',
-  'deniedAccess',
-  'privilegeChanges',
-  'massExport',
-  'breakGlass',
-  'offHours',
-  'rules',
-  'maxKeysPerRule',
-  'maxEntriesPerKey',
-  'actor',
-  'category',
-];
+const KNOWN_THREAT = optionKeys<ThreatConfig>({ bruteForce: true, detector: true });
+const KNOWN_BRUTE_FORCE = optionKeys<NonNullable<ThreatConfig['bruteForce']>>({
+  ip: true,
+  account: true,
+  ipAccount: true,
+  lockout: true,
+  knownClientTtlSec: true,
+  backoffFactor: true,
+  strikeWindowSec: true,
+  redis: true,
+  keyPrefix: true,
+  accountKey: true,
+  ipv6PrefixBits: true,
+  normalizeAccount: true,
+});
+const KNOWN_DETECTOR = optionKeys<NonNullable<ThreatConfig['detector']>>({
+  onViolation: true,
+  onError: true,
+  failedLogins: true,
+  deniedAccess: true,
+  privilegeChanges: true,
+  massExport: true,
+  breakGlass: true,
+  offHours: true,
+  rules: true,
+  maxKeysPerRule: true,
+  maxEntriesPerKey: true,
+  actor: true,
+  category: true,
+});
 
 export interface ThreatPlan {
   bruteForce?: { options: ThreatConfig['bruteForce'] & object };

@@ -121,3 +121,14 @@ export function optionalArray(value: unknown, path: string): readonly unknown[] 
   if (!Array.isArray(value)) throw invalid(path, 'an array', value);
   return value;
 }
+
+/**
+ * The option names of `T`, for rejectUnknown / section, checked against `T` at compile time: the
+ * object must name every option of `T` and nothing else, so the list cannot drift from the
+ * engine's options type (`optionKeys<RetentionPolicyOptions>({ periods: true, holds: true })`).
+ */
+export function optionKeys<T extends object>(keys: {
+  readonly [K in keyof Required<T>]: true;
+}): readonly string[] {
+  return Object.freeze(Object.keys(keys));
+}
