@@ -1,6 +1,5 @@
 import { BulwarkAuditError, BulwarkConfigError, BulwarkError, ErrorCodes } from '../errors';
 import {
-  AUDIT_LIMITS,
   checkAuditDetailsSize,
   normalizeAuditEvent,
   normalizeAuditTime,
@@ -11,15 +10,28 @@ import {
 } from './audit-event';
 import type { AuditSink } from './audit-sink';
 import { normalizeAuditQuery, type AuditPage, type AuditQuery, type AuditStore } from './audit-store';
+import {
+  consistencyProof,
+  HEX64,
+  inclusionProof,
+  verifyConsistencyProof,
+  verifyInclusionProof,
+  type ConsistencyProof,
+  type InclusionProof,
+} from './audit-proofs';
+import { argError, LogRemoval, type RedactOptions, type RemovalReport } from './log-removal';
 import type { Checkpoint, CheckpointPublicKey } from './checkpoint';
 import type { CheckpointSigner } from './checkpoint-signer';
 import type { CheckpointStore } from './checkpoint-store';
 import { EntryHasher } from './entry-hasher';
-import { MerkleTree, verifyConsistency, verifyInclusion } from './merkle-tree';
+import { MerkleTree } from './merkle-tree';
 import { Redactor } from './redactor';
-import { PRESERVED_FROM_KEY } from './subject-pseudonymizer';
 import { RetentionPolicy, type LegalHold, type RetentionPolicyOptions } from './retention-policy';
 import { REDACTION_RECORD_ACTIONS, verifyAuditLog, type AuditVerificationReport } from './verify-audit-log';
+import { invalid, nonEmptyString, positiveInt } from '../util/options';
+
+export type { ConsistencyProof, InclusionProof } from './audit-proofs';
+export type { RedactOptions, RemovalReport } from './log-removal';
 
 export interface AuditLogOptions {
   store: AuditStore;
@@ -46,44 +58,20 @@ export interface AuditLogOptions {
   systemActor?: AuditActor;
   /** `close()` also closes the store (default true). */
   closeStore?: boolean;
+  /** Config path used in error messages. Default `audit`. */
+  configPath?: string;
 }
 
-export interface InclusionProof {
-  seq: number;
-  treeSize: number;
-  leafHash: string;
-  proof: string[];
-  root: string;
-}
-
-export interface ConsistencyProof {
-  fromSize: number;
-  toSize: number;
-  fromRoot: string;
-  toRoot: string;
-  proof: string[];
-}
-
-export interface RemovalReport {
-  /** Entries whose content was removed. */
-  removed: number;
-  /** Seq ranges removed (or, on a dry run, that would be). */
-  ranges: [number, number][];
-  /** Matching entries kept because of legal holds. */
-  held: { count: number; holdIds: string[] };
-  dryRun: boolean;
-  /** Entries whose content was kept as a pseudonymised copy (`redact` with `preserve`). */
-  preserved?: number;
-}
-
-export interface RedactOptions {
-  /**
-   * Evidence to keep (GDPR Art. 17(3)(b), (e)): called for every entry about to be redacted; an
-   * event returned is appended as the entry's replacement (normally the entry with the subject
-   * pseudonymised, see `SubjectPseudonymizer.preserve`) before the original is reduced to a stub.
-   * Return undefined to redact the entry without a copy.
-   */
-  preserve?: (entry: AuditEntry) => AuditEvent | undefined | Promise<AuditEvent | undefined>;
+/**
+ * Checks the options AuditLog.open reads besides the store, synchronously: open() runs it, and
+ * createBulwark runs it before anything is opened.
+ */
+export function checkAuditLogOptions(
+  options: Pick<AuditLogOptions, 'maxBatchSize' | 'logId' | 'configPath'>,
+): void {
+  const path = options.configPath ?? 'audit';
+  if (options.maxBatchSize !== undefined) positiveInt(options.maxBatchSize, `${path}.maxBatchSize`);
+  if (options.logId !== undefined) nonEmptyString(options.logId, `${path}.logId`, 256);
 }
 
 interface Pending {
@@ -91,10 +79,6 @@ interface Pending {
   resolve: (entry: AuditEntry) => void;
   reject: (err: unknown) => void;
 }
-
-const HEX64 = /^[0-9a-f]{64}$/;
-/** A redaction record lists at most this many ranges, so it stays inside the details limits. */
-const RANGES_PER_RECORD = 200;
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -113,28 +97,6 @@ function freezeEvent(event: NormalizedAuditEvent): NormalizedAuditEvent {
   if (event.resource !== undefined) Object.freeze(event.resource);
   if (event.details !== undefined) deepFreeze(event.details);
   return Object.freeze(event);
-}
-
-function toRanges(seqs: number[]): [number, number][] {
-  const sorted = [...new Set(seqs)].sort((a, b) => a - b);
-  const out: [number, number][] = [];
-  for (const s of sorted) {
-    const last = out[out.length - 1];
-    if (last !== undefined && s === last[1] + 1) last[1] = s;
-    else out.push([s, s]);
-  }
-  return out;
-}
-
-const hexList = (list: Buffer[]): string[] => list.map((b) => b.toString('hex'));
-
-function bufList(list: unknown): Buffer[] | undefined {
-  if (!Array.isArray(list) || !list.every((h) => typeof h === 'string' && HEX64.test(h))) return undefined;
-  return list.map((h: string) => Buffer.from(h, 'hex'));
-}
-
-function argError(message: string, details?: Record<string, unknown>): BulwarkAuditError {
-  return new BulwarkAuditError(ErrorCodes.AUDIT_INVALID_ARGUMENT, message, details);
 }
 
 /**
@@ -168,6 +130,8 @@ export class AuditLog {
   private loop?: Promise<void>;
   private sinkChain: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Erasure and the retention purge, through the log's own write path. */
+  readonly #removal: LogRemoval;
 
   private constructor(options: AuditLogOptions) {
     this.store = options.store;
@@ -193,6 +157,15 @@ export class AuditLog {
       options.retention instanceof RetentionPolicy
         ? options.retention
         : new RetentionPolicy(options.retention);
+    this.#removal = new LogRemoval({
+      store: this.store,
+      retention: this.retention,
+      clock: this.clock,
+      systemActor: this.systemActor,
+      flush: () => this.flush(),
+      normalize: (event) => this.normalize(event),
+      enqueue: (event) => this.enqueue(event),
+    });
   }
 
   /** Opens a log over a store, loading its leaf hashes into the Merkle tree. */
@@ -203,30 +176,11 @@ export class AuditLog {
       options.store === null ||
       typeof options.store?.append !== 'function'
     ) {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'audit.store must be an AuditStore', {
-        path: 'audit.store',
-      });
+      const path =
+        typeof options === 'object' && options !== null ? (options.configPath ?? 'audit') : 'audit';
+      throw invalid(`${path}.store`, 'an AuditStore', options?.store);
     }
-    if (
-      options.maxBatchSize !== undefined &&
-      (!Number.isInteger(options.maxBatchSize) || options.maxBatchSize < 1)
-    ) {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        'audit.maxBatchSize must be a positive integer',
-        {
-          path: 'audit.maxBatchSize',
-        },
-      );
-    }
-    if (
-      options.logId !== undefined &&
-      (typeof options.logId !== 'string' || options.logId === '' || options.logId.length > 256)
-    ) {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'audit.logId must be a non-empty string', {
-        path: 'audit.logId',
-      });
-    }
+    checkAuditLogOptions(options);
     const log = new AuditLog(options);
     await log.catchUp(Infinity);
     return log;
@@ -467,13 +421,7 @@ export class AuditLog {
     if (!Number.isSafeInteger(seq) || seq < 1 || seq > treeSize) {
       throw argError(`seq must be an integer from 1 to ${treeSize}`, { seq, treeSize });
     }
-    return {
-      seq,
-      treeSize,
-      leafHash: this.tree.leaf(seq - 1).toString('hex'),
-      proof: hexList(this.tree.inclusionProof(seq - 1, treeSize)),
-      root: this.tree.root(treeSize).toString('hex'),
-    };
+    return inclusionProof(this.tree, seq, treeSize);
   }
 
   /** RFC 9162 §2.1.4 consistency proof that the tree of `toSize` extends the tree of `fromSize`. */
@@ -482,13 +430,7 @@ export class AuditLog {
     if (!Number.isSafeInteger(fromSize) || fromSize < 1 || fromSize > toSize) {
       throw argError(`fromSize must be an integer from 1 to ${toSize}`, { fromSize, toSize });
     }
-    return {
-      fromSize,
-      toSize,
-      fromRoot: this.tree.root(fromSize).toString('hex'),
-      toRoot: this.tree.root(toSize).toString('hex'),
-      proof: hexList(this.tree.consistencyProof(fromSize, toSize)),
-    };
+    return consistencyProof(this.tree, fromSize, toSize);
   }
 
   /**
@@ -499,23 +441,7 @@ export class AuditLog {
     proof: InclusionProof,
     options: { root?: string; entry?: AuditEntry; hmacKey?: Uint8Array } = {},
   ): boolean {
-    if (proof === null || typeof proof !== 'object') return false;
-    const path = bufList(proof.proof);
-    if (path === undefined || typeof proof.leafHash !== 'string' || !HEX64.test(proof.leafHash)) return false;
-    if (typeof proof.root !== 'string' || !HEX64.test(proof.root)) return false;
-    if (options.root !== undefined && options.root !== proof.root) return false;
-    if (options.entry !== undefined) {
-      if (options.entry.seq !== proof.seq || options.entry.leafHash !== proof.leafHash) return false;
-      if (options.entry.redacted === undefined && !new EntryHasher(options.hmacKey).matches(options.entry))
-        return false;
-    }
-    return verifyInclusion(
-      Buffer.from(proof.leafHash, 'hex'),
-      proof.seq - 1,
-      proof.treeSize,
-      path,
-      Buffer.from(proof.root, 'hex'),
-    );
+    return verifyInclusionProof(proof, options);
   }
 
   /** Checks a consistency proof, optionally against roots you trust (e.g. two checkpoints). */
@@ -523,26 +449,7 @@ export class AuditLog {
     proof: ConsistencyProof,
     options: { fromRoot?: string; toRoot?: string } = {},
   ): boolean {
-    if (proof === null || typeof proof !== 'object') return false;
-    const path = bufList(proof.proof);
-    if (path === undefined) return false;
-    if (
-      typeof proof.fromRoot !== 'string' ||
-      !HEX64.test(proof.fromRoot) ||
-      typeof proof.toRoot !== 'string' ||
-      !HEX64.test(proof.toRoot)
-    ) {
-      return false;
-    }
-    if (options.fromRoot !== undefined && options.fromRoot !== proof.fromRoot) return false;
-    if (options.toRoot !== undefined && options.toRoot !== proof.toRoot) return false;
-    return verifyConsistency(
-      proof.fromSize,
-      proof.toSize,
-      path,
-      Buffer.from(proof.fromRoot, 'hex'),
-      Buffer.from(proof.toRoot, 'hex'),
-    );
+    return verifyConsistencyProof(proof, options);
   }
 
   /** Flushes, signs the current tree head and saves it to the checkpoint store (if any). */
@@ -597,44 +504,6 @@ export class AuditLog {
     });
   }
 
-  private async scan(visit: (entry: AuditEntry) => void): Promise<void> {
-    for (let pos = 1; ;) {
-      const page = await this.store.read(pos, 1000);
-      for (const e of page) visit(e);
-      if (page.length < 1000) return;
-      pos += page.length;
-    }
-  }
-
-  /** Appends the log's own records of a removal, `RANGES_PER_RECORD` ranges per record. */
-  private async record(
-    action: 'audit.redacted' | 'audit.purged',
-    ranges: [number, number][],
-    reason: string,
-    count: number,
-  ): Promise<void> {
-    const writes: Promise<AuditEntry>[] = [];
-    for (let i = 0; i < ranges.length; i += RANGES_PER_RECORD) {
-      writes.push(
-        this.enqueue(
-          this.normalize({
-            actor: this.systemActor,
-            action,
-            outcome: 'success',
-            reason,
-            category: 'audit',
-            details: { ranges: ranges.slice(i, i + RANGES_PER_RECORD), count },
-          }),
-        ),
-      );
-    }
-    await Promise.all(writes);
-  }
-
-  private holdSummary(held: Map<string, number>, heldCount: number): RemovalReport['held'] {
-    return { count: heldCount, holdIds: [...held.keys()].sort() };
-  }
-
   /**
    * Removes the content of matching entries (GDPR Art. 17 erasure), keeping seq, time, category,
    * prevHash and leafHash so the chain and every proof still verify. Trade-off: a redacted
@@ -653,98 +522,7 @@ export class AuditLog {
    */
   async redact(filter: AuditQuery, reason: string, options: RedactOptions = {}): Promise<RemovalReport> {
     this.checkOpen();
-    if (typeof reason !== 'string' || reason.trim() === '' || reason.length > AUDIT_LIMITS.reason) {
-      throw argError(
-        `redaction reason must be a non-empty string of at most ${AUDIT_LIMITS.reason} characters`,
-      );
-    }
-    const q = normalizeAuditQuery({
-      ...filter,
-      cursor: undefined,
-      limit: 1000,
-      includeRedacted: false,
-      order: 'asc',
-    });
-    if (Object.keys(q).every((k) => ['limit', 'order', 'includeRedacted'].includes(k))) {
-      throw argError('redact() needs at least one filter criterion (refusing to redact the whole log)');
-    }
-    await this.flush();
-    const seqs: number[] = [];
-    const held = new Map<string, number>();
-    let heldCount = 0;
-    for (
-      let page = await this.store.query(q);
-      ;
-      page = await this.store.query({ ...q, after: page.entries[page.entries.length - 1]!.seq })
-    ) {
-      for (const e of page.entries) {
-        const holds = this.retention.holdsFor(e);
-        if (holds.length > 0) {
-          heldCount++;
-          for (const h of holds) held.set(h.id, (held.get(h.id) ?? 0) + 1);
-        } else seqs.push(e.seq);
-      }
-      if (page.nextCursor === undefined || page.entries.length === 0) break;
-    }
-    const ranges = toRanges(seqs);
-    let preserved = 0;
-    if (options.preserve !== undefined && seqs.length > 0) {
-      const wanted = new Set(seqs);
-      const copies: NormalizedAuditEvent[] = [];
-      for (const e of await this.entriesAt(seqs)) {
-        if (!wanted.has(e.seq) || e.redacted !== undefined) continue;
-        const event = await options.preserve(e);
-        if (event === undefined) continue;
-        if (REDACTION_RECORD_ACTIONS.has(event.action)) {
-          throw argError(`a preserved copy cannot use the reserved action '${event.action}'`);
-        }
-        let copy: NormalizedAuditEvent;
-        try {
-          copy = this.normalize(event);
-        } catch (err) {
-          // Pseudonyms are longer than most ids: details near the size limit can outgrow it. The
-          // copy then keeps its other fields and the reference to the original, not the details.
-          if (!(err instanceof BulwarkAuditError) || err.code !== ErrorCodes.AUDIT_INVALID_EVENT) throw err;
-          const from = (event.details as Record<string, unknown> | undefined)?.[PRESERVED_FROM_KEY];
-          copy = this.normalize({
-            ...event,
-            details: { ...(from === undefined ? {} : { [PRESERVED_FROM_KEY]: from }), detailsOmitted: true },
-          });
-        }
-        copies.push(copy);
-      }
-      // Copies become durable before any original loses its content.
-      await Promise.all(copies.map((c) => this.enqueue(c)));
-      await this.flush();
-      preserved = copies.length;
-    }
-    if (seqs.length > 0) {
-      // Record first: a crash between the two steps leaves a record without stubs (harmless),
-      // never stubs without a record.
-      await this.record('audit.redacted', ranges, reason, seqs.length);
-      await this.store.redact(seqs, { at: normalizeAuditTime(this.clock()), reason });
-    }
-    return {
-      removed: seqs.length,
-      ranges,
-      held: this.holdSummary(held, heldCount),
-      dryRun: false,
-      ...(options.preserve === undefined ? {} : { preserved }),
-    };
-  }
-
-  /** The stored entries with these seqs (read in runs of consecutive seqs). */
-  private async entriesAt(seqs: readonly number[]): Promise<AuditEntry[]> {
-    const out: AuditEntry[] = [];
-    for (const [from, to] of toRanges([...seqs])) {
-      for (let pos = from; pos <= to;) {
-        const page = await this.store.read(pos, Math.min(1000, to - pos + 1));
-        if (page.length === 0) break;
-        out.push(...page.filter((e) => e.seq >= from && e.seq <= to));
-        pos += page.length;
-      }
-    }
-    return out;
+    return this.#removal.redact(filter, reason, options);
   }
 
   /**
@@ -754,41 +532,7 @@ export class AuditLog {
    */
   async purge(options: { now?: Date; dryRun?: boolean } = {}): Promise<RemovalReport> {
     this.checkOpen();
-    const now = (options.now ?? this.clock()).getTime();
-    if (!Number.isFinite(now)) throw argError('purge now must be a valid Date');
-    await this.flush();
-    const byCategory = new Map<string, number[]>();
-    const held = new Map<string, number>();
-    let heldCount = 0;
-    await this.scan((e) => {
-      if (e.redacted !== undefined) return;
-      const expires = this.retention.expiresAt(e);
-      if (expires === undefined || expires > now) return;
-      const holds = this.retention.holdsFor(e);
-      if (holds.length > 0) {
-        heldCount++;
-        for (const h of holds) held.set(h.id, (held.get(h.id) ?? 0) + 1);
-        return;
-      }
-      const list = byCategory.get(e.category) ?? [];
-      list.push(e.seq);
-      byCategory.set(e.category, list);
-    });
-    const all = [...byCategory.values()].flat();
-    const ranges = toRanges(all);
-    const report = {
-      removed: options.dryRun ? 0 : all.length,
-      ranges,
-      held: this.holdSummary(held, heldCount),
-      dryRun: options.dryRun === true,
-    };
-    if (options.dryRun || all.length === 0) return report;
-    await this.record('audit.purged', ranges, 'retention period elapsed', all.length);
-    const at = normalizeAuditTime(this.clock());
-    for (const [category, seqs] of byCategory) {
-      await this.store.redact(seqs, { at, reason: `retention period of category ${category} elapsed` });
-    }
-    return report;
+    return this.#removal.purge(options);
   }
 
   /** Places a legal hold (see `RetentionPolicy`). In-memory: re-apply holds at start-up from your config. */

@@ -1,7 +1,8 @@
-import { BulwarkAuditError, BulwarkConfigError, ErrorCodes } from '../errors';
+import { BulwarkAuditError, ErrorCodes } from '../errors';
 import type { AuditEntry } from './audit-event';
 import type { AuditSink } from './audit-sink';
 import { canonicalBytes } from './canonical-json';
+import { configError } from '../util/options';
 
 /*
  * Core never depends on the `nats` package: the app connects and hands over its JetStream client.
@@ -163,10 +164,6 @@ function categoryTokens(category: unknown): string {
     .split('.')
     .map((t) => (t === '' ? '_' : t))
     .join('.');
-}
-
-function configError(path: string, message: string): BulwarkConfigError {
-  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} ${message}`, { path });
 }
 
 function intOption(

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
-import { BulwarkConfigError, ErrorCodes } from '../errors';
+import type { BulwarkConfigError } from '../errors';
 import type { AuditDetails, AuditJsonValue } from './audit-event';
 import { canonicalize } from './canonical-json';
+import { configError } from '../util/options';
 
 /** Data classes (DESIGN: personal / sensitive / PHI / cardholder) plus `secret` for credentials. */
 export type DataClassification = 'personal' | 'sensitive' | 'phi' | 'cardholder' | 'secret';
@@ -252,7 +253,5 @@ export class Redactor {
 }
 
 function config(path: string, message: string): BulwarkConfigError {
-  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `redactor.${path} ${message}`, {
-    path: `redactor.${path}`,
-  });
+  return configError(`redactor.${path}`, message);
 }

@@ -1,5 +1,6 @@
-import { BulwarkConfigError, ErrorCodes } from '../errors';
+import type { BulwarkConfigError } from '../errors';
 import type { AuditEntry } from './audit-event';
+import { configError } from '../util/options';
 
 /**
  * A legal hold: entries it matches are never purged or redacted while it exists (litigation hold;
@@ -32,9 +33,7 @@ export interface RetentionPolicyOptions {
 const DAY_MS = 86_400_000;
 
 function config(path: string, message: string): BulwarkConfigError {
-  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `audit.retention.${path} ${message}`, {
-    path: `audit.retention.${path}`,
-  });
+  return configError(`audit.retention.${path}`, message);
 }
 
 /** Per-category retention periods and legal holds. */

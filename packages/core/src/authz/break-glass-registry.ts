@@ -5,6 +5,7 @@ import { BulwarkPolicyError, ErrorCodes } from '../errors';
 import { type ActionPattern, matchesActionPattern, parseActionPattern } from './action-pattern';
 import type { AuthzContext, AuthzResource, Decision } from './authorizer';
 import { matchesResourcePattern, parseResourcePattern, type ResourcePattern } from './resource-pattern';
+import { intInRange, invalid as invalidOption } from '../util/options';
 
 /**
  * Break-glass: emergency access outside the normal policy (a clinician reading a chart of a
@@ -110,6 +111,30 @@ function patterns<T>(
   return { raw: [...list] as string[], parsed };
 }
 
+/**
+ * The break-glass limits with their defaults, checked (the registry does it at construction;
+ * createBulwark calls it with `authz.breakGlass` before anything is opened).
+ */
+export function checkBreakGlassLimits(
+  options: BreakGlassOptions,
+  path = 'breakGlass',
+): Required<BreakGlassOptions> {
+  const limits = { ...BREAK_GLASS_DEFAULTS, ...options };
+  const { maxDurationMs, maxReasonLength, minReasonLength } = limits;
+  if (!Number.isSafeInteger(maxDurationMs) || maxDurationMs < 1000 || maxDurationMs > MAX_DURATION_CEILING) {
+    throw invalidOption(
+      `${path}.maxDurationMs`,
+      `an integer from 1000 to ${MAX_DURATION_CEILING} (24 h)`,
+      maxDurationMs,
+    );
+  }
+  intInRange(maxReasonLength, `${path}.maxReasonLength`, 1, 1024);
+  if (!Number.isSafeInteger(minReasonLength) || minReasonLength < 1 || minReasonLength > maxReasonLength) {
+    throw invalidOption(`${path}.minReasonLength`, 'an integer from 1 to maxReasonLength', minReasonLength);
+  }
+  return limits;
+}
+
 const truncate = (s: string, max: number): string => (s.length > max ? s.slice(0, max) : s);
 
 /** Internal store of grants; the `PolicyEngine` owns one and exposes its operations. */
@@ -124,25 +149,9 @@ export class BreakGlassRegistry {
     private readonly now: () => number,
     private readonly emit: AuditEmitter | undefined,
     private readonly onAuditError: (err: unknown, event: AuditEvent) => void,
+    configPath = 'breakGlass',
   ) {
-    this.limits = { ...BREAK_GLASS_DEFAULTS, ...options };
-    const { maxDurationMs, maxReasonLength, minReasonLength } = this.limits;
-    if (!Number.isInteger(maxDurationMs) || maxDurationMs < 1000 || maxDurationMs > MAX_DURATION_CEILING) {
-      throw new BulwarkPolicyError(
-        ErrorCodes.POLICY_BREAK_GLASS_INVALID,
-        `breakGlass.maxDurationMs must be an integer between 1000 and ${MAX_DURATION_CEILING} (24 h), got ${maxDurationMs}`,
-        { path: 'breakGlass.maxDurationMs' },
-      );
-    }
-    if (!Number.isInteger(maxReasonLength) || maxReasonLength < 1 || maxReasonLength > 1024) {
-      throw invalid('maxReasonLength', `must be an integer between 1 and 1024, got ${maxReasonLength}`);
-    }
-    if (!Number.isInteger(minReasonLength) || minReasonLength < 1 || minReasonLength > maxReasonLength) {
-      throw invalid(
-        'minReasonLength',
-        `must be an integer between 1 and maxReasonLength, got ${minReasonLength}`,
-      );
-    }
+    this.limits = checkBreakGlassLimits(options, configPath);
   }
 
   /** True when some subject may hold an active grant (keeps the check path to one branch otherwise). */

@@ -21,6 +21,7 @@ import { parsePolicyText, type ParsePolicyTextOptions } from './parse-policy-tex
 import { matchesResourcePattern, parseResourcePattern, type ResourcePattern } from './resource-pattern';
 import { RoleGraph } from './role-graph';
 import { validatePolicyDocument } from './validate-policy-document';
+import { positiveInt } from '../util/options';
 
 /**
  * Bulwark's access-control policy engine: RBAC with role inheritance plus ABAC conditions,
@@ -279,8 +280,8 @@ export class PolicyEngine implements Authorizer {
       });
     }
     this.nowMs = clock === undefined ? Date.now : () => clock().getTime();
-    this.roleCacheSize = positiveInt(options.roleCacheSize, 1024, 'roleCacheSize');
-    this.indexSize = positiveInt(options.indexSize, 4096, 'indexSize');
+    this.roleCacheSize = positiveInt(options.roleCacheSize, 'roleCacheSize', 1024);
+    this.indexSize = positiveInt(options.indexSize, 'indexSize', 4096);
 
     const sinks: AuditEmitter[] = [];
     if (options.onAudit !== undefined) {
@@ -553,16 +554,4 @@ export class PolicyEngine implements Authorizer {
   sweepBreakGlass(): number {
     return this.breakGlass.sweep();
   }
-}
-
-function positiveInt(value: number | undefined, fallback: number, path: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) {
-    throw new BulwarkConfigError(
-      ErrorCodes.CONFIG_INVALID,
-      `${path} must be a positive integer, got ${value}`,
-      { path },
-    );
-  }
-  return value;
 }

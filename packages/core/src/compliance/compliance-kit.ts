@@ -6,7 +6,7 @@ import type { BreakGlassGrant } from '../authz/break-glass-registry';
 import type { AuthzResource, AuthzSubject, Decision } from '../authz/authorizer';
 import type { KeyInfo } from '../crypto/key-ring';
 import type { PasswordHashParams } from '../crypto/password-hasher';
-import { BulwarkConfigError, ErrorCodes } from '../errors';
+import type { BulwarkConfigError } from '../errors';
 import type { MfaPolicyDecision, MfaPolicyDescription } from '../mfa/mfa-policy';
 import type { ClassifiedField } from '../privacy/classification-registry';
 import type { BruteForceGuardDescription } from '../threat/brute-force-guard';
@@ -33,6 +33,7 @@ import {
   type ProcessorEvidence,
 } from './evidence';
 import { adaptPrivacySource, type PrivacySource } from './privacy-evidence';
+import { configError } from '../util/options';
 
 type Awaitable<T> = T | Promise<T>;
 
@@ -140,9 +141,7 @@ const PROBE_RESOURCE: AuthzResource = Object.freeze({ type: 'bulwark-compliance-
 const BREAK_GLASS_GRANTED = 'authz.break_glass.granted';
 
 function config(path: string, message: string): BulwarkConfigError {
-  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `compliance.${path} ${message}`, {
-    path: `compliance.${path}`,
-  });
+  return configError(`compliance.${path}`, message);
 }
 
 function stringList(value: unknown, path: string, fallback: readonly string[]): readonly string[] {

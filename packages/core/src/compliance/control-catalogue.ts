@@ -1,18 +1,17 @@
-import { BulwarkConfigError, ErrorCodes } from '../errors';
+import type { BulwarkConfigError } from '../errors';
 import { GDPR_CONTROLS } from './catalogue/gdpr';
 import { HIPAA_CONTROLS } from './catalogue/hipaa';
 import { ISO27001_CONTROLS } from './catalogue/iso27001';
 import { PCI_DSS_CONTROLS } from './catalogue/pci-dss';
 import { SOC2_CONTROLS } from './catalogue/soc2';
 import { FRAMEWORKS, type CheckId, type ControlDefinition, type Framework } from './control';
+import { configError } from '../util/options';
 
 // OSCAL token: the control id doubles as an OSCAL finding target id.
 const TOKEN = /^[A-Za-z_][A-Za-z0-9._-]*$/;
 
 function invalid(path: string, message: string): BulwarkConfigError {
-  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `compliance.controls.${path} ${message}`, {
-    path: `compliance.controls.${path}`,
-  });
+  return configError(`compliance.controls.${path}`, message);
 }
 
 /**

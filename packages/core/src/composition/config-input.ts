@@ -1,8 +1,18 @@
 import { promises as fs } from 'node:fs';
 import type { JWK } from 'jose';
 import { BulwarkConfigError, BulwarkError, ErrorCodes } from '../errors';
+import {
+  configError,
+  hasMethods,
+  invalid,
+  isPlainObject,
+  isNonEmptyString,
+  rejectUnknown,
+} from '../util/options';
 
-// Validation and secret-reading helpers of createBulwark. Every error is a BulwarkConfigError whose
+// What only createBulwark reads: stores named in config, secrets and JWKs from env / files, and
+// engine errors re-pathed under the config path. The generic checks are util/options.ts.
+// Every error is a BulwarkConfigError whose
 // `details.path` names the config field; no message ever contains a configured value that could be
 // a secret (keys, JWKs, file contents): only its kind ("a string", "an object").
 
@@ -12,63 +22,13 @@ export type SecretBytesConfig = Uint8Array | { env: string } | { file: string };
 /** A JSON Web Key given inline or as a file holding it. */
 export type JwkConfig = JWK | { file: string };
 
-export function configError(path: string, message: string, cause?: unknown): BulwarkConfigError {
-  return new BulwarkConfigError(
-    ErrorCodes.CONFIG_INVALID,
-    `${path} ${message}`,
-    { path },
-    cause === undefined ? undefined : { cause },
-  );
-}
-
-export function invalid(path: string, expected: string, got: unknown): BulwarkConfigError {
-  return configError(path, `must be ${expected}, got ${describeValue(got)}`);
-}
-
-/** Describes a bad value without echoing it (it may be a secret). */
-export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return value.length === 0 ? 'an empty string' : 'a string';
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'a non-finite number';
-  return typeof value === 'object' ? 'an object' : typeof value;
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
-}
-
-export function nonEmptyString(value: unknown): value is string {
-  return typeof value === 'string' && value.trim().length > 0;
-}
-
-/** Throws for the first key of `obj` not in `known` (a typo must not silently drop a setting). */
-export function rejectUnknown(obj: Record<string, unknown>, known: readonly string[], prefix: string): void {
-  for (const key of Object.keys(obj)) {
-    if (!known.includes(key)) {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        `${prefix}${key} is not a known option (expected one of ${known.join(', ')})`,
-        { path: `${prefix}${key}` },
-      );
-    }
+/** `'memory'` only when said explicitly: a silent in-memory default would lose records on restart. */
+export function requireStore(value: unknown, path: string, methods: readonly string[], what: string): void {
+  if (value === 'memory' || hasMethods(value, ...methods)) return;
+  if (value === undefined) {
+    throw configError(path, `is required: a ${what}, or "memory" (tests only: records are lost on restart)`);
   }
-}
-
-/** An optional section: undefined, or a plain object whose keys are all known. */
-export function section(
-  value: unknown,
-  path: string,
-  known: readonly string[],
-): Record<string, unknown> | undefined {
-  if (value === undefined) return undefined;
-  if (!isPlainObject(value)) throw invalid(path, 'an object', value);
-  rejectUnknown(value, known, `${path}.`);
-  return value;
+  throw invalid(path, `a ${what} or "memory"`, value);
 }
 
 /** `{ file: "path" }` (only that key, plus `extra`), or undefined when `value` is not one. */
@@ -79,7 +39,7 @@ export function fileRef(
 ): { file: string } | undefined {
   if (!isPlainObject(value) || !('file' in value)) return undefined;
   rejectUnknown(value, ['file', ...extra], `${path}.`);
-  if (!nonEmptyString(value.file)) throw invalid(`${path}.file`, 'a file path', value.file);
+  if (!isNonEmptyString(value.file)) throw invalid(`${path}.file`, 'a file path', value.file);
   return { file: value.file };
 }
 
@@ -104,7 +64,8 @@ export function checkSecretBytes(value: unknown, path: string, minBytes: number)
   if (isPlainObject(value)) {
     if ('env' in value) {
       rejectUnknown(value, ['env'], `${path}.`);
-      if (!nonEmptyString(value.env)) throw invalid(`${path}.env`, 'an environment variable name', value.env);
+      if (!isNonEmptyString(value.env))
+        throw invalid(`${path}.env`, 'an environment variable name', value.env);
       return;
     }
     if (fileRef(value, path) !== undefined) return;

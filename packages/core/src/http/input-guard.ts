@@ -1,6 +1,7 @@
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
 import { readBoundedBody, type BodyStream } from './read-bounded-body';
+import { positiveInt } from '../util/options';
 
 export interface InputGuardOptions {
   /** Largest accepted request body in bytes (declared or streamed). Default 102 400 (100 KiB, body-parser's default). */
@@ -84,20 +85,6 @@ export function checkResourceId(id: string, location = 'params'): string {
   return id;
 }
 
-function positiveInt(value: unknown, fallback: number, path: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new BulwarkConfigError(
-      ErrorCodes.CONFIG_INVALID,
-      `${path} must be a positive integer, got ${String(value)}`,
-      {
-        path,
-      },
-    );
-  }
-  return value;
-}
-
 function bool(value: unknown, fallback: boolean, path: string): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') {
@@ -147,9 +134,9 @@ export class InputGuard {
         });
       }
     }
-    this.maxBodyBytes = positiveInt(options.maxBodyBytes, 100 * 1024, `${path}.maxBodyBytes`);
-    this.maxDepth = positiveInt(options.maxDepth, 32, `${path}.maxDepth`);
-    this.maxKeys = positiveInt(options.maxKeys, 10_000, `${path}.maxKeys`);
+    this.maxBodyBytes = positiveInt(options.maxBodyBytes, `${path}.maxBodyBytes`, 100 * 1024);
+    this.maxDepth = positiveInt(options.maxDepth, `${path}.maxDepth`, 32);
+    this.maxKeys = positiveInt(options.maxKeys, `${path}.maxKeys`, 10_000);
     this.rejectNulBytes = bool(options.rejectNulBytes, true, `${path}.rejectNulBytes`);
     this.checkPath = bool(options.checkPath, true, `${path}.checkPath`);
     this.parseBody = bool(options.parseBody, true, `${path}.parseBody`);

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { compileIpRange, parseCidr, type CompiledIpRange } from '../authz/ip-range';
-import { BulwarkConfigError, ErrorCodes } from '../errors';
+import { configError } from '../util/options';
 
 /**
  * Which reverse proxies in front of the app are trusted to tell the client's address in
@@ -21,10 +21,6 @@ const NAMED_RANGES: Readonly<Record<string, readonly string[]>> = {
 
 /** Most X-Forwarded-For entries looked at (from the right); no real chain of proxies is longer. */
 const MAX_HOPS = 32;
-
-function invalid(path: string, message: string): BulwarkConfigError {
-  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} ${message}`, { path });
-}
 
 /** `::ffff:10.0.0.1` (a dual-stack socket's IPv4 peer) as `10.0.0.1`; anything not an IP as undefined. */
 function normalize(address: string | undefined): string | undefined {
@@ -52,7 +48,7 @@ export class TrustedProxies {
     if (option === false || option === undefined) return;
     if (typeof option === 'number') {
       if (!Number.isSafeInteger(option) || option < 1 || option > MAX_HOPS) {
-        throw invalid(
+        throw configError(
           path,
           `must be false, a hop count from 1 to ${MAX_HOPS}, or a list of proxy addresses / CIDR ranges, got ${String(option)}`,
         );
@@ -62,7 +58,7 @@ export class TrustedProxies {
     }
     if (!Array.isArray(option) || option.length === 0) {
       // `true` ("trust every hop") is refused on purpose: it lets any client choose its address.
-      throw invalid(
+      throw configError(
         path,
         'must be false, a hop count, or a non-empty list of proxy addresses / CIDR ranges (true is not accepted: it lets clients choose their address)',
       );
@@ -73,7 +69,7 @@ export class TrustedProxies {
       if (named !== undefined) cidrs.push(...named);
       else if (typeof entry === 'string' && parseCidr(entry) !== undefined) cidrs.push(entry);
       else
-        throw invalid(
+        throw configError(
           `${path}[${i}]`,
           `must be an IP address, a CIDR range or loopback / linklocal / uniquelocal, got ${JSON.stringify(String(entry)).slice(0, 80)}`,
         );

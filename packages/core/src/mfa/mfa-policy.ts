@@ -1,5 +1,5 @@
-import { BulwarkConfigError, ErrorCodes } from '../errors';
 import type { MfaMethod } from './mfa-context';
+import { configError } from '../util/options';
 
 export interface MfaPolicyOptions {
   /** Roles that must present a second factor; `'*'` means every subject. */
@@ -34,10 +34,6 @@ export interface MfaPolicyDescription {
 }
 
 const METHODS: ReadonlySet<string> = new Set(['totp', 'recovery']);
-
-function configError(path: string, message: string): BulwarkConfigError {
-  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} ${message}`, { path });
-}
 
 /**
  * Who must have passed a second factor, and how recently. Reads the attributes `mfaContext()`

@@ -1,11 +1,12 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KeyRing } from '../crypto/key-ring';
-import { BulwarkConfigError, BulwarkError, BulwarkMfaError, ErrorCodes } from '../errors';
+import { BulwarkError, BulwarkMfaError, ErrorCodes } from '../errors';
 import { checkUserId, guarded, storeCall, type MfaAttempt, type MfaAttemptGuard } from './mfa-attempt-guard';
 import type { MfaVerification } from './mfa-context';
 import { base32Decode, base32Encode } from './base32';
 import type { MfaStore, StoredTotp, TotpAlgorithm, TotpDigits } from './mfa-store';
 import { totpCode, totpStep } from './totp-code';
+import { configError } from '../util/options';
 
 export interface TotpFactorOptions {
   store: MfaStore;
@@ -64,10 +65,6 @@ export interface TotpFactorDescription {
 const ALGORITHMS: ReadonlySet<string> = new Set(['sha1', 'sha256', 'sha512']);
 const DEFAULT_SECRET_BYTES: Record<TotpAlgorithm, number> = { sha1: 20, sha256: 32, sha512: 64 };
 const LABEL_MAX = 256;
-
-function configError(path: string, message: string): BulwarkConfigError {
-  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} ${message}`, { path });
-}
 
 function invalidCode(): BulwarkMfaError {
   return new BulwarkMfaError(ErrorCodes.MFA_INVALID_CODE, 'the code is not valid');

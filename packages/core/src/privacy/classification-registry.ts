@@ -1,4 +1,5 @@
-import { BulwarkConfigError, ErrorCodes } from '../errors';
+import type { BulwarkConfigError } from '../errors';
+import { configError } from '../util/options';
 
 /** DESIGN "Classification": the four data classes a field can carry. */
 export type ClassificationCategory = 'personal' | 'sensitive' | 'phi' | 'cardholder';
@@ -35,9 +36,7 @@ export interface ClassificationInput {
 }
 
 function config(path: string, message: string): BulwarkConfigError {
-  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `classification.${path} ${message}`, {
-    path: `classification.${path}`,
-  });
+  return configError(`classification.${path}`, message);
 }
 
 /**

@@ -16,6 +16,8 @@ import {
   type ErrorFactory,
 } from './privacy-input';
 import type { SubjectDataSource, SubjectRecord } from './subject-data-source';
+import { AUDIT_LIMITS } from '../audit/audit-event';
+import { nonEmptyString } from '../util/options';
 
 /** What ConsentManager needs from an audit log (an `AuditLog` fits). */
 export interface PrivacyAuditSink {
@@ -101,6 +103,8 @@ export interface ConsentManagerOptions {
   /** Audit retention category of consent events. Default `consent`. */
   auditCategory?: string;
   clock?: () => Date;
+  /** Config path of `auditCategory` in error messages. Default `consent.options`. */
+  configPath?: string;
 }
 
 const consentError: ErrorFactory = (path, message) =>
@@ -142,7 +146,13 @@ export class ConsentManager {
     }
     this.store = store;
     this.auditLog = options.auditLog;
-    this.auditCategory = options.auditCategory ?? 'consent';
+    const path = typeof options.configPath === 'string' ? options.configPath : 'consent.options';
+    this.auditCategory = nonEmptyString(
+      options.auditCategory,
+      `${path}.auditCategory`,
+      AUDIT_LIMITS.category,
+      'consent',
+    );
     this.clock = options.clock ?? (() => new Date());
   }
 

@@ -14,6 +14,7 @@ import {
   privacyError,
   subjectHash,
 } from './privacy-input';
+import { positiveInt } from '../util/options';
 
 /** How long data of one source or category is kept (GDPR Art. 5(1)(e) storage limitation). */
 export interface RetentionRule {
@@ -91,6 +92,8 @@ export interface DataRetentionOptions {
   clock?: () => Date;
   /** Safety bound on purge() batches per source per run. Default 10 000. */
   maxBatches?: number;
+  /** Config path of `maxBatches` in error messages. Default `retention.options`. */
+  configPath?: string;
 }
 
 function held(message: string, details: Record<string, unknown>): BulwarkPrivacyError {
@@ -117,10 +120,8 @@ export class DataRetention {
     this.auditLog = options.auditLog;
     this.actor = options.actor ?? { id: 'bulwark-retention', type: 'system' };
     this.clock = options.clock ?? (() => new Date());
-    this.maxBatches =
-      options.maxBatches === undefined
-        ? 10_000
-        : checkPositiveInt(options.maxBatches, 'retention.options.maxBatches');
+    const path = typeof options.configPath === 'string' ? options.configPath : 'retention.options';
+    this.maxBatches = positiveInt(options.maxBatches, `${path}.maxBatches`, 10_000);
   }
 
   addPolicy(rule: Omit<RetentionRule, 'id'> & { id?: string }): RetentionRule {

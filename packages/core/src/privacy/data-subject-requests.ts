@@ -1,25 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { AuditActor, AuditEntry, AuditEvent, AuditOutcome } from '../audit/audit-event';
+import type { AuditActor, AuditEvent } from '../audit/audit-event';
 import type { AuditLog } from '../audit/audit-log';
-import { SubjectPseudonymizer } from '../audit/subject-pseudonymizer';
 import type { KeyRing } from '../crypto/key-ring';
-import { BulwarkError, BulwarkPrivacyError, ErrorCodes } from '../errors';
+import { BulwarkPrivacyError, ErrorCodes } from '../errors';
 import type { ClassificationRegistry } from './classification-registry';
 import type { DataSubjectRequest, DsrFilter, DsrStatus, DsrStore, DsrType } from './dsr-store';
-import {
-  ERASURE_RECEIPT_FORMAT,
-  erasureSubjectRef,
-  type ErasureReceipt,
-  type ErasureReceiptSigner,
-} from './erasure-receipt';
+import type { ErasureReceipt, ErasureReceiptSigner } from './erasure-receipt';
 import {
   formatSubjectExport,
-  SUBJECT_EXPORT_FORMAT,
   type FormattedSubjectExport,
   type SubjectExport,
-  type SubjectExportField,
   type SubjectExportFormat,
-  type SubjectExportSource,
 } from './format-subject-export';
 import { ErasureEvidence, type ErasureEvidenceOptions, type SubjectSecurityEvents } from './erasure-evidence';
 import { MemoryDsrStore } from './memory-dsr-store';
@@ -31,12 +22,15 @@ import {
   checkPositiveInt,
   checkSubjectId,
   checkText,
-  compareText,
   DAY_MS,
   privacyError,
   subjectHash,
 } from './privacy-input';
-import type { SubjectDataLabel, SubjectDataSource, SubjectDataValue } from './subject-data-source';
+import type { SubjectDataSource, SubjectDataValue } from './subject-data-source';
+import { jsonValue, SubjectDataSources } from './subject-data-sources';
+import { SubjectErasure } from './subject-erasure';
+import { readSecurityEvents } from './subject-security-events';
+import { positiveInt } from '../util/options';
 
 /** The app's identity check: was the requester proven to be the data subject (GDPR Art. 12(6))? */
 export type IdentityVerifier = (input: {
@@ -77,6 +71,8 @@ export interface DataSubjectRequestsOptions {
   /** Actor of lifecycle audit events. Default `{ id: 'bulwark-privacy', type: 'system' }`. */
   actor?: AuditActor;
   clock?: () => Date;
+  /** Config path of the numeric limits in error messages. Default `dsr.options`. */
+  configPath?: string;
 }
 
 export interface ReceiveRequestInput {
@@ -104,9 +100,6 @@ export interface ErasureResult {
 
 const TYPES: readonly DsrType[] = ['access', 'portability', 'erasure', 'rectification'];
 const OPEN: readonly DsrStatus[] = ['received', 'identity-verified', 'in-progress'];
-const ERASURE_REASON = 'GDPR Art. 17 erasure';
-/** What the officer's view counts, whatever erasure is configured to keep. */
-const SECURITY_EVENT_OUTCOMES: ReadonlySet<AuditOutcome> = new Set(['denied', 'failure']);
 
 function notFound(what: string, id: string): BulwarkPrivacyError {
   return new BulwarkPrivacyError(ErrorCodes.PRIVACY_NOT_FOUND, `${what} not found`, { id: id.slice(0, 128) });
@@ -123,17 +116,13 @@ function notFound(what: string, id: string): BulwarkPrivacyError {
 export class DataSubjectRequests {
   private readonly store: DsrStore;
   private readonly verifier: IdentityVerifier;
-  private readonly keyRing?: Pick<KeyRing, 'shred'>;
   private readonly auditLog?: Pick<AuditLog, 'append' | 'redact'> & Partial<Pick<AuditLog, 'query'>>;
-  private readonly evidence: ErasureEvidence;
-  private readonly pseudonymizer?: SubjectPseudonymizer;
-  private readonly signer?: ErasureReceiptSigner;
-  private readonly classification?: ClassificationRegistry;
+  private readonly sourceRegistry: SubjectDataSources;
+  private readonly erasure: SubjectErasure;
   private readonly responseDays: number;
   private readonly maxExtensionDays: number;
   private readonly actor: AuditActor;
   private readonly clock: () => Date;
-  private readonly sourceMap = new Map<string, SubjectDataSource>();
 
   constructor(options: DataSubjectRequestsOptions) {
     const o = checkObject(options, 'dsr.options');
@@ -155,22 +144,22 @@ export class DataSubjectRequests {
     }
     this.verifier = options.verifyIdentity;
     this.store = options.store ?? new MemoryDsrStore();
-    this.keyRing = options.keyRing;
     this.auditLog = options.auditLog;
-    this.evidence = new ErasureEvidence(options.evidence, 'dsr.options.evidence', o.auditLog !== undefined);
-    if (this.evidence.pseudonymKey !== undefined) {
-      this.pseudonymizer = new SubjectPseudonymizer({ key: this.evidence.pseudonymKey });
-    }
-    this.signer = options.receiptSigner;
-    this.classification = options.classification;
-    this.responseDays =
-      options.responseDays === undefined
-        ? 30
-        : checkPositiveInt(options.responseDays, 'dsr.options.responseDays');
-    this.maxExtensionDays =
-      options.maxExtensionDays === undefined
-        ? 60
-        : checkPositiveInt(options.maxExtensionDays, 'dsr.options.maxExtensionDays');
+    const evidence = new ErasureEvidence(options.evidence, 'dsr.options.evidence', o.auditLog !== undefined);
+    this.sourceRegistry = new SubjectDataSources(options.classification);
+    this.erasure = new SubjectErasure({
+      sources: this.sourceRegistry,
+      ...(options.keyRing === undefined ? {} : { keyRing: options.keyRing }),
+      ...(options.auditLog === undefined ? {} : { auditLog: options.auditLog }),
+      evidence,
+      ...(options.receiptSigner === undefined ? {} : { signer: options.receiptSigner }),
+      now: () => this.now(),
+    });
+    // Numeric limits are configuration: ERR_CONFIG_INVALID naming `configPath` (createBulwark's
+    // `privacy.dsr`), from the option kit createBulwark shares.
+    const path = typeof o.configPath === 'string' ? o.configPath : 'dsr.options';
+    this.responseDays = positiveInt(options.responseDays, `${path}.responseDays`, 30);
+    this.maxExtensionDays = positiveInt(options.maxExtensionDays, `${path}.maxExtensionDays`, 60);
     this.actor = options.actor ?? { id: 'bulwark-privacy', type: 'system' };
     this.clock = options.clock ?? (() => new Date());
   }
@@ -178,35 +167,12 @@ export class DataSubjectRequests {
   // ------------------------------------------------------------------ sources
 
   registerSource(source: SubjectDataSource): void {
-    const s = checkObject(source, 'dsr.source');
-    const id = checkId(s.id, 'dsr.source.id');
-    checkText(s.describe, `dsr.source ${id}.describe`, 1024);
-    if (typeof s.export !== 'function') throw privacyError(`dsr.source ${id}.export`, 'must be a function');
-    for (const m of ['erase', 'rectify'] as const) {
-      if (s[m] !== undefined && typeof s[m] !== 'function') {
-        throw privacyError(`dsr.source ${id}.${m}`, 'must be a function when given');
-      }
-    }
-    if (this.sourceMap.has(id)) {
-      throw new BulwarkPrivacyError(
-        ErrorCodes.PRIVACY_DUPLICATE_ID,
-        `data source ${id} is already registered`,
-        { id },
-      );
-    }
-    this.sourceMap.set(id, source);
+    this.sourceRegistry.register(source);
   }
 
   /** Registered sources and what they support (evidence: erasure reaches every source). */
   sources(): { id: string; describe: string; erase: boolean; rectify: boolean }[] {
-    return [...this.sourceMap.values()]
-      .map((s) => ({
-        id: s.id,
-        describe: s.describe,
-        erase: s.erase !== undefined,
-        rectify: s.rectify !== undefined,
-      }))
-      .sort((a, b) => compareText(a.id, b.id));
+    return this.sourceRegistry.list();
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -396,53 +362,18 @@ export class DataSubjectRequests {
     const limit = o.limit === undefined ? 10 : checkPositiveInt(o.limit, 'dsr.securityEvents.limit');
     const request = await this.load(requestId);
     const since = new Date(this.clock().getTime() - Math.min(days, 3660) * DAY_MS).toISOString();
-    const out: SubjectSecurityEvents = { count: 0, since, byAction: [], recent: [], truncated: false };
-    if (request.subjectId === undefined) return out; // erased: the identifier is gone
-    if (this.auditLog?.query === undefined) {
+    if (request.subjectId === undefined) {
+      // erased: the identifier is gone
+      return { count: 0, since, byAction: [], recent: [], truncated: false };
+    }
+    const auditLog = this.auditLog;
+    if (auditLog?.query === undefined) {
       throw new BulwarkPrivacyError(
         ErrorCodes.DSR_UNSUPPORTED,
         'security events need an audit log with query() (dsr.options.auditLog)',
       );
     }
-    const counts = new Map<string, { action: string; outcome: AuditOutcome; count: number }>();
-    let scanned = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await this.auditLog.query({
-        actorId: request.subjectId,
-        from: since,
-        order: 'desc',
-        limit: 1000,
-        includeRedacted: false,
-        ...(cursor === undefined ? {} : { cursor }),
-      });
-      for (const e of page.entries) {
-        if (e.outcome === undefined || e.action === undefined || !SECURITY_EVENT_OUTCOMES.has(e.outcome))
-          continue;
-        out.count++;
-        const key = `${e.action}\u0000${e.outcome}`;
-        const c = counts.get(key) ?? { action: e.action, outcome: e.outcome, count: 0 };
-        c.count++;
-        counts.set(key, c);
-        if (out.recent.length < limit) {
-          out.recent.push({
-            seq: e.seq,
-            time: e.time,
-            action: e.action,
-            outcome: e.outcome,
-            category: e.category,
-            ...(e.resource === undefined ? {} : { resourceType: e.resource.type }),
-          });
-        }
-      }
-      scanned += page.entries.length;
-      cursor = page.nextCursor;
-    } while (cursor !== undefined && scanned < 10_000);
-    out.truncated = cursor !== undefined;
-    out.byAction = [...counts.values()].sort(
-      (a, b) => b.count - a.count || compareText(a.action, b.action) || compareText(a.outcome, b.outcome),
-    );
-    return out;
+    return readSecurityEvents(auditLog as Pick<AuditLog, 'query'>, request.subjectId, since, limit);
   }
 
   // ------------------------------------------------------------------ operations
@@ -486,23 +417,7 @@ export class DataSubjectRequests {
   /** The export document for a subject, outside any request (e.g. an authenticated self-service download). */
   async collect(requestId: string, subjectId: string): Promise<SubjectExport> {
     checkSubjectId(subjectId);
-    const sources: SubjectExportSource[] = [];
-    for (const source of this.sortedSources()) {
-      const records = await this.callSource(source, 'export', () => source.export(subjectId));
-      if (!Array.isArray(records)) throw sourceFailed(source.id, 'export', 'did not return an array');
-      sources.push({
-        id: source.id,
-        description: source.describe,
-        records: records.map((rec, n) => this.exportRecord(source.id, rec, n)),
-      });
-    }
-    return {
-      format: SUBJECT_EXPORT_FORMAT,
-      requestId,
-      subjectId,
-      generatedAt: this.now(),
-      sources,
-    };
+    return this.sourceRegistry.collect(requestId, subjectId, () => this.now());
   }
 
   /**
@@ -528,60 +443,9 @@ export class DataSubjectRequests {
     }
     request = await this.begin(request);
     const subjectId = request.subjectId as string;
-    // Read before the sources erase them: the app's record of the subject's e-mail, name...
-    const identifiers = await this.evidence.identifiers(subjectId);
-    const recordsErased: Record<string, number> = {};
-    const sourcesErased: string[] = [];
-    for (const source of this.sortedSources()) {
-      if (source.erase === undefined) continue;
-      const n = await this.callSource(source, 'erase', () => source.erase!(subjectId));
-      if (n !== undefined) {
-        if (!Number.isSafeInteger(n) || (n as number) < 0) {
-          throw sourceFailed(source.id, 'erase', 'returned a count that is not a non-negative integer');
-        }
-        recordsErased[source.id] = n as number;
-      }
-      sourcesErased.push(source.id);
-    }
-    let shredded = false;
-    if (this.keyRing !== undefined) {
-      await this.keyRing.shred(subjectId);
-      shredded = true;
-    }
-    let auditRedacted = 0;
-    let auditHeld = 0;
-    let auditPreserved = 0;
-    let evidencePseudonym: string | undefined;
-    if (this.auditLog !== undefined) {
-      const pseudonymizer = this.evidence.enabled ? this.pseudonymizer : undefined;
-      // GDPR Art. 17(3)(b), (e): the subject's attacks stay on record, under a keyed pseudonym.
-      const options =
-        pseudonymizer === undefined
-          ? {}
-          : {
-              preserve: (e: AuditEntry) =>
-                this.evidence.keeps(e, identifiers) ? pseudonymizer.preserve(e, identifiers) : undefined,
-            };
-      for (const filter of [{ actorId: subjectId }, { resourceId: subjectId }]) {
-        const report = await this.auditLog.redact(filter, ERASURE_REASON, options);
-        auditRedacted += report.removed;
-        auditHeld += report.held.count;
-        auditPreserved += report.preserved ?? 0;
-      }
-      if (auditPreserved > 0) evidencePseudonym = pseudonymizer!.pseudonym(subjectId);
-    }
-    const completedAt = this.now();
-    const summary: ErasureReceipt = {
-      format: ERASURE_RECEIPT_FORMAT,
-      requestId: request.id,
-      subjectRef: erasureSubjectRef(request.id, subjectId),
-      sourcesErased,
-      recordsErased,
-      shredded,
-      auditRedacted,
-      completedAt,
-    };
-    const receipt = this.signer === undefined ? undefined : await this.signer.sign(summary);
+    const outcome = await this.erasure.run(request.id, subjectId);
+    const { summary, receipt, sourcesErased, shredded, auditRedacted, auditHeld, auditPreserved } = outcome;
+    const { evidencePseudonym } = outcome;
     // Storage limitation: once erased, the request no longer needs the identifier itself.
     delete request.subjectId;
     if (receipt !== undefined) request.receipt = receipt;
@@ -617,7 +481,7 @@ export class DataSubjectRequests {
         },
       );
     }
-    const targets = this.sortedSources().filter((s) => s.rectify !== undefined);
+    const targets = this.sourceRegistry.sorted().filter((s) => s.rectify !== undefined);
     if (targets.length === 0) {
       throw new BulwarkPrivacyError(
         ErrorCodes.DSR_UNSUPPORTED,
@@ -627,7 +491,7 @@ export class DataSubjectRequests {
     request = await this.begin(request);
     const updated: Record<string, number | null> = {};
     for (const source of targets) {
-      const n = await this.callSource(source, 'rectify', () =>
+      const n = await this.sourceRegistry.call(source, 'rectify', () =>
         source.rectify!(request.subjectId as string, structuredClone(request.changes ?? {})),
       );
       updated[source.id] = Number.isSafeInteger(n) ? (n as number) : null;
@@ -639,65 +503,6 @@ export class DataSubjectRequests {
   }
 
   // ------------------------------------------------------------------ internals
-
-  private sortedSources(): SubjectDataSource[] {
-    return [...this.sourceMap.values()].sort((a, b) => compareText(a.id, b.id));
-  }
-
-  private exportRecord(sourceId: string, rec: unknown, n: number): SubjectExportSource['records'][number] {
-    if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) {
-      throw sourceFailed(sourceId, 'export', `record ${n} is not an object`);
-    }
-    const r = rec as Record<string, unknown>;
-    if (typeof r.type !== 'string' || r.type === '')
-      throw sourceFailed(sourceId, 'export', `record ${n} has no type`);
-    if (r.id !== undefined && typeof r.id !== 'string')
-      throw sourceFailed(sourceId, 'export', `record ${n} id is not a string`);
-    if (r.fields === null || typeof r.fields !== 'object' || Array.isArray(r.fields)) {
-      throw sourceFailed(sourceId, 'export', `record ${n} has no fields object`);
-    }
-    const labels = (r.classification ?? {}) as Record<string, unknown>;
-    const fields: SubjectExportField[] = Object.entries(r.fields as Record<string, unknown>).map(
-      ([name, value]) => {
-        const given = labels[name];
-        const label: SubjectDataLabel =
-          given === 'personal' ||
-          given === 'sensitive' ||
-          given === 'phi' ||
-          given === 'cardholder' ||
-          given === 'none'
-            ? given
-            : (this.classification?.get(r.type as string, name)?.category ?? 'none');
-        let v: SubjectDataValue;
-        try {
-          v = jsonValue(value, name);
-        } catch {
-          throw sourceFailed(
-            sourceId,
-            'export',
-            `record ${n} field ${name.slice(0, 64)} is not a JSON value`,
-          );
-        }
-        return { name, classification: label, value: v };
-      },
-    );
-    return { type: r.type, ...(r.id === undefined ? {} : { id: r.id as string }), fields };
-  }
-
-  private async callSource<T>(source: SubjectDataSource, op: string, fn: () => T | Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      if (error instanceof BulwarkError && error.code === ErrorCodes.DSR_SOURCE_FAILED) throw error;
-      // The cause is attached for operators; its message is not copied (it may hold personal data).
-      throw new BulwarkPrivacyError(
-        ErrorCodes.DSR_SOURCE_FAILED,
-        `data source ${source.id} failed to ${op}; the request stays in progress, retry it`,
-        { sourceId: source.id, operation: op },
-        { cause: error },
-      );
-    }
-  }
 
   private async load(requestId: string): Promise<DataSubjectRequest> {
     if (typeof requestId !== 'string' || requestId === '')
@@ -773,36 +578,4 @@ export class DataSubjectRequests {
   private now(): string {
     return this.clock().toISOString();
   }
-}
-
-function sourceFailed(sourceId: string, op: string, why: string): BulwarkPrivacyError {
-  return new BulwarkPrivacyError(ErrorCodes.DSR_SOURCE_FAILED, `data source ${sourceId} ${op}: ${why}`, {
-    sourceId,
-    operation: op,
-  });
-}
-
-/** A JSON value from source output: Dates become ISO strings, undefined becomes null; anything else non-JSON throws. */
-function jsonValue(value: unknown, path: string, depth = 0): SubjectDataValue {
-  if (depth > 32) throw privacyError(path, 'is nested too deeply');
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw privacyError(path, 'must be a finite number');
-    return value;
-  }
-  if (value instanceof Date) {
-    if (!Number.isFinite(value.getTime())) throw privacyError(path, 'is an invalid Date');
-    return value.toISOString();
-  }
-  if (Array.isArray(value)) return value.map((v, i) => jsonValue(v, `${path}[${i}]`, depth + 1));
-  if (
-    typeof value === 'object' &&
-    (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null)
-  ) {
-    const out: { [key: string]: SubjectDataValue } = {};
-    for (const [k, v] of Object.entries(value)) out[k] = jsonValue(v, `${path}.${k}`, depth + 1);
-    return out;
-  }
-  throw privacyError(path, 'is not a JSON value');
 }

@@ -1,8 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { types as utilTypes } from 'node:util';
-import { BulwarkConfigError, BulwarkThreatError, ErrorCodes } from '../errors';
+import { BulwarkThreatError, ErrorCodes } from '../errors';
 import { AttemptCounter, type CounterState } from './attempt-counter';
 import { clientAddressKey } from './client-address';
+import { configError } from '../util/options';
 
 /** The counter a lockout came from. */
 export type BruteForceScope = 'ip' | 'account' | 'ip+account';
@@ -156,10 +157,6 @@ const KEY_PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
 // The memory store expires keys with setTimeout, whose delay cannot exceed 2^31 - 1 ms (24.8 days).
 const KNOWN_TTL_MAX_MEMORY = 24 * 86_400;
 const KNOWN_TTL_MAX = 400 * 86_400;
-
-function configError(path: string, message: string): BulwarkConfigError {
-  return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} ${message}`, { path });
-}
 
 function argError(message: string): BulwarkThreatError {
   return new BulwarkThreatError(ErrorCodes.THREAT_INVALID_ARGUMENT, message);

@@ -22,8 +22,10 @@ describe('blind indexes', () => {
   });
 
   it('matches the documented construction: HMAC-SHA256 under HKDF(first version key), truncated', async () => {
-    const internals = ring as unknown as { keys: Map<string, { versions: Map<number, { raw: Buffer }> }> };
-    const raw = internals.keys.get('pii')!.versions.get(1)!.raw;
+    const internals = ring as unknown as {
+      named: { keys: Map<string, { versions: Map<number, { raw: Buffer }> }> };
+    };
+    const raw = internals.named.keys.get('pii')!.versions.get(1)!.raw;
     const indexKey = Buffer.from(hkdfSync('sha256', raw, Buffer.alloc(0), 'bulwark/v1/blind-index/pii', 32));
     const context = Buffer.from('users.email');
     const prefix = Buffer.alloc(4);

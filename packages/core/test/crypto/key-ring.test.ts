@@ -313,9 +313,11 @@ describe('KeyRing.close', () => {
     const env = ring.encrypt('pii', 'x');
     // Reach into the internals to prove the bytes are wiped, not just dereferenced.
     const internals = ring as unknown as {
-      keys: Map<string, { versions: Map<number, { raw: Buffer; detRaw: Buffer }>; indexRaw: Buffer }>;
+      named: {
+        keys: Map<string, { versions: Map<number, { raw: Buffer; detRaw: Buffer }>; indexRaw: Buffer }>;
+      };
     };
-    const loaded = internals.keys.get('pii')!;
+    const loaded = internals.named.keys.get('pii')!;
     const entry = loaded.versions.get(1)!;
     const buffers = [entry.raw, entry.detRaw, loaded.indexRaw];
     expect(buffers.every((b) => b.some((x) => x !== 0))).toBe(true);

@@ -48,8 +48,10 @@ describe('FileKeyStore', () => {
     const file = path.join(dir, 'keys.json');
     const ring = await KeyRing.open({ provider: providerFor(), store: new FileKeyStore({ path: file }) });
     await ring.createKey('pii');
-    const internals = ring as unknown as { keys: Map<string, { versions: Map<number, { raw: Buffer }> }> };
-    const raw = internals.keys.get('pii')!.versions.get(1)!.raw;
+    const internals = ring as unknown as {
+      named: { keys: Map<string, { versions: Map<number, { raw: Buffer }> }> };
+    };
+    const raw = internals.named.keys.get('pii')!.versions.get(1)!.raw;
     const text = readFileSync(file, 'utf8');
     expect(text).not.toContain(raw.toString('base64url'));
     expect(text).not.toContain(raw.toString('base64'));

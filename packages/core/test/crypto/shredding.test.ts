@@ -87,8 +87,10 @@ describe('crypto-shredding', () => {
   it('zeroes the subject key in memory when shredding', async () => {
     const ring = await memoryRing();
     await ring.encryptForSubject('frank', 'x');
-    const internals = ring as unknown as { subjects: Map<string, { entry: { raw: Buffer } }> };
-    const raw = internals.subjects.get(ring.subjectRef('frank'))!.entry.raw;
+    const internals = ring as unknown as {
+      subjects: { subjects: Map<string, { entry: { raw: Buffer } }> };
+    };
+    const raw = internals.subjects.subjects.get(ring.subjectRef('frank'))!.entry.raw;
     expect(raw.some((b) => b !== 0)).toBe(true);
     await ring.shred('frank');
     expect(raw.every((b) => b === 0)).toBe(true);

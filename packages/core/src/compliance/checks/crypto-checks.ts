@@ -1,0 +1,121 @@
+import {
+  DAY_MS,
+  fail,
+  list,
+  missing,
+  notApplicable,
+  num,
+  pass,
+  strings,
+  time,
+  type AutomatedCheck,
+} from './check-outcome';
+
+// Field encryption, key management and password hashing.
+
+export const classifiedFieldsEncrypted: AutomatedCheck = (bundle, params) => {
+  const ev = bundle.classification;
+  if (!ev) return missing(bundle, 'classification');
+  const categories = strings(params, 'categories', ['personal', 'sensitive', 'phi', 'cardholder']);
+  if (ev.data.fields.length === 0) {
+    return fail(
+      'The classification registry is empty: no field is marked as personal, sensitive, PHI or cardholder data.',
+      [ev],
+      'Classify every field that holds personal, health or cardholder data (e.g. @Personal() / @PHI() / @Cardholder(), or ClassificationRegistry.register).',
+    );
+  }
+  const relevant = ev.data.fields.filter((f) => categories.includes(f.category));
+  if (relevant.length === 0) {
+    return notApplicable(`No field of category ${categories.join(' / ')} is classified.`, [ev]);
+  }
+  const clear = relevant.filter((f) => !f.encrypted).map((f) => `${f.entity}.${f.field} (${f.category})`);
+  if (clear.length > 0) {
+    return fail(
+      `${clear.length} of ${relevant.length} classified ${categories.join('/')} fields are stored unencrypted: ${list(clear)}.`,
+      [ev],
+      'Encrypt these fields (e.g. @EncryptedField() with the KeyRing) and re-encrypt existing rows.',
+    );
+  }
+  return pass(`All ${relevant.length} classified ${categories.join('/')} fields are stored encrypted.`, [ev]);
+};
+
+export const keyRotation: AutomatedCheck = (bundle, params) => {
+  const ev = bundle.keys;
+  if (!ev) return missing(bundle, 'keys');
+  const maxAgeDays = num(params, 'maxAgeDays', 365);
+  if (ev.data.keys.length === 0) {
+    return fail(
+      'The key ring holds no data keys.',
+      [ev],
+      'Create the data keys the application encrypts with (`bulwark keys generate`).',
+    );
+  }
+  const now = time(bundle.collectedAt);
+  const stale: string[] = [];
+  for (const k of ev.data.keys) {
+    const created = time(k.primaryCreatedAt);
+    const ageDays = (now - created) / DAY_MS;
+    if (!Number.isFinite(ageDays)) stale.push(`${k.keyId} v${k.primaryVersion} (no valid creation time)`);
+    else if (ageDays > maxAgeDays)
+      stale.push(`${k.keyId} v${k.primaryVersion} (${Math.floor(ageDays)} days old)`);
+  }
+  if (stale.length > 0) {
+    return fail(
+      `${stale.length} of ${ev.data.keys.length} keys are older than the ${maxAgeDays}-day rotation period: ${list(stale)}.`,
+      [ev],
+      'Rotate these keys (`bulwark keys rotate <keyId>`), then rewrap stored values and retire old versions.',
+    );
+  }
+  return pass(
+    `All ${ev.data.keys.length} data keys have a primary version younger than ${maxAgeDays} days.`,
+    [ev],
+  );
+};
+
+export const keyAlgorithms: AutomatedCheck = (bundle, params) => {
+  const ev = bundle.keys;
+  if (!ev) return missing(bundle, 'keys');
+  const allowed = strings(params, 'allowed', ['aes-256-gcm', 'chacha20-poly1305']);
+  if (ev.data.keys.length === 0) {
+    return fail(
+      'The key ring holds no data keys.',
+      [ev],
+      'Create the data keys the application encrypts with (`bulwark keys generate`).',
+    );
+  }
+  const bad: string[] = [];
+  for (const k of ev.data.keys) {
+    for (const v of k.versions) {
+      if (v.state !== 'retired' && !allowed.includes(v.algorithm))
+        bad.push(`${k.keyId} v${v.version} (${v.algorithm})`);
+    }
+  }
+  if (bad.length > 0) {
+    return fail(
+      `Key versions use algorithms outside ${allowed.join(', ')}: ${list(bad)}.`,
+      [ev],
+      'Rotate to an approved algorithm and retire the old versions.',
+    );
+  }
+  return pass(
+    `All usable versions of ${ev.data.keys.length} data keys use ${allowed.join(' or ')}, wrapped by the master key.`,
+    [ev],
+  );
+};
+
+export const passwordHashing: AutomatedCheck = (bundle) => {
+  const ev = bundle.passwords;
+  if (!ev) return missing(bundle, 'passwords');
+  const p = ev.data;
+  if (p.algorithm !== 'argon2id' || !p.meetsOwaspMinimum) {
+    return fail(
+      `Passwords are hashed with ${p.algorithm} m=${p.memoryCost} KiB t=${p.timeCost} p=${p.parallelism}, below the OWASP minimum.`,
+      [ev],
+      'Use argon2id with at least m=19456 KiB, t=2, p=1 (the PasswordHasher defaults) and drop allowWeakParameters.',
+    );
+  }
+  return pass(
+    `Passwords are hashed with argon2id m=${p.memoryCost} KiB t=${p.timeCost} p=${p.parallelism} (meets OWASP).`,
+    [ev],
+  );
+};

@@ -1,0 +1,182 @@
+import { fail, list, missing, notApplicable, pass, time, type AutomatedCheck } from './check-outcome';
+
+// Privacy (GDPR): consent, data-subject requests, processors, breaches, processing records, retention.
+
+export const consentMarketing: AutomatedCheck = (bundle) => {
+  const ev = bundle.consent;
+  if (!ev) return missing(bundle, 'consent');
+  const marketing = ev.data.purposes.filter((p) => p.marketing);
+  if (marketing.length === 0) {
+    return notApplicable(
+      `None of the ${ev.data.purposes.length} registered purposes is a marketing purpose.`,
+      [ev],
+    );
+  }
+  const loose = marketing.filter((p) => !p.requiresConsent).map((p) => p.id);
+  if (loose.length > 0) {
+    return fail(
+      `Marketing purposes that do not require consent: ${list(loose)}.`,
+      [ev],
+      'Register marketing purposes as consent-based and gate their processing with requireConsent().',
+    );
+  }
+  return pass(`All ${marketing.length} marketing purposes require a recorded, versioned consent.`, [ev]);
+};
+
+export const dsrOverdue: AutomatedCheck = (bundle) => {
+  const ev = bundle.dsr;
+  if (!ev) return missing(bundle, 'dsr');
+  const now = time(bundle.collectedAt);
+  const open = ev.data.requests.filter((r) => r.open);
+  const overdue = open
+    .filter((r) => !(time(r.dueAt) >= now))
+    .map((r) => `${r.id} (${r.type}, due ${r.dueAt})`);
+  if (overdue.length > 0) {
+    return fail(
+      `${overdue.length} data-subject requests are past their deadline: ${list(overdue)}.`,
+      [ev],
+      'Complete or lawfully extend these requests now and record why they were late.',
+    );
+  }
+  return pass(
+    `${open.length} open data-subject requests, none past its deadline (${ev.data.requests.length} on record).`,
+    [ev],
+  );
+};
+
+const MACHINE_READABLE = ['json', 'csv', 'xml'];
+
+export const dsrCapabilities: AutomatedCheck = (bundle, params) => {
+  const ev = bundle.dsr;
+  if (!ev) return missing(bundle, 'dsr');
+  const operation = String(params.operation ?? 'export');
+  if (ev.data.sources.length === 0) {
+    return fail(
+      'No data source is registered with DataSubjectRequests.',
+      [ev],
+      'Register every store of personal data as a DSR source (export and erase).',
+    );
+  }
+  const want = operation === 'erase' ? 'erase' : 'export';
+  const lacking = ev.data.sources.filter((s) => !s[want]).map((s) => s.id);
+  if (lacking.length > 0) {
+    return fail(
+      `Data sources that cannot ${want}: ${list(lacking)}.`,
+      [ev],
+      `Implement ${want} for these sources.`,
+    );
+  }
+  if (operation === 'portability') {
+    const formats = ev.data.formats.filter((f) => MACHINE_READABLE.includes(f.toLowerCase()));
+    if (formats.length === 0) {
+      return fail('No machine-readable export format is offered.', [ev], 'Offer JSON or CSV exports.');
+    }
+    return pass(`All ${ev.data.sources.length} data sources export, in ${formats.join(', ')}.`, [ev]);
+  }
+  return pass(`All ${ev.data.sources.length} registered data sources support ${want}.`, [ev]);
+};
+
+export const processorAgreements: AutomatedCheck = (bundle) => {
+  const ev = bundle.processors;
+  if (!ev) return missing(bundle, 'processors');
+  if (ev.data.processors.length === 0) {
+    return notApplicable('The processor register lists no processors or other recipients.', [ev]);
+  }
+  if (ev.data.gaps.length > 0) {
+    const gaps = ev.data.gaps.map(
+      (g) => `${g.processorId}: ${g.required} ${g.reason}${g.basis ? ` (${g.basis})` : ''}`,
+    );
+    return fail(
+      `Recipients without a required agreement in force: ${list(gaps)}.`,
+      [ev],
+      'Sign or renew the agreements (DPA / BAA / SCC) and record them in the ProcessorRegister.',
+    );
+  }
+  return pass(
+    `All ${ev.data.processors.length} recipients have the agreements their role requires, signed and in force.`,
+    [ev],
+  );
+};
+
+export const breachNotifications: AutomatedCheck = (bundle) => {
+  const ev = bundle.breaches;
+  if (!ev) return missing(bundle, 'breaches');
+  const now = time(bundle.collectedAt);
+  const overdue: string[] = [];
+  for (const i of ev.data.incidents) {
+    for (const n of i.notifications) {
+      if (n.required && n.sentAt === undefined && !(time(n.dueAt) > now))
+        overdue.push(`${i.id} -> ${n.audience} (due ${n.dueAt ?? 'unknown'})`);
+    }
+  }
+  if (overdue.length > 0) {
+    return fail(
+      `Breach notifications past their deadline: ${list(overdue)}.`,
+      [ev],
+      'Send the notifications now and document the reasons for the delay.',
+    );
+  }
+  return pass(`${ev.data.incidents.length} incidents on record, no notification overdue.`, [ev]);
+};
+
+export const processingRecords: AutomatedCheck = (bundle) => {
+  const ev = bundle.processing;
+  if (!ev) return missing(bundle, 'processing');
+  if (ev.data.activities.length === 0) {
+    return fail(
+      'The record of processing activities is empty.',
+      [ev],
+      'Register each processing activity with its purposes, entities and lawful basis.',
+    );
+  }
+  const cls = bundle.classification;
+  if (!cls) return missing(bundle, 'classification');
+  const purposes = new Set(ev.data.activities.flatMap((a) => a.purposes));
+  const entities = new Set(ev.data.activities.flatMap((a) => a.entities ?? []));
+  // A classified field is covered when an activity names its entity or its purpose.
+  const uncovered = cls.data.fields
+    .filter((f) => !entities.has(f.entity) && !(f.purpose !== undefined && purposes.has(f.purpose)))
+    .map((f) => `${f.entity}.${f.field}`);
+  const gaps = (ev.data.gaps ?? []).map((g) => `${g.activityId}: ${g.issue}`);
+  if (uncovered.length > 0 || gaps.length > 0) {
+    const parts = [
+      ...(uncovered.length ? [`classified fields no activity covers: ${list(uncovered)}`] : []),
+      ...(gaps.length ? [`register defects: ${list(gaps)}`] : []),
+    ];
+    return fail(
+      `The record of processing is incomplete (${parts.join('; ')}).`,
+      [ev, cls],
+      'Record an activity (purposes, entities, recipients) for every classified entity and fix the listed defects.',
+    );
+  }
+  return pass(
+    `${ev.data.activities.length} processing activities cover all ${cls.data.fields.length} classified fields.`,
+    [ev, cls],
+  );
+};
+
+export const dataRetention: AutomatedCheck = (bundle) => {
+  const ev = bundle.dataRetention;
+  if (!ev) return missing(bundle, 'dataRetention');
+  if (ev.data.sources.length === 0) {
+    return fail(
+      'No store of personal data is under retention management.',
+      [ev],
+      'Register each store of personal data with DataRetention and give it a retention rule.',
+    );
+  }
+  const unbounded = ev.data.sources
+    .filter((s) => !(typeof s.days === 'number' && s.days > 0))
+    .map((s) => `${s.id} (${s.category})`);
+  if (unbounded.length > 0) {
+    return fail(
+      `Data sources without a retention period: ${list(unbounded)}.`,
+      [ev],
+      'Add a retention rule for these sources or their categories, and run the purge on a schedule.',
+    );
+  }
+  return pass(
+    `All ${ev.data.sources.length} data sources have a retention period (${ev.data.rules.length} rules).`,
+    [ev],
+  );
+};

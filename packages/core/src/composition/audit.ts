@@ -1,0 +1,191 @@
+import { AuditLog, checkAuditLogOptions, type AuditLogOptions } from '../audit/audit-log';
+import type { AuditStore } from '../audit/audit-store';
+import { CheckpointSigner } from '../audit/checkpoint-signer';
+import type { CheckpointStore } from '../audit/checkpoint-store';
+import { FileAuditStore, type FsyncPolicy } from '../audit/file-audit-store';
+import { FileCheckpointStore } from '../audit/file-checkpoint-store';
+import { MemoryAuditStore } from '../audit/memory-audit-store';
+import { MemoryCheckpointStore } from '../audit/memory-checkpoint-store';
+import { Redactor, type RedactorOptions } from '../audit/redactor';
+import { RetentionPolicy, type RetentionPolicyOptions } from '../audit/retention-policy';
+import type { ThreatDetector } from '../threat/threat-detector';
+import type { AuditConfig } from './bulwark-config';
+import {
+  checkJwk,
+  checkSecretBytes,
+  fileRef,
+  readJwk,
+  readSecretBytes,
+  underPath,
+  underPathAsync,
+} from './config-input';
+import {
+  configError,
+  hasMethods,
+  invalid,
+  isPlainObject,
+  optionalArray,
+  section,
+  optionKeys,
+} from '../util/options';
+import { withClock, type Opened } from './opened';
+
+// The `audit` section: the store, HMAC key, checkpoint signer and the tamper-evident log.
+
+const KNOWN_AUDIT = optionKeys<AuditConfig>({
+  store: true,
+  hmacKey: true,
+  checkpoint: true,
+  logId: true,
+  retention: true,
+  redactor: true,
+  sinks: true,
+  maxBatchSize: true,
+});
+/** The variable `bulwark audit` reads, so the CLI verifies what the app writes. */
+const AUDIT_HMAC_ENV = 'BULWARK_AUDIT_HMAC_KEY';
+/** Minimum length of the audit HMAC key and of the keys derived from or standing in for it. */
+export const HMAC_MIN_BYTES = 32;
+
+export function planAudit(value: unknown): AuditConfig | undefined {
+  const audit = section(value, 'audit', KNOWN_AUDIT);
+  if (audit === undefined) return undefined;
+  const store = audit.store;
+  if (store === undefined) {
+    throw configError(
+      'audit.store',
+      'is required: { file: "path" } or an AuditStore ("memory" only for tests: the trail is lost on restart)',
+    );
+  }
+  if (store !== 'memory' && !hasMethods(store, 'append', 'read', 'head')) {
+    const file = fileRef(store, 'audit.store', ['fsync']);
+    if (file === undefined)
+      throw invalid('audit.store', 'an AuditStore, { file: "path" } or "memory"', store);
+    const fsync = (store as { fsync?: unknown }).fsync;
+    if (
+      fsync !== undefined &&
+      fsync !== 'every-append' &&
+      fsync !== 'none' &&
+      !(isPlainObject(fsync) && Number.isInteger(fsync.intervalMs) && (fsync.intervalMs as number) > 0)
+    ) {
+      throw invalid('audit.store.fsync', "'every-append', 'none' or { intervalMs: positive integer }", fsync);
+    }
+  }
+  if (audit.hmacKey !== undefined) checkSecretBytes(audit.hmacKey, 'audit.hmacKey', HMAC_MIN_BYTES);
+  const checkpoint = section(audit.checkpoint, 'audit.checkpoint', ['signingKey', 'store']);
+  if (checkpoint !== undefined) {
+    if (checkpoint.signingKey === undefined) {
+      throw configError(
+        'audit.checkpoint.signingKey',
+        'is required: a private Ed25519 JWK or { file: "path" }',
+      );
+    }
+    if (!(checkpoint.signingKey instanceof CheckpointSigner))
+      checkJwk(checkpoint.signingKey, 'audit.checkpoint.signingKey');
+    const cps = checkpoint.store;
+    if (cps === undefined) {
+      throw configError(
+        'audit.checkpoint.store',
+        'is required: { file: "path" } apart from the log, or a CheckpointStore ("memory" only for tests)',
+      );
+    }
+    if (
+      cps !== 'memory' &&
+      !hasMethods(cps, 'save', 'list') &&
+      fileRef(cps, 'audit.checkpoint.store') === undefined
+    ) {
+      throw invalid('audit.checkpoint.store', 'a CheckpointStore, { file: "path" } or "memory"', cps);
+    }
+  }
+  // AuditLog.open's own checks, run now so nothing is opened with a bad value.
+  checkAuditLogOptions(audit as Pick<AuditLogOptions, 'logId' | 'maxBatchSize'>);
+  const retention = section(audit.retention, 'audit.retention', ['periods', 'holds']);
+  // RetentionPolicy names its own paths (audit.retention.periods.<category>).
+  if (retention !== undefined) new RetentionPolicy(retention as RetentionPolicyOptions);
+  if (audit.redactor !== undefined && !(audit.redactor instanceof Redactor)) {
+    if (!isPlainObject(audit.redactor))
+      throw invalid('audit.redactor', 'a Redactor or RedactorOptions', audit.redactor);
+    underPath('audit.redactor', () => new Redactor(audit.redactor as RedactorOptions));
+  }
+  optionalArray(audit.sinks, 'audit.sinks').forEach((sink, i) => {
+    if (!hasMethods(sink, 'write')) throw invalid(`audit.sinks[${i}]`, 'an AuditSink (write(entries))', sink);
+  });
+  return audit as unknown as AuditConfig;
+}
+
+export async function openAudit(
+  audit: AuditConfig,
+  detector: ThreatDetector | undefined,
+  clock: (() => Date) | undefined,
+  opened: Opened[],
+): Promise<{ log: AuditLog; hmacKey?: Uint8Array }> {
+  let hmacKey: Uint8Array | undefined;
+  if (audit.hmacKey !== undefined) {
+    hmacKey = await readSecretBytes(audit.hmacKey, 'audit.hmacKey', HMAC_MIN_BYTES);
+  } else if (process.env[AUDIT_HMAC_ENV] !== undefined && process.env[AUDIT_HMAC_ENV]!.trim() !== '') {
+    hmacKey = await readSecretBytes({ env: AUDIT_HMAC_ENV }, 'audit.hmacKey', HMAC_MIN_BYTES);
+  }
+  let signer: CheckpointSigner | undefined;
+  let checkpointStore: CheckpointStore | undefined;
+  if (audit.checkpoint) {
+    const key = audit.checkpoint.signingKey;
+    signer =
+      key instanceof CheckpointSigner
+        ? key
+        : await underPathAsync('audit.checkpoint.signingKey', async () =>
+            CheckpointSigner.fromJWK(await readJwk(key, 'audit.checkpoint.signingKey')),
+          );
+    const cps = audit.checkpoint.store;
+    checkpointStore =
+      cps === 'memory'
+        ? new MemoryCheckpointStore()
+        : hasMethods(cps, 'save', 'list')
+          ? (cps as CheckpointStore)
+          : new FileCheckpointStore({ path: (cps as { file: string }).file });
+  }
+  // Until the log owns them (it closes both), the checkpoint store and store are closed directly.
+  const cpStore = checkpointStore;
+  const owned: Opened[] = [{ name: 'audit.checkpoint.store', close: () => cpStore?.close?.() }];
+  opened.push(owned[0]!);
+  const storeConfig = audit.store;
+  const store: AuditStore =
+    storeConfig === 'memory'
+      ? new MemoryAuditStore()
+      : hasMethods(storeConfig, 'append', 'read', 'head')
+        ? (storeConfig as AuditStore)
+        : await FileAuditStore.open({
+            path: (storeConfig as { file: string }).file,
+            ...((storeConfig as { fsync?: FsyncPolicy }).fsync !== undefined
+              ? { fsync: (storeConfig as { fsync: FsyncPolicy }).fsync }
+              : {}),
+          });
+  owned.push({ name: 'audit.store', close: () => store.close() });
+  opened.push(owned[1]!);
+  const log = await AuditLog.open({
+    store,
+    ...(hmacKey ? { hmacKey } : {}),
+    ...(signer ? { signer } : {}),
+    ...(checkpointStore ? { checkpointStore } : {}),
+    ...(audit.logId !== undefined ? { logId: audit.logId } : {}),
+    ...(audit.retention !== undefined ? { retention: audit.retention } : {}),
+    ...(audit.redactor !== undefined
+      ? { redactor: audit.redactor instanceof Redactor ? audit.redactor : new Redactor(audit.redactor) }
+      : {}),
+    ...(audit.maxBatchSize !== undefined ? { maxBatchSize: audit.maxBatchSize } : {}),
+    // The detector goes last: it sees what every other sink saw, and writes its violations back.
+    sinks: [...(audit.sinks ?? []), ...(detector ? [detector] : [])],
+    ...withClock(clock),
+  });
+  for (const entry of owned) opened.splice(opened.indexOf(entry), 1);
+  detector?.attach(log);
+  opened.push({
+    name: 'auditLog',
+    async close() {
+      // Violations raised by the last entries must be appended while the log is still open.
+      await log.flush();
+      await detector?.flush();
+      await log.close();
+    },
+  });
+  return { log, ...(hmacKey ? { hmacKey } : {}) };
+}

@@ -1,0 +1,187 @@
+import type { AuditLog } from '../audit/audit-log';
+import type { PolicyEngine } from '../authz/policy-engine';
+import { ComplianceKit } from '../compliance/compliance-kit';
+import { PasswordHasher } from '../crypto/password-hasher';
+import { defaultClassificationRegistry } from '../privacy/classification-registry';
+import type { IdentityVerifier } from '../privacy/data-subject-requests';
+import type { BruteForceGuard } from '../threat/brute-force-guard';
+import { TokenService } from '../tokens/token-service';
+import { openAudit, planAudit } from './audit';
+import { openAuthz, planAuthz, type AuthzPlan } from './authz';
+import type { AuditConfig, Bulwark, BulwarkConfig, ComplianceConfig, PrivacyConfig } from './bulwark-config';
+import {
+  configError,
+  invalid,
+  isPlainObject,
+  optionalFunction,
+  rejectUnknown,
+  section,
+  optionKeys,
+} from '../util/options';
+import { openKeys, planKeys, type KeysPlan } from './keys';
+import { openMfa, planMfa, type MfaPlan } from './mfa';
+import { closeAll, withClock, type Opened } from './opened';
+import { openPrivacy, planPrivacy } from './privacy';
+import { openBruteForce, planThreat, type ThreatPlan } from './threat';
+
+// createBulwark: checks every section (each engine's constructor validates its own options under
+// the section's path), then opens and wires them. Each section lives in its own file here.
+
+const KNOWN_TOP_LEVEL = optionKeys<BulwarkConfig>({
+  keys: true,
+  passwords: true,
+  tokens: true,
+  audit: true,
+  authz: true,
+  mfa: true,
+  threat: true,
+  privacy: true,
+  compliance: true,
+  clock: true,
+});
+const KNOWN_COMPLIANCE = optionKeys<ComplianceConfig>({
+  privilegedRoles: true,
+  httpSurface: true,
+  auditCategories: true,
+});
+
+/** What a section needs opened: checked synchronously before anything is opened. */
+interface Plan extends ThreatPlan {
+  clock?: () => Date;
+  keys?: KeysPlan;
+  passwords: PasswordHasher;
+  tokens?: TokenService;
+  audit?: AuditConfig;
+  authz?: AuthzPlan;
+  mfa?: MfaPlan;
+  privacy?: PrivacyConfig;
+  compliance?: ComplianceConfig;
+}
+
+/** Validates the whole config synchronously; nothing is opened yet. */
+function plan(config: BulwarkConfig): Plan {
+  if (!isPlainObject(config as unknown)) throw invalid('config', 'an object', config);
+  rejectUnknown(config as Record<string, unknown>, KNOWN_TOP_LEVEL, '');
+  optionalFunction(config.clock, 'clock');
+  const clock = config.clock;
+  const keys = planKeys(config.keys);
+  if (config.passwords !== undefined && !isPlainObject(config.passwords)) {
+    throw invalid('passwords', 'an object', config.passwords);
+  }
+  if (config.tokens !== undefined && !isPlainObject(config.tokens)) {
+    throw invalid('tokens', 'an object', config.tokens);
+  }
+  // Constructors validate their own options eagerly and name paths under these prefixes.
+  const passwords = new PasswordHasher({ configPath: 'passwords', ...config.passwords });
+  const tokens = config.tokens ? new TokenService({ configPath: 'tokens', ...config.tokens }) : undefined;
+  const audit = planAudit(config.audit);
+  const authz = planAuthz(config.authz, audit !== undefined);
+  const threat = planThreat(config.threat, audit !== undefined);
+  const mfa = planMfa(config.mfa, keys !== undefined, clock);
+  const privacy = planPrivacy(config.privacy);
+  const compliance = section(config.compliance, 'compliance', KNOWN_COMPLIANCE) as
+    ComplianceConfig | undefined;
+  if (compliance !== undefined) new ComplianceKit(compliance);
+  return { clock, keys, passwords, tokens, audit, authz, mfa, ...threat, privacy, compliance };
+}
+
+/**
+ * Validates the whole config first (a bad value throws BulwarkConfigError naming its path before
+ * anything is opened), then opens and wires the services in section order: keys, audit, authz,
+ * threat, mfa, privacy, compliance. A failure while opening (an unreadable policy file, a locked
+ * audit file) closes what was already opened, newest first, and rethrows.
+ */
+export async function createBulwark(config: BulwarkConfig = {}): Promise<Bulwark> {
+  const p = plan(config);
+  const opened: Opened[] = [];
+  try {
+    return await open(p, opened);
+  } catch (err) {
+    await closeAll(opened).catch((closeErr: unknown) => {
+      process.emitWarning(
+        `Bulwark: closing after a failed start-up also failed: ${(closeErr as Error)?.message ?? String(closeErr)}`,
+        'BulwarkCloseWarning',
+      );
+    });
+    throw err;
+  }
+}
+
+async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
+  const clock = p.clock;
+  const keyRing = p.keys ? await openKeys(p.keys, opened) : undefined;
+
+  let auditLog: AuditLog | undefined;
+  let auditHmacKey: Uint8Array | undefined;
+  if (p.audit)
+    ({ log: auditLog, hmacKey: auditHmacKey } = await openAudit(p.audit, p.detector, clock, opened));
+
+  const policyEngine: PolicyEngine | undefined = p.authz
+    ? await openAuthz(p.authz, auditLog, clock)
+    : undefined;
+  const bruteForce: BruteForceGuard | undefined = p.bruteForce
+    ? await openBruteForce(p.bruteForce)
+    : undefined;
+  const { totp, recoveryCodes } = p.mfa
+    ? openMfa(p.mfa.config, { keyRing, hasher: p.passwords, guard: bruteForce, clock }, opened)
+    : {};
+
+  const privacy = p.privacy
+    ? await openPrivacy(p.privacy, { keyRing, auditLog, auditHmacKey, clock }, opened)
+    : undefined;
+
+  let compliance: ComplianceKit | undefined;
+  if (p.compliance) {
+    compliance = new ComplianceKit({ ...p.compliance, ...withClock(clock) }).register({
+      // The decorators of @bulwark/typeorm fill the default registry even without a privacy section.
+      classification: privacy?.classification ?? defaultClassificationRegistry,
+      keyRing,
+      passwordHasher: p.passwords,
+      auditLog,
+      mfaPolicy: p.mfa?.policy,
+      policyEngine,
+      bruteForceGuard: bruteForce,
+      threatDetector: p.detector,
+      consent: privacy?.consent,
+      dsr: privacy?.dsr,
+      processors: privacy?.processors,
+      breaches: privacy?.breaches,
+      processing: privacy?.processing,
+      dataRetention: privacy?.dataRetention,
+    });
+  }
+
+  let closing: Promise<void> | undefined;
+  const bulwark: Bulwark = {
+    keyRing,
+    passwords: p.passwords,
+    tokens: p.tokens,
+    auditLog,
+    policyEngine,
+    authorizer: policyEngine,
+    mfaPolicy: p.mfa?.policy,
+    totp,
+    recoveryCodes,
+    bruteForce,
+    threatDetector: p.detector,
+    classification: privacy?.classification,
+    consent: privacy?.consent,
+    dsr: privacy?.dsr,
+    processors: privacy?.processors,
+    processing: privacy?.processing,
+    dataRetention: privacy?.dataRetention,
+    breaches: privacy?.breaches,
+    compliance,
+    setIdentityVerifier(verifier: IdentityVerifier): void {
+      if (privacy?.verifier === undefined) {
+        throw configError('privacy.dsr', 'is not configured: there are no data-subject requests to verify');
+      }
+      privacy.verifier.set(verifier);
+    },
+    close(): Promise<void> {
+      closing ??= closeAll(opened);
+      return closing;
+    },
+  };
+  return Object.freeze(bulwark);
+}

@@ -1,0 +1,131 @@
+import type { BulwarkConfig } from './bulwark-config';
+import { AEAD_ALGORITHMS } from '../crypto/aead';
+import {
+  EnvKeyProvider,
+  FileKeyProvider,
+  FileKeyStore,
+  KeyRing,
+  MemoryKeyStore,
+  type AeadAlgorithm,
+  type KeyProvider,
+  type KeyStore,
+} from '../crypto/key-ring';
+import { BulwarkConfigError, ErrorCodes } from '../errors';
+import {
+  invalid,
+  isNonEmptyString,
+  isObject,
+  isPlainObject,
+  rejectUnknown,
+  oneOf,
+  optionKeys,
+} from '../util/options';
+import type { Opened } from './opened';
+
+// The `keys` section: the master key provider, the key store and the key ring opened over them.
+
+const KNOWN_KEYS = optionKeys<NonNullable<BulwarkConfig['keys']>>({
+  masterKey: true,
+  store: true,
+  defaultAlgorithm: true,
+  ensure: true,
+});
+
+/** What opening the key ring needs, checked before anything is opened. */
+export interface KeysPlan {
+  provider: KeyProvider;
+  store: KeyStore;
+  algorithm?: AeadAlgorithm;
+  ensure: string[];
+}
+
+function isKeyProvider(value: unknown): value is KeyProvider {
+  return isObject(value) && typeof value.wrapKey === 'function' && typeof value.unwrapKey === 'function';
+}
+
+function isKeyStore(value: unknown): value is KeyStore {
+  return (
+    isObject(value) && typeof value.loadKeys === 'function' && typeof value.insertKeyVersion === 'function'
+  );
+}
+
+function resolveMasterKey(value: unknown): KeyProvider {
+  const path = 'keys.masterKey';
+  if (value === undefined) return new EnvKeyProvider();
+  if (isKeyProvider(value)) return value;
+  if (isPlainObject(value)) {
+    if ('env' in value) {
+      if (!isNonEmptyString(value.env))
+        throw invalid(`${path}.env`, 'an environment variable name', value.env);
+      return new EnvKeyProvider({ variable: value.env });
+    }
+    if ('file' in value) {
+      if (!isNonEmptyString(value.file)) throw invalid(`${path}.file`, 'a file path', value.file);
+      const { insecureFilePermissions: perms, onWarning } = value;
+      if (perms !== undefined && perms !== 'refuse' && perms !== 'warn') {
+        throw invalid(`${path}.insecureFilePermissions`, "'refuse' or 'warn'", perms);
+      }
+      if (onWarning !== undefined && typeof onWarning !== 'function') {
+        throw invalid(`${path}.onWarning`, 'a function', onWarning);
+      }
+      return new FileKeyProvider({
+        path: value.file,
+        ...(value.insecureFilePermissions !== undefined
+          ? { insecureFilePermissions: value.insecureFilePermissions as 'refuse' | 'warn' }
+          : {}),
+        ...(value.onWarning !== undefined ? { onWarning: value.onWarning as (message: string) => void } : {}),
+      });
+    }
+  }
+  throw invalid(path, 'a KeyProvider, { env: "VAR" } or { file: "path" }', value);
+}
+
+function resolveKeyStore(value: unknown): KeyStore {
+  const path = 'keys.store';
+  if (value === 'memory') return new MemoryKeyStore();
+  if (isKeyStore(value)) return value;
+  if (isPlainObject(value) && 'file' in value) {
+    if (!isNonEmptyString(value.file)) throw invalid(`${path}.file`, 'a file path', value.file);
+    return new FileKeyStore({ path: value.file });
+  }
+  throw invalid(path, 'a KeyStore, { file: "path" } or "memory"', value);
+}
+
+export function planKeys(value: unknown): KeysPlan | undefined {
+  if (value === undefined) return undefined;
+  if (!isPlainObject(value)) throw invalid('keys', 'an object', value);
+  rejectUnknown(value, KNOWN_KEYS, 'keys.');
+  if (value.store === undefined) {
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      'keys.store is required: { file: "path" } or a KeyStore ("memory" only for tests: keys are lost on restart)',
+      { path: 'keys.store' },
+    );
+  }
+  // The ring's own list (KeyRing.open checks it too, but as a crypto error without the path).
+  if (value.defaultAlgorithm !== undefined)
+    oneOf(value.defaultAlgorithm, 'keys.defaultAlgorithm', AEAD_ALGORITHMS);
+  const ensure = value.ensure ?? [];
+  if (!Array.isArray(ensure)) throw invalid('keys.ensure', 'an array of key ids', ensure);
+  ensure.forEach((id, i) => {
+    if (!isNonEmptyString(id)) throw invalid(`keys.ensure[${i}]`, 'a key id', id);
+  });
+  return {
+    provider: resolveMasterKey(value.masterKey),
+    store: resolveKeyStore(value.store),
+    algorithm: value.defaultAlgorithm as AeadAlgorithm | undefined,
+    ensure: ensure as string[],
+  };
+}
+
+/** Opens the key ring (closed by close()) and creates the `ensure` key ids that are missing. */
+export async function openKeys(keys: KeysPlan, opened: Opened[]): Promise<KeyRing> {
+  const ring = await KeyRing.open({
+    provider: keys.provider,
+    store: keys.store,
+    ...(keys.algorithm ? { defaultAlgorithm: keys.algorithm } : {}),
+  });
+  opened.push({ name: 'keyRing', close: () => ring.close() });
+  for (const id of keys.ensure) await ring.ensureKey(id);
+  return ring;
+}

@@ -1,0 +1,451 @@
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { BulwarkCryptoError, ErrorCodes } from '../errors';
+import { KEY_LENGTH, type AeadAlgorithm } from './aead';
+import {
+  checkAlgorithm,
+  cryptoError,
+  derive,
+  INFO_BLIND_INDEX,
+  makeEntry,
+  wipeEntry,
+  type CipherEntry,
+} from './cipher-entry';
+import { checkOptions } from './envelope-sealer';
+import { isValidKeyId, MAX_KEY_VERSION, type KeyEnvelope } from './envelope';
+import type { KeyInfo, KeyVersionInfo } from './key-ring';
+import type { KeyLoader } from './key-loader';
+import type { StoredKey, StoredKeyVersion } from './key-store';
+
+/** Unknown envelopes (possibly attacker-made) may schedule at most one store refresh per this. */
+const MIN_SCHEDULED_REFRESH_GAP_MS = 1_000;
+
+/** A named key as loaded: its stored record, the unwrapped versions and the blind-index key. */
+export interface LoadedKey {
+  record: StoredKey;
+  versions: Map<number, CipherEntry>;
+  primary: CipherEntry;
+  indexRaw: Buffer;
+  indexKey: KeyObject;
+}
+
+function versionState(record: StoredKey, version: number): KeyVersionInfo['state'] {
+  if (version === record.primaryVersion) return 'primary';
+  return version < record.minDecryptVersion ? 'retired' : 'active';
+}
+
+export function toInfo(record: StoredKey): KeyInfo {
+  return {
+    keyId: record.keyId,
+    primaryVersion: record.primaryVersion,
+    minDecryptVersion: record.minDecryptVersion,
+    createdAt: record.createdAt,
+    rotatedAt: record.rotatedAt,
+    versions: [...record.versions]
+      .sort((a, b) => a.version - b.version)
+      .map((v) => ({
+        version: v.version,
+        algorithm: v.algorithm,
+        createdAt: v.createdAt,
+        state: versionState(record, v.version),
+      })),
+  };
+}
+
+export function checkKeyId(keyId: unknown): asserts keyId is string {
+  if (!isValidKeyId(keyId)) {
+    throw cryptoError(
+      ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+      'Key ids are 1-64 characters from A-Z a-z 0-9 _ - (they appear in envelopes)',
+    );
+  }
+}
+
+export function unknownKey(keyId: string, version?: number, refreshScheduled = false): BulwarkCryptoError {
+  const hint = refreshScheduled
+    ? ' (if another process created or rotated it, a refresh from the store has been scheduled: retry shortly, or use decryptAsync() / refresh())'
+    : '';
+  return cryptoError(
+    ErrorCodes.CRYPTO_UNKNOWN_KEY,
+    version === undefined
+      ? `Unknown key ${JSON.stringify(keyId)}; create it first${hint}`
+      : `Key ${keyId} has no version ${version}${hint}`,
+    version === undefined ? { keyId, refreshScheduled } : { keyId, version, refreshScheduled },
+  );
+}
+
+/**
+ * The ring's named keys with their numbered versions: loading and unwrapping them from the store,
+ * administration (create, rotate, retire; serialised in the process), and refresh, which picks up
+ * what other processes sharing the store changed (a background timer, and a refresh scheduled when
+ * a sync decrypt meets an unknown key version). Each key's blind-index key is derived here from its
+ * first version.
+ */
+export class NamedKeys {
+  private readonly keys = new Map<string, LoadedKey>();
+  private lock: Promise<unknown> = Promise.resolve();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private pendingRefresh: Promise<void> | undefined;
+  private lastScheduledRefresh = -Infinity;
+
+  constructor(
+    private readonly loader: KeyLoader,
+    private readonly defaultAlgorithm: AeadAlgorithm,
+  ) {}
+
+  /** Loads every stored key (on open). */
+  async loadAll(): Promise<void> {
+    for (const record of await this.loader.storeCall(() => this.loader.store.loadKeys())) {
+      this.keys.set(record.keyId, await this.loadKey(record));
+    }
+  }
+
+  /** Re-reads the store every `intervalMs` (an unref'd timer, stopped by stop()). */
+  startRefresh(intervalMs: number): void {
+    this.refreshTimer = setInterval(() => this.backgroundRefresh(), intervalMs);
+    this.refreshTimer.unref();
+  }
+
+  /** Stops the timer and waits for administration under way. */
+  async stop(): Promise<void> {
+    clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
+    await this.lock.catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------- administration (async)
+
+  /**
+   * Creates `keyId` with version 1 as primary. Throws ERR_CRYPTO_KEY_EXISTS if it exists, in this
+   * ring or in the store (e.g. another process created it first: this ring then loads that key).
+   */
+  createKey(keyId: string, options: { algorithm?: AeadAlgorithm } = {}): Promise<KeyInfo> {
+    return this.exclusive(async () => {
+      checkKeyId(keyId);
+      if (this.keys.has(keyId)) {
+        throw cryptoError(ErrorCodes.CRYPTO_KEY_EXISTS, `Key ${keyId} already exists`, { keyId });
+      }
+      const { info, created } = await this.create(keyId, options);
+      if (!created) {
+        throw cryptoError(ErrorCodes.CRYPTO_KEY_EXISTS, `Key ${keyId} already exists`, { keyId });
+      }
+      return info;
+    });
+  }
+
+  /**
+   * Returns the key's info, creating it first if it does not exist. Safe when several processes
+   * ensure the same key at once: one creates it and the others adopt the stored key.
+   */
+  ensureKey(keyId: string, options: { algorithm?: AeadAlgorithm } = {}): Promise<KeyInfo> {
+    return this.exclusive(async () => {
+      checkKeyId(keyId);
+      const existing = this.keys.get(keyId);
+      return existing !== undefined ? toInfo(existing.record) : (await this.create(keyId, options)).info;
+    });
+  }
+
+  /**
+   * Adds a new version and makes it primary. Older versions keep decrypting (until retired), so
+   * values are readable at every moment of a rotation; move them with `rewrap` and then `retire`.
+   * `algorithm` defaults to the current primary's.
+   *
+   * Starts from the store's latest state. If another process creates the same version number
+   * at the same moment, the store keeps the first one and this ring adopts it (its own new key
+   * never encrypted anything and is dropped), so both end with the same primary.
+   */
+  rotate(keyId: string, options: { algorithm?: AeadAlgorithm } = {}): Promise<KeyInfo> {
+    return this.exclusive(async () => {
+      this.loaded(keyId);
+      await this.reloadKeys();
+      const loaded = this.loaded(keyId);
+      const algorithm = checkAlgorithm(options?.algorithm ?? loaded.primary.algorithm);
+      const version = Math.max(...loaded.record.versions.map((v) => v.version)) + 1;
+      if (version > MAX_KEY_VERSION) {
+        throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, `Key ${keyId} has no versions left`, { keyId });
+      }
+      const { stored, entry } = await this.newVersion(keyId, version, algorithm, this.loader.now());
+      let inserted: boolean;
+      try {
+        inserted = await this.loader.storeCall(() => this.loader.store.insertKeyVersion(keyId, stored));
+      } catch (error) {
+        wipeEntry(entry);
+        throw error;
+      }
+      // Inserted: offer the entry to the reload below (it reuses it instead of unwrapping again).
+      // Lost the race: the stored version N is another process's key; ours is discarded.
+      if (inserted) loaded.versions.set(version, entry);
+      else wipeEntry(entry);
+      await this.reloadKeys();
+      return toInfo(this.loaded(keyId).record);
+    });
+  }
+
+  /**
+   * Sets the minimum decryption version: older versions are rejected with ERR_CRYPTO_KEY_RETIRED
+   * and their unwrapped keys dropped from memory. Monotonic (cannot be lowered) and cannot retire
+   * the primary. Retiring is a policy gate, not destruction: wrapped keys stay in the store
+   * (the first version still derives the blind-index key). Run `rewrap` first.
+   */
+  retire(keyId: string, minDecryptVersion: number): Promise<KeyInfo> {
+    return this.exclusive(async () => {
+      this.loaded(keyId);
+      await this.reloadKeys();
+      const { record } = this.loaded(keyId);
+      if (!Number.isSafeInteger(minDecryptVersion) || minDecryptVersion < 1) {
+        throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'minDecryptVersion must be a positive integer');
+      }
+      if (minDecryptVersion > record.primaryVersion) {
+        throw cryptoError(
+          ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+          `Cannot retire the primary version of ${keyId} (v${record.primaryVersion}); rotate first`,
+          { keyId },
+        );
+      }
+      if (minDecryptVersion < record.minDecryptVersion) {
+        throw cryptoError(
+          ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+          `Key ${keyId} already retires versions below ${record.minDecryptVersion}; retirement cannot be undone`,
+          { keyId },
+        );
+      }
+      if (minDecryptVersion === record.minDecryptVersion) return toInfo(record);
+      // Monotonic in the store too: a concurrent retire to a higher version is never undone.
+      await this.loader.storeCall(() => this.loader.store.raiseMinDecryptVersion(keyId, minDecryptVersion));
+      await this.reloadKeys(); // drops (and zeroes) the versions now retired
+      return toInfo(this.loaded(keyId).record);
+    });
+  }
+
+  /**
+   * Re-reads named keys from the store, e.g. after `bulwark keys rotate` ran in another process.
+   * `decryptAsync` calls it once by itself when it meets an unknown key or version.
+   */
+  refresh(): Promise<void> {
+    return this.exclusive(() => this.reloadKeys());
+  }
+
+  // ---------------------------------------------------------------- queries (sync)
+
+  has(keyId: string): boolean {
+    return this.keys.has(keyId);
+  }
+
+  info(keyId: string): KeyInfo {
+    return toInfo(this.loaded(keyId).record);
+  }
+
+  list(): KeyInfo[] {
+    return [...this.keys.values()]
+      .map((k) => toInfo(k.record))
+      .sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
+  }
+
+  /** The loaded key, or undefined. */
+  find(keyId: string): LoadedKey | undefined {
+    return this.keys.get(keyId);
+  }
+
+  /** The loaded key, or ERR_CRYPTO_UNKNOWN_KEY. */
+  loaded(keyId: string): LoadedKey {
+    const loaded = typeof keyId === 'string' ? this.keys.get(keyId) : undefined;
+    if (loaded === undefined) throw unknownKey(String(keyId));
+    return loaded;
+  }
+
+  /** The entry that opens a named-key envelope; an unknown key or version schedules a refresh. */
+  entry(parsed: KeyEnvelope): CipherEntry {
+    const loaded = this.keys.get(parsed.keyId);
+    if (loaded === undefined) {
+      this.scheduleRefresh();
+      throw unknownKey(parsed.keyId, undefined, true);
+    }
+    if (parsed.version < loaded.record.minDecryptVersion) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_KEY_RETIRED,
+        `Version ${parsed.version} of key ${parsed.keyId} is retired (minimum ${loaded.record.minDecryptVersion})`,
+        { keyId: parsed.keyId, version: parsed.version },
+      );
+    }
+    const entry = loaded.versions.get(parsed.version);
+    if (entry === undefined) {
+      this.scheduleRefresh();
+      throw unknownKey(parsed.keyId, parsed.version, true);
+    }
+    return entry;
+  }
+
+  /** True when the store's record of `keyId` (as last loaded) has `version`. */
+  hasVersion(keyId: string, version: number): boolean {
+    return this.keys.get(keyId)?.record.versions.some((v) => v.version === version) ?? false;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Serialises administration within the process so concurrent rotations cannot lose a version. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(() => {
+      this.loader.checkOpen();
+      return fn();
+    });
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async loadKey(
+    record: StoredKey,
+    reuse?: Map<number, CipherEntry>,
+    current?: LoadedKey,
+  ): Promise<LoadedKey> {
+    const versions = new Map<number, CipherEntry>();
+    const first = record.versions.reduce((a, b) => (b.version < a.version ? b : a));
+    let indexRaw: Buffer | undefined;
+    let indexKey: KeyObject | undefined;
+    if (current !== undefined && current.record.versions.some((v) => v.version === first.version)) {
+      indexRaw = current.indexRaw;
+      indexKey = current.indexKey;
+    }
+    try {
+      for (const stored of record.versions) {
+        const needed = stored.version >= record.minDecryptVersion;
+        if (!needed && (indexRaw !== undefined || stored.version !== first.version)) continue;
+        const existing = reuse?.get(stored.version);
+        if (existing !== undefined && needed) {
+          versions.set(stored.version, existing);
+          continue;
+        }
+        const raw = await this.loader.unwrap(stored.wrappedKey, {
+          keyId: record.keyId,
+          version: stored.version,
+        });
+        if (stored.version === first.version && indexRaw === undefined) {
+          indexRaw = derive(raw, INFO_BLIND_INDEX + record.keyId);
+          indexKey = createSecretKey(indexRaw);
+        }
+        if (needed)
+          versions.set(stored.version, makeEntry(stored.algorithm, raw, record.keyId, stored.version));
+        else raw.fill(0);
+      }
+    } catch (error) {
+      for (const [version, entry] of versions) if (reuse?.get(version) !== entry) wipeEntry(entry);
+      if (indexRaw !== current?.indexRaw) indexRaw?.fill(0);
+      throw error;
+    }
+    const primary = versions.get(record.primaryVersion);
+    if (primary === undefined || indexRaw === undefined || indexKey === undefined) {
+      throw cryptoError(ErrorCodes.CRYPTO_KEY_STORE, `Key store record for ${record.keyId} is inconsistent`, {
+        keyId: record.keyId,
+      });
+    }
+    return { record, versions, primary, indexRaw, indexKey };
+  }
+
+  private async newVersion(
+    keyId: string,
+    version: number,
+    algorithm: AeadAlgorithm,
+    now: string,
+  ): Promise<{ stored: StoredKeyVersion; entry: CipherEntry }> {
+    const raw = Buffer.allocUnsafeSlow(KEY_LENGTH);
+    randomBytes(KEY_LENGTH).copy(raw);
+    let wrappedKey: string;
+    try {
+      wrappedKey = await this.loader.wrap(raw, { keyId, version });
+    } catch (error) {
+      raw.fill(0);
+      throw error;
+    }
+    return {
+      stored: { version, algorithm, wrappedKey, createdAt: now },
+      entry: makeEntry(algorithm, raw, keyId, version),
+    };
+  }
+
+  /**
+   * Inserts version 1 of a new key. If the store already has it (another process created the key
+   * since this ring loaded), nothing is written and the stored key is loaded instead.
+   */
+  private async create(
+    keyId: string,
+    options: { algorithm?: AeadAlgorithm },
+  ): Promise<{ info: KeyInfo; created: boolean }> {
+    checkOptions(options);
+    const algorithm = checkAlgorithm(options?.algorithm ?? this.defaultAlgorithm);
+    const now = this.loader.now();
+    const { stored, entry } = await this.newVersion(keyId, 1, algorithm, now);
+    let inserted: boolean;
+    try {
+      inserted = await this.loader.storeCall(() => this.loader.store.insertKeyVersion(keyId, stored));
+    } catch (error) {
+      wipeEntry(entry);
+      throw error;
+    }
+    if (!inserted) {
+      wipeEntry(entry);
+      await this.reloadKeys();
+      return { info: toInfo(this.loaded(keyId).record), created: false };
+    }
+    const record: StoredKey = {
+      keyId,
+      primaryVersion: 1,
+      minDecryptVersion: 1,
+      createdAt: now,
+      rotatedAt: now,
+      versions: [stored],
+    };
+    const indexRaw = derive(entry.raw, INFO_BLIND_INDEX + keyId);
+    this.keys.set(keyId, {
+      record,
+      versions: new Map([[1, entry]]),
+      primary: entry,
+      indexRaw,
+      indexKey: createSecretKey(indexRaw),
+    });
+    return { info: toInfo(record), created: true };
+  }
+
+  /** Re-reads every named key from the store, reusing unwrapped versions (caller holds the lock). */
+  private async reloadKeys(): Promise<void> {
+    const records = await this.loader.storeCall(() => this.loader.store.loadKeys());
+    for (const record of records) {
+      const current = this.keys.get(record.keyId);
+      const reuse = current?.versions;
+      const loaded = await this.loadKey(record, reuse, current);
+      if (current !== undefined) {
+        for (const [version, entry] of current.versions) {
+          if (loaded.versions.get(version) !== entry) wipeEntry(entry);
+        }
+        if (loaded.indexRaw !== current.indexRaw) current.indexRaw.fill(0);
+      }
+      this.keys.set(record.keyId, loaded);
+    }
+  }
+
+  /** refresh() in the background: one at a time, failures ignored (the ring keeps its keys). */
+  private backgroundRefresh(): void {
+    if (this.loader.closed || this.pendingRefresh !== undefined) return;
+    const run = this.refresh()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.pendingRefresh === run) this.pendingRefresh = undefined;
+      });
+    this.pendingRefresh = run;
+  }
+
+  /** Called when sync decrypt meets an unknown key or version: refresh soon, at most once a second. */
+  private scheduleRefresh(): void {
+    const now = Date.now();
+    if (this.loader.closed || this.pendingRefresh !== undefined) return;
+    if (now - this.lastScheduledRefresh < MIN_SCHEDULED_REFRESH_GAP_MS) return;
+    this.lastScheduledRefresh = now;
+    this.backgroundRefresh();
+  }
+
+  /** Zero-fills every unwrapped version and blind-index key (close, or a failed open). */
+  wipe(): void {
+    for (const loaded of this.keys.values()) {
+      for (const entry of loaded.versions.values()) wipeEntry(entry);
+      loaded.indexRaw.fill(0);
+    }
+    this.keys.clear();
+  }
+}
