@@ -22,7 +22,13 @@ import {
   type TrustProxyOption,
 } from '@bulwark/core';
 import { type BulwarkHttpKit } from '@bulwark/core/http';
-import { bulwark, clientIp, privacyRouter, type BulwarkMiddleware } from '@bulwark/express';
+import {
+  bulwark,
+  clientIp,
+  handleClientErrors,
+  privacyRouter,
+  type BulwarkMiddleware,
+} from '@bulwark/express';
 import {
   BulwarkConsentTables1735689800000,
   BulwarkKeyTables1735689700000,
@@ -359,6 +365,8 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
         // Express 5 hands a listen error (EADDRINUSE...) to this callback.
         const s = app.listen(options.port!, host, (err?: Error) => (err ? reject(err) : resolve(s)));
         s.once('error', reject);
+        // Oversized headers (431) and unparsable requests (400) answer problem+json too.
+        handleClientErrors(s);
       });
       const listening = server;
       cleanup.push(() => new Promise<void>((resolve) => listening.close(() => resolve())));

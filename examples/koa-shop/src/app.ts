@@ -11,7 +11,7 @@ import {
   type HttpPrincipal,
   type TrustProxyOption,
 } from '@bulwark/core';
-import { bulwark, clientIp, privacyRouter, type BulwarkState } from '@bulwark/koa';
+import { bulwark, clientIp, handleClientErrors, privacyRouter, type BulwarkState } from '@bulwark/koa';
 import {
   registerBulwarkAudit,
   registerBulwarkEncryption,
@@ -438,6 +438,8 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
   const server = await new Promise<Server>((resolve, reject) => {
     const s = koa.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve(s));
     s.once('error', reject);
+    // Oversized headers (431) and unparsable requests (400) answer problem+json too.
+    handleClientErrors(s);
   }).catch(release);
   const address = server.address() as AddressInfo;
 

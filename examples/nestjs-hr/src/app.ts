@@ -19,7 +19,7 @@ import { EmployeeDirectory } from './employee-directory';
 import { Employee } from './entities/employee';
 import { SurveyResponse } from './entities/survey-response';
 import { hrPolicy, wellbeingPurpose } from './hr-policy';
-import type { TrustProxyOption } from '@bulwark/nestjs';
+import { handleClientErrors, type TrustProxyOption } from '@bulwark/nestjs';
 import { HrModule } from './hr.module';
 
 export interface HrAppOptions {
@@ -112,6 +112,8 @@ export async function createHrApp(options: HrAppOptions = {}): Promise<HrApp> {
   const entityAudit = registerBulwarkAudit(dataSource, { auditLog: bw.auditLog! });
   try {
     await nest.get(EmployeeDirectory).seed();
+    // Oversized headers (431) and unparsable requests (400) answer problem+json too.
+    handleClientErrors(nest.getHttpServer());
     await nest.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   } catch (err) {
     await nest.close().catch(() => undefined);

@@ -13,3 +13,6 @@ export { requireConsent } from './require-consent';
 export { bruteForce } from './brute-force';
 export { clientIp, type BulwarkRequestState } from './request-state';
 export { privacyRouter } from './privacy-router';
+// Requests Node's HTTP parser refuses before any middleware (431, 400) answer problem+json too:
+// `handleClientErrors(app.listen(3000))`.
+export { handleClientErrors } from '@bulwark/core/http';

@@ -37,3 +37,6 @@ export { BulwarkRuntime } from './bulwark-runtime';
 export type { BulwarkTypeOrmEncryption } from './typeorm-encryption-provider';
 export type { HttpPrincipal, TrustProxyOption } from './core-http';
 export { clientIp, type PlatformRequest } from './request-tracking';
+// Requests Node's HTTP parser refuses before any middleware (431, 400) answer problem+json too:
+// `handleClientErrors(app.getHttpServer())` before `app.listen()`.
+export { handleClientErrors } from '@bulwark/core/http';
