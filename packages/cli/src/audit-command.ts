@@ -21,7 +21,7 @@ import type * as BulwarkTypeOrm from '@bulwark/typeorm';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { parseCommandLine, renderHelp, type CommandSpec, type OptionValues } from './command-line';
 import { reportingReads, startProgress } from './progress';
-import { writeFileAtomic } from './write-file-atomic';
+import { writeFileAtomic } from '@bulwark/core/store';
 
 type Jwk = Parameters<typeof CheckpointSigner.fromJWK>[0];
 

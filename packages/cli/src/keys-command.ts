@@ -12,7 +12,7 @@ import {
 } from '@bulwark/core';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { parseCommandLine, renderHelp, type CommandSpec } from './command-line';
-import { writeFileAtomic } from './write-file-atomic';
+import { writeFileAtomic } from '@bulwark/core/store';
 
 const ALGORITHMS: readonly AeadAlgorithm[] = ['aes-256-gcm', 'chacha20-poly1305'];
 

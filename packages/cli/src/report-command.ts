@@ -17,7 +17,7 @@ import {
 } from '@bulwark/core';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { parseCommandLine, renderHelp, type CommandSpec } from './command-line';
-import { writeFileAtomic } from './write-file-atomic';
+import { writeFileAtomic } from '@bulwark/core/store';
 
 const OPTIONS = {
   config: {

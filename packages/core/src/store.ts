@@ -36,3 +36,6 @@ export {
 export type { ConsentStore, ConsentRecord, ConsentAction } from './privacy';
 export type { DsrStore, DataSubjectRequest, DsrType, DsrStatus, DsrFilter, DsrHistoryEntry } from './privacy';
 export type { MfaStore, StoredTotp, StoredRecoveryCode } from './mfa';
+
+// file-backed stores: replace a file atomically (temp file, fsync, rename) with a given mode
+export { writeFileAtomic } from './util/write-file-atomic';

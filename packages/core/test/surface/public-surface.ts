@@ -455,6 +455,7 @@ export const STORE_VALUES = [
   'matchesAuditQuery',
   'normalizeAuditQuery',
   'redactedEntry',
+  'writeFileAtomic',
 ] as const;
 export const STORE_TYPES = [
   'AuditEntry',
