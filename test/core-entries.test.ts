@@ -25,13 +25,13 @@ async function run(code: string, esm = false): Promise<Record<string, unknown>> 
 
 /** What a process has loaded of the heavy dependencies, by package name. */
 const LOADED = `
-  const heavy = (k) => (k.match(/node_modules[\\\\/](argon2|reflect-metadata|inversify|@inversifyjs|yaml|rate-limiter-flexible)[\\\\/]/) || [])[1];
+  const heavy = (k) => (k.match(/node_modules[\\\\/](argon2|reflect-metadata|inversify|@inversifyjs|yaml|rate-limiter-flexible|jose)[\\\\/]/) || [])[1];
   const loaded = () => [...new Set(Object.keys(require.cache).map(heavy).filter(Boolean))].sort();
   const reflect = () => typeof Reflect.getMetadata === 'function';
 `;
 
 describe('@bulwark/core entries, built, in a fresh process', () => {
-  it('loads neither argon2 (native) nor reflect-metadata, inversify, yaml or rate-limiter-flexible on require of the main entry', async () => {
+  it('loads neither argon2 (native) nor reflect-metadata, inversify, yaml, rate-limiter-flexible or jose on require of the main entry', async () => {
     const out = await run(`${LOADED}
       const core = require('@bulwark/core');
       const before = { loaded: loaded(), reflect: reflect() };
@@ -55,6 +55,44 @@ describe('@bulwark/core entries, built, in a fresh process', () => {
     // Likewise the brute-force counters and the YAML parser, with the engine that needs them.
     expect(out.onUse).toEqual(['argon2', 'rate-limiter-flexible', 'yaml']);
     expect(out.policies).toBe(0);
+  });
+
+  it('loads jose with the first token operation, not with a token service built from one key', async () => {
+    const out = await run(`${LOADED}
+      const core = require('@bulwark/core');
+      const before = loaded();
+      const tokens = new core.TokenService({ algorithms: ['HS256'], signingKey: { key: Buffer.alloc(32, 7) } });
+      const constructed = loaded();
+      tokens.sign({}, { subject: 'user-1' }).then(async (token) => {
+        const signed = loaded();
+        const verified = await tokens.verify(token);
+        const at = token.lastIndexOf('.') + 1;
+        const forged = token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1);
+        const refused = await tokens.verify(forged).catch((e) => e.code);
+        console.log(JSON.stringify({ before, constructed, signed, sub: verified.payload.sub, refused }));
+      });`);
+    expect(out.before).toEqual([]);
+    expect(out.constructed).toEqual([]);
+    expect(out.signed).toEqual(['jose']);
+    // The lazily loaded jose verifies and its errors still map to Bulwark's codes.
+    expect(out.sub).toBe('user-1');
+    expect(out.refused).toBe('ERR_TOKEN_SIGNATURE_INVALID');
+  });
+
+  it('loads jose with the first checkpoint or erasure-receipt key, not on import', async () => {
+    const out = await run(`${LOADED}
+      const core = require('@bulwark/core');
+      const before = loaded();
+      core.CheckpointSigner.generate().then(async (signer) => {
+        const generated = loaded();
+        const head = { treeSize: 0, rootHash: '0'.repeat(64), time: new Date().toISOString() };
+        const checkpoint = await signer.sign(head);
+        const verified = await core.verifyCheckpoint(checkpoint, await signer.exportPublicJwk());
+        console.log(JSON.stringify({ before, generated, treeSize: verified.treeSize }));
+      });`);
+    expect(out.before).toEqual([]);
+    expect(out.generated).toEqual(['jose']);
+    expect(out.treeSize).toBe(0);
   });
 
   it('serves each subpath from CommonJS with exactly its listed values, and the same classes', async () => {

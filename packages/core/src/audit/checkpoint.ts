@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { compactVerify, decodeProtectedHeader, importJWK, type CryptoKey, type JWK } from 'jose';
+import type { CryptoKey, JWK } from 'jose';
 import { BulwarkAuditError, ErrorCodes } from '../errors';
+import { jose } from '../lib/jose';
 import { normalizeAuditTime } from './audit-event';
 
 /**
@@ -84,7 +85,7 @@ export function decodeCheckpoint(jws: string): Checkpoint {
   if (parts.length !== 3) throw invalid('checkpoint is not a compact JWS', 'malformed');
   let payload: unknown;
   try {
-    const header = decodeProtectedHeader(jws);
+    const header = jose().decodeProtectedHeader(jws);
     if (header.typ !== CHECKPOINT_JWS_TYPE) throw new Error('typ');
     payload = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
   } catch (err) {
@@ -102,7 +103,7 @@ async function toVerifyKey(key: CheckpointPublicKey): Promise<CryptoKey | KeyObj
     if (jwk.d !== undefined)
       throw invalid('pass the public key, not the private key, to verify checkpoints', 'wrong-key');
     try {
-      return (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x }, 'EdDSA')) as CryptoKey;
+      return (await jose().importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x }, 'EdDSA')) as CryptoKey;
     } catch (err) {
       throw invalid('checkpoint public key is not a valid Ed25519 key', 'wrong-key', err);
     }
@@ -125,7 +126,7 @@ export async function verifyCheckpoint(
   const key = await toVerifyKey(publicKey);
   let payload: Uint8Array;
   try {
-    const result = await compactVerify(jws, key, { algorithms: [...CHECKPOINT_ALGORITHMS] });
+    const result = await jose().compactVerify(jws, key, { algorithms: [...CHECKPOINT_ALGORITHMS] });
     if (result.protectedHeader.typ !== CHECKPOINT_JWS_TYPE) throw new Error('typ');
     payload = result.payload;
   } catch (err) {

@@ -1,5 +1,6 @@
-import { CompactSign, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import type { CryptoKey, JWK } from 'jose';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
+import { jose } from './jose';
 
 /**
  * An Ed25519 key pair that signs compact JWS (alg EdDSA, RFC 8037) with an explicit `typ`
@@ -17,7 +18,10 @@ export class Ed25519JwsSigner {
 
   /** A fresh key pair (extractable, so it can be exported and persisted). */
   static async generate(typ: string, kid?: string): Promise<Ed25519JwsSigner> {
-    const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+    const { privateKey, publicKey } = await jose().generateKeyPair('EdDSA', {
+      crv: 'Ed25519',
+      extractable: true,
+    });
     return new Ed25519JwsSigner(privateKey, publicKey, typ, kid);
   }
 
@@ -39,10 +43,10 @@ export class Ed25519JwsSigner {
     }
     try {
       const base = { kty: 'OKP', crv: 'Ed25519', x: jwk.x };
-      const privateKey = (await importJWK({ ...base, d: jwk.d }, 'EdDSA', {
+      const privateKey = (await jose().importJWK({ ...base, d: jwk.d }, 'EdDSA', {
         extractable: true,
       })) as CryptoKey;
-      const publicKey = (await importJWK(base, 'EdDSA', { extractable: true })) as CryptoKey;
+      const publicKey = (await jose().importJWK(base, 'EdDSA', { extractable: true })) as CryptoKey;
       return new Ed25519JwsSigner(privateKey, publicKey, typ, jwk.kid);
     } catch (err) {
       throw new BulwarkConfigError(
@@ -56,19 +60,19 @@ export class Ed25519JwsSigner {
 
   /** The public JWK to pin in verifiers (with `kid` when set). */
   async exportPublicJwk(): Promise<JWK> {
-    const jwk = await exportJWK(this.publicKey);
+    const jwk = await jose().exportJWK(this.publicKey);
     return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, ...(this.kid === undefined ? {} : { kid: this.kid }) };
   }
 
   /** The private JWK, for persisting the key (handle as a secret). */
   async exportPrivateJwk(): Promise<JWK> {
-    const jwk = await exportJWK(this.privateKey);
+    const jwk = await jose().exportJWK(this.privateKey);
     return { ...jwk, ...(this.kid === undefined ? {} : { kid: this.kid }) };
   }
 
   /** Compact JWS over `payload` with header `{ alg: 'EdDSA', typ, kid? }`. */
   async sign(payload: Uint8Array): Promise<string> {
-    return new CompactSign(payload)
+    return new (jose().CompactSign)(payload)
       .setProtectedHeader({
         alg: 'EdDSA',
         typ: this.typ,

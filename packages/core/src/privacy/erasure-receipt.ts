@@ -1,7 +1,8 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { compactVerify, decodeProtectedHeader, importJWK, type CryptoKey, type JWK } from 'jose';
+import type { CryptoKey, JWK, ProtectedHeaderParameters } from 'jose';
 import { canonicalBytes } from '../audit/canonical-json';
 import { BulwarkPrivacyError, ErrorCodes } from '../errors';
+import { jose } from '../lib/jose';
 import { Ed25519JwsSigner } from '../lib/ed25519-jws-signer';
 
 /**
@@ -97,9 +98,9 @@ export async function verifyErasureReceipt(
   if (typeof jws !== 'string' || jws.length > 64 * 1024 || jws.split('.').length !== 3) {
     throw invalid('erasure receipt is not a compact JWS');
   }
-  let header: ReturnType<typeof decodeProtectedHeader>;
+  let header: ProtectedHeaderParameters;
   try {
-    header = decodeProtectedHeader(jws);
+    header = jose().decodeProtectedHeader(jws);
   } catch (err) {
     throw invalid('erasure receipt header is malformed', err);
   }
@@ -110,7 +111,7 @@ export async function verifyErasureReceipt(
   try {
     key =
       publicKey !== null && typeof publicKey === 'object' && 'kty' in publicKey
-        ? ((await importJWK(
+        ? ((await jose().importJWK(
             { kty: publicKey.kty, crv: publicKey.crv, x: publicKey.x } as JWK,
             'EdDSA',
           )) as CryptoKey)
@@ -120,7 +121,7 @@ export async function verifyErasureReceipt(
   }
   let payload: Uint8Array;
   try {
-    ({ payload } = await compactVerify(jws, key, { algorithms: ['EdDSA'] }));
+    ({ payload } = await jose().compactVerify(jws, key, { algorithms: ['EdDSA'] }));
   } catch (err) {
     throw invalid('erasure receipt signature does not verify', err);
   }

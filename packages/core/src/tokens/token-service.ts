@@ -1,7 +1,7 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
-import * as jose from 'jose';
 import type { JSONWebKeySet, JWK, JWTVerifyGetKey } from 'jose';
 import { BulwarkConfigError, BulwarkTokenError, ErrorCodes } from '../errors';
+import { jose } from '../lib/jose';
 import {
   algorithmsForKey,
   isHmacAlgorithm,
@@ -379,9 +379,12 @@ export class TokenService {
           );
         }
       });
+      // A JWKS (this one or a remote one) loads jose at construction, so that a set jose refuses is
+      // a config error at start-up rather than a failure of the first request. A single key needs
+      // no jose until the first sign or verify.
       let local: JWTVerifyGetKey;
       try {
-        local = jose.createLocalJWKSet(structuredClone(jwks));
+        local = jose().createLocalJWKSet(structuredClone(jwks));
       } catch {
         throw configError(`${vpath}.jwks`, 'is not a valid JWK Set');
       }
@@ -422,7 +425,7 @@ export class TokenService {
           : `must use https, got ${url.protocol}`,
       );
     }
-    const remote = jose.createRemoteJWKSet(url, {
+    const remote = jose().createRemoteJWKSet(url, {
       timeoutDuration: nonNegativeInt(verification.timeoutMs, `${vpath}.timeoutMs`, 5000, 1),
       cooldownDuration: nonNegativeInt(verification.cooldownMs, `${vpath}.cooldownMs`, 30_000),
       cacheMaxAge: nonNegativeInt(verification.cacheMaxAgeMs, `${vpath}.cacheMaxAgeMs`, 600_000),
@@ -506,7 +509,7 @@ export class TokenService {
       }
     }
     try {
-      return await new jose.SignJWT(payload)
+      return await new (jose().SignJWT)(payload)
         .setProtectedHeader({
           alg: signing.alg,
           typ: this.#typ ?? 'JWT',
@@ -534,7 +537,8 @@ export class TokenService {
   async verify(token: string): Promise<VerifiedToken> {
     const header = this.#preflight(token);
     try {
-      const result = await jose.jwtVerify(token, this.#verifyKey as Parameters<typeof jose.jwtVerify>[1], {
+      const { jwtVerify } = jose();
+      const result = await jwtVerify(token, this.#verifyKey as Parameters<typeof jwtVerify>[1], {
         algorithms: [...this.#verifyAlgorithms],
         ...(this.#issuer !== undefined ? { issuer: this.#issuer } : {}),
         ...(this.#audience !== undefined
