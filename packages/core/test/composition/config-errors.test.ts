@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { createBulwark, type BulwarkConfig } from '../../src/bulwark';
+import { AEAD_ALGORITHMS } from '../../src/crypto/aead';
+import { KeyRing, MemoryKeyStore, type AeadAlgorithm } from '../../src/crypto/key-ring';
 import { BulwarkConfigError } from '../../src/errors';
 import { memoryProvider, POLICY_YAML, tempDir, weakPasswords } from './composition-helpers';
 
@@ -67,6 +69,17 @@ const CASES: [string, Record<string, unknown>, string][] = [
   ['unknown retention option', { audit: { ...audit, retention: { days: 5 } } }, 'audit.retention.days'],
   ['sink without write()', { audit: { ...audit, sinks: [{}] } }, 'audit.sinks[0]'],
   ['zero batch size', { audit: { ...audit, maxBatchSize: 0 } }, 'audit.maxBatchSize'],
+  // keys
+  [
+    'key algorithm not an AEAD',
+    { keys: { ...keys, defaultAlgorithm: 'aes-256-cbc' } },
+    'keys.defaultAlgorithm',
+  ],
+  [
+    'key store missing methods',
+    { keys: { ...keys, store: { loadKeys() {}, insertKeyVersion() {} } } },
+    'keys.store',
+  ],
   // authz
   ['authz without a policy', { authz: {} }, 'authz.policy'],
   ['policy of the wrong type', { authz: { policy: 42 } }, 'authz.policy'],
@@ -292,6 +305,36 @@ describe('createBulwark config errors', () => {
     } finally {
       await remove();
     }
+  });
+
+  it('reports a key ring mistake with the same message through createBulwark and KeyRing.open', async () => {
+    const viaConfig = await configError({ ...base, keys: { ...keys, defaultAlgorithm: 'des' } });
+    let direct: unknown;
+    try {
+      await KeyRing.open({
+        provider: memoryProvider(),
+        store: new MemoryKeyStore(),
+        defaultAlgorithm: 'des' as AeadAlgorithm,
+        configPath: 'keys',
+      });
+    } catch (err) {
+      direct = err;
+    }
+    expect(direct).toBeInstanceOf(BulwarkConfigError);
+    expect((direct as BulwarkConfigError).message).toBe(viaConfig.message);
+    expect(viaConfig.message).toBe(
+      `keys.defaultAlgorithm must be one of ${AEAD_ALGORITHMS.join(', ')}, got a string`,
+    );
+  });
+
+  it('keeps a failing master key provider a crypto error when the ring opens', async () => {
+    const broken = {
+      wrapKey: () => Promise.reject(new Error('kms down')),
+      unwrapKey: () => Promise.reject(new Error('kms down')),
+    };
+    await expect(
+      createBulwark({ ...base, keys: { masterKey: broken, store: 'memory' } } as BulwarkConfig),
+    ).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_CRYPTO_/) });
   });
 
   it('creates only the configured sections', async () => {
