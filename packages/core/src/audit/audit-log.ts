@@ -153,7 +153,7 @@ export class AuditLog {
     this.retention =
       options.retention instanceof RetentionPolicy
         ? options.retention
-        : new RetentionPolicy(options.retention);
+        : new RetentionPolicy({ configPath: `${this.#configPath}.retention`, ...options.retention });
     this.#removal = new LogRemoval({
       store: this.store,
       retention: this.retention,

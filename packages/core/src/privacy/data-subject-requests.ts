@@ -139,7 +139,10 @@ export class DataSubjectRequests {
     this.verifier = options.verifyIdentity;
     this.store = options.store ?? new MemoryDsrStore();
     this.auditLog = options.auditLog;
-    const evidence = new ErasureEvidence(options.evidence, 'dsr.options.evidence', o.auditLog !== undefined);
+    // Option mistakes are configuration: ERR_CONFIG_INVALID naming `configPath` (createBulwark's
+    // `privacy.dsr`), from the option kit createBulwark shares.
+    const path = typeof o.configPath === 'string' ? o.configPath : 'dsr.options';
+    const evidence = new ErasureEvidence(options.evidence, `${path}.evidence`, o.auditLog !== undefined);
     this.sourceRegistry = new SubjectDataSources(options.classification);
     this.erasure = new SubjectErasure({
       sources: this.sourceRegistry,
@@ -149,9 +152,6 @@ export class DataSubjectRequests {
       ...(options.receiptSigner === undefined ? {} : { signer: options.receiptSigner }),
       now: () => this.lifecycle.now(),
     });
-    // Numeric limits are configuration: ERR_CONFIG_INVALID naming `configPath` (createBulwark's
-    // `privacy.dsr`), from the option kit createBulwark shares.
-    const path = typeof o.configPath === 'string' ? o.configPath : 'dsr.options';
     this.clock = options.clock ?? (() => new Date());
     this.lifecycle = new DsrLifecycle({
       store: this.store,

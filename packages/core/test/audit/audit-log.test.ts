@@ -217,6 +217,19 @@ describe('AuditLog', () => {
     await log.close();
   });
 
+  it('names its retention options under its own config path', async () => {
+    await expect(
+      AuditLog.open({
+        store: new MemoryAuditStore(),
+        configPath: 'tenants.a.audit',
+        retention: { periods: { auth: 0 } },
+      }),
+    ).rejects.toMatchObject({
+      code: ErrorCodes.CONFIG_INVALID,
+      details: { path: 'tenants.a.audit.retention.periods.auth' },
+    });
+  });
+
   describe('HMAC mode', () => {
     async function hmacLog(n: number) {
       const store = new MemoryAuditStore();

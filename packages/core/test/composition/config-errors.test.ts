@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { createBulwark, type BulwarkConfig } from '../../src/bulwark';
+import { Redactor } from '../../src/audit/redactor';
+import { RetentionPolicy } from '../../src/audit/retention-policy';
 import { AEAD_ALGORITHMS } from '../../src/crypto/aead';
+import { DataSubjectRequests } from '../../src/privacy/data-subject-requests';
 import { KeyRing, MemoryKeyStore, type AeadAlgorithm } from '../../src/crypto/key-ring';
 import { BulwarkConfigError } from '../../src/errors';
 import { memoryProvider, POLICY_YAML, tempDir, weakPasswords } from './composition-helpers';
@@ -327,8 +330,50 @@ describe('createBulwark config errors', () => {
     );
   });
 
+  it.each([
+    [
+      'a redactor class that does not exist',
+      { audit: { ...audit, redactor: { classification: { ssn: 'top-secret' } } } },
+      () => new Redactor({ classification: { ssn: 'top-secret' as 'phi' }, configPath: 'audit.redactor' }),
+      'audit.redactor.classification.ssn',
+    ],
+    [
+      'a retention period of 0 days',
+      { audit: { ...audit, retention: { periods: { auth: 0 } } } },
+      () => new RetentionPolicy({ periods: { auth: 0 }, configPath: 'audit.retention' }),
+      'audit.retention.periods.auth',
+    ],
+    [
+      'an erasure evidence outcome that does not exist',
+      { privacy: { dsr: { store: 'memory', evidence: { outcomes: ['maybe'] } } } },
+      () =>
+        new DataSubjectRequests({
+          verifyIdentity: () => true,
+          evidence: { outcomes: ['maybe' as 'denied'] },
+          configPath: 'privacy.dsr',
+        }),
+      'privacy.dsr.evidence.outcomes',
+    ],
+  ])(
+    'reports %s with the same message through createBulwark and the engine',
+    async (_name, bad, engine, expectedPath) => {
+      const viaConfig = await configError({ ...base, ...bad });
+      let direct: unknown;
+      try {
+        engine();
+      } catch (err) {
+        direct = err;
+      }
+      expect(direct).toBeInstanceOf(BulwarkConfigError);
+      expect((direct as BulwarkConfigError).details?.path).toBe(expectedPath);
+      expect(viaConfig.details?.path).toBe(expectedPath);
+      expect(viaConfig.message).toBe((direct as BulwarkConfigError).message);
+    },
+  );
+
   it('keeps a failing master key provider a crypto error when the ring opens', async () => {
     const broken = {
+      name: 'broken',
       wrapKey: () => Promise.reject(new Error('kms down')),
       unwrapKey: () => Promise.reject(new Error('kms down')),
     };
