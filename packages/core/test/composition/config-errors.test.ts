@@ -4,7 +4,11 @@ import * as path from 'node:path';
 import { createBulwark, type BulwarkConfig } from '../../src/bulwark';
 import { Redactor } from '../../src/audit/redactor';
 import { RetentionPolicy } from '../../src/audit/retention-policy';
+import { ComplianceKit } from '../../src/compliance/compliance-kit';
+import type { ControlDefinition } from '../../src/compliance/control';
+import { ControlCatalogue } from '../../src/compliance/control-catalogue';
 import { AEAD_ALGORITHMS } from '../../src/crypto/aead';
+import { ClassificationRegistry } from '../../src/privacy/classification-registry';
 import { DataSubjectRequests } from '../../src/privacy/data-subject-requests';
 import { KeyRing, MemoryKeyStore, type AeadAlgorithm } from '../../src/crypto/key-ring';
 import { BulwarkConfigError } from '../../src/errors';
@@ -354,6 +358,12 @@ describe('createBulwark config errors', () => {
         }),
       'privacy.dsr.evidence.outcomes',
     ],
+    [
+      'privileged roles that are not a list',
+      { compliance: { privilegedRoles: 'admin' } },
+      () => new ComplianceKit({ privilegedRoles: 'admin' as unknown as string[], configPath: 'compliance' }),
+      'compliance.privilegedRoles',
+    ],
   ])(
     'reports %s with the same message through createBulwark and the engine',
     async (_name, bad, engine, expectedPath) => {
@@ -370,6 +380,42 @@ describe('createBulwark config errors', () => {
       expect(viaConfig.message).toBe((direct as BulwarkConfigError).message);
     },
   );
+
+  it('names the config path given to engines built outside createBulwark', () => {
+    const thrown = (build: () => unknown): unknown => {
+      try {
+        build();
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    expect(
+      thrown(() => new ComplianceKit({ httpSurface: 'yes' as unknown as boolean, configPath: 'tenants.a' })),
+    ).toMatchObject({
+      code: 'ERR_CONFIG_INVALID',
+      message: 'tenants.a.httpSurface must be a boolean',
+    });
+    const registry = new ClassificationRegistry({ configPath: 'entities' });
+    expect(
+      thrown(() =>
+        registry.register({ entity: 'User', field: 'ssn', category: 'secret' as 'phi', encrypted: true }),
+      ),
+    ).toMatchObject({ details: { path: 'entities.User.ssn.category' } });
+    expect(
+      thrown(
+        () =>
+          new ControlCatalogue(
+            [{ id: 'x', framework: 'gdpr', ref: 'r', title: 't', requirement: 'q' } as ControlDefinition],
+            new Set(),
+            'tenants.a.controls',
+          ),
+      ),
+    ).toMatchObject({ details: { path: 'tenants.a.controls.x' } });
+    expect(thrown(() => new ControlCatalogue([{} as ControlDefinition], new Set()))).toMatchObject({
+      details: { path: 'compliance.controls[0].id' },
+    });
+  });
 
   it('keeps a failing master key provider a crypto error when the ring opens', async () => {
     const broken = {
