@@ -1,3 +1,4 @@
+import { configError } from '../util/options';
 import type { HttpAppEvidence } from '../compliance/evidence';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 import type { BearerTokenVerifier } from './bearer-authenticator';
@@ -100,9 +101,7 @@ export function isPublicPath(path: string, publicPaths: readonly string[]): bool
 
 function checkOption(value: unknown, path: string): void {
   if (value !== undefined && value !== false && (typeof value !== 'object' || value === null)) {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} must be an options object or false`, {
-      path,
-    });
+    throw configError(path, 'must be an options object or false');
   }
 }
 
