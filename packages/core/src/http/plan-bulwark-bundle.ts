@@ -162,13 +162,7 @@ export function planBulwarkBundle<Auth extends object, Csrf extends object>(
       !Array.isArray(publicPaths) ||
       !publicPaths.every((p) => typeof p === 'string' && p.startsWith('/'))
     ) {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        'authenticate.publicPaths must be paths starting with /',
-        {
-          path: 'authenticate.publicPaths',
-        },
-      );
+      throw configError('authenticate.publicPaths', 'must be paths starting with /');
     }
     plan.authenticate = { options: { ...authOptions, tokens }, publicPaths };
     order.push('authenticate');

@@ -74,9 +74,7 @@ export async function requireConsentFor(
 export function checkRequireConsent(purposeId: unknown, consent: ConsentChecker | undefined): void {
   if (consent !== undefined) checkConsentPurpose(consent, purposeId);
   else if (typeof purposeId !== 'string' || purposeId.length === 0) {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'requireConsent.purpose must be a purpose id', {
-      path: 'requireConsent.purpose',
-    });
+    throw configError('requireConsent.purpose', 'must be a purpose id');
   }
 }
 
