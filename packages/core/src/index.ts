@@ -248,6 +248,7 @@ export {
   type ClassificationCategory,
   type ClassifiedField,
   type ClassificationInput,
+  type ClassificationRegistryOptions,
   type ConsentManagerOptions,
   type ConsentPurposeInput,
   type ConsentPurpose,

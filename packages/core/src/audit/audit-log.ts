@@ -1,4 +1,4 @@
-import { BulwarkAuditError, BulwarkConfigError, BulwarkError, ErrorCodes } from '../errors';
+import { BulwarkAuditError, ErrorCodes } from '../errors';
 import {
   checkAuditDetailsSize,
   normalizeAuditEvent,
@@ -12,7 +12,6 @@ import type { AuditSink } from './audit-sink';
 import { normalizeAuditQuery, type AuditPage, type AuditQuery, type AuditStore } from './audit-store';
 import {
   consistencyProof,
-  HEX64,
   inclusionProof,
   verifyConsistencyProof,
   verifyInclusionProof,
@@ -23,12 +22,13 @@ import { argError, LogRemoval, type RedactOptions, type RemovalReport } from './
 import type { Checkpoint, CheckpointPublicKey } from './checkpoint';
 import type { CheckpointSigner } from './checkpoint-signer';
 import type { CheckpointStore } from './checkpoint-store';
+import { AuditWriter } from './audit-writer';
 import { EntryHasher } from './entry-hasher';
 import { MerkleTree } from './merkle-tree';
 import { Redactor } from './redactor';
 import { RetentionPolicy, type LegalHold, type RetentionPolicyOptions } from './retention-policy';
 import { REDACTION_RECORD_ACTIONS, verifyAuditLog, type AuditVerificationReport } from './verify-audit-log';
-import { invalid, nonEmptyString, positiveInt } from '../util/options';
+import { configError, invalid, nonEmptyString, positiveInt } from '../util/options';
 
 export type { ConsistencyProof, InclusionProof } from './audit-proofs';
 export type { RedactOptions, RemovalReport } from './log-removal';
@@ -74,12 +74,6 @@ export function checkAuditLogOptions(
   if (options.logId !== undefined) nonEmptyString(options.logId, `${path}.logId`, 256);
 }
 
-interface Pending {
-  event: NormalizedAuditEvent;
-  resolve: (entry: AuditEntry) => void;
-  reject: (err: unknown) => void;
-}
-
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -112,51 +106,54 @@ function freezeEvent(event: NormalizedAuditEvent): NormalizedAuditEvent {
  */
 export class AuditLog {
   private readonly store: AuditStore;
-  private readonly hasher: EntryHasher;
   private readonly hmacKey?: Uint8Array;
   private readonly redactor: Redactor;
   private readonly clock: () => Date;
   private readonly signer?: CheckpointSigner;
   private readonly checkpointStore?: CheckpointStore;
   readonly #logId?: string;
+  readonly #configPath: string;
   private readonly sinks: readonly AuditSink[];
-  private readonly maxBatch: number;
-  private readonly onSinkError: (error: unknown, sink: AuditSink) => void;
   private readonly systemActor: AuditActor;
   private readonly closeStore: boolean;
   readonly retention: RetentionPolicy;
   private readonly tree = new MerkleTree();
-  private pending: Pending[] = [];
-  private loop?: Promise<void>;
-  private sinkChain: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Group commit, chaining and sink delivery. */
+  readonly #writer: AuditWriter;
   /** Erasure and the retention purge, through the log's own write path. */
   readonly #removal: LogRemoval;
 
   private constructor(options: AuditLogOptions) {
     this.store = options.store;
-    this.hasher = new EntryHasher(options.hmacKey);
     if (options.hmacKey !== undefined) this.hmacKey = Uint8Array.from(options.hmacKey);
     this.redactor = options.redactor ?? new Redactor();
     this.clock = options.clock ?? (() => new Date());
     this.signer = options.signer;
     this.checkpointStore = options.checkpointStore;
     this.#logId = options.logId;
+    this.#configPath = options.configPath ?? 'audit';
     this.sinks = [...(options.sinks ?? [])];
-    this.maxBatch = options.maxBatchSize ?? 5000;
-    this.onSinkError =
-      options.onSinkError ??
-      ((err) =>
-        process.emitWarning(
-          `audit sink failed: ${(err as Error)?.message ?? String(err)}`,
-          'BulwarkAuditSinkWarning',
-        ));
+    this.#writer = new AuditWriter({
+      store: this.store,
+      hasher: new EntryHasher(options.hmacKey),
+      tree: this.tree,
+      maxBatchSize: options.maxBatchSize ?? 5000,
+      sinks: this.sinks,
+      onSinkError:
+        options.onSinkError ??
+        ((err) =>
+          process.emitWarning(
+            `audit sink failed: ${(err as Error)?.message ?? String(err)}`,
+            'BulwarkAuditSinkWarning',
+          )),
+    });
     this.systemActor = options.systemActor ?? { id: 'bulwark-audit', type: 'system' };
     this.closeStore = options.closeStore ?? true;
     this.retention =
       options.retention instanceof RetentionPolicy
         ? options.retention
-        : new RetentionPolicy(options.retention);
+        : new RetentionPolicy({ configPath: `${this.#configPath}.retention`, ...options.retention });
     this.#removal = new LogRemoval({
       store: this.store,
       retention: this.retention,
@@ -182,27 +179,8 @@ export class AuditLog {
     }
     checkAuditLogOptions(options);
     const log = new AuditLog(options);
-    await log.catchUp(Infinity);
+    await log.#writer.catchUp(Infinity);
     return log;
-  }
-
-  /** Adds leaf hashes of stored entries the tree has not seen (ours at open, or other writers'). */
-  private async catchUp(upTo: number): Promise<void> {
-    while (this.tree.size < upTo) {
-      const page = await this.store.read(this.tree.size + 1, 1000);
-      for (const e of page) {
-        if (this.tree.size >= upTo) break;
-        if (e?.seq !== this.tree.size + 1 || typeof e.leafHash !== 'string' || !HEX64.test(e.leafHash)) {
-          throw new BulwarkAuditError(
-            ErrorCodes.AUDIT_CHAIN_BROKEN,
-            `stored entry at position ${this.tree.size + 1} is out of sequence or malformed; run verify() for details`,
-            { seq: this.tree.size + 1 },
-          );
-        }
-        this.tree.appendHex(e.leafHash);
-      }
-      if (page.length < 1000) break;
-    }
   }
 
   /**
@@ -220,7 +198,7 @@ export class AuditLog {
         { headSeq: head.seq, size: this.tree.size },
       );
     }
-    await this.catchUp(head.seq);
+    await this.#writer.catchUp(head.seq);
     return this.tree.size;
   }
 
@@ -266,103 +244,12 @@ export class AuditLog {
   }
 
   private enqueue(event: NormalizedAuditEvent): Promise<AuditEntry> {
-    return new Promise<AuditEntry>((resolve, reject) => {
-      this.pending.push({ event, resolve, reject });
-      this.loop ??= this.run();
-    });
-  }
-
-  private async run(): Promise<void> {
-    // Yield once so every append made in the current tick joins the first batch.
-    await Promise.resolve();
-    try {
-      while (this.pending.length > 0) {
-        const batch =
-          this.pending.length <= this.maxBatch ? this.pending : this.pending.slice(0, this.maxBatch);
-        this.pending = this.pending.length <= this.maxBatch ? [] : this.pending.slice(this.maxBatch);
-        await this.write(batch);
-      }
-    } finally {
-      this.loop = undefined;
-    }
-  }
-
-  private async write(batch: Pending[]): Promise<void> {
-    let entries: AuditEntry[];
-    let prepared: AuditEntry[] = [];
-    try {
-      entries = await this.store.append((head) => {
-        // The store may be ahead of us (another writer) but never behind: that is truncation.
-        if (head.seq < this.tree.size) {
-          throw new BulwarkAuditError(
-            ErrorCodes.AUDIT_CHAIN_BROKEN,
-            `the store's head (seq ${head.seq}) is behind this log (size ${this.tree.size}): entries were removed; refusing to append`,
-            { headSeq: head.seq, size: this.tree.size },
-          );
-        }
-        let seq = head.seq;
-        let prevHash = head.leafHash;
-        // A plain loop over the batch: no per-entry closure, one hash call per entry.
-        prepared = new Array<AuditEntry>(batch.length);
-        for (let i = 0; i < batch.length; i++) {
-          const entry = { seq: ++seq, ...batch[i]!.event, prevHash } as AuditEntry;
-          prevHash = entry.leafHash = this.hasher.hashHex(entry);
-          prepared[i] = Object.freeze(entry);
-        }
-        return prepared;
-      });
-      if (entries.length !== batch.length) {
-        throw new BulwarkAuditError(
-          ErrorCodes.AUDIT_STORE,
-          'the store stored a different number of entries than prepared',
-        );
-      }
-      if (entries.length > 0) {
-        await this.catchUp(entries[0]!.seq - 1);
-        if (this.tree.size !== entries[0]!.seq - 1) {
-          throw new BulwarkAuditError(
-            ErrorCodes.AUDIT_CHAIN_BROKEN,
-            'the store returned entries that do not follow this log',
-          );
-        }
-        // The store contract returns the prepared entries (whose hashes this log computed); a
-        // store that returns other objects gets their hex validated by appendHex.
-        for (let i = 0; i < entries.length; i++) this.tree.appendHex(entries[i]!.leafHash);
-      }
-    } catch (err) {
-      const error =
-        err instanceof BulwarkError
-          ? err
-          : new BulwarkAuditError(ErrorCodes.AUDIT_STORE, 'the audit store failed to append', undefined, {
-              cause: err,
-            });
-      for (const p of batch) p.reject(error);
-      return;
-    }
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(entries[i]!);
-    if (this.sinks.length > 0) {
-      this.sinkChain = this.sinkChain.then(() => this.deliver(entries));
-    }
-  }
-
-  private async deliver(entries: readonly AuditEntry[]): Promise<void> {
-    for (const sink of this.sinks) {
-      try {
-        await sink.write(entries);
-      } catch (err) {
-        try {
-          this.onSinkError(err, sink);
-        } catch {
-          // an error handler that throws must not break delivery to the other sinks
-        }
-      }
-    }
+    return this.#writer.enqueue(event);
   }
 
   /** Resolves when every queued append is durable and delivered to the sinks. */
   async flush(): Promise<void> {
-    while (this.loop !== undefined) await this.loop;
-    await this.sinkChain;
+    await this.#writer.flush();
   }
 
   /** Flushes, closes sinks and (by default) the store. Later appends fail with ERR_AUDIT_CLOSED. */
@@ -374,11 +261,8 @@ export class AuditLog {
       try {
         await sink.close?.();
       } catch (err) {
-        try {
-          this.onSinkError(err, sink);
-        } catch {
-          // a throwing handler must not keep the store open
-        }
+        // a throwing handler must not keep the store open
+        this.#writer.reportSinkError(err, sink);
       }
     }
     if (this.closeStore) await this.store.close();
@@ -456,11 +340,7 @@ export class AuditLog {
   async checkpoint(): Promise<Checkpoint> {
     this.checkOpen();
     if (this.signer === undefined) {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        'audit.signer is required to create checkpoints',
-        { path: 'audit.signer' },
-      );
+      throw configError(`${this.#configPath}.signer`, 'is required to create checkpoints');
     }
     await this.refresh();
     const treeSize = this.tree.size;

@@ -2,7 +2,7 @@ import { BulwarkAuditError, ErrorCodes } from '../errors';
 import type { AuditEntry } from './audit-event';
 import type { AuditSink } from './audit-sink';
 import { canonicalBytes } from './canonical-json';
-import { configError } from '../util/options';
+import { configError, intInRange } from '../util/options';
 
 /*
  * Core never depends on the `nats` package: the app connects and hands over its JetStream client.
@@ -166,25 +166,6 @@ function categoryTokens(category: unknown): string {
     .join('.');
 }
 
-function intOption(
-  options: NatsAuditSinkOptions,
-  name: 'retries' | 'retryDelayMs' | 'timeoutMs',
-  fallback: number | undefined,
-  min: number,
-  max: number,
-  path: string,
-): number | undefined {
-  const value: unknown = options[name];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw configError(
-      `${path}.${name}`,
-      `must be an integer from ${min} to ${max}, got ${typeof value === 'number' ? value : typeof value}`,
-    );
-  }
-  return value;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -261,9 +242,12 @@ export class NatsAuditSink implements AuditSink {
         : () => subject;
     }
 
-    this.retries = intOption(options, 'retries', 3, 0, 10, path)!;
-    this.retryDelayMs = intOption(options, 'retryDelayMs', 100, 0, 60_000, path)!;
-    this.timeoutMs = intOption(options, 'timeoutMs', undefined, 1, 300_000, path);
+    this.retries = intInRange(options.retries, `${path}.retries`, 0, 10, 3);
+    this.retryDelayMs = intInRange(options.retryDelayMs, `${path}.retryDelayMs`, 0, 60_000, 100);
+    this.timeoutMs =
+      options.timeoutMs === undefined
+        ? undefined
+        : intInRange(options.timeoutMs, `${path}.timeoutMs`, 1, 300_000);
 
     if (options.expectStream !== undefined) {
       if (

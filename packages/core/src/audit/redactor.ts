@@ -25,6 +25,8 @@ export interface RedactorOptions {
   pseudonymize?: { key: Uint8Array; classes?: readonly Exclude<DataClassification, 'secret'>[] };
   /** Redact any string holding a Luhn-valid 13-19 digit number (PCI DSS 3.4: no PAN in logs). Default true. */
   detectCardNumbers?: boolean;
+  /** Config path used in error messages. Default `redactor` (createBulwark passes `audit.redactor`). */
+  configPath?: string;
 }
 
 /** Credential-like names (normalised: lower case, letters and digits only). */
@@ -144,6 +146,9 @@ export class Redactor {
   private readonly detectCards: boolean;
 
   constructor(options: RedactorOptions = {}) {
+    const root = typeof options.configPath === 'string' ? options.configPath : 'redactor';
+    const config = (path: string, message: string): BulwarkConfigError =>
+      configError(`${root}.${path}`, message);
     for (const name of BUILTIN_CARDHOLDER_NAMES) this.byName.set(name, 'cardholder');
     for (const name of BUILTIN_SECRET_NAMES) this.byName.set(name, 'secret');
     for (const name of options.secretNames ?? []) {
@@ -250,8 +255,4 @@ export class Redactor {
     const mac = createHmac('sha256', this.pseudoKey).update(canonicalize(value)).digest();
     return `[REDACTED:${cls}:h:${mac.subarray(0, 16).toString('base64url')}]`;
   }
-}
-
-function config(path: string, message: string): BulwarkConfigError {
-  return configError(`redactor.${path}`, message);
 }

@@ -28,20 +28,21 @@ export interface RetentionPolicyOptions {
    */
   periods?: Readonly<Record<string, number>>;
   holds?: readonly LegalHold[];
+  /** Config path used in error messages. Default `audit.retention` (AuditLog passes `<its path>.retention`). */
+  configPath?: string;
 }
 
 const DAY_MS = 86_400_000;
-
-function config(path: string, message: string): BulwarkConfigError {
-  return configError(`audit.retention.${path}`, message);
-}
 
 /** Per-category retention periods and legal holds. */
 export class RetentionPolicy {
   private readonly periodMap = new Map<string, number>();
   private readonly holdMap = new Map<string, LegalHold>();
+  readonly #configPath: string;
 
   constructor(options: RetentionPolicyOptions = {}) {
+    this.#configPath = typeof options.configPath === 'string' ? options.configPath : 'audit.retention';
+    const config = (path: string, message: string): BulwarkConfigError => this.#error(path, message);
     for (const [category, days] of Object.entries(options.periods ?? {})) {
       if (!(days === Infinity || (Number.isInteger(days) && days > 0))) {
         throw config(
@@ -54,7 +55,12 @@ export class RetentionPolicy {
     for (const hold of options.holds ?? []) this.addHold(hold);
   }
 
+  #error(path: string, message: string): BulwarkConfigError {
+    return configError(`${this.#configPath}.${path}`, message);
+  }
+
   addHold(hold: LegalHold): void {
+    const config = (path: string, message: string): BulwarkConfigError => this.#error(path, message);
     if (hold === null || typeof hold !== 'object') throw config('holds', 'must be objects');
     if (typeof hold.id !== 'string' || hold.id === '') throw config('holds.id', 'must be a non-empty string');
     if (typeof hold.reason !== 'string' || hold.reason === '')

@@ -33,7 +33,7 @@ import {
   type ProcessorEvidence,
 } from './evidence';
 import { adaptPrivacySource, type PrivacySource } from './privacy-evidence';
-import { configError } from '../util/options';
+import { configError, invalid, isPlainObject } from '../util/options';
 
 type Awaitable<T> = T | Promise<T>;
 
@@ -116,6 +116,8 @@ export interface ComplianceKitOptions {
   /** Audit categories whose retention is checked. Default `['default', 'audit', 'security']`. */
   auditCategories?: readonly string[];
   clock?: () => Date;
+  /** Config path used in error messages. Default `compliance` (createBulwark's section). */
+  configPath?: string;
 }
 
 const SERVICE_NAMES: readonly (keyof ComplianceServices)[] = [
@@ -140,14 +142,10 @@ const PROBE_ACTION = 'bulwark.compliance.probe';
 const PROBE_RESOURCE: AuthzResource = Object.freeze({ type: 'bulwark-compliance-probe', id: 'probe' });
 const BREAK_GLASS_GRANTED = 'authz.break_glass.granted';
 
-function config(path: string, message: string): BulwarkConfigError {
-  return configError(`compliance.${path}`, message);
-}
-
 function stringList(value: unknown, path: string, fallback: readonly string[]): readonly string[] {
   if (value === undefined) return fallback;
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) {
-    throw config(path, 'must be an array of non-empty strings');
+    throw configError(path, 'must be an array of non-empty strings');
   }
   return Object.freeze([...value]);
 }
@@ -171,35 +169,43 @@ export class ComplianceKit {
   private readonly auditCategories: readonly string[];
   private readonly clock: () => Date;
   private lastVerification?: AuditVerificationEvidence;
+  readonly #configPath: string;
 
   constructor(options: ComplianceKitOptions = {}) {
-    if (options === null || typeof options !== 'object') throw config('', 'options must be an object');
-    this.privilegedRoles = stringList(options.privilegedRoles, 'privilegedRoles', ['admin']);
-    this.auditCategories = stringList(options.auditCategories, 'auditCategories', [
+    const path =
+      isPlainObject(options) && typeof options.configPath === 'string' ? options.configPath : 'compliance';
+    if (!isPlainObject(options)) throw invalid(path, 'an object', options);
+    this.#configPath = path;
+    this.privilegedRoles = stringList(options.privilegedRoles, `${path}.privilegedRoles`, ['admin']);
+    this.auditCategories = stringList(options.auditCategories, `${path}.auditCategories`, [
       'default',
       'audit',
       'security',
     ]);
     if (options.httpSurface !== undefined && typeof options.httpSurface !== 'boolean') {
-      throw config('httpSurface', 'must be a boolean');
+      throw this.#error('httpSurface', 'must be a boolean');
     }
     this.httpSurface = options.httpSurface ?? true;
     if (options.clock !== undefined && typeof options.clock !== 'function') {
-      throw config('clock', 'must be a function returning a Date');
+      throw this.#error('clock', 'must be a function returning a Date');
     }
-    this.clock = options.clock ?? (() => new Date());
+    this.clock = (options.clock as (() => Date) | undefined) ?? (() => new Date());
+  }
+
+  #error(path: string, message: string): BulwarkConfigError {
+    return configError(`${this.#configPath}.${path}`, message);
   }
 
   /** Registers live services (replacing earlier registrations of the same name). */
   register(services: ComplianceServices): this {
-    if (services === null || typeof services !== 'object') throw config('services', 'must be an object');
+    if (services === null || typeof services !== 'object') throw this.#error('services', 'must be an object');
     for (const [name, service] of Object.entries(services)) {
       if (!SERVICE_NAMES.includes(name as keyof ComplianceServices)) {
-        throw config(`services.${name}`, `is not a known service (${SERVICE_NAMES.join(', ')})`);
+        throw this.#error(`services.${name}`, `is not a known service (${SERVICE_NAMES.join(', ')})`);
       }
       if (service === undefined) continue;
       if (service === null || (typeof service !== 'object' && typeof service !== 'function')) {
-        throw config(`services.${name}`, 'must be a service object');
+        throw this.#error(`services.${name}`, 'must be a service object');
       }
       (this.services as Record<string, unknown>)[name] = service;
     }
@@ -208,7 +214,7 @@ export class ComplianceKit {
 
   /** Registers an HTTP app's evidence (adapters call this; a function is read at report time). */
   registerHttpApp(app: HttpAppRegistration): this {
-    if (typeof app !== 'function') checkHttpApp(app, 'httpApps');
+    if (typeof app !== 'function') checkHttpApp(app, `${this.#configPath}.httpApps`);
     this.httpApps.push(app);
     return this;
   }
@@ -224,13 +230,13 @@ export class ComplianceKit {
     options: { trustedHeads?: number } = {},
   ): void {
     if (report === null || typeof report !== 'object' || typeof report.ok !== 'boolean') {
-      throw config('auditVerification', 'must be an AuditVerificationReport');
+      throw this.#error('auditVerification', 'must be an AuditVerificationReport');
     }
     if (!(at instanceof Date) || Number.isNaN(at.getTime()))
-      throw config('auditVerification.at', 'must be a valid Date');
+      throw this.#error('auditVerification.at', 'must be a valid Date');
     const trusted = options.trustedHeads ?? 0;
     if (!Number.isInteger(trusted) || trusted < 0)
-      throw config('auditVerification.trustedHeads', 'must be a non-negative integer');
+      throw this.#error('auditVerification.trustedHeads', 'must be a non-negative integer');
     const evidence = verificationEvidence(report, at, trusted);
     // Keep the most recent run: an older success must not hide a newer failure.
     if (this.lastVerification === undefined || evidence.at >= this.lastVerification.at) {
@@ -241,7 +247,7 @@ export class ComplianceKit {
   /** Verifies the registered audit log now and records the result. */
   async verifyAuditLog(): Promise<AuditVerificationReport> {
     const log = this.services.auditLog;
-    if (log === undefined) throw config('services.auditLog', 'is not registered');
+    if (log === undefined) throw this.#error('services.auditLog', 'is not registered');
     const at = this.clock();
     const report = await log.verify();
     // AuditLog.verify() adds the root it holds in memory as one trusted (unsigned) head when non-empty.
@@ -364,7 +370,7 @@ export class ComplianceKit {
       const apps: HttpAppEvidence[] = [];
       for (const [i, reg] of this.httpApps.entries()) {
         const app = typeof reg === 'function' ? await reg() : reg;
-        checkHttpApp(app, `httpApps[${i}]`);
+        checkHttpApp(app, `${this.#configPath}.httpApps[${i}]`);
         apps.push({
           name: app.name,
           securityHeaders: lowerCaseKeys(app.securityHeaders),
@@ -484,15 +490,16 @@ function privacySourceName(name: string): string {
 
 function checkHttpApp(app: unknown, path: string): asserts app is HttpAppEvidence {
   const a = app as HttpAppEvidence | null;
-  if (a === null || typeof a !== 'object') throw config(path, 'must be { name, securityHeaders, csrf }');
-  if (typeof a.name !== 'string' || a.name === '') throw config(`${path}.name`, 'must be a non-empty string');
+  if (a === null || typeof a !== 'object') throw configError(path, 'must be { name, securityHeaders, csrf }');
+  if (typeof a.name !== 'string' || a.name === '')
+    throw configError(`${path}.name`, 'must be a non-empty string');
   if (a.securityHeaders === null || typeof a.securityHeaders !== 'object')
-    throw config(`${path}.securityHeaders`, 'must be an object of header name to value');
+    throw configError(`${path}.securityHeaders`, 'must be an object of header name to value');
   for (const [k, v] of Object.entries(a.securityHeaders)) {
-    if (typeof v !== 'string') throw config(`${path}.securityHeaders.${k}`, 'must be a string');
+    if (typeof v !== 'string') throw configError(`${path}.securityHeaders.${k}`, 'must be a string');
   }
   if (a.csrf === null || typeof a.csrf !== 'object' || typeof a.csrf.enabled !== 'boolean')
-    throw config(`${path}.csrf.enabled`, 'must be a boolean');
+    throw configError(`${path}.csrf.enabled`, 'must be a boolean');
 }
 
 function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string, string> {

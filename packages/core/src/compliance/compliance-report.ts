@@ -1,3 +1,4 @@
+import { configError } from '../util/options';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 import { AUTOMATED_CHECKS, runCheck, type CheckParams } from './automated-checks';
 import type { ComplianceKit } from './compliance-kit';
@@ -116,13 +117,7 @@ export class ComplianceReport {
     this.params = options.params ?? {};
     for (const id of Object.keys(this.params)) {
       if (!(id in AUTOMATED_CHECKS)) {
-        throw new BulwarkConfigError(
-          ErrorCodes.CONFIG_INVALID,
-          `compliance.params.${id} names no known check`,
-          {
-            path: `compliance.params.${id}`,
-          },
-        );
+        throw configError(`compliance.params.${id}`, 'names no known check');
       }
     }
     this.verifyAudit = options.verifyAudit === true;

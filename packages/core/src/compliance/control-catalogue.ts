@@ -10,10 +10,6 @@ import { configError } from '../util/options';
 // OSCAL token: the control id doubles as an OSCAL finding target id.
 const TOKEN = /^[A-Za-z_][A-Za-z0-9._-]*$/;
 
-function invalid(path: string, message: string): BulwarkConfigError {
-  return configError(`compliance.controls.${path}`, message);
-}
-
 /**
  * The control catalogue: every framework's controls as data. Validated at construction, so a
  * custom catalogue with a typo (unknown check id, a control both automated and manual) fails at
@@ -23,7 +19,18 @@ export class ControlCatalogue {
   private readonly controls: readonly ControlDefinition[];
   private readonly byId = new Map<string, ControlDefinition>();
 
-  constructor(controls: readonly ControlDefinition[], knownChecks: ReadonlySet<string>) {
+  /** `configPath` names the controls in error messages (default `compliance.controls`). */
+  constructor(
+    controls: readonly ControlDefinition[],
+    knownChecks: ReadonlySet<string>,
+    configPath = 'compliance.controls',
+  ) {
+    // `[0].id` joins without a dot; a control id or the list itself joins with one.
+    const invalid = (path: string, message: string): BulwarkConfigError =>
+      configError(
+        path === '' || path.startsWith('[') ? `${configPath}${path}` : `${configPath}.${path}`,
+        message,
+      );
     if (!Array.isArray(controls)) throw invalid('', 'must be an array of controls');
     controls.forEach((c, i) => {
       const at = `[${i}]`;

@@ -16,7 +16,6 @@ import {
   fileRef,
   readJwk,
   readSecretBytes,
-  underPath,
   underPathAsync,
 } from './config-input';
 import {
@@ -100,17 +99,22 @@ export function planAudit(value: unknown): AuditConfig | undefined {
   // AuditLog.open's own checks, run now so nothing is opened with a bad value.
   checkAuditLogOptions(audit as Pick<AuditLogOptions, 'logId' | 'maxBatchSize'>);
   const retention = section(audit.retention, 'audit.retention', ['periods', 'holds']);
-  // RetentionPolicy names its own paths (audit.retention.periods.<category>).
-  if (retention !== undefined) new RetentionPolicy(retention as RetentionPolicyOptions);
+  // The engines' own checks, under their config paths (audit.retention.periods.<category>).
+  if (retention !== undefined)
+    new RetentionPolicy({ ...(retention as RetentionPolicyOptions), configPath: 'audit.retention' });
   if (audit.redactor !== undefined && !(audit.redactor instanceof Redactor)) {
     if (!isPlainObject(audit.redactor))
       throw invalid('audit.redactor', 'a Redactor or RedactorOptions', audit.redactor);
-    underPath('audit.redactor', () => new Redactor(audit.redactor as RedactorOptions));
+    redactorFrom(audit.redactor as RedactorOptions);
   }
   optionalArray(audit.sinks, 'audit.sinks').forEach((sink, i) => {
     if (!hasMethods(sink, 'write')) throw invalid(`audit.sinks[${i}]`, 'an AuditSink (write(entries))', sink);
   });
   return audit as unknown as AuditConfig;
+}
+
+function redactorFrom(options: RedactorOptions): Redactor {
+  return new Redactor({ ...options, configPath: 'audit.redactor' });
 }
 
 export async function openAudit(
@@ -169,7 +173,7 @@ export async function openAudit(
     ...(audit.logId !== undefined ? { logId: audit.logId } : {}),
     ...(audit.retention !== undefined ? { retention: audit.retention } : {}),
     ...(audit.redactor !== undefined
-      ? { redactor: audit.redactor instanceof Redactor ? audit.redactor : new Redactor(audit.redactor) }
+      ? { redactor: audit.redactor instanceof Redactor ? audit.redactor : redactorFrom(audit.redactor) }
       : {}),
     ...(audit.maxBatchSize !== undefined ? { maxBatchSize: audit.maxBatchSize } : {}),
     // The detector goes last: it sees what every other sink saw, and writes its violations back.

@@ -156,7 +156,7 @@ export interface PrivacyConfig {
   breaches?: { deadlines?: Partial<BreachDeadlineRules> };
 }
 
-export type ComplianceConfig = Omit<ComplianceKitOptions, 'clock'>;
+export type ComplianceConfig = Omit<ComplianceKitOptions, 'clock' | 'configPath'>;
 
 export interface BulwarkConfig {
   /** Field encryption. Omit to run without a key ring. */

@@ -81,7 +81,7 @@ function plan(config: BulwarkConfig): Plan {
   const privacy = planPrivacy(config.privacy);
   const compliance = section(config.compliance, 'compliance', KNOWN_COMPLIANCE) as
     ComplianceConfig | undefined;
-  if (compliance !== undefined) new ComplianceKit(compliance);
+  if (compliance !== undefined) new ComplianceKit({ ...compliance, configPath: 'compliance' });
   return { clock, keys, passwords, tokens, audit, authz, mfa, ...threat, privacy, compliance };
 }
 
@@ -132,7 +132,11 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
 
   let compliance: ComplianceKit | undefined;
   if (p.compliance) {
-    compliance = new ComplianceKit({ ...p.compliance, ...withClock(clock) }).register({
+    compliance = new ComplianceKit({
+      ...p.compliance,
+      configPath: 'compliance',
+      ...withClock(clock),
+    }).register({
       // The decorators of @bulwark/typeorm fill the default registry even without a privacy section.
       classification: privacy?.classification ?? defaultClassificationRegistry,
       keyRing,

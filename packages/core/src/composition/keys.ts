@@ -1,13 +1,14 @@
 import type { BulwarkConfig } from './bulwark-config';
-import { AEAD_ALGORITHMS } from '../crypto/aead';
 import {
   EnvKeyProvider,
   FileKeyProvider,
   FileKeyStore,
+  checkKeyRingOptions,
   KeyRing,
   MemoryKeyStore,
   type AeadAlgorithm,
   type KeyProvider,
+  type KeyRingOptions,
   type KeyStore,
 } from '../crypto/key-ring';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
@@ -17,7 +18,6 @@ import {
   isObject,
   isPlainObject,
   rejectUnknown,
-  oneOf,
   optionKeys,
 } from '../util/options';
 import type { Opened } from './opened';
@@ -102,29 +102,34 @@ export function planKeys(value: unknown): KeysPlan | undefined {
       { path: 'keys.store' },
     );
   }
-  // The ring's own list (KeyRing.open checks it too, but as a crypto error without the path).
-  if (value.defaultAlgorithm !== undefined)
-    oneOf(value.defaultAlgorithm, 'keys.defaultAlgorithm', AEAD_ALGORITHMS);
   const ensure = value.ensure ?? [];
   if (!Array.isArray(ensure)) throw invalid('keys.ensure', 'an array of key ids', ensure);
   ensure.forEach((id, i) => {
     if (!isNonEmptyString(id)) throw invalid(`keys.ensure[${i}]`, 'a key id', id);
   });
-  return {
+  const plan: KeysPlan = {
     provider: resolveMasterKey(value.masterKey),
     store: resolveKeyStore(value.store),
     algorithm: value.defaultAlgorithm as AeadAlgorithm | undefined,
     ensure: ensure as string[],
   };
+  // The ring's own check (the one KeyRing.open runs), before anything is opened.
+  checkKeyRingOptions(ringOptions(plan));
+  return plan;
+}
+
+function ringOptions(keys: KeysPlan): KeyRingOptions {
+  return {
+    provider: keys.provider,
+    store: keys.store,
+    ...(keys.algorithm === undefined ? {} : { defaultAlgorithm: keys.algorithm }),
+    configPath: 'keys',
+  };
 }
 
 /** Opens the key ring (closed by close()) and creates the `ensure` key ids that are missing. */
 export async function openKeys(keys: KeysPlan, opened: Opened[]): Promise<KeyRing> {
-  const ring = await KeyRing.open({
-    provider: keys.provider,
-    store: keys.store,
-    ...(keys.algorithm ? { defaultAlgorithm: keys.algorithm } : {}),
-  });
+  const ring = await KeyRing.open(ringOptions(keys));
   opened.push({ name: 'keyRing', close: () => ring.close() });
   for (const id of keys.ensure) await ring.ensureKey(id);
   return ring;

@@ -1,7 +1,6 @@
 import { hkdfSync } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log';
 import type { KeyRing } from '../crypto/key-ring';
-import { BulwarkConfigError, BulwarkError, ErrorCodes } from '../errors';
 import { BreachRegister } from '../privacy/breach-register';
 import { ClassificationRegistry, defaultClassificationRegistry } from '../privacy/classification-registry';
 import { ConsentManager } from '../privacy/consent-manager';
@@ -104,13 +103,7 @@ export function planPrivacy(value: unknown): PrivacyConfig | undefined {
       }
       // The rules are checked here, so the error names the config path (the key is read at open).
       const { pseudonymKey: _key, ...rules } = evidence;
-      try {
-        new ErasureEvidence(rules as ErasureEvidenceOptions, 'privacy.dsr.evidence', false);
-      } catch (err) {
-        const at = (err as BulwarkError).details?.path;
-        if (!(err instanceof BulwarkError) || typeof at !== 'string') throw err;
-        throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, err.message, { path: at });
-      }
+      new ErasureEvidence(rules as ErasureEvidenceOptions, 'privacy.dsr.evidence', false);
     }
   }
   optionalArray(privacy.processors, 'privacy.processors');

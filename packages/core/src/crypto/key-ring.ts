@@ -1,7 +1,17 @@
 import { ErrorCodes } from '../errors';
-import { AEAD_ALGORITHMS, isAeadAlgorithm, type AeadAlgorithm } from './aead';
+import { AEAD_ALGORITHMS, type AeadAlgorithm } from './aead';
+import {
+  hasMethods,
+  invalid,
+  isPlainObject,
+  oneOf,
+  optionalFunction,
+  optionKeys,
+  positiveInt,
+  rejectUnknown,
+} from '../util/options';
 import { computeBlindIndex, type BlindIndexOptions } from './blind-index';
-import { asCryptoError, cryptoError } from './cipher-entry';
+import { asCryptoError } from './cipher-entry';
 import { checkAad, checkOptions, checkPlaintext, EnvelopeSealer, utf8 } from './envelope-sealer';
 import { parseEnvelope, type ParsedEnvelope } from './envelope';
 import { KeyLoader } from './key-loader';
@@ -100,6 +110,53 @@ export interface KeyRingOptions {
    * are ignored: the ring keeps the keys it has.
    */
   refreshIntervalMs?: number;
+  /** Config path used in error messages. Default `keyRing` (createBulwark passes `keys`). */
+  configPath?: string;
+}
+
+const KNOWN_OPTIONS = optionKeys<KeyRingOptions>({
+  provider: true,
+  store: true,
+  defaultAlgorithm: true,
+  clock: true,
+  subjectCacheSize: true,
+  subjectCacheTtlMs: true,
+  refreshIntervalMs: true,
+  configPath: true,
+});
+
+/**
+ * Checks KeyRing.open's options synchronously (open() runs it; createBulwark runs it before
+ * anything is opened). A mistake is a config error (ERR_CONFIG_INVALID) naming
+ * `<configPath>.<option>`; failures of the provider or store while opening stay crypto errors.
+ */
+export function checkKeyRingOptions(options: KeyRingOptions): void {
+  const path =
+    isPlainObject(options) && typeof options.configPath === 'string' ? options.configPath : 'keyRing';
+  if (!isPlainObject(options)) throw invalid(path, 'an object with provider and store', options);
+  rejectUnknown(options, KNOWN_OPTIONS, `${path}.`);
+  if (!hasMethods(options.provider, 'wrapKey', 'unwrapKey')) {
+    throw invalid(`${path}.provider`, 'a KeyProvider (wrapKey, unwrapKey)', options.provider);
+  }
+  if (!hasMethods(options.store, ...KEY_STORE_METHODS)) {
+    throw invalid(`${path}.store`, `a KeyStore (${KEY_STORE_METHODS.join(', ')})`, options.store);
+  }
+  if (options.defaultAlgorithm !== undefined)
+    oneOf(options.defaultAlgorithm, `${path}.defaultAlgorithm`, AEAD_ALGORITHMS);
+  optionalFunction(options.clock, `${path}.clock`);
+  if (options.subjectCacheSize !== undefined)
+    positiveInt(options.subjectCacheSize, `${path}.subjectCacheSize`);
+  const ttl = options.subjectCacheTtlMs;
+  if (ttl !== undefined && (typeof ttl !== 'number' || Number.isNaN(ttl) || ttl < 0)) {
+    throw invalid(`${path}.subjectCacheTtlMs`, 'a number of ms >= 0 (Infinity: never re-checked)', ttl);
+  }
+  const interval = options.refreshIntervalMs;
+  if (
+    interval !== undefined &&
+    (typeof interval !== 'number' || (interval !== 0 && !(interval >= 1 && interval <= 2 ** 31 - 1)))
+  ) {
+    throw invalid(`${path}.refreshIntervalMs`, '0 (off) or a number of ms from 1 to 2147483647', interval);
+  }
 }
 
 const DEFAULT_SUBJECT_CACHE_TTL_MS = 60_000;
@@ -151,54 +208,8 @@ export class KeyRing {
    * corrupt store, ERR_CRYPTO_KEY_PROVIDER when the master key is unavailable.
    */
   static async open(options: KeyRingOptions): Promise<KeyRing> {
-    if (options === null || typeof options !== 'object') {
-      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'KeyRing.open needs { provider, store }');
-    }
-    const { provider, store } = options;
-    if (
-      provider === null ||
-      typeof provider !== 'object' ||
-      typeof provider.wrapKey !== 'function' ||
-      typeof provider.unwrapKey !== 'function'
-    ) {
-      throw cryptoError(
-        ErrorCodes.CRYPTO_INVALID_ARGUMENT,
-        'KeyRing.open: provider must implement KeyProvider',
-      );
-    }
-    if (
-      store === null ||
-      typeof store !== 'object' ||
-      KEY_STORE_METHODS.some((m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function')
-    ) {
-      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'KeyRing.open: store must implement KeyStore');
-    }
-    if (options.defaultAlgorithm !== undefined && !isAeadAlgorithm(options.defaultAlgorithm)) {
-      throw cryptoError(
-        ErrorCodes.CRYPTO_UNSUPPORTED_ALGORITHM,
-        `KeyRing.open: defaultAlgorithm must be one of ${AEAD_ALGORITHMS.join(', ')}`,
-      );
-    }
-    if (options.clock !== undefined && typeof options.clock !== 'function') {
-      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'KeyRing.open: clock must be a function');
-    }
-    const size = options.subjectCacheSize;
-    if (size !== undefined && (!Number.isSafeInteger(size) || size < 1)) {
-      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'KeyRing.open: subjectCacheSize must be >= 1');
-    }
-    for (const name of ['subjectCacheTtlMs', 'refreshIntervalMs'] as const) {
-      const ms = options[name];
-      if (ms !== undefined && (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0)) {
-        throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, `KeyRing.open: ${name} must be a number >= 0`);
-      }
-    }
+    checkKeyRingOptions(options);
     const interval = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
-    if (interval !== 0 && !(interval >= 1 && interval <= 2 ** 31 - 1)) {
-      throw cryptoError(
-        ErrorCodes.CRYPTO_INVALID_ARGUMENT,
-        'KeyRing.open: refreshIntervalMs must be 0 (off) or 1 to 2147483647',
-      );
-    }
     const ring = new KeyRing(options);
     try {
       await ring.subjects.loadRingSecret();

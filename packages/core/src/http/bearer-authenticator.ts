@@ -1,4 +1,5 @@
-import { BulwarkConfigError, BulwarkTokenError, ErrorCodes } from '../errors';
+import { configError } from '../util/options';
+import { BulwarkTokenError, ErrorCodes } from '../errors';
 import type { TokenClaims, VerifiedToken } from '../tokens/token-service';
 import { BulwarkHttpError } from './bulwark-http-error';
 import type { HttpPrincipal } from './http-principal';
@@ -52,9 +53,7 @@ function defaultPrincipal(rolesClaim: string): (claims: TokenClaims) => HttpPrin
 function nonNegativeInt(value: unknown, fallback: number, path: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} must be a non-negative integer`, {
-      path,
-    });
+    throw configError(path, 'must be a non-negative integer');
   }
   return value;
 }
@@ -76,20 +75,14 @@ export class BearerAuthenticator {
   constructor(options: BearerAuthenticatorOptions) {
     const path = options?.configPath ?? 'authenticate';
     if (typeof options?.tokens?.verify !== 'function') {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.tokens must be a TokenService`, {
-        path: `${path}.tokens`,
-      });
+      throw configError(`${path}.tokens`, 'must be a TokenService');
     }
     const rolesClaim = options.rolesClaim ?? 'roles';
     if (typeof rolesClaim !== 'string' || rolesClaim.length === 0) {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.rolesClaim must be a claim name`, {
-        path: `${path}.rolesClaim`,
-      });
+      throw configError(`${path}.rolesClaim`, 'must be a claim name');
     }
     if (options.principal !== undefined && typeof options.principal !== 'function') {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.principal must be a function`, {
-        path: `${path}.principal`,
-      });
+      throw configError(`${path}.principal`, 'must be a function');
     }
     this.#tokens = options.tokens;
     this.#toPrincipal = options.principal ?? defaultPrincipal(rolesClaim);

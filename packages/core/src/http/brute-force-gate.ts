@@ -1,4 +1,5 @@
-import { BulwarkConfigError, ErrorCodes } from '../errors';
+import { configError } from '../util/options';
+import { ErrorCodes } from '../errors';
 import type {
   BruteForceAttempt,
   BruteForceReservation,
@@ -90,29 +91,15 @@ export class BruteForceGate {
 
   constructor(options: BruteForceGateOptions, path = 'bruteForce') {
     if (typeof options?.guard?.reserve !== 'function') {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.guard must be a BruteForceGuard`, {
-        path: `${path}.guard`,
-      });
+      throw configError(`${path}.guard`, 'must be a BruteForceGuard');
     }
     const field = options.accountField ?? 'username';
     if (field !== false && (typeof field !== 'string' || field.length === 0)) {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        `${path}.accountField must be a field name or false`,
-        {
-          path: `${path}.accountField`,
-        },
-      );
+      throw configError(`${path}.accountField`, 'must be a field name or false');
     }
     const failures = options.failureStatuses ?? [401, 403];
     if (!Array.isArray(failures) || !failures.every((s) => Number.isInteger(s) && s >= 400 && s < 600)) {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        `${path}.failureStatuses must be 4xx/5xx statuses`,
-        {
-          path: `${path}.failureStatuses`,
-        },
-      );
+      throw configError(`${path}.failureStatuses`, 'must be 4xx/5xx statuses');
     }
     const successes = options.successStatuses;
     if (
@@ -120,16 +107,10 @@ export class BruteForceGate {
       (!Array.isArray(successes) ||
         !successes.every((s) => Number.isInteger(s) && s >= 200 && s < 400 && !failures.includes(s)))
     ) {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        `${path}.successStatuses must be 2xx/3xx statuses, none of them a failure status`,
-        { path: `${path}.successStatuses` },
-      );
+      throw configError(`${path}.successStatuses`, 'must be 2xx/3xx statuses, none of them a failure status');
     }
     if (options.onChallenge !== undefined && typeof options.onChallenge !== 'function') {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.onChallenge must be a function`, {
-        path: `${path}.onChallenge`,
-      });
+      throw configError(`${path}.onChallenge`, 'must be a function');
     }
     this.#guard = options.guard;
     this.#accountField = field;

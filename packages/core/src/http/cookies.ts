@@ -1,4 +1,4 @@
-import { BulwarkConfigError, ErrorCodes } from '../errors';
+import { configError } from '../util/options';
 
 export interface CookieOptions {
   /** Default `/`. */
@@ -36,9 +36,7 @@ export function readCookie(header: string | undefined, name: string): string | u
 /** Validates cookie options at start-up (names and values that need no quoting, prefix rules). */
 export function checkCookieOptions(name: unknown, options: CookieOptions, path: string): void {
   const fail = (field: string, message: string): never => {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.${field} ${message}`, {
-      path: `${path}.${field}`,
-    });
+    throw configError(`${path}.${field}`, message);
   };
   if (typeof name !== 'string' || !NAME_RE.test(name)) fail('name', 'must be a cookie name (RFC 6265 token)');
   const n = name as string;

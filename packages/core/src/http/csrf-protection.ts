@@ -1,4 +1,4 @@
-import { BulwarkConfigError, ErrorCodes } from '../errors';
+import { configError } from '../util/options';
 import { checkCookieOptions, type CookieOptions } from './cookies';
 import { CSRF_SAFE_METHODS, CsrfTokens, type CsrfCookieOptions, type CsrfRequest } from './csrf-tokens';
 
@@ -24,9 +24,7 @@ export class CsrfProtection {
 
   constructor(options: CsrfOptions, path = 'csrf') {
     if (typeof options !== 'object' || options === null) {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} must be an object with a secret`, {
-        path,
-      });
+      throw configError(path, 'must be an object with a secret');
     }
     this.tokens = new CsrfTokens({
       secret: options.secret,
@@ -39,13 +37,7 @@ export class CsrfProtection {
     this.cookie = { ...cookie, name };
     const ignore = options.ignoreMethods ?? CSRF_SAFE_METHODS;
     if (!Array.isArray(ignore) || !ignore.every((m) => typeof m === 'string')) {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        `${path}.ignoreMethods must be an array of methods`,
-        {
-          path: `${path}.ignoreMethods`,
-        },
-      );
+      throw configError(`${path}.ignoreMethods`, 'must be an array of methods');
     }
     this.ignoreMethods = ignore.map((m) => m.toUpperCase());
   }

@@ -1,5 +1,6 @@
+import { configError } from '../util/options';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { BulwarkConfigError, ErrorCodes } from '../errors';
+import { ErrorCodes } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
 import { readCookie, serializeCookie, type CookieOptions } from './cookies';
 
@@ -44,11 +45,7 @@ function toKey(value: unknown, path: string): Buffer {
         ? Buffer.from(value)
         : null;
   if (key === null || key.length < MIN_SECRET_BYTES) {
-    throw new BulwarkConfigError(
-      ErrorCodes.CONFIG_INVALID,
-      `${path} must be a secret of at least ${MIN_SECRET_BYTES} bytes (string or Uint8Array)`,
-      { path },
-    );
+    throw configError(path, `must be a secret of at least ${MIN_SECRET_BYTES} bytes (string or Uint8Array)`);
   }
   return key;
 }
@@ -103,13 +100,11 @@ export class CsrfTokens {
   constructor(options: CsrfTokensOptions) {
     const path = options?.configPath ?? 'csrf';
     if (typeof options !== 'object' || options === null) {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} must be an object`, { path });
+      throw configError(path, 'must be an object');
     }
     const previous = options.previousSecrets ?? [];
     if (!Array.isArray(previous)) {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.previousSecrets must be an array`, {
-        path: `${path}.previousSecrets`,
-      });
+      throw configError(`${path}.previousSecrets`, 'must be an array');
     }
     this.#keys = [
       toKey(options.secret, `${path}.secret`),

@@ -1,7 +1,7 @@
-import { BulwarkConfigError, ErrorCodes } from '../errors';
+import { ErrorCodes } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
 import { readBoundedBody, type BodyStream } from './read-bounded-body';
-import { positiveInt } from '../util/options';
+import { positiveInt, configError } from '../util/options';
 
 export interface InputGuardOptions {
   /** Largest accepted request body in bytes (declared or streamed). Default 102 400 (100 KiB, body-parser's default). */
@@ -88,7 +88,7 @@ export function checkResourceId(id: string, location = 'params'): string {
 function bool(value: unknown, fallback: boolean, path: string): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} must be a boolean`, { path });
+    throw configError(path, 'must be a boolean');
   }
   return value;
 }
@@ -115,7 +115,7 @@ export class InputGuard {
   constructor(options: InputGuardOptions = {}) {
     const path = options?.configPath ?? 'inputGuard';
     if (typeof options !== 'object' || options === null) {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} must be an object`, { path });
+      throw configError(path, 'must be an object');
     }
     const known = [
       'maxBodyBytes',
@@ -129,9 +129,7 @@ export class InputGuard {
     ];
     for (const key of Object.keys(options)) {
       if (!known.includes(key)) {
-        throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.${key} is not a known option`, {
-          path: `${path}.${key}`,
-        });
+        throw configError(`${path}.${key}`, 'is not a known option');
       }
     }
     this.maxBodyBytes = positiveInt(options.maxBodyBytes, `${path}.maxBodyBytes`, 100 * 1024);
@@ -142,13 +140,7 @@ export class InputGuard {
     this.parseBody = bool(options.parseBody, true, `${path}.parseBody`);
     const forbidden = options.forbiddenKeys ?? DEFAULT_FORBIDDEN;
     if (!Array.isArray(forbidden) || !forbidden.every((k) => typeof k === 'string' && k.length > 0)) {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        `${path}.forbiddenKeys must be an array of key names`,
-        {
-          path: `${path}.forbiddenKeys`,
-        },
-      );
+      throw configError(`${path}.forbiddenKeys`, 'must be an array of key names');
     }
     this.#forbidden = new Set(forbidden);
   }

@@ -1,3 +1,4 @@
+import { configError } from '../util/options';
 import type { HttpAppEvidence } from '../compliance/evidence';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 import type { BearerTokenVerifier } from './bearer-authenticator';
@@ -100,9 +101,7 @@ export function isPublicPath(path: string, publicPaths: readonly string[]): bool
 
 function checkOption(value: unknown, path: string): void {
   if (value !== undefined && value !== false && (typeof value !== 'object' || value === null)) {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} must be an options object or false`, {
-      path,
-    });
+    throw configError(path, 'must be an options object or false');
   }
 }
 
@@ -163,13 +162,7 @@ export function planBulwarkBundle<Auth extends object, Csrf extends object>(
       !Array.isArray(publicPaths) ||
       !publicPaths.every((p) => typeof p === 'string' && p.startsWith('/'))
     ) {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        'authenticate.publicPaths must be paths starting with /',
-        {
-          path: 'authenticate.publicPaths',
-        },
-      );
+      throw configError('authenticate.publicPaths', 'must be paths starting with /');
     }
     plan.authenticate = { options: { ...authOptions, tokens }, publicPaths };
     order.push('authenticate');

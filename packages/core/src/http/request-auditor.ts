@@ -1,5 +1,5 @@
+import { configError } from '../util/options';
 import type { AuditEvent } from '../audit/audit-event';
-import { BulwarkConfigError, ErrorCodes } from '../errors';
 import { requestAuditEvent, type RequestAuditFacts } from './request-audit';
 
 /** What the auditor needs from a log: an `AuditLog` fits (append group-commits; flush drains). */
@@ -33,23 +33,13 @@ export class RequestAuditor {
 
   constructor(options: RequestAuditorOptions) {
     if (typeof options?.log?.append !== 'function') {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        'audit.log must be an AuditLog (with append())',
-        {
-          path: 'audit.log',
-        },
-      );
+      throw configError('audit.log', 'must be an AuditLog (with append())');
     }
     if (options.onError !== undefined && typeof options.onError !== 'function') {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'audit.onError must be a function', {
-        path: 'audit.onError',
-      });
+      throw configError('audit.onError', 'must be a function');
     }
     if (options.skip !== undefined && typeof options.skip !== 'function') {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'audit.skip must be a function', {
-        path: 'audit.skip',
-      });
+      throw configError('audit.skip', 'must be a function');
     }
     this.#log = options.log;
     this.#onError =

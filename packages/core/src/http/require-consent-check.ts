@@ -1,3 +1,4 @@
+import { configError } from '../util/options';
 import { BulwarkConfigError, BulwarkConsentError, ErrorCodes } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
 import type { HttpPrincipal } from './http-principal';
@@ -23,9 +24,7 @@ export function checkConsentPurpose(
     });
   }
   if (typeof purposeId !== 'string' || purposeId.length === 0) {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.purpose must be a purpose id`, {
-      path: `${path}.purpose`,
-    });
+    throw configError(`${path}.purpose`, 'must be a purpose id');
   }
   try {
     consent.purpose(purposeId);
@@ -75,9 +74,7 @@ export async function requireConsentFor(
 export function checkRequireConsent(purposeId: unknown, consent: ConsentChecker | undefined): void {
   if (consent !== undefined) checkConsentPurpose(consent, purposeId);
   else if (typeof purposeId !== 'string' || purposeId.length === 0) {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'requireConsent.purpose must be a purpose id', {
-      path: 'requireConsent.purpose',
-    });
+    throw configError('requireConsent.purpose', 'must be a purpose id');
   }
 }
 

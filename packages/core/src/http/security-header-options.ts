@@ -1,3 +1,4 @@
+import { configError } from '../util/options';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 
 /**
@@ -57,15 +58,14 @@ export function securityHeaderOptions(
   path = 'securityHeaders',
 ): SecurityHeaderOptions {
   if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path} must be an object`, { path });
+    throw configError(path, 'must be an object');
   }
   const out: SecurityHeaderOptions = { ...SECURITY_HEADER_DEFAULTS };
   for (const [key, value] of Object.entries(overrides)) {
     if (!KNOWN.includes(key)) {
-      throw new BulwarkConfigError(
-        ErrorCodes.CONFIG_INVALID,
-        `${path}.${key} is not a known header option (expected one of ${KNOWN.join(', ')})`,
-        { path: `${path}.${key}` },
+      throw configError(
+        `${path}.${key}`,
+        `is not a known header option (expected one of ${KNOWN.join(', ')})`,
       );
     }
     const base = SECURITY_HEADER_DEFAULTS[key];

@@ -35,8 +35,9 @@ export interface ClassificationInput {
   purpose?: string;
 }
 
-function config(path: string, message: string): BulwarkConfigError {
-  return configError(`classification.${path}`, message);
+export interface ClassificationRegistryOptions {
+  /** Config path used in error messages. Default `classification` (createBulwark: `privacy.classification`). */
+  configPath?: string;
 }
 
 /**
@@ -48,8 +49,18 @@ function config(path: string, message: string): BulwarkConfigError {
  */
 export class ClassificationRegistry {
   private readonly fields = new Map<string, ClassifiedField>();
+  readonly #configPath: string;
+
+  constructor(options: ClassificationRegistryOptions = {}) {
+    this.#configPath =
+      options !== null && typeof options === 'object' && typeof options.configPath === 'string'
+        ? options.configPath
+        : 'classification';
+  }
 
   register(input: ClassificationInput): ClassifiedField {
+    const config = (path: string, message: string): BulwarkConfigError =>
+      configError(`${this.#configPath}.${path}`, message);
     if (input === null || typeof input !== 'object') throw config('field', 'must be an object');
     const { entity, field, category, encrypted, blindIndexed = false, purpose } = input;
     if (typeof entity !== 'string' || entity === '') throw config('entity', 'must be a non-empty string');

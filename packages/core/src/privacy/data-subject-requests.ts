@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { AuditActor, AuditEvent } from '../audit/audit-event';
+import type { AuditActor } from '../audit/audit-event';
 import type { AuditLog } from '../audit/audit-log';
 import type { KeyRing } from '../crypto/key-ring';
 import { BulwarkPrivacyError, ErrorCodes } from '../errors';
 import type { ClassificationRegistry } from './classification-registry';
-import type { DataSubjectRequest, DsrFilter, DsrStatus, DsrStore, DsrType } from './dsr-store';
+import type { DataSubjectRequest, DsrFilter, DsrStore, DsrType } from './dsr-store';
 import type { ErasureReceipt, ErasureReceiptSigner } from './erasure-receipt';
 import {
   formatSubjectExport,
@@ -13,6 +13,7 @@ import {
   type SubjectExportFormat,
 } from './format-subject-export';
 import { ErasureEvidence, type ErasureEvidenceOptions, type SubjectSecurityEvents } from './erasure-evidence';
+import { DsrLifecycle, OPEN } from './dsr-lifecycle';
 import { MemoryDsrStore } from './memory-dsr-store';
 import {
   checkDate,
@@ -99,11 +100,6 @@ export interface ErasureResult {
 }
 
 const TYPES: readonly DsrType[] = ['access', 'portability', 'erasure', 'rectification'];
-const OPEN: readonly DsrStatus[] = ['received', 'identity-verified', 'in-progress'];
-
-function notFound(what: string, id: string): BulwarkPrivacyError {
-  return new BulwarkPrivacyError(ErrorCodes.PRIVACY_NOT_FOUND, `${what} not found`, { id: id.slice(0, 128) });
-}
 
 /**
  * Data-subject rights (GDPR Art. 15-17, 20) over registered data sources: access / portability
@@ -119,10 +115,8 @@ export class DataSubjectRequests {
   private readonly auditLog?: Pick<AuditLog, 'append' | 'redact'> & Partial<Pick<AuditLog, 'query'>>;
   private readonly sourceRegistry: SubjectDataSources;
   private readonly erasure: SubjectErasure;
-  private readonly responseDays: number;
-  private readonly maxExtensionDays: number;
-  private readonly actor: AuditActor;
   private readonly clock: () => Date;
+  private readonly lifecycle: DsrLifecycle;
 
   constructor(options: DataSubjectRequestsOptions) {
     const o = checkObject(options, 'dsr.options');
@@ -145,7 +139,10 @@ export class DataSubjectRequests {
     this.verifier = options.verifyIdentity;
     this.store = options.store ?? new MemoryDsrStore();
     this.auditLog = options.auditLog;
-    const evidence = new ErasureEvidence(options.evidence, 'dsr.options.evidence', o.auditLog !== undefined);
+    // Option mistakes are configuration: ERR_CONFIG_INVALID naming `configPath` (createBulwark's
+    // `privacy.dsr`), from the option kit createBulwark shares.
+    const path = typeof o.configPath === 'string' ? o.configPath : 'dsr.options';
+    const evidence = new ErasureEvidence(options.evidence, `${path}.evidence`, o.auditLog !== undefined);
     this.sourceRegistry = new SubjectDataSources(options.classification);
     this.erasure = new SubjectErasure({
       sources: this.sourceRegistry,
@@ -153,15 +150,17 @@ export class DataSubjectRequests {
       ...(options.auditLog === undefined ? {} : { auditLog: options.auditLog }),
       evidence,
       ...(options.receiptSigner === undefined ? {} : { signer: options.receiptSigner }),
-      now: () => this.now(),
+      now: () => this.lifecycle.now(),
     });
-    // Numeric limits are configuration: ERR_CONFIG_INVALID naming `configPath` (createBulwark's
-    // `privacy.dsr`), from the option kit createBulwark shares.
-    const path = typeof o.configPath === 'string' ? o.configPath : 'dsr.options';
-    this.responseDays = positiveInt(options.responseDays, `${path}.responseDays`, 30);
-    this.maxExtensionDays = positiveInt(options.maxExtensionDays, `${path}.maxExtensionDays`, 60);
-    this.actor = options.actor ?? { id: 'bulwark-privacy', type: 'system' };
     this.clock = options.clock ?? (() => new Date());
+    this.lifecycle = new DsrLifecycle({
+      store: this.store,
+      ...(options.auditLog === undefined ? {} : { auditLog: options.auditLog }),
+      actor: options.actor ?? { id: 'bulwark-privacy', type: 'system' },
+      clock: this.clock,
+      responseDays: positiveInt(options.responseDays, `${path}.responseDays`, 30),
+      maxExtensionDays: positiveInt(options.maxExtensionDays, `${path}.maxExtensionDays`, 60),
+    });
   }
 
   // ------------------------------------------------------------------ sources
@@ -198,7 +197,7 @@ export class DataSubjectRequests {
     }
     const receivedAt =
       i.receivedAt === undefined ? this.clock() : checkDate(i.receivedAt, 'dsr.request.receivedAt');
-    const due = new Date(receivedAt.getTime() + this.responseDays * DAY_MS).toISOString();
+    const due = this.lifecycle.dueAt(receivedAt);
     const request: DataSubjectRequest = {
       id: randomUUID(),
       type,
@@ -215,7 +214,7 @@ export class DataSubjectRequests {
       history: [{ status: 'received', at: receivedAt.toISOString() }],
     };
     await this.store.save(request);
-    await this.audit('dsr.received', request);
+    await this.lifecycle.audit('dsr.received', request);
     return request;
   }
 
@@ -224,8 +223,8 @@ export class DataSubjectRequests {
    * leaves it `received`, counts the failure and audits it (outcome `failure`).
    */
   async verifyIdentity(requestId: string, evidence?: unknown): Promise<DataSubjectRequest> {
-    const request = await this.load(requestId);
-    this.expect(request, ['received'], 'verify identity');
+    const request = await this.lifecycle.load(requestId);
+    this.lifecycle.expect(request, ['received'], 'verify identity');
     let verdict: boolean | { verified: boolean; method?: string };
     try {
       verdict = await this.verifier({
@@ -245,11 +244,11 @@ export class DataSubjectRequests {
       typeof verdict === 'object' && verdict !== null && typeof verdict.method === 'string'
         ? verdict.method.slice(0, 64)
         : undefined;
-    const now = this.now();
+    const now = this.lifecycle.now();
     if (!verified) {
       request.identity = { ...request.identity, failures: request.identity.failures + 1 };
       await this.store.save(request);
-      await this.audit('dsr.identity-failed', request, 'failure');
+      await this.lifecycle.audit('dsr.identity-failed', request, 'failure');
       return request;
     }
     request.identity = {
@@ -258,23 +257,23 @@ export class DataSubjectRequests {
       ...(method === undefined ? {} : { method }),
       failures: request.identity.failures,
     };
-    return this.transition(request, 'identity-verified', 'dsr.identity-verified');
+    return this.lifecycle.transition(request, 'identity-verified', 'dsr.identity-verified');
   }
 
   /** identity-verified -> in-progress. */
   async start(requestId: string): Promise<DataSubjectRequest> {
-    const request = await this.load(requestId);
-    this.requireVerified(request);
-    this.expect(request, ['identity-verified'], 'start');
-    return this.transition(request, 'in-progress', 'dsr.started');
+    const request = await this.lifecycle.load(requestId);
+    this.lifecycle.requireVerified(request);
+    this.lifecycle.expect(request, ['identity-verified'], 'start');
+    return this.lifecycle.transition(request, 'in-progress', 'dsr.started');
   }
 
   /** Marks a request handled outside the built-in operations as completed. */
   async complete(requestId: string, note?: string): Promise<DataSubjectRequest> {
-    const request = await this.load(requestId);
-    this.requireVerified(request);
-    this.expect(request, ['in-progress'], 'complete');
-    return this.transition(
+    const request = await this.lifecycle.load(requestId);
+    this.lifecycle.requireVerified(request);
+    this.lifecycle.expect(request, ['in-progress'], 'complete');
+    return this.lifecycle.transition(
       request,
       'completed',
       'dsr.completed',
@@ -285,10 +284,10 @@ export class DataSubjectRequests {
   /** Refuses a request (GDPR Art. 12(4): the subject must be told why). Allowed from any open status. */
   async reject(requestId: string, reason: string): Promise<DataSubjectRequest> {
     const r = checkText(reason, 'dsr.reject.reason', 1024);
-    const request = await this.load(requestId);
-    this.expect(request, OPEN, 'reject');
+    const request = await this.lifecycle.load(requestId);
+    this.lifecycle.expect(request, OPEN, 'reject');
     request.rejectedReason = r;
-    return this.transition(request, 'rejected', 'dsr.rejected', r);
+    return this.lifecycle.transition(request, 'rejected', 'dsr.rejected', r);
   }
 
   /**
@@ -297,8 +296,8 @@ export class DataSubjectRequests {
    */
   async extend(requestId: string, input: { days: number; reason: string }): Promise<DataSubjectRequest> {
     const i = checkObject(input, 'dsr.extend');
-    const request = await this.load(requestId);
-    this.expect(request, OPEN, 'extend');
+    const request = await this.lifecycle.load(requestId);
+    this.lifecycle.expect(request, OPEN, 'extend');
     if (typeof i.reason !== 'string' || i.reason.trim() === '' || i.reason.length > 1024) {
       throw new BulwarkPrivacyError(ErrorCodes.DSR_EXTENSION_INVALID, 'a deadline extension needs a reason', {
         path: 'dsr.extend.reason',
@@ -313,21 +312,7 @@ export class DataSubjectRequests {
         },
       );
     }
-    const used = request.extensions.reduce((n, e) => n + e.days, 0);
-    const days = i.days as number;
-    if (used + days > this.maxExtensionDays) {
-      throw new BulwarkPrivacyError(
-        ErrorCodes.DSR_EXTENSION_INVALID,
-        `extensions may add at most ${this.maxExtensionDays} days in total (${used} already used)`,
-        { path: 'dsr.extend.days', used, max: this.maxExtensionDays },
-      );
-    }
-    const at = this.now();
-    request.extensions = [...request.extensions, { days, reason: i.reason as string, at }];
-    request.effectiveDueAt = new Date(Date.parse(request.dueAt) + (used + days) * DAY_MS).toISOString();
-    await this.store.save(request);
-    await this.audit('dsr.extended', request, 'success', { days, effectiveDueAt: request.effectiveDueAt });
-    return request;
+    return this.lifecycle.extend(request, i.days as number, i.reason as string);
   }
 
   async get(requestId: string): Promise<DataSubjectRequest | undefined> {
@@ -360,7 +345,7 @@ export class DataSubjectRequests {
     const o = checkObject(options, 'dsr.securityEvents.options');
     const days = o.days === undefined ? 90 : checkPositiveInt(o.days, 'dsr.securityEvents.days');
     const limit = o.limit === undefined ? 10 : checkPositiveInt(o.limit, 'dsr.securityEvents.limit');
-    const request = await this.load(requestId);
+    const request = await this.lifecycle.load(requestId);
     const since = new Date(this.clock().getTime() - Math.min(days, 3660) * DAY_MS).toISOString();
     if (request.subjectId === undefined) {
       // erased: the identifier is gone
@@ -394,7 +379,7 @@ export class DataSubjectRequests {
     ) {
       throw privacyError('dsr.export.formats', 'must list one or more of json, csv, xml');
     }
-    let request = await this.load(requestId);
+    let request = await this.lifecycle.load(requestId);
     if (request.type !== 'access' && request.type !== 'portability') {
       throw new BulwarkPrivacyError(
         ErrorCodes.DSR_INVALID_TRANSITION,
@@ -404,10 +389,10 @@ export class DataSubjectRequests {
         },
       );
     }
-    request = await this.begin(request);
+    request = await this.lifecycle.begin(request);
     const document = await this.collect(request.id, request.subjectId as string);
     const files = [...new Set(formats)].map((f) => formatSubjectExport(document, f));
-    request = await this.transition(request, 'completed', 'dsr.exported', undefined, {
+    request = await this.lifecycle.transition(request, 'completed', 'dsr.exported', undefined, {
       formats: files.map((f) => f.format),
       sources: document.sources.length,
     });
@@ -417,7 +402,7 @@ export class DataSubjectRequests {
   /** The export document for a subject, outside any request (e.g. an authenticated self-service download). */
   async collect(requestId: string, subjectId: string): Promise<SubjectExport> {
     checkSubjectId(subjectId);
-    return this.sourceRegistry.collect(requestId, subjectId, () => this.now());
+    return this.sourceRegistry.collect(requestId, subjectId, () => this.lifecycle.now());
   }
 
   /**
@@ -431,7 +416,7 @@ export class DataSubjectRequests {
    * in progress: erasers are idempotent, so call erase() again.
    */
   async erase(requestId: string): Promise<ErasureResult> {
-    let request = await this.load(requestId);
+    let request = await this.lifecycle.load(requestId);
     if (request.type !== 'erasure') {
       throw new BulwarkPrivacyError(
         ErrorCodes.DSR_INVALID_TRANSITION,
@@ -441,7 +426,7 @@ export class DataSubjectRequests {
         },
       );
     }
-    request = await this.begin(request);
+    request = await this.lifecycle.begin(request);
     const subjectId = request.subjectId as string;
     const outcome = await this.erasure.run(request.id, subjectId);
     const { summary, receipt, sourcesErased, shredded, auditRedacted, auditHeld, auditPreserved } = outcome;
@@ -449,7 +434,7 @@ export class DataSubjectRequests {
     // Storage limitation: once erased, the request no longer needs the identifier itself.
     delete request.subjectId;
     if (receipt !== undefined) request.receipt = receipt;
-    request = await this.transition(request, 'completed', 'dsr.erased', undefined, {
+    request = await this.lifecycle.transition(request, 'completed', 'dsr.erased', undefined, {
       sourcesErased,
       shredded,
       auditRedacted,
@@ -471,7 +456,7 @@ export class DataSubjectRequests {
   async rectify(
     requestId: string,
   ): Promise<{ request: DataSubjectRequest; updated: Record<string, number | null> }> {
-    let request = await this.load(requestId);
+    let request = await this.lifecycle.load(requestId);
     if (request.type !== 'rectification') {
       throw new BulwarkPrivacyError(
         ErrorCodes.DSR_INVALID_TRANSITION,
@@ -488,7 +473,7 @@ export class DataSubjectRequests {
         'no registered data source supports rectification',
       );
     }
-    request = await this.begin(request);
+    request = await this.lifecycle.begin(request);
     const updated: Record<string, number | null> = {};
     for (const source of targets) {
       const n = await this.sourceRegistry.call(source, 'rectify', () =>
@@ -496,86 +481,9 @@ export class DataSubjectRequests {
       );
       updated[source.id] = Number.isSafeInteger(n) ? (n as number) : null;
     }
-    request = await this.transition(request, 'completed', 'dsr.rectified', undefined, {
+    request = await this.lifecycle.transition(request, 'completed', 'dsr.rectified', undefined, {
       fields: Object.keys(request.changes ?? {}).sort(),
     });
     return { request, updated };
-  }
-
-  // ------------------------------------------------------------------ internals
-
-  private async load(requestId: string): Promise<DataSubjectRequest> {
-    if (typeof requestId !== 'string' || requestId === '')
-      throw privacyError('requestId', 'must be a non-empty string');
-    const request = await this.store.get(requestId);
-    if (request === undefined) throw notFound('data-subject request', requestId);
-    return request;
-  }
-
-  private requireVerified(request: DataSubjectRequest): void {
-    if (!request.identity.verified) {
-      throw new BulwarkPrivacyError(
-        ErrorCodes.DSR_IDENTITY_NOT_VERIFIED,
-        'the requester has not been verified as the data subject; call verifyIdentity() first',
-        { requestId: request.id, subject: request.subjectRef },
-      );
-    }
-  }
-
-  private expect(request: DataSubjectRequest, allowed: readonly DsrStatus[], what: string): void {
-    if (!allowed.includes(request.status)) {
-      throw new BulwarkPrivacyError(
-        ErrorCodes.DSR_INVALID_TRANSITION,
-        `cannot ${what} a request that is ${request.status}`,
-        { requestId: request.id, status: request.status },
-      );
-    }
-  }
-
-  /** Verified requests move to in-progress before an operation runs. */
-  private async begin(request: DataSubjectRequest): Promise<DataSubjectRequest> {
-    this.requireVerified(request);
-    this.expect(request, ['identity-verified', 'in-progress'], 'process');
-    return request.status === 'in-progress'
-      ? request
-      : this.transition(request, 'in-progress', 'dsr.started');
-  }
-
-  private async transition(
-    request: DataSubjectRequest,
-    status: DsrStatus,
-    action: string,
-    note?: string,
-    details: Record<string, unknown> = {},
-  ): Promise<DataSubjectRequest> {
-    const at = this.now();
-    request.status = status;
-    request.history = [...request.history, { status, at, ...(note === undefined ? {} : { note }) }];
-    if (status === 'completed') request.completedAt = at;
-    await this.store.save(request);
-    await this.audit(action, request, 'success', details);
-    return request;
-  }
-
-  private async audit(
-    action: string,
-    request: DataSubjectRequest,
-    outcome: AuditEvent['outcome'] = 'success',
-    details: Record<string, unknown> = {},
-  ): Promise<void> {
-    if (this.auditLog === undefined) return;
-    // Never the subject id: these entries are the proof the request was handled and must survive erasure.
-    await this.auditLog.append({
-      actor: this.actor,
-      action,
-      resource: { type: 'data-subject-request', id: request.id },
-      outcome,
-      category: 'privacy',
-      details: { type: request.type, status: request.status, subjectRef: request.subjectRef, ...details },
-    });
-  }
-
-  private now(): string {
-    return this.clock().toISOString();
   }
 }

@@ -1,5 +1,13 @@
 import type { AuditEntry, AuditOutcome, AuditResource } from '../audit/audit-event';
 import { privacyError } from './privacy-input';
+import {
+  configError,
+  invalid,
+  isPlainObject,
+  optionalFunction,
+  optionKeys,
+  rejectUnknown,
+} from '../util/options';
 
 /**
  * What erasure keeps of a subject's audit entries, as evidence (GDPR Art. 17(3)(b): a legal
@@ -67,6 +75,14 @@ export interface SubjectSecurityEvents {
 
 const OUTCOMES: readonly AuditOutcome[] = ['success', 'failure', 'denied'];
 const MAX_IDENTIFIERS = 32;
+const KNOWN_OPTIONS = optionKeys<ErasureEvidenceOptions>({
+  pseudonymKey: true,
+  outcomes: true,
+  categories: true,
+  resourceSubject: true,
+  subjectIdentifiers: true,
+  discardSecurityEvidence: true,
+});
 
 /** The validated rule set. Internal to the privacy services. */
 export class ErasureEvidence {
@@ -77,32 +93,21 @@ export class ErasureEvidence {
   private readonly resourceSubject?: (resource: AuditResource) => string | undefined;
   private readonly extraIdentifiers?: ErasureEvidenceOptions['subjectIdentifiers'];
 
+  /**
+   * `path` is the options' config path (`dsr.options.evidence`, or `privacy.dsr.evidence` through
+   * createBulwark): a mistake is a config error (ERR_CONFIG_INVALID) naming `<path>.<option>`.
+   */
   constructor(options: ErasureEvidenceOptions | undefined, path: string, keyRequired: boolean) {
+    if (options !== undefined && !isPlainObject(options)) throw invalid(path, 'an object', options);
     const o = (options ?? {}) as Record<string, unknown>;
-    if (options !== undefined && (options === null || typeof options !== 'object')) {
-      throw privacyError(path, 'must be an object');
-    }
-    for (const k of Object.keys(o)) {
-      if (
-        ![
-          'pseudonymKey',
-          'outcomes',
-          'categories',
-          'resourceSubject',
-          'subjectIdentifiers',
-          'discardSecurityEvidence',
-        ].includes(k)
-      ) {
-        throw privacyError(`${path}.${k}`, 'is not a known option');
-      }
-    }
+    rejectUnknown(o, KNOWN_OPTIONS, `${path}.`);
     if (o.discardSecurityEvidence !== undefined && typeof o.discardSecurityEvidence !== 'boolean') {
-      throw privacyError(`${path}.discardSecurityEvidence`, 'must be a boolean');
+      throw invalid(`${path}.discardSecurityEvidence`, 'a boolean', o.discardSecurityEvidence);
     }
     this.enabled = o.discardSecurityEvidence !== true;
     const outcomes = o.outcomes ?? DEFAULT_ERASURE_EVIDENCE.outcomes;
     if (!Array.isArray(outcomes) || !outcomes.every((x) => OUTCOMES.includes(x as AuditOutcome))) {
-      throw privacyError(`${path}.outcomes`, `must list outcomes among ${OUTCOMES.join(', ')}`);
+      throw configError(`${path}.outcomes`, `must list outcomes among ${OUTCOMES.join(', ')}`);
     }
     this.outcomes = new Set(outcomes as AuditOutcome[]);
     const categories = o.categories ?? DEFAULT_ERASURE_EVIDENCE.categories;
@@ -110,23 +115,21 @@ export class ErasureEvidence {
       !Array.isArray(categories) ||
       !categories.every((c) => typeof c === 'string' && c !== '' && c.length <= 64)
     ) {
-      throw privacyError(`${path}.categories`, 'must be an array of category names');
+      throw configError(`${path}.categories`, 'must be an array of category names (1 to 64 characters)');
     }
     this.categories = new Set(categories as string[]);
-    for (const fn of ['resourceSubject', 'subjectIdentifiers'] as const) {
-      if (o[fn] !== undefined && typeof o[fn] !== 'function') {
-        throw privacyError(`${path}.${fn}`, 'must be a function when given');
-      }
-    }
+    optionalFunction(o.resourceSubject, `${path}.resourceSubject`);
+    optionalFunction(o.subjectIdentifiers, `${path}.subjectIdentifiers`);
     this.resourceSubject = o.resourceSubject as ErasureEvidence['resourceSubject'];
     this.extraIdentifiers = o.subjectIdentifiers as ErasureEvidenceOptions['subjectIdentifiers'];
     if (o.pseudonymKey !== undefined) {
       if (!(o.pseudonymKey instanceof Uint8Array) || o.pseudonymKey.length < 32) {
-        throw privacyError(`${path}.pseudonymKey`, 'must be a Uint8Array of at least 32 bytes');
+        // The key itself is never described: only that it is not a long enough Uint8Array.
+        throw configError(`${path}.pseudonymKey`, 'must be a Uint8Array of at least 32 bytes');
       }
       this.pseudonymKey = Uint8Array.from(o.pseudonymKey);
     } else if (this.enabled && keyRequired) {
-      throw privacyError(
+      throw configError(
         `${path}.pseudonymKey`,
         "is required with an audit log: erasure keeps the subject's security-relevant entries under a " +
           'keyed pseudonym (or set discardSecurityEvidence: true, which erases that evidence)',

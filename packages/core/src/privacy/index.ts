@@ -6,6 +6,7 @@ export {
   type ClassificationCategory,
   type ClassifiedField,
   type ClassificationInput,
+  type ClassificationRegistryOptions,
 } from './classification-registry';
 export {
   ConsentManager,

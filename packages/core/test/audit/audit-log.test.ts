@@ -207,6 +207,29 @@ describe('AuditLog', () => {
     );
   });
 
+  it('names its config path when checkpoint() is called without a signer', async () => {
+    const log = await AuditLog.open({ store: new MemoryAuditStore(), configPath: 'tenants.a.audit' });
+    await expect(log.checkpoint()).rejects.toMatchObject({
+      code: ErrorCodes.CONFIG_INVALID,
+      message: 'tenants.a.audit.signer is required to create checkpoints',
+      details: { path: 'tenants.a.audit.signer' },
+    });
+    await log.close();
+  });
+
+  it('names its retention options under its own config path', async () => {
+    await expect(
+      AuditLog.open({
+        store: new MemoryAuditStore(),
+        configPath: 'tenants.a.audit',
+        retention: { periods: { auth: 0 } },
+      }),
+    ).rejects.toMatchObject({
+      code: ErrorCodes.CONFIG_INVALID,
+      details: { path: 'tenants.a.audit.retention.periods.auth' },
+    });
+  });
+
   describe('HMAC mode', () => {
     async function hmacLog(n: number) {
       const store = new MemoryAuditStore();

@@ -2,6 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { createBulwark, type BulwarkConfig } from '../../src/bulwark';
+import { Redactor } from '../../src/audit/redactor';
+import { RetentionPolicy } from '../../src/audit/retention-policy';
+import { ComplianceKit } from '../../src/compliance/compliance-kit';
+import type { ControlDefinition } from '../../src/compliance/control';
+import { ControlCatalogue } from '../../src/compliance/control-catalogue';
+import { AEAD_ALGORITHMS } from '../../src/crypto/aead';
+import { ClassificationRegistry } from '../../src/privacy/classification-registry';
+import { DataSubjectRequests } from '../../src/privacy/data-subject-requests';
+import { KeyRing, MemoryKeyStore, type AeadAlgorithm } from '../../src/crypto/key-ring';
 import { BulwarkConfigError } from '../../src/errors';
 import { memoryProvider, POLICY_YAML, tempDir, weakPasswords } from './composition-helpers';
 
@@ -67,6 +76,17 @@ const CASES: [string, Record<string, unknown>, string][] = [
   ['unknown retention option', { audit: { ...audit, retention: { days: 5 } } }, 'audit.retention.days'],
   ['sink without write()', { audit: { ...audit, sinks: [{}] } }, 'audit.sinks[0]'],
   ['zero batch size', { audit: { ...audit, maxBatchSize: 0 } }, 'audit.maxBatchSize'],
+  // keys
+  [
+    'key algorithm not an AEAD',
+    { keys: { ...keys, defaultAlgorithm: 'aes-256-cbc' } },
+    'keys.defaultAlgorithm',
+  ],
+  [
+    'key store missing methods',
+    { keys: { ...keys, store: { loadKeys() {}, insertKeyVersion() {} } } },
+    'keys.store',
+  ],
   // authz
   ['authz without a policy', { authz: {} }, 'authz.policy'],
   ['policy of the wrong type', { authz: { policy: 42 } }, 'authz.policy'],
@@ -292,6 +312,120 @@ describe('createBulwark config errors', () => {
     } finally {
       await remove();
     }
+  });
+
+  it('reports a key ring mistake with the same message through createBulwark and KeyRing.open', async () => {
+    const viaConfig = await configError({ ...base, keys: { ...keys, defaultAlgorithm: 'des' } });
+    let direct: unknown;
+    try {
+      await KeyRing.open({
+        provider: memoryProvider(),
+        store: new MemoryKeyStore(),
+        defaultAlgorithm: 'des' as AeadAlgorithm,
+        configPath: 'keys',
+      });
+    } catch (err) {
+      direct = err;
+    }
+    expect(direct).toBeInstanceOf(BulwarkConfigError);
+    expect((direct as BulwarkConfigError).message).toBe(viaConfig.message);
+    expect(viaConfig.message).toBe(
+      `keys.defaultAlgorithm must be one of ${AEAD_ALGORITHMS.join(', ')}, got a string`,
+    );
+  });
+
+  it.each([
+    [
+      'a redactor class that does not exist',
+      { audit: { ...audit, redactor: { classification: { ssn: 'top-secret' } } } },
+      () => new Redactor({ classification: { ssn: 'top-secret' as 'phi' }, configPath: 'audit.redactor' }),
+      'audit.redactor.classification.ssn',
+    ],
+    [
+      'a retention period of 0 days',
+      { audit: { ...audit, retention: { periods: { auth: 0 } } } },
+      () => new RetentionPolicy({ periods: { auth: 0 }, configPath: 'audit.retention' }),
+      'audit.retention.periods.auth',
+    ],
+    [
+      'an erasure evidence outcome that does not exist',
+      { privacy: { dsr: { store: 'memory', evidence: { outcomes: ['maybe'] } } } },
+      () =>
+        new DataSubjectRequests({
+          verifyIdentity: () => true,
+          evidence: { outcomes: ['maybe' as 'denied'] },
+          configPath: 'privacy.dsr',
+        }),
+      'privacy.dsr.evidence.outcomes',
+    ],
+    [
+      'privileged roles that are not a list',
+      { compliance: { privilegedRoles: 'admin' } },
+      () => new ComplianceKit({ privilegedRoles: 'admin' as unknown as string[], configPath: 'compliance' }),
+      'compliance.privilegedRoles',
+    ],
+  ])(
+    'reports %s with the same message through createBulwark and the engine',
+    async (_name, bad, engine, expectedPath) => {
+      const viaConfig = await configError({ ...base, ...bad });
+      let direct: unknown;
+      try {
+        engine();
+      } catch (err) {
+        direct = err;
+      }
+      expect(direct).toBeInstanceOf(BulwarkConfigError);
+      expect((direct as BulwarkConfigError).details?.path).toBe(expectedPath);
+      expect(viaConfig.details?.path).toBe(expectedPath);
+      expect(viaConfig.message).toBe((direct as BulwarkConfigError).message);
+    },
+  );
+
+  it('names the config path given to engines built outside createBulwark', () => {
+    const thrown = (build: () => unknown): unknown => {
+      try {
+        build();
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    expect(
+      thrown(() => new ComplianceKit({ httpSurface: 'yes' as unknown as boolean, configPath: 'tenants.a' })),
+    ).toMatchObject({
+      code: 'ERR_CONFIG_INVALID',
+      message: 'tenants.a.httpSurface must be a boolean',
+    });
+    const registry = new ClassificationRegistry({ configPath: 'entities' });
+    expect(
+      thrown(() =>
+        registry.register({ entity: 'User', field: 'ssn', category: 'secret' as 'phi', encrypted: true }),
+      ),
+    ).toMatchObject({ details: { path: 'entities.User.ssn.category' } });
+    expect(
+      thrown(
+        () =>
+          new ControlCatalogue(
+            [{ id: 'x', framework: 'gdpr', ref: 'r', title: 't', requirement: 'q' } as ControlDefinition],
+            new Set(),
+            'tenants.a.controls',
+          ),
+      ),
+    ).toMatchObject({ details: { path: 'tenants.a.controls.x' } });
+    expect(thrown(() => new ControlCatalogue([{} as ControlDefinition], new Set()))).toMatchObject({
+      details: { path: 'compliance.controls[0].id' },
+    });
+  });
+
+  it('keeps a failing master key provider a crypto error when the ring opens', async () => {
+    const broken = {
+      name: 'broken',
+      wrapKey: () => Promise.reject(new Error('kms down')),
+      unwrapKey: () => Promise.reject(new Error('kms down')),
+    };
+    await expect(
+      createBulwark({ ...base, keys: { masterKey: broken, store: 'memory' } } as BulwarkConfig),
+    ).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_CRYPTO_/) });
   });
 
   it('creates only the configured sections', async () => {

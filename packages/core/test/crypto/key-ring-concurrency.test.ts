@@ -292,16 +292,17 @@ describe('shredding reaches other rings within subjectCacheTtlMs', () => {
     await ring.close();
   });
 
-  it('rejects a bad subjectCacheTtlMs or refreshIntervalMs', async () => {
-    for (const bad of [
-      { subjectCacheTtlMs: -1 },
-      { refreshIntervalMs: Number.NaN },
-      { refreshIntervalMs: 2 ** 40 },
-    ]) {
+  it('rejects a bad subjectCacheTtlMs or refreshIntervalMs as a config error naming the option', async () => {
+    for (const [bad, option] of [
+      [{ subjectCacheTtlMs: -1 }, 'subjectCacheTtlMs'],
+      [{ refreshIntervalMs: Number.NaN }, 'refreshIntervalMs'],
+      [{ refreshIntervalMs: 2 ** 40 }, 'refreshIntervalMs'],
+    ] as const) {
       await expect(
         opener(() => new MemoryKeyStore(), bad as Partial<KeyRingOptions>)(),
       ).rejects.toMatchObject({
-        code: ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+        code: ErrorCodes.CONFIG_INVALID,
+        details: { path: `keyRing.${option}` },
       });
     }
   });

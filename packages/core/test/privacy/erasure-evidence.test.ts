@@ -240,7 +240,7 @@ describe('erasure keeps the evidence of security events, pseudonymised', () => {
         evidence: evidence as DataSubjectRequestsOptions['evidence'],
       });
     expect(await errorOf(build(undefined))).toMatchObject({
-      code: ErrorCodes.PRIVACY_INVALID_ARGUMENT,
+      code: ErrorCodes.CONFIG_INVALID,
       details: { path: 'dsr.options.evidence.pseudonymKey' },
     });
     expect((await errorOf(build({ pseudonymKey: new Uint8Array(16) }))).details).toMatchObject({

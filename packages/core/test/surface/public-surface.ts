@@ -171,6 +171,7 @@ export const MAIN_TYPES = [
   'CheckpointStoreConfig',
   'ClassificationCategory',
   'ClassificationInput',
+  'ClassificationRegistryOptions',
   'ClassifiedField',
   'ComparisonOperator',
   'ComplianceConfig',

@@ -1,0 +1,175 @@
+import { BulwarkAuditError, BulwarkError, ErrorCodes } from '../errors';
+import type { AuditEntry, NormalizedAuditEvent } from './audit-event';
+import { HEX64 } from './audit-proofs';
+import type { AuditSink } from './audit-sink';
+import type { AuditStore } from './audit-store';
+import type { EntryHasher } from './entry-hasher';
+import type { MerkleTree } from './merkle-tree';
+
+interface Pending {
+  event: NormalizedAuditEvent;
+  resolve: (entry: AuditEntry) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface AuditWriterOptions {
+  store: AuditStore;
+  hasher: EntryHasher;
+  /** The log's Merkle tree: the writer appends each durable batch's leaf hashes to it. */
+  tree: MerkleTree;
+  maxBatchSize: number;
+  sinks: readonly AuditSink[];
+  onSinkError: (error: unknown, sink: AuditSink) => void;
+}
+
+/**
+ * AuditLog's write path: group commit (every event queued while a store write is in flight, or in
+ * the same tick, goes into the next single `store.append` call), chaining and hashing inside the
+ * store's append callback, keeping the Merkle tree in step with the store, and delivering each
+ * durable batch to the sinks in order.
+ */
+export class AuditWriter {
+  private readonly store: AuditStore;
+  private readonly hasher: EntryHasher;
+  private readonly tree: MerkleTree;
+  private readonly maxBatch: number;
+  private readonly sinks: readonly AuditSink[];
+  private readonly onSinkError: (error: unknown, sink: AuditSink) => void;
+  private pending: Pending[] = [];
+  private loop?: Promise<void>;
+  private sinkChain: Promise<void> = Promise.resolve();
+
+  constructor(options: AuditWriterOptions) {
+    this.store = options.store;
+    this.hasher = options.hasher;
+    this.tree = options.tree;
+    this.maxBatch = options.maxBatchSize;
+    this.sinks = options.sinks;
+    this.onSinkError = options.onSinkError;
+  }
+
+  /** Adds leaf hashes of stored entries the tree has not seen (ours at open, or other writers'). */
+  async catchUp(upTo: number): Promise<void> {
+    while (this.tree.size < upTo) {
+      const page = await this.store.read(this.tree.size + 1, 1000);
+      for (const e of page) {
+        if (this.tree.size >= upTo) break;
+        if (e?.seq !== this.tree.size + 1 || typeof e.leafHash !== 'string' || !HEX64.test(e.leafHash)) {
+          throw new BulwarkAuditError(
+            ErrorCodes.AUDIT_CHAIN_BROKEN,
+            `stored entry at position ${this.tree.size + 1} is out of sequence or malformed; run verify() for details`,
+            { seq: this.tree.size + 1 },
+          );
+        }
+        this.tree.appendHex(e.leafHash);
+      }
+      if (page.length < 1000) break;
+    }
+  }
+
+  /** Queues a normalised (redacted, frozen) event; resolves with the stored entry once durable. */
+  enqueue(event: NormalizedAuditEvent): Promise<AuditEntry> {
+    return new Promise<AuditEntry>((resolve, reject) => {
+      this.pending.push({ event, resolve, reject });
+      this.loop ??= this.run();
+    });
+  }
+
+  /** Resolves when every queued event is durable and delivered to the sinks. */
+  async flush(): Promise<void> {
+    while (this.loop !== undefined) await this.loop;
+    await this.sinkChain;
+  }
+
+  /** Calls the sink error handler, which must not break delivery or shutdown by throwing. */
+  reportSinkError(err: unknown, sink: AuditSink): void {
+    try {
+      this.onSinkError(err, sink);
+    } catch {
+      // an error handler that throws must not break delivery to the other sinks
+    }
+  }
+
+  private async run(): Promise<void> {
+    // Yield once so every append made in the current tick joins the first batch.
+    await Promise.resolve();
+    try {
+      while (this.pending.length > 0) {
+        const batch =
+          this.pending.length <= this.maxBatch ? this.pending : this.pending.slice(0, this.maxBatch);
+        this.pending = this.pending.length <= this.maxBatch ? [] : this.pending.slice(this.maxBatch);
+        await this.write(batch);
+      }
+    } finally {
+      this.loop = undefined;
+    }
+  }
+
+  private async write(batch: Pending[]): Promise<void> {
+    let entries: AuditEntry[];
+    let prepared: AuditEntry[] = [];
+    try {
+      entries = await this.store.append((head) => {
+        // The store may be ahead of us (another writer) but never behind: that is truncation.
+        if (head.seq < this.tree.size) {
+          throw new BulwarkAuditError(
+            ErrorCodes.AUDIT_CHAIN_BROKEN,
+            `the store's head (seq ${head.seq}) is behind this log (size ${this.tree.size}): entries were removed; refusing to append`,
+            { headSeq: head.seq, size: this.tree.size },
+          );
+        }
+        let seq = head.seq;
+        let prevHash = head.leafHash;
+        // A plain loop over the batch: no per-entry closure, one hash call per entry.
+        prepared = new Array<AuditEntry>(batch.length);
+        for (let i = 0; i < batch.length; i++) {
+          const entry = { seq: ++seq, ...batch[i]!.event, prevHash } as AuditEntry;
+          prevHash = entry.leafHash = this.hasher.hashHex(entry);
+          prepared[i] = Object.freeze(entry);
+        }
+        return prepared;
+      });
+      if (entries.length !== batch.length) {
+        throw new BulwarkAuditError(
+          ErrorCodes.AUDIT_STORE,
+          'the store stored a different number of entries than prepared',
+        );
+      }
+      if (entries.length > 0) {
+        await this.catchUp(entries[0]!.seq - 1);
+        if (this.tree.size !== entries[0]!.seq - 1) {
+          throw new BulwarkAuditError(
+            ErrorCodes.AUDIT_CHAIN_BROKEN,
+            'the store returned entries that do not follow this log',
+          );
+        }
+        // The store contract returns the prepared entries (whose hashes this log computed); a
+        // store that returns other objects gets their hex validated by appendHex.
+        for (let i = 0; i < entries.length; i++) this.tree.appendHex(entries[i]!.leafHash);
+      }
+    } catch (err) {
+      const error =
+        err instanceof BulwarkError
+          ? err
+          : new BulwarkAuditError(ErrorCodes.AUDIT_STORE, 'the audit store failed to append', undefined, {
+              cause: err,
+            });
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(entries[i]!);
+    if (this.sinks.length > 0) {
+      this.sinkChain = this.sinkChain.then(() => this.deliver(entries));
+    }
+  }
+
+  private async deliver(entries: readonly AuditEntry[]): Promise<void> {
+    for (const sink of this.sinks) {
+      try {
+        await sink.write(entries);
+      } catch (err) {
+        this.reportSinkError(err, sink);
+      }
+    }
+  }
+}
