@@ -7,6 +7,8 @@ import { PROBLEM_CONTENT_TYPE, problemFor } from './problem-details';
 /** What Node's HTTP parser reports for a request it refuses before any middleware runs. */
 interface ClientError extends Error {
   code?: string;
+  /** What the parser had read of the refused request. */
+  rawPacket?: unknown;
 }
 
 /**
@@ -27,8 +29,13 @@ export function handleClientErrors<S extends Server>(server: S, onError?: (code:
     } catch {
       // a throwing observer must not keep the socket open
     }
-    // ECONNRESET / a socket already written to: nothing sensible can be sent.
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // Send nothing, just close, on ECONNRESET, a closed socket, a socket an answer was already
+    // written to (as Node's own handler decides), or one whose previous request is still being
+    // answered: bytes the parser refuses after a request (the rest of a refused body, junk after a
+    // HEAD) would otherwise get an answer the client reads as the answer to that request.
+    const state = socket as Duplex & { bytesWritten?: number; _httpMessage?: unknown };
+    const busy = (state.bytesWritten ?? 0) > 0 || state._httpMessage != null;
+    if (err.code === 'ECONNRESET' || !socket.writable || busy) {
       socket.destroy();
       return;
     }
@@ -40,6 +47,10 @@ export function handleClientErrors<S extends Server>(server: S, onError?: (code:
         status === 431 ? 'Request headers are too large.' : 'The request could not be parsed.',
       ),
     );
+    // An answer to a HEAD request carries no body (RFC 9110 §9.3.2): the client would read one as
+    // junk after the answer. The method is known from the bytes the parser had read.
+    const head =
+      Buffer.isBuffer(err.rawPacket) && err.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
     const body = JSON.stringify(problem.body);
     socket.end(
       `HTTP/1.1 ${problem.status} ${problem.body.title}\r\n` +
@@ -47,7 +58,7 @@ export function handleClientErrors<S extends Server>(server: S, onError?: (code:
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
         'Cache-Control: no-store\r\n' +
         'Connection: close\r\n\r\n' +
-        body,
+        (head ? '' : body),
     );
   });
   return server;

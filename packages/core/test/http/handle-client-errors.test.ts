@@ -47,6 +47,37 @@ describe('handleClientErrors', () => {
     expect(body).toMatchObject({ status: 400, code: 'ERR_HTTP_BAD_REQUEST' });
   });
 
+  it('never writes a second answer on a connection that already got one', async () => {
+    // A complete request, then bytes the parser refuses on the same connection.
+    const reply = await raw(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\nNOT HTTP AT ALL\r\n\r\n');
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(reply.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+    expect(reply).not.toContain('problem+json');
+  });
+
+  it('answers nothing of its own while a request on the connection is still being answered', async () => {
+    // A HEAD request followed by a stray byte: a problem body here would be read as the HEAD's answer.
+    const slow = handleClientErrors(createServer((_req, res) => setTimeout(() => res.end(), 50)));
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const reply = await raw(
+        (slow.address() as AddressInfo).port,
+        'HEAD / HTTP/1.1\r\nHost: x\r\n\r\n\u0000',
+      );
+      expect(reply).not.toContain('problem+json');
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((resolve) => slow.close(resolve));
+    }
+  });
+
+  it('answers a refused HEAD request without a body', async () => {
+    const reply = await raw(port, 'HEAD /\u00ff HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(reply).toMatch(/Content-Type: application\/problem\+json/i);
+    expect(reply.endsWith('\r\n\r\n')).toBe(true);
+  });
+
   it('leaves well-formed requests alone', async () => {
     const reply = await raw(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(reply).toMatch(/^HTTP\/1\.1 200 /);
