@@ -5,8 +5,8 @@
  * replayed here over real HTTP against the built nestjs-hr, started as its own process, which must
  * refuse it with RFC 9457 problem+json and keep serving.
  */
-import { connect } from 'node:net';
 import fc from 'fast-check';
+import { rawExchange } from './support/raw-http';
 import { startExample, stillServing, type ExampleProcess } from './support/example-process';
 
 const PROBLEM = /^application\/problem\+json/;
@@ -17,29 +17,6 @@ interface Answer {
   headers: Headers;
   text: string;
   body: Record<string, unknown>;
-}
-
-/** Sends raw bytes; resolves with what came back ('' when the server closed without answering). */
-function rawExchange(
-  app: ExampleProcess,
-  write: (socket: ReturnType<typeof connect>) => void,
-  waitMs = 5_000,
-): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(app.port, '127.0.0.1');
-    let data = '';
-    const done = (): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(data);
-    };
-    const timer = setTimeout(done, waitMs);
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (data += chunk));
-    socket.on('error', done);
-    socket.on('close', done);
-    socket.on('connect', () => write(socket));
-  });
 }
 
 const head = (path: string, extra: string): string =>

@@ -4,26 +4,11 @@
  * so these answer RFC 9457 problem+json like every other refusal (never a bare status line that
  * tells a scanner which server it is), and the process keeps serving.
  */
-import { connect } from 'node:net';
+import { rawExchange } from './support/raw-http';
 import { startExample, stillServing, type ExampleName, type ExampleProcess } from './support/example-process';
 
-/** Writes raw bytes, resolves with everything the server sent before it closed (or 3 s passed). */
 function raw(app: ExampleProcess, bytes: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(app.port, '127.0.0.1');
-    let data = '';
-    const done = (): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(data);
-    };
-    const timer = setTimeout(done, 3000);
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => (data += chunk));
-    socket.on('error', done);
-    socket.on('close', done);
-    socket.on('connect', () => socket.write(bytes));
-  });
+  return rawExchange(app, (socket) => socket.write(bytes), 3000);
 }
 
 function problemOf(answer: string): {

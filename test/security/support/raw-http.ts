@@ -96,3 +96,26 @@ export function chunk(data: Buffer | string): Buffer {
 }
 
 export const LAST_CHUNK = '0\r\n\r\n';
+
+/** Sends raw bytes; resolves with what came back ('' when the server closed without answering). */
+export function rawExchange(
+  app: { port: number },
+  write: (socket: ReturnType<typeof connect>) => void,
+  waitMs = 5_000,
+): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(app.port, '127.0.0.1');
+    let data = '';
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(data);
+    };
+    const timer = setTimeout(done, waitMs);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (data += chunk));
+    socket.on('error', done);
+    socket.on('close', done);
+    socket.on('connect', () => write(socket));
+  });
+}
