@@ -20,6 +20,7 @@ import {
   verificationEvidence,
   type AuditEvidence,
   type AuditVerificationEvidence,
+  type AuditWriteHealth,
   type AuthzEvidence,
   type BreachEvidence,
   type ConsentEvidence,
@@ -55,6 +56,8 @@ export interface AuditLogDescription {
   readonly checkpointStore: boolean;
   readonly logId?: string;
   readonly sinks: number;
+  /** Append successes and failures since the log was opened. */
+  readonly writes?: AuditWriteHealth;
 }
 export interface AuditLogSource {
   readonly size: number;

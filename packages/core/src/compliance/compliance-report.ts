@@ -6,7 +6,7 @@ import { BUILT_IN_CONTROLS, ControlCatalogue } from './control-catalogue';
 import { FRAMEWORK_NAMES, FRAMEWORKS, type CheckId, type ControlDefinition, type Framework } from './control';
 import type { Evidence, EvidenceBundle } from './evidence';
 
-export type ControlStatus = 'pass' | 'fail' | 'manual' | 'not-applicable';
+export type ControlStatus = 'pass' | 'fail' | 'not-demonstrated' | 'manual' | 'not-applicable';
 
 export interface ControlResult {
   readonly id: string;
@@ -87,7 +87,8 @@ export function isFramework(value: unknown): value is Framework {
 function summarise(controls: readonly ControlResult[]): Omit<FrameworkSummary, 'framework' | 'name'> {
   const count = (s: ControlStatus): number => controls.filter((c) => c.status === s).length;
   const passed = count('pass');
-  const failed = count('fail');
+  // Not demonstrated counts as failed: a capability nothing shows working is not a pass.
+  const failed = count('fail') + count('not-demonstrated');
   const applicable = passed + failed;
   return {
     passed,
@@ -216,5 +217,5 @@ export function evaluateControls(
 
 /** True when any automated control failed (the CLI's exit 1). */
 export function hasFailures(result: ComplianceReportResult): boolean {
-  return result.controls.some((c) => c.status === 'fail');
+  return result.controls.some((c) => c.status === 'fail' || c.status === 'not-demonstrated');
 }

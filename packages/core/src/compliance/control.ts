@@ -37,6 +37,36 @@ export type CheckId =
   | 'privacy.data-retention';
 
 /**
+ * The standard's own modality for a clause: `required` (shall / must), `addressable` (HIPAA:
+ * implement if reasonable and appropriate, or document why not), `risk-based` (measures
+ * "appropriate to the risk", e.g. GDPR Art. 32), `recommended` (should).
+ */
+export type Modality = 'required' | 'addressable' | 'risk-based' | 'recommended';
+
+/** Where a control's clause comes from: the edition and clause of the standard, as published. */
+export interface ControlSource {
+  /** E.g. `PCI DSS v4.0.1 (June 2024)`, `45 CFR 164 (as amended 78 FR 5694, 2013)`. */
+  readonly edition: string;
+  /** The clause as the standard numbers it, e.g. `Requirement 4.2.1`, `§164.312(e)(1)`. */
+  readonly clause: string;
+  /** Anything a reader of the standard should know (applicability notes, superseded dates). */
+  readonly note?: string;
+}
+
+/**
+ * How much of a clause an automated check evidences: `full`, or `partial` with the slice it
+ * observes named (`evidences`) and what it does not (`notCovered`). A partial pass is reported
+ * and scored as a partial pass, never as the whole clause.
+ */
+export interface ControlCoverage {
+  readonly level: 'full' | 'partial';
+  /** The slice of the clause the check observes, e.g. `HSTS observed on responses`. */
+  readonly evidences: string;
+  /** What the clause asks that the check does not observe (required when `level` is `partial`). */
+  readonly notCovered?: string;
+}
+
+/**
  * One control of one framework. Exactly one of `check` (automated: run against evidence read
  * from the live kit) or `manual` (needs a person's attestation; never scored).
  *
@@ -49,8 +79,18 @@ export interface ControlDefinition {
   readonly framework: Framework;
   /** The clause as the framework cites it, e.g. `Art. 32(1)(a)` or `164.312(a)(2)(iv)`. */
   readonly ref: string;
+  /** The standard's own title for the clause (TSC criteria, which have none: a short paraphrase). */
   readonly title: string;
+  /** A faithful paraphrase of the clause, with the standard's modality. */
   readonly requirement: string;
+  /** Edition and clause of the standard (every built-in control has one). */
+  readonly source?: ControlSource;
+  /** The clause's modality (every built-in control has one). */
+  readonly modality?: Modality;
+  /** How Bulwark evidences the clause: our measure, described apart from the requirement. */
+  readonly howEvidenced?: string;
+  /** Automated controls: how much of the clause the check evidences (every built-in one declares it). */
+  readonly coverage?: ControlCoverage;
   readonly check?: CheckId;
   /** Parameters of the check for this control (e.g. `{ minDays: 2192 }`). */
   readonly params?: Readonly<Record<string, unknown>>;

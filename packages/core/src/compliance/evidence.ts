@@ -9,9 +9,31 @@ import type { ClassificationCategory } from '../privacy/classification-registry'
 export interface Evidence<T = unknown> {
   /** The service read, e.g. `KeyRing`, `AuditLog.verify`, `HttpApp:api`. */
   readonly source: string;
+  /**
+   * How it was observed: `live` (read from a registered service in this process), `observed`
+   * (seen on real traffic, e.g. headers the mounted middleware sent), `snapshot` (loaded from a
+   * signed evidence file), `declared` (configuration or a literal someone passed in). Declared
+   * evidence never passes a control about behaviour. Absent only in evidence from before 0.2.
+   */
+  readonly provenance?: EvidenceProvenance;
   /** UTC ISO 8601 time the data was observed. */
   readonly observedAt: string;
   readonly data: T;
+}
+
+export type EvidenceProvenance = 'live' | 'observed' | 'snapshot' | 'declared';
+
+/** Failed audit writes since start (`AuditLog.describe().writes`): auditing must not stop silently. */
+export interface AuditWriteHealth {
+  /** Appends that failed since the log was opened. */
+  readonly failed: number;
+  /** Appends that succeeded since the log was opened. */
+  readonly succeeded: number;
+  /** True while the most recent append failed (auditing is currently not recording). */
+  readonly failing: boolean;
+  readonly lastFailureAt?: string;
+  /** Non-secret error code of the last failure, e.g. `ERR_AUDIT_STORE_LOCKED`. */
+  readonly lastFailureCode?: string;
 }
 
 // ---- data read from Bulwark's own engines --------------------------------------------------
@@ -80,6 +102,8 @@ export interface AuditEvidence {
     sinks: number;
     logId?: string;
   };
+  /** Write health since start, when the log reports it. */
+  writes?: AuditWriteHealth;
   /** Retention days per audit category (`null`: kept forever). */
   retention: { category: string; days: number | null }[];
   lastVerification?: AuditVerificationEvidence;

@@ -18,6 +18,7 @@ export function escapeHtml(value: unknown): string {
 const COLORS: Record<ControlStatus, string> = {
   pass: '#1a7f37',
   fail: '#cf222e',
+  'not-demonstrated': '#bc4c00',
   'not-applicable': '#8c959f',
   manual: '#9a6700',
 };
@@ -25,6 +26,7 @@ const COLORS: Record<ControlStatus, string> = {
 const LABELS: Record<ControlStatus, string> = {
   pass: 'Pass',
   fail: 'Fail',
+  'not-demonstrated': 'Not demonstrated',
   'not-applicable': 'Not applicable',
   manual: 'Manual',
 };

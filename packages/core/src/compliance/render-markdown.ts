@@ -3,6 +3,7 @@ import type { ComplianceReportResult, ControlResult, ControlStatus } from './com
 const STATUS_LABEL: Record<ControlStatus, string> = {
   pass: 'PASS',
   fail: 'FAIL',
+  'not-demonstrated': 'NOT DEMONSTRATED',
   manual: 'MANUAL',
   'not-applicable': 'N/A',
 };

@@ -35,7 +35,7 @@ export function renderOscal(result: ComplianceReportResult): string {
     for (const c of controls) {
       const observationUuid = randomUUID();
       observations.push(observation(c, observationUuid, result.evidenceCollectedAt));
-      if (c.status === 'pass' || c.status === 'fail') {
+      if (c.status === 'pass' || c.status === 'fail' || c.status === 'not-demonstrated') {
         findings.push({
           uuid: randomUUID(),
           title: `${c.ref} ${c.title}`,

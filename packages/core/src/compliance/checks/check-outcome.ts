@@ -2,7 +2,11 @@ import type { Evidence, EvidenceBundle, EvidenceSourceName } from '../evidence';
 
 // What an automated check returns, and the small readers the check families share.
 
-export type CheckStatus = 'pass' | 'fail' | 'not-applicable';
+/**
+ * `not-demonstrated`: the capability exists but nothing shows it works (an empty register, an
+ * untested path); scored as a failure, with what would demonstrate it as the remediation.
+ */
+export type CheckStatus = 'pass' | 'fail' | 'not-demonstrated' | 'not-applicable';
 
 export interface CheckOutcome {
   readonly status: CheckStatus;
@@ -50,6 +54,15 @@ export function pass(summary: string, evidence: readonly Evidence[]): CheckOutco
 
 export function fail(summary: string, evidence: readonly Evidence[], remediation: string): CheckOutcome {
   return { status: 'fail', summary, evidence, remediation };
+}
+
+/** A capability that is configured but not shown to work; scored as a failure. */
+export function notDemonstrated(
+  summary: string,
+  evidence: readonly Evidence[],
+  howToDemonstrate: string,
+): CheckOutcome {
+  return { status: 'not-demonstrated', summary, evidence, remediation: howToDemonstrate };
 }
 
 export function notApplicable(summary: string, evidence: readonly Evidence[]): CheckOutcome {
