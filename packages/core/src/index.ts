@@ -71,6 +71,7 @@ export {
 // audit: tamper-evident log (RFC 8785 canonical JSON, RFC 6962 Merkle tree, signed checkpoints)
 export {
   AuditLog,
+  AUDIT_REVIEW_ACTION,
   AUDIT_LIMITS,
   MemoryAuditStore,
   FileAuditStore,
@@ -89,6 +90,7 @@ export {
   RetentionPolicy,
   SubjectPseudonymizer,
   type AuditLogOptions,
+  type AuditReview,
   type InclusionProof,
   type ConsistencyProof,
   type RemovalReport,

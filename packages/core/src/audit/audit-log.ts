@@ -30,6 +30,28 @@ import { RetentionPolicy, type LegalHold, type RetentionPolicyOptions } from './
 import { REDACTION_RECORD_ACTIONS, verifyAuditLog, type AuditVerificationReport } from './verify-audit-log';
 import { configError, invalid, nonEmptyString, positiveInt } from '../util/options';
 
+/** The action `AuditLog.recordReview()` writes (the `audit.review` compliance check looks for it). */
+export const AUDIT_REVIEW_ACTION = 'audit.log.reviewed';
+
+/** A review of the log: who reviewed, what, and optionally the period of entries covered. */
+export interface AuditReview {
+  /** The reviewer's id (an operator, or a review job's service id). */
+  by: string;
+  /** `user` (default) for a person, `service` for an automated review job. */
+  byType?: 'user' | 'service';
+  /** What was reviewed, e.g. `security events, export of 2026-12-03` (no personal data). */
+  scope: string;
+  /** First and last time of the entries reviewed. */
+  from?: Date | string;
+  to?: Date | string;
+}
+
+function reviewTime(value: unknown, name: string): string {
+  const t = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(t)) throw argError(`${name} must be a valid date`);
+  return new Date(t).toISOString();
+}
+
 export type { ConsistencyProof, InclusionProof } from './audit-proofs';
 export type { RedactOptions, RemovalReport } from './log-removal';
 
@@ -422,6 +444,43 @@ export class AuditLog {
 
   removeLegalHold(id: string): boolean {
     return this.retention.removeHold(id);
+  }
+
+  /**
+   * Records that the log was reviewed: someone (or a review job) looked at its entries, e.g. an
+   * operator working through an export or an admin screen's "mark reviewed". Writes an
+   * `audit.log.reviewed` event (category `audit`) with the reviewer as actor and the scope as
+   * details; the compliance check `audit.review` reads the latest one (HIPAA 164.308(a)(1)(ii)(D),
+   * PCI DSS 10.4.1). Call it when a review actually happened, not on every query: the event is the
+   * auditor's evidence that a person looked.
+   */
+  recordReview(review: AuditReview): Promise<AuditEntry> {
+    let event: AuditEvent;
+    try {
+      if (review === null || typeof review !== 'object') throw argError('review must be an object');
+      const { by, byType = 'user', scope } = review;
+      if (typeof by !== 'string' || by.trim() === '' || by.length > 256)
+        throw argError('review.by must be a non-empty string of at most 256 characters');
+      if (byType !== 'user' && byType !== 'service')
+        throw argError("review.byType must be 'user' or 'service'");
+      if (typeof scope !== 'string' || scope.trim() === '' || scope.length > 512)
+        throw argError('review.scope must be a non-empty string of at most 512 characters');
+      const from = review.from === undefined ? undefined : reviewTime(review.from, 'review.from');
+      const to = review.to === undefined ? undefined : reviewTime(review.to, 'review.to');
+      if (from !== undefined && to !== undefined && from > to)
+        throw argError('review.from must not be after review.to');
+      event = {
+        actor: { id: by, type: byType },
+        action: AUDIT_REVIEW_ACTION,
+        resource: { type: 'audit-log', ...(this.#logId === undefined ? {} : { id: this.#logId }) },
+        outcome: 'success',
+        category: 'audit',
+        details: { scope, ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) },
+      };
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.append(event);
   }
 
   /**

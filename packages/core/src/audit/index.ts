@@ -72,6 +72,8 @@ export {
 export { RetentionPolicy, type RetentionPolicyOptions, type LegalHold } from './retention-policy';
 export {
   AuditLog,
+  AUDIT_REVIEW_ACTION,
+  type AuditReview,
   type AuditLogOptions,
   type InclusionProof,
   type ConsistencyProof,

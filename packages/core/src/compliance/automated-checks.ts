@@ -7,6 +7,17 @@ import {
   mfaPrivileged,
   threatDetection,
 } from './checks/access-checks';
+import {
+  auditReview,
+  auditWriteHealth,
+  breachDeadline,
+  classificationInventory,
+  consentRecords,
+  dsrRectification,
+  keyedPanHashes,
+  lawfulBasis,
+  transferSafeguards,
+} from './checks/catalogue-checks';
 import { auditEnabled, auditRetention, auditTamperEvidence, auditVerified } from './checks/audit-checks';
 import { fail, type AutomatedCheck, type CheckOutcome, type CheckParams } from './checks/check-outcome';
 import {
@@ -54,6 +65,15 @@ export const AUTOMATED_CHECKS: Readonly<Record<CheckId, AutomatedCheck>> = Objec
   'breach.notifications': breachNotifications,
   'privacy.processing-records': processingRecords,
   'privacy.data-retention': dataRetention,
+  'audit.review': auditReview,
+  'audit.write-health': auditWriteHealth,
+  'privacy.lawful-basis': lawfulBasis,
+  'dsr.rectification': dsrRectification,
+  'transfers.safeguards': transferSafeguards,
+  'consent.records': consentRecords,
+  'classification.inventory': classificationInventory,
+  'hashing.keyed-pan': keyedPanHashes,
+  'breach.deadline': breachDeadline,
 });
 
 /**

@@ -1,5 +1,6 @@
 import type { AuditEntry } from '../audit/audit-event';
 import type { AuditPage, AuditQuery } from '../audit/audit-store';
+import { AUDIT_REVIEW_ACTION } from '../audit/audit-log';
 import { EntryHasher } from '../audit/entry-hasher';
 import type { AuditVerificationReport } from '../audit/verify-audit-log';
 import type { BreakGlassGrant } from '../authz/break-glass-registry';
@@ -19,6 +20,7 @@ import type { Framework } from './control';
 import {
   verificationEvidence,
   type AuditEvidence,
+  type AuditReviewEvidence,
   type AuditVerificationEvidence,
   type AuditWriteHealth,
   type AuthzEvidence,
@@ -302,6 +304,7 @@ export class ComplianceKit {
         field: f.field,
         category: f.category,
         encrypted: f.encrypted === true,
+        ...(f.blindIndexed === true ? { blindIndexed: true } : {}),
         ...(f.purpose === undefined ? {} : { purpose: f.purpose }),
       })),
     }));
@@ -420,6 +423,7 @@ export class ComplianceKit {
     const configured =
       typeof log.retention.periods === 'function' ? Object.keys(log.retention.periods()).sort() : [];
     const categories = [...new Set([...this.auditCategories, ...configured])];
+    const review = await this.readLastReview(log);
     return {
       size: log.size,
       hmac,
@@ -440,6 +444,23 @@ export class ComplianceKit {
         days: log.retention.periodDays(category) ?? null,
       })),
       ...(this.lastVerification ? { lastVerification: { ...this.lastVerification } } : {}),
+      ...(review === undefined ? {} : { lastReview: review }),
+      ...(described?.writes === undefined ? {} : { writes: { ...described.writes } }),
+    };
+  }
+
+  /** The latest `audit.log.reviewed` event (AuditLog.recordReview()), without the reviewer's id. */
+  private async readLastReview(log: AuditLogSource): Promise<AuditReviewEvidence | undefined> {
+    const page = await log.query({ action: AUDIT_REVIEW_ACTION, order: 'desc', limit: 1, includeRedacted: false });
+    const e: AuditEntry | undefined = page.entries[0];
+    if (e === undefined || e.actor === undefined) return undefined;
+    const d = e.details ?? {};
+    return {
+      at: e.time,
+      seq: e.seq,
+      actorType: e.actor.type,
+      ...(typeof d.from === 'string' ? { from: d.from } : {}),
+      ...(typeof d.to === 'string' ? { to: d.to } : {}),
     };
   }
 

@@ -7,8 +7,8 @@ export const FRAMEWORK_NAMES: Readonly<Record<Framework, string>> = Object.freez
   gdpr: 'GDPR (Regulation (EU) 2016/679)',
   soc2: 'SOC 2 (Trust Services Criteria 2017, security)',
   iso27001: 'ISO/IEC 27001:2022 Annex A',
-  hipaa: 'HIPAA Security Rule (45 CFR Part 164 Subpart C)',
-  pci: 'PCI DSS v4.0',
+  hipaa: 'HIPAA Security Rule and Breach Notification Rule (45 CFR Part 164 Subparts C and D)',
+  pci: 'PCI DSS v4.0.1',
 });
 
 /** Ids of the automated checks (see automated-checks.ts). */
@@ -34,7 +34,17 @@ export type CheckId =
   | 'processors.agreements'
   | 'breach.notifications'
   | 'privacy.processing-records'
-  | 'privacy.data-retention';
+  | 'privacy.data-retention'
+  // catalogue-checks.ts
+  | 'audit.review'
+  | 'audit.write-health'
+  | 'privacy.lawful-basis'
+  | 'dsr.rectification'
+  | 'transfers.safeguards'
+  | 'consent.records'
+  | 'classification.inventory'
+  | 'hashing.keyed-pan'
+  | 'breach.deadline';
 
 /**
  * The standard's own modality for a clause: `required` (shall / must), `addressable` (HIPAA:

@@ -44,6 +44,8 @@ export interface ClassificationEvidence {
     field: string;
     category: ClassificationCategory;
     encrypted: boolean;
+    /** An equality blind index (the KeyRing's keyed HMAC) exists for the field. */
+    blindIndexed?: boolean;
     purpose?: string;
   }[];
 }
@@ -107,6 +109,18 @@ export interface AuditEvidence {
   /** Retention days per audit category (`null`: kept forever). */
   retention: { category: string; days: number | null }[];
   lastVerification?: AuditVerificationEvidence;
+  /** The latest `audit.log.reviewed` event (`AuditLog.recordReview()`): when, by what kind of actor. */
+  lastReview?: AuditReviewEvidence;
+}
+
+/** The latest recorded review of the audit log (no reviewer id: evidence carries no personal data). */
+export interface AuditReviewEvidence {
+  at: string;
+  seq: number;
+  actorType: string;
+  /** Period of entries the reviewer said the review covered. */
+  from?: string;
+  to?: string;
 }
 
 export interface MfaEvidence {
@@ -212,6 +226,10 @@ export interface ProcessorEvidence {
     id: string;
     name: string;
     role?: string;
+    /** ISO 3166-1 alpha-2 country the recipient processes in, when recorded. */
+    country?: string;
+    /** Chapter V transfer mechanism recorded for the recipient (`none`, `adequacy`, `SCC`, ...). */
+    transferMechanism?: string;
     agreements?: { type: string; signedAt?: string; expiresAt?: string }[];
   }[];
   /** Agreements a recipient needs but lacks (missing, unsigned or expired), with the rule that asks for each. */
@@ -242,7 +260,8 @@ export interface DataRetentionEvidence {
     category: string;
     ruleId?: string;
     days?: number;
-    lastPurge?: { at: string; purged: number };
+    /** The last purge run over the source: `outcome` absent in evidence from before it was recorded. */
+    lastPurge?: { at: string; purged: number; outcome?: 'success' | 'failure' | 'blocked' };
   }[];
 }
 

@@ -93,6 +93,8 @@ const ADAPTERS: Record<PrivacyName, (service: object, now: Date) => Promise<unkn
         id: x.id,
         name: x.name,
         role: x.role,
+        ...(x.country === undefined ? {} : { country: x.country }),
+        transferMechanism: x.transferMechanism,
         agreements: x.agreements.map((a) => ({
           type: a.type,
           ...(a.signedAt ? { signedAt: a.signedAt } : {}),
@@ -148,7 +150,15 @@ const ADAPTERS: Record<PrivacyName, (service: object, now: Date) => Promise<unkn
         category: s.category,
         ...(s.ruleId ? { ruleId: s.ruleId } : {}),
         ...(s.days !== undefined ? { days: s.days } : {}),
-        ...(s.lastPurge ? { lastPurge: { at: s.lastPurge.at, purged: s.lastPurge.purged } } : {}),
+        ...(s.lastPurge
+          ? {
+              lastPurge: {
+                at: s.lastPurge.at,
+                purged: s.lastPurge.purged,
+                ...(s.lastPurge.outcome ? { outcome: s.lastPurge.outcome } : {}),
+              },
+            }
+          : {}),
       })),
     }))();
   },

@@ -63,6 +63,9 @@ export interface RetentionHold {
   placedAt: string;
 }
 
+/** How a source's last purge run ended: `blocked` when a legal hold stopped it. */
+export type PurgeOutcome = 'success' | 'failure' | 'blocked';
+
 export interface PurgePlanItem {
   sourceId: string;
   category: string;
@@ -109,7 +112,7 @@ export class DataRetention {
   private readonly rules = new Map<string, RetentionRule>();
   private readonly sourceMap = new Map<string, RetentionSource>();
   private readonly holdMap = new Map<string, RetentionHold>();
-  private readonly lastRuns = new Map<string, { at: string; purged: number }>();
+  private readonly lastRuns = new Map<string, { at: string; purged: number; outcome: PurgeOutcome }>();
   private readonly auditLog?: PrivacyAuditSink;
   private readonly actor: AuditActor;
   private readonly clock: () => Date;
@@ -179,7 +182,7 @@ export class DataRetention {
     category: string;
     ruleId?: string;
     days?: number;
-    lastPurge?: { at: string; purged: number };
+    lastPurge?: { at: string; purged: number; outcome: PurgeOutcome };
   }[] {
     return [...this.sourceMap.values()]
       .sort((a, b) => compareText(a.id, b.id))
@@ -278,7 +281,10 @@ export class DataRetention {
     let total = 0;
     for (const item of items) {
       if (dryRun || item.blockedBy.length > 0) {
-        if (!dryRun) await this.audit('retention.purge-blocked', item, 'denied', { holds: item.blockedBy });
+        if (!dryRun) {
+          this.lastRuns.set(item.sourceId, { at: now.toISOString(), purged: 0, outcome: 'blocked' });
+          await this.audit('retention.purge-blocked', item, 'denied', { holds: item.blockedBy });
+        }
         sources.push({ ...item, purged: 0, batches: 0 });
         continue;
       }
@@ -292,6 +298,7 @@ export class DataRetention {
         try {
           n = await source.purge(new Date(item.olderThan), batchSize, { excludeSubjects, dryRun: false });
         } catch (error) {
+          this.lastRuns.set(source.id, { at: now.toISOString(), purged, outcome: 'failure' });
           await this.audit('retention.purged', item, 'failure', { purged, batches });
           if (error instanceof BulwarkError) throw error;
           throw new BulwarkPrivacyError(
@@ -302,6 +309,7 @@ export class DataRetention {
           );
         }
         if (!Number.isSafeInteger(n) || n < 0 || n > batchSize) {
+          this.lastRuns.set(source.id, { at: now.toISOString(), purged, outcome: 'failure' });
           await this.audit('retention.purged', item, 'failure', { purged, batches });
           throw new BulwarkPrivacyError(
             ErrorCodes.RETENTION_PURGE_FAILED,
@@ -314,7 +322,7 @@ export class DataRetention {
         if (n < batchSize) break;
       }
       total += purged;
-      this.lastRuns.set(source.id, { at: now.toISOString(), purged });
+      this.lastRuns.set(source.id, { at: now.toISOString(), purged, outcome: 'success' });
       await this.audit('retention.purged', item, 'success', { purged, batches });
       sources.push({ ...item, purged, batches });
     }

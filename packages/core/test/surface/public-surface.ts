@@ -11,6 +11,7 @@
 
 export const MAIN_VALUES = [
   'AUDIT_LIMITS',
+  'AUDIT_REVIEW_ACTION',
   'AuditLog',
   'BREAK_GLASS_DEFAULTS',
   'BreachRegister',
@@ -128,6 +129,7 @@ export const MAIN_TYPES = [
   'AuditQuery',
   'AuditRedaction',
   'AuditResource',
+  'AuditReview',
   'AuditSink',
   'AuditStore',
   'AuditStoreConfig',

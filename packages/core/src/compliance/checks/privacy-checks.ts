@@ -1,4 +1,15 @@
-import { fail, list, missing, notApplicable, pass, time, type AutomatedCheck } from './check-outcome';
+import {
+  DAY_MS,
+  fail,
+  list,
+  missing,
+  notApplicable,
+  num,
+  pass,
+  SKEW_MS,
+  time,
+  type AutomatedCheck,
+} from './check-outcome';
 
 // Privacy (GDPR): consent, data-subject requests, processors, breaches, processing records, retention.
 
@@ -155,9 +166,11 @@ export const processingRecords: AutomatedCheck = (bundle) => {
   );
 };
 
-export const dataRetention: AutomatedCheck = (bundle) => {
+export const dataRetention: AutomatedCheck = (bundle, params) => {
   const ev = bundle.dataRetention;
   if (!ev) return missing(bundle, 'dataRetention');
+  // How recent the last purge run of every source must be (the job runs on a schedule).
+  const maxPurgeAgeDays = num(params, 'maxPurgeAgeDays', 31);
   if (ev.data.sources.length === 0) {
     return fail(
       'No store of personal data is under retention management.',
@@ -175,8 +188,33 @@ export const dataRetention: AutomatedCheck = (bundle) => {
       'Add a retention rule for these sources or their categories, and run the purge on a schedule.',
     );
   }
+  // The period alone is a promise: the last purge run shows the data is actually deleted.
+  const now = time(bundle.collectedAt);
+  const problems: string[] = [];
+  let blocked = 0;
+  for (const s of ev.data.sources) {
+    const last = s.lastPurge;
+    if (last === undefined) {
+      problems.push(`${s.id}: never purged`);
+      continue;
+    }
+    const age = now - time(last.at);
+    if (!Number.isFinite(age) || age < -SKEW_MS) problems.push(`${s.id}: purge time ${last.at} is invalid`);
+    else if (last.outcome === 'failure') problems.push(`${s.id}: the last purge (${last.at}) failed`);
+    else if (age > maxPurgeAgeDays * DAY_MS)
+      problems.push(`${s.id}: last purge ${last.at}, more than ${maxPurgeAgeDays} days ago`);
+    else if (last.outcome === 'blocked') blocked++;
+  }
+  if (problems.length > 0) {
+    return fail(
+      `Retention periods are set but deletion is not shown: ${list(problems)}.`,
+      [ev],
+      `Run dataRetention.purge() on a schedule (at least every ${maxPurgeAgeDays} days) and fix the sources whose purge fails.`,
+    );
+  }
+  const held = blocked > 0 ? `; ${blocked} were blocked by a legal hold` : '';
   return pass(
-    `All ${ev.data.sources.length} data sources have a retention period (${ev.data.rules.length} rules).`,
+    `All ${ev.data.sources.length} data sources have a retention period (${ev.data.rules.length} rules) and were purged within ${maxPurgeAgeDays} days${held}.`,
     [ev],
   );
 };
