@@ -4,8 +4,55 @@ import { HIPAA_CONTROLS } from './catalogue/hipaa';
 import { ISO27001_CONTROLS } from './catalogue/iso27001';
 import { PCI_DSS_CONTROLS } from './catalogue/pci-dss';
 import { SOC2_CONTROLS } from './catalogue/soc2';
-import { FRAMEWORKS, type CheckId, type ControlDefinition, type Framework } from './control';
+import { FRAMEWORKS, type CheckId, type ControlDefinition, type Framework, type Modality } from './control';
 import { configError } from '../util/options';
+
+const MODALITIES: readonly Modality[] = ['required', 'addressable', 'risk-based', 'recommended'];
+const TEXT_MAX = 4096;
+
+const isText = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '' && v.length <= TEXT_MAX;
+
+/**
+ * The optional descriptive fields (source, modality, howEvidenced, coverage): a custom catalogue
+ * may leave them out, but when present they must be well-formed, since reports print them next to
+ * the clause. A manual control has no check, so it declares no coverage.
+ */
+function checkDescription(
+  c: ControlDefinition,
+  manual: boolean,
+  invalid: (path: string, message: string) => BulwarkConfigError,
+): void {
+  const s = c.source as unknown;
+  if (s !== undefined) {
+    const src = s as Record<string, unknown>;
+    if (s === null || typeof s !== 'object' || Array.isArray(s))
+      throw invalid(`${c.id}.source`, 'must be { edition, clause, note? }');
+    for (const field of ['edition', 'clause'] as const) {
+      if (!isText(src[field]))
+        throw invalid(`${c.id}.source.${field}`, `must be a non-empty string of at most ${TEXT_MAX} characters`);
+    }
+    if (src.note !== undefined && !isText(src.note))
+      throw invalid(`${c.id}.source.note`, `must be a non-empty string of at most ${TEXT_MAX} characters`);
+  }
+  if (c.modality !== undefined && !MODALITIES.includes(c.modality))
+    throw invalid(`${c.id}.modality`, `must be one of ${MODALITIES.join(', ')}`);
+  if (c.howEvidenced !== undefined && !isText(c.howEvidenced))
+    throw invalid(`${c.id}.howEvidenced`, `must be a non-empty string of at most ${TEXT_MAX} characters`);
+  const cov = c.coverage as unknown;
+  if (cov === undefined) return;
+  if (manual) throw invalid(`${c.id}.coverage`, 'is for automated controls only (a manual control has no check)');
+  const k = cov as Record<string, unknown>;
+  if (cov === null || typeof cov !== 'object' || Array.isArray(cov))
+    throw invalid(`${c.id}.coverage`, "must be { level: 'full' | 'partial', evidences, notCovered? }");
+  if (k.level !== 'full' && k.level !== 'partial')
+    throw invalid(`${c.id}.coverage.level`, "must be 'full' or 'partial'");
+  if (!isText(k.evidences))
+    throw invalid(`${c.id}.coverage.evidences`, `must be a non-empty string of at most ${TEXT_MAX} characters`);
+  if (k.notCovered !== undefined && !isText(k.notCovered))
+    throw invalid(`${c.id}.coverage.notCovered`, `must be a non-empty string of at most ${TEXT_MAX} characters`);
+  if (k.level === 'partial' && k.notCovered === undefined)
+    throw invalid(`${c.id}.coverage.notCovered`, 'must say what a partial control does not cover');
+}
 
 // OSCAL token: the control id doubles as an OSCAL finding target id.
 const TOKEN = /^[A-Za-z_][A-Za-z0-9._-]*$/;
@@ -53,6 +100,7 @@ export class ControlCatalogue {
         throw invalid(`${c.id}.manual.guidance`, 'must be a non-empty string');
       if (c.params !== undefined && (c.params === null || typeof c.params !== 'object'))
         throw invalid(`${c.id}.params`, 'must be an object');
+      checkDescription(c, manual, invalid);
       this.byId.set(c.id, c);
     });
     this.controls = Object.freeze([...controls]);
@@ -78,7 +126,7 @@ export class ControlCatalogue {
   }
 }
 
-/** Bulwark's built-in controls for GDPR, SOC 2, ISO 27001, HIPAA and PCI DSS 4.0. */
+/** Bulwark's built-in controls for GDPR, SOC 2, ISO 27001, HIPAA and PCI DSS v4.0.1. */
 export const BUILT_IN_CONTROLS: readonly ControlDefinition[] = Object.freeze([
   ...GDPR_CONTROLS,
   ...SOC2_CONTROLS,

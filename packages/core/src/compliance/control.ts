@@ -80,8 +80,9 @@ export interface ControlCoverage {
  * One control of one framework. Exactly one of `check` (automated: run against evidence read
  * from the live kit) or `manual` (needs a person's attestation; never scored).
  *
- * `requirement` paraphrases the obligation in Bulwark's own words; it is not the standard's text
- * (several of these standards are copyrighted) and does not replace reading it.
+ * `requirement` paraphrases the clause faithfully, with its modality, in Bulwark's own words; it
+ * is not the standard's text (several of these standards are copyrighted) and does not replace
+ * reading it. Bulwark's own measure goes in `howEvidenced`, never in `requirement`.
  */
 export interface ControlDefinition {
   /** Stable id, letters / digits / `.` / `-` / `_` only (an OSCAL token), e.g. `gdpr-art32-1-a`. */

