@@ -92,7 +92,7 @@ describe('DataRetention', () => {
         category: 'telemetry',
         ruleId: 'category:telemetry',
         days: 30,
-        lastPurge: { at: NOW.toISOString(), purged: 25 },
+        lastPurge: { at: NOW.toISOString(), purged: 25, outcome: 'success' },
       },
     ]);
     await log.close();
@@ -156,6 +156,12 @@ describe('DataRetention', () => {
       ['chat', 'denied'],
       ['logs', 'denied'],
     ]);
+    // a run a hold blocked is recorded as such (the job ran; the law kept the data)
+    expect(retention.sources().map((s) => [s.id, s.lastPurge?.outcome])).toEqual([
+      ['chat', 'blocked'],
+      ['logs', 'blocked'],
+      ['mail', 'success'],
+    ]);
     // holds are evidence without subject ids
     const holds = retention.holds(NOW);
     expect(JSON.stringify(holds)).not.toContain('"s1"');
@@ -191,6 +197,9 @@ describe('DataRetention', () => {
     r2.addPolicy({ sourceId: 'y', days: 1, basis: 'b' });
     expect(await codeOf(() => r2.purge({ now: NOW, batchSize: 10 }))).toBe(ErrorCodes.RETENTION_PURGE_FAILED);
     expect((await log.query({ action: 'retention.purged', outcome: 'failure' })).entries).toHaveLength(1);
+    // the failed run is the source's last purge: retention evidence shows it failed
+    expect(retention.sources()[0]!.lastPurge).toEqual({ at: NOW.toISOString(), purged: 0, outcome: 'failure' });
+    expect(r2.sources()[0]!.lastPurge).toMatchObject({ outcome: 'failure' });
     await log.close();
   });
 
