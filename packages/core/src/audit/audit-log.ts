@@ -47,7 +47,8 @@ export interface AuditReview {
 }
 
 function reviewTime(value: unknown, name: string): string {
-  const t = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  const t =
+    value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : Number.NaN;
   if (!Number.isFinite(t)) throw argError(`${name} must be a valid date`);
   return new Date(t).toISOString();
 }

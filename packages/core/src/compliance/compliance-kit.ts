@@ -451,7 +451,12 @@ export class ComplianceKit {
 
   /** The latest `audit.log.reviewed` event (AuditLog.recordReview()), without the reviewer's id. */
   private async readLastReview(log: AuditLogSource): Promise<AuditReviewEvidence | undefined> {
-    const page = await log.query({ action: AUDIT_REVIEW_ACTION, order: 'desc', limit: 1, includeRedacted: false });
+    const page = await log.query({
+      action: AUDIT_REVIEW_ACTION,
+      order: 'desc',
+      limit: 1,
+      includeRedacted: false,
+    });
     const e: AuditEntry | undefined = page.entries[0];
     if (e === undefined || e.actor === undefined) return undefined;
     const d = e.details ?? {};

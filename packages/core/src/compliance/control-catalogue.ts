@@ -29,7 +29,10 @@ function checkDescription(
       throw invalid(`${c.id}.source`, 'must be { edition, clause, note? }');
     for (const field of ['edition', 'clause'] as const) {
       if (!isText(src[field]))
-        throw invalid(`${c.id}.source.${field}`, `must be a non-empty string of at most ${TEXT_MAX} characters`);
+        throw invalid(
+          `${c.id}.source.${field}`,
+          `must be a non-empty string of at most ${TEXT_MAX} characters`,
+        );
     }
     if (src.note !== undefined && !isText(src.note))
       throw invalid(`${c.id}.source.note`, `must be a non-empty string of at most ${TEXT_MAX} characters`);
@@ -40,16 +43,23 @@ function checkDescription(
     throw invalid(`${c.id}.howEvidenced`, `must be a non-empty string of at most ${TEXT_MAX} characters`);
   const cov = c.coverage as unknown;
   if (cov === undefined) return;
-  if (manual) throw invalid(`${c.id}.coverage`, 'is for automated controls only (a manual control has no check)');
+  if (manual)
+    throw invalid(`${c.id}.coverage`, 'is for automated controls only (a manual control has no check)');
   const k = cov as Record<string, unknown>;
   if (cov === null || typeof cov !== 'object' || Array.isArray(cov))
     throw invalid(`${c.id}.coverage`, "must be { level: 'full' | 'partial', evidences, notCovered? }");
   if (k.level !== 'full' && k.level !== 'partial')
     throw invalid(`${c.id}.coverage.level`, "must be 'full' or 'partial'");
   if (!isText(k.evidences))
-    throw invalid(`${c.id}.coverage.evidences`, `must be a non-empty string of at most ${TEXT_MAX} characters`);
+    throw invalid(
+      `${c.id}.coverage.evidences`,
+      `must be a non-empty string of at most ${TEXT_MAX} characters`,
+    );
   if (k.notCovered !== undefined && !isText(k.notCovered))
-    throw invalid(`${c.id}.coverage.notCovered`, `must be a non-empty string of at most ${TEXT_MAX} characters`);
+    throw invalid(
+      `${c.id}.coverage.notCovered`,
+      `must be a non-empty string of at most ${TEXT_MAX} characters`,
+    );
   if (k.level === 'partial' && k.notCovered === undefined)
     throw invalid(`${c.id}.coverage.notCovered`, 'must say what a partial control does not cover');
 }

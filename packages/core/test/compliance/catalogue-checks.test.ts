@@ -174,8 +174,11 @@ describe('audit.write-health', () => {
     expect(recovered.status).toBe('pass');
     expect(recovered.summary).toContain('3 failed writes were detected');
     expect(
-      runCheck('audit.write-health', withAudit(base, { writes: { failed: 0, succeeded: 0, failing: false } }), {})
-        .status,
+      runCheck(
+        'audit.write-health',
+        withAudit(base, { writes: { failed: 0, succeeded: 0, failing: false } }),
+        {},
+      ).status,
     ).toBe('not-demonstrated');
   });
 });
@@ -290,7 +293,10 @@ describe('consent.records', () => {
     expect(runCheck('consent.records', b, {}).status).toBe('fail');
     const none = {
       ...bundle,
-      consent: { ...bundle.consent!, data: { purposes: purposes.map((p) => ({ ...p, requiresConsent: false })) } },
+      consent: {
+        ...bundle.consent!,
+        data: { purposes: purposes.map((p) => ({ ...p, requiresConsent: false })) },
+      },
     };
     expect(runCheck('consent.records', none, {}).status).toBe('not-applicable');
   });
@@ -376,9 +382,9 @@ describe('breach.deadline', () => {
     expect(o.status).toBe('fail');
     expect(o.summary).toContain('b-1: overdue');
     // The subjects' 60-day clock has not run out yet.
-    expect((await check('breach.deadline', { audience: 'subjects', maxHours: 1440 }, kitWith(overdue))).status).toBe(
-      'pass',
-    );
+    expect(
+      (await check('breach.deadline', { audience: 'subjects', maxHours: 1440 }, kitWith(overdue))).status,
+    ).toBe('pass');
     await overdue.notify('b-1', { to: 'authority' });
     const late = await check('breach.deadline', { audience: 'authority', maxHours: 72 }, kitWith(overdue));
     expect(late.status).toBe('fail');
@@ -421,7 +427,9 @@ describe('privacy.data-retention reads the last purge run', () => {
     const stale = runCheck('privacy.data-retention', later(bundle, 32 * DAY), {});
     expect(stale.status).toBe('fail');
     expect(stale.summary).toContain('more than 31 days ago');
-    expect(runCheck('privacy.data-retention', later(bundle, 32 * DAY), { maxPurgeAgeDays: 40 }).status).toBe('pass');
+    expect(runCheck('privacy.data-retention', later(bundle, 32 * DAY), { maxPurgeAgeDays: 40 }).status).toBe(
+      'pass',
+    );
 
     retention.registerSource({
       id: 'broken',

@@ -36,7 +36,9 @@ const API_NAMES = [
 describe('the built-in control catalogue', () => {
   it('has unique ids and builds as a catalogue', () => {
     expect(new Set(BUILT_IN_CONTROLS.map((c) => c.id)).size).toBe(BUILT_IN_CONTROLS.length);
-    expect(() => new ControlCatalogue(BUILT_IN_CONTROLS, new Set(Object.keys(AUTOMATED_CHECKS)))).not.toThrow();
+    expect(
+      () => new ControlCatalogue(BUILT_IN_CONTROLS, new Set(Object.keys(AUTOMATED_CHECKS))),
+    ).not.toThrow();
   });
 
   it.each(BUILT_IN_CONTROLS.map((c) => [c.id, c] as const))('%s cites its source and modality', (_id, c) => {
@@ -50,7 +52,8 @@ describe('the built-in control catalogue', () => {
       expect([c.id, c.coverage?.level]).toEqual([c.id, expect.stringMatching(/^(full|partial)$/)]);
       expect([c.id, c.coverage?.evidences.trim()]).toEqual([c.id, expect.any(String)]);
       expect(c.coverage!.evidences.trim().length).toBeGreaterThan(0);
-      if (c.coverage!.level === 'partial') expect([c.id, c.coverage!.notCovered?.trim()]).toEqual([c.id, expect.stringMatching(/\S/)]);
+      if (c.coverage!.level === 'partial')
+        expect([c.id, c.coverage!.notCovered?.trim()]).toEqual([c.id, expect.stringMatching(/\S/)]);
       expect([c.id, c.howEvidenced?.trim()]).toEqual([c.id, expect.stringMatching(/\S/)]);
     }
     for (const c of manual) expect([c.id, c.coverage]).toEqual([c.id, undefined]);
@@ -74,7 +77,9 @@ describe('the built-in control catalogue', () => {
       ].sort(),
     );
     // Most mappings evidence one slice of their clause.
-    expect(automated.filter((c) => c.coverage?.level === 'partial').length).toBeGreaterThan(automated.length * 0.8);
+    expect(automated.filter((c) => c.coverage?.level === 'partial').length).toBeGreaterThan(
+      automated.length * 0.8,
+    );
   });
 
   it('keeps Bulwark API names out of requirement texts (they belong in howEvidenced)', () => {
@@ -172,7 +177,9 @@ describe('the built-in control catalogue', () => {
     ];
     for (const [ref, check] of unsound) {
       expect(
-        BUILT_IN_CONTROLS.filter((c) => `${c.framework} ${c.ref}` === ref && c.check === check).map((c) => c.id),
+        BUILT_IN_CONTROLS.filter((c) => `${c.framework} ${c.ref}` === ref && c.check === check).map(
+          (c) => c.id,
+        ),
       ).toEqual([]);
     }
   });
@@ -231,7 +238,10 @@ describe('custom catalogues with the descriptive fields', () => {
     [{ coverage: { level: 'partial', evidences: 'e' } }, /x-1\.coverage\.notCovered must say/],
     [{ coverage: null }, /x-1\.coverage must be/],
     [{ coverage: { level: 'full', evidences: 'x'.repeat(5000) } }, /at most 4096/],
-    [{ check: undefined, manual: { guidance: 'g' }, coverage: { level: 'full', evidences: 'e' } }, /automated controls only/],
+    [
+      { check: undefined, manual: { guidance: 'g' }, coverage: { level: 'full', evidences: 'e' } },
+      /automated controls only/,
+    ],
   ])('rejects %j', (fields, message) => {
     expect(() => build(fields as Record<string, unknown>)).toThrow(message);
   });

@@ -60,7 +60,10 @@ function withWriteHealth(log: AuditLog): AuditLog {
   return new Proxy(log, {
     get(target, prop) {
       if (prop === 'describe') {
-        return () => ({ ...target.describe(), writes: { failed: 0, succeeded: target.size, failing: false } });
+        return () => ({
+          ...target.describe(),
+          writes: { failed: 0, succeeded: target.size, failing: false },
+        });
       }
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;

@@ -198,7 +198,11 @@ describe('DataRetention', () => {
     expect(await codeOf(() => r2.purge({ now: NOW, batchSize: 10 }))).toBe(ErrorCodes.RETENTION_PURGE_FAILED);
     expect((await log.query({ action: 'retention.purged', outcome: 'failure' })).entries).toHaveLength(1);
     // the failed run is the source's last purge: retention evidence shows it failed
-    expect(retention.sources()[0]!.lastPurge).toEqual({ at: NOW.toISOString(), purged: 0, outcome: 'failure' });
+    expect(retention.sources()[0]!.lastPurge).toEqual({
+      at: NOW.toISOString(),
+      purged: 0,
+      outcome: 'failure',
+    });
     expect(r2.sources()[0]!.lastPurge).toMatchObject({ outcome: 'failure' });
     await log.close();
   });

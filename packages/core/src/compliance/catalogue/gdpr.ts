@@ -97,7 +97,8 @@ export const GDPR_CONTROLS: readonly ControlDefinition[] = [
     id: 'gdpr-art12',
     framework: 'gdpr',
     ref: 'Art. 12(3)',
-    title: 'Transparent information, communication and modalities for the exercise of the rights of the data subject',
+    title:
+      'Transparent information, communication and modalities for the exercise of the rights of the data subject',
     requirement:
       'Information on action taken on a request under Articles 15 to 22 shall be provided without undue delay and in any event within one month of receipt; the period may be extended by two further months where necessary, given the complexity and number of requests, and the data subject is told of the extension and the reasons within the first month.',
     source: src('Article 12(3)'),
@@ -204,7 +205,8 @@ export const GDPR_CONTROLS: readonly ControlDefinition[] = [
     check: 'consent.marketing',
     coverage: {
       level: 'partial',
-      evidences: 'processing for marketing purposes stops when the subject withdraws (purposes are consent-gated)',
+      evidences:
+        'processing for marketing purposes stops when the subject withdraws (purposes are consent-gated)',
       notCovered:
         'objections where marketing relies on legitimate interests; the Art. 21(4) information at the first communication; objections under Art. 21(1)',
     },
@@ -236,7 +238,8 @@ export const GDPR_CONTROLS: readonly ControlDefinition[] = [
       'Processing by a processor shall be governed by a contract or other legal act binding the processor to the controller, setting out the subject-matter and duration, nature and purpose, type of personal data, categories of data subjects and the controller\u2019s obligations and rights, with the terms of Art. 28(3)(a)-(h).',
     source: src('Article 28(3)'),
     modality: 'required',
-    howEvidenced: 'Every recipient whose role requires one has a signed, unexpired data processing agreement.',
+    howEvidenced:
+      'Every recipient whose role requires one has a signed, unexpired data processing agreement.',
     check: 'processors.agreements',
     coverage: {
       level: 'partial',
@@ -259,7 +262,8 @@ export const GDPR_CONTROLS: readonly ControlDefinition[] = [
     check: 'privacy.processing-records',
     coverage: {
       level: 'full',
-      evidences: 'a maintained record whose activities cover every classified field, with the Art. 30(1) contents checked by the register',
+      evidences:
+        'a maintained record whose activities cover every classified field, with the Art. 30(1) contents checked by the register',
       notCovered: 'processing of data that is not classified',
     },
   },
@@ -294,7 +298,8 @@ export const GDPR_CONTROLS: readonly ControlDefinition[] = [
       'Art. 32 does not name key management; rotating keys supports the encryption of Art. 32(1)(a).',
     ),
     modality: 'risk-based',
-    howEvidenced: 'The data keys that encrypt personal data are rotated within the crypto-period (365 days unless configured).',
+    howEvidenced:
+      'The data keys that encrypt personal data are rotated within the crypto-period (365 days unless configured).',
     check: 'keys.rotation',
     coverage: {
       level: 'partial',
@@ -402,7 +407,10 @@ export const GDPR_CONTROLS: readonly ControlDefinition[] = [
     title: 'Transfers of personal data to third countries or international organisations',
     requirement:
       'Personal data may be transferred to a third country or an international organisation only if the conditions of Chapter V are met: an adequacy decision (Art. 45), appropriate safeguards such as standard contractual clauses or binding corporate rules (Art. 46-47), or a derogation for a specific situation (Art. 49).',
-    source: src('Chapter V, Articles 44-49', 'The adequacy list Bulwark checks against is as of 2024; decisions change.'),
+    source: src(
+      'Chapter V, Articles 44-49',
+      'The adequacy list Bulwark checks against is as of 2024; decisions change.',
+    ),
     modality: 'required',
     howEvidenced:
       'Every recipient in the processor register has a recorded country; each outside the EEA has a transfer mechanism: adequacy for a country with a decision, signed SCCs, BCRs or a derogation.',

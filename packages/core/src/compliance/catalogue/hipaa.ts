@@ -1,7 +1,8 @@
 import type { ControlDefinition, ControlSource } from '../control';
 
 const SUBPART_C = '45 CFR Part 164 Subpart C, Security Rule (as amended 78 FR 5694, 25 January 2013)';
-const SUBPART_D = '45 CFR Part 164 Subpart D, Breach Notification Rule (as amended 78 FR 5694, 25 January 2013)';
+const SUBPART_D =
+  '45 CFR Part 164 Subpart D, Breach Notification Rule (as amended 78 FR 5694, 25 January 2013)';
 const src = (clause: string, note?: string, edition = SUBPART_C): ControlSource => ({
   edition,
   clause,
@@ -98,14 +99,19 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
     title: 'Security incident procedures',
     requirement:
       'Implement policies and procedures to address security incidents; Response and reporting (Required): identify and respond to suspected or known security incidents, mitigate harmful effects to the extent practicable, and document security incidents and their outcomes.',
-    source: src('§164.308(a)(6)(i)-(ii)', 'Breach notification deadlines are Subpart D (see 164.404), not (a)(6).'),
+    source: src(
+      '§164.308(a)(6)(i)-(ii)',
+      'Breach notification deadlines are Subpart D (see 164.404), not (a)(6).',
+    ),
     modality: 'required',
-    howEvidenced: 'Incidents are documented in the breach register, and no notification a recorded incident requires is overdue.',
+    howEvidenced:
+      'Incidents are documented in the breach register, and no notification a recorded incident requires is overdue.',
     check: 'breach.notifications',
     coverage: {
       level: 'partial',
       evidences: 'recorded incidents are documented with their follow-up notifications tracked',
-      notCovered: 'identification of incidents, response and mitigation; security incidents that are not breaches; the policies and procedures',
+      notCovered:
+        'identification of incidents, response and mitigation; security incidents that are not breaches; the policies and procedures',
     },
   },
   {
@@ -137,7 +143,8 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'full',
       evidences: 'a signed agreement in force for every recorded business associate and PHI recipient',
-      notCovered: 'business associates never recorded in the register; the 164.314(a) contents of each agreement',
+      notCovered:
+        'business associates never recorded in the register; the 164.314(a) contents of each agreement',
     },
   },
   {
@@ -179,7 +186,8 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'access nobody was granted is refused',
-      notCovered: 'that the granted rights match those authorised under 164.308(a)(4); systems other than the application',
+      notCovered:
+        'that the granted rights match those authorised under 164.308(a)(4); systems other than the application',
     },
   },
   {
@@ -187,7 +195,8 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
     framework: 'hipaa',
     ref: '164.312(a)(2)(ii)',
     title: 'Emergency access procedure (Required)',
-    requirement: 'Establish (and implement as needed) procedures for obtaining necessary ePHI during an emergency.',
+    requirement:
+      'Establish (and implement as needed) procedures for obtaining necessary ePHI during an emergency.',
     source: src('§164.312(a)(2)(ii)'),
     modality: 'required',
     howEvidenced: 'Every emergency (break-glass) grant carries a reason and an audit record, and expires.',
@@ -195,7 +204,8 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'emergency grants that were used are justified and recorded',
-      notCovered: 'that the procedure exists and works when needed (no grant passes); the documented procedure',
+      notCovered:
+        'that the procedure exists and works when needed (no grant passes); the documented procedure',
     },
   },
   {
@@ -261,7 +271,8 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'alteration of classified PHI fields is detected on decryption',
-      notCovered: 'destruction (a deleted row leaves nothing to authenticate); ePHI outside classified fields; monitoring of decryption failures',
+      notCovered:
+        'destruction (a deleted row leaves nothing to authenticate); ePHI outside classified fields; monitoring of decryption failures',
     },
   },
   {
@@ -271,7 +282,10 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
     title: 'Person or entity authentication',
     requirement:
       'Implement procedures to verify that a person or entity seeking access to electronic protected health information is the one claimed.',
-    source: src('§164.312(d)', 'The rule names no particular factor; it does not require multi-factor authentication.'),
+    source: src(
+      '§164.312(d)',
+      'The rule names no particular factor; it does not require multi-factor authentication.',
+    ),
     modality: 'required',
     manual: {
       guidance:
@@ -293,7 +307,8 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'HSTS observed on the registered web apps',
-      notCovered: 'the TLS protocol, cipher and certificate in use; transmissions other than the apps\u2019 HTTP responses (outbound calls, database links)',
+      notCovered:
+        'the TLS protocol, cipher and certificate in use; transmissions other than the apps\u2019 HTTP responses (outbound calls, database links)',
     },
   },
   {
@@ -303,7 +318,10 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
     title: 'Documentation: time limit (Required)',
     requirement:
       'Retain the documentation required by 164.316(b)(1) (policies and procedures, and written records of actions, activities or assessments this subpart requires to be documented) for 6 years from the date of its creation or the date when it last was in effect, whichever is later.',
-    source: src('§164.316(b)(2)(i)', 'Treating the audit trail as documentation required by (b)(1) is an interpretation.'),
+    source: src(
+      '§164.316(b)(2)(i)',
+      'Treating the audit trail as documentation required by (b)(1) is an interpretation.',
+    ),
     modality: 'required',
     howEvidenced: 'Audit-log categories are retained for at least six years (2192 days).',
     check: 'audit.retention',

@@ -37,7 +37,8 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'the classification scheme is applied to the database fields holding protected data',
-      notCovered: 'information outside registered fields (documents, files, systems); classification by integrity and availability needs; approval of the scheme',
+      notCovered:
+        'information outside registered fields (documents, files, systems); classification by integrity and availability needs; approval of the scheme',
     },
   },
   {
@@ -54,7 +55,8 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'logical access rules are enforced with a default deny',
-      notCovered: 'whether the rules match business and security requirements; physical access; other access layers',
+      notCovered:
+        'whether the rules match business and security requirements; physical access; other access layers',
     },
   },
   {
@@ -71,7 +73,8 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'protection of stored passwords',
-      notCovered: 'the allocation and management process; advice to personnel; other authentication information',
+      notCovered:
+        'the allocation and management process; advice to personnel; other authentication information',
     },
   },
   {
@@ -103,7 +106,8 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     framework: 'iso27001',
     ref: 'A.5.26',
     title: 'Response to information security incidents',
-    requirement: 'Information security incidents should be responded to in accordance with the documented procedures.',
+    requirement:
+      'Information security incidents should be responded to in accordance with the documented procedures.',
     source: src('A.5.26'),
     modality: 'risk-based',
     howEvidenced: 'Every notification a recorded incident requires was sent or is still within its deadline.',
@@ -111,7 +115,8 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'the notification step of the procedure, for recorded incidents',
-      notCovered: 'containment, eradication and recovery; incidents never recorded; the documented procedures themselves',
+      notCovered:
+        'containment, eradication and recovery; incidents never recorded; the documented procedures themselves',
     },
   },
   {
@@ -129,7 +134,8 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'preservation of the audit trail as evidence (tamper evidence, provable entries)',
-      notCovered: 'the procedures for identification, collection and acquisition; chain of custody; evidence outside the audit log',
+      notCovered:
+        'the procedures for identification, collection and acquisition; chain of custody; evidence outside the audit log',
     },
   },
   {
@@ -141,12 +147,14 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
       'Records should be protected from loss, destruction, falsification, unauthorized access and unauthorized release.',
     source: src('A.5.33'),
     modality: 'risk-based',
-    howEvidenced: 'Falsification of audit records is detectable: leaf hashes are HMAC-keyed and signed checkpoints are verified.',
+    howEvidenced:
+      'Falsification of audit records is detectable: leaf hashes are HMAC-keyed and signed checkpoints are verified.',
     check: 'audit.tamper-evidence',
     coverage: {
       level: 'partial',
       evidences: 'detection of falsification of the audit records',
-      notCovered: 'prevention (tamper evidence detects, it does not prevent); loss, destruction, unauthorized access and release; records other than the audit log',
+      notCovered:
+        'prevention (tamper evidence detects, it does not prevent); loss, destruction, unauthorized access and release; records other than the audit log',
     },
   },
   {
@@ -164,7 +172,8 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'one protection measure: encryption at rest of classified PII fields',
-      notCovered: 'identification of the applicable legal and contractual requirements and meeting them (see the GDPR controls)',
+      notCovered:
+        'identification of the applicable legal and contractual requirements and meeting them (see the GDPR controls)',
     },
   },
   {
@@ -196,7 +205,8 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'a second factor is demanded of privileged roles',
-      notCovered: 'the authentication technologies and procedures for other users; their basis in the access control policy',
+      notCovered:
+        'the authentication technologies and procedures for other users; their basis in the access control policy',
     },
   },
   {
@@ -281,7 +291,8 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'logs are produced',
-      notCovered: 'what is logged (activities, exceptions, faults); storage, protection and analysis (see the other A.8.15 controls)',
+      notCovered:
+        'what is logged (activities, exceptions, faults); storage, protection and analysis (see the other A.8.15 controls)',
     },
   },
   {
@@ -346,7 +357,8 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'one key-management rule: data-key age within the rotation period',
-      notCovered: 'the defined rules for the use of cryptography; the rest of key management (generation, distribution, storage, destruction); keys outside the key ring',
+      notCovered:
+        'the defined rules for the use of cryptography; the rest of key management (generation, distribution, storage, destruction); keys outside the key ring',
     },
   },
   {
@@ -357,7 +369,8 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     requirement: A8_24,
     source: src('A.8.24'),
     modality: 'risk-based',
-    howEvidenced: 'Every usable data-key version uses an approved authenticated-encryption algorithm (AES-256-GCM or ChaCha20-Poly1305).',
+    howEvidenced:
+      'Every usable data-key version uses an approved authenticated-encryption algorithm (AES-256-GCM or ChaCha20-Poly1305).',
     check: 'keys.algorithms',
     coverage: {
       level: 'partial',
@@ -387,12 +400,14 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     requirement: A8_28,
     source: src('A.8.28'),
     modality: 'risk-based',
-    howEvidenced: 'Web responses carry HSTS, a content security policy, nosniff, framing and referrer headers.',
+    howEvidenced:
+      'Web responses carry HSTS, a content security policy, nosniff, framing and referrer headers.',
     check: 'http.security-headers',
     coverage: {
       level: 'partial',
       evidences: 'one secure-coding practice in the running apps: browser security headers',
-      notCovered: 'secure coding principles across development (input validation, output encoding, review, testing)',
+      notCovered:
+        'secure coding principles across development (input validation, output encoding, review, testing)',
     },
   },
   {
@@ -408,7 +423,8 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'one secure-coding practice in the running apps: CSRF protection',
-      notCovered: 'secure coding principles across development (input validation, output encoding, review, testing)',
+      notCovered:
+        'secure coding principles across development (input validation, output encoding, review, testing)',
     },
   },
 ];

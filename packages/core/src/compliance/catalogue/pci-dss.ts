@@ -75,12 +75,14 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
       'Key changes for cryptographic keys that have reached the end of their cryptoperiod, as defined by the associated application vendor or key owner and based on industry best practices and guidelines (including NIST SP 800-57 Part 1), are defined and implemented in the key-management policies and procedures.',
     source: src('3.7.4'),
     modality: 'required',
-    howEvidenced: 'Every data key\u2019s primary version is younger than the rotation period (365 days unless set to the defined cryptoperiod).',
+    howEvidenced:
+      'Every data key\u2019s primary version is younger than the rotation period (365 days unless set to the defined cryptoperiod).',
     check: 'keys.rotation',
     coverage: {
       level: 'partial',
       evidences: 'data keys are changed within the configured cryptoperiod',
-      notCovered: 'the definition of the cryptoperiod; keys outside the key ring (TLS, signing, the master key); the policies and procedures',
+      notCovered:
+        'the definition of the cryptoperiod; keys outside the key ring (TLS, signing, the master key); the policies and procedures',
     },
   },
   {
@@ -98,7 +100,8 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'HSTS observed on the registered web apps (browsers refuse plain HTTP)',
-      notCovered: 'the TLS protocol versions, cipher strength and certificate validity; transmissions other than the apps\u2019 HTTP responses',
+      notCovered:
+        'the TLS protocol versions, cipher strength and certificate validity; transmissions other than the apps\u2019 HTTP responses',
     },
   },
   {
@@ -110,7 +113,8 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
       'Software engineering techniques or other methods are defined and in use by software-development personnel to prevent or mitigate common software attacks and related vulnerabilities in bespoke and custom software: injection attacks; attacks on data and data structures; attacks on cryptography usage; attacks on business logic, including cross-site scripting and cross-site request forgery; attacks on access-control mechanisms; and attacks via any high-risk vulnerabilities identified.',
     source: src('6.2.4'),
     modality: 'required',
-    howEvidenced: 'State-changing browser requests to the registered web apps are protected against cross-site request forgery.',
+    howEvidenced:
+      'State-changing browser requests to the registered web apps are protected against cross-site request forgery.',
     check: 'http.csrf',
     coverage: {
       level: 'partial',
@@ -169,7 +173,10 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
       'All user accounts and related access privileges, including third-party and vendor accounts, are reviewed at least once every six months to ensure they remain appropriate; inappropriate access is addressed, and management acknowledges that access remains appropriate.',
     source: src('7.2.4', FUTURE_DATED),
     modality: 'required',
-    manual: { guidance: 'Attach the latest semi-annual account review, its outcomes and management\u2019s acknowledgement.' },
+    manual: {
+      guidance:
+        'Attach the latest semi-annual account review, its outcomes and management\u2019s acknowledgement.',
+    },
   },
   {
     id: 'pci-7.3.3',
@@ -179,7 +186,8 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     requirement: 'The access control system(s) is set to \u201cdeny all\u201d by default.',
     source: src('7.3.3'),
     modality: 'required',
-    howEvidenced: 'The access-control policy refuses a request no policy grants (an unknown subject, action and resource).',
+    howEvidenced:
+      'The access-control policy refuses a request no policy grants (an unknown subject, action and resource).',
     check: 'authz.default-deny',
     coverage: {
       level: 'partial',
@@ -215,7 +223,8 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'stored passwords are unreadable',
-      notCovered: 'other factors (TOTP secrets, recovery codes); all factors in transmission; other system components',
+      notCovered:
+        'other factors (TOTP secrets, recovery codes); all factors in transmission; other system components',
     },
   },
   {
@@ -256,7 +265,8 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     framework: 'pci',
     ref: 'Req. 8.4.1',
     title: 'MFA for all non-console administrative access into the CDE',
-    requirement: 'MFA is implemented for all non-console access into the CDE for personnel with administrative access.',
+    requirement:
+      'MFA is implemented for all non-console access into the CDE for personnel with administrative access.',
     source: src('8.4.1'),
     modality: 'required',
     howEvidenced: 'The MFA policy refuses each privileged role that presents no second factor.',
@@ -264,7 +274,8 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'the application demands a second factor of administrative roles',
-      notCovered: 'enforcement on every administrative route (the policy\u2019s answer is observed, not traffic); administrative access outside the application',
+      notCovered:
+        'enforcement on every administrative route (the policy\u2019s answer is observed, not traffic); administrative access outside the application',
     },
   },
   {
@@ -338,7 +349,8 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
       'File integrity monitoring or change-detection mechanisms are used on audit logs to ensure that existing log data cannot be changed without generating alerts.',
     source: src('10.3.4'),
     modality: 'required',
-    howEvidenced: 'Leaf hashes are HMAC-keyed and verified signed checkpoints pin the log\u2019s state, so a change is detectable.',
+    howEvidenced:
+      'Leaf hashes are HMAC-keyed and verified signed checkpoints pin the log\u2019s state, so a change is detectable.',
     check: 'audit.tamper-evidence',
     coverage: {
       level: 'partial',
@@ -355,7 +367,8 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
       'The following audit logs are reviewed at least once daily: all security events; logs of all system components that store, process, or transmit CHD and/or SAD or could impact their security; logs of all critical system components; logs of all servers and system components that perform security functions.',
     source: src('10.4.1'),
     modality: 'required',
-    howEvidenced: 'A reviewer (a person or a review job) recorded a review of the audit log within the last 24 hours.',
+    howEvidenced:
+      'A reviewer (a person or a review job) recorded a review of the audit log within the last 24 hours.',
     check: 'audit.review',
     params: { maxAgeHours: 24 },
     coverage: {
@@ -372,7 +385,8 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     requirement: 'Automated mechanisms are used to perform audit log reviews.',
     source: src('10.4.1.1', FUTURE_DATED),
     modality: 'required',
-    howEvidenced: 'A threat detector runs rules over the audit stream and sends violations to the audit log or alert listeners.',
+    howEvidenced:
+      'A threat detector runs rules over the audit stream and sends violations to the audit log or alert listeners.',
     check: 'threat.detection',
     coverage: {
       level: 'full',
@@ -396,7 +410,8 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'configured retention of at least twelve months',
-      notCovered: 'the most recent three months immediately available for analysis; logs of other system components',
+      notCovered:
+        'the most recent three months immediately available for analysis; logs of other system components',
     },
   },
   {
@@ -431,7 +446,8 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'an up-to-date inventory of data-key algorithms, all approved',
-      notCovered: 'TLS cipher suites and protocols; the 12-monthly review, monitoring of industry trends and the response strategy',
+      notCovered:
+        'TLS cipher suites and protocols; the 12-monthly review, monitoring of industry trends and the response strategy',
     },
   },
   {
@@ -448,7 +464,8 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'signed agreements in force for recorded providers',
-      notCovered: 'the acknowledgement of responsibility for account data; providers recorded under a role that needs no agreement',
+      notCovered:
+        'the acknowledgement of responsibility for account data; providers recorded under a role that needs no agreement',
     },
   },
   {

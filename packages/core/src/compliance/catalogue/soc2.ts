@@ -33,12 +33,14 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
       'The entity selects, develops, and performs ongoing and/or separate evaluations to ascertain whether the components of internal control are present and functioning.',
     source: src('CC4.1'),
     modality: 'required',
-    howEvidenced: 'One ongoing evaluation runs on a schedule: the audit trail\u2019s hash chain is verified (within 24 hours) and found intact.',
+    howEvidenced:
+      'One ongoing evaluation runs on a schedule: the audit trail\u2019s hash chain is verified (within 24 hours) and found intact.',
     check: 'audit.verified',
     coverage: {
       level: 'partial',
       evidences: 'one ongoing evaluation (audit-trail integrity) is performed and passing',
-      notCovered: 'evaluations of the other components of internal control; separate evaluations and who performs them',
+      notCovered:
+        'evaluations of the other components of internal control; separate evaluations and who performs them',
     },
   },
   {
@@ -54,16 +56,20 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'the application\u2019s access control refuses what no rule grants',
-      notCovered: 'whether the granted rules are appropriate; infrastructure and other access control layers; the other CC6.1 points of focus',
+      notCovered:
+        'whether the granted rules are appropriate; infrastructure and other access control layers; the other CC6.1 points of focus',
     },
   },
   {
     id: 'soc2-cc6.1-inventory',
     framework: 'soc2',
     ref: 'CC6.1',
-    title: 'Logical access security (point of focus: identifies, inventories, classifies and manages information assets)',
+    title:
+      'Logical access security (point of focus: identifies, inventories, classifies and manages information assets)',
     requirement: `${CC6_1} Point of focus: the entity identifies, inventories, classifies, and manages information assets.`,
-    source: src('CC6.1, point of focus "Identifies, Inventories, Classifies, and Manages Information Assets"'),
+    source: src(
+      'CC6.1, point of focus "Identifies, Inventories, Classifies, and Manages Information Assets"',
+    ),
     modality: 'required',
     howEvidenced:
       'Fields holding personal, sensitive, health or cardholder data are classified, including every entity the record of processing names.',
@@ -71,7 +77,8 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'classification of the database fields that hold protected data',
-      notCovered: 'information assets other than registered fields (documents, systems, devices); asset ownership and management',
+      notCovered:
+        'information assets other than registered fields (documents, systems, devices); asset ownership and management',
     },
   },
   {
@@ -88,7 +95,8 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'encryption at rest of the classified fields',
-      notCovered: 'the risk assessment deciding where encryption is appropriate; data outside classified fields',
+      notCovered:
+        'the risk assessment deciding where encryption is appropriate; data outside classified fields',
     },
   },
   {
@@ -104,7 +112,8 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'data-key age within the rotation period',
-      notCovered: 'the protection of keys during generation, storage, use and destruction (the point of focus itself); keys outside the key ring',
+      notCovered:
+        'the protection of keys during generation, storage, use and destruction (the point of focus itself); keys outside the key ring',
     },
   },
   {
@@ -120,7 +129,8 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'protection of stored passwords',
-      notCovered: 'identification and authentication of users as a whole (sign-in, other factors, infrastructure and software identities)',
+      notCovered:
+        'identification and authentication of users as a whole (sign-in, other factors, infrastructure and software identities)',
     },
   },
   {
@@ -143,10 +153,14 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     ref: 'CC6.3',
     title: 'Role-based authorisation, modification and removal of access',
     requirement: CC6_3,
-    source: src('CC6.3', 'Periodic review of access appears as a CC6.2 point of focus ("Reviews Appropriateness of Access Credentials").'),
+    source: src(
+      'CC6.3',
+      'Periodic review of access appears as a CC6.2 point of focus ("Reviews Appropriateness of Access Credentials").',
+    ),
     modality: 'required',
     manual: {
-      guidance: 'Attach the role model (roles, least privilege, segregation of duties) and the latest access review (who reviewed, when, changes made).',
+      guidance:
+        'Attach the role model (roles, least privilege, segregation of duties) and the latest access review (who reviewed, when, changes made).',
     },
   },
   {
@@ -155,14 +169,18 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     ref: 'CC6.3',
     title: 'Role-based authorisation, modification and removal of access',
     requirement: CC6_3,
-    source: src('CC6.3', 'Emergency access is not a CC6.3 point of focus; it is evidenced here as one kind of access modification.'),
+    source: src(
+      'CC6.3',
+      'Emergency access is not a CC6.3 point of focus; it is evidenced here as one kind of access modification.',
+    ),
     modality: 'required',
     howEvidenced: 'Every emergency (break-glass) grant carries a reason and an audit record, and expires.',
     check: 'authz.break-glass-audited',
     coverage: {
       level: 'partial',
       evidences: 'emergency access modifications are justified and recorded',
-      notCovered: 'role-based authorisation as a whole, least privilege and segregation of duties; a grant path never used (no grant passes)',
+      notCovered:
+        'role-based authorisation as a whole, least privilege and segregation of duties; a grant path never used (no grant passes)',
     },
   },
   {
@@ -171,14 +189,19 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     ref: 'CC6.6',
     title: 'Protection against threats from outside the system boundaries',
     requirement: CC6_6,
-    source: src('CC6.6', 'Browser security headers are none of the CC6.6 points of focus; they are one external-threat measure.'),
+    source: src(
+      'CC6.6',
+      'Browser security headers are none of the CC6.6 points of focus; they are one external-threat measure.',
+    ),
     modality: 'required',
-    howEvidenced: 'Web responses carry HSTS, a content security policy, nosniff, framing and referrer headers.',
+    howEvidenced:
+      'Web responses carry HSTS, a content security policy, nosniff, framing and referrer headers.',
     check: 'http.security-headers',
     coverage: {
       level: 'partial',
       evidences: 'browser-side protections sent by the registered web apps',
-      notCovered: 'the points of focus: restricting access channels, protecting credentials in transit, additional authentication, boundary protection (firewalls, intrusion detection)',
+      notCovered:
+        'the points of focus: restricting access channels, protecting credentials in transit, additional authentication, boundary protection (firewalls, intrusion detection)',
     },
   },
   {
@@ -189,7 +212,8 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     requirement: CC6_6,
     source: src('CC6.6'),
     modality: 'required',
-    howEvidenced: 'State-changing browser requests to the registered web apps are protected against cross-site request forgery.',
+    howEvidenced:
+      'State-changing browser requests to the registered web apps are protected against cross-site request forgery.',
     check: 'http.csrf',
     coverage: {
       level: 'partial',
@@ -217,7 +241,8 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     id: 'soc2-cc6.6-mfa',
     framework: 'soc2',
     ref: 'CC6.6',
-    title: 'Protection against threats from outside the system boundaries (point of focus: requires additional authentication or credentials)',
+    title:
+      'Protection against threats from outside the system boundaries (point of focus: requires additional authentication or credentials)',
     requirement: `${CC6_6} Point of focus: additional authentication information or credentials are required when accessing the system from outside its boundaries.`,
     source: src('CC6.6, point of focus "Requires Additional Authentication or Credentials"'),
     modality: 'required',
@@ -226,7 +251,8 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'a second factor is demanded of privileged roles',
-      notCovered: 'non-privileged access from outside the boundary; enforcement on every route (the policy\u2019s answer is observed, not traffic)',
+      notCovered:
+        'non-privileged access from outside the boundary; enforcement on every route (the policy\u2019s answer is observed, not traffic)',
     },
   },
   {
@@ -244,7 +270,8 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     coverage: {
       level: 'partial',
       evidences: 'HSTS observed on the registered web apps',
-      notCovered: 'the TLS protocol, cipher and certificate in use; transmission other than the apps\u2019 HTTP responses; restriction of movement and removal (data loss prevention, removable media)',
+      notCovered:
+        'the TLS protocol, cipher and certificate in use; transmission other than the apps\u2019 HTTP responses; restriction of movement and removal (data loss prevention, removable media)',
     },
   },
   {
@@ -283,9 +310,13 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     ref: 'CC7.2',
     title: 'Monitoring of system components for anomalies',
     requirement: CC7_2,
-    source: src('CC7.2', 'Protection of the audit trail is not a CC7.2 point of focus; it supports the reliability of monitoring.'),
+    source: src(
+      'CC7.2',
+      'Protection of the audit trail is not a CC7.2 point of focus; it supports the reliability of monitoring.',
+    ),
     modality: 'required',
-    howEvidenced: 'The audit trail that monitoring reads is HMAC-keyed and pinned by verified signed checkpoints.',
+    howEvidenced:
+      'The audit trail that monitoring reads is HMAC-keyed and pinned by verified signed checkpoints.',
     check: 'audit.tamper-evidence',
     coverage: {
       level: 'partial',
@@ -301,12 +332,14 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     requirement: CC7_2,
     source: src('CC7.2'),
     modality: 'required',
-    howEvidenced: 'A threat detector runs rules over the audit stream (failed-login bursts, denied-access bursts, privilege changes) and reports violations.',
+    howEvidenced:
+      'A threat detector runs rules over the audit stream (failed-login bursts, denied-access bursts, privilege changes) and reports violations.',
     check: 'threat.detection',
     coverage: {
       level: 'partial',
       evidences: 'automated anomaly detection over the application audit stream',
-      notCovered: 'infrastructure, network and other system components; natural disasters and errors; the analysis of detected anomalies',
+      notCovered:
+        'infrastructure, network and other system components; natural disasters and errors; the analysis of detected anomalies',
     },
   },
   {
@@ -339,16 +372,19 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     id: 'soc2-cc7.4-communication',
     framework: 'soc2',
     ref: 'CC7.4',
-    title: 'Response to identified security incidents (point of focus: communicates unauthorized use and disclosure)',
+    title:
+      'Response to identified security incidents (point of focus: communicates unauthorized use and disclosure)',
     requirement: `${CC7_4} Point of focus: events that resulted in unauthorized use or disclosure of personal information are communicated to the data subjects, legal and regulatory authorities, and others as required.`,
     source: src('CC7.4, point of focus "Communicates Unauthorized Use and Disclosure"'),
     modality: 'required',
-    howEvidenced: 'Every notification a recorded incident requires (authority, data subjects) was sent or is still within its deadline.',
+    howEvidenced:
+      'Every notification a recorded incident requires (authority, data subjects) was sent or is still within its deadline.',
     check: 'breach.notifications',
     coverage: {
       level: 'partial',
       evidences: 'no required breach notification of a recorded incident is overdue',
-      notCovered: 'incidents never recorded; communication to others (customers, partners); containment and remediation',
+      notCovered:
+        'incidents never recorded; communication to others (customers, partners); containment and remediation',
     },
   },
   {

@@ -61,7 +61,8 @@ export const auditReview: AutomatedCheck = (bundle, params) => {
     );
   }
   const by = r.actorType === 'user' ? 'a person' : 'a review job';
-  const period = r.from !== undefined || r.to !== undefined ? `, covering ${r.from ?? '…'} to ${r.to ?? '…'}` : '';
+  const period =
+    r.from !== undefined || r.to !== undefined ? `, covering ${r.from ?? '…'} to ${r.to ?? '…'}` : '';
   return pass(
     `The audit log was reviewed by ${by} at ${r.at} (seq ${r.seq}${period}), within ${maxAgeHours} h.`,
     [ev],
@@ -243,10 +244,9 @@ export const consentRecords: AutomatedCheck = (bundle) => {
   if (!ev) return missing(bundle, 'consent');
   const based = ev.data.purposes.filter((p) => p.requiresConsent);
   if (based.length === 0) {
-    return notApplicable(
-      `None of the ${ev.data.purposes.length} registered purposes relies on consent.`,
-      [ev],
-    );
+    return notApplicable(`None of the ${ev.data.purposes.length} registered purposes relies on consent.`, [
+      ev,
+    ]);
   }
   const unversioned = based
     .filter((p) => !(typeof p.version === 'number' && Number.isInteger(p.version) && p.version >= 1))
@@ -305,9 +305,7 @@ export const classificationInventory: AutomatedCheck = (bundle) => {
   const entities = classified.size;
   return pass(
     `${ev.data.fields.length} fields of ${entities} entities are classified` +
-      (processing === undefined
-        ? '.'
-        : `, covering every entity the record of processing names.`),
+      (processing === undefined ? '.' : `, covering every entity the record of processing names.`),
     evidence,
   );
 };
@@ -329,7 +327,9 @@ export const keyedPanHashes: AutomatedCheck = (bundle) => {
   if (keys.data.keys.length === 0) problems.push('the key ring holds no key to derive the index key from');
   const clear = indexed.filter((f) => !f.encrypted).map((f) => `${f.entity}.${f.field}`);
   if (clear.length > 0)
-    problems.push(`hashed cardholder fields whose value is stored unencrypted next to the hash: ${list(clear)}`);
+    problems.push(
+      `hashed cardholder fields whose value is stored unencrypted next to the hash: ${list(clear)}`,
+    );
   if (problems.length > 0) {
     return fail(
       `Keyed hashing of PAN is not shown: ${problems.join('; ')}.`,
