@@ -66,7 +66,7 @@ describe('bulwark report', () => {
     expect(run.code).toBe(1);
     const report = JSON.parse(run.out);
     expect(report.totals.passed).toBe(0);
-    expect(run.err).toMatch(/gdpr 0% \(0 pass, 14 fail, 6 manual\)/);
+    expect(run.err).toMatch(/gdpr 0% \(0 pass, 18 fail, 4 manual\)/);
   });
 
   it('reads a JSON evidence snapshot', async () => {
