@@ -72,7 +72,7 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     ref: 'Req. 3.7.4',
     title: 'Cryptographic keys are changed at the end of their cryptoperiod',
     requirement:
-      'Key changes for cryptographic keys that have reached the end of their cryptoperiod, as defined by the associated application vendor or key owner and based on industry best practices and guidelines (including NIST SP 800-57 Part 1), are defined and implemented in the key-management policies and procedures.',
+      'Key changes for cryptographic keys that have reached the end of their cryptoperiod, as defined by the associated application vendor or key owner and based on industry best practices and guidelines, are defined and implemented, including a defined cryptoperiod for each key type in use and a process for key changes at the end of it.',
     source: src('3.7.4'),
     modality: 'required',
     howEvidenced:
