@@ -97,10 +97,7 @@ export const keyAlgorithms: AutomatedCheck = (bundle, params) => {
       'Rotate to an approved algorithm and retire the old versions.',
     );
   }
-  return pass(
-    `All usable versions of ${ev.data.keys.length} data keys use ${allowed.join(' or ')}, wrapped by the master key.`,
-    [ev],
-  );
+  return pass(`All usable versions of ${ev.data.keys.length} data keys use ${allowed.join(' or ')}.`, [ev]);
 };
 
 export const passwordHashing: AutomatedCheck = (bundle) => {
