@@ -445,6 +445,26 @@ describe('examples/express-clinic on SQLite', () => {
       const verify = await request(clinic.app).get('/audit/verify').set(auditor);
       expect(verify.body).toMatchObject({ ok: true });
       expect(verify.body.checkpointsVerified).toBeGreaterThanOrEqual(1);
+      // Activity review needs a recorded review: none yet, then the auditor records one.
+      const reviewStatus = async (): Promise<string> =>
+        (
+          await request(clinic.app).get('/compliance/report').query({ framework: 'hipaa' }).set(auditor)
+        ).body.controls.find((c: { id: string }) => c.id === 'hipaa-164.308-a-1-ii-d').status;
+      expect(await reviewStatus()).toBe('fail');
+      const nurse = auth(tokens['nurse.joy']!);
+      expect((await request(clinic.app).post('/audit/reviews').set(nurse).send({ scope: 'x' })).status).toBe(
+        403,
+      );
+      const noScope = await request(clinic.app).post('/audit/reviews').set(auditor).send({});
+      expect(noScope.status).toBe(400);
+      expect(noScope.headers['content-type']).toMatch(/application\/problem\+json/);
+      const review = await request(clinic.app)
+        .post('/audit/reviews')
+        .set(auditor)
+        .send({ scope: 'denied-access events of the week' });
+      expect(review.status).toBe(201);
+      expect(review.body.seq).toBeGreaterThan(cp.body.treeSize);
+      expect(await reviewStatus()).toBe('pass');
       const report = await request(clinic.app)
         .get('/compliance/report')
         .query({ framework: 'hipaa' })

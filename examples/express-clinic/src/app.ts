@@ -440,6 +440,7 @@ const ENDPOINTS = [
   'GET    /dsr/requests/:id                privacy officer',
   'POST   /dsr/requests/:id/erase          privacy officer',
   'GET    /audit/events                    auditor',
+  'POST   /audit/reviews                   auditor: record a review of the trail',
   'GET    /audit/verify                    auditor: verify the hash chain and checkpoints',
   'POST   /audit/checkpoint                auditor: sign a tree head',
   'GET    /compliance/report?framework=hipaa&format=html   auditor',
@@ -696,6 +697,14 @@ function buildRoutes({ kit, http, dataSource, actors }: RouteDeps): Express {
     await auditLog.flush();
     const page = await auditLog.query(filter);
     res.json(page);
+  });
+
+  // An auditor records that they reviewed the trail (HIPAA 164.308(a)(1)(ii)(D), PCI DSS 10.4.1):
+  // the review is itself an audit event, and the compliance report's log-review controls read it.
+  app.post('/audit/reviews', http.authorize('audit:read', 'audit'), async (req, res) => {
+    const scope = bodyString(req.body, 'scope', 512)!;
+    const entry = await auditLog.recordReview({ by: principalOf(req).id, scope });
+    res.status(201).json({ seq: entry.seq, time: entry.time });
   });
 
   app.get('/audit/verify', http.authorize('audit:verify', 'audit'), async (_req, res) => {
