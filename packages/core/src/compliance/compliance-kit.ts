@@ -458,7 +458,8 @@ export class ComplianceKit {
       includeRedacted: false,
     });
     const e: AuditEntry | undefined = page.entries[0];
-    if (e === undefined || e.actor === undefined) return undefined;
+    // A custom log source that ignores the filter must not turn its latest entry into a review.
+    if (e === undefined || e.action !== AUDIT_REVIEW_ACTION || e.actor === undefined) return undefined;
     const d = e.details ?? {};
     return {
       at: e.time,

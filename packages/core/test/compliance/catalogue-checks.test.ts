@@ -113,6 +113,22 @@ describe('audit.review and AuditLog.recordReview()', () => {
     await log.close();
   });
 
+  it('a log source that ignores the query filter does not make its latest entry a review', async () => {
+    const log = await AuditLog.open({ store: new MemoryAuditStore() });
+    await log.append({ actor: { id: 'u1', type: 'user' }, action: 'patient.read', outcome: 'success' });
+    const careless = {
+      size: log.size,
+      retention: log.retention,
+      verify: () => log.verify(),
+      query: () => log.query({ order: 'desc', limit: 1 }),
+    };
+    const kit = new ComplianceKit().register({ auditLog: careless });
+    const bundle = await evidence(kit);
+    expect(bundle.audit!.data.lastReview).toBeUndefined();
+    expect(runCheck('audit.review', bundle, {}).status).toBe('fail');
+    await log.close();
+  });
+
   it('does not accept a "review" event with no reviewer behind it', async () => {
     await f.auditLog.append({
       actor: { id: 'anon', type: 'anonymous' },
