@@ -259,6 +259,7 @@ export {
   type ConsentStore,
   type ConsentRecord,
   type DataSubjectRequestsOptions,
+  type DsrSelfTestResult,
   type IdentityVerifier,
   type ReceiveRequestInput,
   type ErasureResult,
@@ -300,6 +301,7 @@ export {
   type PurgeReport,
   type BreachIncident,
   type BreachInput,
+  type BreachDrillInput,
   type BreachNotification,
   type BreachSeverity,
   type BreachAudience,
@@ -335,6 +337,8 @@ export {
   type CheckStatus,
   type Evidence,
   type EvidenceBundle,
+  type EvidenceProvenance,
+  type GrantProbe,
 } from './compliance';
 
 // http: what an app (not an adapter) configures; the adapter kernel is '@bulwark/core/http'
