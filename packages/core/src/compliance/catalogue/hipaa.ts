@@ -153,8 +153,7 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
     ref: '164.312(e)(1)',
     title: 'Transmission security',
     requirement: 'ePHI sent over networks is protected; web applications force TLS with HSTS.',
-    check: 'http.security-headers',
-    params: { require: ['hsts'] },
+    check: 'http.transport-security',
   },
   {
     id: 'hipaa-164.316-b-2-i',

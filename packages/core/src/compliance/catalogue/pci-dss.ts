@@ -36,8 +36,7 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     title: 'Strong cryptography in transmission',
     requirement:
       'Cardholder data sent over open networks is protected with strong cryptography; web apps force HTTPS (HSTS).',
-    check: 'http.security-headers',
-    params: { require: ['hsts'] },
+    check: 'http.transport-security',
   },
   {
     id: 'pci-6.2.4',

@@ -118,8 +118,7 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     ref: 'CC6.7',
     title: 'Protection of data in transmission',
     requirement: 'Web applications force encrypted transport (HTTP Strict Transport Security).',
-    check: 'http.security-headers',
-    params: { require: ['hsts'] },
+    check: 'http.transport-security',
   },
   {
     id: 'soc2-cc6.8',
