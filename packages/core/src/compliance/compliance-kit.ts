@@ -409,7 +409,8 @@ export class ComplianceKit {
         const apps: HttpAppEvidence[] = [];
         for (const [i, reg] of this.httpApps.entries()) {
           const app =
-            typeof reg === 'function' ? await reg() : hasEvidenceMethod(reg) ? await reg.evidence() : reg;
+            // A bundle is itself a middleware function: its evidence() comes first.
+            hasEvidenceMethod(reg) ? await reg.evidence() : typeof reg === 'function' ? await reg() : reg;
           checkHttpApp(app, `${this.#configPath}.httpApps[${i}]`);
           // Observed only when the adapter's traffic recorder produced this very object.
           const observed = isObservedHttpEvidence(app);
