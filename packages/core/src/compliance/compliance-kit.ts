@@ -594,7 +594,11 @@ export class ComplianceKit {
     if (policy !== undefined && policy !== null && Array.isArray(policy.policies)) {
       let allow = 0;
       let deny = 0;
-      for (const p of policy.policies) for (const r of p.rules) r.effect === 'allow' ? allow++ : deny++;
+      for (const p of policy.policies)
+        for (const r of p.rules) {
+          if (r.effect === 'allow') allow++;
+          else deny++;
+        }
       rules = { allow, deny };
     }
     const grantProbe = this.readGrantProbe(engine, policy);

@@ -94,9 +94,10 @@ export class HttpTrafficRecorder {
       ...(options.csrf?.method ? { method: options.csrf.method } : {}),
     });
     this.#trust = TrustedProxies.from(options.trustProxy);
-    const recorder = this;
+    // One listener for every response ('finish' calls it with the response as `this`).
+    const response = (res: ServerResponse): void => this.#response(res);
     this.#onFinish = function (this: ServerResponse) {
-      recorder.#response(this);
+      response(this);
     };
   }
 

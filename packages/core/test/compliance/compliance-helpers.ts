@@ -25,6 +25,7 @@ import { ConsentManager } from '../../src/privacy/consent-manager';
 import { DataRetention } from '../../src/privacy/data-retention';
 import { DataSubjectRequests } from '../../src/privacy/data-subject-requests';
 import { ProcessingRegister } from '../../src/privacy/processing-register';
+import type { SubjectRecord } from '../../src/privacy/subject-data-source';
 import { ProcessorRegister } from '../../src/privacy/processor-register';
 import { BruteForceGuard } from '../../src/threat/brute-force-guard';
 import { ThreatDetector } from '../../src/threat/threat-detector';
@@ -219,7 +220,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
   dsr.registerSource({
     id: 'users-db',
     describe: 'Your account',
-    export: (subjectId) =>
+    export: (subjectId): SubjectRecord[] =>
       subjectId === 'dsr-self-test'
         ? [
             { type: 'User', id: 't1', fields: { email: 'test@example.invalid' } },
