@@ -34,6 +34,7 @@ import {
   ProcessorRegister,
   ThreatDetector,
   type ComplianceReportResult,
+  type SubjectRecord,
 } from '@bulwark/core';
 import { bulwark } from '@bulwark/express';
 
@@ -123,7 +124,7 @@ async function deploy(): Promise<Deployment> {
   dsr.registerSource({
     id: 'app-db',
     describe: 'Your account and care records',
-    export: (id) =>
+    export: (id): SubjectRecord[] =>
       id === 'dsr-self-test'
         ? [
             { type: 'User', fields: { email: 'self-test@example.invalid' } },
@@ -156,7 +157,7 @@ async function deploy(): Promise<Deployment> {
   const app = express();
   app.use(bw);
   app.get('/token', (req, res) => {
-    res.json({ token: req.csrfToken() });
+    res.json({ token: req.csrfToken!() });
   });
   app.post('/notes', (_req, res) => {
     res.status(201).json({});
