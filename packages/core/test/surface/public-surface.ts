@@ -430,6 +430,7 @@ export const HTTP_TYPES = [
   'HttpAuthorizeOptions',
   'HttpPrincipal',
   'HttpResourceSpec',
+  'HttpTrafficRecorderOptions',
   'InputGuardDescription',
   'InputGuardOptions',
   'PrivacyApiOptions',
