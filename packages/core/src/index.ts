@@ -323,6 +323,7 @@ export {
   renderMarkdown,
   renderHtml,
   renderOscal,
+  ACCEPTED_PROVENANCE,
   type ComplianceKitOptions,
   type ComplianceServices,
   type HttpAppRegistration,

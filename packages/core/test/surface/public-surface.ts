@@ -10,6 +10,7 @@
  */
 
 export const MAIN_VALUES = [
+  'ACCEPTED_PROVENANCE',
   'AUDIT_LIMITS',
   'AuditLog',
   'BREAK_GLASS_DEFAULTS',
