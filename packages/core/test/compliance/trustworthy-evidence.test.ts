@@ -250,6 +250,15 @@ describe('http.transport-security', () => {
     await serve(trusted, async (port) => {
       await plain(port, '/', 'GET', { 'x-forwarded-proto': 'https' });
     });
+    const hop = new HttpTrafficRecorder({
+      name: 'hop',
+      csrf: { enabled: false },
+      trustProxy: new TrustedProxies(1),
+    });
+    await serve(hop, async (port) => {
+      await plain(port, '/', 'GET', { 'x-forwarded-proto': 'HTTPS' });
+    });
+    expect(hop.evidence().traffic!.tls).toMatchObject({ forwarded: 1, plain: 0, direct: 0 });
     const partial = await check(new ComplianceKit().registerHttpApp(trusted), 'http.transport-security');
     expect(partial.status).toBe('not-demonstrated');
     expect(partial.summary).toMatch(/^Partial: TLS is terminated by a trusted proxy/);
