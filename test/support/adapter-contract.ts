@@ -10,7 +10,16 @@
 import * as http from 'node:http';
 import fc from 'fast-check';
 import request from 'supertest';
-import { BulwarkConfigError, DataSubjectRequests, ErrorCodes } from '@bulwark/core';
+import {
+  BulwarkConfigError,
+  ComplianceKit,
+  DataSubjectRequests,
+  ErrorCodes,
+  evaluateControls,
+  type CheckId,
+  type EvidenceBundle,
+} from '@bulwark/core';
+import type { HttpAppEvidence } from '@bulwark/core/http';
 import { testKit, type TestKit } from './http-test-kit';
 
 /** What a route handler sees, whatever the framework. */
@@ -54,7 +63,7 @@ export interface ContractOptions {
 /** The part of the bundle (`bulwark(kit, options)`) the contract drives directly. */
 export interface ContractBundle {
   readonly order: readonly string[];
-  evidence(): { name: string; csrf: unknown; securityHeaders: Record<string, string | undefined> };
+  evidence(): HttpAppEvidence;
   authorize(action: string, resource: string): unknown;
   requireConsent(purpose: string): unknown;
   close(): Promise<void>;
@@ -107,6 +116,16 @@ function serve(driver: AdapterDriver) {
 }
 
 const SECRET = 'a-csrf-secret-of-at-least-32-bytes!!';
+
+/** The statuses of every control decided by `check` (one status when they agree). */
+function statusOf(bundle: EvidenceBundle, check: CheckId): string {
+  const statuses = new Set(
+    evaluateControls(bundle, 'all')
+      .controls.filter((c) => c.check === check)
+      .map((c) => c.status),
+  );
+  return [...statuses].join('|');
+}
 const ALL_SECTIONS: readonly ContractSection[] = [
   'bundle',
   'privacyRouter',
@@ -274,13 +293,46 @@ export function adapterContract(driver: AdapterDriver): void {
       expect(res.body.requestId).toBe(res.headers['x-request-id']);
     });
 
-    it('describes its protections as HttpAppEvidence', () => {
-      const evidence = bulwark(t.kit, options).evidence();
-      expect(evidence.name).toBe(driver.name);
-      expect(evidence.csrf).toEqual({ enabled: true, method: 'signed-double-submit-cookie' });
+    it('reports what it did on real traffic as observed HttpAppEvidence (nothing before a request)', async () => {
+      const idle = bulwark(t.kit, options).evidence();
+      expect(idle.name).toBe(driver.name);
+      expect(idle.csrf).toEqual({ enabled: true, method: 'signed-double-submit-cookie' });
+      expect(idle.traffic?.requests).toBe(0);
+      expect(idle.securityHeaders).toEqual({});
+      const unused = await new ComplianceKit().registerHttpApp(bulwark(t.kit, options)).collectEvidence();
+      expect(statusOf(unused, 'http.security-headers')).toBe('not-demonstrated');
+
+      const { http, bundle } = await app();
+      const auth = `Bearer ${await t.sign('bob', ['editor'])}`;
+      const page = await http.get('/docs/1').set('Authorization', auth);
+      const cookie = (page.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
+      await http
+        .post('/docs')
+        .set('Authorization', auth)
+        .set('Cookie', cookie)
+        .set('x-csrf-token', page.body.csrf)
+        .expect(201);
+      await http.post('/docs').set('Authorization', auth).set('Cookie', cookie).expect(403);
+      const evidence = bundle.evidence();
+      expect(evidence.observedBy).toBe('traffic');
       expect(evidence.securityHeaders['strict-transport-security']).toBe(
         'max-age=63072000; includeSubDomains',
       );
+      expect(evidence.traffic).toMatchObject({
+        requests: 3,
+        responses: 3,
+        auth: { bearer: 3, cookie: 0, none: 0 },
+        csrf: { accepted: 1, refused: 1 },
+        tls: { direct: 0, forwarded: 0, plain: 3 },
+      });
+      expect(evidence.traffic!.headers['strict-transport-security']).toMatchObject({ responses: 3 });
+
+      const bundleEvidence = await new ComplianceKit().registerHttpApp(bundle).collectEvidence();
+      expect(bundleEvidence.http?.provenance).toBe('observed');
+      expect(statusOf(bundleEvidence, 'http.security-headers')).toBe('pass');
+      expect(statusOf(bundleEvidence, 'http.csrf')).toBe('pass');
+      // Served over plain HTTP here: transmission security is not met, whatever HSTS says.
+      expect(statusOf(bundleEvidence, 'http.transport-security')).toBe('fail');
     });
 
     it('validates its options at start-up', () => {

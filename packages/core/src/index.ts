@@ -261,6 +261,7 @@ export {
   type ConsentStore,
   type ConsentRecord,
   type DataSubjectRequestsOptions,
+  type DsrSelfTestResult,
   type IdentityVerifier,
   type ReceiveRequestInput,
   type ErasureResult,
@@ -302,6 +303,7 @@ export {
   type PurgeReport,
   type BreachIncident,
   type BreachInput,
+  type BreachDrillInput,
   type BreachNotification,
   type BreachSeverity,
   type BreachAudience,
@@ -323,6 +325,7 @@ export {
   renderMarkdown,
   renderHtml,
   renderOscal,
+  ACCEPTED_PROVENANCE,
   type ComplianceKitOptions,
   type ComplianceServices,
   type HttpAppRegistration,
@@ -337,6 +340,8 @@ export {
   type CheckStatus,
   type Evidence,
   type EvidenceBundle,
+  type EvidenceProvenance,
+  type GrantProbe,
 } from './compliance';
 
 // http: what an app (not an adapter) configures; the adapter kernel is '@bulwark/core/http'

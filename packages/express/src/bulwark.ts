@@ -1,5 +1,4 @@
 import {
-  httpAppEvidence,
   assembleBundleSteps,
   kitService,
   planBulwarkBundle,
@@ -49,17 +48,22 @@ export type BulwarkMiddleware = RequestHandler &
 export function bulwark(kit: BulwarkHttpKit, options: BulwarkOptions = {}): BulwarkMiddleware {
   const plan = planBulwarkBundle(kit, options);
   const problemOptions = options.problemDetails ?? {};
-  const { steps, headers, close } = assembleBundleSteps(plan, {
-    requestId,
-    securityHeaders,
-    audit,
-    inputGuard,
-    authenticate,
-    csrf,
-    unless: (mw, skip) => (req, res, next) => (skip(req.path) ? next() : mw(req, res, next)),
-  });
+  const { steps, close, recorder } = assembleBundleSteps(
+    plan,
+    {
+      requestId,
+      securityHeaders,
+      audit,
+      inputGuard,
+      authenticate,
+      csrf,
+      unless: (mw, skip) => (req, res, next) => (skip(req.path) ? next() : mw(req, res, next)),
+    },
+    options.name ?? 'express',
+  );
   const count = steps.length;
   const middleware: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
+    recorder.request(req, res);
     requestState(req).kit = kit;
     let i = 0;
     // The bundle is its own problemDetails step: a refusal from any later step is answered here.
@@ -86,7 +90,7 @@ export function bulwark(kit: BulwarkHttpKit, options: BulwarkOptions = {}): Bulw
     bruteForce: (opts: Omit<BruteForceGateOptions, 'guard'> = {}) =>
       bruteForce({ ...opts, guard: kitService(kit, 'bruteForce') }),
     problemDetails: () => problemDetails(problemOptions),
-    evidence: () => httpAppEvidence(options.name ?? 'express', headers, plan.csrfEvidence),
+    evidence: () => recorder.evidence(),
     close,
   });
 }

@@ -1,6 +1,5 @@
 import { BulwarkHttpError, ErrorCodes } from '@bulwark/core';
 import {
-  httpAppEvidence,
   assembleBundleSteps,
   kitService,
   planBulwarkBundle,
@@ -47,18 +46,23 @@ export type BulwarkMiddleware = Middleware &
 export function bulwark(kit: BulwarkHttpKit, options: BulwarkOptions = {}): BulwarkMiddleware {
   const plan = planBulwarkBundle(kit, options);
   const problemOptions = options.problemDetails ?? {};
-  const { steps, headers, close } = assembleBundleSteps(plan, {
-    requestId,
-    securityHeaders,
-    audit,
-    inputGuard,
-    authenticate,
-    csrf,
-    unless: (mw, skip) => (ctx, next) => (skip(ctx.path) ? next() : mw(ctx, next)),
-  });
+  const { steps, close, recorder } = assembleBundleSteps(
+    plan,
+    {
+      requestId,
+      securityHeaders,
+      audit,
+      inputGuard,
+      authenticate,
+      csrf,
+      unless: (mw, skip) => (ctx, next) => (skip(ctx.path) ? next() : mw(ctx, next)),
+    },
+    options.name ?? 'koa',
+  );
   const count = steps.length;
   const notFound = problemOptions.notFound !== false;
   const middleware: Middleware = async (ctx: Context, next: Next) => {
+    recorder.request(ctx.req, ctx.res);
     requestState(ctx).kit = kit;
     const dispatch = (i: number): Promise<void> =>
       i === count ? next() : Promise.resolve(steps[i]!(ctx, () => dispatch(i + 1)));
@@ -84,7 +88,7 @@ export function bulwark(kit: BulwarkHttpKit, options: BulwarkOptions = {}): Bulw
     requireConsent: (purpose: string) => requireConsent(purpose, { consent: kitService(kit, 'consent') }),
     bruteForce: (opts: Omit<BruteForceGateOptions, 'guard'> = {}) =>
       bruteForce({ ...opts, guard: kitService(kit, 'bruteForce') }),
-    evidence: () => httpAppEvidence(options.name ?? 'koa', headers, plan.csrfEvidence),
+    evidence: () => recorder.evidence(),
     close,
   });
 }

@@ -1,10 +1,5 @@
 import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
-import {
-  assembleBundleSteps,
-  httpAppEvidence,
-  planBulwarkBundle,
-  type HttpAppEvidence,
-} from '@bulwark/core/http';
+import { assembleBundleSteps, planBulwarkBundle, type HttpAppEvidence } from '@bulwark/core/http';
 import type { ServerResponse } from 'node:http';
 import type { BulwarkModuleOptions } from './bulwark-module-options';
 import { csrf, type BulwarkCsrfOptions } from './csrf';
@@ -23,8 +18,12 @@ export interface BulwarkHttpSteps {
    * before Bulwark's middleware, e.g. by Nest's body parser). A no-op when headers are off or set.
    */
   secure(req: MiddlewareRequest, res: ServerResponse): void;
-  /** The protections enabled, as compliance evidence (`HttpAppEvidence`). */
-  evidence(name?: string): HttpAppEvidence;
+  /**
+   * What the steps did on real traffic since start (headers sent, CSRF decisions, TLS seen), as
+   * observed compliance evidence (`HttpAppEvidence`, app name `nestjs`): register it with
+   * `kit.registerHttpApp(() => runtime.http.evidence())`.
+   */
+  evidence(): HttpAppEvidence;
 }
 
 function unreachable(step: string): never {
@@ -57,26 +56,34 @@ export function bulwarkHttpSteps(
   );
   const secured = new WeakSet<object>();
   let headerStep: PlatformMiddleware | undefined;
-  const built = assembleBundleSteps<PlatformMiddleware, object, BulwarkCsrfOptions>(plan, {
-    requestId: () => requestId,
-    securityHeaders: (o) => {
-      const mw = securityHeaders(o);
-      headerStep = mw;
-      return Object.assign<PlatformMiddleware, { headers: Readonly<Record<string, string>> }>(
-        (req, res, next) => {
-          secured.add(req);
-          mw(req, res, next);
-        },
-        { headers: mw.headers },
-      );
+  const built = assembleBundleSteps<PlatformMiddleware, object, BulwarkCsrfOptions>(
+    plan,
+    {
+      // The recorder counts each request as the first step starts on it.
+      requestId: () => (req, res, next) => {
+        built.recorder.request(req, res);
+        requestId(req, res, next);
+      },
+      securityHeaders: (o) => {
+        const mw = securityHeaders(o);
+        headerStep = mw;
+        return Object.assign<PlatformMiddleware, { headers: Readonly<Record<string, string>> }>(
+          (req, res, next) => {
+            secured.add(req);
+            mw(req, res, next);
+          },
+          { headers: mw.headers },
+        );
+      },
+      inputGuard,
+      csrf,
+      audit: () => unreachable('audit'),
+      authenticate: () => unreachable('authenticate'),
+      unless: (mw, skip) => (req, res, next) =>
+        skip((req.originalUrl ?? req.url ?? '/').split('?')[0]!) ? next() : mw(req, res, next),
     },
-    inputGuard,
-    csrf,
-    audit: () => unreachable('audit'),
-    authenticate: () => unreachable('authenticate'),
-    unless: (mw, skip) => (req, res, next) =>
-      skip((req.originalUrl ?? req.url ?? '/').split('?')[0]!) ? next() : mw(req, res, next),
-  });
+    'nestjs',
+  );
   return {
     steps: built.steps,
     order: plan.order.filter((s) => s !== 'problemDetails'),
@@ -85,6 +92,6 @@ export function bulwarkHttpSteps(
       secured.add(req);
       headerStep(req, res, () => undefined);
     },
-    evidence: (name = 'nestjs') => httpAppEvidence(name, built.headers, plan.csrfEvidence),
+    evidence: () => built.recorder.evidence(),
   };
 }

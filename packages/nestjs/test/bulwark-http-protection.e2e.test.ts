@@ -15,7 +15,7 @@ import {
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { BulwarkConfigError, type AuditLog } from '@bulwark/core';
+import { BulwarkConfigError, ComplianceKit, type AuditLog } from '@bulwark/core';
 import { readCookie } from '@bulwark/core/http';
 import { BulwarkModule, BulwarkRuntime, CsrfToken, Public, type BulwarkModuleOptions } from '../src';
 import type { MiddlewareRequest } from '../src';
@@ -371,13 +371,29 @@ describe('BulwarkModule HTTP protections: options', () => {
     expect((err as Error).message).toMatch(message);
   });
 
-  it('reports the protections as compliance evidence', async () => {
+  it('reports what its steps did on real traffic as observed compliance evidence', async () => {
     const app = await start({ csrf: CSRF });
     try {
-      const evidence = app.get(BulwarkRuntime).http.evidence();
+      const runtime = app.get(BulwarkRuntime);
+      expect(runtime.http.evidence().traffic?.requests).toBe(0);
+      const agent = request.agent(app.getHttpServer());
+      const anonymous = (await agent.get('/session/csrf').expect(200)).body as { csrfToken: string };
+      await agent.post('/session/login').set('csrf-token', anonymous.csrfToken).expect(204);
+      await agent.post('/session/transfer').expect(403);
+      const evidence = runtime.http.evidence();
       expect(evidence.name).toBe('nestjs');
+      expect(evidence.observedBy).toBe('traffic');
       expect(evidence.securityHeaders['content-security-policy']).toContain("default-src 'self'");
       expect(evidence.csrf).toEqual({ enabled: true, method: 'signed-double-submit-cookie' });
+      expect(evidence.traffic).toMatchObject({
+        requests: 3,
+        responses: 3,
+        csrf: { unsafeWithCookies: 2, accepted: 1, refused: 1 },
+      });
+      const bundle = await new ComplianceKit()
+        .registerHttpApp(() => runtime.http.evidence())
+        .collectEvidence();
+      expect(bundle.http?.provenance).toBe('observed');
       expect(app.get(BulwarkRuntime).http.order).toEqual([
         'requestId',
         'securityHeaders',

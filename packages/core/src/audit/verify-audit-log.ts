@@ -67,6 +67,35 @@ export interface VerifyAuditLogOptions {
   pageSize?: number;
 }
 
+/** What `verifyAuditLog` itself recorded about a report it returned (see `genuineVerification`). */
+export interface GenuineVerification {
+  readonly ok: boolean;
+  readonly checkedEntries: number;
+  readonly treeSize: number;
+  readonly checkpointsVerified: number;
+  /** Signed checkpoints among them (trusted unsigned heads are not counted). */
+  readonly signedCheckpointsVerified: number;
+  readonly firstBad?: { readonly seq: number; readonly reason: AuditFaultReason };
+}
+
+// Reports this module returned, with a frozen copy of what they said when returned: a report
+// object made elsewhere (or edited after the fact) is not one of them. Module-private on purpose:
+// not exported from any index.
+const GENUINE = new WeakMap<object, GenuineVerification>();
+
+/** True for a report object `verifyAuditLog()` (or `AuditLog.verify()`) returned. */
+export function isGenuineVerification(report: unknown): boolean {
+  return typeof report === 'object' && report !== null && GENUINE.has(report);
+}
+
+/**
+ * What `verifyAuditLog()` recorded when it returned `report` (values as returned, whatever was
+ * done to the object since), or undefined for any other object.
+ */
+export function genuineVerification(report: unknown): GenuineVerification | undefined {
+  return typeof report === 'object' && report !== null ? GENUINE.get(report) : undefined;
+}
+
 /** Actions the log writes itself to record removals; stub entries must be covered by one. */
 export const REDACTION_RECORD_ACTIONS: ReadonlySet<string> = new Set(['audit.redacted', 'audit.purged']);
 const STUB_KEYS: ReadonlySet<string> = new Set([
@@ -214,15 +243,32 @@ export async function verifyAuditLog(
   const tree = new MerkleTree();
   let checkedEntries = 0;
   let checkpointsVerified = 0;
-  const report = (firstBad?: AuditFault, tornTail?: TornTail): AuditVerificationReport => ({
-    ok: firstBad === undefined,
-    checkedEntries,
-    treeSize: tree.size,
-    root: tree.root().toString('hex'),
-    checkpointsVerified,
-    ...(firstBad === undefined ? {} : { firstBad }),
-    ...(tornTail === undefined ? {} : { tornTail }),
-  });
+  let signedCheckpointsVerified = 0;
+  const report = (firstBad?: AuditFault, tornTail?: TornTail): AuditVerificationReport => {
+    const result: AuditVerificationReport = {
+      ok: firstBad === undefined,
+      checkedEntries,
+      treeSize: tree.size,
+      root: tree.root().toString('hex'),
+      checkpointsVerified,
+      ...(firstBad === undefined ? {} : { firstBad }),
+      ...(tornTail === undefined ? {} : { tornTail }),
+    };
+    GENUINE.set(
+      result,
+      Object.freeze({
+        ok: result.ok,
+        checkedEntries,
+        treeSize: result.treeSize,
+        checkpointsVerified,
+        signedCheckpointsVerified,
+        ...(firstBad === undefined
+          ? {}
+          : { firstBad: Object.freeze({ seq: firstBad.seq, reason: firstBad.reason }) }),
+      }),
+    );
+    return result;
+  };
 
   // 1. Checkpoint signatures. Fields are taken from the verified payload only.
   const verified: Checkpoint[] = [];
@@ -241,6 +287,7 @@ export async function verifyAuditLog(
     }
   }
   const from: Checkpoint | undefined = fromIndex === -1 ? undefined : verified[fromIndex];
+  const signed = new Set<object>(verified);
   const heads = [...verified, ...(options.trustedHeads ?? [])];
   const pending = heads.sort((a, b) => a.treeSize - b.treeSize);
   // Two signed heads of one size with different roots: the log was forked.
@@ -269,6 +316,7 @@ export async function verifyAuditLog(
           };
         }
         checkpointsVerified++;
+        if (signed.has(cp)) signedCheckpointsVerified++;
       }
       next++;
     }

@@ -1,5 +1,5 @@
 import type { CheckId } from './control';
-import type { EvidenceBundle } from './evidence';
+import type { EvidenceBundle, EvidenceProvenance } from './evidence';
 import {
   breakGlassAudited,
   bruteForce,
@@ -19,14 +19,20 @@ import {
   transferSafeguards,
 } from './checks/catalogue-checks';
 import { auditEnabled, auditRetention, auditTamperEvidence, auditVerified } from './checks/audit-checks';
-import { fail, type AutomatedCheck, type CheckOutcome, type CheckParams } from './checks/check-outcome';
+import {
+  fail,
+  notDemonstrated,
+  type AutomatedCheck,
+  type CheckOutcome,
+  type CheckParams,
+} from './checks/check-outcome';
 import {
   classifiedFieldsEncrypted,
   keyAlgorithms,
   keyRotation,
   passwordHashing,
 } from './checks/crypto-checks';
-import { csrf, securityHeaders } from './checks/http-checks';
+import { csrf, securityHeaders, transportSecurity } from './checks/http-checks';
 import {
   breachNotifications,
   consentMarketing,
@@ -58,6 +64,7 @@ export const AUTOMATED_CHECKS: Readonly<Record<CheckId, AutomatedCheck>> = Objec
   'threat.detection': threatDetection,
   'http.security-headers': securityHeaders,
   'http.csrf': csrf,
+  'http.transport-security': transportSecurity,
   'consent.marketing': consentMarketing,
   'dsr.overdue': dsrOverdue,
   'dsr.capabilities': dsrCapabilities,
@@ -76,9 +83,49 @@ export const AUTOMATED_CHECKS: Readonly<Record<CheckId, AutomatedCheck>> = Objec
   'breach.deadline': breachDeadline,
 });
 
+const LIVE: readonly EvidenceProvenance[] = Object.freeze(['live', 'snapshot']);
+const OBSERVED: readonly EvidenceProvenance[] = Object.freeze(['observed', 'snapshot']);
+/** Registers that are themselves documentation: what the operator declares is the evidence. */
+const DOCUMENTARY: readonly EvidenceProvenance[] = Object.freeze(['live', 'snapshot', 'declared']);
+
+/**
+ * The provenance each check accepts for a pass, enforced by `runCheck`: `live` (read from a
+ * registered service now) or `snapshot` (a signed evidence file of such reads) for the services,
+ * `observed` (real traffic through the mounted bundle) or `snapshot` for the HTTP controls.
+ * `declared` evidence (a literal, configuration, a function standing in for a service) passes
+ * only the two documentary registers, never a control about behaviour.
+ */
+export const ACCEPTED_PROVENANCE: Readonly<Record<CheckId, readonly EvidenceProvenance[]>> = Object.freeze({
+  'encryption.classified-fields': LIVE,
+  'keys.rotation': LIVE,
+  'keys.algorithms': LIVE,
+  'passwords.hashing': LIVE,
+  'mfa.privileged': LIVE,
+  'audit.enabled': LIVE,
+  'audit.verified': LIVE,
+  'audit.tamper-evidence': LIVE,
+  'audit.retention': LIVE,
+  'authz.default-deny': LIVE,
+  'authz.break-glass-audited': LIVE,
+  'threat.brute-force': LIVE,
+  'threat.detection': LIVE,
+  'http.security-headers': OBSERVED,
+  'http.csrf': OBSERVED,
+  'http.transport-security': OBSERVED,
+  'consent.marketing': LIVE,
+  'dsr.overdue': LIVE,
+  'dsr.capabilities': LIVE,
+  'processors.agreements': DOCUMENTARY,
+  'breach.notifications': LIVE,
+  'privacy.processing-records': DOCUMENTARY,
+  'privacy.data-retention': LIVE,
+});
+
 /**
  * Runs one check, failing closed: a check that throws (bad parameter, malformed evidence) is a
- * failure with the reason, never a pass; an outcome claiming a pass without evidence is demoted.
+ * failure with the reason, never a pass; an outcome claiming a pass without evidence is demoted;
+ * a pass resting on evidence of a provenance the check does not accept (evidence without one
+ * counts as `declared`) is demoted to not-demonstrated.
  */
 export function runCheck(id: CheckId, bundle: EvidenceBundle, params: CheckParams): CheckOutcome {
   const check = AUTOMATED_CHECKS[id];
@@ -96,6 +143,20 @@ export function runCheck(id: CheckId, bundle: EvidenceBundle, params: CheckParam
   }
   if (outcome.status === 'pass' && outcome.evidence.length === 0) {
     return fail('The check reported a pass without evidence.', [], 'Report this as a Bulwark bug.');
+  }
+  if (outcome.status === 'pass') {
+    const accepted = ACCEPTED_PROVENANCE[id] ?? [];
+    const weak = outcome.evidence.filter((e) => !accepted.includes(e.provenance ?? 'declared'));
+    if (weak.length > 0) {
+      const shown = weak.map((e) => `${e.source}: ${e.provenance ?? 'no provenance'}`).join(', ');
+      return notDemonstrated(
+        `Would pass (${outcome.summary.replace(/\.$/, '')}), but on evidence of a provenance this control does not accept (${shown}; accepted: ${accepted.join(', ')}).`,
+        outcome.evidence,
+        accepted.includes('observed')
+          ? 'Register the adapter bundle so the control is decided on observed traffic.'
+          : 'Register the live service (kit.register(...)) instead of a literal or a function standing in for it.',
+      );
+    }
   }
   return outcome;
 }

@@ -2,15 +2,17 @@ import type { AuditEntry } from '../audit/audit-event';
 import type { AuditPage, AuditQuery } from '../audit/audit-store';
 import { AUDIT_REVIEW_ACTION } from '../audit/audit-log';
 import { EntryHasher } from '../audit/entry-hasher';
-import type { AuditVerificationReport } from '../audit/verify-audit-log';
+import { genuineVerification, type AuditVerificationReport } from '../audit/verify-audit-log';
 import type { BreakGlassGrant } from '../authz/break-glass-registry';
 import type { AuthzResource, AuthzSubject, Decision } from '../authz/authorizer';
+import type { PolicyDocument } from '../authz/policy-document';
 import type { KeyInfo } from '../crypto/key-ring';
 import type { PasswordHashParams } from '../crypto/password-hasher';
 import type { BulwarkConfigError } from '../errors';
 import type { MfaPolicyDecision, MfaPolicyDescription } from '../mfa/mfa-policy';
 import type { ClassifiedField } from '../privacy/classification-registry';
 import type { BruteForceGuardDescription } from '../threat/brute-force-guard';
+import { isObservedHttpEvidence } from '../http/http-app-evidence';
 import {
   ComplianceReport,
   type ComplianceReportOptions,
@@ -30,6 +32,7 @@ import {
   type DsrEvidence,
   type Evidence,
   type EvidenceBundle,
+  type EvidenceProvenance,
   type EvidenceSourceName,
   type HttpAppEvidence,
   type ProcessingEvidence,
@@ -80,6 +83,17 @@ export interface MfaPolicySource {
 export interface PolicyEngineSource {
   explain(subject: AuthzSubject, action: string, resource: AuthzResource): { readonly decision: Decision };
   listBreakGlass(filter?: { active?: boolean }): BreakGlassGrant[];
+  /** The loaded policy (`PolicyEngine.policy`): rules are counted and a grant probe derived from it. */
+  readonly policy?: PolicyDocument;
+  /** The break-glass grant path (`PolicyEngine.grantBreakGlass`). */
+  grantBreakGlass?: unknown;
+}
+
+/** A request the policy is known to grant: default deny is only meaningful for a policy that grants. */
+export interface GrantProbe {
+  subject: AuthzSubject;
+  action: string;
+  resource: AuthzResource;
 }
 export interface BruteForceGuardSource {
   describe(): BruteForceGuardDescription;
@@ -108,7 +122,12 @@ export interface ComplianceServices {
   dataRetention?: PrivacySource<DataRetentionEvidence>;
 }
 
-export type HttpAppRegistration = HttpAppEvidence | (() => Awaitable<HttpAppEvidence>);
+/**
+ * An HTTP app: best the adapter's bundle itself (or `() => bundle.evidence()`), whose evidence is
+ * observed on real traffic; a literal `HttpAppEvidence` is accepted but `declared`.
+ */
+export type HttpAppRegistration =
+  HttpAppEvidence | (() => Awaitable<HttpAppEvidence>) | { evidence(): Awaitable<HttpAppEvidence> };
 
 export interface ComplianceKitOptions {
   /** Roles that count as privileged (MFA must cover them). Default `['admin']`. */
@@ -121,6 +140,11 @@ export interface ComplianceKitOptions {
   /** Audit categories whose retention is checked. Default `['default', 'audit', 'security']`. */
   auditCategories?: readonly string[];
   clock?: () => Date;
+  /**
+   * A request the registered policy must grant (\`authz.default-deny\` needs a policy that grants
+   * something). Default: derived from the policy's first unconditional allow rule.
+   */
+  grantProbe?: GrantProbe;
   /** Config path used in error messages. Default `compliance` (createBulwark's section). */
   configPath?: string;
 }
@@ -173,6 +197,7 @@ export class ComplianceKit {
   private readonly httpSurface: boolean;
   private readonly auditCategories: readonly string[];
   private readonly clock: () => Date;
+  private readonly grantProbe?: GrantProbe;
   private lastVerification?: AuditVerificationEvidence;
   readonly #configPath: string;
 
@@ -195,6 +220,8 @@ export class ComplianceKit {
       throw this.#error('clock', 'must be a function returning a Date');
     }
     this.clock = (options.clock as (() => Date) | undefined) ?? (() => new Date());
+    if (options.grantProbe !== undefined)
+      this.grantProbe = checkGrantProbe(options.grantProbe, `${path}.grantProbe`);
   }
 
   #error(path: string, message: string): BulwarkConfigError {
@@ -217,32 +244,36 @@ export class ComplianceKit {
     return this;
   }
 
-  /** Registers an HTTP app's evidence (adapters call this; a function is read at report time). */
+  /**
+   * Registers an HTTP app, read at report time: the adapter's bundle (`kit.registerHttpApp(bw)`)
+   * or a function returning `bw.evidence()` gives evidence observed on the app's real traffic. A
+   * literal object (or anything the bundle's recorder did not produce) is kept as `declared`
+   * evidence, which passes no control about behaviour.
+   */
   registerHttpApp(app: HttpAppRegistration): this {
-    if (typeof app !== 'function') checkHttpApp(app, `${this.#configPath}.httpApps`);
+    if (typeof app !== 'function' && !hasEvidenceMethod(app))
+      checkHttpApp(app, `${this.#configPath}.httpApps`);
     this.httpApps.push(app);
     return this;
   }
 
   /**
-   * Records the result of an audit verification run elsewhere (e.g. a scheduled job). Pass
-   * `trustedHeads: 1` for a report from `AuditLog.verify()` with default options on a non-empty
-   * log: it counts the log's in-memory root as a verified head, which is not a signed checkpoint.
+   * Records the result of an audit verification run elsewhere (e.g. a scheduled job). Only a
+   * report object that \`AuditLog.verify()\` / \`verifyAuditLog()\` itself returned is accepted, with
+   * the values it had when returned: a hand-made or edited object is refused
+   * (\`ERR_CONFIG_INVALID\`), so a control can never rest on a fabricated verification.
    */
-  recordAuditVerification(
-    report: AuditVerificationReport,
-    at: Date = this.clock(),
-    options: { trustedHeads?: number } = {},
-  ): void {
-    if (report === null || typeof report !== 'object' || typeof report.ok !== 'boolean') {
-      throw this.#error('auditVerification', 'must be an AuditVerificationReport');
+  recordAuditVerification(report: AuditVerificationReport, at: Date = this.clock()): void {
+    const genuine = genuineVerification(report);
+    if (genuine === undefined) {
+      throw this.#error(
+        'auditVerification',
+        'must be the report object AuditLog.verify() or verifyAuditLog() returned (use kit.verifyAuditLog())',
+      );
     }
     if (!(at instanceof Date) || Number.isNaN(at.getTime()))
       throw this.#error('auditVerification.at', 'must be a valid Date');
-    const trusted = options.trustedHeads ?? 0;
-    if (!Number.isInteger(trusted) || trusted < 0)
-      throw this.#error('auditVerification.trustedHeads', 'must be a non-negative integer');
-    const evidence = verificationEvidence(report, at, trusted);
+    const evidence = verificationEvidence(genuine, at);
     // Keep the most recent run: an older success must not hide a newer failure.
     if (this.lastVerification === undefined || evidence.at >= this.lastVerification.at) {
       this.lastVerification = evidence;
@@ -255,8 +286,7 @@ export class ComplianceKit {
     if (log === undefined) throw this.#error('services.auditLog', 'is not registered');
     const at = this.clock();
     const report = await log.verify();
-    // AuditLog.verify() adds the root it holds in memory as one trusted (unsigned) head when non-empty.
-    this.recordAuditVerification(report, at, { trustedHeads: log.size > 0 ? 1 : 0 });
+    this.recordAuditVerification(report, at);
     return report;
   }
 
@@ -284,12 +314,14 @@ export class ComplianceKit {
       source: string,
       present: boolean,
       reader: () => Promise<unknown>,
+      provenance: EvidenceProvenance | ((data: unknown) => EvidenceProvenance) = 'live',
     ): Promise<void> => {
       if (!present) return;
       try {
         const data = await reader();
         (bundle as Record<string, unknown>)[name] = Object.freeze({
           source,
+          provenance: typeof provenance === 'function' ? provenance(data) : provenance,
           observedAt: this.clock().toISOString(),
           data,
         } satisfies Evidence);
@@ -372,27 +404,48 @@ export class ComplianceKit {
           : {}),
       };
     });
-    await read('http', 'HttpApps', this.httpApps.length > 0, async () => {
-      const apps: HttpAppEvidence[] = [];
-      for (const [i, reg] of this.httpApps.entries()) {
-        const app = typeof reg === 'function' ? await reg() : reg;
-        checkHttpApp(app, `${this.#configPath}.httpApps[${i}]`);
-        apps.push({
-          name: app.name,
-          securityHeaders: lowerCaseKeys(app.securityHeaders),
-          csrf: {
-            enabled: app.csrf.enabled === true,
-            ...(app.csrf.method ? { method: app.csrf.method } : {}),
-          },
-          ...(app.observedBy ? { observedBy: app.observedBy } : {}),
-        });
-      }
-      return { apps };
-    });
+    await read(
+      'http',
+      'HttpApps',
+      this.httpApps.length > 0,
+      async () => {
+        const apps: HttpAppEvidence[] = [];
+        for (const [i, reg] of this.httpApps.entries()) {
+          const app =
+            // A bundle is itself a middleware function: its evidence() comes first.
+            hasEvidenceMethod(reg) ? await reg.evidence() : typeof reg === 'function' ? await reg() : reg;
+          checkHttpApp(app, `${this.#configPath}.httpApps[${i}]`);
+          // Observed only when the adapter's traffic recorder produced this very object.
+          const observed = isObservedHttpEvidence(app);
+          apps.push({
+            name: app.name,
+            securityHeaders: lowerCaseKeys(app.securityHeaders),
+            csrf: {
+              enabled: app.csrf.enabled === true,
+              ...(app.csrf.method ? { method: app.csrf.method } : {}),
+            },
+            ...(app.observedBy ? { observedBy: app.observedBy } : {}),
+            provenance: observed ? 'observed' : 'declared',
+            ...(observed && app.traffic ? { traffic: app.traffic } : {}),
+          });
+        }
+        return { apps };
+      },
+      // The envelope is as strong as its weakest app.
+      (data) =>
+        (data as { apps: HttpAppEvidence[] }).apps.every((a) => a.provenance === 'observed')
+          ? 'observed'
+          : 'declared',
+    );
     for (const name of ['consent', 'dsr', 'processors', 'breaches', 'processing', 'dataRetention'] as const) {
       const source = s[name];
-      await read(name, privacySourceName(name), source !== undefined, () =>
-        adaptPrivacySource(name, source as PrivacySource<unknown>, now),
+      // A function registered in place of the service returns what someone says: declared.
+      await read(
+        name,
+        privacySourceName(name),
+        source !== undefined,
+        () => adaptPrivacySource(name, source as PrivacySource<unknown>, now),
+        typeof source === 'function' ? 'declared' : 'live',
       );
     }
     bundle.errors = Object.freeze(errors);
@@ -439,6 +492,21 @@ export class ComplianceKit {
               ...(typeof described.logId === 'string' ? { logId: described.logId } : {}),
             },
           }),
+      ...(described !== undefined && isWriteHealth(described.writes)
+        ? {
+            writes: {
+              failed: described.writes.failed,
+              succeeded: described.writes.succeeded,
+              failing: described.writes.failing,
+              ...(typeof described.writes.lastFailureAt === 'string'
+                ? { lastFailureAt: described.writes.lastFailureAt }
+                : {}),
+              ...(typeof described.writes.lastFailureCode === 'string'
+                ? { lastFailureCode: described.writes.lastFailureCode }
+                : {}),
+            },
+          }
+        : {}),
       retention: categories.map((category) => ({
         category,
         days: log.retention.periodDays(category) ?? null,
@@ -470,6 +538,55 @@ export class ComplianceKit {
     };
   }
 
+  /**
+   * The configured grant probe, or one derived from the policy's unconditional allow rules (a
+   * subject holding the rule's role, its first action and resource with wildcards filled in):
+   * what the engine answers shows the policy grants something.
+   */
+  private readGrantProbe(
+    engine: PolicyEngineSource,
+    policy: PolicyDocument | undefined,
+  ): AuthzEvidence['grantProbe'] {
+    const ask = (probe: GrantProbe, source: 'configured' | 'derived') => {
+      const { decision } = engine.explain(probe.subject, probe.action, probe.resource);
+      return {
+        source,
+        action: probe.action,
+        resourceType: probe.resource.type,
+        allowed: decision.allowed,
+        reasonId: decision.reasonId,
+      };
+    };
+    if (this.grantProbe !== undefined) return ask(this.grantProbe, 'configured');
+    if (policy === undefined || policy === null || !Array.isArray(policy.policies)) return undefined;
+    let first: ReturnType<typeof ask> | undefined;
+    let tried = 0;
+    for (const p of policy.policies) {
+      for (const r of p.rules) {
+        if (r.effect !== 'allow' || r.when !== undefined || tried >= 32) continue;
+        const action = typeof r.actions === 'string' ? r.actions : r.actions[0];
+        const resource = typeof r.resources === 'string' ? r.resources : r.resources[0];
+        if (action === undefined || resource === undefined) continue;
+        tried++;
+        const slash = resource.indexOf('/');
+        const type = probeOf(slash === -1 ? resource : resource.slice(0, slash));
+        const probe: GrantProbe = {
+          subject: {
+            id: 'bulwark-compliance-grant-probe',
+            roles: r.roles.filter((x: string) => x !== '*').slice(0, 1),
+          },
+          action: probeOf(action),
+          resource:
+            slash === -1 ? { type, id: 'bulwark-probe' } : { type, id: probeOf(resource.slice(slash + 1)) },
+        };
+        const answer = ask(probe, 'derived');
+        if (answer.allowed) return answer;
+        first ??= answer;
+      }
+    }
+    return first;
+  }
+
   private async readAuthz(
     engine: PolicyEngineSource,
     log: AuditLogSource | undefined,
@@ -477,8 +594,11 @@ export class ComplianceKit {
     const { decision } = engine.explain(PROBE_SUBJECT, PROBE_ACTION, PROBE_RESOURCE);
     const grants = engine.listBreakGlass();
     let recorded: Set<string> | undefined;
-    if (log !== undefined && grants.length > 0) {
+    let audited: { count: number; lastAt?: string } | undefined;
+    if (log !== undefined) {
       recorded = new Set();
+      let count = 0;
+      let lastAt: string | undefined;
       let cursor: string | undefined;
       do {
         const page = await log.query({
@@ -487,14 +607,34 @@ export class ComplianceKit {
           ...(cursor ? { cursor } : {}),
         });
         for (const e of page.entries) {
+          count++;
+          if (typeof e.time === 'string' && (lastAt === undefined || e.time > lastAt)) lastAt = e.time;
           const id = e.details?.grantId;
           if (typeof id === 'string') recorded.add(id);
         }
         cursor = page.nextCursor;
       } while (cursor !== undefined);
+      audited = { count, ...(lastAt === undefined ? {} : { lastAt }) };
     }
+    const policy = engine.policy;
+    let rules: AuthzEvidence['rules'];
+    if (policy !== undefined && policy !== null && Array.isArray(policy.policies)) {
+      let allow = 0;
+      let deny = 0;
+      for (const p of policy.policies)
+        for (const r of p.rules) {
+          if (r.effect === 'allow') allow++;
+          else deny++;
+        }
+      rules = { allow, deny };
+    }
+    const grantProbe = this.readGrantProbe(engine, policy);
     return {
       probe: { allowed: decision.allowed, effect: decision.effect, reasonId: decision.reasonId },
+      ...(rules === undefined ? {} : { rules }),
+      ...(grantProbe === undefined ? {} : { grantProbe }),
+      breakGlassPath: typeof engine.grantBreakGlass === 'function',
+      ...(audited === undefined ? {} : { breakGlassAudited: audited }),
       breakGlass: grants.map((g) => ({
         id: g.id,
         active: g.active,
@@ -505,6 +645,49 @@ export class ComplianceKit {
       })),
     };
   }
+}
+
+function isWriteHealth(w: unknown): w is AuditWriteHealth {
+  const h = w as AuditWriteHealth | null | undefined;
+  return (
+    typeof h === 'object' &&
+    h !== null &&
+    Number.isSafeInteger(h.failed) &&
+    h.failed >= 0 &&
+    Number.isSafeInteger(h.succeeded) &&
+    h.succeeded >= 0 &&
+    typeof h.failing === 'boolean'
+  );
+}
+
+function hasEvidenceMethod(app: unknown): app is { evidence(): Awaitable<HttpAppEvidence> } {
+  return (
+    (typeof app === 'object' || typeof app === 'function') &&
+    app !== null &&
+    typeof (app as { evidence?: unknown }).evidence === 'function'
+  );
+}
+
+function checkGrantProbe(probe: unknown, path: string): GrantProbe {
+  const p = probe as GrantProbe | null;
+  if (
+    p === null ||
+    typeof p !== 'object' ||
+    typeof p.subject?.id !== 'string' ||
+    !Array.isArray(p.subject.roles) ||
+    typeof p.action !== 'string' ||
+    p.action === '' ||
+    typeof p.resource?.type !== 'string' ||
+    p.resource.type === ''
+  ) {
+    throw configError(path, 'must be { subject: { id, roles }, action, resource: { type, id? } }');
+  }
+  return p;
+}
+
+/** `*` segments of a pattern filled with a probe value: a request the pattern matches. */
+function probeOf(pattern: string): string {
+  return pattern.replace(/\*/g, 'bulwark-probe');
 }
 
 function privacySourceName(name: string): string {

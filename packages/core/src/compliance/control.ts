@@ -28,6 +28,7 @@ export type CheckId =
   | 'threat.detection'
   | 'http.security-headers'
   | 'http.csrf'
+  | 'http.transport-security'
   | 'consent.marketing'
   | 'dsr.overdue'
   | 'dsr.capabilities'

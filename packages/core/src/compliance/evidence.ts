@@ -1,4 +1,4 @@
-import type { AuditVerificationReport } from '../audit/verify-audit-log';
+import type { GenuineVerification } from '../audit/verify-audit-log';
 import type { ClassificationCategory } from '../privacy/classification-registry';
 
 /**
@@ -135,6 +135,24 @@ export interface MfaEvidence {
 export interface AuthzEvidence {
   /** A request no policy can grant (unknown subject, role, action and resource type). */
   probe: { allowed: boolean; effect: string; reasonId: string };
+  /** Rules in the loaded policy (absent when the engine cannot tell). */
+  rules?: { allow: number; deny: number };
+  /**
+   * A request the policy should grant (the configured grant probe, or one derived from an
+   * unconditional allow rule) and what the engine answered: default deny is only meaningful for
+   * a policy that grants something.
+   */
+  grantProbe?: {
+    source: 'configured' | 'derived';
+    action: string;
+    resourceType: string;
+    allowed: boolean;
+    reasonId: string;
+  };
+  /** Whether the engine offers a break-glass grant path (`grantBreakGlass`). */
+  breakGlassPath?: boolean;
+  /** `authz.break_glass.granted` events in the audit log (grants and drills), and the latest one. */
+  breakGlassAudited?: { count: number; lastAt?: string };
   breakGlass: {
     id: string;
     active: boolean;
@@ -167,19 +185,70 @@ export interface ThreatDetectionEvidence {
   auditLogAttached?: boolean;
 }
 
-// ---- HTTP apps (registered by the Express / Koa adapters) ----------------------------------
+// ---- HTTP apps (registered by the Express / Koa / NestJS adapters) ------------------------
+
+/** The security headers whose presence on real responses the adapters count. */
+export const OBSERVED_SECURITY_HEADERS = Object.freeze([
+  'strict-transport-security',
+  'content-security-policy',
+  'x-content-type-options',
+  'x-frame-options',
+  'referrer-policy',
+] as const);
+
+/** What the mounted bundle of one app saw on real traffic since it was created. */
+export interface HttpTrafficEvidence {
+  /** Requests that reached the bundle, and when the first and the last arrived (absent: none yet). */
+  readonly requests: number;
+  readonly firstSeenAt?: string;
+  readonly lastSeenAt?: string;
+  /** Responses that finished (headers read as sent). */
+  readonly responses: number;
+  /**
+   * Per security header (lower case): responses that carried it, the first value seen, and how
+   * many carried a different value.
+   */
+  readonly headers: Readonly<
+    Record<string, { readonly responses: number; readonly value: string; readonly otherValues: number }>
+  >;
+  /** Authentication presented: bearer tokens, cookies (no bearer), neither. */
+  readonly auth: { readonly bearer: number; readonly cookie: number; readonly none: number };
+  /**
+   * Unsafe-method requests that carried cookies and no bearer token (what CSRF is about), and the
+   * CSRF step's decisions on unsafe methods: token accepted, request refused.
+   */
+  readonly csrf: { readonly unsafeWithCookies: number; readonly accepted: number; readonly refused: number };
+  /**
+   * Transport: requests over TLS terminated in this process (`direct`, per negotiated protocol and
+   * cipher, counted once per connection), requests a trusted proxy reported as HTTPS
+   * (`forwarded`: the terminator is declared, not observed), and plain HTTP (`plain`).
+   */
+  readonly tls: {
+    readonly direct: number;
+    readonly forwarded: number;
+    readonly plain: number;
+    /** Connections per negotiated protocol (`TLSv1.3`) and per cipher (`TLS_AES_256_GCM_SHA384`). */
+    readonly protocols: Readonly<Record<string, number>>;
+    readonly ciphers: Readonly<Record<string, number>>;
+  };
+}
 
 /**
- * What an HTTP adapter reports about one app: the security headers it sends (from its
- * configuration or, better, read from a probed response) and its CSRF protection.
+ * What an HTTP adapter reports about one app. `observed` evidence comes from the bundle's own
+ * traffic recorder (`bundle.evidence()`); anything else (a literal passed to `registerHttpApp`)
+ * is `declared` and never passes a control about behaviour.
  */
 export interface HttpAppEvidence {
   readonly name: string;
-  /** Response header name (any case) -> value. */
+  /** Response header name (any case) -> value: configured, or (observed) the first value sent. */
   readonly securityHeaders: Readonly<Record<string, string>>;
   readonly csrf: { readonly enabled: boolean; readonly method?: string };
-  /** `probe` when the headers were read from a real response, `config` from configuration. */
-  readonly observedBy?: 'probe' | 'config';
+  /** `traffic`: read from real responses; `probe`: one probed response; `config`: configuration. */
+  readonly observedBy?: 'traffic' | 'probe' | 'config';
+  /** Set by the kit: `observed` only for evidence the adapters' traffic recorder produced. */
+  readonly provenance?: EvidenceProvenance;
+  /** Present when `observedBy` is `traffic`. */
+  readonly traffic?: HttpTrafficEvidence;
 }
 
 export interface HttpEvidence {
@@ -219,6 +288,15 @@ export interface DsrEvidence {
   sources: { id: string; export: boolean; erase: boolean; rectify?: boolean }[];
   /** Export formats offered (portability needs a machine-readable one). */
   formats: string[];
+  /** The last `dsr.selfTest()`: an export for a test subject through every source. */
+  selfTest?: DsrSelfTestEvidence;
+}
+
+export interface DsrSelfTestEvidence {
+  at: string;
+  ok: boolean;
+  /** Per source: whether the export ran, how many records it returned, of which record types (entities). */
+  sources: { id: string; ok: boolean; records: number; types: string[] }[];
 }
 
 export interface ProcessorEvidence {
@@ -237,9 +315,13 @@ export interface ProcessorEvidence {
 }
 
 export interface BreachEvidence {
+  /** The notification clocks in force (absent: the source does not report them). */
+  deadlines?: { authorityHours: number; subjectsHours: number };
   incidents: {
     id: string;
     detectedAt: string;
+    /** A drill recorded with `breaches.recordDrill()` (exercises the procedure; no notification owed). */
+    drill?: boolean;
     /** Notifications the incident needs, each with its deadline and when it was sent. */
     notifications: { audience: string; required: boolean; dueAt?: string; sentAt?: string }[];
   }[];
@@ -296,23 +378,18 @@ export interface EvidenceBundle {
 export type EvidenceSourceName = Exclude<keyof EvidenceBundle, 'collectedAt' | 'settings' | 'errors'>;
 
 /**
- * Converts a verification report into evidence (drops the root hash and torn-tail offsets).
- * `trustedHeads` is how many unsigned heads the verification was given: `AuditLog.verify()`
- * compares the root it holds in memory like a checkpoint and counts it in `checkpointsVerified`.
+ * Converts what `verifyAuditLog()` recorded about a report it returned into evidence (the root
+ * hash and torn-tail offsets are dropped). The signed-checkpoint count is the one verification
+ * counted itself, not one a caller computes.
  */
-export function verificationEvidence(
-  report: AuditVerificationReport,
-  at: Date,
-  trustedHeads = 0,
-): AuditVerificationEvidence {
-  const counted = report.ok === true ? trustedHeads : 0;
+export function verificationEvidence(report: GenuineVerification, at: Date): AuditVerificationEvidence {
   return {
     at: at.toISOString(),
     ok: report.ok === true,
     checkedEntries: report.checkedEntries,
     treeSize: report.treeSize,
     checkpointsVerified: report.checkpointsVerified,
-    signedCheckpointsVerified: Math.max(0, report.checkpointsVerified - counted),
+    signedCheckpointsVerified: report.ok === true ? report.signedCheckpointsVerified : 0,
     ...(report.firstBad ? { firstBad: { seq: report.firstBad.seq, reason: report.firstBad.reason } } : {}),
   };
 }

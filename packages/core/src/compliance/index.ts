@@ -13,6 +13,7 @@ export {
   type BruteForceGuardSource,
   type ThreatDetectorSource,
   type AuditLogDescription,
+  type GrantProbe,
 } from './compliance-kit';
 export {
   ComplianceReport,
@@ -31,6 +32,7 @@ export { FRAMEWORKS, FRAMEWORK_NAMES, type Framework, type CheckId, type Control
 export {
   AUTOMATED_CHECKS,
   runCheck,
+  ACCEPTED_PROVENANCE,
   type AutomatedCheck,
   type CheckOutcome,
   type CheckStatus,
@@ -39,6 +41,9 @@ export {
 export type {
   Evidence,
   EvidenceBundle,
+  EvidenceProvenance,
+  HttpTrafficEvidence,
+  DsrSelfTestEvidence,
   EvidenceSourceName,
   HttpAppEvidence,
   HttpEvidence,

@@ -2,7 +2,7 @@ import { BulwarkConfigError, ErrorCodes } from '../errors';
 import type { BreachRegister } from '../privacy/breach-register';
 import type { ConsentManager } from '../privacy/consent-manager';
 import type { DataRetention } from '../privacy/data-retention';
-import type { DataSubjectRequests } from '../privacy/data-subject-requests';
+import type { DataSubjectRequests, DsrSelfTestResult } from '../privacy/data-subject-requests';
 import type { ProcessingRegister } from '../privacy/processing-register';
 import type { ProcessorRegister } from '../privacy/processor-register';
 import type {
@@ -10,6 +10,7 @@ import type {
   ConsentEvidence,
   DataRetentionEvidence,
   DsrEvidence,
+  DsrSelfTestEvidence,
   ProcessingEvidence,
   ProcessorEvidence,
 } from './evidence';
@@ -83,6 +84,9 @@ const ADAPTERS: Record<PrivacyName, (service: object, now: Date) => Promise<unkn
       // Every SubjectDataSource must implement export(); erase / rectify are optional.
       sources: d.sources().map((s) => ({ id: s.id, export: true, erase: s.erase, rectify: s.rectify })),
       formats: ['json', 'csv', 'xml'],
+      ...(typeof d.lastSelfTest === 'function' && d.lastSelfTest() !== undefined
+        ? { selfTest: copySelfTest(d.lastSelfTest()!) }
+        : {}),
     }))();
   },
   processors: (service, now) => {
@@ -110,9 +114,11 @@ const ADAPTERS: Record<PrivacyName, (service: object, now: Date) => Promise<unkn
     if (!has(service, 'list', 'overdue')) return undefined;
     const b = service as BreachRegister;
     return (async (): Promise<BreachEvidence> => ({
+      ...(typeof b.deadlines === 'function' ? { deadlines: b.deadlines() } : {}),
       incidents: b.list().map((i) => ({
         id: i.id,
         detectedAt: i.detectedAt,
+        ...(i.drill === true ? { drill: true } : {}),
         notifications: i.notifications.map((n) => ({
           audience: n.to,
           required: n.required,
@@ -163,6 +169,14 @@ const ADAPTERS: Record<PrivacyName, (service: object, now: Date) => Promise<unkn
     }))();
   },
 };
+
+function copySelfTest(t: DsrSelfTestResult): DsrSelfTestEvidence {
+  return {
+    at: t.at,
+    ok: t.ok,
+    sources: t.sources.map((s) => ({ id: s.id, ok: s.ok, records: s.records, types: [...s.types] })),
+  };
+}
 
 /** Reads one privacy service (or calls its snapshot function) and checks the snapshot's shape. */
 export async function adaptPrivacySource(

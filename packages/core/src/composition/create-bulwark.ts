@@ -43,6 +43,7 @@ const KNOWN_COMPLIANCE = optionKeys<ComplianceConfig>({
   privilegedRoles: true,
   httpSurface: true,
   auditCategories: true,
+  grantProbe: true,
 });
 
 /** What a section needs opened: checked synchronously before anything is opened. */

@@ -1,4 +1,6 @@
 import type { BearerTokenVerifier } from './bearer-authenticator';
+import type { CsrfProtection } from './csrf-protection';
+import { HttpTrafficRecorder } from './http-app-evidence';
 import type { InputGuardOptions } from './input-guard';
 import { isPublicPath, type BulwarkBundlePlan } from './plan-bulwark-bundle';
 import type { RequestIdOptions } from './request-arrival';
@@ -15,7 +17,7 @@ export interface BundleStepFactories<H, Auth extends object, Csrf extends object
   audit(options: RequestAuditorOptions): H & { close(): Promise<void> };
   inputGuard(options: InputGuardOptions): H;
   authenticate(options: Omit<Auth, 'publicPaths'> & { tokens: BearerTokenVerifier }): H;
-  csrf(options: Csrf): H;
+  csrf(options: Csrf): H & { readonly protection?: CsrfProtection };
   unless(middleware: H, skip: (path: string) => boolean): H;
 }
 
@@ -27,6 +29,11 @@ export interface BundleSteps<H> {
   readonly headers: Readonly<Record<string, string>>;
   /** Flushes the audit step's pending events (a no-op when audit is off). */
   close(): Promise<void>;
+  /**
+   * Counts what the bundle does on real traffic (compliance evidence): the adapter calls
+   * `recorder.request(req, res)` once per request as the bundle starts on it.
+   */
+  readonly recorder: HttpTrafficRecorder;
 }
 
 /**
@@ -36,7 +43,13 @@ export interface BundleSteps<H> {
 export function assembleBundleSteps<H, Auth extends object, Csrf extends object>(
   plan: BulwarkBundlePlan<Auth, Csrf>,
   make: BundleStepFactories<H, Auth, Csrf>,
+  name = 'app',
 ): BundleSteps<H> {
+  const recorder = new HttpTrafficRecorder({
+    name,
+    csrf: plan.csrfEvidence,
+    trustProxy: plan.trustProxy,
+  });
   const steps: H[] = [];
   let headers: Readonly<Record<string, string>> = {};
   let close = async (): Promise<void> => {};
@@ -56,7 +69,11 @@ export function assembleBundleSteps<H, Auth extends object, Csrf extends object>
       const { options, publicPaths } = plan.authenticate;
       const mw = make.authenticate(options);
       steps.push(publicPaths.length === 0 ? mw : make.unless(mw, (p) => isPublicPath(p, publicPaths)));
-    } else if (step === 'csrf' && plan.csrf !== undefined) steps.push(make.csrf(plan.csrf));
+    } else if (step === 'csrf' && plan.csrf !== undefined) {
+      const mw = make.csrf(plan.csrf);
+      mw.protection?.observe(recorder);
+      steps.push(mw);
+    }
   }
-  return { steps, headers, close };
+  return { steps, headers, close, recorder };
 }

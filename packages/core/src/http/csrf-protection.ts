@@ -18,6 +18,7 @@ export interface CsrfOptions {
  * exempt methods. The adapter supplies the binding (session id or principal id).
  */
 export class CsrfProtection {
+  #observer?: { csrfDecision(refused: boolean): void };
   readonly tokens: CsrfTokens;
   readonly cookie: CsrfCookieOptions;
   readonly ignoreMethods: readonly string[];
@@ -44,7 +45,23 @@ export class CsrfProtection {
 
   /** Throws EBADCSRFTOKEN (403) unless the request is exempt or carries a valid token. */
   check(req: CsrfRequest): void {
-    this.tokens.check(req, this.cookie.name, this.ignoreMethods);
+    const observer = this.#observer;
+    if (observer === undefined) return this.tokens.check(req, this.cookie.name, this.ignoreMethods);
+    try {
+      this.tokens.check(req, this.cookie.name, this.ignoreMethods);
+    } catch (err) {
+      observer.csrfDecision(true);
+      throw err;
+    }
+    const method = req.method;
+    if (!this.ignoreMethods.includes(method) && !this.ignoreMethods.includes(method.toUpperCase())) {
+      observer.csrfDecision(false);
+    }
+  }
+
+  /** Reports each decision on a checked (non-exempt) request to `observer` (the bundle's traffic recorder). */
+  observe(observer: { csrfDecision(refused: boolean): void }): void {
+    this.#observer = observer;
   }
 
   /** The token for `csrfToken()` and, when a new one was minted, the Set-Cookie value. */

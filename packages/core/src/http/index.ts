@@ -81,7 +81,7 @@ export {
   type BruteForceLimiter,
   type BruteForceTicket,
 } from './brute-force-gate';
-export { httpAppEvidence } from './http-app-evidence';
+export { httpAppEvidence, HttpTrafficRecorder, type HttpTrafficRecorderOptions } from './http-app-evidence';
 export type { HttpAppEvidence } from '../compliance/evidence';
 export type { BulwarkHttpKit } from './http-kit';
 export {

@@ -88,6 +88,17 @@ export class TrustedProxies {
   }
 
   /**
+   * True when the socket's peer is a trusted proxy (a hop count trusts the nearest hop; a list
+   * trusts peers inside it): what a header such as X-Forwarded-Proto may be believed from.
+   */
+  trustsPeer(remoteAddress: string | undefined): boolean {
+    const peer = normalize(remoteAddress);
+    if (peer === undefined) return false;
+    if (this.#range !== undefined) return this.#range.test(peer);
+    return this.#hops > 0;
+  }
+
+  /**
    * The client address: the socket's peer, or with trusted proxies the first hop (walking
    * X-Forwarded-For from the right) that is not a trusted proxy. A header entry that is not an IP
    * address stops the walk at the last trusted hop (fail closed: a broken chain never yields a

@@ -61,6 +61,8 @@ export interface BreachIncident {
   notifications: BreachNotification[];
   status: 'open' | 'closed';
   closedAt?: string;
+  /** A drill (exercise of the incident procedure), recorded with `recordDrill()`: no notification is owed. */
+  drill?: boolean;
 }
 
 export interface BreachInput {
@@ -78,6 +80,21 @@ export interface BreachInput {
    * Give the reason when setting one to false: it is kept with the incident.
    */
   notify?: { authority?: boolean | { reason: string }; subjects?: boolean | { reason: string } };
+  /** A drill: set by `recordDrill()`. */
+  drill?: boolean;
+}
+
+/** A drill of the incident procedure (`recordDrill`): when it ran and what was exercised. */
+export interface BreachDrillInput {
+  id?: string;
+  /** What was exercised, e.g. `Tabletop: lost laptop with patient exports`. */
+  title: string;
+  description?: string;
+  /** When the drill's (simulated) detection happened. Default now. */
+  detectedAt?: Date | string;
+  severity?: BreachSeverity;
+  /** Data categories the scenario involved. Default `['drill']`. */
+  dataCategories?: string[];
 }
 
 export interface OverdueNotification {
@@ -132,8 +149,31 @@ export class BreachRegister {
     return { ...this.rules };
   }
 
+  /**
+   * Records a drill of the incident procedure (HIPAA 164.308(a)(6), ISO A.5.26, SOC 2 CC7.3 want
+   * the procedure shown to work): kept as an incident flagged `drill: true`, with no notification
+   * owed (each is marked not required, reason `drill`) and no subjects affected.
+   */
+  async recordDrill(input: BreachDrillInput): Promise<BreachIncident> {
+    const d = checkObject(input, 'breach.drill');
+    const notRequired = { reason: 'drill: an exercise of the incident procedure, no breach occurred' };
+    return this.record({
+      ...(d.id === undefined ? {} : { id: d.id as string }),
+      title: d.title as string,
+      ...(d.description === undefined ? {} : { description: d.description as string }),
+      detectedAt: (d.detectedAt as Date | string | undefined) ?? this.clock(),
+      severity: (d.severity as BreachSeverity | undefined) ?? 'low',
+      affectedSubjects: 0,
+      dataCategories: (d.dataCategories as string[] | undefined) ?? ['drill'],
+      notify: { authority: notRequired, subjects: notRequired },
+      drill: true,
+    });
+  }
+
   async record(input: BreachInput): Promise<BreachIncident> {
     const i = checkObject(input, 'breach');
+    if (i.drill !== undefined && typeof i.drill !== 'boolean')
+      throw privacyError('breach.drill', 'must be a boolean');
     const id = i.id === undefined ? randomUUID() : checkId(i.id, 'breach.id');
     if (this.map.has(id))
       throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `breach ${id} exists`, { id });
@@ -181,8 +221,10 @@ export class BreachRegister {
       ),
       notifications,
       status: 'open',
+      ...(i.drill === true ? { drill: true } : {}),
     };
     await this.audit('breach.recorded', incident, {
+      ...(incident.drill === true ? { drill: true } : {}),
       severity: incident.severity,
       affectedSubjects: incident.affectedSubjects,
       detectedAt: incident.detectedAt,

@@ -101,6 +101,14 @@ export interface ErasureResult {
 
 const TYPES: readonly DsrType[] = ['access', 'portability', 'erasure', 'rectification'];
 
+/** What `DataSubjectRequests.selfTest()` found (no subject id, no record content). */
+export interface DsrSelfTestResult {
+  readonly at: string;
+  /** Every source exported at least one record for the test subject. */
+  readonly ok: boolean;
+  readonly sources: readonly { id: string; ok: boolean; records: number; types: string[] }[];
+}
+
 /**
  * Data-subject rights (GDPR Art. 15-17, 20) over registered data sources: access / portability
  * exports (JSON, CSV, XML), erasure (source deletion + crypto-shredding + audit redaction + a signed
@@ -165,8 +173,56 @@ export class DataSubjectRequests {
 
   // ------------------------------------------------------------------ sources
 
+  #lastSelfTest?: DsrSelfTestResult;
+
   registerSource(source: SubjectDataSource): void {
     this.sourceRegistry.register(source);
+  }
+
+  /**
+   * Runs an export for a test subject through every registered source (nothing is erased or
+   * changed) and keeps the result as compliance evidence: when it ran, and per source whether the
+   * export worked, how many records it returned and of which types (entities). Seed a synthetic
+   * subject in every store and run this on a schedule: a source that exports nothing for it, or
+   * an entity of the ClassificationRegistry no source exported, fails \`dsr.capabilities\`. The
+   * subject id is not kept.
+   */
+  async selfTest(options: { subjectId: string }): Promise<DsrSelfTestResult> {
+    const o = checkObject(options, 'dsr.selfTest');
+    const subjectId = checkSubjectId(o.subjectId, 'dsr.selfTest.subjectId');
+    const sources: { id: string; ok: boolean; records: number; types: string[] }[] = [];
+    for (const source of this.sourceRegistry.sorted()) {
+      try {
+        const records = await this.sourceRegistry.call(source, 'export', () => source.export(subjectId));
+        const list: unknown[] = Array.isArray(records) ? records : [];
+        const types = new Set<string>();
+        for (const r of list) {
+          const type = (r as { type?: unknown } | null)?.type;
+          if (typeof type === 'string' && type !== '') types.add(type);
+        }
+        sources.push({
+          id: source.id,
+          ok: Array.isArray(records),
+          records: list.length,
+          types: [...types].sort(),
+        });
+      } catch {
+        // The cause may hold personal data: only the failure is kept.
+        sources.push({ id: source.id, ok: false, records: 0, types: [] });
+      }
+    }
+    const result: DsrSelfTestResult = Object.freeze({
+      at: this.clock().toISOString(),
+      ok: sources.length > 0 && sources.every((s) => s.ok && s.records > 0),
+      sources: Object.freeze(sources.map((s) => Object.freeze(s))) as DsrSelfTestResult['sources'],
+    });
+    this.#lastSelfTest = result;
+    return result;
+  }
+
+  /** The last \`selfTest()\` result (undefined before the first). */
+  lastSelfTest(): DsrSelfTestResult | undefined {
+    return this.#lastSelfTest;
   }
 
   /** Registered sources and what they support (evidence: erasure reaches every source). */

@@ -26,6 +26,7 @@ export {
   type IdentityVerifier,
   type ReceiveRequestInput,
   type ErasureResult,
+  type DsrSelfTestResult,
 } from './data-subject-requests';
 export {
   DEFAULT_ERASURE_EVIDENCE,
@@ -101,6 +102,7 @@ export {
   DEFAULT_BREACH_DEADLINES,
   type BreachIncident,
   type BreachInput,
+  type BreachDrillInput,
   type BreachNotification,
   type BreachSeverity,
   type BreachAudience,

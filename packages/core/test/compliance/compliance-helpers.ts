@@ -1,4 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, request, type ServerOptions } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { AuditLog } from '../../src/audit/audit-log';
 import { CheckpointSigner } from '../../src/audit/checkpoint-signer';
 import { MemoryAuditStore } from '../../src/audit/memory-audit-store';
@@ -11,6 +16,8 @@ import { KeyRing } from '../../src/crypto/key-ring';
 import { generateMasterKey } from '../../src/crypto/master-key';
 import { MemoryKeyStore } from '../../src/crypto/memory-key-store';
 import { PasswordHasher } from '../../src/crypto/password-hasher';
+import { CsrfProtection } from '../../src/http/csrf-protection';
+import { HttpTrafficRecorder } from '../../src/http/http-app-evidence';
 import { MfaPolicy } from '../../src/mfa/mfa-policy';
 import { BreachRegister } from '../../src/privacy/breach-register';
 import { ClassificationRegistry } from '../../src/privacy/classification-registry';
@@ -18,6 +25,7 @@ import { ConsentManager } from '../../src/privacy/consent-manager';
 import { DataRetention } from '../../src/privacy/data-retention';
 import { DataSubjectRequests } from '../../src/privacy/data-subject-requests';
 import { ProcessingRegister } from '../../src/privacy/processing-register';
+import type { SubjectRecord } from '../../src/privacy/subject-data-source';
 import { ProcessorRegister } from '../../src/privacy/processor-register';
 import { BruteForceGuard } from '../../src/threat/brute-force-guard';
 import { ThreatDetector } from '../../src/threat/threat-detector';
@@ -29,6 +37,78 @@ export const SECURE_HEADERS = Object.freeze({
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'no-referrer',
 });
+
+const FIXTURES = join(__dirname, 'fixtures');
+export const TLS: ServerOptions = {
+  key: readFileSync(join(FIXTURES, 'localhost-test-key.pem')),
+  cert: readFileSync(join(FIXTURES, 'localhost-test-cert.pem')),
+  minVersion: 'TLSv1.2',
+};
+
+export interface TrafficResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** One HTTPS request to 127.0.0.1:port trusting the fixture certificate. */
+export function httpsRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<TrafficResult> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, method, path, headers, ca: TLS.cert, servername: 'localhost', agent: false },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Serves real HTTPS through a traffic recorder the way an adapter bundle does (recorder first,
+ * security headers, CSRF on unsafe methods), runs `traffic` against it, and returns the recorder.
+ */
+export async function observedApp(
+  traffic: (port: number) => Promise<void> = async (port) => {
+    await httpsRequest(port, 'GET', '/');
+    // A cookie-carrying POST without a token: the CSRF step must refuse it.
+    const refused = await httpsRequest(port, 'POST', '/notes', { cookie: 'sid=abc' });
+    if (refused.status !== 403) throw new Error(`expected a CSRF refusal, got ${refused.status}`);
+  },
+  options: { name?: string; headers?: Readonly<Record<string, string>> } = {},
+): Promise<HttpTrafficRecorder> {
+  const recorder = new HttpTrafficRecorder({
+    name: options.name ?? 'api',
+    csrf: { enabled: true, method: 'signed-double-submit-cookie' },
+  });
+  const csrf = new CsrfProtection({ secret: randomBytes(32), cookie: { secure: true } });
+  csrf.observe(recorder);
+  const headers = options.headers ?? SECURE_HEADERS;
+  const server = createServer(TLS, (req: IncomingMessage, res: ServerResponse) => {
+    recorder.request(req, res);
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    try {
+      csrf.check({ method: req.method ?? 'GET', headers: req.headers, binding: '' });
+      res.end('ok');
+    } catch {
+      res.statusCode = 403;
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await traffic((server.address() as AddressInfo).port);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  return recorder;
+}
 
 export const POLICY: PolicyDocument = {
   version: 1,
@@ -137,7 +217,16 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
   await auditLog.checkpoint();
 
   const policyEngine = new PolicyEngine({ policy: POLICY, auditLog });
+  // The emergency-access path, exercised (a drill grant, recorded in the audit log).
+  await policyEngine.grantBreakGlass({
+    actor: { id: 'drill-user' },
+    reason: 'yearly break-glass drill',
+    actions: 'patient:read',
+    resources: 'records/*',
+    durationMs: 60_000,
+  });
   const threatDetector = new ThreatDetector({ auditLog });
+  threatDetector.on('violation', () => undefined);
 
   const consent = new ConsentManager();
   consent.registerPurpose({
@@ -150,13 +239,22 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
   consent.registerPurpose({ id: 'analytics', name: 'Analytics', version: 1, text: 'Measure usage.' });
 
   const dsr = new DataSubjectRequests({ verifyIdentity: async () => true });
+  // A synthetic test subject seeded in the store, exported by the self-test below.
   dsr.registerSource({
     id: 'users-db',
     describe: 'Your account',
-    export: () => [],
+    export: (subjectId): SubjectRecord[] =>
+      subjectId === 'dsr-self-test'
+        ? [
+            { type: 'User', id: 't1', fields: { email: 'test@example.invalid' } },
+            { type: 'Patient', id: 't1', fields: { diagnosis: 'none (test subject)' } },
+            { type: 'Payment', id: 't1', fields: { pan: '4111111111111111' } },
+          ]
+        : [],
     erase: () => 0,
     rectify: () => 0,
   });
+  await dsr.selfTest({ subjectId: 'dsr-self-test' });
 
   const processors = new ProcessorRegister();
   processors.register({
@@ -179,6 +277,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
   });
   await breaches.notify(incident.id, { to: 'authority', at: new Date(detectedAt.getTime() + 3_600_000) });
   await breaches.notify(incident.id, { to: 'subjects', at: new Date(detectedAt.getTime() + 86_400_000) });
+  await breaches.recordDrill({ title: 'Tabletop: lost laptop with patient exports' });
   const processing = new ProcessingRegister({ controller: { name: 'Clinic' }, classification, processors });
   processing.register({
     id: 'care',
@@ -216,11 +315,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
       processing,
       dataRetention,
     })
-    .registerHttpApp({
-      name: 'api',
-      securityHeaders: SECURE_HEADERS,
-      csrf: { enabled: true, method: 'signed-double-submit' },
-    });
+    .registerHttpApp(await observedApp());
   if (options.verify !== false) await kit.verifyAuditLog();
   return {
     kit,

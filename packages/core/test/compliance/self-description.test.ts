@@ -124,9 +124,7 @@ describe('ComplianceKit reading the descriptions', () => {
     await kit.verifyAuditLog();
     const outcome = runCheck('audit.tamper-evidence', await kit.collectEvidence(), {});
     expect(outcome.status).toBe('fail');
-    expect(outcome.summary).toMatch(
-      /no signed checkpoint was verified \(the audit log has no checkpoint signer\)/,
-    );
+    expect(outcome.summary).toMatch(/the audit log has no checkpoint signer of its own/);
     await log.close();
   });
 

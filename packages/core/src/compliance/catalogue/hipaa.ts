@@ -301,14 +301,14 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
       'Implement technical security measures to guard against unauthorized access to electronic protected health information that is being transmitted over an electronic communications network; its specifications, integrity controls and encryption (164.312(e)(2)), are Addressable.',
     source: src('§164.312(e)(1)-(2)'),
     modality: 'required',
-    howEvidenced: 'Web responses carry HTTP Strict Transport Security with a max-age of at least one year.',
-    check: 'http.security-headers',
-    params: { require: ['hsts'] },
+    howEvidenced:
+      'The HTTP adapters record the TLS each request arrived over: protocol and cipher negotiated in Node, or a declared TLS-terminating proxy (X-Forwarded-Proto from a trusted proxy); any plain-HTTP request fails the check.',
+    check: 'http.transport-security',
     coverage: {
       level: 'partial',
-      evidences: 'HSTS observed on the registered web apps',
+      evidences: 'TLS observed on the apps\u2019 inbound HTTP (TLS 1.2 or later with an AEAD cipher negotiated in Node, or a declared terminator)',
       notCovered:
-        'the TLS protocol, cipher and certificate in use; transmissions other than the apps\u2019 HTTP responses (outbound calls, database links)',
+        'certificate validity and trust; transmissions other than inbound HTTP (outbound calls, database links)',
     },
   },
   {

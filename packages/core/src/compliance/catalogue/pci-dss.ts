@@ -94,14 +94,14 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
       'Strong cryptography and security protocols are implemented to safeguard PAN during transmission over open, public networks: only trusted keys and certificates are accepted; certificates are confirmed valid and not expired or revoked; the protocol supports only secure versions or configurations, without fallback to insecure ones; the encryption strength is appropriate for the methodology in use.',
     source: src('4.2.1'),
     modality: 'required',
-    howEvidenced: 'Web responses carry HTTP Strict Transport Security with a max-age of at least one year.',
-    check: 'http.security-headers',
-    params: { require: ['hsts'] },
+    howEvidenced:
+      'The HTTP adapters record the TLS each request arrived over: protocol and cipher negotiated in Node, or a declared TLS-terminating proxy (X-Forwarded-Proto from a trusted proxy); any plain-HTTP request fails the check.',
+    check: 'http.transport-security',
     coverage: {
       level: 'partial',
-      evidences: 'HSTS observed on the registered web apps (browsers refuse plain HTTP)',
+      evidences: 'TLS observed on the apps\u2019 inbound HTTP (TLS 1.2 or later with an AEAD cipher negotiated in Node, or a declared terminator)',
       notCovered:
-        'the TLS protocol versions, cipher strength and certificate validity; transmissions other than the apps\u2019 HTTP responses',
+        'certificate validity and trust (and the 4.2.1.1 key and certificate inventory); transmissions other than inbound HTTP',
     },
   },
   {

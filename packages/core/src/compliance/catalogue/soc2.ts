@@ -264,14 +264,14 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
       'The entity restricts the transmission, movement, and removal of information to authorized internal and external users and processes, and protects it during transmission, movement, or removal to meet its objectives.',
     source: src('CC6.7'),
     modality: 'required',
-    howEvidenced: 'Web responses carry HTTP Strict Transport Security with a max-age of at least one year.',
-    check: 'http.security-headers',
-    params: { require: ['hsts'] },
+    howEvidenced:
+      'The HTTP adapters record the TLS each request arrived over: protocol and cipher negotiated in Node, or a declared TLS-terminating proxy (X-Forwarded-Proto from a trusted proxy); any plain-HTTP request fails the check.',
+    check: 'http.transport-security',
     coverage: {
       level: 'partial',
-      evidences: 'HSTS observed on the registered web apps',
+      evidences: 'TLS observed on the apps\u2019 inbound HTTP (TLS 1.2 or later with an AEAD cipher negotiated in Node, or a declared terminator)',
       notCovered:
-        'the TLS protocol, cipher and certificate in use; transmission other than the apps\u2019 HTTP responses; restriction of movement and removal (data loss prevention, removable media)',
+        'certificate validity and trust; transmissions other than inbound HTTP; restriction of movement and removal (data loss prevention, removable media)',
     },
   },
   {

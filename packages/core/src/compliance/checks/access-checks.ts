@@ -1,4 +1,14 @@
-import { fail, list, missing, pass, type AutomatedCheck } from './check-outcome';
+import {
+  DAY_MS,
+  fail,
+  list,
+  missing,
+  notDemonstrated,
+  num,
+  pass,
+  time,
+  type AutomatedCheck,
+} from './check-outcome';
 
 // Access control: MFA for privileged roles, default deny, break-glass, brute-force and threat detection.
 
@@ -37,20 +47,61 @@ export const defaultDeny: AutomatedCheck = (bundle) => {
       'Remove wildcard allow rules that apply to every subject; grant by role and resource.',
     );
   }
-  return pass(`An ungranted request is denied (${p.reasonId}).`, [ev]);
+  const rules = ev.data.rules;
+  if (rules !== undefined && rules.allow === 0) {
+    return notDemonstrated(
+      `The policy has no allow rule (${rules.deny} deny rules): refusing everything shows nothing about default deny.`,
+      [ev],
+      'Load the policy the application enforces (allow rules per role and resource).',
+    );
+  }
+  const g = ev.data.grantProbe;
+  if (g === undefined || !g.allowed) {
+    return notDemonstrated(
+      g === undefined
+        ? 'No request the policy grants is known, so the refusal of an ungranted one proves nothing.'
+        : `The ${g.source} grant probe (${g.action} on ${g.resourceType}) was refused (${g.reasonId}): the policy is not shown to grant anything.`,
+      [ev],
+      'Set ComplianceKit grantProbe to a request the policy must allow (subject with a role, action, resource).',
+    );
+  }
+  return pass(
+    `An ungranted request is denied (${p.reasonId}) while a granted one (${g.action} on ${g.resourceType}, ${g.source}) is allowed${rules ? `; ${rules.allow} allow and ${rules.deny} deny rules` : ''}.`,
+    [ev],
+  );
 };
 
-export const breakGlassAudited: AutomatedCheck = (bundle) => {
+export const breakGlassAudited: AutomatedCheck = (bundle, params) => {
   const ev = bundle.authz;
   if (!ev) return missing(bundle, 'authz');
   const grants = ev.data.breakGlass;
-  if (grants.length === 0) {
-    return pass(
-      'No break-glass grant exists; the engine refuses grants whose audit event cannot be written.',
+  const audit = bundle.audit ? [bundle.audit] : [];
+  if (ev.data.breakGlassPath === false) {
+    return fail(
+      'The policy engine offers no break-glass (emergency access) grant path.',
       [ev],
+      'Use the PolicyEngine (grantBreakGlass) with an audit log so emergency access is granted, bounded and recorded.',
     );
   }
-  const audit = bundle.audit ? [bundle.audit] : [];
+  const maxAgeDays = num(params, 'maxTestAgeDays', 366);
+  const audited = ev.data.breakGlassAudited;
+  const lastAt = audited?.lastAt;
+  const recent = lastAt !== undefined && time(bundle.collectedAt) - time(lastAt) <= maxAgeDays * DAY_MS;
+  if (grants.length === 0 && !recent) {
+    return notDemonstrated(
+      audited === undefined
+        ? 'No break-glass grant exists and no audit log is registered to show one was ever granted or tested.'
+        : `No break-glass grant or test is recorded in the audit log within ${maxAgeDays} days${lastAt ? ` (last: ${lastAt})` : ''}.`,
+      [ev, ...audit],
+      'Test the emergency access path at least yearly: grant a short break-glass (policyEngine.grantBreakGlass({ actor, reason: "drill", actions, resources, durationMs: 60000 })) and review its audit record.',
+    );
+  }
+  if (grants.length === 0) {
+    return pass(
+      `No break-glass grant is live; the path was last exercised at ${lastAt} (${audited!.count} grants recorded in the audit log).`,
+      [ev, ...audit],
+    );
+  }
   if (grants.some((g) => g.auditRecorded === null)) {
     return fail(
       `${grants.length} break-glass grants exist but no audit log is registered to show they were recorded.`,
@@ -112,11 +163,13 @@ export const threatDetection: AutomatedCheck = (bundle) => {
   if (ev.data.rules !== undefined && ev.data.rules.length === 0) {
     return fail('The threat detector runs no rules.', [ev], 'Enable the built-in detection rules.');
   }
-  if (ev.data.auditLogAttached === false && ev.data.violationListeners === 0) {
-    return fail(
-      'Violations are neither written to the audit log nor sent to any listener.',
+  if (ev.data.violationListeners === 0) {
+    const written =
+      ev.data.auditLogAttached === true ? ' (violations are only written back to the audit log)' : '';
+    return notDemonstrated(
+      `The threat detector has no alert listener: a detected violation alerts nobody${written}.`,
       [ev],
-      'Attach the AuditLog to the ThreatDetector or subscribe an alerting hook.',
+      "Subscribe an alerting hook: threatDetector.on('violation', (v) => pager.notify(v)).",
     );
   }
   return pass(

@@ -1,4 +1,15 @@
-import { fail, HOUR_MS, list, missing, num, pass, SKEW_MS, time, type AutomatedCheck } from './check-outcome';
+import {
+  fail,
+  HOUR_MS,
+  list,
+  missing,
+  notDemonstrated,
+  num,
+  pass,
+  SKEW_MS,
+  time,
+  type AutomatedCheck,
+} from './check-outcome';
 
 // The audit trail: enabled, verified, tamper-evident, retained.
 
@@ -12,7 +23,33 @@ export const auditEnabled: AutomatedCheck = (bundle) => {
       'Record security events (authentication, access, changes) through the AuditLog, e.g. with the audit middleware.',
     );
   }
-  return pass(`The audit log holds ${ev.data.size} events.`, [ev]);
+  const w = ev.data.writes;
+  if (w !== undefined && (w.failing || w.failed > 0)) {
+    const last = w.lastFailureAt ? `, last at ${w.lastFailureAt}` : '';
+    const code = w.lastFailureCode ? ` (${w.lastFailureCode})` : '';
+    if (w.failing) {
+      return fail(
+        `Audit writes are failing: the last append failed${code}; ${w.failed} failed and ${w.succeeded} succeeded since start${last}.`,
+        [ev],
+        "Restore the audit store now; set the audit middleware's onFailure to 'fail-closed' for routes that read or change classified data so they refuse rather than run unrecorded.",
+      );
+    }
+    return fail(
+      `${w.failed} audit writes failed since start${code}${last} (recording has resumed; ${w.succeeded} succeeded): events were lost.`,
+      [ev],
+      'Investigate the lost events (store outage window), record an incident, and restart the process once reviewed to reset the counter.',
+    );
+  }
+  if (w === undefined) {
+    return notDemonstrated(
+      `The audit log holds ${ev.data.size} events but does not report its write health, so failed writes cannot be ruled out.`,
+      [ev],
+      "Register an AuditLog whose describe() reports writes (Bulwark's AuditLog does).",
+    );
+  }
+  return pass(`The audit log holds ${ev.data.size} events; ${w.succeeded} writes since start, none failed.`, [
+    ev,
+  ]);
 };
 
 export const auditVerified: AutomatedCheck = (bundle, params) => {
@@ -37,6 +74,16 @@ export const auditVerified: AutomatedCheck = (bundle, params) => {
   }
   if (age > maxAgeHours * HOUR_MS) {
     return fail(`The last successful verification (${v.at}) is older than ${maxAgeHours} h.`, [ev], howTo);
+  }
+  if (v.treeSize !== ev.data.size) {
+    const since = ev.data.size - v.treeSize;
+    return notDemonstrated(
+      since > 0
+        ? `Stale: the last verification (${v.at}) covered ${v.treeSize} entries; ${since} entries since are unverified.`
+        : `The last verification (${v.at}) covered ${v.treeSize} entries but the log now reports ${ev.data.size}.`,
+      [ev],
+      howTo,
+    );
   }
   return pass(
     `The audit chain (${v.treeSize} entries) was verified intact at ${v.at}, within ${maxAgeHours} h.`,
@@ -67,17 +114,19 @@ export const auditTamperEvidence: AutomatedCheck = (bundle) => {
       `the last verification failed${v.firstBad ? ` at seq ${v.firstBad.seq} (${v.firstBad.reason})` : ''}`,
     );
     fixes.push('investigate the failed verification');
+  } else if (ev.data.configuration === undefined || !ev.data.configuration.signer) {
+    problems.push(
+      ev.data.configuration === undefined
+        ? 'the audit log does not describe itself, so its own checkpoint signer cannot be confirmed'
+        : 'the audit log has no checkpoint signer of its own',
+    );
+    fixes.push('open the AuditLog with a CheckpointSigner and a checkpoint store');
   } else if (v.signedCheckpointsVerified === 0) {
     // The log's own description says why, when it has one: no signer, or no store to keep them.
-    const cfg = ev.data.configuration;
-    const why =
-      cfg === undefined
-        ? ''
-        : !cfg.signer
-          ? ' (the audit log has no checkpoint signer)'
-          : !cfg.checkpointStore
-            ? ' (the audit log has no checkpoint store, so verification sees no checkpoints)'
-            : ' (no checkpoint has been created yet)';
+    // The log has its own signer here (checked above): say why nothing signed was verified.
+    const why = !ev.data.configuration!.checkpointStore
+      ? ' (the audit log has no checkpoint store, so verification sees no checkpoints)'
+      : ' (no checkpoint has been created yet)';
     problems.push(`no signed checkpoint was verified${why}`);
     fixes.push(
       'configure a CheckpointSigner and checkpoint store and create checkpoints on a schedule (`bulwark audit checkpoint`)',

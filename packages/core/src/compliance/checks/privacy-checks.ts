@@ -4,6 +4,7 @@ import {
   list,
   missing,
   notApplicable,
+  notDemonstrated,
   num,
   pass,
   SKEW_MS,
@@ -77,14 +78,66 @@ export const dsrCapabilities: AutomatedCheck = (bundle, params) => {
       `Implement ${want} for these sources.`,
     );
   }
-  if (operation === 'portability') {
-    const formats = ev.data.formats.filter((f) => MACHINE_READABLE.includes(f.toLowerCase()));
-    if (formats.length === 0) {
-      return fail('No machine-readable export format is offered.', [ev], 'Offer JSON or CSV exports.');
-    }
-    return pass(`All ${ev.data.sources.length} data sources export, in ${formats.join(', ')}.`, [ev]);
+  const formats = ev.data.formats.filter((f) => MACHINE_READABLE.includes(f.toLowerCase()));
+  if (operation === 'portability' && formats.length === 0) {
+    return fail('No machine-readable export format is offered.', [ev], 'Offer JSON or CSV exports.');
   }
-  return pass(`All ${ev.data.sources.length} registered data sources support ${want}.`, [ev]);
+  // Capability shown, not declared: a recent self-test export reached every source and covered
+  // every classified entity.
+  const maxAgeDays = num(params, 'selfTestMaxAgeDays', 31);
+  const howTo = `Seed a synthetic test subject in every store and run dsr.selfTest({ subjectId }) at least every ${maxAgeDays} days.`;
+  const t = ev.data.selfTest;
+  if (t === undefined) {
+    return notDemonstrated(
+      `${ev.data.sources.length} data sources are registered but no self-test export has run.`,
+      [ev],
+      howTo,
+    );
+  }
+  const age = time(bundle.collectedAt) - time(t.at);
+  if (!Number.isFinite(age) || age > maxAgeDays * DAY_MS) {
+    return notDemonstrated(`The last DSR self-test (${t.at}) is older than ${maxAgeDays} days.`, [ev], howTo);
+  }
+  const failed = t.sources.filter((s) => !s.ok).map((s) => s.id);
+  if (failed.length > 0) {
+    return fail(
+      `The DSR self-test export failed in: ${list(failed)}.`,
+      [ev],
+      'Fix these sources (their export threw or returned no array), then re-run dsr.selfTest().',
+    );
+  }
+  const tested = new Set(t.sources.map((s) => s.id));
+  const untested = ev.data.sources.filter((s) => !tested.has(s.id)).map((s) => s.id);
+  const empty = t.sources.filter((s) => s.records === 0).map((s) => s.id);
+  if (untested.length > 0 || empty.length > 0) {
+    const parts = [
+      ...(empty.length ? [`exported nothing for the test subject: ${list(empty)}`] : []),
+      ...(untested.length ? [`registered after the self-test: ${list(untested)}`] : []),
+    ];
+    return notDemonstrated(`DSR sources not shown to work (${parts.join('; ')}).`, [ev], howTo);
+  }
+  const cls = bundle.classification;
+  if (!cls) return missing(bundle, 'classification');
+  const exported = new Set(t.sources.flatMap((s) => s.types));
+  const uncovered = [...new Set(cls.data.fields.map((f) => f.entity))].filter((e) => !exported.has(e));
+  if (uncovered.length > 0) {
+    return fail(
+      `Classified entities no DSR source exported in the self-test: ${list(uncovered)}.`,
+      [ev, cls],
+      'Register a DSR source for each classified entity (its export returns records of that type) and seed the test subject in it.',
+    );
+  }
+  const entities = new Set(cls.data.fields.map((f) => f.entity)).size;
+  if (operation === 'portability') {
+    return pass(
+      `All ${ev.data.sources.length} data sources export, in ${formats.join(', ')}; the self-test at ${t.at} covered all ${entities} classified entities.`,
+      [ev, cls],
+    );
+  }
+  return pass(
+    `All ${ev.data.sources.length} registered data sources support ${want}; the self-test export at ${t.at} covered all ${entities} classified entities.`,
+    [ev, cls],
+  );
 };
 
 export const processorAgreements: AutomatedCheck = (bundle) => {
@@ -109,10 +162,18 @@ export const processorAgreements: AutomatedCheck = (bundle) => {
   );
 };
 
-export const breachNotifications: AutomatedCheck = (bundle) => {
+export const breachNotifications: AutomatedCheck = (bundle, params) => {
   const ev = bundle.breaches;
   if (!ev) return missing(bundle, 'breaches');
   const now = time(bundle.collectedAt);
+  const d = ev.data.deadlines;
+  if (d === undefined || !(d.authorityHours > 0) || !(d.subjectsHours > 0)) {
+    return fail(
+      'The breach register does not report notification deadlines.',
+      [ev],
+      'Register the BreachRegister (deadlines: authorityHours, subjectsHours) instead of a stand-in.',
+    );
+  }
   const overdue: string[] = [];
   for (const i of ev.data.incidents) {
     for (const n of i.notifications) {
@@ -127,7 +188,23 @@ export const breachNotifications: AutomatedCheck = (bundle) => {
       'Send the notifications now and document the reasons for the delay.',
     );
   }
-  return pass(`${ev.data.incidents.length} incidents on record, no notification overdue.`, [ev]);
+  const maxAgeDays = num(params, 'maxDrillAgeDays', 366);
+  const recent = ev.data.incidents.filter((i) => {
+    const age = now - time(i.detectedAt);
+    return age >= -DAY_MS && age <= maxAgeDays * DAY_MS;
+  });
+  const drills = ev.data.incidents.filter((i) => i.drill === true).length;
+  if (recent.length === 0) {
+    return notDemonstrated(
+      `No incident or drill recorded within ${maxAgeDays} days (${ev.data.incidents.length} on record): the incident procedure is not shown to work.`,
+      [ev],
+      'Run an incident-response drill at least yearly and record it: breaches.recordDrill({ title, detectedAt }).',
+    );
+  }
+  return pass(
+    `${ev.data.incidents.length} incidents on record (${drills} drills; ${recent.length} within ${maxAgeDays} days), deadlines ${d.authorityHours} h (authority) / ${d.subjectsHours} h (subjects), no notification overdue.`,
+    [ev],
+  );
 };
 
 export const processingRecords: AutomatedCheck = (bundle) => {
