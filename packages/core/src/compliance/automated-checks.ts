@@ -119,6 +119,16 @@ export const ACCEPTED_PROVENANCE: Readonly<Record<CheckId, readonly EvidenceProv
   'breach.notifications': LIVE,
   'privacy.processing-records': DOCUMENTARY,
   'privacy.data-retention': LIVE,
+  'audit.review': LIVE,
+  'audit.write-health': LIVE,
+  'privacy.lawful-basis': DOCUMENTARY,
+  'dsr.rectification': LIVE,
+  'transfers.safeguards': DOCUMENTARY,
+  'consent.records': LIVE,
+  // The classification (live, from the entities) is compared with the record of processing.
+  'classification.inventory': DOCUMENTARY,
+  'hashing.keyed-pan': LIVE,
+  'breach.deadline': LIVE,
 });
 
 /**
