@@ -34,6 +34,20 @@ import {
   type ProcessorEvidence,
 } from './evidence';
 import { adaptPrivacySource, type PrivacySource } from './privacy-evidence';
+import {
+  buildAttestation,
+  checkAttestation,
+  MemoryAttestationStore,
+  signAttestation,
+  type AttestationInput,
+  type AttestationStore,
+  type AttestationView,
+} from './attestation';
+import { ComplianceSigner, type CompliancePublicKey } from './compliance-signing';
+import { builtInCatalogue } from './compliance-report';
+import type { ControlCatalogue } from './control-catalogue';
+import { signEvidenceSnapshot, type SignedEvidenceSnapshot } from './snapshot';
+import type { JWK } from 'jose';
 import { configError, invalid, isPlainObject } from '../util/options';
 
 type Awaitable<T> = T | Promise<T>;
@@ -121,6 +135,17 @@ export interface ComplianceKitOptions {
   clock?: () => Date;
   /** Config path used in error messages. Default `compliance` (createBulwark's section). */
   configPath?: string;
+  /** The controls `attest()` accepts (manual ones only). Default: the built-in catalogue. */
+  catalogue?: ControlCatalogue;
+  /** Human attestations of manual controls (`attest()`). */
+  attestations?: {
+    /** Where they are kept. Default: in memory (lost on restart; use a FileAttestationStore). */
+    store?: AttestationStore;
+    /** Signs each new attestation (a ComplianceSigner of purpose `attestation`). */
+    signer?: ComplianceSigner;
+    /** Verifies stored signatures when no signer is given (the signer's public key otherwise). */
+    publicKey?: CompliancePublicKey;
+  };
 }
 
 const SERVICE_NAMES: readonly (keyof ComplianceServices)[] = [
@@ -173,6 +198,10 @@ export class ComplianceKit {
   private readonly clock: () => Date;
   private lastVerification?: AuditVerificationEvidence;
   readonly #configPath: string;
+  readonly #catalogue?: ControlCatalogue;
+  readonly #attestationStore: AttestationStore;
+  readonly #attestationSigner?: ComplianceSigner;
+  readonly #attestationKey?: CompliancePublicKey;
 
   constructor(options: ComplianceKitOptions = {}) {
     const path =
@@ -193,6 +222,66 @@ export class ComplianceKit {
       throw this.#error('clock', 'must be a function returning a Date');
     }
     this.clock = (options.clock as (() => Date) | undefined) ?? (() => new Date());
+    const opts = options as ComplianceKitOptions;
+    if (opts.catalogue !== undefined) {
+      if (opts.catalogue === null || typeof (opts.catalogue as Partial<ControlCatalogue>).get !== 'function')
+        throw this.#error('catalogue', 'must be a ControlCatalogue');
+      this.#catalogue = opts.catalogue;
+    }
+    const a = opts.attestations;
+    if (a !== undefined && (a === null || typeof a !== 'object' || Array.isArray(a)))
+      throw invalid(`${path}.attestations`, 'an object', a);
+    const store = a?.store as Partial<AttestationStore> | null | undefined;
+    if (store !== undefined) {
+      if (store === null || typeof store !== 'object' || typeof store.append !== 'function' || typeof store.list !== 'function')
+        throw this.#error('attestations.store', 'must be an AttestationStore (append, list)');
+    }
+    if (a?.signer !== undefined && !(a.signer instanceof ComplianceSigner && a.signer.purpose === 'attestation'))
+      throw this.#error('attestations.signer', 'must be a ComplianceSigner of purpose "attestation"');
+    this.#attestationStore = (store as AttestationStore | undefined) ?? new MemoryAttestationStore();
+    this.#attestationSigner = a?.signer;
+    this.#attestationKey = a?.signer?.publicKey ?? a?.publicKey;
+  }
+
+  /**
+   * Records a person's attestation that a manual control is in place (signed when an attestation
+   * signer is configured). An unknown control id, an automated control or a malformed attestation
+   * is a BulwarkConfigError. Attested controls show as `attested` (never `pass`) until `expiresAt`.
+   */
+  async attest(controlId: string, attestation: AttestationInput): Promise<AttestationView> {
+    const catalogue = this.#catalogue ?? builtInCatalogue();
+    let record = buildAttestation(catalogue, controlId, attestation, this.clock(), `${this.#configPath}.attest`);
+    if (this.#attestationSigner !== undefined) record = await signAttestation(record, this.#attestationSigner);
+    await this.#attestationStore.append(record);
+    return checkAttestation(record, this.#attestationKey);
+  }
+
+  /** Every stored attestation, oldest first, with its signature checked against the attestation key. */
+  async attestations(): Promise<AttestationView[]> {
+    const records = await this.#attestationStore.list();
+    return Promise.all(records.map((r) => checkAttestation(r, this.#attestationKey)));
+  }
+
+  /**
+   * Collects evidence now and signs it with the operator's Ed25519 key, with the attestations:
+   * the document `bulwark report --config snapshot.json --public-key FILE` accepts. `privateKey`
+   * is a private Ed25519 JWK (e.g. from `bulwark audit keygen`) or a ComplianceSigner of purpose
+   * `snapshot`; `keyId` names the key in the JWS header.
+   */
+  async snapshot(options: { privateKey: JWK | ComplianceSigner; keyId?: string }): Promise<SignedEvidenceSnapshot> {
+    if (!isPlainObject(options)) throw invalid(`${this.#configPath}.snapshot`, 'an object', options);
+    const key = options.privateKey;
+    const signer =
+      key instanceof ComplianceSigner
+        ? key
+        : await ComplianceSigner.fromJWK('snapshot', key, {
+            ...(options.keyId === undefined ? {} : { kid: options.keyId }),
+            path: `${this.#configPath}.snapshot.privateKey`,
+          });
+    if (signer.purpose !== 'snapshot')
+      throw this.#error('snapshot.privateKey', 'must be a snapshot key (ComplianceSigner of purpose "snapshot")');
+    const bundle = await this.collectEvidence();
+    return signEvidenceSnapshot(bundle, await this.attestations(), signer, this.clock());
   }
 
   #error(path: string, message: string): BulwarkConfigError {

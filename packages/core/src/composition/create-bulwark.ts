@@ -43,6 +43,8 @@ const KNOWN_COMPLIANCE = optionKeys<ComplianceConfig>({
   privilegedRoles: true,
   httpSurface: true,
   auditCategories: true,
+  catalogue: true,
+  attestations: true,
 });
 
 /** What a section needs opened: checked synchronously before anything is opened. */
