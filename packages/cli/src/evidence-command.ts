@@ -17,7 +17,11 @@ const OPTIONS = {
     help: 'Private Ed25519 JWK that signs the snapshot (from `bulwark evidence keygen`)',
   },
   'key-id': { type: 'string', arg: 'ID', help: 'Key id put in the signature header (default: the JWK kid)' },
-  out: { type: 'string', arg: 'FILE', help: 'Where to write (collect: the snapshot; keygen: the private key)' },
+  out: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'Where to write (collect: the snapshot; keygen: the private key)',
+  },
   'verify-audit': {
     type: 'boolean',
     help: 'Verify the audit chain before collecting, so the verification evidence is fresh',
@@ -71,9 +75,13 @@ export async function evidenceCommand(argv: string[], io: CliIo): Promise<number
     io.stdout(JSON.stringify(await signer.exportPublicJwk()) + '\n');
     return ExitCode.OK;
   }
-  if (values.config === undefined) throw new UsageError('collect needs --config FILE (a module returning your ComplianceKit)', hint);
+  if (values.config === undefined)
+    throw new UsageError('collect needs --config FILE (a module returning your ComplianceKit)', hint);
   if (values['private-key'] === undefined)
-    throw new UsageError('collect needs --private-key FILE (make one with `bulwark evidence keygen --out FILE`)', hint);
+    throw new UsageError(
+      'collect needs --private-key FILE (make one with `bulwark evidence keygen --out FILE`)',
+      hint,
+    );
   const jwk = await readJwkFile(values['private-key'], io, 'private-key');
   const signer = await ComplianceSigner.fromJWK('snapshot', jwk, {
     ...(values['key-id'] === undefined ? {} : { kid: values['key-id'] }),
@@ -83,6 +91,8 @@ export async function evidenceCommand(argv: string[], io: CliIo): Promise<number
   if (values['verify-audit']) await kit.verifyAuditLog();
   const snapshot = await kit.snapshot({ privateKey: signer });
   await writeFileAtomic(out, JSON.stringify(snapshot, null, 2) + '\n', 0o644);
-  io.stdout(`wrote signed evidence snapshot to ${values.out}${signer.kid === undefined ? '' : ` (key ${signer.kid})`}\n`);
+  io.stdout(
+    `wrote signed evidence snapshot to ${values.out}${signer.kid === undefined ? '' : ` (key ${signer.kid})`}\n`,
+  );
   return ExitCode.OK;
 }

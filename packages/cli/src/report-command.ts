@@ -53,7 +53,11 @@ const OPTIONS = {
     help: 'Verify the audit chain now, so the verification control reflects this run',
   },
   system: { type: 'string', arg: 'NAME', help: 'The system or scope assessed, shown in the report' },
-  period: { type: 'string', arg: 'FROM/TO', help: 'Period covered, ISO 8601 dates, e.g. 2026-01-01/2026-03-31' },
+  period: {
+    type: 'string',
+    arg: 'FROM/TO',
+    help: 'Period covered, ISO 8601 dates, e.g. 2026-01-01/2026-03-31',
+  },
   'generated-by': { type: 'string', arg: 'NAME', help: 'Who generates the report, shown in it' },
   previous: { type: 'string', arg: 'FILE', help: 'An earlier JSON report: the report lists what changed' },
   'signing-key': {
@@ -140,9 +144,13 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<number> 
   const signer =
     values['signing-key'] === undefined
       ? undefined
-      : await ComplianceSigner.fromJWK('report', await readJwkFile(values['signing-key'], io, 'signing-key'), {
-          path: 'signing-key',
-        });
+      : await ComplianceSigner.fromJWK(
+          'report',
+          await readJwkFile(values['signing-key'], io, 'signing-key'),
+          {
+            path: 'signing-key',
+          },
+        );
 
   const file = path.resolve(io.cwd, values.config);
   let result: ComplianceReportResult;
@@ -150,11 +158,21 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<number> 
     if (values['verify-audit']) {
       throw new UsageError('--verify-audit needs a live ComplianceKit, not an evidence snapshot', hint);
     }
-    result = await reportFromSnapshot(file, values, io, framework as Framework | 'all', description, previous);
+    result = await reportFromSnapshot(
+      file,
+      values,
+      io,
+      framework as Framework | 'all',
+      description,
+      previous,
+    );
     if (signer !== undefined) result = await signComplianceReport(result, signer);
   } else {
     if (values['public-key'] !== undefined || values['max-age'] !== undefined) {
-      throw new UsageError('--public-key and --max-age apply to a signed snapshot (.json), not a live kit', hint);
+      throw new UsageError(
+        '--public-key and --max-age apply to a signed snapshot (.json), not a live kit',
+        hint,
+      );
     }
     const kit = await loadKit(file, io, hint);
     const report = new ComplianceReport(kit, {
@@ -186,7 +204,13 @@ function describe(values: Values): ReportDescription {
   if (values['generated-by'] !== undefined) d.generatedBy = values['generated-by'];
   if (values.period !== undefined) {
     const [from, to, extra] = values.period.split('/');
-    if (!from || !to || extra !== undefined || Number.isNaN(Date.parse(from)) || Number.isNaN(Date.parse(to))) {
+    if (
+      !from ||
+      !to ||
+      extra !== undefined ||
+      Number.isNaN(Date.parse(from)) ||
+      Number.isNaN(Date.parse(to))
+    ) {
       throw new UsageError(`--period must be FROM/TO (ISO 8601 dates); got "${values.period}"`, HINT);
     }
     d.period = { from, to };
@@ -198,7 +222,10 @@ async function readPrevious(file: string, io: CliIo): Promise<ComplianceReportRe
   try {
     return JSON.parse(await fs.readFile(path.resolve(io.cwd, file), 'utf8')) as ComplianceReportResult;
   } catch (err) {
-    throw new UsageError(`--previous ${file} must be a readable JSON report: ${(err as Error).message}`, HINT);
+    throw new UsageError(
+      `--previous ${file} must be a readable JSON report: ${(err as Error).message}`,
+      HINT,
+    );
   }
 }
 
@@ -215,7 +242,10 @@ async function readPublicKey(file: string, io: CliIo): Promise<JWK | KeyObject> 
       if (key.asymmetricKeyType !== 'ed25519') throw new Error(`a ${key.asymmetricKeyType} key`);
       return key;
     } catch (err) {
-      throw new UsageError(`--public-key ${file} is not an Ed25519 public key: ${(err as Error).message}`, HINT);
+      throw new UsageError(
+        `--public-key ${file} is not an Ed25519 public key: ${(err as Error).message}`,
+        HINT,
+      );
     }
   }
   try {
@@ -274,7 +304,10 @@ async function reportFromSnapshot(
   return evaluateControls(verified.bundle, framework, {
     generatedAt: now,
     attestations: verified.attestations,
-    snapshot: { signedAt: verified.signedAt, ...(verified.keyId === undefined ? {} : { keyId: verified.keyId }) },
+    snapshot: {
+      signedAt: verified.signedAt,
+      ...(verified.keyId === undefined ? {} : { keyId: verified.keyId }),
+    },
     ...description,
     ...(previous === undefined ? {} : { previous }),
   });
@@ -283,6 +316,7 @@ async function reportFromSnapshot(
 function parseMaxAgeOption(value: string): number {
   const m = /^(\d{1,9})(s|m|h|d)?$/.exec(value.trim());
   const n = m === null ? 0 : Number(m[1]);
-  if (m === null || n <= 0) throw new UsageError(`--max-age must be like 90s, 30m, 24h or 7d; got "${value}"`, HINT);
+  if (m === null || n <= 0)
+    throw new UsageError(`--max-age must be like 90s, 30m, 24h or 7d; got "${value}"`, HINT);
   return n * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
 }

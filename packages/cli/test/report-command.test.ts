@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ComplianceSigner, verifyComplianceReport } from '@bulwark/core';
 import type { CliIo } from '../src/cli-io';
 import { runCli } from '../src/run-cli';
 
@@ -41,7 +42,9 @@ describe('bulwark report', () => {
       'r.json',
     );
     expect(run.code).toBe(0);
-    expect(run.out).toMatch(/wrote json report to r.json: pci: \d+ pass \(full\), \d+ pass \(partial\), 0 fail, \d+ n\/a; 0 attested, \d+ unattested/);
+    expect(run.out).toMatch(
+      /wrote json report to r.json: pci: \d+ pass \(full\), \d+ pass \(partial\), 0 fail, \d+ n\/a; 0 attested, \d+ unattested/,
+    );
     expect(run.out).not.toMatch(/%/);
     const report = JSON.parse(await fs.readFile(path.join(dir, 'r.json'), 'utf8'));
     expect(report.scope).toBe('pci');
@@ -67,7 +70,9 @@ describe('bulwark report', () => {
     expect(run.code).toBe(1);
     const report = JSON.parse(run.out);
     expect(report.totals.passedFull + report.totals.passedPartial).toBe(0);
-    expect(run.err).toMatch(/gdpr: 0 pass \(full\), 0 pass \(partial\), [1-9]\d* fail, \d+ n\/a; 0 attested, [1-9]\d* unattested/);
+    expect(run.err).toMatch(
+      /gdpr: 0 pass \(full\), 0 pass \(partial\), [1-9]\d* fail, \d+ n\/a; 0 attested, [1-9]\d* unattested/,
+    );
   });
 
   // The forged file: hand-written "evidence" dated months ago that used to score PCI 100%.
@@ -137,17 +142,35 @@ describe('bulwark report', () => {
 
     it('a fresh signed snapshot produces a report that names its evidence source and age', async () => {
       const snapshot = await collect();
-      const run = await cli('--config', snapshot, '--public-key', pubFile, '--format', 'md', '--system', 'clinic API');
+      const run = await cli(
+        '--config',
+        snapshot,
+        '--public-key',
+        pubFile,
+        '--format',
+        'md',
+        '--system',
+        'clinic API',
+      );
       expect(run.err).toMatch(/pci: \d+ pass \(full\)/);
       expect(run.code).toBe(0);
-      expect(run.out).toMatch(/\*\*Evidence:\*\* signed snapshot with key collector-1 \(signed .*\), collected .*, \d+s old at generation/);
+      expect(run.out).toMatch(
+        /\*\*Evidence:\*\* signed snapshot with key collector-1 \(signed .*\), collected .*, \d+s old at generation/,
+      );
       expect(run.out).toContain('**System:** clinic API');
       const json = await cli('--config', snapshot, '--public-key', pubFile, '--max-age', '1h');
       expect(json.code).toBe(0);
       const report = JSON.parse(json.out);
-      expect(report.metadata.evidence).toMatchObject({ source: 'snapshot', snapshot: { keyId: 'collector-1' } });
+      expect(report.metadata.evidence).toMatchObject({
+        source: 'snapshot',
+        snapshot: { keyId: 'collector-1' },
+      });
       expect(report.evidence.length).toBeGreaterThan(0);
-      expect(report.evidence.every((e: { provenance?: string }) => e.provenance === 'snapshot' || e.provenance === 'declared')).toBe(true);
+      expect(
+        report.evidence.every(
+          (e: { provenance?: string }) => e.provenance === 'snapshot' || e.provenance === 'declared',
+        ),
+      ).toBe(true);
     });
 
     it('refuses (exit 2) a snapshot with one byte changed', async () => {
@@ -161,7 +184,9 @@ describe('bulwark report', () => {
       const run = await cli('--config', snapshot, '--public-key', pubFile);
       expect(run.code).toBe(2);
       expect(run.out).toBe('');
-      expect(run.err).toMatch(/refused: evidence snapshot: the signature does not verify.*ERR_COMPLIANCE_SNAPSHOT_INVALID/);
+      expect(run.err).toMatch(
+        /refused: evidence snapshot: the signature does not verify.*ERR_COMPLIANCE_SNAPSHOT_INVALID/,
+      );
     });
 
     it('refuses (exit 2) a snapshot signed by another key', async () => {
@@ -183,7 +208,9 @@ describe('bulwark report', () => {
       const snapshot = await collect(config);
       const stale = await cli('--config', snapshot, '--public-key', pubFile);
       expect(stale.code).toBe(2);
-      expect(stale.err).toMatch(/evidence snapshot is stale: collected .*, 25h( \d+m)? ago, over the maximum age of 24h.*ERR_COMPLIANCE_SNAPSHOT_STALE/);
+      expect(stale.err).toMatch(
+        /evidence snapshot is stale: collected .*, 25h( \d+m)? ago, over the maximum age of 24h.*ERR_COMPLIANCE_SNAPSHOT_STALE/,
+      );
       const accepted = await cli('--config', snapshot, '--public-key', pubFile, '--max-age', '2d');
       expect(accepted.code).toBe(0);
       const tight = await cli('--config', snapshot, '--public-key', pubFile, '--max-age', '90m');
@@ -205,7 +232,14 @@ describe('bulwark report', () => {
     it('signs the report and compares it with a previous one', async () => {
       const signing = path.join(dir, 'report-key.jwk');
       expect((await evidence('keygen', '--out', signing)).code).toBe(0);
-      const first = await cli('--config', path.join(FIXTURES, 'full-kit.config.js'), '--framework', 'gdpr', '--out', 'r1.json');
+      const first = await cli(
+        '--config',
+        path.join(FIXTURES, 'full-kit.config.js'),
+        '--framework',
+        'gdpr',
+        '--out',
+        'r1.json',
+      );
       expect(first.code).toBe(0);
       const run = await cli(
         '--config',
@@ -224,10 +258,12 @@ describe('bulwark report', () => {
       expect(run.code).toBe(1);
       const report = JSON.parse(run.out);
       expect(report.signature.jws).toMatch(/^[\w-]+\.\.[\w-]+$/);
-      expect(report.metadata).toMatchObject({ generatedBy: 'ci', period: { from: '2026-10-01T00:00:00.000Z' } });
+      expect(report.metadata).toMatchObject({
+        generatedBy: 'ci',
+        period: { from: '2026-10-01T00:00:00.000Z' },
+      });
       expect(report.comparison.changed.length).toBeGreaterThan(0);
       expect(report.comparison.changed[0].from).toMatch(/^pass/);
-      const { verifyComplianceReport, ComplianceSigner } = await import('@bulwark/core');
       const signer = await ComplianceSigner.fromJWK('report', JSON.parse(await fs.readFile(signing, 'utf8')));
       await verifyComplianceReport(report, await signer.exportPublicJwk());
     });
@@ -252,7 +288,10 @@ describe('bulwark report', () => {
     expect(run.code).toBe(2);
     expect(run.err).toMatch(/must export a function returning a ComplianceKit/);
     // a module returning plain "evidence" is refused like a hand-written file
-    await fs.writeFile(bad, 'module.exports = () => ({ collectedAt: new Date().toISOString(), settings: { privilegedRoles: [], httpSurface: false }, errors: {} });');
+    await fs.writeFile(
+      bad,
+      'module.exports = () => ({ collectedAt: new Date().toISOString(), settings: { privilegedRoles: [], httpSurface: false }, errors: {} });',
+    );
     const forged = await cli('--config', bad);
     expect(forged.code).toBe(2);
   });

@@ -5,11 +5,7 @@ import { canonicalBytes } from '../audit/canonical-json';
 import { BulwarkComplianceError, ErrorCodes } from '../errors';
 import { configError } from '../util/options';
 import type { ControlCatalogue } from './control-catalogue';
-import {
-  verifyComplianceJws,
-  type CompliancePublicKey,
-  type ComplianceSigner,
-} from './compliance-signing';
+import { verifyComplianceJws, type CompliancePublicKey, type ComplianceSigner } from './compliance-signing';
 
 /**
  * A person's attestation that a manual control is in place: who, in which role, what they state,
@@ -103,7 +99,8 @@ export class FileAttestationStore implements AttestationStore {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly file: string) {
-    if (typeof file !== 'string' || file === '') throw configError('compliance.attestations.file', 'must be a path');
+    if (typeof file !== 'string' || file === '')
+      throw configError('compliance.attestations.file', 'must be a path');
   }
 
   append(record: AttestationRecord): Promise<void> {
@@ -170,7 +167,8 @@ const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 const SKEW_MS = 5 * 60_000;
 
 function isoTime(value: unknown, at: string): string {
-  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  const ms =
+    value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : Number.NaN;
   if (!Number.isFinite(ms)) throw configError(at, 'must be a valid date (Date or ISO 8601 string)');
   return new Date(ms).toISOString();
 }
@@ -194,14 +192,16 @@ export function buildAttestation(
   configPath = 'compliance.attest',
 ): AttestationRecord {
   const control = typeof controlId === 'string' ? catalogue.get(controlId) : undefined;
-  if (control === undefined) throw configError(`${configPath}.controlId`, `names no control in the catalogue`);
+  if (control === undefined)
+    throw configError(`${configPath}.controlId`, `names no control in the catalogue`);
   if (control.manual === undefined) {
     throw configError(
       `${configPath}.controlId`,
       `${controlId} is an automated control: it is decided on evidence, not attested`,
     );
   }
-  if (input === null || typeof input !== 'object') throw configError(configPath, 'must be { by, role, statement, expiresAt }');
+  if (input === null || typeof input !== 'object')
+    throw configError(configPath, 'must be { by, role, statement, expiresAt }');
   const known = new Set(['by', 'role', 'statement', 'evidenceUri', 'at', 'expiresAt']);
   for (const key of Object.keys(input)) {
     if (!known.has(key)) throw configError(`${configPath}.${key}`, 'is not a known attestation field');
@@ -216,10 +216,13 @@ export function buildAttestation(
       throw configError(`${configPath}.evidenceUri`, 'must be an https:, http: or urn: URI');
   }
   const at = input.at === undefined ? now.toISOString() : isoTime(input.at, `${configPath}.at`);
-  if (Date.parse(at) > now.getTime() + SKEW_MS) throw configError(`${configPath}.at`, 'must not be in the future');
-  if (input.expiresAt === undefined) throw configError(`${configPath}.expiresAt`, 'is required: attestations expire');
+  if (Date.parse(at) > now.getTime() + SKEW_MS)
+    throw configError(`${configPath}.at`, 'must not be in the future');
+  if (input.expiresAt === undefined)
+    throw configError(`${configPath}.expiresAt`, 'is required: attestations expire');
   const expiresAt = isoTime(input.expiresAt, `${configPath}.expiresAt`);
-  if (Date.parse(expiresAt) <= Date.parse(at)) throw configError(`${configPath}.expiresAt`, 'must be after at');
+  if (Date.parse(expiresAt) <= Date.parse(at))
+    throw configError(`${configPath}.expiresAt`, 'must be after at');
   if (Date.parse(expiresAt) <= now.getTime()) throw configError(`${configPath}.expiresAt`, 'is already past');
   return {
     format: ATTESTATION_FORMAT,
@@ -242,8 +245,12 @@ function unsignedPart(record: AttestationRecord): Omit<AttestationRecord, 'jws' 
 }
 
 /** Signs a record: the JWS covers every field but `jws` and `keyId` (the kid is in its header). */
-export async function signAttestation(record: AttestationRecord, signer: ComplianceSigner): Promise<AttestationRecord> {
-  if (signer.purpose !== 'attestation') throw configError('compliance.attestations.signer', 'must be an attestation signer');
+export async function signAttestation(
+  record: AttestationRecord,
+  signer: ComplianceSigner,
+): Promise<AttestationRecord> {
+  if (signer.purpose !== 'attestation')
+    throw configError('compliance.attestations.signer', 'must be an attestation signer');
   const jws = await signer.sign(canonicalBytes(unsignedPart(record)));
   return { ...record, jws, ...(signer.kid === undefined ? {} : { keyId: signer.kid }) };
 }
@@ -282,7 +289,8 @@ export function parseAttestationRecord(value: unknown, where: string): Attestati
   const v = value as Record<string, unknown>;
   if (v.format !== ATTESTATION_FORMAT) throw bad('format');
   for (const f of ['id', 'controlId'] as const) if (typeof v[f] !== 'string' || !ID.test(v[f])) throw bad(f);
-  for (const f of ['by', 'role', 'statement'] as const) if (typeof v[f] !== 'string' || v[f] === '') throw bad(f);
+  for (const f of ['by', 'role', 'statement'] as const)
+    if (typeof v[f] !== 'string' || v[f] === '') throw bad(f);
   for (const f of ['at', 'expiresAt', 'recordedAt'] as const)
     if (typeof v[f] !== 'string' || !Number.isFinite(Date.parse(v[f]))) throw bad(f);
   if (v.evidenceUri !== undefined && typeof v.evidenceUri !== 'string') throw bad('evidenceUri');

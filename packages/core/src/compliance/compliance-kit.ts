@@ -233,10 +233,18 @@ export class ComplianceKit {
       throw invalid(`${path}.attestations`, 'an object', a);
     const store = a?.store as Partial<AttestationStore> | null | undefined;
     if (store !== undefined) {
-      if (store === null || typeof store !== 'object' || typeof store.append !== 'function' || typeof store.list !== 'function')
+      if (
+        store === null ||
+        typeof store !== 'object' ||
+        typeof store.append !== 'function' ||
+        typeof store.list !== 'function'
+      )
         throw this.#error('attestations.store', 'must be an AttestationStore (append, list)');
     }
-    if (a?.signer !== undefined && !(a.signer instanceof ComplianceSigner && a.signer.purpose === 'attestation'))
+    if (
+      a?.signer !== undefined &&
+      !(a.signer instanceof ComplianceSigner && a.signer.purpose === 'attestation')
+    )
       throw this.#error('attestations.signer', 'must be a ComplianceSigner of purpose "attestation"');
     this.#attestationStore = (store as AttestationStore | undefined) ?? new MemoryAttestationStore();
     this.#attestationSigner = a?.signer;
@@ -250,8 +258,15 @@ export class ComplianceKit {
    */
   async attest(controlId: string, attestation: AttestationInput): Promise<AttestationView> {
     const catalogue = this.#catalogue ?? builtInCatalogue();
-    let record = buildAttestation(catalogue, controlId, attestation, this.clock(), `${this.#configPath}.attest`);
-    if (this.#attestationSigner !== undefined) record = await signAttestation(record, this.#attestationSigner);
+    let record = buildAttestation(
+      catalogue,
+      controlId,
+      attestation,
+      this.clock(),
+      `${this.#configPath}.attest`,
+    );
+    if (this.#attestationSigner !== undefined)
+      record = await signAttestation(record, this.#attestationSigner);
     await this.#attestationStore.append(record);
     return checkAttestation(record, this.#attestationKey);
   }
@@ -268,7 +283,10 @@ export class ComplianceKit {
    * is a private Ed25519 JWK (e.g. from `bulwark audit keygen`) or a ComplianceSigner of purpose
    * `snapshot`; `keyId` names the key in the JWS header.
    */
-  async snapshot(options: { privateKey: JWK | ComplianceSigner; keyId?: string }): Promise<SignedEvidenceSnapshot> {
+  async snapshot(options: {
+    privateKey: JWK | ComplianceSigner;
+    keyId?: string;
+  }): Promise<SignedEvidenceSnapshot> {
     if (!isPlainObject(options)) throw invalid(`${this.#configPath}.snapshot`, 'an object', options);
     const key = options.privateKey;
     const signer =
@@ -279,7 +297,10 @@ export class ComplianceKit {
             path: `${this.#configPath}.snapshot.privateKey`,
           });
     if (signer.purpose !== 'snapshot')
-      throw this.#error('snapshot.privateKey', 'must be a snapshot key (ComplianceSigner of purpose "snapshot")');
+      throw this.#error(
+        'snapshot.privateKey',
+        'must be a snapshot key (ComplianceSigner of purpose "snapshot")',
+      );
     const bundle = await this.collectEvidence();
     return signEvidenceSnapshot(bundle, await this.attestations(), signer, this.clock());
   }

@@ -28,7 +28,8 @@ import type { Evidence, EvidenceBundle } from './evidence';
  * `not-applicable`. Manual: `attested` (a current attestation by a person; never a pass) or
  * `unattested` (none, expired, or one whose signature does not verify).
  */
-export type ControlStatus = 'pass' | 'fail' | 'not-demonstrated' | 'not-applicable' | 'attested' | 'unattested';
+export type ControlStatus =
+  'pass' | 'fail' | 'not-demonstrated' | 'not-applicable' | 'attested' | 'unattested';
 
 /** One evidence item, shown once in the report and referenced by the controls that rest on it. */
 export interface EvidenceItem extends Evidence {
@@ -304,15 +305,24 @@ function checkScope(framework: unknown): asserts framework is Framework | 'all' 
 
 const MAX_LABEL = 200;
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
 function label(value: unknown, path: string): string {
-  if (typeof value !== 'string' || value.trim() === '' || value.length > MAX_LABEL || /[\u0000-\u001f\u007f]/.test(value)) {
+  if (
+    typeof value !== 'string' ||
+    value.trim() === '' ||
+    value.length > MAX_LABEL ||
+    CONTROL_CHARS.test(value)
+  ) {
     throw configError(path, `must be a non-empty single-line string of at most ${MAX_LABEL} characters`);
   }
   return value;
 }
 
 function instant(value: unknown, path: string): string {
-  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  const ms =
+    value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : Number.NaN;
   if (!Number.isFinite(ms)) throw configError(path, 'must be a valid date (Date or ISO 8601 string)');
   return new Date(ms).toISOString();
 }
@@ -328,10 +338,12 @@ function checkDescription(d: ReportDescription): CheckedDescription {
   if (d.system !== undefined) out.system = label(d.system, 'compliance.report.system');
   if (d.generatedBy !== undefined) out.generatedBy = label(d.generatedBy, 'compliance.report.generatedBy');
   if (d.period !== undefined) {
-    if (d.period === null || typeof d.period !== 'object') throw configError('compliance.report.period', 'must be { from, to }');
+    if (d.period === null || typeof d.period !== 'object')
+      throw configError('compliance.report.period', 'must be { from, to }');
     const from = instant(d.period.from, 'compliance.report.period.from');
     const to = instant(d.period.to, 'compliance.report.period.to');
-    if (Date.parse(to) < Date.parse(from)) throw configError('compliance.report.period.to', 'must not be before from');
+    if (Date.parse(to) < Date.parse(from))
+      throw configError('compliance.report.period.to', 'must not be before from');
     out.period = { from, to };
   }
   return out;
@@ -344,7 +356,9 @@ function checkPrevious(previous: unknown): asserts previous is ComplianceReportR
     typeof p !== 'object' ||
     typeof p.generatedAt !== 'string' ||
     !Array.isArray(p.controls) ||
-    p.controls.some((c) => c === null || typeof c !== 'object' || typeof c.id !== 'string' || typeof c.status !== 'string')
+    p.controls.some(
+      (c) => c === null || typeof c !== 'object' || typeof c.id !== 'string' || typeof c.status !== 'string',
+    )
   ) {
     throw configError('compliance.report.previous', 'must be an earlier report (JSON format)');
   }
@@ -360,7 +374,10 @@ function shownStatus(c: Pick<ControlResult, 'status' | 'passLevel'>): string {
 }
 
 /** What changed between two reports: status changes, and controls added or removed. */
-export function compareReports(current: ComplianceReportResult, previous: ComplianceReportResult): ReportComparison {
+export function compareReports(
+  current: ComplianceReportResult,
+  previous: ComplianceReportResult,
+): ReportComparison {
   checkPrevious(previous);
   const before = new Map(previous.controls.map((c) => [c.id, shownStatus(c)]));
   const now = new Set(current.controls.map((c) => c.id));
@@ -392,7 +409,11 @@ class EvidenceIndex {
     const key = JSON.stringify(e);
     const known = this.byContent.get(key);
     if (known !== undefined) return known;
-    const base = e.source.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '') || 'evidence';
+    const base =
+      e.source
+        .toLowerCase()
+        .replace(/[^a-z0-9.]+/g, '-')
+        .replace(/^-+|-+$/g, '') || 'evidence';
     let id = base;
     for (let n = 2; this.usedIds.has(id); n++) id = `${base}-${n}`;
     this.usedIds.add(id);
@@ -404,7 +425,11 @@ class EvidenceIndex {
 
 function attestationSummary(a: AttestationView): string {
   const signature =
-    a.signature === 'verified' ? 'signed (verified)' : a.signature === 'unverified' ? 'signed (not verified: no key)' : 'unsigned';
+    a.signature === 'verified'
+      ? 'signed (verified)'
+      : a.signature === 'unverified'
+        ? 'signed (not verified: no key)'
+        : 'unsigned';
   return `Attested by ${a.by} (${a.role}) on ${a.at}, valid until ${a.expiresAt}; ${signature}.`;
 }
 
@@ -417,7 +442,8 @@ function manualResult(
   const current = newestFirst.find(
     (a) => a.signature !== 'invalid' && Date.parse(a.at) <= now + SKEW_MS && Date.parse(a.expiresAt) > now,
   );
-  if (current !== undefined) return { status: 'attested', summary: attestationSummary(current), attestation: current };
+  if (current !== undefined)
+    return { status: 'attested', summary: attestationSummary(current), attestation: current };
   const remediation =
     `Record a person's attestation: kit.attest('${c.id}', { by, role, statement, evidenceUri, expiresAt }) ` +
     `(configure compliance attestations with a signer so it is signed).`;
@@ -428,7 +454,8 @@ function manualResult(
       summary = `The latest attestation (by ${latest.by}, ${latest.at}) has a signature that does not verify: it does not count.`;
     else if (Date.parse(latest.expiresAt) <= now)
       summary = `The latest attestation (by ${latest.by}, ${latest.at}) expired at ${latest.expiresAt}.`;
-    else summary = `The latest attestation (by ${latest.by}) is dated in the future (${latest.at}): it does not count yet.`;
+    else
+      summary = `The latest attestation (by ${latest.by}) is dated in the future (${latest.at}): it does not count yet.`;
   }
   return { status: 'unattested', summary, remediation };
 }
@@ -554,7 +581,8 @@ export async function signComplianceReport(
   result: ComplianceReportResult,
   signer: ComplianceSigner,
 ): Promise<ComplianceReportResult> {
-  if (!isReportSigner(signer)) throw configError('compliance.report.signer', 'must be a ComplianceSigner of purpose "report"');
+  if (!isReportSigner(signer))
+    throw configError('compliance.report.signer', 'must be a ComplianceSigner of purpose "report"');
   const [header, , sig] = (await signer.sign(reportPayload(result))).split('.');
   return {
     ...result,

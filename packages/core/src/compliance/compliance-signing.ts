@@ -29,7 +29,10 @@ export class ComplianceSigner {
     readonly purpose: CompliancePurpose,
   ) {}
 
-  static async generate(purpose: CompliancePurpose, options: { kid?: string } = {}): Promise<ComplianceSigner> {
+  static async generate(
+    purpose: CompliancePurpose,
+    options: { kid?: string } = {},
+  ): Promise<ComplianceSigner> {
     return new ComplianceSigner(await Ed25519JwsSigner.generate(typeOf(purpose), options.kid), purpose);
   }
 
@@ -118,7 +121,12 @@ export async function verifyComplianceJws(
   maxLength = 64 * 1024 * 1024,
 ): Promise<{ payload: Uint8Array; header: ProtectedHeaderParameters }> {
   const fail = (message: string, cause?: unknown): BulwarkComplianceError =>
-    new BulwarkComplianceError(code, `${what}: ${message}`, undefined, cause === undefined ? undefined : { cause });
+    new BulwarkComplianceError(
+      code,
+      `${what}: ${message}`,
+      undefined,
+      cause === undefined ? undefined : { cause },
+    );
   if (typeof jws !== 'string' || jws.length > maxLength || jws.split('.').length !== 3) {
     throw fail('not a compact JWS');
   }

@@ -133,7 +133,10 @@ function controlRow(c: ControlResult): string {
     c.attestation !== undefined
       ? `<div class="attestation" data-signature="${escapeHtml(c.attestation.signature)}">${escapeHtml(attestationLine(c.attestation))}</div>`
       : '';
-  const guidance = c.kind === 'manual' && c.guidance ? `<div class="guidance meta">To attest: ${escapeHtml(c.guidance)}</div>` : '';
+  const guidance =
+    c.kind === 'manual' && c.guidance
+      ? `<div class="guidance meta">To attest: ${escapeHtml(c.guidance)}</div>`
+      : '';
   return (
     `<tr class="control" data-control-id="${escapeHtml(c.id)}" data-status="${escapeHtml(c.status)}"${c.passLevel ? ` data-pass-level="${escapeHtml(c.passLevel)}"` : ''}>` +
     `<td><code>${escapeHtml(c.id)}</code><br>${escapeHtml(c.ref)}</td>` +
@@ -161,7 +164,9 @@ function comparison(result: ComplianceReportResult): string {
   const c = result.comparison;
   if (c === undefined) return '';
   const items = [
-    ...c.changed.map((x) => `<li><code>${escapeHtml(x.id)}</code>: ${escapeHtml(x.from)} → ${escapeHtml(x.to)}</li>`),
+    ...c.changed.map(
+      (x) => `<li><code>${escapeHtml(x.id)}</code>: ${escapeHtml(x.from)} → ${escapeHtml(x.to)}</li>`,
+    ),
     ...c.added.map((id) => `<li><code>${escapeHtml(id)}</code>: new control</li>`),
     ...c.removed.map((id) => `<li><code>${escapeHtml(id)}</code>: removed</li>`),
   ];

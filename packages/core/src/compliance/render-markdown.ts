@@ -100,7 +100,10 @@ export function renderMarkdown(result: ComplianceReportResult): string {
         `Manual: ${f.attested} attested, ${f.unattested} unattested.`,
       '',
     );
-    out.push('| Control | Clause | Title | Status | Coverage | Finding | Evidence |', '|---|---|---|---|---|---|---|');
+    out.push(
+      '| Control | Clause | Title | Status | Coverage | Finding | Evidence |',
+      '|---|---|---|---|---|---|---|',
+    );
     for (const c of controls) {
       out.push(
         `| ${escapeMarkdown(c.id)} | ${escapeMarkdown(c.ref)} | ${escapeMarkdown(c.title)} | ${status(c)} | ${escapeMarkdown(coverageText(c))} | ${escapeMarkdown(c.summary)} | ${escapeMarkdown(c.evidenceRefs.join(', '))} |`,
@@ -111,7 +114,9 @@ export function renderMarkdown(result: ComplianceReportResult): string {
     if (failed.length > 0) {
       out.push('### Remediation', '');
       for (const c of failed) {
-        out.push(`- **${escapeMarkdown(c.id)}** (${escapeMarkdown(c.ref)}): ${escapeMarkdown(c.remediation ?? '')}`);
+        out.push(
+          `- **${escapeMarkdown(c.id)}** (${escapeMarkdown(c.ref)}): ${escapeMarkdown(c.remediation ?? '')}`,
+        );
       }
       out.push('');
     }

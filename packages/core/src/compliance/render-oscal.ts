@@ -74,7 +74,9 @@ export function renderOscal(result: ComplianceReportResult): string {
             description: c.requirement,
             status: {
               state: c.status === 'pass' ? 'satisfied' : 'not-satisfied',
-              ...(c.status === 'pass' && c.passLevel !== 'full' ? { remarks: `Partial satisfaction. ${coverageRemark(c)}` } : {}),
+              ...(c.status === 'pass' && c.passLevel !== 'full'
+                ? { remarks: `Partial satisfaction. ${coverageRemark(c)}` }
+                : {}),
             },
           },
           'related-observations': [{ 'observation-uuid': observationUuid }],
@@ -121,7 +123,9 @@ export function renderOscal(result: ComplianceReportResult): string {
         props: [
           prop('tool', `${result.tool.name} ${result.tool.version}`),
           ...(m.system === undefined ? [] : [prop('system', m.system)]),
-          ...(m.period === undefined ? [] : [prop('period-from', m.period.from), prop('period-to', m.period.to)]),
+          ...(m.period === undefined
+            ? []
+            : [prop('period-from', m.period.from), prop('period-to', m.period.to)]),
           ...(m.generatedBy === undefined ? [] : [prop('generated-by', m.generatedBy)]),
           prop('evidence-source', e.source),
           prop('evidence-collected-at', e.collectedAt),
@@ -149,7 +153,9 @@ function observation(
   evidenceById: ReadonlyMap<string, EvidenceItem>,
 ): Record<string, unknown> {
   const automated = c.kind === 'automated';
-  const items = c.evidenceRefs.map((id) => evidenceById.get(id)).filter((e): e is EvidenceItem => e !== undefined);
+  const items = c.evidenceRefs
+    .map((id) => evidenceById.get(id))
+    .filter((e): e is EvidenceItem => e !== undefined);
   const a = c.attestation;
   const relevant = [
     ...items.map((e) => ({
@@ -180,7 +186,11 @@ function observation(
       prop('status', c.status),
       ...(a === undefined
         ? []
-        : [prop('attested-by', a.by), prop('attested-role', a.role), prop('attestation-expires', a.expiresAt)]),
+        : [
+            prop('attested-by', a.by),
+            prop('attested-role', a.role),
+            prop('attestation-expires', a.expiresAt),
+          ]),
     ],
     methods: [automated ? 'TEST' : a !== undefined ? 'INTERVIEW' : 'EXAMINE'],
     types: ['control-objective'],

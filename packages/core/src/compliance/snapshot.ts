@@ -49,7 +49,8 @@ export async function signEvidenceSnapshot(
   signer: ComplianceSigner,
   now: Date,
 ): Promise<SignedEvidenceSnapshot> {
-  if (signer.purpose !== 'snapshot') throw configError('compliance.snapshot.privateKey', 'must be a snapshot signer');
+  if (signer.purpose !== 'snapshot')
+    throw configError('compliance.snapshot.privateKey', 'must be a snapshot signer');
   const payload: SnapshotPayload = {
     format: EVIDENCE_SNAPSHOT_FORMAT,
     signedAt: now.toISOString(),
@@ -84,7 +85,12 @@ export async function verifyEvidenceSnapshot(
   if (!Number.isFinite(maxAgeMs) || maxAgeMs <= 0) throw configError('maxAgeMs', 'must be a positive number');
   const now = options.now ?? new Date();
   const doc = document as Partial<SignedEvidenceSnapshot> | null;
-  if (doc === null || typeof doc !== 'object' || doc.format !== EVIDENCE_SNAPSHOT_FORMAT || typeof doc.jws !== 'string') {
+  if (
+    doc === null ||
+    typeof doc !== 'object' ||
+    doc.format !== EVIDENCE_SNAPSHOT_FORMAT ||
+    typeof doc.jws !== 'string'
+  ) {
     throw invalid(`is not signed: expected { "format": "${EVIDENCE_SNAPSHOT_FORMAT}", "jws": ... }`);
   }
   const { payload, header } = await verifyComplianceJws(
@@ -101,7 +107,8 @@ export async function verifyEvidenceSnapshot(
     throw invalid('payload is not JSON', err);
   }
   const p = parsed as Partial<SnapshotPayload> | null;
-  if (p === null || typeof p !== 'object' || p.format !== EVIDENCE_SNAPSHOT_FORMAT) throw invalid('payload has no format');
+  if (p === null || typeof p !== 'object' || p.format !== EVIDENCE_SNAPSHOT_FORMAT)
+    throw invalid('payload has no format');
   const signedAt = typeof p.signedAt === 'string' ? Date.parse(p.signedAt) : Number.NaN;
   if (!Number.isFinite(signedAt)) throw invalid('signedAt is malformed');
   const bundle = parseBundle(p.bundle);
@@ -152,7 +159,8 @@ function parseBundle(value: unknown): EvidenceBundle {
   ) {
     throw invalid('bundle settings are malformed');
   }
-  if (b.errors === null || typeof b.errors !== 'object' || Array.isArray(b.errors)) throw invalid('bundle errors are malformed');
+  if (b.errors === null || typeof b.errors !== 'object' || Array.isArray(b.errors))
+    throw invalid('bundle errors are malformed');
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(b)) {
     if (META_KEYS.has(key)) {
@@ -160,7 +168,13 @@ function parseBundle(value: unknown): EvidenceBundle {
       continue;
     }
     const e = item as Partial<Evidence> | null;
-    if (e === null || typeof e !== 'object' || typeof e.source !== 'string' || typeof e.observedAt !== 'string' || !('data' in e)) {
+    if (
+      e === null ||
+      typeof e !== 'object' ||
+      typeof e.source !== 'string' ||
+      typeof e.observedAt !== 'string' ||
+      !('data' in e)
+    ) {
       throw invalid(`bundle ${key} is not evidence`);
     }
     out[key] = Object.freeze({ ...e, provenance: snapshotProvenance(e.provenance) });

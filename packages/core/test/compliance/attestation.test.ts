@@ -34,7 +34,11 @@ const CONTROLS: ControlDefinition[] = [
     title: 'Use of cryptography',
     requirement: 'Rules for cryptography are defined and implemented.',
     check: 'keys.algorithms',
-    coverage: { level: 'partial', evidences: 'key algorithms read from the key ring', notCovered: 'key management rules' },
+    coverage: {
+      level: 'partial',
+      evidences: 'key algorithms read from the key ring',
+      notCovered: 'key management rules',
+    },
   },
 ];
 const catalogue = new ControlCatalogue(CONTROLS, new Set(Object.keys(AUTOMATED_CHECKS)));
@@ -64,7 +68,11 @@ describe('kit.attest()', () => {
       ['x-policy', { ...INPUT, at: new Date(now.getTime() + DAY), expiresAt: expires }, /future/],
       ['x-policy', { ...INPUT, by: '', expiresAt: expires }, /by must be a non-empty string/],
       ['x-policy', { ...INPUT, statement: 'ok\u0007', expiresAt: expires }, /control characters/],
-      ['x-policy', { ...INPUT, evidenceUri: 'javascript:alert(1)', expiresAt: expires }, /https:, http: or urn:/],
+      [
+        'x-policy',
+        { ...INPUT, evidenceUri: 'javascript:alert(1)', expiresAt: expires },
+        /https:, http: or urn:/,
+      ],
       ['x-policy', { ...INPUT, expiresAt: expires, approved: true }, /approved is not a known/],
     ];
     for (const [id, input, message] of cases) {
@@ -113,9 +121,9 @@ describe('kit.attest()', () => {
     });
     expect((await reader.attestations())[0]!.signature).toBe('verified');
     // Without any key: signed but unverified (shown as such, still counted).
-    expect((await new ComplianceKit({ catalogue, clock, attestations: { store } }).attestations())[0]!.signature).toBe(
-      'unverified',
-    );
+    expect(
+      (await new ComplianceKit({ catalogue, clock, attestations: { store } }).attestations())[0]!.signature,
+    ).toBe('unverified');
 
     // Forge: someone edits the stored statement (or extends the expiry) without the key.
     const forged = new MemoryAttestationStore();
@@ -129,13 +137,19 @@ describe('kit.attest()', () => {
 
     // A signature made by another key does not verify either.
     const other = await ComplianceSigner.generate('attestation');
-    const wrongKey = new ComplianceKit({ catalogue, clock, attestations: { store, publicKey: await other.exportPublicJwk() } });
+    const wrongKey = new ComplianceKit({
+      catalogue,
+      clock,
+      attestations: { store, publicKey: await other.exportPublicJwk() },
+    });
     expect((await wrongKey.attestations())[0]!.signature).toBe('invalid');
   });
 
   it('refuses a signer made for another purpose', async () => {
     const snapshotKey = await ComplianceSigner.generate('snapshot');
-    expect(() => new ComplianceKit({ attestations: { signer: snapshotKey } })).toThrow(/purpose "attestation"/);
+    expect(() => new ComplianceKit({ attestations: { signer: snapshotKey } })).toThrow(
+      /purpose "attestation"/,
+    );
   });
 
   it('is shown in every format', async () => {
@@ -155,11 +169,14 @@ describe('kit.attest()', () => {
     expect(html).toContain('Approved &lt;b&gt;by&lt;/b&gt; the board');
     expect(html).not.toContain('<b>by</b>');
     const oscal = JSON.parse(renderOscal(result));
-    const obs = oscal['assessment-results'].results[0].observations.find((o: { props: { name: string; value: string }[] }) =>
-      o.props.some((p) => p.name === 'control-id' && p.value === 'x-policy'),
+    const obs = oscal['assessment-results'].results[0].observations.find(
+      (o: { props: { name: string; value: string }[] }) =>
+        o.props.some((p) => p.name === 'control-id' && p.value === 'x-policy'),
     );
     expect(obs.methods).toEqual(['INTERVIEW']);
-    expect(obs.props).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'attested-by', value: 'Ada Lovelace' })]));
+    expect(obs.props).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'attested-by', value: 'Ada Lovelace' })]),
+    );
     expect(obs['relevant-evidence'][0]).toMatchObject({ href: INPUT.evidenceUri });
     // no finding: an attestation is not a test result
     expect(
@@ -191,12 +208,20 @@ describe('FileAttestationStore', () => {
 
   it('keeps attestations across restarts in a 0600 JSON-lines file', async () => {
     const file = path.join(dir, 'sub', 'attestations.jsonl');
-    const kit = new ComplianceKit({ catalogue, clock, attestations: { store: new FileAttestationStore(file) } });
+    const kit = new ComplianceKit({
+      catalogue,
+      clock,
+      attestations: { store: new FileAttestationStore(file) },
+    });
     await Promise.all([
       kit.attest('x-policy', { ...INPUT, expiresAt: new Date(now.getTime() + DAY) }),
       kit.attest('x-policy', { ...INPUT, by: 'Grace Hopper', expiresAt: new Date(now.getTime() + 2 * DAY) }),
     ]);
-    const again = new ComplianceKit({ catalogue, clock, attestations: { store: new FileAttestationStore(file) } });
+    const again = new ComplianceKit({
+      catalogue,
+      clock,
+      attestations: { store: new FileAttestationStore(file) },
+    });
     expect((await again.attestations()).map((a) => a.by).sort()).toEqual(['Ada Lovelace', 'Grace Hopper']);
     expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
     expect((await fs.readFile(file, 'utf8')).trim().split('\n')).toHaveLength(2);

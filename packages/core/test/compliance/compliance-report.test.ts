@@ -136,11 +136,15 @@ describe('ComplianceReport', () => {
       expect(s.attested).toBe(0);
       expect(s.failed).toBe(0);
       expect(s.applicable).toBe(s.passedFull + s.passedPartial + s.failed);
-      expect(s.automatedFullPassRate).toBe(s.applicable === 0 ? null : Math.round((s.passedFull / s.applicable) * 1000) / 1000);
+      expect(s.automatedFullPassRate).toBe(
+        s.applicable === 0 ? null : Math.round((s.passedFull / s.applicable) * 1000) / 1000,
+      );
     }
     const manual = result.controls.filter((c) => c.kind === 'manual');
     expect(
-      manual.every((c) => c.status === 'unattested' && c.evidenceRefs.length === 0 && c.guidance && c.remediation),
+      manual.every(
+        (c) => c.status === 'unattested' && c.evidenceRefs.length === 0 && c.guidance && c.remediation,
+      ),
     ).toBe(true);
     const passes = result.controls.filter((c) => c.status === 'pass');
     expect(passes.every((c) => c.kind === 'automated' && c.evidenceRefs.length > 0)).toBe(true);
@@ -156,7 +160,9 @@ describe('ComplianceReport', () => {
     expect(h.failed).toBe(1);
     const hipaa = result.controls;
     expect(h.passedFull).toBe(hipaa.filter((c) => c.status === 'pass' && c.passLevel === 'full').length);
-    expect(h.passedPartial).toBe(hipaa.filter((c) => c.status === 'pass' && c.passLevel === 'partial').length);
+    expect(h.passedPartial).toBe(
+      hipaa.filter((c) => c.status === 'pass' && c.passLevel === 'partial').length,
+    );
     expect(result.controls.every((c) => c.framework === 'hipaa')).toBe(true);
     expect(result.controls.find((c) => c.id === 'hipaa-164.312-a-2-iv')).toMatchObject({ status: 'fail' });
     expect(hasFailures(result)).toBe(true);
@@ -211,7 +217,9 @@ describe('output formats', () => {
     expect(new Set(ids).size).toBe(ids.length);
     const contents = parsed.evidence.map((e: { id: string }) => JSON.stringify({ ...e, id: undefined }));
     expect(new Set(contents).size).toBe(contents.length);
-    expect(parsed.controls.filter((c: { evidenceRefs: string[] }) => c.evidenceRefs.includes(cited.id)).length).toBeGreaterThan(1);
+    expect(
+      parsed.controls.filter((c: { evidenceRefs: string[] }) => c.evidenceRefs.includes(cited.id)).length,
+    ).toBeGreaterThan(1);
     expect(typeof failed.remediation).toBe('string');
   });
 
@@ -262,8 +270,9 @@ describe('output formats', () => {
     const gdprControls = result.controls.filter((c) => c.framework === 'gdpr');
     expect(gdpr.observations).toHaveLength(gdprControls.length);
     expect(gdpr.findings).toHaveLength(
-      gdprControls.filter((c) => c.status === 'pass' || c.status === 'fail' || c.status === 'not-demonstrated')
-        .length,
+      gdprControls.filter(
+        (c) => c.status === 'pass' || c.status === 'fail' || c.status === 'not-demonstrated',
+      ).length,
     );
     const finding = gdpr.findings.find(
       (x: { target: { 'target-id': string } }) => x.target['target-id'] === 'gdpr-art5-1-f',

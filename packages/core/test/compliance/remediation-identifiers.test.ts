@@ -17,7 +17,6 @@ const ROOT = path.resolve(__dirname, '../../../..');
 const CHECKS = path.join(ROOT, 'packages/core/src/compliance/checks');
 
 // Other packages' public entries (required, not imported: resolved by jest's module mapper).
-/* eslint-disable @typescript-eslint/no-require-imports */
 const PACKAGES: Record<string, Record<string, unknown>> = {
   '@bulwark/core': core as unknown as Record<string, unknown>,
   '@bulwark/express': require('@bulwark/express') as Record<string, unknown>,
@@ -25,9 +24,11 @@ const PACKAGES: Record<string, Record<string, unknown>> = {
   '@bulwark/typeorm': require('@bulwark/typeorm') as Record<string, unknown>,
 };
 const { runCli } = require('@bulwark/cli') as {
-  runCli(argv: string[], io: { stdout(t: string): void; stderr(t: string): void; env: object; cwd: string }): Promise<number>;
+  runCli(
+    argv: string[],
+    io: { stdout(t: string): void; stderr(t: string): void; env: object; cwd: string },
+  ): Promise<number>;
 };
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Lower-case receivers remediations use for an instance, and the class it is. */
 const RECEIVERS: Record<string, string> = { kit: 'ComplianceKit' };
@@ -55,10 +56,15 @@ function remediationTexts(): { where: string; text: string }[] {
   }
   // What a report says with nothing registered: every service hint and the attestation hint.
   const result = evaluateControls(
-    { collectedAt: new Date().toISOString(), settings: { privilegedRoles: ['admin'], httpSurface: true }, errors: {} },
+    {
+      collectedAt: new Date().toISOString(),
+      settings: { privilegedRoles: ['admin'], httpSurface: true },
+      errors: {},
+    },
     'all',
   );
-  for (const c of result.controls) if (c.remediation) texts.push({ where: `report ${c.id}`, text: c.remediation });
+  for (const c of result.controls)
+    if (c.remediation) texts.push({ where: `report ${c.id}`, text: c.remediation });
   return texts;
 }
 
@@ -78,7 +84,9 @@ interface Finding {
   problem: string;
 }
 
-async function check(texts: { where: string; text: string }[]): Promise<{ findings: Finding[]; seen: Set<string> }> {
+async function check(
+  texts: { where: string; text: string }[],
+): Promise<{ findings: Finding[]; seen: Set<string> }> {
   const findings: Finding[] = [];
   const seen = new Set<string>();
   const cli = new Map<string, boolean>();
@@ -92,7 +100,9 @@ async function check(texts: { where: string; text: string }[]): Promise<{ findin
       if (typeof exported(m[1]!) !== 'function') report(`@${m[1]}()`, 'no such decorator is exported');
     }
     // Class.member (static or instance), instance.member(
-    for (const m of text.matchAll(/(?<![\w$.@])([A-Za-z_$][\w$]*)\.([A-Za-z_$][\w$]*)(?=\s*\()|(?<![\w$.@])([A-Z][\w$]*)\.([a-z][\w$]*)\b/g)) {
+    for (const m of text.matchAll(
+      /(?<![\w$.@])([A-Za-z_$][\w$]*)\.([A-Za-z_$][\w$]*)(?=\s*\()|(?<![\w$.@])([A-Z][\w$]*)\.([a-z][\w$]*)\b/g,
+    )) {
       const receiver = (m[1] ?? m[3])!;
       const member = (m[2] ?? m[4])!;
       const token = `${receiver}.${member}`;
@@ -133,7 +143,9 @@ describe('remediation identifiers', () => {
     // the scan does find identifiers (a broken extractor would pass vacuously)
     expect(seen).toEqual(expect.objectContaining({ size: expect.any(Number) }));
     expect(seen.size).toBeGreaterThan(8);
-    expect([...seen]).toEqual(expect.arrayContaining(['kit.register', 'kit.attest', 'bulwark keys generate']));
+    expect([...seen]).toEqual(
+      expect.arrayContaining(['kit.register', 'kit.attest', 'bulwark keys generate']),
+    );
     expect(findings.map((f) => `${f.where}: ${f.token} ${f.problem}`)).toEqual([]);
   });
 
@@ -149,7 +161,14 @@ describe('remediation identifiers', () => {
       },
     ]);
     expect(findings.map((f) => f.token).sort()).toEqual(
-      ['@Personal()', 'ClassificationRegistry.classify', 'bulwark audit wipe', 'docs/nope.md', 'helmetish()', 'kit.verifyEverything'].sort(),
+      [
+        '@Personal()',
+        'ClassificationRegistry.classify',
+        'bulwark audit wipe',
+        'docs/nope.md',
+        'helmetish()',
+        'kit.verifyEverything',
+      ].sort(),
     );
   });
 

@@ -76,7 +76,9 @@ maybe('HTML report in headless Chromium', () => {
       const row = page.locator(`tr[data-control-id="${attested.id}"]`);
       expect(await row.getAttribute('data-status')).toBe('attested');
       expect(await row.locator('td.status').innerText()).toBe('Attested');
-      expect(await row.locator('.attestation').innerText()).toContain('Attested by Ada <i>Lovelace</i> (CISO)');
+      expect(await row.locator('.attestation').innerText()).toContain(
+        'Attested by Ada <i>Lovelace</i> (CISO)',
+      );
       expect(await page.locator('i').count()).toBe(0);
       // every pass says whether it is full or partial, visibly
       const passes = page.locator('tr.control[data-status="pass"]');
@@ -86,7 +88,9 @@ maybe('HTML report in headless Chromium', () => {
       }
       // metadata, comparison, evidence listed once and linked from the controls
       expect(await page.locator('dd[data-meta="system"]').innerText()).toBe('clinic API');
-      expect(await page.locator('dd[data-meta="evidence"]').innerText()).toMatch(/^read live from the running services/);
+      expect(await page.locator('dd[data-meta="evidence"]').innerText()).toMatch(
+        /^read live from the running services/,
+      );
       expect(await page.locator('section.changes li').count()).toBe(BUILT_IN_CONTROLS.length);
       const evidenceRows = page.locator('tr.evidence');
       expect(await evidenceRows.count()).toBe(result.evidence.length);

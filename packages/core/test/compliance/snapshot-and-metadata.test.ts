@@ -1,6 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { AUTOMATED_CHECKS } from '../../src/compliance/automated-checks';
-import { ComplianceKit } from '../../src/compliance/compliance-kit';
 import {
   ComplianceReport,
   compareReports,
@@ -17,7 +16,11 @@ import { renderHtml } from '../../src/compliance/render-html';
 import { renderJson } from '../../src/compliance/render-json';
 import { renderMarkdown } from '../../src/compliance/render-markdown';
 import { renderOscal } from '../../src/compliance/render-oscal';
-import { verifyEvidenceSnapshot, type SignedEvidenceSnapshot } from '../../src/compliance/snapshot';
+import {
+  signEvidenceSnapshot,
+  verifyEvidenceSnapshot,
+  type SignedEvidenceSnapshot,
+} from '../../src/compliance/snapshot';
 import { BulwarkComplianceError } from '../../src/errors';
 import { fullKit, type FullKit } from './compliance-helpers';
 
@@ -91,13 +94,16 @@ describe('coverage: partial passes are shown and counted as partial', () => {
   it('names the slice next to the clause in every format, and no format shows a single percentage', async () => {
     const result = await new ComplianceReport(f.kit, { catalogue }).run('hipaa');
     const md = renderMarkdown(result);
-    expect(md).toMatch(/t-transmission.*PASS \(partial\).*partial: HSTS observed; not covered: TLS configuration not observed/);
+    expect(md).toMatch(
+      /t-transmission.*PASS \(partial\).*partial: HSTS observed; not covered: TLS configuration not observed/,
+    );
     expect(md).toMatch(/t-keys.*PASS \(full\).*full: every key version/);
     expect(md).toContain('coverage not declared (a pass counts as partial)');
     const html = renderHtml(result);
     expect(html).toContain('data-pass-level="partial"');
     expect(html).toContain('Coverage: partial: HSTS observed; not covered: TLS configuration not observed');
-    for (const text of [md, html.replace(/<style>[\s\S]*<\/style>/, '')]) expect(text).not.toMatch(/\d+(\.\d+)?\s*%/);
+    for (const text of [md, html.replace(/<style>[\s\S]*<\/style>/, '')])
+      expect(text).not.toMatch(/\d+(\.\d+)?\s*%/);
     const oscal = JSON.parse(renderOscal(result));
     const findings = oscal['assessment-results'].results[0].findings as {
       target: { 'target-id': string; status: { state: string; remarks?: string } };
@@ -106,8 +112,12 @@ describe('coverage: partial passes are shown and counted as partial', () => {
     }[];
     const partial = findings.find((x) => x.target['target-id'] === 't-transmission')!;
     expect(partial.target.status.state).toBe('satisfied');
-    expect(partial.target.status.remarks).toMatch(/Partial satisfaction.*HSTS observed.*TLS configuration not observed/);
-    expect(partial.props).toEqual(expect.arrayContaining([{ name: 'coverage', value: 'partial', ns: expect.any(String) }]));
+    expect(partial.target.status.remarks).toMatch(
+      /Partial satisfaction.*HSTS observed.*TLS configuration not observed/,
+    );
+    expect(partial.props).toEqual(
+      expect.arrayContaining([{ name: 'coverage', value: 'partial', ns: expect.any(String) }]),
+    );
     expect(partial.remarks).toMatch(/^Partial satisfaction/);
     const full = findings.find((x) => x.target['target-id'] === 't-keys')!;
     expect(full.target.status).toEqual({ state: 'satisfied' });
@@ -136,7 +146,9 @@ describe('report metadata', () => {
     expect(md).toContain('**System:** clinic API (production)');
     expect(md).toContain('**Period covered:** 2026-09-01T00:00:00.000Z to 2026-11-30T23:59:59.000Z');
     expect(md).toContain('by compliance-job');
-    expect(md).toMatch(/\*\*Evidence:\*\* read live from the running services at 2026-12-01T10:00:00.000Z, 1m before generation/);
+    expect(md).toMatch(
+      /\*\*Evidence:\*\* read live from the running services at 2026-12-01T10:00:00.000Z, 1m before generation/,
+    );
     const html = renderHtml(result);
     expect(html).toContain('<dd data-meta="system">clinic API (production)</dd>');
     const oscal = JSON.parse(renderOscal(result))['assessment-results'];
@@ -152,8 +164,12 @@ describe('report metadata', () => {
 
   it('refuses malformed metadata', () => {
     expect(() => new ComplianceReport(f.kit, { system: 'a\nb' })).toThrow(/system/);
-    expect(() => new ComplianceReport(f.kit, { period: { from: '2026-02-01', to: '2026-01-01' } })).toThrow(/period.to/);
-    expect(() => new ComplianceReport(f.kit, { period: { from: 'x', to: '2026-01-01' } })).toThrow(/period.from/);
+    expect(() => new ComplianceReport(f.kit, { period: { from: '2026-02-01', to: '2026-01-01' } })).toThrow(
+      /period.to/,
+    );
+    expect(() => new ComplianceReport(f.kit, { period: { from: 'x', to: '2026-01-01' } })).toThrow(
+      /period.from/,
+    );
     expect(() => new ComplianceReport(f.kit, { previous: { controls: 'x' } as never })).toThrow(/previous/);
   });
 
@@ -179,7 +195,12 @@ describe('report metadata', () => {
     });
     // full -> partial is a change too
     const downgraded = compareReports(
-      { ...result, controls: result.controls.map((c) => (c.id === 't-keys' ? { ...c, passLevel: 'partial' as const } : c)) },
+      {
+        ...result,
+        controls: result.controls.map((c) =>
+          c.id === 't-keys' ? { ...c, passLevel: 'partial' as const } : c,
+        ),
+      },
       result,
     );
     expect(downgraded.changed).toEqual([{ id: 't-keys', from: 'pass', to: 'pass (partial)' }]);
@@ -192,7 +213,11 @@ describe('report signature', () => {
   it('signs the canonical JSON report; any change fails verification', async () => {
     const signer = await ComplianceSigner.generate('report', { kid: 'reports-2026' });
     const result = await new ComplianceReport(f.kit, { catalogue, signer }).run('hipaa');
-    expect(result.signature).toMatchObject({ alg: 'EdDSA', keyId: 'reports-2026', typ: 'bulwark-compliance-report+jws' });
+    expect(result.signature).toMatchObject({
+      alg: 'EdDSA',
+      keyId: 'reports-2026',
+      typ: 'bulwark-compliance-report+jws',
+    });
     expect(result.signature!.jws).toMatch(/^[\w-]+\.\.[\w-]+$/);
     const publicKey = await signer.exportPublicJwk();
     await verifyComplianceReport(result, publicKey);
@@ -201,7 +226,9 @@ describe('report signature', () => {
 
     const tampered: ComplianceReportResult = {
       ...result,
-      controls: result.controls.map((c) => (c.id === 't-transmission' ? { ...c, passLevel: 'full' as const } : c)),
+      controls: result.controls.map((c) =>
+        c.id === 't-transmission' ? { ...c, passLevel: 'full' as const } : c,
+      ),
     };
     await expect(verifyComplianceReport(tampered, publicKey)).rejects.toMatchObject({
       code: 'ERR_COMPLIANCE_REPORT_SIGNATURE_INVALID',
@@ -212,7 +239,9 @@ describe('report signature', () => {
     );
     const { signature, ...unsigned } = result;
     expect(signature).toBeDefined();
-    await expect(verifyComplianceReport(unsigned as ComplianceReportResult, publicKey)).rejects.toThrow(/no detached signature/);
+    await expect(verifyComplianceReport(unsigned as ComplianceReportResult, publicKey)).rejects.toThrow(
+      /no detached signature/,
+    );
     // a signer for another purpose cannot sign reports, and a snapshot signature is not a report signature
     const snapshotKey = await ComplianceSigner.generate('snapshot');
     expect(() => new ComplianceReport(f.kit, { signer: snapshotKey })).toThrow(/purpose "report"/);
@@ -239,19 +268,31 @@ describe('signed evidence snapshots', () => {
       publicKey: await signer.exportPublicJwk(),
       now,
     });
-    expect(v).toMatchObject({ keyId: 'collector-1', ageMs: HOUR, collectedAt: new Date(now.getTime() - HOUR).toISOString() });
-    const items = Object.entries(v.bundle).filter(([k]) => !['collectedAt', 'settings', 'errors'].includes(k));
+    expect(v).toMatchObject({
+      keyId: 'collector-1',
+      ageMs: HOUR,
+      collectedAt: new Date(now.getTime() - HOUR).toISOString(),
+    });
+    const items = Object.entries(v.bundle).filter(
+      ([k]) => !['collectedAt', 'settings', 'errors'].includes(k),
+    );
     expect(items.length).toBeGreaterThan(5);
     for (const [, e] of items) expect((e as { provenance: string }).provenance).toBe('snapshot');
     const result = evaluateControls(v.bundle, 'all', {
       generatedAt: now,
       snapshot: { signedAt: v.signedAt, keyId: 'collector-1' },
     });
-    expect(result.metadata.evidence).toMatchObject({ source: 'snapshot', ageSeconds: 3600, snapshot: { keyId: 'collector-1' } });
+    expect(result.metadata.evidence).toMatchObject({
+      source: 'snapshot',
+      ageSeconds: 3600,
+      snapshot: { keyId: 'collector-1' },
+    });
     expect(result.evidence.every((e) => e.provenance === 'snapshot')).toBe(true);
     expect(renderMarkdown(result)).toMatch(/signed snapshot with key collector-1 .* 1h old at generation/);
     expect(renderHtml(result)).toContain('data-provenance="snapshot"');
-    expect(JSON.stringify(JSON.parse(renderOscal(result)))).toContain('"name":"provenance","value":"snapshot"');
+    expect(JSON.stringify(JSON.parse(renderOscal(result)))).toContain(
+      '"name":"provenance","value":"snapshot"',
+    );
   });
 
   it('keeps declared evidence declared (a signature says who collected it, not that it was observed)', async () => {
@@ -259,7 +300,6 @@ describe('signed evidence snapshots', () => {
     const bundle = await g.kit.collectEvidence();
     await g.close();
     const declared: EvidenceBundle = { ...bundle, keys: { ...bundle.keys!, provenance: 'declared' } };
-    const { signEvidenceSnapshot } = await import('../../src/compliance/snapshot');
     const doc = await signEvidenceSnapshot(declared, [], signer, now);
     const v = await verifyEvidenceSnapshot(doc, { publicKey: signer.publicKey, now });
     expect(v.bundle.keys!.provenance).toBe('declared');
@@ -268,7 +308,11 @@ describe('signed evidence snapshots', () => {
 
   it('refuses unsigned, tampered, wrongly signed, stale, future-dated and cross-purpose documents', async () => {
     const publicKey = await signer.exportPublicJwk();
-    const refuse = async (doc: unknown, code: string, options: { maxAgeMs?: number; key?: unknown; at?: Date } = {}) =>
+    const refuse = async (
+      doc: unknown,
+      code: string,
+      options: { maxAgeMs?: number; key?: unknown; at?: Date } = {},
+    ) =>
       expect(
         verifyEvidenceSnapshot(doc, {
           publicKey: (options.key ?? publicKey) as never,
@@ -278,7 +322,11 @@ describe('signed evidence snapshots', () => {
       ).rejects.toMatchObject({ code });
     // a hand-written bundle (the forged file)
     await refuse(
-      { collectedAt: now.toISOString(), settings: { privilegedRoles: ['admin'], httpSurface: false }, errors: {} },
+      {
+        collectedAt: now.toISOString(),
+        settings: { privilegedRoles: ['admin'], httpSurface: false },
+        errors: {},
+      },
       'ERR_COMPLIANCE_SNAPSHOT_INVALID',
     );
     // one character of the payload changed
@@ -297,8 +345,13 @@ describe('signed evidence snapshots', () => {
     // from the future
     await refuse(snapshot, 'ERR_COMPLIANCE_SNAPSHOT_STALE', { at: new Date(now.getTime() - 2 * HOUR) });
     // an attestation-typed JWS from the same key bytes is not a snapshot
-    const sameKeyOtherPurpose = await ComplianceSigner.fromJWK('attestation', await signer.exportPrivateJwk());
-    const jws = await sameKeyOtherPurpose.sign(Buffer.from(JSON.stringify({ format: 'bulwark-evidence-snapshot/1' })));
+    const sameKeyOtherPurpose = await ComplianceSigner.fromJWK(
+      'attestation',
+      await signer.exportPrivateJwk(),
+    );
+    const jws = await sameKeyOtherPurpose.sign(
+      Buffer.from(JSON.stringify({ format: 'bulwark-evidence-snapshot/1' })),
+    );
     await refuse({ ...snapshot, jws }, 'ERR_COMPLIANCE_SNAPSHOT_INVALID');
   });
 });
