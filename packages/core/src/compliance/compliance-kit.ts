@@ -280,7 +280,7 @@ export class ComplianceKit {
   /**
    * Collects evidence now and signs it with the operator's Ed25519 key, with the attestations:
    * the document `bulwark report --config snapshot.json --public-key FILE` accepts. `privateKey`
-   * is a private Ed25519 JWK (e.g. from `bulwark audit keygen`) or a ComplianceSigner of purpose
+   * is a private Ed25519 JWK (e.g. from `bulwark evidence keygen`) or a ComplianceSigner of purpose
    * `snapshot`; `keyId` names the key in the JWS header.
    */
   async snapshot(options: {
