@@ -1,4 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
 import { AUTOMATED_CHECKS } from '../../src/compliance/automated-checks';
 import {
   ComplianceReport,
@@ -206,6 +210,49 @@ describe('report metadata', () => {
     expect(downgraded.changed).toEqual([{ id: 't-keys', from: 'pass', to: 'pass (partial)' }]);
     expect(renderMarkdown(result)).toContain('**t-keys**: fail → pass');
     expect(renderHtml(result)).toContain('<code>t-keys</code>: fail → pass');
+  });
+});
+
+describe('OSCAL with everything in it', () => {
+  it('validates against the NIST assessment-results 1.0.4 schema: partial passes, attestations, metadata, snapshot', async () => {
+    const schema = JSON.parse(
+      readFileSync(path.resolve(__dirname, '../vectors/oscal_assessment-results_schema_v1.0.4.json'), 'utf8'),
+    );
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats(ajv);
+    const validate = ajv.compile(schema);
+    const g = await fullKit({ catalogue });
+    await g.kit.attest('t-manual', {
+      by: 'Ada',
+      role: 'CISO',
+      statement: 'Risk analysis approved.',
+      evidenceUri: 'urn:isbn:0451450523',
+      expiresAt: new Date(Date.now() + 86_400_000),
+    });
+    const signer = await ComplianceSigner.generate('report', { kid: 'r1' });
+    const snapshotKey = await ComplianceSigner.generate('snapshot');
+    const verified = await verifyEvidenceSnapshot(await g.kit.snapshot({ privateKey: snapshotKey }), {
+      publicKey: snapshotKey.publicKey,
+    });
+    await g.close();
+    expect(verified.attestations).toHaveLength(1);
+    const fromSnapshot = evaluateControls(verified.bundle, 'all', {
+      catalogue,
+      attestations: verified.attestations,
+      snapshot: { signedAt: verified.signedAt },
+      system: 'clinic',
+      period: { from: '2026-01-01', to: '2026-03-31' },
+      generatedBy: 'ci',
+    });
+    const signed = await signComplianceReport(
+      { ...fromSnapshot, comparison: compareReports(fromSnapshot, fromSnapshot) },
+      signer,
+    );
+    const doc = JSON.parse(renderOscal(signed));
+    validate(doc);
+    expect(validate.errors ?? []).toEqual([]);
+    const observations = doc['assessment-results'].results[0].observations;
+    expect(observations.some((o: { methods: string[] }) => o.methods[0] === 'INTERVIEW')).toBe(true);
   });
 });
 
