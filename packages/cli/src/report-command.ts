@@ -14,6 +14,7 @@ import {
   renderMarkdown,
   renderOscal,
   signComplianceReport,
+  verifyComplianceReport,
   verifyEvidenceSnapshot,
   type ComplianceReportResult,
   type Framework,
@@ -38,7 +39,12 @@ const OPTIONS = {
   'public-key': {
     type: 'string',
     arg: 'FILE',
-    help: 'Public Ed25519 key (JWK JSON or PEM) the snapshot must be signed with (required for .json)',
+    help: 'Public Ed25519 key (JWK JSON or PEM) the snapshot (or, with --verify-signature, the report) must be signed with',
+  },
+  'verify-signature': {
+    type: 'string',
+    arg: 'REPORT',
+    help: 'Check the detached signature of a JSON report with --public-key (exit 1 if it does not verify)',
   },
   'max-age': {
     type: 'string',
@@ -85,7 +91,9 @@ export const REPORT_COMMAND: CommandSpec<typeof OPTIONS> = {
 Report elsewhere from a signed snapshot:
   bulwark evidence keygen --out snapshot-key.jwk > snapshot-key.pub.jwk
   bulwark evidence collect --config bulwark.compliance.js --private-key snapshot-key.jwk --out snapshot.json
-  bulwark report --config snapshot.json --public-key snapshot-key.pub.jwk --max-age 24h`,
+  bulwark report --config snapshot.json --public-key snapshot-key.pub.jwk --max-age 24h
+Check a signed report:
+  bulwark report --verify-signature report.json --public-key report-key.pub.jwk`,
 };
 
 const HINT = 'bulwark report --help';
@@ -125,6 +133,7 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<number> 
   }
   const hint = HINT;
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, hint);
+  if (values['verify-signature'] !== undefined) return verifySignature(values, io);
   const framework = values.framework ?? 'all';
   if (framework !== 'all' && !isFramework(framework)) {
     throw new UsageError(
@@ -311,6 +320,37 @@ async function reportFromSnapshot(
     ...description,
     ...(previous === undefined ? {} : { previous }),
   });
+}
+
+async function verifySignature(values: Values, io: CliIo): Promise<number> {
+  const file = values['verify-signature']!;
+  const others = (Object.keys(values) as (keyof Values)[]).filter(
+    (k) => values[k] !== undefined && k !== 'verify-signature' && k !== 'public-key',
+  );
+  if (others.length > 0)
+    throw new UsageError(`--verify-signature takes only --public-key, not --${others[0]}`, HINT);
+  if (values['public-key'] === undefined)
+    throw new UsageError('--verify-signature needs --public-key FILE', HINT);
+  const publicKey = await readPublicKey(values['public-key'], io);
+  let report: ComplianceReportResult;
+  try {
+    report = JSON.parse(await fs.readFile(path.resolve(io.cwd, file), 'utf8')) as ComplianceReportResult;
+  } catch (err) {
+    throw new UsageError(
+      `--verify-signature ${file} must be a readable JSON report: ${(err as Error).message}`,
+      HINT,
+    );
+  }
+  try {
+    await verifyComplianceReport(report, publicKey);
+  } catch (err) {
+    if (!(err instanceof BulwarkComplianceError)) throw err;
+    io.stderr(`${file}: NOT VALID: ${err.message} [${err.code}]\n`);
+    return ExitCode.CHECK_FAILED;
+  }
+  const key = report.signature?.keyId === undefined ? '' : ` with key ${report.signature.keyId}`;
+  io.stdout(`${file}: signature valid${key}; report generated ${report.generatedAt}\n`);
+  return ExitCode.OK;
 }
 
 function parseMaxAgeOption(value: string): number {

@@ -266,6 +266,34 @@ describe('bulwark report', () => {
       expect(report.comparison.changed[0].from).toMatch(/^pass/);
       const signer = await ComplianceSigner.fromJWK('report', JSON.parse(await fs.readFile(signing, 'utf8')));
       await verifyComplianceReport(report, await signer.exportPublicJwk());
+
+      // the auditor's side: --verify-signature
+      await fs.writeFile(path.join(dir, 'signed.json'), run.out);
+      await fs.writeFile(
+        path.join(dir, 'report-key.pub.jwk'),
+        JSON.stringify(await signer.exportPublicJwk()),
+      );
+      const ok = await cli('--verify-signature', 'signed.json', '--public-key', 'report-key.pub.jwk');
+      expect(ok.code).toBe(0);
+      expect(ok.out).toMatch(/signed.json: signature valid; report generated /);
+      const edited = { ...report, totals: { ...report.totals, failed: 0 } };
+      await fs.writeFile(path.join(dir, 'edited.json'), JSON.stringify(edited));
+      const bad = await cli('--verify-signature', 'edited.json', '--public-key', 'report-key.pub.jwk');
+      expect(bad.code).toBe(1);
+      expect(bad.err).toMatch(/NOT VALID: .*ERR_COMPLIANCE_REPORT_SIGNATURE_INVALID/);
+      const wrongKey = await cli('--verify-signature', 'signed.json', '--public-key', pubFile);
+      expect(wrongKey.code).toBe(1);
+      await fs.writeFile(
+        path.join(dir, 'unsigned.json'),
+        JSON.stringify({ ...report, signature: undefined }),
+      );
+      expect(
+        (await cli('--verify-signature', 'unsigned.json', '--public-key', 'report-key.pub.jwk')).code,
+      ).toBe(1);
+      expect((await cli('--verify-signature', 'signed.json')).code).toBe(2);
+      expect(
+        (await cli('--verify-signature', 'signed.json', '--public-key', pubFile, '--format', 'md')).code,
+      ).toBe(2);
     });
   });
 
