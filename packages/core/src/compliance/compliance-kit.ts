@@ -135,7 +135,7 @@ export interface ComplianceKitOptions {
   clock?: () => Date;
   /** Config path used in error messages. Default `compliance` (createBulwark's section). */
   configPath?: string;
-  /** The controls `attest()` accepts (manual ones only). Default: the built-in catalogue. */
+  /** The controls `attest()` accepts (manual ones only) and reports assess by default. Default: the built-in catalogue. */
   catalogue?: ControlCatalogue;
   /** Human attestations of manual controls (`attest()`). */
   attestations?: {
@@ -251,15 +251,19 @@ export class ComplianceKit {
     this.#attestationKey = a?.signer?.publicKey ?? a?.publicKey;
   }
 
+  /** The control catalogue of this kit (option `catalogue`, default the built-in one): what `attest()` accepts and what reports assess by default. */
+  get catalogue(): ControlCatalogue {
+    return this.#catalogue ?? builtInCatalogue();
+  }
+
   /**
    * Records a person's attestation that a manual control is in place (signed when an attestation
    * signer is configured). An unknown control id, an automated control or a malformed attestation
    * is a BulwarkConfigError. Attested controls show as `attested` (never `pass`) until `expiresAt`.
    */
   async attest(controlId: string, attestation: AttestationInput): Promise<AttestationView> {
-    const catalogue = this.#catalogue ?? builtInCatalogue();
     let record = buildAttestation(
-      catalogue,
+      this.catalogue,
       controlId,
       attestation,
       this.clock(),

@@ -162,7 +162,7 @@ export interface ReportDescription {
 }
 
 export interface ComplianceReportOptions extends ReportDescription {
-  /** Controls to assess. Default: the built-in catalogue. */
+  /** Controls to assess. Default: the kit's catalogue (the built-in one unless the kit was given another). */
   catalogue?: ControlCatalogue;
   /** Parameter overrides per check, applied over each control's own (e.g. `{ 'keys.rotation': { maxAgeDays: 90 } }`). */
   params?: Partial<Record<CheckId, CheckParams>>;
@@ -242,7 +242,8 @@ export class ComplianceReport {
     private readonly kit: ComplianceKit,
     options: ComplianceReportOptions = {},
   ) {
-    this.catalogue = options.catalogue ?? builtInCatalogue();
+    const kitCatalogue = (kit as Partial<Pick<ComplianceKit, 'catalogue'>>)?.catalogue;
+    this.catalogue = options.catalogue ?? kitCatalogue ?? builtInCatalogue();
     this.params = options.params ?? {};
     for (const id of Object.keys(this.params)) {
       if (!(id in AUTOMATED_CHECKS)) {
