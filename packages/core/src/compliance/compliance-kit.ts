@@ -37,6 +37,7 @@ import { adaptPrivacySource, type PrivacySource } from './privacy-evidence';
 import {
   buildAttestation,
   checkAttestation,
+  FileAttestationStore,
   MemoryAttestationStore,
   signAttestation,
   type AttestationInput,
@@ -139,8 +140,11 @@ export interface ComplianceKitOptions {
   catalogue?: ControlCatalogue;
   /** Human attestations of manual controls (`attest()`). */
   attestations?: {
-    /** Where they are kept. Default: in memory (lost on restart; use a FileAttestationStore). */
-    store?: AttestationStore;
+    /**
+     * Where they are kept: an AttestationStore, or `{ file }` for a FileAttestationStore (append-only
+     * JSON lines, 0600). Default: in memory (lost on restart).
+     */
+    store?: AttestationStore | { file: string };
     /** Signs each new attestation (a ComplianceSigner of purpose `attestation`). */
     signer?: ComplianceSigner;
     /** Verifies stored signatures when no signer is given (the signer's public key otherwise). */
@@ -231,7 +235,18 @@ export class ComplianceKit {
     const a = opts.attestations;
     if (a !== undefined && (a === null || typeof a !== 'object' || Array.isArray(a)))
       throw invalid(`${path}.attestations`, 'an object', a);
-    const store = a?.store as Partial<AttestationStore> | null | undefined;
+    for (const key of Object.keys(a ?? {})) {
+      // A misspelt `signer` must not leave attestations silently unsigned.
+      if (!['store', 'signer', 'publicKey'].includes(key))
+        throw this.#error(`attestations.${key}`, 'is not a known option (store, signer, publicKey)');
+    }
+    const given = a?.store as Partial<AttestationStore> | { file?: unknown } | null | undefined;
+    let store = given as Partial<AttestationStore> | null | undefined;
+    if (isPlainObject(given) && 'file' in given && !('append' in given)) {
+      if (typeof given.file !== 'string' || given.file === '')
+        throw this.#error('attestations.store.file', 'must be a non-empty path');
+      store = new FileAttestationStore(given.file);
+    }
     if (store !== undefined) {
       if (
         store === null ||

@@ -229,6 +229,23 @@ describe('FileAttestationStore', () => {
     expect((await fs.readFile(file, 'utf8')).trim().split('\n')).toHaveLength(2);
   });
 
+  it('is configured with { file } (createBulwark config) and refuses a bad store', async () => {
+    const file = path.join(dir, 'cfg.jsonl');
+    const kit = new ComplianceKit({ catalogue, clock, attestations: { store: { file } } });
+    await kit.attest('x-policy', { ...INPUT, expiresAt: new Date(now.getTime() + DAY) });
+    expect(await new FileAttestationStore(file).list()).toHaveLength(1);
+    expect(() => new ComplianceKit({ attestations: { store: { file: '' } } })).toThrow(
+      /compliance.attestations.store.file must be a non-empty path/,
+    );
+    expect(() => new ComplianceKit({ attestations: { store: { list: () => [] } as never } })).toThrow(
+      /must be an AttestationStore/,
+    );
+    expect(() => new ComplianceKit({ attestations: [] as never })).toThrow(/compliance.attestations/);
+    expect(() => new ComplianceKit({ attestations: { signr: {} } as never })).toThrow(
+      /compliance.attestations.signr is not a known option/,
+    );
+  });
+
   it('ignores a line torn by a crash and cuts it before the next append', async () => {
     const file = path.join(dir, 'a.jsonl');
     const store = new FileAttestationStore(file);
