@@ -135,7 +135,7 @@ function controlRow(c: ControlResult): string {
       : '';
   const guidance =
     c.kind === 'manual' && c.guidance
-      ? `<div class="guidance meta">To attest: ${escapeHtml(c.guidance)}</div>`
+      ? `<div class="guidance meta">What is attested: ${escapeHtml(c.guidance)}</div>`
       : '';
   return (
     `<tr class="control" data-control-id="${escapeHtml(c.id)}" data-status="${escapeHtml(c.status)}"${c.passLevel ? ` data-pass-level="${escapeHtml(c.passLevel)}"` : ''}>` +

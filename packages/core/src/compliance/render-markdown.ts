@@ -127,7 +127,7 @@ export function renderMarkdown(result: ComplianceReportResult): string {
         const what = c.attestation !== undefined ? attestationLine(c.attestation) : c.summary;
         out.push(
           `- **${escapeMarkdown(c.id)}** (${escapeMarkdown(c.ref)}) ${escapeMarkdown(c.title)}: ${status(c)}. ${escapeMarkdown(what)} ` +
-            `To attest: ${escapeMarkdown(c.guidance ?? '')}`,
+            `What is attested: ${escapeMarkdown(c.guidance ?? '')}`,
         );
       }
       out.push('');

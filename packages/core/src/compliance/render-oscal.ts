@@ -180,7 +180,7 @@ function observation(
       ? c.summary
       : a !== undefined
         ? `Manual control, attested: ${attestationLine(a)}`
-        : `Manual control, unattested: ${c.summary} To attest: ${c.guidance ?? 'see the control'}`,
+        : `Manual control, unattested: ${c.summary} What is attested: ${c.guidance ?? 'see the control'}`,
     props: [
       prop('control-id', c.id),
       prop('status', c.status),
