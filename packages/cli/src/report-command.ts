@@ -194,7 +194,12 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<number> 
   }
 
   const text = RENDERERS[format](result);
-  const line = result.frameworks.map(summaryLine).join('; ');
+  const e = result.metadata.evidence;
+  const source =
+    e.source === 'snapshot'
+      ? `evidence: signed snapshot${e.snapshot?.keyId === undefined ? '' : ` (key ${e.snapshot.keyId})`} collected ${e.collectedAt}, ${e.ageSeconds}s old`
+      : `evidence: read live at ${e.collectedAt}`;
+  const line = `${result.frameworks.map(summaryLine).join('; ')}\n${source}`;
   if (values.out !== undefined) {
     await writeFileAtomic(path.resolve(io.cwd, values.out), text, 0o644);
     io.stdout(`wrote ${format} report to ${values.out}: ${line}\n`);

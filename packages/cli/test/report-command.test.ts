@@ -153,6 +153,7 @@ describe('bulwark report', () => {
         'clinic API',
       );
       expect(run.err).toMatch(/pci: \d+ pass \(full\)/);
+      expect(run.err).toMatch(/evidence: signed snapshot \(key collector-1\) collected \S+, \d+s old/);
       expect(run.code).toBe(0);
       expect(run.out).toMatch(
         /\*\*Evidence:\*\* signed snapshot with key collector-1 \(signed .*\), collected .*, \d+s old at generation/,
