@@ -186,15 +186,6 @@ function snapshotProvenance(original: EvidenceProvenance | undefined): EvidenceP
   return original === 'declared' ? 'declared' : 'snapshot';
 }
 
-/** `90s`, `15m`, `24h`, `7d` or plain seconds, to milliseconds; undefined when malformed. */
-export function parseMaxAge(value: string): number | undefined {
-  const m = /^(\d{1,9})(s|m|h|d)?$/.exec(value.trim());
-  if (m === null) return undefined;
-  const n = Number(m[1]);
-  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
-  return n > 0 ? n * unit : undefined;
-}
-
 /** A short human age: `45s`, `12m`, `3h 5m`, `2d 4h`. */
 export function formatAge(ms: number): string {
   const s = Math.floor(ms / 1000);
