@@ -503,9 +503,74 @@ describe('examples/express-clinic on SQLite', () => {
         .set(auditor);
       expect(html.headers['content-type']).toMatch(/text\/html/);
       expect(html.text).toContain('<html');
+      // the report names its system, who generated it and where its evidence came from
+      expect(report.body.metadata).toMatchObject({
+        system: 'express-clinic API',
+        evidence: { source: 'live' },
+      });
+      expect(report.body.metadata.generatedBy).toMatch(/^user /);
+      expect(html.text).toContain('<dd data-meta="system">express-clinic API</dd>');
+      expect(html.text).toMatch(/data-provenance="/);
       expect(
         (await request(clinic.app).get('/compliance/report').set(auth(tokens['nurse.joy']!))).status,
       ).toBe(403);
+    });
+
+    it('a privacy officer attests a manual control: signed, shown as attested (never pass)', async () => {
+      const officer = auth(tokens['dpo.dana']!);
+      const expiresAt = new Date(Date.now() + 365 * 86_400_000).toISOString();
+      const body = {
+        controlId: 'set below',
+        statement: 'Risk analysis for the clinic API reviewed and approved in November.',
+        evidenceUri: 'https://intranet.example/training/2026-11.pdf',
+        expiresAt,
+      };
+      const manual = await request(clinic.app)
+        .get('/compliance/report')
+        .query({ framework: 'hipaa' })
+        .set(auth(tokens['auditor.ames']!));
+      const target = manual.body.controls.find((c: { kind: string }) => c.kind === 'manual');
+      body.controlId = target.id;
+      expect(target.status).toBe('unattested');
+      const res = await request(clinic.app).post('/compliance/attestations').set(officer).send(body);
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({
+        controlId: target.id,
+        by: 'Dana (DPO)',
+        role: 'privacy-officer',
+        signature: 'verified',
+      });
+      // an automated control, an unknown one, a past expiry: 400, nothing stored
+      for (const bad of [
+        { ...body, controlId: 'hipaa-164.312-a-2-iv' },
+        { ...body, controlId: 'nope' },
+        { ...body, expiresAt: '2020-01-01T00:00:00Z' },
+        { ...body, evidenceUri: 'javascript:alert(1)' },
+      ]) {
+        const refused = await request(clinic.app).post('/compliance/attestations').set(officer).send(bad);
+        expect([JSON.stringify(bad), refused.status]).toEqual([JSON.stringify(bad), 400]);
+        expect(refused.headers['content-type']).toMatch(/problem\+json/);
+      }
+      // only the officer may attest
+      const nurse = await request(clinic.app)
+        .post('/compliance/attestations')
+        .set(auth(tokens['nurse.joy']!))
+        .send(body);
+      expect(nurse.status).toBe(403);
+      const after = await request(clinic.app)
+        .get('/compliance/report')
+        .query({ framework: 'hipaa' })
+        .set(auth(tokens['auditor.ames']!));
+      const attested = after.body.controls.find((c: { id: string }) => c.id === target.id);
+      expect(attested.status).toBe('attested');
+      expect(attested.attestation).toMatchObject({ by: 'Dana (DPO)', signature: 'verified', expiresAt });
+      expect(after.body.frameworks[0].attested).toBe(1);
+      // kept durably: a second app on the same data directory still sees it
+      const lines = (await fs.readFile(path.join(dir, 'compliance-attestations.jsonl'), 'utf8'))
+        .trim()
+        .split('\n');
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!).jws).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     });
 
     it('answers unknown routes with problem+json and strict security headers', async () => {

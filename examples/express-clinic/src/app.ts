@@ -1,13 +1,16 @@
 import 'reflect-metadata';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import {
+  BulwarkConfigError,
+  ComplianceSigner,
   createBulwark,
   EnvKeyProvider,
+  FileAttestationStore,
   FileKeyProvider,
   FileKeyStore,
   renderHtml,
@@ -162,6 +165,9 @@ function noteView(n: ClinicalNote) {
 
 const principalOf = (req: Request): HttpPrincipal => req.principal as HttpPrincipal;
 
+/** The system a compliance report names. */
+const REPORT_SYSTEM = 'express-clinic API';
+
 async function openAppDataSource(
   files: DataDirFiles,
   url: string | undefined,
@@ -312,7 +318,18 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
         },
         retention: { rules: [{ category: 'phi', days: 3650, basis: 'medical records retention law' }] },
       },
-      compliance: { privilegedRoles: ['privacy-officer'], auditCategories: AUDIT_CATEGORIES },
+      compliance: {
+        privilegedRoles: ['privacy-officer'],
+        auditCategories: AUDIT_CATEGORIES,
+        // Manual controls are attested by a person (POST /compliance/attestations), signed, kept.
+        attestations: {
+          store: new FileAttestationStore(files.attestations),
+          signer: await ComplianceSigner.fromJWK(
+            'attestation',
+            JSON.parse(await readFile(files.attestationKey, 'utf8')),
+          ),
+        },
+      },
     });
     storeOwnedByKit = true;
     cleanup.push(() => kit.close());
@@ -354,7 +371,7 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
     const runAuditReport = async (framework: Framework | 'all' = 'all'): Promise<ComplianceReportResult> => {
       await http.close(); // every request's event stored before the chain is verified
       await compliance.verifyAuditLog();
-      return compliance.report(framework);
+      return compliance.report(framework, { system: REPORT_SYSTEM, generatedBy: 'express-clinic demo' });
     };
 
     let server: Server | undefined;
@@ -444,6 +461,7 @@ const ENDPOINTS = [
   'GET    /audit/verify                    auditor: verify the hash chain and checkpoints',
   'POST   /audit/checkpoint                auditor: sign a tree head',
   'GET    /compliance/report?framework=hipaa&format=html   auditor',
+  'POST   /compliance/attestations                        privacy officer (attest a manual control)',
 ];
 
 function buildRoutes({ kit, http, dataSource, actors }: RouteDeps): Express {
@@ -736,7 +754,10 @@ function buildRoutes({ kit, http, dataSource, actors }: RouteDeps): Express {
       throw invalidInput('query.format', 'format must be json or html.');
     await auditLog.flush();
     await kit.compliance!.verifyAuditLog();
-    const report = await kit.compliance!.report(framework);
+    const report = await kit.compliance!.report(framework, {
+      system: REPORT_SYSTEM,
+      generatedBy: `user ${principalOf(req).id}`,
+    });
     if (format === 'html') {
       // The report is self-contained and inline-styled: relax the API's strict CSP for this page only.
       res.set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
@@ -745,6 +766,39 @@ function buildRoutes({ kit, http, dataSource, actors }: RouteDeps): Express {
       res.json(report);
     }
   });
+
+  // A person attests a manual control (policy, training, DPIA...): signed and stored, shown in the
+  // report as "attested" (never "pass") until it expires. The attester is the signed-in user.
+  app.post(
+    '/compliance/attestations',
+    http.authorize('compliance:attest', 'compliance'),
+    async (req, res) => {
+      const p = principalOf(req);
+      const user = await users.findOneBy({ id: p.id });
+      const controlId = bodyString(req.body, 'controlId', 64)!;
+      const evidenceUri = bodyString(req.body, 'evidenceUri', 2000, true);
+      try {
+        const attestation = await kit.compliance!.attest(controlId, {
+          by: user?.displayName ?? p.id,
+          role: p.roles.join(', ') || 'none',
+          statement: bodyString(req.body, 'statement', 4000)!,
+          ...(evidenceUri === undefined ? {} : { evidenceUri }),
+          expiresAt: bodyString(req.body, 'expiresAt', 40)!,
+        });
+        res.status(201).json(attestation);
+      } catch (err) {
+        // Unknown or automated control, past expiry, bad URI: the client's mistake, said plainly.
+        if (err instanceof BulwarkConfigError) {
+          const field =
+            String(err.details?.path ?? '')
+              .split('.')
+              .pop() ?? 'body';
+          throw invalidInput(`body.${field}`, `${field} ${err.message.replace(/^\S+ /, '')}`);
+        }
+        throw err;
+      }
+    },
+  );
 
   app.use('/privacy', privacyRouter(kit as BulwarkHttpKit));
 

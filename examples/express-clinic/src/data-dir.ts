@@ -1,7 +1,7 @@
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { CheckpointSigner, generateMasterKey, generateSigningKey } from '@bulwark/core';
+import { CheckpointSigner, ComplianceSigner, generateMasterKey, generateSigningKey } from '@bulwark/core';
 
 /** Files the example keeps in its data directory, all created on first run. */
 export interface DataDirFiles {
@@ -22,6 +22,10 @@ export interface DataDirFiles {
   checkpoints: string;
   /** Ed25519 private JWK signing erasure receipts. */
   receiptKey: string;
+  /** Ed25519 private JWK signing attestations of manual compliance controls. */
+  attestationKey: string;
+  /** Attestations of manual controls (append-only JSON lines). */
+  attestations: string;
   /** SQLite databases (unused with DATABASE_URL). */
   clinicDb: string;
   auditDb: string;
@@ -32,7 +36,7 @@ export interface DataDirFiles {
 const NOTICE = `This folder belongs to the Bulwark express-clinic example.
 
 It holds DEMO secrets generated on first run (master.key, jwt-signing-key.pem, audit-*.key/json,
-erasure-receipt-key.json) next to the data they protect. That is fine for a demo and wrong for
+erasure-receipt-key.json, compliance-attestation-key.json) next to the data they protect. That is fine for a demo and wrong for
 anything else: in production the master key comes from a KMS or a secret mount
 (BULWARK_MASTER_KEY), signing keys from your secret manager, and checkpoints go to another host.
 
@@ -51,6 +55,8 @@ export function dataDirFiles(dir: string): DataDirFiles {
     checkpointPublicKey: at('audit-checkpoint-public.json'),
     checkpoints: at('audit-checkpoints.jws'),
     receiptKey: at('erasure-receipt-key.json'),
+    attestationKey: at('compliance-attestation-key.json'),
+    attestations: at('compliance-attestations.jsonl'),
     clinicDb: at('clinic.sqlite'),
     auditDb: at('audit.sqlite'),
     reportHtml: at('compliance-report.html'),
@@ -106,6 +112,13 @@ export async function prepareDataDir(
   }
   await note(files.receiptKey, async () =>
     JSON.stringify(await (await CheckpointSigner.generate({ kid: 'clinic-erasure-1' })).exportPrivateJwk()),
+  );
+  await note(files.attestationKey, async () =>
+    JSON.stringify(
+      await (
+        await ComplianceSigner.generate('attestation', { kid: 'clinic-attestation-1' })
+      ).exportPrivateJwk(),
+    ),
   );
   return { files, generated };
 }

@@ -54,6 +54,13 @@ export const CLINIC_POLICY = definePolicy({
           resources: ['audit', 'compliance'],
         },
         {
+          id: 'officer-attest',
+          effect: 'allow',
+          roles: ['privacy-officer'],
+          actions: ['compliance:attest'],
+          resources: ['compliance'],
+        },
+        {
           id: 'officer-dsr',
           effect: 'allow',
           roles: ['privacy-officer'],

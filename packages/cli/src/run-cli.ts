@@ -2,6 +2,7 @@ import { BulwarkConfigError, BulwarkError, ErrorCodes } from '@bulwark/core';
 import { auditCommand } from './audit-command';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { closestMatch } from './closest-match';
+import { evidenceCommand } from './evidence-command';
 import { EXIT_CODES_HELP } from './command-line';
 import { keysCommand } from './keys-command';
 import { reportCommand } from './report-command';
@@ -11,7 +12,8 @@ export const MAIN_HELP = `Usage: bulwark <command> [options]
 Commands:
   keys      Manage data keys: master, generate, rotate, retire, list, check
   audit     Tamper-evident audit log: append, verify, prove, checkpoint, tail, export, keygen
-  report    Compliance report from live evidence (--framework, --format json|md|html|oscal)
+  report    Compliance report from live evidence or a signed snapshot (--format json|md|html|oscal)
+  evidence  Signed evidence snapshots: collect, keygen
 
 Run "bulwark <command> --help" for a command's subcommands, and
 "bulwark <command> <subcommand> --help" for its options (bulwark audit verify --help).
@@ -26,6 +28,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   keys: keysCommand,
   audit: auditCommand,
   report: reportCommand,
+  evidence: evidenceCommand,
 };
 
 /** Codes that mean "fix your configuration or arguments" rather than "a check failed". */

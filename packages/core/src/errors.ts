@@ -49,6 +49,9 @@ export class BulwarkThreatError extends BulwarkError {}
 /** Privacy engine failures: data-subject requests, retention, processors, breach register, RoPA. */
 export class BulwarkPrivacyError extends BulwarkError {}
 
+/** Compliance failures: evidence snapshots, attestations and report signatures that do not verify. */
+export class BulwarkComplianceError extends BulwarkError {}
+
 /**
  * Stable error codes. Adding a code is fine; renaming one is a breaking change.
  */
@@ -151,6 +154,11 @@ export const ErrorCodes = {
   HTTP_NOT_FOUND: 'ERR_HTTP_NOT_FOUND', // no route / unknown privacy resource (404)
   HTTP_HEADERS_TOO_LARGE: 'ERR_HTTP_HEADERS_TOO_LARGE', // request headers over Node's limit, refused before any middleware (431)
   HTTP_BAD_REQUEST: 'ERR_HTTP_BAD_REQUEST', // request Node's HTTP parser rejected (400)
+  // compliance
+  COMPLIANCE_SNAPSHOT_INVALID: 'ERR_COMPLIANCE_SNAPSHOT_INVALID', // evidence snapshot unsigned, malformed, tampered or signed by another key
+  COMPLIANCE_SNAPSHOT_STALE: 'ERR_COMPLIANCE_SNAPSHOT_STALE', // evidence snapshot older than the accepted maximum age (or dated in the future)
+  COMPLIANCE_ATTESTATION_STORE: 'ERR_COMPLIANCE_ATTESTATION_STORE', // the attestation store failed or holds a corrupt record
+  COMPLIANCE_REPORT_SIGNATURE_INVALID: 'ERR_COMPLIANCE_REPORT_SIGNATURE_INVALID', // a report's detached JWS does not verify over its canonical JSON
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -39,6 +39,21 @@ import {
   type ProcessorEvidence,
 } from './evidence';
 import { adaptPrivacySource, type PrivacySource } from './privacy-evidence';
+import {
+  buildAttestation,
+  checkAttestation,
+  FileAttestationStore,
+  MemoryAttestationStore,
+  signAttestation,
+  type AttestationInput,
+  type AttestationStore,
+  type AttestationView,
+} from './attestation';
+import { ComplianceSigner, type CompliancePublicKey } from './compliance-signing';
+import { builtInCatalogue } from './compliance-report';
+import type { ControlCatalogue } from './control-catalogue';
+import { signEvidenceSnapshot, type SignedEvidenceSnapshot } from './snapshot';
+import type { JWK } from 'jose';
 import { configError, invalid, isPlainObject } from '../util/options';
 
 type Awaitable<T> = T | Promise<T>;
@@ -147,6 +162,20 @@ export interface ComplianceKitOptions {
   grantProbe?: GrantProbe;
   /** Config path used in error messages. Default `compliance` (createBulwark's section). */
   configPath?: string;
+  /** The controls `attest()` accepts (manual ones only) and reports assess by default. Default: the built-in catalogue. */
+  catalogue?: ControlCatalogue;
+  /** Human attestations of manual controls (`attest()`). */
+  attestations?: {
+    /**
+     * Where they are kept: an AttestationStore, or `{ file }` for a FileAttestationStore (append-only
+     * JSON lines, 0600). Default: in memory (lost on restart).
+     */
+    store?: AttestationStore | { file: string };
+    /** Signs each new attestation (a ComplianceSigner of purpose `attestation`). */
+    signer?: ComplianceSigner;
+    /** Verifies stored signatures when no signer is given (the signer's public key otherwise). */
+    publicKey?: CompliancePublicKey;
+  };
 }
 
 const SERVICE_NAMES: readonly (keyof ComplianceServices)[] = [
@@ -200,6 +229,10 @@ export class ComplianceKit {
   private readonly grantProbe?: GrantProbe;
   private lastVerification?: AuditVerificationEvidence;
   readonly #configPath: string;
+  readonly #catalogue?: ControlCatalogue;
+  readonly #attestationStore: AttestationStore;
+  readonly #attestationSigner?: ComplianceSigner;
+  readonly #attestationKey?: CompliancePublicKey;
 
   constructor(options: ComplianceKitOptions = {}) {
     const path =
@@ -222,6 +255,102 @@ export class ComplianceKit {
     this.clock = (options.clock as (() => Date) | undefined) ?? (() => new Date());
     if (options.grantProbe !== undefined)
       this.grantProbe = checkGrantProbe(options.grantProbe, `${path}.grantProbe`);
+    const opts = options as ComplianceKitOptions;
+    if (opts.catalogue !== undefined) {
+      if (opts.catalogue === null || typeof (opts.catalogue as Partial<ControlCatalogue>).get !== 'function')
+        throw this.#error('catalogue', 'must be a ControlCatalogue');
+      this.#catalogue = opts.catalogue;
+    }
+    const a = opts.attestations;
+    if (a !== undefined && (a === null || typeof a !== 'object' || Array.isArray(a)))
+      throw invalid(`${path}.attestations`, 'an object', a);
+    for (const key of Object.keys(a ?? {})) {
+      // A misspelt `signer` must not leave attestations silently unsigned.
+      if (!['store', 'signer', 'publicKey'].includes(key))
+        throw this.#error(`attestations.${key}`, 'is not a known option (store, signer, publicKey)');
+    }
+    const given = a?.store as Partial<AttestationStore> | { file?: unknown } | null | undefined;
+    let store = given as Partial<AttestationStore> | null | undefined;
+    if (isPlainObject(given) && 'file' in given && !('append' in given)) {
+      if (typeof given.file !== 'string' || given.file === '')
+        throw this.#error('attestations.store.file', 'must be a non-empty path');
+      store = new FileAttestationStore(given.file);
+    }
+    if (store !== undefined) {
+      if (
+        store === null ||
+        typeof store !== 'object' ||
+        typeof store.append !== 'function' ||
+        typeof store.list !== 'function'
+      )
+        throw this.#error('attestations.store', 'must be an AttestationStore (append, list)');
+    }
+    if (
+      a?.signer !== undefined &&
+      !(a.signer instanceof ComplianceSigner && a.signer.purpose === 'attestation')
+    )
+      throw this.#error('attestations.signer', 'must be a ComplianceSigner of purpose "attestation"');
+    this.#attestationStore = (store as AttestationStore | undefined) ?? new MemoryAttestationStore();
+    this.#attestationSigner = a?.signer;
+    this.#attestationKey = a?.signer?.publicKey ?? a?.publicKey;
+  }
+
+  /** The control catalogue of this kit (option `catalogue`, default the built-in one): what `attest()` accepts and what reports assess by default. */
+  get catalogue(): ControlCatalogue {
+    return this.#catalogue ?? builtInCatalogue();
+  }
+
+  /**
+   * Records a person's attestation that a manual control is in place (signed when an attestation
+   * signer is configured). An unknown control id, an automated control or a malformed attestation
+   * is a BulwarkConfigError. Attested controls show as `attested` (never `pass`) until `expiresAt`.
+   */
+  async attest(controlId: string, attestation: AttestationInput): Promise<AttestationView> {
+    let record = buildAttestation(
+      this.catalogue,
+      controlId,
+      attestation,
+      this.clock(),
+      `${this.#configPath}.attest`,
+    );
+    if (this.#attestationSigner !== undefined)
+      record = await signAttestation(record, this.#attestationSigner);
+    await this.#attestationStore.append(record);
+    return checkAttestation(record, this.#attestationKey);
+  }
+
+  /** Every stored attestation, oldest first, with its signature checked against the attestation key. */
+  async attestations(): Promise<AttestationView[]> {
+    const records = await this.#attestationStore.list();
+    return Promise.all(records.map((r) => checkAttestation(r, this.#attestationKey)));
+  }
+
+  /**
+   * Collects evidence now and signs it with the operator's Ed25519 key, with the attestations:
+   * the document `bulwark report --config snapshot.json --public-key FILE` accepts. `privateKey`
+   * is a private Ed25519 JWK (e.g. from `bulwark evidence keygen`) or a ComplianceSigner of purpose
+   * `snapshot`; `keyId` names the key in the JWS header.
+   */
+  async snapshot(options: {
+    privateKey: JWK | ComplianceSigner;
+    keyId?: string;
+  }): Promise<SignedEvidenceSnapshot> {
+    if (!isPlainObject(options)) throw invalid(`${this.#configPath}.snapshot`, 'an object', options);
+    const key = options.privateKey;
+    const signer =
+      key instanceof ComplianceSigner
+        ? key
+        : await ComplianceSigner.fromJWK('snapshot', key, {
+            ...(options.keyId === undefined ? {} : { kid: options.keyId }),
+            path: `${this.#configPath}.snapshot.privateKey`,
+          });
+    if (signer.purpose !== 'snapshot')
+      throw this.#error(
+        'snapshot.privateKey',
+        'must be a snapshot key (ComplianceSigner of purpose "snapshot")',
+      );
+    const bundle = await this.collectEvidence();
+    return signEvidenceSnapshot(bundle, await this.attestations(), signer, this.clock());
   }
 
   #error(path: string, message: string): BulwarkConfigError {

@@ -21,12 +21,45 @@ export {
   hasFailures,
   builtInCatalogue,
   isFramework,
+  compareReports,
+  signComplianceReport,
+  verifyComplianceReport,
   type ComplianceReportResult,
   type ControlResult,
   type ControlStatus,
   type FrameworkSummary,
   type ComplianceReportOptions,
+  type ReportDescription,
+  type ReportMetadata,
+  type ReportComparison,
+  type ReportSignature,
+  type EvidenceItem,
 } from './compliance-report';
+export {
+  MemoryAttestationStore,
+  FileAttestationStore,
+  ATTESTATION_FORMAT,
+  type AttestationInput,
+  type AttestationRecord,
+  type AttestationStore,
+  type AttestationView,
+  type AttestationSignatureState,
+} from './attestation';
+export {
+  ComplianceSigner,
+  EVIDENCE_SNAPSHOT_JWS_TYPE,
+  ATTESTATION_JWS_TYPE,
+  COMPLIANCE_REPORT_JWS_TYPE,
+  type CompliancePurpose,
+  type CompliancePublicKey,
+} from './compliance-signing';
+export {
+  verifyEvidenceSnapshot,
+  EVIDENCE_SNAPSHOT_FORMAT,
+  DEFAULT_SNAPSHOT_MAX_AGE_MS,
+  type SignedEvidenceSnapshot,
+  type VerifiedEvidenceSnapshot,
+} from './snapshot';
 export { ControlCatalogue, BUILT_IN_CONTROLS } from './control-catalogue';
 export { FRAMEWORKS, FRAMEWORK_NAMES, type Framework, type CheckId, type ControlDefinition } from './control';
 export {

@@ -44,6 +44,8 @@ const KNOWN_COMPLIANCE = optionKeys<ComplianceConfig>({
   httpSurface: true,
   auditCategories: true,
   grantProbe: true,
+  catalogue: true,
+  attestations: true,
 });
 
 /** What a section needs opened: checked synchronously before anything is opened. */

@@ -251,6 +251,13 @@ const BY_CODE = {
     detail: 'A stored value failed its integrity check and was not returned.',
   },
   [ErrorCodes.CRYPTO_KEY_FILE_INSECURE]: INTERNAL,
+  [ErrorCodes.COMPLIANCE_SNAPSHOT_INVALID]: { ...BAD_REQUEST, detail: 'The evidence snapshot is not valid.' },
+  [ErrorCodes.COMPLIANCE_SNAPSHOT_STALE]: { ...BAD_REQUEST, detail: 'The evidence snapshot is too old.' },
+  [ErrorCodes.COMPLIANCE_ATTESTATION_STORE]: INTERNAL,
+  [ErrorCodes.COMPLIANCE_REPORT_SIGNATURE_INVALID]: {
+    ...BAD_REQUEST,
+    detail: 'The compliance report signature is not valid.',
+  },
 } satisfies Record<ErrorCode, Mapping>;
 
 /**

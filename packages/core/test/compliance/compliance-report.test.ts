@@ -142,42 +142,53 @@ describe('the control catalogue', () => {
 });
 
 describe('ComplianceReport', () => {
-  it('scores automated controls only: manual ones are listed as manual, never passed, never counted', async () => {
+  it('counts automated controls only: manual ones are unattested (never passed, never counted)', async () => {
     const result = await new ComplianceReport(f.kit).run('all');
     expect(hasFailures(result)).toBe(false);
     for (const s of result.frameworks) {
-      expect(s.manual).toBeGreaterThan(0);
-      expect(s.score).toBe(100);
-      expect(s.applicable).toBe(s.passed + s.failed);
+      expect(s.unattested).toBeGreaterThan(0);
+      expect(s.attested).toBe(0);
+      expect(s.failed).toBe(0);
+      expect(s.applicable).toBe(s.passedFull + s.passedPartial + s.failed);
+      expect(s.automatedFullPassRate).toBe(
+        s.applicable === 0 ? null : Math.round((s.passedFull / s.applicable) * 1000) / 1000,
+      );
     }
     const manual = result.controls.filter((c) => c.kind === 'manual');
-    expect(manual.every((c) => c.status === 'manual' && c.evidence.length === 0 && c.guidance)).toBe(true);
     expect(
-      result.controls
-        .filter((c) => c.status === 'pass')
-        .every((c) => c.kind === 'automated' && c.evidence.length > 0),
+      manual.every(
+        (c) => c.status === 'unattested' && c.evidenceRefs.length === 0 && c.guidance && c.remediation,
+      ),
     ).toBe(true);
+    const passes = result.controls.filter((c) => c.status === 'pass');
+    expect(passes.every((c) => c.kind === 'automated' && c.evidenceRefs.length > 0)).toBe(true);
+    // a pass is full only when the catalogue declares full coverage
+    for (const c of passes) expect(c.passLevel).toBe(c.coverage?.level === 'full' ? 'full' : 'partial');
   });
 
-  it('computes score = passed / (passed + failed), excluding n/a and manual', async () => {
+  it('counts failures (not-demonstrated included) and passes by coverage', async () => {
     f.classification.register({ entity: 'Patient', field: 'ssn', category: 'phi', encrypted: false });
     const result = await new ComplianceReport(f.kit).run('hipaa');
     expect(result.frameworks).toHaveLength(1);
     const h = result.frameworks[0]!;
     // Two HIPAA controls read the PHI fields' encryption: (a)(2)(iv) encryption, (c)(2) authentication.
     expect(h.failed).toBe(2);
-    expect(h.score).toBe(Math.round((h.passed / (h.passed + 2)) * 1000) / 10);
+    const hipaa = result.controls;
+    expect(h.passedFull).toBe(hipaa.filter((c) => c.status === 'pass' && c.passLevel === 'full').length);
+    expect(h.passedPartial).toBe(
+      hipaa.filter((c) => c.status === 'pass' && c.passLevel === 'partial').length,
+    );
     expect(result.controls.every((c) => c.framework === 'hipaa')).toBe(true);
     expect(result.controls.find((c) => c.id === 'hipaa-164.312-a-2-iv')).toMatchObject({ status: 'fail' });
     expect(result.controls.find((c) => c.id === 'hipaa-164.312-c-2')).toMatchObject({ status: 'fail' });
     expect(hasFailures(result)).toBe(true);
   });
 
-  it('an empty kit scores 0 with every automated control failed and manual ones still manual', async () => {
+  it('an empty kit passes nothing: every automated control fails and manual ones are unattested', async () => {
     const result = await new ComplianceReport(new ComplianceKit()).run('all');
-    expect(result.totals.passed).toBe(0);
+    expect(result.totals.passedFull + result.totals.passedPartial).toBe(0);
     expect(result.totals.failed).toBe(result.controls.filter((c) => c.kind === 'automated').length);
-    for (const s of result.frameworks) expect(s.score).toBe(0);
+    for (const s of result.frameworks) expect(s.automatedFullPassRate).toBe(0);
   });
 
   it('applies check parameter overrides and verifies the audit log when asked', async () => {
@@ -215,19 +226,33 @@ describe('output formats', () => {
       kind: 'automated',
       check: 'encryption.classified-fields',
     });
-    expect(failed.evidence[0]).toMatchObject({ source: 'ClassificationRegistry' });
+    const cited = parsed.evidence.find((e: { id: string }) => e.id === failed.evidenceRefs[0]);
+    expect(cited).toMatchObject({ source: 'ClassificationRegistry' });
+    // evidence is listed once, however many controls cite it
+    const ids = parsed.evidence.map((e: { id: string }) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const contents = parsed.evidence.map((e: { id: string }) => JSON.stringify({ ...e, id: undefined }));
+    expect(new Set(contents).size).toBe(contents.length);
+    expect(
+      parsed.controls.filter((c: { evidenceRefs: string[] }) => c.evidenceRefs.includes(cited.id)).length,
+    ).toBeGreaterThan(1);
     expect(typeof failed.remediation).toBe('string');
   });
 
   it('Markdown lists each control and escapes hostile text', () => {
     const md = renderMarkdown(result);
     for (const c of BUILT_IN_CONTROLS) expect(md).toContain(c.id.replace(/_/g, '\\_'));
-    expect(md).not.toContain('<script>');
-    expect(md).toContain('&lt;script&gt;');
+    // outside the fenced raw-evidence blocks, hostile text is escaped
+    const prose = md.split('### Raw evidence')[0]!;
+    expect(prose).not.toContain('<script>');
+    expect(prose).toContain('&lt;script&gt;');
     expect(md).toContain('### Manual controls');
     // a hostile pipe cannot add a table column
     const row = md.split('\n').find((l) => l.startsWith('| gdpr-art5-1-f '))!;
-    expect(row.split(/(?<!\\)\|/).length).toBe(8);
+    expect(row.split(/(?<!\\)\|/).length).toBe(9);
+    // the raw JSON cannot close its fence
+    const fences = md.split('\n').filter((l) => /^`{3,}/.test(l));
+    expect(fences.length % 2).toBe(0);
   });
 
   it('HTML is self-contained and escapes hostile text', () => {
@@ -261,7 +286,9 @@ describe('output formats', () => {
     const gdprControls = result.controls.filter((c) => c.framework === 'gdpr');
     expect(gdpr.observations).toHaveLength(gdprControls.length);
     expect(gdpr.findings).toHaveLength(
-      gdprControls.filter((c) => c.status === 'pass' || c.status === 'fail').length,
+      gdprControls.filter(
+        (c) => c.status === 'pass' || c.status === 'fail' || c.status === 'not-demonstrated',
+      ).length,
     );
     const finding = gdpr.findings.find(
       (x: { target: { 'target-id': string } }) => x.target['target-id'] === 'gdpr-art5-1-f',

@@ -28,7 +28,18 @@ maybe('HTML report in headless Chromium', () => {
       category: 'phi',
       encrypted: false,
     });
-    const result = await new ComplianceReport(f.kit).run('all');
+    const attested = BUILT_IN_CONTROLS.find((c) => c.manual !== undefined)!;
+    await f.kit.attest(attested.id, {
+      by: 'Ada <i>Lovelace</i>',
+      role: 'CISO',
+      statement: 'Reviewed and approved.',
+      expiresAt: new Date(Date.now() + 86_400_000),
+    });
+    const result = await new ComplianceReport(f.kit, {
+      system: 'clinic API',
+      generatedBy: 'compliance-job',
+      previous: { ...(await new ComplianceReport(f.kit).run('all')), controls: [] },
+    }).run('all');
     await f.close();
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulwark-html-'));
     const file = path.join(dir, 'report.html');
@@ -58,9 +69,36 @@ maybe('HTML report in headless Chromium', () => {
         expect(rows).toBe(BUILT_IN_CONTROLS.filter((c) => c.framework === fw).length);
         expect(await page.locator(`.card[data-framework="${fw}"] svg circle.arc`).count()).toBeGreaterThan(0);
       }
-      expect(await page.locator('tr.control[data-status="manual"]').count()).toBe(
-        BUILT_IN_CONTROLS.filter((c) => c.manual !== undefined).length,
+      // manual controls: one attested (never shown as a pass), the rest unattested
+      expect(await page.locator('tr.control[data-status="unattested"]').count()).toBe(
+        BUILT_IN_CONTROLS.filter((c) => c.manual !== undefined).length - 1,
       );
+      const row = page.locator(`tr[data-control-id="${attested.id}"]`);
+      expect(await row.getAttribute('data-status')).toBe('attested');
+      expect(await row.locator('td.status').innerText()).toBe('Attested');
+      expect(await row.locator('.attestation').innerText()).toContain(
+        'Attested by Ada <i>Lovelace</i> (CISO)',
+      );
+      expect(await page.locator('i').count()).toBe(0);
+      // every pass says whether it is full or partial, visibly
+      const passes = page.locator('tr.control[data-status="pass"]');
+      expect(await passes.count()).toBeGreaterThan(0);
+      for (const status of await passes.locator('td.status').allInnerTexts()) {
+        expect(status).toMatch(/^Pass \((full|partial)\)$/);
+      }
+      // metadata, comparison, evidence listed once and linked from the controls
+      expect(await page.locator('dd[data-meta="system"]').innerText()).toBe('clinic API');
+      expect(await page.locator('dd[data-meta="evidence"]').innerText()).toMatch(
+        /^read live from the running services/,
+      );
+      expect(await page.locator('section.changes li').count()).toBe(BUILT_IN_CONTROLS.length);
+      const evidenceRows = page.locator('tr.evidence');
+      expect(await evidenceRows.count()).toBe(result.evidence.length);
+      const firstLink = page.locator('tr.control a[href^="#evidence-"]').first();
+      const target = (await firstLink.getAttribute('href'))!.slice(1);
+      expect(await page.locator(`tr.evidence[id="${target}"]`).count()).toBe(1);
+      // no percentage headline anywhere in the visible text
+      expect(await page.locator('body').innerText()).not.toMatch(/\d\s*%/);
       // the hostile entity name is shown as text and never ran
       expect(await page.locator('tr[data-control-id="hipaa-164.312-a-2-iv"]').innerText()).toContain(
         '<script>window.__pwned=1</script>',

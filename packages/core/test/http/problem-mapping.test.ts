@@ -69,6 +69,9 @@ const CLIENT_TRIGGERABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   [ErrorCodes.HTTP_NOT_FOUND]: 'an unknown URL',
   [ErrorCodes.HTTP_HEADERS_TOO_LARGE]: 'huge headers',
   [ErrorCodes.HTTP_BAD_REQUEST]: 'a request Node cannot parse',
+  [ErrorCodes.COMPLIANCE_SNAPSHOT_INVALID]: 'an unsigned or forged evidence snapshot',
+  [ErrorCodes.COMPLIANCE_SNAPSHOT_STALE]: 'an old evidence snapshot',
+  [ErrorCodes.COMPLIANCE_REPORT_SIGNATURE_INVALID]: 'a report edited after signing',
 };
 
 /** Server-side failures that answer 503 (a dependency down, locked or closing: retry later). */

@@ -21,7 +21,7 @@ export const classifiedFieldsEncrypted: AutomatedCheck = (bundle, params) => {
     return fail(
       'The classification registry is empty: no field is marked as personal, sensitive, PHI or cardholder data.',
       [ev],
-      'Classify every field that holds personal, health or cardholder data (e.g. @Personal() / @PHI() / @Cardholder(), or ClassificationRegistry.register).',
+      'Classify every field that holds personal, health or cardholder data (e.g. @PersonalData() / @PHI() / @CardholderData() from @bulwark/typeorm, or ClassificationRegistry.register).',
     );
   }
   const relevant = ev.data.fields.filter((f) => categories.includes(f.category));
