@@ -242,7 +242,8 @@ describe('the honest path: live and observed evidence pass', () => {
     for (const check of ['http.security-headers', 'http.csrf', 'http.transport-security']) {
       expect([check, statuses(report, check)]).toEqual([check, ['pass']]);
       const control = report.controls.find((c) => c.check === check)!;
-      expect(control.evidence.map((e) => e.provenance)).toEqual(['observed']);
+      const evidence = control.evidenceRefs.map((ref) => report.evidence.find((e) => e.id === ref)!);
+      expect(evidence.map((e) => e.provenance)).toEqual(['observed']);
     }
     const http = (await d.kit.collectEvidence()).http!.data.apps[0]!;
     expect(http.traffic).toMatchObject({
