@@ -77,8 +77,16 @@ export class AuditWriter {
 
   /** Resolves when every queued event is durable and delivered to the sinks. */
   async flush(): Promise<void> {
-    while (this.loop !== undefined) await this.loop;
+    await this.durable();
     await this.sinkChain;
+  }
+
+  /**
+   * Resolves when every queued event is durable in the store, without waiting for the sinks:
+   * reads of the store (verify, refresh, checkpoint) must not stall behind a slow or absent bus.
+   */
+  async durable(): Promise<void> {
+    while (this.loop !== undefined) await this.loop;
   }
 
   /** Calls the sink error handler, which must not break delivery or shutdown by throwing. */
