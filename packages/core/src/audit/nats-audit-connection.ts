@@ -19,6 +19,7 @@ export interface NatsConnectionLike {
   /** Resolves when the connection is closed for good (the client gave up reconnecting, or close()). */
   closed(): Promise<void | Error>;
   drain(): Promise<void>;
+  close(): Promise<void>;
   isClosed(): boolean;
   /** Status events; `disconnect` and `reconnect` steer the sink between publishing and spooling. */
   status?(): AsyncIterable<{ type: string }>;
@@ -143,7 +144,10 @@ export class NatsAuditConnection {
     this.stopped = true;
     this.changed();
     const nc = this.nc;
-    // A connect still in flight drains its connection when it lands (see run).
-    if (nc !== undefined && !nc.isClosed()) await nc.drain().catch(() => undefined);
+    // A connect still in flight drains its connection when it lands (see run). A connection that
+    // is reconnecting cannot drain (drain waits for the server): close it.
+    if (nc !== undefined && !nc.isClosed()) {
+      await (this.up ? nc.drain() : nc.close()).catch(() => undefined);
+    }
   }
 }
