@@ -98,7 +98,11 @@ export class PrivateServer {
     const binary = findBinary('nats-server');
     if (binary === undefined) throw new Error('nats-server is not installed');
     const port = await freePort();
-    const server = new PrivateServer(binary, (p, dir) => ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', dir], port);
+    const server = new PrivateServer(
+      binary,
+      (p, dir) => ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', dir],
+      port,
+    );
     await server.start();
     return server;
   }

@@ -187,10 +187,11 @@ export class AuditSpool {
         buf = buf.subarray(0, end);
       }
       seg.bytes = buf.length;
-      const from = i === 0 && cursor !== undefined && cursor.segment === seg.id ? Math.min(cursor.offset, end) : 0;
+      const from =
+        i === 0 && cursor !== undefined && cursor.segment === seg.id ? Math.min(cursor.offset, end) : 0;
       if (i === 0) this.offset = from;
       let count = 0;
-      for (let p = from; p < end; ) {
+      for (let p = from; p < end;) {
         const nl = buf.indexOf(NL, p);
         if (count === 0 && this.oldestAt === undefined) {
           this.oldestAt = decode(buf.subarray(p, nl).toString('utf8'))?.spooledAt;
@@ -254,7 +255,12 @@ export class AuditSpool {
       throw spoolError(
         `the audit spool is full (${this.bytes} of ${this.maxBytes} bytes); ${records.length} entr${records.length === 1 ? 'y was' : 'ies were'} not spooled (onFull: 'refuse')`,
         undefined,
-        { refused: records.length, firstSeq: records[0]!.seq, spoolBytes: this.bytes, maxBytes: this.maxBytes },
+        {
+          refused: records.length,
+          firstSeq: records[0]!.seq,
+          spoolBytes: this.bytes,
+          maxBytes: this.maxBytes,
+        },
       );
     }
     while (this.bytes + size > this.maxBytes && this.segments.length > 0) {
@@ -264,7 +270,8 @@ export class AuditSpool {
       this.counters.dropped += oldest.pending;
       await fs.rm(oldest.path, { force: true });
       this.offset = 0;
-      await this.writeCursor();
+      await this.writeCursor(this.segments.length === 0 ? oldest.id + 1 : undefined);
+      await this.refreshOldest();
     }
     if (this.segments.length === 0 || this.segments.at(-1)!.bytes >= this.segmentBytes) {
       const id = (this.segments.at(-1)?.id ?? (await this.lastDeletedId())) + 1;
@@ -308,77 +315,76 @@ export class AuditSpool {
   peek(max: number): Promise<SpoolRecord[]> {
     return this.run(async () => {
       this.peekedEpoch = this.epoch;
-      const seg = this.segments[0];
-      if (seg === undefined || seg.pending === 0) return [];
-      const fh = await fs.open(seg.path, 'r');
-      try {
-        const length = Math.min(seg.bytes - this.offset, this.segmentBytes * 2);
-        const buf = Buffer.alloc(length);
-        const { bytesRead } = await fh.read(buf, 0, length, this.offset);
-        const out: SpoolRecord[] = [];
-        for (let p = 0; p < bytesRead && out.length < max; ) {
-          const nl = buf.indexOf(NL, p);
-          if (nl < 0 || nl >= bytesRead) break;
-          const record = decode(buf.subarray(p, nl).toString('utf8'));
-          if (record === undefined) {
-            throw spoolError('the audit spool holds a malformed record', undefined, {
-              segment: seg.id,
-              offset: this.offset + p,
-            });
-          }
-          out.push(record);
-          p = nl + 1;
-        }
-        return out;
-      } finally {
-        await fh.close();
+      const out: SpoolRecord[] = [];
+      for (let i = 0; i < this.segments.length && out.length < max; i++) {
+        const seg = this.segments[i]!;
+        const from = i === 0 ? this.offset : 0;
+        if (seg.pending === 0 || from >= seg.bytes) continue;
+        await this.readRecords(seg, from, max - out.length, out);
       }
+      return out;
     });
+  }
+
+  /** Reads up to `max` whole records of `seg` from byte `from` (at most two segments' worth of bytes). */
+  private async readRecords(seg: Segment, from: number, max: number, out: SpoolRecord[]): Promise<void> {
+    const fh = await fs.open(seg.path, 'r');
+    try {
+      const length = Math.min(seg.bytes - from, this.segmentBytes * 2);
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await fh.read(buf, 0, length, from);
+      let taken = 0;
+      for (let p = 0; p < bytesRead && taken < max;) {
+        const nl = buf.indexOf(NL, p);
+        if (nl < 0 || nl >= bytesRead) break;
+        const record = decode(buf.subarray(p, nl).toString('utf8'));
+        if (record === undefined) {
+          throw spoolError('the audit spool holds a malformed record', undefined, {
+            segment: seg.id,
+            offset: from + p,
+          });
+        }
+        out.push(record);
+        taken++;
+        p = nl + 1;
+      }
+    } finally {
+      await fh.close();
+    }
   }
 
   /** Marks the records returned by the last `peek` (or a prefix of them) delivered. */
   ack(records: readonly SpoolRecord[]): Promise<void> {
     return this.run(async () => {
-      const seg = this.segments[0];
       // records peeked before 'drop-oldest' removed their segment are gone already
-      if (seg === undefined || records.length === 0 || this.peekedEpoch !== this.epoch) return;
-      for (const r of records) this.offset += Buffer.byteLength(encode(r));
-      seg.pending -= records.length;
-      if (seg.pending <= 0 && this.segments.length > 1) {
-        // fully delivered and no longer written to: the cursor moves on first, then the file goes
-        this.segments.shift();
-        this.offset = 0;
-        await this.writeCursor();
-        await fs.rm(seg.path, { force: true });
-      } else if (seg.pending <= 0) {
-        // the only segment: start over in a new one so the file does not grow without bound
-        this.segments.shift();
-        this.offset = 0;
-        await this.writeCursor(seg.id + 1);
-        await fs.rm(seg.path, { force: true });
-      } else {
-        await this.writeCursor();
+      if (records.length === 0 || this.peekedEpoch !== this.epoch) return;
+      const emptied: Segment[] = [];
+      for (const r of records) {
+        const seg = this.segments[0];
+        if (seg === undefined) break;
+        this.offset += Buffer.byteLength(encode(r));
+        seg.pending--;
+        if (seg.pending <= 0) {
+          // fully delivered: the cursor moves on first, then the file goes
+          emptied.push(this.segments.shift()!);
+          this.offset = 0;
+        }
       }
-      this.oldestAt = undefined;
-      if (this.segments[0] !== undefined && this.segments[0].pending > 0) {
-        const [next] = await this.peekUnqueued();
-        this.oldestAt = next?.spooledAt;
-      }
+      const last = emptied.at(-1);
+      // with no segment left, new ones continue after the last id (ids are never reused)
+      await this.writeCursor(this.segments.length === 0 && last !== undefined ? last.id + 1 : undefined);
+      for (const seg of emptied) await fs.rm(seg.path, { force: true });
+      await this.refreshOldest();
     });
   }
 
-  private async peekUnqueued(): Promise<SpoolRecord[]> {
-    const seg = this.segments[0]!;
-    const fh = await fs.open(seg.path, 'r');
-    try {
-      const buf = Buffer.alloc(Math.min(seg.bytes - this.offset, 64 * 1024));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset);
-      const nl = buf.subarray(0, bytesRead).indexOf(NL);
-      const record = nl < 0 ? undefined : decode(buf.subarray(0, nl).toString('utf8'));
-      return record === undefined ? [] : [record];
-    } finally {
-      await fh.close();
-    }
+  private async refreshOldest(): Promise<void> {
+    this.oldestAt = undefined;
+    const seg = this.segments[0];
+    if (seg === undefined || seg.pending === 0) return;
+    const out: SpoolRecord[] = [];
+    await this.readRecords(seg, this.offset, 1, out);
+    this.oldestAt = out[0]?.spooledAt;
   }
 
   private async writeCursor(segmentId?: number): Promise<void> {

@@ -155,7 +155,11 @@ export interface NatsAuditSinkDescription {
   /** 'connect': the sink owns and re-creates its connection; 'client': the app's JetStream client. */
   readonly connection: 'connect' | 'client';
   readonly maxReconnectAttempts?: number;
-  readonly spool?: { readonly maxBytes: number; readonly onFull: AuditSpoolOnFull; readonly fsync: AuditSpoolFsync };
+  readonly spool?: {
+    readonly maxBytes: number;
+    readonly onFull: AuditSpoolOnFull;
+    readonly fsync: AuditSpoolFsync;
+  };
   readonly stats: NatsAuditSinkStats;
 }
 
@@ -316,7 +320,10 @@ export class NatsAuditSink implements AuditSink {
         ? options.configPath
         : 'audit.nats';
     const isConnect = typeof client === 'function';
-    if (!isConnect && (client === null || typeof client !== 'object' || typeof client.publish !== 'function')) {
+    if (
+      !isConnect &&
+      (client === null || typeof client !== 'object' || typeof client.publish !== 'function')
+    ) {
       throw configError(
         path,
         'needs a connected JetStream client (nc.jetstream()) with a publish method, or a connect function',
@@ -395,7 +402,13 @@ export class NatsAuditSink implements AuditSink {
       if (!isPlainObject(sp)) throw configError(`${path}.spool`, 'must be an object with a dir');
       this.spoolOptions = {
         dir: nonEmptyString(sp.dir, `${path}.spool.dir`, 4096),
-        maxBytes: intInRange(sp.maxBytes, `${path}.spool.maxBytes`, 64 * 1024, 64 * 1024 ** 3, 64 * 1024 ** 2),
+        maxBytes: intInRange(
+          sp.maxBytes,
+          `${path}.spool.maxBytes`,
+          64 * 1024,
+          64 * 1024 ** 3,
+          64 * 1024 ** 2,
+        ),
         onFull: oneOf(sp.onFull, `${path}.spool.onFull`, ['refuse', 'drop-oldest'] as const, 'refuse'),
         fsync: oneOf(sp.fsync, `${path}.spool.fsync`, ['always', 'never'] as const, 'always'),
       };
@@ -403,7 +416,10 @@ export class NatsAuditSink implements AuditSink {
 
     if (isConnect) {
       if (options.drainOnClose !== undefined) {
-        throw configError(`${path}.drainOnClose`, 'is for a JetStream client; with a connect function the sink drains its own connection');
+        throw configError(
+          `${path}.drainOnClose`,
+          'is for a JetStream client; with a connect function the sink drains its own connection',
+        );
       }
       this.maxReconnectAttempts = intInRange(
         options.maxReconnectAttempts,
@@ -412,7 +428,13 @@ export class NatsAuditSink implements AuditSink {
         1_000_000,
         -1,
       );
-      const reconnectTimeWait = intInRange(options.reconnectTimeWaitMs, `${path}.reconnectTimeWaitMs`, 1, 600_000, 2000);
+      const reconnectTimeWait = intInRange(
+        options.reconnectTimeWaitMs,
+        `${path}.reconnectTimeWaitMs`,
+        1,
+        600_000,
+        2000,
+      );
       this.connection = new NatsAuditConnection(
         client,
         { maxReconnectAttempts: this.maxReconnectAttempts, reconnectTimeWait, waitOnFirstConnect: false },
@@ -453,7 +475,9 @@ export class NatsAuditSink implements AuditSink {
       connections: this.connection?.connections ?? 0,
       spooled: spool?.pending ?? 0,
       spoolBytes: spool?.bytes ?? 0,
-      ...(oldest === undefined || spool?.pending === 0 ? {} : { oldestSpooledAgeMs: Math.max(0, Date.now() - oldest) }),
+      ...(oldest === undefined || spool?.pending === 0
+        ? {}
+        : { oldestSpooledAgeMs: Math.max(0, Date.now() - oldest) }),
       spooledTotal: spool?.spooled ?? 0,
       dropped: spool?.dropped ?? 0,
       refused: spool?.refused ?? 0,
@@ -576,7 +600,13 @@ export class NatsAuditSink implements AuditSink {
       if (js === undefined) break;
       const { entry, data } = messages[i]!;
       try {
-        this.count(await js.publish(subjects[i]!, data, this.publishOptions(entry)), entry, i, messages.length, 1);
+        this.count(
+          await js.publish(subjects[i]!, data, this.publishOptions(entry)),
+          entry,
+          i,
+          messages.length,
+          1,
+        );
       } catch (err) {
         this.counters.failedAttempts++;
         this.lastErrorCode = errorCode(err) ?? this.lastErrorCode;
@@ -659,8 +689,13 @@ export class NatsAuditSink implements AuditSink {
           break;
         }
         try {
-          const ack = await js.publish(record.subject, Buffer.from(record.data, 'utf8'), this.publishOptions(record));
-          if (ack === null || typeof ack !== 'object' || !Number.isSafeInteger(ack.seq)) throw new Error('invalid PubAck');
+          const ack = await js.publish(
+            record.subject,
+            Buffer.from(record.data, 'utf8'),
+            this.publishOptions(record),
+          );
+          if (ack === null || typeof ack !== 'object' || !Number.isSafeInteger(ack.seq))
+            throw new Error('invalid PubAck');
           if (ack.duplicate === true) this.counters.duplicates++;
           else this.counters.published++;
           done++;
