@@ -132,7 +132,10 @@ function connectionLost(err: unknown): boolean {
   for (const e of [err, (err as { driverError?: unknown } | null)?.driverError]) {
     if (e === null || typeof e !== 'object') continue;
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && (CONNECTION_ERRNOS.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code))) {
+    if (
+      typeof code === 'string' &&
+      (CONNECTION_ERRNOS.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code))
+    ) {
       return true;
     }
     const message = (e as { message?: unknown }).message;
@@ -624,11 +627,7 @@ export class TypeOrmAuditStore implements AuditStore {
       });
     const session: PgSession = {
       query: (sql, params, extraMs = 0) =>
-        limit(
-          qr.query(sql, params) as Promise<EntryRow[]>,
-          this.statementTimeoutMs + extraMs,
-          'statement',
-        ),
+        limit(qr.query(sql, params) as Promise<EntryRow[]>, this.statementTimeoutMs + extraMs, 'statement'),
       change: async (sql, params) => {
         const result = (await limit(
           qr.query(sql, params, true) as Promise<{ affected?: number }>,
@@ -674,8 +673,9 @@ export class TypeOrmAuditStore implements AuditStore {
       } else {
         // Never hand a connection in an unknown state back to the pool: destroy its socket (a
         // blackholed socket would otherwise linger until TCP gives up) and release it with the error.
-        const client = (qr as unknown as { databaseConnection?: { connection?: { stream?: { destroy(): void } } } })
-          .databaseConnection;
+        const client = (
+          qr as unknown as { databaseConnection?: { connection?: { stream?: { destroy(): void } } } }
+        ).databaseConnection;
         client?.connection?.stream?.destroy();
         const release = (qr as unknown as { releasePostgresConnection?: (e: unknown) => Promise<void> })
           .releasePostgresConnection;

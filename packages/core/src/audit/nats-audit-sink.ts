@@ -311,6 +311,8 @@ export class NatsAuditSink implements AuditSink {
   private tail: Promise<void> = Promise.resolve();
   private closing?: Promise<void>;
   private stopping = false;
+  /** close() in progress: the pump delivers what it can and returns at its first failure. */
+  private finishing = false;
   private pumping?: Promise<void>;
   private pumpWake?: () => void;
 
@@ -716,6 +718,7 @@ export class NatsAuditSink implements AuditSink {
         }
       }
       if (done > 0) await spool.ack(batch.slice(0, done));
+      if (failed && this.finishing) return;
       if (failed && !this.stopping) {
         await this.pause(delay);
         delay = Math.min(MAX_RETRY_DELAY_MS, delay * 2);
@@ -833,8 +836,12 @@ export class NatsAuditSink implements AuditSink {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.tail;
-      // The pump stops after its in-flight publish; what it did not deliver stays in the spool
-      // for the next sink opened on the same directory.
+      // While the bus answers, the pump delivers the rest of the spool; at its first failure it
+      // stops, and what it did not deliver stays in the spool for the next sink on the directory.
+      this.finishing = true;
+      if (this.spool !== undefined && this.spool.pending > 0) this.kickPump();
+      this.wakePump();
+      await this.pumping;
       this.stopping = true;
       this.wakePump();
       await this.pumping;
