@@ -214,6 +214,8 @@ export {
   type BruteForceScope,
   type BruteForceRedisClient,
   type BruteForceGuardDescription,
+  type BruteForceGuardStats,
+  type BruteForceStoreUnavailablePolicy,
   type BruteForceLockout,
   type BruteForceReservation,
   type BruteForceReservationResult,
