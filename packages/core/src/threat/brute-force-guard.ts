@@ -333,7 +333,11 @@ export class BruteForceGuard {
       );
     }
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 5000;
-    if (!Number.isInteger(this.#readyTimeoutMs) || this.#readyTimeoutMs < 0 || this.#readyTimeoutMs > 600_000) {
+    if (
+      !Number.isInteger(this.#readyTimeoutMs) ||
+      this.#readyTimeoutMs < 0 ||
+      this.#readyTimeoutMs > 600_000
+    ) {
       throw configError(`${path}.readyTimeoutMs`, 'must be an integer from 0 to 600000');
     }
     if (redis !== undefined && this.#policy === 'local-fallback') {
@@ -425,7 +429,8 @@ export class BruteForceGuard {
     try {
       await this.#resetOnStore(attempt);
     } catch (error) {
-      if (error instanceof BulwarkThreatError && error.code === ErrorCodes.THREAT_STORE) this.#noteStoreFailure();
+      if (error instanceof BulwarkThreatError && error.code === ErrorCodes.THREAT_STORE)
+        this.#noteStoreFailure();
       throw error;
     }
   }
@@ -515,7 +520,10 @@ export class BruteForceGuard {
     };
   }
 
-  async #checkOnStore(attempt: BruteForceAttempt, options: BruteForceReserveOptions): Promise<BruteForceDecision> {
+  async #checkOnStore(
+    attempt: BruteForceAttempt,
+    options: BruteForceReserveOptions,
+  ): Promise<BruteForceDecision> {
     const keys = this.#keys(attempt);
     const states = await Promise.all(
       keys.counters.map(async ([scope, key]) => ({
