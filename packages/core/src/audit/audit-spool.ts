@@ -33,6 +33,10 @@ export interface SpoolRecord {
   data: string;
   /** Epoch ms when it was spooled. */
   spooledAt: number;
+  /** Bytes of its line in the segment file. */
+  size: number;
+  /** The line did not parse (disk corruption): nothing to deliver, acknowledge and report it. */
+  corrupt?: true;
 }
 
 export interface AuditSpoolStats {
@@ -68,13 +72,13 @@ function segmentName(id: number): string {
   return `${String(id).padStart(16, '0')}.spool`;
 }
 
-function encode(record: SpoolRecord): string {
+function encode(record: Omit<SpoolRecord, 'size'>): string {
   // `<spooledAt> <seq> <subject> <payload>\n`: subjects and the canonical payload hold no whitespace
   // that matters here (subjects none at all, the payload no raw newline), so a line splits cleanly.
   return `${record.spooledAt} ${record.seq} ${record.subject} ${record.data}\n`;
 }
 
-function decode(line: string): SpoolRecord | undefined {
+function decode(line: string, size: number): SpoolRecord | undefined {
   const a = line.indexOf(' ');
   const b = a < 0 ? -1 : line.indexOf(' ', a + 1);
   const c = b < 0 ? -1 : line.indexOf(' ', b + 1);
@@ -82,7 +86,7 @@ function decode(line: string): SpoolRecord | undefined {
   const spooledAt = Number(line.slice(0, a));
   const seq = Number(line.slice(a + 1, b));
   if (!Number.isSafeInteger(spooledAt) || !Number.isSafeInteger(seq) || seq < 1) return undefined;
-  return { spooledAt, seq, subject: line.slice(b + 1, c), data: line.slice(c + 1) };
+  return { spooledAt, seq, subject: line.slice(b + 1, c), data: line.slice(c + 1), size };
 }
 
 function spoolError(message: string, cause?: unknown, details?: Record<string, unknown>): BulwarkAuditError {
@@ -194,7 +198,7 @@ export class AuditSpool {
       for (let p = from; p < end;) {
         const nl = buf.indexOf(NL, p);
         if (count === 0 && this.oldestAt === undefined) {
-          this.oldestAt = decode(buf.subarray(p, nl).toString('utf8'))?.spooledAt;
+          this.oldestAt = decode(buf.subarray(p, nl).toString('utf8'), nl + 1 - p)?.spooledAt;
         }
         count++;
         p = nl + 1;
@@ -233,7 +237,7 @@ export class AuditSpool {
    * 'drop-oldest' deletes the oldest segments (undelivered records counted as `dropped`) first.
    * A batch larger than `maxBytes` on its own is refused under either policy.
    */
-  append(records: readonly Omit<SpoolRecord, 'spooledAt'>[]): Promise<{ dropped: number }> {
+  append(records: readonly Omit<SpoolRecord, 'spooledAt' | 'size'>[]): Promise<{ dropped: number }> {
     this.inFlight += records.length;
     return this.run(async () => {
       try {
@@ -244,7 +248,9 @@ export class AuditSpool {
     });
   }
 
-  private async appendNow(records: readonly Omit<SpoolRecord, 'spooledAt'>[]): Promise<{ dropped: number }> {
+  private async appendNow(
+    records: readonly Omit<SpoolRecord, 'spooledAt' | 'size'>[],
+  ): Promise<{ dropped: number }> {
     if (records.length === 0) return { dropped: 0 };
     const spooledAt = this.now();
     const text = records.map((r) => encode({ ...r, spooledAt })).join('');
@@ -330,21 +336,32 @@ export class AuditSpool {
   private async readRecords(seg: Segment, from: number, max: number, out: SpoolRecord[]): Promise<void> {
     const fh = await fs.open(seg.path, 'r');
     try {
-      const length = Math.min(seg.bytes - from, this.segmentBytes * 2);
-      const buf = Buffer.alloc(length);
-      const { bytesRead } = await fh.read(buf, 0, length, from);
+      // A window of two segments' worth, grown when one record is larger (records are whole lines).
+      let length = Math.min(seg.bytes - from, this.segmentBytes * 2);
+      let buf = Buffer.alloc(length);
+      let { bytesRead } = await fh.read(buf, 0, length, from);
+      while (buf.subarray(0, bytesRead).indexOf(NL) < 0 && from + bytesRead < seg.bytes) {
+        length = Math.min(seg.bytes - from, length * 2);
+        buf = Buffer.alloc(length);
+        ({ bytesRead } = await fh.read(buf, 0, length, from));
+      }
       let taken = 0;
       for (let p = 0; p < bytesRead && taken < max;) {
         const nl = buf.indexOf(NL, p);
         if (nl < 0 || nl >= bytesRead) break;
-        const record = decode(buf.subarray(p, nl).toString('utf8'));
-        if (record === undefined) {
-          throw spoolError('the audit spool holds a malformed record', undefined, {
-            segment: seg.id,
-            offset: from + p,
-          });
-        }
-        out.push(record);
+        const line = buf.subarray(p, nl).toString('utf8');
+        // A line that does not parse (disk corruption) comes back as `corrupt`: the caller
+        // acknowledges and reports it instead of stalling every later record behind it.
+        out.push(
+          decode(line, nl + 1 - p) ?? {
+            seq: 0,
+            subject: '',
+            data: '',
+            spooledAt: 0,
+            size: nl + 1 - p,
+            corrupt: true,
+          },
+        );
         taken++;
         p = nl + 1;
       }
@@ -362,7 +379,7 @@ export class AuditSpool {
       for (const r of records) {
         const seg = this.segments[0];
         if (seg === undefined) break;
-        this.offset += Buffer.byteLength(encode(r));
+        this.offset += r.size;
         seg.pending--;
         if (seg.pending <= 0) {
           // fully delivered: the cursor moves on first, then the file goes

@@ -676,15 +676,32 @@ export class NatsAuditSink implements AuditSink {
     let delay = Math.max(this.retryDelayMs, 10);
     let refusals = 0;
     while (!this.stopping) {
-      const batch = await spool.peek(PUMP_BATCH);
+      let batch: SpoolRecord[];
+      try {
+        batch = await spool.peek(PUMP_BATCH);
+      } catch (err) {
+        // unreadable spool file: keep trying (slowly), the records stay on disk
+        this.lastErrorCode = (err as NodeJS.ErrnoException)?.code ?? 'SPOOL_READ';
+        if (this.finishing) return;
+        await this.pause(MAX_RETRY_DELAY_MS);
+        continue;
+      }
       if (batch.length === 0) {
         if (spool.pending === 0) return;
+        // appends still being written: they are next in the spool's queue
+        await this.pause(10);
         continue;
       }
       let done = 0;
       let failed = false;
       for (const record of batch) {
         if (this.stopping) break;
+        if (record.corrupt === true) {
+          done++;
+          this.counters.failedWrites++;
+          this.report(record, undefined);
+          continue;
+        }
         const js = this.publisher();
         if (js === undefined) {
           failed = true;
@@ -717,7 +734,15 @@ export class NatsAuditSink implements AuditSink {
           break;
         }
       }
-      if (done > 0) await spool.ack(batch.slice(0, done));
+      if (done > 0) {
+        try {
+          await spool.ack(batch.slice(0, done));
+        } catch (err) {
+          // the cursor did not move: those records are delivered again (dropped by msg id)
+          this.lastErrorCode = (err as NodeJS.ErrnoException)?.code ?? 'SPOOL_WRITE';
+          failed = true;
+        }
+      }
       if (failed && this.finishing) return;
       if (failed && !this.stopping) {
         await this.pause(delay);
@@ -732,13 +757,20 @@ export class NatsAuditSink implements AuditSink {
     const code = errorCode(cause);
     try {
       this.onDeliveryError(
-        new BulwarkAuditError(
-          ErrorCodes.AUDIT_SINK,
-          `NATS refused spooled audit entry seq ${record.seq} for good (NATS error ${code ?? 'unknown'}); ` +
-            `it was removed from the spool. The entry is durable in the audit store: re-publish it from there.`,
-          { logId: this.logId, seq: record.seq, ...(code === undefined ? {} : { natsCode: code }) },
-          { cause },
-        ),
+        record.corrupt === true
+          ? new BulwarkAuditError(
+              ErrorCodes.AUDIT_SINK,
+              'the audit spool held an unreadable record (disk corruption); it was skipped. ' +
+                'Compare the stream with the audit store and re-publish what is missing.',
+              { logId: this.logId },
+            )
+          : new BulwarkAuditError(
+              ErrorCodes.AUDIT_SINK,
+              `NATS refused spooled audit entry seq ${record.seq} for good (NATS error ${code ?? 'unknown'}); ` +
+                `it was removed from the spool. The entry is durable in the audit store: re-publish it from there.`,
+              { logId: this.logId, seq: record.seq, ...(code === undefined ? {} : { natsCode: code }) },
+              { cause },
+            ),
       );
     } catch {
       // a throwing handler must not stop delivery

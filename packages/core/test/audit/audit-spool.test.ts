@@ -30,7 +30,7 @@ describe('AuditSpool', () => {
     expect(spool.stats()).toMatchObject({ pending: 3, spooled: 3, oldestSpooledAt: 1_000 });
     const first = await spool.peek(2);
     expect(first.map((r) => r.seq)).toEqual([1, 2]);
-    expect(first[0]).toEqual({ ...rec(1), spooledAt: 1_000 });
+    expect(first[0]).toMatchObject({ ...rec(1), spooledAt: 1_000 });
     await spool.ack(first);
     expect(spool.stats()).toMatchObject({ pending: 1, oldestSpooledAt: 2_000 });
     const rest = await spool.peek(10);
@@ -108,6 +108,36 @@ describe('AuditSpool', () => {
     expect(left.at(-1)).toBe(6);
     expect(left).not.toContain(1);
     expect(spool.stats().pending).toBe(left.length);
+  });
+
+  it('reads a record larger than its read window whole', async () => {
+    const spool = await open({ maxBytes: 1024 * 1024 });
+    // segments of 64 KiB here (maxBytes / 4 capped at 1 MiB... and the window is two of them)
+    await spool.append([rec(1, 300 * 1024), rec(2)]);
+    const [big, small] = await spool.peek(10);
+    expect(big).toMatchObject({ seq: 1 });
+    expect((JSON.parse(big!.data) as { pad: string }).pad).toHaveLength(300 * 1024);
+    expect(small).toMatchObject({ seq: 2 });
+    await spool.ack([big!, small!]);
+    expect(spool.stats().pending).toBe(0);
+  });
+
+  it('hands back an unreadable line as corrupt instead of stalling behind it', async () => {
+    const spool = await open();
+    await spool.append([rec(1)]);
+    await spool.close();
+    const [segment] = readdirSync(dir).filter((f) => f.endsWith('.spool'));
+    appendFileSync(join(dir, segment!), 'garbage without fields\n');
+    const again = await open();
+    await again.append([rec(3)]);
+    const records = await again.peek(10);
+    expect(records.map((r) => [r.seq, r.corrupt ?? false])).toEqual([
+      [1, false],
+      [0, true],
+      [3, false],
+    ]);
+    await again.ack(records);
+    expect(again.stats().pending).toBe(0);
   });
 
   it('refuses a batch larger than the whole spool under either policy', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog } from '../../src/audit/audit-log';
@@ -187,6 +187,28 @@ describe('NatsAuditSink spool', () => {
       details: { seq: 2, natsCode: '403/10999' },
     });
     expect(sink.stats.failedWrites).toBe(1);
+  });
+
+  it('skips and reports an unreadable spool line, delivering the entries around it', async () => {
+    const bus = fakeStream();
+    bus.state.away = true;
+    const first = new NatsAuditSink(bus.publisher, options());
+    const log = await AuditLog.open({ store: new MemoryAuditStore(), logId: 'app', sinks: [first] });
+    await log.append(event());
+    await log.close();
+    expect(first.stats.spooled).toBe(1);
+    const [segment] = readdirSync(dir).filter((f) => f.endsWith('.spool'));
+    appendFileSync(join(dir, segment!), 'not a spool record\n');
+
+    bus.state.away = false;
+    const reported: BulwarkAuditError[] = [];
+    const second = new NatsAuditSink(bus.publisher, options({ onDeliveryError: (e) => reported.push(e) }));
+    await until('the leftovers to be delivered', () => second.stats.spooled === 0 && bus.stored.length === 1);
+    await second.close();
+    expect(bus.stored).toEqual(['app:1']);
+    expect(reported).toHaveLength(1);
+    expect(reported[0]!.message).toMatch(/unreadable record/);
+    expect(second.stats.failedWrites).toBe(1);
   });
 
   it('describes itself without paths or addresses', () => {
