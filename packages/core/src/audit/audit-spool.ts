@@ -66,6 +66,7 @@ interface Segment {
 
 const SEGMENT_RE = /^(\d{16})\.spool$/;
 const CURSOR_FILE = 'cursor.json';
+const LOCK_FILE = 'spool.lock';
 const NL = 0x0a;
 
 function segmentName(id: number): string {
@@ -129,6 +130,7 @@ export class AuditSpool {
   private epoch = 0;
   private peekedEpoch = -1;
   private readonly counters = { spooled: 0, dropped: 0, refused: 0, tornDiscarded: 0 };
+  private locked = false;
 
   private constructor(options: AuditSpoolOptions) {
     this.dir = options.dir;
@@ -148,6 +150,7 @@ export class AuditSpool {
     try {
       await spool.load();
     } catch (err) {
+      await spool.close().catch(() => undefined);
       if (err instanceof BulwarkAuditError) throw err;
       throw spoolError('the audit spool directory could not be opened', err, {
         errno: (err as NodeJS.ErrnoException)?.code,
@@ -156,8 +159,47 @@ export class AuditSpool {
     return spool;
   }
 
+  /**
+   * One spool per directory: two sinks appending and acknowledging on the same files would lose
+   * or repeat entries. The lock file holds the owner's pid; one left by a dead process is taken over.
+   */
+  private async lock(): Promise<void> {
+    const path = join(this.dir, LOCK_FILE);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fh = await fs.open(path, 'wx', 0o600);
+        await fh.writeFile(String(process.pid));
+        await fh.close();
+        this.locked = true;
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const pid = Number((await fs.readFile(path, 'utf8').catch(() => '')).trim());
+      let alive = true;
+      if (Number.isSafeInteger(pid) && pid > 0) {
+        try {
+          process.kill(pid, 0);
+        } catch (err) {
+          alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+        }
+      }
+      if (alive || attempt > 0) {
+        throw spoolError(
+          'the audit spool directory is in use by another sink (one sink per spool directory)',
+          undefined,
+          {
+            ...(Number.isSafeInteger(pid) && pid > 0 ? { pid } : {}),
+          },
+        );
+      }
+      await fs.rm(path, { force: true }); // stale: its process is gone
+    }
+  }
+
   private async load(): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await this.lock();
     const names = (await fs.readdir(this.dir)).filter((n) => SEGMENT_RE.test(n)).sort();
     let cursor: { segment: number; offset: number } | undefined;
     try {
@@ -417,8 +459,12 @@ export class AuditSpool {
     await fs.rename(tmp, join(this.dir, CURSOR_FILE));
   }
 
-  /** Waits for queued file operations. The files stay for the next `open`. */
+  /** Waits for queued file operations and releases the directory. The files stay for the next `open`. */
   async close(): Promise<void> {
     await this.queue;
+    if (this.locked) {
+      this.locked = false;
+      await fs.rm(join(this.dir, LOCK_FILE), { force: true });
+    }
   }
 }

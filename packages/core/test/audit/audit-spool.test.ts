@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditSpool, type AuditSpoolOptions } from '../../src/audit/audit-spool';
@@ -138,6 +138,22 @@ describe('AuditSpool', () => {
     ]);
     await again.ack(records);
     expect(again.stats().pending).toBe(0);
+  });
+
+  it('admits one spool per directory, and takes over the lock of a dead process', async () => {
+    const spool = await open();
+    await expect(open()).rejects.toMatchObject({
+      code: ErrorCodes.AUDIT_SINK,
+      details: { pid: process.pid },
+    });
+    await spool.close();
+    const again = await open();
+    await again.close();
+    // a lock left by a process that no longer exists (pid far above pid_max)
+    writeFileSync(join(dir, 'spool.lock'), '2147483646');
+    const taken = await open();
+    await taken.append([rec(1)]);
+    expect(taken.stats().pending).toBe(1);
   });
 
   it('refuses a batch larger than the whole spool under either policy', async () => {
