@@ -340,6 +340,8 @@ export class AuditSpool {
     } finally {
       await fh.close();
     }
+    // A new segment's directory entry must be durable too, or a power loss could lose the file.
+    if (this.fsyncAlways && seg.bytes === 0) await this.syncDir();
     seg.bytes += size;
     seg.pending += records.length;
     this.counters.spooled += records.length;
@@ -446,6 +448,15 @@ export class AuditSpool {
     this.oldestAt = out[0]?.spooledAt;
   }
 
+  private async syncDir(): Promise<void> {
+    const dir = await fs.open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
   private async writeCursor(segmentId?: number): Promise<void> {
     const segment = segmentId ?? this.segments[0]?.id ?? 0;
     const tmp = join(this.dir, `${CURSOR_FILE}.tmp`);
@@ -457,6 +468,7 @@ export class AuditSpool {
       await fh.close();
     }
     await fs.rename(tmp, join(this.dir, CURSOR_FILE));
+    if (this.fsyncAlways) await this.syncDir();
   }
 
   /** Waits for queued file operations and releases the directory. The files stay for the next `open`. */
