@@ -1,4 +1,4 @@
-import type { NatsJetStreamPublisher } from './nats-audit-sink';
+import type { NatsJetStreamPublisher } from './nats-audit-sink-options';
 
 /** The connect options the sink hands its connect function (a subset of nats.js `ConnectionOptions`). */
 export interface NatsConnectOptions {
