@@ -18,6 +18,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { CONTENT_COLUMNS, ENTRY_COLUMNS, entryToRow, rowToEntry, type EntryRow } from './audit-row';
+import { connectionLost, pgUnavailable, runPgSession, type PgDeadlines, type PgSession } from './pg-session';
 import { dialectOf, quoteIdentifier, type SqlDialect } from './sql-dialect';
 import { encodeSqlText } from './sql-text-codec';
 
@@ -99,79 +100,6 @@ function wrap(err: unknown, what: string): BulwarkError {
   return err instanceof BulwarkError ? err : storeError(`the SQL audit store failed to ${what}`, err);
 }
 
-function unavailable(message: string, cause?: unknown, details?: Record<string, unknown>): BulwarkAuditError {
-  return new BulwarkAuditError(
-    ErrorCodes.AUDIT_STORE_UNAVAILABLE,
-    message,
-    details,
-    cause === undefined ? undefined : { cause },
-  );
-}
-
-const CONNECTION_ERRNOS = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTCONN',
-]);
-// node-postgres and pg-pool say these in messages only (no code).
-const CONNECTION_MESSAGES =
-  /Connection terminated|Query read timeout|timeout exceeded when trying to connect|connection error|not queryable|Client was closed/i;
-
-/**
- * Whether `err` means the connection is gone or unusable (as opposed to an SQL error on a live
- * connection): socket errors, node-postgres' termination messages, SQLSTATE class 08 (connection
- * exception) and 57P01-57P03 (server shutting down, crashed, starting).
- */
-function connectionLost(err: unknown): boolean {
-  if (err instanceof BulwarkAuditError) return err.code === ErrorCodes.AUDIT_STORE_UNAVAILABLE;
-  for (const e of [err, (err as { driverError?: unknown } | null)?.driverError]) {
-    if (e === null || typeof e !== 'object') continue;
-    const code = (e as { code?: unknown }).code;
-    if (
-      typeof code === 'string' &&
-      (CONNECTION_ERRNOS.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code))
-    ) {
-      return true;
-    }
-    const message = (e as { message?: unknown }).message;
-    if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return true;
-  }
-  return false;
-}
-
-/** SQLSTATE 57014: the server's statement_timeout cancelled the statement (the connection is fine). */
-function statementCancelled(err: unknown): boolean {
-  return (err as { driverError?: { code?: unknown } } | null)?.driverError?.code === '57014';
-}
-
-/** A bound on a pending operation; its late outcome is swallowed. */
-async function within<T>(op: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  op.catch(() => undefined);
-  try {
-    return await Promise.race([
-      op,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(onTimeout()), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The query interface of one checked-out PostgreSQL connection with the store's deadlines. */
-interface PgSession {
-  query(sql: string, params?: unknown[], extraMs?: number): Promise<EntryRow[]>;
-  /** An UPDATE / DELETE: resolves with the number of rows it changed. */
-  change(sql: string, params: unknown[]): Promise<number>;
-}
-
 function sqliteBusy(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
@@ -210,8 +138,7 @@ export class TypeOrmAuditStore implements AuditStore {
   private readonly chunk: number;
   private readonly configureSqlite: boolean;
   private readonly destroyOnClose: boolean;
-  private readonly connectTimeoutMs: number;
-  private readonly statementTimeoutMs: number;
+  private readonly deadlines: PgDeadlines;
   private readonly resolveTimeoutMs: number;
   private readonly statements = new Map<string, SqliteStatement>();
   private ready?: Promise<void>;
@@ -261,8 +188,12 @@ export class TypeOrmAuditStore implements AuditStore {
       }
       return v;
     };
-    this.connectTimeoutMs = ms(o.connectTimeoutMs, 'connectTimeoutMs', 10_000);
-    this.statementTimeoutMs = ms(o.statementTimeoutMs, 'statementTimeoutMs', 15_000);
+    this.deadlines = {
+      connectTimeoutMs: ms(o.connectTimeoutMs, 'connectTimeoutMs', 10_000),
+      statementTimeoutMs: ms(o.statementTimeoutMs, 'statementTimeoutMs', 15_000),
+      lockTimeoutMs: timeout,
+      onLockTimeout: () => lockTimeout(timeout),
+    };
     this.resolveTimeoutMs = ms(o.resolveTimeoutMs, 'resolveTimeoutMs', 30_000);
     this.lockTimeoutMs = timeout;
     this.chunk = chunk;
@@ -471,7 +402,7 @@ export class TypeOrmAuditStore implements AuditStore {
         row !== undefined && row.batch_id === batchId && row.leaf_hash === entry.leafHash;
       const byseq = new Map(rows.map((r) => [Number(r.seq), r]));
       if (stored(byseq.get(first.seq), first) && stored(byseq.get(last.seq), last)) return entries;
-      throw unavailable(
+      throw pgUnavailable(
         `the connection to PostgreSQL was lost while committing seq ${first.seq}-${last.seq}; read back: not stored (nothing written, safe to retry)`,
         cause,
         { ...details, outcome: 'not-stored' },
@@ -601,87 +532,13 @@ export class TypeOrmAuditStore implements AuditStore {
     }
   }
 
-  /**
-   * Runs `body` on one pooled PostgreSQL connection, inside a READ COMMITTED transaction when
-   * `transaction` is true. Every step has a client-side deadline (`connectTimeoutMs` for the
-   * connection, `statementTimeoutMs` per statement): past it the connection is destroyed, never
-   * returned to the pool, and the caller gets ERR_AUDIT_STORE_UNAVAILABLE. `beforeCommit` runs
-   * right before COMMIT is sent (from then on a lost connection leaves the outcome unknown).
-   */
-  private async pgSession<T>(
+  /** One PostgreSQL session with the store's deadlines (see `runPgSession`). */
+  private pgSession<T>(
     transaction: boolean,
     body: (s: PgSession) => Promise<T>,
     beforeCommit?: () => void,
   ): Promise<T> {
-    const qr = this.dataSource.createQueryRunner('master');
-    let broken: unknown;
-    const limit = <R>(op: Promise<R>, ms: number, what: string): Promise<R> =>
-      within(op, ms, () => {
-        const err = unavailable(
-          `PostgreSQL did not answer within ${ms} ms (${what}); the connection was dropped`,
-          undefined,
-          { timeoutMs: ms, step: what },
-        );
-        broken = err;
-        return err;
-      });
-    const session: PgSession = {
-      query: (sql, params, extraMs = 0) =>
-        limit(qr.query(sql, params) as Promise<EntryRow[]>, this.statementTimeoutMs + extraMs, 'statement'),
-      change: async (sql, params) => {
-        const result = (await limit(
-          qr.query(sql, params, true) as Promise<{ affected?: number }>,
-          this.statementTimeoutMs,
-          'statement',
-        )) as { affected?: number };
-        return result.affected ?? 0;
-      },
-    };
-    try {
-      await limit(qr.connect(), this.connectTimeoutMs, 'connect');
-      if (!transaction) return await body(session);
-      await limit(qr.startTransaction('READ COMMITTED'), this.statementTimeoutMs, 'begin');
-      // Transaction-local, whatever the server or role default: COMMIT returns only once the WAL
-      // record is flushed, a stuck lock holder cannot make appends wait forever, and the server
-      // abandons a statement the client has given up on.
-      await session.query(
-        `SELECT set_config('synchronous_commit', 'on', true), set_config('lock_timeout', $1, true), ` +
-          `set_config('statement_timeout', $2, true)`,
-        [String(this.lockTimeoutMs), String(this.statementTimeoutMs + this.lockTimeoutMs)],
-      );
-      const result = await body(session);
-      beforeCommit?.();
-      await limit(qr.commitTransaction(), this.statementTimeoutMs, 'commit');
-      return result;
-    } catch (err) {
-      if (broken === undefined && connectionLost(err)) broken = err;
-      if (broken === undefined && qr.isTransactionActive) {
-        await limit(qr.rollbackTransaction(), this.statementTimeoutMs, 'rollback').catch(() => undefined);
-      }
-      if ((err as { driverError?: { code?: string } })?.driverError?.code === '55P03') {
-        throw lockTimeout(this.lockTimeoutMs);
-      }
-      if (broken !== undefined || statementCancelled(err)) {
-        throw err instanceof BulwarkAuditError
-          ? err
-          : unavailable('the connection to PostgreSQL was lost or timed out; nothing was stored', err);
-      }
-      throw err;
-    } finally {
-      if (broken === undefined) {
-        await qr.release().catch(() => undefined);
-      } else {
-        // Never hand a connection in an unknown state back to the pool: destroy its socket (a
-        // blackholed socket would otherwise linger until TCP gives up) and release it with the error.
-        const client = (
-          qr as unknown as { databaseConnection?: { connection?: { stream?: { destroy(): void } } } }
-        ).databaseConnection;
-        client?.connection?.stream?.destroy();
-        const release = (qr as unknown as { releasePostgresConnection?: (e: unknown) => Promise<void> })
-          .releasePostgresConnection;
-        await (release !== undefined ? release.call(qr, broken) : qr.release()).catch(() => undefined);
-      }
-    }
+    return runPgSession(this.dataSource, this.deadlines, transaction, body, beforeCommit);
   }
 
   async read(fromSeq: number, limit: number): Promise<AuditEntry[]> {
