@@ -32,6 +32,8 @@ export interface AuditEntryRow {
   leafHash: string;
   redactedAt: string | null;
   redactedReason: string | null;
+  /** Idempotency key of the append that wrote the row (BulwarkAuditBatchId1735690000000); NULL on older rows. */
+  batchId: string | null;
 }
 
 /** Row shape of `bulwark_audit_head`: the single row (id 1) appends lock and advance. */
@@ -72,6 +74,7 @@ export const AuditEntrySchema = new EntitySchema<AuditEntryRow>({
     leafHash: text('leaf_hash', false),
     redactedAt: text('redacted_at'),
     redactedReason: text('redacted_reason'),
+    batchId: text('batch_id'),
   },
   checks: [{ name: 'CHK_bulwark_audit_entry_seq', expression: '"seq" >= 1' }],
   // Each filter index ends in seq, so "filter ... ORDER BY seq LIMIT n" walks one index range.

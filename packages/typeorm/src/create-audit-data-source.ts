@@ -13,6 +13,17 @@ export interface AuditDataSourceOptions {
   migrate?: boolean;
   /** SQLite: how long a statement waits for another process's lock before SQLITE_BUSY. Default 5000 ms. */
   busyTimeoutMs?: number;
+  /**
+   * PostgreSQL: node-postgres' `connectionTimeoutMillis`, the longest a new connection (or a wait
+   * for a free pooled one) may take before it fails. Default 10000 ms.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * PostgreSQL: node-postgres' client-side `query_timeout` for every query of this DataSource
+   * (migrations included), a backstop behind TypeOrmAuditStore's own per-statement deadline.
+   * Default 120000 ms; 0 turns it off.
+   */
+  queryTimeoutMs?: number;
 }
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
@@ -39,12 +50,25 @@ export async function createAuditDataSource(options: AuditDataSourceOptions): Pr
   ) {
     throw configError('audit.db must be a postgres:// URL or a SQLite file path', 'audit.db');
   }
-  const { url, schema, migrate = true, busyTimeoutMs = 5000 } = options;
+  const {
+    url,
+    schema,
+    migrate = true,
+    busyTimeoutMs = 5000,
+    connectTimeoutMs = 10_000,
+    queryTimeoutMs = 120_000,
+  } = options;
   if (schema !== undefined && (typeof schema !== 'string' || !SCHEMA_NAME.test(schema))) {
     throw configError('audit.db.schema must be an identifier ([A-Za-z_][A-Za-z0-9_]*)', 'audit.db.schema');
   }
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw configError('audit.db.busyTimeoutMs must be a non-negative integer', 'audit.db.busyTimeoutMs');
+  }
+  if (!Number.isInteger(connectTimeoutMs) || connectTimeoutMs < 1) {
+    throw configError('audit.db.connectTimeoutMs must be a positive integer', 'audit.db.connectTimeoutMs');
+  }
+  if (!Number.isInteger(queryTimeoutMs) || queryTimeoutMs < 0) {
+    throw configError('audit.db.queryTimeoutMs must be a non-negative integer', 'audit.db.queryTimeoutMs');
   }
   const isPostgres = /^postgres(ql)?:\/\//i.test(url);
   if (!isPostgres && SCHEME.test(url)) {
@@ -66,6 +90,13 @@ export async function createAuditDataSource(options: AuditDataSourceOptions): Pr
         synchronize: false,
         migrationsRun: false,
         logging: false,
+        // A partition must fail, not hang: bounded connects, a client-side query backstop, and TCP
+        // keepalive so a silently dead peer is noticed on idle pooled connections.
+        connectTimeoutMS: connectTimeoutMs,
+        extra: {
+          keepAlive: true,
+          ...(queryTimeoutMs > 0 ? { query_timeout: queryTimeoutMs } : {}),
+        },
       })
     : new DataSource({
         type: 'better-sqlite3',

@@ -10,6 +10,7 @@ export {
 } from './audit-entities';
 export { bulwarkMigrations } from './migrations/bulwark-migrations';
 export { BulwarkAuditTables1735689600000 } from './migrations/bulwark-audit-tables-1735689600000';
+export { BulwarkAuditBatchId1735690000000 } from './migrations/bulwark-audit-batch-id-1735690000000';
 export { STORAGE_FAULT_FIELD } from './audit-row';
 
 // Field-level encryption, blind indexes, classification, entity audit, key store (issue "TypeORM adapter").

@@ -15,8 +15,10 @@ import {
   type AuditPrepare,
   type NormalizedAuditQuery,
 } from '@bulwark/core/store';
-import type { DataSource, QueryRunner } from 'typeorm';
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
 import { CONTENT_COLUMNS, ENTRY_COLUMNS, entryToRow, rowToEntry, type EntryRow } from './audit-row';
+import { connectionLost, pgUnavailable, runPgSession, type PgDeadlines, type PgSession } from './pg-session';
 import { dialectOf, quoteIdentifier, type SqlDialect } from './sql-dialect';
 import { encodeSqlText } from './sql-text-codec';
 
@@ -33,6 +35,24 @@ export interface TypeOrmAuditStoreOptions {
   insertChunkSize?: number;
   /** `close()` also destroys the DataSource (for one created by `createAuditDataSource`). Default false. */
   destroyDataSourceOnClose?: boolean;
+  /**
+   * PostgreSQL: the longest wait for a connection from the pool (a partition or a dead server then
+   * fails with ERR_AUDIT_STORE_UNAVAILABLE instead of hanging). Default 10000 ms.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * PostgreSQL: the longest one statement may take, enforced by the client (the connection is
+   * destroyed, ERR_AUDIT_STORE_UNAVAILABLE) and by the server (`statement_timeout` in the
+   * transaction). The statement that waits for the append lock gets `lockTimeoutMs` on top.
+   * Default 15000 ms.
+   */
+  statementTimeoutMs?: number;
+  /**
+   * PostgreSQL: when the connection dies after COMMIT was sent, how long the store keeps trying to
+   * read back whether the batch was stored before giving up with ERR_AUDIT_OUTCOME_UNKNOWN.
+   * Default 30000 ms.
+   */
+  resolveTimeoutMs?: number;
 }
 
 /** The better-sqlite3 surface the store uses (kept narrow; TypeORM types it as `any`). */
@@ -118,6 +138,8 @@ export class TypeOrmAuditStore implements AuditStore {
   private readonly chunk: number;
   private readonly configureSqlite: boolean;
   private readonly destroyOnClose: boolean;
+  private readonly deadlines: PgDeadlines;
+  private readonly resolveTimeoutMs: number;
   private readonly statements = new Map<string, SqliteStatement>();
   private ready?: Promise<void>;
   private closed = false;
@@ -155,6 +177,24 @@ export class TypeOrmAuditStore implements AuditStore {
         { path: 'audit.insertChunkSize' },
       );
     }
+    const ms = (value: number | undefined, name: string, fallback: number): number => {
+      const v = value ?? fallback;
+      if (!Number.isInteger(v) || v < 1 || v > 3_600_000) {
+        throw new BulwarkConfigError(
+          ErrorCodes.CONFIG_INVALID,
+          `audit.${name} must be an integer from 1 to 3600000 (ms)`,
+          { path: `audit.${name}` },
+        );
+      }
+      return v;
+    };
+    this.deadlines = {
+      connectTimeoutMs: ms(o.connectTimeoutMs, 'connectTimeoutMs', 10_000),
+      statementTimeoutMs: ms(o.statementTimeoutMs, 'statementTimeoutMs', 15_000),
+      lockTimeoutMs: timeout,
+      onLockTimeout: () => lockTimeout(timeout),
+    };
+    this.resolveTimeoutMs = ms(o.resolveTimeoutMs, 'resolveTimeoutMs', 30_000);
     this.lockTimeoutMs = timeout;
     this.chunk = chunk;
     this.configureSqlite = o.configureSqlite ?? true;
@@ -189,7 +229,9 @@ export class TypeOrmAuditStore implements AuditStore {
       }
       try {
         await this.head();
+        await this.select(`SELECT "batch_id" FROM ${this.entryTable} WHERE 1 = 0`, []);
       } catch (err) {
+        if (connectionLost(err)) throw err;
         throw storeError(
           'the audit tables are missing or incomplete: add bulwarkEntities and run bulwarkMigrations',
           err,
@@ -217,10 +259,10 @@ export class TypeOrmAuditStore implements AuditStore {
     return s;
   }
 
-  /** Runs a read: better-sqlite3 synchronously, PostgreSQL on any pooled connection. */
+  /** Runs a read: better-sqlite3 synchronously, PostgreSQL on a pooled connection with the deadlines. */
   private async select(sql: string, params: unknown[]): Promise<EntryRow[]> {
     if (this.dialect.kind === 'sqlite') return this.stmt(sql).all(...params) as EntryRow[];
-    return (await this.dataSource.query(sql, params)) as EntryRow[];
+    return this.pgSession(false, (s) => s.query(sql, params));
   }
 
   private p(i: number): string {
@@ -276,34 +318,107 @@ export class TypeOrmAuditStore implements AuditStore {
     return this.checkHead(head, this.stmt(this.tailSql()).all(head.seq) as EntryRow[]);
   }
 
-  private async pgLockedHead(qr: QueryRunner): Promise<AuditHead> {
-    const head = this.toHead(((await qr.query(this.headSql(true))) as EntryRow[])[0]);
+  private async pgLockedHead(s: PgSession): Promise<AuditHead> {
+    const head = this.toHead((await s.query(this.headSql(true), [], this.lockTimeoutMs))[0]);
     // A separate statement on purpose: in READ COMMITTED it takes a fresh snapshot after the lock
     // wait, so it sees the rows the previous lock holder committed.
-    return this.checkHead(head, (await qr.query(this.tailSql(), [head.seq])) as EntryRow[]);
+    return this.checkHead(head, await s.query(this.tailSql(), [head.seq]));
   }
 
   append(prepare: AuditPrepare): Promise<AuditEntry[]> {
     return this.mutex.run(async () => {
       this.checkOpen();
       await this.init();
+      // The batch's idempotency key, stored in every row: what the read-back looks for.
+      const batchId = randomUUID();
       try {
         return this.dialect.kind === 'sqlite'
-          ? await this.sqliteWrite(() => this.sqliteAppend(prepare))
-          : await this.pgWrite(true, (qr) => this.pgAppend(qr, prepare));
+          ? await this.sqliteWrite(() => this.sqliteAppend(prepare, batchId))
+          : await this.pgAppendResolved(prepare, batchId);
       } catch (err) {
         throw wrap(err, 'append');
       }
     });
   }
 
+  /**
+   * A PostgreSQL append whose outcome is never guessed. Lost before COMMIT was sent: the server
+   * rolls the transaction back, ERR_AUDIT_STORE_UNAVAILABLE (nothing stored, safe to retry). Lost
+   * after: read back (see `resolve`); stored means success, not stored means
+   * ERR_AUDIT_STORE_UNAVAILABLE, and no answer within `resolveTimeoutMs` ERR_AUDIT_OUTCOME_UNKNOWN.
+   */
+  private async pgAppendResolved(prepare: AuditPrepare, batchId: string): Promise<AuditEntry[]> {
+    let attempted: AuditEntry[] | undefined;
+    let commitSent = false;
+    try {
+      return await this.pgSession(
+        true,
+        async (s) => (attempted = await this.pgAppend(s, prepare, batchId)),
+        () => (commitSent = true),
+      );
+    } catch (err) {
+      if (!commitSent || attempted === undefined || attempted.length === 0 || !connectionLost(err)) {
+        throw err;
+      }
+      return this.resolve(attempted, batchId, err);
+    }
+  }
+
+  /**
+   * Learns whether a batch whose COMMIT got no answer was stored. The read runs under the head row
+   * lock, which the lost transaction held: taking it waits until that transaction has committed or
+   * been rolled back by the server, so the answer is never "not yet".
+   */
+  private async resolve(entries: AuditEntry[], batchId: string, cause: unknown): Promise<AuditEntry[]> {
+    const first = entries[0]!;
+    const last = entries[entries.length - 1]!;
+    const details = { batchId, firstSeq: first.seq, lastSeq: last.seq };
+    const deadline = Date.now() + this.resolveTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      let rows: Record<string, unknown>[];
+      try {
+        rows = await this.pgSession(true, async (s) => {
+          await s.query(this.headSql(true), [], this.lockTimeoutMs);
+          return s.query(
+            `SELECT "seq", "batch_id", "leaf_hash" FROM ${this.entryTable} WHERE "seq" IN (${this.p(1)}, ${this.p(2)}) ORDER BY "seq"`,
+            [first.seq, last.seq],
+          );
+        });
+      } catch (err) {
+        if (Date.now() >= deadline || this.closed) {
+          throw new BulwarkAuditError(
+            ErrorCodes.AUDIT_OUTCOME_UNKNOWN,
+            `the connection to PostgreSQL was lost after COMMIT was sent, and whether seq ${first.seq}-${last.seq} ` +
+              `were stored could not be read back within ${this.resolveTimeoutMs} ms; do not append them again: ` +
+              `look for batch_id ${batchId} once the database is back`,
+            details,
+            { cause: err },
+          );
+        }
+        await sleep(Math.min(1000, 50 * 2 ** attempt, Math.max(1, deadline - Date.now())));
+        continue;
+      }
+      const stored = (row: Record<string, unknown> | undefined, entry: AuditEntry) =>
+        row !== undefined && row.batch_id === batchId && row.leaf_hash === entry.leafHash;
+      const byseq = new Map(rows.map((r) => [Number(r.seq), r]));
+      if (stored(byseq.get(first.seq), first) && stored(byseq.get(last.seq), last)) return entries;
+      throw pgUnavailable(
+        `the connection to PostgreSQL was lost while committing seq ${first.seq}-${last.seq}; read back: not stored (nothing written, safe to retry)`,
+        cause,
+        { ...details, outcome: 'not-stored' },
+      );
+    }
+  }
+
   private insertSql(rows: number, start = 1): string {
-    const n = ENTRY_COLUMNS.length;
+    const n = ENTRY_COLUMNS.length + 1;
     const tuples: string[] = [];
     for (let r = 0; r < rows; r++) {
-      tuples.push(`(${ENTRY_COLUMNS.map((_, c) => this.p(start + r * n + c)).join(', ')})`);
+      const params: string[] = [];
+      for (let c = 0; c < n; c++) params.push(this.p(start + r * n + c));
+      tuples.push(`(${params.join(', ')})`);
     }
-    return `INSERT INTO ${this.entryTable} (${SELECT_COLUMNS}) VALUES ${tuples.join(', ')}`;
+    return `INSERT INTO ${this.entryTable} (${SELECT_COLUMNS}, "batch_id") VALUES ${tuples.join(', ')}`;
   }
 
   /** Chunk sizes for `count` rows: full chunks, then powers of two (few distinct statements to cache). */
@@ -323,27 +438,27 @@ export class TypeOrmAuditStore implements AuditStore {
     return out;
   }
 
-  /** Continuity check and row encoding: both before anything is written. */
-  private rowsOf(head: AuditHead, entries: AuditEntry[]): unknown[][] {
+  /** Continuity check and row encoding (the batch id last): both before anything is written. */
+  private rowsOf(head: AuditHead, entries: AuditEntry[], batchId: string): unknown[][] {
     if (!Array.isArray(entries)) throw storeError('append rejected: prepare did not return an array');
     checkAppendContinuity(head, entries);
-    return entries.map(entryToRow);
+    return entries.map((e) => [...entryToRow(e), batchId]);
   }
 
   /**
    * Synchronous unless `prepare` returns a promise (AuditLog's never does): nothing else in this
    * process can then run between BEGIN IMMEDIATE and COMMIT on the shared connection.
    */
-  private sqliteAppend(prepare: AuditPrepare): AuditEntry[] | Promise<AuditEntry[]> {
+  private sqliteAppend(prepare: AuditPrepare, batchId: string): AuditEntry[] | Promise<AuditEntry[]> {
     const head = this.sqliteLockedHead();
     const prepared = prepare(head);
     return isThenable(prepared)
-      ? prepared.then((entries) => this.sqliteInsert(head, entries))
-      : this.sqliteInsert(head, prepared);
+      ? prepared.then((entries) => this.sqliteInsert(head, entries, batchId))
+      : this.sqliteInsert(head, prepared, batchId);
   }
 
-  private sqliteInsert(head: AuditHead, entries: AuditEntry[]): AuditEntry[] {
-    const rows = this.rowsOf(head, entries);
+  private sqliteInsert(head: AuditHead, entries: AuditEntry[], batchId: string): AuditEntry[] {
+    const rows = this.rowsOf(head, entries, batchId);
     if (entries.length === 0) return entries;
     let i = 0;
     for (const size of this.chunks(rows.length)) {
@@ -358,17 +473,17 @@ export class TypeOrmAuditStore implements AuditStore {
     return entries;
   }
 
-  private async pgAppend(qr: QueryRunner, prepare: AuditPrepare): Promise<AuditEntry[]> {
-    const head = await this.pgLockedHead(qr);
+  private async pgAppend(s: PgSession, prepare: AuditPrepare, batchId: string): Promise<AuditEntry[]> {
+    const head = await this.pgLockedHead(s);
     const entries = await prepare(head);
-    const rows = this.rowsOf(head, entries);
+    const rows = this.rowsOf(head, entries, batchId);
     if (entries.length === 0) return entries;
     for (let i = 0; i < rows.length; i += this.chunk) {
       const part = rows.slice(i, i + this.chunk);
-      await qr.query(this.insertSql(part.length), part.flat());
+      await s.query(this.insertSql(part.length), part.flat());
     }
     const last = entries[entries.length - 1]!;
-    await qr.query(`UPDATE ${this.headTable} SET "seq" = $1, "leaf_hash" = $2 WHERE "id" = 1`, [
+    await s.query(`UPDATE ${this.headTable} SET "seq" = $1, "leaf_hash" = $2 WHERE "id" = 1`, [
       last.seq,
       last.leafHash,
     ]);
@@ -417,30 +532,13 @@ export class TypeOrmAuditStore implements AuditStore {
     }
   }
 
-  /** One PostgreSQL transaction on a dedicated pooled connection. */
-  private async pgWrite<T>(durable: boolean, body: (qr: QueryRunner) => Promise<T>): Promise<T> {
-    const qr = this.dataSource.createQueryRunner('master');
-    await qr.connect();
-    try {
-      await qr.startTransaction('READ COMMITTED');
-      // Transaction-local, whatever the server or role default: COMMIT returns only once the WAL
-      // record is flushed, and a stuck lock holder cannot make appends wait forever.
-      await qr.query(
-        `SELECT set_config('synchronous_commit', $1, true), set_config('lock_timeout', $2, true)`,
-        [durable ? 'on' : 'local', String(this.lockTimeoutMs)],
-      );
-      const result = await body(qr);
-      await qr.commitTransaction();
-      return result;
-    } catch (err) {
-      if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
-      if ((err as { driverError?: { code?: string }; code?: string })?.driverError?.code === '55P03') {
-        throw lockTimeout(this.lockTimeoutMs);
-      }
-      throw err;
-    } finally {
-      await qr.release();
-    }
+  /** One PostgreSQL session with the store's deadlines (see `runPgSession`). */
+  private pgSession<T>(
+    transaction: boolean,
+    body: (s: PgSession) => Promise<T>,
+    beforeCommit?: () => void,
+  ): Promise<T> {
+    return runPgSession(this.dataSource, this.deadlines, transaction, body, beforeCommit);
   }
 
   async read(fromSeq: number, limit: number): Promise<AuditEntry[]> {
@@ -566,14 +664,12 @@ export class TypeOrmAuditStore implements AuditStore {
             return changed;
           });
         }
-        return await this.pgWrite(true, async (qr) => {
-          const result = (await qr.query(
+        return await this.pgSession(true, (s) =>
+          s.change(
             `UPDATE ${this.entryTable} SET ${set(1)} WHERE ${untouched} AND "seq" = ANY(${this.p(3)}::bigint[])`,
             [at, reason, unique],
-            true,
-          )) as { affected?: number };
-          return result.affected ?? 0;
-        });
+          ),
+        );
       } catch (err) {
         throw wrap(err, 'redact');
       }

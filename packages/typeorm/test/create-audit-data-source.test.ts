@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AuditLog, ErrorCodes } from '@bulwark/core';
 import { describeWithService, SERVICE_URLS } from '../../../test/support/services';
-import { bulwarkEntities, createAuditDataSource, TypeOrmAuditStore } from '../src';
+import { bulwarkEntities, bulwarkMigrations, createAuditDataSource, TypeOrmAuditStore } from '../src';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'bw-typeorm-ds-'));
 
@@ -29,7 +29,7 @@ describe('createAuditDataSource', () => {
     expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(db.pragma('secure_delete', { simple: true })).toBe(1);
     const migrations = (await a!.query(`SELECT name FROM migrations`)) as unknown[];
-    expect(migrations).toHaveLength(1);
+    expect(migrations).toHaveLength(bulwarkMigrations.length);
     const store = await TypeOrmAuditStore.open(b!, { destroyDataSourceOnClose: true });
     const log = await AuditLog.open({ store });
     await log.append({ actor: { id: 'a', type: 'user' }, action: 'x.y', outcome: 'success' });
@@ -93,7 +93,7 @@ describeWithService('postgres', 'createAuditDataSource on PostgreSQL', () => {
     const sources = await Promise.all([1, 2, 3].map(() => createAuditDataSource({ url, schema })));
     try {
       const rows = (await sources[0]!.query(`SELECT name FROM "${schema}"."migrations"`)) as unknown[];
-      expect(rows).toHaveLength(1);
+      expect(rows).toHaveLength(bulwarkMigrations.length);
       const store = await TypeOrmAuditStore.open(sources[1]!);
       expect(await store.head()).toMatchObject({ seq: 0 });
     } finally {

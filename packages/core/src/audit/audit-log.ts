@@ -212,7 +212,7 @@ export class AuditLog {
    */
   async refresh(): Promise<number> {
     this.checkOpen();
-    await this.flush();
+    await this.#writer.durable();
     const head = await this.store.head();
     if (head.seq < this.tree.size) {
       throw new BulwarkAuditError(
@@ -390,7 +390,8 @@ export class AuditLog {
     } = {},
   ): Promise<AuditVerificationReport> {
     this.checkOpen();
-    await this.flush();
+    // Only the store matters here: a sink (a bus that is away) must never delay verification.
+    await this.#writer.durable();
     const publicKey = options.publicKey ?? this.signer?.publicKey;
     let checkpoints = options.checkpoints;
     if (checkpoints === undefined && this.checkpointStore !== undefined && publicKey !== undefined) {

@@ -77,8 +77,16 @@ export class AuditWriter {
 
   /** Resolves when every queued event is durable and delivered to the sinks. */
   async flush(): Promise<void> {
-    while (this.loop !== undefined) await this.loop;
+    await this.durable();
     await this.sinkChain;
+  }
+
+  /**
+   * Resolves when every queued event is durable in the store, without waiting for the sinks:
+   * reads of the store (verify, refresh, checkpoint) must not stall behind a slow or absent bus.
+   */
+  async durable(): Promise<void> {
+    while (this.loop !== undefined) await this.loop;
   }
 
   /** Calls the sink error handler, which must not break delivery or shutdown by throwing. */
@@ -135,8 +143,7 @@ export class AuditWriter {
           'the store stored a different number of entries than prepared',
         );
       }
-      if (entries.length > 0) {
-        await this.catchUp(entries[0]!.seq - 1);
+      if (entries.length > 0 && (await this.caughtUp(entries[0]!.seq - 1))) {
         if (this.tree.size !== entries[0]!.seq - 1) {
           throw new BulwarkAuditError(
             ErrorCodes.AUDIT_CHAIN_BROKEN,
@@ -160,6 +167,22 @@ export class AuditWriter {
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(entries[i]!);
     if (this.sinks.length > 0) {
       this.sinkChain = this.sinkChain.then(() => this.deliver(entries));
+    }
+  }
+
+  /**
+   * Catches the tree up to `upTo` after a durable append. A read that fails (the database went
+   * away right after the commit) must not turn the stored batch into a reported failure, which a
+   * caller would answer by writing it twice: the tree stays behind and catches up from the store
+   * on the next append, refresh or verify. A broken chain still fails.
+   */
+  private async caughtUp(upTo: number): Promise<boolean> {
+    try {
+      await this.catchUp(upTo);
+      return true;
+    } catch (err) {
+      if (err instanceof BulwarkAuditError && err.code === ErrorCodes.AUDIT_CHAIN_BROKEN) throw err;
+      return false;
     }
   }
 

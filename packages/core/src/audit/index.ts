@@ -68,6 +68,13 @@ export {
   type NatsPublishOptions,
   type NatsPubAck,
   type NatsHeaders,
+  type NatsAuditSinkDescription,
+  type NatsAuditSpoolOptions,
+  type NatsConnect,
+  type NatsConnectOptions,
+  type NatsConnectionLike,
+  type AuditSpoolOnFull,
+  type AuditSpoolFsync,
 } from './nats-audit-sink';
 export { RetentionPolicy, type RetentionPolicyOptions, type LegalHold } from './retention-policy';
 export {

@@ -11,7 +11,7 @@ import type { PasswordHashParams } from '../crypto/password-hasher';
 import type { BulwarkConfigError } from '../errors';
 import type { MfaPolicyDecision, MfaPolicyDescription } from '../mfa/mfa-policy';
 import type { ClassifiedField } from '../privacy/classification-registry';
-import type { BruteForceGuardDescription } from '../threat/brute-force-guard';
+import type { BruteForceGuardDescription, BruteForceGuardStats } from '../threat/brute-force-guard';
 import { isObservedHttpEvidence } from '../http/http-app-evidence';
 import {
   ComplianceReport,
@@ -112,6 +112,8 @@ export interface GrantProbe {
 }
 export interface BruteForceGuardSource {
   describe(): BruteForceGuardDescription;
+  /** Store health (Redis failures, local-fallback decisions), when the guard reports it. */
+  stats?(): BruteForceGuardStats;
 }
 export interface ThreatDetectorSource {
   listenerCount(event: string): number;
@@ -514,8 +516,13 @@ export class ComplianceKit {
     );
     await read('bruteForce', 'BruteForceGuard', s.bruteForceGuard !== undefined, async () => {
       const d = s.bruteForceGuard!.describe();
+      const health = typeof s.bruteForceGuard!.stats === 'function' ? s.bruteForceGuard!.stats() : undefined;
       return {
         store: d.store,
+        onStoreUnavailable: d.onStoreUnavailable,
+        ...(health === undefined
+          ? {}
+          : { storeFailures: health.storeFailures, fallbackDecisions: health.fallbackDecisions }),
         limits: { ...d.limits },
         lockout: d.lockout,
         backoffFactor: d.backoffFactor,

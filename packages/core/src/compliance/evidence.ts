@@ -174,6 +174,11 @@ export interface BruteForceEvidence {
   lockout?: 'progressive' | 'hard';
   backoffFactor: number;
   strikeWindowSec: number;
+  /** What a Redis outage does (absent in snapshots from before the option: 'fail-closed'). */
+  onStoreUnavailable?: 'fail-closed' | 'local-fallback';
+  /** Store calls that failed since start, and how many of them the local fallback decided. */
+  storeFailures?: number;
+  fallbackDecisions?: number;
 }
 
 export interface ThreatDetectionEvidence {

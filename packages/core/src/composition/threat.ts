@@ -20,6 +20,8 @@ const KNOWN_BRUTE_FORCE = optionKeys<NonNullable<ThreatConfig['bruteForce']>>({
   accountKey: true,
   ipv6PrefixBits: true,
   normalizeAccount: true,
+  onStoreUnavailable: true,
+  readyTimeoutMs: true,
 });
 const KNOWN_DETECTOR = optionKeys<NonNullable<ThreatConfig['detector']>>({
   onViolation: true,

@@ -155,6 +155,8 @@ const BY_CODE = {
   [ErrorCodes.AUDIT_INVALID_ARGUMENT]: { ...BAD_REQUEST, detail: 'The audit request is not valid.' },
   [ErrorCodes.AUDIT_SINK]: INTERNAL,
   [ErrorCodes.AUDIT_READ_ONLY]: INTERNAL,
+  [ErrorCodes.AUDIT_STORE_UNAVAILABLE]: UNAVAILABLE,
+  [ErrorCodes.AUDIT_OUTCOME_UNKNOWN]: UNAVAILABLE,
   // authz
   [ErrorCodes.POLICY_INVALID]: INTERNAL,
   [ErrorCodes.POLICY_DENIED]: {

@@ -3,6 +3,7 @@ import { types as utilTypes } from 'node:util';
 import { BulwarkThreatError, ErrorCodes } from '../errors';
 import { AttemptCounter, type CounterState } from './attempt-counter';
 import { clientAddressKey } from './client-address';
+import { whenRedisReady } from './redis-readiness';
 import { configError } from '../util/options';
 
 /** The counter a lockout came from. */
@@ -40,6 +41,27 @@ export interface BruteForceRedisClient {
   multi(...args: never[]): unknown;
 }
 
+/**
+ * What the guard does while its store (Redis) fails or is not connected:
+ * - `'fail-closed'` (default): every call throws ERR_THREAT_STORE, which the HTTP gate answers
+ *   with 503 problem+json ("the login service is unavailable"), not 429: nobody is told they are
+ *   locked out, and no credential is checked unguarded.
+ * - `'local-fallback'`: the call is decided by an in-process guard with the same limits until
+ *   the store answers again (each such decision counted in `stats()`). Weaker, and said so in
+ *   `describe()`: lockouts held in Redis are not seen, and N instances allow N times the budget.
+ */
+export type BruteForceStoreUnavailablePolicy = 'fail-closed' | 'local-fallback';
+
+/** Store health as evidence: how often the store failed and the fallback decided. */
+export interface BruteForceGuardStats {
+  /** Calls whose store (Redis) failed. */
+  readonly storeFailures: number;
+  /** Of those, calls the local fallback decided (`onStoreUnavailable: 'local-fallback'`). */
+  readonly fallbackDecisions: number;
+  /** ISO time of the last store failure. */
+  readonly lastStoreFailureAt?: string;
+}
+
 export interface BruteForceGuardOptions {
   /**
    * Failures from one IP across all accounts (credential stuffing, password spraying).
@@ -68,8 +90,21 @@ export interface BruteForceGuardOptions {
   backoffFactor?: number;
   /** How long past lockouts count toward the back-off (seconds). Default 86 400. */
   strikeWindowSec?: number;
-  /** Shared counters for many instances (RateLimiterRedis). Default: in-process memory. */
+  /**
+   * Shared counters for many instances (RateLimiterRedis). Default: in-process memory. For
+   * lockouts to survive a Redis restart, Redis must persist (AOF `appendonly yes`, ideally
+   * `appendfsync everysec` or `always`; RDB snapshots alone lose what came after the last one).
+   * Set the client's `commandTimeout` so a partitioned Redis fails instead of hanging.
+   */
   redis?: BruteForceRedisClient;
+  /** What to do while the store fails. Default `'fail-closed'`. See BruteForceStoreUnavailablePolicy. */
+  onStoreUnavailable?: BruteForceStoreUnavailablePolicy;
+  /**
+   * With `redis`: the first call waits up to this long for the client to be ready, so a guard
+   * used right after `new Redis()` does not fail with "connection is not ready". Later calls never
+   * wait (a Redis that goes away fails fast, and `onStoreUnavailable` decides). Default 5000 ms.
+   */
+  readyTimeoutMs?: number;
   /** Prefix of every store key. Default `bulwark:bf`. */
   keyPrefix?: string;
   /**
@@ -134,6 +169,8 @@ export type BruteForceReservationResult =
 /** The effective configuration (no key material), as compliance evidence. */
 export interface BruteForceGuardDescription {
   readonly store: 'memory' | 'redis';
+  /** With `redis`: what happens while it is unavailable. */
+  readonly onStoreUnavailable: BruteForceStoreUnavailablePolicy;
   readonly limits: Readonly<Record<BruteForceScope, BruteForceLimit | false>>;
   readonly lockout: BruteForceLockout;
   readonly knownClientTtlSec: number;
@@ -212,6 +249,14 @@ export class BruteForceGuard {
   readonly #v6Bits: number;
   readonly #normalize: (account: string) => string;
   readonly #store: 'memory' | 'redis';
+  readonly #redis?: BruteForceRedisClient;
+  readonly #policy: BruteForceStoreUnavailablePolicy;
+  readonly #fallback?: BruteForceGuard;
+  readonly #readyTimeoutMs: number;
+  #ready?: Promise<void>;
+  #storeFailures = 0;
+  #fallbackDecisions = 0;
+  #lastStoreFailureAt?: string;
 
   constructor(options: BruteForceGuardOptions = {}) {
     const path = options?.configPath ?? 'threat.bruteForce';
@@ -279,6 +324,33 @@ export class BruteForceGuard {
     }
     this.#normalize = options.normalizeAccount ?? defaultNormalize;
     this.#store = redis === undefined ? 'memory' : 'redis';
+    this.#redis = redis;
+    this.#policy = options.onStoreUnavailable ?? 'fail-closed';
+    if (this.#policy !== 'fail-closed' && this.#policy !== 'local-fallback') {
+      throw configError(
+        `${path}.onStoreUnavailable`,
+        `must be 'fail-closed' or 'local-fallback', got ${String(this.#policy)}`,
+      );
+    }
+    this.#readyTimeoutMs = options.readyTimeoutMs ?? 5000;
+    if (
+      !Number.isInteger(this.#readyTimeoutMs) ||
+      this.#readyTimeoutMs < 0 ||
+      this.#readyTimeoutMs > 600_000
+    ) {
+      throw configError(`${path}.readyTimeoutMs`, 'must be an integer from 0 to 600000');
+    }
+    if (redis !== undefined && this.#policy === 'local-fallback') {
+      // Same limits and key, in memory (whose TTLs are capped, hence the known-client clamp).
+      this.#fallback = new BruteForceGuard({
+        ...options,
+        redis: undefined,
+        onStoreUnavailable: 'fail-closed',
+        accountKey: this.#accountKey,
+        knownClientTtlSec: Math.min(this.#knownTtlSec, KNOWN_TTL_MAX_MEMORY),
+        configPath: `${path}.fallback`,
+      });
+    }
 
     for (const scope of SCOPES) {
       const limit = limits[scope];
@@ -319,6 +391,82 @@ export class BruteForceGuard {
   async reserve(
     attempt: BruteForceAttempt,
     options: BruteForceReserveOptions = {},
+  ): Promise<BruteForceReservationResult> {
+    await this.#whenReady();
+    try {
+      return await this.#reserveOnStore(attempt, options);
+    } catch (error) {
+      return this.#orFallback(error, (f) => f.reserve(attempt, options));
+    }
+  }
+
+  /**
+   * Whether a reservation would be allowed now (read only: for a login page's hint, not as the
+   * gate in front of a credential check, which is `reserve()`'s job).
+   */
+  async check(
+    attempt: BruteForceAttempt,
+    options: BruteForceReserveOptions = {},
+  ): Promise<BruteForceDecision> {
+    await this.#whenReady();
+    try {
+      return await this.#checkOnStore(attempt, options);
+    } catch (error) {
+      return this.#orFallback(error, (f) => f.check(attempt, options));
+    }
+  }
+
+  /**
+   * Clears counters and back-off history (support desk unlock): `{ account }` clears the account
+   * counter, `{ ip }` the IP counter, both together also the ip+account counter. (ip+account
+   * counters of other IPs cannot be enumerated; they expire with their window.) With a local
+   * fallback its counters are cleared too; a store failure still throws (the unlock did not
+   * reach the shared store).
+   */
+  async reset(attempt: BruteForceAttempt): Promise<void> {
+    await this.#whenReady();
+    await this.#fallback?.reset(attempt);
+    try {
+      await this.#resetOnStore(attempt);
+    } catch (error) {
+      if (error instanceof BulwarkThreatError && error.code === ErrorCodes.THREAT_STORE)
+        this.#noteStoreFailure();
+      throw error;
+    }
+  }
+
+  /** Store health: failures and fallback decisions since start (compliance evidence, monitoring). */
+  stats(): BruteForceGuardStats {
+    return Object.freeze({
+      storeFailures: this.#storeFailures,
+      fallbackDecisions: this.#fallbackDecisions,
+      ...(this.#lastStoreFailureAt === undefined ? {} : { lastStoreFailureAt: this.#lastStoreFailureAt }),
+    });
+  }
+
+  /** The first call waits (bounded) for a Redis client that is still connecting; later calls never wait. */
+  #whenReady(): Promise<void> {
+    if (this.#redis === undefined) return Promise.resolve();
+    return (this.#ready ??= whenRedisReady(this.#redis, this.#readyTimeoutMs));
+  }
+
+  #noteStoreFailure(): void {
+    this.#storeFailures++;
+    this.#lastStoreFailureAt = new Date().toISOString();
+  }
+
+  /** A store failure goes to the local fallback when there is one; anything else is rethrown. */
+  async #orFallback<T>(error: unknown, decide: (fallback: BruteForceGuard) => Promise<T>): Promise<T> {
+    if (!(error instanceof BulwarkThreatError) || error.code !== ErrorCodes.THREAT_STORE) throw error;
+    this.#noteStoreFailure();
+    if (this.#fallback === undefined) throw error;
+    this.#fallbackDecisions++;
+    return decide(this.#fallback);
+  }
+
+  async #reserveOnStore(
+    attempt: BruteForceAttempt,
+    options: BruteForceReserveOptions,
   ): Promise<BruteForceReservationResult> {
     const keys = this.#keys(attempt);
     const taken = await Promise.allSettled(
@@ -372,13 +520,9 @@ export class BruteForceGuard {
     };
   }
 
-  /**
-   * Whether a reservation would be allowed now (read only: for a login page's hint, not as the
-   * gate in front of a credential check, which is `reserve()`'s job).
-   */
-  async check(
+  async #checkOnStore(
     attempt: BruteForceAttempt,
-    options: BruteForceReserveOptions = {},
+    options: BruteForceReserveOptions,
   ): Promise<BruteForceDecision> {
     const keys = this.#keys(attempt);
     const states = await Promise.all(
@@ -400,12 +544,7 @@ export class BruteForceGuard {
     return challengeable && !decision.allowed ? { ...decision, challengeable: true } : decision;
   }
 
-  /**
-   * Clears counters and back-off history (support desk unlock): `{ account }` clears the account
-   * counter, `{ ip }` the IP counter, both together also the ip+account counter. (ip+account
-   * counters of other IPs cannot be enumerated; they expire with their window.)
-   */
-  async reset(attempt: BruteForceAttempt): Promise<void> {
+  async #resetOnStore(attempt: BruteForceAttempt): Promise<void> {
     for (const [scope, key] of this.#keys(attempt).counters) {
       await this.#call(() => this.#failures.get(scope)!.clear(key));
       await this.#call(() => this.#strikes.get(scope)!.clear(key));
@@ -415,6 +554,7 @@ export class BruteForceGuard {
   describe(): BruteForceGuardDescription {
     return Object.freeze({
       store: this.#store,
+      onStoreUnavailable: this.#policy,
       limits: Object.freeze({ ...this.#limits }),
       lockout: this.#lockout,
       knownClientTtlSec: this.#knownTtlSec,

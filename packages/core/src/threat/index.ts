@@ -8,6 +8,8 @@ export {
   type BruteForceScope,
   type BruteForceRedisClient,
   type BruteForceGuardDescription,
+  type BruteForceGuardStats,
+  type BruteForceStoreUnavailablePolicy,
   type BruteForceLockout,
   type BruteForceReservation,
   type BruteForceReservationResult,

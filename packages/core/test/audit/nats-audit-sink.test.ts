@@ -329,7 +329,13 @@ describeWithService('nats', 'NATS JetStream audit sink', () => {
     const stored = await messagesUnder(subjectBase);
     expect(stored.map((m) => m.header.get('Nats-Msg-Id'))).toEqual([`${logId}:1`, `${logId}:2`]);
     // Entry 1 is acknowledged only as a duplicate: its first, unacknowledged attempt was the one stored.
-    expect(sink.stats).toEqual({ published: 1, duplicates: 1, failedAttempts: 2, failedWrites: 0 });
+    expect(sink.stats).toMatchObject({
+      published: 1,
+      duplicates: 1,
+      delivered: 2,
+      failedAttempts: 2,
+      failedWrites: 0,
+    });
     await log.close();
   });
 

@@ -356,6 +356,32 @@ describe('threat', () => {
     expect((await check('threat.brute-force')).status).toBe('fail');
   });
 
+  it('threat.brute-force evidence says what a store outage does and how often the store failed', async () => {
+    const guard = new BruteForceGuard();
+    const kit = new ComplianceKit().register({ bruteForceGuard: guard });
+    expect((await kit.collectEvidence()).bruteForce?.data).toMatchObject({
+      store: 'memory',
+      onStoreUnavailable: 'fail-closed',
+      storeFailures: 0,
+      fallbackDecisions: 0,
+    });
+    const failing = {
+      describe: () => ({
+        ...guard.describe(),
+        store: 'redis' as const,
+        onStoreUnavailable: 'local-fallback' as const,
+      }),
+      stats: () => ({ storeFailures: 7, fallbackDecisions: 5 }),
+    };
+    kit.register({ bruteForceGuard: failing });
+    expect((await kit.collectEvidence()).bruteForce?.data).toMatchObject({
+      store: 'redis',
+      onStoreUnavailable: 'local-fallback',
+      storeFailures: 7,
+      fallbackDecisions: 5,
+    });
+  });
+
   it("threat.brute-force: PCI's user-ID lockout needs lockout 'hard', not one that spares known clients", async () => {
     const pci = { scope: 'account', maxFailures: 10, minLockoutSec: 1800, lockout: 'hard' };
     const account = { maxFailures: 10, lockoutSec: 1800, maxLockoutSec: 86_400 };

@@ -81,6 +81,8 @@ const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.CRYPTO_CLOSED,
   ErrorCodes.AUDIT_CLOSED,
   ErrorCodes.AUDIT_STORE_LOCKED,
+  ErrorCodes.AUDIT_STORE_UNAVAILABLE,
+  ErrorCodes.AUDIT_OUTCOME_UNKNOWN,
   ErrorCodes.POLICY_AUDIT_FAILED,
   ErrorCodes.MFA_STORE,
   ErrorCodes.CONSENT_STORE,

@@ -212,6 +212,7 @@ describe('BruteForceGuard', () => {
   it('describes its effective limits', () => {
     expect(new BruteForceGuard().describe()).toEqual({
       store: 'memory',
+      onStoreUnavailable: 'fail-closed',
       limits: {
         ip: { maxFailures: 100, windowSec: 3600, lockoutSec: 900, maxLockoutSec: 86_400 },
         account: { maxFailures: 20, windowSec: 3600, lockoutSec: 300, maxLockoutSec: 3600 },
