@@ -169,7 +169,7 @@ export const threatDetection: AutomatedCheck = (bundle) => {
     return notDemonstrated(
       `The threat detector has no alert listener: a detected violation alerts nobody${written}.`,
       [ev],
-      "Subscribe an alerting hook: threatDetector.on('violation', (v) => pager.notify(v)).",
+      "Subscribe an alerting hook that reaches a person: threatDetector.on('violation', handler).",
     );
   }
   return pass(

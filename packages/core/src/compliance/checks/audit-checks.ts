@@ -44,7 +44,7 @@ export const auditEnabled: AutomatedCheck = (bundle) => {
     return notDemonstrated(
       `The audit log holds ${ev.data.size} events but does not report its write health, so failed writes cannot be ruled out.`,
       [ev],
-      "Register an AuditLog whose describe() reports writes (Bulwark's AuditLog does).",
+      "Register an AuditLog whose auditLog.describe() reports writes (Bulwark's AuditLog does).",
     );
   }
   return pass(`The audit log holds ${ev.data.size} events; ${w.succeeded} writes since start, none failed.`, [

@@ -81,7 +81,7 @@ export const auditWriteHealth: AutomatedCheck = (bundle) => {
     return notDemonstrated(
       'The audit log does not report its write health, so a failure of audit logging would go unseen.',
       [ev],
-      'Register an AuditLog whose describe() reports writes (failed / succeeded counts).',
+      'Register an AuditLog whose auditLog.describe() reports writes (failed / succeeded counts).',
     );
   }
   if (w.failing) {
