@@ -99,6 +99,8 @@ export const ErrorCodes = {
   AUDIT_INVALID_ARGUMENT: 'ERR_AUDIT_INVALID_ARGUMENT', // bad argument to an audit API: index/size out of range, hash not 32 bytes
   AUDIT_SINK: 'ERR_AUDIT_SINK', // a sink could not deliver durable entries (e.g. message bus publish failed after retries); the store still holds them
   AUDIT_READ_ONLY: 'ERR_AUDIT_READ_ONLY', // append / redact / repair on a store opened read-only (FileAuditStore readOnly)
+  AUDIT_UNAVAILABLE: 'ERR_AUDIT_UNAVAILABLE', // a fail-closed route's audit event could not be stored, so the response was withheld (HTTP 503)
+  AUDIT_NO_SPACE: 'ERR_AUDIT_NO_SPACE', // the file store's disk is full (ENOSPC / EDQUOT): free space, then repair
   // authz (access-control policy engine)
   POLICY_INVALID: 'ERR_POLICY_INVALID', // policy document failed validation; details.path names the field
   POLICY_DENIED: 'ERR_POLICY_DENIED', // PolicyEngine.enforce(): the decision was deny; details.reasonId is safe to show

@@ -93,6 +93,8 @@ export {
   type ConsistencyProof,
   type RemovalReport,
   type RedactOptions,
+  type AutoCheckpointEvery,
+  type AutoCheckpointOptions,
   type AuditEvent,
   type AuditEntry,
   type AuditActor,

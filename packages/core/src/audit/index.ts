@@ -73,6 +73,8 @@ export { RetentionPolicy, type RetentionPolicyOptions, type LegalHold } from './
 export {
   AuditLog,
   type AuditLogOptions,
+  type AutoCheckpointEvery,
+  type AutoCheckpointOptions,
   type InclusionProof,
   type ConsistencyProof,
   type RemovalReport,

@@ -78,6 +78,7 @@ const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.CRYPTO_CLOSED,
   ErrorCodes.AUDIT_CLOSED,
   ErrorCodes.AUDIT_STORE_LOCKED,
+  ErrorCodes.AUDIT_UNAVAILABLE,
   ErrorCodes.POLICY_AUDIT_FAILED,
   ErrorCodes.MFA_STORE,
   ErrorCodes.CONSENT_STORE,

@@ -137,6 +137,8 @@ export const MAIN_TYPES = [
   'AuthzContext',
   'AuthzResource',
   'AuthzSubject',
+  'AutoCheckpointEvery',
+  'AutoCheckpointOptions',
   'BlindIndexOptions',
   'BreachAudience',
   'BreachDeadlineRules',
@@ -343,6 +345,7 @@ export const MAIN_TYPES = [
 ] as const;
 
 export const HTTP_VALUES = [
+  'AUDIT_FAILURE_POLICIES',
   'BearerAuthenticator',
   'BruteForceGate',
   'BulwarkHttpError',
@@ -360,6 +363,7 @@ export const HTTP_VALUES = [
   'TrustedProxies',
   'UNREAD_BODY_LINGER_MS',
   'assembleBundleSteps',
+  'auditFailurePolicy',
   'authorizeRequest',
   'bodyParserError',
   'buildSecurityHeaders',
@@ -374,7 +378,9 @@ export const HTTP_VALUES = [
   'consentCheckerFor',
   'csrfError',
   'handleClientErrors',
+  'holdResponseUntilAudited',
   'httpAppEvidence',
+  'isClassifiedCategory',
   'isPublicPath',
   'kitService',
   'lingerOnUnreadBody',
@@ -400,6 +406,8 @@ export const HTTP_VALUES = [
 ] as const;
 export const HTTP_TYPES = [
   'ArrivingRequest',
+  'AuditFailurePolicy',
+  'AuditHoldOptions',
   'BearerAuthenticatorOptions',
   'BearerTokenVerifier',
   'BodyStream',
@@ -441,6 +449,7 @@ export const HTTP_TYPES = [
   'RequestAuditorOptions',
   'RequestIdOptions',
   'ResolvedAuthorization',
+  'RouteAuditMarks',
   'SecurityHeaderOptions',
   'TrustProxyOption',
   'UnreadBodyExchange',
