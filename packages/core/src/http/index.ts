@@ -61,6 +61,7 @@ export { requestAuditEvent, outcomeFromStatus, type RequestAuditFacts } from './
 export { RequestAuditor, type RequestAuditorOptions, type RequestAuditLog } from './request-auditor';
 export {
   auditFailurePolicy,
+  checkRouteAuditMarks,
   holdResponseUntilAudited,
   isClassifiedCategory,
   AUDIT_FAILURE_POLICIES,

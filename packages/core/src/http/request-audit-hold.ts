@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { BulwarkAuditError, ErrorCodes } from '../errors';
+import { BulwarkAuditError, BulwarkConfigError, ErrorCodes } from '../errors';
+import { AUDIT_LIMITS } from '../audit/audit-event';
 import { CLASSIFICATION_CATEGORIES } from '../privacy/classification-registry';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './problem-details';
 
@@ -17,6 +18,8 @@ export const AUDIT_FAILURE_POLICIES: readonly AuditFailurePolicy[] = Object.free
 
 /** What a route says about its audit event (adapters collect it from route markers). */
 export interface RouteAuditMarks {
+  /** The event's action (default `http.<method>`). */
+  action?: string;
   /** The route's own policy: overrides everything else. */
   onFailure?: AuditFailurePolicy;
   /** The event's retention category: a classification category (`personal`, `sensitive`, `phi`, `cardholder`) marks the route as classified. */
@@ -38,6 +41,45 @@ export function auditFailurePolicy(route: RouteAuditMarks, global?: AuditFailure
   if (route.onFailure !== undefined) return route.onFailure;
   if (route.classified === true || isClassifiedCategory(route.category)) return 'fail-closed';
   return global ?? 'report';
+}
+
+const ACTION_RE = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
+
+/**
+ * Validates route audit markers once, at start-up (`auditRoute(...)`, `@Audited(...)`); a
+ * classification category sets `classified`. `path` names the option in messages.
+ */
+export function checkRouteAuditMarks(value: unknown, path: string): Readonly<RouteAuditMarks> {
+  const fail = (member: string, message: string): never => {
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.${member} ${message}`, {
+      path: `${path}.${member}`,
+    });
+  };
+  if (value === null || typeof value !== 'object') fail('options', 'must be an object');
+  const o = value as RouteAuditMarks;
+  for (const key of Object.keys(o)) {
+    if (!['action', 'category', 'classified', 'onFailure'].includes(key)) fail(key, 'is not an option');
+  }
+  if (
+    o.action !== undefined &&
+    (typeof o.action !== 'string' || o.action.length > AUDIT_LIMITS.action || !ACTION_RE.test(o.action))
+  ) {
+    fail('action', 'must be a dotted verb such as records.read (letters, digits, _ . : / -)');
+  }
+  if (o.category !== undefined && (typeof o.category !== 'string' || o.category.length === 0)) {
+    fail('category', 'must be a non-empty string');
+  }
+  if (o.classified !== undefined && typeof o.classified !== 'boolean')
+    fail('classified', 'must be a boolean');
+  if (o.onFailure !== undefined && !AUDIT_FAILURE_POLICIES.includes(o.onFailure)) {
+    fail('onFailure', "must be 'report' or 'fail-closed'");
+  }
+  return Object.freeze({
+    ...(o.action !== undefined ? { action: o.action } : {}),
+    ...(o.category !== undefined ? { category: o.category } : {}),
+    ...(o.classified === true || isClassifiedCategory(o.category) ? { classified: true } : {}),
+    ...(o.onFailure !== undefined ? { onFailure: o.onFailure } : {}),
+  });
 }
 
 export function isClassifiedCategory(category: string | undefined): boolean {
@@ -179,33 +221,45 @@ export function holdResponseUntilAudited(res: ServerResponse, options: AuditHold
   };
 
   const r = res as unknown as Record<Method, (...args: unknown[]) => unknown>;
-  wrappers.set('writeHead', (r.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    const status = typeof args[0] === 'number' ? args[0] : res.statusCode;
-    if (hold(status)) {
-      queue.push(['writeHead', args]);
-      return res;
-    }
-    return call('writeHead', args);
-  }));
-  wrappers.set('write', (r.write = function (this: ServerResponse, ...args: unknown[]) {
-    if (hold(res.statusCode)) {
-      queue.push(['write', args]);
-      return false;
-    }
-    return call('write', args);
-  }));
-  wrappers.set('end', (r.end = function (this: ServerResponse, ...args: unknown[]) {
-    if (hold(res.statusCode)) {
-      queue.push(['end', args]);
-      return res;
-    }
-    return call('end', args);
-  }));
-  wrappers.set('flushHeaders', (r.flushHeaders = function (this: ServerResponse, ...args: unknown[]) {
-    if (hold(res.statusCode)) {
-      queue.push(['flushHeaders', args]);
-      return undefined;
-    }
-    return call('flushHeaders', args);
-  }));
+  wrappers.set(
+    'writeHead',
+    (r.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+      const status = typeof args[0] === 'number' ? args[0] : res.statusCode;
+      if (hold(status)) {
+        queue.push(['writeHead', args]);
+        return res;
+      }
+      return call('writeHead', args);
+    }),
+  );
+  wrappers.set(
+    'write',
+    (r.write = function (this: ServerResponse, ...args: unknown[]) {
+      if (hold(res.statusCode)) {
+        queue.push(['write', args]);
+        return false;
+      }
+      return call('write', args);
+    }),
+  );
+  wrappers.set(
+    'end',
+    (r.end = function (this: ServerResponse, ...args: unknown[]) {
+      if (hold(res.statusCode)) {
+        queue.push(['end', args]);
+        return res;
+      }
+      return call('end', args);
+    }),
+  );
+  wrappers.set(
+    'flushHeaders',
+    (r.flushHeaders = function (this: ServerResponse, ...args: unknown[]) {
+      if (hold(res.statusCode)) {
+        queue.push(['flushHeaders', args]);
+        return undefined;
+      }
+      return call('flushHeaders', args);
+    }),
+  );
 }

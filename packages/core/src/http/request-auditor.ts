@@ -70,7 +70,9 @@ export class RequestAuditor {
     }
     this.#onFailure = options.onFailure ?? 'report';
     this.#holdTimeoutMs =
-      options.holdTimeoutMs === undefined ? 10_000 : positiveInt(options.holdTimeoutMs, 'audit.holdTimeoutMs');
+      options.holdTimeoutMs === undefined
+        ? 10_000
+        : positiveInt(options.holdTimeoutMs, 'audit.holdTimeoutMs');
     this.#log = options.log;
     this.#onError =
       options.onError ??
@@ -103,7 +105,8 @@ export class RequestAuditor {
 
   /** The policy of a request with these route marks (see `auditFailurePolicy`). */
   policy(route: RouteAuditMarks): AuditFailurePolicy {
-    return auditFailurePolicy(route, this.#onFailure);
+    // The auditor's own category (all request events) counts when the route names none.
+    return auditFailurePolicy({ ...route, category: route.category ?? this.#category }, this.#onFailure);
   }
 
   /** Longest wait of a held response, for `holdResponseUntilAudited`. */

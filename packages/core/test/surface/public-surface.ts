@@ -374,6 +374,7 @@ export const HTTP_VALUES = [
   'checkCookieOptions',
   'checkRequireConsent',
   'checkResourceId',
+  'checkRouteAuditMarks',
   'clientRequestIdFrom',
   'consentCheckerFor',
   'csrfError',
