@@ -1,4 +1,5 @@
-import { AuditLog, MemoryAuditStore, type AuditEntry, type AuditPrepare } from '@bulwark/core';
+import { AuditLog, MemoryAuditStore, type AuditEntry } from '@bulwark/core';
+import type { AuditPrepare } from '@bulwark/core/store';
 import { testKit } from './http-test-kit';
 
 /**

@@ -6,6 +6,7 @@ import {
   BulwarkConfigError,
   CheckpointSigner,
   ErrorCodes,
+  detectAuditKeying,
   FileAuditStore,
   FileCheckpointStore,
   exportCheckpoint,
@@ -448,21 +449,115 @@ async function verify(
   // a bad checkpoint signature); verifiedTreeSize and root: the entries before the first fault.
   const treeSize = Math.max(logSize ?? 0, report.treeSize);
   noteInProgressTail(opened, io);
+  const verdict = await verdictOf(report, opened.store, hmacKey);
   if (json) {
     const { treeSize: verifiedTreeSize, ...rest } = report;
-    io.stdout(JSON.stringify({ ...rest, treeSize, verifiedTreeSize }, null, 2) + '\n');
+    io.stdout(JSON.stringify({ ...rest, verdict: verdict.name, treeSize, verifiedTreeSize }, null, 2) + '\n');
   } else if (report.ok) {
     io.stdout(
       `ok: ${report.treeSize} entries, ${report.checkedEntries} checked${from ? ` (incremental from tree size ${from.treeSize})` : ''}, ` +
         `${report.checkpointsVerified} checkpoint(s) verified, root ${report.root}\n`,
     );
   } else {
-    const bad = report.firstBad!;
-    io.stdout(
-      `TAMPERED: first bad entry at seq ${bad.seq}: ${bad.reason}: ${bad.message} (the log holds ${treeSize} entries)\n`,
-    );
+    io.stdout(verdict.line(treeSize) + '\n');
   }
-  return report.ok ? ExitCode.OK : ExitCode.CHECK_FAILED;
+  if (report.ok && !json) noteUncheckpointedTail(checkpoints, report.treeSize, io);
+  return verdict.exit;
+}
+
+interface Verdict {
+  /** `ok`, `tampered`, `truncated`, `torn-tail`, `hmac-key-missing`, `hmac-key-wrong`, `not-hmac-keyed`. */
+  name: string;
+  exit: number;
+  line(treeSize: number): string;
+}
+
+/**
+ * What a failed report means for the operator. Only `tampered` and `truncated` are findings about
+ * the log (exit 1); a torn tail (an interrupted write, never acknowledged) and a key that is
+ * missing, wrong or not needed are things to fix before the log can be checked (exit 2).
+ */
+async function verdictOf(
+  report: AuditVerificationReport,
+  store: AuditStore,
+  hmacKey: Uint8Array | undefined,
+): Promise<Verdict> {
+  if (report.ok) return { name: 'ok', exit: ExitCode.OK, line: () => 'ok' };
+  const bad = report.firstBad!;
+  const tampered: Verdict = {
+    name: 'tampered',
+    exit: ExitCode.CHECK_FAILED,
+    line: (treeSize) =>
+      `TAMPERED: first bad entry at seq ${bad.seq}: ${bad.reason}: ${bad.message} (the log holds ${treeSize} entries)`,
+  };
+  switch (bad.reason) {
+    case 'torn-tail': {
+      const offset = report.tornTail?.offset;
+      return {
+        name: 'torn-tail',
+        exit: ExitCode.USAGE,
+        line: () =>
+          `TORN TAIL (incomplete last line at byte ${offset ?? '?'}; run bulwark audit repair): ` +
+          `the ${report.treeSize} entries before it verify; the partial line was never acknowledged`,
+      };
+    }
+    case 'truncated':
+      return {
+        name: 'truncated',
+        exit: ExitCode.CHECK_FAILED,
+        line: () =>
+          `TRUNCATED: entries from seq ${bad.seq} on are missing: ${bad.message} (the newest entries were deleted)`,
+      };
+    case 'hash-mismatch': {
+      // Every entry failing is what verifying a keyed log without its key (or with another key)
+      // looks like; tampering changes some entries, not all. Decided from the entries themselves.
+      const { keying } = await detectAuditKeying(store, hmacKey !== undefined ? { hmacKey } : {});
+      if (keying === 'keyed' && hmacKey === undefined) {
+        return {
+          name: 'hmac-key-missing',
+          exit: ExitCode.USAGE,
+          line: () =>
+            'the log is HMAC-keyed (no entry hashes without the key); pass --hmac-key-file FILE or set ' +
+            'BULWARK_AUDIT_HMAC_KEY to verify it',
+        };
+      }
+      if (keying === 'wrong-key') {
+        return {
+          name: 'hmac-key-wrong',
+          exit: ExitCode.USAGE,
+          line: () =>
+            'the HMAC key does not match this log (no entry hashes with it); check --hmac-key-file / BULWARK_AUDIT_HMAC_KEY',
+        };
+      }
+      if (keying === 'unkeyed' && hmacKey !== undefined) {
+        return {
+          name: 'not-hmac-keyed',
+          exit: ExitCode.USAGE,
+          line: () =>
+            'the log is not HMAC-keyed (its entries hash without a key); verify it without --hmac-key-file / BULWARK_AUDIT_HMAC_KEY',
+        };
+      }
+      return tampered;
+    }
+    default:
+      return tampered;
+  }
+}
+
+/**
+ * A second stdout line: entries after the newest signed checkpoint can be cut off the end (with
+ * the store's head moved back) without any check noticing. Automatic checkpoints close that window.
+ */
+function noteUncheckpointedTail(checkpoints: readonly Checkpoint[], size: number, io: CliIo): void {
+  const covered = checkpoints.reduce((max, cp) => Math.max(max, cp.treeSize), 0);
+  if (size === 0 || covered >= size) return;
+  io.stdout(
+    covered === 0
+      ? `note: no signed checkpoint covers this log: deleting its newest entries would not be detected; ` +
+          `sign checkpoints (bulwark audit checkpoint, or AuditLog checkpoint: { every })\n`
+      : `note: ${size - covered} entries after the last checkpoint (tree size ${covered}) are not covered by a ` +
+          `signed checkpoint: deleting them would not be detected until the next one\n`,
+  );
 }
 
 /** The size the store records (its head's seq), or undefined when it cannot say. */

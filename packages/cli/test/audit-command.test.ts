@@ -108,7 +108,7 @@ describe('bulwark audit (file log)', () => {
     await fs.writeFile(logFile(), original.slice(0, 8).join('\n') + '\n');
     const truncated = await cli(verifyArgs);
     expect(truncated.code).toBe(1);
-    expect(truncated.out).toMatch(/truncated/);
+    expect(truncated.out).toMatch(/^TRUNCATED: entries from seq 9 on are missing/);
 
     // an attacker rebuilds a complete, internally consistent log with other content
     await fs.rm(logFile());
@@ -187,16 +187,58 @@ describe('bulwark audit (file log)', () => {
     expect((await cli(['audit', 'export', '--from', 'yesterday', '--file', 'audit.jsonl'])).code).toBe(2);
   });
 
-  it('uses the HMAC key: verification without the right key fails', async () => {
+  it('uses the HMAC key: a missing or wrong key is a usage problem (exit 2), not tampering', async () => {
     env = { BULWARK_AUDIT_HMAC_KEY: 'a'.repeat(64) };
     await appendEvents(5);
     expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).code).toBe(0);
     env = { BULWARK_AUDIT_HMAC_KEY: 'b'.repeat(64) };
     const wrong = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
-    expect(wrong.code).toBe(1);
-    expect(wrong.out).toContain('seq 1');
+    expect(wrong.code).toBe(2);
+    expect(wrong.out).toMatch(/^the HMAC key does not match this log/);
+    expect(wrong.out).not.toContain('TAMPERED');
+    env = {};
+    const missing = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(missing.code).toBe(2);
+    expect(missing.out).toMatch(
+      /^the log is HMAC-keyed .*pass --hmac-key-file FILE or set BULWARK_AUDIT_HMAC_KEY/,
+    );
+    const asJson = await cli(['audit', 'verify', '--file', 'audit.jsonl', '--json']);
+    expect(JSON.parse(asJson.out)).toMatchObject({ ok: false, verdict: 'hmac-key-missing' });
     env = { BULWARK_AUDIT_HMAC_KEY: 'short' };
     expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).code).toBe(2);
+
+    // With the key, tampering with one entry is still tampering (exit 1), not a key problem.
+    env = { BULWARK_AUDIT_HMAC_KEY: 'a'.repeat(64) };
+    const all = await lines();
+    const third = JSON.parse(all[2]!) as Record<string, unknown>;
+    all[2] = JSON.stringify({ ...third, action: 'patient.delete' });
+    await fs.writeFile(logFile(), all.join('\n') + '\n');
+    const tampered = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(tampered.code).toBe(1);
+    expect(tampered.out).toMatch(/^TAMPERED: first bad entry at seq 3: hash-mismatch/);
+    // ...and without the key it is still not reported as a missing key (most entries hash fine under none).
+  });
+
+  it('says an unkeyed log needs no key (exit 2) instead of calling every entry tampered', async () => {
+    await appendEvents(4);
+    env = { BULWARK_AUDIT_HMAC_KEY: 'a'.repeat(64) };
+    const res = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(res.code).toBe(2);
+    expect(res.out).toMatch(/^the log is not HMAC-keyed/);
+  });
+
+  it('tells an unkeyed log with one edited entry as tampered, and notes the uncheckpointed tail', async () => {
+    await appendEvents(6);
+    const ok = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/\nnote: no signed checkpoint covers this log/);
+    const all = await lines();
+    const second = JSON.parse(all[1]!) as Record<string, unknown>;
+    all[1] = JSON.stringify({ ...second, outcome: 'failure' });
+    await fs.writeFile(logFile(), all.join('\n') + '\n');
+    const res = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(res.code).toBe(1);
+    expect(res.out).toMatch(/^TAMPERED: first bad entry at seq 2: hash-mismatch/);
   });
 
   it('rejects bad input with exit 2 and appends nothing from a malformed batch', async () => {

@@ -70,6 +70,9 @@ export {
 
 // audit: tamper-evident log (RFC 8785 canonical JSON, RFC 6962 Merkle tree, signed checkpoints)
 export {
+  detectAuditKeying,
+  type AuditKeying,
+  type AuditKeyingReport,
   AuditLog,
   AUDIT_LIMITS,
   MemoryAuditStore,

@@ -69,6 +69,7 @@ export {
   type NatsPubAck,
   type NatsHeaders,
 } from './nats-audit-sink';
+export { detectAuditKeying, type AuditKeying, type AuditKeyingReport } from './audit-keying';
 export { RetentionPolicy, type RetentionPolicyOptions, type LegalHold } from './retention-policy';
 export {
   AuditLog,
