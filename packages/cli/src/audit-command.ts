@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
   AuditLog,
@@ -156,6 +156,18 @@ export const AUDIT_COMMAND: CommandSpec<typeof OPTIONS> = {
       ],
     },
     {
+      name: 'repair',
+      args: '[FILE]',
+      summary: 'Cut a torn last line (an interrupted write) off a JSON-lines log, after a backup',
+      details:
+        'For a log that verify reports as TORN TAIL. Takes the writer lock (stop the application\n' +
+        'first), copies the whole log to <FILE>.bak-<time>, moves the partial line to\n' +
+        '<FILE>.torn-<time> and truncates it. The line was never acknowledged: no accepted event is\n' +
+        'lost. Nothing to repair: exit 0, no copy. A full disk: exit 3 [ERR_AUDIT_NO_SPACE], nothing\n' +
+        'changed; free space and run it again.',
+      options: ['file', 'json'],
+    },
+    {
       name: 'keygen',
       args: '--out FILE',
       summary: 'New Ed25519 checkpoint key: private JWK to FILE (0600), public JWK printed',
@@ -193,6 +205,12 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
     case 'keygen':
       noExtra(0);
       return keygen(values, io);
+    case 'repair':
+      noExtra(1);
+      if (rest[0] !== undefined && values.file !== undefined) {
+        throw new UsageError('give the log as FILE or --file, not both', hint);
+      }
+      return repair({ ...values, ...(rest[0] !== undefined ? { file: rest[0] } : {}) }, io);
     // append and checkpoint write (an entry / a checkpoint of the head), so they take the file
     // store's writer lock; the others only read and open it read-only, so they work next to a
     // running application that holds the lock.
@@ -357,6 +375,89 @@ async function publicKeyFor(values: Values, io: CliIo): Promise<Jwk | undefined>
     return signer.exportPublicJwk();
   }
   return undefined;
+}
+
+async function repair(values: Values, io: CliIo): Promise<number> {
+  const file = path.resolve(
+    io.cwd,
+    values.file ?? io.env.BULWARK_AUDIT_FILE ?? path.join('.bulwark', 'audit.jsonl'),
+  );
+  try {
+    await fs.access(file);
+  } catch {
+    // The writer would create an empty log: a mistyped path must not "repair" a new file.
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `no audit log at ${file}`, { path: 'file' });
+  }
+  let store: FileAuditStore;
+  try {
+    store = await FileAuditStore.open({ path: file });
+  } catch (err) {
+    if (err instanceof BulwarkAuditError && err.code === ErrorCodes.AUDIT_STORE_LOCKED) {
+      const pid = typeof err.details?.pid === 'number' ? ` (pid ${err.details.pid})` : '';
+      io.stderr(
+        `bulwark audit: the log is locked by a writer${pid}; stop it before repairing (or open the ` +
+          `store with repairTornTail: true) [${err.code}]\n`,
+      );
+      return ExitCode.USAGE;
+    }
+    throw err;
+  }
+  try {
+    const torn = store.tornTail;
+    if (torn === undefined) {
+      io.stdout(
+        values.json === true
+          ? JSON.stringify({ repaired: false }) + '\n'
+          : 'nothing to repair: the log ends with a complete line\n',
+      );
+      return ExitCode.OK;
+    }
+    const backup = `${file}.bak-${Date.now()}`;
+    try {
+      // The whole log first: if anything below goes wrong, the operator still has it as it was.
+      await fs.copyFile(file, backup, fsConstants.COPYFILE_EXCL);
+    } catch (err) {
+      await fs.rm(backup, { force: true }).catch(() => undefined);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new BulwarkAuditError(
+          ErrorCodes.AUDIT_NO_SPACE,
+          `no space left for the backup copy of the log (${code}); free space and run repair again (the log was not changed)`,
+          { operation: 'repair-backup', errno: code },
+          { cause: err },
+        );
+      }
+      throw new BulwarkAuditError(
+        ErrorCodes.AUDIT_STORE,
+        'cannot make the backup copy of the log; the log was not changed',
+        { operation: 'repair-backup', ...(code !== undefined ? { errno: code } : {}) },
+        { cause: err },
+      );
+    }
+    const done = await store.repair();
+    io.stdout(
+      values.json === true
+        ? JSON.stringify({
+            repaired: true,
+            offset: torn.offset,
+            bytes: done.bytes,
+            movedTo: done.movedTo,
+            backup,
+          }) + '\n'
+        : `repaired: cut a partial last line of ${done.bytes} bytes at byte ${torn.offset} ` +
+            `(kept in ${done.movedTo}); backup of the log before repair: ${backup}\n`,
+    );
+    return ExitCode.OK;
+  } catch (err) {
+    if (err instanceof BulwarkAuditError && err.code === ErrorCodes.AUDIT_NO_SPACE) {
+      // Not a verdict about the log: the command could not run (exit 3), and changed nothing.
+      io.stderr(`bulwark audit repair: ${err.message} [${err.code}]\n`);
+      return ExitCode.ERROR;
+    }
+    throw err;
+  } finally {
+    await store.close();
+  }
 }
 
 async function keygen(values: Values, io: CliIo): Promise<number> {

@@ -241,6 +241,80 @@ describe('bulwark audit (file log)', () => {
     expect(res.out).toMatch(/^TAMPERED: first bad entry at seq 2: hash-mismatch/);
   });
 
+  describe('torn tail and repair (a write interrupted by a crash or a full disk)', () => {
+    // The module object itself, so spies see the calls of the CLI and the store.
+    const nodeFs = require('node:fs') as typeof import('node:fs');
+    const enospc = () =>
+      Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 });
+    const tear = async (): Promise<{ offset: number; before: Buffer }> => {
+      await appendEvents(5);
+      const offset = (await fs.stat(logFile())).size;
+      await fs.appendFile(logFile(), '{"seq":6,"time":"2026-01-0');
+      return { offset, before: await fs.readFile(logFile()) };
+    };
+    afterEach(() => jest.restoreAllMocks());
+
+    it('verify reports TORN TAIL with its byte offset (exit 2), not TAMPERED; repair fixes it after a backup', async () => {
+      const { offset, before } = await tear();
+      const verified = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+      expect(verified.code).toBe(2);
+      expect(verified.out).toMatch(
+        new RegExp(`^TORN TAIL \\(incomplete last line at byte ${offset}; run bulwark audit repair\\)`),
+      );
+      expect(verified.out).not.toContain('TAMPERED');
+      expect(
+        JSON.parse((await cli(['audit', 'verify', '--file', 'audit.jsonl', '--json'])).out),
+      ).toMatchObject({ ok: false, verdict: 'torn-tail', tornTail: { offset } });
+
+      const repaired = await cli(['audit', 'repair', 'audit.jsonl', '--json']);
+      expect(repaired).toMatchObject({ code: 0, err: '' });
+      const result = JSON.parse(repaired.out) as { backup: string; movedTo: string; offset: number };
+      expect(result).toMatchObject({ repaired: true, offset, bytes: before.length - offset });
+      expect(await fs.readFile(result.backup)).toEqual(before); // the log as it was
+      expect(await fs.readFile(result.movedTo, 'utf8')).toBe('{"seq":6,"time":"2026-01-0');
+      expect((await fs.stat(logFile())).size).toBe(offset);
+
+      expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).code).toBe(0);
+      await appendEvents(1);
+      expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).out).toMatch(/^ok: 6 entries/);
+      expect(await cli(['audit', 'repair', '--file', 'audit.jsonl'])).toMatchObject({
+        code: 0,
+        out: 'nothing to repair: the log ends with a complete line\n',
+      });
+    });
+
+    it('a full disk during the backup: exit 3 with ERR_AUDIT_NO_SPACE, the log unchanged', async () => {
+      const { before } = await tear();
+      jest.spyOn(nodeFs.promises, 'copyFile').mockRejectedValue(enospc());
+      const res = await cli(['audit', 'repair', 'audit.jsonl']);
+      expect(res.code).toBe(3);
+      expect(res.err).toMatch(/no space left .*free space and run repair again.*\[ERR_AUDIT_NO_SPACE\]/);
+      expect(res.err).not.toMatch(/could not run|ENOSPC: no space left on device, write/);
+      expect(await fs.readFile(logFile())).toEqual(before);
+      expect((await fs.readdir(dir)).filter((f) => f.includes('.bak-'))).toEqual([]);
+    });
+
+    it('a full disk while keeping the torn line: exit 3 with ERR_AUDIT_NO_SPACE, the log unchanged', async () => {
+      const { before } = await tear();
+      jest.spyOn(nodeFs, 'write').mockImplementation(((...args: unknown[]) => {
+        const cb = args[args.length - 1] as (err: NodeJS.ErrnoException) => void;
+        process.nextTick(cb, enospc());
+      }) as never);
+      const res = await cli(['audit', 'repair', 'audit.jsonl']);
+      expect(res.code).toBe(3);
+      expect(res.err).toContain('[ERR_AUDIT_NO_SPACE]');
+      expect(await fs.readFile(logFile())).toEqual(before);
+      jest.restoreAllMocks();
+      expect((await cli(['audit', 'repair', 'audit.jsonl'])).code).toBe(0);
+    });
+
+    it('refuses a missing log (exit 2) and creates nothing', async () => {
+      const res = await cli(['audit', 'repair', 'nope.jsonl']);
+      expect(res.code).toBe(2);
+      expect(await fs.readdir(dir)).toEqual([]);
+    });
+  });
+
   it('rejects bad input with exit 2 and appends nothing from a malformed batch', async () => {
     const res = await cli(
       ['audit', 'append', '--file', 'audit.jsonl'],

@@ -112,6 +112,7 @@ export {
   type AuditQuery,
   type AuditPage,
   type FileAuditStoreOptions,
+  type TornTailRepair,
   type FsyncPolicy,
   type RedactorOptions,
   type DataClassification,

@@ -33,6 +33,7 @@ export { MemoryAuditStore } from './memory-audit-store';
 export {
   FileAuditStore,
   type FileAuditStoreOptions,
+  type TornTailRepair,
   type FsyncPolicy,
   type InProgressTail,
 } from './file-audit-store';

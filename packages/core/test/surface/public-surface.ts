@@ -332,6 +332,7 @@ export const MAIN_TYPES = [
   'TokenServiceOptions',
   'TokenSigningKey',
   'TokenVerification',
+  'TornTailRepair',
   'TotpAlgorithm',
   'TotpDigits',
   'TotpEnrollment',
