@@ -9,6 +9,7 @@ import {
   detectAuditKeying,
   FileAuditStore,
   FileCheckpointStore,
+  JsonLinesLogReader,
   exportCheckpoint,
   verifyAuditLog,
   type AuditEntry,
@@ -182,7 +183,10 @@ export const AUDIT_HELP = renderHelp(AUDIT_COMMAND);
 interface OpenedStore {
   store: AuditStore;
   /** The file store, when --file: read-only for verify/prove/tail/export. */
-  file?: FileAuditStore;
+  file?: {
+    readonly inProgressTail?: { length: number; writerPid?: number };
+    refresh?(): Promise<number>;
+  };
   checkpointsPath: string;
   close(): Promise<void>;
 }
@@ -219,7 +223,7 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
       return withStore(values, io, 'write', (opened, hmacKey) => append(opened, hmacKey, io));
     case 'verify':
       noExtra(0);
-      return withStore(values, io, 'read', (opened, hmacKey) => verify(opened, hmacKey, values, io));
+      return withStore(values, io, 'stream', (opened, hmacKey) => verify(opened, hmacKey, values, io));
     case 'prove':
       noExtra(values.consistency ? 2 : 1);
       return withStore(values, io, 'read', (opened, hmacKey) => prove(opened, hmacKey, rest, values, io));
@@ -247,7 +251,7 @@ function positiveInt(raw: string | undefined, name: string): number | undefined 
 async function withStore(
   values: Values,
   io: CliIo,
-  mode: 'read' | 'write',
+  mode: 'read' | 'write' | 'stream',
   run: (opened: OpenedStore, hmacKey: Uint8Array | undefined) => Promise<number>,
 ): Promise<number> {
   if (values.file !== undefined && values.db !== undefined) {
@@ -277,7 +281,7 @@ async function withStore(
   }
 }
 
-async function openStore(values: Values, io: CliIo, mode: 'read' | 'write'): Promise<OpenedStore> {
+async function openStore(values: Values, io: CliIo, mode: 'read' | 'write' | 'stream'): Promise<OpenedStore> {
   const db = values.db ?? (values.file === undefined ? io.env.BULWARK_AUDIT_DB : undefined);
   if (db !== undefined && db !== '') {
     let mod: typeof BulwarkTypeOrm;
@@ -311,6 +315,16 @@ async function openStore(values: Values, io: CliIo, mode: 'read' | 'write'): Pro
     io.cwd,
     values.file ?? io.env.BULWARK_AUDIT_FILE ?? path.join('.bulwark', 'audit.jsonl'),
   );
+  if (mode === 'stream') {
+    // verify walks the log once, in order: stream it (flat memory) instead of loading every entry.
+    const reader = await JsonLinesLogReader.open(file);
+    return {
+      store: reader,
+      file: reader,
+      checkpointsPath: path.resolve(io.cwd, values.checkpoints ?? `${file}.checkpoints`),
+      close: () => reader.close(),
+    };
+  }
   const store = await FileAuditStore.open(
     mode === 'read' ? { path: file, readOnly: true } : { path: file, fsync: 'every-append' },
   );
@@ -812,7 +826,7 @@ async function tail(opened: OpenedStore, values: Values, io: CliIo): Promise<num
     while (!stop) {
       await new Promise((r) => setTimeout(r, 1000));
       // A read-only file store holds a snapshot: load what the writer appended since.
-      await opened.file?.refresh();
+      await opened.file?.refresh?.();
       await print();
     }
   } finally {

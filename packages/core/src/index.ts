@@ -71,6 +71,7 @@ export {
 // audit: tamper-evident log (RFC 8785 canonical JSON, RFC 6962 Merkle tree, signed checkpoints)
 export {
   detectAuditKeying,
+  JsonLinesLogReader,
   type AuditKeying,
   type AuditKeyingReport,
   AuditLog,

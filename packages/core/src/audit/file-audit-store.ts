@@ -56,6 +56,28 @@ export interface TornTailRepair {
   movedTo?: string;
 }
 
+/**
+ * The pid in a file store's lock file and whether that process is alive (EPERM: alive, not ours
+ * to signal); undefined without a lock file. Internal (also read by JsonLinesLogReader).
+ */
+export async function lockHolder(lockPath: string): Promise<{ pid?: number; alive: boolean } | undefined> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(lockPath, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return { alive: true }; // being written right now
+  if (pid === process.pid) return { pid, alive: true };
+  try {
+    process.kill(pid, 0);
+    return { pid, alive: true };
+  } catch (err) {
+    return { pid, alive: (err as NodeJS.ErrnoException).code === 'EPERM' };
+  }
+}
+
 /** A partial final line seen by a read-only store while a live writer holds the lock. */
 export interface InProgressTail extends TornTail {
   /** The pid in the lock file (the writer still writing that line). */
@@ -256,22 +278,8 @@ export class FileAuditStore implements AuditStore {
   }
 
   /** The pid in `<path>.lock` and whether that process is alive (EPERM: alive, not ours to signal). */
-  private async lockHolder(): Promise<{ pid?: number; alive: boolean } | undefined> {
-    let text: string;
-    try {
-      text = await fs.promises.readFile(this.lockPath, 'utf8');
-    } catch {
-      return undefined;
-    }
-    const pid = Number(text.trim());
-    if (!Number.isInteger(pid) || pid <= 0) return { alive: true }; // being written right now
-    if (pid === process.pid) return { pid, alive: true };
-    try {
-      process.kill(pid, 0);
-      return { pid, alive: true };
-    } catch (err) {
-      return { pid, alive: (err as NodeJS.ErrnoException).code === 'EPERM' };
-    }
+  private lockHolder(): Promise<{ pid?: number; alive: boolean } | undefined> {
+    return lockHolder(this.lockPath);
   }
 
   private async lock(): Promise<void> {

@@ -70,6 +70,7 @@ export {
   type NatsPubAck,
   type NatsHeaders,
 } from './nats-audit-sink';
+export { JsonLinesLogReader } from './json-lines-log-reader';
 export { detectAuditKeying, type AuditKeying, type AuditKeyingReport } from './audit-keying';
 export { RetentionPolicy, type RetentionPolicyOptions, type LegalHold } from './retention-policy';
 export {

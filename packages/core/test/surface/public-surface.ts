@@ -48,6 +48,7 @@ export const MAIN_VALUES = [
   'FileKeyStore',
   'INVALID_REQUEST',
   'JWS_ALGORITHMS',
+  'JsonLinesLogReader',
   'JsonLinesSink',
   'KeyRing',
   'MemoryAuditStore',
