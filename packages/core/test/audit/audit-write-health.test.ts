@@ -88,7 +88,8 @@ describe('AuditLog write health', () => {
 
 /** Polls (no timers: some tests fake them) until `cond` holds; the checkpoints are signed off the append path. */
 async function until(cond: () => Promise<boolean> | boolean): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
+  // Signing runs on the thread pool: under load it can take many event-loop turns.
+  for (let i = 0; i < 200_000; i++) {
     if (await cond()) return;
     await new Promise((r) => setImmediate(r));
   }
