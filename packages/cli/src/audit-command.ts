@@ -10,6 +10,7 @@ import {
   FileAuditStore,
   FileCheckpointStore,
   JsonLinesLogReader,
+  MerkleNodeCache,
   exportCheckpoint,
   verifyAuditLog,
   type AuditEntry,
@@ -182,6 +183,8 @@ export const AUDIT_HELP = renderHelp(AUDIT_COMMAND);
 
 interface OpenedStore {
   store: AuditStore;
+  /** The JSON-lines file, when --file. */
+  logPath?: string;
   /** The file store, when --file: read-only for verify/prove/tail/export. */
   file?: {
     readonly inProgressTail?: { length: number; writerPid?: number };
@@ -226,7 +229,7 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
       return withStore(values, io, 'stream', (opened, hmacKey) => verify(opened, hmacKey, values, io));
     case 'prove':
       noExtra(values.consistency ? 2 : 1);
-      return withStore(values, io, 'read', (opened, hmacKey) => prove(opened, hmacKey, rest, values, io));
+      return withStore(values, io, 'stream', (opened, hmacKey) => prove(opened, hmacKey, rest, values, io));
     case 'checkpoint':
       noExtra(0);
       return withStore(values, io, 'write', (opened, hmacKey) => checkpoint(opened, hmacKey, values, io));
@@ -321,6 +324,7 @@ async function openStore(values: Values, io: CliIo, mode: 'read' | 'write' | 'st
     return {
       store: reader,
       file: reader,
+      logPath: file,
       checkpointsPath: path.resolve(io.cwd, values.checkpoints ?? `${file}.checkpoints`),
       close: () => reader.close(),
     };
@@ -331,6 +335,7 @@ async function openStore(values: Values, io: CliIo, mode: 'read' | 'write' | 'st
   return {
     store,
     file: store,
+    logPath: file,
     checkpointsPath: path.resolve(io.cwd, values.checkpoints ?? `${file}.checkpoints`),
     close: () => store.close(),
   };
@@ -715,6 +720,39 @@ async function prove(
   if (values.consistency && sizeArg !== undefined) {
     throw new UsageError('--size is for an inclusion proof; with --consistency give <from> [<to>]', hint);
   }
+  if (opened.logPath !== undefined) {
+    // A file log: proofs from the persisted tree (<log>.merkle/), which reads only the entries
+    // appended since the last proof, then O(log n) nodes.
+    let cache: MerkleNodeCache | undefined;
+    const entries = await storedSize(opened.store);
+    const reading = startProgress(io, 'prove: reading the log', 'entries', false);
+    try {
+      cache = await MerkleNodeCache.sync(opened.logPath, {
+        onProgress: (n) => reading.update(n, entries),
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw err;
+      io.stderr(
+        `note: cannot write the Merkle node cache next to the log (${code}); reading the whole log\n`,
+      );
+    } finally {
+      reading.end();
+    }
+    if (cache !== undefined) {
+      try {
+        return printProof(
+          cache.size,
+          (s) => cache.consistency(fromSize!, s),
+          (q, s) => cache.inclusion(q, s),
+          { fromSize, toSizeArg, seq, sizeArg },
+          io,
+        );
+      } finally {
+        cache.close();
+      }
+    }
+  }
   // Proofs need the whole Merkle tree: AuditLog.open reads every entry, which is what takes time.
   const total = await storedSize(opened.store);
   const progress = startProgress(io, 'prove: reading the log', 'entries', false);
@@ -729,20 +767,37 @@ async function prove(
     progress.end();
   }
   try {
-    if (fromSize !== undefined) {
-      const toSize = toSizeArg ?? log.size;
-      checkSize(toSize, log.size);
-      io.stdout(JSON.stringify(log.proveConsistency(fromSize, toSize), null, 2) + '\n');
-    } else {
-      const size = sizeArg ?? log.size;
-      checkSize(size, log.size);
-      if (seq! > size) throw new UsageError(`seq ${seq} is beyond tree size ${size}`);
-      io.stdout(JSON.stringify(log.proveInclusion(seq!, size), null, 2) + '\n');
-    }
-    return ExitCode.OK;
+    return printProof(
+      log.size,
+      (s) => log.proveConsistency(fromSize!, s),
+      (q, s) => log.proveInclusion(q, s),
+      { fromSize, toSizeArg, seq, sizeArg },
+      io,
+    );
   } finally {
     await log.close();
   }
+}
+
+function printProof(
+  logSize: number,
+  consistency: (toSize: number) => unknown,
+  inclusion: (seq: number, size: number) => unknown,
+  args: { fromSize?: number; toSizeArg?: number; seq?: number; sizeArg?: number },
+  io: CliIo,
+): number {
+  if (args.fromSize !== undefined) {
+    const toSize = args.toSizeArg ?? logSize;
+    checkSize(toSize, logSize);
+    if (args.fromSize > toSize) throw new UsageError(`<from> ${args.fromSize} is beyond <to> ${toSize}`);
+    io.stdout(JSON.stringify(consistency(toSize), null, 2) + '\n');
+  } else {
+    const size = args.sizeArg ?? logSize;
+    checkSize(size, logSize);
+    if (args.seq! > size) throw new UsageError(`seq ${args.seq} is beyond tree size ${size}`);
+    io.stdout(JSON.stringify(inclusion(args.seq!, size), null, 2) + '\n');
+  }
+  return ExitCode.OK;
 }
 
 function checkSize(size: number, logSize: number): void {

@@ -145,6 +145,36 @@ describe('bulwark audit (file log)', () => {
     expect((await cli(['audit', 'prove', 'x', '--file', 'audit.jsonl'])).code).toBe(2);
   });
 
+  it('proves from the persisted Merkle node cache, which follows the log as it grows and as it is rewritten', async () => {
+    await appendEvents(9);
+    const proofOf = async (seq: number) =>
+      JSON.parse((await cli(['audit', 'prove', String(seq), '--file', 'audit.jsonl'])).out) as {
+        treeSize: number;
+        root: string;
+      };
+    const first = await proofOf(5);
+    const head = JSON.parse(await fs.readFile(path.join(dir, 'audit.jsonl.merkle', 'head.json'), 'utf8'));
+    expect(head).toMatchObject({ treeSize: 9 });
+    await appendEvents(7);
+    const grown = await proofOf(5);
+    expect(grown.treeSize).toBe(16);
+    // The same answer as a log opened in full.
+    const store = await FileAuditStore.open({ path: logFile(), readOnly: true });
+    const log = await AuditLog.open({ store });
+    expect(grown).toEqual(log.proveInclusion(5));
+    await log.close();
+    expect(
+      AuditLog.verifyConsistency(
+        JSON.parse((await cli(['audit', 'prove', '--consistency', '9', '--file', 'audit.jsonl'])).out),
+        { fromRoot: first.root, toRoot: grown.root },
+      ),
+    ).toBe(true);
+    // Another log under the same name: the cache notices and rebuilds instead of answering for the old one.
+    await fs.rm(logFile());
+    await appendEvents(3);
+    expect((await proofOf(2)).treeSize).toBe(3);
+  });
+
   it('tails and exports with filters', async () => {
     await appendEvents(10);
     const tail = await cli(['audit', 'tail', '-n', '3', '--file', 'audit.jsonl']);

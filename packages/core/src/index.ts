@@ -72,6 +72,7 @@ export {
 export {
   detectAuditKeying,
   JsonLinesLogReader,
+  MerkleNodeCache,
   type AuditKeying,
   type AuditKeyingReport,
   AuditLog,

@@ -71,6 +71,7 @@ export {
   type NatsHeaders,
 } from './nats-audit-sink';
 export { JsonLinesLogReader } from './json-lines-log-reader';
+export { MerkleNodeCache } from './merkle-node-cache';
 export { detectAuditKeying, type AuditKeying, type AuditKeyingReport } from './audit-keying';
 export { RetentionPolicy, type RetentionPolicyOptions, type LegalHold } from './retention-policy';
 export {

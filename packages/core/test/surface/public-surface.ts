@@ -57,6 +57,7 @@ export const MAIN_VALUES = [
   'MemoryDsrStore',
   'MemoryKeyStore',
   'MemoryMfaStore',
+  'MerkleNodeCache',
   'MfaPolicy',
   'NatsAuditSink',
   'OWASP_ARGON2ID_DEFAULTS',
