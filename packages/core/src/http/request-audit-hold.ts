@@ -107,8 +107,8 @@ const METHODS: readonly Method[] = ['writeHead', 'write', 'end', 'flushHeaders']
 
 /**
  * Withholds a response until its audit event is durable (`'fail-closed'`). Installed before the
- * handler runs; at the first write it asks `shouldHold()`: if not, the response's own methods are
- * put back and nothing else happens. If so, every write is queued (headers are not sent, so the
+ * handler runs; at the first write it asks `shouldHold()`: if not, every call passes straight
+ * through from then on. If so, every write is queued (headers are not sent, so the
  * status can still change), the event is stored, and then either the queue is replayed in order,
  * or, when the store failed or took longer than `timeoutMs`, the queue is dropped, every header
  * the handler set is removed (those set before, by earlier steps such as security headers and the
@@ -122,8 +122,6 @@ export function holdResponseUntilAudited(res: ServerResponse, options: AuditHold
   // Headers present now were set by the steps before the handler (security headers, request id).
   const before = new Set(res.getHeaderNames());
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const own = new Map<Method, unknown>();
-  for (const m of METHODS) if (Object.hasOwn(res, m)) own.set(m, (res as never)[m]);
   const original = Object.fromEntries(METHODS.map((m) => [m, (res as never)[m] as unknown])) as Record<
     Method,
     (...args: unknown[]) => unknown
@@ -131,23 +129,13 @@ export function holdResponseUntilAudited(res: ServerResponse, options: AuditHold
   const queue: [Method, unknown[]][] = [];
   let state: 'idle' | 'holding' | 'done' = 'idle';
 
-  const wrappers = new Map<Method, unknown>();
-  const restore = (): void => {
-    const target = res as unknown as Record<string, unknown>;
-    for (const m of METHODS) {
-      // A step installed after this one (compression) wrapped ours: leave it; ours now passes through.
-      if (target[m] !== wrappers.get(m)) continue;
-      if (own.has(m)) target[m] = own.get(m);
-      else delete target[m];
-    }
-  };
-
+  // Once decided, the wrappers stay and pass every call through: deleting the response's own
+  // properties again would turn it into a slow dictionary-mode object for the rest of its life.
   const call = (m: Method, args: unknown[]): unknown => original[m].apply(res, args);
 
   const release = (): void => {
     if (state !== 'holding') return;
     state = 'done';
-    restore();
     if (res.destroyed) return;
     let wrote = false;
     for (const [m, args] of queue.splice(0)) {
@@ -161,7 +149,6 @@ export function holdResponseUntilAudited(res: ServerResponse, options: AuditHold
   const refuse = (): void => {
     if (state !== 'holding') return;
     state = 'done';
-    restore();
     queue.length = 0;
     try {
       options.onRefused?.();
@@ -198,7 +185,6 @@ export function holdResponseUntilAudited(res: ServerResponse, options: AuditHold
     }
     if (!should) {
       state = 'done';
-      restore();
       return false;
     }
     state = 'holding';
@@ -221,45 +207,33 @@ export function holdResponseUntilAudited(res: ServerResponse, options: AuditHold
   };
 
   const r = res as unknown as Record<Method, (...args: unknown[]) => unknown>;
-  wrappers.set(
-    'writeHead',
-    (r.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-      const status = typeof args[0] === 'number' ? args[0] : res.statusCode;
-      if (hold(status)) {
-        queue.push(['writeHead', args]);
-        return res;
-      }
-      return call('writeHead', args);
-    }),
-  );
-  wrappers.set(
-    'write',
-    (r.write = function (this: ServerResponse, ...args: unknown[]) {
-      if (hold(res.statusCode)) {
-        queue.push(['write', args]);
-        return false;
-      }
-      return call('write', args);
-    }),
-  );
-  wrappers.set(
-    'end',
-    (r.end = function (this: ServerResponse, ...args: unknown[]) {
-      if (hold(res.statusCode)) {
-        queue.push(['end', args]);
-        return res;
-      }
-      return call('end', args);
-    }),
-  );
-  wrappers.set(
-    'flushHeaders',
-    (r.flushHeaders = function (this: ServerResponse, ...args: unknown[]) {
-      if (hold(res.statusCode)) {
-        queue.push(['flushHeaders', args]);
-        return undefined;
-      }
-      return call('flushHeaders', args);
-    }),
-  );
+  r.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    const status = typeof args[0] === 'number' ? args[0] : res.statusCode;
+    if (hold(status)) {
+      queue.push(['writeHead', args]);
+      return res;
+    }
+    return call('writeHead', args);
+  };
+  r.write = function (this: ServerResponse, ...args: unknown[]) {
+    if (hold(res.statusCode)) {
+      queue.push(['write', args]);
+      return false;
+    }
+    return call('write', args);
+  };
+  r.end = function (this: ServerResponse, ...args: unknown[]) {
+    if (hold(res.statusCode)) {
+      queue.push(['end', args]);
+      return res;
+    }
+    return call('end', args);
+  };
+  r.flushHeaders = function (this: ServerResponse, ...args: unknown[]) {
+    if (hold(res.statusCode)) {
+      queue.push(['flushHeaders', args]);
+      return undefined;
+    }
+    return call('flushHeaders', args);
+  };
 }
