@@ -81,6 +81,44 @@ function scenario(dbArg: () => string, sql: () => DataSource, cwd: () => string)
   }, 60_000);
 }
 
+/**
+ * Deleting the newest rows AND moving the head row back leaves a shorter chain that is consistent
+ * in itself: only a signed checkpoint kept outside the database catches it (issue 13, item 8).
+ */
+function tailDeletion(dbArg: () => string, sql: () => DataSource, cwd: () => string): void {
+  it('catches the newest rows deleted with the head row rewound, against a signed checkpoint', async () => {
+    expect((await cli(['audit', 'append', '--db', dbArg()], cwd(), events(10))).code).toBe(0);
+    const keygen = await cli(['audit', 'keygen', '--out', 'cp-key.json'], cwd());
+    expect(keygen.code).toBe(0);
+    await fs.writeFile(path.join(cwd(), 'cp-public.json'), keygen.out);
+    const signed = await cli(['audit', 'checkpoint', '--db', dbArg(), '--signing-key', 'cp-key.json'], cwd());
+    expect(signed.code).toBe(0);
+    expect((await cli(['audit', 'append', '--db', dbArg()], cwd(), events(5))).code).toBe(0);
+
+    const verify = ['audit', 'verify', '--db', dbArg(), '--public-key', 'cp-public.json'];
+    const ok = await cli(verify, cwd());
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^ok: 15 entries/);
+    expect(ok.out).toContain('note: 5 entries after the last checkpoint (tree size 10)');
+
+    const [row8] = (await sql().query(`SELECT leaf_hash FROM bulwark_audit_entry WHERE seq = 8`)) as {
+      leaf_hash: string;
+    }[];
+    await sql().query(`DELETE FROM bulwark_audit_entry WHERE seq > 8`);
+    await sql().query(`UPDATE bulwark_audit_head SET seq = 8, leaf_hash = '${row8!.leaf_hash}' WHERE id = 1`);
+    const cut = await cli(verify, cwd());
+    expect(cut.code).toBe(1);
+    expect(cut.out).toMatch(
+      /^TRUNCATED: entries from seq 9 on are missing: the log has 8 entries but a checkpoint covers 10/,
+    );
+    // Without the checkpoint the rewound log is consistent in itself: nothing can tell.
+    await fs.rm(path.join(cwd(), '.bulwark', 'audit-checkpoints.jsonl'));
+    const blind = await cli(['audit', 'verify', '--db', dbArg()], cwd());
+    expect(blind.code).toBe(0);
+    expect(blind.out).toContain('note: no signed checkpoint covers this log');
+  }, 60_000);
+}
+
 describe('bulwark audit --db (SQLite file)', () => {
   let dir: string;
   let ds: DataSource;
@@ -130,6 +168,59 @@ describeWithService('postgres', 'bulwark audit --db (PostgreSQL)', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
   scenario(
+    () => url,
+    () => ds,
+    () => dir,
+  );
+});
+
+describe('bulwark audit --db tail deletion (SQLite file)', () => {
+  let dir: string;
+  let ds: DataSource;
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulwark-cli-db-tail-'));
+    expect((await cli(['audit', 'verify', '--db', 'audit.db'], dir)).code).toBe(0);
+    ds = new DataSource({ type: 'better-sqlite3', database: path.join(dir, 'audit.db') });
+    await ds.initialize();
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  tailDeletion(
+    () => 'audit.db',
+    () => ds,
+    () => dir,
+  );
+});
+
+describeWithService('postgres', 'bulwark audit --db tail deletion (PostgreSQL)', () => {
+  const dbName = `bw_cli_tail_${randomBytes(4).toString('hex')}`;
+  const adminUrl = SERVICE_URLS.postgres;
+  const url = (() => {
+    const u = new URL(adminUrl);
+    u.pathname = `/${dbName}`;
+    return u.toString();
+  })();
+  let admin: DataSource;
+  let ds: DataSource;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulwark-cli-pg-tail-'));
+    admin = new DataSource({ type: 'postgres', url: adminUrl });
+    await admin.initialize();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    expect((await cli(['audit', 'verify', '--db', url], dir)).code).toBe(0);
+    ds = new DataSource({ type: 'postgres', url });
+    await ds.initialize();
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await admin?.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin?.destroy();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  tailDeletion(
     () => url,
     () => ds,
     () => dir,

@@ -28,6 +28,7 @@ import { type BulwarkHttpKit } from '@bulwark/core/http';
 import {
   bulwark,
   clientIp,
+  auditRoute,
   handleClientErrors,
   privacyRouter,
   type BulwarkMiddleware,
@@ -256,7 +257,13 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
       audit: {
         store: auditStore,
         hmacKey: { file: files.auditHmacKey },
-        checkpoint: { signingKey: { file: files.checkpointKey }, store: { file: files.checkpoints } },
+        // Signed checkpoints every 1000 entries or every minute (whichever comes first): deleting
+        // the newest entries of the log is then caught by verify.
+        checkpoint: {
+          signingKey: { file: files.checkpointKey },
+          store: { file: files.checkpoints },
+          every: { entries: 1000, ms: 60_000 },
+        },
         logId: 'express-clinic',
         retention: { periods: Object.fromEntries(AUDIT_CATEGORIES.map((c) => [c, SIX_YEARS])) },
       },
@@ -580,13 +587,16 @@ function buildRoutes({ kit, http, dataSource, actors }: RouteDeps): Express {
     res.status(201).json(patientView(patient));
   });
 
-  app.get('/patients/:id', http.authorize('patient:read', patientResource), async (req, res) => {
+  // PHI routes: their audit event must be stored before the response leaves (fail-closed: a 503
+  // problem instead of an unrecorded read when the audit store fails).
+  const phi = auditRoute({ classified: true });
+  app.get('/patients/:id', phi, http.authorize('patient:read', patientResource), async (req, res) => {
     const patient = await patients.findOneBy({ id: String(req.params.id) });
     if (patient === null) throw notFound('Patient');
     res.json(patientView(patient));
   });
 
-  app.patch('/patients/:id', http.authorize('patient:update', patientResource), async (req, res) => {
+  app.patch('/patients/:id', phi, http.authorize('patient:update', patientResource), async (req, res) => {
     const patient = await patients.findOneBy({ id: String(req.params.id) });
     if (patient === null) throw notFound('Patient');
     const diagnosis = bodyString(req.body, 'diagnosis', 2000, true);
@@ -602,7 +612,7 @@ function buildRoutes({ kit, http, dataSource, actors }: RouteDeps): Express {
     res.json(patientView(patient));
   });
 
-  app.get('/patients/:id/notes', http.authorize('note:read', patientResource), async (req, res) => {
+  app.get('/patients/:id/notes', phi, http.authorize('note:read', patientResource), async (req, res) => {
     const list = await notes.find({
       where: { patientId: String(req.params.id) },
       order: { createdAt: 'ASC' },
@@ -610,7 +620,7 @@ function buildRoutes({ kit, http, dataSource, actors }: RouteDeps): Express {
     res.json(list.map(noteView));
   });
 
-  app.post('/patients/:id/notes', http.authorize('note:create', patientResource), async (req, res) => {
+  app.post('/patients/:id/notes', phi, http.authorize('note:create', patientResource), async (req, res) => {
     const patientId = String(req.params.id);
     if (!(await patients.existsBy({ id: patientId }))) throw notFound('Patient');
     const note = Object.assign(new ClinicalNote(), {

@@ -77,6 +77,13 @@ export async function createHrApp(options: HrAppOptions = {}): Promise<HrApp> {
       audit: {
         store: await TypeOrmAuditStore.open(databases.audit, { destroyDataSourceOnClose: true }),
         hmacKey: secrets.auditHmacKey,
+        // Signed checkpoints every 1000 entries or every minute (whichever comes first): deleting
+        // the newest audit rows, head row included, is then caught by verify.
+        checkpoint: {
+          signingKey: { file: secrets.auditCheckpointKeyFile },
+          store: { file: secrets.auditCheckpointsFile },
+          every: { entries: 1000, ms: 60_000 },
+        },
       },
       authz: { policy: hrPolicy },
       privacy: {

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { EnvKeyProvider, FileKeyProvider, generateMasterKey, type KeyProvider } from '@bulwark/core';
+import {
+  CheckpointSigner,
+  EnvKeyProvider,
+  FileKeyProvider,
+  generateMasterKey,
+  type KeyProvider,
+} from '@bulwark/core';
 
 /**
  * DEMO ONLY. On first run the HR app writes its secrets into the data folder (mode 0600) so that it
@@ -15,6 +21,13 @@ export interface DemoSecrets {
   readonly jwtSecret: Uint8Array;
   /** HMAC key of the audit chain: someone with only database access cannot recompute it. */
   readonly auditHmacKey: Uint8Array;
+  /**
+   * Private Ed25519 JWK file signing the audit checkpoints, and the file they are kept in: signed
+   * tree heads make deleting the newest audit rows detectable. In production both live away from
+   * the database (a KMS key, a WORM bucket).
+   */
+  readonly auditCheckpointKeyFile: string;
+  readonly auditCheckpointsFile: string;
 }
 
 const MASTER_KEY_FILE = 'master.key';
@@ -53,6 +66,14 @@ export async function loadDemoSecrets(dataDir: string): Promise<DemoSecrets> {
     return value;
   };
 
+  const auditCheckpointKeyFile = path.join(dataDir, 'audit-checkpoint-key.json');
+  try {
+    await fs.access(auditCheckpointKeyFile);
+  } catch {
+    const signer = await CheckpointSigner.generate();
+    await writeOnce(auditCheckpointKeyFile, JSON.stringify(await signer.exportPrivateJwk()) + '\n');
+  }
+
   let masterKey: KeyProvider;
   if (process.env.BULWARK_MASTER_KEY !== undefined && process.env.BULWARK_MASTER_KEY !== '') {
     masterKey = new EnvKeyProvider();
@@ -65,5 +86,7 @@ export async function loadDemoSecrets(dataDir: string): Promise<DemoSecrets> {
     masterKey,
     jwtSecret: bytes('jwtSecret'),
     auditHmacKey: bytes('auditHmacKey'),
+    auditCheckpointKeyFile,
+    auditCheckpointsFile: path.join(dataDir, 'audit-checkpoints.jsonl'),
   };
 }

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
   AuditLog,
@@ -6,8 +6,11 @@ import {
   BulwarkConfigError,
   CheckpointSigner,
   ErrorCodes,
+  detectAuditKeying,
   FileAuditStore,
   FileCheckpointStore,
+  JsonLinesLogReader,
+  MerkleNodeCache,
   exportCheckpoint,
   verifyAuditLog,
   type AuditEntry,
@@ -155,6 +158,18 @@ export const AUDIT_COMMAND: CommandSpec<typeof OPTIONS> = {
       ],
     },
     {
+      name: 'repair',
+      args: '[FILE]',
+      summary: 'Cut a torn last line (an interrupted write) off a JSON-lines log, after a backup',
+      details:
+        'For a log that verify reports as TORN TAIL. Takes the writer lock (stop the application\n' +
+        'first), copies the whole log to <FILE>.bak-<time>, moves the partial line to\n' +
+        '<FILE>.torn-<time> and truncates it. The line was never acknowledged: no accepted event is\n' +
+        'lost. Nothing to repair: exit 0, no copy. A full disk: exit 3 [ERR_AUDIT_NO_SPACE], nothing\n' +
+        'changed; free space and run it again.',
+      options: ['file', 'json'],
+    },
+    {
       name: 'keygen',
       args: '--out FILE',
       summary: 'New Ed25519 checkpoint key: private JWK to FILE (0600), public JWK printed',
@@ -168,8 +183,13 @@ export const AUDIT_HELP = renderHelp(AUDIT_COMMAND);
 
 interface OpenedStore {
   store: AuditStore;
+  /** The JSON-lines file, when --file. */
+  logPath?: string;
   /** The file store, when --file: read-only for verify/prove/tail/export. */
-  file?: FileAuditStore;
+  file?: {
+    readonly inProgressTail?: { length: number; writerPid?: number };
+    refresh?(): Promise<number>;
+  };
   checkpointsPath: string;
   close(): Promise<void>;
 }
@@ -192,6 +212,12 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
     case 'keygen':
       noExtra(0);
       return keygen(values, io);
+    case 'repair':
+      noExtra(1);
+      if (rest[0] !== undefined && values.file !== undefined) {
+        throw new UsageError('give the log as FILE or --file, not both', hint);
+      }
+      return repair({ ...values, ...(rest[0] !== undefined ? { file: rest[0] } : {}) }, io);
     // append and checkpoint write (an entry / a checkpoint of the head), so they take the file
     // store's writer lock; the others only read and open it read-only, so they work next to a
     // running application that holds the lock.
@@ -200,10 +226,10 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
       return withStore(values, io, 'write', (opened, hmacKey) => append(opened, hmacKey, io));
     case 'verify':
       noExtra(0);
-      return withStore(values, io, 'read', (opened, hmacKey) => verify(opened, hmacKey, values, io));
+      return withStore(values, io, 'stream', (opened, hmacKey) => verify(opened, hmacKey, values, io));
     case 'prove':
       noExtra(values.consistency ? 2 : 1);
-      return withStore(values, io, 'read', (opened, hmacKey) => prove(opened, hmacKey, rest, values, io));
+      return withStore(values, io, 'stream', (opened, hmacKey) => prove(opened, hmacKey, rest, values, io));
     case 'checkpoint':
       noExtra(0);
       return withStore(values, io, 'write', (opened, hmacKey) => checkpoint(opened, hmacKey, values, io));
@@ -228,7 +254,7 @@ function positiveInt(raw: string | undefined, name: string): number | undefined 
 async function withStore(
   values: Values,
   io: CliIo,
-  mode: 'read' | 'write',
+  mode: 'read' | 'write' | 'stream',
   run: (opened: OpenedStore, hmacKey: Uint8Array | undefined) => Promise<number>,
 ): Promise<number> {
   if (values.file !== undefined && values.db !== undefined) {
@@ -258,7 +284,7 @@ async function withStore(
   }
 }
 
-async function openStore(values: Values, io: CliIo, mode: 'read' | 'write'): Promise<OpenedStore> {
+async function openStore(values: Values, io: CliIo, mode: 'read' | 'write' | 'stream'): Promise<OpenedStore> {
   const db = values.db ?? (values.file === undefined ? io.env.BULWARK_AUDIT_DB : undefined);
   if (db !== undefined && db !== '') {
     let mod: typeof BulwarkTypeOrm;
@@ -292,12 +318,24 @@ async function openStore(values: Values, io: CliIo, mode: 'read' | 'write'): Pro
     io.cwd,
     values.file ?? io.env.BULWARK_AUDIT_FILE ?? path.join('.bulwark', 'audit.jsonl'),
   );
+  if (mode === 'stream') {
+    // verify walks the log once, in order: stream it (flat memory) instead of loading every entry.
+    const reader = await JsonLinesLogReader.open(file);
+    return {
+      store: reader,
+      file: reader,
+      logPath: file,
+      checkpointsPath: path.resolve(io.cwd, values.checkpoints ?? `${file}.checkpoints`),
+      close: () => reader.close(),
+    };
+  }
   const store = await FileAuditStore.open(
     mode === 'read' ? { path: file, readOnly: true } : { path: file, fsync: 'every-append' },
   );
   return {
     store,
     file: store,
+    logPath: file,
     checkpointsPath: path.resolve(io.cwd, values.checkpoints ?? `${file}.checkpoints`),
     close: () => store.close(),
   };
@@ -356,6 +394,89 @@ async function publicKeyFor(values: Values, io: CliIo): Promise<Jwk | undefined>
     return signer.exportPublicJwk();
   }
   return undefined;
+}
+
+async function repair(values: Values, io: CliIo): Promise<number> {
+  const file = path.resolve(
+    io.cwd,
+    values.file ?? io.env.BULWARK_AUDIT_FILE ?? path.join('.bulwark', 'audit.jsonl'),
+  );
+  try {
+    await fs.access(file);
+  } catch {
+    // The writer would create an empty log: a mistyped path must not "repair" a new file.
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `no audit log at ${file}`, { path: 'file' });
+  }
+  let store: FileAuditStore;
+  try {
+    store = await FileAuditStore.open({ path: file });
+  } catch (err) {
+    if (err instanceof BulwarkAuditError && err.code === ErrorCodes.AUDIT_STORE_LOCKED) {
+      const pid = typeof err.details?.pid === 'number' ? ` (pid ${err.details.pid})` : '';
+      io.stderr(
+        `bulwark audit: the log is locked by a writer${pid}; stop it before repairing (or open the ` +
+          `store with repairTornTail: true) [${err.code}]\n`,
+      );
+      return ExitCode.USAGE;
+    }
+    throw err;
+  }
+  try {
+    const torn = store.tornTail;
+    if (torn === undefined) {
+      io.stdout(
+        values.json === true
+          ? JSON.stringify({ repaired: false }) + '\n'
+          : 'nothing to repair: the log ends with a complete line\n',
+      );
+      return ExitCode.OK;
+    }
+    const backup = `${file}.bak-${Date.now()}`;
+    try {
+      // The whole log first: if anything below goes wrong, the operator still has it as it was.
+      await fs.copyFile(file, backup, fsConstants.COPYFILE_EXCL);
+    } catch (err) {
+      await fs.rm(backup, { force: true }).catch(() => undefined);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new BulwarkAuditError(
+          ErrorCodes.AUDIT_NO_SPACE,
+          `no space left for the backup copy of the log (${code}); free space and run repair again (the log was not changed)`,
+          { operation: 'repair-backup', errno: code },
+          { cause: err },
+        );
+      }
+      throw new BulwarkAuditError(
+        ErrorCodes.AUDIT_STORE,
+        'cannot make the backup copy of the log; the log was not changed',
+        { operation: 'repair-backup', ...(code !== undefined ? { errno: code } : {}) },
+        { cause: err },
+      );
+    }
+    const done = await store.repair();
+    io.stdout(
+      values.json === true
+        ? JSON.stringify({
+            repaired: true,
+            offset: torn.offset,
+            bytes: done.bytes,
+            movedTo: done.movedTo,
+            backup,
+          }) + '\n'
+        : `repaired: cut a partial last line of ${done.bytes} bytes at byte ${torn.offset} ` +
+            `(kept in ${done.movedTo}); backup of the log before repair: ${backup}\n`,
+    );
+    return ExitCode.OK;
+  } catch (err) {
+    if (err instanceof BulwarkAuditError && err.code === ErrorCodes.AUDIT_NO_SPACE) {
+      // Not a verdict about the log: the command could not run (exit 3), and changed nothing.
+      io.stderr(`bulwark audit repair: ${err.message} [${err.code}]\n`);
+      return ExitCode.ERROR;
+    }
+    throw err;
+  } finally {
+    await store.close();
+  }
 }
 
 async function keygen(values: Values, io: CliIo): Promise<number> {
@@ -448,21 +569,115 @@ async function verify(
   // a bad checkpoint signature); verifiedTreeSize and root: the entries before the first fault.
   const treeSize = Math.max(logSize ?? 0, report.treeSize);
   noteInProgressTail(opened, io);
+  const verdict = await verdictOf(report, opened.store, hmacKey);
   if (json) {
     const { treeSize: verifiedTreeSize, ...rest } = report;
-    io.stdout(JSON.stringify({ ...rest, treeSize, verifiedTreeSize }, null, 2) + '\n');
+    io.stdout(JSON.stringify({ ...rest, verdict: verdict.name, treeSize, verifiedTreeSize }, null, 2) + '\n');
   } else if (report.ok) {
     io.stdout(
       `ok: ${report.treeSize} entries, ${report.checkedEntries} checked${from ? ` (incremental from tree size ${from.treeSize})` : ''}, ` +
         `${report.checkpointsVerified} checkpoint(s) verified, root ${report.root}\n`,
     );
   } else {
-    const bad = report.firstBad!;
-    io.stdout(
-      `TAMPERED: first bad entry at seq ${bad.seq}: ${bad.reason}: ${bad.message} (the log holds ${treeSize} entries)\n`,
-    );
+    io.stdout(verdict.line(treeSize) + '\n');
   }
-  return report.ok ? ExitCode.OK : ExitCode.CHECK_FAILED;
+  if (report.ok && !json) noteUncheckpointedTail(checkpoints, report.treeSize, io);
+  return verdict.exit;
+}
+
+interface Verdict {
+  /** `ok`, `tampered`, `truncated`, `torn-tail`, `hmac-key-missing`, `hmac-key-wrong`, `not-hmac-keyed`. */
+  name: string;
+  exit: number;
+  line(treeSize: number): string;
+}
+
+/**
+ * What a failed report means for the operator. Only `tampered` and `truncated` are findings about
+ * the log (exit 1); a torn tail (an interrupted write, never acknowledged) and a key that is
+ * missing, wrong or not needed are things to fix before the log can be checked (exit 2).
+ */
+async function verdictOf(
+  report: AuditVerificationReport,
+  store: AuditStore,
+  hmacKey: Uint8Array | undefined,
+): Promise<Verdict> {
+  if (report.ok) return { name: 'ok', exit: ExitCode.OK, line: () => 'ok' };
+  const bad = report.firstBad!;
+  const tampered: Verdict = {
+    name: 'tampered',
+    exit: ExitCode.CHECK_FAILED,
+    line: (treeSize) =>
+      `TAMPERED: first bad entry at seq ${bad.seq}: ${bad.reason}: ${bad.message} (the log holds ${treeSize} entries)`,
+  };
+  switch (bad.reason) {
+    case 'torn-tail': {
+      const offset = report.tornTail?.offset;
+      return {
+        name: 'torn-tail',
+        exit: ExitCode.USAGE,
+        line: () =>
+          `TORN TAIL (incomplete last line at byte ${offset ?? '?'}; run bulwark audit repair): ` +
+          `the ${report.treeSize} entries before it verify; the partial line was never acknowledged`,
+      };
+    }
+    case 'truncated':
+      return {
+        name: 'truncated',
+        exit: ExitCode.CHECK_FAILED,
+        line: () =>
+          `TRUNCATED: entries from seq ${bad.seq} on are missing: ${bad.message} (the newest entries were deleted)`,
+      };
+    case 'hash-mismatch': {
+      // Every entry failing is what verifying a keyed log without its key (or with another key)
+      // looks like; tampering changes some entries, not all. Decided from the entries themselves.
+      const { keying } = await detectAuditKeying(store, hmacKey !== undefined ? { hmacKey } : {});
+      if (keying === 'keyed' && hmacKey === undefined) {
+        return {
+          name: 'hmac-key-missing',
+          exit: ExitCode.USAGE,
+          line: () =>
+            'the log is HMAC-keyed (no entry hashes without the key); pass --hmac-key-file FILE or set ' +
+            'BULWARK_AUDIT_HMAC_KEY to verify it',
+        };
+      }
+      if (keying === 'wrong-key') {
+        return {
+          name: 'hmac-key-wrong',
+          exit: ExitCode.USAGE,
+          line: () =>
+            'the HMAC key does not match this log (no entry hashes with it); check --hmac-key-file / BULWARK_AUDIT_HMAC_KEY',
+        };
+      }
+      if (keying === 'unkeyed' && hmacKey !== undefined) {
+        return {
+          name: 'not-hmac-keyed',
+          exit: ExitCode.USAGE,
+          line: () =>
+            'the log is not HMAC-keyed (its entries hash without a key); verify it without --hmac-key-file / BULWARK_AUDIT_HMAC_KEY',
+        };
+      }
+      return tampered;
+    }
+    default:
+      return tampered;
+  }
+}
+
+/**
+ * A second stdout line: entries after the newest signed checkpoint can be cut off the end (with
+ * the store's head moved back) without any check noticing. Automatic checkpoints close that window.
+ */
+function noteUncheckpointedTail(checkpoints: readonly Checkpoint[], size: number, io: CliIo): void {
+  const covered = checkpoints.reduce((max, cp) => Math.max(max, cp.treeSize), 0);
+  if (size === 0 || covered >= size) return;
+  io.stdout(
+    covered === 0
+      ? `note: no signed checkpoint covers this log: deleting its newest entries would not be detected; ` +
+          `sign checkpoints (bulwark audit checkpoint, or AuditLog checkpoint: { every })\n`
+      : `note: ${size - covered} entries after the last checkpoint (tree size ${covered}) are not covered by a ` +
+          `signed checkpoint: deleting them would not be detected until the next one\n`,
+  );
 }
 
 /** The size the store records (its head's seq), or undefined when it cannot say. */
@@ -505,6 +720,39 @@ async function prove(
   if (values.consistency && sizeArg !== undefined) {
     throw new UsageError('--size is for an inclusion proof; with --consistency give <from> [<to>]', hint);
   }
+  if (opened.logPath !== undefined) {
+    // A file log: proofs from the persisted tree (<log>.merkle/), which reads only the entries
+    // appended since the last proof, then O(log n) nodes.
+    let cache: MerkleNodeCache | undefined;
+    const entries = await storedSize(opened.store);
+    const reading = startProgress(io, 'prove: reading the log', 'entries', false);
+    try {
+      cache = await MerkleNodeCache.sync(opened.logPath, {
+        onProgress: (n) => reading.update(n, entries),
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw err;
+      io.stderr(
+        `note: cannot write the Merkle node cache next to the log (${code}); reading the whole log\n`,
+      );
+    } finally {
+      reading.end();
+    }
+    if (cache !== undefined) {
+      try {
+        return printProof(
+          cache.size,
+          (s) => cache.consistency(fromSize!, s),
+          (q, s) => cache.inclusion(q, s),
+          { fromSize, toSizeArg, seq, sizeArg },
+          io,
+        );
+      } finally {
+        cache.close();
+      }
+    }
+  }
   // Proofs need the whole Merkle tree: AuditLog.open reads every entry, which is what takes time.
   const total = await storedSize(opened.store);
   const progress = startProgress(io, 'prove: reading the log', 'entries', false);
@@ -519,20 +767,37 @@ async function prove(
     progress.end();
   }
   try {
-    if (fromSize !== undefined) {
-      const toSize = toSizeArg ?? log.size;
-      checkSize(toSize, log.size);
-      io.stdout(JSON.stringify(log.proveConsistency(fromSize, toSize), null, 2) + '\n');
-    } else {
-      const size = sizeArg ?? log.size;
-      checkSize(size, log.size);
-      if (seq! > size) throw new UsageError(`seq ${seq} is beyond tree size ${size}`);
-      io.stdout(JSON.stringify(log.proveInclusion(seq!, size), null, 2) + '\n');
-    }
-    return ExitCode.OK;
+    return printProof(
+      log.size,
+      (s) => log.proveConsistency(fromSize!, s),
+      (q, s) => log.proveInclusion(q, s),
+      { fromSize, toSizeArg, seq, sizeArg },
+      io,
+    );
   } finally {
     await log.close();
   }
+}
+
+function printProof(
+  logSize: number,
+  consistency: (toSize: number) => unknown,
+  inclusion: (seq: number, size: number) => unknown,
+  args: { fromSize?: number; toSizeArg?: number; seq?: number; sizeArg?: number },
+  io: CliIo,
+): number {
+  if (args.fromSize !== undefined) {
+    const toSize = args.toSizeArg ?? logSize;
+    checkSize(toSize, logSize);
+    if (args.fromSize > toSize) throw new UsageError(`<from> ${args.fromSize} is beyond <to> ${toSize}`);
+    io.stdout(JSON.stringify(consistency(toSize), null, 2) + '\n');
+  } else {
+    const size = args.sizeArg ?? logSize;
+    checkSize(size, logSize);
+    if (args.seq! > size) throw new UsageError(`seq ${args.seq} is beyond tree size ${size}`);
+    io.stdout(JSON.stringify(inclusion(args.seq!, size), null, 2) + '\n');
+  }
+  return ExitCode.OK;
 }
 
 function checkSize(size: number, logSize: number): void {
@@ -616,7 +881,7 @@ async function tail(opened: OpenedStore, values: Values, io: CliIo): Promise<num
     while (!stop) {
       await new Promise((r) => setTimeout(r, 1000));
       // A read-only file store holds a snapshot: load what the writer appended since.
-      await opened.file?.refresh();
+      await opened.file?.refresh?.();
       await print();
     }
   } finally {

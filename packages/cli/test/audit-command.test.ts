@@ -108,7 +108,7 @@ describe('bulwark audit (file log)', () => {
     await fs.writeFile(logFile(), original.slice(0, 8).join('\n') + '\n');
     const truncated = await cli(verifyArgs);
     expect(truncated.code).toBe(1);
-    expect(truncated.out).toMatch(/truncated/);
+    expect(truncated.out).toMatch(/^TRUNCATED: entries from seq 9 on are missing/);
 
     // an attacker rebuilds a complete, internally consistent log with other content
     await fs.rm(logFile());
@@ -143,6 +143,36 @@ describe('bulwark audit (file log)', () => {
 
     expect((await cli(['audit', 'prove', '10', '--file', 'audit.jsonl'])).code).toBe(2);
     expect((await cli(['audit', 'prove', 'x', '--file', 'audit.jsonl'])).code).toBe(2);
+  });
+
+  it('proves from the persisted Merkle node cache, which follows the log as it grows and as it is rewritten', async () => {
+    await appendEvents(9);
+    const proofOf = async (seq: number) =>
+      JSON.parse((await cli(['audit', 'prove', String(seq), '--file', 'audit.jsonl'])).out) as {
+        treeSize: number;
+        root: string;
+      };
+    const first = await proofOf(5);
+    const head = JSON.parse(await fs.readFile(path.join(dir, 'audit.jsonl.merkle', 'head.json'), 'utf8'));
+    expect(head).toMatchObject({ treeSize: 9 });
+    await appendEvents(7);
+    const grown = await proofOf(5);
+    expect(grown.treeSize).toBe(16);
+    // The same answer as a log opened in full.
+    const store = await FileAuditStore.open({ path: logFile(), readOnly: true });
+    const log = await AuditLog.open({ store });
+    expect(grown).toEqual(log.proveInclusion(5));
+    await log.close();
+    expect(
+      AuditLog.verifyConsistency(
+        JSON.parse((await cli(['audit', 'prove', '--consistency', '9', '--file', 'audit.jsonl'])).out),
+        { fromRoot: first.root, toRoot: grown.root },
+      ),
+    ).toBe(true);
+    // Another log under the same name: the cache notices and rebuilds instead of answering for the old one.
+    await fs.rm(logFile());
+    await appendEvents(3);
+    expect((await proofOf(2)).treeSize).toBe(3);
   });
 
   it('tails and exports with filters', async () => {
@@ -187,16 +217,132 @@ describe('bulwark audit (file log)', () => {
     expect((await cli(['audit', 'export', '--from', 'yesterday', '--file', 'audit.jsonl'])).code).toBe(2);
   });
 
-  it('uses the HMAC key: verification without the right key fails', async () => {
+  it('uses the HMAC key: a missing or wrong key is a usage problem (exit 2), not tampering', async () => {
     env = { BULWARK_AUDIT_HMAC_KEY: 'a'.repeat(64) };
     await appendEvents(5);
     expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).code).toBe(0);
     env = { BULWARK_AUDIT_HMAC_KEY: 'b'.repeat(64) };
     const wrong = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
-    expect(wrong.code).toBe(1);
-    expect(wrong.out).toContain('seq 1');
+    expect(wrong.code).toBe(2);
+    expect(wrong.out).toMatch(/^the HMAC key does not match this log/);
+    expect(wrong.out).not.toContain('TAMPERED');
+    env = {};
+    const missing = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(missing.code).toBe(2);
+    expect(missing.out).toMatch(
+      /^the log is HMAC-keyed .*pass --hmac-key-file FILE or set BULWARK_AUDIT_HMAC_KEY/,
+    );
+    const asJson = await cli(['audit', 'verify', '--file', 'audit.jsonl', '--json']);
+    expect(JSON.parse(asJson.out)).toMatchObject({ ok: false, verdict: 'hmac-key-missing' });
     env = { BULWARK_AUDIT_HMAC_KEY: 'short' };
     expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).code).toBe(2);
+
+    // With the key, tampering with one entry is still tampering (exit 1), not a key problem.
+    env = { BULWARK_AUDIT_HMAC_KEY: 'a'.repeat(64) };
+    const all = await lines();
+    const third = JSON.parse(all[2]!) as Record<string, unknown>;
+    all[2] = JSON.stringify({ ...third, action: 'patient.delete' });
+    await fs.writeFile(logFile(), all.join('\n') + '\n');
+    const tampered = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(tampered.code).toBe(1);
+    expect(tampered.out).toMatch(/^TAMPERED: first bad entry at seq 3: hash-mismatch/);
+    // ...and without the key it is still not reported as a missing key (most entries hash fine under none).
+  });
+
+  it('says an unkeyed log needs no key (exit 2) instead of calling every entry tampered', async () => {
+    await appendEvents(4);
+    env = { BULWARK_AUDIT_HMAC_KEY: 'a'.repeat(64) };
+    const res = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(res.code).toBe(2);
+    expect(res.out).toMatch(/^the log is not HMAC-keyed/);
+  });
+
+  it('tells an unkeyed log with one edited entry as tampered, and notes the uncheckpointed tail', async () => {
+    await appendEvents(6);
+    const ok = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/\nnote: no signed checkpoint covers this log/);
+    const all = await lines();
+    const second = JSON.parse(all[1]!) as Record<string, unknown>;
+    all[1] = JSON.stringify({ ...second, outcome: 'failure' });
+    await fs.writeFile(logFile(), all.join('\n') + '\n');
+    const res = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+    expect(res.code).toBe(1);
+    expect(res.out).toMatch(/^TAMPERED: first bad entry at seq 2: hash-mismatch/);
+  });
+
+  describe('torn tail and repair (a write interrupted by a crash or a full disk)', () => {
+    // The module object itself, so spies see the calls of the CLI and the store.
+    const nodeFs = require('node:fs') as typeof import('node:fs');
+    const enospc = () =>
+      Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 });
+    const tear = async (): Promise<{ offset: number; before: Buffer }> => {
+      await appendEvents(5);
+      const offset = (await fs.stat(logFile())).size;
+      await fs.appendFile(logFile(), '{"seq":6,"time":"2026-01-0');
+      return { offset, before: await fs.readFile(logFile()) };
+    };
+    afterEach(() => jest.restoreAllMocks());
+
+    it('verify reports TORN TAIL with its byte offset (exit 2), not TAMPERED; repair fixes it after a backup', async () => {
+      const { offset, before } = await tear();
+      const verified = await cli(['audit', 'verify', '--file', 'audit.jsonl']);
+      expect(verified.code).toBe(2);
+      expect(verified.out).toMatch(
+        new RegExp(`^TORN TAIL \\(incomplete last line at byte ${offset}; run bulwark audit repair\\)`),
+      );
+      expect(verified.out).not.toContain('TAMPERED');
+      expect(
+        JSON.parse((await cli(['audit', 'verify', '--file', 'audit.jsonl', '--json'])).out),
+      ).toMatchObject({ ok: false, verdict: 'torn-tail', tornTail: { offset } });
+
+      const repaired = await cli(['audit', 'repair', 'audit.jsonl', '--json']);
+      expect(repaired).toMatchObject({ code: 0, err: '' });
+      const result = JSON.parse(repaired.out) as { backup: string; movedTo: string; offset: number };
+      expect(result).toMatchObject({ repaired: true, offset, bytes: before.length - offset });
+      expect(await fs.readFile(result.backup)).toEqual(before); // the log as it was
+      expect(await fs.readFile(result.movedTo, 'utf8')).toBe('{"seq":6,"time":"2026-01-0');
+      expect((await fs.stat(logFile())).size).toBe(offset);
+
+      expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).code).toBe(0);
+      await appendEvents(1);
+      expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).out).toMatch(/^ok: 6 entries/);
+      expect(await cli(['audit', 'repair', '--file', 'audit.jsonl'])).toMatchObject({
+        code: 0,
+        out: 'nothing to repair: the log ends with a complete line\n',
+      });
+    });
+
+    it('a full disk during the backup: exit 3 with ERR_AUDIT_NO_SPACE, the log unchanged', async () => {
+      const { before } = await tear();
+      jest.spyOn(nodeFs.promises, 'copyFile').mockRejectedValue(enospc());
+      const res = await cli(['audit', 'repair', 'audit.jsonl']);
+      expect(res.code).toBe(3);
+      expect(res.err).toMatch(/no space left .*free space and run repair again.*\[ERR_AUDIT_NO_SPACE\]/);
+      expect(res.err).not.toMatch(/could not run|ENOSPC: no space left on device, write/);
+      expect(await fs.readFile(logFile())).toEqual(before);
+      expect((await fs.readdir(dir)).filter((f) => f.includes('.bak-'))).toEqual([]);
+    });
+
+    it('a full disk while keeping the torn line: exit 3 with ERR_AUDIT_NO_SPACE, the log unchanged', async () => {
+      const { before } = await tear();
+      jest.spyOn(nodeFs, 'write').mockImplementation(((...args: unknown[]) => {
+        const cb = args[args.length - 1] as (err: NodeJS.ErrnoException) => void;
+        process.nextTick(cb, enospc());
+      }) as never);
+      const res = await cli(['audit', 'repair', 'audit.jsonl']);
+      expect(res.code).toBe(3);
+      expect(res.err).toContain('[ERR_AUDIT_NO_SPACE]');
+      expect(await fs.readFile(logFile())).toEqual(before);
+      jest.restoreAllMocks();
+      expect((await cli(['audit', 'repair', 'audit.jsonl'])).code).toBe(0);
+    });
+
+    it('refuses a missing log (exit 2) and creates nothing', async () => {
+      const res = await cli(['audit', 'repair', 'nope.jsonl']);
+      expect(res.code).toBe(2);
+      expect(await fs.readdir(dir)).toEqual([]);
+    });
   });
 
   it('rejects bad input with exit 2 and appends nothing from a malformed batch', async () => {

@@ -104,6 +104,8 @@ export const ErrorCodes = {
   AUDIT_READ_ONLY: 'ERR_AUDIT_READ_ONLY', // append / redact / repair on a store opened read-only (FileAuditStore readOnly)
   AUDIT_STORE_UNAVAILABLE: 'ERR_AUDIT_STORE_UNAVAILABLE', // the audit database did not answer within its timeouts or dropped the connection; nothing was stored (safe to retry)
   AUDIT_OUTCOME_UNKNOWN: 'ERR_AUDIT_OUTCOME_UNKNOWN', // the connection died after COMMIT was sent and reading back failed within the resolve timeout: the batch may be stored; do not re-append blindly (details.batchId, firstSeq)
+  AUDIT_UNAVAILABLE: 'ERR_AUDIT_UNAVAILABLE', // a fail-closed route's audit event could not be stored, so the response was withheld (HTTP 503)
+  AUDIT_NO_SPACE: 'ERR_AUDIT_NO_SPACE', // the file store's disk is full (ENOSPC / EDQUOT): free space, then repair
   // authz (access-control policy engine)
   POLICY_INVALID: 'ERR_POLICY_INVALID', // policy document failed validation; details.path names the field
   POLICY_DENIED: 'ERR_POLICY_DENIED', // PolicyEngine.enforce(): the decision was deny; details.reasonId is safe to show

@@ -70,6 +70,11 @@ export {
 
 // audit: tamper-evident log (RFC 8785 canonical JSON, RFC 6962 Merkle tree, signed checkpoints)
 export {
+  detectAuditKeying,
+  JsonLinesLogReader,
+  MerkleNodeCache,
+  type AuditKeying,
+  type AuditKeyingReport,
   AuditLog,
   AUDIT_REVIEW_ACTION,
   AUDIT_LIMITS,
@@ -95,6 +100,8 @@ export {
   type ConsistencyProof,
   type RemovalReport,
   type RedactOptions,
+  type AutoCheckpointEvery,
+  type AutoCheckpointOptions,
   type AuditEvent,
   type AuditEntry,
   type AuditActor,
@@ -109,6 +116,7 @@ export {
   type AuditQuery,
   type AuditPage,
   type FileAuditStoreOptions,
+  type TornTailRepair,
   type FsyncPolicy,
   type RedactorOptions,
   type DataClassification,

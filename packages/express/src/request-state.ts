@@ -3,6 +3,7 @@ import {
   TrustedProxies,
   type BulwarkHttpKit,
   type RequestArrival,
+  type RouteAuditMarks,
 } from '@bulwark/core/http';
 import { type HttpPrincipal } from '@bulwark/core';
 import type { Request } from 'express';
@@ -15,6 +16,8 @@ export interface BulwarkRequestState {
   errorReason?: string;
   /** What the request was when it arrived (request id, client address, user agent). */
   arrival?: RequestArrival;
+  /** Route audit markers: action, category, classified, failure policy. */
+  audit?: RouteAuditMarks;
   /** Services of the `bulwark()` bundle, for `authorize` / `requireConsent` used without explicit ones. */
   kit?: BulwarkHttpKit;
 }

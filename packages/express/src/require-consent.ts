@@ -15,9 +15,12 @@ import { requestState } from './request-state';
 export function requireConsent(purpose: string, options: { consent?: ConsentChecker } = {}): RequestHandler {
   checkRequireConsent(purpose, options.consent);
   return (req, _res, next) => {
+    // Personal data processed under a purpose: the route's audit fails closed (auditFailurePolicy).
+    const state = requestState(req);
+    state.audit = { ...state.audit, classified: true };
     let consent: ConsentChecker;
     try {
-      consent = consentCheckerFor(options.consent ?? requestState(req).kit?.consent);
+      consent = consentCheckerFor(options.consent ?? state.kit?.consent);
     } catch (err) {
       return next(err);
     }

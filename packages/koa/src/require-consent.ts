@@ -15,7 +15,10 @@ import { bulwarkState, requestState } from './request-state';
 export function requireConsent(purpose: string, options: { consent?: ConsentChecker } = {}): Middleware {
   checkRequireConsent(purpose, options.consent);
   return async (ctx, next) => {
-    const consent = consentCheckerFor(options.consent ?? requestState(ctx).kit?.consent);
+    // Personal data processed under a purpose: the route's audit fails closed (auditFailurePolicy).
+    const state = requestState(ctx);
+    state.audit = { ...state.audit, classified: true };
+    const consent = consentCheckerFor(options.consent ?? state.kit?.consent);
     await requireConsentFor(consent, bulwarkState(ctx).principal, purpose);
     await next();
   };

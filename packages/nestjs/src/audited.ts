@@ -1,5 +1,6 @@
 import { SetMetadata, type CustomDecorator } from '@nestjs/common';
 import { AUDIT_LIMITS, BulwarkConfigError, ErrorCodes } from '@bulwark/core';
+import { checkRouteAuditMarks, type AuditFailurePolicy } from './core-http';
 import { checkResourceSpec, type ResourceSpec } from './resource-spec';
 
 /** Metadata key of `@Audited()`. */
@@ -8,14 +9,26 @@ export const BULWARK_AUDITED = 'bulwark:audited';
 export interface AuditedOptions {
   /** The resource acted on, recorded in the event (type, or a function of the request). */
   resource?: ResourceSpec;
-  /** Retention category of the events (default: the module's `audit.category`, `http`). */
+  /**
+   * Retention category of the events (default: the module's `audit.category`, `http`). A
+   * classification category (`personal`, `sensitive`, `phi`, `cardholder`) makes the route fail
+   * closed when its event cannot be stored.
+   */
   category?: string;
+  /**
+   * What happens when the event cannot be stored: `'fail-closed'` withholds the response until the
+   * event is durable and answers 503 problem+json (ERR_AUDIT_UNAVAILABLE) when it cannot be;
+   * `'report'` serves and reports. Default: `'fail-closed'` for classified routes (a
+   * classification category, or `@RequireConsent`), else the module's `audit.onFailure`.
+   */
+  onFailure?: AuditFailurePolicy;
 }
 
 export interface AuditedMetadata {
   readonly action: string;
   readonly resource?: ResourceSpec;
   readonly category?: string;
+  readonly onFailure?: AuditFailurePolicy;
 }
 
 // Same grammar as the audit log's actions, checked here so a typo fails at class load, not per request.
@@ -53,12 +66,20 @@ export function Audited(action: string, options: AuditedOptions = {}): CustomDec
       path: 'Audited.category',
     });
   }
+  const marks = checkRouteAuditMarks(
+    {
+      ...(options.category !== undefined ? { category: options.category } : {}),
+      ...(options.onFailure !== undefined ? { onFailure: options.onFailure } : {}),
+    },
+    'Audited',
+  );
   const metadata: AuditedMetadata = Object.freeze({
     action,
     ...(options.resource !== undefined
       ? { resource: checkResourceSpec(options.resource, 'Audited.resource') }
       : {}),
     ...(options.category !== undefined ? { category: options.category } : {}),
+    ...(marks.onFailure !== undefined ? { onFailure: marks.onFailure } : {}),
   });
   return SetMetadata(BULWARK_AUDITED, metadata);
 }

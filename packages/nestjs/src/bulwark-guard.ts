@@ -41,7 +41,14 @@ export class BulwarkGuard implements CanActivate {
     const http = execution.switchToHttp();
     const req = http.getRequest<PlatformRequest>();
     const audited = this.reflector.getAllAndOverride<AuditedMetadata | undefined>(BULWARK_AUDITED, targets);
-    const state = trackRequest(this.runtime, req, http.getResponse<PlatformResponse>(), audited, execution);
+    const purposes = this.reflector.getAllAndOverride<readonly string[] | undefined>(
+      BULWARK_REQUIRE_CONSENT,
+      targets,
+    );
+    // A route that needs consent processes personal data: its audit fails closed (auditFailurePolicy).
+    const state = trackRequest(this.runtime, req, http.getResponse<PlatformResponse>(), audited, execution, {
+      classified: purposes !== undefined,
+    });
     try {
       const principal = await this.runtime.authenticator.authenticate(req.headers.authorization, isPublic);
       if (principal !== undefined) {
@@ -79,10 +86,6 @@ export class BulwarkGuard implements CanActivate {
         state.reasonId = decision.reasonId;
       }
 
-      const purposes = this.reflector.getAllAndOverride<readonly string[] | undefined>(
-        BULWARK_REQUIRE_CONSENT,
-        targets,
-      );
       if (purposes !== undefined) {
         const consent = this.runtime.options.consent;
         if (consent === undefined) {

@@ -15,6 +15,7 @@ import {
   type BearerTokenVerifier,
   type ConsentChecker,
   type HttpPrincipal,
+  type AuditFailurePolicy,
   type RequestAuditLog,
   type TrustProxyOption,
 } from './core-http';
@@ -35,8 +36,20 @@ export interface BulwarkAuthenticationOptions {
 export interface BulwarkAuditOptions {
   /** Retention category of request events (an `@Audited` category overrides it). Default `http`. */
   category?: string;
-  /** Called when an event could not be stored. Default: a process warning. Never reaches the request. */
+  /**
+   * Called once per failure burst when events cannot be stored (not per request). Default:
+   * `console.error` of the error code. Never reaches the request.
+   */
   onError?: (error: unknown) => void;
+  /**
+   * What an audited route without its own `@Audited({ onFailure })` does when its event cannot be
+   * stored: `'report'` (default) serves and reports; `'fail-closed'` withholds the response until
+   * the event is durable, else 503. Classified routes (a classification category, or
+   * `@RequireConsent`) fail closed whatever this says.
+   */
+  onFailure?: AuditFailurePolicy;
+  /** Longest a fail-closed response waits for its event before it is refused. Default 10 000 ms. */
+  holdTimeoutMs?: number;
   /**
    * Audit every HTTP request, not only `@Audited` routes (action `http.<method>`). Default false.
    * This also covers requests refused before Bulwark's guard ran (e.g. by another global guard).

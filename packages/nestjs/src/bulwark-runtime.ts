@@ -36,6 +36,10 @@ export class BulwarkRuntime {
             log: options.auditLog,
             ...(options.audit?.category !== undefined ? { category: options.audit.category } : {}),
             ...(options.audit?.onError !== undefined ? { onError: options.audit.onError } : {}),
+            ...(options.audit?.onFailure !== undefined ? { onFailure: options.audit.onFailure } : {}),
+            ...(options.audit?.holdTimeoutMs !== undefined
+              ? { holdTimeoutMs: options.audit.holdTimeoutMs }
+              : {}),
           });
     // The request id is given (and an `audit.allRequests` event started) before any other step,
     // so a refusal by the input guard or CSRF carries the id and is audited too.

@@ -8,6 +8,8 @@ export {
   REQUEST_ID_HEADER,
   RequestAuditor,
   authorizeRequest,
+  checkRouteAuditMarks,
+  holdResponseUntilAudited,
   checkConsentPurpose,
   checkResourceId,
   problemFor,
@@ -23,5 +25,6 @@ export {
   type RequestAuditFacts,
   type RequestAuditLog,
   type RequestArrival,
+  type AuditFailurePolicy,
 } from '@bulwark/core/http';
 export { BulwarkHttpError, type HttpPrincipal, type TrustProxyOption } from '@bulwark/core';

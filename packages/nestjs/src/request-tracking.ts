@@ -4,9 +4,11 @@ import { BulwarkError } from '@bulwark/core';
 import type { AuditedMetadata } from './audited';
 import type { BulwarkRequestContext } from './bulwark-request-context';
 import type { BulwarkRuntime } from './bulwark-runtime';
+import { ErrorCodes } from '@bulwark/core';
 import {
   TrustedProxies,
   captureRequestArrival,
+  holdResponseUntilAudited,
   refusalReason,
   type HttpPrincipal,
   type RequestArrival,
@@ -48,6 +50,12 @@ export interface BulwarkRequestState {
   errorCode?: string;
   /** What exactly failed (`aud.check_failed`): audited, never answered. */
   errorReason?: string;
+  /** The route's `@Audited` metadata, once a guard or interceptor has seen the route. */
+  audited?: AuditedMetadata;
+  /** The execution context the route was seen in (resource resolvers need it). */
+  execution?: ExecutionContext;
+  /** The route reads or changes classified data (`@RequireConsent`): its audit fails closed. */
+  classified?: boolean;
 }
 
 const STATE = Symbol.for('bulwark.nestjs.request-state');
@@ -105,6 +113,7 @@ export function trackRequest(
   res: PlatformResponse,
   audited?: AuditedMetadata,
   execution?: ExecutionContext,
+  marks: { classified?: boolean } = {},
 ): BulwarkRequestState {
   const tracked = req as Tracked;
   let state = tracked[STATE];
@@ -122,41 +131,79 @@ export function trackRequest(
     req.requestId = requestId;
     if (!raw.headersSent) raw.setHeader('X-Request-Id', requestId);
   }
+  // What the route says is read when the response starts / ends: a guard may see the route after
+  // the middleware started tracking the request.
+  if (audited !== undefined) {
+    state.audited = audited;
+    if (execution !== undefined) state.execution = execution;
+  }
+  if (marks.classified === true) state.classified = true;
   const auditor = runtime.auditor;
   if (!state.auditing && auditor !== undefined && (audited !== undefined || runtime.auditAll)) {
     state.auditing = true;
     const current = state;
     const { arrival } = current;
+    const facts = (status: number, latencyMs: number, resource?: { type: string; id?: string }) => ({
+      method: req.method,
+      route: routeOf(req),
+      status,
+      latencyMs,
+      requestId: current.requestId,
+      ...(arrival.clientRequestId !== undefined ? { clientRequestId: arrival.clientRequestId } : {}),
+      ...(req.principal !== undefined ? { principal: req.principal } : {}),
+      ...(arrival.ip !== undefined ? { ip: arrival.ip } : {}),
+      ...(arrival.userAgent !== undefined ? { userAgent: arrival.userAgent } : {}),
+      ...(resource !== undefined ? { resource } : {}),
+      ...(current.errorCode !== undefined ? { errorCode: current.errorCode } : {}),
+      ...(current.errorReason !== undefined ? { errorReason: current.errorReason } : {}),
+      ...(current.reasonId !== undefined ? { reasonId: current.reasonId } : {}),
+      ...(current.audited !== undefined ? { action: current.audited.action } : {}),
+      ...(current.audited?.category !== undefined ? { category: current.audited.category } : {}),
+    });
     // Both the listener and the deferred write are wrapped: nothing they throw may reach the
     // emitter (an uncaught exception) or the promise chain (an unhandled rejection).
     const write = auditor.listener(
       (status: number, latencyMs: number, resource?: { type: string; id?: string }) =>
-        auditor.record({
-          method: req.method,
-          route: routeOf(req),
-          status,
-          latencyMs,
-          requestId: current.requestId,
-          ...(arrival.clientRequestId !== undefined ? { clientRequestId: arrival.clientRequestId } : {}),
-          ...(req.principal !== undefined ? { principal: req.principal } : {}),
-          ...(arrival.ip !== undefined ? { ip: arrival.ip } : {}),
-          ...(arrival.userAgent !== undefined ? { userAgent: arrival.userAgent } : {}),
-          ...(resource !== undefined ? { resource } : {}),
-          ...(current.errorCode !== undefined ? { errorCode: current.errorCode } : {}),
-          ...(current.errorReason !== undefined ? { errorReason: current.errorReason } : {}),
-          ...(current.reasonId !== undefined ? { reasonId: current.reasonId } : {}),
-          ...(audited !== undefined ? { action: audited.action } : {}),
-          ...(audited?.category !== undefined ? { category: audited.category } : {}),
-        }),
+        auditor.record(facts(status, latencyMs, resource)),
     );
+    let recorded = false;
+    // Fail-closed routes: the event is stored when the response starts, and the response waits.
+    holdResponseUntilAudited(raw, {
+      shouldHold: () =>
+        current.audited !== undefined || runtime.auditAll
+          ? auditor.policy({
+              ...(current.audited?.onFailure !== undefined ? { onFailure: current.audited.onFailure } : {}),
+              ...(current.audited?.category !== undefined ? { category: current.audited.category } : {}),
+              ...(current.classified === true ? { classified: true } : {}),
+            }) === 'fail-closed'
+          : false,
+      store: async (status) => {
+        recorded = true;
+        const latencyMs = performance.now() - current.startedAt;
+        let resource: { type: string; id?: string } | undefined;
+        try {
+          resource = await auditedResource(current.audited, req, current.execution, current);
+        } catch {
+          resource = current.resource;
+        }
+        return auditor.store(facts(status, latencyMs, resource));
+      },
+      requestId: current.requestId,
+      timeoutMs: auditor.holdTimeoutMs,
+      onRefused: () => {
+        auditor.noteRefused();
+        current.errorCode = ErrorCodes.AUDIT_UNAVAILABLE;
+      },
+    });
     raw.once(
       'close',
       auditor.listener(() => {
+        if (recorded) return;
         // A response the client abandoned before it finished: 499 (nginx's "client closed request").
         const status = raw.writableFinished ? raw.statusCode : 499;
         const latencyMs = performance.now() - current.startedAt;
         runtime.defer(
-          auditedResource(audited, req, execution, current).then(
+          auditedResource(current.audited, req, current.execution, current).then(
             (resource) => write(status, latencyMs, resource),
             () => write(status, latencyMs, current.resource),
           ),

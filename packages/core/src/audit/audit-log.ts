@@ -1,4 +1,4 @@
-import { BulwarkAuditError, ErrorCodes } from '../errors';
+import { BulwarkAuditError, BulwarkError, ErrorCodes } from '../errors';
 import {
   checkAuditDetailsSize,
   normalizeAuditEvent,
@@ -23,6 +23,8 @@ import type { Checkpoint, CheckpointPublicKey } from './checkpoint';
 import type { CheckpointSigner } from './checkpoint-signer';
 import type { CheckpointStore } from './checkpoint-store';
 import { AuditWriter } from './audit-writer';
+import { AutoCheckpoint, checkAutoCheckpoint, type AutoCheckpointOptions } from './auto-checkpoint';
+import type { AuditWriteHealth } from '../compliance/evidence';
 import { EntryHasher } from './entry-hasher';
 import { MerkleTree } from './merkle-tree';
 import { Redactor } from './redactor';
@@ -55,6 +57,7 @@ function reviewTime(value: unknown, name: string): string {
 
 export type { ConsistencyProof, InclusionProof } from './audit-proofs';
 export type { RedactOptions, RemovalReport } from './log-removal';
+export type { AutoCheckpointEvery, AutoCheckpointOptions } from './auto-checkpoint';
 
 export interface AuditLogOptions {
   store: AuditStore;
@@ -77,6 +80,21 @@ export interface AuditLogOptions {
   maxBatchSize?: number;
   /** Called when a sink throws (the events are durable regardless). Default: process warning. */
   onSinkError?: (error: unknown, sink: AuditSink) => void;
+  /**
+   * Called once when appends start failing (the first lost event of a burst; the burst ends at
+   * the next stored batch), with the write health. Default: `console.error` of the error code and
+   * counts, never the events' content. `describe().writes` keeps the counts.
+   */
+  onWriteFailure?: (error: BulwarkError, health: AuditWriteHealth) => void;
+  /**
+   * Signs checkpoints automatically (requires `signer`; give `checkpointStore` too, or they are
+   * signed and not kept): `{ every: { entries: 1000 } }`, `{ every: { ms: 60_000 } }` or both. The
+   * way to make deleting the newest entries detectable: a verifier compares the store with the
+   * latest signed size. Failures go to `onCheckpointError`.
+   */
+  checkpoint?: AutoCheckpointOptions;
+  /** Called when an automatic checkpoint fails. Default: `console.error` of its code and message. */
+  onCheckpointError?: (error: unknown) => void;
   /** Actor recorded on the log's own redaction / purge records. */
   systemActor?: AuditActor;
   /** `close()` also closes the store (default true). */
@@ -90,11 +108,35 @@ export interface AuditLogOptions {
  * createBulwark runs it before anything is opened.
  */
 export function checkAuditLogOptions(
-  options: Pick<AuditLogOptions, 'maxBatchSize' | 'logId' | 'configPath'>,
+  options: Pick<AuditLogOptions, 'maxBatchSize' | 'logId' | 'configPath' | 'checkpoint' | 'signer'>,
 ): void {
   const path = options.configPath ?? 'audit';
   if (options.maxBatchSize !== undefined) positiveInt(options.maxBatchSize, `${path}.maxBatchSize`);
   if (options.logId !== undefined) nonEmptyString(options.logId, `${path}.logId`, 256);
+  if (options.checkpoint !== undefined) checkAutoCheckpoint(options.checkpoint, `${path}.checkpoint`);
+}
+
+/** The code of an error, for reports that must not carry messages of foreign errors. */
+function codeOf(error: unknown): string {
+  return error instanceof BulwarkError ? error.code : ErrorCodes.AUDIT_STORE;
+}
+
+function defaultWriteFailure(error: BulwarkError, health: AuditWriteHealth): void {
+  // Error level: lost audit events are an incident (PCI DSS 10.7: failures of critical security
+  // control systems are detected and reported promptly). Bulwark messages carry no event content;
+  // the cause (a driver error that may quote values) is not printed.
+  console.error(
+    `bulwark: audit writes are failing (${error.code}: ${error.message}); events are not being recorded ` +
+      `(${health.failed} lost since start). Reported once until a write succeeds again.`,
+  );
+}
+
+function defaultCheckpointError(error: unknown): void {
+  console.error(
+    `bulwark: automatic audit checkpoint failed (${codeOf(error)}${
+      error instanceof BulwarkError ? `: ${error.message}` : ''
+    }); tail deletion after the last checkpoint is not detectable until one succeeds.`,
+  );
 }
 
 function deepFreeze<T>(value: T): T {
@@ -146,6 +188,9 @@ export class AuditLog {
   readonly #writer: AuditWriter;
   /** Erasure and the retention purge, through the log's own write path. */
   readonly #removal: LogRemoval;
+  #autoCheckpoint?: AutoCheckpoint;
+  readonly #checkpointOptions?: AutoCheckpointOptions;
+  readonly #onCheckpointError: (error: unknown) => void;
 
   private constructor(options: AuditLogOptions) {
     this.store = options.store;
@@ -170,7 +215,16 @@ export class AuditLog {
             `audit sink failed: ${(err as Error)?.message ?? String(err)}`,
             'BulwarkAuditSinkWarning',
           )),
+      onWriteFailure: options.onWriteFailure ?? defaultWriteFailure,
+      onWriteRecovery: (health) =>
+        console.error(`bulwark: audit writes recovered (${health.failed} events were lost since start).`),
+      onDurable: (size) => this.#autoCheckpoint?.noteSize(size),
+      clock: this.clock,
     });
+    if (options.checkpoint !== undefined) {
+      this.#checkpointOptions = checkAutoCheckpoint(options.checkpoint, `${this.#configPath}.checkpoint`);
+    }
+    this.#onCheckpointError = options.onCheckpointError ?? defaultCheckpointError;
     this.systemActor = options.systemActor ?? { id: 'bulwark-audit', type: 'system' };
     this.closeStore = options.closeStore ?? true;
     this.retention =
@@ -201,8 +255,26 @@ export class AuditLog {
       throw invalid(`${path}.store`, 'an AuditStore', options?.store);
     }
     checkAuditLogOptions(options);
+    if (options.checkpoint !== undefined && options.signer === undefined) {
+      throw configError(`${options.configPath ?? 'audit'}.checkpoint`, 'needs a signer to sign checkpoints');
+    }
+    if (options.onWriteFailure !== undefined && typeof options.onWriteFailure !== 'function') {
+      throw invalid(`${options.configPath ?? 'audit'}.onWriteFailure`, 'a function', options.onWriteFailure);
+    }
     const log = new AuditLog(options);
     await log.#writer.catchUp(Infinity);
+    if (log.#checkpointOptions !== undefined) {
+      const latest = await log.checkpointStore?.latest();
+      log.#autoCheckpoint = new AutoCheckpoint({
+        every: log.#checkpointOptions.every,
+        sign: () => log.checkpoint(),
+        size: () => log.size,
+        onError: log.#onCheckpointError,
+        signedSize: latest?.treeSize ?? 0,
+      });
+      // Entries appended since the last checkpoint (or before checkpoints were enabled) count now.
+      log.#autoCheckpoint.noteSize(log.size);
+    }
     return log;
   }
 
@@ -278,6 +350,9 @@ export class AuditLog {
   /** Flushes, closes sinks and (by default) the store. Later appends fail with ERR_AUDIT_CLOSED. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.flush();
+    // A checkpoint still being signed needs the log open; stop it before closing.
+    await this.#autoCheckpoint?.stop();
     this.closed = true;
     await this.flush();
     for (const sink of this.sinks) {
@@ -495,6 +570,8 @@ export class AuditLog {
     readonly checkpointStore: boolean;
     readonly logId?: string;
     readonly sinks: number;
+    readonly writes: AuditWriteHealth;
+    readonly autoCheckpoint?: { readonly entries?: number; readonly ms?: number };
   } {
     return Object.freeze({
       hmac: this.hmacKey !== undefined,
@@ -502,6 +579,13 @@ export class AuditLog {
       checkpointStore: this.checkpointStore !== undefined,
       ...(this.#logId === undefined ? {} : { logId: this.#logId }),
       sinks: this.sinks.length,
+      writes: this.#writer.health(),
+      ...(this.#checkpointOptions !== undefined ? { autoCheckpoint: this.#checkpointOptions.every } : {}),
     });
+  }
+
+  /** Appends stored and lost since open, and whether the last batch failed (never event content). */
+  get writes(): AuditWriteHealth {
+    return this.#writer.health();
   }
 }

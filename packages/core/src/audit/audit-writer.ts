@@ -3,6 +3,7 @@ import type { AuditEntry, NormalizedAuditEvent } from './audit-event';
 import { HEX64 } from './audit-proofs';
 import type { AuditSink } from './audit-sink';
 import type { AuditStore } from './audit-store';
+import type { AuditWriteHealth } from '../compliance/evidence';
 import type { EntryHasher } from './entry-hasher';
 import type { MerkleTree } from './merkle-tree';
 
@@ -20,6 +21,13 @@ export interface AuditWriterOptions {
   maxBatchSize: number;
   sinks: readonly AuditSink[];
   onSinkError: (error: unknown, sink: AuditSink) => void;
+  /** Called once when appends start failing (the first failure of a burst), never per event. */
+  onWriteFailure: (error: BulwarkError, health: AuditWriteHealth) => void;
+  /** Called once when appends succeed again after a burst of failures. */
+  onWriteRecovery?: (health: AuditWriteHealth) => void;
+  /** Called after each durable batch with the log's new size (automatic checkpoints). */
+  onDurable?: (size: number) => void;
+  clock: () => Date;
 }
 
 /**
@@ -38,6 +46,15 @@ export class AuditWriter {
   private pending: Pending[] = [];
   private loop?: Promise<void>;
   private sinkChain: Promise<void> = Promise.resolve();
+  private readonly onWriteFailure: (error: BulwarkError, health: AuditWriteHealth) => void;
+  private readonly onWriteRecovery?: (health: AuditWriteHealth) => void;
+  private readonly onDurable?: (size: number) => void;
+  private readonly clock: () => Date;
+  #failed = 0;
+  #succeeded = 0;
+  #failing = false;
+  #lastFailureAt?: string;
+  #lastFailureCode?: string;
 
   constructor(options: AuditWriterOptions) {
     this.store = options.store;
@@ -46,6 +63,21 @@ export class AuditWriter {
     this.maxBatch = options.maxBatchSize;
     this.sinks = options.sinks;
     this.onSinkError = options.onSinkError;
+    this.onWriteFailure = options.onWriteFailure;
+    this.onWriteRecovery = options.onWriteRecovery;
+    this.onDurable = options.onDurable;
+    this.clock = options.clock;
+  }
+
+  /** Appends stored and lost since the log was opened (compliance evidence; no event content). */
+  health(): AuditWriteHealth {
+    return Object.freeze({
+      failed: this.#failed,
+      succeeded: this.#succeeded,
+      failing: this.#failing,
+      ...(this.#lastFailureAt !== undefined ? { lastFailureAt: this.#lastFailureAt } : {}),
+      ...(this.#lastFailureCode !== undefined ? { lastFailureCode: this.#lastFailureCode } : {}),
+    });
   }
 
   /** Adds leaf hashes of stored entries the tree has not seen (ours at open, or other writers'). */
@@ -161,9 +193,11 @@ export class AuditWriter {
           : new BulwarkAuditError(ErrorCodes.AUDIT_STORE, 'the audit store failed to append', undefined, {
               cause: err,
             });
+      this.#noteFailure(batch.length, error);
       for (const p of batch) p.reject(error);
       return;
     }
+    this.#noteSuccess(batch.length);
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(entries[i]!);
     if (this.sinks.length > 0) {
       this.sinkChain = this.sinkChain.then(() => this.deliver(entries));
@@ -183,6 +217,42 @@ export class AuditWriter {
     } catch (err) {
       if (err instanceof BulwarkAuditError && err.code === ErrorCodes.AUDIT_CHAIN_BROKEN) throw err;
       return false;
+    }
+  }
+
+  #noteFailure(count: number, error: BulwarkError): void {
+    this.#failed += count;
+    this.#lastFailureCode = error.code;
+    try {
+      this.#lastFailureAt = this.clock().toISOString();
+    } catch {
+      this.#lastFailureAt = new Date().toISOString();
+    }
+    if (this.#failing) return;
+    // One report per burst: a store that is down fails every request, and a log line per
+    // request would bury the first one (and fill the disk the store may have run out of).
+    this.#failing = true;
+    try {
+      this.onWriteFailure(error, this.health());
+    } catch {
+      // a throwing reporter must not turn a lost event into a crash of the write loop
+    }
+  }
+
+  #noteSuccess(count: number): void {
+    this.#succeeded += count;
+    if (this.#failing) {
+      this.#failing = false;
+      try {
+        this.onWriteRecovery?.(this.health());
+      } catch {
+        // as above
+      }
+    }
+    try {
+      this.onDurable?.(this.tree.size);
+    } catch {
+      // automatic checkpoints report their own failures
     }
   }
 

@@ -38,6 +38,44 @@ export interface FileAuditStoreOptions {
    * as usual. `refresh()` picks up what the writer appended since.
    */
   readOnly?: boolean;
+  /**
+   * On open, repair a torn tail (a final line without newline left by a crash or a full disk)
+   * instead of refusing appends until `repair()` is called: the partial line is moved to
+   * `<path>.torn-<epoch ms>` and cut off (`repairedOnOpen` says what was done). The line was never
+   * acknowledged, so no accepted event is lost. Default false: an operator decides (`bulwark audit
+   * repair` makes a backup first). Ignored with `readOnly`.
+   */
+  repairTornTail?: boolean;
+}
+
+/** What `repair()` did: bytes cut off the end, and where they were kept. */
+export interface TornTailRepair {
+  bytes: number;
+  /** Byte offset the log was cut at (its new size). */
+  offset?: number;
+  movedTo?: string;
+}
+
+/**
+ * The pid in a file store's lock file and whether that process is alive (EPERM: alive, not ours
+ * to signal); undefined without a lock file. Internal (also read by JsonLinesLogReader).
+ */
+export async function lockHolder(lockPath: string): Promise<{ pid?: number; alive: boolean } | undefined> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(lockPath, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return { alive: true }; // being written right now
+  if (pid === process.pid) return { pid, alive: true };
+  try {
+    process.kill(pid, 0);
+    return { pid, alive: true };
+  } catch (err) {
+    return { pid, alive: (err as NodeJS.ErrnoException).code === 'EPERM' };
+  }
 }
 
 /** A partial final line seen by a read-only store while a live writer holds the lock. */
@@ -67,6 +105,22 @@ function readOnlyError(operation: string): BulwarkAuditError {
     `audit store is open read-only; ${operation} needs the writer (open it without readOnly)`,
     { operation },
   );
+}
+
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+
+/** A full disk (or quota) gets its own code: the remedy is to free space, not to look for damage. */
+function ioError(message: string, cause: unknown, operation: string): BulwarkAuditError {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== undefined && NO_SPACE.has(code)) {
+    return new BulwarkAuditError(
+      ErrorCodes.AUDIT_NO_SPACE,
+      `${message}: no space left on the audit log's disk (${code}); free space, then run repair (bulwark audit repair)`,
+      { operation, errno: code },
+      { cause },
+    );
+  }
+  return storeError(message, cause, code === undefined ? { operation } : { operation, errno: code });
 }
 
 function storeError(message: string, cause?: unknown, details?: Record<string, unknown>): BulwarkAuditError {
@@ -119,6 +173,7 @@ export class FileAuditStore implements AuditStore {
   private timer?: NodeJS.Timeout;
   private closed = false;
   private readonly mutex = new AsyncMutex();
+  #repairedOnOpen?: TornTailRepair;
 
   private constructor(options: FileAuditStoreOptions) {
     this.path = path.resolve(options.path);
@@ -159,6 +214,11 @@ export class FileAuditStore implements AuditStore {
         path: 'audit.file.readOnly',
       });
     }
+    if (options.repairTornTail !== undefined && typeof options.repairTornTail !== 'boolean') {
+      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'audit.file.repairTornTail must be a boolean', {
+        path: 'audit.file.repairTornTail',
+      });
+    }
     const store = new FileAuditStore(options);
     if (store.readOnly) {
       try {
@@ -186,6 +246,14 @@ export class FileAuditStore implements AuditStore {
       await fs.promises.rm(store.lockPath, { force: true });
       throw err instanceof BulwarkAuditError ? err : storeError('cannot open the audit log file', err);
     }
+    if (options.repairTornTail === true && store.torn !== undefined) {
+      try {
+        store.#repairedOnOpen = await store.repair();
+      } catch (err) {
+        await store.close();
+        throw err;
+      }
+    }
     if (typeof p === 'object') {
       store.timer = setInterval(
         () => void store.mutex.run(() => store.syncIfDirty()).catch(() => undefined),
@@ -210,22 +278,8 @@ export class FileAuditStore implements AuditStore {
   }
 
   /** The pid in `<path>.lock` and whether that process is alive (EPERM: alive, not ours to signal). */
-  private async lockHolder(): Promise<{ pid?: number; alive: boolean } | undefined> {
-    let text: string;
-    try {
-      text = await fs.promises.readFile(this.lockPath, 'utf8');
-    } catch {
-      return undefined;
-    }
-    const pid = Number(text.trim());
-    if (!Number.isInteger(pid) || pid <= 0) return { alive: true }; // being written right now
-    if (pid === process.pid) return { pid, alive: true };
-    try {
-      process.kill(pid, 0);
-      return { pid, alive: true };
-    } catch (err) {
-      return { pid, alive: (err as NodeJS.ErrnoException).code === 'EPERM' };
-    }
+  private lockHolder(): Promise<{ pid?: number; alive: boolean } | undefined> {
+    return lockHolder(this.lockPath);
   }
 
   private async lock(): Promise<void> {
@@ -372,9 +426,10 @@ export class FileAuditStore implements AuditStore {
       } catch (err) {
         // The file may now end in a partial line; stop writing (fail closed). Reopening detects it.
         this.failed = err;
-        throw storeError(
-          'writing the audit log failed; the store refuses further appends until reopened',
+        throw ioError(
+          'writing the audit log failed; the store refuses further appends until repaired or reopened',
           err,
+          'append',
         );
       }
       for (const e of batch) this.entries.push(e);
@@ -451,28 +506,55 @@ export class FileAuditStore implements AuditStore {
 
   /**
    * Moves a torn final line to `<path>.torn-<epoch ms>` (kept as evidence) and truncates it from
-   * the log, so appends can resume. A no-op without a torn tail.
+   * the log, so appends can resume. A no-op without a torn tail. After a failed write in this
+   * process (a full disk), it first re-reads the file to find what the write left, so a running
+   * application recovers without a restart. Errors are typed: ERR_AUDIT_NO_SPACE when the disk is
+   * still full (nothing was changed), ERR_AUDIT_STORE otherwise.
    */
-  repair(): Promise<{ bytes: number; movedTo?: string }> {
+  repair(): Promise<TornTailRepair> {
     return this.mutex.run(async () => {
       this.checkOpen();
       if (this.readOnly) throw readOnlyError('repair');
+      if (this.failed !== undefined) {
+        try {
+          await this.load();
+        } catch (err) {
+          throw ioError('re-reading the audit log for repair failed', err, 'repair');
+        }
+        this.failed = undefined;
+      }
       const torn = this.torn;
       if (torn === undefined) return { bytes: 0 };
       const movedTo = `${this.path}.torn-${Date.now()}`;
-      const all = await fs.promises.readFile(this.path);
-      const fd = await openFd(movedTo, 'wx', 0o600);
       try {
-        await writeAll(fd, all.subarray(torn.offset));
-        await fsync(fd);
-      } finally {
-        await closeFd(fd);
+        const all = await fs.promises.readFile(this.path);
+        const fd = await openFd(movedTo, 'wx', 0o600);
+        try {
+          await writeAll(fd, all.subarray(torn.offset));
+          await fsync(fd);
+        } finally {
+          await closeFd(fd);
+        }
+      } catch (err) {
+        // The evidence copy could not be made: leave the log as it is (still refusing appends).
+        await fs.promises.rm(movedTo, { force: true }).catch(() => undefined);
+        throw ioError('keeping the torn tail before repair failed; the log was not changed', err, 'repair');
       }
-      await fs.promises.truncate(this.path, torn.offset);
-      await fsync(this.fd);
+      try {
+        await fs.promises.truncate(this.path, torn.offset);
+        if (this.fd !== -1) await fsync(this.fd);
+        else this.fd = await openFd(this.path, 'a', 0o600);
+      } catch (err) {
+        throw ioError('truncating the torn tail failed', err, 'repair');
+      }
       this.torn = undefined;
-      return { bytes: torn.length, movedTo };
+      return { bytes: torn.length, offset: torn.offset, movedTo };
     });
+  }
+
+  /** What `repairTornTail: true` repaired when the store was opened. */
+  get repairedOnOpen(): TornTailRepair | undefined {
+    return this.#repairedOnOpen;
   }
 
   private async syncIfDirty(): Promise<void> {
@@ -507,7 +589,9 @@ export class FileAuditStore implements AuditStore {
     if (this.readOnly) throw readOnlyError('appending or redacting');
     if (this.failed !== undefined) {
       throw storeError(
-        'an earlier write failed; reopen the store (it will detect a torn tail) before appending',
+        'an earlier write failed; call repair() (or reopen the store) before appending',
+        undefined,
+        { operation: 'append' },
       );
     }
     if (this.torn !== undefined) {

@@ -33,6 +33,7 @@ export { MemoryAuditStore } from './memory-audit-store';
 export {
   FileAuditStore,
   type FileAuditStoreOptions,
+  type TornTailRepair,
   type FsyncPolicy,
   type InProgressTail,
 } from './file-audit-store';
@@ -76,12 +77,17 @@ export {
   type AuditSpoolOnFull,
   type AuditSpoolFsync,
 } from './nats-audit-sink';
+export { JsonLinesLogReader } from './json-lines-log-reader';
+export { MerkleNodeCache } from './merkle-node-cache';
+export { detectAuditKeying, type AuditKeying, type AuditKeyingReport } from './audit-keying';
 export { RetentionPolicy, type RetentionPolicyOptions, type LegalHold } from './retention-policy';
 export {
   AuditLog,
   AUDIT_REVIEW_ACTION,
   type AuditReview,
   type AuditLogOptions,
+  type AutoCheckpointEvery,
+  type AutoCheckpointOptions,
   type InclusionProof,
   type ConsistencyProof,
   type RemovalReport,

@@ -78,6 +78,21 @@ export class MerkleTree {
     if (leafHashes !== undefined) this.appendMany(leafHashes);
   }
 
+  /**
+   * A read-only view over nodes kept elsewhere (MerkleNodeCache's files): `levels[k].view(i)` is
+   * the hash of leaves [i * 2^k, (i + 1) * 2^k). Roots and proofs only; appending throws. Internal.
+   */
+  static overNodes(levels: readonly { view(index: number): Uint8Array }[], size: number): MerkleTree {
+    const tree = new MerkleTree();
+    // Structural stand-ins for MerkleNodeStore: proofs and roots only call view().
+    tree.levels.push(...(levels as unknown as MerkleNodeStore[]));
+    tree.count = size;
+    tree.#readOnly = true;
+    return tree;
+  }
+
+  #readOnly = false;
+
   /** Number of leaves. */
   get size(): number {
     return this.count;
@@ -88,6 +103,7 @@ export class MerkleTree {
    * leaf completes one subtree per trailing 1-bit of its index, on average one.
    */
   append(leafHash: Uint8Array): void {
+    this.#checkWritable();
     assertHash(leafHash, 'leafHash');
     if (this.count >= MAX_TREE_SIZE) {
       throw new BulwarkAuditError(
@@ -104,6 +120,7 @@ export class MerkleTree {
    * the tree's storage. Throws ERR_AUDIT_INVALID_ARGUMENT on anything but 64 hex digits.
    */
   appendHex(leafHashHex: string): void {
+    this.#checkWritable();
     if (this.count >= MAX_TREE_SIZE) {
       throw new BulwarkAuditError(
         ErrorCodes.AUDIT_INVALID_ARGUMENT,
@@ -196,8 +213,15 @@ export class MerkleTree {
     return proof;
   }
 
+  #checkWritable(): void {
+    if (this.#readOnly) {
+      throw new BulwarkAuditError(ErrorCodes.AUDIT_INVALID_ARGUMENT, 'this Merkle tree is a read-only view');
+    }
+  }
+
   /** Drops every leaf from `size` on (used when rebuilding from a store); frees their nodes. */
   truncate(size: number): void {
+    this.#checkWritable();
     this.assertSize(size, 'size');
     for (let level = 0; level < this.levels.length; level++) {
       this.levels[level].truncate(Math.floor(size / 2 ** level));

@@ -3,7 +3,7 @@ import { GENESIS_HASH, type AuditEntry } from './audit-event';
 import type { AuditStore, TornTail } from './audit-store';
 import { decodeCheckpoint, verifyCheckpoint, type Checkpoint, type CheckpointPublicKey } from './checkpoint';
 import { EntryHasher } from './entry-hasher';
-import { MerkleTree } from './merkle-tree';
+import { MerkleFrontier } from './merkle-frontier';
 
 export type AuditFaultReason =
   | 'hash-mismatch'
@@ -240,7 +240,8 @@ export async function verifyAuditLog(
       { path: 'verify.publicKey' },
     );
   }
-  const tree = new MerkleTree();
+  // O(log n) memory: verification needs the tree head at each size, never a proof.
+  const tree = new MerkleFrontier();
   let checkedEntries = 0;
   let checkpointsVerified = 0;
   let signedCheckpointsVerified = 0;

@@ -1,9 +1,10 @@
-import { AuditLog, checkAuditLogOptions, type AuditLogOptions } from '../audit/audit-log';
+import { AuditLog, checkAuditLogOptions } from '../audit/audit-log';
 import type { AuditStore } from '../audit/audit-store';
 import { CheckpointSigner } from '../audit/checkpoint-signer';
 import type { CheckpointStore } from '../audit/checkpoint-store';
 import { FileAuditStore, type FsyncPolicy } from '../audit/file-audit-store';
 import { FileCheckpointStore } from '../audit/file-checkpoint-store';
+import { checkAutoCheckpoint } from '../audit/auto-checkpoint';
 import { MemoryAuditStore } from '../audit/memory-audit-store';
 import { MemoryCheckpointStore } from '../audit/memory-checkpoint-store';
 import { Redactor, type RedactorOptions } from '../audit/redactor';
@@ -57,7 +58,7 @@ export function planAudit(value: unknown): AuditConfig | undefined {
     );
   }
   if (store !== 'memory' && !hasMethods(store, 'append', 'read', 'head')) {
-    const file = fileRef(store, 'audit.store', ['fsync']);
+    const file = fileRef(store, 'audit.store', ['fsync', 'repairTornTail']);
     if (file === undefined)
       throw invalid('audit.store', 'an AuditStore, { file: "path" } or "memory"', store);
     const fsync = (store as { fsync?: unknown }).fsync;
@@ -69,9 +70,13 @@ export function planAudit(value: unknown): AuditConfig | undefined {
     ) {
       throw invalid('audit.store.fsync', "'every-append', 'none' or { intervalMs: positive integer }", fsync);
     }
+    const repair = (store as { repairTornTail?: unknown }).repairTornTail;
+    if (repair !== undefined && typeof repair !== 'boolean') {
+      throw invalid('audit.store.repairTornTail', 'a boolean', repair);
+    }
   }
   if (audit.hmacKey !== undefined) checkSecretBytes(audit.hmacKey, 'audit.hmacKey', HMAC_MIN_BYTES);
-  const checkpoint = section(audit.checkpoint, 'audit.checkpoint', ['signingKey', 'store']);
+  const checkpoint = section(audit.checkpoint, 'audit.checkpoint', ['signingKey', 'store', 'every']);
   if (checkpoint !== undefined) {
     if (checkpoint.signingKey === undefined) {
       throw configError(
@@ -95,9 +100,14 @@ export function planAudit(value: unknown): AuditConfig | undefined {
     ) {
       throw invalid('audit.checkpoint.store', 'a CheckpointStore, { file: "path" } or "memory"', cps);
     }
+    if (checkpoint.every !== undefined) checkAutoCheckpoint(checkpoint, 'audit.checkpoint');
   }
   // AuditLog.open's own checks, run now so nothing is opened with a bad value.
-  checkAuditLogOptions(audit as Pick<AuditLogOptions, 'logId' | 'maxBatchSize'>);
+  // (Not `checkpoint`: the config's section has another shape; `every` was checked above.)
+  checkAuditLogOptions({
+    ...(audit.logId !== undefined ? { logId: audit.logId as string } : {}),
+    ...(audit.maxBatchSize !== undefined ? { maxBatchSize: audit.maxBatchSize as number } : {}),
+  });
   const retention = section(audit.retention, 'audit.retention', ['periods', 'holds']);
   // The engines' own checks, under their config paths (audit.retention.periods.<category>).
   if (retention !== undefined)
@@ -162,6 +172,9 @@ export async function openAudit(
             ...((storeConfig as { fsync?: FsyncPolicy }).fsync !== undefined
               ? { fsync: (storeConfig as { fsync: FsyncPolicy }).fsync }
               : {}),
+            ...((storeConfig as { repairTornTail?: boolean }).repairTornTail === true
+              ? { repairTornTail: true }
+              : {}),
           });
   owned.push({ name: 'audit.store', close: () => store.close() });
   opened.push(owned[1]!);
@@ -170,6 +183,7 @@ export async function openAudit(
     ...(hmacKey ? { hmacKey } : {}),
     ...(signer ? { signer } : {}),
     ...(checkpointStore ? { checkpointStore } : {}),
+    ...(audit.checkpoint?.every !== undefined ? { checkpoint: { every: audit.checkpoint.every } } : {}),
     ...(audit.logId !== undefined ? { logId: audit.logId } : {}),
     ...(audit.retention !== undefined ? { retention: audit.retention } : {}),
     ...(audit.redactor !== undefined

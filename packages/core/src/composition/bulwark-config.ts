@@ -1,3 +1,4 @@
+import type { AutoCheckpointEvery } from '../audit/auto-checkpoint';
 import type { AuditActor } from '../audit/audit-event';
 import type { AuditLog } from '../audit/audit-log';
 import type { AuditSink } from '../audit/audit-sink';
@@ -59,7 +60,15 @@ export type MasterKeyConfig =
 export type KeyStoreConfig = KeyStore | { file: string } | 'memory';
 
 /** Where audit entries persist. `'memory'` loses them on restart: tests and demos only. */
-export type AuditStoreConfig = AuditStore | { file: string; fsync?: FsyncPolicy } | 'memory';
+export type AuditStoreConfig =
+  | AuditStore
+  | {
+      file: string;
+      fsync?: FsyncPolicy;
+      /** Cut a torn last line (crash or full disk mid-write) on start-up instead of refusing appends. Default false. */
+      repairTornTail?: boolean;
+    }
+  | 'memory';
 
 /** Where signed checkpoints are kept: apart from the log (another volume or host). */
 export type CheckpointStoreConfig = CheckpointStore | { file: string } | 'memory';
@@ -78,6 +87,11 @@ export interface AuditConfig {
     /** A private Ed25519 JWK, a file holding one, or a CheckpointSigner. */
     signingKey: JwkConfig | CheckpointSigner;
     store: CheckpointStoreConfig;
+    /**
+     * Sign checkpoints automatically: `{ entries: 1000 }`, `{ ms: 60_000 }` or both. Without
+     * them, deleting the newest entries (and moving the store's head back) is not detectable.
+     */
+    every?: AutoCheckpointEvery;
   };
   logId?: string;
   /** Per-category retention (days) and legal holds. */

@@ -60,6 +60,16 @@ export {
 export { requestAuditEvent, outcomeFromStatus, type RequestAuditFacts } from './request-audit';
 export { RequestAuditor, type RequestAuditorOptions, type RequestAuditLog } from './request-auditor';
 export {
+  auditFailurePolicy,
+  checkRouteAuditMarks,
+  holdResponseUntilAudited,
+  isClassifiedCategory,
+  AUDIT_FAILURE_POLICIES,
+  type AuditFailurePolicy,
+  type AuditHoldOptions,
+  type RouteAuditMarks,
+} from './request-audit-hold';
+export {
   SECURITY_HEADER_DEFAULTS,
   securityHeaderOptions,
   captureHeaders,

@@ -157,6 +157,14 @@ const BY_CODE = {
   [ErrorCodes.AUDIT_READ_ONLY]: INTERNAL,
   [ErrorCodes.AUDIT_STORE_UNAVAILABLE]: UNAVAILABLE,
   [ErrorCodes.AUDIT_OUTCOME_UNKNOWN]: UNAVAILABLE,
+  // The request was fine and may be retried; what failed is the server's audit trail, and the
+  // response (which may hold classified data) was withheld rather than served unrecorded.
+  [ErrorCodes.AUDIT_UNAVAILABLE]: {
+    status: 503,
+    title: 'Service Unavailable',
+    detail: 'The request could not be recorded in the audit trail, so it was not served; retry later.',
+  },
+  [ErrorCodes.AUDIT_NO_SPACE]: INTERNAL,
   // authz
   [ErrorCodes.POLICY_INVALID]: INTERNAL,
   [ErrorCodes.POLICY_DENIED]: {

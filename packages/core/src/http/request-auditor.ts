@@ -1,6 +1,13 @@
-import { configError } from '../util/options';
+import { configError, invalid, positiveInt } from '../util/options';
 import type { AuditEvent } from '../audit/audit-event';
+import { BulwarkError } from '../errors';
 import { requestAuditEvent, type RequestAuditFacts } from './request-audit';
+import {
+  AUDIT_FAILURE_POLICIES,
+  auditFailurePolicy,
+  type AuditFailurePolicy,
+  type RouteAuditMarks,
+} from './request-audit-hold';
 
 /** What the auditor needs from a log: an `AuditLog` fits (append group-commits; flush drains). */
 export interface RequestAuditLog {
@@ -10,8 +17,20 @@ export interface RequestAuditLog {
 
 export interface RequestAuditorOptions {
   log: RequestAuditLog;
-  /** Called when an event could not be stored. Default: a process warning (never a thrown error). */
+  /**
+   * Called once per failure burst (the first event that could not be stored after a stored one),
+   * never per request. Default: `console.error` of the error's code. Never reaches the request.
+   */
   onError?: (error: unknown) => void;
+  /**
+   * What a route without its own policy does when its event cannot be stored (see
+   * `auditFailurePolicy`): `'report'` (default) serves and reports, `'fail-closed'` withholds the
+   * response and answers 503. Routes that read or change classified data are `'fail-closed'`
+   * whatever this says, unless the route itself says otherwise.
+   */
+  onFailure?: AuditFailurePolicy;
+  /** Longest a `'fail-closed'` response waits for its event to be stored before it is refused. Default 10 000 ms. */
+  holdTimeoutMs?: number;
   /** Retention category of request events. Default `http`. */
   category?: string;
   /** Skip requests (health checks...). Receives method and route. */
@@ -29,7 +48,12 @@ export class RequestAuditor {
   readonly #category: string;
   readonly #skip?: (method: string, route: string) => boolean;
   readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #onFailure: AuditFailurePolicy;
+  readonly #holdTimeoutMs: number;
   #failed = 0;
+  #stored = 0;
+  #refused = 0;
+  #failing = false;
 
   constructor(options: RequestAuditorOptions) {
     if (typeof options?.log?.append !== 'function') {
@@ -41,11 +65,25 @@ export class RequestAuditor {
     if (options.skip !== undefined && typeof options.skip !== 'function') {
       throw configError('audit.skip', 'must be a function');
     }
+    if (options.onFailure !== undefined && !AUDIT_FAILURE_POLICIES.includes(options.onFailure)) {
+      throw invalid('audit.onFailure', "'report' or 'fail-closed'", options.onFailure);
+    }
+    this.#onFailure = options.onFailure ?? 'report';
+    this.#holdTimeoutMs =
+      options.holdTimeoutMs === undefined
+        ? 10_000
+        : positiveInt(options.holdTimeoutMs, 'audit.holdTimeoutMs');
     this.#log = options.log;
     this.#onError =
       options.onError ??
       ((error) =>
-        process.emitWarning(`bulwark: request audit event not stored: ${(error as Error)?.message}`));
+        // Error level: requests are being served (or refused) without an audit trail. Only the
+        // code: a foreign error's message can quote the event or a value from the store.
+        console.error(
+          `bulwark: request audit events are not being stored (${
+            error instanceof BulwarkError ? error.code : 'unknown error'
+          }); reported once until an event is stored again.`,
+        ));
     this.#category = options.category ?? 'http';
     this.#skip = options.skip;
   }
@@ -53,6 +91,58 @@ export class RequestAuditor {
   /** Events that could not be stored since start (an operator alarm should watch this). */
   get failed(): number {
     return this.#failed;
+  }
+
+  /** Events stored since start. */
+  get stored(): number {
+    return this.#stored;
+  }
+
+  /** Responses withheld (503) because their event could not be stored. */
+  get refused(): number {
+    return this.#refused;
+  }
+
+  /** The policy of a request with these route marks (see `auditFailurePolicy`). */
+  policy(route: RouteAuditMarks): AuditFailurePolicy {
+    // The auditor's own category (all request events) counts when the route names none.
+    return auditFailurePolicy({ ...route, category: route.category ?? this.#category }, this.#onFailure);
+  }
+
+  /** Longest wait of a held response, for `holdResponseUntilAudited`. */
+  get holdTimeoutMs(): number {
+    return this.#holdTimeoutMs;
+  }
+
+  /**
+   * Stores the request's event and resolves true once it is durable, false when it could not be
+   * stored (counted and reported like `record`). Never rejects. For `'fail-closed'` responses.
+   */
+  async store(facts: RequestAuditFacts): Promise<boolean> {
+    let pending: Promise<unknown>;
+    try {
+      if (this.#skip?.(facts.method, facts.route) === true) return true;
+      pending = this.#log.append(requestAuditEvent({ category: this.#category, ...facts }));
+    } catch (error) {
+      this.#fail(error);
+      return false;
+    }
+    this.#inFlight.add(pending);
+    try {
+      await pending;
+      this.#ok();
+      return true;
+    } catch (error) {
+      this.#fail(error);
+      return false;
+    } finally {
+      this.#inFlight.delete(pending);
+    }
+  }
+
+  /** Counts a response withheld because its event was not stored. */
+  noteRefused(): void {
+    this.#refused++;
   }
 
   /** Queues the request's event; never throws, never awaits the store. */
@@ -67,7 +157,10 @@ export class RequestAuditor {
     }
     this.#inFlight.add(pending);
     pending.then(
-      () => this.#inFlight.delete(pending),
+      () => {
+        this.#inFlight.delete(pending);
+        this.#ok();
+      },
       (error: unknown) => {
         this.#inFlight.delete(pending);
         this.#fail(error);
@@ -90,8 +183,16 @@ export class RequestAuditor {
     };
   }
 
+  #ok(): void {
+    this.#stored++;
+    this.#failing = false;
+  }
+
   #fail(error: unknown): void {
     this.#failed++;
+    // Once per burst: a store that is down fails every request.
+    if (this.#failing) return;
+    this.#failing = true;
     try {
       this.#onError(error);
     } catch {

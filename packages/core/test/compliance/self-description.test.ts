@@ -32,11 +32,24 @@ describe('AuditLog.describe()', () => {
       sinks: [sink, sink],
     });
     const d = log.describe();
-    expect(d).toEqual({ hmac: true, signer: true, checkpointStore: true, logId: 'app', sinks: 2 });
+    expect(d).toEqual({
+      hmac: true,
+      signer: true,
+      checkpointStore: true,
+      logId: 'app',
+      sinks: 2,
+      writes: { failed: 0, succeeded: 0, failing: false },
+    });
     expect(JSON.stringify(d)).not.toContain(hmacKey.toString('hex'));
     expect(Object.isFrozen(d)).toBe(true);
     const bare = await AuditLog.open({ store: new MemoryAuditStore() });
-    expect(bare.describe()).toEqual({ hmac: false, signer: false, checkpointStore: false, sinks: 0 });
+    expect(bare.describe()).toEqual({
+      hmac: false,
+      signer: false,
+      checkpointStore: false,
+      sinks: 0,
+      writes: { failed: 0, succeeded: 0, failing: false },
+    });
     await log.close();
     await bare.close();
   });

@@ -93,6 +93,7 @@ describe('createBulwark with every section', () => {
       checkpointStore: true,
       logId: 'clinic-audit',
       sinks: 1, // the threat detector
+      writes: expect.objectContaining({ failed: 0, failing: false }),
     });
     const checkpoint = await bulwark.auditLog!.checkpoint();
     expect(checkpoint.logId).toBe('clinic-audit');

@@ -83,6 +83,7 @@ const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.AUDIT_STORE_LOCKED,
   ErrorCodes.AUDIT_STORE_UNAVAILABLE,
   ErrorCodes.AUDIT_OUTCOME_UNKNOWN,
+  ErrorCodes.AUDIT_UNAVAILABLE,
   ErrorCodes.POLICY_AUDIT_FAILED,
   ErrorCodes.MFA_STORE,
   ErrorCodes.CONSENT_STORE,
