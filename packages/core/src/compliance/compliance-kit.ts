@@ -649,7 +649,6 @@ export class ComplianceKit {
       })),
       ...(this.lastVerification ? { lastVerification: { ...this.lastVerification } } : {}),
       ...(review === undefined ? {} : { lastReview: review }),
-      ...(described?.writes === undefined ? {} : { writes: { ...described.writes } }),
     };
   }
 

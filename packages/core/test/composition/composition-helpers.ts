@@ -113,6 +113,7 @@ export async function fullConfig(
           id: 'mailer',
           name: 'Mailer Ltd',
           role: 'processor',
+          country: 'DE',
           agreements: [{ type: 'DPA', signedAt: '2024-01-01T00:00:00.000Z' }],
           scope: { dataCategories: ['personal'], purposes: ['care', 'billing', 'account'] },
         },

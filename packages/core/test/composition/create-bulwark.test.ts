@@ -190,9 +190,13 @@ describe('createBulwark with every section', () => {
           ? ['User', 'Patient', 'Payment'].map((type) => ({ type, fields: { test: true } }))
           : [],
       erase: () => 0,
+      rectify: () => 0,
     });
     await bulwark.dsr!.selfTest({ subjectId: 'dsr-self-test' });
     bulwark.dataRetention!.registerSource({ id: 'users-db', category: 'personal', purge: () => 0 });
+    // Operations shown to run: the nightly purge, a reviewer's look at the trail.
+    await bulwark.dataRetention!.purge();
+    await bulwark.auditLog!.recordReview({ by: 'security-officer', scope: 'security events' });
     // Capabilities shown, not only configured: an alerting hook, an incident-response drill.
     bulwark.threatDetector!.on('violation', () => undefined);
     await bulwark.breaches!.recordDrill({ title: 'Tabletop drill' });
