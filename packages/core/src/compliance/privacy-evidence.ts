@@ -89,7 +89,7 @@ const ADAPTERS: Record<PrivacyName, (service: object, now: Date) => Promise<unkn
     if (!has(service, 'list', 'missingAgreements')) return undefined;
     const p = service as ProcessorRegister;
     return (async (): Promise<ProcessorEvidence> => ({
-      processors: p.list().map((x) => ({
+      processors: (await p.list()).map((x) => ({
         id: x.id,
         name: x.name,
         role: x.role,
@@ -99,16 +99,19 @@ const ADAPTERS: Record<PrivacyName, (service: object, now: Date) => Promise<unkn
           ...(a.expiresAt ? { expiresAt: a.expiresAt } : {}),
         })),
       })),
-      gaps: p
-        .missingAgreements(now)
-        .map((g) => ({ processorId: g.processorId, required: g.required, reason: g.reason, basis: g.basis })),
+      gaps: (await p.missingAgreements(now)).map((g) => ({
+        processorId: g.processorId,
+        required: g.required,
+        reason: g.reason,
+        basis: g.basis,
+      })),
     }))();
   },
   breaches: (service) => {
     if (!has(service, 'list', 'overdue')) return undefined;
     const b = service as BreachRegister;
     return (async (): Promise<BreachEvidence> => ({
-      incidents: b.list().map((i) => ({
+      incidents: (await b.list()).map((i) => ({
         id: i.id,
         detectedAt: i.detectedAt,
         notifications: i.notifications.map((n) => ({
@@ -124,26 +127,26 @@ const ADAPTERS: Record<PrivacyName, (service: object, now: Date) => Promise<unkn
     if (!has(service, 'list', 'gaps')) return undefined;
     const r = service as ProcessingRegister;
     return (async (): Promise<ProcessingEvidence> => ({
-      activities: r.list().map((a) => ({
+      activities: (await r.list()).map((a) => ({
         id: a.id,
         name: a.name,
         purposes: [...a.purposes],
         ...(a.lawfulBasis ? { lawfulBasis: a.lawfulBasis } : {}),
         entities: [...a.entities],
       })),
-      gaps: r.gaps(),
+      gaps: await r.gaps(),
     }))();
   },
   dataRetention: (service) => {
     if (!has(service, 'policies', 'sources')) return undefined;
     const d = service as DataRetention;
     return (async (): Promise<DataRetentionEvidence> => ({
-      rules: d.policies().map((x) => ({
+      rules: (await d.policies()).map((x) => ({
         id: x.id,
         target: x.sourceId !== undefined ? `source:${x.sourceId}` : `category:${String(x.category)}`,
         days: x.days,
       })),
-      sources: d.sources().map((s) => ({
+      sources: (await d.sources()).map((s) => ({
         id: s.id,
         category: s.category,
         ...(s.ruleId ? { ruleId: s.ruleId } : {}),

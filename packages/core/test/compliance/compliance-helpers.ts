@@ -130,7 +130,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
   dsr.registerSource({ id: 'users-db', describe: 'Your account', export: () => [], erase: () => 0 });
 
   const processors = new ProcessorRegister();
-  processors.register({
+  await processors.register({
     id: 'mailer',
     name: 'Mailer Ltd',
     role: 'processor',
@@ -139,7 +139,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
   });
   const breaches = new BreachRegister();
   const processing = new ProcessingRegister({ controller: { name: 'Clinic' }, classification, processors });
-  processing.register({
+  await processing.register({
     id: 'care',
     name: 'Patient care',
     purposes: ['treatment', 'billing', 'account'],
@@ -151,7 +151,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
     securityMeasures: ['field encryption'],
   });
   const dataRetention = new DataRetention();
-  dataRetention.addPolicy({ category: 'personal', days: 3650, basis: 'medical records law' });
+  await dataRetention.addPolicy({ category: 'personal', days: 3650, basis: 'medical records law' });
   dataRetention.registerSource({ id: 'users-db', category: 'personal', purge: () => 0 });
 
   const kit = new ComplianceKit({ privilegedRoles: ['admin'], ...options })
