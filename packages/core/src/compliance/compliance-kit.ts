@@ -77,7 +77,7 @@ export interface MfaPolicySource {
 }
 export interface PolicyEngineSource {
   explain(subject: AuthzSubject, action: string, resource: AuthzResource): { readonly decision: Decision };
-  listBreakGlass(filter?: { active?: boolean }): BreakGlassGrant[];
+  listBreakGlass(filter?: { active?: boolean }): BreakGlassGrant[] | Promise<BreakGlassGrant[]>;
 }
 export interface BruteForceGuardSource {
   describe(): BruteForceGuardDescription;
@@ -448,7 +448,7 @@ export class ComplianceKit {
     log: AuditLogSource | undefined,
   ): Promise<AuthzEvidence> {
     const { decision } = engine.explain(PROBE_SUBJECT, PROBE_ACTION, PROBE_RESOURCE);
-    const grants = engine.listBreakGlass();
+    const grants = await engine.listBreakGlass();
     let recorded: Set<string> | undefined;
     if (log !== undefined && grants.length > 0) {
       recorded = new Set();
