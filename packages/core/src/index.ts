@@ -163,6 +163,9 @@ export {
   type ConditionOperand,
   type ConditionLiteral,
   type ParsePolicyTextOptions,
+  MemoryBreakGlassStore,
+  type BreakGlassStore,
+  type StoredBreakGlassGrant,
   type BreakGlassRequest,
   type BreakGlassGrant,
   type BreakGlassActor,
@@ -224,6 +227,10 @@ export {
   type BreakGlassRuleOptions,
   type OffHoursRuleOptions,
   type BurstOptions,
+  RedisDetectionWindowStore,
+  type DetectionWindowStore,
+  type DetectionRedisClient,
+  type BurstResult,
 } from './threat';
 
 // privacy: classification, consent, data-subject requests, registers, retention, breaches
@@ -236,6 +243,10 @@ export {
   DataSubjectRequests,
   DEFAULT_ERASURE_EVIDENCE,
   MemoryDsrStore,
+  MemoryRegisterStore,
+  type RegisterStore,
+  type StoredRecord,
+  type RegisterKind,
   formatSubjectExport,
   ErasureReceiptSigner,
   verifyErasureReceipt,
