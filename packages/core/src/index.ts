@@ -357,6 +357,7 @@ export {
   createBulwark,
   type Bulwark,
   type BulwarkConfig,
+  type BulwarkStores,
   type MasterKeyConfig,
   type KeyStoreConfig,
   type AuditConfig,

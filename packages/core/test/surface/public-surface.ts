@@ -166,6 +166,7 @@ export const MAIN_TYPES = [
   'BruteForceScope',
   'Bulwark',
   'BulwarkConfig',
+  'BulwarkStores',
   'BurstOptions',
   'BurstResult',
   'CheckId',
