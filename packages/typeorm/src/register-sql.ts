@@ -35,11 +35,19 @@ export class RegisterSql {
     return [text, ordered];
   }
 
+  /** One statement on a pooled runner (PostgreSQL) or the connection (SQLite), as a QueryResult. */
+  private async structured(sql: string, params: unknown[]): Promise<unknown> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      return await runner.query(...this.bind(sql, params), true);
+    } finally {
+      await runner.release();
+    }
+  }
+
   async rows(sql: string, params: unknown[], what: string): Promise<Record<string, unknown>[]> {
     try {
-      const result = (await this.dataSource.query(...this.bind(sql, params), true)) as {
-        records?: unknown[];
-      };
+      const result = (await this.structured(sql, params)) as { records?: unknown[] };
       return Array.isArray(result.records) ? (result.records as Record<string, unknown>[]) : [];
     } catch (error) {
       throw this.fail(`${what} failed`, error);
@@ -48,9 +56,7 @@ export class RegisterSql {
 
   async affected(sql: string, params: unknown[], what: string): Promise<number> {
     try {
-      const result = (await this.dataSource.query(...this.bind(sql, params), true)) as {
-        affected?: number;
-      };
+      const result = (await this.structured(sql, params)) as { affected?: number };
       return Number(result.affected ?? 0);
     } catch (error) {
       throw this.fail(`${what} failed`, error);

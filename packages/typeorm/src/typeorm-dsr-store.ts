@@ -87,7 +87,11 @@ export class TypeOrmDsrStore implements DsrStore {
 
   async list(filter: DsrFilter = {}): Promise<DataSubjectRequest[]> {
     const statuses =
-      filter.status === undefined ? undefined : Array.isArray(filter.status) ? filter.status : [filter.status];
+      filter.status === undefined
+        ? undefined
+        : Array.isArray(filter.status)
+          ? filter.status
+          : [filter.status];
     const where: string[] = [];
     const params: unknown[] = [];
     if (statuses !== undefined) {

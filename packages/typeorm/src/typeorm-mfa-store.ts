@@ -1,10 +1,5 @@
-import {
-  BulwarkMfaError,
-  ErrorCodes,
-  type MfaStore,
-  type StoredRecoveryCode,
-  type StoredTotp,
-} from '@bulwark/core';
+import { BulwarkMfaError, ErrorCodes } from '@bulwark/core';
+import type { MfaStore, StoredRecoveryCode, StoredTotp } from '@bulwark/core/store';
 import type { DataSource } from 'typeorm';
 import { int, RegisterSql } from './register-sql';
 
@@ -146,12 +141,10 @@ export class TypeOrmMfaStore implements MfaStore {
     await this.sql.inTransaction(
       [
         [`DELETE FROM ${this.codes} WHERE "user_id" = $1`, [userId]],
-        ...codes.map(
-          (c, i): [string, unknown[]] => [
-            `INSERT INTO ${this.codes} ("user_id", "id", "position", "hash", "used_at") VALUES ($1, $2, $3, $4, $5)`,
-            [userId, c.id, i, c.hash, c.usedAt ?? null],
-          ],
-        ),
+        ...codes.map((c, i): [string, unknown[]] => [
+          `INSERT INTO ${this.codes} ("user_id", "id", "position", "hash", "used_at") VALUES ($1, $2, $3, $4, $5)`,
+          [userId, c.id, i, c.hash, c.usedAt ?? null],
+        ]),
       ],
       'replace recovery codes',
     );
@@ -174,5 +167,4 @@ export class TypeOrmMfaStore implements MfaStore {
   async close(): Promise<void> {
     // The DataSource belongs to the application; it closes it.
   }
-
 }

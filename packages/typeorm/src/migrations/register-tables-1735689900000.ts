@@ -20,7 +20,8 @@ export class BulwarkRegisterTables1735689900000 implements MigrationInterface {
     const pg = d.kind === 'postgres';
     // Byte-order text on PostgreSQL, so ids and ISO times sort as the memory stores sort them.
     const key = (n: string, len: number) => `"${n}" varchar(${len})${pg ? ' COLLATE "C"' : ''} NOT NULL`;
-    const text = (n: string, notNull = true) => `"${n}" text${pg ? ' COLLATE "C"' : ''}${notNull ? ' NOT NULL' : ''}`;
+    const text = (n: string, notNull = true) =>
+      `"${n}" text${pg ? ' COLLATE "C"' : ''}${notNull ? ' NOT NULL' : ''}`;
     const big = pg ? 'bigint' : 'integer';
 
     await queryRunner.query(
