@@ -20,6 +20,7 @@ import {
   checkRegisterStore,
   conflict,
   MemoryRegisterStore,
+  checkedRecord,
   storeCall,
   type RegisterStore,
   type StoredRecord,
@@ -271,7 +272,7 @@ export class BreachRegister {
   async list(filter: { status?: 'open' | 'closed' } = {}): Promise<BreachIncident[]> {
     const all = await storeCall('breach register', () => this.store.list());
     return all
-      .map((r) => r.value)
+      .map((r) => checkedRecord('breach register', r.value, checkIncident))
       .filter((i) => filter.status === undefined || i.status === filter.status)
       .sort((a, b) => compareText(a.detectedAt, b.detectedAt) || compareText(a.id, b.id))
       .map((i) => frozenCopy(i));
@@ -309,7 +310,10 @@ export class BreachRegister {
   }
 
   private async read(id: string): Promise<StoredRecord<BreachIncident> | undefined> {
-    return storeCall('breach register', () => this.store.get(id));
+    const found = await storeCall('breach register', () => this.store.get(id));
+    return found === undefined
+      ? undefined
+      : { value: checkedRecord('breach register', found.value, checkIncident), version: found.version };
   }
 
   private async load(id: string): Promise<StoredRecord<BreachIncident>> {
@@ -357,4 +361,33 @@ export class BreachRegister {
       details,
     });
   }
+}
+
+/** A stored incident, checked on the way out: its deadlines must be readable to be enforced. */
+function checkIncident(value: unknown): BreachIncident {
+  const i = checkObject(value, 'breach');
+  const notifications = i.notifications;
+  if (
+    typeof i.id !== 'string' ||
+    typeof i.title !== 'string' ||
+    !Number.isFinite(Date.parse(i.detectedAt as string)) ||
+    !SEVERITIES.includes(i.severity as BreachSeverity) ||
+    !Number.isSafeInteger(i.affectedSubjects) ||
+    !Array.isArray(i.dataCategories) ||
+    (i.status !== 'open' && i.status !== 'closed') ||
+    !Array.isArray(notifications) ||
+    notifications.length !== 2 ||
+    !notifications.every(
+      (n: Partial<BreachNotification>, k) =>
+        n !== null &&
+        typeof n === 'object' &&
+        n.to === (k === 0 ? 'authority' : 'subjects') &&
+        typeof n.required === 'boolean' &&
+        Number.isFinite(Date.parse(n.dueAt as string)) &&
+        (n.notifiedAt === undefined || Number.isFinite(Date.parse(n.notifiedAt))),
+    )
+  ) {
+    throw privacyError('breach', 'is malformed');
+  }
+  return i as unknown as BreachIncident;
 }

@@ -19,6 +19,7 @@ import {
   checkRegisterStore,
   conflict,
   MemoryRegisterStore,
+  checkedRecord,
   storeCall,
   type RegisterStore,
 } from './register-store';
@@ -235,7 +236,11 @@ export class DataRetention {
 
   private async ruleList(): Promise<RetentionRule[]> {
     const all = await storeCall('retention rules', () => this.rules.list());
-    return all.map((r) => r.value).sort((a, b) => compareText(a.id, b.id));
+    return all
+      .map((r) =>
+        checkedRecord('retention rules', r.value, (v) => DataRetention.preparePolicy(v as RetentionRule)),
+      )
+      .sort((a, b) => compareText(a.id, b.id));
   }
 
   registerSource(source: RetentionSource): void {
@@ -441,7 +446,7 @@ export class DataRetention {
     const t = now.getTime();
     const all = await storeCall('legal holds', () => this.holdMap.list());
     return all
-      .map((r) => r.value)
+      .map((r) => checkedRecord('legal holds', r.value, checkHold))
       .filter((h) => h.until === undefined || Date.parse(h.until) > t)
       .sort((a, b) => compareText(a.id, b.id));
   }
@@ -514,4 +519,21 @@ export class DataRetention {
       details: { ruleId: item.ruleId, days: item.days, olderThan: item.olderThan, ...details },
     });
   }
+}
+
+/** A stored hold, checked on the way out: a hold that cannot be read must not silently vanish. */
+function checkHold(value: unknown): RetentionHold {
+  const h = checkObject(value, 'retention.hold');
+  const text = (k: string) => h[k] === undefined || typeof h[k] === 'string';
+  if (
+    typeof h.id !== 'string' ||
+    typeof h.reason !== 'string' ||
+    typeof h.placedAt !== 'string' ||
+    !['subjectId', 'category', 'sourceId', 'until'].every(text) ||
+    (h.subjectId === undefined && h.category === undefined && h.sourceId === undefined) ||
+    (h.until !== undefined && !Number.isFinite(Date.parse(h.until as string)))
+  ) {
+    throw privacyError('retention.hold', 'is malformed');
+  }
+  return h as unknown as RetentionHold;
 }

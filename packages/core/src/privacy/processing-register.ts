@@ -16,6 +16,7 @@ import {
   checkRegisterStore,
   conflict,
   MemoryRegisterStore,
+  checkedRecord,
   storeCall,
   type RegisterStore,
 } from './register-store';
@@ -241,13 +242,13 @@ export class ProcessingRegister {
   async get(id: string): Promise<ProcessingActivity | undefined> {
     if (typeof id !== 'string' || id === '') return undefined;
     const found = await storeCall('processing register', () => this.store.get(id));
-    return found === undefined ? undefined : frozenCopy(found.value);
+    return found === undefined ? undefined : checkActivity(found.value);
   }
 
   /** Activities as registered, sorted by id. */
   async list(): Promise<ProcessingActivity[]> {
     const all = await storeCall('processing register', () => this.store.list());
-    return all.map((r) => frozenCopy(r.value)).sort((a, b) => compareText(a.id, b.id));
+    return all.map((r) => checkActivity(r.value)).sort((a, b) => compareText(a.id, b.id));
   }
 
   /**
@@ -380,4 +381,11 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 /** Markdown-safe inline text: table pipes, emphasis, links and HTML are escaped; newlines become spaces. */
 function md(text: string): string {
   return text.replace(/[\r\n]+/g, ' ').replace(/([\\`*_[\]|<>#])/g, '\\$1');
+}
+
+/** A stored activity, validated again on the way out (ERR_PRIVACY_STORE when malformed). */
+function checkActivity(value: unknown): ProcessingActivity {
+  return checkedRecord('processing register', value, (v) =>
+    ProcessingRegister.prepare(v as ProcessingActivityInput),
+  );
 }

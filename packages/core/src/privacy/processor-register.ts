@@ -14,6 +14,7 @@ import {
   checkRegisterStore,
   conflict,
   MemoryRegisterStore,
+  checkedRecord,
   storeCall,
   type RegisterStore,
 } from './register-store';
@@ -264,7 +265,7 @@ export class ProcessorRegister {
   async get(id: string): Promise<Processor | undefined> {
     if (typeof id !== 'string' || id === '') return undefined;
     const found = await storeCall('processor register', () => this.store.get(id));
-    return found === undefined ? undefined : frozenCopy(found.value);
+    return found === undefined ? undefined : checkProcessor(found.value);
   }
 
   async has(id: string): Promise<boolean> {
@@ -275,7 +276,7 @@ export class ProcessorRegister {
   async list(filter: { role?: RecipientRole } = {}): Promise<Processor[]> {
     const all = await storeCall('processor register', () => this.store.list());
     return all
-      .map((r) => frozenCopy(r.value))
+      .map((r) => checkProcessor(r.value))
       .filter((p) => filter.role === undefined || p.role === filter.role)
       .sort((a, b) => compareText(a.id, b.id));
   }
@@ -344,4 +345,9 @@ export class ProcessorRegister {
     }
     return gaps;
   }
+}
+
+/** A stored recipient, validated again on the way out (ERR_PRIVACY_STORE when malformed). */
+function checkProcessor(value: unknown): Processor {
+  return checkedRecord('processor register', value, (v) => ProcessorRegister.prepare(v as ProcessorInput));
 }

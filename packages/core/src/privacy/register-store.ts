@@ -111,6 +111,25 @@ export function checkRegisterStore<T>(store: unknown, path: string): RegisterSto
 }
 
 /**
+ * A record read back from a store, checked (a row edited around a shared store is refused with
+ * ERR_PRIVACY_STORE, never trusted): `check` re-validates it and returns the value to use.
+ */
+export function checkedRecord<T>(what: string, value: unknown, check: (value: unknown) => T): T {
+  try {
+    return check(value);
+  } catch (error) {
+    throw new BulwarkPrivacyError(
+      ErrorCodes.PRIVACY_STORE,
+      `${what} store holds a malformed record`,
+      undefined,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/**
  * Runs a store call, turning a failure into ERR_PRIVACY_STORE (the cause kept, the message naming
  * only the register: store errors may carry connection strings or values).
  */
