@@ -65,7 +65,12 @@ export { ConsentRecordSchema, bulwarkConsentEntities, type ConsentRecordRow } fr
 export { BulwarkConsentTables1735689800000 } from './migrations/consent-tables-1735689800000';
 
 // Every register in SQL, shared across instances (issue "Production state and scale-out").
-export { bulwarkStores, bulwarkStoreMigrations, type TypeOrmBulwarkStores } from './bulwark-stores';
+export {
+  bulwarkStores,
+  bulwarkStoreMigrations,
+  bulwarkStoreEntities,
+  type TypeOrmBulwarkStores,
+} from './bulwark-stores';
 export { TypeOrmDsrStore } from './typeorm-dsr-store';
 export { TypeOrmMfaStore } from './typeorm-mfa-store';
 export { TypeOrmBreakGlassStore } from './typeorm-break-glass-store';

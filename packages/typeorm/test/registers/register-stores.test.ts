@@ -14,7 +14,7 @@ import {
   type BreachIncident,
 } from '@bulwark/core';
 import { SERVICE_URLS, describeWithService } from '../../../../test/support/services';
-import { bulwarkStoreMigrations, bulwarkStores } from '../../src/bulwark-stores';
+import { bulwarkStoreEntities, bulwarkStoreMigrations, bulwarkStores } from '../../src/bulwark-stores';
 import { TypeOrmMfaStore } from '../../src/typeorm-mfa-store';
 import { TypeOrmRegisterStore } from '../../src/typeorm-register-store';
 
@@ -32,6 +32,7 @@ async function sqlite(): Promise<Db> {
   const options = {
     type: 'better-sqlite3',
     database: path.join(dir, 'registers.sqlite'),
+    entities: bulwarkStoreEntities,
     migrations: bulwarkStoreMigrations,
     logging: false,
   } as DataSourceOptions;
@@ -58,6 +59,7 @@ async function postgres(): Promise<Db> {
     type: 'postgres',
     url,
     schema,
+    entities: bulwarkStoreEntities,
     migrations: bulwarkStoreMigrations,
     logging: false,
   } as DataSourceOptions;
@@ -93,6 +95,15 @@ function suite(create: () => Promise<Db>) {
   });
   afterAll(async () => {
     await db?.drop();
+  });
+
+  it('bulwarkStores refuses a DataSource without the entities the key store needs', async () => {
+    const bare = await new DataSource({ ...db.options, entities: [], migrations: [] }).initialize();
+    try {
+      expect(() => bulwarkStores(bare)).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG_INVALID }));
+    } finally {
+      await bare.destroy();
+    }
   });
 
   it('a register store inserts once, updates and deletes only over the version read', async () => {
