@@ -47,9 +47,10 @@ export class TypeOrmDsrStore implements DsrStore {
     const body = JSON.stringify(rest);
     if (version === undefined) {
       const n = await this.sql.affected(
-        `INSERT INTO ${this.t} ("id", "version", "status", "type", "received_at", "body") ` +
-          `VALUES ($1, 1, $2, $3, $4, $5) ON CONFLICT ("id") DO NOTHING`,
-        [rest.id, rest.status, rest.type, rest.receivedAt, body],
+        // No conflict target: a taken id and a taken idempotency key both leave the row unwritten.
+        `INSERT INTO ${this.t} ("id", "version", "status", "type", "received_at", "idempotency_key", "body") ` +
+          `VALUES ($1, 1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+        [rest.id, rest.status, rest.type, rest.receivedAt, rest.idempotencyKey ?? null, body],
         'insert',
       );
       if (n !== 1) {
@@ -80,6 +81,15 @@ export class TypeOrmDsrStore implements DsrStore {
     const rows = await this.sql.rows(
       `SELECT "id", "version", "status", "type", "body" FROM ${this.t} WHERE "id" = $1`,
       [id],
+      'read',
+    );
+    return rows.length === 0 ? undefined : this.request(rows[0]!);
+  }
+
+  async findByIdempotencyKey(key: string): Promise<DataSubjectRequest | undefined> {
+    const rows = await this.sql.rows(
+      `SELECT "id", "version", "status", "type", "body" FROM ${this.t} WHERE "idempotency_key" = $1`,
+      [key],
       'read',
     );
     return rows.length === 0 ? undefined : this.request(rows[0]!);

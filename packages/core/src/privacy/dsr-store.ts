@@ -34,6 +34,8 @@ export interface DataSubjectRequest {
   changes?: Record<string, SubjectDataValue>;
   /** How the request arrived (`web-form`, `email`, `post`). */
   channel?: string;
+  /** The caller's key for this submission: a resubmission (on any instance) gets this request back. */
+  idempotencyKey?: string;
   history: DsrHistoryEntry[];
   completedAt?: string;
   rejectedReason?: string;
@@ -65,5 +67,10 @@ export interface DsrStore {
   get(id: string): Promise<DataSubjectRequest | undefined>;
   /** Requests matching the filter, by receivedAt then id. */
   list(filter?: DsrFilter): Promise<DataSubjectRequest[]>;
+  /**
+   * The request created with this idempotency key. A store that has it must also refuse a second
+   * request with the same key (ERR_PRIVACY_DUPLICATE_ID), atomically (a unique constraint).
+   */
+  findByIdempotencyKey?(key: string): Promise<DataSubjectRequest | undefined>;
   close?(): Promise<void>;
 }

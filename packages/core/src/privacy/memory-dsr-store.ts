@@ -12,7 +12,9 @@ export class MemoryDsrStore implements DsrStore {
   async save(request: DataSubjectRequest): Promise<void> {
     const stored = this.requests.get(request.id);
     if (request.version === undefined) {
-      if (stored !== undefined) {
+      const key = request.idempotencyKey;
+      // No await before the write: the check and the insert are one step on Node's single thread.
+      if (stored !== undefined || (key !== undefined && this.byKey(key) !== undefined)) {
         throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, 'data-subject request exists', {
           id: request.id.slice(0, 128),
         });
@@ -23,6 +25,16 @@ export class MemoryDsrStore implements DsrStore {
     const version = (request.version ?? 0) + 1;
     this.requests.set(request.id, structuredClone({ ...request, version }));
     request.version = version;
+  }
+
+  async findByIdempotencyKey(key: string): Promise<DataSubjectRequest | undefined> {
+    const r = this.byKey(key);
+    return r === undefined ? undefined : structuredClone(r);
+  }
+
+  private byKey(key: string): DataSubjectRequest | undefined {
+    for (const r of this.requests.values()) if (r.idempotencyKey === key) return r;
+    return undefined;
   }
 
   async get(id: string): Promise<DataSubjectRequest | undefined> {

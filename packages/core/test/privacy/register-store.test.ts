@@ -147,3 +147,29 @@ describe('registers sharing one store behave as two instances on one database', 
     expect((await b.get(r.id))!.history.filter((h) => h.status === 'in-progress')).toHaveLength(1);
   });
 });
+
+describe('DSR idempotency keys', () => {
+  it('a resubmission returns the logged request; a key reused for another subject is refused', async () => {
+    const store = new MemoryDsrStore();
+    const a = new DataSubjectRequests({ verifyIdentity: () => true, store });
+    const b = new DataSubjectRequests({ verifyIdentity: () => true, store });
+    const input = { type: 'erasure' as const, subjectId: 'alice', idempotencyKey: 'msg-1.example.org' };
+    const [r1, r2] = await Promise.all([a.receive(input), b.receive(input)]);
+    expect(r2.id).toBe(r1.id);
+    expect(await store.list()).toHaveLength(1);
+    await expect(a.receive({ ...input, subjectId: 'mallory' })).rejects.toMatchObject({
+      code: ErrorCodes.PRIVACY_DUPLICATE_ID,
+    });
+    await expect(a.receive({ ...input, type: 'access' })).rejects.toMatchObject({
+      code: ErrorCodes.PRIVACY_DUPLICATE_ID,
+    });
+    await expect(a.receive({ ...input, idempotencyKey: 'has spaces' })).rejects.toMatchObject({
+      code: ErrorCodes.PRIVACY_INVALID_ARGUMENT,
+    });
+    const legacy = new DataSubjectRequests({
+      verifyIdentity: () => true,
+      store: { save: store.save.bind(store), get: store.get.bind(store), list: store.list.bind(store) },
+    });
+    await expect(legacy.receive(input)).rejects.toMatchObject({ code: ErrorCodes.DSR_UNSUPPORTED });
+  });
+});

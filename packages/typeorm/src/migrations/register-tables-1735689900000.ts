@@ -26,8 +26,10 @@ export class BulwarkRegisterTables1735689900000 implements MigrationInterface {
 
     await queryRunner.query(
       `CREATE TABLE ${d.table('bulwark_dsr_request')} (${key('id', 64)}, "version" integer NOT NULL, ` +
-        `${key('status', 32)}, ${key('type', 32)}, ${text('received_at')}, "body" text NOT NULL, ` +
-        `CONSTRAINT "PK_bulwark_dsr_request" PRIMARY KEY ("id"), ` +
+        `${key('status', 32)}, ${key('type', 32)}, ${text('received_at')}, "idempotency_key" varchar(128), ` +
+        `"body" text NOT NULL, CONSTRAINT "PK_bulwark_dsr_request" PRIMARY KEY ("id"), ` +
+        // One request per submission, across instances (NULLs do not collide).
+        `CONSTRAINT "UQ_bulwark_dsr_request_idempotency" UNIQUE ("idempotency_key"), ` +
         `CONSTRAINT "CHK_bulwark_dsr_request_version" CHECK ("version" >= 1), ` +
         `CONSTRAINT "CHK_bulwark_dsr_request_status" CHECK ("status" IN ('received', 'identity-verified', 'in-progress', 'completed', 'rejected')), ` +
         `CONSTRAINT "CHK_bulwark_dsr_request_type" CHECK ("type" IN ('access', 'portability', 'erasure', 'rectification')))`,

@@ -358,6 +358,23 @@ describeWithService('postgres', 'register stores on PostgreSQL', () => {
     expect(conflicts).toBeGreaterThan(0);
   });
 
+  it('one submission received on both instances at once is one request (idempotency key)', async () => {
+    const [a, b] = [bulwarkStores(db.dataSource), bulwarkStores(second)];
+    const da = new DataSubjectRequests({ verifyIdentity: () => true, store: a.dsr });
+    const dbb = new DataSubjectRequests({ verifyIdentity: () => true, store: b.dsr });
+    for (let i = 0; i < 10; i++) {
+      const input = { type: 'access' as const, subjectId: `form-${i}`, idempotencyKey: `form-token-${i}` };
+      const [ra, rb] = await Promise.all([da.receive(input), dbb.receive(input)]);
+      expect(ra.id).toBe(rb.id);
+    }
+    const ids = (await da.list()).filter((r) => r.idempotencyKey?.startsWith('form-token-'));
+    expect(ids).toHaveLength(10);
+    // the key of another subject's request is not a way to read or reuse it
+    await expect(
+      dbb.receive({ type: 'access', subjectId: 'someone-else', idempotencyKey: 'form-token-0' }),
+    ).rejects.toMatchObject({ code: ErrorCodes.PRIVACY_DUPLICATE_ID });
+  });
+
   it('a DSR moved on by both instances at once advances exactly once', async () => {
     const [a, b] = [bulwarkStores(db.dataSource), bulwarkStores(second)];
     const da = new DataSubjectRequests({ verifyIdentity: () => true, store: a.dsr });
