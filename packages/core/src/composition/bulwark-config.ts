@@ -122,14 +122,16 @@ export interface PrivacyConfig {
   /** Default: `defaultClassificationRegistry` (the one @bulwark/typeorm's decorators fill). */
   classification?: ClassificationRegistry;
   consent?: {
-    store: ConsentStore | 'memory';
+    /** Required unless `stores.consent` is given. */
+    store?: ConsentStore | 'memory';
     /** Registered on start-up (register later ones with `consent.registerPurpose`). */
     purposes?: readonly ConsentPurposeInput[];
     /** Audit retention category of consent events. Default `consent`. */
     auditCategory?: string;
   };
   dsr?: {
-    store: DsrStore | 'memory';
+    /** Required unless `stores.dsr` is given. */
+    store?: DsrStore | 'memory';
     /** Required before identity checks pass: here, or later with `bulwark.setIdentityVerifier()`. */
     verifyIdentity?: IdentityVerifier;
     /** Signs erasure receipts: a private Ed25519 JWK, a file holding one, or a signer. */
@@ -185,8 +187,11 @@ export interface BulwarkConfig {
   keys?: {
     /** Default: the BULWARK_MASTER_KEY environment variable. */
     masterKey?: MasterKeyConfig;
-    /** Required when `keys` is set: there is no silent in-memory default that would lose keys. */
-    store: KeyStoreConfig;
+    /**
+     * Required when `keys` is set (here or as `stores.keys`): there is no silent in-memory default
+     * that would lose keys.
+     */
+    store?: KeyStoreConfig;
     /** AEAD for new keys. Default aes-256-gcm. */
     defaultAlgorithm?: AeadAlgorithm;
     /** Key ids created on start-up when missing (e.g. ['pii', 'phi']). */

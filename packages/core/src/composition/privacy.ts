@@ -441,14 +441,15 @@ export async function openPrivacy(
         );
   let consentStore: ConsentStore | undefined;
   if (privacy.consent) {
+    // planPrivacy() demands a store (here or through `stores`).
     const store: ConsentStore =
-      privacy.consent.store === 'memory' ? new MemoryConsentStore() : privacy.consent.store;
+      privacy.consent.store === 'memory' ? new MemoryConsentStore() : privacy.consent.store!;
     consentStore = store;
     opened.push({ name: 'privacy.consent.store', close: () => store.close?.() });
   }
   let dsrStore: DsrStore | undefined;
   if (d) {
-    const store: DsrStore = d.store === 'memory' ? new MemoryDsrStore() : d.store;
+    const store: DsrStore = d.store === 'memory' ? new MemoryDsrStore() : d.store!;
     dsrStore = store;
     opened.push({ name: 'privacy.dsr.store', close: () => store.close?.() });
   }
