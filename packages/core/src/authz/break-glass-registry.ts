@@ -172,7 +172,7 @@ export class BreakGlassRegistry {
         typeof s !== 'object' ||
         methods.some((m) => typeof s[m as keyof BreakGlassStore] !== 'function')
       ) {
-        throw invalidOption(`${configPath}.store`, `a BreakGlassStore (${methods.join(', ')})`, store);
+        throw invalidOption('breakGlassStore', `a BreakGlassStore (${methods.join(', ')})`, store);
       }
     }
   }
@@ -390,16 +390,19 @@ export class BreakGlassRegistry {
   ): Promise<Decision | undefined> {
     const store = this.store!;
     const now = this.now();
-    let grants: StoredBreakGlassGrant[];
-    try {
-      grants = await store.active(subjectId, now);
-    } catch (err) {
-      this.onAuditError(storeError('read', err), {
+    const failed = (op: string, err: unknown): Decision => {
+      this.onAuditError(storeError(op, err), {
         actor: { id: 'bulwark-policy-engine', type: 'system' },
         action: 'authz.break_glass.store_failed',
         outcome: 'failure',
       });
       return STORE_FAILED_DENY;
+    };
+    let grants: StoredBreakGlassGrant[];
+    try {
+      grants = await store.active(subjectId, now);
+    } catch (err) {
+      return failed('read', err);
     }
     for (const stored of grants) {
       let grant: Grant;
@@ -413,8 +416,8 @@ export class BreakGlassRegistry {
       let uses: number | undefined;
       try {
         uses = await store.recordUse(grant.id, now);
-      } catch {
-        return STORE_FAILED_DENY;
+      } catch (err) {
+        return failed('write', err);
       }
       if (uses === undefined) continue; // revoked or expired meanwhile
       grant.uses = uses;
