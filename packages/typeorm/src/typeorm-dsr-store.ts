@@ -137,8 +137,12 @@ export class TypeOrmDsrStore implements DsrStore {
       typeof body.subjectRef !== 'string' ||
       typeof body.receivedAt !== 'string' ||
       typeof body.effectiveDueAt !== 'string' ||
+      !Number.isFinite(Date.parse(body.effectiveDueAt)) ||
       !Array.isArray(body.history) ||
-      typeof body.identity !== 'object'
+      !Array.isArray(body.extensions) ||
+      body.identity === null ||
+      typeof body.identity !== 'object' ||
+      typeof body.identity.verified !== 'boolean'
     ) {
       throw storeError('malformed data-subject request');
     }

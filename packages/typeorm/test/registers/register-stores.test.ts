@@ -197,6 +197,20 @@ function suite(create: () => Promise<Db>) {
     expect(fresh.history.map((h) => h.status)).toEqual(['received', 'identity-verified', 'in-progress']);
     expect((await dsr.list({ status: 'in-progress' })).map((r) => r.id)).toContain(request.id);
     expect(await dsr.list({ status: [] })).toEqual([]);
+    // a row edited around the store (identity check erased) is refused, not trusted
+    const raw = (await db.raw(`SELECT "body" FROM ${db.table('bulwark_dsr_request')} WHERE "id" = $1`, [
+      request.id,
+    ])) as { body: string }[];
+    const forged = { ...JSON.parse(raw[0]!.body), identity: null };
+    await db.raw(`UPDATE ${db.table('bulwark_dsr_request')} SET "body" = $1 WHERE "id" = $2`, [
+      JSON.stringify(forged),
+      request.id,
+    ]);
+    await expect(dsr.get(request.id)).rejects.toMatchObject({ code: ErrorCodes.PRIVACY_STORE });
+    await db.raw(`UPDATE ${db.table('bulwark_dsr_request')} SET "body" = $1 WHERE "id" = $2`, [
+      raw[0]!.body,
+      request.id,
+    ]);
     const { version: _v, ...copy } = fresh;
     await expect(stores.dsr.save(copy)).rejects.toMatchObject({ code: ErrorCodes.PRIVACY_DUPLICATE_ID });
   });
