@@ -19,7 +19,10 @@ function storeError(message: string, cause?: unknown): BulwarkMfaError {
  * core's MfaStore in the application database (tables bulwark_mfa_totp and
  * bulwark_mfa_recovery_code, migration BulwarkRegisterTables1735689900000). The TOTP secret is
  * stored as the factor hands it over: a KeyRing envelope (`bw1.…`, so it is encrypted at rest and
- * re-wrapped with the ring); a row claiming `encrypted` without an envelope is refused. Replay
+ * re-wrapped with the ring); a row claiming `encrypted` without an envelope is refused, and so is
+ * a plaintext secret (TotpFactor's `allowPlaintextSecrets`) unless this store is built with
+ * `{ allowPlaintextSecrets: true }` (development only: the secret is then readable in the
+ * database and its backups). Replay
  * protection and single-use recovery codes are conditional UPDATEs: of two instances accepting the
  * same code at once, one wins.
  */
@@ -28,7 +31,10 @@ export class TypeOrmMfaStore implements MfaStore {
   private readonly totp: string;
   private readonly codes: string;
 
-  constructor(dataSource: DataSource) {
+  private readonly allowPlaintext: boolean;
+
+  constructor(dataSource: DataSource, options: { allowPlaintextSecrets?: boolean } = {}) {
+    this.allowPlaintext = options.allowPlaintextSecrets === true;
     this.sql = new RegisterSql(dataSource, storeError);
     this.totp = this.sql.table('bulwark_mfa_totp');
     this.codes = this.sql.table('bulwark_mfa_recovery_code');
@@ -49,7 +55,7 @@ export class TypeOrmMfaStore implements MfaStore {
     const step = r.last_used_step === null ? undefined : int(r.last_used_step);
     if (
       typeof r.secret !== 'string' ||
-      (encrypted && !ENVELOPE.test(r.secret)) ||
+      (encrypted ? !ENVELOPE.test(r.secret) : !this.allowPlaintext) ||
       !ALGORITHMS.has(r.algorithm as string) ||
       (digits !== 6 && digits !== 8) ||
       !(period > 0) ||
@@ -74,6 +80,9 @@ export class TypeOrmMfaStore implements MfaStore {
   async putTotp(userId: string, record: StoredTotp): Promise<void> {
     if (record.encrypted && !ENVELOPE.test(record.secret)) {
       throw storeError('an encrypted TOTP secret must be a KeyRing envelope');
+    }
+    if (!record.encrypted && !this.allowPlaintext) {
+      throw storeError('refusing to store a TOTP secret in plaintext: configure a key ring');
     }
     const values = [
       userId,

@@ -238,6 +238,15 @@ function suite(create: () => Promise<Db>) {
     await expect(mfa.putTotp('u2', { ...totp, secret: 'JBSWY3DPEHPK3PXP' })).rejects.toMatchObject({
       code: ErrorCodes.MFA_STORE,
     });
+    // plaintext secrets only with an explicit development opt-in
+    await expect(
+      mfa.putTotp('u2', { ...totp, secret: 'JBSWY3DPEHPK3PXP', encrypted: false }),
+    ).rejects.toMatchObject({ code: ErrorCodes.MFA_STORE });
+    const dev = new TypeOrmMfaStore(db.dataSource, { allowPlaintextSecrets: true });
+    await dev.putTotp('u2', { ...totp, secret: 'JBSWY3DPEHPK3PXP', encrypted: false });
+    expect((await dev.getTotp('u2'))!.secret).toBe('JBSWY3DPEHPK3PXP');
+    await expect(mfa.getTotp('u2')).rejects.toMatchObject({ code: ErrorCodes.MFA_STORE });
+    await dev.deleteTotp('u2');
     await db.raw(`UPDATE ${db.table('bulwark_mfa_totp')} SET "secret" = $1 WHERE "user_id" = $2`, [
       'JBSWY3DPEHPK3PXP',
       'u1',
