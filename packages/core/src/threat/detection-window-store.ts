@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { BulwarkConfigError, BulwarkThreatError, ErrorCodes } from '../errors';
 import type { BurstResult, WindowState } from './detection-rule';
 
@@ -69,15 +69,18 @@ function storeError(cause: unknown): BulwarkThreatError {
 
 /**
  * Detection windows in Redis (sorted sets keyed by rule and subject, scored by event time), shared
- * by every detector using the same client and prefix. Keys carry the account / IP / actor the rule
- * counts by: use a Redis that is not readable by parties that must not see them. Keys expire a
- * minute after their window would have emptied.
+ * by every detector using the same client and prefix. The rule and subject (account, IP, actor)
+ * of a key are hidden behind HMAC-SHA256 with `keySecret` when one is given (recommended, as the
+ * brute-force guard's `accountKey`: Redis and its dumps then hold no account names or addresses;
+ * every instance needs the same secret); without it they are in the key names in clear. Keys
+ * expire a minute after their window would have emptied.
  */
 export class RedisDetectionWindowStore implements DetectionWindowStore {
   readonly #redis: DetectionRedisClient;
   readonly #prefix: string;
+  readonly #secret?: Buffer;
 
-  constructor(options: { redis: DetectionRedisClient; keyPrefix?: string }) {
+  constructor(options: { redis: DetectionRedisClient; keyPrefix?: string; keySecret?: Uint8Array }) {
     if (options === null || typeof options !== 'object' || typeof options.redis?.eval !== 'function') {
       throw new BulwarkConfigError(
         ErrorCodes.CONFIG_INVALID,
@@ -97,8 +100,26 @@ export class RedisDetectionWindowStore implements DetectionWindowStore {
         },
       );
     }
+    if (
+      options.keySecret !== undefined &&
+      (!(options.keySecret instanceof Uint8Array) || options.keySecret.length < 32)
+    ) {
+      throw new BulwarkConfigError(
+        ErrorCodes.CONFIG_INVALID,
+        'threat.detector.windows.keySecret must be at least 32 random bytes',
+        { path: 'threat.detector.windows.keySecret' },
+      );
+    }
     this.#redis = options.redis;
     this.#prefix = prefix;
+    if (options.keySecret !== undefined) this.#secret = Buffer.from(options.keySecret);
+  }
+
+  /** The Redis key of a window / cooldown: the subject in clear, or its keyed hash. */
+  #key(kind: 'w' | 'c', key: string): string {
+    const name =
+      this.#secret === undefined ? key : createHmac('sha256', this.#secret).update(key).digest('hex');
+    return `${this.#prefix}${kind}:${name}`;
   }
 
   async burst(
@@ -114,7 +135,7 @@ export class RedisDetectionWindowStore implements DetectionWindowStore {
       reply = await this.#redis.eval(
         BURST,
         1,
-        `${this.#prefix}w:${key}`,
+        this.#key('w', key),
         tMs,
         `${seq}|${randomUUID()}`,
         windowMs,
@@ -135,7 +156,7 @@ export class RedisDetectionWindowStore implements DetectionWindowStore {
 
   async cooldown(key: string, tMs: number, cooldownMs: number): Promise<boolean> {
     try {
-      return Number(await this.#redis.eval(COOLDOWN, 1, `${this.#prefix}c:${key}`, tMs, cooldownMs)) === 1;
+      return Number(await this.#redis.eval(COOLDOWN, 1, this.#key('c', key), tMs, cooldownMs)) === 1;
     } catch (error) {
       throw storeError(error);
     }

@@ -6,6 +6,9 @@ import { ErrorCodes } from '../../src/errors';
 import { RedisDetectionWindowStore } from '../../src/threat/detection-window-store';
 import { ThreatDetector, type SecurityViolation } from '../../src/threat/threat-detector';
 
+/** Every instance shares the key secret. */
+const SECRET = randomBytes(32);
+
 const T0 = Date.parse('2025-06-02T10:00:00.000Z'); // a Monday, in working hours
 let seq = 0;
 
@@ -92,6 +95,31 @@ describeWithService('redis', 'ThreatDetector with detection windows shared throu
     const [a, b] = [make(), make()];
     for (let i = 0; i < 5; i++) await (i % 2 === 0 ? a : b).write([failedLogin(i, 'dave')]);
     expect(violations).toHaveLength(0);
+  });
+
+  it('with a keySecret, Redis holds no account names or addresses, and counting is unchanged', async () => {
+    const violations: SecurityViolation[] = [];
+    const make = () =>
+      new ThreatDetector({
+        windows: new RedisDetectionWindowStore({ redis, keyPrefix: prefix, keySecret: SECRET }),
+        failedLogins: {
+          perAccount: { threshold: 3, windowSec: 300 },
+          perIp: { threshold: 50, windowSec: 300 },
+        },
+        deniedAccess: false,
+        onViolation: (v) => violations.push(v),
+      });
+    const [a, b] = [make(), make()];
+    await a.write([failedLogin(0, 'erin@example.org', '198.51.100.23')]);
+    await b.write([failedLogin(1, 'erin@example.org', '198.51.100.23')]);
+    const keys = await redis.keys(`${prefix}*`);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.join(' ')).not.toMatch(/erin|198\.51|failed-login/);
+    await a.write([failedLogin(2, 'erin@example.org', '198.51.100.23')]);
+    expect(violations.map((v) => v.subject)).toEqual([{ account: 'erin@example.org' }]);
+    expect(() => new RedisDetectionWindowStore({ redis, keySecret: new Uint8Array(8) })).toThrow(
+      expect.objectContaining({ code: ErrorCodes.CONFIG_INVALID }),
+    );
   });
 
   it('a failing Redis is reported (typed) and raises nothing; observe() refuses, observeAsync() works', async () => {
