@@ -7,6 +7,7 @@ export type {
   AuthzConfig,
   Bulwark,
   BulwarkConfig,
+  BulwarkStores,
   CheckpointStoreConfig,
   ComplianceConfig,
   JwkConfig,

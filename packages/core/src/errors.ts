@@ -112,6 +112,7 @@ export const ErrorCodes = {
   POLICY_BREAK_GLASS_INVALID: 'ERR_POLICY_BREAK_GLASS_INVALID', // bad break-glass request: reason, actor, scope or expiry
   POLICY_BREAK_GLASS_NOT_FOUND: 'ERR_POLICY_BREAK_GLASS_NOT_FOUND', // revoke of an unknown grant id
   POLICY_AUDIT_FAILED: 'ERR_POLICY_AUDIT_FAILED', // the audit hook failed, so the audited operation was not performed
+  POLICY_BREAK_GLASS_STORE: 'ERR_POLICY_BREAK_GLASS_STORE', // the shared break-glass grant store failed or holds a malformed grant (fail closed)
   // mfa
   MFA_INVALID_CODE: 'ERR_MFA_INVALID_CODE', // wrong, malformed or expired TOTP / recovery code
   MFA_REPLAY: 'ERR_MFA_REPLAY', // RFC 6238 §5.2: a TOTP time step already accepted for this user
@@ -136,6 +137,8 @@ export const ErrorCodes = {
   PRIVACY_INVALID_ARGUMENT: 'ERR_PRIVACY_INVALID_ARGUMENT', // bad input to a privacy service; details.path names the field
   PRIVACY_DUPLICATE_ID: 'ERR_PRIVACY_DUPLICATE_ID', // registering an id that already exists
   PRIVACY_NOT_FOUND: 'ERR_PRIVACY_NOT_FOUND', // unknown request / source / processor / incident / activity / hold id
+  PRIVACY_CONFLICT: 'ERR_PRIVACY_CONFLICT', // another instance changed the record since it was read (optimistic version check); reload and retry
+  PRIVACY_STORE: 'ERR_PRIVACY_STORE', // a register's store failed or holds a malformed record
   DSR_INVALID_TRANSITION: 'ERR_DSR_INVALID_TRANSITION', // lifecycle step not allowed from the request's current status
   DSR_IDENTITY_NOT_VERIFIED: 'ERR_DSR_IDENTITY_NOT_VERIFIED', // the request's identity check has not passed (or failed)
   DSR_EXTENSION_INVALID: 'ERR_DSR_EXTENSION_INVALID', // deadline extension without a reason, beyond the limit, or repeated

@@ -37,5 +37,10 @@ export type { ConsentStore, ConsentRecord, ConsentAction } from './privacy';
 export type { DsrStore, DataSubjectRequest, DsrType, DsrStatus, DsrFilter, DsrHistoryEntry } from './privacy';
 export type { MfaStore, StoredTotp, StoredRecoveryCode } from './mfa';
 
+// the registers' versioned stores, shared break-glass grants and detection windows
+export type { RegisterStore, StoredRecord, RegisterKind } from './privacy';
+export type { BreakGlassStore, StoredBreakGlassGrant } from './authz';
+export type { DetectionWindowStore, BurstResult } from './threat';
+
 // file-backed stores: replace a file atomically (temp file, fsync, rename) with a given mode
 export { writeFileAtomic } from './util/write-file-atomic';

@@ -64,3 +64,16 @@ export { BulwarkTypeOrmError, TypeOrmErrorCodes, type TypeOrmErrorCode } from '.
 export { TypeOrmConsentStore, type ConsentRecordShape } from './typeorm-consent-store';
 export { ConsentRecordSchema, bulwarkConsentEntities, type ConsentRecordRow } from './consent-entities';
 export { BulwarkConsentTables1735689800000 } from './migrations/consent-tables-1735689800000';
+
+// Every register in SQL, shared across instances (issue "Production state and scale-out").
+export {
+  bulwarkStores,
+  bulwarkStoreMigrations,
+  bulwarkStoreEntities,
+  type TypeOrmBulwarkStores,
+} from './bulwark-stores';
+export { TypeOrmDsrStore } from './typeorm-dsr-store';
+export { TypeOrmMfaStore } from './typeorm-mfa-store';
+export { TypeOrmBreakGlassStore } from './typeorm-break-glass-store';
+export { TypeOrmRegisterStore } from './typeorm-register-store';
+export { BulwarkRegisterTables1735689900000 } from './migrations/register-tables-1735689900000';

@@ -6,6 +6,7 @@ import { type ActionPattern, matchesActionPattern, parseActionPattern } from './
 import type { AuthzContext, AuthzResource, Decision } from './authorizer';
 import { matchesResourcePattern, parseResourcePattern, type ResourcePattern } from './resource-pattern';
 import { intInRange, invalid as invalidOption } from '../util/options';
+import type { BreakGlassStore, StoredBreakGlassGrant } from './break-glass-store';
 
 /**
  * Break-glass: emergency access outside the normal policy (a clinician reading a chart of a
@@ -150,11 +151,42 @@ export class BreakGlassRegistry {
     private readonly emit: AuditEmitter | undefined,
     private readonly onAuditError: (err: unknown, event: AuditEvent) => void,
     configPath = 'breakGlass',
+    /** Shared grants (every instance reads them through the store); undefined = this process only. */
+    private readonly store?: BreakGlassStore,
   ) {
     this.limits = checkBreakGlassLimits(options, configPath);
+    if (store !== undefined) {
+      const s = store as Partial<BreakGlassStore> | null;
+      const methods = [
+        'insert',
+        'get',
+        'active',
+        'list',
+        'revoke',
+        'recordUse',
+        'expiredUnaudited',
+        'claimExpiry',
+      ];
+      if (
+        s === null ||
+        typeof s !== 'object' ||
+        methods.some((m) => typeof s[m as keyof BreakGlassStore] !== 'function')
+      ) {
+        throw invalidOption('breakGlassStore', `a BreakGlassStore (${methods.join(', ')})`, store);
+      }
+    }
   }
 
-  /** True when some subject may hold an active grant (keeps the check path to one branch otherwise). */
+  /** Grants live in a shared store: only the asynchronous path (`useShared`) may honour them. */
+  get shared(): boolean {
+    return this.store !== undefined;
+  }
+
+  /**
+   * True when some subject may hold an active grant (keeps the check path to one branch
+   * otherwise). Always false with a shared store: the synchronous path cannot read it, and a local
+   * copy could be stale (a grant revoked on another instance), so it never allows by break-glass.
+   */
   get hasActive(): boolean {
     return this.bySubject.size !== 0;
   }
@@ -266,6 +298,22 @@ export class BreakGlassRegistry {
         { cause: err },
       );
     }
+    if (this.store !== undefined) {
+      const stored: StoredBreakGlassGrant = {
+        id,
+        actor: { ...actor },
+        reason,
+        actions: [...grant.actions],
+        resources: [...grant.resources],
+        grantedAtMs: now,
+        expiresAtMs,
+        expiredAudited: false,
+        uses: 0,
+      };
+      const store = this.store;
+      await storeCall('grant', () => store.insert(stored), { grantId: id });
+      return viewStored(stored, this.now());
+    }
     this.grants.set(id, grant);
     const list = this.bySubject.get(actor.id);
     if (list) list.push(grant);
@@ -292,24 +340,89 @@ export class BreakGlassRegistry {
     for (const grant of list) {
       if (!this.covers(grant, action, resource)) continue;
       grant.uses++;
-      const event: AuditEvent = {
-        actor: { id: subjectId, type: grant.actor.type ?? 'user' },
-        action: 'authz.break_glass.used',
-        resource: { type: truncate(resource.type, 128) },
-        outcome: 'success',
-        reason: grant.reason,
-        time: new Date(now),
-        details: { grantId: grant.id, action: truncate(action, 256), use: grant.uses },
-      };
-      if (typeof resource.id === 'string' && resource.id.length > 0)
-        event.resource!.id = truncate(resource.id, 256);
-      if (context !== undefined && typeof context.ip === 'string' && isIP(context.ip) !== 0)
-        event.actor.ip = context.ip;
-      if (overridden?.ruleId !== undefined) {
-        event.details!.overriddenPolicyId = overridden.policyId;
-        event.details!.overriddenRuleId = overridden.ruleId;
-      }
+      const event = this.useEvent(grant, subjectId, action, resource, context, overridden, now);
       if (!this.emitBackground(event)) return AUDIT_FAILED_DENY;
+      return grant.decision;
+    }
+    return undefined;
+  }
+
+  private useEvent(
+    grant: Grant,
+    subjectId: string,
+    action: string,
+    resource: AuthzResource,
+    context: AuthzContext | undefined,
+    overridden: Decision | undefined,
+    now: number,
+  ): AuditEvent {
+    const event: AuditEvent = {
+      actor: { id: subjectId, type: grant.actor.type ?? 'user' },
+      action: 'authz.break_glass.used',
+      resource: { type: truncate(resource.type, 128) },
+      outcome: 'success',
+      reason: grant.reason,
+      time: new Date(now),
+      details: { grantId: grant.id, action: truncate(action, 256), use: grant.uses },
+    };
+    if (typeof resource.id === 'string' && resource.id.length > 0)
+      event.resource!.id = truncate(resource.id, 256);
+    if (context !== undefined && typeof context.ip === 'string' && isIP(context.ip) !== 0)
+      event.actor.ip = context.ip;
+    if (overridden?.ruleId !== undefined) {
+      event.details!.overriddenPolicyId = overridden.policyId;
+      event.details!.overriddenRuleId = overridden.ruleId;
+    }
+    return event;
+  }
+
+  /**
+   * `use()` for shared grants: reads the subject's active grants through the store (never a local
+   * copy, so a grant given or revoked on another instance counts at once), records the use
+   * atomically (a grant revoked in between is not used) and audits it. A store failure denies.
+   */
+  async useShared(
+    subjectId: string,
+    action: string,
+    resource: AuthzResource,
+    context: AuthzContext | undefined,
+    overridden: Decision | undefined,
+  ): Promise<Decision | undefined> {
+    const store = this.store!;
+    const now = this.now();
+    const failed = (op: string, err: unknown): Decision => {
+      this.onAuditError(storeError(op, err), {
+        actor: { id: 'bulwark-policy-engine', type: 'system' },
+        action: 'authz.break_glass.store_failed',
+        outcome: 'failure',
+      });
+      return STORE_FAILED_DENY;
+    };
+    let grants: StoredBreakGlassGrant[];
+    try {
+      grants = await store.active(subjectId, now);
+    } catch (err) {
+      return failed('read', err);
+    }
+    for (const stored of grants) {
+      let grant: Grant;
+      try {
+        grant = fromStored(stored);
+      } catch {
+        continue; // a malformed row grants nothing
+      }
+      if (grant.actor.id !== subjectId || grant.expiresAtMs <= now || !this.covers(grant, action, resource))
+        continue;
+      let uses: number | undefined;
+      try {
+        uses = await store.recordUse(grant.id, now);
+      } catch (err) {
+        return failed('write', err);
+      }
+      if (uses === undefined) continue; // revoked or expired meanwhile
+      grant.uses = uses;
+      if (!this.emitBackground(this.useEvent(grant, subjectId, action, resource, context, overridden, now)))
+        return AUDIT_FAILED_DENY;
       return grant.decision;
     }
     return undefined;
@@ -317,6 +430,8 @@ export class BreakGlassRegistry {
 
   /** Whether an active grant covers the request, without recording a use (for explain()). */
   peek(subjectId: string, action: string, resource: AuthzResource): BreakGlassGrant | undefined {
+    // Shared grants are not known synchronously; explain() does not show them.
+    if (this.store !== undefined) return undefined;
     const now = this.now();
     const grant = this.bySubject
       .get(subjectId)
@@ -325,6 +440,7 @@ export class BreakGlassRegistry {
   }
 
   async revoke(grantId: string, by: { actor: BreakGlassActor; reason: string }): Promise<BreakGlassGrant> {
+    if (this.store !== undefined) return this.revokeShared(grantId, by);
     const grant = typeof grantId === 'string' ? this.grants.get(grantId) : undefined;
     if (grant === undefined) {
       throw new BulwarkPolicyError(
@@ -358,17 +474,85 @@ export class BreakGlassRegistry {
     return this.view(grant, now);
   }
 
-  /** Retires (and audits) every grant past its expiry; returns how many were retired. */
-  sweep(): number {
+  private async revokeShared(
+    grantId: string,
+    by: { actor: BreakGlassActor; reason: string },
+  ): Promise<BreakGlassGrant> {
+    const store = this.store!;
+    const found =
+      typeof grantId === 'string' && grantId !== ''
+        ? await storeCall('read', () => store.get(grantId), { grantId: truncate(grantId, 64) })
+        : undefined;
+    if (found === undefined) {
+      throw new BulwarkPolicyError(
+        ErrorCodes.POLICY_BREAK_GLASS_NOT_FOUND,
+        'no break-glass grant with that id',
+        {
+          grantId: typeof grantId === 'string' ? truncate(grantId, 64) : undefined,
+        },
+      );
+    }
     const now = this.now();
+    if (found.revokedAtMs !== undefined || found.expiresAtMs <= now) return viewStored(found, now);
+    const actorId = by?.actor?.id;
+    if (typeof actorId !== 'string' || actorId.length === 0) throw invalid('actor.id', 'is required');
+    const reason = typeof by.reason === 'string' ? by.reason.trim() : '';
+    if (reason.length === 0 || reason.length > this.limits.maxReasonLength) {
+      throw invalid('reason', `is required (1 to ${this.limits.maxReasonLength} characters)`);
+    }
+    // Revoked in the store first (every instance stops honouring it), then audited; only the
+    // instance whose conditional update won audits it.
+    if (await storeCall('revoke', () => store.revoke(found.id, now), { grantId: found.id })) {
+      await this.emitOrThrow({
+        actor: { id: actorId, type: by.actor.type ?? 'user' },
+        action: 'authz.break_glass.revoked',
+        outcome: 'success',
+        reason,
+        time: new Date(now),
+        details: { grantId: found.id, subjectId: found.actor.id, uses: found.uses },
+      });
+    }
+    const after = await storeCall('read', () => store.get(found.id), { grantId: found.id });
+    return viewStored(after ?? found, now);
+  }
+
+  /** Retires (and audits) every grant past its expiry; returns how many were retired. */
+  async sweep(): Promise<number> {
+    const now = this.now();
+    if (this.store !== undefined) return this.sweepShared(now);
     let n = 0;
     for (const [subjectId, list] of [...this.bySubject]) n += this.retireExpired(list, subjectId, now);
     return n;
   }
 
-  list(filter: { active?: boolean } = {}): BreakGlassGrant[] {
-    this.sweep();
+  /** Expiries of shared grants: audited once across instances (the store's claim decides who). */
+  private async sweepShared(now: number): Promise<number> {
+    const store = this.store!;
+    let n = 0;
+    for (const g of await storeCall('read', () => store.expiredUnaudited(now))) {
+      if (!(await storeCall('write', () => store.claimExpiry(g.id), { grantId: g.id }))) continue;
+      n++;
+      this.emitBackground({
+        actor: { ...g.actor },
+        action: 'authz.break_glass.expired',
+        outcome: 'success',
+        reason: g.reason,
+        time: new Date(now),
+        details: { grantId: g.id, expiresAt: new Date(g.expiresAtMs).toISOString(), uses: g.uses },
+      });
+    }
+    return n;
+  }
+
+  async list(filter: { active?: boolean } = {}): Promise<BreakGlassGrant[]> {
+    await this.sweep();
     const now = this.now();
+    if (this.store !== undefined) {
+      const store = this.store;
+      return (await storeCall('read', () => store.list()))
+        .map((g) => viewStored(g, now))
+        .filter((v) => filter.active === undefined || v.active === filter.active);
+    }
     const out: BreakGlassGrant[] = [];
     for (const grant of this.grants.values()) {
       const view = this.view(grant, now);
@@ -467,6 +651,68 @@ export class BreakGlassRegistry {
     if (grant.revokedAtMs !== undefined) view.revokedAt = new Date(grant.revokedAtMs).toISOString();
     return Object.freeze(view);
   }
+}
+
+/** Returned when the shared grant store cannot be read: no emergency access on a guess. */
+export const STORE_FAILED_DENY: Decision = Object.freeze({
+  allowed: false,
+  effect: 'deny',
+  reasonId: 'break_glass_unavailable',
+});
+
+function storeError(op: string, cause: unknown, details?: Record<string, unknown>): BulwarkPolicyError {
+  return new BulwarkPolicyError(
+    ErrorCodes.POLICY_BREAK_GLASS_STORE,
+    `break-glass store ${op} failed`,
+    details,
+    { cause },
+  );
+}
+
+async function storeCall<R>(op: string, fn: () => Promise<R>, details?: Record<string, unknown>): Promise<R> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof BulwarkPolicyError) throw err;
+    throw storeError(op, err, details);
+  }
+}
+
+/** A stored grant as the registry works with it (patterns re-parsed; a malformed row throws). */
+function fromStored(g: StoredBreakGlassGrant): Grant {
+  const actions = patterns(g.actions, 'actions', parseActionPattern);
+  const resources = patterns(g.resources, 'resources', parseResourcePattern);
+  return {
+    id: g.id,
+    actor: Object.freeze({ ...g.actor }),
+    reason: g.reason,
+    actions: Object.freeze(actions.raw),
+    resources: Object.freeze(resources.raw),
+    actionPatterns: actions.parsed,
+    resourcePatterns: resources.parsed,
+    grantedAtMs: g.grantedAtMs,
+    expiresAtMs: g.expiresAtMs,
+    decision: Object.freeze({ allowed: true, effect: 'allow', reasonId: 'break_glass', breakGlassId: g.id }),
+    ...(g.revokedAtMs === undefined ? {} : { revokedAtMs: g.revokedAtMs }),
+    expiredAudited: g.expiredAudited,
+    uses: g.uses,
+  };
+}
+
+function viewStored(g: StoredBreakGlassGrant, now: number): BreakGlassGrant {
+  const view: { -readonly [K in keyof BreakGlassGrant]: BreakGlassGrant[K] } = {
+    id: g.id,
+    actor: Object.freeze({ ...g.actor }),
+    reason: g.reason,
+    actions: Object.freeze([...g.actions]),
+    resources: Object.freeze([...g.resources]),
+    grantedAt: new Date(g.grantedAtMs).toISOString(),
+    expiresAt: new Date(g.expiresAtMs).toISOString(),
+    active: g.revokedAtMs === undefined && g.expiresAtMs > now,
+    uses: g.uses,
+  };
+  if (g.revokedAtMs !== undefined) view.revokedAt = new Date(g.revokedAtMs).toISOString();
+  return Object.freeze(view);
 }
 
 /** Returned when a break-glass use could not be audited: emergency access without a trail is refused. */

@@ -32,4 +32,5 @@ export {
   type BreakGlassActor,
   type BreakGlassOptions,
 } from './break-glass-registry';
+export { MemoryBreakGlassStore, type BreakGlassStore, type StoredBreakGlassGrant } from './break-glass-store';
 export type { ConditionTrace } from './compile-condition';

@@ -1,4 +1,5 @@
 import type { AuditEvent } from '../audit/audit-event';
+import type { BreakGlassStore } from './break-glass-store';
 import { BulwarkConfigError, BulwarkPolicyError, ErrorCodes } from '../errors';
 import { type ActionPattern, matchesActionPattern, parseActionPattern } from './action-pattern';
 import type { Authorizer, AuthzContext, AuthzResource, AuthzSubject, Decision } from './authorizer';
@@ -57,6 +58,13 @@ export interface PolicyEngineOptions {
   /** Called when a background audit write (break-glass use / expiry) fails; default: process warning. */
   onAuditError?: (err: unknown, event: AuditEvent) => void;
   breakGlass?: BreakGlassOptions;
+  /**
+   * Shares break-glass grants between instances (e.g. `bulwarkStores(dataSource).breakGlass` from
+   * @bulwark/typeorm). Grants are then read through the store by `authorize()` on every
+   * break-glass decision; the synchronous `check()` never allows by break-glass (it cannot read
+   * the store, and a local copy could miss a revocation made elsewhere).
+   */
+  breakGlassStore?: BreakGlassStore;
   /** Capacity of the multi-role closure LRU (default 1024). */
   roleCacheSize?: number;
   /** Capacity of the (resource type, action) rule index (default 4096 pairs); beyond it buckets are computed per check. */
@@ -324,7 +332,14 @@ export class PolicyEngine implements Authorizer {
           { code: 'BULWARK_AUDIT_FAILED' },
         );
       });
-    this.breakGlass = new BreakGlassRegistry(options.breakGlass ?? {}, this.nowMs, emit, onAuditError);
+    this.breakGlass = new BreakGlassRegistry(
+      options.breakGlass ?? {},
+      this.nowMs,
+      emit,
+      onAuditError,
+      'breakGlass',
+      options.breakGlassStore,
+    );
     this.compiled = compile(PolicyEngine.validate(options.policy, options.format), this.roleCacheSize);
   }
 
@@ -392,6 +407,43 @@ export class PolicyEngine implements Authorizer {
     }
     if (!this.breakGlass.hasActive) return DEFAULT_DENY;
     return this.breakGlass.use(subject.id, action, resource, context, undefined) ?? DEFAULT_DENY;
+  }
+
+  /**
+   * check() as an asynchronous Authorizer: the same decision, except that with a shared
+   * `breakGlassStore` a deny that break-glass may override is decided by reading the subject's
+   * grants through the store (a grant given or revoked on another instance counts at once; a
+   * store failure denies). Without a store it is check(). The HTTP adapters of a `createBulwark`
+   * with a break-glass store call this.
+   */
+  async authorize(
+    subject: AuthzSubject,
+    action: string,
+    resource: AuthzResource,
+    context?: AuthzContext,
+  ): Promise<Decision> {
+    if (!this.breakGlass.shared) return this.check(subject, action, resource, context);
+    if (!isValidRequest(subject, action, resource)) return INVALID_REQUEST;
+    const c = this.compiled;
+    const ctx = context ?? EMPTY_CONTEXT;
+    const now = this.nowMs;
+    const mask = c.roles.maskOf(subject.roles);
+    const bucket = this.bucket(c, resource.type, action);
+    for (const hard of bucket.hard) {
+      if (applies(hard, mask, subject, resource, ctx, now)) return hard.rule.decision;
+    }
+    for (const soft of bucket.soft) {
+      if (applies(soft, mask, subject, resource, ctx, now)) {
+        const denied = soft.rule.decision;
+        return (await this.breakGlass.useShared(subject.id, action, resource, context, denied)) ?? denied;
+      }
+    }
+    for (const allow of bucket.allow) {
+      if (applies(allow, mask, subject, resource, ctx, now)) return allow.rule.decision;
+    }
+    return (
+      (await this.breakGlass.useShared(subject.id, action, resource, context, undefined)) ?? DEFAULT_DENY
+    );
   }
 
   /** Like check(), but throws `BulwarkPolicyError` `ERR_POLICY_DENIED` (details.reasonId) on deny. */
@@ -546,12 +598,12 @@ export class PolicyEngine implements Authorizer {
   }
 
   /** Grants for review (all, or only active / inactive ones). Expired grants are audited as expired here at the latest. */
-  listBreakGlass(filter: { active?: boolean } = {}): BreakGlassGrant[] {
+  listBreakGlass(filter: { active?: boolean } = {}): Promise<BreakGlassGrant[]> {
     return this.breakGlass.list(filter);
   }
 
   /** Retires expired grants now, emitting their `authz.break_glass.expired` events; call it on a timer for timely expiry events. */
-  sweepBreakGlass(): number {
+  sweepBreakGlass(): Promise<number> {
     return this.breakGlass.sweep();
   }
 }

@@ -97,7 +97,7 @@ export interface MfaPolicySource {
 }
 export interface PolicyEngineSource {
   explain(subject: AuthzSubject, action: string, resource: AuthzResource): { readonly decision: Decision };
-  listBreakGlass(filter?: { active?: boolean }): BreakGlassGrant[];
+  listBreakGlass(filter?: { active?: boolean }): BreakGlassGrant[] | Promise<BreakGlassGrant[]>;
   /** The loaded policy (`PolicyEngine.policy`): rules are counted and a grant probe derived from it. */
   readonly policy?: PolicyDocument;
   /** The break-glass grant path (`PolicyEngine.grantBreakGlass`). */
@@ -727,7 +727,7 @@ export class ComplianceKit {
     log: AuditLogSource | undefined,
   ): Promise<AuthzEvidence> {
     const { decision } = engine.explain(PROBE_SUBJECT, PROBE_ACTION, PROBE_RESOURCE);
-    const grants = engine.listBreakGlass();
+    const grants = await engine.listBreakGlass();
     let recorded: Set<string> | undefined;
     let audited: { count: number; lastAt?: string } | undefined;
     if (log !== undefined) {

@@ -93,7 +93,7 @@ const ADAPTERS: Record<PrivacyName, (service: object, now: Date) => Promise<unkn
     if (!has(service, 'list', 'missingAgreements')) return undefined;
     const p = service as ProcessorRegister;
     return (async (): Promise<ProcessorEvidence> => ({
-      processors: p.list().map((x) => ({
+      processors: (await p.list()).map((x) => ({
         id: x.id,
         name: x.name,
         role: x.role,
@@ -105,9 +105,12 @@ const ADAPTERS: Record<PrivacyName, (service: object, now: Date) => Promise<unkn
           ...(a.expiresAt ? { expiresAt: a.expiresAt } : {}),
         })),
       })),
-      gaps: p
-        .missingAgreements(now)
-        .map((g) => ({ processorId: g.processorId, required: g.required, reason: g.reason, basis: g.basis })),
+      gaps: (await p.missingAgreements(now)).map((g) => ({
+        processorId: g.processorId,
+        required: g.required,
+        reason: g.reason,
+        basis: g.basis,
+      })),
     }))();
   },
   breaches: (service) => {
@@ -115,7 +118,7 @@ const ADAPTERS: Record<PrivacyName, (service: object, now: Date) => Promise<unkn
     const b = service as BreachRegister;
     return (async (): Promise<BreachEvidence> => ({
       ...(typeof b.deadlines === 'function' ? { deadlines: b.deadlines() } : {}),
-      incidents: b.list().map((i) => ({
+      incidents: (await b.list()).map((i) => ({
         id: i.id,
         detectedAt: i.detectedAt,
         ...(i.drill === true ? { drill: true } : {}),
@@ -132,26 +135,26 @@ const ADAPTERS: Record<PrivacyName, (service: object, now: Date) => Promise<unkn
     if (!has(service, 'list', 'gaps')) return undefined;
     const r = service as ProcessingRegister;
     return (async (): Promise<ProcessingEvidence> => ({
-      activities: r.list().map((a) => ({
+      activities: (await r.list()).map((a) => ({
         id: a.id,
         name: a.name,
         purposes: [...a.purposes],
         ...(a.lawfulBasis ? { lawfulBasis: a.lawfulBasis } : {}),
         entities: [...a.entities],
       })),
-      gaps: r.gaps(),
+      gaps: await r.gaps(),
     }))();
   },
   dataRetention: (service) => {
     if (!has(service, 'policies', 'sources')) return undefined;
     const d = service as DataRetention;
     return (async (): Promise<DataRetentionEvidence> => ({
-      rules: d.policies().map((x) => ({
+      rules: (await d.policies()).map((x) => ({
         id: x.id,
         target: x.sourceId !== undefined ? `source:${x.sourceId}` : `category:${String(x.category)}`,
         days: x.days,
       })),
-      sources: d.sources().map((s) => ({
+      sources: (await d.sources()).map((s) => ({
         id: s.id,
         category: s.category,
         ...(s.ruleId ? { ruleId: s.ruleId } : {}),

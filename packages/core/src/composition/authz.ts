@@ -1,3 +1,4 @@
+import type { BreakGlassStore } from '../authz/break-glass-store';
 import type { AuthzConfig } from './bulwark-config';
 import type { AuditLog } from '../audit/audit-log';
 import { checkBreakGlassLimits, type BreakGlassOptions } from '../authz/break-glass-registry';
@@ -86,6 +87,7 @@ export async function openAuthz(
   a: AuthzPlan,
   auditLog: AuditLog | undefined,
   clock: (() => Date) | undefined,
+  breakGlassStore?: BreakGlassStore,
 ): Promise<PolicyEngine> {
   let document = a.document;
   if (a.file !== undefined) {
@@ -101,6 +103,7 @@ export async function openAuthz(
         policy: document!,
         ...(auditLog ? { auditLog } : {}),
         ...(a.breakGlass ? { breakGlass: a.breakGlass } : {}),
+        ...(breakGlassStore ? { breakGlassStore } : {}),
         ...withClock(clock),
       }),
   );

@@ -9,6 +9,8 @@ import type { FsyncPolicy } from '../audit/file-audit-store';
 import type { Redactor, RedactorOptions } from '../audit/redactor';
 import type { RetentionPolicyOptions } from '../audit/retention-policy';
 import type { BreakGlassOptions } from '../authz/break-glass-registry';
+import type { BreakGlassStore } from '../authz/break-glass-store';
+import type { Authorizer } from '../authz/authorizer';
 import type { PolicyDocument } from '../authz/policy-document';
 import type { PolicyEngine } from '../authz/policy-engine';
 import type { ComplianceKit, ComplianceKitOptions } from '../compliance/compliance-kit';
@@ -24,21 +26,23 @@ import type { MfaPolicy, MfaPolicyOptions } from '../mfa/mfa-policy';
 import type { MfaStore } from '../mfa/mfa-store';
 import type { RecoveryCodes, RecoveryCodesOptions } from '../mfa/recovery-codes';
 import type { TotpFactor, TotpFactorOptions } from '../mfa/totp-factor';
-import type { BreachDeadlineRules, BreachRegister } from '../privacy/breach-register';
+import type { BreachDeadlineRules, BreachIncident, BreachRegister } from '../privacy/breach-register';
+import type { RegisterStore } from '../privacy/register-store';
 import type { ClassificationRegistry } from '../privacy/classification-registry';
 import type { ConsentManager, ConsentPurposeInput } from '../privacy/consent-manager';
 import type { ConsentStore } from '../privacy/consent-store';
-import type { DataRetention, RetentionRule } from '../privacy/data-retention';
+import type { DataRetention, RetentionHold, RetentionRule } from '../privacy/data-retention';
 import type { DataSubjectRequests, IdentityVerifier } from '../privacy/data-subject-requests';
 import type { DsrStore } from '../privacy/dsr-store';
 import type { ErasureEvidenceOptions } from '../privacy/erasure-evidence';
 import type { ErasureReceiptSigner } from '../privacy/erasure-receipt';
 import type {
+  ProcessingActivity,
   ProcessingActivityInput,
   ProcessingRegister,
   ProcessingRegisterOptions,
 } from '../privacy/processing-register';
-import type { ProcessorInput, ProcessorRegister } from '../privacy/processor-register';
+import type { Processor, ProcessorInput, ProcessorRegister } from '../privacy/processor-register';
 import type { BruteForceGuard, BruteForceGuardOptions } from '../threat/brute-force-guard';
 import type { ThreatDetector, ThreatDetectorOptions } from '../threat/threat-detector';
 import type { TokenService, TokenServiceOptions } from '../tokens/token-service';
@@ -132,14 +136,16 @@ export interface PrivacyConfig {
   /** Default: `defaultClassificationRegistry` (the one @bulwark/typeorm's decorators fill). */
   classification?: ClassificationRegistry;
   consent?: {
-    store: ConsentStore | 'memory';
+    /** Required unless `stores.consent` is given. */
+    store?: ConsentStore | 'memory';
     /** Registered on start-up (register later ones with `consent.registerPurpose`). */
     purposes?: readonly ConsentPurposeInput[];
     /** Audit retention category of consent events. Default `consent`. */
     auditCategory?: string;
   };
   dsr?: {
-    store: DsrStore | 'memory';
+    /** Required unless `stores.dsr` is given. */
+    store?: DsrStore | 'memory';
     /** Required before identity checks pass: here, or later with `bulwark.setIdentityVerifier()`. */
     verifyIdentity?: IdentityVerifier;
     /** Signs erasure receipts: a private Ed25519 JWK, a file holding one, or a signer. */
@@ -172,13 +178,34 @@ export interface PrivacyConfig {
 
 export type ComplianceConfig = Omit<ComplianceKitOptions, 'clock' | 'configPath'>;
 
+/**
+ * Every store in one object (e.g. `bulwarkStores(dataSource)` from @bulwark/typeorm): each one fills
+ * the store of its section when that section is configured and names no store of its own, so N
+ * instances on one database share every register. Unused stores are ignored.
+ */
+export interface BulwarkStores {
+  keys?: KeyStore;
+  consent?: ConsentStore;
+  dsr?: DsrStore;
+  mfa?: MfaStore;
+  breakGlass?: BreakGlassStore;
+  breaches?: RegisterStore<BreachIncident>;
+  processors?: RegisterStore<Processor>;
+  processing?: RegisterStore<ProcessingActivity>;
+  retentionRules?: RegisterStore<RetentionRule>;
+  legalHolds?: RegisterStore<RetentionHold>;
+}
+
 export interface BulwarkConfig {
   /** Field encryption. Omit to run without a key ring. */
   keys?: {
     /** Default: the BULWARK_MASTER_KEY environment variable. */
     masterKey?: MasterKeyConfig;
-    /** Required when `keys` is set: there is no silent in-memory default that would lose keys. */
-    store: KeyStoreConfig;
+    /**
+     * Required when `keys` is set (here or as `stores.keys`): there is no silent in-memory default
+     * that would lose keys.
+     */
+    store?: KeyStoreConfig;
     /** AEAD for new keys. Default aes-256-gcm. */
     defaultAlgorithm?: AeadAlgorithm;
     /** Key ids created on start-up when missing (e.g. ['pii', 'phi']). */
@@ -202,6 +229,8 @@ export interface BulwarkConfig {
   compliance?: ComplianceConfig;
   /** Time source for every engine (tests). Default the system clock. */
   clock?: () => Date;
+  /** Stores shared by every section (see BulwarkStores); a section's own `store` wins. */
+  stores?: BulwarkStores;
 }
 
 /**
@@ -215,8 +244,11 @@ export interface Bulwark {
   readonly tokens?: TokenService;
   readonly auditLog?: AuditLog;
   readonly policyEngine?: PolicyEngine;
-  /** The policy engine under the name the HTTP adapters use. */
-  readonly authorizer?: PolicyEngine;
+  /**
+   * What the HTTP adapters ask: the policy engine, or with a shared break-glass store
+   * (`stores.breakGlass`) its `authorize()` (grants read through the store).
+   */
+  readonly authorizer?: Authorizer;
   readonly mfaPolicy?: MfaPolicy;
   readonly totp?: TotpFactor;
   readonly recoveryCodes?: RecoveryCodes;

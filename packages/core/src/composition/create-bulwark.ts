@@ -8,9 +8,17 @@ import type { BruteForceGuard } from '../threat/brute-force-guard';
 import { TokenService } from '../tokens/token-service';
 import { openAudit, planAudit } from './audit';
 import { openAuthz, planAuthz, type AuthzPlan } from './authz';
-import type { AuditConfig, Bulwark, BulwarkConfig, ComplianceConfig, PrivacyConfig } from './bulwark-config';
+import type {
+  AuditConfig,
+  Bulwark,
+  BulwarkConfig,
+  BulwarkStores,
+  ComplianceConfig,
+  PrivacyConfig,
+} from './bulwark-config';
 import {
   configError,
+  hasMethods,
   invalid,
   isPlainObject,
   optionalFunction,
@@ -38,7 +46,53 @@ const KNOWN_TOP_LEVEL = optionKeys<BulwarkConfig>({
   privacy: true,
   compliance: true,
   clock: true,
+  stores: true,
 });
+const STORE_METHODS: Record<keyof BulwarkStores, readonly string[]> = {
+  keys: ['loadKeys', 'insertKeyVersion'],
+  consent: ['append', 'latest', 'history'],
+  dsr: ['save', 'get', 'list'],
+  mfa: ['getTotp', 'getRecoveryCodes'],
+  breakGlass: ['insert', 'active', 'revoke', 'recordUse'],
+  breaches: ['get', 'list', 'insert', 'update', 'delete'],
+  processors: ['get', 'list', 'insert', 'update', 'delete'],
+  processing: ['get', 'list', 'insert', 'update', 'delete'],
+  retentionRules: ['get', 'list', 'insert', 'update', 'delete'],
+  legalHolds: ['get', 'list', 'insert', 'update', 'delete'],
+};
+
+/** Checks `stores` (each a store of its kind) and fills the sections that name no store of their own. */
+function applyStores(config: BulwarkConfig): { config: BulwarkConfig; stores: BulwarkStores } {
+  const stores = config.stores;
+  if (stores === undefined) return { config, stores: {} };
+  if (!isPlainObject(stores as unknown)) throw invalid('stores', 'an object of stores', stores);
+  rejectUnknown(stores as Record<string, unknown>, Object.keys(STORE_METHODS), 'stores.');
+  for (const [name, methods] of Object.entries(STORE_METHODS)) {
+    const store = (stores as Record<string, unknown>)[name];
+    if (store !== undefined && !hasMethods(store, ...methods)) {
+      throw invalid(`stores.${name}`, `a store with ${methods.join(', ')}`, store);
+    }
+  }
+  const out: BulwarkConfig = { ...config };
+  if (isPlainObject(config.keys as unknown) && config.keys!.store === undefined && stores.keys) {
+    out.keys = { ...config.keys!, store: stores.keys };
+  }
+  if (isPlainObject(config.mfa as unknown) && config.mfa!.store === undefined && stores.mfa) {
+    out.mfa = { ...config.mfa!, store: stores.mfa };
+  }
+  const privacy = config.privacy;
+  if (isPlainObject(privacy as unknown)) {
+    const p = { ...privacy! };
+    if (isPlainObject(p.consent as unknown) && p.consent!.store === undefined && stores.consent) {
+      p.consent = { ...p.consent!, store: stores.consent };
+    }
+    if (isPlainObject(p.dsr as unknown) && p.dsr!.store === undefined && stores.dsr) {
+      p.dsr = { ...p.dsr!, store: stores.dsr };
+    }
+    out.privacy = p;
+  }
+  return { config: out, stores };
+}
 const KNOWN_COMPLIANCE = optionKeys<ComplianceConfig>({
   privilegedRoles: true,
   httpSurface: true,
@@ -59,12 +113,14 @@ interface Plan extends ThreatPlan {
   mfa?: MfaPlan;
   privacy?: PrivacyConfig;
   compliance?: ComplianceConfig;
+  stores: BulwarkStores;
 }
 
 /** Validates the whole config synchronously; nothing is opened yet. */
-function plan(config: BulwarkConfig): Plan {
-  if (!isPlainObject(config as unknown)) throw invalid('config', 'an object', config);
-  rejectUnknown(config as Record<string, unknown>, KNOWN_TOP_LEVEL, '');
+function plan(given: BulwarkConfig): Plan {
+  if (!isPlainObject(given as unknown)) throw invalid('config', 'an object', given);
+  rejectUnknown(given as Record<string, unknown>, KNOWN_TOP_LEVEL, '');
+  const { config, stores } = applyStores(given);
   optionalFunction(config.clock, 'clock');
   const clock = config.clock;
   const keys = planKeys(config.keys);
@@ -85,7 +141,7 @@ function plan(config: BulwarkConfig): Plan {
   const compliance = section(config.compliance, 'compliance', KNOWN_COMPLIANCE) as
     ComplianceConfig | undefined;
   if (compliance !== undefined) new ComplianceKit({ ...compliance, configPath: 'compliance' });
-  return { clock, keys, passwords, tokens, audit, authz, mfa, ...threat, privacy, compliance };
+  return { clock, keys, passwords, tokens, audit, authz, mfa, ...threat, privacy, compliance, stores };
 }
 
 /**
@@ -120,7 +176,7 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     ({ log: auditLog, hmacKey: auditHmacKey } = await openAudit(p.audit, p.detector, clock, opened));
 
   const policyEngine: PolicyEngine | undefined = p.authz
-    ? await openAuthz(p.authz, auditLog, clock)
+    ? await openAuthz(p.authz, auditLog, clock, p.stores.breakGlass)
     : undefined;
   const bruteForce: BruteForceGuard | undefined = p.bruteForce
     ? await openBruteForce(p.bruteForce)
@@ -130,7 +186,7 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     : {};
 
   const privacy = p.privacy
-    ? await openPrivacy(p.privacy, { keyRing, auditLog, auditHmacKey, clock }, opened)
+    ? await openPrivacy(p.privacy, { keyRing, auditLog, auditHmacKey, clock, stores: p.stores }, opened)
     : undefined;
 
   let compliance: ComplianceKit | undefined;
@@ -165,7 +221,11 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     tokens: p.tokens,
     auditLog,
     policyEngine,
-    authorizer: policyEngine,
+    // With shared grants the adapters must ask authorize(): check() cannot read the store.
+    authorizer:
+      policyEngine !== undefined && p.stores.breakGlass !== undefined
+        ? Object.freeze({ check: policyEngine.authorize.bind(policyEngine) })
+        : policyEngine,
     mfaPolicy: p.mfa?.policy,
     totp,
     recoveryCodes,

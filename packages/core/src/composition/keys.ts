@@ -98,7 +98,7 @@ export function planKeys(value: unknown): KeysPlan | undefined {
   if (value.store === undefined) {
     throw new BulwarkConfigError(
       ErrorCodes.CONFIG_INVALID,
-      'keys.store is required: { file: "path" } or a KeyStore ("memory" only for tests: keys are lost on restart)',
+      'keys.store is required: { file: "path" } or a KeyStore (or stores.keys; "memory" only for tests: keys are lost on restart)',
       { path: 'keys.store' },
     );
   }

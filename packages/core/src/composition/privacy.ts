@@ -12,8 +12,13 @@ import { ErasureEvidence, type ErasureEvidenceOptions } from '../privacy/erasure
 import { ErasureReceiptSigner } from '../privacy/erasure-receipt';
 import { MemoryConsentStore } from '../privacy/memory-consent-store';
 import { MemoryDsrStore } from '../privacy/memory-dsr-store';
-import { ProcessingRegister } from '../privacy/processing-register';
-import { ProcessorRegister } from '../privacy/processor-register';
+import { ProcessingRegister, type ProcessingActivity } from '../privacy/processing-register';
+import { ProcessorRegister, type Processor } from '../privacy/processor-register';
+import type { BreachIncident } from '../privacy/breach-register';
+import type { RetentionHold, RetentionRule } from '../privacy/data-retention';
+import type { RegisterStore } from '../privacy/register-store';
+import { privacyError } from '../privacy/privacy-input';
+import { BulwarkPrivacyError, ErrorCodes } from '../errors';
 import { HMAC_MIN_BYTES } from './audit';
 import type { PrivacyConfig } from './bulwark-config';
 import {
@@ -125,6 +130,7 @@ export function planPrivacy(value: unknown): PrivacyConfig | undefined {
   section(privacy.breaches, 'privacy.breaches', KNOWN_BREACHES);
   // Registrations (purposes, processors, activities, rules) are checked now, on throwaway services.
   assemblePrivacy(privacy as PrivacyConfig, {});
+  checkRegistrations(privacy as PrivacyConfig);
   return privacy as PrivacyConfig;
 }
 
@@ -178,6 +184,105 @@ interface PrivacyWiring {
   receiptSigner?: ErasureReceiptSigner;
   /** The erasure pseudonym key, read or derived by `openPrivacy`. */
   pseudonymKey?: Uint8Array;
+  stores?: PrivacyStores;
+}
+
+/** The register stores `createBulwark({ stores })` hands to the privacy services. */
+export interface PrivacyStores {
+  breaches?: RegisterStore<BreachIncident>;
+  processors?: RegisterStore<Processor>;
+  processing?: RegisterStore<ProcessingActivity>;
+  retentionRules?: RegisterStore<RetentionRule>;
+  legalHolds?: RegisterStore<RetentionHold>;
+}
+
+/**
+ * The registrations the configuration declares (processors, activities, retention rules),
+ * checked without any store: plan() calls it so a mistake names its config path before anything
+ * is opened.
+ */
+function checkRegistrations(privacy: PrivacyConfig): void {
+  const processorIds = new Set<string>();
+  (privacy.processors ?? []).forEach((input, i) =>
+    underPath(`privacy.processors[${i}]`, () => {
+      const p = ProcessorRegister.prepare(input);
+      if (processorIds.has(p.id)) {
+        throw new BulwarkPrivacyError(
+          ErrorCodes.PRIVACY_DUPLICATE_ID,
+          `processor ${p.id} is already registered`,
+          {
+            id: p.id,
+          },
+        );
+      }
+      if (p.parentId !== undefined && !processorIds.has(p.parentId)) {
+        throw privacyError(`processor ${p.id}.parentId`, 'must name a registered processor');
+      }
+      processorIds.add(p.id);
+    }),
+  );
+  const rules: RetentionRule[] = [];
+  (privacy.retention?.rules ?? []).forEach((rule, i) =>
+    underPath(`privacy.retention.rules[${i}]`, () => {
+      const r = DataRetention.preparePolicy(rule);
+      if (rules.some((x) => x.id === r.id)) {
+        throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `retention policy ${r.id} exists`, {
+          id: r.id,
+        });
+      }
+      const clash = rules.find(
+        (x) =>
+          (r.sourceId !== undefined && x.sourceId === r.sourceId) ||
+          (r.category !== undefined && x.category === r.category),
+      );
+      if (clash)
+        throw privacyError(`retention.policy ${r.id}`, `targets what policy ${clash.id} already covers`);
+      rules.push(r);
+    }),
+  );
+  const activityIds = new Set<string>();
+  (privacy.processing?.activities ?? []).forEach((activity, i) =>
+    underPath(`privacy.processing.activities[${i}]`, () => {
+      const a = ProcessingRegister.prepare(activity);
+      if (activityIds.has(a.id)) {
+        throw new BulwarkPrivacyError(
+          ErrorCodes.PRIVACY_DUPLICATE_ID,
+          `activity ${a.id} is already registered`,
+          {
+            id: a.id,
+          },
+        );
+      }
+      const unknown = a.recipients.filter((r) => !processorIds.has(r));
+      if (unknown.length > 0) {
+        throw privacyError(
+          `activity ${a.id}.recipients`,
+          `names unregistered processors: ${unknown.join(', ')}`,
+        );
+      }
+      activityIds.add(a.id);
+    }),
+  );
+}
+
+/**
+ * Writes the configuration's registrations into the (possibly shared) registers: each is
+ * inserted when absent and replaced when it differs, so instances started with one configuration
+ * agree, and a restart re-applies it without duplicates.
+ */
+async function seedPrivacy(privacy: PrivacyConfig, out: OpenedPrivacy): Promise<void> {
+  for (const [i, input] of (privacy.processors ?? []).entries()) {
+    await underPathAsync(`privacy.processors[${i}]`, () => out.processors.ensure(input));
+  }
+  for (const [i, rule] of (privacy.retention?.rules ?? []).entries()) {
+    await underPathAsync(`privacy.retention.rules[${i}]`, () => out.dataRetention.ensurePolicy(rule));
+  }
+  const processing = out.processing;
+  if (processing !== undefined) {
+    for (const [i, activity] of (privacy.processing?.activities ?? []).entries()) {
+      await underPathAsync(`privacy.processing.activities[${i}]`, () => processing.ensure(activity));
+    }
+  }
 }
 
 /**
@@ -188,9 +293,10 @@ function assemblePrivacy(privacy: PrivacyConfig, wired: PrivacyWiring): OpenedPr
   const { keyRing, auditLog, clock } = wired;
   const classification = privacy.classification ?? defaultClassificationRegistry;
   const audit = auditLog ? { auditLog } : {};
+  const stores = wired.stores ?? {};
   const out: OpenedPrivacy = {
     classification,
-    processors: new ProcessorRegister(),
+    processors: new ProcessorRegister(stores.processors ? { store: stores.processors } : {}),
     dataRetention: underPath(
       'privacy.retention',
       () =>
@@ -200,6 +306,8 @@ function assemblePrivacy(privacy: PrivacyConfig, wired: PrivacyWiring): OpenedPr
             ? { maxBatches: privacy.retention.maxBatches }
             : {}),
           configPath: 'privacy.retention',
+          ...(stores.retentionRules ? { ruleStore: stores.retentionRules } : {}),
+          ...(stores.legalHolds ? { holdStore: stores.legalHolds } : {}),
           ...withClock(clock),
         }),
     ),
@@ -209,17 +317,11 @@ function assemblePrivacy(privacy: PrivacyConfig, wired: PrivacyWiring): OpenedPr
         new BreachRegister({
           ...audit,
           ...(privacy.breaches?.deadlines !== undefined ? { deadlines: privacy.breaches.deadlines } : {}),
+          ...(stores.breaches ? { store: stores.breaches } : {}),
           ...withClock(clock),
         }),
     ),
   };
-  (privacy.processors ?? []).forEach((input, i) =>
-    underPath(`privacy.processors[${i}]`, () => out.processors.register(input)),
-  );
-  (privacy.retention?.rules ?? []).forEach((rule, i) =>
-    underPath(`privacy.retention.rules[${i}]`, () => out.dataRetention.addPolicy(rule)),
-  );
-
   if (privacy.consent) {
     const c = privacy.consent;
     const consent = underPath(
@@ -273,11 +375,9 @@ function assemblePrivacy(privacy: PrivacyConfig, wired: PrivacyWiring): OpenedPr
           controller: pr.controller,
           classification,
           processors: out.processors,
+          ...(stores.processing ? { store: stores.processing } : {}),
           ...withClock(clock),
         }),
-    );
-    (pr.activities ?? []).forEach((activity, i) =>
-      underPath(`privacy.processing.activities[${i}]`, () => processing.register(activity)),
     );
     out.processing = processing;
   }
@@ -297,7 +397,13 @@ function dsrEvidence(
 /** Reads the receipt key, takes the stores (closed by close()), then assembles the services. */
 export async function openPrivacy(
   privacy: PrivacyConfig,
-  wired: { keyRing?: KeyRing; auditLog?: AuditLog; auditHmacKey?: Uint8Array; clock?: () => Date },
+  wired: {
+    keyRing?: KeyRing;
+    auditLog?: AuditLog;
+    auditHmacKey?: Uint8Array;
+    clock?: () => Date;
+    stores?: PrivacyStores & { dsr?: DsrStore; consent?: ConsentStore };
+  },
   opened: Opened[],
 ): Promise<OpenedPrivacy> {
   const d = privacy.dsr;
@@ -335,23 +441,26 @@ export async function openPrivacy(
         );
   let consentStore: ConsentStore | undefined;
   if (privacy.consent) {
+    // planPrivacy() demands a store (here or through `stores`).
     const store: ConsentStore =
-      privacy.consent.store === 'memory' ? new MemoryConsentStore() : privacy.consent.store;
+      privacy.consent.store === 'memory' ? new MemoryConsentStore() : privacy.consent.store!;
     consentStore = store;
     opened.push({ name: 'privacy.consent.store', close: () => store.close?.() });
   }
   let dsrStore: DsrStore | undefined;
   if (d) {
-    const store: DsrStore = d.store === 'memory' ? new MemoryDsrStore() : d.store;
+    const store: DsrStore = d.store === 'memory' ? new MemoryDsrStore() : d.store!;
     dsrStore = store;
     opened.push({ name: 'privacy.dsr.store', close: () => store.close?.() });
   }
   const { auditHmacKey: _unused, ...rest } = wired;
-  return assemblePrivacy(privacy, {
+  const out = assemblePrivacy(privacy, {
     ...rest,
     consentStore,
     dsrStore,
     receiptSigner,
     ...(pseudonymKey ? { pseudonymKey } : {}),
   });
+  await seedPrivacy(privacy, out);
+  return out;
 }

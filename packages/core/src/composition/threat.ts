@@ -37,6 +37,7 @@ const KNOWN_DETECTOR = optionKeys<NonNullable<ThreatConfig['detector']>>({
   maxEntriesPerKey: true,
   actor: true,
   category: true,
+  windows: true,
 });
 
 export interface ThreatPlan {

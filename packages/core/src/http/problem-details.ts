@@ -179,6 +179,7 @@ const BY_CODE = {
     detail: 'No such break-glass grant.',
   },
   [ErrorCodes.POLICY_AUDIT_FAILED]: UNAVAILABLE,
+  [ErrorCodes.POLICY_BREAK_GLASS_STORE]: UNAVAILABLE,
   // mfa: every wrong code answers the same
   [ErrorCodes.MFA_INVALID_CODE]: INVALID_CODE,
   [ErrorCodes.MFA_REPLAY]: INVALID_CODE,
@@ -214,6 +215,8 @@ const BY_CODE = {
   [ErrorCodes.PRIVACY_INVALID_ARGUMENT]: BAD_REQUEST,
   [ErrorCodes.PRIVACY_DUPLICATE_ID]: CONFLICT,
   [ErrorCodes.PRIVACY_NOT_FOUND]: { status: 404, title: 'Not Found', detail: 'No such request.' },
+  [ErrorCodes.PRIVACY_CONFLICT]: { ...CONFLICT, detail: 'The record changed concurrently; retry.' },
+  [ErrorCodes.PRIVACY_STORE]: UNAVAILABLE,
   [ErrorCodes.DSR_INVALID_TRANSITION]: CONFLICT,
   [ErrorCodes.DSR_IDENTITY_NOT_VERIFIED]: { status: 403, title: 'Identity not verified' },
   [ErrorCodes.DSR_EXTENSION_INVALID]: { status: 422, title: 'Invalid deadline extension' },

@@ -16,6 +16,15 @@ import {
   HOUR_MS,
   privacyError,
 } from './privacy-input';
+import {
+  checkRegisterStore,
+  conflict,
+  MemoryRegisterStore,
+  checkedRecord,
+  storeCall,
+  type RegisterStore,
+  type StoredRecord,
+} from './register-store';
 
 export type BreachSeverity = 'low' | 'medium' | 'high' | 'critical';
 export type BreachAudience = 'authority' | 'subjects';
@@ -107,13 +116,19 @@ export interface OverdueNotification {
 
 const SEVERITIES: readonly BreachSeverity[] = ['low', 'medium', 'high', 'critical'];
 
+const duplicate = (id: string): BulwarkPrivacyError =>
+  new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `breach ${id} exists`, { id });
+
 /**
  * Personal data breach register with notification clocks (GDPR Art. 33(5): document every breach,
  * its effects and the remedial action; HIPAA breach notification rule). `overdue(now)` lists owed
  * notifications past their deadline.
+ *
+ * Incidents live in `store` (default: process memory). With a shared SQL store every instance
+ * sees every incident, and an update based on a stale read is refused (ERR_PRIVACY_CONFLICT).
  */
 export class BreachRegister {
-  private readonly map = new Map<string, BreachIncident>();
+  private readonly store: RegisterStore<BreachIncident>;
   private readonly rules: BreachDeadlineRules;
   private readonly auditLog?: PrivacyAuditSink;
   private readonly actor: AuditActor;
@@ -125,9 +140,15 @@ export class BreachRegister {
       auditLog?: PrivacyAuditSink;
       actor?: AuditActor;
       clock?: () => Date;
+      /** Where incidents are kept. Default: process memory. */
+      store?: RegisterStore<BreachIncident>;
     } = {},
   ) {
     const o = checkObject(options, 'breaches.options');
+    this.store =
+      o.store === undefined
+        ? new MemoryRegisterStore<BreachIncident>()
+        : checkRegisterStore<BreachIncident>(o.store, 'breaches.options.store');
     const d = o.deadlines === undefined ? {} : checkObject(o.deadlines, 'breaches.options.deadlines');
     this.rules = {
       authorityHours:
@@ -175,8 +196,7 @@ export class BreachRegister {
     if (i.drill !== undefined && typeof i.drill !== 'boolean')
       throw privacyError('breach.drill', 'must be a boolean');
     const id = i.id === undefined ? randomUUID() : checkId(i.id, 'breach.id');
-    if (this.map.has(id))
-      throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `breach ${id} exists`, { id });
+    if ((await this.read(id)) !== undefined) throw duplicate(id);
     const at = `breach ${id}`;
     const detectedAt = checkDate(i.detectedAt, `${at}.detectedAt`);
     const occurredAt = i.occurredAt === undefined ? undefined : checkDate(i.occurredAt, `${at}.occurredAt`);
@@ -223,13 +243,19 @@ export class BreachRegister {
       status: 'open',
       ...(i.drill === true ? { drill: true } : {}),
     };
-    await this.audit('breach.recorded', incident, {
-      ...(incident.drill === true ? { drill: true } : {}),
-      severity: incident.severity,
-      affectedSubjects: incident.affectedSubjects,
-      detectedAt: incident.detectedAt,
-    });
-    this.map.set(id, incident);
+    // Stored, then audited; an incident whose audit event cannot be written is taken back.
+    if (!(await storeCall('breach register', () => this.store.insert(id, incident)))) throw duplicate(id);
+    try {
+      await this.audit('breach.recorded', incident, {
+        ...(incident.drill === true ? { drill: true } : {}),
+        severity: incident.severity,
+        affectedSubjects: incident.affectedSubjects,
+        detectedAt: incident.detectedAt,
+      });
+    } catch (error) {
+      await this.store.delete(id, 1).catch(() => undefined);
+      throw error;
+    }
     return frozenCopy(incident);
   }
 
@@ -238,7 +264,7 @@ export class BreachRegister {
     incidentId: string,
     input: { to: BreachAudience; at?: Date | string; reference?: string },
   ): Promise<BreachIncident> {
-    const incident = this.load(incidentId);
+    const { value: incident, version } = await this.load(incidentId);
     const i = checkObject(input, 'breach.notify');
     if (i.to !== 'authority' && i.to !== 'subjects')
       throw privacyError('breach.notify.to', "must be 'authority' or 'subjects'");
@@ -259,43 +285,46 @@ export class BreachRegister {
       ...incident,
       notifications: incident.notifications.map((x) => (x.to === n.to ? updated : x)),
     };
-    await this.audit('breach.notified', next, {
-      to: n.to,
-      notifiedAt: updated.notifiedAt!,
-      dueAt: n.dueAt,
-      late: Date.parse(updated.notifiedAt!) > Date.parse(n.dueAt),
-    });
-    this.map.set(next.id, next);
+    await this.replace(incident, version, next, () =>
+      this.audit('breach.notified', next, {
+        to: n.to,
+        notifiedAt: updated.notifiedAt!,
+        dueAt: n.dueAt,
+        late: Date.parse(updated.notifiedAt!) > Date.parse(n.dueAt),
+      }),
+    );
     return frozenCopy(next);
   }
 
   async close(incidentId: string, at: Date | string = this.clock()): Promise<BreachIncident> {
-    const incident = this.load(incidentId);
+    const { value: incident, version } = await this.load(incidentId);
     const when = checkDate(at, 'breach.close.at');
     const next: BreachIncident = { ...incident, status: 'closed', closedAt: when.toISOString() };
-    await this.audit('breach.closed', next, {});
-    this.map.set(next.id, next);
+    await this.replace(incident, version, next, () => this.audit('breach.closed', next, {}));
     return frozenCopy(next);
   }
 
-  get(id: string): BreachIncident | undefined {
-    const i = this.map.get(id);
-    return i === undefined ? undefined : frozenCopy(i);
+  async get(id: string): Promise<BreachIncident | undefined> {
+    if (typeof id !== 'string' || id === '') return undefined;
+    const r = await this.read(id);
+    return r === undefined ? undefined : frozenCopy(r.value);
   }
 
   /** Incidents by detection time (evidence: the breach register exists and is kept). */
-  list(filter: { status?: 'open' | 'closed' } = {}): BreachIncident[] {
-    return [...this.map.values()]
+  async list(filter: { status?: 'open' | 'closed' } = {}): Promise<BreachIncident[]> {
+    const all = await storeCall('breach register', () => this.store.list());
+    return all
+      .map((r) => checkedRecord('breach register', r.value, checkIncident))
       .filter((i) => filter.status === undefined || i.status === filter.status)
       .sort((a, b) => compareText(a.detectedAt, b.detectedAt) || compareText(a.id, b.id))
       .map((i) => frozenCopy(i));
   }
 
   /** Owed notifications not made by their deadline, as of `now` (notified late counts only until notified). */
-  overdue(now: Date = this.clock()): OverdueNotification[] {
+  async overdue(now: Date = this.clock()): Promise<OverdueNotification[]> {
     const t = checkDate(now, 'breaches.overdue.now').getTime();
     const out: OverdueNotification[] = [];
-    for (const incident of this.list()) {
+    for (const incident of await this.list()) {
       for (const n of incident.notifications) {
         if (!n.required || n.notifiedAt !== undefined) continue;
         const due = Date.parse(n.dueAt);
@@ -312,22 +341,52 @@ export class BreachRegister {
   }
 
   /** Notifications made after their deadline (GDPR Art. 33(1): a late notification must give reasons). */
-  lateNotifications(): { incidentId: string; to: BreachAudience; dueAt: string; notifiedAt: string }[] {
-    return this.list().flatMap((i) =>
+  async lateNotifications(): Promise<
+    { incidentId: string; to: BreachAudience; dueAt: string; notifiedAt: string }[]
+  > {
+    return (await this.list()).flatMap((i) =>
       i.notifications
         .filter((n) => n.notifiedAt !== undefined && Date.parse(n.notifiedAt) > Date.parse(n.dueAt))
         .map((n) => ({ incidentId: i.id, to: n.to, dueAt: n.dueAt, notifiedAt: n.notifiedAt! })),
     );
   }
 
-  private load(id: string): BreachIncident {
-    const incident = typeof id === 'string' ? this.map.get(id) : undefined;
-    if (incident === undefined) {
+  private async read(id: string): Promise<StoredRecord<BreachIncident> | undefined> {
+    const found = await storeCall('breach register', () => this.store.get(id));
+    return found === undefined
+      ? undefined
+      : { value: checkedRecord('breach register', found.value, checkIncident), version: found.version };
+  }
+
+  private async load(id: string): Promise<StoredRecord<BreachIncident>> {
+    const found = typeof id === 'string' && id !== '' ? await this.read(id) : undefined;
+    if (found === undefined) {
       throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_NOT_FOUND, 'breach incident not found', {
         id: String(id).slice(0, 128),
       });
     }
-    return incident;
+    return found;
+  }
+
+  /**
+   * Writes `next` over the version read (a concurrent change is refused, not overwritten), then
+   * audits; a change whose audit event cannot be written is put back.
+   */
+  private async replace(
+    previous: BreachIncident,
+    version: number,
+    next: BreachIncident,
+    audit: () => Promise<void>,
+  ): Promise<void> {
+    if (!(await storeCall('breach register', () => this.store.update(next.id, version, next)))) {
+      throw conflict('breach incident', next.id);
+    }
+    try {
+      await audit();
+    } catch (error) {
+      await this.store.update(next.id, version + 1, previous).catch(() => undefined);
+      throw error;
+    }
   }
 
   private async audit(
@@ -344,4 +403,34 @@ export class BreachRegister {
       details,
     });
   }
+}
+
+/** A stored incident, checked on the way out: its deadlines must be readable to be enforced. */
+function checkIncident(value: unknown): BreachIncident {
+  const i = checkObject(value, 'breach');
+  const notifications = i.notifications;
+  if (
+    typeof i.id !== 'string' ||
+    typeof i.title !== 'string' ||
+    !Number.isFinite(Date.parse(i.detectedAt as string)) ||
+    !SEVERITIES.includes(i.severity as BreachSeverity) ||
+    !Number.isSafeInteger(i.affectedSubjects) ||
+    !Array.isArray(i.dataCategories) ||
+    (i.status !== 'open' && i.status !== 'closed') ||
+    (i.drill !== undefined && typeof i.drill !== 'boolean') ||
+    !Array.isArray(notifications) ||
+    notifications.length !== 2 ||
+    !notifications.every(
+      (n: Partial<BreachNotification>, k) =>
+        n !== null &&
+        typeof n === 'object' &&
+        n.to === (k === 0 ? 'authority' : 'subjects') &&
+        typeof n.required === 'boolean' &&
+        Number.isFinite(Date.parse(n.dueAt as string)) &&
+        (n.notifiedAt === undefined || Number.isFinite(Date.parse(n.notifiedAt))),
+    )
+  ) {
+    throw privacyError('breach', 'is malformed');
+  }
+  return i as unknown as BreachIncident;
 }

@@ -15,6 +15,14 @@ import {
   subjectHash,
 } from './privacy-input';
 import { positiveInt } from '../util/options';
+import {
+  checkRegisterStore,
+  conflict,
+  MemoryRegisterStore,
+  checkedRecord,
+  storeCall,
+  type RegisterStore,
+} from './register-store';
 
 /** How long data of one source or category is kept (GDPR Art. 5(1)(e) storage limitation). */
 export interface RetentionRule {
@@ -97,6 +105,37 @@ export interface DataRetentionOptions {
   maxBatches?: number;
   /** Config path of `maxBatches` in error messages. Default `retention.options`. */
   configPath?: string;
+  /** Where rules are kept. Default: process memory (`@bulwark/typeorm` for SQL). */
+  ruleStore?: RegisterStore<RetentionRule>;
+  /** Where legal holds are kept. Default: process memory. */
+  holdStore?: RegisterStore<RetentionHold>;
+}
+
+function duplicatePolicy(id: string): BulwarkPrivacyError {
+  return new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `retention policy ${id} exists`, { id });
+}
+
+function checkClash(entry: RetentionRule, rules: readonly RetentionRule[]): void {
+  const clash = rules.find(
+    (x) =>
+      (entry.sourceId !== undefined && x.sourceId === entry.sourceId) ||
+      (entry.category !== undefined && x.category === entry.category),
+  );
+  if (clash)
+    throw privacyError(`retention.policy ${entry.id}`, `targets what policy ${clash.id} already covers`);
+}
+
+function ruleFor(rules: readonly RetentionRule[], source: RetentionSource): RetentionRule | undefined {
+  return rules.find((r) => r.sourceId === source.id) ?? rules.find((r) => r.category === source.category);
+}
+
+function subjectHolds(active: readonly RetentionHold[], source: RetentionSource): RetentionHold[] {
+  return active.filter(
+    (h) =>
+      h.subjectId !== undefined &&
+      (h.sourceId === undefined || h.sourceId === source.id) &&
+      (h.category === undefined || h.category === source.category),
+  );
 }
 
 function held(message: string, details: Record<string, unknown>): BulwarkPrivacyError {
@@ -109,9 +148,9 @@ function held(message: string, details: Record<string, unknown>): BulwarkPrivacy
  * hold blocked, is an audit event (`retention.purged` / `retention.purge-blocked`).
  */
 export class DataRetention {
-  private readonly rules = new Map<string, RetentionRule>();
+  private readonly rules: RegisterStore<RetentionRule>;
   private readonly sourceMap = new Map<string, RetentionSource>();
-  private readonly holdMap = new Map<string, RetentionHold>();
+  private readonly holdMap: RegisterStore<RetentionHold>;
   private readonly lastRuns = new Map<string, { at: string; purged: number; outcome: PurgeOutcome }>();
   private readonly auditLog?: PrivacyAuditSink;
   private readonly actor: AuditActor;
@@ -125,9 +164,55 @@ export class DataRetention {
     this.clock = options.clock ?? (() => new Date());
     const path = typeof options.configPath === 'string' ? options.configPath : 'retention.options';
     this.maxBatches = positiveInt(options.maxBatches, `${path}.maxBatches`, 10_000);
+    this.rules =
+      options.ruleStore === undefined
+        ? new MemoryRegisterStore<RetentionRule>()
+        : checkRegisterStore<RetentionRule>(options.ruleStore, `${path}.ruleStore`);
+    this.holdMap =
+      options.holdStore === undefined
+        ? new MemoryRegisterStore<RetentionHold>()
+        : checkRegisterStore<RetentionHold>(options.holdStore, `${path}.holdStore`);
   }
 
-  addPolicy(rule: Omit<RetentionRule, 'id'> & { id?: string }): RetentionRule {
+  /** Adds a rule; ERR_PRIVACY_DUPLICATE_ID when its id is taken (on any instance sharing the store). */
+  async addPolicy(rule: Omit<RetentionRule, 'id'> & { id?: string }): Promise<RetentionRule> {
+    const entry = DataRetention.preparePolicy(rule);
+    const rules = await this.ruleList();
+    if (rules.some((x) => x.id === entry.id)) throw duplicatePolicy(entry.id);
+    checkClash(entry, rules);
+    if (!(await storeCall('retention rules', () => this.rules.insert(entry.id, entry))))
+      throw duplicatePolicy(entry.id);
+    return entry;
+  }
+
+  /**
+   * Adds a rule declared in configuration: inserted when absent, replaced when the stored one
+   * differs (the configuration is the source of truth), left alone when equal.
+   */
+  async ensurePolicy(rule: Omit<RetentionRule, 'id'> & { id?: string }): Promise<RetentionRule> {
+    const entry = DataRetention.preparePolicy(rule);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const rules = await this.ruleList();
+      checkClash(
+        entry,
+        rules.filter((x) => x.id !== entry.id),
+      );
+      const found = await storeCall('retention rules', () => this.rules.get(entry.id));
+      if (found === undefined) {
+        if (await storeCall('retention rules', () => this.rules.insert(entry.id, entry))) return entry;
+      } else if (JSON.stringify(found.value) === JSON.stringify(entry)) {
+        return entry;
+      } else if (
+        await storeCall('retention rules', () => this.rules.update(entry.id, found.version, entry))
+      ) {
+        return entry;
+      }
+    }
+    throw conflict('retention policy', entry.id);
+  }
+
+  /** Validates a rule without storing it (createBulwark checks configuration with it). */
+  static preparePolicy(rule: Omit<RetentionRule, 'id'> & { id?: string }): RetentionRule {
     const r = checkObject(rule, 'retention.policy');
     const sourceId = r.sourceId === undefined ? undefined : checkId(r.sourceId, 'retention.policy.sourceId');
     const category = r.category === undefined ? undefined : checkId(r.category, 'retention.policy.category');
@@ -138,28 +223,27 @@ export class DataRetention {
       r.id ?? (sourceId !== undefined ? `source:${sourceId}` : `category:${category}`),
       'retention.policy.id',
     );
-    if (this.rules.has(id))
-      throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `retention policy ${id} exists`, { id });
-    const clash = [...this.rules.values()].find(
-      (x) =>
-        (sourceId !== undefined && x.sourceId === sourceId) ||
-        (category !== undefined && x.category === category),
-    );
-    if (clash) throw privacyError(`retention.policy ${id}`, `targets what policy ${clash.id} already covers`);
-    const entry: RetentionRule = frozenCopy({
+    return frozenCopy({
       id,
       ...(sourceId === undefined ? {} : { sourceId }),
       ...(category === undefined ? {} : { category }),
       days: checkPositiveInt(r.days, `retention.policy ${id}.days`),
       basis: checkText(r.basis, `retention.policy ${id}.basis`, 1024),
     });
-    this.rules.set(id, entry);
-    return entry;
   }
 
   /** Retention rules, sorted by id (evidence: retention settings exist and their periods). */
-  policies(): RetentionRule[] {
-    return [...this.rules.values()].sort((a, b) => compareText(a.id, b.id));
+  async policies(): Promise<RetentionRule[]> {
+    return (await this.ruleList()).map((r) => frozenCopy(r));
+  }
+
+  private async ruleList(): Promise<RetentionRule[]> {
+    const all = await storeCall('retention rules', () => this.rules.list());
+    return all
+      .map((r) =>
+        checkedRecord('retention rules', r.value, (v) => DataRetention.preparePolicy(v as RetentionRule)),
+      )
+      .sort((a, b) => compareText(a.id, b.id));
   }
 
   registerSource(source: RetentionSource): void {
@@ -177,17 +261,20 @@ export class DataRetention {
   }
 
   /** Sources with their effective rule and last purge (evidence: every source is managed and the job runs). */
-  sources(): {
-    id: string;
-    category: string;
-    ruleId?: string;
-    days?: number;
-    lastPurge?: { at: string; purged: number; outcome: PurgeOutcome };
-  }[] {
+  async sources(): Promise<
+    {
+      id: string;
+      category: string;
+      ruleId?: string;
+      days?: number;
+      lastPurge?: { at: string; purged: number; outcome: PurgeOutcome };
+    }[]
+  > {
+    const rules = await this.ruleList();
     return [...this.sourceMap.values()]
       .sort((a, b) => compareText(a.id, b.id))
       .map((s) => {
-        const rule = this.ruleFor(s);
+        const rule = ruleFor(rules, s);
         const last = this.lastRuns.get(s.id);
         return {
           id: s.id,
@@ -209,8 +296,9 @@ export class DataRetention {
   }): Promise<RetentionHold> {
     const h = checkObject(input, 'retention.hold');
     const id = checkId(h.id, 'retention.hold.id');
-    if (this.holdMap.has(id))
-      throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `legal hold ${id} exists`, { id });
+    const duplicateHold = (): BulwarkPrivacyError =>
+      new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `legal hold ${id} exists`, { id });
+    if ((await storeCall('legal holds', () => this.holdMap.get(id))) !== undefined) throw duplicateHold();
     const subjectId =
       h.subjectId === undefined ? undefined : checkSubjectId(h.subjectId, `retention.hold ${id}.subjectId`);
     const category =
@@ -231,30 +319,42 @@ export class DataRetention {
       ...(until === undefined ? {} : { until }),
       placedAt: this.clock().toISOString(),
     });
-    // Audit first: a hold that cannot be recorded is not placed.
-    await this.auditLog?.append({
-      actor: this.actor,
-      action: 'retention.hold-placed',
-      resource: { type: 'legal-hold', id },
-      outcome: 'success',
-      category: 'privacy',
-      details: {
-        ...(subjectId === undefined ? {} : { subjectRef: subjectHash(subjectId) }),
-        ...(category === undefined ? {} : { category }),
-        ...(sourceId === undefined ? {} : { sourceId }),
-      },
-    });
-    this.holdMap.set(id, hold);
+    // Stored (so a purge on any instance honours it at once), then audited: a hold whose audit
+    // event cannot be written is taken back.
+    if (!(await storeCall('legal holds', () => this.holdMap.insert(id, hold)))) throw duplicateHold();
+    try {
+      await this.auditLog?.append({
+        actor: this.actor,
+        action: 'retention.hold-placed',
+        resource: { type: 'legal-hold', id },
+        outcome: 'success',
+        category: 'privacy',
+        details: {
+          ...(subjectId === undefined ? {} : { subjectRef: subjectHash(subjectId) }),
+          ...(category === undefined ? {} : { category }),
+          ...(sourceId === undefined ? {} : { sourceId }),
+        },
+      });
+    } catch (error) {
+      await this.holdMap.delete(id, 1).catch(() => undefined);
+      throw error;
+    }
     return hold;
   }
 
-  removeHold(id: string): boolean {
-    return this.holdMap.delete(id);
+  /** Removes a hold; false when there is none with this id. */
+  async removeHold(id: string): Promise<boolean> {
+    if (typeof id !== 'string' || id === '') return false;
+    const found = await storeCall('legal holds', () => this.holdMap.get(id));
+    if (found === undefined) return false;
+    return storeCall('legal holds', () => this.holdMap.delete(id, found.version));
   }
 
   /** Holds in force at `now` (subject ids replaced by their hash: safe to show as evidence). */
-  holds(now: Date = this.clock()): (Omit<RetentionHold, 'subjectId'> & { subjectRef?: string })[] {
-    return this.activeHolds(now).map(({ subjectId, ...rest }) => ({
+  async holds(
+    now: Date = this.clock(),
+  ): Promise<(Omit<RetentionHold, 'subjectId'> & { subjectRef?: string })[]> {
+    return (await this.activeHolds(now)).map(({ subjectId, ...rest }) => ({
       ...rest,
       ...(subjectId === undefined ? {} : { subjectRef: subjectHash(subjectId) }),
     }));
@@ -289,7 +389,11 @@ export class DataRetention {
         continue;
       }
       const source = this.sourceMap.get(item.sourceId)!;
-      const excludeSubjects = this.subjectHolds(now, source).map((h) => h.subjectId as string);
+      // Holds are read again right before each source: one placed on another instance after
+      // planning still protects its subjects.
+      const excludeSubjects = subjectHolds(await this.activeHolds(now), source).map(
+        (h) => h.subjectId as string,
+      );
       let purged = 0;
       let batches = 0;
       for (;;) {
@@ -330,12 +434,12 @@ export class DataRetention {
   }
 
   /** Throws ERR_RETENTION_LEGAL_HOLD if a hold covers the subject (call before deleting a subject's data by hand). */
-  assertNotHeld(
+  async assertNotHeld(
     target: { subjectId?: string; category?: string; sourceId?: string },
     now: Date = this.clock(),
-  ): void {
+  ): Promise<void> {
     const t = checkObject(target, 'retention.assertNotHeld');
-    const hits = this.activeHolds(now).filter(
+    const hits = (await this.activeHolds(now)).filter(
       (h) =>
         (h.subjectId !== undefined && h.subjectId === t.subjectId) ||
         (h.category !== undefined && h.category === t.category) ||
@@ -346,33 +450,22 @@ export class DataRetention {
     }
   }
 
-  private ruleFor(source: RetentionSource): RetentionRule | undefined {
-    const rules = [...this.rules.values()];
-    return rules.find((r) => r.sourceId === source.id) ?? rules.find((r) => r.category === source.category);
-  }
-
-  private activeHolds(now: Date): RetentionHold[] {
+  private async activeHolds(now: Date): Promise<RetentionHold[]> {
     const t = now.getTime();
-    return [...this.holdMap.values()]
+    const all = await storeCall('legal holds', () => this.holdMap.list());
+    return all
+      .map((r) => checkedRecord('legal holds', r.value, checkHold))
       .filter((h) => h.until === undefined || Date.parse(h.until) > t)
       .sort((a, b) => compareText(a.id, b.id));
-  }
-
-  private subjectHolds(now: Date, source: RetentionSource): RetentionHold[] {
-    return this.activeHolds(now).filter(
-      (h) =>
-        h.subjectId !== undefined &&
-        (h.sourceId === undefined || h.sourceId === source.id) &&
-        (h.category === undefined || h.category === source.category),
-    );
   }
 
   private async plan(now: Date, count: boolean): Promise<{ items: PurgePlanItem[]; unmanaged: string[] }> {
     const items: PurgePlanItem[] = [];
     const unmanaged: string[] = [];
-    const active = this.activeHolds(now);
+    const active = await this.activeHolds(now);
+    const rules = await this.ruleList();
     for (const source of [...this.sourceMap.values()].sort((a, b) => compareText(a.id, b.id))) {
-      const rule = this.ruleFor(source);
+      const rule = ruleFor(rules, source);
       if (rule === undefined) {
         unmanaged.push(source.id);
         continue;
@@ -389,7 +482,7 @@ export class DataRetention {
           return h.subjectId === undefined || source.supportsSubjectExclusion !== true;
         })
         .map((h) => h.id);
-      const subjectHolds = blockedBy.length > 0 ? [] : this.subjectHolds(now, source);
+      const heldSubjects = blockedBy.length > 0 ? [] : subjectHolds(active, source);
       const item: PurgePlanItem = {
         sourceId: source.id,
         category: source.category,
@@ -397,12 +490,12 @@ export class DataRetention {
         days: rule.days,
         olderThan: olderThan.toISOString(),
         blockedBy,
-        excludedHolds: subjectHolds.map((h) => h.id),
+        excludedHolds: heldSubjects.map((h) => h.id),
       };
       if (count && blockedBy.length === 0 && source.countPurgeable !== undefined) {
         try {
           const n = await source.countPurgeable(olderThan, {
-            excludeSubjects: subjectHolds.map((h) => h.subjectId as string),
+            excludeSubjects: heldSubjects.map((h) => h.subjectId as string),
           });
           if (Number.isSafeInteger(n) && n >= 0) item.count = n;
         } catch (error) {
@@ -434,4 +527,21 @@ export class DataRetention {
       details: { ruleId: item.ruleId, days: item.days, olderThan: item.olderThan, ...details },
     });
   }
+}
+
+/** A stored hold, checked on the way out: a hold that cannot be read must not silently vanish. */
+function checkHold(value: unknown): RetentionHold {
+  const h = checkObject(value, 'retention.hold');
+  const text = (k: string) => h[k] === undefined || typeof h[k] === 'string';
+  if (
+    typeof h.id !== 'string' ||
+    typeof h.reason !== 'string' ||
+    typeof h.placedAt !== 'string' ||
+    !['subjectId', 'category', 'sourceId', 'until'].every(text) ||
+    (h.subjectId === undefined && h.category === undefined && h.sourceId === undefined) ||
+    (h.until !== undefined && !Number.isFinite(Date.parse(h.until as string)))
+  ) {
+    throw privacyError('retention.hold', 'is malformed');
+  }
+  return h as unknown as RetentionHold;
 }

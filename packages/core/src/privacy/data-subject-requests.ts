@@ -84,6 +84,12 @@ export interface ReceiveRequestInput {
   channel?: string;
   /** Default: now. */
   receivedAt?: Date | string;
+  /**
+   * The submission's own key (a form token, an e-mail's Message-ID): receiving it again, on any
+   * instance sharing the store, returns the request already logged instead of a duplicate with a
+   * second deadline. Needs a store with `findByIdempotencyKey` (the memory and SQL stores have it).
+   */
+  idempotencyKey?: string;
 }
 
 export interface ErasureResult {
@@ -240,6 +246,18 @@ export class DataSubjectRequests {
     const type = i.type as DsrType;
     const subjectId = checkSubjectId(i.subjectId, 'dsr.request.subjectId');
     const channel = i.channel === undefined ? undefined : checkId(i.channel, 'dsr.request.channel');
+    const idempotencyKey =
+      i.idempotencyKey === undefined ? undefined : checkId(i.idempotencyKey, 'dsr.request.idempotencyKey');
+    if (idempotencyKey !== undefined) {
+      if (this.store.findByIdempotencyKey === undefined) {
+        throw new BulwarkPrivacyError(
+          ErrorCodes.DSR_UNSUPPORTED,
+          'idempotency keys need a DsrStore with findByIdempotencyKey',
+        );
+      }
+      const existing = await this.store.findByIdempotencyKey(idempotencyKey);
+      if (existing !== undefined) return this.resubmitted(existing, type, subjectId);
+    }
     let changes: Record<string, SubjectDataValue> | undefined;
     if (type === 'rectification') {
       const c = checkObject(i.changes, 'dsr.request.changes');
@@ -267,11 +285,36 @@ export class DataSubjectRequests {
       identity: { verified: false, failures: 0 },
       ...(changes === undefined ? {} : { changes }),
       ...(channel === undefined ? {} : { channel }),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       history: [{ status: 'received', at: receivedAt.toISOString() }],
     };
-    await this.store.save(request);
+    try {
+      await this.store.save(request);
+    } catch (error) {
+      // Received on another instance at the same moment: the stored one is the request.
+      const existing =
+        idempotencyKey !== undefined &&
+        error instanceof BulwarkPrivacyError &&
+        error.code === ErrorCodes.PRIVACY_DUPLICATE_ID
+          ? await this.store.findByIdempotencyKey!(idempotencyKey)
+          : undefined;
+      if (existing === undefined) throw error;
+      return this.resubmitted(existing, type, subjectId);
+    }
     await this.lifecycle.audit('dsr.received', request);
     return request;
+  }
+
+  /** A resubmission must be the same request: a key reused for another subject or type is refused. */
+  private resubmitted(existing: DataSubjectRequest, type: DsrType, subjectId: string): DataSubjectRequest {
+    if (existing.type !== type || existing.subjectRef !== subjectHash(subjectId)) {
+      throw new BulwarkPrivacyError(
+        ErrorCodes.PRIVACY_DUPLICATE_ID,
+        'this idempotency key belongs to another request',
+        { path: 'dsr.request.idempotencyKey' },
+      );
+    }
+    return existing;
   }
 
   /**

@@ -34,11 +34,18 @@ export interface DataSubjectRequest {
   changes?: Record<string, SubjectDataValue>;
   /** How the request arrived (`web-form`, `email`, `post`). */
   channel?: string;
+  /** The caller's key for this submission: a resubmission (on any instance) gets this request back. */
+  idempotencyKey?: string;
   history: DsrHistoryEntry[];
   completedAt?: string;
   rejectedReason?: string;
   /** Erasure: the signed receipt (compact JWS). */
   receipt?: string;
+  /**
+   * Optimistic concurrency: the stored version this copy was read at (set by the store: 1 after
+   * the first save, +1 per save). Absent on a request not saved yet.
+   */
+  version?: number;
 }
 
 export interface DsrFilter {
@@ -46,11 +53,24 @@ export interface DsrFilter {
   type?: DsrType;
 }
 
-/** Where DataSubjectRequests keeps requests. `save` replaces the request with the same id. */
+/**
+ * Where DataSubjectRequests keeps requests. `save` is a compare-and-set, so two instances sharing
+ * a store never lose each other's lifecycle steps:
+ * - a request without `version` is created; a request with that id already stored is refused
+ *   (ERR_PRIVACY_DUPLICATE_ID);
+ * - a request with `version` replaces the stored one only if that is still at `version`, else
+ *   ERR_PRIVACY_CONFLICT (another instance moved it on: reload and retry).
+ * On success the store sets `request.version` to the new stored version.
+ */
 export interface DsrStore {
   save(request: DataSubjectRequest): Promise<void>;
   get(id: string): Promise<DataSubjectRequest | undefined>;
   /** Requests matching the filter, by receivedAt then id. */
   list(filter?: DsrFilter): Promise<DataSubjectRequest[]>;
+  /**
+   * The request created with this idempotency key. A store that has it must also refuse a second
+   * request with the same key (ERR_PRIVACY_DUPLICATE_ID), atomically (a unique constraint).
+   */
+  findByIdempotencyKey?(key: string): Promise<DataSubjectRequest | undefined>;
   close?(): Promise<void>;
 }

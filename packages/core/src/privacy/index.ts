@@ -42,6 +42,12 @@ export type {
   DsrHistoryEntry,
 } from './dsr-store';
 export { MemoryDsrStore } from './memory-dsr-store';
+export {
+  MemoryRegisterStore,
+  type RegisterStore,
+  type StoredRecord,
+  type RegisterKind,
+} from './register-store';
 export type {
   SubjectDataSource,
   SubjectRecord,

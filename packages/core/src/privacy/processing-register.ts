@@ -11,7 +11,15 @@ import {
   frozenCopy,
   privacyError,
 } from './privacy-input';
-import type { ProcessorRegister, RecipientRole, TransferMechanism } from './processor-register';
+import type { Processor, ProcessorRegister, RecipientRole, TransferMechanism } from './processor-register';
+import {
+  checkRegisterStore,
+  conflict,
+  MemoryRegisterStore,
+  checkedRecord,
+  storeCall,
+  type RegisterStore,
+} from './register-store';
 
 /** A third-country transfer (GDPR Art. 30(1)(e)). */
 export interface ProcessingTransfer {
@@ -86,6 +94,8 @@ export interface ProcessingRegisterOptions {
   classification?: ClassificationRegistry;
   processors?: ProcessorRegister;
   clock?: () => Date;
+  /** Where activities are kept. Default: process memory (`@bulwark/typeorm` for SQL). */
+  store?: RegisterStore<ProcessingActivity>;
 }
 
 export const ROPA_FORMAT = 'bulwark-ropa/1';
@@ -108,7 +118,7 @@ export class ProcessingRegister {
   private readonly classification?: ClassificationRegistry;
   private readonly processors?: ProcessorRegister;
   private readonly clock: () => Date;
-  private readonly map = new Map<string, ProcessingActivity>();
+  private readonly store: RegisterStore<ProcessingActivity>;
 
   constructor(options: ProcessingRegisterOptions) {
     const o = checkObject(options, 'ropa.options');
@@ -125,21 +135,68 @@ export class ProcessingRegister {
     this.classification = options.classification;
     this.processors = options.processors;
     this.clock = options.clock ?? (() => new Date());
+    this.store =
+      o.store === undefined
+        ? new MemoryRegisterStore<ProcessingActivity>()
+        : checkRegisterStore<ProcessingActivity>(o.store, 'ropa.options.store');
   }
 
-  register(input: ProcessingActivityInput): ProcessingActivity {
+  /** Adds an activity; ERR_PRIVACY_DUPLICATE_ID when the id is taken (on any instance sharing the store). */
+  async register(input: ProcessingActivityInput): Promise<ProcessingActivity> {
+    const activity = ProcessingRegister.prepare(input);
+    await this.checkRecipients(activity);
+    if (!(await storeCall('processing register', () => this.store.insert(activity.id, activity)))) {
+      throw new BulwarkPrivacyError(
+        ErrorCodes.PRIVACY_DUPLICATE_ID,
+        `activity ${activity.id} is already registered`,
+        { id: activity.id },
+      );
+    }
+    return activity;
+  }
+
+  /**
+   * Registers an activity declared in configuration: inserted when absent, replaced when the
+   * stored one differs (the configuration is the source of truth), left alone when equal.
+   */
+  async ensure(input: ProcessingActivityInput): Promise<ProcessingActivity> {
+    const activity = ProcessingRegister.prepare(input);
+    await this.checkRecipients(activity);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = await storeCall('processing register', () => this.store.get(activity.id));
+      if (found === undefined) {
+        if (await storeCall('processing register', () => this.store.insert(activity.id, activity)))
+          return activity;
+      } else if (JSON.stringify(found.value) === JSON.stringify(activity)) {
+        return activity;
+      } else if (
+        await storeCall('processing register', () => this.store.update(activity.id, found.version, activity))
+      ) {
+        return activity;
+      }
+    }
+    throw conflict('processing activity', activity.id);
+  }
+
+  private async checkRecipients(activity: ProcessingActivity): Promise<void> {
+    if (this.processors === undefined) return;
+    const known = new Set((await this.processors.list()).map((p) => p.id));
+    const unknown = activity.recipients.filter((r) => !known.has(r));
+    if (unknown.length > 0) {
+      throw privacyError(
+        `activity ${activity.id}.recipients`,
+        `names unregistered processors: ${unknown.join(', ')}`,
+      );
+    }
+  }
+
+  /** Validates an activity without storing it (createBulwark checks configuration with it). */
+  static prepare(input: ProcessingActivityInput): ProcessingActivity {
     const i = checkObject(input, 'activity');
     const id = checkId(i.id, 'activity.id');
     const at = `activity ${id}`;
-    if (this.map.has(id))
-      throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `${at} is already registered`, { id });
     const recipients = checkTextList(i.recipients ?? [], `${at}.recipients`, { max: 128 });
     recipients.forEach((r, n) => checkId(r, `${at}.recipients[${n}]`));
-    if (this.processors !== undefined) {
-      const unknown = recipients.filter((r) => !this.processors!.has(r));
-      if (unknown.length > 0)
-        throw privacyError(`${at}.recipients`, `names unregistered processors: ${unknown.join(', ')}`);
-    }
     const retention = checkObject(i.retention, `${at}.retention`);
     const transfers = i.transfers ?? [];
     if (!Array.isArray(transfers)) throw privacyError(`${at}.transfers`, 'must be an array');
@@ -179,31 +236,34 @@ export class ProcessingRegister {
       }),
       securityMeasures: checkTextList(i.securityMeasures, `${at}.securityMeasures`, { min: 1 }),
     });
-    this.map.set(id, activity);
     return activity;
   }
 
-  get(id: string): ProcessingActivity | undefined {
-    return this.map.get(id);
+  async get(id: string): Promise<ProcessingActivity | undefined> {
+    if (typeof id !== 'string' || id === '') return undefined;
+    const found = await storeCall('processing register', () => this.store.get(id));
+    return found === undefined ? undefined : checkActivity(found.value);
   }
 
   /** Activities as registered, sorted by id. */
-  list(): ProcessingActivity[] {
-    return [...this.map.values()].sort((a, b) => compareText(a.id, b.id));
+  async list(): Promise<ProcessingActivity[]> {
+    const all = await storeCall('processing register', () => this.store.list());
+    return all.map((r) => checkActivity(r.value)).sort((a, b) => compareText(a.id, b.id));
   }
 
   /**
    * Gaps a reviewer should see: activities with no data categories at all, recipients no longer
    * in the ProcessorRegister, processors whose scope omits one of the activity's purposes.
    */
-  gaps(): { activityId: string; issue: string }[] {
+  async gaps(): Promise<{ activityId: string; issue: string }[]> {
     const out: { activityId: string; issue: string }[] = [];
-    for (const a of this.resolve()) {
+    const processors = await this.processorMap();
+    for (const a of await this.resolve(processors)) {
       if (a.dataCategories.length === 0) out.push({ activityId: a.id, issue: 'no data categories' });
       for (const r of a.recipients) {
         if (r.role === 'unknown')
           out.push({ activityId: a.id, issue: `recipient ${r.id} is not in the processor register` });
-        const p = this.processors?.get(r.id);
+        const p = processors.get(r.id);
         if (p !== undefined && !a.purposes.every((x) => p.scope.purposes.includes(x))) {
           out.push({
             activityId: a.id,
@@ -216,17 +276,17 @@ export class ProcessingRegister {
   }
 
   /** The full record (Art. 30(1)), resolved against the registry and the processor register. */
-  toJSON(): RecordOfProcessing {
+  async toJSON(): Promise<RecordOfProcessing> {
     return {
       format: ROPA_FORMAT,
       controller: { ...this.controller },
       generatedAt: this.clock().toISOString(),
-      activities: this.resolve(),
+      activities: await this.resolve(await this.processorMap()),
     };
   }
 
-  toMarkdown(): string {
-    const ropa = this.toJSON();
+  async toMarkdown(): Promise<string> {
+    const ropa = await this.toJSON();
     const c = ropa.controller;
     const lines: string[] = [
       '# Record of processing activities',
@@ -274,8 +334,12 @@ export class ProcessingRegister {
     return lines.join('\n') + '\n';
   }
 
-  private resolve(): ResolvedProcessingActivity[] {
-    return this.list().map((a) => {
+  private async processorMap(): Promise<Map<string, Processor>> {
+    return new Map((this.processors === undefined ? [] : await this.processors.list()).map((p) => [p.id, p]));
+  }
+
+  private async resolve(processors: Map<string, Processor>): Promise<ResolvedProcessingActivity[]> {
+    return (await this.list()).map((a) => {
       const fromRegistry =
         this.classification === undefined || (a.entities.length === 0 && a.purposes.length === 0)
           ? []
@@ -297,7 +361,7 @@ export class ProcessingRegister {
         ],
         subjectCategories: [...a.subjectCategories],
         recipients: a.recipients.map((id) => {
-          const p = this.processors?.get(id);
+          const p = processors.get(id);
           return p === undefined
             ? { id, name: id, role: 'unknown' as const }
             : { id, name: p.name, role: p.role, ...optional('country', p.country) };
@@ -317,4 +381,11 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 /** Markdown-safe inline text: table pipes, emphasis, links and HTML are escaped; newlines become spaces. */
 function md(text: string): string {
   return text.replace(/[\r\n]+/g, ' ').replace(/([\\`*_[\]|<>#])/g, '\\$1');
+}
+
+/** A stored activity, validated again on the way out (ERR_PRIVACY_STORE when malformed). */
+function checkActivity(value: unknown): ProcessingActivity {
+  return checkedRecord('processing register', value, (v) =>
+    ProcessingRegister.prepare(v as ProcessingActivityInput),
+  );
 }

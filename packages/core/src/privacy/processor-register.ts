@@ -10,6 +10,14 @@ import {
   frozenCopy,
   privacyError,
 } from './privacy-input';
+import {
+  checkRegisterStore,
+  conflict,
+  MemoryRegisterStore,
+  checkedRecord,
+  storeCall,
+  type RegisterStore,
+} from './register-store';
 
 /**
  * Recipients of personal data. `processor` / `sub-processor`: GDPR Art. 28 (needs a data
@@ -111,15 +119,66 @@ function requiredAgreements(p: Processor): { type: AgreementType; basis: string 
  * HIPAA 164.308(b) controls (`missingAgreements`, `expired`).
  */
 export class ProcessorRegister {
-  private readonly map = new Map<string, Processor>();
+  private readonly store: RegisterStore<Processor>;
 
-  register(input: ProcessorInput): Processor {
+  /** `store`: where recipients are kept (default: process memory; `@bulwark/typeorm` for SQL). */
+  constructor(options: { store?: RegisterStore<Processor> } = {}) {
+    const o = checkObject(options, 'processors.options');
+    this.store =
+      o.store === undefined
+        ? new MemoryRegisterStore<Processor>()
+        : checkRegisterStore<Processor>(o.store, 'processors.options.store');
+  }
+
+  /** Adds a recipient; ERR_PRIVACY_DUPLICATE_ID when the id is taken (on any instance sharing the store). */
+  async register(input: ProcessorInput): Promise<Processor> {
+    const processor = ProcessorRegister.prepare(input);
+    await this.checkParent(processor);
+    if (!(await storeCall('processor register', () => this.store.insert(processor.id, processor)))) {
+      throw new BulwarkPrivacyError(
+        ErrorCodes.PRIVACY_DUPLICATE_ID,
+        `processor ${processor.id} is already registered`,
+        { id: processor.id },
+      );
+    }
+    return processor;
+  }
+
+  /**
+   * Registers a recipient declared in configuration: inserted when absent, replaced when the
+   * stored one differs (the configuration is the source of truth), left alone when equal. Every
+   * instance starting with the same configuration converges on the same record.
+   */
+  async ensure(input: ProcessorInput): Promise<Processor> {
+    const processor = ProcessorRegister.prepare(input);
+    await this.checkParent(processor);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = await storeCall('processor register', () => this.store.get(processor.id));
+      if (found === undefined) {
+        if (await storeCall('processor register', () => this.store.insert(processor.id, processor)))
+          return processor;
+      } else if (JSON.stringify(found.value) === JSON.stringify(processor)) {
+        return processor;
+      } else if (
+        await storeCall('processor register', () => this.store.update(processor.id, found.version, processor))
+      ) {
+        return processor;
+      }
+    }
+    throw conflict('processor', processor.id);
+  }
+
+  private async checkParent(processor: Processor): Promise<void> {
+    if (processor.parentId !== undefined && !(await this.has(processor.parentId))) {
+      throw privacyError(`processor ${processor.id}.parentId`, 'must name a registered processor');
+    }
+  }
+
+  /** Validates a recipient without storing it (createBulwark checks configuration with it). */
+  static prepare(input: ProcessorInput): Processor {
     const i = checkObject(input, 'processor');
     const id = checkId(i.id, 'processor.id');
     const at = `processor ${id}`;
-    if (this.map.has(id)) {
-      throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `${at} is already registered`, { id });
-    }
     const name = checkText(i.name, `${at}.name`, 256);
     if (!ROLES.includes(i.role as RecipientRole))
       throw privacyError(`${at}.role`, `must be one of ${ROLES.join(', ')}`);
@@ -127,7 +186,6 @@ export class ProcessorRegister {
     let parentId: string | undefined;
     if (role === 'sub-processor') {
       parentId = checkId(i.parentId, `${at}.parentId`);
-      if (!this.map.has(parentId)) throw privacyError(`${at}.parentId`, 'must name a registered processor');
     } else if (i.parentId !== undefined) {
       throw privacyError(`${at}.parentId`, 'is only allowed for sub-processors');
     }
@@ -183,42 +241,51 @@ export class ProcessorRegister {
       ...(contact === undefined ? {} : { contact }),
       ...(description === undefined ? {} : { description }),
     });
-    this.map.set(id, processor);
     return processor;
   }
 
   /** Removes a recipient (and fails if sub-processors still point at it). */
-  remove(id: string): void {
-    if (!this.map.has(id))
+  async remove(id: string): Promise<void> {
+    const found =
+      typeof id === 'string' && id !== ''
+        ? await storeCall('processor register', () => this.store.get(id))
+        : undefined;
+    if (found === undefined)
       throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_NOT_FOUND, 'processor not found', {
         id: String(id).slice(0, 128),
       });
-    if ([...this.map.values()].some((p) => p.parentId === id)) {
+    if ((await this.list()).some((p) => p.parentId === id)) {
       throw privacyError(`processor ${id}`, 'still has sub-processors; remove them first');
     }
-    this.map.delete(id);
+    if (!(await storeCall('processor register', () => this.store.delete(id, found.version)))) {
+      throw conflict('processor', id);
+    }
   }
 
-  get(id: string): Processor | undefined {
-    return this.map.get(id);
+  async get(id: string): Promise<Processor | undefined> {
+    if (typeof id !== 'string' || id === '') return undefined;
+    const found = await storeCall('processor register', () => this.store.get(id));
+    return found === undefined ? undefined : checkProcessor(found.value);
   }
 
-  has(id: string): boolean {
-    return this.map.has(id);
+  async has(id: string): Promise<boolean> {
+    return (await this.get(id)) !== undefined;
   }
 
   /** Every recipient, sorted by id (evidence). */
-  list(filter: { role?: RecipientRole } = {}): Processor[] {
-    return [...this.map.values()]
+  async list(filter: { role?: RecipientRole } = {}): Promise<Processor[]> {
+    const all = await storeCall('processor register', () => this.store.list());
+    return all
+      .map((r) => checkProcessor(r.value))
       .filter((p) => filter.role === undefined || p.role === filter.role)
       .sort((a, b) => compareText(a.id, b.id));
   }
 
   /** Agreements that have ended by `now` (one row per expired agreement). */
-  expired(now: Date = new Date()): { processorId: string; agreement: Agreement }[] {
+  async expired(now: Date = new Date()): Promise<{ processorId: string; agreement: Agreement }[]> {
     const t = checkDate(now, 'processors.expired.now').getTime();
     const out: { processorId: string; agreement: Agreement }[] = [];
-    for (const p of this.list()) {
+    for (const p of await this.list()) {
       for (const a of p.agreements) {
         if (a.expiresAt !== undefined && Date.parse(a.expiresAt) <= t)
           out.push({ processorId: p.id, agreement: a });
@@ -228,13 +295,16 @@ export class ProcessorRegister {
   }
 
   /** Agreements ending within `days` after `now` (renewal planning). */
-  expiringWithin(days: number, now: Date = new Date()): { processorId: string; agreement: Agreement }[] {
+  async expiringWithin(
+    days: number,
+    now: Date = new Date(),
+  ): Promise<{ processorId: string; agreement: Agreement }[]> {
     const t = checkDate(now, 'processors.expiringWithin.now').getTime();
     if (!Number.isFinite(days) || days < 0)
       throw privacyError('processors.expiringWithin.days', 'must be >= 0');
     const end = t + days * 86_400_000;
     const out: { processorId: string; agreement: Agreement }[] = [];
-    for (const p of this.list()) {
+    for (const p of await this.list()) {
       for (const a of p.agreements) {
         const e = a.expiresAt === undefined ? undefined : Date.parse(a.expiresAt);
         if (e !== undefined && e > t && e <= end) out.push({ processorId: p.id, agreement: a });
@@ -249,10 +319,10 @@ export class ProcessorRegister {
    * a BAA (HIPAA 164.502(e)); SCC transfers without signed SCCs; joint controllers without an
    * Art. 26 arrangement.
    */
-  missingAgreements(now: Date = new Date()): AgreementGap[] {
+  async missingAgreements(now: Date = new Date()): Promise<AgreementGap[]> {
     const t = checkDate(now, 'processors.missingAgreements.now').getTime();
     const gaps: AgreementGap[] = [];
-    for (const p of this.list()) {
+    for (const p of await this.list()) {
       for (const need of requiredAgreements(p)) {
         const candidates = p.agreements.filter((a) => a.type === need.type);
         let reason: AgreementGap['reason'] | undefined;
@@ -275,4 +345,9 @@ export class ProcessorRegister {
     }
     return gaps;
   }
+}
+
+/** A stored recipient, validated again on the way out (ERR_PRIVACY_STORE when malformed). */
+function checkProcessor(value: unknown): Processor {
+  return checkedRecord('processor register', value, (v) => ProcessorRegister.prepare(v as ProcessorInput));
 }

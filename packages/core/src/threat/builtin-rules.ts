@@ -1,5 +1,12 @@
 import type { AuditActor, AuditEntry } from '../audit/audit-event';
-import { SEVERITIES, type DetectionRule, type RuleHit, type ViolationSeverity } from './detection-rule';
+import {
+  SEVERITIES,
+  type BuiltinRule,
+  type BurstResult,
+  type RuleHit,
+  type RuleResult,
+  type ViolationSeverity,
+} from './detection-rule';
 import type { ThreatDetectorOptions } from './threat-detector';
 import { configError, positiveInt } from '../util/options';
 
@@ -171,8 +178,8 @@ function parseHm(value: unknown, path: string): number {
 }
 
 /** The built-in rules the options turn on, validated (errors name `path`). */
-export function builtinRules(options: ThreatDetectorOptions, path: string): DetectionRule[] {
-  const rules: DetectionRule[] = [];
+export function builtinRules(options: ThreatDetectorOptions, path: string): BuiltinRule[] {
+  const rules: BuiltinRule[] = [];
 
   const fl = section(options.failedLogins, `${path}.failedLogins`);
   if (fl !== false) {
@@ -191,34 +198,40 @@ export function builtinRules(options: ThreatDetectorOptions, path: string): Dete
         if (entry.outcome === 'success' || !isLogin(entry.action!)) return undefined;
         const hits: RuleHit[] = [];
         const account = accountOf(entry);
-        if (perAccount !== false && typeof account === 'string' && account !== '') {
-          const key = `account:${account}`;
-          const w = state.hit(key, perAccount.windowSec);
-          if (w.count >= perAccount.threshold) {
-            state.reset(key);
-            hits.push({
-              message: `${w.count} failed logins for one account within ${perAccount.windowSec} s`,
-              severity: sev ?? 'medium',
-              entries: w.seqs,
-              subject: { account },
-            });
-          }
-        }
         const ip = entry.actor?.ip;
-        if (perIp !== false && ip !== undefined) {
-          const key = `ip:${ip}`;
-          const w = state.hit(key, perIp.windowSec);
-          if (w.count >= perIp.threshold) {
-            state.reset(key);
+        const byAccount = (w: BurstResult | undefined): void => {
+          if (w?.fired !== true || perAccount === false) return;
+          hits.push({
+            message: `${w.count} failed logins for one account within ${perAccount.windowSec} s`,
+            severity: sev ?? 'medium',
+            entries: w.seqs,
+            subject: { account: account as string },
+          });
+        };
+        const byIp = (w: BurstResult | undefined): RuleResult => {
+          if (w?.fired === true && perIp !== false) {
             hits.push({
               message: `${w.count} failed logins from one IP within ${perIp.windowSec} s (credential stuffing?)`,
               severity: sev ?? 'high',
               entries: w.seqs,
-              subject: { ip },
+              subject: { ip: ip as string },
             });
           }
-        }
-        return hits;
+          return hits;
+        };
+        const accountWindow =
+          perAccount !== false && typeof account === 'string' && account !== ''
+            ? state.burst(`account:${account}`, perAccount.windowSec, perAccount.threshold)
+            : undefined;
+        return then(accountWindow, (w) => {
+          byAccount(w);
+          return then(
+            perIp !== false && ip !== undefined
+              ? state.burst(`ip:${ip}`, perIp.windowSec, perIp.threshold)
+              : undefined,
+            byIp,
+          );
+        });
       },
     });
   }
@@ -239,15 +252,16 @@ export function builtinRules(options: ThreatDetectorOptions, path: string): Dete
       evaluate(entry, state) {
         if (entry.outcome !== 'denied' || entry.actor === undefined || !matches(entry.action!))
           return undefined;
-        const key = `${entry.actor.type}:${entry.actor.id}`;
-        const w = state.hit(key, b.windowSec);
-        if (w.count < b.threshold) return undefined;
-        state.reset(key);
-        return {
-          message: `${w.count} denied requests by one actor within ${b.windowSec} s`,
-          entries: w.seqs,
-          subject: { actor: entry.actor.id },
-        };
+        const actorId = entry.actor.id;
+        return then(state.burst(`${entry.actor.type}:${actorId}`, b.windowSec, b.threshold), (w) =>
+          w.fired
+            ? {
+                message: `${w.count} denied requests by one actor within ${b.windowSec} s`,
+                entries: w.seqs,
+                subject: { actor: actorId },
+              }
+            : undefined,
+        );
       },
     });
   }
@@ -303,18 +317,17 @@ export function builtinRules(options: ThreatDetectorOptions, path: string): Dete
             subject: { actor },
           });
         }
-        const key = `actor:${actor}`;
-        const w = state.hit(key, b.windowSec);
-        if (w.count >= b.threshold) {
-          state.reset(key);
-          hits.push({
-            message: `${w.count} exports by one actor within ${b.windowSec} s`,
-            severity: sev ?? 'medium',
-            entries: w.seqs,
-            subject: { actor },
-          });
-        }
-        return hits;
+        return then(state.burst(`actor:${actor}`, b.windowSec, b.threshold), (w) => {
+          if (w.fired) {
+            hits.push({
+              message: `${w.count} exports by one actor within ${b.windowSec} s`,
+              severity: sev ?? 'medium',
+              entries: w.seqs,
+              subject: { actor },
+            });
+          }
+          return hits;
+        });
       },
     });
   }
@@ -343,7 +356,12 @@ export function builtinRules(options: ThreatDetectorOptions, path: string): Dete
   return rules;
 }
 
-function offHoursRule(o: OffHoursRuleOptions, p: string): DetectionRule {
+/** Applies `f` now when `value` is not a promise (the in-memory path stays synchronous), else after it. */
+function then<T, R>(value: T | Promise<T>, f: (v: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(f) : f(value);
+}
+
+function offHoursRule(o: OffHoursRuleOptions, p: string): BuiltinRule {
   if (typeof o.timeZone !== 'string') throw configError(`${p}.timeZone`, 'must be an IANA time zone name');
   let format: Intl.DateTimeFormat;
   try {
@@ -387,12 +405,17 @@ function offHoursRule(o: OffHoursRuleOptions, p: string): DetectionRule {
             ((minutes >= start && workdays.has(weekday)) ||
               (minutes < end && workdays.has(weekday === 1 ? 7 : weekday - 1)));
       if (inShift) return undefined;
-      if (!state.cooldown(`actor:${entry.actor.type}:${entry.actor.id}`, cooldownSec)) return undefined;
       const local = `${get('weekday')} ${get('hour')}:${get('minute')}`;
-      return {
-        message: `'${entry.action}' outside working hours (${local} ${timeZone})`,
-        subject: { actor: entry.actor.id },
-      };
+      const actorId = entry.actor.id;
+      const action = entry.action;
+      return then(state.cooldown(`actor:${entry.actor.type}:${actorId}`, cooldownSec), (open) =>
+        open
+          ? {
+              message: `'${action}' outside working hours (${local} ${timeZone})`,
+              subject: { actor: actorId },
+            }
+          : undefined,
+      );
     },
   };
 }

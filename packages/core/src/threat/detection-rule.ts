@@ -39,6 +39,32 @@ export interface RuleState {
   cooldown(key: string, cooldownSec: number): boolean;
 }
 
+/** What `burst` reports: the window after this entry, and whether it reached the threshold. */
+export interface BurstResult {
+  /** True when the window reached the threshold with this entry (it was emptied: it fires once). */
+  fired: boolean;
+  count: number;
+  seqs: number[];
+}
+
+/**
+ * The state the built-in rules count in: a burst (sliding window, emptied when it fires) and a
+ * cooldown. Synchronous in process memory; asynchronous over a shared DetectionWindowStore.
+ */
+export interface WindowState {
+  burst(key: string, windowSec: number, threshold: number): BurstResult | Promise<BurstResult>;
+  cooldown(key: string, cooldownSec: number): boolean | Promise<boolean>;
+}
+
+export type RuleResult = RuleHit | readonly RuleHit[] | undefined | null | void;
+
+/** A built-in rule: like a DetectionRule, but counting in a WindowState that may be shared. */
+export interface BuiltinRule {
+  readonly name: string;
+  readonly severity?: ViolationSeverity;
+  evaluate(entry: AuditEntry, state: WindowState): RuleResult | Promise<RuleResult>;
+}
+
 /** A custom rule: a pure function of an entry and its own state. Must not throw (errors are reported). */
 export interface DetectionRule {
   readonly name: string;
@@ -83,7 +109,7 @@ class BoundedMap<V> {
   }
 }
 
-export class BoundedRuleState implements RuleState {
+export class BoundedRuleState implements RuleState, WindowState {
   readonly windows: BoundedMap<Window>;
   readonly cooldowns: BoundedMap<number>;
   seq = 0;
@@ -114,6 +140,13 @@ export class BoundedRuleState implements RuleState {
 
   reset(key: string): void {
     this.windows.delete(key);
+  }
+
+  burst(key: string, windowSec: number, threshold: number): BurstResult {
+    const w = this.hit(key, windowSec);
+    if (w.count < threshold) return { fired: false, ...w };
+    this.reset(key);
+    return { fired: true, ...w };
   }
 
   cooldown(key: string, cooldownSec: number): boolean {

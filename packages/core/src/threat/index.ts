@@ -33,3 +33,9 @@ export {
   type OffHoursRuleOptions,
   type BurstOptions,
 } from './threat-detector';
+export {
+  RedisDetectionWindowStore,
+  type DetectionWindowStore,
+  type DetectionRedisClient,
+} from './detection-window-store';
+export type { BurstResult } from './detection-rule';

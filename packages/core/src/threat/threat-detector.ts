@@ -17,11 +17,14 @@ import type {
 import {
   BoundedRuleState,
   SEVERITIES,
+  type BuiltinRule,
   type DetectionRule,
   type RuleHit,
+  type RuleResult,
   type SecurityViolation,
   type ViolationSeverity,
 } from './detection-rule';
+import { SharedRuleState, type DetectionWindowStore } from './detection-window-store';
 
 export type {
   DetectionRule,
@@ -67,6 +70,13 @@ export interface ThreatDetectorOptions {
   clock?: () => Date;
   /** Config path used in error messages. Default `threat.detector`. */
   configPath?: string;
+  /**
+   * Shared windows for the built-in rules (e.g. `new RedisDetectionWindowStore({ redis })`), so N
+   * instances detect what one would: a burst split between instances fires once. Entries are then
+   * evaluated asynchronously (`write()` / `observeAsync()`; `observe()` refuses). Custom rules keep
+   * their state in process memory.
+   */
+  windows?: DetectionWindowStore;
 }
 
 /** Action of the audit events the detector writes (and ignores when they come back). */
@@ -86,7 +96,15 @@ const MAX_VIOLATION_ENTRIES = 100;
  * in-process and bounded (LRU keys, capped windows); each instance sees only its own log's entries.
  */
 export class ThreatDetector extends EventEmitter implements AuditSink {
-  readonly #rules: { rule: DetectionRule; severity: ViolationSeverity; state: BoundedRuleState }[] = [];
+  readonly #rules: {
+    rule: DetectionRule | BuiltinRule;
+    severity: ViolationSeverity;
+    state: BoundedRuleState;
+    shared?: SharedRuleState;
+  }[] = [];
+  readonly #windows?: DetectionWindowStore;
+  /** Shared evaluation runs one entry at a time, in order (a rule's windows see entries in seq order). */
+  #queue: Promise<unknown> = Promise.resolve();
   #auditLog?: AuditLog;
   readonly #onViolation?: (violation: SecurityViolation) => void;
   readonly #onError: (error: unknown, context: { rule?: string }) => void;
@@ -125,14 +143,29 @@ export class ThreatDetector extends EventEmitter implements AuditSink {
     const maxKeys = positiveInt(options.maxKeysPerRule, `${path}.maxKeysPerRule`, 10_000);
     const maxEntries = positiveInt(options.maxEntriesPerKey, `${path}.maxEntriesPerKey`, 1000);
 
-    const add = (rule: DetectionRule, fallback: ViolationSeverity): void => {
+    if (options.windows !== undefined) {
+      const w = options.windows as Partial<DetectionWindowStore> | null;
+      if (
+        w === null ||
+        typeof w !== 'object' ||
+        typeof w.burst !== 'function' ||
+        typeof w.cooldown !== 'function'
+      ) {
+        throw configError(`${path}.windows`, 'must be a DetectionWindowStore (burst, cooldown)');
+      }
+      this.#windows = options.windows;
+    }
+    const add = (rule: DetectionRule | BuiltinRule, fallback: ViolationSeverity, builtin = false): void => {
       this.#rules.push({
         rule,
         severity: severity(rule.severity, fallback, `${path}.rules.${rule.name}.severity`),
         state: new BoundedRuleState(maxKeys, maxEntries),
+        ...(builtin && this.#windows !== undefined
+          ? { shared: new SharedRuleState(rule.name, this.#windows, maxEntries) }
+          : {}),
       });
     };
-    for (const rule of builtinRules(options, path)) add(rule, 'medium');
+    for (const rule of builtinRules(options, path)) add(rule, 'medium', true);
     const custom = options.rules ?? [];
     if (!Array.isArray(custom)) throw configError(`${path}.rules`, 'must be an array of DetectionRule');
     const names = new Set<string>();
@@ -188,8 +221,83 @@ export class ThreatDetector extends EventEmitter implements AuditSink {
 
   /** AuditSink: evaluates a durable batch and resolves once its violations are in the log. */
   async write(entries: readonly AuditEntry[]): Promise<void> {
-    for (const entry of entries) this.observe(entry);
+    for (const entry of entries) {
+      if (this.#windows === undefined) this.observe(entry);
+      else await this.observeAsync(entry);
+    }
     await this.flush();
+  }
+
+  /**
+   * observe() for any detector, shared windows included: evaluates one entry (after the entries
+   * handed in before it) and resolves with the violations it raised. A shared store that fails
+   * is reported to `onError`; the rules that needed it raise nothing for this entry.
+   */
+  observeAsync(entry: AuditEntry): Promise<SecurityViolation[]> {
+    this.#checkEntry(entry);
+    const run = this.#queue.then(() => this.#evaluateAsync(entry));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #evaluateAsync(entry: AuditEntry): Promise<SecurityViolation[]> {
+    const t = this.#eligible(entry);
+    if (t === undefined) return [];
+    const out: SecurityViolation[] = [];
+    for (const { rule, severity: fallback, state, shared } of this.#rules) {
+      let result: RuleResult;
+      try {
+        if (shared !== undefined) {
+          shared.seq = entry.seq;
+          shared.t = t;
+          result = await (rule as BuiltinRule).evaluate(entry, shared);
+        } else {
+          state.seq = entry.seq;
+          state.t = t;
+          result = await (rule as DetectionRule).evaluate(entry, state);
+        }
+      } catch (error) {
+        this.#report(error, rule.name);
+        continue;
+      }
+      this.#collect(rule.name, fallback, result, entry.seq, out);
+    }
+    for (const v of out) this.#raise(v);
+    return out;
+  }
+
+  #checkEntry(entry: AuditEntry): void {
+    if (entry === null || typeof entry !== 'object' || !Number.isSafeInteger(entry.seq)) {
+      throw new BulwarkThreatError(
+        ErrorCodes.THREAT_INVALID_ARGUMENT,
+        'observe() needs a stored AuditEntry (with seq)',
+      );
+    }
+  }
+
+  /** The entry's event time when the rules should see it, else undefined. */
+  #eligible(entry: AuditEntry): number | undefined {
+    // Redacted entries have no content; our own violations must never trigger rules (feedback loop).
+    if (typeof entry.action !== 'string' || entry.action === SECURITY_VIOLATION_ACTION) return undefined;
+    // A copy that erasure kept as evidence replays an event the rules already saw.
+    if (entry.details !== undefined && Object.hasOwn(entry.details, PRESERVED_FROM_KEY)) return undefined;
+    const t = Date.parse(entry.time);
+    return Number.isFinite(t) ? t : undefined;
+  }
+
+  #collect(
+    rule: string,
+    fallback: ViolationSeverity,
+    result: RuleResult,
+    seq: number,
+    out: SecurityViolation[],
+  ): void {
+    if (result === undefined || result === null) return;
+    const hits = (Array.isArray(result) ? result : [result]) as readonly RuleHit[];
+    for (const hit of hits) {
+      const violation = this.#violation(rule, fallback, hit, seq);
+      if (violation !== undefined) out.push(violation);
+    }
   }
 
   /**
@@ -197,35 +305,34 @@ export class ThreatDetector extends EventEmitter implements AuditSink {
    * delivered to listeners; their audit write is queued, see `flush`).
    */
   observe(entry: AuditEntry): SecurityViolation[] {
-    if (entry === null || typeof entry !== 'object' || !Number.isSafeInteger(entry.seq)) {
-      throw new BulwarkThreatError(
-        ErrorCodes.THREAT_INVALID_ARGUMENT,
-        'observe() needs a stored AuditEntry (with seq)',
+    this.#checkEntry(entry);
+    if (this.#windows !== undefined) {
+      throw new BulwarkConfigError(
+        ErrorCodes.CONFIG_INVALID,
+        'a detector with shared windows evaluates asynchronously: use observeAsync() (or attach it as a sink)',
+        { path: 'threat.detector.windows' },
       );
     }
-    // Redacted entries have no content; our own violations must never trigger rules (feedback loop).
-    if (typeof entry.action !== 'string' || entry.action === SECURITY_VIOLATION_ACTION) return [];
-    // A copy that erasure kept as evidence replays an event the rules already saw.
-    if (entry.details !== undefined && Object.hasOwn(entry.details, PRESERVED_FROM_KEY)) return [];
-    const t = Date.parse(entry.time);
-    if (!Number.isFinite(t)) return [];
+    const t = this.#eligible(entry);
+    if (t === undefined) return [];
     const out: SecurityViolation[] = [];
     for (const { rule, severity: fallback, state } of this.#rules) {
       state.seq = entry.seq;
       state.t = t;
-      let result: ReturnType<DetectionRule['evaluate']>;
+      let result: RuleResult | Promise<RuleResult>;
       try {
-        result = rule.evaluate(entry, state);
+        // In memory every rule, built-in or custom, answers synchronously.
+        result = (rule as DetectionRule).evaluate(entry, state);
       } catch (error) {
         this.#report(error, rule.name);
         continue;
       }
-      if (result === undefined || result === null) continue;
-      const hits = (Array.isArray(result) ? result : [result]) as readonly RuleHit[];
-      for (const hit of hits) {
-        const violation = this.#violation(rule.name, fallback, hit, entry.seq);
-        if (violation !== undefined) out.push(violation);
+      if (result instanceof Promise) {
+        result.catch(() => undefined);
+        this.#report(new TypeError('a custom rule must answer synchronously (use observeAsync)'), rule.name);
+        continue;
       }
+      this.#collect(rule.name, fallback, result, entry.seq, out);
     }
     for (const v of out) this.#raise(v);
     return out;

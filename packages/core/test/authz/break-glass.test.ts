@@ -82,7 +82,7 @@ describe('break-glass: a grant demands reason, actor, scope and a bounded expiry
     expect(err.code).toBe(ErrorCodes.POLICY_BREAK_GLASS_INVALID);
     expect(err.details).toEqual({ path: field });
     expect(events).toEqual([]);
-    expect(engine.listBreakGlass()).toEqual([]);
+    expect(await engine.listBreakGlass()).toEqual([]);
     expect(engine.check(users.carol, 'patient:read', records.r1).allowed).toBe(false);
   });
 
@@ -101,7 +101,7 @@ describe('break-glass: a grant demands reason, actor, scope and a bounded expiry
     });
     const err = await rejection(engine.grantBreakGlass(request()));
     expect(err.code).toBe(ErrorCodes.POLICY_AUDIT_FAILED);
-    expect(engine.listBreakGlass()).toEqual([]);
+    expect(await engine.listBreakGlass()).toEqual([]);
     expect(engine.check(users.carol, 'patient:read', records.r1).allowed).toBe(false);
   });
 
@@ -170,7 +170,7 @@ describe('break-glass: use, audit, expiry, report', () => {
     // An ordinary allow is not a break-glass use (nothing to audit).
     expect(engine.check(users.carol, 'patient:read', records.r2).reasonId).toBe('rule_allow');
     expect(events).toHaveLength(2);
-    expect(engine.listBreakGlass({ active: true })[0].uses).toBe(1);
+    expect((await engine.listBreakGlass({ active: true }))[0].uses).toBe(1);
   });
 
   it('overrides an ordinary deny (audited with the overridden rule) but never a breakGlassProof deny', async () => {
@@ -210,11 +210,11 @@ describe('break-glass: use, audit, expiry, report', () => {
       reasonId: 'default_deny',
     });
     expect(engine.check(users.carol, 'patient:read', records.r1).allowed).toBe(false);
-    expect(engine.listBreakGlass({ active: true })).toEqual([]);
-    expect(engine.listBreakGlass({ active: false })).toMatchObject([
+    expect(await engine.listBreakGlass({ active: true })).toEqual([]);
+    expect(await engine.listBreakGlass({ active: false })).toMatchObject([
       { id: grant.id, active: false, uses: 1 },
     ]);
-    expect(engine.sweepBreakGlass()).toBe(0);
+    expect(await engine.sweepBreakGlass()).toBe(0);
     expect(events.map((e) => e.action)).toEqual([
       'authz.break_glass.granted',
       'authz.break_glass.used',
@@ -231,9 +231,9 @@ describe('break-glass: use, audit, expiry, report', () => {
     await engine.grantBreakGlass(request());
     await engine.grantBreakGlass(request({ actor: { id: 'alice' }, durationMs: 2 * HOUR }));
     time.advance(HOUR + 1);
-    expect(engine.sweepBreakGlass()).toBe(1);
+    expect(await engine.sweepBreakGlass()).toBe(1);
     expect(events.filter((e) => e.action === 'authz.break_glass.expired')).toHaveLength(1);
-    expect(engine.listBreakGlass({ active: true }).map((g) => g.actor.id)).toEqual(['alice']);
+    expect((await engine.listBreakGlass({ active: true })).map((g) => g.actor.id)).toEqual(['alice']);
   });
 
   it('can be revoked early (audited), after which it no longer works', async () => {
@@ -290,7 +290,7 @@ describe('break-glass: use, audit, expiry, report', () => {
     );
     engine.check(users.carol, 'patient:update', records.r1, { ip: 'not-an-ip' });
     time.advance(2 * HOUR);
-    engine.sweepBreakGlass();
+    await engine.sweepBreakGlass();
     await log.flush();
     expect(errors).toEqual([]);
     const { entries } = await log.query({ action: 'authz.break_glass.*' });

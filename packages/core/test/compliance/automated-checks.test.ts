@@ -506,13 +506,13 @@ describe('privacy', () => {
   });
 
   it('processors.agreements fails for a processor without a DPA and one with an expired DPA', async () => {
-    f.processors.register({
+    await f.processors.register({
       id: 'crm',
       name: 'CRM',
       role: 'processor',
       scope: { dataCategories: ['personal'], purposes: ['account'] },
     });
-    f.processors.register({
+    await f.processors.register({
       id: 'old',
       name: 'Old',
       role: 'processor',

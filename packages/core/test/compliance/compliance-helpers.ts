@@ -257,7 +257,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
   await dsr.selfTest({ subjectId: 'dsr-self-test' });
 
   const processors = new ProcessorRegister();
-  processors.register({
+  await processors.register({
     id: 'mailer',
     name: 'Mailer Ltd',
     role: 'processor',
@@ -279,7 +279,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
   await breaches.notify(incident.id, { to: 'subjects', at: new Date(detectedAt.getTime() + 86_400_000) });
   await breaches.recordDrill({ title: 'Tabletop: lost laptop with patient exports' });
   const processing = new ProcessingRegister({ controller: { name: 'Clinic' }, classification, processors });
-  processing.register({
+  await processing.register({
     id: 'care',
     name: 'Patient care',
     purposes: ['treatment', 'billing', 'account'],
@@ -291,7 +291,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
     securityMeasures: ['field encryption'],
   });
   const dataRetention = new DataRetention();
-  dataRetention.addPolicy({ category: 'personal', days: 3650, basis: 'medical records law' });
+  await dataRetention.addPolicy({ category: 'personal', days: 3650, basis: 'medical records law' });
   dataRetention.registerSource({ id: 'users-db', category: 'personal', purge: () => 0 });
   await dataRetention.purge();
 

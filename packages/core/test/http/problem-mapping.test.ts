@@ -49,6 +49,7 @@ const CLIENT_TRIGGERABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   [ErrorCodes.CONSENT_INVALID_ARGUMENT]: 'bad subject id / proof fields',
   [ErrorCodes.PRIVACY_INVALID_ARGUMENT]: 'a bad field in a privacy request',
   [ErrorCodes.PRIVACY_DUPLICATE_ID]: 'registering an id twice',
+  [ErrorCodes.PRIVACY_CONFLICT]: 'two instances updating one record at once',
   [ErrorCodes.PRIVACY_NOT_FOUND]: 'an unknown request id',
   [ErrorCodes.DSR_INVALID_TRANSITION]: 'running a step twice / out of order',
   [ErrorCodes.DSR_IDENTITY_NOT_VERIFIED]: 'acting before identity verification',
@@ -87,6 +88,8 @@ const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.POLICY_AUDIT_FAILED,
   ErrorCodes.MFA_STORE,
   ErrorCodes.CONSENT_STORE,
+  ErrorCodes.POLICY_BREAK_GLASS_STORE,
+  ErrorCodes.PRIVACY_STORE,
 ];
 
 const ALL_CODES = Object.values(ErrorCodes) as ErrorCode[];

@@ -31,13 +31,13 @@ describe('BreachRegister', () => {
       },
     ]);
     expect(incident.dataCategories).toEqual(['personal', 'phi']);
-    expect(breaches.overdue(at(71))).toEqual([]);
-    expect(breaches.overdue(at(73))).toEqual([
+    expect(await breaches.overdue(at(71))).toEqual([]);
+    expect(await breaches.overdue(at(73))).toEqual([
       { incidentId: 'inc-1', to: 'authority', dueAt: '2025-03-13T08:00:00.000Z', hoursLate: 1 },
     ]);
     await breaches.notify('inc-1', { to: 'authority', at: at(80), reference: 'DPA-2025-17' });
-    expect(breaches.overdue(at(81))).toEqual([]);
-    expect(breaches.lateNotifications()).toEqual([
+    expect(await breaches.overdue(at(81))).toEqual([]);
+    expect(await breaches.lateNotifications()).toEqual([
       {
         incidentId: 'inc-1',
         to: 'authority',
@@ -45,9 +45,9 @@ describe('BreachRegister', () => {
         notifiedAt: at(80).toISOString(),
       },
     ]);
-    expect(breaches.overdue(at(60 * 24 + 1)).map((o) => o.to)).toEqual(['subjects']);
+    expect((await breaches.overdue(at(60 * 24 + 1))).map((o) => o.to)).toEqual(['subjects']);
     await breaches.notify('inc-1', { to: 'subjects', at: at(100) });
-    expect(breaches.overdue(at(60 * 24 + 1))).toEqual([]);
+    expect(await breaches.overdue(at(60 * 24 + 1))).toEqual([]);
     expect(await codeOf(() => breaches.notify('inc-1', { to: 'subjects', at: at(101) }))).toBe(
       ErrorCodes.PRIVACY_INVALID_ARGUMENT,
     );
@@ -55,9 +55,9 @@ describe('BreachRegister', () => {
     const events = (await log.query({ action: 'breach.*' })).entries;
     expect(events.map((e) => e.action)).toEqual(['breach.recorded', 'breach.notified', 'breach.notified']);
     expect(events[1]!.details).toMatchObject({ to: 'authority', late: true });
-    expect(breaches.list().map((i) => i.id)).toEqual(['inc-1']);
+    expect((await breaches.list()).map((i) => i.id)).toEqual(['inc-1']);
     await breaches.close('inc-1', at(200));
-    expect(breaches.list({ status: 'open' })).toEqual([]);
+    expect(await breaches.list({ status: 'open' })).toEqual([]);
     await log.close();
   });
 
@@ -73,12 +73,12 @@ describe('BreachRegister', () => {
       dataCategories: ['personal'],
       notify: { subjects: { reason: 'unlikely to result in a high risk (Art. 34(3))' } },
     });
-    const i = breaches.get('inc-2')!;
+    const i = (await breaches.get('inc-2'))!;
     expect(i.notifications.map((n) => [n.to, n.dueAt, n.required])).toEqual([
       ['authority', '2025-03-11T08:00:00.000Z', true],
       ['subjects', '2025-03-12T08:00:00.000Z', false],
     ]);
-    expect(breaches.overdue(at(1000)).map((o) => o.to)).toEqual(['authority']);
+    expect((await breaches.overdue(at(1000))).map((o) => o.to)).toEqual(['authority']);
   });
 
   it('validates input', async () => {

@@ -3,7 +3,7 @@ import { ClassificationRegistry } from '../../src/privacy/classification-registr
 import { ProcessingRegister } from '../../src/privacy/processing-register';
 import { ProcessorRegister } from '../../src/privacy/processor-register';
 
-function setup() {
+async function setup() {
   const classification = new ClassificationRegistry();
   classification.register({
     entity: 'Patient',
@@ -34,7 +34,7 @@ function setup() {
     purpose: 'newsletter',
   });
   const processors = new ProcessorRegister();
-  processors.register({
+  await processors.register({
     id: 'ehr-host',
     name: 'EHR Hosting | Inc.',
     role: 'business-associate',
@@ -47,7 +47,7 @@ function setup() {
     processors,
     clock: () => new Date('2025-05-01T00:00:00Z'),
   });
-  ropa.register({
+  await ropa.register({
     id: 'patient-care',
     name: 'Patient care',
     purposes: ['treatment'],
@@ -60,7 +60,7 @@ function setup() {
     transfers: [{ country: 'US', mechanism: 'SCC', recipient: 'EHR Hosting' }],
     securityMeasures: ['AES-256-GCM field encryption', 'tamper-evident audit log'],
   });
-  ropa.register({
+  await ropa.register({
     id: 'billing',
     name: 'Billing',
     purposes: ['billing'],
@@ -72,9 +72,9 @@ function setup() {
 }
 
 describe('ProcessingRegister (GDPR Art. 30 record)', () => {
-  it('resolves data categories from the classification registry and recipients from the processor register', () => {
-    const { ropa } = setup();
-    const json = ropa.toJSON();
+  it('resolves data categories from the classification registry and recipients from the processor register', async () => {
+    const { ropa } = await setup();
+    const json = await ropa.toJSON();
     expect(json.format).toBe('bulwark-ropa/1');
     expect(json.controller).toEqual({
       name: 'Clinic GmbH',
@@ -98,8 +98,8 @@ describe('ProcessingRegister (GDPR Art. 30 record)', () => {
     expect(JSON.parse(JSON.stringify(json))).toEqual(json);
   });
 
-  it('renders Markdown with every Art. 30(1) item, escaping table-breaking text', () => {
-    const md = setup().ropa.toMarkdown();
+  it('renders Markdown with every Art. 30(1) item, escaping table-breaking text', async () => {
+    const md = await (await setup()).ropa.toMarkdown();
     expect(md).toContain('# Record of processing activities');
     expect(md).toContain('**Controller:** Clinic GmbH (privacy@clinic.example)');
     expect(md).toContain('**Data protection officer:** Dr. DPO');
@@ -119,27 +119,27 @@ describe('ProcessingRegister (GDPR Art. 30 record)', () => {
     }
   });
 
-  it('follows the registry: a newly classified field appears without re-registering the activity', () => {
-    const { ropa, classification } = setup();
+  it('follows the registry: a newly classified field appears without re-registering the activity', async () => {
+    const { ropa, classification } = await setup();
     classification.register({
       entity: 'Patient',
       field: 'insuranceNo',
       category: 'sensitive',
       encrypted: false,
     });
-    const care = ropa.toJSON().activities.find((a) => a.id === 'patient-care')!;
+    const care = (await ropa.toJSON()).activities.find((a) => a.id === 'patient-care')!;
     expect(care.dataCategories.map((d) => d.category)).toContain('sensitive');
   });
 
-  it('reports gaps and validates input', () => {
-    const { ropa, processors } = setup();
-    processors.register({
+  it('reports gaps and validates input', async () => {
+    const { ropa, processors } = await setup();
+    await processors.register({
       id: 'mailer',
       name: 'M',
       role: 'processor',
       scope: { dataCategories: ['personal'], purposes: ['newsletter'] },
     });
-    ropa.register({
+    await ropa.register({
       id: 'news',
       name: 'Newsletter',
       purposes: ['newsletter', 'profiling'],
@@ -148,7 +148,7 @@ describe('ProcessingRegister (GDPR Art. 30 record)', () => {
       retention: { description: 'until withdrawal' },
       securityMeasures: ['TLS'],
     });
-    expect(ropa.gaps()).toEqual([
+    expect(await ropa.gaps()).toEqual([
       { activityId: 'news', issue: 'recipient mailer is not engaged for all purposes of the activity' },
     ]);
     const base = {
@@ -158,36 +158,38 @@ describe('ProcessingRegister (GDPR Art. 30 record)', () => {
       retention: { description: 'r' },
       securityMeasures: ['m'],
     };
-    const code = (fn: () => unknown) => {
+    const code = async (fn: () => unknown) => {
       try {
-        fn();
+        await fn();
       } catch (e) {
         return (e as { code: string }).code;
       }
       return 'no error';
     };
-    expect(code(() => ropa.register({ id: 'x', ...base, recipients: ['ghost'] }))).toBe(
+    expect(await code(() => ropa.register({ id: 'x', ...base, recipients: ['ghost'] }))).toBe(
       ErrorCodes.PRIVACY_INVALID_ARGUMENT,
     );
-    expect(code(() => ropa.register({ id: 'x', ...base, purposes: [] }))).toBe(
+    expect(await code(() => ropa.register({ id: 'x', ...base, purposes: [] }))).toBe(
       ErrorCodes.PRIVACY_INVALID_ARGUMENT,
     );
-    expect(code(() => ropa.register({ id: 'x', ...base, securityMeasures: [] }))).toBe(
+    expect(await code(() => ropa.register({ id: 'x', ...base, securityMeasures: [] }))).toBe(
       ErrorCodes.PRIVACY_INVALID_ARGUMENT,
     );
     expect(
-      code(() => ropa.register({ id: 'x', ...base, transfers: [{ country: 'USA', mechanism: 'SCC' }] })),
+      await code(() =>
+        ropa.register({ id: 'x', ...base, transfers: [{ country: 'USA', mechanism: 'SCC' }] }),
+      ),
     ).toBe(ErrorCodes.PRIVACY_INVALID_ARGUMENT);
-    expect(code(() => ropa.register({ id: 'news', ...base }))).toBe(ErrorCodes.PRIVACY_DUPLICATE_ID);
-    expect(code(() => new ProcessingRegister({ controller: { name: '' } }))).toBe(
+    expect(await code(() => ropa.register({ id: 'news', ...base }))).toBe(ErrorCodes.PRIVACY_DUPLICATE_ID);
+    expect(await code(() => new ProcessingRegister({ controller: { name: '' } }))).toBe(
       ErrorCodes.PRIVACY_INVALID_ARGUMENT,
     );
   });
 });
 
 describe('ClassificationRegistry extensions', () => {
-  it('builds a merged Redactor map (stricter class wins), encryption status and data categories', () => {
-    const { classification } = setup();
+  it('builds a merged Redactor map (stricter class wins), encryption status and data categories', async () => {
+    const { classification } = await setup();
     classification.register({ entity: 'Payment', field: 'name', category: 'cardholder', encrypted: false });
     expect(classification.redactorClassification()).toEqual({
       name: 'cardholder',

@@ -3,9 +3,9 @@ import { ProcessorRegister } from '../../src/privacy/processor-register';
 
 const NOW = new Date('2025-06-01T00:00:00Z');
 
-function register() {
+async function register() {
   const r = new ProcessorRegister();
-  r.register({
+  await r.register({
     id: 'mailer',
     name: 'MailCo',
     role: 'processor',
@@ -14,7 +14,7 @@ function register() {
     country: 'US',
     transferMechanism: 'SCC',
   });
-  r.register({
+  await r.register({
     id: 'cloud',
     name: 'CloudHost',
     role: 'processor',
@@ -22,21 +22,21 @@ function register() {
     scope: { dataCategories: ['personal', 'phi'], purposes: ['hosting'] },
     country: 'DE',
   });
-  r.register({
+  await r.register({
     id: 'cdn',
     name: 'EdgeCo',
     role: 'sub-processor',
     parentId: 'cloud',
     scope: { dataCategories: ['personal'], purposes: ['hosting'] },
   });
-  r.register({
+  await r.register({
     id: 'billing',
     name: 'Billing BA',
     role: 'business-associate',
     agreements: [{ type: 'BAA', signedAt: '2025-01-01' }, { type: 'DPA' }],
     scope: { dataCategories: ['phi'], purposes: ['billing'] },
   });
-  r.register({
+  await r.register({
     id: 'tax',
     name: 'Tax office',
     role: 'controller',
@@ -46,30 +46,30 @@ function register() {
 }
 
 describe('ProcessorRegister', () => {
-  it('lists recipients and filters by role', () => {
-    const r = register();
-    expect(r.list().map((p) => p.id)).toEqual(['billing', 'cdn', 'cloud', 'mailer', 'tax']);
-    expect(r.list({ role: 'processor' }).map((p) => p.id)).toEqual(['cloud', 'mailer']);
-    expect(r.get('mailer')).toMatchObject({
+  it('lists recipients and filters by role', async () => {
+    const r = await register();
+    expect((await r.list()).map((p) => p.id)).toEqual(['billing', 'cdn', 'cloud', 'mailer', 'tax']);
+    expect((await r.list({ role: 'processor' })).map((p) => p.id)).toEqual(['cloud', 'mailer']);
+    expect(await r.get('mailer')).toMatchObject({
       transferMechanism: 'SCC',
       agreements: [{ signedAt: '2024-01-01T00:00:00.000Z' }],
     });
-    expect(Object.isFrozen(r.get('mailer'))).toBe(true);
+    expect(Object.isFrozen(await r.get('mailer'))).toBe(true);
   });
 
-  it('reports expired and soon-expiring agreements', () => {
-    const r = register();
-    expect(r.expired(NOW).map((e) => `${e.processorId}:${e.agreement.type}`)).toEqual(['cloud:DPA']);
-    expect(r.expired(new Date('2026-01-01T00:00:00Z')).map((e) => e.processorId)).toEqual([
+  it('reports expired and soon-expiring agreements', async () => {
+    const r = await register();
+    expect((await r.expired(NOW)).map((e) => `${e.processorId}:${e.agreement.type}`)).toEqual(['cloud:DPA']);
+    expect((await r.expired(new Date('2026-01-01T00:00:00Z'))).map((e) => e.processorId)).toEqual([
       'cloud',
       'mailer',
     ]);
-    expect(r.expiringWithin(214, NOW).map((e) => e.processorId)).toEqual(['mailer']);
-    expect(r.expiringWithin(30, NOW)).toEqual([]);
+    expect((await r.expiringWithin(214, NOW)).map((e) => e.processorId)).toEqual(['mailer']);
+    expect(await r.expiringWithin(30, NOW)).toEqual([]);
   });
 
-  it('finds missing, unsigned and expired agreements per role (GDPR Art. 28, HIPAA 164.502(e), SCC)', () => {
-    const gaps = register().missingAgreements(NOW);
+  it('finds missing, unsigned and expired agreements per role (GDPR Art. 28, HIPAA 164.502(e), SCC)', async () => {
+    const gaps = await (await register()).missingAgreements(NOW);
     // billing is a business associate with a signed BAA: no gap (its unsigned DPA is not required).
     expect(gaps.map((g) => `${g.processorId}:${g.required}:${g.reason}`).sort()).toEqual([
       'cdn:DPA:missing',
@@ -83,43 +83,43 @@ describe('ProcessorRegister', () => {
     expect(gaps.find((g) => g.processorId === 'cdn')?.basis).toBe('GDPR Art. 28(3)');
   });
 
-  it('treats a future signing date as not signed yet', () => {
+  it('treats a future signing date as not signed yet', async () => {
     const r = new ProcessorRegister();
-    r.register({
+    await r.register({
       id: 'p',
       name: 'P',
       role: 'processor',
       agreements: [{ type: 'DPA', signedAt: '2025-07-01' }],
       scope: { dataCategories: ['personal'], purposes: ['x'] },
     });
-    expect(r.missingAgreements(NOW)).toEqual([
+    expect(await r.missingAgreements(NOW)).toEqual([
       { processorId: 'p', required: 'DPA', reason: 'not-signed', basis: 'GDPR Art. 28(3)' },
     ]);
-    expect(r.missingAgreements(new Date('2025-07-02'))).toEqual([]);
+    expect(await r.missingAgreements(new Date('2025-07-02'))).toEqual([]);
   });
 
-  it('validates input with typed errors', () => {
-    const r = register();
-    const code = (fn: () => unknown) => {
+  it('validates input with typed errors', async () => {
+    const r = await register();
+    const code = async (fn: () => unknown) => {
       try {
-        fn();
+        await fn();
       } catch (e) {
         return (e as { code: string }).code;
       }
       return 'no error';
     };
     const scope = { dataCategories: ['personal'], purposes: ['x'] };
-    expect(code(() => r.register({ id: 'mailer', name: 'dup', role: 'processor', scope }))).toBe(
+    expect(await code(() => r.register({ id: 'mailer', name: 'dup', role: 'processor', scope }))).toBe(
       ErrorCodes.PRIVACY_DUPLICATE_ID,
     );
-    expect(code(() => r.register({ id: 'x', name: 'X', role: 'vendor' as 'processor', scope }))).toBe(
+    expect(await code(() => r.register({ id: 'x', name: 'X', role: 'vendor' as 'processor', scope }))).toBe(
       ErrorCodes.PRIVACY_INVALID_ARGUMENT,
     );
     expect(
-      code(() => r.register({ id: 'x', name: 'X', role: 'sub-processor', parentId: 'nope', scope })),
+      await code(() => r.register({ id: 'x', name: 'X', role: 'sub-processor', parentId: 'nope', scope })),
     ).toBe(ErrorCodes.PRIVACY_INVALID_ARGUMENT);
     expect(
-      code(() =>
+      await code(() =>
         r.register({
           id: 'x',
           name: 'X',
@@ -130,7 +130,7 @@ describe('ProcessorRegister', () => {
       ),
     ).toBe(ErrorCodes.PRIVACY_INVALID_ARGUMENT);
     expect(
-      code(() =>
+      await code(() =>
         r.register({
           id: 'x',
           name: 'X',
@@ -141,14 +141,14 @@ describe('ProcessorRegister', () => {
       ),
     ).toBe(ErrorCodes.PRIVACY_INVALID_ARGUMENT);
     expect(
-      code(() =>
+      await code(() =>
         r.register({ id: 'x', name: 'X', role: 'processor', scope: { dataCategories: [], purposes: ['x'] } }),
       ),
     ).toBe(ErrorCodes.PRIVACY_INVALID_ARGUMENT);
-    expect(code(() => r.register({ id: 'x', name: 'X', role: 'processor', scope, country: 'Germany' }))).toBe(
-      ErrorCodes.PRIVACY_INVALID_ARGUMENT,
-    );
-    expect(code(() => r.remove('cloud'))).toBe(ErrorCodes.PRIVACY_INVALID_ARGUMENT); // has a sub-processor
-    expect(code(() => r.remove('ghost'))).toBe(ErrorCodes.PRIVACY_NOT_FOUND);
+    expect(
+      await code(() => r.register({ id: 'x', name: 'X', role: 'processor', scope, country: 'Germany' })),
+    ).toBe(ErrorCodes.PRIVACY_INVALID_ARGUMENT);
+    expect(await code(() => r.remove('cloud'))).toBe(ErrorCodes.PRIVACY_INVALID_ARGUMENT); // has a sub-processor
+    expect(await code(() => r.remove('ghost'))).toBe(ErrorCodes.PRIVACY_NOT_FOUND);
   });
 });
