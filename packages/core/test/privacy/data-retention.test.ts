@@ -157,7 +157,7 @@ describe('DataRetention', () => {
       ['logs', 'denied'],
     ]);
     // a run a hold blocked is recorded as such (the job ran; the law kept the data)
-    expect(retention.sources().map((s) => [s.id, s.lastPurge?.outcome])).toEqual([
+    expect((await retention.sources()).map((s) => [s.id, s.lastPurge?.outcome])).toEqual([
       ['chat', 'blocked'],
       ['logs', 'blocked'],
       ['mail', 'success'],
@@ -199,12 +199,12 @@ describe('DataRetention', () => {
     expect(await codeOf(() => r2.purge({ now: NOW, batchSize: 10 }))).toBe(ErrorCodes.RETENTION_PURGE_FAILED);
     expect((await log.query({ action: 'retention.purged', outcome: 'failure' })).entries).toHaveLength(1);
     // the failed run is the source's last purge: retention evidence shows it failed
-    expect(retention.sources()[0]!.lastPurge).toEqual({
+    expect((await retention.sources())[0]!.lastPurge).toEqual({
       at: NOW.toISOString(),
       purged: 0,
       outcome: 'failure',
     });
-    expect(r2.sources()[0]!.lastPurge).toMatchObject({ outcome: 'failure' });
+    expect((await r2.sources())[0]!.lastPurge).toMatchObject({ outcome: 'failure' });
     await log.close();
   });
 
