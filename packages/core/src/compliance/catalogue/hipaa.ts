@@ -306,7 +306,8 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
     check: 'http.transport-security',
     coverage: {
       level: 'partial',
-      evidences: 'TLS observed on the apps\u2019 inbound HTTP (TLS 1.2 or later with an AEAD cipher negotiated in Node, or a declared terminator)',
+      evidences:
+        'TLS observed on the apps\u2019 inbound HTTP (TLS 1.2 or later with an AEAD cipher negotiated in Node, or a declared terminator)',
       notCovered:
         'certificate validity and trust; transmissions other than inbound HTTP (outbound calls, database links)',
     },

@@ -99,7 +99,8 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     check: 'http.transport-security',
     coverage: {
       level: 'partial',
-      evidences: 'TLS observed on the apps\u2019 inbound HTTP (TLS 1.2 or later with an AEAD cipher negotiated in Node, or a declared terminator)',
+      evidences:
+        'TLS observed on the apps\u2019 inbound HTTP (TLS 1.2 or later with an AEAD cipher negotiated in Node, or a declared terminator)',
       notCovered:
         'certificate validity and trust (and the 4.2.1.1 key and certificate inventory); transmissions other than inbound HTTP',
     },

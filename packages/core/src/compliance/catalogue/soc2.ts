@@ -269,7 +269,8 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     check: 'http.transport-security',
     coverage: {
       level: 'partial',
-      evidences: 'TLS observed on the apps\u2019 inbound HTTP (TLS 1.2 or later with an AEAD cipher negotiated in Node, or a declared terminator)',
+      evidences:
+        'TLS observed on the apps\u2019 inbound HTTP (TLS 1.2 or later with an AEAD cipher negotiated in Node, or a declared terminator)',
       notCovered:
         'certificate validity and trust; transmissions other than inbound HTTP; restriction of movement and removal (data loss prevention, removable media)',
     },
