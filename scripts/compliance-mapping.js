@@ -94,7 +94,7 @@ function renderMapping({ controls, frameworks, names }) {
     '// retention (GDPR Art. 5(1)(e), ISO A.8.10): run the purge on a schedule; its last run and outcome are read',
     'await dataRetention.purge();',
     '// transfers (GDPR Art. 44-49): record where each recipient processes and under which mechanism',
-    "processors.register({ id: 'crm', name: 'CRM Inc', role: 'processor', country: 'US', transferMechanism: 'SCC',",
+    "await processors.register({ id: 'crm', name: 'CRM Inc', role: 'processor', country: 'US', transferMechanism: 'SCC',",
     "  agreements: [{ type: 'DPA', signedAt }, { type: 'SCC', signedAt }], scope: { dataCategories: ['personal'], purposes: ['sales'] } });",
     '```',
     '',

@@ -132,13 +132,14 @@ async function deploy(): Promise<Deployment> {
           ]
         : [],
     erase: () => 0,
+    rectify: () => 0,
   });
   await dsr.selfTest({ subjectId: 'dsr-self-test' });
   const processors = new ProcessorRegister();
   const breaches = new BreachRegister();
   await breaches.recordDrill({ title: 'Tabletop: lost laptop with patient exports' });
   const processing = new ProcessingRegister({ controller: { name: 'Clinic' }, classification, processors });
-  processing.register({
+  await processing.register({
     id: 'care',
     name: 'Patient care',
     purposes: ['treatment', 'account'],
@@ -150,8 +151,9 @@ async function deploy(): Promise<Deployment> {
     securityMeasures: ['field encryption'],
   });
   const dataRetention = new DataRetention();
-  dataRetention.addPolicy({ category: 'personal', days: 3650, basis: 'medical records law' });
+  await dataRetention.addPolicy({ category: 'personal', days: 3650, basis: 'medical records law' });
   dataRetention.registerSource({ id: 'app-db', category: 'personal', purge: () => 0 });
+  await dataRetention.purge(); // the nightly job, shown to run
 
   const bw = bulwark({ auditLog }, { csrf: { secret: randomBytes(32).toString('hex') } });
   const app = express();
@@ -224,6 +226,7 @@ describe('the honest path: live and observed evidence pass', () => {
     d = await deploy();
     await traffic(d.server);
     await d.bw.close(); // the requests' audit events are stored
+    await d.auditLog.recordReview({ by: 'security-officer', scope: 'security events since start' });
     await d.auditLog.checkpoint();
     await d.kit.verifyAuditLog();
   });

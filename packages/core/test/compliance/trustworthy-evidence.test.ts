@@ -304,7 +304,7 @@ describe('empty registers and untested capabilities', () => {
     expect(drilled.status).toBe('pass');
     expect(drilled.summary).toMatch(/2 drills/);
     // A drill owes no notification, so it never shows up as overdue.
-    expect(old.overdue(new Date(Date.now() + 90 * DAY))).toEqual([]);
+    expect(await old.overdue(new Date(Date.now() + 90 * DAY))).toEqual([]);
   });
 
   it('a function standing in for the breach register is declared and without deadlines fails', async () => {
