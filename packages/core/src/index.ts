@@ -387,6 +387,7 @@ export {
   type Evidence,
   type EvidenceBundle,
   type EvidenceProvenance,
+  type TlsTerminatorDeclaration,
   type GrantProbe,
 } from './compliance';
 

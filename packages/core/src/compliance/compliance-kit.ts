@@ -25,6 +25,7 @@ import {
   type AuditReviewEvidence,
   type AuditVerificationEvidence,
   type AuditWriteHealth,
+  type TlsTerminatorDeclaration,
   type AuthzEvidence,
   type BreachEvidence,
   type ConsentEvidence,
@@ -154,6 +155,12 @@ export interface ComplianceKitOptions {
    * then not applicable. Default `true`: with no app registered they fail.
    */
   httpSurface?: boolean;
+  /**
+   * The TLS terminator in front of the apps when TLS does not end in Node (a reverse proxy or load
+   * balancer setting X-Forwarded-Proto). Declared, not observed: with it, HTTPS reported by a
+   * trusted proxy is a *partial* pass of transport security; without it, not demonstrated.
+   */
+  tlsTerminator?: TlsTerminatorDeclaration;
   /** Audit categories whose retention is checked. Default `['default', 'audit', 'security']`. */
   auditCategories?: readonly string[];
   clock?: () => Date;
@@ -226,6 +233,7 @@ export class ComplianceKit {
   private readonly httpApps: HttpAppRegistration[] = [];
   private readonly privilegedRoles: readonly string[];
   private readonly httpSurface: boolean;
+  private readonly tlsTerminator?: TlsTerminatorDeclaration;
   private readonly auditCategories: readonly string[];
   private readonly clock: () => Date;
   private readonly grantProbe?: GrantProbe;
@@ -251,6 +259,15 @@ export class ComplianceKit {
       throw this.#error('httpSurface', 'must be a boolean');
     }
     this.httpSurface = options.httpSurface ?? true;
+    if (options.tlsTerminator !== undefined) {
+      const t = options.tlsTerminator as Partial<TlsTerminatorDeclaration> | null;
+      if (!isPlainObject(t)) throw invalid(`${path}.tlsTerminator`, 'an object { name, minVersion }', t);
+      if (typeof t.name !== 'string' || t.name.trim() === '' || t.name.length > 200)
+        throw this.#error('tlsTerminator.name', 'must be a non-empty string of at most 200 characters');
+      if (t.minVersion !== 'TLSv1.2' && t.minVersion !== 'TLSv1.3')
+        throw this.#error('tlsTerminator.minVersion', "must be 'TLSv1.2' or 'TLSv1.3'");
+      this.tlsTerminator = Object.freeze({ name: t.name, minVersion: t.minVersion });
+    }
     if (options.clock !== undefined && typeof options.clock !== 'function') {
       throw this.#error('clock', 'must be a function returning a Date');
     }
@@ -438,7 +455,11 @@ export class ComplianceKit {
     const errors: Partial<Record<EvidenceSourceName, string>> = {};
     const bundle: { -readonly [K in keyof EvidenceBundle]?: EvidenceBundle[K] } = {
       collectedAt: now.toISOString(),
-      settings: Object.freeze({ privilegedRoles: this.privilegedRoles, httpSurface: this.httpSurface }),
+      settings: Object.freeze({
+        privilegedRoles: this.privilegedRoles,
+        httpSurface: this.httpSurface,
+        ...(this.tlsTerminator === undefined ? {} : { tlsTerminator: this.tlsTerminator }),
+      }),
     };
     const read = async <K extends EvidenceSourceName>(
       name: K,

@@ -520,8 +520,11 @@ export function evaluateControls(
       check,
       status: outcome.status,
       ...(c.coverage === undefined ? {} : { coverage: c.coverage }),
-      ...(outcome.status === 'pass' ? { passLevel: c.coverage?.level === 'full' ? 'full' : 'partial' } : {}),
-      summary: outcome.summary,
+      ...(outcome.status === 'pass'
+        ? { passLevel: c.coverage?.level === 'full' && outcome.partial === undefined ? 'full' : 'partial' }
+        : {}),
+      summary:
+        outcome.partial === undefined ? outcome.summary : `${outcome.summary} Partial: ${outcome.partial}.`,
       evidenceRefs: outcome.evidence.map((e) => index.ref(e)),
       ...(outcome.remediation === undefined ? {} : { remediation: outcome.remediation }),
     };

@@ -352,6 +352,14 @@ export interface DataRetentionEvidence {
   }[];
 }
 
+/** A TLS-terminating proxy or load balancer, declared by the operator (not observable from Node). */
+export interface TlsTerminatorDeclaration {
+  /** What terminates TLS, e.g. `nginx 1.26 on the edge hosts`, `AWS ALB (ELBSecurityPolicy-TLS13-1-2-2021-06)`. */
+  readonly name: string;
+  /** The lowest protocol it accepts. */
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+}
+
 /** Everything `ComplianceKit.collectEvidence()` read, source by source. */
 export interface EvidenceBundle {
   /** UTC ISO 8601 time collection started: the reference "now" of every check. */
@@ -360,6 +368,11 @@ export interface EvidenceBundle {
     readonly privilegedRoles: readonly string[];
     /** False only when configuration says the deployment serves no HTTP. */
     readonly httpSurface: boolean;
+    /**
+     * The TLS terminator in front of the apps, as the operator declared it (option
+     * `tlsTerminator`): declared, never observed; it can only make a transport pass partial.
+     */
+    readonly tlsTerminator?: TlsTerminatorDeclaration;
   };
   readonly classification?: Evidence<ClassificationEvidence>;
   readonly keys?: Evidence<KeyRingEvidence>;

@@ -75,6 +75,7 @@ export type {
   Evidence,
   EvidenceBundle,
   EvidenceProvenance,
+  TlsTerminatorDeclaration,
   HttpTrafficEvidence,
   DsrSelfTestEvidence,
   EvidenceSourceName,

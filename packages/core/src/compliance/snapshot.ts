@@ -155,7 +155,14 @@ function parseBundle(value: unknown): EvidenceBundle {
     settings === null ||
     typeof settings !== 'object' ||
     !Array.isArray(settings.privilegedRoles) ||
-    typeof settings.httpSurface !== 'boolean'
+    typeof settings.httpSurface !== 'boolean' ||
+    (settings.tlsTerminator !== undefined &&
+      (settings.tlsTerminator === null ||
+        typeof settings.tlsTerminator !== 'object' ||
+        typeof (settings.tlsTerminator as { name?: unknown }).name !== 'string' ||
+        !['TLSv1.2', 'TLSv1.3'].includes(
+          (settings.tlsTerminator as { minVersion?: string }).minVersion ?? '',
+        )))
   ) {
     throw invalid('bundle settings are malformed');
   }

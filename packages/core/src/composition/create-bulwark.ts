@@ -96,6 +96,7 @@ function applyStores(config: BulwarkConfig): { config: BulwarkConfig; stores: Bu
 const KNOWN_COMPLIANCE = optionKeys<ComplianceConfig>({
   privilegedRoles: true,
   httpSurface: true,
+  tlsTerminator: true,
   auditCategories: true,
   grantProbe: true,
   catalogue: true,

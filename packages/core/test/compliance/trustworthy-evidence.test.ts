@@ -259,9 +259,31 @@ describe('http.transport-security', () => {
       await plain(port, '/', 'GET', { 'x-forwarded-proto': 'HTTPS' });
     });
     expect(hop.evidence().traffic!.tls).toMatchObject({ forwarded: 1, plain: 0, direct: 0 });
-    const partial = await check(new ComplianceKit().registerHttpApp(trusted), 'http.transport-security');
-    expect(partial.status).toBe('not-demonstrated');
-    expect(partial.summary).toMatch(/^Partial: TLS is terminated by a trusted proxy/);
+    // No terminator declared: HTTPS from the proxy alone demonstrates nothing about its TLS.
+    const undeclared = await check(new ComplianceKit().registerHttpApp(trusted), 'http.transport-security');
+    expect(undeclared.status).toBe('not-demonstrated');
+    expect(undeclared.summary).toMatch(/trusted proxy .*no TLS terminator is declared/);
+    // Declared: a pass, but partial in the report, saying what rests on the declaration.
+    const declared = new ComplianceKit({
+      tlsTerminator: { name: 'nginx on the edge hosts', minVersion: 'TLSv1.2' },
+    }).registerHttpApp(trusted);
+    const outcome = await check(declared, 'http.transport-security');
+    expect(outcome.status).toBe('pass');
+    expect(outcome.partial).toMatch(/nginx on the edge hosts \(declared: TLSv1\.2 or later\)/);
+    const report = await declared.report('pci');
+    const control = report.controls.find((c) => c.id === 'pci-4.2.1')!;
+    expect(control).toMatchObject({ status: 'pass', passLevel: 'partial' });
+    expect(control.summary).toMatch(/Partial: TLS is terminated by nginx on the edge hosts/);
+    // A terminator declared to accept a protocol outside the allow-list does not pass.
+    const old = new ComplianceKit({
+      tlsTerminator: { name: 'old lb', minVersion: 'TLSv1.2' },
+    }).registerHttpApp(trusted);
+    expect((await check(old, 'http.transport-security', { protocols: ['TLSv1.3'] })).status).toBe(
+      'not-demonstrated',
+    );
+    expect(() => new ComplianceKit({ tlsTerminator: { name: 'x', minVersion: 'TLSv1.0' as never } })).toThrow(
+      /compliance\.tlsTerminator\.minVersion/,
+    );
 
     // The same header from a client when no proxy is trusted, or a mixed chain: plain HTTP.
     for (const [trust, proto] of [

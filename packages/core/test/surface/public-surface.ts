@@ -374,6 +374,7 @@ export const MAIN_TYPES = [
   'ThreatConfig',
   'ThreatDetectorOptions',
   'TimeWindowDefinition',
+  'TlsTerminatorDeclaration',
   'TokenClaims',
   'TokenHeader',
   'TokenKeyInput',

@@ -16,6 +16,11 @@ export interface CheckOutcome {
   readonly evidence: readonly Evidence[];
   /** What to do to make the control pass (absent on a pass). */
   readonly remediation?: string;
+  /**
+   * On a pass: why this pass covers less than the control's declared coverage (e.g. part of it
+   * rests on a declaration). The control is then reported as a partial pass whatever its coverage.
+   */
+  readonly partial?: string;
 }
 
 export type CheckParams = Readonly<Record<string, unknown>>;
@@ -50,6 +55,11 @@ const SERVICE_HINTS: Record<EvidenceSourceName, string> = {
 
 export function pass(summary: string, evidence: readonly Evidence[]): CheckOutcome {
   return { status: 'pass', summary, evidence };
+}
+
+/** A pass on part of what the check asks for; `why` names what rests on a declaration or is unseen. */
+export function partialPass(summary: string, evidence: readonly Evidence[], why: string): CheckOutcome {
+  return { status: 'pass', summary, evidence, partial: why };
 }
 
 export function fail(summary: string, evidence: readonly Evidence[], remediation: string): CheckOutcome {

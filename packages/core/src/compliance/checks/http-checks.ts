@@ -5,6 +5,7 @@ import {
   missing,
   notApplicable,
   notDemonstrated,
+  partialPass,
   pass,
   strings,
   type AutomatedCheck,
@@ -220,11 +221,21 @@ export const transportSecurity: AutomatedCheck = (bundle, params) => {
     );
   }
   if (forwarded.length > 0) {
-    // Partial: the proxy says HTTPS, but its TLS version and cipher are not observed here.
-    return notDemonstrated(
-      `Partial: TLS is terminated by a trusted proxy (declared via X-Forwarded-Proto: https) in ${list(forwarded)}; its protocol and cipher are not observed${direct.length > 0 ? `; observed directly in ${list(direct)}` : ''}.`,
+    // The trusted proxy says HTTPS on every such request, but its TLS version and cipher are not
+    // observable here: a partial pass when the operator declared the terminator, else not shown.
+    const terminator = bundle.settings.tlsTerminator;
+    const seen = `HTTPS reported by a trusted proxy (X-Forwarded-Proto: https) in ${list(forwarded)}${direct.length > 0 ? `; TLS observed directly in ${list(direct)}` : ''}`;
+    if (terminator === undefined || !protocols.includes(terminator.minVersion)) {
+      return notDemonstrated(
+        `${seen}; the terminator's protocol and cipher are not observed${terminator === undefined ? ' and no TLS terminator is declared' : ` and the declared terminator accepts ${terminator.minVersion}, outside ${protocols.join(', ')}`}.`,
+        [view.ev],
+        "Declare the TLS terminator (ComplianceKit option tlsTerminator: { name, minVersion: 'TLSv1.2' }) and attest its configuration, or terminate TLS in Node so it is observed.",
+      );
+    }
+    return partialPass(
+      `${seen}.`,
       [view.ev],
-      "Attest the terminator's TLS configuration (protocols TLSv1.2+, ECDHE + AEAD ciphers, valid certificate), or terminate TLS in Node so it is observed.",
+      `TLS is terminated by ${terminator.name} (declared: ${terminator.minVersion} or later); its protocol, cipher and certificate are declared, not observed`,
     );
   }
   return pass(`TLS observed on every request: ${list(direct)}.`, [view.ev]);
