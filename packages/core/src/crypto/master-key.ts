@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { BulwarkCryptoError, ErrorCodes } from '../errors';
 import { IV_LENGTH, KEY_LENGTH, open, seal, TAG_LENGTH } from './aead';
 import { decodeBase64url } from './base64url';
@@ -48,6 +48,19 @@ export function parseMasterKey(text: string | undefined, source: string): Buffer
     );
   }
   return key;
+}
+
+/**
+ * A master key's public identifier: HMAC-SHA256 of a fixed label under the key, first 12 bytes,
+ * base64url (16 characters). Like a key check value it names the key without revealing it, so a
+ * wrapped key can record which master key wraps it (see master-key rotation).
+ * @internal
+ */
+export function masterKeyFingerprint(masterKey: Buffer): string {
+  const mac = createHmac('sha256', masterKey).update('bulwark/master-key-id/v1').digest();
+  const id = `k1-${mac.subarray(0, 12).toString('base64url')}`;
+  mac.fill(0);
+  return id;
 }
 
 const WRAP_PREFIX = 'kw1';
