@@ -110,9 +110,7 @@ export class KeyLoader {
     if (this.previous !== undefined) all.push([this.previous, previous]);
     // A recorded id picks its provider; providers without an id might hold it too.
     const candidates =
-      masterKeyId === undefined
-        ? all
-        : all.filter(([, id]) => id === undefined || id === masterKeyId);
+      masterKeyId === undefined ? all : all.filter(([, id]) => id === undefined || id === masterKeyId);
     if (candidates.length === 0) {
       throw cryptoError(
         ErrorCodes.CRYPTO_KEY_UNWRAP_FAILED,
@@ -168,7 +166,10 @@ async function wrapWith(provider: KeyProvider, dataKey: Buffer, context: KeyWrap
     throw asCryptoError(error, ErrorCodes.CRYPTO_KEY_PROVIDER, `Key provider ${provider.name} failed`);
   }
   if (typeof wrapped !== 'string' || wrapped === '') {
-    throw cryptoError(ErrorCodes.CRYPTO_KEY_PROVIDER, `Key provider ${provider.name} returned no wrapped key`);
+    throw cryptoError(
+      ErrorCodes.CRYPTO_KEY_PROVIDER,
+      `Key provider ${provider.name} returned no wrapped key`,
+    );
   }
   return wrapped;
 }

@@ -18,11 +18,7 @@ import { KeyLoader } from './key-loader';
 import type { KeyProvider } from './key-provider';
 import { KEY_STORE_METHODS, type KeyStore } from './key-store';
 import { NamedKeys, unknownKey } from './named-keys';
-import {
-  rotateMasterKeys,
-  type MasterRotationOptions,
-  type MasterRotationReport,
-} from './master-rotation';
+import { rotateMasterKeys, type MasterRotationOptions, type MasterRotationReport } from './master-rotation';
 import { shreddedError, SubjectKeys } from './subject-keys';
 
 export type { AeadAlgorithm } from './aead';
@@ -35,11 +31,7 @@ export type {
   StoredSubjectKey,
   WrappedKeyTarget,
 } from './key-store';
-export type {
-  MasterRotationOptions,
-  MasterRotationProgress,
-  MasterRotationReport,
-} from './master-rotation';
+export type { MasterRotationOptions, MasterRotationProgress, MasterRotationReport } from './master-rotation';
 export { EnvKeyProvider } from './env-key-provider';
 export { FileKeyProvider, type FileKeyProviderOptions } from './file-key-provider';
 export { MemoryKeyStore } from './memory-key-store';
@@ -166,11 +158,7 @@ export function checkKeyRingOptions(options: KeyRingOptions): void {
     options.previousProvider !== undefined &&
     !hasMethods(options.previousProvider, 'wrapKey', 'unwrapKey')
   ) {
-    throw invalid(
-      `${path}.previousProvider`,
-      'a KeyProvider (wrapKey, unwrapKey)',
-      options.previousProvider,
-    );
+    throw invalid(`${path}.previousProvider`, 'a KeyProvider (wrapKey, unwrapKey)', options.previousProvider);
   }
   if (!hasMethods(options.store, ...KEY_STORE_METHODS)) {
     throw invalid(`${path}.store`, `a KeyStore (${KEY_STORE_METHODS.join(', ')})`, options.store);

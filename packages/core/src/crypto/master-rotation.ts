@@ -70,7 +70,10 @@ export async function rotateMasterKeys(
   }
   const pageSize = options.pageSize ?? 500;
   if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
-    throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'rotateMaster: pageSize must be a positive integer');
+    throw cryptoError(
+      ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+      'rotateMaster: pageSize must be a positive integer',
+    );
   }
   const { current, previous } = await loader.masterKeyIds();
   if (current === undefined) {
