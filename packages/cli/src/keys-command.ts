@@ -9,6 +9,11 @@ import {
   type AeadAlgorithm,
   type KeyInfo,
   type KeyProvider,
+  type KeyRingOptions,
+  type MasterRotationProgress,
+  type MasterRotationReport,
+  BulwarkError,
+  ErrorCodes,
 } from '@bulwark/core';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { parseCommandLine, renderHelp, type CommandSpec } from './command-line';
@@ -26,6 +31,11 @@ const OPTIONS = {
     type: 'string',
     arg: 'FILE',
     help: 'Read the master key from FILE (mode 0600) instead of $BULWARK_MASTER_KEY',
+  },
+  'new-master-key-file': {
+    type: 'string',
+    arg: 'FILE',
+    help: 'rotate-master: the new master key from FILE (mode 0600) instead of $BULWARK_NEW_MASTER_KEY',
   },
   algorithm: { type: 'string', arg: 'ALG', help: 'aes-256-gcm (default) or chacha20-poly1305' },
   'min-version': { type: 'string', arg: 'N', help: 'Lowest version that may still decrypt' },
@@ -67,6 +77,19 @@ export const KEYS_COMMAND: CommandSpec<typeof OPTIONS> = {
       args: '<keyId> --min-version N',
       summary: 'Stop decrypting versions below N (rewrap first!)',
       options: [...STORE, 'min-version', 'json'],
+    },
+    {
+      name: 'rotate-master',
+      summary: 'Re-wrap every data, subject and ring key under a new master key',
+      details:
+        'The current master key comes from --master-key-file or $BULWARK_MASTER_KEY, the new one from\n' +
+        '--new-master-key-file or $BULWARK_NEW_MASTER_KEY (make one with `bulwark keys master`).\n' +
+        'Crash-safe: each wrapped key records which master key wraps it and is replaced on its own,\n' +
+        'so an interrupted run leaves a store that both keys read, and running the same command\n' +
+        'again finishes it. Data keys do not change: no stored value is re-encrypted.\n' +
+        'Exit 0: every key is under the new master key; switch to it and destroy the old one.\n' +
+        'Exit 1: some keys could not be re-wrapped (listed); exit 3: interrupted, run it again.',
+      options: [...STORE, 'new-master-key-file', 'json'],
     },
     {
       name: 'list',
@@ -136,10 +159,14 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
   );
   // list and check only read. Opening a ring on a missing store would create it (with the ring's
   // secret), so a mistyped --store or a first `keys list` would leave a new file behind.
-  if ((sub.name === 'list' || sub.name === 'check') && !(await exists(storePath))) {
+  const readsOnly = sub.name === 'list' || sub.name === 'check' || sub.name === 'rotate-master';
+  if (readsOnly && !(await exists(storePath))) {
     const shown = path.relative(io.cwd, storePath) || storePath;
-    if (sub.name === 'check') {
-      throw new UsageError(`no key store at ${shown}: nothing to check (--store FILE names another)`, hint);
+    if (sub.name !== 'list') {
+      throw new UsageError(
+        `no key store at ${shown}: nothing to ${sub.name === 'check' ? 'check' : 're-wrap'} (--store FILE names another)`,
+        hint,
+      );
     }
     if (values.json) io.stdout('[]\n');
     else io.stdout(`no key store at ${shown} yet: create a key with \`bulwark keys generate <keyId>\`\n`);
@@ -148,6 +175,16 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
   const provider: KeyProvider = values['master-key-file']
     ? new FileKeyProvider({ path: path.resolve(io.cwd, values['master-key-file']) })
     : new EnvKeyProvider({ env: io.env });
+  if (sub.name === 'rotate-master') {
+    const next: KeyProvider = values['new-master-key-file']
+      ? new FileKeyProvider({ path: path.resolve(io.cwd, values['new-master-key-file']) })
+      : newMasterFromEnv(io.env, hint);
+    return rotateMaster(io, values.json, {
+      provider: next,
+      previousProvider: provider,
+      store: new FileKeyStore({ path: storePath }),
+    });
+  }
   const ring = await KeyRing.open({ provider, store: new FileKeyStore({ path: storePath }) });
   try {
     switch (sub.name) {
@@ -187,6 +224,66 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
         return ExitCode.OK;
       }
     }
+  } finally {
+    await ring.close();
+  }
+}
+
+function newMasterFromEnv(env: NodeJS.ProcessEnv, hint: string): KeyProvider {
+  if (env.BULWARK_NEW_MASTER_KEY === undefined || env.BULWARK_NEW_MASTER_KEY.trim() === '') {
+    throw new UsageError(
+      'keys rotate-master needs the new master key: --new-master-key-file FILE or $BULWARK_NEW_MASTER_KEY (make one with `bulwark keys master`)',
+      hint,
+    );
+  }
+  return new EnvKeyProvider({ env, variable: 'BULWARK_NEW_MASTER_KEY' });
+}
+
+/**
+ * `keys rotate-master`: opens the ring with both master keys (which also proves the current one
+ * is right: every named key and the ring secret unwrap) and re-wraps everything. Exit 0 when
+ * complete, 1 when some records could not be re-wrapped, 3 when the store failed midway (re-run).
+ * @internal exported for tests
+ */
+export async function rotateMaster(
+  io: CliIo,
+  json: boolean | undefined,
+  options: Pick<KeyRingOptions, 'provider' | 'previousProvider' | 'store'>,
+): Promise<number> {
+  const ring = await KeyRing.open({ ...options, refreshIntervalMs: 0 });
+  let seen: MasterRotationProgress = { rewrapped: 0, alreadyCurrent: 0, failed: 0 };
+  try {
+    let report: MasterRotationReport;
+    try {
+      report = await ring.rotateMaster({ onProgress: (p) => (seen = p) });
+    } catch (error) {
+      if (error instanceof BulwarkError && error.code === ErrorCodes.CRYPTO_KEY_STORE) {
+        io.stderr(
+          `bulwark keys: interrupted: the key store failed after ${seen.rewrapped} key(s) were re-wrapped ` +
+            `(${error.message}). The store is consistent (each key is under the old or the new master ` +
+            'key); run the same command again to finish.\n',
+        );
+        return ExitCode.ERROR;
+      }
+      throw error;
+    }
+    if (json) io.stdout(JSON.stringify(report, null, 2) + '\n');
+    else {
+      io.stdout(
+        `re-wrapped ${report.rewrapped} key(s) under master key ${report.masterKeyId}; ` +
+          `${report.alreadyCurrent} already were, ${report.tombstones} shredded subject(s) skipped\n`,
+      );
+      for (const f of report.failed) io.stdout(`  FAILED ${f.record}: ${f.code}\n`);
+      if (report.conflicts > 0) {
+        io.stdout(`  ${report.conflicts} key(s) changed by another process meanwhile: run it again\n`);
+      }
+      io.stdout(
+        report.complete
+          ? 'complete: switch every process to the new master key, then destroy the old one\n'
+          : 'NOT complete: keep the old master key; fix the keys above and run it again\n',
+      );
+    }
+    return report.complete ? ExitCode.OK : ExitCode.CHECK_FAILED;
   } finally {
     await ring.close();
   }

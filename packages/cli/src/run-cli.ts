@@ -10,7 +10,7 @@ import { reportCommand } from './report-command';
 export const MAIN_HELP = `Usage: bulwark <command> [options]
 
 Commands:
-  keys      Manage data keys: master, generate, rotate, retire, list, check
+  keys      Manage data keys: master, generate, rotate, retire, rotate-master, list, check
   audit     Tamper-evident audit log: append, verify, prove, checkpoint, tail, export, keygen
   report    Compliance report from live evidence or a signed snapshot (--format json|md|html|oscal)
   evidence  Signed evidence snapshots: collect, keygen
