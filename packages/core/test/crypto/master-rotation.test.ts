@@ -414,3 +414,34 @@ describe('master-key rotation: providers and stores that cannot take part', () =
     expect([...first, ...rest].map((s) => s.subjectRef)).toEqual([a!.subjectRef, b!.subjectRef].sort());
   });
 });
+
+describe('createBulwark keys.previousMasterKey', () => {
+  it('opens the ring with both master keys during a rotation, and names a bad one', async () => {
+    const { createBulwark } = await import('../../src/bulwark');
+    const store = new MemoryKeyStore();
+    const oldKey = generateMasterKey();
+    const first = await KeyRing.open({ provider: providerFor(oldKey), store, refreshIntervalMs: 0 });
+    await first.createKey('pii');
+    const value = first.encrypt('pii', 'ada@example.com');
+    await first.close();
+
+    const newKey = generateMasterKey();
+    const kit = await createBulwark({
+      keys: { masterKey: providerFor(newKey), previousMasterKey: providerFor(oldKey), store },
+    });
+    try {
+      expect(kit.keyRing!.decryptString(value)).toBe('ada@example.com');
+      expect(await kit.keyRing!.rotateMaster()).toMatchObject({ complete: true, rewrapped: 2 });
+    } finally {
+      await kit.close();
+    }
+    const after = await KeyRing.open({ provider: providerFor(newKey), store, refreshIntervalMs: 0 });
+    expect(after.decryptString(value)).toBe('ada@example.com');
+    await after.close();
+
+    const bad = await createBulwark({
+      keys: { masterKey: providerFor(newKey), previousMasterKey: { env: '' }, store },
+    }).catch((e: unknown) => e);
+    expect((bad as { details?: unknown }).details).toEqual({ path: 'keys.previousMasterKey.env' });
+  });
+});
