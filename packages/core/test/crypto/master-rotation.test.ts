@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { createBulwark } from '../../src/bulwark';
 import { FileKeyStore } from '../../src/crypto/file-key-store';
 import { KeyRing } from '../../src/crypto/key-ring';
 import type { KeyProvider } from '../../src/crypto/key-provider';
@@ -417,7 +418,6 @@ describe('master-key rotation: providers and stores that cannot take part', () =
 
 describe('createBulwark keys.previousMasterKey', () => {
   it('opens the ring with both master keys during a rotation, and names a bad one', async () => {
-    const { createBulwark } = await import('../../src/bulwark');
     const store = new MemoryKeyStore();
     const oldKey = generateMasterKey();
     const first = await KeyRing.open({ provider: providerFor(oldKey), store, refreshIntervalMs: 0 });
