@@ -16,6 +16,7 @@ import {
   ErrorCodes,
 } from '@bulwark/core';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
+import { keysRewrap } from './keys-rewrap';
 import { parseCommandLine, renderHelp, type CommandSpec } from './command-line';
 import { writeFileAtomic } from '@bulwark/core/store';
 
@@ -40,6 +41,17 @@ const OPTIONS = {
   algorithm: { type: 'string', arg: 'ALG', help: 'aes-256-gcm (default) or chacha20-poly1305' },
   'min-version': { type: 'string', arg: 'N', help: 'Lowest version that may still decrypt' },
   out: { type: 'string', arg: 'FILE', help: 'Write the key to FILE (mode 0600) instead of printing it' },
+  config: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'rewrap: a module returning { dataSource, keyRing, entities?, totp? }',
+  },
+  resume: {
+    type: 'string',
+    arg: 'CURSOR',
+    help: 'rewrap: continue after the cursor an interrupted run printed',
+  },
+  'batch-size': { type: 'string', arg: 'N', help: 'rewrap: rows per page and batch (default 100)' },
   json: { type: 'boolean', help: 'Machine-readable output' },
 } as const;
 
@@ -92,6 +104,20 @@ export const KEYS_COMMAND: CommandSpec<typeof OPTIONS> = {
       options: [...STORE, 'new-master-key-file', 'json'],
     },
     {
+      name: 'rewrap',
+      args: '--config FILE',
+      summary: 'Re-encrypt stored values (TypeORM entities, TOTP secrets) under the primary key versions',
+      details:
+        'Run after `keys rotate` and before `keys retire`. --config names a CommonJS module whose\n' +
+        'function (module.exports, default or createRewrapConfig; called with { env, cwd }) returns\n' +
+        '{ dataSource, keyRing, entities?, totp?, close? }: every @EncryptedField of `entities` (default:\n' +
+        'all encrypted entities) and, with `totp` (a TotpFactor), every stored TOTP secret is\n' +
+        're-encrypted by compare-and-set; values already current are skipped, so re-running is safe.\n' +
+        'Exit 0: nothing failed; 1: some values failed (listed, left as they were); 3: broke off\n' +
+        '(the printed cursor resumes it with --resume).',
+      options: ['config', 'resume', 'batch-size', 'json'],
+    },
+    {
       name: 'list',
       summary: 'Show keys, versions, states and ages',
       details: 'Reads only: a missing key store is reported, never created.',
@@ -137,6 +163,8 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
     }
     return ExitCode.OK;
   }
+
+  if (sub.name === 'rewrap') return keysRewrap(values, io, hint);
 
   if (values.algorithm !== undefined && !ALGORITHMS.includes(values.algorithm as AeadAlgorithm)) {
     throw new UsageError(
