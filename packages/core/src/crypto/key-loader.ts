@@ -3,6 +3,7 @@ import { KEY_LENGTH } from './aead';
 import { asCryptoError, cryptoError } from './cipher-entry';
 import type { KeyProvider, KeyWrapContext } from './key-provider';
 import type { KeyStore } from './key-store';
+import { describeWrappedKey } from './master-key';
 
 /**
  * The key ring's access to its master key and its store: wrapping and unwrapping data keys, store
@@ -112,11 +113,14 @@ export class KeyLoader {
     const candidates =
       masterKeyId === undefined ? all : all.filter(([, id]) => id === undefined || id === masterKeyId);
     if (candidates.length === 0) {
+      const given =
+        this.previous === undefined
+          ? `the master key given is ${current}`
+          : `the master keys given are ${current} and ${previous}`;
       throw cryptoError(
         ErrorCodes.CRYPTO_KEY_UNWRAP_FAILED,
-        `A stored key is wrapped by master key ${masterKeyId}, which is neither the current master key (${current})` +
-          (this.previous === undefined ? '' : ` nor the previous one (${previous})`) +
-          '; open the ring with that master key as previousProvider',
+        `Cannot unwrap ${describeWrappedKey(context)}: it is wrapped by master key ${masterKeyId}, but ${given}: ` +
+          'wrong master key (during a master-key rotation, give the other one as the previous master key)',
         { keyId: publicKeyId(context), masterKeyId },
       );
     }

@@ -98,7 +98,7 @@ export function wrapWithMasterKey(masterKey: Buffer, dataKey: Buffer, context: K
  * KeyWrapContext) are internals: a message naming `"$ring"` tells an operator nothing, and a
  * subject reference does not belong in an error message.
  */
-function describeWrappedKey(context: KeyWrapContext | undefined): string {
+export function describeWrappedKey(context: KeyWrapContext | undefined): string {
   const id = context?.keyId;
   if (id === '$ring') return "the key ring's internal secret";
   if (typeof id === 'string' && id.startsWith('$subject:')) return "a data subject's key";
