@@ -6,7 +6,6 @@ import type { DataSource } from 'typeorm';
 import { runCli } from '../src/run-cli';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'dsr.config.js');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createDataSubjectRequests } = require(FIXTURE) as {
   createDataSubjectRequests(ctx: { env: NodeJS.ProcessEnv }): Promise<{
     dsr: DataSubjectRequests;

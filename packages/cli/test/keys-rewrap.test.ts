@@ -7,7 +7,6 @@ import type { DataSource } from 'typeorm';
 import { runCli } from '../src/run-cli';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'rewrap.config.js');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createRewrapConfig } = require(FIXTURE) as {
   createRewrapConfig(ctx: { env: NodeJS.ProcessEnv }): Promise<{
     dataSource: DataSource;

@@ -1,13 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  EnvKeyProvider,
-  FileKeyStore,
-  KeyRing,
-  generateMasterKey,
-  type KeyStore,
-} from '@bulwark/core';
+import { EnvKeyProvider, FileKeyStore, KeyRing, generateMasterKey, type KeyStore } from '@bulwark/core';
 import type { WrappedKeyTarget } from '@bulwark/core/store';
 import { rotateMaster } from '../src/keys-command';
 import { runCli } from '../src/run-cli';
