@@ -28,7 +28,7 @@ export interface MasterRotationReport {
   previousMasterKeyId: string | undefined;
   /** Wrapped keys re-wrapped by this run (ring secret, named key versions, subject keys). */
   rewrapped: number;
-  /** Wrapped keys already under the new master key (a resumed run skips them). */
+  /** Wrapped keys already under the new master key (a resumed run checks that they unwrap, then skips them). */
   alreadyCurrent: number;
   /** Shredded subjects: nothing to re-wrap. */
   tombstones: number;
@@ -109,7 +109,17 @@ export async function rotateMasterKeys(
     context: KeyWrapContext,
   ): Promise<void> => {
     if (parseWrapping(wrapped).masterKeyId === current) {
-      report.alreadyCurrent++;
+      // Labelled as done: checked, not trusted (the label is not authenticated), so `complete`
+      // means every key unwraps with the new master key alone.
+      try {
+        (await loader.unwrapCurrent(wrapped, context)).fill(0);
+        report.alreadyCurrent++;
+      } catch (error) {
+        report.failed.push({
+          record,
+          code: error instanceof BulwarkError ? error.code : ErrorCodes.CRYPTO_KEY_PROVIDER,
+        });
+      }
       return;
     }
     let next: string;

@@ -327,6 +327,60 @@ describe('master-key rotation: providers and stores that cannot take part', () =
     await done.close();
   });
 
+  it('a key labelled as done but still wrapped by the old master is reported, not trusted', async () => {
+    const store = new MemoryKeyStore();
+    const oldKey = generateMasterKey();
+    const newKey = generateMasterKey();
+    const ring = await KeyRing.open({ provider: providerFor(oldKey), store, refreshIntervalMs: 0 });
+    await ring.createKey('k');
+    await ring.close();
+    const oldId = await providerFor(oldKey).masterKeyId();
+    const newId = await providerFor(newKey).masterKeyId();
+    const version = (await store.loadKeys())[0]!.versions[0]!;
+    const relabelled = version.wrappedKey.replace(`mk1.${oldId}.`, `mk1.${newId}.`);
+    await store.replaceWrappedKey(
+      { kind: 'version', keyId: 'k', version: 1 },
+      version.wrappedKey,
+      relabelled,
+    );
+
+    const rotating = await KeyRing.open({
+      provider: providerFor(newKey),
+      previousProvider: providerFor(oldKey),
+      store,
+      refreshIntervalMs: 0,
+    }).catch((e: unknown) => e);
+    // The ring itself refuses it at open: the label picks the new master key, which does not unwrap it.
+    expect((rotating as BulwarkCryptoError).code).toBe(ErrorCodes.CRYPTO_KEY_UNWRAP_FAILED);
+    // A subject key relabelled the same way is only met by the rotation: reported, not complete.
+    await store.replaceWrappedKey(
+      { kind: 'version', keyId: 'k', version: 1 },
+      relabelled,
+      version.wrappedKey,
+    );
+    const second = await KeyRing.open({ provider: providerFor(oldKey), store, refreshIntervalMs: 0 });
+    await second.encryptForSubject('s', 'x');
+    await second.close();
+    const [subject] = await store.listSubjects(undefined, 10);
+    await store.replaceWrappedKey(
+      { kind: 'subject', subjectRef: subject!.subjectRef },
+      subject!.wrappedKey!,
+      subject!.wrappedKey!.replace(`mk1.${oldId}.`, `mk1.${newId}.`),
+    );
+    const third = await KeyRing.open({
+      provider: providerFor(newKey),
+      previousProvider: providerFor(oldKey),
+      store,
+      refreshIntervalMs: 0,
+    });
+    const report = await third.rotateMaster();
+    expect(report.complete).toBe(false);
+    expect(report.failed).toEqual([
+      { record: `subject:${subject!.subjectRef}`, code: ErrorCodes.CRYPTO_KEY_UNWRAP_FAILED },
+    ]);
+    await third.close();
+  });
+
   it('is refused when the new provider does not name its master key', async () => {
     const ring = await KeyRing.open({
       provider: anonymous(),
