@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { EnvKeyProvider, FileKeyStore, KeyRing, generateMasterKey, type KeyStore } from '@bulwark/core';
 import type { WrappedKeyTarget } from '@bulwark/core/store';
 import { rotateMaster } from '../src/keys-command';
@@ -183,6 +185,24 @@ describe('bulwark keys rotate-master', () => {
     const res = await cli('keys', 'rotate-master', '--json');
     expect(res.code).toBe(0);
     expect(JSON.parse(res.out)).toMatchObject({ rewrapped: 4, alreadyCurrent: 3, complete: true });
+    await expectReadableWith(newKey);
+  });
+
+  it('runs as the built bin with real exit codes', async () => {
+    const bin = path.resolve(__dirname, '../bin/bulwark.js');
+    await expect(fs.access(path.resolve(__dirname, '../dist/bin.js'))).resolves.toBeUndefined(); // `npm test` builds first
+    const run = promisify(execFile);
+    const newKey = generateMasterKey();
+    const same = run(process.execPath, [bin, 'keys', 'rotate-master', '--store', storePath], {
+      cwd: dir,
+      env: { ...process.env, BULWARK_MASTER_KEY: oldKey, BULWARK_NEW_MASTER_KEY: oldKey },
+    });
+    await expect(same).rejects.toMatchObject({ code: 2 });
+    const ok = await run(process.execPath, [bin, 'keys', 'rotate-master', '--json', '--store', storePath], {
+      cwd: dir,
+      env: { ...process.env, BULWARK_MASTER_KEY: oldKey, BULWARK_NEW_MASTER_KEY: newKey },
+    });
+    expect(JSON.parse(ok.stdout)).toMatchObject({ rewrapped: 7, complete: true });
     await expectReadableWith(newKey);
   });
 
