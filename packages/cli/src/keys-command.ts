@@ -9,8 +9,14 @@ import {
   type AeadAlgorithm,
   type KeyInfo,
   type KeyProvider,
+  type KeyRingOptions,
+  type MasterRotationProgress,
+  type MasterRotationReport,
+  BulwarkError,
+  ErrorCodes,
 } from '@bulwark/core';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
+import { keysRewrap } from './keys-rewrap';
 import { parseCommandLine, renderHelp, type CommandSpec } from './command-line';
 import { writeFileAtomic } from '@bulwark/core/store';
 
@@ -27,9 +33,25 @@ const OPTIONS = {
     arg: 'FILE',
     help: 'Read the master key from FILE (mode 0600) instead of $BULWARK_MASTER_KEY',
   },
+  'new-master-key-file': {
+    type: 'string',
+    arg: 'FILE',
+    help: 'rotate-master: the new master key from FILE (mode 0600) instead of $BULWARK_NEW_MASTER_KEY',
+  },
   algorithm: { type: 'string', arg: 'ALG', help: 'aes-256-gcm (default) or chacha20-poly1305' },
   'min-version': { type: 'string', arg: 'N', help: 'Lowest version that may still decrypt' },
   out: { type: 'string', arg: 'FILE', help: 'Write the key to FILE (mode 0600) instead of printing it' },
+  config: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'rewrap: a module returning { dataSource, keyRing, entities?, totp? }',
+  },
+  resume: {
+    type: 'string',
+    arg: 'CURSOR',
+    help: 'rewrap: continue after the cursor an interrupted run printed',
+  },
+  'batch-size': { type: 'string', arg: 'N', help: 'rewrap: rows per page and batch (default 100)' },
   json: { type: 'boolean', help: 'Machine-readable output' },
 } as const;
 
@@ -67,6 +89,33 @@ export const KEYS_COMMAND: CommandSpec<typeof OPTIONS> = {
       args: '<keyId> --min-version N',
       summary: 'Stop decrypting versions below N (rewrap first!)',
       options: [...STORE, 'min-version', 'json'],
+    },
+    {
+      name: 'rotate-master',
+      summary: 'Re-wrap every data, subject and ring key under a new master key',
+      details:
+        'The current master key comes from --master-key-file or $BULWARK_MASTER_KEY, the new one from\n' +
+        '--new-master-key-file or $BULWARK_NEW_MASTER_KEY (make one with `bulwark keys master`).\n' +
+        'Crash-safe: each wrapped key records which master key wraps it and is replaced on its own,\n' +
+        'so an interrupted run leaves a store that both keys read, and running the same command\n' +
+        'again finishes it. Data keys do not change: no stored value is re-encrypted.\n' +
+        'Exit 0: every key is under the new master key; switch to it and destroy the old one.\n' +
+        'Exit 1: some keys could not be re-wrapped (listed); exit 3: interrupted, run it again.',
+      options: [...STORE, 'new-master-key-file', 'json'],
+    },
+    {
+      name: 'rewrap',
+      args: '--config FILE',
+      summary: 'Re-encrypt stored values (TypeORM entities, TOTP secrets) under the primary key versions',
+      details:
+        'Run after `keys rotate` and before `keys retire`. --config names a CommonJS module whose\n' +
+        'function (module.exports, default or createRewrapConfig; called with { env, cwd }) returns\n' +
+        '{ dataSource, keyRing, entities?, totp?, close? }: every @EncryptedField of `entities` (default:\n' +
+        'all encrypted entities) and, with `totp` (a TotpFactor), every stored TOTP secret is\n' +
+        're-encrypted by compare-and-set; values already current are skipped, so re-running is safe.\n' +
+        'Exit 0: nothing failed; 1: some values failed (listed, left as they were); 3: broke off\n' +
+        '(the printed cursor resumes it with --resume).',
+      options: ['config', 'resume', 'batch-size', 'json'],
     },
     {
       name: 'list',
@@ -115,6 +164,8 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
     return ExitCode.OK;
   }
 
+  if (sub.name === 'rewrap') return keysRewrap(values, io, hint);
+
   if (values.algorithm !== undefined && !ALGORITHMS.includes(values.algorithm as AeadAlgorithm)) {
     throw new UsageError(
       `--algorithm must be one of ${ALGORITHMS.join(', ')}, got "${values.algorithm}"`,
@@ -136,10 +187,14 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
   );
   // list and check only read. Opening a ring on a missing store would create it (with the ring's
   // secret), so a mistyped --store or a first `keys list` would leave a new file behind.
-  if ((sub.name === 'list' || sub.name === 'check') && !(await exists(storePath))) {
+  const readsOnly = sub.name === 'list' || sub.name === 'check' || sub.name === 'rotate-master';
+  if (readsOnly && !(await exists(storePath))) {
     const shown = path.relative(io.cwd, storePath) || storePath;
-    if (sub.name === 'check') {
-      throw new UsageError(`no key store at ${shown}: nothing to check (--store FILE names another)`, hint);
+    if (sub.name !== 'list') {
+      throw new UsageError(
+        `no key store at ${shown}: nothing to ${sub.name === 'check' ? 'check' : 're-wrap'} (--store FILE names another)`,
+        hint,
+      );
     }
     if (values.json) io.stdout('[]\n');
     else io.stdout(`no key store at ${shown} yet: create a key with \`bulwark keys generate <keyId>\`\n`);
@@ -148,6 +203,16 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
   const provider: KeyProvider = values['master-key-file']
     ? new FileKeyProvider({ path: path.resolve(io.cwd, values['master-key-file']) })
     : new EnvKeyProvider({ env: io.env });
+  if (sub.name === 'rotate-master') {
+    const next: KeyProvider = values['new-master-key-file']
+      ? new FileKeyProvider({ path: path.resolve(io.cwd, values['new-master-key-file']) })
+      : newMasterFromEnv(io.env, hint);
+    return rotateMaster(io, values.json, {
+      provider: next,
+      previousProvider: provider,
+      store: new FileKeyStore({ path: storePath }),
+    });
+  }
   const ring = await KeyRing.open({ provider, store: new FileKeyStore({ path: storePath }) });
   try {
     switch (sub.name) {
@@ -187,6 +252,66 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
         return ExitCode.OK;
       }
     }
+  } finally {
+    await ring.close();
+  }
+}
+
+function newMasterFromEnv(env: NodeJS.ProcessEnv, hint: string): KeyProvider {
+  if (env.BULWARK_NEW_MASTER_KEY === undefined || env.BULWARK_NEW_MASTER_KEY.trim() === '') {
+    throw new UsageError(
+      'keys rotate-master needs the new master key: --new-master-key-file FILE or $BULWARK_NEW_MASTER_KEY (make one with `bulwark keys master`)',
+      hint,
+    );
+  }
+  return new EnvKeyProvider({ env, variable: 'BULWARK_NEW_MASTER_KEY' });
+}
+
+/**
+ * `keys rotate-master`: opens the ring with both master keys (which also proves the current one
+ * is right: every named key and the ring secret unwrap) and re-wraps everything. Exit 0 when
+ * complete, 1 when some records could not be re-wrapped, 3 when the store failed midway (re-run).
+ * @internal exported for tests
+ */
+export async function rotateMaster(
+  io: CliIo,
+  json: boolean | undefined,
+  options: Pick<KeyRingOptions, 'provider' | 'previousProvider' | 'store'>,
+): Promise<number> {
+  const ring = await KeyRing.open({ ...options, refreshIntervalMs: 0 });
+  let seen: MasterRotationProgress = { rewrapped: 0, alreadyCurrent: 0, failed: 0 };
+  try {
+    let report: MasterRotationReport;
+    try {
+      report = await ring.rotateMaster({ onProgress: (p) => (seen = p) });
+    } catch (error) {
+      if (error instanceof BulwarkError && error.code === ErrorCodes.CRYPTO_KEY_STORE) {
+        io.stderr(
+          `bulwark keys: interrupted: the key store failed after ${seen.rewrapped} key(s) were re-wrapped ` +
+            `(${error.message}). The store is consistent (each key is under the old or the new master ` +
+            'key); run the same command again to finish.\n',
+        );
+        return ExitCode.ERROR;
+      }
+      throw error;
+    }
+    if (json) io.stdout(JSON.stringify(report, null, 2) + '\n');
+    else {
+      io.stdout(
+        `re-wrapped ${report.rewrapped} key(s) under master key ${report.masterKeyId}; ` +
+          `${report.alreadyCurrent} already were, ${report.tombstones} shredded subject(s) skipped\n`,
+      );
+      for (const f of report.failed) io.stdout(`  FAILED ${f.record}: ${f.code}\n`);
+      if (report.conflicts > 0) {
+        io.stdout(`  ${report.conflicts} key(s) changed by another process meanwhile: run it again\n`);
+      }
+      io.stdout(
+        report.complete
+          ? 'complete: switch every process to the new master key, then destroy the old one\n'
+          : 'NOT complete: keep the old master key; fix the keys above and run it again\n',
+      );
+    }
+    return report.complete ? ExitCode.OK : ExitCode.CHECK_FAILED;
   } finally {
     await ring.close();
   }

@@ -5,15 +5,17 @@ import { closestMatch } from './closest-match';
 import { evidenceCommand } from './evidence-command';
 import { EXIT_CODES_HELP } from './command-line';
 import { keysCommand } from './keys-command';
+import { dsrCommand } from './dsr-command';
 import { reportCommand } from './report-command';
 
 export const MAIN_HELP = `Usage: bulwark <command> [options]
 
 Commands:
-  keys      Manage data keys: master, generate, rotate, retire, list, check
+  keys      Manage data keys: master, generate, rotate, retire, rotate-master, rewrap, list, check
   audit     Tamper-evident audit log: append, verify, prove, checkpoint, tail, export, keygen
   report    Compliance report from live evidence or a signed snapshot (--format json|md|html|oscal)
   evidence  Signed evidence snapshots: collect, keygen
+  dsr       Data-subject requests: list, show, export, erase, receipt-verify
 
 Run "bulwark <command> --help" for a command's subcommands, and
 "bulwark <command> <subcommand> --help" for its options (bulwark audit verify --help).
@@ -29,6 +31,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   audit: auditCommand,
   report: reportCommand,
   evidence: evidenceCommand,
+  dsr: dsrCommand,
 };
 
 /** Codes that mean "fix your configuration or arguments" rather than "a check failed". */

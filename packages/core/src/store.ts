@@ -5,7 +5,14 @@
 // uses the stores Bulwark ships needs none of this.
 
 // key store: wrapped data keys, ring secrets and subject keys
-export type { KeyStore, StoredKey, StoredKeyVersion, StoredRingSecret, StoredSubjectKey } from './crypto';
+export type {
+  KeyStore,
+  StoredKey,
+  StoredKeyVersion,
+  StoredRingSecret,
+  StoredSubjectKey,
+  WrappedKeyTarget,
+} from './crypto';
 
 // audit store: the chain's records and the shared query / append semantics
 export {

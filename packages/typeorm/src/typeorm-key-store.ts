@@ -4,6 +4,7 @@ import {
   type StoredKeyVersion,
   type StoredRingSecret,
   type StoredSubjectKey,
+  type WrappedKeyTarget,
 } from '@bulwark/core/store';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
@@ -81,8 +82,10 @@ export class TypeOrmKeyStore implements KeyStore {
         const results: unknown[][] = [];
         for (const [sql, params] of statements) {
           const rows: unknown = await manager.query(sql, [...params]);
-          // INSERT ... RETURNING gives the rows; UPDATE gives [rows, count] (unused).
-          results.push(Array.isArray(rows) && !sql.startsWith('UPDATE') ? rows : []);
+          // INSERT ... RETURNING gives the rows; UPDATE gives [rows, count].
+          if (!Array.isArray(rows)) results.push([]);
+          else if (!sql.startsWith('UPDATE')) results.push(rows);
+          else results.push(Array.isArray(rows[0]) ? (rows[0] as unknown[]) : []);
         }
         return results;
       });
@@ -221,6 +224,53 @@ export class TypeOrmKeyStore implements KeyStore {
         [shreddedAt, tombstone.subjectRef],
       ],
     ]);
+  }
+
+  async listSubjects(after: string | undefined, limit: number): Promise<StoredSubjectKey[]> {
+    const table = this.sql.table('bulwark_subject_key');
+    const cols = '"subject_ref", "algorithm", "wrapped_key", "created_at", "shredded_at"';
+    const sqlite = this.sql.kind !== 'postgres';
+    const query = (text: string) => (sqlite ? text.replace(/\$\d+/g, '?') : text);
+    const rows = (await this.dataSource.query(
+      query(
+        after === undefined
+          ? `SELECT ${cols} FROM ${table} ORDER BY "subject_ref" LIMIT $1`
+          : `SELECT ${cols} FROM ${table} WHERE "subject_ref" > $1 ORDER BY "subject_ref" LIMIT $2`,
+      ),
+      after === undefined ? [limit] : [after, limit],
+    )) as Array<Record<string, unknown>>;
+    return rows.map((r) =>
+      this.toSubject({
+        subjectRef: r.subject_ref as string,
+        algorithm: r.algorithm as string,
+        wrappedKey: r.wrapped_key as string | null,
+        createdAt: r.created_at as string,
+        shreddedAt: r.shredded_at as string | null,
+      }),
+    );
+  }
+
+  /** Compare-and-swap: one conditional UPDATE (a tombstone's NULL never matches). */
+  async replaceWrappedKey(target: WrappedKeyTarget, expected: string, next: string): Promise<boolean> {
+    const [sql, params]: Statement =
+      target.kind === 'ring'
+        ? [
+            `UPDATE ${this.sql.table('bulwark_ring_secret')} SET "wrapped_key" = $1 WHERE "id" = 1 AND "wrapped_key" = $2 RETURNING "id"`,
+            [next, expected],
+          ]
+        : target.kind === 'subject'
+          ? [
+              `UPDATE ${this.sql.table('bulwark_subject_key')} SET "wrapped_key" = $1 ` +
+                `WHERE "subject_ref" = $2 AND "wrapped_key" = $3 AND "shredded_at" IS NULL RETURNING "subject_ref"`,
+              [next, target.subjectRef, expected],
+            ]
+          : [
+              `UPDATE ${this.sql.table('bulwark_key_version')} SET "wrapped_key" = $1 ` +
+                `WHERE "key_id" = $2 AND "version" = $3 AND "wrapped_key" = $4 RETURNING "version"`,
+              [next, target.keyId, target.version, expected],
+            ];
+    const [rows] = await this.write([[sql, params]]);
+    return rows!.length > 0;
   }
 
   private toKey(k: KeyRecordRow, rows: KeyVersionRow[]): StoredKey {

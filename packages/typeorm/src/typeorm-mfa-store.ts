@@ -131,6 +131,38 @@ export class TypeOrmMfaStore implements MfaStore {
     );
   }
 
+  /** Enrolments in userId order, for TotpFactor.rewrapSecrets. */
+  async listTotpSecrets(
+    after: string | undefined,
+    limit: number,
+  ): Promise<Array<{ userId: string; secret: string; encrypted: boolean }>> {
+    const rows = await this.sql.rows(
+      after === undefined
+        ? `SELECT "user_id", "secret", "encrypted" FROM ${this.totp} ORDER BY "user_id" LIMIT $1`
+        : `SELECT "user_id", "secret", "encrypted" FROM ${this.totp} WHERE "user_id" > $1 ORDER BY "user_id" LIMIT $2`,
+      after === undefined ? [limit] : [after, limit],
+      'list',
+    );
+    return rows.map((r) => {
+      if (typeof r.user_id !== 'string' || typeof r.secret !== 'string') {
+        throw storeError('malformed TOTP enrolment');
+      }
+      return { userId: r.user_id, secret: r.secret, encrypted: int(r.encrypted) === 1 };
+    });
+  }
+
+  /** Compare-and-swap of the secret alone; the replay step and confirmation are left as they are. */
+  async replaceTotpSecret(userId: string, expected: string, next: string): Promise<boolean> {
+    if (!ENVELOPE.test(next)) throw storeError('an encrypted TOTP secret must be a KeyRing envelope');
+    return (
+      (await this.sql.affected(
+        `UPDATE ${this.totp} SET "secret" = $1 WHERE "user_id" = $2 AND "secret" = $3 AND "encrypted" = 1`,
+        [next, userId, expected],
+        'rewrap',
+      )) === 1
+    );
+  }
+
   async getRecoveryCodes(userId: string): Promise<StoredRecoveryCode[]> {
     const rows = await this.sql.rows(
       `SELECT "id", "hash", "used_at" FROM ${this.codes} WHERE "user_id" = $1 ORDER BY "position"`,

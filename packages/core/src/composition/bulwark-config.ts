@@ -202,6 +202,12 @@ export interface BulwarkConfig {
     /** Default: the BULWARK_MASTER_KEY environment variable. */
     masterKey?: MasterKeyConfig;
     /**
+     * The master key being rotated away from (see KeyRing.rotateMaster / `bulwark keys
+     * rotate-master`): keys it still wraps keep unwrapping; new keys use `masterKey`. Remove it
+     * once the rotation reports complete.
+     */
+    previousMasterKey?: MasterKeyConfig;
+    /**
      * Required when `keys` is set (here or as `stores.keys`): there is no silent in-memory default
      * that would lose keys.
      */

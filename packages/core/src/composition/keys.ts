@@ -26,6 +26,7 @@ import type { Opened } from './opened';
 
 const KNOWN_KEYS = optionKeys<NonNullable<BulwarkConfig['keys']>>({
   masterKey: true,
+  previousMasterKey: true,
   store: true,
   defaultAlgorithm: true,
   ensure: true,
@@ -34,6 +35,7 @@ const KNOWN_KEYS = optionKeys<NonNullable<BulwarkConfig['keys']>>({
 /** What opening the key ring needs, checked before anything is opened. */
 export interface KeysPlan {
   provider: KeyProvider;
+  previousProvider?: KeyProvider;
   store: KeyStore;
   algorithm?: AeadAlgorithm;
   ensure: string[];
@@ -49,8 +51,7 @@ function isKeyStore(value: unknown): value is KeyStore {
   );
 }
 
-function resolveMasterKey(value: unknown): KeyProvider {
-  const path = 'keys.masterKey';
+function resolveMasterKey(value: unknown, path = 'keys.masterKey'): KeyProvider {
   if (value === undefined) return new EnvKeyProvider();
   if (isKeyProvider(value)) return value;
   if (isPlainObject(value)) {
@@ -109,6 +110,9 @@ export function planKeys(value: unknown): KeysPlan | undefined {
   });
   const plan: KeysPlan = {
     provider: resolveMasterKey(value.masterKey),
+    ...(value.previousMasterKey === undefined
+      ? {}
+      : { previousProvider: resolveMasterKey(value.previousMasterKey, 'keys.previousMasterKey') }),
     store: resolveKeyStore(value.store),
     algorithm: value.defaultAlgorithm as AeadAlgorithm | undefined,
     ensure: ensure as string[],
@@ -121,6 +125,7 @@ export function planKeys(value: unknown): KeysPlan | undefined {
 function ringOptions(keys: KeysPlan): KeyRingOptions {
   return {
     provider: keys.provider,
+    ...(keys.previousProvider === undefined ? {} : { previousProvider: keys.previousProvider }),
     store: keys.store,
     ...(keys.algorithm === undefined ? {} : { defaultAlgorithm: keys.algorithm }),
     configPath: 'keys',

@@ -1,6 +1,6 @@
 import { BulwarkCryptoError, ErrorCodes } from '../errors';
 import type { KeyProvider, KeyWrapContext } from './key-provider';
-import { parseMasterKey, unwrapWithMasterKey, wrapWithMasterKey } from './master-key';
+import { masterKeyFingerprint, parseMasterKey, unwrapWithMasterKey, wrapWithMasterKey } from './master-key';
 
 /**
  * Master key from an environment variable (default `BULWARK_MASTER_KEY`): 32 bytes as base64,
@@ -31,6 +31,11 @@ export class EnvKeyProvider implements KeyProvider {
       throw new BulwarkCryptoError(ErrorCodes.CRYPTO_CLOSED, `${this.name} provider is closed`);
     this.masterKey ??= parseMasterKey(this.env[this.variable], `environment variable ${this.variable}`);
     return this.masterKey;
+  }
+
+  /** The master key's public fingerprint (`k1-…`), recorded with every key it wraps. */
+  async masterKeyId(): Promise<string> {
+    return masterKeyFingerprint(this.key());
   }
 
   async wrapKey(dataKey: Buffer, context: KeyWrapContext): Promise<string> {

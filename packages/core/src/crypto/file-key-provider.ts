@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { BulwarkCryptoError, ErrorCodes } from '../errors';
 import type { KeyProvider, KeyWrapContext } from './key-provider';
-import { parseMasterKey, unwrapWithMasterKey, wrapWithMasterKey } from './master-key';
+import { masterKeyFingerprint, parseMasterKey, unwrapWithMasterKey, wrapWithMasterKey } from './master-key';
 
 export interface FileKeyProviderOptions {
   /** The key file: 32 bytes as base64, base64url or hex. */
@@ -148,6 +148,11 @@ export class FileKeyProvider implements KeyProvider {
     } finally {
       this.loading = undefined;
     }
+  }
+
+  /** The master key's public fingerprint (`k1-…`), recorded with every key it wraps. */
+  async masterKeyId(): Promise<string> {
+    return masterKeyFingerprint(await this.key());
   }
 
   async wrapKey(dataKey: Buffer, context: KeyWrapContext): Promise<string> {

@@ -5,7 +5,14 @@ import { writeFileAtomic } from '../util/write-file-atomic';
 import { BulwarkCryptoError, ErrorCodes } from '../errors';
 import { isAeadAlgorithm } from './aead';
 import { isValidKeyId } from './envelope';
-import type { KeyStore, StoredKey, StoredKeyVersion, StoredRingSecret, StoredSubjectKey } from './key-store';
+import type {
+  KeyStore,
+  StoredKey,
+  StoredKeyVersion,
+  StoredRingSecret,
+  StoredSubjectKey,
+  WrappedKeyTarget,
+} from './key-store';
 
 /** How long a writer waits for another writer's lock before failing (ERR_CRYPTO_KEY_STORE). */
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
@@ -367,6 +374,40 @@ export class FileKeyStore implements KeyStore {
         shreddedAt: tombstone.shreddedAt ?? new Date().toISOString(),
       });
       return { result: undefined, write: true };
+    });
+  }
+
+  async listSubjects(after: string | undefined, limit: number): Promise<StoredSubjectKey[]> {
+    const doc = await this.read();
+    return Object.keys(doc.subjects)
+      .filter((ref) => after === undefined || ref > after)
+      .sort()
+      .slice(0, limit)
+      .map((ref) => ({ ...own(doc.subjects, ref)! }));
+  }
+
+  /** Compare-and-swap under the lock (one atomic file replace per record). */
+  async replaceWrappedKey(target: WrappedKeyTarget, expected: string, next: string): Promise<boolean> {
+    return this.mutate((doc) => {
+      const no = { result: false, write: false };
+      if (target.kind === 'ring') {
+        if (doc.ringSecret?.wrappedKey !== expected) return no;
+        doc.ringSecret = { ...doc.ringSecret, wrappedKey: next };
+        return { result: true, write: true };
+      }
+      if (target.kind === 'subject') {
+        const record = own(doc.subjects, target.subjectRef);
+        if (record === undefined || record.shreddedAt || record.wrappedKey !== expected) return no;
+        setOwn(doc.subjects, target.subjectRef, { ...record, wrappedKey: next });
+        return { result: true, write: true };
+      }
+      const key = own(doc.keys, target.keyId);
+      const index = key?.versions.findIndex((v) => v.version === target.version) ?? -1;
+      if (key === undefined || index < 0 || key.versions[index]!.wrappedKey !== expected) return no;
+      const versions = [...key.versions];
+      versions[index] = { ...versions[index]!, wrappedKey: next };
+      setOwn(doc.keys, target.keyId, { ...key, versions });
+      return { result: true, write: true };
     });
   }
 

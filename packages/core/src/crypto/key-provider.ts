@@ -42,5 +42,14 @@ export interface KeyProvider {
   readonly name: string;
   wrapKey(dataKey: Buffer, context: KeyWrapContext): Promise<string>;
   unwrapKey(wrapped: string, context: KeyWrapContext): Promise<Buffer>;
+  /**
+   * A stable, non-secret name of the master key itself (e.g. a KMS key ARN and key version, or
+   * the local providers' fingerprint `k1-…`), matching `/^[A-Za-z0-9_:/+=-]{1,200}$/`. Optional,
+   * but needed for master-key rotation: the ring records it with every key it wraps
+   * (`mk1.<id>.<wrapped>`), which is how a rotation knows what is done, and how a ring opened
+   * with a `previousProvider` picks the provider for each wrapped key. Two different master keys
+   * must never share an id.
+   */
+  masterKeyId?(): Promise<string>;
   close?(): Promise<void>;
 }

@@ -18,11 +18,20 @@ import { KeyLoader } from './key-loader';
 import type { KeyProvider } from './key-provider';
 import { KEY_STORE_METHODS, type KeyStore } from './key-store';
 import { NamedKeys, unknownKey } from './named-keys';
+import { rotateMasterKeys, type MasterRotationOptions, type MasterRotationReport } from './master-rotation';
 import { shreddedError, SubjectKeys } from './subject-keys';
 
 export type { AeadAlgorithm } from './aead';
 export type { KeyProvider, KeyWrapContext } from './key-provider';
-export type { KeyStore, StoredKey, StoredKeyVersion, StoredRingSecret, StoredSubjectKey } from './key-store';
+export type {
+  KeyStore,
+  StoredKey,
+  StoredKeyVersion,
+  StoredRingSecret,
+  StoredSubjectKey,
+  WrappedKeyTarget,
+} from './key-store';
+export type { MasterRotationOptions, MasterRotationProgress, MasterRotationReport } from './master-rotation';
 export { EnvKeyProvider } from './env-key-provider';
 export { FileKeyProvider, type FileKeyProviderOptions } from './file-key-provider';
 export { MemoryKeyStore } from './memory-key-store';
@@ -84,6 +93,12 @@ export interface DecryptOptions {
 
 export interface KeyRingOptions {
   provider: KeyProvider;
+  /**
+   * The master key being rotated away from, during a master-key rotation: stored keys it wraps
+   * still unwrap, new keys are wrapped by `provider` only. Remove it once `rotateMaster()`
+   * reports `complete` (and every process runs with the new master key).
+   */
+  previousProvider?: KeyProvider;
   store: KeyStore;
   /** Algorithm of new keys and subject keys (default aes-256-gcm). */
   defaultAlgorithm?: AeadAlgorithm;
@@ -116,6 +131,7 @@ export interface KeyRingOptions {
 
 const KNOWN_OPTIONS = optionKeys<KeyRingOptions>({
   provider: true,
+  previousProvider: true,
   store: true,
   defaultAlgorithm: true,
   clock: true,
@@ -137,6 +153,12 @@ export function checkKeyRingOptions(options: KeyRingOptions): void {
   rejectUnknown(options, KNOWN_OPTIONS, `${path}.`);
   if (!hasMethods(options.provider, 'wrapKey', 'unwrapKey')) {
     throw invalid(`${path}.provider`, 'a KeyProvider (wrapKey, unwrapKey)', options.provider);
+  }
+  if (
+    options.previousProvider !== undefined &&
+    !hasMethods(options.previousProvider, 'wrapKey', 'unwrapKey')
+  ) {
+    throw invalid(`${path}.previousProvider`, 'a KeyProvider (wrapKey, unwrapKey)', options.previousProvider);
   }
   if (!hasMethods(options.store, ...KEY_STORE_METHODS)) {
     throw invalid(`${path}.store`, `a KeyStore (${KEY_STORE_METHODS.join(', ')})`, options.store);
@@ -191,7 +213,12 @@ export class KeyRing {
 
   private constructor(options: KeyRingOptions) {
     const algorithm = options.defaultAlgorithm ?? 'aes-256-gcm';
-    this.loader = new KeyLoader(options.provider, options.store, options.clock ?? (() => new Date()));
+    this.loader = new KeyLoader(
+      options.provider,
+      options.store,
+      options.clock ?? (() => new Date()),
+      options.previousProvider,
+    );
     this.named = new NamedKeys(this.loader, algorithm);
     this.subjects = new SubjectKeys(
       this.loader,
@@ -269,6 +296,24 @@ export class KeyRing {
    */
   refresh(): Promise<void> {
     return this.named.refresh();
+  }
+
+  /**
+   * Master-key rotation: re-wraps every stored wrapped key (ring secret, every version of every
+   * named key, every live subject key) under this ring's `provider`. Open the ring with the new
+   * master key as `provider` and the old one as `previousProvider`; when the report says
+   * `complete`, drop `previousProvider` everywhere and retire the old master key.
+   *
+   * Crash-safe and resumable: each wrapped key records the id of the master key that wraps it
+   * (KeyProvider.masterKeyId) and is replaced on its own by a compare-and-swap after the new
+   * wrapping was checked to unwrap to the same data key. A run that stops midway leaves a mix both
+   * master keys read (through this ring); running it again finishes. Data keys do not change, so
+   * no stored value is re-encrypted. Refused (ERR_CRYPTO_INVALID_ARGUMENT) when the new master key
+   * is the previous one, the provider does not name its key, or the store cannot list subjects.
+   */
+  rotateMaster(options?: MasterRotationOptions): Promise<MasterRotationReport> {
+    this.loader.checkOpen();
+    return rotateMasterKeys(this.loader, options);
   }
 
   // ---------------------------------------------------------------- queries
@@ -502,7 +547,11 @@ export class KeyRing {
     await this.named.stop();
     await this.subjects.settle();
     this.wipe();
-    await Promise.allSettled([this.loader.provider.close?.(), this.loader.store.close?.()]);
+    await Promise.allSettled([
+      this.loader.provider.close?.(),
+      this.loader.previous?.close?.(),
+      this.loader.store.close?.(),
+    ]);
   }
 
   private wipe(): void {

@@ -38,6 +38,12 @@ export interface StoredRingSecret {
   readonly createdAt: string;
 }
 
+/** Which stored wrapped key KeyStore.replaceWrappedKey addresses. */
+export type WrappedKeyTarget =
+  | { readonly kind: 'version'; readonly keyId: string; readonly version: number }
+  | { readonly kind: 'ring' }
+  | { readonly kind: 'subject'; readonly subjectRef: string };
+
 /**
  * Persistence for wrapped keys. Stores only hold wrapped (encrypted) key material, so a copy of
  * the store alone reveals nothing; the master key lives elsewhere (KeyProvider).
@@ -51,7 +57,9 @@ export interface StoredRingSecret {
  * - a key version (keyId, version) is written once and never overwritten;
  * - `primaryVersion` only moves forward and `minDecryptVersion` only up (never above primary);
  * - the ring secret and a subject key are written once; the loser of a race ADOPTS the stored one;
- * - a subject tombstone is never replaced by a key; shredding overwrites only to a tombstone.
+ * - a subject tombstone is never replaced by a key; shredding overwrites only to a tombstone;
+ * - the one exception: master-key rotation swaps a wrapping for a re-wrapping of the same data
+ *   key (replaceWrappedKey, compare-and-swap).
  * Each write must be atomic and durable before it resolves. Failures of the backing storage (and
  * unreadable or corrupt data) should throw BulwarkCryptoError ERR_CRYPTO_KEY_STORE.
  */
@@ -93,6 +101,19 @@ export interface KeyStore {
    * and algorithm may stay). An existing tombstone is left as it is (idempotent).
    */
   shredSubject(tombstone: StoredSubjectKey): Promise<void>;
+  /**
+   * Subject records (keys and tombstones) with a subjectRef greater than `after` (all when
+   * undefined), in ascending subjectRef order, at most `limit`. Needed by master-key rotation only.
+   */
+  listSubjects?(after: string | undefined, limit: number): Promise<StoredSubjectKey[]>;
+  /**
+   * Compare-and-swap of one wrapped key, for master-key rotation: replaces the stored wrapping of
+   * `target` by `next` only if it is still exactly `expected` (for a subject: only while it is a
+   * live key, never a tombstone). `next` wraps the SAME data key under another master key (the
+   * ring checks this before calling), so this is the one in-place overwrite the contract allows.
+   * @returns true if replaced; false if the record was missing or had changed (nothing written).
+   */
+  replaceWrappedKey?(target: WrappedKeyTarget, expected: string, next: string): Promise<boolean>;
   close?(): Promise<void>;
 }
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { BulwarkCryptoError, ErrorCodes } from '../errors';
 import { IV_LENGTH, KEY_LENGTH, open, seal, TAG_LENGTH } from './aead';
 import { decodeBase64url } from './base64url';
@@ -50,6 +50,19 @@ export function parseMasterKey(text: string | undefined, source: string): Buffer
   return key;
 }
 
+/**
+ * A master key's public identifier: HMAC-SHA256 of a fixed label under the key, first 12 bytes,
+ * base64url (16 characters). Like a key check value it names the key without revealing it, so a
+ * wrapped key can record which master key wraps it (see master-key rotation).
+ * @internal
+ */
+export function masterKeyFingerprint(masterKey: Buffer): string {
+  const mac = createHmac('sha256', masterKey).update('bulwark/master-key-id/v1').digest();
+  const id = `k1-${mac.subarray(0, 12).toString('base64url')}`;
+  mac.fill(0);
+  return id;
+}
+
 const WRAP_PREFIX = 'kw1';
 const WRAP_LABEL = 'bulwark/key-wrap/v1';
 
@@ -85,7 +98,7 @@ export function wrapWithMasterKey(masterKey: Buffer, dataKey: Buffer, context: K
  * KeyWrapContext) are internals: a message naming `"$ring"` tells an operator nothing, and a
  * subject reference does not belong in an error message.
  */
-function describeWrappedKey(context: KeyWrapContext | undefined): string {
+export function describeWrappedKey(context: KeyWrapContext | undefined): string {
   const id = context?.keyId;
   if (id === '$ring') return "the key ring's internal secret";
   if (typeof id === 'string' && id.startsWith('$subject:')) return "a data subject's key";

@@ -1,4 +1,11 @@
-import type { KeyStore, StoredKey, StoredKeyVersion, StoredRingSecret, StoredSubjectKey } from './key-store';
+import type {
+  KeyStore,
+  StoredKey,
+  StoredKeyVersion,
+  StoredRingSecret,
+  StoredSubjectKey,
+  WrappedKeyTarget,
+} from './key-store';
 
 function clone<T>(value: T): T {
   return structuredClone(value);
@@ -83,5 +90,34 @@ export class MemoryKeyStore implements KeyStore {
       createdAt: existing?.createdAt ?? tombstone.createdAt,
       shreddedAt: tombstone.shreddedAt ?? new Date().toISOString(),
     });
+  }
+
+  async listSubjects(after: string | undefined, limit: number): Promise<StoredSubjectKey[]> {
+    return [...this.subjects.keys()]
+      .filter((ref) => after === undefined || ref > after)
+      .sort()
+      .slice(0, limit)
+      .map((ref) => clone(this.subjects.get(ref)!));
+  }
+
+  async replaceWrappedKey(target: WrappedKeyTarget, expected: string, next: string): Promise<boolean> {
+    if (target.kind === 'ring') {
+      if (this.ringSecret?.wrappedKey !== expected) return false;
+      this.ringSecret = { ...this.ringSecret, wrappedKey: next };
+      return true;
+    }
+    if (target.kind === 'subject') {
+      const record = this.subjects.get(target.subjectRef);
+      if (record === undefined || record.shreddedAt || record.wrappedKey !== expected) return false;
+      this.subjects.set(target.subjectRef, { ...record, wrappedKey: next });
+      return true;
+    }
+    const key = this.keys.get(target.keyId);
+    const index = key?.versions.findIndex((v) => v.version === target.version) ?? -1;
+    if (key === undefined || index < 0 || key.versions[index]!.wrappedKey !== expected) return false;
+    const versions = [...key.versions];
+    versions[index] = { ...versions[index]!, wrappedKey: next };
+    this.keys.set(target.keyId, { ...key, versions });
+    return true;
   }
 }

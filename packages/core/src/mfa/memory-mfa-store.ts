@@ -61,4 +61,25 @@ export class MemoryMfaStore implements MfaStore {
   async deleteRecoveryCodes(userId: string): Promise<void> {
     this.#codes.delete(userId);
   }
+
+  async listTotpSecrets(
+    after: string | undefined,
+    limit: number,
+  ): Promise<Array<{ userId: string; secret: string; encrypted: boolean }>> {
+    return [...this.#totp.keys()]
+      .filter((id) => after === undefined || id > after)
+      .sort()
+      .slice(0, limit)
+      .map((userId) => {
+        const { secret, encrypted } = this.#totp.get(userId)!;
+        return { userId, secret, encrypted };
+      });
+  }
+
+  async replaceTotpSecret(userId: string, expected: string, next: string): Promise<boolean> {
+    const record = this.#totp.get(userId);
+    if (record === undefined || !record.encrypted || record.secret !== expected) return false;
+    record.secret = next;
+    return true;
+  }
 }

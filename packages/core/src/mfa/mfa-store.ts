@@ -57,5 +57,21 @@ export interface MfaStore {
   consumeRecoveryCode(userId: string, id: string, at: string): Promise<boolean>;
   deleteRecoveryCodes(userId: string): Promise<void>;
 
+  /**
+   * TOTP enrolments with a userId greater than `after` (all when undefined), in ascending userId
+   * order, at most `limit`: only what re-wrapping needs. Optional; TotpFactor.rewrapSecrets
+   * needs it and `replaceTotpSecret`.
+   */
+  listTotpSecrets?(
+    after: string | undefined,
+    limit: number,
+  ): Promise<Array<{ userId: string; secret: string; encrypted: boolean }>>;
+  /**
+   * Compare-and-swap of an encrypted secret's envelope (re-encryption of the same secret under a
+   * newer key version): replaces it only if the stored secret is still exactly `expected`, and
+   * touches nothing else (the replay step, confirmation). False if it changed or is gone.
+   */
+  replaceTotpSecret?(userId: string, expected: string, next: string): Promise<boolean>;
+
   close?(): Promise<void> | void;
 }

@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KeyRing } from '../crypto/key-ring';
+import type { RewrapReport } from '../crypto/rewrap';
 import { BulwarkError, BulwarkMfaError, ErrorCodes } from '../errors';
 import { checkUserId, guarded, storeCall, type MfaAttempt, type MfaAttemptGuard } from './mfa-attempt-guard';
 import type { MfaVerification } from './mfa-context';
@@ -242,6 +243,67 @@ export class TotpFactor {
   async disable(userId: string): Promise<void> {
     checkUserId(userId);
     await storeCall(() => this.#store.deleteTotp(userId));
+  }
+
+  /**
+   * Re-encrypts every stored TOTP secret whose envelope is not under its key's current primary
+   * version (KeyRing.needsRewrap), so retiring old key versions does not lock users out of MFA.
+   * Run it after `keyRing.rotate(<keyId>)` (default key `mfa`) and before `retire`.
+   *
+   * Each secret is decrypted with its user's aad, re-encrypted and swapped in by the store's
+   * compare-and-swap (replaceTotpSecret), which touches neither the replay step nor the
+   * confirmation, so it is safe while users sign in. Resumable: secrets already at primary are
+   * skipped. A secret that fails (tampered, retired key, changed meanwhile) is reported by user
+   * id with its code and left as it is.
+   */
+  async rewrapSecrets(options: { batchSize?: number; signal?: AbortSignal } = {}): Promise<RewrapReport> {
+    const ring = this.#ring;
+    const store = this.#store;
+    if (ring === undefined) {
+      throw new BulwarkMfaError(
+        ErrorCodes.MFA_STORE,
+        'no keyRing is configured: TOTP secrets are not encrypted',
+      );
+    }
+    if (typeof store.listTotpSecrets !== 'function' || typeof store.replaceTotpSecret !== 'function') {
+      throw new BulwarkMfaError(
+        ErrorCodes.MFA_STORE,
+        'this MfaStore cannot re-wrap secrets (it needs listTotpSecrets and replaceTotpSecret)',
+      );
+    }
+    const batchSize = options.batchSize ?? 200;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+      throw configError('rewrapSecrets.batchSize', 'must be a positive integer');
+    }
+    const report: RewrapReport = { processed: 0, rewrapped: 0, skipped: 0, failed: [] };
+    let after: string | undefined;
+    for (;;) {
+      const page = await storeCall(() => store.listTotpSecrets!(after, batchSize));
+      for (const { userId, secret, encrypted } of page) {
+        if (options.signal?.aborted) return report;
+        report.processed++;
+        if (!encrypted) {
+          report.failed.push({ id: userId, code: ErrorCodes.MFA_STORE });
+          continue;
+        }
+        try {
+          if (!ring.needsRewrap(secret)) {
+            report.skipped++;
+            continue;
+          }
+          const next = ring.reencrypt(secret, { aad: `mfa.totp#${userId}` });
+          if (await storeCall(() => store.replaceTotpSecret!(userId, secret, next))) report.rewrapped++;
+          else report.failed.push({ id: userId, code: ErrorCodes.CRYPTO_REWRAP_WRITE_FAILED });
+        } catch (error) {
+          report.failed.push({
+            id: userId,
+            code: error instanceof BulwarkError ? error.code : ErrorCodes.MFA_STORE,
+          });
+        }
+      }
+      if (page.length < batchSize) return report;
+      after = page[page.length - 1]!.userId;
+    }
   }
 
   /** The enforced parameters (no secret), for compliance evidence. */

@@ -283,6 +283,9 @@ export const MAIN_TYPES = [
   'LowLevelAeadAlgorithm',
   'MassExportRuleOptions',
   'MasterKeyConfig',
+  'MasterRotationOptions',
+  'MasterRotationProgress',
+  'MasterRotationReport',
   'MfaAttempt',
   'MfaAttemptGuard',
   'MfaConfig',
@@ -561,6 +564,7 @@ export const STORE_TYPES = [
   'StoredSubjectKey',
   'StoredTotp',
   'TornTail',
+  'WrappedKeyTarget',
 ] as const;
 
 export const INVERSIFY_VALUES = ['BULWARK_TYPES', 'bulwarkContainerModule'] as const;
