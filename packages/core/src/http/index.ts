@@ -70,6 +70,12 @@ export {
   type RouteAuditMarks,
 } from './request-audit-hold';
 export {
+  watchRequestAudit,
+  addRouteAuditMarks,
+  type AuditedRequest,
+  type AuditedRequestState,
+} from './watch-request-audit';
+export {
   SECURITY_HEADER_DEFAULTS,
   securityHeaderOptions,
   captureHeaders,

@@ -415,6 +415,7 @@ export const HTTP_VALUES = [
   'SECURITY_HEADER_DEFAULTS',
   'TrustedProxies',
   'UNREAD_BODY_LINGER_MS',
+  'addRouteAuditMarks',
   'assembleBundleSteps',
   'auditFailurePolicy',
   'authorizeRequest',
@@ -458,9 +459,12 @@ export const HTTP_VALUES = [
   'securityHeaderOptions',
   'serializeCookie',
   'trustProxyFromEnv',
+  'watchRequestAudit',
 ] as const;
 export const HTTP_TYPES = [
   'ArrivingRequest',
+  'AuditedRequest',
+  'AuditedRequestState',
   'AuditFailurePolicy',
   'AuditHoldOptions',
   'BearerAuthenticatorOptions',
