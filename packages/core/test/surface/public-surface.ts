@@ -521,6 +521,7 @@ export const STORE_VALUES = [
   'MAX_QUERY_LIMIT',
   'checkAppendContinuity',
   'checkCheckpointOrder',
+  'dsrFilterStatuses',
   'encodeAuditCursor',
   'matchesAuditQuery',
   'normalizeAuditQuery',
