@@ -105,11 +105,13 @@ export interface DataRetentionOptions {
   holdStore?: RegisterStore<RetentionHold>;
 }
 
-function duplicatePolicy(id: string): BulwarkPrivacyError {
+/** ERR_PRIVACY_DUPLICATE_ID: a retention rule with this id exists. */
+export function duplicatePolicy(id: string): BulwarkPrivacyError {
   return duplicateId(`retention policy ${id} exists`, id);
 }
 
-function checkClash(entry: RetentionRule, rules: readonly RetentionRule[]): void {
+/** A rule may not target a source or category another of `rules` already covers. */
+export function checkClash(entry: RetentionRule, rules: readonly RetentionRule[]): void {
   const clash = rules.find(
     (x) =>
       (entry.sourceId !== undefined && x.sourceId === entry.sourceId) ||

@@ -1,3 +1,4 @@
+import type { BulwarkPrivacyError } from '../errors';
 import type { ClassificationCategory, ClassificationRegistry } from './classification-registry';
 import {
   checkId,
@@ -137,9 +138,7 @@ export class ProcessingRegister {
   async register(input: ProcessingActivityInput): Promise<ProcessingActivity> {
     const activity = ProcessingRegister.prepare(input);
     await this.checkRecipients(activity);
-    await this.records.insertNew(activity.id, activity, () =>
-      duplicateId(`activity ${activity.id} is already registered`, activity.id),
-    );
+    await this.records.insertNew(activity.id, activity, () => duplicateActivity(activity.id));
     return activity;
   }
 
@@ -155,14 +154,7 @@ export class ProcessingRegister {
 
   private async checkRecipients(activity: ProcessingActivity): Promise<void> {
     if (this.processors === undefined) return;
-    const known = new Set((await this.processors.list()).map((p) => p.id));
-    const unknown = activity.recipients.filter((r) => !known.has(r));
-    if (unknown.length > 0) {
-      throw privacyError(
-        `activity ${activity.id}.recipients`,
-        `names unregistered processors: ${unknown.join(', ')}`,
-      );
-    }
+    checkRecipientsKnown(activity, new Set((await this.processors.list()).map((p) => p.id)));
   }
 
   /** Validates an activity without storing it (createBulwark checks configuration with it). */
@@ -353,4 +345,20 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 /** Markdown-safe inline text: table pipes, emphasis, links and HTML are escaped; newlines become spaces. */
 function md(text: string): string {
   return text.replace(/[\r\n]+/g, ' ').replace(/([\\`*_[\]|<>#])/g, '\\$1');
+}
+
+/** ERR_PRIVACY_DUPLICATE_ID: an activity with this id is registered already. */
+export function duplicateActivity(id: string): BulwarkPrivacyError {
+  return duplicateId(`activity ${id} is already registered`, id);
+}
+
+/** Every recipient of the activity is a registered processor (`known`: their ids). */
+export function checkRecipientsKnown(activity: ProcessingActivity, known: ReadonlySet<string>): void {
+  const unknown = activity.recipients.filter((r) => !known.has(r));
+  if (unknown.length > 0) {
+    throw privacyError(
+      `activity ${activity.id}.recipients`,
+      `names unregistered processors: ${unknown.join(', ')}`,
+    );
+  }
 }

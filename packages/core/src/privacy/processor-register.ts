@@ -1,3 +1,4 @@
+import type { BulwarkPrivacyError } from '../errors';
 import {
   checkDate,
   checkId,
@@ -126,9 +127,7 @@ export class ProcessorRegister {
   async register(input: ProcessorInput): Promise<Processor> {
     const processor = ProcessorRegister.prepare(input);
     await this.checkParent(processor);
-    await this.records.insertNew(processor.id, processor, () =>
-      duplicateId(`processor ${processor.id} is already registered`, processor.id),
-    );
+    await this.records.insertNew(processor.id, processor, () => duplicateProcessor(processor.id));
     return processor;
   }
 
@@ -145,7 +144,7 @@ export class ProcessorRegister {
 
   private async checkParent(processor: Processor): Promise<void> {
     if (processor.parentId !== undefined && !(await this.has(processor.parentId))) {
-      throw privacyError(`processor ${processor.id}.parentId`, 'must name a registered processor');
+      throw unknownParent(processor);
     }
   }
 
@@ -310,4 +309,14 @@ export class ProcessorRegister {
     }
     return gaps;
   }
+}
+
+/** ERR_PRIVACY_DUPLICATE_ID: a recipient with this id is registered already. */
+export function duplicateProcessor(id: string): BulwarkPrivacyError {
+  return duplicateId(`processor ${id} is already registered`, id);
+}
+
+/** A sub-processor whose parent is not registered (register the parent first). */
+export function unknownParent(processor: Processor): BulwarkPrivacyError {
+  return privacyError(`processor ${processor.id}.parentId`, 'must name a registered processor');
 }
