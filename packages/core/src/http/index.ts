@@ -74,6 +74,7 @@ export {
   addRouteAuditMarks,
   type AuditedRequest,
   type AuditedRequestState,
+  type HttpRequestState,
 } from './watch-request-audit';
 export {
   SECURITY_HEADER_DEFAULTS,

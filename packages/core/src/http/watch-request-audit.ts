@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { ErrorCodes } from '../errors';
+import type { BulwarkHttpKit } from './http-kit';
 import type { HttpPrincipal } from './http-principal';
 import type { RequestArrival } from './request-arrival';
 import type { RequestAuditFacts } from './request-audit';
@@ -12,7 +13,19 @@ export interface AuditedRequestState {
   reasonId?: string;
   errorCode?: string;
   errorReason?: string;
+  /** Route audit markers (`auditRoute`, `requireConsent`): action, category, classified, failure policy. */
   audit?: RouteAuditMarks;
+}
+
+/**
+ * What Bulwark's Express and Koa middlewares learn about a request (`BulwarkRequestState` of
+ * either adapter), read by `audit` when the response ends.
+ */
+export interface HttpRequestState extends AuditedRequestState {
+  /** What the request was when it arrived (request id, client address, user agent). */
+  arrival?: RequestArrival;
+  /** Services of the `bulwark()` bundle, for `authorize` / `requireConsent` used without explicit ones. */
+  kit?: BulwarkHttpKit;
 }
 
 /**

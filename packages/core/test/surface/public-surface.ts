@@ -491,6 +491,7 @@ export const HTTP_TYPES = [
   'HttpAppEvidence',
   'HttpAuthorizeOptions',
   'HttpPrincipal',
+  'HttpRequestState',
   'HttpResourceSpec',
   'HttpTrafficRecorderOptions',
   'InputGuardDescription',
