@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { AuditEvent } from '../../src/audit/audit-event';
 import { ErrorCodes } from '../../src/errors';
+import type { HttpPrincipal } from '../../src/http/http-principal';
 import { RequestAuditor } from '../../src/http/request-auditor';
 import {
   addRouteAuditMarks,
@@ -32,7 +33,7 @@ describe('watchRequestAudit', () => {
     const events: AuditEvent[] = [];
     const auditor = new RequestAuditor({ log: { append: async (e) => void events.push(e) } });
     let route = '/unmatched';
-    let principal: { id: string; type: 'user' } | undefined;
+    let principal: HttpPrincipal | undefined;
     let requestId: string | undefined;
     const state: AuditedRequestState = {};
     const s = await serve((req, res) => {
@@ -46,7 +47,7 @@ describe('watchRequestAudit', () => {
       });
       // What later steps learn, after the audit step started watching.
       route = '/patients/:id';
-      principal = { id: 'u-1', type: 'user' };
+      principal = { id: 'u-1', type: 'user', roles: [], claims: {} };
       requestId = 'req-set-by-step';
       Object.assign(state, {
         resource: { type: 'patients', id: 'p-1' },
