@@ -1,12 +1,11 @@
 import {
   RequestAuditor,
+  addRouteAuditMarks,
   checkRouteAuditMarks,
-  holdResponseUntilAudited,
-  type RequestAuditFacts,
+  watchRequestAudit,
   type RouteAuditMarks,
   type RequestAuditorOptions,
 } from '@bulwark/core/http';
-import { ErrorCodes } from '@bulwark/core';
 import type { Request, RequestHandler, Response } from 'express';
 import { requestArrival, requestState } from './request-state';
 
@@ -36,50 +35,14 @@ function route(req: Request): string {
 export function audit(options: RequestAuditorOptions): AuditMiddleware {
   const auditor = new RequestAuditor(options);
   const middleware: RequestHandler = (req, res: Response, next) => {
-    const start = performance.now();
-    const arrival = requestArrival(req);
-    const facts = (status: number): RequestAuditFacts => {
-      const state = requestState(req);
-      return {
-        method: req.method,
-        route: route(req),
-        status,
-        latencyMs: performance.now() - start,
-        requestId: req.requestId ?? arrival.requestId,
-        ...(arrival.clientRequestId !== undefined ? { clientRequestId: arrival.clientRequestId } : {}),
-        ...(req.principal !== undefined ? { principal: req.principal } : {}),
-        ...(arrival.ip !== undefined ? { ip: arrival.ip } : {}),
-        ...(arrival.userAgent !== undefined ? { userAgent: arrival.userAgent } : {}),
-        ...(state.resource !== undefined ? { resource: state.resource } : {}),
-        ...(state.errorCode !== undefined ? { errorCode: state.errorCode } : {}),
-        ...(state.errorReason !== undefined ? { errorReason: state.errorReason } : {}),
-        ...(state.reasonId !== undefined ? { reasonId: state.reasonId } : {}),
-        ...(state.audit?.action !== undefined ? { action: state.audit.action } : {}),
-        ...(state.audit?.category !== undefined ? { category: state.audit.category } : {}),
-      };
-    };
-    let recorded = false;
-    holdResponseUntilAudited(res, {
-      shouldHold: () => auditor.policy(requestState(req).audit ?? {}) === 'fail-closed',
-      store: (status) => {
-        recorded = true;
-        return auditor.store(facts(status));
-      },
-      requestId: req.requestId ?? arrival.requestId,
-      timeoutMs: auditor.holdTimeoutMs,
-      onRefused: () => {
-        auditor.noteRefused();
-        requestState(req).errorCode = ErrorCodes.AUDIT_UNAVAILABLE;
-      },
+    watchRequestAudit(auditor, res, {
+      method: req.method,
+      arrival: requestArrival(req),
+      route: () => route(req),
+      requestId: () => req.requestId,
+      principal: () => req.principal,
+      state: () => requestState(req),
     });
-    res.once(
-      'close',
-      auditor.listener(() => {
-        if (recorded) return;
-        // A response the client abandoned before it finished: 499 (nginx's "client closed request").
-        auditor.record(facts(res.writableFinished ? res.statusCode : 499));
-      }),
-    );
     next();
   };
   return Object.assign(middleware, { auditor, close: () => auditor.close() });
@@ -96,11 +59,7 @@ export function auditRoute(options: RouteAuditMarks): RequestHandler {
   const marks = checkRouteAuditMarks(options, 'auditRoute');
   return (req, _res, next) => {
     const state = requestState(req);
-    state.audit = {
-      ...state.audit,
-      ...marks,
-      classified: state.audit?.classified === true || marks.classified === true,
-    };
+    state.audit = addRouteAuditMarks(state.audit, marks);
     next();
   };
 }

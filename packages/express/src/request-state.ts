@@ -1,26 +1,14 @@
 import {
   captureRequestArrival,
   TrustedProxies,
-  type BulwarkHttpKit,
+  type HttpRequestState,
   type RequestArrival,
-  type RouteAuditMarks,
 } from '@bulwark/core/http';
 import { type HttpPrincipal } from '@bulwark/core';
 import type { Request } from 'express';
 
 /** What Bulwark's middlewares learn about a request, read by `audit` when the response ends. */
-export interface BulwarkRequestState {
-  resource?: { type: string; id?: string };
-  reasonId?: string;
-  errorCode?: string;
-  errorReason?: string;
-  /** What the request was when it arrived (request id, client address, user agent). */
-  arrival?: RequestArrival;
-  /** Route audit markers: action, category, classified, failure policy. */
-  audit?: RouteAuditMarks;
-  /** Services of the `bulwark()` bundle, for `authorize` / `requireConsent` used without explicit ones. */
-  kit?: BulwarkHttpKit;
-}
+export type BulwarkRequestState = HttpRequestState;
 
 declare module 'express-serve-static-core' {
   interface Request {

@@ -1,12 +1,11 @@
 import {
   RequestAuditor,
+  addRouteAuditMarks,
   checkRouteAuditMarks,
-  holdResponseUntilAudited,
-  type RequestAuditFacts,
+  watchRequestAudit,
   type RequestAuditorOptions,
   type RouteAuditMarks,
 } from '@bulwark/core/http';
-import { ErrorCodes } from '@bulwark/core';
 import type { Context, Middleware } from 'koa';
 import { bulwarkState, requestArrival, requestState } from './request-state';
 
@@ -38,52 +37,14 @@ function route(ctx: Context): string {
 export function audit(options: RequestAuditorOptions): AuditMiddleware {
   const auditor = new RequestAuditor(options);
   const middleware: Middleware = (ctx, next) => {
-    const start = performance.now();
-    const res = ctx.res;
-    const arrival = requestArrival(ctx);
-    const facts = (status: number): RequestAuditFacts => {
-      const state = requestState(ctx);
-      const { principal, requestId } = bulwarkState(ctx);
-      return {
-        method: ctx.method,
-        route: route(ctx),
-        status,
-        latencyMs: performance.now() - start,
-        requestId: requestId ?? arrival.requestId,
-        ...(arrival.clientRequestId !== undefined ? { clientRequestId: arrival.clientRequestId } : {}),
-        ...(principal !== undefined ? { principal } : {}),
-        ...(arrival.ip !== undefined ? { ip: arrival.ip } : {}),
-        ...(arrival.userAgent !== undefined ? { userAgent: arrival.userAgent } : {}),
-        ...(state.resource !== undefined ? { resource: state.resource } : {}),
-        ...(state.errorCode !== undefined ? { errorCode: state.errorCode } : {}),
-        ...(state.errorReason !== undefined ? { errorReason: state.errorReason } : {}),
-        ...(state.reasonId !== undefined ? { reasonId: state.reasonId } : {}),
-        ...(state.audit?.action !== undefined ? { action: state.audit.action } : {}),
-        ...(state.audit?.category !== undefined ? { category: state.audit.category } : {}),
-      };
-    };
-    let recorded = false;
-    holdResponseUntilAudited(res, {
-      shouldHold: () => auditor.policy(requestState(ctx).audit ?? {}) === 'fail-closed',
-      store: (status) => {
-        recorded = true;
-        return auditor.store(facts(status));
-      },
-      requestId: bulwarkState(ctx).requestId ?? arrival.requestId,
-      timeoutMs: auditor.holdTimeoutMs,
-      onRefused: () => {
-        auditor.noteRefused();
-        requestState(ctx).errorCode = ErrorCodes.AUDIT_UNAVAILABLE;
-      },
+    watchRequestAudit(auditor, ctx.res, {
+      method: ctx.method,
+      arrival: requestArrival(ctx),
+      route: () => route(ctx),
+      requestId: () => bulwarkState(ctx).requestId,
+      principal: () => bulwarkState(ctx).principal,
+      state: () => requestState(ctx),
     });
-    res.once(
-      'close',
-      auditor.listener(() => {
-        if (recorded) return;
-        // A response the client abandoned before it finished: 499 (nginx's "client closed request").
-        auditor.record(facts(res.writableFinished ? res.statusCode : 499));
-      }),
-    );
     return next();
   };
   return Object.assign(middleware, { auditor, close: () => auditor.close() });
@@ -100,11 +61,7 @@ export function auditRoute(options: RouteAuditMarks): Middleware {
   const marks = checkRouteAuditMarks(options, 'auditRoute');
   return (ctx, next) => {
     const state = requestState(ctx);
-    state.audit = {
-      ...state.audit,
-      ...marks,
-      classified: state.audit?.classified === true || marks.classified === true,
-    };
+    state.audit = addRouteAuditMarks(state.audit, marks);
     return next();
   };
 }

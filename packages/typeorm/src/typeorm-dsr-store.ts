@@ -5,6 +5,7 @@ import {
   type DsrFilter,
   type DsrStore,
 } from '@bulwark/core';
+import { dsrFilterStatuses } from '@bulwark/core/store';
 import type { DataSource } from 'typeorm';
 import { int, json, RegisterSql } from './register-sql';
 
@@ -96,12 +97,7 @@ export class TypeOrmDsrStore implements DsrStore {
   }
 
   async list(filter: DsrFilter = {}): Promise<DataSubjectRequest[]> {
-    const statuses =
-      filter.status === undefined
-        ? undefined
-        : Array.isArray(filter.status)
-          ? filter.status
-          : [filter.status];
+    const statuses = dsrFilterStatuses(filter);
     const where: string[] = [];
     const params: unknown[] = [];
     if (statuses !== undefined) {

@@ -89,6 +89,16 @@ interface Grant {
   uses: number;
 }
 
+function grantNotFound(grantId: unknown): BulwarkPolicyError {
+  return new BulwarkPolicyError(
+    ErrorCodes.POLICY_BREAK_GLASS_NOT_FOUND,
+    'no break-glass grant with that id',
+    {
+      grantId: typeof grantId === 'string' ? truncate(grantId, 64) : undefined,
+    },
+  );
+}
+
 function invalid(field: string, message: string): BulwarkPolicyError {
   return new BulwarkPolicyError(ErrorCodes.POLICY_BREAK_GLASS_INVALID, `break-glass ${field}: ${message}`, {
     path: field,
@@ -442,34 +452,14 @@ export class BreakGlassRegistry {
   async revoke(grantId: string, by: { actor: BreakGlassActor; reason: string }): Promise<BreakGlassGrant> {
     if (this.store !== undefined) return this.revokeShared(grantId, by);
     const grant = typeof grantId === 'string' ? this.grants.get(grantId) : undefined;
-    if (grant === undefined) {
-      throw new BulwarkPolicyError(
-        ErrorCodes.POLICY_BREAK_GLASS_NOT_FOUND,
-        'no break-glass grant with that id',
-        {
-          grantId: typeof grantId === 'string' ? truncate(grantId, 64) : undefined,
-        },
-      );
-    }
+    if (grant === undefined) throw grantNotFound(grantId);
     const now = this.now();
     if (grant.revokedAtMs === undefined && grant.expiresAtMs > now) {
-      const actorId = by?.actor?.id;
-      if (typeof actorId !== 'string' || actorId.length === 0) throw invalid('actor.id', 'is required');
-      const reason = typeof by.reason === 'string' ? by.reason.trim() : '';
-      if (reason.length === 0 || reason.length > this.limits.maxReasonLength) {
-        throw invalid('reason', `is required (1 to ${this.limits.maxReasonLength} characters)`);
-      }
+      const revocation = this.checkRevocation(by);
       // Revoke before auditing: removing access never waits on the audit trail.
       grant.revokedAtMs = now;
       this.detach(grant);
-      await this.emitOrThrow({
-        actor: { id: actorId, type: by.actor.type ?? 'user' },
-        action: 'authz.break_glass.revoked',
-        outcome: 'success',
-        reason,
-        time: new Date(now),
-        details: { grantId: grant.id, subjectId: grant.actor.id, uses: grant.uses },
-      });
+      await this.auditRevoked(revocation, grant, now);
     }
     return this.view(grant, now);
   }
@@ -483,37 +473,46 @@ export class BreakGlassRegistry {
       typeof grantId === 'string' && grantId !== ''
         ? await storeCall('read', () => store.get(grantId), { grantId: truncate(grantId, 64) })
         : undefined;
-    if (found === undefined) {
-      throw new BulwarkPolicyError(
-        ErrorCodes.POLICY_BREAK_GLASS_NOT_FOUND,
-        'no break-glass grant with that id',
-        {
-          grantId: typeof grantId === 'string' ? truncate(grantId, 64) : undefined,
-        },
-      );
-    }
+    if (found === undefined) throw grantNotFound(grantId);
     const now = this.now();
     if (found.revokedAtMs !== undefined || found.expiresAtMs <= now) return viewStored(found, now);
+    const revocation = this.checkRevocation(by);
+    // Revoked in the store first (every instance stops honouring it), then audited; only the
+    // instance whose conditional update won audits it.
+    if (await storeCall('revoke', () => store.revoke(found.id, now), { grantId: found.id })) {
+      await this.auditRevoked(revocation, found, now);
+    }
+    const after = await storeCall('read', () => store.get(found.id), { grantId: found.id });
+    return viewStored(after ?? found, now);
+  }
+
+  /** Who revokes and why, checked (ERR_POLICY_BREAK_GLASS_INVALID): a revocation is always attributed. */
+  private checkRevocation(by: { actor: BreakGlassActor; reason: string }): {
+    actor: { id: string; type: AuditActorType };
+    reason: string;
+  } {
     const actorId = by?.actor?.id;
     if (typeof actorId !== 'string' || actorId.length === 0) throw invalid('actor.id', 'is required');
     const reason = typeof by.reason === 'string' ? by.reason.trim() : '';
     if (reason.length === 0 || reason.length > this.limits.maxReasonLength) {
       throw invalid('reason', `is required (1 to ${this.limits.maxReasonLength} characters)`);
     }
-    // Revoked in the store first (every instance stops honouring it), then audited; only the
-    // instance whose conditional update won audits it.
-    if (await storeCall('revoke', () => store.revoke(found.id, now), { grantId: found.id })) {
-      await this.emitOrThrow({
-        actor: { id: actorId, type: by.actor.type ?? 'user' },
-        action: 'authz.break_glass.revoked',
-        outcome: 'success',
-        reason,
-        time: new Date(now),
-        details: { grantId: found.id, subjectId: found.actor.id, uses: found.uses },
-      });
-    }
-    const after = await storeCall('read', () => store.get(found.id), { grantId: found.id });
-    return viewStored(after ?? found, now);
+    return { actor: { id: actorId, type: by.actor.type ?? 'user' }, reason };
+  }
+
+  private auditRevoked(
+    revocation: { actor: { id: string; type: AuditActorType }; reason: string },
+    grant: { id: string; actor: { id: string }; uses: number },
+    now: number,
+  ): Promise<void> {
+    return this.emitOrThrow({
+      actor: revocation.actor,
+      action: 'authz.break_glass.revoked',
+      outcome: 'success',
+      reason: revocation.reason,
+      time: new Date(now),
+      details: { grantId: grant.id, subjectId: grant.actor.id, uses: grant.uses },
+    });
   }
 
   /** Retires (and audits) every grant past its expiry; returns how many were retired. */

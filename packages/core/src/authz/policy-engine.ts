@@ -224,6 +224,15 @@ function buildBucket(rules: readonly CompiledRule[], type: string, action: strin
   return { hard, soft, allow };
 }
 
+/** What decides a deny that break-glass may override (`denied` undefined: no rule matched). */
+type Overridable<R> = (
+  denied: Decision | undefined,
+  subject: AuthzSubject,
+  action: string,
+  resource: AuthzResource,
+  context: AuthzContext | undefined,
+) => R;
+
 function applies(
   entry: BucketEntry,
   mask: Uint8Array,
@@ -380,9 +389,17 @@ export class PolicyEngine implements Authorizer {
     return bucket;
   }
 
-  /** Decides one request. Synchronous; never throws for bad input (denies `invalid_request`). */
-  check(subject: AuthzSubject, action: string, resource: AuthzResource, context?: AuthzContext): Decision {
-    if (!isValidRequest(subject, action, resource)) return INVALID_REQUEST;
+  /**
+   * The rules' decision on a valid request: a hard deny or an allow is final; a soft deny (`denied`)
+   * or no matching rule (`undefined`) is handed to `overridable`, where break-glass may override it.
+   */
+  private evaluate<R>(
+    subject: AuthzSubject,
+    action: string,
+    resource: AuthzResource,
+    context: AuthzContext | undefined,
+    overridable: Overridable<R>,
+  ): Decision | R {
     const c = this.compiled;
     const ctx = context ?? EMPTY_CONTEXT;
     const now = this.nowMs;
@@ -396,17 +413,38 @@ export class PolicyEngine implements Authorizer {
     const soft = bucket.soft;
     for (let i = 0; i < soft.length; i++) {
       if (applies(soft[i], mask, subject, resource, ctx, now)) {
-        const denied = soft[i].rule.decision;
-        if (!this.breakGlass.hasActive) return denied;
-        return this.breakGlass.use(subject.id, action, resource, context, denied) ?? denied;
+        return overridable(soft[i].rule.decision, subject, action, resource, context);
       }
     }
     const allow = bucket.allow;
     for (let i = 0; i < allow.length; i++) {
       if (applies(allow[i], mask, subject, resource, ctx, now)) return allow[i].rule.decision;
     }
-    if (!this.breakGlass.hasActive) return DEFAULT_DENY;
-    return this.breakGlass.use(subject.id, action, resource, context, undefined) ?? DEFAULT_DENY;
+    return overridable(undefined, subject, action, resource, context);
+  }
+
+  /** A deny break-glass may override, decided with this instance's grants. */
+  private readonly overrideLocal: Overridable<Decision> = (denied, subject, action, resource, context) => {
+    if (!this.breakGlass.hasActive) return denied ?? DEFAULT_DENY;
+    return this.breakGlass.use(subject.id, action, resource, context, denied) ?? denied ?? DEFAULT_DENY;
+  };
+
+  /** A deny break-glass may override, decided by reading the subject's grants through the shared store. */
+  private readonly overrideShared: Overridable<Promise<Decision>> = async (
+    denied,
+    subject,
+    action,
+    resource,
+    context,
+  ) =>
+    (await this.breakGlass.useShared(subject.id, action, resource, context, denied)) ??
+    denied ??
+    DEFAULT_DENY;
+
+  /** Decides one request. Synchronous; never throws for bad input (denies `invalid_request`). */
+  check(subject: AuthzSubject, action: string, resource: AuthzResource, context?: AuthzContext): Decision {
+    if (!isValidRequest(subject, action, resource)) return INVALID_REQUEST;
+    return this.evaluate(subject, action, resource, context, this.overrideLocal);
   }
 
   /**
@@ -424,26 +462,7 @@ export class PolicyEngine implements Authorizer {
   ): Promise<Decision> {
     if (!this.breakGlass.shared) return this.check(subject, action, resource, context);
     if (!isValidRequest(subject, action, resource)) return INVALID_REQUEST;
-    const c = this.compiled;
-    const ctx = context ?? EMPTY_CONTEXT;
-    const now = this.nowMs;
-    const mask = c.roles.maskOf(subject.roles);
-    const bucket = this.bucket(c, resource.type, action);
-    for (const hard of bucket.hard) {
-      if (applies(hard, mask, subject, resource, ctx, now)) return hard.rule.decision;
-    }
-    for (const soft of bucket.soft) {
-      if (applies(soft, mask, subject, resource, ctx, now)) {
-        const denied = soft.rule.decision;
-        return (await this.breakGlass.useShared(subject.id, action, resource, context, denied)) ?? denied;
-      }
-    }
-    for (const allow of bucket.allow) {
-      if (applies(allow, mask, subject, resource, ctx, now)) return allow.rule.decision;
-    }
-    return (
-      (await this.breakGlass.useShared(subject.id, action, resource, context, undefined)) ?? DEFAULT_DENY
-    );
+    return this.evaluate(subject, action, resource, context, this.overrideShared);
   }
 
   /** Like check(), but throws `BulwarkPolicyError` `ERR_POLICY_DENIED` (details.reasonId) on deny. */

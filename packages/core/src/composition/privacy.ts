@@ -5,20 +5,28 @@ import { BreachRegister } from '../privacy/breach-register';
 import { ClassificationRegistry, defaultClassificationRegistry } from '../privacy/classification-registry';
 import { ConsentManager } from '../privacy/consent-manager';
 import type { ConsentStore } from '../privacy/consent-store';
-import { DataRetention } from '../privacy/data-retention';
+import { checkClash, DataRetention, duplicatePolicy } from '../privacy/data-retention';
 import { DataSubjectRequests, type IdentityVerifier } from '../privacy/data-subject-requests';
 import type { DsrStore } from '../privacy/dsr-store';
 import { ErasureEvidence, type ErasureEvidenceOptions } from '../privacy/erasure-evidence';
 import { ErasureReceiptSigner } from '../privacy/erasure-receipt';
 import { MemoryConsentStore } from '../privacy/memory-consent-store';
 import { MemoryDsrStore } from '../privacy/memory-dsr-store';
-import { ProcessingRegister, type ProcessingActivity } from '../privacy/processing-register';
-import { ProcessorRegister, type Processor } from '../privacy/processor-register';
+import {
+  checkRecipientsKnown,
+  duplicateActivity,
+  ProcessingRegister,
+  type ProcessingActivity,
+} from '../privacy/processing-register';
+import {
+  duplicateProcessor,
+  ProcessorRegister,
+  unknownParent,
+  type Processor,
+} from '../privacy/processor-register';
 import type { BreachIncident } from '../privacy/breach-register';
 import type { RetentionHold, RetentionRule } from '../privacy/data-retention';
 import type { RegisterStore } from '../privacy/register-store';
-import { privacyError } from '../privacy/privacy-input';
-import { BulwarkPrivacyError, ErrorCodes } from '../errors';
 import { HMAC_MIN_BYTES } from './audit';
 import type { PrivacyConfig } from './bulwark-config';
 import {
@@ -206,18 +214,8 @@ function checkRegistrations(privacy: PrivacyConfig): void {
   (privacy.processors ?? []).forEach((input, i) =>
     underPath(`privacy.processors[${i}]`, () => {
       const p = ProcessorRegister.prepare(input);
-      if (processorIds.has(p.id)) {
-        throw new BulwarkPrivacyError(
-          ErrorCodes.PRIVACY_DUPLICATE_ID,
-          `processor ${p.id} is already registered`,
-          {
-            id: p.id,
-          },
-        );
-      }
-      if (p.parentId !== undefined && !processorIds.has(p.parentId)) {
-        throw privacyError(`processor ${p.id}.parentId`, 'must name a registered processor');
-      }
+      if (processorIds.has(p.id)) throw duplicateProcessor(p.id);
+      if (p.parentId !== undefined && !processorIds.has(p.parentId)) throw unknownParent(p);
       processorIds.add(p.id);
     }),
   );
@@ -225,18 +223,8 @@ function checkRegistrations(privacy: PrivacyConfig): void {
   (privacy.retention?.rules ?? []).forEach((rule, i) =>
     underPath(`privacy.retention.rules[${i}]`, () => {
       const r = DataRetention.preparePolicy(rule);
-      if (rules.some((x) => x.id === r.id)) {
-        throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `retention policy ${r.id} exists`, {
-          id: r.id,
-        });
-      }
-      const clash = rules.find(
-        (x) =>
-          (r.sourceId !== undefined && x.sourceId === r.sourceId) ||
-          (r.category !== undefined && x.category === r.category),
-      );
-      if (clash)
-        throw privacyError(`retention.policy ${r.id}`, `targets what policy ${clash.id} already covers`);
+      if (rules.some((x) => x.id === r.id)) throw duplicatePolicy(r.id);
+      checkClash(r, rules);
       rules.push(r);
     }),
   );
@@ -244,22 +232,8 @@ function checkRegistrations(privacy: PrivacyConfig): void {
   (privacy.processing?.activities ?? []).forEach((activity, i) =>
     underPath(`privacy.processing.activities[${i}]`, () => {
       const a = ProcessingRegister.prepare(activity);
-      if (activityIds.has(a.id)) {
-        throw new BulwarkPrivacyError(
-          ErrorCodes.PRIVACY_DUPLICATE_ID,
-          `activity ${a.id} is already registered`,
-          {
-            id: a.id,
-          },
-        );
-      }
-      const unknown = a.recipients.filter((r) => !processorIds.has(r));
-      if (unknown.length > 0) {
-        throw privacyError(
-          `activity ${a.id}.recipients`,
-          `names unregistered processors: ${unknown.join(', ')}`,
-        );
-      }
+      if (activityIds.has(a.id)) throw duplicateActivity(a.id);
+      checkRecipientsKnown(a, processorIds);
       activityIds.add(a.id);
     }),
   );

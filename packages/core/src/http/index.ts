@@ -70,6 +70,13 @@ export {
   type RouteAuditMarks,
 } from './request-audit-hold';
 export {
+  watchRequestAudit,
+  addRouteAuditMarks,
+  type AuditedRequest,
+  type AuditedRequestState,
+  type HttpRequestState,
+} from './watch-request-audit';
+export {
   SECURITY_HEADER_DEFAULTS,
   securityHeaderOptions,
   captureHeaders,

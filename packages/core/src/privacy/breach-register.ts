@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditActor } from '../audit/audit-event';
-import { BulwarkPrivacyError, ErrorCodes } from '../errors';
+import type { BulwarkPrivacyError } from '../errors';
 import type { PrivacyAuditSink } from './consent-manager';
 import {
   checkDate,
@@ -16,15 +16,8 @@ import {
   HOUR_MS,
   privacyError,
 } from './privacy-input';
-import {
-  checkRegisterStore,
-  conflict,
-  MemoryRegisterStore,
-  checkedRecord,
-  storeCall,
-  type RegisterStore,
-  type StoredRecord,
-} from './register-store';
+import { duplicateId, notFound, RegisterRecords } from './register-records';
+import { conflict, type RegisterStore, type StoredRecord } from './register-store';
 
 export type BreachSeverity = 'low' | 'medium' | 'high' | 'critical';
 export type BreachAudience = 'authority' | 'subjects';
@@ -116,8 +109,7 @@ export interface OverdueNotification {
 
 const SEVERITIES: readonly BreachSeverity[] = ['low', 'medium', 'high', 'critical'];
 
-const duplicate = (id: string): BulwarkPrivacyError =>
-  new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `breach ${id} exists`, { id });
+const duplicate = (id: string): BulwarkPrivacyError => duplicateId(`breach ${id} exists`, id);
 
 /**
  * Personal data breach register with notification clocks (GDPR Art. 33(5): document every breach,
@@ -128,7 +120,7 @@ const duplicate = (id: string): BulwarkPrivacyError =>
  * sees every incident, and an update based on a stale read is refused (ERR_PRIVACY_CONFLICT).
  */
 export class BreachRegister {
-  private readonly store: RegisterStore<BreachIncident>;
+  private readonly records: RegisterRecords<BreachIncident>;
   private readonly rules: BreachDeadlineRules;
   private readonly auditLog?: PrivacyAuditSink;
   private readonly actor: AuditActor;
@@ -145,10 +137,7 @@ export class BreachRegister {
     } = {},
   ) {
     const o = checkObject(options, 'breaches.options');
-    this.store =
-      o.store === undefined
-        ? new MemoryRegisterStore<BreachIncident>()
-        : checkRegisterStore<BreachIncident>(o.store, 'breaches.options.store');
+    this.records = new RegisterRecords('breach register', o.store, 'breaches.options.store', checkIncident);
     const d = o.deadlines === undefined ? {} : checkObject(o.deadlines, 'breaches.options.deadlines');
     this.rules = {
       authorityHours:
@@ -196,7 +185,7 @@ export class BreachRegister {
     if (i.drill !== undefined && typeof i.drill !== 'boolean')
       throw privacyError('breach.drill', 'must be a boolean');
     const id = i.id === undefined ? randomUUID() : checkId(i.id, 'breach.id');
-    if ((await this.read(id)) !== undefined) throw duplicate(id);
+    if ((await this.records.read(id)) !== undefined) throw duplicate(id);
     const at = `breach ${id}`;
     const detectedAt = checkDate(i.detectedAt, `${at}.detectedAt`);
     const occurredAt = i.occurredAt === undefined ? undefined : checkDate(i.occurredAt, `${at}.occurredAt`);
@@ -244,7 +233,7 @@ export class BreachRegister {
       ...(i.drill === true ? { drill: true } : {}),
     };
     // Stored, then audited; an incident whose audit event cannot be written is taken back.
-    if (!(await storeCall('breach register', () => this.store.insert(id, incident)))) throw duplicate(id);
+    await this.records.insertNew(id, incident, () => duplicate(id));
     try {
       await this.audit('breach.recorded', incident, {
         ...(incident.drill === true ? { drill: true } : {}),
@@ -253,7 +242,7 @@ export class BreachRegister {
         detectedAt: incident.detectedAt,
       });
     } catch (error) {
-      await this.store.delete(id, 1).catch(() => undefined);
+      await this.records.delete(id, 1).catch(() => undefined);
       throw error;
     }
     return frozenCopy(incident);
@@ -306,15 +295,13 @@ export class BreachRegister {
 
   async get(id: string): Promise<BreachIncident | undefined> {
     if (typeof id !== 'string' || id === '') return undefined;
-    const r = await this.read(id);
+    const r = await this.records.read(id);
     return r === undefined ? undefined : frozenCopy(r.value);
   }
 
   /** Incidents by detection time (evidence: the breach register exists and is kept). */
   async list(filter: { status?: 'open' | 'closed' } = {}): Promise<BreachIncident[]> {
-    const all = await storeCall('breach register', () => this.store.list());
-    return all
-      .map((r) => checkedRecord('breach register', r.value, checkIncident))
+    return (await this.records.values())
       .filter((i) => filter.status === undefined || i.status === filter.status)
       .sort((a, b) => compareText(a.detectedAt, b.detectedAt) || compareText(a.id, b.id))
       .map((i) => frozenCopy(i));
@@ -351,20 +338,9 @@ export class BreachRegister {
     );
   }
 
-  private async read(id: string): Promise<StoredRecord<BreachIncident> | undefined> {
-    const found = await storeCall('breach register', () => this.store.get(id));
-    return found === undefined
-      ? undefined
-      : { value: checkedRecord('breach register', found.value, checkIncident), version: found.version };
-  }
-
   private async load(id: string): Promise<StoredRecord<BreachIncident>> {
-    const found = typeof id === 'string' && id !== '' ? await this.read(id) : undefined;
-    if (found === undefined) {
-      throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_NOT_FOUND, 'breach incident not found', {
-        id: String(id).slice(0, 128),
-      });
-    }
+    const found = await this.records.read(id);
+    if (found === undefined) throw notFound('breach incident', id);
     return found;
   }
 
@@ -378,13 +354,13 @@ export class BreachRegister {
     next: BreachIncident,
     audit: () => Promise<void>,
   ): Promise<void> {
-    if (!(await storeCall('breach register', () => this.store.update(next.id, version, next)))) {
+    if (!(await this.records.update(next.id, version, next))) {
       throw conflict('breach incident', next.id);
     }
     try {
       await audit();
     } catch (error) {
-      await this.store.update(next.id, version + 1, previous).catch(() => undefined);
+      await this.records.update(next.id, version + 1, previous).catch(() => undefined);
       throw error;
     }
   }

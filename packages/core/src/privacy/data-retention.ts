@@ -15,14 +15,8 @@ import {
   subjectHash,
 } from './privacy-input';
 import { positiveInt } from '../util/options';
-import {
-  checkRegisterStore,
-  conflict,
-  MemoryRegisterStore,
-  checkedRecord,
-  storeCall,
-  type RegisterStore,
-} from './register-store';
+import { duplicateId, RegisterRecords } from './register-records';
+import type { RegisterStore } from './register-store';
 
 /** How long data of one source or category is kept (GDPR Art. 5(1)(e) storage limitation). */
 export interface RetentionRule {
@@ -111,11 +105,13 @@ export interface DataRetentionOptions {
   holdStore?: RegisterStore<RetentionHold>;
 }
 
-function duplicatePolicy(id: string): BulwarkPrivacyError {
-  return new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `retention policy ${id} exists`, { id });
+/** ERR_PRIVACY_DUPLICATE_ID: a retention rule with this id exists. */
+export function duplicatePolicy(id: string): BulwarkPrivacyError {
+  return duplicateId(`retention policy ${id} exists`, id);
 }
 
-function checkClash(entry: RetentionRule, rules: readonly RetentionRule[]): void {
+/** A rule may not target a source or category another of `rules` already covers. */
+export function checkClash(entry: RetentionRule, rules: readonly RetentionRule[]): void {
   const clash = rules.find(
     (x) =>
       (entry.sourceId !== undefined && x.sourceId === entry.sourceId) ||
@@ -148,9 +144,9 @@ function held(message: string, details: Record<string, unknown>): BulwarkPrivacy
  * hold blocked, is an audit event (`retention.purged` / `retention.purge-blocked`).
  */
 export class DataRetention {
-  private readonly rules: RegisterStore<RetentionRule>;
+  private readonly rules: RegisterRecords<RetentionRule>;
   private readonly sourceMap = new Map<string, RetentionSource>();
-  private readonly holdMap: RegisterStore<RetentionHold>;
+  private readonly holdMap: RegisterRecords<RetentionHold>;
   private readonly lastRuns = new Map<string, { at: string; purged: number; outcome: PurgeOutcome }>();
   private readonly auditLog?: PrivacyAuditSink;
   private readonly actor: AuditActor;
@@ -164,14 +160,10 @@ export class DataRetention {
     this.clock = options.clock ?? (() => new Date());
     const path = typeof options.configPath === 'string' ? options.configPath : 'retention.options';
     this.maxBatches = positiveInt(options.maxBatches, `${path}.maxBatches`, 10_000);
-    this.rules =
-      options.ruleStore === undefined
-        ? new MemoryRegisterStore<RetentionRule>()
-        : checkRegisterStore<RetentionRule>(options.ruleStore, `${path}.ruleStore`);
-    this.holdMap =
-      options.holdStore === undefined
-        ? new MemoryRegisterStore<RetentionHold>()
-        : checkRegisterStore<RetentionHold>(options.holdStore, `${path}.holdStore`);
+    this.rules = new RegisterRecords('retention rules', options.ruleStore, `${path}.ruleStore`, (v) =>
+      DataRetention.preparePolicy(v as RetentionRule),
+    );
+    this.holdMap = new RegisterRecords('legal holds', options.holdStore, `${path}.holdStore`, checkHold);
   }
 
   /** Adds a rule; ERR_PRIVACY_DUPLICATE_ID when its id is taken (on any instance sharing the store). */
@@ -180,8 +172,7 @@ export class DataRetention {
     const rules = await this.ruleList();
     if (rules.some((x) => x.id === entry.id)) throw duplicatePolicy(entry.id);
     checkClash(entry, rules);
-    if (!(await storeCall('retention rules', () => this.rules.insert(entry.id, entry))))
-      throw duplicatePolicy(entry.id);
+    await this.rules.insertNew(entry.id, entry, () => duplicatePolicy(entry.id));
     return entry;
   }
 
@@ -191,24 +182,13 @@ export class DataRetention {
    */
   async ensurePolicy(rule: Omit<RetentionRule, 'id'> & { id?: string }): Promise<RetentionRule> {
     const entry = DataRetention.preparePolicy(rule);
-    for (let attempt = 0; attempt < 3; attempt++) {
+    return this.rules.ensure(entry.id, entry, 'retention policy', async () => {
       const rules = await this.ruleList();
       checkClash(
         entry,
         rules.filter((x) => x.id !== entry.id),
       );
-      const found = await storeCall('retention rules', () => this.rules.get(entry.id));
-      if (found === undefined) {
-        if (await storeCall('retention rules', () => this.rules.insert(entry.id, entry))) return entry;
-      } else if (JSON.stringify(found.value) === JSON.stringify(entry)) {
-        return entry;
-      } else if (
-        await storeCall('retention rules', () => this.rules.update(entry.id, found.version, entry))
-      ) {
-        return entry;
-      }
-    }
-    throw conflict('retention policy', entry.id);
+    });
   }
 
   /** Validates a rule without storing it (createBulwark checks configuration with it). */
@@ -238,12 +218,7 @@ export class DataRetention {
   }
 
   private async ruleList(): Promise<RetentionRule[]> {
-    const all = await storeCall('retention rules', () => this.rules.list());
-    return all
-      .map((r) =>
-        checkedRecord('retention rules', r.value, (v) => DataRetention.preparePolicy(v as RetentionRule)),
-      )
-      .sort((a, b) => compareText(a.id, b.id));
+    return (await this.rules.values()).sort((a, b) => compareText(a.id, b.id));
   }
 
   registerSource(source: RetentionSource): void {
@@ -255,8 +230,7 @@ export class DataRetention {
     if (s.countPurgeable !== undefined && typeof s.countPurgeable !== 'function') {
       throw privacyError(`retention.source ${id}.countPurgeable`, 'must be a function when given');
     }
-    if (this.sourceMap.has(id))
-      throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `retention source ${id} exists`, { id });
+    if (this.sourceMap.has(id)) throw duplicateId(`retention source ${id} exists`, id);
     this.sourceMap.set(id, source);
   }
 
@@ -296,9 +270,8 @@ export class DataRetention {
   }): Promise<RetentionHold> {
     const h = checkObject(input, 'retention.hold');
     const id = checkId(h.id, 'retention.hold.id');
-    const duplicateHold = (): BulwarkPrivacyError =>
-      new BulwarkPrivacyError(ErrorCodes.PRIVACY_DUPLICATE_ID, `legal hold ${id} exists`, { id });
-    if ((await storeCall('legal holds', () => this.holdMap.get(id))) !== undefined) throw duplicateHold();
+    const duplicateHold = (): BulwarkPrivacyError => duplicateId(`legal hold ${id} exists`, id);
+    if ((await this.holdMap.raw(id)) !== undefined) throw duplicateHold();
     const subjectId =
       h.subjectId === undefined ? undefined : checkSubjectId(h.subjectId, `retention.hold ${id}.subjectId`);
     const category =
@@ -321,7 +294,7 @@ export class DataRetention {
     });
     // Stored (so a purge on any instance honours it at once), then audited: a hold whose audit
     // event cannot be written is taken back.
-    if (!(await storeCall('legal holds', () => this.holdMap.insert(id, hold)))) throw duplicateHold();
+    await this.holdMap.insertNew(id, hold, duplicateHold);
     try {
       await this.auditLog?.append({
         actor: this.actor,
@@ -345,9 +318,9 @@ export class DataRetention {
   /** Removes a hold; false when there is none with this id. */
   async removeHold(id: string): Promise<boolean> {
     if (typeof id !== 'string' || id === '') return false;
-    const found = await storeCall('legal holds', () => this.holdMap.get(id));
+    const found = await this.holdMap.raw(id);
     if (found === undefined) return false;
-    return storeCall('legal holds', () => this.holdMap.delete(id, found.version));
+    return this.holdMap.delete(id, found.version);
   }
 
   /** Holds in force at `now` (subject ids replaced by their hash: safe to show as evidence). */
@@ -452,9 +425,7 @@ export class DataRetention {
 
   private async activeHolds(now: Date): Promise<RetentionHold[]> {
     const t = now.getTime();
-    const all = await storeCall('legal holds', () => this.holdMap.list());
-    return all
-      .map((r) => checkedRecord('legal holds', r.value, checkHold))
+    return (await this.holdMap.values())
       .filter((h) => h.until === undefined || Date.parse(h.until) > t)
       .sort((a, b) => compareText(a.id, b.id));
   }

@@ -1,5 +1,5 @@
 import { BulwarkPrivacyError, ErrorCodes } from '../errors';
-import type { DataSubjectRequest, DsrFilter, DsrStore } from './dsr-store';
+import { dsrFilterStatuses, type DataSubjectRequest, type DsrFilter, type DsrStore } from './dsr-store';
 import { conflict } from './register-store';
 
 /**
@@ -43,12 +43,7 @@ export class MemoryDsrStore implements DsrStore {
   }
 
   async list(filter: DsrFilter = {}): Promise<DataSubjectRequest[]> {
-    const statuses =
-      filter.status === undefined
-        ? undefined
-        : Array.isArray(filter.status)
-          ? filter.status
-          : [filter.status];
+    const statuses = dsrFilterStatuses(filter);
     return [...this.requests.values()]
       .filter(
         (r) =>

@@ -1,4 +1,4 @@
-import { BulwarkPrivacyError, ErrorCodes } from '../errors';
+import type { BulwarkPrivacyError } from '../errors';
 import type { ClassificationCategory, ClassificationRegistry } from './classification-registry';
 import {
   checkId,
@@ -12,14 +12,8 @@ import {
   privacyError,
 } from './privacy-input';
 import type { Processor, ProcessorRegister, RecipientRole, TransferMechanism } from './processor-register';
-import {
-  checkRegisterStore,
-  conflict,
-  MemoryRegisterStore,
-  checkedRecord,
-  storeCall,
-  type RegisterStore,
-} from './register-store';
+import { duplicateId, RegisterRecords } from './register-records';
+import type { RegisterStore } from './register-store';
 
 /** A third-country transfer (GDPR Art. 30(1)(e)). */
 export interface ProcessingTransfer {
@@ -118,7 +112,7 @@ export class ProcessingRegister {
   private readonly classification?: ClassificationRegistry;
   private readonly processors?: ProcessorRegister;
   private readonly clock: () => Date;
-  private readonly store: RegisterStore<ProcessingActivity>;
+  private readonly records: RegisterRecords<ProcessingActivity>;
 
   constructor(options: ProcessingRegisterOptions) {
     const o = checkObject(options, 'ropa.options');
@@ -135,23 +129,16 @@ export class ProcessingRegister {
     this.classification = options.classification;
     this.processors = options.processors;
     this.clock = options.clock ?? (() => new Date());
-    this.store =
-      o.store === undefined
-        ? new MemoryRegisterStore<ProcessingActivity>()
-        : checkRegisterStore<ProcessingActivity>(o.store, 'ropa.options.store');
+    this.records = new RegisterRecords('processing register', o.store, 'ropa.options.store', (v) =>
+      ProcessingRegister.prepare(v as ProcessingActivityInput),
+    );
   }
 
   /** Adds an activity; ERR_PRIVACY_DUPLICATE_ID when the id is taken (on any instance sharing the store). */
   async register(input: ProcessingActivityInput): Promise<ProcessingActivity> {
     const activity = ProcessingRegister.prepare(input);
     await this.checkRecipients(activity);
-    if (!(await storeCall('processing register', () => this.store.insert(activity.id, activity)))) {
-      throw new BulwarkPrivacyError(
-        ErrorCodes.PRIVACY_DUPLICATE_ID,
-        `activity ${activity.id} is already registered`,
-        { id: activity.id },
-      );
-    }
+    await this.records.insertNew(activity.id, activity, () => duplicateActivity(activity.id));
     return activity;
   }
 
@@ -162,32 +149,12 @@ export class ProcessingRegister {
   async ensure(input: ProcessingActivityInput): Promise<ProcessingActivity> {
     const activity = ProcessingRegister.prepare(input);
     await this.checkRecipients(activity);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const found = await storeCall('processing register', () => this.store.get(activity.id));
-      if (found === undefined) {
-        if (await storeCall('processing register', () => this.store.insert(activity.id, activity)))
-          return activity;
-      } else if (JSON.stringify(found.value) === JSON.stringify(activity)) {
-        return activity;
-      } else if (
-        await storeCall('processing register', () => this.store.update(activity.id, found.version, activity))
-      ) {
-        return activity;
-      }
-    }
-    throw conflict('processing activity', activity.id);
+    return this.records.ensure(activity.id, activity, 'processing activity');
   }
 
   private async checkRecipients(activity: ProcessingActivity): Promise<void> {
     if (this.processors === undefined) return;
-    const known = new Set((await this.processors.list()).map((p) => p.id));
-    const unknown = activity.recipients.filter((r) => !known.has(r));
-    if (unknown.length > 0) {
-      throw privacyError(
-        `activity ${activity.id}.recipients`,
-        `names unregistered processors: ${unknown.join(', ')}`,
-      );
-    }
+    checkRecipientsKnown(activity, new Set((await this.processors.list()).map((p) => p.id)));
   }
 
   /** Validates an activity without storing it (createBulwark checks configuration with it). */
@@ -240,15 +207,12 @@ export class ProcessingRegister {
   }
 
   async get(id: string): Promise<ProcessingActivity | undefined> {
-    if (typeof id !== 'string' || id === '') return undefined;
-    const found = await storeCall('processing register', () => this.store.get(id));
-    return found === undefined ? undefined : checkActivity(found.value);
+    return (await this.records.read(id))?.value;
   }
 
   /** Activities as registered, sorted by id. */
   async list(): Promise<ProcessingActivity[]> {
-    const all = await storeCall('processing register', () => this.store.list());
-    return all.map((r) => checkActivity(r.value)).sort((a, b) => compareText(a.id, b.id));
+    return (await this.records.values()).sort((a, b) => compareText(a.id, b.id));
   }
 
   /**
@@ -383,9 +347,18 @@ function md(text: string): string {
   return text.replace(/[\r\n]+/g, ' ').replace(/([\\`*_[\]|<>#])/g, '\\$1');
 }
 
-/** A stored activity, validated again on the way out (ERR_PRIVACY_STORE when malformed). */
-function checkActivity(value: unknown): ProcessingActivity {
-  return checkedRecord('processing register', value, (v) =>
-    ProcessingRegister.prepare(v as ProcessingActivityInput),
-  );
+/** ERR_PRIVACY_DUPLICATE_ID: an activity with this id is registered already. */
+export function duplicateActivity(id: string): BulwarkPrivacyError {
+  return duplicateId(`activity ${id} is already registered`, id);
+}
+
+/** Every recipient of the activity is a registered processor (`known`: their ids). */
+export function checkRecipientsKnown(activity: ProcessingActivity, known: ReadonlySet<string>): void {
+  const unknown = activity.recipients.filter((r) => !known.has(r));
+  if (unknown.length > 0) {
+    throw privacyError(
+      `activity ${activity.id}.recipients`,
+      `names unregistered processors: ${unknown.join(', ')}`,
+    );
+  }
 }

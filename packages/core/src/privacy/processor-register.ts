@@ -1,4 +1,4 @@
-import { BulwarkPrivacyError, ErrorCodes } from '../errors';
+import type { BulwarkPrivacyError } from '../errors';
 import {
   checkDate,
   checkId,
@@ -10,14 +10,8 @@ import {
   frozenCopy,
   privacyError,
 } from './privacy-input';
-import {
-  checkRegisterStore,
-  conflict,
-  MemoryRegisterStore,
-  checkedRecord,
-  storeCall,
-  type RegisterStore,
-} from './register-store';
+import { duplicateId, notFound, RegisterRecords } from './register-records';
+import { conflict, type RegisterStore } from './register-store';
 
 /**
  * Recipients of personal data. `processor` / `sub-processor`: GDPR Art. 28 (needs a data
@@ -119,28 +113,21 @@ function requiredAgreements(p: Processor): { type: AgreementType; basis: string 
  * HIPAA 164.308(b) controls (`missingAgreements`, `expired`).
  */
 export class ProcessorRegister {
-  private readonly store: RegisterStore<Processor>;
+  private readonly records: RegisterRecords<Processor>;
 
   /** `store`: where recipients are kept (default: process memory; `@bulwark/typeorm` for SQL). */
   constructor(options: { store?: RegisterStore<Processor> } = {}) {
     const o = checkObject(options, 'processors.options');
-    this.store =
-      o.store === undefined
-        ? new MemoryRegisterStore<Processor>()
-        : checkRegisterStore<Processor>(o.store, 'processors.options.store');
+    this.records = new RegisterRecords('processor register', o.store, 'processors.options.store', (v) =>
+      ProcessorRegister.prepare(v as ProcessorInput),
+    );
   }
 
   /** Adds a recipient; ERR_PRIVACY_DUPLICATE_ID when the id is taken (on any instance sharing the store). */
   async register(input: ProcessorInput): Promise<Processor> {
     const processor = ProcessorRegister.prepare(input);
     await this.checkParent(processor);
-    if (!(await storeCall('processor register', () => this.store.insert(processor.id, processor)))) {
-      throw new BulwarkPrivacyError(
-        ErrorCodes.PRIVACY_DUPLICATE_ID,
-        `processor ${processor.id} is already registered`,
-        { id: processor.id },
-      );
-    }
+    await this.records.insertNew(processor.id, processor, () => duplicateProcessor(processor.id));
     return processor;
   }
 
@@ -152,25 +139,12 @@ export class ProcessorRegister {
   async ensure(input: ProcessorInput): Promise<Processor> {
     const processor = ProcessorRegister.prepare(input);
     await this.checkParent(processor);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const found = await storeCall('processor register', () => this.store.get(processor.id));
-      if (found === undefined) {
-        if (await storeCall('processor register', () => this.store.insert(processor.id, processor)))
-          return processor;
-      } else if (JSON.stringify(found.value) === JSON.stringify(processor)) {
-        return processor;
-      } else if (
-        await storeCall('processor register', () => this.store.update(processor.id, found.version, processor))
-      ) {
-        return processor;
-      }
-    }
-    throw conflict('processor', processor.id);
+    return this.records.ensure(processor.id, processor, 'processor');
   }
 
   private async checkParent(processor: Processor): Promise<void> {
     if (processor.parentId !== undefined && !(await this.has(processor.parentId))) {
-      throw privacyError(`processor ${processor.id}.parentId`, 'must name a registered processor');
+      throw unknownParent(processor);
     }
   }
 
@@ -246,26 +220,18 @@ export class ProcessorRegister {
 
   /** Removes a recipient (and fails if sub-processors still point at it). */
   async remove(id: string): Promise<void> {
-    const found =
-      typeof id === 'string' && id !== ''
-        ? await storeCall('processor register', () => this.store.get(id))
-        : undefined;
-    if (found === undefined)
-      throw new BulwarkPrivacyError(ErrorCodes.PRIVACY_NOT_FOUND, 'processor not found', {
-        id: String(id).slice(0, 128),
-      });
+    const found = typeof id === 'string' && id !== '' ? await this.records.raw(id) : undefined;
+    if (found === undefined) throw notFound('processor', id);
     if ((await this.list()).some((p) => p.parentId === id)) {
       throw privacyError(`processor ${id}`, 'still has sub-processors; remove them first');
     }
-    if (!(await storeCall('processor register', () => this.store.delete(id, found.version)))) {
+    if (!(await this.records.delete(id, found.version))) {
       throw conflict('processor', id);
     }
   }
 
   async get(id: string): Promise<Processor | undefined> {
-    if (typeof id !== 'string' || id === '') return undefined;
-    const found = await storeCall('processor register', () => this.store.get(id));
-    return found === undefined ? undefined : checkProcessor(found.value);
+    return (await this.records.read(id))?.value;
   }
 
   async has(id: string): Promise<boolean> {
@@ -274,9 +240,7 @@ export class ProcessorRegister {
 
   /** Every recipient, sorted by id (evidence). */
   async list(filter: { role?: RecipientRole } = {}): Promise<Processor[]> {
-    const all = await storeCall('processor register', () => this.store.list());
-    return all
-      .map((r) => checkProcessor(r.value))
+    return (await this.records.values())
       .filter((p) => filter.role === undefined || p.role === filter.role)
       .sort((a, b) => compareText(a.id, b.id));
   }
@@ -347,7 +311,12 @@ export class ProcessorRegister {
   }
 }
 
-/** A stored recipient, validated again on the way out (ERR_PRIVACY_STORE when malformed). */
-function checkProcessor(value: unknown): Processor {
-  return checkedRecord('processor register', value, (v) => ProcessorRegister.prepare(v as ProcessorInput));
+/** ERR_PRIVACY_DUPLICATE_ID: a recipient with this id is registered already. */
+export function duplicateProcessor(id: string): BulwarkPrivacyError {
+  return duplicateId(`processor ${id} is already registered`, id);
+}
+
+/** A sub-processor whose parent is not registered (register the parent first). */
+export function unknownParent(processor: Processor): BulwarkPrivacyError {
+  return privacyError(`processor ${processor.id}.parentId`, 'must name a registered processor');
 }

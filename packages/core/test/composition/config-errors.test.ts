@@ -446,3 +446,101 @@ describe('createBulwark config errors', () => {
     }
   });
 });
+
+describe('createBulwark checks the declared registrations against each other', () => {
+  const processor = (id: string, extra: Record<string, unknown> = {}) => ({
+    id,
+    name: id,
+    role: 'processor',
+    scope: { dataCategories: ['personal'], purposes: ['care'] },
+    ...extra,
+  });
+  const activity = (id: string, recipients: string[] = []) => ({
+    id,
+    name: id,
+    purposes: ['care'],
+    subjectCategories: ['patients'],
+    recipients,
+    retention: { description: 'ten years' },
+    securityMeasures: ['encryption'],
+  });
+  const controller = { name: 'Clinic' };
+  const REGISTRATION_CASES: [string, unknown, string, string][] = [
+    [
+      'two processors with one id',
+      { processors: [processor('mailer'), processor('mailer')] },
+      'privacy.processors[1]',
+      'processor mailer is already registered',
+    ],
+    [
+      'a sub-processor before (or without) its parent',
+      { processors: [processor('sub', { role: 'sub-processor', parentId: 'mailer' }), processor('mailer')] },
+      'privacy.processors[0]',
+      'processor sub.parentId must name a registered processor',
+    ],
+    [
+      'two retention rules with one id',
+      {
+        retention: {
+          rules: [
+            { id: 'r', category: 'personal', days: 30, basis: 'law' },
+            { id: 'r', category: 'logs', days: 30, basis: 'law' },
+          ],
+        },
+      },
+      'privacy.retention.rules[1]',
+      'retention policy r exists',
+    ],
+    [
+      'two retention rules for one category',
+      {
+        retention: {
+          rules: [
+            { category: 'personal', days: 30, basis: 'law' },
+            { id: 'other', category: 'personal', days: 60, basis: 'contract' },
+          ],
+        },
+      },
+      'privacy.retention.rules[1]',
+      'targets what policy category:personal already covers',
+    ],
+    [
+      'two activities with one id',
+      { processing: { controller, activities: [activity('care'), activity('care')] } },
+      'privacy.processing.activities[1]',
+      'activity care is already registered',
+    ],
+    [
+      'an activity naming an unregistered recipient',
+      {
+        processors: [processor('mailer')],
+        processing: { controller, activities: [activity('care', ['mailer', 'ghost'])] },
+      },
+      'privacy.processing.activities[0]',
+      'names unregistered processors: ghost',
+    ],
+  ];
+
+  it.each(REGISTRATION_CASES)('%s', async (_name, privacy, expectedPath, message) => {
+    const err = await configError({ ...base, privacy });
+    expect(err.details?.path).toBe(expectedPath);
+    expect(err.message.startsWith(expectedPath)).toBe(true);
+    expect(err.message).toContain(message);
+  });
+
+  it('accepts the same registrations when they are consistent', async () => {
+    const bulwark = await createBulwark({
+      ...base,
+      privacy: {
+        processors: [processor('mailer'), processor('sub', { role: 'sub-processor', parentId: 'mailer' })],
+        retention: { rules: [{ category: 'personal', days: 30, basis: 'law' }] },
+        processing: { controller, activities: [activity('care', ['mailer', 'sub'])] },
+      },
+    } as BulwarkConfig);
+    try {
+      expect((await bulwark.processors!.list()).map((p) => p.id)).toEqual(['mailer', 'sub']);
+    } finally {
+      await bulwark.close();
+    }
+  });
+});

@@ -4,6 +4,7 @@ import {
   fail,
   HOUR_MS,
   list,
+  listProblems,
   missing,
   notApplicable,
   notDemonstrated,
@@ -140,13 +141,13 @@ export const lawfulBasis: AutomatedCheck = (bundle) => {
     if (hits.length === 0) unknown.push(a.id);
     for (const h of hits) seen.add(h);
   }
-  if (none.length > 0 || unknown.length > 0) {
-    const parts = [
-      ...(none.length ? [`no lawful basis: ${list(none)}`] : []),
-      ...(unknown.length ? [`a basis that names none of Art. 6(1)(a)-(f): ${list(unknown)}`] : []),
-    ];
+  const found = listProblems([
+    ['no lawful basis', none],
+    ['a basis that names none of Art. 6(1)(a)-(f)', unknown],
+  ]);
+  if (found !== undefined) {
     return fail(
-      `Processing activities without a recognisable lawful basis (${parts.join('; ')}).`,
+      `Processing activities without a recognisable lawful basis (${found}).`,
       [ev],
       'Record for each activity which Art. 6(1) basis applies (consent, contract, legal obligation, vital interests, public task or legitimate interests).',
     );
@@ -289,15 +290,13 @@ export const classificationInventory: AutomatedCheck = (bundle) => {
           (e) => !classified.has(e),
         );
   const evidence = processing === undefined ? [ev] : [ev, processing];
-  if (odd.length > 0 || unclassified.length > 0) {
-    const parts = [
-      ...(odd.length ? [`fields in no known category: ${list(odd)}`] : []),
-      ...(unclassified.length
-        ? [`entities the record of processing names with no classified field: ${list(unclassified)}`]
-        : []),
-    ];
+  const found = listProblems([
+    ['fields in no known category', odd],
+    ['entities the record of processing names with no classified field', unclassified],
+  ]);
+  if (found !== undefined) {
     return fail(
-      `The classification is incomplete (${parts.join('; ')}).`,
+      `The classification is incomplete (${found}).`,
       evidence,
       'Classify the fields of these entities in one of the categories personal, sensitive, phi or cardholder.',
     );

@@ -97,6 +97,19 @@ export function list(items: readonly string[]): string {
   return items.length > LIST_LIMIT ? `${shown} and ${items.length - LIST_LIMIT} more` : shown;
 }
 
+/**
+ * The problems a check found, one `label: a, b, c` part per group that has items (empty groups
+ * left out), joined with `; `; undefined when every group is empty.
+ */
+export function listProblems(
+  groups: readonly (readonly [label: string, items: readonly string[]])[],
+): string | undefined {
+  const parts = groups
+    .filter(([, items]) => items.length > 0)
+    .map(([label, items]) => `${label}: ${list(items)}`);
+  return parts.length === 0 ? undefined : parts.join('; ');
+}
+
 export function time(value: unknown): number {
   return typeof value === 'string' ? Date.parse(value) : Number.NaN;
 }

@@ -2,6 +2,7 @@ import {
   DAY_MS,
   fail,
   list,
+  listProblems,
   missing,
   notApplicable,
   notDemonstrated,
@@ -109,12 +110,12 @@ export const dsrCapabilities: AutomatedCheck = (bundle, params) => {
   const tested = new Set(t.sources.map((s) => s.id));
   const untested = ev.data.sources.filter((s) => !tested.has(s.id)).map((s) => s.id);
   const empty = t.sources.filter((s) => s.records === 0).map((s) => s.id);
-  if (untested.length > 0 || empty.length > 0) {
-    const parts = [
-      ...(empty.length ? [`exported nothing for the test subject: ${list(empty)}`] : []),
-      ...(untested.length ? [`registered after the self-test: ${list(untested)}`] : []),
-    ];
-    return notDemonstrated(`DSR sources not shown to work (${parts.join('; ')}).`, [ev], howTo);
+  const unproven = listProblems([
+    ['exported nothing for the test subject', empty],
+    ['registered after the self-test', untested],
+  ]);
+  if (unproven !== undefined) {
+    return notDemonstrated(`DSR sources not shown to work (${unproven}).`, [ev], howTo);
   }
   const cls = bundle.classification;
   if (!cls) return missing(bundle, 'classification');
@@ -226,13 +227,13 @@ export const processingRecords: AutomatedCheck = (bundle) => {
     .filter((f) => !entities.has(f.entity) && !(f.purpose !== undefined && purposes.has(f.purpose)))
     .map((f) => `${f.entity}.${f.field}`);
   const gaps = (ev.data.gaps ?? []).map((g) => `${g.activityId}: ${g.issue}`);
-  if (uncovered.length > 0 || gaps.length > 0) {
-    const parts = [
-      ...(uncovered.length ? [`classified fields no activity covers: ${list(uncovered)}`] : []),
-      ...(gaps.length ? [`register defects: ${list(gaps)}`] : []),
-    ];
+  const found = listProblems([
+    ['classified fields no activity covers', uncovered],
+    ['register defects', gaps],
+  ]);
+  if (found !== undefined) {
     return fail(
-      `The record of processing is incomplete (${parts.join('; ')}).`,
+      `The record of processing is incomplete (${found}).`,
       [ev, cls],
       'Record an activity (purposes, entities, recipients) for every classified entity and fix the listed defects.',
     );

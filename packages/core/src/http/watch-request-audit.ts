@@ -1,0 +1,119 @@
+import type { ServerResponse } from 'node:http';
+import { ErrorCodes } from '../errors';
+import type { BulwarkHttpKit } from './http-kit';
+import type { HttpPrincipal } from './http-principal';
+import type { RequestArrival } from './request-arrival';
+import type { RequestAuditFacts } from './request-audit';
+import { holdResponseUntilAudited, type RouteAuditMarks } from './request-audit-hold';
+import type { RequestAuditor } from './request-auditor';
+
+/** What the adapter's steps learned about a request, read when its audit event is built. */
+export interface AuditedRequestState {
+  resource?: { type: string; id?: string };
+  reasonId?: string;
+  errorCode?: string;
+  errorReason?: string;
+  /** Route audit markers (`auditRoute`, `requireConsent`): action, category, classified, failure policy. */
+  audit?: RouteAuditMarks;
+}
+
+/**
+ * What Bulwark's Express and Koa middlewares learn about a request (`BulwarkRequestState` of
+ * either adapter), read by `audit` when the response ends.
+ */
+export interface HttpRequestState extends AuditedRequestState {
+  /** What the request was when it arrived (request id, client address, user agent). */
+  arrival?: RequestArrival;
+  /** Services of the `bulwark()` bundle, for `authorize` / `requireConsent` used without explicit ones. */
+  kit?: BulwarkHttpKit;
+}
+
+/**
+ * How `watchRequestAudit` reads one request of an adapter (Express `req`, Koa `ctx`). Everything
+ * but `method` and `arrival` is read late, when the event is built: the router, `authenticate`
+ * and the route markers run after the audit step.
+ */
+export interface AuditedRequest {
+  method: string;
+  /** Taken when the request arrived: by 'close' the socket may be gone. */
+  arrival: RequestArrival;
+  /** The matched route pattern (`/patients/:id`), else the path. */
+  route(): string;
+  /** The request id the `requestId` step set, if any (else the arrival's). */
+  requestId(): string | undefined;
+  principal(): HttpPrincipal | undefined;
+  /** The request's Bulwark state (created on first use: `errorCode` is written back to it). */
+  state(): AuditedRequestState;
+}
+
+/**
+ * The audit step shared by the Express and Koa adapters, started when a request arrives: one
+ * audit event per request, recorded when the response is done (2xx/3xx success, 401/403 denied,
+ * else failure; 499 for a response the client abandoned), handed to the AuditLog without waiting.
+ * A `'fail-closed'` request (see `auditFailurePolicy`) is recorded when its response starts
+ * instead, and the response is withheld until the event is durable: if it cannot be stored, the
+ * client gets 503 problem+json (ERR_AUDIT_UNAVAILABLE) and nothing the handler wrote. The 'close'
+ * listener never throws (what it would throw goes to the auditor's `onError`).
+ */
+export function watchRequestAudit(
+  auditor: RequestAuditor,
+  res: ServerResponse,
+  request: AuditedRequest,
+): void {
+  const start = performance.now();
+  const { arrival } = request;
+  const facts = (status: number): RequestAuditFacts => {
+    const state = request.state();
+    const principal = request.principal();
+    return {
+      method: request.method,
+      route: request.route(),
+      status,
+      latencyMs: performance.now() - start,
+      requestId: request.requestId() ?? arrival.requestId,
+      ...(arrival.clientRequestId !== undefined ? { clientRequestId: arrival.clientRequestId } : {}),
+      ...(principal !== undefined ? { principal } : {}),
+      ...(arrival.ip !== undefined ? { ip: arrival.ip } : {}),
+      ...(arrival.userAgent !== undefined ? { userAgent: arrival.userAgent } : {}),
+      ...(state.resource !== undefined ? { resource: state.resource } : {}),
+      ...(state.errorCode !== undefined ? { errorCode: state.errorCode } : {}),
+      ...(state.errorReason !== undefined ? { errorReason: state.errorReason } : {}),
+      ...(state.reasonId !== undefined ? { reasonId: state.reasonId } : {}),
+      ...(state.audit?.action !== undefined ? { action: state.audit.action } : {}),
+      ...(state.audit?.category !== undefined ? { category: state.audit.category } : {}),
+    };
+  };
+  let recorded = false;
+  holdResponseUntilAudited(res, {
+    shouldHold: () => auditor.policy(request.state().audit ?? {}) === 'fail-closed',
+    store: (status) => {
+      recorded = true;
+      return auditor.store(facts(status));
+    },
+    requestId: request.requestId() ?? arrival.requestId,
+    timeoutMs: auditor.holdTimeoutMs,
+    onRefused: () => {
+      auditor.noteRefused();
+      request.state().errorCode = ErrorCodes.AUDIT_UNAVAILABLE;
+    },
+  });
+  res.once(
+    'close',
+    auditor.listener(() => {
+      if (recorded) return;
+      // A response the client abandoned before it finished: 499 (nginx's "client closed request").
+      auditor.record(facts(res.writableFinished ? res.statusCode : 499));
+    }),
+  );
+}
+
+/**
+ * A route's audit markers added to those already on the request (`auditRoute` after
+ * `requireConsent`): later markers win, except that `classified` once set stays set.
+ */
+export function addRouteAuditMarks(
+  current: RouteAuditMarks | undefined,
+  marks: Readonly<RouteAuditMarks>,
+): RouteAuditMarks {
+  return { ...current, ...marks, classified: current?.classified === true || marks.classified === true };
+}
