@@ -41,6 +41,10 @@ function toRows(caseName, results, suite) {
     const row = { case: caseName, impl: r.impl, opsPerSec: r.opsPerSec };
     // Suites with their own measurement (http: autocannon) also report tail latency.
     if (r.p99Ms !== undefined) row.p99Ms = r.p99Ms;
+    // Cases that time a whole process (audit: the CLI) report its wall time, peak RSS and target.
+    if (r.wallMs !== undefined) row.wallMs = r.wallMs;
+    if (r.peakRssMb !== undefined) row.peakRssMb = r.peakRssMb;
+    if (r.target !== undefined) row.target = r.target;
     row.nsPerOp = Math.round(1e9 / r.opsPerSec);
     if (baselineOps !== undefined) row.costVsBaseline = Number((baselineOps / r.opsPerSec).toFixed(3));
     if (subjectOps !== undefined)
@@ -70,11 +74,12 @@ async function runSuite(entry, options) {
   // A suite may bring its own measureCase (same contract as lib/measure-case.js), e.g. for load
   // generated over HTTP where the runner's per-call timing loop does not apply.
   const { cases, close, measureCase: suiteMeasure } = await suite.setup({ quick: options.quick, log });
-  const measure = suiteMeasure ?? measureCase;
   const rows = [];
   try {
     for (const caseDef of cases) {
       log(`  ${suite.name} > ${caseDef.name}: ${caseDef.impls.map((i) => i.impl).join(', ')}`);
+      // ...and a case its own (one that times child processes rather than calls).
+      const measure = caseDef.measure ?? suiteMeasure ?? measureCase;
       const results = await measure(suite.name, caseDef, settings);
       if (options.debug) {
         for (const r of results) {

@@ -29,6 +29,9 @@ function formatTable(rows, { baseline, subject }) {
   const header = ['case', 'impl', 'ops/s', '±', 'µs/op'];
   if (baseline) header.push(`cost vs ${baseline}`);
   if (subject) header.push(`${subject} speed-up`);
+  // Rows that time a whole process (the audit suite's CLI rows) add wall time, peak RSS, target.
+  const processColumns = rows.some((row) => row.wallMs !== undefined);
+  if (processColumns) header.push('wall ms', 'peak RSS MB', 'target');
 
   const body = rows.map((row) => {
     const cells = [
@@ -40,13 +43,26 @@ function formatTable(rows, { baseline, subject }) {
     ];
     if (baseline) cells.push(formatRatio(row.costVsBaseline));
     if (subject) cells.push(formatRatio(row[`${subject}Speedup`]));
+    if (processColumns) {
+      cells.push(
+        row.wallMs === undefined ? '' : formatOps(row.wallMs),
+        row.peakRssMb === undefined ? '' : formatOps(row.peakRssMb),
+        row.target ?? '',
+      );
+    }
     return cells;
   });
 
   // Text columns left-aligned, numeric columns right-aligned.
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i].length)));
   const align = (cells) =>
-    cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+    cells
+      .map((cell, i) =>
+        i < 2 || (processColumns && i === cells.length - 1)
+          ? cell.padEnd(widths[i])
+          : cell.padStart(widths[i]),
+      )
+      .join('  ');
   const lines = [align(header), widths.map((w) => '-'.repeat(w)).join('  ')];
   let previousCase;
   for (let i = 0; i < body.length; i++) {

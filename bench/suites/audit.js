@@ -49,6 +49,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { cliCases, cliTargets, rssSource } = require('../lib/audit-cli');
+
 const PG_URL = process.env.BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const HEX64 = /^[0-9a-f]{64}$/;
 const QUEUED = Object.freeze({ queued: true });
@@ -355,7 +357,7 @@ async function postgresStores(typeorm, cleanups) {
  * the 1M-entry proof log's store. Honours the append contract (continuity check, serialised
  * appends) so AuditLog runs its normal path.
  */
-function headOnlyStore(core, sampleEvery) {
+function headOnlyStore(core, sampleEvery, fd) {
   let head = { seq: 0, leafHash: ZERO };
   const samples = new Map();
   let tail = Promise.resolve();
@@ -367,6 +369,8 @@ function headOnlyStore(core, sampleEvery) {
         const batch = await prepare(head);
         core.checkAppendContinuity(head, batch);
         if (batch.length > 0) {
+          // The CLI cases' JSON-lines log: the lines FileAuditStore writes, without its fsyncs.
+          if (fd !== undefined) fs.writeSync(fd, batch.map((e) => JSON.stringify(e)).join('\n') + '\n');
           const last = batch[batch.length - 1];
           head = { seq: last.seq, leafHash: last.leafHash };
           for (const e of batch) if (e.seq % sampleEvery === 0) samples.set(e.seq, e);
@@ -386,10 +390,8 @@ function headOnlyStore(core, sampleEvery) {
 // ---------------------------------------------------------------------------------------------
 // Proof cases
 
-async function buildProofLog(core, events, size, log) {
-  const store = headOnlyStore(core, Math.max(1, Math.floor(size / 1000)));
-  const auditLog = await core.AuditLog.open({ store, maxBatchSize: 10_000 });
-  const started = Date.now();
+/** Appends `size` events to `auditLog` in bursts of 10,000 concurrent appends. */
+async function appendInBursts(auditLog, events, size) {
   const burst = 10_000;
   for (let done = 0; done < size;) {
     const n = Math.min(burst, size - done);
@@ -398,11 +400,93 @@ async function buildProofLog(core, events, size, log) {
     await Promise.all(appends);
     done += n;
   }
+}
+
+/**
+ * The proof cases' log, also written to `file` as a JSON-lines log (the CLI cases read it): the
+ * entries AuditLog made, hashed and chained by its normal append path, one line each.
+ */
+async function buildProofLog(core, events, size, log, file) {
+  const fd = fs.openSync(file, 'wx', 0o600);
+  const store = headOnlyStore(core, Math.max(1, Math.floor(size / 1000)), fd);
+  const auditLog = await core.AuditLog.open({ store, maxBatchSize: 10_000 });
+  const started = Date.now();
+  try {
+    await appendInBursts(auditLog, events, size);
+  } finally {
+    fs.closeSync(fd);
+  }
   const seconds = (Date.now() - started) / 1000;
   log(
-    `  audit: built a ${size.toLocaleString('en-US')}-entry log for the proof cases in ${seconds.toFixed(1)} s`,
+    `  audit: built a ${size.toLocaleString('en-US')}-entry log for the proof cases (and ${path.basename(file)}) in ${seconds.toFixed(1)} s`,
   );
   return { auditLog, samples: store.samples };
+}
+
+/**
+ * The same `size` events in a fresh PostgreSQL database (created here, dropped by a cleanup), through
+ * AuditLog and TypeOrmAuditStore's multi-row INSERTs: the database `bulwark audit verify --db` reads.
+ * Returns its URL and a query function, or a reason it cannot run.
+ */
+async function buildPostgresLog(core, typeorm, events, size, log, cleanups) {
+  let Client;
+  try {
+    ({ Client } = require('pg'));
+  } catch (err) {
+    return { skip: `the pg driver is not installed (${err.message})` };
+  }
+  const admin = new Client({ connectionString: PG_URL, connectionTimeoutMillis: 5000 });
+  try {
+    await withTimeout(admin.connect(), 6000, 'connecting');
+  } catch (err) {
+    return { skip: `PostgreSQL at ${PG_URL.replace(/\/\/[^@]*@/, '//…@')} is unreachable (${err.message})` };
+  }
+  const database = `bw_bench_cli_${process.pid}_${Date.now().toString(36)}`;
+  try {
+    await admin.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(PG_URL);
+  url.pathname = `/${database}`;
+  cleanups.push(async () => {
+    const client = new Client({ connectionString: PG_URL, connectionTimeoutMillis: 5000 });
+    await client.connect();
+    try {
+      await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    } finally {
+      await client.end();
+    }
+  });
+  const started = Date.now();
+  const dataSource = await withTimeout(
+    typeorm.createAuditDataSource({ url: url.href }),
+    30_000,
+    'creating the PostgreSQL audit tables',
+  );
+  try {
+    const store = new typeorm.TypeOrmAuditStore(dataSource, { insertChunkSize: 1000 });
+    const auditLog = await core.AuditLog.open({ store, maxBatchSize: 10_000 });
+    await appendInBursts(auditLog, events, size);
+    await auditLog.close();
+  } finally {
+    if (dataSource.isInitialized) await dataSource.destroy();
+  }
+  log(
+    `  audit: wrote the ${size.toLocaleString('en-US')} entries to PostgreSQL database ${database} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  return {
+    url: url.href,
+    async query(sql) {
+      const client = new Client({ connectionString: url.href, connectionTimeoutMillis: 5000 });
+      await client.connect();
+      try {
+        await client.query(sql);
+      } finally {
+        await client.end();
+      }
+    },
+  };
 }
 
 function proofCases(core, built, size, label) {
@@ -591,6 +675,7 @@ module.exports = {
       unit: 'entries/s',
     }),
     proofTarget(),
+    ...cliTargets(),
   ],
 
   async setup({ quick, log }) {
@@ -709,8 +794,31 @@ module.exports = {
 
       // Proofs
       const size = quick ? 1000 : 1_000_000;
-      const built = await buildProofLog(core, events, size, log);
+      const cliLog = path.join(dir, 'cli-audit.jsonl');
+      const built = await buildProofLog(core, events, size, log, cliLog);
       cases.push(...proofCases(core, built, size, `@${size.toLocaleString('en-US')}`));
+
+      // The CLI, as child processes, on the same entries: a JSON-lines file and PostgreSQL.
+      const pgLog = await buildPostgresLog(core, typeorm, events, size, log, cleanups);
+      if (pgLog.skip !== undefined) {
+        log(`  audit: SKIPPED cli verify: PostgreSQL: ${pgLog.skip}`);
+        console.log(`audit: CLI verify on PostgreSQL skipped: ${pgLog.skip}`);
+      }
+      const rand = mulberry32(0x51ed);
+      cases.push(
+        ...cliCases({
+          core,
+          size,
+          root: built.auditLog.root(),
+          file: cliLog,
+          dir,
+          pgUrl: pgLog.url,
+          pgQuery: pgLog.query,
+          quick,
+          seqs: Array.from({ length: 64 }, () => 1 + Math.floor(rand() * size)),
+        }),
+      );
+      console.log(`audit: CLI rows: wall time median of the runs, peak RSS the largest (${rssSource})`);
     } catch (err) {
       for (const cleanup of cleanups) await Promise.resolve(cleanup()).catch(() => undefined);
       throw err;

@@ -18,7 +18,7 @@ import {
   type AuditStore,
   type AuditVerificationReport,
   type Checkpoint,
-} from '@bulwark/core';
+} from '@bulwark/core/audit-log';
 // Types only: @bulwark/typeorm is an optional peer, loaded at run time only for --db (see openStore).
 import type * as BulwarkTypeOrm from '@bulwark/typeorm';
 import { ExitCode, UsageError, type CliIo } from './cli-io';

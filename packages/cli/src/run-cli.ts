@@ -1,12 +1,8 @@
-import { BulwarkConfigError, BulwarkError, ErrorCodes } from '@bulwark/core';
-import { auditCommand } from './audit-command';
+// Types only at start-up: @bulwark/core loads with the command that needs it (see COMMANDS).
+import type * as BulwarkErrors from '@bulwark/core/audit-log';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { closestMatch } from './closest-match';
-import { evidenceCommand } from './evidence-command';
 import { EXIT_CODES_HELP } from './command-line';
-import { keysCommand } from './keys-command';
-import { dsrCommand } from './dsr-command';
-import { reportCommand } from './report-command';
 
 export const MAIN_HELP = `Usage: bulwark <command> [options]
 
@@ -26,23 +22,29 @@ ${EXIT_CODES_HELP}
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
-const COMMANDS: Readonly<Record<string, Command>> = {
-  keys: keysCommand,
-  audit: auditCommand,
-  report: reportCommand,
-  evidence: evidenceCommand,
-  dsr: dsrCommand,
+/**
+ * Each command's module is required when the command runs, not at start-up: `bulwark audit prove`
+ * then loads the audit engine only, not the key ring, the compliance kit and the report renderers
+ * (start-up is most of a proof's wall time; see docs/audit-verification.md). One line a command.
+ */
+const COMMANDS: Readonly<Record<string, () => Command>> = {
+  keys: () => (require('./keys-command') as typeof import('./keys-command')).keysCommand,
+  audit: () => (require('./audit-command') as typeof import('./audit-command')).auditCommand,
+  report: () => (require('./report-command') as typeof import('./report-command')).reportCommand,
+  evidence: () => (require('./evidence-command') as typeof import('./evidence-command')).evidenceCommand,
+  dsr: () => (require('./dsr-command') as typeof import('./dsr-command')).dsrCommand,
 };
 
 /** Codes that mean "fix your configuration or arguments" rather than "a check failed". */
-const CONFIG_LIKE: ReadonlySet<string> = new Set<string>([
-  ErrorCodes.CRYPTO_KEY_PROVIDER,
-  ErrorCodes.CRYPTO_KEY_FILE_INSECURE,
-  ErrorCodes.CRYPTO_INVALID_ARGUMENT,
-  ErrorCodes.CONFIG_INVALID,
-  ErrorCodes.AUDIT_INVALID_QUERY,
-  ErrorCodes.AUDIT_INVALID_ARGUMENT,
-]);
+const configLike = ({ ErrorCodes }: typeof BulwarkErrors): ReadonlySet<string> =>
+  new Set<string>([
+    ErrorCodes.CRYPTO_KEY_PROVIDER,
+    ErrorCodes.CRYPTO_KEY_FILE_INSECURE,
+    ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+    ErrorCodes.CONFIG_INVALID,
+    ErrorCodes.AUDIT_INVALID_QUERY,
+    ErrorCodes.AUDIT_INVALID_ARGUMENT,
+  ]);
 
 /** Runs the CLI in-process and returns the exit code (see ExitCode); never throws. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -57,8 +59,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stdout(`${(require('../package.json') as { version: string }).version}\n`);
     return ExitCode.OK;
   }
-  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-  if (run === undefined) {
+  const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (load === undefined) {
     const guess = closestMatch(command.replace(/^-+/, ''), Object.keys(COMMANDS));
     const what = command.startsWith('-') ? 'option' : 'command';
     io.stderr(
@@ -68,16 +70,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return ExitCode.USAGE;
   }
   try {
-    return await run(rest, io);
+    return await load()(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr(`bulwark ${command}: ${err.message}\n${err.hint ? `Run "${err.hint}" for usage.\n` : ''}`);
       return ExitCode.USAGE;
     }
-    if (err instanceof BulwarkError) {
+    // The command has loaded @bulwark/core by now; its error classes are the same objects here.
+    const errors = require('@bulwark/core/audit-log') as typeof BulwarkErrors;
+    if (err instanceof errors.BulwarkError) {
       // Bulwark messages never carry key material or personal data, so they are safe to print.
       io.stderr(`bulwark ${command}: ${err.message} [${err.code}]\n`);
-      return err instanceof BulwarkConfigError || CONFIG_LIKE.has(err.code)
+      return err instanceof errors.BulwarkConfigError || configLike(errors).has(err.code)
         ? ExitCode.USAGE
         : ExitCode.CHECK_FAILED;
     }

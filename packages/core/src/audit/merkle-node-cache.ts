@@ -145,11 +145,14 @@ export class MerkleNodeCache {
           open,
           options.onProgress,
         );
-        for (const level of levels) level.flush();
-        // The head last: nodes beyond it are dropped at the next open, so a crash never leaves a
-        // head that counts nodes that are not on disk.
-        if (next.treeSize !== (head?.treeSize ?? -1))
+        // Nothing appended since the last sync (a warm proof): nothing to write or fsync; its
+        // nodes were made durable by the sync that wrote them. Otherwise the nodes, then the head
+        // last: nodes beyond it are dropped at the next open, so a crash never leaves a head that
+        // counts nodes that are not on disk.
+        if (next.treeSize !== (head?.treeSize ?? -1)) {
+          for (const level of levels) level.flush();
           await writeFileAtomic(headFile, JSON.stringify(next) + '\n');
+        }
         return cache;
       } catch (err) {
         cache.close();

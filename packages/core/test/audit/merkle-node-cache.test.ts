@@ -5,6 +5,12 @@ import { FileAuditStore } from '../../src/audit/file-audit-store';
 import { MerkleNodeCache } from '../../src/audit/merkle-node-cache';
 import { event, steppingClock, tempDir } from './audit-helpers';
 
+// fs with fsyncSync / writeSync observable (they pass through): a warm sync must call neither.
+jest.mock('node:fs', () => {
+  const actual = jest.requireActual<typeof import('node:fs')>('node:fs');
+  return { ...actual, fsyncSync: jest.fn(actual.fsyncSync), writeSync: jest.fn(actual.writeSync) };
+});
+
 // Issue 15 item 7: proofs that read only what they need. The persisted tree must give exactly the
 // proofs AuditLog gives from the whole log, stay right as the log grows, and rebuild (never lie)
 // when the log or the cache changed behind its back.
@@ -50,6 +56,28 @@ describe('MerkleNodeCache', () => {
     const second = await MerkleNodeCache.sync(file);
     sameProofs(second, [1, 700, 1025, 1026, 1325]);
     second.close();
+  });
+
+  it('writes and fsyncs nothing when nothing was appended since the last sync (a warm proof)', async () => {
+    await append(300);
+    (await MerkleNodeCache.sync(file)).close();
+    const fsync = jest.mocked(fs.fsyncSync);
+    const write = jest.mocked(fs.writeSync);
+    fsync.mockClear();
+    write.mockClear();
+    {
+      const warm = await MerkleNodeCache.sync(file);
+      sameProofs(warm, [1, 150, 300]);
+      warm.close();
+      expect(fsync).not.toHaveBeenCalled();
+      expect(write).not.toHaveBeenCalled();
+      // Entries appended since: the new nodes are written and made durable again.
+      await append(5);
+      const grown = await MerkleNodeCache.sync(file);
+      sameProofs(grown, [1, 301, 305]);
+      grown.close();
+      expect(fsync).toHaveBeenCalled();
+    }
   });
 
   it('leaves out a partial last line, and rebuilds when the log was rewritten or cut', async () => {

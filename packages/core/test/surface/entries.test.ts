@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 import {
+  AUDIT_LOG_TYPES,
+  AUDIT_LOG_VALUES,
   HTTP_TYPES,
   HTTP_VALUES,
   INVERSIFY_TYPES,
@@ -18,6 +20,7 @@ const ENTRIES = {
   '@bulwark/core/http': { file: 'http/index.ts', values: HTTP_VALUES, types: HTTP_TYPES },
   '@bulwark/core/store': { file: 'store.ts', values: STORE_VALUES, types: STORE_TYPES },
   '@bulwark/core/inversify': { file: 'inversify.ts', values: INVERSIFY_VALUES, types: INVERSIFY_TYPES },
+  '@bulwark/core/audit-log': { file: 'audit-log.ts', values: AUDIT_LOG_VALUES, types: AUDIT_LOG_TYPES },
 } as const;
 
 const sorted = (names: Iterable<string>): string[] => [...names].sort();
@@ -111,6 +114,20 @@ describe('public surface of @bulwark/core', () => {
       expect(main.has(name)).toBe(false);
     }
     for (const name of ['bulwarkContainerModule', 'BULWARK_TYPES']) expect(main.has(name)).toBe(false);
+  });
+
+  it('gives from the audit-log entry only names of the main entry, as the very same objects', () => {
+    const main = new Set<string>([...MAIN_VALUES, ...MAIN_TYPES]);
+    expect([...AUDIT_LOG_VALUES, ...AUDIT_LOG_TYPES].filter((name) => !main.has(name))).toEqual([]);
+    const mainModule = require('@bulwark/core') as Record<string, unknown>;
+    const auditModule = require('@bulwark/core/audit-log') as Record<string, unknown>;
+    // Same objects: an error thrown through one entry is `instanceof` the other's class.
+    for (const name of AUDIT_LOG_VALUES) expect(auditModule[name]).toBe(mainModule[name]);
+    // ...and it leaves the rest of Bulwark out (what keeps `bulwark audit` quick to start).
+    for (const name of ['KeyRing', 'createBulwark', 'ComplianceKit', 'PolicyEngine']) {
+      expect(main.has(name)).toBe(true);
+      expect(name in auditModule).toBe(false);
+    }
   });
 
   it('documents every value of the main entry in the README', () => {
