@@ -42,7 +42,7 @@ export {
 // consent, data-subject request and MFA stores
 export type { ConsentStore, ConsentRecord, ConsentAction } from './privacy';
 export type { DsrStore, DataSubjectRequest, DsrType, DsrStatus, DsrFilter, DsrHistoryEntry } from './privacy';
-export { dsrFilterStatuses } from './privacy/dsr-store';
+export { dsrFilterStatuses } from './util/dsr-filter-statuses';
 export type { MfaStore, StoredTotp, StoredRecoveryCode } from './mfa';
 
 // the registers' versioned stores, shared break-glass grants and detection windows

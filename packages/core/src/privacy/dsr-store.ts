@@ -53,12 +53,6 @@ export interface DsrFilter {
   type?: DsrType;
 }
 
-/** The statuses a filter asks for, as a list (undefined: any status; []: none), for DsrStore implementations. */
-export function dsrFilterStatuses(filter: DsrFilter): readonly DsrStatus[] | undefined {
-  if (filter.status === undefined) return undefined;
-  return Array.isArray(filter.status) ? filter.status : [filter.status];
-}
-
 /**
  * Where DataSubjectRequests keeps requests. `save` is a compare-and-set, so two instances sharing
  * a store never lose each other's lifecycle steps:

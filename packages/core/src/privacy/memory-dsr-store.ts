@@ -1,5 +1,6 @@
 import { BulwarkPrivacyError, ErrorCodes } from '../errors';
-import { dsrFilterStatuses, type DataSubjectRequest, type DsrFilter, type DsrStore } from './dsr-store';
+import type { DataSubjectRequest, DsrFilter, DsrStore } from './dsr-store';
+import { dsrFilterStatuses } from '../util/dsr-filter-statuses';
 import { conflict } from './register-store';
 
 /**
