@@ -122,10 +122,32 @@ function luhnValid(digits: string): boolean {
 /** 13-19 digits, optionally grouped by single spaces or dashes (how PANs are typed). */
 const PAN_CANDIDATE = /(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])/g;
 
+/** A digest or identifier written in hex (a SHA-256 leaf hash, a key fingerprint): 32+ hex digits. */
+const HEX_TOKEN_MIN = 32;
+const isAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const isHex = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+
+/**
+ * Whether the digits at [start, end) sit inside a longer hex token (a hash or hex id): about one
+ * SHA-256 hex digest in a hundred holds a Luhn-valid run of 13+ digits, which is not a card number.
+ * A run glued to other letters (`PAN4111...`, `card4111...`) is still a candidate.
+ */
+function insideHexToken(value: string, start: number, end: number): boolean {
+  let from = start;
+  let to = end;
+  while (from > 0 && isAlnum(value.charCodeAt(from - 1))) from--;
+  while (to < value.length && isAlnum(value.charCodeAt(to))) to++;
+  if (to - from < HEX_TOKEN_MIN || (from === start && to === end)) return false;
+  for (let i = from; i < to; i++) if (!isHex(value.charCodeAt(i))) return false;
+  return true;
+}
+
 function containsCardNumber(value: string): boolean {
   if (value.length < 13) return false;
   for (const match of value.matchAll(PAN_CANDIDATE)) {
-    if (luhnValid(match[0].replace(/[ -]/g, ''))) return true;
+    if (!luhnValid(match[0].replace(/[ -]/g, ''))) continue;
+    if (insideHexToken(value, match.index, match.index + match[0].length)) continue;
+    return true;
   }
   return false;
 }

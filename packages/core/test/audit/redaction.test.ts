@@ -63,6 +63,31 @@ describe('Redactor', () => {
     });
   });
 
+  it('keeps hex digests whose digits happen to form a Luhn-valid run, and still finds PANs glued to words', () => {
+    // About one SHA-256 hex digest in a hundred holds 13+ digits in a row that pass Luhn; redacting
+    // it would break the link an erasure evidence entry keeps to the original (preservedFrom.leafHash).
+    const digest = `a${'4111111111111111'}${'b'.repeat(47)}`;
+    const upper = `${'4111111111111111'}${'ABCDEF'.repeat(8)}`;
+    const r = new Redactor();
+    expect(digest).toHaveLength(64);
+    expect(r.redact({ preservedFrom: { leafHash: digest }, fingerprint: upper })).toEqual({
+      preservedFrom: { leafHash: digest },
+      fingerprint: upper,
+    });
+    // Short hex (under 32 digits) and non-hex words around the digits are no cover.
+    expect(
+      r.redact({ a: 'deadbeef4111111111111111', b: 'PAN4111111111111111', c: 'card 4111-1111-1111-1111' }),
+    ).toEqual({
+      a: '[REDACTED:cardholder]',
+      b: '[REDACTED:cardholder]',
+      c: '[REDACTED:cardholder]',
+    });
+    // A PAN next to a digest in one string is still found.
+    expect(r.redact({ note: `${digest} paid with 4111111111111111` })).toEqual({
+      note: '[REDACTED:cardholder]',
+    });
+  });
+
   it('pseudonymises with a keyed hash so equal values correlate, but never secrets', () => {
     const key = Buffer.alloc(32, 9);
     const r = new Redactor({
