@@ -346,14 +346,15 @@ async function verifySignature(values: Values, io: CliIo): Promise<number> {
       HINT,
     );
   }
+  let signedKeyId: string | undefined;
   try {
-    await verifyComplianceReport(report, publicKey);
+    signedKeyId = (await verifyComplianceReport(report, publicKey)).keyId;
   } catch (err) {
     if (!(err instanceof BulwarkComplianceError)) throw err;
     io.stderr(`${file}: NOT VALID: ${err.message} [${err.code}]\n`);
     return ExitCode.CHECK_FAILED;
   }
-  const key = report.signature?.keyId === undefined ? '' : ` with key ${report.signature.keyId}`;
+  const key = signedKeyId === undefined ? '' : ` with key ${signedKeyId}`;
   io.stdout(`${file}: signature valid${key}; report generated ${report.generatedAt}\n`);
   return ExitCode.OK;
 }

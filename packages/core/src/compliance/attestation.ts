@@ -262,7 +262,9 @@ export async function checkAttestation(
 ): Promise<AttestationView> {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { jws, format, ...view } = record;
-  if (jws === undefined) return { ...view, signature: 'unsigned' };
+  // With an attestation key configured, a record without a signature is not trusted: whoever can
+  // write the store could strip the signature and then rewrite the statement or the expiry.
+  if (jws === undefined) return { ...view, signature: publicKey === undefined ? 'unsigned' : 'invalid' };
   if (publicKey === undefined) return { ...view, signature: 'unverified' };
   try {
     const { payload } = await verifyComplianceJws(

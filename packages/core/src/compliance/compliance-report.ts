@@ -606,7 +606,7 @@ export async function signComplianceReport(
 export async function verifyComplianceReport(
   result: ComplianceReportResult,
   publicKey: CompliancePublicKey,
-): Promise<void> {
+): Promise<{ keyId?: string }> {
   const jws = result?.signature?.jws;
   const parts = typeof jws === 'string' ? jws.split('.') : [];
   if (parts.length !== 3 || parts[1] !== '') {
@@ -626,11 +626,13 @@ export async function verifyComplianceReport(
       { cause: err },
     );
   }
-  await verifyComplianceJws(
+  const { header } = await verifyComplianceJws(
     `${parts[0]}.${payload}.${parts[2]}`,
     'report',
     publicKey,
     ErrorCodes.COMPLIANCE_REPORT_SIGNATURE_INVALID,
     'compliance report',
   );
+  // The key id from the signed header: `signature.keyId` beside it is not covered by the signature.
+  return typeof header.kid === 'string' ? { keyId: header.kid } : {};
 }

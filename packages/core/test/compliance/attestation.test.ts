@@ -137,6 +137,19 @@ describe('kit.attest()', () => {
     expect(c.status).toBe('unattested');
     expect(c.summary).toMatch(/does not verify/);
 
+    // Strip the signature and then extend the expiry: with a key configured, unsigned is not trusted.
+    const stripped = new MemoryAttestationStore();
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { jws: _jws, keyId: _keyId, ...unsignedRecord } = stored!;
+    await stripped.append({
+      ...unsignedRecord,
+      expiresAt: new Date(now.getTime() + 3650 * DAY).toISOString(),
+    });
+    const strippedKit = new ComplianceKit({ catalogue, clock, attestations: { store: stripped, signer } });
+    expect((await strippedKit.attestations())[0]!.signature).toBe('invalid');
+    const strippedResult = await new ComplianceReport(strippedKit, { catalogue, clock }).run('iso27001');
+    expect(strippedResult.controls.find((x) => x.id === 'x-policy')!.status).toBe('unattested');
+
     // A signature made by another key does not verify either.
     const other = await ComplianceSigner.generate('attestation');
     const wrongKey = new ComplianceKit({
