@@ -23,6 +23,7 @@ import {
 import type * as BulwarkTypeOrm from '@bulwark/typeorm';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { parseCommandLine, renderHelp, type CommandSpec, type OptionValues } from './command-line';
+import { readJwkFile } from './kit-config';
 import { reportingReads, startProgress } from './progress';
 import { writeFileAtomic } from '@bulwark/core/store';
 
@@ -374,23 +375,12 @@ async function readHmacKey(values: Values, io: CliIo): Promise<Uint8Array | unde
   return key;
 }
 
-async function readJwk(file: string, io: CliIo, option: string): Promise<Jwk> {
-  try {
-    return JSON.parse(await fs.readFile(path.resolve(io.cwd, file), 'utf8')) as Jwk;
-  } catch (err) {
-    throw new BulwarkConfigError(
-      ErrorCodes.CONFIG_INVALID,
-      `--${option} must be a readable JWK JSON file`,
-      { path: option },
-      { cause: err },
-    );
-  }
-}
-
 async function publicKeyFor(values: Values, io: CliIo): Promise<Jwk | undefined> {
-  if (values['public-key'] !== undefined) return readJwk(values['public-key'], io, 'public-key');
+  if (values['public-key'] !== undefined) return readJwkFile(values['public-key'], io, 'public-key');
   if (values['signing-key'] !== undefined) {
-    const signer = await CheckpointSigner.fromJWK(await readJwk(values['signing-key'], io, 'signing-key'));
+    const signer = await CheckpointSigner.fromJWK(
+      await readJwkFile(values['signing-key'], io, 'signing-key'),
+    );
     return signer.exportPublicJwk();
   }
   return undefined;
@@ -815,7 +805,7 @@ async function checkpoint(
       'checkpoint needs --signing-key FILE (make one with `bulwark audit keygen --out FILE`)',
     );
   }
-  const signer = await CheckpointSigner.fromJWK(await readJwk(values['signing-key'], io, 'signing-key'));
+  const signer = await CheckpointSigner.fromJWK(await readJwkFile(values['signing-key'], io, 'signing-key'));
   const checkpointStore = new FileCheckpointStore({ path: opened.checkpointsPath });
   // Opening reads the log once (the Merkle tree), verifying reads it again: progress counts both.
   const total = await storedSize(opened.store);
