@@ -94,12 +94,16 @@ export const KEYS_COMMAND: CommandSpec<typeof OPTIONS> = {
       name: 'rotate-master',
       summary: 'Re-wrap every data, subject and ring key under a new master key',
       details:
+        'First restart every process with the new master key as its provider and the old one as\n' +
+        'previousProvider (a process on the old key alone would wrap new keys under it, and could not\n' +
+        'read keys already re-wrapped), then run this command.\n' +
         'The current master key comes from --master-key-file or $BULWARK_MASTER_KEY, the new one from\n' +
         '--new-master-key-file or $BULWARK_NEW_MASTER_KEY (make one with `bulwark keys master`).\n' +
         'Crash-safe: each wrapped key records which master key wraps it and is replaced on its own,\n' +
         'so an interrupted run leaves a store that both keys read, and running the same command\n' +
         'again finishes it. Data keys do not change: no stored value is re-encrypted.\n' +
-        'Exit 0: every key is under the new master key; switch to it and destroy the old one.\n' +
+        'Exit 0: every key is under the new master key; drop previousProvider everywhere, then\n' +
+        'destroy the old key.\n' +
         'Exit 1: some keys could not be re-wrapped (listed); exit 3: interrupted, run it again.',
       options: [...STORE, 'new-master-key-file', 'json'],
     },
@@ -307,7 +311,7 @@ export async function rotateMaster(
       }
       io.stdout(
         report.complete
-          ? 'complete: switch every process to the new master key, then destroy the old one\n'
+          ? 'complete: drop the old master key (previousProvider) from every process, then destroy it\n'
           : 'NOT complete: keep the old master key; fix the keys above and run it again\n',
       );
     }

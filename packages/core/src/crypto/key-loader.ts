@@ -5,11 +5,6 @@ import type { KeyProvider, KeyWrapContext } from './key-provider';
 import type { KeyStore } from './key-store';
 import { describeWrappedKey } from './master-key';
 
-/**
- * The key ring's access to its master key and its store: wrapping and unwrapping data keys, store
- * calls whose failures become typed errors, and the ring's clock and open state, which the named
- * keys and the subject keys share.
- */
 const MASTER_ID = /^[A-Za-z0-9_:/+=-]{1,200}$/;
 const TAG_PREFIX = 'mk1.';
 

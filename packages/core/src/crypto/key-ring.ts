@@ -95,8 +95,9 @@ export interface KeyRingOptions {
   provider: KeyProvider;
   /**
    * The master key being rotated away from, during a master-key rotation: stored keys it wraps
-   * still unwrap, new keys are wrapped by `provider` only. Remove it once `rotateMaster()`
-   * reports `complete` (and every process runs with the new master key).
+   * still unwrap, new keys are wrapped by `provider` only. Every process must run with the new key
+   * as `provider` and this one as `previousProvider` *before* `rotateMaster()` starts (a process on
+   * the old key alone would wrap new keys under it); remove it once the rotation reports `complete`.
    */
   previousProvider?: KeyProvider;
   store: KeyStore;
