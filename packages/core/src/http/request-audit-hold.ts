@@ -96,14 +96,17 @@ export interface AuditHoldOptions {
   store(status: number): Promise<boolean>;
   /** Request id for the 503 body. */
   requestId?: string;
-  /** Longest wait for the store before the response is refused. Default 10 000 ms. */
+  /**
+   * Longest wait for the store before the response is refused. Default 10 000 ms. A store that
+   * succeeds after the refusal still records the event with the status the handler chose (the
+   * trail over-records; it never misses a served response).
+   */
   timeoutMs?: number;
   /** Called when the response was refused (the adapter notes the code for logs). */
   onRefused?: () => void;
 }
 
 type Method = 'writeHead' | 'write' | 'end' | 'flushHeaders';
-const METHODS: readonly Method[] = ['writeHead', 'write', 'end', 'flushHeaders'];
 
 /**
  * Withholds a response until its audit event is durable (`'fail-closed'`). Installed before the
@@ -120,12 +123,15 @@ const METHODS: readonly Method[] = ['writeHead', 'write', 'end', 'flushHeaders']
  */
 export function holdResponseUntilAudited(res: ServerResponse, options: AuditHoldOptions): void {
   // Headers present now were set by the steps before the handler (security headers, request id).
-  const before = new Set(res.getHeaderNames());
+  // (An array: it is read only on the rare refusal path, so no Set is built per request.)
+  const before = res.getHeaderNames();
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const original = Object.fromEntries(METHODS.map((m) => [m, (res as never)[m] as unknown])) as Record<
-    Method,
-    (...args: unknown[]) => unknown
-  >;
+  const original = {
+    writeHead: res.writeHead,
+    write: res.write,
+    end: res.end,
+    flushHeaders: res.flushHeaders,
+  } as unknown as Record<Method, (...args: unknown[]) => unknown>;
   const queue: [Method, unknown[]][] = [];
   let state: 'idle' | 'holding' | 'done' = 'idle';
 
@@ -159,7 +165,7 @@ export function holdResponseUntilAudited(res: ServerResponse, options: AuditHold
       res.destroy();
       return;
     }
-    for (const name of res.getHeaderNames()) if (!before.has(name)) res.removeHeader(name);
+    for (const name of res.getHeaderNames()) if (!before.includes(name)) res.removeHeader(name);
     const problem = problemFor(
       new BulwarkAuditError(ErrorCodes.AUDIT_UNAVAILABLE, 'the audit event could not be stored'),
       options.requestId !== undefined ? { requestId: options.requestId } : {},
