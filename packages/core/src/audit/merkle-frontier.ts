@@ -1,7 +1,6 @@
 import { BulwarkAuditError, ErrorCodes } from '../errors';
+import { HEX64 } from './audit-proofs';
 import { EMPTY_ROOT, hashChildren } from './merkle-tree';
-
-const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
  * The RFC 9162 Merkle tree head of a growing list of leaves in O(log n) memory: only the roots of

@@ -1,3 +1,4 @@
+import { HEX64 } from './audit-proofs';
 import { BulwarkAuditError, ErrorCodes } from '../errors';
 import type { AuditEntry } from './audit-event';
 import type { AuditSink } from './audit-sink';
@@ -24,7 +25,6 @@ import {
   CONTROL_OR_SPACE,
   DEFAULT_SUBJECT,
   errorCode,
-  HEX64,
   isTransient,
   MAX_RETRY_DELAY_MS,
   subjectProblem,

@@ -4,7 +4,6 @@
 export const DEFAULT_SUBJECT = 'bulwark.audit.{category}';
 export const CATEGORY_PLACEHOLDER = '{category}';
 export const MAX_RETRY_DELAY_MS = 5000;
-export const HEX64 = /^[0-9a-f]{64}$/;
 // eslint-disable-next-line no-control-regex
 export const CONTROL_OR_SPACE = /[\s\x00-\x1f\x7f]/;
 // eslint-disable-next-line no-control-regex
