@@ -122,13 +122,16 @@ function luhnValid(digits: string): boolean {
 /** 13-19 digits, optionally grouped by single spaces or dashes (how PANs are typed). */
 const PAN_CANDIDATE = /(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])/g;
 
-/** A digest or identifier written in hex (a SHA-256 leaf hash, a key fingerprint): 32+ hex digits. */
-const HEX_TOKEN_MIN = 32;
+/**
+ * Lengths of the hex digests Bulwark and common tools write (MD5 / 128-bit ids, SHA-1, SHA-256,
+ * SHA-512): only a token of exactly one of these lengths is exempt, not any long hex string.
+ */
+const DIGEST_HEX_LENGTHS: ReadonlySet<number> = new Set([32, 40, 64, 128]);
 const isAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 const isHex = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 
 /**
- * Whether the digits at [start, end) sit inside a longer hex token (a hash or hex id): about one
+ * Whether the digits at [start, end) sit inside a hex digest (a hash or hex id): about one
  * SHA-256 hex digest in a hundred holds a Luhn-valid run of 13+ digits, which is not a card number.
  * A run glued to other letters (`PAN4111...`, `card4111...`) is still a candidate.
  */
@@ -137,7 +140,7 @@ function insideHexToken(value: string, start: number, end: number): boolean {
   let to = end;
   while (from > 0 && isAlnum(value.charCodeAt(from - 1))) from--;
   while (to < value.length && isAlnum(value.charCodeAt(to))) to++;
-  if (to - from < HEX_TOKEN_MIN || (from === start && to === end)) return false;
+  if (!DIGEST_HEX_LENGTHS.has(to - from) || (from === start && to === end)) return false;
   for (let i = from; i < to; i++) if (!isHex(value.charCodeAt(i))) return false;
   return true;
 }

@@ -74,7 +74,10 @@ describe('Redactor', () => {
       preservedFrom: { leafHash: digest },
       fingerprint: upper,
     });
-    // Short hex (under 32 digits) and non-hex words around the digits are no cover.
+    // Short hex, hex of no digest length, and non-hex words around the digits are no cover.
+    expect(r.redact({ odd: `cafe${'4111111111111111'}${'cafe'.repeat(4)}` })).toEqual({
+      odd: '[REDACTED:cardholder]',
+    });
     expect(
       r.redact({ a: 'deadbeef4111111111111111', b: 'PAN4111111111111111', c: 'card 4111-1111-1111-1111' }),
     ).toEqual({
