@@ -6,7 +6,11 @@ import { type ActionPattern, matchesActionPattern, parseActionPattern } from './
 import type { AuthzContext, AuthzResource, Decision } from './authorizer';
 import { matchesResourcePattern, parseResourcePattern, type ResourcePattern } from './resource-pattern';
 import { intInRange, invalid as invalidOption } from '../util/options';
-import type { BreakGlassStore, StoredBreakGlassGrant } from './break-glass-store';
+import {
+  BREAK_GLASS_STORE_METHODS,
+  type BreakGlassStore,
+  type StoredBreakGlassGrant,
+} from './break-glass-store';
 
 /**
  * Break-glass: emergency access outside the normal policy (a clinician reading a chart of a
@@ -167,16 +171,7 @@ export class BreakGlassRegistry {
     this.limits = checkBreakGlassLimits(options, configPath);
     if (store !== undefined) {
       const s = store as Partial<BreakGlassStore> | null;
-      const methods = [
-        'insert',
-        'get',
-        'active',
-        'list',
-        'revoke',
-        'recordUse',
-        'expiredUnaudited',
-        'claimExpiry',
-      ];
+      const methods = BREAK_GLASS_STORE_METHODS;
       if (
         s === null ||
         typeof s !== 'object' ||

@@ -24,6 +24,18 @@ export interface StoredBreakGlassGrant {
   uses: number;
 }
 
+/** The methods a BreakGlassStore must have (checked when one is given). */
+export const BREAK_GLASS_STORE_METHODS = [
+  'insert',
+  'get',
+  'active',
+  'list',
+  'revoke',
+  'recordUse',
+  'expiredUnaudited',
+  'claimExpiry',
+] as const;
+
 export interface BreakGlassStore {
   /** Stores a new grant (its id is random and never reused). */
   insert(grant: StoredBreakGlassGrant): Promise<void>;

@@ -1,3 +1,5 @@
+import { BREAK_GLASS_STORE_METHODS } from '../authz/break-glass-store';
+import { REGISTER_STORE_METHODS } from '../privacy/register-store';
 import type { AuditLog } from '../audit/audit-log';
 import type { PolicyEngine } from '../authz/policy-engine';
 import { ComplianceKit } from '../compliance/compliance-kit';
@@ -53,12 +55,12 @@ const STORE_METHODS: Record<keyof BulwarkStores, readonly string[]> = {
   consent: ['append', 'latest', 'history'],
   dsr: ['save', 'get', 'list'],
   mfa: ['getTotp', 'getRecoveryCodes'],
-  breakGlass: ['insert', 'active', 'revoke', 'recordUse'],
-  breaches: ['get', 'list', 'insert', 'update', 'delete'],
-  processors: ['get', 'list', 'insert', 'update', 'delete'],
-  processing: ['get', 'list', 'insert', 'update', 'delete'],
-  retentionRules: ['get', 'list', 'insert', 'update', 'delete'],
-  legalHolds: ['get', 'list', 'insert', 'update', 'delete'],
+  breakGlass: BREAK_GLASS_STORE_METHODS,
+  breaches: REGISTER_STORE_METHODS,
+  processors: REGISTER_STORE_METHODS,
+  processing: REGISTER_STORE_METHODS,
+  retentionRules: REGISTER_STORE_METHODS,
+  legalHolds: REGISTER_STORE_METHODS,
 };
 
 /** Checks `stores` (each a store of its kind) and fills the sections that name no store of their own. */
@@ -179,6 +181,7 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
   const policyEngine: PolicyEngine | undefined = p.authz
     ? await openAuthz(p.authz, auditLog, clock, p.stores.breakGlass)
     : undefined;
+  if (policyEngine !== undefined) closeGiven(p.stores, ['breakGlass'], opened);
   const bruteForce: BruteForceGuard | undefined = p.bruteForce
     ? await openBruteForce(p.bruteForce)
     : undefined;
@@ -189,6 +192,8 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
   const privacy = p.privacy
     ? await openPrivacy(p.privacy, { keyRing, auditLog, auditHmacKey, clock, stores: p.stores }, opened)
     : undefined;
+  if (privacy !== undefined)
+    closeGiven(p.stores, ['breaches', 'processors', 'processing', 'retentionRules', 'legalHolds'], opened);
 
   let compliance: ComplianceKit | undefined;
   if (p.compliance) {
@@ -252,4 +257,16 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     },
   };
   return Object.freeze(bulwark);
+}
+
+/** Stores passed in `stores` belong to Bulwark once a section uses them: `close()` closes them too. */
+function closeGiven<K extends keyof BulwarkStores>(
+  stores: BulwarkStores,
+  names: readonly K[],
+  opened: Opened[],
+): void {
+  for (const name of names) {
+    const store = stores[name] as { close?(): Promise<void> | void } | undefined;
+    if (store !== undefined) opened.push({ name: `stores.${name}`, close: () => store.close?.() });
+  }
 }

@@ -75,15 +75,6 @@ export class MemoryRegisterStore<T> implements RegisterStore<T> {
   }
 }
 
-/** The stores of every privacy register, as `createBulwark({ stores })` takes them. */
-export interface PrivacyRegisterStores {
-  breaches?: RegisterStore<unknown>;
-  processors?: RegisterStore<unknown>;
-  processing?: RegisterStore<unknown>;
-  retentionRules?: RegisterStore<unknown>;
-  legalHolds?: RegisterStore<unknown>;
-}
-
 /** ERR_PRIVACY_CONFLICT: the record changed since it was read (another instance wrote it). */
 export function conflict(what: string, id: string): BulwarkPrivacyError {
   return new BulwarkPrivacyError(
@@ -94,12 +85,15 @@ export function conflict(what: string, id: string): BulwarkPrivacyError {
 }
 
 /** Checks a store handed to a register (fail at construction, not at the first write). */
+/** The methods a RegisterStore must have (checked when one is given). */
+export const REGISTER_STORE_METHODS = ['get', 'list', 'insert', 'update', 'delete'] as const;
+
 export function checkRegisterStore<T>(store: unknown, path: string): RegisterStore<T> {
   const s = store as Partial<RegisterStore<T>> | null;
   if (
     s === null ||
     typeof s !== 'object' ||
-    !(['get', 'list', 'insert', 'update', 'delete'] as const).every((m) => typeof s[m] === 'function')
+    !REGISTER_STORE_METHODS.every((m) => typeof s[m] === 'function')
   ) {
     throw new BulwarkPrivacyError(
       ErrorCodes.PRIVACY_INVALID_ARGUMENT,

@@ -11,7 +11,7 @@ interface ReadinessSource {
 }
 
 /** Whether the client says it can run commands now (`undefined`: it does not say). */
-export function redisReady(client: unknown): boolean | undefined {
+function redisReady(client: unknown): boolean | undefined {
   const c = client as ReadinessSource | null;
   if (c === null || typeof c !== 'object') return undefined;
   if (typeof c.isReady === 'boolean') return c.isReady;

@@ -139,7 +139,6 @@ describe('kit.attest()', () => {
 
     // Strip the signature and then extend the expiry: with a key configured, unsigned is not trusted.
     const stripped = new MemoryAttestationStore();
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
     const { jws: _jws, keyId: _keyId, ...unsignedRecord } = stored!;
     await stripped.append({
       ...unsignedRecord,
