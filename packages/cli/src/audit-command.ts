@@ -23,7 +23,7 @@ import {
 import type * as BulwarkTypeOrm from '@bulwark/typeorm';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { parseCommandLine, renderHelp, type CommandSpec, type OptionValues } from './command-line';
-import { readJwkFile } from './kit-config';
+import { readJwkFile } from './jwk-file';
 import { reportingReads, startProgress } from './progress';
 import { writeFileAtomic } from '@bulwark/core/store';
 

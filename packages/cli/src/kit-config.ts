@@ -1,6 +1,5 @@
 import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
-import { BulwarkConfigError, ComplianceKit, ComplianceSigner, ErrorCodes } from '@bulwark/core';
+import { ComplianceKit, ComplianceSigner } from '@bulwark/core';
 import { UsageError, type CliIo } from './cli-io';
 
 export type JWK = Parameters<typeof ComplianceSigner.fromJWK>[1];
@@ -45,18 +44,4 @@ export async function loadKit(file: string, io: CliIo, hint: string): Promise<Co
   throw new UsageError(`--config ${file} must export a function returning a ComplianceKit`, hint);
 }
 
-/** Reads a JWK JSON file; a missing or unparsable file is a config error naming the option. */
-export async function readJwkFile(file: string, io: CliIo, option: string): Promise<JWK> {
-  try {
-    const jwk = JSON.parse(await fs.readFile(path.resolve(io.cwd, file), 'utf8')) as unknown;
-    if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) throw new TypeError('not an object');
-    return jwk as JWK;
-  } catch (err) {
-    throw new BulwarkConfigError(
-      ErrorCodes.CONFIG_INVALID,
-      `--${option} must be a readable JWK JSON file`,
-      { path: option },
-      { cause: err },
-    );
-  }
-}
+export { readJwkFile } from './jwk-file';
