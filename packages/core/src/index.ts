@@ -321,6 +321,14 @@ export {
 // http: what an app (not an adapter) configures; the adapter kernel is '@bulwark/core/http'
 export { trustProxyFromEnv, type TrustProxyOption } from './http/trusted-proxies';
 export type { HttpPrincipal } from './http/http-principal';
+export { AUTH_AUDIT_ACTIONS } from './identity/authentication';
+export type {
+  AuthAuditAction,
+  AuthenticationFactor,
+  PrincipalAuthentication,
+  SignInIdentity,
+  SignInMethod,
+} from './identity/authentication';
 
 // composition
 export {

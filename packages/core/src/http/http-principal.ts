@@ -1,4 +1,5 @@
 import type { AuthzSubject } from '../authz/authorizer';
+import type { PrincipalAuthentication } from '../identity/authentication';
 import type { TokenClaims } from '../tokens/token-service';
 
 /**
@@ -11,4 +12,10 @@ export interface HttpPrincipal extends AuthzSubject {
   readonly type: 'user' | 'service';
   /** The verified token's claims (for app code; never logged by Bulwark). */
   readonly claims: Readonly<TokenClaims>;
+  /**
+   * How the caller authenticated (path, factors, time of sign-in and of the last second factor).
+   * Set by sessions and the sign-in paths; absent on a plain bearer token unless its claims carry
+   * `amr` / `auth_time`. MFA enforcement and step-up read it.
+   */
+  readonly authentication?: PrincipalAuthentication;
 }
