@@ -52,6 +52,9 @@ export class BulwarkPrivacyError extends BulwarkError {}
 /** Compliance failures: evidence snapshots, attestations and report signatures that do not verify. */
 export class BulwarkComplianceError extends BulwarkError {}
 
+/** Sign-in failures (OIDC, SAML, LDAP, sessions): refused or unmappable identities, provider faults. */
+export class BulwarkIdentityError extends BulwarkError {}
+
 /**
  * Stable error codes. Adding a code is fine; renaming one is a breaking change.
  */
@@ -166,6 +169,9 @@ export const ErrorCodes = {
   COMPLIANCE_SNAPSHOT_STALE: 'ERR_COMPLIANCE_SNAPSHOT_STALE', // evidence snapshot older than the accepted maximum age (or dated in the future)
   COMPLIANCE_ATTESTATION_STORE: 'ERR_COMPLIANCE_ATTESTATION_STORE', // the attestation store failed or holds a corrupt record
   COMPLIANCE_REPORT_SIGNATURE_INVALID: 'ERR_COMPLIANCE_REPORT_SIGNATURE_INVALID', // a report's detached JWS does not verify over its canonical JSON
+  // identity (sign-in paths, sessions)
+  SIGNIN_NOT_PROVISIONED: 'ERR_SIGNIN_NOT_PROVISIONED', // the identity provider accepted the user, the app's provisioning hook refused (403)
+  SIGNIN_FAILED: 'ERR_SIGNIN_FAILED', // credentials or provider response refused; details.reason says which check (401)
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

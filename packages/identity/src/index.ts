@@ -1,1 +1,2 @@
-export {};
+export { SignInMapper } from './sign-in';
+export type { ProvisionedUser, SignInAuditSink, SignInMappingOptions, SignInRequestContext } from './sign-in';

@@ -271,6 +271,12 @@ const BY_CODE = {
     ...BAD_REQUEST,
     detail: 'The compliance report signature is not valid.',
   },
+  [ErrorCodes.SIGNIN_NOT_PROVISIONED]: {
+    status: 403,
+    title: 'Forbidden',
+    detail: 'Your sign-in was accepted, but this application has no account for you.',
+  },
+  [ErrorCodes.SIGNIN_FAILED]: { status: 401, title: 'Unauthorized', detail: 'Sign-in failed.' },
 } satisfies Record<ErrorCode, Mapping>;
 
 /**

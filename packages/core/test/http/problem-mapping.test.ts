@@ -73,6 +73,8 @@ const CLIENT_TRIGGERABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   [ErrorCodes.COMPLIANCE_SNAPSHOT_INVALID]: 'an unsigned or forged evidence snapshot',
   [ErrorCodes.COMPLIANCE_SNAPSHOT_STALE]: 'an old evidence snapshot',
   [ErrorCodes.COMPLIANCE_REPORT_SIGNATURE_INVALID]: 'a report edited after signing',
+  [ErrorCodes.SIGNIN_NOT_PROVISIONED]: 'a user the identity provider knows and the app does not',
+  [ErrorCodes.SIGNIN_FAILED]: 'wrong credentials or a forged provider response',
 };
 
 /** Server-side failures that answer 503 (a dependency down, locked or closing: retry later). */
