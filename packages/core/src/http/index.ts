@@ -44,7 +44,6 @@ export {
 } from './input-guard';
 export { bodyParserError } from './body-parser-error';
 export type { HttpPrincipal } from './http-principal';
-export type { PrincipalAuthentication, SignInIdentity } from '../identity/authentication';
 export {
   BearerAuthenticator,
   type BearerAuthenticatorOptions,

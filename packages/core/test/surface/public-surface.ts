@@ -508,7 +508,6 @@ export const HTTP_TYPES = [
   'HttpTrafficRecorderOptions',
   'InputGuardDescription',
   'InputGuardOptions',
-  'PrincipalAuthentication',
   'PrivacyApiOptions',
   'PrivacyApiRequest',
   'PrivacyApiResponse',
@@ -525,7 +524,6 @@ export const HTTP_TYPES = [
   'ResolvedAuthorization',
   'RouteAuditMarks',
   'SecurityHeaderOptions',
-  'SignInIdentity',
   'TrustProxyOption',
   'UnreadBodyExchange',
 ] as const;
