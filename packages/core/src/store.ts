@@ -50,5 +50,8 @@ export type { RegisterStore, StoredRecord, RegisterKind } from './privacy';
 export type { BreakGlassStore, StoredBreakGlassGrant } from './authz';
 export type { DetectionWindowStore, BurstResult } from './threat';
 
+// compliance attestations: the check every AttestationStore runs on a record on the way in and out
+export { parseAttestationRecord } from './compliance/attestation';
+
 // file-backed stores: replace a file atomically (temp file, fsync, rename) with a given mode
 export { writeFileAtomic } from './util/write-file-atomic';

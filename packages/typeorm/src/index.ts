@@ -77,3 +77,5 @@ export { TypeOrmMfaStore } from './typeorm-mfa-store';
 export { TypeOrmBreakGlassStore } from './typeorm-break-glass-store';
 export { TypeOrmRegisterStore } from './typeorm-register-store';
 export { BulwarkRegisterTables1735689900000 } from './migrations/register-tables-1735689900000';
+export { TypeOrmAttestationStore } from './typeorm-attestation-store';
+export { BulwarkAttestationTables1735690100000 } from './migrations/attestation-tables-1735690100000';

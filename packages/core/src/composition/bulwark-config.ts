@@ -14,6 +14,7 @@ import type { Authorizer } from '../authz/authorizer';
 import type { PolicyDocument } from '../authz/policy-document';
 import type { PolicyEngine } from '../authz/policy-engine';
 import type { ComplianceKit, ComplianceKitOptions } from '../compliance/compliance-kit';
+import type { AttestationStore } from '../compliance/attestation';
 import type {
   AeadAlgorithm,
   FileKeyProviderOptions,
@@ -194,6 +195,8 @@ export interface BulwarkStores {
   processing?: RegisterStore<ProcessingActivity>;
   retentionRules?: RegisterStore<RetentionRule>;
   legalHolds?: RegisterStore<RetentionHold>;
+  /** Signed human attestations of manual controls (`compliance.attestations.store`). */
+  attestations?: AttestationStore;
 }
 
 export interface BulwarkConfig {

@@ -61,6 +61,7 @@ const STORE_METHODS: Record<keyof BulwarkStores, readonly string[]> = {
   processing: REGISTER_STORE_METHODS,
   retentionRules: REGISTER_STORE_METHODS,
   legalHolds: REGISTER_STORE_METHODS,
+  attestations: ['append', 'list'],
 };
 
 /** Checks `stores` (each a store of its kind) and fills the sections that name no store of their own. */
@@ -92,6 +93,13 @@ function applyStores(config: BulwarkConfig): { config: BulwarkConfig; stores: Bu
       p.dsr = { ...p.dsr!, store: stores.dsr };
     }
     out.privacy = p;
+  }
+  const compliance = config.compliance;
+  if (isPlainObject(compliance as unknown) && stores.attestations) {
+    const a = compliance!.attestations;
+    if (a === undefined || (isPlainObject(a as unknown) && a.store === undefined)) {
+      out.compliance = { ...compliance!, attestations: { ...(a ?? {}), store: stores.attestations } };
+    }
   }
   return { config: out, stores };
 }

@@ -1,5 +1,6 @@
 import { createBulwark, type BulwarkConfig } from '../../src/bulwark';
 import { MemoryBreakGlassStore } from '../../src/authz/break-glass-store';
+import { MemoryAttestationStore } from '../../src/compliance/attestation';
 import { MemoryKeyStore } from '../../src/crypto/key-ring';
 import { BulwarkConfigError, ErrorCodes } from '../../src/errors';
 import { MemoryMfaStore } from '../../src/mfa/memory-mfa-store';
@@ -22,6 +23,7 @@ function sharedStores() {
     processing: new MemoryRegisterStore<never>(),
     retentionRules: new MemoryRegisterStore<never>(),
     legalHolds: new MemoryRegisterStore<never>(),
+    attestations: new MemoryAttestationStore(),
   };
 }
 
@@ -48,6 +50,7 @@ function config(shared: ReturnType<typeof sharedStores>, name = 'Mailer'): Bulwa
       retention: { rules: [{ category: 'personal', days: 30, basis: 'b' }] },
       breaches: {},
     },
+    compliance: {},
     stores,
   };
 }
@@ -93,6 +96,16 @@ describe('createBulwark({ stores })', () => {
         id: 'r1',
       });
       expect(d.breakGlassId).toBe(grant.id);
+
+      // Attestations of manual controls: given on one instance, counted on the other.
+      const manual = a.compliance!.catalogue.list().find((c) => c.manual !== undefined)!;
+      await a.compliance!.attest(manual.id, {
+        by: 'Ada',
+        role: 'CISO',
+        statement: 'Reviewed.',
+        expiresAt: new Date(Date.now() + 86_400_000),
+      });
+      expect((await b.compliance!.attestations()).map((v) => v.controlId)).toEqual([manual.id]);
     } finally {
       await a.close();
       await b.close();
@@ -131,6 +144,7 @@ describe('createBulwark({ stores })', () => {
     ['an unknown store', { ledger: {} }, 'stores.ledger'],
     ['a store of the wrong kind', { dsr: new MemoryConsentStore() }, 'stores.dsr'],
     ['a register store without versions', { breaches: { get() {}, list() {} } }, 'stores.breaches'],
+    ['an attestation store that cannot list', { attestations: { append() {} } }, 'stores.attestations'],
   ])('refuses %s', async (_name, stores, path) => {
     const err = await createBulwark({ passwords: weakPasswords, stores } as unknown as BulwarkConfig).catch(
       (e: unknown) => e,

@@ -538,6 +538,7 @@ export const STORE_VALUES = [
   'encodeAuditCursor',
   'matchesAuditQuery',
   'normalizeAuditQuery',
+  'parseAttestationRecord',
   'redactedEntry',
   'writeFileAtomic',
 ] as const;
