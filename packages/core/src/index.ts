@@ -253,6 +253,7 @@ export {
   type RetentionRule,
   type RetentionSource,
   type RetentionHold,
+  type RetentionRun,
   type PurgeContext,
   type PurgePlanItem,
   type PurgeReport,

@@ -1,5 +1,7 @@
 import type {
   BreachIncident,
+  LegalHold,
+  RetentionRun,
   BulwarkStores,
   Processor,
   ProcessingActivity,
@@ -14,6 +16,7 @@ import { BulwarkKeyTables1735689700000 } from './migrations/bulwark-key-tables-1
 import { BulwarkConsentTables1735689800000 } from './migrations/consent-tables-1735689800000';
 import { BulwarkRegisterTables1735689900000 } from './migrations/register-tables-1735689900000';
 import { BulwarkAttestationTables1735690100000 } from './migrations/attestation-tables-1735690100000';
+import { BulwarkRegisterKinds1735690200000 } from './migrations/register-kinds-1735690200000';
 import { TypeOrmAttestationStore } from './typeorm-attestation-store';
 import { dialectOf } from './sql-dialect';
 import { TypeOrmBreakGlassStore } from './typeorm-break-glass-store';
@@ -29,8 +32,8 @@ export type TypeOrmBulwarkStores = Required<BulwarkStores>;
 /**
  * Every Bulwark store over one application DataSource (SQLite through better-sqlite3, or
  * PostgreSQL), for `createBulwark({ ..., stores: bulwarkStores(dataSource) })`: keys, consent,
- * data-subject requests, MFA enrolments, break-glass grants, the privacy registers and the
- * compliance attestations. Instances
+ * data-subject requests, MFA enrolments, break-glass grants, the privacy registers, the
+ * audit log's legal holds, the retention runs and the compliance attestations. Instances
  * sharing the database share all of them; every write is concurrency-safe (conditional inserts and
  * version-checked updates). Register `bulwarkStoreEntities` in the DataSource's `entities` and run
  * `bulwarkStoreMigrations`. The DataSource stays the application's (no store closes it); the
@@ -60,6 +63,8 @@ export function bulwarkStores(dataSource: DataSource): TypeOrmBulwarkStores {
     processing: new TypeOrmRegisterStore<ProcessingActivity>(dataSource, 'processing-activity'),
     retentionRules: new TypeOrmRegisterStore<RetentionRule>(dataSource, 'retention-rule'),
     legalHolds: new TypeOrmRegisterStore<RetentionHold>(dataSource, 'legal-hold'),
+    auditLegalHolds: new TypeOrmRegisterStore<LegalHold>(dataSource, 'audit-legal-hold'),
+    retentionRuns: new TypeOrmRegisterStore<RetentionRun>(dataSource, 'retention-run'),
     attestations: new TypeOrmAttestationStore(dataSource),
   };
 }
@@ -73,4 +78,5 @@ export const bulwarkStoreMigrations = [
   BulwarkConsentTables1735689800000,
   BulwarkRegisterTables1735689900000,
   BulwarkAttestationTables1735690100000,
+  BulwarkRegisterKinds1735690200000,
 ];

@@ -79,3 +79,4 @@ export { TypeOrmRegisterStore } from './typeorm-register-store';
 export { BulwarkRegisterTables1735689900000 } from './migrations/register-tables-1735689900000';
 export { TypeOrmAttestationStore } from './typeorm-attestation-store';
 export { BulwarkAttestationTables1735690100000 } from './migrations/attestation-tables-1735690100000';
+export { BulwarkRegisterKinds1735690200000 } from './migrations/register-kinds-1735690200000';

@@ -1,4 +1,9 @@
-import { BulwarkComplianceError, ErrorCodes, type AttestationRecord, type AttestationStore } from '@bulwark/core';
+import {
+  BulwarkComplianceError,
+  ErrorCodes,
+  type AttestationRecord,
+  type AttestationStore,
+} from '@bulwark/core';
 import { parseAttestationRecord } from '@bulwark/core/store';
 import type { DataSource } from 'typeorm';
 import { RegisterSql } from './register-sql';
@@ -41,11 +46,7 @@ export class TypeOrmAttestationStore implements AttestationStore {
   }
 
   async list(): Promise<readonly AttestationRecord[]> {
-    const rows = await this.sql.rows(
-      `SELECT "id", "body" FROM ${this.t} ORDER BY "position"`,
-      [],
-      'list',
-    );
+    const rows = await this.sql.rows(`SELECT "id", "body" FROM ${this.t} ORDER BY "position"`, [], 'list');
     return rows.map((row, i) => {
       try {
         const record = parseAttestationRecord(JSON.parse(String(row.body)), `row ${i + 1}`);

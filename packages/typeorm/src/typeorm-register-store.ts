@@ -14,6 +14,8 @@ const KINDS: readonly RegisterKind[] = [
   'processing-activity',
   'retention-rule',
   'legal-hold',
+  'audit-legal-hold',
+  'retention-run',
 ];
 
 function privacyStoreError(message: string, cause?: unknown): BulwarkPrivacyError {
@@ -26,8 +28,8 @@ function privacyStoreError(message: string, cause?: unknown): BulwarkPrivacyErro
 }
 
 /**
- * A privacy register (breach incidents, processors, processing activities, retention rules or
- * legal holds: `kind`) in the application database, table bulwark_register_record (migration
+ * A register (breach incidents, processors, processing activities, retention rules, legal holds,
+ * the audit log's legal holds or the retention runs: `kind`) in the application database, table bulwark_register_record (migration
  * BulwarkRegisterTables1735689900000). Every write is one conditional statement: an insert that
  * does nothing on an existing id, an update or delete that matches only the version read, so two
  * instances on one database never overwrite each other's changes.

@@ -263,6 +263,7 @@ export class AuditLog {
     }
     const log = new AuditLog(options);
     await log.#writer.catchUp(Infinity);
+    await log.retention.refresh();
     if (log.#checkpointOptions !== undefined) {
       const latest = await log.checkpointStore?.latest();
       log.#autoCheckpoint = new AutoCheckpoint({
@@ -501,6 +502,7 @@ export class AuditLog {
    */
   async redact(filter: AuditQuery, reason: string, options: RedactOptions = {}): Promise<RemovalReport> {
     this.checkOpen();
+    await this.retention.refresh();
     return this.#removal.redact(filter, reason, options);
   }
 
@@ -511,16 +513,32 @@ export class AuditLog {
    */
   async purge(options: { now?: Date; dryRun?: boolean } = {}): Promise<RemovalReport> {
     this.checkOpen();
+    await this.retention.refresh();
     return this.#removal.purge(options);
   }
 
-  /** Places a legal hold (see `RetentionPolicy`). In-memory: re-apply holds at start-up from your config. */
-  addLegalHold(hold: LegalHold): void {
-    this.retention.addHold(hold);
+  /**
+   * Places a legal hold (see `RetentionPolicy`): entries it matches are kept by `redact()` and
+   * `purge()`. With `retention.holdStore` (e.g. `bulwarkStores(dataSource).auditLegalHolds`) it is
+   * shared by every instance and survives restarts; without one it lives in this process. An id
+   * already in force is refused (`ERR_AUDIT_INVALID_ARGUMENT`).
+   */
+  async addLegalHold(hold: LegalHold): Promise<void> {
+    this.checkOpen();
+    await this.retention.placeHold(hold);
   }
 
-  removeLegalHold(id: string): boolean {
-    return this.retention.removeHold(id);
+  /** Lifts a hold placed with `addLegalHold` (on every instance, with a hold store). False when none was in force. */
+  async removeLegalHold(id: string): Promise<boolean> {
+    this.checkOpen();
+    return this.retention.liftHold(id);
+  }
+
+  /** The holds in force: configured ones and, with a hold store, every instance's. */
+  async legalHolds(): Promise<LegalHold[]> {
+    this.checkOpen();
+    await this.retention.refresh();
+    return this.retention.holds;
   }
 
   /**

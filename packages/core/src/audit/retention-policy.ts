@@ -1,4 +1,5 @@
-import type { BulwarkConfigError } from '../errors';
+import { BulwarkAuditError, ErrorCodes, type BulwarkConfigError } from '../errors';
+import type { RegisterStore } from '../privacy/register-store';
 import type { AuditEntry } from './audit-event';
 import { configError } from '../util/options';
 
@@ -28,16 +29,31 @@ export interface RetentionPolicyOptions {
    */
   periods?: Readonly<Record<string, number>>;
   holds?: readonly LegalHold[];
+  /**
+   * Where holds placed at run time (`auditLog.addLegalHold`) are kept, shared by every instance
+   * (e.g. `bulwarkStores(dataSource).auditLegalHolds`). Without it they live in this process only.
+   * Holds given in `holds` stay configuration (never written to the store).
+   */
+  holdStore?: RegisterStore<LegalHold>;
   /** Config path used in error messages. Default `audit.retention` (AuditLog passes `<its path>.retention`). */
   configPath?: string;
 }
 
 const DAY_MS = 86_400_000;
 
+function holdExists(id: string): BulwarkAuditError {
+  return new BulwarkAuditError(ErrorCodes.AUDIT_INVALID_ARGUMENT, `legal hold ${id} is already in force`, {
+    holdId: id,
+  });
+}
+
 /** Per-category retention periods and legal holds. */
 export class RetentionPolicy {
   private readonly periodMap = new Map<string, number>();
   private readonly holdMap = new Map<string, LegalHold>();
+  /** Ids of the holds given in the options (configuration, not in the store). */
+  readonly #configured = new Set<string>();
+  readonly #store: RegisterStore<LegalHold> | undefined;
   readonly #configPath: string;
 
   constructor(options: RetentionPolicyOptions = {}) {
@@ -52,7 +68,63 @@ export class RetentionPolicy {
       }
       this.periodMap.set(category, days);
     }
-    for (const hold of options.holds ?? []) this.addHold(hold);
+    for (const hold of options.holds ?? []) {
+      this.addHold(hold);
+      this.#configured.add(hold.id);
+    }
+    const store = options.holdStore;
+    if (
+      store !== undefined &&
+      (store === null || typeof store.list !== 'function' || typeof store.insert !== 'function')
+    ) {
+      throw config('holdStore', 'must be a RegisterStore (get, list, insert, update, delete)');
+    }
+    this.#store = store;
+  }
+
+  /** Whether run-time holds are kept in a shared store. */
+  get shared(): boolean {
+    return this.#store !== undefined;
+  }
+
+  /**
+   * Places a hold in the shared store (then here); without a store, here only. A hold id already
+   * in force (configured, or in the store) is refused: a hold is never silently replaced.
+   */
+  async placeHold(hold: LegalHold): Promise<void> {
+    this.checkHold(hold);
+    if (this.#store !== undefined) {
+      if (this.#configured.has(hold.id) || !(await this.#store.insert(hold.id, { ...hold })))
+        throw holdExists(hold.id);
+    } else if (this.holdMap.has(hold.id)) throw holdExists(hold.id);
+    this.holdMap.set(hold.id, { ...hold });
+  }
+
+  /** Lifts a run-time hold (from the store too). False when no such hold is in force; a configured hold cannot be lifted. */
+  async liftHold(id: string): Promise<boolean> {
+    if (this.#configured.has(id)) return false;
+    if (this.#store !== undefined) {
+      const stored = await this.#store.get(id);
+      const removed = stored !== undefined && (await this.#store.delete(id, stored.version));
+      this.holdMap.delete(id);
+      return removed;
+    }
+    return this.holdMap.delete(id);
+  }
+
+  /**
+   * Reloads the run-time holds from the shared store (another instance may have placed or lifted
+   * one): the log calls it before every redaction and purge. Does nothing without a store.
+   */
+  async refresh(): Promise<void> {
+    if (this.#store === undefined) return;
+    const stored = await this.#store.list();
+    for (const id of [...this.holdMap.keys()]) if (!this.#configured.has(id)) this.holdMap.delete(id);
+    for (const { value } of stored) {
+      if (this.#configured.has(value.id)) continue;
+      this.checkHold(value);
+      this.holdMap.set(value.id, { ...value });
+    }
   }
 
   #error(path: string, message: string): BulwarkConfigError {
@@ -60,6 +132,12 @@ export class RetentionPolicy {
   }
 
   addHold(hold: LegalHold): void {
+    this.checkHold(hold);
+    this.holdMap.set(hold.id, { ...hold });
+  }
+
+  /** Validates a hold (config errors naming the field). */
+  private checkHold(hold: LegalHold): void {
     const config = (path: string, message: string): BulwarkConfigError => this.#error(path, message);
     if (hold === null || typeof hold !== 'object') throw config('holds', 'must be objects');
     if (typeof hold.id !== 'string' || hold.id === '') throw config('holds.id', 'must be a non-empty string');
@@ -75,7 +153,6 @@ export class RetentionPolicy {
       if (v !== undefined && (!Number.isSafeInteger(v) || v < 1))
         throw config(`holds.${hold.id}.${k}`, 'must be a positive integer');
     }
-    this.holdMap.set(hold.id, { ...hold });
   }
 
   removeHold(id: string): boolean {

@@ -108,7 +108,7 @@ export function planAudit(value: unknown): AuditConfig | undefined {
     ...(audit.logId !== undefined ? { logId: audit.logId as string } : {}),
     ...(audit.maxBatchSize !== undefined ? { maxBatchSize: audit.maxBatchSize as number } : {}),
   });
-  const retention = section(audit.retention, 'audit.retention', ['periods', 'holds']);
+  const retention = section(audit.retention, 'audit.retention', ['periods', 'holds', 'holdStore']);
   // The engines' own checks, under their config paths (audit.retention.periods.<category>).
   if (retention !== undefined)
     new RetentionPolicy({ ...(retention as RetentionPolicyOptions), configPath: 'audit.retention' });

@@ -7,7 +7,7 @@ import type { CheckpointSigner } from '../audit/checkpoint-signer';
 import type { CheckpointStore } from '../audit/checkpoint-store';
 import type { FsyncPolicy } from '../audit/file-audit-store';
 import type { Redactor, RedactorOptions } from '../audit/redactor';
-import type { RetentionPolicyOptions } from '../audit/retention-policy';
+import type { LegalHold, RetentionPolicyOptions } from '../audit/retention-policy';
 import type { BreakGlassOptions } from '../authz/break-glass-registry';
 import type { BreakGlassStore } from '../authz/break-glass-store';
 import type { Authorizer } from '../authz/authorizer';
@@ -32,7 +32,7 @@ import type { RegisterStore } from '../privacy/register-store';
 import type { ClassificationRegistry } from '../privacy/classification-registry';
 import type { ConsentManager, ConsentPurposeInput } from '../privacy/consent-manager';
 import type { ConsentStore } from '../privacy/consent-store';
-import type { DataRetention, RetentionHold, RetentionRule } from '../privacy/data-retention';
+import type { DataRetention, RetentionHold, RetentionRule, RetentionRun } from '../privacy/data-retention';
 import type { DataSubjectRequests, IdentityVerifier } from '../privacy/data-subject-requests';
 import type { DsrStore } from '../privacy/dsr-store';
 import type { ErasureEvidenceOptions } from '../privacy/erasure-evidence';
@@ -195,6 +195,10 @@ export interface BulwarkStores {
   processing?: RegisterStore<ProcessingActivity>;
   retentionRules?: RegisterStore<RetentionRule>;
   legalHolds?: RegisterStore<RetentionHold>;
+  /** Legal holds placed on the audit log at run time (`audit.retention.holdStore`). */
+  auditLegalHolds?: RegisterStore<LegalHold>;
+  /** The last purge of each data-retention source (`privacy.retention.runStore`). */
+  retentionRuns?: RegisterStore<RetentionRun>;
   /** Signed human attestations of manual controls (`compliance.attestations.store`). */
   attestations?: AttestationStore;
 }

@@ -1,6 +1,7 @@
 import { BREAK_GLASS_STORE_METHODS } from '../authz/break-glass-store';
 import { REGISTER_STORE_METHODS } from '../privacy/register-store';
 import type { AuditLog } from '../audit/audit-log';
+import type { RetentionPolicyOptions } from '../audit/retention-policy';
 import type { PolicyEngine } from '../authz/policy-engine';
 import { ComplianceKit } from '../compliance/compliance-kit';
 import { PasswordHasher } from '../crypto/password-hasher';
@@ -61,6 +62,8 @@ const STORE_METHODS: Record<keyof BulwarkStores, readonly string[]> = {
   processing: REGISTER_STORE_METHODS,
   retentionRules: REGISTER_STORE_METHODS,
   legalHolds: REGISTER_STORE_METHODS,
+  auditLegalHolds: REGISTER_STORE_METHODS,
+  retentionRuns: REGISTER_STORE_METHODS,
   attestations: ['append', 'list'],
 };
 
@@ -93,6 +96,16 @@ function applyStores(config: BulwarkConfig): { config: BulwarkConfig; stores: Bu
       p.dsr = { ...p.dsr!, store: stores.dsr };
     }
     out.privacy = p;
+  }
+  const audit = config.audit;
+  if (isPlainObject(audit as unknown) && stores.auditLegalHolds) {
+    const r = audit!.retention;
+    if (
+      r === undefined ||
+      (isPlainObject(r as unknown) && (r as RetentionPolicyOptions).holdStore === undefined)
+    ) {
+      out.audit = { ...audit!, retention: { ...(r ?? {}), holdStore: stores.auditLegalHolds } };
+    }
   }
   const compliance = config.compliance;
   if (isPlainObject(compliance as unknown) && stores.attestations) {
@@ -201,7 +214,19 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     ? await openPrivacy(p.privacy, { keyRing, auditLog, auditHmacKey, clock, stores: p.stores }, opened)
     : undefined;
   if (privacy !== undefined)
-    closeGiven(p.stores, ['breaches', 'processors', 'processing', 'retentionRules', 'legalHolds'], opened);
+    closeGiven(
+      p.stores,
+      [
+        'breaches',
+        'processors',
+        'processing',
+        'retentionRules',
+        'legalHolds',
+        'auditLegalHolds',
+        'retentionRuns',
+      ],
+      opened,
+    );
 
   let compliance: ComplianceKit | undefined;
   if (p.compliance) {

@@ -25,7 +25,7 @@ import {
   type Processor,
 } from '../privacy/processor-register';
 import type { BreachIncident } from '../privacy/breach-register';
-import type { RetentionHold, RetentionRule } from '../privacy/data-retention';
+import type { RetentionHold, RetentionRule, RetentionRun } from '../privacy/data-retention';
 import type { RegisterStore } from '../privacy/register-store';
 import { HMAC_MIN_BYTES } from './audit';
 import type { PrivacyConfig } from './bulwark-config';
@@ -202,6 +202,7 @@ export interface PrivacyStores {
   processing?: RegisterStore<ProcessingActivity>;
   retentionRules?: RegisterStore<RetentionRule>;
   legalHolds?: RegisterStore<RetentionHold>;
+  retentionRuns?: RegisterStore<RetentionRun>;
 }
 
 /**
@@ -282,6 +283,7 @@ function assemblePrivacy(privacy: PrivacyConfig, wired: PrivacyWiring): OpenedPr
           configPath: 'privacy.retention',
           ...(stores.retentionRules ? { ruleStore: stores.retentionRules } : {}),
           ...(stores.legalHolds ? { holdStore: stores.legalHolds } : {}),
+          ...(stores.retentionRuns ? { runStore: stores.retentionRuns } : {}),
           ...withClock(clock),
         }),
     ),

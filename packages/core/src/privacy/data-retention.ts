@@ -103,6 +103,38 @@ export interface DataRetentionOptions {
   ruleStore?: RegisterStore<RetentionRule>;
   /** Where legal holds are kept. Default: process memory. */
   holdStore?: RegisterStore<RetentionHold>;
+  /**
+   * Where the last purge of each source is kept (`sources()`, the retention evidence), so a
+   * report read on any instance sees the scheduled job's run. Default: process memory.
+   */
+  runStore?: RegisterStore<RetentionRun>;
+}
+
+/** The last purge of one source (`id` is the source id), as `sources()` reports it. */
+export interface RetentionRun {
+  id: string;
+  at: string;
+  purged: number;
+  outcome: PurgeOutcome;
+}
+
+const OUTCOMES: readonly PurgeOutcome[] = ['success', 'failure', 'blocked'];
+
+function checkRun(value: unknown): RetentionRun {
+  const v = value as Partial<RetentionRun> | null;
+  if (
+    v === null ||
+    typeof v !== 'object' ||
+    typeof v.id !== 'string' ||
+    typeof v.at !== 'string' ||
+    !Number.isFinite(Date.parse(v.at)) ||
+    !Number.isSafeInteger(v.purged) ||
+    v.purged! < 0 ||
+    !OUTCOMES.includes(v.outcome as PurgeOutcome)
+  ) {
+    throw new TypeError('malformed retention run');
+  }
+  return { id: v.id, at: v.at, purged: v.purged!, outcome: v.outcome! };
 }
 
 /** ERR_PRIVACY_DUPLICATE_ID: a retention rule with this id exists. */
@@ -147,7 +179,7 @@ export class DataRetention {
   private readonly rules: RegisterRecords<RetentionRule>;
   private readonly sourceMap = new Map<string, RetentionSource>();
   private readonly holdMap: RegisterRecords<RetentionHold>;
-  private readonly lastRuns = new Map<string, { at: string; purged: number; outcome: PurgeOutcome }>();
+  private readonly runs: RegisterRecords<RetentionRun>;
   private readonly auditLog?: PrivacyAuditSink;
   private readonly actor: AuditActor;
   private readonly clock: () => Date;
@@ -164,6 +196,25 @@ export class DataRetention {
       DataRetention.preparePolicy(v as RetentionRule),
     );
     this.holdMap = new RegisterRecords('legal holds', options.holdStore, `${path}.holdStore`, checkHold);
+    this.runs = new RegisterRecords('retention runs', options.runStore, `${path}.runStore`, checkRun);
+  }
+
+  /**
+   * Keeps a source's latest run: replaces the stored one unless another instance stored a later run
+   * meanwhile (then that one stays). Retried on a concurrent write.
+   */
+  async #recordRun(sourceId: string, at: Date, purged: number, outcome: PurgeOutcome): Promise<void> {
+    const run: RetentionRun = { id: sourceId, at: at.toISOString(), purged, outcome };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = await this.runs.raw(sourceId);
+      if (found === undefined) {
+        if (await this.runs.insert(sourceId, run)) return;
+      } else if (Date.parse(checkRun(found.value).at) > at.getTime()) {
+        return;
+      } else if (await this.runs.update(sourceId, found.version, run)) {
+        return;
+      }
+    }
   }
 
   /** Adds a rule; ERR_PRIVACY_DUPLICATE_ID when its id is taken (on any instance sharing the store). */
@@ -245,16 +296,19 @@ export class DataRetention {
     }[]
   > {
     const rules = await this.ruleList();
+    const lastRuns = new Map((await this.runs.values()).map((r) => [r.id, r]));
     return [...this.sourceMap.values()]
       .sort((a, b) => compareText(a.id, b.id))
       .map((s) => {
         const rule = ruleFor(rules, s);
-        const last = this.lastRuns.get(s.id);
+        const last = lastRuns.get(s.id);
         return {
           id: s.id,
           category: s.category,
           ...(rule === undefined ? {} : { ruleId: rule.id, days: rule.days }),
-          ...(last === undefined ? {} : { lastPurge: { ...last } }),
+          ...(last === undefined
+            ? {}
+            : { lastPurge: { at: last.at, purged: last.purged, outcome: last.outcome } }),
         };
       });
   }
@@ -355,7 +409,7 @@ export class DataRetention {
     for (const item of items) {
       if (dryRun || item.blockedBy.length > 0) {
         if (!dryRun) {
-          this.lastRuns.set(item.sourceId, { at: now.toISOString(), purged: 0, outcome: 'blocked' });
+          await this.#recordRun(item.sourceId, now, 0, 'blocked');
           await this.audit('retention.purge-blocked', item, 'denied', { holds: item.blockedBy });
         }
         sources.push({ ...item, purged: 0, batches: 0 });
@@ -375,7 +429,7 @@ export class DataRetention {
         try {
           n = await source.purge(new Date(item.olderThan), batchSize, { excludeSubjects, dryRun: false });
         } catch (error) {
-          this.lastRuns.set(source.id, { at: now.toISOString(), purged, outcome: 'failure' });
+          await this.#recordRun(source.id, now, purged, 'failure');
           await this.audit('retention.purged', item, 'failure', { purged, batches });
           if (error instanceof BulwarkError) throw error;
           throw new BulwarkPrivacyError(
@@ -386,7 +440,7 @@ export class DataRetention {
           );
         }
         if (!Number.isSafeInteger(n) || n < 0 || n > batchSize) {
-          this.lastRuns.set(source.id, { at: now.toISOString(), purged, outcome: 'failure' });
+          await this.#recordRun(source.id, now, purged, 'failure');
           await this.audit('retention.purged', item, 'failure', { purged, batches });
           throw new BulwarkPrivacyError(
             ErrorCodes.RETENTION_PURGE_FAILED,
@@ -399,7 +453,7 @@ export class DataRetention {
         if (n < batchSize) break;
       }
       total += purged;
-      this.lastRuns.set(source.id, { at: now.toISOString(), purged, outcome: 'success' });
+      await this.#recordRun(source.id, now, purged, 'success');
       await this.audit('retention.purged', item, 'success', { purged, batches });
       sources.push({ ...item, purged, batches });
     }

@@ -33,7 +33,14 @@ export interface RegisterStore<T> {
 }
 
 /** What each register keeps. */
-export type RegisterKind = 'breach' | 'processor' | 'processing-activity' | 'retention-rule' | 'legal-hold';
+export type RegisterKind =
+  | 'breach'
+  | 'processor'
+  | 'processing-activity'
+  | 'retention-rule'
+  | 'legal-hold'
+  | 'audit-legal-hold'
+  | 'retention-run';
 
 /**
  * Records in process memory (the default: tests, demos, single-instance apps that keep nothing

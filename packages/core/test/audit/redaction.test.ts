@@ -277,15 +277,19 @@ describe.each(storeFactories)('%s: redaction, retention and legal hold', (_name,
   });
 
   it('legal holds block purge and redaction of the entries they cover, and are reported', async () => {
-    log.addLegalHold({ id: 'case-7', reason: 'litigation', actorId: 'erin' });
-    log.addLegalHold({ id: 'range', reason: 'investigation', fromSeq: 2, toSeq: 2 });
+    await log.addLegalHold({ id: 'case-7', reason: 'litigation', actorId: 'erin' });
+    await log.addLegalHold({ id: 'range', reason: 'investigation', fromSeq: 2, toSeq: 2 });
+    await expect(log.addLegalHold({ id: 'range', reason: 'again', actorId: 'x' })).rejects.toMatchObject({
+      code: ErrorCodes.AUDIT_INVALID_ARGUMENT,
+    });
     const purged = await log.purge({ now: new Date('2026-01-01T00:00:00.000Z') });
     expect(purged.removed).toBe(0);
     expect(purged.held).toEqual({ count: 4, holdIds: ['case-7', 'range'] });
     expect(await rawText()).toContain('erin-private-note');
     const red = await log.redact({ actorId: 'erin' }, 'erasure');
     expect(red).toMatchObject({ removed: 0, held: { count: 3, holdIds: ['case-7'] } });
-    expect(log.removeLegalHold('case-7')).toBe(true);
+    expect(await log.removeLegalHold('case-7')).toBe(true);
+    expect(await log.removeLegalHold('case-7')).toBe(false);
     expect((await log.redact({ actorId: 'erin' }, 'erasure')).removed).toBe(3);
     expect((await log.verify()).ok).toBe(true);
   });

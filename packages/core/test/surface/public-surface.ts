@@ -355,6 +355,7 @@ export const MAIN_TYPES = [
   'RetentionHold',
   'RetentionPolicyOptions',
   'RetentionRule',
+  'RetentionRun',
   'RetentionSource',
   'RewrapItem',
   'RewrapOptions',

@@ -139,7 +139,10 @@ function suite(create: () => Promise<Db>) {
     const rows = (await db.raw(`SELECT "body" FROM ${db.table} WHERE "id" = $1`, [first!.id])) as {
       body: string;
     }[];
-    const forged = { ...JSON.parse(rows[0]!.body), expiresAt: new Date(Date.now() + 900 * DAY).toISOString() };
+    const forged = {
+      ...JSON.parse(rows[0]!.body),
+      expiresAt: new Date(Date.now() + 900 * DAY).toISOString(),
+    };
     await db.raw(`UPDATE ${db.table} SET "body" = $1 WHERE "id" = $2`, [JSON.stringify(forged), first!.id]);
     expect((await bw.compliance!.attestations())[0]!.signature).toBe('invalid');
 
