@@ -163,6 +163,8 @@ export {
   type SecurityViolation,
   type ViolationSeverity,
   type DetectionRule,
+  type WindowedDetectionRule,
+  type WindowState,
   type RuleHit,
   type RuleState,
   type ThreatDetectorOptions,

@@ -65,9 +65,21 @@ export interface BuiltinRule {
   evaluate(entry: AuditEntry, state: WindowState): RuleResult | Promise<RuleResult>;
 }
 
+/**
+ * A custom rule that counts in bursts and cooldowns (`WindowState`) like the built-in rules, so its
+ * windows are shared when the detector has `windows` (a burst spread over N instances is seen
+ * once); in memory otherwise. Its `evaluate` may be async: with shared windows the state answers
+ * with promises (the detector then runs through `observeAsync`, as it does when attached as a sink).
+ */
+export interface WindowedDetectionRule extends BuiltinRule {
+  readonly windowed: true;
+}
+
 /** A custom rule: a pure function of an entry and its own state. Must not throw (errors are reported). */
 export interface DetectionRule {
   readonly name: string;
+  /** Absent (or false): the rule counts in its own in-process `RuleState`. See `WindowedDetectionRule`. */
+  readonly windowed?: false;
   /** Default severity of its hits. Default `medium`. */
   readonly severity?: ViolationSeverity;
   evaluate(entry: AuditEntry, state: RuleState): RuleHit | readonly RuleHit[] | undefined | null | void;

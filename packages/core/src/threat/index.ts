@@ -22,6 +22,8 @@ export {
   type SecurityViolation,
   type ViolationSeverity,
   type DetectionRule,
+  type WindowedDetectionRule,
+  type WindowState,
   type RuleHit,
   type RuleState,
   type ThreatDetectorOptions,

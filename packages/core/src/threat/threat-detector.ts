@@ -23,6 +23,7 @@ import {
   type RuleResult,
   type SecurityViolation,
   type ViolationSeverity,
+  type WindowedDetectionRule,
 } from './detection-rule';
 import { SharedRuleState, type DetectionWindowStore } from './detection-window-store';
 
@@ -32,6 +33,8 @@ export type {
   RuleState,
   SecurityViolation,
   ViolationSeverity,
+  WindowedDetectionRule,
+  WindowState,
 } from './detection-rule';
 export {
   PRIVILEGE_ACTIONS,
@@ -58,7 +61,11 @@ export interface ThreatDetectorOptions {
   breakGlass?: BreakGlassRuleOptions | false;
   /** Off by default: it needs the organisation's hours and time zone. */
   offHours?: OffHoursRuleOptions | false;
-  rules?: readonly DetectionRule[];
+  /**
+   * Custom rules: `DetectionRule`s (their own in-process state), or `WindowedDetectionRule`s
+   * (`windowed: true`: bursts and cooldowns in the shared `windows` store when there is one).
+   */
+  rules?: readonly (DetectionRule | WindowedDetectionRule)[];
   /** Keys (accounts, IPs, actors) tracked per rule; least recently used are evicted. Default 10 000. */
   maxKeysPerRule?: number;
   /** Entries kept per window key. Default 1000. */
@@ -155,12 +162,12 @@ export class ThreatDetector extends EventEmitter implements AuditSink {
       }
       this.#windows = options.windows;
     }
-    const add = (rule: DetectionRule | BuiltinRule, fallback: ViolationSeverity, builtin = false): void => {
+    const add = (rule: DetectionRule | BuiltinRule, fallback: ViolationSeverity, windowed = false): void => {
       this.#rules.push({
         rule,
         severity: severity(rule.severity, fallback, `${path}.rules.${rule.name}.severity`),
         state: new BoundedRuleState(maxKeys, maxEntries),
-        ...(builtin && this.#windows !== undefined
+        ...(windowed && this.#windows !== undefined
           ? { shared: new SharedRuleState(rule.name, this.#windows, maxEntries) }
           : {}),
       });
@@ -169,7 +176,7 @@ export class ThreatDetector extends EventEmitter implements AuditSink {
     const custom = options.rules ?? [];
     if (!Array.isArray(custom)) throw configError(`${path}.rules`, 'must be an array of DetectionRule');
     const names = new Set<string>();
-    custom.forEach((rule: DetectionRule, i) => {
+    custom.forEach((rule: DetectionRule | WindowedDetectionRule, i) => {
       if (rule === null || typeof rule !== 'object' || typeof rule.evaluate !== 'function') {
         throw configError(`${path}.rules[${i}]`, 'must be { name, evaluate(entry, state) }');
       }
@@ -180,7 +187,11 @@ export class ThreatDetector extends EventEmitter implements AuditSink {
         throw configError(`${path}.rules[${i}].name`, `'${rule.name}' is already used by another rule`);
       }
       names.add(rule.name);
-      add(rule, 'medium');
+      const windowed = (rule as Partial<WindowedDetectionRule>).windowed;
+      if (windowed !== undefined && typeof windowed !== 'boolean') {
+        throw configError(`${path}.rules[${i}].windowed`, 'must be true or false');
+      }
+      add(rule as DetectionRule | BuiltinRule, 'medium', windowed === true);
     });
   }
 

@@ -408,6 +408,8 @@ export const MAIN_TYPES = [
   'VerifyAuditLogOptions',
   'ViolationSeverity',
   'Weekday',
+  'WindowState',
+  'WindowedDetectionRule',
 ] as const;
 
 export const HTTP_VALUES = [

@@ -4,7 +4,11 @@ import { describeWithService, SERVICE_URLS } from '../../../../test/support/serv
 import type { AuditEntry } from '../../src/audit/audit-event';
 import { ErrorCodes } from '../../src/errors';
 import { RedisDetectionWindowStore } from '../../src/threat/detection-window-store';
-import { ThreatDetector, type SecurityViolation } from '../../src/threat/threat-detector';
+import {
+  ThreatDetector,
+  type SecurityViolation,
+  type WindowedDetectionRule,
+} from '../../src/threat/threat-detector';
 
 /** Every instance shares the key secret. */
 const SECRET = randomBytes(32);
@@ -95,6 +99,45 @@ describeWithService('redis', 'ThreatDetector with detection windows shared throu
     const [a, b] = [make(), make()];
     for (let i = 0; i < 5; i++) await (i % 2 === 0 ? a : b).write([failedLogin(i, 'dave')]);
     expect(violations).toHaveLength(0);
+  });
+
+  it("a custom windowed rule's bursts are shared too; a plain custom rule's are not", async () => {
+    const deletes = (name: string, windowed: boolean): WindowedDetectionRule =>
+      ({
+        name,
+        ...(windowed ? { windowed: true } : {}),
+        async evaluate(e, state) {
+          if (e.action !== 'record.delete') return undefined;
+          const w = await state.burst(`actor:${e.actor!.id}`, 60, 4);
+          return w.fired ? { message: '4 deletes in a minute', entries: w.seqs } : undefined;
+        },
+      }) as WindowedDetectionRule;
+    const violations: SecurityViolation[] = [];
+    const make = () =>
+      new ThreatDetector({
+        windows: new RedisDetectionWindowStore({ redis, keyPrefix: prefix }),
+        failedLogins: false,
+        deniedAccess: false,
+        rules: [deletes('shared-deletes', true), deletes('local-deletes', false)],
+        onViolation: (v) => violations.push(v),
+      });
+    const [a, b] = [make(), make()];
+    const del = (i: number): AuditEntry => ({
+      ...failedLogin(i),
+      actor: { id: 'mallory', type: 'user' },
+      action: 'record.delete',
+      outcome: 'success',
+    });
+    for (let i = 0; i < 4; i++) await (i % 2 === 0 ? a : b).write([del(i)]);
+    expect(violations.map((v) => v.rule)).toEqual(['shared-deletes']);
+    expect(violations[0]!.entries).toHaveLength(4);
+  });
+
+  it('refuses a custom rule whose windowed flag is not a boolean', () => {
+    expect(
+      () =>
+        new ThreatDetector({ rules: [{ name: 'x', windowed: 'yes', evaluate: () => undefined } as never] }),
+    ).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG_INVALID }));
   });
 
   it('with a keySecret, Redis holds no account names or addresses, and counting is unchanged', async () => {
