@@ -17,6 +17,7 @@ import {
 } from '@bulwark/core';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { keysRewrap } from './keys-rewrap';
+import { closeConfig, loadConfigModule } from './config-module';
 import { parseCommandLine, renderHelp, type CommandSpec } from './command-line';
 import { writeFileAtomic } from '@bulwark/core/store';
 
@@ -44,7 +45,7 @@ const OPTIONS = {
   config: {
     type: 'string',
     arg: 'FILE',
-    help: 'rewrap: a module returning { dataSource, keyRing, entities?, totp? }',
+    help: 'rewrap: a module returning { dataSource, keyRing, entities?, totp? }; rotate-master: one returning { keyRing } (any key store, e.g. TypeOrmKeyStore)',
   },
   resume: {
     type: 'string',
@@ -104,8 +105,12 @@ export const KEYS_COMMAND: CommandSpec<typeof OPTIONS> = {
         'again finishes it. Data keys do not change: no stored value is re-encrypted.\n' +
         'Exit 0: every key is under the new master key; drop previousProvider everywhere, then\n' +
         'destroy the old key.\n' +
-        'Exit 1: some keys could not be re-wrapped (listed); exit 3: interrupted, run it again.',
-      options: [...STORE, 'new-master-key-file', 'json'],
+        'Exit 1: some keys could not be re-wrapped (listed); exit 3: interrupted, run it again.\n' +
+        'Keys in a database (TypeOrmKeyStore) or any other store: --config names a CommonJS module\n' +
+        'whose function (module.exports, default or createRotateMasterConfig; called with { env, cwd })\n' +
+        'returns { keyRing, close? }, the KeyRing opened as your processes open it (provider: the new\n' +
+        'master key, previousProvider: the old one); --store and the key options are then not used.',
+      options: [...STORE, 'new-master-key-file', 'config', 'json'],
     },
     {
       name: 'rewrap',
@@ -169,6 +174,12 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
   }
 
   if (sub.name === 'rewrap') return keysRewrap(values, io, hint);
+  if (sub.name === 'rotate-master' && values.config !== undefined) {
+    for (const o of ['store', 'master-key-file', 'new-master-key-file'] as const) {
+      if (values[o] !== undefined) throw new UsageError(`--${o} cannot be used with --config`, hint);
+    }
+    return rotateMasterFromConfig(values.config, values.json, io, hint);
+  }
 
   if (values.algorithm !== undefined && !ALGORITHMS.includes(values.algorithm as AeadAlgorithm)) {
     throw new UsageError(
@@ -283,42 +294,69 @@ export async function rotateMaster(
   options: Pick<KeyRingOptions, 'provider' | 'previousProvider' | 'store'>,
 ): Promise<number> {
   const ring = await KeyRing.open({ ...options, refreshIntervalMs: 0 });
-  let seen: MasterRotationProgress = { rewrapped: 0, alreadyCurrent: 0, failed: 0 };
   try {
-    let report: MasterRotationReport;
-    try {
-      report = await ring.rotateMaster({ onProgress: (p) => (seen = p) });
-    } catch (error) {
-      if (error instanceof BulwarkError && error.code === ErrorCodes.CRYPTO_KEY_STORE) {
-        io.stderr(
-          `bulwark keys: interrupted: the key store failed after ${seen.rewrapped} key(s) were re-wrapped ` +
-            `(${error.message}). The store is consistent (each key is under the old or the new master ` +
-            'key); run the same command again to finish.\n',
-        );
-        return ExitCode.ERROR;
-      }
-      throw error;
-    }
-    if (json) io.stdout(JSON.stringify(report, null, 2) + '\n');
-    else {
-      io.stdout(
-        `re-wrapped ${report.rewrapped} key(s) under master key ${report.masterKeyId}; ` +
-          `${report.alreadyCurrent} already were, ${report.tombstones} shredded subject(s) skipped\n`,
-      );
-      for (const f of report.failed) io.stdout(`  FAILED ${f.record}: ${f.code}\n`);
-      if (report.conflicts > 0) {
-        io.stdout(`  ${report.conflicts} key(s) changed by another process meanwhile: run it again\n`);
-      }
-      io.stdout(
-        report.complete
-          ? 'complete: drop the old master key (previousProvider) from every process, then destroy it\n'
-          : 'NOT complete: keep the old master key; fix the keys above and run it again\n',
-      );
-    }
-    return report.complete ? ExitCode.OK : ExitCode.CHECK_FAILED;
+    return await rotateRing(io, json, ring);
   } finally {
     await ring.close();
   }
+}
+
+/**
+ * `keys rotate-master --config FILE`: the app's own KeyRing (over its database key store), opened
+ * with the new master key as `provider` and the old one as `previousProvider`.
+ */
+async function rotateMasterFromConfig(
+  file: string,
+  json: boolean | undefined,
+  io: CliIo,
+  hint: string,
+): Promise<number> {
+  const config = await loadConfigModule(path.resolve(io.cwd, file), io, hint, 'createRotateMasterConfig');
+  try {
+    const ring = (config as { keyRing?: Partial<KeyRing> } | null)?.keyRing;
+    if (typeof ring?.rotateMaster !== 'function' || typeof ring.refresh !== 'function') {
+      throw new UsageError(`--config ${file} must return { keyRing } (a KeyRing)`, hint);
+    }
+    await ring.refresh();
+    return await rotateRing(io, json, ring as KeyRing);
+  } finally {
+    await closeConfig(config);
+  }
+}
+
+async function rotateRing(io: CliIo, json: boolean | undefined, ring: KeyRing): Promise<number> {
+  let seen: MasterRotationProgress = { rewrapped: 0, alreadyCurrent: 0, failed: 0 };
+  let report: MasterRotationReport;
+  try {
+    report = await ring.rotateMaster({ onProgress: (p) => (seen = p) });
+  } catch (error) {
+    if (error instanceof BulwarkError && error.code === ErrorCodes.CRYPTO_KEY_STORE) {
+      io.stderr(
+        `bulwark keys: interrupted: the key store failed after ${seen.rewrapped} key(s) were re-wrapped ` +
+          `(${error.message}). The store is consistent (each key is under the old or the new master ` +
+          'key); run the same command again to finish.\n',
+      );
+      return ExitCode.ERROR;
+    }
+    throw error;
+  }
+  if (json) io.stdout(JSON.stringify(report, null, 2) + '\n');
+  else {
+    io.stdout(
+      `re-wrapped ${report.rewrapped} key(s) under master key ${report.masterKeyId}; ` +
+        `${report.alreadyCurrent} already were, ${report.tombstones} shredded subject(s) skipped\n`,
+    );
+    for (const f of report.failed) io.stdout(`  FAILED ${f.record}: ${f.code}\n`);
+    if (report.conflicts > 0) {
+      io.stdout(`  ${report.conflicts} key(s) changed by another process meanwhile: run it again\n`);
+    }
+    io.stdout(
+      report.complete
+        ? 'complete: drop the old master key (previousProvider) from every process, then destroy it\n'
+        : 'NOT complete: keep the old master key; fix the keys above and run it again\n',
+    );
+  }
+  return report.complete ? ExitCode.OK : ExitCode.CHECK_FAILED;
 }
 
 async function exists(file: string): Promise<boolean> {
