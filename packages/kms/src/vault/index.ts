@@ -1,0 +1,1 @@
+export { VaultTransitKeyProvider, type VaultTransitKeyProviderOptions } from './vault-transit-key-provider';
