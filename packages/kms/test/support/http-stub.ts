@@ -3,7 +3,14 @@
  * request the SDK sent (method, path, headers, body) and answers with what `handle` returns, in
  * the service's documented shapes. `hang` answers nothing (for the SDK's timeouts).
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface StubRequest {
@@ -33,11 +40,12 @@ export interface HttpStub {
 
 export async function startHttpStub(
   handler: (req: StubRequest) => StubResponse | Promise<StubResponse>,
+  tls?: { key: string; cert: string },
 ): Promise<HttpStub> {
   let current = handler;
   const requests: StubRequest[] = [];
-  const hanging = new Set<import('node:http').ServerResponse>();
-  const server: Server = createServer((req, res) => {
+  const hanging = new Set<ServerResponse>();
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -71,11 +79,12 @@ export async function startHttpStub(
         },
       );
     });
-  });
+  };
+  const server: Server = tls === undefined ? createServer(listener) : createTlsServer(tls, listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     requests,
     handle: (fn) => (current = fn),
     close: () =>
