@@ -25,10 +25,22 @@ const WHAT_TO_DO: Record<ProviderErrorCode, string> = {
 };
 
 /**
+ * The service's error reduced to its name and message (truncated): SDK errors carry the request
+ * they failed on (Azure's RestError, gaxios's config), whose headers hold bearer tokens, and
+ * loggers serialize `cause` deeply.
+ */
+function sanitizeCause(error: unknown): Error {
+  const source = error instanceof Error ? error : undefined;
+  const safe = new Error(String(source?.message ?? error).slice(0, 500));
+  safe.name = typeof source?.name === 'string' ? source.name : 'Error';
+  return safe;
+}
+
+/**
  * A typed provider error. The message names the provider, the operation and the service's
  * non-secret reason (an error name such as `AccessDeniedException` or `CKR_PIN_INCORRECT`), never
- * key material, a PIN, a token or a wrapped key; the service's own error stays as `cause` for
- * operators' logs.
+ * key material, a PIN, a token or a wrapped key; the service's error name and message stay as
+ * `cause` for operators' logs (not the SDK's error object, which may hold the request's headers).
  * @internal
  */
 export function providerError(
@@ -49,7 +61,7 @@ export function providerError(
     code,
     `Key provider ${provider}: ${operation}${on} failed with ${reason}: ${WHAT_TO_DO[code]}`,
     details,
-    cause === undefined ? undefined : { cause },
+    cause === undefined ? undefined : { cause: sanitizeCause(cause) },
   );
 }
 

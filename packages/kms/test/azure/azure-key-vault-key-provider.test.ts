@@ -6,6 +6,7 @@
  * pair, and checks what the SDK sent. No network, no Azure account: this proves the requests
  * and the handling of the answers, not Key Vault itself.
  */
+import { inspect } from 'node:util';
 import {
   constants,
   generateKeyPairSync,
@@ -254,6 +255,8 @@ describe('AzureKeyVaultKeyProvider (@azure/keyvault-keys against a local Key Vau
     const denied = await errorOf(provider().wrapKey(randomBytes(32), { keyId: 'pii', version: 1 }));
     expect(denied.code).toBe(ErrorCodes.CRYPTO_KMS_ACCESS_DENIED);
     expect(`${denied.message}${JSON.stringify(denied.details)}`).not.toContain('stub-access-token');
+    // Nor in the cause (the SDK's RestError holds the request and its Authorization header).
+    expect(inspect(denied, { depth: 20 })).not.toContain('stub-access-token');
     stub.handle((req) =>
       req.headers.authorization === undefined || req.method === 'GET'
         ? vault(req)

@@ -5,6 +5,7 @@
  * errors as `{ error: { code, message, status } }`), and checks what the SDK sent. No network,
  * no Google account: this proves the requests and the handling of the answers, not Cloud KMS.
  */
+import { inspect } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { ErrorCodes, KeyRing, MemoryKeyStore } from '@bulwark/core';
 import { OAuth2Client } from 'google-auth-library';
@@ -178,6 +179,7 @@ describe('GcpKmsKeyProvider (@google-cloud/kms REST transport against a local Cl
     expect(denied.code).toBe(ErrorCodes.CRYPTO_KMS_ACCESS_DENIED);
     expect(denied.message).toContain('PERMISSION_DENIED');
     expect(denied.message).not.toContain('ya29');
+    expect(inspect(denied, { depth: 20 })).not.toContain('ya29'); // gaxios errors carry the request config
     expect(stub.requests).toHaveLength(1);
     stub.handle(() => gcpError(400, 'FAILED_PRECONDITION'));
     expect(await codeOf(p.wrapKey(randomBytes(32), { keyId: 'pii', version: 1 }))).toBe(

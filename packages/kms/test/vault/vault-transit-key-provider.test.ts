@@ -4,6 +4,7 @@
  * rewrap/<key>, `{ data: … }` / `{ errors: [...] }`), and checks the requests. No Vault here: this
  * proves the requests and the handling of Vault's answers, not Vault itself.
  */
+import { inspect } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { ErrorCodes, KeyRing, MemoryKeyStore } from '@bulwark/core';
 import { VaultTransitKeyProvider } from '../../src/vault';
@@ -182,7 +183,7 @@ describe('VaultTransitKeyProvider (fetch against a local transit stand-in)', () 
   it('maps refusals to typed errors, without retrying them and without the token', async () => {
     const denied = await errorOf(provider({ token: 'hvs.wrong' }).masterKeyId());
     expect(denied.code).toBe(ErrorCodes.CRYPTO_KMS_ACCESS_DENIED);
-    expect(`${denied.message}${JSON.stringify(denied.details)}`).not.toMatch(/hvs\./);
+    expect(inspect(denied, { depth: 20 })).not.toMatch(/hvs\./);
     expect(stub.requests).toHaveLength(1);
     // A key that does not exist (Vault would upsert it on encrypt: refused before).
     expect(
