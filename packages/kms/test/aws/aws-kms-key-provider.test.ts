@@ -7,6 +7,7 @@
 import { inspect } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { ErrorCodes, KeyRing, MemoryKeyStore } from '@bulwark/core';
+import { problemFor } from '@bulwark/core/http';
 import { AwsKmsKeyProvider } from '../../src/aws';
 import { codeOf, errorOf } from '../support/codes';
 import { startHttpStub, type HttpStub, type StubRequest, type StubResponse } from '../support/http-stub';
@@ -151,6 +152,22 @@ describe('AwsKmsKeyProvider (AWS SDK v3 against a local KMS stand-in)', () => {
     const again = await KeyRing.open({ provider: provider(), store });
     expect(again.decryptString(envelope, { aad: 'users.email' })).toBe('ada@example.com');
     await again.close();
+  });
+
+  it('keeps an open ring working through a KMS outage; what needs KMS fails with a retryable 503', async () => {
+    const ring = await KeyRing.open({ provider: provider({ maxAttempts: 1 }), store: new MemoryKeyStore() });
+    await ring.createKey('pii');
+    stub.handle(() => kmsError('KMSInternalException', 500));
+    // Data keys are cached: values still encrypt and decrypt.
+    const envelope = ring.encrypt('pii', 'ada@example.com', { aad: 'users.email' });
+    expect(ring.decryptString(envelope, { aad: 'users.email' })).toBe('ada@example.com');
+    // A new key needs a wrap by KMS.
+    const error = await errorOf(ring.createKey('phi'));
+    expect(error.code).toBe(ErrorCodes.CRYPTO_KMS_UNAVAILABLE);
+    const problem = problemFor(error, { requestId: 'r-1' });
+    expect(problem.status).toBe(503);
+    expect(JSON.stringify(problem.body)).not.toMatch(/kms|arn:|phi/i); // the answer names nothing
+    await ring.close();
   });
 
   it('retries throttling and 5xx with the SDK retry strategy, then succeeds', async () => {

@@ -252,6 +252,20 @@ describeWithSoftHsm('Pkcs11KeyProvider against SoftHSM2', () => {
     expect(await provider('leaky', { allowExtractableMasterKey: true }).masterKeyId()).toMatch(/^p11:leaky:/);
   });
 
+  it('closes while wraps are running: each finishes or fails ERR_CRYPTO_CLOSED, none crashes', async () => {
+    const p = provider('master-v1', { sessions: 2 });
+    await p.masterKeyId();
+    const running = Array.from({ length: 12 }, (_, i) => p.wrapKey(randomBytes(32), { keyId: 'k', version: i + 1 }));
+    await p.close();
+    const settled = await Promise.allSettled(running);
+    for (const result of settled) {
+      if (result.status === 'fulfilled') expect(result.value).toMatch(/^p11g1\./);
+      else expect(result.reason).toMatchObject({ code: ErrorCodes.CRYPTO_CLOSED });
+    }
+    // The library was released: a new provider opens the token again.
+    expect(await provider('master-v1').masterKeyId()).toMatch(/^p11:master-v1:/);
+  });
+
   it('refuses calls after close() with ERR_CRYPTO_CLOSED', async () => {
     const p = provider('master-v1');
     await p.masterKeyId();
