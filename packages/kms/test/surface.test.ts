@@ -13,7 +13,7 @@ const SURFACE = {
   aws: ['AwsKmsKeyProvider'],
   gcp: ['GcpKmsKeyProvider'],
   azure: ['AzureKeyVaultKeyProvider'],
-  vault: ['VaultTransitKeyProvider'],
+  vault: ['VaultTransitKeyProvider', 'rewrapTransitKeys'],
 } as const;
 const SDKS = ['@aws-sdk/client-kms', '@google-cloud/kms', '@azure/keyvault-keys', 'pkcs11js'];
 

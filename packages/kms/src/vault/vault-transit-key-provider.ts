@@ -183,6 +183,21 @@ export class VaultTransitKeyProvider implements KeyProvider {
     return this.toBlob(data.ciphertext, 'rewrap');
   }
 
+  /** The transit key's latest version, read fresh from Vault (`GET /keys/<key>`). */
+  async latestVersion(): Promise<number> {
+    const data = await this.call('reading the key', undefined, 'GET', `/keys/${this.keyName}`);
+    const latest = data.latest_version;
+    if (!Number.isSafeInteger(latest) || (latest as number) < 1) {
+      throw providerError(
+        ErrorCodes.CRYPTO_KEY_PROVIDER,
+        this.name,
+        'reading the key',
+        'an answer without latest_version',
+      );
+    }
+    return latest as number;
+  }
+
   /** The transit key version a stored wrapped key is under (undefined if it is not one of ours). */
   keyVersion(wrapped: string): number | undefined {
     const parts = parseBlob(wrapped, FORMAT, 2);

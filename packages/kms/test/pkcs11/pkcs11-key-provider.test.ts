@@ -255,7 +255,9 @@ describeWithSoftHsm('Pkcs11KeyProvider against SoftHSM2', () => {
   it('closes while wraps are running: each finishes or fails ERR_CRYPTO_CLOSED, none crashes', async () => {
     const p = provider('master-v1', { sessions: 2 });
     await p.masterKeyId();
-    const running = Array.from({ length: 12 }, (_, i) => p.wrapKey(randomBytes(32), { keyId: 'k', version: i + 1 }));
+    const running = Array.from({ length: 12 }, (_, i) =>
+      p.wrapKey(randomBytes(32), { keyId: 'k', version: i + 1 }),
+    );
     await p.close();
     const settled = await Promise.allSettled(running);
     for (const result of settled) {

@@ -7,7 +7,7 @@
 import { inspect } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { ErrorCodes, KeyRing, MemoryKeyStore } from '@bulwark/core';
-import { VaultTransitKeyProvider } from '../../src/vault';
+import { rewrapTransitKeys, VaultTransitKeyProvider } from '../../src/vault';
 import { codeOf, errorOf } from '../support/codes';
 import { startHttpStub, type HttpStub, type StubRequest, type StubResponse } from '../support/http-stub';
 
@@ -139,6 +139,84 @@ describe('VaultTransitKeyProvider (fetch against a local transit stand-in)', () 
     expect(await codeOf(p.unwrapKey(v1, { keyId: 'pii', version: 1 }))).toBe(
       ErrorCodes.CRYPTO_KEY_UNWRAP_FAILED,
     );
+  });
+
+  it('re-wraps a whole key store to the latest transit version in Vault, so min_decryption_version can rise', async () => {
+    const store = new MemoryKeyStore();
+    const ring = await KeyRing.open({ provider: provider(), store });
+    await ring.createKey('pii');
+    const envelope = ring.encrypt('pii', 'ada@example.com', { aad: 'users.email' });
+    const subjectValue = await ring.encryptForSubject('subject-1', 'grace', { aad: 'notes.body' });
+    await ring.close();
+
+    transit.state.latest = 2; // vault write -f transit/keys/bulwark/rotate
+    const report = await rewrapTransitKeys(provider(), store);
+    expect(report).toMatchObject({
+      latestVersion: 2,
+      rewrapped: 3,
+      current: 0,
+      foreign: 0,
+      conflicts: 0,
+      failed: [],
+      lowestVersion: 2,
+      finished: true,
+    });
+    const rewraps = stub.requests.filter((r) => r.path === '/v1/transit/rewrap/bulwark');
+    expect(rewraps).toHaveLength(3);
+    expect(rewraps.every((r) => r.json.plaintext === undefined && typeof r.json.context === 'string')).toBe(
+      true,
+    );
+
+    transit.state.minDecryption = 2; // safe now: nothing under v1 is left
+    const after = await KeyRing.open({ provider: provider(), store });
+    expect(after.decryptString(envelope, { aad: 'users.email' })).toBe('ada@example.com');
+    expect(await after.decryptStringForSubject('subject-1', subjectValue, { aad: 'notes.body' })).toBe(
+      'grace',
+    );
+    await after.close();
+    // Resumable / idempotent: a second run finds everything current.
+    expect(await rewrapTransitKeys(provider(), store)).toMatchObject({
+      rewrapped: 0,
+      current: 3,
+      lowestVersion: 2,
+    });
+
+    // A key of another master key (a rotation between providers in progress) is left alone.
+    const mixed = new MemoryKeyStore();
+    const legacy = 'mk1.k1-AAAAAAAAAAAAAAAAAAAAAA.kw1.AAAA.BBBB';
+    await mixed.insertKeyVersion('legacy', {
+      version: 1,
+      algorithm: 'aes-256-gcm',
+      createdAt: new Date().toISOString(),
+      wrappedKey: legacy,
+    });
+    expect(await rewrapTransitKeys(provider(), mixed)).toMatchObject({
+      rewrapped: 0,
+      foreign: 1,
+      lowestVersion: undefined,
+    });
+    expect((await mixed.loadKeys())[0]!.versions[0]!.wrappedKey).toBe(legacy);
+  });
+
+  it('reports the records Vault refuses to re-wrap and leaves them as they were', async () => {
+    const store = new MemoryKeyStore();
+    const ring = await KeyRing.open({ provider: provider(), store });
+    await ring.createKey('pii');
+    await ring.close();
+    const before = JSON.stringify(await store.loadKeys());
+    transit.state.latest = 2;
+    stub.handle((req) =>
+      req.path.includes('/rewrap/')
+        ? { status: 403, body: { errors: ['permission denied'] } }
+        : transit.handler(req),
+    );
+    const report = await rewrapTransitKeys(provider(), store);
+    expect(report.failed).toEqual([
+      { record: 'ring', code: ErrorCodes.CRYPTO_KMS_ACCESS_DENIED },
+      { record: 'key:pii/1', code: ErrorCodes.CRYPTO_KMS_ACCESS_DENIED },
+    ]);
+    expect(report).toMatchObject({ rewrapped: 0, lowestVersion: 1 }); // do not raise min_decryption_version
+    expect(JSON.stringify(await store.loadKeys())).toBe(before);
   });
 
   it('backs a KeyRing', async () => {
