@@ -211,6 +211,15 @@ describeWithSoftHsm('Pkcs11KeyProvider against SoftHSM2', () => {
     );
   });
 
+  it('answers a PKCS#11 library that does not load with a typed error, then still opens the right one', async () => {
+    const error = await errorOf(
+      provider('master-v1', { library: join(token.dir, 'no-such-library.so') }).masterKeyId(),
+    );
+    expect(error.code).toBe(ErrorCodes.CRYPTO_KEY_PROVIDER);
+    expect(error.message).toContain('loading the PKCS#11 library');
+    expect(await provider('master-v1').masterKeyId()).toMatch(/^p11:master-v1:/);
+  });
+
   it('keeps the master key in the token: CKA_VALUE cannot be read, and an extractable key is refused', async () => {
     const module = new pkcs11js.PKCS11();
     module.load(token.library);
