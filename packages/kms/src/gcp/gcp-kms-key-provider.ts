@@ -1,5 +1,4 @@
 import { KeyManagementServiceClient } from '@google-cloud/kms';
-import type { CallOptions } from 'google-gax';
 import { BulwarkCryptoError, ErrorCodes, type KeyProvider, type KeyWrapContext } from '@bulwark/core';
 import { crc32c } from '../lib/crc32c';
 import {
@@ -99,7 +98,22 @@ export class GcpKmsKeyProvider implements KeyProvider {
   private readonly keyName: string;
   private readonly client: KeyManagementServiceClient;
   private readonly ownsClient: boolean;
-  private readonly callOptions: CallOptions;
+  /** gax CallOptions (typed here so the declarations need not import google-gax). */
+  private readonly callOptions: {
+    timeout: number;
+    retry: {
+      retryCodes: number[];
+      backoffSettings: {
+        initialRetryDelayMillis: number;
+        retryDelayMultiplier: number;
+        maxRetryDelayMillis: number;
+        initialRpcTimeoutMillis: number;
+        rpcTimeoutMultiplier: number;
+        maxRpcTimeoutMillis: number;
+        maxRetries: number;
+      };
+    };
+  };
   private readonly timeoutMs: number;
   private closed = false;
 
