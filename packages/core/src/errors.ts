@@ -172,6 +172,10 @@ export const ErrorCodes = {
   // identity (sign-in paths, sessions)
   SIGNIN_NOT_PROVISIONED: 'ERR_SIGNIN_NOT_PROVISIONED', // the identity provider accepted the user, the app's provisioning hook refused (403)
   SIGNIN_FAILED: 'ERR_SIGNIN_FAILED', // credentials or provider response refused; details.reason says which check (401)
+  // crypto: HSM and cloud KMS master-key providers (@bulwark/kms)
+  CRYPTO_KMS_UNAVAILABLE: 'ERR_CRYPTO_KMS_UNAVAILABLE', // the HSM / KMS did not answer, throttled or failed (5xx) after the provider's retries, or timed out; retry later
+  CRYPTO_KMS_ACCESS_DENIED: 'ERR_CRYPTO_KMS_ACCESS_DENIED', // the HSM / KMS refused the caller: wrong PIN or token, credentials missing or without permission on the key
+  CRYPTO_MASTER_KEY_UNUSABLE: 'ERR_CRYPTO_MASTER_KEY_UNUSABLE', // the master key is missing, disabled, pending deletion or not allowed to encrypt / decrypt
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -277,6 +277,10 @@ const BY_CODE = {
     detail: 'Your sign-in was accepted, but this application has no account for you.',
   },
   [ErrorCodes.SIGNIN_FAILED]: { status: 401, title: 'Unauthorized', detail: 'Sign-in failed.' },
+  // crypto: HSM / cloud KMS master keys (server-side state; a KMS outage is retryable)
+  [ErrorCodes.CRYPTO_KMS_UNAVAILABLE]: UNAVAILABLE,
+  [ErrorCodes.CRYPTO_KMS_ACCESS_DENIED]: INTERNAL,
+  [ErrorCodes.CRYPTO_MASTER_KEY_UNUSABLE]: INTERNAL,
 } satisfies Record<ErrorCode, Mapping>;
 
 /**

@@ -1,0 +1,5 @@
+export {
+  AzureKeyVaultKeyProvider,
+  type AzureKeyVaultKeyProviderOptions,
+  type AzureWrapAlgorithm,
+} from './azure-key-vault-key-provider';

@@ -1,0 +1,1 @@
+export { GcpKmsKeyProvider, type GcpKmsKeyProviderOptions } from './gcp-kms-key-provider';
