@@ -121,6 +121,7 @@ export const MAIN_VALUES = [
   'verifyErasureReceipt',
   'verifyEvidenceSnapshot',
   'verifyInclusion',
+  'LEGACY_ALGORITHMS',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
@@ -400,6 +401,7 @@ export const MAIN_TYPES = [
   'VerifyAuditLogOptions',
   'ViolationSeverity',
   'Weekday',
+  'LegacyAlgorithm',
 ] as const;
 
 export const HTTP_VALUES = [
@@ -465,6 +467,14 @@ export const HTTP_VALUES = [
   'serializeCookie',
   'trustProxyFromEnv',
   'watchRequestAudit',
+  'BodyAllowlist',
+  'CorsPolicy',
+  'FetchMetadataPolicy',
+  'RequestRateLimiter',
+  'clearSiteDataValue',
+  'markPrivateResponse',
+  'mergeVary',
+  'rateLimitHeaders',
 ] as const;
 export const HTTP_TYPES = [
   'ArrivingRequest',
@@ -519,6 +529,18 @@ export const HTTP_TYPES = [
   'SecurityHeaderOptions',
   'TrustProxyOption',
   'UnreadBodyExchange',
+  'BodyAllowlistOptions',
+  'CorsOptions',
+  'CorsRequest',
+  'CorsDecision',
+  'FetchMetadataOptions',
+  'FetchMetadataRequest',
+  'RateLimitOptions',
+  'RateLimitWindow',
+  'RateLimitSubject',
+  'RateLimitOutcome',
+  'ClearSiteDataType',
+  'ResponseHeaders',
 ] as const;
 
 export const STORE_VALUES = [
