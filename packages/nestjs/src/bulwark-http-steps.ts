@@ -13,7 +13,7 @@ import { securityHeaders } from './security-headers';
 export interface BulwarkHttpSteps {
   /** In run order (request id first). */
   readonly steps: readonly PlatformMiddleware[];
-  /** The steps by name, in run order: `['requestId', 'securityHeaders', 'inputGuard', 'csrf']`. */
+  /** The steps by name, in run order: `['requestId', 'securityHeaders', 'cors', 'fetchMetadata', 'inputGuard', 'csrf']`. */
   readonly order: readonly string[];
   /**
    * Sets the security headers on a response that never passed the header step (an error raised

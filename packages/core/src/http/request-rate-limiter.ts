@@ -50,8 +50,8 @@ export interface RateLimitOptions {
 
 /** Who a request is counted for. */
 export interface RateLimitSubject {
-  /** The authenticated principal (`type:id`), if any. */
-  user?: string;
+  /** The authenticated principal, if any. */
+  principal?: { readonly type: string; readonly id: string };
   /** The client address (from TrustedProxies). */
   ip?: string;
 }
@@ -183,7 +183,7 @@ export class RequestRateLimiter {
     }
     const keys: Array<[Counter, string]> = [];
     for (const c of this.#counters) {
-      const key = c.scope === 'user' ? userKey(subject.user) : clientAddressKey(subject.ip, this.#v6Bits);
+      const key = c.scope === 'user' ? userKey(subject.principal) : clientAddressKey(subject.ip, this.#v6Bits);
       if (key !== undefined) keys.push([c, key]);
     }
     if (keys.length === 0) return { headers: { 'ratelimit-policy': this.#policyHeader } };
@@ -240,9 +240,11 @@ export class RequestRateLimiter {
 }
 
 /** A principal as a store key: hashed, so ids (often e-mail addresses) never sit in Redis. */
-function userKey(user: string | undefined): string | undefined {
-  if (user === undefined || user.length === 0) return undefined;
-  return createHash('sha256').update(user).digest('base64url').slice(0, 32);
+function userKey(principal: RateLimitSubject['principal']): string | undefined {
+  if (typeof principal?.id !== 'string' || principal.id.length === 0) return undefined;
+  // Length-prefixed so no (type, id) pair can be re-split into another.
+  const name = `${principal.type.length}:${principal.type}:${principal.id}`;
+  return createHash('sha256').update(name).digest('base64url').slice(0, 32);
 }
 
 /** The headers a refusal of `consume()` carries, for the adapter to set before answering. */
