@@ -32,7 +32,11 @@ export interface AsvsDriver {
   /** Builds the adapter's bundle alone (for option errors). */
   bulwark(kit: BulwarkHttpKit, options: Record<string, unknown>): unknown;
   /** A running app: the bundle with `options`, then `routes`; answers on `url`. */
-  start(kit: BulwarkHttpKit, options: Record<string, unknown>, routes: AsvsRoute[]): Promise<{ url: string; close(): Promise<void> }>;
+  start(
+    kit: BulwarkHttpKit,
+    options: Record<string, unknown>,
+    routes: AsvsRoute[],
+  ): Promise<{ url: string; close(): Promise<void> }>;
 }
 
 const PROBLEM = /^application\/problem\+json/;
@@ -41,7 +45,9 @@ const PARTNER = 'https://partner.example.org';
 const CSRF = { secret: 'a-csrf-secret-of-at-least-32-bytes!!', cookie: { secure: false } };
 const PRODUCTION_OFF = { production: false };
 
-const echo: AsvsRoute['handle'] = (req) => ({ body: { body: req.body ?? null, who: req.principal?.id ?? null } });
+const echo: AsvsRoute['handle'] = (req) => ({
+  body: { body: req.body ?? null, who: req.principal?.id ?? null },
+});
 
 export function asvsHttpContract(driver: AsvsDriver): void {
   let t: TestKit;
@@ -68,11 +74,20 @@ export function asvsHttpContract(driver: AsvsDriver): void {
     return { token: (res.body as { token: string }).token, cookie: setCookie[0]!.split(';')[0]! };
   }
 
-  const form: AsvsRoute = { method: 'get', path: '/form', handle: (req) => ({ body: { token: req.csrfToken!() } }) };
+  const form: AsvsRoute = {
+    method: 'get',
+    path: '/form',
+    handle: (req) => ({ body: { token: req.csrfToken!() } }),
+  };
 
   describe(`${driver.name}: mass assignment (ASVS V15.3.3)`, () => {
     const routes: AsvsRoute[] = [
-      { method: 'put', path: '/profile', allowFields: { fields: ['name', 'address.city', 'tags'] }, handle: echo },
+      {
+        method: 'put',
+        path: '/profile',
+        allowFields: { fields: ['name', 'address.city', 'tags'] },
+        handle: echo,
+      },
       {
         method: 'put',
         path: '/profile-strip',
@@ -83,16 +98,23 @@ export function asvsHttpContract(driver: AsvsDriver): void {
 
     it('refuses a body with a field outside the route allowlist (a role escalation), naming the fields', async () => {
       const url = await start({ authenticate: false }, routes);
-      const ok = await request(url).put('/profile').send({ name: 'Ann', address: { city: 'Oslo' } }).expect(200);
+      const ok = await request(url)
+        .put('/profile')
+        .send({ name: 'Ann', address: { city: 'Oslo' } })
+        .expect(200);
       expect(ok.body.body).toEqual({ name: 'Ann', address: { city: 'Oslo' } });
-      const attack = await request(url).put('/profile').send({ name: 'Ann', role: 'admin', address: { city: 'Oslo', owner: 'x' } });
+      const attack = await request(url)
+        .put('/profile')
+        .send({ name: 'Ann', role: 'admin', address: { city: 'Oslo', owner: 'x' } });
       expect(attack.status).toBe(400);
       expect(attack.headers['content-type']).toMatch(PROBLEM);
       expect(attack.body).toMatchObject({ code: ErrorCodes.HTTP_UNKNOWN_FIELD, status: 400 });
       expect(attack.body.detail).toContain('role');
       expect(attack.body.detail).toContain('address.owner');
       // A body that is not an object has no field list to check against.
-      const array = await request(url).put('/profile').send([{ role: 'admin' }]);
+      const array = await request(url)
+        .put('/profile')
+        .send([{ role: 'admin' }]);
       expect(array.status).toBe(400);
       expect(array.body.code).toBe(ErrorCodes.HTTP_MALFORMED_BODY);
     });
@@ -108,7 +130,12 @@ export function asvsHttpContract(driver: AsvsDriver): void {
   });
 
   describe(`${driver.name}: CORS by exact-match allowlist (ASVS V3.4.2)`, () => {
-    const cors = { origins: [APP], credentials: true, headers: ['content-type', 'x-csrf-token'], maxAge: 300 };
+    const cors = {
+      origins: [APP],
+      credentials: true,
+      headers: ['content-type', 'x-csrf-token'],
+      maxAge: 300,
+    };
     const routes: AsvsRoute[] = [{ method: 'get', path: '/data', handle: echo }];
 
     it('answers an allowed origin with its own origin, credentials and Vary: Origin; others get no CORS header', async () => {
@@ -154,7 +181,11 @@ export function asvsHttpContract(driver: AsvsDriver): void {
         { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'GET' },
         { Origin: APP, 'Access-Control-Request-Method': 'TRACE' },
         { Origin: APP, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'x-admin' },
-        { Origin: APP, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'a,'.repeat(2000) },
+        {
+          Origin: APP,
+          'Access-Control-Request-Method': 'PUT',
+          'Access-Control-Request-Headers': 'a,'.repeat(2000),
+        },
       ];
       for (const headers of refusals) {
         const res = await request(url).options('/data').set(headers);
@@ -179,8 +210,16 @@ export function asvsHttpContract(driver: AsvsDriver): void {
   });
 
   describe(`${driver.name}: Fetch Metadata in front of the CSRF token (ASVS V3.5.3, V3.2.1)`, () => {
-    const transfer: AsvsRoute = { method: 'post', path: '/transfer', handle: () => ({ body: { done: true } }) };
-    const webhook: AsvsRoute = { method: 'post', path: '/hooks/payment', handle: () => ({ body: { hook: true } }) };
+    const transfer: AsvsRoute = {
+      method: 'post',
+      path: '/transfer',
+      handle: () => ({ body: { done: true } }),
+    };
+    const webhook: AsvsRoute = {
+      method: 'post',
+      path: '/hooks/payment',
+      handle: () => ({ body: { hook: true } }),
+    };
     const page: AsvsRoute = { method: 'get', path: '/page', handle: () => ({ body: { page: true } }) };
     const options = {
       authenticate: false,
@@ -199,11 +238,20 @@ export function asvsHttpContract(driver: AsvsDriver): void {
         .set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'cors', 'Sec-Fetch-Dest': 'empty' });
       expect(crossSite.status).toBe(403);
       expect(crossSite.body.code).toBe(ErrorCodes.HTTP_CROSS_SITE_REFUSED);
-      const sameOrigin = { 'Sec-Fetch-Site': 'same-origin', 'Sec-Fetch-Mode': 'cors', 'Sec-Fetch-Dest': 'empty' };
+      const sameOrigin = {
+        'Sec-Fetch-Site': 'same-origin',
+        'Sec-Fetch-Mode': 'cors',
+        'Sec-Fetch-Dest': 'empty',
+      };
       const noToken = await request(url).post('/transfer').set('Cookie', cookie).set(sameOrigin);
       expect(noToken.status).toBe(403);
       expect(noToken.body.code).toBe(ErrorCodes.CSRF_INVALID);
-      await request(url).post('/transfer').set('Cookie', cookie).set('x-csrf-token', token).set(sameOrigin).expect(200);
+      await request(url)
+        .post('/transfer')
+        .set('Cookie', cookie)
+        .set('x-csrf-token', token)
+        .set(sameOrigin)
+        .expect(200);
       // No Fetch Metadata (an old browser, a server-to-server client): the CSRF token decides.
       await request(url).post('/transfer').set('Cookie', cookie).set('x-csrf-token', token).expect(200);
       expect((await request(url).post('/transfer').set('Cookie', cookie)).status).toBe(403);
@@ -226,8 +274,17 @@ export function asvsHttpContract(driver: AsvsDriver): void {
         expect(res.status).toBe(403);
         expect(res.body.code).toBe(ErrorCodes.HTTP_CROSS_SITE_REFUSED);
       }
-      const crossSite = { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'cors', 'Sec-Fetch-Dest': 'empty' };
-      await request(url).post('/hooks/payment').set('Cookie', cookie).set('x-csrf-token', token).set(crossSite).expect(200);
+      const crossSite = {
+        'Sec-Fetch-Site': 'cross-site',
+        'Sec-Fetch-Mode': 'cors',
+        'Sec-Fetch-Dest': 'empty',
+      };
+      await request(url)
+        .post('/hooks/payment')
+        .set('Cookie', cookie)
+        .set('x-csrf-token', token)
+        .set(crossSite)
+        .expect(200);
       await request(url)
         .post('/transfer')
         .set('Cookie', cookie)
@@ -241,8 +298,17 @@ export function asvsHttpContract(driver: AsvsDriver): void {
   describe(`${driver.name}: private responses (ASVS V14.3.2, V14.3.1)`, () => {
     const routes: AsvsRoute[] = [
       { method: 'get', path: '/me', handle: echo },
-      { method: 'get', path: '/avatar', handle: () => ({ body: {}, headers: { 'Cache-Control': 'private, max-age=60' } }) },
-      { method: 'post', path: '/logout', clearSiteData: true, handle: () => ({ status: 200, body: { bye: true } }) },
+      {
+        method: 'get',
+        path: '/avatar',
+        handle: () => ({ body: {}, headers: { 'Cache-Control': 'private, max-age=60' } }),
+      },
+      {
+        method: 'post',
+        path: '/logout',
+        clearSiteData: true,
+        handle: () => ({ status: 200, body: { bye: true } }),
+      },
     ];
 
     it('marks authenticated responses no-store unless the handler chose its own; logout clears site data', async () => {
@@ -299,7 +365,10 @@ export function asvsHttpContract(driver: AsvsDriver): void {
       const ok = await request(url).post('/export').set('Authorization', alice).expect(200);
       expect(ok.headers['ratelimit-policy']).toBe('"export-user";q=1;w=60');
       expect((await request(url).post('/export').set('Authorization', alice)).status).toBe(429);
-      await request(url).post('/export').set('Authorization', `Bearer ${await t.sign('bob')}`).expect(200);
+      await request(url)
+        .post('/export')
+        .set('Authorization', `Bearer ${await t.sign('bob')}`)
+        .expect(200);
     });
   });
 
@@ -311,7 +380,10 @@ export function asvsHttpContract(driver: AsvsDriver): void {
     });
 
     it('does not read the CSRF token from the query string unless allowTokenInQuery is set', async () => {
-      const url = await start({ authenticate: false, csrf: CSRF }, [form, { method: 'post', path: '/transfer', handle: echo }]);
+      const url = await start({ authenticate: false, csrf: CSRF }, [
+        form,
+        { method: 'post', path: '/transfer', handle: echo },
+      ]);
       const { token, cookie } = await csrfPair(url);
       const res = await request(url).post(`/transfer?_csrf=${token}`).set('Cookie', cookie);
       expect(res.status).toBe(403);

@@ -17,7 +17,8 @@ export function cors(options: CorsOptions): RequestHandler {
       res.setHeader('Vary', mergeVary(res.getHeader('Vary') as string | undefined, ['Origin']));
       return next(err);
     }
-    if (decision.vary.length > 0) res.setHeader('Vary', mergeVary(res.getHeader('Vary') as string | undefined, decision.vary));
+    if (decision.vary.length > 0)
+      res.setHeader('Vary', mergeVary(res.getHeader('Vary') as string | undefined, decision.vary));
     for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
     if (!decision.preflight) return next();
     res.statusCode = 204;

@@ -15,7 +15,8 @@ const driver: AsvsDriver = {
       const steps: RequestHandler[] = [];
       if (route.clearSiteData === true) steps.push(clearSiteData());
       if (route.rateLimit !== undefined) steps.push(rateLimit(route.rateLimit));
-      if (route.allowFields !== undefined) steps.push(allowFields(route.allowFields.fields, route.allowFields.options));
+      if (route.allowFields !== undefined)
+        steps.push(allowFields(route.allowFields.fields, route.allowFields.options));
       app[route.method](route.path, ...steps, (req, res) => {
         const out = route.handle({
           body: req.body,

@@ -71,9 +71,18 @@ describeWithService('redis', 'rateLimit on Redis across instances (express)', ()
     }
     const alice = `Bearer ${await t.sign('alice')}`;
     const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) statuses.push((await request(apps[i % 2]!.url).get('/me').set('Authorization', alice)).status);
+    for (let i = 0; i < 6; i++)
+      statuses.push(
+        (
+          await request(apps[i % 2]!.url)
+            .get('/me')
+            .set('Authorization', alice)
+        ).status,
+      );
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
-    const other = await request(apps[1]!.url).get('/me').set('Authorization', `Bearer ${await t.sign('bob')}`);
+    const other = await request(apps[1]!.url)
+      .get('/me')
+      .set('Authorization', `Bearer ${await t.sign('bob')}`);
     expect(other.status).toBe(200);
     expect(other.headers.ratelimit).toMatch(/^"api-user";r=3;/);
     // Store keys hold a hash of the principal, never its id.

@@ -1,5 +1,9 @@
 import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
-import { BearerAuthenticator, markPrivateResponse, type BearerAuthenticatorOptions } from '@bulwark/core/http';
+import {
+  BearerAuthenticator,
+  markPrivateResponse,
+  type BearerAuthenticatorOptions,
+} from '@bulwark/core/http';
 import type { Middleware } from 'koa';
 import { bulwarkState } from './request-state';
 

@@ -1,7 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
-import { allowFields, bulwark, clearSiteData, rateLimit, type BulwarkOptions, type BulwarkState } from '../src';
+import {
+  allowFields,
+  bulwark,
+  clearSiteData,
+  rateLimit,
+  type BulwarkOptions,
+  type BulwarkState,
+} from '../src';
 import { asvsHttpContract, type AsvsDriver } from '../../../test/support/asvs-http-contract';
 
 /** The ASVS request-path contract's driver for Koa. */
@@ -18,7 +25,8 @@ const driver: AsvsDriver = {
       const steps: Middleware<BulwarkState>[] = [];
       if (route.clearSiteData === true) steps.push(clearSiteData());
       if (route.rateLimit !== undefined) steps.push(rateLimit(route.rateLimit));
-      if (route.allowFields !== undefined) steps.push(allowFields(route.allowFields.fields, route.allowFields.options));
+      if (route.allowFields !== undefined)
+        steps.push(allowFields(route.allowFields.fields, route.allowFields.options));
       router[route.method](route.path, ...steps, (ctx) => {
         const csrfToken = ctx.state.csrfToken;
         const out = route.handle({

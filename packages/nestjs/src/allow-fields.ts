@@ -11,6 +11,12 @@ export const BULWARK_ALLOW_FIELDS = 'bulwark:allow-fields';
  * names or dotted paths (`address.city`). Checked when the class is defined (a bad list fails the
  * boot). A method's own `@AllowFields` replaces the controller's.
  */
-export function AllowFields(fields: readonly string[], options: BodyAllowlistOptions = {}): CustomDecorator<string> {
-  return SetMetadata(BULWARK_ALLOW_FIELDS, new BodyAllowlist(fields, { configPath: 'AllowFields', ...options }));
+export function AllowFields(
+  fields: readonly string[],
+  options: BodyAllowlistOptions = {},
+): CustomDecorator<string> {
+  return SetMetadata(
+    BULWARK_ALLOW_FIELDS,
+    new BodyAllowlist(fields, { configPath: 'AllowFields', ...options }),
+  );
 }

@@ -72,7 +72,10 @@ export class BulwarkGuard implements CanActivate {
         req.user ??= principal;
         if (this.runtime.noStore) markPrivateResponse(raw);
       }
-      const clearSiteData = this.reflector.getAllAndOverride<string | undefined>(BULWARK_CLEAR_SITE_DATA, targets);
+      const clearSiteData = this.reflector.getAllAndOverride<string | undefined>(
+        BULWARK_CLEAR_SITE_DATA,
+        targets,
+      );
       if (clearSiteData !== undefined) raw.setHeader('Clear-Site-Data', clearSiteData);
 
       const routeLimit = this.reflector.getAllAndOverride<RateLimitMetadata | false | undefined>(
@@ -80,11 +83,16 @@ export class BulwarkGuard implements CanActivate {
         targets,
       );
       const limiters: RequestRateLimiter[] = [];
-      if (routeLimit !== false && this.runtime.rateLimiter !== undefined) limiters.push(this.runtime.rateLimiter);
-      if (routeLimit !== undefined && routeLimit !== false) limiters.push(this.runtime.routeLimiter(routeLimit));
+      if (routeLimit !== false && this.runtime.rateLimiter !== undefined)
+        limiters.push(this.runtime.rateLimiter);
+      if (routeLimit !== undefined && routeLimit !== false)
+        limiters.push(this.runtime.routeLimiter(routeLimit));
       for (const limiter of limiters) await consume(limiter, principal, clientIp(req), raw);
 
-      const allowlist = this.reflector.getAllAndOverride<BodyAllowlist | undefined>(BULWARK_ALLOW_FIELDS, targets);
+      const allowlist = this.reflector.getAllAndOverride<BodyAllowlist | undefined>(
+        BULWARK_ALLOW_FIELDS,
+        targets,
+      );
       if (allowlist !== undefined) {
         const body = allowlist.apply(req.body);
         if (body !== req.body) req.body = body;
@@ -152,7 +160,8 @@ async function consume(
     ({ headers } = await limiter.consume({ principal, ip }));
   } catch (error) {
     const refused = rateLimitHeaders(error);
-    if (refused !== undefined) for (const [name, value] of Object.entries(refused)) res.setHeader(name, value);
+    if (refused !== undefined)
+      for (const [name, value] of Object.entries(refused)) res.setHeader(name, value);
     throw error;
   }
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);

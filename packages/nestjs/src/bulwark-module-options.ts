@@ -213,7 +213,14 @@ export function validateBulwarkOptions(options: unknown): BulwarkModuleOptions {
   ) {
     throw invalid('consent', 'must be a ConsentManager (with check() and purpose())');
   }
-  for (const key of ['securityHeaders', 'inputGuard', 'csrf', 'cors', 'fetchMetadata', 'rateLimit'] as const) {
+  for (const key of [
+    'securityHeaders',
+    'inputGuard',
+    'csrf',
+    'cors',
+    'fetchMetadata',
+    'rateLimit',
+  ] as const) {
     const value: unknown = o[key];
     if (value !== undefined && value !== false && (!isObject(value) || Array.isArray(value))) {
       throw invalid(key, 'must be an options object or false');

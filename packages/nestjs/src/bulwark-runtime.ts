@@ -71,11 +71,21 @@ export class BulwarkRuntime {
       const shared: RateLimitOptions = {};
       const base = this.options.rateLimit;
       if (base !== undefined && base !== false) {
-        for (const key of ['redis', 'keyPrefix', 'onStoreUnavailable', 'onError', 'readyTimeoutMs'] as const) {
+        for (const key of [
+          'redis',
+          'keyPrefix',
+          'onStoreUnavailable',
+          'onError',
+          'readyTimeoutMs',
+        ] as const) {
           if (base[key] !== undefined) Object.assign(shared, { [key]: base[key] });
         }
       }
-      limiter = new RequestRateLimiter({ ...shared, ...metadata, configPath: `@RateLimit(${metadata.name})` });
+      limiter = new RequestRateLimiter({
+        ...shared,
+        ...metadata,
+        configPath: `@RateLimit(${metadata.name})`,
+      });
       this.#routeLimiters.set(metadata, limiter);
     }
     return limiter;

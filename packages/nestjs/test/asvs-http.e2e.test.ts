@@ -1,5 +1,15 @@
 import 'reflect-metadata';
-import { Body, Controller, Get, Header, HttpCode, Module, Post, Put, type INestApplication } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Module,
+  Post,
+  Put,
+  type INestApplication,
+} from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
@@ -129,7 +139,9 @@ describe('NestJS: mass assignment with @AllowFields (ASVS V15.3.3)', () => {
     expect(attack.headers['content-type']).toMatch(PROBLEM);
     expect(attack.body.code).toBe(ErrorCodes.HTTP_UNKNOWN_FIELD);
     expect(attack.body.detail).toMatch(/role.*address\.owner/);
-    const stripped = await http.put('/profile-strip').send({ name: 'Ann', isAdmin: true, items: [{ qty: 1, price: 0 }] });
+    const stripped = await http
+      .put('/profile-strip')
+      .send({ name: 'Ann', isAdmin: true, items: [{ qty: 1, price: 0 }] });
     expect(stripped.body).toEqual({ body: { name: 'Ann', items: [{ qty: 1 }] } });
   });
 
@@ -145,7 +157,12 @@ describe('NestJS: CORS (ASVS V3.4.2)', () => {
     const ok = await http.get('/data').set('Origin', APP).expect(200);
     expect(ok.headers['access-control-allow-origin']).toBe(APP);
     expect(ok.headers.vary).toMatch(/\bOrigin\b/);
-    for (const origin of ['https://evil.example', 'null', `${APP}.evil.test`, `https://${'a'.repeat(5000)}.x`]) {
+    for (const origin of [
+      'https://evil.example',
+      'null',
+      `${APP}.evil.test`,
+      `https://${'a'.repeat(5000)}.x`,
+    ]) {
       const res = await http.get('/data').set('Origin', origin).expect(200);
       expect(res.headers['access-control-allow-origin']).toBeUndefined();
     }
@@ -156,7 +173,10 @@ describe('NestJS: CORS (ASVS V3.4.2)', () => {
       .set('Access-Control-Request-Headers', 'content-type')
       .expect(204);
     expect(preflight.headers['access-control-allow-methods']).toContain('PUT');
-    const refused = await http.options('/data').set('Origin', 'null').set('Access-Control-Request-Method', 'PUT');
+    const refused = await http
+      .options('/data')
+      .set('Origin', 'null')
+      .set('Access-Control-Request-Method', 'PUT');
     expect(refused.status).toBe(403);
     expect(refused.headers['content-type']).toMatch(PROBLEM);
     expect(refused.body.code).toBe(ErrorCodes.HTTP_CORS_REFUSED);
@@ -181,14 +201,18 @@ describe('NestJS: Fetch Metadata in front of the CSRF token (ASVS V3.5.3, V3.2.1
     expect(crossSite.status).toBe(403);
     expect(crossSite.body.code).toBe(ErrorCodes.HTTP_CROSS_SITE_REFUSED);
     const sameOrigin = { 'Sec-Fetch-Site': 'same-origin', 'Sec-Fetch-Mode': 'cors' };
-    expect((await http.post('/transfer').set('Cookie', cookie).set(sameOrigin)).body.code).toBe(ErrorCodes.CSRF_INVALID);
+    expect((await http.post('/transfer').set('Cookie', cookie).set(sameOrigin)).body.code).toBe(
+      ErrorCodes.CSRF_INVALID,
+    );
     await http.post('/transfer').set('Cookie', cookie).set('x-csrf-token', token).set(sameOrigin).expect(200);
     // Old browsers and non-browser clients fall back to the token alone.
     await http.post('/transfer').set('Cookie', cookie).set('x-csrf-token', token).expect(200);
     // The token is not read from the URL by default (ASVS V14.2.1).
     expect((await http.post(`/transfer?_csrf=${token}`).set('Cookie', cookie)).status).toBe(403);
     await http.get('/data').set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'navigate' }).expect(200);
-    const probe = await http.get('/data').set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Dest': 'script' });
+    const probe = await http
+      .get('/data')
+      .set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Dest': 'script' });
     expect(probe.status).toBe(403);
   });
 });
@@ -197,7 +221,9 @@ describe('NestJS: private responses (ASVS V14.3.2, V14.3.1)', () => {
   it('marks authenticated responses no-store unless the handler chose its own; @ClearSiteData on logout', async () => {
     const http = await start();
     const alice = await bearer('alice');
-    expect((await http.get('/me').set('Authorization', alice).expect(200)).headers['cache-control']).toBe('no-store');
+    expect((await http.get('/me').set('Authorization', alice).expect(200)).headers['cache-control']).toBe(
+      'no-store',
+    );
     expect((await http.get('/data').expect(200)).headers['cache-control']).toBeUndefined();
     expect((await http.get('/avatar').set('Authorization', alice).expect(200)).headers['cache-control']).toBe(
       'private, max-age=60',
@@ -209,7 +235,9 @@ describe('NestJS: private responses (ASVS V14.3.2, V14.3.1)', () => {
 
 describe('NestJS: rate limiting per user and per IP, @RateLimit (ASVS V2.4.1)', () => {
   it('counts the app-wide budget per user then per IP, with RateLimit headers and 429 problem+json', async () => {
-    const http = await start({ rateLimit: { perUser: { limit: 2, windowSec: 60 }, perIp: { limit: 4, windowSec: 60 } } });
+    const http = await start({
+      rateLimit: { perUser: { limit: 2, windowSec: 60 }, perIp: { limit: 4, windowSec: 60 } },
+    });
     const alice = await bearer('alice');
     const first = await http.get('/me').set('Authorization', alice).expect(200);
     expect(first.headers['ratelimit-policy']).toBe('"api-user";q=2;w=60, "api-ip";q=4;w=60');
@@ -220,7 +248,10 @@ describe('NestJS: rate limiting per user and per IP, @RateLimit (ASVS V2.4.1)', 
     expect(limited.headers['content-type']).toMatch(PROBLEM);
     expect(limited.body.code).toBe(ErrorCodes.HTTP_RATE_LIMITED);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-    await http.get('/me').set('Authorization', await bearer('bob')).expect(200);
+    await http
+      .get('/me')
+      .set('Authorization', await bearer('bob'))
+      .expect(200);
     expect((await http.get('/data')).status).toBe(429); // the address's budget of 4 is spent
     await http.get('/health').expect(200); // @RateLimit(false)
   });
@@ -231,7 +262,10 @@ describe('NestJS: rate limiting per user and per IP, @RateLimit (ASVS V2.4.1)', 
     const ok = await http.post('/export').set('Authorization', alice).expect(200);
     expect(ok.headers['ratelimit-policy']).toBe('"export-user";q=1;w=60');
     expect((await http.post('/export').set('Authorization', alice)).status).toBe(429);
-    await http.post('/export').set('Authorization', await bearer('bob')).expect(200);
+    await http
+      .post('/export')
+      .set('Authorization', await bearer('bob'))
+      .expect(200);
   });
 });
 

@@ -15,7 +15,10 @@ const AUDIT_HMAC_ENV = 'BULWARK_AUDIT_HMAC_KEY';
  * Whether the production preset applies: `config.production` when set, else
  * `NODE_ENV === 'production'` (the convention Express, Koa and most hosts follow).
  */
-export function isProduction(config: { production?: unknown }, env: NodeJS.ProcessEnv = process.env): boolean {
+export function isProduction(
+  config: { production?: unknown },
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
   return config.production === undefined ? env.NODE_ENV === 'production' : config.production === true;
 }
 
@@ -28,7 +31,10 @@ function obj(value: unknown): Record<string, unknown> | undefined {
  * must not run with. Each problem names its config path. Checked on the shape of the config only
  * (the engines validate the values themselves).
  */
-export function productionProblems(config: BulwarkConfig, env: NodeJS.ProcessEnv = process.env): ProductionProblem[] {
+export function productionProblems(
+  config: BulwarkConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): ProductionProblem[] {
   const problems: ProductionProblem[] = [];
   const add = (path: string, message: string): void => {
     problems.push({ path, message });
@@ -54,7 +60,10 @@ export function productionProblems(config: BulwarkConfig, env: NodeJS.ProcessEnv
       add('audit.checkpoint', 'is required: signed checkpoints catch a truncated or replaced log');
     } else {
       if (checkpoint.every === undefined) {
-        add('audit.checkpoint.every', 'is required ({ entries } and/or { ms }): checkpoints must be signed on a schedule');
+        add(
+          'audit.checkpoint.every',
+          'is required ({ entries } and/or { ms }): checkpoints must be signed on a schedule',
+        );
       }
       memory(checkpoint.store, 'audit.checkpoint.store', 'every checkpoint');
     }
@@ -64,15 +73,24 @@ export function productionProblems(config: BulwarkConfig, env: NodeJS.ProcessEnv
     memory(keys.store, 'keys.store', 'every data key (and so every encrypted value)');
     const masterKey = obj(keys.masterKey);
     if (masterKey?.insecureFilePermissions !== undefined) {
-      add('keys.masterKey.insecureFilePermissions', 'is set: a master key file others can read is refused in production');
+      add(
+        'keys.masterKey.insecureFilePermissions',
+        'is set: a master key file others can read is refused in production',
+      );
     }
   }
   if (obj(config.tokens)?.allowMixedAlgorithmFamilies === true) {
-    add('tokens.allowMixedAlgorithmFamilies', 'is true: mixed HS*/asymmetric allow-lists enable algorithm confusion');
+    add(
+      'tokens.allowMixedAlgorithmFamilies',
+      'is true: mixed HS*/asymmetric allow-lists enable algorithm confusion',
+    );
   }
   memory(obj(config.mfa)?.store, 'mfa.store', 'every MFA enrolment');
   if (obj(obj(config.authz)?.breakGlass) !== undefined && stores.breakGlass === undefined) {
-    add('stores.breakGlass', 'is required with authz.breakGlass: grants held in memory are not seen by other instances');
+    add(
+      'stores.breakGlass',
+      'is required with authz.breakGlass: grants held in memory are not seen by other instances',
+    );
   }
   const privacy = obj(config.privacy);
   if (privacy !== undefined) {
@@ -80,7 +98,10 @@ export function productionProblems(config: BulwarkConfig, env: NodeJS.ProcessEnv
     const dsr = obj(privacy.dsr);
     memory(dsr?.store, 'privacy.dsr.store', 'every data-subject request');
     if (obj(dsr?.evidence)?.discardSecurityEvidence === true) {
-      add('privacy.dsr.evidence.discardSecurityEvidence', 'is true: erasure would also destroy security evidence');
+      add(
+        'privacy.dsr.evidence.discardSecurityEvidence',
+        'is true: erasure would also destroy security evidence',
+      );
     }
     // These registers are always built with a privacy section; without a store they live in memory.
     const registers: Array<[keyof BulwarkStores, string]> = [
@@ -89,7 +110,8 @@ export function productionProblems(config: BulwarkConfig, env: NodeJS.ProcessEnv
       ['retentionRules', 'the retention rules'],
       ['legalHolds', 'the legal holds'],
     ];
-    if (privacy.processing !== undefined) registers.push(['processing', 'the record of processing activities']);
+    if (privacy.processing !== undefined)
+      registers.push(['processing', 'the record of processing activities']);
     for (const [name, what] of registers) {
       if (stores[name] === undefined) {
         add(`stores.${name}`, `is required: without it ${what} is held in memory (lost on restart)`);

@@ -85,9 +85,14 @@ export class BodyAllowlist {
   apply(body: unknown): unknown {
     if (body === undefined) return undefined;
     if (!isPlainRecord(body)) {
-      throw new BulwarkHttpError(ErrorCodes.HTTP_MALFORMED_BODY, 400, 'The request body must be a JSON object.', {
-        location: 'body',
-      });
+      throw new BulwarkHttpError(
+        ErrorCodes.HTTP_MALFORMED_BODY,
+        400,
+        'The request body must be a JSON object.',
+        {
+          location: 'body',
+        },
+      );
     }
     const unknown: string[] = [];
     const kept = this.#walk(body, this.#tree, '', unknown);
@@ -103,7 +108,12 @@ export class BodyAllowlist {
     );
   }
 
-  #walk(node: Record<string, unknown>, tree: FieldTree, prefix: string, unknown: string[]): Record<string, unknown> {
+  #walk(
+    node: Record<string, unknown>,
+    tree: FieldTree,
+    prefix: string,
+    unknown: string[],
+  ): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(node)) {
       const rule = tree.get(key);

@@ -65,7 +65,10 @@ function tokens(value: unknown, path: string, fallback: readonly string[]): stri
 
 function checkOrigin(origin: unknown, path: string): string {
   if (typeof origin !== 'string' || origin === 'null' || origin.includes('*')) {
-    throw configError(path, "must be an exact origin such as 'https://app.example.com' (no patterns, never null)");
+    throw configError(
+      path,
+      "must be an exact origin such as 'https://app.example.com' (no patterns, never null)",
+    );
   }
   let url: URL;
   try {
@@ -76,14 +79,17 @@ function checkOrigin(origin: unknown, path: string): string {
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== origin) {
     throw configError(
       path,
-      "must be an http(s) origin exactly as browsers send it: scheme://host[:port], lower case, no path or trailing slash",
+      'must be an http(s) origin exactly as browsers send it: scheme://host[:port], lower case, no path or trailing slash',
     );
   }
   return origin;
 }
 
 /** `Vary` with `fields` added once each (case-insensitive), keeping what the response had. */
-export function mergeVary(existing: string | number | readonly string[] | undefined, fields: readonly string[]): string {
+export function mergeVary(
+  existing: string | number | readonly string[] | undefined,
+  fields: readonly string[],
+): string {
   const current = (Array.isArray(existing) ? existing.join(',') : String(existing ?? ''))
     .split(',')
     .map((f) => f.trim())
@@ -118,7 +124,8 @@ export class CorsPolicy {
 
   constructor(options: CorsOptions) {
     const path = options?.configPath ?? 'cors';
-    if (typeof options !== 'object' || options === null) throw configError(path, 'must be an object with origins');
+    if (typeof options !== 'object' || options === null)
+      throw configError(path, 'must be an object with origins');
     const known = ['origins', 'credentials', 'methods', 'headers', 'exposeHeaders', 'maxAge', 'configPath'];
     for (const key of Object.keys(options)) {
       if (!known.includes(key)) throw configError(`${path}.${key}`, 'is not a known option');
@@ -137,7 +144,9 @@ export class CorsPolicy {
       if (!Array.isArray(options.origins) || options.origins.length === 0) {
         throw configError(`${path}.origins`, "must be a non-empty array of exact origins, or '*'");
       }
-      this.#origins = new Set(options.origins.map((o: unknown, i) => checkOrigin(o, `${path}.origins[${i}]`)));
+      this.#origins = new Set(
+        options.origins.map((o: unknown, i) => checkOrigin(o, `${path}.origins[${i}]`)),
+      );
     }
     this.#methods = tokens(options.methods, `${path}.methods`, DEFAULT_METHODS).map((m) => m.toUpperCase());
     const headers = tokens(options.headers, `${path}.headers`, DEFAULT_HEADERS).map((h) => h.toLowerCase());
@@ -151,7 +160,12 @@ export class CorsPolicy {
 
   /** True when `origin` (an Origin header value) may read responses. */
   allows(origin: string | undefined): boolean {
-    if (origin === undefined || origin.length === 0 || origin.length > MAX_HEADER_CHARS || origin === 'null') {
+    if (
+      origin === undefined ||
+      origin.length === 0 ||
+      origin.length > MAX_HEADER_CHARS ||
+      origin === 'null'
+    ) {
       return false;
     }
     return this.#origins === '*' || this.#origins.has(origin);
@@ -161,7 +175,8 @@ export class CorsPolicy {
   decide(req: CorsRequest): CorsDecision {
     const origin = single(req.headers.origin);
     const requestedMethod = single(req.headers['access-control-request-method']);
-    const preflight = req.method.toUpperCase() === 'OPTIONS' && origin !== undefined && requestedMethod !== undefined;
+    const preflight =
+      req.method.toUpperCase() === 'OPTIONS' && origin !== undefined && requestedMethod !== undefined;
     const vary = this.#origins === '*' ? [] : preflight ? PREFLIGHT_VARY : ['Origin'];
     if (origin === undefined) return { headers: {}, vary, preflight: false };
     const allowed = this.allows(origin);

@@ -56,7 +56,8 @@ export class CsrfProtection {
   /** Throws EBADCSRFTOKEN (403) unless the request is exempt or carries a valid token. */
   check(req: CsrfRequest): void {
     const observer = this.#observer;
-    if (observer === undefined) return this.tokens.check(req, this.cookie.name, this.ignoreMethods, this.allowTokenInQuery);
+    if (observer === undefined)
+      return this.tokens.check(req, this.cookie.name, this.ignoreMethods, this.allowTokenInQuery);
     try {
       this.tokens.check(req, this.cookie.name, this.ignoreMethods, this.allowTokenInQuery);
     } catch (err) {

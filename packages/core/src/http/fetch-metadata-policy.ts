@@ -92,7 +92,8 @@ export class FetchMetadataPolicy {
     if (mode === 'navigate' && req.method.toUpperCase() === 'GET' && !PLUGIN_DESTS.includes(dest)) return;
     if (this.#allowCrossSite.length > 0 && isPublicPath(req.path, this.#allowCrossSite)) return;
     const origin = req.headers.origin;
-    if (this.#trustedOrigins !== undefined && typeof origin === 'string' && this.#trustedOrigins(origin)) return;
+    if (this.#trustedOrigins !== undefined && typeof origin === 'string' && this.#trustedOrigins(origin))
+      return;
     throw refused(mode === 'navigate' ? 'navigation' : 'resource');
   }
 }

@@ -125,7 +125,11 @@ export {
 export { assembleBundleSteps, type BundleStepFactories, type BundleSteps } from './assemble-bundle-steps';
 export { BodyAllowlist, type BodyAllowlistOptions } from './body-allowlist';
 export { CorsPolicy, mergeVary, type CorsOptions, type CorsRequest, type CorsDecision } from './cors-policy';
-export { FetchMetadataPolicy, type FetchMetadataOptions, type FetchMetadataRequest } from './fetch-metadata-policy';
+export {
+  FetchMetadataPolicy,
+  type FetchMetadataOptions,
+  type FetchMetadataRequest,
+} from './fetch-metadata-policy';
 export {
   RequestRateLimiter,
   rateLimitHeaders,

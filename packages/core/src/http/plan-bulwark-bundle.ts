@@ -145,7 +145,8 @@ function checkProductionBundle(options: BulwarkBundleOptions): void {
   if (options.csrf === undefined) {
     problems.push({
       path: 'csrf',
-      message: 'is undecided: give the CSRF options, or csrf: false for an API without cookie or session authentication',
+      message:
+        'is undecided: give the CSRF options, or csrf: false for an API without cookie or session authentication',
     });
   }
   for (const key of ['securityHeaders', 'inputGuard', 'fetchMetadata'] as const) {
@@ -233,7 +234,9 @@ export function planBulwarkBundle<Auth extends object, Csrf extends object>(
   if (options.fetchMetadata !== false) {
     plan.fetchMetadata = {
       ...options.fetchMetadata,
-      ...(corsPolicy !== undefined ? { trustedOrigins: (o: string | undefined) => corsPolicy.allows(o) } : {}),
+      ...(corsPolicy !== undefined
+        ? { trustedOrigins: (o: string | undefined) => corsPolicy.allows(o) }
+        : {}),
     };
     order.push('fetchMetadata');
   }

@@ -73,7 +73,8 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 function window(value: unknown, path: string, fallback: RateLimitWindow): RateLimitWindow | false {
   if (value === false) return false;
   if (value === undefined) return fallback;
-  if (typeof value !== 'object' || value === null) throw configError(path, 'must be { limit, windowSec } or false');
+  if (typeof value !== 'object' || value === null)
+    throw configError(path, 'must be { limit, windowSec } or false');
   const w = value as Partial<RateLimitWindow>;
   return {
     limit: positiveInt(w.limit, `${path}.limit`),
@@ -152,14 +153,23 @@ export class RequestRateLimiter {
     if (counters.length === 0) throw configError(path, 'needs perUser or perIp (both are false)');
     this.#counters = counters;
     // RFC 8941 list of items: "<policy>";q=<quota>;w=<window seconds>.
-    this.#policyHeader = counters.map((c) => `"${c.policy}";q=${c.window.limit};w=${c.window.windowSec}`).join(', ');
-    this.#failOpen = oneOf(options.onStoreUnavailable, `${path}.onStoreUnavailable`, ['fail-closed', 'fail-open'], 'fail-closed') === 'fail-open';
+    this.#policyHeader = counters
+      .map((c) => `"${c.policy}";q=${c.window.limit};w=${c.window.windowSec}`)
+      .join(', ');
+    this.#failOpen =
+      oneOf(
+        options.onStoreUnavailable,
+        `${path}.onStoreUnavailable`,
+        ['fail-closed', 'fail-open'],
+        'fail-closed',
+      ) === 'fail-open';
     if (options.onError !== undefined && typeof options.onError !== 'function') {
       throw configError(`${path}.onError`, 'must be a function');
     }
     this.#onError =
       options.onError ??
-      ((e) => process.emitWarning(`bulwark: rate-limit store failed, serving unlimited: ${(e as Error)?.message}`));
+      ((e) =>
+        process.emitWarning(`bulwark: rate-limit store failed, serving unlimited: ${(e as Error)?.message}`));
     this.#v6Bits = intInRange(options.ipv6PrefixBits, `${path}.ipv6PrefixBits`, 32, 128, 64);
     const readyMs = intInRange(options.readyTimeoutMs, `${path}.readyTimeoutMs`, 0, 60_000, 5000);
     if (redis !== undefined) this.#ready = whenRedisReady(redis, readyMs);
@@ -183,7 +193,8 @@ export class RequestRateLimiter {
     }
     const keys: Array<[Counter, string]> = [];
     for (const c of this.#counters) {
-      const key = c.scope === 'user' ? userKey(subject.principal) : clientAddressKey(subject.ip, this.#v6Bits);
+      const key =
+        c.scope === 'user' ? userKey(subject.principal) : clientAddressKey(subject.ip, this.#v6Bits);
       if (key !== undefined) keys.push([c, key]);
     }
     if (keys.length === 0) return { headers: { 'ratelimit-policy': this.#policyHeader } };

@@ -1,4 +1,10 @@
-import { KeyObject, createPublicKey, randomUUID, type JsonWebKey as NodeJsonWebKey, type webcrypto } from 'node:crypto';
+import {
+  KeyObject,
+  createPublicKey,
+  randomUUID,
+  type JsonWebKey as NodeJsonWebKey,
+  type webcrypto,
+} from 'node:crypto';
 import { types as utilTypes } from 'node:util';
 import type { JSONWebKeySet, JWK, JWTVerifyGetKey } from 'jose';
 import { BulwarkConfigError, BulwarkTokenError, ErrorCodes } from '../errors';
@@ -260,10 +266,7 @@ export class TokenService {
 
   static #validateLegacy(value: unknown, path: string): ReadonlySet<LegacyAlgorithm> {
     if (value === undefined) return new Set();
-    if (
-      !Array.isArray(value) ||
-      !value.every((v) => (LEGACY_ALGORITHMS as readonly unknown[]).includes(v))
-    ) {
+    if (!Array.isArray(value) || !value.every((v) => (LEGACY_ALGORITHMS as readonly unknown[]).includes(v))) {
       throw configError(path, `must be an array of ${LEGACY_ALGORITHMS.join(', ')}`);
     }
     return new Set(value as LegacyAlgorithm[]);
@@ -507,7 +510,9 @@ export class TokenService {
         );
       }
       // Keys arrive at run time here: an RSA key under 3072 bits without the opt-in verifies nothing.
-      const bits = rsaModulusBits(utilTypes.isKeyObject(key) ? (key as KeyObject) : KeyObject.from(key as webcrypto.CryptoKey));
+      const bits = rsaModulusBits(
+        utilTypes.isKeyObject(key) ? (key as KeyObject) : KeyObject.from(key as webcrypto.CryptoKey),
+      );
       if (bits !== undefined && bits < MODERN_RSA_BITS && !this.#legacy.has('RSA-2048')) {
         throw new BulwarkTokenError(
           ErrorCodes.TOKEN_KEY_NOT_FOUND,

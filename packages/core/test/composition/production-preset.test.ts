@@ -31,7 +31,11 @@ describe('createBulwark production preset', () => {
       production: true,
       passwords: weakPasswords,
       keys: { masterKey: { env: 'NO_SUCH_KEY_VAR' }, store: 'memory' },
-      tokens: { algorithms: ['EdDSA', 'HS256'], allowMixedAlgorithmFamilies: true, verification: { jwks: { keys: [] } } },
+      tokens: {
+        algorithms: ['EdDSA', 'HS256'],
+        allowMixedAlgorithmFamilies: true,
+        verification: { jwks: { keys: [] } },
+      },
       mfa: { policy: { requiredFor: ['admin'] }, store: 'memory' },
       privacy: { consent: { store: 'memory' }, dsr: { store: 'memory' } },
     });
@@ -65,7 +69,9 @@ describe('createBulwark production preset', () => {
       'audit.checkpoint.store',
     ]);
     expect(
-      productionProblems({ audit: { store: 'memory' } }, { BULWARK_AUDIT_HMAC_KEY: 'set' }).map((p) => p.path),
+      productionProblems({ audit: { store: 'memory' } }, { BULWARK_AUDIT_HMAC_KEY: 'set' }).map(
+        (p) => p.path,
+      ),
     ).toEqual(['audit.store', 'audit.checkpoint']);
   });
 
@@ -75,7 +81,11 @@ describe('createBulwark production preset', () => {
       audit: {
         store: { file: path.join(dir, 'audit.jsonl'), fsync: 'none' as const },
         hmacKey: randomBytes(32),
-        checkpoint: { signingKey: signer, store: { file: path.join(dir, 'cp.jsonl') }, every: { entries: 100 } },
+        checkpoint: {
+          signingKey: signer,
+          store: { file: path.join(dir, 'cp.jsonl') },
+          every: { entries: 100 },
+        },
       },
     };
     const bulwark = await createBulwark({ ...good, production: true });

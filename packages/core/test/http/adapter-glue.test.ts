@@ -124,10 +124,13 @@ describe('assembleBundleSteps', () => {
     expect(built.headers).toEqual({ 'x-a': '1' });
     await built.close();
     expect(closed).toHaveBeenCalledTimes(1);
-    const bare = assembleBundleSteps(planBulwarkBundle({}, { securityHeaders: false, fetchMetadata: false }), {
-      requestId: () => 'requestId',
-      inputGuard: () => 'inputGuard',
-    } as never);
+    const bare = assembleBundleSteps(
+      planBulwarkBundle({}, { securityHeaders: false, fetchMetadata: false }),
+      {
+        requestId: () => 'requestId',
+        inputGuard: () => 'inputGuard',
+      } as never,
+    );
     expect(bare.steps).toEqual(['requestId', 'inputGuard']);
     expect(bare.headers).toEqual({});
     await expect(bare.close()).resolves.toBeUndefined();

@@ -29,27 +29,45 @@ describe('FetchMetadataPolicy (the web.dev resource isolation policy)', () => {
     ['same-origin', 'POST', { 'sec-fetch-site': 'same-origin' }],
     ['same-site', 'POST', { 'sec-fetch-site': 'same-site' }],
     ['user-initiated (none)', 'GET', { 'sec-fetch-site': 'none', 'sec-fetch-mode': 'navigate' }],
-    ['cross-site GET navigation', 'GET', { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }],
+    [
+      'cross-site GET navigation',
+      'GET',
+      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' },
+    ],
   ])('allows %s', (_name, method, headers) => {
     expect(check(method, headers)).toBeUndefined();
   });
 
   it.each([
     ['cross-site fetch', 'POST', { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'cors' }],
-    ['cross-site form POST navigation', 'POST', { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' }],
-    ['cross-site <script> include', 'GET', { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'script' }],
-    ['cross-site <object> navigation', 'GET', { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'object' }],
+    [
+      'cross-site form POST navigation',
+      'POST',
+      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' },
+    ],
+    [
+      'cross-site <script> include',
+      'GET',
+      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'script' },
+    ],
+    [
+      'cross-site <object> navigation',
+      'GET',
+      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'object' },
+    ],
     ['an unknown site value', 'GET', { 'sec-fetch-site': 'same-origin-ish' }],
   ])('refuses %s', (_name, method, headers) => {
     expect(check(method, headers)).toBe(ErrorCodes.HTTP_CROSS_SITE_REFUSED);
   });
 
   it('allows the allow-listed paths and, with allowSameSite: false, refuses sibling subdomains', () => {
-    expect(check('POST', { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'cors' }, '/public/widget')).toBeUndefined();
+    expect(
+      check('POST', { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'cors' }, '/public/widget'),
+    ).toBeUndefined();
     const strict = new FetchMetadataPolicy({ allowSameSite: false });
-    expect(codeOf(() => strict.check({ method: 'POST', path: '/', headers: { 'sec-fetch-site': 'same-site' } }))).toBe(
-      ErrorCodes.HTTP_CROSS_SITE_REFUSED,
-    );
+    expect(
+      codeOf(() => strict.check({ method: 'POST', path: '/', headers: { 'sec-fetch-site': 'same-site' } })),
+    ).toBe(ErrorCodes.HTTP_CROSS_SITE_REFUSED);
     expect(() => new FetchMetadataPolicy({ allowCrossSite: ['hooks'] })).toThrow(BulwarkConfigError);
     expect(() => new FetchMetadataPolicy({ allowsameSite: true } as never)).toThrow(/is not a known option/);
   });
@@ -67,14 +85,19 @@ describe('CorsPolicy', () => {
     expect(strict.decide({ method: 'GET', headers: {} }).headers).toEqual({});
     // A repeated Origin header is malformed: no match.
     expect(strict.allows('')).toBe(false);
-    expect(strict.decide({ method: 'GET', headers: { origin: ['https://a.example', 'https://a.example'] } }).headers).toEqual({});
+    expect(
+      strict.decide({ method: 'GET', headers: { origin: ['https://a.example', 'https://a.example'] } })
+        .headers,
+    ).toEqual({});
   });
 
   it('merges Vary with what the response already says', () => {
     expect(mergeVary('Accept-Encoding', ['Origin'])).toBe('Accept-Encoding, Origin');
     expect(mergeVary('origin', ['Origin'])).toBe('origin');
     expect(mergeVary('*', ['Origin'])).toBe('*');
-    expect(mergeVary(undefined, ['Origin', 'Access-Control-Request-Method'])).toBe('Origin, Access-Control-Request-Method');
+    expect(mergeVary(undefined, ['Origin', 'Access-Control-Request-Method'])).toBe(
+      'Origin, Access-Control-Request-Method',
+    );
   });
 });
 
@@ -88,7 +111,9 @@ describe('BodyAllowlist', () => {
   });
 
   it('names at most ten unknown fields, printable and capped', () => {
-    const body = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${i}\u0000${'x'.repeat(100)}`, 1]));
+    const body = Object.fromEntries(
+      Array.from({ length: 12 }, (_, i) => [`f${i}\u0000${'x'.repeat(100)}`, 1]),
+    );
     let message = '';
     try {
       new BodyAllowlist(['name']).apply(body);
@@ -131,7 +156,9 @@ describe('private responses', () => {
 describe('RequestRateLimiter options', () => {
   it('refuses bad budgets and names at start-up', () => {
     expect(() => new RequestRateLimiter({ perUser: false, perIp: false })).toThrow(/needs perUser or perIp/);
-    expect(() => new RequestRateLimiter({ perUser: { limit: 0, windowSec: 60 } })).toThrow(/rateLimit\.perUser\.limit/);
+    expect(() => new RequestRateLimiter({ perUser: { limit: 0, windowSec: 60 } })).toThrow(
+      /rateLimit\.perUser\.limit/,
+    );
     expect(() => new RequestRateLimiter({ name: 'Bad Name"' })).toThrow(/rateLimit\.name/);
     expect(() => new RequestRateLimiter({ redis: {} as never })).toThrow(/rateLimit\.redis/);
   });

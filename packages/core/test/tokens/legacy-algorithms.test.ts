@@ -26,11 +26,16 @@ beforeAll(() => {
 });
 
 describe('legacy algorithms are refused unless opted into by name', () => {
-  it.each(['RS256', 'RS384', 'RS512'] as const)('refuses %s in the allow-list without legacyAlgorithms', (alg) => {
-    const err = configErrorOf(() => new TokenService({ algorithms: ['PS256', alg], verification: { jwks: { keys: [] } } }));
-    expect(err.details).toEqual({ path: 'tokens.algorithms[1]' });
-    expect(err.message).toContain(`legacyAlgorithms: ['${alg}']`);
-  });
+  it.each(['RS256', 'RS384', 'RS512'] as const)(
+    'refuses %s in the allow-list without legacyAlgorithms',
+    (alg) => {
+      const err = configErrorOf(
+        () => new TokenService({ algorithms: ['PS256', alg], verification: { jwks: { keys: [] } } }),
+      );
+      expect(err.details).toEqual({ path: 'tokens.algorithms[1]' });
+      expect(err.message).toContain(`legacyAlgorithms: ['${alg}']`);
+    },
+  );
 
   it('refuses an RSA key under 3072 bits for signing, for verification and in a JWKS, unless RSA-2048 is named', () => {
     const signing = configErrorOf(
@@ -66,7 +71,12 @@ describe('legacy algorithms are refused unless opted into by name', () => {
   it('refuses unknown names in legacyAlgorithms', () => {
     for (const bad of [['HS256'], ['none'], 'RS256', [42]]) {
       const err = configErrorOf(
-        () => new TokenService({ algorithms: ['EdDSA'], legacyAlgorithms: bad as never, verification: { jwks: { keys: [] } } }),
+        () =>
+          new TokenService({
+            algorithms: ['EdDSA'],
+            legacyAlgorithms: bad as never,
+            verification: { jwks: { keys: [] } },
+          }),
       );
       expect(err.details).toEqual({ path: 'tokens.legacyAlgorithms' });
     }

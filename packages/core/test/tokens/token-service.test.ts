@@ -148,11 +148,11 @@ describe('TokenService rejects forged and tampered tokens', () => {
     expect(err.details).toEqual({ alg: 'ES256' });
 
     // Same RSA key, but the allow-list names PS256 only: an RS256 signature is refused.
-    const rs = await new TokenService({ algorithms: ['RS256'],
-      legacyAlgorithms: ['RS256'], signingKey: { key: rsa.privateKey } }).sign(
-      {},
-      { subject: 'u' },
-    );
+    const rs = await new TokenService({
+      algorithms: ['RS256'],
+      legacyAlgorithms: ['RS256'],
+      signingKey: { key: rsa.privateKey },
+    }).sign({}, { subject: 'u' });
     const psOnly = new TokenService({ algorithms: ['PS256'], verification: { key: rsa.publicKey } });
     await expectTokenError(psOnly.verify(rs), ErrorCodes.TOKEN_ALGORITHM_NOT_ALLOWED, rs);
   });
@@ -165,8 +165,11 @@ describe('TokenService rejects forged and tampered tokens', () => {
       hmacToken({ alg: 'HS256', typ: 'JWT' }, payload, JSON.stringify(rsa.publicJwk)),
       hmacToken({ alg: 'HS256', typ: 'JWT' }, payload, rsa.publicKey.export({ format: 'der', type: 'spki' })),
     ];
-    const strict = new TokenService({ algorithms: ['RS256'],
-      legacyAlgorithms: ['RS256'], verification: { key: rsa.publicKey } });
+    const strict = new TokenService({
+      algorithms: ['RS256'],
+      legacyAlgorithms: ['RS256'],
+      verification: { key: rsa.publicKey },
+    });
     // Even when a mixed allow-list is explicitly permitted, an RSA key is never used as an HMAC
     // secret: the allow-list is narrowed to the key's own family.
     const mixed = new TokenService({
