@@ -1,4 +1,4 @@
-import { CorsPolicy, mergeVary, type CorsOptions } from '@bulwark/core/http';
+import { CorsPolicy, mergeVary, type CorsDecision, type CorsOptions } from '@bulwark/core/http';
 import type { RequestHandler } from 'express';
 
 /**
@@ -10,7 +10,7 @@ import type { RequestHandler } from 'express';
 export function cors(options: CorsOptions): RequestHandler {
   const policy = new CorsPolicy(options);
   return (req, res, next) => {
-    let decision;
+    let decision: CorsDecision;
     try {
       decision = policy.decide({ method: req.method, headers: req.headers });
     } catch (err) {

@@ -1,4 +1,4 @@
-import { CorsPolicy, type CorsOptions } from '@bulwark/core/http';
+import { CorsPolicy, type CorsDecision, type CorsOptions } from '@bulwark/core/http';
 import type { Middleware } from 'koa';
 
 /**
@@ -10,7 +10,7 @@ import type { Middleware } from 'koa';
 export function cors(options: CorsOptions): Middleware {
   const policy = new CorsPolicy(options);
   return async (ctx, next) => {
-    let decision;
+    let decision: CorsDecision;
     try {
       decision = policy.decide({ method: ctx.method, headers: ctx.req.headers });
     } catch (err) {

@@ -1,4 +1,4 @@
-import { CorsPolicy, mergeVary, type CorsOptions } from '@bulwark/core/http';
+import { CorsPolicy, mergeVary, type CorsDecision, type CorsOptions } from '@bulwark/core/http';
 import type { PlatformMiddleware } from './platform-middleware';
 
 /**
@@ -9,7 +9,7 @@ import type { PlatformMiddleware } from './platform-middleware';
 export function cors(options: CorsOptions): PlatformMiddleware {
   const policy = new CorsPolicy({ configPath: 'BulwarkModule.cors', ...options });
   return (req, res, next) => {
-    let decision;
+    let decision: CorsDecision;
     try {
       decision = policy.decide({ method: req.method ?? 'GET', headers: req.headers });
     } catch (error) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { BulwarkThreatError, ErrorCodes } from '../errors';
-import { AttemptCounter } from '../threat/attempt-counter';
+import { AttemptCounter, type CounterState } from '../threat/attempt-counter';
 import type { BruteForceRedisClient } from '../threat/brute-force-guard';
 import { clientAddressKey } from '../threat/client-address';
 import { whenRedisReady } from '../threat/redis-readiness';
@@ -70,7 +70,7 @@ interface Counter {
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
-function window(value: unknown, path: string, fallback: RateLimitWindow): RateLimitWindow | false {
+function budget(value: unknown, path: string, fallback: RateLimitWindow): RateLimitWindow | false {
   if (value === false) return false;
   if (value === undefined) return fallback;
   if (typeof value !== 'object' || value === null)
@@ -133,8 +133,8 @@ export class RequestRateLimiter {
     }
     const counters: Counter[] = [];
     const scopes = [
-      ['user', window(options.perUser, `${path}.perUser`, { limit: 300, windowSec: 60 })],
-      ['ip', window(options.perIp, `${path}.perIp`, { limit: 600, windowSec: 60 })],
+      ['user', budget(options.perUser, `${path}.perUser`, { limit: 300, windowSec: 60 })],
+      ['ip', budget(options.perIp, `${path}.perIp`, { limit: 600, windowSec: 60 })],
     ] as const;
     for (const [scope, w] of scopes) {
       if (w === false) continue;
@@ -198,7 +198,7 @@ export class RequestRateLimiter {
       if (key !== undefined) keys.push([c, key]);
     }
     if (keys.length === 0) return { headers: { 'ratelimit-policy': this.#policyHeader } };
-    let states;
+    let states: CounterState[];
     try {
       states = await Promise.all(keys.map(([c, key]) => c.counter.take(key)));
     } catch (error) {
