@@ -17,6 +17,8 @@ type FieldTree = Map<string, FieldTree | true>;
 
 const FIELD = /^[A-Za-z0-9_$-]{1,64}$/;
 const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype'];
+/** What a looking-only walk returns (it never writes to it). */
+const NOTHING: Record<string, unknown> = Object.freeze({});
 /** How many unknown fields the 400 names (the rest are counted, not listed). */
 const NAMED_FIELDS = 10;
 
@@ -95,9 +97,10 @@ export class BodyAllowlist {
       );
     }
     const unknown: string[] = [];
-    const kept = this.#walk(body, this.#tree, '', unknown);
+    // A first pass only looks (the common case, nothing unknown, allocates nothing); strip copies.
+    this.#walk(body, this.#tree, '', unknown, false);
     if (unknown.length === 0) return body;
-    if (this.unknown === 'strip') return kept;
+    if (this.unknown === 'strip') return this.#walk(body, this.#tree, '', [], true);
     const named = unknown.slice(0, NAMED_FIELDS).map(printable).join(', ');
     const more = unknown.length > NAMED_FIELDS ? ` and ${unknown.length - NAMED_FIELDS} more` : '';
     throw new BulwarkHttpError(
@@ -113,21 +116,25 @@ export class BodyAllowlist {
     tree: FieldTree,
     prefix: string,
     unknown: string[],
+    copy: boolean,
   ): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(node)) {
+    const out: Record<string, unknown> = copy ? {} : NOTHING;
+    for (const key of Object.keys(node)) {
       const rule = tree.get(key);
+      const value = node[key];
       if (rule === undefined) {
         unknown.push(prefix + key);
         continue;
       }
-      if (rule === true) out[key] = value;
-      else if (Array.isArray(value)) {
-        out[key] = value.map((item, i) =>
-          isPlainRecord(item) ? this.#walk(item, rule, `${prefix}${key}[${i}].`, unknown) : item,
+      let kept = value;
+      if (rule !== true && Array.isArray(value)) {
+        kept = value.map((item, i) =>
+          isPlainRecord(item) ? this.#walk(item, rule, `${prefix}${key}[${i}].`, unknown, copy) : item,
         );
-      } else if (isPlainRecord(value)) out[key] = this.#walk(value, rule, `${prefix}${key}.`, unknown);
-      else out[key] = value;
+      } else if (rule !== true && isPlainRecord(value)) {
+        kept = this.#walk(value, rule, `${prefix}${key}.`, unknown, copy);
+      }
+      if (copy) out[key] = kept;
     }
     return out;
   }
