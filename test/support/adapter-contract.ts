@@ -206,6 +206,7 @@ export function adapterContract(driver: AdapterDriver): void {
         'problemDetails',
         'securityHeaders',
         'audit',
+        'fetchMetadata',
         'inputGuard',
         'authenticate',
         'csrf',

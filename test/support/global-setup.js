@@ -24,6 +24,12 @@ function probe(name) {
 }
 
 module.exports = async () => {
+  // createBulwark's production preset turns on under NODE_ENV=production; a shell that exports it
+  // must not make every suite's demo-grade config (memory stores) fail. Suites of the preset set it themselves.
+  if (process.env.NODE_ENV === 'production') {
+    console.warn('jest: NODE_ENV=production in the environment; running the tests with NODE_ENV=test');
+    process.env.NODE_ENV = 'test';
+  }
   for (const name of Object.keys(urls)) {
     const key = `BULWARK_TEST_${name.toUpperCase()}`;
     if (process.env[key] === undefined) process.env[key] = (await probe(name)) ? 'up' : 'down';

@@ -241,6 +241,9 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
       : new FileKeyStore({ path: files.keyStore });
 
     const kit = await createBulwark({
+      // A demo: some registers live in memory (see docs/asvs.md for what the production preset,
+      // on under NODE_ENV=production, requires of a real deployment).
+      production: false,
       keys: {
         masterKey: masterKeyFromEnv ? new EnvKeyProvider() : new FileKeyProvider({ path: files.masterKey }),
         store: keyStore,
@@ -368,6 +371,8 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
       name: 'express-clinic',
       ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
       authenticate: { publicPaths: ['/', '/health', '/auth/login'] },
+      // Bearer tokens only: no ambient credential for a cross-site form to ride on.
+      csrf: false,
       ...(options.logError ? { problemDetails: { log: (error: unknown) => options.logError!(error) } } : {}),
     });
     compliance.registerHttpApp(() => http.evidence());

@@ -118,6 +118,9 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
   let kit: Bulwark | undefined;
   try {
     kit = await createBulwark({
+      // A demo: some registers live in memory (see docs/asvs.md for what the production preset,
+      // on under NODE_ENV=production, requires of a real deployment).
+      production: false,
       keys: {
         masterKey: secrets.masterKey,
         store: new TypeOrmKeyStore(databases.keys),

@@ -67,6 +67,9 @@ export async function createHrApp(options: HrAppOptions = {}): Promise<HrApp> {
   let app: NestExpressApplication | undefined;
   try {
     kit = await createBulwark({
+      // A demo: some registers live in memory (see docs/asvs.md for what the production preset,
+      // on under NODE_ENV=production, requires of a real deployment).
+      production: false,
       keys: { masterKey: secrets.masterKey, store: new TypeOrmKeyStore(databases.keys), ensure: ['hr'] },
       tokens: {
         algorithms: ['HS256'],

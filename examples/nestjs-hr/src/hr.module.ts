@@ -39,6 +39,8 @@ export class HrModule implements NestModule {
           consent: kit.consent!,
           typeorm: { keyRing: kit.keyRing!, defaultKeyId: 'hr' },
           trustProxy,
+          // Bearer tokens only: no ambient credential for a cross-site form to ride on.
+          csrf: false,
         }),
       ],
       controllers: [

@@ -91,6 +91,7 @@ export const ErrorCodes = {
   TOKEN_INVALID: 'ERR_TOKEN_INVALID', // HTTP answer for every refused token but an expired one (which check failed is not told); never thrown: library callers get the precise codes above
   // config
   CONFIG_INVALID: 'ERR_CONFIG_INVALID',
+  CONFIG_NOT_PRODUCTION_READY: 'ERR_CONFIG_NOT_PRODUCTION_READY', // production preset: demo-grade settings; details.problems lists each by config path
   // audit
   AUDIT_INVALID_EVENT: 'ERR_AUDIT_INVALID_EVENT',
   AUDIT_CHAIN_BROKEN: 'ERR_AUDIT_CHAIN_BROKEN',
@@ -164,6 +165,11 @@ export const ErrorCodes = {
   HTTP_NOT_FOUND: 'ERR_HTTP_NOT_FOUND', // no route / unknown privacy resource (404)
   HTTP_HEADERS_TOO_LARGE: 'ERR_HTTP_HEADERS_TOO_LARGE', // request headers over Node's limit, refused before any middleware (431)
   HTTP_BAD_REQUEST: 'ERR_HTTP_BAD_REQUEST', // request Node's HTTP parser rejected (400)
+  HTTP_UNKNOWN_FIELD: 'ERR_HTTP_UNKNOWN_FIELD', // body field outside the route's allowlist (mass assignment); the detail names the fields (400)
+  HTTP_RATE_LIMITED: 'ERR_HTTP_RATE_LIMITED', // a general request rate limit (per user / per IP) is spent; details.retryAfterSec (429)
+  HTTP_CORS_REFUSED: 'ERR_HTTP_CORS_REFUSED', // CORS preflight from an origin, method or header not in the allowlist (403)
+  HTTP_CROSS_SITE_REFUSED: 'ERR_HTTP_CROSS_SITE_REFUSED', // cross-site non-navigation request refused by the Fetch Metadata policy (403)
+  HTTP_DUPLICATE_PARAMETER: 'ERR_HTTP_DUPLICATE_PARAMETER', // a query / form parameter given twice with rejectDuplicateParams (400)
   // compliance
   COMPLIANCE_SNAPSHOT_INVALID: 'ERR_COMPLIANCE_SNAPSHOT_INVALID', // evidence snapshot unsigned, malformed, tampered or signed by another key
   COMPLIANCE_SNAPSHOT_STALE: 'ERR_COMPLIANCE_SNAPSHOT_STALE', // evidence snapshot older than the accepted maximum age (or dated in the future)

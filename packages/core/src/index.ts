@@ -56,6 +56,8 @@ export {
   TokenService,
   generateSigningKey,
   JWS_ALGORITHMS,
+  LEGACY_ALGORITHMS,
+  type LegacyAlgorithm,
   type TokenServiceOptions,
   type TokenSigningKey,
   type TokenVerification,

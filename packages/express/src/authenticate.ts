@@ -1,9 +1,19 @@
-import { BearerAuthenticator, type BearerAuthenticatorOptions } from '@bulwark/core/http';
+import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
+import {
+  BearerAuthenticator,
+  markPrivateResponse,
+  type BearerAuthenticatorOptions,
+} from '@bulwark/core/http';
 import type { RequestHandler } from 'express';
 
 export interface AuthenticateOptions extends BearerAuthenticatorOptions {
   /** Let requests without any Authorization header through without a principal. Default false. */
   optional?: boolean;
+  /**
+   * `Cache-Control: no-store` on every authenticated response unless the handler sets its own
+   * (ASVS 5.0 V14.3.2: private data stays out of shared and browser caches). Default true.
+   */
+  noStore?: boolean;
 }
 
 /**
@@ -14,9 +24,18 @@ export interface AuthenticateOptions extends BearerAuthenticatorOptions {
 export function authenticate(options: AuthenticateOptions): RequestHandler {
   const authenticator = new BearerAuthenticator(options);
   const optional = options.optional === true;
-  return (req, _res, next) => {
+  if (options.noStore !== undefined && typeof options.noStore !== 'boolean') {
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'authenticate.noStore must be a boolean', {
+      path: 'authenticate.noStore',
+    });
+  }
+  const noStore = options.noStore !== false;
+  return (req, res, next) => {
     authenticator.authenticate(req.headers.authorization, optional).then((principal) => {
-      if (principal !== undefined) req.principal = principal;
+      if (principal !== undefined) {
+        req.principal = principal;
+        if (noStore) markPrivateResponse(res);
+      }
       next();
     }, next);
   };

@@ -12,9 +12,12 @@ import { audit } from './audit';
 import { authenticate, type AuthenticateOptions } from './authenticate';
 import { authorize, type AuthorizeOptions, type ResourceSpec } from './authorize';
 import { bruteForce } from './brute-force';
+import { cors } from './cors';
 import { csrf, type ExpressCsrfOptions } from './csrf';
+import { fetchMetadata } from './fetch-metadata';
 import { inputGuard } from './input-guard';
 import { problemDetails, sendProblem, type ProblemDetailsOptions } from './problem-details';
+import { rateLimit } from './rate-limit';
 import { requestId } from './request-id';
 import { requestState } from './request-state';
 import { requireConsent } from './require-consent';
@@ -38,7 +41,9 @@ export type BulwarkMiddleware = RequestHandler &
 
 /**
  * The one-line bundle: `app.use(bulwark(kit, options))`. Runs, in this order:
- *   requestId -> problemDetails -> securityHeaders -> audit -> inputGuard -> authenticate -> csrf
+ *   requestId -> problemDetails -> securityHeaders -> audit -> cors -> fetchMetadata -> inputGuard
+ *   -> authenticate -> rateLimit -> csrf
+ * (cors and rateLimit only when given; fetchMetadata on unless `false`)
  * problemDetails sits second so every refusal of a later step (bad input, 401, EBADCSRFTOKEN) is
  * answered as problem+json with the request id; audit sits before inputGuard so refused bad input
  * is audited too. Route-level steps come from the bundle: `bw.authorize(...)`, `bw.requireConsent(...)`,
@@ -54,8 +59,11 @@ export function bulwark(kit: BulwarkHttpKit, options: BulwarkOptions = {}): Bulw
       requestId,
       securityHeaders,
       audit,
+      cors,
+      fetchMetadata,
       inputGuard,
       authenticate,
+      rateLimit,
       csrf,
       unless: (mw, skip) => (req, res, next) => (skip(req.path) ? next() : mw(req, res, next)),
     },

@@ -18,8 +18,8 @@ function defaultBinding(req: Request): string {
 /**
  * csurf-compatible CSRF protection (signed double-submit cookie): `req.csrfToken()` returns the
  * token (setting the cookie when a new one is minted); unsafe methods must echo it in a
- * `csrf-token` / `xsrf-token` / `x-csrf-token` / `x-xsrf-token` header, a `_csrf` body field or a
- * `_csrf` query parameter, or fail with `err.code === 'EBADCSRFTOKEN'` (403).
+ * `csrf-token` / `xsrf-token` / `x-csrf-token` / `x-xsrf-token` header, a `_csrf` body field (or, with
+ * `allowTokenInQuery`, a `_csrf` query parameter), or fail with `err.code === 'EBADCSRFTOKEN'` (403).
  */
 export function csrf(options: ExpressCsrfOptions): CsrfMiddleware {
   const protection = new CsrfProtection(options);

@@ -13,6 +13,11 @@ export { requireConsent } from './require-consent';
 export { bruteForce } from './brute-force';
 export { clientIp, type BulwarkRequestState } from './request-state';
 export { privacyRouter } from './privacy-router';
+export { allowFields } from './allow-fields';
+export { cors } from './cors';
+export { fetchMetadata } from './fetch-metadata';
+export { rateLimit, type RateLimitMiddleware } from './rate-limit';
+export { clearSiteData } from './clear-site-data';
 // Requests Node's HTTP parser refuses before any middleware (431, 400) answer problem+json too:
 // `handleClientErrors(app.listen(3000))`.
 export { handleClientErrors } from '@bulwark/core/http';

@@ -13,9 +13,12 @@ import { audit } from './audit';
 import { authenticate, type AuthenticateOptions } from './authenticate';
 import { authorize, type AuthorizeOptions, type ResourceSpec } from './authorize';
 import { bruteForce } from './brute-force';
+import { cors } from './cors';
 import { csrf, type KoaCsrfOptions } from './csrf';
+import { fetchMetadata } from './fetch-metadata';
 import { inputGuard } from './input-guard';
 import { sendProblem, type ProblemDetailsOptions } from './problem-details';
+import { rateLimit } from './rate-limit';
 import { requestId } from './request-id';
 import { requestState } from './request-state';
 import { requireConsent } from './require-consent';
@@ -36,7 +39,9 @@ export type BulwarkMiddleware = Middleware &
 
 /**
  * The one-line bundle: `app.use(bulwark(kit, options))` before the router. Runs, in this order:
- *   requestId -> problemDetails -> securityHeaders -> audit -> inputGuard -> authenticate -> csrf
+ *   requestId -> problemDetails -> securityHeaders -> audit -> cors -> fetchMetadata -> inputGuard
+ *   -> authenticate -> rateLimit -> csrf
+ * (cors and rateLimit only when given; fetchMetadata on unless `false`)
  * problemDetails sits second and wraps everything after it (routes included), so every refusal (bad
  * input, 401, EBADCSRFTOKEN) and every route error is answered as problem+json with the request id;
  * audit sits before inputGuard so refused bad input is audited too. Route-level steps come from the
@@ -52,8 +57,11 @@ export function bulwark(kit: BulwarkHttpKit, options: BulwarkOptions = {}): Bulw
       requestId,
       securityHeaders,
       audit,
+      cors,
+      fetchMetadata,
       inputGuard,
       authenticate,
+      rateLimit,
       csrf,
       unless: (mw, skip) => (ctx, next) => (skip(ctx.path) ? next() : mw(ctx, next)),
     },

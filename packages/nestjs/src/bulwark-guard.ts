@@ -1,6 +1,16 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
+import {
+  markPrivateResponse,
+  rateLimitHeaders,
+  type BodyAllowlist,
+  type RequestRateLimiter,
+} from '@bulwark/core/http';
+import type { ServerResponse } from 'node:http';
+import { BULWARK_ALLOW_FIELDS } from './allow-fields';
+import { BULWARK_CLEAR_SITE_DATA } from './clear-site-data';
+import { BULWARK_RATE_LIMIT, type RateLimitMetadata } from './rate-limit';
 import { BULWARK_AUDITED, type AuditedMetadata } from './audited';
 import { BULWARK_AUTHORIZE, type AuthorizeMetadata } from './authorize';
 import { BulwarkRuntime } from './bulwark-runtime';
@@ -18,7 +28,9 @@ import {
 } from './request-tracking';
 
 /**
- * The global guard, in order: bearer authentication (every route unless `@Public()`), then
+ * The global guard, in order: bearer authentication (every route unless `@Public()`; an
+ * authenticated response gets `Cache-Control: no-store`), `@ClearSiteData`, the rate limits (the
+ * module's app-wide one, then the route's `@RateLimit`), the `@AllowFields` body allowlist, then
  * `@Authorize` through the Authorizer, then `@RequireConsent` through the ConsentManager.
  * Method metadata overrides class metadata. Refusals are thrown as Bulwark errors, which
  * BulwarkExceptionFilter answers as RFC 9457 problem details (401 with a Bearer challenge, 403
@@ -46,15 +58,44 @@ export class BulwarkGuard implements CanActivate {
       targets,
     );
     // A route that needs consent processes personal data: its audit fails closed (auditFailurePolicy).
-    const state = trackRequest(this.runtime, req, http.getResponse<PlatformResponse>(), audited, execution, {
+    const response = http.getResponse<PlatformResponse>();
+    const state = trackRequest(this.runtime, req, response, audited, execution, {
       classified: purposes !== undefined,
     });
     try {
       const principal = await this.runtime.authenticator.authenticate(req.headers.authorization, isPublic);
+      // The raw Node response: Express's res is one; with the Fastify platform it is reply.raw.
+      const raw = ((response as { raw?: ServerResponse }).raw ?? response) as unknown as ServerResponse;
       if (principal !== undefined) {
         req.principal = principal;
         // Nest / Passport code reads req.user; never overwrite one another guard has set.
         req.user ??= principal;
+        if (this.runtime.noStore) markPrivateResponse(raw);
+      }
+      const clearSiteData = this.reflector.getAllAndOverride<string | undefined>(
+        BULWARK_CLEAR_SITE_DATA,
+        targets,
+      );
+      if (clearSiteData !== undefined) raw.setHeader('Clear-Site-Data', clearSiteData);
+
+      const routeLimit = this.reflector.getAllAndOverride<RateLimitMetadata | false | undefined>(
+        BULWARK_RATE_LIMIT,
+        targets,
+      );
+      const limiters: RequestRateLimiter[] = [];
+      if (routeLimit !== false && this.runtime.rateLimiter !== undefined)
+        limiters.push(this.runtime.rateLimiter);
+      if (routeLimit !== undefined && routeLimit !== false)
+        limiters.push(this.runtime.routeLimiter(routeLimit));
+      for (const limiter of limiters) await consume(limiter, principal, clientIp(req), raw);
+
+      const allowlist = this.reflector.getAllAndOverride<BodyAllowlist | undefined>(
+        BULWARK_ALLOW_FIELDS,
+        targets,
+      );
+      if (allowlist !== undefined) {
+        const body = allowlist.apply(req.body);
+        if (body !== req.body) req.body = body;
       }
 
       const authorize = this.reflector.getAllAndOverride<AuthorizeMetadata | undefined>(
@@ -105,4 +146,23 @@ export class BulwarkGuard implements CanActivate {
       throw error;
     }
   }
+}
+
+/** Counts the request on one limiter and sets its RateLimit headers, also on a 429. */
+async function consume(
+  limiter: RequestRateLimiter,
+  principal: { type: string; id: string } | undefined,
+  ip: string | undefined,
+  res: ServerResponse,
+): Promise<void> {
+  let headers: Readonly<Record<string, string>>;
+  try {
+    ({ headers } = await limiter.consume({ principal, ip }));
+  } catch (error) {
+    const refused = rateLimitHeaders(error);
+    if (refused !== undefined)
+      for (const [name, value] of Object.entries(refused)) res.setHeader(name, value);
+    throw error;
+  }
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
 }

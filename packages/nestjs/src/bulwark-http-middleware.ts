@@ -5,7 +5,7 @@ import type { MiddlewareRequest } from './platform-middleware';
 
 /**
  * The request-level protections of BulwarkModule, in core's bundle order:
- *   request id -> security headers -> input guard -> CSRF
+ *   request id -> security headers -> CORS -> Fetch Metadata -> input guard -> CSRF
  * (the same steps and order as @bulwark/express's and @bulwark/koa's `bulwark()` bundle; guards,
  * which authenticate, run after all middleware in Nest). The module applies it to every route,
  * unmatched ones included. A refusal goes to `next(error)`, i.e. to Nest's exception layer and so

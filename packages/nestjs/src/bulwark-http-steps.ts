@@ -2,7 +2,9 @@ import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
 import { assembleBundleSteps, planBulwarkBundle, type HttpAppEvidence } from '@bulwark/core/http';
 import type { ServerResponse } from 'node:http';
 import type { BulwarkModuleOptions } from './bulwark-module-options';
+import { cors } from './cors';
 import { csrf, type BulwarkCsrfOptions } from './csrf';
+import { fetchMetadata } from './fetch-metadata';
 import { inputGuard } from './input-guard';
 import type { MiddlewareRequest, PlatformMiddleware } from './platform-middleware';
 import { securityHeaders } from './security-headers';
@@ -11,7 +13,7 @@ import { securityHeaders } from './security-headers';
 export interface BulwarkHttpSteps {
   /** In run order (request id first). */
   readonly steps: readonly PlatformMiddleware[];
-  /** The steps by name, in run order: `['requestId', 'securityHeaders', 'inputGuard', 'csrf']`. */
+  /** The steps by name, in run order: `['requestId', 'securityHeaders', 'cors', 'fetchMetadata', 'inputGuard', 'csrf']`. */
   readonly order: readonly string[];
   /**
    * Sets the security headers on a response that never passed the header step (an error raised
@@ -27,8 +29,9 @@ export interface BulwarkHttpSteps {
 }
 
 function unreachable(step: string): never {
-  // The plan is made with `audit: false` and `authenticate: false`: Nest audits in its interceptor
-  // and authenticates in its guard, which run after middleware and know the route's decorators.
+  // The plan is made with `audit`, `authenticate` and `rateLimit` false: Nest audits in its
+  // interceptor, authenticates and rate-limits in its guard, which run after middleware and know
+  // the route's decorators.
   throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `BulwarkModule: ${step} is not a middleware step`, {
     path: step,
   });
@@ -50,8 +53,13 @@ export function bulwarkHttpSteps(
       ...(options.securityHeaders !== undefined ? { securityHeaders: options.securityHeaders } : {}),
       ...(options.inputGuard !== undefined ? { inputGuard: options.inputGuard } : {}),
       ...(options.csrf !== undefined ? { csrf: options.csrf } : {}),
+      ...(options.cors !== undefined ? { cors: options.cors } : {}),
+      ...(options.fetchMetadata !== undefined ? { fetchMetadata: options.fetchMetadata } : {}),
+      ...(options.production !== undefined ? { production: options.production } : {}),
       audit: false,
       authenticate: false,
+      // Counted by BulwarkGuard, after authentication (per principal).
+      rateLimit: false,
     },
   );
   const secured = new WeakSet<object>();
@@ -77,8 +85,11 @@ export function bulwarkHttpSteps(
       },
       inputGuard,
       csrf,
+      cors,
+      fetchMetadata,
       audit: () => unreachable('audit'),
       authenticate: () => unreachable('authenticate'),
+      rateLimit: () => unreachable('rateLimit'),
       unless: (mw, skip) => (req, res, next) =>
         skip((req.originalUrl ?? req.url ?? '/').split('?')[0]!) ? next() : mw(req, res, next),
     },

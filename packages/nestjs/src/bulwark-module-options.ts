@@ -7,7 +7,13 @@ import {
   type KeyRing,
   type TokenClaims,
 } from '@bulwark/core';
-import { type InputGuardOptions, type SecurityHeaderOptions } from '@bulwark/core/http';
+import {
+  type CorsOptions,
+  type FetchMetadataOptions,
+  type InputGuardOptions,
+  type RateLimitOptions,
+  type SecurityHeaderOptions,
+} from '@bulwark/core/http';
 import type { BulwarkRequestContext } from './bulwark-request-context';
 import type { BulwarkCsrfOptions } from './csrf';
 import {
@@ -31,6 +37,11 @@ export interface BulwarkAuthenticationOptions {
   cacheMaxEntries?: number;
   /** Realm of the `WWW-Authenticate: Bearer` challenge on 401. Default `bulwark`. */
   realm?: string;
+  /**
+   * `Cache-Control: no-store` on every authenticated response unless the handler sets its own
+   * (ASVS 5.0 V14.3.2). Default true.
+   */
+  noStore?: boolean;
 }
 
 export interface BulwarkAuditOptions {
@@ -97,6 +108,25 @@ export interface BulwarkModuleOptions {
   inputGuard?: InputGuardOptions | false;
   /** CSRF protection for cookie-authenticated apps (signed double-submit, csurf's API). Off unless given. */
   csrf?: BulwarkCsrfOptions | false;
+  /** CORS by exact-match allowlist (core's CorsPolicy), preflights answered by the middleware. Off unless given. */
+  cors?: CorsOptions | false;
+  /**
+   * Fetch Metadata resource isolation: cross-site non-navigation requests refused with 403 before
+   * any route runs (core's FetchMetadataPolicy; the CORS origins are trusted). On by default.
+   */
+  fetchMetadata?: Omit<FetchMetadataOptions, 'trustedOrigins'> | false;
+  /**
+   * App-wide rate limit per principal and per client address (core's RequestRateLimiter), counted
+   * by BulwarkGuard after authentication; its `redis` / `keyPrefix` / `onStoreUnavailable` also
+   * serve the `@RateLimit` routes. Off unless given.
+   */
+  rateLimit?: RateLimitOptions | false;
+  /**
+   * The production preset (default: on when `NODE_ENV=production`): `csrf` must be decided
+   * (options, or `false` for a bearer-token API) and securityHeaders, inputGuard, fetchMetadata
+   * must not be off; one start-up error lists every problem.
+   */
+  production?: boolean;
   /**
    * Answer requests no route matches as a 404 problem+json with a fixed detail, instead of Nest's
    * `Cannot GET /path` (which echoes the URL). Default true.
@@ -183,7 +213,14 @@ export function validateBulwarkOptions(options: unknown): BulwarkModuleOptions {
   ) {
     throw invalid('consent', 'must be a ConsentManager (with check() and purpose())');
   }
-  for (const key of ['securityHeaders', 'inputGuard', 'csrf'] as const) {
+  for (const key of [
+    'securityHeaders',
+    'inputGuard',
+    'csrf',
+    'cors',
+    'fetchMetadata',
+    'rateLimit',
+  ] as const) {
     const value: unknown = o[key];
     if (value !== undefined && value !== false && (!isObject(value) || Array.isArray(value))) {
       throw invalid(key, 'must be an options object or false');
@@ -191,6 +228,12 @@ export function validateBulwarkOptions(options: unknown): BulwarkModuleOptions {
   }
   if (o.notFound !== undefined && typeof o.notFound !== 'boolean') {
     throw invalid('notFound', 'must be a boolean');
+  }
+  if (o.production !== undefined && typeof o.production !== 'boolean') {
+    throw invalid('production', 'must be a boolean');
+  }
+  if (o.authentication?.noStore !== undefined && typeof o.authentication.noStore !== 'boolean') {
+    throw invalid('authentication.noStore', 'must be a boolean');
   }
   // Throws a BulwarkConfigError naming BulwarkModule.trustProxy for anything but false, 1..32 or addresses.
   new TrustedProxies(o.trustProxy ?? false, 'BulwarkModule.trustProxy');

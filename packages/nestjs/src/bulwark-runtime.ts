@@ -1,6 +1,8 @@
 import { validateBulwarkOptions, type BulwarkModuleOptions } from './bulwark-module-options';
 import { bulwarkHttpSteps, type BulwarkHttpSteps } from './bulwark-http-steps';
 import { BearerAuthenticator, RequestAuditor, TrustedProxies } from './core-http';
+import { RequestRateLimiter, type RateLimitOptions } from '@bulwark/core/http';
+import type { RateLimitMetadata } from './rate-limit';
 import { trackRequest, type PlatformRequest } from './request-tracking';
 
 /**
@@ -18,11 +20,21 @@ export class BulwarkRuntime {
   readonly http: BulwarkHttpSteps;
   /** The compiled `trustProxy` setting: how the client address is taken. */
   readonly proxies: TrustedProxies;
+  /** The app-wide rate limit (module option `rateLimit`), counted by the guard. */
+  readonly rateLimiter: RequestRateLimiter | undefined;
+  /** `Cache-Control: no-store` on authenticated responses (`authentication.noStore`, default true). */
+  readonly noStore: boolean;
+  readonly #routeLimiters = new WeakMap<RateLimitMetadata, RequestRateLimiter>();
 
   constructor(options: BulwarkModuleOptions) {
     this.options = validateBulwarkOptions(options);
-    const { realm, ...authentication } = options.authentication ?? {};
+    const { realm, noStore, ...authentication } = options.authentication ?? {};
     this.realm = realm ?? 'bulwark';
+    this.noStore = noStore !== false;
+    this.rateLimiter =
+      options.rateLimit === undefined || options.rateLimit === false
+        ? undefined
+        : new RequestRateLimiter({ configPath: 'BulwarkModule.rateLimit', ...options.rateLimit });
     this.proxies = new TrustedProxies(options.trustProxy ?? false, 'BulwarkModule.trustProxy');
     this.authenticator = new BearerAuthenticator({
       ...authentication,
@@ -47,6 +59,36 @@ export class BulwarkRuntime {
       trackRequest(this, req as unknown as PlatformRequest, res);
       next();
     });
+  }
+
+  /**
+   * The limiter of a `@RateLimit` route, built on first use from the decorator's options over the
+   * module's store settings (`rateLimit.redis`, `keyPrefix`, `onStoreUnavailable`).
+   */
+  routeLimiter(metadata: RateLimitMetadata): RequestRateLimiter {
+    let limiter = this.#routeLimiters.get(metadata);
+    if (limiter === undefined) {
+      const shared: RateLimitOptions = {};
+      const base = this.options.rateLimit;
+      if (base !== undefined && base !== false) {
+        for (const key of [
+          'redis',
+          'keyPrefix',
+          'onStoreUnavailable',
+          'onError',
+          'readyTimeoutMs',
+        ] as const) {
+          if (base[key] !== undefined) Object.assign(shared, { [key]: base[key] });
+        }
+      }
+      limiter = new RequestRateLimiter({
+        ...shared,
+        ...metadata,
+        configPath: `@RateLimit(${metadata.name})`,
+      });
+      this.#routeLimiters.set(metadata, limiter);
+    }
+    return limiter;
   }
 
   /** Answer unmatched routes as a fixed 404 problem (default true). */

@@ -21,7 +21,8 @@ function defaultBinding(req: MiddlewareRequest): string {
  * csurf-compatible CSRF protection (signed double-submit cookie), as @bulwark/express's `csrf`:
  * `req.csrfToken()` returns the token (setting the cookie when a new one is minted); unsafe
  * methods must echo it in a `csrf-token` / `xsrf-token` / `x-csrf-token` / `x-xsrf-token` header,
- * a `_csrf` body field or a `_csrf` query parameter, or are refused with 403 `EBADCSRFTOKEN`.
+ * a `_csrf` body field (the query string only with `allowTokenInQuery`), or are refused with 403
+ * `EBADCSRFTOKEN`.
  */
 export function csrf(options: BulwarkCsrfOptions): CsrfMiddleware {
   const protection = new CsrfProtection(options, 'BulwarkModule.csrf');

@@ -23,6 +23,9 @@ export { Authorize, BULWARK_AUTHORIZE, type AuthorizeMetadata } from './authoriz
 export { Audited, BULWARK_AUDITED, type AuditedOptions, type AuditedMetadata } from './audited';
 export { RequireConsent, BULWARK_REQUIRE_CONSENT } from './require-consent';
 export { Principal } from './principal';
+export { AllowFields, BULWARK_ALLOW_FIELDS } from './allow-fields';
+export { RateLimit, BULWARK_RATE_LIMIT, type RateLimitMetadata } from './rate-limit';
+export { ClearSiteData, BULWARK_CLEAR_SITE_DATA } from './clear-site-data';
 export { CsrfToken } from './csrf-token';
 export type { BulwarkCsrfOptions } from './csrf';
 export type { MiddlewareRequest } from './platform-middleware';

@@ -349,7 +349,12 @@ describe('BulwarkModule HTTP protections: options', () => {
       const res = await request(app.getHttpServer()).get('/echo').expect(200);
       expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
       expect(res.headers['content-security-policy']).toContain("default-src 'self'");
-      expect(app.get(BulwarkRuntime).http.order).toEqual(['requestId', 'securityHeaders', 'inputGuard']);
+      expect(app.get(BulwarkRuntime).http.order).toEqual([
+        'requestId',
+        'securityHeaders',
+        'fetchMetadata',
+        'inputGuard',
+      ]);
     } finally {
       await app.close();
     }
@@ -397,6 +402,7 @@ describe('BulwarkModule HTTP protections: options', () => {
       expect(app.get(BulwarkRuntime).http.order).toEqual([
         'requestId',
         'securityHeaders',
+        'fetchMetadata',
         'inputGuard',
         'csrf',
       ]);

@@ -244,6 +244,14 @@ export interface BulwarkConfig {
   clock?: () => Date;
   /** Stores shared by every section (see BulwarkStores); a section's own `store` wins. */
   stores?: BulwarkStores;
+  /**
+   * The production preset (ASVS 5.0 V13.3.1, V16.4.2). Default: on when `NODE_ENV=production`.
+   * It requires an audit log with an HMAC key and a checkpoint schedule and refuses demo-grade
+   * settings (memory stores for durable registers, mixed token algorithm families...), with one
+   * start-up error (ERR_CONFIG_NOT_PRODUCTION_READY) listing each problem by config path. `false`
+   * turns it off (tests, demos) even under NODE_ENV=production.
+   */
+  production?: boolean;
 }
 
 /**

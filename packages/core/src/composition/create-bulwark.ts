@@ -33,6 +33,7 @@ import { openKeys, planKeys, type KeysPlan } from './keys';
 import { openMfa, planMfa, type MfaPlan } from './mfa';
 import { closeAll, withClock, type Opened } from './opened';
 import { openPrivacy, planPrivacy } from './privacy';
+import { assertProductionReady, isProduction } from './production';
 import { openBruteForce, planThreat, type ThreatPlan } from './threat';
 
 // createBulwark: checks every section (each engine's constructor validates its own options under
@@ -50,6 +51,7 @@ const KNOWN_TOP_LEVEL = optionKeys<BulwarkConfig>({
   compliance: true,
   clock: true,
   stores: true,
+  production: true,
 });
 const STORE_METHODS: Record<keyof BulwarkStores, readonly string[]> = {
   keys: ['loadKeys', 'insertKeyVersion'],
@@ -144,6 +146,10 @@ interface Plan extends ThreatPlan {
 function plan(given: BulwarkConfig): Plan {
   if (!isPlainObject(given as unknown)) throw invalid('config', 'an object', given);
   rejectUnknown(given as Record<string, unknown>, KNOWN_TOP_LEVEL, '');
+  if (given.production !== undefined && typeof given.production !== 'boolean') {
+    throw invalid('production', 'a boolean', given.production);
+  }
+  if (isProduction(given)) assertProductionReady(given);
   const { config, stores } = applyStores(given);
   optionalFunction(config.clock, 'clock');
   const clock = config.clock;

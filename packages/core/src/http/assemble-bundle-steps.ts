@@ -1,9 +1,12 @@
 import type { BearerTokenVerifier } from './bearer-authenticator';
+import type { CorsOptions } from './cors-policy';
 import type { CsrfProtection } from './csrf-protection';
+import type { FetchMetadataOptions } from './fetch-metadata-policy';
 import { HttpTrafficRecorder } from './http-app-evidence';
 import type { InputGuardOptions } from './input-guard';
 import { isPublicPath, type BulwarkBundlePlan } from './plan-bulwark-bundle';
 import type { RequestIdOptions } from './request-arrival';
+import type { RateLimitOptions } from './request-rate-limiter';
 import type { RequestAuditorOptions } from './request-auditor';
 import type { SecurityHeaderOptions } from './security-header-options';
 
@@ -15,7 +18,10 @@ export interface BundleStepFactories<H, Auth extends object, Csrf extends object
   requestId(options: RequestIdOptions): H;
   securityHeaders(options: SecurityHeaderOptions): H & { readonly headers: Readonly<Record<string, string>> };
   audit(options: RequestAuditorOptions): H & { close(): Promise<void> };
+  cors(options: CorsOptions): H;
+  fetchMetadata(options: FetchMetadataOptions): H;
   inputGuard(options: InputGuardOptions): H;
+  rateLimit(options: RateLimitOptions): H;
   authenticate(options: Omit<Auth, 'publicPaths'> & { tokens: BearerTokenVerifier }): H;
   csrf(options: Csrf): H & { readonly protection?: CsrfProtection };
   unless(middleware: H, skip: (path: string) => boolean): H;
@@ -63,6 +69,12 @@ export function assembleBundleSteps<H, Auth extends object, Csrf extends object>
       const mw = make.audit(plan.audit);
       close = () => mw.close();
       steps.push(mw);
+    } else if (step === 'cors' && plan.cors !== undefined) {
+      steps.push(make.cors(plan.cors));
+    } else if (step === 'fetchMetadata' && plan.fetchMetadata !== undefined) {
+      steps.push(make.fetchMetadata(plan.fetchMetadata));
+    } else if (step === 'rateLimit' && plan.rateLimit !== undefined) {
+      steps.push(make.rateLimit(plan.rateLimit));
     } else if (step === 'inputGuard' && plan.inputGuard !== undefined) {
       steps.push(make.inputGuard(plan.inputGuard));
     } else if (step === 'authenticate' && plan.authenticate !== undefined) {

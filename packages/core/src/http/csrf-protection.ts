@@ -11,6 +11,11 @@ export interface CsrfOptions {
   cookie?: CookieOptions & { name?: string };
   /** Methods that are never checked. Default GET, HEAD, OPTIONS (csurf's `ignoreMethods`). */
   ignoreMethods?: readonly string[];
+  /**
+   * Also accept the token in the query string's `_csrf` (csurf did). Default false: a token in a
+   * URL leaks through server logs, browser history and Referer headers (ASVS 5.0 V14.2.1).
+   */
+  allowTokenInQuery?: boolean;
 }
 
 /**
@@ -22,6 +27,7 @@ export class CsrfProtection {
   readonly tokens: CsrfTokens;
   readonly cookie: CsrfCookieOptions;
   readonly ignoreMethods: readonly string[];
+  readonly allowTokenInQuery: boolean;
 
   constructor(options: CsrfOptions, path = 'csrf') {
     if (typeof options !== 'object' || options === null) {
@@ -41,14 +47,19 @@ export class CsrfProtection {
       throw configError(`${path}.ignoreMethods`, 'must be an array of methods');
     }
     this.ignoreMethods = ignore.map((m) => m.toUpperCase());
+    if (options.allowTokenInQuery !== undefined && typeof options.allowTokenInQuery !== 'boolean') {
+      throw configError(`${path}.allowTokenInQuery`, 'must be a boolean');
+    }
+    this.allowTokenInQuery = options.allowTokenInQuery === true;
   }
 
   /** Throws EBADCSRFTOKEN (403) unless the request is exempt or carries a valid token. */
   check(req: CsrfRequest): void {
     const observer = this.#observer;
-    if (observer === undefined) return this.tokens.check(req, this.cookie.name, this.ignoreMethods);
+    if (observer === undefined)
+      return this.tokens.check(req, this.cookie.name, this.ignoreMethods, this.allowTokenInQuery);
     try {
-      this.tokens.check(req, this.cookie.name, this.ignoreMethods);
+      this.tokens.check(req, this.cookie.name, this.ignoreMethods, this.allowTokenInQuery);
     } catch (err) {
       observer.csrfDecision(true);
       throw err;

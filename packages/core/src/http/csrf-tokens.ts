@@ -31,7 +31,7 @@ export interface CsrfCookieOptions extends CookieOptions {
 const MIN_SECRET_BYTES = 32;
 const NONCE_BYTES = 18; // 24 base64url characters
 const TOKEN_RE = /^[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{43}$/;
-/** csurf's lookup order: body, query, then the four headers. */
+/** csurf's lookup order: body, (query, only when allowed), then the four headers. */
 const HEADER_NAMES = ['csrf-token', 'xsrf-token', 'x-csrf-token', 'x-xsrf-token'];
 
 /** RFC 9110 §9.2.1 safe methods: they must not change state, so they are not checked. */
@@ -65,12 +65,21 @@ function firstString(value: unknown): string | undefined {
   return undefined;
 }
 
-/** The submitted token, from the same places csurf read it (body `_csrf`, query `_csrf`, headers). */
-export function readCsrfToken(req: Pick<CsrfRequest, 'headers' | 'body' | 'query'>): string | undefined {
+/**
+ * The submitted token: the body's `_csrf` field, then the four headers csurf read. The query
+ * string's `_csrf` (csurf also read it) only with `allowQuery`: a token in a URL leaks through
+ * logs, history and Referer (ASVS 5.0 V14.2.1).
+ */
+export function readCsrfToken(
+  req: Pick<CsrfRequest, 'headers' | 'body' | 'query'>,
+  allowQuery = false,
+): string | undefined {
   const fromBody = isRecord(req.body) ? firstString(req.body._csrf) : undefined;
   if (fromBody !== undefined) return fromBody;
-  const fromQuery = isRecord(req.query) ? firstString(req.query._csrf) : undefined;
-  if (fromQuery !== undefined) return fromQuery;
+  if (allowQuery) {
+    const fromQuery = isRecord(req.query) ? firstString(req.query._csrf) : undefined;
+    if (fromQuery !== undefined) return fromQuery;
+  }
   for (const name of HEADER_NAMES) {
     const value = firstString(req.headers[name]);
     if (value !== undefined) return value;
@@ -139,9 +148,14 @@ export class CsrfTokens {
    * Throws EBADCSRFTOKEN unless the method is safe or the request echoes the cookie's token and
    * that token is valid for the request's binding.
    */
-  check(req: CsrfRequest, cookieName: string, safeMethods: readonly string[] = CSRF_SAFE_METHODS): void {
+  check(
+    req: CsrfRequest,
+    cookieName: string,
+    safeMethods: readonly string[] = CSRF_SAFE_METHODS,
+    allowQuery = false,
+  ): void {
     if (safeMethods.includes(req.method)) return;
-    const submitted = readCsrfToken(req);
+    const submitted = readCsrfToken(req, allowQuery);
     const cookie = readCookie(firstString(req.headers.cookie), cookieName);
     if (submitted === undefined || cookie === undefined) throw csrfError('missing');
     if (!equalStrings(submitted, cookie)) throw csrfError('mismatch');

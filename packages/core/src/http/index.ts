@@ -122,3 +122,24 @@ export {
   type BulwarkBundleStep,
 } from './plan-bulwark-bundle';
 export { assembleBundleSteps, type BundleStepFactories, type BundleSteps } from './assemble-bundle-steps';
+export { BodyAllowlist, type BodyAllowlistOptions } from './body-allowlist';
+export { CorsPolicy, mergeVary, type CorsOptions, type CorsRequest, type CorsDecision } from './cors-policy';
+export {
+  FetchMetadataPolicy,
+  type FetchMetadataOptions,
+  type FetchMetadataRequest,
+} from './fetch-metadata-policy';
+export {
+  RequestRateLimiter,
+  rateLimitHeaders,
+  type RateLimitOptions,
+  type RateLimitWindow,
+  type RateLimitSubject,
+  type RateLimitOutcome,
+} from './request-rate-limiter';
+export {
+  markPrivateResponse,
+  clearSiteDataValue,
+  type ClearSiteDataType,
+  type ResponseHeaders,
+} from './private-responses';

@@ -18,6 +18,12 @@ export interface InputGuardOptions {
   checkPath?: boolean;
   /** Parse JSON and urlencoded bodies (when no parser ran before). Default true. */
   parseBody?: boolean;
+  /**
+   * Refuse a query or form parameter given more than once (`?role=user&role=admin`; HTTP parameter
+   * pollution, ASVS 5.0 V15.3.7), where frameworks disagree on which value wins. Names ending in
+   * `[]` (explicit arrays) may repeat. Default false (multi-value forms send repeats on purpose).
+   */
+  rejectDuplicateParams?: boolean;
   /** Config path used in error messages. Default `inputGuard`. */
   configPath?: string;
 }
@@ -37,6 +43,7 @@ export interface InputGuardDescription {
   forbiddenKeys: string[];
   rejectNulBytes: boolean;
   checkPath: boolean;
+  rejectDuplicateParams: boolean;
 }
 
 const DEFAULT_FORBIDDEN = ['__proto__', 'constructor', 'prototype'];
@@ -110,6 +117,7 @@ export class InputGuard {
   readonly rejectNulBytes: boolean;
   readonly checkPath: boolean;
   readonly parseBody: boolean;
+  readonly rejectDuplicateParams: boolean;
   readonly #forbidden: ReadonlySet<string>;
 
   constructor(options: InputGuardOptions = {}) {
@@ -125,6 +133,7 @@ export class InputGuard {
       'rejectNulBytes',
       'checkPath',
       'parseBody',
+      'rejectDuplicateParams',
       'configPath',
     ];
     for (const key of Object.keys(options)) {
@@ -138,6 +147,7 @@ export class InputGuard {
     this.rejectNulBytes = bool(options.rejectNulBytes, true, `${path}.rejectNulBytes`);
     this.checkPath = bool(options.checkPath, true, `${path}.checkPath`);
     this.parseBody = bool(options.parseBody, true, `${path}.parseBody`);
+    this.rejectDuplicateParams = bool(options.rejectDuplicateParams, false, `${path}.rejectDuplicateParams`);
     const forbidden = options.forbiddenKeys ?? DEFAULT_FORBIDDEN;
     if (!Array.isArray(forbidden) || !forbidden.every((k) => typeof k === 'string' && k.length > 0)) {
       throw configError(`${path}.forbiddenKeys`, 'must be an array of key names');
@@ -190,7 +200,9 @@ export class InputGuard {
       throw fail(ErrorCodes.HTTP_MALFORMED_BODY, 'The query string is malformed.', 'query');
     }
     let count = 0;
+    const seen = this.rejectDuplicateParams ? new Set<string>() : undefined;
     for (const [key, value] of params) {
+      this.#checkRepeat(seen, key, 'query');
       if (++count > this.maxKeys) {
         throw fail(
           ErrorCodes.HTTP_INPUT_TOO_DEEP,
@@ -311,7 +323,9 @@ export class InputGuard {
       }
     } else {
       const out: Record<string, string | string[]> = {};
+      const seen = this.rejectDuplicateParams ? new Set<string>() : undefined;
       for (const [key, value] of new URLSearchParams(text)) {
+        this.#checkRepeat(seen, key, 'body');
         if (this.#forbidden.has(key)) {
           throw fail(
             ErrorCodes.HTTP_INPUT_FORBIDDEN_KEY,
@@ -328,6 +342,15 @@ export class InputGuard {
     return body;
   }
 
+  #checkRepeat(seen: Set<string> | undefined, key: string, location: string): void {
+    if (seen === undefined || key.endsWith('[]')) return;
+    if (seen.has(key)) {
+      const name = key.length > 64 || /[^\x20-\x7e]/.test(key) ? 'a parameter' : `"${key}"`;
+      throw fail(ErrorCodes.HTTP_DUPLICATE_PARAMETER, `The ${location} repeats ${name}.`, location);
+    }
+    seen.add(key);
+  }
+
   /** The effective limits, as compliance evidence. */
   describe(): InputGuardDescription {
     return {
@@ -337,6 +360,7 @@ export class InputGuard {
       forbiddenKeys: [...this.#forbidden],
       rejectNulBytes: this.rejectNulBytes,
       checkPath: this.checkPath,
+      rejectDuplicateParams: this.rejectDuplicateParams,
     };
   }
 }

@@ -3,8 +3,11 @@ import type { HttpAppEvidence } from '../compliance/evidence';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 import type { BearerTokenVerifier } from './bearer-authenticator';
 import type { BruteForceGateOptions } from './brute-force-gate';
+import { CorsPolicy, type CorsOptions } from './cors-policy';
+import type { FetchMetadataOptions } from './fetch-metadata-policy';
 import type { BulwarkHttpKit } from './http-kit';
 import type { InputGuardOptions } from './input-guard';
+import type { RateLimitOptions } from './request-rate-limiter';
 import type { RequestAuditorOptions } from './request-auditor';
 import type { SecurityHeaderOptions } from './security-header-options';
 import { TrustedProxies, type TrustProxyOption } from './trusted-proxies';
@@ -17,8 +20,26 @@ export interface BulwarkBundleOptions<Auth extends object = object, Csrf extends
   audit?: Omit<RequestAuditorOptions, 'log'> | false;
   /** On when the kit has tokens. `publicPaths`: exact paths (or `/prefix/*`) that skip authentication. */
   authenticate?: (Auth & { publicPaths?: readonly string[] }) | false;
-  /** Off unless given (it needs a secret). */
+  /**
+   * Off unless given (it needs a secret). Under the production preset it must be decided: options,
+   * or `false` for an API without cookie or session authentication.
+   */
   csrf?: Csrf | false;
+  /** Cross-origin reads by exact-match allowlist (CorsPolicy). Off unless given. */
+  cors?: CorsOptions | false;
+  /**
+   * Refuse cross-site non-navigation requests by their Fetch Metadata (FetchMetadataPolicy),
+   * in front of the CSRF check. On by default; the CORS origins are trusted. `false` turns it off.
+   */
+  fetchMetadata?: Omit<FetchMetadataOptions, 'trustedOrigins'> | false;
+  /** App-wide request rate limit per user and per IP (RequestRateLimiter). Off unless given. */
+  rateLimit?: RateLimitOptions | false;
+  /**
+   * The production preset: refuse demo-grade bundle settings (CSRF undecided, security headers,
+   * the input guard or Fetch Metadata off) with one BulwarkConfigError listing each. Default: on
+   * when `NODE_ENV=production`.
+   */
+  production?: boolean;
   /**
    * Reverse proxies trusted to report the client address in X-Forwarded-For (audit, brute-force
    * counters, `context.ip` conditions): false (default, the header is ignored), a hop count, or
@@ -41,7 +62,16 @@ export interface BulwarkBundleApi<Handler, ResourceSpec, AuthorizeOptions> {
 }
 
 export type BulwarkBundleStep =
-  'requestId' | 'problemDetails' | 'securityHeaders' | 'audit' | 'inputGuard' | 'authenticate' | 'csrf';
+  | 'requestId'
+  | 'problemDetails'
+  | 'securityHeaders'
+  | 'audit'
+  | 'cors'
+  | 'fetchMetadata'
+  | 'inputGuard'
+  | 'authenticate'
+  | 'rateLimit'
+  | 'csrf';
 
 /**
  * Which steps to build, with their options resolved against the kit. An absent member is a
@@ -60,6 +90,9 @@ export interface BulwarkBundlePlan<Auth extends object = object, Csrf extends ob
     readonly publicPaths: readonly string[];
   };
   readonly csrf?: Csrf;
+  readonly cors?: CorsOptions;
+  readonly fetchMetadata?: FetchMetadataOptions;
+  readonly rateLimit?: RateLimitOptions;
   /** The CSRF part of the compliance evidence. */
   readonly csrfEvidence: { enabled: boolean; method?: string };
 }
@@ -99,6 +132,36 @@ export function isPublicPath(path: string, publicPaths: readonly string[]): bool
   return false;
 }
 
+/**
+ * The bundle's part of the production preset (ASVS 5.0 V13.3.1): one error listing every
+ * demo-grade setting by option path.
+ */
+function checkProductionBundle(options: BulwarkBundleOptions): void {
+  if (options.production !== undefined && typeof options.production !== 'boolean') {
+    throw configError('production', 'must be a boolean');
+  }
+  if (!(options.production ?? process.env.NODE_ENV === 'production')) return;
+  const problems: Array<{ path: string; message: string }> = [];
+  if (options.csrf === undefined) {
+    problems.push({
+      path: 'csrf',
+      message:
+        'is undecided: give the CSRF options, or csrf: false for an API without cookie or session authentication',
+    });
+  }
+  for (const key of ['securityHeaders', 'inputGuard', 'fetchMetadata'] as const) {
+    if (options[key] === false) problems.push({ path: key, message: 'is off' });
+  }
+  if (problems.length === 0) return;
+  throw new BulwarkConfigError(
+    ErrorCodes.CONFIG_NOT_PRODUCTION_READY,
+    `bulwark(): the production preset (NODE_ENV=production or production: true) refuses:\n${problems
+      .map((p) => `  - ${p.path} ${p.message}`)
+      .join('\n')}\nFix each, or set production: false for a test or demo run.`,
+    { path: 'production', problems },
+  );
+}
+
 function checkOption(value: unknown, path: string): void {
   if (value !== undefined && value !== false && (typeof value !== 'object' || value === null)) {
     throw configError(path, 'must be an options object or false');
@@ -107,9 +170,11 @@ function checkOption(value: unknown, path: string): void {
 
 /**
  * Validates the kit and options of `bulwark(kit, options)` and decides the steps, in the order
- *   requestId -> problemDetails -> securityHeaders -> audit -> inputGuard -> authenticate -> csrf
+ *   requestId -> problemDetails -> securityHeaders -> audit -> cors -> fetchMetadata -> inputGuard
+ *   -> authenticate -> rateLimit -> csrf
  * problemDetails sits second so every refusal of a later step is answered as problem+json with the
- * request id; audit sits before inputGuard so refused bad input is audited too. Audit and
+ * request id; audit sits before the refusing steps so refused requests are audited too; cors answers
+ * preflights before anything needs credentials; rateLimit follows authenticate to count per user. Audit and
  * authenticate are on when the kit has their service (or options ask for them), csrf only when
  * given (it needs a secret). Bad options fail here, with a BulwarkConfigError naming the path.
  */
@@ -126,9 +191,19 @@ export function planBulwarkBundle<Auth extends object, Csrf extends object>(
       },
     );
   }
-  for (const key of ['securityHeaders', 'inputGuard', 'audit', 'authenticate', 'csrf'] as const) {
+  for (const key of [
+    'securityHeaders',
+    'inputGuard',
+    'audit',
+    'authenticate',
+    'csrf',
+    'cors',
+    'fetchMetadata',
+    'rateLimit',
+  ] as const) {
     checkOption(options[key], key);
   }
+  checkProductionBundle(options);
   const order: BulwarkBundleStep[] = ['requestId', 'problemDetails'];
   const plan: {
     -readonly [K in keyof BulwarkBundlePlan<Auth, Csrf>]: BulwarkBundlePlan<Auth, Csrf>[K];
@@ -150,6 +225,21 @@ export function planBulwarkBundle<Auth extends object, Csrf extends object>(
     plan.audit = { ...options.audit, log: kit.auditLog };
     order.push('audit');
   }
+  let corsPolicy: CorsPolicy | undefined;
+  if (options.cors !== undefined && options.cors !== false) {
+    corsPolicy = new CorsPolicy(options.cors); // validated here: a bad origin fails the boot
+    plan.cors = options.cors;
+    order.push('cors');
+  }
+  if (options.fetchMetadata !== false) {
+    plan.fetchMetadata = {
+      ...options.fetchMetadata,
+      ...(corsPolicy !== undefined
+        ? { trustedOrigins: (o: string | undefined) => corsPolicy.allows(o) }
+        : {}),
+    };
+    order.push('fetchMetadata');
+  }
   if (options.inputGuard !== false) {
     plan.inputGuard = options.inputGuard ?? {};
     order.push('inputGuard');
@@ -166,6 +256,10 @@ export function planBulwarkBundle<Auth extends object, Csrf extends object>(
     }
     plan.authenticate = { options: { ...authOptions, tokens }, publicPaths };
     order.push('authenticate');
+  }
+  if (options.rateLimit !== undefined && options.rateLimit !== false) {
+    plan.rateLimit = options.rateLimit;
+    order.push('rateLimit');
   }
   if (options.csrf !== undefined && options.csrf !== false) {
     plan.csrf = options.csrf;

@@ -139,6 +139,7 @@ const BY_CODE = {
     detail: 'The token keys cannot be fetched right now; retry later.',
   },
   [ErrorCodes.CONFIG_INVALID]: INTERNAL,
+  [ErrorCodes.CONFIG_NOT_PRODUCTION_READY]: INTERNAL,
   // audit
   [ErrorCodes.AUDIT_INVALID_EVENT]: INTERNAL,
   [ErrorCodes.AUDIT_CHAIN_BROKEN]: INTERNAL,
@@ -254,6 +255,23 @@ const BY_CODE = {
   [ErrorCodes.HTTP_NOT_FOUND]: { status: 404, title: 'Not Found', detail: 'No resource at this URL.' },
   [ErrorCodes.HTTP_HEADERS_TOO_LARGE]: { status: 431, title: 'Request Header Fields Too Large' },
   [ErrorCodes.HTTP_BAD_REQUEST]: { status: 400, title: 'Bad Request' },
+  [ErrorCodes.HTTP_UNKNOWN_FIELD]: { status: 400, title: 'Unknown field' },
+  [ErrorCodes.HTTP_RATE_LIMITED]: {
+    status: 429,
+    title: 'Too Many Requests',
+    detail: 'Too many requests; retry later.',
+  },
+  [ErrorCodes.HTTP_CORS_REFUSED]: {
+    status: 403,
+    title: 'Cross-origin request refused',
+    detail: 'This origin, method or header is not allowed to call this API cross-origin.',
+  },
+  [ErrorCodes.HTTP_CROSS_SITE_REFUSED]: {
+    status: 403,
+    title: 'Cross-site request refused',
+    detail: 'Cross-site requests to this resource are not allowed.',
+  },
+  [ErrorCodes.HTTP_DUPLICATE_PARAMETER]: { status: 400, title: 'Duplicate parameter' },
   // Stored data that fails its integrity check (a subject-keyed value moved into another subject's
   // record): the request was fine, the data is not, hence 5xx. The code is kept, so the audit
   // event and the client can tell an integrity failure from a crash; nothing of the value, or of

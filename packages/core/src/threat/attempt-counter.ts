@@ -27,7 +27,8 @@ interface RedisLike {
 
 /**
  * One atomic counter per key (rate-limiter-flexible: a Map in memory, INCRBY in a Lua script on
- * Redis), the primitive the brute-force guard reserves attempts on. Internal to threat/.
+ * Redis), the primitive the brute-force guard reserves attempts on and the request rate limiter
+ * (http/request-rate-limiter.ts) counts on. Internal to core.
  */
 export class AttemptCounter {
   readonly #limiter: RateLimiterAbstract;

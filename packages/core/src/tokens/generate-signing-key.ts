@@ -22,8 +22,9 @@ export interface GeneratedSigningKey {
 
 /**
  * Generates an asymmetric signing key pair for `alg` (demos, tests, first boot). Production keys
- * normally come from a KMS or the key ring. RSA keys are 2048 bits, the RFC 7518 minimum;
- * generate larger ones yourself if policy asks for it. For HS* use 32+ random bytes instead.
+ * normally come from a KMS or the key ring. RSA keys are 3072 bits (128-bit security; ASVS 5.0
+ * V11.2.3), so a TokenService takes them without the `RSA-2048` opt-in. RS* still needs its
+ * `legacyAlgorithms` opt-in; prefer PS256. For HS* use 32+ random bytes instead.
  */
 export async function generateSigningKey(alg: JwsAlgorithm): Promise<GeneratedSigningKey> {
   if (!isJwsAlgorithm(alg) || isHmacAlgorithm(alg)) {
@@ -39,7 +40,7 @@ export async function generateSigningKey(alg: JwsAlgorithm): Promise<GeneratedSi
   else if (alg.startsWith('ES')) {
     const namedCurve = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' }[alg as 'ES256' | 'ES384' | 'ES512'];
     pair = await generate('ec', { namedCurve });
-  } else pair = await generate('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
+  } else pair = await generate('rsa', { modulusLength: 3072, publicExponent: 0x10001 });
   const kid = jwkThumbprint(pair.privateKey);
   return {
     alg,

@@ -13,5 +13,5 @@ export {
   type VerifiedToken,
 } from './token-service';
 export { generateSigningKey, type GeneratedSigningKey } from './generate-signing-key';
-export { JWS_ALGORITHMS, type JwsAlgorithm } from './jws-algorithms';
+export { JWS_ALGORITHMS, LEGACY_ALGORITHMS, type JwsAlgorithm, type LegacyAlgorithm } from './jws-algorithms';
 export type { TokenKeyInput } from './token-key';

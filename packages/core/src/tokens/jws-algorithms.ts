@@ -26,6 +26,25 @@ export function isJwsAlgorithm(value: unknown): value is JwsAlgorithm {
   return typeof value === 'string' && (JWS_ALGORITHMS as readonly string[]).includes(value);
 }
 
+/**
+ * Legacy choices a token service refuses unless the app names them in `legacyAlgorithms`
+ * (ASVS 5.0 V11.6.1, V11.2.3): the RSASSA-PKCS1-v1_5 signatures RS256 / RS384 / RS512 (RFC 8017
+ * §8.2; RSASSA-PSS, ES* and EdDSA replace them), and `RSA-2048`: RSA keys of 2048 to 3071 bits
+ * (about 112-bit security; 3072 bits gives the 128 bits current guidance asks for).
+ */
+export const LEGACY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'RSA-2048'] as const;
+
+export type LegacyAlgorithm = (typeof LEGACY_ALGORITHMS)[number];
+
+/** RSA keys this size and larger are not legacy (NIST SP 800-57 Part 1 Table 2: 128-bit security). */
+export const MODERN_RSA_BITS = 3072;
+
+/** The modulus length of an RSA / RSA-PSS key, undefined for any other key. */
+export function rsaModulusBits(key: KeyObject): number | undefined {
+  if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss') return undefined;
+  return key.asymmetricKeyDetails?.modulusLength ?? 0;
+}
+
 /** HMAC algorithms share one secret between signer and verifier; everything else is asymmetric. */
 export function isHmacAlgorithm(alg: string): boolean {
   return alg === 'HS256' || alg === 'HS384' || alg === 'HS512';

@@ -1,4 +1,11 @@
-import { randomUUID, type KeyObject } from 'node:crypto';
+import {
+  KeyObject,
+  createPublicKey,
+  randomUUID,
+  type JsonWebKey as NodeJsonWebKey,
+  type webcrypto,
+} from 'node:crypto';
+import { types as utilTypes } from 'node:util';
 import type { JSONWebKeySet, JWK, JWTVerifyGetKey } from 'jose';
 import { BulwarkConfigError, BulwarkTokenError, ErrorCodes } from '../errors';
 import { jose } from '../lib/jose';
@@ -7,7 +14,11 @@ import {
   isHmacAlgorithm,
   isJwsAlgorithm,
   JWS_ALGORITHMS,
+  LEGACY_ALGORITHMS,
+  MODERN_RSA_BITS,
+  rsaModulusBits,
   type JwsAlgorithm,
+  type LegacyAlgorithm,
 } from './jws-algorithms';
 import { mapJoseError, safeHeaderValue } from './map-jose-error';
 import {
@@ -63,6 +74,13 @@ export interface TokenServiceOptions {
    * what makes algorithm-confusion attacks possible (RFC 8725 §2.1, §3.1).
    */
   allowMixedAlgorithmFamilies?: boolean;
+  /**
+   * Legacy choices this service accepts, each named (ASVS 5.0 V11.6.1, V11.2.3). Default none:
+   * RS256 / RS384 / RS512 (RSASSA-PKCS1-v1_5) in `algorithms` and RSA keys under 3072 bits are
+   * refused at start-up. An identity provider that signs RS256 with 2048-bit keys (most do)
+   * needs `legacyAlgorithms: ['RS256', 'RSA-2048']`; prefer PS256, ES256 or EdDSA where you choose.
+   */
+  legacyAlgorithms?: readonly LegacyAlgorithm[];
   /** Key used by `sign()`. Optional for a verify-only service. */
   signingKey?: TokenSigningKey;
   /** How `verify()` finds its key. Default: the public half of `signingKey` (or the same secret). */
@@ -170,6 +188,7 @@ function nonNegativeInt(value: unknown, path: string, fallback: number, min = 0)
  */
 export class TokenService {
   readonly #algorithms: readonly JwsAlgorithm[];
+  readonly #legacy: ReadonlySet<LegacyAlgorithm>;
   readonly #verifyAlgorithms: readonly JwsAlgorithm[];
   readonly #signing?: { key: KeyObject; kid?: string; alg: JwsAlgorithm };
   readonly #verifyKey: KeyObject | JWTVerifyGetKey;
@@ -191,7 +210,8 @@ export class TokenService {
       });
     }
     const path = options.configPath ?? 'tokens';
-    this.#algorithms = TokenService.#validateAlgorithms(options, path);
+    this.#legacy = TokenService.#validateLegacy(options.legacyAlgorithms, `${path}.legacyAlgorithms`);
+    this.#algorithms = TokenService.#validateAlgorithms(options, path, this.#legacy);
 
     if (options.issuer !== undefined && !isNonEmptyString(options.issuer)) {
       throw configError(`${path}.issuer`, 'must be a non-empty string');
@@ -244,7 +264,31 @@ export class TokenService {
     return this.#signing === undefined ? undefined : { alg: this.#signing.alg, kid: this.#signing.kid };
   }
 
-  static #validateAlgorithms(options: TokenServiceOptions, path: string): readonly JwsAlgorithm[] {
+  static #validateLegacy(value: unknown, path: string): ReadonlySet<LegacyAlgorithm> {
+    if (value === undefined) return new Set();
+    if (!Array.isArray(value) || !value.every((v) => (LEGACY_ALGORITHMS as readonly unknown[]).includes(v))) {
+      throw configError(path, `must be an array of ${LEGACY_ALGORITHMS.join(', ')}`);
+    }
+    return new Set(value as LegacyAlgorithm[]);
+  }
+
+  /** Refuses an RSA key under 3072 bits unless `RSA-2048` is opted into (smaller than 2048 never passes algorithmsForKey). */
+  #checkKeyStrength(key: KeyObject, path: string): void {
+    const bits = rsaModulusBits(key);
+    if (bits !== undefined && bits < MODERN_RSA_BITS && !this.#legacy.has('RSA-2048')) {
+      throw configError(
+        path,
+        `is a ${bits}-bit RSA key; keys under ${MODERN_RSA_BITS} bits are legacy (ASVS V11.2.3): ` +
+          "use a 3072-bit RSA, P-256 or Ed25519 key, or opt in with legacyAlgorithms: ['RSA-2048']",
+      );
+    }
+  }
+
+  static #validateAlgorithms(
+    options: TokenServiceOptions,
+    path: string,
+    legacy: ReadonlySet<LegacyAlgorithm>,
+  ): readonly JwsAlgorithm[] {
     const list: unknown = options.algorithms;
     if (!Array.isArray(list) || list.length === 0) {
       throw configError(
@@ -260,6 +304,13 @@ export class TokenService {
         throw configError(
           `${path}.algorithms[${i}]`,
           `must be one of ${JWS_ALGORITHMS.join(', ')}, got ${safeHeaderValue(alg) ?? typeof alg}`,
+        );
+      }
+      if ((LEGACY_ALGORITHMS as readonly string[]).includes(alg) && !legacy.has(alg as LegacyAlgorithm)) {
+        throw configError(
+          `${path}.algorithms[${i}]`,
+          `is ${alg}, an RSA PKCS#1 v1.5 signature (legacy, ASVS V11.6.1): use PS256, ES256 or EdDSA, ` +
+            `or opt in with legacyAlgorithms: ['${alg}']`,
         );
       }
     });
@@ -289,6 +340,7 @@ export class TokenService {
     if (key.type === 'public') {
       throw configError(`${path}.key`, 'is a public key; signing needs the private key or an HMAC secret');
     }
+    this.#checkKeyStrength(key, `${path}.key`);
     const supported = algorithmsForKey(key);
     if (supported.length === 0) {
       throw configError(
@@ -353,6 +405,7 @@ export class TokenService {
       if (key.type === 'private') {
         throw configError(`${vpath}.key`, 'is a private key; give verifiers only the public key');
       }
+      this.#checkKeyStrength(key, `${vpath}.key`);
       // The algorithms jose may use with this key: the allow-list narrowed to the key's family.
       const algorithms = this.#algorithms.filter((a) => algorithmsForKey(key).includes(a));
       if (algorithms.length === 0) {
@@ -377,6 +430,15 @@ export class TokenService {
             `${vpath}.jwks.keys[${i}]`,
             'contains private key material ("d"); publish public keys only',
           );
+        }
+        if (jwk.kty === 'RSA') {
+          let key: KeyObject;
+          try {
+            key = createPublicKey({ key: jwk as unknown as NodeJsonWebKey, format: 'jwk' });
+          } catch {
+            throw configError(`${vpath}.jwks.keys[${i}]`, 'is not a valid RSA JWK');
+          }
+          this.#checkKeyStrength(key, `${vpath}.jwks.keys[${i}]`);
         }
       });
       // A JWKS (this one or a remote one) loads jose at construction, so that a set jose refuses is
@@ -433,8 +495,9 @@ export class TokenService {
     });
     const where = `${url.origin}${url.pathname}`;
     return async (header, token) => {
+      let key: Awaited<ReturnType<typeof remote>>;
       try {
-        return await remote(header, token);
+        key = await remote(header, token);
       } catch (error) {
         const code = (error as { code?: unknown } | null)?.code;
         if (code === 'ERR_JWKS_NO_MATCHING_KEY' || code === 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') throw error;
@@ -446,6 +509,18 @@ export class TokenService {
           { cause: error },
         );
       }
+      // Keys arrive at run time here: an RSA key under 3072 bits without the opt-in verifies nothing.
+      const bits = rsaModulusBits(
+        utilTypes.isKeyObject(key) ? (key as KeyObject) : KeyObject.from(key as webcrypto.CryptoKey),
+      );
+      if (bits !== undefined && bits < MODERN_RSA_BITS && !this.#legacy.has('RSA-2048')) {
+        throw new BulwarkTokenError(
+          ErrorCodes.TOKEN_KEY_NOT_FOUND,
+          `The issuer's key is a ${bits}-bit RSA key, under the ${MODERN_RSA_BITS} bits this service accepts ` +
+            "(legacyAlgorithms: ['RSA-2048'] opts in).",
+        );
+      }
+      return key;
     };
   }
 

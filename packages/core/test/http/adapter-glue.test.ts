@@ -32,6 +32,7 @@ describe('planBulwarkBundle', () => {
       'requestId',
       'problemDetails',
       'securityHeaders',
+      'fetchMetadata',
       'inputGuard',
     ]);
     const plan = planBulwarkBundle(
@@ -39,7 +40,7 @@ describe('planBulwarkBundle', () => {
       { csrf: { secret: 'x' }, authenticate: { publicPaths: ['/health', '/docs/*'] } },
     );
     expect(plan.order.join(' > ')).toBe(
-      'requestId > problemDetails > securityHeaders > audit > inputGuard > authenticate > csrf',
+      'requestId > problemDetails > securityHeaders > audit > fetchMetadata > inputGuard > authenticate > csrf',
     );
     expect(Object.isFrozen(plan.order)).toBe(true);
     expect(plan.audit?.log).toBe(auditLog);
@@ -47,7 +48,7 @@ describe('planBulwarkBundle', () => {
     expect(plan.csrfEvidence).toEqual({ enabled: true, method: 'signed-double-submit-cookie' });
     const off = planBulwarkBundle(
       { tokens, auditLog },
-      { securityHeaders: false, inputGuard: false, audit: false, authenticate: false },
+      { securityHeaders: false, inputGuard: false, audit: false, authenticate: false, fetchMetadata: false },
     );
     expect(off.order).toEqual(['requestId', 'problemDetails']);
     expect(off.csrfEvidence).toEqual({ enabled: false });
@@ -101,6 +102,9 @@ describe('assembleBundleSteps', () => {
       inputGuard: () => 'inputGuard',
       authenticate: (o) => `authenticate:${o.tokens === tokens}`,
       csrf: () => 'csrf',
+      cors: () => 'cors',
+      fetchMetadata: () => 'fetchMetadata',
+      rateLimit: () => 'rateLimit',
       unless: (mw, s) => {
         skip = s;
         return `unless(${mw})`;
@@ -110,6 +114,7 @@ describe('assembleBundleSteps', () => {
       'requestId',
       'securityHeaders',
       'audit:true',
+      'fetchMetadata',
       'inputGuard',
       'unless(authenticate:true)',
       'csrf',
@@ -119,10 +124,13 @@ describe('assembleBundleSteps', () => {
     expect(built.headers).toEqual({ 'x-a': '1' });
     await built.close();
     expect(closed).toHaveBeenCalledTimes(1);
-    const bare = assembleBundleSteps(planBulwarkBundle({}, { securityHeaders: false }), {
-      requestId: () => 'requestId',
-      inputGuard: () => 'inputGuard',
-    } as never);
+    const bare = assembleBundleSteps(
+      planBulwarkBundle({}, { securityHeaders: false, fetchMetadata: false }),
+      {
+        requestId: () => 'requestId',
+        inputGuard: () => 'inputGuard',
+      } as never,
+    );
     expect(bare.steps).toEqual(['requestId', 'inputGuard']);
     expect(bare.headers).toEqual({});
     await expect(bare.close()).resolves.toBeUndefined();

@@ -123,6 +123,7 @@ export const MAIN_VALUES = [
   'verifyErasureReceipt',
   'verifyEvidenceSnapshot',
   'verifyInclusion',
+  'LEGACY_ALGORITHMS',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
@@ -410,6 +411,7 @@ export const MAIN_TYPES = [
   'Weekday',
   'WindowState',
   'WindowedDetectionRule',
+  'LegacyAlgorithm',
 ] as const;
 
 export const HTTP_VALUES = [
@@ -475,6 +477,14 @@ export const HTTP_VALUES = [
   'serializeCookie',
   'trustProxyFromEnv',
   'watchRequestAudit',
+  'BodyAllowlist',
+  'CorsPolicy',
+  'FetchMetadataPolicy',
+  'RequestRateLimiter',
+  'clearSiteDataValue',
+  'markPrivateResponse',
+  'mergeVary',
+  'rateLimitHeaders',
 ] as const;
 export const HTTP_TYPES = [
   'ArrivingRequest',
@@ -529,6 +539,18 @@ export const HTTP_TYPES = [
   'SecurityHeaderOptions',
   'TrustProxyOption',
   'UnreadBodyExchange',
+  'BodyAllowlistOptions',
+  'CorsOptions',
+  'CorsRequest',
+  'CorsDecision',
+  'FetchMetadataOptions',
+  'FetchMetadataRequest',
+  'RateLimitOptions',
+  'RateLimitWindow',
+  'RateLimitSubject',
+  'RateLimitOutcome',
+  'ClearSiteDataType',
+  'ResponseHeaders',
 ] as const;
 
 export const STORE_VALUES = [

@@ -98,9 +98,13 @@ describe('TokenService round trips', () => {
     await expectTokenError(other.verify(token), ErrorCodes.TOKEN_SIGNATURE_INVALID, token);
   });
 
-  it('RS256 and PS256 with a 2048-bit RSA key', async () => {
+  it('RS256 (opted into by name) and PS256 with a 3072-bit RSA key', async () => {
     for (const alg of ['RS256', 'PS256'] as const) {
-      const tokens = new TokenService({ algorithms: [alg], signingKey: { key: rsa.privateKey } });
+      const tokens = new TokenService({
+        algorithms: [alg],
+        legacyAlgorithms: ['RS256'],
+        signingKey: { key: rsa.privateKey },
+      });
       const token = await tokens.sign({}, { subject: 'u' });
       await expect(tokens.verify(token)).resolves.toMatchObject({ protectedHeader: { alg } });
     }
@@ -144,10 +148,11 @@ describe('TokenService rejects forged and tampered tokens', () => {
     expect(err.details).toEqual({ alg: 'ES256' });
 
     // Same RSA key, but the allow-list names PS256 only: an RS256 signature is refused.
-    const rs = await new TokenService({ algorithms: ['RS256'], signingKey: { key: rsa.privateKey } }).sign(
-      {},
-      { subject: 'u' },
-    );
+    const rs = await new TokenService({
+      algorithms: ['RS256'],
+      legacyAlgorithms: ['RS256'],
+      signingKey: { key: rsa.privateKey },
+    }).sign({}, { subject: 'u' });
     const psOnly = new TokenService({ algorithms: ['PS256'], verification: { key: rsa.publicKey } });
     await expectTokenError(psOnly.verify(rs), ErrorCodes.TOKEN_ALGORITHM_NOT_ALLOWED, rs);
   });
@@ -160,16 +165,22 @@ describe('TokenService rejects forged and tampered tokens', () => {
       hmacToken({ alg: 'HS256', typ: 'JWT' }, payload, JSON.stringify(rsa.publicJwk)),
       hmacToken({ alg: 'HS256', typ: 'JWT' }, payload, rsa.publicKey.export({ format: 'der', type: 'spki' })),
     ];
-    const strict = new TokenService({ algorithms: ['RS256'], verification: { key: rsa.publicKey } });
+    const strict = new TokenService({
+      algorithms: ['RS256'],
+      legacyAlgorithms: ['RS256'],
+      verification: { key: rsa.publicKey },
+    });
     // Even when a mixed allow-list is explicitly permitted, an RSA key is never used as an HMAC
     // secret: the allow-list is narrowed to the key's own family.
     const mixed = new TokenService({
       algorithms: ['RS256', 'HS256'],
+      legacyAlgorithms: ['RS256'],
       allowMixedAlgorithmFamilies: true,
       verification: { key: spki },
     });
     const mixedJwks = new TokenService({
       algorithms: ['RS256', 'HS256'],
+      legacyAlgorithms: ['RS256'],
       allowMixedAlgorithmFamilies: true,
       verification: { jwks: { keys: [rsa.publicJwk] } },
     });
@@ -182,6 +193,7 @@ describe('TokenService rejects forged and tampered tokens', () => {
     // Sanity: the genuine RS256 token passes both.
     const genuine = await new TokenService({
       algorithms: ['RS256'],
+      legacyAlgorithms: ['RS256'],
       signingKey: { key: rsa.privateKey },
     }).sign({}, { subject: 'u' });
     await expect(strict.verify(genuine)).resolves.toBeDefined();
@@ -568,7 +580,12 @@ describe('TokenService configuration', () => {
     );
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const err = configErrorOf(
-      () => new TokenService({ algorithms: ['RS256'], signingKey: { key: small.privateKey } }),
+      () =>
+        new TokenService({
+          algorithms: ['RS256'],
+          legacyAlgorithms: ['RS256', 'RSA-2048'],
+          signingKey: { key: small.privateKey },
+        }),
     );
     expect(err.details).toEqual({ path: 'tokens.signingKey.key' });
   });

@@ -1,0 +1,28 @@
+import { RequestRateLimiter, rateLimitHeaders, type RateLimitOptions } from '@bulwark/core/http';
+import type { Middleware } from 'koa';
+import { bulwarkState, clientIp } from './request-state';
+
+export type RateLimitMiddleware = Middleware & { readonly limiter: RequestRateLimiter };
+
+/**
+ * General request rate limiting per principal and per client address (core's
+ * RequestRateLimiter; after `authenticate` to count per user): every answer carries the IETF
+ * `RateLimit-Policy` / `RateLimit` headers, a spent budget answers 429 problem+json with
+ * `Retry-After`. `name` keeps a route's own limit apart from the app-wide one.
+ */
+export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
+  const limiter = new RequestRateLimiter(options);
+  const middleware: Middleware = async (ctx, next) => {
+    let headers: Readonly<Record<string, string>>;
+    try {
+      ({ headers } = await limiter.consume({ principal: bulwarkState(ctx).principal, ip: clientIp(ctx) }));
+    } catch (err) {
+      const refused = rateLimitHeaders(err);
+      if (refused !== undefined) ctx.set(refused);
+      throw err;
+    }
+    ctx.set(headers);
+    await next();
+  };
+  return Object.assign(middleware, { limiter });
+}
