@@ -69,6 +69,15 @@ export {
   type GeneratedSigningKey,
   type JwsAlgorithm,
   type TokenKeyInput,
+  TokenRevocation,
+  MemoryRevocationStore,
+  RedisRevocationStore,
+  type TokenRevocationOptions,
+  type RevokeOptions,
+  type RedisRevocationStoreOptions,
+  type RevocationRedisClient,
+  type RevocationStore,
+  type RevocationStatus,
 } from './tokens';
 
 // audit: tamper-evident log (RFC 8785 canonical JSON, RFC 6962 Merkle tree, signed checkpoints).
@@ -348,4 +357,5 @@ export {
   type CheckpointStoreConfig,
   type SecretBytesConfig,
   type JwkConfig,
+  type RevocationConfig,
 } from './bulwark';

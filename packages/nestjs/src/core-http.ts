@@ -20,6 +20,7 @@ export {
   requestIdFrom,
   type BearerAuthenticatorOptions,
   type BearerTokenVerifier,
+  type BearerRevocationCheck,
   type ConsentChecker,
   type ProblemResponse,
   type RequestAuditFacts,

@@ -20,6 +20,8 @@ import { TypeOrmDsrStore } from './typeorm-dsr-store';
 import { TypeOrmKeyStore } from './typeorm-key-store';
 import { TypeOrmMfaStore } from './typeorm-mfa-store';
 import { TypeOrmRegisterStore } from './typeorm-register-store';
+import { TypeOrmRevocationStore } from './typeorm-revocation-store';
+import { BulwarkRevocationTables1735690300000 } from './migrations/revocation-tables-1735690300000';
 
 /** Every store `bulwarkStores` returns (each set). */
 export type TypeOrmBulwarkStores = Required<BulwarkStores>;
@@ -27,7 +29,7 @@ export type TypeOrmBulwarkStores = Required<BulwarkStores>;
 /**
  * Every Bulwark store over one application DataSource (SQLite through better-sqlite3, or
  * PostgreSQL), for `createBulwark({ ..., stores: bulwarkStores(dataSource) })`: keys, consent,
- * data-subject requests, MFA enrolments, break-glass grants and the privacy registers. Instances
+ * data-subject requests, MFA enrolments, break-glass grants, the privacy registers and token revocations. Instances
  * sharing the database share all of them; every write is concurrency-safe (conditional inserts and
  * version-checked updates). Register `bulwarkStoreEntities` in the DataSource's `entities` and run
  * `bulwarkStoreMigrations`. The DataSource stays the application's (no store closes it); the
@@ -57,6 +59,7 @@ export function bulwarkStores(dataSource: DataSource): TypeOrmBulwarkStores {
     processing: new TypeOrmRegisterStore<ProcessingActivity>(dataSource, 'processing-activity'),
     retentionRules: new TypeOrmRegisterStore<RetentionRule>(dataSource, 'retention-rule'),
     legalHolds: new TypeOrmRegisterStore<RetentionHold>(dataSource, 'legal-hold'),
+    revocation: new TypeOrmRevocationStore(dataSource),
   };
 }
 
@@ -68,4 +71,5 @@ export const bulwarkStoreMigrations = [
   BulwarkKeyTables1735689700000,
   BulwarkConsentTables1735689800000,
   BulwarkRegisterTables1735689900000,
+  BulwarkRevocationTables1735690300000,
 ];

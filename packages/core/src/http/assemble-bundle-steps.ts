@@ -1,4 +1,4 @@
-import type { BearerTokenVerifier } from './bearer-authenticator';
+import type { BearerRevocationCheck, BearerTokenVerifier } from './bearer-authenticator';
 import type { CsrfProtection } from './csrf-protection';
 import { HttpTrafficRecorder } from './http-app-evidence';
 import type { InputGuardOptions } from './input-guard';
@@ -16,7 +16,9 @@ export interface BundleStepFactories<H, Auth extends object, Csrf extends object
   securityHeaders(options: SecurityHeaderOptions): H & { readonly headers: Readonly<Record<string, string>> };
   audit(options: RequestAuditorOptions): H & { close(): Promise<void> };
   inputGuard(options: InputGuardOptions): H;
-  authenticate(options: Omit<Auth, 'publicPaths'> & { tokens: BearerTokenVerifier }): H;
+  authenticate(
+    options: Omit<Auth, 'publicPaths'> & { tokens: BearerTokenVerifier; revocation?: BearerRevocationCheck },
+  ): H;
   csrf(options: Csrf): H & { readonly protection?: CsrfProtection };
   unless(middleware: H, skip: (path: string) => boolean): H;
 }

@@ -49,6 +49,7 @@ export {
   BearerAuthenticator,
   type BearerAuthenticatorOptions,
   type BearerTokenVerifier,
+  type BearerRevocationCheck,
 } from './bearer-authenticator';
 export { authorizeRequest } from './authorize-request';
 export {

@@ -1,7 +1,7 @@
 import { configError } from '../util/options';
 import type { HttpAppEvidence } from '../compliance/evidence';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
-import type { BearerTokenVerifier } from './bearer-authenticator';
+import type { BearerRevocationCheck, BearerTokenVerifier } from './bearer-authenticator';
 import type { BruteForceGateOptions } from './brute-force-gate';
 import type { BulwarkHttpKit } from './http-kit';
 import type { InputGuardOptions } from './input-guard';
@@ -55,7 +55,10 @@ export interface BulwarkBundlePlan<Auth extends object = object, Csrf extends ob
   readonly audit?: RequestAuditorOptions;
   readonly inputGuard?: InputGuardOptions;
   readonly authenticate?: {
-    readonly options: Omit<Auth, 'publicPaths'> & { tokens: BearerTokenVerifier };
+    readonly options: Omit<Auth, 'publicPaths'> & {
+      tokens: BearerTokenVerifier;
+      revocation?: BearerRevocationCheck;
+    };
     /** Exact paths, or `/prefix/*` for a subtree, that skip authentication. */
     readonly publicPaths: readonly string[];
   };
@@ -164,7 +167,11 @@ export function planBulwarkBundle<Auth extends object, Csrf extends object>(
     ) {
       throw configError('authenticate.publicPaths', 'must be paths starting with /');
     }
-    plan.authenticate = { options: { ...authOptions, tokens }, publicPaths };
+    const revocation = kit.revocation;
+    plan.authenticate = {
+      options: { ...authOptions, tokens, ...(revocation !== undefined ? { revocation } : {}) },
+      publicPaths,
+    };
     order.push('authenticate');
   }
   if (options.csrf !== undefined && options.csrf !== false) {

@@ -121,6 +121,9 @@ export const MAIN_VALUES = [
   'verifyErasureReceipt',
   'verifyEvidenceSnapshot',
   'verifyInclusion',
+  'MemoryRevocationStore',
+  'RedisRevocationStore',
+  'TokenRevocation',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
@@ -400,6 +403,13 @@ export const MAIN_TYPES = [
   'VerifyAuditLogOptions',
   'ViolationSeverity',
   'Weekday',
+  'TokenRevocationOptions',
+  'RevokeOptions',
+  'RedisRevocationStoreOptions',
+  'RevocationRedisClient',
+  'RevocationStore',
+  'RevocationStatus',
+  'RevocationConfig',
 ] as const;
 
 export const HTTP_VALUES = [
@@ -519,6 +529,7 @@ export const HTTP_TYPES = [
   'SecurityHeaderOptions',
   'TrustProxyOption',
   'UnreadBodyExchange',
+  'BearerRevocationCheck',
 ] as const;
 
 export const STORE_VALUES = [
@@ -572,6 +583,8 @@ export const STORE_TYPES = [
   'StoredTotp',
   'TornTail',
   'WrappedKeyTarget',
+  'RevocationStore',
+  'RevocationStatus',
 ] as const;
 
 // '@bulwark/core/audit-log': the main entry's audit names and the errors (each the same object)
