@@ -123,6 +123,15 @@ export {
   type BreakGlassGrant,
   type BreakGlassActor,
   type BreakGlassOptions,
+  NO_FIELDS,
+  isFieldPermitted,
+  filterFields,
+  forbiddenFields,
+  matchesScope,
+  type FieldPermission,
+  type PolicyScope,
+  type ScopeOperator,
+  type ScopeValue,
 } from './authz';
 
 // multi-factor authentication

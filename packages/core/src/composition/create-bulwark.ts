@@ -241,7 +241,10 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     // With shared grants the adapters must ask authorize(): check() cannot read the store.
     authorizer:
       policyEngine !== undefined && p.stores.breakGlass !== undefined
-        ? Object.freeze({ check: policyEngine.authorize.bind(policyEngine) })
+        ? Object.freeze({
+            check: policyEngine.authorize.bind(policyEngine),
+            permittedFields: policyEngine.permittedFields.bind(policyEngine),
+          })
         : policyEngine,
     mfaPolicy: p.mfa?.policy,
     totp,

@@ -92,7 +92,8 @@ export class RedisRevocationStore implements RevocationStore {
     }
   }
 
-  async status(jti: string | undefined, subject: string): Promise<RevocationStatus> {
+  /** Redis expires deny-list entries itself, so the caller's time is not needed. */
+  async status(jti: string | undefined, subject: string, _nowMs?: number): Promise<RevocationStatus> {
     let values: (string | null)[];
     try {
       values =

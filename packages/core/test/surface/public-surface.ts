@@ -124,6 +124,11 @@ export const MAIN_VALUES = [
   'MemoryRevocationStore',
   'RedisRevocationStore',
   'TokenRevocation',
+  'NO_FIELDS',
+  'isFieldPermitted',
+  'filterFields',
+  'forbiddenFields',
+  'matchesScope',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
@@ -410,6 +415,10 @@ export const MAIN_TYPES = [
   'RevocationStore',
   'RevocationStatus',
   'RevocationConfig',
+  'FieldPermission',
+  'PolicyScope',
+  'ScopeOperator',
+  'ScopeValue',
 ] as const;
 
 export const HTTP_VALUES = [
