@@ -52,6 +52,7 @@ export {
   type BearerRevocationCheck,
 } from './bearer-authenticator';
 export { authorizeRequest } from './authorize-request';
+export { checkBodyFields, filterResponseFields } from './authorize-fields';
 export {
   checkAuthorizeArgs,
   resolveAuthorization,

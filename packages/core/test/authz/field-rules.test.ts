@@ -80,11 +80,11 @@ describe('field rules', () => {
   });
 
   it('refuses a bad field name at load', () => {
-    const bad = structuredClone(POLICY) as { policies: { rules: { fields?: string[] }[] }[] };
+    const bad = structuredClone(POLICY) as unknown as { policies: { rules: { fields?: string[] }[] }[] };
     bad.policies[0]!.rules[1]!.fields = ['name', '__proto__'];
-    expect(() => new PolicyEngine({ policy: bad as PolicyDocument })).toThrow(BulwarkPolicyError);
+    expect(() => new PolicyEngine({ policy: bad as unknown as PolicyDocument })).toThrow(BulwarkPolicyError);
     bad.policies[0]!.rules[1]!.fields = [];
-    expect(() => new PolicyEngine({ policy: bad as PolicyDocument })).toThrow(
+    expect(() => new PolicyEngine({ policy: bad as unknown as PolicyDocument })).toThrow(
       expect.objectContaining({ code: ErrorCodes.POLICY_INVALID }),
     );
   });

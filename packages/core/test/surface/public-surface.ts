@@ -484,6 +484,8 @@ export const HTTP_VALUES = [
   'serializeCookie',
   'trustProxyFromEnv',
   'watchRequestAudit',
+  'checkBodyFields',
+  'filterResponseFields',
 ] as const;
 export const HTTP_TYPES = [
   'ArrivingRequest',
