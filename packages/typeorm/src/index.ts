@@ -79,3 +79,4 @@ export { TypeOrmRegisterStore } from './typeorm-register-store';
 export { BulwarkRegisterTables1735689900000 } from './migrations/register-tables-1735689900000';
 export { TypeOrmRevocationStore } from './typeorm-revocation-store';
 export { BulwarkRevocationTables1735690300000 } from './migrations/revocation-tables-1735690300000';
+export { scopeQuery, type ScopeQueryOptions } from './scope-query';
