@@ -48,18 +48,26 @@ const APPS: Record<string, AppFactory> = {
     const repo = db.dataSource.getRepository(EmployeeSchema);
     const engine = kit.policyEngine as PolicyEngine;
     const app = express();
-    const bw = expressBulwark(kit, { authenticate: { principal: principalFromClaims }, problemDetails: quiet });
+    const bw = expressBulwark(kit, {
+      authenticate: { principal: principalFromClaims },
+      problemDetails: quiet,
+    });
     app.use(express.json());
     app.use(bw);
-    const load = async (req: express.Request) => employeeResource(await repo.findOneBy({ id: Number(req.params.id) }));
-    app.get('/employees', bw.authorize('list', 'employees', { filterResponse: { action: 'read' } }), async (req, res, next) => {
-      try {
-        const qb = repo.createQueryBuilder('e').orderBy('e.id');
-        res.json(await scopeQuery(qb, engine.queryScope(req.principal!, 'read', 'employees')).getMany());
-      } catch (err) {
-        next(err);
-      }
-    });
+    const load = async (req: express.Request) =>
+      employeeResource(await repo.findOneBy({ id: Number(req.params.id) }));
+    app.get(
+      '/employees',
+      bw.authorize('list', 'employees', { filterResponse: { action: 'read' } }),
+      async (req, res, next) => {
+        try {
+          const qb = repo.createQueryBuilder('e').orderBy('e.id');
+          res.json(await scopeQuery(qb, engine.queryScope(req.principal!, 'read', 'employees')).getMany());
+        } catch (err) {
+          next(err);
+        }
+      },
+    );
     app.get('/audit', async (req, res, next) => {
       try {
         const qb = repo.createQueryBuilder('e');
@@ -130,7 +138,9 @@ const BACKENDS: [string, () => Promise<EmployeesDatabase>, boolean][] = [
 ];
 
 for (const [backend, open, local] of BACKENDS) {
-  const suite = local ? describe : (title: string, body: () => void) => describeWithService('postgres', title, body);
+  const suite = local
+    ? describe
+    : (title: string, body: () => void) => describeWithService('postgres', title, body);
   for (const name of Object.keys(APPS)) {
     suite(`authorization with data on ${name} (${backend})`, () => {
       let db: EmployeesDatabase;
@@ -198,18 +208,27 @@ for (const [backend, open, local] of BACKENDS) {
         const ok = await request(server).patch('/employees/1').set(as('alice')).send({ phone: '101' });
         expect(ok.status).toBe(200);
         expect(ok.body.phone).toBe('101');
-        const raise = await request(server).patch('/employees/1').set(as('alice')).send({ phone: '102', salary: 1e6 });
+        const raise = await request(server)
+          .patch('/employees/1')
+          .set(as('alice'))
+          .send({ phone: '102', salary: 1e6 });
         expect(raise.status).toBe(403);
         expect(raise.body.reasonId).toBe('field_denied');
         const again = await request(server).get('/employees/1').set(as('carol'));
         expect(again.body).toMatchObject({ phone: '101', salary: 50_000 });
-        expect((await request(server).patch('/employees/2').set(as('alice')).send({ phone: '1' })).status).toBe(403);
+        expect(
+          (await request(server).patch('/employees/2').set(as('alice')).send({ phone: '1' })).status,
+        ).toBe(403);
       });
 
       it('fails closed when a list condition cannot become a query: 500, no rows', async () => {
-        expect(() => (kit.policyEngine as PolicyEngine).queryScope({ id: 'carol', roles: ['payroll'], tenantId: 't1' }, 'audit', 'employees')).toThrow(
-          expect.objectContaining({ code: ErrorCodes.POLICY_UNTRANSLATABLE }),
-        );
+        expect(() =>
+          (kit.policyEngine as PolicyEngine).queryScope(
+            { id: 'carol', roles: ['payroll'], tenantId: 't1' },
+            'audit',
+            'employees',
+          ),
+        ).toThrow(expect.objectContaining({ code: ErrorCodes.POLICY_UNTRANSLATABLE }));
         const res = await request(server).get('/audit').set(as('carol'));
         expect(res.status).toBe(500);
         expect(res.text).not.toMatch(/Alice|salary|tags/);

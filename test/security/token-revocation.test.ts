@@ -175,29 +175,32 @@ describeWithService('redis', 'token revocation across two instances sharing Redi
     await Promise.all(clients.map((c) => c.quit()));
   });
 
-  it.each(Object.keys(APPS))('%s: revoked on one instance, refused by the other on its next request', async (name) => {
-    const keyPrefix = `bw-test:revocation:${randomBytes(6).toString('hex')}:`;
-    const redis = () => {
-      const c = new Redis(SERVICE_URLS.redis, { lazyConnect: false });
-      clients.push(c);
-      return { redis: c, keyPrefix };
-    };
-    const one = await start(name, redis());
-    const two = await start(name, redis());
-    const token = await one.kit.tokens!.sign({}, { subject: 'alice' });
-    const other = await one.kit.tokens!.sign({}, { subject: 'carol' });
-    // Both instances have verified (and cached) the tokens.
-    expect((await me(one.server, token)).status).toBe(200);
-    expect((await me(two.server, token)).status).toBe(200);
-    expect((await me(two.server, other)).status).toBe(200);
+  it.each(Object.keys(APPS))(
+    '%s: revoked on one instance, refused by the other on its next request',
+    async (name) => {
+      const keyPrefix = `bw-test:revocation:${randomBytes(6).toString('hex')}:`;
+      const redis = () => {
+        const c = new Redis(SERVICE_URLS.redis, { lazyConnect: false });
+        clients.push(c);
+        return { redis: c, keyPrefix };
+      };
+      const one = await start(name, redis());
+      const two = await start(name, redis());
+      const token = await one.kit.tokens!.sign({}, { subject: 'alice' });
+      const other = await one.kit.tokens!.sign({}, { subject: 'carol' });
+      // Both instances have verified (and cached) the tokens.
+      expect((await me(one.server, token)).status).toBe(200);
+      expect((await me(two.server, token)).status).toBe(200);
+      expect((await me(two.server, other)).status).toBe(200);
 
-    await one.kit.revocation!.revoke(token);
-    expectRefused(await me(two.server, token));
-    expectRefused(await me(one.server, token));
+      await one.kit.revocation!.revoke(token);
+      expectRefused(await me(two.server, token));
+      expectRefused(await me(one.server, token));
 
-    await two.kit.revocation!.revokeAllFor('carol');
-    expectRefused(await me(one.server, other));
-  });
+      await two.kit.revocation!.revokeAllFor('carol');
+      expectRefused(await me(one.server, other));
+    },
+  );
 });
 
 describeWithService('postgres', 'token revocation across two instances sharing PostgreSQL', () => {

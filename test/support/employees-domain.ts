@@ -38,7 +38,15 @@ export const EmployeeSchema = new EntitySchema<Employee>({
 export const EMPLOYEES: Employee[] = [
   { id: 1, tenantId: 't1', userId: 'alice', name: 'Alice', department: 'ops', phone: '100', salary: 50_000 },
   { id: 2, tenantId: 't1', userId: 'bob', name: 'Bob', department: 'ops', phone: '200', salary: 80_000 },
-  { id: 3, tenantId: 't1', userId: 'carol', name: 'Carol', department: 'finance', phone: '300', salary: 60_000 },
+  {
+    id: 3,
+    tenantId: 't1',
+    userId: 'carol',
+    name: 'Carol',
+    department: 'finance',
+    phone: '300',
+    salary: 60_000,
+  },
   { id: 4, tenantId: 't2', userId: 'dave', name: 'Dave', department: 'sales', phone: '400', salary: 55_000 },
 ];
 
@@ -66,8 +74,21 @@ export const EMPLOYEE_POLICY: PolicyDocument = {
       id: 'employees',
       rules: [
         // The list route itself; which rows and fields it returns is decided per row by `read`.
-        { id: 'list', effect: 'allow', roles: ['staff', 'payroll'], actions: ['list'], resources: ['employees'] },
-        { id: 'own-read', effect: 'allow', roles: ['staff'], actions: ['read'], resources: ['employees/*'], when: own },
+        {
+          id: 'list',
+          effect: 'allow',
+          roles: ['staff', 'payroll'],
+          actions: ['list'],
+          resources: ['employees'],
+        },
+        {
+          id: 'own-read',
+          effect: 'allow',
+          roles: ['staff'],
+          actions: ['read'],
+          resources: ['employees/*'],
+          when: own,
+        },
         {
           id: 'manager-read',
           effect: 'allow',
@@ -77,7 +98,14 @@ export const EMPLOYEE_POLICY: PolicyDocument = {
           when: sameTenant,
           fields: ['id', 'tenantId', 'userId', 'name', 'department', 'phone'],
         },
-        { id: 'payroll-read', effect: 'allow', roles: ['payroll'], actions: ['read'], resources: ['employees/*'], when: sameTenant },
+        {
+          id: 'payroll-read',
+          effect: 'allow',
+          roles: ['payroll'],
+          actions: ['read'],
+          resources: ['employees/*'],
+          when: sameTenant,
+        },
         {
           id: 'own-phone',
           effect: 'allow',
@@ -138,14 +166,22 @@ export interface EmployeesDatabase {
 }
 
 async function seed(options: DataSourceOptions): Promise<DataSource> {
-  const ds = await new DataSource({ ...options, entities: [EmployeeSchema], synchronize: true, logging: false } as DataSourceOptions).initialize();
+  const ds = await new DataSource({
+    ...options,
+    entities: [EmployeeSchema],
+    synchronize: true,
+    logging: false,
+  } as DataSourceOptions).initialize();
   await ds.getRepository(EmployeeSchema).save(EMPLOYEES);
   return ds;
 }
 
 export async function sqliteEmployees(): Promise<EmployeesDatabase> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-employees-'));
-  const dataSource = await seed({ type: 'better-sqlite3', database: path.join(dir, 'hr.sqlite') } as DataSourceOptions);
+  const dataSource = await seed({
+    type: 'better-sqlite3',
+    database: path.join(dir, 'hr.sqlite'),
+  } as DataSourceOptions);
   return {
     dataSource,
     async drop() {
@@ -159,7 +195,11 @@ export async function postgresEmployees(): Promise<EmployeesDatabase> {
   const schema = `bw_employees_${randomBytes(6).toString('hex')}`;
   const admin = await new DataSource({ type: 'postgres', url: SERVICE_URLS.postgres }).initialize();
   await admin.query(`CREATE SCHEMA "${schema}"`);
-  const dataSource = await seed({ type: 'postgres', url: SERVICE_URLS.postgres, schema } as DataSourceOptions);
+  const dataSource = await seed({
+    type: 'postgres',
+    url: SERVICE_URLS.postgres,
+    schema,
+  } as DataSourceOptions);
   return {
     dataSource,
     async drop() {

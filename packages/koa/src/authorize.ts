@@ -51,7 +51,14 @@ export function authorize(
     }
     await next();
     if (options.filterResponse !== undefined && options.filterResponse !== false) {
-      ctx.body = await filterResponseFields(authorizer, principal!, readAction, resolved.resource, ctx.body, context);
+      ctx.body = await filterResponseFields(
+        authorizer,
+        principal!,
+        readAction,
+        resolved.resource,
+        ctx.body,
+        context,
+      );
     }
   };
 }

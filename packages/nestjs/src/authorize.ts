@@ -42,6 +42,9 @@ export function Authorize(
   });
   const filter = options.filterResponse !== undefined && options.filterResponse !== false;
   return filter
-    ? applyDecorators(SetMetadata(BULWARK_AUTHORIZE, metadata), UseInterceptors(BulwarkFieldFilterInterceptor))
+    ? applyDecorators(
+        SetMetadata(BULWARK_AUTHORIZE, metadata),
+        UseInterceptors(BulwarkFieldFilterInterceptor),
+      )
     : SetMetadata(BULWARK_AUTHORIZE, metadata);
 }

@@ -29,24 +29,26 @@ export class BulwarkFieldFilterInterceptor implements NestInterceptor {
     if (execution.getType() !== 'http' || meta === undefined || filter === undefined || filter === false) {
       return next.handle();
     }
-    const req = execution.switchToHttp().getRequest<
-      PlatformRequest & { authorizedResource?: AuthzResource; principal?: HttpPrincipal }
-    >();
+    const req = execution
+      .switchToHttp()
+      .getRequest<PlatformRequest & { authorizedResource?: AuthzResource; principal?: HttpPrincipal }>();
     const authorizer = this.runtime.options.authorizer;
     const action = typeof filter === 'object' ? (filter.action ?? meta.action) : meta.action;
-    return next.handle().pipe(
-      mergeMap((body: unknown) =>
-        from(
-          filterResponseFields(
-            authorizer!,
-            req.principal!,
-            action,
-            req.authorizedResource!,
-            body,
-            decidedContexts.get(req),
+    return next
+      .handle()
+      .pipe(
+        mergeMap((body: unknown) =>
+          from(
+            filterResponseFields(
+              authorizer!,
+              req.principal!,
+              action,
+              req.authorizedResource!,
+              body,
+              decidedContexts.get(req),
+            ),
           ),
         ),
-      ),
-    );
+      );
   }
 }

@@ -41,7 +41,9 @@ export function checkResourceSpec(spec: unknown, path: string): ResourceSpec {
   const ok =
     (typeof spec === 'string' && spec.length > 0) ||
     typeof spec === 'function' ||
-    (typeof spec === 'object' && spec !== null && typeof (spec as { loader?: unknown }).loader === 'function') ||
+    (typeof spec === 'object' &&
+      spec !== null &&
+      typeof (spec as { loader?: unknown }).loader === 'function') ||
     (typeof spec === 'object' &&
       spec !== null &&
       typeof (spec as { type?: unknown }).type === 'string' &&
@@ -67,9 +69,13 @@ export async function resolveResource(
   else if (typeof spec === 'object' && 'loader' in spec && typeof spec.loader === 'function') {
     const loader = moduleRef?.get(spec.loader, { strict: false });
     if (typeof loader?.load !== 'function') {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `@Authorize loader ${spec.loader.name} is not a provider`, {
-        path: 'Authorize.resource.loader',
-      });
+      throw new BulwarkConfigError(
+        ErrorCodes.CONFIG_INVALID,
+        `@Authorize loader ${spec.loader.name} is not a provider`,
+        {
+          path: 'Authorize.resource.loader',
+        },
+      );
     }
     value = await loader.load(request);
   } else value = spec as AuthzResource | string;

@@ -105,7 +105,8 @@ describe('authorization with data on NestJS (SQLite, DI loader)', () => {
     app = moduleRef.createNestApplication({ logger: false });
     await app.init();
     for (const [user, claims] of Object.entries(USERS)) {
-      bearer[user] = `Bearer ${await tokens.sign({ ...claims, roles: [...claims.roles] }, { subject: user })}`;
+      bearer[user] =
+        `Bearer ${await tokens.sign({ ...claims, roles: [...claims.roles] }, { subject: user })}`;
     }
   });
   afterAll(async () => {

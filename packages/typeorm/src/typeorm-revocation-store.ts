@@ -1,9 +1,4 @@
-import {
-  BulwarkTokenError,
-  ErrorCodes,
-  type RevocationStatus,
-  type RevocationStore,
-} from '@bulwark/core';
+import { BulwarkTokenError, ErrorCodes, type RevocationStatus, type RevocationStore } from '@bulwark/core';
 import type { DataSource } from 'typeorm';
 import { int, RegisterSql } from './register-sql';
 
@@ -64,7 +59,8 @@ export class TypeOrmRevocationStore implements RevocationStore {
     );
     const row = rows[0];
     if (row === undefined) throw storeError('read returned no row');
-    const notBefore = row.not_before === null || row.not_before === undefined ? undefined : int(row.not_before);
+    const notBefore =
+      row.not_before === null || row.not_before === undefined ? undefined : int(row.not_before);
     if (Number.isNaN(notBefore)) throw storeError('malformed not-before time');
     return {
       tokenRevoked: jti !== undefined && row.revoked !== null && row.revoked !== undefined,

@@ -640,7 +640,8 @@ export class PolicyEngine implements Authorizer {
     }
     const denied = new Set<string>();
     for (const entry of bucket.fieldDeny) {
-      if (applies(entry, mask, subject, resource, ctx, this.nowMs)) for (const f of entry.rule.fields!) denied.add(f);
+      if (applies(entry, mask, subject, resource, ctx, this.nowMs))
+        for (const f of entry.rule.fields!) denied.add(f);
     }
     return Object.freeze({
       allowed: true,

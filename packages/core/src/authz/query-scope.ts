@@ -17,7 +17,12 @@ export type PolicyScope =
   | { readonly kind: 'or'; readonly nodes: readonly PolicyScope[] }
   | { readonly kind: 'not'; readonly node: PolicyScope }
   /** `attribute <op> value`; false when the attribute is missing. */
-  | { readonly kind: 'compare'; readonly attribute: string; readonly op: ScopeOperator; readonly value: ScopeValue }
+  | {
+      readonly kind: 'compare';
+      readonly attribute: string;
+      readonly op: ScopeOperator;
+      readonly value: ScopeValue;
+    }
   /** `attribute` is one of `values` (never empty: an empty list is `false`). */
   | { readonly kind: 'in'; readonly attribute: string; readonly values: readonly ScopeValue[] }
   /** `attribute` is present (not null). */
@@ -108,7 +113,8 @@ class Translator {
   /** A subject / context / resource.type attribute's value, as the engine's getters read it. */
   private value(path: string): unknown {
     const [root, ...keys] = path.split('.');
-    let v: unknown = root === 'subject' ? this.subject : root === 'context' ? this.context : { type: this.type };
+    let v: unknown =
+      root === 'subject' ? this.subject : root === 'context' ? this.context : { type: this.type };
     for (const k of keys) {
       if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return undefined;
       v = (v as Record<string, unknown>)[k];
@@ -118,7 +124,12 @@ class Translator {
 
   /** A condition that does not depend on the row, decided now exactly as check() would. */
   private constant(def: ConditionDefinition, path: string): PolicyScope {
-    const result = compileCondition(def, path).test(this.subject, { type: this.type }, this.context, this.now);
+    const result = compileCondition(def, path).test(
+      this.subject,
+      { type: this.type },
+      this.context,
+      this.now,
+    );
     return result ? TRUE : FALSE;
   }
 
@@ -135,7 +146,9 @@ class Translator {
     const op = (Object.keys(def) as (keyof AttributeCondition)[]).find((k) => k !== 'attr')!;
     const operand = def[op] as ConditionOperand | boolean;
     const left = rowAttribute(def.attr, path);
-    const right = isRef(operand as ConditionOperand) ? rowAttribute((operand as { ref: string }).ref, path) : undefined;
+    const right = isRef(operand as ConditionOperand)
+      ? rowAttribute((operand as { ref: string }).ref, path)
+      : undefined;
     if (left === undefined && right === undefined) return this.constant(def, path);
 
     if (op === 'exists') {
@@ -190,7 +203,8 @@ class Translator {
       case 'lte':
       case 'gt':
       case 'gte':
-        if (typeof given === 'number' && Number.isFinite(given)) return { kind: 'compare', attribute, op, value: given };
+        if (typeof given === 'number' && Number.isFinite(given))
+          return { kind: 'compare', attribute, op, value: given };
         if (typeof given === 'string') throw untranslatable(path, 'ordering of times');
         return FALSE;
       default:
@@ -221,7 +235,11 @@ export function translateScope(
   const deny: PolicyScope[] = [];
   for (const rule of rules) {
     const ids: PolicyScope =
-      rule.idMode === 2 ? t_in('id', [...rule.ids!]) : rule.idMode === 1 ? { kind: 'present', attribute: 'id' } : TRUE;
+      rule.idMode === 2
+        ? t_in('id', [...rule.ids!])
+        : rule.idMode === 1
+          ? { kind: 'present', attribute: 'id' }
+          : TRUE;
     const when = rule.when === undefined ? TRUE : t.condition(rule.when, `${rule.path}.when`);
     (rule.effect === 'allow' ? allow : deny).push(and([ids, when]));
   }

@@ -151,7 +151,20 @@ function plan(given: BulwarkConfig): Plan {
   const compliance = section(config.compliance, 'compliance', KNOWN_COMPLIANCE) as
     ComplianceConfig | undefined;
   if (compliance !== undefined) new ComplianceKit({ ...compliance, configPath: 'compliance' });
-  return { clock, keys, passwords, tokens, revocation, audit, authz, mfa, ...threat, privacy, compliance, stores };
+  return {
+    clock,
+    keys,
+    passwords,
+    tokens,
+    revocation,
+    audit,
+    authz,
+    mfa,
+    ...threat,
+    privacy,
+    compliance,
+    stores,
+  };
 }
 
 /**

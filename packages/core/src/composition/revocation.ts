@@ -20,7 +20,8 @@ export function planRevocation(
 ): { store: RevocationStore; maxTokenLifetimeSec?: number } | undefined {
   const config = section(value, 'revocation', KNOWN) as RevocationConfig | undefined;
   if (config === undefined) return undefined;
-  if (!hasTokens) throw configError('revocation', 'requires the tokens section: it revokes the tokens it verifies');
+  if (!hasTokens)
+    throw configError('revocation', 'requires the tokens section: it revokes the tokens it verifies');
   const raw = config.store ?? given;
   let store: RevocationStore;
   if (raw === 'memory') store = new MemoryRevocationStore();

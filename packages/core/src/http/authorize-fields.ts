@@ -52,7 +52,12 @@ export async function filterResponseFields(
   body: unknown,
   context?: AuthzContext,
 ): Promise<unknown> {
-  if (body === null || typeof body !== 'object' || Buffer.isBuffer(body) || typeof (body as { pipe?: unknown }).pipe === 'function') {
+  if (
+    body === null ||
+    typeof body !== 'object' ||
+    Buffer.isBuffer(body) ||
+    typeof (body as { pipe?: unknown }).pipe === 'function'
+  ) {
     return body;
   }
   if (Array.isArray(body)) {

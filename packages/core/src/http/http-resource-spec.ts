@@ -12,7 +12,9 @@ import { checkResourceId } from './input-guard';
 export type HttpResourceSpec<Req> =
   | string
   | AuthzResource
-  | ((req: Req) => AuthzResource | string | null | undefined | Promise<AuthzResource | string | null | undefined>);
+  | ((
+      req: Req,
+    ) => AuthzResource | string | null | undefined | Promise<AuthzResource | string | null | undefined>);
 
 /** Options of an adapter's `authorize(action, resource, options)`; `Req` is the framework's request. */
 export interface HttpAuthorizeOptions<Req> {
@@ -113,9 +115,13 @@ export async function resolveAuthorization<Req>(
   }
   const resource = typeof value === 'string' ? { type: value } : value;
   if (typeof resource.type !== 'string' || resource.type.length === 0) {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'authorize: the resource loader returned no type', {
-      path: 'authorize.resource',
-    });
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      'authorize: the resource loader returned no type',
+      {
+        path: 'authorize.resource',
+      },
+    );
   }
   if (resource.id !== undefined) checkResourceId(String(resource.id));
   const audited =

@@ -15,11 +15,7 @@ export {
 export { generateSigningKey, type GeneratedSigningKey } from './generate-signing-key';
 export { JWS_ALGORITHMS, type JwsAlgorithm } from './jws-algorithms';
 export type { TokenKeyInput } from './token-key';
-export {
-  TokenRevocation,
-  type TokenRevocationOptions,
-  type RevokeOptions,
-} from './token-revocation';
+export { TokenRevocation, type TokenRevocationOptions, type RevokeOptions } from './token-revocation';
 export { MemoryRevocationStore } from './memory-revocation-store';
 export {
   RedisRevocationStore,

@@ -58,7 +58,10 @@ export class TokenRevocation {
   constructor(options: TokenRevocationOptions) {
     const path = options?.configPath ?? 'revocation';
     if (!hasMethods(options?.store, ...REVOCATION_STORE_METHODS)) {
-      throw configError(`${path}.store`, `must be a revocation store (${REVOCATION_STORE_METHODS.join(', ')})`);
+      throw configError(
+        `${path}.store`,
+        `must be a revocation store (${REVOCATION_STORE_METHODS.join(', ')})`,
+      );
     }
     if (options.tokens !== undefined && !hasMethods(options.tokens, 'verify')) {
       throw configError(`${path}.tokens`, 'must be a TokenService');
@@ -84,7 +87,8 @@ export class TokenRevocation {
    */
   async check(claims: TokenClaims): Promise<void> {
     const { sub, iat, exp, jti } = claims;
-    if (typeof sub !== 'string' || sub.length === 0) throw claimInvalid('The token does not identify a subject.');
+    if (typeof sub !== 'string' || sub.length === 0)
+      throw claimInvalid('The token does not identify a subject.');
     if (typeof iat !== 'number' || !Number.isFinite(iat)) {
       throw claimInvalid('The token has no iat: it cannot be checked against revocations.');
     }
@@ -117,7 +121,8 @@ export class TokenRevocation {
     let expiresAtMs: number;
     let subject: string | undefined;
     if (COMPACT_JWS.test(tokenOrJti)) {
-      if (this.#tokens === undefined) throw configError('revocation.tokens', 'is needed to revoke a token by value');
+      if (this.#tokens === undefined)
+        throw configError('revocation.tokens', 'is needed to revoke a token by value');
       let verified: VerifiedToken;
       try {
         verified = await this.#tokens.verify(tokenOrJti);
@@ -156,7 +161,10 @@ export class TokenRevocation {
    * token issued in the same second is refused too: issue the next one from `notBeforeSec + 1` on.
    * Appends `auth.token.revoked` with scope `subject`.
    */
-  async revokeAllFor(subject: string, options: Omit<RevokeOptions, 'expiresAt'> = {}): Promise<{ notBeforeSec: number }> {
+  async revokeAllFor(
+    subject: string,
+    options: Omit<RevokeOptions, 'expiresAt'> = {},
+  ): Promise<{ notBeforeSec: number }> {
     if (typeof subject !== 'string' || subject.length === 0 || subject.length > MAX_ID_LENGTH) {
       throw configError('revokeAllFor.subject', 'must be a subject id of 1-256 characters');
     }
@@ -181,7 +189,11 @@ export class TokenRevocation {
     details: Record<string, unknown>,
   ): Promise<void> {
     if (this.#audit === undefined) return;
-    const actor = options.actor ?? (subject !== undefined ? { id: subject, type: 'user' as const } : { id: 'system', type: 'system' as const });
+    const actor =
+      options.actor ??
+      (subject !== undefined
+        ? { id: subject, type: 'user' as const }
+        : { id: 'system', type: 'system' as const });
     await this.#audit.append({
       actor,
       action: AUTH_AUDIT_ACTIONS.tokenRevoked,

@@ -34,7 +34,13 @@ const POLICY: PolicyDocument = {
           fields: ['salary'],
           when: { not: { attr: 'subject.roles', contains: 'payroll' } },
         },
-        { id: 'payroll-read', effect: 'allow', roles: ['payroll'], actions: ['read'], resources: ['employees/*'] },
+        {
+          id: 'payroll-read',
+          effect: 'allow',
+          roles: ['payroll'],
+          actions: ['read'],
+          resources: ['employees/*'],
+        },
         {
           id: 'own-phone',
           effect: 'allow',

@@ -21,7 +21,14 @@ describe('PolicyEngine.queryScope', () => {
   it('turns ownership and tenant conditions into a predicate with the subject resolved', () => {
     const engine = engineWith([
       { id: 'own', effect: 'allow', roles: ['user'], actions: ['read'], resources: ['notes/*'], when: own },
-      { id: 'tenant', effect: 'allow', roles: ['admin'], actions: ['read'], resources: ['notes/*'], when: tenant },
+      {
+        id: 'tenant',
+        effect: 'allow',
+        roles: ['admin'],
+        actions: ['read'],
+        resources: ['notes/*'],
+        when: tenant,
+      },
       {
         id: 'archived',
         effect: 'deny',
@@ -34,7 +41,13 @@ describe('PolicyEngine.queryScope', () => {
     expect(engine.queryScope({ id: 'u1', roles: ['user'] }, 'read', 'notes')).toEqual({
       kind: 'and',
       nodes: [
-        { kind: 'and', nodes: [{ kind: 'present', attribute: 'id' }, { kind: 'compare', attribute: 'ownerId', op: 'eq', value: 'u1' }] },
+        {
+          kind: 'and',
+          nodes: [
+            { kind: 'present', attribute: 'id' },
+            { kind: 'compare', attribute: 'ownerId', op: 'eq', value: 'u1' },
+          ],
+        },
         {
           kind: 'not',
           node: {
@@ -100,9 +113,12 @@ describe('PolicyEngine.queryScope', () => {
     resources: fc.constantFrom(['notes'], ['notes/*'], ['notes/1', 'notes/3'], ['*']),
     when: fc.option(conditionArb, { nil: undefined }),
   });
-  const value = fc.option(fc.constantFrom<string | number>('u1', 'u2', 't1', 't2', 'g1', 'archived', 0, 1, 2, 3), {
-    nil: undefined,
-  });
+  const value = fc.option(
+    fc.constantFrom<string | number>('u1', 'u2', 't1', 't2', 'g1', 'archived', 0, 1, 2, 3),
+    {
+      nil: undefined,
+    },
+  );
   const rowArb = fc.record({
     id: fc.constantFrom('1', '2', '3'),
     ownerId: value,
@@ -129,7 +145,12 @@ describe('PolicyEngine.queryScope', () => {
         fc.boolean(),
         (rules, subject, rows, mfaVerified) => {
           const engine = engineWith(
-            rules.map((r, i) => ({ id: `r${i}`, actions: ['read'], ...r, ...(r.when ? {} : { when: undefined }) })),
+            rules.map((r, i) => ({
+              id: `r${i}`,
+              actions: ['read'],
+              ...r,
+              ...(r.when ? {} : { when: undefined }),
+            })),
           );
           const context = { mfaVerified };
           const scope = engine.queryScope(subject, 'read', 'notes', context);

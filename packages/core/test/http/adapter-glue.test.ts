@@ -161,7 +161,8 @@ describe('authorize arguments and resource resolution', () => {
   });
 
   it('awaits a loader; a loader that finds nothing is a 404 before any decision', async () => {
-    const loader = async (r: { id: string }) => (r.id === '1' ? { type: 'docs', id: '1', ownerId: 'u1' } : undefined);
+    const loader = async (r: { id: string }) =>
+      r.id === '1' ? { type: 'docs', id: '1', ownerId: 'u1' } : undefined;
     await expect(resolveAuthorization(authorizer, loader, { id: '1' })).resolves.toMatchObject({
       resource: { type: 'docs', id: '1', ownerId: 'u1' },
     });

@@ -81,7 +81,10 @@ describe('TokenRevocation', () => {
     await expect(revocation.check(await claimsOf(await tokens.sign({}, { subject: 'alice' })))).resolves.toBe(
       undefined,
     );
-    expect(events[0]).toMatchObject({ reason: 'password-changed', details: { scope: 'subject', notBeforeSec } });
+    expect(events[0]).toMatchObject({
+      reason: 'password-changed',
+      details: { scope: 'subject', notBeforeSec },
+    });
   });
 
   it('refuses tokens it could not revoke: no jti, no iat, longer than maxTokenLifetimeSec', async () => {
@@ -110,9 +113,9 @@ describe('TokenRevocation', () => {
 
   it('validates its options at construction', () => {
     expect(() => new TokenRevocation({ store: {} as never })).toThrow(BulwarkConfigError);
-    expect(
-      () => new TokenRevocation({ store: new MemoryRevocationStore(), maxTokenLifetimeSec: 0 }),
-    ).toThrow(/maxTokenLifetimeSec/);
+    expect(() => new TokenRevocation({ store: new MemoryRevocationStore(), maxTokenLifetimeSec: 0 })).toThrow(
+      /maxTokenLifetimeSec/,
+    );
   });
 });
 

@@ -34,7 +34,14 @@ function engine(when: unknown): PolicyEngine {
     policy: {
       version: 1,
       roles: { user: {} },
-      policies: [{ id: 'p', rules: [{ id: 'r', effect: 'allow', roles: ['user'], actions: ['read'], resources: ['docs/*'], when }] }],
+      policies: [
+        {
+          id: 'p',
+          rules: [
+            { id: 'r', effect: 'allow', roles: ['user'], actions: ['read'], resources: ['docs/*'], when },
+          ],
+        },
+      ],
     } as PolicyDocument,
   });
 }
@@ -76,13 +83,21 @@ describe('scopeQuery on SQLite', () => {
     expect(await ids({ attr: 'resource.published', eq: true })).toEqual([1, 3]);
     expect(await ids({ attr: 'resource.level', lte: { ref: 'subject.maxLevel' } })).toEqual([1, 2]);
     expect(await ids({ attr: 'resource.authorId', eq: { ref: 'resource.reviewerId' } })).toEqual([2]);
-    expect(await ids({ attr: 'resource.owner', eq: { ref: 'subject.id' } }, { owner: 'authorId' })).toEqual([1, 4]);
+    expect(await ids({ attr: 'resource.owner', eq: { ref: 'subject.id' } }, { owner: 'authorId' })).toEqual([
+      1, 4,
+    ]);
   });
 
   it('refuses an attribute that is not a column (ERR_POLICY_UNTRANSLATABLE), never ignoring it', () => {
-    const scope = engine({ attr: 'resource.ownerId', eq: { ref: 'subject.id' } }).queryScope(subject, 'read', 'docs');
+    const scope = engine({ attr: 'resource.ownerId', eq: { ref: 'subject.id' } }).queryScope(
+      subject,
+      'read',
+      'docs',
+    );
     const qb = ds.getRepository(DocSchema).createQueryBuilder('d');
-    expect(() => scopeQuery(qb, scope)).toThrow(expect.objectContaining({ code: ErrorCodes.POLICY_UNTRANSLATABLE }));
+    expect(() => scopeQuery(qb, scope)).toThrow(
+      expect.objectContaining({ code: ErrorCodes.POLICY_UNTRANSLATABLE }),
+    );
   });
 
   it('binds subject values as parameters, never as SQL text', async () => {
@@ -92,7 +107,7 @@ describe('scopeQuery on SQLite', () => {
       'docs',
     );
     const qb = scopeQuery(ds.getRepository(DocSchema).createQueryBuilder('d'), scope);
-    expect(qb.getSql()).not.toContain('OR \'1\'');
+    expect(qb.getSql()).not.toContain("OR '1'");
     expect(await qb.getMany()).toEqual([]);
   });
 });

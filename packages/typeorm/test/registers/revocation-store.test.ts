@@ -69,7 +69,7 @@ function behaves(open: () => Promise<{ dataSource: DataSource; drop(): Promise<v
     expect(await store.status(undefined, 'alice', now)).toEqual({ tokenRevoked: false });
   });
 
-  it('never moves a subject\'s not-before time back', async () => {
+  it("never moves a subject's not-before time back", async () => {
     const store = bulwarkStores(db.dataSource).revocation;
     await store.revokeSubject('alice', 200);
     await store.revokeSubject('alice', 100);
