@@ -4,7 +4,15 @@ import { RedisRevocationStore, type RevocationRedisClient } from '../tokens/redi
 import { REVOCATION_STORE_METHODS, type RevocationStore } from '../tokens/revocation-store';
 import { TokenRevocation } from '../tokens/token-revocation';
 import type { TokenService } from '../tokens/token-service';
-import { configError, hasMethods, invalid, isPlainObject, optionKeys, section } from '../util/options';
+import {
+  configError,
+  hasMethods,
+  invalid,
+  isPlainObject,
+  optionKeys,
+  positiveInt,
+  section,
+} from '../util/options';
 import type { RevocationConfig } from './bulwark-config';
 import { withClock, type Opened } from './opened';
 
