@@ -28,6 +28,9 @@ export function planRevocation(
 ): { store: RevocationStore; maxTokenLifetimeSec?: number } | undefined {
   const config = section(value, 'revocation', KNOWN) as RevocationConfig | undefined;
   if (config === undefined) return undefined;
+  if (config.maxTokenLifetimeSec !== undefined) {
+    positiveInt(config.maxTokenLifetimeSec, 'revocation.maxTokenLifetimeSec');
+  }
   if (!hasTokens)
     throw configError('revocation', 'requires the tokens section: it revokes the tokens it verifies');
   const raw = config.store ?? given;
