@@ -189,6 +189,8 @@ export interface RevocationConfig {
   store?: RevocationStore | { redis: RevocationRedisClient; keyPrefix?: string } | 'memory';
   /** Longest accepted token lifetime (`exp - iat`), seconds. Default 86 400. */
   maxTokenLifetimeSec?: number;
+  /** Accept tokens without `jti` (revocable only with revokeAllFor). Weakens V7.4.1. Default false. */
+  allowTokensWithoutJti?: boolean;
 }
 
 export type ComplianceConfig = Omit<ComplianceKitOptions, 'clock' | 'configPath'>;

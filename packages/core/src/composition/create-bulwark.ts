@@ -33,8 +33,8 @@ import { openMfa, planMfa, type MfaPlan } from './mfa';
 import { closeAll, withClock, type Opened } from './opened';
 import { openPrivacy, planPrivacy } from './privacy';
 import { openBruteForce, planThreat, type ThreatPlan } from './threat';
-import { openRevocation, planRevocation } from './revocation';
-import { REVOCATION_STORE_METHODS, type RevocationStore } from '../tokens/revocation-store';
+import { openRevocation, planRevocation, type RevocationPlan } from './revocation';
+import { REVOCATION_STORE_METHODS } from '../tokens/revocation-store';
 import type { TokenRevocation } from '../tokens/token-revocation';
 
 // createBulwark: checks every section (each engine's constructor validates its own options under
@@ -116,7 +116,7 @@ interface Plan extends ThreatPlan {
   keys?: KeysPlan;
   passwords: PasswordHasher;
   tokens?: TokenService;
-  revocation?: { store: RevocationStore; maxTokenLifetimeSec?: number };
+  revocation?: RevocationPlan;
   audit?: AuditConfig;
   authz?: AuthzPlan;
   mfa?: MfaPlan;

@@ -18,14 +18,25 @@ import { withClock, type Opened } from './opened';
 
 // The `revocation` section: a jti deny-list and per-subject "not before" times in a shared store.
 
-const KNOWN = optionKeys<RevocationConfig>({ store: true, maxTokenLifetimeSec: true });
+const KNOWN = optionKeys<RevocationConfig>({
+  store: true,
+  maxTokenLifetimeSec: true,
+  allowTokensWithoutJti: true,
+});
+
+/** The checked section, with its store built. */
+export interface RevocationPlan {
+  store: RevocationStore;
+  maxTokenLifetimeSec?: number;
+  allowTokensWithoutJti?: boolean;
+}
 
 /** Checks the section (it needs `tokens`) and builds its store; nothing is opened. */
 export function planRevocation(
   value: unknown,
   hasTokens: boolean,
   given: RevocationStore | undefined,
-): { store: RevocationStore; maxTokenLifetimeSec?: number } | undefined {
+): RevocationPlan | undefined {
   const config = section(value, 'revocation', KNOWN) as RevocationConfig | undefined;
   if (config === undefined) return undefined;
   if (config.maxTokenLifetimeSec !== undefined) {
@@ -46,11 +57,15 @@ export function planRevocation(
       'is required: a RevocationStore, { redis: client }, or "memory" (one process only: revocations are lost on restart)',
     );
   } else throw invalid('revocation.store', 'a RevocationStore, { redis: client } or "memory"', raw);
-  return { store, maxTokenLifetimeSec: config.maxTokenLifetimeSec };
+  return {
+    store,
+    maxTokenLifetimeSec: config.maxTokenLifetimeSec,
+    allowTokensWithoutJti: config.allowTokensWithoutJti,
+  };
 }
 
 export function openRevocation(
-  plan: { store: RevocationStore; maxTokenLifetimeSec?: number },
+  plan: RevocationPlan,
   tokens: TokenService,
   auditLog: AuditLog | undefined,
   clock: (() => Date) | undefined,
@@ -60,6 +75,9 @@ export function openRevocation(
     store: plan.store,
     tokens,
     ...(plan.maxTokenLifetimeSec !== undefined ? { maxTokenLifetimeSec: plan.maxTokenLifetimeSec } : {}),
+    ...(plan.allowTokensWithoutJti !== undefined
+      ? { allowTokensWithoutJti: plan.allowTokensWithoutJti }
+      : {}),
     ...(auditLog !== undefined ? { auditLog } : {}),
     ...withClock(clock),
     configPath: 'revocation',

@@ -16,6 +16,12 @@ export interface TokenRevocationOptions {
    * entry). Default 86 400 (one day).
    */
   maxTokenLifetimeSec?: number;
+  /**
+   * Accept tokens without a `jti` (e.g. an identity provider's access tokens that carry none):
+   * they can then be revoked only all at once, with `revokeAllFor(subject)`. Weakens V7.4.1 (a
+   * single logged-out token stays valid). Default false: such tokens are refused.
+   */
+  allowTokensWithoutJti?: boolean;
   /** Where `auth.token.revoked` events go (an `AuditLog`). Strongly recommended (ASVS V16.3.1). */
   auditLog?: { append(event: AuditEvent): unknown };
   clock?: () => Date;
@@ -54,6 +60,7 @@ export class TokenRevocation {
   readonly #maxLifetimeSec: number;
   readonly #audit?: TokenRevocationOptions['auditLog'];
   readonly #clock: () => Date;
+  readonly #jtiOptional: boolean;
 
   constructor(options: TokenRevocationOptions) {
     const path = options?.configPath ?? 'revocation';
@@ -77,6 +84,10 @@ export class TokenRevocation {
     this.#maxLifetimeSec = positiveInt(options.maxTokenLifetimeSec, `${path}.maxTokenLifetimeSec`, 86_400);
     this.#audit = options.auditLog;
     this.#clock = options.clock ?? (() => new Date());
+    if (options.allowTokensWithoutJti !== undefined && typeof options.allowTokensWithoutJti !== 'boolean') {
+      throw configError(`${path}.allowTokensWithoutJti`, 'must be a boolean');
+    }
+    this.#jtiOptional = options.allowTokensWithoutJti === true;
   }
 
   /**
@@ -92,7 +103,8 @@ export class TokenRevocation {
     if (typeof iat !== 'number' || !Number.isFinite(iat)) {
       throw claimInvalid('The token has no iat: it cannot be checked against revocations.');
     }
-    if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_ID_LENGTH) {
+    const noJti = jti === undefined && this.#jtiOptional;
+    if (!noJti && (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_ID_LENGTH)) {
       throw claimInvalid('The token has no usable jti: it could not be revoked.');
     }
     if (typeof exp !== 'number' || exp - iat > this.#maxLifetimeSec) {
@@ -100,7 +112,7 @@ export class TokenRevocation {
     }
     let status;
     try {
-      status = await this.#store.status(jti, sub, this.#clock().getTime());
+      status = await this.#store.status(noJti ? undefined : (jti as string), sub, this.#clock().getTime());
     } catch (err) {
       throw asStoreError(err);
     }

@@ -99,6 +99,14 @@ describe('TokenRevocation', () => {
     }
   });
 
+  it('with allowTokensWithoutJti, accepts a token without jti and still ends it with revokeAllFor', async () => {
+    const lenient = new TokenRevocation({ store: new MemoryRevocationStore(), clock, allowTokensWithoutJti: true });
+    const claims = { ...(await claimsOf(await tokens.sign({}, { subject: 'alice' }))), jti: undefined };
+    await expect(lenient.check(claims)).resolves.toBeUndefined();
+    await lenient.revokeAllFor('alice');
+    await expect(lenient.check(claims)).rejects.toMatchObject({ code: ErrorCodes.TOKEN_REVOKED });
+  });
+
   it('wraps a failing store as ERR_TOKEN_REVOCATION_STORE (fail closed)', async () => {
     const broken = new TokenRevocation({
       store: {
