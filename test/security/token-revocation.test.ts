@@ -18,7 +18,7 @@ import {
   type BulwarkConfig,
   type RevocationStore,
 } from '@bulwark/core';
-import { bulwark as expressBulwark } from '@bulwark/express';
+import { bulwark as expressBulwark, privacyRouter } from '@bulwark/express';
 import { bulwark as koaBulwark } from '@bulwark/koa';
 import { bulwarkStoreEntities, bulwarkStoreMigrations, TypeOrmRevocationStore } from '@bulwark/typeorm';
 import { describeWithService, SERVICE_URLS } from '../support/services';
@@ -166,6 +166,19 @@ describe.each(Object.keys(APPS))('token revocation on %s (memory store)', (name)
     const res = await me(server, token);
     expect(res.status).toBe(503);
     expect(res.text).not.toMatch(/ECONNREFUSED|10\.0\.0\.7/);
+  });
+});
+
+describe('token revocation on the privacy router (Express)', () => {
+  it('refuses a revoked token on /privacy too (it authenticates on its own)', async () => {
+    const kit = await createBulwark({ ...config('memory'), privacy: { consent: { store: 'memory' } } });
+    kits.push(kit);
+    const app = express().use('/privacy', privacyRouter(kit));
+    const token = await kit.tokens!.sign({}, { subject: 'alice' });
+    const consents = () => request(app).get('/privacy/consents').set('Authorization', `Bearer ${token}`);
+    expect((await consents()).status).toBe(200);
+    await kit.revocation!.revokeAllFor('alice');
+    expectRefused(await consents());
   });
 });
 

@@ -100,7 +100,11 @@ describe('TokenRevocation', () => {
   });
 
   it('with allowTokensWithoutJti, accepts a token without jti and still ends it with revokeAllFor', async () => {
-    const lenient = new TokenRevocation({ store: new MemoryRevocationStore(), clock, allowTokensWithoutJti: true });
+    const lenient = new TokenRevocation({
+      store: new MemoryRevocationStore(),
+      clock,
+      allowTokensWithoutJti: true,
+    });
     const claims = { ...(await claimsOf(await tokens.sign({}, { subject: 'alice' }))), jti: undefined };
     await expect(lenient.check(claims)).resolves.toBeUndefined();
     await lenient.revokeAllFor('alice');
