@@ -17,4 +17,5 @@ export type {
   PrivacyConfig,
   SecretBytesConfig,
   ThreatConfig,
+  RevocationConfig,
 } from './composition/bulwark-config';

@@ -89,6 +89,8 @@ export const ErrorCodes = {
   TOKEN_KEY_NOT_FOUND: 'ERR_TOKEN_KEY_NOT_FOUND', // no JWKS key matches kid/alg
   TOKEN_JWKS_UNAVAILABLE: 'ERR_TOKEN_JWKS_UNAVAILABLE',
   TOKEN_INVALID: 'ERR_TOKEN_INVALID', // HTTP answer for every refused token but an expired one (which check failed is not told); never thrown: library callers get the precise codes above
+  TOKEN_REVOKED: 'ERR_TOKEN_REVOKED', // the token's jti is on the deny-list, or it was issued before its subject's revocation time
+  TOKEN_REVOCATION_STORE: 'ERR_TOKEN_REVOCATION_STORE', // the revocation store failed, so the token was not accepted (fail closed)
   // config
   CONFIG_INVALID: 'ERR_CONFIG_INVALID',
   CONFIG_NOT_PRODUCTION_READY: 'ERR_CONFIG_NOT_PRODUCTION_READY', // production preset: demo-grade settings; details.problems lists each by config path
@@ -117,6 +119,7 @@ export const ErrorCodes = {
   POLICY_BREAK_GLASS_NOT_FOUND: 'ERR_POLICY_BREAK_GLASS_NOT_FOUND', // revoke of an unknown grant id
   POLICY_AUDIT_FAILED: 'ERR_POLICY_AUDIT_FAILED', // the audit hook failed, so the audited operation was not performed
   POLICY_BREAK_GLASS_STORE: 'ERR_POLICY_BREAK_GLASS_STORE', // the shared break-glass grant store failed or holds a malformed grant (fail closed)
+  POLICY_UNTRANSLATABLE: 'ERR_POLICY_UNTRANSLATABLE', // a query scope met a rule condition it cannot express as a query (fail closed); details.path names it
   // mfa
   MFA_INVALID_CODE: 'ERR_MFA_INVALID_CODE', // wrong, malformed or expired TOTP / recovery code
   MFA_REPLAY: 'ERR_MFA_REPLAY', // RFC 6238 §5.2: a TOTP time step already accepted for this user

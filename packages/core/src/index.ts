@@ -71,6 +71,15 @@ export {
   type GeneratedSigningKey,
   type JwsAlgorithm,
   type TokenKeyInput,
+  TokenRevocation,
+  MemoryRevocationStore,
+  RedisRevocationStore,
+  type TokenRevocationOptions,
+  type RevokeOptions,
+  type RedisRevocationStoreOptions,
+  type RevocationRedisClient,
+  type RevocationStore,
+  type RevocationStatus,
 } from './tokens';
 
 // audit: tamper-evident log (RFC 8785 canonical JSON, RFC 6962 Merkle tree, signed checkpoints).
@@ -116,6 +125,15 @@ export {
   type BreakGlassGrant,
   type BreakGlassActor,
   type BreakGlassOptions,
+  NO_FIELDS,
+  isFieldPermitted,
+  filterFields,
+  forbiddenFields,
+  matchesScope,
+  type FieldPermission,
+  type PolicyScope,
+  type ScopeOperator,
+  type ScopeValue,
 } from './authz';
 
 // multi-factor authentication
@@ -353,4 +371,5 @@ export {
   type CheckpointStoreConfig,
   type SecretBytesConfig,
   type JwkConfig,
+  type RevocationConfig,
 } from './bulwark';

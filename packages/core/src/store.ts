@@ -48,6 +48,7 @@ export type { MfaStore, StoredTotp, StoredRecoveryCode } from './mfa';
 // the registers' versioned stores, shared break-glass grants and detection windows
 export type { RegisterStore, StoredRecord, RegisterKind } from './privacy';
 export type { BreakGlassStore, StoredBreakGlassGrant } from './authz';
+export type { RevocationStore, RevocationStatus } from './tokens';
 export type { DetectionWindowStore, BurstResult } from './threat';
 
 // compliance attestations: the check every AttestationStore runs on a record on the way in and out

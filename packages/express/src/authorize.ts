@@ -1,47 +1,75 @@
 import {
   authorizeRequest,
   checkAuthorizeArgs,
+  checkBodyFields,
+  filterResponseFields,
   resolveAuthorization,
   type HttpAuthorizeOptions,
   type HttpResourceSpec,
-  type ResolvedAuthorization,
 } from '@bulwark/core/http';
-import type { Request, RequestHandler } from 'express';
+import type { AuthzResource } from '@bulwark/core';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { clientIp, requestState } from './request-state';
 
-/** A resource type, a full resource, or a function of the request (e.g. from `req.params.id`). */
+/**
+ * A resource type, a full resource, or a function of the request: `(req) => ({ type: 'records',
+ * id: req.params.id })`, or an async loader reading the stored record with its owner / tenant
+ * attributes (`undefined`: 404).
+ */
 export type ResourceSpec = HttpResourceSpec<Request>;
 
 export type AuthorizeOptions = HttpAuthorizeOptions<Request>;
 
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Set by `authorize`: the resource the decision was about (what a loader returned). */
+    authorizedResource?: AuthzResource;
+  }
+}
+
 /**
  * Allows the request only if the authorizer (PolicyEngine, or CASL / casbin behind `Authorizer`)
- * allows `action` on the resource for `req.principal`: 401 without a principal, 403 with only the
- * decision's reason id otherwise.
+ * allows `action` on the resource for `req.principal`: 401 without a principal, 404 when a loader
+ * finds no record, 403 with only the decision's reason id otherwise. With `checkBody`, a body
+ * field the subject may not write is a 403 (`field_denied`); with `filterResponse`, `res.json`
+ * sends only the fields the subject may read.
  */
 export function authorize(
   action: string,
   resource: ResourceSpec,
   options: AuthorizeOptions = {},
 ): RequestHandler {
-  checkAuthorizeArgs(action, resource, options.authorizer);
-  return (req, _res, next) => {
+  checkAuthorizeArgs(action, resource, options.authorizer, options);
+  const readAction =
+    typeof options.filterResponse === 'object' ? (options.filterResponse.action ?? action) : action;
+  return (req, res, next) => {
+    decide(req, res, next).then(() => next(), next);
+  };
+
+  async function decide(req: Request, res: Response, next: NextFunction): Promise<void> {
     const state = requestState(req);
-    let resolved: ResolvedAuthorization;
-    try {
-      resolved = resolveAuthorization(options.authorizer ?? state.kit?.authorizer, resource, req);
-    } catch (err) {
-      return next(err);
-    }
+    const resolved = await resolveAuthorization(options.authorizer ?? state.kit?.authorizer, resource, req);
     state.resource = resolved.audited;
     const ip = clientIp(req);
     const context = { ...options.context?.(req), ...(ip !== undefined ? { ip } : {}) };
-    authorizeRequest(resolved.authorizer, req.principal, action, resolved.resource, context).then(
-      (decision) => {
-        state.reasonId = decision.reasonId;
-        next();
-      },
-      next,
-    );
-  };
+    const { authorizer } = resolved;
+    const decision = await authorizeRequest(authorizer, req.principal, action, resolved.resource, context);
+    state.reasonId = decision.reasonId;
+    req.authorizedResource = resolved.resource;
+    const principal = req.principal!;
+    if (options.checkBody === true) {
+      await checkBodyFields(authorizer, principal, action, resolved.resource, req.body, context);
+    }
+    if (options.filterResponse !== undefined && options.filterResponse !== false) {
+      const json = res.json.bind(res);
+      // res.send(object) goes through res.json too. The filtered body is sent once it is decided.
+      res.json = (body: unknown) => {
+        filterResponseFields(authorizer, principal, readAction, resolved.resource, body, context).then(
+          (filtered) => json(filtered),
+          (err: unknown) => (res.headersSent ? res.destroy() : next(err)),
+        );
+        return res;
+      };
+    }
+  }
 }

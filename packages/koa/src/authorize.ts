@@ -1,6 +1,8 @@
 import {
   authorizeRequest,
   checkAuthorizeArgs,
+  checkBodyFields,
+  filterResponseFields,
   resolveAuthorization,
   type HttpAuthorizeOptions,
   type HttpResourceSpec,
@@ -8,36 +10,55 @@ import {
 import type { Context, Middleware } from 'koa';
 import { bulwarkState, clientIp, requestState } from './request-state';
 
-/** A resource type, a full resource, or a function of the context (e.g. from `ctx.params.id`). */
+/**
+ * A resource type, a full resource, or a function of the context: `(ctx) => ({ type: 'records',
+ * id: ctx.params.id })`, or an async loader reading the stored record with its owner / tenant
+ * attributes (`undefined`: 404).
+ */
 export type ResourceSpec = HttpResourceSpec<Context>;
 
 export type AuthorizeOptions = HttpAuthorizeOptions<Context>;
 
 /**
  * Allows the request only if the authorizer allows `action` on the resource for
- * `ctx.state.principal`: 401 without a principal, 403 with only the decision's reason id otherwise.
+ * `ctx.state.principal`: 401 without a principal, 404 when a loader finds no record, 403 with only
+ * the decision's reason id otherwise. The resource decided on is `ctx.state.authorizedResource`.
+ * With `checkBody`, a body field the subject may not write is a 403 (`field_denied`); with
+ * `filterResponse`, `ctx.body` keeps only the fields the subject may read.
  */
 export function authorize(
   action: string,
   resource: ResourceSpec,
   options: AuthorizeOptions = {},
 ): Middleware {
-  checkAuthorizeArgs(action, resource, options.authorizer);
+  checkAuthorizeArgs(action, resource, options.authorizer, options);
+  const readAction =
+    typeof options.filterResponse === 'object' ? (options.filterResponse.action ?? action) : action;
   return async (ctx, next) => {
     const state = requestState(ctx);
-    const resolved = resolveAuthorization(options.authorizer ?? state.kit?.authorizer, resource, ctx);
+    const resolved = await resolveAuthorization(options.authorizer ?? state.kit?.authorizer, resource, ctx);
     state.resource = resolved.audited;
     const ip = clientIp(ctx);
     const context = { ...options.context?.(ctx), ...(ip !== undefined ? { ip } : {}) };
+    const { authorizer } = resolved;
     const principal = bulwarkState(ctx).principal;
-    const decision = await authorizeRequest(
-      resolved.authorizer,
-      principal,
-      action,
-      resolved.resource,
-      context,
-    );
+    const decision = await authorizeRequest(authorizer, principal, action, resolved.resource, context);
     state.reasonId = decision.reasonId;
+    bulwarkState(ctx).authorizedResource = resolved.resource;
+    if (options.checkBody === true) {
+      const body = (ctx.request as { body?: unknown }).body;
+      await checkBodyFields(authorizer, principal!, action, resolved.resource, body, context);
+    }
     await next();
+    if (options.filterResponse !== undefined && options.filterResponse !== false) {
+      ctx.body = await filterResponseFields(
+        authorizer,
+        principal!,
+        readAction,
+        resolved.resource,
+        ctx.body,
+        context,
+      );
+    }
   };
 }

@@ -4,7 +4,7 @@ import {
   type HttpRequestState,
   type RequestArrival,
 } from '@bulwark/core/http';
-import { type HttpPrincipal } from '@bulwark/core';
+import { type AuthzResource, type HttpPrincipal } from '@bulwark/core';
 import type { Context } from 'koa';
 
 /** What Bulwark's middlewares learn about a request, read by `audit` when the response ends. */
@@ -18,6 +18,8 @@ export interface BulwarkState {
   requestId?: string;
   /** Set by `csrf` (csurf's API on ctx.state). */
   csrfToken?: () => string;
+  /** Set by `authorize`: the resource the decision was about (what a loader returned). */
+  authorizedResource?: AuthzResource;
   bulwark?: BulwarkRequestState;
 }
 

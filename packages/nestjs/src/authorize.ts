@@ -1,14 +1,11 @@
-import { SetMetadata, type CustomDecorator } from '@nestjs/common';
+import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
 import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
+import { BulwarkFieldFilterInterceptor } from './bulwark-field-filter-interceptor';
+import { checkAuthorizeArgs } from './core-http';
 import { checkResourceSpec, type ResourceSpec } from './resource-spec';
+import { BULWARK_AUTHORIZE, type AuthorizeFieldOptions, type AuthorizeMetadata } from './authorize-metadata';
 
-/** Metadata key of `@Authorize()`. */
-export const BULWARK_AUTHORIZE = 'bulwark:authorize';
-
-export interface AuthorizeMetadata {
-  readonly action: string;
-  readonly resource: ResourceSpec;
-}
+export { BULWARK_AUTHORIZE, type AuthorizeMetadata, type AuthorizeFieldOptions } from './authorize-metadata';
 
 /**
  * Allows the route only if the module's Authorizer (a PolicyEngine, or CASL / casbin behind the
@@ -16,9 +13,18 @@ export interface AuthorizeMetadata {
  * without a principal, 403 with only the decision's `reasonId` otherwise (policy and rule ids stay
  * server-side). On a controller it applies to every route; a method's own `@Authorize` replaces it.
  *
+ * A loader (an async function, or `{ loader: RecordLoader }` resolved from the module) reads the
+ * stored record so ownership / tenant conditions decide on it; it answers 404 when it finds none,
+ * and the guard puts the loaded resource on `req.authorizedResource` (`@AuthorizedResource()`).
+ *
  * @example @Authorize('read', (r) => ({ type: 'records', id: r.params.id }))
+ * @example @Authorize('update', { loader: RecordLoader }, { checkBody: true, filterResponse: true })
  */
-export function Authorize(action: string, resource: ResourceSpec): CustomDecorator<string> {
+export function Authorize(
+  action: string,
+  resource: ResourceSpec,
+  options: AuthorizeFieldOptions = {},
+): MethodDecorator & ClassDecorator {
   if (typeof action !== 'string' || action.length === 0) {
     throw new BulwarkConfigError(
       ErrorCodes.CONFIG_INVALID,
@@ -28,9 +34,17 @@ export function Authorize(action: string, resource: ResourceSpec): CustomDecorat
       },
     );
   }
+  checkAuthorizeArgs(action, 'resource', undefined, options);
   const metadata: AuthorizeMetadata = Object.freeze({
     action,
     resource: checkResourceSpec(resource, 'Authorize.resource'),
+    options: Object.freeze({ ...options }),
   });
-  return SetMetadata(BULWARK_AUTHORIZE, metadata);
+  const filter = options.filterResponse !== undefined && options.filterResponse !== false;
+  return filter
+    ? applyDecorators(
+        SetMetadata(BULWARK_AUTHORIZE, metadata),
+        UseInterceptors(BulwarkFieldFilterInterceptor),
+      )
+    : SetMetadata(BULWARK_AUTHORIZE, metadata);
 }

@@ -1,5 +1,5 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { ModuleRef, Reflector } from '@nestjs/core';
 import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
 import {
   markPrivateResponse,
@@ -14,10 +14,10 @@ import { BULWARK_RATE_LIMIT, type RateLimitMetadata } from './rate-limit';
 import { BULWARK_AUDITED, type AuditedMetadata } from './audited';
 import { BULWARK_AUTHORIZE, type AuthorizeMetadata } from './authorize';
 import { BulwarkRuntime } from './bulwark-runtime';
-import { authorizeRequest, requireConsentFor } from './core-http';
+import { authorizeRequest, checkBodyFields, requireConsentFor } from './core-http';
 import { BULWARK_PUBLIC } from './public';
 import { BULWARK_REQUIRE_CONSENT } from './require-consent';
-import { resolveResource } from './resource-spec';
+import { decidedContexts, resolveResource } from './resource-spec';
 import {
   clientIp,
   noteError,
@@ -42,6 +42,7 @@ export class BulwarkGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly runtime: BulwarkRuntime,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
   async canActivate(execution: ExecutionContext): Promise<boolean> {
@@ -114,7 +115,7 @@ export class BulwarkGuard implements CanActivate {
           );
         }
         const view = requestContext(req, execution);
-        const resource = await resolveResource(authorize.resource, view);
+        const resource = await resolveResource(authorize.resource, view, this.moduleRef);
         state.resource =
           resource.id !== undefined ? { type: resource.type, id: resource.id } : { type: resource.type };
         // `ip` last: a context function must not be able to replace the server-observed address.
@@ -125,6 +126,11 @@ export class BulwarkGuard implements CanActivate {
         };
         const decision = await authorizeRequest(authorizer, principal, authorize.action, resource, context);
         state.reasonId = decision.reasonId;
+        (req as { authorizedResource?: unknown }).authorizedResource = resource;
+        decidedContexts.set(req, context);
+        if (authorize.options?.checkBody === true) {
+          await checkBodyFields(authorizer, principal!, authorize.action, resource, req.body, context);
+        }
       }
 
       if (purposes !== undefined) {

@@ -19,6 +19,7 @@ import type { BulwarkCsrfOptions } from './csrf';
 import {
   TrustedProxies,
   type BearerTokenVerifier,
+  type BearerRevocationCheck,
   type ConsentChecker,
   type HttpPrincipal,
   type AuditFailurePolicy,
@@ -84,6 +85,12 @@ export interface BulwarkModuleOptions {
   /** Verifies bearer JWTs (a `TokenService`: algorithm allow-list, signature, exp/nbf/iss/aud). Required. */
   tokens: BearerTokenVerifier;
   authentication?: BulwarkAuthenticationOptions;
+  /**
+   * Token revocations (`bulwark.revocation` of createBulwark, a `TokenRevocation`): asked on every
+   * authenticated request, cached verification or not, so a token revoked on any instance is
+   * refused on the next request.
+   */
+  revocation?: BearerRevocationCheck;
   /** Decides `@Authorize` routes: a `PolicyEngine`, or CASL / casbin behind the `Authorizer` interface. */
   authorizer?: Authorizer;
   /** Server-side facts for ABAC conditions (`context.*`); `ip` is always the request's own. */
@@ -184,6 +191,9 @@ export function validateBulwarkOptions(options: unknown): BulwarkModuleOptions {
   const o = options as Partial<BulwarkModuleOptions>;
   if (typeof o.tokens?.verify !== 'function')
     throw invalid('tokens', 'must be a TokenService (with verify())');
+  if (o.revocation !== undefined && typeof o.revocation?.check !== 'function') {
+    throw invalid('revocation', 'must be a TokenRevocation (with check())');
+  }
   if (o.authentication !== undefined && !isObject(o.authentication))
     throw invalid('authentication', 'must be an object');
   const realm: unknown = o.authentication?.realm;

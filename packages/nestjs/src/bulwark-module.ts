@@ -21,6 +21,7 @@ import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
 import { BULWARK_AUDITED } from './audited';
 import { BULWARK_AUTHORIZE } from './authorize';
 import { BulwarkAuditInterceptor } from './bulwark-audit-interceptor';
+import { BulwarkFieldFilterInterceptor } from './bulwark-field-filter-interceptor';
 import { BulwarkExceptionFilter } from './bulwark-exception-filter';
 import { BulwarkGuard } from './bulwark-guard';
 import { BulwarkHttpMiddleware } from './bulwark-http-middleware';
@@ -119,6 +120,7 @@ export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModu
       { provide: BULWARK_CONSENT_MANAGER, useFactory: service((o) => o.consent), inject: [BulwarkRuntime] },
       BulwarkGuard,
       BulwarkAuditInterceptor,
+      BulwarkFieldFilterInterceptor,
       BulwarkExceptionFilter,
       BulwarkHttpMiddleware,
     ];
@@ -128,6 +130,7 @@ export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModu
       ...SERVICE_TOKENS,
       BulwarkGuard,
       BulwarkAuditInterceptor,
+      BulwarkFieldFilterInterceptor,
       BulwarkExceptionFilter,
     ];
     if (registration?.globalEnhancers !== false) {

@@ -39,6 +39,7 @@ export class BulwarkRuntime {
     this.authenticator = new BearerAuthenticator({
       ...authentication,
       tokens: options.tokens,
+      ...(options.revocation !== undefined ? { revocation: options.revocation } : {}),
       configPath: 'BulwarkModule.authentication',
     });
     this.auditor =

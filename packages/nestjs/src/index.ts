@@ -19,7 +19,14 @@ export {
   BULWARK_TYPEORM_ENCRYPTION,
 } from './bulwark-tokens';
 export { Public, BULWARK_PUBLIC } from './public';
-export { Authorize, BULWARK_AUTHORIZE, type AuthorizeMetadata } from './authorize';
+export {
+  Authorize,
+  BULWARK_AUTHORIZE,
+  type AuthorizeMetadata,
+  type AuthorizeFieldOptions,
+} from './authorize';
+export { AuthorizedResource } from './authorized-resource';
+export { BulwarkFieldFilterInterceptor } from './bulwark-field-filter-interceptor';
 export { Audited, BULWARK_AUDITED, type AuditedOptions, type AuditedMetadata } from './audited';
 export { RequireConsent, BULWARK_REQUIRE_CONSENT } from './require-consent';
 export { Principal } from './principal';
@@ -29,7 +36,7 @@ export { ClearSiteData, BULWARK_CLEAR_SITE_DATA } from './clear-site-data';
 export { CsrfToken } from './csrf-token';
 export type { BulwarkCsrfOptions } from './csrf';
 export type { MiddlewareRequest } from './platform-middleware';
-export type { ResourceSpec } from './resource-spec';
+export type { ResourceSpec, ResourceLoader } from './resource-spec';
 export type { BulwarkRequestContext } from './bulwark-request-context';
 export { BulwarkGuard } from './bulwark-guard';
 export { BulwarkAuditInterceptor } from './bulwark-audit-interceptor';

@@ -25,6 +25,8 @@ import { TypeOrmDsrStore } from './typeorm-dsr-store';
 import { TypeOrmKeyStore } from './typeorm-key-store';
 import { TypeOrmMfaStore } from './typeorm-mfa-store';
 import { TypeOrmRegisterStore } from './typeorm-register-store';
+import { TypeOrmRevocationStore } from './typeorm-revocation-store';
+import { BulwarkRevocationTables1735690300000 } from './migrations/revocation-tables-1735690300000';
 
 /** Every store `bulwarkStores` returns (each set). */
 export type TypeOrmBulwarkStores = Required<BulwarkStores>;
@@ -33,7 +35,8 @@ export type TypeOrmBulwarkStores = Required<BulwarkStores>;
  * Every Bulwark store over one application DataSource (SQLite through better-sqlite3, or
  * PostgreSQL), for `createBulwark({ ..., stores: bulwarkStores(dataSource) })`: keys, consent,
  * data-subject requests, MFA enrolments, break-glass grants, the privacy registers, the
- * audit log's legal holds, the retention runs and the compliance attestations. Instances
+ * audit log's legal holds, the retention runs, the compliance attestations and token
+ * revocations. Instances
  * sharing the database share all of them; every write is concurrency-safe (conditional inserts and
  * version-checked updates). Register `bulwarkStoreEntities` in the DataSource's `entities` and run
  * `bulwarkStoreMigrations`. The DataSource stays the application's (no store closes it); the
@@ -66,6 +69,7 @@ export function bulwarkStores(dataSource: DataSource): TypeOrmBulwarkStores {
     auditLegalHolds: new TypeOrmRegisterStore<LegalHold>(dataSource, 'audit-legal-hold'),
     retentionRuns: new TypeOrmRegisterStore<RetentionRun>(dataSource, 'retention-run'),
     attestations: new TypeOrmAttestationStore(dataSource),
+    revocation: new TypeOrmRevocationStore(dataSource),
   };
 }
 
@@ -79,4 +83,5 @@ export const bulwarkStoreMigrations = [
   BulwarkRegisterTables1735689900000,
   BulwarkAttestationTables1735690100000,
   BulwarkRegisterKinds1735690200000,
+  BulwarkRevocationTables1735690300000,
 ];

@@ -80,3 +80,6 @@ export { BulwarkRegisterTables1735689900000 } from './migrations/register-tables
 export { TypeOrmAttestationStore } from './typeorm-attestation-store';
 export { BulwarkAttestationTables1735690100000 } from './migrations/attestation-tables-1735690100000';
 export { BulwarkRegisterKinds1735690200000 } from './migrations/register-kinds-1735690200000';
+export { TypeOrmRevocationStore } from './typeorm-revocation-store';
+export { BulwarkRevocationTables1735690300000 } from './migrations/revocation-tables-1735690300000';
+export { scopeQuery, type ScopeQueryOptions } from './scope-query';

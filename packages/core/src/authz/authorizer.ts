@@ -25,6 +25,8 @@
  * An implementation must fail closed: anything it cannot evaluate is a deny, never an allow.
  */
 
+import type { FieldPermission } from './field-permission';
+
 /**
  * Who is asking. `roles` are the subject's assigned roles (inheritance is the policy's job);
  * every other property is an attribute that conditions can reference as `subject.<name>`.
@@ -78,4 +80,14 @@ export interface Authorizer {
     resource: AuthzResource,
     context?: AuthzContext,
   ): Decision | Promise<Decision>;
+  /**
+   * Optional field-level decisions (`PolicyEngine` has it): what the adapters' response filter
+   * and body check read. Without it those options fail closed at the request.
+   */
+  permittedFields?(
+    subject: AuthzSubject,
+    action: string,
+    resource: AuthzResource,
+    context?: AuthzContext,
+  ): FieldPermission | Promise<FieldPermission>;
 }

@@ -34,3 +34,11 @@ export {
 } from './break-glass-registry';
 export { MemoryBreakGlassStore, type BreakGlassStore, type StoredBreakGlassGrant } from './break-glass-store';
 export type { ConditionTrace } from './compile-condition';
+export {
+  NO_FIELDS,
+  isFieldPermitted,
+  filterFields,
+  forbiddenFields,
+  type FieldPermission,
+} from './field-permission';
+export { matchesScope, type PolicyScope, type ScopeOperator, type ScopeValue } from './query-scope';

@@ -102,6 +102,14 @@ export interface RuleDefinition {
   /** Resource patterns: `records` (the type), `records/*` (any id), `records/123`, `*`. */
   resources: string | readonly string[];
   when?: ConditionDefinition | readonly ConditionDefinition[];
+  /**
+   * Field-level rule (ASVS V8.2.3, V8.1.2): the top-level fields of the resource this rule is about.
+   * On an allow rule, the action is allowed but only these fields may be read / written (a
+   * matching allow rule without `fields` allows every field). On a deny rule, these fields are
+   * withheld / refused while the action itself stays allowed. Names `[A-Za-z_$][A-Za-z0-9_$-]*`.
+   * Read by `permittedFields()` and the adapters' response filter and body check.
+   */
+  fields?: readonly string[];
   /** Stable id for the decision (`[a-z0-9_.-]{1,64}`), safe for a 403 body; defaults to `rule_allow` / `rule_deny`. */
   reasonId?: string;
   description?: string;

@@ -22,6 +22,8 @@ import { parsePolicyText, type ParsePolicyTextOptions } from './parse-policy-tex
 import { matchesResourcePattern, parseResourcePattern, type ResourcePattern } from './resource-pattern';
 import { RoleGraph } from './role-graph';
 import { validatePolicyDocument } from './validate-policy-document';
+import { NO_FIELDS, type FieldPermission } from './field-permission';
+import { FALSE, translateScope, type PolicyScope, type ScopeRule } from './query-scope';
 import { positiveInt } from '../util/options';
 
 /**
@@ -123,8 +125,15 @@ interface CompiledRule {
   readonly actions: readonly ActionPattern[];
   readonly resources: readonly ResourcePattern[];
   readonly condition?: CompiledCondition;
+  /** The rule's condition as written (query scopes translate it). */
+  readonly when?: ConditionDefinition;
+  /** Field rule: the fields it allows or withholds (see RuleDefinition.fields). */
+  readonly fields?: readonly string[];
   readonly decision: Decision;
 }
+
+/** A deny rule with `fields` withholds those fields; it does not deny the action. */
+const isFieldDeny = (rule: CompiledRule): boolean => rule.effect === 'deny' && rule.fields !== undefined;
 
 /** id check of a rule for one resource type: 0 none, 1 any non-empty id, 2 one of `ids`. */
 interface BucketEntry {
@@ -137,6 +146,8 @@ interface Bucket {
   readonly hard: readonly BucketEntry[];
   readonly soft: readonly BucketEntry[];
   readonly allow: readonly BucketEntry[];
+  /** Deny rules with `fields`: read by permittedFields() only. */
+  readonly fieldDeny: readonly BucketEntry[];
 }
 
 interface CompiledPolicy {
@@ -193,6 +204,8 @@ function compile(document: PolicyDocument, roleCacheSize: number): CompiledPolic
         actions: actions.map((a) => parseActionPattern(a)!),
         resources: resources.map((s) => parseResourcePattern(s)!),
         condition: when === undefined ? undefined : compileCondition(when, `${path}.when`),
+        ...(when !== undefined ? { when } : {}),
+        ...(rule.fields !== undefined ? { fields: rule.fields } : {}),
         decision,
       });
     });
@@ -205,6 +218,7 @@ function buildBucket(rules: readonly CompiledRule[], type: string, action: strin
   const hard: BucketEntry[] = [];
   const soft: BucketEntry[] = [];
   const allow: BucketEntry[] = [];
+  const fieldDeny: BucketEntry[] = [];
   for (const rule of rules) {
     if (!rule.actions.some((p) => matchesActionPattern(p, action))) continue;
     let idMode: 0 | 1 | 2 | undefined;
@@ -219,9 +233,9 @@ function buildBucket(rules: readonly CompiledRule[], type: string, action: strin
     }
     if (idMode === undefined) continue;
     const entry: BucketEntry = idMode === 2 ? { rule, idMode, ids } : { rule, idMode };
-    (rule.effect === 'allow' ? allow : rule.hard ? hard : soft).push(entry);
+    (rule.effect === 'allow' ? allow : isFieldDeny(rule) ? fieldDeny : rule.hard ? hard : soft).push(entry);
   }
-  return { hard, soft, allow };
+  return { hard, soft, allow, fieldDeny };
 }
 
 /** What decides a deny that break-glass may override (`denied` undefined: no rule matched). */
@@ -538,7 +552,7 @@ export class PolicyEngine implements Authorizer {
           : { ...base, matched: false, failed: 'condition', condition };
       } else trace = { ...base, matched: true };
       traces.push(trace);
-      if (trace.matched) {
+      if (trace.matched && !isFieldDeny(rule)) {
         if (rule.effect === 'allow') allow ??= trace;
         else if (rule.hard) hard ??= trace;
         else soft ??= trace;
@@ -595,6 +609,75 @@ export class PolicyEngine implements Authorizer {
       };
     }
     return { ...base, decision: DEFAULT_DENY, summary: 'deny by default: no allow rule matched' };
+  }
+
+  /**
+   * The fields of `resource` the subject may read / write for `action` (ASVS V8.2.3): none when
+   * check() refuses the action; every field when an allow rule without `fields` matches (or a
+   * break-glass grant allowed it); else the union of the matching allow rules' `fields`. Fields of
+   * matching deny rules with `fields` are withheld in every case. The adapters' response filter
+   * and body check read it.
+   */
+  permittedFields(
+    subject: AuthzSubject,
+    action: string,
+    resource: AuthzResource,
+    context?: AuthzContext,
+  ): FieldPermission {
+    const decision = this.check(subject, action, resource, context);
+    if (!decision.allowed) return NO_FIELDS;
+    const c = this.compiled;
+    const ctx = context ?? EMPTY_CONTEXT;
+    const mask = c.roles.maskOf(subject.roles);
+    const bucket = this.bucket(c, resource.type, action);
+    let all = decision.breakGlassId !== undefined;
+    const fields = new Set<string>();
+    for (const entry of bucket.allow) {
+      if (all && entry.rule.fields !== undefined) continue;
+      if (!applies(entry, mask, subject, resource, ctx, this.nowMs)) continue;
+      if (entry.rule.fields === undefined) all = true;
+      else for (const f of entry.rule.fields) fields.add(f);
+    }
+    const denied = new Set<string>();
+    for (const entry of bucket.fieldDeny) {
+      if (applies(entry, mask, subject, resource, ctx, this.nowMs))
+        for (const f of entry.rule.fields!) denied.add(f);
+    }
+    return Object.freeze({
+      allowed: true,
+      all,
+      fields: Object.freeze(all ? [] : [...fields]),
+      denied: Object.freeze([...denied]),
+    });
+  }
+
+  /**
+   * The rows of resource type `type` the subject may `action`, as a predicate over the resource's
+   * attributes (ASVS V8.2.2, V8.4.1): the conditions of the rules that apply to its roles, with
+   * everything about the subject and context resolved now. `@bulwark/typeorm`'s `scopeQuery()`
+   * turns it into a WHERE clause so list endpoints return only what check() would allow.
+   * Break-glass grants are not included. Throws BulwarkPolicyError ERR_POLICY_UNTRANSLATABLE
+   * (fail closed) for a condition a query cannot express: ordering of times, `contains` on a
+   * resource attribute, nested resource attributes.
+   */
+  queryScope(subject: AuthzSubject, action: string, type: string, context?: AuthzContext): PolicyScope {
+    if (!isValidRequest(subject, action, { type })) return FALSE;
+    const c = this.compiled;
+    const mask = c.roles.maskOf(subject.roles);
+    const bucket = this.bucket(c, type, action);
+    const rules: ScopeRule[] = [];
+    for (const entry of [...bucket.hard, ...bucket.soft, ...bucket.allow]) {
+      const rule = entry.rule;
+      if (!rule.anyRole && !rule.roleIdx.some((i) => mask[i] === 1)) continue;
+      rules.push({
+        path: rule.path,
+        effect: rule.effect,
+        idMode: entry.idMode,
+        ...(entry.ids !== undefined ? { ids: entry.ids } : {}),
+        ...(rule.when !== undefined ? { when: rule.when } : {}),
+      });
+    }
+    return translateScope(rules, subject, context ?? EMPTY_CONTEXT, type, this.nowMs);
   }
 
   /**

@@ -41,6 +41,7 @@ export const POLICY_LIMITS = Object.freeze({
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const ROLE_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 const REASON_ID_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+const FIELD_RE = /^[A-Za-z_$][A-Za-z0-9_$-]{0,127}$/;
 const ATTR_ROOT_RE = /^(subject|resource|context)$/;
 const ATTR_SEGMENT_RE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 /** Segments that would walk into the prototype chain instead of the caller's data. */
@@ -334,6 +335,7 @@ function rule(value: unknown, path: string, roleDefs: Record<string, RoleDefinit
     'when',
     'reasonId',
     'description',
+    'fields',
   ]);
   const id = string(o.id, `${path}.id`, 128);
   if (!ID_RE.test(id)) fail(`${path}.id`, `${show(id)} is not a rule id ([A-Za-z0-9][A-Za-z0-9_.:-]*)`);
@@ -367,6 +369,16 @@ function rule(value: unknown, path: string, roleDefs: Record<string, RoleDefinit
     resources: Object.freeze(resources),
   };
   if (o.when !== undefined) out.when = condition(o.when, `${path}.when`, 0);
+  if (o.fields !== undefined) {
+    const fields = array(o.fields, `${path}.fields`, POLICY_LIMITS.listItems, true).map((f, i) => {
+      const name = string(f, `${path}.fields[${i}]`, 128);
+      if (!FIELD_RE.test(name) || FORBIDDEN_SEGMENTS.has(name)) {
+        fail(`${path}.fields[${i}]`, `${show(name)} is not a field name ([A-Za-z_$][A-Za-z0-9_$-]*)`);
+      }
+      return name;
+    });
+    out.fields = Object.freeze([...new Set(fields)]);
+  }
   if (o.reasonId !== undefined) {
     const r = string(o.reasonId, `${path}.reasonId`, 64);
     if (!REASON_ID_RE.test(r))

@@ -47,6 +47,9 @@ import type { Processor, ProcessorInput, ProcessorRegister } from '../privacy/pr
 import type { BruteForceGuard, BruteForceGuardOptions } from '../threat/brute-force-guard';
 import type { ThreatDetector, ThreatDetectorOptions } from '../threat/threat-detector';
 import type { TokenService, TokenServiceOptions } from '../tokens/token-service';
+import type { RevocationRedisClient } from '../tokens/redis-revocation-store';
+import type { RevocationStore } from '../tokens/revocation-store';
+import type { TokenRevocation } from '../tokens/token-revocation';
 import type { JwkConfig, SecretBytesConfig } from './config-input';
 
 // The shape of createBulwark's config and of the services it returns (types only).
@@ -177,6 +180,20 @@ export interface PrivacyConfig {
   breaches?: { deadlines?: Partial<BreachDeadlineRules> };
 }
 
+/** Token revocation (ASVS V7.4): a jti deny-list and per-subject "not before" times. Needs `tokens`. */
+export interface RevocationConfig {
+  /**
+   * Shared by every instance: a RevocationStore (e.g. `bulwarkStores(dataSource).revocation`),
+   * `{ redis: ioredisClient, keyPrefix? }`, or `'memory'` (one process; lost on restart). Required
+   * unless `stores.revocation` is given.
+   */
+  store?: RevocationStore | { redis: RevocationRedisClient; keyPrefix?: string } | 'memory';
+  /** Longest accepted token lifetime (`exp - iat`), seconds. Default 86 400. */
+  maxTokenLifetimeSec?: number;
+  /** Accept tokens without `jti` (revocable only with revokeAllFor). Weakens V7.4.1. Default false. */
+  allowTokensWithoutJti?: boolean;
+}
+
 export type ComplianceConfig = Omit<ComplianceKitOptions, 'clock' | 'configPath'>;
 
 /**
@@ -201,6 +218,7 @@ export interface BulwarkStores {
   retentionRuns?: RegisterStore<RetentionRun>;
   /** Signed human attestations of manual controls (`compliance.attestations.store`). */
   attestations?: AttestationStore;
+  revocation?: RevocationStore;
 }
 
 export interface BulwarkConfig {
@@ -228,6 +246,8 @@ export interface BulwarkConfig {
   passwords?: PasswordHasherOptions;
   /** JWT issuing / verification. Omit for no token service. */
   tokens?: TokenServiceOptions;
+  /** Token revocation, checked by the HTTP adapters' bearer authentication. Needs `tokens`. */
+  revocation?: RevocationConfig;
   /** Tamper-evident audit log. */
   audit?: AuditConfig;
   /** Access-control policy engine. */
@@ -263,6 +283,8 @@ export interface Bulwark {
   readonly keyRing?: KeyRing;
   readonly passwords: PasswordHasher;
   readonly tokens?: TokenService;
+  /** `revoke(token | jti)` and `revokeAllFor(subject)`; the HTTP adapters refuse revoked tokens. */
+  readonly revocation?: TokenRevocation;
   readonly auditLog?: AuditLog;
   readonly policyEngine?: PolicyEngine;
   /**

@@ -35,6 +35,9 @@ import { closeAll, withClock, type Opened } from './opened';
 import { openPrivacy, planPrivacy } from './privacy';
 import { assertProductionReady, isProduction } from './production';
 import { openBruteForce, planThreat, type ThreatPlan } from './threat';
+import { openRevocation, planRevocation, type RevocationPlan } from './revocation';
+import { REVOCATION_STORE_METHODS } from '../tokens/revocation-store';
+import type { TokenRevocation } from '../tokens/token-revocation';
 
 // createBulwark: checks every section (each engine's constructor validates its own options under
 // the section's path), then opens and wires them. Each section lives in its own file here.
@@ -52,6 +55,7 @@ const KNOWN_TOP_LEVEL = optionKeys<BulwarkConfig>({
   clock: true,
   stores: true,
   production: true,
+  revocation: true,
 });
 const STORE_METHODS: Record<keyof BulwarkStores, readonly string[]> = {
   keys: ['loadKeys', 'insertKeyVersion'],
@@ -67,6 +71,7 @@ const STORE_METHODS: Record<keyof BulwarkStores, readonly string[]> = {
   auditLegalHolds: REGISTER_STORE_METHODS,
   retentionRuns: REGISTER_STORE_METHODS,
   attestations: ['append', 'list'],
+  revocation: REVOCATION_STORE_METHODS,
 };
 
 /** Checks `stores` (each a store of its kind) and fills the sections that name no store of their own. */
@@ -134,6 +139,7 @@ interface Plan extends ThreatPlan {
   keys?: KeysPlan;
   passwords: PasswordHasher;
   tokens?: TokenService;
+  revocation?: RevocationPlan;
   audit?: AuditConfig;
   authz?: AuthzPlan;
   mfa?: MfaPlan;
@@ -163,6 +169,7 @@ function plan(given: BulwarkConfig): Plan {
   // Constructors validate their own options eagerly and name paths under these prefixes.
   const passwords = new PasswordHasher({ configPath: 'passwords', ...config.passwords });
   const tokens = config.tokens ? new TokenService({ configPath: 'tokens', ...config.tokens }) : undefined;
+  const revocation = planRevocation(config.revocation, tokens !== undefined, stores.revocation);
   const audit = planAudit(config.audit);
   const authz = planAuthz(config.authz, audit !== undefined);
   const threat = planThreat(config.threat, audit !== undefined);
@@ -171,7 +178,20 @@ function plan(given: BulwarkConfig): Plan {
   const compliance = section(config.compliance, 'compliance', KNOWN_COMPLIANCE) as
     ComplianceConfig | undefined;
   if (compliance !== undefined) new ComplianceKit({ ...compliance, configPath: 'compliance' });
-  return { clock, keys, passwords, tokens, audit, authz, mfa, ...threat, privacy, compliance, stores };
+  return {
+    clock,
+    keys,
+    passwords,
+    tokens,
+    revocation,
+    audit,
+    authz,
+    mfa,
+    ...threat,
+    privacy,
+    compliance,
+    stores,
+  };
 }
 
 /**
@@ -204,6 +224,9 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
   let auditHmacKey: Uint8Array | undefined;
   if (p.audit)
     ({ log: auditLog, hmacKey: auditHmacKey } = await openAudit(p.audit, p.detector, clock, opened));
+
+  const revocation: TokenRevocation | undefined =
+    p.revocation && p.tokens ? openRevocation(p.revocation, p.tokens, auditLog, clock, opened) : undefined;
 
   const policyEngine: PolicyEngine | undefined = p.authz
     ? await openAuthz(p.authz, auditLog, clock, p.stores.breakGlass)
@@ -264,12 +287,16 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     keyRing,
     passwords: p.passwords,
     tokens: p.tokens,
+    revocation,
     auditLog,
     policyEngine,
     // With shared grants the adapters must ask authorize(): check() cannot read the store.
     authorizer:
       policyEngine !== undefined && p.stores.breakGlass !== undefined
-        ? Object.freeze({ check: policyEngine.authorize.bind(policyEngine) })
+        ? Object.freeze({
+            check: policyEngine.authorize.bind(policyEngine),
+            permittedFields: policyEngine.permittedFields.bind(policyEngine),
+          })
         : policyEngine,
     mfaPolicy: p.mfa?.policy,
     totp,

@@ -1,4 +1,4 @@
-import type { BearerTokenVerifier } from './bearer-authenticator';
+import type { BearerRevocationCheck, BearerTokenVerifier } from './bearer-authenticator';
 import type { CorsOptions } from './cors-policy';
 import type { CsrfProtection } from './csrf-protection';
 import type { FetchMetadataOptions } from './fetch-metadata-policy';
@@ -22,7 +22,9 @@ export interface BundleStepFactories<H, Auth extends object, Csrf extends object
   fetchMetadata(options: FetchMetadataOptions): H;
   inputGuard(options: InputGuardOptions): H;
   rateLimit(options: RateLimitOptions): H;
-  authenticate(options: Omit<Auth, 'publicPaths'> & { tokens: BearerTokenVerifier }): H;
+  authenticate(
+    options: Omit<Auth, 'publicPaths'> & { tokens: BearerTokenVerifier; revocation?: BearerRevocationCheck },
+  ): H;
   csrf(options: Csrf): H & { readonly protection?: CsrfProtection };
   unless(middleware: H, skip: (path: string) => boolean): H;
 }

@@ -9,8 +9,21 @@ export interface BearerTokenVerifier {
   verify(token: string): Promise<VerifiedToken>;
 }
 
+/** What the authenticator needs from a revocation service: `TokenRevocation` fits. */
+export interface BearerRevocationCheck {
+  /** Throws (ERR_TOKEN_REVOKED, ERR_TOKEN_REVOCATION_STORE...) unless the verified token still stands. */
+  check(claims: TokenClaims): Promise<void>;
+}
+
 export interface BearerAuthenticatorOptions {
   tokens: BearerTokenVerifier;
+  /**
+   * Revocations (a `TokenRevocation`, shared by every instance through its store): asked on every
+   * request, cached verification or not, so a token revoked on any instance is refused by all on
+   * their next request. Costs one store round trip per request (a Map lookup in memory, one Redis
+   * `MGET`, one indexed SQL query).
+   */
+  revocation?: BearerRevocationCheck;
   /** Claim holding the roles (array of strings, or a space-separated string). Default `roles`. */
   rolesClaim?: string;
   /** Builds the principal from verified claims. Default: `{ id: sub, roles: claims[rolesClaim], type: 'user' }`. */
@@ -32,6 +45,7 @@ export interface BearerAuthenticatorOptions {
 
 interface CacheEntry {
   principal: HttpPrincipal;
+  claims: TokenClaims;
   expiresAt: number;
 }
 
@@ -71,6 +85,7 @@ export class BearerAuthenticator {
   readonly #maxEntries: number;
   readonly #now: () => number;
   readonly #cache = new Map<string, CacheEntry>();
+  readonly #revocation?: BearerRevocationCheck;
 
   constructor(options: BearerAuthenticatorOptions) {
     const path = options?.configPath ?? 'authenticate';
@@ -84,7 +99,11 @@ export class BearerAuthenticator {
     if (options.principal !== undefined && typeof options.principal !== 'function') {
       throw configError(`${path}.principal`, 'must be a function');
     }
+    if (options.revocation !== undefined && typeof options.revocation?.check !== 'function') {
+      throw configError(`${path}.revocation`, 'must be a TokenRevocation');
+    }
     this.#tokens = options.tokens;
+    this.#revocation = options.revocation;
     this.#toPrincipal = options.principal ?? defaultPrincipal(rolesClaim);
     this.#ttlMs = nonNegativeInt(options.cacheTtlSec, 30, `${path}.cacheTtlSec`) * 1000;
     this.#maxEntries = nonNegativeInt(options.cacheMaxEntries, 10_000, `${path}.cacheMaxEntries`);
@@ -121,7 +140,11 @@ export class BearerAuthenticator {
     if (this.#ttlMs > 0) {
       const hit = this.#cache.get(token);
       if (hit !== undefined) {
-        if (hit.expiresAt > this.#now()) return hit.principal;
+        if (hit.expiresAt > this.#now()) {
+          // The cache saves the signature check only: a revocation made anywhere counts at once.
+          if (this.#revocation !== undefined) await this.#checkRevocation(token, hit.claims);
+          return hit.principal;
+        }
         this.#cache.delete(token);
       }
     }
@@ -130,6 +153,7 @@ export class BearerAuthenticator {
     if (typeof principal?.id !== 'string' || principal.id.length === 0 || !Array.isArray(principal.roles)) {
       throw new BulwarkTokenError(ErrorCodes.TOKEN_CLAIM_INVALID, 'The token does not identify a subject.');
     }
+    if (this.#revocation !== undefined) await this.#revocation.check(verified.payload);
     if (this.#ttlMs > 0 && this.#maxEntries > 0) {
       const exp = typeof verified.payload.exp === 'number' ? verified.payload.exp * 1000 : Infinity;
       const expiresAt = Math.min(this.#now() + this.#ttlMs, exp);
@@ -137,9 +161,19 @@ export class BearerAuthenticator {
         // Map iteration is insertion order: drop the oldest entry.
         this.#cache.delete(this.#cache.keys().next().value as string);
       }
-      this.#cache.set(token, { principal, expiresAt });
+      this.#cache.set(token, { principal, claims: verified.payload, expiresAt });
     }
     return principal;
+  }
+
+  /** A revoked token leaves the cache as well, so it is verified afresh should it ever come back. */
+  async #checkRevocation(token: string, claims: TokenClaims): Promise<void> {
+    try {
+      await this.#revocation!.check(claims);
+    } catch (err) {
+      this.#cache.delete(token);
+      throw err;
+    }
   }
 
   /** Forgets every cached verification (e.g. after rotating keys or revoking a subject). */

@@ -1,5 +1,5 @@
 import type { Authorizer } from '../authz/authorizer';
-import type { BearerTokenVerifier } from './bearer-authenticator';
+import type { BearerRevocationCheck, BearerTokenVerifier } from './bearer-authenticator';
 import type { BruteForceLimiter } from './brute-force-gate';
 import type { ConsentChecker } from './require-consent-check';
 import type { PrivacyApiOptions } from './privacy-api';
@@ -19,4 +19,6 @@ export interface BulwarkHttpKit {
   /** DataSubjectRequests, for privacyRouter's export / erasure / status endpoints. */
   dsr?: PrivacyApiOptions['dsr'];
   bruteForce?: BruteForceLimiter;
+  /** Token revocations (`createBulwark`'s `revocation`): the authenticate step refuses revoked tokens. */
+  revocation?: BearerRevocationCheck;
 }

@@ -1,9 +1,20 @@
 import type { Authorizer, AuthzContext, AuthzResource } from '../authz/authorizer';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
+import { BulwarkHttpError } from './bulwark-http-error';
 import { checkResourceId } from './input-guard';
 
-/** A resource type, a full resource, or a function of the framework's request (e.g. its URL id). */
-export type HttpResourceSpec<Req> = string | AuthzResource | ((req: Req) => AuthzResource | string);
+/**
+ * A resource type, a full resource, or a function of the framework's request. The function may be
+ * an async loader that reads the record and returns it with the attributes the policy's
+ * conditions need (`ownerId`, `tenantId`...), so the decision is about the stored record, not
+ * about an id from the URL (ASVS V8.2.2). A loader returning `undefined` / `null` answers 404.
+ */
+export type HttpResourceSpec<Req> =
+  | string
+  | AuthzResource
+  | ((
+      req: Req,
+    ) => AuthzResource | string | null | undefined | Promise<AuthzResource | string | null | undefined>);
 
 /** Options of an adapter's `authorize(action, resource, options)`; `Req` is the framework's request. */
 export interface HttpAuthorizeOptions<Req> {
@@ -11,10 +22,47 @@ export interface HttpAuthorizeOptions<Req> {
   authorizer?: Authorizer;
   /** Extra server-side context facts; `ip` is always the request's. */
   context?: (req: Req) => AuthzContext;
+  /**
+   * Refuse (403, reason `field_denied`) a request body that sets a field the policy's field rules
+   * do not let the subject write for this action (ASVS V8.2.3, V15.3.3). Default false.
+   */
+  checkBody?: boolean;
+  /**
+   * Remove from the JSON response the fields the subject may not read (field rules of `action`,
+   * or of the action given here, e.g. `{ action: 'read' }` on a list route). An array answer is
+   * filtered item by item, each item decided as a resource of the route's type. Default false.
+   */
+  filterResponse?: boolean | { action?: string };
 }
 
 /** Start-up checks of `authorize(action, resource, { authorizer })`, so a typo fails the boot. */
-export function checkAuthorizeArgs(action: unknown, resource: unknown, authorizer: unknown): void {
+export function checkAuthorizeArgs(
+  action: unknown,
+  resource: unknown,
+  authorizer: unknown,
+  options?: { filterResponse?: unknown; checkBody?: unknown },
+): void {
+  const filter = options?.filterResponse;
+  if (
+    filter !== undefined &&
+    typeof filter !== 'boolean' &&
+    (typeof filter !== 'object' ||
+      filter === null ||
+      ((filter as { action?: unknown }).action !== undefined &&
+        (typeof (filter as { action?: unknown }).action !== 'string' ||
+          (filter as { action: string }).action.length === 0)))
+  ) {
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      'authorize: filterResponse must be a boolean or { action }',
+      { path: 'authorize.filterResponse' },
+    );
+  }
+  if (options?.checkBody !== undefined && typeof options.checkBody !== 'boolean') {
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'authorize: checkBody must be a boolean', {
+      path: 'authorize.checkBody',
+    });
+  }
   if (typeof action !== 'string' || action.length === 0) {
     throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'authorize: action must be a non-empty string', {
       path: 'authorize.action',
@@ -45,14 +93,15 @@ export interface ResolvedAuthorization {
 
 /**
  * The authorizer (the route's own, else the bundle's) and the resource for one request. The
- * spec is resolved only once an authorizer is known; an id straight from the URL must not walk out
- * of its collection (`../../admin`), so it is checked like any other resource id.
+ * spec is resolved (a loader awaited) only once an authorizer is known; an id straight from the
+ * URL must not walk out of its collection (`../../admin`), so it is checked like any other
+ * resource id. A loader that finds nothing is a 404 (ERR_HTTP_NOT_FOUND), before any decision.
  */
-export function resolveAuthorization<Req>(
+export async function resolveAuthorization<Req>(
   authorizer: Authorizer | undefined,
   spec: HttpResourceSpec<Req>,
   req: Req,
-): ResolvedAuthorization {
+): Promise<ResolvedAuthorization> {
   if (authorizer === undefined) {
     throw new BulwarkConfigError(
       ErrorCodes.CONFIG_INVALID,
@@ -60,8 +109,20 @@ export function resolveAuthorization<Req>(
       { path: 'authorize.authorizer' },
     );
   }
-  const value = typeof spec === 'function' ? spec(req) : spec;
+  const value = typeof spec === 'function' ? await spec(req) : spec;
+  if (value === undefined || value === null) {
+    throw new BulwarkHttpError(ErrorCodes.HTTP_NOT_FOUND, 404, 'No resource at this URL.');
+  }
   const resource = typeof value === 'string' ? { type: value } : value;
+  if (typeof resource.type !== 'string' || resource.type.length === 0) {
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      'authorize: the resource loader returned no type',
+      {
+        path: 'authorize.resource',
+      },
+    );
+  }
   if (resource.id !== undefined) checkResourceId(String(resource.id));
   const audited =
     resource.id !== undefined ? { type: resource.type, id: String(resource.id) } : { type: resource.type };

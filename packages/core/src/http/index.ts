@@ -48,8 +48,10 @@ export {
   BearerAuthenticator,
   type BearerAuthenticatorOptions,
   type BearerTokenVerifier,
+  type BearerRevocationCheck,
 } from './bearer-authenticator';
 export { authorizeRequest } from './authorize-request';
+export { checkBodyFields, filterResponseFields } from './authorize-fields';
 export {
   checkAuthorizeArgs,
   resolveAuthorization,

@@ -1,7 +1,7 @@
 import { configError } from '../util/options';
 import type { HttpAppEvidence } from '../compliance/evidence';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
-import type { BearerTokenVerifier } from './bearer-authenticator';
+import type { BearerRevocationCheck, BearerTokenVerifier } from './bearer-authenticator';
 import type { BruteForceGateOptions } from './brute-force-gate';
 import { CorsPolicy, type CorsOptions } from './cors-policy';
 import type { FetchMetadataOptions } from './fetch-metadata-policy';
@@ -85,7 +85,10 @@ export interface BulwarkBundlePlan<Auth extends object = object, Csrf extends ob
   readonly audit?: RequestAuditorOptions;
   readonly inputGuard?: InputGuardOptions;
   readonly authenticate?: {
-    readonly options: Omit<Auth, 'publicPaths'> & { tokens: BearerTokenVerifier };
+    readonly options: Omit<Auth, 'publicPaths'> & {
+      tokens: BearerTokenVerifier;
+      revocation?: BearerRevocationCheck;
+    };
     /** Exact paths, or `/prefix/*` for a subtree, that skip authentication. */
     readonly publicPaths: readonly string[];
   };
@@ -254,7 +257,11 @@ export function planBulwarkBundle<Auth extends object, Csrf extends object>(
     ) {
       throw configError('authenticate.publicPaths', 'must be paths starting with /');
     }
-    plan.authenticate = { options: { ...authOptions, tokens }, publicPaths };
+    const revocation = kit.revocation;
+    plan.authenticate = {
+      options: { ...authOptions, tokens, ...(revocation !== undefined ? { revocation } : {}) },
+      publicPaths,
+    };
     order.push('authenticate');
   }
   if (options.rateLimit !== undefined && options.rateLimit !== false) {

@@ -66,7 +66,12 @@ export class PrivacyEndpoint {
       );
     }
     this.#auditor = new RequestAuditor({ log: kit.auditLog, category: 'privacy' });
-    if (kit.tokens !== undefined) this.#authenticator = new BearerAuthenticator({ tokens: kit.tokens });
+    if (kit.tokens !== undefined) {
+      this.#authenticator = new BearerAuthenticator({
+        tokens: kit.tokens,
+        ...(kit.revocation !== undefined ? { revocation: kit.revocation } : {}),
+      });
+    }
   }
 
   /** Answers one request through `io`; never throws (refusals go to `io.fail`). */

@@ -133,6 +133,9 @@ const BY_CODE = {
   [ErrorCodes.TOKEN_CLAIM_INVALID]: TOKEN,
   [ErrorCodes.TOKEN_KEY_NOT_FOUND]: TOKEN,
   [ErrorCodes.TOKEN_INVALID]: TOKEN,
+  // A revoked token answers like any invalid one; the audit event keeps ERR_TOKEN_REVOKED.
+  [ErrorCodes.TOKEN_REVOKED]: TOKEN,
+  [ErrorCodes.TOKEN_REVOCATION_STORE]: UNAVAILABLE,
   [ErrorCodes.TOKEN_JWKS_UNAVAILABLE]: {
     status: 503,
     title: 'Service Unavailable',
@@ -181,6 +184,7 @@ const BY_CODE = {
   },
   [ErrorCodes.POLICY_AUDIT_FAILED]: UNAVAILABLE,
   [ErrorCodes.POLICY_BREAK_GLASS_STORE]: UNAVAILABLE,
+  [ErrorCodes.POLICY_UNTRANSLATABLE]: INTERNAL,
   // mfa: every wrong code answers the same
   [ErrorCodes.MFA_INVALID_CODE]: INVALID_CODE,
   [ErrorCodes.MFA_REPLAY]: INVALID_CODE,

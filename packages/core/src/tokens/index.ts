@@ -15,3 +15,11 @@ export {
 export { generateSigningKey, type GeneratedSigningKey } from './generate-signing-key';
 export { JWS_ALGORITHMS, LEGACY_ALGORITHMS, type JwsAlgorithm, type LegacyAlgorithm } from './jws-algorithms';
 export type { TokenKeyInput } from './token-key';
+export { TokenRevocation, type TokenRevocationOptions, type RevokeOptions } from './token-revocation';
+export { MemoryRevocationStore } from './memory-revocation-store';
+export {
+  RedisRevocationStore,
+  type RedisRevocationStoreOptions,
+  type RevocationRedisClient,
+} from './redis-revocation-store';
+export type { RevocationStore, RevocationStatus } from './revocation-store';

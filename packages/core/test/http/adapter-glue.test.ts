@@ -151,21 +151,33 @@ describe('authorize arguments and resource resolution', () => {
     });
   });
 
-  it('resolves the spec against the request, refusing traversal ids and a missing authorizer', () => {
+  it('resolves the spec against the request, refusing traversal ids and a missing authorizer', async () => {
     const req = { id: 7 };
     const fromReq = (r: { id: unknown }) => ({ type: 'docs', id: r.id as string });
-    expect(resolveAuthorization(authorizer, 'docs', req)).toEqual({
+    await expect(resolveAuthorization(authorizer, 'docs', req)).resolves.toEqual({
       authorizer,
       resource: { type: 'docs' },
       audited: { type: 'docs' },
     });
-    expect(resolveAuthorization(authorizer, fromReq, req).audited).toEqual({ type: 'docs', id: '7' });
-    expect(() => resolveAuthorization(authorizer, fromReq, { id: '../../admin' })).toThrow();
+    expect((await resolveAuthorization(authorizer, fromReq, req)).audited).toEqual({ type: 'docs', id: '7' });
+    await expect(resolveAuthorization(authorizer, fromReq, { id: '../../admin' })).rejects.toThrow();
     const spec = jest.fn(() => 'docs');
-    expect(configError(() => resolveAuthorization(undefined, spec, req)).details).toEqual({
-      path: 'authorize.authorizer',
+    await expect(resolveAuthorization(undefined, spec, req)).rejects.toMatchObject({
+      details: { path: 'authorize.authorizer' },
     });
     expect(spec).not.toHaveBeenCalled();
+  });
+
+  it('awaits a loader; a loader that finds nothing is a 404 before any decision', async () => {
+    const loader = async (r: { id: string }) =>
+      r.id === '1' ? { type: 'docs', id: '1', ownerId: 'u1' } : undefined;
+    await expect(resolveAuthorization(authorizer, loader, { id: '1' })).resolves.toMatchObject({
+      resource: { type: 'docs', id: '1', ownerId: 'u1' },
+    });
+    await expect(resolveAuthorization(authorizer, loader, { id: '2' })).rejects.toMatchObject({
+      code: 'ERR_HTTP_NOT_FOUND',
+      status: 404,
+    });
   });
 });
 

@@ -29,6 +29,7 @@ const CLIENT_TRIGGERABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   [ErrorCodes.TOKEN_CLAIM_INVALID]: 'a token of another issuer or audience',
   [ErrorCodes.TOKEN_KEY_NOT_FOUND]: 'a token with an unknown kid',
   [ErrorCodes.TOKEN_INVALID]: 'the public code of all the above',
+  [ErrorCodes.TOKEN_REVOKED]: 'a token after logout / revokeAllFor',
   [ErrorCodes.AUDIT_INVALID_QUERY]: 'a malformed cursor or an empty filter on an audit query endpoint',
   [ErrorCodes.AUDIT_INVALID_ARGUMENT]: 'a proof index or tree size out of range',
   [ErrorCodes.AUDIT_LEGAL_HOLD]: 'redacting / erasing entries under a legal hold',
@@ -85,6 +86,7 @@ const CLIENT_TRIGGERABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
 /** Server-side failures that answer 503 (a dependency down, locked or closing: retry later). */
 const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.TOKEN_JWKS_UNAVAILABLE,
+  ErrorCodes.TOKEN_REVOCATION_STORE,
   ErrorCodes.THREAT_STORE,
   ErrorCodes.CRYPTO_CLOSED,
   ErrorCodes.AUDIT_CLOSED,

@@ -98,6 +98,8 @@ describe('public surface of @bulwark/core', () => {
         'MfaStore',
         'RegisterKind',
         'RegisterStore',
+        'RevocationStatus',
+        'RevocationStore',
         'StoredBreakGlassGrant',
         'StoredRecord',
         'TrustProxyOption',

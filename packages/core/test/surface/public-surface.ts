@@ -124,6 +124,14 @@ export const MAIN_VALUES = [
   'verifyEvidenceSnapshot',
   'verifyInclusion',
   'LEGACY_ALGORITHMS',
+  'MemoryRevocationStore',
+  'RedisRevocationStore',
+  'TokenRevocation',
+  'NO_FIELDS',
+  'isFieldPermitted',
+  'filterFields',
+  'forbiddenFields',
+  'matchesScope',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
@@ -412,6 +420,17 @@ export const MAIN_TYPES = [
   'WindowState',
   'WindowedDetectionRule',
   'LegacyAlgorithm',
+  'TokenRevocationOptions',
+  'RevokeOptions',
+  'RedisRevocationStoreOptions',
+  'RevocationRedisClient',
+  'RevocationStore',
+  'RevocationStatus',
+  'RevocationConfig',
+  'FieldPermission',
+  'PolicyScope',
+  'ScopeOperator',
+  'ScopeValue',
 ] as const;
 
 export const HTTP_VALUES = [
@@ -485,6 +504,8 @@ export const HTTP_VALUES = [
   'markPrivateResponse',
   'mergeVary',
   'rateLimitHeaders',
+  'checkBodyFields',
+  'filterResponseFields',
 ] as const;
 export const HTTP_TYPES = [
   'ArrivingRequest',
@@ -551,6 +572,7 @@ export const HTTP_TYPES = [
   'RateLimitOutcome',
   'ClearSiteDataType',
   'ResponseHeaders',
+  'BearerRevocationCheck',
 ] as const;
 
 export const STORE_VALUES = [
@@ -605,6 +627,8 @@ export const STORE_TYPES = [
   'StoredTotp',
   'TornTail',
   'WrappedKeyTarget',
+  'RevocationStore',
+  'RevocationStatus',
 ] as const;
 
 // '@bulwark/core/audit-log': the main entry's audit names and the errors (each the same object)

@@ -1,0 +1,92 @@
+import { BulwarkPolicyError, ErrorCodes, type PolicyScope, type ScopeValue } from '@bulwark/core';
+import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+
+export interface ScopeQueryOptions {
+  /** Alias of the entity in the query. Default: the query builder's main alias. */
+  alias?: string;
+  /** Policy attribute -> entity property, where they differ (`{ ownerId: 'authorId' }`). */
+  attributes?: Readonly<Record<string, string>>;
+}
+
+const SQL_OPS = { eq: '=', ne: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=' } as const;
+let queries = 0;
+
+function untranslatable(message: string): BulwarkPolicyError {
+  return new BulwarkPolicyError(ErrorCodes.POLICY_UNTRANSLATABLE, `scopeQuery: ${message}`, {
+    path: 'scopeQuery',
+  });
+}
+
+/**
+ * Adds a policy's query scope (`policyEngine.queryScope(principal, action, type)`) to a TypeORM
+ * SELECT as one WHERE condition, so a list endpoint returns only the rows `check()` would allow
+ * (ASVS 5.0 V8.2.2, V8.4.1): ownership (`resource.ownerId eq subject.id`), tenant
+ * (`resource.tenantId eq subject.tenantId`) and every other translatable condition. Values are
+ * bound parameters; every comparison is NULL-safe (a missing attribute never matches, as in the
+ * engine). An attribute that is not a column of the entity is refused with
+ * ERR_POLICY_UNTRANSLATABLE rather than ignored (fail closed).
+ *
+ * @example
+ * const qb = notes.createQueryBuilder('note');
+ * scopeQuery(qb, engine.queryScope(req.principal, 'read', 'notes'));
+ * res.json(await qb.getMany());
+ */
+export function scopeQuery<T extends ObjectLiteral>(
+  qb: SelectQueryBuilder<T>,
+  scope: PolicyScope,
+  options: ScopeQueryOptions = {},
+): SelectQueryBuilder<T> {
+  const alias = options.alias ?? qb.alias;
+  const metadata = qb.expressionMap.aliases.find((a) => a.name === alias)?.metadata;
+  if (metadata === undefined) throw untranslatable(`the query has no entity alias ${alias}`);
+  const sqlite = /sqlite/.test(String(qb.connection.options.type));
+  const prefix = `bw_scope_${++queries}_`;
+  const params: Record<string, unknown> = {};
+  let n = 0;
+
+  const column = (attribute: string): string => {
+    const property = options.attributes?.[attribute] ?? attribute;
+    if (metadata.findColumnWithPropertyPath(property) === undefined) {
+      throw untranslatable(`resource attribute ${attribute} is not a column of ${metadata.name}`);
+    }
+    return `${alias}.${property}`;
+  };
+  // better-sqlite3 binds no booleans; TypeORM stores them as 0 / 1 there.
+  const bind = (value: ScopeValue | readonly ScopeValue[]): string => {
+    const name = `${prefix}${n++}`;
+    const fix = (v: ScopeValue) => (sqlite && typeof v === 'boolean' ? (v ? 1 : 0) : v);
+    params[name] = Array.isArray(value) ? value.map(fix) : fix(value as ScopeValue);
+    return Array.isArray(value) ? `(:...${name})` : `:${name}`;
+  };
+
+  const render = (node: PolicyScope): string => {
+    switch (node.kind) {
+      case 'true':
+        return '1 = 1';
+      case 'false':
+        return '1 = 0';
+      case 'and':
+      case 'or':
+        return `(${node.nodes.map(render).join(node.kind === 'and' ? ' AND ' : ' OR ')})`;
+      case 'not':
+        return `NOT ${render(node.node)}`;
+      case 'present':
+        return `${column(node.attribute)} IS NOT NULL`;
+      case 'compare': {
+        const c = column(node.attribute);
+        return `(${c} IS NOT NULL AND ${c} ${SQL_OPS[node.op]} ${bind(node.value)})`;
+      }
+      case 'in': {
+        const c = column(node.attribute);
+        return `(${c} IS NOT NULL AND ${c} IN ${bind(node.values)})`;
+      }
+      case 'sameAs': {
+        const a = column(node.attribute);
+        const b = column(node.other);
+        return `(${a} IS NOT NULL AND ${b} IS NOT NULL AND ${a} ${SQL_OPS[node.op]} ${b})`;
+      }
+    }
+  };
+
+  return qb.andWhere(render(scope), params);
+}
