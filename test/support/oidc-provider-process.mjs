@@ -88,7 +88,7 @@ async function forge(idToken, mode) {
   }
   if (mode === 'hs256') {
     // HMAC with the client secret: a "valid" token if the RP let the token choose its algorithm.
-    const secret = new TextEncoder().encode(config.clients[0].client_secret);
+    const secret = Buffer.from(config.clients[0].client_secret);
     return new SignJWT(changed).setProtectedHeader({ alg: 'HS256' }).sign(secret);
   }
   return new SignJWT(changed).setProtectedHeader(header).sign(key);
