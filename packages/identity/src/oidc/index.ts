@@ -9,6 +9,12 @@ export {
   type OidcRelyingPartyDescription,
 } from './oidc-relying-party';
 export {
+  OidcEndpoint,
+  type OidcEndpointRequest,
+  type OidcEndpointAnswer,
+  type OidcEndpointHooks,
+} from './oidc-endpoint';
+export {
   OIDC_ID_TOKEN_ALGORITHMS,
   type OidcIdTokenAlgorithm,
   type OidcRelyingPartyOptions,
