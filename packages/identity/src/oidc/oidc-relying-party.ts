@@ -55,6 +55,8 @@ export interface OidcSignIn {
 export interface OidcRelyingPartyDescription {
   readonly method: 'oidc';
   readonly provider: string;
+  /** One line for the compliance report. */
+  readonly summary: string;
   readonly issuer: string;
   readonly clientId: string;
   readonly responseType: 'code';
@@ -303,6 +305,7 @@ export class OidcRelyingParty {
     return Object.freeze({
       method: 'oidc',
       provider: this.#o.provider,
+      summary: `OIDC sign-in configured (${this.#o.provider}), issuer ${this.#o.issuerId}, authorization code with PKCE S256, ID tokens ${this.#o.algorithm}`,
       issuer: this.#o.issuerId,
       clientId: this.#o.clientId,
       responseType: 'code',

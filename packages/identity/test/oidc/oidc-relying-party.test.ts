@@ -1,6 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { BruteForceGuard, BulwarkError, type AuditEvent, type HttpPrincipal } from '@bulwark/core';
+import {
+  BruteForceGuard,
+  BulwarkError,
+  ComplianceKit,
+  type AuditEvent,
+  type HttpPrincipal,
+} from '@bulwark/core';
 import { problemFor, readBoundedBody } from '@bulwark/core/http';
 import { SignInMapper } from '@bulwark/identity';
 import { OidcRelyingParty, type OidcBackchannelLogout, type OidcSignIn } from '@bulwark/identity/oidc';
@@ -360,7 +366,7 @@ describe('OidcRelyingParty against a real oidc-provider', () => {
     expect(logouts).toHaveLength(2);
   });
 
-  it('describes itself as compliance evidence', () => {
+  it('describes itself as compliance evidence, which the report cites', async () => {
     expect(rp.describe()).toMatchObject({
       method: 'oidc',
       issuer: op.issuer,
@@ -372,6 +378,12 @@ describe('OidcRelyingParty against a real oidc-provider', () => {
       backchannelLogout: true,
     });
     expect(JSON.stringify(rp.describe())).not.toContain(testClient(origin).client_secret);
+    const kit = new ComplianceKit().register({ bruteForceGuard: new BruteForceGuard() }).registerSignIn(rp);
+    const report = await kit.report('soc2');
+    const control = report.controls.find((c) => c.check === 'threat.brute-force')!;
+    expect(control.summary).toContain(
+      `OIDC sign-in configured (oidc), issuer ${op.issuer}, authorization code with PKCE S256, ID tokens RS256`,
+    );
   });
 
   it('refuses unsafe options at construction', () => {
