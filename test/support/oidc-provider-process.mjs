@@ -24,7 +24,12 @@ const provider = new Provider(issuer, {
   clients: config.clients,
   jwks: { keys: [signingJwk] },
   cookies: { keys: ['bulwark-test-cookie-key-0123456789'] },
-  claims: { openid: ['sub', 'sid', 'amr'], email: ['email'], profile: ['name'], groups: ['groups'] },
+  claims: {
+    openid: ['sub', 'sid', 'amr'],
+    email: ['email', 'email_verified'],
+    profile: ['name'],
+    groups: ['groups'],
+  },
   scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
   pkce: { required: () => true },
   features: {
