@@ -1,17 +1,27 @@
 // A real OpenID provider (oidc-provider, the certified Node implementation) for the OIDC tests,
 // run in its own process (it is ESM and Koa 3). Configuration comes as JSON in OIDC_TEST_CONFIG:
 // { clients: [...], users: { id: claims } }. Prints {"issuer": ...} once
-// listening. Test-only extras, on the provider's own origin:
+// listening (on OIDC_TEST_PORT, default any free port). Test-only extras, on the provider's own origin:
 //   GET  /interaction/:uid        signs in `login_hint` (default the first user) with no form;
 //   POST /__test/tamper {mode}    makes the next token response carry a forged ID token;
 //   POST /__test/logout-token     signs a logout token (for the back-channel attack tests).
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { generateKeyPair, SignJWT, exportJWK, decodeJwt } from 'jose';
-import Provider from 'oidc-provider';
+
+// oidc-provider is a dev dependency of @bulwark/identity (npm may keep it under that package's
+// node_modules, next to the Koa 2 it needs): resolved from there.
+const fromIdentity = createRequire(new URL('../../packages/identity/package.json', import.meta.url));
+const manifest = fromIdentity.resolve('oidc-provider/package.json');
+const { default: Provider } = await import(
+  pathToFileURL(join(dirname(manifest), fromIdentity(manifest).main ?? 'lib/index.js')).href
+);
 
 const config = JSON.parse(process.env.OIDC_TEST_CONFIG);
 const server = createServer();
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+await new Promise((resolve) => server.listen(Number(process.env.OIDC_TEST_PORT ?? 0), '127.0.0.1', resolve));
 const issuer = `http://127.0.0.1:${server.address().port}`;
 const signingKey = (await generateKeyPair('RS256', { extractable: true })).privateKey;
 const signingJwk = { ...(await exportJWK(signingKey)), kid: 'op-key-1', alg: 'RS256', use: 'sig' };
@@ -43,8 +53,6 @@ const provider = new Provider(issuer, {
     },
   },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-  // The test app listens on 127.0.0.1, which the provider's SSRF guard refuses by default.
-  fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined }),
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
   async findAccount(_ctx, sub) {
     const claims = config.users[sub];
