@@ -31,3 +31,34 @@ export function factorsFromAmr(
   }
   return out;
 }
+
+/** RFC 8176 values by kind of factor: something known, something held, something one is. */
+const AMR_KINDS: Readonly<Record<string, 'knowledge' | 'possession' | 'inherence'>> = Object.freeze({
+  pwd: 'knowledge',
+  pin: 'knowledge',
+  kba: 'knowledge',
+  otp: 'possession',
+  sms: 'possession',
+  tel: 'possession',
+  hwk: 'possession',
+  swk: 'possession',
+  sc: 'possession',
+  fpt: 'inherence',
+  face: 'inherence',
+  iris: 'inherence',
+  retina: 'inherence',
+  vbm: 'inherence',
+});
+
+/**
+ * Whether `amr` reports multi-factor authentication: the `mfa` value, or factors of two different
+ * kinds (a password and a one-time code; a hardware key and a fingerprint). Two passwords, or a
+ * value Bulwark does not know, do not count.
+ */
+export function amrShowsMultiFactor(amr: unknown): boolean {
+  if (!Array.isArray(amr)) return false;
+  if (amr.includes('mfa')) return true;
+  const kinds = new Set(amr.map((v) => (typeof v === 'string' ? AMR_KINDS[v] : undefined)));
+  kinds.delete(undefined);
+  return kinds.size >= 2;
+}

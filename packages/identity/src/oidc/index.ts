@@ -20,6 +20,6 @@ export {
   type OidcRelyingPartyOptions,
   type OidcBackchannelLogout,
 } from './oidc-options';
-export { AMR_FACTORS, factorsFromAmr } from './amr-factors';
+export { AMR_FACTORS, amrShowsMultiFactor, factorsFromAmr } from './amr-factors';
 export { BACKCHANNEL_LOGOUT_EVENT } from './logout-token';
 export type { OidcFailureReason } from './oidc-failure';

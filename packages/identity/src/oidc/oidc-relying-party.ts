@@ -3,7 +3,7 @@ import { BulwarkError, type HttpPrincipal, type SignInIdentity } from '@bulwark/
 import { lockedOut, readCookie, serializeCookie } from '@bulwark/core/http';
 import { MemoryOneTimeStore, type OneTimeStore } from '../one-time-store';
 import type { SignInRequestContext } from '../sign-in';
-import { AMR_FACTORS, factorsFromAmr } from './amr-factors';
+import { AMR_FACTORS, amrShowsMultiFactor, factorsFromAmr } from './amr-factors';
 import {
   openidClient,
   type Configuration,
@@ -391,6 +391,8 @@ export class OidcRelyingParty {
       groups: stringList(source[o.groupsClaim]),
       attributes: Object.freeze(source),
       factors: factorsFromAmr(claims.amr, this.#amr),
+      // The provider's multi-factor sign-in counts from when it happened (auth_time), not from now.
+      ...(amrShowsMultiFactor(claims.amr) ? { mfaAt: (claims.auth_time ?? claims.iat) * 1000 } : {}),
     };
     const principal = await o.mapper.complete(identity, request);
     return {

@@ -161,11 +161,23 @@ describe('OidcRelyingParty against a real oidc-provider', () => {
       provider: 'oidc',
       factors: ['federated', 'password', 'totp'],
     });
+    // pwd + otp: two kinds of factor, so the provider's sign-in counts as multi-factor.
+    expect(principal.authentication!.mfaAt).toEqual(expect.any(Number));
+    expect(principal.authentication!.mfaAt).toBeLessThanOrEqual(principal.authentication!.at);
     expect(signIns[0]!.returnTo).toBe('/dashboard');
     expect(signIns[0]!.sessionId).toEqual(expect.any(String));
     expect(signIns[0]!.tokens.refreshToken).toEqual(expect.any(String));
     expect(events.map((e) => [e.action, e.outcome])).toEqual([['auth.login', 'success']]);
     expect(browser.cookies(origin).has('bulwark-oidc')).toBe(false);
+  });
+
+  it('gives a password-only sign-in no MFA time and no roles for no groups', async () => {
+    const browser = new TestBrowser();
+    const res = await callback(browser, await toCallback(browser, '?login_hint=bob'));
+    const principal = res.body as unknown as HttpPrincipal;
+    expect(principal).toMatchObject({ id: 'oidc:bob', roles: [] });
+    expect(principal.authentication!.factors).toEqual(['federated', 'password']);
+    expect(principal.authentication!.mfaAt).toBeUndefined();
   });
 
   it('turns an absolute or protocol-relative returnTo into / (no open redirect)', async () => {
