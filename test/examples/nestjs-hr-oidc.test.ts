@@ -90,7 +90,7 @@ describe('nestjs-hr example: staff sign-in through OIDC', () => {
     const oidc = page.entries.filter(
       (e) => (e.details as { method?: string } | undefined)?.method === 'oidc',
     );
-    expect(oidc.some((e) => e.outcome === 'success' && e.actor.id === 'emp-1')).toBe(true);
+    expect(oidc.some((e) => e.outcome === 'success' && e.actor?.id === 'emp-1')).toBe(true);
     expect(oidc.some((e) => e.outcome === 'denied' && e.reason === 'not_provisioned')).toBe(true);
     expect(JSON.stringify(oidc)).not.toContain('stranger@elsewhere.example');
   });

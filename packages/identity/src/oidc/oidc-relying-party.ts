@@ -51,8 +51,11 @@ export interface OidcSignIn {
   readonly clearCookie: string;
 }
 
-/** The OIDC configuration, as compliance evidence (no secret). */
-export interface OidcRelyingPartyDescription {
+/**
+ * The OIDC configuration, as compliance evidence (no secret). A type alias, not an interface, so it
+ * fits core's `SignInMethodEvidence` (an index-signature type) for `kit.registerSignIn(rp)`.
+ */
+export type OidcRelyingPartyDescription = {
   readonly method: 'oidc';
   readonly provider: string;
   /** One line for the compliance report. */
@@ -68,7 +71,7 @@ export interface OidcRelyingPartyDescription {
   readonly bruteForce: boolean;
   readonly backchannelLogout: boolean;
   readonly insecureHttp: boolean;
-}
+};
 
 const LOCAL_PATH = /^\/(?![/\\])[\x21-\x7e]*$/;
 const MAX_RETURN_TO = 2048;
