@@ -277,6 +277,7 @@ const BY_CODE = {
     detail: 'Your sign-in was accepted, but this application has no account for you.',
   },
   [ErrorCodes.SIGNIN_FAILED]: { status: 401, title: 'Unauthorized', detail: 'Sign-in failed.' },
+  [ErrorCodes.SIGNIN_UNAVAILABLE]: UNAVAILABLE,
 } satisfies Record<ErrorCode, Mapping>;
 
 /**

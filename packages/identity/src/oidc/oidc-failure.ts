@@ -38,13 +38,13 @@ const MESSAGES: Readonly<Record<OidcFailureReason, string>> = {
   token_expired: 'the ID token is expired',
   userinfo_mismatch: 'the userinfo response is for another subject',
   invalid_response: 'the identity provider’s response is not valid',
-  provider_unavailable: 'the identity provider could not be reached',
+  provider_unavailable: 'the identity provider (or the login transaction store) could not be reached',
   invalid_logout_token: 'the logout token is not valid',
   replayed_logout_token: 'the logout token was already used',
 };
 
 /**
- * ERR_SIGNIN_FAILED with `details.reason`, the provider name and, for a library error, its code
+ * ERR_SIGNIN_FAILED (ERR_SIGNIN_UNAVAILABLE, 503, for `provider_unavailable`) with `details.reason`, the provider name and, for a library error, its code
  * (`details.libraryCode`). The library error itself is not kept as `cause`: its message and
  * fields can quote claims (personal data) that must not reach logs.
  */
@@ -54,8 +54,9 @@ export function oidcFailure(
   cause?: unknown,
 ): BulwarkIdentityError {
   const code = (cause as { code?: unknown } | undefined)?.code;
+  // A provider (or store) that does not answer is not the user's failure: 503, retry later.
   return new BulwarkIdentityError(
-    ErrorCodes.SIGNIN_FAILED,
+    reason === 'provider_unavailable' ? ErrorCodes.SIGNIN_UNAVAILABLE : ErrorCodes.SIGNIN_FAILED,
     `OpenID Connect sign-in failed: ${MESSAGES[reason]}.`,
     {
       reason,

@@ -145,13 +145,16 @@ export class OidcRelyingParty {
       LOCAL_PATH.test(options.returnTo)
         ? options.returnTo
         : '/';
-    const handle = await this.#transactions.begin({
-      issuer: this.#o.issuer.href,
-      state,
-      nonce,
-      codeVerifier,
-      returnTo,
-    });
+    const handle = await this.#transactions.begin(
+      {
+        issuer: this.#o.issuer.href,
+        state,
+        nonce,
+        codeVerifier,
+        returnTo,
+      },
+      this.#o.provider,
+    );
     const params: Record<string, string> = {
       redirect_uri: this.#o.redirectUri.href,
       response_type: 'code',

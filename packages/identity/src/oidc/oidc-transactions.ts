@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { OneTimeStore } from '../one-time-store';
+import { oidcFailure } from './oidc-failure';
 
 /** What a login remembers between the redirect to the provider and its callback. */
 export interface OidcTransaction {
@@ -48,10 +49,11 @@ export class OidcTransactions {
   }
 
   /** Stores the transaction; returns the handle for the cookie. */
-  async begin(transaction: OidcTransaction): Promise<string> {
+  async begin(transaction: OidcTransaction, provider: string): Promise<string> {
     const handle = randomBytes(32).toString('base64url');
     if (!(await this.#store.put(storeKey(handle), JSON.stringify(transaction), this.#ttlSec))) {
-      throw new Error('the OIDC transaction store refused a new login transaction');
+      // A full store (many logins started and never finished): refuse new ones, 503.
+      throw oidcFailure('provider_unavailable', provider);
     }
     return handle;
   }

@@ -8,7 +8,7 @@ import {
   type HttpPrincipal,
 } from '@bulwark/core';
 import { problemFor, readBoundedBody } from '@bulwark/core/http';
-import { SignInMapper } from '@bulwark/identity';
+import { MemoryOneTimeStore, SignInMapper } from '@bulwark/identity';
 import { OidcRelyingParty, type OidcBackchannelLogout, type OidcSignIn } from '@bulwark/identity/oidc';
 import {
   startOidcProvider,
@@ -396,6 +396,18 @@ describe('OidcRelyingParty against a real oidc-provider', () => {
     expect(control.summary).toContain(
       `OIDC sign-in configured (oidc), issuer ${op.issuer}, authorization code with PKCE S256, ID tokens RS256`,
     );
+  });
+
+  it('answers 503 (not a user failure) when the provider is down or the transaction store is full', async () => {
+    const down = newRp({ issuer: 'http://127.0.0.1:9' });
+    await expect(down.login()).rejects.toMatchObject({
+      code: 'ERR_SIGNIN_UNAVAILABLE',
+      details: { reason: 'provider_unavailable' },
+    });
+    expect(problemFor(await down.login().catch((e: unknown) => e)).status).toBe(503);
+    const full = newRp({ store: new MemoryOneTimeStore({ maxEntries: 1 }) });
+    await full.login();
+    await expect(full.login()).rejects.toMatchObject({ code: 'ERR_SIGNIN_UNAVAILABLE' });
   });
 
   it('refuses unsafe options at construction', () => {
