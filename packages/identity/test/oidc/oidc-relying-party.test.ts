@@ -410,6 +410,47 @@ describe('OidcRelyingParty against a real oidc-provider', () => {
     await expect(full.login()).rejects.toMatchObject({ code: 'ERR_SIGNIN_UNAVAILABLE' });
   });
 
+  it('refuses at discovery a provider without PKCE S256 or without the allowed ID-token algorithm', async () => {
+    // A provider whose metadata we choose: a tiny discovery server.
+    let metadata: Record<string, unknown> = {};
+    const fake = createServer(
+      (_req, res) =>
+        void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(metadata)),
+    );
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    const issuer = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+    const base = {
+      issuer,
+      authorization_endpoint: `${issuer}/auth`,
+      token_endpoint: `${issuer}/token`,
+      jwks_uri: `${issuer}/jwks`,
+      response_types_supported: ['code'],
+    };
+    try {
+      metadata = { ...base, code_challenge_methods_supported: ['plain'] };
+      await expect(newRp({ issuer }).login()).rejects.toMatchObject({
+        details: { reason: 'invalid_response' },
+      });
+      metadata = {
+        ...base,
+        code_challenge_methods_supported: ['S256'],
+        id_token_signing_alg_values_supported: ['HS256', 'none'],
+      };
+      await expect(newRp({ issuer }).login()).rejects.toMatchObject({
+        details: { reason: 'algorithm_not_allowed' },
+      });
+      metadata = {
+        ...base,
+        code_challenge_methods_supported: ['S256'],
+        id_token_signing_alg_values_supported: ['RS256'],
+      };
+      const login = new URL((await newRp({ issuer }).login()).location);
+      expect(login.searchParams.get('code_challenge_method')).toBe('S256');
+    } finally {
+      await new Promise((resolve) => fake.close(resolve));
+    }
+  });
+
   it('refuses unsafe options at construction', () => {
     const base = { issuer: 'https://op.example', clientId: 'c', redirectUri: 'https://app.example/cb' };
     expect(() => new OidcRelyingParty({ ...base, issuer: 'http://op.example' })).toThrow(
