@@ -11,6 +11,7 @@ export type OidcFailureReason =
   | 'issuer_mismatch'
   | 'provider_error'
   | 'code_rejected'
+  | 'refresh_rejected'
   | 'invalid_id_token'
   | 'nonce_mismatch'
   | 'audience_mismatch'
@@ -30,6 +31,7 @@ const MESSAGES: Readonly<Record<OidcFailureReason, string>> = {
   issuer_mismatch: 'the response names another issuer than the one the login was sent to',
   provider_error: 'the identity provider refused the sign-in',
   code_rejected: 'the identity provider refused the authorization code',
+  refresh_rejected: 'the identity provider refused the refresh token; sign in again',
   invalid_id_token: 'the ID token is not valid',
   nonce_mismatch: 'the ID token was not issued for this login (nonce)',
   audience_mismatch: 'the ID token was issued to another client',

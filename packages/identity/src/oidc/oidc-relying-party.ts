@@ -236,7 +236,8 @@ export class OidcRelyingParty {
     try {
       response = await openidClient().refreshTokenGrant(config, refreshToken);
     } catch (error) {
-      throw this.#failure(error);
+      const reason = oidcFailureReason(error);
+      throw oidcFailure(reason === 'code_rejected' ? 'refresh_rejected' : reason, this.#o.provider, error);
     }
     const claims = response.claims();
     if (claims !== undefined && !sameSecret(claims.sub, subject)) {
@@ -295,7 +296,10 @@ export class OidcRelyingParty {
       provider: this.#o.provider,
     });
     const jti = createHash('sha256').update(claims.jti).digest('base64url');
-    if (!(await this.#store.put(`oidc:bcl:${jti}`, '1', 3600))) {
+    const first = await this.#store.put(`oidc:bcl:${jti}`, '1', 3600).catch(() => {
+      throw oidcFailure('provider_unavailable', this.#o.provider);
+    });
+    if (!first) {
       throw oidcFailure('replayed_logout_token', this.#o.provider);
     }
     await hook({
@@ -363,7 +367,7 @@ export class OidcRelyingParty {
     const config = await this.discover();
     const handle = readCookie(request.cookie, o.cookieName);
     if (handle === undefined || handle === '') throw oidcFailure('missing_transaction', o.provider);
-    const tx = await this.#transactions.take(handle);
+    const tx = await this.#transactions.take(handle, o.provider);
     if (tx === undefined) throw oidcFailure('unknown_transaction', o.provider);
     if (tx.issuer !== o.issuer.href) throw oidcFailure('issuer_mismatch', o.provider);
     const state = params.get('state');

@@ -51,17 +51,26 @@ export class OidcTransactions {
   /** Stores the transaction; returns the handle for the cookie. */
   async begin(transaction: OidcTransaction, provider: string): Promise<string> {
     const handle = randomBytes(32).toString('base64url');
-    if (!(await this.#store.put(storeKey(handle), JSON.stringify(transaction), this.#ttlSec))) {
-      // A full store (many logins started and never finished): refuse new ones, 503.
+    let stored: boolean;
+    try {
+      stored = await this.#store.put(storeKey(handle), JSON.stringify(transaction), this.#ttlSec);
+    } catch {
       throw oidcFailure('provider_unavailable', provider);
     }
+    // A full store (many logins started and never finished) refuses new ones: 503 as well.
+    if (!stored) throw oidcFailure('provider_unavailable', provider);
     return handle;
   }
 
   /** The transaction of `handle`, removed from the store; undefined when unknown, used or expired. */
-  async take(handle: string): Promise<OidcTransaction | undefined> {
+  async take(handle: string, provider: string): Promise<OidcTransaction | undefined> {
     if (!HANDLE.test(handle)) return undefined;
-    const value = await this.#store.take(storeKey(handle));
+    let value: string | undefined;
+    try {
+      value = await this.#store.take(storeKey(handle));
+    } catch {
+      throw oidcFailure('provider_unavailable', provider);
+    }
     return value === undefined ? undefined : parse(value);
   }
 }

@@ -410,6 +410,26 @@ describe('OidcRelyingParty against a real oidc-provider', () => {
     await expect(full.login()).rejects.toMatchObject({ code: 'ERR_SIGNIN_UNAVAILABLE' });
   });
 
+  it('answers 503 while the transaction store fails, without counting it as a failed sign-in', async () => {
+    const broken = { put: async () => true, take: async () => Promise.reject(new Error('ECONNRESET')) };
+    const guard = new BruteForceGuard({
+      ip: { maxFailures: 1, windowSec: 600, lockoutSec: 600 },
+      account: false,
+      ipAccount: false,
+    });
+    const rpWithBrokenStore = newRp({ store: broken, bruteForce: guard });
+    const { setCookie } = await rpWithBrokenStore.login();
+    const request = { ip: '192.0.2.44', cookie: setCookie.split(';')[0]! };
+    for (let i = 0; i < 3; i++) {
+      const error = await rpWithBrokenStore.callback('state=s&code=c', request).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'ERR_SIGNIN_UNAVAILABLE',
+        details: { reason: 'provider_unavailable' },
+      });
+      expect(problemFor(error).status).toBe(503);
+    }
+  });
+
   it('refuses at discovery a provider without PKCE S256 or without the allowed ID-token algorithm', async () => {
     // A provider whose metadata we choose: a tiny discovery server.
     let metadata: Record<string, unknown> = {};
