@@ -14,7 +14,9 @@ module.exports = (dir) => ({
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: path.join(dir, 'tsconfig.json') }],
     '^.+\\.m?js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(jose|inversify|@inversifyjs|@nestjs)/)'],
+  transformIgnorePatterns: [
+    '/node_modules/(?!(jose|inversify|@inversifyjs|@nestjs|openid-client|oauth4webapi)/)',
+  ],
   moduleNameMapper: {
     '^@bulwark/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
     // subpath entries (package.json "exports"): '@bulwark/core/http' -> src/http/index.ts,

@@ -21,6 +21,7 @@ import { SurveyResponse } from './entities/survey-response';
 import { hrPolicy, wellbeingPurpose } from './hr-policy';
 import { handleClientErrors, type TrustProxyOption } from '@bulwark/nestjs';
 import { HrModule } from './hr.module';
+import type { HrOidcOptions } from './oidc-sign-in';
 
 export interface HrAppOptions {
   /** Where SQLite files and the demo secrets live. Default `examples/nestjs-hr/data`. */
@@ -35,6 +36,8 @@ export interface HrAppOptions {
   logger?: LogLevel[] | false;
   /** Reverse proxies trusted for X-Forwarded-For (docs/reverse-proxy.md); env TRUST_PROXY in `npm start`. */
   trustProxy?: TrustProxyOption;
+  /** Staff sign-in through an OpenID provider (src/oidc-sign-in.ts); env OIDC_ISSUER... in `npm start`. */
+  oidc?: HrOidcOptions;
 }
 
 export interface HrApp {
@@ -98,7 +101,7 @@ export async function createHrApp(options: HrAppOptions = {}): Promise<HrApp> {
     // request. Nest's own body parser is off so that the guard reads JSON bodies itself, under its
     // limits (inputGuard.maxBodyBytes), and stops reading an oversize body at once.
     app = await NestFactory.create<NestExpressApplication>(
-      HrModule.register(kit, databases.app, options.trustProxy),
+      HrModule.register(kit, databases.app, options.trustProxy, options.oidc),
       {
         logger: options.logger ?? ['error', 'warn'],
         bodyParser: false,

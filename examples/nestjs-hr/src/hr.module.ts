@@ -9,6 +9,7 @@ import { EmployeesController } from './employees.controller';
 import { Employee } from './entities/employee';
 import { SurveyResponse } from './entities/survey-response';
 import { HealthController } from './health.controller';
+import { hrOidcModule, type HrOidcOptions } from './oidc-sign-in';
 import { HR_KIT, type HrKit } from './hr-kit';
 import type { HrRequest } from './hr-request';
 import { SurveysController } from './surveys.controller';
@@ -26,6 +27,7 @@ export class HrModule implements NestModule {
     kit: HrKit,
     database: TypeOrmModuleOptions,
     trustProxy: TrustProxyOption = false,
+    oidc?: HrOidcOptions,
   ): DynamicModule {
     return {
       module: HrModule,
@@ -42,6 +44,8 @@ export class HrModule implements NestModule {
           // Bearer tokens only: no ambient credential for a cross-site form to ride on.
           csrf: false,
         }),
+        // Staff sign-in through the company's OpenID provider, when configured (src/oidc-sign-in.ts).
+        ...(oidc !== undefined ? [hrOidcModule(kit, oidc)] : []),
       ],
       controllers: [
         HealthController,

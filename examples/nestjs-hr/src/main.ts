@@ -1,19 +1,25 @@
 import { trustProxyFromEnv } from '@bulwark/core';
 import { createHrApp } from './app';
 import { DEMO_EMPLOYEES } from './employee-directory';
+import { hrOidcFromEnv } from './oidc-sign-in';
 
 /**
  * `npm start`: the HR app on SQLite in ./data (created on first run, demo employees seeded), or
  * on PostgreSQL when DATABASE_URL is set.
  */
 async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3001);
+  const host = process.env.HOST ?? '127.0.0.1';
+  const oidc = hrOidcFromEnv(process.env, `http://${host}:${port}`);
   const hr = await createHrApp({
-    port: Number(process.env.PORT ?? 3001),
-    host: process.env.HOST ?? '127.0.0.1',
+    port,
+    host,
+    ...(oidc !== undefined ? { oidc } : {}),
     trustProxy: trustProxyFromEnv(process.env.TRUST_PROXY),
     ...(process.env.DATA_DIR ? { dataDir: process.env.DATA_DIR } : {}),
     ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
   });
+  if (oidc !== undefined) console.log(`staff sign-in: ${hr.url}/auth/oidc/login (issuer ${oidc.issuer})`);
   const db = hr.databases.kind === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : 'SQLite';
   console.log(`nestjs-hr listening on ${hr.url} (${db})`);
   console.log('demo accounts (DEMO ONLY):');

@@ -325,6 +325,8 @@ export {
   type ComplianceKitOptions,
   type ComplianceServices,
   type HttpAppRegistration,
+  type SignInMethodSource,
+  type SignInMethodEvidence,
   type ComplianceReportResult,
   type ComplianceReportOptions,
   type ControlResult,

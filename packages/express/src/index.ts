@@ -21,3 +21,4 @@ export { clearSiteData } from './clear-site-data';
 // Requests Node's HTTP parser refuses before any middleware (431, 400) answer problem+json too:
 // `handleClientErrors(app.listen(3000))`.
 export { handleClientErrors } from '@bulwark/core/http';
+export { oidcRouter, type ExpressOidcRouterOptions } from './oidc-router';

@@ -135,6 +135,7 @@ export class SignInMapper {
       factors: uniq(
         ['federated', ...identity.factors].filter((f) => identity.method !== 'ldap' || f !== 'federated'),
       ),
+      ...(identity.mfaAt !== undefined ? { mfaAt: identity.mfaAt } : {}),
     });
     const principal: HttpPrincipal = Object.freeze({
       ...attributes,

@@ -50,3 +50,10 @@ export { clientIp, type PlatformRequest } from './request-tracking';
 // Requests Node's HTTP parser refuses before any middleware (431, 400) answer problem+json too:
 // `handleClientErrors(app.getHttpServer())` before `app.listen()`.
 export { handleClientErrors } from '@bulwark/core/http';
+export { BulwarkOidcModule } from './oidc-module';
+export {
+  BULWARK_OIDC_OPTIONS,
+  type BulwarkOidcOptions,
+  type BulwarkOidcModuleOptions,
+  type BulwarkOidcModuleAsyncOptions,
+} from './oidc-module-options';

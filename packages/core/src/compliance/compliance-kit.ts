@@ -36,6 +36,7 @@ import {
   type EvidenceProvenance,
   type EvidenceSourceName,
   type HttpAppEvidence,
+  type SignInMethodEvidence,
   type ProcessingEvidence,
   type ProcessorEvidence,
 } from './evidence';
@@ -140,6 +141,11 @@ export interface ComplianceServices {
   dataRetention?: PrivacySource<DataRetentionEvidence>;
 }
 
+/** A configured sign-in method (an OidcRelyingParty, a SAML service provider, an LDAP authenticator). */
+export interface SignInMethodSource {
+  describe(): SignInMethodEvidence;
+}
+
 /**
  * An HTTP app: best the adapter's bundle itself (or `() => bundle.evidence()`), whose evidence is
  * observed on real traffic; a literal `HttpAppEvidence` is accepted but `declared`.
@@ -231,6 +237,7 @@ function describeError(err: unknown): string {
 export class ComplianceKit {
   private readonly services: ComplianceServices = {};
   private readonly httpApps: HttpAppRegistration[] = [];
+  private readonly signInMethods: SignInMethodSource[] = [];
   private readonly privilegedRoles: readonly string[];
   private readonly httpSurface: boolean;
   private readonly tlsTerminator?: TlsTerminatorDeclaration;
@@ -402,6 +409,18 @@ export class ComplianceKit {
     if (typeof app !== 'function' && !hasEvidenceMethod(app))
       checkHttpApp(app, `${this.#configPath}.httpApps`);
     this.httpApps.push(app);
+    return this;
+  }
+
+  /**
+   * Registers a sign-in method, described at report time (`kit.registerSignIn(oidcRelyingParty)`):
+   * the report then says which methods are configured and how (issuer, PKCE, brute-force guard).
+   */
+  registerSignIn(method: SignInMethodSource): this {
+    if (typeof method?.describe !== 'function') {
+      throw this.#error('signIn', 'must be a sign-in method with describe() (an OidcRelyingParty...)');
+    }
+    this.signInMethods.push(method);
     return this;
   }
 
@@ -594,6 +613,12 @@ export class ComplianceKit {
           ? 'observed'
           : 'declared',
     );
+    await read('signIn', 'SignInMethods', this.signInMethods.length > 0, async () => ({
+      // Each method says what it is; only plain facts are kept (no functions, no nested secrets).
+      methods: this.signInMethods.map(
+        (m) => JSON.parse(JSON.stringify(m.describe())) as SignInMethodEvidence,
+      ),
+    }));
     for (const name of ['consent', 'dsr', 'processors', 'breaches', 'processing', 'dataRetention'] as const) {
       const source = s[name];
       // A function registered in place of the service returns what someone says: declared.

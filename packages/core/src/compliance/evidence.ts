@@ -352,6 +352,26 @@ export interface DataRetentionEvidence {
   }[];
 }
 
+/**
+ * One configured sign-in method, as the method describes itself (`OidcRelyingParty.describe()`):
+ * its kind and provider name, a one-line `summary` for the report ("OIDC sign-in configured,
+ * issuer https://id.example, PKCE S256"), and non-secret facts (issuer, algorithms, whether its
+ * failures go through the brute-force guard...). Never a client secret or a bind password.
+ */
+export interface SignInMethodEvidence {
+  readonly method: string;
+  readonly provider: string;
+  readonly summary?: string;
+  /** Whether failed sign-ins of this method are counted by a BruteForceGuard. */
+  readonly bruteForce?: boolean;
+  readonly [fact: string]: unknown;
+}
+
+/** The sign-in methods the deployment has configured (`kit.registerSignIn(...)`). */
+export interface SignInEvidence {
+  methods: SignInMethodEvidence[];
+}
+
 /** A TLS-terminating proxy or load balancer, declared by the operator (not observable from Node). */
 export interface TlsTerminatorDeclaration {
   /** What terminates TLS, e.g. `nginx 1.26 on the edge hosts`, `AWS ALB (ELBSecurityPolicy-TLS13-1-2-2021-06)`. */
@@ -389,6 +409,7 @@ export interface EvidenceBundle {
   readonly breaches?: Evidence<BreachEvidence>;
   readonly processing?: Evidence<ProcessingEvidence>;
   readonly dataRetention?: Evidence<DataRetentionEvidence>;
+  readonly signIn?: Evidence<SignInEvidence>;
   /** Sources that are registered but could not be read, with a non-secret message. */
   readonly errors: Readonly<Partial<Record<EvidenceSourceName, string>>>;
 }

@@ -4,6 +4,7 @@ export {
   type ComplianceKitOptions,
   type ComplianceServices,
   type HttpAppRegistration,
+  type SignInMethodSource,
   type ClassificationSource,
   type KeyRingSource,
   type PasswordHasherSource,
@@ -97,6 +98,8 @@ export type {
   BreachEvidence,
   ProcessingEvidence,
   DataRetentionEvidence,
+  SignInEvidence,
+  SignInMethodEvidence,
 } from './evidence';
 export type { PrivacySource } from './privacy-evidence';
 export { renderJson } from './render-json';

@@ -303,6 +303,7 @@ const BY_CODE = {
   [ErrorCodes.CRYPTO_KMS_UNAVAILABLE]: UNAVAILABLE,
   [ErrorCodes.CRYPTO_KMS_ACCESS_DENIED]: INTERNAL,
   [ErrorCodes.CRYPTO_MASTER_KEY_UNUSABLE]: INTERNAL,
+  [ErrorCodes.SIGNIN_UNAVAILABLE]: UNAVAILABLE,
 } satisfies Record<ErrorCode, Mapping>;
 
 /**

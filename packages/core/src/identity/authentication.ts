@@ -57,6 +57,11 @@ export interface SignInIdentity {
   readonly attributes: Readonly<Record<string, unknown>>;
   /** Factors the provider reports (OIDC `amr`, SAML AuthnContextClassRef), mapped to Bulwark's names. */
   readonly factors: readonly AuthenticationFactor[];
+  /**
+   * Epoch ms of the provider's multi-factor authentication, when it reports one (OIDC `amr` with
+   * `mfa` or factors of two kinds, at `auth_time`); becomes `principal.authentication.mfaAt`.
+   */
+  readonly mfaAt?: number;
 }
 
 /** Audit actions every sign-in path appends (outcome success / failure / denied on each). */

@@ -100,6 +100,7 @@ const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.POLICY_BREAK_GLASS_STORE,
   ErrorCodes.PRIVACY_STORE,
   ErrorCodes.CRYPTO_KMS_UNAVAILABLE,
+  ErrorCodes.SIGNIN_UNAVAILABLE,
 ];
 
 const ALL_CODES = Object.values(ErrorCodes) as ErrorCode[];

@@ -154,7 +154,18 @@ export const bruteForce: AutomatedCheck = (bundle, params) => {
       "Set BruteForceGuard lockout: 'hard' (anyone can then lock an account out; see docs/brute-force.md).",
     );
   }
-  return pass(`The brute-force guard enforces an ${want} (${ok.join(', ')}).`, [ev]);
+  const signIn = bundle.signIn;
+  if (signIn === undefined)
+    return pass(`The brute-force guard enforces an ${want} (${ok.join(', ')}).`, [ev]);
+  // The configured sign-in methods are cited with it: which ways in exist, and which the guard counts.
+  const methods = signIn.data.methods.map(
+    (m) =>
+      `${m.summary ?? `${m.method} sign-in (${m.provider})`}${m.bruteForce === false ? ' (not counted by the guard)' : ''}`,
+  );
+  return pass(
+    `The brute-force guard enforces an ${want} (${ok.join(', ')}). Sign-in methods: ${list(methods)}.`,
+    [ev, signIn],
+  );
 };
 
 export const threatDetection: AutomatedCheck = (bundle) => {

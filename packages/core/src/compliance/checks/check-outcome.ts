@@ -51,6 +51,7 @@ const SERVICE_HINTS: Record<EvidenceSourceName, string> = {
   processing:
     'Register the ProcessingRegister (record of processing activities): kit.register({ processing })',
   dataRetention: 'Register DataRetention: kit.register({ dataRetention })',
+  signIn: 'Register each sign-in method (OIDC, SAML, LDAP): kit.registerSignIn(relyingParty)',
 };
 
 export function pass(summary: string, evidence: readonly Evidence[]): CheckOutcome {
