@@ -172,6 +172,7 @@ export const ErrorCodes = {
   // identity (sign-in paths, sessions)
   SIGNIN_NOT_PROVISIONED: 'ERR_SIGNIN_NOT_PROVISIONED', // the identity provider accepted the user, the app's provisioning hook refused (403)
   SIGNIN_FAILED: 'ERR_SIGNIN_FAILED', // credentials or provider response refused; details.reason says which check (401)
+  SIGNIN_PROVIDER_UNAVAILABLE: 'ERR_SIGNIN_PROVIDER_UNAVAILABLE', // the directory / identity provider did not answer (down, timeout, TLS failure) (503)
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -277,6 +277,11 @@ const BY_CODE = {
     detail: 'Your sign-in was accepted, but this application has no account for you.',
   },
   [ErrorCodes.SIGNIN_FAILED]: { status: 401, title: 'Unauthorized', detail: 'Sign-in failed.' },
+  [ErrorCodes.SIGNIN_PROVIDER_UNAVAILABLE]: {
+    status: 503,
+    title: 'Service Unavailable',
+    detail: 'The sign-in provider is not reachable; try again later.',
+  },
 } satisfies Record<ErrorCode, Mapping>;
 
 /**

@@ -92,6 +92,7 @@ const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.CONSENT_STORE,
   ErrorCodes.POLICY_BREAK_GLASS_STORE,
   ErrorCodes.PRIVACY_STORE,
+  ErrorCodes.SIGNIN_PROVIDER_UNAVAILABLE,
 ];
 
 const ALL_CODES = Object.values(ErrorCodes) as ErrorCode[];
