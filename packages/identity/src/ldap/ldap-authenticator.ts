@@ -114,9 +114,13 @@ export class LdapAuthenticator {
   constructor(options: LdapAuthenticatorOptions) {
     const url = required(options?.url, 'ldap.url');
     if (!/^ldaps?:\/\//i.test(url)) {
-      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'ldap.url must start with ldap:// or ldaps://', {
-        path: 'ldap.url',
-      });
+      throw new BulwarkConfigError(
+        ErrorCodes.CONFIG_INVALID,
+        'ldap.url must start with ldap:// or ldaps://',
+        {
+          path: 'ldap.url',
+        },
+      );
     }
     if (options.startTls === true && /^ldaps:/i.test(url)) {
       throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'ldap.startTls applies to ldap:// URLs only', {
@@ -162,7 +166,10 @@ export class LdapAuthenticator {
    * `account_locked`, `account_expired`, `account_restricted`, `password_expired`,
    * `password_must_change`, `invalid_request`); a lockout throws the 429 `ERR_HTTP_TOO_MANY_REQUESTS`.
    */
-  async authenticate(credentials: LdapCredentials, request: SignInRequestContext = {}): Promise<HttpPrincipal> {
+  async authenticate(
+    credentials: LdapCredentials,
+    request: SignInRequestContext = {},
+  ): Promise<HttpPrincipal> {
     const { username, password } = credentials ?? {};
     // RFC 4513 §5.1.2: a bind with a DN and an empty password is an unauthenticated bind, which
     // servers answer with success. It must never reach the directory.
@@ -178,7 +185,8 @@ export class LdapAuthenticator {
       throw refused(this.#provider, 'invalid_request');
     }
     const guard = this.#options.bruteForce;
-    const reserved = guard === undefined ? undefined : await guard.reserve({ ip: request.ip, account: username });
+    const reserved =
+      guard === undefined ? undefined : await guard.reserve({ ip: request.ip, account: username });
     if (reserved !== undefined && !reserved.allowed) {
       await this.#options.mapper.fail(this.#provider, 'ldap', 'locked_out', request, username);
       throw lockedOut(reserved);
@@ -199,7 +207,13 @@ export class LdapAuthenticator {
         );
       }
       await reservation?.fail();
-      await this.#options.mapper.fail(this.#provider, 'ldap', String(error.details?.reason), request, username);
+      await this.#options.mapper.fail(
+        this.#provider,
+        'ldap',
+        String(error.details?.reason),
+        request,
+        username,
+      );
       throw error;
     }
     await reservation?.succeed();

@@ -59,7 +59,11 @@ describeWithSlapd('LDAP sign-in against a real OpenLDAP (slapd started by the te
     );
     expect(principal.id).toBe(`corp-ldap:uid=alice,${PEOPLE}`);
     expect(principal.roles).toEqual(['hr']);
-    expect(principal.authentication).toMatchObject({ method: 'ldap', provider: 'corp-ldap', factors: ['ldap-bind'] });
+    expect(principal.authentication).toMatchObject({
+      method: 'ldap',
+      provider: 'corp-ldap',
+      factors: ['ldap-bind'],
+    });
     expect(principal.claims).toEqual({ sub: `uid=alice,${PEOPLE}` });
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ action: 'auth.login', outcome: 'success', requestId: 'r1' });
@@ -73,7 +77,9 @@ describeWithSlapd('LDAP sign-in against a real OpenLDAP (slapd started by the te
     const bob = await authenticator.authenticate({ username: 'bob', password: 'bob-password' });
     expect([...bob.roles].sort()).toEqual(['admin', 'staff']);
     const flat = ldap({ groupSearch: { base: `ou=groups,${LDAP_SUFFIX}`, nested: false } });
-    expect((await flat.authenticate({ username: 'alice', password: 'alice-password' })).roles).toEqual(['hr']);
+    expect((await flat.authenticate({ username: 'alice', password: 'alice-password' })).roles).toEqual([
+      'hr',
+    ]);
   });
 
   it('refuses a wrong password and an unknown user alike, and audits the failure without the password', async () => {
@@ -131,7 +137,11 @@ describeWithSlapd('LDAP sign-in against a real OpenLDAP (slapd started by the te
   });
 
   it('reserves every attempt on the brute-force guard, per account, and answers 429 when locked out', async () => {
-    const guard = new BruteForceGuard({ account: { maxFailures: 2, windowSec: 600, lockoutSec: 600 }, ip: false, ipAccount: false });
+    const guard = new BruteForceGuard({
+      account: { maxFailures: 2, windowSec: 600, lockoutSec: 600 },
+      ip: false,
+      ipAccount: false,
+    });
     const authenticator = ldap({ bruteForce: guard });
     await refusal(authenticator.authenticate({ username: 'bob', password: 'x1' }, { ip: '192.0.2.9' }));
     await refusal(authenticator.authenticate({ username: 'bob', password: 'x2' }, { ip: '192.0.2.9' }));
@@ -148,9 +158,13 @@ describeWithSlapd('LDAP sign-in against a real OpenLDAP (slapd started by the te
 
   it('upgrades with StartTLS and verifies the server certificate', async () => {
     const trusted = ldap({ startTls: true, tls: { ca: slapd.ca } });
-    expect((await trusted.authenticate({ username: 'alice', password: 'alice-password' })).roles).toEqual(['hr']);
+    expect((await trusted.authenticate({ username: 'alice', password: 'alice-password' })).roles).toEqual([
+      'hr',
+    ]);
     const untrusted = ldap({ startTls: true, tls: {} });
-    const error = await untrusted.authenticate({ username: 'alice', password: 'alice-password' }).catch((e: unknown) => e);
+    const error = await untrusted
+      .authenticate({ username: 'alice', password: 'alice-password' })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BulwarkIdentityError);
     expect((error as BulwarkIdentityError).code).toBe(ErrorCodes.SIGNIN_PROVIDER_UNAVAILABLE);
   });
@@ -162,7 +176,9 @@ describeWithSlapd('LDAP sign-in against a real OpenLDAP (slapd started by the te
 
   it('answers ERR_SIGNIN_PROVIDER_UNAVAILABLE (no directory detail) when the service account is refused', async () => {
     const broken = ldap({ bindCredentials: 'not-the-secret' });
-    const error = await broken.authenticate({ username: 'alice', password: 'alice-password' }).catch((e: unknown) => e);
+    const error = await broken
+      .authenticate({ username: 'alice', password: 'alice-password' })
+      .catch((e: unknown) => e);
     expect((error as BulwarkIdentityError).code).toBe(ErrorCodes.SIGNIN_PROVIDER_UNAVAILABLE);
     expect((error as Error).message).not.toContain('bulwark-reader');
   });
@@ -178,7 +194,9 @@ describeWithSlapd('LDAP sign-in against a real OpenLDAP (slapd started by the te
         ),
       ),
     );
-    expect(results.map((p) => p.roles[0])).toEqual(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? 'hr' : 'admin')));
+    expect(results.map((p) => p.roles[0])).toEqual(
+      Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? 'hr' : 'admin')),
+    );
   });
 
   it('validates its options at construction', () => {
