@@ -16,3 +16,10 @@ export { privacyRouter } from './privacy-router';
 // Requests Node's HTTP parser refuses before any middleware (431, 400) answer problem+json too:
 // `handleClientErrors(app.listen(3000))`.
 export { handleClientErrors } from '@bulwark/core/http';
+export { ldapRouter, type LdapRouterOptions, type LdapSignInProvider } from './ldap-router';
+export {
+  samlRouter,
+  type SamlRouterOptions,
+  type SamlSessionInfo,
+  type SamlSignInProvider,
+} from './saml-router';

@@ -123,3 +123,4 @@ export {
   type BulwarkBundleStep,
 } from './plan-bulwark-bundle';
 export { assembleBundleSteps, type BundleStepFactories, type BundleSteps } from './assemble-bundle-steps';
+export { safeRedirectPath } from './safe-redirect-path';
