@@ -461,6 +461,7 @@ export const HTTP_VALUES = [
   'requestIdFrom',
   'requireConsentFor',
   'resolveAuthorization',
+  'safeRedirectPath',
   'securityHeaderOptions',
   'serializeCookie',
   'trustProxyFromEnv',
