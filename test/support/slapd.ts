@@ -95,7 +95,8 @@ export class TestSlapd {
     readonly ca: string,
   ) {}
 
-  static async start(): Promise<TestSlapd> {
+  /** Starts slapd seeded from `ldif` (default: this folder's ldap/directory.ldif). */
+  static async start(options: { ldif?: string } = {}): Promise<TestSlapd> {
     const modules = modulePath();
     if (modules === undefined) throw new Error('slapd modules not found');
     const dir = mkdtempSync(join(tmpdir(), 'bulwark-slapd-'));
@@ -126,9 +127,13 @@ export class TestSlapd {
     if (cert.status !== 0) throw new Error(`openssl failed: ${cert.stderr}`);
     const conf = join(dir, 'slapd.conf');
     writeFileSync(conf, config(dir, modules));
-    const seed = spawnSync(SLAPADD, ['-f', conf, '-l', join(__dirname, 'ldap', 'directory.ldif')], {
-      encoding: 'utf8',
-    });
+    const seed = spawnSync(
+      SLAPADD,
+      ['-f', conf, '-l', options.ldif ?? join(__dirname, 'ldap', 'directory.ldif')],
+      {
+        encoding: 'utf8',
+      },
+    );
     if (seed.status !== 0) throw new Error(`slapadd failed: ${seed.stderr}`);
     const [port, tlsPort] = [await freePort(), await freePort()];
     const url = `ldap://127.0.0.1:${port}`;

@@ -1,4 +1,9 @@
-import { BulwarkModule, type TrustProxyOption } from '@bulwark/nestjs';
+import {
+  BulwarkModule,
+  LdapSignInModule,
+  type LdapSignInOptions,
+  type TrustProxyOption,
+} from '@bulwark/nestjs';
 import { Inject, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { AuditController } from './audit.controller';
@@ -26,6 +31,7 @@ export class HrModule implements NestModule {
     kit: HrKit,
     database: TypeOrmModuleOptions,
     trustProxy: TrustProxyOption = false,
+    ldap?: LdapSignInOptions,
   ): DynamicModule {
     return {
       module: HrModule,
@@ -40,6 +46,8 @@ export class HrModule implements NestModule {
           typeorm: { keyRing: kit.keyRing!, defaultKeyId: 'hr' },
           trustProxy,
         }),
+        // Staff sign-in through LDAP, when configured: POST /auth/ldap/login.
+        ...(ldap !== undefined ? [LdapSignInModule.forRoot(ldap)] : []),
       ],
       controllers: [
         HealthController,

@@ -40,3 +40,18 @@ export { clientIp, type PlatformRequest } from './request-tracking';
 // Requests Node's HTTP parser refuses before any middleware (431, 400) answer problem+json too:
 // `handleClientErrors(app.getHttpServer())` before `app.listen()`.
 export { handleClientErrors } from '@bulwark/core/http';
+export { LdapSignInModule } from './ldap-sign-in-module';
+export { LdapSignInController } from './ldap-sign-in-controller';
+export {
+  LDAP_SIGN_IN_OPTIONS,
+  type LdapSignInOptions,
+  type LdapSignInProvider,
+} from './ldap-sign-in-options';
+export { SamlSignInModule } from './saml-sign-in-module';
+export { SamlSignInController } from './saml-sign-in-controller';
+export {
+  SAML_SIGN_IN_OPTIONS,
+  type SamlSessionInfo,
+  type SamlSignInOptions,
+  type SamlSignInProvider,
+} from './saml-sign-in-options';
