@@ -28,5 +28,5 @@ access to * by dn.exact="cn=bulwark-reader,ou=services,dc=bulwark,dc=test" read 
 CONF
 slapadd -f "$dir/slapd.conf" -l "$here/staff.ldif"
 echo "slapd on ldap://127.0.0.1:$port (Ctrl-C to stop); start the app with:"
-echo "  LDAP_URL=ldap://127.0.0.1:$port npm start"
+echo "  LDAP_URL=ldap://127.0.0.1:$port npm start -w @bulwark-examples/nestjs-hr"
 slapd -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$port/" -d 0

@@ -1,6 +1,7 @@
 // @bulwark/identity/ldap: LDAP / Active Directory sign-in on ldapts.
 export {
   LdapAuthenticator,
+  type LdapAuthenticatorDescription,
   type LdapAuthenticatorOptions,
   type LdapCredentials,
   type LdapGroupSearch,

@@ -59,6 +59,17 @@ export interface LdapAuthenticatorOptions extends LdapConnectionOptions {
   readonly bruteForce?: BruteForceGuard;
 }
 
+/** The authenticator's configuration as compliance evidence (no DNs of people, no secrets). */
+export interface LdapAuthenticatorDescription {
+  readonly method: 'ldap';
+  readonly provider: string;
+  /** `ldaps`, `starttls`, or `plaintext` (passwords cross the network in clear). */
+  readonly transport: 'ldaps' | 'starttls' | 'plaintext';
+  readonly bruteForceGuarded: boolean;
+  readonly groups: 'memberOf' | 'in-chain' | 'search' | 'nested-search';
+  readonly poolSize: number;
+}
+
 /** A sign-in attempt: what the user typed, and where it came from. */
 export interface LdapCredentials {
   readonly username: string;
@@ -218,6 +229,26 @@ export class LdapAuthenticator {
     }
     await reservation?.succeed();
     return this.#options.mapper.complete(identity, request);
+  }
+
+  /** What is configured, for compliance evidence and start-up logs. */
+  describe(): LdapAuthenticatorDescription {
+    const o = this.#options;
+    return {
+      method: 'ldap',
+      provider: this.#provider,
+      transport: /^ldaps:/i.test(o.url) ? 'ldaps' : o.startTls === true ? 'starttls' : 'plaintext',
+      bruteForceGuarded: o.bruteForce !== undefined,
+      groups:
+        o.activeDirectory === true
+          ? 'in-chain'
+          : o.groupSearch === undefined
+            ? 'memberOf'
+            : o.groupSearch.nested === false
+              ? 'search'
+              : 'nested-search',
+      poolSize: o.poolSize ?? 4,
+    };
   }
 
   /** Closes the pooled connections. */

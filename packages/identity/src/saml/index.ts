@@ -1,6 +1,7 @@
 // @bulwark/identity/saml: a SAML 2.0 service provider on @node-saml/node-saml.
 export {
   SamlServiceProvider,
+  type SamlServiceProviderDescription,
   type SamlIdentityProvider,
   type SamlServiceProviderOptions,
   type SamlSessionRef,

@@ -66,6 +66,20 @@ export interface SamlServiceProviderOptions {
   readonly mapper: SignInMapper;
 }
 
+/** The service provider's configuration as compliance evidence (no keys). */
+export interface SamlServiceProviderDescription {
+  readonly method: 'saml';
+  readonly provider: string;
+  readonly entityId: string;
+  readonly idpEntityId: string;
+  readonly signedAssertionsRequired: true;
+  readonly signedResponseRequired: boolean;
+  readonly idpInitiatedAllowed: boolean;
+  readonly signsRequests: boolean;
+  /** The replay store's class name (`MemorySamlReplayStore` holds for one instance only). */
+  readonly replayStore: string;
+}
+
 /** A completed SAML sign-in. */
 export interface SamlSignIn {
   readonly principal: HttpPrincipal;
@@ -214,6 +228,22 @@ export class SamlServiceProvider {
     };
     this.#saml = new SAML(config);
     this.#logoutSaml = new SAML({ ...config, validateInResponseTo: ValidateInResponseTo.never });
+  }
+
+  /** What is configured, for compliance evidence and start-up logs. */
+  describe(): SamlServiceProviderDescription {
+    const o = this.#options;
+    return {
+      method: 'saml',
+      provider: this.#provider,
+      entityId: o.entityId,
+      idpEntityId: o.idp.entityId,
+      signedAssertionsRequired: true,
+      signedResponseRequired: o.requireSignedResponse ?? true,
+      idpInitiatedAllowed: o.allowIdpInitiated === true,
+      signsRequests: o.signing !== undefined,
+      replayStore: this.#store.constructor.name,
+    };
   }
 
   /** This SP's metadata XML (entityID, ACS, SLO, signing certificate), for the IdP's administrator. */

@@ -199,6 +199,29 @@ describeWithSlapd('LDAP sign-in against a real OpenLDAP (slapd started by the te
     );
   });
 
+  it('describes its configuration for compliance evidence (transport, guard, groups)', () => {
+    expect(ldap().describe()).toEqual({
+      method: 'ldap',
+      provider: 'corp-ldap',
+      transport: 'plaintext',
+      bruteForceGuarded: false,
+      groups: 'memberOf',
+      poolSize: 4,
+    });
+    const strict = ldap({
+      startTls: true,
+      tls: { ca: slapd.ca },
+      bruteForce: new BruteForceGuard(),
+      activeDirectory: true,
+    });
+    expect(strict.describe()).toMatchObject({
+      transport: 'starttls',
+      bruteForceGuarded: true,
+      groups: 'in-chain',
+    });
+    expect(JSON.stringify(strict.describe())).not.toContain(LDAP_SERVICE.password);
+  });
+
   it('validates its options at construction', () => {
     expect(() => ldap({ url: 'http://x' })).toThrow(/ldap:\/\/ or ldaps:\/\//);
     expect(() => ldap({ searchFilter: '(uid=alice)' })).toThrow(/\{\{username\}\}/);

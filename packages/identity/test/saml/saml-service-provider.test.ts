@@ -128,6 +128,20 @@ describe('SAML service provider against a running test IdP', () => {
     expect(xml).toContain(signing.certificate.split('\n')[1]!.slice(0, 40));
   });
 
+  it('describes its configuration for compliance evidence', () => {
+    expect(sp({ allowIdpInitiated: true }).describe()).toEqual({
+      method: 'saml',
+      provider: 'corp-saml',
+      entityId: SP,
+      idpEntityId: idp.entityId,
+      signedAssertionsRequired: true,
+      signedResponseRequired: true,
+      idpInitiatedAllowed: true,
+      signsRequests: false,
+      replayStore: 'MemorySamlReplayStore',
+    });
+  });
+
   it('refuses a replayed response (the request id and the assertion id are spent)', async () => {
     const provider = sp();
     const fields = await loginForm(provider);
