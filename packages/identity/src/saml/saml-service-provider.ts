@@ -253,7 +253,7 @@ export class SamlServiceProvider {
 
   /** The IdP URL to redirect the browser to (an AuthnRequest whose id is remembered in the store). */
   loginUrl(relayState = ''): Promise<string> {
-    return this.#saml.getAuthorizeUrlAsync(relayState, undefined, {});
+    return this.#withStore(() => this.#saml.getAuthorizeUrlAsync(relayState, undefined, {}));
   }
 
   /**
@@ -362,7 +362,10 @@ export class SamlServiceProvider {
       ASSERTION_TTL_MIN_MS,
       (o.requestTtlMs ?? 10 * 60_000) + (o.clockSkewMs ?? 30_000),
     );
-    if (!(await this.#store.claim(`assertion:${o.idp.entityId}:${facts.id}`, assertionTtl))) {
+    const first = await this.#withStore(() =>
+      this.#store.claim(`assertion:${o.idp.entityId}:${facts.id}`, assertionTtl),
+    );
+    if (!first) {
       throw refused(this.#provider, 'replayed');
     }
     const attributes = (profile.attributes ?? {}) as Record<string, unknown>;
@@ -389,6 +392,20 @@ export class SamlServiceProvider {
       attributes,
       factors,
     };
+  }
+
+  /** A replay store failure refuses the sign-in (fail closed) as a 503 that names no server. */
+  async #withStore<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof BulwarkIdentityError) throw error;
+      throw new BulwarkIdentityError(
+        ErrorCodes.SIGNIN_PROVIDER_UNAVAILABLE,
+        'The SAML request and replay store is not reachable.',
+        { provider: this.#provider },
+      );
+    }
   }
 
   /** node-saml checked InResponseTo against the store when the response carried one. */

@@ -5,6 +5,7 @@ import {
   MemorySamlReplayStore,
   RedisSamlReplayStore,
   SamlServiceProvider,
+  type SamlReplayStore,
   type SamlServiceProviderOptions,
 } from '@bulwark/identity/saml';
 import Redis from 'ioredis';
@@ -436,6 +437,25 @@ describeWithService('redis', 'SAML replay across two SP instances sharing Redis'
     const xml = buildResponse(spec(undefined));
     const outcomes = await Promise.allSettled([one.acs(post(xml)), two.acs(post(xml))]);
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+  });
+});
+
+describe('SAML replay store outage', () => {
+  it('fails closed with ERR_SIGNIN_PROVIDER_UNAVAILABLE when the store is down', async () => {
+    const down: SamlReplayStore = {
+      put: () => Promise.reject(new Error('ECONNREFUSED 10.0.0.7:6379')),
+      get: () => Promise.reject(new Error('ECONNREFUSED 10.0.0.7:6379')),
+      take: () => Promise.reject(new Error('ECONNREFUSED 10.0.0.7:6379')),
+      claim: () => Promise.reject(new Error('ECONNREFUSED 10.0.0.7:6379')),
+    };
+    const login = await sp({ store: down })
+      .loginUrl()
+      .catch((e: unknown) => e);
+    expect((login as BulwarkIdentityError).code).toBe(ErrorCodes.SIGNIN_PROVIDER_UNAVAILABLE);
+    expect((login as Error).message).not.toContain('10.0.0.7');
+    const open = sp({ store: down, allowIdpInitiated: true });
+    const acs = await open.acs(post(buildResponse(spec(undefined)))).catch((e: unknown) => e);
+    expect((acs as BulwarkIdentityError).code).toBe(ErrorCodes.SIGNIN_PROVIDER_UNAVAILABLE);
   });
 });
 
