@@ -5,8 +5,9 @@
  * replayed or wrapped SAML responses, open redirects through RelayState) are refused.
  */
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
-import { BruteForceGuard } from '@bulwark/core';
+import { AuditLog, BruteForceGuard, MemoryAuditStore } from '@bulwark/core';
 import {
+  audit,
   ldapRouter as expressLdapRouter,
   samlRouter as expressSamlRouter,
   problemDetails,
@@ -109,6 +110,24 @@ describeWithSlapd('LDAP sign-in routers over HTTP (Express and Koa, real slapd)'
       expectProblem(res, 401, 'signin-failed');
       expect(JSON.stringify(res.body)).not.toContain('password');
     }
+  });
+
+  it('Express: the request audit event carries the refusal reason the body does not', async () => {
+    const log = await AuditLog.open({ store: new MemoryAuditStore() });
+    const auditing = audit({ log });
+    const app = express();
+    app.use(auditing);
+    app.use('/auth/ldap', expressLdapRouter({ ldap: ldap(), onSignIn: () => undefined }));
+    const res = await request(app)
+      .post('/auth/ldap/login')
+      .send({ username: 'carol', password: 'carol-password' });
+    expectProblem(res, 401, 'signin-failed');
+    expect(JSON.stringify(res.body)).not.toContain('account_disabled');
+    await auditing.close(); // hands the pending request event to the log
+    await log.flush();
+    const { entries } = await log.query({});
+    expect(entries.map((e) => e.details?.errorReason)).toContain('account_disabled');
+    await log.close();
   });
 
   it('Express: answers 429 with Retry-After once the account is locked out', async () => {
