@@ -3,6 +3,7 @@ import {
   BulwarkIdentityError,
   ErrorCodes,
   type AuthenticationFactor,
+  type BruteForceGuard,
   type HttpPrincipal,
   type SignInIdentity,
 } from '@bulwark/core';
@@ -13,6 +14,7 @@ import {
   type Profile,
   type SamlConfig,
 } from '@node-saml/node-saml';
+import { lockedOut } from '@bulwark/core/http';
 import type { SignInMapper, SignInRequestContext } from '../sign-in';
 import { assertionFacts, rawResponseFacts } from './response-checks';
 import { MemorySamlReplayStore, type SamlReplayStore } from './saml-replay-store';
@@ -64,6 +66,11 @@ export interface SamlServiceProviderOptions {
   readonly requestTtlMs?: number;
   /** Maps the identity to a principal, provisions, audits. */
   readonly mapper: SignInMapper;
+  /**
+   * Counts refused responses per client IP (each costs a signature check) and answers 429 while
+   * the IP is locked out. Recommended on a public ACS.
+   */
+  readonly bruteForce?: BruteForceGuard;
 }
 
 /** The service provider's configuration as compliance evidence (no keys). */
@@ -76,6 +83,7 @@ export interface SamlServiceProviderDescription {
   readonly signedResponseRequired: boolean;
   readonly idpInitiatedAllowed: boolean;
   readonly signsRequests: boolean;
+  readonly bruteForceGuarded: boolean;
   /** The replay store's class name (`MemorySamlReplayStore` holds for one instance only). */
   readonly replayStore: string;
 }
@@ -97,6 +105,8 @@ export interface SamlSessionRef {
 }
 
 const ASSERTION_TTL_MIN_MS = 5 * 60_000;
+/** Base64 of a 256 KiB response: real ones are a few KiB (a large attribute set stays far below). */
+const MAX_RESPONSE_CHARS = 350_000;
 
 function url(value: unknown, path: string): string {
   if (typeof value !== 'string' || !/^https?:\/\/[^\s]+$/i.test(value)) {
@@ -242,6 +252,7 @@ export class SamlServiceProvider {
       signedResponseRequired: o.requireSignedResponse ?? true,
       idpInitiatedAllowed: o.allowIdpInitiated === true,
       signsRequests: o.signing !== undefined,
+      bruteForceGuarded: o.bruteForce !== undefined,
       replayStore: this.#store.constructor.name,
     };
   }
@@ -261,47 +272,65 @@ export class SamlServiceProvider {
    * returns the principal. Any refusal throws `ERR_SIGNIN_FAILED` with `details.reason`
    * (`bad_signature`, `unknown_request`, `unsolicited`, `replayed`, `wrong_destination`,
    * `wrong_recipient`, `wrong_audience`, `expired`, `wrong_issuer`, `weak_algorithm`,
-   * `idp_error`, `invalid_response`).
+   * `idp_error`, `invalid_response`); an IP locked out by `bruteForce` the 429
+   * `ERR_HTTP_TOO_MANY_REQUESTS`.
    */
   async acs(body: unknown, request: SignInRequestContext = {}): Promise<SamlSignIn> {
+    const guard = this.#options.bruteForce;
+    const reserved =
+      guard === undefined || request.ip === undefined ? undefined : await guard.reserve({ ip: request.ip });
+    if (reserved !== undefined && !reserved.allowed) {
+      await this.#options.mapper.fail(this.#provider, 'saml', 'locked_out', request);
+      throw lockedOut(reserved);
+    }
+    const reservation = reserved?.reservation;
+    let result: SamlSignIn;
+    try {
+      result = await this.#consume(body, request);
+    } catch (error) {
+      if (error instanceof BulwarkIdentityError && error.code === ErrorCodes.SIGNIN_FAILED) {
+        await reservation?.fail();
+        await this.#options.mapper.fail(this.#provider, 'saml', String(error.details?.reason), request);
+      } else await reservation?.release();
+      throw error;
+    }
+    await reservation?.succeed();
+    return result;
+  }
+
+  async #consume(body: unknown, request: SignInRequestContext): Promise<SamlSignIn> {
     const form = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     const encoded = form.SAMLResponse;
     const relayState = typeof form.RelayState === 'string' ? form.RelayState : undefined;
-    try {
-      if (typeof encoded !== 'string' || encoded.length === 0 || encoded.length > 1_000_000) {
-        throw refused(this.#provider, 'invalid_response');
-      }
-      const xml = Buffer.from(encoded, 'base64').toString('utf8');
-      const raw = rawResponseFacts(xml);
-      if (raw.hasDoctype) throw refused(this.#provider, 'invalid_response');
-      if (!raw.algorithmsAllowed) throw refused(this.#provider, 'weak_algorithm');
-      // SAML core §3.2.2: a Destination must match where the response arrived; Bulwark also
-      // requires one (SAML2int), so a response for another endpoint cannot be replayed here.
-      if (raw.destination !== this.#options.acsUrl) throw refused(this.#provider, 'wrong_destination');
-      let profile: Profile | null;
-      try {
-        ({ profile } = await this.#saml.validatePostResponseAsync({ SAMLResponse: encoded }));
-      } catch (error) {
-        throw refused(this.#provider, reasonOf(error));
-      }
-      if (profile === null) throw refused(this.#provider, 'invalid_response');
-      const identity = await this.#identityOf(profile);
-      const principal = await this.#options.mapper.complete(identity, request);
-      return {
-        principal,
-        ...(relayState !== undefined ? { relayState } : {}),
-        session: {
-          nameId: profile.nameID,
-          nameIdFormat: profile.nameIDFormat,
-          ...(profile.sessionIndex !== undefined ? { sessionIndex: profile.sessionIndex } : {}),
-        },
-      };
-    } catch (error) {
-      if (error instanceof BulwarkIdentityError && error.code === ErrorCodes.SIGNIN_FAILED) {
-        await this.#options.mapper.fail(this.#provider, 'saml', String(error.details?.reason), request);
-      }
-      throw error;
+    if (typeof encoded !== 'string' || encoded.length === 0 || encoded.length > MAX_RESPONSE_CHARS) {
+      throw refused(this.#provider, 'invalid_response');
     }
+    // The cheap checks first: signature verification costs tens of milliseconds of CPU.
+    const xml = Buffer.from(encoded, 'base64').toString('utf8');
+    const raw = rawResponseFacts(xml);
+    if (raw.hasDoctype) throw refused(this.#provider, 'invalid_response');
+    if (!raw.algorithmsAllowed) throw refused(this.#provider, 'weak_algorithm');
+    // SAML core §3.2.2: a Destination must match where the response arrived; Bulwark also
+    // requires one (SAML2int), so a response for another endpoint cannot be replayed here.
+    if (raw.destination !== this.#options.acsUrl) throw refused(this.#provider, 'wrong_destination');
+    let profile: Profile | null;
+    try {
+      ({ profile } = await this.#saml.validatePostResponseAsync({ SAMLResponse: encoded }));
+    } catch (error) {
+      throw refused(this.#provider, reasonOf(error));
+    }
+    if (profile === null) throw refused(this.#provider, 'invalid_response');
+    const identity = await this.#identityOf(profile);
+    const principal = await this.#options.mapper.complete(identity, request);
+    return {
+      principal,
+      ...(relayState !== undefined ? { relayState } : {}),
+      session: {
+        nameId: profile.nameID,
+        nameIdFormat: profile.nameIDFormat,
+        ...(profile.sessionIndex !== undefined ? { sessionIndex: profile.sessionIndex } : {}),
+      },
+    };
   }
 
   /** The IdP URL that ends the user's IdP session (SP-initiated single logout, HTTP-Redirect). */

@@ -1,5 +1,11 @@
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
-import { BulwarkIdentityError, ErrorCodes, type AuditEvent } from '@bulwark/core';
+import {
+  BruteForceGuard,
+  BulwarkHttpError,
+  BulwarkIdentityError,
+  ErrorCodes,
+  type AuditEvent,
+} from '@bulwark/core';
 import { SignInMapper } from '@bulwark/identity';
 import {
   MemorySamlReplayStore,
@@ -139,8 +145,27 @@ describe('SAML service provider against a running test IdP', () => {
       signedResponseRequired: true,
       idpInitiatedAllowed: true,
       signsRequests: false,
+      bruteForceGuarded: false,
       replayStore: 'MemorySamlReplayStore',
     });
+  });
+
+  it('locks out an IP that keeps posting refused responses (429), other IPs unaffected', async () => {
+    const guard = new BruteForceGuard({
+      ip: { maxFailures: 2, windowSec: 600, lockoutSec: 600 },
+      account: false,
+      ipAccount: false,
+    });
+    const provider = sp({ bruteForce: guard });
+    const forged = post(buildResponse(spec(undefined, { key: otherKey })));
+    for (let i = 0; i < 2; i++) await reason(provider.acs(forged, { ip: '198.51.100.7' }));
+    const locked = await provider
+      .acs(await loginForm(provider), { ip: '198.51.100.7' })
+      .catch((e: unknown) => e);
+    expect((locked as BulwarkHttpError).code).toBe(ErrorCodes.HTTP_TOO_MANY_REQUESTS);
+    expect((await provider.acs(await loginForm(provider), { ip: '198.51.100.8' })).principal.roles).toEqual([
+      'hr',
+    ]);
   });
 
   it('refuses a replayed response (the request id and the assertion id are spent)', async () => {
