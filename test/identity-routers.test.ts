@@ -21,7 +21,7 @@ import express from 'express';
 import Koa from 'koa';
 import request from 'supertest';
 import { describeWithSlapd, LDAP_SERVICE, LDAP_SUFFIX, TestSlapd } from './support/slapd';
-import { parseForm, TestIdp } from './support/saml/test-idp';
+import { buildLogoutRequest, generateKeyPair, parseForm, TestIdp } from './support/saml/test-idp';
 
 const HR = `cn=hr,ou=groups,${LDAP_SUFFIX}`;
 
@@ -226,6 +226,9 @@ describe('SAML sign-in routers over HTTP (Express and Koa, test IdP)', () => {
         onSignOut: ({ res }) => {
           res.clearCookie('session');
         },
+        onIdpLogout: (session) => {
+          for (const [id, s] of sessions) if (s.nameId === session.nameId) sessions.delete(id);
+        },
       }),
     );
     app.use(problemDetails());
@@ -307,6 +310,43 @@ describe('SAML sign-in routers over HTTP (Express and Koa, test IdP)', () => {
     expect(done.status).toBe(303);
     expect(done.headers.location).toBe('/bye');
     expect(String(done.headers['set-cookie'])).toMatch(/session=;/);
+  });
+
+  it('Express: IdP-initiated logout ends the sessions of that NameID and answers the IdP', async () => {
+    const agent = request.agent(expressApp());
+    await agent
+      .post('/auth/saml/acs')
+      .type('form')
+      .send(await throughIdp(agent, '/'));
+    expect(sessions.size).toBe(1);
+    const logoutRequest = buildLogoutRequest({
+      issuer: idp.entityId,
+      destination: `${BASE}/auth/saml/logout`,
+      nameId: 'alice@bulwark.test',
+      key: idp.key,
+    });
+    // A cross-site POST from the IdP: no session cookie comes with it.
+    const res = await request(expressApp())
+      .post('/auth/saml/logout')
+      .type('form')
+      .send({ SAMLRequest: Buffer.from(logoutRequest).toString('base64') });
+    expect(res.status).toBe(302);
+    expect(res.headers.location.startsWith(idp.sloUrl)).toBe(true);
+    expect(sessions.size).toBe(0);
+    const forged = buildLogoutRequest({
+      issuer: idp.entityId,
+      destination: `${BASE}/auth/saml/logout`,
+      nameId: 'bob@bulwark.test',
+      key: generateKeyPair('attacker'),
+    });
+    expectProblem(
+      await request(expressApp())
+        .post('/auth/saml/logout')
+        .type('form')
+        .send({ SAMLRequest: Buffer.from(forged).toString('base64') }),
+      401,
+      'signin-failed',
+    );
   });
 
   it('Koa: SP-initiated login and a refused replay', async () => {

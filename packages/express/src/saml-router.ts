@@ -21,6 +21,7 @@ export interface SamlSignInProvider {
   ): Promise<{ principal: HttpPrincipal; relayState?: string; session: SamlSessionInfo }>;
   logoutUrl(session: SamlSessionInfo, relayState?: string): Promise<string>;
   logoutResponse(body: unknown): Promise<void>;
+  logoutRequest(body: unknown): Promise<{ session: SamlSessionInfo; responseUrl: string }>;
 }
 
 export interface SamlRouterOptions {
@@ -37,12 +38,19 @@ export interface SamlRouterOptions {
   readonly sessionOf?: (req: Request) => SamlSessionInfo | undefined;
   /** Called when the IdP confirmed the logout (end the app's session here). */
   readonly onSignOut?: (context: { req: Request; res: Response }) => unknown;
+  /**
+   * IdP-initiated single logout: end every app session of this NameID / SessionIndex (found
+   * server-side: the IdP's cross-site POST may come without the session cookie). Without it, the
+   * IdP's LogoutRequests are not accepted.
+   */
+  readonly onIdpLogout?: (session: SamlSessionInfo, context: { req: Request; res: Response }) => unknown;
 }
 
 /**
  * SAML 2.0 endpoints: `GET /metadata` (SP metadata XML), `GET /login?relayState=/path` (redirect
  * to the IdP), `POST /acs` (the IdP's response; `onSignIn` issues the session), `GET /logout`
- * (SP-initiated single logout, with `sessionOf`) and `POST /logout` (the IdP's LogoutResponse).
+ * (SP-initiated single logout, with `sessionOf`) and `POST /logout` (the IdP's LogoutResponse, or
+ * its LogoutRequest with `onIdpLogout`).
  * Refusals answer problem+json (401 `ERR_SIGNIN_FAILED`): `app.use('/auth/saml', samlRouter(...))`.
  */
 export function samlRouter(options: SamlRouterOptions): Router {
@@ -52,9 +60,9 @@ export function samlRouter(options: SamlRouterOptions): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '1mb' });
   const handle =
-    (work: (req: Request, res: Response) => Promise<void>) =>
-    (req: Request, res: Response): void => {
-      work(req, res).catch((error: unknown) => sendProblem(req, res, error));
+    (work: (req: Request, res: Response, next: () => void) => Promise<void>) =>
+    (req: Request, res: Response, next: () => void): void => {
+      work(req, res, next).catch((error: unknown) => sendProblem(req, res, error));
     };
 
   router.get('/metadata', (_req, res) => {
@@ -95,7 +103,14 @@ export function samlRouter(options: SamlRouterOptions): Router {
   router.post(
     '/logout',
     form,
-    handle(async (req, res) => {
+    handle(async (req, res, next) => {
+      if (typeof (req.body as { SAMLRequest?: unknown }).SAMLRequest === 'string') {
+        if (options.onIdpLogout === undefined) return next?.();
+        const { session, responseUrl } = await options.saml.logoutRequest(req.body);
+        await options.onIdpLogout(session, { req, res });
+        if (!res.headersSent) res.redirect(302, responseUrl);
+        return;
+      }
       await options.saml.logoutResponse(req.body);
       await options.onSignOut?.({ req, res });
       if (!res.headersSent)

@@ -1,4 +1,4 @@
-import type { HttpPrincipal } from '@bulwark/core';
+import { BulwarkHttpError, ErrorCodes, type HttpPrincipal } from '@bulwark/core';
 import { safeRedirectPath } from '@bulwark/core/http';
 import type { Context, Middleware } from 'koa';
 import { routerPrefix, signInRequest } from './ldap-router';
@@ -22,6 +22,7 @@ export interface SamlSignInProvider {
   ): Promise<{ principal: HttpPrincipal; relayState?: string; session: SamlSessionInfo }>;
   logoutUrl(session: SamlSessionInfo, relayState?: string): Promise<string>;
   logoutResponse(body: unknown): Promise<void>;
+  logoutRequest(body: unknown): Promise<{ session: SamlSessionInfo; responseUrl: string }>;
 }
 
 export interface SamlRouterOptions {
@@ -35,6 +36,8 @@ export interface SamlRouterOptions {
   readonly sessionOf?: (ctx: Context) => SamlSessionInfo | undefined;
   /** Called when the IdP confirmed the logout. */
   readonly onSignOut?: (context: { ctx: Context }) => unknown;
+  /** IdP-initiated single logout: end the app sessions of this NameID / SessionIndex (see @bulwark/express). */
+  readonly onIdpLogout?: (session: SamlSessionInfo, context: { ctx: Context }) => unknown;
   /** Mount path. Default `/auth/saml`. */
   readonly prefix?: string;
 }
@@ -78,6 +81,15 @@ export function samlRouter(options: SamlRouterOptions): Middleware {
       ctx.redirect(await options.saml.logoutUrl(session, safeRedirectPath(ctx.query.relayState)));
     },
     'POST /logout': async (ctx) => {
+      if (typeof body(ctx).SAMLRequest === 'string') {
+        if (options.onIdpLogout === undefined) {
+          throw new BulwarkHttpError(ErrorCodes.HTTP_NOT_FOUND, 404, 'No resource at this URL.');
+        }
+        const { session, responseUrl } = await options.saml.logoutRequest(body(ctx));
+        await options.onIdpLogout(session, { ctx });
+        if (ctx.body === undefined || ctx.body === null) ctx.redirect(responseUrl);
+        return;
+      }
       await options.saml.logoutResponse(body(ctx));
       await options.onSignOut?.({ ctx });
       if (ctx.body === undefined || ctx.body === null) {

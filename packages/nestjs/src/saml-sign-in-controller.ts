@@ -1,5 +1,6 @@
 import {
   Body,
+  NotFoundException,
   Controller,
   Get,
   Header,
@@ -71,6 +72,12 @@ export class SamlSignInController {
     @Req() req: unknown,
     @Res({ passthrough: true }) res: unknown,
   ): Promise<RedirectTo> {
+    if (typeof (body as { SAMLRequest?: unknown } | null)?.SAMLRequest === 'string') {
+      if (this.options.onIdpLogout === undefined) throw new NotFoundException();
+      const { session, responseUrl } = await this.options.saml.logoutRequest(body);
+      await this.options.onIdpLogout(session, { req, res });
+      return { url: responseUrl, statusCode: 302 };
+    }
     await this.options.saml.logoutResponse(body);
     await this.options.onSignOut?.({ req, res });
     const relayState = (typeof body === 'object' && body !== null ? body : {}) as { RelayState?: unknown };

@@ -20,6 +20,7 @@ export interface SamlSignInProvider {
   ): Promise<{ principal: HttpPrincipal; relayState?: string; session: SamlSessionInfo }>;
   logoutUrl(session: SamlSessionInfo, relayState?: string): Promise<string>;
   logoutResponse(body: unknown): Promise<void>;
+  logoutRequest(body: unknown): Promise<{ session: SamlSessionInfo; responseUrl: string }>;
 }
 
 export interface SamlSignInOptions {
@@ -33,4 +34,6 @@ export interface SamlSignInOptions {
   readonly sessionOf?: (req: unknown) => SamlSessionInfo | undefined;
   /** Called when the IdP confirmed the logout. */
   readonly onSignOut?: (context: { req: unknown; res: unknown }) => unknown;
+  /** IdP-initiated single logout: end the app sessions of this NameID / SessionIndex (see @bulwark/express). */
+  readonly onIdpLogout?: (session: SamlSessionInfo, context: { req: unknown; res: unknown }) => unknown;
 }

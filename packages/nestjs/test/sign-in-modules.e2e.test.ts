@@ -9,7 +9,7 @@ import { SamlServiceProvider } from '@bulwark/identity/saml';
 import { BulwarkModule, LdapSignInModule, SamlSignInModule } from '../src';
 import { memoryAuditLog, tokenService } from './support/fixtures';
 import { describeWithSlapd, LDAP_SERVICE, LDAP_SUFFIX, TestSlapd } from '../../../test/support/slapd';
-import { parseForm, TestIdp } from '../../../test/support/saml/test-idp';
+import { buildLogoutRequest, parseForm, TestIdp } from '../../../test/support/saml/test-idp';
 
 async function nestApp(imports: unknown[]): Promise<INestApplication> {
   @Module({ imports: imports as never[] })
@@ -83,6 +83,7 @@ describe('SamlSignInModule over HTTP (test IdP)', () => {
   let app: INestApplication;
   let log: AuditLog;
   const signedIn: string[] = [];
+  const loggedOut: string[] = [];
 
   beforeAll(async () => {
     idp = await TestIdp.start();
@@ -91,7 +92,13 @@ describe('SamlSignInModule over HTTP (test IdP)', () => {
     const saml = new SamlServiceProvider({
       entityId: `${BASE}/saml`,
       acsUrl: `${BASE}/auth/saml/acs`,
-      idp: { entityId: idp.entityId, ssoUrl: idp.ssoUrl, certificates: [idp.key.certificate] },
+      logoutUrl: `${BASE}/auth/saml/logout`,
+      idp: {
+        entityId: idp.entityId,
+        ssoUrl: idp.ssoUrl,
+        sloUrl: idp.sloUrl,
+        certificates: [idp.key.certificate],
+      },
       mapper: new SignInMapper({ roles: { staff: ['staff'] }, audit: log }),
     });
     app = await nestApp([
@@ -100,6 +107,9 @@ describe('SamlSignInModule over HTTP (test IdP)', () => {
         saml,
         onSignIn: (principal) => {
           signedIn.push(principal.id);
+        },
+        onIdpLogout: (session) => {
+          loggedOut.push(session.nameId);
         },
       }),
     ]);
@@ -123,6 +133,25 @@ describe('SamlSignInModule over HTTP (test IdP)', () => {
     const replay = await request(server).post('/auth/saml/acs').type('form').send(fields);
     expect(replay.status).toBe(401);
     expect(replay.body.type).toMatch(/signin-failed$/);
+  });
+
+  it('accepts the signed LogoutRequest of the IdP once and answers with a LogoutResponse redirect', async () => {
+    const body = {
+      SAMLRequest: Buffer.from(
+        buildLogoutRequest({
+          issuer: idp.entityId,
+          destination: `${BASE}/auth/saml/logout`,
+          nameId: 'alice@bulwark.test',
+          key: idp.key,
+        }),
+      ).toString('base64'),
+    };
+    const res = await request(app.getHttpServer()).post('/auth/saml/logout').type('form').send(body);
+    expect(res.status).toBe(302);
+    expect(res.headers.location.startsWith(idp.sloUrl)).toBe(true);
+    expect(loggedOut).toEqual(['alice@bulwark.test']);
+    const replay = await request(app.getHttpServer()).post('/auth/saml/logout').type('form').send(body);
+    expect(replay.status).toBe(401);
   });
 
   it('redirects an off-site RelayState to /', async () => {

@@ -161,6 +161,28 @@ export function buildLogoutResponse(spec: {
   return signElement(xml, id, 'LogoutResponse', spec.key);
 }
 
+/** A signed LogoutRequest (HTTP-POST binding) for `nameId`, as an IdP starts single logout. */
+export function buildLogoutRequest(spec: {
+  issuer: string;
+  destination: string;
+  nameId: string;
+  sessionIndex?: string;
+  key: KeyPair;
+  id?: string;
+}): string {
+  const id = spec.id ?? `_q${randomUUID()}`;
+  const now = new Date();
+  const xml =
+    `<samlp:LogoutRequest xmlns:samlp="${SAMLP}" xmlns:saml="${SAML}" ID="${id}" Version="2.0" IssueInstant="${now.toISOString()}" Destination="${escapeXml(spec.destination)}" NotOnOrAfter="${new Date(now.getTime() + 300_000).toISOString()}">` +
+    `<saml:Issuer>${escapeXml(spec.issuer)}</saml:Issuer>` +
+    `<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${escapeXml(spec.nameId)}</saml:NameID>` +
+    (spec.sessionIndex !== undefined
+      ? `<samlp:SessionIndex>${escapeXml(spec.sessionIndex)}</samlp:SessionIndex>`
+      : '') +
+    `</samlp:LogoutRequest>`;
+  return signElement(xml, id, 'LogoutRequest', spec.key);
+}
+
 /** Reads an HTTP-Redirect binding message (deflated, base64) from a URL's SAMLRequest. */
 export function redirectMessage(url: string): string {
   const encoded = new URL(url).searchParams.get('SAMLRequest');

@@ -377,6 +377,53 @@ export class SamlServiceProvider {
     }
   }
 
+  /**
+   * IdP-initiated single logout: checks the IdP's signed HTTP-POST LogoutRequest (signature,
+   * Issuer, Destination = `logoutUrl`, time window, each request once) and returns the session to
+   * end (by NameID and SessionIndex: the browser's cookies may not come with a cross-site POST) and
+   * the IdP URL carrying our LogoutResponse. Refusals throw `ERR_SIGNIN_FAILED`.
+   */
+  async logoutRequest(body: unknown): Promise<{ session: SamlSessionRef; responseUrl: string }> {
+    const o = this.#options;
+    if (o.idp.sloUrl === undefined) {
+      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'saml.idp.sloUrl is needed for single logout', {
+        path: 'saml.idp.sloUrl',
+      });
+    }
+    const form = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const encoded = form.SAMLRequest;
+    if (typeof encoded !== 'string' || encoded.length === 0 || encoded.length > MAX_RESPONSE_CHARS) {
+      throw refused(this.#provider, 'invalid_request');
+    }
+    const raw = rawResponseFacts(Buffer.from(encoded, 'base64').toString('utf8'));
+    if (raw.hasDoctype) throw refused(this.#provider, 'invalid_request');
+    if (!raw.algorithmsAllowed) throw refused(this.#provider, 'weak_algorithm');
+    if (raw.destination !== o.logoutUrl) throw refused(this.#provider, 'wrong_destination');
+    let profile: Profile | null;
+    try {
+      ({ profile } = await this.#saml.validatePostRequestAsync({ SAMLRequest: encoded }));
+    } catch (error) {
+      throw refused(this.#provider, reasonOf(error));
+    }
+    if (profile === null || typeof profile.ID !== 'string' || profile.issuer !== o.idp.entityId) {
+      throw refused(this.#provider, 'invalid_request');
+    }
+    const requestId = profile.ID;
+    const first = await this.#withStore(() =>
+      this.#store.claim(`logout:${o.idp.entityId}:${requestId}`, o.requestTtlMs ?? 10 * 60_000),
+    );
+    if (!first) throw refused(this.#provider, 'replayed');
+    const relayState = typeof form.RelayState === 'string' ? form.RelayState : '';
+    return {
+      session: {
+        nameId: profile.nameID,
+        nameIdFormat: profile.nameIDFormat,
+        ...(profile.sessionIndex !== undefined ? { sessionIndex: profile.sessionIndex } : {}),
+      },
+      responseUrl: await this.#saml.getLogoutResponseUrlAsync(profile, relayState, {}, true),
+    };
+  }
+
   async #identityOf(profile: Profile): Promise<SignInIdentity> {
     const o = this.#options;
     const facts = assertionFacts(profile.getAssertion?.());

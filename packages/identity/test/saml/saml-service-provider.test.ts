@@ -17,6 +17,7 @@ import {
 import Redis from 'ioredis';
 import { describeWithService, SERVICE_URLS } from '../../../../test/support/services';
 import {
+  buildLogoutRequest,
   buildResponse,
   generateKeyPair,
   parseForm,
@@ -272,6 +273,50 @@ describe('SAML service provider against a running test IdP', () => {
 });
 
 /** XML signature wrapping (Somorovsky et al., "On Breaking SAML", 2012), variants 1 to 8. */
+describe('IdP-initiated single logout', () => {
+  const request = (
+    overrides: { key?: KeyPair; destination?: string; issuer?: string } = {},
+  ): { SAMLRequest: string } => ({
+    SAMLRequest: Buffer.from(
+      buildLogoutRequest({
+        issuer: overrides.issuer ?? idp.entityId,
+        destination: overrides.destination ?? SLO,
+        nameId: 'alice@bulwark.test',
+        sessionIndex: '_s1',
+        key: overrides.key ?? idp.key,
+      }),
+    ).toString('base64'),
+  });
+
+  it('returns the session to end and the IdP URL with our LogoutResponse, once per request', async () => {
+    const provider = sp();
+    const body = request();
+    const { session, responseUrl } = await provider.logoutRequest(body);
+    expect(session).toEqual({
+      nameId: 'alice@bulwark.test',
+      nameIdFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+      sessionIndex: '_s1',
+    });
+    expect(responseUrl.startsWith(idp.sloUrl)).toBe(true);
+    expect(redirectMessage(responseUrl.replace('SAMLResponse=', 'SAMLRequest='))).toMatch(
+      /<samlp:LogoutResponse[^>]*InResponseTo="_q/,
+    );
+    expect(await reason(provider.logoutRequest(body))).toBe('replayed');
+  });
+
+  it('refuses a LogoutRequest signed by another key, for another endpoint or from another issuer', async () => {
+    const provider = sp();
+    expect(await reason(provider.logoutRequest(request({ key: otherKey })))).toBe('bad_signature');
+    expect(await reason(provider.logoutRequest(request({ destination: 'https://other.example/slo' })))).toBe(
+      'wrong_destination',
+    );
+    expect(await reason(provider.logoutRequest(request({ issuer: 'https://evil.example/idp' })))).toMatch(
+      /wrong_issuer|invalid_request/,
+    );
+    expect(await reason(provider.logoutRequest({}))).toBe('invalid_request');
+  });
+});
+
 describe('SAML service provider against XML signature wrapping', () => {
   const NS_SAML = 'urn:oasis:names:tc:SAML:2.0:assertion';
   const NS_DSIG = 'http://www.w3.org/2000/09/xmldsig#';
