@@ -169,6 +169,30 @@ describe('SAML service provider against a running test IdP', () => {
     ]);
   });
 
+  it('records the IdP-reported second factor from AuthnContextClassRef when configured', async () => {
+    const ppt = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
+    const plain = sp();
+    expect((await plain.acs(await loginForm(plain))).principal.authentication?.factors).toEqual([
+      'federated',
+    ]);
+    const strict = sp({ mfaContexts: [ppt] });
+    expect((await strict.acs(await loginForm(strict))).principal.authentication?.factors).toEqual([
+      'federated',
+      'mfa',
+    ]);
+  });
+
+  it('signs its AuthnRequests (HTTP-Redirect SigAlg RSA-SHA256) when given a key', async () => {
+    const signing = generateKeyPair('sp-signing');
+    const url = new URL(
+      await sp({ signing: { privateKey: signing.privateKey, certificate: signing.certificate } }).loginUrl(
+        '/x',
+      ),
+    );
+    expect(url.searchParams.get('SigAlg')).toBe('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+    expect(url.searchParams.get('Signature')).toMatch(/^[A-Za-z0-9+/=]{100,}$/);
+  });
+
   it('refuses a replayed response (the request id and the assertion id are spent)', async () => {
     const provider = sp();
     const fields = await loginForm(provider);
