@@ -203,12 +203,14 @@ export class LdapAuthenticator {
       throw lockedOut(reserved);
     }
     const reservation = reserved?.reservation;
+    const progress = { passwordSent: false };
     let identity: SignInIdentity;
     try {
-      identity = await this.#verify(username, password);
+      identity = await this.#verify(username, password, progress);
     } catch (error) {
       if (!(error instanceof BulwarkIdentityError)) {
-        await reservation?.release();
+        // Once the password went to the directory the attempt counts, whatever the answer.
+        await (progress.passwordSent ? reservation?.fail() : reservation?.release());
         await this.#options.mapper.fail(this.#provider, 'ldap', 'provider_unavailable', request, username);
         // The directory's own message can name servers and DNs: it stays out of the error.
         throw new BulwarkIdentityError(
@@ -256,7 +258,11 @@ export class LdapAuthenticator {
     await Promise.all([this.#service.close(), this.#binds.close()]);
   }
 
-  async #verify(username: string, password: string): Promise<SignInIdentity> {
+  async #verify(
+    username: string,
+    password: string,
+    progress: { passwordSent: boolean },
+  ): Promise<SignInIdentity> {
     const filter = fillTemplate(this.#filter, { username }, escapeFilterValue);
     const wanted = [...new Set([...this.#attributes, 'memberOf', 'pwdAccountLockedTime'])];
     const entries = await this.#service.use(async (client) => {
@@ -271,6 +277,7 @@ export class LdapAuthenticator {
     // Zero or several entries: the same refusal as a wrong password (no account enumeration).
     if (entries.length !== 1) throw refused(this.#provider, 'invalid_credentials');
     const entry = entries[0]!;
+    progress.passwordSent = true;
     await this.#bindAsUser(entry, password);
     const groups = await this.#groupsOf(entry);
     const attributes: Record<string, unknown> = {};
