@@ -2,7 +2,14 @@ import { BruteForceGuard, BulwarkIdentityError, ErrorCodes, type AuditEvent } fr
 import { BulwarkHttpError } from '@bulwark/core';
 import { LdapAuthenticator, type LdapAuthenticatorOptions } from '@bulwark/identity/ldap';
 import { SignInMapper } from '@bulwark/identity';
-import { describeWithSlapd, LDAP_SERVICE, LDAP_SUFFIX, TestSlapd } from '../../../../test/support/slapd';
+import { Attribute, Change, Client } from 'ldapts';
+import {
+  describeWithSlapd,
+  LDAP_ADMIN,
+  LDAP_SERVICE,
+  LDAP_SUFFIX,
+  TestSlapd,
+} from '../../../../test/support/slapd';
 
 const PEOPLE = `ou=people,${LDAP_SUFFIX}`;
 const HR = `cn=hr,ou=groups,${LDAP_SUFFIX}`;
@@ -68,6 +75,28 @@ describeWithSlapd('LDAP sign-in against a real OpenLDAP (slapd started by the te
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ action: 'auth.login', outcome: 'success', requestId: 'r1' });
     expect(JSON.stringify(events)).not.toContain('alice-password');
+  });
+
+  it('reads memberOf kept by the running memberof overlay (membership added after start)', async () => {
+    const admin = new Client({ url: slapd.url });
+    await admin.bind(LDAP_ADMIN.dn, LDAP_ADMIN.password);
+    await admin.add(`uid=gina,${PEOPLE}`, {
+      objectClass: 'inetOrgPerson',
+      uid: 'gina',
+      cn: 'Gina New',
+      sn: 'New',
+      userPassword: 'gina-password',
+    });
+    await admin.modify(
+      ADMINS,
+      new Change({
+        operation: 'add',
+        modification: new Attribute({ type: 'member', values: [`uid=gina,${PEOPLE}`] }),
+      }),
+    );
+    await admin.unbind();
+    const gina = await ldap().authenticate({ username: 'gina', password: 'gina-password' });
+    expect(gina.roles).toEqual(['admin']);
   });
 
   it('follows nested groups with a group search (OpenLDAP has no in-chain rule)', async () => {
