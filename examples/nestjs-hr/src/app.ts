@@ -22,6 +22,7 @@ import { hrPolicy, wellbeingPurpose } from './hr-policy';
 import { handleClientErrors, type TrustProxyOption } from '@bulwark/nestjs';
 import { HrModule } from './hr.module';
 import type { HrOidcOptions } from './oidc-sign-in';
+import { hrLdapSignIn, type HrLdapOptions } from './ldap-sign-in';
 
 export interface HrAppOptions {
   /** Where SQLite files and the demo secrets live. Default `examples/nestjs-hr/data`. */
@@ -38,6 +39,8 @@ export interface HrAppOptions {
   trustProxy?: TrustProxyOption;
   /** Staff sign-in through an OpenID provider (src/oidc-sign-in.ts); env OIDC_ISSUER... in `npm start`. */
   oidc?: HrOidcOptions;
+  /** Staff sign-in through LDAP (`POST /auth/ldap/login`); env LDAP_URL in `npm start`. */
+  ldap?: HrLdapOptions;
 }
 
 export interface HrApp {
@@ -68,6 +71,7 @@ export async function createHrApp(options: HrAppOptions = {}): Promise<HrApp> {
 
   let kit: Bulwark | undefined;
   let app: NestExpressApplication | undefined;
+  let ldap: ReturnType<typeof hrLdapSignIn> | undefined;
   try {
     kit = await createBulwark({
       // A demo: some registers live in memory (see docs/asvs.md for what the production preset,
@@ -100,8 +104,12 @@ export async function createHrApp(options: HrAppOptions = {}): Promise<HrApp> {
     // BulwarkModule's middleware sends the security headers and runs the input guard on every
     // request. Nest's own body parser is off so that the guard reads JSON bodies itself, under its
     // limits (inputGuard.maxBodyBytes), and stops reading an oversize body at once.
+    if (options.ldap !== undefined) {
+      // The provisioning hook looks employees up through the app's directory, once Nest made it.
+      ldap = hrLdapSignIn(kit, () => app!.get(EmployeeDirectory), options.ldap);
+    }
     app = await NestFactory.create<NestExpressApplication>(
-      HrModule.register(kit, databases.app, options.trustProxy, options.oidc),
+      HrModule.register(kit, databases.app, options.trustProxy, options.oidc, ldap?.module),
       {
         logger: options.logger ?? ['error', 'warn'],
         bodyParser: false,
@@ -111,6 +119,7 @@ export async function createHrApp(options: HrAppOptions = {}): Promise<HrApp> {
     await app.init();
   } catch (err) {
     await app?.close().catch(() => undefined);
+    await ldap?.authenticator.close().catch(() => undefined);
     await kit?.close().catch(() => undefined);
     if (kit === undefined) await databases.audit.destroy().catch(() => undefined);
     await databases.keys.destroy().catch(() => undefined);
@@ -130,6 +139,7 @@ export async function createHrApp(options: HrAppOptions = {}): Promise<HrApp> {
     await nest.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   } catch (err) {
     await nest.close().catch(() => undefined);
+    await ldap?.authenticator.close().catch(() => undefined);
     await bw.close().catch(() => undefined);
     await databases.keys.destroy().catch(() => undefined);
     throw err;
@@ -150,6 +160,7 @@ export async function createHrApp(options: HrAppOptions = {}): Promise<HrApp> {
         server.closeAllConnections();
         await nest.close(); // stops the server, unregisters encryption, destroys the app DataSource
         entityAudit.unregister();
+        await ldap?.authenticator.close();
         await bw.close(); // flushes and closes the audit log (and its DataSource), the key ring, the stores
         if (databases.keys.isInitialized) await databases.keys.destroy();
       })();

@@ -1,4 +1,9 @@
-import { BulwarkModule, type TrustProxyOption } from '@bulwark/nestjs';
+import {
+  BulwarkModule,
+  LdapSignInModule,
+  type LdapSignInOptions,
+  type TrustProxyOption,
+} from '@bulwark/nestjs';
 import { Inject, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { AuditController } from './audit.controller';
@@ -28,6 +33,7 @@ export class HrModule implements NestModule {
     database: TypeOrmModuleOptions,
     trustProxy: TrustProxyOption = false,
     oidc?: HrOidcOptions,
+    ldap?: LdapSignInOptions,
   ): DynamicModule {
     return {
       module: HrModule,
@@ -46,6 +52,8 @@ export class HrModule implements NestModule {
         }),
         // Staff sign-in through the company's OpenID provider, when configured (src/oidc-sign-in.ts).
         ...(oidc !== undefined ? [hrOidcModule(kit, oidc)] : []),
+        // Staff sign-in through LDAP, when configured: POST /auth/ldap/login.
+        ...(ldap !== undefined ? [LdapSignInModule.forRoot(ldap)] : []),
       ],
       controllers: [
         HealthController,

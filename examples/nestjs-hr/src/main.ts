@@ -18,10 +18,23 @@ async function main(): Promise<void> {
     trustProxy: trustProxyFromEnv(process.env.TRUST_PROXY),
     ...(process.env.DATA_DIR ? { dataDir: process.env.DATA_DIR } : {}),
     ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
+    // Staff sign-in through LDAP (ldap/start-slapd.sh runs a demo directory on 3389).
+    ...(process.env.LDAP_URL
+      ? {
+          ldap: {
+            url: process.env.LDAP_URL,
+            ...(process.env.LDAP_BIND_DN ? { bindDn: process.env.LDAP_BIND_DN } : {}),
+            ...(process.env.LDAP_BIND_PASSWORD ? { bindPassword: process.env.LDAP_BIND_PASSWORD } : {}),
+            ...(process.env.LDAP_SEARCH_BASE ? { searchBase: process.env.LDAP_SEARCH_BASE } : {}),
+          },
+        }
+      : {}),
   });
   if (oidc !== undefined) console.log(`staff sign-in: ${hr.url}/auth/oidc/login (issuer ${oidc.issuer})`);
   const db = hr.databases.kind === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : 'SQLite';
   console.log(`nestjs-hr listening on ${hr.url} (${db})`);
+  if (process.env.LDAP_URL)
+    console.log(`staff LDAP sign-in: POST ${hr.url}/auth/ldap/login (${process.env.LDAP_URL})`);
   console.log('demo accounts (DEMO ONLY):');
   for (const e of DEMO_EMPLOYEES) console.log(`  ${e.id} ${e.role.padEnd(9)} ${e.email} / ${e.password}`);
   console.log(

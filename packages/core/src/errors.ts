@@ -185,7 +185,7 @@ export const ErrorCodes = {
   CRYPTO_KMS_UNAVAILABLE: 'ERR_CRYPTO_KMS_UNAVAILABLE', // the HSM / KMS did not answer, throttled or failed (5xx) after the provider's retries, or timed out; retry later
   CRYPTO_KMS_ACCESS_DENIED: 'ERR_CRYPTO_KMS_ACCESS_DENIED', // the HSM / KMS refused the caller: wrong PIN or token, credentials missing or without permission on the key
   CRYPTO_MASTER_KEY_UNUSABLE: 'ERR_CRYPTO_MASTER_KEY_UNUSABLE', // the master key is missing, disabled, pending deletion or not allowed to encrypt / decrypt
-  SIGNIN_UNAVAILABLE: 'ERR_SIGNIN_UNAVAILABLE', // the identity provider or the sign-in transaction store did not answer; details.reason (503)
+  SIGNIN_UNAVAILABLE: 'ERR_SIGNIN_UNAVAILABLE', // the identity provider / directory or the sign-in transaction or replay store did not answer (down, timeout, TLS failure); details.reason (503)
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -22,3 +22,10 @@ export { clearSiteData } from './clear-site-data';
 // `handleClientErrors(app.listen(3000))`.
 export { handleClientErrors } from '@bulwark/core/http';
 export { oidcRouter, type KoaOidcRouterOptions } from './oidc-router';
+export { ldapRouter, type LdapRouterOptions, type LdapSignInProvider } from './ldap-router';
+export {
+  samlRouter,
+  type SamlRouterOptions,
+  type SamlSessionInfo,
+  type SamlSignInProvider,
+} from './saml-router';

@@ -57,3 +57,18 @@ export {
   type BulwarkOidcModuleOptions,
   type BulwarkOidcModuleAsyncOptions,
 } from './oidc-module-options';
+export { LdapSignInModule } from './ldap-sign-in-module';
+export { LdapSignInController } from './ldap-sign-in-controller';
+export {
+  LDAP_SIGN_IN_OPTIONS,
+  type LdapSignInOptions,
+  type LdapSignInProvider,
+} from './ldap-sign-in-options';
+export { SamlSignInModule } from './saml-sign-in-module';
+export { SamlSignInController } from './saml-sign-in-controller';
+export {
+  SAML_SIGN_IN_OPTIONS,
+  type SamlSessionInfo,
+  type SamlSignInOptions,
+  type SamlSignInProvider,
+} from './saml-sign-in-options';

@@ -145,3 +145,4 @@ export {
   type ClearSiteDataType,
   type ResponseHeaders,
 } from './private-responses';
+export { safeRedirectPath } from './safe-redirect-path';

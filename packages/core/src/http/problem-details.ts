@@ -380,12 +380,14 @@ function challenge(realm: string, error?: string): string {
 /**
  * What exactly failed when the code does not say, for the audit event and logs (never the
  * response): the claim of a token error (`aud.check_failed`, `iss.missing`), from jose's fixed
- * claim and reason names as mapJoseError keeps them.
+ * claim and reason names as mapJoseError keeps them, or the failed check of a refused sign-in.
  */
 export function refusalReason(error: unknown): string | undefined {
   if (!(error instanceof BulwarkError)) return undefined;
   const claim = error.details?.claim;
   const reason = error.details?.reason;
+  // A refused sign-in names the check that refused it (`invalid_credentials`, `replayed`...).
+  if (error.code === ErrorCodes.SIGNIN_FAILED) return typeof reason === 'string' ? reason : undefined;
   if (typeof claim !== 'string') return undefined;
   return typeof reason === 'string' ? `${claim}.${reason}` : claim;
 }

@@ -5,6 +5,7 @@ import { normalizeAuditQuery } from '../../src/audit/audit-store';
 import {
   BulwarkAuditError,
   BulwarkError,
+  BulwarkIdentityError,
   BulwarkTokenError,
   ErrorCodes,
   type ErrorCode,
@@ -342,6 +343,10 @@ describe('token refusals over HTTP', () => {
     expect(answers.map((a) => a.errorCode)).toEqual(Object.values(forged).map((e) => e.code));
     expect(refusalReason(forged.audience)).toBe('aud.check_failed');
     expect(refusalReason(forged.issuer)).toBe('iss.check_failed');
+    // A refused sign-in's check goes to the audit event; the body stays the one problem.
+    const signIn = new BulwarkIdentityError(ErrorCodes.SIGNIN_FAILED, 'refused', { reason: 'replayed' });
+    expect(refusalReason(signIn)).toBe('replayed');
+    expect(JSON.stringify(problemFor(signIn).body)).not.toContain('replayed');
     expect(problemFor(forged.audience).errorReason).toBe('aud.check_failed');
 
     // "Expired" is told only for a genuine token: a forged one that is also stale is just invalid.

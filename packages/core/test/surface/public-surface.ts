@@ -492,6 +492,7 @@ export const HTTP_VALUES = [
   'requestIdFrom',
   'requireConsentFor',
   'resolveAuthorization',
+  'safeRedirectPath',
   'securityHeaderOptions',
   'serializeCookie',
   'trustProxyFromEnv',
