@@ -172,6 +172,11 @@ export const ErrorCodes = {
   // identity (sign-in paths, sessions)
   SIGNIN_NOT_PROVISIONED: 'ERR_SIGNIN_NOT_PROVISIONED', // the identity provider accepted the user, the app's provisioning hook refused (403)
   SIGNIN_FAILED: 'ERR_SIGNIN_FAILED', // credentials or provider response refused; details.reason says which check (401)
+  // mfa: more factors and step-up
+  MFA_WEBAUTHN_INVALID: 'ERR_MFA_WEBAUTHN_INVALID', // a WebAuthn response that does not verify: signature, origin, RP id, challenge unknown / used / expired, user verification missing (401)
+  MFA_WEBAUTHN_COUNTER: 'ERR_MFA_WEBAUTHN_COUNTER', // signature counter did not increase: a possibly cloned authenticator; answered as ERR_MFA_WEBAUTHN_INVALID (401)
+  MFA_DELIVERY: 'ERR_MFA_DELIVERY', // a one-time code could not be sent through its transport (503)
+  MFA_STEP_UP_REQUIRED: 'ERR_MFA_STEP_UP_REQUIRED', // a second factor, a given factor or a recent sign-in is required (401, RFC 9470 insufficient_user_authentication)
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
