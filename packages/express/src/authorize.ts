@@ -1,5 +1,6 @@
 import {
   authorizeRequest,
+  authorizeStepUpOptions,
   checkAuthorizeArgs,
   resolveAuthorization,
   type HttpAuthorizeOptions,
@@ -25,6 +26,7 @@ export function authorize(
   options: AuthorizeOptions = {},
 ): RequestHandler {
   checkAuthorizeArgs(action, resource, options.authorizer);
+  const stepUp = authorizeStepUpOptions(options);
   return (req, _res, next) => {
     const state = requestState(req);
     let resolved: ResolvedAuthorization;
@@ -36,12 +38,13 @@ export function authorize(
     state.resource = resolved.audited;
     const ip = clientIp(req);
     const context = { ...options.context?.(req), ...(ip !== undefined ? { ip } : {}) };
-    authorizeRequest(resolved.authorizer, req.principal, action, resolved.resource, context).then(
-      (decision) => {
-        state.reasonId = decision.reasonId;
-        next();
-      },
-      next,
-    );
+    const mfaPolicy = stepUp.mfa === false ? undefined : (stepUp.mfa ?? state.kit?.mfaPolicy);
+    authorizeRequest(resolved.authorizer, req.principal, action, resolved.resource, context, {
+      ...(mfaPolicy !== undefined ? { mfaPolicy } : {}),
+      ...(stepUp.requirement !== undefined ? { requirement: stepUp.requirement } : {}),
+    }).then((decision) => {
+      state.reasonId = decision.reasonId;
+      next();
+    }, next);
   };
 }

@@ -1,5 +1,6 @@
 import {
   authorizeRequest,
+  authorizeStepUpOptions,
   checkAuthorizeArgs,
   resolveAuthorization,
   type HttpAuthorizeOptions,
@@ -23,6 +24,7 @@ export function authorize(
   options: AuthorizeOptions = {},
 ): Middleware {
   checkAuthorizeArgs(action, resource, options.authorizer);
+  const stepUp = authorizeStepUpOptions(options);
   return async (ctx, next) => {
     const state = requestState(ctx);
     const resolved = resolveAuthorization(options.authorizer ?? state.kit?.authorizer, resource, ctx);
@@ -30,12 +32,17 @@ export function authorize(
     const ip = clientIp(ctx);
     const context = { ...options.context?.(ctx), ...(ip !== undefined ? { ip } : {}) };
     const principal = bulwarkState(ctx).principal;
+    const mfaPolicy = stepUp.mfa === false ? undefined : (stepUp.mfa ?? state.kit?.mfaPolicy);
     const decision = await authorizeRequest(
       resolved.authorizer,
       principal,
       action,
       resolved.resource,
       context,
+      {
+        ...(mfaPolicy !== undefined ? { mfaPolicy } : {}),
+        ...(stepUp.requirement !== undefined ? { requirement: stepUp.requirement } : {}),
+      },
     );
     state.reasonId = decision.reasonId;
     await next();

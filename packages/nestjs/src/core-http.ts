@@ -18,6 +18,8 @@ export {
   captureRequestArrival,
   requireConsentFor,
   requestIdFrom,
+  requireStepUp,
+  type StepUpRequirement,
   type BearerAuthenticatorOptions,
   type BearerTokenVerifier,
   type ConsentChecker,

@@ -22,6 +22,7 @@ export { Public, BULWARK_PUBLIC } from './public';
 export { Authorize, BULWARK_AUTHORIZE, type AuthorizeMetadata } from './authorize';
 export { Audited, BULWARK_AUDITED, type AuditedOptions, type AuditedMetadata } from './audited';
 export { RequireConsent, BULWARK_REQUIRE_CONSENT } from './require-consent';
+export { RequireRecentAuth, BULWARK_REQUIRE_RECENT_AUTH } from './require-recent-auth';
 export { Principal } from './principal';
 export { CsrfToken } from './csrf-token';
 export type { BulwarkCsrfOptions } from './csrf';

@@ -2,6 +2,7 @@ import type { Authorizer } from '../authz/authorizer';
 import type { BearerTokenVerifier } from './bearer-authenticator';
 import type { BruteForceLimiter } from './brute-force-gate';
 import type { ConsentChecker } from './require-consent-check';
+import type { PrincipalMfaPolicy } from './step-up';
 import type { PrivacyApiOptions } from './privacy-api';
 import type { RequestAuditLog } from './request-auditor';
 
@@ -19,4 +20,6 @@ export interface BulwarkHttpKit {
   /** DataSubjectRequests, for privacyRouter's export / erasure / status endpoints. */
   dsr?: PrivacyApiOptions['dsr'];
   bruteForce?: BruteForceLimiter;
+  /** An MfaPolicy: `authorize()` enforces it on every route it guards (createBulwark's `mfa.policy`). */
+  mfaPolicy?: PrincipalMfaPolicy;
 }

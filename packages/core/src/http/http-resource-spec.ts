@@ -1,6 +1,7 @@
 import type { Authorizer, AuthzContext, AuthzResource } from '../authz/authorizer';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 import { checkResourceId } from './input-guard';
+import { stepUpRequirement, type PrincipalMfaPolicy, type StepUpRequirement } from './step-up';
 
 /** A resource type, a full resource, or a function of the framework's request (e.g. its URL id). */
 export type HttpResourceSpec<Req> = string | AuthzResource | ((req: Req) => AuthzResource | string);
@@ -11,6 +12,39 @@ export interface HttpAuthorizeOptions<Req> {
   authorizer?: Authorizer;
   /** Extra server-side context facts; `ip` is always the request's. */
   context?: (req: Req) => AuthzContext;
+  /**
+   * The MFA policy enforced after an allow (a second factor for the roles it names). Default: the
+   * bundle's `mfaPolicy` (createBulwark's `mfa.policy`); `false` turns it off for this route.
+   */
+  mfa?: PrincipalMfaPolicy | false;
+  /** A recent sign-in (seconds, or `{ maxAgeSec, factors }`) this route needs on top. */
+  recentAuth?: number | StepUpRequirement;
+}
+
+/**
+ * The step-up part of `authorize()` options, validated at start-up: the route's MFA policy
+ * (`undefined` means the bundle's, resolved per request) and its recent-authentication requirement.
+ */
+export function authorizeStepUpOptions(options: { mfa?: unknown; recentAuth?: unknown }): {
+  mfa?: PrincipalMfaPolicy | false;
+  requirement?: StepUpRequirement;
+} {
+  const mfa = options.mfa;
+  if (
+    mfa !== undefined &&
+    mfa !== false &&
+    typeof (mfa as PrincipalMfaPolicy)?.evaluatePrincipal !== 'function'
+  ) {
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'authorize: mfa must be an MfaPolicy or false', {
+      path: 'authorize.mfa',
+    });
+  }
+  return {
+    ...(mfa !== undefined ? { mfa: mfa as PrincipalMfaPolicy | false } : {}),
+    ...(options.recentAuth !== undefined
+      ? { requirement: stepUpRequirement(options.recentAuth, 'authorize.recentAuth') }
+      : {}),
+  };
 }
 
 /** Start-up checks of `authorize(action, resource, { authorizer })`, so a typo fails the boot. */

@@ -50,8 +50,19 @@ export {
   type BearerAuthenticatorOptions,
   type BearerTokenVerifier,
 } from './bearer-authenticator';
-export { authorizeRequest } from './authorize-request';
+export { authorizeRequest, type AuthorizeStepUp } from './authorize-request';
 export {
+  requireStepUp,
+  enforceMfaPolicy,
+  stepUpRequirement,
+  stepUpRequired,
+  STEP_UP_REASON_ID,
+  type StepUpRequirement,
+  type PrincipalMfaPolicy,
+} from './step-up';
+export { tokenAuthentication } from './token-authentication';
+export {
+  authorizeStepUpOptions,
   checkAuthorizeArgs,
   resolveAuthorization,
   type HttpAuthorizeOptions,
