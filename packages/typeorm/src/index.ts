@@ -74,6 +74,8 @@ export {
 } from './bulwark-stores';
 export { TypeOrmDsrStore } from './typeorm-dsr-store';
 export { TypeOrmMfaStore } from './typeorm-mfa-store';
+export { TypeOrmWebAuthnStore } from './typeorm-webauthn-store';
 export { TypeOrmBreakGlassStore } from './typeorm-break-glass-store';
 export { TypeOrmRegisterStore } from './typeorm-register-store';
 export { BulwarkRegisterTables1735689900000 } from './migrations/register-tables-1735689900000';
+export { BulwarkWebAuthnTables1736100000000 } from './migrations/webauthn-tables-1736100000000';

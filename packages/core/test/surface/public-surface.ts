@@ -121,6 +121,11 @@ export const MAIN_VALUES = [
   'verifyErasureReceipt',
   'verifyEvidenceSnapshot',
   'verifyInclusion',
+  'AUTH_AUDIT_ACTIONS',
+  'BulwarkIdentityError',
+  'MemoryOtpStore',
+  'NodemailerOtpTransport',
+  'OtpFactor',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
@@ -400,6 +405,19 @@ export const MAIN_TYPES = [
   'VerifyAuditLogOptions',
   'ViolationSeverity',
   'Weekday',
+  'AuthAuditAction',
+  'AuthenticationFactor',
+  'MailTransporter',
+  'MfaAuditSink',
+  'NodemailerOtpTransportOptions',
+  'OtpFactorDescription',
+  'OtpFactorOptions',
+  'OtpMessage',
+  'OtpStore',
+  'OtpTransport',
+  'PrincipalAuthentication',
+  'SignInIdentity',
+  'SignInMethod',
 ] as const;
 
 export const HTTP_VALUES = [
@@ -465,6 +483,13 @@ export const HTTP_VALUES = [
   'serializeCookie',
   'trustProxyFromEnv',
   'watchRequestAudit',
+  'STEP_UP_REASON_ID',
+  'authorizeStepUpOptions',
+  'enforceMfaPolicy',
+  'requireStepUp',
+  'stepUpRequired',
+  'stepUpRequirement',
+  'tokenAuthentication',
 ] as const;
 export const HTTP_TYPES = [
   'ArrivingRequest',
@@ -519,6 +544,11 @@ export const HTTP_TYPES = [
   'SecurityHeaderOptions',
   'TrustProxyOption',
   'UnreadBodyExchange',
+  'AuthorizeStepUp',
+  'StepUpRequirement',
+  'PrincipalMfaPolicy',
+  'PrincipalAuthentication',
+  'SignInIdentity',
 ] as const;
 
 export const STORE_VALUES = [
@@ -572,6 +602,12 @@ export const STORE_TYPES = [
   'StoredTotp',
   'TornTail',
   'WrappedKeyTarget',
+  'OtpStore',
+  'StoredOtp',
+  'WebAuthnStore',
+  'StoredWebAuthnCredential',
+  'StoredChallenge',
+  'WebAuthnTransport',
 ] as const;
 
 // '@bulwark/core/audit-log': the main entry's audit names and the errors (each the same object)
@@ -610,6 +646,7 @@ export const AUDIT_LOG_VALUES = [
   'verifyCheckpoint',
   'verifyConsistency',
   'verifyInclusion',
+  'BulwarkIdentityError',
 ] as const;
 export const AUDIT_LOG_TYPES = [
   'AuditActor',
@@ -671,3 +708,17 @@ export const AUDIT_LOG_TYPES = [
 
 export const INVERSIFY_VALUES = ['BULWARK_TYPES', 'bulwarkContainerModule'] as const;
 export const INVERSIFY_TYPES = [] as const;
+
+/** './webauthn': passkeys (the optional peer @simplewebauthn/server loads only through it). */
+export const WEBAUTHN_VALUES = ['MemoryWebAuthnStore', 'WebAuthnFactor'] as const;
+export const WEBAUTHN_TYPES = [
+  'StoredChallenge',
+  'StoredWebAuthnCredential',
+  'WebAuthnFactorDescription',
+  'WebAuthnFactorOptions',
+  'WebAuthnRegistration',
+  'WebAuthnStore',
+  'WebAuthnTransport',
+  'WebAuthnUser',
+  'WebAuthnVerification',
+] as const;
