@@ -36,7 +36,7 @@ import {
 import {
   BulwarkConsentTables1735689800000,
   BulwarkKeyTables1735689700000,
-  BulwarkWebAuthnTables1736100000000,
+  BulwarkMfaFactorTables1736100000000,
   bulwarkConsentEntities,
   bulwarkKeyEntities,
   createAuditDataSource,
@@ -189,7 +189,7 @@ async function openAppDataSource(
       BulwarkKeyTables1735689700000,
       BulwarkConsentTables1735689800000,
       ClinicTables1736000000000,
-      BulwarkWebAuthnTables1736100000000,
+      BulwarkMfaFactorTables1736100000000,
     ],
     // Schema changes only through migrations: never `synchronize` tables that hold ciphertext.
     synchronize: false,

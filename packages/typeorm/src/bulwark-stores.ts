@@ -13,7 +13,7 @@ import { bulwarkKeyEntities } from './key-store-entities';
 import { BulwarkKeyTables1735689700000 } from './migrations/bulwark-key-tables-1735689700000';
 import { BulwarkConsentTables1735689800000 } from './migrations/consent-tables-1735689800000';
 import { BulwarkRegisterTables1735689900000 } from './migrations/register-tables-1735689900000';
-import { BulwarkWebAuthnTables1736100000000 } from './migrations/webauthn-tables-1736100000000';
+import { BulwarkMfaFactorTables1736100000000 } from './migrations/mfa-factor-tables-1736100000000';
 import { dialectOf } from './sql-dialect';
 import { TypeOrmBreakGlassStore } from './typeorm-break-glass-store';
 import { TypeOrmConsentStore } from './typeorm-consent-store';
@@ -69,6 +69,6 @@ export const bulwarkStoreMigrations = [
   BulwarkKeyTables1735689700000,
   BulwarkConsentTables1735689800000,
   BulwarkRegisterTables1735689900000,
-  // Tables of TypeOrmWebAuthnStore (built on its own: `new TypeOrmWebAuthnStore(dataSource)`).
-  BulwarkWebAuthnTables1736100000000,
+  // Tables of TypeOrmWebAuthnStore and TypeOrmOtpStore (built on their own: `new TypeOrmOtpStore(dataSource)`).
+  BulwarkMfaFactorTables1736100000000,
 ];

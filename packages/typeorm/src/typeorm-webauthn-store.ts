@@ -16,7 +16,7 @@ const B64URL = /^[A-Za-z0-9_-]+$/;
 
 /**
  * core's WebAuthnStore in the application database (tables bulwark_webauthn_credential and
- * bulwark_webauthn_challenge, migration BulwarkWebAuthnTables1736100000000, part of
+ * bulwark_webauthn_challenge, migration BulwarkMfaFactorTables1736100000000, part of
  * `bulwarkStoreMigrations`). Every instance sharing the database sees the same credentials and
  * challenges: a challenge is taken with `DELETE ... RETURNING` (one instance gets it), the counter
  * is a conditional UPDATE (of two instances accepting one assertion, one wins). Expired

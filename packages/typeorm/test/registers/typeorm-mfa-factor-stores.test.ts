@@ -3,11 +3,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { ErrorCodes } from '@bulwark/core';
+import { ErrorCodes, OtpFactor, type OtpMessage } from '@bulwark/core';
 import { WebAuthnFactor } from '@bulwark/core/webauthn';
 import { SERVICE_URLS, describeWithService } from '../../../../test/support/services';
 import { SoftAuthenticator } from '../../../core/test/mfa/soft-authenticator';
 import { bulwarkStoreEntities, bulwarkStoreMigrations } from '../../src/bulwark-stores';
+import { TypeOrmOtpStore } from '../../src/typeorm-otp-store';
 import { TypeOrmWebAuthnStore } from '../../src/typeorm-webauthn-store';
 
 interface Db {
@@ -142,7 +143,44 @@ function suite(create: () => Promise<Db>) {
     expect(await store.takeChallenge('old'.padEnd(43, 'x'))).toBeUndefined();
     expect(await store.takeChallenge('new'.padEnd(43, 'x'))).toMatchObject({ userId: 'u' });
   });
+
+  it('TypeOrmOtpStore: a code sent by one instance is verified once by another, attempts counted across both', async () => {
+    const outbox: OtpMessage[] = [];
+    const hashKey = randomBytes(32);
+    const factor = () =>
+      new OtpFactor({
+        channel: 'sms',
+        store: new TypeOrmOtpStore(db.dataSource),
+        transport: { send: async (m) => void outbox.push(m) },
+        hashKey,
+        maxAttempts: 3,
+      });
+    const [a, b] = [factor(), factor()];
+    await a.send('u9', '+15550100');
+    const code = outbox[0]!.code;
+    const stored = await new TypeOrmOtpStore(db.dataSource).getCode('u9');
+    expect(stored).toMatchObject({ channel: 'sms', attempts: 0 });
+    expect(JSON.stringify(stored)).not.toContain(code);
+    const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+    await expect(a.verify('u9', wrong)).rejects.toMatchObject({ code: ErrorCodes.MFA_INVALID_CODE });
+    const both = await Promise.allSettled([a.verify('u9', code), b.verify('u9', code)]);
+    expect(both.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+
+    await b.send('u9', '+15550100');
+    const next = outbox[1]!.code;
+    for (let i = 0; i < 3; i++) {
+      await expect(
+        (i % 2 ? a : b).verify('u9', String((Number(next) + 1) % 1_000_000).padStart(6, '0')),
+      ).rejects.toMatchObject({
+        code: ErrorCodes.MFA_INVALID_CODE,
+      });
+    }
+    // the limit holds across instances: the right code no longer works
+    await expect(a.verify('u9', next)).rejects.toMatchObject({ code: ErrorCodes.MFA_INVALID_CODE });
+  });
 }
 
-describe('TypeOrmWebAuthnStore on SQLite', () => suite(sqlite));
-describeWithService('postgres', 'TypeOrmWebAuthnStore on PostgreSQL', () => suite(postgres));
+describe('TypeOrmWebAuthnStore and TypeOrmOtpStore on SQLite', () => suite(sqlite));
+describeWithService('postgres', 'TypeOrmWebAuthnStore and TypeOrmOtpStore on PostgreSQL', () =>
+  suite(postgres),
+);
