@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { BulwarkConfigError, BulwarkMfaError, ErrorCodes } from '../../src/errors';
 import type { AuditEvent } from '../../src/audit/audit-event';
 import { MemoryWebAuthnStore, WebAuthnFactor, type WebAuthnFactorOptions } from '../../src/mfa/webauthn';
@@ -189,6 +190,45 @@ describe('WebAuthnFactor', () => {
         ErrorCodes.MFA_WEBAUTHN_INVALID,
       );
     }
+  });
+
+  it('answers any tampered or arbitrary response with ERR_MFA_WEBAUTHN_INVALID, never another error', async () => {
+    const { factor, device } = await registered();
+    const b64 = fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('base64url'));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          field: fc.constantFrom('clientDataJSON', 'authenticatorData', 'signature', 'userHandle'),
+          value: fc.oneof(b64, fc.anything()),
+        }),
+        async ({ field, value }) => {
+          const genuine = device.get(await factor.authenticationOptions()) as {
+            response: Record<string, unknown>;
+          };
+          const forged = { ...genuine, response: { ...genuine.response, [field]: value } };
+          const code = await errorCode(factor.verifyAuthentication(forged as never)).catch(
+            () => 'not a BulwarkMfaError',
+          );
+          // a field left valid by chance (the same value) would verify, and userHandle is optional
+          // (the credential id names the user): only a changed, present field must fail
+          if (field === 'userHandle' && value === undefined) return true;
+          return (
+            JSON.stringify(value) === JSON.stringify(genuine.response[field]) ||
+            code === ErrorCodes.MFA_WEBAUTHN_INVALID
+          );
+        },
+      ),
+      { numRuns: 60 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.anything(), async (value) => {
+        const code = await errorCode(factor.verifyAuthentication(value as never)).catch(
+          () => 'not a BulwarkMfaError',
+        );
+        return code === ErrorCodes.MFA_WEBAUTHN_INVALID;
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('validates its options at construction', () => {
