@@ -53,6 +53,9 @@ export interface CeremonyOverrides {
   challenge?: string;
 }
 
+/** A `PublicKeyCredential` as the browser serialises it (`toJSON()`), what the server receives. */
+export type SoftCredentialJSON = Record<string, unknown> & { id: string; response: Record<string, unknown> };
+
 interface Credential {
   id: Buffer;
   privateKey: KeyObject;
@@ -80,7 +83,7 @@ export class SoftAuthenticator {
   create(
     options: { challenge: string; rp: { id?: string }; user: { id: string } },
     overrides: CeremonyOverrides = {},
-  ): Record<string, unknown> & { id: string } {
+  ): SoftCredentialJSON {
     const rpId = options.rp.id!;
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = publicKey.export({ format: 'jwk' });
@@ -128,7 +131,7 @@ export class SoftAuthenticator {
   get(
     options: { challenge: string; rpId?: string; allowCredentials?: Array<{ id: string }> },
     overrides: CeremonyOverrides = {},
-  ): Record<string, unknown> & { id: string } {
+  ): SoftCredentialJSON {
     const allowed = options.allowCredentials?.map((c) => c.id) ?? [];
     const credential = this.#credentials.find(
       (c) => c.rpId === options.rpId && (allowed.length === 0 || allowed.includes(b64u(c.id))),

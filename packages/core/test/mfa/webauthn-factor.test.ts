@@ -202,9 +202,7 @@ describe('WebAuthnFactor', () => {
           value: fc.oneof(b64, fc.anything()),
         }),
         async ({ field, value }) => {
-          const genuine = device.get(await factor.authenticationOptions()) as {
-            response: Record<string, unknown>;
-          };
+          const genuine = device.get(await factor.authenticationOptions());
           const forged = { ...genuine, response: { ...genuine.response, [field]: value } };
           const code = await errorCode(factor.verifyAuthentication(forged as never)).catch(
             () => 'not a BulwarkMfaError',
