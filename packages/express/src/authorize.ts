@@ -38,13 +38,13 @@ export function authorize(
     state.resource = resolved.audited;
     const ip = clientIp(req);
     const context = { ...options.context?.(req), ...(ip !== undefined ? { ip } : {}) };
-    const mfaPolicy = stepUp.mfa === false ? undefined : (stepUp.mfa ?? state.kit?.mfaPolicy);
-    authorizeRequest(resolved.authorizer, req.principal, action, resolved.resource, context, {
-      ...(mfaPolicy !== undefined ? { mfaPolicy } : {}),
-      ...(stepUp.requirement !== undefined ? { requirement: stepUp.requirement } : {}),
-    }).then((decision) => {
-      state.reasonId = decision.reasonId;
-      next();
-    }, next);
+    const steps = stepUp.forKit(state.kit?.mfaPolicy);
+    authorizeRequest(resolved.authorizer, req.principal, action, resolved.resource, context, steps).then(
+      (decision) => {
+        state.reasonId = decision.reasonId;
+        next();
+      },
+      next,
+    );
   };
 }

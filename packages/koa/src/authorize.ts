@@ -32,17 +32,14 @@ export function authorize(
     const ip = clientIp(ctx);
     const context = { ...options.context?.(ctx), ...(ip !== undefined ? { ip } : {}) };
     const principal = bulwarkState(ctx).principal;
-    const mfaPolicy = stepUp.mfa === false ? undefined : (stepUp.mfa ?? state.kit?.mfaPolicy);
+    const steps = stepUp.forKit(state.kit?.mfaPolicy);
     const decision = await authorizeRequest(
       resolved.authorizer,
       principal,
       action,
       resolved.resource,
       context,
-      {
-        ...(mfaPolicy !== undefined ? { mfaPolicy } : {}),
-        ...(stepUp.requirement !== undefined ? { requirement: stepUp.requirement } : {}),
-      },
+      steps,
     );
     state.reasonId = decision.reasonId;
     await next();

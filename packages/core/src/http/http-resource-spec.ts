@@ -1,6 +1,7 @@
 import type { Authorizer, AuthzContext, AuthzResource } from '../authz/authorizer';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 import { checkResourceId } from './input-guard';
+import type { AuthorizeStepUp } from './authorize-request';
 import { stepUpRequirement, type PrincipalMfaPolicy, type StepUpRequirement } from './step-up';
 
 /** A resource type, a full resource, or a function of the framework's request (e.g. its URL id). */
@@ -21,14 +22,20 @@ export interface HttpAuthorizeOptions<Req> {
   recentAuth?: number | StepUpRequirement;
 }
 
+/** The step-up part of a route's `authorize()` options, checked at start-up. */
+export interface RouteStepUp {
+  /** The route's MFA policy; `false`: none; absent: the bundle's (see `forKit`). */
+  readonly mfa?: PrincipalMfaPolicy | false;
+  readonly requirement?: StepUpRequirement;
+  /** What `authorizeRequest` checks for this route, given the bundle kit's `mfaPolicy`. */
+  forKit(kitPolicy: PrincipalMfaPolicy | undefined): AuthorizeStepUp;
+}
+
 /**
  * The step-up part of `authorize()` options, validated at start-up: the route's MFA policy
  * (`undefined` means the bundle's, resolved per request) and its recent-authentication requirement.
  */
-export function authorizeStepUpOptions(options: { mfa?: unknown; recentAuth?: unknown }): {
-  mfa?: PrincipalMfaPolicy | false;
-  requirement?: StepUpRequirement;
-} {
+export function authorizeStepUpOptions(options: { mfa?: unknown; recentAuth?: unknown }): RouteStepUp {
   const mfa = options.mfa;
   if (
     mfa !== undefined &&
@@ -39,11 +46,21 @@ export function authorizeStepUpOptions(options: { mfa?: unknown; recentAuth?: un
       path: 'authorize.mfa',
     });
   }
+  const own = mfa as PrincipalMfaPolicy | false | undefined;
+  const requirement =
+    options.recentAuth !== undefined
+      ? stepUpRequirement(options.recentAuth, 'authorize.recentAuth')
+      : undefined;
   return {
-    ...(mfa !== undefined ? { mfa: mfa as PrincipalMfaPolicy | false } : {}),
-    ...(options.recentAuth !== undefined
-      ? { requirement: stepUpRequirement(options.recentAuth, 'authorize.recentAuth') }
-      : {}),
+    ...(own !== undefined ? { mfa: own } : {}),
+    ...(requirement !== undefined ? { requirement } : {}),
+    forKit(kitPolicy) {
+      const mfaPolicy = own === false ? undefined : (own ?? kitPolicy);
+      return {
+        ...(mfaPolicy !== undefined ? { mfaPolicy } : {}),
+        ...(requirement !== undefined ? { requirement } : {}),
+      };
+    },
   };
 }
 

@@ -67,6 +67,7 @@ export {
   resolveAuthorization,
   type HttpAuthorizeOptions,
   type HttpResourceSpec,
+  type RouteStepUp,
   type ResolvedAuthorization,
 } from './http-resource-spec';
 export { requestAuditEvent, outcomeFromStatus, type RequestAuditFacts } from './request-audit';

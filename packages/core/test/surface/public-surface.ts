@@ -549,6 +549,7 @@ export const HTTP_TYPES = [
   'PrincipalMfaPolicy',
   'PrincipalAuthentication',
   'SignInIdentity',
+  'RouteStepUp',
 ] as const;
 
 export const STORE_VALUES = [
