@@ -12,6 +12,7 @@ import {
   INVERSIFY_VALUES,
   MAIN_VALUES,
   STORE_VALUES,
+  WEBAUTHN_VALUES,
 } from '../packages/core/test/surface/public-surface';
 
 const root = path.resolve(__dirname, '..');
@@ -120,6 +121,25 @@ describe('@bulwark/core entries, built, in a fresh process', () => {
     expect(out.reflect).toBe(true);
     expect(out.sameHttpError).toBe(true);
     expect(out.sameTrustProxy).toBe(true);
+  });
+
+  it('loads @simplewebauthn/server (optional peer) only through @bulwark/core/webauthn, nodemailer never', async () => {
+    const out = await run(`
+      const peers = () => [...new Set(Object.keys(require.cache)
+        .map((k) => (k.match(/node_modules[\\\\/](@simplewebauthn[\\\\/]server|nodemailer)[\\\\/]/) || [])[1])
+        .filter(Boolean))].sort();
+      const main = require('@bulwark/core');
+      require('@bulwark/core/http');
+      require('@bulwark/core/store');
+      const beforeWebAuthn = peers();
+      const webauthn = require('@bulwark/core/webauthn');
+      console.log(JSON.stringify({ beforeWebAuthn, after: peers(), names: Object.keys(webauthn).sort(),
+        otp: typeof main.OtpFactor }));`);
+    expect(out.beforeWebAuthn).toEqual([]);
+    expect(out.after).toEqual(['@simplewebauthn/server']);
+    expect(out.names).toEqual([...WEBAUTHN_VALUES].sort());
+    // The nodemailer transport is duck-typed: core never requires nodemailer.
+    expect(out.otp).toBe('function');
   });
 
   it('serves named imports from ESM, and keeps the build output private', async () => {

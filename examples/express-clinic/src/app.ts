@@ -36,6 +36,7 @@ import {
 import {
   BulwarkConsentTables1735689800000,
   BulwarkKeyTables1735689700000,
+  BulwarkMfaFactorTables1736100000000,
   bulwarkConsentEntities,
   bulwarkKeyEntities,
   createAuditDataSource,
@@ -58,6 +59,12 @@ import { accountClosed, invalidCredentials, invalidInput, notFound } from './err
 import { ClinicTables1736000000000 } from './migrations/clinic-tables-1736000000000';
 import { CLINIC_POLICY } from './policy';
 import { seedDemoData } from './seed';
+import {
+  PASSKEY_ENDPOINTS,
+  PASSKEY_PUBLIC_PATHS,
+  passkeyRoutes,
+  type ClinicPasskeyOptions,
+} from './passkeys';
 
 export interface ClinicAppOptions {
   /** Data folder (SQLite files, demo secrets, reports). Default `./clinic-data`; created on first run. */
@@ -82,6 +89,8 @@ export interface ClinicAppOptions {
    * a hop count, or proxy addresses / CIDR ranges. Env `TRUST_PROXY` in `npm start`.
    */
   trustProxy?: TrustProxyOption;
+  /** Passkeys for doctors: RP id and origins (default localhost, http://localhost:3000). */
+  passkeys?: ClinicPasskeyOptions;
 }
 
 export interface ClinicApp {
@@ -176,7 +185,12 @@ async function openAppDataSource(
 ): Promise<DataSource> {
   const common = {
     entities: [Patient, ClinicalNote, ClinicUser, ...bulwarkKeyEntities, ...bulwarkConsentEntities],
-    migrations: [BulwarkKeyTables1735689700000, BulwarkConsentTables1735689800000, ClinicTables1736000000000],
+    migrations: [
+      BulwarkKeyTables1735689700000,
+      BulwarkConsentTables1735689800000,
+      ClinicTables1736000000000,
+      BulwarkMfaFactorTables1736100000000,
+    ],
     // Schema changes only through migrations: never `synchronize` tables that hold ciphertext.
     synchronize: false,
     logging: false,
@@ -370,7 +384,7 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
     const http = bulwark(kit as BulwarkHttpKit, {
       name: 'express-clinic',
       ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
-      authenticate: { publicPaths: ['/', '/health', '/auth/login'] },
+      authenticate: { publicPaths: ['/', '/health', '/auth/login', ...PASSKEY_PUBLIC_PATHS] },
       // Bearer tokens only: no ambient credential for a cross-site form to ride on.
       csrf: false,
       ...(options.logError ? { problemDetails: { log: (error: unknown) => options.logError!(error) } } : {}),
@@ -378,7 +392,7 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
     compliance.registerHttpApp(() => http.evidence());
     cleanup.push(() => http.close());
 
-    const app = buildRoutes({ kit, http, dataSource, actors });
+    const app = buildRoutes({ kit, http, dataSource, actors, passkeys: options.passkeys });
 
     const runAuditReport = async (framework: Framework | 'all' = 'all'): Promise<ComplianceReportResult> => {
       await http.close(); // every request's event stored before the chain is verified
@@ -448,6 +462,7 @@ interface RouteDeps {
   http: BulwarkMiddleware;
   dataSource: DataSource;
   actors: AsyncLocalStorage<AuditActor>;
+  passkeys?: ClinicPasskeyOptions;
 }
 
 const ENDPOINTS = [
@@ -476,7 +491,7 @@ const ENDPOINTS = [
   'POST   /compliance/attestations                        privacy officer (attest a manual control)',
 ];
 
-function buildRoutes({ kit, http, dataSource, actors }: RouteDeps): Express {
+function buildRoutes({ kit, http, dataSource, actors, passkeys }: RouteDeps): Express {
   const auditLog = kit.auditLog!;
   const tokens = kit.tokens!;
   const passwords = kit.passwords;
@@ -505,7 +520,7 @@ function buildRoutes({ kit, http, dataSource, actors }: RouteDeps): Express {
     res.json({
       name: 'Bulwark express-clinic',
       docs: 'examples/express-clinic/README.md',
-      endpoints: ENDPOINTS,
+      endpoints: [...ENDPOINTS, ...PASSKEY_ENDPOINTS],
     });
   });
   app.get('/health', (_req, res) => {
@@ -815,6 +830,7 @@ function buildRoutes({ kit, http, dataSource, actors }: RouteDeps): Express {
     },
   );
 
+  app.use(passkeyRoutes({ kit, http, dataSource, ...(passkeys !== undefined ? { options: passkeys } : {}) }));
   app.use('/privacy', privacyRouter(kit as BulwarkHttpKit));
 
   app.use(() => {

@@ -186,6 +186,11 @@ export const ErrorCodes = {
   CRYPTO_KMS_ACCESS_DENIED: 'ERR_CRYPTO_KMS_ACCESS_DENIED', // the HSM / KMS refused the caller: wrong PIN or token, credentials missing or without permission on the key
   CRYPTO_MASTER_KEY_UNUSABLE: 'ERR_CRYPTO_MASTER_KEY_UNUSABLE', // the master key is missing, disabled, pending deletion or not allowed to encrypt / decrypt
   SIGNIN_UNAVAILABLE: 'ERR_SIGNIN_UNAVAILABLE', // the identity provider / directory or the sign-in transaction or replay store did not answer (down, timeout, TLS failure); details.reason (503)
+  // mfa: more factors and step-up
+  MFA_WEBAUTHN_INVALID: 'ERR_MFA_WEBAUTHN_INVALID', // a WebAuthn response that does not verify: signature, origin, RP id, challenge unknown / used / expired, user verification missing (401)
+  MFA_WEBAUTHN_COUNTER: 'ERR_MFA_WEBAUTHN_COUNTER', // signature counter did not increase: a possibly cloned authenticator; answered as ERR_MFA_WEBAUTHN_INVALID (401)
+  MFA_DELIVERY: 'ERR_MFA_DELIVERY', // a one-time code could not be sent through its transport (503)
+  MFA_STEP_UP_REQUIRED: 'ERR_MFA_STEP_UP_REQUIRED', // a second factor, a given factor or a recent sign-in is required (401, RFC 9470 insufficient_user_authentication)
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -159,6 +159,17 @@ export {
   type MfaPolicyDescription,
   type MfaAttemptGuard,
   type MfaAttempt,
+  OtpFactor,
+  MemoryOtpStore,
+  NodemailerOtpTransport,
+  type OtpFactorOptions,
+  type OtpFactorDescription,
+  type OtpStore,
+  type OtpTransport,
+  type OtpMessage,
+  type NodemailerOtpTransportOptions,
+  type MailTransporter,
+  type MfaAuditSink,
 } from './mfa';
 
 // threat: brute-force defence and detection rules over the audit stream

@@ -43,7 +43,13 @@ export {
 export type { ConsentStore, ConsentRecord, ConsentAction } from './privacy';
 export type { DsrStore, DataSubjectRequest, DsrType, DsrStatus, DsrFilter, DsrHistoryEntry } from './privacy';
 export { dsrFilterStatuses } from './util/dsr-filter-statuses';
-export type { MfaStore, StoredTotp, StoredRecoveryCode } from './mfa';
+export type { MfaStore, StoredTotp, StoredRecoveryCode, OtpStore, StoredOtp } from './mfa';
+export type {
+  WebAuthnStore,
+  StoredWebAuthnCredential,
+  StoredChallenge,
+  WebAuthnTransport,
+} from './mfa/webauthn/webauthn-store';
 
 // the registers' versioned stores, shared break-glass grants and detection windows
 export type { RegisterStore, StoredRecord, RegisterKind } from './privacy';

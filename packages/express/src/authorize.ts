@@ -1,5 +1,6 @@
 import {
   authorizeRequest,
+  authorizeStepUpOptions,
   checkAuthorizeArgs,
   checkBodyFields,
   filterResponseFields,
@@ -40,6 +41,7 @@ export function authorize(
   options: AuthorizeOptions = {},
 ): RequestHandler {
   checkAuthorizeArgs(action, resource, options.authorizer, options);
+  const stepUp = authorizeStepUpOptions(options);
   const readAction =
     typeof options.filterResponse === 'object' ? (options.filterResponse.action ?? action) : action;
   return (req, res, next) => {
@@ -53,7 +55,15 @@ export function authorize(
     const ip = clientIp(req);
     const context = { ...options.context?.(req), ...(ip !== undefined ? { ip } : {}) };
     const { authorizer } = resolved;
-    const decision = await authorizeRequest(authorizer, req.principal, action, resolved.resource, context);
+    const steps = stepUp.forKit(state.kit?.mfaPolicy);
+    const decision = await authorizeRequest(
+      authorizer,
+      req.principal,
+      action,
+      resolved.resource,
+      context,
+      steps,
+    );
     state.reasonId = decision.reasonId;
     req.authorizedResource = resolved.resource;
     const principal = req.principal!;

@@ -8,6 +8,7 @@ export { inputGuard, type InputGuardMiddleware } from './input-guard';
 export { audit, auditRoute, type AuditMiddleware } from './audit';
 export { authenticate, type AuthenticateOptions } from './authenticate';
 export { authorize, type AuthorizeOptions, type ResourceSpec } from './authorize';
+export { requireRecentAuth } from './require-recent-auth';
 export { csrf, type ExpressCsrfOptions, type CsrfMiddleware } from './csrf';
 export { requireConsent } from './require-consent';
 export { bruteForce } from './brute-force';

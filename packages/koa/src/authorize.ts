@@ -1,5 +1,6 @@
 import {
   authorizeRequest,
+  authorizeStepUpOptions,
   checkAuthorizeArgs,
   checkBodyFields,
   filterResponseFields,
@@ -32,6 +33,7 @@ export function authorize(
   options: AuthorizeOptions = {},
 ): Middleware {
   checkAuthorizeArgs(action, resource, options.authorizer, options);
+  const stepUp = authorizeStepUpOptions(options);
   const readAction =
     typeof options.filterResponse === 'object' ? (options.filterResponse.action ?? action) : action;
   return async (ctx, next) => {
@@ -42,7 +44,8 @@ export function authorize(
     const context = { ...options.context?.(ctx), ...(ip !== undefined ? { ip } : {}) };
     const { authorizer } = resolved;
     const principal = bulwarkState(ctx).principal;
-    const decision = await authorizeRequest(authorizer, principal, action, resolved.resource, context);
+    const steps = stepUp.forKit(state.kit?.mfaPolicy);
+    const decision = await authorizeRequest(authorizer, principal, action, resolved.resource, context, steps);
     state.reasonId = decision.reasonId;
     bulwarkState(ctx).authorizedResource = resolved.resource;
     if (options.checkBody === true) {

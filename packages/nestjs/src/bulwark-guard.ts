@@ -14,9 +14,16 @@ import { BULWARK_RATE_LIMIT, type RateLimitMetadata } from './rate-limit';
 import { BULWARK_AUDITED, type AuditedMetadata } from './audited';
 import { BULWARK_AUTHORIZE, type AuthorizeMetadata } from './authorize';
 import { BulwarkRuntime } from './bulwark-runtime';
-import { authorizeRequest, checkBodyFields, requireConsentFor } from './core-http';
+import {
+  authorizeRequest,
+  checkBodyFields,
+  requireConsentFor,
+  requireStepUp,
+  type StepUpRequirement,
+} from './core-http';
 import { BULWARK_PUBLIC } from './public';
 import { BULWARK_REQUIRE_CONSENT } from './require-consent';
+import { BULWARK_REQUIRE_RECENT_AUTH } from './require-recent-auth';
 import { decidedContexts, resolveResource } from './resource-spec';
 import {
   clientIp,
@@ -31,7 +38,8 @@ import {
  * The global guard, in order: bearer authentication (every route unless `@Public()`; an
  * authenticated response gets `Cache-Control: no-store`), `@ClearSiteData`, the rate limits (the
  * module's app-wide one, then the route's `@RateLimit`), the `@AllowFields` body allowlist, then
- * `@Authorize` through the Authorizer, then `@RequireConsent` through the ConsentManager.
+ * `@Authorize` through the Authorizer (and the module's `mfaPolicy`), then `@RequireRecentAuth`
+ * (step-up), then `@RequireConsent` through the ConsentManager.
  * Method metadata overrides class metadata. Refusals are thrown as Bulwark errors, which
  * BulwarkExceptionFilter answers as RFC 9457 problem details (401 with a Bearer challenge, 403
  * with only `reasonId` or `purposeId`). Fails closed: a missing service or a throwing resolver or
@@ -124,7 +132,10 @@ export class BulwarkGuard implements CanActivate {
           ...this.runtime.options.authzContext?.(view),
           ...(ip !== undefined ? { ip } : {}),
         };
-        const decision = await authorizeRequest(authorizer, principal, authorize.action, resource, context);
+        const mfaPolicy = this.runtime.options.mfaPolicy;
+        const decision = await authorizeRequest(authorizer, principal, authorize.action, resource, context, {
+          ...(mfaPolicy !== undefined ? { mfaPolicy } : {}),
+        });
         state.reasonId = decision.reasonId;
         (req as { authorizedResource?: unknown }).authorizedResource = resource;
         decidedContexts.set(req, context);
@@ -132,6 +143,12 @@ export class BulwarkGuard implements CanActivate {
           await checkBodyFields(authorizer, principal!, authorize.action, resource, req.body, context);
         }
       }
+
+      const recentAuth = this.reflector.getAllAndOverride<StepUpRequirement | undefined>(
+        BULWARK_REQUIRE_RECENT_AUTH,
+        targets,
+      );
+      if (recentAuth !== undefined) requireStepUp(principal, recentAuth);
 
       if (purposes !== undefined) {
         const consent = this.runtime.options.consent;

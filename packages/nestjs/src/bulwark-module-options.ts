@@ -11,6 +11,7 @@ import {
   type CorsOptions,
   type FetchMetadataOptions,
   type InputGuardOptions,
+  type PrincipalMfaPolicy,
   type RateLimitOptions,
   type SecurityHeaderOptions,
 } from '@bulwark/core/http';
@@ -95,6 +96,12 @@ export interface BulwarkModuleOptions {
   authorizer?: Authorizer;
   /** Server-side facts for ABAC conditions (`context.*`); `ip` is always the request's own. */
   authzContext?: (request: BulwarkRequestContext) => AuthzContext;
+  /**
+   * An `MfaPolicy`, enforced on every `@Authorize` route after the authorizer allowed it: roles it
+   * names need a recent second factor (read from `principal.authentication`), else 401
+   * ERR_MFA_STEP_UP_REQUIRED. `@RequireRecentAuth` adds a per-route requirement.
+   */
+  mfaPolicy?: PrincipalMfaPolicy;
   /** Where `@Audited` routes write (an `AuditLog`). */
   auditLog?: RequestAuditLog;
   audit?: BulwarkAuditOptions;
@@ -209,6 +216,9 @@ export function validateBulwarkOptions(options: unknown): BulwarkModuleOptions {
   }
   if (o.authzContext !== undefined && typeof o.authzContext !== 'function') {
     throw invalid('authzContext', 'must be a function of the request');
+  }
+  if (o.mfaPolicy !== undefined && typeof o.mfaPolicy?.evaluatePrincipal !== 'function') {
+    throw invalid('mfaPolicy', 'must be an MfaPolicy (with evaluatePrincipal())');
   }
   if (o.auditLog !== undefined && typeof o.auditLog?.append !== 'function') {
     throw invalid('auditLog', 'must be an AuditLog (with append())');

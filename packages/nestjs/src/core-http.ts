@@ -21,6 +21,8 @@ export {
   captureRequestArrival,
   requireConsentFor,
   requestIdFrom,
+  requireStepUp,
+  type StepUpRequirement,
   type BearerAuthenticatorOptions,
   type BearerTokenVerifier,
   type BearerRevocationCheck,

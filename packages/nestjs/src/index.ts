@@ -29,6 +29,7 @@ export { AuthorizedResource } from './authorized-resource';
 export { BulwarkFieldFilterInterceptor } from './bulwark-field-filter-interceptor';
 export { Audited, BULWARK_AUDITED, type AuditedOptions, type AuditedMetadata } from './audited';
 export { RequireConsent, BULWARK_REQUIRE_CONSENT } from './require-consent';
+export { RequireRecentAuth, BULWARK_REQUIRE_RECENT_AUTH } from './require-recent-auth';
 export { Principal } from './principal';
 export { AllowFields, BULWARK_ALLOW_FIELDS } from './allow-fields';
 export { RateLimit, BULWARK_RATE_LIMIT, type RateLimitMetadata } from './rate-limit';

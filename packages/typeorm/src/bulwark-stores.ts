@@ -18,6 +18,7 @@ import { BulwarkRegisterTables1735689900000 } from './migrations/register-tables
 import { BulwarkAttestationTables1735690100000 } from './migrations/attestation-tables-1735690100000';
 import { BulwarkRegisterKinds1735690200000 } from './migrations/register-kinds-1735690200000';
 import { TypeOrmAttestationStore } from './typeorm-attestation-store';
+import { BulwarkMfaFactorTables1736100000000 } from './migrations/mfa-factor-tables-1736100000000';
 import { dialectOf } from './sql-dialect';
 import { TypeOrmBreakGlassStore } from './typeorm-break-glass-store';
 import { TypeOrmConsentStore } from './typeorm-consent-store';
@@ -84,4 +85,6 @@ export const bulwarkStoreMigrations = [
   BulwarkAttestationTables1735690100000,
   BulwarkRegisterKinds1735690200000,
   BulwarkRevocationTables1735690300000,
+  // Tables of TypeOrmWebAuthnStore and TypeOrmOtpStore (built on their own: `new TypeOrmOtpStore(dataSource)`).
+  BulwarkMfaFactorTables1736100000000,
 ];

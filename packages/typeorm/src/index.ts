@@ -74,6 +74,8 @@ export {
 } from './bulwark-stores';
 export { TypeOrmDsrStore } from './typeorm-dsr-store';
 export { TypeOrmMfaStore } from './typeorm-mfa-store';
+export { TypeOrmWebAuthnStore } from './typeorm-webauthn-store';
+export { TypeOrmOtpStore } from './typeorm-otp-store';
 export { TypeOrmBreakGlassStore } from './typeorm-break-glass-store';
 export { TypeOrmRegisterStore } from './typeorm-register-store';
 export { BulwarkRegisterTables1735689900000 } from './migrations/register-tables-1735689900000';
@@ -83,3 +85,4 @@ export { BulwarkRegisterKinds1735690200000 } from './migrations/register-kinds-1
 export { TypeOrmRevocationStore } from './typeorm-revocation-store';
 export { BulwarkRevocationTables1735690300000 } from './migrations/revocation-tables-1735690300000';
 export { scopeQuery, type ScopeQueryOptions } from './scope-query';
+export { BulwarkMfaFactorTables1736100000000 } from './migrations/mfa-factor-tables-1736100000000';

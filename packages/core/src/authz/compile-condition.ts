@@ -29,7 +29,8 @@ export type ConditionTest = (s: AuthzSubject, r: AuthzResource, c: AuthzContext,
 export interface ConditionTrace {
   /** Where the node is in the policy, e.g. `policies[0].rules[2].when.all[1]`. */
   readonly path: string;
-  readonly kind: 'attr' | 'all' | 'any' | 'not' | 'ip' | 'timeWindow' | 'mfaVerified';
+  readonly kind:
+    'attr' | 'all' | 'any' | 'not' | 'ip' | 'timeWindow' | 'mfaVerified' | 'factor' | 'recentAuth';
   readonly result: boolean;
   /** Human-readable form, e.g. `resource.ownerId eq subject.id`. */
   readonly summary: string;
@@ -236,6 +237,32 @@ function compileAttribute(def: AttributeCondition): {
   return { getter, expected, summary, test };
 }
 
+/** Tolerated clock difference between the server that authenticated and this one. */
+const CLOCK_SKEW_MS = 60_000;
+/** `mfaContext()` method names, as `PrincipalAuthentication` factor names. */
+const CONTEXT_FACTORS: Readonly<Record<string, string>> = { recovery: 'recovery-code' };
+
+/** Factors the subject proved: `subject.authentication.factors`, plus an `mfaContext()` in the context. */
+function provedFactors(s: AuthzSubject, c: AuthzContext | undefined): string[] {
+  const auth = s?.authentication as { factors?: unknown } | undefined;
+  const factors = Array.isArray(auth?.factors)
+    ? auth.factors.filter((f): f is string => typeof f === 'string')
+    : [];
+  const method = c?.mfaVerified === true ? c.mfaMethod : undefined;
+  if (typeof method === 'string')
+    factors.push(Object.hasOwn(CONTEXT_FACTORS, method) ? CONTEXT_FACTORS[method] : method);
+  return factors;
+}
+
+/** Epoch ms of the subject's latest authentication (sign-in or second factor); NaN when unknown. */
+function lastAuthenticatedAt(s: AuthzSubject, c: AuthzContext | undefined): number {
+  const auth = s?.authentication as { at?: unknown; mfaAt?: unknown } | undefined;
+  const times = [auth?.at, auth?.mfaAt, c?.mfaVerified === true ? toInstant(c.mfaAt) : undefined].filter(
+    (t): t is number => typeof t === 'number' && Number.isFinite(t),
+  );
+  return times.length === 0 ? NaN : Math.max(...times);
+}
+
 const pad = (n: number): string => String(n).padStart(2, '0');
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
@@ -348,6 +375,47 @@ export function compileCondition(def: ConditionDefinition, path: string): Compil
           summary: `${(w.days ?? DAY_NAMES).join(',')} ${w.start}-${w.end} ${w.timeZone}`,
           actual: `${DAY_NAMES[local.day]} ${pad(Math.floor(local.minute / 60))}:${pad(local.minute % 60)} ${w.timeZone}`,
           expected: w,
+          decidedBy: path,
+        };
+      },
+    };
+  }
+  if ('factor' in def) {
+    const wanted = typeof def.factor === 'string' ? [def.factor] : [...def.factor];
+    const test: ConditionTest = (s, _r, c) => provedFactors(s, c).some((f) => wanted.includes(f));
+    return {
+      test,
+      explain(s, r, c, now) {
+        return {
+          path,
+          kind: 'factor',
+          result: test(s, r, c, now),
+          summary: `subject proved one of ${wanted.join(', ')}`,
+          actual: provedFactors(s, c),
+          expected: wanted,
+          decidedBy: path,
+        };
+      },
+    };
+  }
+  if ('recentAuth' in def) {
+    const maxAgeMs = def.recentAuth.maxAgeSec * 1000;
+    const test: ConditionTest = (s, _r, c, now) => {
+      const age = now() - lastAuthenticatedAt(s, c);
+      // An authentication dated in the future (beyond clock skew) is not trusted.
+      return age >= -CLOCK_SKEW_MS && age <= maxAgeMs;
+    };
+    return {
+      test,
+      explain(s, r, c, now) {
+        const last = lastAuthenticatedAt(s, c);
+        return {
+          path,
+          kind: 'recentAuth',
+          result: test(s, r, c, now),
+          summary: `subject authenticated within ${def.recentAuth.maxAgeSec} s`,
+          actual: Number.isFinite(last) ? Math.round((now() - last) / 1000) : undefined,
+          expected: def.recentAuth.maxAgeSec,
           decidedBy: path,
         };
       },

@@ -83,7 +83,22 @@ export type ConditionDefinition =
   | { ip: string | readonly string[] }
   | { timeWindow: TimeWindowDefinition }
   /** `context.mfaVerified === true` (or, with `false`, not verified). */
-  | { mfaVerified: boolean };
+  | { mfaVerified: boolean }
+  /**
+   * Step-up: the subject proved one of these factors (`subject.authentication.factors`, from a
+   * session, a sign-in path or a token's `amr`; or the `mfaContext()` method in the context).
+   */
+  | { factor: string | readonly string[] }
+  /**
+   * Step-up: the subject signed in or proved a second factor at most `maxAgeSec` ago
+   * (`subject.authentication.at` / `mfaAt`, or the context's `mfaAt`).
+   */
+  | { recentAuth: RecentAuthDefinition };
+
+/** `{ recentAuth: { maxAgeSec: 300 } }`: how recent the last authentication must be. */
+export interface RecentAuthDefinition {
+  maxAgeSec: number;
+}
 
 export interface RoleDefinition {
   /** Roles whose permissions this role also has. Cycles are rejected at load. */

@@ -61,7 +61,20 @@ const OPERATORS: readonly ComparisonOperator[] = [
   'gte',
   'exists',
 ];
-const CONDITION_KINDS = ['all', 'any', 'not', 'ip', 'timeWindow', 'mfaVerified'] as const;
+const CONDITION_KINDS = [
+  'all',
+  'any',
+  'not',
+  'ip',
+  'timeWindow',
+  'mfaVerified',
+  'factor',
+  'recentAuth',
+] as const;
+/** Factor names (`webauthn`, `totp`, `recovery-code`, an app's own such as `smartcard`). */
+const FACTOR_RE = /^[a-z][a-z0-9-]{0,31}$/;
+/** recentAuth longer than this is not a step-up requirement (31 days). */
+const RECENT_AUTH_MAX_SEC = 31 * 86_400;
 
 function fail(path: string, message: string): never {
   throw new BulwarkPolicyError(ErrorCodes.POLICY_INVALID, `${path}: ${message}`, { path });
@@ -265,6 +278,26 @@ function condition(value: unknown, path: string, depth: number): ConditionDefini
     case 'mfaVerified':
       if (typeof value.mfaVerified !== 'boolean') fail(p, 'must be true or false');
       return Object.freeze({ mfaVerified: value.mfaVerified });
+    case 'factor': {
+      const factors = stringList(value.factor, p, POLICY_LIMITS.listItems, (s, sp) => {
+        if (!FACTOR_RE.test(s))
+          fail(sp, `${show(s)} is not a factor name (e.g. webauthn, totp, recovery-code)`);
+      });
+      return Object.freeze({ factor: Object.freeze(factors) });
+    }
+    case 'recentAuth': {
+      const def = object(value.recentAuth, p, ['maxAgeSec']);
+      const maxAgeSec = def.maxAgeSec;
+      if (
+        typeof maxAgeSec !== 'number' ||
+        !Number.isInteger(maxAgeSec) ||
+        maxAgeSec < 1 ||
+        maxAgeSec > RECENT_AUTH_MAX_SEC
+      ) {
+        fail(`${p}.maxAgeSec`, `must be an integer number of seconds from 1 to ${RECENT_AUTH_MAX_SEC}`);
+      }
+      return Object.freeze({ recentAuth: Object.freeze({ maxAgeSec }) });
+    }
     default:
       if ((OPERATORS as readonly string[]).includes(kind)) fail(path, `operator ${kind} needs an attr`);
       fail(

@@ -123,15 +123,18 @@ export interface MfaConfig {
   policy: Omit<MfaPolicyOptions, 'clock' | 'configPath'>;
   /** Enrolments and recovery codes; required with `totp` or `recoveryCodes`. */
   store?: MfaStore | 'memory';
-  /** TOTP (RFC 6238); secrets are encrypted with the key ring (`keys` section). */
-  totp?: Omit<TotpFactorOptions, 'store' | 'keyRing' | 'guard' | 'clock' | 'configPath'>;
-  /** One-time recovery codes, hashed with the `passwords` hasher. */
-  recoveryCodes?: Omit<RecoveryCodesOptions, 'store' | 'hasher' | 'guard' | 'clock' | 'configPath'>;
+  /** TOTP (RFC 6238); secrets are encrypted with the key ring (`keys` section); `auth.mfa` events go to the audit log. */
+  totp?: Omit<TotpFactorOptions, 'store' | 'keyRing' | 'guard' | 'audit' | 'clock' | 'configPath'>;
+  /** One-time recovery codes, hashed with the `passwords` hasher; `auth.mfa` events go to the audit log. */
+  recoveryCodes?: Omit<RecoveryCodesOptions, 'store' | 'hasher' | 'guard' | 'audit' | 'clock' | 'configPath'>;
 }
 
 export interface ThreatConfig {
   /** Brute-force defence (also throttles MFA codes when `mfa` is configured). */
-  bruteForce?: Omit<BruteForceGuardOptions, 'configPath' | 'accountKey'> & { accountKey?: SecretBytesConfig };
+  /** Lockouts and unlocks go to the kit's audit log (`auth.lockout` / `auth.unlock`) when there is one. */
+  bruteForce?: Omit<BruteForceGuardOptions, 'configPath' | 'accountKey' | 'audit'> & {
+    accountKey?: SecretBytesConfig;
+  };
   /** Detection rules over the audit stream (requires `audit`): attached as a sink, violations written back. */
   detector?: Omit<ThreatDetectorOptions, 'auditLog' | 'clock' | 'configPath'>;
 }

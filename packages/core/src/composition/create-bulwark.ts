@@ -233,10 +233,14 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     : undefined;
   if (policyEngine !== undefined) closeGiven(p.stores, ['breakGlass'], opened);
   const bruteForce: BruteForceGuard | undefined = p.bruteForce
-    ? await openBruteForce(p.bruteForce)
+    ? await openBruteForce(p.bruteForce, auditLog)
     : undefined;
   const { totp, recoveryCodes } = p.mfa
-    ? openMfa(p.mfa.config, { keyRing, hasher: p.passwords, guard: bruteForce, clock }, opened)
+    ? openMfa(
+        p.mfa.config,
+        { keyRing, hasher: p.passwords, guard: bruteForce, clock, audit: auditLog },
+        opened,
+      )
     : {};
 
   const privacy = p.privacy

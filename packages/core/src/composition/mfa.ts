@@ -2,6 +2,7 @@ import type { KeyRing } from '../crypto/key-ring';
 import type { PasswordHasher } from '../crypto/password-hasher';
 import { MemoryMfaStore } from '../mfa/memory-mfa-store';
 import { MfaPolicy, type MfaPolicyOptions } from '../mfa/mfa-policy';
+import type { MfaAuditSink } from '../mfa/mfa-audit';
 import type { MfaStore } from '../mfa/mfa-store';
 import { RecoveryCodes, type RecoveryCodesOptions } from '../mfa/recovery-codes';
 import { TotpFactor, type TotpFactorOptions } from '../mfa/totp-factor';
@@ -85,11 +86,17 @@ export function planMfa(
 /** Builds the factors over the MFA store (closed by close()); failed codes count on `guard`. */
 export function openMfa(
   mfa: MfaConfig,
-  wired: { keyRing?: KeyRing; hasher: PasswordHasher; guard?: BruteForceGuard; clock?: () => Date },
+  wired: {
+    keyRing?: KeyRing;
+    hasher: PasswordHasher;
+    guard?: BruteForceGuard;
+    clock?: () => Date;
+    audit?: MfaAuditSink;
+  },
   opened: Opened[],
 ): { totp?: TotpFactor; recoveryCodes?: RecoveryCodes } {
   if (mfa.store === undefined) return {};
-  const { keyRing, guard, clock } = wired;
+  const { keyRing, guard, clock, audit } = wired;
   // planMfa() demands a store whenever a factor is configured.
   const store: MfaStore = mfa.store === 'memory' ? new MemoryMfaStore() : mfa.store;
   opened.push({ name: 'mfa.store', close: () => store.close?.() });
@@ -101,6 +108,7 @@ export function openMfa(
       store,
       ...(keyRing ? { keyRing } : {}),
       ...(guard ? { guard } : {}),
+      ...(audit ? { audit } : {}),
       ...withClock(clock),
       configPath: 'mfa.totp',
     });
@@ -111,6 +119,7 @@ export function openMfa(
       store,
       hasher: wired.hasher,
       ...(guard ? { guard } : {}),
+      ...(audit ? { audit } : {}),
       ...withClock(clock),
       configPath: 'mfa.recoveryCodes',
     });

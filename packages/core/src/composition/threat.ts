@@ -1,4 +1,5 @@
 import { BruteForceGuard, type BruteForceGuardOptions } from '../threat/brute-force-guard';
+import type { LockoutAuditSink } from '../threat/lockout-audit';
 import { ThreatDetector, type ThreatDetectorOptions } from '../threat/threat-detector';
 import type { ThreatConfig } from './bulwark-config';
 import { checkSecretBytes, readSecretBytes } from './config-input';
@@ -89,9 +90,10 @@ export function planThreat(value: unknown, hasAudit: boolean): ThreatPlan {
   return out;
 }
 
-/** Builds the brute-force guard, reading its account key. */
+/** Builds the brute-force guard, reading its account key; lockouts go to `audit` when given. */
 export async function openBruteForce(
   bruteForce: NonNullable<ThreatPlan['bruteForce']>,
+  audit?: LockoutAuditSink,
 ): Promise<BruteForceGuard> {
   const o = bruteForce.options;
   const accountKey =
@@ -102,6 +104,7 @@ export async function openBruteForce(
   return new BruteForceGuard({
     ...(o as BruteForceGuardOptions),
     accountKey,
+    ...(audit !== undefined ? { audit } : {}),
     configPath: 'threat.bruteForce',
   });
 }

@@ -3,6 +3,7 @@ import { BulwarkTokenError, ErrorCodes } from '../errors';
 import type { TokenClaims, VerifiedToken } from '../tokens/token-service';
 import { BulwarkHttpError } from './bulwark-http-error';
 import type { HttpPrincipal } from './http-principal';
+import { tokenAuthentication } from './token-authentication';
 
 /** What the authenticator needs from a token service: `TokenService` fits. */
 export interface BearerTokenVerifier {
@@ -60,7 +61,14 @@ function defaultPrincipal(rolesClaim: string): (claims: TokenClaims) => HttpPrin
       : typeof raw === 'string'
         ? raw.split(' ').filter((r) => r.length > 0)
         : [];
-    return Object.freeze({ id: claims.sub as string, roles: Object.freeze(roles), type: 'user', claims });
+    const authentication = tokenAuthentication(claims);
+    return Object.freeze({
+      id: claims.sub as string,
+      roles: Object.freeze(roles),
+      type: 'user',
+      claims,
+      ...(authentication !== undefined ? { authentication } : {}),
+    });
   };
 }
 

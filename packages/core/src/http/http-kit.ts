@@ -2,6 +2,7 @@ import type { Authorizer } from '../authz/authorizer';
 import type { BearerRevocationCheck, BearerTokenVerifier } from './bearer-authenticator';
 import type { BruteForceLimiter } from './brute-force-gate';
 import type { ConsentChecker } from './require-consent-check';
+import type { PrincipalMfaPolicy } from './step-up';
 import type { PrivacyApiOptions } from './privacy-api';
 import type { RequestAuditLog } from './request-auditor';
 
@@ -21,4 +22,6 @@ export interface BulwarkHttpKit {
   bruteForce?: BruteForceLimiter;
   /** Token revocations (`createBulwark`'s `revocation`): the authenticate step refuses revoked tokens. */
   revocation?: BearerRevocationCheck;
+  /** An MfaPolicy: `authorize()` enforces it on every route it guards (createBulwark's `mfa.policy`). */
+  mfaPolicy?: PrincipalMfaPolicy;
 }

@@ -2,6 +2,8 @@ import type { Authorizer, AuthzContext, AuthzResource } from '../authz/authorize
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
 import { checkResourceId } from './input-guard';
+import type { AuthorizeStepUp } from './authorize-request';
+import { stepUpRequirement, type PrincipalMfaPolicy, type StepUpRequirement } from './step-up';
 
 /**
  * A resource type, a full resource, or a function of the framework's request. The function may be
@@ -33,6 +35,55 @@ export interface HttpAuthorizeOptions<Req> {
    * filtered item by item, each item decided as a resource of the route's type. Default false.
    */
   filterResponse?: boolean | { action?: string };
+  /**
+   * The MFA policy enforced after an allow (a second factor for the roles it names). Default: the
+   * bundle's `mfaPolicy` (createBulwark's `mfa.policy`); `false` turns it off for this route.
+   */
+  mfa?: PrincipalMfaPolicy | false;
+  /** A recent sign-in (seconds, or `{ maxAgeSec, factors }`) this route needs on top. */
+  recentAuth?: number | StepUpRequirement;
+}
+
+/** The step-up part of a route's `authorize()` options, checked at start-up. */
+export interface RouteStepUp {
+  /** The route's MFA policy; `false`: none; absent: the bundle's (see `forKit`). */
+  readonly mfa?: PrincipalMfaPolicy | false;
+  readonly requirement?: StepUpRequirement;
+  /** What `authorizeRequest` checks for this route, given the bundle kit's `mfaPolicy`. */
+  forKit(kitPolicy: PrincipalMfaPolicy | undefined): AuthorizeStepUp;
+}
+
+/**
+ * The step-up part of `authorize()` options, validated at start-up: the route's MFA policy
+ * (`undefined` means the bundle's, resolved per request) and its recent-authentication requirement.
+ */
+export function authorizeStepUpOptions(options: { mfa?: unknown; recentAuth?: unknown }): RouteStepUp {
+  const mfa = options.mfa;
+  if (
+    mfa !== undefined &&
+    mfa !== false &&
+    typeof (mfa as PrincipalMfaPolicy)?.evaluatePrincipal !== 'function'
+  ) {
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'authorize: mfa must be an MfaPolicy or false', {
+      path: 'authorize.mfa',
+    });
+  }
+  const own = mfa as PrincipalMfaPolicy | false | undefined;
+  const requirement =
+    options.recentAuth !== undefined
+      ? stepUpRequirement(options.recentAuth, 'authorize.recentAuth')
+      : undefined;
+  return {
+    ...(own !== undefined ? { mfa: own } : {}),
+    ...(requirement !== undefined ? { requirement } : {}),
+    forKit(kitPolicy) {
+      const mfaPolicy = own === false ? undefined : (own ?? kitPolicy);
+      return {
+        ...(mfaPolicy !== undefined ? { mfaPolicy } : {}),
+        ...(requirement !== undefined ? { requirement } : {}),
+      };
+    },
+  };
 }
 
 /** Start-up checks of `authorize(action, resource, { authorizer })`, so a typo fails the boot. */

@@ -50,13 +50,25 @@ export {
   type BearerTokenVerifier,
   type BearerRevocationCheck,
 } from './bearer-authenticator';
-export { authorizeRequest } from './authorize-request';
+export { authorizeRequest, type AuthorizeStepUp } from './authorize-request';
 export { checkBodyFields, filterResponseFields } from './authorize-fields';
 export {
+  requireStepUp,
+  enforceMfaPolicy,
+  stepUpRequirement,
+  stepUpRequired,
+  STEP_UP_REASON_ID,
+  type StepUpRequirement,
+  type PrincipalMfaPolicy,
+} from './step-up';
+export { tokenAuthentication } from './token-authentication';
+export {
+  authorizeStepUpOptions,
   checkAuthorizeArgs,
   resolveAuthorization,
   type HttpAuthorizeOptions,
   type HttpResourceSpec,
+  type RouteStepUp,
   type ResolvedAuthorization,
 } from './http-resource-spec';
 export { requestAuditEvent, outcomeFromStatus, type RequestAuditFacts } from './request-audit';

@@ -95,6 +95,14 @@ const INVALID_CODE: Mapping = {
   publicCode: ErrorCodes.MFA_INVALID_CODE,
 };
 
+/** Every refused WebAuthn response answers the same (which check failed is not told). */
+const WEBAUTHN_INVALID: Mapping = {
+  status: 401,
+  title: 'Invalid authenticator response',
+  detail: 'The authenticator response is not valid.',
+  publicCode: ErrorCodes.MFA_WEBAUTHN_INVALID,
+};
+
 /**
  * Error code -> HTTP answer, one entry per code: `satisfies Record<ErrorCode, Mapping>` makes a
  * new code without a deliberate mapping a build error. Codes a client can cause (bad input, bad
@@ -304,6 +312,19 @@ const BY_CODE = {
   [ErrorCodes.CRYPTO_KMS_ACCESS_DENIED]: INTERNAL,
   [ErrorCodes.CRYPTO_MASTER_KEY_UNUSABLE]: INTERNAL,
   [ErrorCodes.SIGNIN_UNAVAILABLE]: UNAVAILABLE,
+  // A cloned-authenticator refusal answers like any other bad response; the audit event has the code.
+  [ErrorCodes.MFA_WEBAUTHN_INVALID]: WEBAUTHN_INVALID,
+  [ErrorCodes.MFA_WEBAUTHN_COUNTER]: WEBAUTHN_INVALID,
+  [ErrorCodes.MFA_DELIVERY]: {
+    status: 503,
+    title: 'Service Unavailable',
+    detail: 'The code could not be sent right now; retry later.',
+  },
+  [ErrorCodes.MFA_STEP_UP_REQUIRED]: {
+    status: 401,
+    title: 'Step-up authentication required',
+    detail: 'This action needs a stronger or more recent authentication; authenticate again and retry.',
+  },
 } satisfies Record<ErrorCode, Mapping>;
 
 /**
@@ -330,6 +351,8 @@ const SAFE_DETAILS = [
   'location',
   'limit',
   'challenge',
+  'maxAgeSec',
+  'requiredFactors',
 ];
 
 /** Fixed details for the body-parser / co-body error types (their messages can quote the body). */
@@ -375,6 +398,20 @@ function httpErrorStatus(error: unknown): number | undefined {
 function challenge(realm: string, error?: string): string {
   // RFC 6750 §3: no error attribute when the request carried no credentials at all.
   return error === undefined ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="${error}"`;
+}
+
+/**
+ * RFC 9470 §3: `insufficient_user_authentication`, with `max_age` when the refusal is about the
+ * age of the authentication, so an OAuth client knows to send the user back with `max_age`.
+ */
+function stepUpChallenge(realm: string, details: Readonly<Record<string, unknown>> | undefined): string {
+  const base =
+    `${challenge(realm, 'insufficient_user_authentication')}, ` +
+    'error_description="A stronger or more recent authentication is required"';
+  const maxAge = details?.maxAgeSec;
+  return typeof maxAge === 'number' && Number.isSafeInteger(maxAge) && maxAge >= 0
+    ? `${base}, max_age="${maxAge}"`
+    : base;
 }
 
 /**
@@ -467,7 +504,11 @@ export function problemFor(error: unknown, context: ProblemContext = {}): Proble
   const realm = context.realm ?? 'bulwark';
   if (mapping.status === 401) {
     headers['www-authenticate'] =
-      code === ErrorCodes.HTTP_AUTH_REQUIRED ? challenge(realm) : challenge(realm, 'invalid_token');
+      code === ErrorCodes.HTTP_AUTH_REQUIRED
+        ? challenge(realm)
+        : code === ErrorCodes.MFA_STEP_UP_REQUIRED
+          ? stepUpChallenge(realm, details)
+          : challenge(realm, 'invalid_token');
   }
   if (mapping.status === 429 || mapping.status === 503) {
     const retry = details?.retryAfterSec;

@@ -1,4 +1,4 @@
-// Multi-factor authentication: TOTP, recovery codes, the step-up policy.
+// Multi-factor authentication: TOTP, recovery codes, one-time codes, the step-up policy (WebAuthn: ./webauthn).
 export type { MfaStore, StoredTotp, StoredRecoveryCode, TotpAlgorithm, TotpDigits } from './mfa-store';
 export { MemoryMfaStore } from './memory-mfa-store';
 export {
@@ -16,3 +16,12 @@ export {
   type MfaPolicyDescription,
 } from './mfa-policy';
 export type { MfaAttemptGuard, MfaAttempt } from './mfa-attempt-guard';
+export { OtpFactor, type OtpFactorOptions, type OtpFactorDescription } from './otp-factor';
+export { MemoryOtpStore, type OtpStore, type StoredOtp } from './otp-store';
+export type { OtpTransport, OtpMessage } from './otp-transport';
+export {
+  NodemailerOtpTransport,
+  type NodemailerOtpTransportOptions,
+  type MailTransporter,
+} from './nodemailer-otp-transport';
+export type { MfaAuditSink } from './mfa-audit';

@@ -3,6 +3,9 @@ import { BulwarkMfaError, ErrorCodes } from '../errors';
 /** Who is attempting a code; `ip` lets a brute-force guard also count per address. */
 export interface MfaAttempt {
   ip?: string;
+  /** Copied into the `auth.mfa` audit event when the factor has an audit sink. */
+  requestId?: string;
+  userAgent?: string;
 }
 
 /**
@@ -61,7 +64,9 @@ export async function guarded<T>(
       error instanceof BulwarkMfaError &&
       (error.code === ErrorCodes.MFA_INVALID_CODE ||
         error.code === ErrorCodes.MFA_REPLAY ||
-        error.code === ErrorCodes.MFA_RECOVERY_CODE_USED)
+        error.code === ErrorCodes.MFA_RECOVERY_CODE_USED ||
+        error.code === ErrorCodes.MFA_WEBAUTHN_INVALID ||
+        error.code === ErrorCodes.MFA_WEBAUTHN_COUNTER)
     ) {
       await reservation.fail();
     } else {

@@ -1,5 +1,5 @@
 /** How a second factor was proven. */
-export type MfaMethod = 'totp' | 'recovery';
+export type MfaMethod = 'totp' | 'recovery' | 'webauthn' | 'email-otp' | 'sms-otp';
 
 /** What `TotpFactor.verify` / `RecoveryCodes.verify` return on success. */
 export interface MfaVerification {

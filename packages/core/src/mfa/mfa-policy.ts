@@ -1,3 +1,4 @@
+import type { PrincipalAuthentication } from '../identity/authentication';
 import type { MfaMethod } from './mfa-context';
 import { configError } from '../util/options';
 
@@ -9,7 +10,10 @@ export interface MfaPolicyOptions {
    * Default 43 200 (12 h, the NIST SP 800-63B AAL2 reauthentication bound).
    */
   maxAgeSec?: number;
-  /** Methods that satisfy the policy. Default both `totp` and `recovery`. */
+  /**
+   * Methods that satisfy the policy. Default `totp`, `recovery` and `webauthn`; `email-otp` and
+   * `sms-otp` (NIST SP 800-63B "restricted" authenticators) only when listed.
+   */
   methods?: readonly MfaMethod[];
   clock?: () => Date;
   /** Config path used in error messages. Default `mfa.policy`. */
@@ -33,7 +37,16 @@ export interface MfaPolicyDescription {
   readonly methods: readonly MfaMethod[];
 }
 
-const METHODS: ReadonlySet<string> = new Set(['totp', 'recovery']);
+/** `PrincipalAuthentication.factors` names of the second factors, as MfaMethod. */
+const FACTOR_METHODS: ReadonlyMap<string, MfaMethod> = new Map<string, MfaMethod>([
+  ['totp', 'totp'],
+  ['recovery-code', 'recovery'],
+  ['webauthn', 'webauthn'],
+  ['email-otp', 'email-otp'],
+  ['sms-otp', 'sms-otp'],
+]);
+
+const METHODS: ReadonlySet<string> = new Set(['totp', 'recovery', 'webauthn', 'email-otp', 'sms-otp']);
 
 /**
  * Who must have passed a second factor, and how recently. Reads the attributes `mfaContext()`
@@ -58,9 +71,9 @@ export class MfaPolicy {
     if (!Number.isInteger(maxAgeSec) || maxAgeSec < 1) {
       throw configError(`${path}.maxAgeSec`, `must be a positive integer, got ${String(maxAgeSec)}`);
     }
-    const methods = options.methods ?? ['totp', 'recovery'];
+    const methods = options.methods ?? ['totp', 'recovery', 'webauthn'];
     if (!Array.isArray(methods) || methods.length === 0 || methods.some((m) => !METHODS.has(m))) {
-      throw configError(`${path}.methods`, "must be a non-empty array of 'totp' / 'recovery'");
+      throw configError(`${path}.methods`, `must be a non-empty array of ${[...METHODS].join(' / ')}`);
     }
     this.#roles = new Set(roles);
     this.#all = this.#roles.has('*');
@@ -93,6 +106,29 @@ export class MfaPolicy {
     if (ageMs < -60_000) return { satisfied: false, required, reason: 'invalid-time' };
     if (ageMs > this.#maxAgeSec * 1000) return { satisfied: false, required, reason: 'expired' };
     return { satisfied: true, required, reason: 'verified' };
+  }
+
+  /**
+   * `evaluate` for an authenticated principal: reads `principal.authentication` (set by sessions,
+   * the sign-in paths, or a bearer token's `amr` / `auth_time`). The most recent allowed second
+   * factor counts, timed from `mfaAt` (else the sign-in time, for a passkey that was the sign-in).
+   */
+  evaluatePrincipal(principal: {
+    readonly roles: readonly string[];
+    readonly authentication?: PrincipalAuthentication;
+  }): MfaPolicyDecision {
+    const auth = principal?.authentication;
+    const proved = (Array.isArray(auth?.factors) ? auth.factors : [])
+      .map((f) => FACTOR_METHODS.get(f))
+      .filter((m): m is MfaMethod => m !== undefined);
+    if (auth === undefined || proved.length === 0) return this.evaluate(principal?.roles, {});
+    const method = [...proved].reverse().find((m) => this.#methods.includes(m)) ?? proved[proved.length - 1];
+    const at = auth.mfaAt ?? auth.at;
+    return this.evaluate(principal.roles, {
+      mfaVerified: true,
+      mfaMethod: method,
+      mfaAt: typeof at === 'number' && Number.isFinite(at) ? new Date(at) : undefined,
+    });
   }
 
   describe(): MfaPolicyDescription {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { PasswordHasher } from '../crypto/password-hasher';
 import { BulwarkConfigError, BulwarkMfaError, ErrorCodes } from '../errors';
 import { checkUserId, guarded, storeCall, type MfaAttempt, type MfaAttemptGuard } from './mfa-attempt-guard';
+import { audited, type MfaAuditSink } from './mfa-audit';
 import type { MfaVerification } from './mfa-context';
 import type { MfaStore, StoredRecoveryCode } from './mfa-store';
 
@@ -15,6 +16,8 @@ export interface RecoveryCodesOptions {
   length?: number;
   /** Throttles guessing (see MfaAttemptGuard); strongly recommended. */
   guard?: MfaAttemptGuard;
+  /** Receives `auth.mfa` events (method `recovery-code`, step `verify`) for every code tried. */
+  audit?: MfaAuditSink;
   clock?: () => Date;
   /** Config path used in error messages. Default `mfa.recoveryCodes`. */
   configPath?: string;
@@ -52,6 +55,7 @@ export class RecoveryCodes {
   readonly #count: number;
   readonly #length: number;
   readonly #guard?: MfaAttemptGuard;
+  readonly #audit?: MfaAuditSink;
   readonly #clock: () => Date;
 
   constructor(options: RecoveryCodesOptions) {
@@ -79,7 +83,11 @@ export class RecoveryCodes {
     this.#hasher = options.hasher ?? new PasswordHasher();
     this.#count = count;
     this.#length = length;
+    if (options.audit !== undefined && typeof options.audit?.append !== 'function') {
+      throw configError(`${path}.audit`, 'must be an AuditLog (append)');
+    }
     this.#guard = options.guard;
+    this.#audit = options.audit;
     this.#clock = options.clock ?? (() => new Date());
   }
 
@@ -108,6 +116,18 @@ export class RecoveryCodes {
     if (typeof code !== 'string') {
       throw new BulwarkMfaError(ErrorCodes.MFA_INVALID_ARGUMENT, 'code must be a string');
     }
+    const base = { userId, factor: 'recovery-code', step: 'verify', ...(attempt ? { attempt } : {}) };
+    return audited(
+      this.#audit,
+      base,
+      () => this.#verify(userId, code, attempt),
+      (v) => ({
+        details: { remaining: v.remaining },
+      }),
+    );
+  }
+
+  async #verify(userId: string, code: string, attempt: MfaAttempt | undefined): Promise<MfaVerification> {
     return guarded(this.#guard, userId, attempt, async () => {
       const stored = await storeCall(() => this.#store.getRecoveryCodes(userId));
       if (stored.length === 0) {

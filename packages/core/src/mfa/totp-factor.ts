@@ -3,6 +3,7 @@ import type { KeyRing } from '../crypto/key-ring';
 import type { RewrapReport } from '../crypto/rewrap';
 import { BulwarkError, BulwarkMfaError, ErrorCodes } from '../errors';
 import { checkUserId, guarded, storeCall, type MfaAttempt, type MfaAttemptGuard } from './mfa-attempt-guard';
+import { audited, type MfaAuditSink } from './mfa-audit';
 import type { MfaVerification } from './mfa-context';
 import { base32Decode, base32Encode } from './base32';
 import type { MfaStore, StoredTotp, TotpAlgorithm, TotpDigits } from './mfa-store';
@@ -35,6 +36,8 @@ export interface TotpFactorOptions {
   secretBytes?: number;
   /** Throttles guessing (see MfaAttemptGuard); strongly recommended. */
   guard?: MfaAttemptGuard;
+  /** Receives `auth.mfa` events (method `totp`, steps `confirm` / `verify`) for every code tried. */
+  audit?: MfaAuditSink;
   clock?: () => Date;
   /** Config path used in error messages. Default `mfa.totp`. */
   configPath?: string;
@@ -88,6 +91,7 @@ export class TotpFactor {
   readonly #window: number;
   readonly #secretBytes: number;
   readonly #guard?: MfaAttemptGuard;
+  readonly #audit?: MfaAuditSink;
   readonly #clock: () => Date;
   #keyReady?: Promise<unknown>;
 
@@ -142,7 +146,11 @@ export class TotpFactor {
     this.#period = period;
     this.#window = window;
     this.#secretBytes = secretBytes;
+    if (options.audit !== undefined && typeof options.audit?.append !== 'function') {
+      throw configError(`${path}.audit`, 'must be an AuditLog (append)');
+    }
     this.#guard = options.guard;
+    this.#audit = options.audit;
     this.#clock = options.clock ?? (() => new Date());
   }
 
@@ -201,6 +209,11 @@ export class TotpFactor {
   /** Confirms a pending enrolment with the first code from the user's app. */
   async confirm(userId: string, code: string, attempt?: MfaAttempt): Promise<MfaVerification> {
     checkUserId(userId);
+    const base = { userId, factor: 'totp', step: 'confirm', ...(attempt ? { attempt } : {}) };
+    return audited(this.#audit, base, () => this.#confirm(userId, code, attempt));
+  }
+
+  async #confirm(userId: string, code: string, attempt: MfaAttempt | undefined): Promise<MfaVerification> {
     return guarded(this.#guard, userId, attempt, async () => {
       const record = await storeCall(() => this.#store.getTotp(userId));
       if (record === undefined || record.confirmed) {
@@ -218,6 +231,11 @@ export class TotpFactor {
   /** Verifies a code for a confirmed factor. Throws a BulwarkMfaError when it is not accepted. */
   async verify(userId: string, code: string, attempt?: MfaAttempt): Promise<MfaVerification> {
     checkUserId(userId);
+    const base = { userId, factor: 'totp', step: 'verify', ...(attempt ? { attempt } : {}) };
+    return audited(this.#audit, base, () => this.#verify(userId, code, attempt));
+  }
+
+  async #verify(userId: string, code: string, attempt: MfaAttempt | undefined): Promise<MfaVerification> {
     return guarded(this.#guard, userId, attempt, async () => {
       const record = await storeCall(() => this.#store.getTotp(userId));
       if (record === undefined || !record.confirmed) {

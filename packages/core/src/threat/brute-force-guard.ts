@@ -3,6 +3,7 @@ import { types as utilTypes } from 'node:util';
 import { BulwarkThreatError, ErrorCodes } from '../errors';
 import { AttemptCounter, type CounterState } from './attempt-counter';
 import { clientAddressKey } from './client-address';
+import { lockoutEvent, unlockEvent, type LockoutAuditSink, type UnlockContext } from './lockout-audit';
 import { whenRedisReady } from './redis-readiness';
 import { configError } from '../util/options';
 
@@ -120,6 +121,8 @@ export interface BruteForceGuardOptions {
    * `Alice@Example.com ` and `alice@example.com` share one counter.
    */
   normalizeAccount?: (account: string) => string;
+  /** Receives `auth.lockout` when a counter locks and `auth.unlock` on `reset()` (an `AuditLog`). */
+  audit?: LockoutAuditSink;
   /** Config path used in error messages. Default `threat.bruteForce`. */
   configPath?: string;
 }
@@ -253,6 +256,7 @@ export class BruteForceGuard {
   readonly #policy: BruteForceStoreUnavailablePolicy;
   readonly #fallback?: BruteForceGuard;
   readonly #readyTimeoutMs: number;
+  readonly #audit?: LockoutAuditSink;
   #ready?: Promise<void>;
   #storeFailures = 0;
   #fallbackDecisions = 0;
@@ -340,6 +344,10 @@ export class BruteForceGuard {
     ) {
       throw configError(`${path}.readyTimeoutMs`, 'must be an integer from 0 to 600000');
     }
+    if (options.audit !== undefined && typeof options.audit?.append !== 'function') {
+      throw configError(`${path}.audit`, 'must be an AuditLog (append)');
+    }
+    this.#audit = options.audit;
     if (redis !== undefined && this.#policy === 'local-fallback') {
       // Same limits and key, in memory (whose TTLs are capped, hence the known-client clamp).
       this.#fallback = new BruteForceGuard({
@@ -423,9 +431,10 @@ export class BruteForceGuard {
    * fallback its counters are cleared too; a store failure still throws (the unlock did not
    * reach the shared store).
    */
-  async reset(attempt: BruteForceAttempt): Promise<void> {
+  async reset(attempt: BruteForceAttempt, context?: UnlockContext): Promise<void> {
     await this.#whenReady();
-    await this.#fallback?.reset(attempt);
+    // The fallback's counters are cleared without its own unlock event (one reset, one event).
+    if (this.#fallback !== undefined) await this.#fallback.#resetOnStore(attempt);
     try {
       await this.#resetOnStore(attempt);
     } catch (error) {
@@ -433,6 +442,7 @@ export class BruteForceGuard {
         this.#noteStoreFailure();
       throw error;
     }
+    await this.#audit?.append(unlockEvent(attempt, context));
   }
 
   /** Store health: failures and fallback decisions since start (compliance evidence, monitoring). */
@@ -573,7 +583,11 @@ export class BruteForceGuard {
     return Object.freeze({
       fail: async (): Promise<BruteForceDecision> => {
         if (!settle()) return { allowed: true };
-        await Promise.all(held.map((h) => this.#lockIfLast(h)));
+        const locks = await Promise.all(held.map((h) => this.#lockIfLast(h)));
+        for (const [i, lockSec] of locks.entries()) {
+          if (lockSec !== undefined)
+            await this.#audit?.append(lockoutEvent(attempt, held[i]!.scope, lockSec));
+        }
         return this.check(attempt);
       },
       succeed: async (): Promise<void> => {
@@ -597,15 +611,15 @@ export class BruteForceGuard {
   }
 
   /**
-   * A failure on the unit that filled a counter (count == maxFailures) starts the lockout: exactly
-   * one holder in any process sees that count. (After a refund it can be taken again; a lockout
+   * A failure on the unit that filled a counter (count == maxFailures) starts the lockout (and
+   * returns its length, for the audit event): exactly one holder in any process sees that count. (After a refund it can be taken again; a lockout
    * already in place is then left alone rather than escalated twice.)
    */
-  async #lockIfLast(h: Held): Promise<void> {
+  async #lockIfLast(h: Held): Promise<number | undefined> {
     const limit = this.#limits[h.scope] as BruteForceLimit;
-    if (h.count !== limit.maxFailures) return;
+    if (h.count !== limit.maxFailures) return undefined;
     const failures = this.#failures.get(h.scope)!;
-    if (AttemptCounter.isLocked(await this.#call(() => failures.peek(h.key)))) return;
+    if (AttemptCounter.isLocked(await this.#call(() => failures.peek(h.key)))) return undefined;
     const strike = await this.#call(() => this.#strikes.get(h.scope)!.take(h.key));
     const lockSec = Math.min(
       limit.maxLockoutSec,
@@ -614,6 +628,7 @@ export class BruteForceGuard {
     // When the lockout expires the key is gone, so counting restarts from zero while the strike
     // count remembers the lockout.
     await this.#call(() => failures.lock(h.key, lockSec));
+    return lockSec;
   }
 
   /** Refunds units, skipping those whose window has ended (their key no longer holds them). */

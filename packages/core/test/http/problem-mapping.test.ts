@@ -82,6 +82,9 @@ const CLIENT_TRIGGERABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   [ErrorCodes.COMPLIANCE_REPORT_SIGNATURE_INVALID]: 'a report edited after signing',
   [ErrorCodes.SIGNIN_NOT_PROVISIONED]: 'a user the identity provider knows and the app does not',
   [ErrorCodes.SIGNIN_FAILED]: 'wrong credentials or a forged provider response',
+  [ErrorCodes.MFA_WEBAUTHN_INVALID]: 'a forged, replayed or phished passkey response',
+  [ErrorCodes.MFA_WEBAUTHN_COUNTER]: 'an assertion from a cloned authenticator',
+  [ErrorCodes.MFA_STEP_UP_REQUIRED]: 'a sensitive action with a stale or weak sign-in',
 };
 
 /** Server-side failures that answer 503 (a dependency down, locked or closing: retry later). */
@@ -102,6 +105,7 @@ const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.PRIVACY_STORE,
   ErrorCodes.CRYPTO_KMS_UNAVAILABLE,
   ErrorCodes.SIGNIN_UNAVAILABLE,
+  ErrorCodes.MFA_DELIVERY,
 ];
 
 const ALL_CODES = Object.values(ErrorCodes) as ErrorCode[];
@@ -166,6 +170,34 @@ describe('error code -> HTTP mapping', () => {
     ].map((code) => problemFor(new BulwarkError(code, code)).body);
     for (const body of bodies) expect(body).toEqual({ ...bodies[0], code: ErrorCodes.MFA_INVALID_CODE });
     expect(bodies[0]!.type).toBe('https://bulwark.dev/problems/mfa-invalid-code');
+  });
+
+  it('answers a cloned-authenticator refusal like any bad passkey response (the audit event keeps the code)', () => {
+    const [invalid, counter] = [ErrorCodes.MFA_WEBAUTHN_INVALID, ErrorCodes.MFA_WEBAUTHN_COUNTER].map(
+      (code) => problemFor(new BulwarkError(code, code)),
+    );
+    expect(counter!.body).toEqual(invalid!.body);
+    expect(counter!.errorCode).toBe(ErrorCodes.MFA_WEBAUTHN_COUNTER);
+  });
+
+  it('answers a step-up refusal 401 with the RFC 9470 challenge and max_age', () => {
+    const p = problemFor(
+      new BulwarkError(ErrorCodes.MFA_STEP_UP_REQUIRED, 'step up', {
+        reasonId: 'recent_auth_required',
+        maxAgeSec: 300,
+      }),
+      { realm: 'clinic' },
+    );
+    expect(p.status).toBe(401);
+    expect(p.headers['www-authenticate']).toBe(
+      'Bearer realm="clinic", error="insufficient_user_authentication", ' +
+        'error_description="A stronger or more recent authentication is required", max_age="300"',
+    );
+    expect(p.body).toMatchObject({
+      code: ErrorCodes.MFA_STEP_UP_REQUIRED,
+      reasonId: 'recent_auth_required',
+      maxAgeSec: 300,
+    });
   });
 
   it('keeps the own 4xx status of application codes, and answers an unknown Bulwark code 500', () => {

@@ -54,13 +54,53 @@ describe('MfaPolicy', () => {
     });
   });
 
+  describe('evaluatePrincipal (principal.authentication from sessions, sign-in paths or token claims)', () => {
+    const principal = (factors: string[], mfaAtSecondsAgo?: number, roles = ['admin']) => ({
+      roles,
+      authentication: {
+        method: 'password',
+        at: NOW - 3_600_000,
+        factors,
+        ...(mfaAtSecondsAgo !== undefined ? { mfaAt: NOW - mfaAtSecondsAgo * 1000 } : {}),
+      },
+    });
+
+    it('is satisfied by a recent allowed second factor', () => {
+      expect(policy.evaluatePrincipal(principal(['password', 'totp'], 60)).reason).toBe('verified');
+      expect(policy.evaluatePrincipal(principal(['password', 'recovery-code'], 60)).reason).toBe('verified');
+      expect(policy.evaluatePrincipal(principal(['password', 'webauthn'], 60)).reason).toBe('verified');
+    });
+
+    it('refuses a password alone, a stale factor, a restricted one, and no authentication facts', () => {
+      expect(policy.evaluatePrincipal(principal(['password'])).reason).toBe('missing');
+      expect(policy.evaluatePrincipal(principal(['password', 'totp'], 901)).reason).toBe('expired');
+      // no mfaAt: timed from the sign-in, an hour ago
+      expect(policy.evaluatePrincipal(principal(['webauthn'])).reason).toBe('expired');
+      expect(policy.evaluatePrincipal(principal(['password', 'sms-otp'], 60)).reason).toBe(
+        'method-not-allowed',
+      );
+      expect(policy.evaluatePrincipal({ roles: ['admin'] }).reason).toBe('missing');
+      expect(policy.evaluatePrincipal(principal(['password'], undefined, ['viewer'])).reason).toBe(
+        'not-required',
+      );
+    });
+
+    it('accepts e-mail / SMS codes only when listed', () => {
+      const lax = new MfaPolicy({ requiredFor: ['*'], methods: ['totp', 'sms-otp'], clock });
+      expect(lax.evaluatePrincipal(principal(['password', 'sms-otp'], 60)).reason).toBe('verified');
+      expect(lax.evaluatePrincipal(principal(['password', 'sms-otp', 'email-otp'], 60)).reason).toBe(
+        'verified',
+      );
+    });
+  });
+
   it('describes itself as plain evidence data', () => {
     expect(JSON.parse(JSON.stringify(policy.describe()))).toEqual({
       kind: 'mfa-policy',
       requiredFor: ['admin', 'billing'],
       allSubjects: false,
       maxAgeSec: 900,
-      methods: ['totp', 'recovery'],
+      methods: ['totp', 'recovery', 'webauthn'],
     });
   });
 

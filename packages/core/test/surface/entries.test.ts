@@ -12,6 +12,8 @@ import {
   MAIN_VALUES,
   STORE_TYPES,
   STORE_VALUES,
+  WEBAUTHN_TYPES,
+  WEBAUTHN_VALUES,
 } from './public-surface';
 
 const SRC = path.resolve(__dirname, '..', '..', 'src');
@@ -21,6 +23,7 @@ const ENTRIES = {
   '@bulwark/core/store': { file: 'store.ts', values: STORE_VALUES, types: STORE_TYPES },
   '@bulwark/core/inversify': { file: 'inversify.ts', values: INVERSIFY_VALUES, types: INVERSIFY_TYPES },
   '@bulwark/core/audit-log': { file: 'audit-log.ts', values: AUDIT_LOG_VALUES, types: AUDIT_LOG_TYPES },
+  '@bulwark/core/webauthn': { file: 'webauthn.ts', values: WEBAUTHN_VALUES, types: WEBAUTHN_TYPES },
 } as const;
 
 const sorted = (names: Iterable<string>): string[] => [...names].sort();
@@ -96,6 +99,9 @@ describe('public surface of @bulwark/core', () => {
         'HttpPrincipal',
         'KeyStore',
         'MfaStore',
+        'OtpStore',
+        'PrincipalAuthentication',
+        'SignInIdentity',
         'RegisterKind',
         'RegisterStore',
         'RevocationStatus',

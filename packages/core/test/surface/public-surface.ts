@@ -132,6 +132,9 @@ export const MAIN_VALUES = [
   'filterFields',
   'forbiddenFields',
   'matchesScope',
+  'MemoryOtpStore',
+  'NodemailerOtpTransport',
+  'OtpFactor',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
@@ -431,6 +434,14 @@ export const MAIN_TYPES = [
   'PolicyScope',
   'ScopeOperator',
   'ScopeValue',
+  'MailTransporter',
+  'MfaAuditSink',
+  'NodemailerOtpTransportOptions',
+  'OtpFactorDescription',
+  'OtpFactorOptions',
+  'OtpMessage',
+  'OtpStore',
+  'OtpTransport',
 ] as const;
 
 export const HTTP_VALUES = [
@@ -507,6 +518,13 @@ export const HTTP_VALUES = [
   'rateLimitHeaders',
   'checkBodyFields',
   'filterResponseFields',
+  'STEP_UP_REASON_ID',
+  'authorizeStepUpOptions',
+  'enforceMfaPolicy',
+  'requireStepUp',
+  'stepUpRequired',
+  'stepUpRequirement',
+  'tokenAuthentication',
 ] as const;
 export const HTTP_TYPES = [
   'ArrivingRequest',
@@ -574,6 +592,12 @@ export const HTTP_TYPES = [
   'ClearSiteDataType',
   'ResponseHeaders',
   'BearerRevocationCheck',
+  'AuthorizeStepUp',
+  'StepUpRequirement',
+  'PrincipalMfaPolicy',
+  'PrincipalAuthentication',
+  'SignInIdentity',
+  'RouteStepUp',
 ] as const;
 
 export const STORE_VALUES = [
@@ -630,6 +654,12 @@ export const STORE_TYPES = [
   'WrappedKeyTarget',
   'RevocationStore',
   'RevocationStatus',
+  'OtpStore',
+  'StoredOtp',
+  'WebAuthnStore',
+  'StoredWebAuthnCredential',
+  'StoredChallenge',
+  'WebAuthnTransport',
 ] as const;
 
 // '@bulwark/core/audit-log': the main entry's audit names and the errors (each the same object)
@@ -730,3 +760,17 @@ export const AUDIT_LOG_TYPES = [
 
 export const INVERSIFY_VALUES = ['BULWARK_TYPES', 'bulwarkContainerModule'] as const;
 export const INVERSIFY_TYPES = [] as const;
+
+/** './webauthn': passkeys (the optional peer @simplewebauthn/server loads only through it). */
+export const WEBAUTHN_VALUES = ['MemoryWebAuthnStore', 'WebAuthnFactor'] as const;
+export const WEBAUTHN_TYPES = [
+  'StoredChallenge',
+  'StoredWebAuthnCredential',
+  'WebAuthnFactorDescription',
+  'WebAuthnFactorOptions',
+  'WebAuthnRegistration',
+  'WebAuthnStore',
+  'WebAuthnTransport',
+  'WebAuthnUser',
+  'WebAuthnVerification',
+] as const;

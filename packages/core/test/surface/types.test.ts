@@ -5,7 +5,14 @@ import * as Main from '../../src';
 import * as Http from '../../src/http';
 import * as Inversify from '../../src/inversify';
 import * as Store from '../../src/store';
-import type { HTTP_VALUES, INVERSIFY_VALUES, MAIN_VALUES, STORE_VALUES } from './public-surface';
+import * as WebAuthn from '../../src/webauthn';
+import type {
+  HTTP_VALUES,
+  INVERSIFY_VALUES,
+  MAIN_VALUES,
+  STORE_VALUES,
+  WEBAUTHN_VALUES,
+} from './public-surface';
 
 // Compile-time twin of entries.test.ts: `npm run typecheck` fails when an entry's value exports
 // differ from the decided list, or when a type moves to the wrong entry. (The assertions are
@@ -15,6 +22,8 @@ expectTypeOf<keyof typeof Main>().toEqualTypeOf<(typeof MAIN_VALUES)[number]>();
 expectTypeOf<keyof typeof Http>().toEqualTypeOf<(typeof HTTP_VALUES)[number]>();
 expectTypeOf<keyof typeof Store>().toEqualTypeOf<(typeof STORE_VALUES)[number]>();
 expectTypeOf<keyof typeof Inversify>().toEqualTypeOf<(typeof INVERSIFY_VALUES)[number]>();
+expectTypeOf<keyof typeof WebAuthn>().toEqualTypeOf<(typeof WEBAUTHN_VALUES)[number]>();
+expectTypeOf<WebAuthn.WebAuthnStore>().toEqualTypeOf<Store.WebAuthnStore>();
 
 // One class per concept whichever entry it comes through: an adapter's instanceof holds.
 expectTypeOf(Http.BulwarkHttpError).toEqualTypeOf(Main.BulwarkHttpError);
