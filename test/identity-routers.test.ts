@@ -158,7 +158,7 @@ describeWithSlapd('LDAP sign-in routers over HTTP (Express and Koa, real slapd)'
     const res = await request(app)
       .post('/auth/ldap/login')
       .send({ username: 'alice', password: 'alice-password' });
-    expectProblem(res, 503, 'signin-provider-unavailable');
+    expectProblem(res, 503, 'unavailable');
   });
 
   it('Koa: signs in (204 with the app cookie) and refuses a wrong password with 401 problem+json', async () => {

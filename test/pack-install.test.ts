@@ -258,8 +258,11 @@ if (!registry.ok && process.env.CI !== 'true') {
     });
 
     it('a CommonJS consumer requires every package and round-trips a field through the key ring', () => {
+      // @bulwark/kms's root entry holds only types (each provider is a subpath, so an app loads only
+      // the SDK it uses): its Vault provider, which needs no SDK, stands in for it.
+      const entryOf = (n: string): string => (n === '@bulwark/kms' ? '@bulwark/kms/vault' : n);
       const requires = libraryNames.map(
-        (n) => `  ${JSON.stringify(n)}: Object.keys(require(${JSON.stringify(n)})).length,`,
+        (n) => `  ${JSON.stringify(n)}: Object.keys(require(${JSON.stringify(entryOf(n))})).length,`,
       );
       fs.writeFileSync(
         path.join(app, 'consumer.cjs'),

@@ -25,9 +25,12 @@ import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { parseCommandLine, renderHelp, type CommandSpec, type OptionValues } from './command-line';
 import { readJwkFile } from './jwk-file';
 import { reportingReads, startProgress } from './progress';
-import { writeFileAtomic } from '@bulwark/core/store';
 
 type Jwk = Parameters<typeof CheckpointSigner.fromJWK>[0];
+
+/** The store entry loads when a command writes a file (keygen, checkpoint export), not on every start. */
+const writeFileAtomic: (typeof import('@bulwark/core/store'))['writeFileAtomic'] = (...args) =>
+  (require('@bulwark/core/store') as typeof import('@bulwark/core/store')).writeFileAtomic(...args);
 
 const OPTIONS = {
   file: {

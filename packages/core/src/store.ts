@@ -58,7 +58,7 @@ export type { RevocationStore, RevocationStatus } from './tokens';
 export type { DetectionWindowStore, BurstResult } from './threat';
 
 // compliance attestations: the check every AttestationStore runs on a record on the way in and out
-export { parseAttestationRecord } from './compliance/attestation';
+export { parseAttestationRecord } from './compliance/attestation-record';
 
 // file-backed stores: replace a file atomically (temp file, fsync, rename) with a given mode
 export { writeFileAtomic } from './util/write-file-atomic';

@@ -100,8 +100,6 @@ describe('public surface of @bulwark/core', () => {
         'KeyStore',
         'MfaStore',
         'OtpStore',
-        'PrincipalAuthentication',
-        'SignInIdentity',
         'RegisterKind',
         'RegisterStore',
         'RevocationStatus',

@@ -382,6 +382,8 @@ export const MAIN_TYPES = [
   'SecurityViolation',
   'SignInIdentity',
   'SignInMethod',
+  'SignInMethodEvidence',
+  'SignInMethodSource',
   'SignOptions',
   'SignedEvidenceSnapshot',
   'SingleKeyVerification',
@@ -595,8 +597,6 @@ export const HTTP_TYPES = [
   'AuthorizeStepUp',
   'StepUpRequirement',
   'PrincipalMfaPolicy',
-  'PrincipalAuthentication',
-  'SignInIdentity',
   'RouteStepUp',
 ] as const;
 

@@ -6,6 +6,7 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { createBulwark, type Bulwark } from '@bulwark/core';
 import { SERVICE_URLS, describeWithService } from '../../../../test/support/services';
 import { bulwarkStoreEntities, bulwarkStoreMigrations, bulwarkStores } from '../../src/bulwark-stores';
+import { BulwarkRegisterKinds1735690200000 } from '../../src/migrations/register-kinds-1735690200000';
 
 interface Db {
   options: DataSourceOptions;
@@ -124,7 +125,10 @@ describe('BulwarkRegisterKinds1735690200000 on a database that already has regis
       database: path.join(dir, 'app.sqlite'),
       entities: bulwarkStoreEntities,
     } as DataSourceOptions;
-    const before = bulwarkStoreMigrations.slice(0, bulwarkStoreMigrations.length - 1);
+    const before = bulwarkStoreMigrations.slice(
+      0,
+      bulwarkStoreMigrations.findIndex((m) => m === BulwarkRegisterKinds1735690200000),
+    );
     let ds = await new DataSource({ ...options, migrations: before }).initialize();
     await ds.runMigrations();
     await ds.query(
