@@ -101,7 +101,12 @@ export function subjectHeader(subjectRef: string, deterministic: boolean): strin
 }
 
 /** Header of a format-2 (key-committing) key envelope. @internal */
-export function keyHeader2(keyId: string, version: number, deterministic: boolean, commitment: string): string {
+export function keyHeader2(
+  keyId: string,
+  version: number,
+  deterministic: boolean,
+  commitment: string,
+): string {
   return `${deterministic ? 'bw2d' : 'bw2'}.${keyId}.${version}.${commitment}.`;
 }
 
@@ -192,7 +197,10 @@ function parseSlow(envelope: string): ParsedEnvelope {
   const ivText = parts[expectedParts - 2];
   const payload = parts[expectedParts - 1];
   const commitment = format === 2 ? parts[expectedParts - 3] : '';
-  if (format === 2 && (commitment.length !== COMMITMENT_LENGTH || decodeBase64url(commitment) === undefined)) {
+  if (
+    format === 2 &&
+    (commitment.length !== COMMITMENT_LENGTH || decodeBase64url(commitment) === undefined)
+  ) {
     throw malformed('bad key commitment');
   }
   if (ivText.length !== IV_TEXT_LENGTH) throw malformed('bad IV');

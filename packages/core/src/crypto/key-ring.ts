@@ -181,7 +181,11 @@ const KNOWN_OPTIONS = optionKeys<KeyRingOptions>({
   envelopeFormat: true,
 });
 
-const AUTO_ROTATE_KEYS = optionKeys<AutoRotateOptions>({ checkEveryMs: true, onRotated: true, onError: true });
+const AUTO_ROTATE_KEYS = optionKeys<AutoRotateOptions>({
+  checkEveryMs: true,
+  onRotated: true,
+  onError: true,
+});
 
 /**
  * Checks KeyRing.open's options synchronously (open() runs it; createBulwark runs it before
@@ -224,7 +228,8 @@ export function checkKeyRingOptions(options: KeyRingOptions): void {
   new RotationSchedule(options.rotation, `${path}.rotation`);
   const auto = options.autoRotate;
   if (auto !== undefined && typeof auto !== 'boolean') {
-    if (!isPlainObject(auto)) throw invalid(`${path}.autoRotate`, 'a boolean or { checkEveryMs, onRotated, onError }', auto);
+    if (!isPlainObject(auto))
+      throw invalid(`${path}.autoRotate`, 'a boolean or { checkEveryMs, onRotated, onError }', auto);
     rejectUnknown(auto, AUTO_ROTATE_KEYS, `${path}.autoRotate.`);
     const every = auto.checkEveryMs;
     if (every !== undefined && (typeof every !== 'number' || !(every >= 1000 && every <= 2 ** 31 - 1))) {
@@ -453,7 +458,11 @@ export class KeyRing {
    * yet rewrapped are found too; once rewrap has finished and old versions are retired, the list
    * shrinks to the primary's.
    */
-  lookupEnvelopes(keyId: string, plaintext: string | Uint8Array, options?: Pick<EncryptOptions, 'aad'>): string[] {
+  lookupEnvelopes(
+    keyId: string,
+    plaintext: string | Uint8Array,
+    options?: Pick<EncryptOptions, 'aad'>,
+  ): string[] {
     this.loader.checkOpen();
     checkOptions(options);
     const loaded = this.named.find(keyId);
@@ -586,7 +595,10 @@ export class KeyRing {
     checkOptions(options);
     const version = options?.keyVersion;
     if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
-      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'blindIndex keyVersion must be a positive integer');
+      throw cryptoError(
+        ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+        'blindIndex keyVersion must be a positive integer',
+      );
     }
     const indexKey = version === undefined ? loaded.indexKey : this.named.indexKeyFor(loaded, version);
     return computeBlindIndex(indexKey, value, options);

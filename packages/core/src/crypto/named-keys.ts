@@ -155,7 +155,9 @@ export class NamedKeys {
     return this.exclusive(async () => {
       checkKeyId(keyId);
       const existing = this.keys.get(keyId);
-      return existing !== undefined ? toInfo(existing.record, this.schedule) : (await this.create(keyId, options)).info;
+      return existing !== undefined
+        ? toInfo(existing.record, this.schedule)
+        : (await this.create(keyId, options)).info;
     });
   }
 
@@ -330,7 +332,10 @@ export class NamedKeys {
     const cached = loaded.versionIndexKeys.get(version);
     if (cached !== undefined) return cached;
     const keyId = loaded.record.keyId;
-    if (version < loaded.record.minDecryptVersion && loaded.record.versions.some((v) => v.version === version)) {
+    if (
+      version < loaded.record.minDecryptVersion &&
+      loaded.record.versions.some((v) => v.version === version)
+    ) {
       throw cryptoError(
         ErrorCodes.CRYPTO_KEY_RETIRED,
         `Version ${version} of key ${keyId} is retired, so its blind-index key is gone; migrate the index to a live version`,

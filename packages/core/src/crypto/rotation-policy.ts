@@ -80,7 +80,11 @@ function checkPolicy(policy: RotationPolicy, path: string, fallback: Periods): P
     expireAfterMs: expire === undefined ? fallback.expireAfterMs : expire * DAY_MS,
   };
   if (periods.expireAfterMs !== undefined && periods.expireAfterMs <= periods.rotateEveryMs) {
-    throw invalid(`${path}.expireAfter`, 'longer than rotateEvery (a key must be due before it expires)', expire);
+    throw invalid(
+      `${path}.expireAfter`,
+      'longer than rotateEvery (a key must be due before it expires)',
+      expire,
+    );
   }
   return periods;
 }
@@ -100,14 +104,17 @@ export class RotationSchedule {
       this.base = defaults;
       return;
     }
-    if (!isPlainObject(options)) throw invalid(path, 'an object ({ rotateEvery, expireAfter, keys })', options);
+    if (!isPlainObject(options))
+      throw invalid(path, 'an object ({ rotateEvery, expireAfter, keys })', options);
     rejectUnknown(options, KNOWN, `${path}.`);
     this.base = checkPolicy(options, path, defaults);
     if (options.keys === undefined) return;
-    if (!isPlainObject(options.keys)) throw invalid(`${path}.keys`, 'an object keyed by key id', options.keys);
+    if (!isPlainObject(options.keys))
+      throw invalid(`${path}.keys`, 'an object keyed by key id', options.keys);
     for (const [keyId, policy] of Object.entries(options.keys)) {
       const keyPath = `${path}.keys.${keyId}`;
-      if (!isValidKeyId(keyId)) throw invalid(`${path}.keys`, 'key ids of 1-64 characters A-Z a-z 0-9 _ -', keyId);
+      if (!isValidKeyId(keyId))
+        throw invalid(`${path}.keys`, 'key ids of 1-64 characters A-Z a-z 0-9 _ -', keyId);
       if (!isPlainObject(policy)) throw invalid(keyPath, 'an object ({ rotateEvery, expireAfter })', policy);
       rejectUnknown(policy, KNOWN_POLICY, `${keyPath}.`);
       this.perKey.set(keyId, checkPolicy(policy, keyPath, this.base));

@@ -64,7 +64,10 @@ describe('envelopeKind', () => {
         fc.oneof(
           fc.string(),
           fc
-            .tuple(fc.constantFrom('bw1', 'bw1d', 'bw1s', 'bw1sd', 'bw2', 'bw2sd', 'bw1x', 'bw3', 'bw', 'bw1sdd'), fc.string())
+            .tuple(
+              fc.constantFrom('bw1', 'bw1d', 'bw1s', 'bw1sd', 'bw2', 'bw2sd', 'bw1x', 'bw3', 'bw', 'bw1sdd'),
+              fc.string(),
+            )
             .map(([prefix, rest]) => prefix + rest),
         ),
         (value) => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { hkdfSync } from 'node:crypto';
+import { keyCommitment } from '../../src/crypto/key-commitment';
 import { KeyRing } from '../../src/crypto/key-ring';
 import { generateMasterKey } from '../../src/crypto/master-key';
 import { MemoryKeyStore } from '../../src/crypto/memory-key-store';
@@ -45,7 +46,6 @@ describe('key-committing envelopes (format 2)', () => {
     // Known answer for a fixed key (RFC 5869 HKDF with empty salt), computed independently.
     const key = Buffer.alloc(32, 7);
     const expected = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'bulwark/v2/key-commitment', 32));
-    const { keyCommitment } = await import('../../src/crypto/key-commitment');
     expect(keyCommitment(key)).toBe(expected.toString('base64url'));
     await ring.close();
   });

@@ -110,7 +110,11 @@ describe('crypto-shredding', () => {
     const ref = ring.subjectRef(subjectId);
     await ring.close();
 
-    ring = await KeyRing.open({ envelopeFormat: 1, provider: providerFor(masterKey), store: new FileKeyStore({ path: file }) });
+    ring = await KeyRing.open({
+      envelopeFormat: 1,
+      provider: providerFor(masterKey),
+      store: new FileKeyStore({ path: file }),
+    });
     expect(await ring.decryptStringAsync(gone)).toBe('forget me');
     const wrappedBefore = JSON.parse(readFileSync(file, 'utf8')).subjects[ref].wrappedKey;
     expect(typeof wrappedBefore).toBe('string');
@@ -123,7 +127,11 @@ describe('crypto-shredding', () => {
     expect(text).not.toContain(wrappedBefore);
     expect(JSON.parse(text).subjects[ref]).toMatchObject({ wrappedKey: null, subjectRef: ref });
 
-    ring = await KeyRing.open({ envelopeFormat: 1, provider: providerFor(masterKey), store: new FileKeyStore({ path: file }) });
+    ring = await KeyRing.open({
+      envelopeFormat: 1,
+      provider: providerFor(masterKey),
+      store: new FileKeyStore({ path: file }),
+    });
     expect(await ring.isShredded(subjectId)).toBe(true);
     expect(await asyncCodeOf(() => ring.decryptAsync(gone))).toBe(ErrorCodes.CRYPTO_SUBJECT_SHREDDED);
     expect(await asyncCodeOf(() => ring.encryptForSubject(subjectId, 'again'))).toBe(

@@ -121,6 +121,17 @@ export const MAIN_VALUES = [
   'verifyErasureReceipt',
   'verifyEvidenceSnapshot',
   'verifyInclusion',
+  'DEFAULT_ROTATE_EVERY_DAYS',
+  'PBKDF2_MIN_ITERATIONS',
+  'ROTATION_PRESETS',
+  'SIGNATURE_ALGORITHMS',
+  'decryptJson',
+  'encryptJson',
+  'hkdf',
+  'pbkdf2Key',
+  'scryptKey',
+  'sign',
+  'verify',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
@@ -400,6 +411,18 @@ export const MAIN_TYPES = [
   'VerifyAuditLogOptions',
   'ViolationSeverity',
   'Weekday',
+  'AutoRotateOptions',
+  'DecryptJsonOptions',
+  'EnvelopeFormat',
+  'HkdfOptions',
+  'KdfHash',
+  'Pbkdf2Options',
+  'RotationDue',
+  'RotationOptions',
+  'RotationPolicy',
+  'ScryptOptions',
+  'SignatureAlgorithm',
+  'SignatureKey',
 ] as const;
 
 export const HTTP_VALUES = [
