@@ -329,8 +329,8 @@ async function checkStored(env, impl, Cls, entity, k) {
     if (typeof stored !== 'string' || stored === plain || stored.includes(plain)) {
       fail(`${table}.${column} holds the plaintext`);
     }
-    if (impl === 'bulwark' && !stored.startsWith('bw1.'))
-      fail(`${table}.${column} does not hold a bw1 envelope`);
+    if (impl === 'bulwark' && !stored.startsWith('bw2.'))
+      fail(`${table}.${column} does not hold a bw2 envelope`);
   }
   if (impl === 'bulwark') {
     const expected = mods.bulwarkTypeorm.blindIndex(Cls, 'emailIndex', data.emails[k]);

@@ -47,10 +47,10 @@ export interface BlindIndexOptions {
   encoding?: 'hex' | 'base64url';
   /**
    * Which version of the key the index key is derived from. Default: the key's first version (so
-   * indexes survive data-key rotations unchanged). Giving a later, live version rotates the
-   * blind-index key with the data key: see docs/key-rotation.md, "Blind-index key rotation".
+   * indexes survive data-key rotations unchanged). `'primary'` or a later, live version rotates
+   * the blind-index key with the data key: see docs/key-rotation.md, "Blind-index key rotation".
    */
-  keyVersion?: number;
+  keyVersion?: number | 'primary';
 }
 
 export const DEFAULT_BLIND_INDEX_BITS = 32;

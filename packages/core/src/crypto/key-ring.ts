@@ -593,15 +593,36 @@ export class KeyRing {
     const loaded = this.named.find(keyId);
     if (loaded === undefined) throw unknownKey(keyId);
     checkOptions(options);
-    const version = options?.keyVersion;
-    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
+    let version = options?.keyVersion;
+    if (version === 'primary') version = loaded.record.primaryVersion;
+    else if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
       throw cryptoError(
         ErrorCodes.CRYPTO_INVALID_ARGUMENT,
-        'blindIndex keyVersion must be a positive integer',
+        "blindIndex keyVersion must be a positive integer or 'primary'",
       );
     }
     const indexKey = version === undefined ? loaded.indexKey : this.named.indexKeyFor(loaded, version);
     return computeBlindIndex(indexKey, value, options);
+  }
+
+  /**
+   * The blind index of `value` under EVERY live version of the key (primary first): what an index
+   * written with `keyVersion: 'primary'` may hold while a rotation is under way. Query with
+   * `IN (...these)` so rows not yet migrated to the new index key are found; once the migration
+   * has finished and old versions are retired, only the primary's is left.
+   */
+  blindIndexes(keyId: string, value: string, options?: Omit<BlindIndexOptions, 'keyVersion'>): string[] {
+    this.loader.checkOpen();
+    const loaded = this.named.find(keyId);
+    if (loaded === undefined) throw unknownKey(keyId);
+    checkOptions(options);
+    const versions = [...loaded.versions.keys()].sort((a, b) => b - a);
+    const out: string[] = [];
+    for (const version of versions) {
+      const index = computeBlindIndex(this.named.indexKeyFor(loaded, version), value, options);
+      if (!out.includes(index)) out.push(index);
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- crypto-shredding
