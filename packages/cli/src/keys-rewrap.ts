@@ -123,7 +123,7 @@ export async function keysRewrap(
     }
     const indexes = await migrateIndexes(config, batchSize);
     const totp: RewrapReport | undefined = config.totp ? await config.totp.rewrapSecrets() : undefined;
-    const failed = entities.failed.length + (totp?.failed.length ?? 0);
+    const failed = entities.failed.length + indexes.failed.length + (totp?.failed.length ?? 0);
     if (values.json) {
       io.stdout(
         JSON.stringify(
@@ -138,11 +138,12 @@ export async function keysRewrap(
           `${entities.skipped} already at the primary version, ${entities.failed.length} failed\n`,
       );
       for (const f of entities.failed) io.stdout(`  FAILED ${f.entity}.${f.column} ${f.id}: ${f.code}\n`);
-      if (indexes.processed > 0) {
+      if (indexes.processed > 0 || indexes.failed.length > 0) {
         io.stdout(
-          `blind indexes (followKeyRotation): ${indexes.processed} row(s) read, ${indexes.migrated} moved to the primary key version\n`,
+          `blind indexes (followKeyRotation): ${indexes.processed} row(s) read, ${indexes.migrated} moved to the primary key version, ${indexes.failed.length} failed\n`,
         );
       }
+      for (const f of indexes.failed) io.stdout(`  FAILED blind index of ${f.entity} ${f.id}: ${f.code}\n`);
       if (totp !== undefined) {
         io.stdout(
           `TOTP secrets: ${totp.processed} read, ${totp.rewrapped} re-encrypted, ${totp.skipped} already current, ` +

@@ -1,4 +1,4 @@
-import { BulwarkConfigError, ErrorCodes, type KeyRing } from '@bulwark/core';
+import { BulwarkConfigError, BulwarkError, ErrorCodes, type KeyRing } from '@bulwark/core';
 import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm';
 import { computeIndex } from './blind-index-column';
 import { activeContext } from './encryption-context';
@@ -29,6 +29,8 @@ export interface MigrateBlindIndexesReport {
   migrated: number;
   /** True when every page of every entity was read (false if `signal` stopped it). */
   complete: boolean;
+  /** Rows that could not be read (e.g. a tampered value): their indexes were left as they were. */
+  failed: Array<{ entity: string; id: string; code: string }>;
 }
 
 /**
@@ -62,7 +64,7 @@ export async function migrateBlindIndexes(
     );
   }
   const targets = options.entities ?? dataSource.entityMetadatas.map((m) => m.target as EntityClass);
-  const report: MigrateBlindIndexesReport = { processed: 0, migrated: 0, complete: true };
+  const report: MigrateBlindIndexesReport = { processed: 0, migrated: 0, complete: true, failed: [] };
   await keyRing.refresh();
   for (const metadata of targets.map((t) => dataSource.getMetadata(t))) {
     const specs = fieldRegistry.blindIndexes(metadata.target).filter((s) => s.followKeyRotation === true);
@@ -82,15 +84,8 @@ export async function migrateBlindIndexes(
         report.complete = false;
         return report;
       }
-      const qb = pageAfter(
-        dataSource.getRepository(metadata.target).createQueryBuilder('e'),
-        metadata,
-        'e',
-        after,
-        false,
-      );
-      const page = (await qb.limit(batchSize).getMany()) as ObjectLiteral[];
-      for (const row of page) {
+      const { rows, keys } = await readPage(dataSource, metadata, after, batchSize, report.failed);
+      for (const row of rows) {
         report.processed += 1;
         for (const index of indexes) {
           const stored = row[index.spec.property] as string | null | undefined;
@@ -110,13 +105,54 @@ export async function migrateBlindIndexes(
             report.migrated += 1;
           }
         }
-        after = metadata.primaryColumns.map((c) => c.getEntityValue(row));
       }
+      if (keys.length > 0) after = keys[keys.length - 1];
       options.onProgress?.({ entity: metadata.name, processed: report.processed, migrated: report.migrated });
-      if (page.length < batchSize) break;
+      if (keys.length < batchSize) break;
     }
   }
   return report;
+}
+
+/**
+ * One page of rows in primary-key order, loaded (and decrypted) through the repository. If the
+ * page fails to load (a row that does not decrypt), its rows are loaded one by one and the ones
+ * that fail are reported instead of stopping the migration.
+ */
+async function readPage(
+  dataSource: DataSource,
+  metadata: EntityMetadata,
+  after: unknown[] | undefined,
+  batchSize: number,
+  failed: MigrateBlindIndexesReport['failed'],
+): Promise<{ rows: ObjectLiteral[]; keys: unknown[][] }> {
+  const repository = dataSource.getRepository(metadata.target);
+  const keyOf = (row: ObjectLiteral) => metadata.primaryColumns.map((c) => c.getEntityValue(row));
+  try {
+    const qb = pageAfter(repository.createQueryBuilder('e'), metadata, 'e', after, false);
+    const rows = (await qb.limit(batchSize).getMany()) as ObjectLiteral[];
+    return { rows, keys: rows.map(keyOf) };
+  } catch {
+    const qb = dataSource.createQueryBuilder().from(metadata.target, 'e');
+    metadata.primaryColumns.forEach((c, i) => qb.addSelect(`e.${c.propertyPath}`, `k${i}`));
+    const raw = (await pageAfter(qb, metadata, 'e', after, false)
+      .limit(batchSize)
+      .getRawMany()) as ObjectLiteral[];
+    const keys = raw.map((r) => metadata.primaryColumns.map((_, i) => r[`k${i}`]));
+    const rows: ObjectLiteral[] = [];
+    for (const key of keys) {
+      const where: ObjectLiteral = {};
+      metadata.primaryColumns.forEach((c, i) => c.setEntityValue(where, key[i]));
+      try {
+        const row = (await repository.findOne({ where })) as ObjectLiteral | null;
+        if (row !== null) rows.push(row);
+      } catch (error) {
+        const code = error instanceof BulwarkError ? error.code : 'ERR_UNKNOWN';
+        failed.push({ entity: metadata.name, id: JSON.stringify(key), code });
+      }
+    }
+    return { rows, keys };
+  }
 }
 
 async function compareAndSet(
