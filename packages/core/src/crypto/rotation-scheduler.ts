@@ -13,7 +13,7 @@ export interface AutoRotateOptions {
 export const DEFAULT_AUTO_ROTATE_CHECK_MS = 3_600_000;
 
 /**
- * Runs `rotateDue` every `checkEveryMs` on an unref'd timer (it never keeps the process alive),
+ * Runs `rotateDue` once after open and then every `checkEveryMs`, on unref'd timers (it never keeps the process alive),
  * one run at a time; stop() clears the timer and waits for a run under way. For single-instance
  * apps; with many instances, a cron job running `bulwark keys rotate --due` is easier to reason
  * about, but instances that all run this are safe too (see NamedKeys.rotateIfDue).
@@ -21,6 +21,7 @@ export const DEFAULT_AUTO_ROTATE_CHECK_MS = 3_600_000;
  */
 export class RotationScheduler {
   private timer: NodeJS.Timeout | undefined;
+  private first: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
   constructor(
@@ -29,6 +30,10 @@ export class RotationScheduler {
   ) {
     this.timer = setInterval(() => void this.tick(), options.checkEveryMs ?? DEFAULT_AUTO_ROTATE_CHECK_MS);
     this.timer.unref();
+    // One check right after open too: an app restarted more often than checkEveryMs (deploys)
+    // would otherwise never reach a check.
+    this.first = setTimeout(() => void this.tick(), 0);
+    this.first.unref();
   }
 
   /** One check now (also what the timer runs); resolves when it is done. */
@@ -54,7 +59,9 @@ export class RotationScheduler {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.first);
     this.timer = undefined;
+    this.first = undefined;
     await this.running;
   }
 }

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { FileKeyStore } from '../../src/crypto/file-key-store';
 import { KeyRing, ROTATION_PRESETS, type KeyRingOptions } from '../../src/crypto/key-ring';
 import { generateMasterKey } from '../../src/crypto/master-key';
+import { MemoryKeyStore } from '../../src/crypto/memory-key-store';
 import { BulwarkConfigError, ErrorCodes } from '../../src/errors';
 import { codeOf, memoryRing, providerFor, tempDir } from './helpers';
 
@@ -97,24 +98,39 @@ describe('rotation on a schedule', () => {
     await b.close();
   });
 
-  it('autoRotate: the scheduler rotates due keys on its timer and close() stops it', async () => {
+  it('autoRotate: the scheduler rotates due keys right after open and on its timer; close() stops it', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
     try {
       const c = clock();
+      const store = new MemoryKeyStore(); // promise-only: no real I/O under fake timers
+      const masterKey = generateMasterKey();
+      const seed = await KeyRing.open({
+        provider: providerFor(masterKey),
+        store,
+        clock: c.now,
+        refreshIntervalMs: 0,
+      });
+      await seed.createKey('old');
+      c.advance(100); // 'old' is overdue when the app (re)starts
       const rotated: string[][] = [];
-      const ring = await memoryRing({
+      const ring = await KeyRing.open({
+        provider: providerFor(masterKey),
+        store,
         clock: c.now,
         refreshIntervalMs: 0,
         autoRotate: { checkEveryMs: 60_000, onRotated: (keys) => rotated.push(keys.map((k) => k.keyId)) },
       });
+      await jest.advanceTimersByTimeAsync(0);
+      expect(rotated).toEqual([['old']]);
       await ring.createKey('pii');
       await jest.advanceTimersByTimeAsync(60_000);
-      expect(rotated).toEqual([]);
+      expect(rotated).toHaveLength(1);
       c.advance(90);
       await jest.advanceTimersByTimeAsync(60_000);
-      expect(rotated).toEqual([['pii']]);
+      expect(rotated[1]?.sort()).toEqual(['old', 'pii']);
       expect(ring.info('pii').primaryVersion).toBe(2);
       await ring.close();
+      await seed.close();
       expect(jest.getTimerCount()).toBe(0);
     } finally {
       jest.useRealTimers();
