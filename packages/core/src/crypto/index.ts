@@ -49,7 +49,13 @@ export {
   type ScryptOptions,
   type Pbkdf2Options,
 } from './key-derivation';
-export { sign, verify, SIGNATURE_ALGORITHMS, type SignatureAlgorithm, type SignatureKey } from './signatures';
+export {
+  signMessage,
+  verifyMessage,
+  SIGNATURE_ALGORITHMS,
+  type SignatureAlgorithm,
+  type SignatureKey,
+} from './signatures';
 export {
   rewrap,
   type RewrapItem,

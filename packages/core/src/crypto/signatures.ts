@@ -108,7 +108,7 @@ function nodeParams(algorithm: SignatureAlgorithm, key: KeyObject) {
 }
 
 /** Signs `payload` (string: UTF-8) with a private key of `algorithm`. */
-export function sign(
+export function signMessage(
   algorithm: SignatureAlgorithm,
   privateKey: SignatureKey,
   payload: string | Uint8Array,
@@ -125,7 +125,7 @@ export function sign(
  * private key is accepted and its public half used). A malformed signature is `false`, never an
  * exception; a key of the wrong kind or an unknown algorithm is a typed error.
  */
-export function verify(
+export function verifyMessage(
   algorithm: SignatureAlgorithm,
   publicKey: SignatureKey,
   payload: string | Uint8Array,

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { decryptJson, encryptJson } from '../../src/crypto/json-envelope';
 import { hkdf, pbkdf2Key, scryptKey } from '../../src/crypto/key-derivation';
-import { sign, verify } from '../../src/crypto/signatures';
+import { signMessage as sign, verifyMessage as verify } from '../../src/crypto/signatures';
 import { BulwarkCryptoError, ErrorCodes } from '../../src/errors';
 import { asyncCodeOf, codeOf, memoryRing } from './helpers';
 
@@ -144,7 +144,7 @@ describe('key derivation (known answers and floors)', () => {
   });
 });
 
-describe('sign / verify (known answers)', () => {
+describe('signMessage / verifyMessage (known answers)', () => {
   it('Ed25519 signs RFC 8032 §7.1 messages to the published signatures and verifies them', () => {
     for (const v of KAT.ed25519) {
       const jwk = { kty: 'OKP', crv: 'Ed25519', d: b64u(v.secret), x: b64u(v.public) };

@@ -130,8 +130,8 @@ export const MAIN_VALUES = [
   'hkdf',
   'pbkdf2Key',
   'scryptKey',
-  'sign',
-  'verify',
+  'signMessage',
+  'verifyMessage',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
