@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { KeyRing, MemoryKeyStore, generateMasterKey } from '@bulwark/core';
-import { Column, Entity, In, PrimaryGeneratedColumn, type DataSource, type Repository } from 'typeorm';
+import { Column, Entity, In, Not, PrimaryGeneratedColumn, type DataSource, type Repository } from 'typeorm';
 import { describeWithService } from '../../../../test/support/services';
 import {
   BlindIndex,
@@ -77,6 +77,8 @@ function suite(backend: Backend) {
         .where('c.nationalId IN (:...nid)', { nid: encryptedValues(Customer, 'nationalId', nationalId) })
         .getMany();
       expect([where, viaQb.map((c) => c.label)]).toEqual([where, [label]]);
+      const others = await repo.findBy({ nationalId: Not(nationalId) });
+      expect([where, others.length]).toEqual([where, written.length - 1]);
       const byIndex = await findByBlindIndex(repo, 'emailIndex', email.trim().toUpperCase());
       expect([where, byIndex.map((c) => c.label)]).toEqual([where, [label]]);
       const byIndexes = await repo.findBy({ emailIndex: In(blindIndexes(Customer, 'emailIndex', email)) });
