@@ -1,6 +1,7 @@
 import { BulwarkCryptoError, ErrorCodes } from '../errors';
 import { IV_LENGTH, TAG_LENGTH } from './aead';
 import { decodeBase64url, decodeBase64urlInto } from './base64url';
+import { COMMITMENT_TEXT_LENGTH } from './key-commitment';
 
 /**
  * Envelope grammar (ABNF, RFC 5234). Every part is ASCII; binary parts are unpadded base64url.
@@ -48,8 +49,7 @@ const KEY_HEADER = /^(bw1d?)\.([A-Za-z0-9_-]{1,64})\.([1-9][0-9]{0,9})\.([A-Za-z
 /** The same for format 2, with the 43-character commitment before the IV. */
 const KEY_HEADER_2 =
   /^(bw2d?)\.([A-Za-z0-9_-]{1,64})\.([1-9][0-9]{0,9})\.([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{16})\./;
-/** Length of a commitment as text (32 bytes, unpadded base64url). */
-const COMMITMENT_LENGTH = 43;
+
 /** Shortest payload: a 16-byte tag is 22 base64url characters. */
 const MIN_PAYLOAD_LENGTH = 22;
 
@@ -199,7 +199,7 @@ function parseSlow(envelope: string): ParsedEnvelope {
   const commitment = format === 2 ? parts[expectedParts - 3] : '';
   if (
     format === 2 &&
-    (commitment.length !== COMMITMENT_LENGTH || decodeBase64url(commitment) === undefined)
+    (commitment.length !== COMMITMENT_TEXT_LENGTH || decodeBase64url(commitment) === undefined)
   ) {
     throw malformed('bad key commitment');
   }

@@ -27,6 +27,8 @@ const INFO_AEAD_KEY = 'bulwark/v2/aead-key';
 const INFO_COMMITMENT = 'bulwark/v2/key-commitment';
 /** 256 bits, as the AWS Encryption SDK: collision resistance against an attacker choosing keys. */
 export const COMMITMENT_BYTES = 32;
+/** The commitment as envelope text: 32 bytes in unpadded base64url. */
+export const COMMITMENT_TEXT_LENGTH = 43;
 
 const NO_SALT = Buffer.alloc(0);
 
@@ -42,11 +44,17 @@ export function keyCommitment(raw: Uint8Array): string {
   );
 }
 
+/** Reused for the envelope's commitment text (public data: sharing the buffer leaks nothing). */
+const scratch = Buffer.alloc(COMMITMENT_TEXT_LENGTH);
+
 /**
  * Constant-time comparison of an envelope's commitment text with the key's (`expected`, latin1
- * bytes of the canonical text). Lengths are public (both 43 for well-formed input). @internal
+ * bytes of the canonical text). The commitment is no secret (every envelope under the key carries
+ * it); comparing in constant time keeps the check free of any data-dependent shortcut anyway.
+ * Lengths are public (both 43 for well-formed input). @internal
  */
 export function commitmentMatches(actual: string, expected: Buffer): boolean {
-  if (actual.length !== expected.length) return false;
-  return timingSafeEqual(Buffer.from(actual, 'latin1'), expected);
+  if (actual.length !== COMMITMENT_TEXT_LENGTH || expected.length !== COMMITMENT_TEXT_LENGTH) return false;
+  scratch.write(actual, 0, 'latin1');
+  return timingSafeEqual(scratch, expected);
 }
