@@ -28,9 +28,8 @@ export interface CipherEntry {
 export interface CommittedEntry {
   readonly raw: Buffer;
   readonly key: KeyObject;
-  /** The commitment as envelope text, and its latin1 bytes for the constant-time comparison. */
+  /** The commitment as envelope text. */
   readonly commitment: string;
-  readonly commitmentBytes: Buffer;
   readonly headerText: string;
   readonly header: Buffer;
   readonly detHeaderText: string;
@@ -127,7 +126,6 @@ function buildEntry(
       raw: raw2,
       key: createSecretKey(raw2),
       commitment,
-      commitmentBytes: Buffer.from(commitment, 'latin1'),
       headerText: header2Text,
       header: Buffer.from(header2Text, 'latin1'),
       detHeaderText: detHeader2Text,

@@ -108,10 +108,10 @@ export class EnvelopeSealer {
 
   /**
    * Verifies and opens a parsed envelope under `entry`. Format 2: the key commitment is checked
-   * first, in constant time, so an envelope made for another key is refused before the AEAD runs.
+   * first, without an early exit, so an envelope made for another key is refused before the AEAD runs.
    */
   open(entry: CipherEntry, parsed: ParsedEnvelope, aad: string | Uint8Array): Buffer {
-    if (parsed.format === 2 && !commitmentMatches(parsed.commitment, entry.v2.commitmentBytes)) {
+    if (parsed.format === 2 && !commitmentMatches(parsed.commitment, entry.v2.commitment)) {
       throw cryptoError(
         ErrorCodes.CRYPTO_DECRYPTION_FAILED,
         'Decryption failed: the key commitment does not match the key (tampered, or made for another key)',

@@ -130,7 +130,8 @@ export function parseEnvelope(envelope: unknown): ParsedEnvelope {
   if (typeof envelope !== 'string') throw malformed('expected a string');
   // Fast path for the common, well-formed key envelope: one regex over the header only.
   // A 16-character IV has no unused bits, so any match of the IV group is canonical.
-  const m = KEY_HEADER.exec(envelope);
+  // The format digit picks the one regex that can match ("bw1..." / "bw2...").
+  const m = envelope.charCodeAt(2) === 0x31 ? KEY_HEADER.exec(envelope) : null;
   if (m !== null) {
     const start = m[0].length;
     const version = Number(m[3]);
@@ -152,7 +153,7 @@ export function parseEnvelope(envelope: unknown): ParsedEnvelope {
       };
     }
   }
-  const m2 = KEY_HEADER_2.exec(envelope);
+  const m2 = m === null && envelope.charCodeAt(2) === 0x32 ? KEY_HEADER_2.exec(envelope) : null;
   if (m2 !== null) {
     const start = m2[0].length;
     const version = Number(m2[3]);
