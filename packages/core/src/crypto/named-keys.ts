@@ -182,8 +182,17 @@ export class NamedKeys {
    * no longer due.
    */
   rotateIfDue(keyId: string): Promise<{ info: KeyInfo; rotated: boolean }> {
+    // A version above the primary means another process's rotation is being committed (a store
+    // may read the key row and the version rows at two moments, e.g. TypeOrmKeyStore under READ
+    // COMMITTED): that rotation counts, so the key is not due.
     return this.exclusive(() =>
-      this.rotateLocked(keyId, {}, (record) => this.schedule.due(record, this.loader.millis()) !== undefined),
+      this.rotateLocked(
+        keyId,
+        {},
+        (record) =>
+          record.versions.every((v) => v.version <= record.primaryVersion) &&
+          this.schedule.due(record, this.loader.millis()) !== undefined,
+      ),
     );
   }
 
