@@ -233,7 +233,7 @@ async function walkthrough(clinic, http, password) {
     'SELECT "full_name", "diagnosis", "ssn_index" FROM "patient" WHERE "id" = ?',
     [aliceId],
   );
-  check(raw.diagnosis.startsWith('bw1'), 'diagnosis stored encrypted');
+  check(raw.diagnosis.startsWith('bw2'), 'diagnosis stored encrypted');
   say(`database: diagnosis = ${short(raw.diagnosis, 60)}`);
   say(`          (encrypted under Alice's own key, bound to column and row; ssn_index = ${raw.ssn_index})`);
   const found = (await http('GET', '/patients/search?email=%20ALICE.Martin%40example.com', { token: nurse }))
@@ -392,7 +392,7 @@ async function walkthrough(clinic, http, password) {
   const files = clinic.files;
   say(`API            ${clinic.url}  (GET / lists the endpoints)`);
   say(`data folder    ${dataDir}`);
-  say(`clinic DB      ${rel(files.clinicDb)}   (sqlite3 it: PHI columns are bw1 envelopes)`);
+  say(`clinic DB      ${rel(files.clinicDb)}   (sqlite3 it: PHI columns are bw2 envelopes)`);
   say(`audit log      ${rel(files.auditDb)}    checkpoints: ${rel(files.checkpoints)}`);
   say(`keys           ${rel(files.keyStore)} (wrapped)   master key: ${rel(files.masterKey)} (DEMO ONLY)`);
   say(`report         ${rel(reportFile)}`);

@@ -30,7 +30,7 @@ describe('npm start demo', () => {
       expect(stdout).toMatch(/locked out after \d+ failures -> 429/);
       // a record read, encrypted at rest, found by blind index
       expect(stdout).toMatch(/API: Alice Martin, born 1984-03-02/);
-      expect(stdout).toMatch(/database: diagnosis = bw1/);
+      expect(stdout).toMatch(/database: diagnosis = bw2/);
       expect(stdout).toContain('found Alice Martin through the blind index');
       // denials
       expect(stdout).toMatch(/\/notes -> 403 ERR_POLICY_DENIED/);

@@ -9,7 +9,10 @@
  *                      createCipheriv with the raw key Buffer per call, iv||ct||tag, base64).
  *                      No associated data, no envelope, no key ids: the least work possible.
  * - bulwark            KeyRing.encrypt / decryptString: AES-256-GCM with associated data
- *                      ('users.email') and a versioned bw1 envelope naming key id and version.
+ *                      ('users.email') and the default, key-committing bw2 envelope naming key
+ *                      id, version and the 256-bit key commitment (checked before decryption).
+ * - bulwark (bw1)      the same ring with `envelopeFormat: 1`: the envelope before key commitment
+ *                      (no commitment, AEAD under the data key itself), to price the commitment.
  * - typeorm-encrypted  EncryptionTransformer.to / from, aes-256-gcm with a 12-byte IV.
  * - @47ng/cloak        encryptString / decryptString (async API) with a key parsed once up
  *                      front (the fastest way to call it; passing the serialized key string would
@@ -83,15 +86,20 @@ function loadBulwarkCore() {
   return core;
 }
 
-async function bulwarkImpl() {
+async function bulwarkImpl(envelopeFormat = 2) {
   const { KeyRing, EnvKeyProvider, MemoryKeyStore, generateMasterKey } = loadBulwarkCore();
   const ring = await KeyRing.open({
     provider: new EnvKeyProvider({ env: { BULWARK_MASTER_KEY: generateMasterKey() } }),
     store: new MemoryKeyStore(),
+    envelopeFormat,
   });
   await ring.createKey('bench');
+  const prefix = envelopeFormat === 2 ? 'bw2.bench.1.' : 'bw1.bench.1.';
+  if (!ring.encrypt('bench', 'x', { aad: AAD }).startsWith(prefix)) {
+    throw new Error(`bulwark did not write a ${prefix} envelope (stale build?)`);
+  }
   return {
-    impl: 'bulwark',
+    impl: envelopeFormat === 2 ? 'bulwark' : 'bulwark (bw1)',
     encrypt: (plaintext) => ring.encrypt('bench', plaintext, { aad: AAD }),
     decrypt: (token) => ring.decryptString(token, { aad: AAD }),
     verify(plaintext) {
@@ -216,7 +224,15 @@ module.exports = {
       for (const adapter of adapters) if (adapter.close) await adapter.close();
     };
     try {
-      for (const make of [nodeCryptoImpl, bulwarkImpl, typeormEncryptedImpl, cloakImpl, fernetImpl]) {
+      const bulwarkUncommitted = () => bulwarkImpl(1);
+      for (const make of [
+        nodeCryptoImpl,
+        bulwarkImpl,
+        bulwarkUncommitted,
+        typeormEncryptedImpl,
+        cloakImpl,
+        fernetImpl,
+      ]) {
         adapters.push(await make());
       }
     } catch (err) {

@@ -12,7 +12,7 @@
  * - typeorm            plain text columns: the baseline (the ORM and the database, no crypto).
  *                      emailIndex holds a precomputed 8-hex-digit value so the row has the same size.
  * - bulwark            @bulwark/typeorm: @EncryptedField email + fullName (AES-256-GCM, associated
- *                      data `<table>.<column>`, versioned bw1 envelope), @BlindIndex emailIndex
+ *                      data `<table>.<column>`, versioned bw2 envelope), @BlindIndex emailIndex
  *                      (HMAC-SHA256 of the trimmed, lower-cased email, 32 bits) computed on every
  *                      insert by the encryption subscriber, registerBulwarkEncryption on the DataSource.
  * - typeorm-encrypted  EncryptionTransformer (aes-256-gcm, 12-byte IV) as the column transformer of
@@ -35,7 +35,7 @@
  * boundaries; the median over the rounds absorbs that.
  *
  * Correctness before timing, for every implementation: the loaded values equal the inserted
- * ones, the raw column values read with SQL are not the plaintext (Bulwark: bw1 envelopes, and the
+ * ones, the raw column values read with SQL are not the plaintext (Bulwark: bw2 envelopes, and the
  * stored blind index equals blindIndex()); findByBlindIndex finds a row by its email; an envelope
  * copied into another column (raw SQL) fails to load (associated data). Every timed round's last
  * row is checked again, against the database.
@@ -329,8 +329,8 @@ async function checkStored(env, impl, Cls, entity, k) {
     if (typeof stored !== 'string' || stored === plain || stored.includes(plain)) {
       fail(`${table}.${column} holds the plaintext`);
     }
-    if (impl === 'bulwark' && !stored.startsWith('bw1.'))
-      fail(`${table}.${column} does not hold a bw1 envelope`);
+    if (impl === 'bulwark' && !stored.startsWith('bw2.'))
+      fail(`${table}.${column} does not hold a bw2 envelope`);
   }
   if (impl === 'bulwark') {
     const expected = mods.bulwarkTypeorm.blindIndex(Cls, 'emailIndex', data.emails[k]);

@@ -145,14 +145,14 @@ describe('examples/express-clinic on SQLite', () => {
     it('stores every PHI column as an envelope: no plaintext in the table or in the database files', async () => {
       const [row] = await clinic.dataSource.query('SELECT * FROM "patient" WHERE "id" = ?', [ids.alice]);
       for (const column of ['full_name', 'email', 'ssn', 'date_of_birth', 'diagnosis']) {
-        expect(row[column]).toMatch(/^bw1/);
+        expect(row[column]).toMatch(/^bw2/);
       }
       expect(JSON.stringify(row)).not.toMatch(/Alice|alice\.martin|123-45-6789|diabetes|1984-03-02/);
       const [note] = await clinic.dataSource.query(
         'SELECT "body" FROM "clinical_note" WHERE "patient_id" = ?',
         [ids.alice],
       );
-      expect(note.body).toMatch(/^bw1/);
+      expect(note.body).toMatch(/^bw2/);
       await clinic.dataSource.query('PRAGMA wal_checkpoint(TRUNCATE)');
       for (const file of (await fs.readdir(dir)).filter((f) => f.startsWith('clinic.sqlite'))) {
         const bytes = await fs.readFile(path.join(dir, file));
@@ -702,7 +702,7 @@ describeWithService('postgres', 'examples/express-clinic on PostgreSQL', () => {
     const [row] = await clinic.dataSource.query(`SELECT * FROM "${schema}"."patient" WHERE "id" = $1`, [
       ids.alice,
     ]);
-    expect(row.diagnosis).toMatch(/^bw1/);
+    expect(row.diagnosis).toMatch(/^bw2/);
     expect(JSON.stringify(row)).not.toMatch(/Alice|diabetes/);
     const found = await request(clinic.app)
       .get('/patients/search')

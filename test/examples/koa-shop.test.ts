@@ -83,7 +83,7 @@ describe('koa-shop example (SQLite)', () => {
     );
     expect(rows).toHaveLength(3);
     for (const row of rows) {
-      expect(row.email).toMatch(/^bw1\.pii\./); // the e-mail is encrypted...
+      expect(row.email).toMatch(/^bw2\.pii\./); // the e-mail is encrypted...
       expect(row.email).not.toContain('@');
       expect(row.emailIndex).toMatch(/^[0-9a-f]{8}$/); // ...and found through its blind index
       expect(row.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
@@ -220,7 +220,7 @@ describe('koa-shop example (SQLite)', () => {
     expect(rows.length).toBeGreaterThanOrEqual(3);
     for (const row of rows) {
       for (const column of ['pan', 'cardholderName', 'expiry'])
-        expect(row[column]).toMatch(/^bw1\.cardholder\.1\./);
+        expect(row[column]).toMatch(/^bw2\.cardholder\.1\./);
       expect(row.panLast4Index).toMatch(/^[0-9a-f]{8}$/);
       expect(row.panFingerprint).toMatch(/^[0-9a-f]{16}$/);
     }
@@ -482,7 +482,7 @@ describeWithService('postgres', 'koa-shop example (PostgreSQL)', () => {
     const rows = await shop.databases.app.query('SELECT "pan", "panLast4Index" FROM shop_payment_card');
     expect(rows).toHaveLength(2);
     for (const row of rows) {
-      expect(row.pan).toMatch(/^bw1\.cardholder\./);
+      expect(row.pan).toMatch(/^bw2\.cardholder\./);
       expect(row.pan).not.toContain('4444');
     }
     expect((await alice.agent.get('/api/cards?last4=4444').expect(200)).body).toHaveLength(1);

@@ -69,7 +69,7 @@ describe('nestjs-hr example (SQLite)', () => {
     );
     expect(rows.map((r: { id: string }) => r.id)).toEqual(['emp-1', 'emp-2', 'emp-3', 'emp-4']);
     for (const row of rows) {
-      for (const column of ['email', 'salary', 'nationalId']) expect(row[column]).toMatch(/^bw1\.hr\.1\./);
+      for (const column of ['email', 'salary', 'nationalId']) expect(row[column]).toMatch(/^bw2\.hr\.1\./);
       expect(row.nationalIdIndex).toMatch(/^[0-9a-f]{8}$/);
       expect(row.passwordHash).toMatch(/^\$argon2id\$/);
     }
@@ -145,7 +145,7 @@ describe('nestjs-hr example (SQLite)', () => {
     expect(raised.body).toEqual({ id: 'emp-3', salary: 66000, currency: 'EUR' });
     const after = (await hr.dataSource.query('SELECT "salary" FROM hr_employee WHERE "id" = ?', ['emp-3']))[0]
       .salary;
-    expect(after).toMatch(/^bw1\.hr\./);
+    expect(after).toMatch(/^bw2\.hr\./);
     expect(after).not.toBe(before);
     expect((await as('eve').get('/employees/emp-3/salary').expect(200)).body.salary).toBe(66000);
 
@@ -186,8 +186,8 @@ describe('nestjs-hr example (SQLite)', () => {
     const [row] = await hr.dataSource.query('SELECT "nationalId", "salary" FROM hr_employee WHERE "id" = ?', [
       created.body.id,
     ]);
-    expect(row.nationalId).toMatch(/^bw1\.hr\./);
-    expect(row.salary).toMatch(/^bw1\.hr\./);
+    expect(row.nationalId).toMatch(/^bw2\.hr\./);
+    expect(row.salary).toMatch(/^bw2\.hr\./);
     const dup = await as('hana')
       .post('/employees')
       .send({ ...body, email: 'other@hr.example', nationalId: 'JK123456Z' })
@@ -216,7 +216,7 @@ describe('nestjs-hr example (SQLite)', () => {
       .expect(201);
     expect(answered.body.recorded).toBe(true);
     const [row] = await hr.dataSource.query('SELECT "comment", "consentVersion" FROM hr_survey_response');
-    expect(row.comment).toMatch(/^bw1\.hr\./);
+    expect(row.comment).toMatch(/^bw2\.hr\./);
     expect(row.consentVersion).toBe(1);
 
     await as('eve').delete('/consents/wellbeing-survey').expect(200);
@@ -336,8 +336,8 @@ describeWithService('postgres', 'nestjs-hr example (PostgreSQL)', () => {
     const rows = await hr.dataSource.query('SELECT "salary", "nationalId" FROM hr_employee');
     expect(rows).toHaveLength(4);
     for (const row of rows) {
-      expect(row.salary).toMatch(/^bw1\.hr\./);
-      expect(row.nationalId).toMatch(/^bw1\.hr\./);
+      expect(row.salary).toMatch(/^bw2\.hr\./);
+      expect(row.nationalId).toMatch(/^bw2\.hr\./);
     }
     await request(hr.url).get('/employees/emp-3/salary').set('Authorization', auth.max).expect(200);
     await request(hr.url).get('/employees/emp-1/salary').set('Authorization', auth.max).expect(403);

@@ -123,7 +123,7 @@ function attack(database: 'sqlite' | 'postgres'): void {
       title: 'Stored data failed an integrity check',
     });
     expect(res.text).not.toContain(ids.alice);
-    expect(res.text).not.toMatch(/ClinicalNote|clinical_note|stack|bw1s/);
+    expect(res.text).not.toMatch(/ClinicalNote|clinical_note|stack|bw[12]s/);
   });
 
   it('nor to a doctor reading the other patient, who sees the same integrity failure', async () => {
@@ -139,7 +139,7 @@ function attack(database: 'sqlite' | 'postgres'): void {
     expect(res.text).not.toContain('Alice confided');
     expect(res.status).toBeGreaterThanOrEqual(500);
     expect(res.type).toContain('application/problem+json');
-    expect(res.text).not.toMatch(/stack|bw1s|clinical_note/);
+    expect(res.text).not.toMatch(/stack|bw[12]s|clinical_note/);
   });
 
   it('the failure is logged as an integrity failure, and the process keeps serving', async () => {

@@ -12,6 +12,8 @@ import {
   type KeyRingOptions,
   type MasterRotationProgress,
   type MasterRotationReport,
+  type RotationOptions,
+  ROTATION_PRESETS,
   BulwarkError,
   ErrorCodes,
 } from '@bulwark/core';
@@ -53,6 +55,15 @@ const OPTIONS = {
     help: 'rewrap: continue after the cursor an interrupted run printed',
   },
   'batch-size': { type: 'string', arg: 'N', help: 'rewrap: rows per page and batch (default 100)' },
+  due: {
+    type: 'boolean',
+    help: 'check: exit 1 if a key is due for rotation; rotate: rotate every due key (no <keyId>)',
+  },
+  'rotate-every': {
+    type: 'string',
+    arg: 'DAYS|PRESET',
+    help: 'With --due: the rotation period, in days or pci / hipaa / strict (default 90)',
+  },
   json: { type: 'boolean', help: 'Machine-readable output' },
 } as const;
 
@@ -80,10 +91,14 @@ export const KEYS_COMMAND: CommandSpec<typeof OPTIONS> = {
     },
     {
       name: 'rotate',
-      args: '<keyId>',
+      args: '<keyId> | --due',
       summary: 'Add a new primary version; older versions keep decrypting',
-      details: 'Rewrap stored values in code (KeyRing.reencrypt / rewrap), then retire the old versions.',
-      options: [...STORE, 'json'],
+      details:
+        'Rewrap stored values in code (KeyRing.reencrypt / rewrap), then retire the old versions.\n' +
+        'With --due instead of a key id: rotates every key whose primary is older than the rotation\n' +
+        'period (--rotate-every, default 90 days). Safe to run from cron on several hosts at once: a\n' +
+        'due key gets exactly one new version.',
+      options: [...STORE, 'due', 'rotate-every', 'json'],
     },
     {
       name: 'retire',
@@ -134,9 +149,12 @@ export const KEYS_COMMAND: CommandSpec<typeof OPTIONS> = {
     },
     {
       name: 'check',
-      summary: 'Unwrap every key version; exit 1 if any fails',
-      details: 'Reads only: a missing key store is a usage error (exit 2), never created.',
-      options: STORE,
+      summary: 'Unwrap every key version; exit 1 if any fails (with --due: if any key is due for rotation)',
+      details:
+        'Reads only: a missing key store is a usage error (exit 2), never created.\n' +
+        'With --due: lists the keys whose primary is older than the rotation period (--rotate-every,\n' +
+        'default 90 days) and how overdue they are; exit 1 if there is any (for monitoring / CI).',
+      options: [...STORE, 'due', 'rotate-every', 'json'],
     },
   ],
 };
@@ -155,7 +173,15 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
     return ExitCode.OK;
   }
   const hint = `bulwark keys ${sub.name} --help`;
-  const needsKeyId = sub.name === 'generate' || sub.name === 'rotate' || sub.name === 'retire';
+  const needsKeyId =
+    sub.name === 'generate' || (sub.name === 'rotate' && values.due !== true) || sub.name === 'retire';
+  if (sub.name === 'rotate' && values.due === true && rest.length > 0) {
+    throw new UsageError('keys rotate takes a <keyId> or --due, not both', hint);
+  }
+  if (values['rotate-every'] !== undefined && values.due !== true) {
+    throw new UsageError('--rotate-every goes with --due', hint);
+  }
+  const rotation = values.due === true ? rotationFrom(values['rotate-every'], hint) : undefined;
   const keyId = rest[0];
   if (needsKeyId && !keyId) throw new UsageError(`keys ${sub.name} needs a <keyId>`, hint);
   if (rest.length > (needsKeyId ? 1 : 0)) {
@@ -202,12 +228,13 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
   );
   // list and check only read. Opening a ring on a missing store would create it (with the ring's
   // secret), so a mistyped --store or a first `keys list` would leave a new file behind.
-  const readsOnly = sub.name === 'list' || sub.name === 'check' || sub.name === 'rotate-master';
+  const readsOnly =
+    sub.name === 'list' || sub.name === 'check' || sub.name === 'rotate-master' || values.due === true;
   if (readsOnly && !(await exists(storePath))) {
     const shown = path.relative(io.cwd, storePath) || storePath;
     if (sub.name !== 'list') {
       throw new UsageError(
-        `no key store at ${shown}: nothing to ${sub.name === 'check' ? 'check' : 're-wrap'} (--store FILE names another)`,
+        `no key store at ${shown}: nothing to ${sub.name === 'check' ? 'check' : sub.name === 'rotate' ? 'rotate' : 're-wrap'} (--store FILE names another)`,
         hint,
       );
     }
@@ -228,8 +255,13 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
       store: new FileKeyStore({ path: storePath }),
     });
   }
-  const ring = await KeyRing.open({ provider, store: new FileKeyStore({ path: storePath }) });
+  const ring = await KeyRing.open({
+    provider,
+    store: new FileKeyStore({ path: storePath }),
+    ...(rotation === undefined ? {} : { rotation }),
+  });
   try {
+    if (values.due === true) return await dueCommand(io, ring, sub.name === 'rotate', values.json);
     switch (sub.name) {
       case 'generate': {
         const info = await ring.createKey(keyId!, {
@@ -270,6 +302,58 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
   } finally {
     await ring.close();
   }
+}
+
+/** `--rotate-every DAYS|pci|hipaa|strict` as ring rotation settings (applied to every key). */
+function rotationFrom(text: string | undefined, hint: string): RotationOptions {
+  if (text === undefined) return {};
+  if (Object.hasOwn(ROTATION_PRESETS, text)) {
+    return { rotateEvery: ROTATION_PRESETS[text as keyof typeof ROTATION_PRESETS].rotateEvery };
+  }
+  const days = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : NaN;
+  if (!(days > 0 && days <= 36_500)) {
+    throw new UsageError(
+      `--rotate-every must be a number of days or one of ${Object.keys(ROTATION_PRESETS).join(', ')}, got "${text}"`,
+      hint,
+    );
+  }
+  return { rotateEvery: days };
+}
+
+/**
+ * `keys check --due` (exit 1 when a key is due) and `keys rotate --due` (rotates the due keys;
+ * exit 0). Every process sharing the store may run the latter at once.
+ */
+async function dueCommand(
+  io: CliIo,
+  ring: KeyRing,
+  rotate: boolean,
+  json: boolean | undefined,
+): Promise<number> {
+  if (rotate) {
+    const rotated = await ring.rotateDue();
+    if (json) io.stdout(JSON.stringify({ rotated }, null, 2) + '\n');
+    else if (rotated.length === 0) io.stdout('no key is due for rotation (or another process rotated it)\n');
+    else
+      for (const d of rotated)
+        io.stdout(`rotated "${d.keyId}" (v${d.primaryVersion} was ${d.overdueDays} day(s) overdue)\n`);
+    return ExitCode.OK;
+  }
+  const due = ring.rotationDue();
+  if (json) io.stdout(JSON.stringify({ due }, null, 2) + '\n');
+  else if (due.length === 0) io.stdout('ok: no key is due for rotation\n');
+  else {
+    for (const d of due) {
+      io.stdout(
+        `DUE "${d.keyId}": v${d.primaryVersion} created ${d.primaryCreatedAt}, due ${d.dueAt} ` +
+          `(${d.overdueDays} day(s) overdue, period ${d.rotateEvery} days)` +
+          (d.expired ? `, EXPIRED ${d.expiresAt}: it no longer encrypts` : '') +
+          '\n',
+      );
+    }
+    io.stdout('rotate them: bulwark keys rotate --due (then rewrap and retire)\n');
+  }
+  return due.length === 0 ? ExitCode.OK : ExitCode.CHECK_FAILED;
 }
 
 function newMasterFromEnv(env: NodeJS.ProcessEnv, hint: string): KeyProvider {

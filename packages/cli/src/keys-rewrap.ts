@@ -1,6 +1,12 @@
 import * as path from 'node:path';
 import { BulwarkError, ErrorCodes, type KeyRing, type RewrapReport, type TotpFactor } from '@bulwark/core';
-import { rewrapEntities, type RewrapEntitiesReport } from '@bulwark/typeorm';
+import {
+  migrateBlindIndexes,
+  registerBulwarkEncryption,
+  rewrapEntities,
+  type MigrateBlindIndexesReport,
+  type RewrapEntitiesReport,
+} from '@bulwark/typeorm';
 import type { DataSource } from 'typeorm';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { closeConfig, loadConfigModule } from './config-module';
@@ -14,6 +20,28 @@ export interface RewrapConfig {
   /** TOTP factor whose stored secrets to re-encrypt too (TotpFactor.rewrapSecrets). */
   totp?: TotpFactor;
   close?(): unknown;
+}
+
+/**
+ * Moves `followKeyRotation` blind indexes to the primary key version (migrateBlindIndexes), which
+ * reads rows through the repositories, so the config's DataSource is registered for the run.
+ */
+async function migrateIndexes(
+  config: RewrapConfig,
+  batchSize: number | undefined,
+): Promise<MigrateBlindIndexesReport> {
+  const registration = await registerBulwarkEncryption(config.dataSource, {
+    keyRing: config.keyRing,
+    createKeys: false,
+  });
+  try {
+    return await migrateBlindIndexes(config.dataSource, config.keyRing, {
+      ...(config.entities === undefined ? {} : { entities: config.entities }),
+      ...(batchSize === undefined ? {} : { batchSize }),
+    });
+  } finally {
+    registration.unregister();
+  }
 }
 
 function isRewrapConfig(value: unknown): value is RewrapConfig {
@@ -93,16 +121,29 @@ export async function keysRewrap(
       );
       return ExitCode.ERROR;
     }
+    const indexes = await migrateIndexes(config, batchSize);
     const totp: RewrapReport | undefined = config.totp ? await config.totp.rewrapSecrets() : undefined;
-    const failed = entities.failed.length + (totp?.failed.length ?? 0);
+    const failed = entities.failed.length + indexes.failed.length + (totp?.failed.length ?? 0);
     if (values.json) {
-      io.stdout(JSON.stringify({ entities, ...(totp === undefined ? {} : { totp }) }, null, 2) + '\n');
+      io.stdout(
+        JSON.stringify(
+          { entities, blindIndexes: indexes, ...(totp === undefined ? {} : { totp }) },
+          null,
+          2,
+        ) + '\n',
+      );
     } else {
       io.stdout(
         `entities: ${entities.processed} value(s) read, ${entities.rewrapped} re-encrypted, ` +
           `${entities.skipped} already at the primary version, ${entities.failed.length} failed\n`,
       );
       for (const f of entities.failed) io.stdout(`  FAILED ${f.entity}.${f.column} ${f.id}: ${f.code}\n`);
+      if (indexes.processed > 0 || indexes.failed.length > 0) {
+        io.stdout(
+          `blind indexes (followKeyRotation): ${indexes.processed} row(s) read, ${indexes.migrated} moved to the primary key version, ${indexes.failed.length} failed\n`,
+        );
+      }
+      for (const f of indexes.failed) io.stdout(`  FAILED blind index of ${f.entity} ${f.id}: ${f.code}\n`);
       if (totp !== undefined) {
         io.stdout(
           `TOTP secrets: ${totp.processed} read, ${totp.rewrapped} re-encrypted, ${totp.skipped} already current, ` +

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCodes, generateMasterKey, type KeyRing, type TotpFactor } from '@bulwark/core';
 import type { DataSource } from 'typeorm';
+import { findByBlindIndex } from '@bulwark/typeorm';
 import { runCli } from '../src/run-cli';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'rewrap.config.js');
@@ -85,6 +86,8 @@ describe('bulwark keys rewrap', () => {
     const report = JSON.parse(res.out);
     expect(report.entities).toEqual({ processed: 5, rewrapped: 5, skipped: 0, failed: [] });
     expect(report.totp).toEqual({ processed: 2, rewrapped: 2, skipped: 0, failed: [] });
+    // The followKeyRotation blind index moved to version 2 as well.
+    expect(report.blindIndexes).toEqual({ processed: 5, migrated: 5, complete: true, failed: [] });
     expect(res.out).not.toContain('diagnosis 1');
 
     env.BULWARK_TEST_NOW = String(T0 + 60_000);
@@ -94,6 +97,13 @@ describe('bulwark keys rewrap', () => {
       await app.keyRing.retire('mfa', 2);
       const rows = await app.dataSource.getRepository(app.Patient).find({ order: { id: 'ASC' } });
       expect(rows.map((r) => r.diagnosis)).toEqual([1, 2, 3, 4, 5].map((i) => `diagnosis ${i}`));
+      // With version 1 retired, the index is looked up under version 2 only, and still finds the row.
+      const found = await findByBlindIndex(
+        app.dataSource.getRepository(app.Patient),
+        'diagnosisIndex',
+        'diagnosis 3',
+      );
+      expect(found.map((r) => r.id)).toEqual([3]);
       for (const [i, user] of ['u1', 'u2'].entries()) {
         await expect(app.totp.verify(user, codeAt(secrets[i]!, T0 + 60_000))).resolves.toMatchObject({
           method: 'totp',
@@ -123,6 +133,11 @@ describe('bulwark keys rewrap', () => {
     expect(res.code).toBe(1);
     expect(res.out).toContain('entities: 5 value(s) read, 4 re-encrypted');
     expect(res.out).toMatch(/FAILED Patient\.diagnosis .*3.*ERR_CRYPTO_DECRYPTION_FAILED/);
+    // The index migration skips the row it cannot read, names it, and moves the others.
+    expect(res.out).toContain(
+      'blind indexes (followKeyRotation): 4 row(s) read, 4 moved to the primary key version, 1 failed',
+    );
+    expect(res.out).toMatch(/FAILED blind index of Patient \[3\]: ERR_CRYPTO_DECRYPTION_FAILED/);
     expect(res.out).toContain('NOT done');
     const after = await createRewrapConfig({ env });
     const [still] = (await after.dataSource.query(

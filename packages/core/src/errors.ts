@@ -77,6 +77,8 @@ export const ErrorCodes = {
   CRYPTO_CLOSED: 'ERR_CRYPTO_CLOSED', // the key ring / provider was closed
   CRYPTO_SUBJECT_MISMATCH: 'ERR_CRYPTO_SUBJECT_MISMATCH', // the envelope is not under the expected data subject's key (a value moved to another subject)
   CRYPTO_KEY_FILE_INSECURE: 'ERR_CRYPTO_KEY_FILE_INSECURE', // the master key file is readable or writable by group / others (chmod 600 it)
+  CRYPTO_KEY_EXPIRED: 'ERR_CRYPTO_KEY_EXPIRED', // encrypt with a primary version past its expiry (RotationPolicy.expireAfter): rotate the key; decryption still works
+  CRYPTO_WEAK_PARAMETERS: 'ERR_CRYPTO_WEAK_PARAMETERS', // a KDF / signature parameter below Bulwark's floor (iterations, cost, salt or key size)
   // passwords
   PASSWORD_INVALID_HASH: 'ERR_PASSWORD_INVALID_HASH',
   // tokens

@@ -92,7 +92,7 @@ describe('TypeORM integration (SQLite through @nestjs/typeorm)', () => {
       diagnosis: string;
     }[];
     expect(row.diagnosis).not.toContain('hypertension');
-    expect(row.diagnosis).toMatch(/^bw1\./);
+    expect(row.diagnosis).toMatch(/^bw2\./);
 
     const read = await request(app.getHttpServer()).get(`/patients/${created.body.id}`).expect(200);
     expect(read.body).toMatchObject({ name: 'Ada', diagnosis: 'hypertension' });

@@ -1,5 +1,5 @@
 import { BulwarkConfigError, ErrorCodes, type BlindIndexOptions } from '@bulwark/core';
-import { Column, type ColumnOptions, type ObjectLiteral } from 'typeorm';
+import { Column, In, type ColumnOptions, type ObjectLiteral } from 'typeorm';
 import { withLocation } from './bulwark-typeorm-error';
 import { activeContext, type EncryptionContext, type ResolvedBlindIndex } from './encryption-context';
 import { fieldRegistry, type BlindIndexSpec, type EntityClass } from './field-registry';
@@ -15,6 +15,14 @@ export interface BlindIndexColumnOptions {
   normalise?: BlindIndexOptions['normalise'];
   /** Domain separator; default `<table>.<column>` of this index column. */
   context?: string;
+  /**
+   * Rotate the index key with the data key (default false: the index key comes from the key's
+   * first version and never changes). When true, writes index under the key's PRIMARY version,
+   * lookups through findByBlindIndex / blindIndexes() match the index under every live version,
+   * and migrateBlindIndexes() moves stored indexes to the primary; retiring the old versions then
+   * finishes the rotation. See docs/key-rotation.md, "Blind-index key rotation".
+   */
+  followKeyRotation?: boolean;
   nullable?: boolean;
   name?: string;
   column?: Omit<ColumnOptions, 'type' | 'nullable' | 'name'>;
@@ -68,6 +76,7 @@ export function BlindIndex(options: BlindIndexColumnOptions): PropertyDecorator 
       bits,
       normalise: options.normalise,
       context: options.context,
+      followKeyRotation: options.followKeyRotation === true,
     });
     fieldRegistry.addBlindIndex(spec);
     Column({
@@ -80,21 +89,46 @@ export function BlindIndex(options: BlindIndexColumnOptions): PropertyDecorator 
   };
 }
 
-/** @internal */
+function indexText(value: unknown): string {
+  return value instanceof Date
+    ? value.toISOString()
+    : typeof value === 'string'
+      ? value
+      : JSON.stringify(value);
+}
+
+/** The index value to WRITE for `value` (under the primary version when it follows rotation). @internal */
 export function computeIndex(
   ctx: EncryptionContext,
   index: ResolvedBlindIndex,
   value: unknown,
 ): string | null {
   if (value === null || value === undefined) return null;
-  const text =
-    value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : JSON.stringify(value);
   try {
-    return ctx.keyRing.blindIndex(index.keyId, text, {
+    return ctx.keyRing.blindIndex(index.keyId, indexText(value), {
       bits: index.spec.bits,
       normalise: index.spec.normalise,
       context: index.context,
+      ...(index.spec.followKeyRotation ? { keyVersion: 'primary' as const } : {}),
     });
+  } catch (error) {
+    throw withLocation(error, index.where);
+  }
+}
+
+/** Every index value a row whose source equals `value` may hold now (one unless it follows rotation). */
+function lookupIndexes(
+  ctx: EncryptionContext,
+  index: ResolvedBlindIndex,
+  value: unknown,
+  bits = index.spec.bits,
+): string[] {
+  if (value === null || value === undefined) return [];
+  const options = { bits, normalise: index.spec.normalise, context: index.context };
+  try {
+    return index.spec.followKeyRotation
+      ? ctx.keyRing.blindIndexes(index.keyId, indexText(value), options)
+      : [ctx.keyRing.blindIndex(index.keyId, indexText(value), options)];
   } catch (error) {
     throw withLocation(error, index.where);
   }
@@ -113,8 +147,9 @@ function specOf(entity: EntityClass, indexProperty: string): BlindIndexSpec {
 }
 
 /**
- * The index value to compare `indexProperty` with when looking for rows whose source equals
- * `value` (same normalisation, key and context as writes use).
+ * The index value written for `value` (same normalisation, key and context as writes use): what
+ * to compare `indexProperty` with. For a `followKeyRotation` index, rows written before a rotation
+ * hold another value until migrated: look up with blindIndexes() (or findByBlindIndex) instead.
  */
 export function blindIndex(entity: EntityClass, indexProperty: string, value: unknown): string | null {
   const spec = specOf(entity, indexProperty);
@@ -123,9 +158,21 @@ export function blindIndex(entity: EntityClass, indexProperty: string, value: un
 }
 
 /**
- * Rows whose source field equals `value`: a lookup on the blind index, then the false positives
- * a truncated index lets through are dropped by comparing the decrypted source (after the same
- * normalisation).
+ * Every index value to compare `indexProperty` with when looking for rows whose source equals
+ * `value`: one value, or, for a `followKeyRotation` index, one per live key version (rows not yet
+ * moved by migrateBlindIndexes keep the older one). Query with In:
+ *   repo.findBy({ emailIndex: In(blindIndexes(User, 'emailIndex', 'ann@example.com')) })
+ */
+export function blindIndexes(entity: EntityClass, indexProperty: string, value: unknown): string[] {
+  const spec = specOf(entity, indexProperty);
+  const ctx = activeContext({ entity: entity.name, column: indexProperty });
+  return lookupIndexes(ctx, ctx.blindIndex(spec), value);
+}
+
+/**
+ * Rows whose source field equals `value`: a lookup on the blind index (under every live key
+ * version for a `followKeyRotation` index), then the false positives a truncated index lets
+ * through are dropped by comparing the decrypted source (after the same normalisation).
  */
 export async function findByBlindIndex<T extends ObjectLiteral>(
   repository: { find(options: { where: ObjectLiteral }): Promise<T[]>; target: unknown },
@@ -135,14 +182,15 @@ export async function findByBlindIndex<T extends ObjectLiteral>(
 ): Promise<T[]> {
   const entity = repository.target as EntityClass;
   const spec = specOf(entity, indexProperty);
-  const index = blindIndex(entity, indexProperty, value);
-  if (index === null) return [];
-  const rows = await repository.find({ where: { ...where, [indexProperty]: index } });
   const ctx = activeContext({ entity: entity.name, column: indexProperty });
   const resolved = ctx.blindIndex(spec);
-  return rows.filter(
-    (row) =>
-      computeIndex(ctx, { ...resolved, spec: { ...spec, bits: 256 } }, row[spec.source]) ===
-      computeIndex(ctx, { ...resolved, spec: { ...spec, bits: 256 } }, value),
-  );
+  const indexes = lookupIndexes(ctx, resolved, value);
+  if (indexes.length === 0) return [];
+  const rows = await repository.find({
+    where: { ...where, [indexProperty]: indexes.length === 1 ? indexes[0] : In(indexes) },
+  });
+  // Full-length (256-bit) indexes under the primary version compare the normalised values exactly.
+  const full = { ...resolved, spec: { ...spec, bits: 256, followKeyRotation: false } };
+  const wanted = computeIndex(ctx, full, value);
+  return rows.filter((row) => computeIndex(ctx, full, row[spec.source]) === wanted);
 }

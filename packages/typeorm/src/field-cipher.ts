@@ -114,6 +114,19 @@ export async function seal(
   }
 }
 
+/**
+ * Every envelope a deterministic field may hold for `value` while a rotation is under way (one per
+ * live key version and envelope format, see KeyRing.lookupEnvelopes): what equality lookups match.
+ */
+export function lookupEnvelopes(ctx: EncryptionContext, field: ResolvedField, value: unknown): string[] {
+  const plaintext = encodeValue(value, field.spec.type, field.where);
+  try {
+    return ctx.keyRing.lookupEnvelopes(field.keyId, plaintext, { aad: field.aad });
+  } catch (error) {
+    throw withLocation(error, field.where);
+  }
+}
+
 export function openSync(
   ctx: EncryptionContext,
   field: ResolvedField,

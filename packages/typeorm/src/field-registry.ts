@@ -43,6 +43,8 @@ export interface BlindIndexSpec {
   readonly normalise?: BlindIndexOptions['normalise'];
   /** Domain separator; default `<table>.<column>` of the index column. */
   readonly context?: string;
+  /** The index key follows the data key's rotation (BlindIndexColumnOptions.followKeyRotation). */
+  readonly followKeyRotation?: boolean;
 }
 
 export interface ClassificationSpec {

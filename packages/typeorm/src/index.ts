@@ -22,8 +22,20 @@ export {
 export { EncryptedField, type EncryptedFieldOptions } from './encrypted-field';
 export { EncryptedColumnTransformer } from './encrypted-column-transformer';
 export type { EncryptedValueType, ClassificationCategory } from './field-registry';
-export { BlindIndex, blindIndex, findByBlindIndex, type BlindIndexColumnOptions } from './blind-index-column';
-export { encryptedValue } from './encrypted-value';
+export {
+  BlindIndex,
+  blindIndex,
+  blindIndexes,
+  findByBlindIndex,
+  type BlindIndexColumnOptions,
+} from './blind-index-column';
+export { encryptedValue, encryptedValues } from './encrypted-value';
+export {
+  migrateBlindIndexes,
+  type MigrateBlindIndexesOptions,
+  type MigrateBlindIndexesProgress,
+  type MigrateBlindIndexesReport,
+} from './migrate-blind-indexes';
 export {
   Classified,
   PersonalData,

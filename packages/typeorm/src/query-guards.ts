@@ -1,5 +1,7 @@
 import {
+  In,
   InstanceChecker,
+  Not,
   QueryBuilder,
   SelectQueryBuilder,
   type EntityMetadata,
@@ -7,7 +9,10 @@ import {
 } from 'typeorm';
 import { BulwarkTypeOrmError, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import { EncryptedColumnTransformer } from './encrypted-column-transformer';
+import { peekActiveContext } from './encryption-context';
+import { lookupEnvelopes } from './field-cipher';
 import { fieldRegistry } from './field-registry';
+import { SealedValue } from './sealed-value';
 
 /**
  * Refuses queries an encrypted column cannot answer, instead of letting them return a silently
@@ -18,7 +23,12 @@ import { fieldRegistry } from './field-registry';
  *   QueryBuilder#getPredicates                    qb.where({ ... }) / andWhere({ ... }) objects
  *   SelectQueryBuilder#orderBy / #addOrderBy       qb.orderBy('alias.property')
  * The wrappers only act on columns declared by @EncryptedField / @BlindIndex; other columns and
- * string conditions pass untouched. String conditions (`qb.where('u.email = :e')`) cannot be
+ * string conditions pass untouched.
+ *
+ * They also make equality lookups on DETERMINISTIC columns see every row during a key rotation:
+ * `{ nationalId: '123' }`, Equal, In and Not are rewritten to In (or Not(In)) over the envelope of
+ * the value under every live key version and envelope format (KeyRing.lookupEnvelopes), so rows
+ * that rewrapEntities has not reached yet still match. String conditions (`qb.where('u.email = :e')`) cannot be
  * checked: compute the parameter with blindIndex() or encryptedValue() yourself.
  */
 
@@ -133,6 +143,56 @@ function checkOrder(order: unknown, metadata: EntityMetadata, embedPrefix?: stri
   }
 }
 
+/** A deterministic column's find value as In / Not(In) over every envelope the value may have. */
+function expandDeterministic(transformer: EncryptedColumnTransformer, value: unknown): unknown {
+  if (value === undefined || value === null || typeof value === 'function') return value;
+  const ctx = peekActiveContext();
+  if (ctx === undefined) return value; // the transformer reports NOT_CONFIGURED
+  const field = ctx.field(transformer.spec);
+  const sealed = (v: unknown): SealedValue[] =>
+    v === null || v === undefined
+      ? []
+      : v instanceof SealedValue
+        ? [v]
+        : lookupEnvelopes(ctx, field, v).map((e) => new SealedValue(e, undefined));
+  if (!InstanceChecker.isFindOperator(value)) return In(sealed(value));
+  const op = value as FindOperator<unknown>;
+  const inner = (op as unknown as { _value?: unknown })._value;
+  if (InstanceChecker.isFindOperator(inner)) {
+    return op.type === 'not' ? Not(expandDeterministic(transformer, inner)) : value;
+  }
+  switch (op.type) {
+    case 'equal':
+      return In(sealed(inner));
+    case 'in':
+      return In((Array.isArray(inner) ? inner : [inner]).flatMap(sealed));
+    case 'not':
+      return Not(In(sealed(inner)));
+    default:
+      return value;
+  }
+}
+
+/** `where` with deterministic columns' values expanded (a copy; the caller's object is untouched). */
+function expandWhere(where: unknown, metadata: EntityMetadata, embedPrefix?: string): unknown {
+  if (
+    where === null ||
+    typeof where !== 'object' ||
+    Array.isArray(where) ||
+    InstanceChecker.isFindOperator(where)
+  )
+    return where;
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(where)) {
+    const path = embedPrefix ? `${embedPrefix}.${key}` : key;
+    const transformer = metadata.findColumnWithPropertyPath(path)?.transformer;
+    if (!(transformer instanceof EncryptedColumnTransformer) || !transformer.deterministic) continue;
+    copy ??= { ...(where as Record<string, unknown>) };
+    copy[key] = expandDeterministic(transformer, copy[key]);
+  }
+  return copy ?? where;
+}
+
 let installed = false;
 
 /** Installs the wrappers once per process (idempotent). @internal */
@@ -146,7 +206,8 @@ export function installQueryGuards(): void {
   const buildWhere = select.buildWhere;
   select.buildWhere = function (this: unknown, where: unknown, metadata: unknown, ...rest: unknown[]) {
     checkWhere(where, metadata as EntityMetadata, rest[1] as string | undefined);
-    return buildWhere.call(this, where, metadata, ...rest);
+    const expanded = expandWhere(where, metadata as EntityMetadata, rest[1] as string | undefined);
+    return buildWhere.call(this, expanded, metadata, ...rest);
   };
   const buildOrder = select.buildOrder;
   select.buildOrder = function (this: unknown, order: unknown, metadata: unknown, ...rest: unknown[]) {
@@ -158,8 +219,12 @@ export function installQueryGuards(): void {
   base.getPredicates = function* (this: unknown, where: unknown) {
     const qb = this as { expressionMap: { mainAlias?: { hasMetadata: boolean; metadata: EntityMetadata } } };
     const main = qb.expressionMap.mainAlias;
-    if (main?.hasMetadata) checkWhere(where, main.metadata);
-    yield* getPredicates.call(this, where) as Iterable<unknown>;
+    let expanded = where;
+    if (main?.hasMetadata) {
+      checkWhere(where, main.metadata);
+      expanded = expandWhere(where, main.metadata);
+    }
+    yield* getPredicates.call(this, expanded) as Iterable<unknown>;
   } as unknown as Anyfn;
 
   const guardSort = (qb: unknown, sort: unknown) => {

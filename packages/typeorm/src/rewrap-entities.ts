@@ -10,6 +10,7 @@ import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm';
 import { EncryptionContext, peekActiveContext, type ResolvedField } from './encryption-context';
 import { fieldAad } from './field-cipher';
 import { fieldRegistry, type EntityClass } from './field-registry';
+import { pageAfter } from './keyset-page';
 import { SealedValue } from './sealed-value';
 
 export interface RewrapEntitiesOptions {
@@ -141,22 +142,7 @@ async function* rows(
     const qb = dataSource.createQueryBuilder().from(metadata.target, 'e');
     pks.forEach((c, i) => qb.addSelect(`e.${c.propertyPath}`, `k${i}`));
     fields.forEach((f, i) => qb.addSelect(`e.${f.column.propertyPath}`, `v${i}`));
-    if (after !== undefined) {
-      // Lexicographic keyset condition: (k0 > a0) OR (k0 = a0 AND k1 > a1) OR ...
-      const ors: string[] = [];
-      const params: ObjectLiteral = {};
-      pks.forEach((c, i) => {
-        const ands = pks.slice(0, i).map((p, j) => `e.${p.propertyPath} = :a${j}`);
-        const last = i === pks.length - 1 && inclusive ? '>=' : '>';
-        ands.push(`e.${c.propertyPath} ${last} :a${i}`);
-        params[`a${i}`] = (after as unknown[])[i];
-        ors.push(`(${ands.join(' AND ')})`);
-      });
-      qb.where(`(${ors.join(' OR ')})`, params);
-    }
-    pks.forEach((c, i) =>
-      i === 0 ? qb.orderBy(`e.${c.propertyPath}`, 'ASC') : qb.addOrderBy(`e.${c.propertyPath}`, 'ASC'),
-    );
+    pageAfter(qb, metadata, 'e', after, inclusive);
     const page = (await qb.limit(batchSize).getRawMany()) as ObjectLiteral[];
     for (const raw of page) {
       const key = pks.map((_, i) => raw[`k${i}`]);

@@ -4,7 +4,8 @@ import type { DataSource } from 'typeorm';
 import { int, RegisterSql } from './register-sql';
 
 const ALGORITHMS = new Set(['sha1', 'sha256', 'sha512']);
-const ENVELOPE = /^bw1\./;
+/** A named-key KeyRing envelope, key-committing (bw2) or older (bw1). */
+const ENVELOPE = /^bw[12]\./;
 
 function storeError(message: string, cause?: unknown): BulwarkMfaError {
   return new BulwarkMfaError(
@@ -18,7 +19,7 @@ function storeError(message: string, cause?: unknown): BulwarkMfaError {
 /**
  * core's MfaStore in the application database (tables bulwark_mfa_totp and
  * bulwark_mfa_recovery_code, migration BulwarkRegisterTables1735689900000). The TOTP secret is
- * stored as the factor hands it over: a KeyRing envelope (`bw1.…`, so it is encrypted at rest and
+ * stored as the factor hands it over: a KeyRing envelope (`bw2.…`, so it is encrypted at rest and
  * re-wrapped with the ring); a row claiming `encrypted` without an envelope is refused, and so is
  * a plaintext secret (TotpFactor's `allowPlaintextSecrets`) unless this store is built with
  * `{ allowPlaintextSecrets: true }` (development only: the secret is then readable in the

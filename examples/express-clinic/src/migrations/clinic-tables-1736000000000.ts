@@ -2,7 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * The clinic's own tables, on SQLite or PostgreSQL (the SQL below is valid on both). Encrypted
- * columns are `text` (they hold `bw1.` envelopes, never plaintext); blind-index columns are
+ * columns are `text` (they hold `bw2.` (or older `bw1.`) envelopes, never plaintext); blind-index columns are
  * indexed `varchar(64)` so lookups by email / SSN stay index scans.
  */
 export class ClinicTables1736000000000 implements MigrationInterface {

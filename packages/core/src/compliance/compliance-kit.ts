@@ -516,6 +516,8 @@ export class ComplianceKit {
         keyId: k.keyId,
         primaryVersion: k.primaryVersion,
         primaryCreatedAt: k.versions.find((v) => v.version === k.primaryVersion)?.createdAt ?? k.rotatedAt,
+        rotateEvery: k.rotateEvery,
+        ...optionalExpiry(k.versions.find((v) => v.version === k.primaryVersion)?.expiresAt),
         versions: k.versions.map((v) => ({
           version: v.version,
           algorithm: v.algorithm,
@@ -900,4 +902,9 @@ function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
   return out;
+}
+
+/** `{ primaryExpiresAt }` when the primary has an expiry, else nothing (absent, not undefined). */
+function optionalExpiry(expiresAt: string | undefined): { primaryExpiresAt?: string } {
+  return expiresAt === undefined ? {} : { primaryExpiresAt: expiresAt };
 }

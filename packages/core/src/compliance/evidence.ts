@@ -56,6 +56,10 @@ export interface KeyRingEvidence {
     primaryVersion: number;
     /** createdAt of the primary (encrypting) version: the key's age for rotation. */
     primaryCreatedAt: string;
+    /** The key's own rotation period in days (KeyRing `rotation` settings), when known. */
+    rotateEvery?: number;
+    /** When the primary stops encrypting (RotationPolicy.expireAfter), if the key has an expiry. */
+    primaryExpiresAt?: string;
     versions: { version: number; algorithm: string; createdAt: string; state: string }[];
   }[];
 }

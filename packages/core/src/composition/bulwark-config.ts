@@ -20,6 +20,7 @@ import type {
   FileKeyProviderOptions,
   KeyProvider,
   KeyRing,
+  KeyRingOptions,
   KeyStore,
 } from '../crypto/key-ring';
 import type { PasswordHasher, PasswordHasherOptions } from '../crypto/password-hasher';
@@ -244,6 +245,12 @@ export interface BulwarkConfig {
     defaultAlgorithm?: AeadAlgorithm;
     /** Key ids created on start-up when missing (e.g. ['pii', 'phi']). */
     ensure?: readonly string[];
+    /** Rotation periods and expiry (KeyRingOptions.rotation; default: due after 90 days). */
+    rotation?: KeyRingOptions['rotation'];
+    /** In-process rotation scheduler for single-instance apps (KeyRingOptions.autoRotate). */
+    autoRotate?: KeyRingOptions['autoRotate'];
+    /** Envelope format of new values: 2 (default, key-committing) or 1 (KeyRingOptions.envelopeFormat). */
+    envelopeFormat?: KeyRingOptions['envelopeFormat'];
   };
   /** Password hashing (argon2id, OWASP parameters by default). Always available. */
   passwords?: PasswordHasherOptions;

@@ -30,6 +30,9 @@ const KNOWN_KEYS = optionKeys<NonNullable<BulwarkConfig['keys']>>({
   store: true,
   defaultAlgorithm: true,
   ensure: true,
+  rotation: true,
+  autoRotate: true,
+  envelopeFormat: true,
 });
 
 /** What opening the key ring needs, checked before anything is opened. */
@@ -38,6 +41,10 @@ export interface KeysPlan {
   previousProvider?: KeyProvider;
   store: KeyStore;
   algorithm?: AeadAlgorithm;
+  /** Passed to KeyRing.open as they are (checked by checkKeyRingOptions). */
+  rotation?: KeyRingOptions['rotation'];
+  autoRotate?: KeyRingOptions['autoRotate'];
+  envelopeFormat?: KeyRingOptions['envelopeFormat'];
   ensure: string[];
 }
 
@@ -116,6 +123,13 @@ export function planKeys(value: unknown): KeysPlan | undefined {
     store: resolveKeyStore(value.store),
     algorithm: value.defaultAlgorithm as AeadAlgorithm | undefined,
     ensure: ensure as string[],
+    ...(value.rotation === undefined ? {} : { rotation: value.rotation as KeyRingOptions['rotation'] }),
+    ...(value.autoRotate === undefined
+      ? {}
+      : { autoRotate: value.autoRotate as KeyRingOptions['autoRotate'] }),
+    ...(value.envelopeFormat === undefined
+      ? {}
+      : { envelopeFormat: value.envelopeFormat as KeyRingOptions['envelopeFormat'] }),
   };
   // The ring's own check (the one KeyRing.open runs), before anything is opened.
   checkKeyRingOptions(ringOptions(plan));
@@ -128,6 +142,9 @@ function ringOptions(keys: KeysPlan): KeyRingOptions {
     ...(keys.previousProvider === undefined ? {} : { previousProvider: keys.previousProvider }),
     store: keys.store,
     ...(keys.algorithm === undefined ? {} : { defaultAlgorithm: keys.algorithm }),
+    ...(keys.rotation === undefined ? {} : { rotation: keys.rotation }),
+    ...(keys.autoRotate === undefined ? {} : { autoRotate: keys.autoRotate }),
+    ...(keys.envelopeFormat === undefined ? {} : { envelopeFormat: keys.envelopeFormat }),
     configPath: 'keys',
   };
 }

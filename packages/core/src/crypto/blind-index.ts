@@ -45,6 +45,12 @@ export interface BlindIndexOptions {
   context?: string;
   /** `hex` (default: lower-case, safe in case-insensitive collations) or `base64url` (shorter). */
   encoding?: 'hex' | 'base64url';
+  /**
+   * Which version of the key the index key is derived from. Default: the key's first version (so
+   * indexes survive data-key rotations unchanged). `'primary'` or a later, live version rotates
+   * the blind-index key with the data key: see docs/key-rotation.md, "Blind-index key rotation".
+   */
+  keyVersion?: number | 'primary';
 }
 
 export const DEFAULT_BLIND_INDEX_BITS = 32;

@@ -1,7 +1,8 @@
 import { createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { BulwarkCryptoError, BulwarkError, ErrorCodes } from '../errors';
 import { AEAD_ALGORITHMS, isAeadAlgorithm, type AeadAlgorithm } from './aead';
-import { keyHeader, subjectHeader } from './envelope';
+import { keyHeader, keyHeader2, subjectHeader, subjectHeader2 } from './envelope';
+import { committedAeadKey, keyCommitment } from './key-commitment';
 
 // The unwrapped key material of the key ring and the HKDF derivations made from it. Internal to
 // crypto/: nothing here is exported from the package.
@@ -15,6 +16,20 @@ export interface CipherEntry {
   /** HKDF-derived key for synthetic IVs (deterministic mode). */
   readonly detRaw: Buffer;
   readonly detKey: KeyObject;
+  readonly headerText: string;
+  readonly header: Buffer;
+  readonly detHeaderText: string;
+  readonly detHeader: Buffer;
+  /** Format 2 (key-committing): the derived AEAD key, the commitment and the headers. */
+  readonly v2: CommittedEntry;
+}
+
+/** What format-2 envelopes need of a key (see key-commitment.ts). */
+export interface CommittedEntry {
+  readonly raw: Buffer;
+  readonly key: KeyObject;
+  /** The commitment as envelope text. */
+  readonly commitment: string;
   readonly headerText: string;
   readonly header: Buffer;
   readonly detHeaderText: string;
@@ -61,11 +76,29 @@ export function makeEntry(
   keyId: string,
   version: number,
 ): CipherEntry {
-  return buildEntry(algorithm, raw, keyHeader(keyId, version, false), keyHeader(keyId, version, true));
+  const commitment = keyCommitment(raw);
+  return buildEntry(
+    algorithm,
+    raw,
+    keyHeader(keyId, version, false),
+    keyHeader(keyId, version, true),
+    commitment,
+    keyHeader2(keyId, version, false, commitment),
+    keyHeader2(keyId, version, true, commitment),
+  );
 }
 
 export function makeSubjectEntry(algorithm: AeadAlgorithm, raw: Buffer, ref: string): CipherEntry {
-  return buildEntry(algorithm, raw, subjectHeader(ref, false), subjectHeader(ref, true));
+  const commitment = keyCommitment(raw);
+  return buildEntry(
+    algorithm,
+    raw,
+    subjectHeader(ref, false),
+    subjectHeader(ref, true),
+    commitment,
+    subjectHeader2(ref, false, commitment),
+    subjectHeader2(ref, true, commitment),
+  );
 }
 
 function buildEntry(
@@ -73,8 +106,12 @@ function buildEntry(
   raw: Buffer,
   headerText: string,
   detHeaderText: string,
+  commitment: string,
+  header2Text: string,
+  detHeader2Text: string,
 ): CipherEntry {
   const detRaw = derive(raw, INFO_DETERMINISTIC);
+  const raw2 = committedAeadKey(raw);
   return {
     algorithm,
     raw,
@@ -85,10 +122,20 @@ function buildEntry(
     header: Buffer.from(headerText, 'latin1'),
     detHeaderText,
     detHeader: Buffer.from(detHeaderText, 'latin1'),
+    v2: {
+      raw: raw2,
+      key: createSecretKey(raw2),
+      commitment,
+      headerText: header2Text,
+      header: Buffer.from(header2Text, 'latin1'),
+      detHeaderText: detHeader2Text,
+      detHeader: Buffer.from(detHeader2Text, 'latin1'),
+    },
   };
 }
 
 export function wipeEntry(entry: CipherEntry): void {
   entry.raw.fill(0);
   entry.detRaw.fill(0);
+  entry.v2.raw.fill(0);
 }

@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import { ErrorCodes } from '../errors';
 import { IV_LENGTH, open as openAead, seal } from './aead';
 import { asCryptoError, cryptoError, type CipherEntry } from './cipher-entry';
-import { decodeBody, type ParsedEnvelope } from './envelope';
+import { decodeBody, type EnvelopeFormat, type ParsedEnvelope } from './envelope';
+import { commitmentMatches } from './key-commitment';
 import { IvPool } from './iv-pool';
 import type { EncryptOptions } from './key-ring';
 import { decodeUtf8 } from './utf8';
@@ -54,11 +55,19 @@ export function utf8(buffer: Buffer): string {
  */
 export class EnvelopeSealer {
   private readonly ivPool = new IvPool();
+
+  /** `format`: what seal() writes by default (2, key-committing, unless a ring opts out). */
+  constructor(readonly format: EnvelopeFormat = 2) {}
   /** Cache of `header || aad` per header buffer, then per aad string (see joinedAad). */
   private aadCache = new WeakMap<Buffer, Map<string, Buffer>>();
 
   /** Seals `plaintext` under `entry` into an envelope (random or synthetic IV). */
-  seal(entry: CipherEntry, plaintext: string | Uint8Array, options: EncryptOptions | undefined): string {
+  seal(
+    entry: CipherEntry,
+    plaintext: string | Uint8Array,
+    options: EncryptOptions | undefined,
+    format: EnvelopeFormat = this.format,
+  ): string {
     checkPlaintext(plaintext);
     checkOptions(options);
     const aad = checkAad(options?.aad);
@@ -67,7 +76,8 @@ export class EnvelopeSealer {
       throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'deterministic must be a boolean');
     }
     try {
-      const header = deterministic ? entry.detHeader : entry.header;
+      const keys = format === 2 ? entry.v2 : entry;
+      const header = deterministic ? keys.detHeader : keys.header;
       const aad1 = typeof aad === 'string' ? this.joinedAad(header, aad) : header;
       const aad2 = typeof aad === 'string' ? undefined : aad;
       let iv: Buffer;
@@ -84,9 +94,9 @@ export class EnvelopeSealer {
       } else {
         iv = this.ivPool.next();
       }
-      const sealed = seal(entry.algorithm, entry.key, iv, plaintext, aad1, aad2);
+      const sealed = seal(entry.algorithm, keys.key, iv, plaintext, aad1, aad2);
       return (
-        (deterministic ? entry.detHeaderText : entry.headerText) +
+        (deterministic ? keys.detHeaderText : keys.headerText) +
         iv.toString('base64url') +
         '.' +
         sealed.toString('base64url')
@@ -96,17 +106,28 @@ export class EnvelopeSealer {
     }
   }
 
-  /** Verifies and opens a parsed envelope under `entry`. */
+  /**
+   * Verifies and opens a parsed envelope under `entry`. Format 2: the key commitment is checked
+   * first, without an early exit, so an envelope made for another key is refused before the AEAD runs.
+   */
   open(entry: CipherEntry, parsed: ParsedEnvelope, aad: string | Uint8Array): Buffer {
+    if (parsed.format === 2 && !commitmentMatches(parsed.commitment, entry.v2.commitment)) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_DECRYPTION_FAILED,
+        'Decryption failed: the key commitment does not match the key (tampered, or made for another key)',
+      );
+    }
+    const keys = parsed.format === 2 ? entry.v2 : entry;
     // The entry's cached header is byte-for-byte the envelope's header: the parser accepts only
-    // canonical key ids, versions and subject references, exactly what the header was built from.
-    const header = parsed.deterministic ? entry.detHeader : entry.header;
+    // canonical key ids, versions and subject references, exactly what the header was built from
+    // (and, format 2, the commitment text was just compared with the key's own).
+    const header = parsed.deterministic ? keys.detHeader : keys.header;
     const aad1 = typeof aad === 'string' ? this.joinedAad(header, aad) : header;
     const aad2 = typeof aad === 'string' ? undefined : aad;
     // Last: the views point into a shared scratch buffer (see decodeBody), and nothing between
     // here and open() runs caller code that could decrypt (and decode) re-entrantly.
     const { iv, ciphertext, tag } = decodeBody(parsed);
-    return openAead(entry.algorithm, entry.key, iv, ciphertext, tag, aad1, aad2);
+    return openAead(entry.algorithm, keys.key, iv, ciphertext, tag, aad1, aad2);
   }
 
   /**

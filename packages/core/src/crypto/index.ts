@@ -30,7 +30,32 @@ export {
   type EncryptOptions,
   type DecryptOptions,
   type KeyRingOptions,
+  ROTATION_PRESETS,
+  DEFAULT_ROTATE_EVERY_DAYS,
+  type RotationPolicy,
+  type RotationOptions,
+  type RotationDue,
+  type AutoRotateOptions,
+  type EnvelopeFormat,
 } from './key-ring';
+export { encryptJson, decryptJson, type DecryptJsonOptions } from './json-envelope';
+export {
+  hkdf,
+  scryptKey,
+  pbkdf2Key,
+  PBKDF2_MIN_ITERATIONS,
+  type KdfHash,
+  type HkdfOptions,
+  type ScryptOptions,
+  type Pbkdf2Options,
+} from './key-derivation';
+export {
+  signMessage,
+  verifyMessage,
+  SIGNATURE_ALGORITHMS,
+  type SignatureAlgorithm,
+  type SignatureKey,
+} from './signatures';
 export {
   rewrap,
   type RewrapItem,

@@ -11,15 +11,17 @@ import {
   rejectUnknown,
 } from '../util/options';
 import { computeBlindIndex, type BlindIndexOptions } from './blind-index';
-import { asCryptoError } from './cipher-entry';
+import { asCryptoError, cryptoError } from './cipher-entry';
 import { checkAad, checkOptions, checkPlaintext, EnvelopeSealer, utf8 } from './envelope-sealer';
-import { parseEnvelope, type ParsedEnvelope } from './envelope';
+import { parseEnvelope, type EnvelopeFormat, type ParsedEnvelope } from './envelope';
 import { KeyLoader } from './key-loader';
 import type { KeyProvider } from './key-provider';
 import { KEY_STORE_METHODS, type KeyStore } from './key-store';
 import { NamedKeys, unknownKey } from './named-keys';
 import { rotateMasterKeys, type MasterRotationOptions, type MasterRotationReport } from './master-rotation';
 import { shreddedError, SubjectKeys } from './subject-keys';
+import { RotationSchedule, type RotationDue, type RotationOptions } from './rotation-policy';
+import { RotationScheduler, type AutoRotateOptions } from './rotation-scheduler';
 
 export type { AeadAlgorithm } from './aead';
 export type { KeyProvider, KeyWrapContext } from './key-provider';
@@ -38,12 +40,23 @@ export { MemoryKeyStore } from './memory-key-store';
 export { FileKeyStore } from './file-key-store';
 export { generateMasterKey } from './master-key';
 export { normalisers, type Normaliser, type NormaliserName, type BlindIndexOptions } from './blind-index';
+export {
+  ROTATION_PRESETS,
+  DEFAULT_ROTATE_EVERY_DAYS,
+  type RotationPolicy,
+  type RotationOptions,
+  type RotationDue,
+} from './rotation-policy';
+export type { AutoRotateOptions } from './rotation-scheduler';
+export type { EnvelopeFormat } from './envelope';
 
 export interface KeyVersionInfo {
   version: number;
   algorithm: AeadAlgorithm;
   /** ISO 8601 UTC. */
   createdAt: string;
+  /** When this version stops encrypting (RotationPolicy.expireAfter), if the key has an expiry. */
+  expiresAt?: string;
   /** primary: encrypts and decrypts; active: decrypts only; retired: rejected. */
   state: 'primary' | 'active' | 'retired';
 }
@@ -54,6 +67,10 @@ export interface KeyInfo {
   minDecryptVersion: number;
   createdAt: string;
   rotatedAt: string;
+  /** Rotation period in days (RotationPolicy.rotateEvery). */
+  rotateEvery: number;
+  /** When the primary version falls due for rotation (ISO 8601 UTC). */
+  rotationDueAt: string;
   versions: KeyVersionInfo[];
 }
 
@@ -128,6 +145,25 @@ export interface KeyRingOptions {
   refreshIntervalMs?: number;
   /** Config path used in error messages. Default `keyRing` (createBulwark passes `keys`). */
   configPath?: string;
+  /**
+   * Rotation periods and expiry, ring-wide and per key (default: every key due 90 days after its
+   * primary was created, no expiry). Read by rotationDue(), rotateDue(), autoRotate, `bulwark keys
+   * check --due` and the compliance check `keys.rotation`. Give every process the same settings.
+   */
+  rotation?: RotationOptions;
+  /**
+   * In-process rotation scheduler for single-instance apps: `true` or options. Every
+   * `checkEveryMs` (default hourly) the ring runs rotateDue() on an unref'd timer; close() stops
+   * it. Safe if several instances run it (one new version per due key), but with many instances
+   * prefer one cron job (docs/key-rotation.md). Off by default.
+   */
+  autoRotate?: boolean | AutoRotateOptions;
+  /**
+   * Envelope format of new values: 2 (default, key-committing `bw2*`) or 1 (`bw1*`, only while
+   * processes running a Bulwark release older than key commitment still read the same data;
+   * weaker: see docs/key-rotation.md "Key commitment"). Both formats are always read.
+   */
+  envelopeFormat?: EnvelopeFormat;
 }
 
 const KNOWN_OPTIONS = optionKeys<KeyRingOptions>({
@@ -140,6 +176,15 @@ const KNOWN_OPTIONS = optionKeys<KeyRingOptions>({
   subjectCacheTtlMs: true,
   refreshIntervalMs: true,
   configPath: true,
+  rotation: true,
+  autoRotate: true,
+  envelopeFormat: true,
+});
+
+const AUTO_ROTATE_KEYS = optionKeys<AutoRotateOptions>({
+  checkEveryMs: true,
+  onRotated: true,
+  onError: true,
 });
 
 /**
@@ -180,6 +225,22 @@ export function checkKeyRingOptions(options: KeyRingOptions): void {
   ) {
     throw invalid(`${path}.refreshIntervalMs`, '0 (off) or a number of ms from 1 to 2147483647', interval);
   }
+  new RotationSchedule(options.rotation, `${path}.rotation`);
+  const auto = options.autoRotate;
+  if (auto !== undefined && typeof auto !== 'boolean') {
+    if (!isPlainObject(auto))
+      throw invalid(`${path}.autoRotate`, 'a boolean or { checkEveryMs, onRotated, onError }', auto);
+    rejectUnknown(auto, AUTO_ROTATE_KEYS, `${path}.autoRotate.`);
+    const every = auto.checkEveryMs;
+    if (every !== undefined && (typeof every !== 'number' || !(every >= 1000 && every <= 2 ** 31 - 1))) {
+      throw invalid(`${path}.autoRotate.checkEveryMs`, 'a number of ms from 1000 to 2147483647', every);
+    }
+    optionalFunction(auto.onRotated, `${path}.autoRotate.onRotated`);
+    optionalFunction(auto.onError, `${path}.autoRotate.onError`);
+  }
+  if (options.envelopeFormat !== undefined && options.envelopeFormat !== 1 && options.envelopeFormat !== 2) {
+    throw invalid(`${path}.envelopeFormat`, '1 or 2', options.envelopeFormat);
+  }
 }
 
 const DEFAULT_SUBJECT_CACHE_TTL_MS = 60_000;
@@ -210,17 +271,23 @@ export class KeyRing {
   private readonly named: NamedKeys;
   /** Data-subject keys: references, cache, shredding. */
   private readonly subjects: SubjectKeys;
-  private readonly sealer = new EnvelopeSealer();
+  private readonly sealer: EnvelopeSealer;
+  private scheduler: RotationScheduler | undefined;
 
   private constructor(options: KeyRingOptions) {
     const algorithm = options.defaultAlgorithm ?? 'aes-256-gcm';
+    this.sealer = new EnvelopeSealer(options.envelopeFormat ?? 2);
     this.loader = new KeyLoader(
       options.provider,
       options.store,
       options.clock ?? (() => new Date()),
       options.previousProvider,
     );
-    this.named = new NamedKeys(this.loader, algorithm);
+    this.named = new NamedKeys(
+      this.loader,
+      algorithm,
+      new RotationSchedule(options.rotation, `${options.configPath ?? 'keyRing'}.rotation`),
+    );
     this.subjects = new SubjectKeys(
       this.loader,
       algorithm,
@@ -247,6 +314,10 @@ export class KeyRing {
       throw error;
     }
     if (interval > 0) ring.named.startRefresh(interval);
+    if (options.autoRotate !== undefined && options.autoRotate !== false) {
+      const auto = options.autoRotate === true ? {} : options.autoRotate;
+      ring.scheduler = new RotationScheduler(() => ring.rotateDue(), auto);
+    }
     return ring;
   }
 
@@ -289,6 +360,31 @@ export class KeyRing {
    */
   retire(keyId: string, minDecryptVersion: number): Promise<KeyInfo> {
     return this.named.retire(keyId, minDecryptVersion);
+  }
+
+  /**
+   * The keys whose primary version is due for rotation now (RotationOptions; default 90 days after
+   * the primary was created), most overdue first, with how overdue and whether the primary has
+   * expired. Reads this ring's view of the store: refresh() first for the latest.
+   */
+  rotationDue(): RotationDue[] {
+    this.loader.checkOpen();
+    return this.named.dueList(this.loader.millis());
+  }
+
+  /**
+   * Rotates every key that is due, each re-checked on the store's latest state first, and returns
+   * the ones THIS call rotated. Safe to run from many processes at once (a cron job on every host,
+   * or autoRotate in every instance): a due key gets exactly one new version.
+   */
+  async rotateDue(): Promise<RotationDue[]> {
+    this.loader.checkOpen();
+    await this.refresh();
+    const rotated: RotationDue[] = [];
+    for (const due of this.rotationDue()) {
+      if ((await this.named.rotateIfDue(due.keyId)).rotated) rotated.push(due);
+    }
+    return rotated;
   }
 
   /**
@@ -336,12 +432,50 @@ export class KeyRing {
 
   // ---------------------------------------------------------------- encryption (sync)
 
-  /** Encrypts with the key's primary version. */
+  /**
+   * Encrypts with the key's primary version. ERR_CRYPTO_KEY_EXPIRED when the primary is past its
+   * expiry (RotationPolicy.expireAfter): rotate the key.
+   */
   encrypt(keyId: string, plaintext: string | Uint8Array, options?: EncryptOptions): string {
     this.loader.checkOpen();
     const loaded = this.named.find(keyId);
     if (loaded === undefined) throw unknownKey(keyId);
+    if (loaded.primaryExpiresAt !== undefined && !(this.loader.millis() < loaded.primaryExpiresAt)) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_KEY_EXPIRED,
+        `Version ${loaded.record.primaryVersion} of key ${keyId} has expired and no longer encrypts; rotate the key (bulwark keys rotate ${keyId})`,
+        { keyId, version: loaded.record.primaryVersion },
+      );
+    }
     return this.sealer.seal(loaded.primary, plaintext, options);
+  }
+
+  /**
+   * Every envelope a DETERMINISTIC encryption of `plaintext` (with this aad) may be stored as while
+   * a rotation is under way: one per live version of the key (primary first, down to the minimum
+   * decryption version), in the current format and in format 1 (values written before key
+   * commitment). An equality lookup on a deterministic column matches `IN (...these)`, so rows not
+   * yet rewrapped are found too; once rewrap has finished and old versions are retired, the list
+   * shrinks to the primary's.
+   */
+  lookupEnvelopes(
+    keyId: string,
+    plaintext: string | Uint8Array,
+    options?: Pick<EncryptOptions, 'aad'>,
+  ): string[] {
+    this.loader.checkOpen();
+    checkOptions(options);
+    const loaded = this.named.find(keyId);
+    if (loaded === undefined) throw unknownKey(keyId);
+    const sealOptions = { aad: options?.aad, deterministic: true };
+    const out: string[] = [];
+    const versions = [...loaded.versions.keys()].sort((a, b) => b - a);
+    for (const format of this.sealer.format === 2 ? ([2, 1] as const) : ([1] as const)) {
+      for (const version of versions) {
+        out.push(this.sealer.seal(loaded.versions.get(version)!, plaintext, sealOptions, format));
+      }
+    }
+    return out;
   }
 
   /**
@@ -402,7 +536,8 @@ export class KeyRing {
   }
 
   /**
-   * True if the envelope is under a non-primary version of its key (rewrap would move it).
+   * True if the envelope is under a non-primary version of its key, or in an older envelope format
+   * than the ring writes (format 1, not key-committing): rewrap would move it.
    * Subject envelopes never need rewrapping (their key is the subject's, destroyed by shred).
    * Throws on malformed envelopes and unknown keys; does not decrypt.
    */
@@ -416,16 +551,16 @@ export class KeyRing {
       if (!loaded.record.versions.some((v) => v.version === parsed.version)) {
         throw unknownKey(parsed.keyId, parsed.version);
       }
-      return parsed.version !== loaded.record.primaryVersion;
+      return parsed.version !== loaded.record.primaryVersion || parsed.format < this.sealer.format;
     } catch (error) {
       throw asCryptoError(error, ErrorCodes.CRYPTO_MALFORMED, 'Not a valid Bulwark envelope');
     }
   }
 
   /**
-   * Decrypts and re-encrypts under the key's primary version with the same aad, keeping
-   * deterministic envelopes deterministic. Envelopes already at primary (and subject envelopes)
-   * are verified and returned unchanged.
+   * Decrypts and re-encrypts under the key's primary version (and the ring's envelope format) with
+   * the same aad, keeping deterministic envelopes deterministic. Envelopes already current (and
+   * subject envelopes) are verified and returned unchanged.
    */
   reencrypt(envelope: string, options?: DecryptOptions): string {
     const plaintext = this.decrypt(envelope, options);
@@ -433,7 +568,9 @@ export class KeyRing {
       const parsed = parseEnvelope(envelope);
       if (parsed.kind === 'subject') return envelope;
       const loaded = this.named.loaded(parsed.keyId);
-      if (parsed.version === loaded.record.primaryVersion) return envelope;
+      if (parsed.version === loaded.record.primaryVersion && parsed.format >= this.sealer.format) {
+        return envelope;
+      }
       return this.sealer.seal(loaded.primary, plaintext, {
         aad: options?.aad,
         deterministic: parsed.deterministic,
@@ -447,7 +584,8 @@ export class KeyRing {
    * Blind index of `value` for equality lookups (WHERE email_idx = ?). The index key is derived
    * (HKDF-SHA256, info `bulwark/v1/blind-index/<keyId>`) from the key's FIRST version, so indexes
    * stay valid across rotations and never need recomputing; retiring old versions keeps that
-   * wrapped key in the store for this reason. Truncated to `bits` (default 32): expect false
+   * wrapped key in the store for this reason. `keyVersion` derives it from another (live) version
+   * instead: how a blind-index key is rotated (docs/key-rotation.md). Truncated to `bits` (default 32): expect false
    * positives and confirm matches by decrypting.
    */
   blindIndex(keyId: string, value: string, options?: BlindIndexOptions): string {
@@ -455,7 +593,36 @@ export class KeyRing {
     const loaded = this.named.find(keyId);
     if (loaded === undefined) throw unknownKey(keyId);
     checkOptions(options);
-    return computeBlindIndex(loaded.indexKey, value, options);
+    let version = options?.keyVersion;
+    if (version === 'primary') version = loaded.record.primaryVersion;
+    else if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+        "blindIndex keyVersion must be a positive integer or 'primary'",
+      );
+    }
+    const indexKey = version === undefined ? loaded.indexKey : this.named.indexKeyFor(loaded, version);
+    return computeBlindIndex(indexKey, value, options);
+  }
+
+  /**
+   * The blind index of `value` under EVERY live version of the key (primary first): what an index
+   * written with `keyVersion: 'primary'` may hold while a rotation is under way. Query with
+   * `IN (...these)` so rows not yet migrated to the new index key are found; once the migration
+   * has finished and old versions are retired, only the primary's is left.
+   */
+  blindIndexes(keyId: string, value: string, options?: Omit<BlindIndexOptions, 'keyVersion'>): string[] {
+    this.loader.checkOpen();
+    const loaded = this.named.find(keyId);
+    if (loaded === undefined) throw unknownKey(keyId);
+    checkOptions(options);
+    const versions = [...loaded.versions.keys()].sort((a, b) => b - a);
+    const out: string[] = [];
+    for (const version of versions) {
+      const index = computeBlindIndex(this.named.indexKeyFor(loaded, version), value, options);
+      if (!out.includes(index)) out.push(index);
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- crypto-shredding
@@ -544,6 +711,8 @@ export class KeyRing {
    */
   async close(): Promise<void> {
     if (this.loader.closed) return;
+    await this.scheduler?.stop();
+    this.scheduler = undefined;
     this.loader.closed = true;
     await this.named.stop();
     await this.subjects.settle();

@@ -15,6 +15,7 @@ import { isValidKeyId, MAX_KEY_VERSION, type KeyEnvelope } from './envelope';
 import type { KeyInfo, KeyVersionInfo } from './key-ring';
 import type { KeyLoader } from './key-loader';
 import type { StoredKey, StoredKeyVersion } from './key-store';
+import { primaryCreatedAt, type RotationDue, type RotationSchedule } from './rotation-policy';
 
 /** Unknown envelopes (possibly attacker-made) may schedule at most one store refresh per this. */
 const MIN_SCHEDULED_REFRESH_GAP_MS = 1_000;
@@ -26,6 +27,10 @@ export interface LoadedKey {
   primary: CipherEntry;
   indexRaw: Buffer;
   indexKey: KeyObject;
+  /** Blind-index keys derived from later versions (BlindIndexOptions.keyVersion), made on first use. */
+  versionIndexKeys: Map<number, KeyObject>;
+  /** When the primary stops encrypting (ms since the epoch), if the key has an expiry. */
+  primaryExpiresAt: number | undefined;
 }
 
 function versionState(record: StoredKey, version: number): KeyVersionInfo['state'] {
@@ -33,21 +38,30 @@ function versionState(record: StoredKey, version: number): KeyVersionInfo['state
   return version < record.minDecryptVersion ? 'retired' : 'active';
 }
 
-export function toInfo(record: StoredKey): KeyInfo {
+export function toInfo(record: StoredKey, schedule: RotationSchedule): KeyInfo {
+  const due = schedule.dueAt(record);
   return {
     keyId: record.keyId,
     primaryVersion: record.primaryVersion,
     minDecryptVersion: record.minDecryptVersion,
     createdAt: record.createdAt,
     rotatedAt: record.rotatedAt,
+    rotateEvery: schedule.rotateEvery(record.keyId),
+    rotationDueAt: Number.isFinite(due) ? new Date(due).toISOString() : primaryCreatedAt(record),
     versions: [...record.versions]
       .sort((a, b) => a.version - b.version)
-      .map((v) => ({
-        version: v.version,
-        algorithm: v.algorithm,
-        createdAt: v.createdAt,
-        state: versionState(record, v.version),
-      })),
+      .map((v) => {
+        const expires = schedule.expiresAt(record.keyId, v.createdAt);
+        return {
+          version: v.version,
+          algorithm: v.algorithm,
+          createdAt: v.createdAt,
+          ...(expires !== undefined && Number.isFinite(expires)
+            ? { expiresAt: new Date(expires).toISOString() }
+            : {}),
+          state: versionState(record, v.version),
+        };
+      }),
   };
 }
 
@@ -90,6 +104,7 @@ export class NamedKeys {
   constructor(
     private readonly loader: KeyLoader,
     private readonly defaultAlgorithm: AeadAlgorithm,
+    readonly schedule: RotationSchedule,
   ) {}
 
   /** Loads every stored key (on open). */
@@ -140,7 +155,9 @@ export class NamedKeys {
     return this.exclusive(async () => {
       checkKeyId(keyId);
       const existing = this.keys.get(keyId);
-      return existing !== undefined ? toInfo(existing.record) : (await this.create(keyId, options)).info;
+      return existing !== undefined
+        ? toInfo(existing.record, this.schedule)
+        : (await this.create(keyId, options)).info;
     });
   }
 
@@ -154,30 +171,59 @@ export class NamedKeys {
    * never encrypted anything and is dropped), so both end with the same primary.
    */
   rotate(keyId: string, options: { algorithm?: AeadAlgorithm } = {}): Promise<KeyInfo> {
-    return this.exclusive(async () => {
-      this.loaded(keyId);
-      await this.reloadKeys();
-      const loaded = this.loaded(keyId);
-      const algorithm = checkAlgorithm(options?.algorithm ?? loaded.primary.algorithm);
-      const version = Math.max(...loaded.record.versions.map((v) => v.version)) + 1;
-      if (version > MAX_KEY_VERSION) {
-        throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, `Key ${keyId} has no versions left`, { keyId });
-      }
-      const { stored, entry } = await this.newVersion(keyId, version, algorithm, this.loader.now());
-      let inserted: boolean;
-      try {
-        inserted = await this.loader.storeCall(() => this.loader.store.insertKeyVersion(keyId, stored));
-      } catch (error) {
-        wipeEntry(entry);
-        throw error;
-      }
-      // Inserted: offer the entry to the reload below (it reuses it instead of unwrapping again).
-      // Lost the race: the stored version N is another process's key; ours is discarded.
-      if (inserted) loaded.versions.set(version, entry);
-      else wipeEntry(entry);
-      await this.reloadKeys();
-      return toInfo(this.loaded(keyId).record);
-    });
+    return this.exclusive(async () => (await this.rotateLocked(keyId, options, () => true)).info);
+  }
+
+  /**
+   * Rotates `keyId` only if, on the store's latest state, its primary is due (the scheduler's and
+   * `bulwark keys rotate --due`'s rotation). Several processes doing this at once add ONE version:
+   * those that read the store before any insert all pick the same next version number and the
+   * store's insert-if-absent keeps the first; those that read it after see a fresh primary that is
+   * no longer due.
+   */
+  rotateIfDue(keyId: string): Promise<{ info: KeyInfo; rotated: boolean }> {
+    // A version above the primary means another process's rotation is being committed (a store
+    // may read the key row and the version rows at two moments, e.g. TypeOrmKeyStore under READ
+    // COMMITTED): that rotation counts, so the key is not due.
+    return this.exclusive(() =>
+      this.rotateLocked(
+        keyId,
+        {},
+        (record) =>
+          record.versions.every((v) => v.version <= record.primaryVersion) &&
+          this.schedule.due(record, this.loader.millis()) !== undefined,
+      ),
+    );
+  }
+
+  private async rotateLocked(
+    keyId: string,
+    options: { algorithm?: AeadAlgorithm },
+    condition: (record: StoredKey) => boolean,
+  ): Promise<{ info: KeyInfo; rotated: boolean }> {
+    this.loaded(keyId);
+    await this.reloadKeys();
+    const loaded = this.loaded(keyId);
+    if (!condition(loaded.record)) return { info: toInfo(loaded.record, this.schedule), rotated: false };
+    const algorithm = checkAlgorithm(options?.algorithm ?? loaded.primary.algorithm);
+    const version = Math.max(...loaded.record.versions.map((v) => v.version)) + 1;
+    if (version > MAX_KEY_VERSION) {
+      throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, `Key ${keyId} has no versions left`, { keyId });
+    }
+    const { stored, entry } = await this.newVersion(keyId, version, algorithm, this.loader.now());
+    let inserted: boolean;
+    try {
+      inserted = await this.loader.storeCall(() => this.loader.store.insertKeyVersion(keyId, stored));
+    } catch (error) {
+      wipeEntry(entry);
+      throw error;
+    }
+    // Inserted: offer the entry to the reload below (it reuses it instead of unwrapping again).
+    // Lost the race: the stored version N is another process's key; ours is discarded.
+    if (inserted) loaded.versions.set(version, entry);
+    else wipeEntry(entry);
+    await this.reloadKeys();
+    return { info: toInfo(this.loaded(keyId).record, this.schedule), rotated: inserted };
   }
 
   /**
@@ -208,11 +254,11 @@ export class NamedKeys {
           { keyId },
         );
       }
-      if (minDecryptVersion === record.minDecryptVersion) return toInfo(record);
+      if (minDecryptVersion === record.minDecryptVersion) return toInfo(record, this.schedule);
       // Monotonic in the store too: a concurrent retire to a higher version is never undone.
       await this.loader.storeCall(() => this.loader.store.raiseMinDecryptVersion(keyId, minDecryptVersion));
       await this.reloadKeys(); // drops (and zeroes) the versions now retired
-      return toInfo(this.loaded(keyId).record);
+      return toInfo(this.loaded(keyId).record, this.schedule);
     });
   }
 
@@ -231,13 +277,23 @@ export class NamedKeys {
   }
 
   info(keyId: string): KeyInfo {
-    return toInfo(this.loaded(keyId).record);
+    return toInfo(this.loaded(keyId).record, this.schedule);
   }
 
   list(): KeyInfo[] {
     return [...this.keys.values()]
-      .map((k) => toInfo(k.record))
+      .map((k) => toInfo(k.record, this.schedule))
       .sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
+  }
+
+  /** Keys due for rotation at `now` (ms), most overdue first. */
+  dueList(now: number): RotationDue[] {
+    const due: RotationDue[] = [];
+    for (const loaded of this.keys.values()) {
+      const status = this.schedule.due(loaded.record, now);
+      if (status !== undefined) due.push(status);
+    }
+    return due.sort((a, b) => b.overdueDays - a.overdueDays || (a.keyId < b.keyId ? -1 : 1));
   }
 
   /** The loaded key, or undefined. */
@@ -272,6 +328,36 @@ export class NamedKeys {
       throw unknownKey(parsed.keyId, parsed.version, true);
     }
     return entry;
+  }
+
+  /**
+   * The blind-index key of `keyId` derived from `version` (HKDF-SHA256, the same label as the
+   * first version's): the first version's is always at hand; a later version's is derived on first
+   * use from its data key, so that version must be live (not retired).
+   */
+  indexKeyFor(loaded: LoadedKey, version: number): KeyObject {
+    const first = loaded.record.versions.reduce((a, b) => (b.version < a.version ? b : a));
+    if (version === first.version) return loaded.indexKey;
+    const cached = loaded.versionIndexKeys.get(version);
+    if (cached !== undefined) return cached;
+    const keyId = loaded.record.keyId;
+    if (
+      version < loaded.record.minDecryptVersion &&
+      loaded.record.versions.some((v) => v.version === version)
+    ) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_KEY_RETIRED,
+        `Version ${version} of key ${keyId} is retired, so its blind-index key is gone; migrate the index to a live version`,
+        { keyId, version },
+      );
+    }
+    const entry = loaded.versions.get(version);
+    if (entry === undefined) throw unknownKey(keyId, version);
+    const raw = derive(entry.raw, INFO_BLIND_INDEX + keyId);
+    const key = createSecretKey(raw);
+    raw.fill(0);
+    loaded.versionIndexKeys.set(version, key);
+    return key;
   }
 
   /** True when the store's record of `keyId` (as last loaded) has `version`. */
@@ -336,7 +422,15 @@ export class NamedKeys {
         keyId: record.keyId,
       });
     }
-    return { record, versions, primary, indexRaw, indexKey };
+    return {
+      record,
+      versions,
+      primary,
+      indexRaw,
+      indexKey,
+      versionIndexKeys: new Map(),
+      primaryExpiresAt: this.schedule.expiresAt(record.keyId, primaryCreatedAt(record)),
+    };
   }
 
   private async newVersion(
@@ -382,7 +476,7 @@ export class NamedKeys {
     if (!inserted) {
       wipeEntry(entry);
       await this.reloadKeys();
-      return { info: toInfo(this.loaded(keyId).record), created: false };
+      return { info: toInfo(this.loaded(keyId).record, this.schedule), created: false };
     }
     const record: StoredKey = {
       keyId,
@@ -399,8 +493,10 @@ export class NamedKeys {
       primary: entry,
       indexRaw,
       indexKey: createSecretKey(indexRaw),
+      versionIndexKeys: new Map(),
+      primaryExpiresAt: this.schedule.expiresAt(keyId, now),
     });
-    return { info: toInfo(record), created: true };
+    return { info: toInfo(record, this.schedule), created: true };
   }
 
   /** Re-reads every named key from the store, reusing unwrapped versions (caller holds the lock). */

@@ -294,6 +294,8 @@ const BY_CODE = {
     detail: 'A stored value failed its integrity check and was not returned.',
   },
   [ErrorCodes.CRYPTO_KEY_FILE_INSECURE]: INTERNAL,
+  [ErrorCodes.CRYPTO_KEY_EXPIRED]: INTERNAL,
+  [ErrorCodes.CRYPTO_WEAK_PARAMETERS]: INTERNAL,
   [ErrorCodes.COMPLIANCE_SNAPSHOT_INVALID]: { ...BAD_REQUEST, detail: 'The evidence snapshot is not valid.' },
   [ErrorCodes.COMPLIANCE_SNAPSHOT_STALE]: { ...BAD_REQUEST, detail: 'The evidence snapshot is too old.' },
   [ErrorCodes.COMPLIANCE_ATTESTATION_STORE]: INTERNAL,

@@ -11,7 +11,7 @@ export type TotpDigits = 6 | 8;
 /** A user's TOTP enrolment as stored. */
 export interface StoredTotp {
   /**
-   * The base32 secret: a KeyRing envelope (`bw1....`, aad `mfa.totp#<userId>`) when `encrypted`,
+   * The base32 secret: a KeyRing envelope (`bw2....`, aad `mfa.totp#<userId>`) when `encrypted`,
    * else the base32 text itself (only with `allowPlaintextSecrets`).
    */
   secret: string;

@@ -7,6 +7,11 @@ import { ACCEPTED_PROVENANCE, runCheck, type CheckParams } from '../../src/compl
 import { ComplianceKit } from '../../src/compliance/compliance-kit';
 import type { CheckId } from '../../src/compliance/control';
 import type { EvidenceBundle, EvidenceSourceName } from '../../src/compliance/evidence';
+import { PCI_DSS_CONTROLS } from '../../src/compliance/catalogue/pci-dss';
+import { EnvKeyProvider } from '../../src/crypto/env-key-provider';
+import { KeyRing } from '../../src/crypto/key-ring';
+import { generateMasterKey } from '../../src/crypto/master-key';
+import { MemoryKeyStore } from '../../src/crypto/memory-key-store';
 import { PasswordHasher } from '../../src/crypto/password-hasher';
 import { MfaPolicy } from '../../src/mfa/mfa-policy';
 import { BreachRegister } from '../../src/privacy/breach-register';
@@ -148,19 +153,42 @@ describe('encryption.classified-fields', () => {
 });
 
 describe('keys', () => {
-  it('keys.rotation fails when the primary version is older than the rotation period', async () => {
-    const later = new ComplianceKit({ clock: () => new Date(Date.now() + 400 * DAY) }).register({
+  it('keys.rotation fails when the primary version is older than the rotation period (default 90 days)', async () => {
+    const later = new ComplianceKit({ clock: () => new Date(Date.now() + 100 * DAY) }).register({
       keyRing: f.keyRing,
     });
     const outcome = await check('keys.rotation', {}, later);
     expect(outcome.status).toBe('fail');
-    expect(outcome.summary).toMatch(/pii v1 \(\d+ days old\)/);
-    // a 90-day crypto-period (e.g. chosen for PCI) is stricter
-    const soon = new ComplianceKit({ clock: () => new Date(Date.now() + 100 * DAY) }).register({
+    expect(outcome.summary).toMatch(/pii v1 \(\d+ days old, period 90 days\)/);
+    const soon = new ComplianceKit({ clock: () => new Date(Date.now() + 60 * DAY) }).register({
       keyRing: f.keyRing,
     });
     expect((await check('keys.rotation', {}, soon)).status).toBe('pass');
-    expect((await check('keys.rotation', { maxAgeDays: 90 }, soon)).status).toBe('fail');
+    expect((await check('keys.rotation', { maxAgeDays: 30 }, soon)).status).toBe('fail');
+  });
+
+  it("keys.rotation reads each key's own rotateEvery and expiry from the ring", async () => {
+    const ring = await KeyRing.open({
+      provider: new EnvKeyProvider({ env: { BULWARK_MASTER_KEY: generateMasterKey() } }),
+      store: new MemoryKeyStore(),
+      rotation: { keys: { pan: { rotateEvery: 30, expireAfter: 45 } } },
+    });
+    await ring.createKey('pan');
+    await ring.createKey('pii');
+    const at = (days: number) =>
+      new ComplianceKit({ clock: () => new Date(Date.now() + days * DAY) }).register({ keyRing: ring });
+    expect((await check('keys.rotation', {}, at(20))).status).toBe('pass');
+    const overdue = await check('keys.rotation', {}, at(35));
+    expect(overdue.status).toBe('fail');
+    expect(overdue.summary).toMatch(/pan v1 \(35 days old, period 30 days\)/);
+    expect(overdue.summary).not.toMatch(/pii/);
+    expect((await check('keys.rotation', {}, at(50))).summary).toMatch(/pan v1 \(expired /);
+    await ring.close();
+  });
+
+  it('the PCI DSS 3.7.4 control applies a 90-day cryptoperiod, not 365', () => {
+    const control = PCI_DSS_CONTROLS.find((c) => c.id === 'pci-3.7.4');
+    expect(control?.params).toEqual({ maxAgeDays: 90 });
   });
 
   it('keys.rotation passes again after a rotation', async () => {

@@ -83,6 +83,17 @@ const CASES: [string, Record<string, unknown>, string][] = [
     'keys.defaultAlgorithm',
   ],
   [
+    'rotation period of 0 days',
+    { keys: { ...keys, rotation: { rotateEvery: 0 } } },
+    'keys.rotation.rotateEvery',
+  ],
+  [
+    'expiry before the rotation falls due',
+    { keys: { ...keys, rotation: { keys: { pan: { rotateEvery: 90, expireAfter: 30 } } } } },
+    'keys.rotation.keys.pan.expireAfter',
+  ],
+  ['envelope format 3', { keys: { ...keys, envelopeFormat: 3 } }, 'keys.envelopeFormat'],
+  [
     'key store missing methods',
     { keys: { ...keys, store: { loadKeys() {}, insertKeyVersion() {} } } },
     'keys.store',

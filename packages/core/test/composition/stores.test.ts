@@ -80,7 +80,7 @@ describe('createBulwark({ stores })', () => {
       const enrolment = await a.totp!.enroll('u1', { label: 'u1' });
       expect(enrolment.secret).toMatch(/^[A-Z2-7]+$/);
       expect(await b.totp!.isEnrolled('u1')).toBe(false); // enrolled, not yet confirmed
-      expect((await stores.mfa.getTotp('u1'))!.secret).toMatch(/^bw1\./); // ring-encrypted at rest
+      expect((await stores.mfa.getTotp('u1'))!.secret).toMatch(/^bw2\./); // ring-encrypted at rest
 
       // Break-glass: the adapters' authorizer reads grants through the store.
       const grant = await a.policyEngine!.grantBreakGlass({

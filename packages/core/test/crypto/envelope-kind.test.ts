@@ -3,24 +3,31 @@ import { envelopeKind } from '../../src/crypto/envelope';
 import { memoryRing } from './helpers';
 
 describe('envelopeKind', () => {
-  it('tells the four formats the ring writes apart, from real envelopes', async () => {
+  it('tells the four kinds the ring writes apart, from real envelopes', async () => {
     const ring = await memoryRing();
     try {
       await ring.createKey('pii');
-      expect(envelopeKind(ring.encrypt('pii', 'ada'))).toEqual({ subject: false, deterministic: false });
+      expect(envelopeKind(ring.encrypt('pii', 'ada'))).toEqual({
+        subject: false,
+        deterministic: false,
+        format: 2,
+      });
       expect(envelopeKind(ring.encrypt('pii', 'ada', { deterministic: true }))).toEqual({
         subject: false,
         deterministic: true,
+        format: 2,
       });
       expect(envelopeKind(await ring.encryptForSubject('patient-42', 'ada'))).toEqual({
         subject: true,
         deterministic: false,
+        format: 2,
       });
       expect(
         envelopeKind(await ring.encryptForSubject('patient-42', 'ada', { deterministic: true })),
       ).toEqual({
         subject: true,
         deterministic: true,
+        format: 2,
       });
     } finally {
       await ring.close();
@@ -33,7 +40,7 @@ describe('envelopeKind', () => {
       '',
       'bw1',
       'bw1x.a.1.b.c',
-      'bw2.a.1.b.c',
+      'bw3.a.1.b.c',
       'BW1.a',
       '.bw1.',
       'bw1sdd.a.b.c',
@@ -46,8 +53,9 @@ describe('envelopeKind', () => {
   });
 
   it('reads only the prefix: a well-prefixed malformed value is an envelope for the decryptor to refuse', () => {
-    expect(envelopeKind('bw1.not-an-envelope')).toEqual({ subject: false, deterministic: false });
-    expect(envelopeKind('bw1s.')).toEqual({ subject: true, deterministic: false });
+    expect(envelopeKind('bw1.not-an-envelope')).toEqual({ subject: false, deterministic: false, format: 1 });
+    expect(envelopeKind('bw1s.')).toEqual({ subject: true, deterministic: false, format: 1 });
+    expect(envelopeKind('bw2sd.')).toEqual({ subject: true, deterministic: true, format: 2 });
   });
 
   it('agrees with the format grammar on any string (property)', () => {
@@ -56,11 +64,14 @@ describe('envelopeKind', () => {
         fc.oneof(
           fc.string(),
           fc
-            .tuple(fc.constantFrom('bw1', 'bw1d', 'bw1s', 'bw1sd', 'bw1x', 'bw', 'bw1sdd'), fc.string())
+            .tuple(
+              fc.constantFrom('bw1', 'bw1d', 'bw1s', 'bw1sd', 'bw2', 'bw2sd', 'bw1x', 'bw3', 'bw', 'bw1sdd'),
+              fc.string(),
+            )
             .map(([prefix, rest]) => prefix + rest),
         ),
         (value) => {
-          const expected = /^bw1(?:d|s|sd)?\./.test(value);
+          const expected = /^bw[12](?:d|s|sd)?\./.test(value);
           expect(envelopeKind(value) !== undefined).toBe(expected);
         },
       ),

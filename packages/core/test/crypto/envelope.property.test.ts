@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { KeyRing } from '../../src/crypto/key-ring';
 import { BulwarkCryptoError } from '../../src/errors';
-import { memoryRing } from './helpers';
+import { formatOneRing } from './helpers';
 
 /** Decrypt must either throw a BulwarkCryptoError or (only for the untouched envelope) succeed. */
 function mustReject(ring: KeyRing, envelope: string, aad?: string): void {
@@ -22,7 +22,7 @@ describe('envelope tamper resistance (property-based)', () => {
   const samples: Array<{ envelope: string; aad: string; plaintext: string }> = [];
 
   beforeAll(async () => {
-    ring = await memoryRing();
+    ring = await formatOneRing();
     await ring.createKey('pii');
     await ring.createKey('other', { algorithm: 'chacha20-poly1305' });
     await ring.rotate('pii');

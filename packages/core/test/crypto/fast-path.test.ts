@@ -4,7 +4,7 @@ import { decodeBase64url, decodeBase64urlInto } from '../../src/crypto/base64url
 import { KeyRing } from '../../src/crypto/key-ring';
 import { decodeUtf8 } from '../../src/crypto/utf8';
 import { ErrorCodes } from '../../src/errors';
-import { codeOf, memoryRing } from './helpers';
+import { codeOf, formatOneRing } from './helpers';
 
 /**
  * The decryption hot path validates base64url by round trip (decode, re-encode, compare) and
@@ -159,7 +159,7 @@ describe('strict UTF-8 fast path', () => {
 describe('KeyRing hot path', () => {
   let ring: KeyRing;
   beforeAll(async () => {
-    ring = await memoryRing();
+    ring = await formatOneRing();
     await ring.createKey('pii');
     await ring.createKey('other', { algorithm: 'chacha20-poly1305' });
   });

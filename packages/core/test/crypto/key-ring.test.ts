@@ -1,7 +1,7 @@
 import { KeyRing, type AeadAlgorithm } from '../../src/crypto/key-ring';
 import { MemoryKeyStore } from '../../src/crypto/memory-key-store';
 import { ErrorCodes } from '../../src/errors';
-import { codeOf, memoryRing, providerFor } from './helpers';
+import { codeOf, formatOneRing, providerFor } from './helpers';
 
 const ALGORITHMS: AeadAlgorithm[] = ['aes-256-gcm', 'chacha20-poly1305'];
 
@@ -9,7 +9,7 @@ describe('KeyRing encryption', () => {
   describe.each(ALGORITHMS)('%s', (algorithm) => {
     let ring: KeyRing;
     beforeEach(async () => {
-      ring = await memoryRing();
+      ring = await formatOneRing();
       await ring.createKey('pii', { algorithm });
     });
     afterEach(() => ring.close());
@@ -90,7 +90,7 @@ describe('KeyRing encryption', () => {
   });
 
   it('authenticates the header: an envelope re-labelled with another key id or version does not decrypt', async () => {
-    const ring = await memoryRing();
+    const ring = await formatOneRing();
     await ring.createKey('a');
     await ring.createKey('b');
     await ring.rotate('a');
@@ -104,8 +104,8 @@ describe('KeyRing encryption', () => {
   });
 
   it('two rings with different data keys cannot read each other', async () => {
-    const one = await memoryRing();
-    const two = await memoryRing();
+    const one = await formatOneRing();
+    const two = await formatOneRing();
     await one.createKey('pii');
     await two.createKey('pii');
     expect(codeOf(() => two.decrypt(one.encrypt('pii', 'x')))).toBe(ErrorCodes.CRYPTO_DECRYPTION_FAILED);
@@ -113,7 +113,7 @@ describe('KeyRing encryption', () => {
   });
 
   it('rejects unknown keys, invalid key ids and bad arguments with typed errors', async () => {
-    const ring = await memoryRing();
+    const ring = await formatOneRing();
     await ring.createKey('pii');
     expect(codeOf(() => ring.encrypt('nope', 'x'))).toBe(ErrorCodes.CRYPTO_UNKNOWN_KEY);
     const env = ring.encrypt('pii', 'x');
@@ -139,14 +139,14 @@ describe('KeyRing encryption', () => {
     expect(codeOf(() => ring.decrypt(Buffer.from('bw1') as unknown as string))).toBe(
       ErrorCodes.CRYPTO_MALFORMED,
     );
-    expect(codeOf(() => ring.decrypt('bw2.pii.1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA'))).toBe(
+    expect(codeOf(() => ring.decrypt('bw3.pii.1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA'))).toBe(
       ErrorCodes.CRYPTO_UNSUPPORTED_VERSION,
     );
     await ring.close();
   });
 
   it('decryptString refuses binary plaintext instead of returning mojibake', async () => {
-    const ring = await memoryRing();
+    const ring = await formatOneRing();
     await ring.createKey('pii');
     const env = ring.encrypt('pii', Buffer.from([0xff, 0xfe, 0x00]));
     expect(codeOf(() => ring.decryptString(env))).toBe(ErrorCodes.CRYPTO_MALFORMED);
@@ -154,7 +154,7 @@ describe('KeyRing encryption', () => {
   });
 
   it('ensureKey creates once and returns the existing key afterwards', async () => {
-    const ring = await memoryRing({ clock: () => new Date('2025-01-02T03:04:05Z') });
+    const ring = await formatOneRing({ clock: () => new Date('2025-01-02T03:04:05Z') });
     const a = await ring.ensureKey('pii', { algorithm: 'chacha20-poly1305' });
     const b = await ring.ensureKey('pii');
     expect(b).toEqual(a);
@@ -163,7 +163,9 @@ describe('KeyRing encryption', () => {
       primaryVersion: 1,
       minDecryptVersion: 1,
       createdAt: '2025-01-02T03:04:05.000Z',
+      rotateEvery: 90,
       rotatedAt: '2025-01-02T03:04:05.000Z',
+      rotationDueAt: '2025-04-02T03:04:05.000Z',
       versions: [
         {
           version: 1,
@@ -181,7 +183,7 @@ describe('KeyRing encryption', () => {
 
   it('serialises concurrent rotations so no version is lost', async () => {
     const store = new MemoryKeyStore();
-    const ring = await KeyRing.open({ provider: providerFor(), store });
+    const ring = await KeyRing.open({ envelopeFormat: 1, provider: providerFor(), store });
     await ring.createKey('pii');
     await Promise.all([ring.rotate('pii'), ring.rotate('pii'), ring.rotate('pii')]);
     expect(ring.info('pii').primaryVersion).toBe(4);
@@ -192,7 +194,7 @@ describe('KeyRing encryption', () => {
 
 describe('KeyRing rotation and retirement', () => {
   it('old versions decrypt after rotation, new encryptions use the primary, retired versions are rejected', async () => {
-    const ring = await memoryRing();
+    const ring = await formatOneRing();
     await ring.createKey('pii');
     const v1 = ring.encrypt('pii', 'one', { aad: 'c' });
     const rotated = await ring.rotate('pii');
@@ -219,7 +221,7 @@ describe('KeyRing rotation and retirement', () => {
   });
 
   it('cannot retire the primary version, lower the minimum or use a non-integer', async () => {
-    const ring = await memoryRing();
+    const ring = await formatOneRing();
     await ring.createKey('pii');
     await ring.rotate('pii');
     await expect(ring.retire('pii', 3)).rejects.toMatchObject({ code: ErrorCodes.CRYPTO_INVALID_ARGUMENT });
@@ -232,7 +234,7 @@ describe('KeyRing rotation and retirement', () => {
   });
 
   it('rotation can switch algorithm while old versions keep their own', async () => {
-    const ring = await memoryRing();
+    const ring = await formatOneRing();
     await ring.createKey('pii');
     const old = ring.encrypt('pii', 'gcm');
     const info = await ring.rotate('pii', { algorithm: 'chacha20-poly1305' });
@@ -245,9 +247,9 @@ describe('KeyRing rotation and retirement', () => {
   it('decryptAsync picks up a rotation made by another process sharing the store', async () => {
     const store = new MemoryKeyStore();
     const provider = providerFor();
-    const app = await KeyRing.open({ provider, store });
+    const app = await KeyRing.open({ envelopeFormat: 1, provider, store });
     await app.createKey('pii');
-    const cli = await KeyRing.open({ provider, store });
+    const cli = await KeyRing.open({ envelopeFormat: 1, provider, store });
     await cli.rotate('pii');
     const fresh = cli.encrypt('pii', 'from the cli');
     expect(codeOf(() => app.decrypt(fresh))).toBe(ErrorCodes.CRYPTO_UNKNOWN_KEY);
@@ -260,7 +262,7 @@ describe('KeyRing rotation and retirement', () => {
 
 describe('KeyRing deterministic mode', () => {
   it('gives equal envelopes for equal plaintext + aad + version, and different ones otherwise', async () => {
-    const ring = await memoryRing();
+    const ring = await formatOneRing();
     await ring.createKey('pii');
     const a = ring.encrypt('pii', 'alice@example.com', { aad: 'users.email', deterministic: true });
     const b = ring.encrypt('pii', 'alice@example.com', { aad: 'users.email', deterministic: true });
@@ -283,7 +285,7 @@ describe('KeyRing deterministic mode', () => {
   });
 
   it('is not deterministic by default, and changes after rotation but keeps decrypting', async () => {
-    const ring = await memoryRing();
+    const ring = await formatOneRing();
     await ring.createKey('pii');
     expect(ring.encrypt('pii', 'same')).not.toBe(ring.encrypt('pii', 'same'));
     const before = ring.encrypt('pii', 'same', { deterministic: true });
@@ -297,7 +299,7 @@ describe('KeyRing deterministic mode', () => {
   });
 
   it('is deterministic with ChaCha20-Poly1305 too', async () => {
-    const ring = await memoryRing({ defaultAlgorithm: 'chacha20-poly1305' });
+    const ring = await formatOneRing({ defaultAlgorithm: 'chacha20-poly1305' });
     await ring.createKey('pii');
     const a = ring.encrypt('pii', 'v', { deterministic: true });
     expect(ring.encrypt('pii', 'v', { deterministic: true })).toBe(a);
@@ -308,7 +310,7 @@ describe('KeyRing deterministic mode', () => {
 
 describe('KeyRing.close', () => {
   it('zero-fills cached key material and rejects further use', async () => {
-    const ring = await memoryRing();
+    const ring = await formatOneRing();
     await ring.createKey('pii');
     const env = ring.encrypt('pii', 'x');
     // Reach into the internals to prove the bytes are wiped, not just dereferenced.

@@ -5,11 +5,11 @@ import { KeyRing } from '../../src/crypto/key-ring';
 import { generateMasterKey } from '../../src/crypto/master-key';
 import { MemoryKeyStore } from '../../src/crypto/memory-key-store';
 import { ErrorCodes } from '../../src/errors';
-import { asyncCodeOf, codeOf, memoryRing, providerFor, tempDir } from './helpers';
+import { asyncCodeOf, codeOf, formatOneRing, providerFor, tempDir } from './helpers';
 
 describe('crypto-shredding', () => {
   it('encrypts per subject with a bw1s envelope carrying only the keyed subject reference', async () => {
-    const ring = await memoryRing();
+    const ring = await formatOneRing();
     const env = await ring.encryptForSubject('alice@example.com', 'Alice Liddell', { aad: 'users.name' });
     expect(env).toMatch(/^bw1s\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22,}$/);
     expect(env.split('.')[1]).toBe(ring.subjectRef('alice@example.com'));
@@ -25,7 +25,7 @@ describe('crypto-shredding', () => {
   });
 
   it("uses a separate key per subject: one subject's envelope relabelled for another does not decrypt", async () => {
-    const ring = await memoryRing();
+    const ring = await formatOneRing();
     const alice = await ring.encryptForSubject('alice', 'secret');
     await ring.encryptForSubject('bob', 'other');
     const forged = alice.replace(ring.subjectRef('alice'), ring.subjectRef('bob'));
@@ -34,7 +34,7 @@ describe('crypto-shredding', () => {
   });
 
   it('after shred, the subject throws SUBJECT_SHREDDED for decrypt and encrypt; others are unaffected', async () => {
-    const ring = await memoryRing();
+    const ring = await formatOneRing();
     const alice = await ring.encryptForSubject('alice', 'alice data');
     const bob = await ring.encryptForSubject('bob', 'bob data');
     expect(await ring.isShredded('alice')).toBe(false);
@@ -53,8 +53,8 @@ describe('crypto-shredding', () => {
   });
 
   it('tells shredded apart from unknown, and shredding a never-seen subject blocks it too', async () => {
-    const ring = await memoryRing();
-    const other = await memoryRing();
+    const ring = await formatOneRing();
+    const other = await formatOneRing();
     const foreign = await other.encryptForSubject('carol', 'x');
     // A subject this ring never saw: unknown, not shredded.
     expect(await asyncCodeOf(() => ring.decryptAsync(foreign))).toBe(ErrorCodes.CRYPTO_UNKNOWN_KEY);
@@ -70,14 +70,14 @@ describe('crypto-shredding', () => {
   it('loads subject keys on demand: sync decrypt needs the key in memory, decryptAsync fetches it', async () => {
     const store = new MemoryKeyStore();
     const provider = providerFor();
-    const writer = await KeyRing.open({ provider, store });
+    const writer = await KeyRing.open({ envelopeFormat: 1, provider, store });
     const env = await writer.encryptForSubject('erin', 'hello');
-    const reader = await KeyRing.open({ provider, store });
+    const reader = await KeyRing.open({ envelopeFormat: 1, provider, store });
     expect(codeOf(() => reader.decrypt(env))).toBe(ErrorCodes.CRYPTO_SUBJECT_KEY_NOT_LOADED);
     expect((await reader.decryptAsync(env)).toString()).toBe('hello');
     expect(reader.decryptString(env)).toBe('hello');
     // Shredding in one process is seen by another on its next load from the store.
-    const third = await KeyRing.open({ provider, store });
+    const third = await KeyRing.open({ envelopeFormat: 1, provider, store });
     await writer.shred('erin');
     expect(await asyncCodeOf(() => third.decryptAsync(env))).toBe(ErrorCodes.CRYPTO_SUBJECT_SHREDDED);
     expect(await third.isShredded('erin')).toBe(true);
@@ -85,7 +85,7 @@ describe('crypto-shredding', () => {
   });
 
   it('zeroes the subject key in memory when shredding', async () => {
-    const ring = await memoryRing();
+    const ring = await formatOneRing();
     await ring.encryptForSubject('frank', 'x');
     const internals = ring as unknown as {
       subjects: { subjects: Map<string, { entry: { raw: Buffer } }> };
@@ -110,7 +110,11 @@ describe('crypto-shredding', () => {
     const ref = ring.subjectRef(subjectId);
     await ring.close();
 
-    ring = await KeyRing.open({ provider: providerFor(masterKey), store: new FileKeyStore({ path: file }) });
+    ring = await KeyRing.open({
+      envelopeFormat: 1,
+      provider: providerFor(masterKey),
+      store: new FileKeyStore({ path: file }),
+    });
     expect(await ring.decryptStringAsync(gone)).toBe('forget me');
     const wrappedBefore = JSON.parse(readFileSync(file, 'utf8')).subjects[ref].wrappedKey;
     expect(typeof wrappedBefore).toBe('string');
@@ -123,7 +127,11 @@ describe('crypto-shredding', () => {
     expect(text).not.toContain(wrappedBefore);
     expect(JSON.parse(text).subjects[ref]).toMatchObject({ wrappedKey: null, subjectRef: ref });
 
-    ring = await KeyRing.open({ provider: providerFor(masterKey), store: new FileKeyStore({ path: file }) });
+    ring = await KeyRing.open({
+      envelopeFormat: 1,
+      provider: providerFor(masterKey),
+      store: new FileKeyStore({ path: file }),
+    });
     expect(await ring.isShredded(subjectId)).toBe(true);
     expect(await asyncCodeOf(() => ring.decryptAsync(gone))).toBe(ErrorCodes.CRYPTO_SUBJECT_SHREDDED);
     expect(await asyncCodeOf(() => ring.encryptForSubject(subjectId, 'again'))).toBe(
@@ -136,8 +144,8 @@ describe('crypto-shredding', () => {
   });
 
   it('gives different subject references in different rings (keyed hash, not a plain hash)', async () => {
-    const a = await memoryRing();
-    const b = await memoryRing();
+    const a = await formatOneRing();
+    const b = await formatOneRing();
     expect(a.subjectRef('alice')).not.toBe(b.subjectRef('alice'));
     expect(a.subjectRef('alice')).toBe(a.subjectRef('alice'));
     expect(codeOf(() => a.subjectRef(''))).toBe(ErrorCodes.CRYPTO_INVALID_ARGUMENT);
@@ -147,9 +155,9 @@ describe('crypto-shredding', () => {
   it('races between a load and a shred never leave a usable key', async () => {
     const store = new MemoryKeyStore();
     const provider = providerFor();
-    const writer = await KeyRing.open({ provider, store });
+    const writer = await KeyRing.open({ envelopeFormat: 1, provider, store });
     const env = await writer.encryptForSubject('ivan', 'v');
-    const ring = await KeyRing.open({ provider, store });
+    const ring = await KeyRing.open({ envelopeFormat: 1, provider, store });
     const load = ring.decryptAsync(env);
     const shred = ring.shred('ivan');
     const [loaded] = await Promise.allSettled([load, shred]);

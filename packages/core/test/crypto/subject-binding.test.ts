@@ -3,7 +3,7 @@ import { KeyRing } from '../../src/crypto/key-ring';
 import { generateMasterKey } from '../../src/crypto/master-key';
 import { MemoryKeyStore } from '../../src/crypto/memory-key-store';
 import { BulwarkCryptoError, ErrorCodes } from '../../src/errors';
-import { asyncCodeOf, codeOf, memoryRing, providerFor } from './helpers';
+import { asyncCodeOf, codeOf, formatOneRing, providerFor } from './helpers';
 
 /** A memory store that counts subject-key reads, to prove a mismatch is refused before any load. */
 class CountingStore extends MemoryKeyStore {
@@ -21,7 +21,7 @@ describe('subject envelopes are bound to the expected data subject', () => {
 
   beforeEach(async () => {
     store = new CountingStore();
-    ring = await KeyRing.open({ provider: providerFor(masterKey), store });
+    ring = await KeyRing.open({ envelopeFormat: 1, provider: providerFor(masterKey), store });
     await ring.createKey('pii');
   });
   afterEach(() => ring.close());
@@ -40,7 +40,7 @@ describe('subject envelopes are bound to the expected data subject', () => {
     const envelope = await ring.encryptForSubject('alice', 'note about alice');
     await ring.encryptForSubject('bob', 'note about bob');
     // A fresh ring (nothing cached) must not even read alice's key to refuse the value for bob.
-    const fresh = await KeyRing.open({ provider: providerFor(masterKey), store });
+    const fresh = await KeyRing.open({ envelopeFormat: 1, provider: providerFor(masterKey), store });
     try {
       store.subjectReads = 0;
       const error = await fresh.decryptStringForSubject('bob', envelope).catch((e: unknown) => e);
@@ -113,7 +113,7 @@ describe('subject envelopes are bound to the expected data subject', () => {
 describe('subject binding (property-based)', () => {
   let ring: KeyRing;
   beforeAll(async () => {
-    ring = await memoryRing();
+    ring = await formatOneRing();
   });
   afterAll(() => ring.close());
 

@@ -186,7 +186,7 @@ describe('TotpFactor', () => {
       const { totp, store, secret } = await enrolled({ keyRing: ring, allowPlaintextSecrets: false });
       const record = (await store.getTotp('u1'))!;
       expect(record.encrypted).toBe(true);
-      expect(record.secret.startsWith('bw1.')).toBe(true);
+      expect(record.secret.startsWith('bw2.')).toBe(true);
       expect(record.secret).not.toContain(secret);
       now += 30_000;
       await expect(totp.verify('u1', await codeAt(secret, now))).resolves.toBeDefined();

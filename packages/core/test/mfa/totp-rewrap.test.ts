@@ -50,7 +50,7 @@ describe('TotpFactor.rewrapSecrets', () => {
     const report = await totp.rewrapSecrets({ batchSize: 2 });
     expect(report).toEqual({ processed: 3, rewrapped: 3, skipped: 0, failed: [] });
     for (const user of ['u1', 'u2', 'u3']) {
-      expect((await store.getTotp(user))!.secret).toMatch(/^bw1\.mfa\.2\./);
+      expect((await store.getTotp(user))!.secret).toMatch(/^bw2\.mfa\.2\./);
     }
     await ring.retire('mfa', 2);
     // The replay step recorded before the rewrap still holds: the confirming code is refused.

@@ -135,6 +135,17 @@ export const MAIN_VALUES = [
   'MemoryOtpStore',
   'NodemailerOtpTransport',
   'OtpFactor',
+  'DEFAULT_ROTATE_EVERY_DAYS',
+  'PBKDF2_MIN_ITERATIONS',
+  'ROTATION_PRESETS',
+  'SIGNATURE_ALGORITHMS',
+  'decryptJson',
+  'encryptJson',
+  'hkdf',
+  'pbkdf2Key',
+  'scryptKey',
+  'signMessage',
+  'verifyMessage',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
@@ -444,6 +455,18 @@ export const MAIN_TYPES = [
   'OtpMessage',
   'OtpStore',
   'OtpTransport',
+  'AutoRotateOptions',
+  'DecryptJsonOptions',
+  'EnvelopeFormat',
+  'HkdfOptions',
+  'KdfHash',
+  'Pbkdf2Options',
+  'RotationDue',
+  'RotationOptions',
+  'RotationPolicy',
+  'ScryptOptions',
+  'SignatureAlgorithm',
+  'SignatureKey',
 ] as const;
 
 export const HTTP_VALUES = [

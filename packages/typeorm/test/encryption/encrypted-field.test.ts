@@ -13,9 +13,9 @@ import {
 import { allEntities, Card, Clinic, Ledger, Note, Patient, User } from './entities';
 import { caught, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
 
-const ENVELOPE = /^bw1\.default\.1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-const DET_ENVELOPE = /^bw1d\.default\.1\./;
-const SUBJECT_ENVELOPE = /^bw1s\./;
+const ENVELOPE = /^bw2\.default\.1\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const DET_ENVELOPE = /^bw2d\.default\.1\./;
+const SUBJECT_ENVELOPE = /^bw2s\./;
 
 function suite(backend: Backend) {
   let db: EncryptionDb;

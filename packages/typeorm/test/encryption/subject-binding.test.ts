@@ -6,7 +6,7 @@ import { registerBulwarkEncryption, TypeOrmErrorCodes, type BulwarkEncryption } 
 import { allEntities, Memo, Patient } from './entities';
 import { caught, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
 
-/** `bw1s.<subject ref>.` of a stored envelope. */
+/** `bw2s.<subject ref>.` of a stored envelope. */
 const refOf = (envelope: unknown): string => String(envelope).split('.')[1];
 
 function suite(backend: Backend) {

@@ -26,7 +26,7 @@ function suite(backend: Backend) {
     await db?.drop();
   });
 
-  function opener() {
+  function opener(clock?: () => Date) {
     const masterKey = generateMasterKey();
     return async () => {
       const ds = await new DataSource({
@@ -39,6 +39,7 @@ function suite(backend: Backend) {
         provider: providerFor(masterKey),
         store: new TypeOrmKeyStore(ds),
         refreshIntervalMs: 0,
+        ...(clock === undefined ? {} : { clock }),
       });
     };
   }
@@ -73,6 +74,30 @@ function suite(backend: Backend) {
       for (const { envelope, text } of made) expect(ring.decryptString(envelope)).toBe(text);
     }
     await Promise.all([...rings, fresh].map((r) => r.close()));
+  });
+
+  it('instances rotating due keys at once (scheduler / cron on every host) add ONE version per key', async () => {
+    let now = Date.parse('2025-01-01T00:00:00.000Z');
+    const open = opener(() => new Date(now));
+    const first = await open();
+    await first.createKey('pii');
+    await first.createKey('pan');
+    const rings = [first, ...(await Promise.all([open(), open(), open()]))];
+    now += 91 * 86_400_000;
+    const rotated = (await Promise.all(rings.map((r) => r.rotateDue()))).flat();
+    expect(rotated.map((d) => d.keyId).sort()).toEqual(['pan', 'pii']);
+    const versions = await db.raw(
+      `SELECT "key_id", "version" FROM ${db.t('bulwark_key_version')} ORDER BY "key_id", "version"`,
+    );
+    expect(versions.map((r) => `${String(r.key_id)}:${Number(r.version)}`)).toEqual([
+      'pan:1',
+      'pan:2',
+      'pii:1',
+      'pii:2',
+    ]);
+    // Run again right after: nothing is due any more anywhere.
+    expect((await Promise.all(rings.map((r) => r.rotateDue()))).flat()).toEqual([]);
+    await Promise.all(rings.map((r) => r.close()));
   });
 
   it('shred overwrites only to a tombstone and a tombstone is never replaced by a key', async () => {

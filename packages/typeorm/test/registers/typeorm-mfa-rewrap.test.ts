@@ -111,7 +111,7 @@ function suite(create: () => Promise<Db>) {
       failed: [],
     });
     const stale = (await store.getTotp('user-0'))!.secret;
-    expect(stale).toMatch(/^bw1\.mfa\.2\./);
+    expect(stale).toMatch(/^bw2\.mfa\.2\./);
     // The compare-and-swap refuses a stale expectation and never stores a plaintext secret.
     expect(await store.replaceTotpSecret('user-0', 'bw1.mfa.1.x.y', stale)).toBe(false);
     await expect(store.replaceTotpSecret('user-0', stale, 'JBSWY3DPEHPK3PXP')).rejects.toMatchObject({

@@ -299,7 +299,7 @@ export const GDPR_CONTROLS: readonly ControlDefinition[] = [
     ),
     modality: 'risk-based',
     howEvidenced:
-      'The data keys that encrypt personal data are rotated within the crypto-period (365 days unless configured).',
+      'The data keys that encrypt personal data are rotated within the crypto-period (90 days unless configured, or the key\u2019s own shorter rotateEvery).',
     check: 'keys.rotation',
     coverage: {
       level: 'partial',

@@ -352,7 +352,8 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     requirement: A8_24,
     source: src('A.8.24'),
     modality: 'risk-based',
-    howEvidenced: 'Data keys are rotated within the crypto-period (365 days unless configured).',
+    howEvidenced:
+      'Data keys are rotated within the crypto-period (90 days unless configured, or the key\u2019s own shorter rotateEvery).',
     check: 'keys.rotation',
     coverage: {
       level: 'partial',

@@ -1,3 +1,4 @@
+import { ROTATION_PRESETS } from '../../crypto/rotation-policy';
 import type { ControlDefinition, ControlSource } from '../control';
 
 const EDITION = 'PCI DSS v4.0.1 (June 2024), Requirements and Testing Procedures';
@@ -76,8 +77,9 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
     source: src('3.7.4'),
     modality: 'required',
     howEvidenced:
-      'Every data key\u2019s primary version is younger than the rotation period (365 days unless set to the defined cryptoperiod).',
+      'Every data key\u2019s primary version is younger than the defined cryptoperiod (90 days: ROTATION_PRESETS.pci; or the key\u2019s own shorter rotateEvery), and none is past its expiry.',
     check: 'keys.rotation',
+    params: { maxAgeDays: ROTATION_PRESETS.pci.rotateEvery },
     coverage: {
       level: 'partial',
       evidences: 'data keys are changed within the configured cryptoperiod',

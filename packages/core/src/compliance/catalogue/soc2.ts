@@ -107,7 +107,8 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     requirement: `${CC6_1} Point of focus: processes are in place to protect encryption keys during generation, storage, use, and destruction.`,
     source: src('CC6.1, point of focus "Protects Encryption Keys"'),
     modality: 'required',
-    howEvidenced: 'Data keys are rotated within the crypto-period (365 days unless configured).',
+    howEvidenced:
+      'Data keys are rotated within the crypto-period (90 days unless configured, or the key\u2019s own shorter rotateEvery).',
     check: 'keys.rotation',
     coverage: {
       level: 'partial',

@@ -13,6 +13,9 @@ import {
 
 // Field encryption, key management and password hashing.
 
+/** The cryptoperiod `keys.rotation` applies unless a control or the key says otherwise (days). */
+const DEFAULT_CRYPTOPERIOD_DAYS = 90;
+
 export const classifiedFieldsEncrypted: AutomatedCheck = (bundle, params) => {
   const ev = bundle.classification;
   if (!ev) return missing(bundle, 'classification');
@@ -39,10 +42,15 @@ export const classifiedFieldsEncrypted: AutomatedCheck = (bundle, params) => {
   return pass(`All ${relevant.length} classified ${categories.join('/')} fields are stored encrypted.`, [ev]);
 };
 
+/**
+ * Every data key's primary version is younger than its cryptoperiod: the key's own `rotateEvery`
+ * (KeyRing `rotation` settings) or the control's `maxAgeDays` (default 90 days), whichever is
+ * shorter, and no primary is past its expiry.
+ */
 export const keyRotation: AutomatedCheck = (bundle, params) => {
   const ev = bundle.keys;
   if (!ev) return missing(bundle, 'keys');
-  const maxAgeDays = num(params, 'maxAgeDays', 365);
+  const maxAgeDays = num(params, 'maxAgeDays', DEFAULT_CRYPTOPERIOD_DAYS);
   if (ev.data.keys.length === 0) {
     return fail(
       'The key ring holds no data keys.',
@@ -53,21 +61,24 @@ export const keyRotation: AutomatedCheck = (bundle, params) => {
   const now = time(bundle.collectedAt);
   const stale: string[] = [];
   for (const k of ev.data.keys) {
-    const created = time(k.primaryCreatedAt);
-    const ageDays = (now - created) / DAY_MS;
+    const limit = Math.min(maxAgeDays, k.rotateEvery ?? Infinity);
+    const ageDays = (now - time(k.primaryCreatedAt)) / DAY_MS;
+    const expiry = k.primaryExpiresAt === undefined ? undefined : time(k.primaryExpiresAt);
     if (!Number.isFinite(ageDays)) stale.push(`${k.keyId} v${k.primaryVersion} (no valid creation time)`);
-    else if (ageDays > maxAgeDays)
-      stale.push(`${k.keyId} v${k.primaryVersion} (${Math.floor(ageDays)} days old)`);
+    else if (expiry !== undefined && !(expiry > now))
+      stale.push(`${k.keyId} v${k.primaryVersion} (expired ${k.primaryExpiresAt})`);
+    else if (ageDays > limit)
+      stale.push(`${k.keyId} v${k.primaryVersion} (${Math.floor(ageDays)} days old, period ${limit} days)`);
   }
   if (stale.length > 0) {
     return fail(
-      `${stale.length} of ${ev.data.keys.length} keys are older than the ${maxAgeDays}-day rotation period: ${list(stale)}.`,
+      `${stale.length} of ${ev.data.keys.length} keys are past their rotation period: ${list(stale)}.`,
       [ev],
-      'Rotate these keys (`bulwark keys rotate <keyId>`), then rewrap stored values and retire old versions.',
+      'Rotate these keys (`bulwark keys rotate --due`, or autoRotate), then rewrap stored values and retire old versions.',
     );
   }
   return pass(
-    `All ${ev.data.keys.length} data keys have a primary version younger than ${maxAgeDays} days.`,
+    `All ${ev.data.keys.length} data keys have a primary version younger than their rotation period (at most ${maxAgeDays} days).`,
     [ev],
   );
 };
