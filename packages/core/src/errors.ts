@@ -172,6 +172,11 @@ export const ErrorCodes = {
   // identity (sign-in paths, sessions)
   SIGNIN_NOT_PROVISIONED: 'ERR_SIGNIN_NOT_PROVISIONED', // the identity provider accepted the user, the app's provisioning hook refused (403)
   SIGNIN_FAILED: 'ERR_SIGNIN_FAILED', // credentials or provider response refused; details.reason says which check (401)
+  // sessions and password policy
+  SESSION_STORE: 'ERR_SESSION_STORE', // the session store failed or holds a malformed record; no session is trusted (503)
+  SESSION_REVOKED: 'ERR_SESSION_REVOKED', // the session was revoked or expired while the request used it (401)
+  SESSION_INVALID_ARGUMENT: 'ERR_SESSION_INVALID_ARGUMENT', // bad user id / data / factor handed to a session (400)
+  PASSWORD_POLICY: 'ERR_PASSWORD_POLICY', // the password policy refused a password; details.reasons lists stable reason ids (422)
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

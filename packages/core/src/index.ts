@@ -349,3 +349,22 @@ export {
   type SecretBytesConfig,
   type JwkConfig,
 } from './bulwark';
+
+// server-side sessions (idle / absolute time-outs, rotation, revocation across instances)
+export {
+  SessionEngine,
+  HttpSession,
+  MemorySessionStore,
+  RedisSessionStore,
+  type SessionEngineOptions,
+  type SessionEngineDescription,
+  type SessionProbe,
+  type SessionInfo,
+  type SessionActor,
+  type SessionAuditSink,
+  type SessionRequest,
+  type SessionLogin,
+  type SessionStore,
+  type RedisSessionStoreOptions,
+  type SessionRedisClient,
+} from './session';

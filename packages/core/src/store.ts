@@ -52,3 +52,7 @@ export type { DetectionWindowStore, BurstResult } from './threat';
 
 // file-backed stores: replace a file atomically (temp file, fsync, rename) with a given mode
 export { writeFileAtomic } from './util/write-file-atomic';
+
+// sessions: the store contract and the record check every store applies on read
+export { parseStoredSession } from './session';
+export type { SessionStore, StoredSession, StoredSessionPrincipal } from './session';

@@ -277,6 +277,18 @@ const BY_CODE = {
     detail: 'Your sign-in was accepted, but this application has no account for you.',
   },
   [ErrorCodes.SIGNIN_FAILED]: { status: 401, title: 'Unauthorized', detail: 'Sign-in failed.' },
+  [ErrorCodes.SESSION_STORE]: UNAVAILABLE,
+  [ErrorCodes.SESSION_REVOKED]: {
+    status: 401,
+    title: 'Unauthorized',
+    detail: 'Your session ended; sign in again.',
+  },
+  [ErrorCodes.SESSION_INVALID_ARGUMENT]: BAD_REQUEST,
+  [ErrorCodes.PASSWORD_POLICY]: {
+    status: 422,
+    title: 'Password refused',
+    detail: 'The password does not meet the password policy; see reasons.',
+  },
 } satisfies Record<ErrorCode, Mapping>;
 
 /**
@@ -303,6 +315,7 @@ const SAFE_DETAILS = [
   'location',
   'limit',
   'challenge',
+  'reasons',
 ];
 
 /** Fixed details for the body-parser / co-body error types (their messages can quote the body). */
@@ -430,6 +443,9 @@ export function problemFor(error: unknown, context: ProblemContext = {}): Proble
       const value = details[key];
       if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
         body[key] = value;
+      // A list of stable ids (the password policy's reasons), never free text.
+      else if (Array.isArray(value) && value.every((v) => typeof v === 'string' && /^[a-z0-9-]{1,64}$/.test(v)))
+        body[key] = [...value];
     }
   }
   // The stable code lets clients branch (csurf-style `code === 'EBADCSRFTOKEN'`) without parsing `type`.
