@@ -13,6 +13,7 @@ import { bulwarkKeyEntities } from './key-store-entities';
 import { BulwarkKeyTables1735689700000 } from './migrations/bulwark-key-tables-1735689700000';
 import { BulwarkConsentTables1735689800000 } from './migrations/consent-tables-1735689800000';
 import { BulwarkRegisterTables1735689900000 } from './migrations/register-tables-1735689900000';
+import { BulwarkSessionTables1735690100000 } from './migrations/session-tables-1735690100000';
 import { dialectOf } from './sql-dialect';
 import { TypeOrmBreakGlassStore } from './typeorm-break-glass-store';
 import { TypeOrmConsentStore } from './typeorm-consent-store';
@@ -68,4 +69,5 @@ export const bulwarkStoreMigrations = [
   BulwarkKeyTables1735689700000,
   BulwarkConsentTables1735689800000,
   BulwarkRegisterTables1735689900000,
+  BulwarkSessionTables1735690100000,
 ];

@@ -77,3 +77,7 @@ export { TypeOrmMfaStore } from './typeorm-mfa-store';
 export { TypeOrmBreakGlassStore } from './typeorm-break-glass-store';
 export { TypeOrmRegisterStore } from './typeorm-register-store';
 export { BulwarkRegisterTables1735689900000 } from './migrations/register-tables-1735689900000';
+
+// Server-side sessions shared by every instance (issue 18).
+export { TypeOrmSessionStore } from './typeorm-session-store';
+export { BulwarkSessionTables1735690100000 } from './migrations/session-tables-1735690100000';
