@@ -1,6 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
+import { BulwarkConfigError, ErrorCodes, type HttpSession } from '@bulwark/core';
 import { BULWARK_AUDITED, type AuditedMetadata } from './audited';
 import { BULWARK_AUTHORIZE, type AuthorizeMetadata } from './authorize';
 import { BulwarkRuntime } from './bulwark-runtime';
@@ -50,7 +50,14 @@ export class BulwarkGuard implements CanActivate {
       classified: purposes !== undefined,
     });
     try {
-      const principal = await this.runtime.authenticator.authenticate(req.headers.authorization, isPublic);
+      // A signed-in Bulwark session (module option `sessions`) authenticates a request that
+      // carries no bearer token; a bearer token, when sent, is always the one verified.
+      const fromSession =
+        req.headers.authorization === undefined
+          ? (req as { bulwarkSession?: HttpSession }).bulwarkSession?.principal
+          : undefined;
+      const principal =
+        fromSession ?? (await this.runtime.authenticator.authenticate(req.headers.authorization, isPublic));
       if (principal !== undefined) {
         req.principal = principal;
         // Nest / Passport code reads req.user; never overwrite one another guard has set.

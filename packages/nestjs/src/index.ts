@@ -24,6 +24,7 @@ export { Audited, BULWARK_AUDITED, type AuditedOptions, type AuditedMetadata } f
 export { RequireConsent, BULWARK_REQUIRE_CONSENT } from './require-consent';
 export { Principal } from './principal';
 export { CsrfToken } from './csrf-token';
+export { Session } from './session-param';
 export type { BulwarkCsrfOptions } from './csrf';
 export type { MiddlewareRequest } from './platform-middleware';
 export type { ResourceSpec } from './resource-spec';
