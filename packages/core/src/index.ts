@@ -368,3 +368,14 @@ export {
   type RedisSessionStoreOptions,
   type SessionRedisClient,
 } from './session';
+
+// password policy (NIST SP 800-63B rev. 4): length, blocklist, context words, strength, history
+export {
+  PasswordPolicy,
+  PASSWORD_REFUSAL_REASONS,
+  type PasswordPolicyOptions,
+  type PasswordContext,
+  type PasswordCheckResult,
+  type PasswordRefusalReason,
+  type PasswordPolicyDescription,
+} from './crypto';
