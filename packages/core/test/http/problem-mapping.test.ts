@@ -75,6 +75,9 @@ const CLIENT_TRIGGERABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   [ErrorCodes.COMPLIANCE_REPORT_SIGNATURE_INVALID]: 'a report edited after signing',
   [ErrorCodes.SIGNIN_NOT_PROVISIONED]: 'a user the identity provider knows and the app does not',
   [ErrorCodes.SIGNIN_FAILED]: 'wrong credentials or a forged provider response',
+  [ErrorCodes.SESSION_REVOKED]: 'a session revoked on another instance mid-request',
+  [ErrorCodes.SESSION_INVALID_ARGUMENT]: 'oversized session data',
+  [ErrorCodes.PASSWORD_POLICY]: 'a password on the breached-password list',
 };
 
 /** Server-side failures that answer 503 (a dependency down, locked or closing: retry later). */
@@ -92,6 +95,7 @@ const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.CONSENT_STORE,
   ErrorCodes.POLICY_BREAK_GLASS_STORE,
   ErrorCodes.PRIVACY_STORE,
+  ErrorCodes.SESSION_STORE,
 ];
 
 const ALL_CODES = Object.values(ErrorCodes) as ErrorCode[];

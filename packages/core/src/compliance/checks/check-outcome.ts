@@ -51,6 +51,9 @@ const SERVICE_HINTS: Record<EvidenceSourceName, string> = {
   processing:
     'Register the ProcessingRegister (record of processing activities): kit.register({ processing })',
   dataRetention: 'Register DataRetention: kit.register({ dataRetention })',
+  sessions: 'Register the SessionEngine: kit.register({ sessions })',
+  passwordPolicy:
+    'Configure a password policy on the hasher (createBulwark({ passwords: { policy: {} } }) or new PasswordHasher({ policy })) and register it: kit.register({ passwordHasher })',
 };
 
 export function pass(summary: string, evidence: readonly Evidence[]): CheckOutcome {
