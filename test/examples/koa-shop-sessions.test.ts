@@ -102,6 +102,13 @@ function journeys(
     for (const browser of [a, b]) expect((await browser.get('/account')).status).toBe(302);
   });
 
+  it('PCI DSS 8.2.8 is automated and passes on the live engine and store', async () => {
+    const pci = await shop.bulwark.compliance!.report('pci');
+    const control = pci.controls.find((c) => c.id === 'pci-8.2.8')!;
+    expect(control).toMatchObject({ kind: 'automated', status: 'pass' });
+    expect(control.summary).toMatch(/900 s idle/);
+  });
+
   it('a tampered session cookie is an anonymous visitor, never a 500', async () => {
     for (const value of ['x', '%00', 'A'.repeat(43), 'a'.repeat(5000)]) {
       const res = await request(shop.url).get('/api/products').set('Cookie', `${COOKIE}=${value}`);
