@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { AUTH_AUDIT_ACTIONS, MemorySessionStore, SessionEngine, type AuditEvent } from '@bulwark/core';
+import {
+  AUTH_AUDIT_ACTIONS,
+  MemorySessionStore,
+  SessionEngine,
+  TokenService,
+  type AuditEvent,
+} from '@bulwark/core';
 import express, { type Express } from 'express';
 import request from 'supertest';
-import { csrf, problemDetails, session } from '../src';
+import { authenticate, csrf, problemDetails, session } from '../src';
 
 const SESSION_SECRET = 'a-session-secret-of-at-least-32-bytes';
 const CSRF_SECRET = 'a-csrf-secret-of-at-least-32-bytes!!';
@@ -243,5 +249,27 @@ describe('express session() over HTTP', () => {
     for (const b of [laptop, phone]) {
       expect((await request(app).get('/me').set('Cookie', b.header)).body.user).toBeNull();
     }
+  });
+
+  it('authenticate accepts the signed-in session without a bearer token, and still verifies a bearer token when sent', async () => {
+    const engine = new SessionEngine({ secret: SESSION_SECRET });
+    const tokens = new TokenService({ algorithms: ['HS256'], signingKey: { key: randomBytes(32) } });
+    const app = express();
+    app.use(session(engine));
+    app.post('/login', async (req, res, next) => {
+      await req.bulwarkSession!.login({ id: 'alice' }).then(() => res.json({ ok: true }), next);
+    });
+    app.use(authenticate({ tokens }));
+    app.get('/private', (req, res) => res.json({ user: req.principal!.id }));
+    app.use(problemDetails({ log: () => undefined }));
+    const b = new Browser();
+    expect((await request(app).get('/private')).status).toBe(401);
+    b.take(await request(app).post('/login'));
+    expect((await request(app).get('/private').set('Cookie', b.header)).body).toEqual({ user: 'alice' });
+    const forged = await request(app)
+      .get('/private')
+      .set('Cookie', b.header)
+      .set('Authorization', 'Bearer x.y.z');
+    expect(forged.status).toBe(401);
   });
 });
