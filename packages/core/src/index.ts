@@ -379,3 +379,13 @@ export {
   type PasswordRefusalReason,
   type PasswordPolicyDescription,
 } from './crypto';
+
+// account lifecycle: disable, unlock, forced password change, reset tokens, notifications
+export {
+  AccountLifecycle,
+  MemoryAccountStore,
+  type AccountLifecycleOptions,
+  type AccountNotification,
+  type AccountActor,
+  type AccountStore,
+} from './account';

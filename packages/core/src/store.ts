@@ -56,3 +56,4 @@ export { writeFileAtomic } from './util/write-file-atomic';
 // sessions: the store contract and the record check every store applies on read
 export { parseStoredSession } from './session';
 export type { SessionStore, StoredSession, StoredSessionPrincipal } from './session';
+export type { AccountStore, StoredAccount, StoredResetToken } from './account';

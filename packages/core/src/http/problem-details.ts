@@ -284,6 +284,13 @@ const BY_CODE = {
     detail: 'Your session ended; sign in again.',
   },
   [ErrorCodes.SESSION_INVALID_ARGUMENT]: BAD_REQUEST,
+  [ErrorCodes.ACCOUNT_DISABLED]: { status: 403, title: 'Forbidden', detail: 'This account is disabled.' },
+  [ErrorCodes.ACCOUNT_RESET_TOKEN_INVALID]: {
+    ...BAD_REQUEST,
+    detail: 'The password reset link is invalid or has expired; ask for a new one.',
+  },
+  [ErrorCodes.ACCOUNT_STORE]: UNAVAILABLE,
+  [ErrorCodes.ACCOUNT_INVALID_ARGUMENT]: BAD_REQUEST,
   [ErrorCodes.PASSWORD_POLICY]: {
     status: 422,
     title: 'Password refused',
@@ -444,7 +451,10 @@ export function problemFor(error: unknown, context: ProblemContext = {}): Proble
       if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
         body[key] = value;
       // A list of stable ids (the password policy's reasons), never free text.
-      else if (Array.isArray(value) && value.every((v) => typeof v === 'string' && /^[a-z0-9-]{1,64}$/.test(v)))
+      else if (
+        Array.isArray(value) &&
+        value.every((v) => typeof v === 'string' && /^[a-z0-9-]{1,64}$/.test(v))
+      )
         body[key] = [...value];
     }
   }

@@ -78,6 +78,9 @@ const CLIENT_TRIGGERABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   [ErrorCodes.SESSION_REVOKED]: 'a session revoked on another instance mid-request',
   [ErrorCodes.SESSION_INVALID_ARGUMENT]: 'oversized session data',
   [ErrorCodes.PASSWORD_POLICY]: 'a password on the breached-password list',
+  [ErrorCodes.ACCOUNT_DISABLED]: 'signing in to a disabled account',
+  [ErrorCodes.ACCOUNT_RESET_TOKEN_INVALID]: 'a used or guessed reset link',
+  [ErrorCodes.ACCOUNT_INVALID_ARGUMENT]: 'an empty user id',
 };
 
 /** Server-side failures that answer 503 (a dependency down, locked or closing: retry later). */
@@ -96,6 +99,7 @@ const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.POLICY_BREAK_GLASS_STORE,
   ErrorCodes.PRIVACY_STORE,
   ErrorCodes.SESSION_STORE,
+  ErrorCodes.ACCOUNT_STORE,
 ];
 
 const ALL_CODES = Object.values(ErrorCodes) as ErrorCode[];

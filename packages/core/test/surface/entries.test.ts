@@ -72,6 +72,7 @@ describe('public surface of @bulwark/core', () => {
     );
     expect(shared).toEqual(
       sorted([
+        'AccountStore',
         'AuditEntry',
         'AuditEvent',
         'AuditHead',

@@ -15,6 +15,7 @@ export const MAIN_VALUES = [
   'AUDIT_LIMITS',
   'AUDIT_REVIEW_ACTION',
   'AUTH_AUDIT_ACTIONS',
+  'AccountLifecycle',
   'AuditLog',
   'BREAK_GLASS_DEFAULTS',
   'BreachRegister',
@@ -60,6 +61,7 @@ export const MAIN_VALUES = [
   'JsonLinesLogReader',
   'JsonLinesSink',
   'KeyRing',
+  'MemoryAccountStore',
   'MemoryAttestationStore',
   'MemoryAuditStore',
   'MemoryBreakGlassStore',
@@ -131,6 +133,10 @@ export const MAIN_VALUES = [
   'verifyInclusion',
 ] as const;
 export const MAIN_TYPES = [
+  'AccountActor',
+  'AccountLifecycleOptions',
+  'AccountNotification',
+  'AccountStore',
   'AeadAlgorithm',
   'Agreement',
   'AgreementGap',
@@ -567,6 +573,7 @@ export const STORE_VALUES = [
   'writeFileAtomic',
 ] as const;
 export const STORE_TYPES = [
+  'AccountStore',
   'AuditEntry',
   'AuditEvent',
   'AuditHead',
@@ -595,11 +602,13 @@ export const STORE_TYPES = [
   'RegisterKind',
   'RegisterStore',
   'SessionStore',
+  'StoredAccount',
   'StoredBreakGlassGrant',
   'StoredKey',
   'StoredKeyVersion',
   'StoredRecord',
   'StoredRecoveryCode',
+  'StoredResetToken',
   'StoredRingSecret',
   'StoredSession',
   'StoredSessionPrincipal',
