@@ -14,6 +14,7 @@ import { BulwarkKeyTables1735689700000 } from './migrations/bulwark-key-tables-1
 import { BulwarkConsentTables1735689800000 } from './migrations/consent-tables-1735689800000';
 import { BulwarkRegisterTables1735689900000 } from './migrations/register-tables-1735689900000';
 import { BulwarkSessionTables1735690100000 } from './migrations/session-tables-1735690100000';
+import { BulwarkAccountTables1735690200000 } from './migrations/account-tables-1735690200000';
 import { dialectOf } from './sql-dialect';
 import { TypeOrmBreakGlassStore } from './typeorm-break-glass-store';
 import { TypeOrmConsentStore } from './typeorm-consent-store';
@@ -70,4 +71,5 @@ export const bulwarkStoreMigrations = [
   BulwarkConsentTables1735689800000,
   BulwarkRegisterTables1735689900000,
   BulwarkSessionTables1735690100000,
+  BulwarkAccountTables1735690200000,
 ];

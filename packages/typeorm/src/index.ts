@@ -81,3 +81,5 @@ export { BulwarkRegisterTables1735689900000 } from './migrations/register-tables
 // Server-side sessions shared by every instance (issue 18).
 export { TypeOrmSessionStore } from './typeorm-session-store';
 export { BulwarkSessionTables1735690100000 } from './migrations/session-tables-1735690100000';
+export { TypeOrmAccountStore } from './typeorm-account-store';
+export { BulwarkAccountTables1735690200000 } from './migrations/account-tables-1735690200000';
