@@ -19,6 +19,11 @@ export interface SessionEngineOptions {
    * holds a value a browser could present. Every instance needs the same secret.
    */
   secret: string | Uint8Array;
+  /**
+   * Secrets of earlier deployments (rotation): a session stored under one of them is moved to
+   * `secret` on its next request (same cookie, new store id), so rotating signs nobody out.
+   */
+  previousSecrets?: readonly (string | Uint8Array)[];
   /** Where sessions live. Default: a MemorySessionStore (one process only). */
   store?: SessionStore;
   /**
@@ -102,6 +107,7 @@ const TOKEN_BYTES = 32;
 const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
 const KNOWN = [
   'secret',
+  'previousSecrets',
   'store',
   'idleTimeoutSec',
   'absoluteTimeoutSec',
@@ -112,6 +118,19 @@ const KNOWN = [
   'now',
   'configPath',
 ];
+
+function secretKey(value: unknown, path: string): Buffer {
+  const key =
+    typeof value === 'string'
+      ? Buffer.from(value, 'utf8')
+      : value instanceof Uint8Array
+        ? Buffer.from(value)
+        : undefined;
+  if (key === undefined || key.length < 32) {
+    throw configError(path, 'must be a secret of at least 32 bytes (string or Uint8Array)');
+  }
+  return key;
+}
 
 function seconds(value: unknown, path: string, fallback: number): number {
   const v = value ?? fallback;
@@ -129,6 +148,7 @@ function seconds(value: unknown, path: string, fallback: number): number {
  */
 export class SessionEngine {
   readonly #secret: Buffer;
+  readonly #previous: readonly Buffer[];
   readonly #store: SessionStore;
   readonly #idleMs: number;
   readonly #absoluteMs: number;
@@ -146,16 +166,10 @@ export class SessionEngine {
     const path = options?.configPath ?? 'sessions';
     if (!isPlainObject(options)) throw invalid(path, 'an object with a secret', options);
     rejectUnknown(options, KNOWN, `${path}.`);
-    const secret =
-      typeof options.secret === 'string'
-        ? Buffer.from(options.secret, 'utf8')
-        : options.secret instanceof Uint8Array
-          ? Buffer.from(options.secret)
-          : undefined;
-    if (secret === undefined || secret.length < 32) {
-      throw configError(`${path}.secret`, 'must be a secret of at least 32 bytes (string or Uint8Array)');
-    }
-    this.#secret = secret;
+    this.#secret = secretKey(options.secret, `${path}.secret`);
+    const previous = options.previousSecrets ?? [];
+    if (!Array.isArray(previous)) throw invalid(`${path}.previousSecrets`, 'an array of secrets', previous);
+    this.#previous = previous.map((p, i) => secretKey(p, `${path}.previousSecrets[${i}]`));
     const store = options.store ?? new MemorySessionStore({ now: options.now });
     const methods = ['get', 'create', 'replace', 'touch', 'delete', 'listByUser', 'deleteByUser'] as const;
     if (!isPlainObject(store) && typeof store !== 'object')
@@ -254,7 +268,7 @@ export class SessionEngine {
     };
     if (!TOKEN_RE.test(token)) return stale();
     const id = this.idOf(token);
-    const stored = await this.#store.get(id);
+    const stored = (await this.#store.get(id)) ?? (await this.#migrate(token, id));
     if (stored === undefined || stored.id !== id) return stale();
     const now = this.#now();
     const ended = this.#ended(stored, now);
@@ -272,6 +286,22 @@ export class SessionEngine {
       current = { ...stored, lastSeenAt: now, expiresAt };
     }
     return new HttpSession(this, request, current);
+  }
+
+  /**
+   * A session stored under a previous secret, moved to the current one (same token, new store
+   * id); undefined when no previous secret knows the token.
+   */
+  async #migrate(token: string, id: string): Promise<StoredSession | undefined> {
+    for (const key of this.#previous) {
+      const old = await this.#store.get(this.#idUnder(key, token));
+      if (old === undefined) continue;
+      const moved = { ...old, id };
+      await this.#store.create(moved);
+      await this.#store.delete(old.id);
+      return moved;
+    }
+    return undefined;
   }
 
   /** 'idle' / 'absolute' when the session is over at `now`, else undefined. */
@@ -394,7 +424,11 @@ export class SessionEngine {
 
   /** @internal The store id of a cookie token. */
   idOf(token: string): string {
-    return createHmac('sha256', this.#secret).update(`bulwark-session\0${token}`).digest('base64url');
+    return this.#idUnder(this.#secret, token);
+  }
+
+  #idUnder(key: Buffer, token: string): string {
+    return createHmac('sha256', key).update(`bulwark-session\0${token}`).digest('base64url');
   }
 
   /** @internal A new token and the stored record it names. */

@@ -204,6 +204,31 @@ function behaviours(makeStore: () => SessionStore | undefined): void {
     expect(events.at(-1)).toMatchObject({ action: AUTH_AUDIT_ACTIONS.sessionRevoked, reason: 'logout' });
   });
 
+  it('rotates the secret without signing anyone out (previousSecrets): the session moves to the new key', async () => {
+    const store = makeStore() ?? new MemorySessionStore();
+    const before = new SessionEngine({ secret: SECRET, store });
+    const jar = new Jar();
+    await (await before.open({ cookieHeader: undefined, setCookie: jar.setCookie })).login({ id: 'ivy' });
+    const oldId = (await before.open({ cookieHeader: jar.header, setCookie: jar.setCookie })).id!;
+    const NEW = 'another session secret, also 32 bytes or more!';
+    const after = new SessionEngine({ secret: NEW, previousSecrets: [SECRET], store });
+    const moved = await after.open({ cookieHeader: jar.header, setCookie: jar.setCookie });
+    expect(moved.userId).toBe('ivy');
+    expect(moved.id).not.toBe(oldId);
+    expect(await store.get(oldId)).toBeUndefined();
+    expect((await after.list('ivy')).map((x) => x.id)).toEqual([moved.id]);
+    // A deployment without the new secret no longer finds it; one without the old still does.
+    expect((await before.open({ cookieHeader: jar.header, setCookie: () => {} })).isNew).toBe(true);
+    expect(
+      (
+        await new SessionEngine({ secret: NEW, store }).open({
+          cookieHeader: jar.header,
+          setCookie: () => {},
+        })
+      ).userId,
+    ).toBe('ivy');
+  });
+
   it('answers a live probe: idle and absolute sessions refused, a fresh one accepted', async () => {
     const { engine } = setup(makeStore());
     await expect(engine.probe()).resolves.toEqual({
