@@ -18,3 +18,4 @@ export type {
   SecretBytesConfig,
   ThreatConfig,
 } from './composition/bulwark-config';
+export type { AccountsConfig, SessionsConfig } from './composition/sessions';

@@ -348,6 +348,8 @@ export {
   type CheckpointStoreConfig,
   type SecretBytesConfig,
   type JwkConfig,
+  type SessionsConfig,
+  type AccountsConfig,
 } from './bulwark';
 
 // server-side sessions (idle / absolute time-outs, rotation, revocation across instances)

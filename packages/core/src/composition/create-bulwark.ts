@@ -33,6 +33,7 @@ import { openMfa, planMfa, type MfaPlan } from './mfa';
 import { closeAll, withClock, type Opened } from './opened';
 import { openPrivacy, planPrivacy } from './privacy';
 import { openBruteForce, planThreat, type ThreatPlan } from './threat';
+import { openSessions, planSessions, type AccountsConfig, type SessionsConfig } from './sessions';
 
 // createBulwark: checks every section (each engine's constructor validates its own options under
 // the section's path), then opens and wires them. Each section lives in its own file here.
@@ -49,6 +50,8 @@ const KNOWN_TOP_LEVEL = optionKeys<BulwarkConfig>({
   compliance: true,
   clock: true,
   stores: true,
+  sessions: true,
+  accounts: true,
 });
 const STORE_METHODS: Record<keyof BulwarkStores, readonly string[]> = {
   keys: ['loadKeys', 'insertKeyVersion'],
@@ -117,6 +120,8 @@ interface Plan extends ThreatPlan {
   privacy?: PrivacyConfig;
   compliance?: ComplianceConfig;
   stores: BulwarkStores;
+  sessions?: SessionsConfig;
+  accounts?: AccountsConfig;
 }
 
 /** Validates the whole config synchronously; nothing is opened yet. */
@@ -144,7 +149,21 @@ function plan(given: BulwarkConfig): Plan {
   const compliance = section(config.compliance, 'compliance', KNOWN_COMPLIANCE) as
     ComplianceConfig | undefined;
   if (compliance !== undefined) new ComplianceKit({ ...compliance, configPath: 'compliance' });
-  return { clock, keys, passwords, tokens, audit, authz, mfa, ...threat, privacy, compliance, stores };
+  const sessions = planSessions(config.sessions, config.accounts);
+  return {
+    clock,
+    keys,
+    passwords,
+    tokens,
+    audit,
+    authz,
+    mfa,
+    ...threat,
+    privacy,
+    compliance,
+    stores,
+    ...sessions,
+  };
 }
 
 /**
@@ -195,6 +214,17 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
   if (privacy !== undefined)
     closeGiven(p.stores, ['breaches', 'processors', 'processing', 'retentionRules', 'legalHolds'], opened);
 
+  const { sessions, accounts } = openSessions(
+    p,
+    {
+      passwords: p.passwords,
+      ...(auditLog ? { auditLog } : {}),
+      ...(bruteForce ? { bruteForce } : {}),
+      ...withClock(clock),
+    },
+    opened,
+  );
+
   let compliance: ComplianceKit | undefined;
   if (p.compliance) {
     compliance = new ComplianceKit({
@@ -217,6 +247,7 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
       breaches: privacy?.breaches,
       processing: privacy?.processing,
       dataRetention: privacy?.dataRetention,
+      sessions,
     });
   }
 
@@ -245,6 +276,8 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     dataRetention: privacy?.dataRetention,
     breaches: privacy?.breaches,
     compliance,
+    sessions,
+    accounts,
     setIdentityVerifier(verifier: IdentityVerifier): void {
       if (privacy?.verifier === undefined) {
         throw configError('privacy.dsr', 'is not configured: there are no data-subject requests to verify');
