@@ -272,4 +272,32 @@ describe('express session() over HTTP', () => {
       .set('Authorization', 'Bearer x.y.z');
     expect(forged.status).toBe(401);
   });
+
+  it('answers 503 problem+json when the session store fails (fail closed, nothing of the error leaked)', async () => {
+    let down = false;
+    /** A store whose backend goes away: its driver's error carries an address and a password. */
+    class FlakyStore extends MemorySessionStore {
+      override async get(id: string) {
+        if (down) throw new Error('ECONNREFUSED 10.0.0.7:6379 password=hunter2');
+        return super.get(id);
+      }
+    }
+    const engine = new SessionEngine({ secret: SESSION_SECRET, store: new FlakyStore() });
+    const app = express();
+    app.use(session(engine));
+    app.get('/', (req, res) => res.json({ user: req.principal?.id ?? null }));
+    app.post('/login', async (req, res, next) => {
+      await req.bulwarkSession!.login({ id: 'alice' }).then(() => res.json({ ok: true }), next);
+    });
+    app.use(problemDetails({ log: () => undefined }));
+    const b = new Browser();
+    b.take(await request(app).post('/login'));
+    down = true;
+    const res = await request(app).get('/').set('Cookie', b.header);
+    expect(res.status).toBe(503);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.text).not.toMatch(/hunter2|10\.0\.0\.7/);
+    // Without a session cookie the store is not asked: anonymous pages keep working.
+    expect((await request(app).get('/')).status).toBe(200);
+  });
 });

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AuditEvent } from '../audit/audit-event';
-import { BulwarkIdentityError, ErrorCodes } from '../errors';
+import { BulwarkError, BulwarkIdentityError, ErrorCodes } from '../errors';
 import { checkCookieOptions, readCookie, serializeCookie } from '../http/cookies';
 import { AUTH_AUDIT_ACTIONS } from '../identity/authentication';
 import { configError, invalid, isPlainObject, rejectUnknown } from '../util/options';
@@ -132,6 +132,31 @@ function secretKey(value: unknown, path: string): Buffer {
   return key;
 }
 
+const STORE_METHODS = ['get', 'create', 'replace', 'touch', 'delete', 'listByUser', 'deleteByUser'] as const;
+
+/**
+ * The store as the engine calls it: a failure that is not already a Bulwark error (a driver's
+ * ECONNREFUSED, a custom store's bug) becomes ERR_SESSION_STORE, so the request is refused with a
+ * 503 that names nothing, never a 500 carrying the driver's message.
+ */
+function guarded(store: SessionStore): SessionStore {
+  const out = {} as Record<string, unknown>;
+  for (const m of STORE_METHODS) {
+    const method = (store[m] as (...args: unknown[]) => Promise<unknown>).bind(store);
+    out[m] = async (...args: unknown[]) => {
+      try {
+        return await method(...args);
+      } catch (error) {
+        if (error instanceof BulwarkError) throw error;
+        throw new BulwarkIdentityError(ErrorCodes.SESSION_STORE, `session store: ${m} failed`, undefined, {
+          cause: error,
+        });
+      }
+    };
+  }
+  return out as unknown as SessionStore;
+}
+
 function seconds(value: unknown, path: string, fallback: number): number {
   const v = value ?? fallback;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
@@ -171,15 +196,14 @@ export class SessionEngine {
     if (!Array.isArray(previous)) throw invalid(`${path}.previousSecrets`, 'an array of secrets', previous);
     this.#previous = previous.map((p, i) => secretKey(p, `${path}.previousSecrets[${i}]`));
     const store = options.store ?? new MemorySessionStore({ now: options.now });
-    const methods = ['get', 'create', 'replace', 'touch', 'delete', 'listByUser', 'deleteByUser'] as const;
     if (!isPlainObject(store) && typeof store !== 'object')
       throw invalid(`${path}.store`, 'a SessionStore', store);
-    for (const m of methods) {
+    for (const m of STORE_METHODS) {
       if (typeof (store as unknown as Record<string, unknown>)[m] !== 'function') {
         throw configError(`${path}.store`, `must be a SessionStore (missing ${m}())`);
       }
     }
-    this.#store = store;
+    this.#store = guarded(store);
     const idle = seconds(options.idleTimeoutSec, `${path}.idleTimeoutSec`, 900);
     const absolute = seconds(options.absoluteTimeoutSec, `${path}.absoluteTimeoutSec`, 43_200);
     if (absolute < idle) {
