@@ -3,7 +3,7 @@ import type { AuditEvent } from '../audit/audit-event';
 import type { PasswordHasher } from '../crypto/password-hasher';
 import type { PasswordContext } from '../crypto/password-policy';
 import { passwordPolicyError } from '../crypto/password-policy';
-import { BulwarkIdentityError, ErrorCodes } from '../errors';
+import { BulwarkError, BulwarkIdentityError, ErrorCodes } from '../errors';
 import { AUTH_AUDIT_ACTIONS } from '../identity/authentication';
 import { configError, invalid, isPlainObject, rejectUnknown } from '../util/options';
 import type { AccountStore, StoredAccount } from './account-store';
@@ -72,6 +72,36 @@ function tokenError(): BulwarkIdentityError {
   );
 }
 
+const STORE_METHODS = [
+  'get',
+  'put',
+  'putResetToken',
+  'getResetToken',
+  'consumeResetToken',
+  'deleteResetTokens',
+] as const;
+
+/** The store as the lifecycle calls it: a failure that is not a Bulwark error becomes ERR_ACCOUNT_STORE (503). */
+function guarded(store: AccountStore): AccountStore {
+  const out = {} as Record<string, unknown>;
+  for (const m of STORE_METHODS) {
+    if (typeof store?.[m] !== 'function')
+      throw configError('accounts.store', `must be an AccountStore (missing ${m}())`);
+    const method = (store[m] as (...args: unknown[]) => Promise<unknown>).bind(store);
+    out[m] = async (...args: unknown[]) => {
+      try {
+        return await method(...args);
+      } catch (error) {
+        if (error instanceof BulwarkError) throw error;
+        throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_STORE, `account store: ${m} failed`, undefined, {
+          cause: error,
+        });
+      }
+    };
+  }
+  return out as unknown as AccountStore;
+}
+
 function digest(secret: string): string {
   return createHash('sha256').update(secret).digest('base64url');
 }
@@ -113,7 +143,7 @@ export class AccountLifecycle {
     if (options.notify !== undefined && typeof options.notify !== 'function') {
       throw invalid('accounts.notify', 'a function', options.notify);
     }
-    this.#store = options.store ?? new MemoryAccountStore();
+    this.#store = guarded(options.store ?? new MemoryAccountStore());
     this.#options = options;
     this.#ttlMs = ttl * 1000;
     this.#now = options.now ?? Date.now;

@@ -167,6 +167,17 @@ describe('AccountLifecycle', () => {
     });
   });
 
+  it('turns a raw store failure into ERR_ACCOUNT_STORE, and a store missing methods into a config error', async () => {
+    class Broken extends MemoryAccountStore {
+      override async get(): Promise<undefined> {
+        throw new Error('connection to db.internal:5432 refused');
+      }
+    }
+    const accounts = new AccountLifecycle({ store: new Broken() });
+    await expect(accounts.assertActive('alice')).rejects.toMatchObject({ code: ErrorCodes.ACCOUNT_STORE });
+    expect(() => new AccountLifecycle({ store: {} as never })).toThrow(/accounts.store/);
+  });
+
   it('validates its options at construction', () => {
     expect(() => new AccountLifecycle({ resetTokenTtlSec: 86_400 })).toThrow(/accounts.resetTokenTtlSec/);
     expect(() => new AccountLifecycle({ sessions: {} as never })).toThrow(/accounts.sessions/);
