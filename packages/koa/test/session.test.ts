@@ -103,4 +103,35 @@ describe('koa session() over HTTP', () => {
     clock.t += 601_000;
     expect((await request(app).get('/me').set('Cookie', `${COOKIE}=${good}`)).body.user).toBeNull();
   });
+
+  it('binds the CSRF token to the session: a token minted before login is refused after it', async () => {
+    const { app } = build();
+    const form = await request(app).get('/csrf');
+    const jar = cookiesOf(form);
+    const header = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const before = form.body.token as string;
+    const login = await request(app)
+      .post('/login')
+      .set('Cookie', header())
+      .set('x-csrf-token', before)
+      .send({ user: 'alice' });
+    expect(login.status).toBe(200);
+    for (const [k, v] of cookiesOf(login)) jar.set(k, v);
+    // The pre-login token (and its cookie) against the signed-in session.
+    const stale = await request(app)
+      .post('/login')
+      .set('Cookie', header())
+      .set('x-csrf-token', before)
+      .send({ user: 'alice' });
+    expect(stale.status).toBe(403);
+    expect(stale.body.code).toBe('EBADCSRFTOKEN');
+    const fresh = await request(app).get('/csrf').set('Cookie', header());
+    for (const [k, v] of cookiesOf(fresh)) jar.set(k, v);
+    const ok = await request(app)
+      .post('/login')
+      .set('Cookie', header())
+      .set('x-csrf-token', fresh.body.token)
+      .send({ user: 'alice' });
+    expect(ok.status).toBe(200);
+  });
 });
