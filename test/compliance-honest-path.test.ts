@@ -32,6 +32,7 @@ import {
   PolicyEngine,
   ProcessingRegister,
   ProcessorRegister,
+  SessionEngine,
   ThreatDetector,
   type ComplianceReportResult,
   type SubjectRecord,
@@ -172,7 +173,10 @@ async function deploy(): Promise<Deployment> {
     .register({
       classification,
       keyRing,
-      passwordHasher: new PasswordHasher(),
+      // A NIST SP 800-63B policy with 12 characters for every account (PCI DSS 8.3.6).
+      passwordHasher: new PasswordHasher({ policy: { minLengthWithMfa: 12 } }),
+      // Sessions: 15 idle minutes, probed through the store at collection time.
+      sessions: new SessionEngine({ secret: randomBytes(32) }),
       auditLog,
       mfaPolicy: new MfaPolicy({ requiredFor: ['admin'] }),
       policyEngine,

@@ -26,7 +26,7 @@ async function run(code: string, esm = false): Promise<Record<string, unknown>> 
 
 /** What a process has loaded of the heavy dependencies, by package name. */
 const LOADED = `
-  const heavy = (k) => (k.match(/node_modules[\\\\/](argon2|reflect-metadata|inversify|@inversifyjs|yaml|rate-limiter-flexible|jose)[\\\\/]/) || [])[1];
+  const heavy = (k) => (k.match(/node_modules[\\\\/](argon2|reflect-metadata|inversify|@inversifyjs|yaml|rate-limiter-flexible|jose|@zxcvbn-ts)[\\\\/]/) || [])[1];
   const loaded = () => [...new Set(Object.keys(require.cache).map(heavy).filter(Boolean))].sort();
   const reflect = () => typeof Reflect.getMetadata === 'function';
 `;
@@ -94,6 +94,21 @@ describe('@bulwark/core entries, built, in a fresh process', () => {
     expect(out.before).toEqual([]);
     expect(out.generated).toEqual(['jose']);
     expect(out.treeSize).toBe(0);
+  });
+
+  it('loads zxcvbn-ts (about 2 MB of dictionaries) with the first password check, not on import or construction', async () => {
+    const out = await run(`${LOADED}
+      const core = require('@bulwark/core');
+      const before = loaded();
+      const hasher = new core.PasswordHasher({ policy: { contextWords: ['Acme'] } });
+      const constructed = loaded();
+      hasher.check('lantern marble oyster').then((result) => {
+        console.log(JSON.stringify({ before, constructed, checked: loaded(), ok: result.ok }));
+      });`);
+    expect(out.before).toEqual([]);
+    expect(out.constructed).toEqual([]);
+    expect(out.checked).toEqual(['@zxcvbn-ts']);
+    expect(out.ok).toBe(true);
   });
 
   it('serves each subpath from CommonJS with exactly its listed values, and the same classes', async () => {

@@ -65,6 +65,7 @@ import {
   passkeyRoutes,
   type ClinicPasskeyOptions,
 } from './passkeys';
+import { CLINIC_PASSWORD_POLICY, passwordRoutes } from './password-routes';
 
 export interface ClinicAppOptions {
   /** Data folder (SQLite files, demo secrets, reports). Default `./clinic-data`; created on first run. */
@@ -263,7 +264,8 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
         store: keyStore,
         ensure: ['phi'],
       },
-      passwords: {}, // argon2id, OWASP parameters
+      // argon2id, OWASP parameters; new passwords must pass the policy (PCI 8.3.6, HIPAA 164.308(a)(5)(ii)(D)).
+      passwords: { policy: CLINIC_PASSWORD_POLICY },
       tokens: {
         algorithms: ['EdDSA'],
         signingKey: { key: await readJwtKey(files) },
@@ -384,7 +386,9 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
     const http = bulwark(kit as BulwarkHttpKit, {
       name: 'express-clinic',
       ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
-      authenticate: { publicPaths: ['/', '/health', '/auth/login', ...PASSKEY_PUBLIC_PATHS] },
+      authenticate: {
+        publicPaths: ['/', '/health', '/auth/login', '/auth/password-check', ...PASSKEY_PUBLIC_PATHS],
+      },
       // Bearer tokens only: no ambient credential for a cross-site form to ride on.
       csrf: false,
       ...(options.logError ? { problemDetails: { log: (error: unknown) => options.logError!(error) } } : {}),
@@ -467,6 +471,8 @@ interface RouteDeps {
 
 const ENDPOINTS = [
   'POST   /auth/login                      { username, password } -> bearer token (brute-force protected)',
+  'POST   /auth/password-check             { password, username? } -> { ok, reasons, score } (public)',
+  'POST   /auth/password                   { currentPassword, newPassword } (policy enforced: 422 reasons)',
   'GET    /me                              who am I',
   'GET    /patients                        doctor, nurse',
   'GET    /patients/search?email=|ssn=     doctor, nurse (blind-index lookup)',
@@ -560,6 +566,8 @@ function buildRoutes({ kit, http, dataSource, actors, passkeys }: RouteDeps): Ex
       user: { id: user.id, role: user.role, displayName: user.displayName },
     });
   });
+
+  app.use(passwordRoutes({ passwords, users, auditLog }));
 
   app.get('/me', async (req, res) => {
     const p = principalOf(req);

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { hkdfSync } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -11,7 +12,14 @@ import {
   type HttpPrincipal,
   type TrustProxyOption,
 } from '@bulwark/core';
-import { bulwark, clientIp, handleClientErrors, privacyRouter, type BulwarkState } from '@bulwark/koa';
+import {
+  bulwark,
+  clientIp,
+  handleClientErrors,
+  privacyRouter,
+  session,
+  type BulwarkState,
+} from '@bulwark/koa';
 import {
   registerBulwarkAudit,
   registerBulwarkEncryption,
@@ -22,6 +30,7 @@ import {
 import Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
 import { openDatabases, type ShopDatabases } from './databases';
+import { openShopSessions, type ShopSessions } from './sessions';
 import { loadDemoSecrets } from './demo-secrets';
 import { Customer } from './entities/customer';
 import { MarketingEmail } from './entities/marketing-email';
@@ -48,6 +57,13 @@ export interface ShopAppOptions {
    * assumed. Only for the demo on http://localhost (`src/main.ts` sets it; never in production).
    */
   allowInsecureHttp?: boolean;
+  /**
+   * `redis://...`: browser sessions in Redis, shared by every instance (env REDIS_URL in
+   * `npm start`). Default: in this process's memory.
+   */
+  redisUrl?: string;
+  /** Prefix of the session keys in Redis. Default `koa-shop:sess:`. */
+  redisKeyPrefix?: string;
   /** Receives server errors (5xx); default console.error. Never receives request bodies. */
   logError?: (error: unknown) => void;
 }
@@ -59,6 +75,8 @@ export interface ShopApp {
   readonly bulwark: Bulwark;
   readonly databases: ShopDatabases;
   readonly service: ShopService;
+  /** The browser sessions (server-side, in Redis with `redisUrl`). */
+  readonly sessions: ShopSessions;
   close(): Promise<void>;
 }
 
@@ -149,6 +167,8 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
         consent: { store: new TypeOrmConsentStore(databases.keys), purposes: [marketingPurpose] },
       },
       threat: { bruteForce: {} },
+      // The compliance kit reads the live services (the session engine is registered below).
+      compliance: { privilegedRoles: ['staff'] },
     });
   } catch (err) {
     for (const ds of [databases.audit, databases.keys, databases.app])
@@ -178,8 +198,21 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
     return release(err);
   }
 
-  const sessionCookie = secureCookies ? '__Host-shop.session' : 'shop.session';
-  const sessionCookieAttributes = `Path=/; HttpOnly; SameSite=Strict${secureCookies ? '; Secure' : ''}`;
+  // Browser sessions are server-side (Bulwark's SessionEngine): the cookie holds a random token,
+  // the store (Redis with REDIS_URL) its HMAC; idle 15 minutes (PCI DSS 8.2.8), absolute 8 hours.
+  let sessions: ShopSessions;
+  try {
+    sessions = await openShopSessions({
+      secret: Buffer.from(hkdfSync('sha256', secrets.csrfSecret, '', 'koa-shop sessions', 32)),
+      secure: secureCookies,
+      auditLog: bw.auditLog!,
+      ...(options.redisUrl !== undefined ? { redisUrl: options.redisUrl } : {}),
+      ...(options.redisKeyPrefix !== undefined ? { keyPrefix: options.redisKeyPrefix } : {}),
+    });
+  } catch (err) {
+    return release(err);
+  }
+  bw.compliance!.register({ sessions: sessions.engine }); // PCI DSS 8.2.8 reads it live
 
   const mw = bulwark(bw, {
     ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
@@ -197,20 +230,15 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
   koa.proxy = false;
   koa.silent = true; // errors are answered (and 5xx logged) by the bundle's problemDetails step
 
-  // A browser carries its session in an HttpOnly cookie; API clients send `Authorization: Bearer`.
-  // Either way it is the same JWT, verified by Bulwark's authenticate step. Because browsers send
-  // cookies on cross-site requests by themselves, every state-changing request must also carry the
-  // CSRF token (the bundle's csrf step), which a cross-site page cannot read.
+  // A browser carries a server-side session in an HttpOnly cookie (opened first, so the CSRF token
+  // is bound to it and the bundle's authenticate step takes its principal); API clients send
+  // `Authorization: Bearer` with a JWT. Because browsers send cookies on cross-site requests by
+  // themselves, every state-changing request must also carry the CSRF token (the bundle's csrf
+  // step), which a cross-site page cannot read.
+  koa.use(session(sessions.engine));
   koa.use(async (ctx: Context, next: Next) => {
-    const session = ctx.cookies.get(sessionCookie);
-    if (
-      ctx.get('authorization') === '' &&
-      session !== undefined &&
-      /^[A-Za-z0-9._-]{1,4096}$/.test(session)
-    ) {
-      ctx.req.headers.authorization = `Bearer ${session}`;
-    }
-    if (ctx.method === 'GET' && HTML_PAGES.has(ctx.path) && ctx.get('authorization') === '') {
+    const anonymous = ctx.state.principal === undefined && ctx.get('authorization') === '';
+    if (ctx.method === 'GET' && HTML_PAGES.has(ctx.path) && anonymous) {
       ctx.redirect('/login');
       return;
     }
@@ -272,19 +300,22 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
       }
       throw new BulwarkHttpError('ERR_SHOP_LOGIN_FAILED', 401, 'Wrong e-mail or password.');
     }
-    const token = await bw.tokens!.sign(
-      { roles: [customer.role] },
-      { subject: customer.id, ttlSec: SESSION_TTL_SEC },
-    );
-    ctx.append(
-      'Set-Cookie',
-      `${sessionCookie}=${token}; Max-Age=${SESSION_TTL_SEC}; ${sessionCookieAttributes}`,
-    );
+    // The browser's session: a new id at sign-in, so an id planted before it (session fixation)
+    // opens nothing. API clients get a bearer token as well.
+    await ctx.state.session!.login({
+      id: customer.id,
+      roles: [customer.role],
+      authentication: { method: 'password', factors: ['password'] },
+    });
     if (form) {
       ctx.status = 303;
       ctx.redirect('/account');
       return;
     }
+    const token = await bw.tokens!.sign(
+      { roles: [customer.role] },
+      { subject: customer.id, ttlSec: SESSION_TTL_SEC },
+    );
     ctx.body = { token, tokenType: 'Bearer', expiresIn: SESSION_TTL_SEC };
   };
   // The form answers 303 on success (401 on failure): that is what makes the address a known client.
@@ -293,8 +324,8 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
   );
   router.post('/api/login', mw.bruteForce({ accountField: 'email' }), (ctx) => login(ctx, false));
 
-  router.post('/logout', (ctx) => {
-    ctx.append('Set-Cookie', `${sessionCookie}=; Max-Age=0; ${sessionCookieAttributes}`);
+  router.post('/logout', async (ctx) => {
+    await ctx.state.session!.logout(); // deleted from the store: the old cookie opens nothing
     ctx.status = 303;
     ctx.redirect('/');
   });
@@ -461,6 +492,7 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
     bulwark: bw,
     databases,
     service,
+    sessions,
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -469,6 +501,7 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
         await mw.close();
         entityAudit.unregister();
         encryption.unregister();
+        await sessions.close();
         await bw.close(); // flushes and closes the audit log (and its DataSource), the key ring, the stores
         for (const ds of [databases.keys, databases.app]) if (ds.isInitialized) await ds.destroy();
       })();

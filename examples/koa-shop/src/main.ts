@@ -15,10 +15,13 @@ async function main(): Promise<void> {
     trustProxy: trustProxyFromEnv(process.env.TRUST_PROXY),
     ...(process.env.DATA_DIR ? { dataDir: process.env.DATA_DIR } : {}),
     ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
+    // Browser sessions in Redis (shared by every instance) when REDIS_URL is set, else in memory.
+    ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),
     allowInsecureHttp: process.env.ALLOW_INSECURE_HTTP !== 'false',
   });
   const db = shop.databases.kind === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : 'SQLite';
-  console.log(`koa-shop listening on ${shop.url} (${db})`);
+  const sessions = shop.sessions.store === 'redis' ? 'sessions in Redis (REDIS_URL)' : 'sessions in memory';
+  console.log(`koa-shop listening on ${shop.url} (${db}, ${sessions})`);
   console.log('demo accounts (DEMO ONLY):');
   for (const u of DEMO_USERS) console.log(`  ${u.role.padEnd(8)} ${u.email} / ${u.password}`);
   console.log(

@@ -19,3 +19,4 @@ export type {
   ThreatConfig,
   RevocationConfig,
 } from './composition/bulwark-config';
+export type { AccountsConfig, SessionsConfig } from './composition/sessions';

@@ -27,6 +27,8 @@ export const BULWARK_TYPES = {
   DataRetention: Symbol.for('bulwark.DataRetention'),
   BreachRegister: Symbol.for('bulwark.BreachRegister'),
   ComplianceKit: Symbol.for('bulwark.ComplianceKit'),
+  SessionEngine: Symbol.for('bulwark.SessionEngine'),
+  AccountLifecycle: Symbol.for('bulwark.AccountLifecycle'),
 } as const;
 
 /** Which Bulwark member each optional token binds (Bulwark and PasswordHasher are always bound). */
@@ -49,6 +51,8 @@ const OPTIONAL: readonly (readonly [keyof typeof BULWARK_TYPES, keyof Bulwark])[
   ['DataRetention', 'dataRetention'],
   ['BreachRegister', 'breaches'],
   ['ComplianceKit', 'compliance'],
+  ['SessionEngine', 'sessions'],
+  ['AccountLifecycle', 'accounts'],
 ];
 
 /**

@@ -193,6 +193,16 @@ export const ErrorCodes = {
   MFA_WEBAUTHN_COUNTER: 'ERR_MFA_WEBAUTHN_COUNTER', // signature counter did not increase: a possibly cloned authenticator; answered as ERR_MFA_WEBAUTHN_INVALID (401)
   MFA_DELIVERY: 'ERR_MFA_DELIVERY', // a one-time code could not be sent through its transport (503)
   MFA_STEP_UP_REQUIRED: 'ERR_MFA_STEP_UP_REQUIRED', // a second factor, a given factor or a recent sign-in is required (401, RFC 9470 insufficient_user_authentication)
+  // sessions and password policy
+  SESSION_STORE: 'ERR_SESSION_STORE', // the session store failed or holds a malformed record; no session is trusted (503)
+  SESSION_REVOKED: 'ERR_SESSION_REVOKED', // the session was revoked or expired while the request used it (401)
+  SESSION_INVALID_ARGUMENT: 'ERR_SESSION_INVALID_ARGUMENT', // bad user id / data / factor handed to a session (400)
+  PASSWORD_POLICY: 'ERR_PASSWORD_POLICY', // the password policy refused a password; details.reasons lists stable reason ids (422)
+  // account lifecycle
+  ACCOUNT_DISABLED: 'ERR_ACCOUNT_DISABLED', // the account is disabled: no sign-in, no session (403)
+  ACCOUNT_RESET_TOKEN_INVALID: 'ERR_ACCOUNT_RESET_TOKEN_INVALID', // malformed, unknown, expired or used reset token; which one is not told (400)
+  ACCOUNT_STORE: 'ERR_ACCOUNT_STORE', // the account store failed or holds a malformed record (503)
+  ACCOUNT_INVALID_ARGUMENT: 'ERR_ACCOUNT_INVALID_ARGUMENT', // bad user id / reason handed to the account lifecycle (400)
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

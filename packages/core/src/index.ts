@@ -408,4 +408,46 @@ export {
   type SecretBytesConfig,
   type JwkConfig,
   type RevocationConfig,
+  type SessionsConfig,
+  type AccountsConfig,
 } from './bulwark';
+
+// server-side sessions (idle / absolute time-outs, rotation, revocation across instances)
+export {
+  SessionEngine,
+  HttpSession,
+  MemorySessionStore,
+  RedisSessionStore,
+  type SessionEngineOptions,
+  type SessionEngineDescription,
+  type SessionProbe,
+  type SessionInfo,
+  type SessionActor,
+  type SessionAuditSink,
+  type SessionRequest,
+  type SessionLogin,
+  type SessionStore,
+  type RedisSessionStoreOptions,
+  type SessionRedisClient,
+} from './session';
+
+// password policy (NIST SP 800-63B rev. 4): length, blocklist, context words, strength, history
+export {
+  PasswordPolicy,
+  PASSWORD_REFUSAL_REASONS,
+  type PasswordPolicyOptions,
+  type PasswordContext,
+  type PasswordCheckResult,
+  type PasswordRefusalReason,
+  type PasswordPolicyDescription,
+} from './crypto';
+
+// account lifecycle: disable, unlock, forced password change, reset tokens, notifications
+export {
+  AccountLifecycle,
+  MemoryAccountStore,
+  type AccountLifecycleOptions,
+  type AccountNotification,
+  type AccountActor,
+  type AccountStore,
+} from './account';

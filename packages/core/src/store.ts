@@ -62,3 +62,8 @@ export { parseAttestationRecord } from './compliance/attestation-record';
 
 // file-backed stores: replace a file atomically (temp file, fsync, rename) with a given mode
 export { writeFileAtomic } from './util/write-file-atomic';
+
+// sessions: the store contract and the record check every store applies on read
+export { parseStoredSession } from './session';
+export type { SessionStore, StoredSession, StoredSessionPrincipal } from './session';
+export type { AccountStore, StoredAccount, StoredResetToken } from './account';

@@ -18,7 +18,8 @@ export interface AuthenticateOptions extends BearerAuthenticatorOptions {
 
 /**
  * Bearer JWT authentication through the core TokenService (algorithm allow-list, signature,
- * exp / nbf / iss / aud). Sets `req.principal`; failures become 401 with
+ * exp / nbf / iss / aud). Sets `req.principal` (a request without an Authorization header that
+ * a signed-in `session()` already authenticated passes); failures become 401 with
  * `WWW-Authenticate: Bearer error="invalid_token"` (no credential: a plain Bearer challenge).
  */
 export function authenticate(options: AuthenticateOptions): RequestHandler {
@@ -31,6 +32,12 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
   }
   const noStore = options.noStore !== false;
   return (req, res, next) => {
+    // A principal set by an earlier step (a signed-in `session()`) authenticates a request that
+    // carries no Authorization header; a bearer token, when sent, is always the one verified.
+    if (req.principal !== undefined && req.headers.authorization === undefined) {
+      if (noStore) markPrivateResponse(res);
+      return next();
+    }
     authenticator.authenticate(req.headers.authorization, optional).then((principal) => {
       if (principal !== undefined) {
         req.principal = principal;

@@ -3,8 +3,10 @@ import type { Request, RequestHandler } from 'express';
 
 export interface ExpressCsrfOptions extends CsrfOptions {
   /**
-   * What the token is bound to. Default: the principal id, else express-session's `req.sessionID`,
-   * else '' (anonymous: still a signed double-submit, but not tied to a session).
+   * What the token is bound to. Default: the Bulwark session's id (`session()`) once it is stored,
+   * else the principal id, else express-session's `req.sessionID`, else '' (anonymous: still a
+   * signed double-submit, but not tied to a session). Read when the token is issued and when it
+   * is checked, so a token minted before sign-in (which rotates the session id) is refused after.
    */
   binding?: (req: Request) => string | undefined;
 }
@@ -12,7 +14,7 @@ export interface ExpressCsrfOptions extends CsrfOptions {
 export type CsrfMiddleware = RequestHandler & { readonly protection: CsrfProtection };
 
 function defaultBinding(req: Request): string {
-  return req.principal?.id ?? (req as { sessionID?: string }).sessionID ?? '';
+  return req.bulwarkSession?.id ?? req.principal?.id ?? (req as { sessionID?: string }).sessionID ?? '';
 }
 
 /**
@@ -30,7 +32,8 @@ export function csrf(options: ExpressCsrfOptions): CsrfMiddleware {
     let token: string | undefined;
     req.csrfToken = () => {
       if (token !== undefined) return token;
-      const issued = protection.tokenFor(req.headers.cookie, binding);
+      // Bound at issue time: the handler may have signed in (a new session id) since the check.
+      const issued = protection.tokenFor(req.headers.cookie, bindingOf(req) ?? '');
       if (issued.setCookie !== undefined) res.append('Set-Cookie', issued.setCookie);
       return (token = issued.token);
     };

@@ -4,7 +4,7 @@ import {
   type HttpRequestState,
   type RequestArrival,
 } from '@bulwark/core/http';
-import { type HttpPrincipal } from '@bulwark/core';
+import { type HttpPrincipal, type HttpSession } from '@bulwark/core';
 import type { Request } from 'express';
 
 /** What Bulwark's middlewares learn about a request, read by `audit` when the response ends. */
@@ -20,6 +20,8 @@ declare module 'express-serve-static-core' {
     csrfToken?: () => string;
     /** Bulwark's per-request state. */
     bulwark?: BulwarkRequestState;
+    /** Set by `session` (not `req.session`, so express-session can run beside it during a migration). */
+    bulwarkSession?: HttpSession;
   }
 }
 

@@ -18,7 +18,8 @@ export interface AuthenticateOptions extends BearerAuthenticatorOptions {
 }
 
 /**
- * Bearer JWT authentication through the core TokenService. Sets `ctx.state.principal`; failures
+ * Bearer JWT authentication through the core TokenService. Sets `ctx.state.principal` (a request
+ * without an Authorization header that a signed-in `session()` already authenticated passes); failures
  * become 401 with `WWW-Authenticate: Bearer error="invalid_token"` (no credential: a plain challenge).
  */
 export function authenticate(options: AuthenticateOptions): Middleware {
@@ -31,11 +32,14 @@ export function authenticate(options: AuthenticateOptions): Middleware {
   }
   const noStore = options.noStore !== false;
   return async (ctx, next) => {
-    const principal = await authenticator.authenticate(ctx.req.headers.authorization, optional);
-    if (principal !== undefined) {
-      bulwarkState(ctx).principal = principal;
-      if (noStore) markPrivateResponse(ctx.res);
+    const state = bulwarkState(ctx);
+    // A principal set by an earlier step (a signed-in `session()`) authenticates a request that
+    // carries no Authorization header; a bearer token, when sent, is always the one verified.
+    if (state.principal === undefined || ctx.req.headers.authorization !== undefined) {
+      const principal = await authenticator.authenticate(ctx.req.headers.authorization, optional);
+      if (principal !== undefined) state.principal = principal;
     }
+    if (noStore && state.principal !== undefined) markPrivateResponse(ctx.res);
     await next();
   };
 }

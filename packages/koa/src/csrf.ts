@@ -4,8 +4,11 @@ import { bulwarkState } from './request-state';
 
 export interface KoaCsrfOptions extends CsrfOptions {
   /**
-   * What the token is bound to. Default: the principal id, else koa-session's `ctx.session.id`
-   * (when set), else '' (anonymous: still a signed double-submit, but not tied to a session).
+   * What the token is bound to. Default: the Bulwark session's id (`session()`) once it is stored,
+   * else the principal id, else koa-session's `ctx.session.id` (when set), else '' (anonymous:
+   * still a signed double-submit, but not tied to a session). Read when the token is issued and
+   * when it is checked, so a token minted before sign-in (which rotates the session id) is
+   * refused after.
    */
   binding?: (ctx: Context) => string | undefined;
 }
@@ -14,7 +17,8 @@ export type CsrfMiddleware = Middleware & { readonly protection: CsrfProtection 
 
 function defaultBinding(ctx: Context): string {
   const sessionId = (ctx as Context & { session?: { id?: unknown } }).session?.id;
-  return bulwarkState(ctx).principal?.id ?? (typeof sessionId === 'string' ? sessionId : '');
+  const state = bulwarkState(ctx);
+  return state.session?.id ?? state.principal?.id ?? (typeof sessionId === 'string' ? sessionId : '');
 }
 
 /**
@@ -32,7 +36,8 @@ export function csrf(options: KoaCsrfOptions): CsrfMiddleware {
     let token: string | undefined;
     bulwarkState(ctx).csrfToken = () => {
       if (token !== undefined) return token;
-      const issued = protection.tokenFor(ctx.req.headers.cookie, binding);
+      // Bound at issue time: the handler may have signed in (a new session id) since the check.
+      const issued = protection.tokenFor(ctx.req.headers.cookie, bindingOf(ctx) ?? '');
       if (issued.setCookie !== undefined) ctx.append('Set-Cookie', issued.setCookie);
       return (token = issued.token);
     };

@@ -10,6 +10,7 @@ export { authenticate, type AuthenticateOptions } from './authenticate';
 export { authorize, type AuthorizeOptions, type ResourceSpec } from './authorize';
 export { requireRecentAuth } from './require-recent-auth';
 export { csrf, type KoaCsrfOptions, type CsrfMiddleware } from './csrf';
+export { session, type SessionMiddleware } from './session';
 export { requireConsent } from './require-consent';
 export { bruteForce } from './brute-force';
 export { clientIp, type BulwarkRequestState, type BulwarkState } from './request-state';

@@ -4,7 +4,7 @@ import {
   type HttpRequestState,
   type RequestArrival,
 } from '@bulwark/core/http';
-import { type AuthzResource, type HttpPrincipal } from '@bulwark/core';
+import { type AuthzResource, type HttpPrincipal, type HttpSession } from '@bulwark/core';
 import type { Context } from 'koa';
 
 /** What Bulwark's middlewares learn about a request, read by `audit` when the response ends. */
@@ -21,6 +21,8 @@ export interface BulwarkState {
   /** Set by `authorize`: the resource the decision was about (what a loader returned). */
   authorizedResource?: AuthzResource;
   bulwark?: BulwarkRequestState;
+  /** Set by `session` (Bulwark's server-side session; koa-session's `ctx.session` is left alone). */
+  session?: HttpSession;
 }
 
 export function bulwarkState(ctx: Context): BulwarkState {

@@ -1,6 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { ModuleRef, Reflector } from '@nestjs/core';
-import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
+import { BulwarkConfigError, ErrorCodes, type HttpSession } from '@bulwark/core';
 import {
   markPrivateResponse,
   rateLimitHeaders,
@@ -72,7 +72,14 @@ export class BulwarkGuard implements CanActivate {
       classified: purposes !== undefined,
     });
     try {
-      const principal = await this.runtime.authenticator.authenticate(req.headers.authorization, isPublic);
+      // A signed-in Bulwark session (module option `sessions`) authenticates a request that
+      // carries no bearer token; a bearer token, when sent, is always the one verified.
+      const fromSession =
+        req.headers.authorization === undefined
+          ? (req as { bulwarkSession?: HttpSession }).bulwarkSession?.principal
+          : undefined;
+      const principal =
+        fromSession ?? (await this.runtime.authenticator.authenticate(req.headers.authorization, isPublic));
       // The raw Node response: Express's res is one; with the Fastify platform it is reply.raw.
       const raw = ((response as { raw?: ServerResponse }).raw ?? response) as unknown as ServerResponse;
       if (principal !== undefined) {

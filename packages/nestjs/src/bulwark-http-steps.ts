@@ -8,12 +8,13 @@ import { fetchMetadata } from './fetch-metadata';
 import { inputGuard } from './input-guard';
 import type { MiddlewareRequest, PlatformMiddleware } from './platform-middleware';
 import { securityHeaders } from './security-headers';
+import { sessionStep } from './session';
 
 /** The request-level protections of the module, built once from its options. */
 export interface BulwarkHttpSteps {
   /** In run order (request id first). */
   readonly steps: readonly PlatformMiddleware[];
-  /** The steps by name, in run order: `['requestId', 'securityHeaders', 'cors', 'fetchMetadata', 'inputGuard', 'csrf']`. */
+  /** The steps by name, in run order: `['requestId', 'session', 'securityHeaders', 'cors', 'fetchMetadata', 'inputGuard', 'csrf']`. */
   readonly order: readonly string[];
   /**
    * Sets the security headers on a response that never passed the header step (an error raised
@@ -95,9 +96,16 @@ export function bulwarkHttpSteps(
     },
     'nestjs',
   );
+  const order: string[] = plan.order.filter((s) => s !== 'problemDetails');
+  let steps = built.steps;
+  if (options.sessions !== undefined) {
+    // Right after the request id: every later step (CSRF, the guard) sees the session.
+    steps = [steps[0]!, sessionStep(options.sessions), ...steps.slice(1)];
+    order.splice(1, 0, 'session');
+  }
   return {
-    steps: built.steps,
-    order: plan.order.filter((s) => s !== 'problemDetails'),
+    steps,
+    order,
     secure(req, res) {
       if (headerStep === undefined || secured.has(req) || res.headersSent) return;
       secured.add(req);

@@ -5,6 +5,8 @@ import {
   type Authorizer,
   type AuthzContext,
   type KeyRing,
+  type SessionEngine,
+  type SessionEngineOptions,
   type TokenClaims,
 } from '@bulwark/core';
 import {
@@ -154,6 +156,13 @@ export interface BulwarkModuleOptions {
    * setting (and so `req.ip`) is not consulted.
    */
   trustProxy?: TrustProxyOption;
+  /**
+   * Server-side sessions (a `SessionEngine`, or its options): `req.bulwarkSession` on every
+   * request, opened before CSRF (tokens are then bound to the session id); on a request without
+   * an Authorization header the guard takes the principal (with `principal.authentication`) from
+   * a signed-in session. Off unless given.
+   */
+  sessions?: SessionEngine | SessionEngineOptions;
 }
 
 /** How the module is registered (known before any provider is built, so not part of async options). */
@@ -245,6 +254,9 @@ export function validateBulwarkOptions(options: unknown): BulwarkModuleOptions {
     if (value !== undefined && value !== false && (!isObject(value) || Array.isArray(value))) {
       throw invalid(key, 'must be an options object or false');
     }
+  }
+  if (o.sessions !== undefined && !isObject(o.sessions)) {
+    throw invalid('sessions', 'must be a SessionEngine or its options');
   }
   if (o.notFound !== undefined && typeof o.notFound !== 'boolean') {
     throw invalid('notFound', 'must be a boolean');

@@ -4,17 +4,19 @@ import type { MiddlewareRequest, PlatformMiddleware } from './platform-middlewar
 
 export interface BulwarkCsrfOptions extends CsrfOptions {
   /**
-   * What the token is bound to: the cookie session the app authenticates with. Default
-   * express-session's `req.sessionID`, else '' (anonymous: still a signed double-submit, but not
-   * tied to a session). Nest runs middleware before guards, so the principal is not known here.
+   * What the token is bound to: the cookie session the app authenticates with. Default the
+   * Bulwark session's id (module option `sessions`) once it is stored, else express-session's
+   * `req.sessionID`, else '' (anonymous: still a signed double-submit, but not tied to a session).
+   * Read when the token is issued too, so a token from before sign-in (which rotates the session
+   * id) is refused after. Nest runs middleware before guards, so the principal is not known here.
    */
   binding?: (req: MiddlewareRequest) => string | undefined;
 }
 
 export type CsrfMiddleware = PlatformMiddleware & { readonly protection: CsrfProtection };
 
-function defaultBinding(req: MiddlewareRequest): string {
-  return typeof req.sessionID === 'string' ? req.sessionID : '';
+function defaultBinding(req: MiddlewareRequest & { bulwarkSession?: { id?: string } }): string {
+  return req.bulwarkSession?.id ?? (typeof req.sessionID === 'string' ? req.sessionID : '');
 }
 
 /**
@@ -44,7 +46,13 @@ export function csrf(options: BulwarkCsrfOptions): CsrfMiddleware {
     let token: string | undefined;
     req.csrfToken = () => {
       if (token !== undefined) return token;
-      const issued = protection.tokenFor(req.headers.cookie, binding);
+      let current: string;
+      try {
+        current = bindingOf(req) ?? '';
+      } catch {
+        current = binding;
+      }
+      const issued = protection.tokenFor(req.headers.cookie, current);
       if (issued.setCookie !== undefined) appendSetCookie(res, issued.setCookie);
       return (token = issued.token);
     };

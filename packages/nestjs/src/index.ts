@@ -35,6 +35,7 @@ export { AllowFields, BULWARK_ALLOW_FIELDS } from './allow-fields';
 export { RateLimit, BULWARK_RATE_LIMIT, type RateLimitMetadata } from './rate-limit';
 export { ClearSiteData, BULWARK_CLEAR_SITE_DATA } from './clear-site-data';
 export { CsrfToken } from './csrf-token';
+export { Session } from './session-param';
 export type { BulwarkCsrfOptions } from './csrf';
 export type { MiddlewareRequest } from './platform-middleware';
 export type { ResourceSpec, ResourceLoader } from './resource-spec';

@@ -15,10 +15,12 @@ import { bulwarkKeyEntities } from './key-store-entities';
 import { BulwarkKeyTables1735689700000 } from './migrations/bulwark-key-tables-1735689700000';
 import { BulwarkConsentTables1735689800000 } from './migrations/consent-tables-1735689800000';
 import { BulwarkRegisterTables1735689900000 } from './migrations/register-tables-1735689900000';
-import { BulwarkAttestationTables1735690100000 } from './migrations/attestation-tables-1735690100000';
-import { BulwarkRegisterKinds1735690200000 } from './migrations/register-kinds-1735690200000';
+import { BulwarkAttestationTables1735690400000 } from './migrations/attestation-tables-1735690400000';
+import { BulwarkRegisterKinds1735690500000 } from './migrations/register-kinds-1735690500000';
 import { TypeOrmAttestationStore } from './typeorm-attestation-store';
 import { BulwarkMfaFactorTables1736100000000 } from './migrations/mfa-factor-tables-1736100000000';
+import { BulwarkSessionTables1735690100000 } from './migrations/session-tables-1735690100000';
+import { BulwarkAccountTables1735690200000 } from './migrations/account-tables-1735690200000';
 import { dialectOf } from './sql-dialect';
 import { TypeOrmBreakGlassStore } from './typeorm-break-glass-store';
 import { TypeOrmConsentStore } from './typeorm-consent-store';
@@ -82,9 +84,11 @@ export const bulwarkStoreMigrations = [
   BulwarkKeyTables1735689700000,
   BulwarkConsentTables1735689800000,
   BulwarkRegisterTables1735689900000,
-  BulwarkAttestationTables1735690100000,
-  BulwarkRegisterKinds1735690200000,
+  BulwarkSessionTables1735690100000,
+  BulwarkAccountTables1735690200000,
   BulwarkRevocationTables1735690300000,
+  BulwarkAttestationTables1735690400000,
+  BulwarkRegisterKinds1735690500000,
   // Tables of TypeOrmWebAuthnStore and TypeOrmOtpStore (built on their own: `new TypeOrmOtpStore(dataSource)`).
   BulwarkMfaFactorTables1736100000000,
 ];

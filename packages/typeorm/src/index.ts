@@ -92,9 +92,15 @@ export { TypeOrmBreakGlassStore } from './typeorm-break-glass-store';
 export { TypeOrmRegisterStore } from './typeorm-register-store';
 export { BulwarkRegisterTables1735689900000 } from './migrations/register-tables-1735689900000';
 export { TypeOrmAttestationStore } from './typeorm-attestation-store';
-export { BulwarkAttestationTables1735690100000 } from './migrations/attestation-tables-1735690100000';
-export { BulwarkRegisterKinds1735690200000 } from './migrations/register-kinds-1735690200000';
+export { BulwarkAttestationTables1735690400000 } from './migrations/attestation-tables-1735690400000';
+export { BulwarkRegisterKinds1735690500000 } from './migrations/register-kinds-1735690500000';
 export { TypeOrmRevocationStore } from './typeorm-revocation-store';
 export { BulwarkRevocationTables1735690300000 } from './migrations/revocation-tables-1735690300000';
 export { scopeQuery, type ScopeQueryOptions } from './scope-query';
 export { BulwarkMfaFactorTables1736100000000 } from './migrations/mfa-factor-tables-1736100000000';
+
+// Server-side sessions shared by every instance (issue 18).
+export { TypeOrmSessionStore } from './typeorm-session-store';
+export { BulwarkSessionTables1735690100000 } from './migrations/session-tables-1735690100000';
+export { TypeOrmAccountStore } from './typeorm-account-store';
+export { BulwarkAccountTables1735690200000 } from './migrations/account-tables-1735690200000';

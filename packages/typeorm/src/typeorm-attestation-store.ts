@@ -19,7 +19,7 @@ function attestationStoreError(message: string, cause?: unknown): BulwarkComplia
 
 /**
  * Signed human attestations of manual controls in the application database (table
- * bulwark_attestation, migration BulwarkAttestationTables1735690100000), shared by every instance.
+ * bulwark_attestation, migration BulwarkAttestationTables1735690400000), shared by every instance.
  * Append-only like the other attestation stores: a record is inserted once under its id (a second
  * append of the same id is refused, never an overwrite) and listed in the order it was appended.
  * Each row is checked on the way out, so a row edited around the store fails closed

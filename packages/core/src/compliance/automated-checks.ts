@@ -43,6 +43,8 @@ import {
   processorAgreements,
 } from './checks/privacy-checks';
 
+import { passwordPolicy, sessionTimeouts } from './checks/authentication-checks';
+
 // The automated checks live in checks/, one file per family; this module maps ids to them.
 
 export type { AutomatedCheck, CheckOutcome, CheckParams, CheckStatus } from './checks/check-outcome';
@@ -81,6 +83,8 @@ export const AUTOMATED_CHECKS: Readonly<Record<CheckId, AutomatedCheck>> = Objec
   'classification.inventory': classificationInventory,
   'hashing.keyed-pan': keyedPanHashes,
   'breach.deadline': breachDeadline,
+  'sessions.timeouts': sessionTimeouts,
+  'passwords.policy': passwordPolicy,
 });
 
 const LIVE: readonly EvidenceProvenance[] = Object.freeze(['live', 'snapshot']);
@@ -129,6 +133,8 @@ export const ACCEPTED_PROVENANCE: Readonly<Record<CheckId, readonly EvidenceProv
   'classification.inventory': DOCUMENTARY,
   'hashing.keyed-pan': LIVE,
   'breach.deadline': LIVE,
+  'sessions.timeouts': LIVE,
+  'passwords.policy': LIVE,
 });
 
 /**

@@ -8,6 +8,8 @@ import type { AuthzResource, AuthzSubject, Decision } from '../authz/authorizer'
 import type { PolicyDocument } from '../authz/policy-document';
 import type { KeyInfo } from '../crypto/key-ring';
 import type { PasswordHashParams } from '../crypto/password-hasher';
+import type { PasswordPolicyDescription } from '../crypto/password-policy';
+import type { SessionEngineDescription, SessionProbe } from '../session/session-engine';
 import type { BulwarkConfigError } from '../errors';
 import type { MfaPolicyDecision, MfaPolicyDescription } from '../mfa/mfa-policy';
 import type { ClassifiedField } from '../privacy/classification-registry';
@@ -70,6 +72,17 @@ export interface KeyRingSource {
 }
 export interface PasswordHasherSource {
   readonly params: PasswordHashParams;
+  /** The policy `hash()` enforces (PasswordHasher's `policy`), when one is configured. */
+  readonly policy?: PasswordPolicySource;
+}
+export interface PasswordPolicySource {
+  describe(): PasswordPolicyDescription;
+  evaluate(password: string, context?: { hasMfa?: boolean }): { readonly ok: boolean };
+}
+/** A SessionEngine: its configuration and a live probe of its time-outs. */
+export interface SessionEngineSource {
+  describe(): SessionEngineDescription;
+  probe(): Promise<SessionProbe>;
 }
 /** What an audit log says about its own protection (`AuditLog.describe()`); never key material. */
 export interface AuditLogDescription {
@@ -139,6 +152,7 @@ export interface ComplianceServices {
   breaches?: PrivacySource<BreachEvidence>;
   processing?: PrivacySource<ProcessingEvidence>;
   dataRetention?: PrivacySource<DataRetentionEvidence>;
+  sessions?: SessionEngineSource;
 }
 
 /** A configured sign-in method (an OidcRelyingParty, a SAML service provider, an LDAP authenticator). */
@@ -208,6 +222,7 @@ const SERVICE_NAMES: readonly (keyof ComplianceServices)[] = [
   'breaches',
   'processing',
   'dataRetention',
+  'sessions',
 ];
 
 const PROBE_SUBJECT: AuthzSubject = Object.freeze({ id: 'bulwark-compliance-probe', roles: [] });
@@ -536,6 +551,41 @@ export class ComplianceKit {
         hashLength: p.hashLength,
         peppered: p.peppered,
         meetsOwaspMinimum: p.meetsOwaspMinimum === true,
+      };
+    });
+    const policy = s.passwordHasher?.policy;
+    await read('passwordPolicy', 'PasswordPolicy', policy !== undefined, async () => {
+      const d = policy!.describe();
+      return {
+        minLength: d.minLength,
+        minLengthWithMfa: d.minLengthWithMfa,
+        maxLength: d.maxLength,
+        normalization: d.normalization,
+        compositionRules: d.compositionRules,
+        blocklistSource: d.blocklist.source,
+        blocklistEntries: d.blocklist.entries,
+        minScore: d.minScore,
+        historySize: d.historySize,
+        // Behaviour, not just configuration: the policy's answers to three passwords.
+        probes: {
+          commonRefused: !policy!.evaluate('password123', { hasMfa: true }).ok,
+          shortRefused: !policy!.evaluate('x7#Kq', { hasMfa: true }).ok,
+          passphraseAccepted: policy!.evaluate('granite lullaby ferry quartz meadow').ok,
+        },
+      };
+    });
+    await read('sessions', 'SessionEngine', s.sessions !== undefined, async () => {
+      const d = s.sessions!.describe();
+      const probe = await s.sessions!.probe();
+      return {
+        idleTimeoutSec: d.idleTimeoutSec,
+        absoluteTimeoutSec: d.absoluteTimeoutSec,
+        store: d.store,
+        cookie: { ...d.cookie },
+        tokenBits: d.tokenBits,
+        idsAtRest: d.idsAtRest,
+        audited: d.audited,
+        probe: { ...probe },
       };
     });
     await read('audit', 'AuditLog', s.auditLog !== undefined, () => this.readAudit(s.auditLog!));

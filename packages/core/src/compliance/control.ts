@@ -45,7 +45,10 @@ export type CheckId =
   | 'consent.records'
   | 'classification.inventory'
   | 'hashing.keyed-pan'
-  | 'breach.deadline';
+  | 'breach.deadline'
+  // authentication-checks.ts
+  | 'sessions.timeouts'
+  | 'passwords.policy';
 
 /**
  * The standard's own modality for a clause: `required` (shall / must), `addressable` (HIPAA:

@@ -74,6 +74,35 @@ export interface PasswordEvidence {
   meetsOwaspMinimum: boolean;
 }
 
+/** The session engine's time-outs and cookie, and what a live probe of them showed. */
+export interface SessionEvidence {
+  idleTimeoutSec: number;
+  absoluteTimeoutSec: number;
+  /** The store's class name (MemorySessionStore, RedisSessionStore, TypeOrmSessionStore, ...). */
+  store: string;
+  cookie: { name: string; secure: boolean; httpOnly: boolean; sameSite: string };
+  tokenBits: number;
+  idsAtRest: string;
+  audited: boolean;
+  /** Sessions stored through the engine's store and opened through the engine at collection time. */
+  probe: { idleRefused: boolean; absoluteRefused: boolean; freshAccepted: boolean };
+}
+
+/** The password policy the hasher enforces, and what it answered to probe passwords. */
+export interface PasswordPolicyEvidence {
+  minLength: number;
+  minLengthWithMfa: number;
+  maxLength: number;
+  normalization: string;
+  compositionRules: boolean;
+  blocklistSource: string;
+  blocklistEntries: number;
+  minScore: number;
+  historySize: number;
+  /** The policy's answers at collection time: a common password, a short one, a long passphrase. */
+  probes: { commonRefused: boolean; shortRefused: boolean; passphraseAccepted: boolean };
+}
+
 export interface AuditVerificationEvidence {
   /** When the verification ran. */
   at: string;
@@ -414,6 +443,8 @@ export interface EvidenceBundle {
   readonly processing?: Evidence<ProcessingEvidence>;
   readonly dataRetention?: Evidence<DataRetentionEvidence>;
   readonly signIn?: Evidence<SignInEvidence>;
+  readonly sessions?: Evidence<SessionEvidence>;
+  readonly passwordPolicy?: Evidence<PasswordPolicyEvidence>;
   /** Sources that are registered but could not be read, with a non-secret message. */
   readonly errors: Readonly<Partial<Record<EvidenceSourceName, string>>>;
 }

@@ -1,3 +1,6 @@
+import type { AccountLifecycle } from '../account/account-lifecycle';
+import type { SessionEngine } from '../session/session-engine';
+import type { AccountsConfig, SessionsConfig } from './sessions';
 import type { AutoCheckpointEvery } from '../audit/auto-checkpoint';
 import type { AuditActor } from '../audit/audit-event';
 import type { AuditLog } from '../audit/audit-log';
@@ -282,6 +285,13 @@ export interface BulwarkConfig {
    * turns it off (tests, demos) even under NODE_ENV=production.
    */
   production?: boolean;
+  /**
+   * Server-side sessions (SessionEngine options; events go to the audit log, the clock is `clock`).
+   * Registered with the compliance kit (PCI DSS 8.2.8 and the other session controls).
+   */
+  sessions?: SessionsConfig;
+  /** Account lifecycle (disable, unlock, forced change, reset tokens), wired to the hasher, sessions, guard and audit log. */
+  accounts?: AccountsConfig;
 }
 
 /**
@@ -317,6 +327,10 @@ export interface Bulwark {
   readonly breaches?: BreachRegister;
   /** Every service above registered; `compliance.report('gdpr')` reads live evidence. */
   readonly compliance?: ComplianceKit;
+  /** The session engine (config `sessions`), for the adapters' `session()` middleware. */
+  readonly sessions?: SessionEngine;
+  /** The account lifecycle (config `accounts`). */
+  readonly accounts?: AccountLifecycle;
   /**
    * Sets the data-subject identity check when it was not in the config (e.g. it needs the app's
    * user service). Once only: a verifier cannot be swapped at run time. Until set, identity checks

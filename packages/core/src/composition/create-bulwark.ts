@@ -38,6 +38,7 @@ import { openBruteForce, planThreat, type ThreatPlan } from './threat';
 import { openRevocation, planRevocation, type RevocationPlan } from './revocation';
 import { REVOCATION_STORE_METHODS } from '../tokens/revocation-store';
 import type { TokenRevocation } from '../tokens/token-revocation';
+import { openSessions, planSessions, type AccountsConfig, type SessionsConfig } from './sessions';
 
 // createBulwark: checks every section (each engine's constructor validates its own options under
 // the section's path), then opens and wires them. Each section lives in its own file here.
@@ -56,6 +57,8 @@ const KNOWN_TOP_LEVEL = optionKeys<BulwarkConfig>({
   stores: true,
   production: true,
   revocation: true,
+  sessions: true,
+  accounts: true,
 });
 const STORE_METHODS: Record<keyof BulwarkStores, readonly string[]> = {
   keys: ['loadKeys', 'insertKeyVersion'],
@@ -146,6 +149,8 @@ interface Plan extends ThreatPlan {
   privacy?: PrivacyConfig;
   compliance?: ComplianceConfig;
   stores: BulwarkStores;
+  sessions?: SessionsConfig;
+  accounts?: AccountsConfig;
 }
 
 /** Validates the whole config synchronously; nothing is opened yet. */
@@ -178,6 +183,7 @@ function plan(given: BulwarkConfig): Plan {
   const compliance = section(config.compliance, 'compliance', KNOWN_COMPLIANCE) as
     ComplianceConfig | undefined;
   if (compliance !== undefined) new ComplianceKit({ ...compliance, configPath: 'compliance' });
+  const sessions = planSessions(config.sessions, config.accounts);
   return {
     clock,
     keys,
@@ -191,6 +197,7 @@ function plan(given: BulwarkConfig): Plan {
     privacy,
     compliance,
     stores,
+    ...sessions,
   };
 }
 
@@ -261,6 +268,17 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
       opened,
     );
 
+  const { sessions, accounts } = openSessions(
+    p,
+    {
+      passwords: p.passwords,
+      ...(auditLog ? { auditLog } : {}),
+      ...(bruteForce ? { bruteForce } : {}),
+      ...withClock(clock),
+    },
+    opened,
+  );
+
   let compliance: ComplianceKit | undefined;
   if (p.compliance) {
     compliance = new ComplianceKit({
@@ -283,6 +301,7 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
       breaches: privacy?.breaches,
       processing: privacy?.processing,
       dataRetention: privacy?.dataRetention,
+      sessions,
     });
   }
 
@@ -315,6 +334,8 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     dataRetention: privacy?.dataRetention,
     breaches: privacy?.breaches,
     compliance,
+    sessions,
+    accounts,
     setIdentityVerifier(verifier: IdentityVerifier): void {
       if (privacy?.verifier === undefined) {
         throw configError('privacy.dsr', 'is not configured: there are no data-subject requests to verify');

@@ -73,3 +73,13 @@ export {
   type UnicodeNormalization,
 } from './password-hasher';
 export { envelopeKind, type EnvelopeKind } from './envelope';
+export {
+  PasswordPolicy,
+  PASSWORD_REFUSAL_REASONS,
+  passwordPolicyError,
+  type PasswordPolicyOptions,
+  type PasswordContext,
+  type PasswordCheckResult,
+  type PasswordRefusalReason,
+  type PasswordPolicyDescription,
+} from './password-policy';

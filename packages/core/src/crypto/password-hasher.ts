@@ -1,5 +1,12 @@
 import { types as utilTypes } from 'node:util';
 import { BulwarkConfigError, BulwarkCryptoError, ErrorCodes } from '../errors';
+import {
+  PasswordPolicy,
+  passwordPolicyError,
+  type PasswordCheckResult,
+  type PasswordContext,
+  type PasswordPolicyOptions,
+} from './password-policy';
 
 /**
  * OWASP Password Storage Cheat Sheet, "Argon2id" section: use Argon2id with a minimum of 19 MiB of
@@ -81,6 +88,12 @@ export interface PasswordHasherOptions {
    * made by a system that did not normalise.
    */
   unicodeNormalization?: UnicodeNormalization;
+  /**
+   * The password policy (NIST SP 800-63B): a `PasswordPolicy` or its options. When set, `hash()`
+   * refuses a password the policy refuses (ERR_PASSWORD_POLICY, 422 over HTTP, with the reasons).
+   * `check()` uses it, or the default policy when none is set.
+   */
+  policy?: PasswordPolicy | PasswordPolicyOptions;
   /** Accept parameters below the OWASP minimum (tests, benchmarks). Never in production. */
   allowWeakParameters?: boolean;
   /** Config path used in error messages, e.g. `passwords`. Default `passwords`. */
@@ -223,6 +236,8 @@ export class PasswordHasher {
   readonly #pepper?: Buffer;
   readonly #previousPeppers: readonly Buffer[];
   readonly #params: PasswordHashParams;
+  readonly #policy?: PasswordPolicy;
+  #defaultPolicy?: PasswordPolicy;
 
   constructor(options: PasswordHasherOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -280,6 +295,13 @@ export class PasswordHasher {
     }
     this.#previousPeppers = previous.map((p, i) => pepperBuffer(p, `${path}.previousPeppers[${i}]`));
 
+    if (options.policy !== undefined) {
+      this.#policy =
+        options.policy instanceof PasswordPolicy
+          ? options.policy
+          : new PasswordPolicy({ configPath: `${path}.policy`, ...options.policy });
+    }
+
     this.#params = Object.freeze({
       algorithm: 'argon2id',
       version: ARGON2_VERSION,
@@ -300,8 +322,61 @@ export class PasswordHasher {
     return this.#params;
   }
 
-  /** Hashes a password into a self-describing PHC string (`$argon2id$v=19$m=...`). */
-  async hash(password: string): Promise<string> {
+  /** The configured password policy (enforced by `hash()`), if any. */
+  get policy(): PasswordPolicy | undefined {
+    return this.#policy;
+  }
+
+  /**
+   * Checks a password against the policy (the configured one, else NIST defaults) and, with
+   * `context.history`, against the user's previous hashes (reason `reused`). Never throws for a
+   * weak password: the result lists the reasons, for the UI.
+   */
+  async check(password: string, context: PasswordContext = {}): Promise<PasswordCheckResult> {
+    const policy = this.#policy ?? (this.#defaultPolicy ??= new PasswordPolicy());
+    const result = policy.evaluate(password, context);
+    const history = context.history ?? [];
+    if (!Array.isArray(history)) throw configError('context.history', 'must be an array of hashes', history);
+    const limit = Math.min(policy.historySize > 0 ? policy.historySize : history.length, 24);
+    if (result.reasons.includes('too-long') || limit === 0) return result;
+    for (const previous of history.slice(0, limit)) {
+      if (await this.verify(previous, password)) {
+        return Object.freeze({
+          ...result,
+          ok: false,
+          reasons: Object.freeze([...result.reasons, 'reused' as const]),
+        });
+      }
+    }
+    return result;
+  }
+
+  /**
+   * The history to store after a password change: `newHash` first, then the previous ones, cut to
+   * the policy's `historySize` (empty when the policy keeps no history).
+   */
+  remember(history: readonly string[], newHash: string): string[] {
+    const size = this.#policy?.historySize ?? 0;
+    return size === 0 ? [] : [newHash, ...history].slice(0, size);
+  }
+
+  /**
+   * Hashes a password into a self-describing PHC string (`$argon2id$v=19$m=...`). With a policy
+   * configured, a password it refuses is not hashed: ERR_PASSWORD_POLICY with `details.reasons`.
+   */
+  async hash(password: string, context: PasswordContext = {}): Promise<string> {
+    if (this.#policy !== undefined) {
+      const result = await this.check(password, context);
+      if (!result.ok) throw passwordPolicyError(result.reasons);
+    }
+    return this.hashSecret(password);
+  }
+
+  /**
+   * Hashes a machine-generated secret (a recovery code, a reset token) with the same parameters,
+   * without the password policy (which is for secrets people choose).
+   */
+  async hashSecret(password: string): Promise<string> {
     const input = this.#preparePassword(password);
     const native = argon2();
     return native.hash(input, {

@@ -327,6 +327,25 @@ const BY_CODE = {
     title: 'Step-up authentication required',
     detail: 'This action needs a stronger or more recent authentication; authenticate again and retry.',
   },
+  [ErrorCodes.SESSION_STORE]: UNAVAILABLE,
+  [ErrorCodes.SESSION_REVOKED]: {
+    status: 401,
+    title: 'Unauthorized',
+    detail: 'Your session ended; sign in again.',
+  },
+  [ErrorCodes.SESSION_INVALID_ARGUMENT]: BAD_REQUEST,
+  [ErrorCodes.ACCOUNT_DISABLED]: { status: 403, title: 'Forbidden', detail: 'This account is disabled.' },
+  [ErrorCodes.ACCOUNT_RESET_TOKEN_INVALID]: {
+    ...BAD_REQUEST,
+    detail: 'The password reset link is invalid or has expired; ask for a new one.',
+  },
+  [ErrorCodes.ACCOUNT_STORE]: UNAVAILABLE,
+  [ErrorCodes.ACCOUNT_INVALID_ARGUMENT]: BAD_REQUEST,
+  [ErrorCodes.PASSWORD_POLICY]: {
+    status: 422,
+    title: 'Password refused',
+    detail: 'The password does not meet the password policy; see reasons.',
+  },
 } satisfies Record<ErrorCode, Mapping>;
 
 /**
@@ -355,6 +374,7 @@ const SAFE_DETAILS = [
   'challenge',
   'maxAgeSec',
   'requiredFactors',
+  'reasons',
 ];
 
 /** Fixed details for the body-parser / co-body error types (their messages can quote the body). */
@@ -498,6 +518,12 @@ export function problemFor(error: unknown, context: ProblemContext = {}): Proble
       const value = details[key];
       if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
         body[key] = value;
+      // A list of stable ids (the password policy's reasons), never free text.
+      else if (
+        Array.isArray(value) &&
+        value.every((v) => typeof v === 'string' && /^[a-z0-9-]{1,64}$/.test(v))
+      )
+        body[key] = [...value];
     }
   }
   // The stable code lets clients branch (csurf-style `code === 'EBADCSRFTOKEN'`) without parsing `type`.

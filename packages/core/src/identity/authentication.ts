@@ -80,6 +80,9 @@ export const AUTH_AUDIT_ACTIONS = Object.freeze({
   passwordChanged: 'auth.password.changed',
   passwordReset: 'auth.password.reset',
   accountDisabled: 'auth.account.disabled',
+  accountEnabled: 'auth.account.enabled',
+  passwordChangeRequired: 'auth.password.change-required',
+  passwordResetRequested: 'auth.password.reset-requested',
 } as const);
 
 export type AuthAuditAction = (typeof AUTH_AUDIT_ACTIONS)[keyof typeof AUTH_AUDIT_ACTIONS];

@@ -98,7 +98,7 @@ export class RecoveryCodes {
   async generate(userId: string): Promise<string[]> {
     checkUserId(userId);
     const codes = Array.from({ length: this.#count }, () => this.#randomCode());
-    const hashes = await Promise.all(codes.map((code) => this.#hasher.hash(code)));
+    const hashes = await Promise.all(codes.map((code) => this.#hasher.hashSecret(code)));
     const stored: StoredRecoveryCode[] = hashes.map((hash, i) => ({
       id: `${i + 1}.${randomBytes(6).toString('hex')}`,
       hash,

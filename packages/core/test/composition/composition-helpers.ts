@@ -78,8 +78,9 @@ export async function fullConfig(
   const auditFile = path.join(dir, 'audit.jsonl');
   const config: BulwarkConfig = {
     keys: { masterKey: memoryProvider(), store: { file: path.join(dir, 'keys.json') }, ensure: ['pii'] },
-    // OWASP parameters (the default): the compliance report checks them.
-    passwords: {},
+    // OWASP parameters (the default): the compliance report checks them; a NIST SP 800-63B policy
+    // with 12 characters for every account (PCI DSS 8.3.6).
+    passwords: { policy: { minLengthWithMfa: 12 } },
     audit: {
       store: { file: auditFile },
       hmacKey: { env: hmacEnv },
@@ -138,6 +139,8 @@ export async function fullConfig(
       breaches: {},
     },
     compliance: { privilegedRoles: ['admin'], httpSurface: false },
+    sessions: { secret: randomBytes(32) },
+    accounts: {},
   };
   return { config, hmacEnv, auditFile };
 }

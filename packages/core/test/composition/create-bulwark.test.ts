@@ -271,6 +271,8 @@ describe('createBulwark with every section', () => {
       [BULWARK_TYPES.DataRetention, bulwark.dataRetention],
       [BULWARK_TYPES.BreachRegister, bulwark.breaches],
       [BULWARK_TYPES.ComplianceKit, bulwark.compliance],
+      [BULWARK_TYPES.SessionEngine, bulwark.sessions],
+      [BULWARK_TYPES.AccountLifecycle, bulwark.accounts],
     ];
     for (const [token, service] of expected) {
       expect(service).toBeDefined();

@@ -85,6 +85,12 @@ const CLIENT_TRIGGERABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   [ErrorCodes.MFA_WEBAUTHN_INVALID]: 'a forged, replayed or phished passkey response',
   [ErrorCodes.MFA_WEBAUTHN_COUNTER]: 'an assertion from a cloned authenticator',
   [ErrorCodes.MFA_STEP_UP_REQUIRED]: 'a sensitive action with a stale or weak sign-in',
+  [ErrorCodes.SESSION_REVOKED]: 'a session revoked on another instance mid-request',
+  [ErrorCodes.SESSION_INVALID_ARGUMENT]: 'oversized session data',
+  [ErrorCodes.PASSWORD_POLICY]: 'a password on the breached-password list',
+  [ErrorCodes.ACCOUNT_DISABLED]: 'signing in to a disabled account',
+  [ErrorCodes.ACCOUNT_RESET_TOKEN_INVALID]: 'a used or guessed reset link',
+  [ErrorCodes.ACCOUNT_INVALID_ARGUMENT]: 'an empty user id',
 };
 
 /** Server-side failures that answer 503 (a dependency down, locked or closing: retry later). */
@@ -106,6 +112,8 @@ const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.CRYPTO_KMS_UNAVAILABLE,
   ErrorCodes.SIGNIN_UNAVAILABLE,
   ErrorCodes.MFA_DELIVERY,
+  ErrorCodes.SESSION_STORE,
+  ErrorCodes.ACCOUNT_STORE,
 ];
 
 const ALL_CODES = Object.values(ErrorCodes) as ErrorCode[];

@@ -75,6 +75,7 @@ describe('public surface of @bulwark/core', () => {
     );
     expect(shared).toEqual(
       sorted([
+        'AccountStore',
         'AuditEntry',
         'AuditEvent',
         'AuditHead',
@@ -101,9 +102,11 @@ describe('public surface of @bulwark/core', () => {
         'MfaStore',
         'OtpStore',
         'RegisterKind',
+        'PrincipalAuthentication',
         'RegisterStore',
         'RevocationStatus',
         'RevocationStore',
+        'SessionStore',
         'StoredBreakGlassGrant',
         'StoredRecord',
         'TrustProxyOption',

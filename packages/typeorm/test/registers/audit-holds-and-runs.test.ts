@@ -6,7 +6,7 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { createBulwark, type Bulwark } from '@bulwark/core';
 import { SERVICE_URLS, describeWithService } from '../../../../test/support/services';
 import { bulwarkStoreEntities, bulwarkStoreMigrations, bulwarkStores } from '../../src/bulwark-stores';
-import { BulwarkRegisterKinds1735690200000 } from '../../src/migrations/register-kinds-1735690200000';
+import { BulwarkRegisterKinds1735690500000 } from '../../src/migrations/register-kinds-1735690500000';
 
 interface Db {
   options: DataSourceOptions;
@@ -117,7 +117,7 @@ function suite(create: () => Promise<Db>) {
 describe('audit legal holds and retention runs on SQLite', () => suite(sqlite));
 describeWithService('postgres', 'audit legal holds and retention runs on PostgreSQL', () => suite(postgres));
 
-describe('BulwarkRegisterKinds1735690200000 on a database that already has registers', () => {
+describe('BulwarkRegisterKinds1735690500000 on a database that already has registers', () => {
   it('keeps every existing row (SQLite rebuilds the table) and then accepts the new kinds', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-kinds-'));
     const options = {
@@ -127,7 +127,7 @@ describe('BulwarkRegisterKinds1735690200000 on a database that already has regis
     } as DataSourceOptions;
     const before = bulwarkStoreMigrations.slice(
       0,
-      bulwarkStoreMigrations.findIndex((m) => m === BulwarkRegisterKinds1735690200000),
+      bulwarkStoreMigrations.findIndex((m) => m === BulwarkRegisterKinds1735690500000),
     );
     let ds = await new DataSource({ ...options, migrations: before }).initialize();
     await ds.runMigrations();

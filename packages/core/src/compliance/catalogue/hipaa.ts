@@ -93,6 +93,24 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
     },
   },
   {
+    id: 'hipaa-164.308-a-5-ii-d-policy',
+    framework: 'hipaa',
+    ref: '164.308(a)(5)(ii)(D)',
+    title: 'Password management (Addressable)',
+    requirement: `Procedures for creating, changing, and safeguarding passwords. ${ADDRESSABLE}`,
+    source: src('§164.308(a)(5)(ii)(D)'),
+    modality: 'addressable',
+    howEvidenced:
+      'New and changed passwords go through a NIST SP 800-63B policy (length, common / breached passwords, context words) that the hasher enforces.',
+    check: 'passwords.policy',
+    params: { minLength: 8 },
+    coverage: {
+      level: 'partial',
+      evidences: 'the rules applied when passwords are created and changed',
+      notCovered: 'the documented procedure; passwords of systems outside the application',
+    },
+  },
+  {
     id: 'hipaa-164.308-a-6',
     framework: 'hipaa',
     ref: '164.308(a)(6)',
@@ -206,6 +224,27 @@ export const HIPAA_CONTROLS: readonly ControlDefinition[] = [
       evidences: 'emergency grants that were used are justified and recorded',
       notCovered:
         'that the procedure exists and works when needed (no grant passes); the documented procedure',
+    },
+  },
+  {
+    id: 'hipaa-164.312-a-2-iii',
+    framework: 'hipaa',
+    ref: '164.312(a)(2)(iii)',
+    title: 'Automatic logoff (Addressable)',
+    requirement: `Implement electronic procedures that terminate an electronic session after a predetermined time of inactivity. ${ADDRESSABLE}`,
+    source: src(
+      '§164.312(a)(2)(iii)',
+      'The rule sets no period; 15 minutes is checked, as PCI DSS 8.2.8 asks.',
+    ),
+    modality: 'addressable',
+    howEvidenced:
+      'The session engine ends sessions after at most 15 minutes of inactivity; a live probe through its store shows an idle session refused.',
+    check: 'sessions.timeouts',
+    params: { maxIdleSec: 900 },
+    coverage: {
+      level: 'partial',
+      evidences: 'application sessions end after the predetermined inactivity',
+      notCovered: 'workstation and other system sessions',
     },
   },
   {

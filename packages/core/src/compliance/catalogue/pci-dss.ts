@@ -207,9 +207,16 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
       'If a user session has been idle for more than 15 minutes, the user is required to re-authenticate to re-activate the terminal or session.',
     source: src('8.2.8'),
     modality: 'required',
-    manual: {
-      guidance:
-        'Show each application\u2019s session configuration (idle time-out of at most 15 minutes) and a test that an idle session is refused. Bulwark does not observe session lifetimes yet.',
+    howEvidenced:
+      'The session engine ends sessions after at most 15 minutes of idle time; a live probe through its store shows an idle session refused.',
+    check: 'sessions.timeouts',
+    params: { maxIdleSec: 900 },
+    coverage: {
+      level: 'partial',
+      evidences:
+        'application sessions through Bulwark\u2019s session engine need re-authentication after 15 idle minutes',
+      notCovered:
+        'terminals, consoles and sessions of other systems (operating system, database, network devices)',
     },
   },
   {
@@ -258,9 +265,15 @@ export const PCI_DSS_CONTROLS: readonly ControlDefinition[] = [
       'If passwords or passphrases are used as authentication factors, they have a minimum length of 12 characters (8 if the system does not support 12) and contain both numeric and alphabetic characters.',
     source: src('8.3.6', FUTURE_DATED),
     modality: 'required',
-    manual: {
-      guidance:
-        'Password composition is enforced by the sign-up / change-password code, which Bulwark does not observe yet: show that validation and its tests.',
+    howEvidenced:
+      'The password policy the hasher enforces needs at least 12 characters for every account and refuses common and breached passwords (live probes).',
+    check: 'passwords.policy',
+    params: { minLength: 12, composition: true },
+    coverage: {
+      level: 'partial',
+      evidences: 'minimum length of passwords hashed through the policy-enforcing hasher',
+      notCovered:
+        'the numeric-and-alphabetic composition rule (NIST SP 800-63B forbids composition rules: a customized approach); passwords of other system components',
     },
   },
   {

@@ -135,6 +135,25 @@ export const SOC2_CONTROLS: readonly ControlDefinition[] = [
     },
   },
   {
+    id: 'soc2-cc6.1-password-policy',
+    framework: 'soc2',
+    ref: 'CC6.1',
+    title: 'Logical access security (point of focus: identifies and authenticates users)',
+    requirement: `${CC6_1} Point of focus: persons, infrastructure and software are identified and authenticated prior to accessing information assets.`,
+    source: src('CC6.1, point of focus "Identifies and Authenticates Users"'),
+    modality: 'required',
+    howEvidenced:
+      'Passwords chosen by users go through a NIST SP 800-63B policy (length, common / breached passwords, context words) that the hasher enforces.',
+    check: 'passwords.policy',
+    params: { minLength: 8 },
+    coverage: {
+      level: 'partial',
+      evidences: 'the strength of passwords users authenticate with',
+      notCovered:
+        'identification and authentication as a whole (sign-in, other factors, infrastructure and software identities)',
+    },
+  },
+  {
     id: 'soc2-cc6.2',
     framework: 'soc2',
     ref: 'CC6.2',

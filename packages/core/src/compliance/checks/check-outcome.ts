@@ -52,6 +52,9 @@ const SERVICE_HINTS: Record<EvidenceSourceName, string> = {
     'Register the ProcessingRegister (record of processing activities): kit.register({ processing })',
   dataRetention: 'Register DataRetention: kit.register({ dataRetention })',
   signIn: 'Register each sign-in method (OIDC, SAML, LDAP): kit.registerSignIn(relyingParty)',
+  sessions: 'Register the SessionEngine: kit.register({ sessions })',
+  passwordPolicy:
+    'Configure a password policy on the hasher (createBulwark({ passwords: { policy: {} } }) or new PasswordHasher({ policy })) and register it: kit.register({ passwordHasher })',
 };
 
 export function pass(summary: string, evidence: readonly Evidence[]): CheckOutcome {

@@ -13,8 +13,8 @@ const kindCheck = (kinds: readonly string[]): string =>
  * PostgreSQL swaps the CHECK constraint; SQLite, which cannot alter one, rebuilds the table (rows
  * copied as they are, in one transaction with the migration).
  */
-export class BulwarkRegisterKinds1735690200000 implements MigrationInterface {
-  name = 'BulwarkRegisterKinds1735690200000';
+export class BulwarkRegisterKinds1735690500000 implements MigrationInterface {
+  name = 'BulwarkRegisterKinds1735690500000';
 
   up(queryRunner: QueryRunner): Promise<void> {
     return this.#allow(queryRunner, AFTER);

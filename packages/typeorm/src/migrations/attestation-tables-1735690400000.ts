@@ -6,8 +6,8 @@ import { dialectOf } from '../sql-dialect';
  * DataSource's `schema` when set: one row per signed attestation, `position` giving the append
  * order the report reads them in (a newer attestation of a control supersedes an older one).
  */
-export class BulwarkAttestationTables1735690100000 implements MigrationInterface {
-  name = 'BulwarkAttestationTables1735690100000';
+export class BulwarkAttestationTables1735690400000 implements MigrationInterface {
+  name = 'BulwarkAttestationTables1735690400000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     const d = dialectOf(queryRunner.dataSource);

@@ -1,0 +1,388 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AuditEvent } from '../audit/audit-event';
+import type { PasswordHasher } from '../crypto/password-hasher';
+import type { PasswordContext } from '../crypto/password-policy';
+import { passwordPolicyError } from '../crypto/password-policy';
+import { BulwarkError, BulwarkIdentityError, ErrorCodes } from '../errors';
+import { AUTH_AUDIT_ACTIONS } from '../identity/authentication';
+import { configError, invalid, isPlainObject, rejectUnknown } from '../util/options';
+import type { AccountStore, StoredAccount } from './account-store';
+import { MemoryAccountStore } from './memory-account-store';
+
+/** Who performs an administrative action (recorded in the audit event). */
+export interface AccountActor {
+  readonly id: string;
+  readonly type?: 'user' | 'service' | 'system';
+  readonly ip?: string;
+}
+
+/** What the notification hook hears (e-mail the user, page the security team...). */
+export type AccountNotification =
+  | { readonly type: 'disabled'; readonly userId: string; readonly reason: string }
+  | { readonly type: 'enabled'; readonly userId: string }
+  | { readonly type: 'unlocked'; readonly userId: string }
+  | { readonly type: 'password-change-required'; readonly userId: string }
+  | { readonly type: 'password-changed'; readonly userId: string }
+  /** Send `token` to the user (a link); it is never stored or logged by Bulwark. */
+  | {
+      readonly type: 'password-reset-requested';
+      readonly userId: string;
+      readonly token: string;
+      readonly expiresAt: number;
+    }
+  | { readonly type: 'password-reset'; readonly userId: string };
+
+export interface AccountLifecycleOptions {
+  /** Where states and reset tokens live. Default: a MemoryAccountStore (one process). */
+  store?: AccountStore;
+  /** Hashes new passwords under its policy (and the account's history). Needed for changes and resets. */
+  passwords?: PasswordHasher;
+  /** Ended on disable, password change (others) and reset (all): a `SessionEngine`. */
+  sessions?: {
+    revokeAll(
+      userId: string,
+      options?: { except?: string; by?: AccountActor; reason?: string },
+    ): Promise<number>;
+  };
+  /** Cleared by `unlock()`: a `BruteForceGuard`. */
+  bruteForce?: { reset(attempt: { account?: string; ip?: string }): Promise<void> };
+  /** Events are appended here (an `AuditLog`). Strongly recommended. */
+  audit?: { append(event: AuditEvent): Promise<unknown> };
+  /** Called after each change (awaited: a failing hook fails the call). */
+  notify?: (notification: AccountNotification) => void | Promise<void>;
+  /** Lifetime of a reset token. Default 900 s; at most 3600. */
+  resetTokenTtlSec?: number;
+  /** Clock (epoch ms). Default `Date.now`. */
+  now?: () => number;
+}
+
+const ID_BYTES = 16;
+const SECRET_BYTES = 32;
+const TOKEN_RE = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+const REASON_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+function argumentError(message: string): BulwarkIdentityError {
+  return new BulwarkIdentityError(ErrorCodes.ACCOUNT_INVALID_ARGUMENT, message);
+}
+
+function tokenError(): BulwarkIdentityError {
+  return new BulwarkIdentityError(
+    ErrorCodes.ACCOUNT_RESET_TOKEN_INVALID,
+    'The password reset token is invalid, expired or already used.',
+  );
+}
+
+const STORE_METHODS = [
+  'get',
+  'put',
+  'putResetToken',
+  'getResetToken',
+  'consumeResetToken',
+  'deleteResetTokens',
+] as const;
+
+/** The store as the lifecycle calls it: a failure that is not a Bulwark error becomes ERR_ACCOUNT_STORE (503). */
+function guarded(store: AccountStore): AccountStore {
+  const out = {} as Record<string, unknown>;
+  for (const m of STORE_METHODS) {
+    if (typeof store?.[m] !== 'function')
+      throw configError('accounts.store', `must be an AccountStore (missing ${m}())`);
+    const method = (store[m] as (...args: unknown[]) => Promise<unknown>).bind(store);
+    out[m] = async (...args: unknown[]) => {
+      try {
+        return await method(...args);
+      } catch (error) {
+        if (error instanceof BulwarkError) throw error;
+        throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_STORE, `account store: ${m} failed`, undefined, {
+          cause: error,
+        });
+      }
+    };
+  }
+  return out as unknown as AccountStore;
+}
+
+function digest(secret: string): string {
+  return createHash('sha256').update(secret).digest('base64url');
+}
+
+/**
+ * The account lifecycle around a password: disable / enable, unlock after a brute-force lockout
+ * (by an administrator), a forced password change, password changes with history, and reset
+ * tokens (256-bit, single use, short-lived, only their SHA-256 stored, compared in constant
+ * time). Every step is audited and can notify the user; disabling or resetting ends the user's
+ * sessions.
+ */
+export class AccountLifecycle {
+  readonly #store: AccountStore;
+  readonly #options: AccountLifecycleOptions;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+
+  constructor(options: AccountLifecycleOptions = {}) {
+    if (!isPlainObject(options as unknown)) throw invalid('accounts', 'an object', options);
+    rejectUnknown(
+      options as unknown as Record<string, unknown>,
+      ['store', 'passwords', 'sessions', 'bruteForce', 'audit', 'notify', 'resetTokenTtlSec', 'now'],
+      'accounts.',
+    );
+    const ttl = options.resetTokenTtlSec ?? 900;
+    if (!Number.isSafeInteger(ttl) || ttl < 60 || ttl > 3600) {
+      throw invalid('accounts.resetTokenTtlSec', 'an integer from 60 to 3600', ttl);
+    }
+    for (const [name, method] of [
+      ['sessions', 'revokeAll'],
+      ['bruteForce', 'reset'],
+      ['audit', 'append'],
+    ] as const) {
+      const service = options[name] as Record<string, unknown> | undefined;
+      if (service !== undefined && typeof service[method] !== 'function') {
+        throw configError(`accounts.${name}`, `must have ${method}()`);
+      }
+    }
+    if (options.notify !== undefined && typeof options.notify !== 'function') {
+      throw invalid('accounts.notify', 'a function', options.notify);
+    }
+    this.#store = guarded(options.store ?? new MemoryAccountStore());
+    this.#options = options;
+    this.#ttlMs = ttl * 1000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The account's state (an account never touched is active, with nothing to change). */
+  async state(userId: string): Promise<StoredAccount> {
+    this.#checkUser(userId);
+    return (
+      (await this.#store.get(userId)) ?? {
+        userId,
+        disabled: false,
+        mustChangePassword: false,
+        passwordHistory: [],
+      }
+    );
+  }
+
+  /** Throws ERR_ACCOUNT_DISABLED (403) for a disabled account: call it in every sign-in path. */
+  async assertActive(userId: string): Promise<void> {
+    if ((await this.state(userId)).disabled) {
+      throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
+    }
+  }
+
+  /** Disables the account: its sessions and reset tokens end now. `reason` is a short id. */
+  async disable(userId: string, options: { by: AccountActor; reason: string }): Promise<void> {
+    this.#checkActor(options?.by);
+    if (typeof options.reason !== 'string' || !REASON_RE.test(options.reason)) {
+      throw argumentError('reason must be a short id (lowercase letters, digits, . _ -), not free text.');
+    }
+    const account = await this.state(userId);
+    await this.#store.put({
+      ...account,
+      disabled: true,
+      disabledAt: this.#now(),
+      disabledReason: options.reason,
+    });
+    await this.#store.deleteResetTokens(userId);
+    await this.#options.sessions?.revokeAll(userId, { by: options.by, reason: 'account-disabled' });
+    await this.#record(AUTH_AUDIT_ACTIONS.accountDisabled, userId, options.by, 'success', options.reason);
+    await this.#notify({ type: 'disabled', userId, reason: options.reason });
+  }
+
+  /** Enables a disabled account again. */
+  async enable(userId: string, options: { by: AccountActor }): Promise<void> {
+    this.#checkActor(options?.by);
+    const { disabledAt: _at, disabledReason: _reason, ...account } = await this.state(userId);
+    await this.#store.put({ ...account, disabled: false });
+    await this.#record(AUTH_AUDIT_ACTIONS.accountEnabled, userId, options.by, 'success');
+    await this.#notify({ type: 'enabled', userId });
+  }
+
+  /**
+   * An administrator lifts a brute-force lockout: clears the guard's counters of `account` (the
+   * name the login route counts, default the user id) and, with `ip`, of that address.
+   */
+  async unlock(userId: string, options: { by: AccountActor; account?: string; ip?: string }): Promise<void> {
+    this.#checkActor(options?.by);
+    this.#checkUser(userId);
+    const guard = this.#options.bruteForce;
+    if (guard === undefined)
+      throw configError('accounts.bruteForce', 'is needed to unlock (a BruteForceGuard)');
+    await guard.reset({
+      account: options.account ?? userId,
+      ...(options.ip !== undefined ? { ip: options.ip } : {}),
+    });
+    await this.#record(AUTH_AUDIT_ACTIONS.unlock, userId, options.by, 'success');
+    await this.#notify({ type: 'unlocked', userId });
+  }
+
+  /** The next sign-in must change the password first (`state().mustChangePassword`). */
+  async requirePasswordChange(userId: string, options: { by: AccountActor }): Promise<void> {
+    this.#checkActor(options?.by);
+    const account = await this.state(userId);
+    await this.#store.put({ ...account, mustChangePassword: true });
+    await this.#record(AUTH_AUDIT_ACTIONS.passwordChangeRequired, userId, options.by, 'success');
+    await this.#notify({ type: 'password-change-required', userId });
+  }
+
+  /**
+   * The user sets a new password (the app has verified the current one): the policy and the
+   * history decide (ERR_PASSWORD_POLICY with reasons), the forced-change flag is cleared, the
+   * user's other sessions end (`keepSessionId` survives). Returns the hash for the app to store.
+   */
+  async changePassword(
+    userId: string,
+    password: string,
+    options: { context?: Omit<PasswordContext, 'history'>; keepSessionId?: string; ip?: string } = {},
+  ): Promise<string> {
+    const account = await this.state(userId);
+    if (account.disabled)
+      throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
+    const hash = await this.#newHash(account, password, options.context);
+    await this.#afterNewPassword(account, hash);
+    const actor = {
+      id: userId,
+      type: 'user' as const,
+      ...(options.ip !== undefined ? { ip: options.ip } : {}),
+    };
+    await this.#options.sessions?.revokeAll(userId, {
+      ...(options.keepSessionId !== undefined ? { except: options.keepSessionId } : {}),
+      by: actor,
+      reason: 'password-changed',
+    });
+    await this.#record(AUTH_AUDIT_ACTIONS.passwordChanged, userId, actor, 'success');
+    await this.#notify({ type: 'password-changed', userId });
+    return hash;
+  }
+
+  /**
+   * A reset token for `userId` (replacing any earlier one), handed to the notification hook to be
+   * sent, and returned. Call it whether or not the account exists in the app, answering the
+   * requester the same either way.
+   */
+  async requestPasswordReset(userId: string): Promise<{ token: string; expiresAt: number }> {
+    const account = await this.state(userId);
+    if (account.disabled)
+      throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
+    const id = randomBytes(ID_BYTES).toString('base64url');
+    const secret = randomBytes(SECRET_BYTES).toString('base64url');
+    const createdAt = this.#now();
+    const expiresAt = createdAt + this.#ttlMs;
+    await this.#store.deleteResetTokens(userId);
+    await this.#store.putResetToken({ id, userId, hash: digest(secret), createdAt, expiresAt });
+    const token = `${id}.${secret}`;
+    await this.#record(AUTH_AUDIT_ACTIONS.passwordResetRequested, userId, { id: userId }, 'success');
+    await this.#notify({ type: 'password-reset-requested', userId, token, expiresAt });
+    return { token, expiresAt };
+  }
+
+  /**
+   * Redeems a reset token with the new password. One error for a malformed, unknown, expired or
+   * used token (ERR_ACCOUNT_RESET_TOKEN_INVALID). A password the policy refuses does not use the
+   * token up. On success every session of the user ends; returns the user id and the hash to store.
+   */
+  async resetPassword(
+    token: string,
+    password: string,
+    options: { context?: Omit<PasswordContext, 'history'>; ip?: string } = {},
+  ): Promise<{ userId: string; hash: string }> {
+    const match = typeof token === 'string' ? TOKEN_RE.exec(token) : null;
+    const stored = match === null ? undefined : await this.#store.getResetToken(match[1]!);
+    const expected = Buffer.from(stored?.hash ?? digest('no such token'));
+    const given = Buffer.from(digest(match?.[2] ?? ''));
+    // Compared in constant time whether or not the id was found.
+    const same = expected.length === given.length && timingSafeEqual(expected, given);
+    if (stored === undefined || !same || this.#now() >= stored.expiresAt) {
+      await this.#append({
+        actor: {
+          id: 'anonymous',
+          type: 'anonymous',
+          ...(options.ip !== undefined ? { ip: options.ip } : {}),
+        },
+        action: AUTH_AUDIT_ACTIONS.passwordReset,
+        outcome: 'failure',
+        reason: 'invalid_token',
+      });
+      throw tokenError();
+    }
+    const account = await this.state(stored.userId);
+    if (account.disabled)
+      throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
+    // The policy first: a refused password leaves the link usable.
+    const passwords = this.#passwords();
+    const verdict = await passwords.check(password, { ...options.context, history: account.passwordHistory });
+    if (!verdict.ok) throw passwordPolicyError(verdict.reasons);
+    if (!(await this.#store.consumeResetToken(stored.id))) throw tokenError();
+    const hash = await passwords.hashSecret(password);
+    await this.#afterNewPassword(account, hash);
+    const actor = {
+      id: stored.userId,
+      type: 'user' as const,
+      ...(options.ip !== undefined ? { ip: options.ip } : {}),
+    };
+    await this.#options.sessions?.revokeAll(stored.userId, { by: actor, reason: 'password-reset' });
+    await this.#record(AUTH_AUDIT_ACTIONS.passwordReset, stored.userId, actor, 'success');
+    await this.#notify({ type: 'password-reset', userId: stored.userId });
+    return { userId: stored.userId, hash };
+  }
+
+  #passwords(): PasswordHasher {
+    const passwords = this.#options.passwords;
+    if (passwords === undefined)
+      throw configError('accounts.passwords', 'is needed to set passwords (a PasswordHasher)');
+    return passwords;
+  }
+
+  async #newHash(
+    account: StoredAccount,
+    password: string,
+    context: Omit<PasswordContext, 'history'> = {},
+  ): Promise<string> {
+    return this.#passwords().hash(password, { ...context, history: account.passwordHistory });
+  }
+
+  async #afterNewPassword(account: StoredAccount, hash: string): Promise<void> {
+    await this.#store.put({
+      ...account,
+      mustChangePassword: false,
+      passwordChangedAt: this.#now(),
+      passwordHistory: this.#passwords().remember(account.passwordHistory, hash),
+    });
+    await this.#store.deleteResetTokens(account.userId);
+  }
+
+  #checkUser(userId: unknown): asserts userId is string {
+    if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
+      throw argumentError('userId must be a non-empty string of at most 256 characters.');
+    }
+  }
+
+  #checkActor(by: unknown): asserts by is AccountActor {
+    if (!isPlainObject(by) || typeof by.id !== 'string' || by.id.length === 0) {
+      throw argumentError('by must name who performs the action ({ id }).');
+    }
+  }
+
+  async #record(
+    action: string,
+    userId: string,
+    by: AccountActor,
+    outcome: 'success' | 'failure',
+    reason?: string,
+  ): Promise<void> {
+    await this.#append({
+      actor: { id: by.id, type: by.type ?? 'user', ...(by.ip !== undefined ? { ip: by.ip } : {}) },
+      action,
+      outcome,
+      ...(reason !== undefined ? { reason } : {}),
+      resource: { type: 'account', id: userId },
+    });
+  }
+
+  async #append(event: AuditEvent): Promise<void> {
+    await this.#options.audit?.append(event);
+  }
+
+  async #notify(notification: AccountNotification): Promise<void> {
+    await this.#options.notify?.(notification);
+  }
+}

@@ -1,0 +1,8 @@
+export {
+  AccountLifecycle,
+  type AccountLifecycleOptions,
+  type AccountNotification,
+  type AccountActor,
+} from './account-lifecycle';
+export { MemoryAccountStore } from './memory-account-store';
+export type { AccountStore, StoredAccount, StoredResetToken } from './account-store';
