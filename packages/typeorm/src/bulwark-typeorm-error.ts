@@ -14,6 +14,7 @@ export const TypeOrmErrorCodes = {
   NOT_DECRYPTED: 'ERR_TYPEORM_NOT_DECRYPTED', // a row-bound / subject value loaded with listeners off was used before afterLoad decrypted it
   NOT_CONFIGURED: 'ERR_TYPEORM_NOT_CONFIGURED', // an encrypted entity used before registerBulwarkEncryption(dataSource, ...)
   INVALID_VALUE: 'ERR_TYPEORM_INVALID_VALUE', // a value whose JS type does not match the field's declared type
+  ROW_UNREADABLE: 'ERR_TYPEORM_ROW_UNREADABLE', // a row a migration could not read for a reason other than a Bulwark error (a driver error); reported, left as it was
 } as const;
 
 export type TypeOrmErrorCode = (typeof TypeOrmErrorCodes)[keyof typeof TypeOrmErrorCodes];

@@ -1,3 +1,4 @@
+import { TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import { BulwarkConfigError, BulwarkError, ErrorCodes, type KeyRing } from '@bulwark/core';
 import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm';
 import { computeIndex } from './blind-index-column';
@@ -147,7 +148,7 @@ async function readPage(
         const row = (await repository.findOne({ where })) as ObjectLiteral | null;
         if (row !== null) rows.push(row);
       } catch (error) {
-        const code = error instanceof BulwarkError ? error.code : 'ERR_UNKNOWN';
+        const code = error instanceof BulwarkError ? error.code : TypeOrmErrorCodes.ROW_UNREADABLE;
         failed.push({ entity: metadata.name, id: JSON.stringify(key), code });
       }
     }

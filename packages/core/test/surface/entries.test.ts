@@ -102,7 +102,6 @@ describe('public surface of @bulwark/core', () => {
         'MfaStore',
         'OtpStore',
         'RegisterKind',
-        'PrincipalAuthentication',
         'RegisterStore',
         'RevocationStatus',
         'RevocationStore',
