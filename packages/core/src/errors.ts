@@ -55,6 +55,9 @@ export class BulwarkComplianceError extends BulwarkError {}
 /** Sign-in failures (OIDC, SAML, LDAP, sessions): refused or unmappable identities, provider faults. */
 export class BulwarkIdentityError extends BulwarkError {}
 
+/** Alert routing and delivery (webhooks, e-mail, NATS) and webhook verification. */
+export class BulwarkAlertError extends BulwarkError {}
+
 /**
  * Stable error codes. Adding a code is fine; renaming one is a breaking change.
  */
@@ -172,6 +175,9 @@ export const ErrorCodes = {
   // identity (sign-in paths, sessions)
   SIGNIN_NOT_PROVISIONED: 'ERR_SIGNIN_NOT_PROVISIONED', // the identity provider accepted the user, the app's provisioning hook refused (403)
   SIGNIN_FAILED: 'ERR_SIGNIN_FAILED', // credentials or provider response refused; details.reason says which check (401)
+  // alerts
+  ALERT_WEBHOOK_INVALID: 'ERR_ALERT_WEBHOOK_INVALID', // a received webhook's headers, timestamp or signature do not verify; details.reason (401)
+  ALERT_DELIVERY_FAILED: 'ERR_ALERT_DELIVERY_FAILED', // a channel could not deliver an alert (it is queued for retry); details.channel
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -181,6 +181,39 @@ export {
   type BurstResult,
 } from './threat';
 
+// alerts: routing violations and integrity alarms to people (webhooks, e-mail, Slack, NATS)
+export {
+  AlertRouter,
+  WebhookChannel,
+  EmailChannel,
+  NatsChannel,
+  verifyWebhook,
+  signWebhook,
+  ALERT_AUDIT_ACTIONS,
+  INTEGRITY_ALARMS,
+  type Alert,
+  type AlertInput,
+  type AlertRisk,
+  type AlertSeverity,
+  type AlertChannel,
+  type AlertRoute,
+  type AlertRoutingOptions,
+  type AlertRouterOptions,
+  type AlertRetryOptions,
+  type AlertOutcome,
+  type AlertDeliveryRecord,
+  type RouteDecision,
+  type IntegrityAlarm,
+  type WebhookChannelOptions,
+  type WebhookFormat,
+  type EmailChannelOptions,
+  type MailTransport,
+  type NatsChannelOptions,
+  type NatsPublisher,
+  type VerifyWebhookOptions,
+  type VerifiedWebhook,
+} from './alerts';
+
 // privacy: classification, consent, data-subject requests, registers, retention, breaches
 export {
   ClassificationRegistry,

@@ -123,6 +123,15 @@ export const MAIN_VALUES = [
   'verifyErasureReceipt',
   'verifyEvidenceSnapshot',
   'verifyInclusion',
+  'AlertRouter',
+  'WebhookChannel',
+  'EmailChannel',
+  'NatsChannel',
+  'verifyWebhook',
+  'signWebhook',
+  'ALERT_AUDIT_ACTIONS',
+  'INTEGRITY_ALARMS',
+  'BulwarkAlertError',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
@@ -410,6 +419,27 @@ export const MAIN_TYPES = [
   'Weekday',
   'WindowState',
   'WindowedDetectionRule',
+  'Alert',
+  'AlertInput',
+  'AlertRisk',
+  'AlertSeverity',
+  'AlertChannel',
+  'AlertRoute',
+  'AlertRoutingOptions',
+  'AlertRouterOptions',
+  'AlertRetryOptions',
+  'AlertOutcome',
+  'AlertDeliveryRecord',
+  'RouteDecision',
+  'IntegrityAlarm',
+  'WebhookChannelOptions',
+  'WebhookFormat',
+  'EmailChannelOptions',
+  'MailTransport',
+  'NatsChannelOptions',
+  'NatsPublisher',
+  'VerifyWebhookOptions',
+  'VerifiedWebhook',
 ] as const;
 
 export const HTTP_VALUES = [
@@ -622,6 +652,7 @@ export const AUDIT_LOG_VALUES = [
   'verifyCheckpoint',
   'verifyConsistency',
   'verifyInclusion',
+  'BulwarkAlertError',
 ] as const;
 export const AUDIT_LOG_TYPES = [
   'AuditActor',
