@@ -378,6 +378,7 @@ export {
   type AuthzConfig,
   type MfaConfig,
   type ThreatConfig,
+  type AlertsConfig,
   type PrivacyConfig,
   type ComplianceConfig,
   type AuditStoreConfig,

@@ -87,6 +87,11 @@ export interface AuditLogOptions {
    */
   onWriteFailure?: (error: BulwarkError, health: AuditWriteHealth) => void;
   /**
+   * Called when `verify()` finds the log altered (a bad hash, a broken link, a truncation against a
+   * checkpoint), with the report: where createBulwark raises a critical integrity alert.
+   */
+  onVerifyFailure?: (report: AuditVerificationReport) => void;
+  /**
    * Signs checkpoints automatically (requires `signer`; give `checkpointStore` too, or they are
    * signed and not kept): `{ every: { entries: 1000 } }`, `{ every: { ms: 60_000 } }` or both. The
    * way to make deleting the newest entries detectable: a verifier compares the store with the
@@ -191,6 +196,7 @@ export class AuditLog {
   #autoCheckpoint?: AutoCheckpoint;
   readonly #checkpointOptions?: AutoCheckpointOptions;
   readonly #onCheckpointError: (error: unknown) => void;
+  readonly #onVerifyFailure?: (report: AuditVerificationReport) => void;
 
   private constructor(options: AuditLogOptions) {
     this.store = options.store;
@@ -225,6 +231,7 @@ export class AuditLog {
       this.#checkpointOptions = checkAutoCheckpoint(options.checkpoint, `${this.#configPath}.checkpoint`);
     }
     this.#onCheckpointError = options.onCheckpointError ?? defaultCheckpointError;
+    this.#onVerifyFailure = options.onVerifyFailure;
     this.systemActor = options.systemActor ?? { id: 'bulwark-audit', type: 'system' };
     this.closeStore = options.closeStore ?? true;
     this.retention =
@@ -474,7 +481,7 @@ export class AuditLog {
       checkpoints = await this.checkpointStore.list();
     }
     const size = this.tree.size;
-    return verifyAuditLog(this.store, {
+    const report = await verifyAuditLog(this.store, {
       hmacKey: this.hmacKey,
       publicKey,
       checkpoints,
@@ -482,6 +489,14 @@ export class AuditLog {
       logId: this.#logId,
       trustedHeads: size > 0 ? [{ treeSize: size, rootHash: this.tree.root(size).toString('hex') }] : [],
     });
+    if (!report.ok) {
+      try {
+        this.#onVerifyFailure?.(report);
+      } catch {
+        // a hook that throws must not hide the report from the caller
+      }
+    }
+    return report;
   }
 
   /**

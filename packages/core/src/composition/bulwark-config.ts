@@ -1,3 +1,4 @@
+import type { AlertRouter, AlertRouterOptions } from '../alerts/alert-router';
 import type { AutoCheckpointEvery } from '../audit/auto-checkpoint';
 import type { AuditActor } from '../audit/audit-event';
 import type { AuditLog } from '../audit/audit-log';
@@ -244,7 +245,15 @@ export interface BulwarkConfig {
   clock?: () => Date;
   /** Stores shared by every section (see BulwarkStores); a section's own `store` wins. */
   stores?: BulwarkStores;
+  /**
+   * Alert channels and routing: the detector's violations and the integrity alarms (audit write
+   * failures, failed verification, truncation, break-glass use) reach people (see docs/alerting.md).
+   */
+  alerts?: AlertsConfig;
 }
+
+/** The `alerts` section: AlertRouterOptions without the parts createBulwark fills in. */
+export type AlertsConfig = Omit<AlertRouterOptions, 'auditLog' | 'clock' | 'configPath'>;
 
 /**
  * The wired services. A section that is not configured has no service (undefined here, unbound in
@@ -268,6 +277,8 @@ export interface Bulwark {
   /** The brute-force guard (named as the HTTP adapters' kit names it). */
   readonly bruteForce?: BruteForceGuard;
   readonly threatDetector?: ThreatDetector;
+  /** The alert router (`alerts` section): `alerts.test()`, `alerts.notify()`, `alerts.retryPending()`. */
+  readonly alerts?: AlertRouter;
   readonly classification?: ClassificationRegistry;
   readonly consent?: ConsentManager;
   readonly dsr?: DataSubjectRequests;

@@ -18,6 +18,7 @@ import type {
   BulwarkStores,
   ComplianceConfig,
   PrivacyConfig,
+  AlertsConfig,
 } from './bulwark-config';
 import {
   configError,
@@ -34,6 +35,8 @@ import { openMfa, planMfa, type MfaPlan } from './mfa';
 import { closeAll, withClock, type Opened } from './opened';
 import { openPrivacy, planPrivacy } from './privacy';
 import { openBruteForce, planThreat, type ThreatPlan } from './threat';
+import { auditAlarms, openAlerts, planAlerts, routeViolations } from './alerts';
+import type { AlertRouter } from '../alerts/alert-router';
 
 // createBulwark: checks every section (each engine's constructor validates its own options under
 // the section's path), then opens and wires them. Each section lives in its own file here.
@@ -50,6 +53,7 @@ const KNOWN_TOP_LEVEL = optionKeys<BulwarkConfig>({
   compliance: true,
   clock: true,
   stores: true,
+  alerts: true,
 });
 const STORE_METHODS: Record<keyof BulwarkStores, readonly string[]> = {
   keys: ['loadKeys', 'insertKeyVersion'],
@@ -138,6 +142,7 @@ interface Plan extends ThreatPlan {
   privacy?: PrivacyConfig;
   compliance?: ComplianceConfig;
   stores: BulwarkStores;
+  alerts?: AlertsConfig;
 }
 
 /** Validates the whole config synchronously; nothing is opened yet. */
@@ -165,7 +170,8 @@ function plan(given: BulwarkConfig): Plan {
   const compliance = section(config.compliance, 'compliance', KNOWN_COMPLIANCE) as
     ComplianceConfig | undefined;
   if (compliance !== undefined) new ComplianceKit({ ...compliance, configPath: 'compliance' });
-  return { clock, keys, passwords, tokens, audit, authz, mfa, ...threat, privacy, compliance, stores };
+  const alerts = planAlerts(config.alerts);
+  return { clock, keys, passwords, tokens, audit, authz, mfa, ...threat, privacy, compliance, stores, alerts };
 }
 
 /**
@@ -194,10 +200,20 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
   const clock = p.clock;
   const keyRing = p.keys ? await openKeys(p.keys, opened) : undefined;
 
+  // Opened before the audit log, so the log's integrity failures can raise alarms from the start.
+  const alerts: AlertRouter | undefined = p.alerts ? await openAlerts(p.alerts, clock, opened) : undefined;
   let auditLog: AuditLog | undefined;
   let auditHmacKey: Uint8Array | undefined;
   if (p.audit)
-    ({ log: auditLog, hmacKey: auditHmacKey } = await openAudit(p.audit, p.detector, clock, opened));
+    ({ log: auditLog, hmacKey: auditHmacKey } = await openAudit(
+      p.audit,
+      p.detector,
+      clock,
+      opened,
+      auditAlarms(alerts),
+    ));
+  if (auditLog !== undefined) alerts?.attach(auditLog);
+  routeViolations(p.detector, alerts);
 
   const policyEngine: PolicyEngine | undefined = p.authz
     ? await openAuthz(p.authz, auditLog, clock, p.stores.breakGlass)
@@ -270,6 +286,7 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     recoveryCodes,
     bruteForce,
     threatDetector: p.detector,
+    alerts,
     classification: privacy?.classification,
     consent: privacy?.consent,
     dsr: privacy?.dsr,

@@ -440,6 +440,7 @@ export const MAIN_TYPES = [
   'NatsPublisher',
   'VerifyWebhookOptions',
   'VerifiedWebhook',
+  'AlertsConfig',
 ] as const;
 
 export const HTTP_VALUES = [
