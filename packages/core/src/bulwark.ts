@@ -17,4 +17,5 @@ export type {
   PrivacyConfig,
   SecretBytesConfig,
   ThreatConfig,
+  AlertsConfig,
 } from './composition/bulwark-config';
