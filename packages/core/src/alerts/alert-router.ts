@@ -106,10 +106,14 @@ export class AlertRouter {
     }
     options.channels.forEach((c: AlertChannel, i) => {
       if (c === null || typeof c !== 'object' || typeof c.send !== 'function') {
-        throw configError(`${path}.channels[${i}]`, 'must be an AlertChannel (WebhookChannel, EmailChannel, NatsChannel, …)');
+        throw configError(
+          `${path}.channels[${i}]`,
+          'must be an AlertChannel (WebhookChannel, EmailChannel, NatsChannel, …)',
+        );
       }
       const name = checkChannelName(c.name, `${path}.channels[${i}].name`);
-      if (this.#channels.has(name)) throw configError(`${path}.channels[${i}].name`, `'${name}' is used twice`);
+      if (this.#channels.has(name))
+        throw configError(`${path}.channels[${i}].name`, `'${name}' is used twice`);
       this.#channels.set(name, c);
     });
     this.#routing = new AlertRouting(options, new Set(this.#channels.keys()), path);
@@ -143,7 +147,9 @@ export class AlertRouter {
       for (const name of router.#channels.keys()) {
         router.#queues.set(
           name,
-          spool === undefined ? new MemoryPendingQueue() : await SpoolPendingQueue.open(spool.dir, name, maxBytes),
+          spool === undefined
+            ? new MemoryPendingQueue()
+            : await SpoolPendingQueue.open(spool.dir, name, maxBytes),
         );
       }
     } catch (err) {
@@ -200,7 +206,11 @@ export class AlertRouter {
   }
 
   /** An integrity alarm: always `critical` (quiet hours and rate limits never hold it back). */
-  integrityAlarm(kind: IntegrityAlarm, message: string, subject?: Record<string, string>): Promise<AlertOutcome> {
+  integrityAlarm(
+    kind: IntegrityAlarm,
+    message: string,
+    subject?: Record<string, string>,
+  ): Promise<AlertOutcome> {
     return this.notify({
       rule: `integrity.${kind}`,
       severity: 'critical',
@@ -215,14 +225,27 @@ export class AlertRouter {
    * is recorded like any delivery, which the compliance check accepts as evidence.
    */
   async test(): Promise<AlertOutcome> {
-    const alert = { ...this.#alert({ rule: 'alert.test', severity: 'low', category: 'test', message: 'Bulwark test alert' }), test: true };
+    const alert = {
+      ...this.#alert({
+        rule: 'alert.test',
+        severity: 'low',
+        category: 'test',
+        message: 'Bulwark test alert',
+      }),
+      test: true,
+    };
     const delivered: string[] = [];
     const queued: string[] = [];
     const channels = [...this.#channels.keys()];
     await Promise.all(
       channels.map(async (name) => ((await this.#deliver(name, alert)) ? delivered : queued).push(name)),
     );
-    return Object.freeze({ alert, decision: { deliver: true as const, channels, suppressed: 0 }, delivered, queued });
+    return Object.freeze({
+      alert,
+      decision: { deliver: true as const, channels, suppressed: 0 },
+      delivered,
+      queued,
+    });
   }
 
   /**
@@ -294,7 +317,9 @@ export class AlertRouter {
     readonly durableQueue: boolean;
   } {
     return Object.freeze({
-      channels: Object.freeze([...this.#channels.values()].map((c) => Object.freeze({ name: c.name, kind: c.kind }))),
+      channels: Object.freeze(
+        [...this.#channels.values()].map((c) => Object.freeze({ name: c.name, kind: c.kind })),
+      ),
       ...(this.#lastDelivery !== undefined ? { lastDelivery: this.#lastDelivery } : {}),
       pending: this.pending(),
       integrityAlarms: this.integrityAlarms,
@@ -309,12 +334,14 @@ export class AlertRouter {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     await this.#draining?.catch(() => undefined);
     for (const q of this.#queues.values()) await q.close().catch((e: unknown) => this.#onError(e));
-    for (const c of this.#channels.values()) await Promise.resolve(c.close?.()).catch((e: unknown) => this.#onError(e));
+    for (const c of this.#channels.values())
+      await Promise.resolve(c.close?.()).catch((e: unknown) => this.#onError(e));
   }
 
   #alert(input: AlertInput): Alert {
     if (input === null || typeof input !== 'object') throw configError('alert', 'must be an alert object');
-    if (typeof input.rule !== 'string' || input.rule === '') throw configError('alert.rule', 'must be a non-empty string');
+    if (typeof input.rule !== 'string' || input.rule === '')
+      throw configError('alert.rule', 'must be a non-empty string');
     if (!ALERT_SEVERITIES.includes(input.severity)) {
       throw configError('alert.severity', `must be one of ${ALERT_SEVERITIES.join(', ')}`);
     }
@@ -322,7 +349,10 @@ export class AlertRouter {
     return {
       ...input,
       rule: input.rule.slice(0, 128),
-      category: typeof input.category === 'string' && input.category !== '' ? input.category.slice(0, 64) : 'detection',
+      category:
+        typeof input.category === 'string' && input.category !== ''
+          ? input.category.slice(0, 64)
+          : 'detection',
       message: input.message.slice(0, 1000),
       id: `alrt_${randomBytes(16).toString('base64url')}`,
       at: this.#clock().toISOString(),
@@ -343,7 +373,11 @@ export class AlertRouter {
         lastError = err;
       }
     }
-    if (!this.#closed) await this.#queues.get(name)!.append(JSON.stringify(alert)).catch((e: unknown) => this.#onError(e));
+    if (!this.#closed)
+      await this.#queues
+        .get(name)!
+        .append(JSON.stringify(alert))
+        .catch((e: unknown) => this.#onError(e));
     this.#failedOnce(name);
     this.#record(ALERT_AUDIT_ACTIONS.failed, 'failure', name, alert, {
       attempts: this.#attempts,

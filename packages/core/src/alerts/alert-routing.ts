@@ -47,7 +47,8 @@ class Lru<V> extends Map<string, V> {
 
 /** The de-duplication key: the rule and what it keyed on (sorted, so key order never matters). */
 export function dedupeKey(alert: AlertInput): string {
-  const subject = alert.subject === undefined ? [] : Object.entries(alert.subject).sort(([a], [b]) => (a < b ? -1 : 1));
+  const subject =
+    alert.subject === undefined ? [] : Object.entries(alert.subject).sort(([a], [b]) => (a < b ? -1 : 1));
   return JSON.stringify([alert.rule, subject]);
 }
 
@@ -67,7 +68,9 @@ export class AlertRouting {
   constructor(options: AlertRoutingOptions, channelNames: ReadonlySet<string>, path = 'alerts') {
     const routes = options.routes ?? [{ channels: [...channelNames], minSeverity: 'medium' as const }];
     if (!Array.isArray(routes)) throw configError(`${path}.routes`, 'must be an array of routes');
-    this.#routes = Object.freeze(routes.map((r: AlertRoute, i) => checkRoute(r, `${path}.routes[${i}]`, channelNames)));
+    this.#routes = Object.freeze(
+      routes.map((r: AlertRoute, i) => checkRoute(r, `${path}.routes[${i}]`, channelNames)),
+    );
     this.#dedupeMs = positiveInt(options.dedupeSec, `${path}.dedupeSec`, 300) * 1000;
     if (options.rateLimit !== undefined) {
       const r = options.rateLimit;
@@ -76,7 +79,8 @@ export class AlertRouting {
         windowMs: positiveInt(r?.windowSec, `${path}.rateLimit.windowSec`) * 1000,
       };
     } else this.#rate = { max: 20, windowMs: 3_600_000 };
-    if (options.quietHours !== undefined) this.#quiet = compileTimeWindow(checkQuiet(options.quietHours, `${path}.quietHours`));
+    if (options.quietHours !== undefined)
+      this.#quiet = compileTimeWindow(checkQuiet(options.quietHours, `${path}.quietHours`));
     const maxKeys = positiveInt(options.maxKeys, `${path}.maxKeys`, 10_000);
     this.#seen = new Lru(maxKeys);
     this.#perRule = new Lru(maxKeys);
@@ -86,7 +90,8 @@ export class AlertRouting {
   decide(alert: AlertInput, nowMs: number): RouteDecision {
     const channels = new Set<string>();
     for (const route of this.#routes) {
-      if (route.minSeverity !== undefined && severityRank(alert.severity) < severityRank(route.minSeverity)) continue;
+      if (route.minSeverity !== undefined && severityRank(alert.severity) < severityRank(route.minSeverity))
+        continue;
       if (route.rules !== undefined && !route.rules.includes(alert.rule)) continue;
       if (route.categories !== undefined && !route.categories.includes(alert.category)) continue;
       for (const c of route.channels) channels.add(c);
@@ -115,12 +120,17 @@ export class AlertRouting {
 }
 
 function checkRoute(route: AlertRoute, path: string, names: ReadonlySet<string>): AlertRoute {
-  if (route === null || typeof route !== 'object') throw configError(path, 'must be { channels, minSeverity?, rules?, categories? }');
+  if (route === null || typeof route !== 'object')
+    throw configError(path, 'must be { channels, minSeverity?, rules?, categories? }');
   if (!Array.isArray(route.channels) || route.channels.length === 0) {
     throw configError(`${path}.channels`, 'must name at least one channel');
   }
   route.channels.forEach((c, i) => {
-    if (!names.has(c)) throw configError(`${path}.channels[${i}]`, `names no configured channel ('${String(c).slice(0, 64)}')`);
+    if (!names.has(c))
+      throw configError(
+        `${path}.channels[${i}]`,
+        `names no configured channel ('${String(c).slice(0, 64)}')`,
+      );
   });
   if (route.minSeverity !== undefined && !ALERT_SEVERITIES.includes(route.minSeverity)) {
     throw configError(`${path}.minSeverity`, `must be one of ${ALERT_SEVERITIES.join(', ')}`);
@@ -139,7 +149,8 @@ function checkQuiet(q: TimeWindowDefinition, path: string): TimeWindowDefinition
   if (typeof q.start !== 'string' || parseClockTime(q.start, false) === undefined) {
     throw configError(`${path}.start`, 'must be HH:MM');
   }
-  if (typeof q.end !== 'string' || parseClockTime(q.end, true) === undefined) throw configError(`${path}.end`, 'must be HH:MM');
+  if (typeof q.end !== 'string' || parseClockTime(q.end, true) === undefined)
+    throw configError(`${path}.end`, 'must be HH:MM');
   if (typeof q.timeZone !== 'string' || zoneFormatter(q.timeZone) === undefined) {
     throw configError(`${path}.timeZone`, 'must be a known IANA time zone name');
   }

@@ -4,7 +4,12 @@ import type { ViolationSeverity } from '../threat/detection-rule';
 export type AlertSeverity = ViolationSeverity;
 
 /** Severities from least to most severe. */
-export const ALERT_SEVERITIES: readonly AlertSeverity[] = Object.freeze(['low', 'medium', 'high', 'critical']);
+export const ALERT_SEVERITIES: readonly AlertSeverity[] = Object.freeze([
+  'low',
+  'medium',
+  'high',
+  'critical',
+]);
 
 /** Rank of a severity (low 0 … critical 3), for `minSeverity` comparisons. */
 export function severityRank(severity: AlertSeverity): number {

@@ -43,7 +43,8 @@ export class EmailChannel implements AlertChannel {
     this.#transport = options.transport;
     this.#from = nonEmptyString(options.from, `${path}.from`, 320);
     const to = typeof options.to === 'string' ? [options.to] : options.to;
-    if (!Array.isArray(to) || to.length === 0) throw configError(`${path}.to`, 'must name at least one recipient');
+    if (!Array.isArray(to) || to.length === 0)
+      throw configError(`${path}.to`, 'must name at least one recipient');
     this.#to = to.map((t, i) => nonEmptyString(t, `${path}.to[${i}]`, 320));
     this.#closeTransport = options.closeTransport ?? true;
   }
@@ -61,7 +62,9 @@ export class EmailChannel implements AlertChannel {
         ? Object.entries(alert.subject).map(([k, v]) => `Subject ${k}: ${v}`)
         : []),
       ...(alert.risk !== undefined
-        ? [`Risk:      ${alert.risk.score} (${alert.risk.signals.map((s) => `${s.name} ${s.weight}`).join(', ')})`]
+        ? [
+            `Risk:      ${alert.risk.score} (${alert.risk.signals.map((s) => `${s.name} ${s.weight}`).join(', ')})`,
+          ]
         : []),
       ...(alert.entries !== undefined ? [`Audit seqs: ${alert.entries.join(', ')}`] : []),
       ...(alert.suppressed ? [`Repeats suppressed since the last alert: ${alert.suppressed}`] : []),

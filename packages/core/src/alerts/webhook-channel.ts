@@ -49,8 +49,14 @@ export class WebhookChannel implements AlertChannel {
     } catch {
       throw configError(`${path}.url`, 'must be an absolute URL');
     }
-    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && options.allowInsecureHttp === true)) {
-      throw configError(`${path}.url`, 'must be https (set allowInsecureHttp: true for a local http receiver)');
+    if (
+      parsed.protocol !== 'https:' &&
+      !(parsed.protocol === 'http:' && options.allowInsecureHttp === true)
+    ) {
+      throw configError(
+        `${path}.url`,
+        'must be https (set allowInsecureHttp: true for a local http receiver)',
+      );
     }
     this.#url = parsed;
     this.#format = options.format ?? 'standard';
@@ -59,7 +65,8 @@ export class WebhookChannel implements AlertChannel {
     }
     this.kind = this.#format === 'slack' ? 'slack' : 'webhook';
     if (options.secret !== undefined) this.#secret = webhookSecretBytes(options.secret);
-    else if (this.#format === 'standard') throw configError(`${path}.secret`, "is required (a 'whsec_' secret)");
+    else if (this.#format === 'standard')
+      throw configError(`${path}.secret`, "is required (a 'whsec_' secret)");
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     if (!Number.isSafeInteger(this.#timeoutMs) || this.#timeoutMs < 1) {
       throw configError(`${path}.timeoutMs`, 'must be a positive integer');
@@ -76,7 +83,12 @@ export class WebhookChannel implements AlertChannel {
           { type: 'section', text: { type: 'mrkdwn', text: `*${alertTitle(alert)}*` } },
           {
             type: 'context',
-            elements: [{ type: 'mrkdwn', text: `rule \`${alert.rule}\` · ${alert.category} · ${alert.at} · ${alert.id}` }],
+            elements: [
+              {
+                type: 'mrkdwn',
+                text: `rule \`${alert.rule}\` · ${alert.category} · ${alert.at} · ${alert.id}`,
+              },
+            ],
           },
         ],
       });

@@ -28,11 +28,19 @@ function checkLength(bytes: Buffer): Buffer {
 
 function invalidSecret(): BulwarkConfigError {
   // Never echoes the value: it is a secret.
-  return configError('webhook secret', `must be 'whsec_' + base64 of ${MIN_SECRET_BYTES}-${MAX_SECRET_BYTES} random bytes`);
+  return configError(
+    'webhook secret',
+    `must be 'whsec_' + base64 of ${MIN_SECRET_BYTES}-${MAX_SECRET_BYTES} random bytes`,
+  );
 }
 
 /** `v1,<base64 HMAC-SHA256(id.timestamp.body)>` for the `webhook-signature` header. */
-export function signWebhook(secret: string | Uint8Array, id: string, timestampSec: number, body: string): string {
+export function signWebhook(
+  secret: string | Uint8Array,
+  id: string,
+  timestampSec: number,
+  body: string,
+): string {
   const mac = createHmac('sha256', webhookSecretBytes(secret))
     .update(`${id}.${timestampSec}.${body}`, 'utf8')
     .digest('base64');

@@ -43,21 +43,28 @@ export async function openAlerts(
 }
 
 /** The hooks that turn audit-log integrity failures into critical alerts. */
-export function auditAlarms(
-  router: AlertRouter | undefined,
-): { onWriteFailure?: AuditHooks['onWriteFailure']; onVerifyFailure?: AuditHooks['onVerifyFailure'] } {
+export function auditAlarms(router: AlertRouter | undefined): {
+  onWriteFailure?: AuditHooks['onWriteFailure'];
+  onVerifyFailure?: AuditHooks['onVerifyFailure'];
+} {
   if (router === undefined || !router.integrityAlarms) return {};
   const raise = (p: Promise<unknown>): void => void p.catch(() => undefined);
   return {
     onWriteFailure(error, health) {
       // Same wording as the default (which is replaced): codes and counts, never event content.
-      console.error(`bulwark: audit writes are failing (${error.code}); ${health.failed} events lost since start.`);
+      console.error(
+        `bulwark: audit writes are failing (${error.code}); ${health.failed} events lost since start.`,
+      );
       raise(
-        router.integrityAlarm('audit-write-failure', `Audit writes are failing (${error.code}); events are not being recorded.`),
+        router.integrityAlarm(
+          'audit-write-failure',
+          `Audit writes are failing (${error.code}); events are not being recorded.`,
+        ),
       );
     },
     onVerifyFailure(report) {
-      const truncated = report.firstBad?.reason === 'truncated' || report.firstBad?.reason === 'checkpoint-mismatch';
+      const truncated =
+        report.firstBad?.reason === 'truncated' || report.firstBad?.reason === 'checkpoint-mismatch';
       raise(
         router.integrityAlarm(
           truncated ? 'audit-truncation' : 'audit-verify-failed',

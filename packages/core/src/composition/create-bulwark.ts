@@ -171,7 +171,20 @@ function plan(given: BulwarkConfig): Plan {
     ComplianceConfig | undefined;
   if (compliance !== undefined) new ComplianceKit({ ...compliance, configPath: 'compliance' });
   const alerts = planAlerts(config.alerts);
-  return { clock, keys, passwords, tokens, audit, authz, mfa, ...threat, privacy, compliance, stores, alerts };
+  return {
+    clock,
+    keys,
+    passwords,
+    tokens,
+    audit,
+    authz,
+    mfa,
+    ...threat,
+    privacy,
+    compliance,
+    stores,
+    alerts,
+  };
 }
 
 /**

@@ -278,7 +278,11 @@ const BY_CODE = {
   },
   [ErrorCodes.SIGNIN_FAILED]: { status: 401, title: 'Unauthorized', detail: 'Sign-in failed.' },
   // alerts
-  [ErrorCodes.ALERT_WEBHOOK_INVALID]: { status: 401, title: 'Unauthorized', detail: 'The webhook signature is invalid.' },
+  [ErrorCodes.ALERT_WEBHOOK_INVALID]: {
+    status: 401,
+    title: 'Unauthorized',
+    detail: 'The webhook signature is invalid.',
+  },
   [ErrorCodes.ALERT_DELIVERY_FAILED]: UNAVAILABLE,
 } satisfies Record<ErrorCode, Mapping>;
 

@@ -28,7 +28,9 @@ describe('AlertRouting', () => {
     );
     expect(r.decide(alert({ severity: 'low' }), T0)).toEqual({ deliver: false, reason: 'no-route' });
     expect(r.decide(alert(), T0)).toMatchObject({ deliver: true, channels: ['ops'] });
-    expect(r.decide(alert({ rule: 'break-glass', severity: 'low' }), T0)).toMatchObject({ channels: ['pager'] });
+    expect(r.decide(alert({ rule: 'break-glass', severity: 'low' }), T0)).toMatchObject({
+      channels: ['pager'],
+    });
     expect(r.decide(alert({ rule: 'x', category: 'integrity', severity: 'critical' }), T0)).toMatchObject({
       channels: ['ops', 'pager'],
     });
@@ -41,7 +43,11 @@ describe('AlertRouting', () => {
     expect(r.decide(alert(), T0 + 2000)).toEqual({ deliver: false, reason: 'duplicate' });
     // another subject is another key
     expect(r.decide(alert({ subject: { account: 'a2' } }), T0 + 2000).deliver).toBe(true);
-    expect(r.decide(alert(), T0 + 61_000)).toEqual({ deliver: true, channels: ['ops', 'pager'], suppressed: 2 });
+    expect(r.decide(alert(), T0 + 61_000)).toEqual({
+      deliver: true,
+      channels: ['ops', 'pager'],
+      suppressed: 2,
+    });
   });
 
   it('rate-limits a rule, but never a critical alert', () => {
@@ -54,7 +60,10 @@ describe('AlertRouting', () => {
   });
 
   it('drops non-critical alerts in quiet hours and always lets critical ones through', () => {
-    const r = new AlertRouting({ quietHours: { start: '22:00', end: '07:00', timeZone: 'Europe/Berlin' } }, names);
+    const r = new AlertRouting(
+      { quietHours: { start: '22:00', end: '07:00', timeZone: 'Europe/Berlin' } },
+      names,
+    );
     const night = Date.parse('2026-03-02T23:30:00Z'); // 00:30 in Berlin
     expect(r.decide(alert({ severity: 'high' }), night)).toEqual({ deliver: false, reason: 'quiet-hours' });
     expect(r.decide(alert({ severity: 'critical' }), night).deliver).toBe(true);
@@ -62,16 +71,18 @@ describe('AlertRouting', () => {
   });
 
   it('refuses bad configuration with the path', () => {
-    expect(() => new AlertRouting({ routes: [{ channels: ['nope'] }] }, names)).toThrow(/alerts.routes\[0\].channels\[0\]/);
-    expect(() => new AlertRouting({ routes: [{ channels: ['ops'], minSeverity: 'urgent' as never }] }, names)).toThrow(
-      BulwarkConfigError,
+    expect(() => new AlertRouting({ routes: [{ channels: ['nope'] }] }, names)).toThrow(
+      /alerts.routes\[0\].channels\[0\]/,
     );
-    expect(() => new AlertRouting({ quietHours: { start: '25:00', end: '07:00', timeZone: 'UTC' } }, names)).toThrow(
-      /quietHours.start/,
-    );
-    expect(() => new AlertRouting({ quietHours: { start: '22:00', end: '07:00', timeZone: 'Mars/Base' } }, names)).toThrow(
-      /quietHours.timeZone/,
-    );
+    expect(
+      () => new AlertRouting({ routes: [{ channels: ['ops'], minSeverity: 'urgent' as never }] }, names),
+    ).toThrow(BulwarkConfigError);
+    expect(
+      () => new AlertRouting({ quietHours: { start: '25:00', end: '07:00', timeZone: 'UTC' } }, names),
+    ).toThrow(/quietHours.start/);
+    expect(
+      () => new AlertRouting({ quietHours: { start: '22:00', end: '07:00', timeZone: 'Mars/Base' } }, names),
+    ).toThrow(/quietHours.timeZone/);
     expect(() => new AlertRouting({ dedupeSec: -1 }, names)).toThrow(/alerts.dedupeSec/);
   });
 });
