@@ -38,6 +38,7 @@ import {
   type HttpAppEvidence,
   type ProcessingEvidence,
   type ProcessorEvidence,
+  type ThreatDetectionEvidence,
 } from './evidence';
 import { adaptPrivacySource, type PrivacySource } from './privacy-evidence';
 import {
@@ -122,6 +123,15 @@ export interface ThreatDetectorSource {
   describe?(): { rules?: readonly string[]; auditLogAttached?: boolean };
 }
 
+/** An alert router (`AlertRouter`): its channels, last delivery and whether integrity alarms are wired. */
+export interface AlertRouterSource {
+  describe(): {
+    readonly channels: readonly { readonly name: string; readonly kind: string }[];
+    readonly lastDelivery?: { readonly at: string; readonly test: boolean };
+    readonly integrityAlarms: boolean;
+  };
+}
+
 /** The live services a kit reads. Register what the deployment has; missing ones fail their checks. */
 export interface ComplianceServices {
   classification?: ClassificationSource;
@@ -132,6 +142,7 @@ export interface ComplianceServices {
   policyEngine?: PolicyEngineSource;
   bruteForceGuard?: BruteForceGuardSource;
   threatDetector?: ThreatDetectorSource;
+  alertRouter?: AlertRouterSource;
   consent?: PrivacySource<ConsentEvidence>;
   dsr?: PrivacySource<DsrEvidence>;
   processors?: PrivacySource<ProcessorEvidence>;
@@ -196,6 +207,7 @@ const SERVICE_NAMES: readonly (keyof ComplianceServices)[] = [
   'policyEngine',
   'bruteForceGuard',
   'threatDetector',
+  'alertRouter',
   'consent',
   'dsr',
   'processors',
@@ -559,6 +571,7 @@ export class ComplianceKit {
         ...(typeof described?.auditLogAttached === 'boolean'
           ? { auditLogAttached: described.auditLogAttached }
           : {}),
+        ...(s.alertRouter !== undefined ? { alerting: alertingEvidence(s.alertRouter) } : {}),
       };
     });
     await read(
@@ -875,4 +888,15 @@ function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
   return out;
+}
+
+function alertingEvidence(router: AlertRouterSource): NonNullable<ThreatDetectionEvidence['alerting']> {
+  const d = router.describe();
+  return {
+    channels: d.channels.map((c) => `${c.kind}:${c.name}`),
+    integrityAlarms: d.integrityAlarms,
+    ...(d.lastDelivery !== undefined
+      ? { lastDeliveryAt: d.lastDelivery.at, lastDeliveryTest: d.lastDelivery.test }
+      : {}),
+  };
 }

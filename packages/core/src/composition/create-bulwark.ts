@@ -273,6 +273,7 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
       policyEngine,
       bruteForceGuard: bruteForce,
       threatDetector: p.detector,
+      alertRouter: alerts,
       consent: privacy?.consent,
       dsr: privacy?.dsr,
       processors: privacy?.processors,

@@ -30,7 +30,7 @@ async function webhookReceiver(port = 0): Promise<Receiver> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (r.status < 300)
+      if (r.status! < 300)
         r.bodies.push({ raw: Buffer.concat(chunks).toString('utf8'), headers: req.headers });
       res.statusCode = r.status!;
       res.end();
@@ -218,7 +218,7 @@ describe('alert channels (webhook, e-mail over a real SMTP server, NATS on 127.0
     });
     try {
       const failed = await bulwark.alerts!.test();
-      expect(failed.queued.sort()).toEqual(['chat', 'soc']);
+      expect([...failed.queued].sort()).toEqual(['chat', 'soc']);
       await bulwark.auditLog!.flush();
       const entries = (await bulwark.auditLog!.query({ action: 'alert.failed' })).entries;
       expect(entries).toHaveLength(2);

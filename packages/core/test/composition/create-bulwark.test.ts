@@ -197,8 +197,8 @@ describe('createBulwark with every section', () => {
     // Operations shown to run: the nightly purge, a reviewer's look at the trail.
     await bulwark.dataRetention!.purge();
     await bulwark.auditLog!.recordReview({ by: 'security-officer', scope: 'security events' });
-    // Capabilities shown, not only configured: an alerting hook, an incident-response drill.
-    bulwark.threatDetector!.on('violation', () => undefined);
+    // Capabilities shown, not only configured: a test alert delivered, an incident-response drill.
+    await bulwark.alerts!.test();
     await bulwark.breaches!.recordDrill({ title: 'Tabletop drill' });
     await bulwark.auditLog!.checkpoint();
 
