@@ -31,6 +31,7 @@ export {
   RetentionPolicy,
   SubjectPseudonymizer,
   type AuditLogOptions,
+  type AuditLogQuery,
   type AuditReview,
   type InclusionProof,
   type ConsistencyProof,
@@ -82,4 +83,7 @@ export {
   type RetentionPolicyOptions,
   type LegalHold,
   type SubjectPseudonymizerOptions,
+  auditSeverity,
+  auditRisk,
+  type AuditSeverity,
 } from './audit';

@@ -179,6 +179,10 @@ export {
   type DetectionWindowStore,
   type DetectionRedisClient,
   type BurstResult,
+  type ViolationRisk,
+  type RiskSignal,
+  type RiskOptions,
+  type RiskWeights,
 } from './threat';
 
 // alerts: routing violations and integrity alarms to people (webhooks, e-mail, Slack, NATS)

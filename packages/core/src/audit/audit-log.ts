@@ -9,7 +9,14 @@ import {
   type NormalizedAuditEvent,
 } from './audit-event';
 import type { AuditSink } from './audit-sink';
-import { normalizeAuditQuery, type AuditPage, type AuditQuery, type AuditStore } from './audit-store';
+import {
+  encodeAuditCursor,
+  normalizeAuditQuery,
+  type AuditPage,
+  type AuditQuery,
+  type AuditStore,
+} from './audit-store';
+import { auditRisk, auditSeverity, auditSeverityRank, type AuditSeverity } from './audit-severity';
 import {
   consistencyProof,
   inclusionProof,
@@ -58,6 +65,14 @@ function reviewTime(value: unknown, name: string): string {
 export type { ConsistencyProof, InclusionProof } from './audit-proofs';
 export type { RedactOptions, RemovalReport } from './log-removal';
 export type { AutoCheckpointEvery, AutoCheckpointOptions } from './auto-checkpoint';
+
+/** An audit query with the read-time severity and risk filters of `AuditLog.query`. */
+export interface AuditLogQuery extends AuditQuery {
+  /** At least this severity (see `auditSeverity`). */
+  minSeverity?: AuditSeverity;
+  /** At least this risk score, 0-100 (violations carry one). */
+  minRisk?: number;
+}
 
 export interface AuditLogOptions {
   store: AuditStore;
@@ -379,10 +394,42 @@ export class AuditLog {
     if (this.closed) throw new BulwarkAuditError(ErrorCodes.AUDIT_CLOSED, 'audit log is closed');
   }
 
-  /** Queries stored entries (paged; pass `nextCursor` back as `cursor`). */
-  async query(filter: AuditQuery = {}): Promise<AuditPage> {
+  /**
+   * Queries stored entries (paged; pass `nextCursor` back as `cursor`). `minSeverity` / `minRisk`
+   * filter on the severity derived from each entry (`auditSeverity`) and the detector's risk score
+   * (`auditRisk`; entries without one never match `minRisk`): the store is read page by page until
+   * `limit` entries match.
+   */
+  async query(filter: AuditLogQuery = {}): Promise<AuditPage> {
     this.checkOpen();
-    return this.store.query(normalizeAuditQuery(filter));
+    const { minSeverity, minRisk, ...rest } = filter ?? {};
+    if (minSeverity === undefined && minRisk === undefined)
+      return this.store.query(normalizeAuditQuery(rest));
+    if (minSeverity !== undefined && !['low', 'medium', 'high', 'critical'].includes(minSeverity)) {
+      throw argError("minSeverity must be 'low', 'medium', 'high' or 'critical'", {
+        minSeverity: String(minSeverity).slice(0, 16),
+      });
+    }
+    if (minRisk !== undefined && (typeof minRisk !== 'number' || !(minRisk >= 0 && minRisk <= 100))) {
+      throw argError('minRisk must be a number from 0 to 100', {});
+    }
+    const q = normalizeAuditQuery(rest);
+    const matches = (e: AuditEntry): boolean =>
+      (minSeverity === undefined || auditSeverityRank(auditSeverity(e)) >= auditSeverityRank(minSeverity)) &&
+      (minRisk === undefined || (auditRisk(e) ?? -1) >= minRisk);
+    const out: AuditEntry[] = [];
+    let after = q.after;
+    for (;;) {
+      const page = await this.store.query({ ...q, ...(after !== undefined ? { after } : {}) });
+      for (const e of page.entries) {
+        if (!matches(e)) continue;
+        out.push(e);
+        if (out.length === q.limit) return { entries: out, nextCursor: encodeAuditCursor(e.seq) };
+      }
+      const last = page.entries.at(-1);
+      if (page.nextCursor === undefined || last === undefined) return { entries: out };
+      after = last.seq;
+    }
   }
 
   /** The entry with this seq, if stored. */

@@ -132,6 +132,8 @@ export const MAIN_VALUES = [
   'ALERT_AUDIT_ACTIONS',
   'INTEGRITY_ALARMS',
   'BulwarkAlertError',
+  'auditSeverity',
+  'auditRisk',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
@@ -441,6 +443,12 @@ export const MAIN_TYPES = [
   'VerifyWebhookOptions',
   'VerifiedWebhook',
   'AlertsConfig',
+  'AuditSeverity',
+  'AuditLogQuery',
+  'ViolationRisk',
+  'RiskSignal',
+  'RiskOptions',
+  'RiskWeights',
 ] as const;
 
 export const HTTP_VALUES = [
@@ -654,6 +662,8 @@ export const AUDIT_LOG_VALUES = [
   'verifyConsistency',
   'verifyInclusion',
   'BulwarkAlertError',
+  'auditSeverity',
+  'auditRisk',
 ] as const;
 export const AUDIT_LOG_TYPES = [
   'AuditActor',
@@ -711,6 +721,8 @@ export const AUDIT_LOG_TYPES = [
   'TornTailRepair',
   'TreeHead',
   'VerifyAuditLogOptions',
+  'AuditSeverity',
+  'AuditLogQuery',
 ] as const;
 
 export const INVERSIFY_VALUES = ['BULWARK_TYPES', 'bulwarkContainerModule'] as const;
