@@ -86,4 +86,11 @@ export {
   auditSeverity,
   auditRisk,
   type AuditSeverity,
+  toOcsf,
+  toSyslog,
+  OCSF_CLASSES,
+  type OcsfEvent,
+  type OcsfOptions,
+  type SyslogOptions,
+  type AuditSinkFormat,
 } from './audit';

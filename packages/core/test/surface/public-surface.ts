@@ -134,6 +134,9 @@ export const MAIN_VALUES = [
   'BulwarkAlertError',
   'auditSeverity',
   'auditRisk',
+  'toOcsf',
+  'toSyslog',
+  'OCSF_CLASSES',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
@@ -449,6 +452,10 @@ export const MAIN_TYPES = [
   'RiskSignal',
   'RiskOptions',
   'RiskWeights',
+  'OcsfEvent',
+  'OcsfOptions',
+  'SyslogOptions',
+  'AuditSinkFormat',
 ] as const;
 
 export const HTTP_VALUES = [
@@ -664,6 +671,9 @@ export const AUDIT_LOG_VALUES = [
   'BulwarkAlertError',
   'auditSeverity',
   'auditRisk',
+  'toOcsf',
+  'toSyslog',
+  'OCSF_CLASSES',
 ] as const;
 export const AUDIT_LOG_TYPES = [
   'AuditActor',
@@ -723,6 +733,10 @@ export const AUDIT_LOG_TYPES = [
   'VerifyAuditLogOptions',
   'AuditSeverity',
   'AuditLogQuery',
+  'OcsfEvent',
+  'OcsfOptions',
+  'SyslogOptions',
+  'AuditSinkFormat',
 ] as const;
 
 export const INVERSIFY_VALUES = ['BULWARK_TYPES', 'bulwarkContainerModule'] as const;
