@@ -15,6 +15,10 @@ import {
   verifyAuditLog,
   type AuditEntry,
   type AuditQuery,
+  type AuditLogQuery,
+  type AuditSeverity,
+  toOcsf,
+  toSyslog,
   type AuditStore,
   type AuditVerificationReport,
   type Checkpoint,
@@ -78,7 +82,13 @@ const OPTIONS = {
   category: { type: 'string', arg: 'CATEGORY', help: 'Filter: category' },
   from: { type: 'string', arg: 'TIME', help: 'Filter: at or after TIME (ISO 8601)' },
   to: { type: 'string', arg: 'TIME', help: 'Filter: before TIME (ISO 8601)' },
-  format: { type: 'string', arg: 'jsonl|json', help: 'Output format (default jsonl)' },
+  format: {
+    type: 'string',
+    arg: 'jsonl|json|ocsf|syslog',
+    help: 'Output format (default jsonl); ocsf: OCSF 1.2 events, one per line; syslog: RFC 5424 lines',
+  },
+  'min-severity': { type: 'string', arg: 'SEVERITY', help: 'Filter: at least low, medium, high or critical' },
+  'min-risk': { type: 'string', arg: 'N', help: 'Filter: detector risk score at least N (0-100)' },
   out: { type: 'string', arg: 'FILE', help: 'Where to write the private key (mode 0600)' },
   json: { type: 'boolean', help: 'Machine-readable output (no progress line)' },
 } as const;
@@ -155,6 +165,8 @@ export const AUDIT_COMMAND: CommandSpec<typeof OPTIONS> = {
         'category',
         'from',
         'to',
+        'min-severity',
+        'min-risk',
         'format',
       ],
     },
@@ -883,9 +895,19 @@ async function tail(opened: OpenedStore, values: Values, io: CliIo): Promise<num
 
 async function exportEntries(opened: OpenedStore, values: Values, io: CliIo): Promise<number> {
   const format = values.format ?? 'jsonl';
-  if (format !== 'jsonl' && format !== 'json')
-    throw new UsageError(`--format must be jsonl or json, got "${format}"`);
-  const filter: AuditQuery = {
+  if (!['jsonl', 'json', 'ocsf', 'syslog'].includes(format))
+    throw new UsageError(`--format must be jsonl, json, ocsf or syslog, got "${format}"`);
+  const minSeverity = values['min-severity'];
+  if (minSeverity !== undefined && !['low', 'medium', 'high', 'critical'].includes(minSeverity)) {
+    throw new UsageError(`--min-severity must be low, medium, high or critical, got "${minSeverity}"`);
+  }
+  const minRisk = values['min-risk'] === undefined ? undefined : Number(values['min-risk']);
+  if (minRisk !== undefined && !(Number.isFinite(minRisk) && minRisk >= 0 && minRisk <= 100)) {
+    throw new UsageError(`--min-risk must be a number from 0 to 100, got "${values['min-risk']}"`);
+  }
+  const filter: AuditLogQuery = {
+    ...(minSeverity !== undefined ? { minSeverity: minSeverity as AuditSeverity } : {}),
+    ...(minRisk !== undefined ? { minRisk } : {}),
     ...(values.actor !== undefined ? { actorId: values.actor } : {}),
     ...(values.action !== undefined ? { action: values.action } : {}),
     ...(values['resource-type'] !== undefined ? { resourceType: values['resource-type'] } : {}),
@@ -918,7 +940,11 @@ async function exportEntries(opened: OpenedStore, values: Values, io: CliIo): Pr
       const page = await log.query({ ...filter, limit: 1000, ...(cursor ? { cursor } : {}) });
       for (const entry of page.entries) {
         if (format === 'jsonl') io.stdout(JSON.stringify(entry) + '\n');
-        else out.push(entry);
+        else if (format === 'syslog') io.stdout(toSyslog(entry) + '\n');
+        else if (format === 'ocsf') {
+          const event = toOcsf(entry);
+          if (event !== undefined) io.stdout(JSON.stringify(event) + '\n');
+        } else out.push(entry);
       }
       const last = page.entries[page.entries.length - 1];
       if (last !== undefined) progress.update(last.seq, log.size);

@@ -215,6 +215,54 @@ describe('bulwark audit (file log)', () => {
     expect(byActor.out.trim().split('\n')).toHaveLength(4);
     expect((await cli(['audit', 'export', '--outcome', 'maybe', '--file', 'audit.jsonl'])).code).toBe(2);
     expect((await cli(['audit', 'export', '--from', 'yesterday', '--file', 'audit.jsonl'])).code).toBe(2);
+
+    // Severity (derived when read) and SIEM formats.
+    const serious = await cli(['audit', 'export', '--min-severity', 'medium', '--file', 'audit.jsonl']);
+    expect(
+      serious.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).seq),
+    ).toEqual([5, 10]);
+    const ocsf = await cli([
+      'audit',
+      'export',
+      '--min-severity',
+      'medium',
+      '--format',
+      'ocsf',
+      '--file',
+      'audit.jsonl',
+    ]);
+    const events = ocsf.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(events.map((e: { class_uid: number; status_id: number }) => [e.class_uid, e.status_id])).toEqual([
+      [6003, 2],
+      [6003, 2],
+    ]);
+    const syslog = await cli([
+      'audit',
+      'export',
+      '--action',
+      'patient.read',
+      '--format',
+      'syslog',
+      '--file',
+      'audit.jsonl',
+    ]);
+    expect(
+      syslog.out
+        .trim()
+        .split('\n')
+        .every((l) => /^<\d+>1 \S+ /.test(l)),
+    ).toBe(true);
+    expect((await cli(['audit', 'export', '--min-severity', 'urgent', '--file', 'audit.jsonl'])).code).toBe(
+      2,
+    );
+    expect((await cli(['audit', 'export', '--min-risk', '500', '--file', 'audit.jsonl'])).code).toBe(2);
+    expect((await cli(['audit', 'export', '--format', 'cef', '--file', 'audit.jsonl'])).code).toBe(2);
   });
 
   it('uses the HMAC key: a missing or wrong key is a usage problem (exit 2), not tampering', async () => {
