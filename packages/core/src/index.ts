@@ -218,6 +218,19 @@ export {
   type VerifiedWebhook,
 } from './alerts';
 
+// reports: the security report over a period
+export {
+  securityReport,
+  renderSecurityReportJson,
+  renderSecurityReportMarkdown,
+  renderSecurityReportHtml,
+  type SecurityReport,
+  type SecurityReportOptions,
+  type SecurityFigure,
+  type SecurityDay,
+  type RankedCount,
+} from './reports';
+
 // privacy: classification, consent, data-subject requests, registers, retention, breaches
 export {
   ClassificationRegistry,

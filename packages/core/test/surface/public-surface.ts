@@ -137,6 +137,10 @@ export const MAIN_VALUES = [
   'toOcsf',
   'toSyslog',
   'OCSF_CLASSES',
+  'securityReport',
+  'renderSecurityReportJson',
+  'renderSecurityReportMarkdown',
+  'renderSecurityReportHtml',
 ] as const;
 export const MAIN_TYPES = [
   'AeadAlgorithm',
@@ -456,6 +460,11 @@ export const MAIN_TYPES = [
   'OcsfOptions',
   'SyslogOptions',
   'AuditSinkFormat',
+  'SecurityReport',
+  'SecurityReportOptions',
+  'SecurityFigure',
+  'SecurityDay',
+  'RankedCount',
 ] as const;
 
 export const HTTP_VALUES = [
