@@ -13,6 +13,8 @@ export interface AlertRoute {
   rules?: readonly string[];
   /** Only these categories (`detection`, `integrity`, …). */
   categories?: readonly string[];
+  /** At least this risk score (0-100; alerts without a score never match). */
+  minRisk?: number;
 }
 
 export interface AlertRoutingOptions {
@@ -94,6 +96,7 @@ export class AlertRouting {
         continue;
       if (route.rules !== undefined && !route.rules.includes(alert.rule)) continue;
       if (route.categories !== undefined && !route.categories.includes(alert.category)) continue;
+      if (route.minRisk !== undefined && (alert.risk?.score ?? -1) < route.minRisk) continue;
       for (const c of route.channels) channels.add(c);
     }
     if (channels.size === 0) return { deliver: false, reason: 'no-route' };
@@ -134,6 +137,12 @@ function checkRoute(route: AlertRoute, path: string, names: ReadonlySet<string>)
   });
   if (route.minSeverity !== undefined && !ALERT_SEVERITIES.includes(route.minSeverity)) {
     throw configError(`${path}.minSeverity`, `must be one of ${ALERT_SEVERITIES.join(', ')}`);
+  }
+  if (
+    route.minRisk !== undefined &&
+    !(typeof route.minRisk === 'number' && route.minRisk >= 0 && route.minRisk <= 100)
+  ) {
+    throw configError(`${path}.minRisk`, 'must be a number from 0 to 100');
   }
   for (const list of ['rules', 'categories'] as const) {
     const v = route[list];

@@ -36,6 +36,17 @@ describe('AlertRouting', () => {
     });
   });
 
+  it('routes by minimum risk score', () => {
+    const r = new AlertRouting({ routes: [{ channels: ['pager'], minRisk: 50 }] }, names);
+    const risk = (score: number) => ({ score, signals: [{ name: 'x', weight: score }] });
+    expect(r.decide(alert({ risk: risk(49) }), T0)).toEqual({ deliver: false, reason: 'no-route' });
+    expect(r.decide(alert(), T0)).toEqual({ deliver: false, reason: 'no-route' });
+    expect(r.decide(alert({ risk: risk(50) }), T0)).toMatchObject({ deliver: true, channels: ['pager'] });
+    expect(() => new AlertRouting({ routes: [{ channels: ['ops'], minRisk: 101 }] }, names)).toThrow(
+      /minRisk/,
+    );
+  });
+
   it('de-duplicates one key within the window and counts the repeats on the next alert', () => {
     const r = new AlertRouting({ dedupeSec: 60 }, names);
     expect(r.decide(alert(), T0).deliver).toBe(true);
