@@ -27,6 +27,7 @@ export const BULWARK_TYPES = {
   DataRetention: Symbol.for('bulwark.DataRetention'),
   BreachRegister: Symbol.for('bulwark.BreachRegister'),
   ComplianceKit: Symbol.for('bulwark.ComplianceKit'),
+  AlertRouter: Symbol.for('bulwark.AlertRouter'),
 } as const;
 
 /** Which Bulwark member each optional token binds (Bulwark and PasswordHasher are always bound). */
@@ -49,6 +50,7 @@ const OPTIONAL: readonly (readonly [keyof typeof BULWARK_TYPES, keyof Bulwark])[
   ['DataRetention', 'dataRetention'],
   ['BreachRegister', 'breaches'],
   ['ComplianceKit', 'compliance'],
+  ['AlertRouter', 'alerts'],
 ];
 
 /**

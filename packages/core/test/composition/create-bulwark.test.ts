@@ -271,6 +271,7 @@ describe('createBulwark with every section', () => {
       [BULWARK_TYPES.DataRetention, bulwark.dataRetention],
       [BULWARK_TYPES.BreachRegister, bulwark.breaches],
       [BULWARK_TYPES.ComplianceKit, bulwark.compliance],
+      [BULWARK_TYPES.AlertRouter, bulwark.alerts],
     ];
     for (const [token, service] of expected) {
       expect(service).toBeDefined();
