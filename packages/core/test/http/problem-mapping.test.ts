@@ -75,6 +75,7 @@ const CLIENT_TRIGGERABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   [ErrorCodes.COMPLIANCE_REPORT_SIGNATURE_INVALID]: 'a report edited after signing',
   [ErrorCodes.SIGNIN_NOT_PROVISIONED]: 'a user the identity provider knows and the app does not',
   [ErrorCodes.SIGNIN_FAILED]: 'wrong credentials or a forged provider response',
+  [ErrorCodes.ALERT_WEBHOOK_INVALID]: 'a forged or replayed webhook to a receiver using verifyWebhook',
 };
 
 /** Server-side failures that answer 503 (a dependency down, locked or closing: retry later). */
@@ -92,6 +93,7 @@ const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.CONSENT_STORE,
   ErrorCodes.POLICY_BREAK_GLASS_STORE,
   ErrorCodes.PRIVACY_STORE,
+  ErrorCodes.ALERT_DELIVERY_FAILED,
 ];
 
 const ALL_CODES = Object.values(ErrorCodes) as ErrorCode[];
