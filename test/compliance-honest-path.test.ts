@@ -33,6 +33,7 @@ import {
   ProcessingRegister,
   ProcessorRegister,
   ThreatDetector,
+  AlertRouter,
   type ComplianceReportResult,
   type SubjectRecord,
 } from '@bulwark/core';
@@ -111,7 +112,13 @@ async function deploy(): Promise<Deployment> {
   });
   const threatDetector = new ThreatDetector({ auditLog });
   const alerts: unknown[] = [];
-  threatDetector.on('violation', (v) => alerts.push(v));
+  // Violations reach a channel, and the channel is shown to deliver (a test alert).
+  const alertRouter = await AlertRouter.open({
+    channels: [{ name: 'soc', kind: 'memory', send: async (a) => void alerts.push(a) }],
+    retry: { intervalMs: 0 },
+  });
+  threatDetector.on('violation', (v) => void alertRouter.notifyViolation(v));
+  await alertRouter.test();
   const consent = new ConsentManager();
   consent.registerPurpose({
     id: 'newsletter',
@@ -181,6 +188,7 @@ async function deploy(): Promise<Deployment> {
         lockout: 'hard',
       }),
       threatDetector,
+      alertRouter,
       consent,
       dsr,
       processors,
@@ -198,6 +206,7 @@ async function deploy(): Promise<Deployment> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await bw.close();
       await threatDetector.close();
+      await alertRouter.close();
       await auditLog.close();
       await keyRing.close();
     },
