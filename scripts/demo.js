@@ -196,7 +196,7 @@ async function startAlertReceiver() {
       const raw = Buffer.concat(chunks);
       try {
         verifyWebhook(secret, raw, req.headers);
-      } catch (err) {
+      } catch {
         res.statusCode = 401;
         res.end();
         return;
