@@ -79,6 +79,68 @@ describe('alerting as compliance evidence', () => {
     }
   });
 
+  it('break-glass use is a critical alarm that quiet hours never hold back', async () => {
+    const got: { rule: string; severity: string }[] = [];
+    const router = await AlertRouter.open({
+      channels: [{ name: 'pager', kind: 'memory', send: async (a) => void got.push(a) }],
+      // quiet all day, every day
+      quietHours: { start: '00:00', end: '24:00', timeZone: 'UTC' },
+      retry: { intervalMs: 0 },
+    });
+    const quiet = await router.notifyViolation({
+      rule: 'failed-login-burst',
+      severity: 'high',
+      message: '5 failed logins',
+      entries: [1],
+      at: new Date().toISOString(),
+    });
+    expect(quiet.decision).toEqual({ deliver: false, reason: 'quiet-hours' });
+    const used = await router.notifyViolation({
+      rule: 'break-glass',
+      severity: 'high',
+      message: 'break-glass access used',
+      entries: [2],
+      at: new Date().toISOString(),
+    });
+    expect(used.delivered).toEqual(['pager']);
+    expect(got).toEqual([expect.objectContaining({ rule: 'break-glass', severity: 'critical' })]);
+    await router.close();
+  });
+
+  it('failing audit writes raise a critical integrity alarm through createBulwark', async () => {
+    const received: { rule: string; severity: string; message: string }[] = [];
+    let broken = false;
+    class FlakyStore extends MemoryAuditStore {
+      override async append(...args: Parameters<MemoryAuditStore['append']>) {
+        if (broken) throw new Error('disk on fire: /var/lib/secret-path');
+        return super.append(...args);
+      }
+    }
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const bulwark = await createBulwark({
+      audit: { store: new FlakyStore() },
+      alerts: {
+        channels: [{ name: 'pager', kind: 'memory', send: async (a) => void received.push(a) }],
+        routes: [{ channels: ['pager'], categories: ['integrity'] }],
+        retry: { intervalMs: 0 },
+      },
+    });
+    try {
+      broken = true;
+      await bulwark
+        .auditLog!.append({ actor: { id: 'u', type: 'user' }, action: 'a', outcome: 'success' })
+        .catch(() => undefined);
+      await waitFor(() => received.length > 0);
+      expect(received[0]).toMatchObject({ rule: 'integrity.audit-write-failure', severity: 'critical' });
+      // the alert names the code, never the driver's message
+      expect(received[0]!.message).not.toContain('secret-path');
+    } finally {
+      broken = false;
+      await bulwark.close();
+      errors.mockRestore();
+    }
+  });
+
   it('AuditLog onVerifyFailure is not called for a sound log', async () => {
     const calls: unknown[] = [];
     const log = await AuditLog.open({ store: new MemoryAuditStore(), onVerifyFailure: (r) => calls.push(r) });
