@@ -4,6 +4,8 @@ import { PassThrough } from 'node:stream';
 import { AuditLog } from '../../src/audit/audit-log';
 import type { AuditEntry, AuditEvent } from '../../src/audit/audit-event';
 import { JsonLinesSink } from '../../src/audit/json-lines-sink';
+import { NatsAuditSink } from '../../src/audit/nats-audit-sink';
+import type { NatsJetStreamPublisher } from '../../src/audit/nats-audit-sink-options';
 import { MemoryAuditStore } from '../../src/audit/memory-audit-store';
 import { OCSF_CLASSES, toOcsf, type OcsfEvent } from '../../src/audit/ocsf-event';
 import { toSyslog } from '../../src/audit/syslog-message';
@@ -290,6 +292,27 @@ describe('RFC 5424 syslog', () => {
     // RFC 5424 §6.2: HOSTNAME without spaces, NILVALUE for empty
     expect(toSyslog(entry, { hostname: 'my host', appName: '' })).toMatch(/^<84>1 \S+ my_host - /);
     expect(toSyslog({ ...entry, action: 'authz.break_glass.used', outcome: 'success' })).toMatch(/^<82>1 /);
+  });
+
+  it('is selectable on the NATS sink too (the payload, message ids unchanged)', async () => {
+    const sent: { subject: string; data: string; msgID?: string }[] = [];
+    const publisher: NatsJetStreamPublisher = {
+      publish: async (subject, data, options) => {
+        sent.push({ subject, data: Buffer.from(data).toString('utf8'), msgID: options?.msgID });
+        return { stream: 'X', seq: sent.length, duplicate: false };
+      },
+    };
+    for (const format of ['ocsf', 'syslog'] as const) {
+      await new NatsAuditSink(publisher, { logId: 'app', format, syslog: { hostname: 'h' } }).write([
+        { ...entry, leafHash: 'f'.repeat(64) },
+      ]);
+    }
+    expect(JSON.parse(sent[0]!.data)).toMatchObject({ class_uid: 3002, metadata: { uid: '7' } });
+    expect(sent[1]!.data).toMatch(/^<84>1 .* h /);
+    expect(sent.map((s) => s.msgID)).toEqual(['app:7', 'app:7']);
+    expect(() => new NatsAuditSink(publisher, { logId: 'app', format: 'cef' as never })).toThrow(
+      /audit.nats.format/,
+    );
   });
 
   it('is selectable per sink, as is OCSF; a bad format is refused', async () => {
