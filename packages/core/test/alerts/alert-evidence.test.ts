@@ -46,6 +46,30 @@ describe('alerting as compliance evidence', () => {
     await router.close();
   });
 
+  it('routed integrity alarms are evidence for the audit write-health control (PCI DSS 10.7.2)', async () => {
+    const log = await AuditLog.open({ store: new MemoryAuditStore() });
+    await log.append({ actor: { id: 'u', type: 'user' }, action: 'a', outcome: 'success' });
+    await log.flush();
+    const detector = new ThreatDetector({ auditLog: log });
+    const router = await AlertRouter.open({
+      channels: [{ name: 'pager', kind: 'memory', send: async () => undefined }],
+      retry: { intervalMs: 0 },
+    });
+    const health = async (kit: ComplianceKit) =>
+      runCheck('audit.write-health', await kit.collectEvidence(), {});
+    const plain = await health(new ComplianceKit().register({ auditLog: log }));
+    expect(plain.status).toBe('pass');
+    expect(plain.summary).toMatch(/console only/);
+    const alerted = await health(
+      new ComplianceKit().register({ auditLog: log, threatDetector: detector, alertRouter: router }),
+    );
+    expect(alerted.status).toBe('pass');
+    expect(alerted.summary).toMatch(/raises a critical alert \(memory:pager\)/);
+    expect(alerted.evidence.map((e) => e.source)).toEqual(['AuditLog', 'ThreatDetector']);
+    await router.close();
+    await log.close();
+  });
+
   it('a failed verification raises a critical integrity alarm through createBulwark', async () => {
     const received: { rule: string; severity: string }[] = [];
     const store = new MemoryAuditStore();
