@@ -105,7 +105,9 @@ async function main() {
   console.log(`${bold('Bulwark demo')}: the express-clinic example, driven over HTTP`);
 
   section('Boot the clinic (Express 5 + TypeORM + SQLite) on a fresh data folder');
-  const clinic = await startClinic(createClinicApp);
+  const receiver = await startAlertReceiver();
+  const clinic = await startClinic(createClinicApp, { url: receiver.url, secret: receiver.secret });
+  clinic.alertReceiver = receiver;
   const http = client(clinic.url);
   say(`listening on ${clinic.url} (port ${new URL(clinic.url).port}), data in ${rel(dataDir)}/`);
   say(`generated DEMO-ONLY secrets there: ${clinic.generatedSecrets.join(', ')}`);
@@ -120,6 +122,7 @@ async function main() {
 
   if (once) {
     await clinic.close();
+    await clinic.alertReceiver.close();
     console.log(`\n${bold('Done.')} Everything the demo wrote is in ${dataDir}`);
     return;
   }
@@ -175,11 +178,61 @@ function fail(message) {
   process.exit(2);
 }
 
-async function startClinic(createClinicApp) {
+/**
+ * The security team's side: a webhook receiver on 127.0.0.1 that checks every request with
+ * Bulwark's Standard Webhooks verifier (signature, timestamp) before accepting it.
+ */
+async function startAlertReceiver() {
+  const http = require('node:http');
+  const { randomBytes } = require('node:crypto');
+  const { verifyWebhook } = require('@bulwark/core');
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  const received = [];
+  const waiters = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      try {
+        verifyWebhook(secret, raw, req.headers);
+      } catch {
+        res.statusCode = 401;
+        res.end();
+        return;
+      }
+      received.push(JSON.parse(raw.toString('utf8')).data);
+      res.statusCode = 204;
+      res.end();
+      for (const w of waiters.splice(0)) w();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/alerts`,
+    secret,
+    received,
+    /** Resolves when an alert matching `predicate` arrived (or after `ms`, with undefined). */
+    async next(predicate, ms = 5000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const found = received.find(predicate);
+        if (found || Date.now() > deadline) return found;
+        await new Promise((r) => {
+          waiters.push(r);
+          setTimeout(r, 100);
+        });
+      }
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+async function startClinic(createClinicApp, alertWebhook) {
   const port = await choosePort();
   // always SQLite in the demo folder, whatever DATABASE_URL says
   try {
-    return await createClinicApp({ dataDir, databaseUrl: '', port });
+    return await createClinicApp({ dataDir, databaseUrl: '', port, alertWebhook });
   } catch (err) {
     // Taken between the check and the listen (another process was quicker).
     if (err && err.code === 'EADDRINUSE') fail(`port ${port} was taken while the demo started: run it again`);
@@ -219,6 +272,13 @@ async function walkthrough(clinic, http, password) {
   check(locked, 'lockout after repeated failures');
   say(
     `guessing dr.curie's password: locked out after ${locked.after} failures -> 429, Retry-After ${locked.res.headers.get('retry-after')} s`,
+  );
+  await clinic.bulwark.auditLog.flush();
+  await clinic.bulwark.threatDetector.flush();
+  const alert = await clinic.alertReceiver.next((a) => a.rule === 'failed-login-burst');
+  check(alert, 'the failed-login burst reached the security webhook');
+  say(
+    `security webhook received (signature verified): [${alert.severity.toUpperCase()}] ${alert.rule}: ${alert.message}`,
   );
 
   section('Read a record: PHI decrypted for the doctor, ciphertext in the database');

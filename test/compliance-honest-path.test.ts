@@ -34,6 +34,7 @@ import {
   ProcessorRegister,
   SessionEngine,
   ThreatDetector,
+  AlertRouter,
   type ComplianceReportResult,
   type SubjectRecord,
 } from '@bulwark/core';
@@ -112,7 +113,13 @@ async function deploy(): Promise<Deployment> {
   });
   const threatDetector = new ThreatDetector({ auditLog });
   const alerts: unknown[] = [];
-  threatDetector.on('violation', (v) => alerts.push(v));
+  // Violations reach a channel, and the channel is shown to deliver (a test alert).
+  const alertRouter = await AlertRouter.open({
+    channels: [{ name: 'soc', kind: 'memory', send: async (a) => void alerts.push(a) }],
+    retry: { intervalMs: 0 },
+  });
+  threatDetector.on('violation', (v) => void alertRouter.notifyViolation(v));
+  await alertRouter.test();
   const consent = new ConsentManager();
   consent.registerPurpose({
     id: 'newsletter',
@@ -185,6 +192,7 @@ async function deploy(): Promise<Deployment> {
         lockout: 'hard',
       }),
       threatDetector,
+      alertRouter,
       consent,
       dsr,
       processors,
@@ -202,6 +210,7 @@ async function deploy(): Promise<Deployment> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await bw.close();
       await threatDetector.close();
+      await alertRouter.close();
       await auditLog.close();
       await keyRing.close();
     },

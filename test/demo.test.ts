@@ -28,6 +28,8 @@ describe('npm start demo', () => {
       expect(stdout).toContain('POST   /auth/login -> 401 ERR_CLINIC_INVALID_CREDENTIALS');
       expect(stdout).toContain('alg "none": 401 ERR_TOKEN_INVALID');
       expect(stdout).toMatch(/locked out after \d+ failures -> 429/);
+      // the burst reached the security team's webhook receiver, signed and verified
+      expect(stdout).toContain('security webhook received (signature verified): [MEDIUM] failed-login-burst');
       // a record read, encrypted at rest, found by blind index
       expect(stdout).toMatch(/API: Alice Martin, born 1984-03-02/);
       expect(stdout).toMatch(/database: diagnosis = bw2/);

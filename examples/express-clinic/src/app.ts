@@ -14,6 +14,7 @@ import {
   FileKeyProvider,
   FileKeyStore,
   renderHtml,
+  WebhookChannel,
   type AuditActor,
   type AuditQuery,
   type Bulwark,
@@ -92,6 +93,12 @@ export interface ClinicAppOptions {
   trustProxy?: TrustProxyOption;
   /** Passkeys for doctors: RP id and origins (default localhost, http://localhost:3000). */
   passkeys?: ClinicPasskeyOptions;
+  /**
+   * The security team's webhook receiver (Standard Webhooks, `whsec_` secret): critical alerts
+   * (integrity alarms, break-glass use) and failed-login bursts go there, signed; failed deliveries
+   * wait in `<dataDir>/alert-spool`. `http:` is accepted for a receiver on 127.0.0.1 only.
+   */
+  alertWebhook?: { url: string; secret: string };
 }
 
 export interface ClinicApp {
@@ -298,6 +305,25 @@ export async function createClinicApp(options: ClinicAppOptions = {}): Promise<C
         },
         detector: {},
       },
+      ...(options.alertWebhook !== undefined
+        ? {
+            alerts: {
+              channels: [
+                new WebhookChannel({
+                  name: 'soc',
+                  url: options.alertWebhook.url,
+                  secret: options.alertWebhook.secret,
+                  allowInsecureHttp: /^http:\/\/127\.0\.0\.1[:/]/.test(options.alertWebhook.url),
+                }),
+              ],
+              routes: [
+                { channels: ['soc'], minSeverity: 'critical' as const },
+                { channels: ['soc'], rules: ['failed-login-burst'] },
+              ],
+              spool: { dir: path.join(dataDir, 'alert-spool') },
+            },
+          }
+        : {}),
       privacy: {
         consent: { store: new TypeOrmConsentStore(dataSource), purposes: [RESEARCH_PURPOSE] },
         dsr: {

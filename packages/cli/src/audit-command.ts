@@ -15,6 +15,10 @@ import {
   verifyAuditLog,
   type AuditEntry,
   type AuditQuery,
+  type AuditLogQuery,
+  type AuditSeverity,
+  toOcsf,
+  toSyslog,
   type AuditStore,
   type AuditVerificationReport,
   type Checkpoint,
@@ -81,7 +85,13 @@ const OPTIONS = {
   category: { type: 'string', arg: 'CATEGORY', help: 'Filter: category' },
   from: { type: 'string', arg: 'TIME', help: 'Filter: at or after TIME (ISO 8601)' },
   to: { type: 'string', arg: 'TIME', help: 'Filter: before TIME (ISO 8601)' },
-  format: { type: 'string', arg: 'jsonl|json', help: 'Output format (default jsonl)' },
+  format: {
+    type: 'string',
+    arg: 'FORMAT',
+    help: 'export: jsonl (default), json, ocsf (OCSF 1.2 events), syslog (RFC 5424); report: md (default), json, html',
+  },
+  'min-severity': { type: 'string', arg: 'SEVERITY', help: 'Filter: at least low, medium, high or critical' },
+  'min-risk': { type: 'string', arg: 'N', help: 'Filter: detector risk score at least N (0-100)' },
   out: { type: 'string', arg: 'FILE', help: 'Where to write the private key (mode 0600)' },
   json: { type: 'boolean', help: 'Machine-readable output (no progress line)' },
 } as const;
@@ -158,8 +168,20 @@ export const AUDIT_COMMAND: CommandSpec<typeof OPTIONS> = {
         'category',
         'from',
         'to',
+        'min-severity',
+        'min-risk',
         'format',
       ],
+    },
+    {
+      name: 'report',
+      summary:
+        'Security report over a period (--from, --to; --format md|json|html); also `bulwark security-report`',
+      details:
+        'Sign-ins and failures, lockouts, denials by route and subject, break-glass grants and uses,\n' +
+        'violations by rule, data-subject requests, alert deliveries, per-day trends, top actors. Each\n' +
+        'figure names the `bulwark audit export` line that lists its entries. HTML is self-contained.',
+      options: [...LOG, 'from', 'to', 'format'],
     },
     {
       name: 'repair',
@@ -240,6 +262,9 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
     case 'tail':
       noExtra(0);
       return withStore(values, io, 'read', (opened) => tail(opened, values, io));
+    case 'report':
+      noExtra(0);
+      return withStore(values, io, 'read', (opened) => periodReport(opened, values, io));
     default:
       noExtra(0);
       return withStore(values, io, 'read', (opened) => exportEntries(opened, values, io));
@@ -886,9 +911,19 @@ async function tail(opened: OpenedStore, values: Values, io: CliIo): Promise<num
 
 async function exportEntries(opened: OpenedStore, values: Values, io: CliIo): Promise<number> {
   const format = values.format ?? 'jsonl';
-  if (format !== 'jsonl' && format !== 'json')
-    throw new UsageError(`--format must be jsonl or json, got "${format}"`);
-  const filter: AuditQuery = {
+  if (!['jsonl', 'json', 'ocsf', 'syslog'].includes(format))
+    throw new UsageError(`--format must be jsonl, json, ocsf or syslog, got "${format}"`);
+  const minSeverity = values['min-severity'];
+  if (minSeverity !== undefined && !['low', 'medium', 'high', 'critical'].includes(minSeverity)) {
+    throw new UsageError(`--min-severity must be low, medium, high or critical, got "${minSeverity}"`);
+  }
+  const minRisk = values['min-risk'] === undefined ? undefined : Number(values['min-risk']);
+  if (minRisk !== undefined && !(Number.isFinite(minRisk) && minRisk >= 0 && minRisk <= 100)) {
+    throw new UsageError(`--min-risk must be a number from 0 to 100, got "${values['min-risk']}"`);
+  }
+  const filter: AuditLogQuery = {
+    ...(minSeverity !== undefined ? { minSeverity: minSeverity as AuditSeverity } : {}),
+    ...(minRisk !== undefined ? { minRisk } : {}),
     ...(values.actor !== undefined ? { actorId: values.actor } : {}),
     ...(values.action !== undefined ? { action: values.action } : {}),
     ...(values['resource-type'] !== undefined ? { resourceType: values['resource-type'] } : {}),
@@ -921,7 +956,11 @@ async function exportEntries(opened: OpenedStore, values: Values, io: CliIo): Pr
       const page = await log.query({ ...filter, limit: 1000, ...(cursor ? { cursor } : {}) });
       for (const entry of page.entries) {
         if (format === 'jsonl') io.stdout(JSON.stringify(entry) + '\n');
-        else out.push(entry);
+        else if (format === 'syslog') io.stdout(toSyslog(entry) + '\n');
+        else if (format === 'ocsf') {
+          const event = toOcsf(entry);
+          if (event !== undefined) io.stdout(JSON.stringify(event) + '\n');
+        } else out.push(entry);
       }
       const last = page.entries[page.entries.length - 1];
       if (last !== undefined) progress.update(last.seq, log.size);
@@ -932,5 +971,38 @@ async function exportEntries(opened: OpenedStore, values: Values, io: CliIo): Pr
     await log.close();
   }
   if (format === 'json') io.stdout(JSON.stringify(out, null, 2) + '\n');
+  return ExitCode.OK;
+}
+
+async function periodReport(opened: OpenedStore, values: Values, io: CliIo): Promise<number> {
+  const format = values.format ?? 'md';
+  if (!['md', 'json', 'html'].includes(format)) {
+    throw new UsageError(`--format must be md, json or html, got "${format}"`);
+  }
+  if (values.from === undefined || values.to === undefined) {
+    throw new UsageError('--from and --to are required (ISO 8601, e.g. --from 2026-04-01 --to 2026-05-01)');
+  }
+  for (const [flag, v] of [
+    ['--from', values.from],
+    ['--to', values.to],
+  ] as const) {
+    if (!Number.isFinite(Date.parse(v))) throw new UsageError(`${flag} must be an ISO 8601 time, got "${v}"`);
+  }
+  if (Date.parse(values.from) >= Date.parse(values.to)) throw new UsageError('--to must be after --from');
+  // The report renderers live on the main entry: loaded only by this subcommand.
+  const core = require('@bulwark/core') as typeof import('@bulwark/core');
+  const log = await AuditLog.open({ store: opened.store, closeStore: false });
+  try {
+    const report = await core.securityReport(log, { from: values.from, to: values.to });
+    io.stdout(
+      format === 'json'
+        ? core.renderSecurityReportJson(report)
+        : format === 'html'
+          ? core.renderSecurityReportHtml(report)
+          : core.renderSecurityReportMarkdown(report),
+    );
+  } finally {
+    await log.close();
+  }
   return ExitCode.OK;
 }

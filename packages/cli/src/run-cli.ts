@@ -12,6 +12,7 @@ Commands:
   report    Compliance report from live evidence or a signed snapshot (--format json|md|html|oscal)
   evidence  Signed evidence snapshots: collect, keygen
   dsr       Data-subject requests: list, show, export, erase, receipt-verify
+  security-report  Security report over a period from the audit log (--from --to --format md|json|html)
 
 Run "bulwark <command> --help" for a command's subcommands, and
 "bulwark <command> <subcommand> --help" for its options (bulwark audit verify --help).
@@ -33,6 +34,8 @@ const COMMANDS: Readonly<Record<string, () => Command>> = {
   report: () => (require('./report-command') as typeof import('./report-command')).reportCommand,
   evidence: () => (require('./evidence-command') as typeof import('./evidence-command')).evidenceCommand,
   dsr: () => (require('./dsr-command') as typeof import('./dsr-command')).dsrCommand,
+  'security-report': () => (argv, io) =>
+    (require('./audit-command') as typeof import('./audit-command')).auditCommand(['report', ...argv], io),
 };
 
 /** Codes that mean "fix your configuration or arguments" rather than "a check failed". */

@@ -215,6 +215,111 @@ describe('bulwark audit (file log)', () => {
     expect(byActor.out.trim().split('\n')).toHaveLength(4);
     expect((await cli(['audit', 'export', '--outcome', 'maybe', '--file', 'audit.jsonl'])).code).toBe(2);
     expect((await cli(['audit', 'export', '--from', 'yesterday', '--file', 'audit.jsonl'])).code).toBe(2);
+
+    // Severity (derived when read) and SIEM formats.
+    const serious = await cli(['audit', 'export', '--min-severity', 'medium', '--file', 'audit.jsonl']);
+    expect(
+      serious.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).seq),
+    ).toEqual([5, 10]);
+    const ocsf = await cli([
+      'audit',
+      'export',
+      '--min-severity',
+      'medium',
+      '--format',
+      'ocsf',
+      '--file',
+      'audit.jsonl',
+    ]);
+    const events = ocsf.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(events.map((e: { class_uid: number; status_id: number }) => [e.class_uid, e.status_id])).toEqual([
+      [6003, 2],
+      [6003, 2],
+    ]);
+    const syslog = await cli([
+      'audit',
+      'export',
+      '--action',
+      'patient.read',
+      '--format',
+      'syslog',
+      '--file',
+      'audit.jsonl',
+    ]);
+    expect(
+      syslog.out
+        .trim()
+        .split('\n')
+        .every((l) => /^<\d+>1 \S+ /.test(l)),
+    ).toBe(true);
+    expect((await cli(['audit', 'export', '--min-severity', 'urgent', '--file', 'audit.jsonl'])).code).toBe(
+      2,
+    );
+    expect((await cli(['audit', 'export', '--min-risk', '500', '--file', 'audit.jsonl'])).code).toBe(2);
+    expect((await cli(['audit', 'export', '--format', 'cef', '--file', 'audit.jsonl'])).code).toBe(2);
+  });
+
+  it('prints the security report over a period (bulwark security-report)', async () => {
+    await appendEvents(10);
+    const first = JSON.parse((await lines())[0]!).time as string;
+    const day = first.slice(0, 10);
+    const next = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10);
+    const json = await cli([
+      'security-report',
+      '--from',
+      day,
+      '--to',
+      next,
+      '--format',
+      'json',
+      '--file',
+      'audit.jsonl',
+    ]);
+    expect(json).toMatchObject({ code: 0, err: '' });
+    const report = JSON.parse(json.out);
+    expect(report.entries).toBe(10);
+    expect(report.figures.denials.count).toBe(2);
+    expect(report.figures.denials.command).toMatch(/^bulwark audit export --outcome denied --from /);
+    const md = await cli(['audit', 'report', '--from', day, '--to', next, '--file', 'audit.jsonl']);
+    expect(md.out).toMatch(/^# Security report/);
+    const html = await cli([
+      'security-report',
+      '--from',
+      day,
+      '--to',
+      next,
+      '--format',
+      'html',
+      '--file',
+      'audit.jsonl',
+    ]);
+    expect(html.out).toMatch(/^<!doctype html>/);
+    expect(html.out).toContain('<svg class="trend"');
+    expect((await cli(['security-report', '--from', day, '--file', 'audit.jsonl'])).code).toBe(2);
+    expect((await cli(['security-report', '--from', next, '--to', day, '--file', 'audit.jsonl'])).code).toBe(
+      2,
+    );
+    expect(
+      (
+        await cli([
+          'security-report',
+          '--from',
+          day,
+          '--to',
+          next,
+          '--format',
+          'pdf',
+          '--file',
+          'audit.jsonl',
+        ])
+      ).code,
+    ).toBe(2);
   });
 
   it('uses the HMAC key: a missing or wrong key is a usage problem (exit 2), not tampering', async () => {

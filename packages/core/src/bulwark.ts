@@ -18,5 +18,6 @@ export type {
   SecretBytesConfig,
   ThreatConfig,
   RevocationConfig,
+  AlertsConfig,
 } from './composition/bulwark-config';
 export type { AccountsConfig, SessionsConfig } from './composition/sessions';

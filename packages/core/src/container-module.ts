@@ -29,6 +29,7 @@ export const BULWARK_TYPES = {
   ComplianceKit: Symbol.for('bulwark.ComplianceKit'),
   SessionEngine: Symbol.for('bulwark.SessionEngine'),
   AccountLifecycle: Symbol.for('bulwark.AccountLifecycle'),
+  AlertRouter: Symbol.for('bulwark.AlertRouter'),
 } as const;
 
 /** Which Bulwark member each optional token binds (Bulwark and PasswordHasher are always bound). */
@@ -53,6 +54,7 @@ const OPTIONAL: readonly (readonly [keyof typeof BULWARK_TYPES, keyof Bulwark])[
   ['ComplianceKit', 'compliance'],
   ['SessionEngine', 'sessions'],
   ['AccountLifecycle', 'accounts'],
+  ['AlertRouter', 'alerts'],
 ];
 
 /**

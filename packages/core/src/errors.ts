@@ -55,6 +55,9 @@ export class BulwarkComplianceError extends BulwarkError {}
 /** Sign-in failures (OIDC, SAML, LDAP, sessions): refused or unmappable identities, provider faults. */
 export class BulwarkIdentityError extends BulwarkError {}
 
+/** Alert routing and delivery (webhooks, e-mail, NATS) and webhook verification. */
+export class BulwarkAlertError extends BulwarkError {}
+
 /**
  * Stable error codes. Adding a code is fine; renaming one is a breaking change.
  */
@@ -203,6 +206,9 @@ export const ErrorCodes = {
   ACCOUNT_RESET_TOKEN_INVALID: 'ERR_ACCOUNT_RESET_TOKEN_INVALID', // malformed, unknown, expired or used reset token; which one is not told (400)
   ACCOUNT_STORE: 'ERR_ACCOUNT_STORE', // the account store failed or holds a malformed record (503)
   ACCOUNT_INVALID_ARGUMENT: 'ERR_ACCOUNT_INVALID_ARGUMENT', // bad user id / reason handed to the account lifecycle (400)
+  // alerts
+  ALERT_WEBHOOK_INVALID: 'ERR_ALERT_WEBHOOK_INVALID', // a received webhook's headers, timestamp or signature do not verify; details.reason (401)
+  ALERT_DELIVERY_FAILED: 'ERR_ALERT_DELIVERY_FAILED', // a channel could not deliver an alert (it is queued for retry); details.channel
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -233,7 +233,57 @@ export {
   type DetectionWindowStore,
   type DetectionRedisClient,
   type BurstResult,
+  type ViolationRisk,
+  type RiskSignal,
+  type RiskOptions,
+  type RiskWeights,
 } from './threat';
+
+// alerts: routing violations and integrity alarms to people (webhooks, e-mail, Slack, NATS)
+export {
+  AlertRouter,
+  WebhookChannel,
+  EmailChannel,
+  NatsChannel,
+  verifyWebhook,
+  signWebhook,
+  ALERT_AUDIT_ACTIONS,
+  INTEGRITY_ALARMS,
+  type Alert,
+  type AlertInput,
+  type AlertRisk,
+  type AlertSeverity,
+  type AlertChannel,
+  type AlertRoute,
+  type AlertRoutingOptions,
+  type AlertRouterOptions,
+  type AlertRetryOptions,
+  type AlertOutcome,
+  type AlertDeliveryRecord,
+  type RouteDecision,
+  type IntegrityAlarm,
+  type WebhookChannelOptions,
+  type WebhookFormat,
+  type EmailChannelOptions,
+  type MailTransport,
+  type NatsChannelOptions,
+  type NatsPublisher,
+  type VerifyWebhookOptions,
+  type VerifiedWebhook,
+} from './alerts';
+
+// reports: the security report over a period
+export {
+  securityReport,
+  renderSecurityReportJson,
+  renderSecurityReportMarkdown,
+  renderSecurityReportHtml,
+  type SecurityReport,
+  type SecurityReportOptions,
+  type SecurityFigure,
+  type SecurityDay,
+  type RankedCount,
+} from './reports';
 
 // privacy: classification, consent, data-subject requests, registers, retention, breaches
 export {
@@ -401,6 +451,7 @@ export {
   type AuthzConfig,
   type MfaConfig,
   type ThreatConfig,
+  type AlertsConfig,
   type PrivacyConfig,
   type ComplianceConfig,
   type AuditStoreConfig,

@@ -9,7 +9,14 @@ import {
   type NormalizedAuditEvent,
 } from './audit-event';
 import type { AuditSink } from './audit-sink';
-import { normalizeAuditQuery, type AuditPage, type AuditQuery, type AuditStore } from './audit-store';
+import {
+  encodeAuditCursor,
+  normalizeAuditQuery,
+  type AuditPage,
+  type AuditQuery,
+  type AuditStore,
+} from './audit-store';
+import { auditRisk, auditSeverity, auditSeverityRank, type AuditSeverity } from './audit-severity';
 import {
   consistencyProof,
   inclusionProof,
@@ -59,6 +66,14 @@ export type { ConsistencyProof, InclusionProof } from './audit-proofs';
 export type { RedactOptions, RemovalReport } from './log-removal';
 export type { AutoCheckpointEvery, AutoCheckpointOptions } from './auto-checkpoint';
 
+/** An audit query with the read-time severity and risk filters of `AuditLog.query`. */
+export interface AuditLogQuery extends AuditQuery {
+  /** At least this severity (see `auditSeverity`). */
+  minSeverity?: AuditSeverity;
+  /** At least this risk score, 0-100 (violations carry one). */
+  minRisk?: number;
+}
+
 export interface AuditLogOptions {
   store: AuditStore;
   /** HMAC-SHA256 leaf hashes (>= 32 bytes): a writer with store access alone cannot forge the chain. */
@@ -86,6 +101,11 @@ export interface AuditLogOptions {
    * counts, never the events' content. `describe().writes` keeps the counts.
    */
   onWriteFailure?: (error: BulwarkError, health: AuditWriteHealth) => void;
+  /**
+   * Called when `verify()` finds the log altered (a bad hash, a broken link, a truncation against a
+   * checkpoint), with the report: where createBulwark raises a critical integrity alert.
+   */
+  onVerifyFailure?: (report: AuditVerificationReport) => void;
   /**
    * Signs checkpoints automatically (requires `signer`; give `checkpointStore` too, or they are
    * signed and not kept): `{ every: { entries: 1000 } }`, `{ every: { ms: 60_000 } }` or both. The
@@ -191,6 +211,7 @@ export class AuditLog {
   #autoCheckpoint?: AutoCheckpoint;
   readonly #checkpointOptions?: AutoCheckpointOptions;
   readonly #onCheckpointError: (error: unknown) => void;
+  readonly #onVerifyFailure?: (report: AuditVerificationReport) => void;
 
   private constructor(options: AuditLogOptions) {
     this.store = options.store;
@@ -225,6 +246,7 @@ export class AuditLog {
       this.#checkpointOptions = checkAutoCheckpoint(options.checkpoint, `${this.#configPath}.checkpoint`);
     }
     this.#onCheckpointError = options.onCheckpointError ?? defaultCheckpointError;
+    this.#onVerifyFailure = options.onVerifyFailure;
     this.systemActor = options.systemActor ?? { id: 'bulwark-audit', type: 'system' };
     this.closeStore = options.closeStore ?? true;
     this.retention =
@@ -372,10 +394,42 @@ export class AuditLog {
     if (this.closed) throw new BulwarkAuditError(ErrorCodes.AUDIT_CLOSED, 'audit log is closed');
   }
 
-  /** Queries stored entries (paged; pass `nextCursor` back as `cursor`). */
-  async query(filter: AuditQuery = {}): Promise<AuditPage> {
+  /**
+   * Queries stored entries (paged; pass `nextCursor` back as `cursor`). `minSeverity` / `minRisk`
+   * filter on the severity derived from each entry (`auditSeverity`) and the detector's risk score
+   * (`auditRisk`; entries without one never match `minRisk`): the store is read page by page until
+   * `limit` entries match.
+   */
+  async query(filter: AuditLogQuery = {}): Promise<AuditPage> {
     this.checkOpen();
-    return this.store.query(normalizeAuditQuery(filter));
+    const { minSeverity, minRisk, ...rest } = filter ?? {};
+    if (minSeverity === undefined && minRisk === undefined)
+      return this.store.query(normalizeAuditQuery(rest));
+    if (minSeverity !== undefined && !['low', 'medium', 'high', 'critical'].includes(minSeverity)) {
+      throw argError("minSeverity must be 'low', 'medium', 'high' or 'critical'", {
+        minSeverity: String(minSeverity).slice(0, 16),
+      });
+    }
+    if (minRisk !== undefined && (typeof minRisk !== 'number' || !(minRisk >= 0 && minRisk <= 100))) {
+      throw argError('minRisk must be a number from 0 to 100', {});
+    }
+    const q = normalizeAuditQuery(rest);
+    const matches = (e: AuditEntry): boolean =>
+      (minSeverity === undefined || auditSeverityRank(auditSeverity(e)) >= auditSeverityRank(minSeverity)) &&
+      (minRisk === undefined || (auditRisk(e) ?? -1) >= minRisk);
+    const out: AuditEntry[] = [];
+    let after = q.after;
+    for (;;) {
+      const page = await this.store.query({ ...q, ...(after !== undefined ? { after } : {}) });
+      for (const e of page.entries) {
+        if (!matches(e)) continue;
+        out.push(e);
+        if (out.length === q.limit) return { entries: out, nextCursor: encodeAuditCursor(e.seq) };
+      }
+      const last = page.entries.at(-1);
+      if (page.nextCursor === undefined || last === undefined) return { entries: out };
+      after = last.seq;
+    }
   }
 
   /** The entry with this seq, if stored. */
@@ -474,7 +528,7 @@ export class AuditLog {
       checkpoints = await this.checkpointStore.list();
     }
     const size = this.tree.size;
-    return verifyAuditLog(this.store, {
+    const report = await verifyAuditLog(this.store, {
       hmacKey: this.hmacKey,
       publicKey,
       checkpoints,
@@ -482,6 +536,14 @@ export class AuditLog {
       logId: this.#logId,
       trustedHeads: size > 0 ? [{ treeSize: size, rootHash: this.tree.root(size).toString('hex') }] : [],
     });
+    if (!report.ok) {
+      try {
+        this.#onVerifyFailure?.(report);
+      } catch {
+        // a hook that throws must not hide the report from the caller
+      }
+    }
+    return report;
   }
 
   /**

@@ -1,5 +1,9 @@
 // Tamper-evident audit: RFC 8785 canonical JSON, RFC 6962 Merkle tree, signed checkpoints, stores
 // and sinks. Every public name of the engine; the package entries pick from here.
+export { toOcsf, OCSF_CLASSES, type OcsfEvent, type OcsfOptions } from './ocsf-event';
+export { toSyslog, type SyslogOptions } from './syslog-message';
+export type { AuditSinkFormat } from './json-lines-sink';
+export { auditSeverity, auditRisk, auditSeverityRank, type AuditSeverity } from './audit-severity';
 export {
   GENESIS_HASH,
   AUDIT_LIMITS,
@@ -86,6 +90,7 @@ export {
   AUDIT_REVIEW_ACTION,
   type AuditReview,
   type AuditLogOptions,
+  type AuditLogQuery,
   type AutoCheckpointEvery,
   type AutoCheckpointOptions,
   type InclusionProof,

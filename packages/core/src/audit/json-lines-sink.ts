@@ -2,6 +2,12 @@ import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import type { AuditEntry } from './audit-event';
 import type { AuditSink } from './audit-sink';
+import { toOcsf, type OcsfOptions } from './ocsf-event';
+import { toSyslog, type SyslogOptions } from './syslog-message';
+import { configError } from '../util/options';
+
+/** Line format: pino-compatible Bulwark JSON, an OCSF 1.2 event, or an RFC 5424 syslog message. */
+export type AuditSinkFormat = 'bulwark' | 'ocsf' | 'syslog';
 
 export interface JsonLinesSinkOptions {
   /** pino level number; default 30 (info). Failures and denials use `alertLevel`. */
@@ -12,6 +18,12 @@ export interface JsonLinesSinkOptions {
   msg?: (entry: AuditEntry) => string;
   /** Close the stream on `close()`; default false (stdout must stay open). */
   end?: boolean;
+  /** Default `bulwark`. `ocsf` leaves redacted entries out (no content to map). */
+  format?: AuditSinkFormat;
+  /** Options of the `ocsf` format. */
+  ocsf?: OcsfOptions;
+  /** Options of the `syslog` format. */
+  syslog?: SyslogOptions;
 }
 
 /**
@@ -24,6 +36,7 @@ export class JsonLinesSink implements AuditSink {
   private readonly level: number;
   private readonly alertLevel: number;
   private readonly msg: (entry: AuditEntry) => string;
+  private readonly format: AuditSinkFormat;
 
   constructor(
     private readonly stream: Writable,
@@ -33,13 +46,28 @@ export class JsonLinesSink implements AuditSink {
     this.alertLevel = options.alertLevel ?? 40;
     this.msg =
       options.msg ?? ((e) => (e.redacted === undefined ? `audit ${e.action}` : 'audit entry (redacted)'));
+    this.format = options.format ?? 'bulwark';
+    if (!['bulwark', 'ocsf', 'syslog'].includes(this.format)) {
+      throw configError('audit.sinks[].format', "must be 'bulwark', 'ocsf' or 'syslog'");
+    }
+  }
+
+  /** One entry as a line (without the newline), or undefined when the format skips it. */
+  line(e: AuditEntry): string | undefined {
+    if (this.format === 'ocsf') {
+      const event = toOcsf(e, this.options.ocsf);
+      return event === undefined ? undefined : JSON.stringify(event);
+    }
+    if (this.format === 'syslog') return toSyslog(e, this.options.syslog);
+    const level = e.outcome === 'failure' || e.outcome === 'denied' ? this.alertLevel : this.level;
+    return JSON.stringify({ level, time: Date.parse(e.time), msg: this.msg(e), audit: e });
   }
 
   async write(entries: readonly AuditEntry[]): Promise<void> {
     let chunk = '';
     for (const e of entries) {
-      const level = e.outcome === 'failure' || e.outcome === 'denied' ? this.alertLevel : this.level;
-      chunk += `${JSON.stringify({ level, time: Date.parse(e.time), msg: this.msg(e), audit: e })}\n`;
+      const line = this.line(e);
+      if (line !== undefined) chunk += `${line}\n`;
     }
     if (chunk === '') return;
     if (!this.stream.write(chunk)) await once(this.stream, 'drain');

@@ -1,6 +1,9 @@
 import type { BulwarkAuditError } from '../errors';
 import type { AuditEntry } from './audit-event';
 import type { AuditSpoolFsync, AuditSpoolOnFull } from './audit-spool';
+import type { AuditSinkFormat } from './json-lines-sink';
+import type { OcsfOptions } from './ocsf-event';
+import type { SyslogOptions } from './syslog-message';
 
 /*
  * Core never depends on the `nats` package: the app connects and hands over its JetStream client.
@@ -85,6 +88,16 @@ export interface NatsAuditSinkOptions {
    * sink opened on the same directory.
    */
   spool?: NatsAuditSpoolOptions;
+  /**
+   * Payload format: `bulwark` (default: the entry's RFC 8785 canonical JSON, whose leaf hash a
+   * consumer can recompute), `ocsf` (an OCSF 1.2 event, see `toOcsf`) or `syslog` (an RFC 5424
+   * line, see `toSyslog`), for SIEMs that read the bus directly. Message ids stay `<logId>:<seq>`.
+   */
+  format?: AuditSinkFormat;
+  /** Options of the `ocsf` format. */
+  ocsf?: OcsfOptions;
+  /** Options of the `syslog` format. */
+  syslog?: SyslogOptions;
   /** Background delivery failures (spooled entries the stream refused for good). Default: process warning. */
   onDeliveryError?: (error: BulwarkAuditError) => void;
   /** Config path used in error messages. Default `audit.nats`. */

@@ -3,6 +3,8 @@ import { BulwarkAuditError, ErrorCodes } from '../errors';
 import type { AuditEntry } from './audit-event';
 import type { AuditSink } from './audit-sink';
 import { canonicalBytes } from './canonical-json';
+import { toOcsf } from './ocsf-event';
+import { toSyslog } from './syslog-message';
 import { configError, intInRange, isPlainObject, nonEmptyString, oneOf } from '../util/options';
 import { AuditSpool, type SpoolRecord } from './audit-spool';
 import { NatsAuditConnection, type NatsConnect } from './nats-audit-connection';
@@ -80,6 +82,7 @@ const PUMP_BATCH = 256;
  */
 export class NatsAuditSink implements AuditSink {
   private readonly logId: string;
+  private readonly encode: (entry: AuditEntry) => Uint8Array;
   private readonly subjectFor: (entry: AuditEntry) => string;
   private readonly retries: number;
   private readonly retryDelayMs: number;
@@ -126,6 +129,21 @@ export class NatsAuditSink implements AuditSink {
       );
     }
     if (options === null || typeof options !== 'object') throw configError(path, 'must be an options object');
+    const format = options.format ?? 'bulwark';
+    if (format !== 'bulwark' && format !== 'ocsf' && format !== 'syslog') {
+      throw configError(`${path}.format`, "must be 'bulwark', 'ocsf' or 'syslog'");
+    }
+    // Entries reach sinks when appended, never redacted (redaction comes later), so every entry
+    // has an OCSF form; the canonical form stays the fallback for anything without content.
+    this.encode =
+      format === 'ocsf'
+        ? (e) => {
+            const event = toOcsf(e, options.ocsf);
+            return event === undefined ? canonicalBytes(e) : Buffer.from(JSON.stringify(event), 'utf8');
+          }
+        : format === 'syslog'
+          ? (e) => Buffer.from(toSyslog(e, options.syslog), 'utf8')
+          : (e) => canonicalBytes(e);
 
     const { logId } = options;
     if (typeof logId !== 'string' || logId === '' || logId.length > 256 || CONTROL_OR_SPACE.test(logId)) {
@@ -349,7 +367,7 @@ export class NatsAuditSink implements AuditSink {
           { index: i },
         );
       }
-      return { entry, data: canonicalBytes(entry) };
+      return { entry, data: this.encode(entry) };
     });
     // The log hands batches over in seq order already; sorting makes a caller's re-publish safe too.
     return out.sort((a, b) => a.entry.seq - b.entry.seq);

@@ -41,6 +41,7 @@ import {
   type SignInMethodEvidence,
   type ProcessingEvidence,
   type ProcessorEvidence,
+  type ThreatDetectionEvidence,
 } from './evidence';
 import { adaptPrivacySource, type PrivacySource } from './privacy-evidence';
 import {
@@ -136,6 +137,15 @@ export interface ThreatDetectorSource {
   describe?(): { rules?: readonly string[]; auditLogAttached?: boolean };
 }
 
+/** An alert router (`AlertRouter`): its channels, last delivery and whether integrity alarms are wired. */
+export interface AlertRouterSource {
+  describe(): {
+    readonly channels: readonly { readonly name: string; readonly kind: string }[];
+    readonly lastDelivery?: { readonly at: string; readonly test: boolean };
+    readonly integrityAlarms: boolean;
+  };
+}
+
 /** The live services a kit reads. Register what the deployment has; missing ones fail their checks. */
 export interface ComplianceServices {
   classification?: ClassificationSource;
@@ -146,6 +156,7 @@ export interface ComplianceServices {
   policyEngine?: PolicyEngineSource;
   bruteForceGuard?: BruteForceGuardSource;
   threatDetector?: ThreatDetectorSource;
+  alertRouter?: AlertRouterSource;
   consent?: PrivacySource<ConsentEvidence>;
   dsr?: PrivacySource<DsrEvidence>;
   processors?: PrivacySource<ProcessorEvidence>;
@@ -216,6 +227,7 @@ const SERVICE_NAMES: readonly (keyof ComplianceServices)[] = [
   'policyEngine',
   'bruteForceGuard',
   'threatDetector',
+  'alertRouter',
   'consent',
   'dsr',
   'processors',
@@ -630,6 +642,7 @@ export class ComplianceKit {
         ...(typeof described?.auditLogAttached === 'boolean'
           ? { auditLogAttached: described.auditLogAttached }
           : {}),
+        ...(s.alertRouter !== undefined ? { alerting: alertingEvidence(s.alertRouter) } : {}),
       };
     });
     await read(
@@ -957,4 +970,15 @@ function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string
 /** `{ primaryExpiresAt }` when the primary has an expiry, else nothing (absent, not undefined). */
 function optionalExpiry(expiresAt: string | undefined): { primaryExpiresAt?: string } {
   return expiresAt === undefined ? {} : { primaryExpiresAt: expiresAt };
+}
+
+function alertingEvidence(router: AlertRouterSource): NonNullable<ThreatDetectionEvidence['alerting']> {
+  const d = router.describe();
+  return {
+    channels: d.channels.map((c) => `${c.kind}:${c.name}`),
+    integrityAlarms: d.integrityAlarms,
+    ...(d.lastDelivery !== undefined
+      ? { lastDeliveryAt: d.lastDelivery.at, lastDeliveryTest: d.lastDelivery.test }
+      : {}),
+  };
 }

@@ -221,6 +221,15 @@ export interface ThreatDetectionEvidence {
   violationListeners: number;
   /** Whether violations are written back to the audit log (when the detector can tell). */
   auditLogAttached?: boolean;
+  /** The alert router, when one is registered: `kind:name` of each channel and its last delivery. */
+  alerting?: {
+    channels: string[];
+    /** ISO time of the last successful delivery (a real alert or `alerts.test()`). */
+    lastDeliveryAt?: string;
+    lastDeliveryTest?: boolean;
+    /** Integrity alarms (audit write failures, failed verification, break-glass use) are routed. */
+    integrityAlarms: boolean;
+  };
 }
 
 // ---- HTTP apps (registered by the Express / Koa / NestJS adapters) ------------------------

@@ -1,4 +1,4 @@
-import { AuditLog, checkAuditLogOptions } from '../audit/audit-log';
+import { AuditLog, checkAuditLogOptions, type AuditLogOptions } from '../audit/audit-log';
 import type { AuditStore } from '../audit/audit-store';
 import { CheckpointSigner } from '../audit/checkpoint-signer';
 import type { CheckpointStore } from '../audit/checkpoint-store';
@@ -132,6 +132,7 @@ export async function openAudit(
   detector: ThreatDetector | undefined,
   clock: (() => Date) | undefined,
   opened: Opened[],
+  hooks: Pick<AuditLogOptions, 'onWriteFailure' | 'onVerifyFailure'> = {},
 ): Promise<{ log: AuditLog; hmacKey?: Uint8Array }> {
   let hmacKey: Uint8Array | undefined;
   if (audit.hmacKey !== undefined) {
@@ -192,6 +193,7 @@ export async function openAudit(
     ...(audit.maxBatchSize !== undefined ? { maxBatchSize: audit.maxBatchSize } : {}),
     // The detector goes last: it sees what every other sink saw, and writes its violations back.
     sinks: [...(audit.sinks ?? []), ...(detector ? [detector] : [])],
+    ...hooks,
     ...withClock(clock),
   });
   for (const entry of owned) opened.splice(opened.indexOf(entry), 1);

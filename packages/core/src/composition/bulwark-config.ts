@@ -1,6 +1,7 @@
 import type { AccountLifecycle } from '../account/account-lifecycle';
 import type { SessionEngine } from '../session/session-engine';
 import type { AccountsConfig, SessionsConfig } from './sessions';
+import type { AlertRouter, AlertRouterOptions } from '../alerts/alert-router';
 import type { AutoCheckpointEvery } from '../audit/auto-checkpoint';
 import type { AuditActor } from '../audit/audit-event';
 import type { AuditLog } from '../audit/audit-log';
@@ -292,7 +293,15 @@ export interface BulwarkConfig {
   sessions?: SessionsConfig;
   /** Account lifecycle (disable, unlock, forced change, reset tokens), wired to the hasher, sessions, guard and audit log. */
   accounts?: AccountsConfig;
+  /**
+   * Alert channels and routing: the detector's violations and the integrity alarms (audit write
+   * failures, failed verification, truncation, break-glass use) reach people (see docs/alerting.md).
+   */
+  alerts?: AlertsConfig;
 }
+
+/** The `alerts` section: AlertRouterOptions without the parts createBulwark fills in. */
+export type AlertsConfig = Omit<AlertRouterOptions, 'auditLog' | 'clock' | 'configPath'>;
 
 /**
  * The wired services. A section that is not configured has no service (undefined here, unbound in
@@ -318,6 +327,8 @@ export interface Bulwark {
   /** The brute-force guard (named as the HTTP adapters' kit names it). */
   readonly bruteForce?: BruteForceGuard;
   readonly threatDetector?: ThreatDetector;
+  /** The alert router (`alerts` section): `alerts.test()`, `alerts.notify()`, `alerts.retryPending()`. */
+  readonly alerts?: AlertRouter;
   readonly classification?: ClassificationRegistry;
   readonly consent?: ConsentManager;
   readonly dsr?: DataSubjectRequests;

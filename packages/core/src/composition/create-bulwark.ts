@@ -18,6 +18,7 @@ import type {
   BulwarkStores,
   ComplianceConfig,
   PrivacyConfig,
+  AlertsConfig,
 } from './bulwark-config';
 import {
   configError,
@@ -39,6 +40,8 @@ import { openRevocation, planRevocation, type RevocationPlan } from './revocatio
 import { REVOCATION_STORE_METHODS } from '../tokens/revocation-store';
 import type { TokenRevocation } from '../tokens/token-revocation';
 import { openSessions, planSessions, type AccountsConfig, type SessionsConfig } from './sessions';
+import { auditAlarms, openAlerts, planAlerts, routeViolations } from './alerts';
+import type { AlertRouter } from '../alerts/alert-router';
 
 // createBulwark: checks every section (each engine's constructor validates its own options under
 // the section's path), then opens and wires them. Each section lives in its own file here.
@@ -59,6 +62,7 @@ const KNOWN_TOP_LEVEL = optionKeys<BulwarkConfig>({
   revocation: true,
   sessions: true,
   accounts: true,
+  alerts: true,
 });
 const STORE_METHODS: Record<keyof BulwarkStores, readonly string[]> = {
   keys: ['loadKeys', 'insertKeyVersion'],
@@ -151,6 +155,7 @@ interface Plan extends ThreatPlan {
   stores: BulwarkStores;
   sessions?: SessionsConfig;
   accounts?: AccountsConfig;
+  alerts?: AlertsConfig;
 }
 
 /** Validates the whole config synchronously; nothing is opened yet. */
@@ -184,6 +189,7 @@ function plan(given: BulwarkConfig): Plan {
     ComplianceConfig | undefined;
   if (compliance !== undefined) new ComplianceKit({ ...compliance, configPath: 'compliance' });
   const sessions = planSessions(config.sessions, config.accounts);
+  const alerts = planAlerts(config.alerts);
   return {
     clock,
     keys,
@@ -198,6 +204,7 @@ function plan(given: BulwarkConfig): Plan {
     compliance,
     stores,
     ...sessions,
+    alerts,
   };
 }
 
@@ -227,10 +234,20 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
   const clock = p.clock;
   const keyRing = p.keys ? await openKeys(p.keys, opened) : undefined;
 
+  // Opened before the audit log, so the log's integrity failures can raise alarms from the start.
+  const alerts: AlertRouter | undefined = p.alerts ? await openAlerts(p.alerts, clock, opened) : undefined;
   let auditLog: AuditLog | undefined;
   let auditHmacKey: Uint8Array | undefined;
   if (p.audit)
-    ({ log: auditLog, hmacKey: auditHmacKey } = await openAudit(p.audit, p.detector, clock, opened));
+    ({ log: auditLog, hmacKey: auditHmacKey } = await openAudit(
+      p.audit,
+      p.detector,
+      clock,
+      opened,
+      auditAlarms(alerts),
+    ));
+  if (auditLog !== undefined) alerts?.attach(auditLog);
+  routeViolations(p.detector, alerts);
 
   const revocation: TokenRevocation | undefined =
     p.revocation && p.tokens ? openRevocation(p.revocation, p.tokens, auditLog, clock, opened) : undefined;
@@ -295,6 +312,7 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
       policyEngine,
       bruteForceGuard: bruteForce,
       threatDetector: p.detector,
+      alertRouter: alerts,
       consent: privacy?.consent,
       dsr: privacy?.dsr,
       processors: privacy?.processors,
@@ -326,6 +344,7 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
     recoveryCodes,
     bruteForce,
     threatDetector: p.detector,
+    alerts,
     classification: privacy?.classification,
     consent: privacy?.consent,
     dsr: privacy?.dsr,

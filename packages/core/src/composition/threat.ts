@@ -39,6 +39,7 @@ const KNOWN_DETECTOR = optionKeys<NonNullable<ThreatConfig['detector']>>({
   actor: true,
   category: true,
   windows: true,
+  risk: true,
 });
 
 export interface ThreatPlan {

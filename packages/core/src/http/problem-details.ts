@@ -346,6 +346,13 @@ const BY_CODE = {
     title: 'Password refused',
     detail: 'The password does not meet the password policy; see reasons.',
   },
+  // alerts
+  [ErrorCodes.ALERT_WEBHOOK_INVALID]: {
+    status: 401,
+    title: 'Unauthorized',
+    detail: 'The webhook signature is invalid.',
+  },
+  [ErrorCodes.ALERT_DELIVERY_FAILED]: UNAVAILABLE,
 } satisfies Record<ErrorCode, Mapping>;
 
 /**

@@ -1,4 +1,5 @@
 import type { AuditEntry } from '../audit/audit-event';
+import type { RiskSignal, ViolationRisk } from './risk-score';
 
 // What a detection rule is given and returns, and the bounded per-rule state it counts in.
 
@@ -15,6 +16,8 @@ export interface SecurityViolation {
   readonly at: string;
   /** What the rule keyed on (account, ip, actor), for triage. */
   readonly subject?: Readonly<Record<string, string>>;
+  /** Explainable risk score (0-100) and the weighted signals behind it. */
+  readonly risk?: ViolationRisk;
 }
 
 /** What a rule returns for a hit; the detector fills in rule, `at` and default severity. */
@@ -24,6 +27,8 @@ export interface RuleHit {
   /** Default: the current entry's seq. */
   entries?: readonly number[];
   subject?: Record<string, string>;
+  /** Extra risk signals of this hit (added to the detector's own: severity, volume, remote source). */
+  signals?: readonly RiskSignal[];
 }
 
 /** Per-rule state, bounded by the detector (least recently used keys are evicted). */

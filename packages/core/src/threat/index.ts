@@ -41,3 +41,4 @@ export {
   type DetectionRedisClient,
 } from './detection-window-store';
 export type { BurstResult } from './detection-rule';
+export type { ViolationRisk, RiskSignal, RiskOptions, RiskWeights } from './risk-score';

@@ -26,6 +26,13 @@ import {
   type WindowedDetectionRule,
 } from './detection-rule';
 import { SharedRuleState, type DetectionWindowStore } from './detection-window-store';
+import {
+  riskConfig,
+  scoreViolation,
+  type RiskOptions,
+  type RiskWeights,
+  type ViolationRisk,
+} from './risk-score';
 
 export type {
   DetectionRule,
@@ -84,6 +91,11 @@ export interface ThreatDetectorOptions {
    * their state in process memory.
    */
   windows?: DetectionWindowStore;
+  /**
+   * Risk scoring of violations: signal weights and the minimum score to raise a violation (default
+   * 0: all raised). Every violation carries `risk: { score, signals }`.
+   */
+  risk?: RiskOptions;
 }
 
 /** Action of the audit events the detector writes (and ignores when they come back). */
@@ -118,6 +130,7 @@ export class ThreatDetector extends EventEmitter implements AuditSink {
   readonly #actor: AuditActor;
   readonly #category: string;
   readonly #clock: () => Date;
+  readonly #risk: { weights: RiskWeights; minScore: number };
   #pending = new Set<Promise<void>>();
   #closed = false;
 
@@ -147,6 +160,7 @@ export class ThreatDetector extends EventEmitter implements AuditSink {
     this.#actor = options.actor ?? { id: 'bulwark-threat-detector', type: 'system' };
     this.#category = options.category ?? 'security';
     this.#clock = options.clock ?? (() => new Date());
+    this.#risk = riskConfig(options.risk, `${path}.risk`);
     const maxKeys = positiveInt(options.maxKeysPerRule, `${path}.maxKeysPerRule`, 10_000);
     const maxEntries = positiveInt(options.maxEntriesPerKey, `${path}.maxEntriesPerKey`, 1000);
 
@@ -387,6 +401,12 @@ export class ThreatDetector extends EventEmitter implements AuditSink {
         if (typeof v === 'string') subject[k] = v.slice(0, 256);
       (violation as { subject?: Readonly<Record<string, string>> }).subject = Object.freeze(subject);
     }
+    const risk = scoreViolation(
+      { ...violation, signals: Array.isArray(hit.signals) ? hit.signals : undefined },
+      this.#risk.weights,
+    );
+    if (risk.score < this.#risk.minScore) return undefined;
+    (violation as { risk?: ViolationRisk }).risk = risk;
     return Object.freeze(violation);
   }
 
@@ -417,6 +437,11 @@ export class ThreatDetector extends EventEmitter implements AuditSink {
           entries: [...violation.entries],
           at: violation.at,
           ...(violation.subject !== undefined ? { subject: { ...violation.subject } } : {}),
+          ...(violation.risk !== undefined
+            ? {
+                risk: { score: violation.risk.score, signals: violation.risk.signals.map((x) => ({ ...x })) },
+              }
+            : {}),
         },
       })
       .then(

@@ -1,3 +1,4 @@
+import { AlertRouter } from '../../src/alerts/alert-router';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -228,6 +229,12 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
   });
   const threatDetector = new ThreatDetector({ auditLog });
   threatDetector.on('violation', () => undefined);
+  // Alerts reach a channel, shown by a delivered test alert.
+  const alertRouter = await AlertRouter.open({
+    channels: [{ name: 'ops', kind: 'memory', send: async () => undefined }],
+    retry: { intervalMs: 0 },
+  });
+  await alertRouter.test();
 
   const consent = new ConsentManager();
   consent.registerPurpose({
@@ -311,6 +318,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
         lockout: 'hard',
       }),
       threatDetector,
+      alertRouter,
       consent,
       dsr,
       processors,

@@ -37,6 +37,7 @@ const RECEIVERS: Record<string, string> = {
   keyRing: 'KeyRing',
   policyEngine: 'PolicyEngine',
   threatDetector: 'ThreatDetector',
+  alerts: 'AlertRouter',
   dsr: 'DataSubjectRequests',
   breaches: 'BreachRegister',
   dataRetention: 'DataRetention',

@@ -138,6 +138,11 @@ export async function fullConfig(
       retention: { rules: [{ category: 'personal', days: 3650, basis: 'medical records law' }] },
       breaches: {},
     },
+    // An alert channel the test can read: the compliance check wants a channel that delivered.
+    alerts: {
+      channels: [{ name: 'ops', kind: 'memory', send: async () => undefined }],
+      retry: { intervalMs: 0 },
+    },
     compliance: { privilegedRoles: ['admin'], httpSurface: false },
     sessions: { secret: randomBytes(32) },
     accounts: {},

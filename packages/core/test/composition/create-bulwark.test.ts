@@ -197,8 +197,8 @@ describe('createBulwark with every section', () => {
     // Operations shown to run: the nightly purge, a reviewer's look at the trail.
     await bulwark.dataRetention!.purge();
     await bulwark.auditLog!.recordReview({ by: 'security-officer', scope: 'security events' });
-    // Capabilities shown, not only configured: an alerting hook, an incident-response drill.
-    bulwark.threatDetector!.on('violation', () => undefined);
+    // Capabilities shown, not only configured: a test alert delivered, an incident-response drill.
+    await bulwark.alerts!.test();
     await bulwark.breaches!.recordDrill({ title: 'Tabletop drill' });
     await bulwark.auditLog!.checkpoint();
 
@@ -273,6 +273,7 @@ describe('createBulwark with every section', () => {
       [BULWARK_TYPES.ComplianceKit, bulwark.compliance],
       [BULWARK_TYPES.SessionEngine, bulwark.sessions],
       [BULWARK_TYPES.AccountLifecycle, bulwark.accounts],
+      [BULWARK_TYPES.AlertRouter, bulwark.alerts],
     ];
     for (const [token, service] of expected) {
       expect(service).toBeDefined();

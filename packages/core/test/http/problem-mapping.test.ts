@@ -91,6 +91,7 @@ const CLIENT_TRIGGERABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   [ErrorCodes.ACCOUNT_DISABLED]: 'signing in to a disabled account',
   [ErrorCodes.ACCOUNT_RESET_TOKEN_INVALID]: 'a used or guessed reset link',
   [ErrorCodes.ACCOUNT_INVALID_ARGUMENT]: 'an empty user id',
+  [ErrorCodes.ALERT_WEBHOOK_INVALID]: 'a forged or replayed webhook to a receiver using verifyWebhook',
 };
 
 /** Server-side failures that answer 503 (a dependency down, locked or closing: retry later). */
@@ -114,6 +115,7 @@ const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.MFA_DELIVERY,
   ErrorCodes.SESSION_STORE,
   ErrorCodes.ACCOUNT_STORE,
+  ErrorCodes.ALERT_DELIVERY_FAILED,
 ];
 
 const ALL_CODES = Object.values(ErrorCodes) as ErrorCode[];

@@ -168,23 +168,37 @@ export const bruteForce: AutomatedCheck = (bundle, params) => {
   );
 };
 
+/** A channel that has not delivered for this long is not shown to work. */
+const ALERT_DELIVERY_MAX_AGE_DAYS = 30;
+
 export const threatDetection: AutomatedCheck = (bundle) => {
   const ev = bundle.threatDetection;
   if (!ev) return missing(bundle, 'threatDetection');
   if (ev.data.rules !== undefined && ev.data.rules.length === 0) {
     return fail('The threat detector runs no rules.', [ev], 'Enable the built-in detection rules.');
   }
-  if (ev.data.violationListeners === 0) {
+  const alerting = ev.data.alerting;
+  const remediation =
+    "Configure alert channels (createBulwark({ alerts: { channels } })) and send alerts.test(); a bare threatDetector.on('violation') hook is no evidence that a person is reached.";
+  if (ev.data.violationListeners === 0 || alerting === undefined || alerting.channels.length === 0) {
     const written =
       ev.data.auditLogAttached === true ? ' (violations are only written back to the audit log)' : '';
     return notDemonstrated(
-      `The threat detector has no alert listener: a detected violation alerts nobody${written}.`,
+      `The threat detector has no alert channel: a detected violation may alert nobody${written}.`,
       [ev],
-      "Subscribe an alerting hook that reaches a person: threatDetector.on('violation', handler).",
+      remediation,
+    );
+  }
+  const at = alerting.lastDeliveryAt;
+  if (at === undefined || time(bundle.collectedAt) - time(at) > ALERT_DELIVERY_MAX_AGE_DAYS * DAY_MS) {
+    return notDemonstrated(
+      `Alert channels are configured (${alerting.channels.join(', ')}) but no delivery succeeded in the last ${ALERT_DELIVERY_MAX_AGE_DAYS} days.`,
+      [ev],
+      'Send a test alert (alerts.test()) and check it arrives; fix the channel if it is queued.',
     );
   }
   return pass(
-    `A threat detector is running${ev.data.rules ? ` ${ev.data.rules.length} rules` : ''} over the audit stream (${ev.data.violationListeners} alert listeners).`,
+    `A threat detector is running${ev.data.rules ? ` ${ev.data.rules.length} rules` : ''} over the audit stream; alerts reach ${alerting.channels.join(', ')} (last delivery ${at}${alerting.lastDeliveryTest === true ? ', a test alert' : ''}).`,
     [ev],
   );
 };

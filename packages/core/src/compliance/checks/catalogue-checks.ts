@@ -105,7 +105,17 @@ export const auditWriteHealth: AutomatedCheck = (bundle) => {
     w.failed > 0
       ? `; ${w.failed} failed writes were detected since start (last ${w.lastFailureAt ?? 'at an unknown time'}) and logging recovered`
       : '; no write has failed since start';
-  return pass(`Audit logging is working: ${w.succeeded} writes succeeded${history}.`, [ev]);
+  // PCI DSS 10.7.2 asks that such failures are alerted, not only detected: integrity alarms routed
+  // to an alert channel are the evidence of that.
+  const alerting = bundle.threatDetection?.data.alerting;
+  const alerted = alerting !== undefined && alerting.integrityAlarms && alerting.channels.length > 0;
+  const alarm = alerted
+    ? `; a failure raises a critical alert (${alerting.channels.join(', ')})`
+    : '; a failure is reported on the console only (configure alerts to be told)';
+  return pass(
+    `Audit logging is working: ${w.succeeded} writes succeeded${history}${alarm}.`,
+    alerted ? [ev, bundle.threatDetection!] : [ev],
+  );
 };
 
 const LAWFUL_BASES: readonly [string, RegExp][] = [

@@ -1,0 +1,2 @@
+export * from './security-report';
+export * from './render-security-report';
