@@ -203,6 +203,8 @@ export const ErrorCodes = {
   ACCOUNT_RESET_TOKEN_INVALID: 'ERR_ACCOUNT_RESET_TOKEN_INVALID', // malformed, unknown, expired or used reset token; which one is not told (400)
   ACCOUNT_STORE: 'ERR_ACCOUNT_STORE', // the account store failed or holds a malformed record (503)
   ACCOUNT_INVALID_ARGUMENT: 'ERR_ACCOUNT_INVALID_ARGUMENT', // bad user id / reason handed to the account lifecycle (400)
+  ACCOUNT_CURRENT_PASSWORD_INVALID: 'ERR_ACCOUNT_CURRENT_PASSWORD_INVALID', // a password change gave a wrong current password (403)
+  ACCOUNT_LOCKED: 'ERR_ACCOUNT_LOCKED', // too many wrong passwords for this account; details.retryAfterSec (429)
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
