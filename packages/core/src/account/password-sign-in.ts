@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent } from '../audit/audit-event';
-import type { PasswordHasher } from '../crypto/password-hasher';
+import type { PasswordHasher, PasswordVerification } from '../crypto/password-hasher';
+import { BulwarkError, ErrorCodes } from '../errors';
 import { AUTH_AUDIT_ACTIONS } from '../identity/authentication';
 import { configError } from '../util/options';
 
@@ -54,10 +55,9 @@ export class PasswordSignIn {
 
   /** Verifies the attempt and audits it; resolves `{ valid: false }` for wrong credentials. */
   async verify(attempt: PasswordSignInAttempt): Promise<PasswordSignInResult> {
-    const password = typeof attempt.password === 'string' ? attempt.password : '';
     const known = typeof attempt.hash === 'string';
     this.#dummy ??= this.#passwords.hash(randomUUID());
-    const result = await this.#passwords.verifyAndCheckRehash(known ? attempt.hash! : await this.#dummy, password);
+    const result = await this.#check(known ? attempt.hash! : await this.#dummy, attempt.password);
     const valid = known && result.valid;
     const id = valid && attempt.userId !== undefined ? attempt.userId : 'anonymous';
     await this.#audit.append({
@@ -74,5 +74,18 @@ export class PasswordSignIn {
       details: { method: 'password', factors: ['password'] },
     });
     return { valid, needsRehash: valid && result.needsRehash };
+  }
+
+  /** The hasher's verdict; a password it cannot take (not a string, empty, too long) is wrong. */
+  async #check(hash: string, password: unknown): Promise<PasswordVerification> {
+    if (typeof password !== 'string') return { valid: false, needsRehash: false };
+    try {
+      return await this.#passwords.verifyAndCheckRehash(hash, password);
+    } catch (error) {
+      if (error instanceof BulwarkError && error.code === ErrorCodes.CRYPTO_INVALID_ARGUMENT) {
+        return { valid: false, needsRehash: false };
+      }
+      throw error;
+    }
   }
 }
