@@ -370,7 +370,13 @@ export class AccountLifecycle {
       return;
     }
     await held?.reservation.fail();
-    await this.#record(AUTH_AUDIT_ACTIONS.passwordChanged, userId, actor, 'failure', 'wrong_current_password');
+    await this.#record(
+      AUTH_AUDIT_ACTIONS.passwordChanged,
+      userId,
+      actor,
+      'failure',
+      'wrong_current_password',
+    );
     throw new BulwarkIdentityError(
       ErrorCodes.ACCOUNT_CURRENT_PASSWORD_INVALID,
       'The current password is wrong.',

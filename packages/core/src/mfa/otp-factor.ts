@@ -177,7 +177,12 @@ export class OtpFactor {
    * attempt); on success it is used up. Throws ERR_MFA_INVALID_CODE otherwise, also for the right
    * code under another attempt's challenge (counted as a wrong attempt).
    */
-  async verify(userId: string, challenge: string, code: string, attempt?: MfaAttempt): Promise<MfaVerification> {
+  async verify(
+    userId: string,
+    challenge: string,
+    code: string,
+    attempt?: MfaAttempt,
+  ): Promise<MfaVerification> {
     checkUserId(userId);
     return audited(
       this.#audit,
