@@ -7,7 +7,7 @@ import { configError } from '../util/options';
 
 export interface PasswordSignInOptions {
   /** Verifies the password against the stored hash (argon2id, constant time). */
-  passwords: Pick<PasswordHasher, 'hash' | 'verifyAndCheckRehash'>;
+  passwords: Pick<PasswordHasher, 'hashSecret' | 'verifyAndCheckRehash'>;
   /** Where `auth.login` events go (an `AuditLog`). */
   audit: { append(event: AuditEvent): Promise<unknown> };
 }
@@ -56,7 +56,7 @@ export class PasswordSignIn {
   /** Verifies the attempt and audits it; resolves `{ valid: false }` for wrong credentials. */
   async verify(attempt: PasswordSignInAttempt): Promise<PasswordSignInResult> {
     const known = typeof attempt.hash === 'string';
-    this.#dummy ??= this.#passwords.hash(randomUUID());
+    this.#dummy ??= this.#passwords.hashSecret(randomUUID());
     const result = await this.#check(known ? attempt.hash! : await this.#dummy, attempt.password);
     const valid = known && result.valid;
     const id = valid && attempt.userId !== undefined ? attempt.userId : 'anonymous';

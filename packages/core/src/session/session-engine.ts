@@ -423,13 +423,14 @@ export class SessionEngine {
 
   /**
    * @internal After a sign-in stored `current`: ends the user's oldest live sessions beyond
-   * `maxSessionsPerUser` (the new one always survives). Each is audited with reason `session_limit`.
+   * `maxSessionsPerUser` (the new one always survives; expired ones do not count). Each is audited with reason `session_limit`.
    */
   async enforceSessionLimit(current: StoredSession): Promise<void> {
     const max = this.#maxPerUser;
     if (max === undefined || current.userId === undefined) return;
+    const now = this.#now();
     const others = (await this.#store.listByUser(current.userId))
-      .filter((s) => s.id !== current.id)
+      .filter((s) => s.id !== current.id && this.#ended(s, now) === undefined)
       .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
     for (const old of others.slice(max - 1)) {
       if (await this.#store.delete(old.id)) {

@@ -200,6 +200,21 @@ function behaviours(makeStore: () => SessionStore | undefined): void {
     });
   });
 
+  it('maxSessionsPerUser counts live sessions only: an expired one ends no live one', async () => {
+    const clock = new Clock();
+    const { open, events } = setup(makeStore(), clock, { maxSessionsPerUser: 2 });
+    const old = new Jar();
+    await (await open(old)).login({ id: 'hank' });
+    clock.advance(901);
+    const [b, c] = [new Jar(), new Jar()];
+    await (await open(b)).login({ id: 'hank' });
+    clock.advance(1);
+    await (await open(c)).login({ id: 'hank' });
+    expect((await open(b)).userId).toBe('hank');
+    expect((await open(c)).userId).toBe('hank');
+    expect(events.filter((e) => e.reason === 'session_limit')).toEqual([]);
+  });
+
   it('revokeAllSessions ends every session of every user, anonymous ones too, and audits the count', async () => {
     const { engine, open, events } = setup(makeStore());
     const jars = [new Jar(), new Jar(), new Jar()];
