@@ -292,6 +292,8 @@ export function gapsScenarios(
   it('V6.6.2: an SMS code sent for one login attempt is refused on another, and accepted on its own', async () => {
     const mine = (await login(0, 'alice', 'alice harbor lantern')).jar;
     const theirs = (await login(1, 'alice', 'alice harbor lantern')).jar;
+    // Both attempts asked for a code; the latest one (mine) replaced the other's.
+    expect((await call(1, theirs, 'post', '/otp/send')).status).toBe(200);
     expect((await call(0, mine, 'post', '/otp/send')).status).toBe(200);
     const code = kit.outbox.at(-1)!.code;
     const elsewhere = await call(1, theirs, 'post', '/otp/verify', { code });
