@@ -2,7 +2,8 @@
  * Revocation across processes: two instances of one Express app (two Node processes, the BUILT
  * packages) share a session store, on Redis and, separately, on PostgreSQL. A session signed in
  * on one is seen by the other; revoking it (one session, all of a user's, logout) on one is
- * refused by the other on its very next request.
+ * refused by the other on its very next request. The per-user session limit counts sessions made
+ * on both, and revoking every session of every user on one ends them on the other.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -110,6 +111,27 @@ function scenarios(env: () => Record<string, string>): void {
     expect((await call(b!, 'POST', '/logout', cookie)).status).toBe(200);
     expect((await call(a!, 'GET', '/me', cookie)).body.user).toBeNull();
   });
+
+  it('the session limit (2) counts sign-ins on both instances: a third ends the oldest', async () => {
+    const first = (await call(a!, 'POST', '/login', undefined, { user: 'erin' })).cookie!;
+    const second = (await call(b!, 'POST', '/login', undefined, { user: 'erin' })).cookie!;
+    const third = (await call(a!, 'POST', '/login', undefined, { user: 'erin' })).cookie!;
+    expect((await call(b!, 'GET', '/me', first)).body.user).toBeNull();
+    expect((await call(b!, 'GET', '/me', second)).body.user).toBe('erin');
+    expect((await call(b!, 'GET', '/me', third)).body.user).toBe('erin');
+  });
+
+  it('revoking every session of every user on one instance ends them all on the other', async () => {
+    const frank = (await call(a!, 'POST', '/login', undefined, { user: 'frank' })).cookie!;
+    const gina = (await call(b!, 'POST', '/login', undefined, { user: 'gina' })).cookie!;
+    const revoked = (await call(b!, 'POST', '/admin/revoke-everyone')).body.revoked as number;
+    expect(revoked).toBeGreaterThanOrEqual(2);
+    expect((await call(a!, 'GET', '/me', frank)).body.user).toBeNull();
+    expect((await call(a!, 'GET', '/me', gina)).body.user).toBeNull();
+    // The store is usable again at once.
+    const again = (await call(a!, 'POST', '/login', undefined, { user: 'frank' })).cookie!;
+    expect((await call(b!, 'GET', '/me', again)).body.user).toBe('frank');
+  });
 }
 
 describeWithService('redis', 'session revocation across two processes on Redis (needs Redis)', () => {
@@ -120,7 +142,12 @@ describeWithService('redis', 'session revocation across two processes on Redis (
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
   });
-  scenarios(() => ({ STORE: 'redis', REDIS_URL: SERVICE_URLS.redis, SESSION_PREFIX: prefix }));
+  scenarios(() => ({
+    STORE: 'redis',
+    REDIS_URL: SERVICE_URLS.redis,
+    SESSION_PREFIX: prefix,
+    MAX_SESSIONS: '2',
+  }));
 });
 
 describeWithService(
@@ -145,6 +172,11 @@ describeWithService(
       await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await admin.destroy();
     });
-    scenarios(() => ({ STORE: 'postgres', POSTGRES_URL: SERVICE_URLS.postgres, SESSION_SCHEMA: schema }));
+    scenarios(() => ({
+      STORE: 'postgres',
+      POSTGRES_URL: SERVICE_URLS.postgres,
+      SESSION_SCHEMA: schema,
+      MAX_SESSIONS: '2',
+    }));
   },
 );

@@ -83,6 +83,22 @@ describe('examples/express-clinic password policy', () => {
     expect(events.entries).toHaveLength(1);
   });
 
+  it('audits each password login as auth.login with method password, success and failure, never the password', async () => {
+    expect((await login('nurse.joy', 'not the password at all')).status).toBe(401);
+    expect((await login('no.such.user', 'not the password at all')).status).toBe(401);
+    const ok = await login('dr.grey', DEMO_USERS.find((u) => u.username === 'dr.grey')!.password);
+    expect(ok.status).toBe(200);
+    await clinic.bulwark.auditLog!.flush();
+    const entries = (await clinic.bulwark.auditLog!.query({ action: 'auth.login', limit: 1000 })).entries;
+    const recent = entries.slice(-3).map((e) => [e.outcome, e.resource?.id, e.details?.method]);
+    expect(recent).toEqual([
+      ['failure', 'nurse.joy', 'password'],
+      ['failure', 'no.such.user', 'password'],
+      ['success', 'dr.grey', 'password'],
+    ]);
+    expect(JSON.stringify(entries)).not.toContain('not the password at all');
+  });
+
   it('makes the password controls automated and passing on the live policy (PCI 8.3.6 partially: no composition rules)', async () => {
     const hipaa = await clinic.bulwark.compliance!.report('hipaa');
     expect(hipaa.controls.find((c) => c.id === 'hipaa-164.308-a-5-ii-d-policy')).toMatchObject({

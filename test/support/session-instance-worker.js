@@ -1,6 +1,6 @@
 // One application instance for test/session-revocation.test.ts: an Express app with Bulwark
 // sessions on a shared store (STORE=redis: REDIS_URL + SESSION_PREFIX; STORE=postgres:
-// POSTGRES_URL + SESSION_SCHEMA), listening on an ephemeral port reported over IPC. Uses the
+// POSTGRES_URL + SESSION_SCHEMA; MAX_SESSIONS: maxSessionsPerUser), listening on an ephemeral port reported over IPC. Uses the
 // BUILT packages, as a deployed app would.
 'use strict';
 const express = require('express');
@@ -28,7 +28,11 @@ async function openStore() {
 
 async function main() {
   const { store } = await openStore();
-  const engine = new SessionEngine({ secret: process.env.SESSION_SECRET, store });
+  const engine = new SessionEngine({
+    secret: process.env.SESSION_SECRET,
+    store,
+    ...(process.env.MAX_SESSIONS ? { maxSessionsPerUser: Number(process.env.MAX_SESSIONS) } : {}),
+  });
   const app = express();
   app.use(express.json());
   app.use(session(engine));
@@ -63,6 +67,12 @@ async function main() {
     '/admin/revoke-all',
     wrap(async (req, res) => {
       res.json({ revoked: await engine.revokeAll(String(req.body.user), { by: { id: 'admin' } }) });
+    }),
+  );
+  app.post(
+    '/admin/revoke-everyone',
+    wrap(async (_req, res) => {
+      res.json({ revoked: await engine.revokeAllSessions({ by: { id: 'admin' } }) });
     }),
   );
   app.use(problemDetails({ log: () => undefined }));

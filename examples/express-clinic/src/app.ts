@@ -13,6 +13,7 @@ import {
   FileAttestationStore,
   FileKeyProvider,
   FileKeyStore,
+  PasswordSignIn,
   renderHtml,
   WebhookChannel,
   type AuditActor,
@@ -533,8 +534,9 @@ function buildRoutes({ kit, http, dataSource, actors, passkeys }: RouteDeps): Ex
   const patients = dataSource.getRepository(Patient);
   const notes = dataSource.getRepository(ClinicalNote);
   const users = dataSource.getRepository(ClinicUser);
-  // Verified when the user does not exist, so both failures take the same time (no user enumeration).
-  const dummyHash = passwords.hash(randomUUID());
+  // Verifies the password (a dummy hash when the user does not exist: no user enumeration by
+  // timing) and audits auth.login with method password, success or failure (ASVS V16.3.1).
+  const signIn = new PasswordSignIn({ passwords, audit: auditLog });
 
   const app = express();
   app.disable('x-powered-by');
@@ -563,26 +565,15 @@ function buildRoutes({ kit, http, dataSource, actors, passkeys }: RouteDeps): Ex
     const username = bodyString(req.body, 'username', 64)!;
     const password = bodyString(req.body, 'password', 1024)!;
     const user = await users.findOneBy({ username });
-    const valid = user
-      ? await passwords.verify(user.passwordHash, password)
-      : (await passwords.verify(await dummyHash, password), false);
     const ip = clientIp(req);
-    // An application-level event (the request event is anonymous): the threat detector counts
-    // failed logins per account from these.
-    void auditLog
-      .append({
-        actor: user
-          ? { id: user.id, type: 'user', ...(ip ? { ip } : {}) }
-          : { id: 'anonymous', type: 'anonymous', ...(ip ? { ip } : {}) },
-        action: 'auth.login',
-        outcome: valid ? 'success' : 'failure',
-        ...(user ? { resource: { type: 'user', id: user.id } } : {}),
-        category: 'auth',
-        ...(req.requestId ? { requestId: req.requestId } : {}),
-      })
-      .catch((err: unknown) =>
-        process.emitWarning(`clinic: login event not stored: ${(err as Error).message}`),
-      );
+    const { valid } = await signIn.verify({
+      account: username,
+      hash: user?.passwordHash,
+      password,
+      ...(user ? { userId: user.id } : {}),
+      ...(ip ? { ip } : {}),
+      ...(req.requestId ? { requestId: req.requestId } : {}),
+    });
     if (!user || !valid) throw invalidCredentials();
     const token = await tokens.sign({ roles: [user.role], name: user.displayName }, { subject: user.id });
     res.json({

@@ -279,16 +279,10 @@ export async function createShopApp(options: ShopAppOptions = {}): Promise<ShopA
 
   const login = async (ctx: Context, form: boolean) => {
     const { email, password } = body(ctx);
-    const customer = await service.authenticate(email, password);
-    await bw.auditLog!.append({
-      actor: {
-        id: customer?.id ?? 'anonymous',
-        type: 'user',
-        ...(clientIp(ctx) ? { ip: clientIp(ctx) } : {}),
-      },
-      action: 'auth.login',
-      outcome: customer ? 'success' : 'failure',
-      category: 'security',
+    const ip = clientIp(ctx);
+    // Audited inside as auth.login, method password (ShopService.authenticate: PasswordSignIn).
+    const customer = await service.authenticate(email, password, {
+      ...(ip ? { ip } : {}),
       ...(ctx.state.requestId ? { requestId: ctx.state.requestId } : {}),
     });
     if (customer === undefined) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AuditActor, Bulwark } from '@bulwark/core';
+import { PasswordSignIn, type AuditActor, type Bulwark } from '@bulwark/core';
 import { findByBlindIndex } from '@bulwark/typeorm';
 import type { DataSource, Repository } from 'typeorm';
 import {
@@ -62,8 +62,8 @@ export class ShopService {
   readonly cards: Repository<PaymentCard>;
   readonly orders: Repository<Order>;
   readonly outbox: Repository<MarketingEmail>;
-  /** Verified against when the e-mail is unknown, so a login takes as long either way. */
-  #dummyHash?: Promise<string>;
+  /** Verifies passwords and audits each sign-in as `auth.login` (method `password`, ASVS V16.3.1). */
+  readonly #signIn: PasswordSignIn;
 
   constructor(
     dataSource: DataSource,
@@ -73,6 +73,7 @@ export class ShopService {
     this.cards = dataSource.getRepository(PaymentCard);
     this.orders = dataSource.getRepository(Order);
     this.outbox = dataSource.getRepository(MarketingEmail);
+    this.#signIn = new PasswordSignIn({ passwords: bulwark.passwords, audit: bulwark.auditLog! });
   }
 
   /** Creates the demo accounts (and a saved card for Alice) on an empty database. */
@@ -107,8 +108,16 @@ export class ShopService {
     return this.customers.findOneBy({ id });
   }
 
-  /** argon2id check; an unknown e-mail costs one verification too (no account enumeration by timing). */
-  async authenticate(email: unknown, password: unknown): Promise<Customer | undefined> {
+  /**
+   * argon2id check, audited as `auth.login` with method `password` (success or failure, never the
+   * password; the resource is the customer id, not the e-mail). An unknown e-mail costs one
+   * verification too (no account enumeration by timing).
+   */
+  async authenticate(
+    email: unknown,
+    password: unknown,
+    request: { ip?: string; requestId?: string } = {},
+  ): Promise<Customer | undefined> {
     if (
       typeof email !== 'string' ||
       typeof password !== 'string' ||
@@ -118,13 +127,14 @@ export class ShopService {
       return undefined;
     }
     const customer = await this.findCustomerByEmail(email);
-    if (customer === undefined) {
-      this.#dummyHash ??= this.bulwark.passwords.hash(randomBytes(16).toString('hex'));
-      await this.bulwark.passwords.verify(await this.#dummyHash, password);
-      return undefined;
-    }
-    const check = await this.bulwark.passwords.verifyAndCheckRehash(customer.passwordHash, password);
-    if (!check.valid) return undefined;
+    const check = await this.#signIn.verify({
+      account: customer?.id ?? 'unknown',
+      hash: customer?.passwordHash,
+      password,
+      ...(customer ? { userId: customer.id } : {}),
+      ...request,
+    });
+    if (!check.valid || customer === undefined) return undefined;
     if (check.needsRehash) {
       customer.passwordHash = await this.bulwark.passwords.hash(password);
       await this.customers.save(customer, { data: { actor: { id: customer.id, type: 'user' } } });

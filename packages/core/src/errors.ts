@@ -209,6 +209,8 @@ export const ErrorCodes = {
   // alerts
   ALERT_WEBHOOK_INVALID: 'ERR_ALERT_WEBHOOK_INVALID', // a received webhook's headers, timestamp or signature do not verify; details.reason (401)
   ALERT_DELIVERY_FAILED: 'ERR_ALERT_DELIVERY_FAILED', // a channel could not deliver an alert (it is queued for retry); details.channel
+  ACCOUNT_CURRENT_PASSWORD_INVALID: 'ERR_ACCOUNT_CURRENT_PASSWORD_INVALID', // a password change gave a wrong current password (403)
+  ACCOUNT_LOCKED: 'ERR_ACCOUNT_LOCKED', // too many wrong passwords for this account; details.retryAfterSec (429)
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -187,6 +187,7 @@ export {
   NodemailerOtpTransport,
   type OtpFactorOptions,
   type OtpFactorDescription,
+  type OtpChallenge,
   type OtpStore,
   type OtpTransport,
   type OtpMessage,
@@ -501,4 +502,8 @@ export {
   type AccountNotification,
   type AccountActor,
   type AccountStore,
+  PasswordSignIn,
+  type PasswordSignInOptions,
+  type PasswordSignInAttempt,
+  type PasswordSignInResult,
 } from './account';

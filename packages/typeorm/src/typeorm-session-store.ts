@@ -102,6 +102,11 @@ export class TypeOrmSessionStore implements SessionStore {
     return rows.map((r) => String(r.id));
   }
 
+  /** Deletes every session (`SessionEngine.revokeAllSessions()`); returns how many. */
+  async deleteAll(): Promise<number> {
+    return this.sql.affected(`DELETE FROM ${this.table}`, [], 'delete all sessions');
+  }
+
   /** Deletes rows whose `expires_at` (epoch ms) is at or before `now`; returns how many. */
   async purgeExpired(now: number = Date.now()): Promise<number> {
     return this.sql.affected(`DELETE FROM ${this.table} WHERE "expires_at" <= $1`, [now], 'purge');

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuditEvent } from '../audit/audit-event';
 import type { PasswordHasher } from '../crypto/password-hasher';
 import type { PasswordContext } from '../crypto/password-policy';
+import type { BruteForceGuard } from '../threat/brute-force-guard';
 import { passwordPolicyError } from '../crypto/password-policy';
 import { BulwarkError, BulwarkIdentityError, ErrorCodes } from '../errors';
 import { AUTH_AUDIT_ACTIONS } from '../identity/authentication';
@@ -44,8 +45,11 @@ export interface AccountLifecycleOptions {
       options?: { except?: string; by?: AccountActor; reason?: string },
     ): Promise<number>;
   };
-  /** Cleared by `unlock()`: a `BruteForceGuard`. */
-  bruteForce?: { reset(attempt: { account?: string; ip?: string }): Promise<void> };
+  /**
+   * A `BruteForceGuard`: cleared by `unlock()`; a wrong current password in `changePassword()` is
+   * counted on it (account = the user id), and a locked account is refused (ERR_ACCOUNT_LOCKED).
+   */
+  bruteForce?: Pick<BruteForceGuard, 'reset'> & Partial<Pick<BruteForceGuard, 'reserve'>>;
   /** Events are appended here (an `AuditLog`). Strongly recommended. */
   audit?: { append(event: AuditEvent): Promise<unknown> };
   /** Called after each change (awaited: a failing hook fails the call). */
@@ -225,25 +229,38 @@ export class AccountLifecycle {
   }
 
   /**
-   * The user sets a new password (the app has verified the current one): the policy and the
-   * history decide (ERR_PASSWORD_POLICY with reasons), the forced-change flag is cleared, the
-   * user's other sessions end (`keepSessionId` survives). Returns the hash for the app to store.
+   * The user sets a new password, proving the current one (ASVS V6.2.3): `currentPassword` is
+   * verified against `currentHash` (the hash the app stores) by the hasher, in constant time. A
+   * wrong one throws ERR_ACCOUNT_CURRENT_PASSWORD_INVALID (403), is audited as a failed
+   * `auth.password.changed` and counted on `bruteForce` (ERR_ACCOUNT_LOCKED, 429, once locked).
+   * Then the policy and the history decide (ERR_PASSWORD_POLICY with reasons), the forced-change
+   * flag is cleared, the user's other sessions end (`keepSessionId` survives). Returns the hash for
+   * the app to store.
    */
   async changePassword(
     userId: string,
-    password: string,
+    change: { currentPassword: string; currentHash: string; newPassword: string },
     options: { context?: Omit<PasswordContext, 'history'>; keepSessionId?: string; ip?: string } = {},
   ): Promise<string> {
+    if (
+      !isPlainObject(change as unknown) ||
+      typeof change.currentPassword !== 'string' ||
+      typeof change.currentHash !== 'string' ||
+      typeof change.newPassword !== 'string'
+    ) {
+      throw argumentError('changePassword needs { currentPassword, currentHash, newPassword } (strings).');
+    }
     const account = await this.state(userId);
     if (account.disabled)
       throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
-    const hash = await this.#newHash(account, password, options.context);
-    await this.#afterNewPassword(account, hash);
     const actor = {
       id: userId,
       type: 'user' as const,
       ...(options.ip !== undefined ? { ip: options.ip } : {}),
     };
+    await this.#verifyCurrent(userId, change.currentHash, change.currentPassword, actor);
+    const hash = await this.#newHash(account, change.newPassword, options.context);
+    await this.#afterNewPassword(account, hash);
     await this.#options.sessions?.revokeAll(userId, {
       ...(options.keepSessionId !== undefined ? { except: options.keepSessionId } : {}),
       by: actor,
@@ -323,6 +340,47 @@ export class AccountLifecycle {
     await this.#record(AUTH_AUDIT_ACTIONS.passwordReset, stored.userId, actor, 'success');
     await this.#notify({ type: 'password-reset', userId: stored.userId });
     return { userId: stored.userId, hash };
+  }
+
+  /** Verifies the current password under the brute-force guard (when it can reserve). */
+  async #verifyCurrent(userId: string, hash: string, password: string, actor: AccountActor): Promise<void> {
+    const passwords = this.#passwords();
+    const reserve = this.#options.bruteForce?.reserve;
+    const held = reserve
+      ? await reserve.call(this.#options.bruteForce, {
+          account: userId,
+          ...(actor.ip !== undefined ? { ip: actor.ip } : {}),
+        })
+      : undefined;
+    if (held !== undefined && !held.allowed) {
+      await this.#record(AUTH_AUDIT_ACTIONS.passwordChanged, userId, actor, 'failure', 'locked');
+      throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_LOCKED, 'Too many wrong passwords; retry later.', {
+        retryAfterSec: held.retryAfterSec,
+      });
+    }
+    let valid: boolean;
+    try {
+      valid = await passwords.verify(hash, password);
+    } catch (error) {
+      await held?.reservation.release();
+      throw error;
+    }
+    if (valid) {
+      await held?.reservation.succeed();
+      return;
+    }
+    await held?.reservation.fail();
+    await this.#record(
+      AUTH_AUDIT_ACTIONS.passwordChanged,
+      userId,
+      actor,
+      'failure',
+      'wrong_current_password',
+    );
+    throw new BulwarkIdentityError(
+      ErrorCodes.ACCOUNT_CURRENT_PASSWORD_INVALID,
+      'The current password is wrong.',
+    );
   }
 
   #passwords(): PasswordHasher {

@@ -6,3 +6,9 @@ export {
 } from './account-lifecycle';
 export { MemoryAccountStore } from './memory-account-store';
 export type { AccountStore, StoredAccount, StoredResetToken } from './account-store';
+export {
+  PasswordSignIn,
+  type PasswordSignInOptions,
+  type PasswordSignInAttempt,
+  type PasswordSignInResult,
+} from './password-sign-in';

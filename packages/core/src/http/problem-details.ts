@@ -341,6 +341,16 @@ const BY_CODE = {
   },
   [ErrorCodes.ACCOUNT_STORE]: UNAVAILABLE,
   [ErrorCodes.ACCOUNT_INVALID_ARGUMENT]: BAD_REQUEST,
+  [ErrorCodes.ACCOUNT_CURRENT_PASSWORD_INVALID]: {
+    status: 403,
+    title: 'Forbidden',
+    detail: 'The current password is wrong.',
+  },
+  [ErrorCodes.ACCOUNT_LOCKED]: {
+    status: 429,
+    title: 'Too Many Requests',
+    detail: 'Too many wrong passwords; retry later.',
+  },
   [ErrorCodes.PASSWORD_POLICY]: {
     status: 422,
     title: 'Password refused',

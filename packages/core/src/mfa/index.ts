@@ -16,7 +16,7 @@ export {
   type MfaPolicyDescription,
 } from './mfa-policy';
 export type { MfaAttemptGuard, MfaAttempt } from './mfa-attempt-guard';
-export { OtpFactor, type OtpFactorOptions, type OtpFactorDescription } from './otp-factor';
+export { OtpFactor, type OtpFactorOptions, type OtpFactorDescription, type OtpChallenge } from './otp-factor';
 export { MemoryOtpStore, type OtpStore, type StoredOtp } from './otp-store';
 export type { OtpTransport, OtpMessage } from './otp-transport';
 export {

@@ -42,6 +42,17 @@ export interface OtpFactorDescription {
   readonly throttled: boolean;
 }
 
+/** What `send()` resolves with. */
+export interface OtpChallenge {
+  /** ISO 8601 time after which the code is refused. */
+  readonly expiresAt: string;
+  /** 128 random bits (base64url) binding the code to the login attempt that asked for it. */
+  readonly challenge: string;
+}
+
+const CHALLENGE_BYTES = 16;
+const CHALLENGE_RE = /^[A-Za-z0-9_-]{22}$/;
+
 function invalidCode(): BulwarkMfaError {
   return new BulwarkMfaError(ErrorCodes.MFA_INVALID_CODE, 'the code is not valid');
 }
@@ -116,9 +127,11 @@ export class OtpFactor {
   /**
    * Generates a code for `userId`, stores its hash and sends it to `to` (an address or phone
    * number the app has on file for the user; never one taken from the request). Resolves with
-   * the expiry; a delivery failure drops the code and throws ERR_MFA_DELIVERY.
+   * the expiry and the `challenge` the code is bound to (ASVS V6.6.2): keep it with the login
+   * attempt that asked (its server-side session) and hand it to `verify()`; the code is refused
+   * with any other. A delivery failure drops the code and throws ERR_MFA_DELIVERY.
    */
-  async send(userId: string, to: string, attempt?: MfaAttempt): Promise<{ expiresAt: string }> {
+  async send(userId: string, to: string, attempt?: MfaAttempt): Promise<OtpChallenge> {
     checkUserId(userId);
     if (typeof to !== 'string' || to.length === 0 || to.length > 320) {
       throw new BulwarkMfaError(ErrorCodes.MFA_INVALID_ARGUMENT, 'to must be a non-empty string');
@@ -128,6 +141,7 @@ export class OtpFactor {
       { userId, factor: this.#method, step: 'send', ...(attempt ? { attempt } : {}) },
       async () => {
         const code = String(randomInt(0, 10 ** this.#digits)).padStart(this.#digits, '0');
+        const challenge = randomBytes(CHALLENGE_BYTES).toString('base64url');
         const now = this.#clock().getTime();
         const previous = await storeCall(() => this.#store.getCode(userId));
         const attempts = previous !== undefined && previous.expiresAt > now ? previous.attempts : 0;
@@ -139,7 +153,7 @@ export class OtpFactor {
         const expiresAt = now + this.#ttlMs;
         await storeCall(() =>
           this.#store.putCode(userId, {
-            hash: this.#hash(code),
+            hash: this.#hash(challenge, code),
             channel: this.#channel,
             expiresAt,
             attempts,
@@ -153,21 +167,30 @@ export class OtpFactor {
             cause,
           });
         }
-        return Object.freeze({ expiresAt: new Date(expiresAt).toISOString() });
+        return Object.freeze({ expiresAt: new Date(expiresAt).toISOString(), challenge });
       },
     );
   }
 
-  /** Verifies the user's pending code; on success it is used up. Throws ERR_MFA_INVALID_CODE otherwise. */
-  async verify(userId: string, code: string, attempt?: MfaAttempt): Promise<MfaVerification> {
+  /**
+   * Verifies the user's pending code for `challenge` (what `send()` returned to this login
+   * attempt); on success it is used up. Throws ERR_MFA_INVALID_CODE otherwise, also for the right
+   * code under another attempt's challenge (counted as a wrong attempt).
+   */
+  async verify(
+    userId: string,
+    challenge: string,
+    code: string,
+    attempt?: MfaAttempt,
+  ): Promise<MfaVerification> {
     checkUserId(userId);
     return audited(
       this.#audit,
       { userId, factor: this.#method, step: 'verify', ...(attempt ? { attempt } : {}) },
       () =>
         guarded(this.#guard, userId, attempt, async () => {
-          if (typeof code !== 'string') {
-            throw new BulwarkMfaError(ErrorCodes.MFA_INVALID_ARGUMENT, 'code must be a string');
+          if (typeof code !== 'string' || typeof challenge !== 'string') {
+            throw new BulwarkMfaError(ErrorCodes.MFA_INVALID_ARGUMENT, 'challenge and code must be strings');
           }
           const token = code.length <= 32 ? code.replace(/[\s-]/g, '') : '';
           const record = await storeCall(() => this.#store.attemptCode(userId));
@@ -177,9 +200,10 @@ export class OtpFactor {
             await storeCall(() => this.#store.deleteCode(userId));
             throw invalidCode();
           }
-          const given = Buffer.from(this.#hash(token), 'hex');
+          const given = Buffer.from(this.#hash(challenge, token), 'hex');
           const stored = Buffer.from(record.hash, 'hex');
           const valid =
+            CHALLENGE_RE.test(challenge) &&
             token.length === this.#digits &&
             /^\d+$/.test(token) &&
             stored.length === given.length &&
@@ -206,7 +230,7 @@ export class OtpFactor {
     });
   }
 
-  #hash(code: string): string {
-    return createHmac('sha256', this.#key).update(`${this.#method}:${code}`).digest('hex');
+  #hash(challenge: string, code: string): string {
+    return createHmac('sha256', this.#key).update(`${this.#method}:${challenge}:${code}`).digest('hex');
   }
 }

@@ -203,6 +203,7 @@ export class HttpSession {
       'success',
       'login',
     );
+    await this.#engine.enforceSessionLimit(minted.session);
   }
 
   /**

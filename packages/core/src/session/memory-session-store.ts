@@ -57,6 +57,12 @@ export class MemorySessionStore implements SessionStore {
     return ids;
   }
 
+  async deleteAll(): Promise<number> {
+    const n = this.#sessions.size;
+    this.#sessions.clear();
+    return n;
+  }
+
   /** Every 64th write drops records past their `expiresAt`. */
   #sweep(): void {
     if (++this.#writes % 64 !== 0) return;

@@ -71,6 +71,18 @@ redis.call('DEL', KEYS[1])
 return out
 `;
 
+// One SCAN step over the store's keys (sessions and user indexes), deleting what it finds: the
+// client loops on the cursor, so no single script blocks Redis for long.
+const DELETE_ALL_STEP = `
+local r = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', 500)
+local n = 0
+for _, key in ipairs(r[2]) do
+  if string.sub(key, string.len(ARGV[3]) + 1, string.len(ARGV[3]) + 2) == 's:' then n = n + 1 end
+  redis.call('DEL', key)
+end
+return { r[1], n }
+`;
+
 function storeError(what: string, cause?: unknown): BulwarkIdentityError {
   return new BulwarkIdentityError(
     ErrorCodes.SESSION_STORE,
@@ -219,5 +231,19 @@ export class RedisSessionStore implements SessionStore {
     const reply = await this.#eval('delete user', DELETE_USER, [this.#userKey(userId)], [this.#prefix]);
     if (!Array.isArray(reply)) throw storeError('malformed reply');
     return reply.map(String);
+  }
+
+  /** Deletes every session and user index under the prefix (SCAN in steps); returns the sessions deleted. */
+  async deleteAll(): Promise<number> {
+    const pattern = `${this.#prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    let cursor = '0';
+    let deleted = 0;
+    do {
+      const reply = await this.#eval('delete all', DELETE_ALL_STEP, [], [cursor, pattern, this.#prefix]);
+      if (!Array.isArray(reply) || reply.length !== 2) throw storeError('malformed reply');
+      cursor = String(reply[0]);
+      deleted += Number(reply[1]);
+    } while (cursor !== '0');
+    return deleted;
   }
 }

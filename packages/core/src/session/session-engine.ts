@@ -51,6 +51,12 @@ export interface SessionEngineOptions {
   audit?: SessionAuditSink;
   /** Largest `data` a session may hold, as JSON bytes. Default 16384. */
   maxDataBytes?: number;
+  /**
+   * Most sessions one user may hold at once (ASVS V7.1.2). A sign-in beyond it ends the user's
+   * oldest sessions (`auth.session.revoked`, reason `session_limit`), read from the store's
+   * list-by-user, so the limit holds across instances. Default: no limit.
+   */
+  maxSessionsPerUser?: number;
   /** Clock (epoch ms). Default `Date.now`. */
   now?: () => number;
   /** Config path in error messages. Default `sessions`. */
@@ -74,6 +80,8 @@ export interface SessionEngineDescription {
   /** How ids are kept at rest. */
   readonly idsAtRest: 'hmac-sha256';
   readonly audited: boolean;
+  /** Most concurrent sessions per user; absent when unlimited. */
+  readonly maxSessionsPerUser?: number;
 }
 
 /** What a live probe of the engine found (compliance evidence of behaviour, not configuration). */
@@ -115,6 +123,7 @@ const KNOWN = [
   'cookie',
   'audit',
   'maxDataBytes',
+  'maxSessionsPerUser',
   'now',
   'configPath',
 ];
@@ -133,6 +142,7 @@ function secretKey(value: unknown, path: string): Buffer {
 }
 
 const STORE_METHODS = ['get', 'create', 'replace', 'touch', 'delete', 'listByUser', 'deleteByUser'] as const;
+const OPTIONAL_STORE_METHODS = ['deleteAll'] as const;
 
 /**
  * The store as the engine calls it: a failure that is not already a Bulwark error (a driver's
@@ -141,7 +151,8 @@ const STORE_METHODS = ['get', 'create', 'replace', 'touch', 'delete', 'listByUse
  */
 function guarded(store: SessionStore): SessionStore {
   const out = {} as Record<string, unknown>;
-  for (const m of STORE_METHODS) {
+  for (const m of [...STORE_METHODS, ...OPTIONAL_STORE_METHODS]) {
+    if (typeof store[m] !== 'function') continue;
     const method = (store[m] as (...args: unknown[]) => Promise<unknown>).bind(store);
     out[m] = async (...args: unknown[]) => {
       try {
@@ -184,6 +195,7 @@ export class SessionEngine {
   readonly #audit?: SessionAuditSink;
   readonly #now: () => number;
   readonly #description: SessionEngineDescription;
+  readonly #maxPerUser?: number;
   /** @internal the largest data JSON, read by HttpSession. */
   readonly maxDataBytes: number;
 
@@ -243,6 +255,9 @@ export class SessionEngine {
     }
     this.#audit = options.audit;
     this.maxDataBytes = seconds(options.maxDataBytes, `${path}.maxDataBytes`, 16_384);
+    if (options.maxSessionsPerUser !== undefined) {
+      this.#maxPerUser = seconds(options.maxSessionsPerUser, `${path}.maxSessionsPerUser`, 1);
+    }
     if (options.now !== undefined && typeof options.now !== 'function') {
       throw invalid(`${path}.now`, 'a function', options.now);
     }
@@ -261,6 +276,7 @@ export class SessionEngine {
       tokenBits: TOKEN_BYTES * 8,
       idsAtRest: 'hmac-sha256' as const,
       audited: this.#audit !== undefined,
+      ...(this.#maxPerUser !== undefined ? { maxSessionsPerUser: this.#maxPerUser } : {}),
     });
   }
 
@@ -377,6 +393,53 @@ export class SessionEngine {
       });
     }
     return ended.length;
+  }
+
+  /**
+   * Ends every session of every user (a breach, a compromised session secret): every store record
+   * is deleted, so each instance refuses each cookie on its next request. Appends one
+   * `auth.session.revoked` (reason `revoked-everyone`, unless given) with the count. Needs a store
+   * with `deleteAll()` (memory, Redis, TypeORM); throws ERR_SESSION_STORE otherwise.
+   */
+  async revokeAllSessions(options: { by?: SessionActor; reason?: string } = {}): Promise<number> {
+    const deleteAll = this.#store.deleteAll;
+    if (deleteAll === undefined) {
+      throw new BulwarkIdentityError(
+        ErrorCodes.SESSION_STORE,
+        'session store: this store cannot delete every session (no deleteAll())',
+      );
+    }
+    const count = await deleteAll();
+    await this.#append({
+      actor: this.#actor(options.by, undefined),
+      action: AUTH_AUDIT_ACTIONS.sessionRevoked,
+      outcome: 'success',
+      reason: options.reason ?? 'revoked-everyone',
+      resource: { type: 'session', id: '*' },
+      details: { sessions: count },
+    });
+    return count;
+  }
+
+  /**
+   * @internal After a sign-in stored `current`: ends the user's oldest live sessions beyond
+   * `maxSessionsPerUser` (the new one always survives; expired ones do not count). Each is audited with reason `session_limit`.
+   */
+  async enforceSessionLimit(current: StoredSession): Promise<void> {
+    const max = this.#maxPerUser;
+    if (max === undefined || current.userId === undefined) return;
+    const now = this.#now();
+    const others = (await this.#store.listByUser(current.userId))
+      .filter((s) => s.id !== current.id && this.#ended(s, now) === undefined)
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
+    for (const old of others.slice(max - 1)) {
+      if (await this.#store.delete(old.id)) {
+        await this.audit(AUTH_AUDIT_ACTIONS.sessionRevoked, old, {}, 'success', 'session_limit', {
+          id: 'system',
+          type: 'system',
+        });
+      }
+    }
   }
 
   /** The live sessions of a user (for a "where you are signed in" page or an admin). */

@@ -53,6 +53,12 @@ export interface SessionStore {
   listByUser(userId: string): Promise<StoredSession[]>;
   /** Deletes every session of a user and returns their ids. */
   deleteByUser(userId: string): Promise<string[]>;
+  /**
+   * Deletes every session of every user (anonymous ones too) and returns how many were deleted:
+   * `SessionEngine.revokeAllSessions()`. Optional for custom stores; the engine refuses that call
+   * (ERR_SESSION_STORE) on a store without it.
+   */
+  deleteAll?(): Promise<number>;
   /** Releases what the store owns (never a client it was handed). */
   close?(): Promise<void>;
 }

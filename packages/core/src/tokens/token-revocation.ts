@@ -43,6 +43,11 @@ export interface RevokeOptions {
 /** Compact JWS: three base64url segments (RFC 7515 §7.1). Anything else handed to revoke() is a token id. */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const MAX_ID_LENGTH = 256;
+/**
+ * The store subject under which `revokeEveryone()` keeps its "not before" time. A token whose
+ * subject is this is refused, and `revokeAllFor()` refuses it, so no user can shift everyone's.
+ */
+const EVERYONE = 'bulwark:revocation:everyone';
 
 function claimInvalid(message: string): BulwarkTokenError {
   return new BulwarkTokenError(ErrorCodes.TOKEN_CLAIM_INVALID, message);
@@ -98,7 +103,7 @@ export class TokenRevocation {
    */
   async check(claims: TokenClaims): Promise<void> {
     const { sub, iat, exp, jti } = claims;
-    if (typeof sub !== 'string' || sub.length === 0)
+    if (typeof sub !== 'string' || sub.length === 0 || sub === EVERYONE)
       throw claimInvalid('The token does not identify a subject.');
     if (typeof iat !== 'number' || !Number.isFinite(iat)) {
       throw claimInvalid('The token has no iat: it cannot be checked against revocations.');
@@ -111,12 +116,19 @@ export class TokenRevocation {
       throw claimInvalid('The token lives longer than revocation.maxTokenLifetimeSec.');
     }
     let status;
+    let everyone;
     try {
-      status = await this.#store.status(noJti ? undefined : (jti as string), sub, this.#clock().getTime());
+      const now = this.#clock().getTime();
+      // The subject's record and the global one, read in parallel (revokeEveryone()).
+      [status, everyone] = await Promise.all([
+        this.#store.status(noJti ? undefined : (jti as string), sub, now),
+        this.#store.status(undefined, EVERYONE, now),
+      ]);
     } catch (err) {
       throw asStoreError(err);
     }
-    if (status.tokenRevoked || (status.notBeforeSec !== undefined && iat <= status.notBeforeSec)) {
+    const notBefore = Math.max(status.notBeforeSec ?? -Infinity, everyone.notBeforeSec ?? -Infinity);
+    if (status.tokenRevoked || iat <= notBefore) {
       throw new BulwarkTokenError(ErrorCodes.TOKEN_REVOKED, 'The token has been revoked.');
     }
   }
@@ -177,7 +189,12 @@ export class TokenRevocation {
     subject: string,
     options: Omit<RevokeOptions, 'expiresAt'> = {},
   ): Promise<{ notBeforeSec: number }> {
-    if (typeof subject !== 'string' || subject.length === 0 || subject.length > MAX_ID_LENGTH) {
+    if (
+      typeof subject !== 'string' ||
+      subject.length === 0 ||
+      subject.length > MAX_ID_LENGTH ||
+      subject === EVERYONE
+    ) {
       throw configError('revokeAllFor.subject', 'must be a subject id of 1-256 characters');
     }
     const notBeforeSec = Math.floor(this.#now() / 1000);
@@ -187,6 +204,23 @@ export class TokenRevocation {
       throw asStoreError(err);
     }
     await this.#append(options, subject, { type: 'user', id: subject }, { scope: 'subject', notBeforeSec });
+    return { notBeforeSec };
+  }
+
+  /**
+   * Revokes every token of every subject issued up to now (ASVS V7.4.5: a breach, a leaked signing
+   * key): a global "not before" time in the shared store, so every instance refuses them on its
+   * next request. Tokens issued in the same second are refused too. Appends `auth.token.revoked`
+   * with scope `everyone`.
+   */
+  async revokeEveryone(options: RevokeOptions = {}): Promise<{ notBeforeSec: number }> {
+    const notBeforeSec = Math.floor(this.#now() / 1000);
+    try {
+      await this.#store.revokeSubject(EVERYONE, notBeforeSec);
+    } catch (err) {
+      throw asStoreError(err);
+    }
+    await this.#append(options, undefined, { type: 'token', id: '*' }, { scope: 'everyone', notBeforeSec });
     return { notBeforeSec };
   }
 

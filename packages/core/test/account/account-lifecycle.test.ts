@@ -95,25 +95,88 @@ describe('AccountLifecycle', () => {
   });
 
   it('forces a password change, cleared by the change; the policy and the history decide', async () => {
-    const { accounts, sessions, events } = setup();
+    const { accounts, sessions, events, passwords } = setup();
     await accounts.requirePasswordChange('bob', { by: ADMIN });
     expect((await accounts.state('bob')).mustChangePassword).toBe(true);
     const here = await signIn(sessions, 'bob');
     const elsewhere = await signIn(sessions, 'bob');
     const keep = (await open(sessions, here)).id!;
-    await expect(accounts.changePassword('bob', 'short')).rejects.toMatchObject({
+    const currentHash = await passwords.hashSecret('old harbor password');
+    const change = (newPassword: string, hash = currentHash) => ({
+      currentPassword: 'old harbor password',
+      currentHash: hash,
+      newPassword,
+    });
+    await expect(accounts.changePassword('bob', change('short'))).rejects.toMatchObject({
       code: ErrorCodes.PASSWORD_POLICY,
       details: { reasons: expect.arrayContaining(['too-short']) },
     });
-    const first = await accounts.changePassword('bob', 'lantern marble oyster', { keepSessionId: keep });
+    const first = await accounts.changePassword('bob', change('lantern marble oyster'), {
+      keepSessionId: keep,
+    });
     expect(first).toMatch(/^\$argon2id\$/);
     expect((await accounts.state('bob')).mustChangePassword).toBe(false);
     expect((await open(sessions, here)).userId).toBe('bob'); // the session that changed it survives
     expect((await open(sessions, elsewhere)).isNew).toBe(true); // every other one ends
-    await expect(accounts.changePassword('bob', 'lantern marble oyster')).rejects.toMatchObject({
+    await expect(
+      accounts.changePassword('bob', {
+        ...change('lantern marble oyster', first),
+        currentPassword: 'lantern marble oyster',
+      }),
+    ).rejects.toMatchObject({
       details: { reasons: ['reused'] },
     });
     expect(events.map((e) => e.action)).toContain(AUTH_AUDIT_ACTIONS.passwordChanged);
+  });
+
+  it('a password change needs the current password: a wrong one is refused, audited and counted until the account locks', async () => {
+    const { accounts, sessions, events, passwords } = setup();
+    const currentHash = await passwords.hashSecret('old harbor password');
+    const cookie = await signIn(sessions, 'erin');
+    const attempt = (currentPassword: string) =>
+      accounts.changePassword(
+        'erin',
+        { currentPassword, currentHash, newPassword: 'quiet violet lantern' },
+        { ip: '198.51.100.4' },
+      );
+    await expect(attempt('guess one')).rejects.toMatchObject({
+      code: ErrorCodes.ACCOUNT_CURRENT_PASSWORD_INVALID,
+    });
+    await expect(attempt('guess two')).rejects.toMatchObject({
+      code: ErrorCodes.ACCOUNT_CURRENT_PASSWORD_INVALID,
+    });
+    // maxFailures 2: the right password no longer helps while the account is locked
+    await expect(attempt('old harbor password')).rejects.toMatchObject({
+      code: ErrorCodes.ACCOUNT_LOCKED,
+      details: { retryAfterSec: expect.any(Number) },
+    });
+    expect((await open(sessions, cookie)).userId).toBe('erin'); // nothing changed, no session ended
+    const failures = events.filter((e) => e.action === AUTH_AUDIT_ACTIONS.passwordChanged);
+    expect(failures.map((e) => [e.outcome, e.reason])).toEqual([
+      ['failure', 'wrong_current_password'],
+      ['failure', 'wrong_current_password'],
+      ['failure', 'locked'],
+    ]);
+    expect(JSON.stringify(events)).not.toMatch(/guess|harbor|violet/);
+    await expect(
+      accounts.changePassword('erin', { currentPassword: 'x', newPassword: 'quiet violet lantern' } as never),
+    ).rejects.toMatchObject({ code: ErrorCodes.ACCOUNT_INVALID_ARGUMENT });
+  });
+
+  it('a password change with the right current password goes through and resets the guard', async () => {
+    const { accounts, passwords } = setup();
+    const currentHash = await passwords.hashSecret('old harbor password');
+    const change = (currentPassword: string) => ({
+      currentPassword,
+      currentHash,
+      newPassword: 'quiet violet lantern',
+    });
+    await expect(accounts.changePassword('fay', change('wrong'))).rejects.toMatchObject({
+      code: ErrorCodes.ACCOUNT_CURRENT_PASSWORD_INVALID,
+    });
+    await expect(accounts.changePassword('fay', change('old harbor password'))).resolves.toMatch(
+      /^\$argon2id\$/,
+    );
   });
 
   it('reset tokens: stored hashed, single use, short-lived, one error for every bad token', async () => {

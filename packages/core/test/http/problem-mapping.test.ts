@@ -92,6 +92,8 @@ const CLIENT_TRIGGERABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   [ErrorCodes.ACCOUNT_RESET_TOKEN_INVALID]: 'a used or guessed reset link',
   [ErrorCodes.ACCOUNT_INVALID_ARGUMENT]: 'an empty user id',
   [ErrorCodes.ALERT_WEBHOOK_INVALID]: 'a forged or replayed webhook to a receiver using verifyWebhook',
+  [ErrorCodes.ACCOUNT_CURRENT_PASSWORD_INVALID]: 'a password change with a wrong current password',
+  [ErrorCodes.ACCOUNT_LOCKED]: 'too many wrong current passwords',
 };
 
 /** Server-side failures that answer 503 (a dependency down, locked or closing: retry later). */

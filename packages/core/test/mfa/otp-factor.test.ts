@@ -84,14 +84,17 @@ describe('OtpFactor', () => {
         audit: { append: async (e) => events.push(e) },
         clock,
       });
-      const { expiresAt } = await factor.send('u1', 'alice@clinic.example', { ip: '192.0.2.7' });
+      const { expiresAt, challenge } = await factor.send('u1', 'alice@clinic.example', { ip: '192.0.2.7' });
       expect(Date.parse(expiresAt) - now).toBe(300_000);
       expect(received).toHaveLength(1);
       expect(received[0].to).toEqual(['alice@clinic.example']);
       expect(received[0].raw).toMatch(/^Subject: Your verification code\r?$/m);
       const code = /verification code is (\d{6})/.exec(received[0].raw)![1];
-      await expect(factor.verify('u1', code)).resolves.toMatchObject({ userId: 'u1', method: 'email-otp' });
-      expect(await errorCode(factor.verify('u1', code))).toBe(ErrorCodes.MFA_INVALID_CODE);
+      await expect(factor.verify('u1', challenge, code)).resolves.toMatchObject({
+        userId: 'u1',
+        method: 'email-otp',
+      });
+      expect(await errorCode(factor.verify('u1', challenge, code))).toBe(ErrorCodes.MFA_INVALID_CODE);
       expect(events.map((e) => [e.action, e.details?.method, e.details?.step, e.outcome])).toEqual([
         ['auth.mfa', 'email-otp', 'send', 'success'],
         ['auth.mfa', 'email-otp', 'verify', 'success'],
@@ -141,44 +144,58 @@ describe('OtpFactor', () => {
 
   it('refuses an expired code', async () => {
     const { factor, outbox } = sms({ ttlSec: 60 });
-    await factor.send('u1', '+15550100');
+    const { challenge } = await factor.send('u1', '+15550100');
     now += 61_000;
-    expect(await errorCode(factor.verify('u1', outbox.last))).toBe(ErrorCodes.MFA_INVALID_CODE);
+    expect(await errorCode(factor.verify('u1', challenge, outbox.last))).toBe(ErrorCodes.MFA_INVALID_CODE);
   });
 
   it('drops the code after maxAttempts wrong tries, even if the right one comes next', async () => {
     const { factor, outbox } = sms({ maxAttempts: 3 });
-    await factor.send('u1', '+15550100');
+    const { challenge } = await factor.send('u1', '+15550100');
     const code = outbox.last;
     for (let i = 0; i < 3; i++)
-      expect(await errorCode(factor.verify('u1', wrong(code)))).toBe(ErrorCodes.MFA_INVALID_CODE);
-    expect(await errorCode(factor.verify('u1', code))).toBe(ErrorCodes.MFA_INVALID_CODE);
+      expect(await errorCode(factor.verify('u1', challenge, wrong(code)))).toBe(ErrorCodes.MFA_INVALID_CODE);
+    expect(await errorCode(factor.verify('u1', challenge, code))).toBe(ErrorCodes.MFA_INVALID_CODE);
   });
 
   it('does not reset the attempt count by sending a new code', async () => {
     const { factor, outbox } = sms({ maxAttempts: 2 });
-    await factor.send('u1', '+15550100');
-    for (let i = 0; i < 2; i++) await errorCode(factor.verify('u1', wrong(outbox.last)));
+    const { challenge } = await factor.send('u1', '+15550100');
+    for (let i = 0; i < 2; i++) await errorCode(factor.verify('u1', challenge, wrong(outbox.last)));
     expect(await errorCode(factor.send('u1', '+15550100'))).toBe(ErrorCodes.MFA_LOCKED);
     expect(outbox.sent).toHaveLength(1);
   });
 
   it('a new code replaces the pending one', async () => {
     const { factor, outbox } = sms();
-    await factor.send('u1', '+15550100');
+    const { challenge: firstChallenge } = await factor.send('u1', '+15550100');
     const first = outbox.last;
+    let { challenge } = await factor.send('u1', '+15550100');
     // (one chance in a million that a resend draws the same code: draw again)
-    while (outbox.last === first) await factor.send('u1', '+15550100');
-    expect(await errorCode(factor.verify('u1', first))).toBe(ErrorCodes.MFA_INVALID_CODE);
-    await expect(factor.verify('u1', outbox.last)).resolves.toMatchObject({ method: 'sms-otp' });
+    while (outbox.last === first) ({ challenge } = await factor.send('u1', '+15550100'));
+    expect(await errorCode(factor.verify('u1', firstChallenge, first))).toBe(ErrorCodes.MFA_INVALID_CODE);
+    expect(await errorCode(factor.verify('u1', challenge, first))).toBe(ErrorCodes.MFA_INVALID_CODE);
+    await expect(factor.verify('u1', challenge, outbox.last)).resolves.toMatchObject({ method: 'sms-otp' });
+  });
+
+  it('refuses a code sent for one login attempt on another (bound to its challenge)', async () => {
+    const { factor, outbox } = sms({ maxAttempts: 3 });
+    const { challenge } = await factor.send('u1', '+15550100');
+    const code = outbox.last;
+    const forged = 'A'.repeat(22);
+    expect(await errorCode(factor.verify('u1', forged, code))).toBe(ErrorCodes.MFA_INVALID_CODE);
+    expect(await errorCode(factor.verify('u1', 'not a challenge', code))).toBe(ErrorCodes.MFA_INVALID_CODE);
+    // Each try under a wrong challenge counted as a wrong code: one attempt is left.
+    await expect(factor.verify('u1', challenge, code)).resolves.toMatchObject({ method: 'sms-otp' });
+    expect(challenge).toMatch(/^[A-Za-z0-9_-]{22}$/);
   });
 
   it('accepts one of two racing requests with the right code', async () => {
     const { factor, outbox } = sms();
-    await factor.send('u1', '+15550100');
+    const { challenge } = await factor.send('u1', '+15550100');
     const results = await Promise.allSettled([
-      factor.verify('u1', outbox.last),
-      factor.verify('u1', outbox.last),
+      factor.verify('u1', challenge, outbox.last),
+      factor.verify('u1', challenge, outbox.last),
     ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
@@ -186,17 +203,21 @@ describe('OtpFactor', () => {
   it('counts wrong codes in a brute-force guard across codes', async () => {
     const guard = new BruteForceGuard({ account: { maxFailures: 2, windowSec: 60, lockoutSec: 60 } });
     const { factor, outbox } = sms({ guard });
-    await factor.send('u1', '+15550100');
-    for (let i = 0; i < 2; i++) await errorCode(factor.verify('u1', wrong(outbox.last)));
-    expect(await errorCode(factor.verify('u1', outbox.last))).toBe(ErrorCodes.MFA_LOCKED);
+    const { challenge } = await factor.send('u1', '+15550100');
+    for (let i = 0; i < 2; i++) await errorCode(factor.verify('u1', challenge, wrong(outbox.last)));
+    expect(await errorCode(factor.verify('u1', challenge, outbox.last))).toBe(ErrorCodes.MFA_LOCKED);
   });
 
   it('refuses malformed input with typed errors', async () => {
     const { factor } = sms();
-    await factor.send('u1', '+15550100');
-    expect(await errorCode(factor.verify('u1', 42 as never))).toBe(ErrorCodes.MFA_INVALID_ARGUMENT);
-    expect(await errorCode(factor.verify('u1', 'x'.repeat(10_000)))).toBe(ErrorCodes.MFA_INVALID_CODE);
-    expect(await errorCode(factor.verify('', '123456'))).toBe(ErrorCodes.MFA_INVALID_ARGUMENT);
+    const { challenge } = await factor.send('u1', '+15550100');
+    expect(await errorCode(factor.verify('u1', challenge, 42 as never))).toBe(
+      ErrorCodes.MFA_INVALID_ARGUMENT,
+    );
+    expect(await errorCode(factor.verify('u1', challenge, 'x'.repeat(10_000)))).toBe(
+      ErrorCodes.MFA_INVALID_CODE,
+    );
+    expect(await errorCode(factor.verify('', challenge, '123456'))).toBe(ErrorCodes.MFA_INVALID_ARGUMENT);
     expect(
       () => new OtpFactor({ store: new MemoryOtpStore(), transport: new Outbox(), channel: 'fax' as never }),
     ).toThrow(BulwarkConfigError);

@@ -7,6 +7,7 @@ import {
   RedisSessionStore,
   SessionEngine,
   type AuditEvent,
+  type SessionEngineOptions,
   type SessionStore,
 } from '../../src';
 import { SERVICE_URLS, describeWithService } from '../../../../test/support/services';
@@ -38,9 +39,14 @@ class Jar {
   };
 }
 
-function setup(store: SessionStore | undefined, clock = new Clock()) {
+function setup(
+  store: SessionStore | undefined,
+  clock = new Clock(),
+  extra: Partial<SessionEngineOptions> = {},
+) {
   const events: AuditEvent[] = [];
   const engine = new SessionEngine({
+    ...extra,
     secret: SECRET,
     ...(store ? { store } : {}),
     idleTimeoutSec: 900,
@@ -168,6 +174,64 @@ function behaviours(makeStore: () => SessionStore | undefined): void {
     );
   });
 
+  it('maxSessionsPerUser: a sign-in beyond the limit ends the oldest sessions of that user only', async () => {
+    const store = makeStore() ?? new MemorySessionStore();
+    const clock = new Clock();
+    const { engine, open, events } = setup(store, clock, { maxSessionsPerUser: 2 });
+    const jars = [new Jar(), new Jar(), new Jar()];
+    const other = new Jar();
+    await (await open(other)).login({ id: 'gina' });
+    for (const jar of jars) {
+      await (await open(jar)).login({ id: 'fred' });
+      clock.advance(1);
+    }
+    expect((await open(jars[0]!)).isNew).toBe(true);
+    expect((await open(jars[1]!)).userId).toBe('fred');
+    expect((await open(jars[2]!)).userId).toBe('fred');
+    expect((await open(other)).userId).toBe('gina');
+    expect(await engine.list('fred')).toHaveLength(2);
+    expect(engine.describe().maxSessionsPerUser).toBe(2);
+    const limited = events.filter((e) => e.reason === 'session_limit');
+    expect(limited).toHaveLength(1);
+    expect(limited[0]).toMatchObject({
+      action: AUTH_AUDIT_ACTIONS.sessionRevoked,
+      actor: { id: 'system', type: 'system' },
+      details: { userId: 'fred' },
+    });
+  });
+
+  it('maxSessionsPerUser counts live sessions only: an expired one ends no live one', async () => {
+    const clock = new Clock();
+    const { open, events } = setup(makeStore(), clock, { maxSessionsPerUser: 2 });
+    const old = new Jar();
+    await (await open(old)).login({ id: 'hank' });
+    clock.advance(901);
+    const [b, c] = [new Jar(), new Jar()];
+    await (await open(b)).login({ id: 'hank' });
+    clock.advance(1);
+    await (await open(c)).login({ id: 'hank' });
+    expect((await open(b)).userId).toBe('hank');
+    expect((await open(c)).userId).toBe('hank');
+    expect(events.filter((e) => e.reason === 'session_limit')).toEqual([]);
+  });
+
+  it('revokeAllSessions ends every session of every user, anonymous ones too, and audits the count', async () => {
+    const { engine, open, events } = setup(makeStore());
+    const jars = [new Jar(), new Jar(), new Jar()];
+    await (await open(jars[0]!)).login({ id: 'hal' });
+    await (await open(jars[1]!)).login({ id: 'ivy' });
+    await (await open(jars[2]!)).set({ cart: ['tea'] });
+    expect(await engine.revokeAllSessions({ by: { id: 'admin-1' }, reason: 'breach' })).toBe(3);
+    for (const jar of jars) expect((await open(jar)).isNew).toBe(true);
+    expect(events.at(-1)).toMatchObject({
+      action: AUTH_AUDIT_ACTIONS.sessionRevoked,
+      actor: { id: 'admin-1', type: 'user' },
+      reason: 'breach',
+      details: { sessions: 3 },
+    });
+    expect(await engine.revokeAllSessions()).toBe(0);
+  });
+
   it('refuses a write to a session revoked by another instance instead of resurrecting it', async () => {
     const { engine, open } = setup(makeStore());
     const jar = new Jar();
@@ -252,6 +316,27 @@ describe('SessionEngine (memory store)', () => {
     }
   });
 
+  it('refuses revokeAllSessions on a store without deleteAll (ERR_SESSION_STORE), and a bad session limit', async () => {
+    const memory = new MemorySessionStore();
+    const partial = {
+      get: (id: string) => memory.get(id),
+      create: (s: never) => memory.create(s),
+      replace: (s: never) => memory.replace(s),
+      touch: (id: string, a: number, b: number) => memory.touch(id, a, b),
+      delete: (id: string) => memory.delete(id),
+      listByUser: (u: string) => memory.listByUser(u),
+      deleteByUser: (u: string) => memory.deleteByUser(u),
+    };
+    const engine = new SessionEngine({ secret: SECRET, store: partial });
+    await expect(engine.revokeAllSessions()).rejects.toMatchObject({ code: ErrorCodes.SESSION_STORE });
+    expect(engine.describe().maxSessionsPerUser).toBeUndefined();
+    for (const bad of [0, -1, 1.5, '2']) {
+      expect(() => new SessionEngine({ secret: SECRET, maxSessionsPerUser: bad as never })).toThrow(
+        /sessions.maxSessionsPerUser/,
+      );
+    }
+  });
+
   it('validates options at construction with the path in the message', () => {
     expect(() => new SessionEngine({ secret: 'short' })).toThrow(/sessions.secret/);
     expect(() => new SessionEngine({ secret: SECRET, idleTimeoutSec: 0 })).toThrow(/sessions.idleTimeoutSec/);
@@ -317,6 +402,26 @@ describeWithService('redis', 'SessionEngine (Redis store, needs Redis)', () => {
     const ttl = await redis.pttl(keys.find((k) => k.includes(':s:'))!);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(900_000);
+  });
+
+  it('revokeAllSessions deletes only the keys under its own prefix', async () => {
+    const mine = `bw-test-sess-unit:${randomBytes(4).toString('hex')}:`;
+    const theirs = `bw-test-sess-unit:${randomBytes(4).toString('hex')}:`;
+    const login = async (engine: SessionEngine, user: string) => {
+      const jar = new Jar();
+      await (await engine.open({ cookieHeader: undefined, setCookie: jar.setCookie })).login({ id: user });
+      return jar;
+    };
+    const a = new SessionEngine({ secret: SECRET, store: new RedisSessionStore({ redis, keyPrefix: mine }) });
+    const b = new SessionEngine({
+      secret: SECRET,
+      store: new RedisSessionStore({ redis, keyPrefix: theirs }),
+    });
+    for (let i = 0; i < 5; i++) await login(a, `user-${i}`);
+    const kept = await login(b, 'user-0');
+    expect(await a.revokeAllSessions()).toBe(5);
+    expect(await redis.keys(`${mine}*`)).toEqual([]);
+    expect((await b.open({ cookieHeader: kept.header, setCookie: () => {} })).userId).toBe('user-0');
   });
 
   it('refuses a record written around the engine (ERR_SESSION_STORE), never trusting it', async () => {

@@ -87,6 +87,36 @@ describe('TokenRevocation', () => {
     });
   });
 
+  it('revokeEveryone refuses every subject’s tokens issued up to its second, accepts later ones', async () => {
+    const alice = await claimsOf(await tokens.sign({}, { subject: 'alice' }));
+    const bob = await claimsOf(await tokens.sign({}, { subject: 'bob' }));
+    const { notBeforeSec } = await revocation.revokeEveryone({
+      actor: { id: 'admin-1', type: 'user' },
+      reason: 'signing-key-leaked',
+    });
+    for (const claims of [alice, bob]) {
+      await expect(revocation.check(claims)).rejects.toMatchObject({ code: ErrorCodes.TOKEN_REVOKED });
+    }
+    nowMs = (notBeforeSec + 1) * 1000;
+    await expect(revocation.check(await claimsOf(await tokens.sign({}, { subject: 'bob' })))).resolves.toBe(
+      undefined,
+    );
+    expect(events[0]).toMatchObject({
+      actor: { id: 'admin-1' },
+      reason: 'signing-key-leaked',
+      resource: { type: 'token', id: '*' },
+      details: { scope: 'everyone', notBeforeSec },
+    });
+  });
+
+  it('keeps the everyone record out of reach: no revokeAllFor on it, no token with it as subject', async () => {
+    await expect(revocation.revokeAllFor('bulwark:revocation:everyone')).rejects.toBeInstanceOf(
+      BulwarkConfigError,
+    );
+    const claims = await claimsOf(await tokens.sign({}, { subject: 'bulwark:revocation:everyone' }));
+    await expect(revocation.check(claims)).rejects.toMatchObject({ code: ErrorCodes.TOKEN_CLAIM_INVALID });
+  });
+
   it('refuses tokens it could not revoke: no jti, no iat, longer than maxTokenLifetimeSec', async () => {
     const ok = await claimsOf(await tokens.sign({}, { subject: 'alice' }));
     for (const claims of [

@@ -96,8 +96,19 @@ function suite(name: string, make: () => Promise<Db>): void {
         code: ErrorCodes.ACCOUNT_DISABLED,
       });
       await lifecycle().enable('alice', { by: { id: 'admin' } });
-      await lifecycle().changePassword('alice', 'lantern marble oyster');
-      await expect(lifecycle().changePassword('alice', 'lantern marble oyster')).rejects.toMatchObject({
+      const hasher = new PasswordHasher(FAST);
+      const currentHash = await hasher.hashSecret('old harbor password');
+      const changed = await lifecycle().changePassword('alice', {
+        currentPassword: 'old harbor password',
+        currentHash,
+        newPassword: 'lantern marble oyster',
+      });
+      const again = {
+        currentPassword: 'lantern marble oyster',
+        currentHash: changed,
+        newPassword: 'lantern marble oyster',
+      };
+      await expect(lifecycle().changePassword('alice', again)).rejects.toMatchObject({
         details: { reasons: ['reused'] },
       });
     });

@@ -156,27 +156,34 @@ function suite(create: () => Promise<Db>) {
         maxAttempts: 3,
       });
     const [a, b] = [factor(), factor()];
-    await a.send('u9', '+15550100');
+    const first = await a.send('u9', '+15550100');
     const code = outbox[0]!.code;
     const stored = await new TypeOrmOtpStore(db.dataSource).getCode('u9');
     expect(stored).toMatchObject({ channel: 'sms', attempts: 0 });
     expect(JSON.stringify(stored)).not.toContain(code);
     const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
-    await expect(a.verify('u9', wrong)).rejects.toMatchObject({ code: ErrorCodes.MFA_INVALID_CODE });
-    const both = await Promise.allSettled([a.verify('u9', code), b.verify('u9', code)]);
+    await expect(a.verify('u9', first.challenge, wrong)).rejects.toMatchObject({
+      code: ErrorCodes.MFA_INVALID_CODE,
+    });
+    const both = await Promise.allSettled([
+      a.verify('u9', first.challenge, code),
+      b.verify('u9', first.challenge, code),
+    ]);
     expect(both.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
 
-    await b.send('u9', '+15550100');
+    const { challenge } = await b.send('u9', '+15550100');
     const next = outbox[1]!.code;
     for (let i = 0; i < 3; i++) {
       await expect(
-        (i % 2 ? a : b).verify('u9', String((Number(next) + 1) % 1_000_000).padStart(6, '0')),
+        (i % 2 ? a : b).verify('u9', challenge, String((Number(next) + 1) % 1_000_000).padStart(6, '0')),
       ).rejects.toMatchObject({
         code: ErrorCodes.MFA_INVALID_CODE,
       });
     }
     // the limit holds across instances: the right code no longer works
-    await expect(a.verify('u9', next)).rejects.toMatchObject({ code: ErrorCodes.MFA_INVALID_CODE });
+    await expect(a.verify('u9', challenge, next)).rejects.toMatchObject({
+      code: ErrorCodes.MFA_INVALID_CODE,
+    });
   });
 }
 

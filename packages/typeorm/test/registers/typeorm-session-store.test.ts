@@ -150,6 +150,16 @@ function suite(name: string, open: () => Promise<Db>): void {
       await db.raw(`DELETE FROM ${db.table} WHERE "id" = $1`, [id]);
     });
 
+    it('revokeAllSessions deletes every row: each user, each anonymous session', async () => {
+      const jars = [jar(), jar(), jar()];
+      await (await openSession(jars[0]!)).login({ id: 'dora' });
+      await (await openSession(jars[1]!)).login({ id: 'eli' });
+      await (await openSession(jars[2]!)).set({ cart: ['b'] });
+      expect(await engine.revokeAllSessions({ by: { id: 'admin' } })).toBeGreaterThanOrEqual(3);
+      expect(await db.raw(`SELECT "id" FROM ${db.table}`)).toHaveLength(0);
+      for (const j of jars) expect((await openSession(j)).isNew).toBe(true);
+    });
+
     it('purges expired rows', async () => {
       const j = jar();
       await (await openSession(j)).set({ a: 1 });
