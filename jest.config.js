@@ -15,4 +15,7 @@ for (const project of [...projects]) {
 }
 if (fs.existsSync(path.join(__dirname, 'test', 'jest.config.js'))) projects.push('<rootDir>/test');
 
-module.exports = { projects };
+// `testTimeout` is a global option: the projects' own (jest.preset.js) apply only when a package is
+// run alone, so the whole-repo run needs it here too (suites that start servers and child processes
+// run for seconds on a loaded 2-core CI machine; the limit only stops a hung test).
+module.exports = { projects, testTimeout: 30000 };
