@@ -161,9 +161,17 @@ export interface KeyRingOptions {
   /**
    * Envelope format of new values: 2 (default, key-committing `bw2*`) or 1 (`bw1*`, only while
    * processes running a Bulwark release older than key commitment still read the same data;
-   * weaker: see docs/key-rotation.md "Key commitment"). Both formats are always read.
+   * weaker: see docs/key-rotation.md "Key commitment"). Format 2 is always read; format 1 while
+   * `acceptFormat1` is true.
    */
   envelopeFormat?: EnvelopeFormat;
+  /**
+   * Whether format-1 envelopes (`bw1*`, not key-committing) are still decrypted (default true,
+   * for data written before key commitment). Set false once `keys rewrap` has upgraded every
+   * value: a `bw1*` envelope is then refused with ERR_CRYPTO_DECRYPTION_FAILED, so nobody can
+   * downgrade a value past the key commitment. Incompatible with `envelopeFormat: 1`.
+   */
+  acceptFormat1?: boolean;
 }
 
 const KNOWN_OPTIONS = optionKeys<KeyRingOptions>({
@@ -179,6 +187,7 @@ const KNOWN_OPTIONS = optionKeys<KeyRingOptions>({
   rotation: true,
   autoRotate: true,
   envelopeFormat: true,
+  acceptFormat1: true,
 });
 
 const AUTO_ROTATE_KEYS = optionKeys<AutoRotateOptions>({
@@ -241,6 +250,12 @@ export function checkKeyRingOptions(options: KeyRingOptions): void {
   if (options.envelopeFormat !== undefined && options.envelopeFormat !== 1 && options.envelopeFormat !== 2) {
     throw invalid(`${path}.envelopeFormat`, '1 or 2', options.envelopeFormat);
   }
+  if (options.acceptFormat1 !== undefined && typeof options.acceptFormat1 !== 'boolean') {
+    throw invalid(`${path}.acceptFormat1`, 'a boolean', options.acceptFormat1);
+  }
+  if (options.acceptFormat1 === false && options.envelopeFormat === 1) {
+    throw invalid(`${path}.acceptFormat1`, 'true while envelopeFormat is 1', options.acceptFormat1);
+  }
 }
 
 const DEFAULT_SUBJECT_CACHE_TTL_MS = 60_000;
@@ -276,7 +291,7 @@ export class KeyRing {
 
   private constructor(options: KeyRingOptions) {
     const algorithm = options.defaultAlgorithm ?? 'aes-256-gcm';
-    this.sealer = new EnvelopeSealer(options.envelopeFormat ?? 2);
+    this.sealer = new EnvelopeSealer(options.envelopeFormat ?? 2, options.acceptFormat1 ?? true);
     this.loader = new KeyLoader(
       options.provider,
       options.store,
@@ -470,7 +485,8 @@ export class KeyRing {
     const sealOptions = { aad: options?.aad, deterministic: true };
     const out: string[] = [];
     const versions = [...loaded.versions.keys()].sort((a, b) => b - a);
-    for (const format of this.sealer.format === 2 ? ([2, 1] as const) : ([1] as const)) {
+    const formats = this.sealer.format === 1 ? [1] : this.sealer.acceptFormat1 ? [2, 1] : [2];
+    for (const format of formats as EnvelopeFormat[]) {
       for (const version of versions) {
         out.push(this.sealer.seal(loaded.versions.get(version)!, plaintext, sealOptions, format));
       }
