@@ -155,7 +155,9 @@ export interface KeyRingOptions {
    * In-process rotation scheduler for single-instance apps: `true` or options. Every
    * `checkEveryMs` (default hourly) the ring runs rotateDue() on an unref'd timer; close() stops
    * it. Safe if several instances run it (one new version per due key), but with many instances
-   * prefer one cron job (docs/key-rotation.md). Off by default.
+   * prefer one cron job: until the others refresh, their lookups by `followKeyRotation` blind
+   * index or deterministic value miss rows written under the new version (docs/key-rotation.md
+   * "Blind-index key rotation"). Off by default.
    */
   autoRotate?: boolean | AutoRotateOptions;
   /**
