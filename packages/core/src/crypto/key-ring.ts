@@ -11,13 +11,13 @@ import {
   rejectUnknown,
 } from '../util/options';
 import { computeBlindIndex, type BlindIndexOptions } from './blind-index';
-import { asCryptoError, cryptoError } from './cipher-entry';
+import { asCryptoError, cryptoError, type CipherEntry } from './cipher-entry';
 import { checkAad, checkOptions, checkPlaintext, EnvelopeSealer, utf8 } from './envelope-sealer';
 import { parseEnvelope, type EnvelopeFormat, type ParsedEnvelope } from './envelope';
 import { KeyLoader } from './key-loader';
 import type { KeyProvider } from './key-provider';
 import { KEY_STORE_METHODS, type KeyStore } from './key-store';
-import { NamedKeys, unknownKey } from './named-keys';
+import { NamedKeys, unknownKey, type LoadedKey } from './named-keys';
 import { rotateMasterKeys, type MasterRotationOptions, type MasterRotationReport } from './master-rotation';
 import { shreddedError, SubjectKeys } from './subject-keys';
 import { RotationSchedule, type RotationDue, type RotationOptions } from './rotation-policy';
@@ -457,14 +457,22 @@ export class KeyRing {
     this.loader.checkOpen();
     const loaded = this.named.find(keyId);
     if (loaded === undefined) throw unknownKey(keyId);
+    return this.sealer.seal(this.encryptingPrimary(loaded), plaintext, options);
+  }
+
+  /**
+   * The primary version's cipher entry, for encrypting; ERR_CRYPTO_KEY_EXPIRED when it is past its
+   * expiry (RotationPolicy.expireAfter). Every path that writes under the primary goes through here.
+   */
+  private encryptingPrimary(loaded: LoadedKey): CipherEntry {
     if (loaded.primaryExpiresAt !== undefined && !(this.loader.millis() < loaded.primaryExpiresAt)) {
       throw cryptoError(
         ErrorCodes.CRYPTO_KEY_EXPIRED,
-        `Version ${loaded.record.primaryVersion} of key ${keyId} has expired and no longer encrypts; rotate the key (bulwark keys rotate ${keyId})`,
-        { keyId, version: loaded.record.primaryVersion },
+        `Version ${loaded.record.primaryVersion} of key ${loaded.record.keyId} has expired and no longer encrypts; rotate the key (bulwark keys rotate ${loaded.record.keyId})`,
+        { keyId: loaded.record.keyId, version: loaded.record.primaryVersion },
       );
     }
-    return this.sealer.seal(loaded.primary, plaintext, options);
+    return loaded.primary;
   }
 
   /**
@@ -578,7 +586,8 @@ export class KeyRing {
   /**
    * Decrypts and re-encrypts under the key's primary version (and the ring's envelope format) with
    * the same aad, keeping deterministic envelopes deterministic. Envelopes already current (and
-   * subject envelopes) are verified and returned unchanged.
+   * subject envelopes) are verified and returned unchanged. ERR_CRYPTO_KEY_EXPIRED, as encrypt(),
+   * when the primary has expired.
    */
   reencrypt(envelope: string, options?: DecryptOptions): string {
     const plaintext = this.decrypt(envelope, options);
@@ -589,7 +598,7 @@ export class KeyRing {
       if (parsed.version === loaded.record.primaryVersion && parsed.format >= this.sealer.format) {
         return envelope;
       }
-      return this.sealer.seal(loaded.primary, plaintext, {
+      return this.sealer.seal(this.encryptingPrimary(loaded), plaintext, {
         aad: options?.aad,
         deterministic: parsed.deterministic,
       });
