@@ -8,7 +8,7 @@ import {
   type JsonWebKey,
 } from 'node:crypto';
 import { ErrorCodes } from '../errors';
-import { cryptoError } from './cipher-entry';
+import { asCryptoError, cryptoError } from './cipher-entry';
 
 /**
  * Signature algorithms, named as in JOSE (RFC 7518 / RFC 8037): Ed25519 (RFC 8032), ES256 (ECDSA
@@ -76,6 +76,19 @@ function checkKey(algorithm: SignatureAlgorithm, key: KeyObject): void {
       },
     );
   }
+  // An rsa-pss key may carry PSS parameters that restrict what it signs: they must allow PS256.
+  if (
+    type === 'rsa-pss' &&
+    ((details.hashAlgorithm !== undefined && details.hashAlgorithm !== 'sha256') ||
+      (details.mgf1HashAlgorithm !== undefined && details.mgf1HashAlgorithm !== 'sha256') ||
+      (details.saltLength !== undefined && details.saltLength > 32))
+  ) {
+    throw cryptoError(
+      ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+      'The rsa-pss key is restricted to parameters other than PS256 (SHA-256, MGF1-SHA-256, 32-byte salt)',
+      { algorithm },
+    );
+  }
 }
 
 function checkAlgorithm(algorithm: unknown): asserts algorithm is SignatureAlgorithm {
@@ -117,7 +130,13 @@ export function signMessage(
   const key = toKey(privateKey, 'private');
   checkKey(algorithm, key);
   const { digest, options } = nodeParams(algorithm, key);
-  return nodeSign(digest, data(payload), options);
+  const message = data(payload);
+  try {
+    return nodeSign(digest, message, options);
+  } catch (error) {
+    // OpenSSL's own error (e.g. ERR_OSSL_...) stays the cause, never the message.
+    throw asCryptoError(error, ErrorCodes.CRYPTO_INVALID_ARGUMENT, `Signing with ${algorithm} failed`);
+  }
 }
 
 /**

@@ -200,4 +200,34 @@ describe('signMessage / verifyMessage (known answers)', () => {
     expect(codeOf(() => sign('Ed25519', 'not a pem', 'x'))).toBe(ErrorCodes.CRYPTO_INVALID_ARGUMENT);
     expect(verify('Ed25519', ed.publicKey, 'x', 'sig' as unknown as Uint8Array)).toBe(false);
   });
+
+  it('an rsa-pss key restricted to other PSS parameters is a typed error, not an OpenSSL one', () => {
+    for (const params of [
+      { hashAlgorithm: 'sha512', mgf1HashAlgorithm: 'sha512', saltLength: 64 },
+      { hashAlgorithm: 'sha256', mgf1HashAlgorithm: 'sha1', saltLength: 32 },
+      { hashAlgorithm: 'sha256', mgf1HashAlgorithm: 'sha256', saltLength: 48 },
+    ]) {
+      const { privateKey, publicKey } = generateKeyPairSync('rsa-pss', { modulusLength: 2048, ...params });
+      let error: unknown;
+      try {
+        sign('PS256', privateKey, 'x');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(BulwarkCryptoError);
+      expect((error as BulwarkCryptoError).code).toBe(ErrorCodes.CRYPTO_INVALID_ARGUMENT);
+      expect((error as Error).message).not.toMatch(/OSSL|digest not allowed/i);
+      expect(codeOf(() => verify('PS256', publicKey, 'x', Buffer.alloc(256)))).toBe(
+        ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+      );
+    }
+    // PS256's own parameters (or none) sign and verify.
+    const ok = generateKeyPairSync('rsa-pss', {
+      modulusLength: 2048,
+      hashAlgorithm: 'sha256',
+      mgf1HashAlgorithm: 'sha256',
+      saltLength: 32,
+    });
+    expect(verify('PS256', ok.publicKey, 'x', sign('PS256', ok.privateKey, 'x'))).toBe(true);
+  });
 });
