@@ -8,6 +8,7 @@ import {
   type JsonWebKey,
 } from 'node:crypto';
 import { ErrorCodes } from '../errors';
+import { inputBytes } from './bytes';
 import { asCryptoError, cryptoError } from './cipher-entry';
 
 /**
@@ -100,12 +101,6 @@ function checkAlgorithm(algorithm: unknown): asserts algorithm is SignatureAlgor
   }
 }
 
-function data(value: unknown): Buffer {
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'data must be a string or Uint8Array');
-}
-
 function nodeParams(algorithm: SignatureAlgorithm, key: KeyObject) {
   switch (algorithm) {
     case 'Ed25519':
@@ -130,7 +125,7 @@ export function signMessage(
   const key = toKey(privateKey, 'private');
   checkKey(algorithm, key);
   const { digest, options } = nodeParams(algorithm, key);
-  const message = data(payload);
+  const message = inputBytes(payload, 'data');
   try {
     return nodeSign(digest, message, options);
   } catch (error) {
@@ -157,7 +152,7 @@ export function verifyMessage(
   if (algorithm !== 'PS256' && signature.length !== 64) return false;
   const { digest, options } = nodeParams(algorithm, key);
   try {
-    return nodeVerify(digest, data(payload), options, signature);
+    return nodeVerify(digest, inputBytes(payload, 'data'), options, signature);
   } catch {
     return false;
   }
