@@ -1,4 +1,9 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type RSAPSSKeyPairKeyObjectOptions,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { decryptJson, encryptJson } from '../../src/crypto/json-envelope';
@@ -207,7 +212,11 @@ describe('signMessage / verifyMessage (known answers)', () => {
       { hashAlgorithm: 'sha256', mgf1HashAlgorithm: 'sha1', saltLength: 32 },
       { hashAlgorithm: 'sha256', mgf1HashAlgorithm: 'sha256', saltLength: 48 },
     ]) {
-      const { privateKey, publicKey } = generateKeyPairSync('rsa-pss', { modulusLength: 2048, ...params });
+      // @types/node types saltLength as a string; node:crypto takes a number of bytes.
+      const { privateKey, publicKey } = generateKeyPairSync('rsa-pss', {
+        modulusLength: 2048,
+        ...params,
+      } as unknown as RSAPSSKeyPairKeyObjectOptions);
       let error: unknown;
       try {
         sign('PS256', privateKey, 'x');
@@ -227,7 +236,7 @@ describe('signMessage / verifyMessage (known answers)', () => {
       hashAlgorithm: 'sha256',
       mgf1HashAlgorithm: 'sha256',
       saltLength: 32,
-    });
+    } as unknown as RSAPSSKeyPairKeyObjectOptions);
     expect(verify('PS256', ok.publicKey, 'x', sign('PS256', ok.privateKey, 'x'))).toBe(true);
   });
 });
