@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { BulwarkError, ErrorCodes, type KeyRing, type RewrapReport, type TotpFactor } from '@bulwark/core';
 import {
+  activeEncryption,
   migrateBlindIndexes,
   registerBulwarkEncryption,
   rewrapEntities,
@@ -24,23 +25,30 @@ export interface RewrapConfig {
 
 /**
  * Moves `followKeyRotation` blind indexes to the primary key version (migrateBlindIndexes), which
- * reads rows through the repositories, so the config's DataSource is registered for the run.
+ * reads rows through the repositories. The config module normally registered its DataSource
+ * already: that registration (with the app's `defaultKeyId`) is used as it is. Otherwise the
+ * DataSource is registered for the run with the `defaultKeyId` of whatever was active.
  */
 async function migrateIndexes(
   config: RewrapConfig,
   batchSize: number | undefined,
 ): Promise<MigrateBlindIndexesReport> {
-  const registration = await registerBulwarkEncryption(config.dataSource, {
-    keyRing: config.keyRing,
-    createKeys: false,
-  });
+  const active = activeEncryption();
+  const registration =
+    active?.dataSource === config.dataSource && active.keyRing === config.keyRing
+      ? undefined
+      : await registerBulwarkEncryption(config.dataSource, {
+          keyRing: config.keyRing,
+          createKeys: false,
+          ...(active === undefined ? {} : { defaultKeyId: active.defaultKeyId }),
+        });
   try {
     return await migrateBlindIndexes(config.dataSource, config.keyRing, {
       ...(config.entities === undefined ? {} : { entities: config.entities }),
       ...(batchSize === undefined ? {} : { batchSize }),
     });
   } finally {
-    registration.unregister();
+    registration?.unregister();
   }
 }
 

@@ -162,3 +162,64 @@ describe('bulwark keys rewrap', () => {
     expect(resume.err).toContain(ErrorCodes.CONFIG_INVALID);
   });
 });
+
+describe('bulwark keys rewrap with the app registered under defaultKeyId "pii"', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulwark-cli-rewrap-pii-'));
+    env = {
+      BULWARK_MASTER_KEY: generateMasterKey(),
+      BULWARK_KEY_STORE: path.join(dir, 'keys.json'),
+      BULWARK_TEST_DB: path.join(dir, 'app.sqlite'),
+      BULWARK_TEST_NOW: String(T0),
+      BULWARK_TEST_DEFAULT_KEY_ID: 'pii',
+    };
+    const app = await createRewrapConfig({ env });
+    try {
+      const repo = app.dataSource.getRepository(app.Patient);
+      for (let id = 1; id <= 3; id++) await repo.save({ id, name: `p${id}`, diagnosis: `diagnosis ${id}` });
+      const { secret } = await app.totp.enroll('u1', { label: 'u1' });
+      await app.totp.confirm('u1', codeAt(secret, T0));
+      await app.keyRing.rotate('pii');
+      await app.keyRing.rotate('mfa');
+    } finally {
+      await app.close();
+    }
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('migrates the blind indexes under "pii" (not "default") and still re-encrypts TOTP secrets', async () => {
+    let out = '';
+    let err = '';
+    const code = await runCli(['keys', 'rewrap', '--config', FIXTURE, '--json'], {
+      stdout: (t) => (out += t),
+      stderr: (t) => (err += t),
+      env,
+      cwd: dir,
+    });
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const report = JSON.parse(out);
+    expect(report.blindIndexes).toEqual({ processed: 3, migrated: 3, complete: true, failed: [] });
+    expect(report.totp).toEqual({ processed: 1, rewrapped: 1, skipped: 0, failed: [] });
+
+    env.BULWARK_TEST_NOW = String(T0 + 60_000);
+    const app = await createRewrapConfig({ env });
+    try {
+      expect(app.keyRing.has('default')).toBe(false);
+      await app.keyRing.retire('pii', 2);
+      const found = await findByBlindIndex(
+        app.dataSource.getRepository(app.Patient),
+        'diagnosisIndex',
+        'diagnosis 2',
+      );
+      expect(found.map((r) => r.id)).toEqual([2]);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -18,6 +18,8 @@ export {
   registerBulwarkEncryption,
   type BulwarkEncryption,
   type BulwarkEncryptionOptions,
+  activeEncryption,
+  type ActiveEncryption,
 } from './register-bulwark-encryption';
 export { EncryptedField, type EncryptedFieldOptions } from './encrypted-field';
 export { EncryptedColumnTransformer } from './encrypted-column-transformer';

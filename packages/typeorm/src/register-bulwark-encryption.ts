@@ -130,3 +130,22 @@ export async function registerBulwarkEncryption(
     },
   };
 }
+
+/** What registerBulwarkEncryption last activated in this process. */
+export interface ActiveEncryption {
+  readonly dataSource: DataSource;
+  readonly keyRing: KeyRing;
+  readonly defaultKeyId: string;
+}
+
+/**
+ * The DataSource, key ring and `defaultKeyId` the column transformers currently use (undefined
+ * when nothing is registered): tools that run the app's entities (e.g. `bulwark keys rewrap`)
+ * reuse it instead of registering again with other defaults.
+ */
+export function activeEncryption(): ActiveEncryption | undefined {
+  const ctx = peekActiveContext();
+  return ctx === undefined
+    ? undefined
+    : { dataSource: ctx.dataSource, keyRing: ctx.keyRing, defaultKeyId: ctx.defaultKeyId };
+}

@@ -255,6 +255,8 @@ export interface BulwarkConfig {
     autoRotate?: KeyRingOptions['autoRotate'];
     /** Envelope format of new values: 2 (default, key-committing) or 1 (KeyRingOptions.envelopeFormat). */
     envelopeFormat?: KeyRingOptions['envelopeFormat'];
+    /** False refuses format-1 (`bw1*`) envelopes once every value is rewrapped (KeyRingOptions.acceptFormat1). */
+    acceptFormat1?: KeyRingOptions['acceptFormat1'];
   };
   /** Password hashing (argon2id, OWASP parameters by default). Always available. */
   passwords?: PasswordHasherOptions;

@@ -33,6 +33,7 @@ const KNOWN_KEYS = optionKeys<NonNullable<BulwarkConfig['keys']>>({
   rotation: true,
   autoRotate: true,
   envelopeFormat: true,
+  acceptFormat1: true,
 });
 
 /** What opening the key ring needs, checked before anything is opened. */
@@ -45,6 +46,7 @@ export interface KeysPlan {
   rotation?: KeyRingOptions['rotation'];
   autoRotate?: KeyRingOptions['autoRotate'];
   envelopeFormat?: KeyRingOptions['envelopeFormat'];
+  acceptFormat1?: KeyRingOptions['acceptFormat1'];
   ensure: string[];
 }
 
@@ -130,6 +132,9 @@ export function planKeys(value: unknown): KeysPlan | undefined {
     ...(value.envelopeFormat === undefined
       ? {}
       : { envelopeFormat: value.envelopeFormat as KeyRingOptions['envelopeFormat'] }),
+    ...(value.acceptFormat1 === undefined
+      ? {}
+      : { acceptFormat1: value.acceptFormat1 as KeyRingOptions['acceptFormat1'] }),
   };
   // The ring's own check (the one KeyRing.open runs), before anything is opened.
   checkKeyRingOptions(ringOptions(plan));
@@ -145,6 +150,7 @@ function ringOptions(keys: KeysPlan): KeyRingOptions {
     ...(keys.rotation === undefined ? {} : { rotation: keys.rotation }),
     ...(keys.autoRotate === undefined ? {} : { autoRotate: keys.autoRotate }),
     ...(keys.envelopeFormat === undefined ? {} : { envelopeFormat: keys.envelopeFormat }),
+    ...(keys.acceptFormat1 === undefined ? {} : { acceptFormat1: keys.acceptFormat1 }),
     configPath: 'keys',
   };
 }

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, KeyObject, type CipherGCMTypes } from 'node:crypto';
 import { BulwarkCryptoError, ErrorCodes } from '../errors';
+import { inputBytes } from './bytes';
 
 /** AEAD algorithms a key ring can use. Both take a 256-bit key, a 96-bit nonce and a 128-bit tag. */
 export type AeadAlgorithm = 'aes-256-gcm' | 'chacha20-poly1305';
@@ -126,10 +127,7 @@ export function open(
 }
 
 function toBytes(value: string | Uint8Array | undefined, what: string): Uint8Array | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
-  if (value instanceof Uint8Array) return value;
-  throw new BulwarkCryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, `${what} must be a string or Uint8Array`);
+  return value === undefined ? undefined : inputBytes(value, what);
 }
 
 /**

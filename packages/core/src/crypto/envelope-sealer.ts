@@ -56,8 +56,14 @@ export function utf8(buffer: Buffer): string {
 export class EnvelopeSealer {
   private readonly ivPool = new IvPool();
 
-  /** `format`: what seal() writes by default (2, key-committing, unless a ring opts out). */
-  constructor(readonly format: EnvelopeFormat = 2) {}
+  /**
+   * `format`: what seal() writes by default (2, key-committing, unless a ring opts out).
+   * `acceptFormat1`: false refuses format-1 envelopes (not key-committing) in open().
+   */
+  constructor(
+    readonly format: EnvelopeFormat = 2,
+    readonly acceptFormat1 = true,
+  ) {}
   /** Cache of `header || aad` per header buffer, then per aad string (see joinedAad). */
   private aadCache = new WeakMap<Buffer, Map<string, Buffer>>();
 
@@ -111,6 +117,12 @@ export class EnvelopeSealer {
    * first, without an early exit, so an envelope made for another key is refused before the AEAD runs.
    */
   open(entry: CipherEntry, parsed: ParsedEnvelope, aad: string | Uint8Array): Buffer {
+    if (parsed.format === 1 && !this.acceptFormat1) {
+      throw cryptoError(
+        ErrorCodes.CRYPTO_DECRYPTION_FAILED,
+        'Decryption failed: format-1 envelopes (not key-committing) are refused by this key ring (acceptFormat1: false)',
+      );
+    }
     if (parsed.format === 2 && !commitmentMatches(parsed.commitment, entry.v2.commitment)) {
       throw cryptoError(
         ErrorCodes.CRYPTO_DECRYPTION_FAILED,

@@ -1,5 +1,6 @@
 import { hkdfSync, pbkdf2, scrypt } from 'node:crypto';
 import { ErrorCodes } from '../errors';
+import { inputBytes } from './bytes';
 import { cryptoError } from './cipher-entry';
 
 // Key derivation with parameter floors. A parameter below its floor is refused with
@@ -80,12 +81,6 @@ function weak(parameter: string, message: string, allow: boolean | undefined): v
   );
 }
 
-function bytes(value: unknown, what: string): Buffer {
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  throw invalid(`${what} must be a string or Uint8Array`);
-}
-
 function integer(value: unknown, fallback: number, what: string, min: number, max: number): number {
   const v = value ?? fallback;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
@@ -113,7 +108,7 @@ export function hkdf(ikm: string | Uint8Array, options: HkdfOptions = {}): Buffe
   const hash = options.hash ?? 'sha256';
   if (hash !== 'sha256' && hash !== 'sha384' && hash !== 'sha512')
     throw invalid('hash must be sha256, sha384 or sha512');
-  const key = bytes(ikm, 'ikm');
+  const key = inputBytes(ikm, 'ikm');
   const length = integer(options.length, 32, 'length', 1, 255 * HASH_BYTES[hash]);
   if (key.length < MIN_KEY_BYTES)
     weak(
@@ -122,8 +117,8 @@ export function hkdf(ikm: string | Uint8Array, options: HkdfOptions = {}): Buffe
       options.insecureAllowWeakParameters,
     );
   checkKeyLength(length, options.insecureAllowWeakParameters);
-  const salt = options.salt === undefined ? Buffer.alloc(0) : bytes(options.salt, 'salt');
-  const info = options.info === undefined ? Buffer.alloc(0) : bytes(options.info, 'info');
+  const salt = options.salt === undefined ? Buffer.alloc(0) : inputBytes(options.salt, 'salt');
+  const info = options.info === undefined ? Buffer.alloc(0) : inputBytes(options.info, 'info');
   if (info.length > 1024) throw invalid('info must be at most 1024 bytes');
   return Buffer.from(hkdfSync(hash, key, salt, info, length));
 }
@@ -143,8 +138,8 @@ export async function scryptKey(
   const r = integer(options.r, 8, 'r', 1, 64);
   const p = integer(options.p, 1, 'p', 1, 16);
   const keyLength = integer(options.keyLength, 32, 'keyLength', 1, 1024);
-  const saltBytes = bytes(salt, 'salt');
-  const passwordBytes = bytes(password, 'password');
+  const saltBytes = inputBytes(salt, 'salt');
+  const passwordBytes = inputBytes(password, 'password');
   if (N < SCRYPT_MIN_N) weak('N', `scrypt N must be at least 2^15, got ${N}`, allow);
   if (r < 8) weak('r', `scrypt r must be at least 8, got ${r}`, allow);
   checkSalt(saltBytes, allow);
@@ -181,8 +176,8 @@ export async function pbkdf2Key(
   const floor = PBKDF2_MIN_ITERATIONS[hash];
   const iterations = integer(options.iterations, floor, 'iterations', 1, 100_000_000);
   const keyLength = integer(options.keyLength, 32, 'keyLength', 1, 1024);
-  const saltBytes = bytes(salt, 'salt');
-  const passwordBytes = bytes(password, 'password');
+  const saltBytes = inputBytes(salt, 'salt');
+  const passwordBytes = inputBytes(password, 'password');
   if (iterations < floor)
     weak('iterations', `PBKDF2-${hash} needs at least ${floor} iterations, got ${iterations}`, allow);
   checkSalt(saltBytes, allow);

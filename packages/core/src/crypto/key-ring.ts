@@ -11,13 +11,13 @@ import {
   rejectUnknown,
 } from '../util/options';
 import { computeBlindIndex, type BlindIndexOptions } from './blind-index';
-import { asCryptoError, cryptoError } from './cipher-entry';
+import { asCryptoError, cryptoError, type CipherEntry } from './cipher-entry';
 import { checkAad, checkOptions, checkPlaintext, EnvelopeSealer, utf8 } from './envelope-sealer';
 import { parseEnvelope, type EnvelopeFormat, type ParsedEnvelope } from './envelope';
 import { KeyLoader } from './key-loader';
 import type { KeyProvider } from './key-provider';
 import { KEY_STORE_METHODS, type KeyStore } from './key-store';
-import { NamedKeys, unknownKey } from './named-keys';
+import { NamedKeys, unknownKey, type LoadedKey } from './named-keys';
 import { rotateMasterKeys, type MasterRotationOptions, type MasterRotationReport } from './master-rotation';
 import { shreddedError, SubjectKeys } from './subject-keys';
 import { RotationSchedule, type RotationDue, type RotationOptions } from './rotation-policy';
@@ -155,15 +155,25 @@ export interface KeyRingOptions {
    * In-process rotation scheduler for single-instance apps: `true` or options. Every
    * `checkEveryMs` (default hourly) the ring runs rotateDue() on an unref'd timer; close() stops
    * it. Safe if several instances run it (one new version per due key), but with many instances
-   * prefer one cron job (docs/key-rotation.md). Off by default.
+   * prefer one cron job: until the others refresh, their lookups by `followKeyRotation` blind
+   * index or deterministic value miss rows written under the new version (docs/key-rotation.md
+   * "Blind-index key rotation"). Off by default.
    */
   autoRotate?: boolean | AutoRotateOptions;
   /**
    * Envelope format of new values: 2 (default, key-committing `bw2*`) or 1 (`bw1*`, only while
    * processes running a Bulwark release older than key commitment still read the same data;
-   * weaker: see docs/key-rotation.md "Key commitment"). Both formats are always read.
+   * weaker: see docs/key-rotation.md "Key commitment"). Format 2 is always read; format 1 while
+   * `acceptFormat1` is true.
    */
   envelopeFormat?: EnvelopeFormat;
+  /**
+   * Whether format-1 envelopes (`bw1*`, not key-committing) are still decrypted (default true,
+   * for data written before key commitment). Set false once `keys rewrap` has upgraded every
+   * value: a `bw1*` envelope is then refused with ERR_CRYPTO_DECRYPTION_FAILED, so nobody can
+   * downgrade a value past the key commitment. Incompatible with `envelopeFormat: 1`.
+   */
+  acceptFormat1?: boolean;
 }
 
 const KNOWN_OPTIONS = optionKeys<KeyRingOptions>({
@@ -179,6 +189,7 @@ const KNOWN_OPTIONS = optionKeys<KeyRingOptions>({
   rotation: true,
   autoRotate: true,
   envelopeFormat: true,
+  acceptFormat1: true,
 });
 
 const AUTO_ROTATE_KEYS = optionKeys<AutoRotateOptions>({
@@ -241,6 +252,12 @@ export function checkKeyRingOptions(options: KeyRingOptions): void {
   if (options.envelopeFormat !== undefined && options.envelopeFormat !== 1 && options.envelopeFormat !== 2) {
     throw invalid(`${path}.envelopeFormat`, '1 or 2', options.envelopeFormat);
   }
+  if (options.acceptFormat1 !== undefined && typeof options.acceptFormat1 !== 'boolean') {
+    throw invalid(`${path}.acceptFormat1`, 'a boolean', options.acceptFormat1);
+  }
+  if (options.acceptFormat1 === false && options.envelopeFormat === 1) {
+    throw invalid(`${path}.acceptFormat1`, 'true while envelopeFormat is 1', options.acceptFormat1);
+  }
 }
 
 const DEFAULT_SUBJECT_CACHE_TTL_MS = 60_000;
@@ -276,7 +293,7 @@ export class KeyRing {
 
   private constructor(options: KeyRingOptions) {
     const algorithm = options.defaultAlgorithm ?? 'aes-256-gcm';
-    this.sealer = new EnvelopeSealer(options.envelopeFormat ?? 2);
+    this.sealer = new EnvelopeSealer(options.envelopeFormat ?? 2, options.acceptFormat1 ?? true);
     this.loader = new KeyLoader(
       options.provider,
       options.store,
@@ -440,14 +457,22 @@ export class KeyRing {
     this.loader.checkOpen();
     const loaded = this.named.find(keyId);
     if (loaded === undefined) throw unknownKey(keyId);
+    return this.sealer.seal(this.encryptingPrimary(loaded), plaintext, options);
+  }
+
+  /**
+   * The primary version's cipher entry, for encrypting; ERR_CRYPTO_KEY_EXPIRED when it is past its
+   * expiry (RotationPolicy.expireAfter). Every path that writes under the primary goes through here.
+   */
+  private encryptingPrimary(loaded: LoadedKey): CipherEntry {
     if (loaded.primaryExpiresAt !== undefined && !(this.loader.millis() < loaded.primaryExpiresAt)) {
       throw cryptoError(
         ErrorCodes.CRYPTO_KEY_EXPIRED,
-        `Version ${loaded.record.primaryVersion} of key ${keyId} has expired and no longer encrypts; rotate the key (bulwark keys rotate ${keyId})`,
-        { keyId, version: loaded.record.primaryVersion },
+        `Version ${loaded.record.primaryVersion} of key ${loaded.record.keyId} has expired and no longer encrypts; rotate the key (bulwark keys rotate ${loaded.record.keyId})`,
+        { keyId: loaded.record.keyId, version: loaded.record.primaryVersion },
       );
     }
-    return this.sealer.seal(loaded.primary, plaintext, options);
+    return loaded.primary;
   }
 
   /**
@@ -470,7 +495,8 @@ export class KeyRing {
     const sealOptions = { aad: options?.aad, deterministic: true };
     const out: string[] = [];
     const versions = [...loaded.versions.keys()].sort((a, b) => b - a);
-    for (const format of this.sealer.format === 2 ? ([2, 1] as const) : ([1] as const)) {
+    const formats = this.sealer.format === 1 ? [1] : this.sealer.acceptFormat1 ? [2, 1] : [2];
+    for (const format of formats as EnvelopeFormat[]) {
       for (const version of versions) {
         out.push(this.sealer.seal(loaded.versions.get(version)!, plaintext, sealOptions, format));
       }
@@ -560,7 +586,8 @@ export class KeyRing {
   /**
    * Decrypts and re-encrypts under the key's primary version (and the ring's envelope format) with
    * the same aad, keeping deterministic envelopes deterministic. Envelopes already current (and
-   * subject envelopes) are verified and returned unchanged.
+   * subject envelopes) are verified and returned unchanged. ERR_CRYPTO_KEY_EXPIRED, as encrypt(),
+   * when the primary has expired.
    */
   reencrypt(envelope: string, options?: DecryptOptions): string {
     const plaintext = this.decrypt(envelope, options);
@@ -571,7 +598,7 @@ export class KeyRing {
       if (parsed.version === loaded.record.primaryVersion && parsed.format >= this.sealer.format) {
         return envelope;
       }
-      return this.sealer.seal(loaded.primary, plaintext, {
+      return this.sealer.seal(this.encryptingPrimary(loaded), plaintext, {
         aad: options?.aad,
         deterministic: parsed.deterministic,
       });

@@ -8,7 +8,8 @@ import {
   type JsonWebKey,
 } from 'node:crypto';
 import { ErrorCodes } from '../errors';
-import { cryptoError } from './cipher-entry';
+import { inputBytes } from './bytes';
+import { asCryptoError, cryptoError } from './cipher-entry';
 
 /**
  * Signature algorithms, named as in JOSE (RFC 7518 / RFC 8037): Ed25519 (RFC 8032), ES256 (ECDSA
@@ -76,6 +77,19 @@ function checkKey(algorithm: SignatureAlgorithm, key: KeyObject): void {
       },
     );
   }
+  // An rsa-pss key may carry PSS parameters that restrict what it signs: they must allow PS256.
+  if (
+    type === 'rsa-pss' &&
+    ((details.hashAlgorithm !== undefined && details.hashAlgorithm !== 'sha256') ||
+      (details.mgf1HashAlgorithm !== undefined && details.mgf1HashAlgorithm !== 'sha256') ||
+      (details.saltLength !== undefined && details.saltLength > 32))
+  ) {
+    throw cryptoError(
+      ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+      'The rsa-pss key is restricted to parameters other than PS256 (SHA-256, MGF1-SHA-256, 32-byte salt)',
+      { algorithm },
+    );
+  }
 }
 
 function checkAlgorithm(algorithm: unknown): asserts algorithm is SignatureAlgorithm {
@@ -85,12 +99,6 @@ function checkAlgorithm(algorithm: unknown): asserts algorithm is SignatureAlgor
       `Unsupported signature algorithm; use one of ${SIGNATURE_ALGORITHMS.join(', ')}`,
     );
   }
-}
-
-function data(value: unknown): Buffer {
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  throw cryptoError(ErrorCodes.CRYPTO_INVALID_ARGUMENT, 'data must be a string or Uint8Array');
 }
 
 function nodeParams(algorithm: SignatureAlgorithm, key: KeyObject) {
@@ -117,7 +125,13 @@ export function signMessage(
   const key = toKey(privateKey, 'private');
   checkKey(algorithm, key);
   const { digest, options } = nodeParams(algorithm, key);
-  return nodeSign(digest, data(payload), options);
+  const message = inputBytes(payload, 'data');
+  try {
+    return nodeSign(digest, message, options);
+  } catch (error) {
+    // OpenSSL's own error (e.g. ERR_OSSL_...) stays the cause, never the message.
+    throw asCryptoError(error, ErrorCodes.CRYPTO_INVALID_ARGUMENT, `Signing with ${algorithm} failed`);
+  }
 }
 
 /**
@@ -138,7 +152,7 @@ export function verifyMessage(
   if (algorithm !== 'PS256' && signature.length !== 64) return false;
   const { digest, options } = nodeParams(algorithm, key);
   try {
-    return nodeVerify(digest, data(payload), options, signature);
+    return nodeVerify(digest, inputBytes(payload, 'data'), options, signature);
   } catch {
     return false;
   }

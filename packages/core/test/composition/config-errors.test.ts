@@ -93,6 +93,7 @@ const CASES: [string, Record<string, unknown>, string][] = [
     'keys.rotation.keys.pan.expireAfter',
   ],
   ['envelope format 3', { keys: { ...keys, envelopeFormat: 3 } }, 'keys.envelopeFormat'],
+  ['acceptFormat1 not a boolean', { keys: { ...keys, acceptFormat1: 'no' } }, 'keys.acceptFormat1'],
   [
     'key store missing methods',
     { keys: { ...keys, store: { loadKeys() {}, insertKeyVersion() {} } } },

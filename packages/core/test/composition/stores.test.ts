@@ -1,7 +1,9 @@
 import { createBulwark, type BulwarkConfig } from '../../src/bulwark';
 import { MemoryBreakGlassStore } from '../../src/authz/break-glass-store';
 import { MemoryAttestationStore } from '../../src/compliance/attestation';
-import { MemoryKeyStore } from '../../src/crypto/key-ring';
+import { KeyRing, MemoryKeyStore } from '../../src/crypto/key-ring';
+import { EnvKeyProvider } from '../../src/crypto/env-key-provider';
+import { generateMasterKey } from '../../src/crypto/master-key';
 import { BulwarkConfigError, ErrorCodes } from '../../src/errors';
 import { MemoryMfaStore } from '../../src/mfa/memory-mfa-store';
 import { MemoryConsentStore } from '../../src/privacy/memory-consent-store';
@@ -151,5 +153,32 @@ describe('createBulwark({ stores })', () => {
     );
     expect(err).toBeInstanceOf(BulwarkConfigError);
     expect(err).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { path } });
+  });
+});
+
+describe('createBulwark({ keys: { acceptFormat1 } })', () => {
+  it('passes acceptFormat1: false to the ring: format-1 envelopes are refused', async () => {
+    const env = { BULWARK_MASTER_KEY: generateMasterKey() };
+    const masterKey = new EnvKeyProvider({ env });
+    const store = new MemoryKeyStore();
+    const legacyRing = await KeyRing.open({
+      provider: new EnvKeyProvider({ env }),
+      store,
+      envelopeFormat: 1,
+    });
+    await legacyRing.createKey('pii');
+    const legacy = legacyRing.encrypt('pii', 'ada', { aad: 'a' });
+    await legacyRing.close();
+    const bulwark = await createBulwark({
+      passwords: weakPasswords,
+      keys: { masterKey, store, acceptFormat1: false } as BulwarkConfig['keys'],
+    });
+    try {
+      expect(() => bulwark.keyRing!.decrypt(legacy, { aad: 'a' })).toThrow(
+        expect.objectContaining({ code: ErrorCodes.CRYPTO_DECRYPTION_FAILED }),
+      );
+    } finally {
+      await bulwark.close();
+    }
   });
 });

@@ -118,6 +118,45 @@ describe('key-committing envelopes (format 2)', () => {
     await ring.close();
   });
 
+  it('acceptFormat1: false refuses format-1 envelopes (no downgrade past the commitment), format 2 still opens', async () => {
+    const store = new MemoryKeyStore();
+    const provider = providerFor();
+    const old = await KeyRing.open({ provider, store, envelopeFormat: 1, refreshIntervalMs: 0 });
+    await old.createKey('pii');
+    const legacy = old.encrypt('pii', 'ada', { aad: 'a' });
+    const legacyDet = old.encrypt('pii', 'ada', { aad: 'a', deterministic: true });
+    const strict = await KeyRing.open({ provider, store, refreshIntervalMs: 0, acceptFormat1: false });
+    expect(codeOf(() => strict.decrypt(legacy, { aad: 'a' }))).toBe(ErrorCodes.CRYPTO_DECRYPTION_FAILED);
+    expect(codeOf(() => strict.decrypt(legacyDet, { aad: 'a' }))).toBe(ErrorCodes.CRYPTO_DECRYPTION_FAILED);
+    expect(codeOf(() => strict.reencrypt(legacy, { aad: 'a' }))).toBe(ErrorCodes.CRYPTO_DECRYPTION_FAILED);
+    // Equality lookups no longer list format-1 envelopes either.
+    const lookups = strict.lookupEnvelopes('pii', 'ada', { aad: 'a' });
+    expect(lookups).not.toContain(legacyDet);
+    expect(lookups.every((e) => e.startsWith('bw2d.'))).toBe(true);
+    expect(strict.decryptString(strict.encrypt('pii', 'ada', { aad: 'a' }), { aad: 'a' })).toBe('ada');
+    // Subject envelopes: format 1 refused as well.
+    const legacySubject = await old.encryptForSubject('s-1', 'x');
+    await strict.refresh();
+    await expect(strict.decryptForSubject('s-1', legacySubject)).rejects.toMatchObject({
+      code: ErrorCodes.CRYPTO_DECRYPTION_FAILED,
+    });
+    // The default still reads them (compatibility).
+    expect(old.decryptString(legacy, { aad: 'a' })).toBe('ada');
+    await old.close();
+    await strict.close();
+  });
+
+  it('acceptFormat1: false with envelopeFormat: 1 is a configuration error', async () => {
+    await expect(
+      KeyRing.open({
+        provider: providerFor(),
+        store: new MemoryKeyStore(),
+        envelopeFormat: 1,
+        acceptFormat1: false,
+      }),
+    ).rejects.toMatchObject({ code: ErrorCodes.CONFIG_INVALID });
+  });
+
   it('a format-1 envelope relabelled as format 2 with the right commitment does not decrypt', async () => {
     const store = new MemoryKeyStore();
     const provider = providerFor();

@@ -1,4 +1,9 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type RSAPSSKeyPairKeyObjectOptions,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { decryptJson, encryptJson } from '../../src/crypto/json-envelope';
@@ -199,5 +204,39 @@ describe('signMessage / verifyMessage (known answers)', () => {
     expect(codeOf(() => sign('Ed25519', ed.publicKey, 'x'))).toBe(ErrorCodes.CRYPTO_INVALID_ARGUMENT);
     expect(codeOf(() => sign('Ed25519', 'not a pem', 'x'))).toBe(ErrorCodes.CRYPTO_INVALID_ARGUMENT);
     expect(verify('Ed25519', ed.publicKey, 'x', 'sig' as unknown as Uint8Array)).toBe(false);
+  });
+
+  it('an rsa-pss key restricted to other PSS parameters is a typed error, not an OpenSSL one', () => {
+    for (const params of [
+      { hashAlgorithm: 'sha512', mgf1HashAlgorithm: 'sha512', saltLength: 64 },
+      { hashAlgorithm: 'sha256', mgf1HashAlgorithm: 'sha1', saltLength: 32 },
+      { hashAlgorithm: 'sha256', mgf1HashAlgorithm: 'sha256', saltLength: 48 },
+    ]) {
+      // @types/node types saltLength as a string; node:crypto takes a number of bytes.
+      const { privateKey, publicKey } = generateKeyPairSync('rsa-pss', {
+        modulusLength: 2048,
+        ...params,
+      } as unknown as RSAPSSKeyPairKeyObjectOptions);
+      let error: unknown;
+      try {
+        sign('PS256', privateKey, 'x');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(BulwarkCryptoError);
+      expect((error as BulwarkCryptoError).code).toBe(ErrorCodes.CRYPTO_INVALID_ARGUMENT);
+      expect((error as Error).message).not.toMatch(/OSSL|digest not allowed/i);
+      expect(codeOf(() => verify('PS256', publicKey, 'x', Buffer.alloc(256)))).toBe(
+        ErrorCodes.CRYPTO_INVALID_ARGUMENT,
+      );
+    }
+    // PS256's own parameters (or none) sign and verify.
+    const ok = generateKeyPairSync('rsa-pss', {
+      modulusLength: 2048,
+      hashAlgorithm: 'sha256',
+      mgf1HashAlgorithm: 'sha256',
+      saltLength: 32,
+    } as unknown as RSAPSSKeyPairKeyObjectOptions);
+    expect(verify('PS256', ok.publicKey, 'x', sign('PS256', ok.privateKey, 'x'))).toBe(true);
   });
 });

@@ -49,6 +49,21 @@ describe('rotation on a schedule', () => {
     await ring.close();
   });
 
+  it('reencrypt refuses to write under an expired primary too (same check as encrypt)', async () => {
+    const c = clock();
+    const ring = await memoryRing({ clock: c.now, rotation: { rotateEvery: 30, expireAfter: 60 } });
+    await ring.createKey('pii');
+    const v1 = ring.encrypt('pii', 'ada', { aad: 'a' });
+    await ring.rotate('pii');
+    c.advance(60);
+    // v1 would move to the (now expired) primary v2: refused, not silently written.
+    expect(codeOf(() => ring.reencrypt(v1, { aad: 'a' }))).toBe(ErrorCodes.CRYPTO_KEY_EXPIRED);
+    expect(ring.decryptString(v1, { aad: 'a' })).toBe('ada');
+    await ring.rotate('pii');
+    expect(ring.reencrypt(v1, { aad: 'a' })).toMatch(/^bw2\.pii\.3\./);
+    await ring.close();
+  });
+
   it('rejects bad rotation settings with config errors naming the option', async () => {
     for (const rotation of [
       { rotateEvery: 0 },

@@ -176,6 +176,16 @@ export class AzureKeyVaultKeyProvider implements KeyProvider {
     const result = await this.call('unwrapKey', context, () =>
       client.unwrapKey(algorithm, bytes(parts[2]!), { abortSignal: AbortSignal.timeout(this.timeoutMs) }),
     );
+    if (!(result.result instanceof Uint8Array)) {
+      throw providerError(
+        ErrorCodes.CRYPTO_KEY_PROVIDER,
+        this.name,
+        'unwrapKey',
+        'an answer without a result',
+        undefined,
+        context,
+      );
+    }
     const payload = Buffer.from(result.result);
     result.result.fill(0);
     if (payload.length !== 64 || !timingSafeEqual(payload.subarray(32), digest)) {

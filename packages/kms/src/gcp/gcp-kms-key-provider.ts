@@ -34,6 +34,9 @@ export interface GcpKmsKeyProviderOptions {
 }
 
 const FORMAT = 'gcpkms1';
+/** KeyProvider.masterKeyId is at most 200 characters (core refuses longer ids on every open). */
+const MAX_MASTER_KEY_ID = 200;
+const ID_PREFIX = 'gcp:';
 const KEY_NAME =
   /^projects\/[a-z0-9-]{1,63}\/locations\/[a-z0-9-]{1,63}\/keyRings\/[A-Za-z0-9_-]{1,63}\/cryptoKeys\/[A-Za-z0-9_-]{1,63}$/;
 
@@ -126,6 +129,12 @@ export class GcpKmsKeyProvider implements KeyProvider {
         'projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>',
       );
     }
+    if (ID_PREFIX.length + options.keyName.length > MAX_MASTER_KEY_ID) {
+      throw optionError(
+        'GcpKmsKeyProvider.keyName',
+        `a key name of at most ${MAX_MASTER_KEY_ID - ID_PREFIX.length} characters (it names the master key)`,
+      );
+    }
     if (options.client !== undefined && !(options.client instanceof KeyManagementServiceClient)) {
       throw optionError('GcpKmsKeyProvider.client', 'a KeyManagementServiceClient');
     }
@@ -163,7 +172,7 @@ export class GcpKmsKeyProvider implements KeyProvider {
   /** `gcp:<CryptoKey name>`: the key and all its versions are one master key. */
   async masterKeyId(): Promise<string> {
     if (this.closed) throw closedError(this.name);
-    return `gcp:${this.keyName}`;
+    return `${ID_PREFIX}${this.keyName}`;
   }
 
   async wrapKey(dataKey: Buffer, context: KeyWrapContext): Promise<string> {

@@ -23,7 +23,11 @@ export interface TransitRewrapReport {
   conflicts: number;
   /** Records Vault refused to re-wrap; left as they were. */
   failed: Array<{ record: string; code: string }>;
-  /** The lowest transit key version still in the store after the run: raise min_decryption_version up to it. */
+  /**
+   * The lowest transit key version still in the store after a FINISHED run: raise
+   * min_decryption_version up to it. Undefined when the run did not finish (records it did not
+   * reach may be older) or found no wrapped key of this transit key.
+   */
   lowestVersion: number | undefined;
   /** False when the signal stopped the run. */
   finished: boolean;
@@ -33,8 +37,9 @@ export interface TransitRewrapReport {
  * Re-wraps every wrapped key of a key store that `provider` wraps (the ring secret, every version
  * of every named key, every live subject key) under the transit key's latest version, inside
  * Vault (`transit/rewrap`: no data key reaches this process), each record replaced on its own by
- * a compare-and-swap. Run it after `vault write -f transit/keys/<key>/rotate`; when
- * `lowestVersion` equals `latestVersion`, `min_decryption_version` can be raised to it.
+ * a compare-and-swap. Run it after `vault write -f transit/keys/<key>/rotate`; when the report
+ * says `finished: true` and `lowestVersion` equals `latestVersion`, `min_decryption_version` can
+ * be raised to it.
  * Resumable: records already under the latest version are skipped.
  */
 export async function rewrapTransitKeys(
@@ -59,8 +64,10 @@ export async function rewrapTransitKeys(
     lowestVersion: undefined,
     finished: false,
   };
+  // Reported only once every record was seen: an interrupted run has not looked at the rest.
+  let lowestSeen: number | undefined;
   const lowest = (version: number) => {
-    report.lowestVersion = Math.min(report.lowestVersion ?? version, version);
+    lowestSeen = Math.min(lowestSeen ?? version, version);
   };
 
   const one = async (record: string, target: WrappedKeyTarget, stored: string, context: KeyWrapContext) => {
@@ -126,6 +133,7 @@ export async function rewrapTransitKeys(
     if (page.length < pageSize) break;
     after = page[page.length - 1]!.subjectRef;
   }
+  report.lowestVersion = lowestSeen;
   report.finished = true;
   return report;
 }

@@ -43,6 +43,8 @@ const NAME = /^[A-Za-z0-9_-]{1,128}$/;
 const MOUNT = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
 /** `vault:v<version>:<base64>`, the transit ciphertext format. */
 const CIPHERTEXT = /^vault:v([1-9][0-9]{0,9}):[A-Za-z0-9+/]+=*$/;
+/** A transit key version as written in a blob (the `v<N>` of CIPHERTEXT). */
+const VERSION_TEXT = /^[1-9][0-9]{0,9}$/;
 
 class VaultHttpError extends Error {
   constructor(
@@ -201,7 +203,7 @@ export class VaultTransitKeyProvider implements KeyProvider {
   /** The transit key version a stored wrapped key is under (undefined if it is not one of ours). */
   keyVersion(wrapped: string): number | undefined {
     const parts = parseBlob(wrapped, FORMAT, 2);
-    return parts === undefined ? undefined : Number(parts[0]);
+    return parts !== undefined && VERSION_TEXT.test(parts[0]!) ? Number(parts[0]) : undefined;
   }
 
   async close(): Promise<void> {

@@ -16,7 +16,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { ErrorCodes, KeyRing, MemoryKeyStore } from '@bulwark/core';
+import { BulwarkCryptoError, ErrorCodes, KeyRing, MemoryKeyStore } from '@bulwark/core';
 import { AzureKeyVaultKeyProvider } from '../../src/azure';
 import { codeOf, errorOf } from '../support/codes';
 import { startHttpStub, type HttpStub, type StubRequest, type StubResponse } from '../support/http-stub';
@@ -35,7 +35,7 @@ function fakeVault(
   privateKey: KeyObject,
   publicKey: KeyObject,
   base: () => string,
-  options: { allowGet: boolean },
+  options: { allowGet: boolean; unwrapWithoutValue?: boolean },
 ) {
   const jwk = publicKey.export({ format: 'jwk' });
   const oaep = { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' };
@@ -75,6 +75,7 @@ function fakeVault(
     if (req.method === 'POST' && path === `/keys/bulwark-master/${VERSION}/unwrapkey`) {
       try {
         const value = privateDecrypt({ key: privateKey, ...oaep }, Buffer.from(req.json.value, 'base64url'));
+        if (options.unwrapWithoutValue) return { status: 200, body: { kid } };
         return { status: 200, body: { kid, value: value.toString('base64url') } };
       } catch {
         return kvError(400, 'BadParameter', 'The parameter is incorrect.');
@@ -106,9 +107,9 @@ describe('AzureKeyVaultKeyProvider (@azure/keyvault-keys against a local Key Vau
         retryOptions: { maxRetries: extra.maxRetries ?? 2, retryDelayInMs: 10, maxRetryDelayInMs: 50 },
       },
     });
-  const start = async (allowGet: boolean) => {
+  const start = async (allowGet: boolean, unwrapWithoutValue = false) => {
     stub = await startHttpStub(
-      fakeVault(privateKey, publicKey, () => stub.url, { allowGet }),
+      fakeVault(privateKey, publicKey, () => stub.url, { allowGet, unwrapWithoutValue }),
       tls,
     );
   };
@@ -191,6 +192,15 @@ describe('AzureKeyVaultKeyProvider (@azure/keyvault-keys against a local Key Vau
     expect(
       await codeOf(p.unwrapKey(`azkv1.${VERSION}.RSA1_5.${parts[3]}`, { keyId: 'pii', version: 1 })),
     ).toBe(ErrorCodes.CRYPTO_KEY_UNWRAP_FAILED); // an algorithm off the allow-list
+  });
+
+  it('an unwrap answer without a value is a typed error, not a TypeError', async () => {
+    await start(false, true);
+    const p = provider();
+    const wrapped = await p.wrapKey(randomBytes(32), { keyId: 'pii', version: 1 });
+    const error = await errorOf(p.unwrapKey(wrapped, { keyId: 'pii', version: 1 }));
+    expect(error).toBeInstanceOf(BulwarkCryptoError);
+    expect(error.code).toBe(ErrorCodes.CRYPTO_KEY_PROVIDER);
   });
 
   it('backs a KeyRing', async () => {

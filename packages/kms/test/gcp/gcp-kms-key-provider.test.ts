@@ -189,6 +189,13 @@ describe('GcpKmsKeyProvider (@google-cloud/kms REST transport against a local Cl
 
   it('validates options and refuses calls after close()', async () => {
     expect(() => new GcpKmsKeyProvider({ keyName: 'projects/x' })).toThrow(/keyName/);
+    // A valid Cloud KMS name whose master key id (`gcp:<name>`) would pass core's 200-character cap.
+    const long = `projects/${'p'.repeat(63)}/locations/${'l'.repeat(63)}/keyRings/${'r'.repeat(40)}/cryptoKeys/k`;
+    expect(long.length).toBeGreaterThan(196);
+    expect(() => new GcpKmsKeyProvider({ keyName: long })).toThrow(/keyName/);
+    const longest = long.replace('r'.repeat(40), 'r'.repeat(40 - (long.length - 196)));
+    expect(longest).toHaveLength(196);
+    expect(await new GcpKmsKeyProvider({ keyName: longest }).masterKeyId()).toHaveLength(200);
     const p = provider();
     await p.close();
     expect(await codeOf(p.wrapKey(randomBytes(32), { keyId: 'pii', version: 1 }))).toBe(

@@ -132,6 +132,10 @@ describe('VaultTransitKeyProvider (fetch against a local transit stand-in)', () 
     const v2 = await p.rewrap(v1, { keyId: 'pii', version: 1 });
     expect(p.keyVersion(v1)).toBe(1);
     expect(p.keyVersion(v2)).toBe(2);
+    // A version label that is not a decimal version number is not one of ours.
+    for (const label of ['A', '-1', '01', '1e3', '0']) {
+      expect(p.keyVersion(`vt1.${label}.${v1.split('.')[2]}`)).toBeUndefined();
+    }
     const rewrap = stub.requests.find((r) => r.path === '/v1/transit/rewrap/bulwark')!;
     expect(rewrap.json).not.toHaveProperty('plaintext');
     transit.state.minDecryption = 2; // the old version retired
@@ -196,6 +200,34 @@ describe('VaultTransitKeyProvider (fetch against a local transit stand-in)', () 
       lowestVersion: undefined,
     });
     expect((await mixed.loadKeys())[0]!.versions[0]!.wrappedKey).toBe(legacy);
+  });
+
+  it('an interrupted run reports no lowestVersion (records it did not reach may be older)', async () => {
+    const store = new MemoryKeyStore();
+    const ring = await KeyRing.open({ provider: provider(), store });
+    await ring.createKey('pii');
+    await ring.close();
+    transit.state.latest = 2;
+    const stop = new AbortController();
+    stub.handle((req) => {
+      if (req.path.includes('/rewrap/')) stop.abort(); // stop after the first record (the ring secret)
+      return transit.handler(req);
+    });
+    const report = await rewrapTransitKeys(provider(), store, { signal: stop.signal });
+    expect(report).toMatchObject({ rewrapped: 1, finished: false, lowestVersion: undefined });
+    // key:pii/1 is still under version 1: raising min_decryption_version to 2 now would lose it.
+    expect(
+      provider().keyVersion(
+        (await store.loadKeys())[0]!.versions[0]!.wrappedKey.replace(/^mk1\.[^.]+\./, ''),
+      ),
+    ).toBe(1);
+    stub.handle(transit.handler);
+    expect(await rewrapTransitKeys(provider(), store)).toMatchObject({
+      rewrapped: 1,
+      current: 1,
+      finished: true,
+      lowestVersion: 2,
+    });
   });
 
   it('reports the records Vault refuses to re-wrap and leaves them as they were', async () => {
