@@ -12,6 +12,7 @@
 
 export const MAIN_VALUES = [
   'ACCEPTED_PROVENANCE',
+  'AMR_FACTORS',
   'AUDIT_LIMITS',
   'AUDIT_REVIEW_ACTION',
   'AUTH_AUDIT_ACTIONS',
@@ -49,6 +50,7 @@ export const MAIN_VALUES = [
   'EnvKeyProvider',
   'ErasureReceiptSigner',
   'ErrorCodes',
+  'FEDERATED_MFA_FACTOR',
   'FRAMEWORKS',
   'FileAttestationStore',
   'FileAuditStore',
@@ -97,6 +99,8 @@ export const MAIN_VALUES = [
   'TotpFactor',
   'aeadDecrypt',
   'aeadEncrypt',
+  'amrAuthentication',
+  'amrShowsMultiFactor',
   'builtInCatalogue',
   'compareReports',
   'createBulwark',
@@ -107,6 +111,7 @@ export const MAIN_VALUES = [
   'erasureSubjectRef',
   'evaluateControls',
   'exportCheckpoint',
+  'factorsFromAmr',
   'formatSubjectExport',
   'generateMasterKey',
   'generateSigningKey',

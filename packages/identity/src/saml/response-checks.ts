@@ -66,6 +66,8 @@ export interface AssertionFacts {
   readonly id?: string;
   readonly recipients: readonly string[];
   readonly authnContextClassRefs: readonly string[];
+  /** The AuthnStatement's AuthnInstant (epoch ms), when it is a valid time. */
+  readonly authnInstant?: number;
 }
 
 export function assertionFacts(parsed: unknown): AssertionFacts {
@@ -84,5 +86,14 @@ export function assertionFacts(parsed: unknown): AssertionFacts {
     .map((r) => (typeof r === 'string' ? r : typeof r._ === 'string' ? r._ : undefined))
     .filter((r): r is string => r !== undefined);
   const id = attr(assertion, 'ID');
-  return { ...(id !== undefined ? { id } : {}), recipients, authnContextClassRefs };
+  const instants = children(assertion, 'AuthnStatement')
+    .map((s) => Date.parse(attr(s, 'AuthnInstant') ?? ''))
+    .filter(Number.isFinite);
+  const authnInstant = instants.length > 0 ? Math.max(...instants) : undefined;
+  return {
+    ...(id !== undefined ? { id } : {}),
+    recipients,
+    authnContextClassRefs,
+    ...(authnInstant !== undefined ? { authnInstant } : {}),
+  };
 }

@@ -2,6 +2,7 @@ import {
   BulwarkConfigError,
   BulwarkIdentityError,
   ErrorCodes,
+  FEDERATED_MFA_FACTOR,
   type AuthenticationFactor,
   type BruteForceGuard,
   type HttpPrincipal,
@@ -453,11 +454,12 @@ export class SamlServiceProvider {
       text(attributes[o.emailAttribute ?? 'email']) ??
       (typeof profile.email === 'string' ? profile.email : undefined);
     const name = text(attributes[o.nameAttribute ?? 'displayName']);
-    const factors: AuthenticationFactor[] = facts.authnContextClassRefs.some((ref) =>
-      o.mfaContexts?.includes(ref),
-    )
-      ? ['mfa']
-      : [];
+    // A listed AuthnContextClassRef is the IdP asserting MFA, counted from its AuthnInstant (no
+    // instant, no MFA: nobody knows when the factors were proved).
+    const mfa =
+      facts.authnInstant !== undefined &&
+      facts.authnContextClassRefs.some((ref) => o.mfaContexts?.includes(ref));
+    const factors: AuthenticationFactor[] = mfa ? [FEDERATED_MFA_FACTOR] : [];
     return {
       method: 'saml',
       provider: this.#provider,
@@ -467,6 +469,7 @@ export class SamlServiceProvider {
       groups,
       attributes,
       factors,
+      ...(mfa ? { mfaAt: facts.authnInstant } : {}),
     };
   }
 

@@ -4,6 +4,7 @@ import {
   BruteForceGuard,
   BulwarkError,
   ComplianceKit,
+  MfaPolicy,
   type AuditEvent,
   type HttpPrincipal,
 } from '@bulwark/core';
@@ -159,11 +160,12 @@ describe('OidcRelyingParty against a real oidc-provider', () => {
     expect(principal.authentication).toMatchObject({
       method: 'oidc',
       provider: 'oidc',
-      factors: ['federated', 'password', 'totp'],
+      factors: ['federated', 'password', 'otp', 'federated-mfa'],
     });
     // pwd + otp: two kinds of factor, so the provider's sign-in counts as multi-factor.
     expect(principal.authentication!.mfaAt).toEqual(expect.any(Number));
     expect(principal.authentication!.mfaAt).toBeLessThanOrEqual(principal.authentication!.at);
+    expect(new MfaPolicy({ requiredFor: ['*'] }).evaluatePrincipal(principal).reason).toBe('verified');
     expect(signIns[0]!.returnTo).toBe('/dashboard');
     expect(signIns[0]!.sessionId).toEqual(expect.any(String));
     expect(signIns[0]!.tokens.refreshToken).toEqual(expect.any(String));
@@ -178,6 +180,28 @@ describe('OidcRelyingParty against a real oidc-provider', () => {
     expect(principal).toMatchObject({ id: 'oidc:bob', roles: [] });
     expect(principal.authentication!.factors).toEqual(['federated', 'password']);
     expect(principal.authentication!.mfaAt).toBeUndefined();
+  });
+
+  it('accepts amr [pwd, mfa] (Entra ID, Okta) under MfaPolicy, timed from auth_time', async () => {
+    const browser = new TestBrowser();
+    const res = await callback(browser, await toCallback(browser, '?login_hint=erin'));
+    const principal = res.body as unknown as HttpPrincipal;
+    expect(principal.authentication!.factors).toEqual(['federated', 'password', 'mfa', 'federated-mfa']);
+    expect(principal.authentication!.mfaAt).toEqual(expect.any(Number));
+    expect(new MfaPolicy({ requiredFor: ['*'] }).evaluatePrincipal(principal).reason).toBe('verified');
+    // An app that wants its own second factor after a federated sign-in leaves federated-mfa out.
+    expect(new MfaPolicy({ requiredFor: ['*'], methods: ['totp'] }).evaluatePrincipal(principal).reason).toBe(
+      'method-not-allowed',
+    );
+  });
+
+  it('does not take a lone amr otp (one factor) as MFA', async () => {
+    const browser = new TestBrowser();
+    const res = await callback(browser, await toCallback(browser, '?login_hint=otto'));
+    const principal = res.body as unknown as HttpPrincipal;
+    expect(principal.authentication!.factors).toEqual(['federated', 'otp']);
+    expect(principal.authentication!.mfaAt).toBeUndefined();
+    expect(new MfaPolicy({ requiredFor: ['*'] }).evaluatePrincipal(principal).reason).toBe('missing');
   });
 
   it('turns an absolute or protocol-relative returnTo into / (no open redirect)', async () => {

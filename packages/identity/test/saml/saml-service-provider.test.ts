@@ -4,6 +4,7 @@ import {
   BulwarkHttpError,
   BulwarkIdentityError,
   ErrorCodes,
+  MfaPolicy,
   type AuditEvent,
 } from '@bulwark/core';
 import { SignInMapper } from '@bulwark/identity';
@@ -176,10 +177,18 @@ describe('SAML service provider against a running test IdP', () => {
       'federated',
     ]);
     const strict = sp({ mfaContexts: [ppt] });
-    expect((await strict.acs(await loginForm(strict))).principal.authentication?.factors).toEqual([
-      'federated',
-      'mfa',
-    ]);
+    const before = Date.now();
+    const { principal } = await strict.acs(await loginForm(strict));
+    expect(principal.authentication?.factors).toEqual(['federated', 'federated-mfa']);
+    // Timed from the IdP's AuthnInstant, and accepted by MfaPolicy's defaults.
+    expect(principal.authentication?.mfaAt).toBeGreaterThan(before - 120_000);
+    expect(principal.authentication?.mfaAt).toBeLessThanOrEqual(principal.authentication!.at);
+    expect(new MfaPolicy({ requiredFor: ['*'] }).evaluatePrincipal(principal).reason).toBe('verified');
+    expect(
+      new MfaPolicy({ requiredFor: ['*'] }).evaluatePrincipal(
+        (await plain.acs(await loginForm(plain))).principal,
+      ).reason,
+    ).toBe('missing');
   });
 
   it('signs its AuthnRequests (HTTP-Redirect SigAlg RSA-SHA256) when given a key', async () => {
