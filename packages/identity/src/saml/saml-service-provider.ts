@@ -125,15 +125,35 @@ function refused(provider: string, reason: string): BulwarkIdentityError {
   });
 }
 
-/** node-saml's cache interface over a Bulwark replay store (request ids under `req:`). */
-function cacheOver(store: SamlReplayStore, ttlMs: number): CacheProvider {
+/** A replay store failure: a 503 that names no server, never counted as a refused response. */
+function storeUnavailable(provider: string): BulwarkIdentityError {
+  return new BulwarkIdentityError(
+    ErrorCodes.SIGNIN_UNAVAILABLE,
+    'The SAML request and replay store is not reachable.',
+    { provider },
+  );
+}
+
+/**
+ * node-saml's cache interface over a Bulwark replay store (request ids under `req:`). A store
+ * failure inside node-saml's InResponseTo check surfaces as `ERR_SIGNIN_UNAVAILABLE`, not as a
+ * refused response.
+ */
+function cacheOver(store: SamlReplayStore, ttlMs: number, provider: string): CacheProvider {
+  const guarded = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch {
+      throw storeUnavailable(provider);
+    }
+  };
   return {
     async saveAsync(key, value) {
-      await store.put(`req:${key}`, value, ttlMs);
+      await guarded(() => store.put(`req:${key}`, value, ttlMs));
       return { value, createdAt: Date.now() };
     },
-    getAsync: (key) => store.get(`req:${key}`),
-    removeAsync: (key) => (key === null ? Promise.resolve(null) : store.take(`req:${key}`)),
+    getAsync: (key) => guarded(() => store.get(`req:${key}`)),
+    removeAsync: (key) => (key === null ? Promise.resolve(null) : guarded(() => store.take(`req:${key}`))),
   };
 }
 
@@ -227,7 +247,7 @@ export class SamlServiceProvider {
       validateInResponseTo:
         options.allowIdpInitiated === true ? ValidateInResponseTo.ifPresent : ValidateInResponseTo.always,
       requestIdExpirationPeriodMs: requestTtlMs,
-      cacheProvider: cacheOver(this.#store, requestTtlMs),
+      cacheProvider: cacheOver(this.#store, requestTtlMs, this.#provider),
       acceptedClockSkewMs: options.clockSkewMs ?? 30_000,
       identifierFormat: null,
       disableRequestedAuthnContext: true,
@@ -318,6 +338,7 @@ export class SamlServiceProvider {
     try {
       ({ profile } = await this.#saml.validatePostResponseAsync({ SAMLResponse: encoded }));
     } catch (error) {
+      if (error instanceof BulwarkIdentityError) throw error; // the replay store is down
       throw refused(this.#provider, reasonOf(error));
     }
     if (profile === null) throw refused(this.#provider, 'invalid_response');
@@ -373,7 +394,11 @@ export class SamlServiceProvider {
     }
     if (!loggedOut) throw refused(this.#provider, 'invalid_response');
     // The signed root answers one of our LogoutRequests, once.
-    if (raw.inResponseTo === undefined || (await this.#store.take(`req:${raw.inResponseTo}`)) === null) {
+    const inResponseTo = raw.inResponseTo;
+    if (
+      inResponseTo === undefined ||
+      (await this.#withStore(() => this.#store.take(`req:${inResponseTo}`))) === null
+    ) {
       throw refused(this.#provider, 'unknown_request');
     }
   }
@@ -479,11 +504,7 @@ export class SamlServiceProvider {
       return await work();
     } catch (error) {
       if (error instanceof BulwarkIdentityError) throw error;
-      throw new BulwarkIdentityError(
-        ErrorCodes.SIGNIN_UNAVAILABLE,
-        'The SAML request and replay store is not reachable.',
-        { provider: this.#provider },
-      );
+      throw storeUnavailable(this.#provider);
     }
   }
 

@@ -560,6 +560,34 @@ describe('SAML replay store outage', () => {
     const acs = await open.acs(post(buildResponse(spec(undefined)))).catch((e: unknown) => e);
     expect((acs as BulwarkIdentityError).code).toBe(ErrorCodes.SIGNIN_UNAVAILABLE);
   });
+
+  it('answers 503, not a counted 401, when the store fails during the InResponseTo check', async () => {
+    const memory = new MemorySamlReplayStore();
+    let up = true;
+    const flaky: SamlReplayStore = {
+      put: (k, v, t) => memory.put(k, v, t),
+      get: (k) => (up ? memory.get(k) : Promise.reject(new Error('ECONNREFUSED 10.0.0.7:6379'))),
+      take: (k) => (up ? memory.take(k) : Promise.reject(new Error('ECONNREFUSED 10.0.0.7:6379'))),
+      claim: (k, t) => memory.claim(k, t),
+    };
+    const guard = new BruteForceGuard({
+      ip: { maxFailures: 1, windowSec: 600, lockoutSec: 600 },
+      account: false,
+      ipAccount: false,
+    });
+    const provider = sp({ store: flaky, bruteForce: guard });
+    const form = await loginForm(provider);
+    up = false;
+    const acs = await provider.acs(form, { ip: '198.51.100.9' }).catch((e: unknown) => e);
+    expect((acs as BulwarkIdentityError).code).toBe(ErrorCodes.SIGNIN_UNAVAILABLE);
+    expect((acs as Error).message).not.toContain('10.0.0.7');
+    expect(events.filter((e) => e.outcome === 'failure')).toEqual([]);
+    // Not counted against the IP: once the store is back, the same IP signs in.
+    up = true;
+    expect((await provider.acs(await loginForm(provider), { ip: '198.51.100.9' })).principal.roles).toEqual([
+      'hr',
+    ]);
+  });
 });
 
 describe('MemorySamlReplayStore', () => {
