@@ -106,6 +106,8 @@ export interface SamlSessionRef {
 }
 
 const ASSERTION_TTL_MIN_MS = 5 * 60_000;
+/** Longest assertion validity (NotOnOrAfter from now) accepted: its id is kept that long. */
+const MAX_ASSERTION_VALIDITY_MS = 24 * 60 * 60_000;
 /** Base64 of a 256 KiB response: real ones are a few KiB (a large attribute set stays far below). */
 const MAX_RESPONSE_CHARS = 350_000;
 
@@ -459,10 +461,16 @@ export class SamlServiceProvider {
     if (o.allowIdpInitiated !== true && profile.inResponseTo === undefined && !this.#solicited(profile)) {
       throw refused(this.#provider, 'unsolicited');
     }
-    // One acceptance per assertion across every instance, kept past its validity window.
+    // One acceptance per assertion across every instance, kept until node-saml would refuse it
+    // anyway (NotOnOrAfter + clock skew). An assertion valid for longer than a day is refused: its
+    // id would have to be kept as long.
+    if (facts.notOnOrAfter === undefined) throw refused(this.#provider, 'invalid_response');
+    const validForMs = facts.notOnOrAfter + (o.clockSkewMs ?? 30_000) - Date.now();
+    if (validForMs > MAX_ASSERTION_VALIDITY_MS) throw refused(this.#provider, 'invalid_response');
     const assertionTtl = Math.max(
       ASSERTION_TTL_MIN_MS,
       (o.requestTtlMs ?? 10 * 60_000) + (o.clockSkewMs ?? 30_000),
+      validForMs + 1000,
     );
     const first = await this.#withStore(() =>
       this.#store.claim(`assertion:${o.idp.entityId}:${facts.id}`, assertionTtl),

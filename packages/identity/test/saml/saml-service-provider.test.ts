@@ -543,6 +543,37 @@ describeWithService('redis', 'SAML replay across two SP instances sharing Redis'
   });
 });
 
+describe('SAML assertion replay window', () => {
+  it('keeps an accepted assertion id until its NotOnOrAfter (+ skew), past the default window', async () => {
+    const memory = new MemorySamlReplayStore();
+    const claims: Array<[string, number]> = [];
+    const recording: SamlReplayStore = {
+      put: (k, v, t) => memory.put(k, v, t),
+      get: (k) => memory.get(k),
+      take: (k) => memory.take(k),
+      claim: (k, t) => {
+        claims.push([k, t]);
+        return memory.claim(k, t);
+      },
+    };
+    const provider = sp({ store: recording, allowIdpInitiated: true });
+    const response = post(buildResponse(spec(undefined, { validForMinutes: 120 })));
+    await provider.acs(response);
+    const [key, ttl] = claims.find(([k]) => k.startsWith('assertion:'))!;
+    expect(key).toContain(idp.entityId);
+    // 120 minutes of validity + 30 s skew: the id outlives every moment node-saml would accept it.
+    expect(ttl).toBeGreaterThanOrEqual(120 * 60_000);
+    expect(await reason(provider.acs(response))).toBe('replayed');
+  });
+
+  it('refuses an assertion valid for more than a day', async () => {
+    const provider = sp({ allowIdpInitiated: true });
+    expect(
+      await reason(provider.acs(post(buildResponse(spec(undefined, { validForMinutes: 25 * 60 }))))),
+    ).toBe('invalid_response');
+  });
+});
+
 describe('SAML replay store outage', () => {
   it('fails closed with ERR_SIGNIN_UNAVAILABLE when the store is down', async () => {
     const down: SamlReplayStore = {
