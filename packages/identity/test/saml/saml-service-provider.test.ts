@@ -633,4 +633,25 @@ describe('MemorySamlReplayStore', () => {
     expect(await store.take('r')).toBe('v');
     expect(await store.take('r')).toBeNull();
   });
+
+  it('is bounded: past maxEntries expired entries go, then the oldest request ids, never a valid claim', async () => {
+    let now = 1000;
+    const store = new MemorySamlReplayStore({ now: () => now, maxEntries: 3 });
+    await store.put('req:short', 'v', 10);
+    expect(await store.claim('assertion:a', 60_000)).toBe(true);
+    await store.put('req:old', 'v', 60_000);
+    now += 2000;
+    await store.put('req:new', 'v', 60_000); // 'req:short' expired: it made the room
+    expect(await store.get('req:old')).toBe('v');
+    // A flood of anonymous logins pushes out older request ids, not the accepted assertion.
+    for (let i = 0; i < 10; i++) await store.put(`req:flood-${i}`, 'v', 60_000);
+    expect(await store.get('req:old')).toBeNull();
+    expect(await store.get('req:flood-9')).toBe('v');
+    expect(await store.claim('assertion:a', 60_000)).toBe(false);
+    // Full of valid claims: refuses (the provider answers 503) rather than forget one.
+    expect(await store.claim('assertion:b', 60_000)).toBe(true);
+    expect(await store.claim('assertion:c', 60_000)).toBe(true);
+    await expect(store.claim('assertion:d', 60_000)).rejects.toThrow(/full/);
+    expect(await store.claim('assertion:a', 60_000)).toBe(false);
+  });
 });
