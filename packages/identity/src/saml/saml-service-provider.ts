@@ -386,7 +386,10 @@ export class SamlServiceProvider {
     const raw = rawResponseFacts(Buffer.from(form.SAMLResponse, 'base64').toString('utf8'));
     if (raw.hasDoctype) throw refused(this.#provider, 'invalid_response');
     if (!raw.algorithmsAllowed) throw refused(this.#provider, 'weak_algorithm');
-    if (raw.destination !== this.#options.logoutUrl) throw refused(this.#provider, 'wrong_destination');
+    // Both undefined (no logoutUrl configured, no Destination sent) is no match.
+    if (raw.destination === undefined || raw.destination !== this.#options.logoutUrl) {
+      throw refused(this.#provider, 'wrong_destination');
+    }
     let loggedOut: boolean;
     try {
       // node-saml requires the LogoutResponse itself to be signed on this path.
@@ -426,7 +429,9 @@ export class SamlServiceProvider {
     const raw = rawResponseFacts(Buffer.from(encoded, 'base64').toString('utf8'));
     if (raw.hasDoctype) throw refused(this.#provider, 'invalid_request');
     if (!raw.algorithmsAllowed) throw refused(this.#provider, 'weak_algorithm');
-    if (raw.destination !== o.logoutUrl) throw refused(this.#provider, 'wrong_destination');
+    if (raw.destination === undefined || raw.destination !== o.logoutUrl) {
+      throw refused(this.#provider, 'wrong_destination');
+    }
     let profile: Profile | null;
     try {
       ({ profile } = await this.#saml.validatePostRequestAsync({ SAMLRequest: encoded }));

@@ -19,6 +19,7 @@ import Redis from 'ioredis';
 import { describeWithService, SERVICE_URLS } from '../../../../test/support/services';
 import {
   buildLogoutRequest,
+  buildLogoutResponse,
   buildResponse,
   generateKeyPair,
   parseForm,
@@ -335,6 +336,24 @@ describe('IdP-initiated single logout', () => {
       /<samlp:LogoutResponse[^>]*InResponseTo="_q/,
     );
     expect(await reason(provider.logoutRequest(body))).toBe('replayed');
+  });
+
+  it('refuses a logout message without Destination on an SP without logoutUrl (undefined is no match)', async () => {
+    const provider = sp({ logoutUrl: undefined });
+    const noDestination = {
+      SAMLRequest: Buffer.from(
+        buildLogoutRequest({ issuer: idp.entityId, nameId: 'alice@bulwark.test', key: idp.key }),
+      ).toString('base64'),
+    };
+    expect(await reason(provider.logoutRequest(noDestination))).toBe('wrong_destination');
+    const response = {
+      SAMLResponse: Buffer.from(
+        buildLogoutResponse({ issuer: idp.entityId, inResponseTo: '_r1', key: idp.key }),
+      ).toString('base64'),
+    };
+    expect(await reason(provider.logoutResponse(response))).toBe('wrong_destination');
+    // With a logoutUrl configured, a missing Destination is refused as well.
+    expect(await reason(sp().logoutRequest(noDestination))).toBe('wrong_destination');
   });
 
   it('refuses a LogoutRequest signed by another key, for another endpoint or from another issuer', async () => {
