@@ -74,6 +74,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
 }
 
+/** A client registered without require_auth_time: its ID tokens carry no auth_time. */
+const NO_AUTH_TIME = 'bulwark-app-no-auth-time';
+
 function newRp(overrides: Partial<ConstructorParameters<typeof OidcRelyingParty>[0]> = {}): OidcRelyingParty {
   const client = testClient(origin);
   return new OidcRelyingParty({
@@ -99,7 +102,9 @@ beforeAll(async () => {
   app = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-  op = await startOidcProvider({ clients: [testClient(origin)] });
+  op = await startOidcProvider({
+    clients: [testClient(origin), { ...testClient(origin, NO_AUTH_TIME), require_auth_time: false }],
+  });
   rp = newRp();
 });
 
@@ -193,6 +198,23 @@ describe('OidcRelyingParty against a real oidc-provider', () => {
     expect(new MfaPolicy({ requiredFor: ['*'], methods: ['totp'] }).evaluatePrincipal(principal).reason).toBe(
       'method-not-allowed',
     );
+  });
+
+  it('does not time the provider MFA from iat when the ID token has no auth_time', async () => {
+    const saved = rp;
+    const client = testClient(origin, NO_AUTH_TIME);
+    rp = newRp({ clientId: client.client_id, clientSecret: client.client_secret! });
+    try {
+      const browser = new TestBrowser();
+      const res = await callback(browser, await toCallback(browser, '?login_hint=erin'));
+      expect(res.status).toBe(200);
+      const principal = res.body as unknown as HttpPrincipal;
+      expect(principal.authentication!.factors).toEqual(['federated', 'password', 'mfa']);
+      expect(principal.authentication!.mfaAt).toBeUndefined();
+      expect(new MfaPolicy({ requiredFor: ['*'] }).evaluatePrincipal(principal).reason).toBe('missing');
+    } finally {
+      rp = saved;
+    }
   });
 
   it('does not take a lone amr otp (one factor) as MFA', async () => {
