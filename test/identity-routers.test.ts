@@ -304,6 +304,8 @@ describe('SAML sign-in routers over HTTP (Express and Koa, test IdP)', () => {
     const start = await agent.get('/auth/saml/logout?relayState=/bye');
     expect(start.status).toBe(302);
     expect(start.headers.location.startsWith(idp.sloUrl)).toBe(true);
+    // The app session ends now, not when (if) the IdP answers.
+    expect(String(start.headers['set-cookie'])).toMatch(/session=;/);
     const { action, fields } = parseForm(await (await fetch(start.headers.location)).text());
     expect(action).toBe(`${BASE}/auth/saml/logout`);
     const done = await agent.post('/auth/saml/logout').type('form').send(fields);
@@ -347,6 +349,31 @@ describe('SAML sign-in routers over HTTP (Express and Koa, test IdP)', () => {
       401,
       'signin-failed',
     );
+  });
+
+  it('Koa: SP-initiated logout ends the app session before redirecting to the IdP', async () => {
+    const ended: string[] = [];
+    const app = new Koa();
+    app.use(bodyParser());
+    app.use(
+      koaSamlRouter({
+        saml: provider(),
+        onSignIn: () => undefined,
+        sessionOf: (ctx) =>
+          ctx.cookies.get('session') === 's1'
+            ? { nameId: 'alice@bulwark.test', nameIdFormat: 'email' }
+            : undefined,
+        onSignOut: ({ ctx }) => {
+          ended.push(ctx.cookies.get('session')!);
+          ctx.cookies.set('session', null);
+        },
+      }),
+    );
+    const res = await request(app.callback()).get('/auth/saml/logout').set('cookie', 'session=s1');
+    expect(res.status).toBe(302);
+    expect(res.headers.location.startsWith(idp.sloUrl)).toBe(true);
+    expect(ended).toEqual(['s1']);
+    expect(String(res.headers['set-cookie'])).toMatch(/session=;/);
   });
 
   it('Koa: SP-initiated login and a refused replay', async () => {

@@ -141,7 +141,7 @@ export function oidcAdapterScenarios(adapter: string, makeApp: OidcAppFactory): 
         roles: ['hr'],
         authentication: { method: 'oidc', provider: 'corp' },
       });
-      expect(principal.authentication!.factors).toEqual(['federated', 'password', 'totp']);
+      expect(principal.authentication!.factors).toEqual(['federated', 'password', 'otp', 'federated-mfa']);
     });
 
     it('answers a replayed callback and a mix-up with 401 problem+json, telling no reason', async () => {

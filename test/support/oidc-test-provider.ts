@@ -17,6 +17,8 @@ export interface TestOidcClient {
   grant_types?: string[];
   response_types?: string[];
   token_endpoint_auth_method?: string;
+  /** OIDC Registration §2: every ID token carries `auth_time` (the provider's MFA is timed from it). */
+  require_auth_time?: boolean;
 }
 
 /** The forged ID tokens the provider can put in its next token response. */
@@ -47,13 +49,19 @@ export function testClient(appOrigin: string, clientId = 'bulwark-app', base = '
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
+    require_auth_time: true,
   };
 }
 
-/** Test users: `alice` (hr, password + one-time code), `bob` (no groups, password). */
+/**
+ * Test users: `alice` (hr, password + one-time code), `bob` (no groups, password), `erin`
+ * (`['pwd', 'mfa']` as Entra ID and Okta report MFA), `otto` (a one-time code alone: one factor).
+ */
 export const TEST_USERS = {
   alice: { email: 'alice@example.test', name: 'Alice', groups: ['hr-staff', 'admins'], amr: ['pwd', 'otp'] },
   bob: { email: 'bob@example.test', name: 'Bob', groups: [], amr: ['pwd'] },
+  erin: { email: 'erin@example.test', name: 'Erin', groups: [], amr: ['pwd', 'mfa'] },
+  otto: { email: 'otto@example.test', name: 'Otto', groups: [], amr: ['otp'] },
 };
 
 export async function startOidcProvider(options: {

@@ -432,6 +432,13 @@ export {
 export { trustProxyFromEnv, type TrustProxyOption } from './http/trusted-proxies';
 export type { HttpPrincipal } from './http/http-principal';
 export { AUTH_AUDIT_ACTIONS } from './identity/authentication';
+export {
+  AMR_FACTORS,
+  FEDERATED_MFA_FACTOR,
+  amrAuthentication,
+  amrShowsMultiFactor,
+  factorsFromAmr,
+} from './identity/amr';
 export type {
   AuthAuditAction,
   AuthenticationFactor,

@@ -36,7 +36,10 @@ export interface SamlRouterOptions {
   ) => unknown;
   /** The signed-in user's SAML session (from the app's session), enabling `GET /logout`. */
   readonly sessionOf?: (req: Request) => SamlSessionInfo | undefined;
-  /** Called when the IdP confirmed the logout (end the app's session here). */
+  /**
+   * Ends the app's session: at `GET /logout` before the redirect to the IdP (the user asked to
+   * sign out; the IdP may never answer), and again when the IdP confirms (so keep it idempotent).
+   */
   readonly onSignOut?: (context: { req: Request; res: Response }) => unknown;
   /**
    * IdP-initiated single logout: end every app session of this NameID / SessionIndex (found
@@ -97,7 +100,9 @@ export function samlRouter(options: SamlRouterOptions): Router {
         res.redirect(303, '/');
         return;
       }
-      res.redirect(302, await options.saml.logoutUrl(session, safeRedirectPath(req.query.relayState)));
+      const url = await options.saml.logoutUrl(session, safeRedirectPath(req.query.relayState));
+      await options.onSignOut?.({ req, res });
+      if (!res.headersSent) res.redirect(302, url);
     }),
   );
   router.post(

@@ -26,8 +26,12 @@ export class MemoryOneTimeStore implements OneTimeStore {
   readonly #entries = new Map<string, { value: string; expiresAt: number }>();
   readonly #now: () => number;
   readonly #maxEntries: number;
+  #sweptAt = Number.NEGATIVE_INFINITY;
 
-  /** `maxEntries` (default 100 000) bounds memory: past it, new puts are refused (fail closed). */
+  /**
+   * `maxEntries` (default 100 000) bounds memory: past it, expired entries go first, then the
+   * oldest (an abandoned login), so a flood of anonymous logins cannot lock everyone else out.
+   */
   constructor(options: { now?: () => number; maxEntries?: number } = {}) {
     this.#now = options.now ?? Date.now;
     this.#maxEntries = options.maxEntries ?? 100_000;
@@ -38,8 +42,8 @@ export class MemoryOneTimeStore implements OneTimeStore {
     const now = this.#now();
     const existing = this.#entries.get(key);
     if (existing !== undefined && existing.expiresAt > now) return false;
-    if (this.#entries.size >= this.#maxEntries) this.#sweep(now);
-    if (this.#entries.size >= this.#maxEntries) return false;
+    this.#entries.delete(key); // an expired entry of this key: re-added as the newest
+    if (this.#entries.size >= this.#maxEntries) this.#makeRoom(now);
     this.#entries.set(key, { value, expiresAt: now + ttlSec * 1000 });
     return true;
   }
@@ -52,8 +56,15 @@ export class MemoryOneTimeStore implements OneTimeStore {
     return entry.expiresAt > this.#now() ? entry.value : undefined;
   }
 
-  #sweep(now: number): void {
-    for (const [key, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(key);
+  /** Drops the expired entries (a full scan at most once a second), else the oldest one. */
+  #makeRoom(now: number): void {
+    if (now - this.#sweptAt >= 1000) {
+      this.#sweptAt = now;
+      for (const [key, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(key);
+    }
+    if (this.#entries.size >= this.#maxEntries) {
+      this.#entries.delete(this.#entries.keys().next().value!);
+    }
   }
 }
 

@@ -30,17 +30,28 @@ function contract(name: string, make: () => OneTimeStore): void {
 contract('MemoryOneTimeStore', () => new MemoryOneTimeStore());
 
 describe('MemoryOneTimeStore expiry and bound', () => {
-  it('does not give an expired value and refuses puts past maxEntries', async () => {
+  it('does not give an expired value', async () => {
     let now = 1_000_000;
     const store = new MemoryOneTimeStore({ now: () => now, maxEntries: 2 });
     await store.put('a', '1', 10);
     now += 10_000;
     expect(await store.take('a')).toBeUndefined();
-    expect(await store.put('b', '1', 10)).toBe(true);
-    expect(await store.put('c', '1', 10)).toBe(true);
-    expect(await store.put('d', '1', 10)).toBe(false);
-    now += 10_000; // b and c expired: swept on the next put
-    expect(await store.put('d', '1', 10)).toBe(true);
+  });
+
+  it('past maxEntries evicts expired entries first, then the oldest, and never refuses a put', async () => {
+    let now = 1_000_000;
+    const store = new MemoryOneTimeStore({ now: () => now, maxEntries: 3 });
+    expect(await store.put('short', 's', 1)).toBe(true);
+    expect(await store.put('old', 'o', 600)).toBe(true);
+    expect(await store.put('newer', 'n', 600)).toBe(true);
+    now += 2000; // 'short' expired: it goes first although 'old' was not taken
+    expect(await store.put('x', 'x', 600)).toBe(true);
+    expect(await store.take('old')).toBe('o');
+    expect(await store.put('old', 'o', 600)).toBe(true);
+    // A flood of anonymous logins: the oldest pending values make room, the newest stay.
+    for (let i = 0; i < 10; i++) expect(await store.put(`flood-${i}`, 'f', 600)).toBe(true);
+    expect(await store.take('flood-9')).toBe('f');
+    expect(await store.take('newer')).toBeUndefined();
   });
 });
 

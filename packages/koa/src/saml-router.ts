@@ -34,7 +34,10 @@ export interface SamlRouterOptions {
   ) => unknown;
   /** The signed-in user's SAML session, enabling `GET <prefix>/logout`. */
   readonly sessionOf?: (ctx: Context) => SamlSessionInfo | undefined;
-  /** Called when the IdP confirmed the logout. */
+  /**
+   * Ends the app's session: at `GET /logout` before the redirect to the IdP (the user asked to
+   * sign out; the IdP may never answer), and again when the IdP confirms (so keep it idempotent).
+   */
   readonly onSignOut?: (context: { ctx: Context }) => unknown;
   /** IdP-initiated single logout: end the app sessions of this NameID / SessionIndex (see @bulwark/express). */
   readonly onIdpLogout?: (session: SamlSessionInfo, context: { ctx: Context }) => unknown;
@@ -78,7 +81,9 @@ export function samlRouter(options: SamlRouterOptions): Middleware {
         ctx.redirect('/');
         return;
       }
-      ctx.redirect(await options.saml.logoutUrl(session, safeRedirectPath(ctx.query.relayState)));
+      const url = await options.saml.logoutUrl(session, safeRedirectPath(ctx.query.relayState));
+      await options.onSignOut?.({ ctx });
+      ctx.redirect(url);
     },
     'POST /logout': async (ctx) => {
       if (typeof body(ctx).SAMLRequest === 'string') {

@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import type { OidcEndpoint } from '@bulwark/identity/oidc';
-import { PROBLEM_CONTENT_TYPE, problemFor } from './core-http';
 import { BULWARK_OIDC_OPTIONS, type BulwarkOidcOptions } from './oidc-module-options';
 import { clientIp, rawResponse, type PlatformRequest, type PlatformResponse } from './request-tracking';
 
@@ -24,6 +23,7 @@ export class BulwarkOidcRoutes {
     const ip = clientIp(req);
     const url = req.url ?? '';
     const { onSignIn, onLogout } = this.options;
+    let failure: { error: unknown } | undefined;
     await this.#endpoint.serve(
       {
         method: req.method,
@@ -60,15 +60,13 @@ export class BulwarkOidcRoutes {
             raw.destroy();
             return;
           }
-          const problem = problemFor(error, req.requestId !== undefined ? { requestId: req.requestId } : {});
           if (setCookie !== undefined) raw.appendHeader('Set-Cookie', setCookie);
-          for (const [name, value] of Object.entries(problem.headers)) raw.setHeader(name, value);
-          raw.setHeader('Content-Type', PROBLEM_CONTENT_TYPE);
-          raw.setHeader('Cache-Control', 'no-store');
-          raw.statusCode = problem.status;
-          raw.end(JSON.stringify(problem.body));
+          failure = { error };
         },
       },
     );
+    // Answered like every other Nest route: BulwarkExceptionFilter writes the problem+json, notes
+    // the error code and reason for the request's audit event and logs a 5xx server-side.
+    if (failure !== undefined) throw failure.error;
   }
 }

@@ -59,10 +59,16 @@ export class SamlSignInController {
 
   @Get('logout')
   @Redirect()
-  async logout(@Req() req: unknown, @Query('relayState') relayState: unknown): Promise<RedirectTo> {
+  async logout(
+    @Req() req: unknown,
+    @Res({ passthrough: true }) res: unknown,
+    @Query('relayState') relayState: unknown,
+  ): Promise<RedirectTo> {
     const session = this.options.sessionOf?.(req);
     if (session === undefined) return { url: '/', statusCode: 303 };
-    return { url: await this.options.saml.logoutUrl(session, safeRedirectPath(relayState)), statusCode: 302 };
+    const url = await this.options.saml.logoutUrl(session, safeRedirectPath(relayState));
+    await this.options.onSignOut?.({ req, res });
+    return { url, statusCode: 302 };
   }
 
   @Post('logout')

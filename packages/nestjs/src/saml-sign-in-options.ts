@@ -32,7 +32,10 @@ export interface SamlSignInOptions {
   ) => unknown;
   /** The signed-in user's SAML session, enabling `GET /auth/saml/logout`. */
   readonly sessionOf?: (req: unknown) => SamlSessionInfo | undefined;
-  /** Called when the IdP confirmed the logout. */
+  /**
+   * Ends the app's session: at `GET /logout` before the redirect to the IdP (the user asked to
+   * sign out; the IdP may never answer), and again when the IdP confirms (so keep it idempotent).
+   */
   readonly onSignOut?: (context: { req: unknown; res: unknown }) => unknown;
   /** IdP-initiated single logout: end the app sessions of this NameID / SessionIndex (see @bulwark/express). */
   readonly onIdpLogout?: (session: SamlSessionInfo, context: { req: unknown; res: unknown }) => unknown;

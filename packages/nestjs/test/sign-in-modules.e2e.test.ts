@@ -84,6 +84,7 @@ describe('SamlSignInModule over HTTP (test IdP)', () => {
   let log: AuditLog;
   const signedIn: string[] = [];
   const loggedOut: string[] = [];
+  const signedOut: string[] = [];
 
   beforeAll(async () => {
     idp = await TestIdp.start();
@@ -111,6 +112,16 @@ describe('SamlSignInModule over HTTP (test IdP)', () => {
         onIdpLogout: (session) => {
           loggedOut.push(session.nameId);
         },
+        sessionOf: (req) =>
+          (req as { headers: Record<string, string | undefined> }).headers.cookie === 'session=s1'
+            ? {
+                nameId: 'alice@bulwark.test',
+                nameIdFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+              }
+            : undefined,
+        onSignOut: () => {
+          signedOut.push('s1');
+        },
       }),
     ]);
   });
@@ -133,6 +144,13 @@ describe('SamlSignInModule over HTTP (test IdP)', () => {
     const replay = await request(server).post('/auth/saml/acs').type('form').send(fields);
     expect(replay.status).toBe(401);
     expect(replay.body.type).toMatch(/signin-failed$/);
+  });
+
+  it('SP-initiated logout ends the app session before redirecting to the IdP', async () => {
+    const start = await request(app.getHttpServer()).get('/auth/saml/logout').set('cookie', 'session=s1');
+    expect(start.status).toBe(302);
+    expect(start.headers.location.startsWith(idp.sloUrl)).toBe(true);
+    expect(signedOut).toEqual(['s1']);
   });
 
   it('accepts the signed LogoutRequest of the IdP once and answers with a LogoutResponse redirect', async () => {

@@ -148,13 +148,14 @@ export function buildResponse(spec: ResponseSpec): string {
 /** A signed LogoutResponse (HTTP-POST binding) answering `inResponseTo`. */
 export function buildLogoutResponse(spec: {
   issuer: string;
-  destination: string;
+  /** Omitted: a LogoutResponse with no Destination (an SP must refuse it). */
+  destination?: string;
   inResponseTo: string;
   key: KeyPair;
 }): string {
   const id = `_l${randomUUID()}`;
   const xml =
-    `<samlp:LogoutResponse xmlns:samlp="${SAMLP}" xmlns:saml="${SAML}" ID="${id}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${escapeXml(spec.destination)}" InResponseTo="${escapeXml(spec.inResponseTo)}">` +
+    `<samlp:LogoutResponse xmlns:samlp="${SAMLP}" xmlns:saml="${SAML}" ID="${id}" Version="2.0" IssueInstant="${new Date().toISOString()}"${spec.destination !== undefined ? ` Destination="${escapeXml(spec.destination)}"` : ''} InResponseTo="${escapeXml(spec.inResponseTo)}">` +
     `<saml:Issuer>${escapeXml(spec.issuer)}</saml:Issuer>` +
     `<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>` +
     `</samlp:LogoutResponse>`;
@@ -164,7 +165,8 @@ export function buildLogoutResponse(spec: {
 /** A signed LogoutRequest (HTTP-POST binding) for `nameId`, as an IdP starts single logout. */
 export function buildLogoutRequest(spec: {
   issuer: string;
-  destination: string;
+  /** Omitted: a LogoutRequest with no Destination (an SP must refuse it). */
+  destination?: string;
   nameId: string;
   sessionIndex?: string;
   key: KeyPair;
@@ -173,7 +175,7 @@ export function buildLogoutRequest(spec: {
   const id = spec.id ?? `_q${randomUUID()}`;
   const now = new Date();
   const xml =
-    `<samlp:LogoutRequest xmlns:samlp="${SAMLP}" xmlns:saml="${SAML}" ID="${id}" Version="2.0" IssueInstant="${now.toISOString()}" Destination="${escapeXml(spec.destination)}" NotOnOrAfter="${new Date(now.getTime() + 300_000).toISOString()}">` +
+    `<samlp:LogoutRequest xmlns:samlp="${SAMLP}" xmlns:saml="${SAML}" ID="${id}" Version="2.0" IssueInstant="${now.toISOString()}"${spec.destination !== undefined ? ` Destination="${escapeXml(spec.destination)}"` : ''} NotOnOrAfter="${new Date(now.getTime() + 300_000).toISOString()}">` +
     `<saml:Issuer>${escapeXml(spec.issuer)}</saml:Issuer>` +
     `<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${escapeXml(spec.nameId)}</saml:NameID>` +
     (spec.sessionIndex !== undefined

@@ -1,5 +1,8 @@
-/** How a second factor was proven. */
-export type MfaMethod = 'totp' | 'recovery' | 'webauthn' | 'email-otp' | 'sms-otp';
+/**
+ * How a second factor was proven. `federated-mfa`: the identity provider asserted a multi-factor
+ * sign-in (OIDC `amr`, SAML AuthnContext); Bulwark did not see the factors itself.
+ */
+export type MfaMethod = 'totp' | 'recovery' | 'webauthn' | 'email-otp' | 'sms-otp' | 'federated-mfa';
 
 /** What `TotpFactor.verify` / `RecoveryCodes.verify` return on success. */
 export interface MfaVerification {

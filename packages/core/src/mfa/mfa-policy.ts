@@ -1,4 +1,5 @@
 import type { PrincipalAuthentication } from '../identity/authentication';
+import { FEDERATED_MFA_FACTOR } from '../identity/amr';
 import type { MfaMethod } from './mfa-context';
 import { configError } from '../util/options';
 
@@ -11,7 +12,9 @@ export interface MfaPolicyOptions {
    */
   maxAgeSec?: number;
   /**
-   * Methods that satisfy the policy. Default `totp`, `recovery` and `webauthn`; `email-otp` and
+   * Methods that satisfy the policy. Default `totp`, `recovery`, `webauthn` and `federated-mfa`
+   * (an OIDC / SAML provider asserted multi-factor sign-in; leave it out to require Bulwark's own
+   * second factor after a federated sign-in); `email-otp` and
    * `sms-otp` (NIST SP 800-63B "restricted" authenticators) only when listed.
    */
   methods?: readonly MfaMethod[];
@@ -44,9 +47,17 @@ const FACTOR_METHODS: ReadonlyMap<string, MfaMethod> = new Map<string, MfaMethod
   ['webauthn', 'webauthn'],
   ['email-otp', 'email-otp'],
   ['sms-otp', 'sms-otp'],
+  [FEDERATED_MFA_FACTOR, 'federated-mfa'],
 ]);
 
-const METHODS: ReadonlySet<string> = new Set(['totp', 'recovery', 'webauthn', 'email-otp', 'sms-otp']);
+const METHODS: ReadonlySet<string> = new Set([
+  'totp',
+  'recovery',
+  'webauthn',
+  'email-otp',
+  'sms-otp',
+  'federated-mfa',
+]);
 
 /**
  * Who must have passed a second factor, and how recently. Reads the attributes `mfaContext()`
@@ -71,7 +82,7 @@ export class MfaPolicy {
     if (!Number.isInteger(maxAgeSec) || maxAgeSec < 1) {
       throw configError(`${path}.maxAgeSec`, `must be a positive integer, got ${String(maxAgeSec)}`);
     }
-    const methods = options.methods ?? ['totp', 'recovery', 'webauthn'];
+    const methods = options.methods ?? ['totp', 'recovery', 'webauthn', 'federated-mfa'];
     if (!Array.isArray(methods) || methods.length === 0 || methods.some((m) => !METHODS.has(m))) {
       throw configError(`${path}.methods`, `must be a non-empty array of ${[...METHODS].join(' / ')}`);
     }

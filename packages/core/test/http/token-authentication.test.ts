@@ -1,4 +1,5 @@
 import { BearerAuthenticator } from '../../src/http/bearer-authenticator';
+import { MfaPolicy } from '../../src/mfa/mfa-policy';
 import { tokenAuthentication } from '../../src/http/token-authentication';
 import type { TokenClaims } from '../../src/tokens/token-service';
 
@@ -9,13 +10,13 @@ describe('tokenAuthentication (auth_time / amr claims -> principal.authenticatio
     expect(tokenAuthentication(claims({ amr: ['pwd', 'otp'], auth_time: 1_700_000_000 }))).toEqual({
       method: 'bearer',
       at: 1_700_000_000_000,
-      factors: ['password', 'totp'],
+      factors: ['password', 'otp', 'federated-mfa'],
       mfaAt: 1_700_000_000_000,
     });
     expect(tokenAuthentication(claims({ amr: ['hwk', 'user', 'sms'], auth_time: 1 }))?.factors).toEqual([
       'webauthn',
       'user',
-      'sms-otp',
+      'sms',
     ]);
   });
 
@@ -24,8 +25,18 @@ describe('tokenAuthentication (auth_time / amr claims -> principal.authenticatio
     expect(tokenAuthentication(claims({ amr: ['pwd', 'otp'] }))).toEqual({
       method: 'bearer',
       at: 0,
-      factors: ['password', 'totp'],
+      factors: ['password', 'otp'],
     });
+  });
+
+  it('counts one factor (a lone otp or sms) or a second-factor name the token spells as no MFA', () => {
+    for (const amr of [['otp'], ['sms'], ['totp'], ['webauthn'], ['federated-mfa'], ['pwd', 'sms-otp']]) {
+      const auth = tokenAuthentication(claims({ amr, auth_time: 1_700_000_000 }))!;
+      expect(auth).not.toHaveProperty('mfaAt');
+      expect(
+        new MfaPolicy({ requiredFor: ['*'] }).evaluatePrincipal({ roles: [], authentication: auth }).reason,
+      ).toBe('missing');
+    }
   });
 
   it('is absent without either claim, and ignores malformed values', () => {
@@ -42,13 +53,14 @@ describe('tokenAuthentication (auth_time / amr claims -> principal.authenticatio
   it('is set on the default bearer principal', async () => {
     const auth = new BearerAuthenticator({
       tokens: {
-        verify: async () => ({ payload: claims({ roles: ['a'], amr: ['swk'], auth_time: 10 }) }) as never,
+        verify: async () =>
+          ({ payload: claims({ roles: ['a'], amr: ['swk', 'fpt'], auth_time: 10 }) }) as never,
       },
     });
     const principal = await auth.authenticate('Bearer abc.def.ghi');
     expect(principal?.authentication).toMatchObject({
       method: 'bearer',
-      factors: ['webauthn'],
+      factors: ['webauthn', 'fpt', 'federated-mfa'],
       mfaAt: 10_000,
     });
   });

@@ -100,7 +100,7 @@ describe('MfaPolicy', () => {
       requiredFor: ['admin', 'billing'],
       allSubjects: false,
       maxAgeSec: 900,
-      methods: ['totp', 'recovery', 'webauthn'],
+      methods: ['totp', 'recovery', 'webauthn', 'federated-mfa'],
     });
   });
 

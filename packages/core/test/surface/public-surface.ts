@@ -12,6 +12,7 @@
 
 export const MAIN_VALUES = [
   'ACCEPTED_PROVENANCE',
+  'AMR_FACTORS',
   'AUDIT_LIMITS',
   'AUDIT_REVIEW_ACTION',
   'AUTH_AUDIT_ACTIONS',
@@ -49,6 +50,7 @@ export const MAIN_VALUES = [
   'EnvKeyProvider',
   'ErasureReceiptSigner',
   'ErrorCodes',
+  'FEDERATED_MFA_FACTOR',
   'FRAMEWORKS',
   'FileAttestationStore',
   'FileAuditStore',
@@ -98,6 +100,8 @@ export const MAIN_VALUES = [
   'TotpFactor',
   'aeadDecrypt',
   'aeadEncrypt',
+  'amrAuthentication',
+  'amrShowsMultiFactor',
   'builtInCatalogue',
   'compareReports',
   'createBulwark',
@@ -108,6 +112,7 @@ export const MAIN_VALUES = [
   'erasureSubjectRef',
   'evaluateControls',
   'exportCheckpoint',
+  'factorsFromAmr',
   'formatSubjectExport',
   'generateMasterKey',
   'generateSigningKey',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   BulwarkConfigError,
   BulwarkIdentityError,
@@ -121,6 +122,8 @@ export class LdapAuthenticator {
   readonly #attributes: readonly string[];
   readonly #service: LdapConnectionPool;
   readonly #binds: LdapConnectionPool;
+  /** A DN no entry has: unknown usernames bind against it, so they cost what a wrong password costs. */
+  readonly #absentDn: string;
 
   constructor(options: LdapAuthenticatorOptions) {
     const url = required(options?.url, 'ldap.url');
@@ -165,6 +168,7 @@ export class LdapAuthenticator {
       });
     }
     this.#attributes = options.attributes ?? ['cn', 'mail', 'displayName'];
+    this.#absentDn = `cn=bulwark-absent-${randomUUID()},${options.searchBase}`;
     this.#service = new LdapConnectionPool(options, (client) =>
       client.bind(options.bindDn, options.bindCredentials),
     );
@@ -274,8 +278,13 @@ export class LdapAuthenticator {
       });
       return result.searchEntries;
     });
-    // Zero or several entries: the same refusal as a wrong password (no account enumeration).
-    if (entries.length !== 1) throw refused(this.#provider, 'invalid_credentials');
+    // Zero or several entries: the same refusal as a wrong password, after the same work (a bind
+    // the directory refuses), so neither the answer nor its timing tells which usernames exist.
+    if (entries.length !== 1) {
+      progress.passwordSent = true;
+      await this.#binds.use((client) => client.bind(this.#absentDn, password)).catch(() => undefined);
+      throw refused(this.#provider, 'invalid_credentials');
+    }
     const entry = entries[0]!;
     progress.passwordSent = true;
     await this.#bindAsUser(entry, password);

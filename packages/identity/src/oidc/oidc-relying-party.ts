@@ -1,9 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { BulwarkError, type HttpPrincipal, type SignInIdentity } from '@bulwark/core';
+import {
+  AMR_FACTORS,
+  BulwarkError,
+  amrAuthentication,
+  type HttpPrincipal,
+  type SignInIdentity,
+} from '@bulwark/core';
 import { lockedOut, readCookie, serializeCookie } from '@bulwark/core/http';
 import { MemoryOneTimeStore, type OneTimeStore } from '../one-time-store';
 import type { SignInRequestContext } from '../sign-in';
-import { AMR_FACTORS, amrShowsMultiFactor, factorsFromAmr } from './amr-factors';
 import {
   openidClient,
   type Configuration,
@@ -400,9 +405,9 @@ export class OidcRelyingParty {
       ...(typeof source.name === 'string' ? { name: source.name } : {}),
       groups: stringList(source[o.groupsClaim]),
       attributes: Object.freeze(source),
-      factors: factorsFromAmr(claims.amr, this.#amr),
-      // The provider's multi-factor sign-in counts from when it happened (auth_time), not from now.
-      ...(amrShowsMultiFactor(claims.amr) ? { mfaAt: (claims.auth_time ?? claims.iat) * 1000 } : {}),
+      // The provider's multi-factor sign-in counts from when it happened: auth_time only (iat is
+      // when this token was issued, which an SSO session renews without asking for factors again).
+      ...amrAuthentication(claims.amr, claims.auth_time, this.#amr),
     };
     const principal = await o.mapper.complete(identity, request);
     return {

@@ -66,23 +66,50 @@ export interface AssertionFacts {
   readonly id?: string;
   readonly recipients: readonly string[];
   readonly authnContextClassRefs: readonly string[];
+  /** The AuthnStatement's AuthnInstant (epoch ms), when it is a valid time. */
+  readonly authnInstant?: number;
+  /**
+   * Until when (epoch ms) node-saml would accept the assertion: the latest bearer
+   * SubjectConfirmationData NotOnOrAfter, bounded by Conditions NotOnOrAfter. Absent when no bearer
+   * confirmation has a valid NotOnOrAfter (SAML Profiles §4.1.4.2 requires one).
+   */
+  readonly notOnOrAfter?: number;
 }
 
 export function assertionFacts(parsed: unknown): AssertionFacts {
   // node-saml parses with explicitRoot: the root is an object, not a one-element array.
   const root = (parsed as XmlJs | undefined)?.Assertion;
   const assertion = ((Array.isArray(root) ? root[0] : root) ?? {}) as XmlJs;
-  const recipients = children(assertion, 'Subject')
+  const confirmations = children(assertion, 'Subject')
     .flatMap((s) => children(s, 'SubjectConfirmation'))
     .filter((c) => attr(c, 'Method') === 'urn:oasis:names:tc:SAML:2.0:cm:bearer')
-    .flatMap((c) => children(c, 'SubjectConfirmationData'))
+    .flatMap((c) => children(c, 'SubjectConfirmationData'));
+  const recipients = confirmations
     .map((d) => attr(d, 'Recipient'))
     .filter((r): r is string => r !== undefined);
+  const until = confirmations.map((d) => Date.parse(attr(d, 'NotOnOrAfter') ?? '')).filter(Number.isFinite);
+  const conditionsUntil = Date.parse(attr(children(assertion, 'Conditions')[0] ?? {}, 'NotOnOrAfter') ?? '');
+  const notOnOrAfter =
+    until.length === 0
+      ? undefined
+      : Number.isFinite(conditionsUntil)
+        ? Math.min(Math.max(...until), conditionsUntil)
+        : Math.max(...until);
   const authnContextClassRefs = children(assertion, 'AuthnStatement')
     .flatMap((s) => children(s, 'AuthnContext'))
     .flatMap((c) => children(c, 'AuthnContextClassRef'))
     .map((r) => (typeof r === 'string' ? r : typeof r._ === 'string' ? r._ : undefined))
     .filter((r): r is string => r !== undefined);
   const id = attr(assertion, 'ID');
-  return { ...(id !== undefined ? { id } : {}), recipients, authnContextClassRefs };
+  const instants = children(assertion, 'AuthnStatement')
+    .map((s) => Date.parse(attr(s, 'AuthnInstant') ?? ''))
+    .filter(Number.isFinite);
+  const authnInstant = instants.length > 0 ? Math.max(...instants) : undefined;
+  return {
+    ...(id !== undefined ? { id } : {}),
+    recipients,
+    authnContextClassRefs,
+    ...(authnInstant !== undefined ? { authnInstant } : {}),
+    ...(notOnOrAfter !== undefined ? { notOnOrAfter } : {}),
+  };
 }

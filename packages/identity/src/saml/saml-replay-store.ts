@@ -14,18 +14,25 @@ export interface SamlReplayStore {
   claim(key: string, ttlMs: number): Promise<boolean>;
 }
 
-/** One process only (tests, a single instance). Expired keys are dropped on access and on a sweep. */
+/**
+ * One process only (tests, a single instance). Expired keys are dropped on access and when the
+ * store is full. `maxEntries` (default 100 000) bounds memory: past it, expired entries go first,
+ * then the oldest pending AuthnRequest ids (anyone can start a login); claims (accepted assertion
+ * and logout request ids) are never evicted while valid, so a store full of them refuses (503).
+ */
 export class MemorySamlReplayStore implements SamlReplayStore {
-  readonly #entries = new Map<string, { value: string; expiresAt: number }>();
+  readonly #entries = new Map<string, { value: string; expiresAt: number; claim: boolean }>();
   readonly #now: () => number;
+  readonly #maxEntries: number;
+  #sweptAt = Number.NEGATIVE_INFINITY;
 
-  constructor(options: { now?: () => number } = {}) {
+  constructor(options: { now?: () => number; maxEntries?: number } = {}) {
     this.#now = options.now ?? Date.now;
+    this.#maxEntries = options.maxEntries ?? 100_000;
   }
 
   async put(key: string, value: string, ttlMs: number): Promise<void> {
-    this.#sweep();
-    this.#entries.set(key, { value, expiresAt: this.#now() + ttlMs });
+    this.#add(key, value, ttlMs, false);
   }
 
   async get(key: string): Promise<string | null> {
@@ -46,13 +53,31 @@ export class MemorySamlReplayStore implements SamlReplayStore {
 
   async claim(key: string, ttlMs: number): Promise<boolean> {
     if ((await this.get(key)) !== null) return false;
-    await this.put(key, '1', ttlMs);
+    this.#add(key, '1', ttlMs, true);
     return true;
   }
 
-  #sweep(): void {
+  #add(key: string, value: string, ttlMs: number, claim: boolean): void {
     const now = this.#now();
-    for (const [key, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(key);
+    this.#entries.delete(key);
+    if (this.#entries.size >= this.#maxEntries) this.#makeRoom(now);
+    this.#entries.set(key, { value, expiresAt: now + ttlMs, claim });
+  }
+
+  /** Expired entries (a full scan at most once a second), else the oldest non-claim, else refuse. */
+  #makeRoom(now: number): void {
+    if (now - this.#sweptAt >= 1000) {
+      this.#sweptAt = now;
+      for (const [key, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(key);
+    }
+    if (this.#entries.size < this.#maxEntries) return;
+    for (const [key, entry] of this.#entries) {
+      if (!entry.claim) {
+        this.#entries.delete(key);
+        return;
+      }
+    }
+    throw new Error('MemorySamlReplayStore is full of valid claims');
   }
 }
 

@@ -2,6 +2,7 @@ import {
   BulwarkConfigError,
   BulwarkIdentityError,
   ErrorCodes,
+  FEDERATED_MFA_FACTOR,
   type AuthenticationFactor,
   type BruteForceGuard,
   type HttpPrincipal,
@@ -105,6 +106,8 @@ export interface SamlSessionRef {
 }
 
 const ASSERTION_TTL_MIN_MS = 5 * 60_000;
+/** Longest assertion validity (NotOnOrAfter from now) accepted: its id is kept that long. */
+const MAX_ASSERTION_VALIDITY_MS = 24 * 60 * 60_000;
 /** Base64 of a 256 KiB response: real ones are a few KiB (a large attribute set stays far below). */
 const MAX_RESPONSE_CHARS = 350_000;
 
@@ -124,15 +127,35 @@ function refused(provider: string, reason: string): BulwarkIdentityError {
   });
 }
 
-/** node-saml's cache interface over a Bulwark replay store (request ids under `req:`). */
-function cacheOver(store: SamlReplayStore, ttlMs: number): CacheProvider {
+/** A replay store failure: a 503 that names no server, never counted as a refused response. */
+function storeUnavailable(provider: string): BulwarkIdentityError {
+  return new BulwarkIdentityError(
+    ErrorCodes.SIGNIN_UNAVAILABLE,
+    'The SAML request and replay store is not reachable.',
+    { provider },
+  );
+}
+
+/**
+ * node-saml's cache interface over a Bulwark replay store (request ids under `req:`). A store
+ * failure inside node-saml's InResponseTo check surfaces as `ERR_SIGNIN_UNAVAILABLE`, not as a
+ * refused response.
+ */
+function cacheOver(store: SamlReplayStore, ttlMs: number, provider: string): CacheProvider {
+  const guarded = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch {
+      throw storeUnavailable(provider);
+    }
+  };
   return {
     async saveAsync(key, value) {
-      await store.put(`req:${key}`, value, ttlMs);
+      await guarded(() => store.put(`req:${key}`, value, ttlMs));
       return { value, createdAt: Date.now() };
     },
-    getAsync: (key) => store.get(`req:${key}`),
-    removeAsync: (key) => (key === null ? Promise.resolve(null) : store.take(`req:${key}`)),
+    getAsync: (key) => guarded(() => store.get(`req:${key}`)),
+    removeAsync: (key) => (key === null ? Promise.resolve(null) : guarded(() => store.take(`req:${key}`))),
   };
 }
 
@@ -226,7 +249,7 @@ export class SamlServiceProvider {
       validateInResponseTo:
         options.allowIdpInitiated === true ? ValidateInResponseTo.ifPresent : ValidateInResponseTo.always,
       requestIdExpirationPeriodMs: requestTtlMs,
-      cacheProvider: cacheOver(this.#store, requestTtlMs),
+      cacheProvider: cacheOver(this.#store, requestTtlMs, this.#provider),
       acceptedClockSkewMs: options.clockSkewMs ?? 30_000,
       identifierFormat: null,
       disableRequestedAuthnContext: true,
@@ -317,6 +340,7 @@ export class SamlServiceProvider {
     try {
       ({ profile } = await this.#saml.validatePostResponseAsync({ SAMLResponse: encoded }));
     } catch (error) {
+      if (error instanceof BulwarkIdentityError) throw error; // the replay store is down
       throw refused(this.#provider, reasonOf(error));
     }
     if (profile === null) throw refused(this.#provider, 'invalid_response');
@@ -362,7 +386,10 @@ export class SamlServiceProvider {
     const raw = rawResponseFacts(Buffer.from(form.SAMLResponse, 'base64').toString('utf8'));
     if (raw.hasDoctype) throw refused(this.#provider, 'invalid_response');
     if (!raw.algorithmsAllowed) throw refused(this.#provider, 'weak_algorithm');
-    if (raw.destination !== this.#options.logoutUrl) throw refused(this.#provider, 'wrong_destination');
+    // Both undefined (no logoutUrl configured, no Destination sent) is no match.
+    if (raw.destination === undefined || raw.destination !== this.#options.logoutUrl) {
+      throw refused(this.#provider, 'wrong_destination');
+    }
     let loggedOut: boolean;
     try {
       // node-saml requires the LogoutResponse itself to be signed on this path.
@@ -372,7 +399,11 @@ export class SamlServiceProvider {
     }
     if (!loggedOut) throw refused(this.#provider, 'invalid_response');
     // The signed root answers one of our LogoutRequests, once.
-    if (raw.inResponseTo === undefined || (await this.#store.take(`req:${raw.inResponseTo}`)) === null) {
+    const inResponseTo = raw.inResponseTo;
+    if (
+      inResponseTo === undefined ||
+      (await this.#withStore(() => this.#store.take(`req:${inResponseTo}`))) === null
+    ) {
       throw refused(this.#provider, 'unknown_request');
     }
   }
@@ -398,7 +429,9 @@ export class SamlServiceProvider {
     const raw = rawResponseFacts(Buffer.from(encoded, 'base64').toString('utf8'));
     if (raw.hasDoctype) throw refused(this.#provider, 'invalid_request');
     if (!raw.algorithmsAllowed) throw refused(this.#provider, 'weak_algorithm');
-    if (raw.destination !== o.logoutUrl) throw refused(this.#provider, 'wrong_destination');
+    if (raw.destination === undefined || raw.destination !== o.logoutUrl) {
+      throw refused(this.#provider, 'wrong_destination');
+    }
     let profile: Profile | null;
     try {
       ({ profile } = await this.#saml.validatePostRequestAsync({ SAMLRequest: encoded }));
@@ -433,10 +466,16 @@ export class SamlServiceProvider {
     if (o.allowIdpInitiated !== true && profile.inResponseTo === undefined && !this.#solicited(profile)) {
       throw refused(this.#provider, 'unsolicited');
     }
-    // One acceptance per assertion across every instance, kept past its validity window.
+    // One acceptance per assertion across every instance, kept until node-saml would refuse it
+    // anyway (NotOnOrAfter + clock skew). An assertion valid for longer than a day is refused: its
+    // id would have to be kept as long.
+    if (facts.notOnOrAfter === undefined) throw refused(this.#provider, 'invalid_response');
+    const validForMs = facts.notOnOrAfter + (o.clockSkewMs ?? 30_000) - Date.now();
+    if (validForMs > MAX_ASSERTION_VALIDITY_MS) throw refused(this.#provider, 'invalid_response');
     const assertionTtl = Math.max(
       ASSERTION_TTL_MIN_MS,
       (o.requestTtlMs ?? 10 * 60_000) + (o.clockSkewMs ?? 30_000),
+      validForMs + 1000,
     );
     const first = await this.#withStore(() =>
       this.#store.claim(`assertion:${o.idp.entityId}:${facts.id}`, assertionTtl),
@@ -453,11 +492,12 @@ export class SamlServiceProvider {
       text(attributes[o.emailAttribute ?? 'email']) ??
       (typeof profile.email === 'string' ? profile.email : undefined);
     const name = text(attributes[o.nameAttribute ?? 'displayName']);
-    const factors: AuthenticationFactor[] = facts.authnContextClassRefs.some((ref) =>
-      o.mfaContexts?.includes(ref),
-    )
-      ? ['mfa']
-      : [];
+    // A listed AuthnContextClassRef is the IdP asserting MFA, counted from its AuthnInstant (no
+    // instant, no MFA: nobody knows when the factors were proved).
+    const mfa =
+      facts.authnInstant !== undefined &&
+      facts.authnContextClassRefs.some((ref) => o.mfaContexts?.includes(ref));
+    const factors: AuthenticationFactor[] = mfa ? [FEDERATED_MFA_FACTOR] : [];
     return {
       method: 'saml',
       provider: this.#provider,
@@ -467,6 +507,7 @@ export class SamlServiceProvider {
       groups,
       attributes,
       factors,
+      ...(mfa ? { mfaAt: facts.authnInstant } : {}),
     };
   }
 
@@ -476,11 +517,7 @@ export class SamlServiceProvider {
       return await work();
     } catch (error) {
       if (error instanceof BulwarkIdentityError) throw error;
-      throw new BulwarkIdentityError(
-        ErrorCodes.SIGNIN_UNAVAILABLE,
-        'The SAML request and replay store is not reachable.',
-        { provider: this.#provider },
-      );
+      throw storeUnavailable(this.#provider);
     }
   }
 

@@ -1,3 +1,4 @@
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { BruteForceGuard, BulwarkIdentityError, ErrorCodes, type AuditEvent } from '@bulwark/core';
 import { BulwarkHttpError } from '@bulwark/core';
 import { LdapAuthenticator, type LdapAuthenticatorOptions } from '@bulwark/identity/ldap';
@@ -109,6 +110,36 @@ describeWithSlapd('LDAP sign-in against a real OpenLDAP (slapd started by the te
     expect((await flat.authenticate({ username: 'alice', password: 'alice-password' })).roles).toEqual([
       'hr',
     ]);
+  });
+
+  it('binds for an unknown user too (the same directory work as a wrong password: no timing oracle)', async () => {
+    // A proxy in front of slapd sees what the authenticator sends: the probe password reaches the
+    // directory in a bind for an unknown username, as it does for a known one.
+    const sent: Buffer[] = [];
+    const target = new URL(slapd.url);
+    const proxy = createServer((inbound) => {
+      const outbound = connect(Number(target.port), target.hostname);
+      inbound.on('data', (chunk: Buffer) => sent.push(chunk));
+      inbound.pipe(outbound).pipe(inbound);
+      const close = (): void => {
+        inbound.destroy();
+        outbound.destroy();
+      };
+      inbound.on('error', close).on('close', close);
+      outbound.on('error', close).on('close', close);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (proxy.address() as AddressInfo).port;
+      const authenticator = ldap({ url: `ldap://127.0.0.1:${port}` });
+      expect(await refusal(authenticator.authenticate({ username: 'nobody', password: 'probe-Pa55' }))).toBe(
+        'invalid_credentials',
+      );
+      expect(Buffer.concat(sent).includes('probe-Pa55')).toBe(true);
+      await authenticator.close();
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('refuses a wrong password and an unknown user alike, and audits the failure without the password', async () => {

@@ -4,6 +4,7 @@ import {
   BulwarkHttpError,
   BulwarkIdentityError,
   ErrorCodes,
+  MfaPolicy,
   type AuditEvent,
 } from '@bulwark/core';
 import { SignInMapper } from '@bulwark/identity';
@@ -18,6 +19,7 @@ import Redis from 'ioredis';
 import { describeWithService, SERVICE_URLS } from '../../../../test/support/services';
 import {
   buildLogoutRequest,
+  buildLogoutResponse,
   buildResponse,
   generateKeyPair,
   parseForm,
@@ -176,10 +178,18 @@ describe('SAML service provider against a running test IdP', () => {
       'federated',
     ]);
     const strict = sp({ mfaContexts: [ppt] });
-    expect((await strict.acs(await loginForm(strict))).principal.authentication?.factors).toEqual([
-      'federated',
-      'mfa',
-    ]);
+    const before = Date.now();
+    const { principal } = await strict.acs(await loginForm(strict));
+    expect(principal.authentication?.factors).toEqual(['federated', 'federated-mfa']);
+    // Timed from the IdP's AuthnInstant, and accepted by MfaPolicy's defaults.
+    expect(principal.authentication?.mfaAt).toBeGreaterThan(before - 120_000);
+    expect(principal.authentication?.mfaAt).toBeLessThanOrEqual(principal.authentication!.at);
+    expect(new MfaPolicy({ requiredFor: ['*'] }).evaluatePrincipal(principal).reason).toBe('verified');
+    expect(
+      new MfaPolicy({ requiredFor: ['*'] }).evaluatePrincipal(
+        (await plain.acs(await loginForm(plain))).principal,
+      ).reason,
+    ).toBe('missing');
   });
 
   it('signs its AuthnRequests (HTTP-Redirect SigAlg RSA-SHA256) when given a key', async () => {
@@ -326,6 +336,24 @@ describe('IdP-initiated single logout', () => {
       /<samlp:LogoutResponse[^>]*InResponseTo="_q/,
     );
     expect(await reason(provider.logoutRequest(body))).toBe('replayed');
+  });
+
+  it('refuses a logout message without Destination on an SP without logoutUrl (undefined is no match)', async () => {
+    const provider = sp({ logoutUrl: undefined });
+    const noDestination = {
+      SAMLRequest: Buffer.from(
+        buildLogoutRequest({ issuer: idp.entityId, nameId: 'alice@bulwark.test', key: idp.key }),
+      ).toString('base64'),
+    };
+    expect(await reason(provider.logoutRequest(noDestination))).toBe('wrong_destination');
+    const response = {
+      SAMLResponse: Buffer.from(
+        buildLogoutResponse({ issuer: idp.entityId, inResponseTo: '_r1', key: idp.key }),
+      ).toString('base64'),
+    };
+    expect(await reason(provider.logoutResponse(response))).toBe('wrong_destination');
+    // With a logoutUrl configured, a missing Destination is refused as well.
+    expect(await reason(sp().logoutRequest(noDestination))).toBe('wrong_destination');
   });
 
   it('refuses a LogoutRequest signed by another key, for another endpoint or from another issuer', async () => {
@@ -534,6 +562,37 @@ describeWithService('redis', 'SAML replay across two SP instances sharing Redis'
   });
 });
 
+describe('SAML assertion replay window', () => {
+  it('keeps an accepted assertion id until its NotOnOrAfter (+ skew), past the default window', async () => {
+    const memory = new MemorySamlReplayStore();
+    const claims: Array<[string, number]> = [];
+    const recording: SamlReplayStore = {
+      put: (k, v, t) => memory.put(k, v, t),
+      get: (k) => memory.get(k),
+      take: (k) => memory.take(k),
+      claim: (k, t) => {
+        claims.push([k, t]);
+        return memory.claim(k, t);
+      },
+    };
+    const provider = sp({ store: recording, allowIdpInitiated: true });
+    const response = post(buildResponse(spec(undefined, { validForMinutes: 120 })));
+    await provider.acs(response);
+    const [key, ttl] = claims.find(([k]) => k.startsWith('assertion:'))!;
+    expect(key).toContain(idp.entityId);
+    // 120 minutes of validity + 30 s skew: the id outlives every moment node-saml would accept it.
+    expect(ttl).toBeGreaterThanOrEqual(120 * 60_000);
+    expect(await reason(provider.acs(response))).toBe('replayed');
+  });
+
+  it('refuses an assertion valid for more than a day', async () => {
+    const provider = sp({ allowIdpInitiated: true });
+    expect(
+      await reason(provider.acs(post(buildResponse(spec(undefined, { validForMinutes: 25 * 60 }))))),
+    ).toBe('invalid_response');
+  });
+});
+
 describe('SAML replay store outage', () => {
   it('fails closed with ERR_SIGNIN_UNAVAILABLE when the store is down', async () => {
     const down: SamlReplayStore = {
@@ -551,6 +610,34 @@ describe('SAML replay store outage', () => {
     const acs = await open.acs(post(buildResponse(spec(undefined)))).catch((e: unknown) => e);
     expect((acs as BulwarkIdentityError).code).toBe(ErrorCodes.SIGNIN_UNAVAILABLE);
   });
+
+  it('answers 503, not a counted 401, when the store fails during the InResponseTo check', async () => {
+    const memory = new MemorySamlReplayStore();
+    let up = true;
+    const flaky: SamlReplayStore = {
+      put: (k, v, t) => memory.put(k, v, t),
+      get: (k) => (up ? memory.get(k) : Promise.reject(new Error('ECONNREFUSED 10.0.0.7:6379'))),
+      take: (k) => (up ? memory.take(k) : Promise.reject(new Error('ECONNREFUSED 10.0.0.7:6379'))),
+      claim: (k, t) => memory.claim(k, t),
+    };
+    const guard = new BruteForceGuard({
+      ip: { maxFailures: 1, windowSec: 600, lockoutSec: 600 },
+      account: false,
+      ipAccount: false,
+    });
+    const provider = sp({ store: flaky, bruteForce: guard });
+    const form = await loginForm(provider);
+    up = false;
+    const acs = await provider.acs(form, { ip: '198.51.100.9' }).catch((e: unknown) => e);
+    expect((acs as BulwarkIdentityError).code).toBe(ErrorCodes.SIGNIN_UNAVAILABLE);
+    expect((acs as Error).message).not.toContain('10.0.0.7');
+    expect(events.filter((e) => e.outcome === 'failure')).toEqual([]);
+    // Not counted against the IP: once the store is back, the same IP signs in.
+    up = true;
+    expect((await provider.acs(await loginForm(provider), { ip: '198.51.100.9' })).principal.roles).toEqual([
+      'hr',
+    ]);
+  });
 });
 
 describe('MemorySamlReplayStore', () => {
@@ -564,5 +651,26 @@ describe('MemorySamlReplayStore', () => {
     await store.put('r', 'v', 50);
     expect(await store.take('r')).toBe('v');
     expect(await store.take('r')).toBeNull();
+  });
+
+  it('is bounded: past maxEntries expired entries go, then the oldest request ids, never a valid claim', async () => {
+    let now = 1000;
+    const store = new MemorySamlReplayStore({ now: () => now, maxEntries: 3 });
+    await store.put('req:short', 'v', 10);
+    expect(await store.claim('assertion:a', 60_000)).toBe(true);
+    await store.put('req:old', 'v', 60_000);
+    now += 2000;
+    await store.put('req:new', 'v', 60_000); // 'req:short' expired: it made the room
+    expect(await store.get('req:old')).toBe('v');
+    // A flood of anonymous logins pushes out older request ids, not the accepted assertion.
+    for (let i = 0; i < 10; i++) await store.put(`req:flood-${i}`, 'v', 60_000);
+    expect(await store.get('req:old')).toBeNull();
+    expect(await store.get('req:flood-9')).toBe('v');
+    expect(await store.claim('assertion:a', 60_000)).toBe(false);
+    // Full of valid claims: refuses (the provider answers 503) rather than forget one.
+    expect(await store.claim('assertion:b', 60_000)).toBe(true);
+    expect(await store.claim('assertion:c', 60_000)).toBe(true);
+    await expect(store.claim('assertion:d', 60_000)).rejects.toThrow(/full/);
+    expect(await store.claim('assertion:a', 60_000)).toBe(false);
   });
 });
