@@ -404,6 +404,19 @@ describeWithService('redis', 'SessionEngine (Redis store, needs Redis)', () => {
     expect(ttl).toBeLessThanOrEqual(900_000);
   });
 
+  it('keeps the user index until the absolute time-out, so revokeUser still finds an active session', async () => {
+    const prefix = `bw-test-sess-unit:${randomBytes(4).toString('hex')}:`;
+    const store = new RedisSessionStore({ redis, keyPrefix: prefix });
+    const engine = new SessionEngine({ secret: SECRET, store, idleTimeoutSec: 60, absoluteTimeoutSec: 3600 });
+    const jar = new Jar();
+    await (await engine.open({ cookieHeader: undefined, setCookie: jar.setCookie })).login({ id: 'u-idx' });
+    const index = (await redis.keys(`${prefix}u:*`))[0]!;
+    // The session key follows the idle time-out (touch moves it); the index must outlive it.
+    expect(await redis.pttl(index)).toBeGreaterThan(60_000);
+    expect(await redis.pttl(index)).toBeLessThanOrEqual(3_600_000);
+    expect(await engine.revokeAll('u-idx')).toBe(1);
+  });
+
   it('revokeAllSessions deletes only the keys under its own prefix', async () => {
     const mine = `bw-test-sess-unit:${randomBytes(4).toString('hex')}:`;
     const theirs = `bw-test-sess-unit:${randomBytes(4).toString('hex')}:`;
