@@ -69,6 +69,10 @@ function argumentError(message: string): BulwarkIdentityError {
   return new BulwarkIdentityError(ErrorCodes.ACCOUNT_INVALID_ARGUMENT, message);
 }
 
+function disabledError(): BulwarkIdentityError {
+  return new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
+}
+
 function tokenError(): BulwarkIdentityError {
   return new BulwarkIdentityError(
     ErrorCodes.ACCOUNT_RESET_TOKEN_INVALID,
@@ -169,7 +173,7 @@ export class AccountLifecycle {
   /** Throws ERR_ACCOUNT_DISABLED (403) for a disabled account: call it in every sign-in path. */
   async assertActive(userId: string): Promise<void> {
     if ((await this.state(userId)).disabled) {
-      throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
+      throw disabledError();
     }
   }
 
@@ -251,8 +255,7 @@ export class AccountLifecycle {
       throw argumentError('changePassword needs { currentPassword, currentHash, newPassword } (strings).');
     }
     const account = await this.state(userId);
-    if (account.disabled)
-      throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
+    if (account.disabled) throw disabledError();
     const actor = {
       id: userId,
       type: 'user' as const,
@@ -260,7 +263,7 @@ export class AccountLifecycle {
     };
     await this.#verifyCurrent(userId, change.currentHash, change.currentPassword, actor);
     const hash = await this.#newHash(account, change.newPassword, options.context);
-    await this.#afterNewPassword(account, hash);
+    await this.#afterNewPassword(userId, hash);
     await this.#options.sessions?.revokeAll(userId, {
       ...(options.keepSessionId !== undefined ? { except: options.keepSessionId } : {}),
       by: actor,
@@ -278,8 +281,7 @@ export class AccountLifecycle {
    */
   async requestPasswordReset(userId: string): Promise<{ token: string; expiresAt: number }> {
     const account = await this.state(userId);
-    if (account.disabled)
-      throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
+    if (account.disabled) throw disabledError();
     const id = randomBytes(ID_BYTES).toString('base64url');
     const secret = randomBytes(SECRET_BYTES).toString('base64url');
     const createdAt = this.#now();
@@ -322,15 +324,14 @@ export class AccountLifecycle {
       throw tokenError();
     }
     const account = await this.state(stored.userId);
-    if (account.disabled)
-      throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
+    if (account.disabled) throw disabledError();
     // The policy first: a refused password leaves the link usable.
     const passwords = this.#passwords();
     const verdict = await passwords.check(password, { ...options.context, history: account.passwordHistory });
     if (!verdict.ok) throw passwordPolicyError(verdict.reasons);
     if (!(await this.#store.consumeResetToken(stored.id))) throw tokenError();
     const hash = await passwords.hashSecret(password);
-    await this.#afterNewPassword(account, hash);
+    await this.#afterNewPassword(stored.userId, hash);
     const actor = {
       id: stored.userId,
       type: 'user' as const,
@@ -398,14 +399,20 @@ export class AccountLifecycle {
     return this.#passwords().hash(password, { ...context, history: account.passwordHistory });
   }
 
-  async #afterNewPassword(account: StoredAccount, hash: string): Promise<void> {
+  /**
+   * Records a new password on the account as it is now, not as it was read before the (slow) hash:
+   * a disable() that landed meanwhile is kept, and the change refused (ERR_ACCOUNT_DISABLED).
+   */
+  async #afterNewPassword(userId: string, hash: string): Promise<void> {
+    const account = await this.state(userId);
+    if (account.disabled) throw disabledError();
     await this.#store.put({
       ...account,
       mustChangePassword: false,
       passwordChangedAt: this.#now(),
       passwordHistory: this.#passwords().remember(account.passwordHistory, hash),
     });
-    await this.#store.deleteResetTokens(account.userId);
+    await this.#store.deleteResetTokens(userId);
   }
 
   #checkUser(userId: unknown): asserts userId is string {

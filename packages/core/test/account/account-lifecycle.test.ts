@@ -179,6 +179,39 @@ describe('AccountLifecycle', () => {
     );
   });
 
+  it('a disable() landing while a new password is hashed is kept: the change and the reset are refused', async () => {
+    const { accounts, passwords, store } = setup();
+    const currentHash = await passwords.hashSecret('old harbor password');
+    const { token } = await accounts.requestPasswordReset('gil');
+    // The hash is the slow step: an administrator disables the account meanwhile.
+    const slowHash = (original: (p: string) => Promise<string>) => async (p: string) => {
+      const out = await original(p);
+      if (!(await accounts.state('gil')).disabled)
+        await accounts.disable('gil', { by: ADMIN, reason: 'compromised' });
+      return out;
+    };
+    passwords.hashSecret = slowHash(passwords.hashSecret.bind(passwords));
+    passwords.hash = slowHash(passwords.hash.bind(passwords));
+    await expect(
+      accounts.changePassword('gil', {
+        currentPassword: 'old harbor password',
+        currentHash,
+        newPassword: 'quiet violet lantern',
+      }),
+    ).rejects.toMatchObject({ code: ErrorCodes.ACCOUNT_DISABLED });
+    expect(await store.get('gil')).toMatchObject({ disabled: true, disabledReason: 'compromised' });
+    expect((await store.get('gil'))?.passwordChangedAt).toBeUndefined();
+
+    await accounts.enable('gil', { by: ADMIN });
+    const { token: again } = await accounts.requestPasswordReset('gil');
+    expect(token).not.toBe(again);
+    await expect(accounts.resetPassword(again, 'quiet harbor violet lantern')).rejects.toMatchObject({
+      code: ErrorCodes.ACCOUNT_DISABLED,
+    });
+    expect(await store.get('gil')).toMatchObject({ disabled: true });
+    expect((await store.get('gil'))?.passwordHistory).toEqual([]);
+  });
+
   it('reset tokens: stored hashed, single use, short-lived, one error for every bad token', async () => {
     let now = Date.now();
     const { accounts, store, sessions, notes, events } = setup({ now: () => now });
