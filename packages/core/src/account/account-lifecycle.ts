@@ -262,7 +262,8 @@ export class AccountLifecycle {
       ...(options.ip !== undefined ? { ip: options.ip } : {}),
     };
     await this.#verifyCurrent(userId, change.currentHash, change.currentPassword, actor);
-    const hash = await this.#newHash(account, change.newPassword, options.context);
+    await this.#checkNew(account, change.newPassword, options.context);
+    const hash = await this.#passwords().hashSecret(change.newPassword);
     await this.#afterNewPassword(userId, hash);
     await this.#options.sessions?.revokeAll(userId, {
       ...(options.keepSessionId !== undefined ? { except: options.keepSessionId } : {}),
@@ -326,11 +327,9 @@ export class AccountLifecycle {
     const account = await this.state(stored.userId);
     if (account.disabled) throw disabledError();
     // The policy first: a refused password leaves the link usable.
-    const passwords = this.#passwords();
-    const verdict = await passwords.check(password, { ...options.context, history: account.passwordHistory });
-    if (!verdict.ok) throw passwordPolicyError(verdict.reasons);
+    await this.#checkNew(account, password, options.context);
     if (!(await this.#store.consumeResetToken(stored.id))) throw tokenError();
-    const hash = await passwords.hashSecret(password);
+    const hash = await this.#passwords().hashSecret(password);
     await this.#afterNewPassword(stored.userId, hash);
     const actor = {
       id: stored.userId,
@@ -391,12 +390,17 @@ export class AccountLifecycle {
     return passwords;
   }
 
-  async #newHash(
+  /**
+   * One rule for a changed and a reset password: the hasher's policy (NIST defaults when none is
+   * configured) and the account's history. Throws ERR_PASSWORD_POLICY with the reasons.
+   */
+  async #checkNew(
     account: StoredAccount,
     password: string,
     context: Omit<PasswordContext, 'history'> = {},
-  ): Promise<string> {
-    return this.#passwords().hash(password, { ...context, history: account.passwordHistory });
+  ): Promise<void> {
+    const verdict = await this.#passwords().check(password, { ...context, history: account.passwordHistory });
+    if (!verdict.ok) throw passwordPolicyError(verdict.reasons);
   }
 
   /**

@@ -163,6 +163,25 @@ describe('AccountLifecycle', () => {
     ).rejects.toMatchObject({ code: ErrorCodes.ACCOUNT_INVALID_ARGUMENT });
   });
 
+  it('a change and a reset follow the same rule: NIST defaults when the hasher has no policy', async () => {
+    const passwords = new PasswordHasher(FAST);
+    const accounts = new AccountLifecycle({ passwords });
+    const currentHash = await passwords.hashSecret('old harbor password');
+    const refused = {
+      code: ErrorCodes.PASSWORD_POLICY,
+      details: { reasons: expect.arrayContaining(['too-short']) },
+    };
+    await expect(
+      accounts.changePassword('hal', {
+        currentPassword: 'old harbor password',
+        currentHash,
+        newPassword: 'short',
+      }),
+    ).rejects.toMatchObject(refused);
+    const { token } = await accounts.requestPasswordReset('hal');
+    await expect(accounts.resetPassword(token, 'short')).rejects.toMatchObject(refused);
+  });
+
   it('a password change with the right current password goes through and resets the guard', async () => {
     const { accounts, passwords } = setup();
     const currentHash = await passwords.hashSecret('old harbor password');
