@@ -4,12 +4,14 @@ import {
   AUTH_AUDIT_ACTIONS,
   ErrorCodes,
   MemorySessionStore,
+  MfaPolicy,
   RedisSessionStore,
   SessionEngine,
   type AuditEvent,
   type SessionEngineOptions,
   type SessionStore,
 } from '../../src';
+import { requireStepUp } from '../../src/http/step-up';
 import { SERVICE_URLS, describeWithService } from '../../../../test/support/services';
 
 const SECRET = 'a session secret of at least thirty-two bytes!';
@@ -253,6 +255,32 @@ function behaviours(makeStore: () => SessionStore | undefined): void {
     expect(s.id).not.toBe(before);
     const again = await open(jar);
     expect(again.authentication).toMatchObject({ factors: ['password', 'totp'], mfaAt: clock.t });
+  });
+
+  it('times each factor by its own proof: a fresh SMS code does not refresh an old passkey', async () => {
+    const { open, clock } = setup(makeStore());
+    const jar = new Jar();
+    await (await open(jar)).login({ id: 'ivy', authentication: { factors: ['password', 'webauthn'] } });
+    const signedInAt = clock.t;
+    clock.advance(600);
+    await (await open(jar)).stepUp('sms-otp');
+    const s = await open(jar);
+    expect(s.authentication).toMatchObject({
+      mfaAt: clock.t,
+      factorTimes: { password: signedInAt, webauthn: signedInAt, 'sms-otp': clock.t },
+    });
+    const principal = s.principal!;
+    // The passkey was proved ten minutes ago: a route asking for one within five minutes refuses.
+    expect(() => requireStepUp(principal, { factors: ['webauthn'], maxAgeSec: 300 }, clock.t)).toThrow(
+      expect.objectContaining({ code: ErrorCodes.MFA_STEP_UP_REQUIRED }),
+    );
+    expect(() => requireStepUp(principal, { factors: ['sms-otp'], maxAgeSec: 300 }, clock.t)).not.toThrow();
+    const policy = new MfaPolicy({ requiredFor: ['*'], maxAgeSec: 300, clock: () => new Date(clock.t) });
+    expect(policy.evaluatePrincipal({ ...principal, roles: ['user'] }).reason).toBe('expired');
+    await (await open(jar)).stepUp('webauthn');
+    expect(policy.evaluatePrincipal({ ...(await open(jar)).principal!, roles: ['user'] }).reason).toBe(
+      'verified',
+    );
   });
 
   it('logs out: deleted, cookie cleared, audited', async () => {
