@@ -278,18 +278,29 @@ export class AccountLifecycle {
   /**
    * A reset token for `userId` (replacing any earlier one), handed to the notification hook to be
    * sent, and returned. Call it whether or not the account exists in the app, answering the
-   * requester the same either way.
+   * requester the same either way. For a disabled account nothing is stored or sent (audited as
+   * denied): the token returned is random and redeems nothing, so neither the answer nor its shape
+   * tells a disabled account from an active one.
    */
   async requestPasswordReset(userId: string): Promise<{ token: string; expiresAt: number }> {
     const account = await this.state(userId);
-    if (account.disabled) throw disabledError();
     const id = randomBytes(ID_BYTES).toString('base64url');
     const secret = randomBytes(SECRET_BYTES).toString('base64url');
     const createdAt = this.#now();
     const expiresAt = createdAt + this.#ttlMs;
+    const token = `${id}.${secret}`;
+    if (account.disabled) {
+      await this.#record(
+        AUTH_AUDIT_ACTIONS.passwordResetRequested,
+        userId,
+        { id: userId },
+        'failure',
+        'account_disabled',
+      );
+      return { token, expiresAt };
+    }
     await this.#store.deleteResetTokens(userId);
     await this.#store.putResetToken({ id, userId, hash: digest(secret), createdAt, expiresAt });
-    const token = `${id}.${secret}`;
     await this.#record(AUTH_AUDIT_ACTIONS.passwordResetRequested, userId, { id: userId }, 'success');
     await this.#notify({ type: 'password-reset-requested', userId, token, expiresAt });
     return { token, expiresAt };

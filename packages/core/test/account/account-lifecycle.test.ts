@@ -51,13 +51,22 @@ const open = (sessions: SessionEngine, cookie: string) =>
 
 describe('AccountLifecycle', () => {
   it('disables an account: sessions end, sign-in refused (ERR_ACCOUNT_DISABLED), audited and notified; enable restores', async () => {
-    const { accounts, sessions, events, notes } = setup();
+    const { accounts, sessions, events, notes, store } = setup();
     const cookie = await signIn(sessions, 'alice');
     await accounts.disable('alice', { by: ADMIN, reason: 'left-company' });
     expect((await open(sessions, cookie)).isNew).toBe(true);
     await expect(accounts.assertActive('alice')).rejects.toMatchObject({ code: ErrorCodes.ACCOUNT_DISABLED });
-    await expect(accounts.requestPasswordReset('alice')).rejects.toMatchObject({
-      code: ErrorCodes.ACCOUNT_DISABLED,
+    // No enumeration: a reset request answers as for an active account, but stores and sends nothing.
+    const decoy = await accounts.requestPasswordReset('alice');
+    expect(decoy.token).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+    expect(await store.getResetToken(decoy.token.split('.')[0]!)).toBeUndefined();
+    expect(notes.map((n) => n.type)).not.toContain('password-reset-requested');
+    expect(events.find((e) => e.action === AUTH_AUDIT_ACTIONS.passwordResetRequested)).toMatchObject({
+      outcome: 'failure',
+      reason: 'account_disabled',
+    });
+    await expect(accounts.resetPassword(decoy.token, 'quiet harbor violet lantern')).rejects.toMatchObject({
+      code: ErrorCodes.ACCOUNT_RESET_TOKEN_INVALID,
     });
     expect(events.find((e) => e.action === AUTH_AUDIT_ACTIONS.accountDisabled)).toMatchObject({
       actor: { id: 'admin-1', ip: '203.0.113.5' },
