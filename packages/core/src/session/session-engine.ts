@@ -336,9 +336,11 @@ export class SessionEngine {
     for (const key of this.#previous) {
       const old = await this.#store.get(this.#idUnder(key, token));
       if (old === undefined) continue;
+      // Delete first, create only if this delete won: a revocation landing between the get and
+      // here (or another instance migrating the same cookie) leaves nothing to bring back.
+      if (!(await this.#store.delete(old.id))) return undefined;
       const moved = { ...old, id };
       await this.#store.create(moved);
-      await this.#store.delete(old.id);
       return moved;
     }
     return undefined;

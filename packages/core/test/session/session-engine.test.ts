@@ -321,6 +321,36 @@ function behaviours(makeStore: () => SessionStore | undefined): void {
     ).toBe('ivy');
   });
 
+  it('a secret rotation does not resurrect a session revoked while it was being moved', async () => {
+    const inner = makeStore() ?? new MemorySessionStore();
+    let revokeOnRead: string | undefined;
+    // Another instance revokes the session right after this one has read it under the old key.
+    const store: SessionStore = {
+      get: async (id) => {
+        const found = await inner.get(id);
+        if (id === revokeOnRead) await inner.delete(id);
+        return found;
+      },
+      create: (s) => inner.create(s),
+      replace: (s) => inner.replace(s),
+      touch: (id, seen, exp) => inner.touch(id, seen, exp),
+      delete: (id) => inner.delete(id),
+      listByUser: (u) => inner.listByUser(u),
+      deleteByUser: (u) => inner.deleteByUser(u),
+    };
+    const before = new SessionEngine({ secret: SECRET, store: inner });
+    const jar = new Jar();
+    await (await before.open({ cookieHeader: undefined, setCookie: jar.setCookie })).login({ id: 'jay' });
+    revokeOnRead = (await before.open({ cookieHeader: jar.header, setCookie: () => {} })).id!;
+    const after = new SessionEngine({
+      secret: 'another session secret, also 32 bytes or more!',
+      previousSecrets: [SECRET],
+      store,
+    });
+    expect((await after.open({ cookieHeader: jar.header, setCookie: () => {} })).userId).toBeUndefined();
+    expect(await inner.listByUser('jay')).toEqual([]);
+  });
+
   it('answers a live probe: idle and absolute sessions refused, a fresh one accepted', async () => {
     const { engine } = setup(makeStore());
     await expect(engine.probe()).resolves.toEqual({
