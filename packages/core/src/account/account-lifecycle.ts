@@ -4,9 +4,10 @@ import type { PasswordHasher } from '../crypto/password-hasher';
 import type { PasswordContext } from '../crypto/password-policy';
 import type { BruteForceGuard } from '../threat/brute-force-guard';
 import { passwordPolicyError } from '../crypto/password-policy';
-import { BulwarkError, BulwarkIdentityError, ErrorCodes } from '../errors';
+import { BulwarkIdentityError, ErrorCodes } from '../errors';
 import { AUTH_AUDIT_ACTIONS } from '../identity/authentication';
 import { configError, invalid, isPlainObject, rejectUnknown } from '../util/options';
+import { guardedStore } from '../util/guarded-store';
 import type { AccountStore, StoredAccount } from './account-store';
 import { MemoryAccountStore } from './memory-account-store';
 
@@ -89,25 +90,11 @@ const STORE_METHODS = [
   'deleteResetTokens',
 ] as const;
 
-/** The store as the lifecycle calls it: a failure that is not a Bulwark error becomes ERR_ACCOUNT_STORE (503). */
-function guarded(store: AccountStore): AccountStore {
-  const out = {} as Record<string, unknown>;
-  for (const m of STORE_METHODS) {
-    if (typeof store?.[m] !== 'function')
-      throw configError('accounts.store', `must be an AccountStore (missing ${m}())`);
-    const method = (store[m] as (...args: unknown[]) => Promise<unknown>).bind(store);
-    out[m] = async (...args: unknown[]) => {
-      try {
-        return await method(...args);
-      } catch (error) {
-        if (error instanceof BulwarkError) throw error;
-        throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_STORE, `account store: ${m} failed`, undefined, {
-          cause: error,
-        });
-      }
-    };
-  }
-  return out as unknown as AccountStore;
+/** A store failure that is not a Bulwark error becomes ERR_ACCOUNT_STORE (503). */
+function storeError(method: string, cause: unknown): BulwarkIdentityError {
+  return new BulwarkIdentityError(ErrorCodes.ACCOUNT_STORE, `account store: ${method} failed`, undefined, {
+    cause,
+  });
 }
 
 function digest(secret: string): string {
@@ -151,7 +138,12 @@ export class AccountLifecycle {
     if (options.notify !== undefined && typeof options.notify !== 'function') {
       throw invalid('accounts.notify', 'a function', options.notify);
     }
-    this.#store = guarded(options.store ?? new MemoryAccountStore());
+    const store = options.store ?? new MemoryAccountStore();
+    for (const m of STORE_METHODS) {
+      if (typeof store?.[m] !== 'function')
+        throw configError('accounts.store', `must be an AccountStore (missing ${m}())`);
+    }
+    this.#store = guardedStore(store, STORE_METHODS, storeError);
     this.#options = options;
     this.#ttlMs = ttl * 1000;
     this.#now = options.now ?? Date.now;
