@@ -4,9 +4,10 @@ import type { PasswordHasher } from '../crypto/password-hasher';
 import type { PasswordContext } from '../crypto/password-policy';
 import type { BruteForceGuard } from '../threat/brute-force-guard';
 import { passwordPolicyError } from '../crypto/password-policy';
-import { BulwarkError, BulwarkIdentityError, ErrorCodes } from '../errors';
+import { BulwarkIdentityError, ErrorCodes } from '../errors';
 import { AUTH_AUDIT_ACTIONS } from '../identity/authentication';
 import { configError, invalid, isPlainObject, rejectUnknown } from '../util/options';
+import { guardedStore } from '../util/guarded-store';
 import type { AccountStore, StoredAccount } from './account-store';
 import { MemoryAccountStore } from './memory-account-store';
 
@@ -69,6 +70,10 @@ function argumentError(message: string): BulwarkIdentityError {
   return new BulwarkIdentityError(ErrorCodes.ACCOUNT_INVALID_ARGUMENT, message);
 }
 
+function disabledError(): BulwarkIdentityError {
+  return new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
+}
+
 function tokenError(): BulwarkIdentityError {
   return new BulwarkIdentityError(
     ErrorCodes.ACCOUNT_RESET_TOKEN_INVALID,
@@ -85,25 +90,11 @@ const STORE_METHODS = [
   'deleteResetTokens',
 ] as const;
 
-/** The store as the lifecycle calls it: a failure that is not a Bulwark error becomes ERR_ACCOUNT_STORE (503). */
-function guarded(store: AccountStore): AccountStore {
-  const out = {} as Record<string, unknown>;
-  for (const m of STORE_METHODS) {
-    if (typeof store?.[m] !== 'function')
-      throw configError('accounts.store', `must be an AccountStore (missing ${m}())`);
-    const method = (store[m] as (...args: unknown[]) => Promise<unknown>).bind(store);
-    out[m] = async (...args: unknown[]) => {
-      try {
-        return await method(...args);
-      } catch (error) {
-        if (error instanceof BulwarkError) throw error;
-        throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_STORE, `account store: ${m} failed`, undefined, {
-          cause: error,
-        });
-      }
-    };
-  }
-  return out as unknown as AccountStore;
+/** A store failure that is not a Bulwark error becomes ERR_ACCOUNT_STORE (503). */
+function storeError(method: string, cause: unknown): BulwarkIdentityError {
+  return new BulwarkIdentityError(ErrorCodes.ACCOUNT_STORE, `account store: ${method} failed`, undefined, {
+    cause,
+  });
 }
 
 function digest(secret: string): string {
@@ -147,7 +138,12 @@ export class AccountLifecycle {
     if (options.notify !== undefined && typeof options.notify !== 'function') {
       throw invalid('accounts.notify', 'a function', options.notify);
     }
-    this.#store = guarded(options.store ?? new MemoryAccountStore());
+    const store = options.store ?? new MemoryAccountStore();
+    for (const m of STORE_METHODS) {
+      if (typeof store?.[m] !== 'function')
+        throw configError('accounts.store', `must be an AccountStore (missing ${m}())`);
+    }
+    this.#store = guardedStore(store, STORE_METHODS, storeError);
     this.#options = options;
     this.#ttlMs = ttl * 1000;
     this.#now = options.now ?? Date.now;
@@ -169,7 +165,7 @@ export class AccountLifecycle {
   /** Throws ERR_ACCOUNT_DISABLED (403) for a disabled account: call it in every sign-in path. */
   async assertActive(userId: string): Promise<void> {
     if ((await this.state(userId)).disabled) {
-      throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
+      throw disabledError();
     }
   }
 
@@ -251,16 +247,16 @@ export class AccountLifecycle {
       throw argumentError('changePassword needs { currentPassword, currentHash, newPassword } (strings).');
     }
     const account = await this.state(userId);
-    if (account.disabled)
-      throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
+    if (account.disabled) throw disabledError();
     const actor = {
       id: userId,
       type: 'user' as const,
       ...(options.ip !== undefined ? { ip: options.ip } : {}),
     };
     await this.#verifyCurrent(userId, change.currentHash, change.currentPassword, actor);
-    const hash = await this.#newHash(account, change.newPassword, options.context);
-    await this.#afterNewPassword(account, hash);
+    await this.#checkNew(account, change.newPassword, options.context);
+    const hash = await this.#passwords().hashSecret(change.newPassword);
+    await this.#afterNewPassword(userId, hash);
     await this.#options.sessions?.revokeAll(userId, {
       ...(options.keepSessionId !== undefined ? { except: options.keepSessionId } : {}),
       by: actor,
@@ -274,19 +270,29 @@ export class AccountLifecycle {
   /**
    * A reset token for `userId` (replacing any earlier one), handed to the notification hook to be
    * sent, and returned. Call it whether or not the account exists in the app, answering the
-   * requester the same either way.
+   * requester the same either way. For a disabled account nothing is stored or sent (audited as
+   * denied): the token returned is random and redeems nothing, so neither the answer nor its shape
+   * tells a disabled account from an active one.
    */
   async requestPasswordReset(userId: string): Promise<{ token: string; expiresAt: number }> {
     const account = await this.state(userId);
-    if (account.disabled)
-      throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
     const id = randomBytes(ID_BYTES).toString('base64url');
     const secret = randomBytes(SECRET_BYTES).toString('base64url');
     const createdAt = this.#now();
     const expiresAt = createdAt + this.#ttlMs;
+    const token = `${id}.${secret}`;
+    if (account.disabled) {
+      await this.#record(
+        AUTH_AUDIT_ACTIONS.passwordResetRequested,
+        userId,
+        { id: userId },
+        'failure',
+        'account_disabled',
+      );
+      return { token, expiresAt };
+    }
     await this.#store.deleteResetTokens(userId);
     await this.#store.putResetToken({ id, userId, hash: digest(secret), createdAt, expiresAt });
-    const token = `${id}.${secret}`;
     await this.#record(AUTH_AUDIT_ACTIONS.passwordResetRequested, userId, { id: userId }, 'success');
     await this.#notify({ type: 'password-reset-requested', userId, token, expiresAt });
     return { token, expiresAt };
@@ -322,15 +328,12 @@ export class AccountLifecycle {
       throw tokenError();
     }
     const account = await this.state(stored.userId);
-    if (account.disabled)
-      throw new BulwarkIdentityError(ErrorCodes.ACCOUNT_DISABLED, 'This account is disabled.');
+    if (account.disabled) throw disabledError();
     // The policy first: a refused password leaves the link usable.
-    const passwords = this.#passwords();
-    const verdict = await passwords.check(password, { ...options.context, history: account.passwordHistory });
-    if (!verdict.ok) throw passwordPolicyError(verdict.reasons);
+    await this.#checkNew(account, password, options.context);
     if (!(await this.#store.consumeResetToken(stored.id))) throw tokenError();
-    const hash = await passwords.hashSecret(password);
-    await this.#afterNewPassword(account, hash);
+    const hash = await this.#passwords().hashSecret(password);
+    await this.#afterNewPassword(stored.userId, hash);
     const actor = {
       id: stored.userId,
       type: 'user' as const,
@@ -390,22 +393,33 @@ export class AccountLifecycle {
     return passwords;
   }
 
-  async #newHash(
+  /**
+   * One rule for a changed and a reset password: the hasher's policy (NIST defaults when none is
+   * configured) and the account's history. Throws ERR_PASSWORD_POLICY with the reasons.
+   */
+  async #checkNew(
     account: StoredAccount,
     password: string,
     context: Omit<PasswordContext, 'history'> = {},
-  ): Promise<string> {
-    return this.#passwords().hash(password, { ...context, history: account.passwordHistory });
+  ): Promise<void> {
+    const verdict = await this.#passwords().check(password, { ...context, history: account.passwordHistory });
+    if (!verdict.ok) throw passwordPolicyError(verdict.reasons);
   }
 
-  async #afterNewPassword(account: StoredAccount, hash: string): Promise<void> {
+  /**
+   * Records a new password on the account as it is now, not as it was read before the (slow) hash:
+   * a disable() that landed meanwhile is kept, and the change refused (ERR_ACCOUNT_DISABLED).
+   */
+  async #afterNewPassword(userId: string, hash: string): Promise<void> {
+    const account = await this.state(userId);
+    if (account.disabled) throw disabledError();
     await this.#store.put({
       ...account,
       mustChangePassword: false,
       passwordChangedAt: this.#now(),
       passwordHistory: this.#passwords().remember(account.passwordHistory, hash),
     });
-    await this.#store.deleteResetTokens(account.userId);
+    await this.#store.deleteResetTokens(userId);
   }
 
   #checkUser(userId: unknown): asserts userId is string {

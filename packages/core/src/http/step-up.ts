@@ -1,5 +1,6 @@
 import { BulwarkMfaError, ErrorCodes } from '../errors';
 import type { AuthenticationFactor, PrincipalAuthentication } from '../identity/authentication';
+import { factorProvedAt } from '../identity/factor-proved-at';
 import type { MfaPolicyDecision } from '../mfa/mfa-policy';
 import { configError } from '../util/options';
 import { BulwarkHttpError } from './bulwark-http-error';
@@ -101,9 +102,13 @@ export function requireStepUp(
     });
   }
   if (requirement.maxAgeSec !== undefined) {
-    const times = [auth?.at, auth?.mfaAt].filter(
-      (t): t is number => typeof t === 'number' && Number.isFinite(t),
-    );
+    // With required factors, only their own proofs count: a fresh factor of another kind (or the
+    // sign-in) does not make an old passkey recent.
+    const times = (
+      requirement.factors !== undefined
+        ? requirement.factors.map((f) => factorProvedAt(auth, f))
+        : [auth?.at, auth?.mfaAt]
+    ).filter((t): t is number => typeof t === 'number' && Number.isFinite(t));
     const age = times.length === 0 ? NaN : now - Math.max(...times);
     if (!(age >= -CLOCK_SKEW_MS && age <= requirement.maxAgeSec * 1000)) {
       throw stepUpRequired('recent_auth_required', { maxAgeSec: requirement.maxAgeSec });

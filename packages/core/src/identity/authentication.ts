@@ -35,6 +35,12 @@ export interface PrincipalAuthentication {
   readonly factors: readonly AuthenticationFactor[];
   /** Epoch milliseconds of the most recent second-factor proof (step-up), if any. */
   readonly mfaAt?: number;
+  /**
+   * Epoch milliseconds at which each factor was last proved, when the path knows (sessions record
+   * it at sign-in and on each step-up). A requirement on one factor is timed by that factor's
+   * own entry, so a fresh factor of another kind does not refresh it (`factorProvedAt`).
+   */
+  readonly factorTimes?: Readonly<Partial<Record<AuthenticationFactor, number>>>;
   /** The server-side session this principal came from, if any (an opaque id, never the cookie). */
   readonly sessionId?: string;
 }

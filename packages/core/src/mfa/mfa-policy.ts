@@ -1,5 +1,6 @@
 import type { PrincipalAuthentication } from '../identity/authentication';
 import { FEDERATED_MFA_FACTOR } from '../identity/amr';
+import { factorProvedAt } from '../identity/factor-proved-at';
 import type { MfaMethod } from './mfa-context';
 import { configError } from '../util/options';
 
@@ -122,23 +123,33 @@ export class MfaPolicy {
   /**
    * `evaluate` for an authenticated principal: reads `principal.authentication` (set by sessions,
    * the sign-in paths, or a bearer token's `amr` / `auth_time`). The most recent allowed second
-   * factor counts, timed from `mfaAt` (else the sign-in time, for a passkey that was the sign-in).
+   * factor counts, timed by its own proof (`factorProvedAt`: its `factorTimes` entry, else `mfaAt`
+   * or the sign-in time when no other factor could have set them).
    */
   evaluatePrincipal(principal: {
     readonly roles: readonly string[];
     readonly authentication?: PrincipalAuthentication;
   }): MfaPolicyDecision {
     const auth = principal?.authentication;
-    const proved = (Array.isArray(auth?.factors) ? auth.factors : [])
-      .map((f) => FACTOR_METHODS.get(f))
-      .filter((m): m is MfaMethod => m !== undefined);
+    const proved = (Array.isArray(auth?.factors) ? auth.factors : []).filter((f) => FACTOR_METHODS.has(f));
     if (auth === undefined || proved.length === 0) return this.evaluate(principal?.roles, {});
-    const method = [...proved].reverse().find((m) => this.#methods.includes(m)) ?? proved[proved.length - 1];
-    const at = auth.mfaAt ?? auth.at;
+    const allowed = proved.filter((f) => this.#methods.includes(FACTOR_METHODS.get(f)!));
+    if (allowed.length === 0) {
+      return this.evaluate(principal.roles, {
+        mfaVerified: true,
+        mfaMethod: FACTOR_METHODS.get(proved[proved.length - 1]!),
+      });
+    }
+    // Each allowed factor is timed by its own proof: a fresh disallowed one refreshes nothing.
+    let best: { factor: string; at: number } | undefined;
+    for (const factor of allowed) {
+      const at = factorProvedAt(auth, factor);
+      if (at !== undefined && (best === undefined || at >= best.at)) best = { factor, at };
+    }
     return this.evaluate(principal.roles, {
       mfaVerified: true,
-      mfaMethod: method,
-      mfaAt: typeof at === 'number' && Number.isFinite(at) ? new Date(at) : undefined,
+      mfaMethod: FACTOR_METHODS.get(best?.factor ?? allowed[allowed.length - 1]!),
+      mfaAt: best === undefined ? undefined : new Date(best.at),
     });
   }
 

@@ -4,7 +4,7 @@ import { configError } from '../util/options';
 import { checkUserId, guarded, storeCall, type MfaAttempt, type MfaAttemptGuard } from './mfa-attempt-guard';
 import { audited, type MfaAuditSink } from './mfa-audit';
 import type { MfaVerification } from './mfa-context';
-import type { OtpStore } from './otp-store';
+import type { OtpStore, StoredOtp } from './otp-store';
 import type { OtpTransport } from './otp-transport';
 
 export interface OtpFactorOptions {
@@ -21,7 +21,10 @@ export interface OtpFactorOptions {
   digits?: number;
   /** Seconds a code is valid. Default 300, at most 900 (800-63B: 10 minutes for e-mail / SMS). */
   ttlSec?: number;
-  /** Wrong codes allowed per sent code (and its resends) before it is dropped. Default 5. */
+  /**
+   * Wrong codes allowed per sent code (and its resends); then the code is refused and no new one is
+   * sent until it expires. Default 5.
+   */
   maxAttempts?: number;
   /** Throttles guessing across codes (see MfaAttemptGuard); recommended. */
   guard?: MfaAttemptGuard;
@@ -129,7 +132,8 @@ export class OtpFactor {
    * number the app has on file for the user; never one taken from the request). Resolves with
    * the expiry and the `challenge` the code is bound to (ASVS V6.6.2): keep it with the login
    * attempt that asked (its server-side session) and hand it to `verify()`; the code is refused
-   * with any other. A delivery failure drops the code and throws ERR_MFA_DELIVERY.
+   * with any other. A delivery failure puts back the code pending before (or none) and throws
+   * ERR_MFA_DELIVERY.
    */
   async send(userId: string, to: string, attempt?: MfaAttempt): Promise<OtpChallenge> {
     checkUserId(userId);
@@ -162,7 +166,10 @@ export class OtpFactor {
         try {
           await this.#transport.send({ channel: this.#channel, to, code, expiresInSec: this.#ttlMs / 1000 });
         } catch (cause) {
-          await storeCall(() => this.#store.deleteCode(userId));
+          await this.#restore(
+            userId,
+            previous !== undefined && previous.expiresAt > now ? previous : undefined,
+          );
           throw new BulwarkMfaError(ErrorCodes.MFA_DELIVERY, 'the code could not be sent', undefined, {
             cause,
           });
@@ -196,10 +203,9 @@ export class OtpFactor {
           const record = await storeCall(() => this.#store.attemptCode(userId));
           const now = this.#clock();
           if (record === undefined || record.expiresAt <= now.getTime()) throw invalidCode();
-          if (record.attempts > this.#maxAttempts) {
-            await storeCall(() => this.#store.deleteCode(userId));
-            throw invalidCode();
-          }
+          // An exhausted code is kept until it expires, not deleted: its attempt count is what makes
+          // send() refuse (ERR_MFA_LOCKED), so deleting it would hand out a fresh set of guesses.
+          if (record.attempts > this.#maxAttempts) throw invalidCode();
           const given = Buffer.from(this.#hash(challenge, token), 'hex');
           const stored = Buffer.from(record.hash, 'hex');
           const valid =
@@ -228,6 +234,20 @@ export class OtpFactor {
       storedHashed: true,
       throttled: this.#guard !== undefined,
     });
+  }
+
+  /**
+   * Undoes a send whose delivery failed: the pending code goes back to what it was (with the attempts
+   * made since, if more), so a failed delivery never clears an attempt count.
+   */
+  async #restore(userId: string, previous: StoredOtp | undefined): Promise<void> {
+    if (previous === undefined) {
+      await storeCall(() => this.#store.deleteCode(userId));
+      return;
+    }
+    const current = await storeCall(() => this.#store.getCode(userId));
+    const attempts = Math.max(previous.attempts, current?.attempts ?? 0);
+    await storeCall(() => this.#store.putCode(userId, { ...previous, attempts }));
   }
 
   #hash(challenge: string, code: string): string {

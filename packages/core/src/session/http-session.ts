@@ -6,6 +6,7 @@ import {
   type PrincipalAuthentication,
   type SignInMethod,
 } from '../identity/authentication';
+import { isSecondFactor } from '../identity/factor-proved-at';
 import type { SessionEngine } from './session-engine';
 import type { StoredSession } from './session-store';
 
@@ -41,6 +42,20 @@ export interface SessionLogin {
 }
 
 const MAX_ROLES = 256;
+
+/**
+ * When each factor of a sign-in was proved: now, except a factor reported with the sign-in's
+ * `mfaAt` (an identity provider's `auth_time`), which keeps that older time.
+ */
+function signInFactorTimes(
+  factors: readonly AuthenticationFactor[],
+  now: number,
+  mfaAt: number | undefined,
+): Partial<Record<AuthenticationFactor, number>> {
+  const times: Partial<Record<AuthenticationFactor, number>> = {};
+  for (const f of factors) times[f] = mfaAt !== undefined && isSecondFactor(f) ? mfaAt : now;
+  return times;
+}
 
 function invalidArgument(message: string): BulwarkIdentityError {
   return new BulwarkIdentityError(ErrorCodes.SESSION_INVALID_ARGUMENT, message);
@@ -124,6 +139,7 @@ export class HttpSession {
       at: a.at,
       factors: Object.freeze([...a.factors]),
       ...(a.mfaAt !== undefined ? { mfaAt: a.mfaAt } : {}),
+      ...(a.factorTimes !== undefined ? { factorTimes: Object.freeze({ ...a.factorTimes }) } : {}),
       sessionId: s.id,
     });
   }
@@ -190,6 +206,7 @@ export class HttpSession {
         at: now,
         factors: [...new Set(factors)],
         ...(auth.mfaAt !== undefined ? { mfaAt: auth.mfaAt } : {}),
+        factorTimes: signInFactorTimes(factors, now, auth.mfaAt),
       },
       data,
     });
@@ -207,18 +224,24 @@ export class HttpSession {
   }
 
   /**
-   * Records a second factor proved now (step-up): adds it to the factors, sets `mfaAt`, and
-   * rotates the id (a privilege change).
+   * Records a second factor proved now (step-up): adds it to the factors, sets `mfaAt` and its
+   * own `factorTimes` entry, and rotates the id (a privilege change).
    */
   async stepUp(factor: AuthenticationFactor): Promise<void> {
     if (typeof factor !== 'string' || factor.length === 0)
       throw invalidArgument('factor must be a factor name.');
     const s = this.#signedIn();
     const a = s.authentication!;
+    const now = this.#engine.now();
     await this.#rotateTo(
       {
         ...s,
-        authentication: { ...a, factors: [...new Set([...a.factors, factor])], mfaAt: this.#engine.now() },
+        authentication: {
+          ...a,
+          factors: [...new Set([...a.factors, factor])],
+          mfaAt: now,
+          factorTimes: { ...a.factorTimes, [factor]: now },
+        },
       },
       'step-up',
     );

@@ -20,7 +20,8 @@ export interface RedisSessionStoreOptions {
 // without re-encoding the app's JSON); a user's sessions are a set of ids beside it. Each script
 // runs alone on the server, so "replace only if it still exists" cannot race a revocation.
 // Keys are derived inside the scripts from the prefix: use one Redis node (or a hash-tagged prefix
-// on a Cluster).
+// on a Cluster). The user index lives until the last absolute time-out among its sessions (ARGV[8]),
+// not their idle one: touch never reaches the index, and an active session outlives its first idle end.
 const CREATE = `
 redis.call('HSET', KEYS[1], 'body', ARGV[1], 'seen', ARGV[2], 'exp', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
@@ -28,7 +29,7 @@ if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'user', ARGV[5])
   local index = ARGV[6] .. 'u:' .. ARGV[5]
   redis.call('SADD', index, ARGV[7])
-  if redis.call('PTTL', index) < tonumber(ARGV[4]) then redis.call('PEXPIRE', index, ARGV[4]) end
+  if redis.call('PTTL', index) < tonumber(ARGV[8]) then redis.call('PEXPIRE', index, ARGV[8]) end
 end
 return 1
 `;
@@ -190,6 +191,7 @@ export class RedisSessionStore implements SessionStore {
         session.userId === undefined ? '' : this.#userDigest(session.userId),
         this.#prefix,
         session.id,
+        this.#ttl(session.absoluteExpiresAt),
       ],
     );
   }

@@ -1,9 +1,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AuditEvent } from '../audit/audit-event';
-import { BulwarkError, BulwarkIdentityError, ErrorCodes } from '../errors';
+import { BulwarkIdentityError, ErrorCodes } from '../errors';
 import { checkCookieOptions, readCookie, serializeCookie } from '../http/cookies';
 import { AUTH_AUDIT_ACTIONS } from '../identity/authentication';
 import { configError, invalid, isPlainObject, rejectUnknown } from '../util/options';
+import { guardedStore } from '../util/guarded-store';
 import { HttpSession, type SessionRequest } from './http-session';
 import { MemorySessionStore } from './memory-session-store';
 import type { SessionStore, StoredSession } from './session-store';
@@ -144,28 +145,10 @@ function secretKey(value: unknown, path: string): Buffer {
 const STORE_METHODS = ['get', 'create', 'replace', 'touch', 'delete', 'listByUser', 'deleteByUser'] as const;
 const OPTIONAL_STORE_METHODS = ['deleteAll'] as const;
 
-/**
- * The store as the engine calls it: a failure that is not already a Bulwark error (a driver's
- * ECONNREFUSED, a custom store's bug) becomes ERR_SESSION_STORE, so the request is refused with a
- * 503 that names nothing, never a 500 carrying the driver's message.
- */
-function guarded(store: SessionStore): SessionStore {
-  const out = {} as Record<string, unknown>;
-  for (const m of [...STORE_METHODS, ...OPTIONAL_STORE_METHODS]) {
-    if (typeof store[m] !== 'function') continue;
-    const method = (store[m] as (...args: unknown[]) => Promise<unknown>).bind(store);
-    out[m] = async (...args: unknown[]) => {
-      try {
-        return await method(...args);
-      } catch (error) {
-        if (error instanceof BulwarkError) throw error;
-        throw new BulwarkIdentityError(ErrorCodes.SESSION_STORE, `session store: ${m} failed`, undefined, {
-          cause: error,
-        });
-      }
-    };
-  }
-  return out as unknown as SessionStore;
+function storeError(method: string, cause: unknown): BulwarkIdentityError {
+  return new BulwarkIdentityError(ErrorCodes.SESSION_STORE, `session store: ${method} failed`, undefined, {
+    cause,
+  });
 }
 
 function seconds(value: unknown, path: string, fallback: number): number {
@@ -215,7 +198,7 @@ export class SessionEngine {
         throw configError(`${path}.store`, `must be a SessionStore (missing ${m}())`);
       }
     }
-    this.#store = guarded(store);
+    this.#store = guardedStore(store, [...STORE_METHODS, ...OPTIONAL_STORE_METHODS], storeError);
     const idle = seconds(options.idleTimeoutSec, `${path}.idleTimeoutSec`, 900);
     const absolute = seconds(options.absoluteTimeoutSec, `${path}.absoluteTimeoutSec`, 43_200);
     if (absolute < idle) {
@@ -336,9 +319,11 @@ export class SessionEngine {
     for (const key of this.#previous) {
       const old = await this.#store.get(this.#idUnder(key, token));
       if (old === undefined) continue;
+      // Delete first, create only if this delete won: a revocation landing between the get and
+      // here (or another instance migrating the same cookie) leaves nothing to bring back.
+      if (!(await this.#store.delete(old.id))) return undefined;
       const moved = { ...old, id };
       await this.#store.create(moved);
-      await this.#store.delete(old.id);
       return moved;
     }
     return undefined;

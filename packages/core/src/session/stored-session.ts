@@ -33,11 +33,14 @@ export function parseStoredSession(value: unknown): StoredSession | undefined {
   }
   if (authentication !== undefined) {
     if (!isRecord(authentication)) return undefined;
-    const { method, at, factors, mfaAt, provider } = authentication;
+    const { method, at, factors, mfaAt, provider, factorTimes } = authentication;
     if (typeof method !== 'string' || !isTime(at)) return undefined;
     if (!Array.isArray(factors) || !factors.every((f) => typeof f === 'string')) return undefined;
     if (mfaAt !== undefined && !isTime(mfaAt)) return undefined;
     if (provider !== undefined && typeof provider !== 'string') return undefined;
+    if (factorTimes !== undefined && (!isRecord(factorTimes) || !Object.values(factorTimes).every(isTime))) {
+      return undefined;
+    }
   }
   return value as unknown as StoredSession;
 }

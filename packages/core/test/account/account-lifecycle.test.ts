@@ -51,13 +51,22 @@ const open = (sessions: SessionEngine, cookie: string) =>
 
 describe('AccountLifecycle', () => {
   it('disables an account: sessions end, sign-in refused (ERR_ACCOUNT_DISABLED), audited and notified; enable restores', async () => {
-    const { accounts, sessions, events, notes } = setup();
+    const { accounts, sessions, events, notes, store } = setup();
     const cookie = await signIn(sessions, 'alice');
     await accounts.disable('alice', { by: ADMIN, reason: 'left-company' });
     expect((await open(sessions, cookie)).isNew).toBe(true);
     await expect(accounts.assertActive('alice')).rejects.toMatchObject({ code: ErrorCodes.ACCOUNT_DISABLED });
-    await expect(accounts.requestPasswordReset('alice')).rejects.toMatchObject({
-      code: ErrorCodes.ACCOUNT_DISABLED,
+    // No enumeration: a reset request answers as for an active account, but stores and sends nothing.
+    const decoy = await accounts.requestPasswordReset('alice');
+    expect(decoy.token).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+    expect(await store.getResetToken(decoy.token.split('.')[0]!)).toBeUndefined();
+    expect(notes.map((n) => n.type)).not.toContain('password-reset-requested');
+    expect(events.find((e) => e.action === AUTH_AUDIT_ACTIONS.passwordResetRequested)).toMatchObject({
+      outcome: 'failure',
+      reason: 'account_disabled',
+    });
+    await expect(accounts.resetPassword(decoy.token, 'quiet harbor violet lantern')).rejects.toMatchObject({
+      code: ErrorCodes.ACCOUNT_RESET_TOKEN_INVALID,
     });
     expect(events.find((e) => e.action === AUTH_AUDIT_ACTIONS.accountDisabled)).toMatchObject({
       actor: { id: 'admin-1', ip: '203.0.113.5' },
@@ -163,6 +172,25 @@ describe('AccountLifecycle', () => {
     ).rejects.toMatchObject({ code: ErrorCodes.ACCOUNT_INVALID_ARGUMENT });
   });
 
+  it('a change and a reset follow the same rule: NIST defaults when the hasher has no policy', async () => {
+    const passwords = new PasswordHasher(FAST);
+    const accounts = new AccountLifecycle({ passwords });
+    const currentHash = await passwords.hashSecret('old harbor password');
+    const refused = {
+      code: ErrorCodes.PASSWORD_POLICY,
+      details: { reasons: expect.arrayContaining(['too-short']) },
+    };
+    await expect(
+      accounts.changePassword('hal', {
+        currentPassword: 'old harbor password',
+        currentHash,
+        newPassword: 'short',
+      }),
+    ).rejects.toMatchObject(refused);
+    const { token } = await accounts.requestPasswordReset('hal');
+    await expect(accounts.resetPassword(token, 'short')).rejects.toMatchObject(refused);
+  });
+
   it('a password change with the right current password goes through and resets the guard', async () => {
     const { accounts, passwords } = setup();
     const currentHash = await passwords.hashSecret('old harbor password');
@@ -177,6 +205,39 @@ describe('AccountLifecycle', () => {
     await expect(accounts.changePassword('fay', change('old harbor password'))).resolves.toMatch(
       /^\$argon2id\$/,
     );
+  });
+
+  it('a disable() landing while a new password is hashed is kept: the change and the reset are refused', async () => {
+    const { accounts, passwords, store } = setup();
+    const currentHash = await passwords.hashSecret('old harbor password');
+    const { token } = await accounts.requestPasswordReset('gil');
+    // The hash is the slow step: an administrator disables the account meanwhile.
+    const slowHash = (original: (p: string) => Promise<string>) => async (p: string) => {
+      const out = await original(p);
+      if (!(await accounts.state('gil')).disabled)
+        await accounts.disable('gil', { by: ADMIN, reason: 'compromised' });
+      return out;
+    };
+    passwords.hashSecret = slowHash(passwords.hashSecret.bind(passwords));
+    passwords.hash = slowHash(passwords.hash.bind(passwords));
+    await expect(
+      accounts.changePassword('gil', {
+        currentPassword: 'old harbor password',
+        currentHash,
+        newPassword: 'quiet violet lantern',
+      }),
+    ).rejects.toMatchObject({ code: ErrorCodes.ACCOUNT_DISABLED });
+    expect(await store.get('gil')).toMatchObject({ disabled: true, disabledReason: 'compromised' });
+    expect((await store.get('gil'))?.passwordChangedAt).toBeUndefined();
+
+    await accounts.enable('gil', { by: ADMIN });
+    const { token: again } = await accounts.requestPasswordReset('gil');
+    expect(token).not.toBe(again);
+    await expect(accounts.resetPassword(again, 'quiet harbor violet lantern')).rejects.toMatchObject({
+      code: ErrorCodes.ACCOUNT_DISABLED,
+    });
+    expect(await store.get('gil')).toMatchObject({ disabled: true });
+    expect((await store.get('gil'))?.passwordHistory).toEqual([]);
   });
 
   it('reset tokens: stored hashed, single use, short-lived, one error for every bad token', async () => {

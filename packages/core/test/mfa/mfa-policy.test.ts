@@ -85,6 +85,28 @@ describe('MfaPolicy', () => {
       );
     });
 
+    it('times the allowed factor by its own proof, not by a fresher disallowed one', () => {
+      const mixed = (factorTimes?: Record<string, number>) => ({
+        roles: ['admin'],
+        authentication: {
+          method: 'session',
+          at: NOW - 7_200_000,
+          factors: ['password', 'totp', 'sms-otp'],
+          mfaAt: NOW - 60_000,
+          ...(factorTimes !== undefined ? { factorTimes } : {}),
+        },
+      });
+      // TOTP two hours ago, an SMS code (not allowed) a minute ago: the TOTP is stale.
+      expect(policy.evaluatePrincipal(mixed({ totp: NOW - 7_200_000, 'sms-otp': NOW - 60_000 })).reason).toBe(
+        'expired',
+      );
+      expect(policy.evaluatePrincipal(mixed({ totp: NOW - 60_000, 'sms-otp': NOW - 60_000 })).reason).toBe(
+        'verified',
+      );
+      // No time of its own and two second factors: mfaAt could be either one's, so it is not used.
+      expect(policy.evaluatePrincipal(mixed({ 'sms-otp': NOW - 60_000 })).reason).toBe('invalid-time');
+    });
+
     it('accepts e-mail / SMS codes only when listed', () => {
       const lax = new MfaPolicy({ requiredFor: ['*'], methods: ['totp', 'sms-otp'], clock });
       expect(lax.evaluatePrincipal(principal(['password', 'sms-otp'], 60)).reason).toBe('verified');

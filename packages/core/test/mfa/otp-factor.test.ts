@@ -149,13 +149,50 @@ describe('OtpFactor', () => {
     expect(await errorCode(factor.verify('u1', challenge, outbox.last))).toBe(ErrorCodes.MFA_INVALID_CODE);
   });
 
-  it('drops the code after maxAttempts wrong tries, even if the right one comes next', async () => {
+  it('refuses the code after maxAttempts wrong tries, even if the right one comes next', async () => {
     const { factor, outbox } = sms({ maxAttempts: 3 });
     const { challenge } = await factor.send('u1', '+15550100');
     const code = outbox.last;
     for (let i = 0; i < 3; i++)
       expect(await errorCode(factor.verify('u1', challenge, wrong(code)))).toBe(ErrorCodes.MFA_INVALID_CODE);
     expect(await errorCode(factor.verify('u1', challenge, code))).toBe(ErrorCodes.MFA_INVALID_CODE);
+  });
+
+  it('stays locked after one more wrong try than allowed: neither verify nor a resend starts over', async () => {
+    const { factor, outbox } = sms({ maxAttempts: 2 });
+    const { challenge } = await factor.send('u1', '+15550100');
+    const code = outbox.last;
+    for (let i = 0; i < 3; i++)
+      expect(await errorCode(factor.verify('u1', challenge, wrong(code)))).toBe(ErrorCodes.MFA_INVALID_CODE);
+    expect(await errorCode(factor.send('u1', '+15550100'))).toBe(ErrorCodes.MFA_LOCKED);
+    expect(await errorCode(factor.verify('u1', challenge, code))).toBe(ErrorCodes.MFA_INVALID_CODE);
+    expect(outbox.sent).toHaveLength(1);
+    // Locked until the exhausted code expires, then a new code may be sent.
+    now += 301_000;
+    await expect(factor.send('u1', '+15550100')).resolves.toMatchObject({ challenge: expect.any(String) });
+  });
+
+  it('a failed delivery puts the pending code back with its attempt count', async () => {
+    const store = new MemoryOtpStore();
+    let fail = false;
+    const sent: string[] = [];
+    const transport: OtpTransport = {
+      send: async (m) => {
+        if (fail) throw new Error('gateway down');
+        sent.push(m.code);
+      },
+    };
+    const factor = new OtpFactor({ store, transport, channel: 'sms', clock, maxAttempts: 3 });
+    const { challenge } = await factor.send('u1', '+15550100');
+    for (let i = 0; i < 2; i++) await errorCode(factor.verify('u1', challenge, wrong(sent[0]!)));
+    fail = true;
+    expect(await errorCode(factor.send('u1', '+15550100'))).toBe(ErrorCodes.MFA_DELIVERY);
+    expect((await store.getCode('u1'))?.attempts).toBe(2);
+    // One guess left, on the code actually delivered.
+    expect(await errorCode(factor.verify('u1', challenge, wrong(sent[0]!)))).toBe(
+      ErrorCodes.MFA_INVALID_CODE,
+    );
+    expect(await errorCode(factor.send('u1', '+15550100'))).toBe(ErrorCodes.MFA_LOCKED);
   });
 
   it('does not reset the attempt count by sending a new code', async () => {

@@ -229,6 +229,23 @@ describe('WebAuthnFactor', () => {
     );
   });
 
+  it('the memory store keeps at most maxChallenges pending ceremonies, evicting the oldest', async () => {
+    const store = new MemoryWebAuthnStore({ maxChallenges: 3, now: () => now });
+    const live = { purpose: 'authentication' as const, expiresAt: now + 60_000 };
+    for (const c of ['c1', 'c2', 'c3', 'c4', 'c5']) await store.putChallenge(c, live);
+    expect(await store.takeChallenge('c1')).toBeUndefined();
+    expect(await store.takeChallenge('c2')).toBeUndefined();
+    for (const c of ['c3', 'c4', 'c5']) expect(await store.takeChallenge(c)).toMatchObject(live);
+    // Expired ones go first, before any live challenge is evicted.
+    await store.putChallenge('old', { ...live, expiresAt: now - 1 });
+    await store.putChallenge('a', live);
+    await store.putChallenge('b', live);
+    await store.putChallenge('c', live);
+    expect(await store.takeChallenge('old')).toBeUndefined();
+    expect(await store.takeChallenge('a')).toMatchObject(live);
+    expect(() => new MemoryWebAuthnStore({ maxChallenges: 0 })).toThrow(BulwarkConfigError);
+  });
+
   it('validates its options at construction', () => {
     const store = new MemoryWebAuthnStore();
     const base = { store, rpId: 'clinic.example', rpName: 'Clinic', origins: [ORIGIN] };

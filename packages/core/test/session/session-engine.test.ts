@@ -4,12 +4,14 @@ import {
   AUTH_AUDIT_ACTIONS,
   ErrorCodes,
   MemorySessionStore,
+  MfaPolicy,
   RedisSessionStore,
   SessionEngine,
   type AuditEvent,
   type SessionEngineOptions,
   type SessionStore,
 } from '../../src';
+import { requireStepUp } from '../../src/http/step-up';
 import { SERVICE_URLS, describeWithService } from '../../../../test/support/services';
 
 const SECRET = 'a session secret of at least thirty-two bytes!';
@@ -255,6 +257,32 @@ function behaviours(makeStore: () => SessionStore | undefined): void {
     expect(again.authentication).toMatchObject({ factors: ['password', 'totp'], mfaAt: clock.t });
   });
 
+  it('times each factor by its own proof: a fresh SMS code does not refresh an old passkey', async () => {
+    const { open, clock } = setup(makeStore());
+    const jar = new Jar();
+    await (await open(jar)).login({ id: 'ivy', authentication: { factors: ['password', 'webauthn'] } });
+    const signedInAt = clock.t;
+    clock.advance(600);
+    await (await open(jar)).stepUp('sms-otp');
+    const s = await open(jar);
+    expect(s.authentication).toMatchObject({
+      mfaAt: clock.t,
+      factorTimes: { password: signedInAt, webauthn: signedInAt, 'sms-otp': clock.t },
+    });
+    const principal = s.principal!;
+    // The passkey was proved ten minutes ago: a route asking for one within five minutes refuses.
+    expect(() => requireStepUp(principal, { factors: ['webauthn'], maxAgeSec: 300 }, clock.t)).toThrow(
+      expect.objectContaining({ code: ErrorCodes.MFA_STEP_UP_REQUIRED }),
+    );
+    expect(() => requireStepUp(principal, { factors: ['sms-otp'], maxAgeSec: 300 }, clock.t)).not.toThrow();
+    const policy = new MfaPolicy({ requiredFor: ['*'], maxAgeSec: 300, clock: () => new Date(clock.t) });
+    expect(policy.evaluatePrincipal({ ...principal, roles: ['user'] }).reason).toBe('expired');
+    await (await open(jar)).stepUp('webauthn');
+    expect(policy.evaluatePrincipal({ ...(await open(jar)).principal!, roles: ['user'] }).reason).toBe(
+      'verified',
+    );
+  });
+
   it('logs out: deleted, cookie cleared, audited', async () => {
     const { open, events } = setup(makeStore());
     const jar = new Jar();
@@ -291,6 +319,36 @@ function behaviours(makeStore: () => SessionStore | undefined): void {
         })
       ).userId,
     ).toBe('ivy');
+  });
+
+  it('a secret rotation does not resurrect a session revoked while it was being moved', async () => {
+    const inner = makeStore() ?? new MemorySessionStore();
+    const revokeOnRead = new Set<string>();
+    // Another instance revokes the session right after this one has read it under the old key.
+    const store: SessionStore = {
+      get: async (id) => {
+        const found = await inner.get(id);
+        if (revokeOnRead.has(id)) await inner.delete(id);
+        return found;
+      },
+      create: (s) => inner.create(s),
+      replace: (s) => inner.replace(s),
+      touch: (id, seen, exp) => inner.touch(id, seen, exp),
+      delete: (id) => inner.delete(id),
+      listByUser: (u) => inner.listByUser(u),
+      deleteByUser: (u) => inner.deleteByUser(u),
+    };
+    const before = new SessionEngine({ secret: SECRET, store: inner });
+    const jar = new Jar();
+    await (await before.open({ cookieHeader: undefined, setCookie: jar.setCookie })).login({ id: 'jay' });
+    revokeOnRead.add((await before.open({ cookieHeader: jar.header, setCookie: () => {} })).id!);
+    const after = new SessionEngine({
+      secret: 'another session secret, also 32 bytes or more!',
+      previousSecrets: [SECRET],
+      store,
+    });
+    expect((await after.open({ cookieHeader: jar.header, setCookie: () => {} })).userId).toBeUndefined();
+    expect(await inner.listByUser('jay')).toEqual([]);
   });
 
   it('answers a live probe: idle and absolute sessions refused, a fresh one accepted', async () => {
@@ -402,6 +460,19 @@ describeWithService('redis', 'SessionEngine (Redis store, needs Redis)', () => {
     const ttl = await redis.pttl(keys.find((k) => k.includes(':s:'))!);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(900_000);
+  });
+
+  it('keeps the user index until the absolute time-out, so revokeUser still finds an active session', async () => {
+    const prefix = `bw-test-sess-unit:${randomBytes(4).toString('hex')}:`;
+    const store = new RedisSessionStore({ redis, keyPrefix: prefix });
+    const engine = new SessionEngine({ secret: SECRET, store, idleTimeoutSec: 60, absoluteTimeoutSec: 3600 });
+    const jar = new Jar();
+    await (await engine.open({ cookieHeader: undefined, setCookie: jar.setCookie })).login({ id: 'u-idx' });
+    const index = (await redis.keys(`${prefix}u:*`))[0]!;
+    // The session key follows the idle time-out (touch moves it); the index must outlive it.
+    expect(await redis.pttl(index)).toBeGreaterThan(60_000);
+    expect(await redis.pttl(index)).toBeLessThanOrEqual(3_600_000);
+    expect(await engine.revokeAll('u-idx')).toBe(1);
   });
 
   it('revokeAllSessions deletes only the keys under its own prefix', async () => {

@@ -1,7 +1,8 @@
+import { configError } from '../../util/options';
 import type { StoredChallenge, StoredWebAuthnCredential, WebAuthnStore } from './webauthn-store';
 
-/** Expired challenges are swept once this many are held, so abandoned ceremonies cannot pile up. */
-const SWEEP_AT = 10_000;
+/** Default cap on pending challenges (see `maxChallenges`). */
+const MAX_CHALLENGES = 10_000;
 
 /**
  * In-process WebAuthnStore (tests, single-instance apps). Records are copied in and out; each
@@ -12,9 +13,20 @@ export class MemoryWebAuthnStore implements WebAuthnStore {
   readonly #credentials = new Map<string, StoredWebAuthnCredential>();
   readonly #challenges = new Map<string, StoredChallenge>();
   readonly #now: () => number;
+  readonly #maxChallenges: number;
 
-  constructor(options: { now?: () => number } = {}) {
+  /**
+   * `maxChallenges` (default 10 000) bounds the pending ceremonies: sign-in options are handed to
+   * anyone who asks, so at the cap the expired ones are swept and then the oldest evicted (that
+   * ceremony must start again), and memory stays bounded however many are abandoned.
+   */
+  constructor(options: { now?: () => number; maxChallenges?: number } = {}) {
+    const max = options.maxChallenges ?? MAX_CHALLENGES;
+    if (!Number.isSafeInteger(max) || max < 1) {
+      throw configError('mfa.webauthn.store.maxChallenges', 'must be a positive integer');
+    }
     this.#now = options.now ?? Date.now;
+    this.#maxChallenges = max;
   }
 
   async addCredential(credential: StoredWebAuthnCredential): Promise<boolean> {
@@ -47,9 +59,14 @@ export class MemoryWebAuthnStore implements WebAuthnStore {
   }
 
   async putChallenge(challenge: string, record: StoredChallenge): Promise<void> {
-    if (this.#challenges.size >= SWEEP_AT) {
+    if (this.#challenges.size >= this.#maxChallenges) {
       const now = this.#now();
       for (const [key, value] of this.#challenges) if (value.expiresAt <= now) this.#challenges.delete(key);
+      // A Map iterates in insertion order: the first keys are the oldest challenges.
+      for (const key of this.#challenges.keys()) {
+        if (this.#challenges.size < this.#maxChallenges) break;
+        this.#challenges.delete(key);
+      }
     }
     this.#challenges.set(challenge, { ...record });
   }
