@@ -22,6 +22,7 @@ export {
   requireConsentFor,
   requestIdFrom,
   requireStepUp,
+  resolveHttpResource,
   type StepUpRequirement,
   type BearerAuthenticatorOptions,
   type BearerTokenVerifier,

@@ -66,6 +66,7 @@ export {
   authorizeStepUpOptions,
   checkAuthorizeArgs,
   resolveAuthorization,
+  resolveHttpResource,
   type HttpAuthorizeOptions,
   type HttpResourceSpec,
   type RouteStepUp,

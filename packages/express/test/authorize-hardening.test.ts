@@ -1,0 +1,53 @@
+import { PolicyEngine } from '@bulwark/core';
+import express from 'express';
+import request from 'supertest';
+import { authorize, problemDetails } from '../src';
+
+const quiet = { log: () => undefined };
+const engine = new PolicyEngine({
+  policy: {
+    version: 1,
+    roles: { user: {} },
+    policies: [
+      {
+        id: 'p',
+        rules: [
+          { id: 'all', effect: 'allow', roles: ['user'], actions: ['read', 'update'], resources: ['docs/*'] },
+          {
+            id: 'not-42',
+            effect: 'deny',
+            roles: ['user'],
+            actions: ['read', 'update'],
+            resources: ['docs/42'],
+          },
+        ],
+      },
+    ],
+  },
+});
+const alice = { id: 'alice', roles: ['user'], type: 'user' as const, claims: {} };
+
+function app(route: express.RequestHandler, signedIn = true) {
+  const a = express();
+  a.use(express.json());
+  a.use((req, _res, next) => {
+    if (signedIn) req.principal = alice;
+    next();
+  });
+  a.all('/docs/:id', route, (req, res) => res.json(req.authorizedResource));
+  a.use(problemDetails(quiet));
+  return a;
+}
+
+describe('authorize hardening (Express)', () => {
+  it('applies an id-specific deny to a numeric id from a loader', async () => {
+    // A loader reading an integer primary key returns 42, not '42'.
+    const load = async (req: express.Request) => ({ type: 'docs', id: Number(req.params.id) });
+    const route = authorize('read', load, { authorizer: engine });
+    const denied = await request(app(route)).get('/docs/42');
+    expect(denied.status).toBe(403);
+    const allowed = await request(app(route)).get('/docs/7');
+    expect(allowed.status).toBe(200);
+    expect(allowed.body).toEqual({ type: 'docs', id: '7' });
+  });
+});
