@@ -12,7 +12,14 @@ const engine = new PolicyEngine({
       {
         id: 'p',
         rules: [
-          { id: 'all', effect: 'allow', roles: ['user'], actions: ['read', 'update'], resources: ['docs/*'] },
+          {
+            id: 'all',
+            effect: 'allow',
+            roles: ['user'],
+            actions: ['read', 'update'],
+            resources: ['docs/*'],
+            fields: ['id', 'title'],
+          },
           {
             id: 'not-42',
             effect: 'deny',
@@ -49,5 +56,23 @@ describe('authorize hardening (Express)', () => {
     const allowed = await request(app(route)).get('/docs/7');
     expect(allowed.status).toBe(200);
     expect(allowed.body).toEqual({ type: 'docs', id: '7' });
+  });
+
+  it('refuses a forbidden field carried in an array body (a batch write)', async () => {
+    const load = async (req: express.Request) => ({ type: 'docs', id: req.params.id });
+    const route = authorize('update', load, { authorizer: engine, checkBody: true });
+    const ok = await request(app(route))
+      .patch('/docs/7')
+      .send([{ title: 'a' }, { title: 'b' }]);
+    expect(ok.status).toBe(200);
+    const bad = await request(app(route))
+      .patch('/docs/7')
+      .send([{ title: 'a' }, { ownerId: 'eve' }]);
+    expect(bad.status).toBe(403);
+    expect(bad.body.reasonId).toBe('field_denied');
+    const nested = await request(app(route))
+      .patch('/docs/7')
+      .send([[{ ownerId: 'eve' }]]);
+    expect(nested.status).toBe(403);
   });
 });
