@@ -75,4 +75,16 @@ describe('authorize hardening (Express)', () => {
       .send([[{ ownerId: 'eve' }]]);
     expect(nested.status).toBe(403);
   });
+
+  it('answers an anonymous caller 401 before the resource loader runs', async () => {
+    const loads: string[] = [];
+    const load = async (req: express.Request) => {
+      loads.push(String(req.params.id));
+      return undefined; // a 404 would tell an anonymous caller which records exist
+    };
+    const res = await request(app(authorize('read', load, { authorizer: engine }), false)).get('/docs/7');
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('ERR_HTTP_AUTH_REQUIRED');
+    expect(loads).toEqual([]);
+  });
 });

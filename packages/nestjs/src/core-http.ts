@@ -22,6 +22,7 @@ export {
   requireConsentFor,
   requestIdFrom,
   requireStepUp,
+  requirePrincipal,
   resolveHttpResource,
   type StepUpRequirement,
   type BearerAuthenticatorOptions,

@@ -2,7 +2,8 @@ import type { Authorizer, AuthzContext, AuthzResource } from '../authz/authorize
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
 import { checkResourceId } from './input-guard';
-import type { AuthorizeStepUp } from './authorize-request';
+import { requirePrincipal, type AuthorizeStepUp } from './authorize-request';
+import type { HttpPrincipal } from './http-principal';
 import { stepUpRequirement, type PrincipalMfaPolicy, type StepUpRequirement } from './step-up';
 
 /**
@@ -173,12 +174,14 @@ export async function resolveHttpResource<Req>(
 
 /**
  * The authorizer (the route's own, else the bundle's) and the resource for one request
- * (`resolveHttpResource`). The spec is resolved (a loader awaited) only once an authorizer is known.
+ * (`resolveHttpResource`). The spec is resolved (a loader awaited) only once an authorizer is known
+ * and the caller is signed in: an anonymous caller gets the 401 before any loader runs.
  */
 export async function resolveAuthorization<Req>(
   authorizer: Authorizer | undefined,
   spec: HttpResourceSpec<Req>,
   req: Req,
+  principal: HttpPrincipal | undefined,
 ): Promise<ResolvedAuthorization> {
   if (authorizer === undefined) {
     throw new BulwarkConfigError(
@@ -187,6 +190,7 @@ export async function resolveAuthorization<Req>(
       { path: 'authorize.authorizer' },
     );
   }
+  requirePrincipal(principal);
   const resource = await resolveHttpResource(spec, req);
   const audited =
     resource.id !== undefined ? { type: resource.type, id: resource.id } : { type: resource.type };
