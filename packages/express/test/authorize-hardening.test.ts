@@ -20,6 +20,7 @@ const engine = new PolicyEngine({
             resources: ['docs/*'],
             fields: ['id', 'title'],
           },
+          { id: 'list', effect: 'allow', roles: ['user'], actions: ['list'], resources: ['docs'] },
           {
             id: 'not-42',
             effect: 'deny',
@@ -86,5 +87,27 @@ describe('authorize hardening (Express)', () => {
     expect(res.status).toBe(401);
     expect(res.body.code).toBe('ERR_HTTP_AUTH_REQUIRED');
     expect(loads).toEqual([]);
+  });
+
+  it('leaves out list items the caller may not read (no {} placeholder revealing the count)', async () => {
+    const a = express();
+    a.use((req, _res, next) => {
+      req.principal = alice;
+      next();
+    });
+    a.get(
+      '/docs',
+      authorize('list', 'docs', { authorizer: engine, filterResponse: { action: 'read' } }),
+      (_req, res) => {
+        res.json([
+          { id: '7', title: 'open', secret: 's' },
+          { id: '42', title: 'hidden', secret: 's' },
+        ]);
+      },
+    );
+    a.use(problemDetails(quiet));
+    const list = await request(a).get('/docs');
+    expect(list.status).toBe(200);
+    expect(list.body).toEqual([{ id: '7', title: 'open' }]);
   });
 });
