@@ -1,4 +1,4 @@
-import { PolicyEngine } from '@bulwark/core';
+import { PolicyEngine, type AuthzResource } from '@bulwark/core';
 import express from 'express';
 import request from 'supertest';
 import { authorize, problemDetails } from '../src';
@@ -49,8 +49,9 @@ function app(route: express.RequestHandler, signedIn = true) {
 
 describe('authorize hardening (Express)', () => {
   it('applies an id-specific deny to a numeric id from a loader', async () => {
-    // A loader reading an integer primary key returns 42, not '42'.
-    const load = async (req: express.Request) => ({ type: 'docs', id: Number(req.params.id) });
+    // A loader reading an integer primary key (an entity spread, a JavaScript app) hands over 42, not '42'.
+    const load = async (req: express.Request) =>
+      ({ type: 'docs', id: Number(req.params.id) }) as unknown as AuthzResource;
     const route = authorize('read', load, { authorizer: engine });
     const denied = await request(app(route)).get('/docs/42');
     expect(denied.status).toBe(403);
@@ -60,7 +61,7 @@ describe('authorize hardening (Express)', () => {
   });
 
   it('refuses a forbidden field carried in an array body (a batch write)', async () => {
-    const load = async (req: express.Request) => ({ type: 'docs', id: req.params.id });
+    const load = async (req: express.Request) => ({ type: 'docs', id: String(req.params.id) });
     const route = authorize('update', load, { authorizer: engine, checkBody: true });
     const ok = await request(app(route))
       .patch('/docs/7')

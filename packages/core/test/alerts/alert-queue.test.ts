@@ -66,7 +66,7 @@ describe('AlertRouter retry queue', () => {
       retry: { attempts: 1, intervalMs: 0 },
       auditLog: log,
     });
-    await router.notify({ rule: 'r', severity: 'high', message: 'm' });
+    await router.notify({ rule: 'r', severity: 'high', category: 'detection', message: 'm' });
     await log.flush();
     const failed = (await log.query({ action: 'alert.failed' })).entries;
     expect(failed).toHaveLength(1);
