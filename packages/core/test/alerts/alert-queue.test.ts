@@ -50,14 +50,13 @@ describe('AlertRouter retry queue', () => {
 
   it('records queued: false for an alert that failed after close() (nothing waits for a retry)', async () => {
     const log = await AuditLog.open({ store: new MemoryAuditStore() });
-    let router: AlertRouter | undefined;
-    router = await AlertRouter.open({
+    const router: AlertRouter = await AlertRouter.open({
       channels: [
         {
           name: 'pager',
           kind: 'memory',
           send: async () => {
-            await router!.close(); // the app shuts down while the delivery is failing
+            await router.close(); // the app shuts down while the delivery is failing
             throw new Error('down');
           },
         },
