@@ -111,6 +111,11 @@ export function asvsHttpContract(driver: AsvsDriver): void {
       expect(attack.body).toMatchObject({ code: ErrorCodes.HTTP_UNKNOWN_FIELD, status: 400 });
       expect(attack.body.detail).toContain('role');
       expect(attack.body.detail).toContain('address.owner');
+      const deep = await request(url)
+        .put('/profile')
+        .send({ name: 'Ann', address: [[{ city: 'Oslo', owner: 'x' }]] });
+      expect(deep.status).toBe(400);
+      expect(deep.body.detail).toContain('address[0][0].owner');
       // A body that is not an object has no field list to check against.
       const array = await request(url)
         .put('/profile')
@@ -126,6 +131,12 @@ export function asvsHttpContract(driver: AsvsDriver): void {
         .send({ name: 'Ann', isAdmin: true, items: [{ qty: 2, price: 0 }] })
         .expect(200);
       expect(res.body.body).toEqual({ name: 'Ann', items: [{ qty: 2 }] });
+      // An array of arrays is walked too: nothing unlisted rides one level deeper.
+      const nested = await request(url)
+        .put('/profile-strip')
+        .send({ name: 'Ann', items: [[{ qty: 1, isAdmin: true }]] })
+        .expect(200);
+      expect(nested.body.body).toEqual({ name: 'Ann', items: [[{ qty: 1 }]] });
     });
   });
 

@@ -50,7 +50,12 @@ export function authorize(
 
   async function decide(req: Request, res: Response, next: NextFunction): Promise<void> {
     const state = requestState(req);
-    const resolved = await resolveAuthorization(options.authorizer ?? state.kit?.authorizer, resource, req);
+    const resolved = await resolveAuthorization(
+      options.authorizer ?? state.kit?.authorizer,
+      resource,
+      req,
+      req.principal,
+    );
     state.resource = resolved.audited;
     const ip = clientIp(req);
     const context = { ...options.context?.(req), ...(ip !== undefined ? { ip } : {}) };

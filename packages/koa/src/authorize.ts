@@ -38,12 +38,17 @@ export function authorize(
     typeof options.filterResponse === 'object' ? (options.filterResponse.action ?? action) : action;
   return async (ctx, next) => {
     const state = requestState(ctx);
-    const resolved = await resolveAuthorization(options.authorizer ?? state.kit?.authorizer, resource, ctx);
+    const principal = bulwarkState(ctx).principal;
+    const resolved = await resolveAuthorization(
+      options.authorizer ?? state.kit?.authorizer,
+      resource,
+      ctx,
+      principal,
+    );
     state.resource = resolved.audited;
     const ip = clientIp(ctx);
     const context = { ...options.context?.(ctx), ...(ip !== undefined ? { ip } : {}) };
     const { authorizer } = resolved;
-    const principal = bulwarkState(ctx).principal;
     const steps = stepUp.forKit(state.kit?.mfaPolicy);
     const decision = await authorizeRequest(authorizer, principal, action, resolved.resource, context, steps);
     state.reasonId = decision.reasonId;

@@ -100,4 +100,23 @@ describe('authorize with loaders and field rules (Koa)', () => {
   it('refuses bad field options at start-up', () => {
     expect(() => authorize('read', 'docs', { filterResponse: { action: '' } })).toThrow(BulwarkConfigError);
   });
+
+  it('answers an anonymous caller 401 before the resource loader runs', async () => {
+    const loads: number[] = [];
+    const route = authorize(
+      'read',
+      async () => {
+        loads.push(1);
+        return undefined;
+      },
+      { authorizer: engine },
+    );
+    const app = new Koa();
+    app.use(problemDetails({ log: () => undefined }));
+    app.use(route);
+    const res = await request(app.callback()).get('/');
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('ERR_HTTP_AUTH_REQUIRED');
+    expect(loads).toEqual([]);
+  });
 });

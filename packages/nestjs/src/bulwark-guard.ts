@@ -18,6 +18,7 @@ import {
   authorizeRequest,
   checkBodyFields,
   requireConsentFor,
+  requirePrincipal,
   requireStepUp,
   type StepUpRequirement,
 } from './core-http';
@@ -129,6 +130,8 @@ export class BulwarkGuard implements CanActivate {
             },
           );
         }
+        // 401 before the loader runs: an anonymous caller never reaches the database.
+        requirePrincipal(principal);
         const view = requestContext(req, execution);
         const resource = await resolveResource(authorize.resource, view, this.moduleRef);
         state.resource =
@@ -147,7 +150,7 @@ export class BulwarkGuard implements CanActivate {
         (req as { authorizedResource?: unknown }).authorizedResource = resource;
         decidedContexts.set(req, context);
         if (authorize.options?.checkBody === true) {
-          await checkBodyFields(authorizer, principal!, authorize.action, resource, req.body, context);
+          await checkBodyFields(authorizer, principal, authorize.action, resource, req.body, context);
         }
       }
 

@@ -22,6 +22,8 @@ export {
   requireConsentFor,
   requestIdFrom,
   requireStepUp,
+  requirePrincipal,
+  resolveHttpResource,
   type StepUpRequirement,
   type BearerAuthenticatorOptions,
   type BearerTokenVerifier,

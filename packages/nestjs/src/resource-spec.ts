@@ -1,14 +1,8 @@
 import type { Type } from '@nestjs/common';
 import type { ModuleRef } from '@nestjs/core';
-import {
-  BulwarkConfigError,
-  BulwarkHttpError,
-  ErrorCodes,
-  type AuthzContext,
-  type AuthzResource,
-} from '@bulwark/core';
+import { BulwarkConfigError, ErrorCodes, type AuthzContext, type AuthzResource } from '@bulwark/core';
 import type { BulwarkRequestContext } from './bulwark-request-context';
-import { checkResourceId } from './core-http';
+import { resolveHttpResource } from './core-http';
 
 type Loaded = AuthzResource | string | null | undefined;
 
@@ -58,15 +52,17 @@ export function checkResourceSpec(spec: unknown, path: string): ResourceSpec {
   return spec as ResourceSpec;
 }
 
-/** The resource a spec names for this request. */
+/**
+ * The resource a spec names for this request, through core's resolver (404 when nothing is found,
+ * the id normalised to a string and checked for traversal); a `{ loader }` is resolved from the
+ * module first.
+ */
 export async function resolveResource(
   spec: ResourceSpec,
   request: BulwarkRequestContext,
   moduleRef?: ModuleRef,
 ): Promise<AuthzResource> {
-  let value: Loaded | { loader: Type<ResourceLoader> };
-  if (typeof spec === 'function') value = await spec(request);
-  else if (typeof spec === 'object' && 'loader' in spec && typeof spec.loader === 'function') {
+  if (typeof spec === 'object' && 'loader' in spec && typeof spec.loader === 'function') {
     const loader = moduleRef?.get(spec.loader, { strict: false });
     if (typeof loader?.load !== 'function') {
       throw new BulwarkConfigError(
@@ -77,18 +73,7 @@ export async function resolveResource(
         },
       );
     }
-    value = await loader.load(request);
-  } else value = spec as AuthzResource | string;
-  if (value === undefined || value === null) {
-    throw new BulwarkHttpError(ErrorCodes.HTTP_NOT_FOUND, 404, 'No resource at this URL.');
+    return resolveHttpResource((r: BulwarkRequestContext) => loader.load(r), request);
   }
-  const resource: AuthzResource = typeof value === 'string' ? { type: value } : (value as AuthzResource);
-  if (typeof resource?.type !== 'string' || resource.type.length === 0) {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'a resource resolver returned no resource type', {
-      path: 'resource',
-    });
-  }
-  // An id taken from the URL must not walk out of its collection (`../../admin`).
-  if (resource.id === undefined) return resource;
-  return { ...resource, id: checkResourceId(String(resource.id)) };
+  return resolveHttpResource(spec as Exclude<ResourceSpec, { loader: unknown }>, request);
 }

@@ -26,6 +26,7 @@ import {
   AuthorizedResource,
   BulwarkModule,
   Principal,
+  Public,
   type BulwarkRequestContext,
   type ResourceLoader,
 } from '../src';
@@ -55,6 +56,9 @@ class EmployeeLoader implements ResourceLoader {
   }
 }
 
+/** Loads counted: an anonymous caller must get its 401 before any of them. */
+const publicLoads: string[] = [];
+
 @Controller('employees')
 class EmployeesController {
   constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
@@ -70,6 +74,17 @@ class EmployeesController {
   @Authorize('read', { loader: EmployeeLoader }, { filterResponse: true })
   read(@AuthorizedResource() employee: AuthzResource): Record<string, unknown> {
     return rowOf(employee);
+  }
+
+  // @Public: authentication is optional here, so only @Authorize stands between a caller and the loader.
+  @Get(':id/card')
+  @Public()
+  @Authorize('read', (r: BulwarkRequestContext) => {
+    publicLoads.push(String(r.params.id));
+    return { type: 'employees', id: String(r.params.id) };
+  })
+  card(): Record<string, unknown> {
+    return { ok: true };
   }
 
   @Patch(':id')
@@ -148,5 +163,14 @@ describe('authorization with data on NestJS (SQLite, DI loader)', () => {
     expect(raise.status).toBe(403);
     expect(raise.body.reasonId).toBe('field_denied');
     expect((await db.dataSource.getRepository(EmployeeSchema).findOneBy({ id: 1 }))?.salary).toBe(50_000);
+  });
+
+  it('answers an anonymous caller 401 before the resource loader runs', async () => {
+    const anonymous = await request(app.getHttpServer()).get('/employees/999/card');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.code).toBe('ERR_HTTP_AUTH_REQUIRED');
+    expect(publicLoads).toEqual([]);
+    await get('/employees/1/card', 'alice');
+    expect(publicLoads).toEqual(['1']);
   });
 });

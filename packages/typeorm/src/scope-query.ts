@@ -1,5 +1,6 @@
 import { BulwarkPolicyError, ErrorCodes, type PolicyScope, type ScopeValue } from '@bulwark/core';
-import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import type { ObjectLiteral, SelectQueryBuilder, WhereExpressionBuilder } from 'typeorm';
+import { BulwarkTypeOrmError, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 
 export interface ScopeQueryOptions {
   /** Alias of the entity in the query. Default: the query builder's main alias. */
@@ -25,6 +26,12 @@ function untranslatable(message: string): BulwarkPolicyError {
  * bound parameters; every comparison is NULL-safe (a missing attribute never matches, as in the
  * engine). An attribute that is not a column of the entity is refused with
  * ERR_POLICY_UNTRANSLATABLE rather than ignored (fail closed).
+ *
+ * The WHERE conditions already on the builder are bracketed first, so an earlier `orWhere`
+ * cannot escape the scope (`(A OR B) AND scope`, never `A OR B AND scope`). Call `scopeQuery`
+ * last among the where calls: afterwards `where` (which would replace the scope) and the
+ * `orWhere` family (which would widen it) throw ERR_TYPEORM_UNSUPPORTED_QUERY; `andWhere` and
+ * the rest of the builder (joins, order, paging) stay available.
  *
  * @example
  * const qb = notes.createQueryBuilder('note');
@@ -88,5 +95,46 @@ export function scopeQuery<T extends ObjectLiteral>(
     }
   };
 
-  return qb.andWhere(render(scope), params);
+  const condition = render(scope);
+  const earlier = qb.expressionMap.wheres;
+  if (earlier.length > 0) qb.expressionMap.wheres = [{ type: 'simple', condition: bracketed(earlier) }];
+  qb.andWhere(condition, params);
+  for (const method of WIDENING) {
+    Object.defineProperty(qb, method, { configurable: true, value: () => refuseAfterScope(method) });
+  }
+  return qb;
+}
+
+type WhereClauses = SelectQueryBuilder<ObjectLiteral>['expressionMap']['wheres'];
+
+/**
+ * The clauses as one bracketed group. TypeORM brackets a nested group of two or more clauses,
+ * but renders a lone clause (and a raw string such as `a OR b`) as it is, so those are wrapped.
+ */
+function bracketed(clauses: WhereClauses): WhereClauses {
+  return clauses.map((clause) => {
+    const { condition } = clause;
+    if (typeof condition === 'string') return { ...clause, condition: `(${condition})` };
+    if (Array.isArray(condition) && condition.length === 1)
+      return { ...clause, condition: bracketed(condition) };
+    return clause;
+  });
+}
+
+/** Builder methods that would replace or widen the WHERE once the scope is on it. */
+const WIDENING = [
+  'where',
+  'orWhere',
+  'whereInIds',
+  'orWhereInIds',
+  'whereExists',
+  'orWhereExists',
+] as const satisfies readonly (keyof WhereExpressionBuilder | keyof SelectQueryBuilder<ObjectLiteral>)[];
+
+function refuseAfterScope(method: string): never {
+  throw new BulwarkTypeOrmError(
+    TypeOrmErrorCodes.UNSUPPORTED_QUERY,
+    `scopeQuery: ${method}() after scopeQuery would replace or widen the policy scope; add your conditions before scopeQuery, or with andWhere`,
+    { operation: method },
+  );
 }

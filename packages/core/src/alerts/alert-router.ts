@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditLog } from '../audit/audit-log';
+import { BulwarkAlertError, ErrorCodes } from '../errors';
 import type { SecurityViolation } from '../threat/detection-rule';
 import { configError, positiveInt } from '../util/options';
 import type { Alert, AlertChannel, AlertInput } from './alert';
@@ -282,7 +283,22 @@ export class AlertRouter {
         if (this.#closed) break;
         const json = await queue.peek();
         if (json === undefined) break;
-        const alert = JSON.parse(json) as Alert;
+        const alert = queuedAlert(json);
+        if (alert === undefined) {
+          // It can never be sent; left at the head it would block the channel's queue forever.
+          await queue.ack();
+          this.#onError(
+            new BulwarkAlertError(
+              ErrorCodes.ALERT_DELIVERY_FAILED,
+              'alert router: dropped an unreadable queued alert',
+              {
+                channel: name,
+                reason: 'unreadable-queued-alert',
+              },
+            ),
+          );
+          continue;
+        }
         try {
           await this.#channels.get(name)!.send(alert);
         } catch {
@@ -373,15 +389,23 @@ export class AlertRouter {
         lastError = err;
       }
     }
-    if (!this.#closed)
-      await this.#queues
+    // Closed (or the queue refused it): nothing waits for a retry, and the record says so.
+    const queued =
+      !this.#closed &&
+      (await this.#queues
         .get(name)!
         .append(JSON.stringify(alert))
-        .catch((e: unknown) => this.#onError(e));
+        .then(
+          () => true,
+          (e: unknown) => {
+            this.#onError(e);
+            return false;
+          },
+        ));
     this.#failedOnce(name);
     this.#record(ALERT_AUDIT_ACTIONS.failed, 'failure', name, alert, {
       attempts: this.#attempts,
-      queued: true,
+      queued,
       error: (lastError as { details?: { reason?: string } })?.details?.reason ?? 'failed',
     });
     return false;
@@ -435,4 +459,21 @@ export class AlertRouter {
       })
       .catch((e: unknown) => this.#onError(e));
   }
+}
+
+/** A queued alert read back, or undefined when the record is not an alert (unparsable, truncated). */
+function queuedAlert(json: string): Alert | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  const alert = value as Partial<Alert> | null;
+  return typeof alert === 'object' &&
+    alert !== null &&
+    typeof alert.id === 'string' &&
+    typeof alert.rule === 'string'
+    ? (alert as Alert)
+    : undefined;
 }

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { BulwarkAlertError, type BulwarkConfigError, ErrorCodes } from '../errors';
-import { configError } from '../util/options';
+import { configError, intInRange } from '../util/options';
 
 // Standard Webhooks (https://www.standardwebhooks.com, spec v1): the signed content is
 // `${webhook-id}.${webhook-timestamp}.${body}`, HMAC-SHA256 under the base64 secret that follows the
@@ -11,6 +11,8 @@ const SECRET_PREFIX = 'whsec_';
 const MIN_SECRET_BYTES = 24;
 const MAX_SECRET_BYTES = 64;
 const DEFAULT_TOLERANCE_SEC = 300;
+/** The widest replay window `toleranceSec` may open. */
+const MAX_TOLERANCE_SEC = 86_400;
 
 /** Decodes a `whsec_<base64>` secret (the prefix is optional); throws on anything shorter than 24 bytes. */
 export function webhookSecretBytes(secret: string | Uint8Array): Buffer {
@@ -48,7 +50,10 @@ export function signWebhook(
 }
 
 export interface VerifyWebhookOptions {
-  /** Accepted clock skew either way, in seconds (replay window). Default 300. */
+  /**
+   * Accepted clock skew either way, in seconds (replay window): an integer from 0 to 86400 (one
+   * day), else BulwarkConfigError ERR_CONFIG_INVALID. Default 300.
+   */
   toleranceSec?: number;
   /** Current time (tests). */
   now?: () => Date;
@@ -93,7 +98,14 @@ export function verifyWebhook(
   if (!/^\d{1,12}$/.test(ts)) throw refuse('bad-timestamp');
   const timestamp = Number(ts);
   const now = Math.floor((options.now?.() ?? new Date()).getTime() / 1000);
-  const tolerance = options.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
+  // NaN or Infinity would make every timestamp "within tolerance" and disable replay protection.
+  const tolerance = intInRange(
+    options.toleranceSec,
+    'verifyWebhook.toleranceSec',
+    0,
+    MAX_TOLERANCE_SEC,
+    DEFAULT_TOLERANCE_SEC,
+  );
   if (Math.abs(now - timestamp) > tolerance) throw refuse('timestamp-out-of-tolerance');
   const expected = createHmac('sha256', key)
     .update(`${id}.${ts}.`, 'utf8')

@@ -43,8 +43,17 @@ export function filterFields<T>(value: T, permission: FieldPermission): Partial<
   return out as Partial<T>;
 }
 
-/** The own fields of `body` the subject may not write (a request body check); [] when all are permitted. */
+/**
+ * The own fields of `body` the subject may not write (a request body check); [] when all are
+ * permitted. An array body (a batch write) is checked element by element: every plain-object
+ * element, at any array depth, must be permitted, so a forbidden field cannot ride in an array.
+ */
 export function forbiddenFields(body: unknown, permission: FieldPermission): string[] {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return [];
+  if (body === null || typeof body !== 'object') return [];
+  if (Array.isArray(body)) {
+    const found = new Set<string>();
+    for (const item of body as unknown[]) for (const key of forbiddenFields(item, permission)) found.add(key);
+    return [...found];
+  }
   return Object.keys(body).filter((key) => !isFieldPermitted(permission, key));
 }

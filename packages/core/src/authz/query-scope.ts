@@ -180,7 +180,8 @@ class Translator {
         if (typeof known === 'number' && Number.isFinite(known)) {
           return { kind: 'compare', attribute: right!, op: SWAPPED[op], value: known };
         }
-        if (typeof known === 'string') throw untranslatable(path, 'ordering of times');
+        if (typeof known === 'string' || known instanceof Date)
+          throw untranslatable(path, 'ordering of times');
         return FALSE;
       default:
         throw untranslatable(path, `${op} with a resource attribute as the list`);
@@ -205,7 +206,10 @@ class Translator {
       case 'gte':
         if (typeof given === 'number' && Number.isFinite(given))
           return { kind: 'compare', attribute, op, value: given };
-        if (typeof given === 'string') throw untranslatable(path, 'ordering of times');
+        // A string or Date is a time the engine orders as a time, which a column comparison cannot
+        // mirror; FALSE would be wrong too, since a deny under not(...) would then vanish.
+        if (typeof given === 'string' || given instanceof Date)
+          throw untranslatable(path, 'ordering of times');
         return FALSE;
       default:
         throw untranslatable(path, `${op} on a resource attribute (an array)`);

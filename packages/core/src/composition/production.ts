@@ -86,6 +86,25 @@ export function productionProblems(
     );
   }
   memory(obj(config.mfa)?.store, 'mfa.store', 'every MFA enrolment');
+  memory(
+    obj(config.revocation)?.store,
+    'revocation.store',
+    'every revoked token (a signed-out token works again)',
+  );
+  const sessions = obj(config.sessions);
+  if (sessions !== undefined && sessions.store === undefined) {
+    add(
+      'sessions.store',
+      'is required: without it every session is held in memory (lost on restart, not shared by instances)',
+    );
+  }
+  const alerts = obj(config.alerts);
+  if (alerts !== undefined && alerts.spool === undefined) {
+    add(
+      'alerts.spool',
+      'is required: without it an alert a channel failed to take waits in memory (lost on restart)',
+    );
+  }
   if (obj(obj(config.authz)?.breakGlass) !== undefined && stores.breakGlass === undefined) {
     add(
       'stores.breakGlass',

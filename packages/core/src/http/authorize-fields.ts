@@ -39,10 +39,14 @@ export async function checkBodyFields(
   }
 }
 
+/** Marks an array item the subject may not read at all (removed from the answer). */
+const UNREADABLE = Symbol('unreadable');
+
 /**
  * The response body with only the fields the subject may read: an object is decided as
  * `resource` (the authorized one), each item of an array as a resource of `resource.type` with the
- * item's own attributes (its `id` as the resource id). Other bodies pass unchanged.
+ * item's own attributes (its `id` as the resource id); an item the subject may not read is removed.
+ * Other bodies pass unchanged.
  */
 export async function filterResponseFields(
   authorizer: Authorizer,
@@ -61,7 +65,7 @@ export async function filterResponseFields(
     return body;
   }
   if (Array.isArray(body)) {
-    return Promise.all(
+    const items = await Promise.all(
       body.map(async (item: unknown) => {
         if (item === null || typeof item !== 'object' || Array.isArray(item)) return item;
         const attrs = item as Record<string, unknown>;
@@ -71,9 +75,12 @@ export async function filterResponseFields(
           type: resource.type,
           ...(typeof id === 'string' || typeof id === 'number' ? { id: String(id) } : { id: undefined }),
         };
-        return filterFields(item, await permitted(authorizer, principal, action, itemResource, context));
+        const permission = await permitted(authorizer, principal, action, itemResource, context);
+        return permission.allowed ? filterFields(item, permission) : UNREADABLE;
       }),
     );
+    // An item the subject may not read is left out, not sent as {} (which would reveal the count).
+    return items.filter((item) => item !== UNREADABLE);
   }
   return filterFields(body, await permitted(authorizer, principal, action, resource, context));
 }

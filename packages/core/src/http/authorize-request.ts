@@ -22,6 +22,17 @@ export interface AuthorizeStepUp {
 }
 
 /**
+ * The 401 of an authorized route for an anonymous caller (ERR_HTTP_AUTH_REQUIRED). Checked before
+ * a resource loader runs, so an anonymous request never reaches the database nor learns from a
+ * 404 which records exist.
+ */
+export function requirePrincipal(principal: HttpPrincipal | undefined): asserts principal is HttpPrincipal {
+  if (principal === undefined) {
+    throw new BulwarkHttpError(ErrorCodes.HTTP_AUTH_REQUIRED, 401, 'This resource needs a bearer token.');
+  }
+}
+
+/**
  * Asks the authorizer and throws unless allowed: no principal is a 401, a deny is a 403 carrying
  * only the decision's reason id (policy and rule ids stay in logs). An authorizer that throws
  * fails closed (the error propagates as a 500, never as an allow).
@@ -39,9 +50,7 @@ export async function authorizeRequest(
   context?: AuthzContext,
   stepUp?: AuthorizeStepUp,
 ): Promise<Decision> {
-  if (principal === undefined) {
-    throw new BulwarkHttpError(ErrorCodes.HTTP_AUTH_REQUIRED, 401, 'This resource needs a bearer token.');
-  }
+  requirePrincipal(principal);
   const decision = await authorizer.check(principal, action, resource, context);
   if (decision?.allowed !== true && decision?.reasonId === STEP_UP_REASON_ID) {
     throw stepUpRequired(STEP_UP_REASON_ID);

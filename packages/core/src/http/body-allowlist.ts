@@ -65,7 +65,7 @@ function printable(name: string): string {
  * A per-route request-body allowlist against mass assignment (OWASP Mass Assignment Cheat Sheet;
  * ASVS 5.0 V15.3.3): only the listed fields reach the handler. Fields are names or dotted paths
  * (`address.city` accepts that child of `address` and nothing else of it; `address` alone accepts
- * the whole object); arrays of objects are checked element by element. A body that is not a JSON
+ * the whole object); arrays of objects (and arrays of arrays) are checked element by element. A body that is not a JSON
  * object (an array, a string) is refused: there is no field list to check it against.
  */
 export class BodyAllowlist {
@@ -126,16 +126,17 @@ export class BodyAllowlist {
         unknown.push(prefix + key);
         continue;
       }
-      let kept = value;
-      if (rule !== true && Array.isArray(value)) {
-        kept = value.map((item, i) =>
-          isPlainRecord(item) ? this.#walk(item, rule, `${prefix}${key}[${i}].`, unknown, copy) : item,
-        );
-      } else if (rule !== true && isPlainRecord(value)) {
-        kept = this.#walk(value, rule, `${prefix}${key}.`, unknown, copy);
-      }
+      const kept = rule === true ? value : this.#walkValue(value, rule, `${prefix}${key}`, unknown, copy);
       if (copy) out[key] = kept;
     }
     return out;
+  }
+
+  /** A value under a listed path: objects are walked, arrays (nested ones too) element by element. */
+  #walkValue(value: unknown, tree: FieldTree, path: string, unknown: string[], copy: boolean): unknown {
+    if (Array.isArray(value)) {
+      return value.map((item: unknown, i) => this.#walkValue(item, tree, `${path}[${i}]`, unknown, copy));
+    }
+    return isPlainRecord(value) ? this.#walk(value, tree, `${path}.`, unknown, copy) : value;
   }
 }

@@ -2,7 +2,8 @@ import type { Authorizer, AuthzContext, AuthzResource } from '../authz/authorize
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
 import { checkResourceId } from './input-guard';
-import type { AuthorizeStepUp } from './authorize-request';
+import { requirePrincipal, type AuthorizeStepUp } from './authorize-request';
+import type { HttpPrincipal } from './http-principal';
 import { stepUpRequirement, type PrincipalMfaPolicy, type StepUpRequirement } from './step-up';
 
 /**
@@ -143,23 +144,16 @@ export interface ResolvedAuthorization {
 }
 
 /**
- * The authorizer (the route's own, else the bundle's) and the resource for one request. The
- * spec is resolved (a loader awaited) only once an authorizer is known; an id straight from the
- * URL must not walk out of its collection (`../../admin`), so it is checked like any other
- * resource id. A loader that finds nothing is a 404 (ERR_HTTP_NOT_FOUND), before any decision.
+ * The resource a spec names for one request: the spec itself, or what its function (an async
+ * loader) returns. A loader that finds nothing is a 404 (ERR_HTTP_NOT_FOUND). The id is
+ * normalised to a string, so a loader returning a numeric primary key (`42`) meets the same
+ * id-specific rules (`records/42`) as the URL's `'42'`; an id straight from the URL must not walk
+ * out of its collection (`../../admin`), so it is checked like any other resource id.
  */
-export async function resolveAuthorization<Req>(
-  authorizer: Authorizer | undefined,
+export async function resolveHttpResource<Req>(
   spec: HttpResourceSpec<Req>,
   req: Req,
-): Promise<ResolvedAuthorization> {
-  if (authorizer === undefined) {
-    throw new BulwarkConfigError(
-      ErrorCodes.CONFIG_INVALID,
-      'authorize: no authorizer (pass { authorizer } or mount bulwark(kit) with kit.authorizer first)',
-      { path: 'authorize.authorizer' },
-    );
-  }
+): Promise<AuthzResource> {
   const value = typeof spec === 'function' ? await spec(req) : spec;
   if (value === undefined || value === null) {
     throw new BulwarkHttpError(ErrorCodes.HTTP_NOT_FOUND, 404, 'No resource at this URL.');
@@ -174,8 +168,31 @@ export async function resolveAuthorization<Req>(
       },
     );
   }
-  if (resource.id !== undefined) checkResourceId(String(resource.id));
+  if (resource.id === undefined) return resource;
+  return { ...resource, id: checkResourceId(String(resource.id)) };
+}
+
+/**
+ * The authorizer (the route's own, else the bundle's) and the resource for one request
+ * (`resolveHttpResource`). The spec is resolved (a loader awaited) only once an authorizer is known
+ * and the caller is signed in: an anonymous caller gets the 401 before any loader runs.
+ */
+export async function resolveAuthorization<Req>(
+  authorizer: Authorizer | undefined,
+  spec: HttpResourceSpec<Req>,
+  req: Req,
+  principal: HttpPrincipal | undefined,
+): Promise<ResolvedAuthorization> {
+  if (authorizer === undefined) {
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      'authorize: no authorizer (pass { authorizer } or mount bulwark(kit) with kit.authorizer first)',
+      { path: 'authorize.authorizer' },
+    );
+  }
+  requirePrincipal(principal);
+  const resource = await resolveHttpResource(spec, req);
   const audited =
-    resource.id !== undefined ? { type: resource.type, id: String(resource.id) } : { type: resource.type };
+    resource.id !== undefined ? { type: resource.type, id: resource.id } : { type: resource.type };
   return { authorizer, resource, audited };
 }

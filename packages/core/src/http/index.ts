@@ -50,7 +50,7 @@ export {
   type BearerTokenVerifier,
   type BearerRevocationCheck,
 } from './bearer-authenticator';
-export { authorizeRequest, type AuthorizeStepUp } from './authorize-request';
+export { authorizeRequest, requirePrincipal, type AuthorizeStepUp } from './authorize-request';
 export { checkBodyFields, filterResponseFields } from './authorize-fields';
 export {
   requireStepUp,
@@ -66,6 +66,7 @@ export {
   authorizeStepUpOptions,
   checkAuthorizeArgs,
   resolveAuthorization,
+  resolveHttpResource,
   type HttpAuthorizeOptions,
   type HttpResourceSpec,
   type RouteStepUp,

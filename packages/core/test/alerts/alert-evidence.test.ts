@@ -103,6 +103,49 @@ describe('alerting as compliance evidence', () => {
     }
   });
 
+  it('integrityAlarms: false raises no alarm for a failed verification (as docs/alerting.md says)', async () => {
+    const received: { rule: string }[] = [];
+    const store = new MemoryAuditStore();
+    const bulwark = await createBulwark({
+      audit: { store },
+      alerts: {
+        integrityAlarms: false,
+        channels: [{ name: 'pager', kind: 'memory', send: async (a) => void received.push(a) }],
+        routes: [{ channels: ['pager'], categories: ['integrity'] }],
+        retry: { intervalMs: 0 },
+      },
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        await bulwark.auditLog!.append({ actor: { id: 'u', type: 'user' }, action: 'a', outcome: 'success' });
+      }
+      await bulwark.auditLog!.flush();
+      const entries = (store as unknown as { entries: { action?: string }[] }).entries;
+      entries[0] = { ...entries[0]!, action: 'rewritten' };
+      expect((await bulwark.auditLog!.verify()).ok).toBe(false);
+      // A later alert on the same route arrives; nothing raised by the verification came before it.
+      await bulwark.alerts!.notify({ rule: 'marker', severity: 'high', category: 'integrity', message: 'm' });
+      await waitFor(() => received.length > 0);
+      expect(received.map((a) => a.rule)).toEqual(['marker']);
+    } finally {
+      await bulwark.close();
+    }
+    const router = await AlertRouter.open({
+      integrityAlarms: false,
+      channels: [{ name: 'pager', kind: 'memory', send: async (a) => void received.push(a) }],
+      retry: { intervalMs: 0 },
+    });
+    const used = await router.notifyViolation({
+      rule: 'break-glass',
+      severity: 'high',
+      message: 'break-glass access used',
+      entries: [1],
+      at: new Date().toISOString(),
+    });
+    expect(used.alert.severity).toBe('high');
+    await router.close();
+  });
+
   it('break-glass use is a critical alarm that quiet hours never hold back', async () => {
     const got: { rule: string; severity: string }[] = [];
     const router = await AlertRouter.open({

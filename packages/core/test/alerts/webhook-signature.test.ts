@@ -89,6 +89,19 @@ describe('Standard Webhooks signatures', () => {
     ).toBe('bad-timestamp');
   });
 
+  it('refuses a tolerance that would disable replay protection (NaN, Infinity, negative, fractional)', () => {
+    for (const toleranceSec of [Number.NaN, Infinity, -1, 1.5, 86_401]) {
+      expect(() =>
+        verifyWebhook(SPEC.secret, SPEC.body, headers(), { now: at(SPEC.timestamp + 10 ** 9), toleranceSec }),
+      ).toThrow(BulwarkConfigError);
+    }
+    expect(
+      reason(() =>
+        verifyWebhook(SPEC.secret, SPEC.body, headers(), { now: at(SPEC.timestamp + 1), toleranceSec: 0 }),
+      ),
+    ).toBe('timestamp-out-of-tolerance');
+  });
+
   it('refuses a request without the headers', () => {
     expect(reason(() => verifyWebhook(SPEC.secret, SPEC.body, {}, { now: at(SPEC.timestamp) }))).toBe(
       'missing-headers',

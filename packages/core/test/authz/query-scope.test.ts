@@ -90,6 +90,24 @@ describe('PolicyEngine.queryScope', () => {
     });
   });
 
+  it('refuses a Date comparison rather than dropping a deny (ERR_POLICY_UNTRANSLATABLE)', () => {
+    const engine = engineWith([
+      { id: 'all', effect: 'allow', roles: ['user'], actions: ['read'], resources: ['notes/*'] },
+      {
+        id: 'embargo',
+        effect: 'deny',
+        roles: ['*'],
+        actions: ['read'],
+        resources: ['notes/*'],
+        when: { attr: 'resource.publishedAt', gt: { ref: 'context.cutoff' } },
+      },
+    ]);
+    const cutoff = new Date('2026-01-01T00:00:00Z');
+    expect(() => engine.queryScope({ id: 'u1', roles: ['user'] }, 'read', 'notes', { cutoff })).toThrow(
+      expect.objectContaining({ code: ErrorCodes.POLICY_UNTRANSLATABLE }),
+    );
+  });
+
   // The scope must select exactly the rows check() allows, for any policy and any row.
   const conditionArb = fc.constantFrom<ConditionDefinition>(
     own,

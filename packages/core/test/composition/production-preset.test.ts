@@ -75,6 +75,26 @@ describe('createBulwark production preset', () => {
     ).toEqual(['audit.store', 'audit.checkpoint']);
   });
 
+  it('refuses memory-held revocations, sessions without a store and alerts without a spool', () => {
+    const paths = (config: Parameters<typeof productionProblems>[0]) =>
+      productionProblems(config, {})
+        .map((p) => p.path)
+        .filter((p) => !p.startsWith('audit'));
+    // Shape-only checks: the sections' other options do not matter here.
+    const demo = {
+      revocation: { store: 'memory' },
+      sessions: { secret: 'x'.repeat(32) },
+      alerts: { channels: {} },
+    } as unknown as Parameters<typeof productionProblems>[0];
+    expect(paths(demo)).toEqual(['revocation.store', 'sessions.store', 'alerts.spool']);
+    const durable = {
+      revocation: { store: { redis: {} } },
+      sessions: { secret: 'x'.repeat(32), store: {} },
+      alerts: { channels: {}, spool: { dir } },
+    } as unknown as Parameters<typeof productionProblems>[0];
+    expect(paths(durable)).toEqual([]);
+  });
+
   it('starts a production-grade config, and is on under NODE_ENV=production unless production: false', async () => {
     const signer = await CheckpointSigner.generate();
     const good = {

@@ -25,6 +25,7 @@ function configError(fn: () => unknown): BulwarkConfigError {
 const tokens = { verify: async () => ({ payload: { sub: 'alice' } }) } as never;
 const auditLog = { append: async () => undefined };
 const authorizer = { check: async () => ({ allowed: true, reasonId: 'ok' }) } as never;
+const caller: HttpPrincipal = { id: 'u1', roles: [], type: 'user', claims: {} };
 
 describe('planBulwarkBundle', () => {
   it('orders the steps and turns audit / authenticate on with their kit service', () => {
@@ -154,27 +155,45 @@ describe('authorize arguments and resource resolution', () => {
   it('resolves the spec against the request, refusing traversal ids and a missing authorizer', async () => {
     const req = { id: 7 };
     const fromReq = (r: { id: unknown }) => ({ type: 'docs', id: r.id as string });
-    await expect(resolveAuthorization(authorizer, 'docs', req)).resolves.toEqual({
+    await expect(resolveAuthorization(authorizer, 'docs', req, caller)).resolves.toEqual({
       authorizer,
       resource: { type: 'docs' },
       audited: { type: 'docs' },
     });
-    expect((await resolveAuthorization(authorizer, fromReq, req)).audited).toEqual({ type: 'docs', id: '7' });
-    await expect(resolveAuthorization(authorizer, fromReq, { id: '../../admin' })).rejects.toThrow();
+    expect((await resolveAuthorization(authorizer, fromReq, req, caller)).audited).toEqual({
+      type: 'docs',
+      id: '7',
+    });
+    await expect(resolveAuthorization(authorizer, fromReq, { id: '../../admin' }, caller)).rejects.toThrow();
     const spec = jest.fn(() => 'docs');
-    await expect(resolveAuthorization(undefined, spec, req)).rejects.toMatchObject({
+    await expect(resolveAuthorization(undefined, spec, req, caller)).rejects.toMatchObject({
       details: { path: 'authorize.authorizer' },
     });
     expect(spec).not.toHaveBeenCalled();
+    // A loader's numeric id (an integer key) is the string the policy's `docs/7` rules name.
+    const numeric = (r: { id: unknown }) => ({ type: 'docs', id: r.id }) as unknown as { type: string };
+    expect((await resolveAuthorization(authorizer, numeric, req, caller)).resource).toEqual({
+      type: 'docs',
+      id: '7',
+    });
+  });
+
+  it('answers an anonymous caller 401 before the loader runs', async () => {
+    const loader = jest.fn(async () => ({ type: 'docs', id: '1' }));
+    await expect(resolveAuthorization(authorizer, loader, {}, undefined)).rejects.toMatchObject({
+      code: ErrorCodes.HTTP_AUTH_REQUIRED,
+      status: 401,
+    });
+    expect(loader).not.toHaveBeenCalled();
   });
 
   it('awaits a loader; a loader that finds nothing is a 404 before any decision', async () => {
     const loader = async (r: { id: string }) =>
       r.id === '1' ? { type: 'docs', id: '1', ownerId: 'u1' } : undefined;
-    await expect(resolveAuthorization(authorizer, loader, { id: '1' })).resolves.toMatchObject({
+    await expect(resolveAuthorization(authorizer, loader, { id: '1' }, caller)).resolves.toMatchObject({
       resource: { type: 'docs', id: '1', ownerId: 'u1' },
     });
-    await expect(resolveAuthorization(authorizer, loader, { id: '2' })).rejects.toMatchObject({
+    await expect(resolveAuthorization(authorizer, loader, { id: '2' }, caller)).rejects.toMatchObject({
       code: 'ERR_HTTP_NOT_FOUND',
       status: 404,
     });

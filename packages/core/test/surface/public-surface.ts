@@ -623,6 +623,8 @@ export const HTTP_VALUES = [
   'requestIdFrom',
   'requireConsentFor',
   'resolveAuthorization',
+  'resolveHttpResource',
+  'requirePrincipal',
   'safeRedirectPath',
   'securityHeaderOptions',
   'serializeCookie',

@@ -100,6 +100,40 @@ describe('scopeQuery on SQLite', () => {
     );
   });
 
+  it('keeps an earlier orWhere inside the scope (A OR B AND scope lists no foreign row)', async () => {
+    const scope = engine({ attr: 'resource.authorId', eq: { ref: 'subject.id' } }).queryScope(
+      subject,
+      'read',
+      'docs',
+    );
+    const raw = ds.getRepository(DocSchema).createQueryBuilder('d').where('d.published = 1 OR d.level = 3');
+    expect((await scopeQuery(raw, scope).getMany()).map((r) => r.id)).toEqual([1]);
+    const chained = ds
+      .getRepository(DocSchema)
+      .createQueryBuilder('d')
+      .where('d.published = :p', { p: 1 })
+      .orWhere('d.level = :l', { l: 3 })
+      .orderBy('d.id');
+    // Without the bracket: published OR (level = 3 AND own) lists row 3 (no author).
+    expect((await scopeQuery(chained, scope).getMany()).map((r) => r.id)).toEqual([1]);
+  });
+
+  it('refuses a where or orWhere after the scope (ERR_TYPEORM_UNSUPPORTED_QUERY)', async () => {
+    const scope = engine({ attr: 'resource.authorId', eq: { ref: 'subject.id' } }).queryScope(
+      subject,
+      'read',
+      'docs',
+    );
+    const qb = scopeQuery(ds.getRepository(DocSchema).createQueryBuilder('d'), scope);
+    expect(() => qb.orWhere('1 = 1')).toThrow(
+      expect.objectContaining({ code: 'ERR_TYPEORM_UNSUPPORTED_QUERY' }),
+    );
+    expect(() => qb.where('1 = 1')).toThrow(
+      expect.objectContaining({ code: 'ERR_TYPEORM_UNSUPPORTED_QUERY' }),
+    );
+    expect((await qb.andWhere('d.published = 0').getMany()).map((r) => r.id)).toEqual([4]);
+  });
+
   it('binds subject values as parameters, never as SQL text', async () => {
     const scope = engine({ attr: 'resource.authorId', eq: { ref: 'subject.id' } }).queryScope(
       { id: "u1' OR '1'='1", roles: ['user'] },
