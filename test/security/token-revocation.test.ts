@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import Redis from 'ioredis';
 import express from 'express';
+import { SignJWT } from 'jose';
 import Koa from 'koa';
 import request from 'supertest';
 import { DataSource, type DataSourceOptions } from 'typeorm';
@@ -143,7 +144,6 @@ describe.each(Object.keys(APPS))('token revocation on %s (memory store)', (name)
 
   it('refuses a token without jti (it could not be revoked) and one living past the revocation window', async () => {
     const { kit, server } = await start(name, 'memory');
-    const { SignJWT } = await import('jose');
     const now = Math.floor(clock().getTime() / 1000);
     const noJti = await new SignJWT({ sub: 'alice', iss: 'https://id.test', iat: now, exp: now + 60 })
       .setProtectedHeader({ alg: 'HS256' })
