@@ -2,14 +2,8 @@ import type { HttpPrincipal } from '@bulwark/core';
 import express, { Router, type Request, type Response } from 'express';
 import { sendProblem } from './problem-details';
 import { requestArrival } from './request-state';
-
-/** What the router needs of `LdapAuthenticator` (@bulwark/identity/ldap). */
-export interface LdapSignInProvider {
-  authenticate(
-    credentials: { username: string; password: string },
-    request: { ip?: string; userAgent?: string; requestId?: string },
-  ): Promise<HttpPrincipal>;
-}
+import type { LdapSignInProvider } from '@bulwark/core/http';
+export type { LdapSignInProvider } from '@bulwark/core/http';
 
 export interface LdapRouterOptions {
   readonly ldap: LdapSignInProvider;

@@ -4,26 +4,8 @@ import type { Context, Middleware } from 'koa';
 import { routerPrefix, signInRequest } from './ldap-router';
 import { sendProblem } from './problem-details';
 import { bulwarkState } from './request-state';
-
-/** A SAML NameID and session, for single logout. */
-export interface SamlSessionInfo {
-  readonly nameId: string;
-  readonly nameIdFormat: string;
-  readonly sessionIndex?: string;
-}
-
-/** What the router needs of `SamlServiceProvider` (@bulwark/identity/saml). */
-export interface SamlSignInProvider {
-  metadata(): string;
-  loginUrl(relayState?: string): Promise<string>;
-  acs(
-    body: unknown,
-    request: { ip?: string; userAgent?: string; requestId?: string },
-  ): Promise<{ principal: HttpPrincipal; relayState?: string; session: SamlSessionInfo }>;
-  logoutUrl(session: SamlSessionInfo, relayState?: string): Promise<string>;
-  logoutResponse(body: unknown): Promise<void>;
-  logoutRequest(body: unknown): Promise<{ session: SamlSessionInfo; responseUrl: string }>;
-}
+import type { SamlSessionInfo, SamlSignInProvider } from '@bulwark/core/http';
+export type { SamlSessionInfo, SamlSignInProvider } from '@bulwark/core/http';
 
 export interface SamlRouterOptions {
   readonly saml: SamlSignInProvider;

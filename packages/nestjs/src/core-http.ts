@@ -34,5 +34,8 @@ export {
   type RequestAuditLog,
   type RequestArrival,
   type AuditFailurePolicy,
+  type LdapSignInProvider,
+  type SamlSessionInfo,
+  type SamlSignInProvider,
 } from '@bulwark/core/http';
 export { BulwarkHttpError, type HttpPrincipal, type TrustProxyOption } from '@bulwark/core';

@@ -1,15 +1,9 @@
 import type { HttpPrincipal } from './core-http';
+import type { LdapSignInProvider } from './core-http';
+export type { LdapSignInProvider } from './core-http';
 
 /** Injection token of the LDAP sign-in options. */
 export const LDAP_SIGN_IN_OPTIONS = Symbol('bulwark:ldap-sign-in-options');
-
-/** What the controller needs of `LdapAuthenticator` (@bulwark/identity/ldap). */
-export interface LdapSignInProvider {
-  authenticate(
-    credentials: { username: string; password: string },
-    request: { ip?: string; userAgent?: string; requestId?: string },
-  ): Promise<HttpPrincipal>;
-}
 
 export interface LdapSignInOptions {
   readonly ldap: LdapSignInProvider;

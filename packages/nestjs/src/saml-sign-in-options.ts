@@ -1,27 +1,9 @@
 import type { HttpPrincipal } from './core-http';
+import type { SamlSessionInfo, SamlSignInProvider } from './core-http';
+export type { SamlSessionInfo, SamlSignInProvider } from './core-http';
 
 /** Injection token of the SAML sign-in options. */
 export const SAML_SIGN_IN_OPTIONS = Symbol('bulwark:saml-sign-in-options');
-
-/** A SAML NameID and session, for single logout. */
-export interface SamlSessionInfo {
-  readonly nameId: string;
-  readonly nameIdFormat: string;
-  readonly sessionIndex?: string;
-}
-
-/** What the controller needs of `SamlServiceProvider` (@bulwark/identity/saml). */
-export interface SamlSignInProvider {
-  metadata(): string;
-  loginUrl(relayState?: string): Promise<string>;
-  acs(
-    body: unknown,
-    request: { ip?: string; userAgent?: string; requestId?: string },
-  ): Promise<{ principal: HttpPrincipal; relayState?: string; session: SamlSessionInfo }>;
-  logoutUrl(session: SamlSessionInfo, relayState?: string): Promise<string>;
-  logoutResponse(body: unknown): Promise<void>;
-  logoutRequest(body: unknown): Promise<{ session: SamlSessionInfo; responseUrl: string }>;
-}
 
 export interface SamlSignInOptions {
   readonly saml: SamlSignInProvider;

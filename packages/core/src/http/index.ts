@@ -159,3 +159,9 @@ export {
   type ResponseHeaders,
 } from './private-responses';
 export { safeRedirectPath } from './safe-redirect-path';
+export type {
+  LdapSignInProvider,
+  SamlSessionInfo,
+  SamlSignInProvider,
+  SignInRequestFacts,
+} from './sign-in-providers';

@@ -718,6 +718,10 @@ export const HTTP_TYPES = [
   'StepUpRequirement',
   'PrincipalMfaPolicy',
   'RouteStepUp',
+  'LdapSignInProvider',
+  'SamlSessionInfo',
+  'SamlSignInProvider',
+  'SignInRequestFacts',
 ] as const;
 
 export const STORE_VALUES = [
