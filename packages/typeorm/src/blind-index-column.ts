@@ -116,8 +116,8 @@ export function computeIndex(
   }
 }
 
-/** Every index value a row whose source equals `value` may hold now (one unless it follows rotation). */
-function lookupIndexes(
+/** Every index value a row whose source equals `value` may hold now (one unless it follows rotation). @internal */
+export function lookupIndexes(
   ctx: EncryptionContext,
   index: ResolvedBlindIndex,
   value: unknown,
