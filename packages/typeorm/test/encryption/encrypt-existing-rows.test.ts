@@ -51,7 +51,7 @@ function suite(backend: Backend) {
   const table = () => db.t('ee_member');
   const raw = async () =>
     (await db.raw(`SELECT "id", "email", "emailIndex", "bio", "score" FROM ${table()} ORDER BY "id"`)).map(
-      (r) => ({ ...r, id: Number(r.id) }),
+      (r) => ({ ...r, id: Number(r.id) }) as Record<string, unknown> & { id: number },
     );
   const register = async (plaintextReads: 'accept' | 'refuse') => {
     registration?.unregister();
@@ -236,7 +236,7 @@ function suite(backend: Backend) {
           injected = true;
           await db.raw(`UPDATE ${table()} SET "email" = $1 WHERE "id" = 5`, ['Changed5@Example.test']);
         }
-        return query(sql, params, structured);
+        return structured === true ? query(sql, params, true) : query(sql, params);
       }) as QueryRunner['query'];
       return runner;
     });
