@@ -9,7 +9,11 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { EnvKeyProvider, FileKeyStore, KeyRing, envelopeKind, generateMasterKey } from '@bulwark/core';
-import { findByBlindIndex, registerBulwarkEncryption, type EncryptExistingRowsReport } from '@bulwark/typeorm';
+import {
+  findByBlindIndex,
+  registerBulwarkEncryption,
+  type EncryptExistingRowsReport,
+} from '@bulwark/typeorm';
 import { DataSource, type MigrationInterface, type ObjectLiteral } from 'typeorm';
 import { runCli } from '../packages/cli/src/run-cli';
 
@@ -91,7 +95,11 @@ describe('docs/migrate-from-typeorm-encrypted.md', () => {
     const repo = before.getRepository(guide.LegacyCustomer);
     for (let i = 1; i <= 12; i++) {
       await repo.save(
-        repo.create({ name: `c${i}`, email: `Customer${i}@Shop.test`, notes: i % 4 === 0 ? null : `note ${i}` }),
+        repo.create({
+          name: `c${i}`,
+          email: `Customer${i}@Shop.test`,
+          notes: i % 4 === 0 ? null : `note ${i}`,
+        }),
       );
     }
     const [raw] = await before.query('SELECT "email" FROM "customer" WHERE "id" = 1');
@@ -123,13 +131,17 @@ describe('docs/migrate-from-typeorm-encrypted.md', () => {
       }
       const repo = ds.getRepository(guide.Customer);
       const all = await repo.find({ order: { id: 'ASC' } });
-      expect(all.map((c) => c.email)).toEqual(Array.from({ length: 12 }, (_, i) => `Customer${i + 1}@Shop.test`));
+      expect(all.map((c) => c.email)).toEqual(
+        Array.from({ length: 12 }, (_, i) => `Customer${i + 1}@Shop.test`),
+      );
       expect(all[3]!.notes).toBeNull();
       expect(all[4]!.notes).toBe('note 5');
       const [found] = await findByBlindIndex(repo, 'emailIndex', ' customer7@shop.TEST');
       expect(found?.id).toBe(7);
       expect(JSON.parse(JSON.stringify(found))).not.toHaveProperty('emailIndex');
-      const indexes = await ds.query(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customer'`);
+      const indexes = await ds.query(
+        `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customer'`,
+      );
       expect(indexes.map((i: { name: string }) => i.name)).toContain('IDX_customer_email_index');
     } finally {
       registration.unregister();
@@ -172,7 +184,9 @@ describe('docs/migrate-from-typeorm-encrypted.md', () => {
     let err = '';
     const cli = (...argv: string[]) =>
       runCli(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), env, cwd: dir });
-    expect(await cli('typeorm', 'encrypt', '--config', config, '--from-typeorm-encrypted', '--dry-run')).toBe(0);
+    expect(await cli('typeorm', 'encrypt', '--config', config, '--from-typeorm-encrypted', '--dry-run')).toBe(
+      0,
+    );
     expect(out).toContain('Customer.email: 12 value(s) read, 12 to encrypt');
     expect(await cli('typeorm', 'encrypt', '--config', config, '--from-typeorm-encrypted')).toBe(0);
     expect(err).toBe('');
