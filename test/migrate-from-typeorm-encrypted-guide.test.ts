@@ -55,14 +55,12 @@ describe('docs/migrate-from-typeorm-encrypted.md', () => {
     fs.mkdirSync(WORK, { recursive: true });
     for (const [name, code] of files) fs.writeFileSync(path.join(WORK, name), code + '\n');
     process.env.TYPEORM_ENCRYPTED_KEY = randomBytes(32).toString('hex');
-    /* eslint-disable @typescript-eslint/no-require-imports */
     guide = {
       LegacyCustomer: require(path.join(WORK, 'legacy-customer.entity')).LegacyCustomer,
       Customer: require(path.join(WORK, 'customer.entity')).Customer,
       AdoptBulwark: require(path.join(WORK, 'adopt-bulwark.migration')).AdoptBulwark1736600000000,
       migrateCustomers: require(path.join(WORK, 'migrate-customers')).migrateCustomers,
     };
-    /* eslint-enable @typescript-eslint/no-require-imports */
   });
   afterAll(() => {
     fs.rmSync(WORK, { recursive: true, force: true });
