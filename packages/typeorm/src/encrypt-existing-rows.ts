@@ -474,6 +474,14 @@ async function convertRow(
   const id = JSON.stringify(key);
   let raw: RawRow | undefined = first;
   let counted = false;
+  // A value that cannot be converted is reported once, however often the row is retried.
+  const failedOnce = new Set<string>();
+  const fail = (field: ResolvedField, code: string) => {
+    if (failedOnce.has(field.spec.property)) return;
+    failedOnce.add(field.spec.property);
+    columns.get(field.spec.property)!.failed.push({ id, code });
+    totals.failed += 1;
+  };
   for (let attempt = 1; raw !== undefined; attempt++) {
     const changes: Change[] = [];
     const converted: ResolvedField[] = [];
@@ -510,8 +518,7 @@ async function convertRow(
         next = read(field, value, id);
       } catch (error) {
         if (options.failFast) throw error;
-        stats.failed.push({ id, code: codeOf(error, TypeOrmErrorCodes.INVALID_VALUE) });
-        totals.failed += 1;
+        fail(field, codeOf(error, TypeOrmErrorCodes.INVALID_VALUE));
         continue;
       }
       plain.set(field.spec.property, next);
@@ -522,8 +529,7 @@ async function convertRow(
         envelope = await seal(ctx, field, next, row);
       } catch (error) {
         if (options.failFast) throw error;
-        stats.failed.push({ id, code: codeOf(error, TypeOrmErrorCodes.INVALID_VALUE) });
-        totals.failed += 1;
+        fail(field, codeOf(error, TypeOrmErrorCodes.INVALID_VALUE));
         plain.delete(field.spec.property);
         converted.pop();
         continue;
@@ -551,10 +557,7 @@ async function convertRow(
       written = await compareAndSet(runner, sql, layout, key, dedupe(changes));
     } catch {
       // A driver error (e.g. a varchar column too short for an envelope): left as it was.
-      for (const f of converted) {
-        columns.get(f.spec.property)!.failed.push({ id, code: TypeOrmErrorCodes.ROW_NOT_WRITTEN });
-        totals.failed += 1;
-      }
+      for (const f of converted) fail(f, TypeOrmErrorCodes.ROW_NOT_WRITTEN);
       return;
     }
     if (written) {
@@ -570,10 +573,7 @@ async function convertRow(
     for (const f of converted) columns.get(f.spec.property)!.conflicts += 1;
     totals.conflicts += 1;
     if (attempt >= MAX_ATTEMPTS) {
-      for (const f of converted) {
-        columns.get(f.spec.property)!.failed.push({ id, code: TypeOrmErrorCodes.CONCURRENT_UPDATE });
-        totals.failed += 1;
-      }
+      for (const f of converted) fail(f, TypeOrmErrorCodes.CONCURRENT_UPDATE);
       return;
     }
     raw = await readRow(runner, sql, layout, key);

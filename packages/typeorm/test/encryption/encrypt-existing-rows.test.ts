@@ -39,6 +39,36 @@ class Member {
 }
 
 const ROWS = 57;
+
+/**
+ * Runs `before(sql, params)` ahead of every statement the DataSource's query runners execute: the
+ * moment between the migration's read of a row and its compare-and-set UPDATE, where a running
+ * application may write. better-sqlite3 hands out one shared runner, so each runner is wrapped
+ * once and restored by the returned function.
+ */
+function beforeQueries(
+  ds: DataSource,
+  before: (sql: string, params: unknown[]) => Promise<void>,
+): () => void {
+  const real = ds.createQueryRunner.bind(ds);
+  const wrapped = new Map<QueryRunner, QueryRunner['query']>();
+  const spy = jest.spyOn(ds, 'createQueryRunner').mockImplementation((mode) => {
+    const runner = real(mode);
+    if (!wrapped.has(runner)) {
+      wrapped.set(runner, runner.query);
+      const query = runner.query.bind(runner);
+      runner.query = (async (sql: string, params: unknown[] = [], structured?: boolean) => {
+        await before(sql, params);
+        return structured === true ? query(sql, params, true) : query(sql, params);
+      }) as QueryRunner['query'];
+    }
+    return runner;
+  });
+  return () => {
+    spy.mockRestore();
+    for (const [runner, query] of wrapped) runner.query = query;
+  };
+}
 const email = (i: number) => `Member${i}@Example.test`;
 
 function suite(backend: Backend) {
@@ -226,25 +256,18 @@ function suite(backend: Backend) {
     await register('accept');
     // The app rewrites row 5 in clear (an old instance, raw SQL) right after the migration read its
     // page and before the migration's UPDATE of that row.
-    const real = ds.createQueryRunner.bind(ds);
     let injected = false;
-    const spy = jest.spyOn(ds, 'createQueryRunner').mockImplementation((mode) => {
-      const runner: QueryRunner = real(mode);
-      const query = runner.query.bind(runner);
-      runner.query = (async (sql: string, params?: unknown[], structured?: boolean) => {
-        if (!injected && sql.startsWith('UPDATE') && params?.includes(email(5))) {
-          injected = true;
-          await db.raw(`UPDATE ${table()} SET "email" = $1 WHERE "id" = 5`, ['Changed5@Example.test']);
-        }
-        return structured === true ? query(sql, params, true) : query(sql, params);
-      }) as QueryRunner['query'];
-      return runner;
+    const restore = beforeQueries(ds, async (sql, params) => {
+      if (!injected && sql.startsWith('UPDATE') && params.includes(email(5))) {
+        injected = true;
+        await db.raw(`UPDATE ${table()} SET "email" = $1 WHERE "id" = 5`, ['Changed5@Example.test']);
+      }
     });
     let report;
     try {
       report = await encryptExistingRows(ds, { batchSize: 20 });
     } finally {
-      spy.mockRestore();
+      restore();
     }
     expect(injected).toBe(true);
     expect(report.ok).toBe(true);
@@ -255,6 +278,44 @@ function suite(backend: Backend) {
     expect(m5.email).toBe('Changed5@Example.test'); // the app's write, encrypted; not the stale value
     const [viaIndex] = await findByBlindIndex(repo, 'emailIndex', 'changed5@example.test');
     expect(viaIndex?.id).toBe(5);
+  });
+
+  it('gives up on a row the application rewrites before every attempt, reporting it (ERR_TYPEORM_CONCURRENT_UPDATE)', async () => {
+    await populate();
+    await register('accept');
+    let rewrites = 0;
+    let rewriting = false;
+    const restore = beforeQueries(ds, async (sql, params) => {
+      // (on SQLite the app's write runs on this same connection: not intercepted again)
+      if (rewriting || !sql.startsWith('UPDATE')) return;
+      if (!params.some((p) => p === email(7) || String(p).startsWith('busy7.'))) return;
+      rewriting = true;
+      rewrites += 1;
+      try {
+        await db.raw(`UPDATE ${table()} SET "email" = $1 WHERE "id" = 7`, [`busy7.${rewrites}@x.test`]);
+      } finally {
+        rewriting = false;
+      }
+    });
+    let report;
+    try {
+      report = await encryptExistingRows(ds, { batchSize: 20 });
+    } finally {
+      restore();
+    }
+    expect(rewrites).toBe(5);
+    const emailReport = report.columns.find((c) => c.column === 'email')!;
+    expect(emailReport).toMatchObject({ conflicts: 5, encrypted: ROWS - 1 });
+    expect(emailReport.failed).toEqual([{ id: '[7]', code: TypeOrmErrorCodes.CONCURRENT_UPDATE }]);
+    expect(report.ok).toBe(false);
+    // the row is converted as a whole or not at all: its other columns stayed as they were too
+    expect(report.verification?.plaintext).toEqual([
+      { entity: 'Member', column: 'email', id: '[7]' },
+      { entity: 'Member', column: 'bio', id: '[7]' },
+      { entity: 'Member', column: 'score', id: '[7]' },
+    ]);
+    // the next run converts it
+    expect((await encryptExistingRows(ds)).ok).toBe(true);
   });
 
   it('runs while the application writes through the ORM, and every row ends with its last written value', async () => {
