@@ -58,6 +58,14 @@ const STEPS = [
       ),
   ],
 ];
+/**
+ * Wrappers that only pass a call through to Node (the audit hold's writeHead/write/end once it has
+ * decided not to hold): transparent, so the socket write below them is charged to whoever called
+ * end() (the framework), not to the audit step.
+ */
+const PASS_THROUGH = /\/request-audit-hold\.js$/;
+const PASS_THROUGH_FNS = new Set(['call', 'r.writeHead', 'r.write', 'r.end', 'r.flushHeaders']);
+
 const STEP_NAMES = [...STEPS.map(([name]) => name), 'gc', 'other'];
 
 function normalise(url) {
@@ -93,7 +101,8 @@ function attributeProfile(profile) {
     if (fn === '(idle)') hit = { self: 'idle', all: new Set() };
     else if (fn === '(garbage collector)') hit = { self: 'gc', all: new Set(['gc']) };
     else {
-      const own = stepOfUrl(node.callFrame.url);
+      const passThrough = PASS_THROUGH_FNS.has(fn) && PASS_THROUGH.test(normalise(node.callFrame.url));
+      const own = passThrough ? undefined : stepOfUrl(node.callFrame.url);
       const up = parent.has(id) ? classify(parent.get(id)) : { self: 'other', all: new Set() };
       const all = new Set(up.all);
       if (own !== undefined) all.add(own);
