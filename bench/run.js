@@ -115,7 +115,9 @@ async function runSuite(entry, options) {
 /** `--profile`: the suite's own profiler (a CPU profile of its subject under load, cost per step). */
 async function profileSuite(entry, options) {
   const suite = entry.load();
-  console.log(`\n== ${suite.name} --profile${options.quick ? ' (QUICK: a short profile, numbers not meaningful)' : ''} ==`);
+  console.log(
+    `\n== ${suite.name} --profile${options.quick ? ' (QUICK: a short profile, numbers not meaningful)' : ''} ==`,
+  );
   const loadAtStart = os.loadavg()[0];
   await suite.profile({ quick: options.quick, log });
   console.log(

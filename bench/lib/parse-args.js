@@ -45,7 +45,15 @@ function positiveInt(flag, raw) {
 function parseArgs(argv, env) {
   const quickEnv = env.BENCH_QUICK !== undefined && env.BENCH_QUICK !== '' && env.BENCH_QUICK !== '0';
   const debugEnv = env.BENCH_DEBUG !== undefined && env.BENCH_DEBUG !== '' && env.BENCH_DEBUG !== '0';
-  const options = { suites: [], quick: quickEnv, debug: debugEnv, help: false, list: false, profile: false, overrides: {} };
+  const options = {
+    suites: [],
+    quick: quickEnv,
+    debug: debugEnv,
+    help: false,
+    list: false,
+    profile: false,
+    overrides: {},
+  };
   for (const arg of argv) {
     if (arg === '--quick') options.quick = true;
     else if (arg === '-h' || arg === '--help') options.help = true;

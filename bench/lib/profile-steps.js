@@ -20,12 +20,18 @@ const path = require('node:path');
 const STEPS = [
   ['jose', (u) => u.includes('/node_modules/jose/')],
   ['request id', (u) => /\/(request-id|request-arrival)\.js$/.test(u)],
-  ['headers', (u) => /\/(security-headers|security-header-options|clear-site-data)\.js$/.test(u) || u.includes('/node_modules/helmet/')],
+  [
+    'headers',
+    (u) =>
+      /\/(security-headers|security-header-options|clear-site-data)\.js$/.test(u) ||
+      u.includes('/node_modules/helmet/'),
+  ],
   [
     'audit',
     (u) =>
-      /\/(audit|request-audit|request-auditor|request-audit-hold|watch-request-audit|audit-log)\.js$/.test(u) ||
-      /\/packages\/core\/dist\/audit\//.test(u),
+      /\/(audit|request-audit|request-auditor|request-audit-hold|watch-request-audit|audit-log)\.js$/.test(
+        u,
+      ) || /\/packages\/core\/dist\/audit\//.test(u),
   ],
   ['fetch metadata', (u) => /\/fetch-metadata(-policy)?\.js$/.test(u)],
   ['input guard', (u) => /\/(input-guard|body-allowlist|read-bounded-body)\.js$/.test(u)],
@@ -36,11 +42,16 @@ const STEPS = [
       /\/packages\/core\/dist\/tokens\//.test(u) ||
       /\/packages\/core\/dist\/lib\/jose\.js$/.test(u),
   ],
-  ['rate limit', (u) => /\/(rate-limit|request-rate-limiter)\.js$/.test(u) || /\/packages\/core\/dist\/threat\//.test(u)],
+  [
+    'rate limit',
+    (u) => /\/(rate-limit|request-rate-limiter)\.js$/.test(u) || /\/packages\/core\/dist\/threat\//.test(u),
+  ],
   ['csrf', (u) => /\/(csrf|csrf-protection|csrf-tokens|cookies)\.js$/.test(u)],
   [
     'authorize',
-    (u) => /\/(authorize|authorize-request|authorize-fields)\.js$/.test(u) || /\/packages\/core\/dist\/authz\//.test(u),
+    (u) =>
+      /\/(authorize|authorize-request|authorize-fields)\.js$/.test(u) ||
+      /\/packages\/core\/dist\/authz\//.test(u),
   ],
   ['problem details', (u) => /\/(problem-details|bulwark-http-error|handle-client-errors)\.js$/.test(u)],
   [
@@ -140,13 +151,24 @@ function formatStepTable({ busyMs, idleMs, steps }, requests) {
     .filter(([, v]) => v.selfMs > 0 || v.totalMs > 0)
     .sort((a, b) => b[1].selfMs - a[1].selfMs);
   for (const [name, v] of ordered) {
-    rows.push([name, v.selfMs.toFixed(0), pct(v.selfMs), perReq(v.selfMs), v.totalMs.toFixed(0), pct(v.totalMs)]);
+    rows.push([
+      name,
+      v.selfMs.toFixed(0),
+      pct(v.selfMs),
+      perReq(v.selfMs),
+      v.totalMs.toFixed(0),
+      pct(v.totalMs),
+    ]);
   }
   rows.push(['(busy)', busyMs.toFixed(0), '100.0', perReq(busyMs), '', '']);
   rows.push(['(idle)', idleMs.toFixed(0), '', '', '', '']);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   return rows
-    .map((r) => r.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  '))
+    .map((r) =>
+      r
+        .map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i])))
+        .join('  '),
+    )
     .join('\n');
 }
 

@@ -48,7 +48,15 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 
-const IMPLS = ['bare', 'helmet', 'bulwark-headers', 'peer-expressjwt', 'peer-jose', 'bulwark', 'bulwark-nocache'];
+const IMPLS = [
+  'bare',
+  'helmet',
+  'bulwark-headers',
+  'peer-expressjwt',
+  'peer-jose',
+  'bulwark',
+  'bulwark-nocache',
+];
 const FRAMEWORKS = ['express', 'koa'];
 const JWT_SECRET = 'http-bench-jwt-secret-0123456789abcdef'; // 38 bytes: HS256 needs >= 32
 const CSRF_SECRET = 'http-bench-csrf-secret-0123456789abcdef';
@@ -159,7 +167,10 @@ async function buildServers() {
   const CSRF_IGNORED = new Set(['GET', 'HEAD', 'OPTIONS']);
   // pino: one structured line per request, written asynchronously to /dev/null (the sink costs
   // next to nothing, like Bulwark's in-memory audit store).
-  const logger = pino({ base: undefined }, pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 }));
+  const logger = pino(
+    { base: undefined },
+    pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 }),
+  );
 
   function csrfCheck(method, cookie, header) {
     if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return true;
@@ -193,7 +204,9 @@ async function buildServers() {
     'peer-expressjwt'() {
       const app = express();
       app.use(helmet());
-      app.use(rateLimit({ windowMs: 60_000, limit: RATE_LIMIT, standardHeaders: 'draft-7', legacyHeaders: false }));
+      app.use(
+        rateLimit({ windowMs: 60_000, limit: RATE_LIMIT, standardHeaders: 'draft-7', legacyHeaders: false }),
+      );
       app.use(cookieParser());
       app.use(expressjwt({ secret: JWT_SECRET, algorithms: ['HS256'] }));
       app.use((req, res, next) => {
@@ -224,7 +237,9 @@ async function buildServers() {
         });
         next();
       });
-      app.use(rateLimit({ windowMs: 60_000, limit: RATE_LIMIT, standardHeaders: 'draft-7', legacyHeaders: false }));
+      app.use(
+        rateLimit({ windowMs: 60_000, limit: RATE_LIMIT, standardHeaders: 'draft-7', legacyHeaders: false }),
+      );
       app.use(cookieParser());
       app.use(async (req, res, next) => {
         const claims = await verifyBearer(req.headers.authorization);
@@ -381,7 +396,10 @@ async function buildServers() {
 
   function bulwarkKoa(impl) {
     return () => {
-      const bw = bwKoa.bulwark({ tokens, authorizer, auditLog: auditFor(`koa/${impl}`) }, bulwarkOptions(impl));
+      const bw = bwKoa.bulwark(
+        { tokens, authorizer, auditLog: auditFor(`koa/${impl}`) },
+        bulwarkOptions(impl),
+      );
       return new Koa().use(bw).use(helloRouter(bw.authorize('read', 'hello')));
     };
   }
@@ -517,7 +535,8 @@ async function verify(framework, impl, port, token) {
     if (forged.status !== 401) throw new Error(`forged token answered ${forged.status}, expected 401`);
     // Every stack checks CSRF on unsafe methods: a POST with a valid token but no CSRF token is refused.
     const post = await fetchOnce(port, bearer, 'POST');
-    if (post.status !== 403) throw new Error(`POST without a CSRF token answered ${post.status}, expected 403`);
+    if (post.status !== 403)
+      throw new Error(`POST without a CSRF token answered ${post.status}, expected 403`);
     if (!ok.headers['ratelimit'] && !ok.headers['ratelimit-policy'] && !ok.headers['x-ratelimit-remaining']) {
       throw new Error('no rate limit headers');
     }
@@ -641,7 +660,9 @@ async function profile({ quick, log }) {
         const result = await cannon(port, srv.token, { durationSec, connections: 10 });
         await send(srv.child, 'profile-stop', { file });
         if (result.non2xx > 0 || result.errors > 0) {
-          throw new Error(`http profile > ${framework} ${impl}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+          throw new Error(
+            `http profile > ${framework} ${impl}: ${result.non2xx} non-2xx, ${result.errors} errors`,
+          );
         }
         const steps = attributeProfile(JSON.parse(fs.readFileSync(file, 'utf8')));
         const reqs = result.requests.total;
@@ -659,7 +680,10 @@ async function profile({ quick, log }) {
     await new Promise((resolve) => srv.child.once('exit', resolve));
   }
   const out = path.join(resultsDir, `http-profile${quick ? '.quick' : ''}.json`);
-  fs.writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), quick, profiles: summary }, null, 2)}\n`);
+  fs.writeFileSync(
+    out,
+    `${JSON.stringify({ generatedAt: new Date().toISOString(), quick, profiles: summary }, null, 2)}\n`,
+  );
   console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
 }
 
