@@ -47,6 +47,8 @@ const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
+const { performance } = require('node:perf_hooks');
+const { webcrypto } = require('node:crypto');
 
 const IMPLS = [
   'bare',
@@ -125,7 +127,7 @@ async function buildServers() {
   // --- peer-jose building blocks, made once at start-up as each library's docs recommend ---
   // jose: the HMAC key imported into WebCrypto once (a Uint8Array or a secret KeyObject would be
   // re-imported by jwtVerify on every call).
-  const joseKey = await crypto.subtle.importKey(
+  const joseKey = await webcrypto.subtle.importKey(
     'raw',
     Buffer.from(JWT_SECRET),
     { name: 'HMAC', hash: 'SHA-256' },
