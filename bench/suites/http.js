@@ -568,10 +568,11 @@ async function verifyAll(server, suiteName, caseName, framework, impls) {
  * first, a warm-up burst, then interleaved autocannon rounds, rotating the starting impl.
  */
 function measureWith(server, quick, log) {
-  return async function measureCase(suiteName, caseDef) {
+  return async function measureCase(suiteName, caseDef, settings) {
     const framework = caseDef.framework;
     await verifyAll(server, suiteName, caseDef.name, framework, IMPLS);
-    const rounds = quick ? 1 : 5;
+    // 5 rounds of 2 s per impl by default (suite.settings); `--rounds=N` asks for more on a busy machine.
+    const rounds = quick ? 1 : settings.rounds;
     const load = { durationSec: quick ? 1 : 2, connections: 10 };
     // Warm-up: let V8 optimise every stack (and fill Bulwark's verified-token cache) before timing.
     for (const impl of IMPLS) {
@@ -695,6 +696,7 @@ const suite = {
   name: 'http',
   title: 'GET /hello through each middleware stack (autocannon, 10 connections, server in its own process)',
   subject: 'bulwark',
+  settings: { rounds: 5 },
   targets: [
     ratioTarget(
       "bulwark-headers (securityHeaders alone) within 5% of helmet's throughput",
