@@ -112,6 +112,20 @@ async function runSuite(entry, options) {
   }
 }
 
+/** `--profile`: the suite's own profiler (a CPU profile of its subject under load, cost per step). */
+async function profileSuite(entry, options) {
+  const suite = entry.load();
+  console.log(
+    `\n== ${suite.name} --profile${options.quick ? ' (QUICK: a short profile, numbers not meaningful)' : ''} ==`,
+  );
+  const loadAtStart = os.loadavg()[0];
+  await suite.profile({ quick: options.quick, log });
+  console.log(
+    `(1-min load average ${loadAtStart.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end, ` +
+      `${os.cpus().length} cpus)`,
+  );
+}
+
 function printEnvironment() {
   const cpus = os.cpus();
   console.log(
@@ -135,6 +149,15 @@ async function main() {
     }
     suites = loadSuites(options.suites);
     if (suites.length === 0) throw new BenchUsageError('no suites found in bench/suites/');
+    if (options.profile) {
+      // Only suites that bring a profiler; naming none with --profile means all of those.
+      const profilable = suites.filter((entry) => typeof entry.load().profile === 'function');
+      if (options.suites.length > 0 && profilable.length < suites.length) {
+        const names = suites.filter((e) => !profilable.includes(e)).map((e) => e.name);
+        throw new BenchUsageError(`--profile: suite(s) ${names.join(', ')} have no profiler`);
+      }
+      suites = profilable;
+    }
   } catch (err) {
     if (err instanceof BenchUsageError) {
       console.error(`bench: ${err.message}`);
@@ -163,7 +186,8 @@ async function main() {
   } else {
     const [entry] = suites;
     try {
-      await runSuite(entry, options);
+      if (options.profile) await profileSuite(entry, options);
+      else await runSuite(entry, options);
     } catch (err) {
       failed.push(entry.name);
       console.error(`\nbench: suite ${entry.name} ABORTED: ${err.message}`);

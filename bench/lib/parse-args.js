@@ -1,7 +1,7 @@
 'use strict';
 
 /**
- * Command line of `node bench/run.js [suite...] [--quick] [--rounds=N] [--round-ms=N] [--warmup-ms=N]`.
+ * Command line of `node bench/run.js [suite...] [--quick] [--rounds=N] [--round-ms=N] [--warmup-ms=N] [--profile]`.
  *
  * Usage errors throw a `BenchUsageError` so run.js can exit 2 (the CLI convention of the repo:
  * 0 ok, 1 check failed, 2 usage) instead of printing a stack trace.
@@ -25,6 +25,8 @@ Options:
   --round-ms=N       target duration of one timed round in ms (default 50, quick 5)
   --warmup-ms=N      warm-up time per implementation in ms (default 300, quick 5)
   --debug            print every round's ops/s to stderr (also BENCH_DEBUG=1)
+  --profile          instead of timing, CPU-profile the suite's subject under load and print the
+                     time per step (suites with a profiler: http); with --quick, a 1 s profile
   --list             print the available suites and exit
   -h, --help         print this help`;
 
@@ -43,12 +45,21 @@ function positiveInt(flag, raw) {
 function parseArgs(argv, env) {
   const quickEnv = env.BENCH_QUICK !== undefined && env.BENCH_QUICK !== '' && env.BENCH_QUICK !== '0';
   const debugEnv = env.BENCH_DEBUG !== undefined && env.BENCH_DEBUG !== '' && env.BENCH_DEBUG !== '0';
-  const options = { suites: [], quick: quickEnv, debug: debugEnv, help: false, list: false, overrides: {} };
+  const options = {
+    suites: [],
+    quick: quickEnv,
+    debug: debugEnv,
+    help: false,
+    list: false,
+    profile: false,
+    overrides: {},
+  };
   for (const arg of argv) {
     if (arg === '--quick') options.quick = true;
     else if (arg === '-h' || arg === '--help') options.help = true;
     else if (arg === '--list') options.list = true;
     else if (arg === '--debug') options.debug = true;
+    else if (arg === '--profile') options.profile = true;
     else if (arg.startsWith('--rounds=')) options.overrides.rounds = positiveInt('--rounds', arg.slice(9));
     else if (arg.startsWith('--round-ms='))
       options.overrides.roundMs = positiveInt('--round-ms', arg.slice(11));

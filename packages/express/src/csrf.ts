@@ -28,7 +28,6 @@ export function csrf(options: ExpressCsrfOptions): CsrfMiddleware {
   const bindingOf = options.binding ?? defaultBinding;
   if (typeof bindingOf !== 'function') throw new TypeError('csrf: binding must be a function');
   const middleware: RequestHandler = (req, res, next) => {
-    const binding = bindingOf(req) ?? '';
     let token: string | undefined;
     req.csrfToken = () => {
       if (token !== undefined) return token;
@@ -37,6 +36,9 @@ export function csrf(options: ExpressCsrfOptions): CsrfMiddleware {
       if (issued.setCookie !== undefined) res.append('Set-Cookie', issued.setCookie);
       return (token = issued.token);
     };
+    // Safe methods are never checked (the token is still issued on demand above): nothing to build.
+    if (protection.exempt(req.method)) return next();
+    const binding = bindingOf(req) ?? '';
     try {
       protection.check({
         method: req.method,

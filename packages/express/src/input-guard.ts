@@ -22,6 +22,8 @@ export function inputGuard(options: InputGuardOptions = {}): InputGuardMiddlewar
         guard.checkValue(req.body, 'body');
         return next();
       }
+      // No body to read (most GETs): on synchronously, no promise per request.
+      if (!guard.hasBody(req.headers)) return next();
     } catch (err) {
       return refuse(err);
     }

@@ -11,7 +11,7 @@ export function requestId(options: RequestIdOptions = {}): RequestHandler {
   const proxies = TrustedProxies.from(options.trustProxy, 'requestId.trustProxy');
   return (req, res, next) => {
     // A fresh capture: an arrival taken earlier without this step's proxies is replaced.
-    delete requestState(req).arrival;
+    requestState(req).arrival = undefined;
     const { requestId: id } = requestArrival(req, proxies);
     req.requestId = id;
     res.setHeader('X-Request-Id', id);

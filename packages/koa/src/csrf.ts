@@ -32,7 +32,6 @@ export function csrf(options: KoaCsrfOptions): CsrfMiddleware {
   const bindingOf = options.binding ?? defaultBinding;
   if (typeof bindingOf !== 'function') throw new TypeError('csrf: binding must be a function');
   const middleware: Middleware = (ctx, next) => {
-    const binding = bindingOf(ctx) ?? '';
     let token: string | undefined;
     bulwarkState(ctx).csrfToken = () => {
       if (token !== undefined) return token;
@@ -41,6 +40,9 @@ export function csrf(options: KoaCsrfOptions): CsrfMiddleware {
       if (issued.setCookie !== undefined) ctx.append('Set-Cookie', issued.setCookie);
       return (token = issued.token);
     };
+    // Safe methods are never checked (the token is still issued on demand above): nothing to build.
+    if (protection.exempt(ctx.method)) return next();
+    const binding = bindingOf(ctx) ?? '';
     protection.check({
       method: ctx.method,
       headers: ctx.req.headers,

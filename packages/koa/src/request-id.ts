@@ -11,7 +11,7 @@ export function requestId(options: RequestIdOptions = {}): Middleware {
   const proxies = TrustedProxies.from(options.trustProxy, 'requestId.trustProxy');
   return (ctx, next) => {
     // A fresh capture: an arrival taken earlier without this step's proxies is replaced.
-    delete requestState(ctx).arrival;
+    requestState(ctx).arrival = undefined;
     const { requestId: id } = requestArrival(ctx, proxies);
     bulwarkState(ctx).requestId = id;
     ctx.res.setHeader('X-Request-Id', id);

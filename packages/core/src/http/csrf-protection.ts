@@ -28,6 +28,8 @@ export class CsrfProtection {
   readonly cookie: CsrfCookieOptions;
   readonly ignoreMethods: readonly string[];
   readonly allowTokenInQuery: boolean;
+  /** `ignoreMethods` as a set, for the per-request test. */
+  readonly #exempt: ReadonlySet<string>;
 
   constructor(options: CsrfOptions, path = 'csrf') {
     if (typeof options !== 'object' || options === null) {
@@ -47,10 +49,21 @@ export class CsrfProtection {
       throw configError(`${path}.ignoreMethods`, 'must be an array of methods');
     }
     this.ignoreMethods = ignore.map((m) => m.toUpperCase());
+    this.#exempt = new Set(this.ignoreMethods);
     if (options.allowTokenInQuery !== undefined && typeof options.allowTokenInQuery !== 'boolean') {
       throw configError(`${path}.allowTokenInQuery`, 'must be a boolean');
     }
     this.allowTokenInQuery = options.allowTokenInQuery === true;
+  }
+
+  /**
+   * True when requests of this method are never checked (`ignoreMethods`, default the safe methods
+   * GET, HEAD, OPTIONS): adapters skip building the check's input for them. `check()` agrees.
+   */
+  exempt(method: string): boolean {
+    // Exactly as check() decides (case-sensitive: Node hands methods over in upper case), so a
+    // method is never skipped here that check() would have refused.
+    return this.#exempt.has(method);
   }
 
   /** Throws EBADCSRFTOKEN (403) unless the request is exempt or carries a valid token. */
@@ -64,10 +77,7 @@ export class CsrfProtection {
       observer.csrfDecision(true);
       throw err;
     }
-    const method = req.method;
-    if (!this.ignoreMethods.includes(method) && !this.ignoreMethods.includes(method.toUpperCase())) {
-      observer.csrfDecision(false);
-    }
+    if (!this.exempt(req.method)) observer.csrfDecision(false);
   }
 
   /** Reports each decision on a checked (non-exempt) request to `observer` (the bundle's traffic recorder). */

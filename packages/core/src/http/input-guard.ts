@@ -171,20 +171,29 @@ export class InputGuard {
       if (rawPath.includes('\\')) {
         throw fail(ErrorCodes.HTTP_PATH_TRAVERSAL, 'The URL path contains a backslash.', 'path');
       }
-      for (const segment of rawPath.split('/')) {
-        if (segment.length === 0) continue;
-        const decoded = segment.includes('%') ? decodeFully(segment) : segment;
-        if (this.rejectNulBytes && decoded.includes('\0')) {
-          throw fail(ErrorCodes.HTTP_INPUT_NUL_BYTE, 'The URL path contains a NUL byte.', 'path');
+      // Most paths have no percent-escape, no dot segment and no NUL: then no segment can fail the
+      // checks below (an undecoded segment fails only as '.' or '..', which follows a '/' or starts
+      // the path), so the split is skipped.
+      const plain =
+        !rawPath.includes('%') &&
+        !rawPath.includes('/.') &&
+        !rawPath.startsWith('.') &&
+        !rawPath.includes('\0');
+      if (!plain)
+        for (const segment of rawPath.split('/')) {
+          if (segment.length === 0) continue;
+          const decoded = segment.includes('%') ? decodeFully(segment) : segment;
+          if (this.rejectNulBytes && decoded.includes('\0')) {
+            throw fail(ErrorCodes.HTTP_INPUT_NUL_BYTE, 'The URL path contains a NUL byte.', 'path');
+          }
+          if (decoded === '.' || decoded === '..' || (decoded !== segment && /[/\\]|\.\./.test(decoded))) {
+            throw fail(
+              ErrorCodes.HTTP_PATH_TRAVERSAL,
+              'The URL path contains a path traversal sequence.',
+              'path',
+            );
+          }
         }
-        if (decoded === '.' || decoded === '..' || (decoded !== segment && /[/\\]|\.\./.test(decoded))) {
-          throw fail(
-            ErrorCodes.HTTP_PATH_TRAVERSAL,
-            'The URL path contains a path traversal sequence.',
-            'path',
-          );
-        }
-      }
     } else if (this.rejectNulBytes && /%00|\0/i.test(rawPath)) {
       throw fail(ErrorCodes.HTTP_INPUT_NUL_BYTE, 'The URL path contains a NUL byte.', 'path');
     }
@@ -289,6 +298,17 @@ export class InputGuard {
   }
 
   /**
+   * Whether the request has a body to read (a `Transfer-Encoding`, or a `Content-Length` above 0),
+   * whatever its method: adapters answer a request without one (most GETs) synchronously instead of
+   * through `readBody`. A GET that does carry a body is read and checked like any other.
+   */
+  hasBody(headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
+    if (headers['transfer-encoding'] !== undefined) return true;
+    const length = headers['content-length'];
+    return length !== undefined && Number(headerValue(length) ?? 0) > 0;
+  }
+
+  /**
    * Reads and parses a JSON or urlencoded body under the size limit, then checks it. Returns
    * `undefined` for requests without a body and for other media types (multipart, binary), which
    * stay unread for the application's own parser. An oversize body is not read to its end and the
@@ -298,10 +318,8 @@ export class InputGuard {
     stream: BodyStream | AsyncIterable<Buffer | string>,
     headers: Readonly<Record<string, string | string[] | undefined>>,
   ): Promise<unknown> {
+    if (!this.hasBody(headers)) return undefined;
     const type = (headerValue(headers['content-type']) ?? '').split(';')[0]!.trim().toLowerCase();
-    const hasBody =
-      headers['transfer-encoding'] !== undefined || Number(headerValue(headers['content-length']) ?? 0) > 0;
-    if (!hasBody) return undefined;
     const json = type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
     const form = type === 'application/x-www-form-urlencoded';
     if (!json && !form) return undefined;

@@ -2,11 +2,11 @@ import {
   KeyObject,
   createPublicKey,
   randomUUID,
+  webcrypto,
   type JsonWebKey as NodeJsonWebKey,
-  type webcrypto,
 } from 'node:crypto';
 import { types as utilTypes } from 'node:util';
-import type { JSONWebKeySet, JWK, JWTVerifyGetKey } from 'jose';
+import type { JSONWebKeySet, JWK, JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
 import { BulwarkConfigError, BulwarkTokenError, ErrorCodes } from '../errors';
 import { jose } from '../lib/jose';
 import {
@@ -182,6 +182,32 @@ function nonNegativeInt(value: unknown, path: string, fallback: number, min = 0)
   return v;
 }
 
+/** A CryptoKey being imported (`pending`) or ready (`key`, read without an await on the hot path). */
+interface HmacKeySlot {
+  key?: webcrypto.CryptoKey;
+  pending: Promise<webcrypto.CryptoKey>;
+}
+
+/** Imports an HMAC secret once for `alg` and `usage`; a failure surfaces on the first use, not as an unhandled rejection. */
+function importHmacKey(secret: KeyObject, alg: JwsAlgorithm, usage: 'sign' | 'verify'): HmacKeySlot {
+  const slot: HmacKeySlot = {
+    pending: webcrypto.subtle.importKey(
+      'raw',
+      secret.export(),
+      { name: 'HMAC', hash: `SHA-${alg.slice(2)}` },
+      false,
+      [usage],
+    ),
+  };
+  slot.pending.then(
+    (key) => {
+      slot.key = key;
+    },
+    () => {},
+  );
+  return slot;
+}
+
 /**
  * Issues and verifies JWTs (JWS compact) with jose, behind an explicit algorithm allow-list, with
  * every failure mapped to a BulwarkTokenError code. Follows RFC 8725 (JWT Best Current Practices).
@@ -192,6 +218,15 @@ export class TokenService {
   readonly #verifyAlgorithms: readonly JwsAlgorithm[];
   readonly #signing?: { key: KeyObject; kid?: string; alg: JwsAlgorithm };
   readonly #verifyKey: KeyObject | JWTVerifyGetKey;
+  /**
+   * An HMAC secret imported into WebCrypto once per algorithm (jose re-imports a secret KeyObject
+   * or Uint8Array on every call, ~8% of a verification): started at construction, non-extractable,
+   * usable only to verify (or only to sign, for the signing key).
+   */
+  readonly #hmacVerifyKeys = new Map<string, HmacKeySlot>();
+  readonly #hmacSignKey?: HmacKeySlot;
+  /** The jwtVerify options that do not change between calls (only `currentDate` does). */
+  #verifyOptions!: Omit<JWTVerifyOptions, 'currentDate'>;
   readonly #issuer?: string;
   readonly #audience?: string | readonly string[];
   readonly #clockTolerance: number;
@@ -252,6 +287,23 @@ export class TokenService {
     const { key, algorithms } = this.#setUpVerification(options, path);
     this.#verifyKey = key;
     this.#verifyAlgorithms = algorithms;
+    if (this.#signing !== undefined && this.#signing.key.type === 'secret') {
+      this.#hmacSignKey = importHmacKey(this.#signing.key, this.#signing.alg, 'sign');
+    }
+    if (key instanceof KeyObject && key.type === 'secret') {
+      for (const alg of algorithms) this.#hmacVerifyKeys.set(alg, importHmacKey(key, alg, 'verify'));
+    }
+    this.#verifyOptions = Object.freeze({
+      algorithms: [...algorithms],
+      ...(this.#issuer !== undefined ? { issuer: this.#issuer } : {}),
+      ...(this.#audience !== undefined
+        ? { audience: typeof this.#audience === 'string' ? this.#audience : [...this.#audience] }
+        : {}),
+      clockTolerance: this.#clockTolerance,
+      ...(this.#maxTokenAge !== undefined ? { maxTokenAge: this.#maxTokenAge } : {}),
+      requiredClaims: [...this.#requiredClaims],
+      ...(this.#typ !== undefined ? { typ: this.#typ } : {}),
+    });
   }
 
   /** The algorithm allow-list (compliance evidence). */
@@ -584,13 +636,14 @@ export class TokenService {
       }
     }
     try {
+      const hmac = this.#hmacSignKey;
       return await new (jose().SignJWT)(payload)
         .setProtectedHeader({
           alg: signing.alg,
           typ: this.#typ ?? 'JWT',
           ...(signing.kid !== undefined ? { kid: signing.kid } : {}),
         })
-        .sign(signing.key);
+        .sign(hmac === undefined ? signing.key : (hmac.key ?? (await hmac.pending)));
     } catch (error) {
       // e.g. claims that are not JSON-serialisable
       throw new BulwarkTokenError(
@@ -613,16 +666,11 @@ export class TokenService {
     const header = this.#preflight(token);
     try {
       const { jwtVerify } = jose();
-      const result = await jwtVerify(token, this.#verifyKey as Parameters<typeof jwtVerify>[1], {
-        algorithms: [...this.#verifyAlgorithms],
-        ...(this.#issuer !== undefined ? { issuer: this.#issuer } : {}),
-        ...(this.#audience !== undefined
-          ? { audience: typeof this.#audience === 'string' ? this.#audience : [...this.#audience] }
-          : {}),
-        clockTolerance: this.#clockTolerance,
-        ...(this.#maxTokenAge !== undefined ? { maxTokenAge: this.#maxTokenAge } : {}),
-        requiredClaims: [...this.#requiredClaims],
-        ...(this.#typ !== undefined ? { typ: this.#typ } : {}),
+      // An HMAC secret: the CryptoKey imported once for the token's (allow-listed) alg.
+      const hmac = this.#hmacVerifyKeys.get(header.alg);
+      const key = hmac === undefined ? this.#verifyKey : (hmac.key ?? (await hmac.pending));
+      const result = await jwtVerify(token, key as Parameters<typeof jwtVerify>[1], {
+        ...this.#verifyOptions,
         currentDate: this.#clock(),
       });
       this.#checkClaimTypes(result.payload as TokenClaims);

@@ -1,0 +1,122 @@
+import request from 'supertest';
+import { testKit, type TestKit } from './http-test-kit';
+
+/**
+ * The bundle's fast paths for requests that need less work (issue 21) must not weaken it: the CSRF
+ * step skips building its check only for exempt methods (and still issues tokens on them), the
+ * input guard answers a request without a body synchronously but still reads and checks a GET
+ * that carries one, and the path check's shortcut for plain paths refuses what the full check does.
+ * Shared by the Express and Koa suites, over real HTTP.
+ */
+export interface HotPathServer {
+  /** A Node request listener (supertest starts and stops it per request). */
+  readonly handler: Parameters<typeof request>[0];
+}
+
+export interface HotPathDriver {
+  name: string;
+  /**
+   * The full bundle (`bulwark(kit, options)`) with ONE route on every method: `/hello`, behind
+   * `authorize('read', 'hello')`, answering 200 JSON `{ token: <the request's csrfToken()>, body: <parsed body or null> }`.
+   */
+  start(kit: TestKit['kit'], options: Record<string, unknown>): HotPathServer;
+}
+
+const CSRF_SECRET = 'a-csrf-secret-of-at-least-32-bytes!!';
+const TOKEN_RE = /^[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{43}$/;
+
+export function hotPathScenarios(driver: HotPathDriver): void {
+  describe(`${driver.name}: the bundle's fast paths keep every check`, () => {
+    let t: TestKit;
+    let bearer: string;
+    beforeEach(async () => {
+      t = await testKit();
+      bearer = `Bearer ${await t.sign('alice')}`;
+    });
+    afterEach(async () => {
+      await t.close();
+    });
+
+    const start = (csrf: Record<string, unknown> = {}) =>
+      driver.start(t.kit, {
+        csrf: { secret: CSRF_SECRET, ...csrf },
+        authenticate: { cacheTtlSec: 0 },
+        problemDetails: { log: () => undefined },
+      }).handler;
+
+    it('a GET is not CSRF-checked yet still gets a token; unsafe methods need it', async () => {
+      const app = start();
+      const got = await request(app).get('/hello').set('Authorization', bearer).expect(200);
+      expect(got.body.token).toMatch(TOKEN_RE);
+      const setCookie = ([] as string[]).concat(got.headers['set-cookie'] ?? []);
+      const cookie = setCookie.find((c) => c.startsWith('__Host-bulwark.csrf='));
+      expect(cookie).toBeDefined();
+      const pair = cookie!.split(';')[0]!;
+      await request(app).head('/hello').set('Authorization', bearer).expect(200);
+
+      for (const method of ['post', 'put', 'patch', 'delete'] as const) {
+        const refused = await request(app)[method]('/hello').set('Authorization', bearer);
+        expect(refused.status).toBe(403);
+        expect(refused.body).toMatchObject({ code: 'EBADCSRFTOKEN' });
+        // A cookie without the echoed token, and a token from another binding, are refused too.
+        await request(app)[method]('/hello').set('Authorization', bearer).set('Cookie', pair).expect(403);
+      }
+      await request(app)
+        .post('/hello')
+        .set('Authorization', bearer)
+        .set('Cookie', pair)
+        .set('csrf-token', got.body.token)
+        .expect(200);
+      const bob = `Bearer ${await t.sign('bob')}`;
+      await request(app)
+        .post('/hello')
+        .set('Authorization', bob)
+        .set('Cookie', pair)
+        .set('csrf-token', got.body.token)
+        .expect(403);
+    });
+
+    it('ignoreMethods decides what is exempt: a GET outside the list is checked', async () => {
+      const app = start({ ignoreMethods: ['HEAD', 'OPTIONS'] });
+      const refused = await request(app).get('/hello').set('Authorization', bearer);
+      expect(refused.status).toBe(403);
+      expect(refused.body).toMatchObject({ code: 'EBADCSRFTOKEN' });
+    });
+
+    it('a GET that carries a body has it read and checked; one without a body passes', async () => {
+      const app = start();
+      const polluted = await request(app)
+        .get('/hello')
+        .set('Authorization', bearer)
+        .set('Content-Type', 'application/json')
+        .send('{"__proto__":{"admin":true}}');
+      expect(polluted.status).toBe(400);
+      expect(polluted.body).toMatchObject({ code: 'ERR_HTTP_INPUT_FORBIDDEN_KEY' });
+      const withBody = await request(app)
+        .get('/hello')
+        .set('Authorization', bearer)
+        .set('Content-Type', 'application/json')
+        .send('{"a":1}')
+        .expect(200);
+      expect(withBody.body.body).toEqual({ a: 1 });
+      const plain = await request(app).get('/hello').set('Authorization', bearer).expect(200);
+      expect(plain.body.body).toBeNull();
+    });
+
+    it('the plain-path shortcut refuses what the full path check refuses', async () => {
+      const app = start();
+      for (const [path, code] of [
+        ['/a/%2e%2e/hello', 'ERR_HTTP_PATH_TRAVERSAL'],
+        ['/a/%2E%2E%2Fhello', 'ERR_HTTP_PATH_TRAVERSAL'],
+        ['/hello/%00', 'ERR_HTTP_INPUT_NUL_BYTE'],
+        ['/a/%5C/hello', 'ERR_HTTP_PATH_TRAVERSAL'],
+      ]) {
+        const res = await request(app).get(path!).set('Authorization', bearer);
+        expect([path, res.status, res.body.code]).toEqual([path, 400, code]);
+      }
+      // Dots inside a name are not traversal: a 404 from the router, not a 400 from the guard.
+      const dotted = await request(app).get('/hello/.well-known.json').set('Authorization', bearer);
+      expect(dotted.status).toBe(404);
+    });
+  });
+}
