@@ -104,7 +104,11 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
   }
 
   private problem(exception: unknown, state: BulwarkRequestState): ProblemResponse {
-    const context = { requestId: state.requestId, realm: this.runtime.realm };
+    const context = {
+      requestId: state.requestId,
+      realm: this.runtime.realm,
+      scheme: this.runtime.authenticator.challengeScheme,
+    };
     if (!(exception instanceof HttpException)) return problemFor(exception, context);
     const response = exception.getResponse();
     const message =

@@ -31,6 +31,12 @@ import {
 } from './core-http';
 
 export interface BulwarkAuthenticationOptions {
+  /**
+   * Authorization schemes whose credential is a token for `tokens`, case-insensitive. Default
+   * `['Bearer']`; e.g. `['Bearer', 'Token']` for clients that send `Authorization: Token <jwt>`.
+   * The `WWW-Authenticate` challenge names the first.
+   */
+  schemes?: readonly string[];
   /** Claim holding the roles (array of strings or a space-separated string). Default `roles`. */
   rolesClaim?: string;
   /** Builds the principal from verified claims. Default `{ id: sub, roles, type: 'user', claims }`. */
