@@ -111,6 +111,8 @@ export function bulwarkModuleOptions(kit: Bulwark): BulwarkModuleOptions {
     authorizer: kit.authorizer!,
     auditLog: kit.auditLog!,
     authentication: {
+      // The app's clients send `Authorization: Token <jwt>` (RealWorld convention), not Bearer.
+      schemes: ['Token'],
       principal: appPrincipal,
     },
     typeorm: { keyRing: kit.keyRing!, defaultKeyId: USERS_KEY_ID },
