@@ -12,6 +12,14 @@ export const articlePolicy = definePolicy({
       id: 'articles',
       rules: [
         {
+          // GET /user: the record read is the caller's own (its id comes from the token).
+          id: 'read-own-account',
+          effect: 'allow',
+          roles: ['user'],
+          actions: ['user:read'],
+          resources: ['users'],
+        },
+        {
           id: 'write-articles',
           effect: 'allow',
           roles: ['user'],

@@ -1,12 +1,13 @@
-import { Audited } from '@bulwark/nestjs';
+import { Audited, Authorize } from '@bulwark/nestjs';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put } from '@nestjs/common';
 import { CurrentUserId, SkipAuth } from '../auth/auth.decorators';
 import { UsersService } from './users.service';
 
 /**
  * RealWorld-style user routes. `@Audited` (from @bulwark/nestjs) was added by the adoption on
- * the writes: registration, login and profile changes each leave a tamper-evident audit event
- * (actor, action, outcome, request id); while BulwarkModule is not imported it is inert metadata.
+ * the writes (registration, login, profile changes) and on the read of one's own personal data
+ * (`GET /user`, also behind `@Authorize`): each call leaves a tamper-evident audit event (actor,
+ * action, outcome, request id). While BulwarkModule is not imported they are inert metadata.
  */
 @Controller()
 export class UsersController {
@@ -27,7 +28,10 @@ export class UsersController {
     return this.users.login(body);
   }
 
+  /** The caller's own e-mail and bio: a read of personal data, audited after the adoption. */
   @Get('user')
+  @Authorize('user:read', 'users')
+  @Audited('user.read', { resource: 'users' })
   current(@CurrentUserId() id: number) {
     return this.users.current(id);
   }
