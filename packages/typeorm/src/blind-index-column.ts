@@ -1,5 +1,5 @@
 import { BulwarkConfigError, ErrorCodes, type BlindIndexOptions } from '@bulwark/core';
-import { Column, In, type ColumnOptions, type ObjectLiteral } from 'typeorm';
+import { Column, In, Index, type ColumnOptions, type ObjectLiteral } from 'typeorm';
 import { withLocation } from './bulwark-typeorm-error';
 import { activeContext, type EncryptionContext, type ResolvedBlindIndex } from './encryption-context';
 import { fieldRegistry, type BlindIndexSpec, type EntityClass } from './field-registry';
@@ -23,6 +23,19 @@ export interface BlindIndexColumnOptions {
    * finishes the rotation. See docs/key-rotation.md, "Blind-index key rotation".
    */
   followKeyRotation?: boolean;
+  /**
+   * A database index on the column (default true: lookups by the blind index are what it is for).
+   * Declared as TypeORM `@Index` metadata, so `synchronize` and `typeorm migration:generate` create
+   * it; a string names it. Skipped when `column.unique` is set (a unique constraint is an index);
+   * set false if you declare your own @Index on the property.
+   */
+  index?: boolean | string;
+  /**
+   * Include the index value when the entity is serialised (default false): `JSON.stringify`
+   * (Express / Koa / Nest responses) and class-transformer's `instanceToPlain` (Nest's
+   * ClassSerializerInterceptor) leave it out, as an HMAC of personal data is nothing a client needs.
+   */
+  serialise?: boolean;
   nullable?: boolean;
   name?: string;
   column?: Omit<ColumnOptions, 'type' | 'nullable' | 'name'>;
@@ -77,7 +90,17 @@ export function BlindIndex(options: BlindIndexColumnOptions): PropertyDecorator 
       normalise: options.normalise,
       context: options.context,
       followKeyRotation: options.followKeyRotation === true,
+      serialise: options.serialise === true,
     });
+    if (
+      options.index !== undefined &&
+      typeof options.index !== 'boolean' &&
+      typeof options.index !== 'string'
+    ) {
+      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `${path}.index must be a boolean or a name`, {
+        path: `${path}.index`,
+      });
+    }
     fieldRegistry.addBlindIndex(spec);
     Column({
       ...options.column,
@@ -86,7 +109,56 @@ export function BlindIndex(options: BlindIndexColumnOptions): PropertyDecorator 
       nullable: options.nullable ?? true,
       ...(options.name === undefined ? {} : { name: options.name }),
     })(prototype, propertyKey);
+    if (options.index !== false && options.column?.unique !== true) {
+      (typeof options.index === 'string' ? Index(options.index) : Index())(prototype, propertyKey);
+    }
+    if (!spec.serialise) hideFromSerialisation(prototype, property);
   };
+}
+
+const HIDES = Symbol.for('bulwark.typeorm.hidesBlindIndexes');
+
+/**
+ * Leaves blind-index properties out of serialised entities: a `toJSON` on the entity's prototype
+ * (wrapping one the class declares itself) drops them from what JSON.stringify sees, and, when
+ * class-transformer is installed (NestJS' ClassSerializerInterceptor), `@Exclude({ toPlainOnly })`
+ * drops them from `instanceToPlain`. The property itself stays an ordinary one: TypeORM reads and
+ * writes it as before, and `entity.emailIndex` still works in code.
+ */
+function hideFromSerialisation(prototype: object, property: string): void {
+  excludeWithClassTransformer(prototype, property);
+  if (Object.hasOwn(prototype, HIDES)) return;
+  const previous = (prototype as { toJSON?: unknown }).toJSON;
+  // An ancestor's toJSON installed here already consults the subclass's indexes (this.constructor).
+  if (typeof previous === 'function' && (previous as { [HIDES]?: true })[HIDES] === true) return;
+  const toJSON = function (this: object): unknown {
+    const base: unknown = typeof previous === 'function' ? previous.call(this) : { ...this };
+    if (base === null || typeof base !== 'object' || Array.isArray(base)) return base;
+    const hidden = fieldRegistry
+      .blindIndexes(this.constructor)
+      .filter((s) => s.serialise !== true)
+      .map((s) => s.property);
+    if (!hidden.some((p) => Object.hasOwn(base, p))) return base;
+    const out: Record<string, unknown> = base === this ? { ...this } : (base as Record<string, unknown>);
+    for (const p of hidden) delete out[p];
+    return out;
+  };
+  Object.defineProperty(toJSON, HIDES, { value: true });
+  Object.defineProperty(prototype, 'toJSON', { value: toJSON, writable: true, configurable: true });
+  Object.defineProperty(prototype, HIDES, { value: true });
+}
+
+type ExcludeDecorator = (options?: { toPlainOnly?: boolean }) => PropertyDecorator;
+
+/** class-transformer's Exclude, if the application has class-transformer (an optional peer). */
+function excludeWithClassTransformer(prototype: object, property: string): void {
+  let Exclude: ExcludeDecorator | undefined;
+  try {
+    Exclude = (require('class-transformer') as { Exclude?: ExcludeDecorator }).Exclude;
+  } catch {
+    return;
+  }
+  Exclude?.({ toPlainOnly: true })(prototype, property);
 }
 
 function indexText(value: unknown): string {
@@ -116,8 +188,8 @@ export function computeIndex(
   }
 }
 
-/** Every index value a row whose source equals `value` may hold now (one unless it follows rotation). */
-function lookupIndexes(
+/** Every index value a row whose source equals `value` may hold now (one unless it follows rotation). @internal */
+export function lookupIndexes(
   ctx: EncryptionContext,
   index: ResolvedBlindIndex,
   value: unknown,

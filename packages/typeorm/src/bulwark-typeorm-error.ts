@@ -15,6 +15,9 @@ export const TypeOrmErrorCodes = {
   NOT_CONFIGURED: 'ERR_TYPEORM_NOT_CONFIGURED', // an encrypted entity used before registerBulwarkEncryption(dataSource, ...)
   INVALID_VALUE: 'ERR_TYPEORM_INVALID_VALUE', // a value whose JS type does not match the field's declared type
   ROW_UNREADABLE: 'ERR_TYPEORM_ROW_UNREADABLE', // a row a migration could not read for a reason other than a Bulwark error (a driver error); reported, left as it was
+  ROW_NOT_WRITTEN: 'ERR_TYPEORM_ROW_NOT_WRITTEN', // encryptExistingRows could not write a row's envelope (a driver error, e.g. a column too short for the envelope); reported, left as it was
+  CONCURRENT_UPDATE: 'ERR_TYPEORM_CONCURRENT_UPDATE', // encryptExistingRows lost the compare-and-set on a row every time it retried (the application keeps rewriting it); reported, left as it was
+  LEGACY_DECRYPT_FAILED: 'ERR_TYPEORM_LEGACY_DECRYPT_FAILED', // migrateFromTypeormEncrypted: a value does not decrypt with the given key and format (wrong key / algorithm / ivLength, or a corrupt value)
 } as const;
 
 export type TypeOrmErrorCode = (typeof TypeOrmErrorCodes)[keyof typeof TypeOrmErrorCodes];

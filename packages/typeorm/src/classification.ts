@@ -14,6 +14,8 @@ export interface ClassificationSink {
     encrypted: boolean;
     blindIndexed?: boolean;
     purpose?: string;
+    /** Plaintext values served from the encrypted column (transitional read mode); absent when none. */
+    plaintextReads?: number;
   }): unknown;
 }
 
@@ -71,14 +73,20 @@ export function defaultClassificationSink(): ClassificationSink | undefined {
  * Writes the classified fields of the DataSource's entities into `sink` (default: core's
  * process-wide registry), entity named by its TypeORM entity name. Returns how many were written.
  */
-export function registerClassifications(dataSource: DataSource, sink = defaultClassificationSink()): number {
+export function registerClassifications(
+  dataSource: DataSource,
+  sink = defaultClassificationSink(),
+  only?: { entity: string; field: string; plaintextReads: number },
+): number {
   if (sink === undefined) return 0;
   let count = 0;
   for (const metadata of dataSource.entityMetadatas) {
+    if (only !== undefined && metadata.name !== only.entity) continue;
     const target = metadata.target;
     const encrypted = new Set(fieldRegistry.encrypted(target).map((s) => s.property));
     const indexed = new Set(fieldRegistry.blindIndexes(target).map((s) => s.source));
     for (const spec of fieldRegistry.classified(target)) {
+      if (only !== undefined && spec.property !== only.field) continue;
       sink.register({
         entity: metadata.name,
         field: spec.property,
@@ -86,6 +94,7 @@ export function registerClassifications(dataSource: DataSource, sink = defaultCl
         encrypted: encrypted.has(spec.property),
         blindIndexed: indexed.has(spec.property),
         ...(spec.purpose === undefined ? {} : { purpose: spec.purpose }),
+        ...(only !== undefined && only.plaintextReads > 0 ? { plaintextReads: only.plaintextReads } : {}),
       });
       count++;
     }

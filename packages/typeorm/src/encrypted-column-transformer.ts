@@ -8,6 +8,7 @@ import {
   type ResolvedField,
 } from './encryption-context';
 import { openSync, sealSync } from './field-cipher';
+import { plaintextValue } from './plaintext-value';
 import type { EncryptedFieldSpec } from './field-registry';
 import { PendingDecryption, SealedValue } from './sealed-value';
 
@@ -83,6 +84,12 @@ export class EncryptedColumnTransformer implements ValueTransformer {
     const field = this.fieldIn(ctx);
     const kind = envelopeKind(value);
     if (typeof value !== 'string' || kind === undefined) {
+      if (ctx.plaintextReads === 'accept') {
+        // Transitional mode (encrypting a populated database): served as read, and counted.
+        const plain = plaintextValue(value, this.spec.type, field.where);
+        ctx.onPlaintextRead?.(field.where);
+        return plain;
+      }
       throw new BulwarkTypeOrmError(
         TypeOrmErrorCodes.PLAINTEXT_IN_ENCRYPTED_COLUMN,
         `${field.where.entity}.${field.where.column} holds a value that is not a Bulwark envelope (written around the ORM, e.g. raw SQL?); it is not returned. Re-save it through the repository to encrypt it`,

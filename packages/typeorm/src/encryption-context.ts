@@ -36,6 +36,13 @@ export interface ResolvedBlindIndex {
 export class EncryptionContext {
   private readonly fields = new Map<EncryptedFieldSpec, ResolvedField>();
   private readonly indexes = new Map<BlindIndexSpec, ResolvedBlindIndex>();
+  /**
+   * What a value that is not an envelope does when read (registerBulwarkEncryption
+   * `plaintextReads`): `refuse` throws ERR_TYPEORM_PLAINTEXT_IN_ENCRYPTED_COLUMN, `accept` returns
+   * it and reports it to `onPlaintextRead` (the transitional mode while encryptExistingRows runs).
+   */
+  plaintextReads: 'refuse' | 'accept' = 'refuse';
+  onPlaintextRead: ((where: FieldLocation) => void) | undefined = undefined;
 
   constructor(
     readonly keyRing: KeyRing,

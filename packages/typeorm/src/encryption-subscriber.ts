@@ -175,6 +175,9 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
       const before = await this.plainFrom(field, db[field.spec.property], dbContext);
       let changed = !sameValue(value, before, field.spec.type, field.where);
       if (subjectChanged) changed = true;
+      // Transitional read mode: the stored value may be plaintext that loaded as this same value;
+      // rewrite it so a saved row never keeps a value in clear.
+      if (this.ctx.plaintextReads === 'accept') changed = true;
       if (
         field.spec.bindToRow &&
         JSON.stringify(rowKey(field, context)) !== JSON.stringify(rowKey(field, dbContext))

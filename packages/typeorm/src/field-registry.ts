@@ -45,6 +45,8 @@ export interface BlindIndexSpec {
   readonly context?: string;
   /** The index key follows the data key's rotation (BlindIndexColumnOptions.followKeyRotation). */
   readonly followKeyRotation?: boolean;
+  /** Serialised with the entity (BlindIndexColumnOptions.serialise); default false. */
+  readonly serialise?: boolean;
 }
 
 export interface ClassificationSpec {

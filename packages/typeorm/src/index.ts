@@ -106,3 +106,19 @@ export { TypeOrmSessionStore } from './typeorm-session-store';
 export { BulwarkSessionTables1735690100000 } from './migrations/session-tables-1735690100000';
 export { TypeOrmAccountStore } from './typeorm-account-store';
 export { BulwarkAccountTables1735690200000 } from './migrations/account-tables-1735690200000';
+
+// Encrypting a populated database, and migrating from typeorm-encrypted (issue 20).
+export {
+  encryptExistingRows,
+  type EncryptExistingRowsOptions,
+  type EncryptExistingRowsReport,
+  type EncryptProgress,
+  type EncryptColumnReport,
+  type EncryptBlindIndexReport,
+  type EncryptVerification,
+} from './encrypt-existing-rows';
+export {
+  migrateFromTypeormEncrypted,
+  type MigrateFromTypeormEncryptedOptions,
+} from './migrate-from-typeorm-encrypted';
+export type { PlaintextReadCounts } from './register-bulwark-encryption';

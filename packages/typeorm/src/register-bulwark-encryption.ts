@@ -18,10 +18,36 @@ export interface BulwarkEncryptionOptions {
   createKeys?: boolean;
   /** Where classification decorators are recorded (default core's defaultClassificationRegistry). */
   classificationRegistry?: ClassificationSink;
+  /**
+   * A value that is not a Bulwark envelope read from an encrypted column (a row written before the
+   * column was encrypted). `refuse` (default): ERR_TYPEORM_PLAINTEXT_IN_ENCRYPTED_COLUMN.
+   * `accept`: the transitional mode while `encryptExistingRows` (or `bulwark typeorm encrypt`)
+   * encrypts a populated database with the app running: the plaintext is returned as read, every
+   * such read is counted (`plaintextReads()`), and a classified field read in clear is reported by
+   * the compliance evidence as not encrypted until the count is back to zero (a new process or
+   * `resetPlaintextReads()` after the migration verified). Writes always encrypt; an update
+   * rewrites every encrypted field of the row (so a saved row never keeps a plaintext value).
+   */
+  plaintextReads?: 'refuse' | 'accept';
+}
+
+/** Plaintext values served in `plaintextReads: 'accept'` mode, per entity and column. */
+export interface PlaintextReadCounts {
+  total: number;
+  columns: Array<{ entity: string; column: string; count: number }>;
 }
 
 export interface BulwarkEncryption {
   readonly subscriber: BulwarkEncryptionSubscriber;
+  /** The read mode in force (`plaintextReads` option). */
+  readonly plaintextReadMode: 'refuse' | 'accept';
+  /**
+   * Evidence of the transitional mode: how many plaintext values were served since registration
+   * (or the last reset), per entity and column; column names only, never values.
+   */
+  plaintextReads(): PlaintextReadCounts;
+  /** Starts the count again (after encryptExistingRows verified that no plaintext is left). */
+  resetPlaintextReads(): void;
   /** Removes the subscriber and deactivates the key ring for the column transformers. */
   unregister(): void;
 }
@@ -59,6 +85,14 @@ export async function registerBulwarkEncryption(
     );
   }
   const defaultKeyId = options.defaultKeyId ?? 'default';
+  const readMode = options.plaintextReads ?? 'refuse';
+  if (readMode !== 'refuse' && readMode !== 'accept') {
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      "registerBulwarkEncryption: plaintextReads must be 'refuse' or 'accept'",
+      { path: 'plaintextReads' },
+    );
+  }
   const previous = peekActiveContext();
   if (
     previous !== undefined &&
@@ -73,6 +107,17 @@ export async function registerBulwarkEncryption(
     );
   }
   const ctx = new EncryptionContext(options.keyRing, defaultKeyId, dataSource);
+  const sink = options.classificationRegistry ?? defaultClassificationSink();
+  const counts = new Map<string, { entity: string; column: string; count: number }>();
+  ctx.plaintextReads = readMode;
+  ctx.onPlaintextRead = (where) => {
+    const key = `${where.entity}\u0000${where.column}`;
+    let entry = counts.get(key);
+    if (entry === undefined) counts.set(key, (entry = { ...where, count: 0 }));
+    entry.count += 1;
+    // A classified field now says it was read in clear: the encryption-at-rest check fails on it.
+    reportPlaintext(dataSource, sink, where.entity, where.column, entry.count);
+  };
   const keyIds = new Set<string>();
   for (const metadata of dataSource.entityMetadatas) {
     for (const spec of fieldRegistry.encrypted(metadata.target)) {
@@ -120,15 +165,38 @@ export async function registerBulwarkEncryption(
   // events and plaintext again in after* events.
   subscribers.unshift(subscriber);
   setActiveContext(ctx);
-  registerClassifications(dataSource, options.classificationRegistry ?? defaultClassificationSink());
+  registerClassifications(dataSource, sink);
   return {
     subscriber,
+    plaintextReadMode: readMode,
+    plaintextReads() {
+      const columns = [...counts.values()]
+        .map((c) => ({ ...c }))
+        .sort((a, b) => (a.entity + a.column < b.entity + b.column ? -1 : 1));
+      return { total: columns.reduce((n, c) => n + c.count, 0), columns };
+    },
+    resetPlaintextReads() {
+      for (const c of counts.values()) reportPlaintext(dataSource, sink, c.entity, c.column, 0);
+      counts.clear();
+    },
     unregister() {
       const i = subscribers.indexOf(subscriber);
       if (i >= 0) subscribers.splice(i, 1);
       if (peekActiveContext() === ctx) setActiveContext(undefined);
     },
   };
+}
+
+/** Re-registers one classified field with whether it was read in clear (no-op if not classified). */
+function reportPlaintext(
+  dataSource: DataSource,
+  sink: ClassificationSink | undefined,
+  entity: string,
+  column: string,
+  reads: number,
+): void {
+  if (sink === undefined || !dataSource.hasMetadata(entity)) return;
+  registerClassifications(dataSource, sink, { entity, field: column, plaintextReads: reads });
 }
 
 /** What registerBulwarkEncryption last activated in this process. */

@@ -536,6 +536,7 @@ export class ComplianceKit {
         encrypted: f.encrypted === true,
         ...(f.blindIndexed === true ? { blindIndexed: true } : {}),
         ...(f.purpose === undefined ? {} : { purpose: f.purpose }),
+        ...(f.plaintextReads === undefined ? {} : { plaintextReads: f.plaintextReads }),
       })),
     }));
     await read('keys', 'KeyRing', s.keyRing !== undefined, async () => ({

@@ -47,6 +47,8 @@ export interface ClassificationEvidence {
     /** An equality blind index (the KeyRing's keyed HMAC) exists for the field. */
     blindIndexed?: boolean;
     purpose?: string;
+    /** Plaintext values served from the encrypted column (rows not yet encrypted); absent when none. */
+    plaintextReads?: number;
   }[];
 }
 

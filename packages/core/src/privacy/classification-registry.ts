@@ -24,6 +24,12 @@ export interface ClassifiedField {
   readonly blindIndexed: boolean;
   /** Processing purpose for the record of processing activities (GDPR art. 30), e.g. `treatment`. */
   readonly purpose?: string;
+  /**
+   * Plaintext values read from the (encrypted) column since the process started: rows not yet
+   * encrypted, served by a transitional read mode (@bulwark/typeorm `plaintextReads: 'accept'`).
+   * Absent when none; while present the field counts as not (yet) encrypted at rest.
+   */
+  readonly plaintextReads?: number;
 }
 
 export interface ClassificationInput {
@@ -33,6 +39,7 @@ export interface ClassificationInput {
   encrypted: boolean;
   blindIndexed?: boolean;
   purpose?: string;
+  plaintextReads?: number;
 }
 
 export interface ClassificationRegistryOptions {
@@ -62,7 +69,7 @@ export class ClassificationRegistry {
     const config = (path: string, message: string): BulwarkConfigError =>
       configError(`${this.#configPath}.${path}`, message);
     if (input === null || typeof input !== 'object') throw config('field', 'must be an object');
-    const { entity, field, category, encrypted, blindIndexed = false, purpose } = input;
+    const { entity, field, category, encrypted, blindIndexed = false, purpose, plaintextReads } = input;
     if (typeof entity !== 'string' || entity === '') throw config('entity', 'must be a non-empty string');
     if (typeof field !== 'string' || field === '') throw config('field', 'must be a non-empty string');
     if (!CLASSIFICATION_CATEGORIES.includes(category)) {
@@ -75,6 +82,9 @@ export class ClassificationRegistry {
     if (purpose !== undefined && (typeof purpose !== 'string' || purpose === '')) {
       throw config(`${entity}.${field}.purpose`, 'must be a non-empty string');
     }
+    if (plaintextReads !== undefined && (!Number.isSafeInteger(plaintextReads) || plaintextReads < 0)) {
+      throw config(`${entity}.${field}.plaintextReads`, 'must be a non-negative integer');
+    }
     const entry: ClassifiedField = Object.freeze({
       entity,
       field,
@@ -82,6 +92,7 @@ export class ClassificationRegistry {
       encrypted,
       blindIndexed,
       ...(purpose === undefined ? {} : { purpose }),
+      ...(plaintextReads === undefined || plaintextReads === 0 ? {} : { plaintextReads }),
     });
     this.fields.set(key(entity, field), entry);
     return entry;

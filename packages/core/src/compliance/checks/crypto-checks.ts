@@ -39,6 +39,18 @@ export const classifiedFieldsEncrypted: AutomatedCheck = (bundle, params) => {
       'Encrypt these fields (e.g. @EncryptedField() with the KeyRing) and re-encrypt existing rows.',
     );
   }
+  // Declared encrypted, but the app is still reading rows in clear (a transitional read mode while
+  // a populated table is being encrypted): not encrypted at rest yet.
+  const reading = relevant
+    .filter((f) => (f.plaintextReads ?? 0) > 0)
+    .map((f) => `${f.entity}.${f.field} (${f.plaintextReads} plaintext read(s))`);
+  if (reading.length > 0) {
+    return fail(
+      `${reading.length} of ${relevant.length} classified ${categories.join('/')} fields are declared encrypted but still hold plaintext rows the application reads: ${list(reading)}.`,
+      [ev],
+      'Encrypt the existing rows (`bulwark typeorm encrypt`, or encryptExistingRows), check its verification, then leave the transitional read mode (plaintextReads: refuse).',
+    );
+  }
   return pass(`All ${relevant.length} classified ${categories.join('/')} fields are stored encrypted.`, [ev]);
 };
 
