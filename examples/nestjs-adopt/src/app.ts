@@ -59,6 +59,8 @@ export async function createAdoptApp(options: AdoptAppOptions): Promise<AdoptApp
       }),
       {
         logger: options.logger ?? ['error', 'warn'],
+        // A start-up failure is thrown to the caller (and the stores closed), not process.exit(1).
+        abortOnError: false,
         // After: Bulwark's input guard reads JSON bodies itself, under its size and depth limits.
         bodyParser: !after,
       },

@@ -1,13 +1,16 @@
 import 'reflect-metadata';
-import { encryptExistingRows, registerBulwarkEncryption } from '@bulwark/typeorm';
+import {
+  encryptExistingRows,
+  registerBulwarkEncryption,
+  type EncryptExistingRowsReport,
+  type EncryptProgress,
+} from '@bulwark/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { appDatabase } from '../databases';
 import { loadSecrets } from '../secrets';
 import { SecuredUser } from '../users/user.secured-entity';
 import { openBulwark, USERS_KEY_ID } from './bulwark-wiring';
 
-type EncryptReport = Awaited<ReturnType<typeof encryptExistingRows>>;
-type EncryptProgress = Parameters<NonNullable<NonNullable<Parameters<typeof encryptExistingRows>[1]>['onProgress']>>[0];
 
 /**
  * The data side of the adoption, run once on the populated database (the app may keep running in
@@ -22,7 +25,7 @@ type EncryptProgress = Parameters<NonNullable<NonNullable<Parameters<typeof encr
 export async function adoptDatabase(
   dataDir: string,
   options: { batchSize?: number; onProgress?: (p: EncryptProgress) => void } = {},
-): Promise<EncryptReport> {
+): Promise<EncryptExistingRowsReport> {
   const secrets = await loadSecrets(dataDir);
   const bulwark = await openBulwark(dataDir, secrets, { audit: false });
   const ds = new DataSource(appDatabase(dataDir, 'after') as DataSourceOptions);

@@ -1,5 +1,5 @@
 import { BlindIndex, EncryptedField, PersonalData } from '@bulwark/typeorm';
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
  * The same `users` table AFTER adopting Bulwark (mode `after`). The diff against user.entity.ts
@@ -24,7 +24,7 @@ export class SecuredUser {
   @EncryptedField({ keyId: 'users' })
   email!: string;
 
-  @Index()
+  // @BlindIndex declares the database index itself (and keeps the value out of JSON).
   @BlindIndex({ source: 'email', keyId: 'users', normalise: ['trim', 'lowercase'] })
   emailIndex!: string;
 
