@@ -82,7 +82,10 @@ export async function seedRows(
 }
 
 /** The seed script: the app's database as the app as found stored it (plaintext e-mails and bios). */
-export async function seedDatabase(dataDir: string, options: { bulkUsers?: number } = {}): Promise<void> {
+export async function seedDatabase(
+  dataDir: string,
+  options: { bulkUsers?: number; articlesPerUser?: number } = {},
+): Promise<void> {
   const ds = new DataSource({
     type: 'better-sqlite3',
     database: appDatabaseFile(dataDir),
