@@ -201,7 +201,11 @@ const suite = {
     'examples/nestjs-adopt as found vs with Bulwark adopted (autocannon, 10 connections, each app in its own process)',
   subject: 'bulwark',
   targets: [
-    throughputTarget('undecorated routes cost <= 5% throughput (bulwark >= 0.95x bare)', ['detail', 'list'], 0.95),
+    throughputTarget(
+      'undecorated routes cost <= 5% throughput (bulwark >= 0.95x bare)',
+      ['detail', 'list'],
+      0.95,
+    ),
     throughputTarget(
       'decorated read (decryption + authz + audit) costs <= 25% throughput (bulwark >= 0.75x bare)',
       ['decorated read'],

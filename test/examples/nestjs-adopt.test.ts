@@ -14,7 +14,11 @@ import request from 'supertest';
 import { blindIndex } from '@bulwark/typeorm';
 import { createAdoptApp, type AdoptApp } from '../../examples/nestjs-adopt/src/app';
 import { adoptDatabase } from '../../examples/nestjs-adopt/src/adopt/adopt-database';
-import { loadCollection, runCollection, type CollectionResult } from '../../examples/nestjs-adopt/src/api-collection';
+import {
+  loadCollection,
+  runCollection,
+  type CollectionResult,
+} from '../../examples/nestjs-adopt/src/api-collection';
 import { bulkBio, bulkEmail, SEED_USERS, seedDatabase } from '../../examples/nestjs-adopt/src/seed';
 import { SecuredUser } from '../../examples/nestjs-adopt/src/users/user.secured-entity';
 
@@ -100,7 +104,12 @@ describe('nestjs-adopt: adopting Bulwark in a live app with data', () => {
     const files = (await fs.readdir(dir)).filter((f) => f.startsWith('app.sqlite'));
     expect(files).toEqual(['app.sqlite']); // no journal or WAL file holding old pages
     const bytes = await fs.readFile(path.join(dir, 'app.sqlite'));
-    for (const secret of [...seededSecrets(), 'new-b4@example.com', 'renamed-b4@example.com', 'Settled in.']) {
+    for (const secret of [
+      ...seededSecrets(),
+      'new-b4@example.com',
+      'renamed-b4@example.com',
+      'Settled in.',
+    ]) {
       expect({ secret, found: bytes.includes(Buffer.from(secret)) }).toEqual({ secret, found: false });
     }
     // The username (not personal data here) is still in clear: the scan does find what is there.

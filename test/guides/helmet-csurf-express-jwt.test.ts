@@ -16,7 +16,12 @@ const CSRF_SECRET = 'guide-csrf-secret-0123456789abcdef-012';
 const key = Buffer.from(JWT_SECRET);
 
 const token = (sub: string, exp = '10m') =>
-  new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt().setExpirationTime(exp).sign(key);
+  new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(exp)
+    .sign(key);
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
 /** The same client journey against either app; returns what the client saw. */
@@ -24,11 +29,20 @@ async function journey(app: Express) {
   const seen: Record<string, unknown> = {};
   const ann = `Bearer ${await token('ann')}`;
   const health = await request(app).get('/health');
-  seen.health = [health.status, health.body, health.headers['x-content-type-options'], 'x-powered-by' in health.headers];
+  seen.health = [
+    health.status,
+    health.body,
+    health.headers['x-content-type-options'],
+    'x-powered-by' in health.headers,
+  ];
   expect(health.headers['content-security-policy']).toEqual(expect.any(String));
 
   seen.noToken = (await request(app).get('/api/notes')).status;
-  seen.forged = (await request(app).get('/api/notes').set('Authorization', `${ann.slice(0, -4)}AAAA`)).status;
+  seen.forged = (
+    await request(app)
+      .get('/api/notes')
+      .set('Authorization', `${ann.slice(0, -4)}AAAA`)
+  ).status;
   const none = `${b64({ alg: 'none' })}.${b64({ sub: 'ann', exp: Math.floor(Date.now() / 1000) + 600 })}.`;
   seen.algNone = (await request(app).get('/api/notes').set('Authorization', `Bearer ${none}`)).status;
   const expired = await new SignJWT({})
@@ -42,7 +56,9 @@ async function journey(app: Express) {
   seen.empty = [empty.status, empty.body];
 
   // CSRF: a write without the token is refused, even with a valid JWT.
-  seen.postNoCsrf = (await request(app).post('/api/notes').set('Authorization', ann).send({ text: 'x' })).status;
+  seen.postNoCsrf = (
+    await request(app).post('/api/notes').set('Authorization', ann).send({ text: 'x' })
+  ).status;
   const issued = await request(app).get('/csrf-token').expect(200);
   const cookie = (issued.headers['set-cookie'] as unknown as string[]).map((c) => c.split(';')[0]).join('; ');
   const csrfToken = issued.body.csrfToken as string;
@@ -54,7 +70,9 @@ async function journey(app: Express) {
   seen.created = [created.status, created.body];
   const mine = await request(app).get('/api/notes').set('Authorization', ann);
   seen.mine = [mine.status, mine.body];
-  const bob = await request(app).get('/api/notes').set('Authorization', `Bearer ${await token('bob')}`);
+  const bob = await request(app)
+    .get('/api/notes')
+    .set('Authorization', `Bearer ${await token('bob')}`);
   seen.bob = [bob.status, bob.body];
   return seen;
 }
@@ -83,7 +101,10 @@ describe('guide: migrate from helmet + csurf + express-jwt', () => {
 
   it('the after app answers errors as RFC 9457 problem+json with a Bearer challenge', async () => {
     const app = createAfterApp(JWT_SECRET, CSRF_SECRET);
-    const res = await request(app).post('/api/notes').set('Authorization', `Bearer ${await token('ann')}`).send({});
+    const res = await request(app)
+      .post('/api/notes')
+      .set('Authorization', `Bearer ${await token('ann')}`)
+      .send({});
     expect(res.status).toBe(403);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     const unauth = await request(app).get('/api/notes');
@@ -93,7 +114,8 @@ describe('guide: migrate from helmet + csurf + express-jwt', () => {
   it('quotes in the guide exactly the code these tests run', () => {
     const quotes = quotedRegions('docs/migrate-from-helmet-csurf-express-jwt.md');
     expect(quotes.map((q) => q.where)).toHaveLength(2);
-    for (const q of quotes) expect({ where: q.where, code: q.quoted }).toEqual({ where: q.where, code: q.source });
+    for (const q of quotes)
+      expect({ where: q.where, code: q.quoted }).toEqual({ where: q.where, code: q.source });
   });
 });
 

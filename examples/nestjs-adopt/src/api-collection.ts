@@ -49,25 +49,34 @@ function substitute(value: unknown, run: string): unknown {
 /** Differences between an answer and a shape (exact keys, `<jwt>` / `<iso-date>` / `<string>` placeholders). */
 export function shapeProblems(actual: unknown, expected: unknown, at = 'body'): string[] {
   if (expected === '<jwt>') return typeof actual === 'string' && JWT.test(actual) ? [] : [`${at}: not a JWT`];
-  if (expected === '<iso-date>') return typeof actual === 'string' && ISO.test(actual) ? [] : [`${at}: not an ISO date`];
+  if (expected === '<iso-date>')
+    return typeof actual === 'string' && ISO.test(actual) ? [] : [`${at}: not an ISO date`];
   if (expected === '<string>') return typeof actual === 'string' ? [] : [`${at}: not a string`];
   if (Array.isArray(expected)) {
     if (!Array.isArray(actual)) return [`${at}: not an array`];
-    if (actual.length !== expected.length) return [`${at}: ${actual.length} items, expected ${expected.length}`];
+    if (actual.length !== expected.length)
+      return [`${at}: ${actual.length} items, expected ${expected.length}`];
     return expected.flatMap((e, i) => shapeProblems(actual[i], e, `${at}[${i}]`));
   }
   if (typeof expected === 'object' && expected !== null) {
-    if (typeof actual !== 'object' || actual === null || Array.isArray(actual)) return [`${at}: not an object`];
+    if (typeof actual !== 'object' || actual === null || Array.isArray(actual))
+      return [`${at}: not an object`];
     const keys = new Set([...Object.keys(expected), ...Object.keys(actual)]);
     return [...keys].flatMap((k) =>
       !(k in expected)
         ? [`${at}.${k}: unexpected key`]
         : !(k in actual)
           ? [`${at}.${k}: missing`]
-          : shapeProblems((actual as Record<string, unknown>)[k], (expected as Record<string, unknown>)[k], `${at}.${k}`),
+          : shapeProblems(
+              (actual as Record<string, unknown>)[k],
+              (expected as Record<string, unknown>)[k],
+              `${at}.${k}`,
+            ),
     );
   }
-  return Object.is(actual, expected) ? [] : [`${at}: ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`];
+  return Object.is(actual, expected)
+    ? []
+    : [`${at}: ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`];
 }
 
 function normalise(value: unknown, run: string): unknown {
@@ -116,7 +125,13 @@ export async function runCollection(
       if (typeof saved === 'string') tokens.set(r.save, saved);
       else problems.push(`no user.token to save as ${r.save}`);
     }
-    results.push({ name: r.name, status: res.status, body: normalise(body, run), contentType: res.headers.get('content-type'), problems });
+    results.push({
+      name: r.name,
+      status: res.status,
+      body: normalise(body, run),
+      contentType: res.headers.get('content-type'),
+      problems,
+    });
   }
   return results;
 }

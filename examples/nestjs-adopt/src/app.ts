@@ -42,7 +42,8 @@ export interface AdoptApp {
 export const defaultDataDir = (): string => path.join(__dirname, '..', 'data');
 
 export async function createAdoptApp(options: AdoptAppOptions): Promise<AdoptApp> {
-  if (options.mode !== 'before' && options.mode !== 'after') throw new Error("mode must be 'before' or 'after'");
+  if (options.mode !== 'before' && options.mode !== 'after')
+    throw new Error("mode must be 'before' or 'after'");
   const dataDir = path.resolve(options.dataDir ?? defaultDataDir());
   const secrets = await loadSecrets(dataDir);
   const after = options.mode === 'after';

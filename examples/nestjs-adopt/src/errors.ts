@@ -58,7 +58,8 @@ export class FieldCheck {
 
 /** The request body's `<key>` object (`{ user: {...} }`, `{ article: {...} }`), or a field error. */
 export function wrapped(body: unknown, key: string): Record<string, unknown> {
-  const inner = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[key] : undefined;
+  const inner =
+    typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[key] : undefined;
   if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) {
     throw new AppValidationException({ [key]: ["can't be blank"] });
   }

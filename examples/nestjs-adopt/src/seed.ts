@@ -9,13 +9,28 @@ import type { AnyUser, SecuredUser } from './users/user.secured-entity';
 
 /** The named demo users the API collection signs in as (DEMO passwords). */
 export const SEED_USERS = [
-  { username: 'ann', email: 'ann.archer@example.com', password: 'ann-password-1', bio: 'Ann writes about archery and old maps.' },
-  { username: 'bob', email: 'Bob.Baker@example.org', password: 'bob-password-1', bio: 'Bob bakes sourdough on weekends.' },
+  {
+    username: 'ann',
+    email: 'ann.archer@example.com',
+    password: 'ann-password-1',
+    bio: 'Ann writes about archery and old maps.',
+  },
+  {
+    username: 'bob',
+    email: 'Bob.Baker@example.org',
+    password: 'bob-password-1',
+    bio: 'Bob bakes sourdough on weekends.',
+  },
   { username: 'cleo', email: 'cleo@example.net', password: 'cleo-password-1', bio: null },
 ] as const;
 
 export const SEED_ARTICLES = [
-  { slug: 'how-to-fletch-an-arrow', title: 'How to fletch an arrow', body: 'Three feathers, one glue.', author: 'ann' },
+  {
+    slug: 'how-to-fletch-an-arrow',
+    title: 'How to fletch an arrow',
+    body: 'Three feathers, one glue.',
+    author: 'ann',
+  },
   { slug: 'maps-of-old-lisbon', title: 'Maps of old Lisbon', body: 'Before the earthquake.', author: 'ann' },
   { slug: 'starter-care', title: 'Starter care', body: 'Feed it daily.', author: 'bob' },
 ] as const;
@@ -39,7 +54,12 @@ export async function seedRows(
   const ids = new Map<string, number>();
   for (const u of SEED_USERS) {
     const saved = await users.save(
-      users.create({ username: u.username, email: u.email, bio: u.bio, passwordHash: await hashPassword(u.password) }),
+      users.create({
+        username: u.username,
+        email: u.email,
+        bio: u.bio,
+        passwordHash: await hashPassword(u.password),
+      }),
     );
     ids.set(u.username, saved.id);
   }
@@ -50,7 +70,14 @@ export async function seedRows(
   for (let start = 1; start <= bulk; start += 100) {
     const batch = [];
     for (let n = start; n < Math.min(start + 100, bulk + 1); n++) {
-      batch.push(users.create({ username: `member${n}`, email: bulkEmail(n), bio: bulkBio(n), passwordHash: bulkHash }));
+      batch.push(
+        users.create({
+          username: `member${n}`,
+          email: bulkEmail(n),
+          bio: bulkBio(n),
+          passwordHash: bulkHash,
+        }),
+      );
     }
     bulkIds.push(...(await users.save(batch)).map((u) => u.id));
   }
@@ -59,7 +86,14 @@ export async function seedRows(
     // Fixed, ordered times: the API collection compares list order in both modes.
     const at = new Date(Date.UTC(2026, 0, 1 + i));
     await articles.save(
-      articles.create({ slug: a.slug, title: a.title, body: a.body, authorId: ids.get(a.author)!, createdAt: at, updatedAt: at }),
+      articles.create({
+        slug: a.slug,
+        title: a.title,
+        body: a.body,
+        authorId: ids.get(a.author)!,
+        createdAt: at,
+        updatedAt: at,
+      }),
     );
   }
   // Older articles by the bulk members (the benchmark's list pages; none by default).
@@ -103,9 +137,12 @@ export async function seedDatabase(
 
 if (require.main === module) {
   const dataDir = process.env.DATA_DIR ?? path.join(__dirname, '..', 'data');
-  const bulk = process.argv.includes('--users') ? Number(process.argv[process.argv.indexOf('--users') + 1]) : undefined;
+  const bulk = process.argv.includes('--users')
+    ? Number(process.argv[process.argv.indexOf('--users') + 1])
+    : undefined;
   seedDatabase(dataDir, bulk !== undefined ? { bulkUsers: bulk } : {}).then(
-    () => console.log(`seeded ${appDatabaseFile(dataDir)} (plaintext e-mails and bios, as the app stored them)`),
+    () =>
+      console.log(`seeded ${appDatabaseFile(dataDir)} (plaintext e-mails and bios, as the app stored them)`),
     (err: unknown) => {
       console.error(err);
       process.exit(1);

@@ -11,7 +11,6 @@ import { loadSecrets } from '../secrets';
 import { SecuredUser } from '../users/user.secured-entity';
 import { openBulwark, USERS_KEY_ID } from './bulwark-wiring';
 
-
 /**
  * The data side of the adoption, run once on the populated database (the app may keep running in
  * mode `before` meanwhile: every row is updated with compare-and-set):

@@ -15,6 +15,8 @@ export class ArticleOwnerLoader implements ResourceLoader {
 
   async load(request: BulwarkRequestContext) {
     const article = await this.articles.find(String(request.params.slug));
-    return article === null ? null : { type: 'articles', id: article.slug, authorId: String(article.authorId) };
+    return article === null
+      ? null
+      : { type: 'articles', id: article.slug, authorId: String(article.authorId) };
   }
 }

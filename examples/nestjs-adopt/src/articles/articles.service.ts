@@ -58,7 +58,9 @@ export class ArticlesService {
 
   async get(slug: string): Promise<{ article: ArticleJson }> {
     const article = await this.found(slug);
-    return { article: this.json(article, (await this.users.findOneBy({ id: article.authorId })) ?? undefined) };
+    return {
+      article: this.json(article, (await this.users.findOneBy({ id: article.authorId })) ?? undefined),
+    };
   }
 
   /** The stored article, or null (the ownership loader of mode `after` reads it too). */

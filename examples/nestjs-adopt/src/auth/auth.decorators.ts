@@ -1,10 +1,5 @@
 import { Public } from '@bulwark/nestjs';
-import {
-  applyDecorators,
-  createParamDecorator,
-  SetMetadata,
-  type ExecutionContext,
-} from '@nestjs/common';
+import { applyDecorators, createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
 
 export const SKIP_AUTH = 'app:skip-auth';
 

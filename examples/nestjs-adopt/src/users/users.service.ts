@@ -115,7 +115,8 @@ export class UsersService {
 
   private async unique(check: FieldCheck, username: string, email: string): Promise<void> {
     if ((await this.users.findOneBy({ username })) !== null) check.add('username', 'has already been taken');
-    if ((await this.byEmail.find(this.users, email)) !== undefined) check.add('email', 'has already been taken');
+    if ((await this.byEmail.find(this.users, email)) !== undefined)
+      check.add('email', 'has already been taken');
   }
 
   private async found(id: number): Promise<AnyUser> {
