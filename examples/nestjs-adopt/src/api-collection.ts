@@ -21,7 +21,7 @@ export interface CollectionRequest {
 export interface CollectionResult {
   name: string;
   status: number;
-  /** The answer with the run id put back to `{{run}}` and tokens to `<jwt>`. */
+  /** The answer, normalised for comparing two runs (see `normalise`). */
   body: unknown;
   contentType: string | null;
   /** Empty when the answer matched the expectation. */
@@ -79,11 +79,21 @@ export function shapeProblems(actual: unknown, expected: unknown, at = 'body'): 
     : [`${at}: ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`];
 }
 
-function normalise(value: unknown, run: string): unknown {
-  if (typeof value === 'string') return JWT.test(value) ? '<jwt>' : value.replaceAll(run, '{{run}}');
-  if (Array.isArray(value)) return value.map((v) => normalise(v, run));
+/**
+ * The answer as two runs can compare it: the run id put back to `{{run}}`, and values the
+ * expectation only types (`<jwt>`, `<iso-date>`, `<string>`) replaced by that placeholder.
+ */
+function normalise(value: unknown, run: string, expected: unknown): unknown {
+  if (typeof expected === 'string' && /^<(jwt|iso-date|string)>$/.test(expected)) return expected;
+  if (typeof value === 'string') return value.replaceAll(run, '{{run}}');
+  if (Array.isArray(value))
+    return value.map((v, i) => normalise(v, run, Array.isArray(expected) ? expected[i] : undefined));
   if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalise(v, run)]));
+    const shape = (typeof expected === 'object' && expected !== null ? expected : {}) as Record<
+      string,
+      unknown
+    >;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalise(v, run, shape[k])]));
   }
   return value;
 }
@@ -128,7 +138,7 @@ export async function runCollection(
     results.push({
       name: r.name,
       status: res.status,
-      body: normalise(body, run),
+      body: normalise(body, run, r.expect.body),
       contentType: res.headers.get('content-type'),
       problems,
     });

@@ -27,7 +27,7 @@ export function createAfterApp(jwtSecret: string, csrfSecret: string): express.E
     res.json({ ok: true });
   });
   app.get('/csrf-token', (req, res) => {
-    res.json({ csrfToken: req.csrfToken() });
+    res.json({ csrfToken: req.csrfToken!() });
   });
   app.get('/api/notes', requireJwt, (req, res) => {
     res.json(notes.filter((n) => n.owner === req.principal?.id));

@@ -24,7 +24,7 @@ export function createBeforeApp(jwtSecret: string): express.Express {
     res.json({ ok: true });
   });
   app.get('/csrf-token', (req, res) => {
-    res.json({ csrfToken: req.csrfToken() });
+    res.json({ csrfToken: req.csrfToken!() });
   });
   app.get('/api/notes', requireJwt, (req: JwtRequest, res) => {
     res.json(notes.filter((n) => n.owner === req.auth?.sub));
