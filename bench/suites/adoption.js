@@ -1,5 +1,7 @@
 'use strict';
 
+/* global fetch */ // Node >= 18 (the bench config's globals predate it)
+
 /**
  * The cost of adopting Bulwark in an existing app: examples/nestjs-adopt (NestJS 12 + TypeORM on
  * SQLite, its own `Token` JWTs) measured as found (`bare`: mode before, the app's own guard) and
