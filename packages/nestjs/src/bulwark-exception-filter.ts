@@ -15,6 +15,7 @@ import { bodyParserError } from '@bulwark/core/http';
 import { BulwarkRuntime } from './bulwark-runtime';
 import { PROBLEM_CONTENT_TYPE, problemFor, type ProblemResponse } from './core-http';
 import type { MiddlewareRequest } from './platform-middleware';
+import { routeAudit } from './route-audit';
 import {
   noteError,
   rawResponse,
@@ -63,7 +64,13 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const req = http.getRequest<PlatformRequest>();
     const res = http.getResponse<PlatformResponse>();
-    const state = trackRequest(this.runtime, req, res);
+    // A request refused before Bulwark's guard saw its route (the app's own guard, or Bulwark's
+    // middleware) is still audited under the route's @Audited action.
+    const seen = trackRequest(this.runtime, req, res);
+    const state =
+      seen.audited === undefined && this.runtime.auditor !== undefined
+        ? trackRequest(this.runtime, req, res, routeAudit(req, this.adapterHost.httpAdapter?.getInstance?.()))
+        : seen;
     const refusal = this.clientInputError(exception, req);
     noteError(state, refusal ?? exception);
     const adapter = this.adapterHost.httpAdapter;
