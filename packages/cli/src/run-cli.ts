@@ -13,6 +13,7 @@ Commands:
   evidence  Signed evidence snapshots: collect, keygen
   dsr       Data-subject requests: list, show, export, erase, receipt-verify
   security-report  Security report over a period from the audit log (--from --to --format md|json|html)
+  typeorm   TypeORM data migrations: encrypt (plaintext or typeorm-encrypted rows -> envelopes)
 
 Run "bulwark <command> --help" for a command's subcommands, and
 "bulwark <command> <subcommand> --help" for its options (bulwark audit verify --help).
@@ -34,6 +35,7 @@ const COMMANDS: Readonly<Record<string, () => Command>> = {
   report: () => (require('./report-command') as typeof import('./report-command')).reportCommand,
   evidence: () => (require('./evidence-command') as typeof import('./evidence-command')).evidenceCommand,
   dsr: () => (require('./dsr-command') as typeof import('./dsr-command')).dsrCommand,
+  typeorm: () => (require('./typeorm-command') as typeof import('./typeorm-command')).typeormCommand,
   'security-report': () => (argv, io) =>
     (require('./audit-command') as typeof import('./audit-command')).auditCommand(['report', ...argv], io),
 };

@@ -1,5 +1,5 @@
 import { BulwarkConfigError, ErrorCodes, type BlindIndexOptions } from '@bulwark/core';
-import { Column, In, Index, type ColumnOptions, type ObjectLiteral } from 'typeorm';
+import { Column, In, Index, getMetadataArgsStorage, type ColumnOptions, type ObjectLiteral } from 'typeorm';
 import { withLocation } from './bulwark-typeorm-error';
 import { activeContext, type EncryptionContext, type ResolvedBlindIndex } from './encryption-context';
 import { fieldRegistry, type BlindIndexSpec, type EntityClass } from './field-registry';
@@ -110,10 +110,48 @@ export function BlindIndex(options: BlindIndexColumnOptions): PropertyDecorator 
       ...(options.name === undefined ? {} : { name: options.name }),
     })(prototype, propertyKey);
     if (options.index !== false && options.column?.unique !== true) {
-      (typeof options.index === 'string' ? Index(options.index) : Index())(prototype, propertyKey);
+      declareIndex(prototype, propertyKey, typeof options.index === 'string' ? options.index : undefined);
     }
     if (!spec.serialise) hideFromSerialisation(prototype, property);
   };
+}
+
+type MetadataArgsStorage = ReturnType<typeof getMetadataArgsStorage>;
+type IndexArgs = MetadataArgsStorage['indices'][number];
+
+/** Index arguments @BlindIndex added (as opposed to the application's own @Index / @Unique). */
+const declared = new WeakSet<object>();
+let filtering: MetadataArgsStorage | undefined;
+
+/**
+ * The column's @Index. An application that already declares its own @Index (or @Unique) on the
+ * property, above or below @BlindIndex, keeps its own only: two indexes on one column would get
+ * the same generated name and fail `synchronize`. Decorators run in either order, so the duplicate
+ * is dropped where TypeORM reads the declarations (MetadataArgsStorage#filterIndices, once per
+ * entity when a DataSource builds its metadata).
+ */
+function declareIndex(prototype: object, propertyKey: string | symbol, name: string | undefined): void {
+  const storage = getMetadataArgsStorage();
+  (name === undefined ? Index() : Index(name))(prototype, propertyKey);
+  declared.add(storage.indices[storage.indices.length - 1]!);
+  if (filtering === storage) return;
+  filtering = storage;
+  const original = storage.filterIndices.bind(storage) as (target: unknown) => IndexArgs[];
+  storage.filterIndices = ((target: unknown) => {
+    const found = original(target);
+    return found.filter((args) => !declared.has(args) || !declaredByApp(storage, args, found));
+  }) as MetadataArgsStorage['filterIndices'];
+}
+
+function declaredByApp(storage: MetadataArgsStorage, ours: IndexArgs, found: IndexArgs[]): boolean {
+  const column = Array.isArray(ours.columns) ? ours.columns[0] : undefined;
+  const same = (a: { target: unknown; columns?: unknown }) =>
+    a !== ours &&
+    a.target === ours.target &&
+    Array.isArray(a.columns) &&
+    a.columns.length === 1 &&
+    a.columns[0] === column;
+  return found.some(same) || storage.uniques.some(same);
 }
 
 const HIDES = Symbol.for('bulwark.typeorm.hidesBlindIndexes');

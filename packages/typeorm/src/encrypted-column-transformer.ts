@@ -92,7 +92,7 @@ export class EncryptedColumnTransformer implements ValueTransformer {
       }
       throw new BulwarkTypeOrmError(
         TypeOrmErrorCodes.PLAINTEXT_IN_ENCRYPTED_COLUMN,
-        `${field.where.entity}.${field.where.column} holds a value that is not a Bulwark envelope (written around the ORM, e.g. raw SQL?); it is not returned. Re-save it through the repository to encrypt it`,
+        `${field.where.entity}.${field.where.column} holds a value that is not a Bulwark envelope (written around the ORM, e.g. raw SQL?); it is not returned. Rows stored before the column was encrypted: run encryptExistingRows (bulwark typeorm encrypt), with registerBulwarkEncryption(..., { plaintextReads: 'accept' }) serving them meanwhile`,
         { ...field.where },
       );
     }

@@ -144,6 +144,42 @@ describe('encryption.classified-fields', () => {
     );
   });
 
+  it('fails while an encrypted field is still read in clear (transitional read mode), and passes once it is not', async () => {
+    f.classification.register({
+      entity: 'Patient',
+      field: 'ssn',
+      category: 'phi',
+      encrypted: true,
+      plaintextReads: 3,
+    });
+    const outcome = await check('encryption.classified-fields', { categories: ['phi'] });
+    expect(outcome.status).toBe('fail');
+    expect(outcome.summary).toContain('Patient.ssn (3 plaintext read(s))');
+    expect(outcome.remediation).toMatch(/bulwark typeorm encrypt/);
+    const evidence = outcome.evidence[0]!.data as {
+      fields: Array<{ field: string; plaintextReads?: number }>;
+    };
+    expect(evidence.fields.find((x) => x.field === 'ssn')?.plaintextReads).toBe(3);
+    f.classification.register({
+      entity: 'Patient',
+      field: 'ssn',
+      category: 'phi',
+      encrypted: true,
+      plaintextReads: 0,
+    });
+    expect(f.classification.get('Patient', 'ssn')).not.toHaveProperty('plaintextReads');
+    expect((await check('encryption.classified-fields', { categories: ['phi'] })).status).toBe('pass');
+    expect(() =>
+      f.classification.register({
+        entity: 'P',
+        field: 'x',
+        category: 'phi',
+        encrypted: true,
+        plaintextReads: -1,
+      }),
+    ).toThrow(/plaintextReads/);
+  });
+
   it('fails on an empty registry', async () => {
     f.classification.clear();
     const outcome = await check('encryption.classified-fields');

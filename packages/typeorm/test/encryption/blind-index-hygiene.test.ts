@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { instanceToPlain } from 'class-transformer';
 import type { KeyRing } from '@bulwark/core';
-import { Column, Entity, PrimaryGeneratedColumn, type DataSource } from 'typeorm';
+import { Column, Entity, Index, PrimaryGeneratedColumn, Unique, type DataSource } from 'typeorm';
 import { describeWithService } from '../../../../test/support/services';
 import {
   BlindIndex,
@@ -63,6 +63,34 @@ class Member {
   }
 }
 
+/** An app that declared its own @Index / @Unique on blind-index columns before @BlindIndex did. */
+@Entity('hy_legacy')
+@Unique(['tokenIndex'])
+class Legacy {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @EncryptedField({ nullable: true })
+  a!: string | null;
+
+  @Index('IDX_hy_legacy_a_own')
+  @BlindIndex({ source: 'a' })
+  aIndex!: string | null;
+
+  @EncryptedField({ nullable: true })
+  b!: string | null;
+
+  @BlindIndex({ source: 'b' })
+  @Index()
+  bIndex!: string | null;
+
+  @EncryptedField({ nullable: true })
+  token!: string | null;
+
+  @BlindIndex({ source: 'token' })
+  tokenIndex!: string | null;
+}
+
 function suite(backend: Backend) {
   let db: EncryptionDb;
   let ds: DataSource;
@@ -70,7 +98,7 @@ function suite(backend: Backend) {
   let registration: BulwarkEncryption;
 
   beforeAll(async () => {
-    db = await backend.create([Person, Member]);
+    db = await backend.create([Person, Member, Legacy]);
     ds = db.dataSource;
     ring = await memoryRing();
     registration = await registerBulwarkEncryption(ds, { keyRing: ring });
@@ -109,6 +137,18 @@ function suite(backend: Backend) {
           ).map((r) => String(r.def));
     expect(inDb.some((d) => d.includes('"emailIndex"'))).toBe(true);
     expect(inDb.some((d) => d.includes('IDX_hy_person_code_index') && d.includes('"codeIndex"'))).toBe(true);
+  });
+
+  it("keeps the application's own @Index / @Unique instead of adding a second index", async () => {
+    const legacy = ds.getMetadata(Legacy);
+    const on = (p: string) => legacy.indices.filter((i) => i.columns.some((c) => c.propertyName === p));
+    expect(on('aIndex').map((i) => i.name)).toEqual(['IDX_hy_legacy_a_own']);
+    expect(on('bIndex')).toHaveLength(1);
+    expect(on('tokenIndex')).toHaveLength(0);
+    expect(legacy.uniques.some((u) => u.columns.some((c) => c.propertyName === 'tokenIndex'))).toBe(true);
+    const repo = ds.getRepository(Legacy);
+    const saved = await repo.save(repo.create({ a: 'x', b: 'y', token: 't' }));
+    expect((await findByBlindIndex(repo, 'bIndex', 'y')).map((r) => r.id)).toEqual([saved.id]);
   });
 
   it('leaves blind indexes out of JSON.stringify and instanceToPlain unless serialise: true', async () => {

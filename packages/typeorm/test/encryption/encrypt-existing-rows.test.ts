@@ -327,5 +327,46 @@ function suite(backend: Backend) {
   });
 }
 
+describeWithService(
+  'postgres',
+  'encryptExistingRows: a column the database cannot fit an envelope in',
+  () => {
+    let db: EncryptionDb;
+    let ring: KeyRing;
+    let registration: BulwarkEncryption;
+    afterAll(async () => {
+      registration?.unregister();
+      await db?.drop();
+      await ring?.close();
+    });
+
+    it('reports ERR_TYPEORM_ROW_NOT_WRITTEN by id and leaves the row as it was (still varchar(40))', async () => {
+      db = await postgres.create([Member]);
+      ring = await memoryRing();
+      registration = await registerBulwarkEncryption(db.dataSource, {
+        keyRing: ring,
+        plaintextReads: 'accept',
+      });
+      await db.raw(
+        `INSERT INTO ${db.t('ee_member')} ("id", "name", "email") VALUES (1, 'a', 'a@x.test'), (2, 'b', 'b@x.test')`,
+      );
+      // The column was not changed to text before encrypting (step 1 of the recipe skipped).
+      await db.raw(`ALTER TABLE ${db.t('ee_member')} ALTER COLUMN "email" TYPE varchar(40)`);
+      const report = await encryptExistingRows(db.dataSource);
+      expect(report.ok).toBe(false);
+      expect(report.columns.find((c) => c.column === 'email')!.failed).toEqual([
+        { id: '[1]', code: TypeOrmErrorCodes.ROW_NOT_WRITTEN },
+        { id: '[2]', code: TypeOrmErrorCodes.ROW_NOT_WRITTEN },
+      ]);
+      expect(report.verification?.plaintext).toHaveLength(2);
+      const rows = await db.raw(`SELECT "email", "emailIndex" FROM ${db.t('ee_member')} ORDER BY "id"`);
+      expect(rows).toEqual([
+        { email: 'a@x.test', emailIndex: null },
+        { email: 'b@x.test', emailIndex: null },
+      ]);
+    });
+  },
+);
+
 describe('encryptExistingRows on SQLite', () => suite(sqlite));
 describeWithService('postgres', 'encryptExistingRows on PostgreSQL', () => suite(postgres));
