@@ -54,7 +54,7 @@ export interface ContractRoute {
 /** The bundle options the contract uses; each adapter's own options extend these. */
 export interface ContractOptions {
   csrf?: { secret: string };
-  authenticate?: false | { publicPaths?: string[]; optional?: boolean };
+  authenticate?: false | { publicPaths?: string[]; optional?: boolean; schemes?: string[] };
   inputGuard?: { maxBodyBytes?: number; maxDepth?: number };
   problemDetails?: { log?: (...args: unknown[]) => void };
   audit?: object;
@@ -86,7 +86,7 @@ export interface AdapterDriver {
   name: string;
   /** Default: every section. */
   sections?: readonly ContractSection[];
-  /** False when the adapter has no optional authentication (NestJS: routes are @Public or not). */
+  /** False when the adapter has no optional authentication (NestJS maps `optional` to @Public routes). */
   optionalAuthentication?: boolean;
   /** Required by the `bundle` section. */
   bulwark?(kit: TestKit['kit'] | Record<string, never>, options?: ContractOptions): ContractBundle;
@@ -548,8 +548,17 @@ export function adapterContract(driver: AdapterDriver): void {
     };
 
     section('authenticate', 'authenticate', () => {
-      const app = async (optional = false) =>
-        (await start(t.kit, { authenticate: { optional }, problemDetails: quiet }, [whoami])).http;
+      const app = async (optional = false, schemes?: string[]) =>
+        (
+          await start(
+            t.kit,
+            {
+              authenticate: { optional, ...(schemes !== undefined ? { schemes } : {}) },
+              problemDetails: quiet,
+            },
+            [whoami],
+          )
+        ).http;
 
       it('sets the principal from a valid bearer token', async () => {
         const res = await (
@@ -572,7 +581,6 @@ export function adapterContract(driver: AdapterDriver): void {
           `Bearer ${t.attacks.otherIssuer}`,
           'Bearer not.a.jwt',
           'Bearer a.b.c',
-          'Basic YWxpY2U6c2VjcmV0',
         ]) {
           const res = await http.get('/me').set('Authorization', header);
           expect(res.status).toBe(401);
@@ -592,7 +600,6 @@ export function adapterContract(driver: AdapterDriver): void {
           `Bearer ${t.attacks.otherIssuer}`,
           'Bearer not.a.jwt',
           'Bearer a.b.c',
-          'Basic YWxpY2U6c2VjcmV0',
         ]) {
           const { requestId: _id, ...body } = (await http.get('/me').set('Authorization', header).expect(401))
             .body;
@@ -614,6 +621,77 @@ export function adapterContract(driver: AdapterDriver): void {
           const http = await app(true);
           expect((await http.get('/me')).body).toEqual({ id: null, roles: [] });
           await http.get('/me').set('Authorization', `Bearer ${t.attacks.algNone}`).expect(401);
+        },
+      );
+
+      it('answers another scheme as no credential (RFC 6750 §3: no error) and a malformed one with 400 invalid_request', async () => {
+        const http = await app();
+        for (const header of ['Basic YWxpY2U6c2VjcmV0', `Token ${await t.sign('alice')}`, 'eyJhbGciOi']) {
+          const res = await http.get('/me').set('Authorization', header);
+          expect(res.status).toBe(401);
+          expect(res.headers['www-authenticate']).toBe('Bearer realm="bulwark"');
+          expect(res.body.code).toBe(ErrorCodes.HTTP_AUTH_REQUIRED);
+        }
+        for (const header of ['Bearer', 'Bearer a b', 'Bearer a, Basic b', 'bearer realm="x"']) {
+          const res = await http.get('/me').set('Authorization', header);
+          expect(res.status).toBe(400);
+          expect(res.headers['www-authenticate']).toBe('Bearer realm="bulwark", error="invalid_request"');
+          expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+          expect(res.body).toMatchObject({ status: 400, code: ErrorCodes.HTTP_AUTH_MALFORMED });
+        }
+      });
+
+      it("accepts the configured schemes (the app's own `Token`), case-insensitively, and challenges with the first", async () => {
+        const http = await app(false, ['Token', 'Bearer']);
+        const token = await t.sign('alice', ['editor']);
+        for (const scheme of ['Token', 'token', 'Bearer', 'BEARER']) {
+          const res = await http.get('/me').set('Authorization', `${scheme} ${token}`);
+          expect({ scheme, status: res.status, body: res.body }).toEqual({
+            scheme,
+            status: 200,
+            body: { id: 'alice', roles: ['editor'] },
+          });
+        }
+        const none = await http.get('/me');
+        expect(none.status).toBe(401);
+        expect(none.headers['www-authenticate']).toBe('Token realm="bulwark"');
+        const forged = await http.get('/me').set('Authorization', `Token ${t.attacks.forged}`);
+        expect(forged.status).toBe(401);
+        expect(forged.headers['www-authenticate']).toBe('Token realm="bulwark", error="invalid_token"');
+        expect(forged.body.code).toBe(ErrorCodes.TOKEN_INVALID);
+        const basic = await http.get('/me').set('Authorization', 'Basic YWxpY2U6c2VjcmV0');
+        expect(basic.status).toBe(401);
+        expect(basic.headers['www-authenticate']).toBe('Token realm="bulwark"');
+      });
+
+      it('refuses a scheme list that is not RFC 9110 tokens at start-up', async () => {
+        for (const schemes of [[], ['Bearer', 'bearer'], ['To ken'], ['Token"']]) {
+          await expect(app(false, schemes)).rejects.toThrow(/schemes/);
+        }
+      });
+
+      (driver.optionalAuthentication === false ? it.skip : it)(
+        'on optional (public) routes, ignores an Authorization header of another scheme or a malformed one',
+        async () => {
+          const http = await app(true);
+          for (const header of [
+            `Token ${await t.sign('alice')}`,
+            'Basic YWxpY2U6c2VjcmV0',
+            'Bearer a b',
+            'Bearer',
+          ]) {
+            const res = await http.get('/me').set('Authorization', header);
+            expect({ header, status: res.status, body: res.body }).toEqual({
+              header,
+              status: 200,
+              body: { id: null, roles: [] },
+            });
+          }
+          // A token of an accepted scheme is still verified: a forged one is never the anonymous view.
+          await http.get('/me').set('Authorization', `Bearer ${t.attacks.forged}`).expect(401);
+          expect((await http.get('/me').set('Authorization', `Bearer ${await t.sign('bob')}`)).body.id).toBe(
+            'bob',
+          );
         },
       );
     });

@@ -49,6 +49,8 @@ export class HrModule implements NestModule {
           trustProxy,
           // Bearer tokens only: no ambient credential for a cross-site form to ride on.
           csrf: false,
+          // One error shape for the whole API: the app's own HttpExceptions as problem+json too.
+          appErrors: 'problem',
         }),
         // Staff sign-in through the company's OpenID provider, when configured (src/oidc-sign-in.ts).
         ...(oidc !== undefined ? [hrOidcModule(kit, oidc)] : []),

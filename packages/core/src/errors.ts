@@ -162,6 +162,7 @@ export const ErrorCodes = {
   // http adapters (@bulwark/express, @bulwark/koa; shared logic in core/src/http)
   CSRF_INVALID: 'EBADCSRFTOKEN', // missing / forged / mismatched CSRF token; csurf's code, kept so csurf error handlers keep working
   HTTP_AUTH_REQUIRED: 'ERR_HTTP_AUTH_REQUIRED', // no bearer token on a route that needs a principal
+  HTTP_AUTH_MALFORMED: 'ERR_HTTP_AUTH_MALFORMED', // Authorization header of an accepted scheme whose credential is not token68 (400 invalid_request, RFC 6750 §3.1)
   HTTP_BODY_TOO_LARGE: 'ERR_HTTP_BODY_TOO_LARGE', // request body over the input guard's limit (413)
   HTTP_MALFORMED_BODY: 'ERR_HTTP_MALFORMED_BODY', // body is not valid JSON / form data / UTF-8 (400)
   HTTP_UNSUPPORTED_MEDIA_TYPE: 'ERR_HTTP_UNSUPPORTED_MEDIA_TYPE', // body content type the guard does not accept (415)

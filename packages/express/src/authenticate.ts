@@ -5,6 +5,7 @@ import {
   type BearerAuthenticatorOptions,
 } from '@bulwark/core/http';
 import type { RequestHandler } from 'express';
+import { requestState } from './request-state';
 
 export interface AuthenticateOptions extends BearerAuthenticatorOptions {
   /** Let requests without any Authorization header through without a principal. Default false. */
@@ -18,9 +19,12 @@ export interface AuthenticateOptions extends BearerAuthenticatorOptions {
 
 /**
  * Bearer JWT authentication through the core TokenService (algorithm allow-list, signature,
- * exp / nbf / iss / aud). Sets `req.principal` (a request without an Authorization header that
- * a signed-in `session()` already authenticated passes); failures become 401 with
- * `WWW-Authenticate: Bearer error="invalid_token"` (no credential: a plain Bearer challenge).
+ * exp / nbf / iss / aud), for the `schemes` given (default `['Bearer']`). Sets `req.principal` (a
+ * request without an Authorization header that a signed-in `session()` already authenticated
+ * passes); failures become 401 with `WWW-Authenticate: <scheme> realm="...", error="invalid_token"`
+ * (no credential of an accepted scheme: a challenge without `error`; a malformed one: 400 with
+ * `error="invalid_request"`). With `optional`, a header the route does not need (another scheme,
+ * malformed) is ignored; a token of an accepted scheme that fails verification is still refused.
  */
 export function authenticate(options: AuthenticateOptions): RequestHandler {
   const authenticator = new BearerAuthenticator(options);
@@ -31,14 +35,18 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
     });
   }
   const noStore = options.noStore !== false;
+  const scheme = authenticator.challengeScheme;
   return (req, res, next) => {
+    requestState(req).authScheme = scheme;
     // A principal set by an earlier step (a signed-in `session()`) authenticates a request that
-    // carries no Authorization header; a bearer token, when sent, is always the one verified.
+    // carries no Authorization header; a token of an accepted scheme, when sent, is always the one
+    // verified (another scheme's credential, or a malformed one, leaves the session in charge).
     if (req.principal !== undefined && req.headers.authorization === undefined) {
       if (noStore) markPrivateResponse(res);
       return next();
     }
-    authenticator.authenticate(req.headers.authorization, optional).then((principal) => {
+    const orSession = optional || req.principal !== undefined;
+    authenticator.authenticate(req.headers.authorization, orSession).then((principal) => {
       if (principal !== undefined) {
         req.principal = principal;
         if (noStore) markPrivateResponse(res);

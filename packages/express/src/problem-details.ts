@@ -22,6 +22,7 @@ export function sendProblem(
   const problem: ProblemResponse = problemFor(error, {
     ...(req.requestId !== undefined ? { requestId: req.requestId } : {}),
     ...(options.realm !== undefined ? { realm: options.realm } : {}),
+    ...(req.bulwark?.authScheme !== undefined ? { scheme: req.bulwark.authScheme } : {}),
   });
   // The audit event gets the precise code and reason (the body may carry a collapsed one).
   const state = requestState(req);

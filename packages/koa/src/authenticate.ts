@@ -5,7 +5,7 @@ import {
   type BearerAuthenticatorOptions,
 } from '@bulwark/core/http';
 import type { Middleware } from 'koa';
-import { bulwarkState } from './request-state';
+import { bulwarkState, requestState } from './request-state';
 
 export interface AuthenticateOptions extends BearerAuthenticatorOptions {
   /** Let requests without any Authorization header through without a principal. Default false. */
@@ -18,9 +18,13 @@ export interface AuthenticateOptions extends BearerAuthenticatorOptions {
 }
 
 /**
- * Bearer JWT authentication through the core TokenService. Sets `ctx.state.principal` (a request
- * without an Authorization header that a signed-in `session()` already authenticated passes); failures
- * become 401 with `WWW-Authenticate: Bearer error="invalid_token"` (no credential: a plain challenge).
+ * Bearer JWT authentication through the core TokenService, for the `schemes` given (default
+ * `['Bearer']`). Sets `ctx.state.principal` (a request without an Authorization header that a
+ * signed-in `session()` already authenticated passes); failures become 401 with
+ * `WWW-Authenticate: <scheme> realm="...", error="invalid_token"` (no credential of an accepted
+ * scheme: a challenge without `error`; a malformed one: 400 with `error="invalid_request"`). With
+ * `optional`, a header the route does not need (another scheme, malformed) is ignored; a token of
+ * an accepted scheme that fails verification is still refused.
  */
 export function authenticate(options: AuthenticateOptions): Middleware {
   const authenticator = new BearerAuthenticator(options);
@@ -31,12 +35,18 @@ export function authenticate(options: AuthenticateOptions): Middleware {
     });
   }
   const noStore = options.noStore !== false;
+  const scheme = authenticator.challengeScheme;
   return async (ctx, next) => {
     const state = bulwarkState(ctx);
+    requestState(ctx).authScheme = scheme;
     // A principal set by an earlier step (a signed-in `session()`) authenticates a request that
-    // carries no Authorization header; a bearer token, when sent, is always the one verified.
+    // carries no Authorization header; a token of an accepted scheme, when sent, is always the one
+    // verified (another scheme's credential, or a malformed one, leaves the session in charge).
     if (state.principal === undefined || ctx.req.headers.authorization !== undefined) {
-      const principal = await authenticator.authenticate(ctx.req.headers.authorization, optional);
+      const principal = await authenticator.authenticate(
+        ctx.req.headers.authorization,
+        optional || state.principal !== undefined,
+      );
       if (principal !== undefined) state.principal = principal;
     }
     if (noStore && state.principal !== undefined) markPrivateResponse(ctx.res);

@@ -17,9 +17,11 @@ const defaultLog = (error: unknown): void => console.error(error);
 /** Writes `error` as RFC 9457 problem+json on the context; records its code for the audit event. */
 export function sendProblem(ctx: Context, error: unknown, options: ProblemDetailsOptions = {}): void {
   const requestId = bulwarkState(ctx).requestId;
+  const authScheme = bulwarkState(ctx).bulwark?.authScheme;
   const problem = problemFor(error, {
     ...(requestId !== undefined ? { requestId } : {}),
     ...(options.realm !== undefined ? { realm: options.realm } : {}),
+    ...(authScheme !== undefined ? { scheme: authScheme } : {}),
   });
   // The audit event gets the precise code and reason (the body may carry a collapsed one).
   const state = requestState(ctx);

@@ -5,6 +5,8 @@ import { checkResourceSpec, type ResourceSpec } from './resource-spec';
 
 /** Metadata key of `@Audited()`. */
 export const BULWARK_AUDITED = 'bulwark:audited';
+/** A controller's `@Audited()`, set on each of its methods (internal: see `routeAudit`). */
+export const BULWARK_AUDITED_BY_CLASS = 'bulwark:audited-by-class';
 
 export interface AuditedOptions {
   /** The resource acted on, recorded in the event (type, or a function of the request). */
@@ -81,5 +83,24 @@ export function Audited(action: string, options: AuditedOptions = {}): CustomDec
     ...(options.category !== undefined ? { category: options.category } : {}),
     ...(marks.onFailure !== undefined ? { onFailure: marks.onFailure } : {}),
   });
-  return SetMetadata(BULWARK_AUDITED, metadata);
+  const set = SetMetadata(BULWARK_AUDITED, metadata);
+  const decorator = (target: object, key?: string | symbol, descriptor?: PropertyDescriptor): void => {
+    if (descriptor === undefined) {
+      set(target as never);
+      // On a controller: each of its methods carries the metadata too (under its own key, so a
+      // method's own @Audited still wins), because Nest copies a method's metadata onto the
+      // handler it registers with the router; the exception filter finds the route's audit
+      // there when the request was refused before Bulwark's guard saw the route.
+      const proto = (target as { prototype?: Record<string, unknown> }).prototype;
+      for (const name of proto !== undefined ? Object.getOwnPropertyNames(proto) : []) {
+        const method = proto![name];
+        if (name !== 'constructor' && typeof method === 'function') {
+          Reflect.defineMetadata(BULWARK_AUDITED_BY_CLASS, metadata, method);
+        }
+      }
+      return;
+    }
+    set(target, key!, descriptor);
+  };
+  return Object.assign(decorator, { KEY: BULWARK_AUDITED }) as CustomDecorator<string>;
 }

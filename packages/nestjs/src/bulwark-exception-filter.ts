@@ -3,17 +3,19 @@ import {
   Catch,
   HttpException,
   Injectable,
+  IntrinsicException,
   Logger,
   NotFoundException,
   type ArgumentsHost,
   type ExceptionFilter,
 } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { BaseExceptionFilter, HttpAdapterHost } from '@nestjs/core';
 import { BulwarkError, BulwarkHttpError, ErrorCodes } from '@bulwark/core';
 import { bodyParserError } from '@bulwark/core/http';
 import { BulwarkRuntime } from './bulwark-runtime';
 import { PROBLEM_CONTENT_TYPE, problemFor, type ProblemResponse } from './core-http';
 import type { MiddlewareRequest } from './platform-middleware';
+import { routeAudit } from './route-audit';
 import {
   noteError,
   rawResponse,
@@ -23,24 +25,33 @@ import {
   type PlatformResponse,
 } from './request-tracking';
 
+/**
+ * Answers Bulwark's errors and unknown errors of an HTTP request as RFC 9457
+ * `application/problem+json`, with the request id and the security headers. Bulwark errors are
+ * mapped by code (core's problemFor: token failures 401 with a `WWW-Authenticate` challenge,
+ * denials 403 with only `reasonId`, missing consent 403 with `purposeId`); two exceptions Nest
+ * writes from client input count as Bulwark's refusals: a body parser's error (its message quotes
+ * the body) becomes the input guard's refusal with a fixed detail, and Nest's `Cannot GET /path`
+ * for an unmatched route (it echoes the URL) becomes a fixed 404. Anything else unknown is a 500
+ * whose body says nothing about the cause, logged as Nest logs it (the `ExceptionsHandler`
+ * context, through the app's logger), never under `[Bulwark]`.
+ *
+ * The application's own `HttpException`s (a `UnprocessableEntityException({ errors: {...} })`,
+ * a `ValidationPipe` refusal, a string or array body) are the app's API: they pass through
+ * untouched, status and body exactly as Nest's BaseExceptionFilter sends them (the security
+ * headers and the request id header are still set, and the audit event records the status).
+ * Module option `appErrors: 'problem'` answers them as problem+json instead (message as
+ * `detail`, validation messages or a field-level `errors` member as `errors`).
+ */
 const MAX_ERRORS = 50;
 const MAX_ERROR_LENGTH = 200;
 
-/**
- * Answers every exception of an HTTP request as RFC 9457 `application/problem+json`, with the
- * request id and the security headers. Bulwark errors are mapped by code (core's problemFor: token
- * failures 401 with a `WWW-Authenticate: Bearer` challenge, denials 403 with only `reasonId`,
- * missing consent 403 with `purposeId`); Nest HttpExceptions keep their status and, below 500,
- * their message (validation messages become an `errors` list), except two that Nest writes from
- * client input: a body parser's error (its message quotes the body) becomes the input guard's
- * refusal with a fixed detail, and Nest's `Cannot GET /path` for an unmatched route (it echoes the
- * URL) becomes a fixed 404. Anything else is a 500 whose body says nothing about the cause; the
- * error itself is logged server-side.
- */
 @Catch()
 @Injectable()
 export class BulwarkExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Bulwark');
+  /** BaseExceptionFilter's own logger context, for the app's crashes. */
+  private readonly appLogger = new Logger('ExceptionsHandler');
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -53,13 +64,29 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const req = http.getRequest<PlatformRequest>();
     const res = http.getResponse<PlatformResponse>();
-    const state = trackRequest(this.runtime, req, res);
+    // A request refused before Bulwark's guard saw its route (the app's own guard, or Bulwark's
+    // middleware) is still audited under the route's @Audited action.
+    const seen = trackRequest(this.runtime, req, res);
+    const state =
+      seen.audited === undefined && this.runtime.auditor !== undefined
+        ? trackRequest(this.runtime, req, res, routeAudit(req, this.adapterHost.httpAdapter?.getInstance?.()))
+        : seen;
     const refusal = this.clientInputError(exception, req);
     noteError(state, refusal ?? exception);
+    const adapter = this.adapterHost.httpAdapter;
+
+    if (refusal === undefined && exception instanceof HttpException && this.runtime.appErrors === 'nest') {
+      // The app's own error: Nest's answer, byte for byte (BaseExceptionFilter ends the response
+      // itself when part of the body is out).
+      if (!adapter.isHeadersSent(res)) {
+        this.runtime.http.secure(req as unknown as MiddlewareRequest, rawResponse(res));
+      }
+      new BaseExceptionFilter(adapter).catch(exception, host);
+      return;
+    }
 
     const problem = this.problem(refusal ?? exception, state);
     if (problem.status >= 500) this.log(exception, state);
-    const adapter = this.adapterHost.httpAdapter;
     if (adapter.isHeadersSent(res)) {
       // Part of the body is out: the status cannot change any more, only the stream can be ended.
       adapter.end(res);
@@ -104,24 +131,21 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
   }
 
   private problem(exception: unknown, state: BulwarkRequestState): ProblemResponse {
-    const context = { requestId: state.requestId, realm: this.runtime.realm };
+    const context = {
+      requestId: state.requestId,
+      realm: this.runtime.realm,
+      scheme: this.runtime.authenticator.challengeScheme,
+    };
     if (!(exception instanceof HttpException)) return problemFor(exception, context);
+    // `appErrors: 'problem'`: the app's HttpException as problem+json, its message as `detail`,
+    // a validation message list or a field-level `errors` member as `errors`.
     const response = exception.getResponse();
-    const message =
-      typeof response === 'string'
-        ? response
-        : typeof response === 'object' && response !== null && !(response instanceof Error)
-          ? (response as { message?: unknown }).message
-          : undefined;
-    // A Nest HttpException is written by the application for its clients, like an http-errors
-    // error with `expose: true`; problemFor still drops the message of a 5xx.
+    const body =
+      typeof response === 'object' && response !== null && !(response instanceof Error) ? response : {};
+    const message = typeof response === 'string' ? response : (body as { message?: unknown }).message;
     const status = exception.getStatus();
     const problem = problemFor(
-      {
-        status,
-        expose: true,
-        ...(typeof message === 'string' ? { message } : {}),
-      },
+      { status, expose: true, ...(typeof message === 'string' ? { message } : {}) },
       context,
     );
     if (status >= 500 && status <= 599 && problem.status !== status) {
@@ -130,11 +154,17 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
       problem.body.status = status;
       problem.body.title = STATUS_CODES[status] ?? problem.body.title;
     }
-    if (Array.isArray(message) && problem.status < 500) {
-      problem.body.errors = message
-        .filter((m): m is string => typeof m === 'string')
-        .slice(0, MAX_ERRORS)
-        .map((m) => m.slice(0, MAX_ERROR_LENGTH));
+    if (problem.status < 500) {
+      const errors = (body as { errors?: unknown }).errors;
+      if (Array.isArray(message)) {
+        problem.body.errors = message
+          .filter((m): m is string => typeof m === 'string')
+          .slice(0, MAX_ERRORS)
+          .map((m) => m.slice(0, MAX_ERROR_LENGTH));
+      } else if (typeof errors === 'object' && errors !== null) {
+        // The app wrote it for its clients (`{ email: ['taken'] }`): kept as is.
+        problem.body.errors = errors;
+      }
     }
     return problem;
   }
@@ -143,13 +173,10 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
     if (exception instanceof BulwarkError) {
       // Bulwark messages never hold secrets; the stack adds nothing an operator needs here.
       this.logger.error(`${exception.code}: ${exception.message} (request ${state.requestId})`);
-    } else if (exception instanceof Error) {
-      this.logger.error(
-        `${exception.name}: ${exception.message} (request ${state.requestId})`,
-        exception.stack,
-      );
-    } else {
-      this.logger.error(`non-Error thrown (request ${state.requestId})`);
+    } else if (!(exception instanceof IntrinsicException)) {
+      // The app's own crash: logged as Nest's BaseExceptionFilter logs it (context
+      // `ExceptionsHandler`, through the logger the app gave Nest), not as Bulwark's.
+      this.appLogger.error(exception);
     }
   }
 }

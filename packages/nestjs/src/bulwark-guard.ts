@@ -74,13 +74,17 @@ export class BulwarkGuard implements CanActivate {
     });
     try {
       // A signed-in Bulwark session (module option `sessions`) authenticates a request that
-      // carries no bearer token; a bearer token, when sent, is always the one verified.
-      const fromSession =
-        req.headers.authorization === undefined
-          ? (req as { bulwarkSession?: HttpSession }).bulwarkSession?.principal
-          : undefined;
+      // carries no token of an accepted scheme; such a token, when sent, is always the one
+      // verified. A @Public route (or a signed-in session) ignores an Authorization header it
+      // does not need: another scheme's (the app's own auth) or a malformed one.
+      const fromSession = (req as { bulwarkSession?: HttpSession }).bulwarkSession?.principal;
       const principal =
-        fromSession ?? (await this.runtime.authenticator.authenticate(req.headers.authorization, isPublic));
+        req.headers.authorization === undefined && fromSession !== undefined
+          ? fromSession
+          : ((await this.runtime.authenticator.authenticate(
+              req.headers.authorization,
+              isPublic || fromSession !== undefined,
+            )) ?? fromSession);
       // The raw Node response: Express's res is one; with the Fastify platform it is reply.raw.
       const raw = ((response as { raw?: ServerResponse }).raw ?? response) as unknown as ServerResponse;
       if (principal !== undefined) {

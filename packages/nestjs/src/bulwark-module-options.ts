@@ -31,6 +31,12 @@ import {
 } from './core-http';
 
 export interface BulwarkAuthenticationOptions {
+  /**
+   * Authorization schemes whose credential is a token for `tokens`, case-insensitive. Default
+   * `['Bearer']`; e.g. `['Bearer', 'Token']` for clients that send `Authorization: Token <jwt>`.
+   * The `WWW-Authenticate` challenge names the first.
+   */
+  schemes?: readonly string[];
   /** Claim holding the roles (array of strings or a space-separated string). Default `roles`. */
   rolesClaim?: string;
   /** Builds the principal from verified claims. Default `{ id: sub, roles, type: 'user', claims }`. */
@@ -149,6 +155,13 @@ export interface BulwarkModuleOptions {
    */
   notFound?: boolean;
   /**
+   * The app's own HttpExceptions (not Bulwark's refusals): `'nest'` (default) answers them exactly
+   * as Nest does without Bulwark (status and body untouched: field-level `errors`, ValidationPipe
+   * messages, string bodies); `'problem'` answers them as RFC 9457 problem+json like Bulwark's
+   * errors (message as `detail`, a validation message list or an `errors` member as `errors`).
+   */
+  appErrors?: 'nest' | 'problem';
+  /**
    * Reverse proxies trusted to report the client address in X-Forwarded-For (audit events,
    * `context.ip` conditions, `clientIp(req)` for brute-force counters): false (default, the header
    * is ignored), a hop count, or proxy addresses / CIDR ranges. Decided by @bulwark/core's
@@ -257,6 +270,9 @@ export function validateBulwarkOptions(options: unknown): BulwarkModuleOptions {
   }
   if (o.sessions !== undefined && !isObject(o.sessions)) {
     throw invalid('sessions', 'must be a SessionEngine or its options');
+  }
+  if (o.appErrors !== undefined && o.appErrors !== 'nest' && o.appErrors !== 'problem') {
+    throw invalid('appErrors', "must be 'nest' or 'problem'");
   }
   if (o.notFound !== undefined && typeof o.notFound !== 'boolean') {
     throw invalid('notFound', 'must be a boolean');

@@ -92,6 +92,11 @@ export class BulwarkRuntime {
     return limiter;
   }
 
+  /** How the app's own HttpExceptions are answered (`appErrors`, default `'nest'`: untouched). */
+  get appErrors(): 'nest' | 'problem' {
+    return this.options.appErrors ?? 'nest';
+  }
+
   /** Answer unmatched routes as a fixed 404 problem (default true). */
   get notFound(): boolean {
     return this.options.notFound !== false;

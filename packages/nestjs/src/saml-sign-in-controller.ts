@@ -1,6 +1,5 @@
 import {
   Body,
-  NotFoundException,
   Controller,
   Get,
   Header,
@@ -12,6 +11,7 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
+import { BulwarkHttpError, ErrorCodes } from '@bulwark/core';
 import { safeRedirectPath } from '@bulwark/core/http';
 import { Public } from './public';
 import { clientIp } from './request-tracking';
@@ -79,7 +79,9 @@ export class SamlSignInController {
     @Res({ passthrough: true }) res: unknown,
   ): Promise<RedirectTo> {
     if (typeof (body as { SAMLRequest?: unknown } | null)?.SAMLRequest === 'string') {
-      if (this.options.onIdpLogout === undefined) throw new NotFoundException();
+      if (this.options.onIdpLogout === undefined) {
+        throw new BulwarkHttpError(ErrorCodes.HTTP_NOT_FOUND, 404, 'No resource at this URL.');
+      }
       const { session, responseUrl } = await this.options.saml.logoutRequest(body);
       await this.options.onIdpLogout(session, { req, res });
       return { url: responseUrl, statusCode: 302 };

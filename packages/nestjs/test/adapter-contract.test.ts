@@ -58,16 +58,18 @@ function controllerFor(routes: ContractRoute[], isPublic: (path: string) => bool
 
 /**
  * NestJS has no `bulwark()` bundle, no router-level privacy router and no brute-force step: it runs
- * the contract's authenticate, requireConsent and inputGuard sections through BulwarkModule.
+ * the contract's authenticate, requireConsent and inputGuard sections through BulwarkModule (the
+ * contract's optional authentication is a @Public route).
  */
 const driver: AdapterDriver = {
   name: 'nestjs',
   sections: ['authenticate', 'requireConsent', 'inputGuard'],
-  optionalAuthentication: false,
   async start(kit, options, routes) {
     const auth = options.authenticate;
+    // Nest's optional authentication is the @Public route: every route public when `optional`.
     const isPublic = (path: string) =>
       auth === false ||
+      auth?.optional === true ||
       (auth?.publicPaths ?? []).some((p) =>
         p.endsWith('/*') ? path.startsWith(p.slice(0, -1)) : p === path,
       );
@@ -78,6 +80,9 @@ const driver: AdapterDriver = {
           authorizer: kit.authorizer,
           auditLog: kit.auditLog,
           consent: kit.consent,
+          ...(auth !== false && auth?.schemes !== undefined
+            ? { authentication: { schemes: auth.schemes } }
+            : {}),
           ...(options.inputGuard !== undefined ? { inputGuard: options.inputGuard } : {}),
         }),
       ],

@@ -10,12 +10,18 @@ export interface AuditedOptions {
 /**
  * Marks an entity whose inserts, updates and removes become audit events (through the subscriber
  * added by registerBulwarkAudit), with a before/after diff in which encrypted and classified
- * fields never appear in clear.
+ * fields never appear in clear. (A route's audit is @bulwark/nestjs's `@Audited(action)`.)
  */
-export function Audited(options: AuditedOptions = {}): ClassDecorator {
+export function AuditedEntity(options: AuditedOptions = {}): ClassDecorator {
   return (target) => {
     fieldRegistry.addAudited(
       Object.freeze({ target, resourceType: options.resourceType, category: options.category }),
     );
   };
 }
+
+/**
+ * @deprecated Use `AuditedEntity` (same options, same effect). `@Audited` of @bulwark/nestjs audits
+ * a route; this alias of the entity decorator goes away in the next minor release.
+ */
+export const Audited: (options?: AuditedOptions) => ClassDecorator = AuditedEntity;

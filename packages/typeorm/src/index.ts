@@ -48,7 +48,7 @@ export {
   type ClassificationSink,
 } from './classification';
 export { BulwarkEncryptionSubscriber } from './encryption-subscriber';
-export { Audited, type AuditedOptions } from './audited';
+export { AuditedEntity, Audited, type AuditedOptions } from './audited';
 export {
   BulwarkAuditSubscriber,
   registerBulwarkAudit,

@@ -5,7 +5,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
  * A clinician's note on a patient. The body is PHI, encrypted under the patient's key and bound to
  * its row: a note body copied into another row (or another patient's chart) does not decrypt.
  *
- * Not @Audited on purpose: an entity event would be about the note (resource `notes/<id>`) yet
+ * Not @AuditedEntity on purpose: an entity event would be about the note (resource `notes/<id>`) yet
  * carry the patient id in its diff, and erasure redacts the audit entries whose actor or resource
  * is the patient. Note reads and writes are audited by the request events instead, whose resource
  * is `patients/<patient id>` (see the routes), so they are redacted with the rest.

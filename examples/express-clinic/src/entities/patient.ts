@@ -1,4 +1,4 @@
-import { Audited, BlindIndex, EncryptedField, PersonalData, PHI, Sensitive } from '@bulwark/typeorm';
+import { AuditedEntity, BlindIndex, EncryptedField, PersonalData, PHI, Sensitive } from '@bulwark/typeorm';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /**
@@ -7,7 +7,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
  * values, backups included (HIPAA 164.312(a)(2)(iv), GDPR Art. 17). Email and SSN carry blind
  * indexes: staff can look a patient up by either without the database ever seeing plaintext.
  */
-@Audited({ resourceType: 'patients', category: 'phi-access' })
+@AuditedEntity({ resourceType: 'patients', category: 'phi-access' })
 @Entity('patient')
 export class Patient {
   /** Also the patient's login subject (`sub`) and data-subject id. */

@@ -1,4 +1,4 @@
-import { Audited } from '@bulwark/typeorm';
+import { AuditedEntity } from '@bulwark/typeorm';
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 
 export interface OrderLine {
@@ -8,7 +8,7 @@ export interface OrderLine {
 }
 
 /** An order refers to the card by its token: it never holds cardholder data. */
-@Audited({ resourceType: 'order' })
+@AuditedEntity({ resourceType: 'order' })
 @Entity('shop_order')
 export class Order {
   @PrimaryColumn({ type: 'varchar', length: 40 })

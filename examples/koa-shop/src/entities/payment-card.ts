@@ -1,4 +1,4 @@
-import { Audited, BlindIndex, CardholderData, EncryptedField } from '@bulwark/typeorm';
+import { AuditedEntity, BlindIndex, CardholderData, EncryptedField } from '@bulwark/typeorm';
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /**
@@ -8,7 +8,7 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm'
  * token (`id`) and a masked number; the card's last four digits are searchable through a blind
  * index (HMAC), never stored in clear next to the ciphertext.
  */
-@Audited({ resourceType: 'card', category: 'cardholder' })
+@AuditedEntity({ resourceType: 'card', category: 'cardholder' })
 @Entity('shop_payment_card')
 export class PaymentCard {
   /** The token orders refer to (`card_<random>`), meaningless outside the shop. */

@@ -1,4 +1,4 @@
-import { Audited, BlindIndex, EncryptedField, PersonalData, Sensitive } from '@bulwark/typeorm';
+import { AuditedEntity, BlindIndex, EncryptedField, PersonalData, Sensitive } from '@bulwark/typeorm';
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 
 export type HrRole = 'hr-admin' | 'manager' | 'employee';
@@ -11,10 +11,10 @@ export const normaliseNationalId = (value: string): string => value.replace(/[\s
  * An employee. Salary and national id are encrypted at rest (AES-256-GCM, key `hr`); the
  * national id is bound to its row and searchable only through a blind index (HMAC), so an HR
  * admin can find "who has this id" without the database ever holding it in clear.
- * @Audited: every insert / update / delete is an audit event whose encrypted fields read
+ * @AuditedEntity: every insert / update / delete is an audit event whose encrypted fields read
  * `[ENCRYPTED]` (what changed, never the value).
  */
-@Audited({ resourceType: 'employee', category: 'hr' })
+@AuditedEntity({ resourceType: 'employee', category: 'hr' })
 @Entity('hr_employee')
 export class Employee {
   /** `emp-<n>`: the JWT subject and the consent subject. */

@@ -1,11 +1,11 @@
-import { Audited, EncryptedField, Sensitive } from '@bulwark/typeorm';
+import { AuditedEntity, EncryptedField, Sensitive } from '@bulwark/typeorm';
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
  * A wellbeing survey answer: collected only with the employee's consent ('wellbeing-survey'),
  * free text encrypted (it may reveal health data, GDPR Art. 9). HR sees aggregates only.
  */
-@Audited({ resourceType: 'survey-response', category: 'hr' })
+@AuditedEntity({ resourceType: 'survey-response', category: 'hr' })
 @Entity('hr_survey_response')
 export class SurveyResponse {
   @PrimaryGeneratedColumn('uuid')

@@ -25,6 +25,14 @@ export interface BearerAuthenticatorOptions {
    * `MGET`, one indexed SQL query).
    */
   revocation?: BearerRevocationCheck;
+  /**
+   * Authorization schemes whose credential is a token for `tokens` (compared case-insensitively,
+   * RFC 9110 §11.1). Default `['Bearer']`; an app whose clients send `Authorization: Token <jwt>`
+   * adopts Bulwark with `['Bearer', 'Token']`. Names are RFC 9110 tokens (letters, digits and
+   * `!#$%&'*+.^_\`|~-`, at most 32), each at most once. The `WWW-Authenticate` challenge names
+   * the first one.
+   */
+  schemes?: readonly string[];
   /** Claim holding the roles (array of strings, or a space-separated string). Default `roles`. */
   rolesClaim?: string;
   /** Builds the principal from verified claims. Default: `{ id: sub, roles: claims[rolesClaim], type: 'user' }`. */
@@ -50,8 +58,60 @@ interface CacheEntry {
   expiresAt: number;
 }
 
-/** RFC 6750 §2.1: `Authorization: Bearer <b64token>`, scheme case-insensitive. */
-const BEARER_RE = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+/** RFC 9110 §11.4: `credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]`. */
+const CREDENTIALS_RE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(.*))?$/;
+/** RFC 6750 §2.1 b64token (token68 of RFC 9110 §11.2), trailing spaces tolerated. */
+const TOKEN68_RE = /^([A-Za-z0-9\-._~+/]+=*) *$/;
+const SCHEME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
+const DEFAULT_SCHEMES: readonly string[] = Object.freeze(['Bearer']);
+
+/**
+ * What an Authorization header holds for an authenticator accepting `schemes` (lower-cased):
+ * nothing, a credential of another scheme (`Basic`, or the app's own), a credential of an
+ * accepted scheme that is not a token68 (`Bearer a b`, `Bearer` alone), or the token.
+ */
+type ParsedCredential =
+  { kind: 'none' } | { kind: 'other' } | { kind: 'malformed' } | { kind: 'token'; token: string };
+
+function parseCredential(
+  header: string | string[] | undefined,
+  schemes: ReadonlySet<string>,
+): ParsedCredential {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value.length === 0) return { kind: 'none' };
+  const match = CREDENTIALS_RE.exec(value);
+  if (match === null) return { kind: 'other' };
+  if (!schemes.has(match[1]!.toLowerCase())) return { kind: 'other' };
+  const token = match[2] === undefined ? null : TOKEN68_RE.exec(match[2]);
+  return token === null ? { kind: 'malformed' } : { kind: 'token', token: token[1]! };
+}
+
+function malformedCredential(): BulwarkHttpError {
+  return new BulwarkHttpError(
+    ErrorCodes.HTTP_AUTH_MALFORMED,
+    400,
+    'The Authorization header is not a valid token credential.',
+  );
+}
+
+function authRequired(): BulwarkHttpError {
+  return new BulwarkHttpError(ErrorCodes.HTTP_AUTH_REQUIRED, 401, 'This resource needs a bearer token.');
+}
+
+/** The validated `schemes` option: RFC 9110 tokens, no duplicates (case-insensitive), at least one. */
+function schemeList(value: unknown, path: string): readonly string[] {
+  if (value === undefined) return DEFAULT_SCHEMES;
+  if (
+    !Array.isArray(value) ||
+    value.length === 0 ||
+    !value.every((v) => typeof v === 'string' && SCHEME_RE.test(v))
+  ) {
+    throw configError(path, 'must be a non-empty list of auth scheme names (RFC 9110 tokens)');
+  }
+  const lower = value.map((v: string) => v.toLowerCase());
+  if (new Set(lower).size !== lower.length) throw configError(path, 'must not repeat a scheme');
+  return Object.freeze([...(value as string[])]);
+}
 
 function defaultPrincipal(rolesClaim: string): (claims: TokenClaims) => HttpPrincipal {
   return (claims) => {
@@ -83,8 +143,10 @@ function nonNegativeInt(value: unknown, fallback: number, path: string): number 
 /**
  * Turns an Authorization header into a principal: parses the bearer credential, verifies it with
  * the token service (algorithm allow-list, signature, exp/nbf/iss/aud), and maps claims to an
- * `HttpPrincipal`. Failures throw BulwarkTokenError (401 invalid_token) or, with no credential,
- * ERR_HTTP_AUTH_REQUIRED (401 without an error code, RFC 6750 §3.1).
+ * `HttpPrincipal`. Failures throw BulwarkTokenError (401 invalid_token); with no credential of an
+ * accepted scheme (none, or `Basic` / another scheme), ERR_HTTP_AUTH_REQUIRED (401 without an
+ * error code, RFC 6750 §3.1); with a credential of an accepted scheme that is not a token68,
+ * ERR_HTTP_AUTH_MALFORMED (400 invalid_request).
  */
 export class BearerAuthenticator {
   readonly #tokens: BearerTokenVerifier;
@@ -94,6 +156,9 @@ export class BearerAuthenticator {
   readonly #now: () => number;
   readonly #cache = new Map<string, CacheEntry>();
   readonly #revocation?: BearerRevocationCheck;
+  readonly #schemes: ReadonlySet<string>;
+  /** The accepted schemes as configured; the first is the one the `WWW-Authenticate` challenge names. */
+  readonly schemes: readonly string[];
 
   constructor(options: BearerAuthenticatorOptions) {
     const path = options?.configPath ?? 'authenticate';
@@ -110,6 +175,8 @@ export class BearerAuthenticator {
     if (options.revocation !== undefined && typeof options.revocation?.check !== 'function') {
       throw configError(`${path}.revocation`, 'must be a TokenRevocation');
     }
+    this.schemes = schemeList(options.schemes, `${path}.schemes`);
+    this.#schemes = new Set(this.schemes.map((s) => s.toLowerCase()));
     this.#tokens = options.tokens;
     this.#revocation = options.revocation;
     this.#toPrincipal = options.principal ?? defaultPrincipal(rolesClaim);
@@ -118,33 +185,43 @@ export class BearerAuthenticator {
     this.#now = options.now ?? Date.now;
   }
 
-  /** The credential of an Authorization header; undefined when there is none; throws when malformed. */
-  static credential(header: string | string[] | undefined): string | undefined {
-    const value = Array.isArray(header) ? header[0] : header;
-    if (value === undefined || value.length === 0) return undefined;
-    const match = BEARER_RE.exec(value);
-    if (match === null) {
-      throw new BulwarkTokenError(
-        ErrorCodes.TOKEN_MALFORMED,
-        'The Authorization header is not a Bearer credential.',
-      );
-    }
-    return match[1];
+  /** The scheme the `WWW-Authenticate` challenge names (the first of `schemes`). */
+  get challengeScheme(): string {
+    return this.schemes[0]!;
   }
 
   /**
-   * The principal of a request. `optional`: a request without credentials yields undefined instead
-   * of a 401 (a credential that is present but bad is always refused).
+   * The token of an Authorization header for `schemes` (default Bearer); undefined when there is
+   * no credential of those schemes (none, or another scheme's); throws ERR_HTTP_AUTH_MALFORMED
+   * when a credential of those schemes is not a token68.
+   */
+  static credential(
+    header: string | string[] | undefined,
+    schemes: readonly string[] = DEFAULT_SCHEMES,
+  ): string | undefined {
+    const parsed = parseCredential(header, new Set(schemes.map((s) => s.toLowerCase())));
+    if (parsed.kind === 'malformed') throw malformedCredential();
+    return parsed.kind === 'token' ? parsed.token : undefined;
+  }
+
+  /**
+   * The principal of a request. `optional` (a public route): a request without a token of an
+   * accepted scheme yields undefined instead of a 401, and so does an Authorization header the
+   * route does not need (another scheme's, or a malformed one); a token of an accepted scheme
+   * that fails verification is still refused, so a client is never served the anonymous view
+   * while it believes it is signed in.
    */
   async authenticate(
     header: string | string[] | undefined,
     optional = false,
   ): Promise<HttpPrincipal | undefined> {
-    const token = BearerAuthenticator.credential(header);
-    if (token === undefined) {
+    const parsed = parseCredential(header, this.#schemes);
+    if (parsed.kind !== 'token') {
       if (optional) return undefined;
-      throw new BulwarkHttpError(ErrorCodes.HTTP_AUTH_REQUIRED, 401, 'This resource needs a bearer token.');
+      if (parsed.kind === 'malformed') throw malformedCredential();
+      throw authRequired();
     }
+    const token = parsed.token;
     if (this.#ttlMs > 0) {
       const hit = this.#cache.get(token);
       if (hit !== undefined) {

@@ -41,6 +41,11 @@ export interface ProblemContext {
   instance?: string;
   /** Realm of the WWW-Authenticate challenge on 401. Default `bulwark`. */
   realm?: string;
+  /**
+   * Auth scheme the WWW-Authenticate challenge names: the first of the authenticator's `schemes`
+   * (`BearerAuthenticator.challengeScheme`). Default `Bearer`.
+   */
+  scheme?: string;
 }
 
 interface Mapping {
@@ -252,6 +257,11 @@ const BY_CODE = {
     title: 'Authentication required',
     detail: 'This resource needs a bearer token.',
   },
+  [ErrorCodes.HTTP_AUTH_MALFORMED]: {
+    status: 400,
+    title: 'Malformed credentials',
+    detail: 'The Authorization header is not a valid token credential.',
+  },
   [ErrorCodes.HTTP_BODY_TOO_LARGE]: { status: 413, title: 'Content Too Large' },
   [ErrorCodes.HTTP_MALFORMED_BODY]: { status: 400, title: 'Malformed body' },
   [ErrorCodes.HTTP_UNSUPPORTED_MEDIA_TYPE]: { status: 415, title: 'Unsupported Media Type' },
@@ -434,10 +444,13 @@ function httpErrorStatus(error: unknown): number | undefined {
     : undefined;
 }
 
-function challenge(realm: string, error?: string): string {
+function challenge(realm: string, error?: string, scheme = 'Bearer'): string {
   // RFC 6750 §3: no error attribute when the request carried no credentials at all.
-  return error === undefined ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="${error}"`;
+  return error === undefined ? `${scheme} realm="${realm}"` : `${scheme} realm="${realm}", error="${error}"`;
 }
+
+/** A scheme is written into the header as is: only an RFC 9110 token is. */
+const SCHEME_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
 
 /**
  * RFC 9470 §3: `insufficient_user_authentication`, with `max_age` when the refusal is about the
@@ -547,13 +560,18 @@ export function problemFor(error: unknown, context: ProblemContext = {}): Proble
   if (code !== undefined) body.code = code;
 
   const realm = context.realm ?? 'bulwark';
+  const scheme =
+    context.scheme !== undefined && SCHEME_TOKEN.test(context.scheme) ? context.scheme : 'Bearer';
   if (mapping.status === 401) {
     headers['www-authenticate'] =
       code === ErrorCodes.HTTP_AUTH_REQUIRED
-        ? challenge(realm)
+        ? challenge(realm, undefined, scheme)
         : code === ErrorCodes.MFA_STEP_UP_REQUIRED
           ? stepUpChallenge(realm, details)
-          : challenge(realm, 'invalid_token');
+          : challenge(realm, 'invalid_token', scheme);
+  } else if (code === ErrorCodes.HTTP_AUTH_MALFORMED) {
+    // RFC 6750 §3.1: a malformed request answers 400 with `error="invalid_request"`.
+    headers['www-authenticate'] = challenge(realm, 'invalid_request', scheme);
   }
   if (mapping.status === 429 || mapping.status === 503) {
     const retry = details?.retryAfterSec;

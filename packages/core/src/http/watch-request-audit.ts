@@ -26,6 +26,8 @@ export interface HttpRequestState extends AuditedRequestState {
   arrival?: RequestArrival;
   /** Services of the `bulwark()` bundle, for `authorize` / `requireConsent` used without explicit ones. */
   kit?: BulwarkHttpKit;
+  /** Set by `authenticate`: the auth scheme a 401 challenge names (its first accepted scheme). */
+  authScheme?: string;
 }
 
 /**

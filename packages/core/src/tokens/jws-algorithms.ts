@@ -30,9 +30,12 @@ export function isJwsAlgorithm(value: unknown): value is JwsAlgorithm {
  * Legacy choices a token service refuses unless the app names them in `legacyAlgorithms`
  * (ASVS 5.0 V11.6.1, V11.2.3): the RSASSA-PKCS1-v1_5 signatures RS256 / RS384 / RS512 (RFC 8017
  * §8.2; RSASSA-PSS, ES* and EdDSA replace them), and `RSA-2048`: RSA keys of 2048 to 3071 bits
- * (about 112-bit security; 3072 bits gives the 128 bits current guidance asks for).
+ * (about 112-bit security; 3072 bits gives the 128 bits current guidance asks for); and
+ * `HMAC-SHORT-SECRET`: an HS256 secret shorter than the 32 bytes RFC 7518 §3.2 requires (an
+ * existing app's secret, accepted so its tokens keep working while it rotates to a strong one; the
+ * service warns at start-up and reports it, and the compliance token-key check fails).
  */
-export const LEGACY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'RSA-2048'] as const;
+export const LEGACY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'RSA-2048', 'HMAC-SHORT-SECRET'] as const;
 
 export type LegacyAlgorithm = (typeof LEGACY_ALGORITHMS)[number];
 

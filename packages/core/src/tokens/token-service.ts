@@ -81,6 +81,11 @@ export interface TokenServiceOptions {
    * needs `legacyAlgorithms: ['RS256', 'RSA-2048']`; prefer PS256, ES256 or EdDSA where you choose.
    */
   legacyAlgorithms?: readonly LegacyAlgorithm[];
+  /**
+   * Receives the one start-up warning a legacy opt-in in use gives (`HMAC-SHORT-SECRET`), without
+   * the secret. Default `console.warn`.
+   */
+  onWarning?: (message: string) => void;
   /** Key used by `sign()`. Optional for a verify-only service. */
   signingKey?: TokenSigningKey;
   /** How `verify()` finds its key. Default: the public half of `signingKey` (or the same secret). */
@@ -215,6 +220,8 @@ function importHmacKey(secret: KeyObject, alg: JwsAlgorithm, usage: 'sign' | 've
 export class TokenService {
   readonly #algorithms: readonly JwsAlgorithm[];
   readonly #legacy: ReadonlySet<LegacyAlgorithm>;
+  /** A secret shorter than its hash was accepted (`HMAC-SHORT-SECRET`). */
+  #shortSecret = false;
   readonly #verifyAlgorithms: readonly JwsAlgorithm[];
   readonly #signing?: { key: KeyObject; kid?: string; alg: JwsAlgorithm };
   readonly #verifyKey: KeyObject | JWTVerifyGetKey;
@@ -304,6 +311,41 @@ export class TokenService {
       requiredClaims: [...this.#requiredClaims],
       ...(this.#typ !== undefined ? { typ: this.#typ } : {}),
     });
+    if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
+      throw configError(`${path}.onWarning`, 'must be a function');
+    }
+    if (this.#shortSecret) {
+      // Once, at start-up, and never the secret itself.
+      (options.onWarning ?? ((m: string) => console.warn(m)))(
+        `${path}: an HMAC secret shorter than 32 bytes is in use (legacyAlgorithms: ['HMAC-SHORT-SECRET']). ` +
+          'Tokens signed with it can be forged by guessing the secret offline. Rotate: sign new tokens ' +
+          'under a 32-byte random secret with a new kid, accept both for one token lifetime, then drop ' +
+          'the old one (docs/adopting.md, "Legacy HMAC secrets").',
+      );
+    }
+  }
+
+  /**
+   * Legacy opt-ins this service actually uses, for compliance evidence: `HMAC-SHORT-SECRET` when a
+   * short secret was accepted, `RSA-2048` / `RS*` when named in `legacyAlgorithms`.
+   */
+  get legacyInUse(): readonly LegacyAlgorithm[] {
+    return [...this.#legacy].filter((l) => l !== 'HMAC-SHORT-SECRET' || this.#shortSecret);
+  }
+
+  /** The JWS algorithms a key can be used with here (a short HMAC secret: HS256 once opted in). */
+  #algorithmsForKey(key: KeyObject): JwsAlgorithm[] {
+    const algorithms = algorithmsForKey(key);
+    if (
+      algorithms.length === 0 &&
+      key.type === 'secret' &&
+      (key.symmetricKeySize ?? 0) > 0 &&
+      this.#legacy.has('HMAC-SHORT-SECRET')
+    ) {
+      this.#shortSecret = true;
+      return ['HS256'];
+    }
+    return algorithms;
   }
 
   /** The algorithm allow-list (compliance evidence). */
@@ -393,12 +435,12 @@ export class TokenService {
       throw configError(`${path}.key`, 'is a public key; signing needs the private key or an HMAC secret');
     }
     this.#checkKeyStrength(key, `${path}.key`);
-    const supported = algorithmsForKey(key);
+    const supported = this.#algorithmsForKey(key);
     if (supported.length === 0) {
       throw configError(
         `${path}.key`,
         key.type === 'secret'
-          ? 'is an HMAC secret shorter than 32 bytes (RFC 7518 §3.2)'
+          ? "is an HMAC secret shorter than 32 bytes (RFC 7518 §3.2); an existing app's secret is accepted only with legacyAlgorithms: ['HMAC-SHORT-SECRET'] while it rotates"
           : 'is not a supported signing key (Ed25519, P-256/384/521, RSA >= 2048 bits)',
       );
     }
@@ -444,7 +486,7 @@ export class TokenService {
         );
       }
       const key = verificationKeyFor(this.#signing.key);
-      return { key, algorithms: this.#algorithms.filter((a) => algorithmsForKey(key).includes(a)) };
+      return { key, algorithms: this.#algorithms.filter((a) => this.#algorithmsForKey(key).includes(a)) };
     }
     if (verification === null || typeof verification !== 'object') {
       throw configError(vpath, 'must be { key } | { jwks } | { jwksUrl, ... }');
@@ -459,11 +501,13 @@ export class TokenService {
       }
       this.#checkKeyStrength(key, `${vpath}.key`);
       // The algorithms jose may use with this key: the allow-list narrowed to the key's family.
-      const algorithms = this.#algorithms.filter((a) => algorithmsForKey(key).includes(a));
+      const algorithms = this.#algorithms.filter((a) => this.#algorithmsForKey(key).includes(a));
       if (algorithms.length === 0) {
         throw configError(
           `${vpath}.key`,
-          `supports ${algorithmsForKey(key).join(', ') || 'no JWS algorithm'}, none of which is in algorithms`,
+          key.type === 'secret' && algorithmsForKey(key).length === 0
+            ? "is an HMAC secret shorter than 32 bytes (RFC 7518 §3.2); an existing app's secret is accepted only with legacyAlgorithms: ['HMAC-SHORT-SECRET'] while it rotates"
+            : `supports ${this.#algorithmsForKey(key).join(', ') || 'no JWS algorithm'}, none of which is in algorithms`,
         );
       }
       return { key, algorithms };

@@ -140,7 +140,7 @@ describe('request audit, ids, cookies, bearer parsing', () => {
     expect(event.actor.userAgent).toHaveLength(512);
   });
 
-  it('mints request ids, keeps a client-supplied id sanitised, reads cookies and refuses non-bearer credentials', () => {
+  it('mints request ids, keeps a client-supplied id sanitised, reads cookies and parses token credentials', () => {
     expect(newRequestId()).toMatch(/^[0-9a-f-]{36}$/);
     expect(clientRequestIdFrom('abc-123')).toBe('abc-123');
     expect(clientRequestIdFrom('evil\nlog line')).toBe('evil_log_line');
@@ -148,7 +148,12 @@ describe('request audit, ids, cookies, bearer parsing', () => {
     expect(clientRequestIdFrom('   ')).toBeUndefined();
     expect(readCookie(`a=1; ${serializeCookie('b', 'tok').split(';')[0]}; c=3`, 'b')).toBe('tok');
     expect(BearerAuthenticator.credential(undefined)).toBeUndefined();
-    expect(() => BearerAuthenticator.credential('Basic abc')).toThrow(BulwarkTokenError);
+    // Another scheme's credential is not ours to judge; a malformed one of ours is a 400.
+    expect(BearerAuthenticator.credential('Basic abc')).toBeUndefined();
+    expect(() => BearerAuthenticator.credential('Bearer a b')).toThrow(
+      expect.objectContaining({ code: ErrorCodes.HTTP_AUTH_MALFORMED, status: 400 }),
+    );
+    expect(BearerAuthenticator.credential('token abc', ['Token'])).toBe('abc');
   });
 
   it('caches a verified token only until its expiry', async () => {

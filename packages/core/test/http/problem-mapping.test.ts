@@ -61,6 +61,7 @@ const CLIENT_TRIGGERABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   [ErrorCodes.RETENTION_LEGAL_HOLD]: 'purging data under a legal hold',
   [ErrorCodes.CSRF_INVALID]: 'a cross-site request',
   [ErrorCodes.HTTP_AUTH_REQUIRED]: 'no credentials',
+  [ErrorCodes.HTTP_AUTH_MALFORMED]: 'an Authorization header of an accepted scheme that is not a token68',
   [ErrorCodes.HTTP_BODY_TOO_LARGE]: 'a large body',
   [ErrorCodes.HTTP_MALFORMED_BODY]: 'broken JSON',
   [ErrorCodes.HTTP_UNSUPPORTED_MEDIA_TYPE]: 'an odd content type',

@@ -10,9 +10,18 @@ import {
   PrimaryGeneratedColumn,
   type Relation,
 } from 'typeorm';
-import { BlindIndex, EncryptedField, PersonalData, PHI, Sensitive, CardholderData, Audited } from '../../src';
+import {
+  BlindIndex,
+  EncryptedField,
+  PersonalData,
+  PHI,
+  Sensitive,
+  CardholderData,
+  Audited,
+  AuditedEntity,
+} from '../../src';
 
-@Audited()
+@AuditedEntity()
 @Entity('enc_user')
 export class User {
   @PrimaryGeneratedColumn()

@@ -1,0 +1,128 @@
+import { ErrorCodes, BulwarkConfigError } from '../../src/errors';
+import { BearerAuthenticator } from '../../src/http/bearer-authenticator';
+import { problemFor } from '../../src/http/problem-details';
+import type { TokenClaims } from '../../src/tokens/token-service';
+
+/** A verifier that accepts exactly the token `good` (signature checks are the token service's tests). */
+function verifier(seen: string[] = []) {
+  return {
+    verify: async (token: string) => {
+      seen.push(token);
+      if (token !== 'good')
+        throw Object.assign(new Error('bad'), { code: ErrorCodes.TOKEN_SIGNATURE_INVALID });
+      return { payload: { sub: 'u1', roles: ['staff'] } as TokenClaims, protectedHeader: { alg: 'HS256' } };
+    },
+  } as unknown as ConstructorParameters<typeof BearerAuthenticator>[0]['tokens'];
+}
+
+async function refusal(promise: Promise<unknown>): Promise<{ code?: string; status?: number }> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as { code?: string; status?: number };
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('BearerAuthenticator schemes', () => {
+  it('accepts Bearer only by default, case-insensitively', async () => {
+    const auth = new BearerAuthenticator({ tokens: verifier(), cacheTtlSec: 0 });
+    expect(auth.schemes).toEqual(['Bearer']);
+    expect(auth.challengeScheme).toBe('Bearer');
+    expect((await auth.authenticate('Bearer good'))?.id).toBe('u1');
+    expect((await auth.authenticate('bEARER good'))?.id).toBe('u1');
+    // `Token` is another scheme: no credential of ours, so the plain 401 challenge (RFC 6750 §3).
+    expect(await refusal(auth.authenticate('Token good'))).toMatchObject({
+      code: ErrorCodes.HTTP_AUTH_REQUIRED,
+      status: 401,
+    });
+  });
+
+  it('accepts every configured scheme and names the first in the challenge', async () => {
+    const seen: string[] = [];
+    const auth = new BearerAuthenticator({
+      tokens: verifier(seen),
+      schemes: ['Token', 'Bearer'],
+      cacheTtlSec: 0,
+    });
+    expect(auth.challengeScheme).toBe('Token');
+    expect((await auth.authenticate('Token good'))?.id).toBe('u1');
+    expect((await auth.authenticate('token good'))?.id).toBe('u1');
+    expect((await auth.authenticate('Bearer good'))?.id).toBe('u1');
+    expect(await refusal(auth.authenticate('Basic dXNlcjpwYXNz'))).toMatchObject({
+      code: ErrorCodes.HTTP_AUTH_REQUIRED,
+    });
+    // A bad token of an accepted scheme is verified and refused, never taken for anonymous.
+    expect(await refusal(auth.authenticate('Token forged'))).toMatchObject({
+      code: ErrorCodes.TOKEN_SIGNATURE_INVALID,
+    });
+    expect(seen).toEqual(['good', 'good', 'good', 'forged']);
+    const problem = problemFor(await refusal(auth.authenticate(undefined)), {
+      realm: 'api',
+      scheme: auth.challengeScheme,
+    });
+    expect(problem.status).toBe(401);
+    expect(problem.headers['www-authenticate']).toBe('Token realm="api"');
+  });
+
+  it.each([
+    ['a scheme without a credential', 'Bearer'],
+    ['two tokens', 'Bearer a b'],
+    ['a comma list', 'Bearer a, Basic b'],
+    ['auth-params instead of a token68', 'Bearer realm="x"'],
+    ['a padding in the middle', 'Bearer ab=cd'],
+  ])('answers %s with 400 invalid_request, never verifying it', async (_name, header) => {
+    const seen: string[] = [];
+    const auth = new BearerAuthenticator({ tokens: verifier(seen) });
+    const error = await refusal(auth.authenticate(header));
+    expect(error).toMatchObject({ code: ErrorCodes.HTTP_AUTH_MALFORMED, status: 400 });
+    const problem = problemFor(error, { realm: 'api' });
+    expect(problem.status).toBe(400);
+    expect(problem.headers['www-authenticate']).toBe('Bearer realm="api", error="invalid_request"');
+    expect(problem.body.code).toBe(ErrorCodes.HTTP_AUTH_MALFORMED);
+    expect(JSON.stringify(problem.body)).not.toContain(header.slice(7) || 'Bearer ');
+    expect(seen).toEqual([]);
+  });
+
+  it('on an optional (public) route, ignores headers it does not need but refuses a bad token', async () => {
+    const auth = new BearerAuthenticator({ tokens: verifier(), cacheTtlSec: 0 });
+    expect(await auth.authenticate(undefined, true)).toBeUndefined();
+    expect(await auth.authenticate('Token good', true)).toBeUndefined();
+    expect(await auth.authenticate('Bearer a b', true)).toBeUndefined();
+    expect(await auth.authenticate('not a credential at all \u0001', true)).toBeUndefined();
+    expect((await auth.authenticate('Bearer good', true))?.id).toBe('u1');
+    expect(await refusal(auth.authenticate('Bearer forged', true))).toMatchObject({
+      code: ErrorCodes.TOKEN_SIGNATURE_INVALID,
+    });
+  });
+
+  it.each([
+    [[]],
+    [['Bearer', 'bearer']],
+    [['Bear er']],
+    [['Bearer"']],
+    [['x'.repeat(33)]],
+    ['Bearer'],
+    [[42]],
+  ])('refuses schemes %j at construction', (schemes) => {
+    expect(
+      () =>
+        new BearerAuthenticator({
+          tokens: verifier(),
+          schemes: schemes as unknown as string[],
+          configPath: 'authenticate',
+        }),
+    ).toThrow(BulwarkConfigError);
+    expect(
+      () => new BearerAuthenticator({ tokens: verifier(), schemes: schemes as unknown as string[] }),
+    ).toThrow(/authenticate\.schemes/);
+  });
+
+  it('never writes a scheme that is not a token into the challenge', async () => {
+    const auth = new BearerAuthenticator({ tokens: verifier() });
+    const problem = problemFor(await refusal(auth.authenticate(undefined)), {
+      scheme: 'Token", error="x',
+    });
+    expect(problem.headers['www-authenticate']).toBe('Bearer realm="bulwark"');
+  });
+});
