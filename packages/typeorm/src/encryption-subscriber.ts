@@ -14,10 +14,10 @@ import type {
 import { computeIndex } from './blind-index-column';
 import { BulwarkTypeOrmError, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import type { EncryptionContext, ResolvedBlindIndex, ResolvedField } from './encryption-context';
-import { fieldAad, open, rowKey, seal, sealSync } from './field-cipher';
+import { fieldAad, open, openSync, rowKey, seal, sealSync } from './field-cipher';
 import { sameValue } from './field-codec';
 import { fieldRegistry } from './field-registry';
-import { PendingDecryption, SealedValue, UNCHANGED } from './sealed-value';
+import { LazyEnvelope, PendingDecryption, SealedValue, UNCHANGED } from './sealed-value';
 
 interface EntityPlan {
   fields: ResolvedField[];
@@ -26,9 +26,11 @@ interface EntityPlan {
   needsRow: boolean;
   /** Some field is encrypted under a subject key, which may have to be loaded (async). */
   hasSubject: boolean;
+  /** Fields declared `lazy`: decrypted by a getter on first access (see defineLazy). */
+  lazy: ResolvedField[];
 }
 
-const EMPTY: EntityPlan = { fields: [], indexes: [], needsRow: false, hasSubject: false };
+const EMPTY: EntityPlan = { fields: [], indexes: [], needsRow: false, hasSubject: false, lazy: [] };
 
 function isRecord(value: unknown): value is ObjectLiteral {
   return value !== null && typeof value === 'object';
@@ -74,7 +76,9 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
       const indexes = fieldRegistry.blindIndexes(metadata.target).map((s) => this.ctx.blindIndex(s));
       const hasSubject = fields.some((f) => f.spec.subject !== undefined);
       const needsRow = hasSubject || fields.some((f) => f.spec.bindToRow);
-      plan = fields.length === 0 && indexes.length === 0 ? EMPTY : { fields, indexes, needsRow, hasSubject };
+      const lazy = fields.filter((f) => f.spec.lazy === true);
+      plan =
+        fields.length === 0 && indexes.length === 0 ? EMPTY : { fields, indexes, needsRow, hasSubject, lazy };
       this.plans.set(metadata.target, plan);
     }
     return plan;
@@ -212,13 +216,19 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
     const metadata = event?.metadata;
     const plan = metadata !== undefined ? this.plan(metadata) : this.planFor(entity);
     if (plan === EMPTY) return;
+    for (const field of plan.lazy) {
+      const value: unknown = entity[field.spec.property];
+      if (value instanceof LazyEnvelope) defineLazy(this.ctx, field, entity, value.envelope);
+    }
     for (const field of plan.fields) {
+      if (field.spec.lazy === true) continue; // reading it would decrypt it now
       if (entity[field.spec.property] instanceof PendingDecryption) return this.finishLoad(entity, plan);
     }
   }
 
   private async finishLoad(entity: ObjectLiteral, plan: EntityPlan): Promise<void> {
     for (const field of plan.fields) {
+      if (field.spec.lazy === true) continue;
       const value: unknown = entity[field.spec.property];
       if (value instanceof PendingDecryption) {
         entity[field.spec.property] = await open(this.ctx, field, value.envelope, entity);
@@ -245,6 +255,7 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
 
   private async plainFrom(field: ResolvedField, stored: unknown, row: ObjectLiteral): Promise<unknown> {
     if (stored instanceof PendingDecryption) return open(this.ctx, field, stored.envelope, row);
+    // A lazy value the stored row still holds unread decrypts through its getter, here.
     return plainOf(stored);
   }
 
@@ -283,6 +294,36 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
     for (const [k, v] of Object.entries(obj)) if (v instanceof SealedValue) obj[k] = v.plain;
     if (runner !== undefined) this.sealed.get(runner)?.delete(obj);
   }
+}
+
+/**
+ * Makes `entity[property]` decrypt `envelope` on first read: the getter decrypts (with the row's
+ * associated data, read at that moment) and replaces itself with a plain data property holding the
+ * value; assigning before any read replaces it without decrypting. Either way the property is an
+ * ordinary one afterwards, so TypeORM's change detection and the save path see plaintext as for
+ * an eagerly decrypted field (an untouched one compares equal and is left out of the UPDATE).
+ */
+function defineLazy(
+  ctx: EncryptionContext,
+  field: ResolvedField,
+  entity: ObjectLiteral,
+  envelope: string,
+): void {
+  const property = field.spec.property;
+  const settle = (value: unknown) =>
+    Object.defineProperty(entity, property, { value, writable: true, enumerable: true, configurable: true });
+  Object.defineProperty(entity, property, {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const value = openSync(ctx, field, envelope, fieldAad(field, entity));
+      settle(value);
+      return value;
+    },
+    set(value: unknown) {
+      settle(value);
+    },
+  });
 }
 
 /**
