@@ -192,8 +192,10 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
       const p = field.spec.property;
       if (changed || !realChange) {
         // Nothing else changes: rewriting a fresh envelope keeps the after* event (which restores
-        // the caller's plaintext) firing; TypeORM would otherwise skip the update entirely.
-        row[p] = new SealedValue(await seal(this.ctx, field, value, context), value);
+        // the caller's plaintext) firing; TypeORM would otherwise skip the update entirely. A lazy
+        // field that is unchanged gets the stored row's own envelope back (byte for byte).
+        const stored = changed ? undefined : lazilyOpened.get(db)?.[p];
+        row[p] = new SealedValue(stored ?? (await seal(this.ctx, field, value, context)), value);
       } else {
         row[p] = new SealedValue(UNCHANGED, value);
         db[p] = new SealedValue(UNCHANGED, before);
@@ -303,6 +305,9 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
  * ordinary one afterwards, so TypeORM's change detection and the save path see plaintext as for
  * an eagerly decrypted field (an untouched one compares equal and is left out of the UPDATE).
  */
+/** Envelopes lazy getters decrypted, by entity and property (an unchanged save writes them back). */
+const lazilyOpened = new WeakMap<ObjectLiteral, Record<string, string>>();
+
 function defineLazy(
   ctx: EncryptionContext,
   field: ResolvedField,
@@ -318,6 +323,9 @@ function defineLazy(
     get() {
       const value = openSync(ctx, field, envelope, fieldAad(field, entity));
       settle(value);
+      let opened = lazilyOpened.get(entity);
+      if (opened === undefined) lazilyOpened.set(entity, (opened = {}));
+      opened[property] = envelope;
       return value;
     },
     set(value: unknown) {
