@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { envelopeKind } from '@bulwark/core';
 import {
   DeleteQueryBuilder,
@@ -513,6 +514,14 @@ function checkRef(ref: Ref, aliases: Map<string, AliasLike>, parameters: Record<
   const { property, kind } = column;
   const use = ref.use;
   if (use.kind === 'null') return;
+  if (
+    kind.kind === 'encrypted' &&
+    !kind.deterministic &&
+    use.kind === 'params' &&
+    isStoredEnvelopeCompare(use.names, parameters)
+  ) {
+    return; // compare-and-set on the exact stored envelope (rewrapEntities): a byte comparison that can match
+  }
   if (kind.kind === 'encrypted' && !kind.deterministic) {
     throw refuse(
       metadata,
@@ -569,6 +578,33 @@ function checkRef(ref: Ref, aliases: Map<string, AliasLike>, parameters: Record<
     }
   }
 }
+
+/** Every (set) parameter is an envelope string: the condition compares stored bytes, not plaintext. */
+function isStoredEnvelopeCompare(names: string[], parameters: Record<string, unknown>): boolean {
+  let any = false;
+  for (const name of names) {
+    if (!Object.hasOwn(parameters, name)) return false;
+    const raw = parameters[name];
+    for (const value of Array.isArray(raw) ? raw : [raw]) {
+      const envelope = value instanceof SealedValue ? value.envelope : value;
+      if (envelopeKind(envelope) === undefined) return false;
+      any = true;
+    }
+  }
+  return any;
+}
+
+/**
+ * Runs `fn` with the string-condition guard off for the queries it builds (async included):
+ * for Bulwark's own maintenance queries that compare an encrypted column with what it stores
+ * before encryption (e.g. a compare-and-set on a legacy plaintext value during a migration).
+ * Not exported from the package: applications use blind indexes or deterministic values. @internal
+ */
+export function runWithoutStringGuards<T>(fn: () => T): T {
+  return unguarded.run(true, fn);
+}
+
+const unguarded = new AsyncLocalStorage<boolean>();
 
 function conditionStrings(condition: unknown, out: string[]): void {
   if (typeof condition === 'string') out.push(condition);
@@ -667,7 +703,9 @@ export function installQueryGuards(): void {
     const proto = Builder.prototype as unknown as Record<string, Anyfn>;
     const getQuery = proto.getQuery;
     proto.getQuery = function (this: unknown, ...args: unknown[]) {
-      checkStringConditions((this as { expressionMap: ExpressionMapLike }).expressionMap);
+      if (unguarded.getStore() !== true) {
+        checkStringConditions((this as { expressionMap: ExpressionMapLike }).expressionMap);
+      }
       return getQuery.apply(this, args);
     };
   }

@@ -15,6 +15,7 @@ import {
   TypeOrmErrorCodes,
   type BulwarkEncryption,
 } from '../../src';
+import { runWithoutStringGuards } from '../../src/query-guards';
 import { Account, Contact, querySafetyEntities, Tiny } from './query-safety-entities';
 import { caught, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
 
@@ -170,6 +171,31 @@ function suite(backend: Backend) {
         .where('a.nationalId IN (:...n)', { n: encryptedValues(Account, 'nationalId', 'NI-1') })
         .getMany();
       expect(many.map((a) => a.id)).toEqual([ann.id]);
+    });
+
+    it('a random-IV column compared with its exact stored envelope (compare-and-set)', async () => {
+      const [stored] = await db.raw(
+        `SELECT "email_address" AS e FROM ${db.t('qs_account')} WHERE "id" = $1`,
+        [ann.id],
+      );
+      const found = await qb().where('a.email = :prev', { prev: stored.e }).getMany();
+      expect(found.map((a) => a.id)).toEqual([ann.id]);
+      // one plaintext among envelopes is refused
+      await refused(
+        () =>
+          qb()
+            .where('a.email IN (:...prev)', { prev: [stored.e, 'Ann@Example.com'] })
+            .getMany(),
+        'email',
+      );
+    });
+
+    it('runWithoutStringGuards (internal, for maintenance queries) turns the check off inside its callback only', async () => {
+      const rows = await runWithoutStringGuards(() =>
+        qb().where('a.email = :e', { e: 'Ann@Example.com' }).getMany(),
+      );
+      expect(rows).toEqual([]);
+      await refused(() => qb().where('a.email = :e', { e: 'Ann@Example.com' }).getMany(), 'email');
     });
 
     it('a self-join on the same blind-index column (duplicate check)', async () => {
