@@ -306,6 +306,10 @@ describe('blindIndexBits', () => {
     expect(blindIndexBits(1_000_000, 0.01)).toBe(27);
     expect(blindIndexBits(1_000_000, 1)).toBe(20);
     expect(blindIndexBits(4096, 1)).toBe(12);
+    // the table in ENCRYPTION.md
+    expect(blindIndexBits(10_000, 0.01)).toBe(20);
+    expect(blindIndexBits(100_000_000, 0.001)).toBe(37);
+    expect(blindIndexBits(40_000_000, 0.01)).toBe(32);
     expect(blindIndexBits(4097, 1)).toBe(13);
     expect(blindIndexBits(1, 1)).toBe(1);
     expect(blindIndexBits(10, 1e-80)).toBe(256);
