@@ -344,6 +344,7 @@ function chainAt(
     // A bare column name (`where('email = :e')`) refers to the main alias; a cast's type name does not.
     const before = tokens[i - 1];
     if (before?.t === 'op' && before.v === '::') return undefined;
+    if (before?.t === 'id' && !before.quoted && before.v.toUpperCase() === 'AS') return undefined; // CAST(x AS date)
     return { end: j, alias: '', path: first.v, quoted };
   }
   return { end: j, alias: first.v, path: parts.join('.'), quoted };
@@ -363,6 +364,18 @@ function endsPredicate(tokens: Token[], i: number): boolean {
   return tok === undefined || tok.t === 'rp' || isKw(tok, 'AND', 'OR');
 }
 
+/** Whether the reference at [i, end) is the whole argument of COUNT( ) or COUNT(DISTINCT ). */
+function countedAt(tokens: Token[], i: number, end: number): 'count' | 'distinct' | undefined {
+  if (tokens[end]?.t !== 'rp') return undefined;
+  const isName = (tok: Token | undefined, name: string) =>
+    tok?.t === 'id' && !tok.quoted && tok.v.toUpperCase() === name;
+  if (tokens[i - 1]?.t === 'lp' && isName(tokens[i - 2], 'COUNT')) return 'count';
+  if (isName(tokens[i - 1], 'DISTINCT') && tokens[i - 2]?.t === 'lp' && isName(tokens[i - 3], 'COUNT')) {
+    return 'distinct';
+  }
+  return undefined;
+}
+
 /** Every `alias.path` reference of a condition and how it is used. */
 function analyse(sql: string): Ref[] {
   const tokens = tokenize(sql);
@@ -375,8 +388,14 @@ function analyse(sql: string): Ref[] {
     refs.push(ref);
     const next = tokens[end];
     const atStart = startsPredicate(tokens, i);
-    // ref IS [NOT] NULL
-    if (isKw(next, 'IS')) {
+    const counted = countedAt(tokens, i, end);
+    if (counted === 'count') {
+      ref.use = { kind: 'null' }; // COUNT(ref) only depends on which values are NULL
+    } else if (counted === 'distinct') {
+      // COUNT(DISTINCT ref): as meaningful as comparing the column with itself
+      ref.use = { kind: 'ref', alias: chain.alias, path: chain.path, quoted: chain.quoted };
+    } else if (isKw(next, 'IS')) {
+      // ref IS [NOT] NULL
       const k = isKw(tokens[end + 1], 'NOT') ? end + 2 : end + 1;
       if (isKw(tokens[k], 'NULL') && endsPredicate(tokens, k + 1)) ref.use = { kind: 'null' };
     } else if (next?.t === 'op' && EQ_OPS.has(next.v) && atStart) {

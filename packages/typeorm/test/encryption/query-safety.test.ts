@@ -1,5 +1,5 @@
 import { BulwarkConfigError, BulwarkError, type KeyRing } from '@bulwark/core';
-import { Brackets, In, Raw, type DataSource, type Repository } from 'typeorm';
+import { Brackets, In, NotBrackets, Raw, type DataSource, type Repository } from 'typeorm';
 import { describeWithService } from '../../../../test/support/services';
 import {
   BlindIndex,
@@ -82,7 +82,18 @@ function suite(backend: Backend) {
             .andWhere(new Brackets((b) => b.where('a.name = :n', { n: 'x' }).orWhere('a.email = :e', e)))
             .getMany(),
       ],
+      [
+        'NotBrackets',
+        () =>
+          qb()
+            .where(new NotBrackets((b) => b.where('a.email = :e', e)))
+            .getMany(),
+      ],
       ['having', () => qb().select('a.id').groupBy('a.id').having('a.email = :e', e).getRawMany()],
+      [
+        'COUNT(DISTINCT) of a random-IV column',
+        () => qb().select('a.name').groupBy('a.name').having('COUNT(DISTINCT a.email) > 1').getRawMany(),
+      ],
       [
         'a string join ON condition',
         () =>
@@ -196,6 +207,22 @@ function suite(backend: Backend) {
       );
       expect(rows).toEqual([]);
       await refused(() => qb().where('a.email = :e', { e: 'Ann@Example.com' }).getMany(), 'email');
+    });
+
+    it('COUNT() of any guarded column and COUNT(DISTINCT) of a blind index in having', async () => {
+      const withEmail = await qb()
+        .select('a.emailVerified', 'v')
+        .groupBy('a.emailVerified')
+        .having('COUNT(a.email) > :n', { n: 1 })
+        .getRawMany();
+      expect(withEmail).toHaveLength(1);
+      const distinct = await qb()
+        .select('a.emailVerified', 'v')
+        .addSelect('COUNT(a.id)', 'c')
+        .groupBy('a.emailVerified')
+        .having('COUNT(DISTINCT a.emailIndex) = :n', { n: 2 })
+        .getRawMany();
+      expect(distinct).toHaveLength(1);
     });
 
     it('a self-join on the same blind-index column (duplicate check)', async () => {
