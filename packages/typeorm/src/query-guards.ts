@@ -28,14 +28,21 @@ import { SealedValue } from './sealed-value';
  *   SelectQueryBuilder#buildWhere / #buildOrder   find options (find*, findBy, relations' wheres)
  *   QueryBuilder#getPredicates                    qb.where({ ... }) / andWhere({ ... }) objects
  *   SelectQueryBuilder#orderBy / #addOrderBy       qb.orderBy('alias.property')
- * The wrappers only act on columns declared by @EncryptedField / @BlindIndex; other columns and
- * string conditions pass untouched.
+ *   getQuery() of Select / Update / Delete / SoftDelete builders   every string condition (where,
+ *                                                  Brackets, having, join ON, find's Raw SQL), with
+ *                                                  the parameters known by then (see below)
+ * The wrappers only act on columns declared by @EncryptedField / @BlindIndex; other columns pass
+ * untouched.
  *
  * They also make equality lookups on DETERMINISTIC columns see every row during a key rotation:
  * `{ nationalId: '123' }`, Equal, In and Not are rewritten to In (or Not(In)) over the envelope of
  * the value under every live key version and envelope format (KeyRing.lookupEnvelopes), so rows
- * that rewrapEntities has not reached yet still match. String conditions (`qb.where('u.email = :e')`) cannot be
- * checked: compute the parameter with blindIndex() or encryptedValue() yourself.
+ * that rewrapEntities has not reached yet still match. String conditions (`qb.where('u.email = :e')`)
+ * are parsed instead: a reference to a guarded column must be `IS [NOT] NULL`, or equality / IN
+ * with named parameters holding index values (blind index) or envelopes (deterministic, or the
+ * exact stored envelope of a random-IV column), or the same column on the other side; anything
+ * else is refused. Plaintext parameters on a deterministic column are refused, not rewritten
+ * (ENCRYPTION.md, "String conditions").
  */
 
 /** Operators answerable on deterministic envelopes / blind indexes: equality and null checks. */
