@@ -37,9 +37,8 @@ export interface EncryptedFieldOptions {
    * envelope behind a getter, so lists that never read the field pay no decryption. Reading the
    * property (including JSON.stringify, spreading, class-transformer) decrypts it once; a tampered
    * value then fails at that access, not in find(). Saving the entity with the field untouched
-   * leaves the stored envelope as it is. Needs entity listeners on the read (find*, getMany: the
-   * default); loaded with listeners off, the value stays a marker that throws
-   * ERR_TYPEORM_NOT_DECRYPTED when used. Not combinable with subject (its key loads asynchronously).
+   * leaves the stored envelope as it is. Not combinable with subject (its key loads
+   * asynchronously). See ENCRYPTION.md, "Lazy decryption".
    */
   lazy?: boolean;
   /** Passed to @Column (`type` is always `text`; `transformer` is Bulwark's). */

@@ -168,18 +168,27 @@ function suite(backend: Backend) {
     expect(() => JSON.stringify(account)).toThrow(BulwarkError);
   });
 
-  it('loaded with listeners off, a lazy value is a marker that refuses to be used', async () => {
-    const account = await accounts
-      .createQueryBuilder('a')
-      .callListeners(false)
-      .where('a.id = :id', { id: ids[3] })
-      .getOneOrFail();
-    expect(account.email).toBe('lazy3@example.com'); // eager fields decrypt in the transformer
-    const error = await caught(() => JSON.stringify(account));
-    expect(error.code).toBe(TypeOrmErrorCodes.NOT_DECRYPTED);
-    expect(() => `${account.bio}`).toThrow(
-      expect.objectContaining({ code: TypeOrmErrorCodes.NOT_DECRYPTED }),
+  it('loaded with listeners off, a lazy value is still decrypted on access (the accessor is set at hydration)', async () => {
+    const [account, count] = await decryptions(() =>
+      accounts
+        .createQueryBuilder('a')
+        .callListeners(false)
+        .where('a.id = :id', { id: ids[3] })
+        .getOneOrFail(),
     );
+    expect(count).toBe(1); // the eager email, in the transformer
+    expect(typeof Object.getOwnPropertyDescriptor(account, 'bio')?.get).toBe('function');
+    expect(JSON.parse(JSON.stringify(account))).toEqual(
+      expect.objectContaining({ email: 'lazy3@example.com', bio: 'bio of 3', settings: { theme: 'theme3' } }),
+    );
+  });
+
+  it('the accessor copied onto an object that was not loaded refuses with a typed error', async () => {
+    const account = await load(ids[4]);
+    const descriptor = Object.getOwnPropertyDescriptor(account, 'bio')!;
+    const stray = Object.defineProperty({}, 'bio', descriptor) as { bio: unknown };
+    expect(() => stray.bio).toThrow(expect.objectContaining({ code: TypeOrmErrorCodes.NOT_DECRYPTED }));
+    expect(account.bio).toBe('bio of 4');
   });
 
   it('a lazy row-bound field decrypts with its row key, and a copy in another row fails on access', async () => {
