@@ -19,11 +19,19 @@
  *                      email and fullName. It has no blind index, so emailIndex is a plain column
  *                      filled with the same precomputed value as the baseline's (it does no HMAC).
  *
+ * - bulwark-lazy       (list case only) the same entity as bulwark with @EncryptedField({ lazy: true })
+ *                      on both fields, on bulwark's DataSource: values decrypt on first access.
+ *
  * Cases (10,000 rows each; --quick: 200):
  * - insert: repository.save() of new entities in chunks of 500 (one save call = one
  *   transaction); the table is emptied (untimed) after every timed round.
  * - load: repository.find() of the whole 10,000-row table, seeded once through the same
  *   implementation before timing.
+ * - list: repository.find() of the same table, read as a list endpoint that does not show the
+ *   encrypted fields would (each row's id and emailIndex are read, email / fullName never):
+ *   typeorm (plaintext) vs bulwark (eager decryption) vs bulwark-lazy (lazy decryption). The lazy
+ *   rows are checked afterwards (untimed): the fields were still undecrypted getters, and decrypt
+ *   to the seeded values on access.
  *
  * How rows meet the harness (which counts run() calls): run() hands out one row of the last
  * database operation (a 500-row save or a 10,000-row find) and starts the next operation when
@@ -54,6 +62,7 @@ const QUICK = { rows: 200, label: '200', chunk: 50 };
 const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const IMPLS = ['typeorm', 'bulwark', 'typeorm-encrypted'];
 const TABLE_PREFIX = { typeorm: 'bench_plain', bulwark: 'bench_bulwark', 'typeorm-encrypted': 'bench_te' };
+const LIST_IMPLS = ['typeorm', 'bulwark', 'bulwark-lazy'];
 
 // ---------------------------------------------------------------------------------------------
 // loading
@@ -131,6 +140,15 @@ function defineEntities(mods, teTransformer) {
       entities[impl][purpose] = Cls;
     }
   }
+  // The lazy twin of bulwark's load table (same shape, same DataSource, decrypted on access).
+  const Lazy = namedClass('BenchBulwarkLazy');
+  Entity('bench_bulwark_lazy')(Lazy);
+  PrimaryGeneratedColumn()(Lazy.prototype, 'id');
+  EncryptedField({ type: 'string', lazy: true })(Lazy.prototype, 'email');
+  EncryptedField({ type: 'string', lazy: true })(Lazy.prototype, 'fullName');
+  BlindIndex({ source: 'email', normalise: ['trim', 'lowercase'] })(Lazy.prototype, 'emailIndex');
+  Index()(Lazy.prototype, 'emailIndex');
+  entities['bulwark-lazy'] = { load: Lazy };
   return entities;
 }
 
@@ -311,7 +329,7 @@ function checkEntity(entity, data, where) {
 /** The stored row, read with SQL around the ORM: never plaintext in the encrypted columns. */
 async function checkStored(env, impl, Cls, entity, k) {
   const { data, mods } = env;
-  const ds = env.db.dataSources[impl];
+  const ds = dataSourceOf(env, impl);
   const table = ds.getMetadata(Cls).tableName;
   const param = env.db.kind === 'postgres' ? '$1' : '?';
   const [raw] = await ds.query(
@@ -330,10 +348,10 @@ async function checkStored(env, impl, Cls, entity, k) {
     if (typeof stored !== 'string' || stored === plain || stored.includes(plain)) {
       fail(`${table}.${column} holds the plaintext`);
     }
-    if (impl === 'bulwark' && !stored.startsWith('bw2.'))
+    if (impl.startsWith('bulwark') && !stored.startsWith('bw2.'))
       fail(`${table}.${column} does not hold a bw2 envelope`);
   }
-  if (impl === 'bulwark') {
+  if (impl.startsWith('bulwark')) {
     const expected = mods.bulwarkTypeorm.blindIndex(Cls, 'emailIndex', data.emails[k]);
     if (raw.emailIndex !== expected) fail(`${table}.emailIndex is not the blind index of the email`);
   }
@@ -471,11 +489,72 @@ function loadCase(env) {
   };
 }
 
+/** The DataSource an implementation's tables live on (bulwark-lazy shares bulwark's). */
+function dataSourceOf(env, impl) {
+  return env.db.dataSources[impl === 'bulwark-lazy' ? 'bulwark' : impl];
+}
+
+/**
+ * A list endpoint that shows no encrypted field: find() of the whole table, reading each row's id
+ * and blind index only. Eager decryption pays for every value at load; lazy decryption for none.
+ */
+function listCase(env) {
+  const { data, settings } = env;
+  const impls = LIST_IMPLS.map((impl) => {
+    const Cls = env.entities[impl].load;
+    const repo = dataSourceOf(env, impl).getRepository(Cls);
+    const list = async (options) => {
+      const rows = await repo.find(options);
+      let ids = 0;
+      let indexed = 0;
+      for (const row of rows) {
+        ids += row.id;
+        if (row.emailIndex !== null) indexed++;
+      }
+      if (ids <= 0 || indexed !== rows.length) fail('list rows lack their id or blind index');
+      return rows;
+    };
+    const pacer = rowPacer(data.n, (size) => (size === data.n ? list() : list({ take: size })));
+    return {
+      impl,
+      run: pacer.run,
+      pacer,
+      async verify() {
+        const loaded = await list();
+        if (loaded.length !== data.n) fail(`find() returned ${loaded.length} rows, expected ${data.n}`);
+        if (impl === 'bulwark-lazy') {
+          for (const entity of loaded) {
+            if (typeof Object.getOwnPropertyDescriptor(entity, 'email')?.get !== 'function') {
+              fail('a lazy email was decrypted at load');
+            }
+          }
+        }
+        const seen = new Set();
+        for (const entity of loaded) seen.add(checkEntity(entity, data, 'list'));
+        if (seen.size !== data.n) fail('find() did not return every seeded row');
+        for (const entity of loaded.slice(0, 20)) {
+          await checkStored(env, impl, Cls, entity, data.byEmail.get(entity.email));
+        }
+      },
+    };
+  });
+  const byImpl = Object.fromEntries(impls.map((i) => [i.impl, i]));
+  return {
+    name: `list ${settings.label} ${env.db.kind}`,
+    async check(entity, impl) {
+      // Untimed: reading the fields here decrypts them (lazy) and checks their values.
+      checkEntity(entity, data, 'listed entity');
+      byImpl[impl].pacer.roundEnd();
+    },
+    impls,
+  };
+}
+
 /** Fills every implementation's load table with the seeded rows, through its own save path. */
 async function seedLoadTables(env) {
-  for (const impl of IMPLS) {
+  for (const impl of [...IMPLS, 'bulwark-lazy']) {
     const Cls = env.entities[impl].load;
-    const repo = env.db.dataSources[impl].getRepository(Cls);
+    const repo = dataSourceOf(env, impl).getRepository(Cls);
     for (let start = 0; start < env.data.n; start += env.settings.chunk) {
       const rows = [];
       for (let k = start; k < Math.min(start + env.settings.chunk, env.data.n); k++) {
@@ -525,6 +604,11 @@ module.exports = {
       (name) => name.startsWith('load ') && name.endsWith(' postgres'),
       (cases) => costAtMost({ baseline: 'typeorm', max: 1.3, cases }),
     ),
+    onCases(
+      'bulwark-lazy cost <= 1.30x typeorm (plaintext columns) at every list that does not read the encrypted fields (issue 20)',
+      (name) => name.startsWith('list '),
+      (cases) => costAtMost({ impl: 'bulwark-lazy', baseline: 'typeorm', max: 1.3, cases }),
+    ),
   ],
 
   async setup({ quick, log }) {
@@ -536,7 +620,11 @@ module.exports = {
       ivLength: 12,
     });
     const entities = defineEntities(mods, teTransformer);
-    const entityList = (impl) => [entities[impl].insert, entities[impl].load];
+    const entityList = (impl) => [
+      entities[impl].insert,
+      entities[impl].load,
+      ...(impl === 'bulwark' ? [entities['bulwark-lazy'].load] : []),
+    ];
     const { KeyRing, EnvKeyProvider, MemoryKeyStore, generateMasterKey } = mods.bulwarkCore;
     const keyRing = await KeyRing.open({
       provider: new EnvKeyProvider({ env: { BULWARK_MASTER_KEY: generateMasterKey() } }),
@@ -567,7 +655,7 @@ module.exports = {
       for (const db of dbs) {
         const env = { mods, db, data, settings, entities };
         await seedLoadTables(env);
-        cases.push(insertCase(env), loadCase(env));
+        cases.push(insertCase(env), loadCase(env), listCase(env));
       }
     } catch (err) {
       await close();

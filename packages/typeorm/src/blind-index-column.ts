@@ -304,3 +304,49 @@ export async function findByBlindIndex<T extends ObjectLiteral>(
   const wanted = computeIndex(ctx, full, value);
   return rows.filter((row) => computeIndex(ctx, full, row[spec.source]) === wanted);
 }
+
+/**
+ * The first row whose source field equals `value`, confirmed on the decrypted value like
+ * findByBlindIndex (a truncated index's false positives never come back), or null.
+ */
+export async function findOneByBlindIndex<T extends ObjectLiteral>(
+  repository: { find(options: { where: ObjectLiteral }): Promise<T[]>; target: unknown },
+  indexProperty: string,
+  value: unknown,
+  where: ObjectLiteral = {},
+): Promise<T | null> {
+  const rows = await findByBlindIndex(repository, indexProperty, value, where);
+  return rows[0] ?? null;
+}
+
+/**
+ * The blind-index width for a table of `expectedRows` rows such that a lookup fetches at most
+ * `falsePositives` rows that do not match, on average: each other row shares a `bits`-bit index
+ * with probability 2^-bits, so a lookup returns about rows / 2^bits false candidates, and
+ * bits = ceil(log2(expectedRows / falsePositives)), from 1 to 256. Every extra bit halves the
+ * false candidates and the anonymity set (rows that share an index value) alike: take the
+ * smallest width that meets the rate, and always confirm (findByBlindIndex does). See the
+ * package README, "Choosing the blind-index width".
+ *
+ *   @BlindIndex({ source: 'email', bits: blindIndexBits(1_000_000, 0.01) })   // 27 bits
+ */
+export function blindIndexBits(expectedRows: number, falsePositives: number): number {
+  if (typeof expectedRows !== 'number' || !Number.isFinite(expectedRows) || expectedRows < 1) {
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      'blindIndexBits: expectedRows must be a number >= 1',
+      {
+        path: 'expectedRows',
+      },
+    );
+  }
+  if (typeof falsePositives !== 'number' || !Number.isFinite(falsePositives) || falsePositives <= 0) {
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      'blindIndexBits: falsePositives (expected non-matching rows per lookup) must be a number > 0',
+      { path: 'falsePositives' },
+    );
+  }
+  const bits = Math.ceil(Math.log2(expectedRows / falsePositives));
+  return Math.min(256, Math.max(1, bits));
+}

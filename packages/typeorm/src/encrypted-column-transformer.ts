@@ -10,7 +10,7 @@ import {
 import { openSync, sealSync } from './field-cipher';
 import { plaintextValue } from './plaintext-value';
 import type { EncryptedFieldSpec } from './field-registry';
-import { PendingDecryption, SealedValue } from './sealed-value';
+import { LazyEnvelope, PendingDecryption, SealedValue } from './sealed-value';
 
 /**
  * The column transformer of an @EncryptedField. TypeORM runs transformers on every path that
@@ -96,6 +96,7 @@ export class EncryptedColumnTransformer implements ValueTransformer {
         { ...field.where },
       );
     }
+    if (this.spec.lazy === true && !kind.subject) return new LazyEnvelope(value, field.where);
     // Subject-keyed fields always wait for afterLoad, whatever the envelope: only the row says
     // whose value it must be (a named-key envelope there is refused, not served unchecked).
     if (this.spec.bindToRow || this.spec.subject !== undefined || kind.subject) {

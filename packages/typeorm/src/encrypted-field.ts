@@ -32,6 +32,15 @@ export interface EncryptedFieldOptions {
   type?: EncryptedValueType;
   /** Associated-data context replacing `<table>.<column>` (keep old data readable after a rename). */
   aad?: string;
+  /**
+   * Decrypt on first access instead of at load (default false): a loaded entity holds the
+   * envelope behind a getter, so lists that never read the field pay no decryption. Reading the
+   * property (including JSON.stringify, spreading, class-transformer) decrypts it once; a tampered
+   * value then fails at that access, not in find(). Saving the entity with the field untouched
+   * leaves the stored envelope as it is. Not combinable with subject (its key loads
+   * asynchronously). See ENCRYPTION.md, "Lazy decryption".
+   */
+  lazy?: boolean;
   /** Passed to @Column (`type` is always `text`; `transformer` is Bulwark's). */
   nullable?: boolean;
   name?: string;
@@ -79,6 +88,14 @@ export function EncryptedField(options: EncryptedFieldOptions = {}): PropertyDec
       // Equality lookups need one envelope per plaintext; a row id or subject key would make it many.
       throw config(`${path}.deterministic`, 'cannot be combined with bindToRow or subject');
     }
+    if (options.lazy !== undefined && typeof options.lazy !== 'boolean') {
+      throw config(`${path}.lazy`, 'must be a boolean');
+    }
+    const lazy = options.lazy === true;
+    if (lazy && options.subject !== undefined) {
+      // A getter is synchronous; a subject's key may have to be loaded from the key store first.
+      throw config(`${path}.lazy`, 'cannot be combined with subject (its key loads asynchronously)');
+    }
     const designType = (
       Reflect as unknown as { getMetadata?: (k: string, t: object, p: string | symbol) => unknown }
     ).getMetadata?.('design:type', prototype, propertyKey);
@@ -92,6 +109,7 @@ export function EncryptedField(options: EncryptedFieldOptions = {}): PropertyDec
       subject: options.subject,
       type,
       aad: options.aad,
+      lazy,
     } as Omit<EncryptedFieldSpec, 'transformer'> as EncryptedFieldSpec;
     (spec as { transformer: EncryptedColumnTransformer }).transformer = new EncryptedColumnTransformer(spec);
     fieldRegistry.addEncrypted(Object.freeze(spec));

@@ -14,10 +14,12 @@ import type {
 import { computeIndex } from './blind-index-column';
 import { BulwarkTypeOrmError, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import type { EncryptionContext, ResolvedBlindIndex, ResolvedField } from './encryption-context';
-import { fieldAad, open, rowKey, seal, sealSync } from './field-cipher';
+import { fieldAad, open, openSync, rowKey, seal, sealSync } from './field-cipher';
 import { sameValue } from './field-codec';
 import { fieldRegistry } from './field-registry';
-import { PendingDecryption, SealedValue, UNCHANGED } from './sealed-value';
+import { LazyEnvelope, PendingDecryption, SealedValue, UNCHANGED } from './sealed-value';
+
+type ColumnMetadata = EntityMetadata['columns'][number];
 
 interface EntityPlan {
   fields: ResolvedField[];
@@ -26,9 +28,11 @@ interface EntityPlan {
   needsRow: boolean;
   /** Some field is encrypted under a subject key, which may have to be loaded (async). */
   hasSubject: boolean;
+  /** Fields declared `lazy` and their shared accessors (see lazyAccessor). */
+  lazy: Array<{ field: ResolvedField; accessor: PropertyDescriptor }>;
 }
 
-const EMPTY: EntityPlan = { fields: [], indexes: [], needsRow: false, hasSubject: false };
+const EMPTY: EntityPlan = { fields: [], indexes: [], needsRow: false, hasSubject: false, lazy: [] };
 
 function isRecord(value: unknown): value is ObjectLiteral {
   return value !== null && typeof value === 'object';
@@ -65,7 +69,44 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
   private readonly plans = new Map<unknown, EntityPlan>();
   private readonly sealed = new WeakMap<QueryRunner, Set<ObjectLiteral>>();
 
-  constructor(private readonly ctx: EncryptionContext) {}
+  /** One shared accessor per lazy field (see lazyAccessor). */
+  private readonly accessors = new Map<ResolvedField, PropertyDescriptor>();
+
+  constructor(private readonly ctx: EncryptionContext) {
+    this.installLazyHydration();
+  }
+
+  private accessor(field: ResolvedField): PropertyDescriptor {
+    let accessor = this.accessors.get(field);
+    if (accessor === undefined) this.accessors.set(field, (accessor = lazyAccessor(this.ctx, field)));
+    return accessor;
+  }
+
+  /**
+   * Lazy fields get their accessor while TypeORM hydrates the row (ColumnMetadata#setEntityValue
+   * of this DataSource's lazy columns), so it is added to the new entity instead of replacing a
+   * data property afterwards: V8 keeps such objects fast, a replaced property makes each one slow
+   * to build. afterLoad installs it for any row hydrated another way.
+   */
+  private installLazyHydration(): void {
+    const dataSource = this.ctx.dataSource;
+    if (!dataSource?.isInitialized) return;
+    for (const metadata of dataSource.entityMetadatas) {
+      for (const spec of fieldRegistry.encrypted(metadata.target)) {
+        if (spec.lazy !== true) continue;
+        const column = metadata.findColumnWithPropertyPath(spec.property) as
+          (ColumnMetadata & { [ORIGINAL_SET]?: ColumnMetadata['setEntityValue'] }) | undefined;
+        if (column === undefined || column.embeddedMetadata !== undefined) continue;
+        const original = (column[ORIGINAL_SET] ??= column.setEntityValue);
+        const accessor = this.accessor(this.ctx.field(spec));
+        const property = spec.property;
+        column.setEntityValue = function (this: ColumnMetadata, entity: ObjectLiteral, value: unknown) {
+          if (value instanceof LazyEnvelope) installLazy(entity, property, accessor, value.envelope);
+          else original.call(this, entity, value);
+        };
+      }
+    }
+  }
 
   plan(metadata: EntityMetadata): EntityPlan {
     let plan = this.plans.get(metadata.target);
@@ -74,7 +115,11 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
       const indexes = fieldRegistry.blindIndexes(metadata.target).map((s) => this.ctx.blindIndex(s));
       const hasSubject = fields.some((f) => f.spec.subject !== undefined);
       const needsRow = hasSubject || fields.some((f) => f.spec.bindToRow);
-      plan = fields.length === 0 && indexes.length === 0 ? EMPTY : { fields, indexes, needsRow, hasSubject };
+      const lazy = fields
+        .filter((f) => f.spec.lazy === true)
+        .map((field) => ({ field, accessor: this.accessor(field) }));
+      plan =
+        fields.length === 0 && indexes.length === 0 ? EMPTY : { fields, indexes, needsRow, hasSubject, lazy };
       this.plans.set(metadata.target, plan);
     }
     return plan;
@@ -191,8 +236,10 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
       const p = field.spec.property;
       if (changed || !realChange) {
         // Nothing else changes: rewriting a fresh envelope keeps the after* event (which restores
-        // the caller's plaintext) firing; TypeORM would otherwise skip the update entirely.
-        row[p] = new SealedValue(await seal(this.ctx, field, value, context), value);
+        // the caller's plaintext) firing; TypeORM would otherwise skip the update entirely. A lazy
+        // field that is unchanged gets the stored row's own envelope back (byte for byte).
+        const stored = changed ? undefined : (db as LazySlotted)[LAZY]?.[p];
+        row[p] = new SealedValue(stored ?? (await seal(this.ctx, field, value, context)), value);
       } else {
         row[p] = new SealedValue(UNCHANGED, value);
         db[p] = new SealedValue(UNCHANGED, before);
@@ -215,13 +262,24 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
     const metadata = event?.metadata;
     const plan = metadata !== undefined ? this.plan(metadata) : this.planFor(entity);
     if (plan === EMPTY) return;
+    if (plan.lazy.length > 0) {
+      const slot = (entity as LazySlotted)[LAZY];
+      for (const { field, accessor } of plan.lazy) {
+        const property = field.spec.property;
+        if (slot?.[property] !== undefined) continue; // installed at hydration (reading would decrypt)
+        const value: unknown = entity[property];
+        if (value instanceof LazyEnvelope) installLazy(entity, property, accessor, value.envelope);
+      }
+    }
     for (const field of plan.fields) {
+      if (field.spec.lazy === true) continue; // reading it would decrypt it now
       if (entity[field.spec.property] instanceof PendingDecryption) return this.finishLoad(entity, plan);
     }
   }
 
   private async finishLoad(entity: ObjectLiteral, plan: EntityPlan): Promise<void> {
     for (const field of plan.fields) {
+      if (field.spec.lazy === true) continue;
       const value: unknown = entity[field.spec.property];
       if (value instanceof PendingDecryption) {
         entity[field.spec.property] = await open(this.ctx, field, value.envelope, entity);
@@ -248,6 +306,7 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
 
   private async plainFrom(field: ResolvedField, stored: unknown, row: ObjectLiteral): Promise<unknown> {
     if (stored instanceof PendingDecryption) return open(this.ctx, field, stored.envelope, row);
+    // A lazy value the stored row still holds unread decrypts through its getter, here.
     return plainOf(stored);
   }
 
@@ -286,6 +345,68 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
     for (const [k, v] of Object.entries(obj)) if (v instanceof SealedValue) obj[k] = v.plain;
     if (runner !== undefined) this.sealed.get(runner)?.delete(obj);
   }
+}
+
+/**
+ * Where a loaded entity keeps the envelopes of its lazy fields, by property. An entry stays after
+ * the value is read: it is what the row stored, which an unchanged save writes back. A symbol
+ * (not a WeakMap: a property of the entity costs a fraction of an entry per row): JSON,
+ * Object.keys and TypeORM ignore it.
+ */
+const LAZY = Symbol('bulwark.lazyEnvelopes');
+type LazySlotted = ObjectLiteral & { [LAZY]?: Record<string, string> };
+/** The column's own setEntityValue, kept when installLazyHydration wraps it. */
+const ORIGINAL_SET = Symbol('bulwark.setEntityValue');
+
+function installLazy(
+  entity: ObjectLiteral,
+  property: string,
+  accessor: PropertyDescriptor,
+  envelope: string,
+): void {
+  const slotted = entity as LazySlotted;
+  let slot = slotted[LAZY];
+  if (slot === undefined) slotted[LAZY] = slot = {};
+  slot[property] = envelope;
+  Object.defineProperty(entity, property, accessor);
+}
+
+function settle(entity: ObjectLiteral, property: string, value: unknown): void {
+  Object.defineProperty(entity, property, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/**
+ * The accessor afterLoad puts on a lazy field of every loaded entity: one per field, shared by all
+ * entities (no closure per row, and V8 keeps one hidden class for them). The first read decrypts
+ * the row's envelope (with the row's associated data, read at that moment) and replaces the
+ * accessor with a plain data property holding the value; assigning before any read replaces it
+ * without decrypting. Either way the property is an ordinary one afterwards, so TypeORM's change
+ * detection and the save path see plaintext as for an eagerly decrypted field (an untouched one
+ * compares equal and is left out of the UPDATE).
+ */
+function lazyAccessor(ctx: EncryptionContext, field: ResolvedField): PropertyDescriptor {
+  const property = field.spec.property;
+  return {
+    configurable: true,
+    enumerable: true,
+    get(this: ObjectLiteral): unknown {
+      const envelope = (this as LazySlotted)[LAZY]?.[property];
+      if (envelope === undefined) {
+        // The accessor was copied onto another object (Object.create, a prototype): no row.
+        throw new BulwarkTypeOrmError(
+          TypeOrmErrorCodes.NOT_DECRYPTED,
+          `${field.where.entity}.${field.where.column} is a lazy field read from an object that was not loaded from the database`,
+          { ...field.where },
+        );
+      }
+      const value = openSync(ctx, field, envelope, fieldAad(field, this));
+      settle(this, property, value);
+      return value;
+    },
+    set(this: ObjectLiteral, value: unknown): void {
+      settle(this, property, value);
+    },
+  };
 }
 
 /**

@@ -31,6 +31,8 @@ export interface EncryptedFieldSpec {
   readonly type: EncryptedValueType;
   /** Associated-data context replacing the default `<table>.<column>` (e.g. after a rename). */
   readonly aad?: string;
+  /** Decrypted on first access of the loaded entity's property, not at load (EncryptedFieldOptions.lazy). */
+  readonly lazy?: boolean;
   readonly transformer: EncryptedColumnTransformer;
 }
 

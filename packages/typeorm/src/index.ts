@@ -29,6 +29,8 @@ export {
   blindIndex,
   blindIndexes,
   findByBlindIndex,
+  findOneByBlindIndex,
+  blindIndexBits,
   type BlindIndexColumnOptions,
 } from './blind-index-column';
 export { encryptedValue, encryptedValues } from './encrypted-value';

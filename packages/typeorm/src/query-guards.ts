@@ -1,12 +1,18 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { envelopeKind } from '@bulwark/core';
 import {
+  DeleteQueryBuilder,
   In,
   InstanceChecker,
   Not,
   QueryBuilder,
   SelectQueryBuilder,
+  UpdateQueryBuilder,
   type EntityMetadata,
   type FindOperator,
 } from 'typeorm';
+// Not exported from typeorm's root; softDelete() / restore() builders carry where conditions too.
+import { SoftDeleteQueryBuilder } from 'typeorm/query-builder/SoftDeleteQueryBuilder';
 import { BulwarkTypeOrmError, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import { EncryptedColumnTransformer } from './encrypted-column-transformer';
 import { peekActiveContext } from './encryption-context';
@@ -22,14 +28,21 @@ import { SealedValue } from './sealed-value';
  *   SelectQueryBuilder#buildWhere / #buildOrder   find options (find*, findBy, relations' wheres)
  *   QueryBuilder#getPredicates                    qb.where({ ... }) / andWhere({ ... }) objects
  *   SelectQueryBuilder#orderBy / #addOrderBy       qb.orderBy('alias.property')
- * The wrappers only act on columns declared by @EncryptedField / @BlindIndex; other columns and
- * string conditions pass untouched.
+ *   getQuery() of Select / Update / Delete / SoftDelete builders   every string condition (where,
+ *                                                  Brackets, having, join ON, find's Raw SQL), with
+ *                                                  the parameters known by then (see below)
+ * The wrappers only act on columns declared by @EncryptedField / @BlindIndex; other columns pass
+ * untouched.
  *
  * They also make equality lookups on DETERMINISTIC columns see every row during a key rotation:
  * `{ nationalId: '123' }`, Equal, In and Not are rewritten to In (or Not(In)) over the envelope of
  * the value under every live key version and envelope format (KeyRing.lookupEnvelopes), so rows
- * that rewrapEntities has not reached yet still match. String conditions (`qb.where('u.email = :e')`) cannot be
- * checked: compute the parameter with blindIndex() or encryptedValue() yourself.
+ * that rewrapEntities has not reached yet still match. String conditions (`qb.where('u.email = :e')`)
+ * are parsed instead: a reference to a guarded column must be `IS [NOT] NULL`, or equality / IN
+ * with named parameters holding index values (blind index) or envelopes (deterministic, or the
+ * exact stored envelope of a random-IV column), or the same column on the other side; anything
+ * else is refused. Plaintext parameters on a deterministic column are refused, not rewritten
+ * (ENCRYPTION.md, "String conditions").
  */
 
 /** Operators answerable on deterministic envelopes / blind indexes: equality and null checks. */
@@ -193,6 +206,463 @@ function expandWhere(where: unknown, metadata: EntityMetadata, embedPrefix?: str
   return copy ?? where;
 }
 
+// ---------------------------------------------------------------------------------------------
+// String conditions: qb.where('u.email = :e'), andWhere / orWhere / Brackets, having, the ON
+// condition of a string join, and the SQL a find() Raw() operator writes. They are parsed when
+// the query is built (getQuery), when the parameters are known.
+
+type Token =
+  | { t: 'id'; v: string; quoted: boolean }
+  | { t: 'dot' | 'lp' | 'rp' | 'comma' | 'lit' | 'nparam' }
+  | { t: 'param'; v: string }
+  | { t: 'op'; v: string }
+  | { t: 'kw'; v: string };
+
+/** A reference `alias.path` found in a condition, with the shape of the comparison around it. */
+interface Ref {
+  alias: string;
+  path: string;
+  quoted: boolean;
+  /** null: `IS [NOT] NULL`; params: `= :p`, `IN (:...p)`; ref: `= other.col`; other: anything else. */
+  use:
+    | { kind: 'null' }
+    | { kind: 'params'; names: string[] }
+    | { kind: 'ref'; alias: string; path: string; quoted: boolean }
+    | { kind: 'other' };
+}
+
+const KEYWORDS: ReadonlySet<string> = new Set(['AND', 'OR', 'NOT', 'IS', 'NULL', 'IN', 'ON', 'WHERE']);
+const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
+const IDENT_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
+
+/** Lexes a SQL condition: string literals and comments are skipped, identifiers unquoted. */
+function tokenize(sql: string): Token[] {
+  const out: Token[] = [];
+  const n = sql.length;
+  let i = 0;
+  const quoted = (close: string): string => {
+    let v = '';
+    i++;
+    while (i < n) {
+      const c = sql[i];
+      if (c === close) {
+        if (sql[i + 1] === close) {
+          v += close;
+          i += 2;
+          continue;
+        }
+        i++;
+        return v;
+      }
+      v += c;
+      i++;
+    }
+    return v;
+  };
+  while (i < n) {
+    const c = sql[i];
+    if (c === ' ' || c === '\n' || c === '\t' || c === '\r') {
+      i++;
+    } else if (c === "'") {
+      quoted("'");
+      out.push({ t: 'lit' });
+    } else if (c === '"' || c === '`') {
+      out.push({ t: 'id', v: quoted(c), quoted: true });
+    } else if (c === '-' && sql[i + 1] === '-') {
+      while (i < n && sql[i] !== '\n') i++;
+    } else if (c === '/' && sql[i + 1] === '*') {
+      const end = sql.indexOf('*/', i + 2);
+      i = end < 0 ? n : end + 2;
+    } else if (c === ':' && sql[i + 1] === ':') {
+      out.push({ t: 'op', v: '::' });
+      i += 2;
+    } else if (c === ':') {
+      let j = i + 1;
+      if (sql.startsWith('...', j)) j += 3;
+      const start = j;
+      while (
+        j < n &&
+        /[A-Za-z0-9_.]/.test(sql[j]) &&
+        !(sql[j] === '.' && !/[A-Za-z0-9_]/.test(sql[j + 1] ?? ''))
+      )
+        j++;
+      if (j === start) out.push({ t: 'op', v: ':' });
+      else out.push({ t: 'param', v: sql.slice(start, j) });
+      i = j;
+    } else if (c === '?' || (c === '$' && /[0-9]/.test(sql[i + 1] ?? ''))) {
+      i++;
+      while (i < n && /[0-9]/.test(sql[i])) i++;
+      out.push({ t: 'nparam' });
+    } else if (c === '.') {
+      out.push({ t: 'dot' });
+      i++;
+    } else if (c === '(') {
+      out.push({ t: 'lp' });
+      i++;
+    } else if (c === ')') {
+      out.push({ t: 'rp' });
+      i++;
+    } else if (c === ',') {
+      out.push({ t: 'comma' });
+      i++;
+    } else if (/[0-9]/.test(c)) {
+      while (i < n && /[0-9.eE]/.test(sql[i])) i++;
+      out.push({ t: 'lit' });
+    } else if (IDENT_START.test(c)) {
+      const start = i;
+      while (i < n && IDENT_PART.test(sql[i])) i++;
+      const v = sql.slice(start, i);
+      const upper = v.toUpperCase();
+      out.push(KEYWORDS.has(upper) ? { t: 'kw', v: upper } : { t: 'id', v, quoted: false });
+    } else {
+      const two = sql.slice(i, i + 2);
+      const op = ['<>', '!=', '<=', '>=', '||', '->', '#>', '@>', '<@', '&&', '!~', '~*'].includes(two)
+        ? two
+        : c;
+      out.push({ t: 'op', v: op });
+      i += op.length;
+    }
+  }
+  return out;
+}
+
+const isKw = (tok: Token | undefined, ...words: string[]): boolean =>
+  tok !== undefined && tok.t === 'kw' && words.includes(tok.v);
+const EQ_OPS: ReadonlySet<string> = new Set(['=', '!=', '<>']);
+
+/** An identifier chain `a.b[.c]` starting at i: [end, alias, path, quoted] or undefined. */
+function chainAt(
+  tokens: Token[],
+  i: number,
+): { end: number; alias: string; path: string; quoted: boolean } | undefined {
+  const first = tokens[i];
+  if (first?.t !== 'id' || tokens[i - 1]?.t === 'dot') return undefined;
+  const parts: string[] = [];
+  let quoted = first.quoted;
+  let j = i + 1;
+  while (tokens[j]?.t === 'dot' && tokens[j + 1]?.t === 'id') {
+    const part = tokens[j + 1] as { v: string; quoted: boolean };
+    parts.push(part.v);
+    quoted ||= part.quoted;
+    j += 2;
+  }
+  if (tokens[j]?.t === 'lp') return undefined; // function(, schema.function(
+  if (parts.length === 0) {
+    // A bare column name (`where('email = :e')`) refers to the main alias; a cast's type name does not.
+    const before = tokens[i - 1];
+    if (before?.t === 'op' && before.v === '::') return undefined;
+    if (before?.t === 'id' && !before.quoted && before.v.toUpperCase() === 'AS') return undefined; // CAST(x AS date)
+    return { end: j, alias: '', path: first.v, quoted };
+  }
+  return { end: j, alias: first.v, path: parts.join('.'), quoted };
+}
+
+/** Whether the operand starting at i begins a predicate (start, AND / OR / NOT / ON / WHERE, or a grouping parenthesis). */
+function startsPredicate(tokens: Token[], i: number): boolean {
+  const before = tokens[i - 1];
+  if (before === undefined || isKw(before, 'AND', 'OR', 'NOT', 'ON', 'WHERE')) return true;
+  if (before.t !== 'lp') return false;
+  return startsPredicate(tokens, i - 1);
+}
+
+/** Whether the predicate ends at i (end, AND / OR, a closing parenthesis). */
+function endsPredicate(tokens: Token[], i: number): boolean {
+  const tok = tokens[i];
+  return tok === undefined || tok.t === 'rp' || isKw(tok, 'AND', 'OR');
+}
+
+/** Whether the reference at [i, end) is the whole argument of COUNT( ) or COUNT(DISTINCT ). */
+function countedAt(tokens: Token[], i: number, end: number): 'count' | 'distinct' | undefined {
+  if (tokens[end]?.t !== 'rp') return undefined;
+  const isName = (tok: Token | undefined, name: string) =>
+    tok?.t === 'id' && !tok.quoted && tok.v.toUpperCase() === name;
+  if (tokens[i - 1]?.t === 'lp' && isName(tokens[i - 2], 'COUNT')) return 'count';
+  if (isName(tokens[i - 1], 'DISTINCT') && tokens[i - 2]?.t === 'lp' && isName(tokens[i - 3], 'COUNT')) {
+    return 'distinct';
+  }
+  return undefined;
+}
+
+/** Every `alias.path` reference of a condition and how it is used. */
+function analyse(sql: string): Ref[] {
+  const tokens = tokenize(sql);
+  const refs: Ref[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const chain = chainAt(tokens, i);
+    if (chain === undefined) continue;
+    const { end } = chain;
+    const ref: Ref = { alias: chain.alias, path: chain.path, quoted: chain.quoted, use: { kind: 'other' } };
+    refs.push(ref);
+    const next = tokens[end];
+    const atStart = startsPredicate(tokens, i);
+    const counted = countedAt(tokens, i, end);
+    if (counted === 'count') {
+      ref.use = { kind: 'null' }; // COUNT(ref) only depends on which values are NULL
+    } else if (counted === 'distinct') {
+      // COUNT(DISTINCT ref): as meaningful as comparing the column with itself
+      ref.use = { kind: 'ref', alias: chain.alias, path: chain.path, quoted: chain.quoted };
+    } else if (isKw(next, 'IS')) {
+      // ref IS [NOT] NULL
+      const k = isKw(tokens[end + 1], 'NOT') ? end + 2 : end + 1;
+      if (isKw(tokens[k], 'NULL') && endsPredicate(tokens, k + 1)) ref.use = { kind: 'null' };
+    } else if (next?.t === 'op' && EQ_OPS.has(next.v) && atStart) {
+      // ref = :p | ref = other.col
+      const rhs = tokens[end + 1];
+      if (rhs?.t === 'param' && endsPredicate(tokens, end + 2)) ref.use = { kind: 'params', names: [rhs.v] };
+      const other = chainAt(tokens, end + 1);
+      if (other !== undefined && endsPredicate(tokens, other.end)) {
+        ref.use = { kind: 'ref', alias: other.alias, path: other.path, quoted: other.quoted };
+      }
+    } else if ((isKw(next, 'IN') || (isKw(next, 'NOT') && isKw(tokens[end + 1], 'IN'))) && atStart) {
+      // ref [NOT] IN (:a, :...b)
+      let k = isKw(next, 'IN') ? end + 1 : end + 2;
+      if (tokens[k]?.t === 'lp') {
+        const names: string[] = [];
+        k++;
+        while (tokens[k]?.t === 'param') {
+          names.push((tokens[k] as { v: string }).v);
+          k++;
+          if (tokens[k]?.t !== 'comma') break;
+          k++;
+        }
+        if (names.length > 0 && tokens[k]?.t === 'rp' && endsPredicate(tokens, k + 1)) {
+          ref.use = { kind: 'params', names };
+        }
+      }
+    }
+    // :p = ref | other.col = ref
+    const prev = tokens[i - 1];
+    if (ref.use.kind === 'other' && prev?.t === 'op' && EQ_OPS.has(prev.v) && endsPredicate(tokens, end)) {
+      const lhs = tokens[i - 2];
+      if (lhs?.t === 'param' && startsPredicate(tokens, i - 2)) ref.use = { kind: 'params', names: [lhs.v] };
+      else if (lhs?.t === 'id') {
+        let s = i - 2;
+        while (tokens[s - 1]?.t === 'dot' && tokens[s - 2]?.t === 'id') s -= 2;
+        const other = chainAt(tokens, s);
+        if (other !== undefined && other.end === i - 1 && startsPredicate(tokens, s)) {
+          ref.use = { kind: 'ref', alias: other.alias, path: other.path, quoted: other.quoted };
+        }
+      }
+    }
+    i = end - 1;
+  }
+  return refs;
+}
+
+/** Parsed conditions by text: application conditions are a fixed set of strings. Bounded. */
+const analyses = new Map<string, Ref[]>();
+const ANALYSES_MAX = 2000;
+
+function analysed(sql: string): Ref[] {
+  let refs = analyses.get(sql);
+  if (refs === undefined) {
+    refs = analyse(sql);
+    if (analyses.size >= ANALYSES_MAX) analyses.clear();
+    analyses.set(sql, refs);
+  }
+  return refs;
+}
+
+interface Guarded {
+  property: string;
+  kind: Kind;
+}
+
+/** Guarded columns of an entity by property path and database name (null: none at all). Per metadata. */
+const guardedColumns = new WeakMap<EntityMetadata, Map<string, Guarded> | null>();
+
+function guardedOf(metadata: EntityMetadata): Map<string, Guarded> | null {
+  let map = guardedColumns.get(metadata);
+  if (map !== undefined) return map;
+  map = null;
+  const properties = [
+    ...fieldRegistry.encrypted(metadata.target).map((s) => s.property),
+    ...fieldRegistry.blindIndexes(metadata.target).map((s) => s.property),
+  ];
+  for (const property of properties) {
+    const column = metadata.findColumnWithPropertyPath(property);
+    const kind = kindOf(metadata, property);
+    if (column === undefined || kind === undefined) continue;
+    map ??= new Map();
+    const guarded = { property: column.propertyPath, kind };
+    map.set(column.propertyPath, guarded);
+    map.set(column.databaseName, guarded);
+    map.set(`\u0000${column.propertyPath.toLowerCase()}`, guarded);
+    map.set(`\u0000${column.databaseName.toLowerCase()}`, guarded);
+  }
+  guardedColumns.set(metadata, map);
+  return map;
+}
+
+interface AliasLike {
+  name: string;
+  hasMetadata: boolean;
+  metadata: EntityMetadata;
+}
+
+interface ExpressionMapLike {
+  mainAlias?: AliasLike;
+  aliases: AliasLike[];
+  wheres: Array<{ condition: unknown }>;
+  havings?: Array<{ condition: unknown }>;
+  joinAttributes?: Array<{ condition?: string }>;
+  parameters: Record<string, unknown>;
+}
+
+function resolve(
+  aliases: Map<string, AliasLike>,
+  alias: string,
+  path: string,
+  quoted: boolean,
+): { metadata: EntityMetadata; column: Guarded } | undefined {
+  let a = aliases.get(alias);
+  if (a === undefined && !quoted) {
+    for (const [name, candidate] of aliases) if (name.toLowerCase() === alias.toLowerCase()) a = candidate;
+  }
+  if (a === undefined) return undefined;
+  const columns = guardedOf(a.metadata);
+  if (columns === null) return undefined;
+  const column = columns.get(path) ?? (quoted ? undefined : columns.get(`\u0000${path.toLowerCase()}`));
+  return column === undefined ? undefined : { metadata: a.metadata, column };
+}
+
+function indexRemedy(metadata: EntityMetadata, property: string): string {
+  const index = fieldRegistry.blindIndexes(metadata.target).find((s) => s.source === property);
+  return index === undefined
+    ? REMEDY_ENCRYPTED
+    : `look it up with findByBlindIndex(repository, '${index.property}', value) (it confirms on the decrypted value), or compare ${index.property} with blindIndex(${metadata.name}, '${index.property}', value) as a parameter`;
+}
+
+function checkRef(ref: Ref, aliases: Map<string, AliasLike>, parameters: Record<string, unknown>): void {
+  const hit = resolve(aliases, ref.alias, ref.path, ref.quoted);
+  if (hit === undefined) return;
+  const { metadata, column } = hit;
+  const { property, kind } = column;
+  const use = ref.use;
+  if (use.kind === 'null') return;
+  if (
+    kind.kind === 'encrypted' &&
+    !kind.deterministic &&
+    use.kind === 'params' &&
+    isStoredEnvelopeCompare(use.names, parameters)
+  ) {
+    return; // compare-and-set on the exact stored envelope (rewrapEntities): a byte comparison that can match
+  }
+  if (kind.kind === 'encrypted' && !kind.deterministic) {
+    throw refuse(
+      metadata,
+      property,
+      'is encrypted with random IVs and was referenced in a string query condition, which can never match it',
+      indexRemedy(metadata, property),
+    );
+  }
+  const what =
+    kind.kind === 'index'
+      ? `pass blindIndex(${metadata.name}, '${property}', value) as a named parameter (\`${property} = :h\`, or \`IN (:...h)\` with blindIndexes()), or use findByBlindIndex()`
+      : `pass encryptedValue(${metadata.name}, '${property}', value) as a named parameter (\`${property} = :v\`, or \`IN (:...v)\` with encryptedValues() so rows not yet rewrapped after a key rotation match), or use the object form where({ ${property}: value }), which Bulwark rewrites`;
+  if (use.kind === 'other') {
+    throw refuse(
+      metadata,
+      property,
+      `is ${kind.kind === 'index' ? 'a blind index' : 'deterministically encrypted'} and a string query condition uses it in an expression other than equality with a named parameter or IS NULL`,
+      what,
+    );
+  }
+  if (use.kind === 'ref') {
+    const other = resolve(aliases, use.alias, use.path, use.quoted);
+    if (other?.metadata.target === metadata.target && other.column.property === property) return;
+    throw refuse(
+      metadata,
+      property,
+      `is ${kind.kind === 'index' ? 'a blind index' : 'deterministically encrypted'} and a string query condition compares it with another column, whose values are computed under another key or context`,
+      'compare it only with the same column (e.g. a self-join), or with a parameter',
+    );
+  }
+  for (const name of use.names) {
+    if (!Object.hasOwn(parameters, name)) continue; // not set (yet): TypeORM reports it
+    const raw = parameters[name];
+    for (const value of Array.isArray(raw) ? raw : [raw]) {
+      if (value === null || value === undefined) continue;
+      if (kind.kind === 'index') {
+        const hexLength = Math.ceil(kind.bits / 8) * 2;
+        if (typeof value === 'string' && value.length === hexLength && /^[0-9a-f]+$/.test(value)) continue;
+        throw refuse(
+          metadata,
+          property,
+          'is a blind index and a string query condition compares it with something that is not an index value',
+          what,
+        );
+      }
+      const envelope = value instanceof SealedValue ? value.envelope : value;
+      if (envelopeKind(envelope)?.deterministic === true) continue;
+      throw refuse(
+        metadata,
+        property,
+        'is deterministically encrypted and a string query condition compares it with a value that is not its envelope (it can never match)',
+        what,
+      );
+    }
+  }
+}
+
+/** Every (set) parameter is an envelope string: the condition compares stored bytes, not plaintext. */
+function isStoredEnvelopeCompare(names: string[], parameters: Record<string, unknown>): boolean {
+  let any = false;
+  for (const name of names) {
+    if (!Object.hasOwn(parameters, name)) return false;
+    const raw = parameters[name];
+    for (const value of Array.isArray(raw) ? raw : [raw]) {
+      const envelope = value instanceof SealedValue ? value.envelope : value;
+      if (envelopeKind(envelope) === undefined) return false;
+      any = true;
+    }
+  }
+  return any;
+}
+
+/**
+ * Runs `fn` with the string-condition guard off for the queries it builds (async included):
+ * for Bulwark's own maintenance queries that compare an encrypted column with what it stores
+ * before encryption (e.g. a compare-and-set on a legacy plaintext value during a migration).
+ * Not exported from the package: applications use blind indexes or deterministic values. @internal
+ */
+export function runWithoutStringGuards<T>(fn: () => T): T {
+  return unguarded.run(true, fn);
+}
+
+const unguarded = new AsyncLocalStorage<boolean>();
+
+function conditionStrings(condition: unknown, out: string[]): void {
+  if (typeof condition === 'string') out.push(condition);
+  else if (Array.isArray(condition))
+    for (const c of condition) conditionStrings((c as { condition: unknown }).condition, out);
+  else if (condition !== null && typeof condition === 'object' && 'condition' in condition) {
+    conditionStrings((condition as { condition: unknown }).condition, out);
+  }
+}
+
+/** Checks every string condition of a query builder against its aliases' guarded columns. */
+function checkStringConditions(map: ExpressionMapLike): void {
+  let aliases: Map<string, AliasLike> | undefined;
+  for (const alias of map.aliases) {
+    if (!alias.hasMetadata || guardedOf(alias.metadata) === null) continue;
+    aliases ??= new Map();
+    aliases.set(alias.name, alias);
+  }
+  if (aliases === undefined) return; // the common case: no encrypted entity in the query
+  const main = map.mainAlias;
+  // Bare column names resolve against the main alias (key '' is never an alias name).
+  if (main?.hasMetadata && aliases.has(main.name)) aliases.set('', main);
+  const strings: string[] = [];
+  for (const where of map.wheres) conditionStrings(where.condition, strings);
+  for (const having of map.havings ?? []) conditionStrings(having.condition, strings);
+  for (const join of map.joinAttributes ?? [])
+    if (typeof join.condition === 'string') strings.push(join.condition);
+  for (const sql of strings) {
+    for (const ref of analysed(sql)) checkRef(ref, aliases, map.parameters);
+  }
+}
+
 let installed = false;
 
 /** Installs the wrappers once per process (idempotent). @internal */
@@ -249,6 +719,22 @@ export function installQueryGuards(): void {
       }
     }
   };
+  // String conditions are checked when the SQL is built, once their parameters are known.
+  for (const Builder of [
+    SelectQueryBuilder,
+    UpdateQueryBuilder,
+    DeleteQueryBuilder,
+    SoftDeleteQueryBuilder,
+  ]) {
+    const proto = Builder.prototype as unknown as Record<string, Anyfn>;
+    const getQuery = proto.getQuery;
+    proto.getQuery = function (this: unknown, ...args: unknown[]) {
+      if (unguarded.getStore() !== true) {
+        checkStringConditions((this as { expressionMap: ExpressionMapLike }).expressionMap);
+      }
+      return getQuery.apply(this, args);
+    };
+  }
   for (const name of ['orderBy', 'addOrderBy']) {
     const original = select[name];
     select[name] = function (this: unknown, sort: unknown, ...rest: unknown[]) {

@@ -56,3 +56,10 @@ export class PendingDecryption {
     throw this.error();
   }
 }
+
+/**
+ * What the column transformer returns for a `lazy` field: the envelope, which the subscriber's
+ * afterLoad turns into a getter that decrypts on first access. Left in place (listeners off) it
+ * fails loudly like PendingDecryption. @internal
+ */
+export class LazyEnvelope extends PendingDecryption {}
