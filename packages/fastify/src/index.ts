@@ -1,7 +1,13 @@
 // @bulwark/fastify: Bulwark's core engines as a Fastify 5 plugin and hooks. Each hook is glue over a
 // framework-free core function (see @bulwark/core http), shared with @bulwark/express and @bulwark/koa.
 export { bulwark, type BulwarkOptions, type BulwarkPlugin } from './bulwark';
-export { fastifyProblem, notFoundError, sendProblem, type ProblemDetailsOptions } from './problem-details';
+export {
+  fastifyProblem,
+  notFoundError,
+  problemDetails,
+  sendProblem,
+  type ProblemDetailsOptions,
+} from './problem-details';
 export {
   audit,
   auditRoute,
@@ -36,5 +42,5 @@ export {
 export { privacyRoutes } from './privacy-routes';
 export { clientIp, type BulwarkHook, type BulwarkRequestState } from './request-state';
 // Requests Node's HTTP parser refuses before any hook (431, 400) answer problem+json too:
-// `handleClientErrors(app.server)`.
-export { handleClientErrors } from '@bulwark/core/http';
+// `Fastify({ clientErrorHandler: clientErrorHandler() })`.
+export { clientErrorHandler } from './client-errors';

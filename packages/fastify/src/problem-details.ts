@@ -1,6 +1,7 @@
 import { BulwarkHttpError, ErrorCodes } from '@bulwark/core';
 import { PROBLEM_CONTENT_TYPE, problemFor, type ProblemResponse } from '@bulwark/core/http';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { requestState } from './request-state';
 
 export interface ProblemDetailsOptions {
@@ -121,4 +122,23 @@ export function sendProblem(
 /** The 404 refusal for a URL no route matches. */
 export function notFoundError(): BulwarkHttpError {
   return new BulwarkHttpError(ErrorCodes.HTTP_NOT_FOUND, 404, 'No resource at this URL.');
+}
+
+/**
+ * Problem details on their own, for an app that composes the hooks itself (the `bulwark` plugin
+ * does this already): Fastify's error handler and not-found handler answer every error as
+ * application/problem+json, Bulwark errors and Fastify's own refusals with their 4xx status,
+ * anything unknown a 500 that leaks no message or stack. Not encapsulated (fastify-plugin).
+ */
+export function problemDetails(options: ProblemDetailsOptions = {}): FastifyPluginAsync {
+  if (options.log !== undefined && typeof options.log !== 'function') {
+    throw new TypeError('problemDetails: log must be a function');
+  }
+  const plugin = async (fastify: FastifyInstance): Promise<void> => {
+    fastify.setErrorHandler((error, request, reply) => sendProblem(request, reply, error, options));
+    if (options.notFound !== false) {
+      fastify.setNotFoundHandler((request, reply) => sendProblem(request, reply, notFoundError(), options));
+    }
+  };
+  return fp(plugin, { fastify: '5.x', name: '@bulwark/fastify/problem-details' });
 }
