@@ -28,6 +28,7 @@ import { BULWARK_REQUIRE_RECENT_AUTH } from './require-recent-auth';
 import { decidedContexts, resolveResource } from './resource-spec';
 import {
   clientIp,
+  nodeRequest,
   noteError,
   requestContext,
   trackRequest,
@@ -77,7 +78,7 @@ export class BulwarkGuard implements CanActivate {
       // carries no bearer token; a bearer token, when sent, is always the one verified.
       const fromSession =
         req.headers.authorization === undefined
-          ? (req as { bulwarkSession?: HttpSession }).bulwarkSession?.principal
+          ? nodeRequest(req as { bulwarkSession?: HttpSession }).bulwarkSession?.principal
           : undefined;
       const principal =
         fromSession ?? (await this.runtime.authenticator.authenticate(req.headers.authorization, isPublic));
