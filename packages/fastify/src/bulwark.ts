@@ -144,8 +144,6 @@ export function bulwark(kit: BulwarkHttpKit, options: BulwarkOptions = {}): Bulw
     if (bodyGuard !== undefined && bodyGuard.parseBody) {
       // The guard reads JSON and urlencoded bodies itself (bounded, checked), in place of
       // Fastify's JSON parser: the same limits and refusals as the Express and Koa bundles.
-      if (fastify.hasContentTypeParser('application/json'))
-        fastify.removeContentTypeParser('application/json');
       for (const type of GUARDED_TYPES) {
         if (fastify.hasContentTypeParser(type)) fastify.removeContentTypeParser(type);
       }
