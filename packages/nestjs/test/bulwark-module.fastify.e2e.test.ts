@@ -332,6 +332,17 @@ describe('BulwarkModule on @nestjs/platform-fastify', () => {
       const entries = await newEntries(before, 1);
       expect(entries.map((e) => e.action)).toEqual(['records.read']);
     });
+
+    it('keeps one request id from middleware to audit event and problem body, and the chain verifies', async () => {
+      const before = (await auditEntries(log, 0)).length;
+      const denied = await request(server()).get('/records/9').expect(401);
+      expect(denied.headers['content-type']).toMatch(PROBLEM);
+      // Middleware (raw request) and guard / filter (FastifyRequest) share the request's state.
+      expect(denied.body.requestId).toBe(denied.headers['x-request-id']);
+      const [entry] = await newEntries(before, 1);
+      expect(entry).toMatchObject({ outcome: 'denied', requestId: denied.headers['x-request-id'] });
+      expect((await log.verify()).ok).toBe(true);
+    });
   });
 
   describe('exception filter', () => {
