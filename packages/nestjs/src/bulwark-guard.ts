@@ -28,6 +28,7 @@ import { BULWARK_REQUIRE_RECENT_AUTH } from './require-recent-auth';
 import { decidedContexts, resolveResource } from './resource-spec';
 import {
   clientIp,
+  nodeRequest,
   noteError,
   requestContext,
   trackRequest,
@@ -77,7 +78,7 @@ export class BulwarkGuard implements CanActivate {
       // carries no token of an accepted scheme; such a token, when sent, is always the one
       // verified. A @Public route (or a signed-in session) ignores an Authorization header it
       // does not need: another scheme's (the app's own auth) or a malformed one.
-      const fromSession = (req as { bulwarkSession?: HttpSession }).bulwarkSession?.principal;
+      const fromSession = nodeRequest(req as { bulwarkSession?: HttpSession }).bulwarkSession?.principal;
       const principal =
         req.headers.authorization === undefined && fromSession !== undefined
           ? fromSession

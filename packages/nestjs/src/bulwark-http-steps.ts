@@ -1,6 +1,12 @@
 import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
-import { assembleBundleSteps, planBulwarkBundle, type HttpAppEvidence } from '@bulwark/core/http';
-import type { ServerResponse } from 'node:http';
+import {
+  assembleBundleSteps,
+  lingerOnUnreadBody,
+  planBulwarkBundle,
+  type HttpAppEvidence,
+  type InputGuard,
+} from '@bulwark/core/http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BulwarkModuleOptions } from './bulwark-module-options';
 import { cors } from './cors';
 import { csrf, type BulwarkCsrfOptions } from './csrf';
@@ -27,7 +33,40 @@ export interface BulwarkHttpSteps {
    * `kit.registerHttpApp(() => runtime.http.evidence())`.
    */
   evidence(): HttpAppEvidence;
+  /**
+   * On @nestjs/platform-fastify, middleware runs in Fastify's onRequest hook, before the body is
+   * read: the input guard becomes Fastify's JSON and urlencoded body parser (same limits and
+   * refusals as on Express) and the CSRF check runs in a preValidation hook, once the body (a
+   * `_csrf` field) is known. Called by BulwarkModule when the platform is Fastify.
+   */
+  attachToFastify(instance: FastifyBodyStages): void;
 }
+
+/** The request Fastify hands its hooks and body parsers (only what Bulwark reads). */
+interface FastifyStageRequest {
+  raw: MiddlewareRequest;
+  headers: IncomingMessage['headers'];
+  body?: unknown;
+  query?: unknown;
+}
+
+/** The members of a Fastify instance BulwarkModule uses on @nestjs/platform-fastify. */
+export interface FastifyBodyStages {
+  hasContentTypeParser(type: string): boolean;
+  removeContentTypeParser(type: string): unknown;
+  addContentTypeParser(
+    type: string | string[] | RegExp,
+    parser: (request: FastifyStageRequest, payload: IncomingMessage) => Promise<unknown>,
+  ): unknown;
+  addHook(
+    name: 'preValidation',
+    hook: (request: FastifyStageRequest, reply: { raw: ServerResponse }) => Promise<void>,
+  ): unknown;
+}
+
+/** Media types the input guard parses itself. */
+const GUARDED_TYPES = ['application/json', 'application/x-www-form-urlencoded'];
+const JSON_SUFFIX = /^application\/[a-z0-9!#$&^_.+-]+\+json(?:\s*;.*)?$/i;
 
 function unreachable(step: string): never {
   // The plan is made with `audit`, `authenticate` and `rateLimit` false: Nest audits in its
@@ -65,6 +104,11 @@ export function bulwarkHttpSteps(
   );
   const secured = new WeakSet<object>();
   let headerStep: PlatformMiddleware | undefined;
+  // Fastify (see attachToFastify): the body is read after middleware, by the guard as a parser.
+  let onFastify = false;
+  let guard: InputGuard | undefined;
+  let csrfStep: PlatformMiddleware | undefined;
+  const responses = new WeakMap<object, ServerResponse>();
   const built = assembleBundleSteps<PlatformMiddleware, object, BulwarkCsrfOptions>(
     plan,
     {
@@ -84,8 +128,25 @@ export function bulwarkHttpSteps(
           { headers: mw.headers },
         );
       },
-      inputGuard,
-      csrf,
+      inputGuard: (o) => {
+        const mw = inputGuard(o, () => onFastify);
+        guard = mw.guard;
+        return Object.assign<PlatformMiddleware, { guard: InputGuard }>(
+          (req, res, next) => {
+            if (onFastify) responses.set(req, res);
+            mw(req, res, next);
+          },
+          { guard: mw.guard },
+        );
+      },
+      csrf: (o) => {
+        const mw = csrf(o);
+        csrfStep = mw;
+        return Object.assign<PlatformMiddleware, { protection: typeof mw.protection }>(
+          (req, res, next) => (onFastify ? next() : mw(req, res, next)),
+          { protection: mw.protection },
+        );
+      },
       cors,
       fetchMetadata,
       audit: () => unreachable('audit'),
@@ -112,5 +173,44 @@ export function bulwarkHttpSteps(
       headerStep(req, res, () => undefined);
     },
     evidence: () => built.recorder.evidence(),
+    attachToFastify(instance) {
+      onFastify = true;
+      const bodyGuard = guard;
+      const parsed = new WeakSet<object>();
+      if (bodyGuard !== undefined && bodyGuard.parseBody) {
+        for (const type of GUARDED_TYPES) {
+          if (instance.hasContentTypeParser(type)) instance.removeContentTypeParser(type);
+        }
+        const parse = async (request: FastifyStageRequest, payload: IncomingMessage): Promise<unknown> => {
+          try {
+            const body = await bodyGuard.readBody(payload, request.headers);
+            parsed.add(request.raw);
+            return body;
+          } catch (error) {
+            const response = responses.get(request.raw);
+            if (response !== undefined) lingerOnUnreadBody({ request: request.raw, response });
+            throw error;
+          }
+        };
+        instance.addContentTypeParser(GUARDED_TYPES, parse);
+        instance.addContentTypeParser(JSON_SUFFIX, parse);
+      }
+      const csrfCheck = csrfStep;
+      instance.addHook('preValidation', async (request, reply) => {
+        const req = request.raw;
+        // A body another parser produced (a content type the guard does not read) is still checked.
+        if (bodyGuard !== undefined && !parsed.has(req) && request.body !== undefined) {
+          bodyGuard.checkValue(request.body, 'body');
+        }
+        if (csrfCheck === undefined) return;
+        req.body = request.body;
+        req.query = request.query;
+        await new Promise<void>((resolve, reject) => {
+          csrfCheck(req, reply.raw, (error) =>
+            error !== undefined && error !== null ? reject(error) : resolve(),
+          );
+        });
+      });
+    },
   };
 }

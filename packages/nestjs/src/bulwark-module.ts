@@ -14,11 +14,13 @@ import {
   APP_INTERCEPTOR,
   DiscoveryModule,
   DiscoveryService,
+  HttpAdapterHost,
   ModuleRef,
   Reflector,
 } from '@nestjs/core';
 import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
 import { BULWARK_AUDITED } from './audited';
+import type { FastifyBodyStages } from './bulwark-http-steps';
 import { BULWARK_AUTHORIZE } from './authorize';
 import { BulwarkAuditInterceptor } from './bulwark-audit-interceptor';
 import { BulwarkFieldFilterInterceptor } from './bulwark-field-filter-interceptor';
@@ -161,6 +163,17 @@ export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModu
    */
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(BulwarkHttpMiddleware).forRoutes({ path: '*', method: RequestMethod.ALL });
+    // @nestjs/platform-fastify runs middleware before the body is read: the body's steps move to
+    // Fastify's body parser and preValidation hook (see BulwarkHttpSteps.attachToFastify).
+    let adapter: { getType?(): string; getInstance?(): unknown } | undefined;
+    try {
+      adapter = this.moduleRef.get(HttpAdapterHost, { strict: false }).httpAdapter;
+    } catch {
+      adapter = undefined; // a standalone application context: no HTTP platform
+    }
+    if (adapter?.getType?.() === 'fastify') {
+      this.runtime.http.attachToFastify(adapter.getInstance!() as FastifyBodyStages);
+    }
   }
 
   /** Start-up checks of every controller's Bulwark decorators against the configured services. */

@@ -1,6 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
 import type { MiddlewareRequest } from './platform-middleware';
+import { nodeRequest } from './request-tracking';
 
 /**
  * Handler parameter decorator: the CSRF token for this request (csurf's `req.csrfToken()`), to
@@ -10,7 +11,7 @@ import type { MiddlewareRequest } from './platform-middleware';
  * @example page(@CsrfToken() csrfToken: string) { return { csrfToken }; }
  */
 export const CsrfToken = createParamDecorator((_data: unknown, execution: ExecutionContext): string => {
-  const req = execution.switchToHttp().getRequest<MiddlewareRequest>();
+  const req = nodeRequest(execution.switchToHttp().getRequest<MiddlewareRequest>());
   if (typeof req.csrfToken !== 'function') {
     throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, '@CsrfToken() needs BulwarkModule options.csrf', {
       path: 'csrf',

@@ -11,7 +11,11 @@ export type InputGuardMiddleware = PlatformMiddleware & { readonly guard: InputG
  * bounded by `maxBodyBytes`, as @bulwark/express does. Refusals go to `next(error)`, where Nest's
  * exception layer hands them to BulwarkExceptionFilter.
  */
-export function inputGuard(options: InputGuardOptions = {}): InputGuardMiddleware {
+export function inputGuard(
+  options: InputGuardOptions = {},
+  /** True when the platform parses the body after middleware (Fastify): only the head is checked here. */
+  bodyLater: () => boolean = () => false,
+): InputGuardMiddleware {
   const guard = new InputGuard({ configPath: 'BulwarkModule.inputGuard', ...options });
   const middleware: PlatformMiddleware = (req, res, next) => {
     const refuse = (error: unknown): void => {
@@ -26,6 +30,7 @@ export function inputGuard(options: InputGuardOptions = {}): InputGuardMiddlewar
         url: req.originalUrl ?? req.url ?? '/',
         headers: req.headers,
       });
+      if (bodyLater()) return next();
       if (req.body !== undefined || !guard.parseBody) {
         guard.checkValue(req.body, 'body');
         return next();

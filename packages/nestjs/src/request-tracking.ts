@@ -65,6 +65,17 @@ export function rawResponse(res: PlatformResponse): ServerResponse {
   return 'raw' in res ? res.raw : res;
 }
 
+/**
+ * The Node request under a platform request: Express's req is one; @nestjs/platform-fastify hands
+ * middleware the raw IncomingMessage and guards, interceptors and filters the FastifyRequest that
+ * wraps it (as `raw`). Bulwark keeps its per-request state, and what its middleware sets (request
+ * id, session, CSRF token), on the Node request, so every stage of one request sees the same.
+ */
+export function nodeRequest<T extends object>(req: T): T {
+  const raw = (req as { raw?: unknown }).raw;
+  return (typeof raw === 'object' && raw !== null ? raw : req) as T;
+}
+
 function routeOf(req: PlatformRequest): string {
   const pattern = req.route?.path ?? req.routeOptions?.url;
   if (typeof pattern === 'string') return pattern;
@@ -115,7 +126,7 @@ export function trackRequest(
   execution?: ExecutionContext,
   marks: { classified?: boolean } = {},
 ): BulwarkRequestState {
-  const tracked = req as Tracked;
+  const tracked = nodeRequest(req) as Tracked;
   let state = tracked[STATE];
   const raw = rawResponse(res);
   if (state === undefined) {
@@ -125,12 +136,13 @@ export function trackRequest(
     );
     // `req.requestId` can only have been set by server code (an earlier Bulwark middleware);
     // a client's X-Request-Id is never adopted (it is kept as arrival.clientRequestId).
-    const requestId = req.requestId ?? arrival.requestId;
+    const requestId = tracked.requestId ?? arrival.requestId;
     state = { requestId, arrival, startedAt: performance.now(), auditing: false };
     tracked[STATE] = state;
-    req.requestId = requestId;
+    tracked.requestId = requestId;
     if (!raw.headersSent) raw.setHeader('X-Request-Id', requestId);
   }
+  req.requestId = state.requestId;
   // What the route says is read when the response starts / ends: a guard may see the route after
   // the middleware started tracking the request.
   if (audited !== undefined) {
@@ -242,7 +254,7 @@ const NO_PROXIES = new TrustedProxies(false);
  * guard), the socket's peer address.
  */
 export function clientIp(req: object): string | undefined {
-  const state = (req as Tracked)[STATE];
+  const state = (nodeRequest(req) as Tracked)[STATE];
   if (state !== undefined) return state.arrival.ip;
   const socket = (req as { socket?: { remoteAddress?: string } | null }).socket;
   return NO_PROXIES.clientAddress(socket?.remoteAddress, undefined);

@@ -1,5 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { HttpSession } from '@bulwark/core';
+import { nodeRequest } from './request-tracking';
 
 /**
  * The request's Bulwark session (module option `sessions`) as a handler parameter:
@@ -7,5 +8,5 @@ import type { HttpSession } from '@bulwark/core';
  */
 export const Session = createParamDecorator(
   (_data: unknown, ctx: ExecutionContext): HttpSession | undefined =>
-    ctx.switchToHttp().getRequest<{ bulwarkSession?: HttpSession }>().bulwarkSession,
+    nodeRequest(ctx.switchToHttp().getRequest<{ bulwarkSession?: HttpSession }>()).bulwarkSession,
 );
