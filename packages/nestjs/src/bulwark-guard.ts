@@ -142,9 +142,10 @@ export class BulwarkGuard implements CanActivate {
           ...this.runtime.options.authzContext?.(view),
           ...(ip !== undefined ? { ip } : {}),
         };
-        const mfaPolicy = this.runtime.options.mfaPolicy;
+        const { mfaPolicy, explainDenials } = this.runtime.options;
         const decision = await authorizeRequest(authorizer, principal, authorize.action, resource, context, {
           ...(mfaPolicy !== undefined ? { mfaPolicy } : {}),
+          ...(explainDenials !== undefined ? { explainDenials } : {}),
         });
         state.reasonId = decision.reasonId;
         (req as { authorizedResource?: unknown }).authorizedResource = resource;
