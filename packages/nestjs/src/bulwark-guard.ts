@@ -133,7 +133,7 @@ export class BulwarkGuard implements CanActivate {
         // 401 before the loader runs: an anonymous caller never reaches the database.
         requirePrincipal(principal);
         const view = requestContext(req, execution);
-        const resource = await resolveResource(authorize.resource, view, this.moduleRef);
+        const resource = await resolveResource(authorize.resource, view, this.moduleRef, req);
         state.resource =
           resource.id !== undefined ? { type: resource.type, id: resource.id } : { type: resource.type };
         // `ip` last: a context function must not be able to replace the server-observed address.

@@ -95,5 +95,10 @@ export interface Authorizer {
    * Optional trace of a decision (`PolicyEngine` has it). The HTTP adapters call it on a deny to
    * say why (`explainDenial`): in the audit entry always, in the 403 body in development.
    */
-  explain?(subject: AuthzSubject, action: string, resource: AuthzResource, context?: AuthzContext): Explanation;
+  explain?(
+    subject: AuthzSubject,
+    action: string,
+    resource: AuthzResource,
+    context?: AuthzContext,
+  ): Explanation;
 }

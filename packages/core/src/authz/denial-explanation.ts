@@ -10,7 +10,8 @@ export interface ConditionMiss {
   readonly summary: string;
   /**
    * `missing`: the attribute (or the referenced one) is absent; `type_mismatch`: the two sides
-   * have different types that never compare equal; `false`: the values did not satisfy it.
+   * have different types that never compare equal (`"abc"` and `1`, `"true"` and `true`; a number
+   * and an integer string are comparable ids); `false`: the values did not satisfy it.
    */
   readonly why: 'missing' | 'type_mismatch' | 'false';
   /** Type names (`number`, `string`, `array`, `undefined`...) of both sides, for attribute conditions. */
@@ -61,6 +62,11 @@ function findLeaf(trace: ConditionTrace, path: string): ConditionTrace | undefin
 }
 
 const present = (v: unknown): boolean => v !== undefined && v !== null;
+const INTEGER_RE = /^-?\d{1,16}$/;
+/** A number and an integer string: comparable as ids (`sameValue`), so unequal ones simply differ. */
+const idPair = (a: unknown, b: unknown): boolean =>
+  (typeof a === 'number' && typeof b === 'string' && INTEGER_RE.test(b)) ||
+  (typeof b === 'number' && typeof a === 'string' && INTEGER_RE.test(a));
 
 function miss(trace: ConditionTrace): ConditionMiss {
   const leaf = findLeaf(trace, trace.decidedBy) ?? trace;
@@ -77,7 +83,8 @@ function miss(trace: ConditionTrace): ConditionMiss {
           !isList &&
           !isContains &&
           actualType !== expectedType &&
-          !(actualType === 'date' || expectedType === 'date')
+          !(actualType === 'date' || expectedType === 'date') &&
+          !idPair(leaf.actual, leaf.expected)
         ? 'type_mismatch'
         : 'false';
   return { path: leaf.path, summary: leaf.summary, why, actualType, expectedType };
@@ -99,7 +106,9 @@ export function nearestRule(traces: readonly RuleTrace[]): NearestRule | undefin
     ruleId: best.ruleId,
     path: best.path,
     failed: best.failed!,
-    ...(best.failed === 'condition' && best.condition !== undefined ? { condition: miss(best.condition) } : {}),
+    ...(best.failed === 'condition' && best.condition !== undefined
+      ? { condition: miss(best.condition) }
+      : {}),
   };
 }
 

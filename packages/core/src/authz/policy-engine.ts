@@ -404,8 +404,7 @@ export class PolicyEngine implements Authorizer {
       });
     }
     this.onWarning =
-      options.onWarning ??
-      ((warning) => process.emitWarning(warning.message, { code: warning.code }));
+      options.onWarning ?? ((warning) => process.emitWarning(warning.message, { code: warning.code }));
     this.compiled = this.compile(PolicyEngine.validate(options.policy, options.format));
   }
 

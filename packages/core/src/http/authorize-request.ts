@@ -57,10 +57,7 @@ export function denialExplanation(
  * Copies the reason id and explanation of a denial (the error `authorizeRequest` throws) to the
  * adapter's request state, for the audit event; any other error is left alone.
  */
-export function noteDenial(
-  state: { reasonId?: string; denial?: DenialExplanation },
-  error: unknown,
-): void {
+export function noteDenial(state: { reasonId?: string; denial?: DenialExplanation }, error: unknown): void {
   if (!(error instanceof BulwarkPolicyError) || error.code !== ErrorCodes.POLICY_DENIED) return;
   const reasonId = error.details?.reasonId;
   if (typeof reasonId === 'string') state.reasonId = reasonId;

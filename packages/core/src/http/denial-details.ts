@@ -31,4 +31,3 @@ export function copyDenialExplanation(value: unknown): Plain | undefined {
   }
   return out;
 }
-
