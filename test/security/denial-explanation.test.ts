@@ -1,8 +1,9 @@
 /**
- * Denials explain themselves over real HTTP, on Express and Koa: outside production the 403 body
- * carries `explanation` (the nearest allow rule and the condition that failed, with type names
- * but no stored value); in production (NODE_ENV=production, or `explainDenials: false`) only the
- * reason id goes out, while the audit entry keeps the explanation in every mode. The resource
+ * Denials explain themselves over real HTTP, on Express and Koa: in development (NODE_ENV=development,
+ * or `explainDenials: true`) the 403 body carries `explanation` (the nearest allow rule and the
+ * condition that failed, with type names but no stored value); otherwise (production, test, an
+ * unset NODE_ENV, or `explainDenials: false`) only the reason id goes out, while the audit entry
+ * keeps the explanation in every mode. The resource
  * loaders are async functions of the request, and the stored owner id is a number while principal
  * ids are strings.
  */
@@ -160,8 +161,8 @@ for (const [name, build] of Object.entries(ADAPTERS)) {
       expect(res.body).toEqual({ id: '1', body: STORED_BODY });
     });
 
-    it('outside production: the 403 names the nearest rule and the failed condition, not the values', async () => {
-      const h = await harness();
+    it('explainDenials: true: the 403 names the nearest rule and the failed condition, not the values', async () => {
+      const h = await harness({ explainDenials: true });
       const res = await request(h.server)
         .get('/notes/1')
         .set('Authorization', await bearer('2'));
@@ -194,7 +195,7 @@ for (const [name, build] of Object.entries(ADAPTERS)) {
     });
 
     it('names the deny rule that decided', async () => {
-      const h = await harness();
+      const h = await harness({ explainDenials: true });
       const res = await request(h.server)
         .get('/notes/2')
         .set('Authorization', await bearer('1'));
@@ -220,24 +221,32 @@ for (const [name, build] of Object.entries(ADAPTERS)) {
       expect(entry?.details).toMatchObject({ denial: { nearest: { ruleId: 'own-notes' } } });
     });
 
-    it('under NODE_ENV=production the default is not to explain', async () => {
+    it('explains by default under NODE_ENV=development only (not production, test or unset)', async () => {
       const h = await harness();
       const saved = process.env.NODE_ENV;
-      process.env.NODE_ENV = 'production';
+      const bodies: Record<string, unknown> = {};
       try {
-        const res = await request(h.server)
-          .get('/notes/1')
-          .set('Authorization', await bearer('2'));
-        expect(res.status).toBe(403);
-        expect(res.body).not.toHaveProperty('explanation');
+        for (const env of ['development', 'production', 'test', undefined]) {
+          if (env === undefined) delete process.env.NODE_ENV;
+          else process.env.NODE_ENV = env;
+          const res = await request(h.server)
+            .get('/notes/1')
+            .set('Authorization', await bearer('2'));
+          expect(res.status).toBe(403);
+          bodies[String(env)] = res.body.explanation?.nearest?.ruleId ?? null;
+        }
       } finally {
-        process.env.NODE_ENV = saved;
+        if (saved === undefined) delete process.env.NODE_ENV;
+        else process.env.NODE_ENV = saved;
       }
-      const [entry] = await h.entries();
-      expect(entry?.details).toMatchObject({
-        reasonId: 'default_deny',
-        denial: { reasonId: 'default_deny' },
-      });
+      expect(bodies).toEqual({ development: 'own-notes', production: null, test: null, undefined: null });
+      const entries = await h.entries();
+      expect(entries).toHaveLength(4);
+      for (const entry of entries)
+        expect(entry.details).toMatchObject({
+          reasonId: 'default_deny',
+          denial: { reasonId: 'default_deny' },
+        });
     });
 
     it('refuses a non-boolean explainDenials when the route is built', () => {

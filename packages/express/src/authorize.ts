@@ -32,8 +32,8 @@ declare module 'express-serve-static-core' {
 /**
  * Allows the request only if the authorizer (PolicyEngine, or CASL / casbin behind `Authorizer`)
  * allows `action` on the resource for `req.principal`: 401 without a principal, 404 when a loader
- * finds no record, 403 with the decision's reason id otherwise (and, outside production or with
- * `explainDenials`, the denial's `explanation`; the audit event always has it as `details.denial`). With `checkBody`, a body
+ * finds no record, 403 with the decision's reason id otherwise (and, with `explainDenials` or
+ * NODE_ENV=development, the denial's `explanation`; the audit event always has it as `details.denial`). With `checkBody`, a body
  * field the subject may not write is a 403 (`field_denied`); with `filterResponse`, `res.json`
  * sends only the fields the subject may read.
  */

@@ -24,7 +24,7 @@ export type AuthorizeOptions = HttpAuthorizeOptions<Context>;
 /**
  * Allows the request only if the authorizer allows `action` on the resource for
  * `ctx.state.principal`: 401 without a principal, 404 when a loader finds no record, 403 with the
- * decision's reason id otherwise (and, outside production or with `explainDenials`, the denial's
+ * decision's reason id otherwise (and, with `explainDenials` or NODE_ENV=development, the denial's
  * `explanation`; the audit event always has it as `details.denial`). The resource decided on is `ctx.state.authorizedResource`.
  * With `checkBody`, a body field the subject may not write is a 403 (`field_denied`); with
  * `filterResponse`, `ctx.body` keeps only the fields the subject may read.

@@ -101,7 +101,7 @@ export interface BulwarkModuleOptions {
   /**
    * Explain an `@Authorize` 403 in its body (`explanation`: the deciding deny rule, or the nearest
    * allow rule and the condition that failed; ids, policy text and type names, never attribute
-   * values). Default: `process.env.NODE_ENV !== 'production'`. The audit entry has it in every mode.
+   * values). Default: on when `NODE_ENV=development` only. The audit entry has it in every mode.
    */
   explainDenials?: boolean;
   /**

@@ -2,8 +2,8 @@
  * @Authorize with the app's own services and data, over real HTTP: a `ResourceLoader` provider
  * that injects a TypeORM repository (@nestjs/typeorm, SQLite) and a request-scoped one that
  * injects the request; numeric owner ids from the database meet string principal ids; a denial
- * explains itself in the 403 body outside production (never with stored values) and always in
- * the audit entry.
+ * explains itself in the 403 body in development (never with stored values) and always in the
+ * audit entry.
  */
 import 'reflect-metadata';
 import * as fs from 'node:fs';
@@ -128,7 +128,10 @@ async function appWith(options: { explainDenials?: boolean }, dir: string) {
     imports: [
       TypeOrmModule.forRoot({
         type: 'better-sqlite3',
-        database: path.join(dir, `notes-${options.explainDenials ?? 'default'}.sqlite`),
+        database: path.join(
+          dir,
+          `notes-${String(options.explainDenials)}-${Math.random().toString(36).slice(2)}.sqlite`,
+        ),
         entities: [Note],
         synchronize: true,
         logging: false,
@@ -215,8 +218,8 @@ describe('@Authorize with DI loaders and explained denials (NestJS, SQLite)', ()
     }
   });
 
-  it('outside production, explains a 403 (nearest rule, failed condition, types) without stored values', async () => {
-    const t = await appWith({}, dir);
+  it('with explainDenials: true (development), explains a 403 (nearest rule, failed condition, types) without stored values', async () => {
+    const t = await appWith({ explainDenials: true }, dir);
     try {
       const denied = await request(t.app.getHttpServer())
         .get('/notes/1')
@@ -251,8 +254,8 @@ describe('@Authorize with DI loaders and explained denials (NestJS, SQLite)', ()
     }
   });
 
-  it('with explainDenials: false (the production default), the body has only the reason id; the audit entry still explains', async () => {
-    const t = await appWith({ explainDenials: false }, dir);
+  it('by default (not NODE_ENV=development), the body has only the reason id; the audit entry still explains', async () => {
+    const t = await appWith({}, dir);
     try {
       const denied = await request(t.app.getHttpServer())
         .get('/notes/1')

@@ -22,16 +22,20 @@ export interface AuthorizeStepUp {
   now?: number;
   /**
    * Put the denial's explanation (`explainDenial`: the deciding rule, or the nearest allow rule and
-   * the condition that failed; no attribute values) in the 403 body as `explanation`. Default:
-   * `process.env.NODE_ENV !== 'production'`. The error's `details.denial` carries it for the audit
-   * entry either way.
+   * the condition that failed; no attribute values) in the 403 body as `explanation`. Default: only
+   * when `NODE_ENV=development` (unset, `test` and `production` do not explain: a server whose
+   * environment nobody set must not hand out its policy). The error's `details.denial` carries it
+   * for the audit entry either way.
    */
   explainDenials?: boolean;
 }
 
-/** Whether 403 bodies explain themselves when a route does not say: outside production only. */
+/**
+ * Whether 403 bodies explain themselves when a route does not say: in development only
+ * (`NODE_ENV=development`). Fail closed: an unset NODE_ENV is treated as production here.
+ */
 export function explainDenialsByDefault(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.NODE_ENV !== 'production';
+  return env.NODE_ENV === 'development';
 }
 
 /**

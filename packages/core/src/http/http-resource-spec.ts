@@ -46,7 +46,7 @@ export interface HttpAuthorizeOptions<Req> {
   /**
    * Explain a 403 in its body (`explanation`: the deciding deny rule, or the nearest allow rule
    * and the condition that failed; ids, policy text and type names, never attribute values).
-   * Default: `process.env.NODE_ENV !== 'production'`. The audit entry has it in every mode.
+   * Default: on when `NODE_ENV=development` only. The audit entry has it in every mode.
    */
   explainDenials?: boolean;
 }
