@@ -14,13 +14,16 @@ import Router from '@koa/router';
 import request from 'supertest';
 import {
   AuditLog,
+  createBulwark,
   MemoryAuditStore,
+  MemoryBreakGlassStore,
   PolicyEngine,
   TokenService,
   type AuditEntry,
   type AuthzResource,
   type PolicyDocument,
 } from '@bulwark/core';
+import { authorizeRequest, problemFor, type HttpPrincipal } from '@bulwark/core/http';
 import * as bwExpress from '@bulwark/express';
 import * as bwKoa from '@bulwark/koa';
 
@@ -255,3 +258,34 @@ for (const [name, build] of Object.entries(ADAPTERS)) {
     });
   });
 }
+
+describe('createBulwark with shared break-glass grants', () => {
+  it('keeps explain() on the kit authorizer, so its denials explain themselves too', async () => {
+    const kit = await createBulwark({
+      tokens: { algorithms: ['HS256'], signingKey: { key: new Uint8Array(32).fill(5) } },
+      audit: { store: new MemoryAuditStore() },
+      authz: { policy: POLICY },
+      stores: { breakGlass: new MemoryBreakGlassStore() },
+    });
+    try {
+      expect(kit.authorizer).not.toBe(kit.policyEngine);
+      const subject = { id: '2', roles: ['user'], type: 'user', claims: {} } as unknown as HttpPrincipal;
+      const error = await authorizeRequest(
+        kit.authorizer!,
+        subject,
+        'read',
+        (await loadNote('1'))!,
+        undefined,
+        {
+          explainDenials: true,
+        },
+      ).catch((e: unknown) => e);
+      expect(problemFor(error).body).toMatchObject({
+        reasonId: 'default_deny',
+        explanation: { nearest: { ruleId: 'own-notes', failed: 'condition' } },
+      });
+    } finally {
+      await kit.close();
+    }
+  });
+});
