@@ -181,15 +181,18 @@ function compileAttribute(
     onMismatch?.({ path, summary, actualType: typeName(a), expectedType: typeName(b), coerced });
   /** eq after `a !== b`: the id coercion, reported when the types differ. */
   const looseEq = (a: unknown, b: unknown): boolean => {
-    if (!present(a) || !present(b) || typeName(a) === typeName(b)) return false;
+    // typeof first: the cheap test that settles the common miss (two strings that differ).
+    if (a == null || b == null || typeof a === typeof b) return false;
     const equal = sameValue(a, b);
     report(a, b, equal);
     return equal;
   };
   /** Membership after a strict miss: the id coercion against every item of another type. */
-  const looseIncludes = (list: readonly unknown[], a: unknown): boolean => {
-    const type = typeName(a);
-    const other = list.find((item) => present(item) && typeName(item) !== type);
+  const looseIncludes = (list: readonly unknown[], a: unknown, types?: ReadonlySet<string>): boolean => {
+    const type = typeof a;
+    // A literal list knows its item types: a miss of the one type it holds costs one lookup.
+    if (types !== undefined && types.size === 1 && types.has(type)) return false;
+    const other = list.find((item) => item != null && typeof item !== type);
     if (other === undefined) return false;
     const found = list.some((item) => sameValue(item, a));
     report(a, other, found);
@@ -285,14 +288,15 @@ function compileAttribute(
       const list = operand as readonly ConditionLiteral[];
       // A Set pays off beyond a handful of items; below that a linear scan is faster.
       const set = list.length > 8 ? new Set<unknown>(list) : undefined;
+      const types = new Set<string>(list.map((item) => typeof item));
       test = set
         ? (s, r, c) => {
             const a = getter(s, r, c);
-            return isPrimitive(a) && (set.has(a) || looseIncludes(list, a)) !== negate;
+            return isPrimitive(a) && (set.has(a) || looseIncludes(list, a, types)) !== negate;
           }
         : (s, r, c) => {
             const a = getter(s, r, c);
-            return isPrimitive(a) && (list.includes(a) || looseIncludes(list, a)) !== negate;
+            return isPrimitive(a) && (list.includes(a) || looseIncludes(list, a, types)) !== negate;
           };
       break;
     }
