@@ -8,6 +8,7 @@ import type { AuthzResource, AuthzSubject } from '../../src/authz/authorizer';
 import type { ConditionDefinition } from '../../src/authz/policy-document';
 import { PolicyEngine, type PolicyWarning } from '../../src/authz/policy-engine';
 import { matchesScope } from '../../src/authz/query-scope';
+import { createBulwark } from '../../src/composition/create-bulwark';
 
 function engineWith(when: ConditionDefinition, warnings: PolicyWarning[] = []): PolicyEngine {
   return new PolicyEngine({
@@ -220,5 +221,23 @@ describe('query scopes agree with check()', () => {
     expect(matchesScope(scope, { id: 'n1', ownerId: '42' })).toBe(true);
     expect(matchesScope(scope, { id: 'n1', ownerId: 43 })).toBe(false);
     expect(matchesScope(scope, { id: 'n1', ownerId: '042' })).toBe(false);
+  });
+});
+
+describe('createBulwark({ authz: { onWarning } })', () => {
+  it('hands the engine the listener, and refuses one that is not a function', async () => {
+    const warnings: PolicyWarning[] = [];
+    const kit = await createBulwark({
+      authz: { policy: engineWith(OWNER).policy, onWarning: (w) => warnings.push(w) },
+    });
+    try {
+      expect(kit.policyEngine!.check(alice, 'read', note({ ownerId: 42 })).allowed).toBe(true);
+      expect(warnings).toEqual([expect.objectContaining({ ruleId: 'own', coerced: true })]);
+    } finally {
+      await kit.close();
+    }
+    await expect(
+      createBulwark({ authz: { policy: engineWith(OWNER).policy, onWarning: 'log' as never } }),
+    ).rejects.toThrow(/authz\.onWarning/);
   });
 });
