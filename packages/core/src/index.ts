@@ -157,6 +157,11 @@ export {
   type PolicyScope,
   type ScopeOperator,
   type ScopeValue,
+  explainDenial,
+  type DenialExplanation,
+  type NearestRule,
+  type ConditionMiss,
+  type PolicyWarning,
 } from './authz';
 
 // multi-factor authentication

@@ -4,6 +4,7 @@ import {
   checkAuthorizeArgs,
   checkBodyFields,
   filterResponseFields,
+  noteDenial,
   resolveAuthorization,
   type HttpAuthorizeOptions,
   type HttpResourceSpec,
@@ -31,7 +32,8 @@ declare module 'express-serve-static-core' {
 /**
  * Allows the request only if the authorizer (PolicyEngine, or CASL / casbin behind `Authorizer`)
  * allows `action` on the resource for `req.principal`: 401 without a principal, 404 when a loader
- * finds no record, 403 with only the decision's reason id otherwise. With `checkBody`, a body
+ * finds no record, 403 with the decision's reason id otherwise (and, with `explainDenials` or
+ * NODE_ENV=development, the denial's `explanation`; the audit event always has it as `details.denial`). With `checkBody`, a body
  * field the subject may not write is a 403 (`field_denied`); with `filterResponse`, `res.json`
  * sends only the fields the subject may read.
  */
@@ -60,7 +62,10 @@ export function authorize(
     const ip = clientIp(req);
     const context = { ...options.context?.(req), ...(ip !== undefined ? { ip } : {}) };
     const { authorizer } = resolved;
-    const steps = stepUp.forKit(state.kit?.mfaPolicy);
+    const steps = {
+      ...stepUp.forKit(state.kit?.mfaPolicy),
+      ...(options.explainDenials !== undefined ? { explainDenials: options.explainDenials } : {}),
+    };
     const decision = await authorizeRequest(
       authorizer,
       req.principal,
@@ -68,7 +73,10 @@ export function authorize(
       resolved.resource,
       context,
       steps,
-    );
+    ).catch((error: unknown) => {
+      noteDenial(state, error);
+      throw error;
+    });
     state.reasonId = decision.reasonId;
     req.authorizedResource = resolved.resource;
     const principal = req.principal!;

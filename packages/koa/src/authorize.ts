@@ -4,6 +4,7 @@ import {
   checkAuthorizeArgs,
   checkBodyFields,
   filterResponseFields,
+  noteDenial,
   resolveAuthorization,
   type HttpAuthorizeOptions,
   type HttpResourceSpec,
@@ -22,8 +23,9 @@ export type AuthorizeOptions = HttpAuthorizeOptions<Context>;
 
 /**
  * Allows the request only if the authorizer allows `action` on the resource for
- * `ctx.state.principal`: 401 without a principal, 404 when a loader finds no record, 403 with only
- * the decision's reason id otherwise. The resource decided on is `ctx.state.authorizedResource`.
+ * `ctx.state.principal`: 401 without a principal, 404 when a loader finds no record, 403 with the
+ * decision's reason id otherwise (and, with `explainDenials` or NODE_ENV=development, the denial's
+ * `explanation`; the audit event always has it as `details.denial`). The resource decided on is `ctx.state.authorizedResource`.
  * With `checkBody`, a body field the subject may not write is a 403 (`field_denied`); with
  * `filterResponse`, `ctx.body` keeps only the fields the subject may read.
  */
@@ -49,8 +51,21 @@ export function authorize(
     const ip = clientIp(ctx);
     const context = { ...options.context?.(ctx), ...(ip !== undefined ? { ip } : {}) };
     const { authorizer } = resolved;
-    const steps = stepUp.forKit(state.kit?.mfaPolicy);
-    const decision = await authorizeRequest(authorizer, principal, action, resolved.resource, context, steps);
+    const steps = {
+      ...stepUp.forKit(state.kit?.mfaPolicy),
+      ...(options.explainDenials !== undefined ? { explainDenials: options.explainDenials } : {}),
+    };
+    const decision = await authorizeRequest(
+      authorizer,
+      principal,
+      action,
+      resolved.resource,
+      context,
+      steps,
+    ).catch((error: unknown) => {
+      noteDenial(state, error);
+      throw error;
+    });
     state.reasonId = decision.reasonId;
     bulwarkState(ctx).authorizedResource = resolved.resource;
     if (options.checkBody === true) {

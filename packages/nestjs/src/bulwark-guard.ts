@@ -138,7 +138,7 @@ export class BulwarkGuard implements CanActivate {
         // 401 before the loader runs: an anonymous caller never reaches the database.
         requirePrincipal(principal);
         const view = requestContext(req, execution);
-        const resource = await resolveResource(authorize.resource, view, this.moduleRef);
+        const resource = await resolveResource(authorize.resource, view, this.moduleRef, req);
         state.resource =
           resource.id !== undefined ? { type: resource.type, id: resource.id } : { type: resource.type };
         // `ip` last: a context function must not be able to replace the server-observed address.
@@ -147,9 +147,10 @@ export class BulwarkGuard implements CanActivate {
           ...this.runtime.options.authzContext?.(view),
           ...(ip !== undefined ? { ip } : {}),
         };
-        const mfaPolicy = this.runtime.options.mfaPolicy;
+        const { mfaPolicy, explainDenials } = this.runtime.options;
         const decision = await authorizeRequest(authorizer, principal, authorize.action, resource, context, {
           ...(mfaPolicy !== undefined ? { mfaPolicy } : {}),
+          ...(explainDenials !== undefined ? { explainDenials } : {}),
         });
         state.reasonId = decision.reasonId;
         (req as { authorizedResource?: unknown }).authorizedResource = resource;

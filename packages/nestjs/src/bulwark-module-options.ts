@@ -105,6 +105,12 @@ export interface BulwarkModuleOptions {
   /** Server-side facts for ABAC conditions (`context.*`); `ip` is always the request's own. */
   authzContext?: (request: BulwarkRequestContext) => AuthzContext;
   /**
+   * Explain an `@Authorize` 403 in its body (`explanation`: the deciding deny rule, or the nearest
+   * allow rule and the condition that failed; ids, policy text and type names, never attribute
+   * values). Default: on when `NODE_ENV=development` only. The audit entry has it in every mode.
+   */
+  explainDenials?: boolean;
+  /**
    * An `MfaPolicy`, enforced on every `@Authorize` route after the authorizer allowed it: roles it
    * names need a recent second factor (read from `principal.authentication`), else 401
    * ERR_MFA_STEP_UP_REQUIRED. `@RequireRecentAuth` adds a per-route requirement.
@@ -238,6 +244,9 @@ export function validateBulwarkOptions(options: unknown): BulwarkModuleOptions {
   }
   if (o.authzContext !== undefined && typeof o.authzContext !== 'function') {
     throw invalid('authzContext', 'must be a function of the request');
+  }
+  if (o.explainDenials !== undefined && typeof o.explainDenials !== 'boolean') {
+    throw invalid('explainDenials', 'must be a boolean');
   }
   if (o.mfaPolicy !== undefined && typeof o.mfaPolicy?.evaluatePrincipal !== 'function') {
     throw invalid('mfaPolicy', 'must be an MfaPolicy (with evaluatePrincipal())');

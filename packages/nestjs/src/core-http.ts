@@ -8,6 +8,7 @@ export {
   REQUEST_ID_HEADER,
   RequestAuditor,
   authorizeRequest,
+  noteDenial,
   checkAuthorizeArgs,
   checkBodyFields,
   filterResponseFields,

@@ -1,6 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { BulwarkError } from '@bulwark/core';
+import { BulwarkError, type DenialExplanation } from '@bulwark/core';
 import type { AuditedMetadata } from './audited';
 import type { BulwarkRequestContext } from './bulwark-request-context';
 import type { BulwarkRuntime } from './bulwark-runtime';
@@ -9,6 +9,7 @@ import {
   TrustedProxies,
   captureRequestArrival,
   holdResponseUntilAudited,
+  noteDenial,
   refusalReason,
   type HttpPrincipal,
   type RequestArrival,
@@ -47,6 +48,8 @@ export interface BulwarkRequestState {
   auditing: boolean;
   resource?: { type: string; id?: string };
   reasonId?: string;
+  /** Why `@Authorize` denied the request (no values), for the audit event's `details.denial`. */
+  denial?: DenialExplanation;
   errorCode?: string;
   /** What exactly failed (`aud.check_failed`): audited, never answered. */
   errorReason?: string;
@@ -105,6 +108,7 @@ export function noteError(state: BulwarkRequestState, error: unknown): void {
     if (errorReason !== undefined) state.errorReason = errorReason;
     const reasonId = error.details?.reasonId;
     if (typeof reasonId === 'string') state.reasonId = reasonId;
+    noteDenial(state, error);
   } else if (error instanceof Error) {
     // Only the class name (e.g. NotFoundException): messages of app errors can hold anything.
     state.errorCode = error.name.slice(0, 64);
@@ -169,6 +173,7 @@ export function trackRequest(
       ...(current.errorCode !== undefined ? { errorCode: current.errorCode } : {}),
       ...(current.errorReason !== undefined ? { errorReason: current.errorReason } : {}),
       ...(current.reasonId !== undefined ? { reasonId: current.reasonId } : {}),
+      ...(current.denial !== undefined ? { denial: current.denial } : {}),
       ...(current.audited !== undefined ? { action: current.audited.action } : {}),
       ...(current.audited?.category !== undefined ? { category: current.audited.category } : {}),
     });

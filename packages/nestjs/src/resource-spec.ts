@@ -1,5 +1,5 @@
-import type { Type } from '@nestjs/common';
-import type { ModuleRef } from '@nestjs/core';
+import { Scope, type Type } from '@nestjs/common';
+import { ContextIdFactory, type ModuleRef } from '@nestjs/core';
 import { BulwarkConfigError, ErrorCodes, type AuthzContext, type AuthzResource } from '@bulwark/core';
 import type { BulwarkRequestContext } from './bulwark-request-context';
 import { resolveHttpResource } from './core-http';
@@ -11,9 +11,11 @@ export const decidedContexts = new WeakMap<object, AuthzContext>();
 
 /**
  * A resource loader provided through Nest's dependency injection (an `@Injectable()` with your
- * repositories injected): reads the stored record with the attributes the policy's conditions
- * need (owner, tenant), so the decision is about the record, not an id from the URL (ASVS
- * V8.2.2). `undefined` / `null`: no such record (404).
+ * repositories injected, e.g. `@InjectRepository(Note)`): reads the stored record with the
+ * attributes the policy's conditions need (owner, tenant), so the decision is about the record,
+ * not an id from the URL (ASVS V8.2.2). `undefined` / `null`: no such record (404). It may be
+ * request-scoped (`@Injectable({ scope: Scope.REQUEST })`, injecting `REQUEST` or a request-scoped
+ * service): it is then resolved in the request's own DI sub-tree.
  */
 export interface ResourceLoader {
   load(request: BulwarkRequestContext): Loaded | Promise<Loaded>;
@@ -53,6 +55,31 @@ export function checkResourceSpec(spec: unknown, path: string): ResourceSpec {
 }
 
 /**
+ * The loader provider: the module's singleton, or, for a request-scoped / transient provider
+ * (which `get()` refuses), the instance of this request's DI sub-tree (the same one the request's
+ * controller gets, so `REQUEST` and request-scoped repositories are this request's).
+ */
+async function loaderOf(
+  type: Type<ResourceLoader>,
+  moduleRef: ModuleRef | undefined,
+  platformRequest: object | undefined,
+): Promise<ResourceLoader | undefined> {
+  if (moduleRef === undefined) return undefined;
+  let scope: Scope | undefined;
+  try {
+    ({ scope } = moduleRef.introspect(type));
+  } catch {
+    return undefined; // not a provider of the application: the caller's config error names it
+  }
+  if (scope === Scope.DEFAULT || platformRequest === undefined) return moduleRef.get(type, { strict: false });
+  // The request's context id (created on first use); registering the request under it is what
+  // makes `@Inject(REQUEST)` this request when no request-scoped controller did it already.
+  const contextId = ContextIdFactory.getByRequest(platformRequest);
+  moduleRef.registerRequestByContextId(platformRequest, contextId);
+  return moduleRef.resolve(type, contextId, { strict: false });
+}
+
+/**
  * The resource a spec names for this request, through core's resolver (404 when nothing is found,
  * the id normalised to a string and checked for traversal); a `{ loader }` is resolved from the
  * module first.
@@ -61,9 +88,10 @@ export async function resolveResource(
   spec: ResourceSpec,
   request: BulwarkRequestContext,
   moduleRef?: ModuleRef,
+  platformRequest?: object,
 ): Promise<AuthzResource> {
   if (typeof spec === 'object' && 'loader' in spec && typeof spec.loader === 'function') {
-    const loader = moduleRef?.get(spec.loader, { strict: false });
+    const loader = await loaderOf(spec.loader as Type<ResourceLoader>, moduleRef, platformRequest);
     if (typeof loader?.load !== 'function') {
       throw new BulwarkConfigError(
         ErrorCodes.CONFIG_INVALID,

@@ -26,6 +26,7 @@
  */
 
 import type { FieldPermission } from './field-permission';
+import type { Explanation } from './policy-engine';
 
 /**
  * Who is asking. `roles` are the subject's assigned roles (inheritance is the policy's job);
@@ -90,4 +91,14 @@ export interface Authorizer {
     resource: AuthzResource,
     context?: AuthzContext,
   ): FieldPermission | Promise<FieldPermission>;
+  /**
+   * Optional trace of a decision (`PolicyEngine` has it). The HTTP adapters call it on a deny to
+   * say why (`explainDenial`): in the audit entry always, in the 403 body in development.
+   */
+  explain?(
+    subject: AuthzSubject,
+    action: string,
+    resource: AuthzResource,
+    context?: AuthzContext,
+  ): Explanation;
 }

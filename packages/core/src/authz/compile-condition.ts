@@ -43,6 +43,42 @@ export interface ConditionTrace {
   readonly decidedBy: string;
 }
 
+/**
+ * Called when a comparison meets values of different types (a number and a string, a boolean and
+ * a string...): the condition's path and summary and the two type names, never the values.
+ * `coerced`: the equality rule for ids made them equal (`42` and `"42"`).
+ */
+export type TypeMismatchHook = (mismatch: {
+  readonly path: string;
+  readonly summary: string;
+  readonly actualType: string;
+  readonly expectedType: string;
+  readonly coerced: boolean;
+}) => void;
+
+/** `number`, `string`, `boolean`, `array`, `date`, `object`... (`null` / `undefined`: missing). */
+export function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (v instanceof Date) return 'date';
+  return typeof v;
+}
+
+const present = (v: unknown): boolean => v !== undefined && v !== null;
+
+/**
+ * Equality of two condition values: strict, with one coercion, for ids only: a safe integer and
+ * its canonical decimal string (`42` and `"42"`, not `"042"`, `"42.0"` or `" 42"`) are equal, so
+ * a numeric database key meets the string id of a principal. Never for ordering, never for
+ * booleans.
+ */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return isPrimitive(a);
+  if (typeof a === 'number' && typeof b === 'string') return Number.isSafeInteger(a) && String(a) === b;
+  if (typeof a === 'string' && typeof b === 'number') return Number.isSafeInteger(b) && a === String(b);
+  return false;
+}
+
 export interface CompiledCondition {
   readonly test: ConditionTest;
   explain(s: AuthzSubject, r: AuthzResource, c: AuthzContext, now: NowMs): ConditionTrace;
@@ -111,7 +147,11 @@ function describeOperand(operand: ConditionOperand): string {
 }
 
 /** Builds `(actual, expected) => boolean` for one operator, specialised for literal operands. */
-function compileAttribute(def: AttributeCondition): {
+function compileAttribute(
+  def: AttributeCondition,
+  path: string,
+  onMismatch: TypeMismatchHook | undefined,
+): {
   test: ConditionTest;
   getter: Getter;
   expected: Getter;
@@ -135,6 +175,42 @@ function compileAttribute(def: AttributeCondition): {
   }
   const operand = def[op] as ConditionOperand;
   const summary = `${def.attr} ${op} ${describeOperand(operand)}`;
+  // The slow paths below run only once a strict comparison has failed: the common case (same
+  // types) costs nothing more than before.
+  const report = (a: unknown, b: unknown, coerced: boolean): void =>
+    onMismatch?.({ path, summary, actualType: typeName(a), expectedType: typeName(b), coerced });
+  /** eq after `a !== b`: the id coercion, reported when the types differ. */
+  const looseEq = (a: unknown, b: unknown): boolean => {
+    // typeof first: the cheap test that settles the common miss (two strings that differ).
+    if (a == null || b == null || typeof a === typeof b) return false;
+    const equal = sameValue(a, b);
+    report(a, b, equal);
+    return equal;
+  };
+  /** Membership after a strict miss: the id coercion against every item of another type. */
+  const looseIncludes = (list: readonly unknown[], a: unknown, types?: ReadonlySet<string>): boolean => {
+    const type = typeof a;
+    // A literal list knows its item types: a miss of the one type it holds costs one lookup.
+    if (types !== undefined && types.size === 1 && types.has(type)) return false;
+    const other = list.find((item) => item != null && typeof item !== type);
+    if (other === undefined) return false;
+    const found = list.some((item) => sameValue(item, a));
+    report(a, other, found);
+    return found;
+  };
+  /** Ordering is never coerced; a pairing of types it cannot order is reported. */
+  const ordered = (a: unknown, b: unknown, order: Order): boolean => {
+    const result = compareOrdered(a, b, order);
+    if (
+      !result &&
+      present(a) &&
+      present(b) &&
+      typeName(a) !== typeName(b) &&
+      (Number.isNaN(toInstant(a)) || Number.isNaN(toInstant(b)))
+    )
+      report(a, b, false);
+    return result;
+  };
   if (isRef(operand)) {
     const other = compileGetter(operand.ref);
     let test: ConditionTest;
@@ -142,14 +218,19 @@ function compileAttribute(def: AttributeCondition): {
       case 'eq':
         test = (s, r, c) => {
           const a = getter(s, r, c);
-          return isPrimitive(a) && a === other(s, r, c);
+          const b = other(s, r, c);
+          return a === b ? isPrimitive(a) : isPrimitive(a) && looseEq(a, b);
         };
         break;
       case 'ne':
         test = (s, r, c) => {
           const a = getter(s, r, c);
           const b = other(s, r, c);
-          return isPrimitive(a) && isPrimitive(b) && a !== b;
+          if (!isPrimitive(a) || !isPrimitive(b)) {
+            if (present(a) && present(b)) report(a, b, false);
+            return false;
+          }
+          return a !== b && !looseEq(a, b);
         };
         break;
       case 'in':
@@ -158,7 +239,8 @@ function compileAttribute(def: AttributeCondition): {
         test = (s, r, c) => {
           const a = getter(s, r, c);
           const list = other(s, r, c);
-          return isPrimitive(a) && Array.isArray(list) && list.includes(a) !== negate;
+          if (!isPrimitive(a) || !Array.isArray(list)) return false;
+          return (list.includes(a) || looseIncludes(list, a)) !== negate;
         };
         break;
       }
@@ -166,12 +248,12 @@ function compileAttribute(def: AttributeCondition): {
         test = (s, r, c) => {
           const list = getter(s, r, c);
           const b = other(s, r, c);
-          return Array.isArray(list) && isPrimitive(b) && list.includes(b);
+          return Array.isArray(list) && isPrimitive(b) && (list.includes(b) || looseIncludes(list, b));
         };
         break;
       default: {
         const order = ORDERS[op];
-        test = (s, r, c) => compareOrdered(getter(s, r, c), other(s, r, c), order);
+        test = (s, r, c) => ordered(getter(s, r, c), other(s, r, c), order);
       }
     }
     return { getter, expected: other, summary, test };
@@ -182,14 +264,21 @@ function compileAttribute(def: AttributeCondition): {
   switch (op) {
     case 'eq': {
       const b = operand as ConditionLiteral;
-      test = (s, r, c) => getter(s, r, c) === b;
+      test = (s, r, c) => {
+        const a = getter(s, r, c);
+        return a === b || looseEq(a, b);
+      };
       break;
     }
     case 'ne': {
       const b = operand as ConditionLiteral;
       test = (s, r, c) => {
         const a = getter(s, r, c);
-        return isPrimitive(a) && a !== b;
+        if (!isPrimitive(a)) {
+          if (present(a)) report(a, b, false);
+          return false;
+        }
+        return a !== b && !looseEq(a, b);
       };
       break;
     }
@@ -199,14 +288,15 @@ function compileAttribute(def: AttributeCondition): {
       const list = operand as readonly ConditionLiteral[];
       // A Set pays off beyond a handful of items; below that a linear scan is faster.
       const set = list.length > 8 ? new Set<unknown>(list) : undefined;
+      const types = new Set<string>(list.map((item) => typeof item));
       test = set
         ? (s, r, c) => {
             const a = getter(s, r, c);
-            return isPrimitive(a) && set.has(a) !== negate;
+            return isPrimitive(a) && (set.has(a) || looseIncludes(list, a, types)) !== negate;
           }
         : (s, r, c) => {
             const a = getter(s, r, c);
-            return isPrimitive(a) && list.includes(a) !== negate;
+            return isPrimitive(a) && (list.includes(a) || looseIncludes(list, a, types)) !== negate;
           };
       break;
     }
@@ -214,7 +304,7 @@ function compileAttribute(def: AttributeCondition): {
       const b = operand as ConditionLiteral;
       test = (s, r, c) => {
         const list = getter(s, r, c);
-        return Array.isArray(list) && list.includes(b);
+        return Array.isArray(list) && (list.includes(b) || looseIncludes(list, b));
       };
       break;
     }
@@ -223,12 +313,16 @@ function compileAttribute(def: AttributeCondition): {
       if (typeof operand === 'number') {
         test = (s, r, c) => {
           const a = getter(s, r, c);
-          return typeof a === 'number' && Number.isFinite(a) && order(a, operand);
+          if (typeof a === 'number') return Number.isFinite(a) && order(a, operand);
+          if (present(a)) report(a, operand, false);
+          return false;
         };
       } else {
         const instant = Date.parse(operand as string);
         test = (s, r, c) => {
-          const a = toInstant(getter(s, r, c));
+          const v = getter(s, r, c);
+          const a = toInstant(v);
+          if (Number.isNaN(a) && present(v) && typeof v !== 'string') report(v, operand, false);
           return !Number.isNaN(a) && order(a, instant);
         };
       }
@@ -266,10 +360,17 @@ function lastAuthenticatedAt(s: AuthzSubject, c: AuthzContext | undefined): numb
 const pad = (n: number): string => String(n).padStart(2, '0');
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
-/** Compiles a validated condition; `path` locates it in the policy for explain(). */
-export function compileCondition(def: ConditionDefinition, path: string): CompiledCondition {
+/**
+ * Compiles a validated condition; `path` locates it in the policy for explain(). `onMismatch`
+ * hears of comparisons between values of different types (see TypeMismatchHook).
+ */
+export function compileCondition(
+  def: ConditionDefinition,
+  path: string,
+  onMismatch?: TypeMismatchHook,
+): CompiledCondition {
   if ('attr' in def) {
-    const { test, getter, expected, summary } = compileAttribute(def);
+    const { test, getter, expected, summary } = compileAttribute(def, path, onMismatch);
     return {
       test,
       explain(s, r, c, now) {
@@ -290,7 +391,7 @@ export function compileCondition(def: ConditionDefinition, path: string): Compil
     const isAll = 'all' in def;
     const kind = isAll ? 'all' : 'any';
     const children = (isAll ? def.all : def.any).map((child, i) =>
-      compileCondition(child, `${path}.${kind}[${i}]`),
+      compileCondition(child, `${path}.${kind}[${i}]`, onMismatch),
     );
     const tests = children.map((ch) => ch.test);
     const n = tests.length;
@@ -323,7 +424,7 @@ export function compileCondition(def: ConditionDefinition, path: string): Compil
     };
   }
   if ('not' in def) {
-    const inner = compileCondition(def.not, `${path}.not`);
+    const inner = compileCondition(def.not, `${path}.not`, onMismatch);
     const innerTest = inner.test;
     return {
       test: (s, r, c, now) => !innerTest(s, r, c, now),

@@ -6,7 +6,14 @@ export {
   type PolicyEngineOptions,
   type Explanation,
   type RuleTrace,
+  type PolicyWarning,
 } from './policy-engine';
+export {
+  explainDenial,
+  type DenialExplanation,
+  type NearestRule,
+  type ConditionMiss,
+} from './denial-explanation';
 export type { Authorizer, AuthzSubject, AuthzResource, AuthzContext, Decision } from './authorizer';
 export {
   definePolicy,

@@ -16,7 +16,9 @@ import {
   compileCondition,
   type ConditionTrace,
   type NowMs,
+  type TypeMismatchHook,
 } from './compile-condition';
+import { nearestRule, type NearestRule } from './denial-explanation';
 import type { ConditionDefinition, PolicyDocument } from './policy-document';
 import { parsePolicyText, type ParsePolicyTextOptions } from './parse-policy-text';
 import { matchesResourcePattern, parseResourcePattern, type ResourcePattern } from './resource-pattern';
@@ -67,10 +69,33 @@ export interface PolicyEngineOptions {
    * the store, and a local copy could miss a revocation made elsewhere).
    */
   breakGlassStore?: BreakGlassStore;
+  /**
+   * Hears what the engine notices while deciding (today: a condition comparing values of
+   * different types, `BULWARK_POLICY_TYPE_MISMATCH`), once per condition and loaded policy. A
+   * warning names the rule and condition and the two types, never the values. Default:
+   * `process.emitWarning`.
+   */
+  onWarning?: (warning: PolicyWarning) => void;
   /** Capacity of the multi-role closure LRU (default 1024). */
   roleCacheSize?: number;
   /** Capacity of the (resource type, action) rule index (default 4096 pairs); beyond it buckets are computed per check. */
   indexSize?: number;
+}
+
+/** Something the engine noticed about the policy while deciding (see `onWarning`). */
+export interface PolicyWarning {
+  readonly code: 'BULWARK_POLICY_TYPE_MISMATCH';
+  readonly message: string;
+  readonly policyId: string;
+  readonly ruleId: string;
+  /** The condition's location, e.g. `policies[0].rules[1].when`. */
+  readonly path: string;
+  /** The condition as written, e.g. `resource.ownerId eq subject.id`. */
+  readonly condition: string;
+  readonly actualType: string;
+  readonly expectedType: string;
+  /** True when the id rule made the values equal (`42` and `"42"`); false when they stayed unequal. */
+  readonly coerced: boolean;
 }
 
 /** Why one rule did or did not apply, as reported by explain(). */
@@ -108,6 +133,11 @@ export interface Explanation {
     readonly path: string;
     readonly condition?: string;
   };
+  /**
+   * On a default deny: the allow rule that came closest (the furthest through action, resource,
+   * role, condition) and what stopped it; absent when no allow rule names the action.
+   */
+  readonly nearest?: NearestRule;
   /** The break-glass grant that decided (explain() does not record a use: enforce with check()). */
   readonly breakGlass?: BreakGlassGrant;
   /** One line for humans. */
@@ -171,7 +201,11 @@ export const INVALID_REQUEST: Decision = Object.freeze({
 const EMPTY_CONTEXT: AuthzContext = Object.freeze({});
 const MAX_ACTION_LENGTH = 256;
 
-function compile(document: PolicyDocument, roleCacheSize: number): CompiledPolicy {
+function compile(
+  document: PolicyDocument,
+  roleCacheSize: number,
+  onMismatch: TypeMismatchHook,
+): CompiledPolicy {
   const roles = new RoleGraph(document.roles ?? {}, roleCacheSize);
   const rules: CompiledRule[] = [];
   document.policies.forEach((policy, p) => {
@@ -203,7 +237,7 @@ function compile(document: PolicyDocument, roleCacheSize: number): CompiledPolic
         roleIdx: rule.roles.filter((n) => n !== '*').map((n) => roles.index.get(n)!),
         actions: actions.map((a) => parseActionPattern(a)!),
         resources: resources.map((s) => parseResourcePattern(s)!),
-        condition: when === undefined ? undefined : compileCondition(when, `${path}.when`),
+        condition: when === undefined ? undefined : compileCondition(when, `${path}.when`, onMismatch),
         ...(when !== undefined ? { when } : {}),
         ...(rule.fields !== undefined ? { fields: rule.fields } : {}),
         decision,
@@ -297,6 +331,7 @@ export class PolicyEngine implements Authorizer {
   private readonly breakGlass: BreakGlassRegistry;
   private readonly roleCacheSize: number;
   private readonly indexSize: number;
+  private readonly onWarning: (warning: PolicyWarning) => void;
 
   constructor(options: PolicyEngineOptions) {
     if (options === null || typeof options !== 'object') {
@@ -363,7 +398,48 @@ export class PolicyEngine implements Authorizer {
       'breakGlass',
       options.breakGlassStore,
     );
-    this.compiled = compile(PolicyEngine.validate(options.policy, options.format), this.roleCacheSize);
+    if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
+      throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'onWarning must be a function', {
+        path: 'onWarning',
+      });
+    }
+    this.onWarning =
+      options.onWarning ?? ((warning) => process.emitWarning(warning.message, { code: warning.code }));
+    this.compiled = this.compile(PolicyEngine.validate(options.policy, options.format));
+  }
+
+  private compile(document: PolicyDocument): CompiledPolicy {
+    // Conditions already warned about, per loaded policy: a warning per request would flood.
+    const warned = new Set<string>();
+    const onMismatch: TypeMismatchHook = (m) => {
+      if (warned.has(m.path)) return;
+      warned.add(m.path);
+      const rule = /^policies\[(\d+)\]\.rules\[(\d+)\]/.exec(m.path);
+      const policy = rule ? document.policies[Number(rule[1])] : undefined;
+      const ruleId = rule ? policy?.rules[Number(rule[2])]?.id : undefined;
+      const warning: PolicyWarning = Object.freeze({
+        code: 'BULWARK_POLICY_TYPE_MISMATCH',
+        message:
+          `Bulwark policy ${policy?.id ?? '?'}/${ruleId ?? '?'}: the condition at ${m.path} (${m.summary}) ` +
+          `compared a ${m.actualType} with a ${m.expectedType}; ` +
+          (m.coerced
+            ? 'they were equal as ids (a safe integer and its decimal string). Store ids with one type.'
+            : 'values of different types never match (only equality treats 42 and "42" as one id).'),
+        policyId: policy?.id ?? '',
+        ruleId: ruleId ?? '',
+        path: m.path,
+        condition: m.summary,
+        actualType: m.actualType,
+        expectedType: m.expectedType,
+        coerced: m.coerced,
+      });
+      try {
+        this.onWarning(warning);
+      } catch {
+        // A failing listener must not turn a decision into an exception.
+      }
+    };
+    return compile(document, this.roleCacheSize, onMismatch);
   }
 
   /** Builds an engine from JSON or YAML text. */
@@ -380,7 +456,7 @@ export class PolicyEngine implements Authorizer {
 
   /** Replaces the policy atomically (validated first: a bad document leaves the current one in place). Break-glass grants survive. */
   load(policy: PolicyDocument | string, options: ParsePolicyTextOptions = {}): void {
-    this.compiled = compile(PolicyEngine.validate(policy, options.format), this.roleCacheSize);
+    this.compiled = this.compile(PolicyEngine.validate(policy, options.format));
   }
 
   /** The loaded (validated, normalised, frozen) document. */
@@ -608,7 +684,18 @@ export class PolicyEngine implements Authorizer {
         summary: `allow by ${allow.policyId}/${allow.ruleId}`,
       };
     }
-    return { ...base, decision: DEFAULT_DENY, summary: 'deny by default: no allow rule matched' };
+    const nearest = nearestRule(traces);
+    return {
+      ...base,
+      decision: DEFAULT_DENY,
+      ...(nearest !== undefined ? { nearest } : {}),
+      summary:
+        'deny by default: no allow rule matched' +
+        (nearest === undefined
+          ? ''
+          : `; nearest ${nearest.policyId}/${nearest.ruleId} failed at its ${nearest.failed}` +
+            (nearest.condition ? ` (${nearest.condition.summary}: ${nearest.condition.why})` : '')),
+    };
   }
 
   /**

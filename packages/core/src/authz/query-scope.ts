@@ -1,6 +1,6 @@
 import { BulwarkPolicyError, ErrorCodes } from '../errors';
 import type { AuthzContext, AuthzSubject } from './authorizer';
-import { compileCondition, type NowMs } from './compile-condition';
+import { compileCondition, sameValue, type NowMs } from './compile-condition';
 import type { AttributeCondition, ConditionDefinition, ConditionOperand } from './policy-document';
 
 /**
@@ -258,8 +258,8 @@ const present = (v: unknown): boolean => v !== undefined && v !== null;
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /**
- * Whether one resource's attributes satisfy a scope, with the engine's semantics (strict equality,
- * a missing attribute fails every comparison): filters an in-memory collection the way
+ * Whether one resource's attributes satisfy a scope, with the engine's semantics (strict equality
+ * but for ids: `42` equals `"42"`; a missing attribute fails every comparison): filters an in-memory collection the way
  * `scopeQuery()` filters a table.
  */
 export function matchesScope(scope: PolicyScope, attributes: Readonly<Record<string, unknown>>): boolean {
@@ -278,21 +278,21 @@ export function matchesScope(scope: PolicyScope, attributes: Readonly<Record<str
       return present(attributes[scope.attribute]);
     case 'in': {
       const v = attributes[scope.attribute];
-      return isPrimitive(v) && scope.values.includes(v);
+      return isPrimitive(v) && scope.values.some((x) => sameValue(v, x));
     }
     case 'sameAs': {
       const a = attributes[scope.attribute];
       const b = attributes[scope.other];
-      return isPrimitive(a) && isPrimitive(b) && (scope.op === 'eq' ? a === b : a !== b);
+      return isPrimitive(a) && isPrimitive(b) && sameValue(a, b) === (scope.op === 'eq');
     }
     case 'compare': {
       const a = attributes[scope.attribute];
       const b = scope.value;
       switch (scope.op) {
         case 'eq':
-          return a === b;
+          return sameValue(a, b);
         case 'ne':
-          return isPrimitive(a) && a !== b;
+          return isPrimitive(a) && !sameValue(a, b);
         case 'lt':
           return finite(a) && a < (b as number);
         case 'lte':

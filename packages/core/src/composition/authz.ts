@@ -12,7 +12,7 @@ import { withClock } from './opened';
 
 // The `authz` section: the policy (inline, as text or from a file) and break-glass limits.
 
-const KNOWN_AUTHZ = optionKeys<AuthzConfig>({ policy: true, breakGlass: true });
+const KNOWN_AUTHZ = optionKeys<AuthzConfig>({ policy: true, breakGlass: true, onWarning: true });
 const KNOWN_BREAK_GLASS = optionKeys<BreakGlassOptions>({
   maxDurationMs: true,
   maxReasonLength: true,
@@ -25,6 +25,7 @@ export interface AuthzPlan {
   file?: string;
   format?: 'json' | 'yaml';
   breakGlass?: BreakGlassOptions;
+  onWarning?: AuthzConfig['onWarning'];
 }
 
 export function planAuthz(value: unknown, hasAudit: boolean): AuthzPlan | undefined {
@@ -41,6 +42,11 @@ export function planAuthz(value: unknown, hasAudit: boolean): AuthzPlan | undefi
     }
     checkBreakGlassLimits(breakGlass, 'authz.breakGlass');
   }
+  const onWarning = authz.onWarning;
+  if (onWarning !== undefined && typeof onWarning !== 'function') {
+    throw invalid('authz.onWarning', 'a function', onWarning);
+  }
+  const extra = onWarning !== undefined ? { onWarning: onWarning as AuthzConfig['onWarning'] } : {};
   const policy = authz.policy;
   if (policy === undefined) {
     throw configError(
@@ -58,6 +64,7 @@ export function planAuthz(value: unknown, hasAudit: boolean): AuthzPlan | undefi
       file: file.file,
       format: (format as 'json' | 'yaml' | undefined) ?? formatOf(file.file),
       breakGlass,
+      ...extra,
     };
   }
   if (typeof policy === 'string' && !/[\n:{]/.test(policy) && formatOf(policy.trim()) !== undefined) {
@@ -72,7 +79,7 @@ export function planAuthz(value: unknown, hasAudit: boolean): AuthzPlan | undefi
     () => (typeof policy === 'string' ? parsePolicyText(policy) : validatePolicyDocument(policy)),
     { nest: true },
   );
-  return { document, breakGlass };
+  return { document, breakGlass, ...extra };
 }
 
 function formatOf(file: string): 'json' | 'yaml' | undefined {
@@ -103,6 +110,7 @@ export async function openAuthz(
         policy: document!,
         ...(auditLog ? { auditLog } : {}),
         ...(a.breakGlass ? { breakGlass: a.breakGlass } : {}),
+        ...(a.onWarning ? { onWarning: a.onWarning } : {}),
         ...(breakGlassStore ? { breakGlassStore } : {}),
         ...withClock(clock),
       }),

@@ -16,7 +16,7 @@ import type { BreakGlassOptions } from '../authz/break-glass-registry';
 import type { BreakGlassStore } from '../authz/break-glass-store';
 import type { Authorizer } from '../authz/authorizer';
 import type { PolicyDocument } from '../authz/policy-document';
-import type { PolicyEngine } from '../authz/policy-engine';
+import type { PolicyEngine, PolicyWarning } from '../authz/policy-engine';
 import type { ComplianceKit, ComplianceKitOptions } from '../compliance/compliance-kit';
 import type { AttestationStore } from '../compliance/attestation';
 import type {
@@ -121,6 +121,11 @@ export interface AuthzConfig {
   policy: PolicyDocument | string | { file: string; format?: 'json' | 'yaml' };
   /** Limits of break-glass access. Break-glass events go to the audit log (requires `audit`). */
   breakGlass?: BreakGlassOptions;
+  /**
+   * Hears the engine's warnings (a condition comparing values of two types, once per condition;
+   * types only, never values). Default: `process.emitWarning`. See docs/policies.md.
+   */
+  onWarning?: (warning: PolicyWarning) => void;
 }
 
 export interface MfaConfig {

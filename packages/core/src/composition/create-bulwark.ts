@@ -337,6 +337,8 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
         ? Object.freeze({
             check: policyEngine.authorize.bind(policyEngine),
             permittedFields: policyEngine.permittedFields.bind(policyEngine),
+            // So a denial still explains itself (audit entry, development 403 body).
+            explain: policyEngine.explain.bind(policyEngine),
           })
         : policyEngine,
     mfaPolicy: p.mfa?.policy,

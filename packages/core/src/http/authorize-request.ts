@@ -1,4 +1,5 @@
-import type { Authorizer, AuthzContext, AuthzResource, Decision } from '../authz/authorizer';
+import type { Authorizer, AuthzContext, AuthzResource, AuthzSubject, Decision } from '../authz/authorizer';
+import { explainDenial, type DenialExplanation } from '../authz/denial-explanation';
 import { BulwarkPolicyError, ErrorCodes } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
 import type { HttpPrincipal } from './http-principal';
@@ -19,6 +20,53 @@ export interface AuthorizeStepUp {
   requirement?: StepUpRequirement;
   /** Epoch ms now (tests). Default Date.now(). */
   now?: number;
+  /**
+   * Put the denial's explanation (`explainDenial`: the deciding rule, or the nearest allow rule and
+   * the condition that failed; no attribute values) in the 403 body as `explanation`. Default: only
+   * when `NODE_ENV=development` (unset, `test` and `production` do not explain: a server whose
+   * environment nobody set must not hand out its policy). The error's `details.denial` carries it
+   * for the audit entry either way.
+   */
+  explainDenials?: boolean;
+}
+
+/**
+ * Whether 403 bodies explain themselves when a route does not say: in development only
+ * (`NODE_ENV=development`). Fail closed: an unset NODE_ENV is treated as production here.
+ */
+export function explainDenialsByDefault(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.NODE_ENV === 'development';
+}
+
+/**
+ * The value-free explanation of a deny from an authorizer that can explain (PolicyEngine), or
+ * undefined. Never throws: a denial stays a denial even when its explanation fails.
+ */
+export function denialExplanation(
+  authorizer: Authorizer,
+  subject: AuthzSubject,
+  action: string,
+  resource: AuthzResource,
+  context: AuthzContext | undefined,
+): DenialExplanation | undefined {
+  if (typeof authorizer.explain !== 'function') return undefined;
+  try {
+    return explainDenial(authorizer.explain(subject, action, resource, context));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Copies the reason id and explanation of a denial (the error `authorizeRequest` throws) to the
+ * adapter's request state, for the audit event; any other error is left alone.
+ */
+export function noteDenial(state: { reasonId?: string; denial?: DenialExplanation }, error: unknown): void {
+  if (!(error instanceof BulwarkPolicyError) || error.code !== ErrorCodes.POLICY_DENIED) return;
+  const reasonId = error.details?.reasonId;
+  if (typeof reasonId === 'string') state.reasonId = reasonId;
+  const denial = error.details?.denial as DenialExplanation | undefined;
+  if (denial !== undefined) state.denial = denial;
 }
 
 /**
@@ -34,7 +82,8 @@ export function requirePrincipal(principal: HttpPrincipal | undefined): asserts 
 
 /**
  * Asks the authorizer and throws unless allowed: no principal is a 401, a deny is a 403 carrying
- * only the decision's reason id (policy and rule ids stay in logs). An authorizer that throws
+ * the decision's reason id, and in development (`explainDenials`) the denial's explanation; the
+ * error's `details.denial` carries the explanation for the audit entry in every mode. An authorizer that throws
  * fails closed (the error propagates as a 500, never as an allow).
  *
  * Step-up (ASVS 5.0 V6.3.3, V7.5.1): a deny whose reason id is `step_up_required` (a policy
@@ -56,8 +105,14 @@ export async function authorizeRequest(
     throw stepUpRequired(STEP_UP_REASON_ID);
   }
   if (decision?.allowed !== true) {
+    const denial = denialExplanation(authorizer, principal, action, resource, context);
+    const expose = stepUp?.explainDenials ?? explainDenialsByDefault();
     throw new BulwarkPolicyError(ErrorCodes.POLICY_DENIED, 'Access denied.', {
       reasonId: typeof decision?.reasonId === 'string' ? decision.reasonId : 'default_deny',
+      // For the audit entry (adapters copy it to the request state); never echoed as such.
+      ...(denial !== undefined ? { denial } : {}),
+      // Echoed in the 403 body (problemFor) only when the route explains denials.
+      ...(denial !== undefined && expose ? { explanation: denial } : {}),
     });
   }
   if (stepUp?.mfaPolicy !== undefined) enforceMfaPolicy(stepUp.mfaPolicy, principal);

@@ -43,6 +43,12 @@ export interface HttpAuthorizeOptions<Req> {
   mfa?: PrincipalMfaPolicy | false;
   /** A recent sign-in (seconds, or `{ maxAgeSec, factors }`) this route needs on top. */
   recentAuth?: number | StepUpRequirement;
+  /**
+   * Explain a 403 in its body (`explanation`: the deciding deny rule, or the nearest allow rule
+   * and the condition that failed; ids, policy text and type names, never attribute values).
+   * Default: on when `NODE_ENV=development` only. The audit entry has it in every mode.
+   */
+  explainDenials?: boolean;
 }
 
 /** The step-up part of a route's `authorize()` options, checked at start-up. */
@@ -92,8 +98,13 @@ export function checkAuthorizeArgs(
   action: unknown,
   resource: unknown,
   authorizer: unknown,
-  options?: { filterResponse?: unknown; checkBody?: unknown },
+  options?: { filterResponse?: unknown; checkBody?: unknown; explainDenials?: unknown },
 ): void {
+  if (options?.explainDenials !== undefined && typeof options.explainDenials !== 'boolean') {
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'authorize: explainDenials must be a boolean', {
+      path: 'authorize.explainDenials',
+    });
+  }
   const filter = options?.filterResponse;
   if (
     filter !== undefined &&

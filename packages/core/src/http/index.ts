@@ -50,7 +50,14 @@ export {
   type BearerTokenVerifier,
   type BearerRevocationCheck,
 } from './bearer-authenticator';
-export { authorizeRequest, requirePrincipal, type AuthorizeStepUp } from './authorize-request';
+export {
+  authorizeRequest,
+  requirePrincipal,
+  type AuthorizeStepUp,
+  denialExplanation,
+  explainDenialsByDefault,
+  noteDenial,
+} from './authorize-request';
 export { checkBodyFields, filterResponseFields } from './authorize-fields';
 export {
   requireStepUp,

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { copyDenialExplanation } from './denial-details';
 import { BulwarkError, ErrorCodes, type ErrorCode } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
 
@@ -556,6 +557,9 @@ export function problemFor(error: unknown, context: ProblemContext = {}): Proble
         body[key] = [...value];
     }
   }
+  // A denial's explanation, put in details only when the route explains denials (development).
+  const explanation = details !== undefined ? copyDenialExplanation(details.explanation) : undefined;
+  if (explanation !== undefined) body.explanation = explanation;
   // The stable code lets clients branch (csurf-style `code === 'EBADCSRFTOKEN'`) without parsing `type`.
   if (code !== undefined) body.code = code;
 

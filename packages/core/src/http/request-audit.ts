@@ -1,6 +1,8 @@
 import { isIP } from 'node:net';
 import { AUDIT_LIMITS, type AuditEvent, type AuditOutcome } from '../audit/audit-event';
 import type { HttpPrincipal } from './http-principal';
+import type { DenialExplanation } from '../authz/denial-explanation';
+import { copyDenialExplanation } from './denial-details';
 
 /** The facts of one finished request, as adapters collect them. */
 export interface RequestAuditFacts {
@@ -29,6 +31,8 @@ export interface RequestAuditFacts {
   errorReason?: string;
   /** Authorization decision reason id, when a decision was made. */
   reasonId?: string;
+  /** Why an authorization denied (`explainDenial`: rules, conditions, type names; no values): `details.denial`. */
+  denial?: DenialExplanation;
   category?: string;
 }
 
@@ -75,6 +79,8 @@ export function requestAuditEvent(facts: RequestAuditFacts): AuditEvent {
         : {}),
     },
   };
+  const denial = copyDenialExplanation(facts.denial);
+  if (denial !== undefined) event.details!.denial = denial;
   if (facts.resource !== undefined) {
     event.resource = {
       type: clip(facts.resource.type, AUDIT_LIMITS.resourceType)!,

@@ -4,6 +4,7 @@ import type { BulwarkHttpKit } from './http-kit';
 import type { HttpPrincipal } from './http-principal';
 import type { RequestArrival } from './request-arrival';
 import type { RequestAuditFacts } from './request-audit';
+import type { DenialExplanation } from '../authz/denial-explanation';
 import { holdResponseUntilAudited, type RouteAuditMarks } from './request-audit-hold';
 import type { RequestAuditor } from './request-auditor';
 
@@ -11,6 +12,8 @@ import type { RequestAuditor } from './request-auditor';
 export interface AuditedRequestState {
   resource?: { type: string; id?: string };
   reasonId?: string;
+  /** Why authorization denied the request (set by `authorize` on a deny), for the audit event. */
+  denial?: DenialExplanation;
   errorCode?: string;
   errorReason?: string;
   /** Route audit markers (`auditRoute`, `requireConsent`): action, category, classified, failure policy. */
@@ -81,6 +84,7 @@ export function watchRequestAudit(
       ...(state.errorCode !== undefined ? { errorCode: state.errorCode } : {}),
       ...(state.errorReason !== undefined ? { errorReason: state.errorReason } : {}),
       ...(state.reasonId !== undefined ? { reasonId: state.reasonId } : {}),
+      ...(state.denial !== undefined ? { denial: state.denial } : {}),
       ...(state.audit?.action !== undefined ? { action: state.audit.action } : {}),
       ...(state.audit?.category !== undefined ? { category: state.audit.category } : {}),
     };

@@ -319,7 +319,11 @@ describe('PolicyEngine: condition operators', () => {
     ['eq literal: equal', { attr: 'resource.status', eq: 'open' }, {}, { status: 'open' }, {}, true],
     ['eq literal: different', { attr: 'resource.status', eq: 'open' }, {}, { status: 'closed' }, {}, false],
     ['eq literal: missing attribute', { attr: 'resource.status', eq: 'open' }, {}, {}, {}, false],
-    ['eq is strict (1 vs "1")', { attr: 'resource.level', eq: 1 }, {}, { level: '1' }, {}, false],
+    // Ids: a safe integer and its canonical decimal string are one value (docs/policies.md).
+    ['eq treats 1 and "1" as one id', { attr: 'resource.level', eq: 1 }, {}, { level: '1' }, {}, true],
+    ['eq: "01" is not 1', { attr: 'resource.level', eq: 1 }, {}, { level: '01' }, {}, false],
+    ['eq: "1.0" is not 1', { attr: 'resource.level', eq: 1 }, {}, { level: '1.0' }, {}, false],
+    ['eq: true is not "true"', { attr: 'resource.flag', eq: true }, {}, { flag: 'true' }, {}, false],
     ['eq boolean', { attr: 'context.internal', eq: true }, {}, {}, { internal: true }, true],
     ['eq nested path', { attr: 'subject.org.id', eq: 'acme' }, { org: { id: 'acme' } }, {}, {}, true],
     [

@@ -146,6 +146,7 @@ export const MAIN_VALUES = [
   'filterFields',
   'forbiddenFields',
   'matchesScope',
+  'explainDenial',
   'MemoryOtpStore',
   'NodemailerOtpTransport',
   'OtpFactor',
@@ -180,6 +181,10 @@ export const MAIN_VALUES = [
   'renderSecurityReportHtml',
 ] as const;
 export const MAIN_TYPES = [
+  'DenialExplanation',
+  'NearestRule',
+  'ConditionMiss',
+  'PolicyWarning',
   'AccountActor',
   'AccountLifecycleOptions',
   'AccountNotification',
@@ -565,6 +570,9 @@ export const MAIN_TYPES = [
 ] as const;
 
 export const HTTP_VALUES = [
+  'denialExplanation',
+  'explainDenialsByDefault',
+  'noteDenial',
   'AUDIT_FAILURE_POLICIES',
   'BearerAuthenticator',
   'BruteForceGate',
