@@ -8,6 +8,7 @@
  * './store'    for implementers of AuditStore / KeyStore / CheckpointStore / ConsentStore / DsrStore / MfaStore
  * './inversify' the inversify ContainerModule (inversify, reflect-metadata: optional peers)
  * './audit-log' the main entry's audit names and errors alone, for tools that start often (the CLI)
+ * './audit-proof' the persisted Merkle node cache and the errors alone (`bulwark audit prove --file`)
  */
 
 export const MAIN_VALUES = [
@@ -917,3 +918,24 @@ export const WEBAUTHN_TYPES = [
   'WebAuthnUser',
   'WebAuthnVerification',
 ] as const;
+
+// '@bulwark/core/audit-proof': proofs from the persisted Merkle node cache, and the errors (each
+// the same object as the main entry's)
+export const AUDIT_PROOF_VALUES = [
+  'BulwarkAlertError',
+  'BulwarkAuditError',
+  'BulwarkComplianceError',
+  'BulwarkConfigError',
+  'BulwarkConsentError',
+  'BulwarkCryptoError',
+  'BulwarkError',
+  'BulwarkIdentityError',
+  'BulwarkMfaError',
+  'BulwarkPolicyError',
+  'BulwarkPrivacyError',
+  'BulwarkThreatError',
+  'BulwarkTokenError',
+  'ErrorCodes',
+  'MerkleNodeCache',
+] as const;
+export const AUDIT_PROOF_TYPES = ['ConsistencyProof', 'InclusionProof', 'ErrorCode'] as const;
