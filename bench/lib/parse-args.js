@@ -25,6 +25,8 @@ Options:
   --round-ms=N       target duration of one timed round in ms (default 50, quick 5)
   --warmup-ms=N      warm-up time per implementation in ms (default 300, quick 5)
   --debug            print every round's ops/s to stderr (also BENCH_DEBUG=1)
+  --case=TEXT        run only the cases whose name contains TEXT (repeatable); their rows
+                     replace the same cases' rows in the results file, the others are kept
   --list             print the available suites and exit
   -h, --help         print this help`;
 
@@ -43,7 +45,15 @@ function positiveInt(flag, raw) {
 function parseArgs(argv, env) {
   const quickEnv = env.BENCH_QUICK !== undefined && env.BENCH_QUICK !== '' && env.BENCH_QUICK !== '0';
   const debugEnv = env.BENCH_DEBUG !== undefined && env.BENCH_DEBUG !== '' && env.BENCH_DEBUG !== '0';
-  const options = { suites: [], quick: quickEnv, debug: debugEnv, help: false, list: false, overrides: {} };
+  const options = {
+    suites: [],
+    quick: quickEnv,
+    debug: debugEnv,
+    help: false,
+    list: false,
+    overrides: {},
+    cases: [],
+  };
   for (const arg of argv) {
     if (arg === '--quick') options.quick = true;
     else if (arg === '-h' || arg === '--help') options.help = true;
@@ -54,7 +64,10 @@ function parseArgs(argv, env) {
       options.overrides.roundMs = positiveInt('--round-ms', arg.slice(11));
     else if (arg.startsWith('--warmup-ms='))
       options.overrides.warmupMs = positiveInt('--warmup-ms', arg.slice(12));
-    else if (arg.startsWith('-')) throw new BenchUsageError(`unknown option ${arg}\n\n${USAGE}`);
+    else if (arg.startsWith('--case=')) {
+      if (arg.length === 7) throw new BenchUsageError('--case needs a part of a case name');
+      options.cases.push(arg.slice(7));
+    } else if (arg.startsWith('-')) throw new BenchUsageError(`unknown option ${arg}\n\n${USAGE}`);
     else options.suites.push(arg);
   }
   return options;
