@@ -19,6 +19,7 @@ const KNOWN_ALERTS = optionKeys<AlertsConfig>({
   retry: true,
   integrityAlarms: true,
   onError: true,
+  shared: true,
 });
 
 export function planAlerts(value: unknown): AlertsConfig | undefined {

@@ -109,7 +109,9 @@ describe('security report: DSR deadlines, key rotations, integrity checks', () =
     for (const d of r.dsrDeadlines) {
       const entries = (await s.log.query({ ...d.query, limit: 1000 })).entries;
       expect(entries.length).toBeGreaterThan(0);
-      expect(entries.every((e) => e.resource?.id === d.id && e.action.startsWith('dsr.'))).toBe(true);
+      expect(entries.every((e) => e.resource?.id === d.id && e.action?.startsWith('dsr.') === true)).toBe(
+        true,
+      );
       expect(d.command).toBe(
         `bulwark audit export --resource-type data-subject-request --resource-id ${d.id} --to ${period.to}`,
       );
