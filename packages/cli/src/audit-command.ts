@@ -12,6 +12,7 @@ import {
   JsonLinesLogReader,
   exportCheckpoint,
   verifyAuditLog,
+  verificationEvent,
   type AuditEntry,
   type AuditQuery,
   type AuditLogQuery,
@@ -385,8 +386,50 @@ async function verify(
     io.stdout(verdict.line(treeSize) + '\n');
   }
   if (report.ok && !json) noteUncheckpointedTail(checkpoints, report.treeSize, io);
+  if (values.record === true)
+    await recordVerification(opened, hmacKey, report, from ? 'incremental' : 'full', io);
   return verdict.exit;
 }
+
+/**
+ * `verify --record`: appends the run as an `audit.verified` entry (source `cli`), which the
+ * security report lists as an integrity check. Needs the writer lock of a file log; a log that
+ * cannot take it (a running writer) or cannot be opened for writing is reported on stderr and
+ * the verdict stands.
+ */
+async function recordVerification(
+  opened: OpenedStore,
+  hmacKey: Uint8Array | undefined,
+  report: AuditVerificationReport,
+  mode: 'full' | 'incremental',
+  io: CliIo,
+): Promise<void> {
+  let own: AuditStore | undefined; // a file log's writer store, opened here
+  let log: AuditLog | undefined;
+  try {
+    if (opened.logPath !== undefined) {
+      own = await FileAuditStore.open({ path: opened.logPath, fsync: 'every-append' });
+    }
+    log = await AuditLog.open({
+      store: own ?? opened.store,
+      hmacKey,
+      closeStore: false,
+      recordVerifications: false,
+    });
+    const entry = await log.append(verificationEvent(report, CLI_ACTOR, mode, 'cli'));
+    io.stderr(`recorded as audit entry ${entry.seq} (audit.verified)\n`);
+  } catch (err) {
+    const code = (err as { code?: string })?.code;
+    io.stderr(
+      `note: the verification was not recorded: ${(err as Error)?.message ?? String(err)}${code ? ` [${code}]` : ''}\n`,
+    );
+  } finally {
+    await log?.close();
+    await own?.close();
+  }
+}
+
+const CLI_ACTOR = Object.freeze({ id: 'bulwark-cli', type: 'system' as const });
 
 interface Verdict {
   /** `ok`, `tampered`, `truncated`, `torn-tail`, `hmac-key-missing`, `hmac-key-wrong`, `not-hmac-keyed`. */
@@ -573,7 +616,8 @@ async function checkpoint(
   }
   try {
     // Never sign a head that does not verify: a checkpoint vouches for everything before it.
-    const report = await log.verify().finally(() => progress.end());
+    // Not recorded: a pre-check of the head about to be signed, not a run of its own.
+    const report = await log.verify({ record: false }).finally(() => progress.end());
     if (!report.ok) {
       const bad = report.firstBad!;
       io.stdout(`refusing to sign: first bad entry at seq ${bad.seq}: ${bad.reason}: ${bad.message}\n`);

@@ -62,6 +62,10 @@ const OPTIONS = {
   'min-risk': { type: 'string', arg: 'N', help: 'Filter: detector risk score at least N (0-100)' },
   out: { type: 'string', arg: 'FILE', help: 'Where to write the private key (mode 0600)' },
   json: { type: 'boolean', help: 'Machine-readable output (no progress line)' },
+  record: {
+    type: 'boolean',
+    help: 'Also append the result as an audit.verified entry (takes the writer lock; reads the log\nagain to append)',
+  },
 } as const;
 
 export type Values = OptionValues<typeof OPTIONS>;
@@ -98,6 +102,7 @@ export const AUDIT_COMMAND: CommandSpec<typeof OPTIONS> = {
         'hmac-key-file',
         'from-checkpoint',
         'json',
+        'record',
       ],
     },
     {
