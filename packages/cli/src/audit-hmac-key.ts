@@ -6,7 +6,10 @@ import type { CliIo } from './cli-io';
 import type { Values } from './audit-spec';
 
 /** The HMAC key as given (base64url / base64 / hex text, >= 32 bytes); never echoed. */
-export async function readHmacKey(values: Values, io: CliIo): Promise<Uint8Array | undefined> {
+export async function readHmacKey(
+  values: Pick<Values, 'hmac-key-file'>,
+  io: CliIo,
+): Promise<Uint8Array | undefined> {
   let text: string | undefined;
   if (values['hmac-key-file'] !== undefined) {
     try {
