@@ -27,13 +27,16 @@ import {
 import type * as BulwarkTypeOrm from '@bulwark/typeorm';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { parseCommandLine, renderHelp } from './command-line';
-import { AUDIT_COMMAND, AUDIT_HELP, auditDb, auditLogFile, positiveInt, type Values } from './audit-spec';
+import { AUDIT_COMMAND, auditDb, auditLogFile, positiveInt, type Values } from './audit-spec';
 import { readHmacKey } from './audit-hmac-key';
 import { printProof, proveArgs, proveFromCache } from './audit-prove';
 import { readJwkFile } from './jwk-file';
 import { reportingReads, startProgress } from './progress';
 
-export { AUDIT_COMMAND, AUDIT_HELP };
+export { AUDIT_COMMAND };
+
+/** `bulwark audit --help` (rendered here, not in audit-spec: the prove fast path never needs it). */
+export const AUDIT_HELP = renderHelp(AUDIT_COMMAND);
 
 type Jwk = Parameters<typeof CheckpointSigner.fromJWK>[0];
 

@@ -2,7 +2,7 @@
 // fast path (audit-prove.ts) parses the same command line without loading the audit engine.
 import * as path from 'node:path';
 import { UsageError, type CliIo } from './cli-io';
-import { renderHelp, type CommandSpec, type OptionValues } from './command-line';
+import type { CommandSpec, OptionValues } from './command-line';
 
 const OPTIONS = {
   file: {
@@ -176,9 +176,6 @@ export const AUDIT_COMMAND: CommandSpec<typeof OPTIONS> = {
     },
   ],
 };
-
-/** `bulwark audit --help` */
-export const AUDIT_HELP = renderHelp(AUDIT_COMMAND);
 
 /** The SQL log to open (--db, else $BULWARK_AUDIT_DB when no --file), or undefined for a file log. */
 export function auditDb(values: Values, io: CliIo): string | undefined {
