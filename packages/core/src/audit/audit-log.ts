@@ -114,7 +114,8 @@ export interface AuditLogOptions {
   /**
    * Whether each `verify()` run is itself recorded: an `audit.verified` entry (outcome success or
    * failure, the range checked, the root, the first fault) appended after the check, which the
-   * security report lists as the period's integrity checks. Default true.
+   * security report lists as the period's integrity checks. Default true; never on a store opened
+   * read-only.
    */
   recordVerifications?: boolean;
   /**
@@ -558,7 +559,12 @@ export class AuditLog {
         // a hook that throws must not hide the report from the caller
       }
     }
-    if (options.record ?? this.#recordVerifications) await this.#recordVerification(report, options.from);
+    // A log opened read-only (a reader next to the running writer) cannot record: the run is
+    // the writer's to record, not an audit write failure.
+    const readOnly = (this.store as { readOnly?: unknown }).readOnly === true;
+    if ((options.record ?? this.#recordVerifications) && !readOnly) {
+      await this.#recordVerification(report, options.from);
+    }
     return report;
   }
 

@@ -1,6 +1,10 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AuditLog } from '../../src/audit/audit-log';
 import { MemoryAuditStore } from '../../src/audit/memory-audit-store';
+import { FileAuditStore } from '../../src/audit/file-audit-store';
 import { KeyRing } from '../../src/crypto/key-ring';
 import { generateMasterKey } from '../../src/crypto/master-key';
 import { MemoryKeyStore } from '../../src/crypto/memory-key-store';
@@ -197,5 +201,29 @@ describe('security report: DSR deadlines, key rotations, integrity checks', () =
     await log.verify({ record: true });
     expect((await log.get(2))?.action).toBe('audit.verified');
     await log.close();
+  });
+
+  it('a log opened read-only verifies without recording (and without a write-failure alarm)', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulwark-verified-ro-'));
+    try {
+      const file = path.join(dir, 'audit.jsonl');
+      const writer = await AuditLog.open({ store: await FileAuditStore.open({ path: file }) });
+      await writer.append({ actor: { id: 'u', type: 'user' }, action: 'record.read', outcome: 'success' });
+      const failures: unknown[] = [];
+      const reader = await AuditLog.open({
+        store: await FileAuditStore.open({ path: file, readOnly: true }),
+        onWriteFailure: (e) => failures.push(e),
+      });
+      expect((await reader.verify()).ok).toBe(true);
+      await reader.close();
+      expect(failures).toEqual([]);
+      expect(writer.size).toBe(1);
+      // The writer records its own runs.
+      await writer.verify();
+      expect((await writer.get(2))?.action).toBe('audit.verified');
+      await writer.close();
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });
