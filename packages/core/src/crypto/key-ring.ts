@@ -440,8 +440,12 @@ export class KeyRing {
         resource: { type: 'key', id: details.keyId },
         details: { ...details },
       });
-    } catch {
-      // reported by the audit log's onWriteFailure
+    } catch (error) {
+      // An AuditLog also raises its own write-failure alarm; say which record was lost (no key material).
+      process.emitWarning(
+        `key ring: the key.rotated record of ${details.operation} ${details.keyId} was not written (${(error as { code?: string })?.code ?? (error as Error)?.name ?? 'error'})`,
+        'BulwarkKeyAuditWarning',
+      );
     }
   }
 
