@@ -73,7 +73,17 @@ async function runSuite(entry, options) {
   const started = Date.now();
   // A suite may bring its own measureCase (same contract as lib/measure-case.js), e.g. for load
   // generated over HTTP where the runner's per-call timing loop does not apply.
-  const { cases, close, measureCase: suiteMeasure } = await suite.setup({ quick: options.quick, log });
+  // --case: only the cases whose name contains one of the texts (a suite may use `only` to skip
+  // building what those cases do not need).
+  const only =
+    options.cases.length > 0 ? (name) => options.cases.some((text) => name.includes(text)) : undefined;
+  const setup = await suite.setup({ quick: options.quick, log, only });
+  const { close, measureCase: suiteMeasure } = setup;
+  const cases = only ? setup.cases.filter((c) => only(c.name)) : setup.cases;
+  if (only && cases.length === 0) {
+    if (typeof close === 'function') await close();
+    throw new Error(`no case of ${suite.name} matches --case=${options.cases.join(', --case=')}`);
+  }
   const rows = [];
   try {
     for (const caseDef of cases) {
@@ -95,7 +105,7 @@ async function runSuite(entry, options) {
   console.log('');
   console.log(formatTable(rows, { baseline: suite.baseline, subject: suite.subject }));
 
-  const file = writeResults(suite.name, rows, { quick: options.quick });
+  const file = writeResults(suite.name, rows, { quick: options.quick, partial: only !== undefined });
   // The load average tells a reader how contended the machine was while these numbers were taken.
   console.log(
     `\nwrote ${path.relative(process.cwd(), file)} in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
@@ -107,6 +117,7 @@ async function runSuite(entry, options) {
     console.log(`\nTargets${options.quick ? ' (quick run: indicative only)' : ''}:`);
     for (const target of suite.targets) {
       const { met, detail } = target.evaluate(rows);
+      if (only && /not measured/.test(detail ?? '')) continue; // a case this --case run left out
       console.log(`  ${met ? 'MET   ' : 'MISSED'}  ${target.description}  [${detail}]`);
     }
   }

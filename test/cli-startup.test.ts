@@ -68,6 +68,7 @@ describe('bulwark CLI start-up (built)', () => {
   });
 
   it('audit prove --file loads the audit engine only, and still proves', async () => {
+    // The first proof builds audit.jsonl.merkle/ (the full command: it reads the whole log once).
     const { stdout, core } = await loaded(['audit', 'prove', '3', '--file', 'audit.jsonl']);
     const proof = JSON.parse(stdout) as { seq: number; treeSize: number };
     expect(proof).toMatchObject({ seq: 3, treeSize: 5 });
@@ -77,6 +78,42 @@ describe('bulwark CLI start-up (built)', () => {
     expect(core).not.toContain('index.js');
     const others = core.filter((f) => /^(crypto|authz|privacy|compliance|threat|mfa|tokens|http)\//.test(f));
     expect(others).toEqual([]);
+  });
+
+  it('a warm audit prove --file loads only the node cache (@bulwark/core/audit-proof), same proof', async () => {
+    const cold = await loaded(['audit', 'prove', '4', '--file', 'audit.jsonl']);
+    const warm = await loaded(['audit', 'prove', '4', '--file', 'audit.jsonl']);
+    expect(warm.stdout).toBe(cold.stdout);
+    expect(JSON.parse(warm.stdout)).toMatchObject({ seq: 4, treeSize: 5 });
+    expect(warm.core.sort()).toEqual(
+      [
+        'audit-proof.js',
+        'errors.js',
+        'audit/merkle-node-cache.js',
+        'audit/merkle-tree.js',
+        'audit/merkle-node-store.js',
+        'audit/audit-proofs.js',
+        'audit/entry-hasher.js',
+        'audit/canonical-json.js',
+        'util/write-file-atomic.js',
+      ].sort(),
+    );
+    const consistency = await loaded(['audit', 'prove', '--consistency', '2', '--file', 'audit.jsonl']);
+    expect(JSON.parse(consistency.stdout)).toMatchObject({ fromSize: 2, toSize: 5 });
+    expect(consistency.core).not.toContain('audit-log.js');
+  });
+
+  it('a warm prove still refuses what the full command refuses (usage exit 2, short HMAC key)', async () => {
+    await loaded(['audit', 'prove', '1', '--file', 'audit.jsonl']); // the cache exists
+    await expect(
+      run(process.execPath, [bin, 'audit', 'prove', '9', '--file', 'audit.jsonl'], { cwd: dir }),
+    ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('seq 9 is beyond tree size 5') });
+    await expect(
+      run(process.execPath, [bin, 'audit', 'prove', '1', '--file', 'audit.jsonl'], {
+        cwd: dir,
+        env: { ...process.env, BULWARK_AUDIT_HMAC_KEY: 'abcd' },
+      }),
+    ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('at least 32 bytes') });
   });
 
   it('keys still loads what it needs (the main entry)', async () => {

@@ -27,6 +27,8 @@ Options:
   --debug            print every round's ops/s to stderr (also BENCH_DEBUG=1)
   --profile          instead of timing, CPU-profile the suite's subject under load and print the
                      time per step (suites with a profiler: http); with --quick, a 1 s profile
+  --case=TEXT        run only the cases whose name contains TEXT (repeatable); their rows
+                     replace the same cases' rows in the results file, the others are kept
   --list             print the available suites and exit
   -h, --help         print this help`;
 
@@ -53,6 +55,7 @@ function parseArgs(argv, env) {
     list: false,
     profile: false,
     overrides: {},
+    cases: [],
   };
   for (const arg of argv) {
     if (arg === '--quick') options.quick = true;
@@ -65,7 +68,10 @@ function parseArgs(argv, env) {
       options.overrides.roundMs = positiveInt('--round-ms', arg.slice(11));
     else if (arg.startsWith('--warmup-ms='))
       options.overrides.warmupMs = positiveInt('--warmup-ms', arg.slice(12));
-    else if (arg.startsWith('-')) throw new BenchUsageError(`unknown option ${arg}\n\n${USAGE}`);
+    else if (arg.startsWith('--case=')) {
+      if (arg.length === 7) throw new BenchUsageError('--case needs a part of a case name');
+      options.cases.push(arg.slice(7));
+    } else if (arg.startsWith('-')) throw new BenchUsageError(`unknown option ${arg}\n\n${USAGE}`);
     else options.suites.push(arg);
   }
   return options;

@@ -22,9 +22,28 @@ function roundOps(value) {
   return value >= 100 ? Math.round(value) : Number(value.toFixed(2));
 }
 
-function writeResults(suiteName, rows, { quick }) {
+/**
+ * `partial` (a --case run): the rows of the cases run replace those cases' rows in the existing
+ * file, in place; every other row is kept as it was (new cases are appended).
+ */
+function writeResults(suiteName, rows, { quick, partial = false }) {
   const file = resultsPath(suiteName, quick);
-  const rounded = rows.map((row) => ({ ...row, opsPerSec: roundOps(row.opsPerSec) }));
+  let rounded = rows.map((row) => ({ ...row, opsPerSec: roundOps(row.opsPerSec) }));
+  if (partial && fs.existsSync(file)) {
+    const previous = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const fresh = new Map();
+    for (const row of rounded) fresh.set(row.case, [...(fresh.get(row.case) ?? []), row]);
+    const merged = [];
+    for (const row of previous) {
+      if (!fresh.has(row.case)) merged.push(row);
+      else if (fresh.get(row.case).length > 0) {
+        merged.push(...fresh.get(row.case));
+        fresh.set(row.case, []);
+      }
+    }
+    for (const left of fresh.values()) merged.push(...left);
+    rounded = merged;
+  }
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify(rounded, null, 2)}\n`);

@@ -678,7 +678,9 @@ module.exports = {
     ...cliTargets(),
   ],
 
-  async setup({ quick, log }) {
+  async setup({ quick, log, only }) {
+    // --case (run.js): build only what the selected cases need.
+    const want = (name) => only === undefined || only(name);
     const core = loadCore();
     const typeorm = loadTypeorm();
     const events = makeEvents(4096);
@@ -692,44 +694,51 @@ module.exports = {
     let verifyLog;
     try {
       // Appends
-      cases.push({
-        name: 'append: memory',
-        check: checkAppendOutput,
-        impls: [
-          floorAppendImpl(events),
-          ...(await appendImpls(core, events, {
-            openStore: async () => new core.MemoryAuditStore(),
-            burst,
-            rotateAt: 100_000,
-            perEvent: false,
-            logs,
-          })),
-        ],
-      });
+      if (want('append: memory'))
+        cases.push({
+          name: 'append: memory',
+          check: checkAppendOutput,
+          impls: [
+            floorAppendImpl(events),
+            ...(await appendImpls(core, events, {
+              openStore: async () => new core.MemoryAuditStore(),
+              burst,
+              rotateAt: 100_000,
+              perEvent: false,
+              logs,
+            })),
+          ],
+        });
       let fileN = 0;
-      cases.push({
-        name: 'append: file (JSON lines, fsync per commit)',
-        check: checkAppendOutput,
-        impls: await appendImpls(core, events, {
-          openStore: () => core.FileAuditStore.open({ path: path.join(dir, `audit-${fileN++}.jsonl`) }),
-          burst,
-          perEvent: true,
-          logs,
-        }),
-      });
-      cases.push({
-        name: 'append: SQLite (WAL, synchronous=FULL)',
-        check: checkAppendOutput,
-        impls: await appendImpls(core, events, {
-          openStore: await sqliteStores(typeorm, dir, cleanups),
-          burst,
-          perEvent: true,
-          perRowInsert: true,
-          logs,
-        }),
-      });
-      const pg = await postgresStores(typeorm, cleanups);
-      if (pg.skip !== undefined) {
+      if (want('append: file (JSON lines, fsync per commit)'))
+        cases.push({
+          name: 'append: file (JSON lines, fsync per commit)',
+          check: checkAppendOutput,
+          impls: await appendImpls(core, events, {
+            openStore: () => core.FileAuditStore.open({ path: path.join(dir, `audit-${fileN++}.jsonl`) }),
+            burst,
+            perEvent: true,
+            logs,
+          }),
+        });
+      if (want('append: SQLite (WAL, synchronous=FULL)'))
+        cases.push({
+          name: 'append: SQLite (WAL, synchronous=FULL)',
+          check: checkAppendOutput,
+          impls: await appendImpls(core, events, {
+            openStore: await sqliteStores(typeorm, dir, cleanups),
+            burst,
+            perEvent: true,
+            perRowInsert: true,
+            logs,
+          }),
+        });
+      const pg = want('append: PostgreSQL (synchronous_commit=on)')
+        ? await postgresStores(typeorm, cleanups)
+        : { skip: 'not selected (--case)' };
+      if (pg.skip === 'not selected (--case)') {
+        // left out on purpose
+      } else if (pg.skip !== undefined) {
         log(`  audit: SKIPPED append: PostgreSQL: ${pg.skip}`);
         console.log(`audit: PostgreSQL case skipped: ${pg.skip}`);
       } else {
@@ -748,49 +757,51 @@ module.exports = {
 
       // Verification: a flush verifies a whole log of `length` entries; one op = one entry.
       const length = quick ? 200 : 1000;
+      const verifyName = `verify: full (${length.toLocaleString('en-US')}-entry log, per entry)`;
       const verifyStore = new core.MemoryAuditStore();
       verifyLog = await core.AuditLog.open({ store: verifyStore });
       await Promise.all(Array.from({ length }, (_, k) => verifyLog.append(events[k % events.length])));
       const entries = verifyStore.rawEntries;
       let left = 0;
-      cases.push({
-        name: `verify: full (${length.toLocaleString('en-US')}-entry log, per entry)`,
-        check(output) {
-          if (output === QUEUED || output === true) return;
-          if (output?.ok !== true || output.treeSize !== length) throw new Error('the log did not verify');
-        },
-        impls: [
-          floorVerifyImpl(events, length),
-          {
-            impl: 'bulwark',
-            // Same shape as burstRunner: every `length`-th call verifies the whole log.
-            run() {
-              if (left > 0 && !wholeBurstPerOp) {
-                left--;
-                return QUEUED;
-              }
-              left = length - 1;
-              return core.verifyAuditLog(verifyStore);
-            },
-            async verify() {
-              const copy = entries.map((e) => ({ ...e }));
-              copy[length >> 1] = { ...copy[length >> 1], outcome: 'failure' };
-              const report = await core.verifyAuditLog(copy);
-              if (
-                report.ok ||
-                report.firstBad?.seq !== (length >> 1) + 1 ||
-                report.firstBad.reason !== 'hash-mismatch'
-              ) {
-                throw new Error('verification missed an edited entry');
-              }
-              const dropped = entries.filter((e) => e.seq !== 7);
-              if ((await core.verifyAuditLog(dropped)).firstBad?.reason !== 'gap') {
-                throw new Error('verification missed a removed entry');
-              }
-            },
+      if (want(verifyName))
+        cases.push({
+          name: verifyName,
+          check(output) {
+            if (output === QUEUED || output === true) return;
+            if (output?.ok !== true || output.treeSize !== length) throw new Error('the log did not verify');
           },
-        ],
-      });
+          impls: [
+            floorVerifyImpl(events, length),
+            {
+              impl: 'bulwark',
+              // Same shape as burstRunner: every `length`-th call verifies the whole log.
+              run() {
+                if (left > 0 && !wholeBurstPerOp) {
+                  left--;
+                  return QUEUED;
+                }
+                left = length - 1;
+                return core.verifyAuditLog(verifyStore);
+              },
+              async verify() {
+                const copy = entries.map((e) => ({ ...e }));
+                copy[length >> 1] = { ...copy[length >> 1], outcome: 'failure' };
+                const report = await core.verifyAuditLog(copy);
+                if (
+                  report.ok ||
+                  report.firstBad?.seq !== (length >> 1) + 1 ||
+                  report.firstBad.reason !== 'hash-mismatch'
+                ) {
+                  throw new Error('verification missed an edited entry');
+                }
+                const dropped = entries.filter((e) => e.seq !== 7);
+                if ((await core.verifyAuditLog(dropped)).firstBad?.reason !== 'gap') {
+                  throw new Error('verification missed a removed entry');
+                }
+              },
+            },
+          ],
+        });
 
       // Proofs
       const size = quick ? 1000 : 1_000_000;
@@ -799,8 +810,10 @@ module.exports = {
       cases.push(...proofCases(core, built, size, `@${size.toLocaleString('en-US')}`));
 
       // The CLI, as child processes, on the same entries: a JSON-lines file and PostgreSQL.
-      const pgLog = await buildPostgresLog(core, typeorm, events, size, log, cleanups);
-      if (pgLog.skip !== undefined) {
+      const pgLog = want(`cli verify: PostgreSQL @${size.toLocaleString('en-US')}`)
+        ? await buildPostgresLog(core, typeorm, events, size, log, cleanups)
+        : { skip: 'not selected (--case)' };
+      if (pgLog.skip !== undefined && pgLog.skip !== 'not selected (--case)') {
         log(`  audit: SKIPPED cli verify: PostgreSQL: ${pgLog.skip}`);
         console.log(`audit: CLI verify on PostgreSQL skipped: ${pgLog.skip}`);
       }

@@ -5,6 +5,8 @@ import {
   FileKeyProvider,
   FileKeyStore,
   KeyRing,
+  AuditLog,
+  FileAuditStore,
   generateMasterKey,
   type AeadAlgorithm,
   type KeyInfo,
@@ -19,6 +21,7 @@ import {
 } from '@bulwark/core';
 import { ExitCode, UsageError, type CliIo } from './cli-io';
 import { keysRewrap } from './keys-rewrap';
+import { readHmacKey } from './audit-hmac-key';
 import { closeConfig, loadConfigModule } from './config-module';
 import { parseCommandLine, renderHelp, type CommandSpec } from './command-line';
 import { writeFileAtomic } from '@bulwark/core/store';
@@ -65,6 +68,14 @@ const OPTIONS = {
     help: 'With --due: the rotation period, in days or pci / hipaa / strict (default 90)',
   },
   json: { type: 'boolean', help: 'Machine-readable output' },
+  'audit-file': {
+    type: 'string',
+    arg: 'FILE',
+    help:
+      'rotate, rotate-master: record each rotation as a key.rotated entry in this JSON-lines audit\n' +
+      'log (default: $BULWARK_AUDIT_FILE when set; takes its writer lock; HMAC key from\n' +
+      '$BULWARK_AUDIT_HMAC_KEY)',
+  },
 } as const;
 
 const STORE = ['store', 'master-key-file'] as const;
@@ -98,7 +109,7 @@ export const KEYS_COMMAND: CommandSpec<typeof OPTIONS> = {
         'With --due instead of a key id: rotates every key whose primary is older than the rotation\n' +
         'period (--rotate-every, default 90 days). Safe to run from cron on several hosts at once: a\n' +
         'due key gets exactly one new version.',
-      options: [...STORE, 'due', 'rotate-every', 'json'],
+      options: [...STORE, 'due', 'rotate-every', 'audit-file', 'json'],
     },
     {
       name: 'retire',
@@ -125,7 +136,7 @@ export const KEYS_COMMAND: CommandSpec<typeof OPTIONS> = {
         'whose function (module.exports, default or createRotateMasterConfig; called with { env, cwd })\n' +
         'returns { keyRing, close? }, the KeyRing opened as your processes open it (provider: the new\n' +
         'master key, previousProvider: the old one); --store and the key options are then not used.',
-      options: [...STORE, 'new-master-key-file', 'config', 'json'],
+      options: [...STORE, 'new-master-key-file', 'config', 'audit-file', 'json'],
     },
     {
       name: 'rewrap',
@@ -249,17 +260,31 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
     const next: KeyProvider = values['new-master-key-file']
       ? new FileKeyProvider({ path: path.resolve(io.cwd, values['new-master-key-file']) })
       : newMasterFromEnv(io.env, hint);
-    return rotateMaster(io, values.json, {
-      provider: next,
-      previousProvider: provider,
-      store: new FileKeyStore({ path: storePath }),
-    });
+    const audit = await openAuditLog(values['audit-file'], io);
+    try {
+      return await rotateMaster(io, values.json, {
+        provider: next,
+        previousProvider: provider,
+        store: new FileKeyStore({ path: storePath }),
+        ...(audit !== undefined ? { auditLog: audit } : {}),
+      });
+    } finally {
+      await audit?.close();
+    }
   }
-  const ring = await KeyRing.open({
-    provider,
-    store: new FileKeyStore({ path: storePath }),
-    ...(rotation === undefined ? {} : { rotation }),
-  });
+  const audit = sub.name === 'rotate' ? await openAuditLog(values['audit-file'], io) : undefined;
+  let ring: KeyRing;
+  try {
+    ring = await KeyRing.open({
+      provider,
+      store: new FileKeyStore({ path: storePath }),
+      ...(rotation === undefined ? {} : { rotation }),
+      ...(audit !== undefined ? { auditLog: audit } : {}),
+    });
+  } catch (err) {
+    await audit?.close();
+    throw err;
+  }
   try {
     if (values.due === true) return await dueCommand(io, ring, sub.name === 'rotate', values.json);
     switch (sub.name) {
@@ -301,6 +326,25 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
     }
   } finally {
     await ring.close();
+    await audit?.close();
+  }
+}
+
+/**
+ * The audit log `keys rotate` / `rotate-master` record key.rotated entries in: --audit-file, else
+ * $BULWARK_AUDIT_FILE when set; none otherwise. Opened before any key changes, so that a log that
+ * cannot be written (another writer holds its lock) stops the command before it rotates anything.
+ */
+async function openAuditLog(file: string | undefined, io: CliIo): Promise<AuditLog | undefined> {
+  const given = file ?? (io.env.BULWARK_AUDIT_FILE === '' ? undefined : io.env.BULWARK_AUDIT_FILE);
+  if (given === undefined) return undefined;
+  const hmacKey = await readHmacKey({}, io);
+  const store = await FileAuditStore.open({ path: path.resolve(io.cwd, given), fsync: 'every-append' });
+  try {
+    return await AuditLog.open({ store, hmacKey });
+  } catch (err) {
+    await store.close();
+    throw err;
   }
 }
 
@@ -375,7 +419,7 @@ function newMasterFromEnv(env: NodeJS.ProcessEnv, hint: string): KeyProvider {
 export async function rotateMaster(
   io: CliIo,
   json: boolean | undefined,
-  options: Pick<KeyRingOptions, 'provider' | 'previousProvider' | 'store'>,
+  options: Pick<KeyRingOptions, 'provider' | 'previousProvider' | 'store' | 'auditLog'>,
 ): Promise<number> {
   const ring = await KeyRing.open({ ...options, refreshIntervalMs: 0 });
   try {

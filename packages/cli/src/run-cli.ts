@@ -31,7 +31,10 @@ type Command = (argv: string[], io: CliIo) => Promise<number>;
  */
 const COMMANDS: Readonly<Record<string, () => Command>> = {
   keys: () => (require('./keys-command') as typeof import('./keys-command')).keysCommand,
-  audit: () => (require('./audit-command') as typeof import('./audit-command')).auditCommand,
+  // A warm `audit prove --file` is answered from the Merkle node cache before the engine loads.
+  audit: () => async (argv, io) =>
+    (await (require('./audit-prove') as typeof import('./audit-prove')).fastProve(argv, io)) ??
+    (require('./audit-command') as typeof import('./audit-command')).auditCommand(argv, io),
   report: () => (require('./report-command') as typeof import('./report-command')).reportCommand,
   evidence: () => (require('./evidence-command') as typeof import('./evidence-command')).evidenceCommand,
   dsr: () => (require('./dsr-command') as typeof import('./dsr-command')).dsrCommand,

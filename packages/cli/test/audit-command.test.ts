@@ -265,6 +265,64 @@ describe('bulwark audit (file log)', () => {
     expect((await cli(['audit', 'export', '--format', 'cef', '--file', 'audit.jsonl'])).code).toBe(2);
   });
 
+  it('verify --record appends the run as audit.verified, intact or not, and the security report lists it', async () => {
+    await appendEvents(10);
+    const ok = await cli(['audit', 'verify', '--file', 'audit.jsonl', '--record']);
+    expect(ok.code).toBe(0);
+    expect(ok.err).toContain('recorded as audit entry 11 (audit.verified)');
+    const recorded = JSON.parse((await lines())[10]!);
+    expect(recorded).toMatchObject({
+      seq: 11,
+      action: 'audit.verified',
+      outcome: 'success',
+      actor: { id: 'bulwark-cli', type: 'system' },
+      details: { ok: true, source: 'cli', mode: 'full', fromSeq: 1, toSeq: 10, treeSize: 10 },
+    });
+    // The record is itself a chained entry: the log still verifies, now with 11 entries.
+    expect((await cli(['audit', 'verify', '--file', 'audit.jsonl'])).out).toMatch(/^ok: 11 entries/);
+    // Without --record nothing is written.
+    expect(await lines()).toHaveLength(11);
+
+    // An edited entry: exit 1 stays the verdict; the failed run is recorded too.
+    const edited = (await lines()).map((x, i) => (i === 3 ? x.replace('patient.', 'patient.x') : x));
+    await fs.writeFile(logFile(), edited.join('\n') + '\n');
+    const bad = await cli(['audit', 'verify', '--file', 'audit.jsonl', '--record']);
+    expect(bad.code).toBe(1);
+    const last = JSON.parse((await lines()).at(-1)!);
+    expect(last).toMatchObject({
+      action: 'audit.verified',
+      outcome: 'failure',
+      details: { ok: false, source: 'cli', firstBad: { seq: 4, reason: 'hash-mismatch' } },
+    });
+
+    const day = new Date().toISOString().slice(0, 10);
+    const next = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const report = JSON.parse(
+      (
+        await cli([
+          'security-report',
+          '--from',
+          day,
+          '--to',
+          next,
+          '--format',
+          'json',
+          '--file',
+          'audit.jsonl',
+        ])
+      ).out,
+    );
+    expect(report.figures.integrityChecks.count).toBe(2);
+    expect(report.figures.integrityFailures.count).toBe(1);
+    expect(report.integrityChecks.map((c: { ok: boolean; source: string }) => [c.ok, c.source])).toEqual([
+      [true, 'cli'],
+      [false, 'cli'],
+    ]);
+    expect(report.figures.integrityFailures.command).toBe(
+      `bulwark audit export --action audit.verified --outcome failure --from ${day}T00:00:00.000Z --to ${next}T00:00:00.000Z`,
+    );
+  });
+
   it('prints the security report over a period (bulwark security-report)', async () => {
     await appendEvents(10);
     const first = JSON.parse((await lines())[0]!).time as string;

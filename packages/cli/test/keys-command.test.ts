@@ -3,7 +3,14 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { EnvKeyProvider, FileKeyStore, KeyRing, generateMasterKey } from '@bulwark/core';
+import {
+  AuditLog,
+  EnvKeyProvider,
+  FileAuditStore,
+  FileKeyStore,
+  KeyRing,
+  generateMasterKey,
+} from '@bulwark/core';
 import { runCli } from '../src/run-cli';
 
 interface Run {
@@ -68,6 +75,38 @@ describe('bulwark keys', () => {
     }
     const raw = await fs.readFile(path.join(dir, '.bulwark', 'keys.json'), 'utf8');
     expect(raw).not.toContain(env.BULWARK_MASTER_KEY!);
+  });
+
+  it('records rotations as key.rotated entries in the audit log (--audit-file, $BULWARK_AUDIT_FILE)', async () => {
+    expect((await cli('keys', 'generate', 'pii')).code).toBe(0);
+    expect((await cli('keys', 'rotate', 'pii', '--audit-file', 'audit.jsonl')).code).toBe(0);
+    env.BULWARK_NEW_MASTER_KEY = generateMasterKey();
+    env.BULWARK_AUDIT_FILE = 'audit.jsonl';
+    expect((await cli('keys', 'rotate-master')).code).toBe(0);
+    const store = await FileAuditStore.open({ path: path.join(dir, 'audit.jsonl'), readOnly: true });
+    const log = await AuditLog.open({ store });
+    try {
+      expect((await log.verify({ record: false })).ok).toBe(true);
+      const entries = (await log.query({ action: 'key.rotated', limit: 10 })).entries;
+      expect(entries.map((e) => [e.details?.operation, e.details?.keyId, e.details?.version])).toEqual([
+        ['rotate', 'pii', 2],
+        ['rotate-master', '$master', undefined],
+      ]);
+      expect(entries[1]!.details).toMatchObject({ complete: true, failed: 0 });
+      // Ids and counts only: neither master key, nor any wrapped key, is in the log.
+      const text = await fs.readFile(path.join(dir, 'audit.jsonl'), 'utf8');
+      expect(text).not.toContain(env.BULWARK_MASTER_KEY!);
+      expect(text).not.toContain(env.BULWARK_NEW_MASTER_KEY);
+      const keyFile = JSON.parse(await fs.readFile(path.join(dir, '.bulwark', 'keys.json'), 'utf8'));
+      const wrapped = JSON.stringify(keyFile).match(/"wrappedKey":"([^"]+)"/)![1]!;
+      expect(text).not.toContain(wrapped);
+    } finally {
+      await log.close();
+    }
+    // A list records nothing (with the new master key: the old one no longer unwraps the store).
+    env.BULWARK_MASTER_KEY = env.BULWARK_NEW_MASTER_KEY;
+    expect((await cli('keys', 'list')).code).toBe(0);
+    expect((await fs.readFile(path.join(dir, 'audit.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(2);
   });
 
   it('reads the master key from --master-key-file and writes one with keys master --out', async () => {

@@ -24,6 +24,7 @@ export {
   MemoryCheckpointStore,
   FileCheckpointStore,
   verifyAuditLog,
+  verificationEvent,
   verifyInclusion,
   verifyConsistency,
   JsonLinesSink,

@@ -36,6 +36,8 @@ export {
   type EncryptOptions,
   type DecryptOptions,
   type KeyRingOptions,
+  type KeyRingAuditLog,
+  type KeyIntegrityFailure,
   type EnvelopeKind,
   type RewrapItem,
   type RewrapProgress,
@@ -251,6 +253,7 @@ export {
   WebhookChannel,
   EmailChannel,
   NatsChannel,
+  RedisAlertDedupeStore,
   verifyWebhook,
   signWebhook,
   ALERT_AUDIT_ACTIONS,
@@ -276,6 +279,9 @@ export {
   type NatsPublisher,
   type VerifyWebhookOptions,
   type VerifiedWebhook,
+  type AlertDedupeStore,
+  type AlertRedisClient,
+  type RedisAlertDedupeStoreOptions,
 } from './alerts';
 
 // reports: the security report over a period

@@ -178,7 +178,7 @@ export class AlertRouter {
   /** Routes and delivers one alert; resolves once every chosen channel delivered it or queued it. */
   async notify(input: AlertInput): Promise<AlertOutcome> {
     const alert = this.#alert(input);
-    const decision = this.#routing.decide(alert, this.#clock().getTime());
+    const decision = await this.#routing.decideShared(alert, this.#clock().getTime(), this.#onError);
     if (!decision.deliver) return Object.freeze({ alert, decision, delivered: [], queued: [] });
     const delivered: string[] = [];
     const queued: string[] = [];

@@ -2,6 +2,7 @@ import { compileTimeWindow, parseClockTime, zoneFormatter, WEEKDAYS } from '../a
 import type { TimeWindowDefinition } from '../authz/policy-document';
 import { configError, positiveInt } from '../util/options';
 import { ALERT_SEVERITIES, severityRank, type AlertInput, type AlertSeverity } from './alert';
+import type { AlertDedupeStore } from './alert-dedupe-store';
 
 /** Which alerts go to which channels: every criterion given must match. */
 export interface AlertRoute {
@@ -28,6 +29,13 @@ export interface AlertRoutingOptions {
   quietHours?: TimeWindowDefinition;
   /** Keys remembered for de-duplication and rate limiting (least recently used evicted). Default 10 000. */
   maxKeys?: number;
+  /**
+   * De-duplication and rate limits shared across instances (e.g. `new RedisAlertDedupeStore({
+   * client })`): asked after this process's own checks, so that N instances send one alert per key
+   * and window. If it fails, the alert goes out (a duplicate is better than silence) and the
+   * router's `onError` is told.
+   */
+  shared?: AlertDedupeStore;
 }
 
 /** What routing decided for an alert. */
@@ -56,8 +64,8 @@ export function dedupeKey(alert: AlertInput): string {
 
 /**
  * The routing policy: matching routes, then quiet hours, de-duplication and rate limits. State is
- * in process memory and measured on the router's clock (one instance's view; a shared NATS or
- * webhook receiver de-duplicates across instances on the alert id).
+ * in process memory and measured on the router's clock; with `shared` (an AlertDedupeStore such as
+ * RedisAlertDedupeStore) de-duplication and rate limits also hold across instances.
  */
 export class AlertRouting {
   readonly #routes: readonly AlertRoute[];
@@ -66,6 +74,7 @@ export class AlertRouting {
   readonly #quiet?: { test(epochMs: number): boolean };
   readonly #seen: Lru<{ until: number; suppressed: number }>;
   readonly #perRule: Lru<number[]>;
+  readonly #shared?: AlertDedupeStore;
 
   constructor(options: AlertRoutingOptions, channelNames: ReadonlySet<string>, path = 'alerts') {
     const routes = options.routes ?? [{ channels: [...channelNames], minSeverity: 'medium' as const }];
@@ -86,6 +95,43 @@ export class AlertRouting {
     const maxKeys = positiveInt(options.maxKeys, `${path}.maxKeys`, 10_000);
     this.#seen = new Lru(maxKeys);
     this.#perRule = new Lru(maxKeys);
+    const shared = options.shared;
+    if (
+      shared !== undefined &&
+      (shared === null || typeof shared.claim !== 'function' || typeof shared.count !== 'function')
+    ) {
+      throw configError(
+        `${path}.shared`,
+        'must be an AlertDedupeStore (claim, count), e.g. RedisAlertDedupeStore',
+      );
+    }
+    this.#shared = shared;
+  }
+
+  /**
+   * `decide`, then the shared store when there is one: the de-duplication claim (the first
+   * instance wins the key for the window), then the rate limit across instances (critical alerts
+   * exempt). A failing store leaves this process's decision as it was (reported to `onError`).
+   */
+  async decideShared(
+    alert: AlertInput,
+    nowMs: number,
+    onError: (error: unknown) => void,
+  ): Promise<RouteDecision> {
+    const local = this.decide(alert, nowMs);
+    if (!local.deliver || this.#shared === undefined) return local;
+    try {
+      if (!(await this.#shared.claim(dedupeKey(alert), this.#dedupeMs))) {
+        return { deliver: false, reason: 'duplicate' };
+      }
+      if (alert.severity !== 'critical' && this.#rate !== undefined) {
+        const n = await this.#shared.count(alert.rule, this.#rate.windowMs, nowMs);
+        if (n > this.#rate.max) return { deliver: false, reason: 'rate-limited' };
+      }
+    } catch (err) {
+      onError(err);
+    }
+    return local;
   }
 
   /** Decides for one alert at `nowMs` and records it (a delivered decision starts the dedupe window). */

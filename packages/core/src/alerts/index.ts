@@ -1,6 +1,7 @@
 export * from './alert';
 export * from './alert-routing';
 export * from './alert-router';
+export * from './alert-dedupe-store';
 export * from './webhook-signature';
 export * from './webhook-channel';
 export * from './email-channel';

@@ -36,7 +36,12 @@ import { EntryHasher } from './entry-hasher';
 import { MerkleTree } from './merkle-tree';
 import { Redactor } from './redactor';
 import { RetentionPolicy, type LegalHold, type RetentionPolicyOptions } from './retention-policy';
-import { REDACTION_RECORD_ACTIONS, verifyAuditLog, type AuditVerificationReport } from './verify-audit-log';
+import {
+  noteVerificationRecord,
+  REDACTION_RECORD_ACTIONS,
+  verifyAuditLog,
+  type AuditVerificationReport,
+} from './verify-audit-log';
 import { configError, invalid, nonEmptyString, positiveInt } from '../util/options';
 
 /** The action `AuditLog.recordReview()` writes (the `audit.review` compliance check looks for it). */
@@ -106,6 +111,13 @@ export interface AuditLogOptions {
    * checkpoint), with the report: where createBulwark raises a critical integrity alert.
    */
   onVerifyFailure?: (report: AuditVerificationReport) => void;
+  /**
+   * Whether each `verify()` run is itself recorded: an `audit.verified` entry (outcome success or
+   * failure, the range checked, the root, the first fault) appended after the check, which the
+   * security report lists as the period's integrity checks. Default true; never on a store opened
+   * read-only.
+   */
+  recordVerifications?: boolean;
   /**
    * Signs checkpoints automatically (requires `signer`; give `checkpointStore` too, or they are
    * signed and not kept): `{ every: { entries: 1000 } }`, `{ every: { ms: 60_000 } }` or both. The
@@ -212,6 +224,7 @@ export class AuditLog {
   readonly #checkpointOptions?: AutoCheckpointOptions;
   readonly #onCheckpointError: (error: unknown) => void;
   readonly #onVerifyFailure?: (report: AuditVerificationReport) => void;
+  readonly #recordVerifications: boolean;
 
   private constructor(options: AuditLogOptions) {
     this.store = options.store;
@@ -247,6 +260,7 @@ export class AuditLog {
     }
     this.#onCheckpointError = options.onCheckpointError ?? defaultCheckpointError;
     this.#onVerifyFailure = options.onVerifyFailure;
+    this.#recordVerifications = options.recordVerifications ?? true;
     this.systemActor = options.systemActor ?? { id: 'bulwark-audit', type: 'system' };
     this.closeStore = options.closeStore ?? true;
     this.retention =
@@ -517,6 +531,8 @@ export class AuditLog {
       from?: Checkpoint | string;
       checkpoints?: readonly (Checkpoint | string)[];
       publicKey?: CheckpointPublicKey;
+      /** Record this run as an `audit.verified` entry (default: the log's `recordVerifications`). */
+      record?: boolean;
     } = {},
   ): Promise<AuditVerificationReport> {
     this.checkOpen();
@@ -543,7 +559,29 @@ export class AuditLog {
         // a hook that throws must not hide the report from the caller
       }
     }
+    // A log opened read-only (a reader next to the running writer) cannot record: the run is
+    // the writer's to record, not an audit write failure.
+    const readOnly = (this.store as { readOnly?: unknown }).readOnly === true;
+    if ((options.record ?? this.#recordVerifications) && !readOnly) {
+      await this.#recordVerification(report, options.from);
+    }
     return report;
+  }
+
+  /**
+   * The `audit.verified` entry of one verification run: the result and the range it covered,
+   * never entry content. A failure to append does not change the report (the write path raises
+   * its own alarm: onWriteFailure).
+   */
+  async #recordVerification(report: AuditVerificationReport, from: unknown): Promise<void> {
+    try {
+      const entry = await this.append(
+        verificationEvent(report, this.systemActor, from !== undefined ? 'incremental' : 'full'),
+      );
+      noteVerificationRecord(report, entry.seq);
+    } catch {
+      // already reported through onWriteFailure
+    }
   }
 
   /**
@@ -668,4 +706,37 @@ export class AuditLog {
   get writes(): AuditWriteHealth {
     return this.#writer.health();
   }
+}
+
+/**
+ * The `audit.verified` event for a verification report (also appended by `bulwark audit verify
+ * --record`): outcome, the range of entries checked, the root and the first fault, if any.
+ */
+export function verificationEvent(
+  report: AuditVerificationReport,
+  actor: AuditActor,
+  mode: 'full' | 'incremental',
+  source: 'api' | 'cli' = 'api',
+): AuditEvent {
+  return {
+    actor,
+    action: 'audit.verified',
+    outcome: report.ok ? 'success' : 'failure',
+    category: 'security',
+    resource: { type: 'audit-log', id: 'audit-log' },
+    details: {
+      ok: report.ok,
+      mode,
+      source,
+      fromSeq: report.treeSize - report.checkedEntries + 1,
+      toSeq: report.treeSize,
+      checkedEntries: report.checkedEntries,
+      treeSize: report.treeSize,
+      root: report.root,
+      checkpointsVerified: report.checkpointsVerified,
+      ...(report.firstBad !== undefined
+        ? { firstBad: { seq: report.firstBad.seq, reason: report.firstBad.reason } }
+        : {}),
+    },
+  };
 }

@@ -88,6 +88,7 @@ export { RetentionPolicy, type RetentionPolicyOptions, type LegalHold } from './
 export {
   AuditLog,
   AUDIT_REVIEW_ACTION,
+  verificationEvent,
   type AuditReview,
   type AuditLogOptions,
   type AuditLogQuery,

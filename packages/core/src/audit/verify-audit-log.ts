@@ -76,12 +76,28 @@ export interface GenuineVerification {
   /** Signed checkpoints among them (trusted unsigned heads are not counted). */
   readonly signedCheckpointsVerified: number;
   readonly firstBad?: { readonly seq: number; readonly reason: AuditFaultReason };
+  /**
+   * Seq of the `audit.verified` entry `AuditLog.verify()` appended to record this run: the log is
+   * then one entry longer than `treeSize`, by the record of its own verification.
+   */
+  readonly recordSeq?: number;
 }
 
 // Reports this module returned, with a frozen copy of what they said when returned: a report
 // object made elsewhere (or edited after the fact) is not one of them. Module-private on purpose:
 // not exported from any index.
 const GENUINE = new WeakMap<object, GenuineVerification>();
+
+/**
+ * Notes that `AuditLog.verify()` recorded `report` as the `audit.verified` entry `seq`. @internal
+ * (not exported from any index: only the log that ran the verification calls it).
+ */
+export function noteVerificationRecord(report: AuditVerificationReport, seq: number): void {
+  const genuine = GENUINE.get(report);
+  if (genuine !== undefined && genuine.recordSeq === undefined) {
+    GENUINE.set(report, Object.freeze({ ...genuine, recordSeq: seq }));
+  }
+}
 
 /** True for a report object `verifyAuditLog()` (or `AuditLog.verify()`) returned. */
 export function isGenuineVerification(report: unknown): boolean {

@@ -116,6 +116,8 @@ export interface AuditVerificationEvidence {
   /** Signed checkpoints among them: what shows checkpoint signing is configured and in use. */
   signedCheckpointsVerified: number;
   firstBad?: { seq: number; reason: string };
+  /** Seq of the `audit.verified` entry that recorded this run (the log's own, right after `treeSize`). */
+  recordSeq?: number;
 }
 
 export interface AuditEvidence {
@@ -476,5 +478,6 @@ export function verificationEvidence(report: GenuineVerification, at: Date): Aud
     checkpointsVerified: report.checkpointsVerified,
     signedCheckpointsVerified: report.ok === true ? report.signedCheckpointsVerified : 0,
     ...(report.firstBad ? { firstBad: { seq: report.firstBad.seq, reason: report.firstBad.reason } } : {}),
+    ...(report.recordSeq !== undefined ? { recordSeq: report.recordSeq } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { AlertRouter, type AlertRouterOptions } from '../alerts/alert-router';
 import type { AuditLog } from '../audit/audit-log';
 import type { ThreatDetector } from '../threat/threat-detector';
+import type { KeyIntegrityFailure } from '../crypto/key-loader';
 import type { AlertsConfig } from './bulwark-config';
 import { withClock, type Opened } from './opened';
 import { invalid, optionKeys, section } from '../util/options';
@@ -18,6 +19,7 @@ const KNOWN_ALERTS = optionKeys<AlertsConfig>({
   retry: true,
   integrityAlarms: true,
   onError: true,
+  shared: true,
 });
 
 export function planAlerts(value: unknown): AlertsConfig | undefined {
@@ -71,6 +73,39 @@ export function auditAlarms(router: AlertRouter | undefined): {
           `Audit log verification failed at seq ${report.firstBad?.seq ?? '?'} (${report.firstBad?.reason ?? 'unknown'}).`,
         ),
       );
+    },
+  };
+}
+
+/**
+ * The key ring's integrity hook: a stored key that fails to unwrap (wrong master key, KMS refusal
+ * or outage, tampered key store) or a `bw2` envelope whose key commitment does not match raises
+ * a critical `integrity.key-unwrap-failed` alert, de-duplicated per key and kind by the router
+ * (one alert per dedupe window however many decryptions fail). Key id and version only.
+ */
+export function keyAlarms(router: AlertRouter | undefined): {
+  onIntegrityFailure?: (failure: KeyIntegrityFailure) => void;
+  /** Waits for the alarms raised so far (a ring that failed to open: before the router closes). */
+  settled(): Promise<void>;
+} {
+  const pending = new Set<Promise<unknown>>();
+  const settled = async (): Promise<void> => {
+    await Promise.all([...pending]);
+  };
+  if (router === undefined || !router.integrityAlarms) return { settled };
+  return {
+    settled,
+    onIntegrityFailure(failure) {
+      const version = failure.version !== undefined ? ` v${failure.version}` : '';
+      const what =
+        failure.kind === 'unwrap'
+          ? `Key ${failure.keyId}${version} failed to unwrap (${failure.code}): wrong master key, KMS failure or a tampered key store.`
+          : `An envelope of key ${failure.keyId}${version} failed its key commitment check: tampered, or made for another key.`;
+      const sent = router
+        .integrityAlarm('key-unwrap-failed', what, { keyId: failure.keyId, kind: failure.kind })
+        .catch(() => undefined)
+        .finally(() => pending.delete(sent));
+      pending.add(sent);
     },
   };
 }

@@ -40,7 +40,7 @@ import { openRevocation, planRevocation, type RevocationPlan } from './revocatio
 import { REVOCATION_STORE_METHODS } from '../tokens/revocation-store';
 import type { TokenRevocation } from '../tokens/token-revocation';
 import { openSessions, planSessions, type AccountsConfig, type SessionsConfig } from './sessions';
-import { auditAlarms, openAlerts, planAlerts, routeViolations } from './alerts';
+import { auditAlarms, keyAlarms, openAlerts, planAlerts, routeViolations } from './alerts';
 import type { AlertRouter } from '../alerts/alert-router';
 
 // createBulwark: checks every section (each engine's constructor validates its own options under
@@ -232,10 +232,18 @@ export async function createBulwark(config: BulwarkConfig = {}): Promise<Bulwark
 
 async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
   const clock = p.clock;
-  const keyRing = p.keys ? await openKeys(p.keys, opened) : undefined;
-
-  // Opened before the audit log, so the log's integrity failures can raise alarms from the start.
+  // Opened before the key ring and the audit log, so that a key that fails to unwrap and the log's
+  // integrity failures raise alarms from the start.
   const alerts: AlertRouter | undefined = p.alerts ? await openAlerts(p.alerts, clock, opened) : undefined;
+  const keyAlarm = keyAlarms(alerts);
+  const keyRing = p.keys
+    ? await openKeys(p.keys, opened, { onIntegrityFailure: keyAlarm.onIntegrityFailure }).catch(
+        async (err: unknown) => {
+          await keyAlarm.settled(); // the alert goes out before the failed start-up closes the router
+          throw err;
+        },
+      )
+    : undefined;
   let auditLog: AuditLog | undefined;
   let auditHmacKey: Uint8Array | undefined;
   if (p.audit)
@@ -247,6 +255,7 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
       auditAlarms(alerts),
     ));
   if (auditLog !== undefined) alerts?.attach(auditLog);
+  if (auditLog !== undefined) keyRing?.attach(auditLog);
   routeViolations(p.detector, alerts);
 
   const revocation: TokenRevocation | undefined =

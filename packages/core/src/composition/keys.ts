@@ -156,8 +156,12 @@ function ringOptions(keys: KeysPlan): KeyRingOptions {
 }
 
 /** Opens the key ring (closed by close()) and creates the `ensure` key ids that are missing. */
-export async function openKeys(keys: KeysPlan, opened: Opened[]): Promise<KeyRing> {
-  const ring = await KeyRing.open(ringOptions(keys));
+export async function openKeys(
+  keys: KeysPlan,
+  opened: Opened[],
+  hooks: Pick<KeyRingOptions, 'onIntegrityFailure'> = {},
+): Promise<KeyRing> {
+  const ring = await KeyRing.open({ ...ringOptions(keys), ...hooks });
   opened.push({ name: 'keyRing', close: () => ring.close() });
   for (const id of keys.ensure) await ring.ensureKey(id);
   return ring;

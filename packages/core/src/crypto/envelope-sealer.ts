@@ -55,6 +55,8 @@ export function utf8(buffer: Buffer): string {
  */
 export class EnvelopeSealer {
   private readonly ivPool = new IvPool();
+  /** Told when a format-2 envelope's key commitment does not match its key (the ring's integrity hook). */
+  onCommitmentFailure?: (parsed: ParsedEnvelope) => void;
 
   /**
    * `format`: what seal() writes by default (2, key-committing, unless a ring opts out).
@@ -124,6 +126,7 @@ export class EnvelopeSealer {
       );
     }
     if (parsed.format === 2 && !commitmentMatches(parsed.commitment, entry.v2.commitment)) {
+      this.onCommitmentFailure?.(parsed);
       throw cryptoError(
         ErrorCodes.CRYPTO_DECRYPTION_FAILED,
         'Decryption failed: the key commitment does not match the key (tampered, or made for another key)',

@@ -30,6 +30,8 @@ export {
   type EncryptOptions,
   type DecryptOptions,
   type KeyRingOptions,
+  type KeyRingAuditLog,
+  type KeyIntegrityFailure,
   ROTATION_PRESETS,
   DEFAULT_ROTATE_EVERY_DAYS,
   type RotationPolicy,

@@ -36,8 +36,21 @@ function tagWrapping(masterKeyId: string | undefined, blob: string): string {
  * `provider` only; a stored key is unwrapped by the provider whose master-key id it records, or,
  * for a key that records none, by `provider` and then `previous`.
  */
+/** A stored key that did not unwrap, or an envelope whose key commitment did not match: no key material. */
+export interface KeyIntegrityFailure {
+  /** The named key, `$subject` for a data-subject key, `$ring` for the ring secret. */
+  readonly keyId: string;
+  readonly version?: number;
+  /** `unwrap` (the master key / KMS refused the stored key) or `commitment` (a bw2 envelope's commitment did not match its key). */
+  readonly kind: 'unwrap' | 'commitment';
+  /** The error code the caller got. */
+  readonly code: string;
+}
+
 export class KeyLoader {
   closed = false;
+  /** Told of every unwrap failure (the ring's integrity-alarm hook); must not throw. */
+  onIntegrityFailure?: (failure: KeyIntegrityFailure) => void;
   private ids: Promise<{ current: string | undefined; previous: string | undefined }> | undefined;
 
   constructor(
@@ -100,6 +113,32 @@ export class KeyLoader {
   }
 
   async unwrap(wrapped: string, context: KeyWrapContext): Promise<Buffer> {
+    try {
+      return await this.unwrapAny(wrapped, context);
+    } catch (error) {
+      this.reportFailure({
+        keyId: publicKeyId(context),
+        version: context.version,
+        kind: 'unwrap',
+        code:
+          (error as { code?: unknown })?.code === undefined
+            ? 'unknown'
+            : String((error as { code: unknown }).code),
+      });
+      throw error;
+    }
+  }
+
+  /** Calls the integrity hook; a hook that throws never changes what the caller gets. */
+  reportFailure(failure: KeyIntegrityFailure): void {
+    try {
+      this.onIntegrityFailure?.(Object.freeze(failure));
+    } catch {
+      // the alarm path must not break decryption's own error
+    }
+  }
+
+  private async unwrapAny(wrapped: string, context: KeyWrapContext): Promise<Buffer> {
     const { masterKeyId, blob } = parseWrapping(wrapped);
     const { current, previous } = await this.masterKeyIds();
     const all: Array<[KeyProvider, string | undefined]> = [[this.provider, current]];

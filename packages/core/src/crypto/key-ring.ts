@@ -14,7 +14,8 @@ import { computeBlindIndex, type BlindIndexOptions } from './blind-index';
 import { asCryptoError, cryptoError, type CipherEntry } from './cipher-entry';
 import { checkAad, checkOptions, checkPlaintext, EnvelopeSealer, utf8 } from './envelope-sealer';
 import { parseEnvelope, type EnvelopeFormat, type ParsedEnvelope } from './envelope';
-import { KeyLoader } from './key-loader';
+import { KeyLoader, type KeyIntegrityFailure } from './key-loader';
+import type { AuditEvent } from '../audit/audit-event';
 import type { KeyProvider } from './key-provider';
 import { KEY_STORE_METHODS, type KeyStore } from './key-store';
 import { NamedKeys, unknownKey, type LoadedKey } from './named-keys';
@@ -174,7 +175,30 @@ export interface KeyRingOptions {
    * downgrade a value past the key commitment. Incompatible with `envelopeFormat: 1`.
    */
   acceptFormat1?: boolean;
+  /**
+   * Where key lifecycle events are recorded: a `key.rotated` audit entry (key id, versions,
+   * operation; never key material) for every rotate / rotateDue / rewrap / rotateMaster of this
+   * ring. Usually the app's AuditLog (createBulwark attaches it; or `ring.attach(auditLog)`).
+   */
+  auditLog?: KeyRingAuditLog;
+  /**
+   * Called when a stored key fails to unwrap (wrong master key, KMS refusal or outage, tampered
+   * key store) or a `bw2` envelope's key commitment does not match its key: createBulwark raises
+   * a critical `integrity.key-unwrap-failed` alert from it. Key id and version only; must not throw.
+   */
+  onIntegrityFailure?: (failure: KeyIntegrityFailure) => void;
 }
+
+/** What the ring needs of an audit log: append (an AuditLog). */
+export interface KeyRingAuditLog {
+  append(event: AuditEvent): Promise<unknown>;
+}
+
+export type { KeyIntegrityFailure };
+
+/** The audit action of every key lifecycle event the ring records. */
+const KEY_ROTATED = 'key.rotated';
+const KEY_ACTOR = Object.freeze({ id: 'bulwark-keys', type: 'system' as const });
 
 const KNOWN_OPTIONS = optionKeys<KeyRingOptions>({
   provider: true,
@@ -190,6 +214,8 @@ const KNOWN_OPTIONS = optionKeys<KeyRingOptions>({
   autoRotate: true,
   envelopeFormat: true,
   acceptFormat1: true,
+  auditLog: true,
+  onIntegrityFailure: true,
 });
 
 const AUTO_ROTATE_KEYS = optionKeys<AutoRotateOptions>({
@@ -223,6 +249,10 @@ export function checkKeyRingOptions(options: KeyRingOptions): void {
   if (options.defaultAlgorithm !== undefined)
     oneOf(options.defaultAlgorithm, `${path}.defaultAlgorithm`, AEAD_ALGORITHMS);
   optionalFunction(options.clock, `${path}.clock`);
+  optionalFunction(options.onIntegrityFailure, `${path}.onIntegrityFailure`);
+  if (options.auditLog !== undefined && !hasMethods(options.auditLog, 'append')) {
+    throw invalid(`${path}.auditLog`, 'an AuditLog (append)', options.auditLog);
+  }
   if (options.subjectCacheSize !== undefined)
     positiveInt(options.subjectCacheSize, `${path}.subjectCacheSize`);
   const ttl = options.subjectCacheTtlMs;
@@ -290,6 +320,7 @@ export class KeyRing {
   private readonly subjects: SubjectKeys;
   private readonly sealer: EnvelopeSealer;
   private scheduler: RotationScheduler | undefined;
+  private auditLog: KeyRingAuditLog | undefined;
 
   private constructor(options: KeyRingOptions) {
     const algorithm = options.defaultAlgorithm ?? 'aes-256-gcm';
@@ -300,6 +331,17 @@ export class KeyRing {
       options.clock ?? (() => new Date()),
       options.previousProvider,
     );
+    this.auditLog = options.auditLog;
+    this.loader.onIntegrityFailure = options.onIntegrityFailure;
+    const loader = this.loader;
+    this.sealer.onCommitmentFailure = (parsed) =>
+      loader.reportFailure({
+        keyId: parsed.kind === 'key' ? parsed.keyId : '$subject',
+        ...(parsed.kind === 'key' ? { version: parsed.version } : {}),
+        kind: 'commitment',
+        code: ErrorCodes.CRYPTO_DECRYPTION_FAILED,
+      });
+    keyEventRecorders.set(this, (details) => this.recordKeyEvent(details));
     this.named = new NamedKeys(
       this.loader,
       algorithm,
@@ -365,8 +407,46 @@ export class KeyRing {
    * at the same moment, the store keeps the first one and this ring adopts it (its own new key
    * never encrypted anything and is dropped), so both end with the same primary.
    */
-  rotate(keyId: string, options: { algorithm?: AeadAlgorithm } = {}): Promise<KeyInfo> {
-    return this.named.rotate(keyId, options);
+  async rotate(keyId: string, options: { algorithm?: AeadAlgorithm } = {}): Promise<KeyInfo> {
+    const info = await this.named.rotate(keyId, options);
+    await this.recordKeyEvent({ operation: 'rotate', keyId, version: info.primaryVersion });
+    return info;
+  }
+
+  /**
+   * Sets the audit log key lifecycle events are recorded in (`key.rotated`), when the ring was
+   * opened before the log (createBulwark does this).
+   */
+  attach(auditLog: KeyRingAuditLog): this {
+    if (typeof auditLog?.append !== 'function')
+      throw invalid('keyRing.auditLog', 'an AuditLog (append)', auditLog);
+    this.auditLog = auditLog;
+    return this;
+  }
+
+  /**
+   * Appends one `key.rotated` entry: ids, versions and counts only, never key material. A failing
+   * audit log does not undo or fail the key operation (it is done in the store); the log raises
+   * its own write-failure alarm.
+   */
+  private async recordKeyEvent(details: KeyEventDetails): Promise<void> {
+    if (this.auditLog === undefined) return;
+    try {
+      await this.auditLog.append({
+        actor: KEY_ACTOR,
+        action: KEY_ROTATED,
+        outcome: 'success',
+        category: 'security',
+        resource: { type: 'key', id: details.keyId },
+        details: { ...details },
+      });
+    } catch (error) {
+      // An AuditLog also raises its own write-failure alarm; say which record was lost (no key material).
+      process.emitWarning(
+        `key ring: the key.rotated record of ${details.operation} ${details.keyId} was not written (${(error as { code?: string })?.code ?? (error as Error)?.name ?? 'error'})`,
+        'BulwarkKeyAuditWarning',
+      );
+    }
   }
 
   /**
@@ -399,7 +479,15 @@ export class KeyRing {
     await this.refresh();
     const rotated: RotationDue[] = [];
     for (const due of this.rotationDue()) {
-      if ((await this.named.rotateIfDue(due.keyId)).rotated) rotated.push(due);
+      const { rotated: done, info } = await this.named.rotateIfDue(due.keyId);
+      if (done) {
+        rotated.push(due);
+        await this.recordKeyEvent({
+          operation: 'rotate-due',
+          keyId: due.keyId,
+          version: info.primaryVersion,
+        });
+      }
     }
     return rotated;
   }
@@ -425,9 +513,22 @@ export class KeyRing {
    * no stored value is re-encrypted. Refused (ERR_CRYPTO_INVALID_ARGUMENT) when the new master key
    * is the previous one, the provider does not name its key, or the store cannot list subjects.
    */
-  rotateMaster(options?: MasterRotationOptions): Promise<MasterRotationReport> {
+  async rotateMaster(options?: MasterRotationOptions): Promise<MasterRotationReport> {
     this.loader.checkOpen();
-    return rotateMasterKeys(this.loader, options);
+    const report = await rotateMasterKeys(this.loader, options);
+    await this.recordKeyEvent({
+      operation: 'rotate-master',
+      keyId: '$master',
+      masterKeyId: report.masterKeyId,
+      rewrapped: report.rewrapped,
+      alreadyCurrent: report.alreadyCurrent,
+      ...(report.previousMasterKeyId !== undefined
+        ? { previousMasterKeyId: report.previousMasterKeyId }
+        : {}),
+      failed: report.failed.length,
+      complete: report.complete,
+    });
+    return report;
   }
 
   // ---------------------------------------------------------------- queries
@@ -756,4 +857,21 @@ export class KeyRing {
     this.subjects.wipe();
     this.sealer.wipe();
   }
+}
+
+/** The details of a `key.rotated` audit entry. */
+interface KeyEventDetails {
+  operation: 'rotate' | 'rotate-due' | 'rotate-master' | 'rewrap';
+  /** The named key, or `$master` for a master-key rotation, `*` for a rewrap run over many keys. */
+  keyId: string;
+  /** The primary version after the operation. */
+  version?: number;
+  [more: string]: string | number | boolean | undefined | Record<string, number>;
+}
+
+const keyEventRecorders = new WeakMap<KeyRing, (details: KeyEventDetails) => Promise<void>>();
+
+/** Records a `key.rotated` entry through `ring`'s audit log (rewrap's end-of-run record). @internal */
+export function recordKeyEvent(ring: KeyRing, details: KeyEventDetails): Promise<void> {
+  return keyEventRecorders.get(ring)?.(details) ?? Promise.resolve();
 }

@@ -1,5 +1,6 @@
 import { BulwarkCryptoError, BulwarkError, ErrorCodes } from '../errors';
-import type { KeyRing } from './key-ring';
+import { recordKeyEvent, type KeyRing } from './key-ring';
+import { parseEnvelope } from './envelope';
 
 export interface RewrapItem {
   /** Caller's identifier for the value (row id); reported back, never interpreted. */
@@ -67,6 +68,8 @@ export async function rewrap(
   const report: RewrapReport = { processed: 0, rewrapped: 0, skipped: 0, failed: [] };
   let lastId: string | undefined;
   let batch: Array<{ id: string; value: string }> = [];
+  // Per key: the primary version values moved to and how many (one `key.rotated` entry each).
+  const moved = new Map<string, { version: number; rewrapped: number }>();
   let pending = 0;
 
   const flush = async () => {
@@ -74,6 +77,12 @@ export async function rewrap(
       try {
         await options.write(id, value);
         report.rewrapped++;
+        const parsed = parseEnvelope(value);
+        if (parsed.kind === 'key') {
+          const seen = moved.get(parsed.keyId);
+          if (seen === undefined) moved.set(parsed.keyId, { version: parsed.version, rewrapped: 1 });
+          else seen.rewrapped++;
+        }
       } catch (error) {
         report.failed.push({
           id,
@@ -112,5 +121,8 @@ export async function rewrap(
     if (++pending >= batchSize) await flush();
   }
   if (pending > 0 || report.processed === 0) await flush();
+  for (const [keyId, m] of moved) {
+    await recordKeyEvent(ring, { operation: 'rewrap', keyId, version: m.version, rewrapped: m.rewrapped });
+  }
   return report;
 }

@@ -133,7 +133,15 @@ export class DsrLifecycle {
       resource: { type: 'data-subject-request', id: request.id },
       outcome,
       category: 'privacy',
-      details: { type: request.type, status: request.status, subjectRef: request.subjectRef, ...details },
+      // dueAt: the deadline (with extensions) as of this event, so the security report can list
+      // open and overdue requests from the audit log alone.
+      details: {
+        type: request.type,
+        status: request.status,
+        subjectRef: request.subjectRef,
+        dueAt: request.effectiveDueAt,
+        ...details,
+      },
     });
   }
 

@@ -14,7 +14,12 @@ const LABELS: Readonly<Record<keyof SecurityReport['figures'], string>> = {
   violations: 'Detected violations',
   dsrReceived: 'Data-subject requests received',
   dsrCompleted: 'Data-subject requests completed',
+  dsrOpen: 'Data-subject requests open at the end',
+  dsrOverdue: 'Data-subject requests overdue (open past, or completed after, their deadline)',
   keyEvents: 'Key-management events',
+  keyRotations: 'Key rotations (rotate, rewrap, master key)',
+  integrityChecks: 'Audit integrity checks (verification runs)',
+  integrityFailures: 'Audit integrity checks that failed',
   auditReviews: 'Audit log reviews',
   alertsDelivered: 'Alerts delivered',
   alertsFailed: 'Alert deliveries failed',
@@ -57,6 +62,39 @@ export function renderSecurityReportMarkdown(report: SecurityReport): string {
   list('Denials by subject', report.denialsBySubject);
   list('Violations by rule', report.violationsByRule);
   list('Top actors', report.topActors);
+  out.push('', '## Data-subject requests and deadlines', '');
+  if (report.dsrDeadlines.length === 0) out.push('None open, none closed in the period.');
+  else
+    out.push(
+      '| Request | Type | Status | Received | Due | Closed | Overdue | Reproduce |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...report.dsrDeadlines.map(
+        (r) =>
+          `| ${md(r.id)} | ${md(r.type)} | ${md(r.status)} | ${r.receivedAt} | ${r.dueAt ?? '?'} | ${r.completedAt ?? ''} | ${r.overdue ? '**yes**' : 'no'} | \`${md(r.command)}\` |`,
+      ),
+    );
+  out.push('', '## Key rotations', '');
+  if (report.keyRotations.length === 0) out.push('None.');
+  else
+    out.push(
+      '| Time | Seq | Operation | Key | Version | Re-wrapped |',
+      '| --- | ---: | --- | --- | ---: | ---: |',
+      ...report.keyRotations.map(
+        (k) =>
+          `| ${k.at} | ${k.seq} | ${md(k.operation)} | ${md(k.keyId)}${k.masterKeyId ? ` (${md(k.masterKeyId)})` : ''} | ${k.version ?? ''} | ${k.rewrapped ?? ''} |`,
+      ),
+    );
+  out.push('', '## Audit integrity checks', '');
+  if (report.integrityChecks.length === 0) out.push('None recorded in the period.');
+  else
+    out.push(
+      '| Time | Seq | Result | Entries checked | Source |',
+      '| --- | ---: | --- | --- | --- |',
+      ...report.integrityChecks.map(
+        (c) =>
+          `| ${c.at} | ${c.seq} | ${c.ok ? 'intact' : `**FAILED** at ${c.firstBad?.seq ?? '?'} (${md(c.firstBad?.reason ?? 'unknown')})`} | ${c.fromSeq ?? '?'}–${c.toSeq ?? '?'} | ${md(c.source ?? '')} |`,
+      ),
+    );
   out.push(
     '',
     '## Per day',
@@ -112,6 +150,43 @@ function rankChart(title: string, rows: readonly RankedCount[]): string {
   return `<h2>${escapeHtml(title)}</h2>${svg}`;
 }
 
+const cell = (v: unknown): string => `<td>${escapeHtml(String(v ?? ''))}</td>`;
+
+function dsrTable(report: SecurityReport): string {
+  if (report.dsrDeadlines.length === 0)
+    return '<h2>Data-subject requests and deadlines</h2><p>None open, none closed in the period.</p>';
+  const rows = report.dsrDeadlines
+    .map(
+      (r) =>
+        `<tr${r.overdue ? ' class="overdue"' : ''}>${cell(r.id)}${cell(r.type)}${cell(r.status)}${cell(r.receivedAt)}${cell(r.dueAt ?? '?')}${cell(r.completedAt)}${cell(r.overdue ? 'yes' : 'no')}<td><code>${escapeHtml(r.command)}</code></td></tr>`,
+    )
+    .join('');
+  return `<h2>Data-subject requests and deadlines</h2><table><thead><tr><th>Request</th><th>Type</th><th>Status</th><th>Received</th><th>Due</th><th>Closed</th><th>Overdue</th><th>Reproduce</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function keyTable(report: SecurityReport): string {
+  if (report.keyRotations.length === 0) return '<h2>Key rotations</h2><p>None.</p>';
+  const rows = report.keyRotations
+    .map(
+      (k) =>
+        `<tr>${cell(k.at)}${cell(k.seq)}${cell(k.operation)}${cell(k.masterKeyId ? `${k.keyId} (${k.masterKeyId})` : k.keyId)}${cell(k.version)}${cell(k.rewrapped)}</tr>`,
+    )
+    .join('');
+  return `<h2>Key rotations</h2><table><thead><tr><th>Time</th><th>Seq</th><th>Operation</th><th>Key</th><th>Version</th><th>Re-wrapped</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function integrityTable(report: SecurityReport): string {
+  if (report.integrityChecks.length === 0)
+    return '<h2>Audit integrity checks</h2><p>None recorded in the period.</p>';
+  const rows = report.integrityChecks
+    .map(
+      (c) =>
+        `<tr${c.ok ? '' : ' class="overdue"'}>${cell(c.at)}${cell(c.seq)}${cell(c.ok ? 'intact' : `FAILED at ${c.firstBad?.seq ?? '?'} (${c.firstBad?.reason ?? 'unknown'})`)}${cell(`${c.fromSeq ?? '?'}–${c.toSeq ?? '?'}`)}${cell(c.source)}</tr>`,
+    )
+    .join('');
+  return `<h2>Audit integrity checks</h2><table><thead><tr><th>Time</th><th>Seq</th><th>Result</th><th>Entries checked</th><th>Source</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 /** Self-contained HTML: inline CSS and SVG only. */
 export function renderSecurityReportHtml(report: SecurityReport): string {
   const figures = Object.entries(report.figures)
@@ -128,6 +203,7 @@ export function renderSecurityReportHtml(report: SecurityReport): string {
 body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}
 table{border-collapse:collapse;margin:1rem 0}td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}code{font-size:.8rem;color:#555}
+tr.overdue td{color:#a93226;font-weight:600}
 .legend{list-style:none;padding:0;display:flex;gap:1rem}.legend span{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem}
 </style></head><body>
 <h1>Security report</h1>
@@ -138,6 +214,9 @@ ${rankChart('Denials by route', report.denialsByRoute)}
 ${rankChart('Denials by subject', report.denialsBySubject)}
 ${rankChart('Violations by rule', report.violationsByRule)}
 ${rankChart('Top actors', report.topActors)}
+${dsrTable(report)}
+${keyTable(report)}
+${integrityTable(report)}
 </body></html>
 `;
 }

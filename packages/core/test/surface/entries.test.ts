@@ -4,6 +4,8 @@ import * as ts from 'typescript';
 import {
   AUDIT_LOG_TYPES,
   AUDIT_LOG_VALUES,
+  AUDIT_PROOF_TYPES,
+  AUDIT_PROOF_VALUES,
   HTTP_TYPES,
   HTTP_VALUES,
   INVERSIFY_TYPES,
@@ -23,6 +25,11 @@ const ENTRIES = {
   '@bulwark/core/store': { file: 'store.ts', values: STORE_VALUES, types: STORE_TYPES },
   '@bulwark/core/inversify': { file: 'inversify.ts', values: INVERSIFY_VALUES, types: INVERSIFY_TYPES },
   '@bulwark/core/audit-log': { file: 'audit-log.ts', values: AUDIT_LOG_VALUES, types: AUDIT_LOG_TYPES },
+  '@bulwark/core/audit-proof': {
+    file: 'audit-proof.ts',
+    values: AUDIT_PROOF_VALUES,
+    types: AUDIT_PROOF_TYPES,
+  },
   '@bulwark/core/webauthn': { file: 'webauthn.ts', values: WEBAUTHN_VALUES, types: WEBAUTHN_TYPES },
 } as const;
 
@@ -135,6 +142,17 @@ describe('public surface of @bulwark/core', () => {
     for (const name of ['KeyRing', 'createBulwark', 'ComplianceKit', 'PolicyEngine']) {
       expect(main.has(name)).toBe(true);
       expect(name in auditModule).toBe(false);
+    }
+  });
+
+  it('gives from the audit-proof entry only names of the main entry, as the very same objects', () => {
+    const main = new Set<string>([...MAIN_VALUES, ...MAIN_TYPES]);
+    expect([...AUDIT_PROOF_VALUES, ...AUDIT_PROOF_TYPES].filter((name) => !main.has(name))).toEqual([]);
+    const mainModule = require('@bulwark/core') as Record<string, unknown>;
+    const proofModule = require('@bulwark/core/audit-proof') as Record<string, unknown>;
+    for (const name of AUDIT_PROOF_VALUES) expect(proofModule[name]).toBe(mainModule[name]);
+    for (const name of ['AuditLog', 'FileAuditStore', 'JsonLinesLogReader', 'KeyRing']) {
+      expect(name in proofModule).toBe(false);
     }
   });
 

@@ -8,6 +8,7 @@
  * './store'    for implementers of AuditStore / KeyStore / CheckpointStore / ConsentStore / DsrStore / MfaStore
  * './inversify' the inversify ContainerModule (inversify, reflect-metadata: optional peers)
  * './audit-log' the main entry's audit names and errors alone, for tools that start often (the CLI)
+ * './audit-proof' the persisted Merkle node cache and the errors alone (`bulwark audit prove --file`)
  */
 
 export const MAIN_VALUES = [
@@ -131,6 +132,7 @@ export const MAIN_VALUES = [
   'trustProxyFromEnv',
   'validatePolicyDocument',
   'verifyAuditLog',
+  'verificationEvent',
   'verifyCheckpoint',
   'verifyComplianceReport',
   'verifyConsistency',
@@ -165,6 +167,7 @@ export const MAIN_VALUES = [
   'WebhookChannel',
   'EmailChannel',
   'NatsChannel',
+  'RedisAlertDedupeStore',
   'verifyWebhook',
   'signWebhook',
   'ALERT_AUDIT_ACTIONS',
@@ -344,6 +347,8 @@ export const MAIN_TYPES = [
   'KeyInfo',
   'KeyProvider',
   'KeyRingOptions',
+  'KeyRingAuditLog',
+  'KeyIntegrityFailure',
   'KeyStore',
   'KeyStoreConfig',
   'KeyVersionInfo',
@@ -551,6 +556,9 @@ export const MAIN_TYPES = [
   'NatsPublisher',
   'VerifyWebhookOptions',
   'VerifiedWebhook',
+  'AlertDedupeStore',
+  'AlertRedisClient',
+  'RedisAlertDedupeStoreOptions',
   'AlertsConfig',
   'AuditSeverity',
   'AuditLogQuery',
@@ -835,6 +843,7 @@ export const AUDIT_LOG_VALUES = [
   'exportCheckpoint',
   'importCheckpoint',
   'verifyAuditLog',
+  'verificationEvent',
   'verifyCheckpoint',
   'verifyConsistency',
   'verifyInclusion',
@@ -925,3 +934,24 @@ export const WEBAUTHN_TYPES = [
   'WebAuthnUser',
   'WebAuthnVerification',
 ] as const;
+
+// '@bulwark/core/audit-proof': proofs from the persisted Merkle node cache, and the errors (each
+// the same object as the main entry's)
+export const AUDIT_PROOF_VALUES = [
+  'BulwarkAlertError',
+  'BulwarkAuditError',
+  'BulwarkComplianceError',
+  'BulwarkConfigError',
+  'BulwarkConsentError',
+  'BulwarkCryptoError',
+  'BulwarkError',
+  'BulwarkIdentityError',
+  'BulwarkMfaError',
+  'BulwarkPolicyError',
+  'BulwarkPrivacyError',
+  'BulwarkThreatError',
+  'BulwarkTokenError',
+  'ErrorCodes',
+  'MerkleNodeCache',
+] as const;
+export const AUDIT_PROOF_TYPES = ['ConsistencyProof', 'InclusionProof', 'ErrorCode'] as const;
