@@ -1,6 +1,7 @@
 import {
   RequestAuditor,
   addRouteAuditMarks,
+  checkAuditActor,
   checkRouteAuditMarks,
   watchRequestAudit,
   type RouteAuditMarks,
@@ -46,6 +47,16 @@ export function audit(options: RequestAuditorOptions): AuditMiddleware {
     next();
   };
   return Object.assign(middleware, { auditor, close: () => auditor.close() });
+}
+
+/**
+ * Names the account this request acted as, for its audit event, when the request has no principal:
+ * a login route learns the user only after it checked the password. Call it with the user's id
+ * (never the e-mail or user name unless the app classifies them); the event's actor is that id
+ * instead of `anonymous`. A principal (a verified token, a signed-in session) always wins.
+ */
+export function auditActor(req: Request, id: string, type: 'user' | 'service' = 'user'): void {
+  requestState(req).actor = checkAuditActor(id, type);
 }
 
 /**

@@ -19,6 +19,8 @@ export {
   refusalReason,
   TrustedProxies,
   captureRequestArrival,
+  checkAuditActor,
+  type AuditActorId,
   requireConsentFor,
   requestIdFrom,
   requireStepUp,

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { ErrorCodes } from '../errors';
+import { AUDIT_LIMITS } from '../audit/audit-event';
+import { BulwarkConfigError, ErrorCodes } from '../errors';
 import type { BulwarkHttpKit } from './http-kit';
 import type { HttpPrincipal } from './http-principal';
 import type { RequestArrival } from './request-arrival';
@@ -15,6 +16,40 @@ export interface AuditedRequestState {
   errorReason?: string;
   /** Route audit markers (`auditRoute`, `requireConsent`): action, category, classified, failure policy. */
   audit?: RouteAuditMarks;
+  /**
+   * The account an anonymous request acted as, named by the handler (`auditActor`): a login route
+   * knows the user only after it checked the password. A principal, when there is one, wins.
+   */
+  actor?: AuditActorId;
+}
+
+/** An account named by `auditActor`. */
+export interface AuditActorId {
+  readonly id: string;
+  readonly type: 'user' | 'service';
+}
+
+/**
+ * Checks what a handler passes to an adapter's `auditActor(req, id, type?)`: a non-empty string id
+ * of at most 256 characters (the audit log's limit), type `user` or `service`. Throws a
+ * BulwarkConfigError (a programming error, never client input).
+ */
+export function checkAuditActor(id: unknown, type: unknown = 'user'): AuditActorId {
+  if (typeof id !== 'string' || id.length === 0 || id.length > AUDIT_LIMITS.actorId) {
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      'auditActor: id must be a string of 1 to 256 characters',
+      {
+        path: 'auditActor.id',
+      },
+    );
+  }
+  if (type !== 'user' && type !== 'service') {
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, "auditActor: type must be 'user' or 'service'", {
+      path: 'auditActor.type',
+    });
+  }
+  return Object.freeze({ id, type });
 }
 
 /**
@@ -66,7 +101,7 @@ export function watchRequestAudit(
   const { arrival } = request;
   const facts = (status: number): RequestAuditFacts => {
     const state = request.state();
-    const principal = request.principal();
+    const principal = request.principal() ?? state.actor;
     return {
       method: request.method,
       route: request.route(),

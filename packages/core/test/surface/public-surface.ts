@@ -567,6 +567,7 @@ export const MAIN_TYPES = [
 export const HTTP_VALUES = [
   'AUDIT_FAILURE_POLICIES',
   'BearerAuthenticator',
+  'checkAuditActor',
   'BruteForceGate',
   'BulwarkHttpError',
   'CSRF_SAFE_METHODS',
@@ -652,6 +653,7 @@ export const HTTP_TYPES = [
   'ArrivingRequest',
   'AuditedRequest',
   'AuditedRequestState',
+  'AuditActorId',
   'AuditFailurePolicy',
   'AuditHoldOptions',
   'BearerAuthenticatorOptions',
