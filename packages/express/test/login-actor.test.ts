@@ -44,7 +44,7 @@ describe('auditActor on an app login route', () => {
     await request(a).post('/login').send({ email: 'eve@example.test', password: 'wrong' }).expect(401);
     await bw.close();
     const logins = (await t.entries()).filter((e) => e.action === 'auth.login');
-    expect(logins.map((e) => [e.actor.id, e.actor.type, e.outcome])).toEqual([
+    expect(logins.map((e) => [e.actor?.id, e.actor?.type, e.outcome])).toEqual([
       ['u-42', 'user', 'success'],
       ['anonymous', 'anonymous', 'denied'],
     ]);
@@ -75,6 +75,6 @@ describe('auditActor on an app login route', () => {
     });
     await bw.close();
     const act = (await t.entries()).find((e) => e.action === 'act');
-    expect(act?.actor.id).toBe('alice');
+    expect(act?.actor?.id).toBe('alice');
   });
 });

@@ -40,7 +40,7 @@ describe('auditActor on an app login route (Koa)', () => {
     await request(server).post('/login').send({ email: 'eve@example.test', password: 'nope' }).expect(401);
     await bw.close();
     const logins = (await t.entries()).filter((e) => e.action === 'auth.login');
-    expect(logins.map((e) => [e.actor.id, e.outcome])).toEqual([
+    expect(logins.map((e) => [e.actor?.id, e.outcome])).toEqual([
       ['u-42', 'success'],
       ['anonymous', 'denied'],
     ]);

@@ -61,7 +61,7 @@ describe('auditActor on an @Audited login route', () => {
       .send({ email: 'eve@example.test', password: 'x' })
       .expect(401);
     const logins = (await auditEntries(log, 2)).filter((e) => e.action === 'auth.login');
-    expect(logins.map((e) => [e.actor.id, e.actor.type, e.outcome])).toEqual([
+    expect(logins.map((e) => [e.actor?.id, e.actor?.type, e.outcome])).toEqual([
       ['u-42', 'user', 'success'],
       ['anonymous', 'anonymous', 'denied'],
     ]);
