@@ -81,6 +81,11 @@ export interface AuditedRequest {
   principal(): HttpPrincipal | undefined;
   /** The request's Bulwark state (created on first use: `errorCode` is written back to it). */
   state(): AuditedRequestState;
+  /**
+   * The audit markers of the route the request is for, when its own markers never ran (a step
+   * before the router refused it): the event then carries the route's action and category.
+   */
+  routeMarks?(): RouteAuditMarks | undefined;
 }
 
 /**
@@ -102,6 +107,7 @@ export function watchRequestAudit(
   const facts = (status: number): RequestAuditFacts => {
     const state = request.state();
     const principal = request.principal() ?? state.actor;
+    const audit = state.audit ?? request.routeMarks?.();
     return {
       method: request.method,
       route: request.route(),
@@ -116,8 +122,8 @@ export function watchRequestAudit(
       ...(state.errorCode !== undefined ? { errorCode: state.errorCode } : {}),
       ...(state.errorReason !== undefined ? { errorReason: state.errorReason } : {}),
       ...(state.reasonId !== undefined ? { reasonId: state.reasonId } : {}),
-      ...(state.audit?.action !== undefined ? { action: state.audit.action } : {}),
-      ...(state.audit?.category !== undefined ? { category: state.audit.category } : {}),
+      ...(audit?.action !== undefined ? { action: audit.action } : {}),
+      ...(audit?.category !== undefined ? { category: audit.category } : {}),
     };
   };
   let recorded = false;
