@@ -33,6 +33,7 @@ import {
   ProcessingRegister,
   ProcessorRegister,
   SessionEngine,
+  TokenService,
   ThreatDetector,
   AlertRouter,
   type ComplianceReportResult,
@@ -184,6 +185,8 @@ async function deploy(): Promise<Deployment> {
       passwordHasher: new PasswordHasher({ policy: { minLengthWithMfa: 12 } }),
       // Sessions: 15 idle minutes, probed through the store at collection time.
       sessions: new SessionEngine({ secret: randomBytes(32) }),
+      // Tokens: HS256 with a 32-byte secret (a legacy short one would fail tokens.keys).
+      tokens: new TokenService({ algorithms: ['HS256'], signingKey: { key: randomBytes(32) } }),
       auditLog,
       mfaPolicy: new MfaPolicy({ requiredFor: ['admin'] }),
       policyEngine,

@@ -1,6 +1,7 @@
 import {
   RequestAuditor,
   addRouteAuditMarks,
+  checkAuditActor,
   checkRouteAuditMarks,
   watchRequestAudit,
   type RouteAuditMarks,
@@ -14,6 +15,75 @@ export type AuditMiddleware = RequestHandler & {
   /** Waits until every recorded event is stored; call on shutdown before closing the AuditLog. */
   close(): Promise<void>;
 };
+
+/** Where `auditRoute` keeps its marks on the handler it returns, for `routeMarksFor`. */
+const ROUTE_MARKS = Symbol.for('bulwark.express.route-audit-marks');
+
+type Handle = ((...args: never[]) => unknown) & { [ROUTE_MARKS]?: RouteAuditMarks; stack?: unknown };
+interface LayerLike {
+  route?: {
+    stack?: readonly { handle?: Handle }[];
+    _handlesMethod?(m: string): boolean;
+    _handles_method?(m: string): boolean;
+  };
+  handle?: Handle;
+  path?: string;
+  /** Express 5's router answers the match (`{ path, params }`) or false; Express 4's a boolean, keeping the matched path in `layer.path`. */
+  match?(path: string): boolean | { path?: string };
+}
+
+/**
+ * The `auditRoute` marks of the route a request is for, found in the app's router (sub-routers
+ * included) when the request never reached it: the bundle's authenticate, CSRF or input guard
+ * refused it first. The first route that matches method and path and carries marks; undefined
+ * when none does (or the router is of another shape); never throws.
+ */
+function routeMarksFor(req: Request): RouteAuditMarks | undefined {
+  if (req.route !== undefined) return undefined; // routed: its markers ran, or it has none
+  const app = req.app as unknown as
+    { router?: { stack?: LayerLike[] }; _router?: { stack?: LayerLike[] } } | undefined;
+  const method = req.method.toLowerCase();
+  const scan = (
+    stack: readonly LayerLike[] | undefined,
+    path: string,
+    depth: number,
+  ): RouteAuditMarks | undefined => {
+    if (stack === undefined || depth > 8) return undefined;
+    for (const layer of stack) {
+      if (typeof layer.match !== 'function') continue;
+      if (layer.route !== undefined) {
+        const route = layer.route;
+        const handles = route._handlesMethod?.(method) ?? route._handles_method?.(method) ?? false;
+        if (!handles || !layer.match(path)) continue;
+        let marks: RouteAuditMarks | undefined;
+        for (const l of route.stack ?? []) {
+          const m = l.handle?.[ROUTE_MARKS];
+          if (m !== undefined) marks = addRouteAuditMarks(marks, m);
+        }
+        if (marks !== undefined) return marks;
+      } else if (Array.isArray(layer.handle?.stack)) {
+        const matched = layer.match(path);
+        if (matched === false) continue;
+        // A mounted router: the rest of the path below the part its layer matched.
+        const prefix = typeof matched === 'object' ? (matched.path ?? '') : (layer.path ?? '');
+        const rest = path.slice(prefix.length) || '/';
+        const found = scan(
+          layer.handle.stack as LayerLike[],
+          rest.startsWith('/') ? rest : `/${rest}`,
+          depth + 1,
+        );
+        if (found !== undefined) return found;
+      }
+    }
+    return undefined;
+  };
+  try {
+    // Express 4 first: its `app.router` getter throws (removed in 4.0); Express 5 has no `_router`.
+    return scan(app?._router?.stack ?? app?.router?.stack, req.path, 0);
+  } catch {
+    return undefined;
+  }
+}
 
 function route(req: Request): string {
   return req.route?.path !== undefined ? `${req.baseUrl}${String(req.route.path)}` : req.path;
@@ -42,10 +112,21 @@ export function audit(options: RequestAuditorOptions): AuditMiddleware {
       requestId: () => req.requestId,
       principal: () => req.principal,
       state: () => requestState(req),
+      routeMarks: () => routeMarksFor(req),
     });
     next();
   };
   return Object.assign(middleware, { auditor, close: () => auditor.close() });
+}
+
+/**
+ * Names the account this request acted as, for its audit event, when the request has no principal:
+ * a login route learns the user only after it checked the password. Call it with the user's id
+ * (never the e-mail or user name unless the app classifies them); the event's actor is that id
+ * instead of `anonymous`. A principal (a verified token, a signed-in session) always wins.
+ */
+export function auditActor(req: Request, id: string, type: 'user' | 'service' = 'user'): void {
+  requestState(req).actor = checkAuditActor(id, type);
 }
 
 /**
@@ -57,9 +138,11 @@ export function audit(options: RequestAuditorOptions): AuditMiddleware {
  */
 export function auditRoute(options: RouteAuditMarks): RequestHandler {
   const marks = checkRouteAuditMarks(options, 'auditRoute');
-  return (req, _res, next) => {
+  const marker: RequestHandler = (req, _res, next) => {
     const state = requestState(req);
     state.audit = addRouteAuditMarks(state.audit, marks);
     next();
   };
+  // Found by the audit step when a step before the router refused the request.
+  return Object.assign(marker, { [ROUTE_MARKS]: marks });
 }

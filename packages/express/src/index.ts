@@ -5,7 +5,7 @@ export { requestId } from './request-id';
 export { notFound, problemDetails, sendProblem, type ProblemDetailsOptions } from './problem-details';
 export { securityHeaders, type SecurityHeadersMiddleware } from './security-headers';
 export { inputGuard, type InputGuardMiddleware } from './input-guard';
-export { audit, auditRoute, type AuditMiddleware } from './audit';
+export { audit, auditActor, auditRoute, type AuditMiddleware } from './audit';
 export { authenticate, type AuthenticateOptions } from './authenticate';
 export { authorize, type AuthorizeOptions, type ResourceSpec } from './authorize';
 export { requireRecentAuth } from './require-recent-auth';

@@ -2,7 +2,7 @@ import type { HttpPrincipal } from '@bulwark/core';
 import type { OidcRelyingParty, OidcSignIn } from '@bulwark/identity/oidc';
 import { Router, type Request, type Response } from 'express';
 import { sendProblem } from './problem-details';
-import { requestArrival } from './request-state';
+import { requestArrival, requestState } from './request-state';
 
 /** What the app does when a user signs in or out through OpenID Connect. */
 export interface ExpressOidcRouterOptions {
@@ -56,6 +56,8 @@ export function oidcRouter(rp: OidcRelyingParty, options: ExpressOidcRouterOptio
         signedIn: async (signIn) => {
           res.append('Set-Cookie', signIn.clearCookie);
           res.set('Cache-Control', 'no-store');
+          // The request's audit event names the account that signed in, not `anonymous`.
+          requestState(req).actor = { id: signIn.principal.id, type: signIn.principal.type };
           await options.onSignIn(signIn.principal, { req, res, signIn });
           return res.headersSent;
         },

@@ -1,6 +1,7 @@
 import {
   RequestAuditor,
   addRouteAuditMarks,
+  checkAuditActor,
   checkRouteAuditMarks,
   watchRequestAudit,
   type RequestAuditorOptions,
@@ -8,6 +9,47 @@ import {
 } from '@bulwark/core/http';
 import type { Context, Middleware } from 'koa';
 import { bulwarkState, requestArrival, requestState } from './request-state';
+
+/** Where `auditRoute` keeps its marks on the middleware it returns, for `routeMarksFor`. */
+const ROUTE_MARKS = Symbol.for('bulwark.koa.route-audit-marks');
+
+interface RouterLike {
+  match(
+    path: string,
+    method: string,
+  ): {
+    route: boolean;
+    pathAndMethod: readonly { stack?: readonly { [ROUTE_MARKS]?: RouteAuditMarks }[] }[];
+  };
+}
+
+/**
+ * The `auditRoute` marks of the route a request is for, asked of the app's @koa/router routers
+ * (`app.use(router.routes())`: the dispatch middleware carries its router) when the request's own
+ * markers never ran: the bundle refused it before the router. Undefined when no marked route
+ * matches method and path; never throws.
+ */
+function routeMarksFor(ctx: Context): RouteAuditMarks | undefined {
+  try {
+    for (const mw of (ctx.app as { middleware?: readonly unknown[] }).middleware ?? []) {
+      const router = (mw as { router?: RouterLike }).router;
+      if (typeof router?.match !== 'function') continue;
+      const result = router.match(ctx.path, ctx.method);
+      if (!result.route) continue;
+      let marks: RouteAuditMarks | undefined;
+      for (const layer of result.pathAndMethod) {
+        for (const fn of layer.stack ?? []) {
+          const m = fn[ROUTE_MARKS];
+          if (m !== undefined) marks = addRouteAuditMarks(marks, m);
+        }
+      }
+      if (marks !== undefined) return marks;
+    }
+  } catch {
+    // A router of another shape: no marks found, never a failed response.
+  }
+  return undefined;
+}
 
 export type AuditMiddleware = Middleware & {
   readonly auditor: RequestAuditor;
@@ -44,10 +86,21 @@ export function audit(options: RequestAuditorOptions): AuditMiddleware {
       requestId: () => bulwarkState(ctx).requestId,
       principal: () => bulwarkState(ctx).principal,
       state: () => requestState(ctx),
+      routeMarks: () => routeMarksFor(ctx),
     });
     return next();
   };
   return Object.assign(middleware, { auditor, close: () => auditor.close() });
+}
+
+/**
+ * Names the account this request acted as, for its audit event, when the request has no principal:
+ * a login route learns the user only after it checked the password. Call it with the user's id
+ * (never the e-mail or user name unless the app classifies them); the event's actor is that id
+ * instead of `anonymous`. A principal (a verified token, a signed-in session) always wins.
+ */
+export function auditActor(ctx: Context, id: string, type: 'user' | 'service' = 'user'): void {
+  requestState(ctx).actor = checkAuditActor(id, type);
 }
 
 /**
@@ -59,9 +112,11 @@ export function audit(options: RequestAuditorOptions): AuditMiddleware {
  */
 export function auditRoute(options: RouteAuditMarks): Middleware {
   const marks = checkRouteAuditMarks(options, 'auditRoute');
-  return (ctx, next) => {
+  const marker: Middleware = (ctx, next) => {
     const state = requestState(ctx);
     state.audit = addRouteAuditMarks(state.audit, marks);
     return next();
   };
+  // Found by the audit step when a step before the router refused the request.
+  return Object.assign(marker, { [ROUTE_MARKS]: marks });
 }

@@ -2,7 +2,7 @@ import { BulwarkConfigError, ErrorCodes, type HttpPrincipal } from '@bulwark/cor
 import type { OidcRelyingParty, OidcSignIn } from '@bulwark/identity/oidc';
 import type { Context, Middleware } from 'koa';
 import { sendProblem } from './problem-details';
-import { bulwarkState, requestArrival } from './request-state';
+import { bulwarkState, requestArrival, requestState } from './request-state';
 
 /** What the app does when a user signs in or out through OpenID Connect. */
 export interface KoaOidcRouterOptions {
@@ -67,6 +67,8 @@ export function oidcRouter(rp: OidcRelyingParty, options: KoaOidcRouterOptions):
         signedIn: async (signIn) => {
           ctx.append('Set-Cookie', signIn.clearCookie);
           ctx.set('Cache-Control', 'no-store');
+          // The request's audit event names the account that signed in, not `anonymous`.
+          requestState(ctx).actor = { id: signIn.principal.id, type: signIn.principal.type };
           await options.onSignIn(signIn.principal, { ctx, signIn });
           return ctx.body != null || ctx.headerSent;
         },

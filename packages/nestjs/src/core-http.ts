@@ -20,6 +20,8 @@ export {
   refusalReason,
   TrustedProxies,
   captureRequestArrival,
+  checkAuditActor,
+  type AuditActorId,
   requireConsentFor,
   requestIdFrom,
   requireStepUp,

@@ -48,7 +48,7 @@ export type { BulwarkHttpSteps } from './bulwark-http-steps';
 export { BulwarkRuntime } from './bulwark-runtime';
 export type { BulwarkTypeOrmEncryption } from './typeorm-encryption-provider';
 export type { HttpPrincipal, TrustProxyOption } from './core-http';
-export { clientIp, type PlatformRequest } from './request-tracking';
+export { auditActor, clientIp, type PlatformRequest } from './request-tracking';
 // Requests Node's HTTP parser refuses before any middleware (431, 400) answer problem+json too:
 // `handleClientErrors(app.getHttpServer())` before `app.listen()`.
 export { handleClientErrors } from '@bulwark/core/http';

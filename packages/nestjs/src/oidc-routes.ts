@@ -2,7 +2,13 @@ import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import type { OidcEndpoint } from '@bulwark/identity/oidc';
 import { BULWARK_OIDC_OPTIONS, type BulwarkOidcOptions } from './oidc-module-options';
-import { clientIp, rawResponse, type PlatformRequest, type PlatformResponse } from './request-tracking';
+import {
+  auditActor,
+  clientIp,
+  rawResponse,
+  type PlatformRequest,
+  type PlatformResponse,
+} from './request-tracking';
 
 /** Serves the OIDC routes through @bulwark/identity's OidcEndpoint on the platform's request. */
 @Injectable()
@@ -39,6 +45,8 @@ export class BulwarkOidcRoutes {
         signedIn: async (signIn) => {
           raw.appendHeader('Set-Cookie', signIn.clearCookie);
           raw.setHeader('Cache-Control', 'no-store');
+          // The request's audit event names the account that signed in, not `anonymous`.
+          auditActor(req, signIn.principal.id, signIn.principal.type);
           await onSignIn(signIn.principal, { req, res, signIn });
           return raw.headersSent;
         },

@@ -8,6 +8,8 @@ import { ErrorCodes } from '@bulwark/core';
 import {
   TrustedProxies,
   captureRequestArrival,
+  checkAuditActor,
+  type AuditActorId,
   holdResponseUntilAudited,
   noteDenial,
   refusalReason,
@@ -59,10 +61,24 @@ export interface BulwarkRequestState {
   execution?: ExecutionContext;
   /** The route reads or changes classified data (`@RequireConsent`): its audit fails closed. */
   classified?: boolean;
+  /** The account an anonymous request acted as (`auditActor`, e.g. on a login route). */
+  actor?: AuditActorId;
 }
 
 const STATE = Symbol.for('bulwark.nestjs.request-state');
 type Tracked = PlatformRequest & { [STATE]?: BulwarkRequestState };
+
+/**
+ * Names the account this request acted as, for the `@Audited` event, when the request has no
+ * principal: a login route learns the user only after it checked the password
+ * (`auditActor(req, user.id)` in the handler). Pass the user's id, never the e-mail or user name
+ * unless the app classifies them. A principal (a verified token, a signed-in session) always wins.
+ */
+export function auditActor(req: unknown, id: string, type: 'user' | 'service' = 'user'): void {
+  const actor = checkAuditActor(id, type);
+  const state = (req as Tracked | null)?.[STATE];
+  if (state !== undefined) state.actor = actor;
+}
 
 export function rawResponse(res: PlatformResponse): ServerResponse {
   return 'raw' in res ? res.raw : res;
@@ -166,7 +182,11 @@ export function trackRequest(
       latencyMs,
       requestId: current.requestId,
       ...(arrival.clientRequestId !== undefined ? { clientRequestId: arrival.clientRequestId } : {}),
-      ...(req.principal !== undefined ? { principal: req.principal } : {}),
+      ...(req.principal !== undefined
+        ? { principal: req.principal }
+        : current.actor !== undefined
+          ? { principal: current.actor }
+          : {}),
       ...(arrival.ip !== undefined ? { ip: arrival.ip } : {}),
       ...(arrival.userAgent !== undefined ? { userAgent: arrival.userAgent } : {}),
       ...(resource !== undefined ? { resource } : {}),

@@ -31,6 +31,7 @@ import {
   keyAlgorithms,
   keyRotation,
   passwordHashing,
+  tokenKeys,
 } from './checks/crypto-checks';
 import { csrf, securityHeaders, transportSecurity } from './checks/http-checks';
 import {
@@ -85,6 +86,7 @@ export const AUTOMATED_CHECKS: Readonly<Record<CheckId, AutomatedCheck>> = Objec
   'breach.deadline': breachDeadline,
   'sessions.timeouts': sessionTimeouts,
   'passwords.policy': passwordPolicy,
+  'tokens.keys': tokenKeys,
 });
 
 const LIVE: readonly EvidenceProvenance[] = Object.freeze(['live', 'snapshot']);
@@ -135,6 +137,7 @@ export const ACCEPTED_PROVENANCE: Readonly<Record<CheckId, readonly EvidenceProv
   'breach.deadline': LIVE,
   'sessions.timeouts': LIVE,
   'passwords.policy': LIVE,
+  'tokens.keys': LIVE,
 });
 
 /**

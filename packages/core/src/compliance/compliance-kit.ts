@@ -80,6 +80,12 @@ export interface PasswordPolicySource {
   describe(): PasswordPolicyDescription;
   evaluate(password: string, context?: { hasMfa?: boolean }): { readonly ok: boolean };
 }
+/** A TokenService: its algorithms and the legacy opt-ins it has in use. */
+export interface TokenServiceSource {
+  readonly algorithms: readonly string[];
+  readonly signingAlgorithm?: { alg: string } | undefined;
+  readonly legacyInUse: readonly string[];
+}
 /** A SessionEngine: its configuration and a live probe of its time-outs. */
 export interface SessionEngineSource {
   describe(): SessionEngineDescription;
@@ -164,6 +170,7 @@ export interface ComplianceServices {
   processing?: PrivacySource<ProcessingEvidence>;
   dataRetention?: PrivacySource<DataRetentionEvidence>;
   sessions?: SessionEngineSource;
+  tokens?: TokenServiceSource;
 }
 
 /** A configured sign-in method (an OidcRelyingParty, a SAML service provider, an LDAP authenticator). */
@@ -235,6 +242,7 @@ const SERVICE_NAMES: readonly (keyof ComplianceServices)[] = [
   'processing',
   'dataRetention',
   'sessions',
+  'tokens',
 ];
 
 const PROBE_SUBJECT: AuthzSubject = Object.freeze({ id: 'bulwark-compliance-probe', roles: [] });
@@ -585,6 +593,14 @@ export class ComplianceKit {
           shortRefused: !policy!.evaluate('x7#Kq', { hasMfa: true }).ok,
           passphraseAccepted: policy!.evaluate('granite lullaby ferry quartz meadow').ok,
         },
+      };
+    });
+    await read('tokens', 'TokenService', s.tokens !== undefined, async () => {
+      const t = s.tokens!;
+      return {
+        algorithms: [...t.algorithms],
+        ...(t.signingAlgorithm !== undefined ? { signingAlgorithm: t.signingAlgorithm.alg } : {}),
+        legacy: [...t.legacyInUse],
       };
     });
     await read('sessions', 'SessionEngine', s.sessions !== undefined, async () => {

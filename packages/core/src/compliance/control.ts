@@ -48,7 +48,9 @@ export type CheckId =
   | 'breach.deadline'
   // authentication-checks.ts
   | 'sessions.timeouts'
-  | 'passwords.policy';
+  | 'passwords.policy'
+  // crypto-checks.ts
+  | 'tokens.keys';
 
 /**
  * The standard's own modality for a clause: `required` (shall / must), `addressable` (HIPAA:

@@ -90,6 +90,16 @@ export interface SessionEvidence {
   probe: { idleRefused: boolean; absoluteRefused: boolean; freshAccepted: boolean };
 }
 
+/** The token service's algorithms and the legacy choices it has in use (never key material). */
+export interface TokenEvidence {
+  /** The JWS algorithm allow-list. */
+  algorithms: string[];
+  /** The algorithm new tokens are signed with, when the service signs. */
+  signingAlgorithm?: string;
+  /** Legacy opt-ins in use (`legacyAlgorithms` that apply): `HMAC-SHORT-SECRET`, `RS256`, `RSA-2048`... */
+  legacy: string[];
+}
+
 /** The password policy the hasher enforces, and what it answered to probe passwords. */
 export interface PasswordPolicyEvidence {
   minLength: number;
@@ -458,6 +468,7 @@ export interface EvidenceBundle {
   readonly signIn?: Evidence<SignInEvidence>;
   readonly sessions?: Evidence<SessionEvidence>;
   readonly passwordPolicy?: Evidence<PasswordPolicyEvidence>;
+  readonly tokens?: Evidence<TokenEvidence>;
   /** Sources that are registered but could not be read, with a non-secret message. */
   readonly errors: Readonly<Partial<Record<EvidenceSourceName, string>>>;
 }

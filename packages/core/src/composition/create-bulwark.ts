@@ -329,6 +329,7 @@ async function open(p: Plan, opened: Opened[]): Promise<Bulwark> {
       processing: privacy?.processing,
       dataRetention: privacy?.dataRetention,
       sessions,
+      tokens: p.tokens,
     });
   }
 

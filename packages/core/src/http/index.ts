@@ -94,6 +94,8 @@ export {
 export {
   watchRequestAudit,
   addRouteAuditMarks,
+  checkAuditActor,
+  type AuditActorId,
   type AuditedRequest,
   type AuditedRequestState,
   type HttpRequestState,

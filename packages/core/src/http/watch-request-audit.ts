@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { ErrorCodes } from '../errors';
+import { AUDIT_LIMITS } from '../audit/audit-event';
+import { BulwarkConfigError, ErrorCodes } from '../errors';
 import type { BulwarkHttpKit } from './http-kit';
 import type { HttpPrincipal } from './http-principal';
 import type { RequestArrival } from './request-arrival';
@@ -18,6 +19,40 @@ export interface AuditedRequestState {
   errorReason?: string;
   /** Route audit markers (`auditRoute`, `requireConsent`): action, category, classified, failure policy. */
   audit?: RouteAuditMarks;
+  /**
+   * The account an anonymous request acted as, named by the handler (`auditActor`): a login route
+   * knows the user only after it checked the password. A principal, when there is one, wins.
+   */
+  actor?: AuditActorId;
+}
+
+/** An account named by `auditActor`. */
+export interface AuditActorId {
+  readonly id: string;
+  readonly type: 'user' | 'service';
+}
+
+/**
+ * Checks what a handler passes to an adapter's `auditActor(req, id, type?)`: a non-empty string id
+ * of at most 256 characters (the audit log's limit), type `user` or `service`. Throws a
+ * BulwarkConfigError (a programming error, never client input).
+ */
+export function checkAuditActor(id: unknown, type: unknown = 'user'): AuditActorId {
+  if (typeof id !== 'string' || id.length === 0 || id.length > AUDIT_LIMITS.actorId) {
+    throw new BulwarkConfigError(
+      ErrorCodes.CONFIG_INVALID,
+      'auditActor: id must be a string of 1 to 256 characters',
+      {
+        path: 'auditActor.id',
+      },
+    );
+  }
+  if (type !== 'user' && type !== 'service') {
+    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, "auditActor: type must be 'user' or 'service'", {
+      path: 'auditActor.type',
+    });
+  }
+  return Object.freeze({ id, type });
 }
 
 /**
@@ -49,6 +84,11 @@ export interface AuditedRequest {
   principal(): HttpPrincipal | undefined;
   /** The request's Bulwark state (created on first use: `errorCode` is written back to it). */
   state(): AuditedRequestState;
+  /**
+   * The audit markers of the route the request is for, when its own markers never ran (a step
+   * before the router refused it): the event then carries the route's action and category.
+   */
+  routeMarks?(): RouteAuditMarks | undefined;
 }
 
 /**
@@ -69,7 +109,8 @@ export function watchRequestAudit(
   const { arrival } = request;
   const facts = (status: number): RequestAuditFacts => {
     const state = request.state();
-    const principal = request.principal();
+    const principal = request.principal() ?? state.actor;
+    const audit = state.audit ?? request.routeMarks?.();
     return {
       method: request.method,
       route: request.route(),
@@ -85,8 +126,8 @@ export function watchRequestAudit(
       ...(state.errorReason !== undefined ? { errorReason: state.errorReason } : {}),
       ...(state.reasonId !== undefined ? { reasonId: state.reasonId } : {}),
       ...(state.denial !== undefined ? { denial: state.denial } : {}),
-      ...(state.audit?.action !== undefined ? { action: state.audit.action } : {}),
-      ...(state.audit?.category !== undefined ? { category: state.audit.category } : {}),
+      ...(audit?.action !== undefined ? { action: audit.action } : {}),
+      ...(audit?.category !== undefined ? { category: audit.category } : {}),
     };
   };
   let recorded = false;

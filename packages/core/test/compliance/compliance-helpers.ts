@@ -18,6 +18,7 @@ import { generateMasterKey } from '../../src/crypto/master-key';
 import { MemoryKeyStore } from '../../src/crypto/memory-key-store';
 import { PasswordHasher } from '../../src/crypto/password-hasher';
 import { SessionEngine } from '../../src/session/session-engine';
+import { TokenService } from '../../src/tokens/token-service';
 import { CsrfProtection } from '../../src/http/csrf-protection';
 import { HttpTrafficRecorder } from '../../src/http/http-app-evidence';
 import { MfaPolicy } from '../../src/mfa/mfa-policy';
@@ -310,6 +311,7 @@ export async function fullKit(options: ComplianceKitOptions & { verify?: boolean
       // PCI DSS 8.3.6 asks 12 characters of every password, MFA or not.
       passwordHasher: new PasswordHasher({ policy: { minLengthWithMfa: 12 } }),
       sessions: new SessionEngine({ secret: randomBytes(32) }),
+      tokens: new TokenService({ algorithms: ['HS256'], signingKey: { key: randomBytes(32) } }),
       auditLog: withWriteHealth(auditLog),
       mfaPolicy: new MfaPolicy({ requiredFor: ['admin'] }),
       policyEngine,

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT, decodeProtectedHeader } from 'jose';
 import { BulwarkConfigError, BulwarkTokenError, ErrorCodes } from '../../src/errors';
+import { ComplianceKit } from '../../src/compliance/compliance-kit';
+import { ComplianceReport } from '../../src/compliance/compliance-report';
 import { TokenService } from '../../src/tokens/token-service';
 
 // An existing app's HS256 secret is often shorter than RFC 7518 §3.2's 32 bytes. It is refused
@@ -113,5 +115,28 @@ describe('HMAC secrets shorter than 32 bytes', () => {
       .setExpirationTime('1h')
       .sign(Buffer.from(WEAK));
     await expect(tokens.verify(forged)).rejects.toMatchObject({ code: ErrorCodes.TOKEN_SIGNATURE_INVALID });
+  });
+
+  it('fail the compliance token-key control, naming the remedy; a strong secret passes it', async () => {
+    const control = async (tokens: TokenService) => {
+      const result = await new ComplianceReport(new ComplianceKit().register({ tokens })).run('iso27001');
+      return result.controls.find((c) => c.id === 'iso27001-a8.24-token-keys')!;
+    };
+    const weak = await control(
+      new TokenService({
+        algorithms: ['HS256'],
+        legacyAlgorithms: ['HMAC-SHORT-SECRET'],
+        verification: { key: Buffer.from(WEAK) },
+        onWarning: () => undefined,
+      }),
+    );
+    expect(weak.status).toBe('fail');
+    expect(weak.summary).toMatch(/shorter than 32 bytes/);
+    expect(JSON.stringify(weak)).toMatch(/Rotate to a 32-byte random secret/);
+    expect(JSON.stringify(weak)).not.toContain(WEAK);
+    const strong = await control(
+      new TokenService({ algorithms: ['HS256'], signingKey: { key: randomBytes(32) } }),
+    );
+    expect(strong.status).toBe('pass');
   });
 });

@@ -418,6 +418,24 @@ export const ISO27001_CONTROLS: readonly ControlDefinition[] = [
     },
   },
   {
+    id: 'iso27001-a8.24-token-keys',
+    framework: 'iso27001',
+    ref: 'A.8.24',
+    title: 'Use of cryptography',
+    requirement: A8_24,
+    source: src('A.8.24'),
+    modality: 'risk-based',
+    howEvidenced:
+      'The registered TokenService signs and verifies with keys of the strength its algorithms need: an HMAC secret shorter than 32 bytes, accepted only through the named legacy opt-in while an app rotates, fails.',
+    check: 'tokens.keys',
+    coverage: {
+      level: 'partial',
+      evidences: 'one rule: token keys are not weaker than their algorithms',
+      notCovered:
+        'the defined rules themselves; key generation, storage and rotation of token keys; tokens issued outside Bulwark',
+    },
+  },
+  {
     id: 'iso27001-a8.26',
     framework: 'iso27001',
     ref: 'A.8.26',

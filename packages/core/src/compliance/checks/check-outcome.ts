@@ -53,6 +53,7 @@ const SERVICE_HINTS: Record<EvidenceSourceName, string> = {
   dataRetention: 'Register DataRetention: kit.register({ dataRetention })',
   signIn: 'Register each sign-in method (OIDC, SAML, LDAP): kit.registerSignIn(relyingParty)',
   sessions: 'Register the SessionEngine: kit.register({ sessions })',
+  tokens: 'Register the TokenService: kit.register({ tokens })',
   passwordPolicy:
     'Configure a password policy on the hasher (createBulwark({ passwords: { policy: {} } }) or new PasswordHasher({ policy })) and register it: kit.register({ passwordHasher })',
 };

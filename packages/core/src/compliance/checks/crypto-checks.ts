@@ -123,6 +123,27 @@ export const keyAlgorithms: AutomatedCheck = (bundle, params) => {
   return pass(`All usable versions of ${ev.data.keys.length} data keys use ${allowed.join(' or ')}.`, [ev]);
 };
 
+/**
+ * The token service signs and verifies with keys of the strength its algorithms need: a legacy
+ * HMAC secret shorter than 32 bytes (`HMAC-SHORT-SECRET`, accepted only while an app rotates)
+ * fails. No registered TokenService: no evidence, a failure like every other check's.
+ */
+export const tokenKeys: AutomatedCheck = (bundle) => {
+  const ev = bundle.tokens;
+  if (!ev) return missing(bundle, 'tokens');
+  if (ev.data.legacy.includes('HMAC-SHORT-SECRET')) {
+    return fail(
+      'The token service accepts an HMAC secret shorter than 32 bytes (legacyAlgorithms: HMAC-SHORT-SECRET): whoever guesses it offline from one token can sign any token.',
+      [ev],
+      'Rotate to a 32-byte random secret under a new kid, accept both for one token lifetime, then drop the short secret and the opt-in (docs/adopting.md, "Legacy HMAC secrets").',
+    );
+  }
+  const legacy = ev.data.legacy.length > 0 ? ` Named legacy choices in use: ${list(ev.data.legacy)}.` : '';
+  return pass(`Token keys meet the strength of their algorithms (${list(ev.data.algorithms)}).${legacy}`, [
+    ev,
+  ]);
+};
+
 export const passwordHashing: AutomatedCheck = (bundle) => {
   const ev = bundle.passwords;
   if (!ev) return missing(bundle, 'passwords');
