@@ -56,7 +56,15 @@ export const TYPEORM_COMMAND: CommandSpec<typeof OPTIONS> = {
         'Exit 0 when every value is encrypted and verified; 1 when some row failed or verification\n' +
         'found plaintext, an envelope that does not open, or a wrong blind index (listed by id);\n' +
         '3 when the run was stopped before the end.',
-      options: ['config', 'entity', 'batch-size', 'dry-run', 'from-typeorm-encrypted', 'plaintext-ids', 'json'],
+      options: [
+        'config',
+        'entity',
+        'batch-size',
+        'dry-run',
+        'from-typeorm-encrypted',
+        'plaintext-ids',
+        'json',
+      ],
     },
   ],
 };
@@ -132,8 +140,7 @@ export async function typeormCommand(argv: string[], io: CliIo): Promise<number>
     }
     if (!config.dataSource.isInitialized) await config.dataSource.initialize();
     await config.keyRing.refresh();
-    const legacyList =
-      config.typeormEncrypted === undefined ? [] : [config.typeormEncrypted].flat();
+    const legacyList = config.typeormEncrypted === undefined ? [] : [config.typeormEncrypted].flat();
     const active = activeEncryption();
     const registration =
       active?.dataSource === config.dataSource && active.keyRing === config.keyRing

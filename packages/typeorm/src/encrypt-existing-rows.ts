@@ -217,8 +217,14 @@ export async function encryptExistingRows(
   const ctx = registeredContext(dataSource, caller);
   const batchSize = options.batchSize ?? 100;
   checkBatchSize(batchSize, caller);
-  if (options.plaintextIds !== undefined && !(Array.isArray(options.plaintextIds) && options.plaintextIds.every((i) => typeof i === 'string'))) {
-    throw config(`${caller}: plaintextIds must be an array of row ids (as the report prints them)`, 'plaintextIds');
+  if (
+    options.plaintextIds !== undefined &&
+    !(Array.isArray(options.plaintextIds) && options.plaintextIds.every((i) => typeof i === 'string'))
+  ) {
+    throw config(
+      `${caller}: plaintextIds must be an array of row ids (as the report prints them)`,
+      'plaintextIds',
+    );
   }
   const excluded = new Set(ctx.legacyColumns);
   for (const e of options.exclude ?? []) {
@@ -226,7 +232,10 @@ export async function encryptExistingRows(
       throw config(`${caller}: exclude entries are { entity, columns }`, 'exclude');
     }
     if (!ctx.dataSource.hasMetadata(e.entity)) {
-      throw config(`${caller}: exclude names ${typeof e.entity === 'string' ? e.entity : e.entity.name}, not an entity of this DataSource`, 'exclude');
+      throw config(
+        `${caller}: exclude names ${typeof e.entity === 'string' ? e.entity : e.entity.name}, not an entity of this DataSource`,
+        'exclude',
+      );
     }
     const name = ctx.dataSource.getMetadata(e.entity).name;
     for (const c of e.columns) excluded.add(`${name}\u0000${c}`);
@@ -246,7 +255,6 @@ export async function encryptExistingRows(
     failFast: false,
   });
 }
-
 
 /** The entities to process, each with its encrypted fields and their blind indexes. @internal */
 export function plansFor(
@@ -277,7 +285,8 @@ export function plansFor(
       specs = specs.filter((s) => columns.includes(s.property));
     }
     const all = specs.length;
-    if (excluded !== undefined) specs = specs.filter((s) => !excluded.has(`${metadata.name}\u0000${s.property}`));
+    if (excluded !== undefined)
+      specs = specs.filter((s) => !excluded.has(`${metadata.name}\u0000${s.property}`));
     if (specs.length === 0) {
       if (named && all > 0) {
         throw config(
@@ -443,7 +452,9 @@ function sharedTransactionOpen(ds: DataSource): boolean {
     databaseConnection?: { inTransaction?: unknown };
     queryRunner?: { isTransactionActive?: unknown };
   };
-  return driver.databaseConnection?.inTransaction === true || driver.queryRunner?.isTransactionActive === true;
+  return (
+    driver.databaseConnection?.inTransaction === true || driver.queryRunner?.isTransactionActive === true
+  );
 }
 
 /**

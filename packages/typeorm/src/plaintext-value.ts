@@ -14,7 +14,10 @@ export type ZonelessDates = 'utc' | 'local';
 export function zonelessDatesOf(dataSource: DataSource): ZonelessDates {
   const options = dataSource.options as { type: string; timezone?: string };
   if (options.type === 'sqlite' || options.type === 'better-sqlite3') return 'utc';
-  if ((options.type === 'mysql' || options.type === 'mariadb') && /^(z|utc|\+00:?00)$/i.test(options.timezone ?? ''))
+  if (
+    (options.type === 'mysql' || options.type === 'mariadb') &&
+    /^(z|utc|\+00:?00)$/i.test(options.timezone ?? '')
+  )
     return 'utc';
   return 'local';
 }
@@ -33,7 +36,13 @@ function parseDate(text: string, zoneless: ZonelessDates): Date {
   let zone: string;
   if (offset === undefined) zone = zoneless === 'utc' ? 'Z' : '';
   else if (offset.toUpperCase() === 'Z') zone = 'Z';
-  else zone = offset.length === 3 ? `${offset}:00` : offset.includes(':') ? offset : `${offset.slice(0, 3)}:${offset.slice(3)}`;
+  else
+    zone =
+      offset.length === 3
+        ? `${offset}:00`
+        : offset.includes(':')
+          ? offset
+          : `${offset.slice(0, 3)}:${offset.slice(3)}`;
   return new Date(`${day}T${clock}${zone}`);
 }
 

@@ -209,7 +209,8 @@ export async function registerBulwarkEncryption(
   registerClassifications(dataSource, sink);
   if (readMode === 'accept') {
     // Once per registration, no values: a transitional mode left on must not go unnoticed.
-    const warn = options.onWarning ?? ((message: string, code: string) => process.emitWarning(message, { code }));
+    const warn =
+      options.onWarning ?? ((message: string, code: string) => process.emitWarning(message, { code }));
     warn(
       "bulwark: registerBulwarkEncryption with plaintextReads: 'accept' — encrypted columns serve plaintext values written around the ORM until it is switched back to 'refuse'; use it only while encryptExistingRows runs",
       'BULWARK_PLAINTEXT_READS_ACCEPT',

@@ -1,0 +1,280 @@
+import 'reflect-metadata';
+import { execFile } from 'node:child_process';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { envelopeKind, type KeyRing } from '@bulwark/core';
+import { Entity, PrimaryColumn, type DataSource } from 'typeorm';
+import { SERVICE_URLS, describeWithService } from '../../../../test/support/services';
+import {
+  EncryptedField,
+  TypeOrmErrorCodes,
+  encryptExistingRows,
+  migrateFromTypeormEncrypted,
+  registerBulwarkEncryption,
+  type BulwarkEncryption,
+  type BulwarkEncryptionOptions,
+} from '../../src';
+import { caught, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
+
+// Review findings on the encryption migration (issue 20, items 2 and 6), each reproduced here.
+
+// A table with one typeorm-encrypted column (email) and one plaintext column (bio).
+@Entity('eh_account')
+class Account {
+  @PrimaryColumn({ type: 'integer' })
+  id!: number;
+
+  @EncryptedField({ nullable: true })
+  email!: string | null;
+
+  @EncryptedField({ nullable: true })
+  bio!: string | null;
+}
+
+const TZ_WORKER = path.join(__dirname, '..', 'workers', 'tz-dates-worker.js');
+const run = promisify(execFile);
+
+/** typeorm-encrypted's aes-256-gcm format: base64(iv || authTag || ciphertext). */
+function typeormEncrypted(key: Buffer, text: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+  const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
+}
+
+function suite(backend: Backend) {
+  let db: EncryptionDb;
+  let ds: DataSource;
+  let ring: KeyRing;
+  let registration: BulwarkEncryption | undefined;
+  const teKey = randomBytes(32);
+  const warnings: Array<{ message: string; code: string }> = [];
+
+  const register = async (options: Omit<BulwarkEncryptionOptions, 'keyRing'> = {}) => {
+    registration?.unregister();
+    registration = await registerBulwarkEncryption(ds, {
+      keyRing: ring,
+      onWarning: (message, code) => warnings.push({ message, code }),
+      ...options,
+    });
+  };
+
+  beforeAll(async () => {
+    db = await backend.create([Account]);
+    ds = db.dataSource;
+    ring = await memoryRing();
+  });
+  afterAll(async () => {
+    registration?.unregister();
+    await db?.drop();
+    await ring?.close();
+  });
+
+  describe('typeorm-encrypted columns are never taken for plaintext', () => {
+    const accounts = () => db.t('eh_account');
+    beforeEach(async () => {
+      await db.raw(`DELETE FROM ${accounts()}`);
+      for (let id = 1; id <= 3; id++) {
+        await db.raw(`INSERT INTO ${accounts()} ("id", "email", "bio") VALUES ($1, $2, $3)`, [
+          id,
+          typeormEncrypted(teKey, `user${id}@example.test`),
+          `bio ${id}`,
+        ]);
+      }
+    });
+    const legacy = [{ entity: Account, columns: ['email'] }];
+
+    it('the transitional read mode refuses them (typed error naming the migration) and warns once that it is on', async () => {
+      warnings.length = 0;
+      await register({ plaintextReads: 'accept', typeormEncrypted: legacy });
+      expect(warnings).toEqual([{ code: 'BULWARK_PLAINTEXT_READS_ACCEPT', message: expect.any(String) }]);
+      expect(warnings[0]!.message).not.toContain('example.test');
+      const error = await caught(() => ds.getRepository(Account).findOneBy({ id: 1 }));
+      expect(error.code).toBe(TypeOrmErrorCodes.LEGACY_CIPHERTEXT);
+      expect(error.message).toContain('migrateFromTypeormEncrypted');
+      expect(error.message).not.toContain(String(1));
+      await register({ plaintextReads: 'refuse', typeormEncrypted: legacy });
+      expect(warnings).toHaveLength(1);
+    });
+
+    it('the plaintext pass leaves registered (or excluded) typeorm-encrypted columns alone; the legacy migration converts them', async () => {
+      await register({ plaintextReads: 'accept', typeormEncrypted: legacy });
+      const plain = await encryptExistingRows(ds, { entities: [Account] });
+      expect(plain.ok).toBe(true);
+      expect(plain.columns.map((c) => c.column)).toEqual(['bio']);
+      const rows = await db.raw(`SELECT "email", "bio" FROM ${accounts()} ORDER BY "id"`);
+      expect(rows.every((r) => envelopeKind(r.email) === undefined)).toBe(true);
+      expect(rows.every((r) => envelopeKind(r.bio) !== undefined)).toBe(true);
+
+      // Not registered, named with `exclude` instead.
+      await register();
+      const again = await encryptExistingRows(ds, { exclude: legacy });
+      expect(again.columns.filter((c) => c.entity === 'Account').map((c) => c.column)).toEqual(['bio']);
+      const onlyLegacy = await caught(() =>
+        encryptExistingRows(ds, {
+          entities: [Account],
+          exclude: [{ entity: 'Account', columns: ['email', 'bio'] }],
+        }),
+      );
+      expect(onlyLegacy.message).toContain('migrateFromTypeormEncrypted');
+
+      const migrated = await migrateFromTypeormEncrypted(ds, {
+        entity: Account,
+        columns: ['email'],
+        key: teKey.toString('hex'),
+        algorithm: 'aes-256-gcm',
+        ivLength: 12,
+      });
+      expect(migrated.ok).toBe(true);
+      expect(migrated.columns[0]).toMatchObject({ scanned: 3, encrypted: 3, skipped: 0 });
+      await register();
+      const read = await ds.getRepository(Account).find({ order: { id: 'ASC' } });
+      expect(read.map((a) => a.email)).toEqual([1, 2, 3].map((i) => `user${i}@example.test`));
+      expect(read.map((a) => a.bio)).toEqual(['bio 1', 'bio 2', 'bio 3']);
+    });
+  });
+
+  describe('values that only start like an envelope', () => {
+    it('are reported as ambiguous by id (not skipped), and encrypted when named in plaintextIds', async () => {
+      const accounts = db.t('eh_account');
+      await db.raw(`DELETE FROM ${accounts}`);
+      await db.raw(`INSERT INTO ${accounts} ("id", "email", "bio") VALUES (1, $1, $2), (2, $3, $4)`, [
+        'a@example.test',
+        'bw2.hello there',
+        'b@example.test',
+        'plain bio',
+      ]);
+      await register({ plaintextReads: 'accept' });
+      const first = await encryptExistingRows(ds, { entities: [Account] });
+      expect(first.ok).toBe(false);
+      const bio = first.columns.find((c) => c.column === 'bio')!;
+      expect(bio).toMatchObject({ scanned: 2, encrypted: 1, skipped: 0 });
+      expect(bio.ambiguous).toEqual([{ id: '[1]', code: expect.stringMatching(/^ERR_/) }]);
+      expect(JSON.stringify(first)).not.toContain('hello');
+
+      const forced = await encryptExistingRows(ds, { entities: [Account], plaintextIds: ['[1]'] });
+      expect(forced.ok).toBe(true);
+      expect(forced.columns.find((c) => c.column === 'bio')).toMatchObject({
+        encrypted: 1,
+        skipped: 1,
+        ambiguous: [],
+      });
+      await register();
+      const one = await ds.getRepository(Account).findOneByOrFail({ id: 1 });
+      expect(one.bio).toBe('bw2.hello there');
+    });
+  });
+
+  it('in a non-UTC time zone, dates keep their instant and integers beyond 2^53 are refused, not rounded', async () => {
+    // TZ is a process setting: the run happens in a child process over the built package.
+    const config =
+      db.kind === 'sqlite'
+        ? { type: 'better-sqlite3', database: (db.options as { database: string }).database }
+        : { type: 'postgres', url: SERVICE_URLS.postgres, schema: (db.options as { schema: string }).schema };
+    const { stdout } = await run(process.execPath, [TZ_WORKER, JSON.stringify(config)], {
+      env: { ...process.env, TZ: 'America/New_York' },
+    });
+    const out = JSON.parse(stdout) as Record<string, unknown>;
+    const instant = '2024-03-01T10:00:00.000Z';
+    // The zone really was in force (EST is UTC-5 on 1 March).
+    expect(out.offset).toBe(300);
+    expect(out.accepted).toBe(instant);
+    expect(out.bigRead).toEqual({ code: TypeOrmErrorCodes.INVALID_VALUE, leaksValue: false });
+    expect(out.ok).toBe(false);
+    expect(out.failed).toEqual([
+      { column: 'seenAt', failed: [] },
+      { column: 'count', failed: [{ id: '[2]', code: TypeOrmErrorCodes.INVALID_VALUE }] },
+    ]);
+    expect(out.bigLeft).toBe('9007199254740993');
+    expect(out.after).toEqual(
+      db.kind === 'sqlite'
+        ? [{ id: 1, seenAt: instant, count: 42 }]
+        : [
+            { id: 1, seenAt: instant, count: 42 },
+            { id: 3, seenAt: instant, count: null },
+          ],
+    );
+  });
+
+  it('refuses MySQL/MariaDB (not tested there) with a typed error', async () => {
+    await register();
+    const options = ds.options as { type: string };
+    const type = options.type;
+    options.type = 'mariadb';
+    try {
+      const error = await caught(() => encryptExistingRows(ds, { entities: [Account] }));
+      expect(error.code).toBe(TypeOrmErrorCodes.UNSUPPORTED_DATABASE);
+    } finally {
+      options.type = type;
+    }
+  });
+}
+
+describe('encryption migration hardening on SQLite', () => suite(sqlite));
+
+describe('encryptExistingRows on SQLite', () => {
+  describe('an application transaction open on the shared SQLite connection', () => {
+    @Entity('eh_tx')
+    class Note {
+      @PrimaryColumn({ type: 'integer' })
+      id!: number;
+
+      @EncryptedField({ nullable: true })
+      body!: string | null;
+    }
+    let db: EncryptionDb;
+    let ring: KeyRing;
+    let registration: BulwarkEncryption;
+    const envelopes = async () =>
+      (await db.raw('SELECT "body" FROM "eh_tx"')).filter((r) => envelopeKind(r.body) !== undefined).length;
+
+    beforeAll(async () => {
+      db = await sqlite.create([Note]);
+      ring = await memoryRing();
+      registration = await registerBulwarkEncryption(db.dataSource, {
+        keyRing: ring,
+        plaintextReads: 'accept',
+        onWarning: () => undefined,
+      });
+    });
+    afterAll(async () => {
+      registration.unregister();
+      await db.drop();
+      await ring.close();
+    });
+    beforeEach(async () => {
+      await db.raw('DELETE FROM "eh_tx"');
+      for (let i = 1; i <= 20; i++)
+        await db.raw('INSERT INTO "eh_tx" ("id", "body") VALUES ($1, $2)', [i, `n${i}`]);
+    });
+
+    it('never writes or verifies inside it: a rollback undoes nothing the report vouches for', async () => {
+      const app = db.dataSource.createQueryRunner();
+      await app.startTransaction();
+      await app.query('UPDATE "eh_tx" SET "body" = ? WHERE "id" = 20', ['changed in the transaction']);
+      const job = encryptExistingRows(db.dataSource, { batchSize: 5 });
+      // Let the job run as far as it can while the transaction is open, then roll it back.
+      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+      await app.rollbackTransaction();
+      const report = await job;
+      expect(report.ok).toBe(true);
+      expect(await envelopes()).toBe(20);
+      const rows = await db.dataSource.getRepository(Note).find({ order: { id: 'ASC' } });
+      expect(rows[19]!.body).toBe('n20');
+    });
+
+    it('gives up with ERR_TYPEORM_TRANSACTION_OPEN when the transaction outlasts transactionWaitMs', async () => {
+      const app = db.dataSource.createQueryRunner();
+      await app.startTransaction();
+      try {
+        const error = await caught(() => encryptExistingRows(db.dataSource, { transactionWaitMs: 0 }));
+        expect(error.code).toBe(TypeOrmErrorCodes.TRANSACTION_OPEN);
+      } finally {
+        await app.rollbackTransaction();
+      }
+      expect(await envelopes()).toBe(0);
+    });
+  });
+});
+describeWithService('postgres', 'encryption migration hardening on PostgreSQL', () => suite(postgres));
