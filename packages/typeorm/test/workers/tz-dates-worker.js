@@ -40,8 +40,8 @@ async function main() {
     // A `timestamp` column TypeORM wrote through pg (local wall time), ALTERed to text as the
     // guide's recipe does; and a `timestamptz` one.
     await ds.query(
-      `INSERT INTO ${t} ("id", "seenAt", "count") VALUES (1, ($1::timestamp)::text, '42'), (3, ($1::timestamptz)::text, NULL)`,
-      [instant],
+      `INSERT INTO ${t} ("id", "seenAt", "count") VALUES (1, ($1::timestamp)::text, '42'), (3, ($2::timestamptz)::text, NULL)`,
+      [instant, instant],
     );
   } else {
     // What TypeORM writes for a SQLite `datetime` column: UTC text without an offset.
