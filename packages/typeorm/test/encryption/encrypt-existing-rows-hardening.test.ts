@@ -3,12 +3,15 @@ import { execFile } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { envelopeKind, type KeyRing } from '@bulwark/core';
+import { ClassificationRegistry, ComplianceKit, envelopeKind, type KeyRing } from '@bulwark/core';
 import { Entity, PrimaryColumn, type DataSource } from 'typeorm';
 import { SERVICE_URLS, describeWithService } from '../../../../test/support/services';
 import {
   EncryptedField,
+  PersonalData,
   TypeOrmErrorCodes,
+  registerClassifications,
+  scanStoredPlaintext,
   encryptExistingRows,
   migrateFromTypeormEncrypted,
   registerBulwarkEncryption,
@@ -25,6 +28,7 @@ class Account {
   @PrimaryColumn({ type: 'integer' })
   id!: number;
 
+  @PersonalData()
   @EncryptedField({ nullable: true })
   email!: string | null;
 
@@ -195,6 +199,51 @@ function suite(backend: Backend) {
             { id: 3, seenAt: instant, count: null },
           ],
     );
+  });
+
+  it('the compliance evidence comes from the data: a kit in a fresh registration fails while plaintext is stored, in any read mode', async () => {
+    const accounts = db.t('eh_account');
+    await db.raw(`DELETE FROM ${accounts}`);
+    await db.raw(`INSERT INTO ${accounts} ("id", "email", "bio") VALUES (1, $1, 'x'), (2, $2, NULL)`, [
+      'a@example.test',
+      'b@example.test',
+    ]);
+    // The application's process (accept mode) is gone; this is another one: no read was counted.
+    await register({ plaintextReads: 'refuse' });
+    const classification = new ClassificationRegistry();
+    registerClassifications(ds, classification);
+    const kit = new ComplianceKit().register({ classification });
+    // Every control the built-in catalogue evaluates with the encryption-at-rest check.
+    const outcome = async () => {
+      const controls = (await kit.report('all')).controls.filter(
+        (c) => c.check === 'encryption.classified-fields',
+      );
+      expect(controls.length).toBeGreaterThan(0);
+      const failing = controls.filter((c) => c.status === 'fail');
+      return { status: failing.length > 0 ? 'fail' : 'pass', summary: failing[0]?.summary ?? '', controls };
+    };
+    expect((await outcome()).status).toBe('pass'); // what per-process read counting said
+
+    const scan = await scanStoredPlaintext(ds, {
+      entities: [Account],
+      classificationRegistry: classification,
+    });
+    expect(scan).toEqual({
+      rows: 2,
+      total: 3,
+      columns: [
+        { entity: 'Account', column: 'email', plaintext: 2 },
+        { entity: 'Account', column: 'bio', plaintext: 1 },
+      ],
+    });
+    const failing = await outcome();
+    expect(failing.status).toBe('fail');
+    expect(failing.summary).toContain('Account.email (2 plaintext');
+    expect(JSON.stringify(failing)).not.toContain('example.test');
+
+    expect((await encryptExistingRows(ds, { entities: [Account] })).ok).toBe(true);
+    expect((await scanStoredPlaintext(ds, { classificationRegistry: classification })).total).toBe(0);
+    expect((await outcome()).status).toBe('pass');
   });
 
   it('refuses MySQL/MariaDB (not tested there) with a typed error', async () => {
