@@ -327,3 +327,49 @@ describe('encryptExistingRows on SQLite', () => {
   });
 });
 describeWithService('postgres', 'encryption migration hardening on PostgreSQL', () => suite(postgres));
+
+describe('encryptExistingRows compare-and-set under a case-insensitive collation (SQLite COLLATE NOCASE)', () => {
+  @Entity('eh_nocase')
+  class Contact {
+    @PrimaryColumn({ type: 'integer' })
+    id!: number;
+
+    @EncryptedField({ nullable: true })
+    email!: string | null;
+  }
+
+  it('a concurrent write that differs only in case is a change: never overwritten with the stale value', async () => {
+    const db = await sqlite.create([Contact], { synchronize: false });
+    const ring = await memoryRing();
+    try {
+      await db.raw('CREATE TABLE "eh_nocase" ("id" integer PRIMARY KEY, "email" text COLLATE NOCASE)');
+      await db.raw(`INSERT INTO "eh_nocase" ("id", "email") VALUES (1, 'Ann@Example.test')`);
+      const registration = await registerBulwarkEncryption(db.dataSource, { keyRing: ring });
+      // Between the job's read and its UPDATE, the application lower-cases the address.
+      const runner = db.dataSource.createQueryRunner();
+      const query = runner.query.bind(runner);
+      let injected = false;
+      runner.query = (async (sql: string, params?: unknown[], structured?: boolean) => {
+        if (!injected && sql.startsWith('UPDATE')) {
+          injected = true;
+          await query(`UPDATE "eh_nocase" SET "email" = 'ann@example.test' WHERE "id" = 1`);
+        }
+        return structured === true ? query(sql, params, true) : query(sql, params);
+      }) as typeof runner.query;
+      try {
+        const report = await encryptExistingRows(db.dataSource);
+        expect(injected).toBe(true);
+        expect(report.ok).toBe(true);
+        expect(report.columns[0]).toMatchObject({ encrypted: 1, conflicts: 1, failed: [] });
+      } finally {
+        runner.query = query;
+      }
+      const [row] = await db.dataSource.getRepository(Contact).find();
+      expect(row!.email).toBe('ann@example.test');
+      registration.unregister();
+    } finally {
+      await db.drop();
+      await ring.close();
+    }
+  });
+});
