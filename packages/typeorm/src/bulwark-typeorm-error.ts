@@ -20,7 +20,6 @@ export const TypeOrmErrorCodes = {
   LEGACY_DECRYPT_FAILED: 'ERR_TYPEORM_LEGACY_DECRYPT_FAILED', // migrateFromTypeormEncrypted: a value does not decrypt with the given key and format (wrong key / algorithm / ivLength, or a corrupt value)
   LEGACY_CIPHERTEXT: 'ERR_TYPEORM_LEGACY_CIPHERTEXT', // a column registered as typeorm-encrypted still holds a typeorm-encrypted value: never served, never encrypted as plaintext (run migrateFromTypeormEncrypted)
   TRANSACTION_OPEN: 'ERR_TYPEORM_TRANSACTION_OPEN', // encryptExistingRows on SQLite: the application kept a transaction open on the shared connection longer than transactionWaitMs
-  UNSUPPORTED_DATABASE: 'ERR_TYPEORM_UNSUPPORTED_DATABASE', // a migration asked to run on a database it is not tested on
 } as const;
 
 export type TypeOrmErrorCode = (typeof TypeOrmErrorCodes)[keyof typeof TypeOrmErrorCodes];

@@ -160,16 +160,10 @@ function sqlOf(dataSource: DataSource, metadata: EntityMetadata, caller: string)
   const type = dataSource.options.type;
   const escape = (name: string) => dataSource.driver.escape(name);
   const numbered = type === 'postgres';
-  if (type === 'mysql' || type === 'mariadb') {
-    throw new BulwarkTypeOrmError(
-      TypeOrmErrorCodes.UNSUPPORTED_DATABASE,
-      `${caller}: ${type} is not supported yet (no test runs the migration there, and its default case-insensitive collations and non-strict truncation would make the compare-and-set inexact); supported: postgres, better-sqlite3, sqlite`,
-      { type },
-    );
-  }
-  if (!['postgres', 'better-sqlite3', 'sqlite'].includes(type)) {
+  const mysql = type === 'mysql' || type === 'mariadb';
+  if (!['postgres', 'better-sqlite3', 'sqlite', 'mysql', 'mariadb'].includes(type)) {
     throw config(
-      `${caller}: DataSource type '${type}' is not supported (postgres, better-sqlite3, sqlite)`,
+      `${caller}: DataSource type '${type}' is not supported (postgres, better-sqlite3, sqlite, mysql, mariadb)`,
       'dataSource',
     );
   }
@@ -184,6 +178,7 @@ function sqlOf(dataSource: DataSource, metadata: EntityMetadata, caller: string)
     same(column, params, value) {
       const col = escape(column);
       if (typeof value !== 'string') return `${col} = ${param(params, value)}`;
+      if (mysql) return `BINARY ${col} = ${param(params, value)}`;
       return numbered
         ? `${col}::text COLLATE "C" = ${param(params, value)}::text COLLATE "C"`
         : `CAST(${col} AS BLOB) = CAST(${param(params, value)} AS BLOB)`;
@@ -504,6 +499,15 @@ export async function convertRows(
   };
   const totals = { encrypted: 0, conflicts: 0, failed: 0 };
   const runner = ds.createQueryRunner();
+  // MySQL / MariaDB outside strict mode truncate a too-long envelope with a warning (the plaintext
+  // would be lost): this job's session is strict, and gets its mode back at the end.
+  const mysql = ds.options.type === 'mysql' || ds.options.type === 'mariadb';
+  let sqlMode: string | undefined;
+  if (mysql && !options.dryRun) {
+    const [row] = (await runner.query('SELECT @@SESSION.sql_mode AS m')) as Array<{ m: string }>;
+    sqlMode = row?.m ?? '';
+    await runner.query("SET SESSION sql_mode = CONCAT_WS(',', @@SESSION.sql_mode, 'STRICT_ALL_TABLES')");
+  }
   try {
     for (const plan of plans) {
       const sql = sqlOf(ds, plan.metadata, 'encryptExistingRows');
@@ -578,7 +582,11 @@ export async function convertRows(
       (report.verification === undefined ? !options.verify || options.dryRun : report.verification.ok);
     return report;
   } finally {
-    await runner.release();
+    try {
+      if (sqlMode !== undefined) await runner.query('SET SESSION sql_mode = ?', [sqlMode]);
+    } finally {
+      await runner.release();
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { ClassificationRegistry, ComplianceKit, envelopeKind, type KeyRing } from '@bulwark/core';
-import { Entity, PrimaryColumn, type DataSource } from 'typeorm';
+import { Entity, PrimaryColumn, type DataSource, type DataSourceOptions } from 'typeorm';
 import { SERVICE_URLS, describeWithService } from '../../../../test/support/services';
 import {
   EncryptedField,
@@ -18,7 +18,7 @@ import {
   type BulwarkEncryption,
   type BulwarkEncryptionOptions,
 } from '../../src';
-import { caught, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
+import { caught, mariadb, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
 
 // Review findings on the encryption migration (issue 20, items 2 and 6), each reproduced here.
 
@@ -175,7 +175,13 @@ function suite(backend: Backend) {
     const config =
       db.kind === 'sqlite'
         ? { type: 'better-sqlite3', database: (db.options as { database: string }).database }
-        : { type: 'postgres', url: SERVICE_URLS.postgres, schema: (db.options as { schema: string }).schema };
+        : db.kind === 'mariadb'
+          ? { type: 'mariadb', url: (db.options as { url: string }).url }
+          : {
+              type: 'postgres',
+              url: SERVICE_URLS.postgres,
+              schema: (db.options as { schema: string }).schema,
+            };
     const { stdout } = await run(process.execPath, [TZ_WORKER, JSON.stringify(config)], {
       env: { ...process.env, TZ: 'America/New_York' },
     });
@@ -192,7 +198,7 @@ function suite(backend: Backend) {
     ]);
     expect(out.bigLeft).toBe('9007199254740993');
     expect(out.after).toEqual(
-      db.kind === 'sqlite'
+      db.kind !== 'postgres'
         ? [{ id: 1, seenAt: instant, count: 42 }]
         : [
             { id: 1, seenAt: instant, count: 42 },
@@ -244,19 +250,6 @@ function suite(backend: Backend) {
     expect((await encryptExistingRows(ds, { entities: [Account] })).ok).toBe(true);
     expect((await scanStoredPlaintext(ds, { classificationRegistry: classification })).total).toBe(0);
     expect((await outcome()).status).toBe('pass');
-  });
-
-  it('refuses MySQL/MariaDB (not tested there) with a typed error', async () => {
-    await register();
-    const options = ds.options as { type: string };
-    const type = options.type;
-    options.type = 'mariadb';
-    try {
-      const error = await caught(() => encryptExistingRows(ds, { entities: [Account] }));
-      expect(error.code).toBe(TypeOrmErrorCodes.UNSUPPORTED_DATABASE);
-    } finally {
-      options.type = type;
-    }
   });
 }
 
@@ -327,45 +320,98 @@ describe('encryptExistingRows on SQLite', () => {
   });
 });
 describeWithService('postgres', 'encryption migration hardening on PostgreSQL', () => suite(postgres));
+describeWithService('mariadb', 'encryption migration hardening on MariaDB', () => suite(mariadb));
 
-describe('encryptExistingRows compare-and-set under a case-insensitive collation (SQLite COLLATE NOCASE)', () => {
-  @Entity('eh_nocase')
-  class Contact {
-    @PrimaryColumn({ type: 'integer' })
-    id!: number;
+@Entity('eh_nocase')
+class Contact {
+  @PrimaryColumn({ type: 'integer' })
+  id!: number;
 
-    @EncryptedField({ nullable: true })
-    email!: string | null;
-  }
+  @EncryptedField({ nullable: true })
+  email!: string | null;
+}
 
+/**
+ * The table with a case-insensitive `email`: SQLite `COLLATE NOCASE` (created by hand), MariaDB
+ * its default `_ci` collation (created by TypeORM).
+ */
+async function caseInsensitiveTable(backend: Backend): Promise<EncryptionDb> {
+  if (backend !== sqlite) return backend.create([Contact]);
+  const db = await sqlite.create([Contact], { synchronize: false });
+  await db.raw('CREATE TABLE "eh_nocase" ("id" integer PRIMARY KEY, "email" text COLLATE NOCASE)');
+  return db;
+}
+
+function caseInsensitiveSuite(backend: Backend) {
   it('a concurrent write that differs only in case is a change: never overwritten with the stale value', async () => {
-    const db = await sqlite.create([Contact], { synchronize: false });
+    const db = await caseInsensitiveTable(backend);
     const ring = await memoryRing();
     try {
-      await db.raw('CREATE TABLE "eh_nocase" ("id" integer PRIMARY KEY, "email" text COLLATE NOCASE)');
-      await db.raw(`INSERT INTO "eh_nocase" ("id", "email") VALUES (1, 'Ann@Example.test')`);
+      const t = db.t('eh_nocase');
+      await db.raw(`INSERT INTO ${t} ("id", "email") VALUES (1, 'Ann@Example.test')`);
+      // The column really compares without case.
+      expect(await db.raw(`SELECT "id" FROM ${t} WHERE "email" = 'ann@example.test'`)).toHaveLength(1);
       const registration = await registerBulwarkEncryption(db.dataSource, { keyRing: ring });
       // Between the job's read and its UPDATE, the application lower-cases the address.
-      const runner = db.dataSource.createQueryRunner();
-      const query = runner.query.bind(runner);
+      const real = db.dataSource.createQueryRunner.bind(db.dataSource);
       let injected = false;
-      runner.query = (async (sql: string, params?: unknown[], structured?: boolean) => {
-        if (!injected && sql.startsWith('UPDATE')) {
-          injected = true;
-          await query(`UPDATE "eh_nocase" SET "email" = 'ann@example.test' WHERE "id" = 1`);
-        }
-        return structured === true ? query(sql, params, true) : query(sql, params);
-      }) as typeof runner.query;
+      const spy = jest.spyOn(db.dataSource, 'createQueryRunner').mockImplementation((mode) => {
+        const runner = real(mode);
+        const query = runner.query.bind(runner);
+        runner.query = (async (sql: string, params?: unknown[], structured?: boolean) => {
+          if (!injected && sql.startsWith('UPDATE')) {
+            injected = true;
+            await db.raw(`UPDATE ${t} SET "email" = 'ann@example.test' WHERE "id" = 1`);
+          }
+          return structured === true ? query(sql, params, true) : query(sql, params);
+        }) as typeof runner.query;
+        return runner;
+      });
       try {
         const report = await encryptExistingRows(db.dataSource);
         expect(injected).toBe(true);
         expect(report.ok).toBe(true);
         expect(report.columns[0]).toMatchObject({ encrypted: 1, conflicts: 1, failed: [] });
       } finally {
-        runner.query = query;
+        spy.mockRestore();
       }
       const [row] = await db.dataSource.getRepository(Contact).find();
       expect(row!.email).toBe('ann@example.test');
+      registration.unregister();
+    } finally {
+      await db.drop();
+      await ring.close();
+    }
+  });
+}
+
+describe('encryptExistingRows compare-and-set under SQLite COLLATE NOCASE', () =>
+  caseInsensitiveSuite(sqlite));
+describeWithService('mariadb', 'encryptExistingRows compare-and-set under a MariaDB _ci collation', () => {
+  caseInsensitiveSuite(mariadb);
+
+  it('a session outside strict mode does not truncate an envelope: ROW_NOT_WRITTEN, plaintext kept', async () => {
+    // One pooled connection, put out of strict mode as a lax server default would be.
+    const db = await mariadb.create([Contact], { poolSize: 1 } as Partial<DataSourceOptions>);
+    const ring = await memoryRing();
+    try {
+      const t = db.t('eh_nocase');
+      await db.raw(`INSERT INTO ${t} ("id", "email") VALUES (1, 'a@x.test'), (2, 'b@x.test')`);
+      await db.raw(`ALTER TABLE ${t} MODIFY "email" varchar(40)`);
+      await db.dataSource.query("SET SESSION sql_mode = ''");
+      const registration = await registerBulwarkEncryption(db.dataSource, { keyRing: ring });
+      const report = await encryptExistingRows(db.dataSource);
+      expect(report.ok).toBe(false);
+      expect(report.columns[0]!.failed).toEqual([
+        { id: '[1]', code: TypeOrmErrorCodes.ROW_NOT_WRITTEN },
+        { id: '[2]', code: TypeOrmErrorCodes.ROW_NOT_WRITTEN },
+      ]);
+      expect(await db.raw(`SELECT "email" FROM ${t} ORDER BY "id"`)).toEqual([
+        { email: 'a@x.test' },
+        { email: 'b@x.test' },
+      ]);
+      // The session got its own mode back.
+      expect(await db.dataSource.query('SELECT @@SESSION.sql_mode AS m')).toEqual([{ m: '' }]);
       registration.unregister();
     } finally {
       await db.drop();

@@ -4,7 +4,7 @@
  * BUILT package (packages/typeorm/dist), run with TZ set by the test.
  *
  *   TZ=America/New_York node tz-dates-worker.js <json config>
- *   config: { type: 'better-sqlite3', database } | { type: 'postgres', url, schema }
+ *   config: { type: 'better-sqlite3', database } | { type: 'postgres', url, schema } | { type: 'mariadb', url }
  *
  * Prints one JSON line: the zone offset in force, what the transitional read mode served, the
  * migration's report (ids and codes only), and what a refuse-mode read gives after it.
@@ -33,6 +33,9 @@ async function main() {
     provider: new EnvKeyProvider({ env: { BULWARK_MASTER_KEY: generateMasterKey() } }),
     store: new MemoryKeyStore(),
   });
+  const my = cfg.type === 'mariadb';
+  // Plain SQL below is written with "quotes" and ? placeholders; MariaDB quotes with backticks.
+  const sql = (text) => (my ? text.replace(/"/g, '`') : text);
   const t = cfg.type === 'postgres' ? `"${cfg.schema}"."eh_tz_visit"` : '"eh_tz_visit"';
   const instant = new Date('2024-03-01T10:00:00.000Z');
   const out = { offset: new Date(2024, 2, 1, 12).getTimezoneOffset() };
@@ -43,13 +46,19 @@ async function main() {
       `INSERT INTO ${t} ("id", "seenAt", "count") VALUES (1, ($1::timestamp)::text, '42'), (3, ($2::timestamptz)::text, NULL)`,
       [instant, instant],
     );
+  } else if (my) {
+    // A `datetime` column TypeORM wrote through mysql2 (local wall time), then MODIFYed to text.
+    await ds.query(
+      sql(`INSERT INTO ${t} ("id", "seenAt", "count") VALUES (1, CAST(CAST(? AS DATETIME) AS CHAR), '42')`),
+      [instant],
+    );
   } else {
     // What TypeORM writes for a SQLite `datetime` column: UTC text without an offset.
     await ds.query(`INSERT INTO ${t} ("id", "seenAt", "count") VALUES (1, ?, '42')`, [
       '2024-03-01 10:00:00.000',
     ]);
   }
-  await ds.query(`INSERT INTO ${t} ("id", "seenAt", "count") VALUES (2, NULL, '9007199254740993')`);
+  await ds.query(sql(`INSERT INTO ${t} ("id", "seenAt", "count") VALUES (2, NULL, '9007199254740993')`));
   let reg = await registerBulwarkEncryption(ds, {
     keyRing,
     plaintextReads: 'accept',
@@ -64,8 +73,8 @@ async function main() {
   const report = await encryptExistingRows(ds, { entities: [Visit] });
   out.ok = report.ok;
   out.failed = report.columns.map((c) => ({ column: c.column, failed: c.failed }));
-  out.bigLeft = (await ds.query(`SELECT "count" FROM ${t} WHERE "id" = 2`))[0].count;
-  await ds.query(`DELETE FROM ${t} WHERE "id" = 2`);
+  out.bigLeft = (await ds.query(sql(`SELECT "count" FROM ${t} WHERE "id" = 2`)))[0].count;
+  await ds.query(sql(`DELETE FROM ${t} WHERE "id" = 2`));
   reg.unregister();
   reg = await registerBulwarkEncryption(ds, { keyRing });
   const rows = await repo.find({ order: { id: 'ASC' } });
