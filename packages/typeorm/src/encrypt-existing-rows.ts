@@ -607,11 +607,13 @@ async function convertRow(
   const id = JSON.stringify(key);
   let raw: RawRow | undefined = first;
   let counted = false;
-  // A value that cannot be converted is reported once, however often the row is retried.
-  const failedOnce = new Set<string>();
+  // Each scanned value ends in exactly one of encrypted / skipped / failed / ambiguous, even when a
+  // retry finds that the application encrypted it meanwhile (the per-column totals add up); a
+  // value that cannot be converted is reported once, however often the row is retried.
+  const settled = new Set<string>();
   const fail = (field: ResolvedField, code: string) => {
-    if (failedOnce.has(field.spec.property)) return;
-    failedOnce.add(field.spec.property);
+    if (settled.has(field.spec.property)) return;
+    settled.add(field.spec.property);
     columns.get(field.spec.property)!.failed.push({ id, code });
     totals.failed += 1;
   };
@@ -634,13 +636,19 @@ async function convertRow(
           opened = true;
         } catch (error) {
           if (options.plaintextIds?.has(id) !== true) {
-            if (!counted) stats.ambiguous.push({ id, code: codeOf(error, ErrorCodes.CRYPTO_MALFORMED) });
+            if (!settled.has(field.spec.property)) {
+              settled.add(field.spec.property);
+              stats.ambiguous.push({ id, code: codeOf(error, ErrorCodes.CRYPTO_MALFORMED) });
+            }
             continue;
           }
           // The operator checked this row: its value is plaintext that starts like an envelope.
         }
         if (opened) {
-          if (!counted) stats.skipped += 1;
+          if (!settled.has(field.spec.property)) {
+            settled.add(field.spec.property);
+            stats.skipped += 1;
+          }
           // An envelope whose blind index is missing (e.g. the index column was added later).
           for (const index of plan.indexes) {
             if (index.spec.source !== field.spec.property) continue;

@@ -207,6 +207,55 @@ function suite(backend: Backend) {
     );
   });
 
+  it('a row the application saves through the ORM between read and write counts once, as already encrypted', async () => {
+    const accounts = db.t('eh_account');
+    await db.raw(`DELETE FROM ${accounts}`);
+    await db.raw(
+      `INSERT INTO ${accounts} ("id", "email", "bio") VALUES (1, 'a@x.test', 'a'), (2, 'b@x.test', 'b')`,
+    );
+    await register({ plaintextReads: 'accept' });
+    const real = ds.createQueryRunner.bind(ds);
+    let injected = false;
+    const spy = jest.spyOn(ds, 'createQueryRunner').mockImplementation((mode) => {
+      const runner = real(mode);
+      if (injected) return runner;
+      const query = runner.query.bind(runner);
+      runner.query = (async (text: string, params?: unknown[], structured?: boolean) => {
+        if (!injected && text.startsWith('UPDATE')) {
+          injected = true;
+          runner.query = query;
+          spy.mockRestore();
+          // The running application saves row 1 (accept mode rewrites every encrypted field).
+          const one = await ds.getRepository(Account).findOneByOrFail({ id: 1 });
+          one.email = 'new@x.test';
+          await ds.getRepository(Account).save(one);
+        }
+        return structured === true ? query(text, params, true) : query(text, params);
+      }) as typeof runner.query;
+      return runner;
+    });
+    let report;
+    try {
+      report = await encryptExistingRows(ds, { entities: [Account] });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(injected).toBe(true);
+    expect(report.ok).toBe(true);
+    for (const c of report.columns) {
+      expect(c.scanned).toBe(2);
+      expect(c.encrypted + c.skipped + c.failed.length + c.ambiguous.length).toBe(c.scanned);
+    }
+    expect(report.columns.find((c) => c.column === 'email')).toMatchObject({
+      conflicts: 1,
+      encrypted: 1,
+      skipped: 1,
+    });
+    await register();
+    const rows = await ds.getRepository(Account).find({ order: { id: 'ASC' } });
+    expect(rows.map((r) => r.email)).toEqual(['new@x.test', 'b@x.test']);
+  });
+
   it('the compliance evidence comes from the data: a kit in a fresh registration fails while plaintext is stored, in any read mode', async () => {
     const accounts = db.t('eh_account');
     await db.raw(`DELETE FROM ${accounts}`);
