@@ -5,8 +5,9 @@ const urls = {
   postgres: process.env.POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test',
   redis: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
   nats: process.env.NATS_URL || 'nats://127.0.0.1:4222',
+  mariadb: process.env.MARIADB_URL || 'mysql://root@127.0.0.1:3306/test',
 };
-const defaultPorts = { postgres: 5432, redis: 6379, nats: 4222 };
+const defaultPorts = { postgres: 5432, redis: 6379, nats: 4222, mariadb: 3306 };
 
 function probe(name) {
   const url = new URL(urls[name]);

@@ -8,12 +8,13 @@
  * Outside CI a missing service skips the suite with a one-line reason. With CI=true a missing
  * service is a failure, not a skip.
  */
-export type ServiceName = 'postgres' | 'redis' | 'nats';
+export type ServiceName = 'postgres' | 'redis' | 'nats' | 'mariadb';
 
 export const SERVICE_URLS: Record<ServiceName, string> = {
   postgres: process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   nats: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+  mariadb: process.env.MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/test',
 };
 
 export function serviceAvailable(name: ServiceName): boolean {

@@ -28,6 +28,11 @@ const OPTIONS = {
     type: 'boolean',
     help: "Convert typeorm-encrypted ciphertexts (the config's typeormEncrypted: { entity, columns,\nkey, algorithm, ivLength, authTagLength? }, or a list of them) instead of plaintext",
   },
+  'plaintext-ids': {
+    type: 'string',
+    arg: 'IDS',
+    help: 'Row ids (as the report prints them, e.g. [7], comma-separated: [7],[9]) whose values\nlook like an envelope but do not open and are plaintext: encrypt them as such',
+  },
   json: { type: 'boolean', help: 'Print the report as JSON' },
 } as const;
 
@@ -46,11 +51,20 @@ export const TYPEORM_COMMAND: CommandSpec<typeof OPTIONS> = {
         '@BlindIndex columns are built, and every processed column is verified at the end. Stopped\n' +
         '(Ctrl-C) or crashed, run it again: values already encrypted are skipped.\n' +
         'With --from-typeorm-encrypted, typeorm-encrypted ciphertexts are decrypted with their key\n' +
-        'and format and turned into envelopes the same way.\n\n' +
+        'and format and turned into envelopes the same way. Without it, the columns the config lists\n' +
+        'under typeormEncrypted are left out (they hold ciphertexts, not plaintext).\n\n' +
         'Exit 0 when every value is encrypted and verified; 1 when some row failed or verification\n' +
         'found plaintext, an envelope that does not open, or a wrong blind index (listed by id);\n' +
         '3 when the run was stopped before the end.',
-      options: ['config', 'entity', 'batch-size', 'dry-run', 'from-typeorm-encrypted', 'json'],
+      options: [
+        'config',
+        'entity',
+        'batch-size',
+        'dry-run',
+        'from-typeorm-encrypted',
+        'plaintext-ids',
+        'json',
+      ],
     },
   ],
 };
@@ -106,6 +120,16 @@ export async function typeormCommand(argv: string[], io: CliIo): Promise<number>
       );
     }
   }
+  let plaintextIds: string[] | undefined;
+  if (values['plaintext-ids'] !== undefined) {
+    plaintextIds = values['plaintext-ids'].match(/\[[^\]]*\]/g) ?? [];
+    if (plaintextIds.length === 0 || values['from-typeorm-encrypted'] === true) {
+      throw new UsageError(
+        '--plaintext-ids takes the ids the report printed, e.g. [7],[9] (plaintext pass only)',
+        hint,
+      );
+    }
+  }
   const config = await loadConfigModule(path.resolve(io.cwd, values.config), io, hint, 'createEncryptConfig');
   try {
     if (!isEncryptConfig(config)) {
@@ -116,12 +140,14 @@ export async function typeormCommand(argv: string[], io: CliIo): Promise<number>
     }
     if (!config.dataSource.isInitialized) await config.dataSource.initialize();
     await config.keyRing.refresh();
+    const legacyList = config.typeormEncrypted === undefined ? [] : [config.typeormEncrypted].flat();
     const active = activeEncryption();
     const registration =
       active?.dataSource === config.dataSource && active.keyRing === config.keyRing
         ? undefined
         : await registerBulwarkEncryption(config.dataSource, {
             keyRing: config.keyRing,
+            typeormEncrypted: legacyList.map((o) => ({ entity: o.entity, columns: o.columns })),
             ...(config.defaultKeyId === undefined ? {} : { defaultKeyId: config.defaultKeyId }),
           });
     const controller = new AbortController();
@@ -145,9 +171,7 @@ export async function typeormCommand(argv: string[], io: CliIo): Promise<number>
     const reports: EncryptExistingRowsReport[] = [];
     try {
       if (values['from-typeorm-encrypted'] === true) {
-        const legacy = config.typeormEncrypted;
-        const list = legacy === undefined ? [] : Array.isArray(legacy) ? legacy : [legacy];
-        const chosen = list.filter(
+        const chosen = legacyList.filter(
           (o) => values.entity === undefined || entityName(o.entity) === values.entity,
         );
         if (chosen.length === 0) {
@@ -165,6 +189,9 @@ export async function typeormCommand(argv: string[], io: CliIo): Promise<number>
         reports.push(
           await encryptExistingRows(config.dataSource, {
             ...common,
+            // typeorm-encrypted columns hold ciphertexts: never encrypted as if they were plaintext.
+            exclude: legacyList.map((o) => ({ entity: o.entity, columns: o.columns })),
+            ...(plaintextIds === undefined ? {} : { plaintextIds }),
             ...(entities === undefined ? {} : { entities: entities as Array<string> }),
           }),
         );
@@ -176,7 +203,7 @@ export async function typeormCommand(argv: string[], io: CliIo): Promise<number>
     }
     const report = merge(reports);
     if (values.json === true) io.stdout(JSON.stringify(report, null, 2) + '\n');
-    else io.stdout(render(report));
+    else io.stdout(render(report, values['from-typeorm-encrypted'] === true));
     if (!report.complete) return ExitCode.ERROR;
     return report.ok ? ExitCode.OK : ExitCode.CHECK_FAILED;
   } finally {
@@ -213,7 +240,7 @@ function merge(reports: EncryptExistingRowsReport[]): EncryptExistingRowsReport 
 }
 
 /** The human report: counts per column, failures by id (never values), the verdict. */
-function render(report: EncryptExistingRowsReport): string {
+function render(report: EncryptExistingRowsReport, legacy: boolean): string {
   const lines: string[] = [];
   const verb = report.dryRun ? 'to encrypt' : 'encrypted';
   for (const c of report.columns) {
@@ -222,6 +249,10 @@ function render(report: EncryptExistingRowsReport): string {
         `${c.conflicts} conflict(s) retried, ${c.failed.length} failed`,
     );
     for (const f of c.failed) lines.push(`  FAILED ${c.entity}.${c.column} ${f.id}: ${f.code}`);
+    for (const a of c.ambiguous)
+      lines.push(
+        `  AMBIGUOUS ${c.entity}.${c.column} ${a.id}: starts like an envelope but does not open (${a.code}); if it is plaintext, run again with --plaintext-ids ${a.id}`,
+      );
   }
   for (const i of report.blindIndexes) {
     if (!report.dryRun) lines.push(`${i.entity}.${i.index} (blind index of ${i.source}): ${i.built} built`);
@@ -244,6 +275,8 @@ function render(report: EncryptExistingRowsReport): string {
   }
   if (!report.complete) lines.push('stopped before the end: run the same command again to continue');
   else if (report.dryRun) lines.push('dry run: nothing was written');
+  else if (report.ok && legacy)
+    lines.push('done: remove these columns from typeormEncrypted (registerBulwarkEncryption and the config)');
   else if (report.ok)
     lines.push("done: switch the application back to plaintextReads: 'refuse' (the default)");
   else lines.push('NOT done: fix the rows listed above, then run the same command again');

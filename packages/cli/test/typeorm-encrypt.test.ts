@@ -174,4 +174,62 @@ describe('bulwark typeorm encrypt', () => {
       Array.from({ length: 9 }, (_, i) => `Holder ${i + 1}`),
     );
   });
+
+  it('the plaintext pass without --entity leaves the typeorm-encrypted columns of the config alone', async () => {
+    const plain = await bulwark(dir, ['typeorm', 'encrypt', '--config', FIXTURE], { env });
+    expect(plain.code).toBe(0);
+    expect(plain.out).toContain('Member.email: 9 value(s) read, 9 encrypted');
+    expect(plain.out).not.toContain('LegacyCard');
+    const app = await createEncryptConfig({ env });
+    const cards = (await app.dataSource.query('SELECT "holder" FROM "legacy_card"')) as Array<{
+      holder: string;
+    }>;
+    await app.close();
+    // Still typeorm-encrypted ciphertexts, not envelopes sealing them.
+    expect(cards.every((c) => envelopeKind(c.holder) === undefined)).toBe(true);
+    const named = await bulwark(dir, ['typeorm', 'encrypt', '--config', FIXTURE, '--entity', 'LegacyCard'], {
+      env,
+    });
+    expect(named.code).toBe(2);
+    expect(named.err).toContain('--from-typeorm-encrypted');
+
+    const legacy = await bulwark(
+      dir,
+      ['typeorm', 'encrypt', '--config', FIXTURE, '--from-typeorm-encrypted'],
+      {
+        env,
+      },
+    );
+    expect(legacy.code).toBe(0);
+    expect(legacy.out).toContain('LegacyCard.holder: 9 value(s) read, 9 encrypted, 0 already encrypted');
+    expect(legacy.out).toContain('done: remove these columns from typeormEncrypted');
+    expect((await readBack('LegacyCard')).map((c) => c.holder)).toEqual(
+      Array.from({ length: 9 }, (_, i) => `Holder ${i + 1}`),
+    );
+  });
+
+  it('a plaintext that starts like an envelope is AMBIGUOUS by id (exit 1) until --plaintext-ids encrypts it', async () => {
+    const app = await createEncryptConfig({ env });
+    await app.dataSource.query('UPDATE "member" SET "email" = ? WHERE "id" = 3', ['bw2.hello there']);
+    await app.close();
+    const first = await bulwark(dir, ['typeorm', 'encrypt', '--config', FIXTURE, '--entity', 'Member'], {
+      env,
+    });
+    expect(first.code).toBe(1);
+    expect(first.out).toContain('Member.email: 9 value(s) read, 8 encrypted, 0 already encrypted');
+    expect(first.out).toMatch(/AMBIGUOUS Member\.email \[3\]: .*--plaintext-ids \[3\]/);
+    expect(first.out).not.toContain('hello there');
+    const bad = await bulwark(dir, ['typeorm', 'encrypt', '--config', FIXTURE, '--plaintext-ids', '3'], {
+      env,
+    });
+    expect(bad.code).toBe(2);
+    const forced = await bulwark(
+      dir,
+      ['typeorm', 'encrypt', '--config', FIXTURE, '--entity', 'Member', '--plaintext-ids', '[3]'],
+      { env },
+    );
+    expect(forced.code).toBe(0);
+    expect(forced.out).toContain('Member.email: 9 value(s) read, 1 encrypted, 8 already encrypted');
+    expect((await readBack('Member')).map((m) => m.email)[2]).toBe('bw2.hello there');
+  });
 });

@@ -18,6 +18,8 @@ export const TypeOrmErrorCodes = {
   ROW_NOT_WRITTEN: 'ERR_TYPEORM_ROW_NOT_WRITTEN', // encryptExistingRows could not write a row's envelope (a driver error, e.g. a column too short for the envelope); reported, left as it was
   CONCURRENT_UPDATE: 'ERR_TYPEORM_CONCURRENT_UPDATE', // encryptExistingRows lost the compare-and-set on a row every time it retried (the application keeps rewriting it); reported, left as it was
   LEGACY_DECRYPT_FAILED: 'ERR_TYPEORM_LEGACY_DECRYPT_FAILED', // migrateFromTypeormEncrypted: a value does not decrypt with the given key and format (wrong key / algorithm / ivLength, or a corrupt value)
+  LEGACY_CIPHERTEXT: 'ERR_TYPEORM_LEGACY_CIPHERTEXT', // a column registered as typeorm-encrypted still holds a typeorm-encrypted value: never served, never encrypted as plaintext (run migrateFromTypeormEncrypted)
+  TRANSACTION_OPEN: 'ERR_TYPEORM_TRANSACTION_OPEN', // encryptExistingRows on SQLite: the application kept a transaction open on the shared connection longer than transactionWaitMs
 } as const;
 
 export type TypeOrmErrorCode = (typeof TypeOrmErrorCodes)[keyof typeof TypeOrmErrorCodes];

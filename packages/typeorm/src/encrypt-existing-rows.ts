@@ -1,7 +1,7 @@
 import { BulwarkConfigError, BulwarkError, ErrorCodes, envelopeKind } from '@bulwark/core';
 import type { DataSource, EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { computeIndex, lookupIndexes } from './blind-index-column';
-import { TypeOrmErrorCodes } from './bulwark-typeorm-error';
+import { BulwarkTypeOrmError, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import {
   peekActiveContext,
   type EncryptionContext,
@@ -25,6 +25,24 @@ export interface EncryptExistingRowsOptions {
   verify?: boolean;
   /** Read and count only: nothing is written, no verification. */
   dryRun?: boolean;
+  /**
+   * Columns left out of this plaintext pass: typeorm-encrypted ones (convert those with
+   * migrateFromTypeormEncrypted). Columns registered with registerBulwarkEncryption's
+   * `typeormEncrypted` are always left out.
+   */
+  exclude?: Array<{ entity: EntityClass | string; columns: string[] }>;
+  /**
+   * Primary keys (as the report prints them, e.g. `[7]`) of values that look like an envelope
+   * but do not open under any key (`ambiguous` in the report) and are plaintext after all: they
+   * are encrypted as such. Opt-in per row, after checking them.
+   */
+  plaintextIds?: string[];
+  /**
+   * SQLite (one connection shared with the application): how long to wait for a transaction the
+   * application has open on it before each write and before verification (default 30000 ms);
+   * then ERR_TYPEORM_TRANSACTION_OPEN. The job never writes or verifies inside the app's transaction.
+   */
+  transactionWaitMs?: number;
 }
 
 export interface EncryptProgress {
@@ -53,6 +71,12 @@ export interface EncryptColumnReport {
   /** Compare-and-set conflicts: the row changed under us, was read again and retried. */
   conflicts: number;
   failed: Array<{ id: string; code: string }>;
+  /**
+   * Values that start like an envelope but do not open under any key (a plaintext such as
+   * `bw2.hello`, or a damaged envelope): left as they are, listed by id. Encrypt the ones that
+   * are plaintext with `plaintextIds`.
+   */
+  ambiguous: Array<{ id: string; code: string }>;
 }
 
 export interface EncryptBlindIndexReport {
@@ -125,24 +149,39 @@ interface Sql {
   table: string;
   col(name: string): string;
   param(params: unknown[], value: unknown): string;
+  /**
+   * `column = value` compared byte for byte when the value read was text (never under a
+   * case- or accent-insensitive collation, `citext` or `COLLATE NOCASE`).
+   */
+  same(column: string, params: unknown[], value: unknown): string;
 }
 
 function sqlOf(dataSource: DataSource, metadata: EntityMetadata, caller: string): Sql {
   const type = dataSource.options.type;
   const escape = (name: string) => dataSource.driver.escape(name);
   const numbered = type === 'postgres';
+  const mysql = type === 'mysql' || type === 'mariadb';
   if (!['postgres', 'better-sqlite3', 'sqlite', 'mysql', 'mariadb'].includes(type)) {
     throw config(
       `${caller}: DataSource type '${type}' is not supported (postgres, better-sqlite3, sqlite, mysql, mariadb)`,
       'dataSource',
     );
   }
+  const param = (params: unknown[], value: unknown) => {
+    params.push(value);
+    return numbered ? `$${params.length}` : '?';
+  };
   return {
     table: metadata.tablePath.split('.').map(escape).join('.'),
     col: escape,
-    param(params, value) {
-      params.push(value);
-      return numbered ? `$${params.length}` : '?';
+    param,
+    same(column, params, value) {
+      const col = escape(column);
+      if (typeof value !== 'string') return `${col} = ${param(params, value)}`;
+      if (mysql) return `BINARY ${col} = ${param(params, value)}`;
+      return numbered
+        ? `${col}::text COLLATE "C" = ${param(params, value)}::text COLLATE "C"`
+        : `CAST(${col} AS BLOB) = CAST(${param(params, value)} AS BLOB)`;
     },
   };
 }
@@ -173,8 +212,36 @@ export async function encryptExistingRows(
   const ctx = registeredContext(dataSource, caller);
   const batchSize = options.batchSize ?? 100;
   checkBatchSize(batchSize, caller);
-  const plans = plansFor(ctx, options.entities, caller);
+  if (
+    options.plaintextIds !== undefined &&
+    !(Array.isArray(options.plaintextIds) && options.plaintextIds.every((i) => typeof i === 'string'))
+  ) {
+    throw config(
+      `${caller}: plaintextIds must be an array of row ids (as the report prints them)`,
+      'plaintextIds',
+    );
+  }
+  const excluded = new Set(ctx.legacyColumns);
+  for (const e of options.exclude ?? []) {
+    if (e === null || typeof e !== 'object' || !Array.isArray(e.columns)) {
+      throw config(`${caller}: exclude entries are { entity, columns }`, 'exclude');
+    }
+    if (!ctx.dataSource.hasMetadata(e.entity)) {
+      throw config(
+        `${caller}: exclude names ${typeof e.entity === 'string' ? e.entity : e.entity.name}, not an entity of this DataSource`,
+        'exclude',
+      );
+    }
+    const name = ctx.dataSource.getMetadata(e.entity).name;
+    for (const c of e.columns) excluded.add(`${name}\u0000${c}`);
+  }
+  const plans = plansFor(ctx, options.entities, caller, undefined, excluded);
+  const zoneless = ctx.zonelessDates;
+  const readPlaintext: StoredValueReader = (field, raw) =>
+    plaintextValue(raw, field.spec.type, field.where, zoneless);
   return convertRows(ctx, plans, readPlaintext, {
+    plaintextIds: new Set(options.plaintextIds ?? []),
+    transactionWaitMs: options.transactionWaitMs ?? 30_000,
     batchSize,
     onProgress: options.onProgress,
     signal: options.signal,
@@ -184,14 +251,13 @@ export async function encryptExistingRows(
   });
 }
 
-const readPlaintext: StoredValueReader = (field, raw) => plaintextValue(raw, field.spec.type, field.where);
-
 /** The entities to process, each with its encrypted fields and their blind indexes. @internal */
 export function plansFor(
   ctx: EncryptionContext,
   entities: Array<EntityClass | string> | undefined,
   caller: string,
   columns?: readonly string[],
+  excluded?: ReadonlySet<string>,
 ): ConversionPlan[] {
   const ds = ctx.dataSource;
   const named = entities !== undefined;
@@ -213,7 +279,16 @@ export function plansFor(
       }
       specs = specs.filter((s) => columns.includes(s.property));
     }
+    const all = specs.length;
+    if (excluded !== undefined)
+      specs = specs.filter((s) => !excluded.has(`${metadata.name}\u0000${s.property}`));
     if (specs.length === 0) {
+      if (named && all > 0) {
+        throw config(
+          `${caller}: the encrypted columns of ${metadata.name} hold typeorm-encrypted values: convert them with migrateFromTypeormEncrypted (bulwark typeorm encrypt --from-typeorm-encrypted), not as plaintext`,
+          'entities',
+        );
+      }
       if (named) throw config(`${caller}: ${metadata.name} has no @EncryptedField`, 'entities');
       continue;
     }
@@ -230,6 +305,10 @@ export function plansFor(
 
 interface RunOptions {
   batchSize: number;
+  /** Ids whose envelope-looking values that do not open are plaintext (encryptExistingRows only). */
+  plaintextIds?: ReadonlySet<string>;
+  /** SQLite: wait this long for the application's transaction on the shared connection. */
+  transactionWaitMs: number;
   onProgress?: (progress: EncryptProgress) => void;
   signal?: AbortSignal;
   verify: boolean;
@@ -345,7 +424,7 @@ async function compareAndSet(
     conditions.push(
       c.expect === null || c.expect === undefined
         ? `${sql.col(c.column)} IS NULL`
-        : `${sql.col(c.column)} = ${sql.param(params, c.expect)}`,
+        : sql.same(c.column, params, c.expect),
     );
   }
   const result = (await runner.query(
@@ -354,6 +433,44 @@ async function compareAndSet(
     true,
   )) as { affected?: number };
   return (result.affected ?? 0) > 0;
+}
+
+/** better-sqlite3 / sqlite: TypeORM shares ONE connection between the application and this job. */
+function sharesConnection(ds: DataSource): boolean {
+  const type: string = ds.options.type;
+  return type === 'better-sqlite3' || type === 'sqlite';
+}
+
+/** Whether the application has a transaction open on SQLite's shared connection. */
+function sharedTransactionOpen(ds: DataSource): boolean {
+  const driver = ds.driver as unknown as {
+    databaseConnection?: { inTransaction?: unknown };
+    queryRunner?: { isTransactionActive?: unknown };
+  };
+  return (
+    driver.databaseConnection?.inTransaction === true || driver.queryRunner?.isTransactionActive === true
+  );
+}
+
+/**
+ * On SQLite, waits until no transaction is open on the shared connection: a write made inside
+ * the application's transaction would be committed or rolled back with it, and a verification
+ * read inside it would vouch for rows a rollback undoes. Returning at a moment with no transaction
+ * open also means every earlier write of this job is committed.
+ */
+async function outsideTransactions(ds: DataSource, waitMs: number, caller: string): Promise<void> {
+  if (!sharesConnection(ds)) return;
+  const deadline = Date.now() + waitMs;
+  while (sharedTransactionOpen(ds)) {
+    if (Date.now() >= deadline) {
+      throw new BulwarkTypeOrmError(
+        TypeOrmErrorCodes.TRANSACTION_OPEN,
+        `${caller}: a transaction stayed open on the SQLite connection this DataSource shares with the application for ${waitMs} ms; the job never writes or verifies inside it. Run it outside the application's transactions, or with its own connection (bulwark typeorm encrypt)`,
+        { waitMs },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 function codeOf(error: unknown, fallback: string): string {
@@ -382,6 +499,15 @@ export async function convertRows(
   };
   const totals = { encrypted: 0, conflicts: 0, failed: 0 };
   const runner = ds.createQueryRunner();
+  // MySQL / MariaDB outside strict mode truncate a too-long envelope with a warning (the plaintext
+  // would be lost): this job's session is strict, and gets its mode back at the end.
+  const mysql = ds.options.type === 'mysql' || ds.options.type === 'mariadb';
+  let sqlMode: string | undefined;
+  if (mysql && !options.dryRun) {
+    const [row] = (await runner.query('SELECT @@SESSION.sql_mode AS m')) as Array<{ m: string }>;
+    sqlMode = row?.m ?? '';
+    await runner.query("SET SESSION sql_mode = CONCAT_WS(',', @@SESSION.sql_mode, 'STRICT_ALL_TABLES')");
+  }
   try {
     for (const plan of plans) {
       const sql = sqlOf(ds, plan.metadata, 'encryptExistingRows');
@@ -398,6 +524,7 @@ export async function convertRows(
             skipped: 0,
             conflicts: 0,
             failed: [],
+            ambiguous: [],
           } as EncryptColumnReport,
         ]),
       );
@@ -442,8 +569,10 @@ export async function convertRows(
       }
       if (!report.complete) break;
     }
-    const failed = report.columns.some((c) => c.failed.length > 0);
+    const failed = report.columns.some((c) => c.failed.length > 0 || c.ambiguous.length > 0);
     if (report.complete && options.verify && !options.dryRun) {
+      // SQLite: from here on, every write above is committed (no transaction is open).
+      await outsideTransactions(ds, options.transactionWaitMs, 'encryptExistingRows');
       report.verification = await verifyRows(ctx, plans, runner, options);
       if (options.signal?.aborted) report.complete = false;
     }
@@ -453,7 +582,11 @@ export async function convertRows(
       (report.verification === undefined ? !options.verify || options.dryRun : report.verification.ok);
     return report;
   } finally {
-    await runner.release();
+    try {
+      if (sqlMode !== undefined) await runner.query('SET SESSION sql_mode = ?', [sqlMode]);
+    } finally {
+      await runner.release();
+    }
   }
 }
 
@@ -474,11 +607,13 @@ async function convertRow(
   const id = JSON.stringify(key);
   let raw: RawRow | undefined = first;
   let counted = false;
-  // A value that cannot be converted is reported once, however often the row is retried.
-  const failedOnce = new Set<string>();
+  // Each scanned value ends in exactly one of encrypted / skipped / failed / ambiguous, even when a
+  // retry finds that the application encrypted it meanwhile (the per-column totals add up); a
+  // value that cannot be converted is reported once, however often the row is retried.
+  const settled = new Set<string>();
   const fail = (field: ResolvedField, code: string) => {
-    if (failedOnce.has(field.spec.property)) return;
-    failedOnce.add(field.spec.property);
+    if (settled.has(field.spec.property)) return;
+    settled.add(field.spec.property);
     columns.get(field.spec.property)!.failed.push({ id, code });
     totals.failed += 1;
   };
@@ -493,25 +628,41 @@ async function convertRow(
       if (value === null || value === undefined) continue;
       if (!counted) stats.scanned += 1;
       if (typeof value === 'string' && envelopeKind(value) !== undefined) {
-        if (!counted) stats.skipped += 1;
-        // An envelope whose blind index is missing (e.g. the index column was added later).
-        for (const index of plan.indexes) {
-          if (index.spec.source !== field.spec.property) continue;
-          const stored = raw[layout.at.get(index.spec.property)!];
-          if (stored !== null && stored !== undefined) continue;
-          try {
-            const source = await open(ctx, field, value, row);
+        // An envelope is a value that parses AND opens: a prefix alone (a plaintext `bw2.hi`) is not.
+        let source: unknown;
+        let opened = false;
+        try {
+          source = await open(ctx, field, value, row);
+          opened = true;
+        } catch (error) {
+          if (options.plaintextIds?.has(id) !== true) {
+            if (!settled.has(field.spec.property)) {
+              settled.add(field.spec.property);
+              stats.ambiguous.push({ id, code: codeOf(error, ErrorCodes.CRYPTO_MALFORMED) });
+            }
+            continue;
+          }
+          // The operator checked this row: its value is plaintext that starts like an envelope.
+        }
+        if (opened) {
+          if (!settled.has(field.spec.property)) {
+            settled.add(field.spec.property);
+            stats.skipped += 1;
+          }
+          // An envelope whose blind index is missing (e.g. the index column was added later).
+          for (const index of plan.indexes) {
+            if (index.spec.source !== field.spec.property) continue;
+            const stored = raw[layout.at.get(index.spec.property)!];
+            if (stored !== null && stored !== undefined) continue;
             changes.push({
               column: index.column.databaseName,
               value: computeIndex(ctx, index, source),
               expect: null,
             });
             changes.push({ column: field.column.databaseName, value, expect: value });
-          } catch {
-            // Verification reports an envelope that does not open.
           }
+          continue;
         }
-        continue;
       }
       let next: unknown;
       try {
@@ -552,6 +703,7 @@ async function convertRow(
       });
     }
     if (changes.length === 0) return;
+    await outsideTransactions(ctx.dataSource, options.transactionWaitMs, 'encryptExistingRows');
     let written: boolean;
     try {
       written = await compareAndSet(runner, sql, layout, key, dedupe(changes));
@@ -602,6 +754,7 @@ async function verifyRows(
     let rows = 0;
     while (true) {
       if (options.signal?.aborted) return { ...out, ok: false };
+      await outsideTransactions(ctx.dataSource, options.transactionWaitMs, 'encryptExistingRows');
       const page = await readPage(runner, sql, layout, after, options.batchSize);
       for (const raw of page) {
         const key = layout.pks.map((p) => raw[layout.at.get(p.propertyPath)!]);

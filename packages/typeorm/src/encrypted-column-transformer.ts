@@ -1,6 +1,6 @@
 import { envelopeKind } from '@bulwark/core';
 import type { ValueTransformer } from 'typeorm';
-import { BulwarkTypeOrmError, TypeOrmErrorCodes } from './bulwark-typeorm-error';
+import { BulwarkTypeOrmError, type FieldLocation, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import {
   activeContext,
   peekActiveContext,
@@ -11,6 +11,15 @@ import { openSync, sealSync } from './field-cipher';
 import { plaintextValue } from './plaintext-value';
 import type { EncryptedFieldSpec } from './field-registry';
 import { LazyEnvelope, PendingDecryption, SealedValue } from './sealed-value';
+
+/** A typeorm-encrypted value in a column registered as such: never served, never taken as plaintext. */
+export function legacyCiphertext(where: FieldLocation): BulwarkTypeOrmError {
+  return new BulwarkTypeOrmError(
+    TypeOrmErrorCodes.LEGACY_CIPHERTEXT,
+    `${where.entity}.${where.column} still holds a typeorm-encrypted value (registered as typeormEncrypted); it is not returned. Convert the column with migrateFromTypeormEncrypted (bulwark typeorm encrypt --from-typeorm-encrypted)`,
+    { entity: where.entity, column: where.column },
+  );
+}
 
 /**
  * The column transformer of an @EncryptedField. TypeORM runs transformers on every path that
@@ -84,9 +93,10 @@ export class EncryptedColumnTransformer implements ValueTransformer {
     const field = this.fieldIn(ctx);
     const kind = envelopeKind(value);
     if (typeof value !== 'string' || kind === undefined) {
+      if (ctx.isLegacyColumn(field.where)) throw legacyCiphertext(field.where);
       if (ctx.plaintextReads === 'accept') {
         // Transitional mode (encrypting a populated database): served as read, and counted.
-        const plain = plaintextValue(value, this.spec.type, field.where);
+        const plain = plaintextValue(value, this.spec.type, field.where, ctx.zonelessDates);
         ctx.onPlaintextRead?.(field.where);
         return plain;
       }

@@ -1,5 +1,6 @@
 import { BulwarkConfigError, ErrorCodes, type KeyRing } from '@bulwark/core';
 import type { DataSource, EntityMetadata } from 'typeorm';
+import { zonelessDatesOf, type ZonelessDates } from './plaintext-value';
 import { BulwarkTypeOrmError, type FieldLocation, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import type { BlindIndexSpec, EncryptedFieldSpec, EntityClass } from './field-registry';
 
@@ -43,12 +44,27 @@ export class EncryptionContext {
    */
   plaintextReads: 'refuse' | 'accept' = 'refuse';
   onPlaintextRead: ((where: FieldLocation) => void) | undefined = undefined;
+  /**
+   * Columns that still hold typeorm-encrypted ciphertexts (registerBulwarkEncryption
+   * `typeormEncrypted`), as `entity\u0000property`: a value there that is not an envelope is never
+   * served nor encrypted as plaintext (ERR_TYPEORM_LEGACY_CIPHERTEXT).
+   */
+  legacyColumns: ReadonlySet<string> = new Set();
+
+  isLegacyColumn(where: FieldLocation): boolean {
+    return this.legacyColumns.has(`${where.entity}\u0000${where.column}`);
+  }
+
+  /** How the database's zone-less date-time text is read (as TypeORM's driver hydrates it). */
+  readonly zonelessDates: ZonelessDates;
 
   constructor(
     readonly keyRing: KeyRing,
     readonly defaultKeyId: string,
     readonly dataSource: DataSource,
-  ) {}
+  ) {
+    this.zonelessDates = zonelessDatesOf(dataSource);
+  }
 
   field(spec: EncryptedFieldSpec): ResolvedField {
     let resolved = this.fields.get(spec);

@@ -124,3 +124,9 @@ export {
   type MigrateFromTypeormEncryptedOptions,
 } from './migrate-from-typeorm-encrypted';
 export type { PlaintextReadCounts } from './register-bulwark-encryption';
+export {
+  scanStoredPlaintext,
+  type StoredPlaintextScan,
+  type StoredPlaintextScanOptions,
+  type StoredPlaintextColumn,
+} from './scan-stored-plaintext';

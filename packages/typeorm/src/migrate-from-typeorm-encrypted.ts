@@ -37,6 +37,8 @@ export interface MigrateFromTypeormEncryptedOptions {
   verify?: boolean;
   /** Decrypt and count only; nothing is written. */
   dryRun?: boolean;
+  /** SQLite: as encryptExistingRows' transactionWaitMs (default 30000 ms). */
+  transactionWaitMs?: number;
 }
 
 const ALGORITHMS = ['aes-256-cbc', 'aes-256-gcm'] as const;
@@ -132,11 +134,14 @@ export async function migrateFromTypeormEncrypted(
     } finally {
       bytes.fill(0);
     }
-    return plaintextValue(text, field.spec.type, field.where);
+    // JS wrote this text (the app's value as a string): a zone-less date-time in it is local time,
+    // as `new Date(text)` read it under typeorm-encrypted.
+    return plaintextValue(text, field.spec.type, field.where, 'local');
   };
 
   return convertRows(ctx, plans, read, {
     batchSize,
+    transactionWaitMs: options.transactionWaitMs ?? 30_000,
     onProgress: options.onProgress,
     signal: options.signal,
     verify: options.verify !== false,

@@ -7,7 +7,7 @@ import {
 } from './classification';
 import { EncryptionContext, peekActiveContext, setActiveContext } from './encryption-context';
 import { BulwarkEncryptionSubscriber } from './encryption-subscriber';
-import { fieldRegistry } from './field-registry';
+import { fieldRegistry, type EntityClass } from './field-registry';
 import { installQueryGuards } from './query-guards';
 
 export interface BulwarkEncryptionOptions {
@@ -29,6 +29,18 @@ export interface BulwarkEncryptionOptions {
    * rewrites every encrypted field of the row (so a saved row never keeps a plaintext value).
    */
   plaintextReads?: 'refuse' | 'accept';
+  /**
+   * Columns that still hold typeorm-encrypted ciphertexts, until migrateFromTypeormEncrypted
+   * converts them (the CLI config's `typeormEncrypted` entries can be passed as they are; only
+   * `entity` and `columns` are read). A value there that is not an envelope is never served, in
+   * either read mode, and never encrypted as plaintext by encryptExistingRows:
+   * ERR_TYPEORM_LEGACY_CIPHERTEXT names the migration to run.
+   */
+  typeormEncrypted?:
+    | { entity: EntityClass | string; columns: string[] }
+    | Array<{ entity: EntityClass | string; columns: string[] }>;
+  /** Where the one start-up warning of `plaintextReads: 'accept'` goes (default process.emitWarning). */
+  onWarning?: (message: string, code: string) => void;
 }
 
 /** Plaintext values served in `plaintextReads: 'accept'` mode, per entity and column. */
@@ -93,6 +105,34 @@ export async function registerBulwarkEncryption(
       { path: 'plaintextReads' },
     );
   }
+  const legacy = options.typeormEncrypted === undefined ? [] : [options.typeormEncrypted].flat();
+  const legacyColumns = new Set<string>();
+  for (const entry of legacy) {
+    if (
+      entry === null ||
+      typeof entry !== 'object' ||
+      !Array.isArray(entry.columns) ||
+      !dataSource.hasMetadata(entry.entity)
+    ) {
+      throw new BulwarkConfigError(
+        ErrorCodes.CONFIG_INVALID,
+        'registerBulwarkEncryption: typeormEncrypted entries are { entity, columns } naming an entity of this DataSource',
+        { path: 'typeormEncrypted' },
+      );
+    }
+    const metadata = dataSource.getMetadata(entry.entity);
+    const encrypted = fieldRegistry.encrypted(metadata.target).map((f) => f.property);
+    for (const column of entry.columns) {
+      if (!encrypted.includes(column)) {
+        throw new BulwarkConfigError(
+          ErrorCodes.CONFIG_INVALID,
+          `registerBulwarkEncryption: typeormEncrypted names ${metadata.name}.${String(column)}, which is not an @EncryptedField`,
+          { path: 'typeormEncrypted' },
+        );
+      }
+      legacyColumns.add(`${metadata.name}\u0000${column}`);
+    }
+  }
   const previous = peekActiveContext();
   if (
     previous !== undefined &&
@@ -110,6 +150,7 @@ export async function registerBulwarkEncryption(
   const sink = options.classificationRegistry ?? defaultClassificationSink();
   const counts = new Map<string, { entity: string; column: string; count: number }>();
   ctx.plaintextReads = readMode;
+  ctx.legacyColumns = legacyColumns;
   ctx.onPlaintextRead = (where) => {
     const key = `${where.entity}\u0000${where.column}`;
     let entry = counts.get(key);
@@ -166,6 +207,15 @@ export async function registerBulwarkEncryption(
   subscribers.unshift(subscriber);
   setActiveContext(ctx);
   registerClassifications(dataSource, sink);
+  if (readMode === 'accept') {
+    // Once per registration, no values: a transitional mode left on must not go unnoticed.
+    const warn =
+      options.onWarning ?? ((message: string, code: string) => process.emitWarning(message, { code }));
+    warn(
+      "bulwark: registerBulwarkEncryption with plaintextReads: 'accept' — encrypted columns serve plaintext values written around the ORM until it is switched back to 'refuse'; use it only while encryptExistingRows runs",
+      'BULWARK_PLAINTEXT_READS_ACCEPT',
+    );
+  }
   return {
     subscriber,
     plaintextReadMode: readMode,

@@ -13,7 +13,7 @@ import {
   type BulwarkEncryption,
   type EncryptProgress,
 } from '../../src';
-import { caught, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
+import { caught, mariadb, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
 
 // A table the application filled before it encrypted anything: its rows are plaintext.
 @Entity('ee_member')
@@ -431,3 +431,4 @@ describeWithService(
 
 describe('encryptExistingRows on SQLite', () => suite(sqlite));
 describeWithService('postgres', 'encryptExistingRows on PostgreSQL', () => suite(postgres));
+describeWithService('mariadb', 'encryptExistingRows on MariaDB', () => suite(mariadb));

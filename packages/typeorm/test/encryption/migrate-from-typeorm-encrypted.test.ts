@@ -14,7 +14,7 @@ import {
   registerBulwarkEncryption,
   type BulwarkEncryption,
 } from '../../src';
-import { caught, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
+import { caught, mariadb, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
 
 // The entity after the switch: the columns typeorm-encrypted encrypted are now @EncryptedField.
 @Entity('te_customer')
@@ -202,3 +202,4 @@ function suite(backend: Backend) {
 
 describe('migrateFromTypeormEncrypted on SQLite', () => suite(sqlite));
 describeWithService('postgres', 'migrateFromTypeormEncrypted on PostgreSQL', () => suite(postgres));
+describeWithService('mariadb', 'migrateFromTypeormEncrypted on MariaDB', () => suite(mariadb));

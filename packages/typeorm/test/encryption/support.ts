@@ -8,7 +8,7 @@ import { SERVICE_URLS } from '../../../../test/support/services';
 
 /** A fresh database (SQLite file in a temp dir, or a PostgreSQL schema) plus plain SQL access. */
 export interface EncryptionDb {
-  kind: 'sqlite' | 'postgres';
+  kind: 'sqlite' | 'postgres' | 'mariadb';
   dataSource: DataSource;
   /** Plain SQL with `$1` placeholders (rewritten to `?` on SQLite), bypassing TypeORM entities. */
   raw(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
@@ -23,7 +23,7 @@ export interface EncryptionDb {
 type EntityTarget = Function;
 
 export type Backend = {
-  name: 'SQLite' | 'PostgreSQL';
+  name: 'SQLite' | 'PostgreSQL' | 'MariaDB';
   create(
     entities: MixedList<EntityTarget | string | EntitySchema>,
     extra?: Partial<DataSourceOptions>,
@@ -87,6 +87,48 @@ export const postgres: Backend = {
       async drop() {
         if (dataSource.isInitialized) await dataSource.destroy();
         await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await admin.destroy();
+      },
+    };
+  },
+};
+
+/**
+ * MariaDB (`MARIADB_URL`): a database of its own per suite. Tests write plain SQL with `"id"` and
+ * `$1`: rewritten to backticks and `?` (no test SQL has a double quote inside a string literal).
+ */
+export const mariadb: Backend = {
+  name: 'MariaDB',
+  async create(entities, extra = {}) {
+    const url = SERVICE_URLS.mariadb;
+    const database = `bw_enc_${randomBytes(6).toString('hex')}`;
+    const admin = await new DataSource({ type: 'mariadb', url }).initialize();
+    await admin.query(`CREATE DATABASE \`${database}\``);
+    const base = new URL(url);
+    base.pathname = `/${database}`;
+    const options = {
+      type: 'mariadb',
+      url: base.toString(),
+      entities,
+      synchronize: true,
+      logging: false,
+      ...extra,
+    } as DataSourceOptions;
+    const dataSource = await new DataSource(options).initialize();
+    return {
+      kind: 'mariadb',
+      dataSource,
+      options: { ...options, synchronize: false } as DataSourceOptions,
+      t: (name) => `\`${database}\`.\`${name}\``,
+      async raw(sql, params = []) {
+        return (await admin.query(sql.replace(/\$\d+/g, '?').replace(/"/g, '`'), params)) as Record<
+          string,
+          unknown
+        >[];
+      },
+      async drop() {
+        if (dataSource.isInitialized) await dataSource.destroy();
+        await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
         await admin.destroy();
       },
     };
