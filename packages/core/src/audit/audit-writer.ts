@@ -131,10 +131,14 @@ export class AuditWriter {
   }
 
   private async run(): Promise<void> {
-    // Yield once so every append made in the current tick joins the first batch.
-    await Promise.resolve();
     try {
       while (this.pending.length > 0) {
+        // Group commit: wait one event-loop turn (setImmediate runs after the poll phase) before
+        // taking the batch, so every request whose I/O is ready in this turn joins it. A
+        // synchronous store (better-sqlite3) blocks the loop for its whole write, so without this
+        // turn nothing could queue behind a write and every batch would hold one event: one
+        // fsync'd commit per request.
+        await yieldTurn();
         const batch =
           this.pending.length <= this.maxBatch ? this.pending : this.pending.slice(0, this.maxBatch);
         this.pending = this.pending.length <= this.maxBatch ? [] : this.pending.slice(this.maxBatch);
@@ -265,4 +269,8 @@ export class AuditWriter {
       }
     }
   }
+}
+
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
