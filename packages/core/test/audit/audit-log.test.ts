@@ -132,14 +132,46 @@ describe('AuditLog', () => {
   it('appends made while a write is in flight are committed together in the next batch', async () => {
     const store = new MemoryAuditStore();
     const log = await AuditLog.open({ store });
-    const spy = jest.spyOn(store, 'append');
+    // The first write stays in flight until `release`: the store's append waits on a gate.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let inFlight!: () => void;
+    const started = new Promise<void>((resolve) => (inFlight = resolve));
+    const original = store.append.bind(store);
+    const spy = jest.spyOn(store, 'append').mockImplementation(async (prepare) => {
+      if (spy.mock.calls.length === 1) {
+        inFlight();
+        await gate;
+      }
+      return original(prepare);
+    });
     const first = log.append(event());
-    await Promise.resolve();
-    await Promise.resolve();
+    await started;
     const later = [log.append(event()), log.append(event()), log.append(event())];
+    release();
     await Promise.all([first, ...later]);
     expect(spy).toHaveBeenCalledTimes(2);
     expect((await Promise.all(later)).map((e) => e.seq)).toEqual([2, 3, 4]);
+  });
+
+  it('appends made in one event-loop turn share one store write (group commit for synchronous stores)', async () => {
+    const store = new MemoryAuditStore();
+    const log = await AuditLog.open({ store });
+    const spy = jest.spyOn(store, 'append');
+    // Like requests whose I/O completes in one turn: each appends from its own callback.
+    const appended = await new Promise<Promise<AuditEntry>[]>((resolve) => {
+      const out: Promise<AuditEntry>[] = [];
+      for (let i = 0; i < 5; i++) {
+        setImmediate(() => {
+          out.push(log.append(event()));
+          if (out.length === 5) resolve(out);
+        });
+      }
+    });
+    const entries = await Promise.all(appended);
+    expect(entries.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect((await log.verify()).ok).toBe(true);
   });
 
   it('a store failure rejects that batch with a typed error and later appends continue the chain', async () => {
