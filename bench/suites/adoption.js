@@ -251,16 +251,40 @@ const NEST_STEPS = [
   ['tokens (core)', (u) => /\/packages\/core\/dist\/tokens\//.test(u)],
   ['http kernel (core)', (u) => /\/packages\/core\/dist\/http\//.test(u)],
   ['core other', (u) => /\/packages\/core\/dist\//.test(u)],
-  ['nest middleware', (u) => /\/packages\/nestjs\/dist\/(bulwark-http-middleware|platform-middleware|bulwark-http-steps|core-http|security-headers|input-guard|request-tracking|fetch-metadata|rate-limit|cors|csrf)\.js$/.test(u)],
-  ['nest guard', (u) => /\/packages\/nestjs\/dist\/(bulwark-guard|bulwark-tokens|principal|authorize|authorize-metadata|resource-spec|authorized-resource)\.js$/.test(u)],
-  ['nest interceptors', (u) => /\/packages\/nestjs\/dist\/(bulwark-audit-interceptor|bulwark-field-filter-interceptor|route-audit|audited|allow-fields)\.js$/.test(u)],
+  [
+    'nest middleware',
+    (u) =>
+      /\/packages\/nestjs\/dist\/(bulwark-http-middleware|platform-middleware|bulwark-http-steps|core-http|security-headers|input-guard|request-tracking|fetch-metadata|rate-limit|cors|csrf)\.js$/.test(
+        u,
+      ),
+  ],
+  [
+    'nest guard',
+    (u) =>
+      /\/packages\/nestjs\/dist\/(bulwark-guard|bulwark-tokens|principal|authorize|authorize-metadata|resource-spec|authorized-resource)\.js$/.test(
+        u,
+      ),
+  ],
+  [
+    'nest interceptors',
+    (u) =>
+      /\/packages\/nestjs\/dist\/(bulwark-audit-interceptor|bulwark-field-filter-interceptor|route-audit|audited|allow-fields)\.js$/.test(
+        u,
+      ),
+  ],
   ['nest filter', (u) => /\/packages\/nestjs\/dist\/bulwark-exception-filter\.js$/.test(u)],
   ['nest other', (u) => /\/packages\/nestjs\/dist\//.test(u)],
   ['app', (u) => /\/examples\/nestjs-adopt\/dist\//.test(u)],
   ['rxjs', (u) => u.includes('/node_modules/rxjs/')],
   ['typeorm', (u) => u.includes('/node_modules/typeorm/')],
   ['nestjs framework', (u) => u.includes('/node_modules/@nestjs/')],
-  ['express', (u) => /\/node_modules\/(express|router|body-parser|send|finalhandler|on-finished|qs|path-to-regexp|type-is|content-type|raw-body|iconv-lite|debug|statuses|etag|fresh|accepts|negotiator|mime-types|mime-db|parseurl|vary|cookie|proxy-addr)\//.test(u)],
+  [
+    'express',
+    (u) =>
+      /\/node_modules\/(express|router|body-parser|send|finalhandler|on-finished|qs|path-to-regexp|type-is|content-type|raw-body|iconv-lite|debug|statuses|etag|fresh|accepts|negotiator|mime-types|mime-db|parseurl|vary|cookie|proxy-addr)\//.test(
+        u,
+      ),
+  ],
   ['node_modules other', (u) => u.includes('/node_modules/')],
 ];
 
@@ -292,7 +316,9 @@ async function profile({ quick, log }) {
         const events = after.events - before.events;
         const commits = after.commits - before.commits;
         if (result.non2xx > 0 || result.errors > 0) {
-          throw new Error(`adoption profile > ${c.name} ${impl}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+          throw new Error(
+            `adoption profile > ${c.name} ${impl}: ${result.non2xx} non-2xx, ${result.errors} errors`,
+          );
         }
         const steps = attributeProfile(JSON.parse(fs.readFileSync(file, 'utf8')), NEST_STEPS);
         const reqs = result.requests.total;
