@@ -86,10 +86,10 @@ function normalise(url) {
   return u;
 }
 
-function stepOfUrl(url) {
+function stepOfUrl(url, steps = STEPS) {
   const u = normalise(url);
   if (u === '') return undefined;
-  for (const [name, test] of STEPS) if (test(u)) return name;
+  for (const [name, test] of steps) if (test(u)) return name;
   return undefined;
 }
 
@@ -98,7 +98,7 @@ function stepOfUrl(url) {
  *           samples: number[], timeDeltas: number[], startTime: number, endTime: number }} profile
  * @returns {{ busyMs: number, idleMs: number, steps: Record<string, { selfMs: number, totalMs: number }> }}
  */
-function attributeProfile(profile) {
+function attributeProfile(profile, stepTable = STEPS) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -113,7 +113,7 @@ function attributeProfile(profile) {
     else if (fn === '(garbage collector)') hit = { self: 'gc', all: new Set(['gc']) };
     else {
       const passThrough = PASS_THROUGH_FNS.has(fn) && PASS_THROUGH.test(normalise(node.callFrame.url));
-      const own = passThrough ? undefined : stepOfUrl(node.callFrame.url);
+      const own = passThrough ? undefined : stepOfUrl(node.callFrame.url, stepTable);
       const up = parent.has(id) ? classify(parent.get(id)) : { self: 'other', all: new Set() };
       const all = new Set(up.all);
       if (own !== undefined) all.add(own);
@@ -122,7 +122,8 @@ function attributeProfile(profile) {
     memo.set(id, hit);
     return hit;
   }
-  const steps = Object.fromEntries(STEP_NAMES.map((n) => [n, { selfMs: 0, totalMs: 0 }]));
+  const names = stepTable === STEPS ? STEP_NAMES : [...stepTable.map(([name]) => name), 'gc', 'other'];
+  const steps = Object.fromEntries(names.map((n) => [n, { selfMs: 0, totalMs: 0 }]));
   let busyMs = 0;
   let idleMs = 0;
   const { samples, timeDeltas } = profile;

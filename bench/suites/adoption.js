@@ -58,14 +58,52 @@ async function serve(mode) {
     body: JSON.stringify({ user: { email: 'ann.archer@example.com', password: 'ann-password-1' } }),
   });
   const { user } = await login.json();
+  // The CPU profiler (profile mode): started and stopped by the parent around a load run.
+  let session;
+  const post = (method, params) =>
+    new Promise((resolve, reject) =>
+      session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))),
+    );
   process.on('message', async (msg) => {
-    if (msg && msg.type === 'stop') {
+    if (msg && msg.type === 'profile-start') {
+      const inspector = require('node:inspector');
+      session = new inspector.Session();
+      session.connect();
+      await post('Profiler.enable');
+      await post('Profiler.setSamplingInterval', { interval: 250 });
+      await post('Profiler.start');
+      process.send({ type: 'profiling', id: msg.id });
+    } else if (msg && msg.type === 'audit-count') {
+      process.send({ type: 'audit-counted', id: msg.id, ...auditCount(dir) });
+    } else if (msg && msg.type === 'profile-stop') {
+      const { profile } = await post('Profiler.stop');
+      await post('Profiler.disable');
+      session.disconnect();
+      fs.writeFileSync(msg.file, JSON.stringify(profile));
+      process.send({ type: 'profiled', id: msg.id });
+    } else if (msg && msg.type === 'stop') {
       await app.close();
       fs.rmSync(dir, { recursive: true, force: true });
       process.exit(0);
     }
   });
   process.send({ type: 'ready', url: app.url, token: user.token });
+}
+
+/** Audit entries and commits (distinct batch ids) stored so far (mode after; zeros before). */
+function auditCount(dir) {
+  const file = path.join(dir, 'audit.sqlite');
+  if (!fs.existsSync(file)) return { events: 0, commits: 0 };
+  const Database = require('better-sqlite3');
+  const db = new Database(file, { readonly: true });
+  try {
+    const row = db
+      .prepare('SELECT COUNT(*) AS events, COUNT(DISTINCT "batch_id") AS commits FROM "bulwark_audit_entry"')
+      .get();
+    return { events: row.events, commits: row.commits };
+  } finally {
+    db.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -195,6 +233,149 @@ function throughputTarget(description, cases, min) {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Profile mode
+
+/**
+ * Bulwark components of the adopted NestJS app, by the source file of a stack frame (checked in
+ * this order; the first match names the frame). Frames of no component are `other`.
+ */
+const NEST_STEPS = [
+  ['jose', (u) => u.includes('/node_modules/jose/')],
+  ['sqlite (better-sqlite3)', (u) => u.includes('/node_modules/better-sqlite3/')],
+  ['audit store (typeorm)', (u) => /\/packages\/typeorm\/dist\/(typeorm-audit-store|audit-)/.test(u)],
+  ['decryption (typeorm subscriber)', (u) => /\/packages\/typeorm\/dist\//.test(u)],
+  ['crypto / key ring (core)', (u) => /\/packages\/core\/dist\/(crypto|keys|kms|envelope)/.test(u)],
+  ['audit (core)', (u) => /\/packages\/core\/dist\/audit\//.test(u)],
+  ['authz (core)', (u) => /\/packages\/core\/dist\/authz\//.test(u)],
+  ['tokens (core)', (u) => /\/packages\/core\/dist\/tokens\//.test(u)],
+  ['http kernel (core)', (u) => /\/packages\/core\/dist\/http\//.test(u)],
+  ['core other', (u) => /\/packages\/core\/dist\//.test(u)],
+  [
+    'nest middleware',
+    (u) =>
+      /\/packages\/nestjs\/dist\/(bulwark-http-middleware|platform-middleware|bulwark-http-steps|core-http|security-headers|input-guard|request-tracking|fetch-metadata|rate-limit|cors|csrf)\.js$/.test(
+        u,
+      ),
+  ],
+  [
+    'nest guard',
+    (u) =>
+      /\/packages\/nestjs\/dist\/(bulwark-guard|bulwark-tokens|principal|authorize|authorize-metadata|resource-spec|authorized-resource)\.js$/.test(
+        u,
+      ),
+  ],
+  [
+    'nest interceptors',
+    (u) =>
+      /\/packages\/nestjs\/dist\/(bulwark-audit-interceptor|bulwark-field-filter-interceptor|route-audit|audited|allow-fields)\.js$/.test(
+        u,
+      ),
+  ],
+  ['nest filter', (u) => /\/packages\/nestjs\/dist\/bulwark-exception-filter\.js$/.test(u)],
+  ['nest other', (u) => /\/packages\/nestjs\/dist\//.test(u)],
+  ['app', (u) => /\/examples\/nestjs-adopt\/dist\//.test(u)],
+  ['rxjs', (u) => u.includes('/node_modules/rxjs/')],
+  ['typeorm', (u) => u.includes('/node_modules/typeorm/')],
+  ['nestjs framework', (u) => u.includes('/node_modules/@nestjs/')],
+  [
+    'express',
+    (u) =>
+      /\/node_modules\/(express|router|body-parser|send|finalhandler|on-finished|qs|path-to-regexp|type-is|content-type|raw-body|iconv-lite|debug|statuses|etag|fresh|accepts|negotiator|mime-types|mime-db|parseurl|vary|cookie|proxy-addr)\//.test(
+        u,
+      ),
+  ],
+  ['node_modules other', (u) => u.includes('/node_modules/')],
+];
+
+/**
+ * `--profile`: each app under load on each case while its server process samples its CPU; prints
+ * self/total time per component (bare: for comparison, the same table of the app as found).
+ */
+async function profile({ quick, log }) {
+  const { attributeProfile, formatStepTable } = require('../lib/profile-steps');
+  const resultsDir = path.join(__dirname, '..', 'results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const durationSec = quick ? 1 : 5;
+  const srv = {};
+  for (const impl of IMPLS) srv[impl] = await startServer(impl);
+  const summary = [];
+  try {
+    for (const c of CASES) {
+      await verify(srv, c);
+      for (const impl of IMPLS) {
+        const s = srv[impl];
+        await cannon(s.url + c.path, s.token, { amount: quick ? 200 : 3000, connections: 10 });
+        const slug = c.name.replace(/\s+/g, '-');
+        const file = path.join(resultsDir, `adoption-${slug}-${impl}${quick ? '.quick' : ''}.cpuprofile`);
+        const before = await send(s.child, 'audit-count');
+        await send(s.child, 'profile-start');
+        const result = await cannon(s.url + c.path, s.token, { durationSec, connections: 10 });
+        await send(s.child, 'profile-stop', { file });
+        const after = await send(s.child, 'audit-count');
+        const events = after.events - before.events;
+        const commits = after.commits - before.commits;
+        if (result.non2xx > 0 || result.errors > 0) {
+          throw new Error(
+            `adoption profile > ${c.name} ${impl}: ${result.non2xx} non-2xx, ${result.errors} errors`,
+          );
+        }
+        const steps = attributeProfile(JSON.parse(fs.readFileSync(file, 'utf8')), NEST_STEPS);
+        const reqs = result.requests.total;
+        console.log(
+          `\n-- ${c.name} ${impl}: ${reqs} requests in ${result.duration} s ` +
+            `(${Math.round(reqs / result.duration)} req/s while profiled, load ${os.loadavg()[0].toFixed(1)}), ` +
+            path.relative(process.cwd(), file),
+        );
+        console.log(formatStepTable(steps, reqs));
+        const audit =
+          commits > 0
+            ? {
+                events,
+                commits,
+                commitsPerSec: commits / result.duration,
+                eventsPerCommit: events / commits,
+              }
+            : undefined;
+        if (audit) {
+          console.log(
+            `audit: ${events} events in ${commits} SQLite commits (${Math.round(audit.commitsPerSec)} commits/s, ` +
+              `${audit.eventsPerCommit.toFixed(1)} events per commit; 6 statements per commit: BEGIN IMMEDIATE, ` +
+              `head, tail check, INSERT, head UPDATE, COMMIT)`,
+          );
+        }
+        summary.push({ case: c.name, impl, requests: reqs, durationSec: result.duration, steps, audit });
+        log(`  profiled ${c.name} ${impl}`);
+      }
+    }
+  } finally {
+    for (const impl of IMPLS) {
+      srv[impl].child.send({ type: 'stop' });
+      await new Promise((resolve) => srv[impl].child.once('exit', resolve));
+    }
+  }
+  const out = path.join(resultsDir, `adoption-profile${quick ? '.quick' : ''}.json`);
+  fs.writeFileSync(
+    out,
+    `${JSON.stringify({ generatedAt: new Date().toISOString(), quick, profiles: summary }, null, 2)}\n`,
+  );
+  console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
+}
+
+function send(child, type, extra = {}) {
+  const id = Math.random();
+  return new Promise((resolve) => {
+    const onMessage = (msg) => {
+      if (msg && msg.id === id) {
+        child.off('message', onMessage);
+        resolve(msg);
+      }
+    };
+    child.on('message', onMessage);
+    child.send({ ...extra, type, id });
+  });
+}
+
 let servers;
 
 const suite = {
@@ -214,6 +395,7 @@ const suite = {
       0.75,
     ),
   ],
+  profile,
   async setup({ quick, log }) {
     servers = {};
     for (const impl of IMPLS) servers[impl] = await startServer(impl);

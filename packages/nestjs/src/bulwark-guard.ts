@@ -49,25 +49,52 @@ import {
  */
 @Injectable()
 export class BulwarkGuard implements CanActivate {
+  /**
+   * The route's Bulwark decorators, read once per handler (and class: one handler can be
+   * inherited by several controllers): decorators are applied when the class is defined, so
+   * the seven reflector lookups need not run on every request.
+   */
+  private readonly routes = new WeakMap<object, WeakMap<object, RouteDecorators>>();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly runtime: BulwarkRuntime,
     private readonly moduleRef: ModuleRef,
   ) {}
 
+  private decorators(execution: ExecutionContext): RouteDecorators {
+    const handler = execution.getHandler();
+    const controller = execution.getClass();
+    let byClass = this.routes.get(handler);
+    if (byClass === undefined) this.routes.set(handler, (byClass = new WeakMap()));
+    let found = byClass.get(controller);
+    if (found === undefined) {
+      const targets = [handler, controller];
+      const read = <T>(key: string): T | undefined =>
+        this.reflector.getAllAndOverride<T | undefined>(key, targets);
+      found = Object.freeze({
+        isPublic: read<boolean>(BULWARK_PUBLIC) === true,
+        audited: read<AuditedMetadata>(BULWARK_AUDITED),
+        purposes: read<readonly string[]>(BULWARK_REQUIRE_CONSENT),
+        clearSiteData: read<string>(BULWARK_CLEAR_SITE_DATA),
+        routeLimit: read<RateLimitMetadata | false>(BULWARK_RATE_LIMIT),
+        allowlist: read<BodyAllowlist>(BULWARK_ALLOW_FIELDS),
+        authorize: read<AuthorizeMetadata>(BULWARK_AUTHORIZE),
+        recentAuth: read<StepUpRequirement>(BULWARK_REQUIRE_RECENT_AUTH),
+      });
+      byClass.set(controller, found);
+    }
+    return found;
+  }
+
   async canActivate(execution: ExecutionContext): Promise<boolean> {
-    const targets = [execution.getHandler(), execution.getClass()];
-    const isPublic = this.reflector.getAllAndOverride<boolean | undefined>(BULWARK_PUBLIC, targets) === true;
+    const { isPublic, audited, purposes, clearSiteData, routeLimit, allowlist, authorize, recentAuth } =
+      this.decorators(execution);
     // Bulwark speaks HTTP only; other transports (microservices, websockets) get nothing but @Public routes.
     if (execution.getType() !== 'http') return isPublic;
 
     const http = execution.switchToHttp();
     const req = http.getRequest<PlatformRequest>();
-    const audited = this.reflector.getAllAndOverride<AuditedMetadata | undefined>(BULWARK_AUDITED, targets);
-    const purposes = this.reflector.getAllAndOverride<readonly string[] | undefined>(
-      BULWARK_REQUIRE_CONSENT,
-      targets,
-    );
     // A route that needs consent processes personal data: its audit fails closed (auditFailurePolicy).
     const response = http.getResponse<PlatformResponse>();
     const state = trackRequest(this.runtime, req, response, audited, execution, {
@@ -94,16 +121,8 @@ export class BulwarkGuard implements CanActivate {
         req.user ??= principal;
         if (this.runtime.noStore) markPrivateResponse(raw);
       }
-      const clearSiteData = this.reflector.getAllAndOverride<string | undefined>(
-        BULWARK_CLEAR_SITE_DATA,
-        targets,
-      );
       if (clearSiteData !== undefined) raw.setHeader('Clear-Site-Data', clearSiteData);
 
-      const routeLimit = this.reflector.getAllAndOverride<RateLimitMetadata | false | undefined>(
-        BULWARK_RATE_LIMIT,
-        targets,
-      );
       const limiters: RequestRateLimiter[] = [];
       if (routeLimit !== false && this.runtime.rateLimiter !== undefined)
         limiters.push(this.runtime.rateLimiter);
@@ -111,19 +130,11 @@ export class BulwarkGuard implements CanActivate {
         limiters.push(this.runtime.routeLimiter(routeLimit));
       for (const limiter of limiters) await consume(limiter, principal, clientIp(req), raw);
 
-      const allowlist = this.reflector.getAllAndOverride<BodyAllowlist | undefined>(
-        BULWARK_ALLOW_FIELDS,
-        targets,
-      );
       if (allowlist !== undefined) {
         const body = allowlist.apply(req.body);
         if (body !== req.body) req.body = body;
       }
 
-      const authorize = this.reflector.getAllAndOverride<AuthorizeMetadata | undefined>(
-        BULWARK_AUTHORIZE,
-        targets,
-      );
       if (authorize !== undefined) {
         const authorizer = this.runtime.options.authorizer;
         if (authorizer === undefined) {
@@ -160,10 +171,6 @@ export class BulwarkGuard implements CanActivate {
         }
       }
 
-      const recentAuth = this.reflector.getAllAndOverride<StepUpRequirement | undefined>(
-        BULWARK_REQUIRE_RECENT_AUTH,
-        targets,
-      );
       if (recentAuth !== undefined) requireStepUp(principal, recentAuth);
 
       if (purposes !== undefined) {
@@ -204,4 +211,16 @@ async function consume(
     throw error;
   }
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+}
+
+/** What a route's Bulwark decorators say (method metadata overriding class metadata). */
+interface RouteDecorators {
+  readonly isPublic: boolean;
+  readonly audited?: AuditedMetadata;
+  readonly purposes?: readonly string[];
+  readonly clearSiteData?: string;
+  readonly routeLimit?: RateLimitMetadata | false;
+  readonly allowlist?: BodyAllowlist;
+  readonly authorize?: AuthorizeMetadata;
+  readonly recentAuth?: StepUpRequirement;
 }

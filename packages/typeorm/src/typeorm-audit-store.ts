@@ -141,6 +141,8 @@ export class TypeOrmAuditStore implements AuditStore {
   private readonly deadlines: PgDeadlines;
   private readonly resolveTimeoutMs: number;
   private readonly statements = new Map<string, SqliteStatement>();
+  /** SQLite: the prepared multi-row INSERT per chunk size (few sizes: see `chunks`). */
+  private readonly inserts = new Map<number, SqliteStatement>();
   private ready?: Promise<void>;
   private closed = false;
 
@@ -462,7 +464,9 @@ export class TypeOrmAuditStore implements AuditStore {
     if (entries.length === 0) return entries;
     let i = 0;
     for (const size of this.chunks(rows.length)) {
-      this.stmt(this.insertSql(size)).run(...rows.slice(i, i + size).flat());
+      let insert = this.inserts.get(size);
+      if (insert === undefined) this.inserts.set(size, (insert = this.stmt(this.insertSql(size))));
+      insert.run(...(size === 1 ? rows[i]! : rows.slice(i, i + size).flat()));
       i += size;
     }
     const last = entries[entries.length - 1]!;
@@ -683,6 +687,7 @@ export class TypeOrmAuditStore implements AuditStore {
       if (this.closed) return;
       this.closed = true;
       this.statements.clear();
+      this.inserts.clear();
       if (this.destroyOnClose && this.dataSource.isInitialized) await this.dataSource.destroy();
     });
   }

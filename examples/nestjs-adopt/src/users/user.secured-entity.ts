@@ -20,8 +20,10 @@ export class SecuredUser {
   @Column({ type: 'varchar', length: 40, unique: true })
   username!: string;
 
+  // Lazy: decrypted on first read. Article pages load every author's row but never show the
+  // e-mail, so they pay no decryption for it (only /user, login and sign-up read it).
   @PersonalData()
-  @EncryptedField({ keyId: 'users' })
+  @EncryptedField({ keyId: 'users', lazy: true })
   email!: string;
 
   // @BlindIndex declares the database index itself (and keeps the value out of JSON).

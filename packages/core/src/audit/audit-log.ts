@@ -42,7 +42,7 @@ import {
   verifyAuditLog,
   type AuditVerificationReport,
 } from './verify-audit-log';
-import { configError, invalid, nonEmptyString, positiveInt } from '../util/options';
+import { configError, intInRange, invalid, nonEmptyString, positiveInt } from '../util/options';
 
 /** The action `AuditLog.recordReview()` writes (the `audit.review` compliance check looks for it). */
 export const AUDIT_REVIEW_ACTION = 'audit.log.reviewed';
@@ -98,6 +98,15 @@ export interface AuditLogOptions {
   retention?: RetentionPolicy | RetentionPolicyOptions;
   /** Most events per store call (group commit). Default 5000. */
   maxBatchSize?: number;
+  /**
+   * Group-commit window in milliseconds, 0..1000 (default 0: one event-loop turn). Events queued
+   * within the window after the first one share one store call. For a store whose durable commit
+   * blocks the event loop (SQLite with `synchronous = FULL` fsyncs on every commit, through
+   * better-sqlite3 synchronously), fewer, larger commits leave the loop free for requests; the
+   * price is that an event waits up to the window before it is durable (a fail-closed route's
+   * response waits with it).
+   */
+  commitWindowMs?: number;
   /** Called when a sink throws (the events are durable regardless). Default: process warning. */
   onSinkError?: (error: unknown, sink: AuditSink) => void;
   /**
@@ -140,10 +149,15 @@ export interface AuditLogOptions {
  * createBulwark runs it before anything is opened.
  */
 export function checkAuditLogOptions(
-  options: Pick<AuditLogOptions, 'maxBatchSize' | 'logId' | 'configPath' | 'checkpoint' | 'signer'>,
+  options: Pick<
+    AuditLogOptions,
+    'maxBatchSize' | 'commitWindowMs' | 'logId' | 'configPath' | 'checkpoint' | 'signer'
+  >,
 ): void {
   const path = options.configPath ?? 'audit';
   if (options.maxBatchSize !== undefined) positiveInt(options.maxBatchSize, `${path}.maxBatchSize`);
+  if (options.commitWindowMs !== undefined)
+    intInRange(options.commitWindowMs, `${path}.commitWindowMs`, 0, 1000);
   if (options.logId !== undefined) nonEmptyString(options.logId, `${path}.logId`, 256);
   if (options.checkpoint !== undefined) checkAutoCheckpoint(options.checkpoint, `${path}.checkpoint`);
 }
@@ -241,6 +255,7 @@ export class AuditLog {
       hasher: new EntryHasher(options.hmacKey),
       tree: this.tree,
       maxBatchSize: options.maxBatchSize ?? 5000,
+      commitWindowMs: options.commitWindowMs ?? 0,
       sinks: this.sinks,
       onSinkError:
         options.onSinkError ??

@@ -19,6 +19,8 @@ export interface AuditWriterOptions {
   /** The log's Merkle tree: the writer appends each durable batch's leaf hashes to it. */
   tree: MerkleTree;
   maxBatchSize: number;
+  /** Group-commit window (ms): how long the first queued event waits for others. 0: one loop turn. */
+  commitWindowMs: number;
   sinks: readonly AuditSink[];
   onSinkError: (error: unknown, sink: AuditSink) => void;
   /** Called once when appends start failing (the first failure of a burst), never per event. */
@@ -41,6 +43,7 @@ export class AuditWriter {
   private readonly hasher: EntryHasher;
   private readonly tree: MerkleTree;
   private readonly maxBatch: number;
+  private readonly commitWindowMs: number;
   private readonly sinks: readonly AuditSink[];
   private readonly onSinkError: (error: unknown, sink: AuditSink) => void;
   private pending: Pending[] = [];
@@ -61,6 +64,7 @@ export class AuditWriter {
     this.hasher = options.hasher;
     this.tree = options.tree;
     this.maxBatch = options.maxBatchSize;
+    this.commitWindowMs = options.commitWindowMs;
     this.sinks = options.sinks;
     this.onSinkError = options.onSinkError;
     this.onWriteFailure = options.onWriteFailure;
@@ -131,10 +135,15 @@ export class AuditWriter {
   }
 
   private async run(): Promise<void> {
-    // Yield once so every append made in the current tick joins the first batch.
-    await Promise.resolve();
     try {
       while (this.pending.length > 0) {
+        // Group commit: wait one event-loop turn (setImmediate runs after the poll phase) before
+        // taking the batch, so every request whose I/O is ready in this turn joins it. A
+        // synchronous store (better-sqlite3) blocks the loop for its whole write, so without this
+        // turn nothing could queue behind a write and every batch would hold one event: one
+        // fsync'd commit per request.
+        await yieldTurn();
+        if (this.commitWindowMs > 0 && this.pending.length < this.maxBatch) await sleep(this.commitWindowMs);
         const batch =
           this.pending.length <= this.maxBatch ? this.pending : this.pending.slice(0, this.maxBatch);
         this.pending = this.pending.length <= this.maxBatch ? [] : this.pending.slice(this.maxBatch);
@@ -265,4 +274,12 @@ export class AuditWriter {
       }
     }
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

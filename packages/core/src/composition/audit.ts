@@ -41,6 +41,7 @@ const KNOWN_AUDIT = optionKeys<AuditConfig>({
   redactor: true,
   sinks: true,
   maxBatchSize: true,
+  commitWindowMs: true,
 });
 /** The variable `bulwark audit` reads, so the CLI verifies what the app writes. */
 const AUDIT_HMAC_ENV = 'BULWARK_AUDIT_HMAC_KEY';
@@ -107,6 +108,7 @@ export function planAudit(value: unknown): AuditConfig | undefined {
   checkAuditLogOptions({
     ...(audit.logId !== undefined ? { logId: audit.logId as string } : {}),
     ...(audit.maxBatchSize !== undefined ? { maxBatchSize: audit.maxBatchSize as number } : {}),
+    ...(audit.commitWindowMs !== undefined ? { commitWindowMs: audit.commitWindowMs as number } : {}),
   });
   const retention = section(audit.retention, 'audit.retention', ['periods', 'holds', 'holdStore']);
   // The engines' own checks, under their config paths (audit.retention.periods.<category>).
@@ -191,6 +193,7 @@ export async function openAudit(
       ? { redactor: audit.redactor instanceof Redactor ? audit.redactor : redactorFrom(audit.redactor) }
       : {}),
     ...(audit.maxBatchSize !== undefined ? { maxBatchSize: audit.maxBatchSize } : {}),
+    ...(audit.commitWindowMs !== undefined ? { commitWindowMs: audit.commitWindowMs } : {}),
     // The detector goes last: it sees what every other sink saw, and writes its violations back.
     sinks: [...(audit.sinks ?? []), ...(detector ? [detector] : [])],
     ...hooks,

@@ -114,6 +114,8 @@ export interface AuditConfig {
   /** Delivered every durable batch; closed by `close()`. The threat detector is added after them. */
   sinks?: readonly AuditSink[];
   maxBatchSize?: number;
+  /** Group-commit window, 0..1000 ms (default 0). See AuditLogOptions.commitWindowMs. */
+  commitWindowMs?: number;
 }
 
 export interface AuthzConfig {

@@ -132,14 +132,82 @@ describe('AuditLog', () => {
   it('appends made while a write is in flight are committed together in the next batch', async () => {
     const store = new MemoryAuditStore();
     const log = await AuditLog.open({ store });
-    const spy = jest.spyOn(store, 'append');
+    // The first write stays in flight until `release`: the store's append waits on a gate.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let inFlight!: () => void;
+    const started = new Promise<void>((resolve) => (inFlight = resolve));
+    const original = store.append.bind(store);
+    const spy = jest.spyOn(store, 'append').mockImplementation(async (prepare) => {
+      if (spy.mock.calls.length === 1) {
+        inFlight();
+        await gate;
+      }
+      return original(prepare);
+    });
     const first = log.append(event());
-    await Promise.resolve();
-    await Promise.resolve();
+    await started;
     const later = [log.append(event()), log.append(event()), log.append(event())];
+    release();
     await Promise.all([first, ...later]);
     expect(spy).toHaveBeenCalledTimes(2);
     expect((await Promise.all(later)).map((e) => e.seq)).toEqual([2, 3, 4]);
+  });
+
+  it('commitWindowMs: appends made in separate turns within the window share one store write', async () => {
+    const store = new MemoryAuditStore();
+    const log = await AuditLog.open({ store, commitWindowMs: 50 });
+    const spy = jest.spyOn(store, 'append');
+    const first = log.append(event());
+    // Three later turns, each well inside the window (setImmediate: no timing assumption beyond
+    // a few event-loop turns taking less than 50 ms).
+    const later: Promise<AuditEntry>[] = [];
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      later.push(log.append(event()));
+    }
+    const entries = await Promise.all([first, ...later]);
+    expect(entries.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect((await log.verify()).ok).toBe(true);
+    // Without a window the same pattern writes each turn's event on its own.
+    const store2 = new MemoryAuditStore();
+    const log2 = await AuditLog.open({ store: store2 });
+    const spy2 = jest.spyOn(store2, 'append');
+    const all: Promise<AuditEntry>[] = [log2.append(event())];
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      all.push(log2.append(event()));
+    }
+    await Promise.all(all);
+    expect(spy2.mock.calls.length).toBeGreaterThan(1);
+  });
+
+  it.each([-1, 1.5, 1001, '10'])('commitWindowMs %p is refused with ERR_CONFIG_INVALID', async (bad) => {
+    await expect(
+      AuditLog.open({ store: new MemoryAuditStore(), commitWindowMs: bad as unknown as number }),
+    ).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+  });
+
+  it('appends made in one event-loop turn share one store write (group commit for synchronous stores)', async () => {
+    const store = new MemoryAuditStore();
+    const log = await AuditLog.open({ store });
+    const spy = jest.spyOn(store, 'append');
+    // Like requests whose I/O completes in one turn: each appends from its own callback.
+    const appended = await new Promise<Promise<AuditEntry>[]>((resolve) => {
+      const out: Promise<AuditEntry>[] = [];
+      for (let i = 0; i < 5; i++) {
+        setImmediate(() => {
+          out.push(log.append(event()));
+          if (out.length === 5) resolve(out);
+        });
+      }
+    });
+    const entries = await Promise.all(appended);
+    expect(entries.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect((await log.verify()).ok).toBe(true);
   });
 
   it('a store failure rejects that batch with a typed error and later appends continue the chain', async () => {

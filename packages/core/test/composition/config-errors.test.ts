@@ -76,6 +76,7 @@ const CASES: [string, Record<string, unknown>, string][] = [
   ['unknown retention option', { audit: { ...audit, retention: { days: 5 } } }, 'audit.retention.days'],
   ['sink without write()', { audit: { ...audit, sinks: [{}] } }, 'audit.sinks[0]'],
   ['zero batch size', { audit: { ...audit, maxBatchSize: 0 } }, 'audit.maxBatchSize'],
+  ['commit window over 1 s', { audit: { ...audit, commitWindowMs: 1001 } }, 'audit.commitWindowMs'],
   // keys
   [
     'key algorithm not an AEAD',
