@@ -35,19 +35,22 @@ interface LayerLike {
 /**
  * The `auditRoute` marks of the route a request is for, found in the app's router (sub-routers
  * included) when the request never reached it: the bundle's authenticate, CSRF or input guard
- * refused it first. The first route that matches method and path and carries marks; undefined
- * when none does (or the router is of another shape); never throws.
+ * refused it first. The marks of the first route that matches method and path, in registration
+ * order, as Express dispatches (a matching route without marks ends the search: another route's
+ * action must never label this request); undefined when it has none, when no route matches, or the
+ * router is of another shape; never throws.
  */
 function routeMarksFor(req: Request): RouteAuditMarks | undefined {
   if (req.route !== undefined) return undefined; // routed: its markers ran, or it has none
   const app = req.app as unknown as
     { router?: { stack?: LayerLike[] }; _router?: { stack?: LayerLike[] } } | undefined;
   const method = req.method.toLowerCase();
+  // null: the first matching route was found and has no marks (stop); undefined: none matched yet.
   const scan = (
     stack: readonly LayerLike[] | undefined,
     path: string,
     depth: number,
-  ): RouteAuditMarks | undefined => {
+  ): RouteAuditMarks | null | undefined => {
     if (stack === undefined || depth > 8) return undefined;
     for (const layer of stack) {
       if (typeof layer.match !== 'function') continue;
@@ -60,7 +63,7 @@ function routeMarksFor(req: Request): RouteAuditMarks | undefined {
           const m = l.handle?.[ROUTE_MARKS];
           if (m !== undefined) marks = addRouteAuditMarks(marks, m);
         }
-        if (marks !== undefined) return marks;
+        return marks ?? null;
       } else if (Array.isArray(layer.handle?.stack)) {
         const matched = layer.match(path);
         if (matched === false) continue;
@@ -79,7 +82,7 @@ function routeMarksFor(req: Request): RouteAuditMarks | undefined {
   };
   try {
     // Express 4 first: its `app.router` getter throws (removed in 4.0); Express 5 has no `_router`.
-    return scan(app?._router?.stack ?? app?.router?.stack, req.path, 0);
+    return scan(app?._router?.stack ?? app?.router?.stack, req.path, 0) ?? undefined;
   } catch {
     return undefined;
   }

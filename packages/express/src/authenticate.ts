@@ -47,10 +47,9 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
     }
     const orSession = optional || req.principal !== undefined;
     authenticator.authenticate(req.headers.authorization, orSession).then((principal) => {
-      if (principal !== undefined) {
-        req.principal = principal;
-        if (noStore) markPrivateResponse(res);
-      }
+      if (principal !== undefined) req.principal = principal;
+      // A session principal kept beside another scheme's credential is as personal: no-store too.
+      if (noStore && req.principal !== undefined) markPrivateResponse(res);
       next();
     }, next);
   };

@@ -9,7 +9,7 @@ import { bulwark } from '../src';
  * `Authorization: Token <jwt>`, its tokens carry `user_id` (a number) and `scope` instead of `sub`
  * and `roles`, and its HS256 secret is shorter than 32 bytes.
  */
-const SECRET = 'changeme-legacy';
+const SECRET = 'changeme-legacy-2019'; // 20 bytes: short, above the 16-byte floor
 
 function appToken(claims: Record<string, unknown>, secret = SECRET): Promise<string> {
   return new SignJWT(claims)

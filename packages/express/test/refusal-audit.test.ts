@@ -75,3 +75,39 @@ describe('refusals on audited routes (Express)', () => {
     });
   });
 });
+
+describe('the route a refusal is audited under (Express)', () => {
+  it('is the first route that matches method and path, as Express dispatches: never a later route', async () => {
+    const bw = bulwark(t.kit);
+    const a = express();
+    a.use(bw);
+    // `/users/me` is registered first and has no marks; `/users/:id` also matches `/users/me`.
+    a.get('/users/me', (_req, res) => {
+      res.json({ me: true });
+    });
+    a.get('/users/:id', auditRoute({ action: 'user.read' }), (req, res) => {
+      res.json({ id: req.params.id });
+    });
+    const sub = express.Router();
+    sub.get('/items/new', (_req, res) => {
+      res.json({ new: true });
+    });
+    sub.get('/items/:id', auditRoute({ action: 'item.read' }), (_req, res) => {
+      res.json({ ok: true });
+    });
+    a.use('/shop', sub);
+    a.use(bw.problemDetails());
+    await request(a).get('/users/me').expect(401);
+    await request(a).get('/users/7').expect(401);
+    await request(a).get('/shop/items/new').expect(401);
+    await request(a).get('/shop/items/9').expect(401);
+    await bw.close();
+    const entries = await t.entries();
+    expect(entries.map((e) => [e.action, e.outcome])).toEqual([
+      ['http.get', 'denied'],
+      ['user.read', 'denied'],
+      ['http.get', 'denied'],
+      ['item.read', 'denied'],
+    ]);
+  });
+});

@@ -266,6 +266,14 @@ describe('express session() over HTTP', () => {
     expect((await request(app).get('/private')).status).toBe(401);
     b.take(await request(app).post('/login'));
     expect((await request(app).get('/private').set('Cookie', b.header)).body).toEqual({ user: 'alice' });
+    // Another scheme's credential beside the session: the session decides, and the personal
+    // response is kept out of shared caches as on Koa and NestJS.
+    const withBasic = await request(app)
+      .get('/private')
+      .set('Cookie', b.header)
+      .set('Authorization', 'Basic YWxpY2U6cHc=')
+      .expect(200, { user: 'alice' });
+    expect(withBasic.headers['cache-control']).toMatch(/no-store/);
     const forged = await request(app)
       .get('/private')
       .set('Cookie', b.header)

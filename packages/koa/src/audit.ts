@@ -19,15 +19,20 @@ interface RouterLike {
     method: string,
   ): {
     route: boolean;
-    pathAndMethod: readonly { stack?: readonly { [ROUTE_MARKS]?: RouteAuditMarks }[] }[];
+    pathAndMethod: readonly {
+      methods?: readonly string[];
+      stack?: readonly { [ROUTE_MARKS]?: RouteAuditMarks }[];
+    }[];
   };
 }
 
 /**
  * The `auditRoute` marks of the route a request is for, asked of the app's @koa/router routers
  * (`app.use(router.routes())`: the dispatch middleware carries its router) when the request's own
- * markers never ran: the bundle refused it before the router. Undefined when no marked route
- * matches method and path; never throws.
+ * markers never ran: the bundle refused it before the router. Only the route @koa/router dispatches
+ * to: the first layer with methods that matches method and path, in registration order (`router.use`
+ * layers are middleware, not routes); another route's action never labels this request. Undefined
+ * when that route has no marks or none matches; never throws.
  */
 function routeMarksFor(ctx: Context): RouteAuditMarks | undefined {
   try {
@@ -36,14 +41,14 @@ function routeMarksFor(ctx: Context): RouteAuditMarks | undefined {
       if (typeof router?.match !== 'function') continue;
       const result = router.match(ctx.path, ctx.method);
       if (!result.route) continue;
+      const first = result.pathAndMethod.find((layer) => (layer.methods?.length ?? 0) > 0);
+      if (first === undefined) continue;
       let marks: RouteAuditMarks | undefined;
-      for (const layer of result.pathAndMethod) {
-        for (const fn of layer.stack ?? []) {
-          const m = fn[ROUTE_MARKS];
-          if (m !== undefined) marks = addRouteAuditMarks(marks, m);
-        }
+      for (const fn of first.stack ?? []) {
+        const m = fn[ROUTE_MARKS];
+        if (m !== undefined) marks = addRouteAuditMarks(marks, m);
       }
-      if (marks !== undefined) return marks;
+      return marks;
     }
   } catch {
     // A router of another shape: no marks found, never a failed response.

@@ -72,3 +72,34 @@ describe('refusals on audited routes (Koa)', () => {
     });
   });
 });
+
+describe('the route a refusal is audited under (Koa)', () => {
+  it('is the first route @koa/router dispatches to for method and path: never a later route', async () => {
+    const bw = bulwark(t.kit);
+    const a = new Koa();
+    a.use(bw);
+    const router = new Router();
+    // `/users/me` is registered first and has no marks; `/users/:id` also matches `/users/me`.
+    router.get('/users/me', (ctx) => {
+      ctx.body = { me: true };
+    });
+    router.get('/users/:id', auditRoute({ action: 'user.read' }), (ctx) => {
+      ctx.body = { id: ctx.params.id };
+    });
+    a.use(router.routes());
+    const server = a.callback();
+    await request(server).get('/users/me').expect(401);
+    await request(server).get('/users/7').expect(401);
+    await request(server)
+      .get('/users/me')
+      .set('Authorization', `Bearer ${await t.sign('alice')}`)
+      .expect(200, { me: true });
+    await bw.close();
+    const entries = await t.entries();
+    expect(entries.map((e) => [e.action, e.outcome])).toEqual([
+      ['http.get', 'denied'],
+      ['user.read', 'denied'],
+      ['http.get', 'success'],
+    ]);
+  });
+});

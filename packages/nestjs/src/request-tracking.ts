@@ -76,7 +76,9 @@ type Tracked = PlatformRequest & { [STATE]?: BulwarkRequestState };
  */
 export function auditActor(req: unknown, id: string, type: 'user' | 'service' = 'user'): void {
   const actor = checkAuditActor(id, type);
-  const state = (req as Tracked | null)?.[STATE];
+  // The state lives on the Node request (trackRequest): on platform-fastify `@Req()` is the
+  // FastifyRequest, whose `.raw` holds it.
+  const state = req !== null && typeof req === 'object' ? (nodeRequest(req) as Tracked)[STATE] : undefined;
   if (state !== undefined) state.actor = actor;
 }
 

@@ -9,6 +9,7 @@ import {
   UnauthorizedException,
   type INestApplication,
 } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import type { AuditLog } from '@bulwark/core';
@@ -32,7 +33,8 @@ class LoginController {
   }
 }
 
-describe('auditActor on an @Audited login route', () => {
+// On platform-fastify `@Req()` is the FastifyRequest; the request state lives on its `.raw`.
+describe.each(['express', 'fastify'] as const)('auditActor on an @Audited login route (%s)', (platform) => {
   let app: INestApplication;
   let log: AuditLog;
   beforeAll(async () => {
@@ -43,8 +45,16 @@ describe('auditActor on an @Audited login route', () => {
     })
     class AppModule {}
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
+    if (platform === 'fastify') {
+      app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
+        logger: false,
+      });
+      await app.init();
+      await app.getHttpAdapter().getInstance().ready();
+    } else {
+      app = moduleRef.createNestApplication({ logger: false });
+      await app.init();
+    }
   });
   afterAll(async () => {
     await app.close();

@@ -1,5 +1,5 @@
 import { configError } from '../util/options';
-import { BulwarkTokenError, ErrorCodes } from '../errors';
+import { BulwarkError, BulwarkTokenError, ErrorCodes } from '../errors';
 import type { TokenClaims, VerifiedToken } from '../tokens/token-service';
 import { BulwarkHttpError } from './bulwark-http-error';
 import type { HttpPrincipal } from './http-principal';
@@ -233,7 +233,16 @@ export class BearerAuthenticator {
         this.#cache.delete(token);
       }
     }
-    const verified = await this.#tokens.verify(token);
+    let verified: VerifiedToken;
+    try {
+      verified = await this.#tokens.verify(token);
+    } catch (err) {
+      // A hand-made verifier (a kid-routing wrapper around two TokenServices) may let a library's
+      // own error through (jose's decodeProtectedHeader on a non-JWT): fail closed as a refused
+      // token (401), never a 500 an anonymous client can trigger at will.
+      if (err instanceof BulwarkError) throw err;
+      throw new BulwarkTokenError(ErrorCodes.TOKEN_MALFORMED, 'The token verifier refused the token.');
+    }
     const principal = this.#toPrincipal(verified.payload);
     if (typeof principal?.id !== 'string' || principal.id.length === 0 || !Array.isArray(principal.roles)) {
       throw new BulwarkTokenError(ErrorCodes.TOKEN_CLAIM_INVALID, 'The token does not identify a subject.');

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { copyDenialExplanation } from './denial-details';
-import { BulwarkError, ErrorCodes, type ErrorCode } from '../errors';
+import { BulwarkError, BulwarkTokenError, ErrorCodes, type ErrorCode } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
 
 /** RFC 9457 §3: the media type of a problem details body. */
@@ -567,12 +567,15 @@ export function problemFor(error: unknown, context: ProblemContext = {}): Proble
   const scheme =
     context.scheme !== undefined && SCHEME_TOKEN.test(context.scheme) ? context.scheme : 'Bearer';
   if (mapping.status === 401) {
+    // RFC 6750 §3.1: `error="invalid_token"` only when a token was sent and refused (a token error);
+    // a 401 with no token involved (failed sign-in, revoked session, the app's own 401) gets the
+    // plain challenge RFC 9110 §15.5.2 requires.
     headers['www-authenticate'] =
-      code === ErrorCodes.HTTP_AUTH_REQUIRED
-        ? challenge(realm, undefined, scheme)
-        : code === ErrorCodes.MFA_STEP_UP_REQUIRED
-          ? stepUpChallenge(realm, details)
-          : challenge(realm, 'invalid_token', scheme);
+      code === ErrorCodes.MFA_STEP_UP_REQUIRED
+        ? stepUpChallenge(realm, details)
+        : error instanceof BulwarkTokenError
+          ? challenge(realm, 'invalid_token', scheme)
+          : challenge(realm, undefined, scheme);
   } else if (code === ErrorCodes.HTTP_AUTH_MALFORMED) {
     // RFC 6750 §3.1: a malformed request answers 400 with `error="invalid_request"`.
     headers['www-authenticate'] = challenge(realm, 'invalid_request', scheme);

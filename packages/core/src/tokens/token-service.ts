@@ -79,6 +79,8 @@ export interface TokenServiceOptions {
    * RS256 / RS384 / RS512 (RSASSA-PKCS1-v1_5) in `algorithms` and RSA keys under 3072 bits are
    * refused at start-up. An identity provider that signs RS256 with 2048-bit keys (most do)
    * needs `legacyAlgorithms: ['RS256', 'RSA-2048']`; prefer PS256, ES256 or EdDSA where you choose.
+   * `HMAC-SHORT-SECRET` lets `verification` accept an existing app's HS256 secret of 16-31 bytes
+   * while it rotates; it never applies to `signingKey`.
    */
   legacyAlgorithms?: readonly LegacyAlgorithm[];
   /**
@@ -156,6 +158,8 @@ export interface SignOptions {
 
 /** Registered claims the service sets itself; a caller passing them in `claims` is a bug. */
 const RESERVED_CLAIMS = ['iss', 'aud', 'exp', 'nbf', 'iat', 'jti'];
+/** The floor a legacy HMAC secret keeps under the `HMAC-SHORT-SECRET` opt-in (RFC 7518 §3.2 asks for 32). */
+const LEGACY_HMAC_MIN_BYTES = 16;
 const DEFAULT_REQUIRED_CLAIMS = ['exp', 'iat', 'sub'];
 // Compact JWS: three base64url segments (RFC 7515 §7.1). Only the header is decoded before jose runs.
 const B64URL = /^[A-Za-z0-9_-]+$/;
@@ -333,13 +337,17 @@ export class TokenService {
     return [...this.#legacy].filter((l) => l !== 'HMAC-SHORT-SECRET' || this.#shortSecret);
   }
 
-  /** The JWS algorithms a key can be used with here (a short HMAC secret: HS256 once opted in). */
-  #algorithmsForKey(key: KeyObject): JwsAlgorithm[] {
+  /**
+   * The JWS algorithms a key can be used with here. A short HMAC secret (16-31 bytes) gets HS256 once
+   * opted in, and only to verify the app's existing tokens: new tokens are never signed with it.
+   */
+  #algorithmsForKey(key: KeyObject, use: 'sign' | 'verify' = 'verify'): JwsAlgorithm[] {
     const algorithms = algorithmsForKey(key);
     if (
+      use === 'verify' &&
       algorithms.length === 0 &&
       key.type === 'secret' &&
-      (key.symmetricKeySize ?? 0) > 0 &&
+      (key.symmetricKeySize ?? 0) >= LEGACY_HMAC_MIN_BYTES &&
       this.#legacy.has('HMAC-SHORT-SECRET')
     ) {
       this.#shortSecret = true;
@@ -435,12 +443,12 @@ export class TokenService {
       throw configError(`${path}.key`, 'is a public key; signing needs the private key or an HMAC secret');
     }
     this.#checkKeyStrength(key, `${path}.key`);
-    const supported = this.#algorithmsForKey(key);
+    const supported = this.#algorithmsForKey(key, 'sign');
     if (supported.length === 0) {
       throw configError(
         `${path}.key`,
         key.type === 'secret'
-          ? "is an HMAC secret shorter than 32 bytes (RFC 7518 §3.2); an existing app's secret is accepted only with legacyAlgorithms: ['HMAC-SHORT-SECRET'] while it rotates"
+          ? "is an HMAC secret shorter than 32 bytes (RFC 7518 §3.2); new tokens are never signed with one (legacyAlgorithms: ['HMAC-SHORT-SECRET'] only lets verification accept the app's existing tokens while it rotates)"
           : 'is not a supported signing key (Ed25519, P-256/384/521, RSA >= 2048 bits)',
       );
     }
@@ -505,8 +513,12 @@ export class TokenService {
       if (algorithms.length === 0) {
         throw configError(
           `${vpath}.key`,
-          key.type === 'secret' && algorithmsForKey(key).length === 0
-            ? "is an HMAC secret shorter than 32 bytes (RFC 7518 §3.2); an existing app's secret is accepted only with legacyAlgorithms: ['HMAC-SHORT-SECRET'] while it rotates"
+          key.type === 'secret' &&
+            algorithmsForKey(key).length === 0 &&
+            this.#algorithmsForKey(key).length === 0
+            ? this.#legacy.has('HMAC-SHORT-SECRET')
+              ? `is an HMAC secret shorter than ${LEGACY_HMAC_MIN_BYTES} bytes, the floor even legacyAlgorithms: ['HMAC-SHORT-SECRET'] keeps (it can be guessed offline); rotate to a 32-byte random secret`
+              : "is an HMAC secret shorter than 32 bytes (RFC 7518 §3.2); an existing app's secret is accepted only with legacyAlgorithms: ['HMAC-SHORT-SECRET'] while it rotates"
             : `supports ${this.#algorithmsForKey(key).join(', ') || 'no JWS algorithm'}, none of which is in algorithms`,
         );
       }

@@ -1,4 +1,4 @@
-import { ErrorCodes, BulwarkConfigError } from '../../src/errors';
+import { ErrorCodes, BulwarkConfigError, BulwarkTokenError } from '../../src/errors';
 import { BearerAuthenticator } from '../../src/http/bearer-authenticator';
 import { problemFor } from '../../src/http/problem-details';
 import type { TokenClaims } from '../../src/tokens/token-service';
@@ -8,8 +8,7 @@ function verifier(seen: string[] = []) {
   return {
     verify: async (token: string) => {
       seen.push(token);
-      if (token !== 'good')
-        throw Object.assign(new Error('bad'), { code: ErrorCodes.TOKEN_SIGNATURE_INVALID });
+      if (token !== 'good') throw new BulwarkTokenError(ErrorCodes.TOKEN_SIGNATURE_INVALID, 'bad');
       return { payload: { sub: 'u1', roles: ['staff'] } as TokenClaims, protectedHeader: { alg: 'HS256' } };
     },
   } as unknown as ConstructorParameters<typeof BearerAuthenticator>[0]['tokens'];

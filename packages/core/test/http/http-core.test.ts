@@ -4,6 +4,7 @@ import { BearerAuthenticator } from '../../src/http/bearer-authenticator';
 import { readCookie, serializeCookie } from '../../src/http/cookies';
 import { CsrfTokens } from '../../src/http/csrf-tokens';
 import { InputGuard, checkResourceId } from '../../src/http/input-guard';
+import { BulwarkHttpError } from '../../src/http/bulwark-http-error';
 import { problemFor } from '../../src/http/problem-details';
 import { outcomeFromStatus, requestAuditEvent } from '../../src/http/request-audit';
 import { clientRequestIdFrom, newRequestId } from '../../src/http/request-id';
@@ -74,10 +75,28 @@ describe('problemFor', () => {
     expect(JSON.stringify(p.body)).not.toMatch(/pii v3|ssn|boom/);
   });
 
+  it('says error="invalid_token" only when a token was sent and refused (RFC 6750 §3.1)', () => {
+    // No token involved: a failed sign-in, a revoked cookie session, a webhook, the app's own 401.
+    const tokenless: unknown[] = [
+      new BulwarkHttpError(ErrorCodes.SIGNIN_FAILED, 401, 'x'),
+      new BulwarkError(ErrorCodes.SESSION_REVOKED, 'x'),
+      new BulwarkError(ErrorCodes.ALERT_WEBHOOK_INVALID, 'x'),
+      Object.assign(new Error('Unauthorized'), { status: 401, expose: true }),
+    ];
+    for (const error of tokenless) {
+      const p = problemFor(error, { realm: 'api' });
+      expect(p.status).toBe(401);
+      expect(p.headers['www-authenticate']).toBe('Bearer realm="api"');
+    }
+  });
+
   it('sets WWW-Authenticate on 401 and Retry-After on 429', () => {
     expect(
       problemFor(new BulwarkTokenError(ErrorCodes.TOKEN_MALFORMED, 'x')).headers['www-authenticate'],
     ).toBe('Bearer realm="bulwark", error="invalid_token"');
+    expect(problemFor(new BulwarkTokenError(ErrorCodes.TOKEN_REVOKED, 'x')).headers['www-authenticate']).toBe(
+      'Bearer realm="bulwark", error="invalid_token"',
+    );
     expect(
       problemFor(new BulwarkError(ErrorCodes.HTTP_TOO_MANY_REQUESTS, 'x', { retryAfterSec: 12.2 })).headers[
         'retry-after'

@@ -1,4 +1,6 @@
+import { BulwarkTokenError, ErrorCodes } from '../../src/errors';
 import { BearerAuthenticator } from '../../src/http/bearer-authenticator';
+import { problemFor } from '../../src/http/problem-details';
 import { MfaPolicy } from '../../src/mfa/mfa-policy';
 import { tokenAuthentication } from '../../src/http/token-authentication';
 import type { TokenClaims } from '../../src/tokens/token-service';
@@ -63,5 +65,23 @@ describe('tokenAuthentication (auth_time / amr claims -> principal.authenticatio
       factors: ['webauthn', 'fpt', 'federated-mfa'],
       mfaAt: 10_000,
     });
+  });
+
+  it("answers a custom verifier's foreign error as a refused token (401), never a 500", async () => {
+    const auth = new BearerAuthenticator({
+      tokens: {
+        verify: async () => {
+          throw new TypeError('Invalid Token or Protected Header formatting');
+        },
+      },
+    });
+    const refused = await auth.authenticate('Bearer abc').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(BulwarkTokenError);
+    expect(refused).toMatchObject({ code: ErrorCodes.TOKEN_MALFORMED });
+    expect((refused as Error).message).not.toMatch(/Protected Header/);
+    expect(problemFor(refused).status).toBe(401);
   });
 });

@@ -3,13 +3,14 @@ import { SignJWT, decodeProtectedHeader } from 'jose';
 import { BulwarkConfigError, BulwarkTokenError, ErrorCodes } from '../../src/errors';
 import { ComplianceKit } from '../../src/compliance/compliance-kit';
 import { ComplianceReport } from '../../src/compliance/compliance-report';
+import { problemFor } from '../../src/http/problem-details';
 import { TokenService } from '../../src/tokens/token-service';
 
 // An existing app's HS256 secret is often shorter than RFC 7518 §3.2's 32 bytes. It is refused
 // unless named (`legacyAlgorithms: ['HMAC-SHORT-SECRET']`), and then warned about once, without
 // the secret, and reported by `legacyInUse` for compliance evidence.
 
-const WEAK = 'changeme-legacy'; // 15 bytes: what the app shipped with
+const WEAK = 'changeme-legacy-2019'; // 20 bytes: what the app shipped with
 const legacyToken = (secret: string | Buffer = WEAK, claims: Record<string, unknown> = {}) =>
   new SignJWT({ roles: ['staff'], ...claims })
     .setProtectedHeader({ alg: 'HS256' })
@@ -65,6 +66,52 @@ describe('HMAC secrets shorter than 32 bytes', () => {
     ).toThrow(BulwarkConfigError);
   });
 
+  it('only to verify: new tokens are never signed with a short secret, opt-in or not', () => {
+    let error: unknown;
+    try {
+      new TokenService({
+        algorithms: ['HS256'],
+        legacyAlgorithms: ['HMAC-SHORT-SECRET'],
+        signingKey: { key: Buffer.from(WEAK) },
+        onWarning: () => undefined,
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(BulwarkConfigError);
+    expect((error as BulwarkConfigError).code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect((error as Error).message).toMatch(/never signed/);
+    expect((error as Error).message).not.toContain(WEAK);
+  });
+
+  it('keeps a floor of 16 bytes: a shorter secret is refused even with the opt-in', () => {
+    for (const secret of ['changeme', 'changeme-legacy' /* 15 bytes */]) {
+      let error: unknown;
+      try {
+        new TokenService({
+          algorithms: ['HS256'],
+          legacyAlgorithms: ['HMAC-SHORT-SECRET'],
+          verification: { key: Buffer.from(secret) },
+          onWarning: () => undefined,
+        });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(BulwarkConfigError);
+      expect((error as Error).message).toMatch(/shorter than 16 bytes/);
+      expect((error as Error).message).not.toContain(secret);
+    }
+    // 16 bytes is the floor itself: accepted.
+    expect(
+      new TokenService({
+        algorithms: ['HS256'],
+        legacyAlgorithms: ['HMAC-SHORT-SECRET'],
+        verification: { key: Buffer.from('changeme-legacy!') },
+        onWarning: () => undefined,
+      }).legacyInUse,
+    ).toEqual(['HMAC-SHORT-SECRET']);
+  });
+
   it('only for HS256, and the opt-in alone reports nothing when the secret is strong', () => {
     const warnings: string[] = [];
     const strong = new TokenService({
@@ -80,7 +127,7 @@ describe('HMAC secrets shorter than 32 bytes', () => {
         new TokenService({
           algorithms: ['HS512'],
           legacyAlgorithms: ['HMAC-SHORT-SECRET'],
-          signingKey: { key: Buffer.from(WEAK) },
+          verification: { key: Buffer.from(WEAK) },
           onWarning: () => undefined,
         }),
     ).toThrow(/none of which is in algorithms/);
@@ -99,10 +146,14 @@ describe('HMAC secrets shorter than 32 bytes', () => {
       onWarning: () => undefined,
     });
     // The recipe of docs/adopting.md: the kid picks the key; tokens without it are the old ones.
-    const tokens = {
-      verify: (token: string) =>
-        (decodeProtectedHeader(token).kid === '2026-12' ? current : legacy).verify(token),
+    const pick = (token: string): TokenService => {
+      try {
+        return decodeProtectedHeader(token).kid === '2026-12' ? current : legacy;
+      } catch {
+        return current; // not a JWT at all: current.verify() refuses it as ERR_TOKEN_MALFORMED
+      }
     };
+    const tokens = { verify: (token: string) => pick(token).verify(token) };
     const fresh = await current.sign({ roles: ['staff'] }, { subject: 'u-17' });
     expect(decodeProtectedHeader(fresh).kid).toBe('2026-12');
     expect((await tokens.verify(fresh)).payload.sub).toBe('u-17');
@@ -115,6 +166,16 @@ describe('HMAC secrets shorter than 32 bytes', () => {
       .setExpirationTime('1h')
       .sign(Buffer.from(WEAK));
     await expect(tokens.verify(forged)).rejects.toMatchObject({ code: ErrorCodes.TOKEN_SIGNATURE_INVALID });
+    // Anything that is not a JWT is Bulwark's typed token error, so the adapters answer 401, never 500.
+    for (const garbage of ['abc', 'a.b.c', '..', 'eyJ.e30.x', '']) {
+      const refused = await tokens.verify(garbage).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refused).toBeInstanceOf(BulwarkTokenError);
+      expect(refused).toMatchObject({ code: ErrorCodes.TOKEN_MALFORMED });
+      expect(problemFor(refused)).toMatchObject({ status: 401, body: { code: ErrorCodes.TOKEN_INVALID } });
+    }
   });
 
   it('fail the compliance token-key control, naming the remedy; a strong secret passes it', async () => {
