@@ -810,16 +810,25 @@ export class PolicyEngine implements Authorizer {
     let passedResource = false;
     for (let i = 0; i < limit; i++) {
       const rule = bucket.allow[i].rule;
-      const base = { policyId: rule.policyId, ruleId: rule.ruleId, effect: rule.effect, path: rule.path };
-      const t = { ...base, hardDeny: false, matched: false };
-      let trace: RuleTrace;
+      let failed: 'resource' | 'role' | 'condition';
+      let condition: ConditionTrace | undefined;
       if (!rule.resources.some((p) => matchesResourcePattern(p, resource.type, resource.id)))
-        trace = { ...t, failed: 'resource' };
-      else if (!rule.anyRole && !rule.roleIdx.some((j) => mask[j] === 1)) trace = { ...t, failed: 'role' };
+        failed = 'resource';
+      else if (!rule.anyRole && !rule.roleIdx.some((j) => mask[j] === 1)) failed = 'role';
       else if (rule.condition !== undefined) {
-        const condition = rule.condition.explain(subject, resource, ctx, now);
-        trace = { ...t, failed: 'condition', condition };
+        failed = 'condition';
+        condition = rule.condition.explain(subject, resource, ctx, now);
       } else continue; // (it would have applied: not reached)
+      const trace: RuleTrace = {
+        policyId: rule.policyId,
+        ruleId: rule.ruleId,
+        effect: rule.effect,
+        path: rule.path,
+        hardDeny: false,
+        matched: false,
+        failed,
+        ...(condition !== undefined ? { condition } : {}),
+      };
       if (trace.failed !== 'resource') passedResource = true;
       traces.push(trace);
     }
