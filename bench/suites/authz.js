@@ -403,11 +403,13 @@ function denialImpls() {
   });
   const s = { id: 'x', roles: ['u'] };
   const r = { type: 't1', id: '1', ownerId: 'y' };
-  const nearestOk = (d) => d !== undefined && d.reasonId === 'default_deny' && d.nearest?.failed === 'condition';
+  const nearestOk = (d) =>
+    d !== undefined && d.reasonId === 'default_deny' && d.nearest?.failed === 'condition';
   return [
     {
       impl: 'bulwark',
-      run: () => !engine.check(s, 'act1', r).allowed && nearestOk(denialExplanation(engine, s, 'act1', r, {})),
+      run: () =>
+        !engine.check(s, 'act1', r).allowed && nearestOk(denialExplanation(engine, s, 'act1', r, {})),
     },
     { impl: 'check() only', run: () => !engine.check(s, 'act1', r).allowed },
     {

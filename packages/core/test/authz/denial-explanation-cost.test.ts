@@ -122,7 +122,7 @@ describe('authorizeRequest(): the explanation is computed only when read', () =>
         return e.denialExplanation(...args);
       },
     };
-    const principal = { id: '42', roles: ['user'] };
+    const principal = { id: '42', roles: ['user'], type: 'user' as const, claims: { sub: '42' } };
     const error = await authorizeRequest(
       authorizer,
       principal,
