@@ -74,6 +74,15 @@ describe(`${DOC}`, () => {
     expect(blocks.filter((b) => b.kind === 'refused').length).toBeGreaterThanOrEqual(4);
   });
 
+  it('has no fenced block of another kind (a mistyped ```yaml chek or ```yml policy would be skipped)', () => {
+    // Fences alternate open / close; every opening must be one of the three kinds the harness runs.
+    const fences = [...text.matchAll(/^ {0,3}(`{3,}|~{3,})(.*)$/gm)];
+    const openings = fences.filter((_, i) => i % 2 === 0).map((m) => m[0].trim());
+    expect(fences.length % 2).toBe(0);
+    expect(openings.filter((o) => !/^```yaml (policy|check|refused)$/.test(o))).toEqual([]);
+    expect(openings).toHaveLength(blocks.length);
+  });
+
   for (const block of blocks) {
     if (block.kind === 'policy') {
       const declared = (parse(block.body) as { policies?: { id: string }[] })?.policies ?? [];
@@ -142,6 +151,10 @@ describe(`${DOC}`, () => {
             });
           }
           if (c.denial !== undefined) expect(explainDenial(explanation)).toMatchObject(c.denial);
+          // The bounded explanation the HTTP adapters use says the same as explain() does.
+          expect(engine.denialExplanation(c.subject, c.action, c.resource, c.context)).toEqual(
+            explainDenial(explanation),
+          );
           if (c.problem !== undefined) {
             const principal = { ...c.subject, type: 'user', claims: {} } as unknown as HttpPrincipal;
             const error = await authorizeRequest(engine, principal, c.action, c.resource, c.context, {

@@ -22,7 +22,7 @@
  * decision equals the agreed one, and `check` rejects `false`.
  */
 
-const { fasterThan } = require('../lib/targets');
+const { costAtMost, fasterThan } = require('../lib/targets');
 
 // ---------------------------------------------------------------------------------------------
 // The policy, in a neutral form
@@ -372,12 +372,66 @@ function agree(impls, tuples) {
   return expected;
 }
 
+// ---------------------------------------------------------------------------------------------
+// a denied request at 1,000 rules: what a 403 costs once its explanation is read (audit entry)
+
+const DENIAL_CASE = 'denied request, 1,000-rule policy (check + denial explanation)';
+
+/**
+ * The review's shape (M1): 1,000 ownership rules over 50 actions and 20 types; one request that
+ * is denied by default (20 rules of its bucket fail at their condition). `bulwark` is what the
+ * HTTP kernel does on a 403 whose explanation an audit entry reads; `check() only` the decision
+ * alone; `explain() (every rule)` the explanation as it was built before (O(rules)).
+ */
+function denialImpls() {
+  const core = require('@bulwark/core');
+  const { denialExplanation } = require('@bulwark/core/http');
+  const rules = [];
+  for (let i = 0; i < 1000; i++) {
+    rules.push({
+      id: `r${i}`,
+      effect: 'allow',
+      roles: ['u'],
+      actions: [`act${i % 50}`],
+      resources: [`t${i % 20}/*`],
+      when: { attr: 'resource.ownerId', eq: { ref: 'subject.id' } },
+    });
+  }
+  const engine = new core.PolicyEngine({
+    policy: { version: 1, roles: { u: {} }, policies: [{ id: 'p', rules }] },
+    onWarning() {},
+  });
+  const s = { id: 'x', roles: ['u'] };
+  const r = { type: 't1', id: '1', ownerId: 'y' };
+  const nearestOk = (d) =>
+    d !== undefined && d.reasonId === 'default_deny' && d.nearest?.failed === 'condition';
+  return [
+    {
+      impl: 'bulwark',
+      run: () =>
+        !engine.check(s, 'act1', r).allowed && nearestOk(denialExplanation(engine, s, 'act1', r, {})),
+    },
+    { impl: 'check() only', run: () => !engine.check(s, 'act1', r).allowed },
+    {
+      impl: 'explain() (every rule)',
+      run: () =>
+        !engine.check(s, 'act1', r).allowed && nearestOk(core.explainDenial(engine.explain(s, 'act1', r))),
+    },
+  ];
+}
+
 module.exports = {
   name: 'authz',
   title: 'one access decision (50-rule clinic RBAC + ABAC policy, 10,000 seeded tuples)',
   subject: 'bulwark',
   settings: { rounds: 30, roundMs: 50, warmupMs: 300 },
-  targets: [fasterThan({ peer: '@casl/ability', min: 1 }), fasterThan({ peer: 'casbin', min: 15 })],
+  targets: [
+    fasterThan({ peer: '@casl/ability', min: 1, cases: ['50 rules'] }),
+    fasterThan({ peer: 'casbin', min: 15, cases: ['50 rules'] }),
+    // A 403 with its audit explanation (check + denialExplanation) at 1,000 rules: at most 10x the
+    // bare check(), however large the policy (it was ~2000x: explain() over every rule).
+    costAtMost({ baseline: 'check() only', max: 10, cases: [DENIAL_CASE] }),
+  ],
 
   async setup({ quick, log }) {
     const count = 10_000;
@@ -406,6 +460,13 @@ module.exports = {
             if (output !== true) throw new Error('decision differs from the agreed one');
           },
           impls: impls.map((impl) => ({ impl: impl.impl, run: runner(impl) })),
+        },
+        {
+          name: DENIAL_CASE,
+          check(output) {
+            if (output !== true) throw new Error('expected a deny explained with its nearest rule');
+          },
+          impls: denialImpls(),
         },
       ],
     };

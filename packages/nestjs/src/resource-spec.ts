@@ -1,5 +1,6 @@
 import { Scope, type Type } from '@nestjs/common';
 import { ContextIdFactory, type ModuleRef } from '@nestjs/core';
+import { REQUEST_CONTEXT_ID } from '@nestjs/core/internal';
 import { BulwarkConfigError, ErrorCodes, type AuthzContext, type AuthzResource } from '@bulwark/core';
 import type { BulwarkRequestContext } from './bulwark-request-context';
 import { resolveHttpResource } from './core-http';
@@ -56,8 +57,12 @@ export function checkResourceSpec(spec: unknown, path: string): ResourceSpec {
 
 /**
  * The loader provider: the module's singleton, or, for a request-scoped / transient provider
- * (which `get()` refuses), the instance of this request's DI sub-tree (the same one the request's
- * controller gets, so `REQUEST` and request-scoped repositories are this request's).
+ * (which `get()` refuses), the instance of this request's DI sub-tree. The request's context id
+ * is attached to the request the way Nest's router does it (`REQUEST_CONTEXT_ID`, registered once
+ * with the request as `REQUEST`), so the loader, a request-scoped controller, and any later
+ * `moduleRef.resolve(X, ContextIdFactory.getByRequest(req))` in an interceptor or handler share
+ * one sub-tree, whichever of them comes first. Durable providers (`ContextIdFactory.apply()`) are
+ * not supported as loaders: Nest registers a durable tree's payload, not the request, as REQUEST.
  */
 async function loaderOf(
   type: Type<ResourceLoader>,
@@ -72,10 +77,23 @@ async function loaderOf(
     return undefined; // not a provider of the application: the caller's config error names it
   }
   if (scope === Scope.DEFAULT || platformRequest === undefined) return moduleRef.get(type, { strict: false });
-  // The request's context id (created on first use); registering the request under it is what
-  // makes `@Inject(REQUEST)` this request when no request-scoped controller did it already.
+  // The request's context id: the one Nest attached (a request-scoped controller on the route),
+  // or a new one attached now, as RouterExplorer.getContextId does, so everything resolved later
+  // for this request finds it. Registering the request under it makes `@Inject(REQUEST)` this
+  // request.
   const contextId = ContextIdFactory.getByRequest(platformRequest);
-  moduleRef.registerRequestByContextId(platformRequest, contextId);
+  const holder = platformRequest as Record<symbol | string, unknown>;
+  const raw = holder.raw as Record<symbol, unknown> | undefined;
+  // (getByRequest also looks at `req.raw`, where a Fastify request's id may sit.)
+  if (holder[REQUEST_CONTEXT_ID] === undefined && raw?.[REQUEST_CONTEXT_ID] === undefined) {
+    Object.defineProperty(platformRequest, REQUEST_CONTEXT_ID, {
+      value: contextId,
+      enumerable: false,
+      writable: false,
+      configurable: false,
+    });
+    moduleRef.registerRequestByContextId(platformRequest, contextId);
+  }
   return moduleRef.resolve(type, contextId, { strict: false });
 }
 

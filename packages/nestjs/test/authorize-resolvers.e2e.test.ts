@@ -9,8 +9,8 @@ import 'reflect-metadata';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Controller, Get, Inject, Injectable, Scope, type INestApplication } from '@nestjs/common';
-import { REQUEST } from '@nestjs/core';
+import { Controller, Get, Inject, Injectable, Req, Scope, type INestApplication } from '@nestjs/common';
+import { ContextIdFactory, ModuleRef, REQUEST } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
@@ -81,8 +81,37 @@ class ScopedNoteLoader implements ResourceLoader {
   }
 }
 
+/** A per-request unit of work: one instance per request, whoever asks for it. */
+let unitsOfWork = 0;
+@Injectable({ scope: Scope.REQUEST })
+class UnitOfWork {
+  readonly n = ++unitsOfWork;
+}
+
+/** A request-scoped loader that shares the request's unit of work. */
+@Injectable({ scope: Scope.REQUEST })
+class WorkLoader implements ResourceLoader {
+  constructor(private readonly work: UnitOfWork) {}
+
+  async load(r: BulwarkRequestContext): Promise<AuthzResource | undefined> {
+    return { type: 'notes', id: String(r.params.id), ownerId: Number(r.params.id), work: this.work.n };
+  }
+}
+
 @Controller('notes')
 class NotesController {
+  constructor(private readonly moduleRef: ModuleRef) {}
+
+  /** A singleton controller resolving the request's unit of work itself (as an interceptor would). */
+  @Get(':id/work')
+  @Authorize('read', { loader: WorkLoader })
+  async work(@AuthorizedResource() note: AuthzResource, @Req() req: object): Promise<unknown> {
+    const again = await this.moduleRef.resolve(UnitOfWork, ContextIdFactory.getByRequest(req), {
+      strict: false,
+    });
+    return { loader: note.work, handler: again.n };
+  }
+
   @Get(':id')
   @Audited('notes.read')
   @Authorize('read', { loader: NoteLoader })
@@ -140,7 +169,7 @@ async function appWith(options: { explainDenials?: boolean }, dir: string) {
       BulwarkModule.forRoot({ tokens, authorizer: engine, auditLog, ...options }),
     ],
     controllers: [NotesController],
-    providers: [NoteLoader, ScopedNoteLoader],
+    providers: [NoteLoader, ScopedNoteLoader, UnitOfWork, WorkLoader],
   }).compile();
   const app: INestApplication = moduleRef.createNestApplication({ logger: false });
   await app.init();
@@ -213,6 +242,25 @@ describe('@Authorize with DI loaders and explained denials (NestJS, SQLite)', ()
             .set('Authorization', await t.as('1'))
         ).status,
       ).toBe(403);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a request-scoped loader and the singleton controller share the request’s DI sub-tree (one unit of work per request)', async () => {
+    const t = await appWith({}, dir);
+    try {
+      const server = t.app.getHttpServer();
+      const a = await request(server)
+        .get('/notes/1/work')
+        .set('Authorization', await t.as('1'));
+      const b = await request(server)
+        .get('/notes/1/work')
+        .set('Authorization', await t.as('1'));
+      expect([a.status, b.status]).toEqual([200, 200]);
+      expect(a.body.loader).toBe(a.body.handler);
+      expect(b.body.loader).toBe(b.body.handler);
+      expect(b.body.loader).not.toBe(a.body.loader);
     } finally {
       await t.close();
     }

@@ -51,13 +51,15 @@ export function scopeQuery<T extends ObjectLiteral>(
   const params: Record<string, unknown> = {};
   let n = 0;
 
-  const column = (attribute: string): string => {
+  const columnOf = (attribute: string) => {
     const property = options.attributes?.[attribute] ?? attribute;
-    if (metadata.findColumnWithPropertyPath(property) === undefined) {
+    const found = metadata.findColumnWithPropertyPath(property);
+    if (found === undefined) {
       throw untranslatable(`resource attribute ${attribute} is not a column of ${metadata.name}`);
     }
-    return `${alias}.${property}`;
+    return { sql: `${alias}.${property}`, kind: columnKind(found.type) };
   };
+  const column = (attribute: string): string => columnOf(attribute).sql;
   // better-sqlite3 binds no booleans; TypeORM stores them as 0 / 1 there.
   const bind = (value: ScopeValue | readonly ScopeValue[]): string => {
     const name = `${prefix}${n++}`;
@@ -80,12 +82,18 @@ export function scopeQuery<T extends ObjectLiteral>(
       case 'present':
         return `${column(node.attribute)} IS NOT NULL`;
       case 'compare': {
-        const c = column(node.attribute);
-        return `(${c} IS NOT NULL AND ${c} ${SQL_OPS[node.op]} ${bind(node.value)})`;
+        const { sql: c, kind } = columnOf(node.attribute);
+        const value = forColumn(kind, node.value, node.op === 'eq' || node.op === 'ne');
+        // A value check() never finds equal to (or orders against) anything in this column:
+        // `eq` and the orderings match no row, `ne` matches every row with a value.
+        if (value === NEVER) return node.op === 'ne' ? `(${c} IS NOT NULL)` : '1 = 0';
+        return `(${c} IS NOT NULL AND ${c} ${SQL_OPS[node.op]} ${bind(value)})`;
       }
       case 'in': {
-        const c = column(node.attribute);
-        return `(${c} IS NOT NULL AND ${c} IN ${bind(node.values)})`;
+        const { sql: c, kind } = columnOf(node.attribute);
+        const values = node.values.map((v) => forColumn(kind, v, true)).filter((v) => v !== NEVER);
+        if (values.length === 0) return '1 = 0';
+        return `(${c} IS NOT NULL AND ${c} IN ${bind(values as ScopeValue[])})`;
       }
       case 'sameAs': {
         const a = column(node.attribute);
@@ -103,6 +111,84 @@ export function scopeQuery<T extends ObjectLiteral>(
     Object.defineProperty(qb, method, { configurable: true, value: () => refuseAfterScope(method) });
   }
   return qb;
+}
+
+const NEVER = Symbol('never equal');
+const NUMERIC_TYPES = new Set([
+  'int',
+  'integer',
+  'int2',
+  'int4',
+  'int8',
+  'smallint',
+  'mediumint',
+  'tinyint',
+  'bigint',
+  'numeric',
+  'decimal',
+  'dec',
+  'float',
+  'float4',
+  'float8',
+  'double',
+  'double precision',
+  'real',
+  'smallserial',
+  'serial',
+  'bigserial',
+  'number',
+]);
+const STRING_TYPES = new Set([
+  'varchar',
+  'character varying',
+  'char',
+  'character',
+  'nchar',
+  'nvarchar',
+  'text',
+  'tinytext',
+  'mediumtext',
+  'longtext',
+  'string',
+  'citext',
+  'uuid',
+]);
+
+/** The kind of a TypeORM column type (`Number`, `'int'`, `String`, `'varchar'`...). */
+function columnKind(type: unknown): 'number' | 'string' | 'other' {
+  if (type === Number) return 'number';
+  if (type === String) return 'string';
+  const name = typeof type === 'string' ? type.toLowerCase() : '';
+  return NUMERIC_TYPES.has(name) ? 'number' : STRING_TYPES.has(name) ? 'string' : 'other';
+}
+
+/** A safe integer's canonical decimal string (`"42"`, `"-7"`; not `"042"`, `" 7"`, `"7.0"`, `"+7"`). */
+const isIdString = (v: string): boolean => {
+  const n = Number(v);
+  return Number.isSafeInteger(n) && String(n) === v;
+};
+
+/**
+ * The value to bind against a column so SQL decides as check() does. check() equates a safe
+ * integer with its canonical decimal string and nothing else, and never orders a number against
+ * a string; a database would compare `'07'`, `' 7'` or `'7abc'` with an integer column loosely
+ * (SQLite, MySQL) or fail on `'abc'` (PostgreSQL). So against a numeric column a canonical id
+ * string binds as its number and any other string is NEVER; against a string column a safe
+ * integer binds as its string and any other number is NEVER. `equality`: eq / ne / in (ordering
+ * never coerces: a string against a numeric column, a number against a string column, is NEVER).
+ */
+function forColumn(
+  kind: 'number' | 'string' | 'other',
+  value: ScopeValue,
+  equality: boolean,
+): ScopeValue | typeof NEVER {
+  if (kind === 'number' && typeof value === 'string') {
+    return equality && isIdString(value) ? Number(value) : NEVER;
+  }
+  if (kind === 'string' && typeof value === 'number') {
+    return equality && Number.isSafeInteger(value) ? String(value) : NEVER;
+  }
+  return value;
 }
 
 type WhereClauses = SelectQueryBuilder<ObjectLiteral>['expressionMap']['wheres'];

@@ -26,6 +26,7 @@
  */
 
 import type { FieldPermission } from './field-permission';
+import type { DenialExplanation } from './denial-explanation';
 import type { Explanation } from './policy-engine';
 
 /**
@@ -101,4 +102,15 @@ export interface Authorizer {
     resource: AuthzResource,
     context?: AuthzContext,
   ): Explanation;
+  /**
+   * Optional bounded-cost explanation of a deny (`PolicyEngine` has it): preferred over
+   * `explain()` by the HTTP adapters, which call it lazily (only when a 403 body or an audit
+   * entry reads it). Undefined when the request is allowed.
+   */
+  denialExplanation?(
+    subject: AuthzSubject,
+    action: string,
+    resource: AuthzResource,
+    context?: AuthzContext,
+  ): DenialExplanation | undefined;
 }

@@ -56,7 +56,7 @@ export type TypeMismatchHook = (mismatch: {
   readonly coerced: boolean;
 }) => void;
 
-/** `number`, `string`, `boolean`, `array`, `date`, `object`... (`null` / `undefined`: missing). */
+/** `number`, `string`, `boolean`, `bigint`, `array`, `date`, `object`... (`null` / `undefined`: missing). */
 export function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
@@ -121,6 +121,12 @@ function toInstant(v: unknown): number {
   return NaN;
 }
 
+/** The type name ordering sees: `number`, `instant` (a Date or an ISO string with an offset), else typeName(). */
+function orderType(v: unknown): string {
+  if (typeof v === 'number') return 'number';
+  return Number.isNaN(toInstant(v)) ? typeName(v) : 'instant';
+}
+
 type Order = (a: number, b: number) => boolean;
 const ORDERS: Readonly<Record<'lt' | 'lte' | 'gt' | 'gte', Order>> = {
   lt: (a, b) => a < b,
@@ -177,8 +183,14 @@ function compileAttribute(
   const summary = `${def.attr} ${op} ${describeOperand(operand)}`;
   // The slow paths below run only once a strict comparison has failed: the common case (same
   // types) costs nothing more than before.
+  const reportTypes = (actualType: string, expectedType: string, coerced: boolean): void =>
+    onMismatch?.({ path, summary, actualType, expectedType, coerced });
   const report = (a: unknown, b: unknown, coerced: boolean): void =>
-    onMismatch?.({ path, summary, actualType: typeName(a), expectedType: typeName(b), coerced });
+    reportTypes(typeName(a), typeName(b), coerced);
+  /** A comparison that failed because of a side's shape (not a string / number / boolean, not a list). */
+  const reportShape = (a: unknown, b: unknown): void => {
+    if (present(a) && present(b)) report(a, b, false);
+  };
   /** eq after `a !== b`: the id coercion, reported when the types differ. */
   const looseEq = (a: unknown, b: unknown): boolean => {
     // typeof first: the cheap test that settles the common miss (two strings that differ).
@@ -198,17 +210,14 @@ function compileAttribute(
     report(a, other, found);
     return found;
   };
-  /** Ordering is never coerced; a pairing of types it cannot order is reported. */
+  /** Ordering is never coerced; a pairing it cannot order (not two numbers, not two instants) is reported. */
   const ordered = (a: unknown, b: unknown, order: Order): boolean => {
     const result = compareOrdered(a, b, order);
-    if (
-      !result &&
-      present(a) &&
-      present(b) &&
-      typeName(a) !== typeName(b) &&
-      (Number.isNaN(toInstant(a)) || Number.isNaN(toInstant(b)))
-    )
-      report(a, b, false);
+    if (!result && present(a) && present(b)) {
+      const x = orderType(a);
+      const y = orderType(b);
+      if (x !== y || (x !== 'number' && x !== 'instant')) reportTypes(x, y, false);
+    }
     return result;
   };
   if (isRef(operand)) {
@@ -219,7 +228,9 @@ function compileAttribute(
         test = (s, r, c) => {
           const a = getter(s, r, c);
           const b = other(s, r, c);
-          return a === b ? isPrimitive(a) : isPrimitive(a) && looseEq(a, b);
+          if (a === b) return isPrimitive(a) || (reportShape(a, b), false);
+          if (!isPrimitive(a)) return (reportShape(a, b), false);
+          return looseEq(a, b);
         };
         break;
       case 'ne':
@@ -239,7 +250,7 @@ function compileAttribute(
         test = (s, r, c) => {
           const a = getter(s, r, c);
           const list = other(s, r, c);
-          if (!isPrimitive(a) || !Array.isArray(list)) return false;
+          if (!isPrimitive(a) || !Array.isArray(list)) return (reportShape(a, list), false);
           return (list.includes(a) || looseIncludes(list, a)) !== negate;
         };
         break;
@@ -248,7 +259,8 @@ function compileAttribute(
         test = (s, r, c) => {
           const list = getter(s, r, c);
           const b = other(s, r, c);
-          return Array.isArray(list) && isPrimitive(b) && (list.includes(b) || looseIncludes(list, b));
+          if (!Array.isArray(list) || !isPrimitive(b)) return (reportShape(list, b), false);
+          return list.includes(b) || looseIncludes(list, b);
         };
         break;
       default: {
@@ -292,11 +304,13 @@ function compileAttribute(
       test = set
         ? (s, r, c) => {
             const a = getter(s, r, c);
-            return isPrimitive(a) && (set.has(a) || looseIncludes(list, a, types)) !== negate;
+            if (!isPrimitive(a)) return (reportShape(a, list), false);
+            return (set.has(a) || looseIncludes(list, a, types)) !== negate;
           }
         : (s, r, c) => {
             const a = getter(s, r, c);
-            return isPrimitive(a) && (list.includes(a) || looseIncludes(list, a, types)) !== negate;
+            if (!isPrimitive(a)) return (reportShape(a, list), false);
+            return (list.includes(a) || looseIncludes(list, a, types)) !== negate;
           };
       break;
     }
@@ -304,7 +318,8 @@ function compileAttribute(
       const b = operand as ConditionLiteral;
       test = (s, r, c) => {
         const list = getter(s, r, c);
-        return Array.isArray(list) && (list.includes(b) || looseIncludes(list, b));
+        if (!Array.isArray(list)) return (reportShape(list, b), false);
+        return list.includes(b) || looseIncludes(list, b);
       };
       break;
     }
@@ -322,7 +337,8 @@ function compileAttribute(
         test = (s, r, c) => {
           const v = getter(s, r, c);
           const a = toInstant(v);
-          if (Number.isNaN(a) && present(v) && typeof v !== 'string') report(v, operand, false);
+          // A string that is not an instant with an offset ("2026-06-01", a `date` column) is one too.
+          if (Number.isNaN(a) && present(v)) reportTypes(orderType(v), 'instant', false);
           return !Number.isNaN(a) && order(a, instant);
         };
       }

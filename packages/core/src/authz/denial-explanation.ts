@@ -62,11 +62,20 @@ function findLeaf(trace: ConditionTrace, path: string): ConditionTrace | undefin
 }
 
 const present = (v: unknown): boolean => v !== undefined && v !== null;
-const INTEGER_RE = /^-?\d{1,16}$/;
-/** A number and an integer string: comparable as ids (`sameValue`), so unequal ones simply differ. */
+/** The engine's own id predicate (`sameValue`): a safe integer's canonical decimal string. */
+const isIdString = (v: string): boolean => {
+  const n = Number(v);
+  return v.length !== 0 && Number.isSafeInteger(n) && String(n) === v;
+};
+/**
+ * A safe integer and a canonical integer string: comparable as ids (`sameValue`), so unequal
+ * ones simply differ. `42` and `"042"`, `"-0"`, an unsafe integer: never equal, a type mismatch.
+ */
 const idPair = (a: unknown, b: unknown): boolean =>
-  (typeof a === 'number' && typeof b === 'string' && INTEGER_RE.test(b)) ||
-  (typeof b === 'number' && typeof a === 'string' && INTEGER_RE.test(a));
+  (typeof a === 'number' && Number.isSafeInteger(a) && typeof b === 'string' && isIdString(b)) ||
+  (typeof b === 'number' && Number.isSafeInteger(b) && typeof a === 'string' && isIdString(a));
+/** Two values that can be equal: the same type, or an id pair. */
+const comparable = (a: unknown, b: unknown): boolean => typeName(a) === typeName(b) || idPair(a, b);
 
 function miss(trace: ConditionTrace): ConditionMiss {
   const leaf = findLeaf(trace, trace.decidedBy) ?? trace;
@@ -76,17 +85,31 @@ function miss(trace: ConditionTrace): ConditionMiss {
   const isExists = / exists (true|false)$/.test(leaf.summary);
   const isList = / (in|notIn) /.test(leaf.summary);
   const isContains = / contains /.test(leaf.summary);
+  const isOrder = / (lt|lte|gt|gte) /.test(leaf.summary);
+  // Lists (`in`: the expected side, `contains`: the actual side) are compared item by item: a
+  // mismatch when no item could ever equal the value (or the list is not a list at all).
+  const listMismatch = (list: unknown, value: unknown): boolean =>
+    !Array.isArray(list) || (list.length !== 0 && !list.some((item) => comparable(item, value)));
   const why: ConditionMiss['why'] =
     !isExists && (!present(leaf.actual) || !present(leaf.expected))
       ? 'missing'
-      : !isExists &&
-          !isList &&
-          !isContains &&
-          actualType !== expectedType &&
-          !(actualType === 'date' || expectedType === 'date') &&
-          !idPair(leaf.actual, leaf.expected)
-        ? 'type_mismatch'
-        : 'false';
+      : isExists
+        ? 'false'
+        : isList
+          ? listMismatch(leaf.expected, leaf.actual)
+            ? 'type_mismatch'
+            : 'false'
+          : isContains
+            ? listMismatch(leaf.actual, leaf.expected)
+              ? 'type_mismatch'
+              : 'false'
+            : isOrder
+              ? actualType !== expectedType && !(actualType === 'date' || expectedType === 'date')
+                ? 'type_mismatch'
+                : 'false'
+              : !comparable(leaf.actual, leaf.expected)
+                ? 'type_mismatch'
+                : 'false';
   return { path: leaf.path, summary: leaf.summary, why, actualType, expectedType };
 }
 

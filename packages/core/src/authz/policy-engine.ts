@@ -18,7 +18,7 @@ import {
   type NowMs,
   type TypeMismatchHook,
 } from './compile-condition';
-import { nearestRule, type NearestRule } from './denial-explanation';
+import { type DenialExplanation, explainDenial, nearestRule, type NearestRule } from './denial-explanation';
 import type { ConditionDefinition, PolicyDocument } from './policy-document';
 import { parsePolicyText, type ParsePolicyTextOptions } from './parse-policy-text';
 import { matchesResourcePattern, parseResourcePattern, type ResourcePattern } from './resource-pattern';
@@ -186,6 +186,8 @@ interface CompiledPolicy {
   readonly rules: readonly CompiledRule[];
   readonly index: Map<string, Map<string, Bucket>>;
   indexed: number;
+  /** denialExplanation(): the first allow rule naming an action, per action (bounded like the index). */
+  firstAllow?: Map<string, CompiledRule | undefined>;
 }
 
 export const DEFAULT_DENY: Decision = Object.freeze({
@@ -290,7 +292,7 @@ function applies(
   now: NowMs,
 ): boolean {
   if (entry.idMode !== 0) {
-    const id = resource.id;
+    const id = resource.id as unknown;
     if (typeof id !== 'string' || id.length === 0) return false;
     if (entry.idMode === 2 && !entry.ids!.has(id)) return false;
   }
@@ -307,6 +309,29 @@ function applies(
     if (!hit) return false;
   }
   return rule.condition === undefined || rule.condition.test(subject, resource, context, now);
+}
+
+/**
+ * Rules traced at most by a denial explanation (denialExplanation()): a 403 must stay as cheap as
+ * an allow whatever the policy's size, since denials are what a caller produces most easily.
+ */
+export const DENIAL_TRACE_LIMIT = 64;
+
+/**
+ * The id rule applied to `resource.id`: a safe integer is the id `String(id)` (as `42` and `"42"`
+ * are one id in conditions and query scopes); a string, undefined or null is taken as is; any
+ * other value (a non-integer or unsafe number, a bigint, an object...) is not an id (undefined:
+ * the caller denies `invalid_request`). The view keeps every other attribute (its prototype is
+ * the caller's object), so class instances and getters still read as before.
+ */
+function normaliseResource(resource: AuthzResource): AuthzResource | undefined {
+  const id = resource.id as unknown;
+  if (id === undefined || id === null || typeof id === 'string') return resource;
+  if (typeof id !== 'number' || !Number.isSafeInteger(id)) return undefined;
+  return Object.create(resource, {
+    id: { value: String(id), enumerable: true },
+    type: { value: resource.type, enumerable: true },
+  }) as AuthzResource;
 }
 
 function isValidRequest(subject: AuthzSubject, action: string, resource: AuthzResource): boolean {
@@ -411,9 +436,11 @@ export class PolicyEngine implements Authorizer {
   private compile(document: PolicyDocument): CompiledPolicy {
     // Conditions already warned about, per loaded policy: a warning per request would flood.
     const warned = new Set<string>();
+    // Keyed by condition and type pair: a benign coerced note must not hide a real mismatch.
     const onMismatch: TypeMismatchHook = (m) => {
-      if (warned.has(m.path)) return;
-      warned.add(m.path);
+      const key = `${m.path}\u0000${m.actualType}\u0000${m.expectedType}\u0000${m.coerced}`;
+      if (warned.has(key)) return;
+      warned.add(key);
       const rule = /^policies\[(\d+)\]\.rules\[(\d+)\]/.exec(m.path);
       const policy = rule ? document.policies[Number(rule[1])] : undefined;
       const ruleId = rule ? policy?.rules[Number(rule[2])]?.id : undefined;
@@ -427,6 +454,7 @@ export class PolicyEngine implements Authorizer {
             : 'values of different types never match (only equality treats 42 and "42" as one id).'),
         policyId: policy?.id ?? '',
         ruleId: ruleId ?? '',
+        // (resource.id: no rule; the id rule applied to the request itself)
         path: m.path,
         condition: m.summary,
         actualType: m.actualType,
@@ -439,7 +467,26 @@ export class PolicyEngine implements Authorizer {
         // A failing listener must not turn a decision into an exception.
       }
     };
+    this.onIdCoerced = () =>
+      onMismatch({
+        path: 'resource.id',
+        summary: 'resource.id (a number, taken as its decimal string)',
+        actualType: 'number',
+        expectedType: 'string',
+        coerced: true,
+      });
     return compile(document, this.roleCacheSize, onMismatch);
+  }
+
+  /** Warns (once per loaded policy) that a request's resource id was a number. */
+  private onIdCoerced: () => void = () => undefined;
+
+  /** The request with the id rule applied to `resource.id`, or undefined when it is not valid. */
+  private request(subject: AuthzSubject, action: string, resource: AuthzResource): AuthzResource | undefined {
+    if (!isValidRequest(subject, action, resource)) return undefined;
+    const view = normaliseResource(resource);
+    if (view !== resource && view !== undefined) this.onIdCoerced();
+    return view;
   }
 
   /** Builds an engine from JSON or YAML text. */
@@ -533,8 +580,9 @@ export class PolicyEngine implements Authorizer {
 
   /** Decides one request. Synchronous; never throws for bad input (denies `invalid_request`). */
   check(subject: AuthzSubject, action: string, resource: AuthzResource, context?: AuthzContext): Decision {
-    if (!isValidRequest(subject, action, resource)) return INVALID_REQUEST;
-    return this.evaluate(subject, action, resource, context, this.overrideLocal);
+    const r = this.request(subject, action, resource);
+    if (r === undefined) return INVALID_REQUEST;
+    return this.evaluate(subject, action, r, context, this.overrideLocal);
   }
 
   /**
@@ -551,8 +599,9 @@ export class PolicyEngine implements Authorizer {
     context?: AuthzContext,
   ): Promise<Decision> {
     if (!this.breakGlass.shared) return this.check(subject, action, resource, context);
-    if (!isValidRequest(subject, action, resource)) return INVALID_REQUEST;
-    return this.evaluate(subject, action, resource, context, this.overrideShared);
+    const r = this.request(subject, action, resource);
+    if (r === undefined) return INVALID_REQUEST;
+    return this.evaluate(subject, action, r, context, this.overrideShared);
   }
 
   /** Like check(), but throws `BulwarkPolicyError` `ERR_POLICY_DENIED` (details.reasonId) on deny. */
@@ -585,7 +634,8 @@ export class PolicyEngine implements Authorizer {
       effectiveRoles: [] as string[],
     };
     const resourceView = { type: res?.type, id: res?.id };
-    if (!isValidRequest(subject, action, resource)) {
+    const request = this.request(subject, action, resource);
+    if (request === undefined) {
       return {
         decision: INVALID_REQUEST,
         subject: subjectView,
@@ -593,9 +643,10 @@ export class PolicyEngine implements Authorizer {
         resource: resourceView,
         rules: [],
         summary:
-          'deny (invalid_request): subject needs id and roles[], action a non-empty string, resource a type',
+          'deny (invalid_request): subject needs id and roles[], action a non-empty string, resource a type (and a string or safe-integer id)',
       };
     }
+    resource = request;
     const c = this.compiled;
     const ctx = context ?? EMPTY_CONTEXT;
     const mask = c.roles.maskOf(subject.roles);
@@ -699,6 +750,136 @@ export class PolicyEngine implements Authorizer {
   }
 
   /**
+   * The value-free explanation of a deny (what `explainDenial(explain(...))` says), built at a
+   * bounded cost for 403s and audit entries: only the rules of the request's (type, action) index
+   * bucket are looked at, only the deciding deny rule's condition is traced, and on a default deny
+   * at most DENIAL_TRACE_LIMIT (64) allow rules are traced to find the nearest (the summary says
+   * when the limit cut the search). Undefined when check() would allow. explain() itself traces
+   * every rule (O(rules)): keep it for debugging and admin tools.
+   */
+  denialExplanation(
+    subject: AuthzSubject,
+    action: string,
+    resource: AuthzResource,
+    context?: AuthzContext,
+  ): DenialExplanation | undefined {
+    const request = this.request(subject, action, resource);
+    if (request === undefined) {
+      return {
+        reasonId: INVALID_REQUEST.reasonId,
+        summary:
+          'deny (invalid_request): subject needs id and roles[], action a non-empty string, resource a type (and a string or safe-integer id)',
+      };
+    }
+    resource = request;
+    const c = this.compiled;
+    const ctx = context ?? EMPTY_CONTEXT;
+    const now = this.nowMs;
+    const mask = c.roles.maskOf(subject.roles);
+    const bucket = this.bucket(c, resource.type, action);
+    const denied = (entry: BucketEntry, hardDeny: boolean): DenialExplanation => {
+      const rule = entry.rule;
+      const condition = rule.condition?.explain(subject, resource, ctx, now).decidedBy;
+      return {
+        reasonId: rule.decision.reasonId,
+        deniedBy: {
+          policyId: rule.policyId,
+          ruleId: rule.ruleId,
+          ...(condition !== undefined ? { condition } : {}),
+        },
+        summary: hardDeny
+          ? `deny by hard deny ${rule.policyId}/${rule.ruleId} (break-glass cannot override)`
+          : `deny by ${rule.policyId}/${rule.ruleId}`,
+      };
+    };
+    for (const entry of bucket.hard) {
+      if (applies(entry, mask, subject, resource, ctx, now)) return denied(entry, true);
+    }
+    for (const entry of bucket.soft) {
+      if (!applies(entry, mask, subject, resource, ctx, now)) continue;
+      return this.breakGlass.peek(subject.id, action, resource) ? undefined : denied(entry, false);
+    }
+    for (const entry of bucket.allow) {
+      if (applies(entry, mask, subject, resource, ctx, now)) return undefined;
+    }
+    if (this.breakGlass.peek(subject.id, action, resource)) return undefined;
+
+    // Default deny: trace the bucket's allow rules (bounded) for the nearest one.
+    const traces: RuleTrace[] = [];
+    const limit = Math.min(bucket.allow.length, DENIAL_TRACE_LIMIT);
+    let passedResource = false;
+    for (let i = 0; i < limit; i++) {
+      const rule = bucket.allow[i].rule;
+      let failed: 'resource' | 'role' | 'condition';
+      let condition: ConditionTrace | undefined;
+      if (!rule.resources.some((p) => matchesResourcePattern(p, resource.type, resource.id)))
+        failed = 'resource';
+      else if (!rule.anyRole && !rule.roleIdx.some((j) => mask[j] === 1)) failed = 'role';
+      else if (rule.condition !== undefined) {
+        failed = 'condition';
+        condition = rule.condition.explain(subject, resource, ctx, now);
+      } else continue; // (it would have applied: not reached)
+      const trace: RuleTrace = {
+        policyId: rule.policyId,
+        ruleId: rule.ruleId,
+        effect: rule.effect,
+        path: rule.path,
+        hardDeny: false,
+        matched: false,
+        failed,
+        ...(condition !== undefined ? { condition } : {}),
+      };
+      if (trace.failed !== 'resource') passedResource = true;
+      traces.push(trace);
+    }
+    // No rule of the bucket got past the resource: every allow rule naming the action failed
+    // there, and explain() names the first of them in document order.
+    if (!passedResource) {
+      const first = this.firstAllowFor(c, action);
+      if (first !== undefined) {
+        traces.length = 0;
+        traces.push({
+          policyId: first.policyId,
+          ruleId: first.ruleId,
+          effect: 'allow',
+          path: first.path,
+          hardDeny: false,
+          matched: false,
+          failed: 'resource',
+        });
+      }
+    }
+    const nearest = nearestRule(traces);
+    const cut = bucket.allow.length > limit ? ` (nearest among the first ${limit} allow rules)` : '';
+    return explainDenial({
+      decision: DEFAULT_DENY,
+      subject: { id: subject.id, roles: [], effectiveRoles: [] },
+      action,
+      resource: { type: resource.type },
+      rules: [],
+      ...(nearest !== undefined ? { nearest } : {}),
+      summary:
+        'deny by default: no allow rule matched' +
+        (nearest === undefined
+          ? ''
+          : `; nearest ${nearest.policyId}/${nearest.ruleId} failed at its ${nearest.failed}` +
+            (nearest.condition ? ` (${nearest.condition.summary}: ${nearest.condition.why})` : '')) +
+        cut,
+    });
+  }
+
+  /** The first allow rule (document order) naming `action`, cached per action like the index. */
+  private firstAllowFor(c: CompiledPolicy, action: string): CompiledRule | undefined {
+    const cache = (c.firstAllow ??= new Map());
+    if (cache.has(action)) return cache.get(action);
+    const rule = c.rules.find(
+      (r) => r.effect === 'allow' && r.actions.some((p) => matchesActionPattern(p, action)),
+    );
+    if (cache.size < this.indexSize) cache.set(action, rule);
+    return rule;
+  }
+
+  /**
    * The fields of `resource` the subject may read / write for `action` (ASVS V8.2.3): none when
    * check() refuses the action; every field when an allow rule without `fields` matches (or a
    * break-glass grant allowed it); else the union of the matching allow rules' `fields`. Fields of
@@ -713,6 +894,7 @@ export class PolicyEngine implements Authorizer {
   ): FieldPermission {
     const decision = this.check(subject, action, resource, context);
     if (!decision.allowed) return NO_FIELDS;
+    resource = normaliseResource(resource)!;
     const c = this.compiled;
     const ctx = context ?? EMPTY_CONTEXT;
     const mask = c.roles.maskOf(subject.roles);

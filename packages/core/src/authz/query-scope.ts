@@ -25,8 +25,12 @@ export type PolicyScope =
     }
   /** `attribute` is one of `values` (never empty: an empty list is `false`). */
   | { readonly kind: 'in'; readonly attribute: string; readonly values: readonly ScopeValue[] }
-  /** `attribute` is present (not null). */
-  | { readonly kind: 'present'; readonly attribute: string }
+  /**
+   * `attribute` is present (not null). `comparable`: and a string, number or boolean, as `notIn`
+   * needs (an array or NaN attribute is in no list, and not "not in" one either); a column always
+   * is, so SQL renders both as IS NOT NULL.
+   */
+  | { readonly kind: 'present'; readonly attribute: string; readonly comparable?: true }
   /** Two attributes of the same row compared; false when either is missing. */
   | { readonly kind: 'sameAs'; readonly attribute: string; readonly op: 'eq' | 'ne'; readonly other: string };
 
@@ -198,7 +202,7 @@ class Translator {
         return Array.isArray(given) ? this.inList(attribute, given) : FALSE;
       case 'notIn':
         return Array.isArray(given)
-          ? and([{ kind: 'present', attribute }, not(this.inList(attribute, given))])
+          ? and([{ kind: 'present', attribute, comparable: true }, not(this.inList(attribute, given))])
           : FALSE;
       case 'lt':
       case 'lte':
@@ -275,7 +279,9 @@ export function matchesScope(scope: PolicyScope, attributes: Readonly<Record<str
     case 'not':
       return !matchesScope(scope.node, attributes);
     case 'present':
-      return present(attributes[scope.attribute]);
+      return scope.comparable === true
+        ? isPrimitive(attributes[scope.attribute])
+        : present(attributes[scope.attribute]);
     case 'in': {
       const v = attributes[scope.attribute];
       return isPrimitive(v) && scope.values.some((x) => sameValue(v, x));

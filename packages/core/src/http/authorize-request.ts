@@ -49,12 +49,76 @@ export function denialExplanation(
   resource: AuthzResource,
   context: AuthzContext | undefined,
 ): DenialExplanation | undefined {
-  if (typeof authorizer.explain !== 'function') return undefined;
   try {
+    // The bounded-cost path first (PolicyEngine): explain() traces every rule.
+    if (typeof authorizer.denialExplanation === 'function')
+      return authorizer.denialExplanation(subject, action, resource, context);
+    if (typeof authorizer.explain !== 'function') return undefined;
     return explainDenial(authorizer.explain(subject, action, resource, context));
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A denial explanation computed on first read (then kept): a 403 that neither explains itself
+ * nor reaches an audit entry costs no tracing at all. Reads like a DenialExplanation; when the
+ * authorizer cannot explain (or its explanation fails) it says only the reason id.
+ */
+class LazyDenialExplanation implements DenialExplanation {
+  private value: DenialExplanation | undefined;
+  private compute: (() => DenialExplanation | undefined) | undefined;
+
+  constructor(
+    private readonly fallbackReasonId: string,
+    compute: () => DenialExplanation | undefined,
+  ) {
+    this.compute = compute;
+  }
+
+  private get resolved(): DenialExplanation {
+    if (this.compute !== undefined) {
+      const compute = this.compute;
+      this.compute = undefined;
+      this.value = compute();
+    }
+    return this.value ?? { reasonId: this.fallbackReasonId, summary: `deny (${this.fallbackReasonId})` };
+  }
+
+  get reasonId(): string {
+    return this.resolved.reasonId;
+  }
+  get deniedBy(): DenialExplanation['deniedBy'] {
+    return this.resolved.deniedBy;
+  }
+  get nearest(): DenialExplanation['nearest'] {
+    return this.resolved.nearest;
+  }
+  get summary(): string {
+    return this.resolved.summary;
+  }
+  toJSON(): DenialExplanation {
+    return this.resolved;
+  }
+}
+
+/**
+ * The denial explanation of a deny, deferred (see LazyDenialExplanation); undefined when the
+ * authorizer cannot explain at all.
+ */
+export function lazyDenialExplanation(
+  authorizer: Authorizer,
+  reasonId: string,
+  subject: AuthzSubject,
+  action: string,
+  resource: AuthzResource,
+  context: AuthzContext | undefined,
+): DenialExplanation | undefined {
+  if (typeof authorizer.denialExplanation !== 'function' && typeof authorizer.explain !== 'function')
+    return undefined;
+  return new LazyDenialExplanation(reasonId, () =>
+    denialExplanation(authorizer, subject, action, resource, context),
+  );
 }
 
 /**
@@ -105,10 +169,12 @@ export async function authorizeRequest(
     throw stepUpRequired(STEP_UP_REASON_ID);
   }
   if (decision?.allowed !== true) {
-    const denial = denialExplanation(authorizer, principal, action, resource, context);
+    const reasonId = typeof decision?.reasonId === 'string' ? decision.reasonId : 'default_deny';
+    // Computed only when read: by the 403 body (explainDenials) or the audit entry.
+    const denial = lazyDenialExplanation(authorizer, reasonId, principal, action, resource, context);
     const expose = stepUp?.explainDenials ?? explainDenialsByDefault();
     throw new BulwarkPolicyError(ErrorCodes.POLICY_DENIED, 'Access denied.', {
-      reasonId: typeof decision?.reasonId === 'string' ? decision.reasonId : 'default_deny',
+      reasonId,
       // For the audit entry (adapters copy it to the request state); never echoed as such.
       ...(denial !== undefined ? { denial } : {}),
       // Echoed in the 403 body (problemFor) only when the route explains denials.

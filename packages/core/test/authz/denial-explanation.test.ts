@@ -6,6 +6,7 @@
 import type { AuthzResource, AuthzSubject } from '../../src/authz/authorizer';
 import { explainDenial } from '../../src/authz/denial-explanation';
 import { PolicyEngine } from '../../src/authz/policy-engine';
+import type { ConditionDefinition } from '../../src/authz/policy-document';
 
 const engine = new PolicyEngine({
   policy: {
@@ -157,4 +158,86 @@ describe('explainDenial()', () => {
     expect(denial).toMatchObject({ reasonId: 'invalid_request' });
     expect(denial?.nearest).toBeUndefined();
   });
+});
+
+describe("explainDenial(): why, classified with the engine's own id rule (review L2)", () => {
+  const one = (when: ConditionDefinition) =>
+    new PolicyEngine({
+      policy: {
+        version: 1,
+        roles: { u: {} },
+        policies: [
+          {
+            id: 'p',
+            rules: [{ id: 'r', effect: 'allow', roles: ['u'], actions: 'read', resources: 'x/*', when }],
+          },
+        ],
+      },
+      onWarning: () => undefined,
+    });
+  const why = (
+    when: ConditionDefinition,
+    attrs: Record<string, unknown>,
+    subject: AuthzSubject = { id: '42', roles: ['u'] },
+  ) =>
+    explainDenial(one(when).explain(subject, 'read', { type: 'x', id: '1', ...attrs } as AuthzResource))
+      ?.nearest?.condition?.why;
+
+  it.each([
+    ['"042" never equals 42', { attr: 'resource.v', eq: 42 }, { v: '042' }, 'type_mismatch'],
+    ['"-0" never equals 0', { attr: 'resource.v', eq: 0 }, { v: '-0' }, 'type_mismatch'],
+    [
+      'an unsafe integer string never equals a number',
+      { attr: 'resource.v', eq: 1 },
+      { v: '12345678901234567' },
+      'type_mismatch',
+    ],
+    [
+      '43 against "42": comparable ids that differ',
+      { attr: 'resource.v', eq: { ref: 'subject.id' } },
+      { v: 43 },
+      'false',
+    ],
+    [
+      'a string against a list of numbers',
+      { attr: 'resource.status', in: [1, 2] },
+      { status: 'active' },
+      'type_mismatch',
+    ],
+    [
+      '"3" against a list of numbers: comparable',
+      { attr: 'resource.status', in: [1, 2] },
+      { status: '3' },
+      'false',
+    ],
+    [
+      'a string against a list of strings',
+      { attr: 'resource.status', in: ['a', 'b'] },
+      { status: 'c' },
+      'false',
+    ],
+    [
+      'contains on a string that is not a list',
+      { attr: 'resource.tags', contains: 'a' },
+      { tags: 'a,b' },
+      'type_mismatch',
+    ],
+    [
+      'contains: numbers never hold a word',
+      { attr: 'resource.tags', contains: 'a' },
+      { tags: [1, 2] },
+      'type_mismatch',
+    ],
+    [
+      'a Date never equals a string',
+      { attr: 'resource.at', eq: '2026-01-01T00:00:00Z' },
+      { at: new Date(0) },
+      'type_mismatch',
+    ],
+  ] as [string, ConditionDefinition, Record<string, unknown>, string][])(
+    '%s: %s',
+    (_name, when, attrs, expected) => {
+      expect(why(when, attrs)).toBe(expected);
+    },
+  );
 });

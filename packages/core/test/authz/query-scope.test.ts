@@ -182,3 +182,38 @@ describe('PolicyEngine.queryScope', () => {
     );
   });
 });
+
+describe('matchesScope and check() on notIn with an attribute that is not a value (review L3)', () => {
+  it.each([[['a']], [Number.NaN], [{ x: 1 }]])('attribute %p: in no list and not "not in" one', (level) => {
+    for (const effect of ['allow', 'deny'] as const) {
+      const rules: PolicyDocument['policies'][number]['rules'][number][] = [
+        {
+          id: 'r',
+          effect,
+          roles: ['user'],
+          actions: ['read'],
+          resources: ['notes/*'],
+          when: { attr: 'resource.level', notIn: [1] },
+        },
+      ];
+      if (effect === 'deny')
+        rules.push({
+          id: 'all',
+          effect: 'allow',
+          roles: ['user'],
+          actions: ['read'],
+          resources: ['notes/*'],
+        });
+      const engine = new PolicyEngine({
+        policy: { version: 1, roles: { user: {} }, policies: [{ id: 'p', rules }] },
+        onWarning: () => undefined,
+      });
+      const subject = { id: 'u1', roles: ['user'] };
+      const row = { id: '1', level };
+      expect([effect, matchesScope(engine.queryScope(subject, 'read', 'notes'), row)]).toEqual([
+        effect,
+        engine.check(subject, 'read', { type: 'notes', ...row }).allowed,
+      ]);
+    }
+  });
+});

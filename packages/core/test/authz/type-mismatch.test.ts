@@ -150,16 +150,28 @@ describe('ids across number and string', () => {
 });
 
 describe('type-mismatch warnings', () => {
-  it('warns once per condition, however many requests meet it, and again after load()', () => {
+  it('warns once per condition and type pair, however many requests meet it, and again after load()', () => {
     const warnings: PolicyWarning[] = [];
     const e = engineWith(OWNER, warnings);
     for (let i = 0; i < 5; i++) e.check(alice, 'read', note({ ownerId: 40 + i }));
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0].coerced).toBe(false);
+    // 40, 41, 43, 44: unequal (one warning); 42: equal as ids (one coerced note).
+    expect(warnings.map((w) => w.coerced)).toEqual([false, true]);
     e.load(e.policy);
     e.check(alice, 'read', note({ ownerId: 42 }));
-    expect(warnings).toHaveLength(2);
-    expect(warnings[1].coerced).toBe(true);
+    expect(warnings).toHaveLength(3);
+    expect(warnings[2].coerced).toBe(true);
+  });
+
+  it('a coerced note does not hide a later real mismatch on the same condition', () => {
+    const warnings: PolicyWarning[] = [];
+    const e = engineWith(OWNER, warnings);
+    expect(e.check(alice, 'read', note({ ownerId: 42 })).allowed).toBe(true);
+    expect(e.check(alice, 'read', note({ ownerId: true })).allowed).toBe(false);
+    expect(e.check(alice, 'read', note({ ownerId: false })).allowed).toBe(false);
+    expect(warnings.map((w) => [w.actualType, w.expectedType, w.coerced])).toEqual([
+      ['number', 'string', true],
+      ['boolean', 'string', false],
+    ]);
   });
 
   it('names types and the condition as written, never the values compared', () => {
@@ -239,5 +251,79 @@ describe('createBulwark({ authz: { onWarning } })', () => {
     await expect(
       createBulwark({ authz: { policy: engineWith(OWNER).policy, onWarning: 'log' as never } }),
     ).rejects.toThrow(/authz\.onWarning/);
+  });
+});
+
+describe('the warning covers the shapes that silently deny (review M3)', () => {
+  const rows: [string, ConditionDefinition, AuthzSubject, Record<string, unknown>, string, string][] = [
+    [
+      'a BigInt id (Prisma / pg bigint) against a string id',
+      OWNER,
+      alice,
+      { ownerId: BigInt(42) },
+      'bigint',
+      'string',
+    ],
+    [
+      'a relation object the loader returned instead of its id',
+      { attr: 'resource.owner', eq: { ref: 'subject.id' } },
+      alice,
+      { owner: { id: 42 } },
+      'object',
+      'string',
+    ],
+    [
+      'a Date against an ISO string',
+      { attr: 'resource.at', eq: { ref: 'subject.at' } },
+      { ...alice, at: '2026-01-01T00:00:00Z' },
+      { at: new Date('2026-01-01T00:00:00Z') },
+      'date',
+      'string',
+    ],
+    [
+      'in: a comma-separated string where a list belongs',
+      { attr: 'resource.team', in: { ref: 'subject.teams' } },
+      { ...alice, teams: '7,9' },
+      { team: '7' },
+      'string',
+      'string',
+    ],
+    [
+      'contains: a comma-separated string where a list belongs',
+      { attr: 'subject.teams', contains: { ref: 'resource.team' } },
+      { ...alice, teams: '7,9' },
+      { team: '7' },
+      'string',
+      'string',
+    ],
+    [
+      'ordering: a `date` column string against an instant',
+      { attr: 'resource.embargoUntil', lt: '2030-01-01T00:00:00Z' },
+      alice,
+      { embargoUntil: '2026-06-01' },
+      'string',
+      'instant',
+    ],
+  ];
+
+  it.each(rows)('%s: denies and warns', (_name, when, subject, attrs, actualType, expectedType) => {
+    const warnings: PolicyWarning[] = [];
+    const e = engineWith(when, warnings);
+    expect(e.check(subject, 'read', note(attrs))).toMatchObject({ allowed: false, reasonId: 'default_deny' });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ actualType, expectedType, coerced: false });
+    expect(JSON.stringify(warnings[0])).not.toMatch(/7,9|2026-06-01|alice@/);
+  });
+
+  it('the reverse order of a relation object warns too (symmetric)', () => {
+    const warnings: PolicyWarning[] = [];
+    const e = engineWith({ attr: 'resource.owner', eq: { ref: 'subject.id' } }, warnings);
+    const f = engineWith({ attr: 'subject.id', eq: { ref: 'resource.owner' } }, warnings);
+    e.check(alice, 'read', note({ owner: { id: 42 } }));
+    f.check(alice, 'read', note({ owner: { id: 42 } }));
+    expect(warnings.map((w) => [w.actualType, w.expectedType].sort())).toEqual([
+      ['object', 'string'],
+      ['object', 'string'],
+    ]);
   });
 });
