@@ -149,7 +149,11 @@ export function bulwark(kit: BulwarkHttpKit, options: BulwarkOptions = {}): Bulw
       }
       const parse = async (request: FastifyRequest, payload: IncomingMessage): Promise<unknown> => {
         try {
-          const body = await bodyGuard.readBody(payload, request.headers);
+          // Fastify's bodyLimit (the route's, else the server's) applies only to its own parsers:
+          // the guard reads under the lower of it and its own limit.
+          const body = await bodyGuard.readBody(payload, request.headers, {
+            maxBodyBytes: request.routeOptions.bodyLimit,
+          });
           parsedByGuard.add(request);
           return body;
         } catch (err) {

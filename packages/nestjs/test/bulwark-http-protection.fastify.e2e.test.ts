@@ -80,6 +80,7 @@ const CSRF = {
 async function start(
   options: Partial<BulwarkModuleOptions> = {},
   appOptions: { bodyParser?: boolean } = {},
+  adapter: FastifyAdapter = new FastifyAdapter(),
 ): Promise<INestApplication> {
   @Module({
     imports: [BulwarkModule.forRoot({ tokens: tokenService(), ...options })],
@@ -88,7 +89,7 @@ async function start(
   class AppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
   // The same suite as bulwark-http-protection.e2e.test.ts, on @nestjs/platform-fastify.
-  const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(adapter, {
     logger: false,
     ...appOptions,
   });
@@ -309,6 +310,30 @@ describe('Fastify: BulwarkModule HTTP protections: options', () => {
         .send(JSON.stringify({ s: 'x'.repeat(2_000) }))
         .expect(413);
       expect(res.body.code).toBe('ERR_HTTP_BODY_TOO_LARGE');
+      await request(server).post('/echo').set('Content-Type', 'application/json').send('{"a":1}').expect(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("honours Fastify's bodyLimit when it is below inputGuard.maxBodyBytes (the lower limit wins)", async () => {
+    const app = await start({}, {}, new FastifyAdapter({ bodyLimit: 200 }));
+    try {
+      const server = app.getHttpServer();
+      for (const type of ['application/json', 'application/merge-patch+json']) {
+        const res = await request(server)
+          .post('/echo')
+          .set('Content-Type', type)
+          .send(JSON.stringify({ s: 'x'.repeat(1_000) }))
+          .expect(413);
+        expect(res.headers['content-type']).toMatch(PROBLEM);
+        expect(res.body.code).toBe('ERR_HTTP_BODY_TOO_LARGE');
+      }
+      await request(server)
+        .post('/echo')
+        .type('form')
+        .send(`s=${'x'.repeat(1_000)}`)
+        .expect(413);
       await request(server).post('/echo').set('Content-Type', 'application/json').send('{"a":1}').expect(200);
     } finally {
       await app.close();
