@@ -8,6 +8,7 @@ import {
   Get,
   HttpCode,
   Module,
+  Param,
   Post,
   Req,
   Res,
@@ -21,7 +22,7 @@ import { BulwarkConfigError, ComplianceKit, type AuditLog } from '@bulwark/core'
 import { readCookie } from '@bulwark/core/http';
 import { BulwarkModule, BulwarkRuntime, CsrfToken, Public, type BulwarkModuleOptions } from '../src';
 import type { MiddlewareRequest } from '../src';
-import { memoryAuditLog, tokenService } from './support/fixtures';
+import { auditEntries, memoryAuditLog, tokenService } from './support/fixtures';
 
 const PROBLEM = /^application\/problem\+json/;
 const SECRET_IN_BODY = 'hunter2-in-the-body';
@@ -41,6 +42,15 @@ class EchoController {
   @Get()
   ok(): { ok: true } {
     return { ok: true };
+  }
+}
+
+@Controller('items')
+@Public()
+class ItemsController {
+  @Get(':id')
+  item(@Param('id') id: string): { id: string } {
+    return { id };
   }
 }
 
@@ -84,7 +94,7 @@ async function start(
 ): Promise<INestApplication> {
   @Module({
     imports: [BulwarkModule.forRoot({ tokens: tokenService(), ...options })],
-    controllers: [EchoController, SessionController],
+    controllers: [EchoController, SessionController, ItemsController],
   })
   class AppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
@@ -205,6 +215,30 @@ describe.each([
     });
     expect(res.text).not.toMatch(/Cannot|script|nope/);
     expect(res.headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it("answers Fastify's own refusals (unsupported media type) as problem+json with the headers, audited", async () => {
+    const before = log === undefined ? 0 : (await auditEntries(log, 0)).length;
+    // Not here: Fastify's router refusals (a bad URL 400, an over-long parameter 414), which Fastify
+    // answers with its default handler, before any hook or Nest's error handler (README, "On Fastify").
+    const refusals = [
+      [
+        await request(server).post('/echo').set('Content-Type', 'text/xml').send('<a/>').expect(415),
+        'ERR_HTTP_UNSUPPORTED_MEDIA_TYPE',
+      ],
+    ] as const;
+    for (const [res, code] of refusals) {
+      expect(res.headers['content-type']).toMatch(PROBLEM);
+      expect(res.body).toMatchObject({ code, requestId: res.headers['x-request-id'] });
+      // Not Nest's `{"statusCode":415,"message":"Unsupported Media Type"}`.
+      expect(res.body.statusCode).toBeUndefined();
+      expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+    }
+    if (log !== undefined) {
+      const events = (await auditEntries(log, before + refusals.length)).slice(before);
+      expect(events.map((e) => e.details?.errorCode)).toEqual(refusals.map(([, code]) => code));
+    }
   });
 
   it('sends the strict security headers on answers and refusals alike', async () => {
