@@ -49,6 +49,7 @@ interface FastifyStageRequest {
   body?: unknown;
   query?: unknown;
   routeOptions?: { bodyLimit?: number };
+  rawBody?: Buffer;
 }
 
 /** The members of a Fastify instance BulwarkModule uses on @nestjs/platform-fastify. */
@@ -188,6 +189,11 @@ export function bulwarkHttpSteps(
             // parsers: the guard reads under the lower of it and its own limit.
             const body = await bodyGuard.readBody(payload, request.headers, {
               maxBodyBytes: request.routeOptions?.bodyLimit,
+              // What Nest's own parser keeps with `rawBody: true` (webhook signatures): the
+              // bytes are read anyway, so they are always kept (`RawBodyRequest#rawBody`).
+              bytes: (raw) => {
+                request.rawBody = raw;
+              },
             });
             parsed.add(request.raw);
             return body;

@@ -13,6 +13,7 @@ import {
   Req,
   Res,
   type INestApplication,
+  type RawBodyRequest,
 } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -42,6 +43,21 @@ class EchoController {
   @Get()
   ok(): { ok: true } {
     return { ok: true };
+  }
+}
+
+/** A webhook checks a signature over the exact bytes received (Nest's `rawBody: true`). */
+@Controller('hook')
+@Public()
+class HookController {
+  @Post()
+  @HttpCode(200)
+  hook(@Req() req: RawBodyRequest<{ body: unknown }>): { raw: string | null; keys: string[] } {
+    const body = req.body;
+    return {
+      raw: req.rawBody === undefined ? null : req.rawBody.toString('utf8'),
+      keys: typeof body === 'object' && body !== null ? Object.keys(body) : [],
+    };
   }
 }
 
@@ -89,12 +105,12 @@ const CSRF = {
 
 async function start(
   options: Partial<BulwarkModuleOptions> = {},
-  appOptions: { bodyParser?: boolean } = {},
+  appOptions: { bodyParser?: boolean; rawBody?: boolean } = {},
   adapter: FastifyAdapter = new FastifyAdapter(),
 ): Promise<INestApplication> {
   @Module({
     imports: [BulwarkModule.forRoot({ tokens: tokenService(), ...options })],
-    controllers: [EchoController, SessionController, ItemsController],
+    controllers: [EchoController, SessionController, ItemsController, HookController],
   })
   class AppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
@@ -369,6 +385,28 @@ describe('Fastify: BulwarkModule HTTP protections: options', () => {
         .send(`s=${'x'.repeat(1_000)}`)
         .expect(413);
       await request(server).post('/echo').set('Content-Type', 'application/json').send('{"a":1}').expect(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("keeps the exact body bytes as req.rawBody with Nest's rawBody: true (the guard parsed the body)", async () => {
+    const app = await start({}, { rawBody: true });
+    try {
+      const server = app.getHttpServer();
+      // Spacing and key order a re-serialised body would lose: a signature is over these bytes.
+      const sent = '{ "b":1,  "a" : [2] }';
+      const json = await request(server).post('/hook').set('Content-Type', 'application/json').send(sent);
+      expect(json.status).toBe(200);
+      expect(json.body).toEqual({ raw: sent, keys: ['b', 'a'] });
+      const form = await request(server).post('/hook').type('form').send('x=1&y=%20');
+      expect(form.body).toEqual({ raw: 'x=1&y=%20', keys: ['x', 'y'] });
+      // Refusals are unchanged.
+      await request(server)
+        .post('/hook')
+        .set('Content-Type', 'application/json')
+        .send('{"__proto__":{"admin":true}}')
+        .expect(400);
     } finally {
       await app.close();
     }

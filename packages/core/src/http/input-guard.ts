@@ -315,11 +315,13 @@ export class InputGuard {
    * stream is not destroyed (see `readBoundedBody`); adapters call `lingerOnUnreadBody` when answering.
    * `options.maxBodyBytes` lowers the limit for this body (a framework's own per-route limit, e.g.
    * Fastify's `bodyLimit`): the lower of it and the guard's applies, to the declared and the read size.
+   * `options.bytes` receives the body's bytes once read (before parsing), for a framework that
+   * keeps them (NestJS's `rawBody`, for webhook signatures).
    */
   async readBody(
     stream: BodyStream | AsyncIterable<Buffer | string>,
     headers: Readonly<Record<string, string | string[] | undefined>>,
-    options: { maxBodyBytes?: number } = {},
+    options: { maxBodyBytes?: number; bytes?: (raw: Buffer) => void } = {},
   ): Promise<unknown> {
     if (!this.hasBody(headers)) return undefined;
     const type = (headerValue(headers['content-type']) ?? '').split(';')[0]!.trim().toLowerCase();
@@ -336,6 +338,7 @@ export class InputGuard {
       throw fail(ErrorCodes.HTTP_BODY_TOO_LARGE, `The request body is larger than ${limit} bytes.`, 'body');
     }
     const raw = await readBoundedBody(stream, limit);
+    options.bytes?.(raw);
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(raw);

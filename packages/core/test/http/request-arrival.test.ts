@@ -322,5 +322,8 @@ describe('readBoundedBody', () => {
       new InputGuard({ maxBodyBytes: 4 }).readBody(body(), chunked, { maxBodyBytes: 1000 }),
     ).rejects.toMatchObject({ code: ErrorCodes.HTTP_BODY_TOO_LARGE });
     await expect(guard.readBody(body(), chunked, { maxBodyBytes: 50 })).resolves.toEqual({ a: '0123456789' });
+    let bytes: Buffer | undefined;
+    await guard.readBody(body(), chunked, { bytes: (raw) => (bytes = raw) });
+    expect(bytes?.toString('utf8')).toBe('{"a":"0123456789"}');
   });
 });
