@@ -44,7 +44,9 @@ export function requestId(options: RequestIdOptions = {}): BulwarkHook {
     delete requestState(request).arrival;
     const { requestId: id } = requestArrival(request, proxies);
     request.requestId = id;
-    reply.header('x-request-id', id);
+    // On the Node response, as helmet's headers are: a hijacked reply (`reply.hijack()`) sends
+    // them too, and Fastify merges them into every reply it writes.
+    reply.raw.setHeader('x-request-id', id);
   };
 }
 

@@ -389,6 +389,22 @@ describe('audit', () => {
     expect(entries[3]).toMatchObject({ details: { route: '/nowhere', status: 404 } });
     expect((await t.auditLog.verify()).ok).toBe(true);
   });
+
+  it('sends X-Request-Id on a hijacked reply too, the id its audit event has', async () => {
+    const { url, bw } = await start({ authenticate: false }, (app) => {
+      app.get('/hijack', async (_request, reply) => {
+        reply.hijack();
+        reply.raw.writeHead(200, { 'content-type': 'text/plain' });
+        reply.raw.end('raw');
+      });
+    });
+    const res = await request(url).get('/hijack').expect(200);
+    expect(res.text).toBe('raw');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    await bw.close();
+    expect(JSON.stringify((await t.entries()).at(-1))).toContain(res.headers['x-request-id']);
+  });
 });
 
 describe('authorize filterResponse', () => {
