@@ -36,6 +36,7 @@ export function sendProblem(
   const problem: ProblemResponse = problemFor(fastifyProblem(error) ?? error, {
     ...(request.requestId !== undefined ? { requestId: request.requestId } : {}),
     ...(options.realm !== undefined ? { realm: options.realm } : {}),
+    ...(request.bulwark?.authScheme !== undefined ? { scheme: request.bulwark.authScheme } : {}),
   });
   // The audit event gets the precise code and reason (the body may carry a collapsed one).
   const state = requestState(request);
