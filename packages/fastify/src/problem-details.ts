@@ -26,6 +26,13 @@ export interface ProblemDetailsOptions {
  */
 export const fastifyProblem: (error: unknown) => BulwarkHttpError | undefined = fastifyFrameworkError;
 
+const answered = new WeakSet<FastifyRequest>();
+
+/** Whether `sendProblem` answered the request (Bulwark's error handler, not another one). */
+export function answeredByBulwark(request: FastifyRequest): boolean {
+  return answered.has(request);
+}
+
 /** Writes `error` as RFC 9457 problem+json on the reply; records its code for the audit event. */
 export function sendProblem(
   request: FastifyRequest,
@@ -33,6 +40,7 @@ export function sendProblem(
   error: unknown,
   options: ProblemDetailsOptions = {},
 ): FastifyReply {
+  answered.add(request);
   const problem: ProblemResponse = problemFor(fastifyProblem(error) ?? error, {
     ...(request.requestId !== undefined ? { requestId: request.requestId } : {}),
     ...(options.realm !== undefined ? { realm: options.realm } : {}),

@@ -407,6 +407,36 @@ describe('audit', () => {
   });
 });
 
+describe('registration order', () => {
+  it('warns once when a refusal is answered by an error handler other than Bulwark (a plugin registered before it)', async () => {
+    const lines: string[] = [];
+    const bw = bulwark(t.kit, { production: false, problemDetails: quiet });
+    const app = Fastify({
+      logger: { level: 'warn', stream: { write: (line: string) => void lines.push(line) } },
+    });
+    await app.register(
+      async (child) => {
+        child.get('/early', async () => ({ ok: true }));
+      },
+      { prefix: '/pre' },
+    );
+    await app.register(bw);
+    app.get('/late', async () => ({ ok: true }));
+    const srv = await listen(app);
+    running.push({ close: async () => (await srv.close(), await bw.close()) });
+    // A route registered after the bundle: Bulwark's answer, nothing to say.
+    const late = await request(srv.url).get('/late').expect(401);
+    expect(late.headers['www-authenticate']).toBe('Bearer realm="bulwark"');
+    expect(lines.filter((l) => l.includes('@bulwark/fastify'))).toEqual([]);
+    // The child's refusal is still a refusal (the hooks apply), answered by Fastify's handler: warned, once.
+    expect((await request(srv.url).get('/pre/early')).status).toBe(401);
+    expect((await request(srv.url).get('/pre/early')).status).toBe(401);
+    const warnings = lines.filter((l) => l.includes('another error handler'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('/pre/early');
+  });
+});
+
 describe('authorize filterResponse', () => {
   const engine = new PolicyEngine({
     policy: {
