@@ -9,6 +9,7 @@ import {
   type BulwarkHttpKit,
   type InputGuard,
 } from '@bulwark/core/http';
+import { BulwarkError } from '@bulwark/core';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -25,7 +26,7 @@ import {
   type AuthenticateOptions,
   type FastifyCsrfOptions,
 } from './hooks';
-import { notFoundError, sendProblem, type ProblemDetailsOptions } from './problem-details';
+import { answeredByBulwark, notFoundError, sendProblem, type ProblemDetailsOptions } from './problem-details';
 import { requestPath, requestState, type BulwarkHook } from './request-state';
 import {
   applyResponseFilter,
@@ -149,7 +150,11 @@ export function bulwark(kit: BulwarkHttpKit, options: BulwarkOptions = {}): Bulw
       }
       const parse = async (request: FastifyRequest, payload: IncomingMessage): Promise<unknown> => {
         try {
-          const body = await bodyGuard.readBody(payload, request.headers);
+          // Fastify's bodyLimit (the route's, else the server's) applies only to its own parsers:
+          // the guard reads under the lower of it and its own limit.
+          const body = await bodyGuard.readBody(payload, request.headers, {
+            maxBodyBytes: request.routeOptions.bodyLimit,
+          });
           parsedByGuard.add(request);
           return body;
         } catch (err) {
@@ -172,6 +177,21 @@ export function bulwark(kit: BulwarkHttpKit, options: BulwarkOptions = {}): Bulw
       applyResponseFilter(request, payload),
     );
     fastify.setErrorHandler((error, request, reply) => sendProblem(request, reply, error, problemOptions));
+    // Bulwark's hooks reach routes of a context created before `register(bw)` (or with its own
+    // `setErrorHandler`), but its error handler does not: their refusals go out as Fastify JSON
+    // (a 401 without its challenge). Said once, so the registration order gets fixed.
+    const refused = new WeakSet<FastifyRequest>();
+    let warned = false;
+    fastify.addHook('onError', async (request, _reply, error) => {
+      if (error instanceof BulwarkError) refused.add(request);
+    });
+    fastify.addHook('onResponse', async (request) => {
+      if (warned || !refused.has(request) || answeredByBulwark(request)) return;
+      warned = true;
+      request.log.warn(
+        `@bulwark/fastify: a refusal on ${request.routeOptions.url ?? 'a route'} was answered by another error handler (not problem+json, no WWW-Authenticate): register the bulwark plugin before the plugins that declare routes, and do not replace its error handler`,
+      );
+    });
     if (problemOptions.notFound !== false) {
       fastify.setNotFoundHandler((request, reply) =>
         sendProblem(request, reply, notFoundError(), problemOptions),

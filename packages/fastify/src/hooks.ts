@@ -44,7 +44,9 @@ export function requestId(options: RequestIdOptions = {}): BulwarkHook {
     delete requestState(request).arrival;
     const { requestId: id } = requestArrival(request, proxies);
     request.requestId = id;
-    reply.header('x-request-id', id);
+    // On the Node response, as helmet's headers are: a hijacked reply (`reply.hijack()`) sends
+    // them too, and Fastify merges them into every reply it writes.
+    reply.raw.setHeader('x-request-id', id);
   };
 }
 
@@ -182,7 +184,8 @@ export interface AuthenticateOptions extends BearerAuthenticatorOptions {
 /**
  * Bearer JWT authentication through the core TokenService. Sets `request.principal` (a request
  * without an Authorization header that a signed-in `session()` already authenticated passes);
- * failures become 401 with a `WWW-Authenticate: Bearer` challenge.
+ * failures become 401 with a `WWW-Authenticate` challenge naming the first of `schemes`
+ * (default `Bearer`).
  */
 export function authenticate(options: AuthenticateOptions): BulwarkHook {
   const authenticator = new BearerAuthenticator(options);
@@ -193,7 +196,10 @@ export function authenticate(options: AuthenticateOptions): BulwarkHook {
     });
   }
   const noStore = options.noStore !== false;
+  // The challenge of this step's refusals names the first accepted scheme (`schemes`).
+  const scheme = authenticator.challengeScheme;
   return async (request, reply) => {
+    requestState(request).authScheme = scheme;
     const authorization = request.raw.headers.authorization;
     if (request.principal === undefined || authorization !== undefined) {
       const principal = await authenticator.authenticate(authorization, optional);

@@ -1,3 +1,4 @@
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { BulwarkError, ErrorCodes, PolicyEngine } from '@bulwark/core';
 import { bulwark as expressBulwark, notFound as expressNotFound } from '@bulwark/express';
@@ -146,6 +147,67 @@ describe("Fastify's own refusals become 4xx problem+json", () => {
       .send({ a: { b: { c: { d: { e: 1 } } } } });
     expect(deep.status).toBe(422);
     expect(deep.body.code).toBe(ErrorCodes.HTTP_INPUT_TOO_DEEP);
+  });
+
+  it("honours Fastify's bodyLimit (server and route) for the bodies the guard reads: the lower limit wins", async () => {
+    const { url } = await start(
+      { authenticate: false, inputGuard: { maxBodyBytes: 2000 } },
+      (app) => {
+        app.post('/x', async (req) => ({ got: Object.keys(req.body as object) }));
+        app.post('/small', { bodyLimit: 50 }, async (req) => ({ got: Object.keys(req.body as object) }));
+        app.post('/large', { bodyLimit: 5000 }, async (req) => ({ got: Object.keys(req.body as object) }));
+      },
+      { bodyLimit: 100 },
+    );
+    const json = (size: number): string => JSON.stringify({ a: 'x'.repeat(size) });
+    /** POSTs over real HTTP; `chunked`: no Content-Length, the body streamed in two chunks. */
+    const post = (path: string, type: string, body: string, chunked: boolean) =>
+      new Promise<{ status: number; type: string; body: { code?: string } }>((resolve, reject) => {
+        const headers: Record<string, string | number> = { 'content-type': type };
+        if (!chunked) headers['content-length'] = Buffer.byteLength(body);
+        const req = http.request(`${url}${path}`, { method: 'POST', headers }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode!,
+              type: String(res.headers['content-type']),
+              body: JSON.parse(text),
+            }),
+          );
+        });
+        req.on('error', reject);
+        if (chunked) req.write(body.slice(0, 10));
+        req.end(chunked ? body.slice(10) : body);
+      });
+    const refused = async (path: string, type: string, body: string, chunked = false) => {
+      const res = await post(path, type, body, chunked);
+      expect([path, type, chunked, res.status]).toEqual([path, type, chunked, 413]);
+      expect(res.type).toMatch(PROBLEM);
+      expect(res.body.code).toBe(ErrorCodes.HTTP_BODY_TOO_LARGE);
+    };
+    // Under both limits: read.
+    expect((await request(url).post('/small').send({ a: 1 })).body).toEqual({ got: ['a'] });
+    expect(
+      (
+        await request(url)
+          .post('/x')
+          .send({ a: 'x'.repeat(60) })
+      ).status,
+    ).toBe(200);
+    // Over the route's (50) or the server's (100) limit, under the guard's (2000): refused.
+    await refused('/small', 'application/json', json(60));
+    await refused('/small', 'application/json', json(60), true);
+    await refused('/small', 'application/merge-patch+json', json(60));
+    await refused('/small', 'application/x-www-form-urlencoded', `a=${'x'.repeat(60)}`);
+    await refused('/x', 'application/json', json(1500));
+    await refused('/x', 'application/json', json(1500), true);
+    // A route limit above the guard's: the guard's limit still holds.
+    expect(
+      (await request(url).post('/large').send(json(1500)).set('Content-Type', 'application/json')).status,
+    ).toBe(200);
+    await refused('/large', 'application/json', json(2500));
   });
 
   it('answers a malformed URL and a request Node refuses (bad header) with 400 problem+json', async () => {
@@ -326,6 +388,52 @@ describe('audit', () => {
     });
     expect(entries[3]).toMatchObject({ details: { route: '/nowhere', status: 404 } });
     expect((await t.auditLog.verify()).ok).toBe(true);
+  });
+
+  it('sends X-Request-Id on a hijacked reply too, the id its audit event has', async () => {
+    const { url, bw } = await start({ authenticate: false }, (app) => {
+      app.get('/hijack', async (_request, reply) => {
+        reply.hijack();
+        reply.raw.writeHead(200, { 'content-type': 'text/plain' });
+        reply.raw.end('raw');
+      });
+    });
+    const res = await request(url).get('/hijack').expect(200);
+    expect(res.text).toBe('raw');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    await bw.close();
+    expect(JSON.stringify((await t.entries()).at(-1))).toContain(res.headers['x-request-id']);
+  });
+});
+
+describe('registration order', () => {
+  it('warns once when a refusal is answered by an error handler other than Bulwark (a plugin registered before it)', async () => {
+    const lines: string[] = [];
+    const bw = bulwark(t.kit, { production: false, problemDetails: quiet });
+    const app = Fastify({
+      logger: { level: 'warn', stream: { write: (line: string) => void lines.push(line) } },
+    });
+    await app.register(
+      async (child) => {
+        child.get('/early', async () => ({ ok: true }));
+      },
+      { prefix: '/pre' },
+    );
+    await app.register(bw);
+    app.get('/late', async () => ({ ok: true }));
+    const srv = await listen(app);
+    running.push({ close: async () => (await srv.close(), await bw.close()) });
+    // A route registered after the bundle: Bulwark's answer, nothing to say.
+    const late = await request(srv.url).get('/late').expect(401);
+    expect(late.headers['www-authenticate']).toBe('Bearer realm="bulwark"');
+    expect(lines.filter((l) => l.includes('@bulwark/fastify'))).toEqual([]);
+    // The child's refusal is still a refusal (the hooks apply), answered by Fastify's handler: warned, once.
+    expect((await request(srv.url).get('/pre/early')).status).toBe(401);
+    expect((await request(srv.url).get('/pre/early')).status).toBe(401);
+    const warnings = lines.filter((l) => l.includes('another error handler'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('/pre/early');
   });
 });
 

@@ -11,7 +11,7 @@ import {
 } from '@nestjs/common';
 import { BaseExceptionFilter, HttpAdapterHost } from '@nestjs/core';
 import { BulwarkError, BulwarkHttpError, ErrorCodes } from '@bulwark/core';
-import { bodyParserError } from '@bulwark/core/http';
+import { bodyParserError, fastifyFrameworkError } from '@bulwark/core/http';
 import { BulwarkRuntime } from './bulwark-runtime';
 import { PROBLEM_CONTENT_TYPE, problemFor, type ProblemResponse } from './core-http';
 import type { MiddlewareRequest } from './platform-middleware';
@@ -120,6 +120,16 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
     }
     const parserError = bodyParserError(cause);
     if (parserError !== undefined) return parserError;
+    // @nestjs/platform-fastify wraps Fastify's own 4xx refusals (its router: a bad URL, an
+    // over-long parameter; its content-type parsing: 415, too large) in an HttpException whose
+    // message may echo the URL: answered as Bulwark's refusals with a fixed detail.
+    if (
+      exception instanceof HttpException &&
+      (cause as { name?: unknown } | undefined)?.name === 'FastifyError'
+    ) {
+      const fastifyError = fastifyFrameworkError(cause);
+      if (fastifyError !== undefined) return fastifyError;
+    }
     if (this.runtime.notFound && exception instanceof NotFoundException) {
       const adapter = this.adapterHost.httpAdapter;
       const routeMiss = `Cannot ${adapter.getRequestMethod?.(req) ?? req.method} ${adapter.getRequestUrl?.(req) ?? req.url}`;

@@ -48,6 +48,8 @@ interface FastifyStageRequest {
   headers: IncomingMessage['headers'];
   body?: unknown;
   query?: unknown;
+  routeOptions?: { bodyLimit?: number };
+  rawBody?: Buffer;
 }
 
 /** The members of a Fastify instance BulwarkModule uses on @nestjs/platform-fastify. */
@@ -183,7 +185,16 @@ export function bulwarkHttpSteps(
         }
         const parse = async (request: FastifyStageRequest, payload: IncomingMessage): Promise<unknown> => {
           try {
-            const body = await bodyGuard.readBody(payload, request.headers);
+            // Fastify's bodyLimit (the route's, else the server's) applies only to its own
+            // parsers: the guard reads under the lower of it and its own limit.
+            const body = await bodyGuard.readBody(payload, request.headers, {
+              maxBodyBytes: request.routeOptions?.bodyLimit,
+              // What Nest's own parser keeps with `rawBody: true` (webhook signatures): the
+              // bytes are read anyway, so they are always kept (`RawBodyRequest#rawBody`).
+              bytes: (raw) => {
+                request.rawBody = raw;
+              },
+            });
             parsed.add(request.raw);
             return body;
           } catch (error) {

@@ -34,6 +34,7 @@ import {
   type BulwarkModuleRootOptions,
 } from './bulwark-module-options';
 import { BulwarkRuntime } from './bulwark-runtime';
+import { markAuditedRoutesForFastify } from './route-audit';
 import {
   BULWARK_AUDIT_LOG,
   BULWARK_AUTHORIZER,
@@ -173,6 +174,9 @@ export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModu
     }
     if (adapter?.getType?.() === 'fastify') {
       this.runtime.http.attachToFastify(adapter.getInstance!() as FastifyBodyStages);
+      // Middleware is configured before Nest registers the routes: their Fastify config can still
+      // carry @Audited, for refusals raised before the route's handler (see routeAudit).
+      markAuditedRoutesForFastify(this.discovery.getControllers().map((wrapper) => wrapper.metatype));
     }
   }
 

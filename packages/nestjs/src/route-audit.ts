@@ -1,7 +1,15 @@
-/** @nestjs/common's METHOD_METADATA (`@Get()`, `@Put()`... set it on a controller method). */
-const METHOD_METADATA = 'method';
 import { BULWARK_AUDITED, BULWARK_AUDITED_BY_CLASS, type AuditedMetadata } from './audited';
 import type { PlatformRequest } from './request-tracking';
+
+/** @nestjs/common's METHOD_METADATA (`@Get()`, `@Put()`... set it on a controller method). */
+const METHOD_METADATA = 'method';
+/**
+ * @nestjs/platform-fastify's FASTIFY_ROUTE_CONFIG_METADATA (`@RouteConfig()`): the adapter passes
+ * it as the Fastify route's `config`, which a request carries as `request.routeOptions.config`.
+ */
+const FASTIFY_ROUTE_CONFIG_METADATA = '__fastify_route_config__';
+/** The route's `@Audited` in its Fastify route config (a symbol: never serialised, never clashes). */
+const FASTIFY_AUDITED = Symbol.for('bulwark.nestjs.audited');
 
 type Handle = (...args: never[]) => unknown;
 interface RouteLike {
@@ -25,6 +33,45 @@ function controllerHandle(handles: readonly (Handle | undefined)[]): Handle | un
   );
 }
 
+/** A controller's method names, inherited ones included (as Nest's MetadataScanner walks them). */
+function methodNames(proto: object): string[] {
+  const names = new Set<string>();
+  for (let p: object | null = proto; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const name of Object.getOwnPropertyNames(p)) if (name !== 'constructor') names.add(name);
+  }
+  return [...names];
+}
+
+/**
+ * On @nestjs/platform-fastify, Fastify binds every route handler, so the metadata Nest copied onto
+ * it cannot be read back from a request (`routeOptions.handler` is a bound function). Before the
+ * routes are registered, this puts each `@Audited` route's metadata (the method's own, else its
+ * controller's) into the method's Fastify route config, merged with any `@RouteConfig()` the app
+ * set; Nest then registers the route with it and `routeAudit` reads it from
+ * `request.routeOptions.config`. Called by BulwarkModule with its controllers.
+ */
+export function markAuditedRoutesForFastify(controllers: readonly unknown[]): void {
+  for (const controller of controllers) {
+    if (typeof controller !== 'function') continue;
+    const proto = (controller as { prototype?: object }).prototype;
+    if (proto === undefined || proto === null) continue;
+    const byClass = Reflect.getMetadata(BULWARK_AUDITED, controller) as AuditedMetadata | undefined;
+    for (const name of methodNames(proto)) {
+      const method = (proto as Record<string, unknown>)[name];
+      if (typeof method !== 'function' || Reflect.getMetadata(METHOD_METADATA, method) === undefined)
+        continue;
+      const audited = auditOf(method as Handle) ?? byClass;
+      if (audited === undefined) continue;
+      const config = Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, method) as object | undefined;
+      Reflect.defineMetadata(
+        FASTIFY_ROUTE_CONFIG_METADATA,
+        { ...config, [FASTIFY_AUDITED]: audited },
+        method,
+      );
+    }
+  }
+}
+
 function auditOf(handle: Handle): AuditedMetadata | undefined {
   return (Reflect.getMetadata(BULWARK_AUDITED, handle) ??
     Reflect.getMetadata(BULWARK_AUDITED_BY_CLASS, handle)) as AuditedMetadata | undefined;
@@ -36,8 +83,8 @@ function auditOf(handle: Handle): AuditedMetadata | undefined {
  * before Bulwark's guard saw the route (the app's own guard or auth ran first, or Bulwark's
  * middleware refused it: CSRF, input guard), so the refusal is audited under the route's action.
  * Express: the matched route (`req.route`), else the app router's route for the method and path;
- * Fastify: the route's handler. Undefined when no audited route matches (or the router is not one
- * of these); never throws.
+ * Fastify: the route's config (see markAuditedRoutesForFastify). Undefined when no audited route
+ * matches (or the router is not one of these); never throws.
  */
 export function routeAudit(req: PlatformRequest, instance: unknown): AuditedMetadata | undefined {
   try {
@@ -45,8 +92,8 @@ export function routeAudit(req: PlatformRequest, instance: unknown): AuditedMeta
     // route's handler says which route the request is for.
     const routed = controllerHandle((req as { route?: RouteLike }).route?.stack?.map((l) => l.handle) ?? []);
     if (routed !== undefined) return auditOf(routed);
-    const fastify = (req as { routeOptions?: { handler?: Handle } }).routeOptions?.handler;
-    if (typeof fastify === 'function') return auditOf(fastify);
+    const fastify = (req as { routeOptions?: { config?: Record<symbol, unknown> } }).routeOptions;
+    if (fastify !== undefined) return fastify.config?.[FASTIFY_AUDITED] as AuditedMetadata | undefined;
     const app = instance as ExpressLike | undefined;
     const stack = app?.router?.stack ?? app?._router?.stack;
     if (stack === undefined) return undefined;

@@ -8,10 +8,12 @@ import {
   Get,
   HttpCode,
   Module,
+  Param,
   Post,
   Req,
   Res,
   type INestApplication,
+  type RawBodyRequest,
 } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -21,7 +23,7 @@ import { BulwarkConfigError, ComplianceKit, type AuditLog } from '@bulwark/core'
 import { readCookie } from '@bulwark/core/http';
 import { BulwarkModule, BulwarkRuntime, CsrfToken, Public, type BulwarkModuleOptions } from '../src';
 import type { MiddlewareRequest } from '../src';
-import { memoryAuditLog, tokenService } from './support/fixtures';
+import { auditEntries, memoryAuditLog, tokenService } from './support/fixtures';
 
 const PROBLEM = /^application\/problem\+json/;
 const SECRET_IN_BODY = 'hunter2-in-the-body';
@@ -41,6 +43,30 @@ class EchoController {
   @Get()
   ok(): { ok: true } {
     return { ok: true };
+  }
+}
+
+/** A webhook checks a signature over the exact bytes received (Nest's `rawBody: true`). */
+@Controller('hook')
+@Public()
+class HookController {
+  @Post()
+  @HttpCode(200)
+  hook(@Req() req: RawBodyRequest<{ body: unknown }>): { raw: string | null; keys: string[] } {
+    const body = req.body;
+    return {
+      raw: req.rawBody === undefined ? null : req.rawBody.toString('utf8'),
+      keys: typeof body === 'object' && body !== null ? Object.keys(body) : [],
+    };
+  }
+}
+
+@Controller('items')
+@Public()
+class ItemsController {
+  @Get(':id')
+  item(@Param('id') id: string): { id: string } {
+    return { id };
   }
 }
 
@@ -79,16 +105,17 @@ const CSRF = {
 
 async function start(
   options: Partial<BulwarkModuleOptions> = {},
-  appOptions: { bodyParser?: boolean } = {},
+  appOptions: { bodyParser?: boolean; rawBody?: boolean } = {},
+  adapter: FastifyAdapter = new FastifyAdapter(),
 ): Promise<INestApplication> {
   @Module({
     imports: [BulwarkModule.forRoot({ tokens: tokenService(), ...options })],
-    controllers: [EchoController, SessionController],
+    controllers: [EchoController, SessionController, ItemsController, HookController],
   })
   class AppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
   // The same suite as bulwark-http-protection.e2e.test.ts, on @nestjs/platform-fastify.
-  const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(adapter, {
     logger: false,
     ...appOptions,
   });
@@ -206,6 +233,30 @@ describe.each([
     expect(res.headers['x-content-type-options']).toBe('nosniff');
   });
 
+  it("answers Fastify's own refusals (unsupported media type) as problem+json with the headers, audited", async () => {
+    const before = log === undefined ? 0 : (await auditEntries(log, 0)).length;
+    // Not here: Fastify's router refusals (a bad URL 400, an over-long parameter 414), which Fastify
+    // answers with its default handler, before any hook or Nest's error handler (README, "On Fastify").
+    const refusals = [
+      [
+        await request(server).post('/echo').set('Content-Type', 'text/xml').send('<a/>').expect(415),
+        'ERR_HTTP_UNSUPPORTED_MEDIA_TYPE',
+      ],
+    ] as const;
+    for (const [res, code] of refusals) {
+      expect(res.headers['content-type']).toMatch(PROBLEM);
+      expect(res.body).toMatchObject({ code, requestId: res.headers['x-request-id'] });
+      // Not Nest's `{"statusCode":415,"message":"Unsupported Media Type"}`.
+      expect(res.body.statusCode).toBeUndefined();
+      expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+    }
+    if (log !== undefined) {
+      const events = (await auditEntries(log, before + refusals.length)).slice(before);
+      expect(events.map((e) => e.details?.errorCode)).toEqual(refusals.map(([, code]) => code));
+    }
+  });
+
   it('sends the strict security headers on answers and refusals alike', async () => {
     for (const res of [await request(server).get('/echo').expect(200), await post('{').expect(400)]) {
       expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
@@ -315,6 +366,52 @@ describe('Fastify: BulwarkModule HTTP protections: options', () => {
     }
   });
 
+  it("honours Fastify's bodyLimit when it is below inputGuard.maxBodyBytes (the lower limit wins)", async () => {
+    const app = await start({}, {}, new FastifyAdapter({ bodyLimit: 200 }));
+    try {
+      const server = app.getHttpServer();
+      for (const type of ['application/json', 'application/merge-patch+json']) {
+        const res = await request(server)
+          .post('/echo')
+          .set('Content-Type', type)
+          .send(JSON.stringify({ s: 'x'.repeat(1_000) }))
+          .expect(413);
+        expect(res.headers['content-type']).toMatch(PROBLEM);
+        expect(res.body.code).toBe('ERR_HTTP_BODY_TOO_LARGE');
+      }
+      await request(server)
+        .post('/echo')
+        .type('form')
+        .send(`s=${'x'.repeat(1_000)}`)
+        .expect(413);
+      await request(server).post('/echo').set('Content-Type', 'application/json').send('{"a":1}').expect(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("keeps the exact body bytes as req.rawBody with Nest's rawBody: true (the guard parsed the body)", async () => {
+    const app = await start({}, { rawBody: true });
+    try {
+      const server = app.getHttpServer();
+      // Spacing and key order a re-serialised body would lose: a signature is over these bytes.
+      const sent = '{ "b":1,  "a" : [2] }';
+      const json = await request(server).post('/hook').set('Content-Type', 'application/json').send(sent);
+      expect(json.status).toBe(200);
+      expect(json.body).toEqual({ raw: sent, keys: ['b', 'a'] });
+      const form = await request(server).post('/hook').type('form').send('x=1&y=%20');
+      expect(form.body).toEqual({ raw: 'x=1&y=%20', keys: ['x', 'y'] });
+      // Refusals are unchanged.
+      await request(server)
+        .post('/hook')
+        .set('Content-Type', 'application/json')
+        .send('{"__proto__":{"admin":true}}')
+        .expect(400);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('checks bodies of +json types that Nest parser leaves unread', async () => {
     const app = await start();
     try {
@@ -344,7 +441,8 @@ describe('Fastify: BulwarkModule HTTP protections: options', () => {
         .expect(200);
       expect(deep.body.keys).toEqual(['a']);
       const miss = await request(server).get('/nope').expect(404);
-      expect(miss.body.detail).toBe('Cannot GET /nope');
+      // Nest's own answer, as without Bulwark.
+      expect(miss.body).toEqual({ statusCode: 404, error: 'Not Found', message: 'Cannot GET /nope' });
     } finally {
       await app.close();
     }

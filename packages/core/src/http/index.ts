@@ -43,6 +43,7 @@ export {
   type InputGuardDescription,
 } from './input-guard';
 export { bodyParserError } from './body-parser-error';
+export { fastifyFrameworkError } from './fastify-framework-error';
 export type { HttpPrincipal } from './http-principal';
 export {
   BearerAuthenticator,

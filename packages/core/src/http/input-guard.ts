@@ -313,17 +313,32 @@ export class InputGuard {
    * `undefined` for requests without a body and for other media types (multipart, binary), which
    * stay unread for the application's own parser. An oversize body is not read to its end and the
    * stream is not destroyed (see `readBoundedBody`); adapters call `lingerOnUnreadBody` when answering.
+   * `options.maxBodyBytes` lowers the limit for this body (a framework's own per-route limit, e.g.
+   * Fastify's `bodyLimit`): the lower of it and the guard's applies, to the declared and the read size.
+   * `options.bytes` receives the body's bytes once read (before parsing), for a framework that
+   * keeps them (NestJS's `rawBody`, for webhook signatures).
    */
   async readBody(
     stream: BodyStream | AsyncIterable<Buffer | string>,
     headers: Readonly<Record<string, string | string[] | undefined>>,
+    options: { maxBodyBytes?: number; bytes?: (raw: Buffer) => void } = {},
   ): Promise<unknown> {
     if (!this.hasBody(headers)) return undefined;
     const type = (headerValue(headers['content-type']) ?? '').split(';')[0]!.trim().toLowerCase();
     const json = type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
     const form = type === 'application/x-www-form-urlencoded';
     if (!json && !form) return undefined;
-    const raw = await readBoundedBody(stream, this.maxBodyBytes);
+    const own = options.maxBodyBytes;
+    const limit =
+      typeof own === 'number' && Number.isInteger(own) && own >= 0
+        ? Math.min(own, this.maxBodyBytes)
+        : this.maxBodyBytes;
+    const declared = headerValue(headers['content-length']);
+    if (declared !== undefined && Number(declared) > limit) {
+      throw fail(ErrorCodes.HTTP_BODY_TOO_LARGE, `The request body is larger than ${limit} bytes.`, 'body');
+    }
+    const raw = await readBoundedBody(stream, limit);
+    options.bytes?.(raw);
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(raw);

@@ -144,12 +144,18 @@ export function watchRequestAudit(
       request.state().errorCode = ErrorCodes.AUDIT_UNAVAILABLE;
     },
   });
+  // 'finish' says the whole response was handed over; `writableFinished` alone is false on
+  // responses that are not a socket's (light-my-request's, behind Fastify's `app.inject()`).
+  let finished = false;
+  res.once('finish', () => {
+    finished = true;
+  });
   res.once(
     'close',
     auditor.listener(() => {
       if (recorded) return;
       // A response the client abandoned before it finished: 499 (nginx's "client closed request").
-      auditor.record(facts(res.writableFinished ? res.statusCode : 499));
+      auditor.record(facts(finished || res.writableFinished ? res.statusCode : 499));
     }),
   );
 }

@@ -299,4 +299,31 @@ describe('readBoundedBody', () => {
       }),
     ).rejects.toMatchObject({ code: ErrorCodes.HTTP_BODY_TOO_LARGE, status: 413 });
   });
+
+  it("reads under the lower of the guard's limit and a framework's own (options.maxBodyBytes)", async () => {
+    const guard = new InputGuard({ maxBodyBytes: 100 });
+    const body = () => Readable.from([Buffer.from('{"a":'), Buffer.from('"0123456789"}')]);
+    const chunked = { 'content-type': 'application/json', 'transfer-encoding': 'chunked' };
+    await expect(guard.readBody(body(), chunked, { maxBodyBytes: 10 })).rejects.toMatchObject({
+      code: ErrorCodes.HTTP_BODY_TOO_LARGE,
+      status: 413,
+      message: 'The request body is larger than 10 bytes.',
+    });
+    // A declared length over the lower limit is refused before anything is read.
+    await expect(
+      guard.readBody(
+        body(),
+        { 'content-type': 'application/json', 'content-length': '18' },
+        { maxBodyBytes: 10 },
+      ),
+    ).rejects.toMatchObject({ code: ErrorCodes.HTTP_BODY_TOO_LARGE, status: 413 });
+    // A framework limit above the guard's does not raise it.
+    await expect(
+      new InputGuard({ maxBodyBytes: 4 }).readBody(body(), chunked, { maxBodyBytes: 1000 }),
+    ).rejects.toMatchObject({ code: ErrorCodes.HTTP_BODY_TOO_LARGE });
+    await expect(guard.readBody(body(), chunked, { maxBodyBytes: 50 })).resolves.toEqual({ a: '0123456789' });
+    let bytes: Buffer | undefined;
+    await guard.readBody(body(), chunked, { bytes: (raw) => (bytes = raw) });
+    expect(bytes?.toString('utf8')).toBe('{"a":"0123456789"}');
+  });
 });

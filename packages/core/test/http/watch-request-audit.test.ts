@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, ServerResponse, type Server } from 'node:http';
+import { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { AuditEvent } from '../../src/audit/audit-event';
 import { ErrorCodes } from '../../src/errors';
@@ -29,6 +30,38 @@ const arrival = {
 };
 
 describe('watchRequestAudit', () => {
+  it("records the status of a response that emitted 'finish' but is not a socket's (Fastify's inject)", async () => {
+    const events: AuditEvent[] = [];
+    const auditor = new RequestAuditor({ log: { append: async (e) => void events.push(e) } });
+    const req = new IncomingMessage(new Socket());
+    const res = new ServerResponse(req);
+    // What light-my-request's response does on end(): 'finish' then 'close', while
+    // `writableFinished` stays false (no socket ever drained it).
+    res.end = function (this: ServerResponse) {
+      process.nextTick(() => {
+        this.emit('finish');
+        this.emit('close');
+      });
+      return this;
+    } as ServerResponse['end'];
+    watchRequestAudit(auditor, res, {
+      method: 'GET',
+      arrival,
+      route: () => '/docs/:id',
+      requestId: () => undefined,
+      principal: () => undefined,
+      state: () => ({}),
+    });
+    res.statusCode = 401;
+    res.end();
+    await new Promise((r) => setImmediate(r));
+    expect(res.writableFinished).toBe(false);
+    await auditor.close();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ outcome: 'denied' });
+    expect(JSON.stringify(events[0])).toContain('"status":401');
+  });
+
   it('records one event per request, reading route, principal, request id and state when the response ends', async () => {
     const events: AuditEvent[] = [];
     const auditor = new RequestAuditor({ log: { append: async (e) => void events.push(e) } });

@@ -616,6 +616,7 @@ export const HTTP_VALUES = [
   'clientRequestIdFrom',
   'consentCheckerFor',
   'csrfError',
+  'fastifyFrameworkError',
   'handleClientErrors',
   'holdResponseUntilAudited',
   'httpAppEvidence',
