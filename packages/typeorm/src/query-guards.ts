@@ -18,6 +18,7 @@ import { EncryptedColumnTransformer } from './encrypted-column-transformer';
 import { peekActiveContext } from './encryption-context';
 import { lookupEnvelopes } from './field-cipher';
 import { fieldRegistry } from './field-registry';
+import { isProducedIndexValue } from './index-values';
 import { SealedValue } from './sealed-value';
 
 /**
@@ -77,6 +78,20 @@ function refuse(
 const REMEDY_ENCRYPTED =
   'an encrypted column only supports IsNull() (and Equal / In / Not with @EncryptedField({ deterministic: true })): query a @BlindIndex column with blindIndex(), or filter after loading';
 
+/**
+ * A value is accepted for a blind-index column only if a lookup helper of this process returned it
+ * (index-values.ts): the hex shape alone lets digit-only plaintext through.
+ */
+function isIndexValue(bits: number, value: unknown): boolean {
+  const hexLength = Math.ceil(bits / 8) * 2;
+  return (
+    typeof value === 'string' &&
+    value.length === hexLength &&
+    /^[0-9a-f]+$/.test(value) &&
+    isProducedIndexValue(value)
+  );
+}
+
 function checkValue(metadata: EntityMetadata, property: string, kind: Kind, value: unknown): void {
   if (value === undefined || value === null) return;
   if (InstanceChecker.isFindOperator(value)) {
@@ -112,12 +127,11 @@ function checkValue(metadata: EntityMetadata, property: string, kind: Kind, valu
     );
   }
   if (kind.kind === 'index') {
-    const hexLength = Math.ceil(kind.bits / 8) * 2;
-    if (typeof value !== 'string' || value.length !== hexLength || !/^[0-9a-f]+$/.test(value)) {
+    if (!isIndexValue(kind.bits, value)) {
       throw refuse(
         metadata,
         property,
-        'is a blind index and was compared with something that is not an index value',
+        'is a blind index and was compared with something that blindIndex() / blindIndexes() did not return (plaintext, or an index value from elsewhere)',
         `pass blindIndex(${metadata.name}, '${property}', plaintext) instead of the plaintext`,
       );
     }
@@ -907,12 +921,11 @@ function checkHit(
     for (const value of Array.isArray(raw) ? raw : [raw]) {
       if (value === null || value === undefined) continue;
       if (kind.kind === 'index') {
-        const hexLength = Math.ceil(kind.bits / 8) * 2;
-        if (typeof value === 'string' && value.length === hexLength && /^[0-9a-f]+$/.test(value)) continue;
+        if (isIndexValue(kind.bits, value)) continue;
         throw refuse(
           metadata,
           property,
-          'is a blind index and a string query condition compares it with something that is not an index value',
+          'is a blind index and a string query condition compares it with something that blindIndex() / blindIndexes() did not return (plaintext, or an index value from elsewhere)',
           what,
         );
       }

@@ -422,6 +422,55 @@ function suite(backend: Backend) {
     });
   });
 
+  describe('only values the lookup helpers returned pass as blind-index values', () => {
+    const expectRefused = async (run: () => Promise<unknown>, entity: string, column: string) => {
+      const error = await caught(run);
+      expect(error).toBeInstanceOf(BulwarkError);
+      expect(error.code).toBe(TypeOrmErrorCodes.UNSUPPORTED_QUERY);
+      expect(error.details).toEqual(expect.objectContaining({ entity, column }));
+      expect(error.message).not.toMatch(/12345678|20240131/);
+    };
+
+    it('digit-only plaintext shaped like an index value is refused (string condition and find)', async () => {
+      // 8 digits: the shape of a 32-bit index value (a PIN, a YYYYMMDD date, an account number)
+      await expectRefused(
+        () => qb().where('a.emailIndex = :p', { p: '12345678' }).getMany(),
+        'Account',
+        'emailIndex',
+      );
+      await expectRefused(
+        () =>
+          qb()
+            .where('a.emailIndex IN (:...p)', { p: ['20240131', blindIndex(Account, 'emailIndex', 'x')] })
+            .getMany(),
+        'Account',
+        'emailIndex',
+      );
+      await expectRefused(() => accounts.findBy({ emailIndex: '12345678' }), 'Account', 'emailIndex');
+      await expectRefused(() => accounts.findBy({ emailIndex: In(['20240131']) }), 'Account', 'emailIndex');
+      // 2 hex characters for an 8-bit index
+      const tiny = ds.getRepository(Tiny);
+      await expectRefused(
+        () => tiny.createQueryBuilder('t').where('t.codeIndex = :c', { c: '42' }).getMany(),
+        'Tiny',
+        'codeIndex',
+      );
+      await expectRefused(() => tiny.findBy({ codeIndex: '42' }), 'Tiny', 'codeIndex');
+    });
+
+    it('values from blindIndex(), blindIndexes() and the find helpers keep working', async () => {
+      const h = blindIndex(Account, 'emailIndex', 'bob@example.com')!;
+      expect((await accounts.findBy({ emailIndex: h })).map((a) => a.id)).toEqual([bob.id]);
+      expect((await qb().where('a.emailIndex = :h', { h }).getMany()).map((a) => a.id)).toEqual([bob.id]);
+      expect((await findOneByBlindIndex(accounts, 'emailIndex', 'bob@example.com'))?.id).toBe(bob.id);
+      // a stored index read back from a row is not one of them: re-derive it from the value
+      const [{ i }] = await db.raw(`SELECT "emailIndex" AS i FROM ${db.t('qs_account')} WHERE "id" = $1`, [
+        bob.id,
+      ]);
+      expect(i).toBe(h);
+    });
+  });
+
   describe('blind-index lookups always confirm', () => {
     it('an 8-bit index has collisions; findByBlindIndex / findOneByBlindIndex return only the real match', async () => {
       const tiny = ds.getRepository(Tiny);
