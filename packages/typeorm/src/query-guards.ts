@@ -699,6 +699,8 @@ function catalogueOf(connection: {
 }): Catalogue {
   let catalogue = catalogues.get(connection);
   if (catalogue !== undefined) return catalogue;
+  // Not initialised yet (no metadata): build it again next time instead of caching "nothing guarded".
+  const final = connection.entityMetadatas.length > 0;
   catalogue = {
     guarded: new Map(),
     tables: new Map(),
@@ -721,7 +723,7 @@ function catalogueOf(connection: {
       catalogue.guarded.set(name.toLowerCase(), list);
     }
   }
-  catalogues.set(connection, catalogue);
+  if (final) catalogues.set(connection, catalogue);
   return catalogue;
 }
 
@@ -785,7 +787,8 @@ function resolveRef(
     }
     const main = r.main;
     if (main?.hasMetadata) return columnOf(main.metadata, path, quoted, catalogue);
-    return 'unknown';
+    const derived = main === undefined ? undefined : r.derived.get(main);
+    return derived === undefined ? 'unknown' : (derived.get(path.toLowerCase()) ?? 'plain');
   }
   // A qualified column: an alias or table of the enclosing subqueries, then the builder's aliases,
   // then the table of any entity of the DataSource (UPDATE / DELETE and alias-less subqueries).
@@ -995,9 +998,14 @@ function checkStringConditions(
     const analysis = analysed(sql);
     r ??= resolverOf(map, catalogue);
     // The common case: the condition names no guarded column and no derived table that selects one.
-    if (r.derived.size === 0 && ![...analysis.names].some((n) => catalogue.guarded.has(n))) continue;
+    if (r.derived.size === 0 && !namesGuarded(analysis, catalogue)) continue;
     for (const ref of analysis.refs) checkRef(ref, r, analysis, map.parameters);
   }
+}
+
+function namesGuarded(analysis: Analysis, catalogue: Catalogue): boolean {
+  for (const name of analysis.names) if (catalogue.guarded.has(name)) return true;
+  return false;
 }
 
 function resolverOf(map: ExpressionMapLike, catalogue: Catalogue): Resolver {

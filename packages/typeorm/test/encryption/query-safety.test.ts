@@ -325,6 +325,16 @@ function suite(backend: Backend) {
             .getMany(),
       ],
       [
+        'a bare output column of a derived main table',
+        () =>
+          ds
+            .createQueryBuilder()
+            .select('sub.xid', 'xid')
+            .from((q) => q.from(Account, 'x').select('x.email', 'em').addSelect('x.id', 'xid'), 'sub')
+            .where('em = :e', e)
+            .getRawMany(),
+      ],
+      [
         'a qualifier that resolves to nothing Bulwark can see (fail closed)',
         () =>
           qb()
