@@ -480,6 +480,8 @@ function scopesOf(tokens: Token[]): { scopes: Scope[]; scopeAt: number[]; tableT
     const current = stack[stack.length - 1][0];
     scopeAt[i] = current;
     if (!(isWord(tok, 'FROM') || isWord(tok, 'JOIN'))) continue;
+    // Only a FROM / JOIN of the SELECT itself, not one inside a function (EXTRACT(YEAR FROM a.x)).
+    if (stack[stack.length - 1][1] !== depth) continue;
     // FROM a [AS] x, b y JOIN ... : each table (identifier chain) and its optional alias
     let k = i + 1;
     for (;;) {

@@ -118,6 +118,10 @@ function suite(backend: Backend) {
       ],
       ['a literal', () => qb().where("a.email = 'Ann@Example.com'").getMany()],
       ['a function of the column', () => qb().where('lower(a.email) = :e', e).getMany()],
+      [
+        'FROM inside a function call',
+        () => qb().where('substr(a.name, 1) = :e OR trim(BOTH FROM a.email) = :e', e).getMany(),
+      ],
       ['LIKE', () => qb().where('a.email LIKE :e', { e: '%example%' }).getMany()],
       ['getCount', () => qb().where('a.email = :e', e).getCount()],
       [
