@@ -3,6 +3,7 @@ import { Column, In, Index, getMetadataArgsStorage, type ColumnOptions, type Obj
 import { withLocation } from './bulwark-typeorm-error';
 import { activeContext, type EncryptionContext, type ResolvedBlindIndex } from './encryption-context';
 import { fieldRegistry, type BlindIndexSpec, type EntityClass } from './field-registry';
+import { rememberIndexValues } from './index-values';
 
 export interface BlindIndexColumnOptions {
   /** Property whose plaintext is indexed (usually an @EncryptedField). */
@@ -264,7 +265,9 @@ function specOf(entity: EntityClass, indexProperty: string): BlindIndexSpec {
 export function blindIndex(entity: EntityClass, indexProperty: string, value: unknown): string | null {
   const spec = specOf(entity, indexProperty);
   const ctx = activeContext({ entity: entity.name, column: indexProperty });
-  return computeIndex(ctx, ctx.blindIndex(spec), value);
+  const index = computeIndex(ctx, ctx.blindIndex(spec), value);
+  rememberIndexValues([index]);
+  return index;
 }
 
 /**
@@ -276,7 +279,9 @@ export function blindIndex(entity: EntityClass, indexProperty: string, value: un
 export function blindIndexes(entity: EntityClass, indexProperty: string, value: unknown): string[] {
   const spec = specOf(entity, indexProperty);
   const ctx = activeContext({ entity: entity.name, column: indexProperty });
-  return lookupIndexes(ctx, ctx.blindIndex(spec), value);
+  const indexes = lookupIndexes(ctx, ctx.blindIndex(spec), value);
+  rememberIndexValues(indexes);
+  return indexes;
 }
 
 /**
@@ -296,6 +301,7 @@ export async function findByBlindIndex<T extends ObjectLiteral>(
   const resolved = ctx.blindIndex(spec);
   const indexes = lookupIndexes(ctx, resolved, value);
   if (indexes.length === 0) return [];
+  rememberIndexValues(indexes);
   const rows = await repository.find({
     where: { ...where, [indexProperty]: indexes.length === 1 ? indexes[0] : In(indexes) },
   });
@@ -325,8 +331,8 @@ export async function findOneByBlindIndex<T extends ObjectLiteral>(
  * with probability 2^-bits, so a lookup returns about rows / 2^bits false candidates, and
  * bits = ceil(log2(expectedRows / falsePositives)), from 1 to 256. Every extra bit halves the
  * false candidates and the anonymity set (rows that share an index value) alike: take the
- * smallest width that meets the rate, and always confirm (findByBlindIndex does). See the
- * package README, "Choosing the blind-index width".
+ * smallest width that meets the rate, and always confirm (findByBlindIndex does). See
+ * ENCRYPTION.md, "Choosing the blind-index width".
  *
  *   @BlindIndex({ source: 'email', bits: blindIndexBits(1_000_000, 0.01) })   // 27 bits
  */

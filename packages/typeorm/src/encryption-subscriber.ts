@@ -266,9 +266,14 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
       const slot = (entity as LazySlotted)[LAZY];
       for (const { field, accessor } of plan.lazy) {
         const property = field.spec.property;
-        if (slot?.[property] !== undefined) continue; // installed at hydration (reading would decrypt)
-        const value: unknown = entity[property];
-        if (value instanceof LazyEnvelope) installLazy(entity, property, accessor, value.envelope);
+        if (slot?.[property] === undefined) {
+          // (installed at hydration otherwise: reading the property would decrypt it)
+          const value: unknown = entity[property];
+          if (value instanceof LazyEnvelope) installLazy(entity, property, accessor, value.envelope);
+        }
+        if (field.spec.bindToRow && (entity as LazySlotted)[LAZY]?.[property] !== undefined) {
+          recordLazyAad(entity, field);
+        }
       }
     }
     for (const field of plan.fields) {
@@ -354,7 +359,16 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
  * Object.keys and TypeORM ignore it.
  */
 const LAZY = Symbol('bulwark.lazyEnvelopes');
-type LazySlotted = ObjectLiteral & { [LAZY]?: Record<string, string> };
+/**
+ * The associated data of a lazy bindToRow field, computed from the row's key when it was loaded
+ * (afterLoad): the getter decrypts against the row the envelope came from, even when the caller
+ * changed or removed the key before the first read (the clone pattern `loaded.id = newId; save`).
+ */
+const LAZY_AAD = Symbol('bulwark.lazyAad');
+type LazySlotted = ObjectLiteral & {
+  [LAZY]?: Record<string, string>;
+  [LAZY_AAD]?: Record<string, string>;
+};
 /** The column's own setEntityValue, kept when installLazyHydration wraps it. */
 const ORIGINAL_SET = Symbol('bulwark.setEntityValue');
 
@@ -366,9 +380,26 @@ function installLazy(
 ): void {
   const slotted = entity as LazySlotted;
   let slot = slotted[LAZY];
-  if (slot === undefined) slotted[LAZY] = slot = {};
+  if (slot === undefined) {
+    slot = {};
+    // Not enumerable: deep equality (toEqual, deepStrictEqual, isEqual), spread / Object.assign
+    // copies and console.log leave it out; added the same way to every row (one hidden class).
+    Object.defineProperty(entity, LAZY, { value: slot, writable: true, configurable: true });
+  }
   slot[property] = envelope;
   Object.defineProperty(entity, property, accessor);
+}
+
+/** Records a lazy bindToRow field's associated data from the row key as loaded (none: no key selected). */
+function recordLazyAad(entity: ObjectLiteral, field: ResolvedField): void {
+  if (rowKey(field, entity) === undefined) return; // the getter reports the missing key if read
+  const slotted = entity as LazySlotted;
+  let aads = slotted[LAZY_AAD];
+  if (aads === undefined) {
+    aads = {};
+    Object.defineProperty(entity, LAZY_AAD, { value: aads, writable: true, configurable: true });
+  }
+  aads[field.spec.property] = fieldAad(field, entity);
 }
 
 function settle(entity: ObjectLiteral, property: string, value: unknown): void {
@@ -399,7 +430,8 @@ function lazyAccessor(ctx: EncryptionContext, field: ResolvedField): PropertyDes
           { ...field.where },
         );
       }
-      const value = openSync(ctx, field, envelope, fieldAad(field, this));
+      const aad = (this as LazySlotted)[LAZY_AAD]?.[property] ?? fieldAad(field, this);
+      const value = openSync(ctx, field, envelope, aad);
       settle(this, property, value);
       return value;
     },

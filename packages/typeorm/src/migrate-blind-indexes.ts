@@ -5,6 +5,7 @@ import { computeIndex } from './blind-index-column';
 import { activeContext } from './encryption-context';
 import { fieldRegistry, type EntityClass } from './field-registry';
 import { pageAfter } from './keyset-page';
+import { runWithoutStringGuards } from './query-guards';
 
 export interface MigrateBlindIndexesOptions {
   /** Entity classes to process (default: every entity with a `followKeyRotation` @BlindIndex). */
@@ -177,6 +178,8 @@ async function compareAndSet(
     .updateEntity(false);
   if (previous === null) qb.andWhere(`${escaped} IS NULL`);
   else qb.andWhere(`${escaped} = :bwPrevious`, { bwPrevious: previous });
-  const result = await qb.execute();
+  // The stored value may be anything (another width, upper case, written around the ORM): the
+  // compare-and-set repairs it, so the string-condition guard's "index value" test does not apply.
+  const result = await runWithoutStringGuards(() => qb.execute());
   return (result.affected ?? 1) > 0;
 }

@@ -18,6 +18,7 @@ import { EncryptedColumnTransformer } from './encrypted-column-transformer';
 import { peekActiveContext } from './encryption-context';
 import { lookupEnvelopes } from './field-cipher';
 import { fieldRegistry } from './field-registry';
+import { isProducedIndexValue } from './index-values';
 import { SealedValue } from './sealed-value';
 
 /**
@@ -77,6 +78,20 @@ function refuse(
 const REMEDY_ENCRYPTED =
   'an encrypted column only supports IsNull() (and Equal / In / Not with @EncryptedField({ deterministic: true })): query a @BlindIndex column with blindIndex(), or filter after loading';
 
+/**
+ * A value is accepted for a blind-index column only if a lookup helper of this process returned it
+ * (index-values.ts): the hex shape alone lets digit-only plaintext through.
+ */
+function isIndexValue(bits: number, value: unknown): boolean {
+  const hexLength = Math.ceil(bits / 8) * 2;
+  return (
+    typeof value === 'string' &&
+    value.length === hexLength &&
+    /^[0-9a-f]+$/.test(value) &&
+    isProducedIndexValue(value)
+  );
+}
+
 function checkValue(metadata: EntityMetadata, property: string, kind: Kind, value: unknown): void {
   if (value === undefined || value === null) return;
   if (InstanceChecker.isFindOperator(value)) {
@@ -112,12 +127,11 @@ function checkValue(metadata: EntityMetadata, property: string, kind: Kind, valu
     );
   }
   if (kind.kind === 'index') {
-    const hexLength = Math.ceil(kind.bits / 8) * 2;
-    if (typeof value !== 'string' || value.length !== hexLength || !/^[0-9a-f]+$/.test(value)) {
+    if (!isIndexValue(kind.bits, value)) {
       throw refuse(
         metadata,
         property,
-        'is a blind index and was compared with something that is not an index value',
+        'is a blind index and was compared with something that blindIndex() / blindIndexes() did not return (plaintext, or an index value from elsewhere)',
         `pass blindIndex(${metadata.name}, '${property}', plaintext) instead of the plaintext`,
       );
     }
@@ -223,6 +237,10 @@ interface Ref {
   alias: string;
   path: string;
   quoted: boolean;
+  /** The SELECT scope the reference is in (0: the condition itself; see Analysis.scopes). */
+  scope: number;
+  /** `ref AS name`: the output column name it gets (in a derived table's select list). */
+  as?: string;
   /** null: `IS [NOT] NULL`; params: `= :p`, `IN (:...p)`; ref: `= other.col`; other: anything else. */
   use:
     | { kind: 'null' }
@@ -383,15 +401,145 @@ function countedAt(tokens: Token[], i: number, end: number): 'count' | 'distinct
   return undefined;
 }
 
+/** A table named in `FROM` / `JOIN` inside a condition (a subquery, EXISTS), with its alias. */
+interface TableRef {
+  name: string;
+  /** schema.table when qualified */
+  path: string;
+  quoted: boolean;
+  alias?: { name: string; quoted: boolean };
+}
+
+/** A `SELECT ... FROM` scope: 0 is the condition itself, others are parenthesised subqueries. */
+interface Scope {
+  parent: number;
+  tables: TableRef[];
+}
+
+interface Analysis {
+  refs: Ref[];
+  scopes: Scope[];
+  /** Every identifier of the condition, lower-cased: a condition naming no guarded column is skipped. */
+  names: Set<string>;
+}
+
+/** Words after which, in a FROM / JOIN list, an identifier is not a table alias. */
+const NOT_ALIAS: ReadonlySet<string> = new Set([
+  'AS',
+  'JOIN',
+  'INNER',
+  'LEFT',
+  'RIGHT',
+  'FULL',
+  'OUTER',
+  'CROSS',
+  'NATURAL',
+  'GROUP',
+  'ORDER',
+  'LIMIT',
+  'OFFSET',
+  'HAVING',
+  'UNION',
+  'EXCEPT',
+  'INTERSECT',
+  'USING',
+  'WINDOW',
+  'FETCH',
+  'FOR',
+  'RETURNING',
+  'SET',
+  'VALUES',
+  'LATERAL',
+]);
+const isWord = (tok: Token | undefined, word: string): boolean =>
+  tok?.t === 'id' && !tok.quoted && tok.v.toUpperCase() === word;
+
+/**
+ * Marks the SELECT scopes of a condition and the tables their FROM / JOIN clauses name. Returns
+ * the scope of every token and the token positions that are table names or aliases (not columns).
+ */
+function scopesOf(tokens: Token[]): { scopes: Scope[]; scopeAt: number[]; tableTokens: Set<number> } {
+  const scopes: Scope[] = [{ parent: -1, tables: [] }];
+  const scopeAt: number[] = new Array<number>(tokens.length);
+  const tableTokens = new Set<number>();
+  // stack of [scope, paren depth at which it opened]
+  const stack: Array<[number, number]> = [[0, 0]];
+  let depth = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const tok = tokens[i];
+    if (tok.t === 'lp') {
+      depth++;
+      if (isWord(tokens[i + 1], 'SELECT')) {
+        scopes.push({ parent: stack[stack.length - 1][0], tables: [] });
+        stack.push([scopes.length - 1, depth]);
+      }
+    } else if (tok.t === 'rp') {
+      if (stack.length > 1 && stack[stack.length - 1][1] === depth) stack.pop();
+      depth--;
+    }
+    const current = stack[stack.length - 1][0];
+    scopeAt[i] = current;
+    if (!(isWord(tok, 'FROM') || isWord(tok, 'JOIN'))) continue;
+    // Only a FROM / JOIN of the SELECT itself, not one inside a function (EXTRACT(YEAR FROM a.x)).
+    if (stack[stack.length - 1][1] !== depth) continue;
+    // FROM a [AS] x, b y JOIN ... : each table (identifier chain) and its optional alias
+    let k = i + 1;
+    for (;;) {
+      if (tokens[k]?.t !== 'id') break;
+      const parts: string[] = [];
+      let quoted = false;
+      const start = k;
+      while (tokens[k]?.t === 'id') {
+        const part = tokens[k] as { v: string; quoted: boolean };
+        parts.push(part.v);
+        quoted ||= part.quoted;
+        if (tokens[k + 1]?.t !== 'dot') break;
+        k += 2;
+      }
+      for (let m = start; m <= k; m++) {
+        tableTokens.add(m);
+        scopeAt[m] = current;
+      }
+      k++;
+      const table: TableRef = { name: parts[parts.length - 1], path: parts.join('.'), quoted };
+      if (isWord(tokens[k], 'AS')) k++;
+      const alias = tokens[k];
+      if (alias?.t === 'id' && (alias.quoted || !NOT_ALIAS.has(alias.v.toUpperCase()))) {
+        table.alias = { name: alias.v, quoted: alias.quoted };
+        tableTokens.add(k);
+        scopeAt[k] = current;
+        k++;
+      }
+      scopes[current].tables.push(table);
+      if (tokens[k]?.t !== 'comma' || !isWord(tok, 'FROM')) break;
+      k++;
+    }
+  }
+  return { scopes, scopeAt, tableTokens };
+}
+
 /** Every `alias.path` reference of a condition and how it is used. */
-function analyse(sql: string): Ref[] {
+function analyse(sql: string): Analysis {
   const tokens = tokenize(sql);
   const refs: Ref[] = [];
+  const names = new Set<string>();
+  for (const tok of tokens) if (tok.t === 'id') names.add(tok.v.toLowerCase());
+  const { scopes, scopeAt, tableTokens } = scopesOf(tokens);
   for (let i = 0; i < tokens.length; i++) {
+    if (tableTokens.has(i)) continue;
     const chain = chainAt(tokens, i);
     if (chain === undefined) continue;
     const { end } = chain;
-    const ref: Ref = { alias: chain.alias, path: chain.path, quoted: chain.quoted, use: { kind: 'other' } };
+    const ref: Ref = {
+      alias: chain.alias,
+      path: chain.path,
+      quoted: chain.quoted,
+      scope: scopeAt[i] ?? 0,
+      use: { kind: 'other' },
+    };
+    if (isWord(tokens[end], 'AS') && tokens[end + 1]?.t === 'id') {
+      ref.as = (tokens[end + 1] as { v: string }).v;
+    }
     refs.push(ref);
     const next = tokens[end];
     const atStart = startsPredicate(tokens, i);
@@ -446,21 +594,21 @@ function analyse(sql: string): Ref[] {
     }
     i = end - 1;
   }
-  return refs;
+  return { refs, scopes, names };
 }
 
 /** Parsed conditions by text: application conditions are a fixed set of strings. Bounded. */
-const analyses = new Map<string, Ref[]>();
+const analyses = new Map<string, Analysis>();
 const ANALYSES_MAX = 2000;
 
-function analysed(sql: string): Ref[] {
-  let refs = analyses.get(sql);
-  if (refs === undefined) {
-    refs = analyse(sql);
+function analysed(sql: string): Analysis {
+  let analysis = analyses.get(sql);
+  if (analysis === undefined) {
+    analysis = analyse(sql);
     if (analyses.size >= ANALYSES_MAX) analyses.clear();
-    analyses.set(sql, refs);
+    analyses.set(sql, analysis);
   }
-  return refs;
+  return analysis;
 }
 
 interface Guarded {
@@ -498,6 +646,7 @@ interface AliasLike {
   name: string;
   hasMetadata: boolean;
   metadata: EntityMetadata;
+  subQuery?: string;
 }
 
 interface ExpressionMapLike {
@@ -509,21 +658,172 @@ interface ExpressionMapLike {
   parameters: Record<string, unknown>;
 }
 
-function resolve(
-  aliases: Map<string, AliasLike>,
+interface Hit {
+  metadata: EntityMetadata;
+  column: Guarded;
+}
+
+/**
+ * What a reference resolves to: a guarded column, a column Bulwark does not guard ('plain': an
+ * entity without that guarded column), or 'unknown' (a qualifier that names no alias, no entity
+ * table of the DataSource, or a table / derived table Bulwark has no metadata for).
+ */
+type Resolution = Hit | 'plain' | 'unknown';
+
+/** Guarded columns and tables of every entity of a DataSource (by lower-cased name). Per DataSource. */
+interface Catalogue {
+  /** lower-cased database name / property path of a guarded column -> every entity that has one */
+  guarded: Map<string, Hit[]>;
+  /** lower-cased table name / table path -> entity */
+  tables: Map<string, EntityMetadata[]>;
+  /** SQLite / MySQL: quoted identifiers compare case-insensitively too */
+  caseInsensitive: boolean;
+}
+
+const catalogues = new WeakMap<object, Catalogue>();
+const CASE_INSENSITIVE_DRIVERS: ReadonlySet<string> = new Set([
+  'sqlite',
+  'better-sqlite3',
+  'sqljs',
+  'capacitor',
+  'cordova',
+  'expo',
+  'nativescript',
+  'react-native',
+  'mysql',
+  'mariadb',
+  'aurora-mysql',
+]);
+
+function catalogueOf(connection: {
+  entityMetadatas: EntityMetadata[];
+  options: { type: string };
+}): Catalogue {
+  let catalogue = catalogues.get(connection);
+  if (catalogue !== undefined) return catalogue;
+  // Not initialised yet (no metadata): build it again next time instead of caching "nothing guarded".
+  const final = connection.entityMetadatas.length > 0;
+  catalogue = {
+    guarded: new Map(),
+    tables: new Map(),
+    caseInsensitive: CASE_INSENSITIVE_DRIVERS.has(connection.options.type),
+  };
+  const add = <V>(map: Map<string, V[]>, key: string, value: V) => {
+    const list = map.get(key.toLowerCase());
+    if (list === undefined) map.set(key.toLowerCase(), [value]);
+    else if (!list.includes(value)) list.push(value);
+  };
+  for (const metadata of connection.entityMetadatas) {
+    add(catalogue.tables, metadata.tableName, metadata);
+    add(catalogue.tables, metadata.tablePath, metadata);
+    const columns = guardedOf(metadata);
+    if (columns === null) continue;
+    for (const [name, column] of columns) {
+      if (name.startsWith('\u0000')) continue;
+      const list = catalogue.guarded.get(name.toLowerCase()) ?? [];
+      if (!list.some((h) => h.column === column)) list.push({ metadata, column });
+      catalogue.guarded.set(name.toLowerCase(), list);
+    }
+  }
+  if (final) catalogues.set(connection, catalogue);
+  return catalogue;
+}
+
+/** What a query's string conditions resolve references against. */
+interface Resolver {
+  catalogue: Catalogue;
+  /** the builder's aliases by name (entities, and derived tables of subquery joins) */
+  aliases: AliasLike[];
+  main?: AliasLike;
+  /** output columns of derived tables that are guarded columns: alias -> lower-cased name -> hit */
+  derived: Map<AliasLike, Map<string, Hit>>;
+}
+
+function sameName(a: string, b: string, quoted: boolean, catalogue: Catalogue): boolean {
+  return a === b || ((!quoted || catalogue.caseInsensitive) && a.toLowerCase() === b.toLowerCase());
+}
+
+function columnOf(metadata: EntityMetadata, path: string, quoted: boolean, catalogue: Catalogue): Resolution {
+  const columns = guardedOf(metadata);
+  if (columns === null) return 'plain';
+  const column =
+    columns.get(path) ??
+    (!quoted || catalogue.caseInsensitive ? columns.get(`\u0000${path.toLowerCase()}`) : undefined);
+  return column === undefined ? 'plain' : { metadata, column };
+}
+
+function hasColumn(metadata: EntityMetadata, name: string): boolean {
+  const lower = name.toLowerCase();
+  return metadata.columns.some(
+    (c) => c.databaseName.toLowerCase() === lower || c.propertyPath.toLowerCase() === lower,
+  );
+}
+
+function entityTable(table: TableRef, catalogue: Catalogue): EntityMetadata | undefined {
+  const candidates =
+    catalogue.tables.get(table.path.toLowerCase()) ?? catalogue.tables.get(table.name.toLowerCase());
+  return candidates?.find(
+    (m) =>
+      sameName(m.tablePath, table.path, table.quoted, catalogue) ||
+      sameName(m.tableName, table.name, table.quoted, catalogue),
+  );
+}
+
+function resolveRef(
+  r: Resolver,
+  analysis: Analysis,
+  scope: number,
   alias: string,
   path: string,
   quoted: boolean,
-): { metadata: EntityMetadata; column: Guarded } | undefined {
-  let a = aliases.get(alias);
-  if (a === undefined && !quoted) {
-    for (const [name, candidate] of aliases) if (name.toLowerCase() === alias.toLowerCase()) a = candidate;
+): Resolution {
+  const { catalogue } = r;
+  if (alias === '') {
+    // A bare column: the innermost SELECT scope with a table that has it, else the main alias.
+    for (let s = scope; s > 0; s = analysis.scopes[s].parent) {
+      for (const table of analysis.scopes[s].tables) {
+        const metadata = entityTable(table, catalogue);
+        if (metadata === undefined) return 'unknown'; // a table Bulwark cannot see into
+        if (hasColumn(metadata, path)) return columnOf(metadata, path, quoted, catalogue);
+      }
+    }
+    const main = r.main;
+    if (main?.hasMetadata) return columnOf(main.metadata, path, quoted, catalogue);
+    const derived = main === undefined ? undefined : r.derived.get(main);
+    return derived === undefined ? 'unknown' : (derived.get(path.toLowerCase()) ?? 'plain');
   }
-  if (a === undefined) return undefined;
-  const columns = guardedOf(a.metadata);
-  if (columns === null) return undefined;
-  const column = columns.get(path) ?? (quoted ? undefined : columns.get(`\u0000${path.toLowerCase()}`));
-  return column === undefined ? undefined : { metadata: a.metadata, column };
+  // A qualified column: an alias or table of the enclosing subqueries, then the builder's aliases,
+  // then the table of any entity of the DataSource (UPDATE / DELETE and alias-less subqueries).
+  for (let s = scope; s >= 0; s = analysis.scopes[s].parent) {
+    for (const table of analysis.scopes[s].tables) {
+      const named = table.alias ?? { name: table.name, quoted: table.quoted };
+      if (!sameName(named.name, alias, quoted || named.quoted, catalogue)) continue;
+      const metadata = entityTable(table, catalogue);
+      return metadata === undefined ? 'unknown' : columnOf(metadata, path, quoted, catalogue);
+    }
+    if (s === 0) break;
+  }
+  const builderAlias =
+    r.aliases.find((a) => a.name === alias) ??
+    r.aliases.find((a) => sameName(a.name, alias, quoted, catalogue));
+  if (builderAlias !== undefined) {
+    if (builderAlias.hasMetadata) return columnOf(builderAlias.metadata, path, quoted, catalogue);
+    const derived = r.derived.get(builderAlias);
+    if (derived === undefined) return 'unknown';
+    return derived.get(path.toLowerCase()) ?? 'plain';
+  }
+  const metadata = entityTable({ name: alias, path: alias, quoted }, catalogue);
+  if (metadata !== undefined) return columnOf(metadata, path, quoted, catalogue);
+  return 'unknown';
+}
+
+/** The guarded columns a reference Bulwark cannot resolve may be (by its column name). */
+function candidatesOf(catalogue: Catalogue, path: string): Hit[] {
+  const last = path.slice(path.lastIndexOf('.') + 1);
+  return [
+    ...(catalogue.guarded.get(path.toLowerCase()) ?? []),
+    ...(catalogue.guarded.get(last.toLowerCase()) ?? []),
+  ];
 }
 
 function indexRemedy(metadata: EntityMetadata, property: string): string {
@@ -533,9 +833,38 @@ function indexRemedy(metadata: EntityMetadata, property: string): string {
     : `look it up with findByBlindIndex(repository, '${index.property}', value) (it confirms on the decrypted value), or compare ${index.property} with blindIndex(${metadata.name}, '${index.property}', value) as a parameter`;
 }
 
-function checkRef(ref: Ref, aliases: Map<string, AliasLike>, parameters: Record<string, unknown>): void {
-  const hit = resolve(aliases, ref.alias, ref.path, ref.quoted);
-  if (hit === undefined) return;
+function checkRef(ref: Ref, r: Resolver, analysis: Analysis, parameters: Record<string, unknown>): void {
+  if (ref.use.kind === 'null') return;
+  const resolution = resolveRef(r, analysis, ref.scope, ref.alias, ref.path, ref.quoted);
+  if (resolution === 'plain') return;
+  if (resolution !== 'unknown') {
+    checkHit(ref, resolution, r, analysis, parameters);
+    return;
+  }
+  // Fail closed: a column named like a guarded one, through a qualifier Bulwark cannot resolve, is
+  // checked as each guarded column it may be; refused unless the use is valid for every one.
+  for (const hit of candidatesOf(r.catalogue, ref.path)) {
+    try {
+      checkHit(ref, hit, r, analysis, parameters);
+    } catch (error) {
+      if (!(error instanceof BulwarkTypeOrmError)) throw error;
+      throw refuse(
+        hit.metadata,
+        hit.column.property,
+        `may be referenced by a string query condition through ${ref.alias === '' ? 'a bare column name' : 'a qualifier'} that Bulwark cannot resolve to an entity of the DataSource, and that use would be refused on it`,
+        `qualify the column with an alias of the query or the entity's table name, so that the condition can be checked (${error.message})`,
+      );
+    }
+  }
+}
+
+function checkHit(
+  ref: Ref,
+  hit: Hit,
+  r: Resolver,
+  analysis: Analysis,
+  parameters: Record<string, unknown>,
+): void {
   const { metadata, column } = hit;
   const { property, kind } = column;
   const use = ref.use;
@@ -569,8 +898,21 @@ function checkRef(ref: Ref, aliases: Map<string, AliasLike>, parameters: Record<
     );
   }
   if (use.kind === 'ref') {
-    const other = resolve(aliases, use.alias, use.path, use.quoted);
-    if (other?.metadata.target === metadata.target && other.column.property === property) return;
+    const other = resolveRef(r, analysis, ref.scope, use.alias, use.path, use.quoted);
+    if (other === 'unknown') {
+      const same = candidatesOf(r.catalogue, use.path);
+      if (
+        same.length > 0 &&
+        same.every((h) => h.metadata.target === metadata.target && h.column.property === property)
+      )
+        return;
+    } else if (
+      other !== 'plain' &&
+      other.metadata.target === metadata.target &&
+      other.column.property === property
+    ) {
+      return;
+    }
     throw refuse(
       metadata,
       property,
@@ -584,12 +926,11 @@ function checkRef(ref: Ref, aliases: Map<string, AliasLike>, parameters: Record<
     for (const value of Array.isArray(raw) ? raw : [raw]) {
       if (value === null || value === undefined) continue;
       if (kind.kind === 'index') {
-        const hexLength = Math.ceil(kind.bits / 8) * 2;
-        if (typeof value === 'string' && value.length === hexLength && /^[0-9a-f]+$/.test(value)) continue;
+        if (isIndexValue(kind.bits, value)) continue;
         throw refuse(
           metadata,
           property,
-          'is a blind index and a string query condition compares it with something that is not an index value',
+          'is a blind index and a string query condition compares it with something that blindIndex() / blindIndexes() did not return (plaintext, or an index value from elsewhere)',
           what,
         );
       }
@@ -641,26 +982,52 @@ function conditionStrings(condition: unknown, out: string[]): void {
   }
 }
 
-/** Checks every string condition of a query builder against its aliases' guarded columns. */
-function checkStringConditions(map: ExpressionMapLike): void {
-  let aliases: Map<string, AliasLike> | undefined;
-  for (const alias of map.aliases) {
-    if (!alias.hasMetadata || guardedOf(alias.metadata) === null) continue;
-    aliases ??= new Map();
-    aliases.set(alias.name, alias);
-  }
-  if (aliases === undefined) return; // the common case: no encrypted entity in the query
-  const main = map.mainAlias;
-  // Bare column names resolve against the main alias (key '' is never an alias name).
-  if (main?.hasMetadata && aliases.has(main.name)) aliases.set('', main);
+/** Checks every string condition of a query builder against the guarded columns it may reference. */
+function checkStringConditions(
+  map: ExpressionMapLike,
+  connection: { entityMetadatas: EntityMetadata[]; options: { type: string } },
+): void {
+  const catalogue = catalogueOf(connection);
+  if (catalogue.guarded.size === 0) return; // no encrypted entity in this DataSource
   const strings: string[] = [];
   for (const where of map.wheres) conditionStrings(where.condition, strings);
   for (const having of map.havings ?? []) conditionStrings(having.condition, strings);
   for (const join of map.joinAttributes ?? [])
     if (typeof join.condition === 'string') strings.push(join.condition);
+  if (strings.length === 0) return;
+  let r: Resolver | undefined;
   for (const sql of strings) {
-    for (const ref of analysed(sql)) checkRef(ref, aliases, map.parameters);
+    const analysis = analysed(sql);
+    r ??= resolverOf(map, catalogue);
+    // The common case: the condition names no guarded column and no derived table that selects one.
+    if (r.derived.size === 0 && !namesGuarded(analysis, catalogue)) continue;
+    for (const ref of analysis.refs) checkRef(ref, r, analysis, map.parameters);
   }
+}
+
+function namesGuarded(analysis: Analysis, catalogue: Catalogue): boolean {
+  for (const name of analysis.names) if (catalogue.guarded.has(name)) return true;
+  return false;
+}
+
+function resolverOf(map: ExpressionMapLike, catalogue: Catalogue): Resolver {
+  const derived = new Map<AliasLike, Map<string, Hit>>();
+  const r: Resolver = { catalogue, aliases: map.aliases, main: map.mainAlias, derived };
+  for (const alias of map.aliases) {
+    if (alias.hasMetadata || typeof alias.subQuery !== 'string') continue;
+    // A derived table (a join on a subquery): its output columns that select a guarded column.
+    const text = alias.subQuery.trim();
+    const analysis = analysed(text.startsWith('(') && text.endsWith(')') ? text.slice(1, -1) : text);
+    const outputs = new Map<string, Hit>();
+    const inner: Resolver = { catalogue, aliases: [], derived: new Map() };
+    for (const ref of analysis.refs) {
+      if (ref.scope !== 0 || ref.as === undefined) continue;
+      const hit = resolveRef(inner, analysis, 0, ref.alias, ref.path, ref.quoted);
+      if (hit !== 'plain' && hit !== 'unknown') outputs.set(ref.as.toLowerCase(), hit);
+    }
+    if (outputs.size > 0) derived.set(alias, outputs);
+  }
+  return r;
 }
 
 let installed = false;
@@ -730,7 +1097,11 @@ export function installQueryGuards(): void {
     const getQuery = proto.getQuery;
     proto.getQuery = function (this: unknown, ...args: unknown[]) {
       if (unguarded.getStore() !== true) {
-        checkStringConditions((this as { expressionMap: ExpressionMapLike }).expressionMap);
+        const qb = this as {
+          expressionMap: ExpressionMapLike;
+          connection: { entityMetadatas: EntityMetadata[]; options: { type: string } };
+        };
+        checkStringConditions(qb.expressionMap, qb.connection);
       }
       return getQuery.apply(this, args);
     };

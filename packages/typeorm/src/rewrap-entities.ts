@@ -11,6 +11,7 @@ import { EncryptionContext, peekActiveContext, type ResolvedField } from './encr
 import { fieldAad } from './field-cipher';
 import { fieldRegistry, type EntityClass } from './field-registry';
 import { pageAfter } from './keyset-page';
+import { runWithoutStringGuards } from './query-guards';
 import { SealedValue } from './sealed-value';
 
 export interface RewrapEntitiesOptions {
@@ -174,13 +175,14 @@ async function compareAndSet(
   metadata.primaryColumns.forEach((c, i) => c.setEntityValue(where, key[i]));
   const column = metadata.findColumnWithPropertyPath(property);
   if (column === undefined) return;
-  await dataSource
+  const qb = dataSource
     .createQueryBuilder()
     .update(metadata.target)
     .set({ [property]: new SealedValue(next, undefined) })
     .where(where)
     .andWhere(`${dataSource.driver.escape(column.databaseName)} = :bwPrevious`, { bwPrevious: previous })
     .callListeners(false)
-    .updateEntity(false)
-    .execute();
+    .updateEntity(false);
+  // A compare-and-set on the exact stored bytes: Bulwark's own maintenance query, not an app lookup.
+  await runWithoutStringGuards(() => qb.execute());
 }

@@ -1,3 +1,6 @@
+import { deepStrictEqual } from 'node:assert';
+import { randomUUID } from 'node:crypto';
+import { inspect } from 'node:util';
 import { BulwarkError, ErrorCodes, type KeyRing } from '@bulwark/core';
 import type { DataSource, Repository } from 'typeorm';
 import { describeWithService } from '../../../../test/support/services';
@@ -183,6 +186,30 @@ function suite(backend: Backend) {
     );
   });
 
+  it("deep equality, spread copies and console.log see only the entity's own fields (no envelope slot)", async () => {
+    const { id } = await accounts.save(
+      Object.assign(new Account(), { name: 'eq', email: 'eq@example.com', bio: 'bio of eq', settings: null }),
+    );
+    const loaded = await load(id);
+    const expected = new Account();
+    for (const key of Object.keys(loaded)) {
+      (expected as unknown as Record<string, unknown>)[key] = (loaded as unknown as Record<string, unknown>)[
+        key
+      ];
+    }
+    const fresh = await load(id); // not read yet: the accessors decrypt during the comparison
+    expect(fresh).toEqual(expected);
+    expect(fresh).toStrictEqual(expected);
+    deepStrictEqual(await load(id), expected);
+    expect(expected.bio).toBe('bio of eq');
+    const copy = { ...(await load(id)) };
+    expect(Object.getOwnPropertySymbols(copy)).toEqual([]);
+    expect(Object.getOwnPropertySymbols(Object.assign({}, await load(id)))).toEqual([]);
+    const printed = inspect(await load(id), { depth: 5 });
+    expect(printed).not.toMatch(/bw2\./);
+    expect(printed).not.toMatch(/lazyEnvelopes/);
+  });
+
   it('the accessor copied onto an object that was not loaded refuses with a typed error', async () => {
     const account = await load(ids[4]);
     const descriptor = Object.getOwnPropertyDescriptor(account, 'bio')!;
@@ -207,6 +234,34 @@ function suite(backend: Backend) {
     ]);
     const moved = await notes.findOneByOrFail({ id: two.id });
     expect(moved.title).toBe('two');
+    expect(() => moved.body).toThrow(BulwarkError);
+  });
+
+  it('a lazy row-bound field decrypts against the row it was loaded from, so the clone pattern works as eagerly', async () => {
+    const notes = ds.getRepository(LazyNote);
+    const original = await notes.save(Object.assign(new LazyNote(), { title: 'orig', body: 'cloned body' }));
+    // A new key before the first read: the copy is inserted as a new row, re-sealed under its key.
+    const renamed = await notes.findOneByOrFail({ id: original.id });
+    const newId = randomUUID();
+    renamed.id = newId;
+    renamed.title = 'copy1';
+    await notes.save(renamed);
+    expect((await notes.findOneByOrFail({ id: newId })).body).toBe('cloned body');
+    // No key before the first read: one is generated on insert.
+    const keyless = await notes.findOneByOrFail({ id: original.id });
+    delete (keyless as Partial<LazyNote>).id;
+    keyless.title = 'copy2';
+    const saved = await notes.save(keyless);
+    expect(saved.id).not.toBe(original.id);
+    expect((await notes.findOneByOrFail({ title: 'copy2' })).body).toBe('cloned body');
+    expect((await notes.findOneByOrFail({ id: original.id })).body).toBe('cloned body');
+    // Each copy is bound to its own row: moving one copy's envelope into another row still fails.
+    const t = db.t('qs_lazy_note');
+    await db.raw(`UPDATE ${t} SET "body" = (SELECT "body" FROM ${t} WHERE "id" = $1) WHERE "id" = $2`, [
+      newId,
+      original.id,
+    ]);
+    const moved = await notes.findOneByOrFail({ id: original.id });
     expect(() => moved.body).toThrow(BulwarkError);
   });
 }

@@ -118,6 +118,10 @@ function suite(backend: Backend) {
       ],
       ['a literal', () => qb().where("a.email = 'Ann@Example.com'").getMany()],
       ['a function of the column', () => qb().where('lower(a.email) = :e', e).getMany()],
+      [
+        'FROM inside a function call',
+        () => qb().where('substr(a.name, 1) = :e OR trim(BOTH FROM a.email) = :e', e).getMany(),
+      ],
       ['LIKE', () => qb().where('a.email LIKE :e', { e: '%example%' }).getMany()],
       ['getCount', () => qb().where('a.email = :e', e).getCount()],
       [
@@ -266,6 +270,137 @@ function suite(backend: Backend) {
     });
   });
 
+  describe('references through table names, FROM / JOIN aliases, subqueries and derived tables', () => {
+    const e = { e: 'Ann@Example.com' };
+    const TA = () => db.t('qs_account');
+    const TC = () => db.t('qs_contact');
+    const contacts = () => ds.getRepository(Contact).createQueryBuilder('c');
+    it.each([
+      [
+        'an IN subquery with its own alias',
+        () => qb().where(`a.id IN (SELECT x.id FROM ${TA()} x WHERE x.email_address = :e)`, e).getMany(),
+      ],
+      [
+        'an IN subquery with AS alias',
+        () => qb().where(`a.id IN (SELECT x.id FROM ${TA()} AS x WHERE x."email_address" = :e)`, e).getMany(),
+      ],
+      [
+        'EXISTS on an alias-less table, from a query on a plain entity (the duplicate-e-mail check)',
+        () =>
+          contacts().where(`EXISTS (SELECT 1 FROM ${TA()} WHERE qs_account.email_address = :e)`, e).getMany(),
+      ],
+      [
+        'EXISTS with a bare column name',
+        () => contacts().where(`EXISTS (SELECT 1 FROM ${TA()} x WHERE email_address = :e)`, e).getMany(),
+      ],
+      [
+        'a JOIN inside a subquery',
+        () =>
+          contacts()
+            .where(
+              `c.id IN (SELECT k.id FROM ${TC()} k JOIN ${TA()} y ON y.id = k."accountId" WHERE y.email_address = :e)`,
+              e,
+            )
+            .getMany(),
+      ],
+      [
+        'a table-qualified update',
+        () =>
+          accounts
+            .createQueryBuilder()
+            .update()
+            .set({ name: 'z' })
+            .where('qs_account.email_address = :e', e)
+            .execute(),
+      ],
+      [
+        'a table-qualified delete',
+        () => accounts.createQueryBuilder().delete().where('qs_account.email_address = :e', e).execute(),
+      ],
+      [
+        'a join on a subquery selecting the column (derived table)',
+        () =>
+          contacts()
+            .innerJoin(
+              (q) => q.from(Account, 'x').select('x.email', 'em').addSelect('x.id', 'xid'),
+              'sub',
+              'sub.em = c.email',
+            )
+            .getMany(),
+      ],
+      [
+        'a bare output column of a derived main table',
+        () =>
+          ds
+            .createQueryBuilder()
+            .select('sub.xid', 'xid')
+            .from((q) => q.from(Account, 'x').select('x.email', 'em').addSelect('x.id', 'xid'), 'sub')
+            .where('em = :e', e)
+            .getRawMany(),
+      ],
+      [
+        'a qualifier that resolves to nothing Bulwark can see (fail closed)',
+        () =>
+          qb()
+            .where(`a.id IN (SELECT x.id FROM (SELECT * FROM ${TA()}) x WHERE x.email_address = :e)`, e)
+            .getMany(),
+      ],
+    ])('%s is refused', async (_name, run) => {
+      const error = await refused(run, 'email');
+      expect(error.message).not.toContain('Ann@Example');
+    });
+
+    it('quoted identifiers compare case-insensitively on SQLite (as SQLite does)', async () => {
+      if (backend.name !== 'SQLite') return; // PostgreSQL: a quoted upper-case name is another column
+      await refused(() => qb().where('"a"."EMAIL_ADDRESS" = :e', e).getMany(), 'email');
+      await refused(() => qb().where('"A"."Email" = :e', e).getMany(), 'email');
+    });
+
+    it('no false positives: plaintext columns of other tables in subqueries, bare names included', async () => {
+      const viaContact = await qb()
+        .where(
+          `a.name IN (SELECT name FROM ${TA()} WHERE id IN (SELECT "accountId" FROM ${TC()} WHERE email = :e))`,
+          e,
+        )
+        .getMany();
+      expect(viaContact.map((a) => a.id)).toEqual([ann.id]);
+      const exists = await qb()
+        .where(`EXISTS (SELECT 1 FROM ${TC()} k WHERE k.email = :e AND k."accountId" = a.id)`, e)
+        .getMany();
+      expect(exists.map((a) => a.id)).toEqual([ann.id]);
+      const joined = await contacts()
+        .innerJoin(
+          (q) => q.from(Account, 'x').select('x.name', 'nm').addSelect('x.id', 'xid'),
+          'sub',
+          'sub.xid = c."accountId"',
+        )
+        .where('sub.nm = :n', { n: 'ann' })
+        .getMany();
+      expect(joined).toHaveLength(1);
+    });
+
+    it('allowed forms keep working through table names and subquery aliases', async () => {
+      const h = { h: blindIndex(Account, 'emailIndex', 'ann@example.com') };
+      const found = await contacts()
+        .where(`EXISTS (SELECT 1 FROM ${TA()} x WHERE x."emailIndex" = :h AND x.id = c."accountId")`, h)
+        .getMany();
+      expect(found).toHaveLength(1);
+      const updated = await accounts
+        .createQueryBuilder()
+        .update()
+        .set({ name: 'ann' })
+        .where('qs_account."emailIndex" = :h', h)
+        .execute();
+      expect(updated.affected).toBe(1);
+      const none = await accounts
+        .createQueryBuilder()
+        .delete()
+        .where('qs_account.email_address IS NULL AND qs_account.name = :n', { n: 'nobody' })
+        .execute();
+      expect(none.affected).toBe(0);
+    });
+  });
+
   describe('refused although the column could be compared', () => {
     it.each([
       [
@@ -298,6 +433,55 @@ function suite(backend: Backend) {
       const error = await refused(run, column);
       expect(error.message).toMatch(/blindIndex\(|encryptedValue\(|same column/);
       expect(error.message).not.toContain('NI-1');
+    });
+  });
+
+  describe('only values the lookup helpers returned pass as blind-index values', () => {
+    const expectRefused = async (run: () => Promise<unknown>, entity: string, column: string) => {
+      const error = await caught(run);
+      expect(error).toBeInstanceOf(BulwarkError);
+      expect(error.code).toBe(TypeOrmErrorCodes.UNSUPPORTED_QUERY);
+      expect(error.details).toEqual(expect.objectContaining({ entity, column }));
+      expect(error.message).not.toMatch(/12345678|20240131/);
+    };
+
+    it('digit-only plaintext shaped like an index value is refused (string condition and find)', async () => {
+      // 8 digits: the shape of a 32-bit index value (a PIN, a YYYYMMDD date, an account number)
+      await expectRefused(
+        () => qb().where('a.emailIndex = :p', { p: '12345678' }).getMany(),
+        'Account',
+        'emailIndex',
+      );
+      await expectRefused(
+        () =>
+          qb()
+            .where('a.emailIndex IN (:...p)', { p: ['20240131', blindIndex(Account, 'emailIndex', 'x')] })
+            .getMany(),
+        'Account',
+        'emailIndex',
+      );
+      await expectRefused(() => accounts.findBy({ emailIndex: '12345678' }), 'Account', 'emailIndex');
+      await expectRefused(() => accounts.findBy({ emailIndex: In(['20240131']) }), 'Account', 'emailIndex');
+      // 2 hex characters for an 8-bit index
+      const tiny = ds.getRepository(Tiny);
+      await expectRefused(
+        () => tiny.createQueryBuilder('t').where('t.codeIndex = :c', { c: '42' }).getMany(),
+        'Tiny',
+        'codeIndex',
+      );
+      await expectRefused(() => tiny.findBy({ codeIndex: '42' }), 'Tiny', 'codeIndex');
+    });
+
+    it('values from blindIndex(), blindIndexes() and the find helpers keep working', async () => {
+      const h = blindIndex(Account, 'emailIndex', 'bob@example.com')!;
+      expect((await accounts.findBy({ emailIndex: h })).map((a) => a.id)).toEqual([bob.id]);
+      expect((await qb().where('a.emailIndex = :h', { h }).getMany()).map((a) => a.id)).toEqual([bob.id]);
+      expect((await findOneByBlindIndex(accounts, 'emailIndex', 'bob@example.com'))?.id).toBe(bob.id);
+      // a stored index read back from a row is not one of them: re-derive it from the value
+      const [{ i }] = await db.raw(`SELECT "emailIndex" AS i FROM ${db.t('qs_account')} WHERE "id" = $1`, [
+        bob.id,
+      ]);
+      expect(i).toBe(h);
     });
   });
 
