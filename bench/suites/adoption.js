@@ -24,10 +24,10 @@
  * Needs the built example (`npm run build` builds examples/nestjs-adopt/dist).
  */
 
-const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { forkServer, send, stopServer, cannon, timeRounds } = require('../lib/autocannon-run');
 
 const IMPLS = ['bare', 'bulwark'];
 const MODE = { bare: 'before', bulwark: 'after' };
@@ -110,43 +110,11 @@ function auditCount(dir) {
 // Load side (bench runner process)
 
 function startServer(impl) {
-  const child = fork(module.filename, [], {
-    env: { ...process.env, BULWARK_ADOPT_BENCH_SERVER: MODE[impl] },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    const onExit = (code) => reject(new Error(`adoption bench server (${impl}) exited with code ${code}`));
-    child.once('error', reject);
-    child.once('exit', onExit);
-    child.once('message', (msg) => {
-      if (msg && msg.type === 'ready') {
-        child.off('exit', onExit);
-        resolve({ child, url: msg.url, token: msg.token });
-      }
-    });
-  });
-}
-
-function cannon(url, token, { durationSec, amount, connections }) {
-  const autocannon = require('autocannon');
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url,
-        connections,
-        pipelining: 1,
-        headers: { authorization: `Token ${token}` },
-        ...(amount ? { amount } : { duration: durationSec }),
-      },
-      (err, result) => (err ? reject(err) : resolve(result)),
-    );
-  });
-}
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return forkServer(
+    module.filename,
+    { BULWARK_ADOPT_BENCH_SERVER: MODE[impl] },
+    `adoption bench server (${impl})`,
+  ).then(({ child, ready }) => ({ child, url: ready.url, token: ready.token }));
 }
 
 /** Both apps answer the case alike (same status, same body) before anything is timed. */
@@ -181,30 +149,19 @@ function measureWith(servers, quick, log) {
     const load = { durationSec: quick ? 1 : 3, connections: 10 };
     for (const impl of IMPLS) {
       const s = servers[impl];
-      await cannon(s.url + caseDef.path, s.token, { amount: quick ? 100 : 3000, connections: 10 });
+      await cannon(s.url + caseDef.path, `Token ${s.token}`, { amount: quick ? 100 : 3000, connections: 10 });
     }
-    const samples = Object.fromEntries(IMPLS.map((impl) => [impl, { ops: [], p99: [] }]));
-    for (let round = 0; round < rounds; round++) {
-      for (let k = 0; k < IMPLS.length; k++) {
-        const impl = IMPLS[(round + k) % IMPLS.length];
-        const s = servers[impl];
-        const result = await cannon(s.url + caseDef.path, s.token, load);
-        if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
-          throw new Error(
-            `${suiteName} > ${caseDef.name} > ${impl}: ${result.non2xx} non-2xx, ${result.errors} errors while timing`,
-          );
-        }
-        samples[impl].ops.push(result.requests.total / result.duration);
-        samples[impl].p99.push(result.latency.p99);
-      }
-    }
-    return IMPLS.map((impl) => {
-      const ops = samples[impl].ops;
-      const med = median(ops);
-      const spread = med > 0 ? median(ops.map((o) => Math.abs(o - med))) / med : 0;
-      const p99Ms = median(samples[impl].p99);
-      log(`    ${caseDef.name} ${impl}: ${Math.round(med)} req/s, p99 ${p99Ms} ms`);
-      return { impl, opsPerSec: med, p99Ms, samples: ops.length, spread, batch: 1, rounds: ops };
+    return timeRounds({
+      suiteName,
+      caseName: caseDef.name,
+      impls: IMPLS,
+      rounds,
+      load,
+      target: (impl) => ({
+        url: servers[impl].url + caseDef.path,
+        authorization: `Token ${servers[impl].token}`,
+      }),
+      log,
     });
   };
 }
@@ -305,12 +262,12 @@ async function profile({ quick, log }) {
       await verify(srv, c);
       for (const impl of IMPLS) {
         const s = srv[impl];
-        await cannon(s.url + c.path, s.token, { amount: quick ? 200 : 3000, connections: 10 });
+        await cannon(s.url + c.path, `Token ${s.token}`, { amount: quick ? 200 : 3000, connections: 10 });
         const slug = c.name.replace(/\s+/g, '-');
         const file = path.join(resultsDir, `adoption-${slug}-${impl}${quick ? '.quick' : ''}.cpuprofile`);
         const before = await send(s.child, 'audit-count');
         await send(s.child, 'profile-start');
-        const result = await cannon(s.url + c.path, s.token, { durationSec, connections: 10 });
+        const result = await cannon(s.url + c.path, `Token ${s.token}`, { durationSec, connections: 10 });
         await send(s.child, 'profile-stop', { file });
         const after = await send(s.child, 'audit-count');
         const events = after.events - before.events;
@@ -349,10 +306,7 @@ async function profile({ quick, log }) {
       }
     }
   } finally {
-    for (const impl of IMPLS) {
-      srv[impl].child.send({ type: 'stop' });
-      await new Promise((resolve) => srv[impl].child.once('exit', resolve));
-    }
+    for (const impl of IMPLS) await stopServer(srv[impl].child);
   }
   const out = path.join(resultsDir, `adoption-profile${quick ? '.quick' : ''}.json`);
   fs.writeFileSync(
@@ -360,20 +314,6 @@ async function profile({ quick, log }) {
     `${JSON.stringify({ generatedAt: new Date().toISOString(), quick, profiles: summary }, null, 2)}\n`,
   );
   console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
-}
-
-function send(child, type, extra = {}) {
-  const id = Math.random();
-  return new Promise((resolve) => {
-    const onMessage = (msg) => {
-      if (msg && msg.id === id) {
-        child.off('message', onMessage);
-        resolve(msg);
-      }
-    };
-    child.on('message', onMessage);
-    child.send({ ...extra, type, id });
-  });
 }
 
 let servers;
@@ -403,11 +343,7 @@ const suite = {
       measureCase: measureWith(servers, quick, log),
       cases: CASES.map((c) => ({ ...c, impls: IMPLS.map((impl) => ({ impl, run: () => c.path })) })),
       async close() {
-        for (const impl of IMPLS) {
-          const { child } = servers[impl];
-          child.send({ type: 'stop' });
-          await new Promise((resolve) => child.once('exit', resolve));
-        }
+        for (const impl of IMPLS) await stopServer(servers[impl].child);
       },
     };
   },

@@ -43,12 +43,12 @@
  * .cpuprofile under bench/results/ and prints the time per bundle step (bench/lib/profile-steps.js).
  */
 
-const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
 const { createSecretKey, webcrypto } = require('node:crypto');
+const { forkServer, send, stopServer, cannon, timeRounds } = require('../lib/autocannon-run');
 
 const IMPLS = [
   'bare',
@@ -464,31 +464,9 @@ async function buildServers() {
 // Load side (bench runner process)
 
 function startServerProcess() {
-  const child = fork(module.filename, [], {
-    env: { ...process.env, BULWARK_HTTP_BENCH_SERVER: '1' },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`http bench server exited with code ${code}`)));
-    child.once('message', (msg) => {
-      if (msg && msg.type === 'ready') resolve({ child, ports: msg.ports, token: msg.token });
-    });
-  });
-}
-
-function send(child, type, extra = {}) {
-  const id = Math.random();
-  return new Promise((resolve) => {
-    const onMessage = (msg) => {
-      if (msg && msg.id === id) {
-        child.off('message', onMessage);
-        resolve(msg);
-      }
-    };
-    child.on('message', onMessage);
-    child.send({ ...extra, type, id });
-  });
+  return forkServer(module.filename, { BULWARK_HTTP_BENCH_SERVER: '1' }, 'http bench server').then(
+    ({ child, ready }) => ({ child, ports: ready.ports, token: ready.token }),
+  );
 }
 
 function fetchOnce(port, headers = {}, method = 'GET') {
@@ -504,27 +482,7 @@ function fetchOnce(port, headers = {}, method = 'GET') {
   });
 }
 
-function cannon(port, token, { durationSec, amount, connections }) {
-  const autocannon = require('autocannon');
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url: `http://127.0.0.1:${port}/hello`,
-        connections,
-        pipelining: 1,
-        headers: { authorization: `Bearer ${token}` },
-        ...(amount ? { amount } : { duration: durationSec }),
-      },
-      (err, result) => (err ? reject(err) : resolve(result)),
-    );
-  });
-}
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
+const helloUrl = (port) => `http://127.0.0.1:${port}/hello`;
 
 /** Fails the suite (runner exit 1) when an implementation does not answer as it must. */
 async function verify(framework, impl, port, token) {
@@ -583,30 +541,20 @@ function measureWith(server, quick, log) {
       const port = server.ports[`${framework}/${impl}`];
       if (quick)
         for (let i = 0; i < 50; i++) await fetchOnce(port, { authorization: `Bearer ${server.token}` });
-      else await cannon(port, server.token, { amount: 3000, connections: 10 });
+      else await cannon(helloUrl(port), `Bearer ${server.token}`, { amount: 3000, connections: 10 });
     }
-    const samples = Object.fromEntries(IMPLS.map((impl) => [impl, { ops: [], p99: [] }]));
-    for (let round = 0; round < rounds; round++) {
-      for (let k = 0; k < IMPLS.length; k++) {
-        const impl = IMPLS[(round + k) % IMPLS.length];
-        const result = await cannon(server.ports[`${framework}/${impl}`], server.token, load);
-        if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
-          throw new Error(
-            `${suiteName} > ${caseDef.name} > ${impl}: ${result.non2xx} non-2xx, ${result.errors} errors while timing`,
-          );
-        }
-        samples[impl].ops.push(result.requests.total / result.duration);
-        samples[impl].p99.push(result.latency.p99);
-      }
-      await send(server.child, 'rotate-audit');
-    }
-    return IMPLS.map((impl) => {
-      const ops = samples[impl].ops;
-      const med = median(ops);
-      const spread = med > 0 ? median(ops.map((o) => Math.abs(o - med))) / med : 0;
-      const p99Ms = median(samples[impl].p99);
-      log(`    ${caseDef.name} ${impl}: ${Math.round(med)} req/s, p99 ${p99Ms} ms`);
-      return { impl, opsPerSec: med, p99Ms, samples: ops.length, spread, batch: 1, rounds: ops };
+    return timeRounds({
+      suiteName,
+      caseName: caseDef.name,
+      impls: IMPLS,
+      rounds,
+      load,
+      target: (impl) => ({
+        url: helloUrl(server.ports[`${framework}/${impl}`]),
+        authorization: `Bearer ${server.token}`,
+      }),
+      afterRound: () => send(server.child, 'rotate-audit'),
+      log,
     });
   };
 }
@@ -652,7 +600,6 @@ async function profile({ quick, log }) {
   fs.mkdirSync(resultsDir, { recursive: true });
   const durationSec = quick ? 1 : 5;
   const srv = await startServerProcess();
-  srv.child.removeAllListeners('exit');
   const summary = [];
   try {
     for (const framework of FRAMEWORKS) {
@@ -660,11 +607,11 @@ async function profile({ quick, log }) {
       for (const impl of ['bulwark-nocache', 'bulwark']) {
         const port = srv.ports[`${framework}/${impl}`];
         // Warm-up outside the profile: optimised code, a filled token cache.
-        await cannon(port, srv.token, { amount: quick ? 200 : 3000, connections: 10 });
+        await cannon(helloUrl(port), `Bearer ${srv.token}`, { amount: quick ? 200 : 3000, connections: 10 });
         await send(srv.child, 'rotate-audit');
         const file = path.join(resultsDir, `http-${framework}-${impl}${quick ? '.quick' : ''}.cpuprofile`);
         await send(srv.child, 'profile-start');
-        const result = await cannon(port, srv.token, { durationSec, connections: 10 });
+        const result = await cannon(helloUrl(port), `Bearer ${srv.token}`, { durationSec, connections: 10 });
         await send(srv.child, 'profile-stop', { file });
         if (result.non2xx > 0 || result.errors > 0) {
           throw new Error(
@@ -683,8 +630,7 @@ async function profile({ quick, log }) {
       }
     }
   } finally {
-    srv.child.send({ type: 'stop' });
-    await new Promise((resolve) => srv.child.once('exit', resolve));
+    await stopServer(srv.child);
   }
   const out = path.join(resultsDir, `http-profile${quick ? '.quick' : ''}.json`);
   fs.writeFileSync(
@@ -741,7 +687,6 @@ const suite = {
   profile,
   async setup({ quick, log }) {
     server = await startServerProcess();
-    server.child.removeAllListeners('exit');
     return {
       measureCase: measureWith(server, quick, log),
       cases: FRAMEWORKS.map((framework) => ({
@@ -750,8 +695,7 @@ const suite = {
         impls: IMPLS.map((impl) => ({ impl, run: () => HELLO })),
       })),
       async close() {
-        server.child.send({ type: 'stop' });
-        await new Promise((resolve) => server.child.once('exit', resolve));
+        await stopServer(server.child);
       },
     };
   },

@@ -1,0 +1,112 @@
+'use strict';
+
+/**
+ * The load side shared by the HTTP-load suites (http, adoption): fork a suite file as its own
+ * server process, talk to it over IPC, drive it with autocannon's programmatic API, and time the
+ * implementations in interleaved rounds (same rationale as measure-case.js: on a busy 2-core
+ * machine, rotating the starting implementation exposes all of them to the same drift, and the
+ * median over rounds discards the rounds a burst of noise hit).
+ */
+
+const { fork } = require('node:child_process');
+
+/**
+ * Forks `file` with `env` added and resolves with the child and its first `{ type: 'ready' }`
+ * message; rejects when the child fails to start or exits before it is ready.
+ */
+function forkServer(file, env, label) {
+  const child = fork(file, [], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    const onExit = (code) => reject(new Error(`${label} exited with code ${code}`));
+    child.once('error', reject);
+    child.once('exit', onExit);
+    child.once('message', (msg) => {
+      if (msg && msg.type === 'ready') {
+        child.off('exit', onExit);
+        resolve({ child, ready: msg });
+      }
+    });
+  });
+}
+
+/** Sends `{ type, id, ...extra }` to the child and resolves with its reply carrying the same id. */
+function send(child, type, extra = {}) {
+  const id = Math.random();
+  return new Promise((resolve) => {
+    const onMessage = (msg) => {
+      if (msg && msg.id === id) {
+        child.off('message', onMessage);
+        resolve(msg);
+      }
+    };
+    child.on('message', onMessage);
+    child.send({ ...extra, type, id });
+  });
+}
+
+/** Asks the child to stop and resolves once it has exited. */
+async function stopServer(child) {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.send({ type: 'stop' });
+  await exited;
+}
+
+/** One autocannon run against `url`: a fixed `amount` of requests, or `durationSec` seconds. */
+function cannon(url, authorization, { durationSec, amount, connections }) {
+  const autocannon = require('autocannon');
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url,
+        connections,
+        pipelining: 1,
+        headers: { authorization },
+        ...(amount ? { amount } : { duration: durationSec }),
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+}
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/**
+ * `rounds` interleaved autocannon rounds over `impls` (the starting impl rotates each round);
+ * `target(impl)` gives `{ url, authorization }`, `afterRound()` (optional) runs between rounds.
+ * Any non-2xx, error or timeout while timing fails the case. Returns the runner's result rows.
+ */
+async function timeRounds({ suiteName, caseName, impls, rounds, load, target, afterRound, log }) {
+  const samples = Object.fromEntries(impls.map((impl) => [impl, { ops: [], p99: [] }]));
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < impls.length; k++) {
+      const impl = impls[(round + k) % impls.length];
+      const { url, authorization } = target(impl);
+      const result = await cannon(url, authorization, load);
+      if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+        throw new Error(
+          `${suiteName} > ${caseName} > ${impl}: ${result.non2xx} non-2xx, ${result.errors} errors while timing`,
+        );
+      }
+      samples[impl].ops.push(result.requests.total / result.duration);
+      samples[impl].p99.push(result.latency.p99);
+    }
+    if (afterRound) await afterRound();
+  }
+  return impls.map((impl) => {
+    const ops = samples[impl].ops;
+    const med = median(ops);
+    const spread = med > 0 ? median(ops.map((o) => Math.abs(o - med))) / med : 0;
+    const p99Ms = median(samples[impl].p99);
+    log(`    ${caseName} ${impl}: ${Math.round(med)} req/s, p99 ${p99Ms} ms`);
+    return { impl, opsPerSec: med, p99Ms, samples: ops.length, spread, batch: 1, rounds: ops };
+  });
+}
+
+module.exports = { forkServer, send, stopServer, cannon, median, timeRounds };
