@@ -5,6 +5,7 @@ import request from 'supertest';
 import { SessionEngine, type HttpPrincipal, type HttpSession } from '@bulwark/core';
 import { BulwarkModule, CsrfToken, Principal, Public, Session } from '../src';
 import { tokenService } from './support/fixtures';
+import { PLATFORMS, createApp, type Platform } from './support/platform';
 
 const COOKIE = '__Host-bulwark.sid';
 
@@ -35,7 +36,7 @@ class AccountController {
   }
 }
 
-async function start(clock: { t: number }): Promise<INestApplication> {
+async function start(platform: Platform, clock: { t: number }): Promise<INestApplication> {
   const sessions = new SessionEngine({
     secret: 'a-session-secret-of-at-least-32-bytes',
     idleTimeoutSec: 600,
@@ -53,9 +54,7 @@ async function start(clock: { t: number }): Promise<INestApplication> {
   })
   class AppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  await app.init();
-  return app;
+  return createApp(platform, moduleRef);
 }
 
 function cookies(res: request.Response, jar: Map<string, string>): void {
@@ -65,11 +64,11 @@ function cookies(res: request.Response, jar: Map<string, string>): void {
   }
 }
 
-describe('BulwarkModule sessions option', () => {
+describe.each(PLATFORMS)('BulwarkModule sessions option on %s', (platform) => {
   const clock = { t: Date.now() };
   let app: INestApplication;
   beforeAll(async () => {
-    app = await start(clock);
+    app = await start(platform, clock);
   });
   afterAll(async () => {
     await app.close();
