@@ -9,6 +9,8 @@
  */
 
 const { fork } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
 
 /**
  * Forks `file` with `env` added and resolves with the child and its first `{ type: 'ready' }`
@@ -109,4 +111,37 @@ async function timeRounds({ suiteName, caseName, impls, rounds, load, target, af
   });
 }
 
-module.exports = { forkServer, send, stopServer, cannon, median, timeRounds };
+/**
+ * `--profile` helper: the server process (which answers `profile-start` / `profile-stop`) samples
+ * its CPU into `file` while autocannon loads `url` for `durationSec`; fails on any non-2xx or error.
+ */
+async function profileUnderLoad(child, url, authorization, { durationSec, file, label }) {
+  await send(child, 'profile-start');
+  const result = await cannon(url, authorization, { durationSec, connections: 10 });
+  await send(child, 'profile-stop', { file });
+  if (result.non2xx > 0 || result.errors > 0) {
+    throw new Error(`${label}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  }
+  return result;
+}
+
+/** Writes a `--profile` summary to bench/results/<name>-profile[.quick].json and says where. */
+function writeProfileSummary(resultsDir, name, quick, profiles) {
+  const out = path.join(resultsDir, `${name}-profile${quick ? '.quick' : ''}.json`);
+  fs.writeFileSync(
+    out,
+    `${JSON.stringify({ generatedAt: new Date().toISOString(), quick, profiles }, null, 2)}\n`,
+  );
+  console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
+}
+
+module.exports = {
+  forkServer,
+  send,
+  stopServer,
+  cannon,
+  median,
+  timeRounds,
+  profileUnderLoad,
+  writeProfileSummary,
+};

@@ -27,7 +27,15 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { forkServer, send, stopServer, cannon, timeRounds } = require('../lib/autocannon-run');
+const {
+  forkServer,
+  send,
+  stopServer,
+  cannon,
+  timeRounds,
+  profileUnderLoad,
+  writeProfileSummary,
+} = require('../lib/autocannon-run');
 
 const IMPLS = ['bare', 'bulwark'];
 const MODE = { bare: 'before', bulwark: 'after' };
@@ -266,17 +274,14 @@ async function profile({ quick, log }) {
         const slug = c.name.replace(/\s+/g, '-');
         const file = path.join(resultsDir, `adoption-${slug}-${impl}${quick ? '.quick' : ''}.cpuprofile`);
         const before = await send(s.child, 'audit-count');
-        await send(s.child, 'profile-start');
-        const result = await cannon(s.url + c.path, `Token ${s.token}`, { durationSec, connections: 10 });
-        await send(s.child, 'profile-stop', { file });
+        const result = await profileUnderLoad(s.child, s.url + c.path, `Token ${s.token}`, {
+          durationSec,
+          file,
+          label: `adoption profile > ${c.name} ${impl}`,
+        });
         const after = await send(s.child, 'audit-count');
         const events = after.events - before.events;
         const commits = after.commits - before.commits;
-        if (result.non2xx > 0 || result.errors > 0) {
-          throw new Error(
-            `adoption profile > ${c.name} ${impl}: ${result.non2xx} non-2xx, ${result.errors} errors`,
-          );
-        }
         const steps = attributeProfile(JSON.parse(fs.readFileSync(file, 'utf8')), NEST_STEPS);
         const reqs = result.requests.total;
         console.log(
@@ -308,12 +313,7 @@ async function profile({ quick, log }) {
   } finally {
     for (const impl of IMPLS) await stopServer(srv[impl].child);
   }
-  const out = path.join(resultsDir, `adoption-profile${quick ? '.quick' : ''}.json`);
-  fs.writeFileSync(
-    out,
-    `${JSON.stringify({ generatedAt: new Date().toISOString(), quick, profiles: summary }, null, 2)}\n`,
-  );
-  console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
+  writeProfileSummary(resultsDir, 'adoption', quick, summary);
 }
 
 let servers;

@@ -48,7 +48,15 @@ const http = require('node:http');
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
 const { createSecretKey, webcrypto } = require('node:crypto');
-const { forkServer, send, stopServer, cannon, timeRounds } = require('../lib/autocannon-run');
+const {
+  forkServer,
+  send,
+  stopServer,
+  cannon,
+  timeRounds,
+  profileUnderLoad,
+  writeProfileSummary,
+} = require('../lib/autocannon-run');
 
 const IMPLS = [
   'bare',
@@ -610,14 +618,11 @@ async function profile({ quick, log }) {
         await cannon(helloUrl(port), `Bearer ${srv.token}`, { amount: quick ? 200 : 3000, connections: 10 });
         await send(srv.child, 'rotate-audit');
         const file = path.join(resultsDir, `http-${framework}-${impl}${quick ? '.quick' : ''}.cpuprofile`);
-        await send(srv.child, 'profile-start');
-        const result = await cannon(helloUrl(port), `Bearer ${srv.token}`, { durationSec, connections: 10 });
-        await send(srv.child, 'profile-stop', { file });
-        if (result.non2xx > 0 || result.errors > 0) {
-          throw new Error(
-            `http profile > ${framework} ${impl}: ${result.non2xx} non-2xx, ${result.errors} errors`,
-          );
-        }
+        const result = await profileUnderLoad(srv.child, helloUrl(port), `Bearer ${srv.token}`, {
+          durationSec,
+          file,
+          label: `http profile > ${framework} ${impl}`,
+        });
         const steps = attributeProfile(JSON.parse(fs.readFileSync(file, 'utf8')));
         const reqs = result.requests.total;
         console.log(
@@ -632,12 +637,7 @@ async function profile({ quick, log }) {
   } finally {
     await stopServer(srv.child);
   }
-  const out = path.join(resultsDir, `http-profile${quick ? '.quick' : ''}.json`);
-  fs.writeFileSync(
-    out,
-    `${JSON.stringify({ generatedAt: new Date().toISOString(), quick, profiles: summary }, null, 2)}\n`,
-  );
-  console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
+  writeProfileSummary(resultsDir, 'http', quick, summary);
 }
 
 let server;
