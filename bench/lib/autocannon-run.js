@@ -12,6 +12,48 @@ const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+// ---------------------------------------------------------------------------------------------
+// Server process side
+
+/**
+ * Answers the parent's IPC messages in a forked server process. `profile-start` / `profile-stop`
+ * (the CPU profiler, started and stopped by the parent around a load run in profile mode) are
+ * built in; `handlers[type](msg)` answers the suite's own messages and resolves with the reply's
+ * fields (its `type` included; nothing for no reply).
+ */
+function answerParent(handlers) {
+  let session;
+  const post = (method, params) =>
+    new Promise((resolve, reject) =>
+      session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))),
+    );
+  process.on('message', async (msg) => {
+    if (!msg || typeof msg.type !== 'string') return;
+    if (msg.type === 'profile-start') {
+      const inspector = require('node:inspector');
+      session = new inspector.Session();
+      session.connect();
+      await post('Profiler.enable');
+      // 250 µs: ~4 samples per millisecond, enough to see a step that takes a few microseconds.
+      await post('Profiler.setSamplingInterval', { interval: 250 });
+      await post('Profiler.start');
+      process.send({ type: 'profiling', id: msg.id });
+    } else if (msg.type === 'profile-stop') {
+      const { profile } = await post('Profiler.stop');
+      await post('Profiler.disable');
+      session.disconnect();
+      fs.writeFileSync(msg.file, JSON.stringify(profile));
+      process.send({ type: 'profiled', id: msg.id });
+    } else if (Object.hasOwn(handlers, msg.type)) {
+      const reply = await handlers[msg.type](msg);
+      if (reply) process.send({ ...reply, id: msg.id });
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load side (bench runner process)
+
 /**
  * Forks `file` with `env` added and resolves with the child and its first `{ type: 'ready' }`
  * message; rejects when the child fails to start or exits before it is ready.
@@ -136,6 +178,7 @@ function writeProfileSummary(resultsDir, name, quick, profiles) {
 }
 
 module.exports = {
+  answerParent,
   forkServer,
   send,
   stopServer,

@@ -28,6 +28,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const {
+  answerParent,
   forkServer,
   send,
   stopServer,
@@ -66,34 +67,13 @@ async function serve(mode) {
     body: JSON.stringify({ user: { email: 'ann.archer@example.com', password: 'ann-password-1' } }),
   });
   const { user } = await login.json();
-  // The CPU profiler (profile mode): started and stopped by the parent around a load run.
-  let session;
-  const post = (method, params) =>
-    new Promise((resolve, reject) =>
-      session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))),
-    );
-  process.on('message', async (msg) => {
-    if (msg && msg.type === 'profile-start') {
-      const inspector = require('node:inspector');
-      session = new inspector.Session();
-      session.connect();
-      await post('Profiler.enable');
-      await post('Profiler.setSamplingInterval', { interval: 250 });
-      await post('Profiler.start');
-      process.send({ type: 'profiling', id: msg.id });
-    } else if (msg && msg.type === 'audit-count') {
-      process.send({ type: 'audit-counted', id: msg.id, ...auditCount(dir) });
-    } else if (msg && msg.type === 'profile-stop') {
-      const { profile } = await post('Profiler.stop');
-      await post('Profiler.disable');
-      session.disconnect();
-      fs.writeFileSync(msg.file, JSON.stringify(profile));
-      process.send({ type: 'profiled', id: msg.id });
-    } else if (msg && msg.type === 'stop') {
+  answerParent({
+    'audit-count': async () => ({ type: 'audit-counted', ...auditCount(dir) }),
+    async stop() {
       await app.close();
       fs.rmSync(dir, { recursive: true, force: true });
       process.exit(0);
-    }
+    },
   });
   process.send({ type: 'ready', url: app.url, token: user.token });
 }

@@ -49,6 +49,7 @@ const path = require('node:path');
 const { performance } = require('node:perf_hooks');
 const { createSecretKey, webcrypto } = require('node:crypto');
 const {
+  answerParent,
   forkServer,
   send,
   stopServer,
@@ -432,38 +433,17 @@ async function buildServers() {
     }
   }
 
-  // The CPU profiler (profile mode): started and stopped by the parent around a load run.
-  let session;
-  const post = (method, params) =>
-    new Promise((resolve, reject) =>
-      session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))),
-    );
-
-  process.on('message', async (msg) => {
-    if (msg && msg.type === 'rotate-audit') {
+  answerParent({
+    async 'rotate-audit'() {
       for (const name of AUDIT_NAMES) await freshLog(name);
-      process.send({ type: 'rotated', id: msg.id });
-    } else if (msg && msg.type === 'profile-start') {
-      const inspector = require('node:inspector');
-      session = new inspector.Session();
-      session.connect();
-      await post('Profiler.enable');
-      // 250 µs: ~4 samples per millisecond, enough to see a step that takes a few microseconds.
-      await post('Profiler.setSamplingInterval', { interval: 250 });
-      await post('Profiler.start');
-      process.send({ type: 'profiling', id: msg.id });
-    } else if (msg && msg.type === 'profile-stop') {
-      const { profile } = await post('Profiler.stop');
-      await post('Profiler.disable');
-      session.disconnect();
-      fs.writeFileSync(msg.file, JSON.stringify(profile));
-      process.send({ type: 'profiled', id: msg.id });
-    } else if (msg && msg.type === 'stop') {
+      return { type: 'rotated' };
+    },
+    async stop() {
       for (const s of servers) s.close();
       for (const name of AUDIT_NAMES) await logs[name].close();
       logger.flush();
       process.exit(0);
-    }
+    },
   });
   process.send({ type: 'ready', ports, token });
 }
