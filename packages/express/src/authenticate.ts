@@ -1,4 +1,3 @@
-import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
 import {
   BearerAuthenticator,
   markPrivateResponse,
@@ -27,15 +26,7 @@ export interface AuthenticateOptions extends BearerAuthenticatorOptions {
  * malformed) is ignored; a token of an accepted scheme that fails verification is still refused.
  */
 export function authenticate(options: AuthenticateOptions): RequestHandler {
-  const authenticator = new BearerAuthenticator(options);
-  const optional = options.optional === true;
-  if (options.noStore !== undefined && typeof options.noStore !== 'boolean') {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'authenticate.noStore must be a boolean', {
-      path: 'authenticate.noStore',
-    });
-  }
-  const noStore = options.noStore !== false;
-  const scheme = authenticator.challengeScheme;
+  const { authenticator, optional, noStore, scheme } = BearerAuthenticator.forStep(options);
   return (req, res, next) => {
     requestState(req).authScheme = scheme;
     // A principal set by an earlier step (a signed-in `session()`) authenticates a request that

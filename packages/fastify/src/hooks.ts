@@ -1,4 +1,4 @@
-import { BulwarkConfigError, ErrorCodes, SessionEngine, type SessionEngineOptions } from '@bulwark/core';
+import { SessionEngine, type SessionEngineOptions } from '@bulwark/core';
 import {
   BearerAuthenticator,
   CorsPolicy,
@@ -188,16 +188,7 @@ export interface AuthenticateOptions extends BearerAuthenticatorOptions {
  * (default `Bearer`).
  */
 export function authenticate(options: AuthenticateOptions): BulwarkHook {
-  const authenticator = new BearerAuthenticator(options);
-  const optional = options.optional === true;
-  if (options.noStore !== undefined && typeof options.noStore !== 'boolean') {
-    throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, 'authenticate.noStore must be a boolean', {
-      path: 'authenticate.noStore',
-    });
-  }
-  const noStore = options.noStore !== false;
-  // The challenge of this step's refusals names the first accepted scheme (`schemes`).
-  const scheme = authenticator.challengeScheme;
+  const { authenticator, optional, noStore, scheme } = BearerAuthenticator.forStep(options);
   return async (request, reply) => {
     requestState(request).authScheme = scheme;
     const authorization = request.raw.headers.authorization;

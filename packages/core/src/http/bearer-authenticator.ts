@@ -185,6 +185,29 @@ export class BearerAuthenticator {
     this.#now = options.now ?? Date.now;
   }
 
+  /**
+   * The authentication step's settings, shared by the Express, Koa and Fastify `authenticate()`:
+   * the authenticator, `optional` (default false), `noStore` (default true; must be a boolean) and
+   * the challenge scheme.
+   */
+  static forStep(options: BearerAuthenticatorOptions & { optional?: boolean; noStore?: boolean }): {
+    authenticator: BearerAuthenticator;
+    optional: boolean;
+    noStore: boolean;
+    scheme: string;
+  } {
+    const authenticator = new BearerAuthenticator(options);
+    if (options.noStore !== undefined && typeof options.noStore !== 'boolean') {
+      throw configError('authenticate.noStore', 'must be a boolean');
+    }
+    return {
+      authenticator,
+      optional: options.optional === true,
+      noStore: options.noStore !== false,
+      scheme: authenticator.challengeScheme,
+    };
+  }
+
   /** The scheme the `WWW-Authenticate` challenge names (the first of `schemes`). */
   get challengeScheme(): string {
     return this.schemes[0]!;

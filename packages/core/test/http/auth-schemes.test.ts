@@ -125,3 +125,26 @@ describe('BearerAuthenticator schemes', () => {
     expect(problem.headers['www-authenticate']).toBe('Bearer realm="bulwark"');
   });
 });
+
+describe('BearerAuthenticator.forStep (the adapters’ authenticate() settings)', () => {
+  it('defaults to required, no-store, and the first scheme as the challenge', () => {
+    const step = BearerAuthenticator.forStep({ tokens: verifier(), schemes: ['Token', 'Bearer'] });
+    expect(step).toMatchObject({ optional: false, noStore: true, scheme: 'Token' });
+    expect(step.authenticator).toBeInstanceOf(BearerAuthenticator);
+    expect(BearerAuthenticator.forStep({ tokens: verifier(), optional: true, noStore: false })).toMatchObject(
+      {
+        optional: true,
+        noStore: false,
+        scheme: 'Bearer',
+      },
+    );
+  });
+
+  it('refuses a noStore that is not a boolean', () => {
+    const bad = { tokens: verifier(), noStore: 'no' } as unknown as Parameters<
+      typeof BearerAuthenticator.forStep
+    >[0];
+    expect(() => BearerAuthenticator.forStep(bad)).toThrow(BulwarkConfigError);
+    expect(() => BearerAuthenticator.forStep(bad)).toThrow('authenticate.noStore must be a boolean');
+  });
+});
