@@ -266,7 +266,7 @@ export function blindIndex(entity: EntityClass, indexProperty: string, value: un
   const spec = specOf(entity, indexProperty);
   const ctx = activeContext({ entity: entity.name, column: indexProperty });
   const index = computeIndex(ctx, ctx.blindIndex(spec), value);
-  rememberIndexValues([index]);
+  rememberIndexValues(`${entity.name}.${indexProperty}`, [index]);
   return index;
 }
 
@@ -280,7 +280,7 @@ export function blindIndexes(entity: EntityClass, indexProperty: string, value: 
   const spec = specOf(entity, indexProperty);
   const ctx = activeContext({ entity: entity.name, column: indexProperty });
   const indexes = lookupIndexes(ctx, ctx.blindIndex(spec), value);
-  rememberIndexValues(indexes);
+  rememberIndexValues(`${entity.name}.${indexProperty}`, indexes);
   return indexes;
 }
 
@@ -301,7 +301,7 @@ export async function findByBlindIndex<T extends ObjectLiteral>(
   const resolved = ctx.blindIndex(spec);
   const indexes = lookupIndexes(ctx, resolved, value);
   if (indexes.length === 0) return [];
-  rememberIndexValues(indexes);
+  rememberIndexValues(`${entity.name}.${indexProperty}`, indexes);
   const rows = await repository.find({
     where: { ...where, [indexProperty]: indexes.length === 1 ? indexes[0] : In(indexes) },
   });

@@ -82,13 +82,13 @@ const REMEDY_ENCRYPTED =
  * A value is accepted for a blind-index column only if a lookup helper of this process returned it
  * (index-values.ts): the hex shape alone lets digit-only plaintext through.
  */
-function isIndexValue(bits: number, value: unknown): boolean {
+function isIndexValue(metadata: EntityMetadata, property: string, bits: number, value: unknown): boolean {
   const hexLength = Math.ceil(bits / 8) * 2;
   return (
     typeof value === 'string' &&
     value.length === hexLength &&
     /^[0-9a-f]+$/.test(value) &&
-    isProducedIndexValue(value)
+    isProducedIndexValue(`${metadata.name}.${property}`, value)
   );
 }
 
@@ -127,7 +127,7 @@ function checkValue(metadata: EntityMetadata, property: string, kind: Kind, valu
     );
   }
   if (kind.kind === 'index') {
-    if (!isIndexValue(kind.bits, value)) {
+    if (!isIndexValue(metadata, property, kind.bits, value)) {
       throw refuse(
         metadata,
         property,
@@ -926,7 +926,7 @@ function checkHit(
     for (const value of Array.isArray(raw) ? raw : [raw]) {
       if (value === null || value === undefined) continue;
       if (kind.kind === 'index') {
-        if (isIndexValue(kind.bits, value)) continue;
+        if (isIndexValue(metadata, property, kind.bits, value)) continue;
         throw refuse(
           metadata,
           property,

@@ -16,6 +16,7 @@ import {
   type BulwarkEncryption,
 } from '../../src';
 import { runWithoutStringGuards } from '../../src/query-guards';
+import { isProducedIndexValue } from '../../src/index-values';
 import { Account, Contact, querySafetyEntities, Tiny } from './query-safety-entities';
 import { caught, memoryRing, postgres, sqlite, type Backend, type EncryptionDb } from './support';
 
@@ -462,14 +463,18 @@ function suite(backend: Backend) {
       );
       await expectRefused(() => accounts.findBy({ emailIndex: '12345678' }), 'Account', 'emailIndex');
       await expectRefused(() => accounts.findBy({ emailIndex: In(['20240131']) }), 'Account', 'emailIndex');
-      // 2 hex characters for an 8-bit index
+      // 2 hex characters for an 8-bit index: one no lookup of this process has returned for
+      // Tiny.codeIndex (another dialect's run of this suite may have looked up many of the 256)
+      const digits = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
+      const unused = digits.find((c) => !isProducedIndexValue('Tiny.codeIndex', c))!;
+      expect(unused).toBeDefined();
       const tiny = ds.getRepository(Tiny);
       await expectRefused(
-        () => tiny.createQueryBuilder('t').where('t.codeIndex = :c', { c: '42' }).getMany(),
+        () => tiny.createQueryBuilder('t').where('t.codeIndex = :c', { c: unused }).getMany(),
         'Tiny',
         'codeIndex',
       );
-      await expectRefused(() => tiny.findBy({ codeIndex: '42' }), 'Tiny', 'codeIndex');
+      await expectRefused(() => tiny.findBy({ codeIndex: unused }), 'Tiny', 'codeIndex');
     });
 
     it('values from blindIndex(), blindIndexes() and the find helpers keep working', async () => {
