@@ -111,7 +111,9 @@ export function plainSignatureChecks(
           : { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: rsa.pss };
       checks.set(
         alg,
-        safely((input, signature) => cryptoVerify(rsa.hash, Buffer.from(input, 'latin1'), options, signature)),
+        safely((input, signature) =>
+          cryptoVerify(rsa.hash, Buffer.from(input, 'latin1'), options, signature),
+        ),
       );
     }
   }
