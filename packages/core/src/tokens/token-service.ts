@@ -239,6 +239,8 @@ function importHmacKey(secret: KeyObject, alg: JwsAlgorithm, usage: 'sign' | 've
 /**
  * Issues and verifies JWTs (JWS compact) with jose, behind an explicit algorithm allow-list, with
  * every failure mapped to a BulwarkTokenError code. Follows RFC 8725 (JWT Best Current Practices).
+ * Plain tokens under a single key are accepted by a synchronous node:crypto check in front of jose
+ * (plain-jws.ts), which never rejects: jose stays the reference for everything else.
  */
 export class TokenService {
   readonly #algorithms: readonly JwsAlgorithm[];
@@ -755,6 +757,10 @@ export class TokenService {
    * Verifies a compact JWS JWT: shape and algorithm are checked before jose runs, then signature,
    * `exp`/`nbf`/`iat` (with `clockToleranceSec`), `iss`, `aud`, `typ` and required claims. Every
    * failure is a BulwarkTokenError; the token never appears in a message.
+   *
+   * A plain token (header of only `alg`/`typ`/`kid`) under a single static key is first checked
+   * synchronously on node:crypto (`#verifyPlain`); that path can only accept, with the result jose
+   * would return. Every token it does not plainly accept, valid or not, is verified by jose.
    */
   async verify(token: string): Promise<VerifiedToken> {
     const { header, parts, plain } = this.#preflight(token);
