@@ -251,7 +251,7 @@ const headerArb = fc.record({
       { zip: 'DEF' },
       JSON.parse('{"__proto__":{"alg":"none"}}') as Record<string, unknown>,
     ),
-    4,
+    8,
   ),
   order: fc.boolean(),
 });
@@ -471,11 +471,10 @@ afterEach(() => {
 });
 
 describe('TokenService fast path: differential against jose', () => {
-  const stats = { taken: 0, accepted: 0, rejected: 0 };
-
   it.each(KINDS.map((k) => [k.name, k] as const))(
     '%s: the same verdict, payload and error as jose for random claims, headers, times and tamperings',
     async (_name, kind) => {
+      const stats = { taken: 0, accepted: 0, rejected: 0 };
       await fc.assert(
         fc.asyncProperty(
           configArb,
@@ -506,15 +505,15 @@ describe('TokenService fast path: differential against jose', () => {
         ),
         { numRuns: kind.name === 'RSA-3072' ? 150 : 300 },
       );
+      if (process.env.FP_STATS) console.log(kind.name, stats);
+      // The runs exercised both verdicts, and the fast path took most of the tokens jose accepted
+      // (the rest have a non-plain header or an unusual but valid claim such as `"exp": 1e400`).
+      expect(stats.accepted).toBeGreaterThanOrEqual(5);
+      expect(stats.rejected).toBeGreaterThanOrEqual(50);
+      expect(stats.taken).toBeGreaterThanOrEqual(Math.max(3, stats.accepted / 3));
+      expect(stats.taken).toBeLessThanOrEqual(stats.accepted);
     },
   );
-
-  it('the property runs exercised both verdicts, and the fast path took many of the accepted tokens', () => {
-    expect(stats.accepted).toBeGreaterThan(50);
-    expect(stats.rejected).toBeGreaterThan(200);
-    expect(stats.taken).toBeGreaterThan(stats.accepted / 2);
-    expect(stats.taken).toBeLessThanOrEqual(stats.accepted);
-  });
 });
 
 describe('TokenService fast path: taken for the plain case only', () => {
@@ -650,6 +649,56 @@ describe('TokenService fast path: taken for the plain case only', () => {
       expect(error).toMatchObject({ ok: false, code });
     }
     expect(plainJwsFastPath.accepted).toBe(before);
+  });
+
+  it('time boundaries are jose’s to the second: accepted by the fast path exactly when jose accepts', async () => {
+    // now = T0, clockToleranceSec 5, maxTokenAgeSec 60.
+    const service = hsService({ clockToleranceSec: 5, maxTokenAgeSec: 60 });
+    const cases: [Record<string, unknown>, boolean][] = [
+      [{ exp: T0 - 5 }, false], // exp <= now - tolerance: expired
+      [{ exp: T0 - 4.5 }, true],
+      [{ exp: T0 - 4 }, true],
+      [{ nbf: T0 + 5 }, true], // nbf > now + tolerance fails
+      [{ nbf: T0 + 5.5 }, false],
+      [{ iat: T0 + 5 }, true],
+      [{ iat: T0 + 5.5 }, false],
+      [{ iat: T0 - 65 }, true], // age - tolerance > maxTokenAge fails
+      [{ iat: T0 - 65.5 }, false],
+      [{ iat: T0 - 66 }, false],
+    ];
+    // Without maxTokenAge, only the service's own check keeps iat out of the future.
+    const noMaxAge = hsService({ clockToleranceSec: 5 });
+    for (const [change, valid] of cases) {
+      const token = handToken({ alg: 'HS256' }, { ...claims, ...change });
+      for (const s of change.iat !== undefined ? [service, noMaxAge] : [service]) {
+        const expected = s === noMaxAge ? !((change.iat as number) > T0 + 5) : valid;
+        const { fast, reference, taken } = await bothVerdicts(s, token);
+        expect({ change, fast }).toEqual({ change, fast: reference });
+        expect({ change, ok: fast.ok, taken }).toEqual({ change, ok: expected, taken: expected });
+      }
+    }
+  });
+
+  it('PS* takes only the salt length RFC 7518 §3.5 fixes (the hash size), as WebCrypto does for jose', async () => {
+    const service = new TokenService({
+      algorithms: ['PS256'],
+      verification: { key: rsa.publicKey },
+      clock: now,
+    });
+    const input = `${b64(JSON.stringify({ alg: 'PS256' }))}.${b64(JSON.stringify(claims))}`;
+    const before = plainJwsFastPath.accepted;
+    for (const salt of [0, 20, 64]) {
+      const token = `${input}.${b64(handSign('PS256', input, rsa.privateKey, salt))}`;
+      const { fast, reference, taken } = await bothVerdicts(service, token);
+      expect(fast).toEqual(reference);
+      expect(fast).toMatchObject({ ok: false, code: ErrorCodes.TOKEN_SIGNATURE_INVALID });
+      expect(taken).toBe(false);
+    }
+    expect(plainJwsFastPath.accepted).toBe(before);
+    await expect(
+      service.verify(`${input}.${b64(handSign('PS256', input, rsa.privateKey))}`),
+    ).resolves.toBeDefined();
+    expect(plainJwsFastPath.accepted).toBe(before + 1);
   });
 
   it('a JWKS verifier never takes the fast path', async () => {
