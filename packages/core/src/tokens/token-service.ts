@@ -261,11 +261,11 @@ export class TokenService {
    * Synchronous node:crypto signature checks per allowed algorithm, for a single static verify key
    * (none for a JWKS): the accept-only fast path of `verify()` (plain-jws.ts).
    */
-  #plainChecks?: ReadonlyMap<string, PlainSignatureCheck>;
+  readonly #plainChecks?: ReadonlyMap<string, PlainSignatureCheck>;
   /** Claims jose requires to be present with this configuration (its presence check, in one list). */
-  #plainRequired: readonly string[] = [];
+  readonly #plainRequired: readonly string[];
   /** The configured `typ`, normalised as jose compares it. */
-  #plainTyp?: string;
+  readonly #plainTyp?: string;
   /** The jwtVerify options that do not change between calls (only `currentDate` does). */
   #verifyOptions!: Omit<JWTVerifyOptions, 'currentDate'>;
   readonly #issuer?: string;
