@@ -22,6 +22,16 @@ import {
 } from './jws-algorithms';
 import { mapJoseError, safeHeaderValue } from './map-jose-error';
 import {
+  decodableSegment,
+  decodePayload,
+  finiteNumber,
+  isPlainHeader,
+  normalizeTyp,
+  plainJwsFastPath,
+  plainSignatureChecks,
+  type PlainSignatureCheck,
+} from './plain-jws';
+import {
   configError,
   jwkThumbprint,
   publicJwkOf,
@@ -191,6 +201,15 @@ function nonNegativeInt(value: unknown, path: string, fallback: number, min = 0)
   return v;
 }
 
+/** What `#preflight` learnt from a token without a key. */
+interface Preflighted {
+  header: TokenHeader;
+  /** The three base64url segments: header, payload, signature. */
+  parts: string[];
+  /** The header is the plain case the synchronous path may accept (only alg, typ, kid; valid UTF-8). */
+  plain: boolean;
+}
+
 /** A CryptoKey being imported (`pending`) or ready (`key`, read without an await on the hot path). */
 interface HmacKeySlot {
   key?: webcrypto.CryptoKey;
@@ -220,6 +239,8 @@ function importHmacKey(secret: KeyObject, alg: JwsAlgorithm, usage: 'sign' | 've
 /**
  * Issues and verifies JWTs (JWS compact) with jose, behind an explicit algorithm allow-list, with
  * every failure mapped to a BulwarkTokenError code. Follows RFC 8725 (JWT Best Current Practices).
+ * Plain tokens under a single key are accepted by a synchronous node:crypto check in front of jose
+ * (plain-jws.ts), which never rejects: jose stays the reference for everything else.
  */
 export class TokenService {
   readonly #algorithms: readonly JwsAlgorithm[];
@@ -236,6 +257,15 @@ export class TokenService {
    */
   readonly #hmacVerifyKeys = new Map<string, HmacKeySlot>();
   readonly #hmacSignKey?: HmacKeySlot;
+  /**
+   * Synchronous node:crypto signature checks per allowed algorithm, for a single static verify key
+   * (none for a JWKS): the accept-only fast path of `verify()` (plain-jws.ts).
+   */
+  readonly #plainChecks?: ReadonlyMap<string, PlainSignatureCheck>;
+  /** Claims jose requires to be present with this configuration (its presence check, in one list). */
+  readonly #plainRequired: readonly string[];
+  /** The configured `typ`, normalised as jose compares it. */
+  readonly #plainTyp?: string;
   /** The jwtVerify options that do not change between calls (only `currentDate` does). */
   #verifyOptions!: Omit<JWTVerifyOptions, 'currentDate'>;
   readonly #issuer?: string;
@@ -304,6 +334,16 @@ export class TokenService {
     if (key instanceof KeyObject && key.type === 'secret') {
       for (const alg of algorithms) this.#hmacVerifyKeys.set(alg, importHmacKey(key, alg, 'verify'));
     }
+    if (key instanceof KeyObject) this.#plainChecks = plainSignatureChecks(key, algorithms);
+    this.#plainRequired = [
+      ...new Set([
+        ...this.#requiredClaims,
+        ...(this.#maxTokenAge !== undefined ? ['iat'] : []),
+        ...(this.#audience !== undefined ? ['aud'] : []),
+        ...(this.#issuer !== undefined ? ['iss'] : []),
+      ]),
+    ];
+    this.#plainTyp = this.#typ === undefined ? undefined : normalizeTyp(this.#typ);
     this.#verifyOptions = Object.freeze({
       algorithms: [...algorithms],
       ...(this.#issuer !== undefined ? { issuer: this.#issuer } : {}),
@@ -717,9 +757,20 @@ export class TokenService {
    * Verifies a compact JWS JWT: shape and algorithm are checked before jose runs, then signature,
    * `exp`/`nbf`/`iat` (with `clockToleranceSec`), `iss`, `aud`, `typ` and required claims. Every
    * failure is a BulwarkTokenError; the token never appears in a message.
+   *
+   * A plain token (header of only `alg`/`typ`/`kid`) under a single static key is first checked
+   * synchronously on node:crypto (`#verifyPlain`); that path can only accept, with the result jose
+   * would return. Every token it does not plainly accept, valid or not, is verified by jose.
    */
   async verify(token: string): Promise<VerifiedToken> {
-    const header = this.#preflight(token);
+    const { header, parts, plain } = this.#preflight(token);
+    if (plain && plainJwsFastPath.enabled) {
+      const verified = this.#verifyPlain(token, header, parts);
+      if (verified !== undefined) {
+        plainJwsFastPath.accepted++;
+        return verified;
+      }
+    }
     try {
       const { jwtVerify } = jose();
       // An HMAC secret: the CryptoKey imported once for the token's (allow-listed) alg.
@@ -745,6 +796,60 @@ export class TokenService {
       }
       throw mapped;
     }
+  }
+
+  /**
+   * The synchronous, accept-only path for the plain case: a single static key, a header of only
+   * `alg`/`typ`/`kid`, and claims that plainly pass every check jose and `#checkClaimTypes` make
+   * with this configuration. Returns undefined ("not sure") for anything else, including every
+   * invalid token: jose then verifies it again and gives the verdict and the error. Each condition
+   * is the same as jose's or narrower (finite NumericDates, string `typ`/`kid`), never wider.
+   */
+  #verifyPlain(token: string, header: TokenHeader, parts: string[]): VerifiedToken | undefined {
+    const check = this.#plainChecks?.get(header.alg);
+    const [h, p, s] = parts;
+    if (check === undefined || !decodableSegment(h) || !decodableSegment(p) || !decodableSegment(s)) {
+      return undefined;
+    }
+    // The payload is only read once the signature over it holds.
+    if (!check(token.slice(0, h.length + 1 + p.length), Buffer.from(s, 'base64url'))) return undefined;
+    if (
+      this.#plainTyp !== undefined &&
+      (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== this.#plainTyp)
+    ) {
+      return undefined;
+    }
+    const payload = decodePayload(p) as TokenClaims | undefined;
+    if (payload === undefined) return undefined;
+    for (const claim of this.#plainRequired) if (!Object.hasOwn(payload, claim)) return undefined;
+    for (const name of ['iss', 'sub', 'jti'] as const) {
+      if (payload[name] !== undefined && !isNonEmptyString(payload[name])) return undefined;
+    }
+    if (this.#issuer !== undefined && payload.iss !== this.#issuer) return undefined;
+    const audience = this.#audience;
+    if (audience !== undefined) {
+      const aud: unknown = payload.aud;
+      const expected = typeof audience === 'string' ? [audience] : audience;
+      const matched =
+        typeof aud === 'string'
+          ? expected.includes(aud)
+          : Array.isArray(aud) && expected.some((a) => aud.includes(a));
+      if (!matched) return undefined;
+    }
+    const now = Math.floor(this.#clock().getTime() / 1000);
+    if (!Number.isFinite(now)) return undefined;
+    const tolerance = this.#clockTolerance;
+    const { exp, nbf, iat } = payload;
+    // `exp` is always required (#requiredClaims); must not have passed (jose: exp <= now - tolerance fails).
+    if (!finiteNumber(exp) || exp <= now - tolerance) return undefined;
+    if (nbf !== undefined && (!finiteNumber(nbf) || nbf > now + tolerance)) return undefined;
+    if (iat !== undefined && (!finiteNumber(iat) || iat > now + tolerance)) return undefined;
+    if (this.#maxTokenAge !== undefined) {
+      // iat is present here (#plainRequired) and finite (above).
+      const age = now - (iat as number);
+      if (age - tolerance > this.#maxTokenAge || age < -tolerance) return undefined;
+    }
+    return { payload, protectedHeader: header };
   }
 
   /**
@@ -775,7 +880,7 @@ export class TokenService {
    * three base64url segments, a header that is not a JSON object, and any `alg` outside the
    * allow-list (including `none`) before jose or any key lookup runs.
    */
-  #preflight(token: unknown): TokenHeader {
+  #preflight(token: unknown): Preflighted {
     if (typeof token !== 'string') throw malformed('Token must be a string.');
     if (token.length === 0) throw malformed('Token is empty.');
     if (token.length > this.#maxTokenLength) {
@@ -792,8 +897,10 @@ export class TokenService {
     const [h, p, s] = parts;
     if (!B64URL.test(h)) throw malformed();
     let header: unknown;
+    let headerText: string;
     try {
-      header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
+      headerText = Buffer.from(h, 'base64url').toString('utf8');
+      header = JSON.parse(headerText);
     } catch {
       throw malformed('Token header is not valid JSON.');
     }
@@ -811,7 +918,12 @@ export class TokenService {
       );
     }
     if (!B64URL.test(p) || !B64URL.test(s)) throw malformed();
-    return header as TokenHeader;
+    return {
+      header: header as TokenHeader,
+      parts,
+      // Invalid UTF-8 decodes to U+FFFD here but is an error for jose (strict decoder): not plain.
+      plain: !headerText.includes('\uFFFD') && isPlainHeader(header as Record<string, unknown>),
+    };
   }
 
   /**
