@@ -43,6 +43,8 @@ export type PlatformResponse = ServerResponse | { raw: ServerResponse };
 
 /** What Bulwark learns while handling one request; read when the response ends. */
 export interface BulwarkRequestState {
+  /** The application's Bulwark objects (ROUTE_AUDIT_INTERCEPTOR finds them here). */
+  readonly runtime: BulwarkRuntime;
   requestId: string;
   /** Request id, client address (under `trustProxy`) and user agent, taken when Bulwark first saw the request. */
   arrival: RequestArrival;
@@ -80,6 +82,11 @@ export function auditActor(req: unknown, id: string, type: 'user' | 'service' = 
   // FastifyRequest, whose `.raw` holds it.
   const state = req !== null && typeof req === 'object' ? (nodeRequest(req) as Tracked)[STATE] : undefined;
   if (state !== undefined) state.actor = actor;
+}
+
+/** The BulwarkRuntime of the application that tracks this request, if one does. */
+export function trackedRuntime(req: object): BulwarkRuntime | undefined {
+  return (nodeRequest(req) as Tracked)[STATE]?.runtime;
 }
 
 export function rawResponse(res: PlatformResponse): ServerResponse {
@@ -159,7 +166,7 @@ export function trackRequest(
     // `req.requestId` can only have been set by server code (an earlier Bulwark middleware);
     // a client's X-Request-Id is never adopted (it is kept as arrival.clientRequestId).
     const requestId = tracked.requestId ?? arrival.requestId;
-    state = { requestId, arrival, startedAt: performance.now(), auditing: false };
+    state = { runtime, requestId, arrival, startedAt: performance.now(), auditing: false };
     tracked[STATE] = state;
     tracked.requestId = requestId;
     if (!raw.headersSent) raw.setHeader('X-Request-Id', requestId);
