@@ -30,7 +30,8 @@ export function auditedRoute(handler: object, controller: object): AuditedMetada
   if (byClass === undefined) routeAudits.set(handler, (byClass = new WeakMap()));
   let found = byClass.get(controller);
   if (found === undefined) {
-    found = ((Reflect.getMetadata(BULWARK_AUDITED, handler) ?? Reflect.getMetadata(BULWARK_AUDITED, controller)) ??
+    found = (Reflect.getMetadata(BULWARK_AUDITED, handler) ??
+      Reflect.getMetadata(BULWARK_AUDITED, controller) ??
       NOT_AUDITED) as AuditedMetadata | null;
     byClass.set(controller, found);
   }
