@@ -65,6 +65,8 @@ export interface BulwarkRequestState {
   classified?: boolean;
   /** The account an anonymous request acted as (`auditActor`, e.g. on a login route). */
   actor?: AuditActorId;
+  /** Holds the response until its event is durable, when the request's policy is fail-closed (once). */
+  hold?: () => void;
 }
 
 const STATE = Symbol.for('bulwark.nestjs.request-state');
@@ -158,7 +160,11 @@ export function trackRequest(
   const tracked = nodeRequest(req) as Tracked;
   let state = tracked[STATE];
   const raw = rawResponse(res);
-  if (state === undefined) {
+  if (state !== undefined) {
+    // Later calls (guard, interceptor, filter): the ids are set; a Fastify request (the wrapper
+    // of the tracked Node request) gets the id once.
+    if (req !== tracked && req.requestId !== state.requestId) req.requestId = state.requestId;
+  } else {
     const arrival = captureRequestArrival(
       { headers: req.headers, remoteAddress: req.socket?.remoteAddress },
       runtime.proxies,
@@ -169,9 +175,9 @@ export function trackRequest(
     state = { runtime, requestId, arrival, startedAt: performance.now(), auditing: false };
     tracked[STATE] = state;
     tracked.requestId = requestId;
+    if (req !== tracked) req.requestId = requestId;
     if (!raw.headersSent) raw.setHeader('X-Request-Id', requestId);
   }
-  req.requestId = state.requestId;
   // What the route says is read when the response starts / ends: a guard may see the route after
   // the middleware started tracking the request.
   if (audited !== undefined) {
@@ -180,7 +186,10 @@ export function trackRequest(
   }
   if (marks.classified === true) state.classified = true;
   const auditor = runtime.auditor;
-  if (!state.auditing && auditor !== undefined && (audited !== undefined || runtime.auditAll)) {
+  if (state.auditing) {
+    // The route's marks may have made the request fail-closed (audit started by the middleware).
+    if (audited !== undefined || marks.classified === true) state.hold?.();
+  } else if (auditor !== undefined && (audited !== undefined || runtime.auditAll)) {
     state.auditing = true;
     const current = state;
     const { arrival } = current;
@@ -213,34 +222,44 @@ export function trackRequest(
         auditor.record(facts(status, latencyMs, resource)),
     );
     let recorded = false;
+    const failsClosed = (): boolean =>
+      current.audited !== undefined || runtime.auditAll
+        ? auditor.policy({
+            ...(current.audited?.onFailure !== undefined ? { onFailure: current.audited.onFailure } : {}),
+            ...(current.audited?.category !== undefined ? { category: current.audited.category } : {}),
+            ...(current.classified === true ? { classified: true } : {}),
+          }) === 'fail-closed'
+        : false;
     // Fail-closed routes: the event is stored when the response starts, and the response waits.
-    holdResponseUntilAudited(raw, {
-      shouldHold: () =>
-        current.audited !== undefined || runtime.auditAll
-          ? auditor.policy({
-              ...(current.audited?.onFailure !== undefined ? { onFailure: current.audited.onFailure } : {}),
-              ...(current.audited?.category !== undefined ? { category: current.audited.category } : {}),
-              ...(current.classified === true ? { classified: true } : {}),
-            }) === 'fail-closed'
-          : false,
-      store: async (status) => {
-        recorded = true;
-        const latencyMs = performance.now() - current.startedAt;
-        let resource: { type: string; id?: string } | undefined;
-        try {
-          resource = await auditedResource(current.audited, req, current.execution, current);
-        } catch {
-          resource = current.resource;
-        }
-        return auditor.store(facts(status, latencyMs, resource));
-      },
-      requestId: current.requestId,
-      timeoutMs: auditor.holdTimeoutMs,
-      onRefused: () => {
-        auditor.noteRefused();
-        current.errorCode = ErrorCodes.AUDIT_UNAVAILABLE;
-      },
-    });
+    // The hold wraps the response's write methods; it is put on only once the request's policy
+    // is fail-closed (now, or when a later guard / filter call names the route or marks it
+    // classified, always before the response's first write), and it still asks at that write.
+    let holding = false;
+    current.hold = () => {
+      if (holding || raw.headersSent || !failsClosed()) return;
+      holding = true;
+      holdResponseUntilAudited(raw, {
+        shouldHold: failsClosed,
+        store: async (status) => {
+          recorded = true;
+          const latencyMs = performance.now() - current.startedAt;
+          let resource: { type: string; id?: string } | undefined;
+          try {
+            resource = await auditedResource(current.audited, req, current.execution, current);
+          } catch {
+            resource = current.resource;
+          }
+          return auditor.store(facts(status, latencyMs, resource));
+        },
+        requestId: current.requestId,
+        timeoutMs: auditor.holdTimeoutMs,
+        onRefused: () => {
+          auditor.noteRefused();
+          current.errorCode = ErrorCodes.AUDIT_UNAVAILABLE;
+        },
+      });
+    };
+    current.hold();
     raw.once(
       'close',
       auditor.listener(() => {
