@@ -126,13 +126,16 @@ function median(values) {
  * `target(impl)` gives `{ url, authorization }`, `afterRound()` (optional) runs between rounds.
  * Any non-2xx, error or timeout while timing fails the case. Returns the runner's result rows.
  */
-async function timeRounds({ suiteName, caseName, impls, rounds, load, target, afterRound, log }) {
-  const samples = Object.fromEntries(impls.map((impl) => [impl, { ops: [], p99: [] }]));
+async function timeRounds({ suiteName, caseName, impls, rounds, load, target, afterRound, log, cpuOf }) {
+  const samples = Object.fromEntries(impls.map((impl) => [impl, { ops: [], p99: [], cpu: [] }]));
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < impls.length; k++) {
       const impl = impls[(round + k) % impls.length];
       const { url, authorization } = target(impl);
+      // `cpuOf(impl)`: the server process's CPU time so far (µs), read around each round.
+      const cpuBefore = cpuOf ? await cpuOf(impl) : 0;
       const result = await cannon(url, authorization, load);
+      if (cpuOf) samples[impl].cpu.push(((await cpuOf(impl)) - cpuBefore) / result.requests.total);
       if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
         throw new Error(
           `${suiteName} > ${caseName} > ${impl}: ${result.non2xx} non-2xx, ${result.errors} errors while timing`,
@@ -148,8 +151,21 @@ async function timeRounds({ suiteName, caseName, impls, rounds, load, target, af
     const med = median(ops);
     const spread = med > 0 ? median(ops.map((o) => Math.abs(o - med))) / med : 0;
     const p99Ms = median(samples[impl].p99);
-    log(`    ${caseName} ${impl}: ${Math.round(med)} req/s, p99 ${p99Ms} ms`);
-    return { impl, opsPerSec: med, p99Ms, samples: ops.length, spread, batch: 1, rounds: ops };
+    const cpu = samples[impl].cpu.length > 0 ? median(samples[impl].cpu) : undefined;
+    log(
+      `    ${caseName} ${impl}: ${Math.round(med)} req/s, p99 ${p99Ms} ms` +
+        (cpu !== undefined ? `, server CPU ${Math.round(cpu)} µs/req` : ''),
+    );
+    return {
+      impl,
+      opsPerSec: med,
+      p99Ms,
+      samples: ops.length,
+      spread,
+      batch: 1,
+      rounds: ops,
+      ...(cpu !== undefined ? { cpuUsPerOp: cpu } : {}),
+    };
   });
 }
 

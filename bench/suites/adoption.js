@@ -69,6 +69,9 @@ async function serve(mode) {
   const { user } = await login.json();
   answerParent({
     'audit-count': async () => ({ type: 'audit-counted', ...auditCount(dir) }),
+    // CPU time of this server process so far (µs): per-request CPU is steadier than req/s on a
+    // shared machine (see cpuPerRequest).
+    'cpu-usage': async () => ({ type: 'cpu-used', ...process.cpuUsage() }),
     async stop() {
       await app.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -149,7 +152,20 @@ function measureWith(servers, quick, log) {
         url: servers[impl].url + caseDef.path,
         authorization: `Token ${servers[impl].token}`,
       }),
+      cpuOf: async (impl) => {
+        const used = await send(servers[impl].child, 'cpu-usage');
+        return used.user + used.system;
+      },
       log,
+    }).then((rows) => {
+      const [bare, own] = IMPLS.map((impl) => rows.find((r) => r.impl === impl));
+      if (bare?.cpuUsPerOp && own?.cpuUsPerOp) {
+        log(
+          `    ${caseDef.name}: bulwark at ${(bare.cpuUsPerOp / own.cpuUsPerOp).toFixed(2)}x of bare by server CPU ` +
+            `per request (steadier than req/s on a shared machine; the targets use req/s)`,
+        );
+      }
+      return rows;
     });
   };
 }

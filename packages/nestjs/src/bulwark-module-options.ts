@@ -189,9 +189,12 @@ export interface BulwarkModuleRegistration {
   /** Make the providers injectable in every module (default true); false: only in importing modules. */
   global?: boolean;
   /**
-   * Register BulwarkGuard, BulwarkAuditInterceptor and BulwarkExceptionFilter as global enhancers
-   * (APP_GUARD / APP_INTERCEPTOR / APP_FILTER). Default true. With false, apply them yourself with
-   * `@UseGuards` / `@UseInterceptors` / `@UseFilters` on the controllers that need them.
+   * Register BulwarkGuard and BulwarkExceptionFilter as global enhancers (APP_GUARD / APP_FILTER)
+   * and put the audit interceptor on every audited route (`@Audited` on the method or its
+   * controller; every route with `audit.allRequests`) at start-up, so routes that are not audited
+   * run without an interceptor chain. Default true. With false, apply them yourself with
+   * `@UseGuards` / `@UseInterceptors(BulwarkAuditInterceptor)` / `@UseFilters` on the controllers
+   * that need them.
    */
   globalEnhancers?: boolean;
 }

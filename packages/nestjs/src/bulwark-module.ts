@@ -1,4 +1,5 @@
 import {
+  Inject,
   Module,
   RequestMethod,
   type DynamicModule,
@@ -11,7 +12,6 @@ import {
 import {
   APP_FILTER,
   APP_GUARD,
-  APP_INTERCEPTOR,
   DiscoveryModule,
   DiscoveryService,
   HttpAdapterHost,
@@ -22,7 +22,7 @@ import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
 import { BULWARK_AUDITED } from './audited';
 import type { FastifyBodyStages } from './bulwark-http-steps';
 import { BULWARK_AUTHORIZE } from './authorize';
-import { BulwarkAuditInterceptor } from './bulwark-audit-interceptor';
+import { attachRouteAuditInterceptor, BulwarkAuditInterceptor } from './bulwark-audit-interceptor';
 import { BulwarkFieldFilterInterceptor } from './bulwark-field-filter-interceptor';
 import { BulwarkExceptionFilter } from './bulwark-exception-filter';
 import { BulwarkGuard } from './bulwark-guard';
@@ -47,6 +47,12 @@ import { checkConsentPurpose } from './core-http';
 import { BULWARK_REQUIRE_CONSENT } from './require-consent';
 import { typeOrmEncryptionProvider, type BulwarkTypeOrmEncryption } from './typeorm-encryption-provider';
 
+/** How the module was registered (internal): whether its enhancers are global. */
+const BULWARK_REGISTRATION = Symbol('bulwark.nestjs.registration');
+interface Registration {
+  readonly globalEnhancers: boolean;
+}
+
 const SERVICE_TOKENS = [
   BULWARK_TOKEN_SERVICE,
   BULWARK_AUTHORIZER,
@@ -58,7 +64,8 @@ const SERVICE_TOKENS = [
  * Bulwark for NestJS. `forRoot(options)` / `forRootAsync({ imports, inject, useFactory })` provide
  * the core services under the tokens of bulwark-tokens.ts, apply BulwarkHttpMiddleware (request id,
  * security headers, input guard, CSRF when configured) to every route, and, by default, register
- * BulwarkGuard, BulwarkAuditInterceptor and BulwarkExceptionFilter globally. At application
+ * BulwarkGuard and BulwarkExceptionFilter globally and put the audit interceptor on the routes that
+ * are audited (`@Audited`, or all with `audit.allRequests`; see attachRouteAuditInterceptor). At application
  * bootstrap every controller is checked: a decorator whose service is missing, or a
  * `@RequireConsent` purpose the ConsentManager does not know, fails the boot instead of every request.
  */
@@ -69,6 +76,7 @@ export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModu
     private readonly discovery: DiscoveryService,
     private readonly reflector: Reflector,
     private readonly moduleRef: ModuleRef,
+    @Inject(BULWARK_REGISTRATION) private readonly registration: Registration,
   ) {}
 
   static forRoot(options: BulwarkModuleRootOptions): DynamicModule {
@@ -111,6 +119,10 @@ export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModu
       pick(runtime.options) ?? null;
     const providers: Provider[] = [
       optionsProvider,
+      {
+        provide: BULWARK_REGISTRATION,
+        useValue: Object.freeze({ globalEnhancers: registration?.globalEnhancers !== false }),
+      },
       // Validation happens here, once, when the application is created.
       {
         provide: BulwarkRuntime,
@@ -139,7 +151,8 @@ export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModu
     if (registration?.globalEnhancers !== false) {
       providers.push(
         { provide: APP_GUARD, useExisting: BulwarkGuard },
-        { provide: APP_INTERCEPTOR, useExisting: BulwarkAuditInterceptor },
+        // No APP_INTERCEPTOR: Nest would run every route's handler through an rxjs chain for it.
+        // configure() puts the audit interceptor on the audited routes only.
         { provide: APP_FILTER, useExisting: BulwarkExceptionFilter },
       );
     }
@@ -164,6 +177,15 @@ export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModu
    */
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(BulwarkHttpMiddleware).forRoutes({ path: '*', method: RequestMethod.ALL });
+    // Nest registers the routes after configuring middleware, building each route's interceptor
+    // chain then: the audited routes get the audit interceptor now (the global guard, which runs
+    // first, tracks the request the interceptor reads its runtime from).
+    if (this.registration.globalEnhancers && this.runtime.auditor !== undefined) {
+      attachRouteAuditInterceptor(
+        this.discovery.getControllers().map((wrapper) => wrapper.metatype),
+        this.runtime.auditAll,
+      );
+    }
     // @nestjs/platform-fastify runs middleware before the body is read: the body's steps move to
     // Fastify's body parser and preValidation hook (see BulwarkHttpSteps.attachToFastify).
     let adapter: { getType?(): string; getInstance?(): unknown } | undefined;

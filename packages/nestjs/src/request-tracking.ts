@@ -43,6 +43,8 @@ export type PlatformResponse = ServerResponse | { raw: ServerResponse };
 
 /** What Bulwark learns while handling one request; read when the response ends. */
 export interface BulwarkRequestState {
+  /** The application's Bulwark objects (ROUTE_AUDIT_INTERCEPTOR finds them here). */
+  readonly runtime: BulwarkRuntime;
   requestId: string;
   /** Request id, client address (under `trustProxy`) and user agent, taken when Bulwark first saw the request. */
   arrival: RequestArrival;
@@ -63,6 +65,8 @@ export interface BulwarkRequestState {
   classified?: boolean;
   /** The account an anonymous request acted as (`auditActor`, e.g. on a login route). */
   actor?: AuditActorId;
+  /** Holds the response until its event is durable, when the request's policy is fail-closed (once). */
+  hold?: () => void;
 }
 
 const STATE = Symbol.for('bulwark.nestjs.request-state');
@@ -80,6 +84,11 @@ export function auditActor(req: unknown, id: string, type: 'user' | 'service' = 
   // FastifyRequest, whose `.raw` holds it.
   const state = req !== null && typeof req === 'object' ? (nodeRequest(req) as Tracked)[STATE] : undefined;
   if (state !== undefined) state.actor = actor;
+}
+
+/** The BulwarkRuntime of the application that tracks this request, if one does. */
+export function trackedRuntime(req: object): BulwarkRuntime | undefined {
+  return (nodeRequest(req) as Tracked)[STATE]?.runtime;
 }
 
 export function rawResponse(res: PlatformResponse): ServerResponse {
@@ -151,7 +160,11 @@ export function trackRequest(
   const tracked = nodeRequest(req) as Tracked;
   let state = tracked[STATE];
   const raw = rawResponse(res);
-  if (state === undefined) {
+  if (state !== undefined) {
+    // Later calls (guard, interceptor, filter): the ids are set; a Fastify request (the wrapper
+    // of the tracked Node request) gets the id once.
+    if (req !== tracked && req.requestId !== state.requestId) req.requestId = state.requestId;
+  } else {
     const arrival = captureRequestArrival(
       { headers: req.headers, remoteAddress: req.socket?.remoteAddress },
       runtime.proxies,
@@ -159,12 +172,12 @@ export function trackRequest(
     // `req.requestId` can only have been set by server code (an earlier Bulwark middleware);
     // a client's X-Request-Id is never adopted (it is kept as arrival.clientRequestId).
     const requestId = tracked.requestId ?? arrival.requestId;
-    state = { requestId, arrival, startedAt: performance.now(), auditing: false };
+    state = { runtime, requestId, arrival, startedAt: performance.now(), auditing: false };
     tracked[STATE] = state;
     tracked.requestId = requestId;
+    if (req !== tracked) req.requestId = requestId;
     if (!raw.headersSent) raw.setHeader('X-Request-Id', requestId);
   }
-  req.requestId = state.requestId;
   // What the route says is read when the response starts / ends: a guard may see the route after
   // the middleware started tracking the request.
   if (audited !== undefined) {
@@ -173,7 +186,10 @@ export function trackRequest(
   }
   if (marks.classified === true) state.classified = true;
   const auditor = runtime.auditor;
-  if (!state.auditing && auditor !== undefined && (audited !== undefined || runtime.auditAll)) {
+  if (state.auditing) {
+    // The route's marks may have made the request fail-closed (audit started by the middleware).
+    if (audited !== undefined || marks.classified === true) state.hold?.();
+  } else if (auditor !== undefined && (audited !== undefined || runtime.auditAll)) {
     state.auditing = true;
     const current = state;
     const { arrival } = current;
@@ -206,34 +222,44 @@ export function trackRequest(
         auditor.record(facts(status, latencyMs, resource)),
     );
     let recorded = false;
+    const failsClosed = (): boolean =>
+      current.audited !== undefined || runtime.auditAll
+        ? auditor.policy({
+            ...(current.audited?.onFailure !== undefined ? { onFailure: current.audited.onFailure } : {}),
+            ...(current.audited?.category !== undefined ? { category: current.audited.category } : {}),
+            ...(current.classified === true ? { classified: true } : {}),
+          }) === 'fail-closed'
+        : false;
     // Fail-closed routes: the event is stored when the response starts, and the response waits.
-    holdResponseUntilAudited(raw, {
-      shouldHold: () =>
-        current.audited !== undefined || runtime.auditAll
-          ? auditor.policy({
-              ...(current.audited?.onFailure !== undefined ? { onFailure: current.audited.onFailure } : {}),
-              ...(current.audited?.category !== undefined ? { category: current.audited.category } : {}),
-              ...(current.classified === true ? { classified: true } : {}),
-            }) === 'fail-closed'
-          : false,
-      store: async (status) => {
-        recorded = true;
-        const latencyMs = performance.now() - current.startedAt;
-        let resource: { type: string; id?: string } | undefined;
-        try {
-          resource = await auditedResource(current.audited, req, current.execution, current);
-        } catch {
-          resource = current.resource;
-        }
-        return auditor.store(facts(status, latencyMs, resource));
-      },
-      requestId: current.requestId,
-      timeoutMs: auditor.holdTimeoutMs,
-      onRefused: () => {
-        auditor.noteRefused();
-        current.errorCode = ErrorCodes.AUDIT_UNAVAILABLE;
-      },
-    });
+    // The hold wraps the response's write methods; it is put on only once the request's policy
+    // is fail-closed (now, or when a later guard / filter call names the route or marks it
+    // classified, always before the response's first write), and it still asks at that write.
+    let holding = false;
+    current.hold = () => {
+      if (holding || raw.headersSent || !failsClosed()) return;
+      holding = true;
+      holdResponseUntilAudited(raw, {
+        shouldHold: failsClosed,
+        store: async (status) => {
+          recorded = true;
+          const latencyMs = performance.now() - current.startedAt;
+          let resource: { type: string; id?: string } | undefined;
+          try {
+            resource = await auditedResource(current.audited, req, current.execution, current);
+          } catch {
+            resource = current.resource;
+          }
+          return auditor.store(facts(status, latencyMs, resource));
+        },
+        requestId: current.requestId,
+        timeoutMs: auditor.holdTimeoutMs,
+        onRefused: () => {
+          auditor.noteRefused();
+          current.errorCode = ErrorCodes.AUDIT_UNAVAILABLE;
+        },
+      });
+    };
+    current.hold();
     raw.once(
       'close',
       auditor.listener(() => {

@@ -38,6 +38,24 @@ class PatientsController {
   hello(): { hello: string } {
     return { hello: 'world' };
   }
+
+  /** Whether the response's write methods are wrapped (the fail-closed hold) when the handler runs. */
+  @Get('held')
+  @Audited('patients.held', { category: 'phi' })
+  held(@Res({ passthrough: true }) res: Response): { held: boolean } {
+    return { held: Object.hasOwn(res, 'end') };
+  }
+
+  @Get('not-held')
+  @Audited('hello.held')
+  notHeld(@Res({ passthrough: true }) res: Response): { held: boolean } {
+    return { held: Object.hasOwn(res, 'end') };
+  }
+
+  @Get('plain')
+  plain(): { hello: string } {
+    return { hello: 'world' };
+  }
 }
 
 describe('BulwarkModule audit onFailure (NestJS over HTTP)', () => {
@@ -147,6 +165,23 @@ describe('BulwarkModule audit onFailure (NestJS over HTTP)', () => {
     store.failing = true;
     const res = await get('/patients/hello').expect(503);
     expect(res.body.code).toBe('ERR_AUDIT_UNAVAILABLE');
+  });
+
+  it("wraps a response only when its route fails closed ('report' routes keep Node's own write path)", async () => {
+    await start();
+    await get('/patients/held').expect(200, { held: true });
+    await get('/patients/not-held').expect(200, { held: false });
+  });
+
+  it('with audit.allRequests (audit started before the route is known) classified routes still fail closed', async () => {
+    await start({ allRequests: true });
+    await get('/patients/held').expect(200, { held: true });
+    await get('/patients/not-held').expect(200, { held: false });
+    store.failing = true;
+    expect((await get('/patients/one').expect(503)).text).not.toMatch(LEAKS);
+    expect((await get('/patients/consented').expect(503)).text).not.toMatch(LEAKS);
+    await get('/patients/plain').expect(200, { hello: 'world' });
+    await get('/patients/hello').expect(200, { hello: 'world' });
   });
 
   it('refuses a bad onFailure at class load', () => {

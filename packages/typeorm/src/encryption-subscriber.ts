@@ -72,8 +72,39 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
   /** One shared accessor per lazy field (see lazyAccessor). */
   private readonly accessors = new Map<ResolvedField, PropertyDescriptor>();
 
-  constructor(private readonly ctx: EncryptionContext) {
+  /** Entity classes already warned about (see warnSlowLazy). */
+  private readonly slowLazyWarned = new WeakSet<object>();
+
+  constructor(
+    private readonly ctx: EncryptionContext,
+    /** Where the one-per-entity lazy-field warning goes (registerBulwarkEncryption's `onWarning`). */
+    private readonly warn: (message: string, code: string) => void = (message, code) =>
+      process.emitWarning(message, { code }),
+  ) {
     this.installLazyHydration();
+  }
+
+  /**
+   * A lazy field is an accessor on each loaded entity. When the entity's constructor already gave
+   * it an own data property (a class field: TypeScript with `useDefineForClassFields`, the default
+   * from target ES2022, emits `email;` in the class body, and TypeORM runs the constructor on load),
+   * V8 turns every such entity into a slow dictionary-mode object when the data property becomes an
+   * accessor: several times the cost to build, slower to read and serialise. Said once per entity
+   * class; nothing about values.
+   */
+  private warnSlowLazy(entity: ObjectLiteral, property: string): void {
+    const target = (entity as { constructor?: unknown }).constructor;
+    if (typeof target !== 'function' || this.slowLazyWarned.has(target)) return;
+    this.slowLazyWarned.add(target);
+    const name = (target as { name?: string }).name || 'entity';
+    try {
+      this.warn(
+        `bulwark: ${name}.${property} is a lazy encrypted field, but ${name}'s constructor defines '${property}' as a class field, so each loaded ${name} becomes a slow (dictionary-mode) object when its lazy accessor is installed. Compile the entities with "useDefineForClassFields": false, or set the DataSource option entitySkipConstructor: true`,
+        'BULWARK_LAZY_FIELD_CLASS_FIELD',
+      );
+    } catch {
+      // A throwing warning sink must not fail a load.
+    }
   }
 
   private accessor(field: ResolvedField): PropertyDescriptor {
@@ -100,9 +131,12 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
         const original = (column[ORIGINAL_SET] ??= column.setEntityValue);
         const accessor = this.accessor(this.ctx.field(spec));
         const property = spec.property;
+        const warnSlowLazy = (entity: ObjectLiteral): void => this.warnSlowLazy(entity, property);
         column.setEntityValue = function (this: ColumnMetadata, entity: ObjectLiteral, value: unknown) {
-          if (value instanceof LazyEnvelope) installLazy(entity, property, accessor, value.envelope);
-          else original.call(this, entity, value);
+          if (value instanceof LazyEnvelope) {
+            if (Object.hasOwn(entity, property)) warnSlowLazy(entity);
+            installLazy(entity, property, accessor, value.envelope);
+          } else original.call(this, entity, value);
         };
       }
     }

@@ -39,7 +39,10 @@ export interface BulwarkEncryptionOptions {
   typeormEncrypted?:
     | { entity: EntityClass | string; columns: string[] }
     | Array<{ entity: EntityClass | string; columns: string[] }>;
-  /** Where the one start-up warning of `plaintextReads: 'accept'` goes (default process.emitWarning). */
+  /**
+   * Where warnings go (default process.emitWarning): the start-up one of `plaintextReads: 'accept'`,
+   * and once per entity class a lazy field that its constructor defines as a class field.
+   */
   onWarning?: (message: string, code: string) => void;
 }
 
@@ -197,7 +200,9 @@ export async function registerBulwarkEncryption(
     await options.keyRing.ensureKey(keyId);
   }
   installQueryGuards();
-  const subscriber = new BulwarkEncryptionSubscriber(ctx);
+  const warn =
+    options.onWarning ?? ((message: string, code: string) => process.emitWarning(message, { code }));
+  const subscriber = new BulwarkEncryptionSubscriber(ctx, warn);
   const subscribers = dataSource.subscribers as unknown as object[];
   for (let i = subscribers.length - 1; i >= 0; i--) {
     if (subscribers[i] instanceof BulwarkEncryptionSubscriber) subscribers.splice(i, 1);
@@ -209,8 +214,6 @@ export async function registerBulwarkEncryption(
   registerClassifications(dataSource, sink);
   if (readMode === 'accept') {
     // Once per registration, no values: a transitional mode left on must not go unnoticed.
-    const warn =
-      options.onWarning ?? ((message: string, code: string) => process.emitWarning(message, { code }));
     warn(
       "bulwark: registerBulwarkEncryption with plaintextReads: 'accept' — encrypted columns serve plaintext values written around the ORM until it is switched back to 'refuse'; use it only while encryptExistingRows runs",
       'BULWARK_PLAINTEXT_READS_ACCEPT',
