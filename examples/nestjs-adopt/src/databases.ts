@@ -18,7 +18,11 @@ export const userEntityOf = (mode: AdoptMode): typeof User | typeof SecuredUser 
  * migration: adding `emailIndex`, widening `email` to text and dropping its UNIQUE constraint is
  * the schema side of the adoption). Rollback journal, not WAL: the plaintext check of the e2e
  * reads the one database file. `secure_delete` overwrites freed pages, so the rows rewritten by
- * the encryption migration leave no plaintext behind in free pages.
+ * the encryption migration leave no plaintext behind in free pages. After adopting, TypeORM
+ * builds loaded entities without running their constructors (`entitySkipConstructor`): the
+ * entities are compiled with class fields (target ES2022), and a lazy encrypted field on an object
+ * whose constructor already defined it would make every loaded user a slow object (Bulwark warns,
+ * BULWARK_LAZY_FIELD_CLASS_FIELD). The entities have no constructor logic to lose.
  */
 export function appDatabase(dataDir: string, mode: AdoptMode): TypeOrmModuleOptions {
   return {
@@ -28,6 +32,7 @@ export function appDatabase(dataDir: string, mode: AdoptMode): TypeOrmModuleOpti
     synchronize: true,
     logging: false,
     retryAttempts: 0,
+    ...(mode === 'after' ? { entitySkipConstructor: true } : {}),
     prepareDatabase: (db: { pragma(sql: string): unknown }) => {
       db.pragma('secure_delete = ON');
     },
