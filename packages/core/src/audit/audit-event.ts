@@ -162,11 +162,29 @@ function isNormalUtcTime(s: string): boolean {
   return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!);
 }
 
+/**
+ * The last second a plain Date was normalised in (ms since the epoch / 1000) and its ISO text up
+ * to the milliseconds (`YYYY-MM-DDTHH:mm:ss.`): the log's clock gives one Date per event, mostly
+ * within the same second, and toISOString plus its range check cost more than the rest of the time
+ * handling.
+ */
+let cachedSecond = Number.NaN;
+let cachedSecondIso = '';
+
 /** Normalises an event time to `YYYY-MM-DDTHH:mm:ss.sssZ`; rejects anything that is not a real instant. */
 export function normalizeAuditTime(value: unknown, field = 'time'): string {
   // Fast path: a time already in normal form is its own normalisation (parsing a Date string
   // costs more than the rest of an event's validation).
   if (typeof value === 'string' && isNormalUtcTime(value)) return value;
+  // Fast path: a plain Date in the second last normalised (NaN, an invalid Date, never matches).
+  if (value instanceof Date && Object.getPrototypeOf(value) === Date.prototype) {
+    const t = value.getTime();
+    const second = Math.floor(t / 1000);
+    if (second === cachedSecond) {
+      const ms = t - second * 1000;
+      return `${cachedSecondIso}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
+    }
+  }
   let date: Date;
   if (value instanceof Date) date = value;
   else if (typeof value === 'string' && value.length <= 64) date = new Date(value);
@@ -178,6 +196,10 @@ export function normalizeAuditTime(value: unknown, field = 'time'): string {
   }
   const iso = date.toISOString();
   if (!ISO_UTC_MS_RE.test(iso)) throw invalid(field, 'is outside the supported range');
+  if (date === value && Object.getPrototypeOf(date) === Date.prototype) {
+    cachedSecond = Math.floor(date.getTime() / 1000);
+    cachedSecondIso = iso.slice(0, 20);
+  }
   return iso;
 }
 

@@ -67,3 +67,66 @@ describe('normalizeAuditTime', () => {
     expect(outcome(() => normalizeAuditTime(input))).toBe(`error ${ErrorCodes.AUDIT_INVALID_EVENT}`);
   });
 });
+
+describe('normalizeAuditTime of Dates (the per-second cache of the log clock)', () => {
+  const MAX = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+  const MIN = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
+
+  it('gives toISOString for every Date, whether or not the one before it was in the same second', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            // Jumps anywhere in the supported range (years 0000-9999, before and after 1970)...
+            fc.integer({ min: MIN, max: MAX }).map((t) => ({ jump: t })),
+            // ...and steps within or just past the current second, as a clock gives them.
+            fc.integer({ min: -1500, max: 1500 }).map((d) => ({ step: d })),
+          ),
+          { minLength: 1, maxLength: 40 },
+        ),
+        (moves) => {
+          let t = Date.UTC(2026, 0, 1);
+          for (const m of moves) {
+            t = 'jump' in m ? m.jump : Math.min(Math.max(t + m.step, MIN), MAX);
+            const date = new Date(t);
+            expect(normalizeAuditTime(date)).toBe(date.toISOString());
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('pads the milliseconds of a cached second (000, 007, 042, 999)', () => {
+    const second = Date.UTC(2026, 11, 5, 21, 0, 0);
+    normalizeAuditTime(new Date(second + 500));
+    for (const ms of [0, 7, 42, 999]) {
+      expect(normalizeAuditTime(new Date(second + ms))).toBe(`2026-12-05T21:00:00.${pad(ms, 3)}Z`);
+    }
+  });
+
+  it('still rejects an invalid Date and one outside years 0000-9999 after a cached second', () => {
+    normalizeAuditTime(new Date(Date.UTC(2026, 0, 1)));
+    expect(outcome(() => normalizeAuditTime(new Date(Number.NaN)))).toBe(
+      `error ${ErrorCodes.AUDIT_INVALID_EVENT}`,
+    );
+    expect(outcome(() => normalizeAuditTime(new Date(Date.UTC(10000, 0, 1))))).toBe(
+      `error ${ErrorCodes.AUDIT_INVALID_EVENT}`,
+    );
+    expect(outcome(() => normalizeAuditTime(new Date(MIN - 1)))).toBe(
+      `error ${ErrorCodes.AUDIT_INVALID_EVENT}`,
+    );
+  });
+
+  it('asks a Date subclass its own toISOString every time (never the cache)', () => {
+    class ShiftedDate extends Date {
+      override toISOString(): string {
+        return '2001-02-03T04:05:06.789Z';
+      }
+    }
+    const t = Date.UTC(2026, 0, 1, 0, 0, 1);
+    normalizeAuditTime(new Date(t));
+    expect(normalizeAuditTime(new ShiftedDate(t + 1))).toBe('2001-02-03T04:05:06.789Z');
+    expect(normalizeAuditTime(new Date(t + 2))).toBe('2026-01-01T00:00:01.002Z');
+  });
+});

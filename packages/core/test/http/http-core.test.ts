@@ -159,6 +159,50 @@ describe('request audit, ids, cookies, bearer parsing', () => {
     expect(event.actor.userAgent).toHaveLength(512);
   });
 
+  it("takes the auditor's category unless the route named one, and leaves out what the facts lack", () => {
+    const base = { method: 'GET', route: '/r', status: 200, latencyMs: 1.23456789 };
+    expect(requestAuditEvent(base, 'http').category).toBe('http');
+    expect(requestAuditEvent({ ...base, category: 'phi' }, 'http').category).toBe('phi');
+    const bare = requestAuditEvent(base);
+    expect(bare).toEqual({
+      actor: { id: 'anonymous', type: 'anonymous' },
+      action: 'http.get',
+      outcome: 'success',
+      details: { method: 'GET', route: '/r', status: 200, latencyMs: 1.235 },
+    });
+    const full = requestAuditEvent({
+      ...base,
+      status: 403,
+      requestId: 'rid',
+      clientRequestId: 'cid',
+      principal: { id: 'u-1', type: 'user' },
+      ip: '::ffff:203.0.113.9',
+      userAgent: 'ua',
+      resource: { type: 'doc', id: 'd-1' },
+      action: 'docs.read',
+      errorCode: 'ERR_X',
+      errorReason: 'why',
+      reasonId: 'rule-1',
+    });
+    expect(full).toEqual({
+      actor: { id: 'u-1', type: 'user', ip: '203.0.113.9', userAgent: 'ua' },
+      action: 'docs.read',
+      outcome: 'denied',
+      resource: { type: 'doc', id: 'd-1' },
+      requestId: 'rid',
+      details: {
+        method: 'GET',
+        route: '/r',
+        status: 403,
+        latencyMs: 1.235,
+        errorCode: 'ERR_X',
+        errorReason: 'why',
+        reasonId: 'rule-1',
+        clientRequestId: 'cid',
+      },
+    });
+  });
+
   it('mints request ids, keeps a client-supplied id sanitised, reads cookies and parses token credentials', () => {
     expect(newRequestId()).toMatch(/^[0-9a-f-]{36}$/);
     expect(clientRequestIdFrom('abc-123')).toBe('abc-123');
