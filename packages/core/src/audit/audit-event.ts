@@ -253,7 +253,9 @@ function cloneJson(
       if (key === '__proto__') throw invalid(`${path}.__proto__`, 'is not an allowed key');
       const v = (value as Record<string, unknown>)[key];
       if (v === undefined) continue;
-      out[key] = cloneJson(v, `${path}.${key}`, depth + 1, seen, budget);
+      // Strings and booleans are copied here: no path text is built for a value that cannot fail.
+      if (typeof v === 'string' || typeof v === 'boolean') out[key] = v;
+      else out[key] = cloneJson(v, `${path}.${key}`, depth + 1, seen, budget);
     }
     return out;
   } finally {
@@ -335,6 +337,35 @@ export function normalizeAuditEvent(event: unknown, now: () => Date): Normalized
   }
   if (e.details !== undefined && e.details !== null) out.details = cloneAuditDetails(e.details);
   return out;
+}
+
+/**
+ * An upper bound of `Buffer.byteLength(JSON.stringify(value))` for validated details (plain JSON:
+ * objects, arrays, strings, finite numbers, booleans, null), or `Infinity` once it passes `limit`
+ * (the caller then measures exactly). Each UTF-16 unit of a string serialises to at most 6 bytes
+ * (`\u001f`; a non-ASCII unit takes at most 3 UTF-8 bytes), a number to at most 25 characters
+ * (`-1.7976931348623157e+308`, `-0.0000012345678901234567`), `false` and `null` to 5.
+ */
+export function auditDetailsSizeBound(value: AuditJsonValue, limit: number): number {
+  let total = 0;
+  const add = (v: AuditJsonValue): boolean => {
+    if (typeof v === 'string') total += 6 * v.length + 2;
+    else if (typeof v === 'number') total += 25;
+    else if (v === null || typeof v === 'boolean') total += 5;
+    else if (Array.isArray(v)) {
+      total += 2 + v.length; // brackets, commas
+      for (const item of v) if (!add(item)) return false;
+    } else {
+      const keys = Object.keys(v);
+      total += 2 + keys.length; // braces, commas
+      for (const key of keys) {
+        total += 6 * key.length + 3; // quotes, colon
+        if (!add(v[key]!)) return false;
+      }
+    }
+    return total <= limit;
+  };
+  return add(value) ? total : Infinity;
 }
 
 /** Checks the serialised size of (redacted) details. */
