@@ -219,6 +219,51 @@ describe('request audit, ids, cookies, bearer parsing', () => {
     expect(BearerAuthenticator.credential('token abc', ['Token'])).toBe('abc');
   });
 
+  it('answers cachedPrincipal synchronously only for a token it verified and still holds', async () => {
+    let now = 1_000_000;
+    let calls = 0;
+    const verifier = {
+      verify: async (token: string) => {
+        calls++;
+        if (token !== 'good') throw new BulwarkTokenError(ErrorCodes.TOKEN_SIGNATURE_INVALID, 'bad');
+        return { payload: { sub: 'a', exp: now / 1000 + 10 }, protectedHeader: { alg: 'HS256' } };
+      },
+    };
+    const auth = new BearerAuthenticator({ tokens: verifier, now: () => now });
+    expect(auth.cachedPrincipal('Bearer good')).toBeUndefined(); // never verified
+    const principal = await auth.authenticate('Bearer good');
+    expect(auth.cachedPrincipal('Bearer good')).toBe(principal);
+    expect(auth.cachedPrincipal('bearer  good')).toBe(principal); // scheme is case-insensitive
+    expect(calls).toBe(1);
+    // Anything else is left to authenticate(): another token, a refused one, other schemes, malformed.
+    await expect(auth.authenticate('Bearer forged')).rejects.toThrow();
+    for (const header of [
+      'Bearer forged',
+      'Basic good',
+      'Bearer a b',
+      '',
+      undefined,
+      ['Bearer forged', 'Bearer good'],
+    ]) {
+      expect(auth.cachedPrincipal(header)).toBeUndefined();
+    }
+    // Repeated headers: the first value counts, as in authenticate().
+    expect(auth.cachedPrincipal(['Bearer good', 'Bearer forged'])).toBe(principal);
+    now += 11_000; // past exp
+    expect(auth.cachedPrincipal('Bearer good')).toBeUndefined();
+    // With a revocation check (which must run on every request) or no cache: never.
+    const revocable = new BearerAuthenticator({
+      tokens: verifier,
+      now: () => now,
+      revocation: { check: async () => undefined },
+    });
+    await revocable.authenticate('Bearer good');
+    expect(revocable.cachedPrincipal('Bearer good')).toBeUndefined();
+    const uncached = new BearerAuthenticator({ tokens: verifier, now: () => now, cacheTtlSec: 0 });
+    await uncached.authenticate('Bearer good');
+    expect(uncached.cachedPrincipal('Bearer good')).toBeUndefined();
+  });
+
   it('caches a verified token only until its expiry', async () => {
     let now = 1_000_000;
     let calls = 0;
