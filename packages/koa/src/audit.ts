@@ -39,6 +39,9 @@ interface RouterLike {
  * when that route has no marks or none matches; never throws.
  */
 function routeMarksFor(ctx: Context): RouteAuditMarks | undefined {
+  // Routed (@koa/router set the matched pattern): its markers ran, or it has none. As on Express,
+  // the routers are asked only for a request a step refused before routing.
+  if (typeof (ctx as Context & { _matchedRoute?: unknown })._matchedRoute === 'string') return undefined;
   try {
     for (const mw of (ctx.app as { middleware?: readonly unknown[] }).middleware ?? []) {
       const router = (mw as { router?: RouterLike }).router;
