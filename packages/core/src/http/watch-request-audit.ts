@@ -192,7 +192,7 @@ export function watchRequestAudit(
 }
 
 /**
- * Adds a route's audit markers to the request (`auditRoute`, `requireConsent`, `@Audited`), and
+ * Adds a route's audit markers to the request (`auditRoute`, `requireConsent`), and
  * installs the audit step's fail-closed hold when they make the request's policy 'fail-closed'.
  * Adapters set route marks only through this: a mark written to `state.audit` directly would not
  * withhold the response.
