@@ -1,14 +1,18 @@
 import {
   RequestAuditor,
   addRouteAuditMarks,
+  markRouteAudit,
   checkAuditActor,
   checkRouteAuditMarks,
   watchRequestAudit,
+  type AuditedRequest,
+  type HttpPrincipal,
+  type RequestArrival,
   type RouteAuditMarks,
   type RequestAuditorOptions,
 } from '@bulwark/core/http';
 import type { Request, RequestHandler, Response } from 'express';
-import { requestArrival, requestState } from './request-state';
+import { requestArrival, requestState, type BulwarkRequestState } from './request-state';
 
 export type AuditMiddleware = RequestHandler & {
   readonly auditor: RequestAuditor;
@@ -92,6 +96,39 @@ function route(req: Request): string {
   return req.route?.path !== undefined ? `${req.baseUrl}${String(req.route.path)}` : req.path;
 }
 
+/** How the audit step reads an Express request: one object per request, its methods shared. */
+class ExpressAuditedRequest implements AuditedRequest {
+  readonly method: string;
+  readonly arrival: RequestArrival;
+  readonly #req: Request;
+
+  constructor(req: Request) {
+    this.#req = req;
+    this.method = req.method;
+    this.arrival = requestArrival(req);
+  }
+
+  route(): string {
+    return route(this.#req);
+  }
+
+  requestId(): string | undefined {
+    return this.#req.requestId;
+  }
+
+  principal(): HttpPrincipal | undefined {
+    return this.#req.principal;
+  }
+
+  state(): BulwarkRequestState {
+    return requestState(this.#req);
+  }
+
+  routeMarks(): RouteAuditMarks | undefined {
+    return routeMarksFor(this.#req);
+  }
+}
+
 /**
  * One audit event per request, recorded when the response is done (outcome from the final status:
  * 2xx/3xx success, 401/403 denied, else failure). The event is handed to the AuditLog without
@@ -108,15 +145,7 @@ function route(req: Request): string {
 export function audit(options: RequestAuditorOptions): AuditMiddleware {
   const auditor = new RequestAuditor(options);
   const middleware: RequestHandler = (req, res: Response, next) => {
-    watchRequestAudit(auditor, res, {
-      method: req.method,
-      arrival: requestArrival(req),
-      route: () => route(req),
-      requestId: () => req.requestId,
-      principal: () => req.principal,
-      state: () => requestState(req),
-      routeMarks: () => routeMarksFor(req),
-    });
+    watchRequestAudit(auditor, res, new ExpressAuditedRequest(req));
     next();
   };
   return Object.assign(middleware, { auditor, close: () => auditor.close() });
@@ -142,8 +171,7 @@ export function auditActor(req: Request, id: string, type: 'user' | 'service' = 
 export function auditRoute(options: RouteAuditMarks): RequestHandler {
   const marks = checkRouteAuditMarks(options, 'auditRoute');
   const marker: RequestHandler = (req, _res, next) => {
-    const state = requestState(req);
-    state.audit = addRouteAuditMarks(state.audit, marks);
+    markRouteAudit(requestState(req), marks);
     next();
   };
   // Found by the audit step when a step before the router refused the request.

@@ -36,6 +36,13 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
       if (noStore) markPrivateResponse(res);
       return next();
     }
+    // A token verified moments ago: the same principal, without a promise per request.
+    const cached = authenticator.cachedPrincipal(req.headers.authorization);
+    if (cached !== undefined) {
+      req.principal = cached;
+      if (noStore) markPrivateResponse(res);
+      return next();
+    }
     const orSession = optional || req.principal !== undefined;
     authenticator.authenticate(req.headers.authorization, orSession).then((principal) => {
       if (principal !== undefined) req.principal = principal;

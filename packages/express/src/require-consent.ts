@@ -1,6 +1,7 @@
 import {
   checkRequireConsent,
   consentCheckerFor,
+  markRouteAudit,
   requireConsentFor,
   type ConsentChecker,
 } from '@bulwark/core/http';
@@ -17,7 +18,7 @@ export function requireConsent(purpose: string, options: { consent?: ConsentChec
   return (req, _res, next) => {
     // Personal data processed under a purpose: the route's audit fails closed (auditFailurePolicy).
     const state = requestState(req);
-    state.audit = { ...state.audit, classified: true };
+    markRouteAudit(state, { classified: true });
     let consent: ConsentChecker;
     try {
       consent = consentCheckerFor(options.consent ?? state.kit?.consent);

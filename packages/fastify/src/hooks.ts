@@ -8,7 +8,7 @@ import {
   RequestAuditor,
   RequestRateLimiter,
   TrustedProxies,
-  addRouteAuditMarks,
+  markRouteAudit,
   buildSecurityHeaders,
   checkRouteAuditMarks,
   clearSiteDataValue,
@@ -112,8 +112,7 @@ export function audit(options: RequestAuditorOptions): AuditHook {
 export function auditRoute(options: RouteAuditMarks): BulwarkHook {
   const marks = checkRouteAuditMarks(options, 'auditRoute');
   return async (request) => {
-    const state = requestState(request);
-    state.audit = addRouteAuditMarks(state.audit, marks);
+    markRouteAudit(requestState(request), marks);
   };
 }
 

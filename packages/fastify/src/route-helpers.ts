@@ -8,6 +8,7 @@ import {
   checkBodyFields,
   checkRequireConsent,
   consentCheckerFor,
+  markRouteAudit,
   filterResponseFields,
   requireConsentFor,
   requireStepUp,
@@ -120,7 +121,7 @@ export function requireConsent(purpose: string, options: { consent?: ConsentChec
   checkRequireConsent(purpose, options.consent);
   return async (request) => {
     const state = requestState(request);
-    state.audit = { ...state.audit, classified: true };
+    markRouteAudit(state, { classified: true });
     const consent = consentCheckerFor(options.consent ?? state.kit?.consent);
     await requireConsentFor(consent, request.principal, purpose);
   };

@@ -1,14 +1,18 @@
 import {
   RequestAuditor,
   addRouteAuditMarks,
+  markRouteAudit,
   checkAuditActor,
   checkRouteAuditMarks,
   watchRequestAudit,
+  type AuditedRequest,
+  type HttpPrincipal,
+  type RequestArrival,
   type RequestAuditorOptions,
   type RouteAuditMarks,
 } from '@bulwark/core/http';
 import type { Context, Middleware } from 'koa';
-import { bulwarkState, requestArrival, requestState } from './request-state';
+import { bulwarkState, requestArrival, requestState, type BulwarkRequestState } from './request-state';
 
 /** Where `auditRoute` keeps its marks on the middleware it returns, for `routeMarksFor`. */
 const ROUTE_MARKS = Symbol.for('bulwark.koa.route-audit-marks');
@@ -35,6 +39,9 @@ interface RouterLike {
  * when that route has no marks or none matches; never throws.
  */
 function routeMarksFor(ctx: Context): RouteAuditMarks | undefined {
+  // Routed (@koa/router set the matched pattern): its markers ran, or it has none. As on Express,
+  // the routers are asked only for a request a step refused before routing.
+  if (typeof (ctx as Context & { _matchedRoute?: unknown })._matchedRoute === 'string') return undefined;
   try {
     for (const mw of (ctx.app as { middleware?: readonly unknown[] }).middleware ?? []) {
       const router = (mw as { router?: RouterLike }).router;
@@ -68,6 +75,39 @@ function route(ctx: Context): string {
   return typeof matched === 'string' ? matched : ctx.path;
 }
 
+/** How the audit step reads a Koa request: one object per request, its methods shared. */
+class KoaAuditedRequest implements AuditedRequest {
+  readonly method: string;
+  readonly arrival: RequestArrival;
+  readonly #ctx: Context;
+
+  constructor(ctx: Context) {
+    this.#ctx = ctx;
+    this.method = ctx.method;
+    this.arrival = requestArrival(ctx);
+  }
+
+  route(): string {
+    return route(this.#ctx);
+  }
+
+  requestId(): string | undefined {
+    return bulwarkState(this.#ctx).requestId;
+  }
+
+  principal(): HttpPrincipal | undefined {
+    return bulwarkState(this.#ctx).principal;
+  }
+
+  state(): BulwarkRequestState {
+    return requestState(this.#ctx);
+  }
+
+  routeMarks(): RouteAuditMarks | undefined {
+    return routeMarksFor(this.#ctx);
+  }
+}
+
 /**
  * One audit event per request, recorded when the response is done (outcome from the final status:
  * 2xx/3xx success, 401/403 denied, else failure). The event is handed to the AuditLog without
@@ -84,15 +124,7 @@ function route(ctx: Context): string {
 export function audit(options: RequestAuditorOptions): AuditMiddleware {
   const auditor = new RequestAuditor(options);
   const middleware: Middleware = (ctx, next) => {
-    watchRequestAudit(auditor, ctx.res, {
-      method: ctx.method,
-      arrival: requestArrival(ctx),
-      route: () => route(ctx),
-      requestId: () => bulwarkState(ctx).requestId,
-      principal: () => bulwarkState(ctx).principal,
-      state: () => requestState(ctx),
-      routeMarks: () => routeMarksFor(ctx),
-    });
+    watchRequestAudit(auditor, ctx.res, new KoaAuditedRequest(ctx));
     return next();
   };
   return Object.assign(middleware, { auditor, close: () => auditor.close() });
@@ -118,8 +150,7 @@ export function auditActor(ctx: Context, id: string, type: 'user' | 'service' = 
 export function auditRoute(options: RouteAuditMarks): Middleware {
   const marks = checkRouteAuditMarks(options, 'auditRoute');
   const marker: Middleware = (ctx, next) => {
-    const state = requestState(ctx);
-    state.audit = addRouteAuditMarks(state.audit, marks);
+    markRouteAudit(requestState(ctx), marks);
     return next();
   };
   // Found by the audit step when a step before the router refused the request.

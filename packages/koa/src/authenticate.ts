@@ -3,8 +3,8 @@ import {
   markPrivateResponse,
   type BearerAuthenticatorOptions,
 } from '@bulwark/core/http';
-import type { Middleware } from 'koa';
-import { bulwarkState, requestState } from './request-state';
+import type { Context, Middleware, Next } from 'koa';
+import { bulwarkState, requestState, type BulwarkState } from './request-state';
 
 export interface AuthenticateOptions extends BearerAuthenticatorOptions {
   /** Let requests without any Authorization header through without a principal. Default false. */
@@ -27,20 +27,28 @@ export interface AuthenticateOptions extends BearerAuthenticatorOptions {
  */
 export function authenticate(options: AuthenticateOptions): Middleware {
   const { authenticator, optional, noStore, scheme } = BearerAuthenticator.forStep(options);
-  return async (ctx, next) => {
+  const verify = async (ctx: Context, next: Next, state: BulwarkState): Promise<void> => {
+    const principal = await authenticator.authenticate(
+      ctx.req.headers.authorization,
+      optional || state.principal !== undefined,
+    );
+    if (principal !== undefined) state.principal = principal;
+    if (noStore && state.principal !== undefined) markPrivateResponse(ctx.res);
+    await next();
+  };
+  return (ctx, next) => {
     const state = bulwarkState(ctx);
     requestState(ctx).authScheme = scheme;
     // A principal set by an earlier step (a signed-in `session()`) authenticates a request that
     // carries no Authorization header; a token of an accepted scheme, when sent, is always the one
     // verified (another scheme's credential, or a malformed one, leaves the session in charge).
     if (state.principal === undefined || ctx.req.headers.authorization !== undefined) {
-      const principal = await authenticator.authenticate(
-        ctx.req.headers.authorization,
-        optional || state.principal !== undefined,
-      );
-      if (principal !== undefined) state.principal = principal;
+      // A token verified moments ago: the same principal, without awaiting a promise.
+      const cached = authenticator.cachedPrincipal(ctx.req.headers.authorization);
+      if (cached === undefined) return verify(ctx, next, state);
+      state.principal = cached;
     }
     if (noStore && state.principal !== undefined) markPrivateResponse(ctx.res);
-    await next();
+    return next();
   };
 }

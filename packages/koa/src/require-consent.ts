@@ -1,6 +1,7 @@
 import {
   checkRequireConsent,
   consentCheckerFor,
+  markRouteAudit,
   requireConsentFor,
   type ConsentChecker,
 } from '@bulwark/core/http';
@@ -17,7 +18,7 @@ export function requireConsent(purpose: string, options: { consent?: ConsentChec
   return async (ctx, next) => {
     // Personal data processed under a purpose: the route's audit fails closed (auditFailurePolicy).
     const state = requestState(ctx);
-    state.audit = { ...state.audit, classified: true };
+    markRouteAudit(state, { classified: true });
     const consent = consentCheckerFor(options.consent ?? state.kit?.consent);
     await requireConsentFor(consent, bulwarkState(ctx).principal, purpose);
     await next();

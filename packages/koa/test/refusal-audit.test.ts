@@ -73,6 +73,35 @@ describe('refusals on audited routes (Koa)', () => {
   });
 });
 
+describe('routed requests (Koa)', () => {
+  it('asks the routers for marks only when a step refused the request before routing', async () => {
+    const bw = bulwark(t.kit);
+    const a = new Koa();
+    a.use(bw);
+    const router = new Router();
+    router.get('/plain', (ctx) => {
+      ctx.body = { ok: true };
+    });
+    router.put('/plain', auditRoute({ action: 'plain.replace' }), (ctx) => {
+      ctx.body = { ok: true };
+    });
+    a.use(router.routes());
+    const match = jest.spyOn(router, 'match');
+    const alice = `Bearer ${await t.sign('alice')}`;
+    await request(a.callback()).get('/plain').set('Authorization', alice).expect(200);
+    // Once: @koa/router's own dispatch (the audit step does not scan for a routed request).
+    expect(match).toHaveBeenCalledTimes(1);
+    await request(a.callback()).put('/plain').expect(401);
+    // The refused one (never routed) is looked up, and labelled with its route's action.
+    expect(match).toHaveBeenCalledTimes(2);
+    await bw.close();
+    expect((await t.entries()).map((e) => [e.action, e.details?.status])).toEqual([
+      ['http.get', 200],
+      ['plain.replace', 401],
+    ]);
+  });
+});
+
 describe('the route a refusal is audited under (Koa)', () => {
   it('is the first route @koa/router dispatches to for method and path: never a later route', async () => {
     const bw = bulwark(t.kit);

@@ -162,11 +162,29 @@ function isNormalUtcTime(s: string): boolean {
   return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!);
 }
 
+/**
+ * The last second a plain Date was normalised in (ms since the epoch / 1000) and its ISO text up
+ * to the milliseconds (`YYYY-MM-DDTHH:mm:ss.`): the log's clock gives one Date per event, mostly
+ * within the same second, and toISOString plus its range check cost more than the rest of the time
+ * handling.
+ */
+let cachedSecond = Number.NaN;
+let cachedSecondIso = '';
+
 /** Normalises an event time to `YYYY-MM-DDTHH:mm:ss.sssZ`; rejects anything that is not a real instant. */
 export function normalizeAuditTime(value: unknown, field = 'time'): string {
   // Fast path: a time already in normal form is its own normalisation (parsing a Date string
   // costs more than the rest of an event's validation).
   if (typeof value === 'string' && isNormalUtcTime(value)) return value;
+  // Fast path: a plain Date in the second last normalised (NaN, an invalid Date, never matches).
+  if (value instanceof Date && Object.getPrototypeOf(value) === Date.prototype) {
+    const t = value.getTime();
+    const second = Math.floor(t / 1000);
+    if (second === cachedSecond) {
+      const ms = t - second * 1000;
+      return `${cachedSecondIso}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
+    }
+  }
   let date: Date;
   if (value instanceof Date) date = value;
   else if (typeof value === 'string' && value.length <= 64) date = new Date(value);
@@ -178,6 +196,10 @@ export function normalizeAuditTime(value: unknown, field = 'time'): string {
   }
   const iso = date.toISOString();
   if (!ISO_UTC_MS_RE.test(iso)) throw invalid(field, 'is outside the supported range');
+  if (date === value && Object.getPrototypeOf(date) === Date.prototype) {
+    cachedSecond = Math.floor(date.getTime() / 1000);
+    cachedSecondIso = iso.slice(0, 20);
+  }
   return iso;
 }
 
@@ -231,7 +253,9 @@ function cloneJson(
       if (key === '__proto__') throw invalid(`${path}.__proto__`, 'is not an allowed key');
       const v = (value as Record<string, unknown>)[key];
       if (v === undefined) continue;
-      out[key] = cloneJson(v, `${path}.${key}`, depth + 1, seen, budget);
+      // Strings and booleans are copied here: no path text is built for a value that cannot fail.
+      if (typeof v === 'string' || typeof v === 'boolean') out[key] = v;
+      else out[key] = cloneJson(v, `${path}.${key}`, depth + 1, seen, budget);
     }
     return out;
   } finally {
@@ -313,6 +337,35 @@ export function normalizeAuditEvent(event: unknown, now: () => Date): Normalized
   }
   if (e.details !== undefined && e.details !== null) out.details = cloneAuditDetails(e.details);
   return out;
+}
+
+/**
+ * An upper bound of `Buffer.byteLength(JSON.stringify(value))` for validated details (plain JSON:
+ * objects, arrays, strings, finite numbers, booleans, null), or `Infinity` once it passes `limit`
+ * (the caller then measures exactly). Each UTF-16 unit of a string serialises to at most 6 bytes
+ * (`\u001f`; a non-ASCII unit takes at most 3 UTF-8 bytes), a number to at most 25 characters
+ * (`-1.7976931348623157e+308`, `-0.0000012345678901234567`), `false` and `null` to 5.
+ */
+export function auditDetailsSizeBound(value: AuditJsonValue, limit: number): number {
+  let total = 0;
+  const add = (v: AuditJsonValue): boolean => {
+    if (typeof v === 'string') total += 6 * v.length + 2;
+    else if (typeof v === 'number') total += 25;
+    else if (v === null || typeof v === 'boolean') total += 5;
+    else if (Array.isArray(v)) {
+      total += 2 + v.length; // brackets, commas
+      for (const item of v) if (!add(item)) return false;
+    } else {
+      const keys = Object.keys(v);
+      total += 2 + keys.length; // braces, commas
+      for (const key of keys) {
+        total += 6 * key.length + 3; // quotes, colon
+        if (!add(v[key]!)) return false;
+      }
+    }
+    return total <= limit;
+  };
+  return add(value) ? total : Infinity;
 }
 
 /** Checks the serialised size of (redacted) details. */

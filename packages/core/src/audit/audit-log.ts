@@ -1,5 +1,7 @@
 import { BulwarkAuditError, BulwarkError, ErrorCodes } from '../errors';
 import {
+  AUDIT_LIMITS,
+  auditDetailsSizeBound,
   checkAuditDetailsSize,
   normalizeAuditEvent,
   normalizeAuditTime,
@@ -385,7 +387,10 @@ export class AuditLog {
     if (normalized.details !== undefined) {
       // Redaction happens here, before the entry is hashed or handed to any store or sink.
       normalized.details = this.redactor.redact(normalized.details);
-      checkAuditDetailsSize(Buffer.byteLength(JSON.stringify(normalized.details)));
+      // Serialised only when a cheap upper bound of its size does not already prove it small.
+      if (auditDetailsSizeBound(normalized.details, AUDIT_LIMITS.detailsBytes) > AUDIT_LIMITS.detailsBytes) {
+        checkAuditDetailsSize(Buffer.byteLength(JSON.stringify(normalized.details)));
+      }
     }
     return freezeEvent(normalized);
   }

@@ -228,6 +228,21 @@ export class BearerAuthenticator {
   }
 
   /**
+   * The principal of a header whose token this authenticator verified recently and still holds in
+   * its cache (within `cacheTtlSec`, never past `exp`), synchronously; undefined in every other
+   * case (no or another scheme's credential, a malformed one, a miss, an expired entry, or a
+   * revocation check configured, which must run on every request): the caller then awaits
+   * `authenticate()`, which decides exactly as before. Lets an adapter skip a promise per request.
+   */
+  cachedPrincipal(header: string | string[] | undefined): HttpPrincipal | undefined {
+    if (this.#ttlMs === 0 || this.#revocation !== undefined || this.#cache.size === 0) return undefined;
+    const parsed = parseCredential(header, this.#schemes);
+    if (parsed.kind !== 'token') return undefined;
+    const hit = this.#cache.get(parsed.token);
+    return hit !== undefined && hit.expiresAt > this.#now() ? hit.principal : undefined;
+  }
+
+  /**
    * The principal of a request. `optional` (a public route): a request without a token of an
    * accepted scheme yields undefined instead of a 401, and so does an Authorization header the
    * route does not need (another scheme's, or a malformed one); a token of an accepted scheme

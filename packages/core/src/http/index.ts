@@ -95,6 +95,7 @@ export {
 export {
   watchRequestAudit,
   addRouteAuditMarks,
+  markRouteAudit,
   checkAuditActor,
   type AuditActorId,
   type AuditedRequest,

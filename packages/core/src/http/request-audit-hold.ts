@@ -104,6 +104,11 @@ export interface AuditHoldOptions {
   timeoutMs?: number;
   /** Called when the response was refused (the adapter notes the code for logs). */
   onRefused?: () => void;
+  /**
+   * The names of the headers that stay on a 503 refusal (those set by the steps before the
+   * handler). Default: the response's header names when the hold is installed.
+   */
+  headersBefore?: readonly string[];
 }
 
 type Method = 'writeHead' | 'write' | 'end' | 'flushHeaders';
@@ -124,7 +129,7 @@ type Method = 'writeHead' | 'write' | 'end' | 'flushHeaders';
 export function holdResponseUntilAudited(res: ServerResponse, options: AuditHoldOptions): void {
   // Headers present now were set by the steps before the handler (security headers, request id).
   // (An array: it is read only on the rare refusal path, so no Set is built per request.)
-  const before = res.getHeaderNames();
+  const before = options.headersBefore ?? res.getHeaderNames();
   const timeoutMs = options.timeoutMs ?? 10_000;
   const original = {
     writeHead: res.writeHead,

@@ -1,5 +1,11 @@
 import { isIP } from 'node:net';
-import { AUDIT_LIMITS, type AuditEvent, type AuditOutcome } from '../audit/audit-event';
+import {
+  AUDIT_LIMITS,
+  type AuditActor,
+  type AuditEvent,
+  type AuditOutcome,
+  type AuditResource,
+} from '../audit/audit-event';
 import type { HttpPrincipal } from './http-principal';
 import type { DenialExplanation } from '../authz/denial-explanation';
 import { copyDenialExplanation } from './denial-details';
@@ -52,42 +58,48 @@ function clip(value: string | undefined, max: number): string | undefined {
 // request must not be able to suppress its own audit event).
 const ACTION_CHARS = /[^A-Za-z0-9_.:/-]/g;
 
-/** One audit event per request (PCI DSS 10.2.2 fields: who, what, on what, outcome, when, where from). */
-export function requestAuditEvent(facts: RequestAuditFacts): AuditEvent {
+/**
+ * One audit event per request (PCI DSS 10.2.2 fields: who, what, on what, outcome, when, where from).
+ * `defaultCategory` is the event's category when the facts name none (the auditor's own).
+ */
+export function requestAuditEvent(facts: RequestAuditFacts, defaultCategory?: string): AuditEvent {
   const method = facts.method.toLowerCase().replace(ACTION_CHARS, '').slice(0, 16) || 'unknown';
   const action = clip((facts.action ?? `http.${method}`).replace(ACTION_CHARS, '_'), AUDIT_LIMITS.action)!;
   const ip = facts.ip?.startsWith('::ffff:') ? facts.ip.slice(7) : facts.ip;
+  // Optional fields are assigned, not spread from temporary objects: this runs once per request.
+  const actor: AuditActor = {
+    id: clip(facts.principal?.id ?? 'anonymous', AUDIT_LIMITS.actorId)!,
+    type: facts.principal?.type ?? 'anonymous',
+  };
+  if (ip !== undefined && isIP(ip) !== 0) actor.ip = ip;
+  if (facts.userAgent !== undefined) actor.userAgent = clip(facts.userAgent, AUDIT_LIMITS.userAgent);
+  const details: Record<string, unknown> = {
+    method: facts.method.slice(0, 16),
+    route: clip(facts.route, 512)!,
+    status: facts.status,
+    latencyMs: Math.round(facts.latencyMs * 1000) / 1000,
+  };
+  if (facts.errorCode !== undefined) details.errorCode = facts.errorCode.slice(0, 64);
+  if (facts.errorReason !== undefined) details.errorReason = facts.errorReason.slice(0, 64);
+  if (facts.reasonId !== undefined) details.reasonId = facts.reasonId.slice(0, 128);
+  if (facts.clientRequestId !== undefined) {
+    details.clientRequestId = facts.clientRequestId.slice(0, AUDIT_LIMITS.requestId);
+  }
   const event: AuditEvent = {
-    actor: {
-      id: clip(facts.principal?.id ?? 'anonymous', AUDIT_LIMITS.actorId)!,
-      type: facts.principal?.type ?? 'anonymous',
-      ...(ip !== undefined && isIP(ip) !== 0 ? { ip } : {}),
-      ...(facts.userAgent !== undefined ? { userAgent: clip(facts.userAgent, AUDIT_LIMITS.userAgent) } : {}),
-    },
+    actor,
     action: /^[A-Za-z0-9]/.test(action) ? action : `http.${action}`,
     outcome: outcomeFromStatus(facts.status),
-    details: {
-      method: facts.method.slice(0, 16),
-      route: clip(facts.route, 512)!,
-      status: facts.status,
-      latencyMs: Math.round(facts.latencyMs * 1000) / 1000,
-      ...(facts.errorCode !== undefined ? { errorCode: facts.errorCode.slice(0, 64) } : {}),
-      ...(facts.errorReason !== undefined ? { errorReason: facts.errorReason.slice(0, 64) } : {}),
-      ...(facts.reasonId !== undefined ? { reasonId: facts.reasonId.slice(0, 128) } : {}),
-      ...(facts.clientRequestId !== undefined
-        ? { clientRequestId: facts.clientRequestId.slice(0, AUDIT_LIMITS.requestId) }
-        : {}),
-    },
+    details,
   };
   const denial = copyDenialExplanation(facts.denial);
-  if (denial !== undefined) event.details!.denial = denial;
+  if (denial !== undefined) details.denial = denial;
   if (facts.resource !== undefined) {
-    event.resource = {
-      type: clip(facts.resource.type, AUDIT_LIMITS.resourceType)!,
-      ...(facts.resource.id !== undefined ? { id: clip(facts.resource.id, AUDIT_LIMITS.resourceId) } : {}),
-    };
+    const resource: AuditResource = { type: clip(facts.resource.type, AUDIT_LIMITS.resourceType)! };
+    if (facts.resource.id !== undefined) resource.id = clip(facts.resource.id, AUDIT_LIMITS.resourceId);
+    event.resource = resource;
   }
   if (facts.requestId !== undefined) event.requestId = clip(facts.requestId, AUDIT_LIMITS.requestId);
-  if (facts.category !== undefined) event.category = facts.category;
+  const category = facts.category ?? defaultCategory;
+  if (category !== undefined) event.category = category;
   return event;
 }

@@ -50,6 +50,7 @@ export class RequestAuditor {
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #onFailure: AuditFailurePolicy;
   readonly #holdTimeoutMs: number;
+  #holdsEveryRequest = false;
   #failed = 0;
   #stored = 0;
   #refused = 0;
@@ -86,6 +87,16 @@ export class RequestAuditor {
         ));
     this.#category = options.category ?? 'http';
     this.#skip = options.skip;
+    this.#holdsEveryRequest = this.policy({}) === 'fail-closed';
+  }
+
+  /**
+   * True when a request whose route carries no audit marks fails closed (`onFailure:
+   * 'fail-closed'`, or a classification category as the auditor's own category): the audit step
+   * then holds every response from the start instead of waiting for a route marker.
+   */
+  get holdsEveryRequest(): boolean {
+    return this.#holdsEveryRequest;
   }
 
   /** Events that could not be stored since start (an operator alarm should watch this). */
@@ -122,7 +133,7 @@ export class RequestAuditor {
     let pending: Promise<unknown>;
     try {
       if (this.#skip?.(facts.method, facts.route) === true) return true;
-      pending = this.#log.append(requestAuditEvent({ category: this.#category, ...facts }));
+      pending = this.#log.append(requestAuditEvent(facts, this.#category));
     } catch (error) {
       this.#fail(error);
       return false;
@@ -150,7 +161,7 @@ export class RequestAuditor {
     let pending: Promise<unknown>;
     try {
       if (this.#skip?.(facts.method, facts.route) === true) return;
-      pending = this.#log.append(requestAuditEvent({ category: this.#category, ...facts }));
+      pending = this.#log.append(requestAuditEvent(facts, this.#category));
     } catch (error) {
       this.#fail(error);
       return;

@@ -24,6 +24,12 @@ export interface AuditedRequestState {
    * knows the user only after it checked the password. A principal, when there is one, wins.
    */
   actor?: AuditActorId;
+  /**
+   * Set by the audit step (`watchRequestAudit`) when it did not hold the response from the start:
+   * installs the fail-closed hold once the route marks call for it. Route markers call it through
+   * `markRouteAudit`; never set by hand.
+   */
+  armAuditHold?: () => void;
 }
 
 /** An account named by `auditActor`. */
@@ -111,53 +117,89 @@ export function watchRequestAudit(
     const state = request.state();
     const principal = request.principal() ?? state.actor;
     const audit = state.audit ?? request.routeMarks?.();
-    return {
+    // Built by assignment (no spread of a temporary object per optional field): one object per event.
+    const f: RequestAuditFacts = {
       method: request.method,
       route: request.route(),
       status,
       latencyMs: performance.now() - start,
       requestId: request.requestId() ?? arrival.requestId,
-      ...(arrival.clientRequestId !== undefined ? { clientRequestId: arrival.clientRequestId } : {}),
-      ...(principal !== undefined ? { principal } : {}),
-      ...(arrival.ip !== undefined ? { ip: arrival.ip } : {}),
-      ...(arrival.userAgent !== undefined ? { userAgent: arrival.userAgent } : {}),
-      ...(state.resource !== undefined ? { resource: state.resource } : {}),
-      ...(state.errorCode !== undefined ? { errorCode: state.errorCode } : {}),
-      ...(state.errorReason !== undefined ? { errorReason: state.errorReason } : {}),
-      ...(state.reasonId !== undefined ? { reasonId: state.reasonId } : {}),
-      ...(state.denial !== undefined ? { denial: state.denial } : {}),
-      ...(audit?.action !== undefined ? { action: audit.action } : {}),
-      ...(audit?.category !== undefined ? { category: audit.category } : {}),
     };
+    if (arrival.clientRequestId !== undefined) f.clientRequestId = arrival.clientRequestId;
+    if (principal !== undefined) f.principal = principal;
+    if (arrival.ip !== undefined) f.ip = arrival.ip;
+    if (arrival.userAgent !== undefined) f.userAgent = arrival.userAgent;
+    if (state.resource !== undefined) f.resource = state.resource;
+    if (state.errorCode !== undefined) f.errorCode = state.errorCode;
+    if (state.errorReason !== undefined) f.errorReason = state.errorReason;
+    if (state.reasonId !== undefined) f.reasonId = state.reasonId;
+    if (state.denial !== undefined) f.denial = state.denial;
+    if (audit?.action !== undefined) f.action = audit.action;
+    if (audit?.category !== undefined) f.category = audit.category;
+    return f;
   };
   let recorded = false;
-  holdResponseUntilAudited(res, {
-    shouldHold: () => auditor.policy(request.state().audit ?? {}) === 'fail-closed',
-    store: (status) => {
-      recorded = true;
-      return auditor.store(facts(status));
-    },
-    requestId: request.requestId() ?? arrival.requestId,
-    timeoutMs: auditor.holdTimeoutMs,
-    onRefused: () => {
-      auditor.noteRefused();
-      request.state().errorCode = ErrorCodes.AUDIT_UNAVAILABLE;
-    },
-  });
+  // Header names present now (set by the steps before this one) survive a 503 refusal.
+  const headersBefore = res.getHeaderNames();
+  let armed = false;
+  const arm = (): void => {
+    armed = true;
+    holdResponseUntilAudited(res, {
+      shouldHold: () => auditor.policy(request.state().audit ?? {}) === 'fail-closed',
+      store: (status) => {
+        recorded = true;
+        return auditor.store(facts(status));
+      },
+      requestId: request.requestId() ?? arrival.requestId,
+      timeoutMs: auditor.holdTimeoutMs,
+      onRefused: () => {
+        auditor.noteRefused();
+        request.state().errorCode = ErrorCodes.AUDIT_UNAVAILABLE;
+      },
+      headersBefore,
+    });
+  };
+  if (auditor.holdsEveryRequest) arm();
+  else {
+    // Most routes never fail closed: the hold (four wrapped response methods) is installed only
+    // when a route marker makes this request's policy 'fail-closed' (`markRouteAudit`), which
+    // happens before the handler writes. A marker that runs after the response started cannot
+    // withhold it (the old behaviour too: the hold decided at the first write).
+    const state = request.state();
+    state.armAuditHold = () => {
+      if (armed || res.headersSent) return;
+      if (auditor.policy(request.state().audit ?? {}) === 'fail-closed') arm();
+    };
+    // Marks set before this step (by a step ahead of the audit step) count as well.
+    if (state.audit !== undefined) state.armAuditHold();
+  }
   // 'finish' says the whole response was handed over; `writableFinished` alone is false on
   // responses that are not a socket's (light-my-request's, behind Fastify's `app.inject()`).
+  // `on`, not `once`: each event fires once per response, and `once` allocates a wrapper per listener.
   let finished = false;
-  res.once('finish', () => {
+  res.on('finish', () => {
     finished = true;
   });
-  res.once(
+  res.on(
     'close',
     auditor.listener(() => {
       if (recorded) return;
+      recorded = true;
       // A response the client abandoned before it finished: 499 (nginx's "client closed request").
       auditor.record(facts(finished || res.writableFinished ? res.statusCode : 499));
     }),
   );
+}
+
+/**
+ * Adds a route's audit markers to the request (`auditRoute`, `requireConsent`), and
+ * installs the audit step's fail-closed hold when they make the request's policy 'fail-closed'.
+ * Adapters set route marks only through this: a mark written to `state.audit` directly would not
+ * withhold the response.
+ */
+export function markRouteAudit(state: AuditedRequestState, marks: Readonly<RouteAuditMarks>): void {
+  state.audit = addRouteAuditMarks(state.audit, marks);
+  state.armAuditHold?.();
 }
 
 /**

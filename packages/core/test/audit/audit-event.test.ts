@@ -1,5 +1,7 @@
 import fc from 'fast-check';
-import { normalizeAuditTime } from '../../src/audit/audit-event';
+import { AuditLog } from '../../src/audit/audit-log';
+import { MemoryAuditStore } from '../../src/audit/memory-audit-store';
+import { auditDetailsSizeBound, normalizeAuditTime, type AuditJsonValue } from '../../src/audit/audit-event';
 import { BulwarkAuditError, ErrorCodes } from '../../src/errors';
 
 /** normalizeAuditTime as it was before its fast path for already-normal strings: Date decides. */
@@ -65,5 +67,123 @@ describe('normalizeAuditTime', () => {
     '2025-01-01T00:00:00',
   ])('rejects %s', (input) => {
     expect(outcome(() => normalizeAuditTime(input))).toBe(`error ${ErrorCodes.AUDIT_INVALID_EVENT}`);
+  });
+});
+
+describe('normalizeAuditTime of Dates (the per-second cache of the log clock)', () => {
+  const MAX = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+  const MIN = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
+
+  it('gives toISOString for every Date, whether or not the one before it was in the same second', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            // Jumps anywhere in the supported range (years 0000-9999, before and after 1970)...
+            fc.integer({ min: MIN, max: MAX }).map((t) => ({ jump: t })),
+            // ...and steps within or just past the current second, as a clock gives them.
+            fc.integer({ min: -1500, max: 1500 }).map((d) => ({ step: d })),
+          ),
+          { minLength: 1, maxLength: 40 },
+        ),
+        (moves) => {
+          let t = Date.UTC(2026, 0, 1);
+          for (const m of moves) {
+            t = 'jump' in m ? m.jump : Math.min(Math.max(t + m.step, MIN), MAX);
+            const date = new Date(t);
+            expect(normalizeAuditTime(date)).toBe(date.toISOString());
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('pads the milliseconds of a cached second (000, 007, 042, 999)', () => {
+    const second = Date.UTC(2026, 11, 5, 21, 0, 0);
+    normalizeAuditTime(new Date(second + 500));
+    for (const ms of [0, 7, 42, 999]) {
+      expect(normalizeAuditTime(new Date(second + ms))).toBe(`2026-12-05T21:00:00.${pad(ms, 3)}Z`);
+    }
+  });
+
+  it('still rejects an invalid Date and one outside years 0000-9999 after a cached second', () => {
+    normalizeAuditTime(new Date(Date.UTC(2026, 0, 1)));
+    expect(outcome(() => normalizeAuditTime(new Date(Number.NaN)))).toBe(
+      `error ${ErrorCodes.AUDIT_INVALID_EVENT}`,
+    );
+    expect(outcome(() => normalizeAuditTime(new Date(Date.UTC(10000, 0, 1))))).toBe(
+      `error ${ErrorCodes.AUDIT_INVALID_EVENT}`,
+    );
+    expect(outcome(() => normalizeAuditTime(new Date(MIN - 1)))).toBe(
+      `error ${ErrorCodes.AUDIT_INVALID_EVENT}`,
+    );
+  });
+
+  it('asks a Date subclass its own toISOString every time (never the cache)', () => {
+    class ShiftedDate extends Date {
+      override toISOString(): string {
+        return '2001-02-03T04:05:06.789Z';
+      }
+    }
+    const t = Date.UTC(2026, 0, 1, 0, 0, 1);
+    normalizeAuditTime(new Date(t));
+    expect(normalizeAuditTime(new ShiftedDate(t + 1))).toBe('2001-02-03T04:05:06.789Z');
+    expect(normalizeAuditTime(new Date(t + 2))).toBe('2026-01-01T00:00:01.002Z');
+  });
+});
+
+describe('auditDetailsSizeBound (the size check serialises only what it cannot bound)', () => {
+  const json = fc.letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.string({ unit: 'binary' }),
+      fc.string({
+        unit: fc.constantFrom('"', '\\', '\n', '\u0001', '\u2028', '\ud800', '\udc00', '😀', 'é'),
+      }),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.integer(),
+      fc.constantFrom(-0, 1e21, -1.7976931348623157e308, 5e-324, -1e-7 / 3, -1e-5 / 3),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(tie('value'), { maxLength: 5 }),
+      fc.dictionary(fc.string({ unit: 'binary', maxLength: 8 }), tie('value'), { maxKeys: 5 }),
+    ),
+  })).value as fc.Arbitrary<AuditJsonValue>;
+
+  it('is never below the exact serialised size, and is Infinity once past the limit', () => {
+    fc.assert(
+      fc.property(json, fc.integer({ min: 0, max: 2000 }), (value, limit) => {
+        const exact = Buffer.byteLength(JSON.stringify(value));
+        const bound = auditDetailsSizeBound(value, limit);
+        if (bound !== Infinity) {
+          expect(bound).toBeLessThanOrEqual(limit);
+          expect(bound).toBeGreaterThanOrEqual(exact);
+        }
+        expect(auditDetailsSizeBound(value, Number.MAX_SAFE_INTEGER)).toBeGreaterThanOrEqual(exact);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('lets AuditLog still refuse details over 64 KiB, whether the bound or the exact size decides', async () => {
+    const log = await AuditLog.open({ store: new MemoryAuditStore() });
+    const event = (details: Record<string, unknown>) => ({
+      actor: { id: 'u', type: 'user' as const },
+      action: 'x.y',
+      outcome: 'success' as const,
+      details,
+    });
+    // 11,000 escaped controls: 66,002 bytes serialised (bound and exact both over).
+    await expect(log.append(event({ s: '\u0001'.repeat(11_000) }))).rejects.toMatchObject({
+      code: ErrorCodes.AUDIT_INVALID_EVENT,
+    });
+    // 65,600 ASCII letters: bound 6x over, exact 65,608 bytes: still over.
+    await expect(log.append(event({ s: 'a'.repeat(65_600) }))).rejects.toMatchObject({
+      code: ErrorCodes.AUDIT_INVALID_EVENT,
+    });
+    // 60,000 ASCII letters: the bound is over 64 KiB, the exact size (60,008) is not: stored.
+    await expect(log.append(event({ s: 'a'.repeat(60_000) }))).resolves.toMatchObject({ seq: 1 });
+    await log.close();
   });
 });

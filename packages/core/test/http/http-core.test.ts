@@ -159,6 +159,50 @@ describe('request audit, ids, cookies, bearer parsing', () => {
     expect(event.actor.userAgent).toHaveLength(512);
   });
 
+  it("takes the auditor's category unless the route named one, and leaves out what the facts lack", () => {
+    const base = { method: 'GET', route: '/r', status: 200, latencyMs: 1.23456789 };
+    expect(requestAuditEvent(base, 'http').category).toBe('http');
+    expect(requestAuditEvent({ ...base, category: 'phi' }, 'http').category).toBe('phi');
+    const bare = requestAuditEvent(base);
+    expect(bare).toEqual({
+      actor: { id: 'anonymous', type: 'anonymous' },
+      action: 'http.get',
+      outcome: 'success',
+      details: { method: 'GET', route: '/r', status: 200, latencyMs: 1.235 },
+    });
+    const full = requestAuditEvent({
+      ...base,
+      status: 403,
+      requestId: 'rid',
+      clientRequestId: 'cid',
+      principal: { id: 'u-1', type: 'user' },
+      ip: '::ffff:203.0.113.9',
+      userAgent: 'ua',
+      resource: { type: 'doc', id: 'd-1' },
+      action: 'docs.read',
+      errorCode: 'ERR_X',
+      errorReason: 'why',
+      reasonId: 'rule-1',
+    });
+    expect(full).toEqual({
+      actor: { id: 'u-1', type: 'user', ip: '203.0.113.9', userAgent: 'ua' },
+      action: 'docs.read',
+      outcome: 'denied',
+      resource: { type: 'doc', id: 'd-1' },
+      requestId: 'rid',
+      details: {
+        method: 'GET',
+        route: '/r',
+        status: 403,
+        latencyMs: 1.235,
+        errorCode: 'ERR_X',
+        errorReason: 'why',
+        reasonId: 'rule-1',
+        clientRequestId: 'cid',
+      },
+    });
+  });
+
   it('mints request ids, keeps a client-supplied id sanitised, reads cookies and parses token credentials', () => {
     expect(newRequestId()).toMatch(/^[0-9a-f-]{36}$/);
     expect(clientRequestIdFrom('abc-123')).toBe('abc-123');
@@ -173,6 +217,51 @@ describe('request audit, ids, cookies, bearer parsing', () => {
       expect.objectContaining({ code: ErrorCodes.HTTP_AUTH_MALFORMED, status: 400 }),
     );
     expect(BearerAuthenticator.credential('token abc', ['Token'])).toBe('abc');
+  });
+
+  it('answers cachedPrincipal synchronously only for a token it verified and still holds', async () => {
+    let now = 1_000_000;
+    let calls = 0;
+    const verifier = {
+      verify: async (token: string) => {
+        calls++;
+        if (token !== 'good') throw new BulwarkTokenError(ErrorCodes.TOKEN_SIGNATURE_INVALID, 'bad');
+        return { payload: { sub: 'a', exp: now / 1000 + 10 }, protectedHeader: { alg: 'HS256' } };
+      },
+    };
+    const auth = new BearerAuthenticator({ tokens: verifier, now: () => now });
+    expect(auth.cachedPrincipal('Bearer good')).toBeUndefined(); // never verified
+    const principal = await auth.authenticate('Bearer good');
+    expect(auth.cachedPrincipal('Bearer good')).toBe(principal);
+    expect(auth.cachedPrincipal('bearer  good')).toBe(principal); // scheme is case-insensitive
+    expect(calls).toBe(1);
+    // Anything else is left to authenticate(): another token, a refused one, other schemes, malformed.
+    await expect(auth.authenticate('Bearer forged')).rejects.toThrow();
+    for (const header of [
+      'Bearer forged',
+      'Basic good',
+      'Bearer a b',
+      '',
+      undefined,
+      ['Bearer forged', 'Bearer good'],
+    ]) {
+      expect(auth.cachedPrincipal(header)).toBeUndefined();
+    }
+    // Repeated headers: the first value counts, as in authenticate().
+    expect(auth.cachedPrincipal(['Bearer good', 'Bearer forged'])).toBe(principal);
+    now += 11_000; // past exp
+    expect(auth.cachedPrincipal('Bearer good')).toBeUndefined();
+    // With a revocation check (which must run on every request) or no cache: never.
+    const revocable = new BearerAuthenticator({
+      tokens: verifier,
+      now: () => now,
+      revocation: { check: async () => undefined },
+    });
+    await revocable.authenticate('Bearer good');
+    expect(revocable.cachedPrincipal('Bearer good')).toBeUndefined();
+    const uncached = new BearerAuthenticator({ tokens: verifier, now: () => now, cacheTtlSec: 0 });
+    await uncached.authenticate('Bearer good');
+    expect(uncached.cachedPrincipal('Bearer good')).toBeUndefined();
   });
 
   it('caches a verified token only until its expiry', async () => {

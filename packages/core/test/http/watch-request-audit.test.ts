@@ -7,6 +7,7 @@ import type { HttpPrincipal } from '../../src/http/http-principal';
 import { RequestAuditor } from '../../src/http/request-auditor';
 import {
   addRouteAuditMarks,
+  markRouteAudit,
   watchRequestAudit,
   type AuditedRequestState,
 } from '../../src/http/watch-request-audit';
@@ -134,6 +135,128 @@ describe('watchRequestAudit', () => {
     }
     expect(state.errorCode).toBe(ErrorCodes.AUDIT_UNAVAILABLE);
     expect(auditor.refused).toBe(1);
+  });
+});
+
+describe('watchRequestAudit: the fail-closed hold is installed only when a route needs it', () => {
+  const failingAuditor = (onFailure?: 'fail-closed') =>
+    new RequestAuditor({
+      log: { append: async () => Promise.reject(new Error('store down')) },
+      onError: () => undefined,
+      ...(onFailure !== undefined ? { onFailure } : {}),
+    });
+
+  /** A server whose audit step runs first, then `route` (markers), then the handler. */
+  async function serveRoute(
+    auditor: RequestAuditor,
+    route: (state: AuditedRequestState, res: ServerResponse) => void,
+  ) {
+    const seen: { wrapped: boolean; state: AuditedRequestState }[] = [];
+    const s = await serve((req, res) => {
+      const state: AuditedRequestState = {};
+      watchRequestAudit(auditor, res, {
+        method: req.method!,
+        arrival,
+        route: () => '/records',
+        requestId: () => undefined,
+        principal: () => undefined,
+        state: () => state,
+      });
+      res.setHeader('X-Before', 'kept');
+      route(state, res);
+      seen.push({ wrapped: Object.hasOwn(res, 'end'), state });
+      if (!res.headersSent) {
+        res.setHeader('X-Handler', 'dropped on refusal');
+        res.end('classified data');
+      }
+    });
+    return { ...s, seen };
+  }
+
+  it('leaves an unmarked response untouched (no wrapped methods) and serves it when the store fails', async () => {
+    const auditor = failingAuditor();
+    const s = await serveRoute(auditor, () => undefined);
+    try {
+      const r = await fetch(`${s.url}/records`);
+      expect(r.status).toBe(200);
+      expect(await r.text()).toBe('classified data');
+    } finally {
+      await s.close();
+    }
+    expect(s.seen[0]!.wrapped).toBe(false);
+    await auditor.close();
+    expect(auditor.failed).toBe(1);
+    expect(auditor.refused).toBe(0);
+  });
+
+  it('holds a response a later route marker makes fail-closed: 503, nothing the handler wrote', async () => {
+    const auditor = failingAuditor();
+    const s = await serveRoute(auditor, (state) => markRouteAudit(state, { category: 'phi' }));
+    try {
+      const r = await fetch(`${s.url}/records`);
+      expect(r.status).toBe(503);
+      expect(await r.text()).not.toContain('classified data');
+      expect(r.headers.get('x-handler')).toBeNull();
+      // Only headers present when the audit step ran survive a refusal (one set between the audit
+      // step and the marker is dropped, as when the hold was installed by the audit step itself).
+      expect(r.headers.get('x-before')).toBeNull();
+    } finally {
+      await s.close();
+    }
+    expect(s.seen[0]!.wrapped).toBe(true);
+    expect(s.seen[0]!.state.errorCode).toBe(ErrorCodes.AUDIT_UNAVAILABLE);
+    expect(auditor.refused).toBe(1);
+  });
+
+  it("holds for requireConsent's classified mark, not for a route that says onFailure: 'report'", async () => {
+    for (const [marks, status] of [
+      [[{ classified: true }], 503],
+      [[{ category: 'phi' }, { onFailure: 'report' as const }], 200],
+      [[{ onFailure: 'report' as const }, { classified: true }], 200],
+      [[{ onFailure: 'fail-closed' as const }], 503],
+    ] as const) {
+      const auditor = failingAuditor();
+      const s = await serveRoute(auditor, (state) => {
+        for (const m of marks) markRouteAudit(state, m);
+      });
+      try {
+        const r = await fetch(`${s.url}/records`);
+        expect({ marks, status: r.status }).toEqual({ marks, status });
+      } finally {
+        await s.close();
+      }
+      await auditor.close();
+    }
+  });
+
+  it("holds every response from the start under the auditor's onFailure: 'fail-closed'", async () => {
+    const auditor = failingAuditor('fail-closed');
+    expect(auditor.holdsEveryRequest).toBe(true);
+    const s = await serveRoute(auditor, () => undefined);
+    try {
+      const r = await fetch(`${s.url}/records`);
+      expect(r.status).toBe(503);
+      expect(await r.text()).not.toContain('classified data');
+    } finally {
+      await s.close();
+    }
+    expect(s.seen[0]!.wrapped).toBe(true);
+  });
+
+  it('a marker that runs after the response started cannot hold it: served, the loss reported, nothing thrown', async () => {
+    const auditor = failingAuditor();
+    const s = await serveRoute(auditor, (state, res) => {
+      res.end('classified data');
+      markRouteAudit(state, { category: 'phi' });
+    });
+    try {
+      const r = await fetch(`${s.url}/records`);
+      expect(r.status).toBe(200);
+    } finally {
+      await s.close();
+    }
+    await auditor.close();
+    expect(auditor.failed).toBe(1);
   });
 });
 

@@ -654,6 +654,7 @@ export const HTTP_VALUES = [
   'RequestRateLimiter',
   'clearSiteDataValue',
   'markPrivateResponse',
+  'markRouteAudit',
   'mergeVary',
   'rateLimitHeaders',
   'checkBodyFields',
