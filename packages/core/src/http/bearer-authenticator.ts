@@ -161,7 +161,8 @@ function nonNegativeInt(value: unknown, fallback: number, path: string): number 
  */
 export class BearerAuthenticator {
   readonly #tokens: BearerTokenVerifier;
-  readonly #verifySync?: (token: string) => VerifiedToken | undefined;
+  /** The verifier has `tryVerifySync` (read at construction; called as a method, like `verify`). */
+  readonly #hasVerifySync: boolean;
   readonly #toPrincipal: (claims: TokenClaims) => HttpPrincipal;
   readonly #ttlMs: number;
   readonly #maxEntries: number;
@@ -194,7 +195,7 @@ export class BearerAuthenticator {
     this.schemes = schemeList(options.schemes, `${path}.schemes`);
     this.#schemes = new Set(this.schemes.map((s) => s.toLowerCase()));
     this.#tokens = options.tokens;
-    this.#verifySync = options.tokens.tryVerifySync?.bind(options.tokens);
+    this.#hasVerifySync = verifySync !== undefined;
     this.#revocation = options.revocation;
     this.#toPrincipal = options.principal ?? defaultPrincipal(rolesClaim);
     this.#ttlMs = nonNegativeInt(options.cacheTtlSec, 30, `${path}.cacheTtlSec`) * 1000;
@@ -280,11 +281,11 @@ export class BearerAuthenticator {
         this.#cache.delete(token);
       }
     }
-    if (this.#verifySync === undefined) return undefined;
+    if (!this.#hasVerifySync) return undefined;
     let verified: VerifiedToken | undefined;
     let principal: HttpPrincipal;
     try {
-      verified = this.#verifySync(token);
+      verified = this.#tokens.tryVerifySync!(token);
       if (verified === undefined) return undefined;
       // A `principal` option that throws: `authenticate()` runs it again and reports the error.
       principal = this.#toPrincipal(verified.payload);
