@@ -758,6 +758,32 @@ describe('TokenService fast path: taken for the plain case only', () => {
     expect(subtleVerify).toHaveBeenCalledTimes(1);
   });
 
+  it('remembered header segments are keyed by the exact segment: each token keeps its own header, forgeries are refused', async () => {
+    const service = hsService();
+    // More distinct headers than the cache holds: entries are evicted and re-parsed, never mixed up.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 40; i++) {
+        const header = { alg: 'HS256', typ: 'JWT', kid: `k${i}` };
+        const token = handToken(header);
+        expect(service.tryVerifySync(token)).toEqual({ payload: claims, protectedHeader: header });
+        await expect(service.verify(token)).resolves.toEqual({ payload: claims, protectedHeader: header });
+        const [h, p, s] = token.split('.');
+        // The same (remembered) header segment over another payload, a changed signature, another key.
+        const swapped = `${h}.${b64(JSON.stringify({ ...claims, sub: 'admin' }))}.${s}`;
+        const forged = handToken(header, claims, randomBytes(32));
+        for (const bad of [swapped, `${h}.${p}.${flipSignatureBit(s)}`, forged, `${h}.${p}!.${s}`]) {
+          expect(service.tryVerifySync(bad)).toBeUndefined();
+          await expect(verdict(service.verify(bad))).resolves.toMatchObject({ ok: false });
+        }
+      }
+    }
+    // A returned header is the caller's own copy: changing it changes no later result.
+    const token = handToken({ alg: 'HS256', kid: 'k1' });
+    const first = service.tryVerifySync(token)!;
+    first.protectedHeader.kid = 'changed';
+    expect(service.tryVerifySync(token)!.protectedHeader).toEqual({ alg: 'HS256', kid: 'k1' });
+  });
+
   it('a timing-safe comparison: an HMAC of the wrong length or bytes is never accepted by the fast path', async () => {
     const service = hsService();
     const token = handToken({ alg: 'HS256' });
