@@ -1,3 +1,4 @@
+import type { BearerRevocationCheck } from '@bulwark/core/http';
 import request from 'supertest';
 import { testKit, type TestKit } from './http-test-kit';
 
@@ -19,7 +20,10 @@ export interface HotPathDriver {
    * The full bundle (`bulwark(kit, options)`) with ONE route on every method: `/hello`, behind
    * `authorize('read', 'hello')`, answering 200 JSON `{ token: <the request's csrfToken()>, body: <parsed body or null> }`.
    */
-  start(kit: TestKit['kit'], options: Record<string, unknown>): HotPathServer;
+  start(
+    kit: TestKit['kit'] & { revocation?: BearerRevocationCheck },
+    options: Record<string, unknown>,
+  ): HotPathServer;
 }
 
 const CSRF_SECRET = 'a-csrf-secret-of-at-least-32-bytes!!';

@@ -110,7 +110,7 @@ describe('BearerAuthenticator.immediatePrincipal', () => {
     const noSubject = new BearerAuthenticator({
       tokens,
       cacheTtlSec: 0,
-      principal: () => ({ id: '', roles: [], type: 'user' }),
+      principal: (claims) => ({ id: '', roles: [], type: 'user', claims }),
     });
     expect(noSubject.immediatePrincipal(`Bearer ${token}`)).toBeUndefined();
     await expect(noSubject.authenticate(`Bearer ${token}`)).rejects.toMatchObject({
