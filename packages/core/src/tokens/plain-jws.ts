@@ -1,4 +1,3 @@
-import { isAscii } from 'node:buffer';
 import {
   constants as cryptoConstants,
   createHmac,
@@ -148,17 +147,11 @@ export function normalizeTyp(value: string): string {
 /** The payload decoding jose uses: strict UTF-8 (a byte-order mark is dropped), then JSON.parse. */
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/**
- * The payload as jose returns it, or undefined if it is not a JSON object (jose then reports why).
- * Bytes that are all ASCII (< 0x80) read the same in UTF-8 and latin1, and latin1 needs no
- * validation: only a payload with another byte (a byte-order mark, non-ASCII text, invalid
- * UTF-8) goes through the strict decoder.
- */
+/** The payload as jose returns it, or undefined if it is not a JSON object (jose then reports why). */
 export function decodePayload(segment: string): Record<string, unknown> | undefined {
   let payload: unknown;
   try {
-    const bytes = Buffer.from(segment, 'base64url');
-    payload = JSON.parse(isAscii(bytes) ? bytes.toString('latin1') : strictUtf8.decode(bytes));
+    payload = JSON.parse(strictUtf8.decode(Buffer.from(segment, 'base64url')));
   } catch {
     return undefined;
   }
