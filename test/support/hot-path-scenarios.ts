@@ -1,3 +1,4 @@
+import type { BearerRevocationCheck } from '@bulwark/core/http';
 import request from 'supertest';
 import { testKit, type TestKit } from './http-test-kit';
 
@@ -19,7 +20,10 @@ export interface HotPathDriver {
    * The full bundle (`bulwark(kit, options)`) with ONE route on every method: `/hello`, behind
    * `authorize('read', 'hello')`, answering 200 JSON `{ token: <the request's csrfToken()>, body: <parsed body or null> }`.
    */
-  start(kit: TestKit['kit'], options: Record<string, unknown>): HotPathServer;
+  start(
+    kit: TestKit['kit'] & { revocation?: BearerRevocationCheck },
+    options: Record<string, unknown>,
+  ): HotPathServer;
 }
 
 const CSRF_SECRET = 'a-csrf-secret-of-at-least-32-bytes!!';
@@ -101,6 +105,50 @@ export function hotPathScenarios(driver: HotPathDriver): void {
       expect(withBody.body.body).toEqual({ a: 1 });
       const plain = await request(app).get('/hello').set('Authorization', bearer).expect(200);
       expect(plain.body.body).toBeNull();
+    });
+
+    it('a plainly valid token is answered without awaiting verify(); every refused token still is a 401', async () => {
+      const app = start();
+      const verify = jest.spyOn(t.tokens, 'verify');
+      const sync = jest.spyOn(t.tokens, 'tryVerifySync');
+      try {
+        await request(app).get('/hello').set('Authorization', bearer).expect(200);
+        await request(app).get('/hello').set('Authorization', bearer).expect(200);
+        expect(sync).toHaveBeenCalledTimes(2); // the token cache is off: checked on each request
+        expect(verify).not.toHaveBeenCalled();
+        for (const attack of Object.values(t.attacks)) {
+          const res = await request(app).get('/hello').set('Authorization', `Bearer ${attack}`);
+          expect(res.status).toBe(401);
+        }
+        // Each attack (alg none, expired, forged, another issuer) went on to verify(), which refused it.
+        expect(verify).toHaveBeenCalledTimes(Object.keys(t.attacks).length);
+      } finally {
+        verify.mockRestore();
+        sync.mockRestore();
+      }
+    });
+
+    it('with a revocation check configured, every token is awaited through verify() and the check', async () => {
+      const check = jest.fn(async () => undefined);
+      const app = driver.start(
+        { ...t.kit, revocation: { check } },
+        {
+          csrf: { secret: CSRF_SECRET },
+          authenticate: { cacheTtlSec: 0 },
+          problemDetails: { log: () => undefined },
+        },
+      ).handler;
+      const verify = jest.spyOn(t.tokens, 'verify');
+      const sync = jest.spyOn(t.tokens, 'tryVerifySync');
+      try {
+        await request(app).get('/hello').set('Authorization', bearer).expect(200);
+        expect(sync).not.toHaveBeenCalled();
+        expect(verify).toHaveBeenCalledTimes(1);
+        expect(check).toHaveBeenCalledTimes(1);
+      } finally {
+        verify.mockRestore();
+        sync.mockRestore();
+      }
     });
 
     it('the plain-path shortcut refuses what the full path check refuses', async () => {

@@ -36,8 +36,9 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
       if (noStore) markPrivateResponse(res);
       return next();
     }
-    // A token verified moments ago: the same principal, without a promise per request.
-    const cached = authenticator.cachedPrincipal(req.headers.authorization);
+    // A token verified moments ago (cached), or plainly valid for the synchronous check: the same
+    // principal as authenticate() gives, without a promise per request.
+    const cached = authenticator.immediatePrincipal(req.headers.authorization);
     if (cached !== undefined) {
       req.principal = cached;
       if (noStore) markPrivateResponse(res);

@@ -43,8 +43,9 @@ export function authenticate(options: AuthenticateOptions): Middleware {
     // carries no Authorization header; a token of an accepted scheme, when sent, is always the one
     // verified (another scheme's credential, or a malformed one, leaves the session in charge).
     if (state.principal === undefined || ctx.req.headers.authorization !== undefined) {
-      // A token verified moments ago: the same principal, without awaiting a promise.
-      const cached = authenticator.cachedPrincipal(ctx.req.headers.authorization);
+      // A token verified moments ago (cached), or plainly valid for the synchronous check: the
+      // same principal as authenticate() gives, without awaiting a promise.
+      const cached = authenticator.immediatePrincipal(ctx.req.headers.authorization);
       if (cached === undefined) return verify(ctx, next, state);
       state.principal = cached;
     }

@@ -106,13 +106,18 @@ export class BulwarkGuard implements CanActivate {
       // verified. A @Public route (or a signed-in session) ignores an Authorization header it
       // does not need: another scheme's (the app's own auth) or a malformed one.
       const fromSession = nodeRequest(req as { bulwarkSession?: HttpSession }).bulwarkSession?.principal;
+      // A cached or plainly valid token is answered without an await (immediatePrincipal): the
+      // principal authenticate() would give for it.
+      const authorization = req.headers.authorization;
       const principal =
-        req.headers.authorization === undefined && fromSession !== undefined
+        authorization === undefined && fromSession !== undefined
           ? fromSession
-          : ((await this.runtime.authenticator.authenticate(
-              req.headers.authorization,
+          : (this.runtime.authenticator.immediatePrincipal(authorization) ??
+            (await this.runtime.authenticator.authenticate(
+              authorization,
               isPublic || fromSession !== undefined,
-            )) ?? fromSession);
+            )) ??
+            fromSession);
       // The raw Node response: Express's res is one; with the Fastify platform it is reply.raw.
       const raw = ((response as { raw?: ServerResponse }).raw ?? response) as unknown as ServerResponse;
       if (principal !== undefined) {

@@ -8,6 +8,12 @@ import { tokenAuthentication } from './token-authentication';
 /** What the authenticator needs from a token service: `TokenService` fits. */
 export interface BearerTokenVerifier {
   verify(token: string): Promise<VerifiedToken>;
+  /**
+   * Optional: the verified token, synchronously, when the verifier is sure it is valid (what
+   * `verify()` would return for it), else undefined ("not sure", then `verify()` decides); never
+   * throws. `TokenService.tryVerifySync` fits. Lets `immediatePrincipal` answer without a promise.
+   */
+  tryVerifySync?(token: string): VerifiedToken | undefined;
 }
 
 /** What the authenticator needs from a revocation service: `TokenRevocation` fits. */
@@ -132,6 +138,11 @@ function defaultPrincipal(rolesClaim: string): (claims: TokenClaims) => HttpPrin
   };
 }
 
+/** A principal the authenticator hands out: a non-empty id and a roles array. */
+function validPrincipal(principal: HttpPrincipal | undefined): boolean {
+  return typeof principal?.id === 'string' && principal.id.length > 0 && Array.isArray(principal.roles);
+}
+
 function nonNegativeInt(value: unknown, fallback: number, path: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
@@ -150,6 +161,8 @@ function nonNegativeInt(value: unknown, fallback: number, path: string): number 
  */
 export class BearerAuthenticator {
   readonly #tokens: BearerTokenVerifier;
+  /** The verifier has `tryVerifySync` (read at construction; called as a method, like `verify`). */
+  readonly #hasVerifySync: boolean;
   readonly #toPrincipal: (claims: TokenClaims) => HttpPrincipal;
   readonly #ttlMs: number;
   readonly #maxEntries: number;
@@ -172,12 +185,17 @@ export class BearerAuthenticator {
     if (options.principal !== undefined && typeof options.principal !== 'function') {
       throw configError(`${path}.principal`, 'must be a function');
     }
+    const verifySync: unknown = options.tokens.tryVerifySync;
+    if (verifySync !== undefined && typeof verifySync !== 'function') {
+      throw configError(`${path}.tokens.tryVerifySync`, 'must be a function when given');
+    }
     if (options.revocation !== undefined && typeof options.revocation?.check !== 'function') {
       throw configError(`${path}.revocation`, 'must be a TokenRevocation');
     }
     this.schemes = schemeList(options.schemes, `${path}.schemes`);
     this.#schemes = new Set(this.schemes.map((s) => s.toLowerCase()));
     this.#tokens = options.tokens;
+    this.#hasVerifySync = verifySync !== undefined;
     this.#revocation = options.revocation;
     this.#toPrincipal = options.principal ?? defaultPrincipal(rolesClaim);
     this.#ttlMs = nonNegativeInt(options.cacheTtlSec, 30, `${path}.cacheTtlSec`) * 1000;
@@ -243,6 +261,43 @@ export class BearerAuthenticator {
   }
 
   /**
+   * The principal of a header whose token is answered without a promise: held in the cache (as
+   * `cachedPrincipal`), or plainly valid for the token service's synchronous check
+   * (`tryVerifySync`: a single static key, a plain header, claims that plainly pass), then cached
+   * as `authenticate()` would. Undefined in every other case, including every token that would be
+   * refused and whenever a revocation check is configured (it must run on every request): the
+   * caller then awaits `authenticate()`, which decides exactly as before. For a principal it
+   * returns, `authenticate()` would have returned the same one, `optional` or not.
+   */
+  immediatePrincipal(header: string | string[] | undefined): HttpPrincipal | undefined {
+    if (this.#revocation !== undefined || header === undefined) return undefined;
+    const parsed = parseCredential(header, this.#schemes);
+    if (parsed.kind !== 'token') return undefined;
+    const token = parsed.token;
+    if (this.#ttlMs > 0 && this.#cache.size > 0) {
+      const hit = this.#cache.get(token);
+      if (hit !== undefined) {
+        if (hit.expiresAt > this.#now()) return hit.principal;
+        this.#cache.delete(token);
+      }
+    }
+    if (!this.#hasVerifySync) return undefined;
+    let verified: VerifiedToken | undefined;
+    let principal: HttpPrincipal;
+    try {
+      verified = this.#tokens.tryVerifySync!(token);
+      if (verified === undefined) return undefined;
+      // A `principal` option that throws: `authenticate()` runs it again and reports the error.
+      principal = this.#toPrincipal(verified.payload);
+    } catch {
+      return undefined;
+    }
+    if (!validPrincipal(principal)) return undefined;
+    this.#remember(token, principal, verified.payload);
+    return principal;
+  }
+
+  /**
    * The principal of a request. `optional` (a public route): a request without a token of an
    * accepted scheme yields undefined instead of a 401, and so does an Authorization header the
    * route does not need (another scheme's, or a malformed one); a token of an accepted scheme
@@ -282,20 +337,24 @@ export class BearerAuthenticator {
       throw new BulwarkTokenError(ErrorCodes.TOKEN_MALFORMED, 'The token verifier refused the token.');
     }
     const principal = this.#toPrincipal(verified.payload);
-    if (typeof principal?.id !== 'string' || principal.id.length === 0 || !Array.isArray(principal.roles)) {
+    if (!validPrincipal(principal)) {
       throw new BulwarkTokenError(ErrorCodes.TOKEN_CLAIM_INVALID, 'The token does not identify a subject.');
     }
     if (this.#revocation !== undefined) await this.#revocation.check(verified.payload);
-    if (this.#ttlMs > 0 && this.#maxEntries > 0) {
-      const exp = typeof verified.payload.exp === 'number' ? verified.payload.exp * 1000 : Infinity;
-      const expiresAt = Math.min(this.#now() + this.#ttlMs, exp);
-      if (this.#cache.size >= this.#maxEntries) {
-        // Map iteration is insertion order: drop the oldest entry.
-        this.#cache.delete(this.#cache.keys().next().value as string);
-      }
-      this.#cache.set(token, { principal, claims: verified.payload, expiresAt });
-    }
+    this.#remember(token, principal, verified.payload);
     return principal;
+  }
+
+  /** Caches a verified token's principal (when the cache is on), within `cacheTtlSec` and never past `exp`. */
+  #remember(token: string, principal: HttpPrincipal, claims: TokenClaims): void {
+    if (this.#ttlMs === 0 || this.#maxEntries === 0) return;
+    const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : Infinity;
+    const expiresAt = Math.min(this.#now() + this.#ttlMs, exp);
+    if (this.#cache.size >= this.#maxEntries) {
+      // Map iteration is insertion order: drop the oldest entry.
+      this.#cache.delete(this.#cache.keys().next().value as string);
+    }
+    this.#cache.set(token, { principal, claims, expiresAt });
   }
 
   /** A revoked token leaves the cache as well, so it is verified afresh should it ever come back. */

@@ -173,6 +173,11 @@ const LEGACY_HMAC_MIN_BYTES = 16;
 const DEFAULT_REQUIRED_CLAIMS = ['exp', 'iat', 'sub'];
 // Compact JWS: three base64url segments (RFC 7515 §7.1). Only the header is decoded before jose runs.
 const B64URL = /^[A-Za-z0-9_-]+$/;
+/**
+ * Most plain header segments remembered (see `#plainHeaders`): an issuer sends one header segment
+ * per key and algorithm, so a handful covers a deployment, including a key rotation.
+ */
+const PLAIN_HEADER_CACHE_SIZE = 16;
 
 function malformed(message = 'Token is malformed.'): BulwarkTokenError {
   return new BulwarkTokenError(ErrorCodes.TOKEN_MALFORMED, message);
@@ -266,6 +271,15 @@ export class TokenService {
   readonly #plainRequired: readonly string[];
   /** The configured `typ`, normalised as jose compares it. */
   readonly #plainTyp?: string;
+  /**
+   * Header segments of tokens the fast path accepted, keyed by the exact segment string, with the
+   * header `#preflight` parsed from it (plain, alg allowed): the same issuer sends the same segment
+   * on every token, so its base64 decode, JSON.parse and checks run once. Filled only on an
+   * accepted (correctly signed) token, so a client without the key cannot fill it; bounded, the
+   * oldest entry evicted first. The result depends on the segment string alone, so a hit decides
+   * exactly as a fresh parse would.
+   */
+  readonly #plainHeaders = new Map<string, Readonly<TokenHeader>>();
   /** The jwtVerify options that do not change between calls (only `currentDate` does). */
   #verifyOptions!: Omit<JWTVerifyOptions, 'currentDate'>;
   readonly #issuer?: string;
@@ -766,10 +780,7 @@ export class TokenService {
     const { header, parts, plain } = this.#preflight(token);
     if (plain && plainJwsFastPath.enabled) {
       const verified = this.#verifyPlain(token, header, parts);
-      if (verified !== undefined) {
-        plainJwsFastPath.accepted++;
-        return verified;
-      }
+      if (verified !== undefined) return verified;
     }
     try {
       const { jwtVerify } = jose();
@@ -796,6 +807,28 @@ export class TokenService {
       }
       throw mapped;
     }
+  }
+
+  /**
+   * The verified token, synchronously, when it is plainly valid: a single static key, a header of
+   * only `alg`/`typ`/`kid`, and claims that plainly pass every check (the fast path of `verify()`,
+   * which returns the same result for it). Undefined means "not sure", never "invalid": the token
+   * may still be valid (a JWKS, an unusual header or claim) or be refused with an error, and the
+   * caller then awaits `verify()`, which decides. Never throws. Lets a request handler answer the
+   * common case without a promise.
+   */
+  tryVerifySync(token: string): VerifiedToken | undefined {
+    if (this.#plainChecks === undefined || this.#plainChecks.size === 0 || !plainJwsFastPath.enabled) {
+      return undefined;
+    }
+    let preflighted: Preflighted;
+    try {
+      preflighted = this.#preflight(token);
+    } catch {
+      return undefined;
+    }
+    const { header, parts, plain } = preflighted;
+    return plain ? this.#verifyPlain(token, header, parts) : undefined;
   }
 
   /**
@@ -849,7 +882,16 @@ export class TokenService {
       const age = now - (iat as number);
       if (age - tolerance > this.#maxTokenAge || age < -tolerance) return undefined;
     }
-    return { payload, protectedHeader: header };
+    if (!this.#plainHeaders.has(h)) {
+      if (this.#plainHeaders.size >= PLAIN_HEADER_CACHE_SIZE) {
+        // Map iteration is insertion order: drop the oldest entry.
+        this.#plainHeaders.delete(this.#plainHeaders.keys().next().value as string);
+      }
+      this.#plainHeaders.set(h, Object.freeze({ ...header }));
+    }
+    plainJwsFastPath.accepted++;
+    // A copy per token, as jose returns: a caller changing its header changes no other token's.
+    return { payload, protectedHeader: { ...header } };
   }
 
   /**
@@ -895,6 +937,12 @@ export class TokenService {
       );
     }
     const [h, p, s] = parts;
+    const known = this.#plainHeaders.get(h);
+    if (known !== undefined) {
+      // The same segment as an accepted token's: every header check below passed for it already.
+      if (!B64URL.test(p) || !B64URL.test(s)) throw malformed();
+      return { header: known as TokenHeader, parts, plain: true };
+    }
     if (!B64URL.test(h)) throw malformed();
     let header: unknown;
     let headerText: string;

@@ -436,19 +436,24 @@ async function verdict(promise: Promise<VerifiedToken>): Promise<Verdict> {
   }
 }
 
-/** The service's verdict with the fast path on, and jose's alone (fast path off), for one token. */
+/**
+ * The service's verdict with the fast path on, its synchronous answer (`tryVerifySync`), and jose's
+ * alone (fast path off; on `referenceService`, a fresh one by default the same), for one token.
+ */
 async function bothVerdicts(
   service: TokenService,
   token: string,
-): Promise<{ fast: Verdict; reference: Verdict; taken: boolean }> {
+  referenceService: TokenService = service,
+): Promise<{ fast: Verdict; reference: Verdict; taken: boolean; sync: VerifiedToken | undefined }> {
   // The fast path runs synchronously inside verify(), before its first await: the switch is read then.
   plainJwsFastPath.enabled = false;
   const before = plainJwsFastPath.accepted;
-  const reference = verdict(service.verify(token));
+  const reference = verdict(referenceService.verify(token));
   plainJwsFastPath.enabled = true;
+  const sync = service.tryVerifySync(token);
   const fast = verdict(service.verify(token));
   const taken = plainJwsFastPath.accepted > before;
-  return { fast: await fast, reference: await reference, taken };
+  return { fast: await fast, reference: await reference, taken, sync };
 }
 
 function serviceFor(kind: KeyKind, config: ConfigSpec): TokenService {
@@ -470,11 +475,24 @@ afterEach(() => {
   plainJwsFastPath.enabled = true;
 });
 
+/** Claims valid for most generated configs: a primer token with them fills the header cache. */
+const PRIMER_CLAIMS: ClaimSpec = {
+  exp: { json: String(T0 + 600) },
+  nbf: undefined,
+  iat: { json: String(T0) },
+  sub: '"user-1"',
+  iss: JSON.stringify(ISSUER),
+  aud: JSON.stringify([AUDIENCE, 'second']),
+  jti: '"j-1"',
+  extra: { role: 'r' },
+  shape: 'compact',
+};
+
 describe('TokenService fast path: differential against jose', () => {
   it.each(KINDS.map((k) => [k.name, k] as const))(
     '%s: the same verdict, payload and error as jose for random claims, headers, times and tamperings',
     async (_name, kind) => {
-      const stats = { taken: 0, accepted: 0, rejected: 0 };
+      const stats = { taken: 0, accepted: 0, rejected: 0, sync: 0, primed: 0 };
       await fc.assert(
         fc.asyncProperty(
           configArb,
@@ -483,11 +501,32 @@ describe('TokenService fast path: differential against jose', () => {
           claimsArb,
           tamperArb,
           fc.boolean(),
-          async (config, algIndex, headerSpec, claims, tamper, byJose) => {
+          fc.boolean(),
+          async (config, algIndex, headerSpec, claims, tamper, byJose, prime) => {
             const service = serviceFor(kind, config);
             const token = await makeToken(kind, algIndex, headerSpec, claims, tamper, byJose);
-            const { fast, reference, taken } = await bothVerdicts(service, token);
+            if (prime) {
+              // A correctly signed token with the same header first: when the fast path accepts it,
+              // its header segment is remembered, and the token under test (tampered or not) is
+              // preflighted from that cache. jose's verdict comes from a fresh service.
+              const primer = await makeToken(kind, algIndex, headerSpec, PRIMER_CLAIMS, 'none', false);
+              const before = plainJwsFastPath.accepted;
+              await verdict(service.verify(primer));
+              if (plainJwsFastPath.accepted > before && primer.split('.')[0] === token.split('.')[0]) {
+                stats.primed++;
+              }
+            }
+            const { fast, reference, taken, sync } = await bothVerdicts(
+              service,
+              token,
+              serviceFor(kind, config),
+            );
             expect(fast).toEqual(reference);
+            // The synchronous answer is the same result, or "not sure"; never for a refused token.
+            if (sync !== undefined) {
+              expect({ ok: true, value: sync }).toEqual(reference);
+              stats.sync++;
+            }
             if (fast.ok) {
               // Identical objects, own "__proto__" member included; and the same prototype.
               expect(Object.getPrototypeOf(fast.value.payload)).toBe(Object.prototype);
@@ -512,6 +551,9 @@ describe('TokenService fast path: differential against jose', () => {
       expect(stats.rejected).toBeGreaterThanOrEqual(50);
       expect(stats.taken).toBeGreaterThanOrEqual(Math.max(3, stats.accepted / 3));
       expect(stats.taken).toBeLessThanOrEqual(stats.accepted);
+      // The synchronous entry accepts what the fast path takes; the header cache was exercised.
+      expect(stats.sync).toBe(stats.taken);
+      expect(stats.primed).toBeGreaterThanOrEqual(5);
     },
   );
 });
@@ -714,6 +756,32 @@ describe('TokenService fast path: taken for the plain case only', () => {
     ).resolves.toBeDefined();
     expect(plainJwsFastPath.accepted).toBe(before);
     expect(subtleVerify).toHaveBeenCalledTimes(1);
+  });
+
+  it('remembered header segments are keyed by the exact segment: each token keeps its own header, forgeries are refused', async () => {
+    const service = hsService();
+    // More distinct headers than the cache holds: entries are evicted and re-parsed, never mixed up.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 40; i++) {
+        const header = { alg: 'HS256', typ: 'JWT', kid: `k${i}` };
+        const token = handToken(header);
+        expect(service.tryVerifySync(token)).toEqual({ payload: claims, protectedHeader: header });
+        await expect(service.verify(token)).resolves.toEqual({ payload: claims, protectedHeader: header });
+        const [h, p, s] = token.split('.');
+        // The same (remembered) header segment over another payload, a changed signature, another key.
+        const swapped = `${h}.${b64(JSON.stringify({ ...claims, sub: 'admin' }))}.${s}`;
+        const forged = handToken(header, claims, randomBytes(32));
+        for (const bad of [swapped, `${h}.${p}.${flipSignatureBit(s)}`, forged, `${h}.${p}!.${s}`]) {
+          expect(service.tryVerifySync(bad)).toBeUndefined();
+          await expect(verdict(service.verify(bad))).resolves.toMatchObject({ ok: false });
+        }
+      }
+    }
+    // A returned header is the caller's own copy: changing it changes no later result.
+    const token = handToken({ alg: 'HS256', kid: 'k1' });
+    const first = service.tryVerifySync(token)!;
+    first.protectedHeader.kid = 'changed';
+    expect(service.tryVerifySync(token)!.protectedHeader).toEqual({ alg: 'HS256', kid: 'k1' });
   });
 
   it('a timing-safe comparison: an HMAC of the wrong length or bytes is never accepted by the fast path', async () => {
