@@ -180,6 +180,11 @@ export function trackRequest(
   }
   // What the route says is read when the response starts / ends: a guard may see the route after
   // the middleware started tracking the request.
+  // Whether this call tells something the request's audit policy depends on that it did not know
+  // (the guard and then the route's interceptor name the same route: nothing new the second time).
+  const news =
+    (audited !== undefined && audited !== state.audited) ||
+    (marks.classified === true && state.classified !== true);
   if (audited !== undefined) {
     state.audited = audited;
     if (execution !== undefined) state.execution = execution;
@@ -188,7 +193,7 @@ export function trackRequest(
   const auditor = runtime.auditor;
   if (state.auditing) {
     // The route's marks may have made the request fail-closed (audit started by the middleware).
-    if (audited !== undefined || marks.classified === true) state.hold?.();
+    if (news) state.hold?.();
   } else if (auditor !== undefined && (audited !== undefined || runtime.auditAll)) {
     state.auditing = true;
     const current = state;
