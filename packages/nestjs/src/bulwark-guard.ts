@@ -13,6 +13,7 @@ import { BULWARK_CLEAR_SITE_DATA } from './clear-site-data';
 import { BULWARK_RATE_LIMIT, type RateLimitMetadata } from './rate-limit';
 import { BULWARK_AUDITED, type AuditedMetadata } from './audited';
 import { BULWARK_AUTHORIZE, type AuthorizeMetadata } from './authorize';
+import type { BulwarkRequestContext } from './bulwark-request-context';
 import { BulwarkRuntime } from './bulwark-runtime';
 import {
   authorizeRequest,
@@ -211,14 +212,16 @@ export class BulwarkGuard implements CanActivate {
         }
         // 401 before the loader runs: an anonymous caller never reaches the database.
         requirePrincipal(principal);
-        const view = requestContext(req, execution);
-        const resource = await resolveResource(authorize.resource, view, this.moduleRef, req);
+        // Built only when read: by a resolver, a loader or `authzContext` (a fixed resource reads nothing).
+        let view: BulwarkRequestContext | undefined;
+        const viewOf = (): BulwarkRequestContext => (view ??= requestContext(req, execution));
+        const resource = await resolveResource(authorize.resource, viewOf, this.moduleRef, req);
         state.resource =
           resource.id !== undefined ? { type: resource.type, id: resource.id } : { type: resource.type };
         // `ip` last: a context function must not be able to replace the server-observed address.
         const ip = clientIp(req);
         const context = {
-          ...this.runtime.options.authzContext?.(view),
+          ...this.runtime.options.authzContext?.(viewOf()),
           ...(ip !== undefined ? { ip } : {}),
         };
         const { mfaPolicy, explainDenials } = this.runtime.options;

@@ -293,7 +293,7 @@ async function auditedResource(
 ): Promise<{ type: string; id?: string } | undefined> {
   if (audited?.resource !== undefined && execution !== undefined) {
     try {
-      const r = await resolveResource(audited.resource, requestContext(req, execution));
+      const r = await resolveResource(audited.resource, () => requestContext(req, execution));
       return r.id !== undefined ? { type: r.type, id: r.id } : { type: r.type };
     } catch {
       // A resolver that fails (e.g. on a refused request's incomplete body) must not suppress the event.

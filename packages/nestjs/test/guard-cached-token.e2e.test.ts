@@ -10,6 +10,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { Controller, Get, Module, type INestApplication } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { ErrorCodes, MemoryRevocationStore, TokenRevocation, type TokenService } from '@bulwark/core';
@@ -185,5 +186,69 @@ describe('BulwarkGuard.canActivate', () => {
     const refused = call(`Bearer ${forged}`);
     expect(refused.result).toBeInstanceOf(Promise);
     await expect(refused.result).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_TOKEN_/) });
+  });
+});
+
+describe('fixed resources (Express)', () => {
+  /** An Express app over RecordsController whose query parser counts its calls. */
+  async function recordsApp(authzContext?: BulwarkModuleOptions['authzContext']) {
+    const tokens = tokenService();
+    const auditLog = await memoryAuditLog();
+    @Module({
+      imports: [
+        BulwarkModule.forRoot({
+          tokens,
+          authorizer: policyEngine(),
+          auditLog,
+          ...(authzContext !== undefined ? { authzContext } : {}),
+        }),
+      ],
+      controllers: [RecordsController],
+    })
+    class AppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: false });
+    const counter = { parsed: 0 };
+    // Express 5 parses the query string on every read of `req.query`.
+    app.set('query parser', (query: string) => {
+      counter.parsed++;
+      return Object.fromEntries(new URLSearchParams(query));
+    });
+    await app.init();
+    apps.push(app);
+    const token = await tokens.sign({ roles: ['reader'] }, { subject: 'erin' });
+    const get = (path: string) =>
+      request(app.getHttpServer()).get(path).set('Authorization', `Bearer ${token}`);
+    return { get, auditLog, counter };
+  }
+
+  // GET /records: @Authorize('read', 'records') and @Audited(..., { resource: 'records' }), fixed.
+  it('never builds the request view for a fixed @Authorize / @Audited resource', async () => {
+    const { get, auditLog, counter } = await recordsApp();
+    expect((await get('/records?page=2')).status).toBe(200);
+    const [entry] = await auditEntries(auditLog, 1);
+    expect(entry).toMatchObject({
+      action: 'records.access',
+      resource: { type: 'records' },
+      outcome: 'success',
+    });
+    expect(counter.parsed).toBe(0);
+  });
+
+  it('builds it once when authzContext or a resolver reads it', async () => {
+    const queries: unknown[] = [];
+    const { get, auditLog, counter } = await recordsApp((view) => {
+      queries.push(view.query);
+      return {};
+    });
+    expect((await get('/records?page=2')).status).toBe(200);
+    await auditEntries(auditLog, 1);
+    expect(queries).toEqual([{ page: '2' }]);
+    expect(counter.parsed).toBe(1);
+    // A resolver of the request (GET /records/:id reads params): resolved in the guard and again
+    // for the audit event.
+    expect((await get('/records/7?x=1')).status).toBe(200);
+    const entries = await auditEntries(auditLog, 2);
+    expect(entries[1]).toMatchObject({ action: 'records.read', resource: { type: 'records', id: '7' } });
   });
 });
