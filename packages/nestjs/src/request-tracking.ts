@@ -272,6 +272,12 @@ export function trackRequest(
         // A response the client abandoned before it finished: 499 (nginx's "client closed request").
         const status = raw.writableFinished ? raw.statusCode : 499;
         const latencyMs = performance.now() - current.startedAt;
+        // Most routes name no resource or a type: the event is queued now, without a promise.
+        const known = knownAuditedResource(current.audited, current.execution, current);
+        if (known !== RESOLVE) {
+          write(status, latencyMs, known);
+          return;
+        }
         runtime.defer(
           auditedResource(current.audited, req, current.execution, current).then(
             (resource) => write(status, latencyMs, resource),
@@ -282,6 +288,25 @@ export function trackRequest(
     );
   }
   return state;
+}
+
+/** A resource spec that must be resolved against the request (a function or a loader). */
+const RESOLVE = Symbol('resolve');
+
+/**
+ * What auditedResource would give, when that needs no resolution: no `@Audited` resource (the one
+ * `@Authorize` checked, if any) or a resource type; RESOLVE for a spec that reads the request.
+ */
+function knownAuditedResource(
+  audited: AuditedMetadata | undefined,
+  execution: ExecutionContext | undefined,
+  state: BulwarkRequestState,
+): { type: string; id?: string } | undefined | typeof RESOLVE {
+  const spec = audited?.resource;
+  if (spec === undefined || execution === undefined) return state.resource;
+  // checkResourceSpec (at decoration) allows only non-empty type names.
+  if (typeof spec === 'string') return { type: spec };
+  return RESOLVE;
 }
 
 /** The `@Audited` resource, else the one `@Authorize` checked. Never throws: the event is written regardless. */
