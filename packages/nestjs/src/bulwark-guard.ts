@@ -215,7 +215,11 @@ export class BulwarkGuard implements CanActivate {
         // Built only when read: by a resolver, a loader or `authzContext` (a fixed resource reads nothing).
         let view: BulwarkRequestContext | undefined;
         const viewOf = (): BulwarkRequestContext => (view ??= requestContext(req, execution));
-        const resource = await resolveResource(authorize.resource, viewOf, this.moduleRef, req);
+        // A resource type needs no resolution (what core's resolver gives for it), so no await.
+        const resource =
+          typeof authorize.resource === 'string'
+            ? { type: authorize.resource }
+            : await resolveResource(authorize.resource, viewOf, this.moduleRef, req);
         state.resource =
           resource.id !== undefined ? { type: resource.type, id: resource.id } : { type: resource.type };
         // `ip` last: a context function must not be able to replace the server-observed address.
@@ -231,7 +235,9 @@ export class BulwarkGuard implements CanActivate {
         });
         state.reasonId = decision.reasonId;
         (req as { authorizedResource?: unknown }).authorizedResource = resource;
-        decidedContexts.set(req, context);
+        // For BulwarkFieldFilterInterceptor, which only `filterResponse` routes have.
+        const filter = authorize.options?.filterResponse;
+        if (filter !== undefined && filter !== false) decidedContexts.set(req, context);
         if (authorize.options?.checkBody === true) {
           await checkBodyFields(authorizer, principal, authorize.action, resource, req.body, context);
         }

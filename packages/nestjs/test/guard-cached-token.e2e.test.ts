@@ -13,8 +13,21 @@ import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-hos
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { ErrorCodes, MemoryRevocationStore, TokenRevocation, type TokenService } from '@bulwark/core';
-import { Audited, BulwarkGuard, BulwarkModule, RequireRecentAuth, type BulwarkModuleOptions } from '../src';
+import {
+  ErrorCodes,
+  MemoryRevocationStore,
+  PolicyEngine,
+  TokenRevocation,
+  type TokenService,
+} from '@bulwark/core';
+import {
+  Audited,
+  Authorize,
+  BulwarkGuard,
+  BulwarkModule,
+  RequireRecentAuth,
+  type BulwarkModuleOptions,
+} from '../src';
 import {
   auditEntries,
   MeController,
@@ -250,5 +263,61 @@ describe('fixed resources (Express)', () => {
     expect((await get('/records/7?x=1')).status).toBe(200);
     const entries = await auditEntries(auditLog, 2);
     expect(entries[1]).toMatchObject({ action: 'records.read', resource: { type: 'records', id: '7' } });
+  });
+});
+
+describe.each(PLATFORMS)('the decided context on filterResponse routes (%s)', (platform) => {
+  @Controller('notes')
+  class NotesController {
+    @Get()
+    @Authorize('read', 'notes', { filterResponse: true })
+    read(): { title: string; secret: string } {
+      return { title: 't', secret: 's' };
+    }
+  }
+
+  it("filters the response with the context the guard decided on (authzContext's values)", async () => {
+    const tokens = tokenService();
+    const authorizer = new PolicyEngine({
+      policy: {
+        version: 1,
+        roles: { reader: {} },
+        policies: [
+          {
+            id: 'notes',
+            rules: [
+              { id: 'read', effect: 'allow', roles: ['reader'], actions: ['read'], resources: ['notes'] },
+              {
+                id: 'secret-inside-only',
+                effect: 'deny',
+                roles: ['*'],
+                actions: ['read'],
+                resources: ['notes'],
+                fields: ['secret'],
+                when: { not: { attr: 'context.inside', eq: true } },
+              },
+            ],
+          },
+        ],
+      },
+    });
+    @Module({
+      imports: [
+        BulwarkModule.forRoot({
+          tokens,
+          authorizer,
+          authzContext: (view) => ({ inside: view.headers['x-inside'] === 'yes' }),
+        }),
+      ],
+      controllers: [NotesController],
+    })
+    class AppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const app = await createApp(platform, moduleRef);
+    apps.push(app);
+    const token = await tokens.sign({ roles: ['reader'] }, { subject: 'fay' });
+    const get = () => request(app.getHttpServer()).get('/notes').set('Authorization', `Bearer ${token}`);
+    expect((await get().set('x-inside', 'yes')).body).toEqual({ title: 't', secret: 's' });
+    expect((await get()).body).toEqual({ title: 't' });
   });
 });
