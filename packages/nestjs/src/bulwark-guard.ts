@@ -13,6 +13,7 @@ import { BULWARK_CLEAR_SITE_DATA } from './clear-site-data';
 import { BULWARK_RATE_LIMIT, type RateLimitMetadata } from './rate-limit';
 import { BULWARK_AUDITED, type AuditedMetadata } from './audited';
 import { BULWARK_AUTHORIZE, type AuthorizeMetadata } from './authorize';
+import type { BulwarkRequestContext } from './bulwark-request-context';
 import { BulwarkRuntime } from './bulwark-runtime';
 import {
   authorizeRequest,
@@ -20,6 +21,7 @@ import {
   requireConsentFor,
   requirePrincipal,
   requireStepUp,
+  type HttpPrincipal,
   type StepUpRequirement,
 } from './core-http';
 import { BULWARK_PUBLIC } from './public';
@@ -32,6 +34,7 @@ import {
   noteError,
   requestContext,
   trackRequest,
+  type BulwarkRequestState,
   type PlatformRequest,
   type PlatformResponse,
 } from './request-tracking';
@@ -87,37 +90,72 @@ export class BulwarkGuard implements CanActivate {
     return found;
   }
 
-  async canActivate(execution: ExecutionContext): Promise<boolean> {
-    const { isPublic, audited, purposes, clearSiteData, routeLimit, allowlist, authorize, recentAuth } =
-      this.decorators(execution);
+  canActivate(execution: ExecutionContext): boolean | Promise<boolean> {
+    const route = this.decorators(execution);
     // Bulwark speaks HTTP only; other transports (microservices, websockets) get nothing but @Public routes.
-    if (execution.getType() !== 'http') return isPublic;
+    if (execution.getType() !== 'http') return route.isPublic;
 
     const http = execution.switchToHttp();
     const req = http.getRequest<PlatformRequest>();
     // A route that needs consent processes personal data: its audit fails closed (auditFailurePolicy).
     const response = http.getResponse<PlatformResponse>();
-    const state = trackRequest(this.runtime, req, response, audited, execution, {
-      classified: purposes !== undefined,
+    const state = trackRequest(this.runtime, req, response, route.audited, execution, {
+      classified: route.purposes !== undefined,
     });
+    // A signed-in Bulwark session (module option `sessions`) authenticates a request that
+    // carries no token of an accepted scheme; such a token, when sent, is always the one
+    // verified. A @Public route (or a signed-in session) ignores an Authorization header it
+    // does not need: another scheme's (the app's own auth) or a malformed one.
+    const fromSession = nodeRequest(req as { bulwarkSession?: HttpSession }).bulwarkSession?.principal;
+    const header = req.headers.authorization;
+    if (header === undefined && fromSession !== undefined) {
+      return this.admit(route, req, response, fromSession, state, execution);
+    }
+    // A token the authenticator still caches, or one plainly valid for the token service's
+    // synchronous check (never with a revocation check, which must run each time): the principal
+    // authenticate() would give, without a promise; a route that needs nothing asynchronous after
+    // it then passes synchronously.
+    const immediate = this.runtime.authenticator.immediatePrincipal(header);
+    if (immediate !== undefined) return this.admit(route, req, response, immediate, state, execution);
+    return this.authenticateThenAdmit(route, req, response, fromSession, state, execution);
+  }
+
+  private async authenticateThenAdmit(
+    route: RouteDecorators,
+    req: PlatformRequest,
+    response: PlatformResponse,
+    fromSession: HttpPrincipal | undefined,
+    state: BulwarkRequestState,
+    execution: ExecutionContext,
+  ): Promise<boolean> {
+    let principal: HttpPrincipal | undefined;
     try {
-      // A signed-in Bulwark session (module option `sessions`) authenticates a request that
-      // carries no token of an accepted scheme; such a token, when sent, is always the one
-      // verified. A @Public route (or a signed-in session) ignores an Authorization header it
-      // does not need: another scheme's (the app's own auth) or a malformed one.
-      const fromSession = nodeRequest(req as { bulwarkSession?: HttpSession }).bulwarkSession?.principal;
-      // A cached or plainly valid token is answered without an await (immediatePrincipal): the
-      // principal authenticate() would give for it.
-      const authorization = req.headers.authorization;
-      const principal =
-        authorization === undefined && fromSession !== undefined
-          ? fromSession
-          : (this.runtime.authenticator.immediatePrincipal(authorization) ??
-            (await this.runtime.authenticator.authenticate(
-              authorization,
-              isPublic || fromSession !== undefined,
-            )) ??
-            fromSession);
+      principal =
+        (await this.runtime.authenticator.authenticate(
+          req.headers.authorization,
+          route.isPublic || fromSession !== undefined,
+        )) ?? fromSession;
+    } catch (error) {
+      noteError(state, error);
+      throw error;
+    }
+    return this.admit(route, req, response, principal, state, execution);
+  }
+
+  /**
+   * Everything after authentication, in the guard's order. Synchronous (no promise) when the route
+   * has no rate limit, `@Authorize` or `@RequireConsent`, the steps that wait on a store or a
+   * resolver; a refusal is noted for the audit event and thrown either way.
+   */
+  private admit(
+    route: RouteDecorators,
+    req: PlatformRequest,
+    response: PlatformResponse,
+    principal: HttpPrincipal | undefined,
+    state: BulwarkRequestState,
+    execution: ExecutionContext,
+  ): boolean | Promise<boolean> {
+    try {
       // The raw Node response: Express's res is one; with the Fastify platform it is reply.raw.
       const raw = ((response as { raw?: ServerResponse }).raw ?? response) as unknown as ServerResponse;
       if (principal !== undefined) {
@@ -126,8 +164,33 @@ export class BulwarkGuard implements CanActivate {
         req.user ??= principal;
         if (this.runtime.noStore) markPrivateResponse(raw);
       }
-      if (clearSiteData !== undefined) raw.setHeader('Clear-Site-Data', clearSiteData);
+      if (route.clearSiteData !== undefined) raw.setHeader('Clear-Site-Data', route.clearSiteData);
 
+      const limited =
+        (route.routeLimit !== false && this.runtime.rateLimiter !== undefined) ||
+        (route.routeLimit !== undefined && route.routeLimit !== false);
+      if (limited || route.authorize !== undefined || route.purposes !== undefined) {
+        return this.admitAsync(route, req, raw, principal, state, execution);
+      }
+      if (route.allowlist !== undefined) applyAllowlist(route.allowlist, req);
+      if (route.recentAuth !== undefined) requireStepUp(principal, route.recentAuth);
+      return true;
+    } catch (error) {
+      noteError(state, error);
+      throw error;
+    }
+  }
+
+  private async admitAsync(
+    route: RouteDecorators,
+    req: PlatformRequest,
+    raw: ServerResponse,
+    principal: HttpPrincipal | undefined,
+    state: BulwarkRequestState,
+    execution: ExecutionContext,
+  ): Promise<boolean> {
+    const { routeLimit, allowlist, authorize, recentAuth, purposes } = route;
+    try {
       const limiters: RequestRateLimiter[] = [];
       if (routeLimit !== false && this.runtime.rateLimiter !== undefined)
         limiters.push(this.runtime.rateLimiter);
@@ -135,10 +198,7 @@ export class BulwarkGuard implements CanActivate {
         limiters.push(this.runtime.routeLimiter(routeLimit));
       for (const limiter of limiters) await consume(limiter, principal, clientIp(req), raw);
 
-      if (allowlist !== undefined) {
-        const body = allowlist.apply(req.body);
-        if (body !== req.body) req.body = body;
-      }
+      if (allowlist !== undefined) applyAllowlist(allowlist, req);
 
       if (authorize !== undefined) {
         const authorizer = this.runtime.options.authorizer;
@@ -153,14 +213,20 @@ export class BulwarkGuard implements CanActivate {
         }
         // 401 before the loader runs: an anonymous caller never reaches the database.
         requirePrincipal(principal);
-        const view = requestContext(req, execution);
-        const resource = await resolveResource(authorize.resource, view, this.moduleRef, req);
+        // Built only when read: by a resolver, a loader or `authzContext` (a fixed resource reads nothing).
+        let view: BulwarkRequestContext | undefined;
+        const viewOf = (): BulwarkRequestContext => (view ??= requestContext(req, execution));
+        // A resource type needs no resolution (what core's resolver gives for it), so no await.
+        const resource =
+          typeof authorize.resource === 'string'
+            ? { type: authorize.resource }
+            : await resolveResource(authorize.resource, viewOf, this.moduleRef, req);
         state.resource =
           resource.id !== undefined ? { type: resource.type, id: resource.id } : { type: resource.type };
         // `ip` last: a context function must not be able to replace the server-observed address.
         const ip = clientIp(req);
         const context = {
-          ...this.runtime.options.authzContext?.(view),
+          ...this.runtime.options.authzContext?.(viewOf()),
           ...(ip !== undefined ? { ip } : {}),
         };
         const { mfaPolicy, explainDenials } = this.runtime.options;
@@ -170,7 +236,9 @@ export class BulwarkGuard implements CanActivate {
         });
         state.reasonId = decision.reasonId;
         (req as { authorizedResource?: unknown }).authorizedResource = resource;
-        decidedContexts.set(req, context);
+        // For BulwarkFieldFilterInterceptor, which only `filterResponse` routes have.
+        const filter = authorize.options?.filterResponse;
+        if (filter !== undefined && filter !== false) decidedContexts.set(req, context);
         if (authorize.options?.checkBody === true) {
           await checkBodyFields(authorizer, principal, authorize.action, resource, req.body, context);
         }
@@ -197,6 +265,12 @@ export class BulwarkGuard implements CanActivate {
       throw error;
     }
   }
+}
+
+/** `@AllowFields`: the request's body reduced to the allowed fields (replaced only when it changed). */
+function applyAllowlist(allowlist: BodyAllowlist, req: PlatformRequest): void {
+  const body = allowlist.apply(req.body);
+  if (body !== req.body) req.body = body;
 }
 
 /** Counts the request on one limiter and sets its RateLimit headers, also on a 429. */

@@ -180,6 +180,11 @@ export function trackRequest(
   }
   // What the route says is read when the response starts / ends: a guard may see the route after
   // the middleware started tracking the request.
+  // Whether this call tells something the request's audit policy depends on that it did not know
+  // (the guard and then the route's interceptor name the same route: nothing new the second time).
+  const news =
+    (audited !== undefined && audited !== state.audited) ||
+    (marks.classified === true && state.classified !== true);
   if (audited !== undefined) {
     state.audited = audited;
     if (execution !== undefined) state.execution = execution;
@@ -188,7 +193,7 @@ export function trackRequest(
   const auditor = runtime.auditor;
   if (state.auditing) {
     // The route's marks may have made the request fail-closed (audit started by the middleware).
-    if (audited !== undefined || marks.classified === true) state.hold?.();
+    if (news) state.hold?.();
   } else if (auditor !== undefined && (audited !== undefined || runtime.auditAll)) {
     state.auditing = true;
     const current = state;
@@ -267,6 +272,12 @@ export function trackRequest(
         // A response the client abandoned before it finished: 499 (nginx's "client closed request").
         const status = raw.writableFinished ? raw.statusCode : 499;
         const latencyMs = performance.now() - current.startedAt;
+        // Most routes name no resource or a type: the event is queued now, without a promise.
+        const known = knownAuditedResource(current.audited, current.execution, current);
+        if (known !== RESOLVE) {
+          write(status, latencyMs, known);
+          return;
+        }
         runtime.defer(
           auditedResource(current.audited, req, current.execution, current).then(
             (resource) => write(status, latencyMs, resource),
@@ -279,6 +290,25 @@ export function trackRequest(
   return state;
 }
 
+/** A resource spec that must be resolved against the request (a function or a loader). */
+const RESOLVE = Symbol('resolve');
+
+/**
+ * What auditedResource would give, when that needs no resolution: no `@Audited` resource (the one
+ * `@Authorize` checked, if any) or a resource type; RESOLVE for a spec that reads the request.
+ */
+function knownAuditedResource(
+  audited: AuditedMetadata | undefined,
+  execution: ExecutionContext | undefined,
+  state: BulwarkRequestState,
+): { type: string; id?: string } | undefined | typeof RESOLVE {
+  const spec = audited?.resource;
+  if (spec === undefined || execution === undefined) return state.resource;
+  // checkResourceSpec (at decoration) allows only non-empty type names.
+  if (typeof spec === 'string') return { type: spec };
+  return RESOLVE;
+}
+
 /** The `@Audited` resource, else the one `@Authorize` checked. Never throws: the event is written regardless. */
 async function auditedResource(
   audited: AuditedMetadata | undefined,
@@ -288,7 +318,7 @@ async function auditedResource(
 ): Promise<{ type: string; id?: string } | undefined> {
   if (audited?.resource !== undefined && execution !== undefined) {
     try {
-      const r = await resolveResource(audited.resource, requestContext(req, execution));
+      const r = await resolveResource(audited.resource, () => requestContext(req, execution));
       return r.id !== undefined ? { type: r.type, id: r.id } : { type: r.type };
     } catch {
       // A resolver that fails (e.g. on a refused request's incomplete body) must not suppress the event.

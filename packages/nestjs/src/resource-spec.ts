@@ -100,14 +100,17 @@ async function loaderOf(
 /**
  * The resource a spec names for this request, through core's resolver (404 when nothing is found,
  * the id normalised to a string and checked for traversal); a `{ loader }` is resolved from the
- * module first.
+ * module first. `request` may be given as a function that builds the view: a fixed resource (a
+ * type, or `{ type, id }`) never reads the request, so its view is then never built (reading
+ * Express's `req.query` parses the query string each time).
  */
 export async function resolveResource(
   spec: ResourceSpec,
-  request: BulwarkRequestContext,
+  request: BulwarkRequestContext | (() => BulwarkRequestContext),
   moduleRef?: ModuleRef,
   platformRequest?: object,
 ): Promise<AuthzResource> {
+  const view = (): BulwarkRequestContext => (typeof request === 'function' ? request() : request);
   if (typeof spec === 'object' && 'loader' in spec && typeof spec.loader === 'function') {
     const loader = await loaderOf(spec.loader as Type<ResourceLoader>, moduleRef, platformRequest);
     if (typeof loader?.load !== 'function') {
@@ -119,7 +122,8 @@ export async function resolveResource(
         },
       );
     }
-    return resolveHttpResource((r: BulwarkRequestContext) => loader.load(r), request);
+    return resolveHttpResource((r: BulwarkRequestContext) => loader.load(r), view());
   }
-  return resolveHttpResource(spec as Exclude<ResourceSpec, { loader: unknown }>, request);
+  if (typeof spec === 'function') return resolveHttpResource(spec, view());
+  return resolveHttpResource<undefined>(spec as string | AuthzResource, undefined);
 }
