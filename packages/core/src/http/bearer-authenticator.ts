@@ -253,11 +253,9 @@ export class BearerAuthenticator {
    * `authenticate()`, which decides exactly as before. Lets an adapter skip a promise per request.
    */
   cachedPrincipal(header: string | string[] | undefined): HttpPrincipal | undefined {
-    if (this.#ttlMs === 0 || this.#revocation !== undefined || this.#cache.size === 0) return undefined;
+    if (this.#revocation !== undefined || this.#cache.size === 0) return undefined;
     const parsed = parseCredential(header, this.#schemes);
-    if (parsed.kind !== 'token') return undefined;
-    const hit = this.#cache.get(parsed.token);
-    return hit !== undefined && hit.expiresAt > this.#now() ? hit.principal : undefined;
+    return parsed.kind === 'token' ? this.#fresh(parsed.token)?.principal : undefined;
   }
 
   /**
@@ -274,13 +272,8 @@ export class BearerAuthenticator {
     const parsed = parseCredential(header, this.#schemes);
     if (parsed.kind !== 'token') return undefined;
     const token = parsed.token;
-    if (this.#ttlMs > 0 && this.#cache.size > 0) {
-      const hit = this.#cache.get(token);
-      if (hit !== undefined) {
-        if (hit.expiresAt > this.#now()) return hit.principal;
-        this.#cache.delete(token);
-      }
-    }
+    const hit = this.#fresh(token);
+    if (hit !== undefined) return hit.principal;
     if (!this.#hasVerifySync) return undefined;
     let verified: VerifiedToken | undefined;
     let principal: HttpPrincipal;
@@ -315,16 +308,11 @@ export class BearerAuthenticator {
       throw authRequired();
     }
     const token = parsed.token;
-    if (this.#ttlMs > 0) {
-      const hit = this.#cache.get(token);
-      if (hit !== undefined) {
-        if (hit.expiresAt > this.#now()) {
-          // The cache saves the signature check only: a revocation made anywhere counts at once.
-          if (this.#revocation !== undefined) await this.#checkRevocation(token, hit.claims);
-          return hit.principal;
-        }
-        this.#cache.delete(token);
-      }
+    const hit = this.#fresh(token);
+    if (hit !== undefined) {
+      // The cache saves the signature check only: a revocation made anywhere counts at once.
+      if (this.#revocation !== undefined) await this.#checkRevocation(token, hit.claims);
+      return hit.principal;
     }
     let verified: VerifiedToken;
     try {
@@ -343,6 +331,15 @@ export class BearerAuthenticator {
     if (this.#revocation !== undefined) await this.#revocation.check(verified.payload);
     this.#remember(token, principal, verified.payload);
     return principal;
+  }
+
+  /** The cache entry of `token` while it is live; an expired one is dropped. */
+  #fresh(token: string): CacheEntry | undefined {
+    if (this.#cache.size === 0) return undefined;
+    const hit = this.#cache.get(token);
+    if (hit === undefined || hit.expiresAt > this.#now()) return hit;
+    this.#cache.delete(token);
+    return undefined;
   }
 
   /** Caches a verified token's principal (when the cache is on), within `cacheTtlSec` and never past `exp`. */
