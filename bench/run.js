@@ -41,6 +41,8 @@ function toRows(caseName, results, suite) {
     const row = { case: caseName, impl: r.impl, opsPerSec: r.opsPerSec };
     // Suites with their own measurement (http: autocannon) also report tail latency.
     if (r.p99Ms !== undefined) row.p99Ms = r.p99Ms;
+    // ... and the server process's CPU time per request (every thread), steadier than req/s.
+    if (r.cpuUsPerOp !== undefined) row.cpuUsPerOp = Math.round(r.cpuUsPerOp);
     // Cases that time a whole process (audit: the CLI) report its wall time, peak RSS and target.
     if (r.wallMs !== undefined) row.wallMs = r.wallMs;
     if (r.peakRssMb !== undefined) row.peakRssMb = r.peakRssMb;

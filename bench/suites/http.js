@@ -575,6 +575,10 @@ function ratioTarget(description, impl, peer, min, withP99) {
           if (own.p99Ms > ref.p99Ms) met = false;
           part += ` (p99 ${own.p99Ms} vs ${ref.p99Ms} ms)`;
         }
+        // Informational: server CPU per request (every thread), steadier than req/s here.
+        if (own.cpuUsPerOp !== undefined && ref.cpuUsPerOp !== undefined) {
+          part += ` [CPU ${Math.round(own.cpuUsPerOp)} vs ${Math.round(ref.cpuUsPerOp)} µs/req]`;
+        }
         parts.push(part);
       }
       return { met, detail: parts.join(', ') };
