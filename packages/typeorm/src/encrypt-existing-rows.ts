@@ -10,6 +10,7 @@ import {
 } from './encryption-context';
 import { open, seal } from './field-cipher';
 import { fieldRegistry, type EntityClass } from './field-registry';
+import { exactKeyExpression } from './keyset-page';
 import { plaintextValue } from './plaintext-value';
 
 export interface EncryptExistingRowsOptions {
@@ -144,10 +145,14 @@ export function checkBatchSize(batchSize: number, caller: string): void {
   }
 }
 
+type ColumnMetadata = EntityMetadata['primaryColumns'][number];
+
 /** SQL pieces for the drivers whose placeholders and affected-row counts this job knows. */
 interface Sql {
   table: string;
   col(name: string): string;
+  /** How a primary-key column is read for paging and compare-and-set, if not as itself (see exactKeyExpression). */
+  keyExpression(column: ColumnMetadata): string | undefined;
   param(params: unknown[], value: unknown): string;
   /**
    * `column = value` compared byte for byte when the value read was text (never under a
@@ -174,6 +179,7 @@ function sqlOf(dataSource: DataSource, metadata: EntityMetadata, caller: string)
   return {
     table: metadata.tablePath.split('.').map(escape).join('.'),
     col: escape,
+    keyExpression: (column) => exactKeyExpression(dataSource, column, escape(column.databaseName)),
     param,
     same(column, params, value) {
       const col = escape(column);
@@ -320,13 +326,15 @@ interface RunOptions {
 /** Raw columns read per row: primary key, converted fields, their indexes, subject columns. */
 interface Layout {
   pks: EntityMetadata['primaryColumns'];
-  /** Column database names, in select order; aliases c0, c1... */
+  /** Select expressions (quoted columns, or a primary key's exact text), in order; aliases c0, c1... */
   columns: string[];
-  /** Property name -> index in `columns`. */
+  /** Property name -> index in `columns` (the value as the driver reads it: associated data). */
   at: Map<string, number>;
+  /** Per primary column, the index in `columns` of its key for SQL (see Sql.keyExpression). */
+  keyAt: number[];
 }
 
-function layoutOf(plan: ConversionPlan): Layout {
+function layoutOf(plan: ConversionPlan, sql: Sql): Layout {
   const { metadata } = plan;
   const columns: string[] = [];
   const at = new Map<string, number>();
@@ -335,7 +343,7 @@ function layoutOf(plan: ConversionPlan): Layout {
     const column = metadata.findColumnWithPropertyPath(property);
     if (column === undefined) return;
     at.set(property, columns.length);
-    columns.push(column.databaseName);
+    columns.push(sql.col(column.databaseName));
   };
   for (const pk of metadata.primaryColumns) add(pk.propertyPath);
   for (const f of plan.fields) {
@@ -343,7 +351,18 @@ function layoutOf(plan: ConversionPlan): Layout {
     if (f.spec.subject !== undefined) add(f.spec.subject);
   }
   for (const i of plan.indexes) add(i.spec.property);
-  return { pks: metadata.primaryColumns, columns, at };
+  const keyAt = metadata.primaryColumns.map((pk) => {
+    const expression = sql.keyExpression(pk);
+    if (expression === undefined) return at.get(pk.propertyPath)!;
+    columns.push(expression);
+    return columns.length - 1;
+  });
+  return { pks: metadata.primaryColumns, columns, at, keyAt };
+}
+
+/** The row's primary key as the SQL statements compare it. */
+function keyOf(layout: Layout, raw: RawRow): unknown[] {
+  return layout.keyAt.map((i) => raw[i]);
 }
 
 type RawRow = unknown[];
@@ -356,7 +375,7 @@ async function readPage(
   limit: number,
 ): Promise<RawRow[]> {
   const params: unknown[] = [];
-  const select = layout.columns.map((c, i) => `${sql.col(c)} AS ${sql.col(`c${i}`)}`).join(', ');
+  const select = layout.columns.map((c, i) => `${c} AS ${sql.col(`c${i}`)}`).join(', ');
   const pkCols = layout.pks.map((p) => sql.col(p.databaseName));
   let where = '';
   if (after !== undefined) {
@@ -379,7 +398,7 @@ async function readRow(
   key: unknown[],
 ): Promise<RawRow | undefined> {
   const params: unknown[] = [];
-  const select = layout.columns.map((c, i) => `${sql.col(c)} AS ${sql.col(`c${i}`)}`).join(', ');
+  const select = layout.columns.map((c, i) => `${c} AS ${sql.col(`c${i}`)}`).join(', ');
   const where = layout.pks
     .map((p, i) => `${sql.col(p.databaseName)} = ${sql.param(params, key[i])}`)
     .join(' AND ');
@@ -511,7 +530,7 @@ export async function convertRows(
   try {
     for (const plan of plans) {
       const sql = sqlOf(ds, plan.metadata, 'encryptExistingRows');
-      const layout = layoutOf(plan);
+      const layout = layoutOf(plan, sql);
       const entity = plan.metadata.name;
       const columns = new Map(
         plan.fields.map((f) => [
@@ -545,7 +564,7 @@ export async function convertRows(
             report.complete = false;
             break pages;
           }
-          const key = layout.pks.map((p) => first[layout.at.get(p.propertyPath)!]);
+          const key = keyOf(layout, first);
           after = key;
           rows += 1;
           report.rows += 1;
@@ -748,7 +767,7 @@ async function verifyRows(
   const out: EncryptVerification = { ok: true, rows: 0, plaintext: [], unreadable: [], indexMismatches: [] };
   for (const plan of plans) {
     const sql = sqlOf(ctx.dataSource, plan.metadata, 'encryptExistingRows');
-    const layout = layoutOf(plan);
+    const layout = layoutOf(plan, sql);
     const entity = plan.metadata.name;
     let after: unknown[] | undefined;
     let rows = 0;
@@ -757,7 +776,7 @@ async function verifyRows(
       await outsideTransactions(ctx.dataSource, options.transactionWaitMs, 'encryptExistingRows');
       const page = await readPage(runner, sql, layout, after, options.batchSize);
       for (const raw of page) {
-        const key = layout.pks.map((p) => raw[layout.at.get(p.propertyPath)!]);
+        const key = keyOf(layout, raw);
         after = key;
         rows += 1;
         out.rows += 1;

@@ -4,7 +4,7 @@ import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm';
 import { computeIndex } from './blind-index-column';
 import { activeContext } from './encryption-context';
 import { fieldRegistry, type EntityClass } from './field-registry';
-import { pageAfter } from './keyset-page';
+import { exactKeyExpression, keyCondition, pageAfter } from './keyset-page';
 import { runWithoutStringGuards } from './query-guards';
 
 export interface MigrateBlindIndexesOptions {
@@ -87,7 +87,7 @@ export async function migrateBlindIndexes(
         return report;
       }
       const { rows, keys } = await readPage(dataSource, metadata, after, batchSize, report.failed);
-      for (const row of rows) {
+      for (const { row, key } of rows) {
         report.processed += 1;
         for (const index of indexes) {
           const stored = row[index.spec.property] as string | null | undefined;
@@ -97,7 +97,7 @@ export async function migrateBlindIndexes(
             await compareAndSet(
               dataSource,
               metadata,
-              row,
+              key,
               index.spec.property,
               index.column.databaseName,
               stored,
@@ -117,9 +117,11 @@ export async function migrateBlindIndexes(
 }
 
 /**
- * One page of rows in primary-key order, loaded (and decrypted) through the repository. If the
- * page fails to load (a row that does not decrypt), its rows are loaded one by one and the ones
- * that fail are reported instead of stopping the migration.
+ * One page of rows in primary-key order, loaded (and decrypted) through the repository, each with
+ * its key read exactly (see exactKeyExpression): paging and the compare-and-set use that key, never
+ * the entity's values, which the driver may have rounded. If the page fails to load (a row that
+ * does not decrypt), its rows are loaded one by one and the ones that fail are reported instead of
+ * stopping the migration.
  */
 async function readPage(
   dataSource: DataSource,
@@ -127,53 +129,64 @@ async function readPage(
   after: unknown[] | undefined,
   batchSize: number,
   failed: MigrateBlindIndexesReport['failed'],
-): Promise<{ rows: ObjectLiteral[]; keys: unknown[][] }> {
+): Promise<{ rows: Array<{ row: ObjectLiteral; key: unknown[] }>; keys: unknown[][] }> {
   const repository = dataSource.getRepository(metadata.target);
-  const keyOf = (row: ObjectLiteral) => metadata.primaryColumns.map((c) => c.getEntityValue(row));
+  const pks = metadata.primaryColumns;
+  const keySelects = pks.map(
+    (c) => exactKeyExpression(dataSource, c, `e.${c.propertyPath}`) ?? `e.${c.propertyPath}`,
+  );
+  const keyOf = (raw: ObjectLiteral) => pks.map((_, i) => raw[`bwk${i}`]);
   try {
     const qb = pageAfter(repository.createQueryBuilder('e'), metadata, 'e', after, false);
-    const rows = (await qb.limit(batchSize).getMany()) as ObjectLiteral[];
-    return { rows, keys: rows.map(keyOf) };
-  } catch {
-    const qb = dataSource.createQueryBuilder().from(metadata.target, 'e');
-    metadata.primaryColumns.forEach((c, i) => qb.addSelect(`e.${c.propertyPath}`, `k${i}`));
-    const raw = (await pageAfter(qb, metadata, 'e', after, false)
-      .limit(batchSize)
-      .getRawMany()) as ObjectLiteral[];
-    const keys = raw.map((r) => metadata.primaryColumns.map((_, i) => r[`k${i}`]));
-    const rows: ObjectLiteral[] = [];
-    for (const key of keys) {
-      const where: ObjectLiteral = {};
-      metadata.primaryColumns.forEach((c, i) => c.setEntityValue(where, key[i]));
-      try {
-        const row = (await repository.findOne({ where })) as ObjectLiteral | null;
-        if (row !== null) rows.push(row);
-      } catch (error) {
-        const code = error instanceof BulwarkError ? error.code : TypeOrmErrorCodes.ROW_UNREADABLE;
-        failed.push({ entity: metadata.name, id: JSON.stringify(key), code });
-      }
+    keySelects.forEach((x, i) => qb.addSelect(x, `bwk${i}`));
+    const { entities, raw } = await qb.limit(batchSize).getRawAndEntities();
+    // One entity per row read (no joins): they pair up in order. Rows the ORM merged into one
+    // entity (keys equal once rounded) are loaded one by one below instead.
+    if (entities.length === raw.length) {
+      const keys = raw.map(keyOf);
+      return { rows: entities.map((row, i) => ({ row, key: keys[i]! })), keys };
     }
-    return { rows, keys };
+  } catch {
+    // a row that does not decrypt: one by one below
   }
+  const qb = dataSource.createQueryBuilder().from(metadata.target, 'e');
+  keySelects.forEach((x, i) => qb.addSelect(x, `bwk${i}`));
+  const raw = (await pageAfter(qb, metadata, 'e', after, false)
+    .limit(batchSize)
+    .getRawMany()) as ObjectLiteral[];
+  const keys = raw.map(keyOf);
+  const rows: Array<{ row: ObjectLiteral; key: unknown[] }> = [];
+  for (const key of keys) {
+    const one = repository.createQueryBuilder('e');
+    pks.forEach((c, i) => one.andWhere(`e.${c.propertyPath} = :bwKey${i}`, { [`bwKey${i}`]: key[i] }));
+    try {
+      const row = (await one.getOne()) as ObjectLiteral | null;
+      if (row !== null) rows.push({ row, key });
+    } catch (error) {
+      const code = error instanceof BulwarkError ? error.code : TypeOrmErrorCodes.ROW_UNREADABLE;
+      failed.push({ entity: metadata.name, id: JSON.stringify(key), code });
+    }
+  }
+  return { rows, keys };
 }
 
 async function compareAndSet(
   dataSource: DataSource,
   metadata: EntityMetadata,
-  row: ObjectLiteral,
+  key: unknown[],
   property: string,
   column: string,
   previous: string | null,
   next: string | null,
 ): Promise<boolean> {
-  const where: ObjectLiteral = {};
-  for (const c of metadata.primaryColumns) c.setEntityValue(where, c.getEntityValue(row));
+  // The key as read (exactly, see exactKeyExpression), compared by the database.
+  const [where, params] = keyCondition(dataSource, metadata, key);
   const escaped = dataSource.driver.escape(column);
   const qb = dataSource
     .createQueryBuilder()
     .update(metadata.target)
     .set({ [property]: next })
-    .where(where)
+    .where(where, params)
     .callListeners(false)
     .updateEntity(false);
   if (previous === null) qb.andWhere(`${escaped} IS NULL`);

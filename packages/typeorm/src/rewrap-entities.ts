@@ -10,7 +10,7 @@ import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm';
 import { EncryptionContext, peekActiveContext, type ResolvedField } from './encryption-context';
 import { fieldAad } from './field-cipher';
 import { fieldRegistry, type EntityClass } from './field-registry';
-import { pageAfter } from './keyset-page';
+import { exactKeyExpression, keyCondition, pageAfter } from './keyset-page';
 import { runWithoutStringGuards } from './query-guards';
 import { SealedValue } from './sealed-value';
 
@@ -137,18 +137,22 @@ async function* rows(
   old: Map<string, string>,
 ): AsyncGenerator<RewrapItem> {
   const pks = metadata.primaryColumns;
+  // Keys for paging and compare-and-set read exactly (`x${i}`, see exactKeyExpression); the
+  // driver's values (`k${i}`) are what the ORM binds the envelopes to.
+  const exact = pks.map((c) => exactKeyExpression(dataSource, c, `e.${c.propertyPath}`));
   let after = from;
   let inclusive = from !== undefined;
   while (true) {
     const qb = dataSource.createQueryBuilder().from(metadata.target, 'e');
     pks.forEach((c, i) => qb.addSelect(`e.${c.propertyPath}`, `k${i}`));
+    exact.forEach((x, i) => x !== undefined && qb.addSelect(x, `x${i}`));
     fields.forEach((f, i) => qb.addSelect(`e.${f.column.propertyPath}`, `v${i}`));
     pageAfter(qb, metadata, 'e', after, inclusive);
     const page = (await qb.limit(batchSize).getRawMany()) as ObjectLiteral[];
     for (const raw of page) {
-      const key = pks.map((_, i) => raw[`k${i}`]);
+      const key = pks.map((_, i) => raw[exact[i] === undefined ? `k${i}` : `x${i}`]);
       const row: ObjectLiteral = {};
-      pks.forEach((c, i) => c.setEntityValue(row, key[i]));
+      pks.forEach((c, i) => c.setEntityValue(row, raw[`k${i}`]));
       for (const [i, field] of fields.entries()) {
         const value: unknown = raw[`v${i}`];
         if (typeof value !== 'string') continue;
@@ -171,15 +175,15 @@ async function compareAndSet(
   previous: string,
   next: string,
 ): Promise<void> {
-  const where: ObjectLiteral = {};
-  metadata.primaryColumns.forEach((c, i) => c.setEntityValue(where, key[i]));
   const column = metadata.findColumnWithPropertyPath(property);
   if (column === undefined) return;
+  // The key as read (exactly, see exactKeyExpression), compared by the database.
+  const [where, params] = keyCondition(dataSource, metadata, key);
   const qb = dataSource
     .createQueryBuilder()
     .update(metadata.target)
     .set({ [property]: new SealedValue(next, undefined) })
-    .where(where)
+    .where(where, params)
     .andWhere(`${dataSource.driver.escape(column.databaseName)} = :bwPrevious`, { bwPrevious: previous })
     .callListeners(false)
     .updateEntity(false);
