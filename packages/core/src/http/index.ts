@@ -109,6 +109,9 @@ export {
   securityHeaderOptions,
   captureHeaders,
   buildSecurityHeaders,
+  recordHeaderWrites,
+  writeHeaders,
+  type HeaderWrite,
   type SecurityHeaderOptions,
 } from './security-header-options';
 export {
