@@ -5,7 +5,6 @@ import {
   verify as cryptoVerify,
   type KeyObject,
 } from 'node:crypto';
-import { isAscii } from 'node:buffer';
 import type { JwsAlgorithm } from './jws-algorithms';
 
 /**
@@ -148,19 +147,11 @@ export function normalizeTyp(value: string): string {
 /** The payload decoding jose uses: strict UTF-8 (a byte-order mark is dropped), then JSON.parse. */
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/**
- * `strictUtf8.decode`, for the usual all-ASCII payload without the decoder: ASCII bytes are valid
- * UTF-8 that decodes to the same characters as latin1, and hold no byte-order mark to drop.
- */
-function decodeUtf8(bytes: Buffer): string {
-  return isAscii(bytes) ? bytes.toString('latin1') : strictUtf8.decode(bytes);
-}
-
 /** The payload as jose returns it, or undefined if it is not a JSON object (jose then reports why). */
 export function decodePayload(segment: string): Record<string, unknown> | undefined {
   let payload: unknown;
   try {
-    payload = JSON.parse(decodeUtf8(Buffer.from(segment, 'base64url')));
+    payload = JSON.parse(strictUtf8.decode(Buffer.from(segment, 'base64url')));
   } catch {
     return undefined;
   }
