@@ -39,7 +39,8 @@
  * median over rounds of requests/s; p99Ms the median over rounds of autocannon's p99 latency.
  *
  * `node bench/run.js http --profile` instead runs the bundle servers (with and without the token
- * cache) under load with the V8 CPU profiler on in the server process, writes each
+ * cache; `PROFILE_IMPLS=peer-jose,bulwark-nocache` for others) under load with the V8 CPU profiler
+ * on in the server process, writes each
  * .cpuprofile under bench/results/ and prints the time per bundle step (bench/lib/profile-steps.js).
  */
 
@@ -598,12 +599,22 @@ async function profile({ quick, log }) {
   const resultsDir = path.join(__dirname, '..', 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
   const durationSec = quick ? 1 : 5;
+  // PROFILE_IMPLS=peer-jose,bulwark-nocache profiles the stacks named (a peer's busy µs/req beside
+  // the bundle's); default: the bundle without and with the token cache.
+  const chosen = (process.env.PROFILE_IMPLS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const unknown = chosen.filter((impl) => !IMPLS.includes(impl));
+  if (unknown.length > 0)
+    throw new Error(`PROFILE_IMPLS: unknown impl(s) ${unknown.join(', ')} (known: ${IMPLS.join(', ')})`);
+  const profiled = chosen.length > 0 ? chosen : ['bulwark-nocache', 'bulwark'];
   const srv = await startServerProcess();
   const summary = [];
   try {
     for (const framework of FRAMEWORKS) {
-      await verifyAll(srv, 'http', `${framework} hello (profile)`, framework, BULWARK_IMPLS);
-      for (const impl of ['bulwark-nocache', 'bulwark']) {
+      await verifyAll(srv, 'http', `${framework} hello (profile)`, framework, profiled);
+      for (const impl of profiled) {
         const port = srv.ports[`${framework}/${impl}`];
         // Warm-up outside the profile: optimised code, a filled token cache.
         await cannon(helloUrl(port), `Bearer ${srv.token}`, { amount: quick ? 200 : 3000, connections: 10 });

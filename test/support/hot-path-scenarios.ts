@@ -151,6 +151,61 @@ export function hotPathScenarios(driver: HotPathDriver): void {
       }
     });
 
+    it('authorize decides alike with a synchronous, an async and a thenable authorizer', async () => {
+      // PolicyEngine answers synchronously and is decided without a promise; the others are awaited.
+      const engine = t.kit.authorizer;
+      type Check = typeof engine.check;
+      const variants: Record<string, { check: (...args: Parameters<Check>) => unknown }> = {
+        sync: engine,
+        async: { check: async (...args) => engine.check(...args) },
+        thenable: {
+          check: (...args) => ({ then: (ok: (d: unknown) => void) => ok(engine.check(...args)) }),
+        },
+        throws: {
+          check: () => {
+            throw new Error('authorizer down');
+          },
+        },
+        rejects: { check: async () => Promise.reject(new Error('authorizer down')) },
+      };
+      const carol = `Bearer ${await t.sign('carol', [])}`;
+      const seen: Record<string, unknown> = {};
+      for (const [name, authorizer] of Object.entries(variants)) {
+        const app = driver.start(
+          { ...t.kit, authorizer: authorizer as typeof engine },
+          {
+            csrf: { secret: CSRF_SECRET },
+            authenticate: { cacheTtlSec: 0 },
+            problemDetails: { log: () => undefined },
+          },
+        ).handler;
+        const strip = (res: request.Response) => ({
+          status: res.status,
+          body: { ...res.body, requestId: undefined, token: undefined },
+        });
+        seen[name] = [
+          strip(await request(app).get('/hello').set('Authorization', bearer)),
+          strip(await request(app).get('/hello').set('Authorization', carol)),
+          strip(await request(app).get('/hello')),
+        ];
+      }
+      expect(seen.async).toEqual(seen.sync);
+      expect(seen.thenable).toEqual(seen.sync);
+      expect(seen.rejects).toEqual(seen.throws);
+      const [allowed, denied, anonymous] = seen.sync as { status: number; body: Record<string, unknown> }[];
+      expect(allowed!.status).toBe(200);
+      expect(denied).toMatchObject({ status: 403, body: { code: 'ERR_POLICY_DENIED' } });
+      expect(anonymous!.status).toBe(401);
+      expect((seen.throws as { status: number }[]).map((r) => r.status)).toEqual([500, 500, 401]);
+      // Each denial's audit event carries the decision's reason id and the resource, whichever path.
+      const denials = (await t.entries()).filter((e) => e.outcome === 'denied' && e.actor?.id === 'carol');
+      expect(denials).toHaveLength(3);
+      for (const e of denials) {
+        expect(e.details).toMatchObject({ reasonId: expect.any(String) });
+        expect(e.resource).toEqual({ type: 'hello' });
+      }
+    });
+
     it('the plain-path shortcut refuses what the full path check refuses', async () => {
       const app = start();
       for (const [path, code] of [

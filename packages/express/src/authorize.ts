@@ -1,17 +1,18 @@
 import {
-  authorizeRequest,
+  authorizeRequestNow,
   authorizeStepUpOptions,
   checkAuthorizeArgs,
   checkBodyFields,
   filterResponseFields,
   noteDenial,
-  resolveAuthorization,
+  resolveAuthorizationNow,
   type HttpAuthorizeOptions,
   type HttpResourceSpec,
+  type ResolvedAuthorization,
 } from '@bulwark/core/http';
-import type { AuthzResource } from '@bulwark/core';
+import type { AuthzContext, AuthzResource, Decision } from '@bulwark/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { clientIp, requestState } from './request-state';
+import { clientIp, requestState, type BulwarkRequestState } from './request-state';
 
 /**
  * A resource type, a full resource, or a function of the request: `(req) => ({ type: 'records',
@@ -46,18 +47,40 @@ export function authorize(
   const stepUp = authorizeStepUpOptions(options);
   const readAction =
     typeof options.filterResponse === 'object' ? (options.filterResponse.action ?? action) : action;
+  const filters = options.filterResponse !== undefined && options.filterResponse !== false;
   return (req, res, next) => {
-    decide(req, res, next).then(() => next(), next);
+    let pending: void | Promise<void>;
+    try {
+      pending = decide(req, res, next);
+    } catch (error) {
+      return next(error);
+    }
+    // A fixed resource and a synchronous authorizer (PolicyEngine): decided without a promise.
+    if (pending === undefined) return next();
+    pending.then(() => next(), next);
   };
 
-  async function decide(req: Request, res: Response, next: NextFunction): Promise<void> {
+  /** Synchronous unless the loader, the authorizer or a `checkBody` check returns a promise. */
+  function decide(req: Request, res: Response, next: NextFunction): void | Promise<void> {
     const state = requestState(req);
-    const resolved = await resolveAuthorization(
+    const resolved = resolveAuthorizationNow(
       options.authorizer ?? state.kit?.authorizer,
       resource,
       req,
       req.principal,
     );
+    return resolved instanceof Promise
+      ? resolved.then((r) => decideOn(req, res, next, state, r))
+      : decideOn(req, res, next, state, resolved);
+  }
+
+  function decideOn(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    state: BulwarkRequestState,
+    resolved: ResolvedAuthorization,
+  ): void | Promise<void> {
     state.resource = resolved.audited;
     const ip = clientIp(req);
     const context = { ...options.context?.(req), ...(ip !== undefined ? { ip } : {}) };
@@ -66,24 +89,38 @@ export function authorize(
       ...stepUp.forKit(state.kit?.mfaPolicy),
       ...(options.explainDenials !== undefined ? { explainDenials: options.explainDenials } : {}),
     };
-    const decision = await authorizeRequest(
-      authorizer,
-      req.principal,
-      action,
-      resolved.resource,
-      context,
-      steps,
-    ).catch((error: unknown) => {
+    const denied = (error: unknown): never => {
       noteDenial(state, error);
       throw error;
-    });
-    state.reasonId = decision.reasonId;
-    req.authorizedResource = resolved.resource;
+    };
+    let decision: Decision | Promise<Decision>;
+    try {
+      decision = authorizeRequestNow(authorizer, req.principal, action, resolved.resource, context, steps);
+    } catch (error) {
+      return denied(error);
+    }
+    const allowed = (d: Decision): void | Promise<void> => {
+      state.reasonId = d.reasonId;
+      req.authorizedResource = resolved.resource;
+      if (options.checkBody !== true && !filters) return undefined;
+      return fieldChecks(req, res, next, resolved, context);
+    };
+    return decision instanceof Promise ? decision.then(allowed, denied) : allowed(decision);
+  }
+
+  async function fieldChecks(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    resolved: ResolvedAuthorization,
+    context: AuthzContext,
+  ): Promise<void> {
+    const { authorizer } = resolved;
     const principal = req.principal!;
     if (options.checkBody === true) {
       await checkBodyFields(authorizer, principal, action, resolved.resource, req.body, context);
     }
-    if (options.filterResponse !== undefined && options.filterResponse !== false) {
+    if (filters) {
       const json = res.json.bind(res);
       // res.send(object) goes through res.json too. The filtered body is sent once it is decided.
       res.json = (body: unknown) => {

@@ -1,16 +1,19 @@
 import {
-  authorizeRequest,
+  authorizeRequestNow,
   authorizeStepUpOptions,
   checkAuthorizeArgs,
   checkBodyFields,
   filterResponseFields,
   noteDenial,
-  resolveAuthorization,
+  resolveAuthorizationNow,
   type HttpAuthorizeOptions,
+  type HttpPrincipal,
   type HttpResourceSpec,
+  type ResolvedAuthorization,
 } from '@bulwark/core/http';
-import type { Context, Middleware } from 'koa';
-import { bulwarkState, clientIp, requestState } from './request-state';
+import type { AuthzContext, Decision } from '@bulwark/core';
+import type { Context, Middleware, Next } from 'koa';
+import { bulwarkState, clientIp, requestState, type BulwarkRequestState } from './request-state';
 
 /**
  * A resource type, a full resource, or a function of the context: `(ctx) => ({ type: 'records',
@@ -38,15 +41,34 @@ export function authorize(
   const stepUp = authorizeStepUpOptions(options);
   const readAction =
     typeof options.filterResponse === 'object' ? (options.filterResponse.action ?? action) : action;
-  return async (ctx, next) => {
-    const state = requestState(ctx);
-    const principal = bulwarkState(ctx).principal;
-    const resolved = await resolveAuthorization(
-      options.authorizer ?? state.kit?.authorizer,
-      resource,
-      ctx,
-      principal,
-    );
+  const filters = options.filterResponse !== undefined && options.filterResponse !== false;
+  return (ctx, next) => {
+    try {
+      const state = requestState(ctx);
+      const principal = bulwarkState(ctx).principal;
+      const resolved = resolveAuthorizationNow(
+        options.authorizer ?? state.kit?.authorizer,
+        resource,
+        ctx,
+        principal,
+      );
+      // A fixed resource and a synchronous authorizer (PolicyEngine): decided without a promise.
+      return resolved instanceof Promise
+        ? resolved.then((r) => decideOn(ctx, next, state, principal, r))
+        : decideOn(ctx, next, state, principal, resolved);
+    } catch (error) {
+      // Refused as the async middleware it was: a rejection, never a synchronous throw.
+      return Promise.reject(error);
+    }
+  };
+
+  function decideOn(
+    ctx: Context,
+    next: Next,
+    state: BulwarkRequestState,
+    principal: HttpPrincipal | undefined,
+    resolved: ResolvedAuthorization,
+  ): Promise<void> {
     state.resource = resolved.audited;
     const ip = clientIp(ctx);
     const context = { ...options.context?.(ctx), ...(ip !== undefined ? { ip } : {}) };
@@ -55,33 +77,47 @@ export function authorize(
       ...stepUp.forKit(state.kit?.mfaPolicy),
       ...(options.explainDenials !== undefined ? { explainDenials: options.explainDenials } : {}),
     };
-    const decision = await authorizeRequest(
-      authorizer,
-      principal,
-      action,
-      resolved.resource,
-      context,
-      steps,
-    ).catch((error: unknown) => {
+    const denied = (error: unknown): never => {
       noteDenial(state, error);
       throw error;
-    });
-    state.reasonId = decision.reasonId;
-    bulwarkState(ctx).authorizedResource = resolved.resource;
+    };
+    let decision: Decision | Promise<Decision>;
+    try {
+      decision = authorizeRequestNow(authorizer, principal, action, resolved.resource, context, steps);
+    } catch (error) {
+      return denied(error);
+    }
+    const allowed = (d: Decision): Promise<void> => {
+      state.reasonId = d.reasonId;
+      bulwarkState(ctx).authorizedResource = resolved.resource;
+      if (options.checkBody !== true && !filters) return next();
+      return fieldChecks(ctx, next, principal!, resolved, context);
+    };
+    return decision instanceof Promise ? decision.then(allowed, denied) : allowed(decision);
+  }
+
+  async function fieldChecks(
+    ctx: Context,
+    next: Next,
+    principal: HttpPrincipal,
+    resolved: ResolvedAuthorization,
+    context: AuthzContext,
+  ): Promise<void> {
+    const { authorizer } = resolved;
     if (options.checkBody === true) {
       const body = (ctx.request as { body?: unknown }).body;
-      await checkBodyFields(authorizer, principal!, action, resolved.resource, body, context);
+      await checkBodyFields(authorizer, principal, action, resolved.resource, body, context);
     }
     await next();
-    if (options.filterResponse !== undefined && options.filterResponse !== false) {
+    if (filters) {
       ctx.body = await filterResponseFields(
         authorizer,
-        principal!,
+        principal,
         readAction,
         resolved.resource,
         ctx.body,
         context,
       );
     }
-  };
+  }
 }

@@ -12,17 +12,18 @@ export type RateLimitMiddleware = Middleware & { readonly limiter: RequestRateLi
  */
 export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   const limiter = new RequestRateLimiter(options);
-  const middleware: Middleware = async (ctx, next) => {
-    let headers: Readonly<Record<string, string>>;
-    try {
-      ({ headers } = await limiter.consume({ principal: bulwarkState(ctx).principal, ip: clientIp(ctx) }));
-    } catch (err) {
-      const refused = rateLimitHeaders(err);
-      if (refused !== undefined) ctx.set(refused);
-      throw err;
-    }
-    ctx.set(headers);
-    await next();
-  };
+  // A promise chain, not an async function: one promise less per request on the common path.
+  const middleware: Middleware = (ctx, next) =>
+    limiter.consume({ principal: bulwarkState(ctx).principal, ip: clientIp(ctx) }).then(
+      ({ headers }) => {
+        ctx.set(headers);
+        return next();
+      },
+      (err: unknown) => {
+        const refused = rateLimitHeaders(err);
+        if (refused !== undefined) ctx.set(refused);
+        throw err;
+      },
+    );
   return Object.assign(middleware, { limiter });
 }

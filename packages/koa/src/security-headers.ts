@@ -1,4 +1,4 @@
-import { buildSecurityHeaders, type SecurityHeaderOptions } from '@bulwark/core/http';
+import { buildSecurityHeaders, writeHeaders, type SecurityHeaderOptions } from '@bulwark/core/http';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { Middleware } from 'koa';
 
@@ -13,11 +13,20 @@ export type SecurityHeadersMiddleware = Middleware & {
  */
 export function securityHeaders(options: SecurityHeaderOptions = {}): SecurityHeadersMiddleware {
   const built = buildSecurityHeaders(options, (o) => helmet(o as HelmetOptions));
-  // helmet's middleware is synchronous and calls next() before returning.
-  const middleware: Middleware = (ctx, next) => {
-    built.middleware(ctx.req, ctx.res, noop);
-    return next();
-  };
+  const writes = built.writes;
+  // helmet's middleware is synchronous and calls next() before returning. What it writes is
+  // recorded once from helmet itself when no option depends on the request (no CSP nonce
+  // function), and replayed without helmet's chain of middlewares per request.
+  const middleware: Middleware =
+    writes === undefined
+      ? (ctx, next) => {
+          built.middleware(ctx.req, ctx.res, noop);
+          return next();
+        }
+      : (ctx, next) => {
+          writeHeaders(ctx.res, writes);
+          return next();
+        };
   return Object.assign(middleware, { headers: built.headers });
 }
 

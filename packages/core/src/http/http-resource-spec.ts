@@ -2,7 +2,7 @@ import type { Authorizer, AuthzContext, AuthzResource } from '../authz/authorize
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
 import { checkResourceId } from './input-guard';
-import { requirePrincipal, type AuthorizeStepUp } from './authorize-request';
+import { isThenable, requirePrincipal, type AuthorizeStepUp } from './authorize-request';
 import type { HttpPrincipal } from './http-principal';
 import { stepUpRequirement, type PrincipalMfaPolicy, type StepUpRequirement } from './step-up';
 
@@ -165,7 +165,11 @@ export async function resolveHttpResource<Req>(
   spec: HttpResourceSpec<Req>,
   req: Req,
 ): Promise<AuthzResource> {
-  const value = typeof spec === 'function' ? await spec(req) : spec;
+  return resourceOf(typeof spec === 'function' ? await spec(req) : spec);
+}
+
+/** The resource a spec's value names (`resolveHttpResource` once the value is known). */
+function resourceOf(value: AuthzResource | string | null | undefined): AuthzResource {
   if (value === undefined || value === null) {
     throw new BulwarkHttpError(ErrorCodes.HTTP_NOT_FOUND, 404, 'No resource at this URL.');
   }
@@ -194,6 +198,21 @@ export async function resolveAuthorization<Req>(
   req: Req,
   principal: HttpPrincipal | undefined,
 ): Promise<ResolvedAuthorization> {
+  return resolveAuthorizationNow(authorizer, spec, req, principal);
+}
+
+/**
+ * `resolveAuthorization` without a promise when nothing needs awaiting: a resource type, a fixed
+ * resource, or a function that returns its resource directly (not a promise). The same result and
+ * the same errors, thrown instead of rejected; a loader that returns a promise (or thenable) gets a
+ * native Promise back, so `instanceof Promise` tells the two apart.
+ */
+export function resolveAuthorizationNow<Req>(
+  authorizer: Authorizer | undefined,
+  spec: HttpResourceSpec<Req>,
+  req: Req,
+  principal: HttpPrincipal | undefined,
+): ResolvedAuthorization | Promise<ResolvedAuthorization> {
   if (authorizer === undefined) {
     throw new BulwarkConfigError(
       ErrorCodes.CONFIG_INVALID,
@@ -202,7 +221,12 @@ export async function resolveAuthorization<Req>(
     );
   }
   requirePrincipal(principal);
-  const resource = await resolveHttpResource(spec, req);
+  const value = typeof spec === 'function' ? spec(req) : spec;
+  if (isThenable(value)) return Promise.resolve(value).then((v) => resolvedWith(authorizer, resourceOf(v)));
+  return resolvedWith(authorizer, resourceOf(value));
+}
+
+function resolvedWith(authorizer: Authorizer, resource: AuthzResource): ResolvedAuthorization {
   const audited =
     resource.id !== undefined ? { type: resource.type, id: resource.id } : { type: resource.type };
   return { authorizer, resource, audited };

@@ -53,6 +53,7 @@ export {
 } from './bearer-authenticator';
 export {
   authorizeRequest,
+  authorizeRequestNow,
   requirePrincipal,
   type AuthorizeStepUp,
   denialExplanation,
@@ -74,6 +75,7 @@ export {
   authorizeStepUpOptions,
   checkAuthorizeArgs,
   resolveAuthorization,
+  resolveAuthorizationNow,
   resolveHttpResource,
   type HttpAuthorizeOptions,
   type HttpResourceSpec,
@@ -107,6 +109,9 @@ export {
   securityHeaderOptions,
   captureHeaders,
   buildSecurityHeaders,
+  recordHeaderWrites,
+  writeHeaders,
+  type HeaderWrite,
   type SecurityHeaderOptions,
 } from './security-header-options';
 export {

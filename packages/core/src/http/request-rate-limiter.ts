@@ -200,7 +200,11 @@ export class RequestRateLimiter {
     if (keys.length === 0) return { headers: { 'ratelimit-policy': this.#policyHeader } };
     let states: CounterState[];
     try {
-      states = await Promise.all(keys.map(([c, key]) => c.counter.take(key)));
+      // One budget (per address, or per user alone): awaited without Promise.all.
+      states =
+        keys.length === 1
+          ? [await keys[0]![0].counter.take(keys[0]![1])]
+          : await Promise.all(keys.map(([c, key]) => c.counter.take(key)));
     } catch (error) {
       if (!this.#failOpen) {
         throw new BulwarkThreatError(

@@ -102,23 +102,90 @@ export function captureHeaders(middleware: NodeStyleMiddleware): Record<string, 
   return headers;
 }
 
+/** A header write of a header middleware: set `name` (as spelled) to `value`, or remove `name`. */
+export type HeaderWrite = readonly [name: string, value: string] | readonly [name: string];
+
+/** True when `value` holds a function anywhere (helmet calls one per request: a CSP nonce). */
+function holdsFunction(value: unknown, seen = new Set<object>()): boolean {
+  if (typeof value === 'function') return true;
+  if (typeof value !== 'object' || value === null || seen.has(value)) return false;
+  seen.add(value);
+  const items = value instanceof Set || value instanceof Map ? [...value.values()] : Object.values(value);
+  return items.some((v) => holdsFunction(v, seen));
+}
+
+/**
+ * The header writes a (req, res, next) middleware such as helmet makes, recorded once, when they
+ * cannot depend on the request: its options hold no function (helmet's only per-request input,
+ * e.g. a CSP nonce), and it only set string headers or removed headers, then called next() without
+ * an error before returning. Replayed by `writeHeaders`, they give every response the same headers
+ * in the same order and spelling without running helmet's chain of middlewares per request.
+ * Undefined otherwise: the middleware then runs on every request.
+ */
+export function recordHeaderWrites(
+  middleware: NodeStyleMiddleware,
+  options: SecurityHeaderOptions,
+): readonly HeaderWrite[] | undefined {
+  if (holdsFunction(options)) return undefined;
+  const writes: HeaderWrite[] = [];
+  let plain = true;
+  let passed = false;
+  // Only setHeader / removeHeader: a middleware reaching for anything else throws here, and runs per request.
+  const res = {
+    setHeader(name: unknown, value: unknown) {
+      if (typeof name === 'string' && typeof value === 'string') writes.push(Object.freeze([name, value]));
+      else plain = false;
+      return res;
+    },
+    removeHeader(name: unknown) {
+      if (typeof name === 'string') writes.push(Object.freeze([name]));
+      else plain = false;
+    },
+  };
+  try {
+    middleware({ method: 'GET', url: '/', headers: {} }, res, (err) => {
+      if (err !== undefined && err !== null) plain = false;
+      passed = true;
+    });
+  } catch {
+    return undefined;
+  }
+  return plain && passed ? Object.freeze(writes) : undefined;
+}
+
+/** Applies recorded header writes (`recordHeaderWrites`) to a response, in order. */
+export function writeHeaders(
+  res: { setHeader(name: string, value: string): unknown; removeHeader(name: string): unknown },
+  writes: readonly HeaderWrite[],
+): void {
+  for (let i = 0; i < writes.length; i++) {
+    const write = writes[i]!;
+    if (write.length === 2) res.setHeader(write[0], write[1]);
+    else res.removeHeader(write[0]);
+  }
+}
+
 /**
  * Builds the header middleware (helmet, passed in: core does not import it) from Bulwark's
  * defaults plus `options`, and captures the headers it sets. helmet validates eagerly; its
- * message, which names the bad directive or value, becomes a BulwarkConfigError.
+ * message, which names the bad directive or value, becomes a BulwarkConfigError. `writes`: what
+ * it does to every response, when that does not depend on the request (`recordHeaderWrites`).
  */
 export function buildSecurityHeaders<M>(
   options: SecurityHeaderOptions,
   factory: (options: SecurityHeaderOptions) => M,
-): { middleware: M; headers: Record<string, string> } {
+): { middleware: M; headers: Record<string, string>; writes: readonly HeaderWrite[] | undefined } {
   let middleware: M;
+  let resolved: SecurityHeaderOptions;
   try {
-    middleware = factory(securityHeaderOptions(options));
+    resolved = securityHeaderOptions(options);
+    middleware = factory(resolved);
   } catch (err) {
     if (err instanceof BulwarkConfigError) throw err;
     throw new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, `securityHeaders: ${(err as Error).message}`, {
       path: 'securityHeaders',
     });
   }
-  return { middleware, headers: captureHeaders(middleware as unknown as NodeStyleMiddleware) };
+  const node = middleware as unknown as NodeStyleMiddleware;
+  return { middleware, headers: captureHeaders(node), writes: recordHeaderWrites(node, resolved) };
 }
