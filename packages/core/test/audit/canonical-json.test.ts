@@ -5,6 +5,7 @@ import { BulwarkAuditError, ErrorCodes } from '../../src/errors';
 import {
   canonicalAsciiBytes,
   canonicalBytes,
+  canonicalEntryAsciiBytes,
   canonicalize,
   canonicalizeFast,
   canonicalizeReference,
@@ -430,6 +431,95 @@ describe('canonicalize: the fast path is the reference serialiser, only faster',
     // A value beyond the scratch limit takes the string path instead of failing.
     expect(canonicalAsciiBytes({ big: 'x'.repeat(2 << 20) }, new Set(), 0)).toBeUndefined();
     expect(canonicalAsciiBytes({ a: 'x'.repeat(100_000) }, new Set(), 0)?.length).toBe(100_009);
+  });
+
+  it("writes an entry in its members' known order exactly as the general byte path, or defers", () => {
+    const unhashed = new Set(['leafHash', 'redacted']);
+    const printable = fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c));
+    const asciiString = fc.oneof(
+      { arbitrary: fc.string({ unit: printable, maxLength: 12 }), weight: 8 },
+      { arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 12 }), weight: 1 },
+    );
+    const ascii = fc.letrec<{ json: unknown }>((tie) => ({
+      json: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        asciiString,
+        number,
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('json'), { maxLength: 4 }),
+        fc.dictionary(asciiString, tie('json'), { maxKeys: 5 }),
+      ),
+    })).json;
+    const members = [
+      'seq',
+      'time',
+      'actor',
+      'action',
+      'resource',
+      'outcome',
+      'reason',
+      'requestId',
+      'category',
+      'details',
+      'prevHash',
+      'leafHash',
+      'redacted',
+    ];
+    // Entries of every member subset, in any insertion order, with any values (odd ones too), and
+    // sometimes a member entries do not have.
+    const entry = fc
+      .tuple(
+        fc.shuffledSubarray(members),
+        fc.array(
+          fc.oneof(
+            { arbitrary: ascii, weight: 12 },
+            { arbitrary: tree, weight: 1 },
+            { arbitrary: fc.constant(undefined), weight: 1 },
+          ),
+          { minLength: 13, maxLength: 13 },
+        ),
+        fc.oneof(
+          { arbitrary: fc.constant(null), weight: 4 },
+          { arbitrary: fc.constantFrom('extra', 'a', 'zzz', '__proto__', 'toJSON'), weight: 1 },
+        ),
+        fc.constantFrom(Object.prototype, null),
+      )
+      .map(([names, values, extra, proto]) => {
+        const obj = Object.create(proto) as Record<string, unknown>;
+        names.forEach((name, i) => (obj[name] = values[i]));
+        if (extra !== null) Object.defineProperty(obj, extra, { value: 1, enumerable: true, writable: true });
+        return obj;
+      });
+    let written = 0;
+    const check = (value: unknown) => {
+      const general = canonicalAsciiBytes(value, unhashed, 0x00);
+      const generalCopy = general === undefined ? undefined : Buffer.from(general);
+      const bytes = canonicalEntryAsciiBytes(value, 0x00);
+      if (bytes === null) {
+        // Deferred only for something that is no entry: not an object, or a member outside the set.
+        const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
+        expect(!isObject || Object.keys(value).some((k) => !members.includes(k))).toBe(true);
+        return;
+      }
+      if (generalCopy === undefined) expect(bytes).toBeUndefined();
+      else expect(bytes !== undefined && Buffer.from(bytes).equals(generalCopy)).toBe(true);
+      if (bytes !== undefined) written++;
+    };
+    fc.assert(fc.property(entry, check), { numRuns: 1000 });
+    expect(written).toBeGreaterThan(200); // the property exercised the writing path, not only deferral
+    fc.assert(fc.property(tree, check), { numRuns: 200 });
+    // A prototype's property is no member, even under an entry member's name.
+    const inherited = Object.create({ action: 'inherited' }) as Record<string, unknown>;
+    inherited.seq = 1;
+    expect(canonicalEntryAsciiBytes(inherited, 0)).toBeUndefined(); // not plain: the string path decides
+    const polluted = { seq: 1 };
+    (Object.prototype as Record<string, unknown>).reason = 'polluted';
+    try {
+      expect(Buffer.from(canonicalEntryAsciiBytes(polluted, 0)!).toString('latin1')).toBe('\u0000{"seq":1}');
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).reason;
+    }
   });
 
   it('sorts correctly when objects share a first member name but differ in the others', () => {
