@@ -221,6 +221,8 @@ export class AuditLog {
   private readonly store: AuditStore;
   private readonly hmacKey?: Uint8Array;
   private readonly redactor: Redactor;
+  /** The redactor can redact the log's own clone in place (a Redactor; not a look-alike object). */
+  readonly #redactInPlace: boolean;
   private readonly clock: () => Date;
   private readonly signer?: CheckpointSigner;
   private readonly checkpointStore?: CheckpointStore;
@@ -246,6 +248,7 @@ export class AuditLog {
     this.store = options.store;
     if (options.hmacKey !== undefined) this.hmacKey = Uint8Array.from(options.hmacKey);
     this.redactor = options.redactor ?? new Redactor();
+    this.#redactInPlace = typeof (this.redactor as Partial<Redactor>).redactOwned === 'function';
     this.clock = options.clock ?? (() => new Date());
     this.signer = options.signer;
     this.checkpointStore = options.checkpointStore;
@@ -386,7 +389,10 @@ export class AuditLog {
     const normalized = normalizeAuditEvent(event, this.clock);
     if (normalized.details !== undefined) {
       // Redaction happens here, before the entry is hashed or handed to any store or sink.
-      normalized.details = this.redactor.redact(normalized.details);
+      // The clone is ours: the redactor replaces values in it rather than copying it again.
+      normalized.details = this.#redactInPlace
+        ? this.redactor.redactOwned(normalized.details)
+        : this.redactor.redact(normalized.details);
       // Serialised only when a cheap upper bound of its size does not already prove it small.
       if (auditDetailsSizeBound(normalized.details, AUDIT_LIMITS.detailsBytes) > AUDIT_LIMITS.detailsBytes) {
         checkAuditDetailsSize(Buffer.byteLength(JSON.stringify(normalized.details)));
