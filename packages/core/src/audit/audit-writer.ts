@@ -173,7 +173,7 @@ export class AuditWriter {
         prepared = new Array<AuditEntry>(batch.length);
         for (let i = 0; i < batch.length; i++) {
           const entry = auditEntryOf(++seq, batch[i]!.event, prevHash);
-          prevHash = entry.leafHash = this.hasher.hashHex(entry);
+          prevHash = entry.leafHash = this.hasher.hashBuiltHex(entry);
           prepared[i] = Object.freeze(entry);
         }
         return prepared;

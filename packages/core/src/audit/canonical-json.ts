@@ -500,6 +500,143 @@ function entryMember(m: number, v: unknown): boolean {
   return typeof v === 'string' ? writeAsciiString(v) : bytesValue(v, 1);
 }
 
+/** The fixed text of a built entry before each of its values (see `canonicalBuiltEntryAsciiBytes`). */
+const fragment = (text: string): Uint8Array => Buffer.from(text, 'latin1');
+const AT_ACTION = fragment('{"action":');
+const AT_ACTOR_ID = fragment(',"actor":{"id":');
+const AT_IP = fragment(',"ip":');
+const AT_SESSION_ID = fragment(',"sessionId":');
+const AT_TYPE = fragment(',"type":');
+const AT_USER_AGENT = fragment(',"userAgent":');
+const AT_CATEGORY = fragment('},"category":');
+const AT_DETAILS = fragment(',"details":');
+const AT_OUTCOME = fragment(',"outcome":');
+const AT_PREV_HASH = fragment(',"prevHash":');
+const AT_REASON = fragment(',"reason":');
+const AT_REQUEST_ID = fragment(',"requestId":');
+const AT_RESOURCE_ID = fragment(',"resource":{"id":');
+const AT_RESOURCE_TYPE = fragment(',"resource":{"type":');
+const AT_SEQ_AFTER_RESOURCE = fragment('},"seq":');
+const AT_SEQ = fragment(',"seq":');
+const AT_TIME = fragment(',"time":');
+
+function writeFragment(bytes: Uint8Array): boolean {
+  if (!ensure(bytes.length)) return false;
+  const buf = scratch;
+  let pos = bytesPos;
+  for (let i = 0; i < bytes.length; i++) buf[pos++] = bytes[i]!;
+  bytesPos = pos;
+  return true;
+}
+
+/** An optional string member: nothing when absent, else its fixed text and the string. */
+function writeOptional(at: Uint8Array, value: unknown): boolean {
+  return value === undefined || (typeof value === 'string' && writeFragment(at) && writeAsciiString(value));
+}
+
+/**
+ * `canonicalAsciiBytes(entry, {leafHash, redacted}, prefix)` for an entry the audit writer has
+ * just built with `auditEntryOf` from a normalised event, whose members, and those of its actor
+ * and resource, are known without looking: the object literals of normalizeAuditEvent and
+ * auditEntryOf. The text between values is precomputed in RFC 8785 order; every value is still
+ * type-checked and written exactly as the general path writes it (details go through it), and
+ * anything unexpected gives `undefined` so the caller takes the general path. A property test
+ * holds the bytes equal to the general path's for normalised events. Not for entries read back
+ * from a store: those can hold anything (`canonicalEntryAsciiBytes` looks).
+ *
+ * The view is only valid until the next call: hash it immediately.
+ * @internal
+ */
+export function canonicalBuiltEntryAsciiBytes(
+  entry: {
+    readonly seq: unknown;
+    readonly time: unknown;
+    readonly actor?: unknown;
+    readonly action?: unknown;
+    readonly resource?: unknown;
+    readonly outcome?: unknown;
+    readonly reason?: unknown;
+    readonly requestId?: unknown;
+    readonly category: unknown;
+    readonly details?: unknown;
+    readonly prevHash: unknown;
+  },
+  prefix: number,
+): Buffer | undefined {
+  bytesPos = 0;
+  try {
+    scratch[bytesPos++] = prefix;
+    if (!bytesBuiltEntry(entry as Record<string, unknown>)) return undefined;
+  } catch {
+    return undefined;
+  }
+  return scratch.subarray(0, bytesPos);
+}
+
+function bytesBuiltEntry(e: Record<string, unknown>): boolean {
+  // Also rules out a toJSON inherited by the actor and resource: they share Object.prototype.
+  if (Object.getPrototypeOf(e) !== Object.prototype || typeof e.toJSON === 'function') return false;
+  const actor = e.actor as Record<string, unknown> | undefined;
+  const resource = e.resource as Record<string, unknown> | undefined;
+  const { action, category, outcome, prevHash, seq, time } = e;
+  if (
+    typeof action !== 'string' ||
+    actor === null ||
+    typeof actor !== 'object' ||
+    typeof actor.id !== 'string' ||
+    typeof actor.type !== 'string' ||
+    typeof category !== 'string' ||
+    typeof outcome !== 'string' ||
+    typeof prevHash !== 'string' ||
+    typeof seq !== 'number' ||
+    !Number.isFinite(seq) ||
+    typeof time !== 'string'
+  ) {
+    return false;
+  }
+  if (
+    !writeFragment(AT_ACTION) ||
+    !writeAsciiString(action) ||
+    !writeFragment(AT_ACTOR_ID) ||
+    !writeAsciiString(actor.id) ||
+    !writeOptional(AT_IP, actor.ip) ||
+    !writeOptional(AT_SESSION_ID, actor.sessionId) ||
+    !writeFragment(AT_TYPE) ||
+    !writeAsciiString(actor.type) ||
+    !writeOptional(AT_USER_AGENT, actor.userAgent) ||
+    !writeFragment(AT_CATEGORY) ||
+    !writeAsciiString(category) ||
+    (e.details !== undefined && (!writeFragment(AT_DETAILS) || !bytesValue(e.details, 1))) ||
+    !writeFragment(AT_OUTCOME) ||
+    !writeAsciiString(outcome) ||
+    !writeFragment(AT_PREV_HASH) ||
+    !writeAsciiString(prevHash) ||
+    !writeOptional(AT_REASON, e.reason) ||
+    !writeOptional(AT_REQUEST_ID, e.requestId)
+  ) {
+    return false;
+  }
+  if (resource === undefined) {
+    if (!writeFragment(AT_SEQ)) return false;
+  } else {
+    if (resource === null || typeof resource !== 'object' || typeof resource.type !== 'string') return false;
+    const id = resource.id;
+    if (id === undefined) {
+      if (!writeFragment(AT_RESOURCE_TYPE) || !writeAsciiString(resource.type)) return false;
+    } else if (
+      typeof id !== 'string' ||
+      !writeFragment(AT_RESOURCE_ID) ||
+      !writeAsciiString(id) ||
+      !writeFragment(AT_TYPE) ||
+      !writeAsciiString(resource.type)
+    ) {
+      return false;
+    }
+    if (!writeFragment(AT_SEQ_AFTER_RESOURCE)) return false;
+  }
+  return writeRaw(String(seq)) && writeFragment(AT_TIME) && writeAsciiString(time) && writeByte(0x7d);
+}
+
 /** UTF-8 bytes of `canonicalize(value)`: the exact input to the audit leaf hash. */
 export function canonicalBytes(value: unknown): Buffer {
   return Buffer.from(canonicalize(value), 'utf8');

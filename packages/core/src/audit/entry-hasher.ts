@@ -3,6 +3,7 @@ import { BulwarkConfigError, ErrorCodes } from '../errors';
 import type { AuditEntry } from './audit-event';
 import {
   canonicalAsciiBytes,
+  canonicalBuiltEntryAsciiBytes,
   canonicalEntryAsciiBytes,
   canonicalize,
   canonicalizeFast,
@@ -71,6 +72,19 @@ export class EntryHasher {
   /** Leaf hash of `entry` (its `leafHash` and `redacted` fields are ignored). */
   hash(entry: Omit<AuditEntry, 'leafHash'> & { leafHash?: string }): Buffer {
     return Buffer.from(this.hashHex(entry), 'hex');
+  }
+
+  /**
+   * `hashHex` of an entry `auditEntryOf` has just built from a normalised event (the writer's
+   * entries): its members are known, so their canonical bytes are written without looking for
+   * them. Anything unexpected takes `hashHex`.
+   * @internal
+   */
+  hashBuiltHex(entry: AuditEntry): string {
+    const bytes = canonicalBuiltEntryAsciiBytes(entry, 0x00);
+    if (bytes === undefined) return this.hashHex(entry);
+    if (this.key === undefined) return sha256Hex(bytes);
+    return crypto.createHmac('sha256', this.key).update(bytes).digest('hex');
   }
 
   /** `hash(entry)` as 64 lowercase hex digits (the form `leafHash` is stored in). */
