@@ -171,6 +171,20 @@ function isNormalUtcTime(s: string): boolean {
 let cachedSecond = Number.NaN;
 let cachedSecondIso = '';
 
+/**
+ * `normalizeAuditTime(new Date(ms))` for the system clock's milliseconds, without a Date object
+ * while the second is the one last normalised.
+ * @internal
+ */
+export function auditTimeOfMs(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second === cachedSecond) {
+    const rest = ms - second * 1000;
+    return `${cachedSecondIso}${rest < 10 ? '00' : rest < 100 ? '0' : ''}${rest}Z`;
+  }
+  return normalizeAuditTime(new Date(ms));
+}
+
 /** Normalises an event time to `YYYY-MM-DDTHH:mm:ss.sssZ`; rejects anything that is not a real instant. */
 export function normalizeAuditTime(value: unknown, field = 'time'): string {
   // Fast path: a time already in normal form is its own normalisation (parsing a Date string
@@ -284,7 +298,12 @@ export function cloneAuditDetails(details: unknown): AuditDetails {
  * mutation of the caller's object cannot change what gets logged). Throws ERR_AUDIT_INVALID_EVENT
  * naming the offending field. `details` are copied but not yet redacted or size-checked.
  */
-export function normalizeAuditEvent(event: unknown, now: () => Date): NormalizedAuditEvent {
+export function normalizeAuditEvent(
+  event: unknown,
+  now: () => Date,
+  /** The time of an event without one, already normalised (instead of `now`). Internal. */
+  nowIso?: () => string,
+): NormalizedAuditEvent {
   if (event === null || typeof event !== 'object') throw invalid('event', 'must be an object');
   const e = event as Record<string, unknown>;
   const a = e.actor as Record<string, unknown> | undefined;
@@ -320,7 +339,12 @@ export function normalizeAuditEvent(event: unknown, now: () => Date): Normalized
     throw invalid('outcome', "must be one of 'success', 'failure', 'denied'");
   }
   const out: NormalizedAuditEvent = {
-    time: e.time === undefined || e.time === null ? normalizeAuditTime(now()) : normalizeAuditTime(e.time),
+    time:
+      e.time === undefined || e.time === null
+        ? nowIso !== undefined
+          ? nowIso()
+          : normalizeAuditTime(now())
+        : normalizeAuditTime(e.time),
     actor,
     action,
     outcome: outcome as AuditOutcome,

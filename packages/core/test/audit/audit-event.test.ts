@@ -5,6 +5,7 @@ import {
   AUDIT_LIMITS,
   auditDetailsSizeBound,
   auditEntryOf,
+  auditTimeOfMs,
   cloneAuditDetails,
   normalizeAuditEvent,
   normalizeAuditTime,
@@ -82,7 +83,7 @@ describe('normalizeAuditTime of Dates (the per-second cache of the log clock)', 
   const MAX = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
   const MIN = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
 
-  it('gives toISOString for every Date, whether or not the one before it was in the same second', () => {
+  it('gives toISOString for every Date (and every clock ms), whether or not the one before was in the same second', () => {
     fc.assert(
       fc.property(
         fc.array(
@@ -94,13 +95,15 @@ describe('normalizeAuditTime of Dates (the per-second cache of the log clock)', 
           ),
           { minLength: 1, maxLength: 40 },
         ),
-        (moves) => {
+        fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+        (moves, asMs) => {
           let t = Date.UTC(2026, 0, 1);
-          for (const m of moves) {
+          moves.forEach((m, i) => {
             t = 'jump' in m ? m.jump : Math.min(Math.max(t + m.step, MIN), MAX);
             const date = new Date(t);
-            expect(normalizeAuditTime(date)).toBe(date.toISOString());
-          }
+            // Dates and the system clock's milliseconds share the cache: interleave them.
+            expect(asMs[i] ? auditTimeOfMs(t) : normalizeAuditTime(date)).toBe(date.toISOString());
+          });
         },
       ),
       { numRuns: 300 },
