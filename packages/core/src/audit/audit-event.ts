@@ -171,6 +171,20 @@ function isNormalUtcTime(s: string): boolean {
 let cachedSecond = Number.NaN;
 let cachedSecondIso = '';
 
+/**
+ * `normalizeAuditTime(new Date(ms))` for the system clock's milliseconds, without a Date object
+ * while the second is the one last normalised.
+ * @internal
+ */
+export function auditTimeOfMs(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second === cachedSecond) {
+    const rest = ms - second * 1000;
+    return `${cachedSecondIso}${rest < 10 ? '00' : rest < 100 ? '0' : ''}${rest}Z`;
+  }
+  return normalizeAuditTime(new Date(ms));
+}
+
 /** Normalises an event time to `YYYY-MM-DDTHH:mm:ss.sssZ`; rejects anything that is not a real instant. */
 export function normalizeAuditTime(value: unknown, field = 'time'): string {
   // Fast path: a time already in normal form is its own normalisation (parsing a Date string
@@ -213,7 +227,7 @@ function cloneJson(
   value: unknown,
   path: string,
   depth: number,
-  seen: Set<object>,
+  seen: object[],
   budget: { keys: number },
 ): AuditJsonValue {
   if (value === null) return null;
@@ -232,8 +246,9 @@ function cloneJson(
   if (value instanceof Date) return normalizeAuditTime(value, path);
   if (depth > AUDIT_LIMITS.detailsDepth)
     throw invalid(path, `nests deeper than ${AUDIT_LIMITS.detailsDepth} levels`);
-  if (seen.has(value)) throw invalid(path, 'contains a cycle');
-  seen.add(value);
+  // The ancestors, at most detailsDepth + 1 of them: a list is cheaper to build than a Set.
+  if (seen.includes(value)) throw invalid(path, 'contains a cycle');
+  seen.push(value);
   try {
     if (Array.isArray(value)) {
       budget.keys -= value.length;
@@ -253,13 +268,20 @@ function cloneJson(
       if (key === '__proto__') throw invalid(`${path}.__proto__`, 'is not an allowed key');
       const v = (value as Record<string, unknown>)[key];
       if (v === undefined) continue;
-      // Strings and booleans are copied here: no path text is built for a value that cannot fail.
-      if (typeof v === 'string' || typeof v === 'boolean') out[key] = v;
+      // Primitives that are valid JSON are copied here: no path text is built for a value that
+      // cannot fail.
+      if (
+        typeof v === 'string' ||
+        typeof v === 'boolean' ||
+        v === null ||
+        (typeof v === 'number' && Number.isFinite(v))
+      )
+        out[key] = v;
       else out[key] = cloneJson(v, `${path}.${key}`, depth + 1, seen, budget);
     }
     return out;
   } finally {
-    seen.delete(value);
+    seen.pop();
   }
 }
 
@@ -268,7 +290,7 @@ export function cloneAuditDetails(details: unknown): AuditDetails {
   if (details === null || typeof details !== 'object' || Array.isArray(details)) {
     throw invalid('details', 'must be a JSON object');
   }
-  return cloneJson(details, 'details', 0, new Set(), { keys: AUDIT_LIMITS.detailsKeys }) as AuditDetails;
+  return cloneJson(details, 'details', 0, [], { keys: AUDIT_LIMITS.detailsKeys }) as AuditDetails;
 }
 
 /**
@@ -276,7 +298,12 @@ export function cloneAuditDetails(details: unknown): AuditDetails {
  * mutation of the caller's object cannot change what gets logged). Throws ERR_AUDIT_INVALID_EVENT
  * naming the offending field. `details` are copied but not yet redacted or size-checked.
  */
-export function normalizeAuditEvent(event: unknown, now: () => Date): NormalizedAuditEvent {
+export function normalizeAuditEvent(
+  event: unknown,
+  now: () => Date,
+  /** The time of an event without one, already normalised (instead of `now`). Internal. */
+  nowIso?: () => string,
+): NormalizedAuditEvent {
   if (event === null || typeof event !== 'object') throw invalid('event', 'must be an object');
   const e = event as Record<string, unknown>;
   const a = e.actor as Record<string, unknown> | undefined;
@@ -312,7 +339,12 @@ export function normalizeAuditEvent(event: unknown, now: () => Date): Normalized
     throw invalid('outcome', "must be one of 'success', 'failure', 'denied'");
   }
   const out: NormalizedAuditEvent = {
-    time: e.time === undefined || e.time === null ? normalizeAuditTime(now()) : normalizeAuditTime(e.time),
+    time:
+      e.time === undefined || e.time === null
+        ? nowIso !== undefined
+          ? nowIso()
+          : normalizeAuditTime(now())
+        : normalizeAuditTime(e.time),
     actor,
     action,
     outcome: outcome as AuditOutcome,
@@ -340,6 +372,29 @@ export function normalizeAuditEvent(event: unknown, now: () => Date): Normalized
 }
 
 /**
+ * The entry a normalised event becomes at `seq` after `prevHash`, without its `leafHash`: the same
+ * object as `{ seq, ...event, prevHash }` (same members in the same order, which the stored JSON
+ * keeps), built as a literal because the spread copy cost several times more per append. Mirrors
+ * the member order normalizeAuditEvent gives; a test holds the two equal.
+ */
+export function auditEntryOf(seq: number, event: NormalizedAuditEvent, prevHash: string): AuditEntry {
+  const entry = {
+    seq,
+    time: event.time,
+    actor: event.actor,
+    action: event.action,
+    outcome: event.outcome,
+    category: event.category,
+  } as AuditEntry;
+  if (event.resource !== undefined) entry.resource = event.resource;
+  if (event.reason !== undefined) entry.reason = event.reason;
+  if (event.requestId !== undefined) entry.requestId = event.requestId;
+  if (event.details !== undefined) entry.details = event.details;
+  entry.prevHash = prevHash;
+  return entry;
+}
+
+/**
  * An upper bound of `Buffer.byteLength(JSON.stringify(value))` for validated details (plain JSON:
  * objects, arrays, strings, finite numbers, booleans, null), or `Infinity` once it passes `limit`
  * (the caller then measures exactly). Each UTF-16 unit of a string serialises to at most 6 bytes
@@ -347,25 +402,31 @@ export function normalizeAuditEvent(event: unknown, now: () => Date): Normalized
  * (`-1.7976931348623157e+308`, `-0.0000012345678901234567`), `false` and `null` to 5.
  */
 export function auditDetailsSizeBound(value: AuditJsonValue, limit: number): number {
-  let total = 0;
-  const add = (v: AuditJsonValue): boolean => {
-    if (typeof v === 'string') total += 6 * v.length + 2;
-    else if (typeof v === 'number') total += 25;
-    else if (v === null || typeof v === 'boolean') total += 5;
-    else if (Array.isArray(v)) {
-      total += 2 + v.length; // brackets, commas
-      for (const item of v) if (!add(item)) return false;
-    } else {
-      const keys = Object.keys(v);
-      total += 2 + keys.length; // braces, commas
-      for (const key of keys) {
-        total += 6 * key.length + 3; // quotes, colon
-        if (!add(v[key]!)) return false;
-      }
+  const total = sizeBoundFrom(value, 0, limit);
+  return total <= limit ? total : Infinity;
+}
+
+/** `total` plus the bound of `value`, or a number above `limit` as soon as it passes it. */
+function sizeBoundFrom(v: AuditJsonValue, total: number, limit: number): number {
+  if (typeof v === 'string') return total + 6 * v.length + 2;
+  if (typeof v === 'number') return total + 25;
+  if (v === null || typeof v === 'boolean') return total + 5;
+  let t = total;
+  if (Array.isArray(v)) {
+    t += 2 + v.length; // brackets, commas
+    for (const item of v) {
+      t = sizeBoundFrom(item, t, limit);
+      if (t > limit) return t;
     }
-    return total <= limit;
-  };
-  return add(value) ? total : Infinity;
+    return t;
+  }
+  const keys = Object.keys(v);
+  t += 2 + keys.length; // braces, commas
+  for (const key of keys) {
+    t = sizeBoundFrom(v[key]!, t + 6 * key.length + 3, limit); // quotes, colon
+    if (t > limit) return t;
+  }
+  return t;
 }
 
 /** Checks the serialised size of (redacted) details. */

@@ -2,6 +2,7 @@ import { BulwarkAuditError, BulwarkError, ErrorCodes } from '../errors';
 import {
   AUDIT_LIMITS,
   auditDetailsSizeBound,
+  auditTimeOfMs,
   checkAuditDetailsSize,
   normalizeAuditEvent,
   normalizeAuditTime,
@@ -190,7 +191,8 @@ function defaultCheckpointError(error: unknown): void {
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
+    // Only objects need the call (most values of details are strings and numbers).
+    for (const v of Object.values(value)) if (v !== null && typeof v === 'object') deepFreeze(v);
   }
   return value;
 }
@@ -221,6 +223,10 @@ export class AuditLog {
   private readonly store: AuditStore;
   private readonly hmacKey?: Uint8Array;
   private readonly redactor: Redactor;
+  /** The redactor can redact the log's own clone in place (a Redactor; not a look-alike object). */
+  readonly #redactInPlace: boolean;
+  /** With the system clock: the time of an event without one, with no Date made for it. */
+  readonly #nowIso?: () => string;
   private readonly clock: () => Date;
   private readonly signer?: CheckpointSigner;
   private readonly checkpointStore?: CheckpointStore;
@@ -246,7 +252,9 @@ export class AuditLog {
     this.store = options.store;
     if (options.hmacKey !== undefined) this.hmacKey = Uint8Array.from(options.hmacKey);
     this.redactor = options.redactor ?? new Redactor();
+    this.#redactInPlace = typeof (this.redactor as Partial<Redactor>).redactOwned === 'function';
     this.clock = options.clock ?? (() => new Date());
+    if (options.clock === undefined) this.#nowIso = () => auditTimeOfMs(Date.now());
     this.signer = options.signer;
     this.checkpointStore = options.checkpointStore;
     this.#logId = options.logId;
@@ -383,10 +391,13 @@ export class AuditLog {
   }
 
   private normalize(event: AuditEvent): NormalizedAuditEvent {
-    const normalized = normalizeAuditEvent(event, this.clock);
+    const normalized = normalizeAuditEvent(event, this.clock, this.#nowIso);
     if (normalized.details !== undefined) {
       // Redaction happens here, before the entry is hashed or handed to any store or sink.
-      normalized.details = this.redactor.redact(normalized.details);
+      // The clone is ours: the redactor replaces values in it rather than copying it again.
+      normalized.details = this.#redactInPlace
+        ? this.redactor.redactOwned(normalized.details)
+        : this.redactor.redact(normalized.details);
       // Serialised only when a cheap upper bound of its size does not already prove it small.
       if (auditDetailsSizeBound(normalized.details, AUDIT_LIMITS.detailsBytes) > AUDIT_LIMITS.detailsBytes) {
         checkAuditDetailsSize(Buffer.byteLength(JSON.stringify(normalized.details)));

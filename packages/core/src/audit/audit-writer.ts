@@ -1,5 +1,5 @@
 import { BulwarkAuditError, BulwarkError, ErrorCodes } from '../errors';
-import type { AuditEntry, NormalizedAuditEvent } from './audit-event';
+import { auditEntryOf, type AuditEntry, type NormalizedAuditEvent } from './audit-event';
 import { HEX64 } from './audit-proofs';
 import type { AuditSink } from './audit-sink';
 import type { AuditStore } from './audit-store';
@@ -172,8 +172,8 @@ export class AuditWriter {
         // A plain loop over the batch: no per-entry closure, one hash call per entry.
         prepared = new Array<AuditEntry>(batch.length);
         for (let i = 0; i < batch.length; i++) {
-          const entry = { seq: ++seq, ...batch[i]!.event, prevHash } as AuditEntry;
-          prevHash = entry.leafHash = this.hasher.hashHex(entry);
+          const entry = auditEntryOf(++seq, batch[i]!.event, prevHash);
+          prevHash = entry.leafHash = this.hasher.hashBuiltHex(entry);
           prepared[i] = Object.freeze(entry);
         }
         return prepared;

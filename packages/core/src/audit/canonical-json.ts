@@ -359,6 +359,284 @@ function bytesObject(
   return writeByte(0x7d);
 }
 
+/**
+ * The members an audit entry may have, in RFC 8785 order, as the `"name":` bytes written before
+ * each value; `leafHash` and `redacted` are not hashed and have no entry here.
+ */
+const ENTRY_MEMBERS = [
+  'action',
+  'actor',
+  'category',
+  'details',
+  'outcome',
+  'prevHash',
+  'reason',
+  'requestId',
+  'resource',
+  'seq',
+  'time',
+] as const;
+/** `,"name":` per member (the comma skipped for the first member written). */
+const ENTRY_NAME_BYTES: readonly Uint8Array[] = ENTRY_MEMBERS.map((name) =>
+  Buffer.from(`,"${name}":`, 'latin1'),
+);
+/** `entryMemberBit` of the members an entry has but its hash leaves out. */
+const UNHASHED_MEMBER = -1;
+
+/** 1 << the member's index in ENTRY_MEMBERS; UNHASHED_MEMBER; 0 for a name entries do not have. */
+function entryMemberBit(name: string): number {
+  switch (name) {
+    case 'seq':
+      return 1 << 9;
+    case 'time':
+      return 1 << 10;
+    case 'actor':
+      return 1 << 1;
+    case 'action':
+      return 1 << 0;
+    case 'outcome':
+      return 1 << 4;
+    case 'category':
+      return 1 << 2;
+    case 'resource':
+      return 1 << 8;
+    case 'reason':
+      return 1 << 6;
+    case 'requestId':
+      return 1 << 7;
+    case 'details':
+      return 1 << 3;
+    case 'prevHash':
+      return 1 << 5;
+    case 'leafHash':
+    case 'redacted':
+      return UNHASHED_MEMBER;
+    default:
+      return 0;
+  }
+}
+
+/** `canonicalAsciiBytes` had to give up: the value is not ASCII-only JSON data (take the string path). */
+const ENTRY_NOT_ASCII = 0;
+/** Written. */
+const ENTRY_WRITTEN = 1;
+/** A member an entry does not have: the general serialiser decides. */
+const ENTRY_OTHER_SHAPE = 2;
+
+/**
+ * `canonicalAsciiBytes(entry, {leafHash, redacted}, prefix)` for an audit entry, without sorting
+ * its member names: an entry's members come from a fixed set (`AuditEntry`), so they are written
+ * in the precomputed RFC 8785 order of that set. Each member present among the object's own
+ * enumerable keys is read once and written exactly as the general path writes it (nested values
+ * go through it), so the bytes are identical; a property test holds them equal.
+ *
+ * Returns `null` when the object has a member outside that set (the caller then takes the general
+ * path), `undefined` where `canonicalAsciiBytes` would return `undefined`.
+ *
+ * The view is only valid until the next call: hash it immediately.
+ * @internal
+ */
+export function canonicalEntryAsciiBytes(entry: unknown, prefix: number): Buffer | undefined | null {
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return null;
+  bytesPos = 0;
+  let result: number;
+  try {
+    scratch[bytesPos++] = prefix;
+    result = bytesEntry(entry as Record<string, unknown>);
+  } catch {
+    return undefined;
+  }
+  if (result === ENTRY_OTHER_SHAPE) return null;
+  return result === ENTRY_WRITTEN ? scratch.subarray(0, bytesPos) : undefined;
+}
+
+function bytesEntry(obj: Record<string, unknown>): number {
+  const proto: unknown = Object.getPrototypeOf(obj);
+  if (proto !== Object.prototype && proto !== null) return ENTRY_NOT_ASCII;
+  if (typeof obj.toJSON === 'function') return ENTRY_NOT_ASCII;
+  const keys = Object.keys(obj);
+  let present = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const bit = entryMemberBit(keys[i]!);
+    if (bit === 0) return ENTRY_OTHER_SHAPE;
+    if (bit !== UNHASHED_MEMBER) present |= bit;
+  }
+  if (!writeByte(0x7b)) return ENTRY_NOT_ASCII;
+  entryFirst = true;
+  // Only members that are own enumerable keys are read (a prototype's property is no member),
+  // each once, in ENTRY_MEMBERS order; named reads, so each site sees the few entry shapes.
+  const p = present;
+  if (
+    ((p & (1 << 0)) !== 0 && !entryMember(0, obj.action)) ||
+    ((p & (1 << 1)) !== 0 && !entryMember(1, obj.actor)) ||
+    ((p & (1 << 2)) !== 0 && !entryMember(2, obj.category)) ||
+    ((p & (1 << 3)) !== 0 && !entryMember(3, obj.details)) ||
+    ((p & (1 << 4)) !== 0 && !entryMember(4, obj.outcome)) ||
+    ((p & (1 << 5)) !== 0 && !entryMember(5, obj.prevHash)) ||
+    ((p & (1 << 6)) !== 0 && !entryMember(6, obj.reason)) ||
+    ((p & (1 << 7)) !== 0 && !entryMember(7, obj.requestId)) ||
+    ((p & (1 << 8)) !== 0 && !entryMember(8, obj.resource)) ||
+    ((p & (1 << 9)) !== 0 && !entryMember(9, obj.seq)) ||
+    ((p & (1 << 10)) !== 0 && !entryMember(10, obj.time))
+  ) {
+    return ENTRY_NOT_ASCII;
+  }
+  return writeByte(0x7d) ? ENTRY_WRITTEN : ENTRY_NOT_ASCII;
+}
+
+/** No member written yet by the current `bytesEntry` (no comma before the next one). */
+let entryFirst = true;
+
+/** Writes member `m` of an entry (nothing when undefined, as the general path omits it). */
+function entryMember(m: number, v: unknown): boolean {
+  if (v === undefined) return true;
+  const name = ENTRY_NAME_BYTES[m]!;
+  if (!ensure(name.length)) return false;
+  const buf = scratch;
+  let pos = bytesPos;
+  for (let i = entryFirst ? 1 : 0; i < name.length; i++) buf[pos++] = name[i]!;
+  bytesPos = pos;
+  entryFirst = false;
+  return typeof v === 'string' ? writeAsciiString(v) : bytesValue(v, 1);
+}
+
+/** The fixed text of a built entry before each of its values (see `canonicalBuiltEntryAsciiBytes`). */
+const fragment = (text: string): Uint8Array => Buffer.from(text, 'latin1');
+const AT_ACTION = fragment('{"action":');
+const AT_ACTOR_ID = fragment(',"actor":{"id":');
+const AT_IP = fragment(',"ip":');
+const AT_SESSION_ID = fragment(',"sessionId":');
+const AT_TYPE = fragment(',"type":');
+const AT_USER_AGENT = fragment(',"userAgent":');
+const AT_CATEGORY = fragment('},"category":');
+const AT_DETAILS = fragment(',"details":');
+const AT_OUTCOME = fragment(',"outcome":');
+const AT_PREV_HASH = fragment(',"prevHash":');
+const AT_REASON = fragment(',"reason":');
+const AT_REQUEST_ID = fragment(',"requestId":');
+const AT_RESOURCE_ID = fragment(',"resource":{"id":');
+const AT_RESOURCE_TYPE = fragment(',"resource":{"type":');
+const AT_SEQ_AFTER_RESOURCE = fragment('},"seq":');
+const AT_SEQ = fragment(',"seq":');
+const AT_TIME = fragment(',"time":');
+
+function writeFragment(bytes: Uint8Array): boolean {
+  if (!ensure(bytes.length)) return false;
+  const buf = scratch;
+  let pos = bytesPos;
+  for (let i = 0; i < bytes.length; i++) buf[pos++] = bytes[i]!;
+  bytesPos = pos;
+  return true;
+}
+
+/** An optional string member: nothing when absent, else its fixed text and the string. */
+function writeOptional(at: Uint8Array, value: unknown): boolean {
+  return value === undefined || (typeof value === 'string' && writeFragment(at) && writeAsciiString(value));
+}
+
+/**
+ * `canonicalAsciiBytes(entry, {leafHash, redacted}, prefix)` for an entry the audit writer has
+ * just built with `auditEntryOf` from a normalised event, whose members, and those of its actor
+ * and resource, are known without looking: the object literals of normalizeAuditEvent and
+ * auditEntryOf. The text between values is precomputed in RFC 8785 order; every value is still
+ * type-checked and written exactly as the general path writes it (details go through it), and
+ * anything unexpected gives `undefined` so the caller takes the general path. A property test
+ * holds the bytes equal to the general path's for normalised events. Not for entries read back
+ * from a store: those can hold anything (`canonicalEntryAsciiBytes` looks).
+ *
+ * The view is only valid until the next call: hash it immediately.
+ * @internal
+ */
+export function canonicalBuiltEntryAsciiBytes(
+  entry: {
+    readonly seq: unknown;
+    readonly time: unknown;
+    readonly actor?: unknown;
+    readonly action?: unknown;
+    readonly resource?: unknown;
+    readonly outcome?: unknown;
+    readonly reason?: unknown;
+    readonly requestId?: unknown;
+    readonly category: unknown;
+    readonly details?: unknown;
+    readonly prevHash: unknown;
+  },
+  prefix: number,
+): Buffer | undefined {
+  bytesPos = 0;
+  try {
+    scratch[bytesPos++] = prefix;
+    if (!bytesBuiltEntry(entry as Record<string, unknown>)) return undefined;
+  } catch {
+    return undefined;
+  }
+  return scratch.subarray(0, bytesPos);
+}
+
+function bytesBuiltEntry(e: Record<string, unknown>): boolean {
+  // Also rules out a toJSON inherited by the actor and resource: they share Object.prototype.
+  if (Object.getPrototypeOf(e) !== Object.prototype || typeof e.toJSON === 'function') return false;
+  const actor = e.actor as Record<string, unknown> | undefined;
+  const resource = e.resource as Record<string, unknown> | undefined;
+  const { action, category, outcome, prevHash, seq, time } = e;
+  if (
+    typeof action !== 'string' ||
+    actor === null ||
+    typeof actor !== 'object' ||
+    typeof actor.id !== 'string' ||
+    typeof actor.type !== 'string' ||
+    typeof category !== 'string' ||
+    typeof outcome !== 'string' ||
+    typeof prevHash !== 'string' ||
+    typeof seq !== 'number' ||
+    !Number.isFinite(seq) ||
+    typeof time !== 'string'
+  ) {
+    return false;
+  }
+  if (
+    !writeFragment(AT_ACTION) ||
+    !writeAsciiString(action) ||
+    !writeFragment(AT_ACTOR_ID) ||
+    !writeAsciiString(actor.id) ||
+    !writeOptional(AT_IP, actor.ip) ||
+    !writeOptional(AT_SESSION_ID, actor.sessionId) ||
+    !writeFragment(AT_TYPE) ||
+    !writeAsciiString(actor.type) ||
+    !writeOptional(AT_USER_AGENT, actor.userAgent) ||
+    !writeFragment(AT_CATEGORY) ||
+    !writeAsciiString(category) ||
+    (e.details !== undefined && (!writeFragment(AT_DETAILS) || !bytesValue(e.details, 1))) ||
+    !writeFragment(AT_OUTCOME) ||
+    !writeAsciiString(outcome) ||
+    !writeFragment(AT_PREV_HASH) ||
+    !writeAsciiString(prevHash) ||
+    !writeOptional(AT_REASON, e.reason) ||
+    !writeOptional(AT_REQUEST_ID, e.requestId)
+  ) {
+    return false;
+  }
+  if (resource === undefined) {
+    if (!writeFragment(AT_SEQ)) return false;
+  } else {
+    if (resource === null || typeof resource !== 'object' || typeof resource.type !== 'string') return false;
+    const id = resource.id;
+    if (id === undefined) {
+      if (!writeFragment(AT_RESOURCE_TYPE) || !writeAsciiString(resource.type)) return false;
+    } else if (
+      typeof id !== 'string' ||
+      !writeFragment(AT_RESOURCE_ID) ||
+      !writeAsciiString(id) ||
+      !writeFragment(AT_TYPE) ||
+      !writeAsciiString(resource.type)
+    ) {
+      return false;
+    }
+    if (!writeFragment(AT_SEQ_AFTER_RESOURCE)) return false;
+  }
+  return writeRaw(String(seq)) && writeFragment(AT_TIME) && writeAsciiString(time) && writeByte(0x7d);
+}
+
 /** UTF-8 bytes of `canonicalize(value)`: the exact input to the audit leaf hash. */
 export function canonicalBytes(value: unknown): Buffer {
   return Buffer.from(canonicalize(value), 'utf8');

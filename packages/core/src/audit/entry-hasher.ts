@@ -1,7 +1,13 @@
 import * as crypto from 'node:crypto';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
 import type { AuditEntry } from './audit-event';
-import { canonicalAsciiBytes, canonicalize, canonicalizeFast } from './canonical-json';
+import {
+  canonicalAsciiBytes,
+  canonicalBuiltEntryAsciiBytes,
+  canonicalEntryAsciiBytes,
+  canonicalize,
+  canonicalizeFast,
+} from './canonical-json';
 
 /**
  * RFC 6962 §2.1 domain separation: leaf inputs are prefixed with 0x00 (interior nodes with 0x01).
@@ -68,10 +74,25 @@ export class EntryHasher {
     return Buffer.from(this.hashHex(entry), 'hex');
   }
 
+  /**
+   * `hashHex` of an entry `auditEntryOf` has just built from a normalised event (the writer's
+   * entries): its members are known, so their canonical bytes are written without looking for
+   * them. Anything unexpected takes `hashHex`.
+   * @internal
+   */
+  hashBuiltHex(entry: AuditEntry): string {
+    const bytes = canonicalBuiltEntryAsciiBytes(entry, 0x00);
+    if (bytes === undefined) return this.hashHex(entry);
+    if (this.key === undefined) return sha256Hex(bytes);
+    return crypto.createHmac('sha256', this.key).update(bytes).digest('hex');
+  }
+
   /** `hash(entry)` as 64 lowercase hex digits (the form `leafHash` is stored in). */
   hashHex(entry: Omit<AuditEntry, 'leafHash'> & { leafHash?: string }): string {
-    // Usual case: 0x00 || canonical JSON written as bytes straight into a scratch buffer.
-    const bytes = canonicalAsciiBytes(entry, UNHASHED, 0x00);
+    // Usual case: 0x00 || canonical JSON written as bytes straight into a scratch buffer, in the
+    // entry's known member order (an object with other members gets the general byte path).
+    let bytes = canonicalEntryAsciiBytes(entry, 0x00);
+    if (bytes === null) bytes = canonicalAsciiBytes(entry, UNHASHED, 0x00);
     if (bytes !== undefined) {
       if (this.key === undefined) return sha256Hex(bytes);
       return crypto.createHmac('sha256', this.key).update(bytes).digest('hex');

@@ -59,12 +59,33 @@ function clip(value: string | undefined, max: number): string | undefined {
 const ACTION_CHARS = /[^A-Za-z0-9_.:/-]/g;
 
 /**
+ * `http.<method>` per request method, remembered: a server sees a handful of methods, and building
+ * the action text cost more than the rest of the event's strings. Bounded, since a method can be
+ * anything an adapter passes.
+ */
+const methodActions = new Map<string, string>();
+const METHOD_ACTIONS_MAX = 64;
+
+function methodAction(rawMethod: string): string {
+  let action = methodActions.get(rawMethod);
+  if (action === undefined) {
+    const method = rawMethod.toLowerCase().replace(ACTION_CHARS, '').slice(0, 16) || 'unknown';
+    // Always valid: `http.` and at most 16 characters that ACTION_CHARS allows.
+    action = `http.${method}`;
+    if (methodActions.size < METHOD_ACTIONS_MAX) methodActions.set(rawMethod, action);
+  }
+  return action;
+}
+
+/**
  * One audit event per request (PCI DSS 10.2.2 fields: who, what, on what, outcome, when, where from).
  * `defaultCategory` is the event's category when the facts name none (the auditor's own).
  */
 export function requestAuditEvent(facts: RequestAuditFacts, defaultCategory?: string): AuditEvent {
-  const method = facts.method.toLowerCase().replace(ACTION_CHARS, '').slice(0, 16) || 'unknown';
-  const action = clip((facts.action ?? `http.${method}`).replace(ACTION_CHARS, '_'), AUDIT_LIMITS.action)!;
+  const action =
+    facts.action === undefined
+      ? methodAction(facts.method)
+      : clip(facts.action.replace(ACTION_CHARS, '_'), AUDIT_LIMITS.action)!;
   const ip = facts.ip?.startsWith('::ffff:') ? facts.ip.slice(7) : facts.ip;
   // Optional fields are assigned, not spread from temporary objects: this runs once per request.
   const actor: AuditActor = {

@@ -1,10 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
+import { auditEntryOf, normalizeAuditEvent, type AuditEntry } from '../../src/audit/audit-event';
+import { EntryHasher } from '../../src/audit/entry-hasher';
 import { BulwarkAuditError, ErrorCodes } from '../../src/errors';
 import {
   canonicalAsciiBytes,
+  canonicalBuiltEntryAsciiBytes,
   canonicalBytes,
+  canonicalEntryAsciiBytes,
   canonicalize,
   canonicalizeFast,
   canonicalizeReference,
@@ -430,6 +434,160 @@ describe('canonicalize: the fast path is the reference serialiser, only faster',
     // A value beyond the scratch limit takes the string path instead of failing.
     expect(canonicalAsciiBytes({ big: 'x'.repeat(2 << 20) }, new Set(), 0)).toBeUndefined();
     expect(canonicalAsciiBytes({ a: 'x'.repeat(100_000) }, new Set(), 0)?.length).toBe(100_009);
+  });
+
+  it("writes an entry in its members' known order exactly as the general byte path, or defers", () => {
+    const unhashed = new Set(['leafHash', 'redacted']);
+    const printable = fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c));
+    const asciiString = fc.oneof(
+      { arbitrary: fc.string({ unit: printable, maxLength: 12 }), weight: 8 },
+      { arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 12 }), weight: 1 },
+    );
+    const ascii = fc.letrec<{ json: unknown }>((tie) => ({
+      json: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        asciiString,
+        number,
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('json'), { maxLength: 4 }),
+        fc.dictionary(asciiString, tie('json'), { maxKeys: 5 }),
+      ),
+    })).json;
+    const members = [
+      'seq',
+      'time',
+      'actor',
+      'action',
+      'resource',
+      'outcome',
+      'reason',
+      'requestId',
+      'category',
+      'details',
+      'prevHash',
+      'leafHash',
+      'redacted',
+    ];
+    // Entries of every member subset, in any insertion order, with any values (odd ones too), and
+    // sometimes a member entries do not have.
+    const entry = fc
+      .tuple(
+        fc.shuffledSubarray(members),
+        fc.array(
+          fc.oneof(
+            { arbitrary: ascii, weight: 12 },
+            { arbitrary: tree, weight: 1 },
+            { arbitrary: fc.constant(undefined), weight: 1 },
+          ),
+          { minLength: 13, maxLength: 13 },
+        ),
+        fc.oneof(
+          { arbitrary: fc.constant(null), weight: 4 },
+          { arbitrary: fc.constantFrom('extra', 'a', 'zzz', '__proto__', 'toJSON'), weight: 1 },
+        ),
+        fc.constantFrom(Object.prototype, null),
+      )
+      .map(([names, values, extra, proto]) => {
+        const obj = Object.create(proto) as Record<string, unknown>;
+        names.forEach((name, i) => (obj[name] = values[i]));
+        if (extra !== null) Object.defineProperty(obj, extra, { value: 1, enumerable: true, writable: true });
+        return obj;
+      });
+    let written = 0;
+    const check = (value: unknown) => {
+      const general = canonicalAsciiBytes(value, unhashed, 0x00);
+      const generalCopy = general === undefined ? undefined : Buffer.from(general);
+      const bytes = canonicalEntryAsciiBytes(value, 0x00);
+      if (bytes === null) {
+        // Deferred only for something that is no entry: not an object, or a member outside the set.
+        const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
+        expect(!isObject || Object.keys(value).some((k) => !members.includes(k))).toBe(true);
+        return;
+      }
+      if (generalCopy === undefined) expect(bytes).toBeUndefined();
+      else expect(bytes !== undefined && Buffer.from(bytes).equals(generalCopy)).toBe(true);
+      if (bytes !== undefined) written++;
+    };
+    fc.assert(fc.property(entry, check), { numRuns: 1000 });
+    expect(written).toBeGreaterThan(200); // the property exercised the writing path, not only deferral
+    fc.assert(fc.property(tree, check), { numRuns: 200 });
+    // A prototype's property is no member, even under an entry member's name.
+    const inherited = Object.create({ action: 'inherited' }) as Record<string, unknown>;
+    inherited.seq = 1;
+    expect(canonicalEntryAsciiBytes(inherited, 0)).toBeUndefined(); // not plain: the string path decides
+    const polluted = { seq: 1 };
+    (Object.prototype as Record<string, unknown>).reason = 'polluted';
+    try {
+      expect(Buffer.from(canonicalEntryAsciiBytes(polluted, 0)!).toString('latin1')).toBe('\u0000{"seq":1}');
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).reason;
+    }
+  });
+
+  it("writes the writer's own entries (normalised events) exactly as the general path, or defers", () => {
+    const printable = fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c));
+    const text = (max: number) =>
+      fc.oneof(
+        { arbitrary: fc.string({ unit: printable, minLength: 1, maxLength: max }), weight: 8 },
+        { arbitrary: fc.string({ minLength: 1, maxLength: max }), weight: 1 },
+        { arbitrary: fc.constantFrom('"', '\\', 'é', '\u0001', '\ud800'), weight: 1 },
+      );
+    const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 3 });
+    const event = fc.record(
+      {
+        actor: fc.record(
+          {
+            id: text(12),
+            type: fc.constantFrom('user', 'service', 'system', 'anonymous'),
+            ip: optional(fc.constantFrom('127.0.0.1', '::1', '2001:db8::1', 'fe80::1%eth0')),
+            userAgent: optional(text(20)),
+            sessionId: optional(text(12)),
+          },
+          { requiredKeys: ['id', 'type'] },
+        ),
+        action: fc.constantFrom('http.get', 'a.b', 'patient.read', 'x:y/z-1'),
+        outcome: fc.constantFrom('success', 'failure', 'denied'),
+        resource: optional(fc.record({ type: text(8), id: optional(text(8)) }, { requiredKeys: ['type'] })),
+        reason: optional(text(16)),
+        requestId: optional(text(36)),
+        category: optional(fc.constantFrom('http', 'security', 'a.b-c_1')),
+        time: optional(fc.constantFrom('2026-01-02T03:04:05.678Z', new Date(0))),
+        details: optional(fc.dictionary(text(6), jsonOnly, { maxKeys: 5 })),
+      },
+      { requiredKeys: ['actor', 'action', 'outcome'] },
+    );
+    const prevHash = fc.oneof(
+      fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 64, maxLength: 64 }),
+      text(64),
+    );
+    const unhashed = new Set(['leafHash', 'redacted']);
+    const plain = new EntryHasher();
+    const keyed = new EntryHasher(Buffer.alloc(32, 3));
+    let written = 0;
+    fc.assert(
+      fc.property(event, fc.integer({ min: 1, max: 2 ** 40 }), prevHash, (e, seq, prev) => {
+        const entry = auditEntryOf(
+          seq,
+          normalizeAuditEvent(e, () => new Date(1e12)),
+          prev,
+        );
+        const general = canonicalAsciiBytes(entry, unhashed, 0x00);
+        const generalCopy = general === undefined ? undefined : Buffer.from(general);
+        const bytes = canonicalBuiltEntryAsciiBytes(entry, 0x00);
+        if (bytes !== undefined) {
+          written++;
+          expect(generalCopy !== undefined && Buffer.from(bytes).equals(generalCopy)).toBe(true);
+        } else {
+          expect(generalCopy).toBeUndefined(); // deferred only where the general byte path defers too
+        }
+        for (const hasher of [plain, keyed]) expect(hasher.hashBuiltHex(entry)).toBe(hasher.hashHex(entry));
+        const withHash = { ...entry, leafHash: plain.hashBuiltHex(entry) } as AuditEntry;
+        expect(plain.matches(withHash)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+    expect(written).toBeGreaterThan(200);
   });
 
   it('sorts correctly when objects share a first member name but differ in the others', () => {

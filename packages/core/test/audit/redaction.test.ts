@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import fc from 'fast-check';
+import { cloneAuditDetails, type AuditDetails } from '../../src/audit/audit-event';
 import { AuditLog } from '../../src/audit/audit-log';
 import type { AuditStore } from '../../src/audit/audit-store';
 import { CheckpointSigner } from '../../src/audit/checkpoint-signer';
@@ -110,6 +112,68 @@ describe('Redactor', () => {
         pseudonymize: { key: Buffer.alloc(32, 8) },
       }).redact({ email: 'a@example.org' }).email,
     ).not.toBe(a.email);
+  });
+
+  it('redacts an owned copy in place to exactly what redact() returns, leaving the input alone', () => {
+    const redactors = [
+      new Redactor(),
+      new Redactor({ detectCardNumbers: false }),
+      new Redactor({
+        classification: { email: 'personal', 'patient.address': 'phi', 'items.*.pan': 'cardholder' },
+        secretNames: ['pinCode'],
+        pseudonymize: { key: Buffer.alloc(32, 7) },
+      }),
+    ];
+    // Names the rules match (secrets, suffixes, configured, paths) and names they do not.
+    const name = fc.oneof(
+      fc.constantFrom('email', 'password', 'newPassword', 'api_key', 'pinCode', 'patient', 'address'),
+      fc.constantFrom('items', 'pan', 'cvv', 'route', 'status', 'a', 'b'),
+      fc.string({ maxLength: 6 }),
+    );
+    const leaf = fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.constantFrom('4111 1111 1111 1111', 'card 4111111111111111', '4111-1111-1111-1112'),
+      fc.constantFrom(4111111111111111, 4111111111111112, 0, -1.5),
+      fc.integer(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.boolean(),
+      fc.constant(null),
+    );
+    const { value: details } = fc.letrec<{ value: AuditDetails; json: unknown }>((tie) => ({
+      json: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        leaf,
+        fc.array(tie('json'), { maxLength: 4 }),
+        fc.dictionary(name, tie('json'), { maxKeys: 5 }),
+      ),
+      value: fc.dictionary(name, tie('json'), { maxKeys: 6 }) as fc.Arbitrary<AuditDetails>,
+    }));
+    fc.assert(
+      fc.property(details, fc.constantFrom(0, 1, 2), (input, which) => {
+        const r = redactors[which]!;
+        const before = JSON.stringify(input);
+        const expected = r.redact(input);
+        const owned = cloneAuditDetails(input);
+        const result = r.redactOwned(owned);
+        expect(result).toBe(owned);
+        // Same values and the same member order (the stored JSON and the hash depend on both).
+        expect(JSON.stringify(result)).toBe(JSON.stringify(expected));
+        expect(result).toEqual(expected);
+        expect(JSON.stringify(input)).toBe(before);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('redactOwned() defers to an overridden redact() (a subclass keeps its own rules)', () => {
+    class Stricter extends Redactor {
+      override redact(details: AuditDetails): AuditDetails {
+        return { ...super.redact(details), extra: '[checked]' };
+      }
+    }
+    const owned = { a: 1 };
+    expect(new Stricter().redactOwned(owned)).toEqual({ a: 1, extra: '[checked]' });
+    expect(owned).toEqual({ a: 1 });
   });
 
   it('validates its options', () => {

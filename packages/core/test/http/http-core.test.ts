@@ -159,6 +159,40 @@ describe('request audit, ids, cookies, bearer parsing', () => {
     expect(event.actor.userAgent).toHaveLength(512);
   });
 
+  it('derives the action from any method or given action exactly as before the per-method cache', () => {
+    const chars = /[^A-Za-z0-9_.:/-]/g;
+    const previous = (method: string, given?: string): string => {
+      const m = method.toLowerCase().replace(chars, '').slice(0, 16) || 'unknown';
+      const action = (given ?? `http.${m}`).replace(chars, '_').slice(0, 128);
+      return /^[A-Za-z0-9]/.test(action) ? action : `http.${action}`;
+    };
+    const method = fc.oneof(
+      fc.constantFrom('GET', 'get', 'POST', 'M-SEARCH', 'PROPFIND', '', ' ', '\n', 'ÄÖ', 'x'.repeat(40)),
+      fc.string({ maxLength: 24 }),
+    );
+    const given = fc.option(
+      fc.oneof(fc.constantFrom('patient.read', '_x', '-', ''), fc.string({ maxLength: 140 })),
+      {
+        nil: undefined,
+      },
+    );
+    fc.assert(
+      fc.property(method, given, (m, a) => {
+        const facts = {
+          method: m,
+          route: '/r',
+          status: 200,
+          latencyMs: 1,
+          ...(a === undefined ? {} : { action: a }),
+        };
+        // Twice: the first call may fill the cache, the second reads it.
+        expect(requestAuditEvent(facts).action).toBe(previous(m, a));
+        expect(requestAuditEvent(facts).action).toBe(previous(m, a));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it("takes the auditor's category unless the route named one, and leaves out what the facts lack", () => {
     const base = { method: 'GET', route: '/r', status: 200, latencyMs: 1.23456789 };
     expect(requestAuditEvent(base, 'http').category).toBe('http');
