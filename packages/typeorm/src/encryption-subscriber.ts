@@ -272,7 +272,7 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
         // Nothing else changes: rewriting a fresh envelope keeps the after* event (which restores
         // the caller's plaintext) firing; TypeORM would otherwise skip the update entirely. A lazy
         // field that is unchanged gets the stored row's own envelope back (byte for byte).
-        const stored = changed ? undefined : (db as LazySlotted)[LAZY]?.[p];
+        const stored = changed ? undefined : LazySlot.envelope(db, p);
         row[p] = new SealedValue(stored ?? (await seal(this.ctx, field, value, context)), value);
       } else {
         row[p] = new SealedValue(UNCHANGED, value);
@@ -297,15 +297,14 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
     const plan = metadata !== undefined ? this.plan(metadata) : this.planFor(entity);
     if (plan === EMPTY) return;
     if (plan.lazy.length > 0) {
-      const slot = (entity as LazySlotted)[LAZY];
       for (const { field, accessor } of plan.lazy) {
         const property = field.spec.property;
-        if (slot?.[property] === undefined) {
+        if (LazySlot.envelope(entity, property) === undefined) {
           // (installed at hydration otherwise: reading the property would decrypt it)
           const value: unknown = entity[property];
           if (value instanceof LazyEnvelope) installLazy(entity, property, accessor, value.envelope);
         }
-        if (field.spec.bindToRow && (entity as LazySlotted)[LAZY]?.[property] !== undefined) {
+        if (field.spec.bindToRow && LazySlot.envelope(entity, property) !== undefined) {
           recordLazyAad(entity, field);
         }
       }
@@ -386,23 +385,54 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
   }
 }
 
+/** Returns the object it is given: a base whose subclass constructor stamps fields onto it. */
+class Stamp {
+  constructor(target: object) {
+    return target as Stamp;
+  }
+}
+
 /**
- * Where a loaded entity keeps the envelopes of its lazy fields, by property. An entry stays after
- * the value is read: it is what the row stored, which an unchanged save writes back. A symbol
- * (not a WeakMap: a property of the entity costs a fraction of an entry per row): JSON,
- * Object.keys and TypeORM ignore it.
+ * Where a loaded entity keeps its lazy fields' envelopes (by property) and, for row-bound ones,
+ * their associated data: private fields stamped onto the entity itself (`new LazySlot(entity)`
+ * runs Stamp's constructor, which returns the entity, so the fields land there). Adding them is a
+ * plain property store for V8, where the symbol-keyed slot this replaces needed an
+ * Object.defineProperty call per row (non-enumerable); a WeakMap entry measured slower than
+ * either. Private fields are invisible to JSON, Object.keys, getOwnPropertySymbols, spread /
+ * Object.assign, deep equality and util.inspect, and are not inherited by objects made with
+ * Object.create(entity). An envelope entry stays after the value is read: it is what the row
+ * stored, which an unchanged save writes back.
  */
-const LAZY = Symbol('bulwark.lazyEnvelopes');
-/**
- * The associated data of a lazy bindToRow field, computed from the row's key when it was loaded
- * (afterLoad): the getter decrypts against the row the envelope came from, even when the caller
- * changed or removed the key before the first read (the clone pattern `loaded.id = newId; save`).
- */
-const LAZY_AAD = Symbol('bulwark.lazyAad');
-type LazySlotted = ObjectLiteral & {
-  [LAZY]?: Record<string, string>;
-  [LAZY_AAD]?: Record<string, string>;
-};
+class LazySlot extends Stamp {
+  #envelopes: Record<string, string> = {};
+  /**
+   * The associated data of a lazy bindToRow field, computed from the row's key when it was loaded
+   * (afterLoad): the getter decrypts against the row the envelope came from, even when the caller
+   * changed or removed the key before the first read (the clone pattern `loaded.id = newId; save`).
+   */
+  #aads: Record<string, string> | undefined = undefined;
+
+  /** The entity's envelopes, stamping the slot on first use. */
+  static envelopesOf(entity: ObjectLiteral): Record<string, string> {
+    if (!(#envelopes in entity)) new LazySlot(entity);
+    return (entity as LazySlot).#envelopes;
+  }
+
+  /** The envelope the row stored for `property`, if it was loaded lazily. */
+  static envelope(entity: ObjectLiteral, property: string): string | undefined {
+    return #envelopes in entity ? (entity as LazySlot).#envelopes[property] : undefined;
+  }
+
+  static aad(entity: ObjectLiteral, property: string): string | undefined {
+    return #aads in entity ? (entity as LazySlot).#aads?.[property] : undefined;
+  }
+
+  static setAad(entity: ObjectLiteral, property: string, aad: string): void {
+    if (!(#aads in entity)) new LazySlot(entity);
+    ((entity as LazySlot).#aads ??= {})[property] = aad;
+  }
+}
+
 /** The column's own setEntityValue, kept when installLazyHydration wraps it. */
 const ORIGINAL_SET = Symbol('bulwark.setEntityValue');
 
@@ -412,28 +442,14 @@ function installLazy(
   accessor: PropertyDescriptor,
   envelope: string,
 ): void {
-  const slotted = entity as LazySlotted;
-  let slot = slotted[LAZY];
-  if (slot === undefined) {
-    slot = {};
-    // Not enumerable: deep equality (toEqual, deepStrictEqual, isEqual), spread / Object.assign
-    // copies and console.log leave it out; added the same way to every row (one hidden class).
-    Object.defineProperty(entity, LAZY, { value: slot, writable: true, configurable: true });
-  }
-  slot[property] = envelope;
+  LazySlot.envelopesOf(entity)[property] = envelope;
   Object.defineProperty(entity, property, accessor);
 }
 
 /** Records a lazy bindToRow field's associated data from the row key as loaded (none: no key selected). */
 function recordLazyAad(entity: ObjectLiteral, field: ResolvedField): void {
   if (rowKey(field, entity) === undefined) return; // the getter reports the missing key if read
-  const slotted = entity as LazySlotted;
-  let aads = slotted[LAZY_AAD];
-  if (aads === undefined) {
-    aads = {};
-    Object.defineProperty(entity, LAZY_AAD, { value: aads, writable: true, configurable: true });
-  }
-  aads[field.spec.property] = fieldAad(field, entity);
+  LazySlot.setAad(entity, field.spec.property, fieldAad(field, entity));
 }
 
 function settle(entity: ObjectLiteral, property: string, value: unknown): void {
@@ -455,7 +471,7 @@ function lazyAccessor(ctx: EncryptionContext, field: ResolvedField): PropertyDes
     configurable: true,
     enumerable: true,
     get(this: ObjectLiteral): unknown {
-      const envelope = (this as LazySlotted)[LAZY]?.[property];
+      const envelope = LazySlot.envelope(this, property);
       if (envelope === undefined) {
         // The accessor was copied onto another object (Object.create, a prototype): no row.
         throw new BulwarkTypeOrmError(
@@ -464,7 +480,7 @@ function lazyAccessor(ctx: EncryptionContext, field: ResolvedField): PropertyDes
           { ...field.where },
         );
       }
-      const aad = (this as LazySlotted)[LAZY_AAD]?.[property] ?? fieldAad(field, this);
+      const aad = LazySlot.aad(this, property) ?? fieldAad(field, this);
       const value = openSync(ctx, field, envelope, aad);
       settle(this, property, value);
       return value;

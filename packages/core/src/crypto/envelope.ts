@@ -251,12 +251,33 @@ const KINDS: Readonly<Record<string, EnvelopeKind>> = Object.freeze({
  * prefix and validates nothing else: decrypting is what checks the rest (ERR_CRYPTO_MALFORMED).
  */
 export function envelopeKind(value: unknown): EnvelopeKind | undefined {
-  if (typeof value !== 'string') return undefined;
-  const dot = value.indexOf('.');
-  if (dot < 3 || dot > 5) return undefined;
-  const format = value.slice(0, dot);
-  return Object.hasOwn(KINDS, format) ? KINDS[format] : undefined;
+  // Read by character codes, no substring: an ORM calls this for every value it loads. The
+  // prefixes are `bw` + format digit + optional `s` + optional `d`, then the first ".".
+  if (typeof value !== 'string' || value.charCodeAt(0) !== 0x62 || value.charCodeAt(1) !== 0x77) {
+    return undefined;
+  }
+  const digit = value.charCodeAt(2);
+  if (digit !== 0x31 && digit !== 0x32) return undefined;
+  let at = 3;
+  const subject = value.charCodeAt(at) === 0x73; // s
+  if (subject) at++;
+  const deterministic = value.charCodeAt(at) === 0x64; // d
+  if (deterministic) at++;
+  if (value.charCodeAt(at) !== 0x2e) return undefined; // "." (NaN past the end)
+  return KIND_TABLE[(digit - 0x31) * 4 + (subject ? 2 : 0) + (deterministic ? 1 : 0)];
 }
+
+/** KINDS by (format - 1) * 4 + subject * 2 + deterministic, for envelopeKind. */
+const KIND_TABLE: readonly EnvelopeKind[] = [
+  KINDS.bw1,
+  KINDS.bw1d,
+  KINDS.bw1s,
+  KINDS.bw1sd,
+  KINDS.bw2,
+  KINDS.bw2d,
+  KINDS.bw2s,
+  KINDS.bw2sd,
+];
 
 /** Decoded bodies up to this size reuse one scratch buffer; larger ones get their own. */
 const SCRATCH_LIMIT = 64 * 1024;

@@ -44,6 +44,11 @@ describe('envelopeKind', () => {
       'BW1.a',
       '.bw1.',
       'bw1sdd.a.b.c',
+      'bw1ds.a.b.c',
+      'bw0.a.1.b.c',
+      'bw1s',
+      'bw2sd',
+      'bw\u0131.a.1.b.c',
     ]) {
       expect(envelopeKind(value)).toBeUndefined();
     }
@@ -65,14 +70,33 @@ describe('envelopeKind', () => {
           fc.string(),
           fc
             .tuple(
-              fc.constantFrom('bw1', 'bw1d', 'bw1s', 'bw1sd', 'bw2', 'bw2sd', 'bw1x', 'bw3', 'bw', 'bw1sdd'),
+              fc.constantFrom(
+                'bw1',
+                'bw1d',
+                'bw1s',
+                'bw1sd',
+                'bw2',
+                'bw2d',
+                'bw2s',
+                'bw2sd',
+                'bw1ds',
+                'bw1x',
+                'bw3',
+                'bw',
+                'bw1sdd',
+              ),
               fc.string(),
             )
             .map(([prefix, rest]) => prefix + rest),
         ),
         (value) => {
-          const expected = /^bw[12](?:d|s|sd)?\./.test(value);
-          expect(envelopeKind(value) !== undefined).toBe(expected);
+          // The whole kind, not only "is an envelope" (envelopeKind reads character codes).
+          const m = /^bw([12])(s)?(d)?\./.exec(value);
+          const expected =
+            m === null
+              ? undefined
+              : { subject: m[2] !== undefined, deterministic: m[3] !== undefined, format: Number(m[1]) };
+          expect(envelopeKind(value)).toEqual(expected);
         },
       ),
     );

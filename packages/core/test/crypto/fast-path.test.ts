@@ -37,10 +37,16 @@ function referenceDecode(text: string): Buffer | undefined {
 }
 
 /** Characters Node's lenient decoder treats specially: skipped, other alphabet, padding, or
- *  UTF-16 units whose low byte is an alphabet character (U+0141 -> 'A', U+0162 -> 'b'). */
-const NASTY = ['+', '/', '=', ' ', '\n', '.', '\u0000', '\u00e9', '\u0141', '\u0162', '\u0130', '\uff21'];
+ *  UTF-16 units whose low byte is an alphabet character (U+0141 -> 'A', U+0162 -> 'b'); and
+ *  non-ASCII units the short decoder's UTF-8 copy must not take for one byte (Latin-1, a lone
+ *  surrogate whose low byte is 'A', a surrogate pair). */
+const NASTY = [
+  ...['+', '/', '=', ' ', '\n', '.', '\u0000', '\u00e9', '\u0141', '\u0162', '\u0130', '\uff21'],
+  ...['\u0080', '\u00ff', '\ud841', '\udc41', '\u{1f600}'],
+];
+// Up to 140 characters: both sides of the JS / native decoding limit (128).
 const textArb = fc
-  .array(fc.oneof(fc.constantFrom(...ALPHABET), fc.constantFrom(...NASTY)), { maxLength: 40 })
+  .array(fc.oneof(fc.constantFrom(...ALPHABET), fc.constantFrom(...NASTY)), { maxLength: 140 })
   .map((chars) => chars.join(''));
 
 function decodeIntoFresh(text: string): Buffer | undefined {
@@ -66,7 +72,7 @@ describe('strict base64url fast path', () => {
   it('round-trips every byte string and rejects any other spelling of the same bytes', () => {
     fc.assert(
       fc.property(
-        fc.uint8Array({ maxLength: 40 }),
+        fc.uint8Array({ maxLength: 105 }),
         fc.nat(),
         fc.constantFrom(...ALPHABET, ...NASTY),
         (bytes, pos, c) => {
@@ -85,6 +91,21 @@ describe('strict base64url fast path', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('refuses a UTF-16 unit whose low byte is an alphabet character, at every length and position', () => {
+    // 16: charCodeAt decoder; 40, 94, 128: the byte-copy decoder; 140: native write + round trip.
+    for (const length of [16, 40, 94, 128, 140]) {
+      const text = 'A'.repeat(length); // zero bytes, canonical
+      expect(decodeIntoFresh(text)?.every((b) => b === 0)).toBe(true);
+      for (const unit of ['\u0141', '\ud841', '\u0100', '\u00c1']) {
+        for (const at of [0, length >> 1, length - 1]) {
+          const changed = text.slice(0, at) + unit + text.slice(at + 1);
+          expect(decodeIntoFresh(changed)).toBeUndefined();
+          expect(decodeBase64url(changed)).toBeUndefined();
+        }
+      }
+    }
   });
 
   it('never writes past the decoded length, and refuses a target that is too small', () => {

@@ -218,6 +218,19 @@ function suite(backend: Backend) {
     expect(account.bio).toBe('bio of 4');
   });
 
+  it('the envelopes are kept per row and out of sight: no own key, and not inherited by Object.create', async () => {
+    const [a, b] = await accounts.find({ where: [{ id: ids[3] }, { id: ids[4] }], order: { id: 'ASC' } });
+    const own = Reflect.ownKeys(a);
+    expect(own.filter((key) => typeof key === 'symbol')).toEqual([]);
+    expect(own).toEqual(Reflect.ownKeys(b));
+    // An object made from a loaded entity has no row of its own: its read is refused, never served
+    // from the parent's envelope.
+    const child = Object.create(a) as Account;
+    expect(() => child.bio).toThrow(expect.objectContaining({ code: TypeOrmErrorCodes.NOT_DECRYPTED }));
+    expect([a.bio, b.bio]).toEqual(['bio of 3', 'bio of 4']);
+    expect(b.settings).toEqual({ theme: 'theme4' });
+  });
+
   it('a lazy row-bound field decrypts with its row key, and a copy in another row fails on access', async () => {
     const notes = ds.getRepository(LazyNote);
     const [one, two] = await notes.save([
