@@ -29,8 +29,8 @@ export function decodeBase64url(text: string): Buffer | undefined {
   return bytes.toString('base64url') === text ? bytes : undefined;
 }
 
-/** Alphabet value of each byte, -1 outside the base64url alphabet. */
-const VALUES = new Int8Array(256).fill(-1);
+/** Alphabet value of each 7-bit code, -1 outside the base64url alphabet. */
+const VALUES = new Int8Array(128).fill(-1);
 for (let i = 0; i < 64; i++) {
   VALUES['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.charCodeAt(i)] = i;
 }
@@ -44,27 +44,13 @@ for (let i = 0; i < 64; i++) {
 const JS_DECODE_LIMIT = 128;
 
 /**
- * The text's characters as bytes, for decodeShortInto. Three bytes per UTF-16 unit is UTF-8's
- * widest, so a text up to JS_DECODE_LIMIT is never truncated. Holds IVs and ciphertexts only
- * (public), and is used synchronously.
- */
-const textBytes = Buffer.allocUnsafeSlow(3 * JS_DECODE_LIMIT);
-
-/**
- * Texts up to this length (an IV) are read with charCodeAt: the native copy decodeShortInto makes
- * first costs more than it saves on them (~90 ns against ~40 ns for 16 characters; ~200 against
- * ~320 ns for a 94-character payload).
- */
-const CHARS_DECODE_LIMIT = 32;
-
-/**
- * Strict decoding by definition of the alphabet, for texts up to CHARS_DECODE_LIMIT: every character must be one of the 64 (a code
+ * Strict decoding by definition of the alphabet: every character must be one of the 64 (a code
  * above 127 is rejected before the table is read, so a UTF-16 unit with an alphabet low byte
  * fails), and the unused low bits of a partial last group must be zero (RFC 4648 §3.5 canonical
  * form). Writes `size` bytes at `offset`; returns false (bytes written are then garbage) if the
  * text is not canonical.
  */
-function decodeCharsInto(text: string, size: number, target: Buffer, offset: number): boolean {
+function decodeShortInto(text: string, size: number, target: Buffer, offset: number): boolean {
   const length = text.length;
   const full = length & ~3;
   let codes = 0;
@@ -110,55 +96,6 @@ function decodeCharsInto(text: string, size: number, target: Buffer, offset: num
   }
   // values < 0: some character was outside the alphabet (-1); codes > 127: a non-ASCII unit.
   return values >= 0 && (codes & ~127) === 0 && o - offset === size;
-}
-
-/**
- * Strict decoding by definition of the alphabet: every character must be one of the 64, and the
- * unused low bits of a partial last group must be zero (RFC 4648 §3.5 canonical form). The text is
- * first copied out as UTF-8 by one native write: it is ASCII exactly when that gives one byte per
- * character (anything else takes two or three, so a UTF-16 unit whose low byte is in the alphabet
- * cannot pass for it), and the table is then read from bytes, about twice as fast here as
- * charCodeAt per character. Writes `size` bytes at `offset`; returns false (bytes written are then
- * garbage) if the text is not canonical.
- */
-function decodeShortInto(text: string, size: number, target: Buffer, offset: number): boolean {
-  const length = text.length;
-  if (length <= CHARS_DECODE_LIMIT) return decodeCharsInto(text, size, target, offset);
-  if (textBytes.write(text, 0, 'utf8') !== length) return false;
-  const src = textBytes;
-  const full = length & ~3;
-  let values = 0;
-  let o = offset;
-  for (let i = 0; i < full; i += 4) {
-    const a = VALUES[src[i]];
-    const b = VALUES[src[i + 1]];
-    const c = VALUES[src[i + 2]];
-    const d = VALUES[src[i + 3]];
-    values |= a | b | c | d;
-    const n = (a << 18) | (b << 12) | (c << 6) | d;
-    target[o++] = n >>> 16;
-    target[o++] = n >>> 8;
-    target[o++] = n;
-  }
-  const rem = length - full;
-  if (rem > 0) {
-    const a = VALUES[src[full]];
-    const b = VALUES[src[full + 1]];
-    values |= a | b;
-    if (rem === 2) {
-      if ((b & 0x0f) !== 0) return false;
-      target[o++] = (a << 2) | (b >>> 4);
-    } else {
-      const c = VALUES[src[full + 2]];
-      values |= c;
-      if ((c & 0x03) !== 0) return false;
-      const n = (a << 12) | (b << 6) | c;
-      target[o++] = n >>> 10;
-      target[o++] = n >>> 2;
-    }
-  }
-  // values < 0: some character was outside the alphabet (-1).
-  return values >= 0 && o - offset === size;
 }
 
 /**

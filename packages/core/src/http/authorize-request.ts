@@ -163,9 +163,7 @@ export async function authorizeRequest(
   context?: AuthzContext,
   stepUp?: AuthorizeStepUp,
 ): Promise<Decision> {
-  requirePrincipal(principal);
-  const decision = await authorizer.check(principal, action, resource, context);
-  return settleDecision(decision, authorizer, principal, action, resource, context, stepUp);
+  return authorizeRequestNow(authorizer, principal, action, resource, context, stepUp);
 }
 
 /**
