@@ -1,4 +1,4 @@
-import { envelopeKind } from '@bulwark/core';
+import { envelopeKind as coreEnvelopeKind } from '@bulwark/core';
 import type { ValueTransformer } from 'typeorm';
 import { BulwarkTypeOrmError, type FieldLocation, TypeOrmErrorCodes } from './bulwark-typeorm-error';
 import {
@@ -11,6 +11,12 @@ import { openSync, sealSync } from './field-cipher';
 import { plaintextValue } from './plaintext-value';
 import type { EncryptedFieldSpec } from './field-registry';
 import { LazyEnvelope, PendingDecryption, SealedValue } from './sealed-value';
+
+/**
+ * envelopeKind, read from @bulwark/core's exports once: the CommonJS re-export is a getter (two,
+ * through crypto/index), which from() would otherwise call for every value it loads.
+ */
+const envelopeKind = coreEnvelopeKind;
 
 /** A typeorm-encrypted value in a column registered as such: never served, never taken as plaintext. */
 export function legacyCiphertext(where: FieldLocation): BulwarkTypeOrmError {

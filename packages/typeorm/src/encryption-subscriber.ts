@@ -30,9 +30,22 @@ interface EntityPlan {
   hasSubject: boolean;
   /** Fields declared `lazy` and their shared accessors (see lazyAccessor). */
   lazy: Array<{ field: ResolvedField; accessor: PropertyDescriptor }>;
+  /**
+   * A loaded row may need afterLoad: an eager field (PendingDecryption to finish), a lazy
+   * row-bound field (its associated data is recorded), or a lazy field whose column is not
+   * hydrated through installLazyHydration (embedded). False: hydration did all there is to do.
+   */
+  needsLoad: boolean;
 }
 
-const EMPTY: EntityPlan = { fields: [], indexes: [], needsRow: false, hasSubject: false, lazy: [] };
+const EMPTY: EntityPlan = {
+  fields: [],
+  indexes: [],
+  needsRow: false,
+  hasSubject: false,
+  lazy: [],
+  needsLoad: false,
+};
 
 function isRecord(value: unknown): value is ObjectLiteral {
   return value !== null && typeof value === 'object';
@@ -74,6 +87,9 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
 
   /** Entity classes already warned about (see warnSlowLazy). */
   private readonly slowLazyWarned = new WeakSet<object>();
+
+  /** Lazy columns whose hydration installs the accessor (installLazyHydration). */
+  private readonly hydrated = new WeakSet<ColumnMetadata>();
 
   constructor(
     private readonly ctx: EncryptionContext,
@@ -138,6 +154,7 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
             installLazy(entity, property, accessor, value.envelope);
           } else original.call(this, entity, value);
         };
+        this.hydrated.add(column);
       }
     }
   }
@@ -152,8 +169,16 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
       const lazy = fields
         .filter((f) => f.spec.lazy === true)
         .map((field) => ({ field, accessor: this.accessor(field) }));
+      const needsLoad = fields.some(
+        (f) =>
+          f.spec.lazy !== true ||
+          f.spec.bindToRow ||
+          !this.hydrated.has(metadata.findColumnWithPropertyPath(f.spec.property) as ColumnMetadata),
+      );
       plan =
-        fields.length === 0 && indexes.length === 0 ? EMPTY : { fields, indexes, needsRow, hasSubject, lazy };
+        fields.length === 0 && indexes.length === 0
+          ? EMPTY
+          : { fields, indexes, needsRow, hasSubject, lazy, needsLoad };
       this.plans.set(metadata.target, plan);
     }
     return plan;
@@ -288,10 +313,27 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
     this.restore(event.queryRunner, event.databaseEntity);
   }
 
-  // Called once per loaded entity. The column transformer has already decrypted every field that
-  // needs neither the row id nor a subject key, so usually nothing is left: return without
-  // creating a promise (TypeORM would otherwise collect and await one per entity).
-  afterLoad(entity: ObjectLiteral, event?: LoadEvent<ObjectLiteral>): Promise<void> | void {
+  /**
+   * The load listeners to register beside this subscriber: one per entity of the DataSource whose
+   * rows need afterLoad (EntityPlan.needsLoad), listening to that entity only. This subscriber
+   * has no afterLoad of its own, because TypeORM calls a subscriber's afterLoad for every row it
+   * loads, of every entity it listens to, with a new event object each time: rows of entities
+   * with no encrypted field, or only lazy fields (their accessors are set during hydration), would
+   * pay that call for nothing.
+   */
+  loadListeners(): BulwarkLoadListener[] {
+    const dataSource = this.ctx.dataSource;
+    if (!dataSource?.isInitialized) return [];
+    return dataSource.entityMetadatas
+      .filter((metadata) => this.plan(metadata).needsLoad)
+      .map((metadata) => new BulwarkLoadListener(this, metadata.target));
+  }
+
+  // Called once per loaded entity of an entity that needs it (loadListeners). The column
+  // transformer has already decrypted every field that needs neither the row id nor a subject
+  // key, so usually nothing is left: return without creating a promise (TypeORM would otherwise
+  // collect and await one per entity).
+  afterEntityLoad(entity: ObjectLiteral, event?: LoadEvent<ObjectLiteral>): Promise<void> | void {
     if (!isRecord(entity)) return;
     const metadata = event?.metadata;
     const plan = metadata !== undefined ? this.plan(metadata) : this.planFor(entity);
@@ -382,6 +424,27 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
     if (!isRecord(obj)) return;
     for (const [k, v] of Object.entries(obj)) if (v instanceof SealedValue) obj[k] = v.plain;
     if (runner !== undefined) this.sealed.get(runner)?.delete(obj);
+  }
+}
+
+/**
+ * The afterLoad of one entity's rows (BulwarkEncryptionSubscriber.loadListeners), registered
+ * with the encryption subscriber. TypeORM also hands it the rows of subclasses of the entity,
+ * which have listeners of their own: each row is finished by its own entity's listener, once.
+ */
+export class BulwarkLoadListener implements EntitySubscriberInterface<ObjectLiteral> {
+  constructor(
+    readonly subscriber: BulwarkEncryptionSubscriber,
+    private readonly target: EntityMetadata['target'],
+  ) {}
+
+  listenTo(): EntityMetadata['target'] {
+    return this.target;
+  }
+
+  afterLoad(entity: ObjectLiteral, event: LoadEvent<ObjectLiteral>): Promise<void> | void {
+    if (event.metadata.target !== this.target) return;
+    return this.subscriber.afterEntityLoad(entity, event);
   }
 }
 

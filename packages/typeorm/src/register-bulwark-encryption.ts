@@ -6,7 +6,7 @@ import {
   type ClassificationSink,
 } from './classification';
 import { EncryptionContext, peekActiveContext, setActiveContext } from './encryption-context';
-import { BulwarkEncryptionSubscriber } from './encryption-subscriber';
+import { BulwarkEncryptionSubscriber, BulwarkLoadListener } from './encryption-subscriber';
 import { fieldRegistry, type EntityClass } from './field-registry';
 import { installQueryGuards } from './query-guards';
 
@@ -203,13 +203,16 @@ export async function registerBulwarkEncryption(
   const warn =
     options.onWarning ?? ((message: string, code: string) => process.emitWarning(message, { code }));
   const subscriber = new BulwarkEncryptionSubscriber(ctx, warn);
+  const loadListeners = subscriber.loadListeners();
   const subscribers = dataSource.subscribers as unknown as object[];
   for (let i = subscribers.length - 1; i >= 0; i--) {
-    if (subscribers[i] instanceof BulwarkEncryptionSubscriber) subscribers.splice(i, 1);
+    const s = subscribers[i];
+    if (s instanceof BulwarkEncryptionSubscriber || s instanceof BulwarkLoadListener)
+      subscribers.splice(i, 1);
   }
   // First in the list: later subscribers (e.g. the audit subscriber) see sealed values in before*
-  // events and plaintext again in after* events.
-  subscribers.unshift(subscriber);
+  // events and plaintext again in after* events, and decrypted values in afterLoad.
+  subscribers.unshift(subscriber, ...loadListeners);
   setActiveContext(ctx);
   registerClassifications(dataSource, sink);
   if (readMode === 'accept') {
@@ -233,8 +236,10 @@ export async function registerBulwarkEncryption(
       counts.clear();
     },
     unregister() {
-      const i = subscribers.indexOf(subscriber);
-      if (i >= 0) subscribers.splice(i, 1);
+      for (const s of [subscriber, ...loadListeners]) {
+        const i = subscribers.indexOf(s);
+        if (i >= 0) subscribers.splice(i, 1);
+      }
       if (peekActiveContext() === ctx) setActiveContext(undefined);
     },
   };
