@@ -174,6 +174,7 @@ export class BulwarkGuard implements CanActivate {
       }
       if (route.allowlist !== undefined) applyAllowlist(route.allowlist, req);
       if (route.recentAuth !== undefined) requireStepUp(principal, route.recentAuth);
+      state.admitted = true;
       return true;
     } catch (error) {
       noteError(state, error);
@@ -259,6 +260,7 @@ export class BulwarkGuard implements CanActivate {
         }
         for (const purpose of purposes) await requireConsentFor(consent, principal, purpose);
       }
+      state.admitted = true;
       return true;
     } catch (error) {
       noteError(state, error);

@@ -57,6 +57,12 @@ export interface BulwarkRequestState {
   errorCode?: string;
   /** What exactly failed (`aud.check_failed`): audited, never answered. */
   errorReason?: string;
+  /**
+   * BulwarkGuard let the request in: an error from here on was thrown by a pipe, the handler or
+   * its response, and is noted as thrown (BulwarkExceptionFilter; the route's audit interceptor
+   * when it has one).
+   */
+  admitted?: boolean;
   /** The route's `@Audited` metadata, once a guard or interceptor has seen the route. */
   audited?: AuditedMetadata;
   /** The execution context the route was seen in (resource resolvers need it). */
