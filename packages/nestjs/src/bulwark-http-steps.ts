@@ -66,6 +66,13 @@ export interface FastifyBodyStages {
   ): unknown;
 }
 
+/**
+ * Marks a request whose response the header step has handled (a property, not a WeakSet entry per
+ * request): `secure()` then sets nothing. A symbol nobody else reads or sends.
+ */
+const SECURED = Symbol('bulwark.nestjs.secured');
+type Secured = { [SECURED]?: true };
+
 /** Media types the input guard parses itself. */
 const GUARDED_TYPES = ['application/json', 'application/x-www-form-urlencoded'];
 const JSON_SUFFIX = /^application\/[a-z0-9!#$&^_.+-]+\+json(?:\s*;.*)?$/i;
@@ -104,7 +111,7 @@ export function bulwarkHttpSteps(
       rateLimit: false,
     },
   );
-  const secured = new WeakSet<object>();
+
   let headerStep: PlatformMiddleware | undefined;
   // Fastify (see attachToFastify): the body is read after middleware, by the guard as a parser.
   let onFastify = false;
@@ -124,7 +131,7 @@ export function bulwarkHttpSteps(
         headerStep = mw;
         return Object.assign<PlatformMiddleware, { headers: Readonly<Record<string, string>> }>(
           (req, res, next) => {
-            secured.add(req);
+            (req as Secured)[SECURED] = true;
             mw(req, res, next);
           },
           { headers: mw.headers },
@@ -170,8 +177,8 @@ export function bulwarkHttpSteps(
     steps,
     order,
     secure(req, res) {
-      if (headerStep === undefined || secured.has(req) || res.headersSent) return;
-      secured.add(req);
+      if (headerStep === undefined || (req as Secured)[SECURED] === true || res.headersSent) return;
+      (req as Secured)[SECURED] = true;
       headerStep(req, res, () => undefined);
     },
     evidence: () => built.recorder.evidence(),

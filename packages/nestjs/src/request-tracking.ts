@@ -161,9 +161,12 @@ export function trackRequest(
   res: PlatformResponse,
   audited?: AuditedMetadata,
   execution?: ExecutionContext,
-  marks: { classified?: boolean } = {},
+  /** The route reads or changes classified data (`@RequireConsent`): its audit fails closed. */
+  classified = false,
 ): BulwarkRequestState {
-  const tracked = nodeRequest(req) as Tracked;
+  // The guard's and the filter's calls on Express find the state on `req` itself (no lookup of a
+  // `raw` member the Express request does not have).
+  const tracked = ((req as Tracked)[STATE] !== undefined ? req : nodeRequest(req)) as Tracked;
   let state = tracked[STATE];
   const raw = rawResponse(res);
   if (state !== undefined) {
@@ -189,13 +192,12 @@ export function trackRequest(
   // Whether this call tells something the request's audit policy depends on that it did not know
   // (the guard and then the route's interceptor name the same route: nothing new the second time).
   const news =
-    (audited !== undefined && audited !== state.audited) ||
-    (marks.classified === true && state.classified !== true);
+    (audited !== undefined && audited !== state.audited) || (classified && state.classified !== true);
   if (audited !== undefined) {
     state.audited = audited;
     if (execution !== undefined) state.execution = execution;
   }
-  if (marks.classified === true) state.classified = true;
+  if (classified) state.classified = true;
   const auditor = runtime.auditor;
   if (state.auditing) {
     // The route's marks may have made the request fail-closed (audit started by the middleware).
