@@ -13,6 +13,7 @@ import { csrf, type BulwarkCsrfOptions } from './csrf';
 import { fetchMetadata } from './fetch-metadata';
 import { inputGuard } from './input-guard';
 import type { MiddlewareRequest, PlatformMiddleware } from './platform-middleware';
+import { requestState } from './request-tracking';
 import { securityHeaders } from './security-headers';
 import { sessionStep } from './session';
 
@@ -66,13 +67,6 @@ export interface FastifyBodyStages {
   ): unknown;
 }
 
-/**
- * Marks a request whose response the header step has handled (a property, not a WeakSet entry per
- * request): `secure()` then sets nothing. A symbol nobody else reads or sends.
- */
-const SECURED = Symbol('bulwark.nestjs.secured');
-type Secured = { [SECURED]?: true };
-
 /** Media types the input guard parses itself. */
 const GUARDED_TYPES = ['application/json', 'application/x-www-form-urlencoded'];
 const JSON_SUFFIX = /^application\/[a-z0-9!#$&^_.+-]+\+json(?:\s*;.*)?$/i;
@@ -118,6 +112,16 @@ export function bulwarkHttpSteps(
   let guard: InputGuard | undefined;
   let csrfStep: PlatformMiddleware | undefined;
   const responses = new WeakMap<object, ServerResponse>();
+  // Requests whose response the header step handled (`secure()` then sets nothing for the same
+  // request object). The mark goes into the request's state, which the request id step has made:
+  // no property added to the request (slow on Express's) and no WeakSet entry per request; the
+  // WeakSet only for a request the state is missing on.
+  const secured = new WeakSet<object>();
+  const markSecured = (req: object): void => {
+    const state = requestState(req);
+    if (state !== undefined) state.secured = req;
+    else secured.add(req);
+  };
   const built = assembleBundleSteps<PlatformMiddleware, object, BulwarkCsrfOptions>(
     plan,
     {
@@ -131,7 +135,7 @@ export function bulwarkHttpSteps(
         headerStep = mw;
         return Object.assign<PlatformMiddleware, { headers: Readonly<Record<string, string>> }>(
           (req, res, next) => {
-            (req as Secured)[SECURED] = true;
+            markSecured(req);
             mw(req, res, next);
           },
           { headers: mw.headers },
@@ -177,8 +181,9 @@ export function bulwarkHttpSteps(
     steps,
     order,
     secure(req, res) {
-      if (headerStep === undefined || (req as Secured)[SECURED] === true || res.headersSent) return;
-      (req as Secured)[SECURED] = true;
+      if (headerStep === undefined || res.headersSent) return;
+      if (requestState(req)?.secured === req || secured.has(req)) return;
+      markSecured(req);
       headerStep(req, res, () => undefined);
     },
     evidence: () => built.recorder.evidence(),

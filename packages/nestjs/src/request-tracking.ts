@@ -71,6 +71,11 @@ export interface BulwarkRequestState {
   classified?: boolean;
   /** The account an anonymous request acted as (`auditActor`, e.g. on a login route). */
   actor?: AuditActorId;
+  /**
+   * The request object (Node's, or on Fastify the wrapper the exception filter sees) whose response
+   * the module's security-header step handled: BulwarkHttpSteps.secure sets nothing again for it.
+   */
+  secured?: object;
   /** Holds the response until its event is durable, when the request's policy is fail-closed (once). */
   hold?: () => void;
 }
@@ -92,6 +97,11 @@ export function auditActor(req: unknown, id: string, type: 'user' | 'service' = 
   if (state !== undefined) state.actor = actor;
 }
 
+/** Bulwark's state of a request (the Node request or a platform request wrapping it), once tracked. */
+export function requestState(req: object): BulwarkRequestState | undefined {
+  return (nodeRequest(req) as Tracked)[STATE];
+}
+
 /** The BulwarkRuntime of the application that tracks this request, if one does. */
 export function trackedRuntime(req: object): BulwarkRuntime | undefined {
   return (nodeRequest(req) as Tracked)[STATE]?.runtime;
@@ -108,6 +118,9 @@ export function rawResponse(res: PlatformResponse): ServerResponse {
  * id, session, CSRF token), on the Node request, so every stage of one request sees the same.
  */
 export function nodeRequest<T extends object>(req: T): T {
+  // The request Bulwark tracks (Express's, from the first step on) holds the state itself: no
+  // lookup of a `raw` member it does not have, a walk up its long prototype chain.
+  if ((req as Tracked)[STATE] !== undefined) return req;
   const raw = (req as { raw?: unknown }).raw;
   return (typeof raw === 'object' && raw !== null ? raw : req) as T;
 }
@@ -164,9 +177,7 @@ export function trackRequest(
   /** The route reads or changes classified data (`@RequireConsent`): its audit fails closed. */
   classified = false,
 ): BulwarkRequestState {
-  // The guard's and the filter's calls on Express find the state on `req` itself (no lookup of a
-  // `raw` member the Express request does not have).
-  const tracked = ((req as Tracked)[STATE] !== undefined ? req : nodeRequest(req)) as Tracked;
+  const tracked = nodeRequest(req) as Tracked;
   let state = tracked[STATE];
   const raw = rawResponse(res);
   if (state !== undefined) {
