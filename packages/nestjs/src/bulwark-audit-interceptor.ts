@@ -124,9 +124,15 @@ function methodNames(proto: object): string[] {
  * with `all`, `audit.allRequests`, every route). Nest builds a route's interceptor chain once, at
  * registration, from the global, controller and method interceptors: a route without any runs its
  * handler without rxjs, which a global audit interceptor would impose on every route. Idempotent
- * (a second application over the same controllers adds nothing).
+ * (a second application over the same controllers adds nothing). `needed(controller, method)`
+ * false: the route runs without it (BulwarkModule, when only Bulwark's global filter can catch the
+ * route's errors and nothing else can intercept them).
  */
-export function attachRouteAuditInterceptor(controllers: readonly unknown[], all: boolean): void {
+export function attachRouteAuditInterceptor(
+  controllers: readonly unknown[],
+  all: boolean,
+  needed: (controller: object, method: object) => boolean = () => true,
+): void {
   for (const controller of controllers) {
     if (typeof controller !== 'function') continue;
     const proto = (controller as { prototype?: object }).prototype;
@@ -136,6 +142,7 @@ export function attachRouteAuditInterceptor(controllers: readonly unknown[], all
       if (typeof method !== 'function' || Reflect.getMetadata(METHOD_METADATA, method) === undefined)
         continue;
       if (!all && auditedRoute(method, controller) === undefined) continue;
+      if (!needed(controller, method)) continue;
       const own = (Reflect.getMetadata(INTERCEPTORS_METADATA, method) as unknown[] | undefined) ?? [];
       if (own.includes(ROUTE_AUDIT_INTERCEPTOR)) continue;
       Reflect.defineMetadata(INTERCEPTORS_METADATA, [ROUTE_AUDIT_INTERCEPTOR, ...own], method);

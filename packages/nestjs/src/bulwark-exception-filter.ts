@@ -71,6 +71,10 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
       seen.audited === undefined && this.runtime.auditor !== undefined
         ? trackRequest(this.runtime, req, res, routeAudit(req, this.adapterHost.httpAdapter?.getInstance?.()))
         : seen;
+    // Thrown after BulwarkGuard let the request in (a pipe, the handler, its response): noted as
+    // thrown, as the route's audit interceptor notes it, for routes that run without one (see
+    // BulwarkModule.configure). Before that, a refusal of client input is noted as Bulwark's.
+    if (state.admitted === true) noteError(state, exception);
     const refusal = this.clientInputError(exception, req);
     noteError(state, refusal ?? exception);
     const adapter = this.adapterHost.httpAdapter;

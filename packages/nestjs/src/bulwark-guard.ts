@@ -99,9 +99,14 @@ export class BulwarkGuard implements CanActivate {
     const req = http.getRequest<PlatformRequest>();
     // A route that needs consent processes personal data: its audit fails closed (auditFailurePolicy).
     const response = http.getResponse<PlatformResponse>();
-    const state = trackRequest(this.runtime, req, response, route.audited, execution, {
-      classified: route.purposes !== undefined,
-    });
+    const state = trackRequest(
+      this.runtime,
+      req,
+      response,
+      route.audited,
+      execution,
+      route.purposes !== undefined,
+    );
     // A signed-in Bulwark session (module option `sessions`) authenticates a request that
     // carries no token of an accepted scheme; such a token, when sent, is always the one
     // verified. A @Public route (or a signed-in session) ignores an Authorization header it
@@ -174,6 +179,7 @@ export class BulwarkGuard implements CanActivate {
       }
       if (route.allowlist !== undefined) applyAllowlist(route.allowlist, req);
       if (route.recentAuth !== undefined) requireStepUp(principal, route.recentAuth);
+      state.admitted = true;
       return true;
     } catch (error) {
       noteError(state, error);
@@ -259,6 +265,7 @@ export class BulwarkGuard implements CanActivate {
         }
         for (const purpose of purposes) await requireConsentFor(consent, principal, purpose);
       }
+      state.admitted = true;
       return true;
     } catch (error) {
       noteError(state, error);

@@ -13,6 +13,7 @@ import { csrf, type BulwarkCsrfOptions } from './csrf';
 import { fetchMetadata } from './fetch-metadata';
 import { inputGuard } from './input-guard';
 import type { MiddlewareRequest, PlatformMiddleware } from './platform-middleware';
+import { requestState } from './request-tracking';
 import { securityHeaders } from './security-headers';
 import { sessionStep } from './session';
 
@@ -104,13 +105,23 @@ export function bulwarkHttpSteps(
       rateLimit: false,
     },
   );
-  const secured = new WeakSet<object>();
+
   let headerStep: PlatformMiddleware | undefined;
   // Fastify (see attachToFastify): the body is read after middleware, by the guard as a parser.
   let onFastify = false;
   let guard: InputGuard | undefined;
   let csrfStep: PlatformMiddleware | undefined;
   const responses = new WeakMap<object, ServerResponse>();
+  // Requests whose response the header step handled (`secure()` then sets nothing for the same
+  // request object). The mark goes into the request's state, which the request id step has made:
+  // no property added to the request (slow on Express's) and no WeakSet entry per request; the
+  // WeakSet only for a request the state is missing on.
+  const secured = new WeakSet<object>();
+  const markSecured = (req: object): void => {
+    const state = requestState(req);
+    if (state !== undefined) state.secured = req;
+    else secured.add(req);
+  };
   const built = assembleBundleSteps<PlatformMiddleware, object, BulwarkCsrfOptions>(
     plan,
     {
@@ -124,7 +135,7 @@ export function bulwarkHttpSteps(
         headerStep = mw;
         return Object.assign<PlatformMiddleware, { headers: Readonly<Record<string, string>> }>(
           (req, res, next) => {
-            secured.add(req);
+            markSecured(req);
             mw(req, res, next);
           },
           { headers: mw.headers },
@@ -170,8 +181,9 @@ export function bulwarkHttpSteps(
     steps,
     order,
     secure(req, res) {
-      if (headerStep === undefined || secured.has(req) || res.headersSent) return;
-      secured.add(req);
+      if (headerStep === undefined || res.headersSent) return;
+      if (requestState(req)?.secured === req || secured.has(req)) return;
+      markSecured(req);
       headerStep(req, res, () => undefined);
     },
     evidence: () => built.recorder.evidence(),

@@ -18,6 +18,7 @@ import {
   ModuleRef,
   Reflector,
 } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/internal';
 import { BulwarkConfigError, ErrorCodes } from '@bulwark/core';
 import { BULWARK_AUDITED } from './audited';
 import type { FastifyBodyStages } from './bulwark-http-steps';
@@ -53,6 +54,18 @@ interface Registration {
   readonly globalEnhancers: boolean;
 }
 
+/** @nestjs/common's EXCEPTION_FILTERS_METADATA and INTERCEPTORS_METADATA (`@UseFilters()`, `@UseInterceptors()`). */
+const EXCEPTION_FILTERS_METADATA = '__exceptionFilters__';
+const INTERCEPTORS_METADATA = '__interceptors__';
+
+/** What BulwarkModule reads of Nest's ApplicationConfig (not exported by @nestjs/core): its global enhancers. */
+interface GlobalEnhancers {
+  getGlobalFilters(): readonly unknown[];
+  getGlobalRequestFilters(): readonly unknown[];
+  getGlobalInterceptors(): readonly unknown[];
+  getGlobalRequestInterceptors(): readonly unknown[];
+}
+
 const SERVICE_TOKENS = [
   BULWARK_TOKEN_SERVICE,
   BULWARK_AUTHORIZER,
@@ -65,7 +78,8 @@ const SERVICE_TOKENS = [
  * the core services under the tokens of bulwark-tokens.ts, apply BulwarkHttpMiddleware (request id,
  * security headers, input guard, CSRF when configured) to every route, and, by default, register
  * BulwarkGuard and BulwarkExceptionFilter globally and put the audit interceptor on the routes that
- * are audited (`@Audited`, or all with `audit.allRequests`; see attachRouteAuditInterceptor). At application
+ * are audited (`@Audited`, or all with `audit.allRequests`; see attachRouteAuditInterceptor) where
+ * something besides Bulwark's filter could see their errors (routeAuditInterceptorNeeded). At application
  * bootstrap every controller is checked: a decorator whose service is missing, or a
  * `@RequireConsent` purpose the ConsentManager does not know, fails the boot instead of every request.
  */
@@ -181,9 +195,11 @@ export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModu
     // chain then: the audited routes get the audit interceptor now (the global guard, which runs
     // first, tracks the request the interceptor reads its runtime from).
     if (this.registration.globalEnhancers && this.runtime.auditor !== undefined) {
+      const controllers = this.discovery.getControllers();
       attachRouteAuditInterceptor(
-        this.discovery.getControllers().map((wrapper) => wrapper.metatype),
+        controllers.map((wrapper) => wrapper.metatype),
         this.runtime.auditAll,
+        this.routeAuditInterceptorNeeded(controllers),
       );
     }
     // @nestjs/platform-fastify runs middleware before the body is read: the body's steps move to
@@ -200,6 +216,55 @@ export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModu
       // carry @Audited, for refusals raised before the route's handler (see routeAudit).
       markAuditedRoutesForFastify(this.discovery.getControllers().map((wrapper) => wrapper.metatype));
     }
+  }
+
+  /**
+   * Whether an audited route needs the audit interceptor. Its one job beyond what the global guard
+   * does (trackRequest with the route's @Audited) is noting the code of an error the handler
+   * throws before anything else sees it; BulwarkExceptionFilter notes an error thrown after the
+   * guard let the request in the same way (as thrown). So a route runs without it when that filter
+   * is the only one that can catch the route's errors and nothing can intercept them before it:
+   * the application's global filters (`useGlobalFilters`, APP_FILTER) are Bulwark's only, there is
+   * no global interceptor, the route and its controller have no `@UseFilters` or
+   * `@UseInterceptors`, and the controller is not request-scoped (its enhancers are then resolved
+   * per request, from the application's settings at that time). Read from Nest's ApplicationConfig,
+   * which holds every global enhancer by the time configure() runs; where it cannot be read, every
+   * audited route keeps the interceptor.
+   */
+  private routeAuditInterceptorNeeded(
+    controllers: readonly InstanceWrapper[],
+  ): (controller: object, method: object) => boolean {
+    const always = (): boolean => true;
+    const config = (this.moduleRef as unknown as { container?: { applicationConfig?: GlobalEnhancers } })
+      .container?.applicationConfig;
+    try {
+      if (config === undefined) return always;
+      const filters = config.getGlobalFilters();
+      const alone =
+        filters.length > 0 &&
+        filters.every((filter) => filter instanceof BulwarkExceptionFilter) &&
+        config.getGlobalRequestFilters().length === 0 &&
+        config.getGlobalInterceptors().length === 0 &&
+        config.getGlobalRequestInterceptors().length === 0;
+      if (!alone) return always;
+    } catch {
+      return always; // another Nest's ApplicationConfig
+    }
+    const staticControllers = new Set<unknown>(
+      controllers
+        .filter(
+          (wrapper) =>
+            typeof wrapper.isDependencyTreeStatic === 'function' && wrapper.isDependencyTreeStatic(),
+        )
+        .map((wrapper) => wrapper.metatype),
+    );
+    const enhanced = (target: object): boolean =>
+      [EXCEPTION_FILTERS_METADATA, INTERCEPTORS_METADATA].some((key) => {
+        const own = Reflect.getMetadata(key, target) as unknown[] | undefined;
+        return own !== undefined && own.length > 0;
+      });
+    return (controller, method) =>
+      !staticControllers.has(controller) || enhanced(controller) || enhanced(method);
   }
 
   /** Start-up checks of every controller's Bulwark decorators against the configured services. */

@@ -8,6 +8,9 @@ import type { PlatformMiddleware } from './platform-middleware';
 export function fetchMetadata(options: FetchMetadataOptions): PlatformMiddleware {
   const policy = new FetchMetadataPolicy({ configPath: 'BulwarkModule.fetchMetadata', ...options });
   return (req, _res, next) => {
+    // No Sec-Fetch-Site (a non-browser client, an old browser): the policy passes the request at
+    // once (FetchMetadataPolicy.check); the path it would be given is not worth splitting out.
+    if (req.headers['sec-fetch-site'] === undefined) return next();
     try {
       const path = (req.originalUrl ?? req.url ?? '/').split('?')[0]!;
       policy.check({ method: req.method ?? 'GET', path, headers: req.headers });

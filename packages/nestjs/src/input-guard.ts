@@ -18,12 +18,6 @@ export function inputGuard(
 ): InputGuardMiddleware {
   const guard = new InputGuard({ configPath: 'BulwarkModule.inputGuard', ...options });
   const middleware: PlatformMiddleware = (req, res, next) => {
-    const refuse = (error: unknown): void => {
-      // The body was not read to its end: the rest is read and dropped, and the socket closed if
-      // it never ends (closing at once could reset the connection before the client reads the 413).
-      lingerOnUnreadBody({ request: req, response: res });
-      next(error instanceof BulwarkError ? error : incomplete(error));
-    };
     try {
       guard.checkHead({
         method: req.method ?? 'GET',
@@ -35,17 +29,36 @@ export function inputGuard(
         guard.checkValue(req.body, 'body');
         return next();
       }
+      // No body to read (most GETs): on synchronously, no promise per request (readBody would
+      // give undefined, as @bulwark/express's guard does).
+      if (!guard.hasBody(req.headers)) return next();
     } catch (error) {
-      return refuse(error);
+      return refuse(req, res, next, error);
     }
     // Core's bounded reader never destroys the request when it stops early (an oversize body): a
     // destroyed request loses its socket before the refusal is written.
-    guard.readBody(req, req.headers).then((body) => {
-      if (body !== undefined) req.body = body;
-      next();
-    }, refuse);
+    guard.readBody(req, req.headers).then(
+      (body) => {
+        if (body !== undefined) req.body = body;
+        next();
+      },
+      (error: unknown) => refuse(req, res, next, error),
+    );
   };
   return Object.assign(middleware, { guard });
+}
+
+/** Answers a refusal of the guard (or a body that stopped arriving) through `next(error)`. */
+function refuse(
+  req: Parameters<PlatformMiddleware>[0],
+  res: Parameters<PlatformMiddleware>[1],
+  next: Parameters<PlatformMiddleware>[2],
+  error: unknown,
+): void {
+  // The body was not read to its end: the rest is read and dropped, and the socket closed if
+  // it never ends (closing at once could reset the connection before the client reads the 413).
+  lingerOnUnreadBody({ request: req, response: res });
+  next(error instanceof BulwarkError ? error : incomplete(error));
 }
 
 /**

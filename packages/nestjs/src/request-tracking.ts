@@ -57,6 +57,12 @@ export interface BulwarkRequestState {
   errorCode?: string;
   /** What exactly failed (`aud.check_failed`): audited, never answered. */
   errorReason?: string;
+  /**
+   * BulwarkGuard let the request in: an error from here on was thrown by a pipe, the handler or
+   * its response, and is noted as thrown (BulwarkExceptionFilter; the route's audit interceptor
+   * when it has one).
+   */
+  admitted?: boolean;
   /** The route's `@Audited` metadata, once a guard or interceptor has seen the route. */
   audited?: AuditedMetadata;
   /** The execution context the route was seen in (resource resolvers need it). */
@@ -65,6 +71,11 @@ export interface BulwarkRequestState {
   classified?: boolean;
   /** The account an anonymous request acted as (`auditActor`, e.g. on a login route). */
   actor?: AuditActorId;
+  /**
+   * The request object (Node's, or on Fastify the wrapper the exception filter sees) whose response
+   * the module's security-header step handled: BulwarkHttpSteps.secure sets nothing again for it.
+   */
+  secured?: object;
   /** Holds the response until its event is durable, when the request's policy is fail-closed (once). */
   hold?: () => void;
 }
@@ -86,6 +97,11 @@ export function auditActor(req: unknown, id: string, type: 'user' | 'service' = 
   if (state !== undefined) state.actor = actor;
 }
 
+/** Bulwark's state of a request (the Node request or a platform request wrapping it), once tracked. */
+export function requestState(req: object): BulwarkRequestState | undefined {
+  return (nodeRequest(req) as Tracked)[STATE];
+}
+
 /** The BulwarkRuntime of the application that tracks this request, if one does. */
 export function trackedRuntime(req: object): BulwarkRuntime | undefined {
   return (nodeRequest(req) as Tracked)[STATE]?.runtime;
@@ -102,6 +118,9 @@ export function rawResponse(res: PlatformResponse): ServerResponse {
  * id, session, CSRF token), on the Node request, so every stage of one request sees the same.
  */
 export function nodeRequest<T extends object>(req: T): T {
+  // The request Bulwark tracks (Express's, from the first step on) holds the state itself: no
+  // lookup of a `raw` member it does not have, a walk up its long prototype chain.
+  if ((req as Tracked)[STATE] !== undefined) return req;
   const raw = (req as { raw?: unknown }).raw;
   return (typeof raw === 'object' && raw !== null ? raw : req) as T;
 }
@@ -155,7 +174,8 @@ export function trackRequest(
   res: PlatformResponse,
   audited?: AuditedMetadata,
   execution?: ExecutionContext,
-  marks: { classified?: boolean } = {},
+  /** The route reads or changes classified data (`@RequireConsent`): its audit fails closed. */
+  classified = false,
 ): BulwarkRequestState {
   const tracked = nodeRequest(req) as Tracked;
   let state = tracked[STATE];
@@ -183,13 +203,12 @@ export function trackRequest(
   // Whether this call tells something the request's audit policy depends on that it did not know
   // (the guard and then the route's interceptor name the same route: nothing new the second time).
   const news =
-    (audited !== undefined && audited !== state.audited) ||
-    (marks.classified === true && state.classified !== true);
+    (audited !== undefined && audited !== state.audited) || (classified && state.classified !== true);
   if (audited !== undefined) {
     state.audited = audited;
     if (execution !== undefined) state.execution = execution;
   }
-  if (marks.classified === true) state.classified = true;
+  if (classified) state.classified = true;
   const auditor = runtime.auditor;
   if (state.auditing) {
     // The route's marks may have made the request fail-closed (audit started by the middleware).

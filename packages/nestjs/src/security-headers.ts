@@ -1,4 +1,4 @@
-import { buildSecurityHeaders, type SecurityHeaderOptions } from '@bulwark/core/http';
+import { buildSecurityHeaders, writeHeaders, type SecurityHeaderOptions } from '@bulwark/core/http';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { PlatformMiddleware } from './platform-middleware';
 
@@ -12,6 +12,17 @@ export type SecurityHeadersMiddleware = PlatformMiddleware & {
  * @bulwark/express and @bulwark/koa send; options override per header, `false` drops one.
  */
 export function securityHeaders(options: SecurityHeaderOptions = {}): SecurityHeadersMiddleware {
-  const { middleware, headers } = buildSecurityHeaders(options, (o) => helmet(o as HelmetOptions));
-  return Object.assign(middleware as unknown as PlatformMiddleware, { headers });
+  const { middleware, headers, writes } = buildSecurityHeaders(options, (o) => helmet(o as HelmetOptions));
+  // What helmet writes, recorded once from helmet itself when no option depends on the request
+  // (no CSP nonce function): replayed without helmet's chain of middlewares per request, as
+  // @bulwark/express does. Middleware gets Node's ServerResponse on both of Nest's platforms
+  // (Express's response is one; platform-fastify hands middleware the raw one).
+  const handler: PlatformMiddleware =
+    writes === undefined
+      ? (middleware as unknown as PlatformMiddleware)
+      : (_req, res, next) => {
+          writeHeaders(res, writes);
+          next();
+        };
+  return Object.assign(handler, { headers });
 }

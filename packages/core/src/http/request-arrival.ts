@@ -29,12 +29,12 @@ export function captureRequestArrival(req: ArrivingRequest, proxies: TrustedProx
   const clientRequestId = clientRequestIdFrom(req.headers[REQUEST_ID_HEADER]);
   const ua = req.headers['user-agent'];
   const userAgent = typeof ua === 'string' ? ua : undefined;
-  return {
-    requestId: newRequestId(),
-    ...(clientRequestId !== undefined ? { clientRequestId } : {}),
-    ...(ip !== undefined ? { ip } : {}),
-    ...(userAgent !== undefined ? { userAgent } : {}),
-  };
+  // Assigned in the fields' order (no object spreads: this runs on every request).
+  const arrival: { -readonly [K in keyof RequestArrival]: RequestArrival[K] } = { requestId: newRequestId() };
+  if (clientRequestId !== undefined) arrival.clientRequestId = clientRequestId;
+  if (ip !== undefined) arrival.ip = ip;
+  if (userAgent !== undefined) arrival.userAgent = userAgent;
+  return arrival;
 }
 
 /** Options of the adapters' `requestId()` step, which takes the arrival facts. */
