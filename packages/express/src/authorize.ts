@@ -83,12 +83,12 @@ export function authorize(
   ): void | Promise<void> {
     state.resource = resolved.audited;
     const ip = clientIp(req);
-    const context = { ...options.context?.(req), ...(ip !== undefined ? { ip } : {}) };
+    // Per request: one copy of the app's context, the address assigned (no temporaries to spread).
+    const context: { ip?: string; [attribute: string]: unknown } = { ...options.context?.(req) };
+    if (ip !== undefined) context.ip = ip;
     const { authorizer } = resolved;
-    const steps = {
-      ...stepUp.forKit(state.kit?.mfaPolicy),
-      ...(options.explainDenials !== undefined ? { explainDenials: options.explainDenials } : {}),
-    };
+    const steps = stepUp.forKit(state.kit?.mfaPolicy);
+    if (options.explainDenials !== undefined) steps.explainDenials = options.explainDenials;
     const denied = (error: unknown): never => {
       noteDenial(state, error);
       throw error;

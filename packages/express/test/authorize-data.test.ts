@@ -91,3 +91,33 @@ describe('authorize with loaders and field rules (Express)', () => {
     expect(() => authorize('read', 'docs', { checkBody: 1 as never })).toThrow(BulwarkConfigError);
   });
 });
+
+describe('authorize: the context the authorizer sees (Express)', () => {
+  it("is the app's context with the client address over any ip of its own, one copy per request", async () => {
+    const seen: Record<string, unknown>[] = [];
+    const spy: Authorizer = {
+      check(_subject, _action, _resource, context) {
+        seen.push(context as Record<string, unknown>);
+        return { allowed: true, effect: 'allow', reasonId: 'ok' };
+      },
+    };
+    const appContext = { tenant: 't1', ip: '198.51.100.1' };
+    const route = authorize('read', 'docs', { authorizer: spy, context: () => appContext });
+    const server = app(route, (_req, res) => res.json({ ok: true }));
+    await request(server).get('/docs/1').expect(200);
+    await request(server).get('/docs/2').expect(200);
+    expect(seen).toHaveLength(2);
+    for (const context of seen) {
+      expect(Object.keys(context)).toEqual(['tenant', 'ip']);
+      expect(context).toEqual({ tenant: 't1', ip: '127.0.0.1' });
+    }
+    expect(seen[0]).not.toBe(seen[1]);
+    expect(appContext).toEqual({ tenant: 't1', ip: '198.51.100.1' });
+    // Without a context option: the address alone.
+    seen.length = 0;
+    await request(app(authorize('read', 'docs', { authorizer: spy }), (_req, res) => res.json({}))).get(
+      '/docs/1',
+    );
+    expect(seen).toEqual([{ ip: '127.0.0.1' }]);
+  });
+});

@@ -72,11 +72,14 @@ export function bulwark(kit: BulwarkHttpKit, options: BulwarkOptions = {}): Bulw
   const middleware: Middleware = async (ctx: Context, next: Next) => {
     recorder.request(ctx.req, ctx.res);
     requestState(ctx).kit = kit;
-    const dispatch = (i: number): Promise<void> =>
-      i === count ? next() : Promise.resolve(steps[i]!(ctx, () => dispatch(i + 1)));
+    // One `next` for every step, walking an index (as the Express bundle does): no closure and no
+    // Promise.resolve per step. Each step is one of the bundle's own and calls `next` at most once;
+    // a step's synchronous throw unwinds to the try below like a rejection.
+    let i = 0;
+    const step = (): Promise<void> => (i === count ? next() : steps[i++]!(ctx, step));
     // The bundle is its own problemDetails step: errors of any later step or route are answered here.
     try {
-      await dispatch(0);
+      await step();
       if (notFound && ctx.status === 404 && ctx.body == null) {
         sendProblem(
           ctx,

@@ -56,7 +56,10 @@ export interface RouteStepUp {
   /** The route's MFA policy; `false`: none; absent: the bundle's (see `forKit`). */
   readonly mfa?: PrincipalMfaPolicy | false;
   readonly requirement?: StepUpRequirement;
-  /** What `authorizeRequest` checks for this route, given the bundle kit's `mfaPolicy`. */
+  /**
+   * What `authorizeRequest` checks for this route, given the bundle kit's `mfaPolicy`: a new object
+   * on every call (the caller may add `explainDenials` to it).
+   */
   forKit(kitPolicy: PrincipalMfaPolicy | undefined): AuthorizeStepUp;
 }
 
@@ -85,10 +88,11 @@ export function authorizeStepUpOptions(options: { mfa?: unknown; recentAuth?: un
     ...(requirement !== undefined ? { requirement } : {}),
     forKit(kitPolicy) {
       const mfaPolicy = own === false ? undefined : (own ?? kitPolicy);
-      return {
-        ...(mfaPolicy !== undefined ? { mfaPolicy } : {}),
-        ...(requirement !== undefined ? { requirement } : {}),
-      };
+      // Per request: built by assignment, no temporary objects to spread.
+      const steps: AuthorizeStepUp = {};
+      if (mfaPolicy !== undefined) steps.mfaPolicy = mfaPolicy;
+      if (requirement !== undefined) steps.requirement = requirement;
+      return steps;
     },
   };
 }

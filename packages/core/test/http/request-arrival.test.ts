@@ -86,6 +86,22 @@ describe('captureRequestArrival and the request id', () => {
     const a = captureRequestArrival({ headers: {}, remoteAddress: undefined }, new TrustedProxies(1));
     expect(a.ip).toBeUndefined();
   });
+
+  it('has only the facts it found, in a fixed order (no keys with undefined values)', () => {
+    const none = captureRequestArrival({ headers: {}, remoteAddress: undefined }, new TrustedProxies(false));
+    expect(Object.keys(none)).toEqual(['requestId']);
+    const all = captureRequestArrival(
+      { headers: { 'x-request-id': 'c-1', 'user-agent': 'ua' }, remoteAddress: '192.0.2.1' },
+      new TrustedProxies(false),
+    );
+    expect(Object.keys(all)).toEqual(['requestId', 'clientRequestId', 'ip', 'userAgent']);
+    const some = captureRequestArrival(
+      { headers: { 'user-agent': ['a', 'b'] as unknown as string }, remoteAddress: '192.0.2.1' },
+      new TrustedProxies(false),
+    );
+    expect(some).toEqual({ requestId: some.requestId, ip: '192.0.2.1' });
+    expect(Object.keys(some)).toEqual(['requestId', 'ip']);
+  });
 });
 
 describe('RequestAuditor.listener', () => {
