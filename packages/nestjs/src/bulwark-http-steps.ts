@@ -105,22 +105,18 @@ export function bulwarkHttpSteps(
       rateLimit: false,
     },
   );
-
   let headerStep: PlatformMiddleware | undefined;
   // Fastify (see attachToFastify): the body is read after middleware, by the guard as a parser.
   let onFastify = false;
   let guard: InputGuard | undefined;
   let csrfStep: PlatformMiddleware | undefined;
   const responses = new WeakMap<object, ServerResponse>();
-  // Requests whose response the header step handled (`secure()` then sets nothing for the same
-  // request object). The mark goes into the request's state, which the request id step has made:
-  // no property added to the request (slow on Express's) and no WeakSet entry per request; the
-  // WeakSet only for a request the state is missing on.
-  const secured = new WeakSet<object>();
+  // The request whose response the header step handled (`secure()` then sets nothing again for
+  // it) is noted in the request's state, which the request id step (and the exception filter,
+  // before it calls `secure()`) has made: no property added to the request (slow on Express's).
   const markSecured = (req: object): void => {
     const state = requestState(req);
     if (state !== undefined) state.secured = req;
-    else secured.add(req);
   };
   const built = assembleBundleSteps<PlatformMiddleware, object, BulwarkCsrfOptions>(
     plan,
@@ -182,7 +178,7 @@ export function bulwarkHttpSteps(
     order,
     secure(req, res) {
       if (headerStep === undefined || res.headersSent) return;
-      if (requestState(req)?.secured === req || secured.has(req)) return;
+      if (requestState(req)?.secured === req) return;
       markSecured(req);
       headerStep(req, res, () => undefined);
     },

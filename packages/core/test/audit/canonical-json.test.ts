@@ -338,17 +338,20 @@ describe('canonicalize: the fast path is the reference serialiser, only faster',
       fc.dictionary(anyString, tie('tree'), { maxKeys: 5 }),
     ),
   }));
-  const jsonOnly = fc.letrec<{ json: unknown }>((tie) => ({
-    json: fc.oneof(
-      { depthSize: 'small', withCrossShrink: true },
-      anyString,
-      number,
-      fc.boolean(),
-      fc.constant(null),
-      fc.array(tie('json'), { maxLength: 5 }),
-      fc.dictionary(anyString, tie('json'), { maxKeys: 6 }),
-    ),
-  })).json;
+  /** JSON values (no odd objects) whose strings and keys come from `strings`. */
+  const jsonOf = (strings: fc.Arbitrary<string>, maxLength: number, maxKeys: number): fc.Arbitrary<unknown> =>
+    fc.letrec<{ json: unknown }>((tie) => ({
+      json: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        strings,
+        number,
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('json'), { maxLength }),
+        fc.dictionary(strings, tie('json'), { maxKeys }),
+      ),
+    })).json;
+  const jsonOnly = jsonOf(anyString, 5, 6);
 
   const outcome = (fn: () => string): { text?: string; code?: string } => {
     try {
@@ -398,17 +401,7 @@ describe('canonicalize: the fast path is the reference serialiser, only faster',
 
   it('writes exactly 0x00 || canonicalBytes for ASCII data, and defers on anything else', () => {
     const asciiString = fc.string({ unit: 'binary-ascii', maxLength: 12 });
-    const ascii = fc.letrec<{ json: unknown }>((tie) => ({
-      json: fc.oneof(
-        { depthSize: 'small', withCrossShrink: true },
-        asciiString,
-        number,
-        fc.boolean(),
-        fc.constant(null),
-        fc.array(tie('json'), { maxLength: 5 }),
-        fc.dictionary(asciiString, tie('json'), { maxKeys: 6 }),
-      ),
-    })).json;
+    const ascii = jsonOf(asciiString, 5, 6);
     const expectSame = (value: unknown, mustHandle: boolean) => {
       const bytes = canonicalAsciiBytes(value, new Set(), 0x00);
       const reference = outcome(() => canonicalizeReference(value));
@@ -443,17 +436,7 @@ describe('canonicalize: the fast path is the reference serialiser, only faster',
       { arbitrary: fc.string({ unit: printable, maxLength: 12 }), weight: 8 },
       { arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 12 }), weight: 1 },
     );
-    const ascii = fc.letrec<{ json: unknown }>((tie) => ({
-      json: fc.oneof(
-        { depthSize: 'small', withCrossShrink: true },
-        asciiString,
-        number,
-        fc.boolean(),
-        fc.constant(null),
-        fc.array(tie('json'), { maxLength: 4 }),
-        fc.dictionary(asciiString, tie('json'), { maxKeys: 5 }),
-      ),
-    })).json;
+    const ascii = jsonOf(asciiString, 4, 5);
     const members = [
       'seq',
       'time',
