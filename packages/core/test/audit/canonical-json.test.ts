@@ -570,7 +570,10 @@ describe('canonicalize: the fast path is the reference serialiser, only faster',
       }),
       { numRuns: 1000 },
     );
-    expect(written).toBeGreaterThan(200);
+    // The fast path must have written a good share of the entries, not a rate: about 22% of these
+    // events are all ASCII (mean 222 of 1,000, sd about 10 over 16 seeds). The bound was 200,
+    // which a seed in a few hundred missed.
+    expect(written).toBeGreaterThan(100);
   });
 
   it('sorts correctly when objects share a first member name but differ in the others', () => {
