@@ -16,11 +16,18 @@ import {
   type NormalizedAuditQuery,
 } from '@bulwark/core/store';
 import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
 import type { DataSource } from 'typeorm';
 import { CONTENT_COLUMNS, ENTRY_COLUMNS, entryToRow, rowToEntry, type EntryRow } from './audit-row';
 import { connectionLost, pgUnavailable, runPgSession, type PgDeadlines, type PgSession } from './pg-session';
 import { dialectOf, quoteIdentifier, type SqlDialect } from './sql-dialect';
 import { encodeSqlText } from './sql-text-codec';
+import {
+  betterSqlite3Path,
+  SqliteAuditWriter,
+  WriterThreadStopped,
+  type SqliteWriterSetup,
+} from './sqlite-audit-writer';
 
 export interface TypeOrmAuditStoreOptions {
   /**
@@ -33,6 +40,13 @@ export interface TypeOrmAuditStoreOptions {
   lockTimeoutMs?: number;
   /** Rows per INSERT statement (1..1000). Default 500. */
   insertChunkSize?: number;
+  /**
+   * SQLite on a file: commit appends on a worker thread with its own connection to the file, so the
+   * event loop never runs the INSERTs, the COMMIT or its fsync (the thread mirrors the DataSource
+   * connection's `synchronous` and `secure_delete`). Default true. `false`, an in-memory database
+   * or an encrypted one (TypeORM's `key` option) append on the DataSource's connection.
+   */
+  writerThread?: boolean;
   /** `close()` also destroys the DataSource (for one created by `createAuditDataSource`). Default false. */
   destroyDataSourceOnClose?: boolean;
   /**
@@ -59,8 +73,9 @@ export interface TypeOrmAuditStoreOptions {
 interface SqliteDatabase {
   readonly inTransaction: boolean;
   readonly memory: boolean;
+  readonly name: string;
   exec(sql: string): unknown;
-  pragma(sql: string): unknown;
+  pragma(sql: string, options?: { simple: true }): unknown;
   prepare(sql: string): SqliteStatement;
 }
 interface SqliteStatement {
@@ -145,6 +160,10 @@ export class TypeOrmAuditStore implements AuditStore {
   private readonly inserts = new Map<number, SqliteStatement>();
   private ready?: Promise<void>;
   private closed = false;
+  private readonly useWriterThread: boolean;
+  /** SQLite: what the writer thread is started with (set by init when it can be used). */
+  private writerSetup?: SqliteWriterSetup;
+  private writer?: SqliteAuditWriter;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -201,6 +220,7 @@ export class TypeOrmAuditStore implements AuditStore {
     this.chunk = chunk;
     this.configureSqlite = o.configureSqlite ?? true;
     this.destroyOnClose = o.destroyDataSourceOnClose ?? false;
+    this.useWriterThread = o.writerThread ?? true;
     this.entryTable = this.dialect.table('bulwark_audit_entry');
     this.headTable = this.dialect.table('bulwark_audit_head');
     let mutex = mutexes.get(dataSource);
@@ -229,6 +249,7 @@ export class TypeOrmAuditStore implements AuditStore {
         if (!db.memory) db.pragma('journal_mode = WAL');
         db.pragma('synchronous = FULL');
       }
+      if (this.dialect.kind === 'sqlite') this.writerSetup = this.threadSetup();
       try {
         await this.head();
         await this.select(`SELECT "batch_id" FROM ${this.entryTable} WHERE 1 = 0`, []);
@@ -334,13 +355,123 @@ export class TypeOrmAuditStore implements AuditStore {
       // The batch's idempotency key, stored in every row: what the read-back looks for.
       const batchId = randomUUID();
       try {
-        return this.dialect.kind === 'sqlite'
+        if (this.dialect.kind !== 'sqlite') return await this.pgAppendResolved(prepare, batchId);
+        return this.writerSetup === undefined
           ? await this.sqliteWrite(() => this.sqliteAppend(prepare, batchId))
-          : await this.pgAppendResolved(prepare, batchId);
+          : await this.threadAppend(this.writerSetup, prepare, batchId);
       } catch (err) {
         throw wrap(err, 'append');
       }
     });
+  }
+
+  /**
+   * The writer thread's setup, or undefined when appends stay on the DataSource's connection: turned
+   * off, an in-memory database (another connection would open another database), an encrypted one
+   * (the thread could not key its connection), or a better-sqlite3 that cannot be found from TypeORM.
+   */
+  private threadSetup(): SqliteWriterSetup | undefined {
+    const db = this.sqlite();
+    const options = this.dataSource.options as { key?: unknown };
+    if (!this.useWriterThread || db.memory || typeof db.name !== 'string' || db.name === '') return undefined;
+    if (options.key !== undefined) return undefined;
+    const binding = betterSqlite3Path();
+    if (binding === undefined) return undefined;
+    const n = ENTRY_COLUMNS.length + 1;
+    return {
+      file: path.resolve(db.name),
+      binding,
+      busyTimeoutMs: this.lockTimeoutMs,
+      synchronous: Number(db.pragma('synchronous', { simple: true })),
+      secureDelete: Number(db.pragma('secure_delete', { simple: true })),
+      headSql: this.headSql(false),
+      tailSql: this.tailSql(),
+      updateHeadSql: `UPDATE ${this.headTable} SET "seq" = ?, "leaf_hash" = ? WHERE "id" = 1`,
+      insertPrefix: `INSERT INTO ${this.entryTable} (${SELECT_COLUMNS}, "batch_id") VALUES `,
+      insertTuple: `(${new Array<string>(n).fill('?').join(', ')})`,
+    };
+  }
+
+  /**
+   * A SQLite append committed by the writer thread. The batch is prepared on this thread against the
+   * head as last committed (read without the lock); the thread takes the write lock, and commits
+   * only if the head is still that one, otherwise it rolls back and hands over the head it found,
+   * and the batch is prepared again on that (another process appended meanwhile). The thread never
+   * holds the lock while waiting for this thread, so a write on the DataSource's own connection to
+   * the same file waits at most for one commit.
+   */
+  private async threadAppend(
+    setup: SqliteWriterSetup,
+    prepare: AuditPrepare,
+    batchId: string,
+  ): Promise<AuditEntry[]> {
+    const deadline = Date.now() + this.lockTimeoutMs;
+    let head = this.toHead(this.stmt(this.headSql(false)).get() as EntryRow | undefined);
+    for (;;) {
+      const entries = await prepare(head);
+      const rows = this.rowsOf(head, entries, batchId);
+      if (entries.length === 0) return entries;
+      const parts: [number, unknown[]][] = [];
+      let i = 0;
+      for (const size of this.chunks(rows.length)) {
+        parts.push([size, size === 1 ? rows[i]! : rows.slice(i, i + size).flat()]);
+        i += size;
+      }
+      const last = entries[entries.length - 1]!;
+      if (this.writer === undefined || !this.writer.alive) this.writer = new SqliteAuditWriter(setup);
+      let outcome;
+      try {
+        outcome = await this.writer.write({
+          expect: { seq: head.seq, leafHash: head.leafHash },
+          parts,
+          last: { seq: last.seq, leafHash: last.leafHash },
+        });
+      } catch (err) {
+        if (err instanceof WriterThreadStopped) return this.readBack(entries, batchId, err.cause);
+        throw err;
+      }
+      if (outcome.committed) return entries;
+      if ('error' in outcome) {
+        if (sqliteBusy(outcome.error)) {
+          throw lockTimeout(
+            this.lockTimeoutMs,
+            this.sqlite().inTransaction
+              ? ': a transaction is open on the DataSource connection to the same file; give the audit store its own DataSource'
+              : '',
+          );
+        }
+        throw storeError(
+          'the SQL audit store failed to append',
+          Object.assign(new Error(outcome.error.message), { code: outcome.error.code }),
+        );
+      }
+      // The head moved (another writer) or the table was changed outside the store (refused here).
+      const locked = this.checkHead(this.toHead(outcome.conflict.head), outcome.conflict.tail as EntryRow[]);
+      if (Date.now() >= deadline) throw lockTimeout(this.lockTimeoutMs);
+      head = locked;
+    }
+  }
+
+  /**
+   * The writer thread stopped with the batch in flight: before or after its COMMIT. The rows say
+   * which (a rolled-back or never-begun transaction leaves none), read on the DataSource's connection.
+   */
+  private readBack(entries: AuditEntry[], batchId: string, cause: unknown): AuditEntry[] {
+    const first = entries[0]!;
+    const last = entries[entries.length - 1]!;
+    const rows = this.stmt(
+      `SELECT "seq", "batch_id", "leaf_hash" FROM ${this.entryTable} WHERE "seq" IN (?, ?) ORDER BY "seq"`,
+    ).all(first.seq, last.seq) as Record<string, unknown>[];
+    const stored = (entry: AuditEntry) =>
+      rows.some(
+        (r) => Number(r.seq) === entry.seq && r.batch_id === batchId && r.leaf_hash === entry.leafHash,
+      );
+    if (stored(first) && stored(last)) return entries;
+    throw storeError(
+      `the SQLite audit writer thread stopped before committing seq ${first.seq}-${last.seq}; read back: not stored (nothing written, safe to retry)`,
+      cause,
+      { batchId, firstSeq: first.seq, lastSeq: last.seq, outcome: 'not-stored' },
+    );
   }
 
   /**
@@ -688,6 +819,9 @@ export class TypeOrmAuditStore implements AuditStore {
       this.closed = true;
       this.statements.clear();
       this.inserts.clear();
+      const writer = this.writer;
+      this.writer = undefined;
+      await writer?.close();
       if (this.destroyOnClose && this.dataSource.isInitialized) await this.dataSource.destroy();
     });
   }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { AuditLog, ErrorCodes, verifyAuditLog, type AuditEntry, type AuditEvent } from '@bulwark/core';
 import { GENESIS_HASH, normalizeAuditQuery, redactedEntry } from '@bulwark/core/store';
 import { describeWithService } from '../../../test/support/services';
-import { STORAGE_FAULT_FIELD, TypeOrmAuditStore } from '../src';
+import { STORAGE_FAULT_FIELD, TypeOrmAuditStore, type TypeOrmAuditStoreOptions } from '../src';
 import { postgresBackend, sqliteBackend, type Backend, type TestDatabase } from './support/backends';
 
 function steppingClock(start = '2025-01-01T00:00:00.000Z'): () => Date {
@@ -28,14 +28,14 @@ function event(overrides: Partial<AuditEvent> = {}): AuditEvent {
 const asJson = (value: unknown) => JSON.parse(JSON.stringify(value));
 const seqs = (entries: AuditEntry[]) => entries.map((e) => e.seq);
 
-function storeBehaviour(backend: Backend): void {
+function storeBehaviour(backend: Backend, options?: TypeOrmAuditStoreOptions): void {
   let db: TestDatabase;
   let store: TypeOrmAuditStore;
   let log: AuditLog;
 
   beforeEach(async () => {
     db = await backend.create();
-    store = await TypeOrmAuditStore.open(db.dataSource);
+    store = await TypeOrmAuditStore.open(db.dataSource, options);
     log = await AuditLog.open({ store, clock: steppingClock(), closeStore: false });
   });
   afterEach(async () => {
@@ -399,5 +399,8 @@ function storeBehaviour(backend: Backend): void {
   });
 }
 
-describe('TypeOrmAuditStore on SQLite (file database)', () => storeBehaviour(sqliteBackend));
+describe('TypeOrmAuditStore on SQLite (file database, appends committed by the writer thread)', () =>
+  storeBehaviour(sqliteBackend));
+describe('TypeOrmAuditStore on SQLite (file database, appends on the DataSource connection)', () =>
+  storeBehaviour(sqliteBackend, { writerThread: false }));
 describeWithService('postgres', 'TypeOrmAuditStore on PostgreSQL', () => storeBehaviour(postgresBackend));

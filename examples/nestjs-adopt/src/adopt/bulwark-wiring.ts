@@ -86,9 +86,10 @@ export async function openBulwark(
                 { destroyDataSourceOnClose: true },
               ),
               hmacKey: secrets.auditHmacKey,
-              // Group commit over 20 ms: SQLite fsyncs every commit (synchronous = FULL) and
-              // better-sqlite3 does it on the event loop, so one commit per few requests would
-              // block the app for most of its time. Events wait up to 20 ms to be durable.
+              // Group commit over 20 ms: SQLite fsyncs every commit (synchronous = FULL). The
+              // store commits on its writer thread, off the event loop, but every commit still
+              // costs a fixed amount of CPU; fewer, larger commits leave more of it to the app.
+              // Events wait up to 20 ms to be durable.
               commitWindowMs: 20,
             },
           }),

@@ -77,7 +77,10 @@ export type AuditPrepare = (head: AuditHead) => AuditEntry[] | Promise<AuditEntr
  *   otherwise throw ERR_AUDIT_STORE and write nothing), persist them atomically (all or none),
  *   release the lock and resolve with the entries as stored. Resolution means durable to the
  *   store's stated policy. This is what keeps many processes on one linear chain: no fork, no
- *   gap, no lost event. An empty array is a no-op.
+ *   gap, no lost event. An empty array is a no-op. A store may instead call `prepare` on the head
+ *   read without the lock and persist only if, under the lock, the head is still that one;
+ *   otherwise it writes nothing and calls `prepare` again on the head it found (TypeORM's SQLite
+ *   writer thread). So `prepare` may run more than once per append and must only compute entries.
  * - `head()`: last entry's seq and leafHash, `{ seq: 0, leafHash: GENESIS_HASH }` when empty.
  * - `read(fromSeq, limit)`: up to `limit` entries starting at position `fromSeq` (1-based), in the
  *   store's own order (SQL: `ORDER BY seq`; file: line order). Stores must NOT "fix" the order or
