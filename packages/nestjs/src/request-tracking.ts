@@ -80,23 +80,8 @@ export interface BulwarkRequestState {
   hold?: () => void;
 }
 
-/**
- * Each tracked request's state, by its Node request. A WeakMap rather than a property: adding a
- * property to Express's request (a large object with a long prototype chain) costs several
- * microseconds per request, a WeakMap entry a fraction of one. Shared through the global symbol
- * registry, so two copies of this package in one app see the same requests.
- */
-const STATES: WeakMap<object, BulwarkRequestState> = ((globalThis as Record<symbol, unknown>)[
-  Symbol.for('bulwark.nestjs.request-states')
-] ??= new WeakMap<object, BulwarkRequestState>()) as WeakMap<object, BulwarkRequestState>;
-
-/** The state of a Node request, or of the Node request a platform request wraps (`raw`). */
-function stateOf(req: object): BulwarkRequestState | undefined {
-  const state = STATES.get(req);
-  if (state !== undefined) return state;
-  const raw = (req as { raw?: unknown }).raw;
-  return typeof raw === 'object' && raw !== null ? STATES.get(raw) : undefined;
-}
+const STATE = Symbol.for('bulwark.nestjs.request-state');
+type Tracked = PlatformRequest & { [STATE]?: BulwarkRequestState };
 
 /**
  * Names the account this request acted as, for the `@Audited` event, when the request has no
@@ -108,18 +93,18 @@ export function auditActor(req: unknown, id: string, type: 'user' | 'service' = 
   const actor = checkAuditActor(id, type);
   // The state lives on the Node request (trackRequest): on platform-fastify `@Req()` is the
   // FastifyRequest, whose `.raw` holds it.
-  const state = req !== null && typeof req === 'object' ? stateOf(req) : undefined;
+  const state = req !== null && typeof req === 'object' ? (nodeRequest(req) as Tracked)[STATE] : undefined;
   if (state !== undefined) state.actor = actor;
 }
 
 /** Bulwark's state of a request (the Node request or a platform request wrapping it), once tracked. */
 export function requestState(req: object): BulwarkRequestState | undefined {
-  return stateOf(req);
+  return (nodeRequest(req) as Tracked)[STATE];
 }
 
 /** The BulwarkRuntime of the application that tracks this request, if one does. */
 export function trackedRuntime(req: object): BulwarkRuntime | undefined {
-  return stateOf(req)?.runtime;
+  return (nodeRequest(req) as Tracked)[STATE]?.runtime;
 }
 
 export function rawResponse(res: PlatformResponse): ServerResponse {
@@ -129,13 +114,13 @@ export function rawResponse(res: PlatformResponse): ServerResponse {
 /**
  * The Node request under a platform request: Express's req is one; @nestjs/platform-fastify hands
  * middleware the raw IncomingMessage and guards, interceptors and filters the FastifyRequest that
- * wraps it (as `raw`). Bulwark keys its per-request state by the Node request, and its middleware
- * sets what it sets (request id, session, CSRF token) on it, so every stage of one request sees the same.
+ * wraps it (as `raw`). Bulwark keeps its per-request state, and what its middleware sets (request
+ * id, session, CSRF token), on the Node request, so every stage of one request sees the same.
  */
 export function nodeRequest<T extends object>(req: T): T {
-  // The request Bulwark tracks (Express's, from the first step on) is the Node request: no lookup
-  // of a `raw` member it does not have, a walk up its long prototype chain.
-  if (STATES.has(req)) return req;
+  // The request Bulwark tracks (Express's, from the first step on) holds the state itself: no
+  // lookup of a `raw` member it does not have, a walk up its long prototype chain.
+  if ((req as Tracked)[STATE] !== undefined) return req;
   const raw = (req as { raw?: unknown }).raw;
   return (typeof raw === 'object' && raw !== null ? raw : req) as T;
 }
@@ -192,8 +177,8 @@ export function trackRequest(
   /** The route reads or changes classified data (`@RequireConsent`): its audit fails closed. */
   classified = false,
 ): BulwarkRequestState {
-  const tracked = nodeRequest(req);
-  let state = STATES.get(tracked);
+  const tracked = nodeRequest(req) as Tracked;
+  let state = tracked[STATE];
   const raw = rawResponse(res);
   if (state !== undefined) {
     // Later calls (guard, interceptor, filter): the ids are set; a Fastify request (the wrapper
@@ -208,7 +193,7 @@ export function trackRequest(
     // a client's X-Request-Id is never adopted (it is kept as arrival.clientRequestId).
     const requestId = tracked.requestId ?? arrival.requestId;
     state = { runtime, requestId, arrival, startedAt: performance.now(), auditing: false };
-    STATES.set(tracked, state);
+    tracked[STATE] = state;
     tracked.requestId = requestId;
     if (req !== tracked) req.requestId = requestId;
     if (!raw.headersSent) raw.setHeader('X-Request-Id', requestId);
@@ -371,7 +356,7 @@ const NO_PROXIES = new TrustedProxies(false);
  * guard), the socket's peer address.
  */
 export function clientIp(req: object): string | undefined {
-  const state = stateOf(req);
+  const state = (nodeRequest(req) as Tracked)[STATE];
   if (state !== undefined) return state.arrival.ip;
   const socket = (req as { socket?: { remoteAddress?: string } | null }).socket;
   return NO_PROXIES.clientAddress(socket?.remoteAddress, undefined);
