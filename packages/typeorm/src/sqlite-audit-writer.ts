@@ -137,8 +137,8 @@ export class SqliteAuditWriter {
     this.worker = new Worker(`(${writerThread.toString()})()`, {
       eval: true,
       workerData: setup,
-      // The thread's heap holds a few prepared statements and one batch.
-      resourceLimits: { maxOldGenerationSizeMb: 64 },
+      // No heap limit of its own: a batch (up to maxBatchSize events) must always fit, or every
+      // retry of it would fail the same way.
     });
     this.worker.unref();
     this.worker.on('message', (reply: Reply) => {

@@ -142,6 +142,16 @@ describe('TypeOrmAuditStore on SQLite: the writer thread', () => {
     }
   });
 
+  it('commits a batch far larger than a small worker heap (1,200 events with 60 KB of details each)', async () => {
+    await open();
+    const details = { note: 'x'.repeat(60 * 1024) };
+    const appended = await Promise.all(
+      Array.from({ length: 1200 }, (_, i) => log.append({ ...event(`big-${i}`), details })),
+    );
+    expect(appended[appended.length - 1]!.seq).toBe(1200);
+    expect((await store.head()).seq).toBe(1200);
+  });
+
   it('a thread stopped with a batch in flight: acknowledged only if stored, refused only if not, and the next thread goes on', async () => {
     await open();
     await log.append(event('warm-up'));
