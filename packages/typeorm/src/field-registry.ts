@@ -71,6 +71,13 @@ const indexes = new Map<EntityClass, Map<string, BlindIndexSpec>>();
 const classified = new Map<EntityClass, Map<string, ClassificationSpec>>();
 const audited = new Map<EntityClass, AuditedSpec>();
 
+/**
+ * What `collect` answered, per registry and class: the query guards, the subscribers and the
+ * transformer ask on every query or row. Emptied whenever a decorator adds a spec (classes may be
+ * defined after the first queries: in tests, or by lazily loaded modules).
+ */
+const collected = new WeakMap<Map<EntityClass, Map<string, unknown>>, Map<unknown, readonly unknown[]>>();
+
 function put<T extends { property: string }>(
   map: Map<EntityClass, Map<string, T>>,
   target: EntityClass,
@@ -79,14 +86,26 @@ function put<T extends { property: string }>(
   let byProperty = map.get(target);
   if (byProperty === undefined) map.set(target, (byProperty = new Map()));
   byProperty.set(spec.property, spec);
+  collected.delete(map);
 }
 
 /** Specs of `target` and its ancestors (a subclass sees its parents' decorated properties). */
 function collect<T extends { property: string }>(
   map: Map<EntityClass, Map<string, T>>,
   target: unknown,
-): T[] {
+): readonly T[] {
   if (typeof target !== 'function') return [];
+  let byTarget = collected.get(map) as Map<unknown, readonly T[]> | undefined;
+  if (byTarget === undefined) collected.set(map, (byTarget = new Map()));
+  let specs = byTarget.get(target);
+  if (specs === undefined) byTarget.set(target, (specs = Object.freeze(collectNow(map, target))));
+  return specs;
+}
+
+function collectNow<T extends { property: string }>(
+  map: Map<EntityClass, Map<string, T>>,
+  target: unknown,
+): T[] {
   const out = new Map<string, T>();
   const chain: EntityClass[] = [];
   for (
@@ -105,9 +124,9 @@ export const fieldRegistry = {
   addBlindIndex: (spec: BlindIndexSpec) => put(indexes, spec.target, spec),
   addClassification: (spec: ClassificationSpec) => put(classified, spec.target, spec),
   addAudited: (spec: AuditedSpec) => audited.set(spec.target, spec),
-  encrypted: (target: unknown): EncryptedFieldSpec[] => collect(encrypted, target),
-  blindIndexes: (target: unknown): BlindIndexSpec[] => collect(indexes, target),
-  classified: (target: unknown): ClassificationSpec[] => collect(classified, target),
+  encrypted: (target: unknown): readonly EncryptedFieldSpec[] => collect(encrypted, target),
+  blindIndexes: (target: unknown): readonly BlindIndexSpec[] => collect(indexes, target),
+  classified: (target: unknown): readonly ClassificationSpec[] => collect(classified, target),
   audited(target: unknown): AuditedSpec | undefined {
     for (
       let t: unknown = target;
