@@ -132,6 +132,7 @@ export class SqliteAuditWriter {
   private nextId = 1;
   private inFlight?: { id: number; resolve: (r: SqliteWriteOutcome) => void; reject: (e: unknown) => void };
   private stopped?: unknown;
+  #answered = false;
 
   constructor(setup: SqliteWriterSetup) {
     this.worker = new Worker(`(${writerThread.toString()})()`, {
@@ -145,6 +146,7 @@ export class SqliteAuditWriter {
       const op = this.inFlight;
       if (op === undefined || reply.id !== op.id) return;
       this.inFlight = undefined;
+      this.#answered = true;
       this.worker.unref();
       op.resolve(reply);
     });
@@ -156,6 +158,11 @@ export class SqliteAuditWriter {
     };
     this.worker.on('error', stop);
     this.worker.on('exit', (code) => stop(new Error(`writer thread exited with code ${code}`)));
+  }
+
+  /** True once the thread has answered a batch (it started: its connection opened). */
+  get answered(): boolean {
+    return this.#answered;
   }
 
   /** False once the thread has stopped: the store starts a new one for the next batch. */

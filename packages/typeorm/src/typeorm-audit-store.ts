@@ -120,6 +120,14 @@ function sqliteBusy(err: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
+function warnNoThread(cause: unknown): void {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  process.emitWarning(
+    `the SQLite audit writer thread could not start (${reason.slice(0, 200)}); appends run on the DataSource connection, on the event loop`,
+    { code: 'BULWARK_AUDIT_WRITER_THREAD' },
+  );
+}
+
 function lockTimeout(ms: number, hint = ''): BulwarkAuditError {
   return new BulwarkAuditError(
     ErrorCodes.AUDIT_STORE_LOCKED,
@@ -419,16 +427,32 @@ export class TypeOrmAuditStore implements AuditStore {
       }
       const last = entries[entries.length - 1]!;
       if (this.writer === undefined || !this.writer.alive) this.writer = new SqliteAuditWriter(setup);
+      const writer = this.writer;
       let outcome;
       try {
-        outcome = await this.writer.write({
+        outcome = await writer.write({
           expect: { seq: head.seq, leafHash: head.leafHash },
           parts,
           last: { seq: last.seq, leafHash: last.leafHash },
         });
       } catch (err) {
-        if (err instanceof WriterThreadStopped) return this.readBack(entries, batchId, err.cause);
-        throw err;
+        if (!(err instanceof WriterThreadStopped)) throw err;
+        // The thread stopped with the batch in flight, before or after its COMMIT.
+        if (this.batchStored(entries, batchId)) return entries;
+        if (writer.answered) {
+          throw storeError(
+            `the SQLite audit writer thread stopped before committing seq ${head.seq + 1}-${last.seq}; read back: not stored (nothing written, safe to retry)`,
+            err.cause,
+            { batchId, firstSeq: head.seq + 1, lastSeq: last.seq, outcome: 'not-stored' },
+          );
+        }
+        // A thread that never answered could not start (a better-sqlite3 build that cannot load in
+        // a worker, a file it cannot open): nothing was written, and this store's appends run on
+        // the DataSource's connection from now on, durable as before, with a warning.
+        this.writerSetup = undefined;
+        this.writer = undefined;
+        warnNoThread(err.cause);
+        return this.sqliteWrite(() => this.sqliteAppend(prepare, batchId));
       }
       if (outcome.committed) return entries;
       if ('error' in outcome) {
@@ -453,10 +477,10 @@ export class TypeOrmAuditStore implements AuditStore {
   }
 
   /**
-   * The writer thread stopped with the batch in flight: before or after its COMMIT. The rows say
-   * which (a rolled-back or never-begun transaction leaves none), read on the DataSource's connection.
+   * Whether a batch whose writer thread stopped before answering was committed: the rows say (a
+   * rolled-back or never-begun transaction leaves none), read on the DataSource's connection.
    */
-  private readBack(entries: AuditEntry[], batchId: string, cause: unknown): AuditEntry[] {
+  private batchStored(entries: AuditEntry[], batchId: string): boolean {
     const first = entries[0]!;
     const last = entries[entries.length - 1]!;
     const rows = this.stmt(
@@ -466,12 +490,7 @@ export class TypeOrmAuditStore implements AuditStore {
       rows.some(
         (r) => Number(r.seq) === entry.seq && r.batch_id === batchId && r.leaf_hash === entry.leafHash,
       );
-    if (stored(first) && stored(last)) return entries;
-    throw storeError(
-      `the SQLite audit writer thread stopped before committing seq ${first.seq}-${last.seq}; read back: not stored (nothing written, safe to retry)`,
-      cause,
-      { batchId, firstSeq: first.seq, lastSeq: last.seq, outcome: 'not-stored' },
-    );
+    return stored(first) && stored(last);
   }
 
   /**

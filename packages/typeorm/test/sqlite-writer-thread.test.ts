@@ -15,7 +15,7 @@ import { sqliteBackend, type TestDatabase } from './support/backends';
 
 interface Internals {
   writer?: { worker: Worker; alive: boolean };
-  writerSetup?: { synchronous: number; secureDelete: number };
+  writerSetup?: { synchronous: number; secureDelete: number; binding: string };
 }
 const internals = (store: TypeOrmAuditStore) => store as unknown as Internals;
 
@@ -150,6 +150,30 @@ describe('TypeOrmAuditStore on SQLite: the writer thread', () => {
     );
     expect(appended[appended.length - 1]!.seq).toBe(1200);
     expect((await store.head()).seq).toBe(1200);
+  });
+
+  it('a thread that cannot start: the batch is stored on the DataSource connection, with a warning, and so are the next ones', async () => {
+    await open();
+    // A better-sqlite3 the thread cannot load (as an addon build that cannot run in a worker).
+    internals(store).writerSetup!.binding = path.join(__dirname, 'no-such-better-sqlite3');
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      expect((await log.append(event('r-1'))).seq).toBe(1);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0]![1]).toMatchObject({ code: 'BULWARK_AUDIT_WRITER_THREAD' });
+      expect(String(warn.mock.calls[0]![0])).toMatch(/could not start .*no-such-better-sqlite3/);
+      expect(internals(store).writerSetup).toBeUndefined();
+      expect((await log.append(event('r-2'))).seq).toBe(2);
+      expect(warn).toHaveBeenCalledTimes(1);
+    } finally {
+      warn.mockRestore();
+    }
+    const rows = await db.raw(`SELECT seq, request_id FROM bulwark_audit_entry ORDER BY seq`);
+    expect(rows).toEqual([
+      { seq: 1, request_id: 'r-1' },
+      { seq: 2, request_id: 'r-2' },
+    ]);
+    expect((await verifyAuditLog(store)).ok).toBe(true);
   });
 
   it('a thread stopped with a batch in flight: acknowledged only if stored, refused only if not, and the next thread goes on', async () => {
