@@ -21,7 +21,10 @@ const internals = (store: TypeOrmAuditStore) => store as unknown as Internals;
 
 interface Connection {
   exec(sql: string): unknown;
-  prepare(sql: string): { all(...params: unknown[]): Record<string, unknown>[] };
+  prepare(sql: string): {
+    all(...params: unknown[]): Record<string, unknown>[];
+    run(...params: unknown[]): unknown;
+  };
 }
 const connectionOf = (db: TestDatabase) =>
   (db.dataSource.driver as unknown as { databaseConnection: Connection }).databaseConnection;
@@ -108,6 +111,25 @@ describe('TypeOrmAuditStore on SQLite: the writer thread', () => {
       connection.exec('ROLLBACK');
     }
     expect((await log.append(event('r-2'))).seq).toBe(1);
+  });
+
+  it('writes on the DataSource connection to the same file, between appends, only ever wait for a commit (no deadlock)', async () => {
+    await open();
+    const connection = connectionOf(db);
+    connection.exec('CREATE TABLE "scratch" ("n" integer)');
+    const insert = connection.prepare('INSERT INTO "scratch" ("n") VALUES (?)');
+    const appends: Promise<unknown>[] = [];
+    for (let i = 0; i < 40; i++) {
+      appends.push(log.append(event(`w-${i}`)));
+      // Synchronous on this thread: had the writer thread held the lock while waiting for this
+      // thread, this would wait out the busy timeout and throw SQLITE_BUSY.
+      await new Promise((r) => setImmediate(r));
+      insert.run(i);
+    }
+    await Promise.all(appends);
+    expect(connection.prepare('SELECT COUNT(*) AS n FROM "scratch"').all()).toEqual([{ n: 40 }]);
+    expect((await store.head()).seq).toBe(40);
+    expect((await verifyAuditLog(store)).ok).toBe(true);
   });
 
   it('another writer moving the head between prepare and commit: the batch is prepared again on the new head', async () => {
