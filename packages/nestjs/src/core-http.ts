@@ -20,6 +20,7 @@ export {
   refusalReason,
   TrustedProxies,
   captureRequestArrival,
+  detachExpressRequestShape,
   checkAuditActor,
   type AuditActorId,
   requireConsentFor,

@@ -8,6 +8,7 @@ import { ErrorCodes } from '@bulwark/core';
 import {
   TrustedProxies,
   captureRequestArrival,
+  detachExpressRequestShape,
   checkAuditActor,
   type AuditActorId,
   holdResponseUntilAudited,
@@ -185,6 +186,9 @@ export function trackRequest(
     // of the tracked Node request) gets the id once.
     if (req !== tracked && req.requestId !== state.requestId) req.requestId = state.requestId;
   } else {
+    // On platform-express: the request and its response leave their per-request hidden classes for
+    // dictionary properties before Bulwark adds its own (core's express-object-shape.ts).
+    detachExpressRequestShape(tracked);
     const arrival = captureRequestArrival(
       { headers: req.headers, remoteAddress: req.socket?.remoteAddress },
       runtime.proxies,

@@ -175,6 +175,7 @@ export {
   type ResponseHeaders,
 } from './private-responses';
 export { safeRedirectPath } from './safe-redirect-path';
+export { detachExpressRequestShape } from './express-object-shape';
 export type {
   LdapSignInProvider,
   SamlSessionInfo,

@@ -648,6 +648,7 @@ export const HTTP_VALUES = [
   'resolveHttpResource',
   'requirePrincipal',
   'safeRedirectPath',
+  'detachExpressRequestShape',
   'securityHeaderOptions',
   'serializeCookie',
   'trustProxyFromEnv',
