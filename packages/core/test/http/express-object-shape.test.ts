@@ -1,4 +1,8 @@
-import { detachExpressRequestShape, isExpressRequest, useDictionaryProperties } from '../../src/http/express-object-shape';
+import {
+  detachExpressRequestShape,
+  isExpressRequest,
+  useDictionaryProperties,
+} from '../../src/http/express-object-shape';
 import { hasFastProperties } from '../../../../test/support/v8-shape';
 
 describe('express-object-shape', () => {
