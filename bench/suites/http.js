@@ -71,6 +71,7 @@ const IMPLS = [
   'bulwark-headers',
   'peer-expressjwt',
   'peer-jose',
+  'peer-jose-shaped',
   'bulwark',
   'bulwark-nocache',
 ];
@@ -78,7 +79,7 @@ const FRAMEWORKS = ['express', 'koa'];
 /** Koa's ctx.req is a plain Node request, one hidden class for all: the switch has nothing to fix there. */
 const EXPRESS_ONLY = ['peer-jose-shaped'];
 const implsOf = (framework) =>
-  framework === 'express' ? [...IMPLS.slice(0, 5), ...EXPRESS_ONLY, ...IMPLS.slice(5)] : IMPLS;
+  framework === 'express' ? IMPLS : IMPLS.filter((impl) => !EXPRESS_ONLY.includes(impl));
 const JWT_SECRET = 'http-bench-jwt-secret-0123456789abcdef'; // 38 bytes: HS256 needs >= 32
 // express-jwt and koa-jwt hand `secret` straight to jsonwebtoken's verify(). Given a string,
 // jsonwebtoken 9 first tries createPublicKey(secret) and catches the throw on every request, which
@@ -625,10 +626,9 @@ async function profile({ quick, log }) {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
-  const known = implsOf('express');
-  const unknown = chosen.filter((impl) => !known.includes(impl));
+  const unknown = chosen.filter((impl) => !IMPLS.includes(impl));
   if (unknown.length > 0)
-    throw new Error(`PROFILE_IMPLS: unknown impl(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
+    throw new Error(`PROFILE_IMPLS: unknown impl(s) ${unknown.join(', ')} (known: ${IMPLS.join(', ')})`);
   const profiled = chosen.length > 0 ? chosen : ['bulwark-nocache', 'bulwark'];
   const srv = await startServerProcess();
   const summary = [];
