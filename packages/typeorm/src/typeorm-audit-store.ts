@@ -419,12 +419,7 @@ export class TypeOrmAuditStore implements AuditStore {
       const entries = await prepare(head);
       const rows = this.rowsOf(head, entries, batchId);
       if (entries.length === 0) return entries;
-      const parts: [number, unknown[]][] = [];
-      let i = 0;
-      for (const size of this.chunks(rows.length)) {
-        parts.push([size, size === 1 ? rows[i]! : rows.slice(i, i + size).flat()]);
-        i += size;
-      }
+      const parts = this.insertParts(rows);
       const last = entries[entries.length - 1]!;
       if (this.writer === undefined || !this.writer.alive) this.writer = new SqliteAuditWriter(setup);
       const writer = this.writer;
@@ -591,6 +586,17 @@ export class TypeOrmAuditStore implements AuditStore {
   }
 
   /** Continuity check and row encoding (the batch id last): both before anything is written. */
+  /** SQLite: the rows in multi-row INSERTs of `chunks` sizes, as [rows in the statement, their values flattened]. */
+  private insertParts(rows: unknown[][]): [number, unknown[]][] {
+    const parts: [number, unknown[]][] = [];
+    let i = 0;
+    for (const size of this.chunks(rows.length)) {
+      parts.push([size, size === 1 ? rows[i]! : rows.slice(i, i + size).flat()]);
+      i += size;
+    }
+    return parts;
+  }
+
   private rowsOf(head: AuditHead, entries: AuditEntry[], batchId: string): unknown[][] {
     if (!Array.isArray(entries)) throw storeError('append rejected: prepare did not return an array');
     checkAppendContinuity(head, entries);
@@ -612,12 +618,10 @@ export class TypeOrmAuditStore implements AuditStore {
   private sqliteInsert(head: AuditHead, entries: AuditEntry[], batchId: string): AuditEntry[] {
     const rows = this.rowsOf(head, entries, batchId);
     if (entries.length === 0) return entries;
-    let i = 0;
-    for (const size of this.chunks(rows.length)) {
+    for (const [size, values] of this.insertParts(rows)) {
       let insert = this.inserts.get(size);
       if (insert === undefined) this.inserts.set(size, (insert = this.stmt(this.insertSql(size))));
-      insert.run(...(size === 1 ? rows[i]! : rows.slice(i, i + size).flat()));
-      i += size;
+      insert.run(...values);
     }
     const last = entries[entries.length - 1]!;
     this.stmt(`UPDATE ${this.headTable} SET "seq" = ?, "leaf_hash" = ? WHERE "id" = 1`).run(
