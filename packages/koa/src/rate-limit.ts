@@ -1,6 +1,16 @@
 import { RequestRateLimiter, rateLimitHeaders, type RateLimitOptions } from '@bulwark/core/http';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { bulwarkState, clientIp } from './request-state';
+
+/**
+ * The headers on the Node response itself, as Koa's `ctx.set` does (nothing once the headers are
+ * out), without its per-field pass through Koa's delegates: this runs on every request.
+ */
+function setAll(ctx: Context, headers: Readonly<Record<string, string>>): void {
+  const res = ctx.res;
+  if (res.headersSent) return;
+  for (const name of Object.keys(headers)) res.setHeader(name, headers[name]!);
+}
 
 export type RateLimitMiddleware = Middleware & { readonly limiter: RequestRateLimiter };
 
@@ -16,12 +26,12 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   const middleware: Middleware = (ctx, next) =>
     limiter.consume({ principal: bulwarkState(ctx).principal, ip: clientIp(ctx) }).then(
       ({ headers }) => {
-        ctx.set(headers);
+        setAll(ctx, headers);
         return next();
       },
       (err: unknown) => {
         const refused = rateLimitHeaders(err);
-        if (refused !== undefined) ctx.set(refused);
+        if (refused !== undefined) setAll(ctx, refused);
         throw err;
       },
     );

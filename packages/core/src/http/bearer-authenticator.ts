@@ -68,6 +68,11 @@ interface CacheEntry {
 const CREDENTIALS_RE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(.*))?$/;
 /** RFC 6750 §2.1 b64token (token68 of RFC 9110 §11.2), trailing spaces tolerated. */
 const TOKEN68_RE = /^([A-Za-z0-9\-._~+/]+=*) *$/;
+/**
+ * The two above in one pass, for the common header (`<scheme> <token68>`): what it matches, they
+ * match alike (scheme, then the token68 after the spaces). Anything else takes the two-step parse.
+ */
+const SCHEME_TOKEN68_RE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +([A-Za-z0-9\-._~+/]+=*) *$/;
 const SCHEME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
 const DEFAULT_SCHEMES: readonly string[] = Object.freeze(['Bearer']);
 
@@ -85,6 +90,10 @@ function parseCredential(
 ): ParsedCredential {
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined || value.length === 0) return { kind: 'none' };
+  const common = SCHEME_TOKEN68_RE.exec(value);
+  if (common !== null) {
+    return schemes.has(common[1]!.toLowerCase()) ? { kind: 'token', token: common[2]! } : { kind: 'other' };
+  }
   const match = CREDENTIALS_RE.exec(value);
   if (match === null) return { kind: 'other' };
   if (!schemes.has(match[1]!.toLowerCase())) return { kind: 'other' };

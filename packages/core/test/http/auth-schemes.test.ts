@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { ErrorCodes, BulwarkConfigError, BulwarkTokenError } from '../../src/errors';
 import { BearerAuthenticator } from '../../src/http/bearer-authenticator';
 import { problemFor } from '../../src/http/problem-details';
@@ -146,5 +147,64 @@ describe('BearerAuthenticator.forStep (the adapters’ authenticate() settings)'
     >[0];
     expect(() => BearerAuthenticator.forStep(bad)).toThrow(BulwarkConfigError);
     expect(() => BearerAuthenticator.forStep(bad)).toThrow('authenticate.noStore must be a boolean');
+  });
+});
+
+describe('BearerAuthenticator.credential parses as RFC 9110 §11.4 and RFC 6750 §2.1 say', () => {
+  /** The two-step grammar (credentials, then token68), written out here as the reference. */
+  function reference(value: string, schemes: readonly string[]): string | undefined | 'malformed' {
+    if (value.length === 0) return undefined;
+    const match = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(.*))?$/.exec(value);
+    if (match === null) return undefined;
+    if (!schemes.some((s) => s.toLowerCase() === match[1]!.toLowerCase())) return undefined;
+    const token = match[2] === undefined ? null : /^([A-Za-z0-9\-._~+/]+=*) *$/.exec(match[2]);
+    return token === null ? 'malformed' : token[1];
+  }
+  function parsed(value: string, schemes: readonly string[]): string | undefined | 'malformed' {
+    try {
+      return BearerAuthenticator.credential(value, schemes);
+    } catch (err) {
+      expect((err as { code?: string }).code).toBe(ErrorCodes.HTTP_AUTH_MALFORMED);
+      return 'malformed';
+    }
+  }
+
+  it('gives what the two-step grammar gives, for any header built of its characters', () => {
+    // Scheme names, the token68 alphabet, and what either grammar refuses (tab, comma, quote, '=' mid-token).
+    const piece = fc.constantFrom(
+      'Bearer',
+      'bearer',
+      'Token',
+      'Basic',
+      ' ',
+      '  ',
+      '\t',
+      'a',
+      'Z9',
+      '-._~+/',
+      '=',
+      '==',
+      ',',
+      '"',
+      'x=y',
+      '!',
+      'é',
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), fc.boolean(), (pieces, both) => {
+        const value = pieces.join('');
+        const schemes = both ? ['Bearer', 'Token'] : ['Bearer'];
+        expect(parsed(value, schemes)).toEqual(reference(value, schemes));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('takes the token after any number of spaces and leaves trailing spaces out', () => {
+    expect(BearerAuthenticator.credential('Bearer    abc.def==  ')).toBe('abc.def==');
+    expect(BearerAuthenticator.credential('BEARER x')).toBe('x');
+    expect(() => BearerAuthenticator.credential('Bearer a=b')).toThrow();
+    expect(() => BearerAuthenticator.credential('Bearer ')).toThrow();
+    expect(BearerAuthenticator.credential('Bearer\tabc')).toBeUndefined();
   });
 });
