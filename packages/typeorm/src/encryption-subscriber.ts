@@ -51,6 +51,11 @@ function isRecord(value: unknown): value is ObjectLiteral {
   return value !== null && typeof value === 'object';
 }
 
+/** The default warning sink of the subscriber and of registerBulwarkEncryption: a process warning with its code. */
+export function emitWarning(message: string, code: string): void {
+  process.emitWarning(message, { code });
+}
+
 /** The plaintext behind a value the subscriber may have replaced. */
 export function plainOf(value: unknown): unknown {
   return value instanceof SealedValue ? value.plain : value;
@@ -94,8 +99,7 @@ export class BulwarkEncryptionSubscriber implements EntitySubscriberInterface<Ob
   constructor(
     private readonly ctx: EncryptionContext,
     /** Where the one-per-entity lazy-field warning goes (registerBulwarkEncryption's `onWarning`). */
-    private readonly warn: (message: string, code: string) => void = (message, code) =>
-      process.emitWarning(message, { code }),
+    private readonly warn: (message: string, code: string) => void = emitWarning,
   ) {
     this.installLazyHydration();
   }

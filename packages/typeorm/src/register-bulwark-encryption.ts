@@ -6,7 +6,7 @@ import {
   type ClassificationSink,
 } from './classification';
 import { EncryptionContext, peekActiveContext, setActiveContext } from './encryption-context';
-import { BulwarkEncryptionSubscriber, BulwarkLoadListener } from './encryption-subscriber';
+import { BulwarkEncryptionSubscriber, BulwarkLoadListener, emitWarning } from './encryption-subscriber';
 import { fieldRegistry, type EntityClass } from './field-registry';
 import { installQueryGuards } from './query-guards';
 
@@ -200,8 +200,7 @@ export async function registerBulwarkEncryption(
     await options.keyRing.ensureKey(keyId);
   }
   installQueryGuards();
-  const warn =
-    options.onWarning ?? ((message: string, code: string) => process.emitWarning(message, { code }));
+  const warn = options.onWarning ?? emitWarning;
   const subscriber = new BulwarkEncryptionSubscriber(ctx, warn);
   const loadListeners = subscriber.loadListeners();
   const subscribers = dataSource.subscribers as unknown as object[];
