@@ -124,15 +124,24 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
     }
     const parserError = bodyParserError(cause);
     if (parserError !== undefined) return parserError;
-    // @nestjs/platform-fastify wraps Fastify's own 4xx refusals (its router: a bad URL, an
-    // over-long parameter; its content-type parsing: 415, too large) in an HttpException whose
-    // message may echo the URL: answered as Bulwark's refusals with a fixed detail.
-    if (
-      exception instanceof HttpException &&
-      (cause as { name?: unknown } | undefined)?.name === 'FastifyError'
-    ) {
+    // @nestjs/platform-fastify wraps Fastify's own 4xx refusals (its content-type parsing: 415,
+    // too large) in an HttpException whose message may echo the URL; its router's (a bad URL, an
+    // over-long parameter) come unwrapped, through `bulwarkFrameworkErrors`: answered as
+    // Bulwark's refusals with a fixed detail.
+    if ((cause as { name?: unknown } | undefined)?.name === 'FastifyError') {
       const fastifyError = fastifyFrameworkError(cause);
       if (fastifyError !== undefined) return fastifyError;
+    }
+    // Express's router cannot percent-decode a route parameter (`/items/%zz`): a URIError it
+    // marks 400, whose message quotes the parameter.
+    if (cause instanceof URIError && (cause as { status?: unknown }).status === 400) {
+      return new BulwarkHttpError(
+        ErrorCodes.HTTP_BAD_REQUEST,
+        400,
+        'The request URL is not valid.',
+        { location: 'path' },
+        { cause },
+      );
     }
     if (this.runtime.notFound && exception instanceof NotFoundException) {
       const adapter = this.adapterHost.httpAdapter;

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import {
   Inject,
   Module,
@@ -36,6 +37,8 @@ import {
 } from './bulwark-module-options';
 import { BulwarkRuntime } from './bulwark-runtime';
 import { markAuditedRoutesForFastify } from './route-audit';
+import { answerFrameworkErrors, httpArgumentsHost } from './fastify-framework-errors';
+import type { MiddlewareRequest } from './platform-middleware';
 import {
   BULWARK_AUDIT_LOG,
   BULWARK_AUTHORIZER,
@@ -204,18 +207,36 @@ export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModu
     }
     // @nestjs/platform-fastify runs middleware before the body is read: the body's steps move to
     // Fastify's body parser and preValidation hook (see BulwarkHttpSteps.attachToFastify).
-    let adapter: { getType?(): string; getInstance?(): unknown } | undefined;
+    let host: HttpAdapterHost | undefined;
     try {
-      adapter = this.moduleRef.get(HttpAdapterHost, { strict: false }).httpAdapter;
+      host = this.moduleRef.get(HttpAdapterHost, { strict: false });
     } catch {
-      adapter = undefined; // a standalone application context: no HTTP platform
+      host = undefined; // a standalone application context: no HTTP platform
     }
-    if (adapter?.getType?.() === 'fastify') {
-      this.runtime.http.attachToFastify(adapter.getInstance!() as FastifyBodyStages);
+    const adapter = host?.httpAdapter as { getType?(): string; getInstance?(): unknown } | undefined;
+    if (host !== undefined && adapter?.getType?.() === 'fastify') {
+      const instance = adapter.getInstance!() as FastifyBodyStages;
+      this.runtime.http.attachToFastify(instance);
       // Middleware is configured before Nest registers the routes: their Fastify config can still
       // carry @Audited, for refusals raised before the route's handler (see routeAudit).
       markAuditedRoutesForFastify(this.discovery.getControllers().map((wrapper) => wrapper.metatype));
+      this.answerRouterRefusals(instance, host);
     }
+  }
+
+  /**
+   * What `bulwarkFrameworkErrors` (the adapter's `frameworkErrors` option) does on this instance:
+   * the module's middleware steps, then the exception filter, as for a refusal on Express. A step's
+   * own refusal (the input guard's check of the path) is the answer when there is one.
+   */
+  private answerRouterRefusals(instance: object, host: HttpAdapterHost): void {
+    const middleware = new BulwarkHttpMiddleware(this.runtime);
+    const filter = new BulwarkExceptionFilter(host, this.runtime);
+    answerFrameworkErrors(instance, (error, request, reply) => {
+      const answer = (refusal?: unknown): void =>
+        filter.catch(refusal ?? error, httpArgumentsHost(request, reply));
+      middleware.use(request.raw as MiddlewareRequest, reply.raw as ServerResponse, answer);
+    });
   }
 
   /**

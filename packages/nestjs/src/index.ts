@@ -44,6 +44,7 @@ export { BulwarkGuard } from './bulwark-guard';
 export { BulwarkAuditInterceptor } from './bulwark-audit-interceptor';
 export { BulwarkExceptionFilter } from './bulwark-exception-filter';
 export { BulwarkHttpMiddleware } from './bulwark-http-middleware';
+export { bulwarkFrameworkErrors } from './fastify-framework-errors';
 export type { BulwarkHttpSteps } from './bulwark-http-steps';
 export { BulwarkRuntime } from './bulwark-runtime';
 export type { BulwarkTypeOrmEncryption } from './typeorm-encryption-provider';
