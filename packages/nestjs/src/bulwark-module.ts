@@ -36,7 +36,7 @@ import {
   type BulwarkModuleRootOptions,
 } from './bulwark-module-options';
 import { BulwarkRuntime } from './bulwark-runtime';
-import { markAuditedRoutesForFastify } from './route-audit';
+import { linkFastifyRouteAudit, markAuditedRoutesForFastify } from './route-audit';
 import { answerFrameworkErrors, httpArgumentsHost } from './fastify-framework-errors';
 import type { MiddlewareRequest } from './platform-middleware';
 import {
@@ -219,7 +219,10 @@ export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModu
       this.runtime.http.attachToFastify(instance);
       // Middleware is configured before Nest registers the routes: their Fastify config can still
       // carry @Audited, for refusals raised before the route's handler (see routeAudit).
-      markAuditedRoutesForFastify(this.discovery.getControllers().map((wrapper) => wrapper.metatype));
+      const audited = markAuditedRoutesForFastify(
+        this.discovery.getControllers().map((wrapper) => wrapper.metatype),
+      );
+      if (audited) linkRouteAuditBeforeMiddleware(host.httpAdapter as unknown as FastifyRequestHooks);
       this.answerRouterRefusals(instance, host);
     }
   }
@@ -337,4 +340,29 @@ export class BulwarkModule implements NestModule, OnApplicationBootstrap, OnModu
 
 function missing(message: string, path: string): BulwarkConfigError {
   return new BulwarkConfigError(ErrorCodes.CONFIG_INVALID, message, { path });
+}
+
+/** The request-hook members of @nestjs/platform-fastify's adapter that the module uses. */
+type FastifyRequestHook = (request: never, reply: unknown, done: (error?: Error) => void) => unknown;
+interface FastifyRequestHooks {
+  setOnRequestHook?(hook: FastifyRequestHook): void;
+  onRequestHook?: FastifyRequestHook;
+}
+
+/**
+ * Nest middleware on Fastify gets the Node request, which does not say which route it is for; the
+ * adapter's request hook runs before it (before middie), with Fastify's request. There the route's
+ * `@Audited` is linked to the Node request (`linkFastifyRouteAudit`), so a middleware's refusal is
+ * audited under the route's action. A hook the app set before is kept and runs after; one it sets
+ * later replaces this (refusals are then audited without the route's action, as before).
+ */
+function linkRouteAuditBeforeMiddleware(adapter: FastifyRequestHooks): void {
+  if (typeof adapter.setOnRequestHook !== 'function') return;
+  const previous = adapter.onRequestHook;
+  adapter.setOnRequestHook(function (this: unknown, request, reply, done) {
+    linkFastifyRouteAudit(request as Parameters<typeof linkFastifyRouteAudit>[0]);
+    if (typeof previous === 'function') return previous.call(this, request, reply, done);
+    done();
+    return undefined;
+  });
 }

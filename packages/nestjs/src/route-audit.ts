@@ -50,7 +50,8 @@ function methodNames(proto: object): string[] {
  * set; Nest then registers the route with it and `routeAudit` reads it from
  * `request.routeOptions.config`. Called by BulwarkModule with its controllers.
  */
-export function markAuditedRoutesForFastify(controllers: readonly unknown[]): void {
+export function markAuditedRoutesForFastify(controllers: readonly unknown[]): boolean {
+  let any = false;
   for (const controller of controllers) {
     if (typeof controller !== 'function') continue;
     const proto = (controller as { prototype?: object }).prototype;
@@ -68,7 +69,37 @@ export function markAuditedRoutesForFastify(controllers: readonly unknown[]): vo
         { ...config, [FASTIFY_AUDITED]: audited },
         method,
       );
+      any = true;
     }
+  }
+  return any;
+}
+
+/**
+ * The route's `@Audited`, linked to the Node request by `linkFastifyRouteAudit`: what Nest
+ * middleware on Fastify gets (middie hands it `request.raw`), so its refusals reach the filter
+ * with that request only.
+ */
+const RAW_AUDITED = Symbol('bulwark.nestjs.rawRouteAudited');
+
+/** The Fastify request members `linkFastifyRouteAudit` reads. */
+interface FastifyRouted {
+  raw: object;
+  routeOptions?: { config?: Record<symbol, unknown> };
+}
+
+/**
+ * Links an audited route's metadata (its Fastify route config) to the Node request, before Nest
+ * middleware runs (BulwarkModule calls it from the adapter's request hook): a refusal by a
+ * middleware, Bulwark's or the app's, is then audited under the route's action as on Express.
+ * Never throws.
+ */
+export function linkFastifyRouteAudit(request: FastifyRouted): void {
+  try {
+    const audited = request.routeOptions?.config?.[FASTIFY_AUDITED];
+    if (audited !== undefined) (request.raw as Record<symbol, unknown>)[RAW_AUDITED] = audited;
+  } catch {
+    // An unrouted request (no route context): nothing to link.
   }
 }
 
@@ -83,11 +114,14 @@ function auditOf(handle: Handle): AuditedMetadata | undefined {
  * before Bulwark's guard saw the route (the app's own guard or auth ran first, or Bulwark's
  * middleware refused it: CSRF, input guard), so the refusal is audited under the route's action.
  * Express: the matched route (`req.route`), else the app router's route for the method and path;
- * Fastify: the route's config (see markAuditedRoutesForFastify). Undefined when no audited route
+ * Fastify: the route's config (see markAuditedRoutesForFastify), or for the Node request a Nest
+ * middleware refused, what `linkFastifyRouteAudit` linked to it. Undefined when no audited route
  * matches (or the router is not one of these); never throws.
  */
 export function routeAudit(req: PlatformRequest, instance: unknown): AuditedMetadata | undefined {
   try {
+    const linked = (req as unknown as Record<symbol, unknown>)[RAW_AUDITED];
+    if (linked !== undefined) return linked as AuditedMetadata;
     // In a middleware, `req.route` is the middleware's own catch-all route: only a controller
     // route's handler says which route the request is for.
     const routed = controllerHandle((req as { route?: RouteLike }).route?.stack?.map((l) => l.handle) ?? []);

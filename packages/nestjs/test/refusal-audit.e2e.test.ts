@@ -176,19 +176,39 @@ describe.each<Platform>(['express', 'fastify'])(
       });
     });
 
-    // On Fastify, Nest middleware gets the Node request, which carries no link to its Fastify route:
-    // a refusal thrown by the app's own middleware is not matched to the route there (README).
-    (platform === 'express' ? it : it.skip)(
-      "audits a refusal by the app's own auth middleware (before any guard) under the route's action",
-      async () => {
-        const entry = await lastEntry(() => http().put('/users/7').set('x-block', '1').send({}).expect(401));
-        expect(entry).toMatchObject({
-          action: 'user.update',
-          outcome: 'denied',
-          details: { status: 401, errorCode: 'UnauthorizedException' },
-        });
-      },
-    );
+    // On Fastify, Nest middleware gets the Node request: the module links the route's @Audited to it
+    // in the adapter's request hook, which runs before middleware.
+    it("audits a refusal by the app's own auth middleware (before any guard) under the route's action", async () => {
+      const entry = await lastEntry(() => http().put('/users/7').set('x-block', '1').send({}).expect(401));
+      expect(entry).toMatchObject({
+        action: 'user.update',
+        outcome: 'denied',
+        details: { status: 401, errorCode: 'UnauthorizedException' },
+      });
+    });
+
+    it("audits Bulwark's Fetch Metadata refusal (a middleware step) under the route's action", async () => {
+      const entry = await lastEntry(() =>
+        http()
+          .put('/users/7')
+          .set('Sec-Fetch-Site', 'cross-site')
+          .set('Sec-Fetch-Mode', 'cors')
+          .set('x-app-key', 'ok')
+          .set('Authorization', `Bearer ${token}`)
+          .send({})
+          .expect(403),
+      );
+      expect(entry).toMatchObject({
+        action: 'user.update',
+        outcome: 'denied',
+        details: { status: 403, errorCode: ErrorCodes.HTTP_CROSS_SITE_REFUSED },
+      });
+    });
+
+    it('leaves a middleware refusal on a route without @Audited out of the log', async () => {
+      const entry = await lastEntry(() => http().get('/users/7').set('x-block', '1').expect(401));
+      expect(entry).toBeUndefined();
+    });
 
     it("audits Bulwark's authentication refusal with its code", async () => {
       const entry = await lastEntry(() =>
@@ -266,3 +286,37 @@ describe.each<Platform>(['express', 'fastify'])(
     });
   },
 );
+
+describe('fastify: the request hook an app set on the adapter before start-up', () => {
+  it('still runs, and the module links the route for its middleware too', async () => {
+    const log = await memoryAuditLog();
+    @Module({
+      imports: [BulwarkModule.forRoot({ tokens: tokenService(), auditLog: log })],
+      controllers: [UsersController],
+    })
+    class AppModule implements NestModule {
+      configure(consumer: MiddlewareConsumer): void {
+        consumer.apply(AppAuthMiddleware).forRoutes({ path: '*path', method: RequestMethod.ALL });
+      }
+    }
+    const adapter = new FastifyAdapter();
+    const seen: string[] = [];
+    adapter.setOnRequestHook((req, _reply, done) => {
+      seen.push(req.url);
+      done();
+    });
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const app = moduleRef.createNestApplication<NestFastifyApplication>(adapter, { logger: false });
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+    try {
+      await request(app.getHttpServer()).put('/users/9').set('x-block', '1').send({}).expect(401);
+      expect(seen).toEqual(['/users/9']);
+      const [entry] = await auditEntries(log, 1);
+      expect(entry).toMatchObject({ action: 'user.update', outcome: 'denied', details: { status: 401 } });
+    } finally {
+      await app.close();
+      await log.close();
+    }
+  });
+});
