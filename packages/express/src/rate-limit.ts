@@ -1,5 +1,5 @@
 import { RequestRateLimiter, rateLimitHeaders, type RateLimitOptions } from '@bulwark/core/http';
-import type { RequestHandler, Response } from 'express';
+import type { NextFunction, RequestHandler, Response } from 'express';
 import { clientIp } from './request-state';
 
 export type RateLimitMiddleware = RequestHandler & { readonly limiter: RequestRateLimiter };
@@ -16,17 +16,32 @@ function setAll(res: Response, headers: Readonly<Record<string, string>>): void 
  */
 export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   const limiter = new RequestRateLimiter(options);
+  const refused = (res: Response, next: NextFunction, err: unknown): void => {
+    const headers = rateLimitHeaders(err);
+    if (headers !== undefined) setAll(res, headers);
+    next(err);
+  };
   const middleware: RequestHandler = (req, res, next) => {
-    limiter.consume({ principal: req.principal, ip: clientIp(req) }).then(
+    const subject = { principal: req.principal, ip: clientIp(req) };
+    // In memory: counted and decided in this turn, no promise.
+    let now;
+    try {
+      now = limiter.consumeNow(subject);
+    } catch (err) {
+      refused(res, next, err);
+      return;
+    }
+    if (now !== undefined) {
+      setAll(res, now.headers);
+      next();
+      return;
+    }
+    limiter.consume(subject).then(
       ({ headers }) => {
         setAll(res, headers);
         next();
       },
-      (err: unknown) => {
-        const headers = rateLimitHeaders(err);
-        if (headers !== undefined) setAll(res, headers);
-        next(err);
-      },
+      (err: unknown) => refused(res, next, err),
     );
   };
   return Object.assign(middleware, { limiter });

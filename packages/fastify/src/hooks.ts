@@ -214,7 +214,9 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitHook {
   const hook: BulwarkHook = async (request, reply) => {
     let headers: Readonly<Record<string, string>>;
     try {
-      ({ headers } = await limiter.consume({ principal: request.principal, ip: clientIp(request) }));
+      const subject = { principal: request.principal, ip: clientIp(request) };
+      // In memory, decided without awaiting a promise.
+      ({ headers } = limiter.consumeNow(subject) ?? (await limiter.consume(subject)));
     } catch (err) {
       const refused = rateLimitHeaders(err);
       if (refused !== undefined) reply.headers(refused);

@@ -22,18 +22,36 @@ export type RateLimitMiddleware = Middleware & { readonly limiter: RequestRateLi
  */
 export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   const limiter = new RequestRateLimiter(options);
-  // A promise chain, not an async function: one promise less per request on the common path.
-  const middleware: Middleware = (ctx, next) =>
-    limiter.consume({ principal: bulwarkState(ctx).principal, ip: clientIp(ctx) }).then(
+  /** A refusal's `RateLimit-Policy` / `RateLimit` headers go out with its problem answer. */
+  const refusedHeaders = (ctx: Context, err: unknown): void => {
+    const headers = rateLimitHeaders(err);
+    if (headers !== undefined) setAll(ctx, headers);
+  };
+  const middleware: Middleware = (ctx, next) => {
+    const subject = { principal: bulwarkState(ctx).principal, ip: clientIp(ctx) };
+    // In memory: counted and decided in this turn, no promise; a refusal is the same rejection.
+    let now;
+    try {
+      now = limiter.consumeNow(subject);
+    } catch (err) {
+      refusedHeaders(ctx, err);
+      return Promise.reject(err);
+    }
+    if (now !== undefined) {
+      setAll(ctx, now.headers);
+      return next();
+    }
+    // Redis: a promise chain, not an async function (one promise less per request).
+    return limiter.consume(subject).then(
       ({ headers }) => {
         setAll(ctx, headers);
         return next();
       },
       (err: unknown) => {
-        const refused = rateLimitHeaders(err);
-        if (refused !== undefined) setAll(ctx, refused);
+        refusedHeaders(ctx, err);
         throw err;
       },
     );
+  };
   return Object.assign(middleware, { limiter });
 }

@@ -289,7 +289,8 @@ async function consume(
 ): Promise<void> {
   let headers: Readonly<Record<string, string>>;
   try {
-    ({ headers } = await limiter.consume({ principal, ip }));
+    // In memory, decided without awaiting a promise.
+    ({ headers } = limiter.consumeNow({ principal, ip }) ?? (await limiter.consume({ principal, ip })));
   } catch (error) {
     const refused = rateLimitHeaders(error);
     if (refused !== undefined)

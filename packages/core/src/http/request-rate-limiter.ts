@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { BulwarkThreatError, ErrorCodes } from '../errors';
 import { AttemptCounter, type CounterState } from '../threat/attempt-counter';
 import type { BruteForceRedisClient } from '../threat/brute-force-guard';
 import { clientAddressKey } from '../threat/client-address';
+import { MemoryWindowCounter } from '../threat/memory-window-counter';
 import { whenRedisReady } from '../threat/redis-readiness';
 import { configError, intInRange, oneOf, positiveInt } from '../util/options';
 import { BulwarkHttpError } from './bulwark-http-error';
@@ -64,7 +65,10 @@ export interface RateLimitOutcome {
 interface Counter {
   readonly scope: 'user' | 'ip';
   readonly window: RateLimitWindow;
-  readonly counter: AttemptCounter;
+  /** Redis (rate-limiter-flexible, shared by every instance): asynchronous. */
+  readonly counter?: AttemptCounter;
+  /** In-process memory: synchronous. Exactly one of the two is set. */
+  readonly memory?: MemoryWindowCounter;
   readonly policy: string;
 }
 
@@ -84,8 +88,9 @@ function budget(value: unknown, path: string, fallback: RateLimitWindow): RateLi
 
 /**
  * General request rate limiting (ASVS 5.0 V2.4.1, OWASP API4:2023 "unrestricted resource
- * consumption"), per principal and per client address, on the same atomic counters as the
- * brute-force guard (rate-limiter-flexible: memory, or Redis shared by every instance). Every
+ * consumption"), per principal and per client address, in fixed windows: in this process's
+ * memory (a Map, decided synchronously: `consumeNow`), or on Redis shared by every instance (the
+ * brute-force guard's atomic counters, rate-limiter-flexible). Every
  * answer carries the IETF `RateLimit-Policy` and `RateLimit` fields
  * (draft-ietf-httpapi-ratelimit-headers-10: `"api-user";q=300;w=60` and `"api-user";r=42;t=18`,
  * the item closest to exhaustion); a request over a budget is refused with 429
@@ -98,6 +103,8 @@ export class RequestRateLimiter {
   readonly #failOpen: boolean;
   readonly #onError: (error: unknown) => void;
   readonly #v6Bits: number;
+  /** The shared store, if any (else the counters are in memory and synchronous). */
+  readonly #redis: unknown;
   #ready: Promise<void> | undefined;
 
   constructor(options: RateLimitOptions = {}) {
@@ -138,17 +145,21 @@ export class RequestRateLimiter {
     ] as const;
     for (const [scope, w] of scopes) {
       if (w === false) continue;
-      counters.push({
-        scope,
-        window: w,
-        policy: `${name}-${scope}`,
-        counter: new AttemptCounter({
-          redis,
-          keyPrefix: `${prefix}:${name}:${scope}`,
-          points: w.limit,
-          duration: w.windowSec,
-        }),
-      });
+      counters.push(
+        redis === undefined
+          ? { scope, window: w, policy: `${name}-${scope}`, memory: new MemoryWindowCounter(w.windowSec) }
+          : {
+              scope,
+              window: w,
+              policy: `${name}-${scope}`,
+              counter: new AttemptCounter({
+                redis,
+                keyPrefix: `${prefix}:${name}:${scope}`,
+                points: w.limit,
+                duration: w.windowSec,
+              }),
+            },
+      );
     }
     if (counters.length === 0) throw configError(path, 'needs perUser or perIp (both are false)');
     this.#counters = counters;
@@ -172,6 +183,7 @@ export class RequestRateLimiter {
         process.emitWarning(`bulwark: rate-limit store failed, serving unlimited: ${(e as Error)?.message}`));
     this.#v6Bits = intInRange(options.ipv6PrefixBits, `${path}.ipv6PrefixBits`, 32, 128, 64);
     const readyMs = intInRange(options.readyTimeoutMs, `${path}.readyTimeoutMs`, 0, 60_000, 5000);
+    this.#redis = redis;
     if (redis !== undefined) this.#ready = whenRedisReady(redis, readyMs);
   }
 
@@ -187,24 +199,20 @@ export class RequestRateLimiter {
    * (503) when the store fails and the policy fails closed.
    */
   async consume(subject: RateLimitSubject): Promise<RateLimitOutcome> {
+    if (this.#redis === undefined) return this.#decide(this.#keys(subject), null);
     if (this.#ready !== undefined) {
       await this.#ready;
       this.#ready = undefined;
     }
-    const keys: Array<[Counter, string]> = [];
-    for (const c of this.#counters) {
-      const key =
-        c.scope === 'user' ? userKey(subject.principal) : clientAddressKey(subject.ip, this.#v6Bits);
-      if (key !== undefined) keys.push([c, key]);
-    }
-    if (keys.length === 0) return { headers: { 'ratelimit-policy': this.#policyHeader } };
+    const keys = this.#keys(subject);
+    if (keys.length === 0) return this.#decide(keys, null);
     let states: CounterState[];
     try {
       // One budget (per address, or per user alone): awaited without Promise.all.
       states =
         keys.length === 1
-          ? [await keys[0]![0].counter.take(keys[0]![1])]
-          : await Promise.all(keys.map(([c, key]) => c.counter.take(key)));
+          ? [await keys[0]![0].counter!.take(keys[0]![1])]
+          : await Promise.all(keys.map(([c, key]) => c.counter!.take(key)));
     } catch (error) {
       if (!this.#failOpen) {
         throw new BulwarkThreatError(
@@ -217,10 +225,41 @@ export class RequestRateLimiter {
       this.#report(error);
       return { headers: {} };
     }
+    return this.#decide(keys, states);
+  }
+
+  /**
+   * `consume()` without a promise, for the in-memory store (no `redis`): the same outcome, or the
+   * same 429 thrown synchronously. Undefined with Redis (counted nowhere; call `consume()`). Lets
+   * an adapter go on to the next step in the same turn.
+   */
+  consumeNow(subject: RateLimitSubject): RateLimitOutcome | undefined {
+    return this.#redis === undefined ? this.#decide(this.#keys(subject), null) : undefined;
+  }
+
+  /** The budgets that apply to the subject, with its key in each. */
+  #keys(subject: RateLimitSubject): Array<[Counter, string]> {
+    const keys: Array<[Counter, string]> = [];
+    for (const c of this.#counters) {
+      const key =
+        c.scope === 'user' ? userKey(subject.principal) : clientAddressKey(subject.ip, this.#v6Bits);
+      if (key !== undefined) keys.push([c, key]);
+    }
+    return keys;
+  }
+
+  /**
+   * The headers for the counts (`states`, or taken now from the memory counters when null), or the
+   * 429 when a budget is spent.
+   */
+  #decide(keys: Array<[Counter, string]>, taken: CounterState[] | null): RateLimitOutcome {
+    if (keys.length === 0) return { headers: { 'ratelimit-policy': this.#policyHeader } };
+    const states = taken ?? keys.map(([c, key]) => c.memory!.take(key));
     let tightest = 0;
     let remainingMin = Infinity;
     let retryAfterSec = 0;
-    states.forEach((state, i) => {
+    for (let i = 0; i < states.length; i++) {
+      const state = states[i]!;
       const { window: w } = keys[i]![0];
       const remaining = Math.max(0, w.limit - state.count);
       const resetSec = Math.max(1, Math.ceil(state.msBeforeNext / 1000));
@@ -229,7 +268,7 @@ export class RequestRateLimiter {
         remainingMin = remaining;
         tightest = i;
       }
-    });
+    }
     const [c] = keys[tightest]!;
     const reset = Math.max(1, Math.ceil(states[tightest]!.msBeforeNext / 1000));
     const headers = {
@@ -259,7 +298,8 @@ function userKey(principal: RateLimitSubject['principal']): string | undefined {
   if (typeof principal?.id !== 'string' || principal.id.length === 0) return undefined;
   // Length-prefixed so no (type, id) pair can be re-split into another.
   const name = `${principal.type.length}:${principal.type}:${principal.id}`;
-  return createHash('sha256').update(name).digest('base64url').slice(0, 32);
+  // One-shot (Node >= 20.12; engines say >= 20.19): no Hash object per request.
+  return hash('sha256', name, 'base64url').slice(0, 32);
 }
 
 /** The headers a refusal of `consume()` carries, for the adapter to set before answering. */

@@ -24,7 +24,7 @@ function ipv6Groups(ip: string): number[] {
  */
 export function clientAddressKey(ip: unknown, v6Bits: number): string | undefined {
   if (typeof ip !== 'string' || ip.length > 64) return undefined;
-  const address = ip.replace(/%[A-Za-z0-9_.-]+$/, ''); // drop an IPv6 zone id
+  const address = ip.includes('%') ? ip.replace(/%[A-Za-z0-9_.-]+$/, '') : ip; // drop an IPv6 zone id
   const family = isIP(address);
   if (family === 4) return address;
   if (family !== 6) return undefined;

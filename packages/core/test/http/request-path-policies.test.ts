@@ -174,4 +174,50 @@ describe('RequestRateLimiter options', () => {
     // Another principal type with the same id is another subject.
     await expect(limiter.consume({ principal: { type: 'service', id: 'a' } })).resolves.toBeDefined();
   });
+
+  it('in memory, decides without a promise: consumeNow gives what consume gives, and throws the same 429', async () => {
+    const limiter = new RequestRateLimiter({ perUser: false, perIp: { limit: 2, windowSec: 60 } });
+    const client = { ip: '203.0.113.9' };
+    expect(limiter.consumeNow(client)).toEqual({
+      headers: { 'ratelimit-policy': '"api-ip";q=2;w=60', ratelimit: '"api-ip";r=1;t=60' },
+    });
+    // consume() counts on the same windows.
+    await expect(limiter.consume(client)).resolves.toEqual({
+      headers: { 'ratelimit-policy': '"api-ip";q=2;w=60', ratelimit: '"api-ip";r=0;t=60' },
+    });
+    let refusal: unknown;
+    try {
+      limiter.consumeNow(client);
+    } catch (err) {
+      refusal = err;
+    }
+    expect(refusal).toMatchObject({
+      code: ErrorCodes.HTTP_RATE_LIMITED,
+      status: 429,
+      details: { retryAfterSec: 60, headers: { ratelimit: '"api-ip";r=0;t=60' } },
+    });
+    await expect(limiter.consume(client)).rejects.toMatchObject({ code: ErrorCodes.HTTP_RATE_LIMITED });
+    // Another address has its own window.
+    expect(limiter.consumeNow({ ip: '203.0.113.10' })).toBeDefined();
+  });
+
+  it('starts a new window when the old one is over', () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    try {
+      const limiter = new RequestRateLimiter({ perUser: false, perIp: { limit: 1, windowSec: 10 } });
+      limiter.consumeNow({ ip: '198.51.100.1' });
+      jest.setSystemTime(1_009_000);
+      expect(() => limiter.consumeNow({ ip: '198.51.100.1' })).toThrow(/Too many requests/);
+      jest.setSystemTime(1_010_000);
+      expect(limiter.consumeNow({ ip: '198.51.100.1' })?.headers.ratelimit).toBe('"api-ip";r=0;t=10');
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('with Redis, consumeNow counts nothing and leaves the decision to consume()', () => {
+    const redis = { multi: () => undefined, status: 'ready' } as never;
+    const limiter = new RequestRateLimiter({ redis, readyTimeoutMs: 0 });
+    expect(limiter.consumeNow({ ip: '203.0.113.9' })).toBeUndefined();
+  });
 });
