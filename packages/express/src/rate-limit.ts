@@ -24,15 +24,15 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   const middleware: RequestHandler = (req, res, next) => {
     const subject = { principal: req.principal, ip: clientIp(req) };
     // In memory: counted and decided in this turn, no promise.
-    let now;
+    let outcome;
     try {
-      now = limiter.consumeNow(subject);
+      outcome = limiter.consumeNow(subject);
     } catch (err) {
       refused(res, next, err);
       return;
     }
-    if (now !== undefined) {
-      setAll(res, now.headers);
+    if (outcome !== undefined) {
+      setAll(res, outcome.headers);
       next();
       return;
     }

@@ -30,15 +30,15 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   const middleware: Middleware = (ctx, next) => {
     const subject = { principal: bulwarkState(ctx).principal, ip: clientIp(ctx) };
     // In memory: counted and decided in this turn, no promise; a refusal is the same rejection.
-    let now;
+    let outcome;
     try {
-      now = limiter.consumeNow(subject);
+      outcome = limiter.consumeNow(subject);
     } catch (err) {
       refusedHeaders(ctx, err);
       return Promise.reject(err);
     }
-    if (now !== undefined) {
-      setAll(ctx, now.headers);
+    if (outcome !== undefined) {
+      setAll(ctx, outcome.headers);
       return next();
     }
     // Redis: a promise chain, not an async function (one promise less per request).
