@@ -145,8 +145,21 @@ function insideHexToken(value: string, start: number, end: number): boolean {
   return true;
 }
 
+/**
+ * Whether `value` holds at least 13 ASCII digits, which every PAN candidate does: most strings in
+ * an event (routes, ids, user agents) have fewer, and are decided without the regex's iterator.
+ */
+function hasPanDigits(value: string): boolean {
+  let digits = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 48 && c <= 57 && ++digits === 13) return true;
+  }
+  return false;
+}
+
 function containsCardNumber(value: string): boolean {
-  if (value.length < 13) return false;
+  if (value.length < 13 || !hasPanDigits(value)) return false;
   for (const match of value.matchAll(PAN_CANDIDATE)) {
     if (!luhnValid(match[0].replace(/[ -]/g, ''))) continue;
     if (insideHexToken(value, match.index, match.index + match[0].length)) continue;

@@ -93,6 +93,44 @@ describe('Redactor', () => {
     });
   });
 
+  it('finds a PAN exactly where the candidate pattern and Luhn say, with 13 to 19 digits anywhere in a string', () => {
+    // Strings of digits, separators and letters around Luhn-valid and -invalid runs: the redactor
+    // agrees with the pattern read directly (a PAN needs 13+ digits; fewer are never scanned).
+    const luhn = (digits: string): boolean => {
+      let sum = 0;
+      for (let i = 0; i < digits.length; i++) {
+        let d = Number(digits[digits.length - 1 - i]);
+        if (i % 2 === 1 && (d *= 2) > 9) d -= 9;
+        sum += d;
+      }
+      return sum % 10 === 0;
+    };
+    const piece = fc.oneof(
+      fc.constantFrom(
+        '4111111111111111',
+        '4111 1111 1111 1111',
+        '4111-1111-1111-1112',
+        '378282246310005',
+        '4222222222222',
+      ),
+      fc.stringMatching(/^[0-9]{1,6}$/),
+      fc.constantFrom(' ', '-', 'x', 'GET /orders/', 'é'),
+    );
+    const r = new Redactor();
+    // 13 digits, the shortest PAN (a Visa test number).
+    expect(r.redact({ note: 'paid 4222222222222' })).toEqual({ note: '[REDACTED:cardholder]' });
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 6 }), (pieces) => {
+        const value = pieces.join('');
+        const expected = [...value.matchAll(/(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])/g)].some((m) =>
+          luhn(m[0].replace(/[ -]/g, '')),
+        );
+        expect(r.redact({ note: value })).toEqual({ note: expected ? '[REDACTED:cardholder]' : value });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('pseudonymises with a keyed hash so equal values correlate, but never secrets', () => {
     const key = Buffer.alloc(32, 9);
     const r = new Redactor({
