@@ -151,10 +151,18 @@ describe('alert channels (webhook, e-mail over a real SMTP server, NATS on 127.0
         expect(received[0]!.id).toBe(body.data.id);
       }
 
-      const delivered = await bulwark.auditLog!.query({ action: 'alert.delivered' });
-      expect(delivered.entries.map((e) => e.resource?.id).sort()).toEqual(
-        ['soc-mail', 'soc-webhook', ...(nc ? ['bus'] : [])].sort(),
-      );
+      // A channel's `alert.delivered` is recorded once its client has the receiver's answer, which
+      // can come after the receiver holds the message (the SMTP server stores the mail before it
+      // answers 250): wait for the entries, not only for the messages.
+      const expected = ['soc-mail', 'soc-webhook', ...(nc ? ['bus'] : [])].sort();
+      let delivered: (string | undefined)[] = [];
+      for (let i = 0; i < 500 && delivered.length < expected.length; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 10));
+        await bulwark.auditLog!.flush();
+        const page = await bulwark.auditLog!.query({ action: 'alert.delivered' });
+        delivered = page.entries.map((e) => e.resource?.id).sort();
+      }
+      expect(delivered).toEqual(expected);
       expect(bulwark.alerts!.describe().lastDelivery?.alertId).toBe(body.data.id);
     } finally {
       sub?.unsubscribe();
