@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { ArgumentsHost } from '@nestjs/common';
-import { fastifyFrameworkError } from '@bulwark/core/http';
-import { PROBLEM_CONTENT_TYPE, problemFor } from './core-http';
+import { fastifyFrameworkError, writeNodeProblem } from '@bulwark/core/http';
+import { problemFor } from './core-http';
 
 /**
  * The request Fastify hands `frameworkErrors` (only what Bulwark reads; typed loosely enough that
@@ -71,14 +71,7 @@ function answerAlone(error: Error, res: ServerResponse): void {
     res.end();
     return;
   }
-  const problem = problemFor(fastifyFrameworkError(error) ?? error, {});
-  const body = JSON.stringify(problem.body);
-  for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
-  res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE);
-  res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.statusCode = problem.status;
-  res.end(body);
+  writeNodeProblem(res, problemFor(fastifyFrameworkError(error) ?? error, {}));
 }
 
 /** The ArgumentsHost of an HTTP request outside Nest's routing (for the exception filter). */

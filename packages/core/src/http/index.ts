@@ -9,6 +9,7 @@ export {
   problemSlug,
   PROBLEM_CONTENT_TYPE,
   PROBLEM_TYPE_BASE,
+  writeNodeProblem,
   type ProblemDetails,
   type ProblemResponse,
   type ProblemContext,

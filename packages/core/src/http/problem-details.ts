@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { copyDenialExplanation } from './denial-details';
 import { BulwarkError, BulwarkTokenError, ErrorCodes, type ErrorCode } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
@@ -593,4 +593,19 @@ export function problemFor(error: unknown, context: ProblemContext = {}): Proble
     ...(errorCode !== undefined ? { errorCode } : {}),
     ...(errorReason !== undefined ? { errorReason } : {}),
   };
+}
+
+/**
+ * Writes a problem to a Node response that no framework will answer (a response withheld by the
+ * audit hold, a router refusal outside the framework): status, the problem's own headers,
+ * problem+json, `no-store` and its length; no body for HEAD.
+ */
+export function writeNodeProblem(res: ServerResponse, problem: ProblemResponse): void {
+  const body = JSON.stringify(problem.body);
+  res.statusCode = problem.status;
+  for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
+  res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE);
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(res.req?.method === 'HEAD' ? undefined : body);
 }

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { BulwarkAuditError, BulwarkConfigError, ErrorCodes } from '../errors';
 import { AUDIT_LIMITS } from '../audit/audit-event';
 import { CLASSIFICATION_CATEGORIES } from '../privacy/classification-registry';
-import { PROBLEM_CONTENT_TYPE, problemFor } from './problem-details';
+import { problemFor, writeNodeProblem } from './problem-details';
 
 /**
  * What happens to a request whose audit event cannot be stored:
@@ -171,17 +171,13 @@ export function holdResponseUntilAudited(res: ServerResponse, options: AuditHold
       return;
     }
     for (const name of res.getHeaderNames()) if (!before.includes(name)) res.removeHeader(name);
-    const problem = problemFor(
-      new BulwarkAuditError(ErrorCodes.AUDIT_UNAVAILABLE, 'the audit event could not be stored'),
-      options.requestId !== undefined ? { requestId: options.requestId } : {},
+    writeNodeProblem(
+      res,
+      problemFor(
+        new BulwarkAuditError(ErrorCodes.AUDIT_UNAVAILABLE, 'the audit event could not be stored'),
+        options.requestId !== undefined ? { requestId: options.requestId } : {},
+      ),
     );
-    const body = JSON.stringify(problem.body);
-    res.statusCode = problem.status;
-    for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
-    res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE);
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Content-Length', Buffer.byteLength(body));
-    res.end(res.req?.method === 'HEAD' ? undefined : body);
   };
 
   /** True when the call must be queued. */

@@ -653,6 +653,7 @@ export const HTTP_VALUES = [
   'serializeCookie',
   'trustProxyFromEnv',
   'watchRequestAudit',
+  'writeNodeProblem',
   'BodyAllowlist',
   'CorsPolicy',
   'FetchMetadataPolicy',
