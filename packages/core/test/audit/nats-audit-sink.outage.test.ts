@@ -99,7 +99,9 @@ describeWithBinary(
 
       for (let i = 0; i < 20; i++) await log.append(event({ action: `before.${i}` }));
       await log.flush();
-      expect(sink.stats).toMatchObject({ delivered: 20, spooled: 0 });
+      // A slow ack on a loaded host spools an entry (timeoutMs is 500 here) and the sink delivers
+      // it on its next try: wait for the bus to have all 20 before it goes away.
+      await until('the first 20 delivered', () => sink.stats.delivered === 20 && sink.stats.spooled === 0);
 
       await server.kill();
       // Events written while the bus is away: the writes resolve (spooled), verify stays quick.
@@ -152,6 +154,10 @@ describeWithBinary(
       await until('the first connection', () => first.stats.connected);
       await log.append(event({ action: 'one' }));
       await log.flush();
+      await until(
+        'the first entry delivered',
+        () => first.stats.delivered === 1 && first.stats.spooled === 0,
+      );
       await server.kill();
       for (let i = 0; i < 10; i++) await log.append(event({ action: `queued.${i}` }));
       await log.close();
