@@ -43,6 +43,8 @@ function toRows(caseName, results, suite) {
     if (r.p99Ms !== undefined) row.p99Ms = r.p99Ms;
     // ... and the server process's CPU time per request (every thread), steadier than req/s.
     if (r.cpuUsPerOp !== undefined) row.cpuUsPerOp = Math.round(r.cpuUsPerOp);
+    // ... and its main thread's alone (Linux), where the event loop runs.
+    if (r.mainCpuUsPerOp !== undefined) row.mainCpuUsPerOp = Math.round(r.mainCpuUsPerOp);
     // Cases that time a whole process (audit: the CLI) report its wall time, peak RSS and target.
     if (r.wallMs !== undefined) row.wallMs = r.wallMs;
     if (r.peakRssMb !== undefined) row.peakRssMb = r.peakRssMb;

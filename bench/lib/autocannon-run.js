@@ -121,21 +121,52 @@ function median(values) {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+/** `cpuOf`'s answer as `{ all, main }` (a bare number is every thread's time). */
+function cpuTimes(value) {
+  return typeof value === 'number' ? { all: value, main: undefined } : value;
+}
+
+/**
+ * CPU time of this process: every thread (`process.cpuUsage`) and, on Linux, the main thread
+ * alone (its scheduler statistics in /proc, nanoseconds on a CPU), both in µs. Node 20 has no
+ * per-thread call (process.threadCpuUsage came in 23.9). The split shows how much of a stack's
+ * work ran beside the event loop (libuv's pool, V8's GC helpers) on a second core.
+ */
+function processCpuTimes() {
+  const used = process.cpuUsage();
+  let main;
+  try {
+    const stat = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8');
+    const ns = Number(stat.split(' ')[0]);
+    if (Number.isFinite(ns)) main = ns / 1000;
+  } catch {
+    // not Linux, or /proc without schedstat: every thread only
+  }
+  return { all: used.user + used.system, main };
+}
+
 /**
  * `rounds` interleaved autocannon rounds over `impls` (the starting impl rotates each round);
  * `target(impl)` gives `{ url, authorization }`, `afterRound()` (optional) runs between rounds.
  * Any non-2xx, error or timeout while timing fails the case. Returns the runner's result rows.
  */
 async function timeRounds({ suiteName, caseName, impls, rounds, load, target, afterRound, log, cpuOf }) {
-  const samples = Object.fromEntries(impls.map((impl) => [impl, { ops: [], p99: [], cpu: [] }]));
+  const samples = Object.fromEntries(impls.map((impl) => [impl, { ops: [], p99: [], cpu: [], main: [] }]));
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < impls.length; k++) {
       const impl = impls[(round + k) % impls.length];
       const { url, authorization } = target(impl);
-      // `cpuOf(impl)`: the server process's CPU time so far (µs), read around each round.
-      const cpuBefore = cpuOf ? await cpuOf(impl) : 0;
+      // `cpuOf(impl)`: the server process's CPU time so far (µs), read around each round: a number,
+      // or `{ all, main }` where `main` is its main thread's alone (undefined where unknown).
+      const cpuBefore = cpuOf ? cpuTimes(await cpuOf(impl)) : undefined;
       const result = await cannon(url, authorization, load);
-      if (cpuOf) samples[impl].cpu.push(((await cpuOf(impl)) - cpuBefore) / result.requests.total);
+      if (cpuBefore !== undefined) {
+        const cpuAfter = cpuTimes(await cpuOf(impl));
+        samples[impl].cpu.push((cpuAfter.all - cpuBefore.all) / result.requests.total);
+        if (cpuAfter.main !== undefined && cpuBefore.main !== undefined) {
+          samples[impl].main.push((cpuAfter.main - cpuBefore.main) / result.requests.total);
+        }
+      }
       if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
         throw new Error(
           `${suiteName} > ${caseName} > ${impl}: ${result.non2xx} non-2xx, ${result.errors} errors while timing`,
@@ -152,9 +183,11 @@ async function timeRounds({ suiteName, caseName, impls, rounds, load, target, af
     const spread = med > 0 ? median(ops.map((o) => Math.abs(o - med))) / med : 0;
     const p99Ms = median(samples[impl].p99);
     const cpu = samples[impl].cpu.length > 0 ? median(samples[impl].cpu) : undefined;
+    const mainCpu = samples[impl].main.length > 0 ? median(samples[impl].main) : undefined;
     log(
       `    ${caseName} ${impl}: ${Math.round(med)} req/s, p99 ${p99Ms} ms` +
-        (cpu !== undefined ? `, server CPU ${Math.round(cpu)} µs/req` : ''),
+        (cpu !== undefined ? `, server CPU ${Math.round(cpu)} µs/req` : '') +
+        (mainCpu !== undefined ? ` (main thread ${Math.round(mainCpu)})` : ''),
     );
     return {
       impl,
@@ -165,6 +198,7 @@ async function timeRounds({ suiteName, caseName, impls, rounds, load, target, af
       batch: 1,
       rounds: ops,
       ...(cpu !== undefined ? { cpuUsPerOp: cpu } : {}),
+      ...(mainCpu !== undefined ? { mainCpuUsPerOp: mainCpu } : {}),
     };
   });
 }
@@ -200,6 +234,7 @@ module.exports = {
   stopServer,
   cannon,
   median,
+  processCpuTimes,
   timeRounds,
   profileUnderLoad,
   writeProfileSummary,

@@ -60,6 +60,7 @@ const {
   send,
   stopServer,
   cannon,
+  processCpuTimes,
   timeRounds,
   profileUnderLoad,
   writeProfileSummary,
@@ -457,7 +458,7 @@ async function buildServers() {
   answerParent({
     // CPU time of this server process so far (µs, every thread: libuv's pool runs jose's HMAC for
     // the peer): read around each round, it gives server CPU per request next to req/s.
-    'cpu-usage': async () => ({ type: 'cpu-used', ...process.cpuUsage() }),
+    'cpu-usage': async () => ({ type: 'cpu-used', ...processCpuTimes() }),
     async 'rotate-audit'() {
       for (const name of AUDIT_NAMES) await freshLog(name);
       return { type: 'rotated' };
@@ -568,8 +569,8 @@ function measureWith(server, quick, log) {
       }),
       afterRound: () => send(server.child, 'rotate-audit'),
       cpuOf: async () => {
-        const used = await send(server.child, 'cpu-usage');
-        return used.user + used.system;
+        const { all, main } = await send(server.child, 'cpu-usage');
+        return { all, main };
       },
       log,
     });
@@ -597,9 +598,14 @@ function ratioTarget(description, impl, peer, min, withP99) {
           if (own.p99Ms > ref.p99Ms) met = false;
           part += ` (p99 ${own.p99Ms} vs ${ref.p99Ms} ms)`;
         }
-        // Informational: server CPU per request (every thread), steadier than req/s here.
+        // Informational: server CPU per request (every thread, then the main thread alone), steadier
+        // than req/s here.
         if (own.cpuUsPerOp !== undefined && ref.cpuUsPerOp !== undefined) {
-          part += ` [CPU ${Math.round(own.cpuUsPerOp)} vs ${Math.round(ref.cpuUsPerOp)} µs/req]`;
+          part += ` [CPU ${Math.round(own.cpuUsPerOp)} vs ${Math.round(ref.cpuUsPerOp)} µs/req`;
+          if (own.mainCpuUsPerOp !== undefined && ref.mainCpuUsPerOp !== undefined) {
+            part += `, main thread ${Math.round(own.mainCpuUsPerOp)} vs ${Math.round(ref.mainCpuUsPerOp)}`;
+          }
+          part += ']';
         }
         parts.push(part);
       }
