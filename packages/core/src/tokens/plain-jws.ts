@@ -1,11 +1,11 @@
 import {
   constants as cryptoConstants,
-  createHmac,
   timingSafeEqual,
   verify as cryptoVerify,
   type KeyObject,
 } from 'node:crypto';
 import type { JwsAlgorithm } from './jws-algorithms';
+import { precomputedHmac } from './precomputed-hmac';
 
 /**
  * The synchronous fast path of `TokenService.verify()`: an accept-only check of the plain case on
@@ -30,7 +30,7 @@ const PLAIN_HEADER_PARAMETERS: ReadonlySet<string> = new Set(['alg', 'typ', 'kid
  */
 export const plainJwsFastPath = { enabled: true, accepted: 0 };
 
-const HMAC_HASH: Partial<Record<JwsAlgorithm, string>> = {
+const HMAC_HASH: Partial<Record<JwsAlgorithm, 'sha256' | 'sha384' | 'sha512'>> = {
   HS256: 'sha256',
   HS384: 'sha384',
   HS512: 'sha512',
@@ -76,10 +76,11 @@ export function plainSignatureChecks(
     const hmac = HMAC_HASH[alg];
     if (hmac !== undefined) {
       if (key.type !== 'secret') continue;
+      const macOf = precomputedHmac(hmac, key);
       checks.set(
         alg,
         safely((input, signature) => {
-          const mac = createHmac(hmac, key).update(input, 'latin1').digest();
+          const mac = macOf(input);
           return signature.length === mac.length && timingSafeEqual(mac, signature);
         }),
       );
