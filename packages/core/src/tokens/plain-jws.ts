@@ -5,7 +5,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import type { JwsAlgorithm } from './jws-algorithms';
-import { precomputedHmac } from './precomputed-hmac';
+import { precomputedHmac } from '../crypto/precomputed-hmac';
 
 /**
  * The synchronous fast path of `TokenService.verify()`: an accept-only check of the plain case on

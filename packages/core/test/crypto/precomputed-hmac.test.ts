@@ -2,7 +2,7 @@ import { createHmac, createSecretKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as fc from 'fast-check';
-import { precomputedHmac } from '../../src/tokens/precomputed-hmac';
+import { precomputedHmac } from '../../src/crypto/precomputed-hmac';
 
 /**
  * The token fast path's HMAC (RFC 2104 over one-shot hashes, padded keys prepared once) must be
@@ -39,8 +39,11 @@ describe('precomputedHmac', () => {
       const counts = { valid: 0, invalid: 0, longKeys: 0 };
       for (const group of testGroups) {
         for (const t of group.tests) {
-          const key = createSecretKey(Buffer.from(t.key, 'hex'));
-          const mac = precomputedHmac(algorithm, key)(latin1OfHex(t.msg));
+          // Alternately from a KeyObject over the latin1 text and from raw key bytes over bytes.
+          const mac =
+            t.tcId % 2 === 0
+              ? precomputedHmac(algorithm, createSecretKey(Buffer.from(t.key, 'hex')))(latin1OfHex(t.msg))
+              : precomputedHmac(algorithm, Buffer.from(t.key, 'hex')).bytes(Buffer.from(t.msg, 'hex'));
           // Truncated-tag groups compare the tag's length of the full MAC.
           const got = mac.subarray(0, group.tagSize / 8).toString('hex');
           if (t.result === 'invalid') {
@@ -79,11 +82,12 @@ describe('precomputedHmac', () => {
         (algorithm, keyBytes, messages) => {
           const key = createSecretKey(Buffer.from(keyBytes));
           const mac = precomputedHmac(algorithm, key);
+          const fromBytes = precomputedHmac(algorithm, keyBytes);
           for (const message of messages) {
             // Each call reuses the same buffers: a longer message before a shorter one must not leak into it.
-            expect(mac(message).toString('hex')).toBe(
-              createHmac(algorithm, key).update(message, 'latin1').digest('hex'),
-            );
+            const want = createHmac(algorithm, key).update(message, 'latin1').digest('hex');
+            expect(mac(message).toString('hex')).toBe(want);
+            expect(fromBytes.bytes(Buffer.from(message, 'latin1')).toString('hex')).toBe(want);
           }
         },
       ),
@@ -91,10 +95,13 @@ describe('precomputedHmac', () => {
     );
   });
 
-  it('leaves the KeyObject usable (the exported copy is wiped, not the key)', () => {
+  it("leaves the KeyObject and the caller's key bytes as they were (its own copies are wiped)", () => {
     const key = createSecretKey(Buffer.alloc(200, 7)); // longer than a SHA-256 block
     precomputedHmac('sha256', key)('x');
     expect(key.export().equals(Buffer.alloc(200, 7))).toBe(true);
+    const bytes = Buffer.alloc(40, 9);
+    precomputedHmac('sha256', bytes).bytes(Buffer.from('x'));
+    expect(bytes.equals(Buffer.alloc(40, 9))).toBe(true);
   });
 
   it('refuses a key that is not secret and a hash JWS does not use', () => {
