@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto';
 import { BulwarkConfigError, ErrorCodes } from '../errors';
-import { precomputedHmac, type PrecomputedHmac } from '../crypto/precomputed-hmac';
+import { precomputedHmac, type PrecomputedHmac } from '../util/precomputed-hmac';
 import type { AuditEntry } from './audit-event';
 import {
   canonicalAsciiBytes,

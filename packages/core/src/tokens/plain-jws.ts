@@ -5,7 +5,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import type { JwsAlgorithm } from './jws-algorithms';
-import { precomputedHmac } from '../crypto/precomputed-hmac';
+import { precomputedHmac } from '../util/precomputed-hmac';
 
 /**
  * The synchronous fast path of `TokenService.verify()`: an accept-only check of the plain case on

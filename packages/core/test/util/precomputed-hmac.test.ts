@@ -2,7 +2,7 @@ import { createHmac, createSecretKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as fc from 'fast-check';
-import { precomputedHmac } from '../../src/crypto/precomputed-hmac';
+import { precomputedHmac } from '../../src/util/precomputed-hmac';
 
 /**
  * The token fast path's HMAC (RFC 2104 over one-shot hashes, padded keys prepared once) must be
