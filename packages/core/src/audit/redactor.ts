@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { precomputedHmac, type PrecomputedHmac } from '../util/precomputed-hmac';
 import type { BulwarkConfigError } from '../errors';
 import type { AuditDetails, AuditJsonValue } from './audit-event';
 import { canonicalize } from './canonical-json';
@@ -179,7 +179,11 @@ export class Redactor {
   private readonly nameVerdicts = new Map<string, DataClassification | typeof NO_CLASS>();
   private readonly byPath: { segments: string[]; cls: DataClassification }[] = [];
   private readonly suffixes: readonly string[];
-  private readonly pseudoKey?: Buffer;
+  /**
+   * HMAC-SHA256 with the pseudonymisation key, its padded blocks prepared once (a createHmac per
+   * marker cost more); the key itself is not kept.
+   */
+  readonly #pseudoMac?: PrecomputedHmac;
   private readonly pseudoClasses: ReadonlySet<DataClassification>;
   private readonly detectCards: boolean;
   private readonly ownedPath: string[] = [];
@@ -216,7 +220,7 @@ export class Redactor {
       if (!(key instanceof Uint8Array) || key.length < 32) {
         throw config('pseudonymize.key', 'must be a Uint8Array of at least 32 bytes');
       }
-      this.pseudoKey = Buffer.from(key);
+      this.#pseudoMac = precomputedHmac('sha256', key);
       const classes = options.pseudonymize.classes ?? ['personal', 'sensitive', 'phi', 'cardholder'];
       for (const c of classes) {
         if (!CLASSES.has(c) || c === ('secret' as DataClassification)) {
@@ -329,8 +333,8 @@ export class Redactor {
   }
 
   private marker(cls: DataClassification, value: AuditJsonValue): string {
-    if (this.pseudoKey === undefined || !this.pseudoClasses.has(cls)) return `[REDACTED:${cls}]`;
-    const mac = createHmac('sha256', this.pseudoKey).update(canonicalize(value)).digest();
+    if (this.#pseudoMac === undefined || !this.pseudoClasses.has(cls)) return `[REDACTED:${cls}]`;
+    const mac = this.#pseudoMac.bytes(Buffer.from(canonicalize(value), 'utf8'));
     return `[REDACTED:${cls}:h:${mac.subarray(0, 16).toString('base64url')}]`;
   }
 }
