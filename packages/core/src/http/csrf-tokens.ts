@@ -1,5 +1,6 @@
 import { configError } from '../util/options';
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { precomputedHmac, type PrecomputedHmac } from '../util/precomputed-hmac';
 import { ErrorCodes } from '../errors';
 import { BulwarkHttpError } from './bulwark-http-error';
 import { readCookie, serializeCookie, type CookieOptions } from './cookies';
@@ -104,7 +105,8 @@ function equalStrings(a: string, b: string): boolean {
  * planted through a sibling subdomain's cookie fails because it is bound to another session.
  */
 export class CsrfTokens {
-  readonly #keys: readonly Buffer[];
+  /** HMAC-SHA256 per secret (current first), padded key blocks prepared once; no raw key kept. */
+  readonly #macs: readonly PrecomputedHmac[];
 
   constructor(options: CsrfTokensOptions) {
     const path = options?.configPath ?? 'csrf';
@@ -115,21 +117,26 @@ export class CsrfTokens {
     if (!Array.isArray(previous)) {
       throw configError(`${path}.previousSecrets`, 'must be an array');
     }
-    this.#keys = [
+    const keys = [
       toKey(options.secret, `${path}.secret`),
       ...previous.map((s, i) => toKey(s, `${path}.previousSecrets[${i}]`)),
     ];
+    this.#macs = keys.map((key) => {
+      const mac = precomputedHmac('sha256', key);
+      key.fill(0); // toKey's own copy
+      return mac;
+    });
   }
 
-  #mac(key: Buffer, binding: string, nonce: string): Buffer {
+  #mac(mac: PrecomputedHmac, binding: string, nonce: string): Buffer {
     // Length-prefixed so no (binding, nonce) pair can be re-split into another.
-    return createHmac('sha256', key).update(`${binding.length}!${binding}!${nonce}`).digest();
+    return mac.bytes(Buffer.from(`${binding.length}!${binding}!${nonce}`, 'utf8'));
   }
 
   /** A fresh token bound to `binding` (a session id, a principal id, or '' when anonymous). */
   issue(binding: string): string {
     const nonce = randomBytes(NONCE_BYTES).toString('base64url');
-    return `${nonce}.${this.#mac(this.#keys[0]!, binding, nonce).toString('base64url')}`;
+    return `${nonce}.${this.#mac(this.#macs[0]!, binding, nonce).toString('base64url')}`;
   }
 
   /** True when `token` was issued for `binding` under the current or a previous secret. */
@@ -140,7 +147,7 @@ export class CsrfTokens {
     const mac = Buffer.from(token.slice(dot + 1), 'base64url');
     let ok = false;
     // Every key is tried (no early exit), so timing does not tell which secret signed the token.
-    for (const key of this.#keys) ok = timingSafeEqual(this.#mac(key, binding, nonce), mac) || ok;
+    for (const key of this.#macs) ok = timingSafeEqual(this.#mac(key, binding, nonce), mac) || ok;
     return ok;
   }
 
