@@ -26,15 +26,16 @@ export interface PrecomputedHmac {
  * `H((K ^ opad) || H((K ^ ipad) || message))`, with both padded key blocks prepared once.
  *
  * Why not `createHmac(hash, key)` per call: each call sets up a new OpenSSL MAC context and a
- * native handle for the garbage collector to finalise. On the token fast path that was about a
- * sixth of a Koa request's main-thread time under load (bench/, bundle without the token cache),
- * far more than the two hashes; a keyed audit log pays it per entry. The result is byte-for-byte
- * HMAC: the tests hold it to Wycheproof's HMAC-SHA-256/384/512 vectors and to `createHmac` on
- * random keys (shorter than, equal to and longer than a block) and messages.
+ * native handle for the garbage collector to finalise. On the token fast path, under load, that
+ * cost the Koa bundle without the token cache 9-15% of its throughput (bench/, servers alternated
+ * in one process), far more than the two hashes; keyed audit logs, pseudonyms and CSRF checks paid
+ * it per entry or value. The result is byte-for-byte HMAC: the tests hold it to Wycheproof's
+ * HMAC-SHA-256/384/512 vectors and to `createHmac` on random keys (shorter than, equal to and
+ * longer than a block) and messages.
  *
  * The padded key blocks live in buffers of their own (never Node's shared pool) for the life of
- * the check, as the KeyObject it came from does. Synchronous and single-threaded: the reused
- * buffers cannot be written by two calls at once.
+ * the function, as a KeyObject's bytes do; message bytes are wiped from the reused buffer after
+ * each call. Synchronous and single-threaded: no two calls can write the reused buffers at once.
  * @internal
  */
 export function precomputedHmac(
@@ -77,20 +78,26 @@ export function precomputedHmac(
     inner.copy(own, 0, 0, block);
     return own;
   };
+  /**
+   * The inner hash over `into` (the ipad block, then `length` message bytes), then `into` wiped:
+   * the shared buffer's message bytes, or the whole of a buffer of its own (it holds a copy of the
+   * ipad block). Neither the last message nor key material is left behind in a buffer.
+   */
+  const innerDigest = (into: Buffer, length: number): string => {
+    const digest = hash(algorithm, into.subarray(0, block + length), 'binary');
+    if (into === inner) inner.fill(0, block, block + length);
+    else into.fill(0);
+    return digest;
+  };
   const ofLatin1 = (input: string): Buffer => {
-    if (input.length <= SCRATCH_BYTES) {
-      const n = inner.write(input, block, 'latin1');
-      return finish(hash(algorithm, inner.subarray(0, block + n), 'binary'));
-    }
-    const own = ownInner(input.length);
-    own.write(input, block, 'latin1');
-    return finish(hash(algorithm, own, 'binary'));
+    const into = input.length <= SCRATCH_BYTES ? inner : ownInner(input.length);
+    return finish(innerDigest(into, into.write(input, block, 'latin1')));
   };
   return Object.assign(ofLatin1, {
     bytes(data: Uint8Array): Buffer {
       const into = data.length <= SCRATCH_BYTES ? inner : ownInner(data.length);
       into.set(data, block);
-      return finish(hash(algorithm, into.subarray(0, block + data.length), 'binary'));
+      return finish(innerDigest(into, data.length));
     },
   });
 }
