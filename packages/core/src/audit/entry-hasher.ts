@@ -53,8 +53,10 @@ const storedView = compareScratch.subarray(32, 64);
  * nodes stay plain SHA-256 (RFC 6962), so proofs verify without the key.
  */
 export class EntryHasher {
-  private readonly key?: Buffer;
-  /** HMAC-SHA256 with `key`, its padded blocks prepared once (a createHmac per entry cost more). */
+  /**
+   * HMAC-SHA256 with the log's key, its padded blocks prepared once (a createHmac per entry cost
+   * more); the raw key is not kept. Undefined for an unkeyed log.
+   */
   readonly #mac?: PrecomputedHmac;
 
   constructor(hmacKey?: Uint8Array) {
@@ -64,13 +66,12 @@ export class EntryHasher {
           path: 'audit.hmacKey',
         });
       }
-      this.key = Buffer.from(hmacKey);
-      this.#mac = precomputedHmac('sha256', this.key);
+      this.#mac = precomputedHmac('sha256', hmacKey);
     }
   }
 
   get keyed(): boolean {
-    return this.key !== undefined;
+    return this.#mac !== undefined;
   }
 
   /** Leaf hash of `entry` (its `leafHash` and `redacted` fields are ignored). */
@@ -137,7 +138,7 @@ export class EntryHasher {
     }
     // An unkeyed leaf hash is a SHA-256 of the entry itself, which anyone holding the entry can
     // compute: nothing secret to leak through timing, so plain equality (both are lowercase hex).
-    if (this.key === undefined) return computed === entry.leafHash;
+    if (this.#mac === undefined) return computed === entry.leafHash;
     // A keyed one is an HMAC: compare in constant time (no byte-at-a-time forgery oracle).
     computedView.write(computed, 'hex');
     storedView.write(entry.leafHash, 'hex');

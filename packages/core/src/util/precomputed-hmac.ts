@@ -1,6 +1,6 @@
 import { hash, type KeyObject } from 'node:crypto';
 
-/** Block and output sizes (bytes) of the hashes JWS HMAC uses (FIPS 180-4). */
+/** Block and output sizes (bytes) of the hashes HMAC is used with here (FIPS 180-4). */
 const SIZES: Readonly<Record<string, { block: number; out: number }>> = {
   sha256: { block: 64, out: 32 },
   sha384: { block: 128, out: 48 },
@@ -8,8 +8,8 @@ const SIZES: Readonly<Record<string, { block: number; out: number }>> = {
 };
 
 /**
- * Signing inputs up to this many bytes are hashed from a buffer kept for the purpose; longer ones
- * (rare: a bearer header is capped well below) from a buffer of their own.
+ * Messages up to this many bytes (a JWS signing input, a usual audit entry, a CSRF binding) are
+ * hashed from a buffer kept for the purpose; longer ones from a buffer of their own.
  */
 const SCRATCH_BYTES = 4096;
 
@@ -27,9 +27,9 @@ export interface PrecomputedHmac {
  *
  * Why not `createHmac(hash, key)` per call: each call sets up a new OpenSSL MAC context and a
  * native handle for the garbage collector to finalise. On the token fast path, under load, that
- * cost the Koa bundle without the token cache 9-15% of its throughput (bench/, servers alternated
- * in one process), far more than the two hashes; keyed audit logs, pseudonyms and CSRF checks paid
- * it per entry or value. The result is byte-for-byte HMAC: the tests hold it to Wycheproof's
+ * cost the Koa bundle without the token cache 9-15% of its throughput (an ad-hoc A/B, servers
+ * alternated in one process), far more than the two hashes; keyed audit logs, pseudonyms and CSRF
+ * checks paid it per entry or value. The result is byte-for-byte HMAC: the tests hold it to Wycheproof's
  * HMAC-SHA-256/384/512 vectors and to `createHmac` on random keys (shorter than, equal to and
  * longer than a block) and messages.
  *
