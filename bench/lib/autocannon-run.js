@@ -98,11 +98,17 @@ async function stopServer(child) {
   await exited;
 }
 
-/** One autocannon run against `url`: a fixed `amount` of requests, or `durationSec` seconds. */
+/**
+ * One autocannon run against `url`: a fixed `amount` of requests, or `durationSec` seconds. The
+ * result gains `p99Exact`: the 99th percentile of every 2xx response's latency in ms, from
+ * autocannon's own per-response time (a float). Its `latency.p99` comes from a histogram of whole
+ * milliseconds, too coarse to compare stacks whose p99 is one to three milliseconds.
+ */
 function cannon(url, authorization, { durationSec, amount, connections }) {
   const autocannon = require('autocannon');
+  const latencies = new LatencySamples();
   return new Promise((resolve, reject) => {
-    autocannon(
+    const instance = autocannon(
       {
         url,
         connections,
@@ -110,9 +116,35 @@ function cannon(url, authorization, { durationSec, amount, connections }) {
         headers: { authorization },
         ...(amount ? { amount } : { duration: durationSec }),
       },
-      (err, result) => (err ? reject(err) : resolve(result)),
+      (err, result) => (err ? reject(err) : resolve({ ...result, p99Exact: latencies.quantile(0.99) })),
     );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode >= 200 && statusCode < 300) latencies.add(responseTime);
+    });
   });
+}
+
+/** Response times of one run (ms), kept whole in a growing Float64Array for an exact quantile. */
+class LatencySamples {
+  #values = new Float64Array(1 << 16);
+  #count = 0;
+
+  add(ms) {
+    if (this.#count === this.#values.length) {
+      const grown = new Float64Array(this.#values.length * 2);
+      grown.set(this.#values);
+      this.#values = grown;
+    }
+    this.#values[this.#count++] = ms;
+  }
+
+  /** The `q` quantile (nearest rank), rounded to the microsecond; undefined without samples. */
+  quantile(q) {
+    if (this.#count === 0) return undefined;
+    const sorted = this.#values.subarray(0, this.#count).sort();
+    const rank = Math.min(this.#count - 1, Math.max(0, Math.ceil(q * this.#count) - 1));
+    return Math.round(sorted[rank] * 1000) / 1000;
+  }
 }
 
 function median(values) {
@@ -173,7 +205,7 @@ async function timeRounds({ suiteName, caseName, impls, rounds, load, target, af
         );
       }
       samples[impl].ops.push(result.requests.total / result.duration);
-      samples[impl].p99.push(result.latency.p99);
+      samples[impl].p99.push(result.p99Exact ?? result.latency.p99);
     }
     if (afterRound) await afterRound();
   }
@@ -181,7 +213,8 @@ async function timeRounds({ suiteName, caseName, impls, rounds, load, target, af
     const ops = samples[impl].ops;
     const med = median(ops);
     const spread = med > 0 ? median(ops.map((o) => Math.abs(o - med))) / med : 0;
-    const p99Ms = median(samples[impl].p99);
+    // Exact p99s (ms, to the µs): the median of two of them is rounded back to the µs.
+    const p99Ms = Math.round(median(samples[impl].p99) * 1000) / 1000;
     const cpu = samples[impl].cpu.length > 0 ? median(samples[impl].cpu) : undefined;
     const mainCpu = samples[impl].main.length > 0 ? median(samples[impl].main) : undefined;
     log(

@@ -41,7 +41,8 @@
  * (every stack still counts every request).
  *
  * Rows: { case, impl, opsPerSec, p99Ms } (plus the runner's usual columns). opsPerSec is the
- * median over rounds of requests/s; p99Ms the median over rounds of autocannon's p99 latency.
+ * median over rounds of requests/s; p99Ms the median over rounds of each round's exact p99 latency
+ * (every 2xx response's time, to the µs: autocannon's own p99 is in whole milliseconds).
  *
  * `node bench/run.js http --profile` instead runs the bundle servers (with and without the token
  * cache; `PROFILE_IMPLS=peer-jose,bulwark-nocache` for others) under load with the V8 CPU profiler
