@@ -67,10 +67,13 @@ async function runSuite(entry, options) {
   };
 
   console.log(`\n== ${suite.name}${suite.title ? `: ${suite.title}` : ''} ==`);
+  // A suite that times its own way (autocannon rounds) says how; the others use the runner's loop.
   console.log(
     `${options.quick ? 'QUICK smoke run (numbers not meaningful), ' : ''}` +
-      `${settings.rounds} interleaved rounds of ~${settings.roundMs} ms per impl, ` +
-      `warm-up ${settings.warmupMs} ms, median ops/s`,
+      (typeof suite.describeTiming === 'function'
+        ? suite.describeTiming(settings, options.quick)
+        : `${settings.rounds} interleaved rounds of ~${settings.roundMs} ms per impl, ` +
+          `warm-up ${settings.warmupMs} ms, median ops/s`),
   );
 
   const loadAtStart = os.loadavg()[0];

@@ -10,6 +10,8 @@
  *     baseline: 'node:crypto',        // optional: rows get costVsBaseline = baseline ops / impl ops
  *     subject: 'bulwark',             // optional: rows get bulwarkSpeedup = bulwark ops / impl ops
  *     settings: { rounds, roundMs, warmupMs },  // optional per-suite defaults (full mode only)
+ *     describeTiming(settings, quick),          // optional: the timing line, for a suite that
+ *                                               // times its own way (measureCase from setup)
  *     targets: [costAtMost(...), fasterThan(...)],   // optional, see lib/targets.js
  *     async setup({ quick, log }) {
  *       return {

@@ -317,6 +317,10 @@ let servers;
 
 const suite = {
   name: 'adoption',
+  describeTiming: (_settings, quick) =>
+    quick
+      ? '1 round of 1 s of load per impl after 100 warm-up requests, req/s'
+      : '6 interleaved rounds of 3 s of load per impl after 3,000 warm-up requests, median req/s',
   title:
     'examples/nestjs-adopt as found vs with Bulwark adopted (autocannon, 10 connections, each app in its own process)',
   subject: 'bulwark',
