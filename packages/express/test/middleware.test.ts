@@ -172,6 +172,20 @@ describe('csrf (csurf-compatible signed double submit)', () => {
     return { token: res.body.token as string, cookie: setCookie[0]!.split(';')[0]! };
   }
 
+  it('req.csrfToken mints once per request, also called unbound (res.locals.csrfToken = req.csrfToken)', async () => {
+    const a = express();
+    a.use(csrf({ secret: SECRET }));
+    a.get('/form', (req, res) => {
+      res.locals.csrfToken = req.csrfToken;
+      const mint = res.locals.csrfToken as () => string;
+      res.json({ first: mint(), second: req.csrfToken!() });
+    });
+    const res = await request(a).get('/form').expect(200);
+    expect(res.body.first).toEqual(expect.any(String));
+    expect(res.body.second).toBe(res.body.first);
+    expect(res.headers['set-cookie'] as unknown as string[]).toHaveLength(1);
+  });
+
   it('passes safe methods and accepts the token from each csurf location (the query only on opt-in)', async () => {
     const a = app();
     const { token, cookie } = await tokenAndCookie(a);

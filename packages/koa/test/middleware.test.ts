@@ -141,6 +141,22 @@ describe('csrf', () => {
     return { token: res.body.token as string, cookie: setCookie[0]!.split(';')[0]! };
   }
 
+  it('ctx.state.csrfToken mints once per request, also called unbound (as templates do)', async () => {
+    const a = newApp();
+    a.use(csrf({ secret: SECRET }));
+    a.use((ctx) => {
+      const mint = ctx.state.csrfToken!;
+      ctx.body = { first: mint(), second: ctx.state.csrfToken!() };
+    });
+    const res = await request(server(a)).get('/form').expect(200);
+    expect(res.body.first).toEqual(expect.any(String));
+    expect(res.body.second).toBe(res.body.first);
+    expect(res.headers['set-cookie'] as unknown as string[]).toHaveLength(1);
+    // Each request its own token holder: a second request mints again (a new cookie).
+    const again = await request(server(a)).get('/form').expect(200);
+    expect(again.headers['set-cookie'] as unknown as string[]).toHaveLength(1);
+  });
+
   it('accepts the token from each csurf location (the query only on opt-in)', async () => {
     const a = app();
     const { token, cookie } = await tokenAndCookie(a);

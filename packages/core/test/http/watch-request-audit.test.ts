@@ -63,6 +63,69 @@ describe('watchRequestAudit', () => {
     expect(JSON.stringify(events[0])).toContain('"status":401');
   });
 
+  it('close() waits for every recorded event, however late its store settles, and counts each once', async () => {
+    const settle: Array<(ok: boolean) => void> = [];
+    const auditor = new RequestAuditor({
+      log: {
+        append: () =>
+          new Promise((resolve, reject) =>
+            settle.push((ok) => (ok ? resolve(undefined) : reject(new Error('store down')))),
+          ),
+      },
+      onError: () => {},
+    });
+    const ends: ServerResponse[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = new ServerResponse(new IncomingMessage(new Socket()));
+      watchRequestAudit(auditor, res, {
+        method: 'GET',
+        arrival,
+        route: () => '/r',
+        requestId: () => undefined,
+        principal: () => undefined,
+        state: () => ({}),
+      });
+      ends.push(res);
+    }
+    for (const res of ends) res.emit('close');
+    expect(settle).toHaveLength(3);
+    let closed = 0;
+    // Two closers (an app's shutdown hook and the bundle's close) both wait.
+    const closing = [auditor.close().then(() => closed++), auditor.close().then(() => closed++)];
+    settle[0]!(true);
+    settle[1]!(false);
+    await new Promise((r) => setImmediate(r));
+    expect(closed).toBe(0);
+    settle[2]!(true);
+    await Promise.all(closing);
+    expect(closed).toBe(2);
+    expect({ stored: auditor.stored, failed: auditor.failed }).toEqual({ stored: 2, failed: 1 });
+    // A later close with nothing in flight does not wait.
+    await auditor.close();
+  });
+
+  it("a request whose facts cannot be read is counted as lost and reported, never thrown into 'close'", () => {
+    const errors: unknown[] = [];
+    const auditor = new RequestAuditor({
+      log: { append: async () => undefined },
+      onError: (e) => errors.push(e),
+    });
+    const res = new ServerResponse(new IncomingMessage(new Socket()));
+    watchRequestAudit(auditor, res, {
+      method: 'GET',
+      arrival,
+      route: () => {
+        throw new Error('router gone');
+      },
+      requestId: () => undefined,
+      principal: () => undefined,
+      state: () => ({}),
+    });
+    expect(() => res.emit('close')).not.toThrow();
+    expect(auditor.failed).toBe(1);
+    expect(errors).toHaveLength(1);
+  });
+
   it('records one event per request, reading route, principal, request id and state when the response ends', async () => {
     const events: AuditEvent[] = [];
     const auditor = new RequestAuditor({ log: { append: async (e) => void events.push(e) } });
