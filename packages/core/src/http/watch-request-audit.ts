@@ -128,7 +128,15 @@ export function watchRequestAudit(
   // responses that are not a socket's (light-my-request's, behind Fastify's `app.inject()`).
   // `on`, not `once`: each event fires once per response, and `once` allocates a wrapper per
   // listener. Both listeners are shared by every response: they find the request's watch on it.
-  (res as WatchedResponse)[WATCH] = watch;
+  // A response watched again (a second audit step, another auditor) chains the watches: the
+  // listeners, registered once, reach each of them.
+  const watched = res as WatchedResponse;
+  const earlier = watched[WATCH];
+  watched[WATCH] = watch;
+  if (earlier !== undefined) {
+    watch.earlier = earlier;
+    return;
+  }
   res.on('finish', onResponseFinish);
   res.on('close', onResponseClose);
 }
@@ -138,12 +146,19 @@ const WATCH = Symbol('bulwark.requestAuditWatch');
 type WatchedResponse = ServerResponse & { [WATCH]?: RequestAuditWatch };
 
 function onResponseFinish(this: WatchedResponse): void {
-  const watch = this[WATCH];
-  if (watch !== undefined) watch.finished = true;
+  for (let watch = this[WATCH]; watch !== undefined; watch = watch.earlier) watch.finished = true;
 }
 
 function onResponseClose(this: WatchedResponse): void {
-  this[WATCH]?.closed();
+  const last = this[WATCH];
+  if (last?.earlier === undefined) {
+    last?.closed();
+    return;
+  }
+  // The first watch first: the order the events were recorded in before the watches were chained.
+  const watches: RequestAuditWatch[] = [];
+  for (let watch = this[WATCH]; watch !== undefined; watch = watch.earlier) watches.push(watch);
+  for (let i = watches.length - 1; i >= 0; i--) watches[i]!.closed();
 }
 
 /**
@@ -155,6 +170,8 @@ function onResponseClose(this: WatchedResponse): void {
  */
 class RequestAuditWatch {
   finished = false;
+  /** The watch of an audit step that watched this response before (rare), or undefined. */
+  earlier?: RequestAuditWatch;
   #recorded = false;
   #armed = false;
   readonly #start = performance.now();

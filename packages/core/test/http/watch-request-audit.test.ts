@@ -104,6 +104,38 @@ describe('watchRequestAudit', () => {
     await auditor.close();
   });
 
+  it('a response watched by two audit steps is recorded by each, once', async () => {
+    const first: AuditEvent[] = [];
+    const second: AuditEvent[] = [];
+    const auditors = [
+      new RequestAuditor({ log: { append: async (e) => void first.push(e) } }),
+      new RequestAuditor({ log: { append: async (e) => void second.push(e) } }),
+    ];
+    const s = await serve((req, res) => {
+      for (const auditor of auditors) {
+        watchRequestAudit(auditor, res, {
+          method: req.method!,
+          arrival,
+          route: () => '/twice',
+          requestId: () => undefined,
+          principal: () => undefined,
+          state: () => ({}),
+        });
+      }
+      res.statusCode = 201;
+      res.end('ok');
+    });
+    try {
+      expect((await fetch(`${s.url}/twice`)).status).toBe(201);
+      for (const auditor of auditors) await auditor.close();
+    } finally {
+      await s.close();
+    }
+    expect([first.length, second.length]).toEqual([1, 1]);
+    expect(JSON.stringify(first[0])).toContain('"status":201');
+    expect(JSON.stringify(second[0])).toContain('"status":201');
+  });
+
   it("a request whose facts cannot be read is counted as lost and reported, never thrown into 'close'", () => {
     const errors: unknown[] = [];
     const auditor = new RequestAuditor({
