@@ -9,6 +9,7 @@ import {
   addRouteAuditMarks,
   markRouteAudit,
   watchRequestAudit,
+  type AuditedRequest,
   type AuditedRequestState,
 } from '../../src/http/watch-request-audit';
 
@@ -29,6 +30,18 @@ const arrival = {
   ip: '203.0.113.9',
   userAgent: 'ua/1',
 };
+
+/** A request of `route` with nothing learned by later steps (no principal, no request id, no marks). */
+function plainRequest(route: () => string, method = 'GET'): AuditedRequest {
+  return {
+    method,
+    arrival,
+    route,
+    requestId: () => undefined,
+    principal: () => undefined,
+    state: () => ({}),
+  };
+}
 
 describe('watchRequestAudit', () => {
   it("records the status of a response that emitted 'finish' but is not a socket's (Fastify's inject)", async () => {
@@ -77,14 +90,11 @@ describe('watchRequestAudit', () => {
     const ends: ServerResponse[] = [];
     for (let i = 0; i < 3; i++) {
       const res = new ServerResponse(new IncomingMessage(new Socket()));
-      watchRequestAudit(auditor, res, {
-        method: 'GET',
-        arrival,
-        route: () => '/r',
-        requestId: () => undefined,
-        principal: () => undefined,
-        state: () => ({}),
-      });
+      watchRequestAudit(
+        auditor,
+        res,
+        plainRequest(() => '/r'),
+      );
       ends.push(res);
     }
     for (const res of ends) res.emit('close');
@@ -113,14 +123,11 @@ describe('watchRequestAudit', () => {
     ];
     const s = await serve((req, res) => {
       for (const auditor of auditors) {
-        watchRequestAudit(auditor, res, {
-          method: req.method!,
-          arrival,
-          route: () => '/twice',
-          requestId: () => undefined,
-          principal: () => undefined,
-          state: () => ({}),
-        });
+        watchRequestAudit(
+          auditor,
+          res,
+          plainRequest(() => '/twice', req.method!),
+        );
       }
       res.statusCode = 201;
       res.end('ok');
@@ -143,16 +150,13 @@ describe('watchRequestAudit', () => {
       onError: (e) => errors.push(e),
     });
     const res = new ServerResponse(new IncomingMessage(new Socket()));
-    watchRequestAudit(auditor, res, {
-      method: 'GET',
-      arrival,
-      route: () => {
+    watchRequestAudit(
+      auditor,
+      res,
+      plainRequest(() => {
         throw new Error('router gone');
-      },
-      requestId: () => undefined,
-      principal: () => undefined,
-      state: () => ({}),
-    });
+      }),
+    );
     expect(() => res.emit('close')).not.toThrow();
     expect(auditor.failed).toBe(1);
     expect(errors).toHaveLength(1);
