@@ -27,8 +27,12 @@ import {
   type RequestIdOptions,
   type RouteAuditMarks,
   type SecurityHeaderOptions,
+  type AuditedRequest,
+  type AuditedRequestState,
+  type HttpPrincipal,
+  type RequestArrival,
 } from '@bulwark/core/http';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 import { clientIp, requestArrival, requestPath, requestState, vary, type BulwarkHook } from './request-state';
 
@@ -84,6 +88,39 @@ function route(request: FastifyRequest): string {
 }
 
 /**
+ * How the audit step reads a Fastify request: one object per request, its methods shared (closures
+ * made per request and kept until the response closes cost young-generation collections under
+ * load; see core's watchRequestAudit).
+ */
+class FastifyAuditedRequest implements AuditedRequest {
+  readonly method: string;
+  readonly arrival: RequestArrival;
+  readonly #request: FastifyRequest;
+
+  constructor(request: FastifyRequest) {
+    this.#request = request;
+    this.method = request.method;
+    this.arrival = requestArrival(request);
+  }
+
+  route(): string {
+    return route(this.#request);
+  }
+
+  requestId(): string | undefined {
+    return this.#request.requestId;
+  }
+
+  principal(): HttpPrincipal | undefined {
+    return this.#request.principal;
+  }
+
+  state(): AuditedRequestState {
+    return requestState(this.#request);
+  }
+}
+
+/**
  * One audit event per request, recorded when the response is done (outcome from the final status:
  * 2xx/3xx success, 401/403 denied, else failure), handed to the AuditLog without waiting. A
  * `'fail-closed'` request (routes marked by `auditRoute`, `requireConsent` or a classification
@@ -93,14 +130,7 @@ function route(request: FastifyRequest): string {
 export function audit(options: RequestAuditorOptions): AuditHook {
   const auditor = new RequestAuditor(options);
   const hook: BulwarkHook = async (request, reply) => {
-    watchRequestAudit(auditor, reply.raw, {
-      method: request.method,
-      arrival: requestArrival(request),
-      route: () => route(request),
-      requestId: () => request.requestId,
-      principal: () => request.principal,
-      state: () => requestState(request),
-    });
+    watchRequestAudit(auditor, reply.raw, new FastifyAuditedRequest(request));
   };
   return Object.assign(hook, { auditor, close: () => auditor.close() });
 }
@@ -243,6 +273,40 @@ function defaultBinding(request: FastifyRequest): string {
 }
 
 /**
+ * One request's `request.csrfToken()`: mints the token (and its cookie) on the first call, returns
+ * the same token after. An object whose method is bound per request rather than a closure (see
+ * core's watchRequestAudit on closures made per request).
+ */
+class CsrfTokenIssuer {
+  #token?: string;
+  readonly #request: FastifyRequest;
+  readonly #reply: FastifyReply;
+  readonly #protection: CsrfProtection;
+  readonly #bindingOf: (request: FastifyRequest) => string | undefined;
+
+  constructor(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    protection: CsrfProtection,
+    bindingOf: (request: FastifyRequest) => string | undefined,
+  ) {
+    this.#request = request;
+    this.#reply = reply;
+    this.#protection = protection;
+    this.#bindingOf = bindingOf;
+  }
+
+  token(): string {
+    if (this.#token !== undefined) return this.#token;
+    const request = this.#request;
+    // Bound at issue time: the handler may have signed in (a new session id) since the check.
+    const issued = this.#protection.tokenFor(request.raw.headers.cookie, this.#bindingOf(request) ?? '');
+    if (issued.setCookie !== undefined) this.#reply.header('set-cookie', issued.setCookie);
+    return (this.#token = issued.token);
+  }
+}
+
+/**
  * csurf-compatible CSRF protection (signed double-submit cookie), run after the body is parsed
  * (preValidation): `request.csrfToken()` returns the token (setting the cookie when a new one is
  * minted); unsafe methods must echo it in a `csrf-token` / `x-csrf-token` (or xsrf) header or a
@@ -253,15 +317,12 @@ export function csrf(options: FastifyCsrfOptions): CsrfHook {
   const bindingOf = options.binding ?? defaultBinding;
   if (typeof bindingOf !== 'function') throw new TypeError('csrf: binding must be a function');
   const hook: BulwarkHook = async (request, reply) => {
+    // A bound method, not a closure per request (see CsrfTokenIssuer).
+    const issuer = new CsrfTokenIssuer(request, reply, protection, bindingOf);
+    request.csrfToken = issuer.token.bind(issuer);
+    // Safe methods are never checked (the token is still issued on demand above): nothing to build.
+    if (protection.exempt(request.method)) return;
     const binding = bindingOf(request) ?? '';
-    let token: string | undefined;
-    request.csrfToken = () => {
-      if (token !== undefined) return token;
-      // Bound at issue time: the handler may have signed in (a new session id) since the check.
-      const issued = protection.tokenFor(request.raw.headers.cookie, bindingOf(request) ?? '');
-      if (issued.setCookie !== undefined) reply.header('set-cookie', issued.setCookie);
-      return (token = issued.token);
-    };
     protection.check({
       method: request.method,
       headers: request.raw.headers,

@@ -326,6 +326,19 @@ describe('csrf with a token endpoint', () => {
     return { token: res.body.token as string, cookie: cookie.split(';')[0]! };
   }
 
+  it('request.csrfToken mints once per request, also called unbound', async () => {
+    const { url } = await start({ authenticate: false, csrf: { secret: SECRET } }, (a) => {
+      a.get('/twice', async (req) => {
+        const mint = req.csrfToken!;
+        return { first: mint(), second: req.csrfToken!() };
+      });
+    });
+    const res = await request(url).get('/twice').expect(200);
+    expect(res.body.first).toEqual(expect.any(String));
+    expect(res.body.second).toBe(res.body.first);
+    expect(res.headers['set-cookie'] as unknown as string[]).toHaveLength(1);
+  });
+
   it('accepts the token in a header or a _csrf form field, refuses missing and forged ones', async () => {
     const { url } = await app();
     const { token, cookie } = await pair(url);

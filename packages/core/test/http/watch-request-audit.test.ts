@@ -114,6 +114,26 @@ describe('watchRequestAudit', () => {
     await auditor.close();
   });
 
+  it("lets go of the request's audit state once the response closed (the response may outlive it)", async () => {
+    const auditor = new RequestAuditor({ log: { append: async () => undefined } });
+    const res = new ServerResponse(new IncomingMessage(new Socket()));
+    watchRequestAudit(
+      auditor,
+      res,
+      plainRequest(() => '/r'),
+    );
+    // What the response holds under symbols that reads the request when it closes.
+    const watches = () =>
+      Object.getOwnPropertySymbols(res)
+        .map((key) => (res as unknown as Record<symbol, unknown>)[key])
+        .filter((v) => typeof (v as { closed?: unknown } | null)?.closed === 'function');
+    expect(watches()).toHaveLength(1);
+    res.emit('close');
+    expect(watches()).toHaveLength(0);
+    await auditor.close();
+    expect(auditor.stored).toBe(1);
+  });
+
   it('a response watched by two audit steps is recorded by each, once', async () => {
     const first: AuditEvent[] = [];
     const second: AuditEvent[] = [];
