@@ -1,5 +1,5 @@
-import { CsrfProtection, type CsrfOptions } from '@bulwark/core/http';
-import type { Request, RequestHandler, Response } from 'express';
+import { CsrfProtection, CsrfTokenIssuer, type CsrfOptions, type CsrfTokenAccess } from '@bulwark/core/http';
+import type { Request, RequestHandler } from 'express';
 
 export interface ExpressCsrfOptions extends CsrfOptions {
   /**
@@ -18,41 +18,6 @@ function defaultBinding(req: Request): string {
 }
 
 /**
- * One request's `req.csrfToken()`: mints the token (and its cookie) on the first call, returns the
- * same token after. An object whose method is bound per request rather than a closure: closures
- * made per request kept many of the request's objects alive through young-generation collections
- * under load (bench/README.md).
- */
-class CsrfTokenIssuer {
-  #token?: string;
-  readonly #req: Request;
-  readonly #res: Response;
-  readonly #protection: CsrfProtection;
-  readonly #bindingOf: (req: Request) => string | undefined;
-
-  constructor(
-    req: Request,
-    res: Response,
-    protection: CsrfProtection,
-    bindingOf: (req: Request) => string | undefined,
-  ) {
-    this.#req = req;
-    this.#res = res;
-    this.#protection = protection;
-    this.#bindingOf = bindingOf;
-  }
-
-  token(): string {
-    if (this.#token !== undefined) return this.#token;
-    const req = this.#req;
-    // Bound at issue time: the handler may have signed in (a new session id) since the check.
-    const issued = this.#protection.tokenFor(req.headers.cookie, this.#bindingOf(req) ?? '');
-    if (issued.setCookie !== undefined) this.#res.append('Set-Cookie', issued.setCookie);
-    return (this.#token = issued.token);
-  }
-}
-
-/**
  * csurf-compatible CSRF protection (signed double-submit cookie): `req.csrfToken()` returns the
  * token (setting the cookie when a new one is minted); unsafe methods must echo it in a
  * `csrf-token` / `xsrf-token` / `x-csrf-token` / `x-xsrf-token` header, a `_csrf` body field (or, with
@@ -62,9 +27,15 @@ export function csrf(options: ExpressCsrfOptions): CsrfMiddleware {
   const protection = new CsrfProtection(options);
   const bindingOf = options.binding ?? defaultBinding;
   if (typeof bindingOf !== 'function') throw new TypeError('csrf: binding must be a function');
-  const middleware: RequestHandler = (req, res, next) => {
-    // A bound method, not a closure per request (see CsrfTokenIssuer).
-    const issuer = new CsrfTokenIssuer(req, res, protection, bindingOf);
+  const access: CsrfTokenAccess<Request> = {
+    cookieHeader: (req) => req.headers.cookie,
+    binding: bindingOf,
+    // Express's req.res: the response of this request.
+    appendSetCookie: (req, value) => void req.res!.append('Set-Cookie', value),
+  };
+  const middleware: RequestHandler = (req, _res, next) => {
+    // A bound method, not a closure per request (see core's CsrfTokenIssuer).
+    const issuer = new CsrfTokenIssuer(req, protection, access);
     req.csrfToken = issuer.token.bind(issuer);
     // Safe methods are never checked (the token is still issued on demand above): nothing to build.
     if (protection.exempt(req.method)) return next();

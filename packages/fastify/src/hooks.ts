@@ -3,6 +3,7 @@ import {
   BearerAuthenticator,
   CorsPolicy,
   CsrfProtection,
+  CsrfTokenIssuer,
   FetchMetadataPolicy,
   InputGuard,
   RequestAuditor,
@@ -20,6 +21,7 @@ import {
   type ClearSiteDataType,
   type CorsOptions,
   type CsrfOptions,
+  type CsrfTokenAccess,
   type FetchMetadataOptions,
   type InputGuardOptions,
   type RateLimitOptions,
@@ -273,40 +275,6 @@ function defaultBinding(request: FastifyRequest): string {
 }
 
 /**
- * One request's `request.csrfToken()`: mints the token (and its cookie) on the first call, returns
- * the same token after. An object whose method is bound per request rather than a closure (see
- * core's watchRequestAudit on closures made per request).
- */
-class CsrfTokenIssuer {
-  #token?: string;
-  readonly #request: FastifyRequest;
-  readonly #reply: FastifyReply;
-  readonly #protection: CsrfProtection;
-  readonly #bindingOf: (request: FastifyRequest) => string | undefined;
-
-  constructor(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    protection: CsrfProtection,
-    bindingOf: (request: FastifyRequest) => string | undefined,
-  ) {
-    this.#request = request;
-    this.#reply = reply;
-    this.#protection = protection;
-    this.#bindingOf = bindingOf;
-  }
-
-  token(): string {
-    if (this.#token !== undefined) return this.#token;
-    const request = this.#request;
-    // Bound at issue time: the handler may have signed in (a new session id) since the check.
-    const issued = this.#protection.tokenFor(request.raw.headers.cookie, this.#bindingOf(request) ?? '');
-    if (issued.setCookie !== undefined) this.#reply.header('set-cookie', issued.setCookie);
-    return (this.#token = issued.token);
-  }
-}
-
-/**
  * csurf-compatible CSRF protection (signed double-submit cookie), run after the body is parsed
  * (preValidation): `request.csrfToken()` returns the token (setting the cookie when a new one is
  * minted); unsafe methods must echo it in a `csrf-token` / `x-csrf-token` (or xsrf) header or a
@@ -316,9 +284,15 @@ export function csrf(options: FastifyCsrfOptions): CsrfHook {
   const protection = new CsrfProtection(options);
   const bindingOf = options.binding ?? defaultBinding;
   if (typeof bindingOf !== 'function') throw new TypeError('csrf: binding must be a function');
+  // Keyed by the reply, which knows its request (`reply.request`).
+  const access: CsrfTokenAccess<FastifyReply> = {
+    cookieHeader: (reply) => reply.request.raw.headers.cookie,
+    binding: (reply) => bindingOf(reply.request),
+    appendSetCookie: (reply, value) => void reply.header('set-cookie', value),
+  };
   const hook: BulwarkHook = async (request, reply) => {
-    // A bound method, not a closure per request (see CsrfTokenIssuer).
-    const issuer = new CsrfTokenIssuer(request, reply, protection, bindingOf);
+    // A bound method, not a closure per request (see core's CsrfTokenIssuer).
+    const issuer = new CsrfTokenIssuer(reply, protection, access);
     request.csrfToken = issuer.token.bind(issuer);
     // Safe methods are never checked (the token is still issued on demand above): nothing to build.
     if (protection.exempt(request.method)) return;

@@ -1,4 +1,4 @@
-import { CsrfProtection, type CsrfOptions } from '@bulwark/core/http';
+import { CsrfProtection, CsrfTokenIssuer, type CsrfOptions, type CsrfTokenAccess } from '@bulwark/core/http';
 import type { Context, Middleware } from 'koa';
 import { bulwarkState } from './request-state';
 
@@ -22,34 +22,6 @@ function defaultBinding(ctx: Context): string {
 }
 
 /**
- * One request's `ctx.state.csrfToken()`: mints the token (and its cookie) on the first call,
- * returns the same token after. An object whose method is bound per request rather than a closure:
- * closures made per request kept many of the request's objects alive through young-generation
- * collections under load (bench/README.md).
- */
-class CsrfTokenIssuer {
-  #token?: string;
-  readonly #ctx: Context;
-  readonly #protection: CsrfProtection;
-  readonly #bindingOf: (ctx: Context) => string | undefined;
-
-  constructor(ctx: Context, protection: CsrfProtection, bindingOf: (ctx: Context) => string | undefined) {
-    this.#ctx = ctx;
-    this.#protection = protection;
-    this.#bindingOf = bindingOf;
-  }
-
-  token(): string {
-    if (this.#token !== undefined) return this.#token;
-    const ctx = this.#ctx;
-    // Bound at issue time: the handler may have signed in (a new session id) since the check.
-    const issued = this.#protection.tokenFor(ctx.req.headers.cookie, this.#bindingOf(ctx) ?? '');
-    if (issued.setCookie !== undefined) ctx.append('Set-Cookie', issued.setCookie);
-    return (this.#token = issued.token);
-  }
-}
-
-/**
  * csurf-compatible CSRF protection (signed double-submit cookie): `ctx.state.csrfToken()` returns
  * the token (setting the cookie when a new one is minted); unsafe methods must echo it in a
  * `csrf-token` / `xsrf-token` / `x-csrf-token` / `x-xsrf-token` header, a `_csrf` body field (or, with
@@ -59,9 +31,14 @@ export function csrf(options: KoaCsrfOptions): CsrfMiddleware {
   const protection = new CsrfProtection(options);
   const bindingOf = options.binding ?? defaultBinding;
   if (typeof bindingOf !== 'function') throw new TypeError('csrf: binding must be a function');
+  const access: CsrfTokenAccess<Context> = {
+    cookieHeader: (ctx) => ctx.req.headers.cookie,
+    binding: bindingOf,
+    appendSetCookie: (ctx, value) => ctx.append('Set-Cookie', value),
+  };
   const middleware: Middleware = (ctx, next) => {
-    // A bound method, not a closure per request (see CsrfTokenIssuer).
-    const issuer = new CsrfTokenIssuer(ctx, protection, bindingOf);
+    // A bound method, not a closure per request (see core's CsrfTokenIssuer).
+    const issuer = new CsrfTokenIssuer(ctx, protection, access);
     bulwarkState(ctx).csrfToken = issuer.token.bind(issuer);
     // Safe methods are never checked (the token is still issued on demand above): nothing to build.
     if (protection.exempt(ctx.method)) return next();

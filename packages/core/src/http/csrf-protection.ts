@@ -97,3 +97,43 @@ export class CsrfProtection {
     );
   }
 }
+
+/** How an adapter's `csrfToken()` reaches its request: made once per middleware, shared by every request. */
+export interface CsrfTokenAccess<R> {
+  /** The request's Cookie header. */
+  cookieHeader(request: R): string | string[] | undefined;
+  /** What the token is bound to (the adapter's `binding` option), read when the token is minted. */
+  binding(request: R): string | undefined;
+  /** Adds a Set-Cookie header to the request's response. */
+  appendSetCookie(request: R, value: string): void;
+}
+
+/**
+ * One request's `csrfToken()` (csurf's API): mints the token, and its cookie when a new one is
+ * needed, on the first call, and returns the same token after. Adapters hand the request
+ * `issuer.token.bind(issuer)`, callable unbound, rather than a closure made per request: measured
+ * under load, closures made per request kept many of the request's objects alive through
+ * young-generation collections (bench/README.md).
+ */
+export class CsrfTokenIssuer<R> {
+  #token?: string;
+  readonly #request: R;
+  readonly #protection: CsrfProtection;
+  readonly #access: CsrfTokenAccess<R>;
+
+  constructor(request: R, protection: CsrfProtection, access: CsrfTokenAccess<R>) {
+    this.#request = request;
+    this.#protection = protection;
+    this.#access = access;
+  }
+
+  token(): string {
+    if (this.#token !== undefined) return this.#token;
+    const request = this.#request;
+    const access = this.#access;
+    // Bound at issue time: the handler may have signed in (a new session id) since the check.
+    const issued = this.#protection.tokenFor(access.cookieHeader(request), access.binding(request) ?? '');
+    if (issued.setCookie !== undefined) access.appendSetCookie(request, issued.setCookie);
+    return (this.#token = issued.token);
+  }
+}

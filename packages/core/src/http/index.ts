@@ -35,7 +35,7 @@ export {
   type CsrfRequest,
   type CsrfCookieOptions,
 } from './csrf-tokens';
-export { CsrfProtection, type CsrfOptions } from './csrf-protection';
+export { CsrfProtection, CsrfTokenIssuer, type CsrfOptions, type CsrfTokenAccess } from './csrf-protection';
 export {
   InputGuard,
   checkResourceId,
