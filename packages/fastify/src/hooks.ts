@@ -89,11 +89,7 @@ function route(request: FastifyRequest): string {
   return typeof url === 'string' && url.length > 0 && request.is404 !== true ? url : requestPath(request);
 }
 
-/**
- * How the audit step reads a Fastify request: one object per request, its methods shared (closures
- * made per request and kept until the response closes cost young-generation collections under
- * load; see core's watchRequestAudit).
- */
+/** How the audit step reads a Fastify request: one object per request, its methods shared (as on Express and Koa). */
 class FastifyAuditedRequest implements AuditedRequest {
   readonly method: string;
   readonly arrival: RequestArrival;
